@@ -1,0 +1,38 @@
+// What domain code reports. Mesh, store, ingest and player call these optional hooks; only
+// src/metrics/ turns them into Prometheus series, so nothing else imports prom-client.
+// Every label below has a small fixed value set (no peer or chunk labels).
+
+export type TrafficKind = 'stream' | 'file' | 'control'
+export type TrafficRole = 'source' | 'relay'
+export type ChunkResult = 'new' | 'duplicate' | 'late' | 'rejected'
+export type DropReason =
+  | 'oversize' | 'not_utf8' | 'not_json' | 'not_array' | 'too_many_messages'
+  | 'bad_message' | 'unknown_type' | 'rate_limited' | 'banned' | 'amplification'
+export type PenaltyReason = 'bad_chunk' | 'bad_signature' | 'bad_file_block' | 'stale_head' | 'flood' | 'lie'
+export type TransferResult = 'completed' | 'failed'
+
+export interface MetricsSink {
+  datagramSent(kind: TrafficKind, role: TrafficRole, bytes: number): void
+  datagramReceived(kind: TrafficKind, bytes: number): void
+  datagramDropped(reason: DropReason): void
+  /** Bytes the source appended to one of its streams. */
+  streamBytesProduced(bytes: number): void
+  /** Payload bytes of stream chunks this node uploaded, by role. */
+  streamBytesUploaded(role: TrafficRole, bytes: number): void
+  chunkReceived(result: ChunkResult): void
+  /** Seconds from the source's signed publish time to verified here, and relay hops. */
+  chunkVerified(ageSeconds: number, hops: number): void
+  peerPenalised(reason: PenaltyReason, banned: boolean): void
+  peersGauge(known: number, active: number): void
+  relayFanout(peersFedLastInterval: number): void
+  playbackStall(seconds: number): void
+  httpRequest(route: string, status: number): void
+  fileTransfer(result: TransferResult): void
+}
+
+/** A sink that does nothing, for code run without metrics (tests, tools). */
+export const noMetrics: MetricsSink = {
+  datagramSent() {}, datagramReceived() {}, datagramDropped() {}, streamBytesProduced() {},
+  streamBytesUploaded() {}, chunkReceived() {}, chunkVerified() {}, peerPenalised() {},
+  peersGauge() {}, relayFanout() {}, playbackStall() {}, httpRequest() {}, fileTransfer() {},
+}
