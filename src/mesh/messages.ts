@@ -1,0 +1,277 @@
+// The message table: every cjp2p message we understand, decoded from untrusted JSON into a typed
+// value or dropped. Nothing else in the project calls JSON.parse on a datagram.
+//
+// Framing (PROTOCOL.md): one UDP datagram carries one UTF-8 JSON array of single-key objects. Unknown
+// types and unknown fields are skipped; a known type with a missing or ill-typed field is skipped
+// alone; anything that is not a JSON array is dropped whole.
+import type { ChunkRecord, SegmentRecord, StreamHead, StreamInfo } from '../store/stream-types.ts'
+import { CHUNK_SIZE } from '../store/stream-types.ts'
+
+export const DEFAULT_UDP_PORT = 24254
+export const DEFAULT_HTTP_PORT = 24255
+/** Data moves in 4096-byte blocks; clients count a block only if it is this long or ends at eof. */
+export const BLOCK_SIZE = 4096
+/** Servers clamp a request's length to this, as the reference node does. */
+export const MAX_REQUEST_LENGTH = 0xa000
+/** The largest UDP payload; anything claiming more is not a datagram we could have received. */
+export const MAX_DATAGRAM_BYTES = 65507
+/** More messages than this in one datagram is an attack, not a conversation. */
+export const MAX_MESSAGES_PER_DATAGRAM = 64
+/** Peer lists longer than this carry no extra value and cost memory to process. */
+export const MAX_PEERS_PER_LIST = 64
+/** Ids are a sha256 hex, a plain file name or a stream id; 256 covers them all. */
+export const MAX_ID_LENGTH = 256
+/** A cookie or echo value larger than this is not stored or echoed (it would inflate every reply). */
+export const MAX_OPAQUE_JSON_BYTES = 256
+/** Records per HereAreChunkHashes / HereAreSegments: keeps a reply near one 4 KiB block. */
+export const MAX_RECORDS_PER_MESSAGE = 16
+/** Bytes of an IHaveChunks bitmap: 256 bytes cover 2048 chunks (32 MiB of stream). */
+export const MAX_HAVE_BITMAP_BYTES = 256
+/** Stripes of a stream's push tree (SplitStream-style): chunk n travels in stripe n % STRIPES. */
+export const STRIPES = 4
+
+export type Json = null | boolean | number | string | Json[] | { [key: string]: Json }
+
+export type Message =
+  | { type: 'PleaseAlwaysReturnThisMessage'; value: Json }
+  | { type: 'AlwaysReturned'; value: Json }
+  | { type: 'PleaseSendPeers' }
+  | { type: 'Peers'; peers: string[] }
+  | { type: 'PleaseReturnThisMessage'; value: Json }
+  | { type: 'ReturnedMessage'; value: Json }
+  | { type: 'PleaseSendContent'; id: string; offset: number; length: number }
+  | { type: 'Content'; id: string; offset: number; data: Buffer; eof?: number; hops?: number }
+  | { type: 'MaybeTheyHaveSome'; id: string; peers: string[] }
+  | { type: 'MyPublicKey'; ed25519?: string; ed25519h?: string }
+  // The live-stream extension (PROTOCOL-STREAM.md). Peers that do not know these skip them.
+  | { type: 'PleaseSendStreamHead'; id: string }
+  | { type: 'ThisStreamGrew'; head: StreamHead }
+  | { type: 'HereIsTheStreamInfo'; info: StreamInfo }
+  | { type: 'PleaseSendChunkHashes'; id: string; from: number; count: number }
+  | { type: 'HereAreChunkHashes'; id: string; chunks: ChunkRecord[] }
+  | { type: 'PleaseSendSegments'; id: string; from: number; count: number }
+  | { type: 'HereAreSegments'; id: string; segments: SegmentRecord[] }
+  | { type: 'IHaveChunks'; id: string; from: number; bits: Buffer }
+  | { type: 'PleaseKeepSendingMe'; id: string; stripe: number; from: number }
+  | { type: 'IWillKeepSendingYou'; id: string; stripe: number }
+  | { type: 'AskThemInstead'; id: string; stripe: number; peers: string[] }
+  | { type: 'StopSendingMe'; id: string; stripe: number }
+
+export type MessageType = Message['type']
+
+/** Our extension's message types: a peer that sends one is a cjp2p-stream node. */
+export const STREAM_EXTENSION: ReadonlySet<MessageType> = new Set<MessageType>([
+  'PleaseSendStreamHead', 'ThisStreamGrew', 'HereIsTheStreamInfo', 'PleaseSendChunkHashes', 'HereAreChunkHashes',
+  'PleaseSendSegments', 'HereAreSegments', 'IHaveChunks', 'PleaseKeepSendingMe', 'IWillKeepSendingYou',
+  'AskThemInstead', 'StopSendingMe',
+])
+export type MessageOf<T extends MessageType> = Extract<Message, { type: T }>
+
+export type DecodeDrop = 'oversize' | 'not_utf8' | 'not_json' | 'not_array' | 'too_many_messages'
+export type DecodeResult =
+  | { ok: true; messages: Message[]; skipped: { unknown: number; bad: number } }
+  | { ok: false; reason: DecodeDrop }
+
+type Obj = Record<string, unknown>
+const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v)
+const isUint = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0
+const isId = (v: unknown): v is string => typeof v === 'string' && v.length > 0 && v.length <= MAX_ID_LENGTH
+const isFiniteNum = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v)
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/
+const isB64 = (v: unknown, maxChars: number): v is string => typeof v === 'string' && v.length <= maxChars && BASE64.test(v)
+const b64Bytes = (v: string, bytes: number) => isB64(v, 4 * Math.ceil(bytes / 3)) && Buffer.byteLength(v, 'base64') === bytes
+const HEX64 = /^[0-9a-f]{64}$/i
+/** An address as peers write it: `1.2.3.4:24254` or `[::1]:24254`. */
+const ADDR = /^(?:\d{1,3}(?:\.\d{1,3}){3}|\[[0-9a-fA-F:.]{2,45}\]):\d{1,5}$/
+
+export function isAddress(v: unknown): v is string {
+  if (typeof v !== 'string' || v.length > 56 || !ADDR.test(v)) return false
+  const port = Number(v.slice(v.lastIndexOf(':') + 1))
+  if (port < 1 || port > 65535) return false
+  if (v.startsWith('[')) return true
+  return v.slice(0, v.lastIndexOf(':')).split('.').every((o) => Number(o) <= 255)
+}
+
+function opaque(v: unknown): Json | undefined {
+  // Cookies and echoes are stored and returned verbatim, so their size must be bounded.
+  const s = JSON.stringify(v)
+  return s !== undefined && s.length <= MAX_OPAQUE_JSON_BYTES ? (v as Json) : undefined
+}
+
+function peerList(v: unknown): string[] | undefined {
+  if (!Array.isArray(v)) return undefined
+  // Invalid entries are dropped one by one: one bad address should not cost the whole list.
+  return v.slice(0, MAX_PEERS_PER_LIST).filter(isAddress)
+}
+
+const hashB64 = (v: unknown) => typeof v === 'string' && b64Bytes(v, 32)
+const sigB64 = (v: unknown) => typeof v === 'string' && b64Bytes(v, 64)
+
+function chunkRecord(v: unknown): ChunkRecord | undefined {
+  if (!isObj(v)) return undefined
+  const { n, length, blake3, sha256, time, sig } = v
+  if (!isUint(n) || !isUint(length) || length < 1 || length > CHUNK_SIZE || !hashB64(blake3) || !hashB64(sha256) ||
+    !isUint(time) || !sigB64(sig)) return undefined
+  return { n, length, blake3: blake3 as string, sha256: sha256 as string, time, sig: sig as string }
+}
+
+function segmentRecord(v: unknown): SegmentRecord | undefined {
+  if (!isObj(v)) return undefined
+  const { n, offset, length, duration, pdt, discontinuity, sig } = v
+  if (!isUint(n) || !isUint(offset) || !isUint(length) || length < 1 || !isFiniteNum(duration) || duration <= 0 ||
+    duration > 3600 || !isUint(pdt) || typeof discontinuity !== 'boolean' || !sigB64(sig)) return undefined
+  return { n, offset, length, duration, pdt, discontinuity, sig: sig as string }
+}
+
+function streamHead(v: unknown): StreamHead | undefined {
+  if (!isObj(v)) return undefined
+  const { id, chunks, length, segments, time, ended, sig } = v
+  if (!isId(id) || !isUint(chunks) || !isUint(length) || !isUint(segments) || !isUint(time) ||
+    typeof ended !== 'boolean' || !sigB64(sig)) return undefined
+  return { id, chunks, length, segments, time, ended, sig: sig as string }
+}
+
+function streamInfo(v: unknown): StreamInfo | undefined {
+  if (!isObj(v)) return undefined
+  const { id, format, init, targetDuration, created, sig } = v
+  if (!isId(id) || (format !== 'ts' && format !== 'fmp4') || !isFiniteNum(targetDuration) || targetDuration <= 0 ||
+    targetDuration > 3600 || !isUint(created) || !sigB64(sig)) return undefined
+  let range: StreamInfo['init'] = null
+  if (init !== null) {
+    if (!isObj(init) || !isUint(init.offset) || !isUint(init.length) || init.length < 1) return undefined
+    range = { offset: init.offset, length: init.length }
+  }
+  return { id, format, init: range, targetDuration, created, sig: sig as string }
+}
+
+function records<T>(v: unknown, one: (x: unknown) => T | undefined): T[] | undefined {
+  if (!Array.isArray(v) || v.length > MAX_RECORDS_PER_MESSAGE) return undefined
+  const out = v.map(one)
+  return out.every((x) => x !== undefined) ? (out as T[]) : undefined
+}
+
+const idStripe = (b: Obj) => (isId(b.id) && isUint(b.stripe) && b.stripe < STRIPES ? { id: b.id, stripe: b.stripe } : undefined)
+
+/** One decoder per message type: the body of `{"Type": body}` to a typed message, or undefined. */
+const decoders: { [T in MessageType]: (body: unknown) => Omit<MessageOf<T>, 'type'> | undefined } = {
+  PleaseAlwaysReturnThisMessage: (b) => { const value = opaque(b); return value === undefined ? undefined : { value } },
+  AlwaysReturned: (b) => { const value = opaque(b); return value === undefined ? undefined : { value } },
+  PleaseSendPeers: () => ({}),
+  Peers: (b) => { const peers = isObj(b) ? peerList(b.peers) : undefined; return peers && { peers } },
+  PleaseReturnThisMessage: (b) => { const value = opaque(b); return value === undefined ? undefined : { value } },
+  ReturnedMessage: (b) => { const value = opaque(b); return value === undefined ? undefined : { value } },
+  PleaseSendContent: (b) =>
+    isObj(b) && isId(b.id) && isUint(b.offset) && isUint(b.length) ? { id: b.id, offset: b.offset, length: b.length } : undefined,
+  Content: (b) => {
+    if (!isObj(b) || !isId(b.id) || !isUint(b.offset) || !isB64(b.base64, 4 * Math.ceil(MAX_REQUEST_LENGTH / 3))) return undefined
+    if (b.eof !== undefined && !isUint(b.eof)) return undefined
+    const hops = isUint(b.hops) && b.hops < 256 ? b.hops : undefined
+    return { id: b.id, offset: b.offset, data: Buffer.from(b.base64, 'base64'), eof: b.eof as number | undefined, hops }
+  },
+  MaybeTheyHaveSome: (b) => {
+    if (!isObj(b) || !isId(b.id)) return undefined
+    const peers = peerList(b.peers)
+    return peers && { id: b.id, peers }
+  },
+  MyPublicKey: (b) => {
+    if (!isObj(b)) return undefined
+    const ed25519 = isB64(b.ed25519, 44) && b64Bytes(b.ed25519, 32) ? b.ed25519 : undefined
+    const ed25519h = typeof b.ed25519h === 'string' && HEX64.test(b.ed25519h) ? b.ed25519h.toLowerCase() : undefined
+    return ed25519 || ed25519h ? { ed25519, ed25519h } : undefined
+  },
+  PleaseSendStreamHead: (b) => (isObj(b) && isId(b.id) ? { id: b.id } : undefined),
+  ThisStreamGrew: (b) => { const head = streamHead(b); return head && { head } },
+  HereIsTheStreamInfo: (b) => { const info = streamInfo(b); return info && { info } },
+  PleaseSendChunkHashes: (b) =>
+    isObj(b) && isId(b.id) && isUint(b.from) && isUint(b.count) ? { id: b.id, from: b.from, count: b.count } : undefined,
+  HereAreChunkHashes: (b) => {
+    if (!isObj(b) || !isId(b.id)) return undefined
+    const chunks = records(b.chunks, chunkRecord)
+    return chunks && { id: b.id, chunks }
+  },
+  PleaseSendSegments: (b) =>
+    isObj(b) && isId(b.id) && isUint(b.from) && isUint(b.count) ? { id: b.id, from: b.from, count: b.count } : undefined,
+  HereAreSegments: (b) => {
+    if (!isObj(b) || !isId(b.id)) return undefined
+    const segments = records(b.segments, segmentRecord)
+    return segments && { id: b.id, segments }
+  },
+  IHaveChunks: (b) =>
+    isObj(b) && isId(b.id) && isUint(b.from) && isB64(b.bits, 4 * Math.ceil(MAX_HAVE_BITMAP_BYTES / 3))
+      ? { id: b.id, from: b.from, bits: Buffer.from(b.bits, 'base64') } : undefined,
+  PleaseKeepSendingMe: (b) => {
+    const s = isObj(b) ? idStripe(b) : undefined
+    return s && isUint((b as Obj).from) ? { ...s, from: (b as Obj).from as number } : undefined
+  },
+  IWillKeepSendingYou: (b) => (isObj(b) ? idStripe(b) : undefined),
+  AskThemInstead: (b) => {
+    const s = isObj(b) ? idStripe(b) : undefined
+    const peers = s && peerList((b as Obj).peers)
+    return s && peers && { ...s, peers }
+  },
+  StopSendingMe: (b) => (isObj(b) ? idStripe(b) : undefined),
+}
+
+const fatal = new TextDecoder('utf-8', { fatal: true })
+
+/** Decodes one datagram. Never throws, whatever the bytes. */
+export function decodeDatagram(buf: Uint8Array): DecodeResult {
+  if (buf.length > MAX_DATAGRAM_BYTES) return { ok: false, reason: 'oversize' }
+  let text: string
+  try { text = fatal.decode(buf) } catch { return { ok: false, reason: 'not_utf8' } }
+  let parsed: unknown
+  try { parsed = JSON.parse(text) } catch { return { ok: false, reason: 'not_json' } }
+  if (!Array.isArray(parsed)) return { ok: false, reason: 'not_array' }
+  if (parsed.length > MAX_MESSAGES_PER_DATAGRAM) return { ok: false, reason: 'too_many_messages' }
+  const messages: Message[] = []
+  let unknown = 0
+  let bad = 0
+  for (const entry of parsed) {
+    const keys = isObj(entry) ? Object.keys(entry) : []
+    if (keys.length !== 1) { bad++; continue }
+    const type = keys[0]
+    if (!Object.hasOwn(decoders, type)) { unknown++; continue }
+    const body = decoders[type as MessageType]((entry as Obj)[type])
+    if (body === undefined) { bad++; continue }
+    messages.push({ type, ...body } as Message)
+  }
+  return { ok: true, messages, skipped: { unknown, bad } }
+}
+
+/** The JSON object for one message, as peers expect it on the wire. */
+export function encodeMessage(m: Message): Record<string, unknown> {
+  switch (m.type) {
+    case 'PleaseAlwaysReturnThisMessage': case 'AlwaysReturned':
+    case 'PleaseReturnThisMessage': case 'ReturnedMessage':
+      return { [m.type]: m.value }
+    case 'PleaseSendPeers': return { PleaseSendPeers: {} }
+    case 'Content': {
+      const body: Record<string, unknown> = { id: m.id, offset: m.offset, base64: m.data.toString('base64') }
+      if (m.eof !== undefined) body.eof = m.eof
+      if (m.hops !== undefined) body.hops = m.hops
+      return { Content: body }
+    }
+    case 'MyPublicKey': {
+      const body: Record<string, unknown> = {}
+      if (m.ed25519) body.ed25519 = m.ed25519
+      if (m.ed25519h) body.ed25519h = m.ed25519h
+      return { MyPublicKey: body }
+    }
+    case 'ThisStreamGrew': return { ThisStreamGrew: m.head }
+    case 'HereIsTheStreamInfo': return { HereIsTheStreamInfo: m.info }
+    case 'IHaveChunks': return { IHaveChunks: { id: m.id, from: m.from, bits: m.bits.toString('base64') } }
+    default: {
+      const { type, ...body } = m
+      return { [type]: body }
+    }
+  }
+}
+
+export function encodeDatagram(messages: Message[]): Buffer {
+  return Buffer.from(JSON.stringify(messages.map(encodeMessage)))
+}
+
+/** Encoded size of one message inside a datagram (plus its separating comma). */
+export function encodedSize(m: Message): number {
+  return Buffer.byteLength(JSON.stringify(encodeMessage(m))) + 1
+}

@@ -1,0 +1,293 @@
+// A cjp2p node: one transport, the peer table, cookies both ways, RTT probes, peer exchange, and
+// a dispatch table to which file sharing and stream swarms attach their message handlers.
+//
+// Anti-amplification: until an address has echoed our cookie, everything we send it (replies and
+// our own hellos alike) stays within twice the bytes it sent us, plus one small hello allowance so
+// that we can start a conversation at all. This is the LCDP draft's rule; the cookie round trip
+// completes in one exchange because our first reply already carries our cookie request.
+import { createHmac, randomBytes } from 'node:crypto'
+import { EventEmitter } from 'node:events'
+import { lookup } from 'node:dns/promises'
+import type { Json, Message, MessageOf, MessageType } from './messages.ts'
+import { MAX_DATAGRAM_BYTES, MAX_PEERS_PER_LIST, STREAM_EXTENSION, decodeDatagram, encodeMessage, isAddress } from './messages.ts'
+import type { Transport } from './transport.ts'
+import { formatAddress, parseAddress } from './transport.ts'
+import type { Peer } from './peers.ts'
+import { PeerTable } from './peers.ts'
+import type { Clock } from '../util/clock.ts'
+import { systemClock } from '../util/clock.ts'
+import type { Logger } from '../util/logger.ts'
+import { silentLogger } from '../util/logger.ts'
+import type { MetricsSink, PenaltyReason, TrafficKind, TrafficRole } from '../metrics/types.ts'
+import { noMetrics } from '../metrics/types.ts'
+
+/** A hello to an address that never wrote to us: cookie request, peers request, RTT probe. */
+const HELLO_ALLOWANCE_BYTES = 256
+/** Replies to peers not known to be ours stay under the LCDP datagram size; ours may be larger on loopback. */
+export const SMALL_DATAGRAM_BYTES = 5888
+/** Unverified senders get at most this many addresses in a list (the reference nodes give 1 to 3). */
+export const UNVERIFIED_LIST_MAX = 2
+/** A handler that has not answered in this time answers nothing: a slow disk must not hold the socket. */
+const HANDLER_TIMEOUT_MS = 2000
+
+export interface Ctx {
+  from: string
+  peer: Peer
+  verified: boolean
+  /** Queue a reply; all replies to one datagram leave together. */
+  reply(m: Message, kind?: TrafficKind, role?: TrafficRole): void
+}
+type Handler<T extends MessageType> = (m: MessageOf<T>, ctx: Ctx) => void | Promise<void>
+
+export interface NodeComponents { transport: Transport; clock?: Clock; logger?: Logger; metrics?: MetricsSink }
+export interface NodeInit {
+  bootstrap?: string[]
+  peersFile?: string
+  probeIntervalMs?: number
+  secret?: Buffer
+  maxPeers?: number
+  /** Largest datagram we send to peers known to speak our extension (loopback can carry 64 KiB). */
+  ourDatagramBytes?: number
+}
+
+interface Outgoing { m: Message; kind: TrafficKind; role: TrafficRole }
+
+export class CjNode extends EventEmitter {
+  readonly transport: Transport
+  readonly peers: PeerTable
+  readonly clock: Clock
+  readonly log: Logger
+  readonly metrics: MetricsSink
+  private handlers = new Map<MessageType, Handler<MessageType>[]>()
+  private secret: Buffer
+  private timers: NodeJS.Timeout[] = []
+  private closed = false
+  private init: NodeInit
+  readonly counters = { datagramsIn: 0, datagramsOut: 0, bytesIn: 0, bytesOut: 0, dropped: {} as Record<string, number>, ampMaxRatio: 0 }
+
+  constructor(c: NodeComponents, init: NodeInit = {}) {
+    super()
+    this.transport = c.transport
+    this.clock = c.clock ?? systemClock
+    this.log = c.logger ?? silentLogger
+    this.metrics = c.metrics ?? noMetrics
+    this.init = init
+    this.secret = init.secret ?? randomBytes(32)
+    this.peers = new PeerTable({ clock: this.clock, max: init.maxPeers })
+    this.transport.onDatagram((buf, from) => this.receive(buf, from))
+    this.handle('PleaseSendPeers', (_m, ctx) => {
+      const n = ctx.verified ? MAX_PEERS_PER_LIST : UNVERIFIED_LIST_MAX
+      ctx.reply({ type: 'Peers', peers: this.peers.shareable(ctx.from, n) })
+    })
+    this.handle('Peers', (m) => { for (const a of m.peers) if (a !== this.address) this.peers.touch(a, 'told') })
+    this.handle('PleaseReturnThisMessage', (m, ctx) => ctx.reply({ type: 'ReturnedMessage', value: m.value }))
+    this.handle('ReturnedMessage', (m, ctx) => {
+      // Our probes carry our send time as a plain number (the shape the Rust node also uses).
+      if (typeof m.value === 'number') this.peers.recordRtt(ctx.peer, this.clock.now() - m.value)
+    })
+    this.handle('MyPublicKey', (m, ctx) => { ctx.peer.publicKey = m.ed25519h ?? Buffer.from(m.ed25519 ?? '', 'base64').toString('hex') })
+  }
+
+  get address(): string { return this.transport.address }
+
+  /** Registers a handler for one message type (several may listen). */
+  handle<T extends MessageType>(type: T, fn: Handler<T>): this {
+    const list = this.handlers.get(type) ?? []
+    list.push(fn as unknown as Handler<MessageType>)
+    this.handlers.set(type, list)
+    return this
+  }
+
+  async start(): Promise<void> {
+    if (this.init.peersFile) await this.peers.load(this.init.peersFile, isAddress)
+    for (const spec of this.init.bootstrap ?? []) {
+      const addr = await resolvePeer(spec)
+      this.peers.touch(addr, 'configured')
+    }
+    this.probe()
+    const every = this.init.probeIntervalMs ?? 10_000
+    this.timers.push(setInterval(() => this.probe(), every).unref())
+    if (this.init.peersFile) {
+      const file = this.init.peersFile
+      this.timers.push(setInterval(() => { this.peers.save(file).catch((e) => this.log.warn('could not save peers', { err: e })) }, 30_000).unref())
+    }
+  }
+
+  /** Says hello to configured peers and a few others, asks for peers, measures RTT. */
+  probe(): void {
+    const now = this.clock.now()
+    const targets = this.peers.all()
+      .filter((p) => !this.peers.isBanned(p) && (p.origin === 'configured' || p.verified || now - p.lastContacted > 30_000))
+      .sort((a, b) => (b.origin === 'configured' ? 1 : 0) - (a.origin === 'configured' ? 1 : 0) || b.lastHeard - a.lastHeard)
+      .slice(0, 16)
+    for (const p of targets) {
+      this.send(p.addr, [{ type: 'PleaseSendPeers' }, { type: 'PleaseReturnThisMessage', value: now }])
+    }
+    this.metrics.peersGauge(this.peers.size, this.peers.active(60_000).length)
+  }
+
+  /** Our cookie for an address: derived from a node secret and the source IP (not the port, so a
+   * NAT rebinding keeps it), as the current reference node does. */
+  cookieFor(addr: string): string {
+    const host = parseAddress(addr)?.host ?? addr
+    return createHmac('sha256', this.secret).update(host).digest('hex').slice(0, 8)
+  }
+
+  /** Sends messages to one address, wrapped in the cookie echo/request, split into datagrams of a
+   * size the peer can take, within the anti-amplification budget. Returns the bytes sent. */
+  send(to: string, messages: Message[], kind: TrafficKind = 'control', role: TrafficRole = 'relay'): number {
+    return this.sendAll(to, messages.map((m) => ({ m, kind, role })), false)
+  }
+
+  private sendAll(to: string, out: Outgoing[], isReply: boolean): number {
+    if (this.closed || to === this.address) return 0
+    const peer = this.peers.touch(to, 'heard')
+    if (this.peers.isBanned(peer)) return 0
+    const prefix: Message[] = []
+    if (peer.theirCookie !== undefined) prefix.push({ type: 'AlwaysReturned', value: peer.theirCookie })
+    if (!peer.verified) prefix.push({ type: 'PleaseAlwaysReturnThisMessage', value: { cookie: this.cookieFor(to) } })
+    const maxBytes = peer.speaksStreams && peer.verified ? (this.init.ourDatagramBytes ?? SMALL_DATAGRAM_BYTES) : SMALL_DATAGRAM_BYTES
+    let budget = Infinity
+    if (!peer.verified) {
+      const hello = !isReply && this.clock.now() - peer.lastContacted > 10_000 ? HELLO_ALLOWANCE_BYTES : 0
+      budget = Math.max(0, 2 * peer.unverifiedRecv - peer.unverifiedSent) + hello
+    }
+    const prefixJson = prefix.map((m) => JSON.stringify(encodeMessage(m)))
+    const prefixBytes = prefixJson.reduce((n, s) => n + s.length + 1, 1)
+    let sent = 0
+    let parts: string[] = []
+    let partBytes = prefixBytes
+    let kinds: Outgoing[] = []
+    const flush = () => {
+      if (parts.length === 0 && kinds.length === 0) return
+      const buf = Buffer.from('[' + [...prefixJson, ...parts].join(',') + ']')
+      this.transport.send(buf, to)
+      sent += buf.length
+      this.account(peer, buf.length, kinds)
+      parts = []; kinds = []; partBytes = prefixBytes
+    }
+    for (const o of out) {
+      const s = JSON.stringify(encodeMessage(o.m))
+      if (partBytes + s.length + 1 > maxBytes && parts.length > 0) flush()
+      // Anti-amplification: trailing messages that would exceed the budget are not sent at all.
+      if (sent + partBytes + s.length + 1 > budget) break
+      parts.push(s); kinds.push(o); partBytes += s.length + 1
+    }
+    if (parts.length > 0 || (out.length === 0 && prefix.length > 0 && sent + prefixBytes <= budget)) flush()
+    if (!peer.verified) {
+      peer.unverifiedSent += sent
+      if (peer.unverifiedRecv > 0) this.counters.ampMaxRatio = Math.max(this.counters.ampMaxRatio, peer.unverifiedSent / peer.unverifiedRecv)
+    }
+    if (sent > 0 && !isReply) peer.lastContacted = this.clock.now()
+    return sent
+  }
+
+  private account(peer: Peer, bytes: number, out: Outgoing[]): void {
+    this.counters.datagramsOut++
+    this.counters.bytesOut += bytes
+    const data = out.find((o) => o.kind !== 'control')
+    this.metrics.datagramSent(data?.kind ?? 'control', data?.role ?? 'relay', bytes)
+    for (const o of out) if (o.m.type === 'Content' && o.kind === 'stream') this.metrics.streamBytesUploaded(o.role, o.m.data.length)
+    void peer
+  }
+
+  private drop(reason: Parameters<MetricsSink['datagramDropped']>[0]): void {
+    this.counters.dropped[reason] = (this.counters.dropped[reason] ?? 0) + 1
+    this.metrics.datagramDropped(reason)
+  }
+
+  /** The socket handler. Nothing a stranger sends can throw past this function. */
+  private receive(buf: Buffer, from: string): void {
+    if (this.closed) return
+    try {
+      this.counters.datagramsIn++
+      this.counters.bytesIn += buf.length
+      if (buf.length > MAX_DATAGRAM_BYTES) return this.drop('oversize')
+      const known = this.peers.get(from)
+      if (known && this.peers.isBanned(known)) return this.drop('banned')
+      const peer = known ?? this.peers.touch(from, 'heard')
+      if (!this.peers.admit(peer)) return this.drop('rate_limited')
+      const decoded = decodeDatagram(buf)
+      if (!decoded.ok) return this.drop(decoded.reason)
+      if (decoded.skipped.bad > 0) this.drop('bad_message')
+      if (decoded.skipped.unknown > 0) this.drop('unknown_type')
+      peer.lastHeard = this.clock.now()
+      if (!peer.verified) peer.unverifiedRecv += buf.length
+      const kind: TrafficKind = decoded.messages.some((m) => m.type === 'Content') ? 'stream' : 'control'
+      this.metrics.datagramReceived(kind, buf.length)
+      for (const m of decoded.messages) {
+        if (m.type === 'AlwaysReturned' && isOurCookie(m.value, this.cookieFor(from))) {
+          if (!peer.verified) this.log.debug('peer verified', { peer: from })
+          peer.verified = true
+        } else if (m.type === 'PleaseAlwaysReturnThisMessage') {
+          peer.theirCookie = m.value
+        }
+      }
+      void this.dispatch(decoded.messages, peer, from)
+    } catch (err) {
+      // A bug of ours, not the sender's fault: log it, keep the node up.
+      this.log.error('datagram handler failed', { from, err })
+    }
+  }
+
+  private async dispatch(messages: Message[], peer: Peer, from: string): Promise<void> {
+    const out: Outgoing[] = []
+    const ctx: Ctx = {
+      from, peer, verified: peer.verified,
+      reply: (m, kind = 'control', role = 'relay') => { out.push({ m, kind, role }) },
+    }
+    const pending: Promise<void>[] = []
+    for (const m of messages) {
+      if (STREAM_EXTENSION.has(m.type)) peer.speaksStreams = true
+      for (const h of this.handlers.get(m.type) ?? []) {
+        try {
+          const r = h(m, ctx)
+          if (r) pending.push(r.catch((err) => this.log.warn('handler failed', { type: m.type, from, err })))
+        } catch (err) {
+          this.log.warn('handler failed', { type: m.type, from, err })
+        }
+      }
+    }
+    if (pending.length) {
+      let timer: NodeJS.Timeout | undefined
+      await Promise.race([Promise.all(pending), new Promise((r) => { timer = setTimeout(r, HANDLER_TIMEOUT_MS) })])
+      clearTimeout(timer)
+    }
+    // A datagram that asks for a cookie echo or carries requests gets an answer even when empty,
+    // so the sender learns our cookie in the same round trip.
+    const wantsAnswer = messages.some((m) => m.type === 'PleaseAlwaysReturnThisMessage') && !peer.verified
+    if (out.length > 0 || wantsAnswer) this.sendAll(from, out, true)
+  }
+
+  /** Charges a peer for bad data or behaviour; bans it past the threshold. */
+  penalise(addr: string, reason: PenaltyReason): void {
+    const p = this.peers.get(addr)
+    if (!p) return
+    const banned = this.peers.penalise(p, reason)
+    this.metrics.peerPenalised(reason, banned)
+    if (banned) this.log.warn('peer banned', { peer: addr, reason })
+    this.emit('penalised', addr, reason, banned)
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return
+    this.closed = true
+    for (const t of this.timers) clearInterval(t)
+    this.timers = []
+    if (this.init.peersFile) await this.peers.save(this.init.peersFile).catch(() => {})
+    await this.transport.close()
+    this.emit('close')
+  }
+}
+
+function isOurCookie(v: Json, ours: string): boolean {
+  return typeof v === 'object' && v !== null && !Array.isArray(v) && v.cookie === ours
+}
+
+/** `host:port` from a flag to an address string; names resolve (localhost in tests). */
+export async function resolvePeer(spec: string): Promise<string> {
+  const a = parseAddress(spec)
+  if (!a) throw Object.assign(new Error(`bad peer address "${spec}" (want host:port)`), { code: 'ERR_BAD_PEER' })
+  const ip = isAddress(formatAddress(a.host, a.port)) ? a.host : (await lookup(a.host)).address
+  return formatAddress(ip, a.port)
+}

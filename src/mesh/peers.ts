@@ -1,0 +1,161 @@
+// The peer table: every address we heard from or were told about, bounded, ranked and persisted.
+import { readFile, rename, writeFile } from 'node:fs/promises'
+import type { Json } from './messages.ts'
+import type { Clock } from '../util/clock.ts'
+import { systemClock } from '../util/clock.ts'
+import type { PenaltyReason } from '../metrics/types.ts'
+
+/** Addresses we keep at most: spoofed sources can make us create entries, so the table must be bounded. */
+export const MAX_PEERS = 2000
+/** Penalty points at which a peer is banned. One bad chunk costs 10, so a few honest mistakes (a
+ * flipped bit on a bad link) pass, a liar does not. */
+export const BAN_SCORE = 50
+export const BAN_MS = 10 * 60_000
+/** Penalties fade: a point an hour... per minute, so an honest peer that once erred recovers. */
+const PENALTY_DECAY_PER_MS = 1 / 60_000
+const PENALTY: Record<PenaltyReason, number> = { bad_chunk: 10, bad_signature: 20, bad_file_block: 10, stale_head: 2, flood: 5, lie: 5 }
+/** Datagrams per second an address may send us: verified peers carry a stream (about 60/s per copy
+ * plus repair bursts); unverified ones only need a handshake. */
+const RATE = { verified: { perSecond: 4000, burst: 8000 }, unverified: { perSecond: 100, burst: 200 } }
+
+export interface Peer {
+  addr: string
+  /** The value this peer asked us to return on every datagram, verbatim. */
+  theirCookie?: Json
+  /** They echoed our cookie: their source address is proven. */
+  verified: boolean
+  rttMs?: number
+  firstSeen: number
+  lastHeard: number
+  lastContacted: number
+  /** Bytes received from / sent to this address while it was unverified (anti-amplification). */
+  unverifiedRecv: number
+  unverifiedSent: number
+  deliveredBytes: number
+  penalty: number
+  penaltyAt: number
+  bannedUntil: number
+  publicKey?: string
+  /** It sent us a stream extension message: it is (probably) a cjp2p-stream node. */
+  speaksStreams: boolean
+  tokens: number
+  tokensAt: number
+  /** Where it came from: a flag or file (kept), or hearsay (evictable). */
+  origin: 'configured' | 'heard' | 'told'
+}
+
+export class PeerTable {
+  private peers = new Map<string, Peer>()
+  private clock: Clock
+
+  constructor(opts: { clock?: Clock; max?: number } = {}, private max = opts.max ?? MAX_PEERS) {
+    this.clock = opts.clock ?? systemClock
+  }
+
+  get size(): number { return this.peers.size }
+  get(addr: string): Peer | undefined { return this.peers.get(addr) }
+  all(): Peer[] { return [...this.peers.values()] }
+
+  /** Finds or creates the entry for an address, evicting the least useful one when full. */
+  touch(addr: string, origin: Peer['origin']): Peer {
+    let p = this.peers.get(addr)
+    if (p) {
+      if (origin === 'configured') p.origin = 'configured'
+      return p
+    }
+    if (this.peers.size >= this.max) this.evict()
+    const now = this.clock.now()
+    p = {
+      addr, verified: false, firstSeen: now, lastHeard: 0, lastContacted: 0, unverifiedRecv: 0, unverifiedSent: 0,
+      deliveredBytes: 0, penalty: 0, penaltyAt: now, bannedUntil: 0, speaksStreams: false,
+      tokens: RATE.unverified.burst, tokensAt: now, origin,
+    }
+    this.peers.set(addr, p)
+    return p
+  }
+
+  private evict(): void {
+    // Never a configured or banned peer (a ban must outlive a flood of new addresses); prefer
+    // the unverified, then the longest silent.
+    let worst: Peer | undefined
+    for (const p of this.peers.values()) {
+      if (p.origin === 'configured' || this.isBanned(p)) continue
+      if (!worst || rank(p) < rank(worst)) worst = p
+    }
+    if (worst) this.peers.delete(worst.addr)
+    else this.peers.delete(this.peers.keys().next().value as string)
+  }
+
+  /** Token bucket per address: false means drop this datagram. */
+  admit(p: Peer): boolean {
+    const now = this.clock.now()
+    const r = p.verified ? RATE.verified : RATE.unverified
+    p.tokens = Math.min(r.burst, p.tokens + ((now - p.tokensAt) * r.perSecond) / 1000)
+    p.tokensAt = now
+    if (p.tokens < 1) return false
+    p.tokens -= 1
+    return true
+  }
+
+  isBanned(p: Peer): boolean { return p.bannedUntil > this.clock.now() }
+
+  /** Charges a peer for bad behaviour; returns true when this charge banned it. */
+  penalise(p: Peer, reason: PenaltyReason): boolean {
+    const now = this.clock.now()
+    p.penalty = Math.max(0, p.penalty - (now - p.penaltyAt) * PENALTY_DECAY_PER_MS) + PENALTY[reason]
+    p.penaltyAt = now
+    if (p.penalty >= BAN_SCORE && !this.isBanned(p)) {
+      p.bannedUntil = now + BAN_MS
+      return true
+    }
+    return false
+  }
+
+  recordRtt(p: Peer, ms: number): void {
+    if (!(ms >= 0 && ms < 60_000)) return
+    p.rttMs = p.rttMs === undefined ? ms : p.rttMs * 0.8 + ms * 0.2
+  }
+
+  /** Peers heard from recently, not banned, best first (RTT, then delivery). */
+  active(withinMs = 60_000): Peer[] {
+    const since = this.clock.now() - withinMs
+    return this.all().filter((p) => p.lastHeard >= since && !this.isBanned(p)).sort((a, b) => rank(b) - rank(a))
+  }
+
+  /** Addresses worth handing to others: verified, recently heard, not banned. */
+  shareable(exclude: string, n: number): string[] {
+    return this.active().filter((p) => p.verified && p.addr !== exclude).slice(0, n).map((p) => p.addr)
+  }
+
+  async save(file: string): Promise<void> {
+    const rows = this.all()
+      .filter((p) => p.verified || p.origin === 'configured' || this.isBanned(p))
+      .map((p) => ({ addr: p.addr, rttMs: p.rttMs, lastHeard: p.lastHeard, bannedUntil: p.bannedUntil || undefined, penalty: Math.round(p.penalty) || undefined }))
+    const tmp = `${file}.tmp`
+    await writeFile(tmp, JSON.stringify({ version: 1, peers: rows }, null, 1))
+    await rename(tmp, file)
+  }
+
+  /** Loads a saved table; a missing or damaged file is an empty one (it is only a cache). */
+  async load(file: string, isAddress: (a: unknown) => boolean): Promise<number> {
+    let parsed: unknown
+    try { parsed = JSON.parse(await readFile(file, 'utf8')) } catch { return 0 }
+    const rows = (parsed as { peers?: unknown })?.peers
+    if (!Array.isArray(rows)) return 0
+    let n = 0
+    for (const row of rows.slice(0, this.max)) {
+      if (!row || !isAddress(row.addr)) continue
+      const p = this.touch(row.addr, 'told')
+      if (typeof row.rttMs === 'number') p.rttMs = row.rttMs
+      if (typeof row.bannedUntil === 'number') p.bannedUntil = row.bannedUntil
+      if (typeof row.penalty === 'number') p.penalty = row.penalty
+      n++
+    }
+    return n
+  }
+}
+
+function rank(p: Peer): number {
+  // Verified and recently heard first; among those, low RTT and a record of delivering.
+  return (p.verified ? 1e12 : 0) + p.lastHeard - (p.rttMs ?? 500) * 10 + Math.min(p.deliveredBytes / 1e6, 1000) * 100 - p.penalty * 1000
+}
