@@ -1,0 +1,75 @@
+// Writes the live HLS media playlist from signed segment records. Pure: no I/O, no clock.
+//
+// ffmpeg's single_file mode always says MEDIA-SEQUENCE:0, and hls.js freezes on a sliding window
+// that never advances its sequence (see MEDIA.md), so we re-window here: the last `window`
+// segments, MEDIA-SEQUENCE = n of the first one listed, DISCONTINUITY-SEQUENCE = how many
+// discontinuities fell before it. Everything is one media file addressed by byte ranges.
+import type { SegmentRecord, StreamInfo } from '../store/stream-types.ts'
+
+/** Segments listed in a live playlist: hls.js starts about one target duration back from the edge,
+ * so six segments leave room for a slow reload without letting the playlist grow with the stream. */
+export const DEFAULT_PLAYLIST_WINDOW = 6
+
+export interface LivePlaylistInput {
+  info: Pick<StreamInfo, 'format' | 'init' | 'targetDuration'>
+  /** Consecutive segments (n, n+1, ...), all of whose bytes are verified; the caller filters. */
+  segments: readonly SegmentRecord[]
+  /** True when the stream ended and `segments` reaches its last segment: the list is final. */
+  ended: boolean
+  window?: number
+  /** URI of the media file, relative to the playlist. */
+  mediaUri: string
+  /** Discontinuities among the segments before `segments[0]` (they set DISCONTINUITY-SEQUENCE). */
+  discontinuitiesBefore?: number
+}
+
+export function buildLivePlaylist(input: LivePlaylistInput): string {
+  const { info, ended, mediaUri } = input
+  const window = input.window ?? DEFAULT_PLAYLIST_WINDOW
+  if (!Number.isInteger(window) || window < 1) throw new RangeError(`playlist window must be a positive integer, got ${window}`)
+  if (/["\r\n]/.test(mediaUri)) throw new RangeError('media URI must not contain quotes or line breaks')
+  checkConsecutive(input.segments)
+
+  // An ended stream lists everything we hold so players can seek; a live one only its newest window.
+  const skipped = ended ? 0 : Math.max(0, input.segments.length - window)
+  const listed = input.segments.slice(skipped)
+  let discontinuities = input.discontinuitiesBefore ?? 0
+  for (let i = 0; i < skipped; i++) if (input.segments[i].discontinuity) discontinuities++
+
+  const maxDuration = listed.reduce((m, s) => Math.max(m, s.duration), 0)
+  const targetDuration = Math.max(1, Math.ceil(listed.length > 0 ? maxDuration : info.targetDuration))
+  const fmp4 = info.format === 'fmp4'
+
+  const lines = [
+    '#EXTM3U',
+    // EXT-X-BYTERANGE needs version 4; EXT-X-MAP in a media playlist needs version 6.
+    `#EXT-X-VERSION:${fmp4 ? 6 : 4}`,
+    `#EXT-X-TARGETDURATION:${targetDuration}`,
+    `#EXT-X-MEDIA-SEQUENCE:${listed[0]?.n ?? 0}`,
+    `#EXT-X-DISCONTINUITY-SEQUENCE:${discontinuities}`,
+    '#EXT-X-INDEPENDENT-SEGMENTS',
+  ]
+  if (fmp4 && info.init) lines.push(`#EXT-X-MAP:URI="${mediaUri}",BYTERANGE="${info.init.length}@${info.init.offset}"`)
+  for (const s of listed) {
+    if (s.discontinuity) lines.push('#EXT-X-DISCONTINUITY')
+    const pdt = isoDate(s.pdt)
+    if (pdt) lines.push(`#EXT-X-PROGRAM-DATE-TIME:${pdt}`)
+    lines.push(`#EXTINF:${s.duration.toFixed(6)},`, `#EXT-X-BYTERANGE:${s.length}@${s.offset}`, mediaUri)
+  }
+  if (ended) lines.push('#EXT-X-ENDLIST')
+  return lines.join('\n') + '\n'
+}
+
+function checkConsecutive(segments: readonly SegmentRecord[]): void {
+  for (let i = 1; i < segments.length; i++) {
+    if (segments[i].n !== segments[i - 1].n + 1) {
+      throw new RangeError(`playlist segments must be consecutive: ${segments[i - 1].n} then ${segments[i].n}`)
+    }
+  }
+}
+
+/** ISO 8601 with milliseconds, or null for a time Date cannot represent. */
+function isoDate(ms: number): string | null {
+  const d = new Date(ms)
+  return Number.isFinite(d.getTime()) ? d.toISOString() : null
+}

@@ -1,0 +1,49 @@
+// HTML pages and the scripts they load. Only fixed files are served: hls.js from node_modules
+// and the player script beside this file; no request path ever becomes a file path.
+import { createRequire } from 'node:module'
+import { fileURLToPath } from 'node:url'
+import type { Express, Request, Response } from 'express'
+import type { PlayerContext } from './app.ts'
+import { dashboardPage } from './pages/dashboard.ts'
+import { indexPage } from './pages/index-page.ts'
+import { watchPage } from './pages/watch-page.ts'
+import { routeLabel } from './request-guard.ts'
+import { streamIdFromPath } from './stream-directory.ts'
+
+const HLS_JS = createRequire(import.meta.url).resolve('hls.js/dist/hls.min.js')
+const PLAYER_JS = fileURLToPath(new URL('./static/player.js', import.meta.url))
+/** Scripts change only with a new install; a short cache still picks up upgrades quickly. */
+const SCRIPT_CACHE = 'public, max-age=300'
+
+function sendPage(res: Response, text: string): void {
+  res.set('Cache-Control', 'no-cache').type('html').send(text)
+}
+
+export function registerPageRoutes(app: Express, { components }: PlayerContext): void {
+  app.get('/', routeLabel('index'), (_req: Request, res: Response) => {
+    sendPage(res, indexPage(components.streams.list()))
+  })
+
+  app.get('/watch/stream/:key/:name', routeLabel('watch'), (req: Request, res: Response) => {
+    const id = streamIdFromPath(req.params.key, req.params.name)
+    const log = id ? components.streams.get(id) : undefined
+    if (!id || !log) {
+      res.status(404).type('text/plain').send('unknown stream')
+      return
+    }
+    sendPage(res, watchPage(id, log.info()))
+  })
+
+  // FAN-OUT DASHBOARD: pages/dashboard.ts renders it; replace that module, keep this route.
+  app.get('/dashboard', routeLabel('dashboard'), (_req: Request, res: Response) => {
+    sendPage(res, dashboardPage())
+  })
+
+  app.get('/vendor/hls.min.js', routeLabel('vendor'), (_req: Request, res: Response, next) => {
+    res.sendFile(HLS_JS, { headers: { 'Cache-Control': SCRIPT_CACHE } }, (err) => err && next(err))
+  })
+
+  app.get('/static/player.js', routeLabel('vendor'), (_req: Request, res: Response, next) => {
+    res.sendFile(PLAYER_JS, { headers: { 'Cache-Control': SCRIPT_CACHE } }, (err) => err && next(err))
+  })
+}

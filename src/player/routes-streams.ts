@@ -1,0 +1,96 @@
+// Per-stream routes: the live playlist, the verified media bytes, and playback reports.
+import express, { type Express, type Request, type Response } from 'express'
+import type { StreamLogReader } from '../store/stream-types.ts'
+import type { PlayerContext } from './app.ts'
+import { answerRange, parseRangeHeader } from './byte-range.ts'
+import { sendLogBytes } from './media-sender.ts'
+import { MAX_REPORT_BYTES, parsePlaybackReport } from './playback-report.ts'
+import { buildLivePlaylist } from './playlist.ts'
+import { routeLabel } from './request-guard.ts'
+import { streamIdFromPath } from './stream-directory.ts'
+import { playableRun } from './verified-segments.ts'
+
+const MEDIA_TYPES = { ts: 'video/mp2t', fmp4: 'video/mp4' } as const
+
+export function registerStreamRoutes(app: Express, { components, window }: PlayerContext): void {
+  const { streams, logger, metricsSink, onPlaybackReport } = components
+
+  /** The log the URL names, or null after answering 404. */
+  function findLog(req: Request, res: Response): StreamLogReader | null {
+    const id = streamIdFromPath(req.params.key, req.params.name)
+    const log = id ? streams.get(id) : undefined
+    if (!log) {
+      res.status(404).type('text/plain').send('unknown stream')
+      return null
+    }
+    return log
+  }
+
+  app.get('/streams/stream/:key/:name/index.m3u8', routeLabel('playlist'), (req: Request, res: Response) => {
+    const log = findLog(req, res)
+    if (!log) return
+    const run = playableRun(log, window)
+    if (!run) {
+      res.status(503).set('Retry-After', '1').type('text/plain').send('stream info not received yet')
+      return
+    }
+    const text = buildLivePlaylist({ ...run, window, mediaUri: 'media' })
+    res.set('Cache-Control', 'no-cache').set('Content-Type', 'application/vnd.apple.mpegurl')
+      .send(Buffer.from(text)) // a Buffer keeps Express from appending a charset
+  })
+
+  app.get('/streams/stream/:key/:name/media', routeLabel('media'), async (req: Request, res: Response) => {
+    const log = findLog(req, res)
+    if (!log) return
+    const info = log.info()
+    if (!info) {
+      res.status(404).type('text/plain').send('stream info not received yet')
+      return
+    }
+    res.set('Accept-Ranges', 'bytes').set('Cache-Control', 'no-store')
+    const answer = answerRange(log, parseRangeHeader(req.headers.range))
+    if (answer.status === 416) {
+      if (answer.total !== null) res.set('Content-Range', `bytes */${answer.total}`)
+      res.status(416).type('text/plain').send(answer.reason)
+      return
+    }
+    res.status(answer.status).set('Content-Type', MEDIA_TYPES[info.format]).set('Content-Length', String(answer.end - answer.start))
+    if (answer.status === 206) res.set('Content-Range', `bytes ${answer.start}-${answer.end - 1}/${answer.total ?? '*'}`)
+    if (req.method === 'HEAD') {
+      res.end()
+      return
+    }
+    const complete = await sendLogBytes(log, res, answer.start, answer.end)
+    if (!complete) logger.debug('media response cut short', { id: log.id, start: answer.start, end: answer.end })
+  })
+
+  app.post('/streams/stream/:key/:name/playback-report', routeLabel('report'),
+    express.json({ limit: MAX_REPORT_BYTES, strict: true }), (req: Request, res: Response) => {
+      const origin = req.headers.origin
+      // Only our own page reports; a page from elsewhere cannot even send JSON without a CORS
+      // preflight we never grant, but refuse a foreign Origin outright too.
+      if (origin !== undefined && origin !== `${req.protocol}://${req.headers.host}`) {
+        res.status(403).type('text/plain').send('foreign origin')
+        return
+      }
+      if (!req.is('application/json')) {
+        res.status(415).type('text/plain').send('send application/json')
+        return
+      }
+      const log = findLog(req, res)
+      if (!log) return
+      const parsed = parsePlaybackReport(req.body)
+      if ('error' in parsed) {
+        res.status(400).type('text/plain').send(parsed.error)
+        return
+      }
+      const { report } = parsed
+      for (let i = 0; i < report.stalls; i++) metricsSink?.playbackStall(report.stallSeconds / report.stalls)
+      try {
+        onPlaybackReport?.(log.id, report)
+      } catch (err) {
+        logger.warn('playback report handler failed', { id: log.id, error: String(err) })
+      }
+      res.status(204).end()
+    })
+}

@@ -1,0 +1,176 @@
+// Player page: plays the stream's byte-range playlist with hls.js (served from this node, no CDN),
+// shows live stats every second and reports stalls to the node. Tests read window.cjp2pPlayer.
+/* global Hls, performance */
+(function () {
+  'use strict'
+  var root = document.getElementById('player')
+  var video = document.getElementById('video')
+  var cfg = root.dataset
+  var stats = {
+    state: 'waiting for the first verified segment', latency: null, pdtLatency: null, buffer: null,
+    stalls: 0, stallSeconds: 0, fatalErrors: [], bytesFromPeers: null, bytesFromSource: null, peers: null,
+  }
+  var player = { hls: null, video: video, stats: stats }
+  window.cjp2pPlayer = player
+
+  // Live tuning (MEDIA.md): stay about 1.5 target durations behind the edge, catch up at up to
+  // 1.5x, and jump forward if we fall more than a few segments behind. Smaller buffers stall on a
+  // busy machine.
+  var td = Math.max(0.5, Number(cfg.targetDuration) || 1)
+  var liveSync = Math.max(1.5, 1.5 * td)
+  var hlsConfig = {
+    liveSyncDuration: liveSync,
+    liveMaxLatencyDuration: liveSync + Math.max(3, 3 * td),
+    maxLiveSyncPlaybackRate: 1.5,
+    backBufferLength: 30,
+  }
+
+  var started = false
+  var stallStart = null
+  var stallTimeAt = 0
+  var pending = { stalls: 0, stallSeconds: 0 }
+  var lastReport = 0
+
+  function show(message) {
+    var el = document.getElementById('message')
+    el.textContent = message
+    el.hidden = false
+  }
+
+  function beginStall() {
+    if (!started || stallStart !== null) return
+    stallStart = performance.now()
+    stallTimeAt = video.currentTime
+  }
+  function endStall() {
+    if (stallStart === null) return
+    var seconds = (performance.now() - stallStart) / 1000
+    stallStart = null
+    stats.stalls++
+    stats.stallSeconds += seconds
+    pending.stalls++
+    pending.stallSeconds += seconds
+  }
+
+  function latencySeconds() {
+    // The source's program date time against our clock is glass-to-glass latency when clocks agree.
+    if (stats.pdtLatency !== null && stats.pdtLatency >= 0) return stats.pdtLatency
+    return stats.latency
+  }
+
+  function report(final) {
+    var now = Date.now()
+    // One report per stall batch at most every 5 s, plus a latency heartbeat every 30 s.
+    if (!final && !(pending.stalls > 0 && now - lastReport >= 5000) && now - lastReport < 30000) return
+    if (!started && pending.stalls === 0) return
+    lastReport = now
+    var body = { stalls: pending.stalls, stallSeconds: Number(pending.stallSeconds.toFixed(3)), latencySeconds: latencySeconds() }
+    pending = { stalls: 0, stallSeconds: 0 }
+    fetch(cfg.report, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body), keepalive: true })
+      .catch(function () {})
+  }
+
+  function bufferAhead() {
+    var b = video.buffered
+    for (var i = 0; i < b.length; i++) {
+      if (b.start(i) <= video.currentTime + 0.1 && video.currentTime <= b.end(i)) return b.end(i) - video.currentTime
+    }
+    return 0
+  }
+
+  function pick(obj, keys) {
+    for (var i = 0; i < keys.length; i++) if (obj && typeof obj[keys[i]] === 'number') return obj[keys[i]]
+    return null
+  }
+
+  // status.json is the node's own shape; read it defensively (see PlayerStatusHints in app.ts).
+  var statusBusy = false
+  function pollStatus() {
+    if (statusBusy) return
+    statusBusy = true
+    fetch('/status.json', { cache: 'no-store' }).then(function (r) { return r.ok ? r.json() : null }).then(function (s) {
+      if (!s || typeof s !== 'object') return
+      var peers = s.peers
+      stats.peers = typeof peers === 'number' ? peers : Array.isArray(peers) ? peers.length : pick(peers, ['active', 'count', 'known'])
+      var streams = s.streams
+      var mine = Array.isArray(streams) ? streams.find(function (x) { return x && x.id === cfg.streamId }) : streams && streams[cfg.streamId]
+      if (mine) {
+        stats.bytesFromPeers = pick(mine, ['bytesFromPeers'])
+        stats.bytesFromSource = pick(mine, ['bytesFromSource'])
+      }
+    }).catch(function () {}).finally(function () { statusBusy = false })
+  }
+
+  function fmt(v, digits) {
+    if (v === null || v === undefined || Number.isNaN(v)) return '-'
+    return typeof v === 'number' ? v.toFixed(digits) : String(v)
+  }
+
+  function tick() {
+    var hls = player.hls
+    if (hls) {
+      stats.latency = Number.isFinite(hls.latency) ? hls.latency : null
+      stats.pdtLatency = hls.playingDate ? (Date.now() - hls.playingDate.getTime()) / 1000 : null
+    }
+    stats.buffer = bufferAhead()
+    if (stallStart !== null && video.currentTime > stallTimeAt + 0.2 && !video.paused) endStall()
+    var cells = { state: stats.state, latency: fmt(stats.latency, 2), pdtLatency: fmt(stats.pdtLatency, 2),
+      buffer: fmt(stats.buffer, 2), stalls: stats.stalls + ' / ' + stats.stallSeconds.toFixed(1),
+      bytesFromPeers: fmt(stats.bytesFromPeers, 0), bytesFromSource: fmt(stats.bytesFromSource, 0), peers: fmt(stats.peers, 0) }
+    document.querySelectorAll('[data-stat]').forEach(function (td) { td.textContent = cells[td.dataset.stat] })
+    pollStatus()
+    report(false)
+  }
+
+  function onHlsError(_event, data) {
+    if (data.details === Hls.ErrorDetails.BUFFER_STALLED_ERROR) beginStall()
+    if (!data.fatal) return
+    stats.fatalErrors.push(data.type + ': ' + data.details)
+    var hls = player.hls
+    if (data.type === Hls.ErrorTypes.NETWORK_ERROR) {
+      stats.state = 'network error, retrying'
+      setTimeout(function () { hls.startLoad() }, 1000)
+    } else if (data.type === Hls.ErrorTypes.MEDIA_ERROR) {
+      stats.state = 'media error, recovering'
+      hls.recoverMediaError()
+    } else {
+      stats.state = 'failed: ' + data.details
+      show('Playback failed: ' + data.details)
+      hls.destroy()
+      player.hls = null
+    }
+  }
+
+  function start() {
+    stats.state = 'loading'
+    // Check hls.js first: Chromium claims native HLS but stalls on byte-range playlists.
+    if (window.Hls && Hls.isSupported()) {
+      var hls = new Hls(hlsConfig)
+      player.hls = hls
+      hls.on(Hls.Events.ERROR, onHlsError)
+      hls.on(Hls.Events.MANIFEST_PARSED, function () { video.play().catch(function () {}) })
+      hls.loadSource(cfg.playlist)
+      hls.attachMedia(video)
+    } else if (video.canPlayType('application/vnd.apple.mpegurl')) {
+      video.src = cfg.playlist
+      video.play().catch(function () {})
+    } else {
+      stats.state = 'unsupported'
+      show('This browser cannot play HLS (no MediaSource support).')
+    }
+  }
+
+  // hls.js gives up on a playlist with no segments, so wait for the first verified one.
+  function waitForSegments() {
+    fetch(cfg.playlist, { cache: 'no-store' }).then(function (r) { return r.ok ? r.text() : '' }).then(function (text) {
+      if (text.indexOf('#EXTINF') >= 0) start()
+      else setTimeout(waitForSegments, 1000)
+    }).catch(function () { setTimeout(waitForSegments, 1000) })
+  }
+
+  video.addEventListener('playing', function () { started = true; stats.state = 'playing'; endStall() })
+  video.addEventListener('waiting', function () { beginStall(); if (started) stats.state = 'buffering' })
+  window.addEventListener('pagehide', function () { endStall(); report(true) })
+  setInterval(tick, 1000)
+  waitForSegments()
+})()

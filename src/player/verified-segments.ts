@@ -1,0 +1,47 @@
+// Which segments a player may be offered: only those whose every byte matched its signed hash.
+import type { SegmentRecord, StreamInfo, StreamLogReader } from '../store/stream-types.ts'
+
+/** The newest contiguous run of segments whose byte ranges are all verified, oldest first, at most
+ * `limit` long (the newest ones). A missing record or unverified byte is a hole that ends the run. */
+export function verifiedSegments(log: StreamLogReader, limit = Infinity): SegmentRecord[] {
+  let n = log.segmentCount() - 1
+  while (n >= 0 && !playable(log, n)) n--
+  const run: SegmentRecord[] = []
+  for (; n >= 0 && run.length < limit; n--) {
+    const s = playable(log, n)
+    if (!s) break
+    run.push(s)
+  }
+  return run.reverse()
+}
+
+function playable(log: StreamLogReader, n: number): SegmentRecord | null {
+  const s = log.segment(n)
+  if (!s || s.n !== n || !Number.isSafeInteger(s.offset) || s.offset < 0 || !Number.isSafeInteger(s.length) ||
+      s.length <= 0 || !Number.isFinite(s.duration) || s.duration <= 0) return null
+  return log.hasRange(s.offset, s.length) ? s : null
+}
+
+export interface PlayableRun {
+  info: StreamInfo
+  segments: SegmentRecord[]
+  discontinuitiesBefore: number
+  /** The stream ended and `segments` reaches its last segment: the playlist is final. */
+  ended: boolean
+}
+
+/** What a playlist for this log lists now, or null while the stream's signed info is unknown.
+ * A live stream needs only its newest `window` segments; an ended one lists the whole run. */
+export function playableRun(log: StreamLogReader, window: number): PlayableRun | null {
+  const info = log.info()
+  if (!info) return null
+  const head = log.head()
+  const initReady = !info.init || log.hasRange(info.init.offset, info.init.length)
+  const segments = initReady ? verifiedSegments(log, head?.ended ? Infinity : window) : []
+  const last = segments.at(-1)
+  const ended = head !== null && head.ended && last !== undefined &&
+    last.n === Math.max(head.segments, log.segmentCount()) - 1
+  let discontinuitiesBefore = 0
+  for (let k = 0; k < (segments[0]?.n ?? 0); k++) if (log.segment(k)?.discontinuity) discontinuitiesBefore++
+  return { info, segments, discontinuitiesBefore, ended }
+}
