@@ -41,7 +41,7 @@ nav a { margin-right: 1rem; }
 table { border-collapse: collapse; }
 td, th { padding: .25rem .75rem; text-align: left; border-bottom: 1px solid #333; }
 code { font-size: 13px; word-break: break-all; }
-video { width: 100%; max-width: 960px; background: #000; display: block; }
+video { width: 100%; max-width: 800px; background: #000; display: block; }
 #stats { font-family: ui-monospace, monospace; font-size: 13px; margin-top: .75rem; }
 #stats td:first-child { color: #aaa; }
 .error { color: #f77; }
