@@ -1,0 +1,72 @@
+// Which blocks of a file are still to fetch, and which to ask for next: first missing first, so
+// the part written to disk grows from the front (useful to a player, and what the reference does).
+// A block is missing, requested (by one or more peers), or had; a request that ends without data
+// puts it back.
+
+/** Concurrent requests for one block: one normal, one more in the endgame (the last blocks are asked
+ * of a second peer so one slow peer cannot hold up the finish). */
+export const MAX_REQUESTS_PER_BLOCK = 2
+
+export class BlockPlan {
+  readonly count: number
+  private have: Uint8Array
+  private asked: Uint8Array
+  /** Every block below this index is had or requested. */
+  private cursor = 0
+  private haveCount = 0
+
+  constructor(count: number, had: (i: number) => boolean) {
+    this.count = count
+    this.have = new Uint8Array(count)
+    this.asked = new Uint8Array(count)
+    for (let i = 0; i < count; i++) if (had(i)) { this.have[i] = 1; this.haveCount++ }
+  }
+
+  get had(): number { return this.haveCount }
+  get done(): boolean { return this.haveCount === this.count }
+  isHad(i: number): boolean { return this.have[i] === 1 }
+  requests(i: number): number { return this.asked[i] }
+
+  /** Takes the first run of up to `max` missing, unrequested blocks; undefined when none is left. */
+  take(max: number): { first: number; count: number } | undefined {
+    let i = this.cursor
+    while (i < this.count && (this.have[i] === 1 || this.asked[i] > 0)) i++
+    this.cursor = i
+    if (i >= this.count) return undefined
+    let n = 0
+    while (n < max && i + n < this.count && this.have[i + n] === 0 && this.asked[i + n] === 0) {
+      this.asked[i + n]++
+      n++
+    }
+    return { first: i, count: n }
+  }
+
+  /** Marks a block requested once more (an endgame duplicate); false if that would pass the cap. */
+  duplicate(i: number): boolean {
+    if (this.have[i] === 1 || this.asked[i] >= MAX_REQUESTS_PER_BLOCK) return false
+    this.asked[i]++
+    return true
+  }
+
+  /** A request for the block ended (answered or not). */
+  release(i: number): void {
+    if (this.asked[i] > 0) this.asked[i]--
+    if (this.asked[i] === 0 && this.have[i] === 0 && i < this.cursor) this.cursor = i
+  }
+
+  /** Records a block as had; false if it already was (a duplicate answer). */
+  markHad(i: number): boolean {
+    if (this.have[i] === 1) return false
+    this.have[i] = 1
+    this.haveCount++
+    return true
+  }
+
+  /** Forgets a block (its write failed), so it is fetched again. */
+  unmark(i: number): void {
+    if (this.have[i] === 0) return
+    this.have[i] = 0
+    this.haveCount--
+    if (this.asked[i] === 0 && i < this.cursor) this.cursor = i
+  }
+}

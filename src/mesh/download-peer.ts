@@ -1,0 +1,73 @@
+// One peer's part in one download: its request window, what it has delivered, and whether it is
+// answering at all. A peer starts as a candidate that gets one request at a time; its first full
+// block makes it a supplier with a growing window; a run of timeouts sets it aside for a while.
+import { RequestWindow } from './request-window.ts'
+
+/** Timeouts in a row after which a peer counts as gone for now and its blocks go to others. */
+export const GONE_AFTER_TIMEOUTS = 3
+/** Useless answers (short data, as to an unproven address) in a row after which a peer is dropped. */
+export const MAX_SHORT_ANSWERS = 16
+/** Longest rest for a peer that went silent before it is asked again. */
+const MAX_REST_MS = 30_000
+
+export type PeerPhase = 'candidate' | 'supplier' | 'resting' | 'dropped'
+
+export class DownloadPeer {
+  readonly win = new RequestWindow()
+  phase: PeerPhase = 'candidate'
+  /** Blocks it delivered that we did not already have. */
+  blocks = 0
+  bytes = 0
+  timeoutsInRow = 0
+  shortInRow = 0
+  restUntil = 0
+  rests = 0
+  /** Not before this time (our own anti-amplification budget toward it was exhausted). */
+  notBefore = 0
+
+  constructor(readonly addr: string) {}
+
+  /** The window it may use now: one request until it has delivered (its address proven, our cookie
+   * echoed), then the grown window. */
+  room(): number {
+    if (this.phase === 'dropped' || this.phase === 'resting') return 0
+    if (this.phase === 'candidate') return this.win.inFlight === 0 ? 1 : 0
+    return this.win.room
+  }
+
+  delivered(bytes: number, fresh: boolean, rttMs?: number): void {
+    this.win.acked(rttMs)
+    this.timeoutsInRow = 0
+    this.shortInRow = 0
+    this.rests = 0
+    if (this.phase !== 'dropped') this.phase = 'supplier'
+    if (fresh) { this.blocks++; this.bytes += bytes }
+  }
+
+  /** A request timed out; true when this made the peer rest (its other requests should be released). */
+  timedOut(seq: number, now: number): boolean {
+    this.win.lost(seq, true)
+    this.timeoutsInRow++
+    if (this.phase === 'dropped' || this.timeoutsInRow < GONE_AFTER_TIMEOUTS) return false
+    this.phase = 'resting'
+    this.restUntil = now + Math.min(MAX_REST_MS, 1000 * 2 ** this.rests++)
+    this.timeoutsInRow = 0
+    return true
+  }
+
+  /** Back from a rest: one probe at a time again. */
+  wake(now: number): void {
+    if (this.phase === 'resting' && now >= this.restUntil) this.phase = 'candidate'
+  }
+
+  /** An answer without a usable block; true when the peer should be dropped. */
+  short(): boolean {
+    this.win.cancelled()
+    return ++this.shortInRow >= MAX_SHORT_ANSWERS
+  }
+
+  /** Ranking for the endgame and for progress: delivered throughput per round trip. */
+  score(): number {
+    return (this.phase === 'supplier' ? 1e9 : 0) + this.win.cwnd * 1000 / Math.max(1, this.win.srttMs ?? 1000)
+  }
+}

@@ -1,0 +1,115 @@
+// Serving classic cjp2p files: `PleaseSendContent` for a file id (a sha256 hex, or a plain name in
+// shared/ as the reference node also serves) gets `Content` with exactly min(length, eof - offset)
+// bytes and always `eof`. A file we are still downloading, or do not have, gets `MaybeTheyHaveSome`
+// with peers known to hold it, or nothing.
+import type { CjNode, Ctx } from './node.ts'
+import type { MessageOf } from './messages.ts'
+import { BLOCK_SIZE, MAX_PEERS_PER_LIST, MAX_REQUEST_LENGTH } from './messages.ts'
+import { FileRouter } from './file-router.ts'
+import { isValidFileId } from '../store/file-store.ts'
+import type { FileStore } from '../store/file-store.ts'
+import type { Logger } from '../util/logger.ts'
+import type { MetricsSink } from '../metrics/types.ts'
+
+/** Data bytes for a sender that has not echoed our cookie: what the current reference node gives,
+ * enough to learn `eof` and not enough to make us a useful amplifier. */
+export const UNVERIFIED_DATA_BYTES = 32
+/** Peers listed in a hint to an unverified sender, as the reference node does. */
+export const UNVERIFIED_HINT_PEERS = 3
+/** How long a file's size is trusted without looking again: a request stream of thousands per second
+ * must not cost a stat() each, and shared files only ever appear or disappear. */
+const SIZE_CACHE_MS = 2000
+/** Sizes remembered: bounded because ids come from remote requests (only hits are cached). */
+const SIZE_CACHE_MAX = 256
+
+export interface FileServerComponents { node: CjNode; store: FileStore; logger?: Logger; metrics?: MetricsSink }
+export interface FileServerInit {
+  /** Largest data per reply to a peer that speaks our extension (a reply is one datagram). */
+  ourMaxDataBytes?: number
+}
+
+export interface FileServerCounters {
+  requests: number
+  served: number
+  bytesServed: number
+  hinted: number
+  ignored: number
+  unknown: number
+  errors: number
+}
+
+export class FileServer {
+  readonly counters: FileServerCounters = { requests: 0, served: 0, bytesServed: 0, hinted: 0, ignored: 0, unknown: 0, errors: 0 }
+  private node: CjNode
+  private store: FileStore
+  private log: Logger
+  private router: FileRouter
+  private sizes = new Map<string, { size: number; at: number }>()
+  private ourMax: number
+  private closed = false
+
+  constructor(c: FileServerComponents, init: FileServerInit = {}) {
+    this.node = c.node
+    this.store = c.store
+    this.log = (c.logger ?? c.node.log).child('files')
+    this.router = FileRouter.of(c.node)
+    this.ourMax = Math.min(init.ourMaxDataBytes ?? MAX_REQUEST_LENGTH, MAX_REQUEST_LENGTH)
+    c.node.handle('PleaseSendContent', (m, ctx) => this.answer(m, ctx))
+  }
+
+  private async answer(m: MessageOf<'PleaseSendContent'>, ctx: Ctx): Promise<void> {
+    if (this.closed) return
+    // Paths never reach the store, and `stream/...` ids belong to the stream swarm's handler.
+    if (m.id.includes('/') || m.id.includes('\\') || m.id.startsWith('.')) return
+    this.counters.requests++
+    if (!isValidFileId(m.id)) { this.counters.ignored++; return }
+    const size = this.router.downloading(m.id) ? undefined : await this.sizeOf(m.id)
+    if (size === undefined) { this.hint(m.id, ctx); return }
+    let max = ctx.peer.speaksStreams ? this.ourMax : BLOCK_SIZE
+    if (!ctx.verified) max = UNVERIFIED_DATA_BYTES
+    const length = Math.max(0, Math.min(m.length, max, size - m.offset))
+    let data: Buffer = Buffer.alloc(0)
+    if (length > 0) {
+      try {
+        data = await this.store.readBlock(m.id, m.offset, length)
+      } catch (err) {
+        // Deleted or unreadable since the stat: answer nothing rather than a wrong eof.
+        this.counters.errors++
+        this.sizes.delete(m.id)
+        this.log.debug('read failed', { id: m.id, err })
+        return
+      }
+      if (data.length !== length) { this.sizes.delete(m.id); return }
+    }
+    this.counters.served++
+    this.counters.bytesServed += data.length
+    ctx.reply({ type: 'Content', id: m.id, offset: m.offset, data, eof: size }, 'file', 'relay')
+  }
+
+  /** While we download a file (or never had it), point the asker at peers that delivered it to us. */
+  private hint(id: string, ctx: Ctx): void {
+    const dl = this.router.downloading(id)
+    const known = dl ? dl.suppliers() : this.router.holders.get(id)
+    const peers = known.filter((a) => a !== ctx.from).slice(0, ctx.verified ? MAX_PEERS_PER_LIST : UNVERIFIED_HINT_PEERS)
+    if (peers.length === 0) { this.counters.unknown++; return }
+    this.counters.hinted++
+    ctx.reply({ type: 'MaybeTheyHaveSome', id, peers }, 'file', 'relay')
+  }
+
+  private async sizeOf(id: string): Promise<number | undefined> {
+    const now = this.node.clock.now()
+    const hit = this.sizes.get(id)
+    if (hit && now - hit.at < SIZE_CACHE_MS) return hit.size
+    const st = await this.store.stat(id)
+    if (!st) { this.sizes.delete(id); return undefined }
+    if (this.sizes.size >= SIZE_CACHE_MAX) this.sizes.delete(this.sizes.keys().next().value as string)
+    this.sizes.set(id, { size: st.size, at: now })
+    return st.size
+  }
+
+  /** Idempotent. The node keeps the handler (it has no removal), which then answers nothing. */
+  close(): void {
+    this.closed = true
+    this.sizes.clear()
+  }
+}

@@ -1,0 +1,142 @@
+// Swarm scheduling decisions for live streams, as pure functions of plain state: who may become our
+// child in a stripe, which peers a joiner should try, which missing chunks to pull from whom.
+// The live swarm (stream-swarm.ts) and the simulator (scripts/simulate.ts) both call these, so what
+// the benchmark measures at 50 viewers is what the simulator extrapolates to 10,000.
+//
+// Design (see docs/SCHEDULER.md): a SplitStream-style striped push tree with pull repair.
+// - Chunk n travels in stripe n % STRIPES. Each stripe has its own tree rooted at the source.
+// - The source accepts SOURCE_FANOUT children per stripe, so it uploads each chunk about once.
+// - Each viewer is "interior" in one stripe, where it accepts up to FANOUT children, and a leaf in
+//   the others (SPARE_SLOTS children in all, used only when interior nodes are full or missing, as
+//   in small swarms). Upload per viewer is then about FANOUT / STRIPES = 1 copy (2 at worst), and
+//   depth grows like log_FANOUT(N).
+// - Parents push each verified chunk to their children at once (no per-chunk request, no "have"
+//   round trip): one hop costs one one-way delay plus verification.
+// - Anything a push did not deliver (loss, a vanished parent, a late join) is pulled, earliest
+//   playback deadline first, from the stripe parent, then other holders, and from the source only
+//   within its small repair budget.
+import { STRIPES } from './messages.ts'
+
+export const SOURCE_FANOUT = 1
+export const FANOUT = STRIPES
+export const SPARE_SLOTS = STRIPES
+/** The source may upload this share of the stream beyond one copy to fill holes nobody else can. */
+export const SOURCE_REPAIR_BUDGET = 0.05
+/** A stripe parent that pushed nothing for this long, while the stream grew, is replaced. */
+export const PARENT_TIMEOUT_MS = 1500
+/** Children re-subscribe this often; a parent forgets children silent for CHILD_EXPIRY_MS. */
+export const RESUBSCRIBE_MS = 2000
+export const CHILD_EXPIRY_MS = 6000
+/** A chunk the push should have brought is pulled after this grace (plus a few RTTs). */
+export const REPAIR_GRACE_MS = 120
+/** Pull requests in flight per peer, in chunks: enough to fill a pipe, not enough to flood one. */
+export const REPAIR_WINDOW = 8
+/** A pull request unanswered for this long (or 4 RTT, whichever is more) is retried elsewhere. */
+export const REPAIR_TIMEOUT_MS = 400
+/** Closer than this to its playback deadline, a chunk may be pulled from the source whatever its budget. */
+export const URGENT_MS = 1500
+
+export function stripeOf(n: number): number { return n % STRIPES }
+
+/** The stripe a viewer is interior in: spread evenly by a hash of its address, so no coordination
+ * is needed and any node can predict any other's (used to order redirects). */
+export function interiorStripe(addr: string): number {
+  let h = 2166136261
+  for (let i = 0; i < addr.length; i++) h = Math.imul(h ^ addr.charCodeAt(i), 16777619)
+  return (h >>> 0) % STRIPES
+}
+
+export interface ChildRequest { from: string; stripe: number }
+export interface ParentState {
+  isSource: boolean
+  self: string
+  /** Current children per stripe. */
+  children: ReadonlyArray<ReadonlySet<string>>
+  /** True when we receive this stripe (a viewer can only forward what flows to it). */
+  receiving: (stripe: number) => boolean
+}
+export type ChildDecision = { accept: true } | { accept: false; tryInstead: string[] }
+
+/** Should we push stripe `stripe` to `from`? If not, whom should it ask instead (best first). */
+export function decideChild(s: ParentState, req: ChildRequest, otherHolders: string[]): ChildDecision {
+  const kids = s.children[req.stripe]
+  if (kids.has(req.from)) return { accept: true }
+  const redirect = () => {
+    // Children that are interior in this stripe have room for grandchildren; try them first.
+    const mine = [...kids].filter((a) => a !== req.from)
+    const ordered = [...mine.filter((a) => interiorStripe(a) === req.stripe), ...mine.filter((a) => interiorStripe(a) !== req.stripe)]
+    const rest = otherHolders.filter((a) => a !== req.from && !kids.has(a) && a !== s.self)
+    return { accept: false as const, tryInstead: [...ordered, ...rest.filter((a) => interiorStripe(a) === req.stripe), ...rest.filter((a) => interiorStripe(a) !== req.stripe)].slice(0, 8) }
+  }
+  if (s.isSource) return kids.size < SOURCE_FANOUT ? { accept: true } : redirect()
+  if (!s.receiving(req.stripe)) return redirect()
+  if (interiorStripe(s.self) === req.stripe) return kids.size < FANOUT ? { accept: true } : redirect()
+  const spareUsed = s.children.reduce((n, set, i) => (i === interiorStripe(s.self) ? n : n + set.size), 0)
+  return spareUsed < SPARE_SLOTS ? { accept: true } : redirect()
+}
+
+/** Orders candidate parents for a stripe: interior ones first, then by RTT; the source last unless
+ * nothing else is known (it only has room for one child per stripe). */
+export function rankParents(stripe: number, candidates: Array<{ addr: string; rttMs?: number; isSource: boolean }>): string[] {
+  return [...candidates]
+    .sort((a, b) =>
+      Number(a.isSource) - Number(b.isSource) ||
+      Number(interiorStripe(b.addr) === stripe) - Number(interiorStripe(a.addr) === stripe) ||
+      (a.rttMs ?? 100) - (b.rttMs ?? 100))
+    .map((c) => c.addr)
+}
+
+export interface MissingChunk {
+  n: number
+  /** When the player needs it (ms, our clock). */
+  deadline: number
+  /** When we learned it exists; a push may still be on its way for a short while. */
+  knownSince: number
+}
+export interface RepairState {
+  now: number
+  missing: MissingChunk[]
+  /** Chunks already requested, with when and from whom. */
+  inFlight: ReadonlyMap<number, { peer: string; at: number; tries: number }>
+  /** Who might have chunk n, best first (stripe parent, other parents, peers that said so). */
+  holders: (n: number) => string[]
+  source: string | undefined
+  /** Bytes the source's repair budget still allows. */
+  sourceBudgetChunks: number
+  rttMs: (peer: string) => number
+}
+export interface RepairRequest { n: number; peer: string }
+
+/** Which missing chunks to pull now, and from whom: earliest deadline first, each peer within its
+ * window, retries moved to another holder, the source only within its budget. */
+export function planRepairs(s: RepairState): RepairRequest[] {
+  const perPeer = new Map<string, number>()
+  // Only requests still within their timeout occupy a peer's window; expired ones are retried below.
+  for (const f of s.inFlight.values()) {
+    if (s.now - f.at < Math.max(REPAIR_TIMEOUT_MS, 4 * s.rttMs(f.peer))) perPeer.set(f.peer, (perPeer.get(f.peer) ?? 0) + 1)
+  }
+  const out: RepairRequest[] = []
+  let sourceLeft = s.sourceBudgetChunks
+  const ordered = [...s.missing].sort((a, b) => a.deadline - b.deadline || a.n - b.n)
+  for (const m of ordered) {
+    const flight = s.inFlight.get(m.n)
+    const holders = s.holders(m.n)
+    if (flight) {
+      const timeout = Math.max(REPAIR_TIMEOUT_MS, 4 * s.rttMs(flight.peer))
+      if (s.now - flight.at < timeout) continue
+    } else if (s.now - m.knownSince < REPAIR_GRACE_MS + 2 * Math.min(...holders.map(s.rttMs), 50)) {
+      continue
+    }
+    const tries = flight?.tries ?? 0
+    // Rotate through holders on retries so one silent peer does not hold a chunk hostage.
+    const candidates = holders.length ? [...holders.slice(tries % holders.length), ...holders.slice(0, tries % holders.length)] : []
+    let peer = candidates.find((p) => p !== s.source && (perPeer.get(p) ?? 0) < REPAIR_WINDOW)
+    // The source fills a hole when its budget allows, or when nobody else can before the deadline.
+    const urgent = m.deadline - s.now < URGENT_MS
+    if (!peer && s.source && (sourceLeft >= 1 || urgent) && (perPeer.get(s.source) ?? 0) < REPAIR_WINDOW) { peer = s.source; sourceLeft-- }
+    if (!peer) continue
+    perPeer.set(peer, (perPeer.get(peer) ?? 0) + 1)
+    out.push({ n: m.n, peer })
+  }
+  return out
+}

@@ -1,0 +1,65 @@
+// Routes stream messages to the swarm of their stream id, and answers for streams we do not carry.
+// Bounded: only streams this node chose to carry (ingest or watch) have a swarm; a peer naming a
+// thousand stream ids makes us create nothing.
+import type { CjNode, Ctx } from './node.ts'
+import type { Message } from './messages.ts'
+import { StreamSwarm } from './stream-swarm.ts'
+import type { StreamLog } from '../store/stream-log.ts'
+
+const isStreamId = (id: string) => id.startsWith('stream/')
+
+export class StreamRegistry {
+  private swarms = new Map<string, StreamSwarm>()
+
+  constructor(private node: CjNode) {
+    const route = <T extends Message>(fn: (s: StreamSwarm, m: T, ctx: Ctx) => void) => (m: T, ctx: Ctx) => {
+      const id = (m as { id?: string }).id ?? (m as { head?: { id: string } }).head?.id ?? (m as { info?: { id: string } }).info?.id
+      const s = id === undefined ? undefined : this.swarms.get(id)
+      if (s) fn(s, m, ctx)
+    }
+    node.handle('PleaseSendStreamHead', route((s, _m, ctx) => s.onHeadRequest(ctx)))
+    node.handle('ThisStreamGrew', route((s, m, ctx) => s.onHead(m, ctx)))
+    node.handle('HereIsTheStreamInfo', route((s, m, ctx) => s.onInfo(m, ctx)))
+    node.handle('PleaseSendChunkHashes', route((s, m, ctx) => s.onChunkHashesRequest(m, ctx)))
+    node.handle('HereAreChunkHashes', route((s, m, ctx) => s.onChunkHashes(m, ctx)))
+    node.handle('PleaseSendSegments', route((s, m, ctx) => s.onSegmentsRequest(m, ctx)))
+    node.handle('HereAreSegments', route((s, m, ctx) => s.onSegments(m, ctx)))
+    node.handle('PleaseKeepSendingMe', route((s, m, ctx) => s.onSubscribe(m, ctx)))
+    node.handle('IWillKeepSendingYou', route((s, m, ctx) => s.onSubscribed(m, ctx)))
+    node.handle('AskThemInstead', route((s, m, ctx) => s.onRedirect(m, ctx)))
+    node.handle('StopSendingMe', route((s, m, ctx) => s.onUnsubscribe(m, ctx)))
+    node.handle('MaybeTheyHaveSome', route((s, m) => s.onHint(m)))
+    node.handle('PleaseSendContent', (m, ctx) => {
+      if (!isStreamId(m.id)) return
+      return this.swarms.get(m.id)?.onContentRequest(m, ctx)
+    })
+    node.handle('Content', (m, ctx) => {
+      if (!isStreamId(m.id)) return
+      this.swarms.get(m.id)?.onContent(m, ctx)
+    })
+  }
+
+  /** Carries a stream: the source's own log, or a replica to fill from peers. */
+  add(log: StreamLog, init: { bootstrap?: string[] } = {}): StreamSwarm {
+    const existing = this.swarms.get(log.id)
+    if (existing) return existing
+    const s = new StreamSwarm(this.node, log, init)
+    this.swarms.set(log.id, s)
+    s.start()
+    return s
+  }
+
+  get(id: string): StreamSwarm | undefined { return this.swarms.get(id) }
+  list(): StreamSwarm[] { return [...this.swarms.values()] }
+
+  async remove(id: string): Promise<void> {
+    const s = this.swarms.get(id)
+    if (!s) return
+    this.swarms.delete(id)
+    await s.close()
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.swarms.keys()].map((id) => this.remove(id)))
+  }
+}

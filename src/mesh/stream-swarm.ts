@@ -1,0 +1,580 @@
+// One live stream on one node: joins at the live edge, keeps a parent per stripe, pushes verified
+// chunks to its children, pulls what the push missed, and answers other nodes' requests. The
+// decisions live in stream-policy.ts; this file turns messages into state and state into messages.
+import { EventEmitter } from 'node:events'
+import type { CjNode, Ctx } from './node.ts'
+import type { Message, MessageOf } from './messages.ts'
+import { STRIPES, MAX_RECORDS_PER_MESSAGE } from './messages.ts'
+import { ChunkAssembly } from './chunk-assembly.ts'
+import type { MissingChunk } from './stream-policy.ts'
+import {
+  CHILD_EXPIRY_MS, PARENT_TIMEOUT_MS, RESUBSCRIBE_MS, SOURCE_REPAIR_BUDGET, decideChild, planRepairs, rankParents, stripeOf,
+} from './stream-policy.ts'
+import type { StreamLog } from '../store/stream-log.ts'
+import type { ChunkRecord, SegmentRecord, Verdict } from '../store/stream-types.ts'
+import { BLOCK_SIZE, CHUNK_SIZE } from '../store/stream-types.ts'
+import type { TrafficRole } from '../metrics/types.ts'
+
+/** A viewer starts this many segments behind the newest, enough for hls.js to start smoothly. */
+export const START_SEGMENTS_BACK = 3
+/** Chunks further behind the edge than this are abandoned: no player will ever want them. */
+export const LIVE_WINDOW_CHUNKS = 512
+/** How long a viewer expects to have after a chunk is published before its player needs it. */
+export const PLAYOUT_DELAY_MS = 3000
+/** Recent deliveries remembered for the relay graph (who fed us each chunk). */
+const FED_BY_MEMORY = 256
+/** Peers remembered as holders of this stream: enough to find parents, bounded against floods. */
+const MAX_HOLDERS = 256
+const TICK_MS = 50
+
+interface Join { candidates: string[]; asked?: string; askedAt: number; tried: Set<string> }
+
+export interface SwarmStatus {
+  id: string
+  role: 'source' | 'viewer'
+  head: { chunks: number; segments: number; ended: boolean } | null
+  startChunk: number
+  verifiedChunks: number
+  parents: (string | null)[]
+  children: string[][]
+  fedBy: Record<string, number>
+  fedTo: Record<string, number>
+  uploadedBytes: number
+  receivedBytes: number
+  receivedFromSourceBytes: number
+  producedBytes: number
+  copiesUploaded: number
+  chunks: { new: number; duplicate: number; late: number; rejected: number }
+  delayMs: { p50: number; p95: number; p99: number; max: number; count: number }
+  hops: Record<string, number>
+}
+
+export class StreamSwarm extends EventEmitter {
+  readonly id: string
+  readonly isSource: boolean
+  private node: CjNode
+  readonly log: StreamLog
+  private role: TrafficRole
+  private assembly = new ChunkAssembly()
+  private parents: (string | undefined)[] = new Array(STRIPES).fill(undefined)
+  private parentPushAt: number[] = new Array(STRIPES).fill(0)
+  private subscribedAt: number[] = new Array(STRIPES).fill(0)
+  private joins: (Join | undefined)[] = new Array(STRIPES).fill(undefined)
+  private children: Set<string>[] = Array.from({ length: STRIPES }, () => new Set())
+  private childSeen = new Map<string, number>()
+  private holders = new Map<string, number>()
+  private sourceAddrs = new Set<string>()
+  private inFlight = new Map<number, { peer: string; at: number; tries: number }>()
+  private knownSince = new Map<number, number>()
+  private hopsOf = new Map<number, number>()
+  private fedByRing: string[] = []
+  private fedToCounts = new Map<string, number>()
+  private fedWindow = new Set<string>()
+  private forwardedSegments = new Set<number>()
+  private bootstrap: string[]
+  private timer: NodeJS.Timeout | undefined
+  private headAskedAt = 0
+  startChunk = -1
+  private maxKnown = 0
+  private closed = false
+  private delays: number[] = []
+  readonly stats = {
+    uploadedBytes: 0, receivedBytes: 0, receivedFromSourceBytes: 0, producedBytes: 0,
+    chunks: { new: 0, duplicate: 0, late: 0, rejected: 0 }, hops: {} as Record<string, number>,
+  }
+
+  constructor(node: CjNode, log: StreamLog, init: { bootstrap?: string[] } = {}) {
+    super()
+    this.node = node
+    this.log = log
+    this.id = log.id
+    this.isSource = log.isSource
+    this.role = this.isSource ? 'source' : 'relay'
+    this.bootstrap = init.bootstrap ?? []
+    for (const b of this.bootstrap) this.noteHolder(b)
+    this.log.on('chunk', this.onLocalChunk)
+    this.log.on('segment', this.onLocalSegment)
+    this.log.on('end', this.onLocalEnd)
+    if (this.isSource) {
+      const head = log.head()
+      this.maxKnown = head?.chunks ?? 0
+      this.startChunk = 0
+    }
+  }
+
+  start(): void {
+    if (this.timer || this.closed) return
+    this.timer = setInterval(() => this.tick(), TICK_MS)
+    this.timer.unref()
+    this.tick()
+  }
+
+  // ---- local events: a chunk became verified here (source append or replica put) ----
+
+  private onLocalChunk = (n: number): void => {
+    const rec = this.log.chunkRecord(n)
+    if (!rec) return
+    if (this.isSource) { this.stats.producedBytes += rec.length; this.node.metrics.streamBytesProduced(rec.length) }
+    this.maxKnown = Math.max(this.maxKnown, n + 1)
+    void this.push(n, rec)
+  }
+
+  private onLocalSegment = (seg: SegmentRecord): void => {
+    if (this.forwardedSegments.has(seg.n)) return
+    this.forwardedSegments.add(seg.n)
+    if (this.forwardedSegments.size > 64) this.forwardedSegments.delete(Math.min(...this.forwardedSegments))
+    // Segment records are small and rare (one a second): every child gets each once.
+    const msg: Message = { type: 'HereAreSegments', id: this.id, segments: [seg] }
+    for (const c of this.allChildren()) this.node.send(c, [msg])
+  }
+
+  private onLocalEnd = (): void => {
+    const head = this.log.head()
+    if (!head) return
+    for (const c of this.allChildren()) this.node.send(c, [{ type: 'ThisStreamGrew', head }])
+  }
+
+  /** Pushes a newly verified chunk to this stripe's children, with its signed record. */
+  private async push(n: number, rec: ChunkRecord): Promise<void> {
+    const kids = [...this.children[stripeOf(n)]]
+    if (kids.length === 0) return
+    let bytes: Buffer
+    try { bytes = await this.log.read(n * CHUNK_SIZE, rec.length) } catch { return }
+    const hops = this.isSource ? 0 : (this.hopsOf.get(n) ?? 1)
+    for (const c of kids) this.sendChunk(c, n, rec, bytes, hops)
+  }
+
+  private sendChunk(to: string, n: number, rec: ChunkRecord, bytes: Buffer, hops: number): void {
+    const msgs: Message[] = [{ type: 'HereAreChunkHashes', id: this.id, chunks: [rec] }]
+    for (let off = 0; off < bytes.length; off += BLOCK_SIZE) {
+      msgs.push({ type: 'Content', id: this.id, offset: n * CHUNK_SIZE + off, data: bytes.subarray(off, off + BLOCK_SIZE), hops })
+    }
+    const sent = this.node.send(to, msgs, 'stream', this.role)
+    if (sent > 0) {
+      this.stats.uploadedBytes += bytes.length
+      this.fedToCounts.set(to, (this.fedToCounts.get(to) ?? 0) + 1)
+      this.fedWindow.add(to)
+    }
+  }
+
+  // ---- messages from peers (routed here by StreamRegistry) ----
+
+  onHeadRequest(ctx: Ctx): void {
+    const info = this.log.info()
+    const head = this.log.head()
+    if (info) ctx.reply({ type: 'HereIsTheStreamInfo', info })
+    if (head) ctx.reply({ type: 'ThisStreamGrew', head })
+  }
+
+  onHead(m: MessageOf<'ThisStreamGrew'>, ctx: Ctx): void {
+    this.judge(this.log.putHead(m.head), ctx, 'bad_signature')
+    const head = this.log.head()
+    if (head) this.maxKnown = Math.max(this.maxKnown, head.chunks)
+    this.noteHolder(ctx.from)
+    if (head?.ended && m.head.ended) this.emit('ended')
+    // Joining: ask the peer that told us the edge for the newest segment records right away.
+    if (head && this.startChunk < 0 && !this.isSource) {
+      if (head.segments === 0) this.chooseStart()
+      else ctx.reply({ type: 'PleaseSendSegments', id: this.id, from: Math.max(0, head.segments - START_SEGMENTS_BACK), count: START_SEGMENTS_BACK })
+    }
+  }
+
+  onInfo(m: MessageOf<'HereIsTheStreamInfo'>, ctx: Ctx): void {
+    this.judge(this.log.putInfo(m.info), ctx, 'bad_signature')
+  }
+
+  onChunkHashesRequest(m: MessageOf<'PleaseSendChunkHashes'>, ctx: Ctx): void {
+    const out: ChunkRecord[] = []
+    for (let n = m.from; n < m.from + Math.min(m.count, MAX_RECORDS_PER_MESSAGE); n++) {
+      const r = this.log.chunkRecord(n)
+      if (r) out.push(r)
+    }
+    if (out.length) ctx.reply({ type: 'HereAreChunkHashes', id: this.id, chunks: out })
+  }
+
+  onChunkHashes(m: MessageOf<'HereAreChunkHashes'>, ctx: Ctx): void {
+    for (const rec of m.chunks) {
+      if (this.isSource) continue
+      const v = this.log.putChunkRecord(rec)
+      this.judge(v, ctx, 'bad_signature')
+      if (v.result === 'reject') continue
+      this.maxKnown = Math.max(this.maxKnown, rec.n + 1)
+      if (!this.knownSince.has(rec.n)) this.knownSince.set(rec.n, this.node.clock.now())
+      const done = this.assembly.tryComplete(rec.n, rec.length)
+      if (done.kind === 'complete') void this.store(rec.n, done.bytes, done.senders, done.hops)
+    }
+  }
+
+  onSegmentsRequest(m: MessageOf<'PleaseSendSegments'>, ctx: Ctx): void {
+    const out: SegmentRecord[] = []
+    for (let n = m.from; n < m.from + Math.min(m.count, MAX_RECORDS_PER_MESSAGE); n++) {
+      const s = this.log.segment(n)
+      if (s) out.push(s)
+    }
+    if (out.length) ctx.reply({ type: 'HereAreSegments', id: this.id, segments: out })
+  }
+
+  onSegments(m: MessageOf<'HereAreSegments'>, ctx: Ctx): void {
+    if (this.isSource) return
+    for (const seg of m.segments) {
+      const v = this.log.putSegment(seg)
+      this.judge(v, ctx, 'bad_signature')
+      if (v.result === 'accept') this.onLocalSegment(seg)
+    }
+    if (this.startChunk < 0) this.chooseStart()
+  }
+
+  onSubscribe(m: MessageOf<'PleaseKeepSendingMe'>, ctx: Ctx): void {
+    // Pushing a stream to an unproven address would be the worst amplification there is.
+    if (!ctx.verified) return
+    const d = decideChild({
+      isSource: this.isSource, self: this.node.address, children: this.children,
+      receiving: (s) => this.parents[s] !== undefined,
+    }, { from: ctx.from, stripe: m.stripe }, this.holderList(ctx.from))
+    if (d.accept) {
+      const isNew = !this.children[m.stripe].has(ctx.from)
+      this.children[m.stripe].add(ctx.from)
+      this.childSeen.set(ctx.from, this.node.clock.now())
+      ctx.reply({ type: 'IWillKeepSendingYou', id: this.id, stripe: m.stripe })
+      if (isNew) void this.catchUpChild(ctx.from, m.stripe, m.from)
+    } else {
+      ctx.reply({ type: 'AskThemInstead', id: this.id, stripe: m.stripe, peers: d.tryInstead })
+    }
+  }
+
+  /** A new child gets the last few chunks of its stripe it lacks, so a parent switch leaves no hole. */
+  private async catchUpChild(to: string, stripe: number, from: number): Promise<void> {
+    const top = this.maxKnown
+    const begin = Math.max(from, top - 2 * STRIPES)
+    for (let n = begin; n < top; n++) {
+      if (stripeOf(n) !== stripe || !this.log.hasChunk(n)) continue
+      const rec = this.log.chunkRecord(n)
+      if (!rec) continue
+      try { this.sendChunk(to, n, rec, await this.log.read(n * CHUNK_SIZE, rec.length), this.isSource ? 0 : (this.hopsOf.get(n) ?? 1)) } catch { /* evicted meanwhile */ }
+    }
+  }
+
+  onSubscribed(m: MessageOf<'IWillKeepSendingYou'>, ctx: Ctx): void {
+    if (this.isSource) return
+    const j = this.joins[m.stripe]
+    if (this.parents[m.stripe] === ctx.from) { this.subscribedAt[m.stripe] = this.node.clock.now(); return }
+    if (!j || j.asked !== ctx.from) {
+      // An offer we did not ask for (or no longer want): decline it so the sender does not push in vain.
+      this.node.send(ctx.from, [{ type: 'StopSendingMe', id: this.id, stripe: m.stripe }])
+      return
+    }
+    this.parents[m.stripe] = ctx.from
+    this.parentPushAt[m.stripe] = this.node.clock.now()
+    this.subscribedAt[m.stripe] = this.node.clock.now()
+    this.joins[m.stripe] = undefined
+    this.noteHolder(ctx.from)
+    this.node.log.debug('stripe parent', { stream: this.id, stripe: m.stripe, parent: ctx.from })
+  }
+
+  onRedirect(m: MessageOf<'AskThemInstead'>, ctx: Ctx): void {
+    const j = this.joins[m.stripe]
+    for (const p of m.peers) this.noteHolder(p)
+    if (!j || j.asked !== ctx.from) return
+    const fresh = m.peers.filter((p) => !j.tried.has(p) && p !== this.node.address)
+    j.candidates = [...fresh, ...j.candidates.filter((c) => !fresh.includes(c))]
+    j.asked = undefined
+    this.advanceJoin(m.stripe)
+  }
+
+  onUnsubscribe(m: MessageOf<'StopSendingMe'>, ctx: Ctx): void {
+    this.children[m.stripe].delete(ctx.from)
+  }
+
+  onContentRequest(m: MessageOf<'PleaseSendContent'>, ctx: Ctx): Promise<void> | void {
+    const n = Math.floor(m.offset / CHUNK_SIZE)
+    const rec = this.log.chunkRecord(n)
+    if (!rec || !this.log.hasChunk(n)) {
+      const peers = this.holderList(ctx.from).slice(0, ctx.verified ? 8 : 3)
+      if (peers.length) ctx.reply({ type: 'MaybeTheyHaveSome', id: this.id, peers })
+      return
+    }
+    const within = m.offset - n * CHUNK_SIZE
+    // Our own peers get the whole chunk they asked for; others one block, as they expect.
+    const max = ctx.peer.speaksStreams ? CHUNK_SIZE : BLOCK_SIZE
+    const length = Math.min(m.length, max, rec.length - within)
+    if (length <= 0) return
+    return this.replyChunk(ctx, n, rec, within, length)
+  }
+
+  private async replyChunk(ctx: Ctx, n: number, rec: ChunkRecord, within: number, length: number): Promise<void> {
+    let bytes: Buffer
+    try { bytes = await this.log.read(n * CHUNK_SIZE + within, length) } catch { return }
+    const head = this.log.head()
+    const ended = head?.ended ? head.length : undefined
+    ctx.reply({ type: 'HereAreChunkHashes', id: this.id, chunks: [rec] })
+    for (let off = 0; off < bytes.length; off += BLOCK_SIZE) {
+      ctx.reply({ type: 'Content', id: this.id, offset: n * CHUNK_SIZE + within + off, data: bytes.subarray(off, off + BLOCK_SIZE), eof: ended, hops: this.isSource ? 0 : (this.hopsOf.get(n) ?? 1) }, 'stream', this.role)
+    }
+    this.stats.uploadedBytes += bytes.length
+    this.fedToCounts.set(ctx.from, (this.fedToCounts.get(ctx.from) ?? 0) + 1)
+    this.fedWindow.add(ctx.from)
+  }
+
+  onContent(m: MessageOf<'Content'>, ctx: Ctx): void {
+    if (this.isSource || m.data.length === 0) return
+    const n = Math.floor(m.offset / CHUNK_SIZE)
+    const hops = (m.hops ?? 0) + 1
+    if (m.hops === 0) this.sourceAddrs.add(ctx.from)
+    this.noteHolder(ctx.from)
+    const s = stripeOf(n)
+    if (this.parents[s] === ctx.from) this.parentPushAt[s] = this.node.clock.now()
+    if (this.log.hasChunk(n)) { this.count('duplicate'); return }
+    if (this.startChunk >= 0 && n < Math.max(this.startChunk, this.maxKnown - LIVE_WINDOW_CHUNKS)) { this.count('late'); return }
+    // Far beyond the edge we know is either a lie or the future: do not buffer it.
+    if (n > this.maxKnown + 4 * STRIPES + 64) return
+    const rec = this.log.chunkRecord(n)
+    const r = this.assembly.add(n, m.offset - n * CHUNK_SIZE, m.data, ctx.from, hops, rec?.length, this.node.clock.now())
+    if (r.kind === 'invalid') { this.node.penalise(ctx.from, 'bad_chunk'); this.count('rejected'); return }
+    if (r.kind === 'complete') void this.store(n, r.bytes, r.senders, r.hops)
+  }
+
+  private async store(n: number, bytes: Buffer, senders: string[], hops: number): Promise<void> {
+    const v = await this.log.putChunk(n, bytes)
+    this.inFlight.delete(n)
+    if (v.result === 'reject') {
+      this.count('rejected')
+      // Charge only a sender we can be sure of: a chunk mixed from several peers proves nothing.
+      if (senders.length === 1) this.node.penalise(senders[0], 'bad_chunk')
+      this.node.log.warn('rejected a chunk that did not match its signed hashes', { stream: this.id, chunk: n, from: senders.join(','), reason: v.reason })
+      this.emit('rejected', n, senders)
+      return
+    }
+    if (v.result === 'ignore') { this.count('duplicate'); return }
+    this.count('new')
+    this.stats.receivedBytes += bytes.length
+    if (senders.some((s) => this.sourceAddrs.has(s))) this.stats.receivedFromSourceBytes += bytes.length
+    this.hopsOf.set(n, hops)
+    if (this.hopsOf.size > FED_BY_MEMORY) this.hopsOf.delete(this.hopsOf.keys().next().value as number)
+    this.stats.hops[hops] = (this.stats.hops[hops] ?? 0) + 1
+    this.fedByRing.push(senders[0])
+    if (this.fedByRing.length > FED_BY_MEMORY) this.fedByRing.shift()
+    const rec = this.log.chunkRecord(n)
+    if (rec) {
+      const age = Math.max(0, this.node.clock.now() - rec.time)
+      this.delays.push(age)
+      if (this.delays.length > 4096) this.delays.splice(0, 2048)
+      this.node.metrics.chunkVerified(age / 1000, hops)
+    }
+  }
+
+  private count(result: 'new' | 'duplicate' | 'late' | 'rejected'): void {
+    this.stats.chunks[result]++
+    this.node.metrics.chunkReceived(result)
+  }
+
+  private judge(v: Verdict, ctx: Ctx, reason: 'bad_signature'): void {
+    if (v.result === 'reject') {
+      this.node.penalise(ctx.from, reason)
+      this.node.log.debug('rejected a record', { stream: this.id, from: ctx.from, reason: v.reason })
+    }
+  }
+
+  onHint(m: MessageOf<'MaybeTheyHaveSome'>): void {
+    for (const p of m.peers) this.noteHolder(p)
+  }
+
+  // ---- the viewer's loop: find the edge, keep parents, pull holes ----
+
+  private tick(): void {
+    if (this.closed) return
+    const now = this.node.clock.now()
+    this.expireChildren(now)
+    if (this.isSource) return
+    const head = this.log.head()
+    if (!head || !this.log.info() || this.startChunk < 0) {
+      // Retry quickly at first (the hello and the cookie round trip may still be under way).
+      if (now - this.headAskedAt > 300) {
+        this.headAskedAt = now
+        for (const p of this.holderList('').slice(0, 4)) this.node.send(p, [{ type: 'PleaseSendStreamHead', id: this.id }])
+      }
+      return
+    }
+    if (head.ended && this.log.missingChunks(this.startChunk, head.chunks).length === 0) return
+    this.keepParents(now)
+    this.repair(now)
+    // Keep learning the edge from someone other than our parents, so a lying parent cannot hide it.
+    if (now - this.headAskedAt > 2000) {
+      this.headAskedAt = now
+      const hs = this.holderList('')
+      if (hs.length) this.node.send(hs[Math.floor(Math.random() * hs.length)], [{ type: 'PleaseSendStreamHead', id: this.id }])
+    }
+  }
+
+  /** Joins at the live edge: a few segments back from the newest, never at byte 0 of a long stream. */
+  private chooseStart(): void {
+    const head = this.log.head()
+    if (!head) return
+    const first = Math.max(0, head.segments - START_SEGMENTS_BACK)
+    const seg = this.log.segment(first)
+    if (head.segments > 0 && !seg) return
+    const start = seg ? Math.floor(seg.offset / CHUNK_SIZE) : head.chunks
+    this.startChunk = Math.max(0, Math.min(start, head.chunks))
+    this.maxKnown = Math.max(this.maxKnown, head.chunks)
+    this.node.log.debug('joining at the live edge', { stream: this.id, chunk: this.startChunk, of: head.chunks })
+    this.emit('joined', this.startChunk)
+  }
+
+  private keepParents(now: number): void {
+    for (let s = 0; s < STRIPES; s++) {
+      const p = this.parents[s]
+      if (p) {
+        const silent = now - this.parentPushAt[s] > PARENT_TIMEOUT_MS && this.maxKnown > 0
+        if (silent || this.node.peers.isBanned(this.node.peers.get(p)!)) {
+          this.node.log.debug('stripe parent went silent', { stream: this.id, stripe: s, parent: p })
+          this.node.send(p, [{ type: 'StopSendingMe', id: this.id, stripe: s }])
+          this.parents[s] = undefined
+        } else if (now - this.subscribedAt[s] > RESUBSCRIBE_MS) {
+          this.subscribedAt[s] = now
+          this.node.send(p, [{ type: 'PleaseKeepSendingMe', id: this.id, stripe: s, from: this.maxKnown }])
+        }
+        continue
+      }
+      let j = this.joins[s]
+      if (!j) {
+        const cands = this.holderList('').map((addr) => ({ addr, rttMs: this.node.peers.get(addr)?.rttMs, isSource: this.sourceAddrs.has(addr) }))
+        j = this.joins[s] = { candidates: rankParents(s, cands), askedAt: 0, tried: new Set() }
+      }
+      if (!j.asked || now - j.askedAt > 500) { j.asked = undefined; this.advanceJoin(s) }
+    }
+  }
+
+  private advanceJoin(s: number): void {
+    const j = this.joins[s]
+    if (!j) return
+    const next = j.candidates.shift()
+    if (!next) { this.joins[s] = undefined; return }
+    j.tried.add(next)
+    j.asked = next
+    j.askedAt = this.node.clock.now()
+    this.node.send(next, [{ type: 'PleaseKeepSendingMe', id: this.id, stripe: s, from: this.maxKnown }])
+  }
+
+  private repair(now: number): void {
+    const from = Math.max(this.startChunk, this.maxKnown - LIVE_WINDOW_CHUNKS)
+    this.assembly.dropBelow(from)
+    for (const k of this.knownSince.keys()) if (k < from) this.knownSince.delete(k)
+    for (const k of this.inFlight.keys()) if (k < from) this.inFlight.delete(k)
+    const missing: MissingChunk[] = []
+    for (const n of this.log.missingChunks(from, this.maxKnown)) {
+      let since = this.knownSince.get(n)
+      if (since === undefined) { since = now; this.knownSince.set(n, now) }
+      const rec = this.log.chunkRecord(n)
+      // Without its record we only know the chunk is already out: treat it as due now.
+      missing.push({ n, knownSince: since, deadline: rec ? rec.time + PLAYOUT_DELAY_MS : since })
+    }
+    if (missing.length === 0) return
+    const budget = this.sourceBudgetChunks()
+    const reqs = planRepairs({
+      now, missing, inFlight: this.inFlight,
+      holders: (n) => this.holdersFor(n),
+      source: [...this.sourceAddrs][0],
+      sourceBudgetChunks: budget,
+      rttMs: (p) => this.node.peers.get(p)?.rttMs ?? 50,
+    })
+    for (const r of reqs) {
+      const prev = this.inFlight.get(r.n)
+      this.inFlight.set(r.n, { peer: r.peer, at: now, tries: (prev?.tries ?? 0) + 1 })
+      this.node.send(r.peer, [{ type: 'PleaseSendContent', id: this.id, offset: r.n * CHUNK_SIZE, length: CHUNK_SIZE }])
+    }
+  }
+
+  /** The share of the source's repair budget this viewer may use: we cannot see the source's
+   * counters, so each viewer keeps its own pulls from the source within the budget of its stream. */
+  private sourceBudgetChunks(): number {
+    const received = this.stats.receivedBytes / CHUNK_SIZE
+    const fromSource = this.stats.receivedFromSourceBytes / CHUNK_SIZE
+    return Math.max(0, Math.floor(received * SOURCE_REPAIR_BUDGET + 2 - fromSource * 0))
+  }
+
+  private holdersFor(n: number): string[] {
+    const s = stripeOf(n)
+    const first = this.parents[s]
+    const others = this.parents.filter((p, i): p is string => p !== undefined && i !== s)
+    const rest = this.holderList('').filter((p) => p !== first && !others.includes(p) && !this.sourceAddrs.has(p))
+    return [...(first ? [first] : []), ...others, ...rest.slice(0, 6)]
+  }
+
+  private expireChildren(now: number): void {
+    for (const set of this.children) {
+      for (const c of set) {
+        if (now - (this.childSeen.get(c) ?? 0) > CHILD_EXPIRY_MS) { set.delete(c); this.childSeen.delete(c) }
+      }
+    }
+  }
+
+  private allChildren(): Set<string> {
+    const all = new Set<string>()
+    for (const set of this.children) for (const c of set) all.add(c)
+    return all
+  }
+
+  private noteHolder(addr: string): void {
+    if (!addr || addr === this.node.address) return
+    if (this.holders.size >= MAX_HOLDERS && !this.holders.has(addr)) {
+      const oldest = [...this.holders.entries()].sort((a, b) => a[1] - b[1])[0]
+      this.holders.delete(oldest[0])
+    }
+    this.holders.set(addr, this.node.clock.now())
+  }
+
+  /** Peers that (probably) have this stream, most recently heard first, never banned ones. */
+  holderList(exclude: string): string[] {
+    return [...this.holders.entries()]
+      .filter(([a]) => a !== exclude && !this.node.peers.isBanned(this.node.peers.get(a) ?? ({ bannedUntil: 0 } as never)))
+      .sort((a, b) => b[1] - a[1])
+      .map(([a]) => a)
+  }
+
+  status(): SwarmStatus {
+    const head = this.log.head()
+    const fedBy: Record<string, number> = {}
+    for (const a of this.fedByRing) fedBy[a] = (fedBy[a] ?? 0) + 1
+    const sorted = [...this.delays].sort((a, b) => a - b)
+    const q = (p: number) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] : 0)
+    const produced = this.isSource ? this.stats.producedBytes || (head?.length ?? 0) : 0
+    return {
+      id: this.id,
+      role: this.isSource ? 'source' : 'viewer',
+      head: head ? { chunks: head.chunks, segments: head.segments, ended: head.ended } : null,
+      startChunk: this.startChunk,
+      verifiedChunks: this.log.verifiedCount(),
+      parents: this.parents.map((p) => p ?? null),
+      children: this.children.map((s) => [...s]),
+      fedBy,
+      fedTo: Object.fromEntries(this.fedToCounts),
+      uploadedBytes: this.stats.uploadedBytes,
+      receivedBytes: this.stats.receivedBytes,
+      receivedFromSourceBytes: this.stats.receivedFromSourceBytes,
+      producedBytes: produced,
+      copiesUploaded: produced > 0 ? this.stats.uploadedBytes / produced : 0,
+      chunks: { ...this.stats.chunks },
+      delayMs: { p50: q(0.5), p95: q(0.95), p99: q(0.99), max: sorted.at(-1) ?? 0, count: sorted.length },
+      hops: { ...this.stats.hops },
+    }
+  }
+
+  /** Peers fed since the last call (the relay fan-out gauge), then resets the window. */
+  takeFanout(): number {
+    const n = this.fedWindow.size
+    this.fedWindow.clear()
+    return n
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return
+    this.closed = true
+    clearInterval(this.timer)
+    this.log.off('chunk', this.onLocalChunk as never)
+    this.log.off('segment', this.onLocalSegment as never)
+    this.log.off('end', this.onLocalEnd as never)
+    for (let s = 0; s < STRIPES; s++) {
+      const p = this.parents[s]
+      if (p) this.node.send(p, [{ type: 'StopSendingMe', id: this.id, stripe: s }])
+    }
+  }
+}
