@@ -10,6 +10,21 @@ export type DropReason =
   | 'bad_message' | 'unknown_type' | 'rate_limited' | 'banned' | 'amplification'
 export type PenaltyReason = 'bad_chunk' | 'bad_signature' | 'bad_file_block' | 'stale_head' | 'flood' | 'lie'
 export type TransferResult = 'completed' | 'failed'
+/** What a node is doing, for `cjp2p_node_info{role}`: publishing a stream, watching one, or only relaying. */
+export type NodeRole = 'source' | 'viewer' | 'node'
+/** A node's part in one stream: its source, or anyone else holding it (who uploads as a relay). */
+export type StreamRole = 'source' | 'viewer'
+
+/** Cumulative totals for one stream since its owner object was created. */
+export interface StreamStats {
+  /** A stable local key for the stream (its id). Only used to difference successive totals, never a label. */
+  stream?: string
+  role: StreamRole
+  /** Bytes appended to the stream log here (non-zero only at the source). */
+  producedBytes: number
+  /** Chunk payload bytes this node uploaded for the stream. */
+  uploadedBytes: number
+}
 
 export interface MetricsSink {
   datagramSent(kind: TrafficKind, role: TrafficRole, bytes: number): void
@@ -28,6 +43,14 @@ export interface MetricsSink {
   playbackStall(seconds: number): void
   httpRequest(route: string, status: number): void
   fileTransfer(result: TransferResult): void
+  // Added after the first release of this interface, so optional: call as `metrics.setNodeRole?.(r)`.
+  /** Sets `cjp2p_node_info{role}` (one series, value 1). */
+  setNodeRole?(role: NodeRole): void
+  /** Reports a stream's cumulative totals (from a status loop). The per-call hooks above and this
+   * describe the same bytes: the exported counters take whichever has seen more, never the sum. */
+  setStreamStats?(stats: StreamStats): void
+  /** Forgets a stream reported through setStreamStats (its bytes stay counted). */
+  streamClosed?(stream: string): void
 }
 
 /** A sink that does nothing, for code run without metrics (tests, tools). */
@@ -35,4 +58,5 @@ export const noMetrics: MetricsSink = {
   datagramSent() {}, datagramReceived() {}, datagramDropped() {}, streamBytesProduced() {},
   streamBytesUploaded() {}, chunkReceived() {}, chunkVerified() {}, peerPenalised() {},
   peersGauge() {}, relayFanout() {}, playbackStall() {}, httpRequest() {}, fileTransfer() {},
+  setNodeRole() {}, setStreamStats() {}, streamClosed() {},
 }

@@ -1,0 +1,193 @@
+// The one MetricsSink that turns domain hooks into Prometheus series. It owns two registries: the
+// project's own metrics (lint-clean, what `promtool check metrics` sees) and prom-client's default
+// process metrics (whose names predate the lint rules). `/metrics` serves both.
+import { createRequire } from 'node:module'
+import { Registry, collectDefaultMetrics } from 'prom-client'
+import { defineMetrics, initialiseSeries, NODE_ROLES, type MetricSet } from './definitions.ts'
+import { StreamTotals, validBytes, type StreamSeries } from './stream-totals.ts'
+import type {
+  ChunkResult, DropReason, MetricsSink, NodeRole, PenaltyReason, StreamStats, TrafficKind, TrafficRole,
+  TransferResult,
+} from './types.ts'
+
+/** Routes are templates chosen by our own router; a caller that passes raw URLs by mistake must not
+ * grow a series per URL a browser asks for. Past the cap, new routes count as "other". */
+export const MAX_HTTP_ROUTES = 32
+const MAX_ROUTE_LENGTH = 64
+
+export interface PrometheusMetricsInit {
+  /** cjp2p-stream version for cjp2p_build_info; defaults to package.json's. */
+  version?: string
+  /** Initial cjp2p_node_info role. Default 'node'. */
+  role?: NodeRole
+  /** Collect prom-client's default process metrics (CPU, memory, event loop, GC). Default true.
+   * Each instance adds its own event-loop monitor: pass false for many nodes in one process. */
+  processMetrics?: boolean
+  /** Route templates to create at zero (code 200), so their rates exist before the first request. */
+  httpRoutes?: readonly string[]
+}
+
+export class PrometheusMetrics implements MetricsSink {
+  /** The project's metrics only. */
+  readonly registry = new Registry()
+  /** prom-client default process and Node.js metrics, empty when processMetrics is false. */
+  readonly processRegistry = new Registry()
+  readonly contentType: string = Registry.PROMETHEUS_CONTENT_TYPE
+  private readonly m: MetricSet
+  private readonly totals = new StreamTotals()
+  private readonly routes = new Set<string>()
+  private role: NodeRole
+  private closed = false
+
+  constructor(init: PrometheusMetricsInit = {}) {
+    this.m = defineMetrics(this.registry)
+    initialiseSeries(this.m)
+    this.m.buildInfo.set({ version: init.version ?? packageVersion(), nodejs: process.version }, 1)
+    this.role = NODE_ROLES.includes(init.role as NodeRole) ? init.role as NodeRole : 'node'
+    this.m.nodeInfo.set({ role: this.role }, 1)
+    for (const route of init.httpRoutes ?? []) this.m.httpRequests.inc({ route: this.routeLabel(route), code: '200' }, 0)
+    if (init.processMetrics ?? true) collectDefaultMetrics({ register: this.processRegistry })
+  }
+
+  /** The /metrics body: project metrics, then process metrics. */
+  async text(): Promise<string> {
+    if (this.closed) return ''
+    const own = await this.registry.metrics()
+    const proc = await this.processRegistry.metrics()
+    if (proc.trim() === '') return own
+    return own.endsWith('\n') ? own + proc : own + '\n' + proc
+  }
+
+  /** Drops every series; later hook calls are ignored. Idempotent. */
+  close(): void {
+    if (this.closed) return
+    this.closed = true
+    this.registry.clear()
+    this.processRegistry.clear()
+  }
+
+  datagramSent(kind: TrafficKind, role: TrafficRole, bytes: number): void {
+    if (this.closed || !validBytes(bytes)) return
+    this.m.sentBytes.inc({ kind, role }, bytes)
+    this.m.sentDatagrams.inc({ kind, role })
+  }
+
+  datagramReceived(kind: TrafficKind, bytes: number): void {
+    if (this.closed || !validBytes(bytes)) return
+    this.m.receivedBytes.inc({ kind }, bytes)
+    this.m.receivedDatagrams.inc({ kind })
+  }
+
+  datagramDropped(reason: DropReason): void {
+    if (this.closed) return
+    this.m.droppedDatagrams.inc({ reason })
+  }
+
+  streamBytesProduced(bytes: number): void {
+    if (this.closed) return
+    this.grow('produced', this.totals.addPerCall('produced', bytes))
+  }
+
+  streamBytesUploaded(role: TrafficRole, bytes: number): void {
+    if (this.closed || (role !== 'source' && role !== 'relay')) return
+    this.grow(role, this.totals.addPerCall(role, bytes))
+  }
+
+  setStreamStats(stats: StreamStats): void {
+    if (this.closed || typeof stats !== 'object' || stats === null) return
+    for (const [series, delta] of this.totals.report(stats)) this.grow(series, delta)
+    this.updateStreamGauge()
+  }
+
+  streamClosed(stream: string): void {
+    if (this.closed) return
+    this.totals.close(stream)
+    this.updateStreamGauge()
+  }
+
+  setNodeRole(role: NodeRole): void {
+    if (this.closed || !NODE_ROLES.includes(role) || role === this.role) return
+    // An info metric has exactly one series: drop the old role rather than setting it to 0.
+    this.m.nodeInfo.remove({ role: this.role })
+    this.role = role
+    this.m.nodeInfo.set({ role }, 1)
+  }
+
+  chunkReceived(result: ChunkResult): void {
+    if (this.closed) return
+    this.m.chunksReceived.inc({ result })
+  }
+
+  chunkVerified(ageSeconds: number, hops: number): void {
+    if (this.closed) return
+    // A negative age means the source's clock runs ahead of ours; it still arrived, so count it as
+    // instant rather than losing the sample.
+    if (Number.isFinite(ageSeconds)) this.m.chunkDelay.observe(Math.max(0, ageSeconds))
+    if (Number.isFinite(hops) && hops >= 0) this.m.chunkHops.observe(Math.floor(hops))
+  }
+
+  peerPenalised(reason: PenaltyReason, banned: boolean): void {
+    if (this.closed) return
+    this.m.penalties.inc({ reason })
+    if (banned) this.m.bans.inc({ reason })
+  }
+
+  peersGauge(known: number, active: number): void {
+    if (this.closed) return
+    if (validBytes(known)) this.m.peersKnown.set(known)
+    if (validBytes(active)) this.m.peersActive.set(active)
+  }
+
+  relayFanout(peersFedLastInterval: number): void {
+    if (this.closed || !validBytes(peersFedLastInterval)) return
+    this.m.relayFanout.set(peersFedLastInterval)
+  }
+
+  playbackStall(seconds: number): void {
+    if (this.closed) return
+    this.m.stalls.inc()
+    if (validBytes(seconds)) this.m.stallSeconds.inc(seconds)
+  }
+
+  httpRequest(route: string, status: number): void {
+    if (this.closed) return
+    const code = Number.isInteger(status) && status >= 100 && status <= 599 ? String(status) : 'other'
+    this.m.httpRequests.inc({ route: this.routeLabel(route), code })
+  }
+
+  fileTransfer(result: TransferResult): void {
+    if (this.closed) return
+    this.m.fileTransfers.inc({ result })
+  }
+
+  private grow(series: StreamSeries, delta: number): void {
+    if (delta <= 0) return
+    if (series === 'produced') this.m.streamProduced.inc({ role: 'source' }, delta)
+    else this.m.streamUploaded.inc({ role: series }, delta)
+  }
+
+  private updateStreamGauge(): void {
+    const counts = this.totals.countByRole()
+    this.m.streams.set({ role: 'source' }, counts.source)
+    this.m.streams.set({ role: 'viewer' }, counts.viewer)
+  }
+
+  private routeLabel(route: string): string {
+    const label = typeof route === 'string' && route.length > 0 ? route.slice(0, MAX_ROUTE_LENGTH) : 'other'
+    if (this.routes.has(label)) return label
+    if (this.routes.size >= MAX_HTTP_ROUTES) return 'other'
+    this.routes.add(label)
+    return label
+  }
+}
+
+/** require() caches package.json, so every instance after the first reads it from memory. */
+function packageVersion(): string {
+  try {
+    const pkg: unknown = createRequire(import.meta.url)('../../package.json')
+    if (typeof pkg === 'object' && pkg !== null && 'version' in pkg && typeof pkg.version === 'string') return pkg.version
+  } catch {
+    // A vendored copy without package.json still runs; the version label says so.
+  }
+  return 'unknown'
+}
