@@ -1,0 +1,68 @@
+// `node`, `share` and `get`: the classic cjp2p file-sharing commands.
+import { resolve } from 'node:path'
+import { Runtime } from '../runtime.ts'
+import { FileStore } from '../store/file-store.ts'
+import { download } from '../mesh/file-download.ts'
+import { resolvePeer } from '../mesh/node.ts'
+import type { NodeFlags } from './options.ts'
+import { loggerFor, reachable, untilSignal } from './options.ts'
+import { ProgressLine, bitrate, bytes, duration } from './format.ts'
+
+export async function runNode(flags: NodeFlags): Promise<void> {
+  const log = loggerFor(flags)
+  const rt = await Runtime.start({ dir: resolve(flags.dir), host: flags.host, port: flags.port, httpPort: flags.httpPort, httpHost: flags.httpHost, peers: flags.peer, logger: log })
+  const shared = await rt.files.list()
+  if (flags.json) process.stdout.write(JSON.stringify({ udp: rt.udpAddress, http: rt.httpUrl, shared: shared.length }) + '\n')
+  else {
+    log.info(`node listening on udp ${rt.udpAddress}, sharing ${shared.length} file(s) from ${resolve(flags.dir, 'shared')}`)
+    log.info(`status: ${rt.httpUrl}/status.json  dashboard: ${rt.httpUrl}/dashboard`)
+    if (flags.peer.length === 0) log.info('no --peer given: waiting to be contacted')
+  }
+  await untilSignal()
+  log.info('stopping')
+  await rt.close()
+}
+
+export async function runShare(path: string, flags: { dir: string; json?: boolean }): Promise<void> {
+  const store = await FileStore.open(resolve(flags.dir))
+  try {
+    const id = await store.share(resolve(path))
+    const size = (await store.stat(id))?.size ?? 0
+    process.stdout.write(flags.json ? JSON.stringify({ id, size, path: resolve(path) }) + '\n' : id + '\n')
+  } finally {
+    await store.close()
+  }
+}
+
+export async function runGet(id: string, flags: NodeFlags & { timeout?: number }): Promise<void> {
+  const log = loggerFor(flags)
+  const peers = await Promise.all(flags.peer.map(resolvePeer))
+  const rt = await Runtime.start({ dir: resolve(flags.dir), host: flags.host, port: flags.port, httpPort: null, peers, logger: log })
+  const progress = new ProgressLine()
+  const abort = new AbortController()
+  const stop = () => abort.abort(new Error('interrupted'))
+  process.once('SIGINT', stop)
+  process.once('SIGTERM', stop)
+  try {
+    const result = await download(rt.node, rt.files, id, {
+      peers, signal: abort.signal, logger: log, metrics: rt.metrics,
+      stallTimeoutMs: flags.timeout ? flags.timeout * 1000 : undefined,
+      onProgress: (p) => progress.update(
+        `${bytes(p.bytes)}${p.size ? ' / ' + bytes(p.size) : ''}  ${bitrate(p.rateBps)}  ${p.peers} peer(s)  ETA ${duration(p.etaSeconds ?? Infinity)}`,
+        p.size ? p.bytes / p.size : undefined),
+    })
+    progress.done()
+    const where = resolve(flags.dir, 'shared', id)
+    if (flags.json) process.stdout.write(JSON.stringify({ ...result, path: where }) + '\n')
+    else {
+      log.info(`got ${bytes(result.size)} in ${(result.durationMs / 1000).toFixed(1)} s from ${result.suppliers.length} peer(s)${result.resumedBlocks ? `, resumed ${result.resumedBlocks} block(s)` : ''}`)
+      process.stdout.write(where + '\n')
+    }
+  } finally {
+    progress.done()
+    process.off('SIGINT', stop)
+    process.off('SIGTERM', stop)
+    await rt.close()
+  }
+  void reachable
+}

@@ -1,0 +1,38 @@
+// `status` and `peers`: ask a running node over its local HTTP endpoint.
+import { DEFAULT_HTTP_PORT } from '../mesh/messages.ts'
+
+export class NodeUnreachable extends Error { readonly code = 'ERR_NO_NODE' }
+
+async function fetchStatus(host: string, port: number): Promise<Record<string, unknown>> {
+  const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}/status.json`
+  let res: Response
+  try { res = await fetch(url, { signal: AbortSignal.timeout(5000) }) } catch (err) {
+    throw new NodeUnreachable(`no node answers at ${url} (${(err as Error).message}); start one with "cjp2p-stream node" or pass --http-port`)
+  }
+  if (!res.ok) throw new NodeUnreachable(`${url} answered ${res.status}`)
+  return (await res.json()) as Record<string, unknown>
+}
+
+export async function runStatus(flags: { httpHost: string; httpPort?: number; json?: boolean }): Promise<void> {
+  const st = await fetchStatus(flags.httpHost, flags.httpPort ?? DEFAULT_HTTP_PORT)
+  if (flags.json) { process.stdout.write(JSON.stringify(st, null, 2) + '\n'); return }
+  const node = st.node as Record<string, unknown>
+  const peers = st.peers as Array<Record<string, unknown>>
+  const streams = st.streams as Array<Record<string, unknown>>
+  process.stdout.write(`node  udp ${node.udp}  http ${node.http}  role ${node.role}  up ${node.uptimeSeconds}s\n`)
+  process.stdout.write(`peers ${peers.length} (${peers.filter((p) => p.verified).length} verified, ${peers.filter((p) => p.banned).length} banned)\n`)
+  for (const s of streams) {
+    const head = s.head as { chunks: number; segments: number; ended: boolean } | null
+    process.stdout.write(`stream ${s.id}  ${s.role}  chunks ${s.verifiedChunks}/${head?.chunks ?? '?'}  segments ${head?.segments ?? '?'}${head?.ended ? ' (ended)' : ''}  uploaded ${s.uploadedBytes} B  copies ${Number(s.copiesUploaded).toFixed(2)}\n`)
+  }
+}
+
+export async function runPeers(flags: { httpHost: string; httpPort?: number; json?: boolean }): Promise<void> {
+  const st = await fetchStatus(flags.httpHost, flags.httpPort ?? DEFAULT_HTTP_PORT)
+  const peers = st.peers as Array<Record<string, unknown>>
+  if (flags.json) { process.stdout.write(JSON.stringify(peers, null, 2) + '\n'); return }
+  for (const p of peers) {
+    process.stdout.write(`${String(p.addr).padEnd(24)} ${p.verified ? 'verified  ' : 'unverified'} rtt ${p.rttMs ?? '?'} ms  heard ${Math.round(Number(p.lastHeardMsAgo) / 1000)}s ago${p.banned ? '  BANNED' : ''}\n`)
+  }
+  if (peers.length === 0) process.stdout.write('no peers yet\n')
+}

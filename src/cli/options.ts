@@ -1,0 +1,62 @@
+// Flags shared by every command that runs a node, with their environment fallbacks.
+import { Option } from 'commander'
+import type { Command } from 'commander'
+import { DEFAULT_HTTP_PORT, DEFAULT_UDP_PORT } from '../mesh/messages.ts'
+import { createLogger } from '../util/logger.ts'
+import type { Level, Logger } from '../util/logger.ts'
+
+export interface NodeFlags {
+  port: number
+  host: string
+  httpPort: number
+  httpHost: string
+  peer: string[]
+  dir: string
+  logLevel: Level
+  json?: boolean
+}
+
+export class UsageError extends Error { readonly code = 'ERR_USAGE' }
+
+export function parsePort(v: string): number {
+  const n = Number(v)
+  if (!/^\d+$/.test(v) || n > 65535) throw new UsageError(`not a port number: ${JSON.stringify(v)} (want 0..65535)`)
+  return n
+}
+
+const collect = (v: string, prev: string[]) => [...prev, ...v.split(',').map((s) => s.trim()).filter(Boolean)]
+const envPeers = () => (process.env.CJP2P_PEERS ?? '').split(',').map((s) => s.trim()).filter(Boolean)
+
+export function nodeOptions(cmd: Command, defaults: { port?: number; httpPort?: number } = {}): Command {
+  return cmd
+    .addOption(new Option('--port <udp port>', 'UDP port (0 = any free port)').env('CJP2P_PORT').argParser(parsePort).default(defaults.port ?? DEFAULT_UDP_PORT))
+    .addOption(new Option('--host <address>', 'UDP address to bind').env('CJP2P_HOST').default('0.0.0.0'))
+    .addOption(new Option('--http-port <port>', 'local HTTP endpoint port (0 = any free port)').env('CJP2P_HTTP_PORT').argParser(parsePort).default(defaults.httpPort ?? DEFAULT_HTTP_PORT))
+    .addOption(new Option('--http-host <address>', 'HTTP address to bind (only loopback unless you mean it)').env('CJP2P_HTTP_HOST').default('127.0.0.1'))
+    .addOption(new Option('--peer <host:port>', 'a peer to contact (repeatable, or comma-separated)').env('CJP2P_PEERS').argParser(collect).default(envPeers()))
+    .addOption(new Option('--dir <folder>', 'data folder: files live in <dir>/shared').env('CJP2P_DIR').default(process.cwd(), 'the working directory'))
+    .addOption(new Option('--log-level <level>', 'debug, info, warn or error').env('CJP2P_LOG_LEVEL').choices(['debug', 'info', 'warn', 'error']).default('info'))
+}
+
+export function loggerFor(flags: { logLevel?: Level }): Logger {
+  return createLogger({ level: flags.logLevel ?? 'info' })
+}
+
+/** Colour only for a terminal that wants it (NO_COLOR, non-TTY respected). */
+export function useColor(stream: NodeJS.WriteStream = process.stdout): boolean {
+  return Boolean(stream.isTTY) && !process.env.NO_COLOR && process.env.TERM !== 'dumb'
+}
+
+/** An address a viewer on this machine can use for a node bound to the wildcard address. */
+export function reachable(addr: string): string {
+  return addr.replace(/^0\.0\.0\.0:/, '127.0.0.1:').replace(/^\[::\]:/, '[::1]:')
+}
+
+/** Resolves when the user presses Ctrl-C or the process is told to stop. */
+export function untilSignal(): Promise<NodeJS.Signals> {
+  return new Promise((resolve) => {
+    const done = (sig: NodeJS.Signals) => { process.off('SIGINT', done); process.off('SIGTERM', done); resolve(sig) }
+    process.once('SIGINT', done)
+    process.once('SIGTERM', done)
+  })
+}
