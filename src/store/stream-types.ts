@@ -87,5 +87,9 @@ export interface StreamLogReader {
   on(event: 'segment', fn: (s: SegmentRecord) => void): this
   on(event: 'head', fn: (h: StreamHead) => void): this
   on(event: 'end', fn: () => void): this
-  off(event: string, fn: (...args: never[]) => void): this
+  // off() mirrors on(): a single `(...args: never[])` signature cannot be met by EventEmitter.
+  off(event: 'chunk', fn: (n: number) => void): this
+  off(event: 'segment', fn: (s: SegmentRecord) => void): this
+  off(event: 'head', fn: (h: StreamHead) => void): this
+  off(event: 'end', fn: () => void): this
 }

@@ -1,0 +1,50 @@
+// Which chunks of a stream are verified, as a paged bitmap. Paged because a viewer joins at the
+// live edge: chunk numbers start far from 0, and a flat bitmap would allocate for all of them.
+
+/** 8 KiB per page covers 65,536 chunks (1 GiB of stream). */
+const PAGE_BITS = 65536
+const PAGE_BYTES = PAGE_BITS / 8
+
+export class ChunkBitmap {
+  private readonly pages = new Map<number, Uint8Array>()
+  private count = 0
+
+  get size(): number {
+    return this.count
+  }
+
+  has(n: number): boolean {
+    if (!Number.isSafeInteger(n) || n < 0) return false
+    const page = this.pages.get(Math.floor(n / PAGE_BITS))
+    if (!page) return false
+    const bit = n % PAGE_BITS
+    return (page[bit >> 3] & (1 << (bit & 7))) !== 0
+  }
+
+  /** Returns true when n was not set before. */
+  set(n: number): boolean {
+    if (!Number.isSafeInteger(n) || n < 0) throw new RangeError(`bad chunk index ${n}`)
+    const key = Math.floor(n / PAGE_BITS)
+    let page = this.pages.get(key)
+    if (!page) {
+      page = new Uint8Array(PAGE_BYTES)
+      this.pages.set(key, page)
+    }
+    const bit = n % PAGE_BITS
+    const mask = 1 << (bit & 7)
+    if (page[bit >> 3] & mask) return false
+    page[bit >> 3] |= mask
+    this.count++
+    return true
+  }
+
+  delete(n: number): void {
+    if (!this.has(n)) return
+    const key = Math.floor(n / PAGE_BITS)
+    const page = this.pages.get(key) as Uint8Array
+    const bit = n % PAGE_BITS
+    page[bit >> 3] &= ~(1 << (bit & 7))
+    this.count--
+    if (page.every((b) => b === 0)) this.pages.delete(key)
+  }
+}

@@ -1,0 +1,285 @@
+// One file being downloaded into shared/incoming/<id>, with a block bitmap sidecar
+// incoming/<id>.blocks so a restart resumes where it stopped.
+//
+// Sidecar: 16-byte header ("CJPB", u32 version 1, u64 file size) then one bit per 4096-byte block.
+// A bit is set on disk only after its block was written and the data file fdatasync'ed (batched),
+// and bits only ever go from 0 to 1 by single-byte writes, so after kill -9 every set bit has its
+// bytes on disk. The whole file is still checked against its SHA-256 before it leaves incoming/.
+import { createHash } from 'node:crypto'
+import { open, rename, unlink, type FileHandle } from 'node:fs/promises'
+import { join } from 'node:path'
+import { StoreError, errnoCode, fsError } from './errors.ts'
+import { readExactly, writeAll } from './file-io.ts'
+import { silentLogger, type StoreLogger } from './logger.ts'
+import { BLOCK_SIZE } from './stream-types.ts'
+
+/** The size comes from a peer's `eof`; 64 GiB keeps the bitmap at 2 MiB and beyond is no LAN file. */
+export const MAX_FILE_BYTES = 64 * 1024 ** 3
+const MAGIC = 0x42504a43 // "CJPB" little-endian
+const HEADER_BYTES = 16
+const DEFAULT_BATCH = 64
+const DEFAULT_INTERVAL_MS = 1000
+const HASH_READ_BYTES = 1024 * 1024
+
+export type FinishResult = { ok: true } | { ok: false; reason: string }
+
+export interface DownloadOptions {
+  logger?: StoreLogger
+  /** Blocks per durability batch, and the longest a written block waits for one. */
+  markBatch?: number
+  markIntervalMs?: number
+}
+
+export class Download {
+  private fileSize: number | null = null
+  private have = new Uint8Array(0)
+  private durable = new Uint8Array(0)
+  private haveCount = 0
+  private readonly writing = new Set<number>()
+  private readonly inflight = new Set<Promise<unknown>>()
+  private pending: number[] = []
+  private timer: ReturnType<typeof setTimeout> | null = null
+  private commits: Promise<void> = Promise.resolve()
+  private closing: Promise<void> | null = null
+  private readonly logger: StoreLogger
+  private readonly batch: number
+  private readonly intervalMs: number
+
+  private constructor(
+    readonly id: string, private readonly dataPath: string, private readonly sidecarPath: string,
+    private readonly sharedPath: string, private readonly data: FileHandle, private readonly sidecar: FileHandle,
+    opts: DownloadOptions, private readonly onClose: () => void,
+  ) {
+    this.logger = opts.logger ?? silentLogger
+    this.batch = opts.markBatch ?? DEFAULT_BATCH
+    this.intervalMs = opts.markIntervalMs ?? DEFAULT_INTERVAL_MS
+  }
+
+  /** @internal FileStore.beginDownload is the public way in. */
+  static async open(incomingDir: string, sharedDir: string, id: string, size: number | undefined, opts: DownloadOptions = {}, onClose: () => void = () => {}): Promise<Download> {
+    const dataPath = join(incomingDir, id)
+    const sidecarPath = `${dataPath}.blocks`
+    const data = await openRw(dataPath)
+    const sidecar = await openRw(sidecarPath).catch(async (err: unknown) => {
+      await data.close()
+      throw err
+    })
+    const d = new Download(id, dataPath, sidecarPath, join(sharedDir, id), data, sidecar, opts, onClose)
+    try {
+      await d.resume(size)
+    } catch (err) {
+      await d.close()
+      throw err
+    }
+    return d
+  }
+
+  /** Trusts exactly the bits the sidecar holds, if its header matches; otherwise starts over. */
+  private async resume(size: number | undefined): Promise<void> {
+    const { size: sidecarBytes } = await this.sidecar.stat()
+    if (sidecarBytes >= HEADER_BYTES) {
+      const header = await readExactly(this.sidecar, HEADER_BYTES, 0, 'reading download sidecar')
+      const saved = Number(header.readBigUInt64LE(8))
+      const { size: dataBytes } = await this.data.stat()
+      const ok = dataBytes === saved && header.readUInt32LE(0) === MAGIC && header.readUInt32LE(4) === 1 && saved <= MAX_FILE_BYTES &&
+        sidecarBytes === HEADER_BYTES + bitmapBytes(saved) && (size === undefined || size === saved)
+      if (ok) {
+        this.allocate(saved)
+        const bits = await readExactly(this.sidecar, bitmapBytes(saved), HEADER_BYTES, 'reading download sidecar')
+        this.durable.set(bits)
+        this.have.set(bits)
+        for (let i = 0; i < this.blockCount; i++) if (this.hasBlock(i)) this.haveCount++
+        return
+      }
+      this.logger.warn('download sidecar does not match; starting the file over', { id: this.id })
+    }
+    await this.sidecar.truncate(0)
+    await this.data.truncate(0)
+    if (size !== undefined) await this.setSize(size)
+  }
+
+  get size(): number | null { return this.fileSize }
+  get blockCount(): number { return this.fileSize === null ? 0 : Math.ceil(this.fileSize / BLOCK_SIZE) }
+  get receivedBlocks(): number { return this.haveCount }
+  get complete(): boolean { return this.fileSize !== null && this.haveCount === this.blockCount }
+
+  /** The size learned from the first Content's eof. A different size later means a liar: ERR_SIZE. */
+  async setSize(size: number): Promise<void> {
+    this.assertOpen()
+    if (!Number.isSafeInteger(size) || size < 0 || size > MAX_FILE_BYTES) throw new StoreError('ERR_SIZE', `bad file size ${size}`)
+    if (this.fileSize !== null) {
+      if (size !== this.fileSize) throw new StoreError('ERR_SIZE', `size ${size} disagrees with ${this.fileSize}`)
+      return
+    }
+    this.allocate(size)
+    const header = Buffer.alloc(HEADER_BYTES)
+    header.writeUInt32LE(MAGIC, 0)
+    header.writeUInt32LE(1, 4)
+    header.writeBigUInt64LE(BigInt(size), 8)
+    try {
+      await this.data.truncate(size) // sparse: blocks land at their offsets in any order
+      await this.sidecar.truncate(HEADER_BYTES + bitmapBytes(size))
+      await writeAll(this.sidecar, header, 0, 'writing download sidecar')
+    } catch (err) {
+      this.fileSize = null
+      throw fsError(err, `preparing download ${this.id}`)
+    }
+  }
+
+  hasBlock(i: number): boolean {
+    if (!Number.isSafeInteger(i) || i < 0 || i >= this.blockCount) return false
+    return (this.have[i >> 3] & (1 << (i & 7))) !== 0
+  }
+
+  missingBlocks(limit = Infinity): number[] {
+    const out: number[] = []
+    for (let i = 0; i < this.blockCount && out.length < limit; i++) if (!this.hasBlock(i)) out.push(i)
+    return out
+  }
+
+  /** Writes block i. Resolves false for a block already held; throws ERR_BAD_RECORD for a block
+   * that cannot be part of this file (wrong index or length), ERR_SIZE before the size is known. */
+  async writeBlock(i: number, bytes: Uint8Array): Promise<boolean> {
+    this.assertOpen()
+    if (this.fileSize === null) throw new StoreError('ERR_SIZE', `size of ${this.id} is not known yet`)
+    if (!Number.isSafeInteger(i) || i < 0 || i >= this.blockCount) throw new StoreError('ERR_BAD_RECORD', `block ${i} is outside ${this.id}`)
+    const expected = Math.min(BLOCK_SIZE, this.fileSize - i * BLOCK_SIZE)
+    if (bytes.length !== expected) throw new StoreError('ERR_BAD_RECORD', `block ${i} has ${bytes.length} bytes, expected ${expected}`)
+    if (this.hasBlock(i) || this.writing.has(i)) return false
+    this.writing.add(i)
+    try {
+      await this.track(writeAll(this.data, bytes, i * BLOCK_SIZE, `writing block ${i} of ${this.id}`))
+    } finally {
+      this.writing.delete(i)
+    }
+    this.have[i >> 3] |= 1 << (i & 7)
+    this.haveCount++
+    this.pending.push(i)
+    if (this.pending.length >= this.batch) await this.flush()
+    else if (!this.timer) {
+      this.timer = setTimeout(() => {
+        this.timer = null
+        void this.flush()
+      }, this.intervalMs)
+      this.timer.unref()
+    }
+    return true
+  }
+
+  /** Makes every written block durable: fdatasync the data, then set its bits in the sidecar. */
+  flush(): Promise<void> {
+    const run = async (): Promise<void> => {
+      const batch = this.pending
+      this.pending = []
+      if (batch.length === 0) return
+      try {
+        await this.data.datasync()
+        const dirty = new Set<number>()
+        for (const i of batch) {
+          this.durable[i >> 3] |= 1 << (i & 7)
+          dirty.add(i >> 3)
+        }
+        for (const byte of [...dirty].sort((a, b) => a - b)) {
+          await writeAll(this.sidecar, this.durable.subarray(byte, byte + 1), HEADER_BYTES + byte, 'writing download sidecar')
+        }
+      } catch (err) {
+        // Bits not on disk only mean those blocks are fetched again after a restart.
+        this.logger.warn('could not persist download progress', { id: this.id, error: String(err) })
+      }
+    }
+    this.commits = this.commits.then(run)
+    return this.commits
+  }
+
+  /** Checks the whole file's SHA-256 and moves it to shared/ on a match. On a mismatch both the
+   * file and its sidecar are deleted. Either way the download is closed afterwards, except when
+   * it is not complete yet. */
+  async finish(): Promise<FinishResult> {
+    this.assertOpen()
+    if (!this.complete) return { ok: false, reason: 'incomplete' }
+    await Promise.allSettled([...this.inflight])
+    await this.flush()
+    const digest = await this.hashData()
+    await this.close()
+    if (digest !== this.id) {
+      await unlink(this.dataPath).catch(() => {})
+      await unlink(this.sidecarPath).catch(() => {})
+      return { ok: false, reason: 'sha256 mismatch' }
+    }
+    try {
+      await rename(this.dataPath, this.sharedPath)
+    } catch (err) {
+      throw fsError(err, `moving ${this.id} into shared`)
+    }
+    await unlink(this.sidecarPath).catch(() => {})
+    return { ok: true }
+  }
+
+  /** Stops and deletes the partial file and its sidecar. */
+  async discard(): Promise<void> {
+    await this.close()
+    await unlink(this.dataPath).catch(() => {})
+    await unlink(this.sidecarPath).catch(() => {})
+  }
+
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      this.onClose()
+      if (this.timer) clearTimeout(this.timer)
+      this.timer = null
+      await Promise.allSettled([...this.inflight])
+      await this.flush()
+      await this.data.close().catch(() => {})
+      await this.sidecar.close().catch(() => {})
+    })()
+    return this.closing
+  }
+
+  get closed(): boolean {
+    return this.closing !== null
+  }
+
+  private async hashData(): Promise<string> {
+    const h = createHash('sha256')
+    const size = this.fileSize as number
+    for (let pos = 0; pos < size; pos += HASH_READ_BYTES) {
+      h.update(await readExactly(this.data, Math.min(HASH_READ_BYTES, size - pos), pos, `hashing ${this.id}`))
+    }
+    return h.digest('hex')
+  }
+
+  private allocate(size: number): void {
+    this.fileSize = size
+    this.have = new Uint8Array(bitmapBytes(size))
+    this.durable = new Uint8Array(bitmapBytes(size))
+    this.haveCount = 0
+  }
+
+  private assertOpen(): void {
+    if (this.closing) throw new StoreError('ERR_CLOSED', `download ${this.id} is closed`)
+  }
+
+  private track<T>(p: Promise<T>): Promise<T> {
+    this.inflight.add(p)
+    const done = (): void => { this.inflight.delete(p) }
+    p.then(done, done)
+    return p
+  }
+}
+
+function bitmapBytes(size: number): number {
+  return Math.ceil(Math.ceil(size / BLOCK_SIZE) / 8)
+}
+
+async function openRw(path: string): Promise<FileHandle> {
+  try {
+    return await open(path, 'r+')
+  } catch (err) {
+    if (errnoCode(err) !== 'ENOENT') throw fsError(err, `opening ${path}`)
+  }
+  try {
+    return await open(path, 'w+')
+  } catch (err) {
+    throw fsError(err, `creating ${path}`)
+  }
+}

@@ -1,0 +1,33 @@
+// Positional read/write helpers that treat a short transfer as the error it is.
+import type { FileHandle } from 'node:fs/promises'
+import { StoreError, fsError } from './errors.ts'
+
+/** Writes all of `buf` at `position`. A short write means the disk filled up mid-write. */
+export async function writeAll(fh: FileHandle, buf: Uint8Array, position: number, what: string): Promise<void> {
+  let done = 0
+  try {
+    while (done < buf.length) {
+      const { bytesWritten } = await fh.write(buf, done, buf.length - done, position + done)
+      if (bytesWritten <= 0) throw new StoreError('ERR_DISK_FULL', `disk full while ${what}`)
+      done += bytesWritten
+    }
+  } catch (err) {
+    throw fsError(err, what)
+  }
+}
+
+/** Reads exactly `length` bytes at `position`, or throws ERR_CORRUPT if the file is shorter. */
+export async function readExactly(fh: FileHandle, length: number, position: number, what: string): Promise<Buffer> {
+  const buf = Buffer.alloc(length)
+  let done = 0
+  try {
+    while (done < length) {
+      const { bytesRead } = await fh.read(buf, done, length - done, position + done)
+      if (bytesRead === 0) throw new StoreError('ERR_CORRUPT', `file ends early while ${what}`)
+      done += bytesRead
+    }
+  } catch (err) {
+    throw fsError(err, what)
+  }
+  return buf
+}

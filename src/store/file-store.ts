@@ -1,0 +1,174 @@
+// The classic cjp2p file store: complete files under <dir>/shared/<id>, downloads in progress under
+// <dir>/shared/incoming/. Only complete files are ever served; a download enters shared/ only after
+// its SHA-256 matched its id (see file-download.ts).
+import { createHash, randomBytes } from 'node:crypto'
+import { constants, createReadStream } from 'node:fs'
+import { copyFile, mkdir, open, readdir, rename, stat, unlink } from 'node:fs/promises'
+import { join } from 'node:path'
+import { pipeline } from 'node:stream/promises'
+import { StoreError, errnoCode, fsError } from './errors.ts'
+import { Download, type DownloadOptions } from './file-download.ts'
+import { isContentId, isValidFileId } from './file-id.ts'
+import { silentLogger, type StoreLogger } from './logger.ts'
+
+export { isContentId, isValidFileId } from './file-id.ts'
+export { Download, MAX_FILE_BYTES, type FinishResult } from './file-download.ts'
+
+/** Reference servers clamp a request's length to 0xa000; so do we. */
+export const MAX_BLOCK_READ = 0xa000
+
+export interface FileStoreOptions extends DownloadOptions {
+  logger?: StoreLogger
+}
+
+export async function sha256File(path: string): Promise<string> {
+  const h = createHash('sha256')
+  try {
+    await pipeline(createReadStream(path), h)
+  } catch (err) {
+    throw fsError(err, `hashing ${path}`)
+  }
+  return h.digest('hex')
+}
+
+export class FileStore {
+  readonly sharedDir: string
+  readonly incomingDir: string
+  private readonly downloads = new Map<string, Download>()
+  private closed = false
+
+  private constructor(dir: string, private readonly opts: FileStoreOptions) {
+    this.sharedDir = join(dir, 'shared')
+    this.incomingDir = join(this.sharedDir, 'incoming')
+  }
+
+  static async open(dir: string, opts: FileStoreOptions = {}): Promise<FileStore> {
+    const store = new FileStore(dir, { ...opts, logger: opts.logger ?? silentLogger })
+    try {
+      await mkdir(store.incomingDir, { recursive: true })
+    } catch (err) {
+      throw fsError(err, `creating ${store.incomingDir}`)
+    }
+    return store
+  }
+
+  /** Copies a local file into shared/<sha256>, keeping the original, and returns its id. The copy
+   * is hashed rather than the original so a file edited meanwhile cannot be shared under a wrong
+   * id (a hard link would also let later edits of the original corrupt the shared copy). */
+  async share(path: string): Promise<string> {
+    this.assertOpen()
+    let info
+    try {
+      info = await stat(path)
+    } catch (err) {
+      throw fsError(err, `reading ${path}`)
+    }
+    if (!info.isFile()) throw new StoreError('ERR_NOT_FOUND', `${path} is not a regular file`)
+    const tmp = join(this.incomingDir, `.share-${randomBytes(6).toString('hex')}`)
+    try {
+      await copyFile(path, tmp, constants.COPYFILE_FICLONE)
+      const id = await sha256File(tmp)
+      const target = join(this.sharedDir, id)
+      if (await exists(target)) return id
+      await rename(tmp, target)
+      return id
+    } catch (err) {
+      throw fsError(err, `sharing ${path}`)
+    } finally {
+      await unlink(tmp).catch(() => {})
+    }
+  }
+
+  /** Size of a complete shared file, or null (bad id, missing, or only in incoming/). */
+  async stat(id: string): Promise<{ size: number } | null> {
+    if (!isValidFileId(id)) return null
+    try {
+      const s = await stat(join(this.sharedDir, id))
+      return s.isFile() ? { size: s.size } : null
+    } catch {
+      return null
+    }
+  }
+
+  /** Up to `length` bytes (clamped to MAX_BLOCK_READ and the file's end) from `offset`. An offset
+   * at or past the end gives an empty buffer. */
+  async readBlock(id: string, offset: number, length: number): Promise<Buffer> {
+    if (!isValidFileId(id)) throw new StoreError('ERR_BAD_ID', `bad file id ${JSON.stringify(id)}`)
+    if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0) {
+      throw new StoreError('ERR_BAD_RECORD', `bad range ${offset}+${length}`)
+    }
+    let fh
+    try {
+      fh = await open(join(this.sharedDir, id), 'r')
+    } catch (err) {
+      throw fsError(err, `opening ${id}`)
+    }
+    try {
+      const st = await fh.stat()
+      const size = st.size
+      if (!st.isFile()) throw new StoreError('ERR_NOT_FOUND', `${id} is not a file`)
+      const n = Math.max(0, Math.min(length, MAX_BLOCK_READ, size - offset))
+      const buf = Buffer.alloc(n)
+      let done = 0
+      while (done < n) {
+        const { bytesRead } = await fh.read(buf, done, n - done, offset + done)
+        if (bytesRead === 0) break // the file shrank under us: serve what exists
+        done += bytesRead
+      }
+      return done === n ? buf : buf.subarray(0, done)
+    } catch (err) {
+      throw fsError(err, `reading ${id}`)
+    } finally {
+      await fh.close()
+    }
+  }
+
+  /** Ids of every complete file in shared/. */
+  async list(): Promise<string[]> {
+    try {
+      const entries = await readdir(this.sharedDir, { withFileTypes: true })
+      return entries.filter((e) => (e.isFile() || e.isSymbolicLink()) && isValidFileId(e.name)).map((e) => e.name).sort()
+    } catch (err) {
+      throw fsError(err, `listing ${this.sharedDir}`)
+    }
+  }
+
+  /** Starts or resumes downloading content id into incoming/. `size` may come later via setSize.
+   * One Download per id: a second call returns the same open object. */
+  async beginDownload(id: string, size?: number): Promise<Download> {
+    this.assertOpen()
+    if (!isContentId(id)) throw new StoreError('ERR_BAD_ID', `only sha256 content ids can be downloaded, not ${JSON.stringify(id)}`)
+    const active = this.downloads.get(id)
+    if (active && !active.closed) {
+      if (size !== undefined) await active.setSize(size)
+      return active
+    }
+    if (await this.stat(id)) throw new StoreError('ERR_EXISTS', `${id} is already in shared`)
+    const d = await Download.open(this.incomingDir, this.sharedDir, id, size, this.opts, () => {
+      if (this.downloads.get(id) === d) this.downloads.delete(id)
+    })
+    this.downloads.set(id, d)
+    return d
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return
+    this.closed = true
+    await Promise.allSettled([...this.downloads.values()].map((d) => d.close()))
+    this.downloads.clear()
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new StoreError('ERR_CLOSED', 'file store is closed')
+  }
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await stat(path)
+    return true
+  } catch (err) {
+    if (errnoCode(err) === 'ENOENT') return false
+    throw err
+  }
+}

@@ -1,0 +1,28 @@
+// The exact bytes each record's signature covers. Domain-separated (type and version first, then
+// the stream id) so a signature for one record type or stream can never be replayed as another.
+// Numbers are written with JavaScript's shortest round-trip form, which survives JSON unchanged.
+// Changing any of these strings is a protocol change: bump the /v1 tag.
+import type { ChunkRecord, SegmentRecord, StreamHead, StreamId, StreamInfo } from './stream-types.ts'
+
+type Unsigned<T> = Omit<T, 'sig'>
+
+function bytes(...parts: (string | number)[]): Buffer {
+  return Buffer.from(parts.map(String).join('\n'), 'utf8')
+}
+
+export function chunkSigningBytes(id: StreamId, r: Unsigned<ChunkRecord>): Buffer {
+  return bytes('cjp2p-stream/chunk/v1', id, r.n, r.length, r.blake3, r.sha256, r.time)
+}
+
+export function segmentSigningBytes(id: StreamId, r: Unsigned<SegmentRecord>): Buffer {
+  return bytes('cjp2p-stream/segment/v1', id, r.n, r.offset, r.length, r.duration, r.pdt, r.discontinuity ? 1 : 0)
+}
+
+export function headSigningBytes(h: Unsigned<StreamHead>): Buffer {
+  return bytes('cjp2p-stream/head/v1', h.id, h.chunks, h.length, h.segments, h.time, h.ended ? 1 : 0)
+}
+
+export function infoSigningBytes(i: Unsigned<StreamInfo>): Buffer {
+  const init = i.init === null ? '-' : `${i.init.offset}+${i.init.length}`
+  return bytes('cjp2p-stream/info/v1', i.id, i.format, init, i.targetDuration, i.created)
+}

@@ -1,0 +1,329 @@
+// StreamLog: one live stream on disk. The source appends bytes and signs chunk, segment, head and
+// info records; a viewer (replica) puts records and chunk bytes it got from peers, and only bytes
+// that match a signed record are ever written, marked verified, or read back.
+//
+// Layout under <dir>/streams/<pubkeyhex>/<name>/:
+//   data          the byte log; chunk n lives at n*CHUNK_SIZE (sparse on a replica)
+//   records.jsonl append-only info/chunk/segment/head records, all re-verified on load
+//   verified      append-only u32 chunk numbers whose bytes are durably in `data`
+// Crash safety: bytes are written first; a chunk's number goes to `verified` only after its record
+// is in the journal and `data` was fdatasync'ed (batched). On open, a chunk counts as verified only
+// if its record loads AND (its mark is on disk OR, for the last few unmarked chunks, re-hashing
+// the bytes on disk matches). So kill -9 can lose marks but never forge one.
+//
+// Memory: records live in RecordWindows of `recordWindow` indexes (default 16,384 chunks = 256 MiB
+// of stream, and as many segments); the verified set is a paged bitmap. Older chunks stay readable
+// while this log is open but cannot be relayed (their records are gone from memory).
+import { EventEmitter } from 'node:events'
+import type { FileHandle } from 'node:fs/promises'
+import { join } from 'node:path'
+import { StoreError } from './errors.ts'
+import { readExactly, writeAll } from './file-io.ts'
+import { silentLogger, type StoreLogger } from './logger.ts'
+import { pickChunkRecord, pickSegmentRecord, pickStreamHead, pickStreamInfo } from './record-shape.ts'
+import type { RecordsJournal, JournalEntry } from './records-journal.ts'
+import type { RecordWindow } from './record-window.ts'
+import { openStreamFiles, type StreamFiles } from './stream-log-load.ts'
+import { StreamSource, type SourceOptions } from './stream-source.ts'
+import { parseStreamId } from './stream-id.ts'
+import { CHUNK_SIZE, type ChunkRecord, type SegmentRecord, type StreamHead, type StreamId, type StreamInfo, type StreamLogReader, type Verdict } from './stream-types.ts'
+import { ACCEPT, ignore, verifyChunkBytes, verifyChunkRecord, verifyHead, verifyInfo, verifySegment, type SegmentFields } from './verify.ts'
+import type { VerifiedChunks } from './verified-chunks.ts'
+import type { StreamKey } from './keys.ts'
+
+export interface StreamLogOptions {
+  /** Wall clock in ms since epoch; signed into records. */
+  clock?: () => number
+  logger?: StoreLogger
+  /** Indexes of chunk and segment records kept in memory (see the header). */
+  recordWindow?: number
+  /** Verified chunks per durability batch (fdatasync + marks append). */
+  markBatch?: number
+  /** Longest a verified chunk waits for its durability batch. */
+  markIntervalMs?: number
+}
+export type { SourceOptions } from './stream-source.ts'
+
+export const DEFAULT_RECORD_WINDOW = 16384
+const DEFAULT_MARK_BATCH = 64
+const DEFAULT_MARK_INTERVAL_MS = 1000
+/** A player reads a segment (hundreds of KiB) at a time; 64 MiB bounds one read's allocation. */
+export const MAX_READ_BYTES = 64 * 1024 * 1024
+/** missingChunks() is a work list for the scheduler; it never needs more than this at once. */
+export const MAX_MISSING_LIST = 4096
+/** Heads arrive with every chunk; journaling one a second is enough to restart near the edge. */
+const HEAD_JOURNAL_INTERVAL_MS = 1000
+
+export function streamDir(dir: string, id: StreamId): string {
+  const parsed = parseStreamId(id)
+  if (!parsed) throw new StoreError('ERR_BAD_ID', `bad stream id ${JSON.stringify(id)}`)
+  return join(dir, 'streams', parsed.publicKeyHex, parsed.name)
+}
+
+export class StreamLog extends EventEmitter implements StreamLogReader {
+  readonly id: StreamId
+  readonly path: string
+  readonly clock: () => number
+  readonly logger: StoreLogger
+  private infoRec: StreamInfo | null
+  private headRec: StreamHead | null
+  /** @internal records by index; the source writer fills these too. */
+  readonly chunks: RecordWindow<ChunkRecord>
+  readonly segments: RecordWindow<SegmentRecord>
+  private readonly verified: VerifiedChunks
+  private readonly writing = new Set<number>()
+  private readonly inflight = new Set<Promise<unknown>>()
+  private journaledHeadTime: number
+  private closing: Promise<void> | null = null
+  private source: StreamSource | null = null
+
+  readonly data: FileHandle
+  private readonly journal: RecordsJournal
+  /** Bytes in the data file when opened, then the furthest byte written. */
+  dataSize: number
+
+  private constructor(id: StreamId, opts: StreamLogOptions, files: StreamFiles) {
+    super()
+    this.id = id
+    this.path = files.path
+    this.clock = opts.clock ?? Date.now
+    this.logger = opts.logger ?? silentLogger
+    this.data = files.data
+    this.journal = files.journal
+    this.verified = files.verified
+    this.dataSize = files.dataSize
+    this.infoRec = files.records.info
+    this.headRec = files.records.head
+    this.chunks = files.records.chunks
+    this.segments = files.records.segments
+    this.journaledHeadTime = files.records.journaledHeadTime
+  }
+
+  /** Opens (or continues) the log of a stream this node is the source of. */
+  static async createSource(dir: string, key: StreamKey, name: string, opts: SourceOptions): Promise<StreamLog> {
+    const id = StreamSource.idFor(key, name)
+    const log = await StreamLog.openAt(dir, id, opts)
+    try {
+      log.source = await StreamSource.attach(log, key, opts)
+    } catch (err) {
+      await log.close()
+      throw err
+    }
+    return log
+  }
+
+  /** Opens (or continues) a viewer's copy of someone else's stream. */
+  static async openReplica(dir: string, id: StreamId, opts: StreamLogOptions = {}): Promise<StreamLog> {
+    return StreamLog.openAt(dir, id, opts)
+  }
+
+  private static async openAt(dir: string, id: StreamId, opts: StreamLogOptions): Promise<StreamLog> {
+    const files = await openStreamFiles(streamDir(dir, id), id, {
+      recordWindow: opts.recordWindow ?? DEFAULT_RECORD_WINDOW,
+      markBatch: opts.markBatch ?? DEFAULT_MARK_BATCH,
+      markIntervalMs: opts.markIntervalMs ?? DEFAULT_MARK_INTERVAL_MS,
+      logger: opts.logger ?? silentLogger,
+    })
+    return new StreamLog(id, opts, files)
+  }
+
+  // ---- reader ----
+
+  info(): StreamInfo | null { return this.infoRec }
+  head(): StreamHead | null { return this.headRec }
+  get isSource(): boolean { return this.source !== null }
+  get closed(): boolean { return this.closing !== null }
+  /** Highest segment index held + 1; records below it may be missing (joined late, windowed). */
+  segmentCount(): number { return this.segments.max + 1 }
+  segment(n: number): SegmentRecord | null { return this.segments.get(n) ?? null }
+  chunkRecord(n: number): ChunkRecord | null { return this.chunks.get(n) ?? null }
+  hasChunk(n: number): boolean { return this.verified.has(n) }
+  /** Number of verified chunks (for status output). */
+  verifiedCount(): number { return this.verified.size }
+
+  hasRange(offset: number, length: number): boolean {
+    if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0) return false
+    if (length === 0) return true
+    const end = offset + length
+    for (let n = Math.floor(offset / CHUNK_SIZE); n * CHUNK_SIZE < end; n++) {
+      if (!this.verified.has(n)) return false
+      // A record evicted from the window belongs to an old, hence full, chunk.
+      const len = this.chunks.get(n)?.length ?? CHUNK_SIZE
+      if (n * CHUNK_SIZE + len < Math.min(end, (n + 1) * CHUNK_SIZE)) return false
+    }
+    return true
+  }
+
+  /** Unverified chunk indexes in [from, to), ascending, at most MAX_MISSING_LIST of them. */
+  missingChunks(from: number, to: number): number[] {
+    const out: number[] = []
+    if (!Number.isSafeInteger(from) || !Number.isSafeInteger(to)) return out
+    for (let n = Math.max(0, from); n < to && out.length < MAX_MISSING_LIST; n++) if (!this.verified.has(n)) out.push(n)
+    return out
+  }
+
+  async read(offset: number, length: number): Promise<Buffer> {
+    if (this.closing) throw new StoreError('ERR_CLOSED', `${this.id} is closed`)
+    if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0 || length > MAX_READ_BYTES) {
+      throw new StoreError('ERR_BAD_RECORD', `bad read range ${offset}+${length}`)
+    }
+    if (!this.hasRange(offset, length)) throw new StoreError('ERR_NOT_VERIFIED', `bytes ${offset}+${length} of ${this.id} are not verified`)
+    if (length === 0) return Buffer.alloc(0)
+    return this.track(readExactly(this.data, length, offset, `reading ${this.id}`))
+  }
+
+  // ---- replica puts ----
+
+  putInfo(info: unknown): Verdict {
+    if (this.closing) return ignore('closed')
+    if (this.source) return ignore('we are the source')
+    const v = verifyInfo(this.id, info)
+    if (v.result !== 'accept') return v
+    const rec = pickStreamInfo(info as StreamInfo)
+    const cur = this.infoRec
+    if (cur && cur.sig === rec.sig) return ignore('duplicate')
+    // Info is signed once, except that the source may add the fMP4 init range later.
+    if (cur && !(cur.init === null && rec.init !== null && cur.created === rec.created)) return ignore('conflicting info')
+    this.setInfo(rec)
+    return ACCEPT
+  }
+
+  putHead(head: unknown): Verdict {
+    if (this.closing) return ignore('closed')
+    if (this.source) return ignore('we are the source')
+    const v = verifyHead(this.id, head, this.headRec)
+    if (v.result === 'accept') this.setHead(pickStreamHead(head as StreamHead))
+    return v
+  }
+
+  putChunkRecord(rec: unknown): Verdict {
+    if (this.closing) return ignore('closed')
+    const v = verifyChunkRecord(this.id, rec)
+    if (v.result !== 'accept') return v
+    const r = rec as ChunkRecord
+    const have = this.chunks.get(r.n)
+    if (have) return have.sha256 === r.sha256 && have.blake3 === r.blake3 && have.length === r.length ? ignore('duplicate') : ignore('conflicting record')
+    if (this.source) return ignore('we are the source')
+    const picked = pickChunkRecord(r)
+    if (!this.chunks.set(r.n, picked)) return ignore('outside window')
+    this.journalInBackground({ t: 'chunk', r: picked })
+    return ACCEPT
+  }
+
+  putSegment(rec: unknown): Verdict {
+    if (this.closing) return ignore('closed')
+    const v = verifySegment(this.id, rec)
+    if (v.result !== 'accept') return v
+    const r = rec as SegmentRecord
+    const have = this.segments.get(r.n)
+    if (have) return have.sig === r.sig ? ignore('duplicate') : ignore('conflicting record')
+    if (this.source) return ignore('we are the source')
+    const picked = pickSegmentRecord(r)
+    if (!this.segments.set(r.n, picked)) return ignore('outside window')
+    this.journalInBackground({ t: 'segment', r: picked })
+    this.emit('segment', picked)
+    return ACCEPT
+  }
+
+  /** Stores chunk n's bytes if they match its record. Throws only for local faults (disk full). */
+  async putChunk(n: number, bytes: Uint8Array): Promise<Verdict> {
+    if (this.closing) return ignore('closed')
+    const rec = this.chunks.get(n)
+    if (!rec) return ignore('no record for chunk')
+    if (this.verified.has(n) || this.writing.has(n)) return ignore('duplicate')
+    const v = verifyChunkBytes(rec, bytes)
+    if (v.result !== 'accept') return v
+    this.writing.add(n)
+    try {
+      await this.track(writeAll(this.data, bytes, n * CHUNK_SIZE, `writing chunk ${n} of ${this.id}`))
+    } finally {
+      this.writing.delete(n)
+    }
+    this.dataSize = Math.max(this.dataSize, n * CHUNK_SIZE + bytes.length)
+    this.noteVerified(n)
+    this.emit('chunk', n)
+    return ACCEPT
+  }
+
+  // ---- source (delegates to StreamSource, see stream-source.ts) ----
+
+  append(bytes: Uint8Array): Promise<ChunkRecord[]> { return this.requireSource().append(bytes) }
+  addSegment(fields: Omit<SegmentFields, 'n'>): Promise<SegmentRecord> { return this.requireSource().addSegment(fields) }
+  setInit(init: { offset: number; length: number } | null): Promise<StreamInfo> { return this.requireSource().setInit(init) }
+  end(): Promise<StreamHead> { return this.requireSource().end() }
+
+  private requireSource(): StreamSource {
+    if (this.closing) throw new StoreError('ERR_CLOSED', `${this.id} is closed`)
+    if (!this.source) throw new StoreError('ERR_BAD_ID', `${this.id} is a replica; only its source appends`)
+    return this.source
+  }
+
+  // ---- internals shared with StreamSource ----
+
+  /** @internal `journaled` when the caller already awaited its journal line. */
+  setInfo(info: StreamInfo, journaled = false): void {
+    this.infoRec = info
+    if (!journaled) this.journalInBackground({ t: 'info', r: info })
+    this.emit('info', info)
+  }
+
+  /** @internal */
+  setHead(head: StreamHead): void {
+    this.headRec = head
+    if (head.ended || head.time - this.journaledHeadTime >= HEAD_JOURNAL_INTERVAL_MS) {
+      this.journaledHeadTime = head.time
+      this.journalInBackground({ t: 'head', r: head })
+    }
+    this.emit('head', head)
+    if (head.ended) this.emit('end')
+  }
+
+  /** @internal */
+  appendJournal(entry: JournalEntry): Promise<void> {
+    return this.track(this.journal.append(entry))
+  }
+
+  /** Replica records are accepted synchronously; a failed journal write only costs a refetch
+   * after restart, so it is logged rather than thrown at the peer that sent the record. */
+  private journalInBackground(entry: JournalEntry): void {
+    this.appendJournal(entry).catch((err: unknown) => {
+      this.logger.warn('could not journal a stream record', { id: this.id, error: String(err) })
+    })
+  }
+
+  /** @internal Marks chunk n verified now, and durably in the next batch. */
+  noteVerified(n: number): void {
+    this.verified.add(n)
+  }
+
+  /** @internal Durability point: records journaled, data synced, then marks appended. */
+  commitMarks(): Promise<void> {
+    return this.verified.commit()
+  }
+
+  private track<T>(p: Promise<T>): Promise<T> {
+    this.inflight.add(p)
+    const done = (): void => { this.inflight.delete(p) }
+    p.then(done, done)
+    return p
+  }
+
+  /** Waits until everything so far is durable (tests, shutdown). */
+  async flush(): Promise<void> {
+    await this.source?.idle()
+    await Promise.allSettled([...this.inflight])
+    await this.commitMarks()
+    await this.journal.sync()
+  }
+
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      await this.source?.idle()
+      await Promise.allSettled([...this.inflight])
+      await this.verified.close()
+      await this.journal.close().catch(() => {})
+      await this.data.close().catch(() => {})
+    })()
+    return this.closing
+  }
+}

@@ -1,0 +1,84 @@
+// The verified-chunk set of one StreamLog: in memory a paged bitmap, on disk the `verified` marks
+// file. add() is immediate in memory; the disk catches up in batches, each one preceded by the
+// owner's `beforeCommit` (journal flushed, data fdatasync'ed), so a mark on disk always has its
+// record and bytes on disk before it.
+import { ChunkBitmap } from './chunk-bitmap.ts'
+import type { StoreLogger } from './logger.ts'
+import { VerifiedMarks, readMarks } from './verified-marks.ts'
+
+export interface VerifiedChunksOptions {
+  batch: number
+  intervalMs: number
+  logger: StoreLogger
+  /** Makes the records and bytes of the pending chunks durable. */
+  beforeCommit: () => Promise<void>
+}
+
+export class VerifiedChunks {
+  private readonly bits = new ChunkBitmap()
+  private pending: number[] = []
+  private timer: ReturnType<typeof setTimeout> | null = null
+  private commits: Promise<void> = Promise.resolve()
+  private closed = false
+
+  private constructor(private readonly file: string, private readonly marks: VerifiedMarks, private readonly opts: VerifiedChunksOptions) {}
+
+  static async open(file: string, opts: VerifiedChunksOptions): Promise<VerifiedChunks> {
+    return new VerifiedChunks(file, await VerifiedMarks.open(file), opts)
+  }
+
+  /** Loads the marks on disk, keeping those `trust` accepts (record loaded, bytes present). */
+  async load(trust: (n: number) => boolean): Promise<void> {
+    await readMarks(this.file, (n) => {
+      if (trust(n)) this.bits.set(n)
+    })
+  }
+
+  has(n: number): boolean {
+    return this.bits.has(n)
+  }
+
+  get size(): number {
+    return this.bits.size
+  }
+
+  add(n: number): void {
+    if (!this.bits.set(n)) return
+    this.pending.push(n)
+    if (this.pending.length >= this.opts.batch) {
+      void this.commit()
+    } else if (!this.timer && !this.closed) {
+      this.timer = setTimeout(() => {
+        this.timer = null
+        void this.commit()
+      }, this.opts.intervalMs)
+      this.timer.unref()
+    }
+  }
+
+  /** Persists every pending mark. Never rejects: a lost mark only costs a re-check on reopen. */
+  commit(): Promise<void> {
+    const run = async (): Promise<void> => {
+      const batch = this.pending
+      this.pending = []
+      if (batch.length === 0) return
+      try {
+        await this.opts.beforeCommit()
+        await this.marks.append(batch)
+      } catch (err) {
+        this.opts.logger.warn('could not persist verified marks; those chunks are re-checked on reopen', { file: this.file, error: String(err) })
+      }
+    }
+    this.commits = this.commits.then(run)
+    return this.commits
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return
+    this.closed = true
+    if (this.timer) clearTimeout(this.timer)
+    this.timer = null
+    await this.commit()
+    await this.marks.close().catch(() => {})
+  }
+}
