@@ -93,9 +93,12 @@ export function isAddress(v: unknown): v is string {
 }
 
 function opaque(v: unknown): Json | undefined {
-  // Cookies and echoes are stored and returned verbatim, so their size must be bounded.
-  const s = JSON.stringify(v)
-  return s !== undefined && s.length <= MAX_OPAQUE_JSON_BYTES ? (v as Json) : undefined
+  // Cookies and echoes are stored and returned verbatim, so their size must be bounded (in bytes,
+  // not UTF-16 units). JSON.parse is iterative but stringify recurses: a deeply nested value
+  // overflows the stack, and such a value is hostile anyway.
+  let s: string | undefined
+  try { s = JSON.stringify(v) } catch { return undefined }
+  return s !== undefined && Buffer.byteLength(s) <= MAX_OPAQUE_JSON_BYTES ? (v as Json) : undefined
 }
 
 function peerList(v: unknown): string[] | undefined {
