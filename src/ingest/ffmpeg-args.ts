@@ -1,0 +1,152 @@
+// Pure: an input spec and encode options in, ffmpeg's argument list out. Output is always H.264 +
+// AAC into ONE growing media file plus an event playlist of byte ranges into it (see MEDIA.md):
+// `-hls_list_size 0` because single_file mode always writes MEDIA-SEQUENCE:0 (a sliding window
+// freezes hls.js); the player re-windows the playlist itself.
+
+import { existsSync } from 'node:fs'
+import type { MediaFormat } from '../store/stream-types.ts'
+import { IngestError } from './ingest-error.ts'
+
+export type InputSpec =
+  | { kind: 'testsrc' }
+  | { kind: 'v4l2'; device: string; audio?: string }
+  | { kind: 'file'; path: string }
+  | { kind: 'url'; url: string }
+
+export interface EncodeOptions {
+  /** HLS segment length in seconds; the keyframe interval is fps x this. */
+  segmentSeconds: number
+  format: MediaFormat
+  /** Video bitrate as ffmpeg takes it: "1500k", "2M", "800000". */
+  bitrate: string
+  /** Files only: play again from the start at EOF. */
+  loop: boolean
+  /** Output frame rate; fixed so the GOP (and so every segment) has a known length. */
+  fps: number
+  /** Font for the burned-in wall clock (testsrc); null skips the clock. */
+  fontFile: string | null
+  /** Wall clock (ms since epoch) when ffmpeg starts: the burned-in clock's origin. */
+  startMs: number
+  mediaPath: string
+  playlistPath: string
+}
+
+export interface FfmpegArgs {
+  inputs: Array<{ options: string[]; source: string }>
+  output: { options: string[]; target: string }
+  /** Things the caller should log (e.g. no font, so no burned-in clock). */
+  warnings: string[]
+}
+
+export const DEFAULT_FONT_FILE = '/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf'
+export const DEFAULT_ENCODE = { segmentSeconds: 1, format: 'ts', bitrate: '1500k', loop: false, fps: 25 } as const
+
+/** Segments shorter than this make the playlist churn and players stall; longer ones add latency for nothing. */
+const SEGMENT_SECONDS_RANGE = [0.2, 30] as const
+const FPS_RANGE = [1, 120] as const
+const BITRATE_RE = /^\d+(\.\d+)?[kKmM]?$/
+/** Characters that need no filtergraph escaping; other font paths skip the clock rather than risk injection. */
+const SAFE_FONT_PATH_RE = /^[A-Za-z0-9._/-]+$/
+
+/** Reads a CLI input argument: `testsrc`, `/dev/videoN`, `scheme://...`, else a media file path. */
+export function parseInput (input: string, audio?: string): InputSpec {
+  if (input === 'testsrc') return { kind: 'testsrc' }
+  if (/^\/dev\/video\d+$/.test(input)) return audio ? { kind: 'v4l2', device: input, audio } : { kind: 'v4l2', device: input }
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(input)) return { kind: 'url', url: input }
+  if (input.length === 0) throw new IngestError('ERR_BAD_INPUT', 'input is empty')
+  return { kind: 'file', path: input }
+}
+
+/** Not pure: the default font when fonts-dejavu-core is installed, else null. */
+export function findDefaultFont (): string | null {
+  return existsSync(DEFAULT_FONT_FILE) ? DEFAULT_FONT_FILE : null
+}
+
+export function validateEncodeOptions (o: Pick<EncodeOptions, 'segmentSeconds' | 'bitrate' | 'fps'>): void {
+  if (!(o.segmentSeconds >= SEGMENT_SECONDS_RANGE[0] && o.segmentSeconds <= SEGMENT_SECONDS_RANGE[1])) {
+    throw new IngestError('ERR_BAD_INPUT', `segment seconds must be in [${SEGMENT_SECONDS_RANGE.join(', ')}], got ${o.segmentSeconds}`)
+  }
+  if (!BITRATE_RE.test(o.bitrate)) throw new IngestError('ERR_BAD_INPUT', `bitrate must look like 1500k or 2M, got ${JSON.stringify(o.bitrate)}`)
+  if (!(Number.isInteger(o.fps) && o.fps >= FPS_RANGE[0] && o.fps <= FPS_RANGE[1])) {
+    throw new IngestError('ERR_BAD_INPUT', `fps must be an integer in [${FPS_RANGE.join(', ')}], got ${o.fps}`)
+  }
+}
+
+/** Seconds since UTC midnight with ms, the offset drawtext adds to the pts (0 at start under -re). */
+export function clockOffsetSeconds (startMs: number): string {
+  return ((((startMs % 86_400_000) + 86_400_000) % 86_400_000) / 1000).toFixed(3)
+}
+
+function clockFilter (fontFile: string, startMs: number): string {
+  // pts:hms prints HH:MM:SS.mmm, so a screenshot of the player shows latency to the millisecond.
+  const text = `%{pts\\:hms\\:${clockOffsetSeconds(startMs)}} UTC`
+  return `drawtext=fontfile=${fontFile}:text='${text}':x=10:y=h-th-10:fontsize=28:fontcolor=white:box=1:boxcolor=black@0.6:boxborderw=6`
+}
+
+export function buildFfmpegArgs (input: InputSpec, o: EncodeOptions): FfmpegArgs {
+  validateEncodeOptions(o)
+  const warnings: string[] = []
+  const global = ['-hide_banner', '-nostdin', '-loglevel', 'warning']
+  const inputs: FfmpegArgs['inputs'] = []
+  const maps: string[] = []
+  const filters: string[] = []
+
+  switch (input.kind) {
+    case 'testsrc':
+      inputs.push({ options: ['-re', '-f', 'lavfi'], source: `testsrc2=size=640x360:rate=${o.fps}` })
+      inputs.push({ options: ['-re', '-f', 'lavfi'], source: 'sine=frequency=440:sample_rate=48000' })
+      maps.push('-map', '0:v:0', '-map', '1:a:0')
+      if (o.fontFile && SAFE_FONT_PATH_RE.test(o.fontFile)) {
+        filters.push(clockFilter(o.fontFile, o.startMs))
+      } else {
+        warnings.push(o.fontFile
+          ? `font path ${JSON.stringify(o.fontFile)} has characters drawtext would need escaped: no burned-in clock`
+          : `no font at ${DEFAULT_FONT_FILE} (install fonts-dejavu-core): no burned-in clock`)
+      }
+      break
+    case 'v4l2':
+      // Capture devices are live: no -re. A larger thread queue avoids "thread message queue blocking" drops.
+      inputs.push({ options: ['-f', 'v4l2', '-thread_queue_size', '512'], source: input.device })
+      maps.push('-map', '0:v:0')
+      if (input.audio) {
+        inputs.push({ options: ['-f', 'alsa', '-thread_queue_size', '512'], source: input.audio })
+        maps.push('-map', '1:a:0')
+      }
+      break
+    case 'file':
+      inputs.push({ options: ['-re', ...(o.loop ? ['-stream_loop', '-1'] : [])], source: input.path })
+      maps.push('-map', '0:v:0', '-map', '0:a:0?')
+      break
+    case 'url':
+      inputs.push({ options: [], source: input.url })
+      maps.push('-map', '0:v:0', '-map', '0:a:0?')
+      break
+  }
+  inputs[0].options.unshift(...global)
+  if (input.kind === 'v4l2' && !input.audio) maps.push('-an')
+
+  const gop = String(Math.max(1, Math.round(o.fps * o.segmentSeconds)))
+  const options = [
+    ...maps,
+    ...(filters.length ? ['-vf', filters.join(',')] : []),
+    '-c:v', 'libx264', '-preset', 'veryfast', '-tune', 'zerolatency', '-pix_fmt', 'yuv420p',
+    '-r', String(o.fps), '-g', gop, '-keyint_min', gop, '-sc_threshold', '0',
+    '-b:v', o.bitrate, '-maxrate', o.bitrate, '-bufsize', o.bitrate,
+    '-c:a', 'aac', '-b:a', '128k', '-ac', '2', '-ar', '48000',
+    '-f', 'hls', '-hls_time', String(o.segmentSeconds), '-hls_list_size', '0', '-hls_playlist_type', 'event',
+    '-hls_flags', 'single_file+independent_segments+program_date_time',
+    '-hls_segment_type', o.format === 'fmp4' ? 'fmp4' : 'mpegts',
+    '-hls_segment_filename', o.mediaPath,
+  ]
+  return { inputs, output: { options, target: o.playlistPath }, warnings }
+}
+
+/** The full argv, in the order fluent-ffmpeg assembles it (inputs, -y, output options, target). */
+export function toArgv (a: FfmpegArgs): string[] {
+  return [
+    ...a.inputs.flatMap((i) => [...i.options, '-i', i.source]),
+    '-y',
+    ...a.output.options,
+    a.output.target,
+  ]
+}

@@ -1,0 +1,19 @@
+// The collaborators ingest classes take in their `components` argument, kept structural so any
+// logger (console, pino-like) and any clock (real, fake) fits without an adapter.
+
+export interface IngestLogger {
+  debug(msg: string): void
+  info(msg: string): void
+  warn(msg: string): void
+  error(msg: string): void
+}
+
+export interface IngestClock {
+  /** Wall clock, ms since epoch. */
+  now(): number
+}
+
+export const systemClock: IngestClock = { now: () => Date.now() }
+
+/** A logger that drops everything, for tools and tests that do not care. */
+export const silentLogger: IngestLogger = { debug () {}, info () {}, warn () {}, error () {} }
