@@ -247,15 +247,16 @@ export class StreamLog extends EventEmitter implements StreamLogReader {
 
   // ---- source (delegates to StreamSource, see stream-source.ts) ----
 
-  append(bytes: Uint8Array): Promise<ChunkRecord[]> { return this.requireSource().append(bytes) }
-  addSegment(fields: Omit<SegmentFields, 'n'>): Promise<SegmentRecord> { return this.requireSource().addSegment(fields) }
-  setInit(init: { offset: number; length: number } | null): Promise<StreamInfo> { return this.requireSource().setInit(init) }
-  end(): Promise<StreamHead> { return this.requireSource().end() }
+  append(bytes: Uint8Array): Promise<ChunkRecord[]> { return this.sourceOp((s) => s.append(bytes)) }
+  addSegment(fields: Omit<SegmentFields, 'n'>): Promise<SegmentRecord> { return this.sourceOp((s) => s.addSegment(fields)) }
+  setInit(init: { offset: number; length: number } | null): Promise<StreamInfo> { return this.sourceOp((s) => s.setInit(init)) }
+  end(): Promise<StreamHead> { return this.sourceOp((s) => s.end()) }
 
-  private requireSource(): StreamSource {
-    if (this.closing) throw new StoreError('ERR_CLOSED', `${this.id} is closed`)
-    if (!this.source) throw new StoreError('ERR_BAD_ID', `${this.id} is a replica; only its source appends`)
-    return this.source
+  /** Source operations fail as rejected promises (ERR_CLOSED, or ERR_BAD_ID on a replica). */
+  private sourceOp<T>(fn: (s: StreamSource) => Promise<T>): Promise<T> {
+    if (this.closing) return Promise.reject(new StoreError('ERR_CLOSED', `${this.id} is closed`))
+    if (!this.source) return Promise.reject(new StoreError('ERR_BAD_ID', `${this.id} is a replica; only its source appends`))
+    return fn(this.source)
   }
 
   // ---- internals shared with StreamSource ----

@@ -273,5 +273,5 @@ test('replica accepts an info that adds the init range, not a conflicting one', 
   assert.deepEqual(rep.info()?.init, { offset: 0, length: 1360 })
   assert.equal(rep.putInfo(first).result, 'ignore')
   assert.equal(src.putHead(src.head()).result, 'ignore')
-  assert.throws(() => rep.append(Buffer.from('x')), (e) => isStoreError(e, 'ERR_BAD_ID'))
+  await assert.rejects(rep.append(Buffer.from('x')), (e) => isStoreError(e, 'ERR_BAD_ID'))
 })
