@@ -39,6 +39,8 @@ export class Runtime {
   http: RunningHttpServer | null = null
   /** Other nodes' HTTP endpoints whose status the dashboard may read (the demo sets these). */
   dashboardPeers: string[] = []
+  /** What this node's player pages reported (summed over streams), for /status.json and the dashboard. */
+  readonly playback = { reports: 0, stalls: 0, stallSeconds: 0, latencySeconds: null as number | null }
   private fanoutTimer: NodeJS.Timeout
   private closed = false
 
@@ -97,7 +99,13 @@ export class Runtime {
       metrics: this.metrics,
       metricsSink: this.metrics,
       logger: this.opts.logger.child('http'),
-      onPlaybackReport: (id, r) => this.opts.logger.debug('playback report', { stream: id, ...r }),
+      onPlaybackReport: (id, r) => {
+        this.playback.reports++
+        this.playback.stalls += r.stalls
+        this.playback.stallSeconds += r.stallSeconds
+        if (r.latencySeconds !== null) this.playback.latencySeconds = r.latencySeconds
+        this.opts.logger.debug('playback report', { stream: id, ...r })
+      },
     })
     this.http = await startHttpServer(app, { host, port })
   }
@@ -135,6 +143,7 @@ export class Runtime {
       counters: this.node.counters,
       peers,
       streams,
+      playback: { ...this.playback, stallSeconds: Math.round(this.playback.stallSeconds * 1000) / 1000 },
       dashboardPeers: this.dashboardPeers,
     }
   }
