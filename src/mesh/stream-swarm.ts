@@ -42,6 +42,8 @@ export interface SwarmStatus {
   uploadedBytes: number
   receivedBytes: number
   receivedFromSourceBytes: number
+  /** Payload bytes that arrived for chunks already held (or already being stored): wasted upload. */
+  duplicateBytes: number
   producedBytes: number
   copiesUploaded: number
   chunks: { new: number; duplicate: number; late: number; rejected: number }
@@ -79,7 +81,7 @@ export class StreamSwarm extends EventEmitter {
   private closed = false
   private delays: number[] = []
   readonly stats = {
-    uploadedBytes: 0, receivedBytes: 0, receivedFromSourceBytes: 0, producedBytes: 0,
+    uploadedBytes: 0, receivedBytes: 0, receivedFromSourceBytes: 0, producedBytes: 0, duplicateBytes: 0,
     chunks: { new: 0, duplicate: 0, late: 0, rejected: 0 }, hops: {} as Record<string, number>,
   }
 
@@ -323,7 +325,7 @@ export class StreamSwarm extends EventEmitter {
     this.noteHolder(ctx.from)
     const s = stripeOf(n)
     if (this.parents[s] === ctx.from) this.parentPushAt[s] = this.node.clock.now()
-    if (this.log.hasChunk(n)) { this.count('duplicate'); return }
+    if (this.log.hasChunk(n)) { this.count('duplicate'); this.stats.duplicateBytes += m.data.length; return }
     if (this.startChunk >= 0 && n < Math.max(this.startChunk, this.maxKnown - LIVE_WINDOW_CHUNKS)) { this.count('late'); return }
     // Far beyond the edge we know is either a lie or the future: do not buffer it.
     if (n > this.maxKnown + 4 * STRIPES + 64) return
@@ -344,9 +346,11 @@ export class StreamSwarm extends EventEmitter {
       this.emit('rejected', n, senders)
       return
     }
-    if (v.result === 'ignore') { this.count('duplicate'); return }
+    if (v.result === 'ignore') { this.count('duplicate'); this.stats.duplicateBytes += bytes.length; return }
     this.count('new')
     this.stats.receivedBytes += bytes.length
+    // Delivery record for ranking peers: credit each sender its share of a verified chunk.
+    for (const a of senders) { const p = this.node.peers.get(a); if (p) p.deliveredBytes += bytes.length / senders.length }
     if (senders.some((s) => this.sourceAddrs.has(s))) this.stats.receivedFromSourceBytes += bytes.length
     this.hopsOf.set(n, hops)
     if (this.hopsOf.size > FED_BY_MEMORY) this.hopsOf.delete(this.hopsOf.keys().next().value as number)
@@ -550,6 +554,7 @@ export class StreamSwarm extends EventEmitter {
       uploadedBytes: this.stats.uploadedBytes,
       receivedBytes: this.stats.receivedBytes,
       receivedFromSourceBytes: this.stats.receivedFromSourceBytes,
+      duplicateBytes: this.stats.duplicateBytes,
       producedBytes: produced,
       copiesUploaded: produced > 0 ? this.stats.uploadedBytes / produced : 0,
       chunks: { ...this.stats.chunks },
