@@ -7,6 +7,9 @@ import { RequestWindow } from './request-window.ts'
 export const GONE_AFTER_TIMEOUTS = 3
 /** Useless answers (short data, as to an unproven address) in a row after which a peer is dropped. */
 export const MAX_SHORT_ANSWERS = 16
+/** Answers to requests sent this many later that overtake an unanswered one mark it lost: a peer's
+ * answers come back nearly in order (its disk reads may swap a few), so this is a loss, not a delay. */
+export const REORDER_SEQS = 16
 /** Longest rest for a peer that went silent before it is asked again. */
 const MAX_REST_MS = 30_000
 
@@ -25,7 +28,21 @@ export class DownloadPeer {
   /** Not before this time (our own anti-amplification budget toward it was exhausted). */
   notBefore = 0
 
+  /** Requests sent to it in order (key and sequence), answered ones included; trimmed as answers pass them. */
+  private sentLog: { seq: number; key: string }[] = []
+  private sentHead = 0
+
   constructor(readonly addr: string) {}
+
+  logSent(seq: number, key: string): void { this.sentLog.push({ seq, key }) }
+
+  /** Requests overtaken by the answer to `seq`; the caller keeps those still outstanding as lost. */
+  overtaken(seq: number): { seq: number; key: string }[] {
+    const out: { seq: number; key: string }[] = []
+    while (this.sentHead < this.sentLog.length && this.sentLog[this.sentHead].seq < seq - REORDER_SEQS) out.push(this.sentLog[this.sentHead++])
+    if (this.sentHead > 1024) { this.sentLog = this.sentLog.slice(this.sentHead); this.sentHead = 0 }
+    return out
+  }
 
   /** The window it may use now: one request until it has delivered (its address proven, our cookie
    * echoed), then the grown window. */
@@ -35,13 +52,13 @@ export class DownloadPeer {
     return this.win.room
   }
 
-  delivered(bytes: number, fresh: boolean, rttMs?: number): void {
+  /** It answered a request with data. */
+  answered(rttMs?: number): void {
     this.win.acked(rttMs)
     this.timeoutsInRow = 0
     this.shortInRow = 0
     this.rests = 0
     if (this.phase !== 'dropped') this.phase = 'supplier'
-    if (fresh) { this.blocks++; this.bytes += bytes }
   }
 
   /** A request timed out; true when this made the peer rest (its other requests should be released). */

@@ -57,6 +57,16 @@ export interface DownloadResult {
   durationMs: number
   /** Peers that delivered blocks, most first. */
   suppliers: string[]
+  stats: TransferStats
+}
+
+export interface TransferStats {
+  requests: number
+  /** Requests that went unanswered until their timeout, or were overtaken by later answers. */
+  timeouts: number
+  overtaken: number
+  /** Blocks that arrived twice (endgame duplicates, late answers to timed-out requests). */
+  duplicates: number
 }
 
 interface Req { key: string; peer: DownloadPeer; first: number; count: number; seq: number; sentAt: number; deadline: number; retry: boolean }
@@ -66,7 +76,10 @@ export async function download(node: CjNode, store: FileStore, id: string, opts:
   if (!isContentId(id)) throw new TransferError('ERR_BAD_ID', `not a content id (lowercase sha256 hex): ${JSON.stringify(id)}`)
   if (opts.signal?.aborted) throw new TransferError('ERR_ABORTED', 'download aborted', { cause: opts.signal.reason })
   const have = await store.stat(id)
-  if (have) return { id, size: have.size, fetchedBytes: 0, fetchedBlocks: 0, resumedBlocks: Math.ceil(have.size / BLOCK_SIZE), durationMs: 0, suppliers: [] }
+  if (have) {
+    const stats = { requests: 0, timeouts: 0, overtaken: 0, duplicates: 0 }
+    return { id, size: have.size, fetchedBytes: 0, fetchedBlocks: 0, resumedBlocks: Math.ceil(have.size / BLOCK_SIZE), durationMs: 0, suppliers: [], stats }
+  }
   const dl = await store.beginDownload(id).catch((err) => { throw new TransferError('ERR_STORE', `cannot start ${id}: ${err.message}`, { cause: err }) })
   return new FileDownload(node, dl, id, opts).run()
 }
@@ -76,10 +89,14 @@ class FileDownload {
   private metrics: MetricsSink
   private peers = new Map<string, DownloadPeer>()
   private requests = new Map<string, Req>()
+  /** Keys of requests that went unanswered: a new request with the same key gives no RTT sample
+   * (a late answer to the old one would look like a fast answer to the new one: Karn). */
+  private unanswered = new Set<string>()
   private exclude: Set<string>
   private plan?: BlockPlan
   private size?: number
   private resumed = 0
+  private stats: TransferStats = { requests: 0, timeouts: 0, overtaken: 0, duplicates: 0 }
   /** Settles once the store has recorded the size; block writes wait for it. */
   private sized: Promise<unknown> = Promise.resolve()
   private writes = new Set<Promise<void>>()
@@ -145,8 +162,10 @@ class FileDownload {
     this.plan = new BlockPlan(count, (i) => this.dl.hasBlock(i))
     this.resumed = this.plan.had
     this.meter.start(this.bytesHad(), eof)
-    // Requests sent before the size was known were probes for block 0, outside the plan.
-    for (const r of this.requests.values()) { r.peer.win.cancelled(); this.requests.delete(r.key) }
+    // Requests sent before the size was known asked for block 0: they now count as requests for it
+    // (past the per-block cap they release nothing). They stay outstanding: cancelling them would
+    // have us write again to a peer whose first answer, proving its address, is still on its way.
+    for (const r of this.requests.values()) if (!this.plan.duplicate(0)) r.count = 0
     if (this.timer) for (const p of this.peers.values()) this.pump(p)
     return true
   }
@@ -181,7 +200,11 @@ class FileDownload {
       const now = this.node.clock.now()
       if (good > 0) {
         this.lastBlockAt = now
-        peer.delivered(0, false, req.retry ? undefined : now - req.sentAt)
+        peer.answered(req.retry ? undefined : now - req.sentAt)
+        for (const o of peer.overtaken(req.seq)) {
+          const lost = this.requests.get(o.key)
+          if (lost && lost.seq === o.seq) { this.unrequest(lost); this.unanswered.add(lost.key); peer.win.lost(lost.seq, false); this.stats.overtaken++ }
+        }
       } else if (peer.short()) {
         this.drop(peer, 'answers without data')
       }
@@ -190,7 +213,7 @@ class FileDownload {
   }
 
   private accept(i: number, bytes: Buffer, peer: DownloadPeer): void {
-    if (!this.plan!.markHad(i)) return
+    if (!this.plan!.markHad(i)) { this.stats.duplicates++; return }
     peer.blocks++
     peer.bytes += bytes.length
     this.meter.add(bytes.length)
@@ -213,7 +236,8 @@ class FileDownload {
     while (peer.room() > out.length && out.length < (ours ? MAX_BATCH : 1)) {
       const run = this.pick(peer, ours ? MAX_REQUEST_LENGTH / BLOCK_SIZE : 1)
       if (!run) break
-      const r: Req = { key: `${run.first}@${peer.addr}`, peer, first: run.first, count: run.count, seq: 0, sentAt: now, deadline: 0, retry: false }
+      const key = `${run.first}@${peer.addr}`
+      const r: Req = { key, peer, first: run.first, count: run.count, seq: 0, sentAt: now, deadline: 0, retry: this.unanswered.has(key) }
       out.push(r)
       this.requests.set(r.key, r) // before the next pick, so the endgame does not pick it twice
     }
@@ -221,12 +245,14 @@ class FileDownload {
     const msgs = out.map((r) => ({ type: 'PleaseSendContent' as const, id: this.id, offset: r.first * BLOCK_SIZE, length: r.count * BLOCK_SIZE }))
     const sent = this.node.send(peer.addr, msgs, 'file', 'relay')
     if (sent === 0) {
-      // Our anti-amplification budget toward a silent address is spent: its hello allowance returns in 10 s.
+      // Our anti-amplification budget toward a silent address is spent until it answers (or its hello
+      // allowance returns after 10 s); the sweep tries again.
       for (const r of out) this.unrequest(r)
-      peer.notBefore = now + 10_000
+      peer.notBefore = now + 1000
       return
     }
-    for (const r of out) { r.seq = peer.win.sent(); r.deadline = now + peer.win.rtoMs }
+    this.stats.requests += out.length
+    for (const r of out) { r.seq = peer.win.sent(); r.deadline = now + peer.win.rtoMs; peer.logSent(r.seq, r.key) }
     if (!ours && peer.room() > 0) this.pump(peer)
   }
 
@@ -270,6 +296,8 @@ class FileDownload {
     for (const r of this.requests.values()) {
       if (r.deadline > now) continue
       this.unrequest(r)
+      this.unanswered.add(r.key)
+      this.stats.timeouts++
       touched.add(r.peer)
       if (r.peer.timedOut(r.seq, now)) this.releaseAll(r.peer)
     }
@@ -320,7 +348,7 @@ class FileDownload {
     this.opts.onProgress?.(this.meter.final(this.size!, this.peersActive()))
     this.settle.resolve({
       id: this.id, size: this.size!, fetchedBytes: fetched, fetchedBlocks: suppliers.reduce((n, p) => n + p.blocks, 0),
-      resumedBlocks: this.resumed, durationMs: this.node.clock.now() - this.started, suppliers: this.suppliers(),
+      resumedBlocks: this.resumed, durationMs: this.node.clock.now() - this.started, suppliers: this.suppliers(), stats: this.stats,
     })
   }
 

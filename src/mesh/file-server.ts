@@ -6,6 +6,7 @@ import type { CjNode, Ctx } from './node.ts'
 import type { MessageOf } from './messages.ts'
 import { BLOCK_SIZE, MAX_PEERS_PER_LIST, MAX_REQUEST_LENGTH } from './messages.ts'
 import { FileRouter } from './file-router.ts'
+import { SharedFileReader } from './shared-file-reader.ts'
 import { isValidFileId } from '../store/file-store.ts'
 import type { FileStore } from '../store/file-store.ts'
 import type { Logger } from '../util/logger.ts'
@@ -16,11 +17,6 @@ import type { MetricsSink } from '../metrics/types.ts'
 export const UNVERIFIED_DATA_BYTES = 32
 /** Peers listed in a hint to an unverified sender, as the reference node does. */
 export const UNVERIFIED_HINT_PEERS = 3
-/** How long a file's size is trusted without looking again: a request stream of thousands per second
- * must not cost a stat() each, and shared files only ever appear or disappear. */
-const SIZE_CACHE_MS = 2000
-/** Sizes remembered: bounded because ids come from remote requests (only hits are cached). */
-const SIZE_CACHE_MAX = 256
 
 export interface FileServerComponents { node: CjNode; store: FileStore; logger?: Logger; metrics?: MetricsSink }
 export interface FileServerInit {
@@ -35,24 +31,20 @@ export interface FileServerCounters {
   hinted: number
   ignored: number
   unknown: number
-  errors: number
 }
 
 export class FileServer {
-  readonly counters: FileServerCounters = { requests: 0, served: 0, bytesServed: 0, hinted: 0, ignored: 0, unknown: 0, errors: 0 }
+  readonly counters: FileServerCounters = { requests: 0, served: 0, bytesServed: 0, hinted: 0, ignored: 0, unknown: 0 }
   private node: CjNode
-  private store: FileStore
-  private log: Logger
   private router: FileRouter
-  private sizes = new Map<string, { size: number; at: number }>()
+  private files: SharedFileReader
   private ourMax: number
   private closed = false
 
   constructor(c: FileServerComponents, init: FileServerInit = {}) {
     this.node = c.node
-    this.store = c.store
-    this.log = (c.logger ?? c.node.log).child('files')
     this.router = FileRouter.of(c.node)
+    this.files = new SharedFileReader(c.store.sharedDir, c.node.clock, isValidFileId)
     this.ourMax = Math.min(init.ourMaxDataBytes ?? MAX_REQUEST_LENGTH, MAX_REQUEST_LENGTH)
     c.node.handle('PleaseSendContent', (m, ctx) => this.answer(m, ctx))
   }
@@ -63,27 +55,15 @@ export class FileServer {
     if (m.id.includes('/') || m.id.includes('\\') || m.id.startsWith('.')) return
     this.counters.requests++
     if (!isValidFileId(m.id)) { this.counters.ignored++; return }
-    const size = this.router.downloading(m.id) ? undefined : await this.sizeOf(m.id)
-    if (size === undefined) { this.hint(m.id, ctx); return }
+    if (this.router.downloading(m.id)) { this.hint(m.id, ctx); return }
     let max = ctx.peer.speaksStreams ? this.ourMax : BLOCK_SIZE
     if (!ctx.verified) max = UNVERIFIED_DATA_BYTES
-    const length = Math.max(0, Math.min(m.length, max, size - m.offset))
-    let data: Buffer = Buffer.alloc(0)
-    if (length > 0) {
-      try {
-        data = await this.store.readBlock(m.id, m.offset, length)
-      } catch (err) {
-        // Deleted or unreadable since the stat: answer nothing rather than a wrong eof.
-        this.counters.errors++
-        this.sizes.delete(m.id)
-        this.log.debug('read failed', { id: m.id, err })
-        return
-      }
-      if (data.length !== length) { this.sizes.delete(m.id); return }
-    }
+    const got = await this.files.read(m.id, m.offset, Math.min(m.length, max))
+    if (this.closed) return
+    if (!got) { this.hint(m.id, ctx); return }
     this.counters.served++
-    this.counters.bytesServed += data.length
-    ctx.reply({ type: 'Content', id: m.id, offset: m.offset, data, eof: size }, 'file', 'relay')
+    this.counters.bytesServed += got.data.length
+    ctx.reply({ type: 'Content', id: m.id, offset: m.offset, data: got.data, eof: got.size }, 'file', 'relay')
   }
 
   /** While we download a file (or never had it), point the asker at peers that delivered it to us. */
@@ -96,20 +76,9 @@ export class FileServer {
     ctx.reply({ type: 'MaybeTheyHaveSome', id, peers }, 'file', 'relay')
   }
 
-  private async sizeOf(id: string): Promise<number | undefined> {
-    const now = this.node.clock.now()
-    const hit = this.sizes.get(id)
-    if (hit && now - hit.at < SIZE_CACHE_MS) return hit.size
-    const st = await this.store.stat(id)
-    if (!st) { this.sizes.delete(id); return undefined }
-    if (this.sizes.size >= SIZE_CACHE_MAX) this.sizes.delete(this.sizes.keys().next().value as string)
-    this.sizes.set(id, { size: st.size, at: now })
-    return st.size
-  }
-
   /** Idempotent. The node keeps the handler (it has no removal), which then answers nothing. */
   close(): void {
     this.closed = true
-    this.sizes.clear()
+    this.files.close()
   }
 }

@@ -13,6 +13,9 @@ export const MIN_RTO_MS = 250
 export const MAX_RTO_MS = 8000
 /** Before the first sample: the reference node's default peer delay, times a safety factor. */
 const FIRST_RTO_MS = 1000
+/** Queueing delay (round trip above the lowest seen) past which the window stops growing: more
+ * requests in flight would only wait in a queue (a socket buffer, a busy disk), as LEDBAT reasons. */
+export const QUEUE_TARGET_MS = 40
 
 export interface WindowInit { initial?: number; max?: number; minRtoMs?: number; maxRtoMs?: number }
 
@@ -21,6 +24,7 @@ export class RequestWindow {
   ssthresh: number
   srttMs?: number
   rttvarMs = 0
+  minRttMs = Infinity
   inFlight = 0
   /** Consecutive timeouts without any answer in between; backs the timeout off exponentially. */
   backoff = 0
@@ -57,7 +61,10 @@ export class RequestWindow {
   acked(rttMs?: number): void {
     this.inFlight = Math.max(0, this.inFlight - 1)
     this.backoff = 0
-    if (rttMs !== undefined && rttMs >= 0) this.sample(rttMs)
+    if (rttMs !== undefined && rttMs >= 0) {
+      this.sample(rttMs)
+      if (rttMs > this.minRttMs + QUEUE_TARGET_MS) return
+    }
     if (this.cwnd < this.ssthresh) this.cwnd += 1 // slow start: doubles per round trip
     else this.cwnd += 1 / this.cwnd // congestion avoidance: one more per round trip
     this.cwnd = Math.min(this.cwnd, this.max)
@@ -78,6 +85,7 @@ export class RequestWindow {
   cancelled(): void { this.inFlight = Math.max(0, this.inFlight - 1) }
 
   private sample(ms: number): void {
+    this.minRttMs = Math.min(this.minRttMs, ms)
     if (this.srttMs === undefined) {
       this.srttMs = ms
       this.rttvarMs = ms / 2

@@ -9,6 +9,7 @@ import { FileServer } from '../../src/mesh/file-server.ts'
 import { ShapedTransport, UdpTransport } from '../../src/mesh/transport.ts'
 import type { LinkModel, Transport } from '../../src/mesh/transport.ts'
 import { FileStore } from '../../src/store/file-store.ts'
+import type { MetricsSink } from '../../src/metrics/types.ts'
 
 export interface FileNode { node: CjNode; store: FileStore; server: FileServer; dir: string }
 
@@ -19,11 +20,11 @@ export async function tempDir(t: TestContext, prefix = 'cjp2p-files-'): Promise<
 }
 
 /** One node with a store and a file server; `link` shapes what it receives (to slow a download down). */
-export async function fileNode(t: TestContext, opts: { link?: LinkModel; serve?: boolean } = {}): Promise<FileNode> {
+export async function fileNode(t: TestContext, opts: { link?: LinkModel; metrics?: MetricsSink } = {}): Promise<FileNode> {
   const dir = await tempDir(t)
   let transport: Transport = await UdpTransport.bind({ port: 0 })
   if (opts.link) transport = new ShapedTransport(transport, opts.link)
-  const node = new CjNode({ transport }, { probeIntervalMs: 60_000 })
+  const node = new CjNode({ transport, metrics: opts.metrics }, { probeIntervalMs: 60_000 })
   const store = await FileStore.open(dir)
   const server = new FileServer({ node, store })
   t.after(async () => { server.close(); await node.close(); await store.close() })
