@@ -22,7 +22,10 @@ import type { MetricsSink, PenaltyReason, TrafficKind, TrafficRole } from '../me
 import { noMetrics } from '../metrics/types.ts'
 
 /** A hello to an address that never wrote to us: cookie request, peers request, RTT probe. */
-const HELLO_ALLOWANCE_BYTES = 256
+export const HELLO_ALLOWANCE_BYTES = 256
+/** Hearsay addresses that never answer stop getting hellos after this: otherwise one forged Peers
+ * list would make us send to its victims every 30 s forever (reflection without a bound). */
+export const HELLO_GIVE_UP_MS = 120_000
 /** Replies to peers not known to be ours stay under the LCDP datagram size; ours may be larger on loopback. */
 export const SMALL_DATAGRAM_BYTES = 5888
 /** Unverified senders get at most this many addresses in a list (the reference nodes give 1 to 3). */
@@ -117,7 +120,8 @@ export class CjNode extends EventEmitter {
   probe(): void {
     const now = this.clock.now()
     const targets = this.peers.all()
-      .filter((p) => !this.peers.isBanned(p) && (p.origin === 'configured' || p.verified || now - p.lastContacted > 30_000))
+      .filter((p) => !this.peers.isBanned(p) && (p.origin === 'configured' || p.verified ||
+        (now - p.lastContacted > 30_000 && now - Math.max(p.firstSeen, p.lastHeard) < HELLO_GIVE_UP_MS)))
       .sort((a, b) => (b.origin === 'configured' ? 1 : 0) - (a.origin === 'configured' ? 1 : 0) || b.lastHeard - a.lastHeard)
       .slice(0, 16)
     for (const p of targets) {
@@ -153,7 +157,8 @@ export class CjNode extends EventEmitter {
       budget = Math.max(0, 2 * peer.unverifiedRecv - peer.unverifiedSent) + hello
     }
     const prefixJson = prefix.map((m) => JSON.stringify(encodeMessage(m)))
-    const prefixBytes = prefixJson.reduce((n, s) => n + s.length + 1, 1)
+    // Sizes in bytes, not UTF-16 units: a peer's cookie may hold multi-byte characters.
+    const prefixBytes = prefixJson.reduce((n, s) => n + Buffer.byteLength(s) + 1, 1)
     let sent = 0
     let parts: string[] = []
     let partBytes = prefixBytes
@@ -168,10 +173,11 @@ export class CjNode extends EventEmitter {
     }
     for (const o of out) {
       const s = JSON.stringify(encodeMessage(o.m))
-      if (partBytes + s.length + 1 > maxBytes && parts.length > 0) flush()
+      const len = Buffer.byteLength(s)
+      if (partBytes + len + 1 > maxBytes && parts.length > 0) flush()
       // Anti-amplification: trailing messages that would exceed the budget are not sent at all.
-      if (sent + partBytes + s.length + 1 > budget) break
-      parts.push(s); kinds.push(o); partBytes += s.length + 1
+      if (sent + partBytes + len + 1 > budget) break
+      parts.push(s); kinds.push(o); partBytes += len + 1
     }
     if (parts.length > 0 || (out.length === 0 && prefix.length > 0 && sent + prefixBytes <= budget)) flush()
     if (!peer.verified) {
