@@ -1,0 +1,109 @@
+// Property tests of the message table: whatever bytes arrive, decodeDatagram answers (never
+// throws), and every message it returns satisfies the invariants the handlers rely on.
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import fc from 'fast-check'
+import type { Message } from '../../src/mesh/messages.ts'
+import {
+  MAX_DATAGRAM_BYTES, MAX_HAVE_BITMAP_BYTES, MAX_ID_LENGTH, MAX_MESSAGES_PER_DATAGRAM, MAX_OPAQUE_JSON_BYTES,
+  MAX_PEERS_PER_LIST, MAX_RECORDS_PER_MESSAGE, MAX_REQUEST_LENGTH, STRIPES, decodeDatagram, encodeMessage, isAddress,
+} from '../../src/mesh/messages.ts'
+import { CHUNK_SIZE } from '../../src/store/stream-types.ts'
+import { sampleMessages, mutateDatagram } from '../../scripts/fuzz-corpus.ts'
+
+const uint = (v: unknown) => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0
+const id = (v: unknown) => typeof v === 'string' && v.length > 0 && v.length <= MAX_ID_LENGTH
+const b64len = (s: string, n: number) => Buffer.from(s, 'base64').length === n
+
+/** The invariants a handler may assume of a decoded message. */
+function checkInvariants(m: Message): void {
+  const body = m as unknown as Record<string, unknown>
+  if ('id' in body) assert.ok(id(body.id), `${m.type} id`)
+  if ('peers' in body) {
+    const peers = body.peers as string[]
+    assert.ok(peers.length <= MAX_PEERS_PER_LIST && peers.every(isAddress), `${m.type} peers`)
+  }
+  if ('stripe' in body) assert.ok(uint(body.stripe) && (body.stripe as number) < STRIPES, `${m.type} stripe`)
+  for (const k of ['offset', 'length', 'from', 'count'] as const) if (k in body) assert.ok(uint(body[k]), `${m.type} ${k}`)
+  if ('value' in body) assert.ok(Buffer.byteLength(JSON.stringify(body.value)) <= MAX_OPAQUE_JSON_BYTES, `${m.type} value size`)
+  switch (m.type) {
+    case 'Content':
+      assert.ok(m.data.length <= MAX_REQUEST_LENGTH, 'content size')
+      assert.ok(m.eof === undefined || uint(m.eof))
+      assert.ok(m.hops === undefined || (uint(m.hops) && m.hops < 256))
+      break
+    case 'IHaveChunks': assert.ok(m.bits.length <= MAX_HAVE_BITMAP_BYTES); break
+    case 'HereAreChunkHashes':
+      assert.ok(m.chunks.length <= MAX_RECORDS_PER_MESSAGE)
+      for (const c of m.chunks) {
+        assert.ok(uint(c.n) && c.length >= 1 && c.length <= CHUNK_SIZE && uint(c.time))
+        assert.ok(b64len(c.blake3, 32) && b64len(c.sha256, 32) && b64len(c.sig, 64))
+      }
+      break
+    case 'HereAreSegments':
+      assert.ok(m.segments.length <= MAX_RECORDS_PER_MESSAGE)
+      for (const s of m.segments) assert.ok(uint(s.offset) && s.length >= 1 && s.duration > 0 && s.duration <= 3600 && b64len(s.sig, 64))
+      break
+    case 'ThisStreamGrew':
+      assert.ok(id(m.head.id) && uint(m.head.chunks) && uint(m.head.length) && typeof m.head.ended === 'boolean' && b64len(m.head.sig, 64))
+      break
+    case 'HereIsTheStreamInfo':
+      assert.ok(m.info.format === 'ts' || m.info.format === 'fmp4')
+      assert.ok(m.info.init === null || (uint(m.info.init.offset) && m.info.init.length >= 1))
+      break
+    case 'MyPublicKey': assert.ok(m.ed25519 !== undefined || m.ed25519h !== undefined); break
+    default: break
+  }
+}
+
+function decodeChecked(buf: Uint8Array): void {
+  const r = decodeDatagram(buf) // must not throw
+  if (!r.ok) return
+  assert.ok(r.messages.length <= MAX_MESSAGES_PER_DATAGRAM)
+  for (const m of r.messages) checkInvariants(m)
+}
+
+test('arbitrary bytes are decoded or dropped, never thrown', () => {
+  fc.assert(fc.property(fc.uint8Array({ maxLength: 2048 }), (b) => decodeChecked(b)), { numRuns: 3000 })
+})
+
+test('arbitrary JSON values, as arrays of single-key objects or not, decode to valid messages', () => {
+  const types = Object.keys(encodeMessage({ type: 'PleaseSendPeers' })).concat(sampleMessages().map((m) => Object.keys(encodeMessage(m))[0]))
+  const entry = fc.oneof(
+    fc.record({ k: fc.constantFrom(...types), v: fc.jsonValue({ maxDepth: 4 }) }).map(({ k, v }) => ({ [k]: v })),
+    fc.jsonValue({ maxDepth: 3 }),
+  )
+  fc.assert(fc.property(fc.array(entry, { maxLength: 80 }), (arr) => decodeChecked(Buffer.from(JSON.stringify(arr)))), { numRuns: 2000 })
+  fc.assert(fc.property(fc.jsonValue(), (v) => decodeChecked(Buffer.from(JSON.stringify(v) ?? 'null'))), { numRuns: 1000 })
+})
+
+test('mutated valid datagrams of every message type never throw and keep the invariants', () => {
+  const samples = sampleMessages()
+  // The samples themselves decode to exactly what was encoded.
+  for (const m of samples) {
+    const r = decodeDatagram(Buffer.from(JSON.stringify([encodeMessage(m)])))
+    assert.ok(r.ok && r.messages.length === 1 && r.messages[0].type === m.type, `round trip ${m.type}`)
+  }
+  fc.assert(fc.property(fc.constantFrom(...samples), fc.integer({ min: 0, max: 2 ** 31 - 1 }), (m, seed) => {
+    decodeChecked(mutateDatagram(Buffer.from(JSON.stringify([encodeMessage(m)])), seed))
+  }), { numRuns: 6000 })
+})
+
+test('hostile shapes: deep nesting, huge ids, many messages, oversize, garbage base64', () => {
+  const deep = (n: number) => '['.repeat(n) + ']'.repeat(n)
+  const cases = [
+    `[{"PleaseAlwaysReturnThisMessage":${deep(30000)}}]`,
+    `[{"PleaseReturnThisMessage":{"a":${deep(20000)}}}]`,
+    deep(32000),
+    JSON.stringify([{ PleaseSendContent: { id: 'x'.repeat(60000), offset: 0, length: 1 } }]),
+    JSON.stringify(Array.from({ length: 5000 }, () => ({ PleaseSendPeers: {} }))),
+    JSON.stringify([{ Content: { id: 'a', offset: 0, base64: '!!!!' } }, { Content: { id: 'a', offset: 0, base64: 'A'.repeat(60000) } }]),
+    JSON.stringify([{ Content: { id: 'a', offset: 1e300, base64: 'AAAA' } }, { PleaseSendContent: { id: 'a', offset: -1, length: 2 ** 60 } }]),
+    JSON.stringify([{ __proto__: 1 }, { constructor: {} }, { toString: 1 }, { hasOwnProperty: {} }]),
+    '[{"__proto__":{"PleaseSendPeers":{}}}]',
+  ]
+  for (const c of cases) decodeChecked(Buffer.from(c))
+  assert.equal(decodeDatagram(Buffer.alloc(MAX_DATAGRAM_BYTES + 1, 0x20)).ok, false)
+  const many = decodeDatagram(Buffer.from(JSON.stringify(Array.from({ length: 500 }, () => ({ PleaseSendPeers: {} })))))
+  assert.deepEqual(many, { ok: false, reason: 'too_many_messages' })
+})
