@@ -26,8 +26,12 @@ const FED_BY_MEMORY = 256
 /** Peers remembered as holders of this stream: enough to find parents, bounded against floods. */
 const MAX_HOLDERS = 256
 const TICK_MS = 50
+/** A parent candidate that has not accepted or redirected us in this time is passed over. */
+const JOIN_ANSWER_MS = 500
 
-interface Join { candidates: string[]; asked?: string; askedAt: number; tried: Set<string> }
+/** A stripe we are looking for a parent in. `hello` is set while we wait for a candidate we have
+ * never talked to to finish the cookie round trip: peers only take children they have verified. */
+interface Join { candidates: string[]; asked?: string; askedAt: number; tried: Set<string>; hello?: boolean }
 
 export interface SwarmStatus {
   id: string
@@ -443,7 +447,12 @@ export class StreamSwarm extends EventEmitter {
         const cands = this.holderList('').map((addr) => ({ addr, rttMs: this.node.peers.get(addr)?.rttMs, isSource: this.sourceAddrs.has(addr) }))
         j = this.joins[s] = { candidates: rankParents(s, cands), askedAt: 0, tried: new Set() }
       }
-      if (!j.asked || now - j.askedAt > 500) { j.asked = undefined; this.advanceJoin(s) }
+      if (j.asked && j.hello && this.node.peers.get(j.asked)?.verified) {
+        // The handshake finished: ask for real now.
+        j.hello = false
+        j.askedAt = now
+        this.node.send(j.asked, [{ type: 'PleaseKeepSendingMe', id: this.id, stripe: s, from: this.maxKnown }])
+      } else if (!j.asked || now - j.askedAt > JOIN_ANSWER_MS) { j.asked = undefined; this.advanceJoin(s) }
     }
   }
 
@@ -455,6 +464,15 @@ export class StreamSwarm extends EventEmitter {
     j.tried.add(next)
     j.asked = next
     j.askedAt = this.node.clock.now()
+    const peer = this.node.peers.get(next)
+    if (!peer?.verified) {
+      // A stranger ignores subscriptions until we have echoed its cookie. An RTT probe is answered
+      // by everyone (with its cookie), so send that first and subscribe once it is verified.
+      j.hello = true
+      this.node.send(next, [{ type: 'PleaseReturnThisMessage', value: this.node.clock.now() }])
+      return
+    }
+    j.hello = false
     this.node.send(next, [{ type: 'PleaseKeepSendingMe', id: this.id, stripe: s, from: this.maxKnown }])
   }
 
