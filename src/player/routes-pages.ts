@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url'
 import type { Express, Request, Response } from 'express'
 import type { PlayerContext } from './app.ts'
 import { dashboardPage } from './pages/dashboard.ts'
+import { DashboardCollector } from './pages/dashboard-collector.ts'
 import { indexPage } from './pages/index-page.ts'
 import { watchPage } from './pages/watch-page.ts'
 import { routeLabel } from './request-guard.ts'
@@ -12,6 +13,10 @@ import { streamIdFromPath } from './stream-directory.ts'
 
 const HLS_JS = createRequire(import.meta.url).resolve('hls.js/dist/hls.min.js')
 const PLAYER_JS = fileURLToPath(new URL('./static/player.js', import.meta.url))
+const DASHBOARD_JS = fileURLToPath(new URL('./static/dashboard.js', import.meta.url))
+const DASHBOARD_CHARTS_JS = fileURLToPath(new URL('./static/dashboard-charts.js', import.meta.url))
+/** Longest stream id we look up from the query string (the real ones are about 80 characters). */
+const MAX_STREAM_PARAM = 300
 /** Scripts change only with a new install; a short cache still picks up upgrades quickly. */
 const SCRIPT_CACHE = 'public, max-age=300'
 
@@ -34,14 +39,26 @@ export function registerPageRoutes(app: Express, { components }: PlayerContext):
     sendPage(res, watchPage(id, log.info()))
   })
 
-  // FAN-OUT DASHBOARD: pages/dashboard.ts renders it; replace that module, keep this route.
+  // The fan-out dashboard: the page, and the data it polls (this node's status plus its
+  // dashboardPeers' statuses, read server-side because they are other origins).
+  const collector = new DashboardCollector({ status: components.status })
   app.get('/dashboard', routeLabel('dashboard'), (_req: Request, res: Response) => {
     sendPage(res, dashboardPage())
+  })
+  app.get('/dashboard/data.json', routeLabel('dashboard'), async (req: Request, res: Response) => {
+    const stream = typeof req.query.stream === 'string' && req.query.stream.length <= MAX_STREAM_PARAM ? req.query.stream : undefined
+    res.set('Cache-Control', 'no-store').json(await collector.data(stream))
   })
 
   app.get('/vendor/hls.min.js', routeLabel('vendor'), (_req: Request, res: Response, next) => {
     res.sendFile(HLS_JS, { headers: { 'Cache-Control': SCRIPT_CACHE } }, (err) => err && next(err))
   })
+
+  for (const [path, file] of [['/static/dashboard.js', DASHBOARD_JS], ['/static/dashboard-charts.js', DASHBOARD_CHARTS_JS]]) {
+    app.get(path, routeLabel('vendor'), (_req: Request, res: Response, next) => {
+      res.sendFile(file, { headers: { 'Cache-Control': SCRIPT_CACHE } }, (err) => err && next(err))
+    })
+  }
 
   app.get('/static/player.js', routeLabel('vendor'), (_req: Request, res: Response, next) => {
     res.sendFile(PLAYER_JS, { headers: { 'Cache-Control': SCRIPT_CACHE } }, (err) => err && next(err))

@@ -1,0 +1,187 @@
+// Small SVG charts for the dashboard: line plots over time, horizontal bars and the relay graph.
+// Everything is built with createElementNS and textContent, so no status value is ever parsed as
+// markup. Exposes window.cjp2pCharts for dashboard.js.
+(function () {
+  'use strict'
+  const NS = 'http://www.w3.org/2000/svg'
+  const STRIPE_COLORS = ['#4cc9f0', '#f72585', '#90e05a', '#ffb703', '#b388ff', '#ff7b54', '#2ec4b6', '#e9c46a']
+  const ROLE_COLORS = { source: '#ffb703', relay: '#4cc9f0', viewer: '#8fa3b8', peer: '#4a5568' }
+  const AXIS = '#5b6778'
+  const GRID = '#232b36'
+  const TEXT = '#aab4c3'
+
+  function el(name, attrs, parent, text) {
+    const e = document.createElementNS(NS, name)
+    for (const k in attrs) if (attrs[k] !== undefined && attrs[k] !== null) e.setAttribute(k, String(attrs[k]))
+    if (text !== undefined) e.textContent = String(text)
+    if (parent) parent.appendChild(e)
+    return e
+  }
+
+  function svgIn(host, w, h) {
+    host.textContent = ''
+    return el('svg', { viewBox: `0 0 ${w} ${h}`, width: '100%', role: 'img', preserveAspectRatio: 'xMidYMid meet' }, host)
+  }
+
+  /** A "nice" upper bound for an axis: 1, 2 or 5 times a power of ten. */
+  function niceMax(v) {
+    if (!(v > 0)) return 1
+    const p = Math.pow(10, Math.floor(Math.log10(v)))
+    for (const m of [1, 2, 5, 10]) if (v <= m * p) return m * p
+    return 10 * p
+  }
+
+  /** Legend swatches from (x, y), wrapping before maxX; returns the y below the last row. */
+  function legend(svg, items, x, y, maxX) {
+    let cx = x
+    let cy = y
+    for (const it of items) {
+      const w = 22 + it.name.length * 6.3
+      if (cx > x && cx + w > maxX) { cx = x; cy += 16 }
+      el('rect', { x: cx, y: cy - 9, width: 10, height: 10, rx: 2, fill: it.color }, svg)
+      el('text', { x: cx + 14, y: cy, fill: TEXT, 'font-size': 11 }, svg, it.name)
+      cx += w
+    }
+    return cy + 8
+  }
+
+  /** Lines over time. opts: {t, series:[{name,color,values,dash}], format, minMax, refs:[{y,label}]} */
+  function lineChart(host, opts) {
+    const W = 520, H = 230, L = 58, R = 12, B = 26
+    const svg = svgIn(host, W, H)
+    const T = legend(svg, opts.series, L, 14, W - R) + 6
+    const t = opts.t || []
+    let max = opts.minMax || 0
+    for (const s of opts.series) for (const v of s.values) if (v !== null && v > max) max = v
+    for (const r of opts.refs || []) max = Math.max(max, r.y * 1.15)
+    max = niceMax(max)
+    // The axis grows with the history (at least 20 s), so a fresh page is not all empty space.
+    const t0 = Math.min(-20, t.length ? t[0] : -60)
+    const px = (x) => L + ((x - t0) / (0 - t0)) * (W - L - R)
+    const py = (v) => T + (1 - v / max) * (H - T - B)
+    for (let i = 0; i <= 4; i++) {
+      const v = (max * i) / 4
+      el('line', { x1: L, x2: W - R, y1: py(v), y2: py(v), stroke: GRID }, svg)
+      el('text', { x: L - 6, y: py(v) + 4, fill: TEXT, 'font-size': 10, 'text-anchor': 'end' }, svg, opts.format(v))
+    }
+    const step = t0 < -100 ? 30 : t0 < -40 ? 10 : 5
+    for (let x = 0; x >= t0; x -= step) {
+      el('text', { x: px(x), y: H - 8, fill: TEXT, 'font-size': 10, 'text-anchor': 'middle' }, svg, x === 0 ? 'now' : `${x}s`)
+    }
+    el('line', { x1: L, x2: L, y1: T, y2: H - B, stroke: AXIS }, svg)
+    for (const r of opts.refs || []) {
+      el('line', { x1: L, x2: W - R, y1: py(r.y), y2: py(r.y), stroke: '#e76f51', 'stroke-dasharray': '5 4', 'stroke-width': 1 }, svg)
+      el('text', { x: W - R - 2, y: py(r.y) - 4, fill: '#e76f51', 'font-size': 10, 'text-anchor': 'end' }, svg, r.label)
+    }
+    for (const s of opts.series) {
+      let d = ''
+      let pen = false
+      s.values.forEach((v, i) => {
+        if (v === null || v === undefined) { pen = false; return }
+        d += `${pen ? 'L' : 'M'}${px(t[i]).toFixed(1)},${py(v).toFixed(1)}`
+        pen = true
+      })
+      if (d) el('path', { d, fill: 'none', stroke: s.color, 'stroke-width': s.width || 2, 'stroke-dasharray': s.dash, 'stroke-linejoin': 'round' }, svg)
+    }
+    if (!t.length) el('text', { x: W / 2, y: H / 2, fill: TEXT, 'text-anchor': 'middle' }, svg, 'waiting for data')
+    return svg
+  }
+
+  /** Horizontal grouped bars. opts: {rows:[{label, sub, values:[...]}], keys:[{name,color}], format} */
+  function barChart(host, opts) {
+    const rowH = 20 * opts.keys.length + 14
+    const W = 520, L = 150, R = 70, T = 24
+    const H = Math.max(80, T + rowH * opts.rows.length + 8)
+    const svg = svgIn(host, W, H)
+    let max = 0
+    for (const r of opts.rows) for (const v of r.values) if (v > max) max = v
+    max = niceMax(max)
+    opts.rows.forEach((r, i) => {
+      const y = T + i * rowH
+      el('text', { x: L - 8, y: y + 14, fill: '#dde3ea', 'font-size': 11, 'text-anchor': 'end', 'font-family': 'ui-monospace, monospace' }, svg, r.label)
+      if (r.sub) el('text', { x: L - 8, y: y + 27, fill: r.subColor || TEXT, 'font-size': 10, 'text-anchor': 'end' }, svg, r.sub)
+      opts.keys.forEach((k, j) => {
+        const v = r.values[j] || 0
+        const w = Math.max(v > 0 ? 2 : 0, (v / max) * (W - L - R))
+        el('rect', { x: L, y: y + 4 + j * 20, width: w, height: 15, rx: 3, fill: k.color }, svg)
+        el('text', { x: L + w + 5, y: y + 15 + j * 20, fill: TEXT, 'font-size': 10 }, svg, opts.format(v))
+      })
+    })
+    legend(svg, opts.keys, L, 14, W - R)
+    if (!opts.rows.length) el('text', { x: W / 2, y: H / 2, fill: TEXT, 'text-anchor': 'middle' }, svg, 'waiting for data')
+    return svg
+  }
+
+  /** The relay graph: nodes from graph.nodes at their layout position, one curve per stripe. */
+  function relayGraph(host, graph, fmtBytes) {
+    const perColumn = {}
+    for (const n of graph.nodes) perColumn[n.depth] = (perColumn[n.depth] || 0) + 1
+    const tallest = Math.max(1, ...Object.values(perColumn))
+    const W = 1000, H = Math.max(240, 96 * tallest + 40), R = 20, PAD = 20
+    const svg = svgIn(host, W, H)
+    const defs = el('defs', {}, svg)
+    const colors = STRIPE_COLORS.concat(['#6b7785'])
+    colors.forEach((c, i) => {
+      const m = el('marker', { id: `arrow${i}`, viewBox: '0 0 10 10', refX: 9, refY: 5, markerUnits: 'userSpaceOnUse', markerWidth: 9, markerHeight: 9, orient: 'auto-start-reverse' }, defs)
+      el('path', { d: 'M0,0 L10,5 L0,10 z', fill: c }, m)
+    })
+    const glow = el('filter', { id: 'glow', x: '-50%', y: '-50%', width: '200%', height: '200%' }, defs)
+    el('feGaussianBlur', { stdDeviation: 5, result: 'b' }, glow)
+    const merge = el('feMerge', {}, glow)
+    el('feMergeNode', { in: 'b' }, merge)
+    el('feMergeNode', { in: 'SourceGraphic' }, merge)
+    const pos = {}
+    for (const n of graph.nodes) pos[n.id] = { x: PAD + n.x * (W - 2 * PAD), y: PAD + n.y * (H - 2 * PAD - 20) }
+    const maxChunks = Math.max(1, ...graph.edges.map((e) => e.chunks))
+    const edgeLayer = el('g', {}, svg)
+    for (const e of graph.edges) {
+      const a = pos[e.from], b = pos[e.to]
+      if (!a || !b) continue
+      const dx = b.x - a.x, dy = b.y - a.y
+      const len = Math.max(1, Math.hypot(dx, dy))
+      const ux = dx / len, uy = dy / len
+      const nx = -uy, ny = ux
+      const lanes = e.stripes.length ? e.stripes : [-1]
+      const width = 1.2 + 3 * (e.chunks / maxChunks)
+      // Links that run backwards or within a column bow out so they do not hide behind nodes.
+      const bow = dx <= 0 ? 60 : 18
+      lanes.forEach((s, i) => {
+        const off = (i - (lanes.length - 1) / 2) * 4.5
+        const x1 = a.x + ux * R + nx * off, y1 = a.y + uy * R + ny * off
+        const x2 = b.x - ux * (R + 3) + nx * off, y2 = b.y - uy * (R + 3) + ny * off
+        const cx = (x1 + x2) / 2 + nx * bow, cy = (y1 + y2) / 2 + ny * bow
+        const ci = s < 0 ? colors.length - 1 : s % STRIPE_COLORS.length
+        const p = el('path', {
+          d: `M${x1.toFixed(1)},${y1.toFixed(1)} Q${cx.toFixed(1)},${cy.toFixed(1)} ${x2.toFixed(1)},${y2.toFixed(1)}`,
+          fill: 'none', stroke: colors[ci], 'stroke-width': width.toFixed(2), 'stroke-opacity': 0.85,
+          'stroke-dasharray': s < 0 ? '4 4' : undefined, 'marker-end': `url(#arrow${ci})`,
+        }, edgeLayer)
+        el('title', {}, p, `${e.from} → ${e.to}: ${e.stripes.length ? 'stripes ' + e.stripes.join(', ') : 'repair only'}; ${e.chunks} recent chunks`)
+      })
+    }
+    for (const n of graph.nodes) {
+      const p = pos[n.id]
+      const g = el('g', { class: `node role-${n.role}` }, svg)
+      const color = ROLE_COLORS[n.role] || ROLE_COLORS.peer
+      if (n.self) el('circle', { cx: p.x, cy: p.y, r: R + 6, fill: 'none', stroke: '#ffffff', 'stroke-width': 1.5, 'stroke-dasharray': '3 3' }, g)
+      el('circle', {
+        cx: p.x, cy: p.y, r: R, fill: n.reporting ? color : '#161b22', stroke: color, 'stroke-width': n.role === 'source' ? 3 : 2,
+        filter: n.role === 'source' ? 'url(#glow)' : undefined, 'stroke-dasharray': n.reporting ? undefined : '4 3',
+      }, g)
+      el('text', { x: p.x, y: p.y + 4, fill: n.reporting ? '#0d1117' : TEXT, 'font-size': 11, 'font-weight': 700, 'text-anchor': 'middle' }, g,
+        n.role === 'source' ? 'SRC' : n.role === 'relay' ? 'RLY' : n.role === 'viewer' ? 'VWR' : '?')
+      el('text', { x: p.x, y: p.y + R + 15, fill: '#dde3ea', 'font-size': 11, 'text-anchor': 'middle', 'font-family': 'ui-monospace, monospace' }, g, n.id)
+      el('text', { x: p.x, y: p.y + R + 29, fill: color, 'font-size': 10.5, 'text-anchor': 'middle' }, g,
+        `${n.role}${n.self ? ' · this node' : ''}${n.reporting ? ` · ↑${fmtBytes(n.uploadedBytes)}` : ''}`)
+      el('title', {}, g, `${n.id} (${n.role})${n.http ? ' ' + n.http : ''}`)
+    }
+    const items = []
+    for (let s = 0; s < graph.stripes; s++) items.push({ name: `stripe ${s}`, color: STRIPE_COLORS[s % STRIPE_COLORS.length] })
+    items.push({ name: 'repair (pull)', color: colors[colors.length - 1] })
+    legend(svg, items, 10, H - 6, W)
+    if (!graph.nodes.length) el('text', { x: W / 2, y: H / 2, fill: TEXT, 'text-anchor': 'middle' }, svg, 'no stream yet')
+    return svg
+  }
+
+  window.cjp2pCharts = { lineChart, barChart, relayGraph, STRIPE_COLORS, ROLE_COLORS }
+})()

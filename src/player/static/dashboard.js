@@ -1,0 +1,174 @@
+// Dashboard page: polls /dashboard/data.json (this node and the peers it knows, aggregated by the
+// node) every second and redraws the relay graph and the plots. Tests read window.cjp2pDashboard.
+/* global URLSearchParams */
+(function () {
+  'use strict'
+  const C = window.cjp2pCharts
+  const REFRESH_MS = 1000
+  const state = { graph: null, series: null, data: null, updates: 0, error: null, stream: null }
+  window.cjp2pDashboard = state
+  const $ = (id) => document.getElementById(id)
+
+  function fmtBytes(n) {
+    if (!(n > 0)) return '0 B'
+    const u = ['B', 'KB', 'MB', 'GB', 'TB']
+    const i = Math.min(u.length - 1, Math.floor(Math.log10(n) / 3))
+    const v = n / Math.pow(1000, i)
+    return `${v >= 100 || i === 0 ? v.toFixed(0) : v.toFixed(1)} ${u[i]}`
+  }
+  function fmtBits(bytesPerSecond) {
+    const b = (bytesPerSecond || 0) * 8
+    if (b >= 1e6) return `${(b / 1e6).toFixed(b >= 1e7 ? 0 : 1)} Mbit/s`
+    if (b >= 1e3) return `${(b / 1e3).toFixed(0)} kbit/s`
+    return `${b.toFixed(0)} bit/s`
+  }
+  const fmtMs = (v) => (v >= 1000 ? `${(v / 1000).toFixed(1)} s` : `${Math.round(v)} ms`)
+  const fmtX = (v) => `${v.toFixed(v >= 10 ? 0 : 1)}×`
+  const fmtPct = (v) => `${Math.round(v * 100)} %`
+  const lastOf = (a) => { for (let i = (a || []).length - 1; i >= 0; i--) if (a[i] !== null) return a[i]; return null }
+
+  function tile(id, value, hint, level) {
+    const t = $(id)
+    t.querySelector('.value').textContent = value
+    t.querySelector('.hint').textContent = hint
+    t.dataset.level = level || ''
+  }
+
+  function colorFor(id, i) {
+    const n = state.graph && state.graph.nodes.find((x) => x.id === id)
+    if (n && n.role === 'source') return C.ROLE_COLORS.source
+    const palette = ['#4cc9f0', '#90e05a', '#f72585', '#b388ff', '#2ec4b6', '#ff7b54', '#e9c46a', '#8fa3b8']
+    return palette[i % palette.length]
+  }
+
+  function roleOf(id) {
+    const n = state.graph && state.graph.nodes.find((x) => x.id === id)
+    return n ? n.role : 'peer'
+  }
+
+  function render(d) {
+    const s = d.series
+    const g = d.graph
+    state.graph = g
+    state.series = s
+    state.data = d
+    const select = $('stream')
+    if (select.options.length !== d.streams.length || [...select.options].some((o, i) => o.value !== d.streams[i])) {
+      select.textContent = ''
+      for (const id of d.streams) {
+        const o = document.createElement('option')
+        o.value = id
+        o.textContent = id.replace(/^stream\/([0-9a-f]{8})[0-9a-f]*\//, 'stream/$1…/')
+        select.appendChild(o)
+      }
+    }
+    if (d.stream) select.value = d.stream
+    if (!g || !s) {
+      $('graph').textContent = 'This node carries no stream yet.'
+      return
+    }
+    const copies = lastOf(s.copies), recent = lastOf(s.copiesRecent), offload = lastOf(s.offload), p95 = lastOf(s.delay.p95)
+    const stalls = d.nodes.reduce((a, n) => a + n.stalls, 0)
+    tile('t-copies', copies === null ? '–' : fmtX(copies), 'source upload ÷ stream, since start', copies !== null && copies > 1.5 ? 'bad' : 'good')
+    tile('t-recent', recent === null ? '–' : fmtX(recent), 'same, last few seconds', recent !== null && recent > 1.5 ? 'bad' : 'good')
+    tile('t-offload', offload === null ? '–' : fmtPct(offload), 'viewer bytes not from the source')
+    tile('t-nodes', String(g.nodes.length), `${g.nodes.filter((n) => n.reporting).length} reporting · ${g.edges.length} links`)
+    tile('t-delay', p95 === null ? '–' : fmtMs(p95), 'p95 chunk delay, worst viewer', p95 !== null && p95 > 5000 ? 'bad' : '')
+    tile('t-stalls', String(stalls), 'playback stalls reported', stalls > 0 ? 'warn' : 'good')
+
+    C.relayGraph($('graph'), g, fmtBytes)
+    C.lineChart($('copies'), {
+      t: s.t, format: fmtX, minMax: 2, refs: [{ y: 1, label: '1 copy' }],
+      series: [
+        { name: 'since start', color: '#ffb703', values: s.copies },
+        { name: 'last few seconds', color: '#4cc9f0', values: s.copiesRecent, width: 1.5 },
+      ],
+    })
+    const ids = Object.keys(s.upload)
+    C.lineChart($('upload'), {
+      t: s.t, format: fmtBits,
+      series: [{ name: 'stream bitrate', color: '#ffffff', values: s.bitrate, dash: '6 4', width: 1.5 }]
+        .concat(ids.map((id, i) => ({ name: `${roleOf(id)} :${id.split(':').pop()}`, color: colorFor(id, i), values: s.upload[id] }))),
+    })
+    C.barChart($('bars'), {
+      format: fmtBits,
+      keys: [{ name: 'upload', color: '#ffb703' }, { name: 'download', color: '#4cc9f0' }],
+      rows: s.bars.map((b) => ({
+        label: b.id, sub: `${roleOf(b.id)} · ↑${fmtBytes(b.uploaded)} ↓${fmtBytes(b.received)}`, subColor: C.ROLE_COLORS[roleOf(b.id)],
+        values: [b.upRate, b.downRate],
+      })),
+    })
+    C.lineChart($('delay'), {
+      t: s.t, format: fmtMs, minMax: 100,
+      series: [
+        { name: 'p50', color: '#90e05a', values: s.delay.p50 },
+        { name: 'p95', color: '#ffb703', values: s.delay.p95 },
+        { name: 'p99', color: '#f72585', values: s.delay.p99 },
+      ],
+    })
+    const hops = {}
+    for (const n of d.nodes) for (const h in n.hops) hops[h] = (hops[h] || 0) + n.hops[h]
+    C.barChart($('hops'), {
+      format: (v) => `${Math.round(v)} chunks`, keys: [{ name: 'chunks verified', color: '#b388ff' }],
+      rows: Object.keys(hops).sort((a, b) => a - b).map((h) => ({ label: `${h} hop${h === '1' ? '' : 's'}`, values: [hops[h]] })),
+    })
+    C.lineChart($('stalls'), {
+      t: s.t, format: (v) => String(Math.round(v)), minMax: 4,
+      series: ids.map((id, i) => ({ name: `:${id.split(':').pop()}`, color: colorFor(id, i), values: s.stalls[id] })),
+    })
+    renderTable(d)
+  }
+
+  function cell(tr, text, cls) {
+    const td = document.createElement('td')
+    td.textContent = text
+    if (cls) td.className = cls
+    tr.appendChild(td)
+  }
+
+  function renderTable(d) {
+    const body = $('nodes')
+    body.textContent = ''
+    const bars = {}
+    for (const b of d.series.bars) bars[b.id] = b
+    for (const n of d.nodes) {
+      const b = bars[n.udp] || {}
+      const tr = document.createElement('tr')
+      cell(tr, n.udp + (n.udp === d.self ? ' (this node)' : ''), 'mono')
+      cell(tr, roleOf(n.udp), `role-${roleOf(n.udp)}`)
+      cell(tr, String(n.peersActive))
+      cell(tr, fmtBits(b.upRate))
+      cell(tr, fmtBits(b.downRate))
+      cell(tr, fmtBytes(b.fromSource))
+      cell(tr, `${n.stalls} (${n.stallSeconds.toFixed(1)} s)`)
+      body.appendChild(tr)
+    }
+    for (const p of d.peers.filter((x) => !x.ok)) {
+      const tr = document.createElement('tr')
+      cell(tr, p.url, 'mono')
+      cell(tr, `unreachable: ${p.error || 'error'}`, 'error')
+      body.appendChild(tr)
+    }
+  }
+
+  async function tick() {
+    try {
+      const q = state.stream ? `?${new URLSearchParams({ stream: state.stream })}` : ''
+      const res = await fetch(`/dashboard/data.json${q}`, { cache: 'no-store' })
+      if (!res.ok) throw new Error(`HTTP ${res.status}`)
+      render(await res.json())
+      state.updates++
+      state.error = null
+      $('updated').textContent = `updated ${new Date().toLocaleTimeString()}`
+      $('updated').className = ''
+    } catch (err) {
+      state.error = String(err)
+      $('updated').textContent = `update failed: ${state.error}`
+      $('updated').className = 'error'
+    }
+    setTimeout(tick, REFRESH_MS)
+  }
+
+  $('stream').addEventListener('change', (e) => { state.stream = e.target.value; })
+  tick()
+})()
