@@ -1,36 +1,19 @@
-// Downloading one file by id from every peer that has it.
-//
-// Design: blocks are 4096 bytes (BLOCK_SIZE), fetched first-missing-first from all peers at once.
-// Each peer has its own request window (AIMD on answers and timeouts, RTT-based timeout); an answer
-// refills that peer's window at once, so fast peers take more blocks. All outstanding requests live
-// in one map; one sweep timer expires them, releases their blocks to others, wakes resting peers,
-// adopts newly known peers, reports progress and gives up on a stall. The size comes from the first
-// `eof`; blocks go straight to the store's incoming copy (whose bitmap makes a restart resume), and
-// the store checks the whole file's SHA-256 at the end. Without per-block hashes a bad block cannot
-// be blamed on anyone, unless one peer sent every block.
+// Downloading one file by id from every peer that has it: the public entry point. The work is
+// done by a DownloadSession (download-session.ts).
 import type { CjNode } from './node.ts'
-import type { MessageOf } from './messages.ts'
-import { BLOCK_SIZE, MAX_REQUEST_LENGTH } from './messages.ts'
-import { BlockPlan } from './block-plan.ts'
-import { DownloadPeer } from './download-peer.ts'
-import { FileRouter } from './file-router.ts'
+import { BLOCK_SIZE } from './messages.ts'
+import { DownloadSession } from './download-session.ts'
 import { TransferError } from './transfer-error.ts'
-import { ProgressMeter } from './progress-meter.ts'
 import type { DownloadProgress } from './progress-meter.ts'
-import { MAX_FILE_BYTES, isContentId } from '../store/file-store.ts'
-import type { Download, FileStore } from '../store/file-store.ts'
+import { isContentId } from '../store/file-store.ts'
+import type { FileStore } from '../store/file-store.ts'
 import type { Logger } from '../util/logger.ts'
 import type { MetricsSink } from '../metrics/types.ts'
 
 export type { DownloadProgress } from './progress-meter.ts'
-
-/** Peers one download talks to: more add requests and bookkeeping, not speed. */
-export const MAX_DOWNLOAD_PEERS = 64
-/** How often the sweep runs: well under the smallest timeout, cheap with a few thousand requests. */
-const SWEEP_MS = 50
-/** Requests in one datagram to a peer of ours (others get one per datagram, as they answer all of a
- * datagram in one reply). */
-const MAX_BATCH = 32
+export { isTransferError, TransferError } from './transfer-error.ts'
+export type { TransferErrorCode } from './transfer-error.ts'
+export { MAX_DOWNLOAD_PEERS, MAX_QUEUED_WRITES } from './download-session.ts'
 
 export interface DownloadOptions {
   /** Addresses to ask besides every peer the node knows. */
@@ -44,6 +27,10 @@ export interface DownloadOptions {
   metrics?: MetricsSink
   /** Give up with ERR_STALLED when no new block arrived for this long. */
   stallTimeoutMs?: number
+  /** Bytes asked per request of a peer known to speak our extension, whose server must be set to
+   * send that much in one datagram (FileServerInit.ourMaxDataBytes): worth it on loopback or a LAN
+   * with large datagrams. Default one block, which every peer answers in full. */
+  ourRangeBytes?: number
 }
 
 export interface DownloadResult {
@@ -69,8 +56,6 @@ export interface TransferStats {
   duplicates: number
 }
 
-interface Req { key: string; peer: DownloadPeer; first: number; count: number; seq: number; sentAt: number; deadline: number; retry: boolean }
-
 /** Downloads `id` into the store (incoming, then shared/<id> once its hash matches). */
 export async function download(node: CjNode, store: FileStore, id: string, opts: DownloadOptions = {}): Promise<DownloadResult> {
   if (!isContentId(id)) throw new TransferError('ERR_BAD_ID', `not a content id (lowercase sha256 hex): ${JSON.stringify(id)}`)
@@ -81,298 +66,6 @@ export async function download(node: CjNode, store: FileStore, id: string, opts:
     return { id, size: have.size, fetchedBytes: 0, fetchedBlocks: 0, resumedBlocks: Math.ceil(have.size / BLOCK_SIZE), durationMs: 0, suppliers: [], stats }
   }
   const dl = await store.beginDownload(id).catch((err) => { throw new TransferError('ERR_STORE', `cannot start ${id}: ${err.message}`, { cause: err }) })
-  return new FileDownload(node, dl, id, opts).run()
+  return new DownloadSession(node, dl, id, opts).run()
 }
 
-class FileDownload {
-  private log: Logger
-  private metrics: MetricsSink
-  private peers = new Map<string, DownloadPeer>()
-  private requests = new Map<string, Req>()
-  /** Keys of requests that went unanswered: a new request with the same key gives no RTT sample
-   * (a late answer to the old one would look like a fast answer to the new one: Karn). */
-  private unanswered = new Set<string>()
-  private exclude: Set<string>
-  private plan?: BlockPlan
-  private size?: number
-  private resumed = 0
-  private stats: TransferStats = { requests: 0, timeouts: 0, overtaken: 0, duplicates: 0 }
-  /** Settles once the store has recorded the size; block writes wait for it. */
-  private sized: Promise<unknown> = Promise.resolve()
-  private writes = new Set<Promise<void>>()
-  private meter: ProgressMeter
-  private lastBlockAt: number
-  private started: number
-  private timer?: NodeJS.Timeout
-  private nextAdopt = 0
-  private done = false
-  private settle!: { resolve: (r: DownloadResult) => void; reject: (e: unknown) => void }
-  private unregister: () => void
-  private onAbort = () => this.fail(new TransferError('ERR_ABORTED', 'download aborted', { cause: this.opts.signal?.reason }))
-
-  constructor(private node: CjNode, private dl: Download, private id: string, private opts: DownloadOptions) {
-    this.log = (opts.logger ?? node.log).child('get')
-    this.metrics = opts.metrics ?? node.metrics
-    this.exclude = new Set(opts.exclude ?? [])
-    this.started = this.lastBlockAt = node.clock.now()
-    this.meter = new ProgressMeter(node.clock, opts.progressIntervalMs ?? 250)
-    this.unregister = FileRouter.of(node).register(id, {
-      content: (m, from) => this.content(m, from),
-      hints: (peers) => { for (const a of peers) this.join(a) },
-      suppliers: () => this.suppliers(),
-    })
-    if (dl.size !== null) this.adopt(dl.size)
-  }
-
-  run(): Promise<DownloadResult> {
-    const p = new Promise<DownloadResult>((resolve, reject) => { this.settle = { resolve, reject } })
-    this.opts.signal?.addEventListener('abort', this.onAbort, { once: true })
-    for (const a of this.opts.peers ?? []) this.join(a)
-    this.adoptKnownPeers()
-    this.timer = setInterval(() => this.sweep(), SWEEP_MS)
-    this.maybeFinish()
-    if (!this.done) for (const p of this.peers.values()) this.pump(p)
-    return p
-  }
-
-  private join(addr: string): void {
-    if (this.done || this.peers.has(addr) || this.exclude.has(addr) || addr === this.node.address) return
-    if (this.peers.size >= MAX_DOWNLOAD_PEERS) return
-    const known = this.node.peers.get(addr)
-    if (known && this.node.peers.isBanned(known)) return
-    const p = new DownloadPeer(addr)
-    this.peers.set(addr, p)
-    if (this.timer) this.pump(p)
-  }
-
-  private adoptKnownPeers(): void {
-    for (const p of this.node.peers.active(10 * 60_000)) this.join(p.addr)
-    for (const p of this.node.peers.all()) if (p.origin === 'configured') this.join(p.addr)
-  }
-
-  /** Learns the size: the store checks it (cap, agreement with a resumed copy) before any block counts. */
-  private adopt(eof: number): boolean {
-    if (this.size !== undefined) return eof === this.size
-    if (eof > MAX_FILE_BYTES) return false
-    if (this.dl.size === null) {
-      this.sized = this.dl.setSize(eof).catch((err) => this.fail(new TransferError('ERR_STORE', `cannot size ${this.id}: ${err.message}`, { cause: err })))
-    }
-    this.size = eof
-    const count = Math.ceil(eof / BLOCK_SIZE)
-    this.plan = new BlockPlan(count, (i) => this.dl.hasBlock(i))
-    this.resumed = this.plan.had
-    this.meter.start(this.bytesHad(), eof)
-    // Requests sent before the size was known asked for block 0: they now count as requests for it
-    // (past the per-block cap they release nothing). They stay outstanding: cancelling them would
-    // have us write again to a peer whose first answer, proving its address, is still on its way.
-    for (const r of this.requests.values()) if (!this.plan.duplicate(0)) r.count = 0
-    if (this.timer) for (const p of this.peers.values()) this.pump(p)
-    return true
-  }
-
-  private bytesHad(): number {
-    if (!this.plan || this.size === undefined) return 0
-    const lastShort = this.plan.isHad(this.plan.count - 1) ? this.plan.count * BLOCK_SIZE - this.size : 0
-    return this.plan.had * BLOCK_SIZE - lastShort
-  }
-
-  private content(m: MessageOf<'Content'>, from: string): void {
-    if (this.done || m.eof === undefined || this.exclude.has(from)) return
-    let peer = this.peers.get(from)
-    if (!peer) { this.join(from); peer = this.peers.get(from); if (!peer) return }
-    const first = m.offset / BLOCK_SIZE
-    const req = this.requests.get(`${first}@${from}`)
-    if (req) this.requests.delete(req.key)
-    if (!this.adopt(m.eof)) { this.drop(peer, 'claims another size'); return }
-    const plan = this.plan!
-    let good = 0
-    if (Number.isInteger(first)) {
-      for (let i = first; i < plan.count && (i - first + 1) * BLOCK_SIZE <= MAX_REQUEST_LENGTH; i++) {
-        const start = (i - first) * BLOCK_SIZE
-        const want = Math.min(BLOCK_SIZE, m.eof - i * BLOCK_SIZE)
-        if (m.data.length < start + want) break
-        good++
-        this.accept(i, m.data.subarray(start, start + want), peer)
-      }
-    }
-    if (req) {
-      for (let i = req.first; i < req.first + req.count; i++) plan.release(i)
-      const now = this.node.clock.now()
-      if (good > 0) {
-        this.lastBlockAt = now
-        peer.answered(req.retry ? undefined : now - req.sentAt)
-        for (const o of peer.overtaken(req.seq)) {
-          const lost = this.requests.get(o.key)
-          if (lost && lost.seq === o.seq) { this.unrequest(lost); this.unanswered.add(lost.key); peer.win.lost(lost.seq, false); this.stats.overtaken++ }
-        }
-      } else if (peer.short()) {
-        this.drop(peer, 'answers without data')
-      }
-    }
-    if (!this.maybeFinish()) this.pump(peer)
-  }
-
-  private accept(i: number, bytes: Buffer, peer: DownloadPeer): void {
-    if (!this.plan!.markHad(i)) { this.stats.duplicates++; return }
-    peer.blocks++
-    peer.bytes += bytes.length
-    this.meter.add(bytes.length)
-    const w: Promise<void> = this.sized.then(() => this.dl.writeBlock(i, bytes)).then(
-      () => { this.writes.delete(w); this.maybeFinish() },
-      (err) => { this.writes.delete(w); this.fail(new TransferError('ERR_STORE', `cannot write block ${i}: ${err.message}`, { cause: err })) },
-    )
-    this.writes.add(w)
-  }
-
-  /** Fills one peer's window with the next missing blocks (or, at the end, with duplicates of the
-   * oldest outstanding requests to others). */
-  private pump(peer: DownloadPeer): void {
-    if (this.done) return
-    const now = this.node.clock.now()
-    if (now < peer.notBefore) return
-    const info = this.node.peers.get(peer.addr)
-    const ours = info?.speaksStreams === true
-    const out: Req[] = []
-    while (peer.room() > out.length && out.length < (ours ? MAX_BATCH : 1)) {
-      const run = this.pick(peer, ours ? MAX_REQUEST_LENGTH / BLOCK_SIZE : 1)
-      if (!run) break
-      const key = `${run.first}@${peer.addr}`
-      const r: Req = { key, peer, first: run.first, count: run.count, seq: 0, sentAt: now, deadline: 0, retry: this.unanswered.has(key) }
-      out.push(r)
-      this.requests.set(r.key, r) // before the next pick, so the endgame does not pick it twice
-    }
-    if (out.length === 0) return
-    const msgs = out.map((r) => ({ type: 'PleaseSendContent' as const, id: this.id, offset: r.first * BLOCK_SIZE, length: r.count * BLOCK_SIZE }))
-    const sent = this.node.send(peer.addr, msgs, 'file', 'relay')
-    if (sent === 0) {
-      // Our anti-amplification budget toward a silent address is spent until it answers (or its hello
-      // allowance returns after 10 s); the sweep tries again.
-      for (const r of out) this.unrequest(r)
-      peer.notBefore = now + 1000
-      return
-    }
-    this.stats.requests += out.length
-    for (const r of out) { r.seq = peer.win.sent(); r.deadline = now + peer.win.rtoMs; peer.logSent(r.seq, r.key) }
-    if (!ours && peer.room() > 0) this.pump(peer)
-  }
-
-  private pick(peer: DownloadPeer, maxRun: number): { first: number; count: number } | undefined {
-    if (!this.plan) {
-      // Size unknown: ask for block 0 to learn it (one such probe per peer).
-      return this.requests.has(`0@${peer.addr}`) ? undefined : { first: 0, count: 1 }
-    }
-    const run = this.plan.take(maxRun)
-    if (run) return run
-    for (const r of this.requests.values()) {
-      if (r.peer === peer) continue
-      for (let i = r.first; i < r.first + r.count; i++) {
-        if (!this.requests.has(`${i}@${peer.addr}`) && this.plan.duplicate(i)) return { first: i, count: 1 }
-      }
-    }
-    return undefined
-  }
-
-  private unrequest(r: Req): void {
-    this.requests.delete(r.key)
-    if (this.plan) for (let i = r.first; i < r.first + r.count; i++) this.plan.release(i)
-  }
-
-  private drop(peer: DownloadPeer, why: string): void {
-    if (peer.phase === 'dropped') return
-    this.log.debug('peer dropped from download', { id: this.id, peer: peer.addr, why })
-    peer.phase = 'dropped'
-    this.releaseAll(peer)
-  }
-
-  private releaseAll(peer: DownloadPeer): void {
-    for (const r of this.requests.values()) if (r.peer === peer) { this.unrequest(r); peer.win.cancelled() }
-    for (const p of this.peers.values()) if (p !== peer) this.pump(p)
-  }
-
-  private sweep(): void {
-    if (this.done) return
-    const now = this.node.clock.now()
-    const touched = new Set<DownloadPeer>()
-    for (const r of this.requests.values()) {
-      if (r.deadline > now) continue
-      this.unrequest(r)
-      this.unanswered.add(r.key)
-      this.stats.timeouts++
-      touched.add(r.peer)
-      if (r.peer.timedOut(r.seq, now)) this.releaseAll(r.peer)
-    }
-    if (now >= this.nextAdopt) { this.nextAdopt = now + 1000; this.adoptKnownPeers() }
-    for (const p of this.peers.values()) { p.wake(now); if (p.win.inFlight === 0 || touched.has(p)) this.pump(p) }
-    const progress = this.meter.tick(this.bytesHad(), this.peersActive())
-    if (progress) this.opts.onProgress?.(progress)
-    const stall = this.opts.stallTimeoutMs ?? 60_000
-    if (now - this.lastBlockAt > stall) {
-      const why = this.peers.size === 0 ? 'no peers known' : `no block for ${Math.round(stall / 1000)} s from ${this.peers.size} peers`
-      this.fail(new TransferError('ERR_STALLED', `download of ${this.id} stalled: ${why}`))
-    }
-  }
-
-  private peersActive(): number { let n = 0; for (const p of this.peers.values()) if (p.phase === 'supplier') n++; return n }
-
-  private suppliers(): string[] {
-    return [...this.peers.values()].filter((p) => p.blocks > 0).sort((a, b) => b.blocks - a.blocks).map((p) => p.addr)
-  }
-
-  private maybeFinish(): boolean {
-    if (this.done) return true
-    if (!this.plan?.done || this.writes.size > 0) return false
-    this.stop()
-    void this.complete()
-    return true
-  }
-
-  private async complete(): Promise<void> {
-    const suppliers = [...this.peers.values()].filter((p) => p.blocks > 0)
-    let res
-    try {
-      res = await this.dl.finish()
-    } catch (err) {
-      return this.reject(new TransferError('ERR_STORE', `cannot finish ${this.id}: ${(err as Error).message}`, { cause: err }))
-    }
-    if (!res.ok) {
-      // One peer sent every block of this copy: the bad bytes are certainly its.
-      const blame = suppliers.length === 1 && this.resumed === 0 ? suppliers[0].addr : undefined
-      if (blame) this.node.penalise(blame, 'bad_file_block')
-      const from = suppliers.map((p) => p.addr).join(', ') || 'a resumed copy'
-      return this.reject(new TransferError('ERR_HASH_MISMATCH', `${this.id}: the downloaded bytes do not hash to the id (${res.reason}); copy discarded; blocks came from ${from}`))
-    }
-    const router = FileRouter.of(this.node)
-    for (const p of suppliers) router.holders.add(this.id, p.addr)
-    this.metrics.fileTransfer('completed')
-    const fetched = suppliers.reduce((n, p) => n + p.bytes, 0)
-    this.opts.onProgress?.(this.meter.final(this.size!, this.peersActive()))
-    this.settle.resolve({
-      id: this.id, size: this.size!, fetchedBytes: fetched, fetchedBlocks: suppliers.reduce((n, p) => n + p.blocks, 0),
-      resumedBlocks: this.resumed, durationMs: this.node.clock.now() - this.started, suppliers: this.suppliers(), stats: this.stats,
-    })
-  }
-
-  private fail(err: TransferError): void {
-    if (this.done) return
-    this.stop()
-    // Blocks already queued for disk finish first, so the resume bitmap matches the data file.
-    void Promise.allSettled([...this.writes]).then(() => this.dl.close()).finally(() => this.reject(err))
-  }
-
-  private reject(err: TransferError): void {
-    this.metrics.fileTransfer('failed')
-    this.settle.reject(err)
-  }
-
-  /** Idempotent: cancels every request and timer and lets go of the id. */
-  private stop(): void {
-    if (this.done) return
-    this.done = true
-    clearInterval(this.timer)
-    this.timer = undefined
-    this.opts.signal?.removeEventListener('abort', this.onAbort)
-    for (const r of this.requests.values()) r.peer.win.cancelled()
-    this.requests.clear()
-    this.unregister()
-  }
-}

@@ -20,7 +20,9 @@ export const UNVERIFIED_HINT_PEERS = 3
 
 export interface FileServerComponents { node: CjNode; store: FileStore; logger?: Logger; metrics?: MetricsSink }
 export interface FileServerInit {
-  /** Largest data per reply to a peer that speaks our extension (a reply is one datagram). */
+  /** Largest data per reply to a peer that speaks our extension. A reply is one datagram, so more
+   * than a block only pays where large datagrams are not fragmented away (loopback, some LANs).
+   * Default one block; at most MAX_REQUEST_LENGTH. */
   ourMaxDataBytes?: number
 }
 
@@ -45,7 +47,7 @@ export class FileServer {
     this.node = c.node
     this.router = FileRouter.of(c.node)
     this.files = new SharedFileReader(c.store.sharedDir, c.node.clock, isValidFileId)
-    this.ourMax = Math.min(init.ourMaxDataBytes ?? MAX_REQUEST_LENGTH, MAX_REQUEST_LENGTH)
+    this.ourMax = Math.max(BLOCK_SIZE, Math.min(init.ourMaxDataBytes ?? BLOCK_SIZE, MAX_REQUEST_LENGTH))
     c.node.handle('PleaseSendContent', (m, ctx) => this.answer(m, ctx))
   }
 

@@ -28,7 +28,7 @@ export class ProgressMeter {
     this.lastAt = clock.now()
   }
 
-  start(bytes: number, size: number): void { void bytes; this.size = size }
+  start(size: number): void { this.size = size }
 
   /** Bytes fetched (not resumed) since the last tick. */
   add(bytes: number): void { this.counted += bytes }

@@ -131,3 +131,29 @@ test('hints: a peer that does not have the file points at one that does, which j
   assert.deepEqual(r.suppliers, [holder.node.address])
   await assertHas(getter, f.id, f.bytes)
 })
+
+test('peers that know each other speak our extension get batched requests and multi-block ranges', async (t) => {
+  const { CjNode } = await import('../../src/mesh/node.ts')
+  const { FileServer } = await import('../../src/mesh/file-server.ts')
+  const { UdpTransport } = await import('../../src/mesh/transport.ts')
+  const { FileStore } = await import('../../src/store/file-store.ts')
+  const { tempDir } = await import('../helpers/file-swarm.ts')
+  const made: FileNode[] = []
+  for (let i = 0; i < 2; i++) {
+    const dir = await tempDir(t)
+    const node = new CjNode({ transport: await UdpTransport.bind({ port: 0 }) }, { probeIntervalMs: 60_000, ourDatagramBytes: 60_000 })
+    const store = await FileStore.open(dir)
+    const server = new FileServer({ node, store }, { ourMaxDataBytes: 40960 })
+    t.after(async () => { server.close(); await node.close(); await store.close() })
+    made.push({ node, store, server, dir })
+  }
+  const [seeder, getter] = made
+  // As if they had exchanged stream-extension messages before.
+  seeder.node.peers.touch(getter.node.address, 'heard').speaksStreams = true
+  getter.node.peers.touch(seeder.node.address, 'heard').speaksStreams = true
+  const size = 2 * MiB + 5
+  const f = await shareRandom(t, size, seeder)
+  const r = await download(getter.node, getter.store, f.id, { peers: [seeder.node.address], ourRangeBytes: 40960 })
+  assert.ok(r.stats.requests < Math.ceil(size / BLOCK_SIZE) / 4, `${r.stats.requests} requests for ${Math.ceil(size / BLOCK_SIZE)} blocks`)
+  await assertHas(getter, f.id, f.bytes)
+})
