@@ -163,8 +163,8 @@ export class CjNode extends EventEmitter {
     let parts: string[] = []
     let partBytes = prefixBytes
     let kinds: Outgoing[] = []
-    const flush = () => {
-      if (parts.length === 0 && kinds.length === 0) return
+    const flush = (bare = false) => {
+      if (parts.length === 0 && !bare) return
       const buf = Buffer.from('[' + [...prefixJson, ...parts].join(',') + ']')
       this.transport.send(buf, to)
       sent += buf.length
@@ -179,7 +179,10 @@ export class CjNode extends EventEmitter {
       if (sent + partBytes + len + 1 > budget) break
       parts.push(s); kinds.push(o); partBytes += len + 1
     }
-    if (parts.length > 0 || (out.length === 0 && prefix.length > 0 && sent + prefixBytes <= budget)) flush()
+    // When nothing fits the budget, the cookie exchange alone still goes out: without it an
+    // unverified peer whose first request earns a big answer would never learn our cookie.
+    if (parts.length > 0) flush()
+    else if (sent === 0 && prefix.length > 0 && prefixBytes <= budget) flush(true)
     if (!peer.verified) {
       peer.unverifiedSent += sent
       if (peer.unverifiedRecv > 0) this.counters.ampMaxRatio = Math.max(this.counters.ampMaxRatio, peer.unverifiedSent / peer.unverifiedRecv)
