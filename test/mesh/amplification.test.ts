@@ -124,3 +124,16 @@ test('a forged Peers list buys a bounded number of hellos to its victims, then n
   }
   await node.close()
 })
+
+test('an unverified request whose answer does not fit the budget still gets our cookie request', async (t) => {
+  const { transport, streamId } = await liveNode(t)
+  const sent: Buffer[] = []
+  const orig = transport.send.bind(transport)
+  transport.send = (buf, to) => { if (to === '10.6.0.1:7000') sent.push(buf); orig(buf, to) }
+  const ask = Buffer.from(JSON.stringify([{ PleaseSendStreamHead: { id: streamId } }]))
+  transport.deliver(ask, '10.6.0.1:7000')
+  await settle(50)
+  assert.equal(sent.length, 1, 'one bare answer')
+  assert.ok(sent[0].length <= 2 * ask.length)
+  assert.match(sent[0].toString(), /PleaseAlwaysReturnThisMessage/)
+})
