@@ -1,12 +1,34 @@
 // Ingest into a source StreamLog: the log hashes, signs and persists what ffmpeg wrote.
+//
+// Segments end on chunk boundaries. ffmpeg's single-file HLS muxer writes each segment whole, at
+// its end; a segment's last bytes would share a chunk with the next segment's first bytes, and that
+// chunk is only signed once full, so nobody could verify (or play) a segment until the next one was
+// written: one segment duration of extra latency on every viewer. So once a segment's bytes are all
+// in and nothing follows them yet, the sink pads the log with zeros to the next chunk boundary and
+// shifts later offsets by the padding. Segment and init records carry log offsets, so players
+// never fetch the padding (about half a chunk per segment: a few percent of a 1.5 Mb/s stream).
 import type { StreamLog } from '../store/stream-log.ts'
+import { CHUNK_SIZE } from '../store/stream-types.ts'
 import type { IngestSink } from './ingest-sink.ts'
 
 export function streamLogSink(log: StreamLog): IngestSink {
+  /** Bytes the ingest appended (its coordinates), and padding bytes the log holds beyond them. */
+  let appended = 0
+  let shift = 0
   return {
-    async setInfo(info) { if (info.init) await log.setInit(info.init) },
-    async append(bytes) { await log.append(bytes) },
-    async addSegment(seg) { await log.addSegment(seg) },
+    async setInfo(info) { if (info.init) await log.setInit({ offset: info.init.offset + shift, length: info.init.length }) },
+    async append(bytes) {
+      await log.append(bytes)
+      appended += bytes.length
+    },
+    async addSegment(seg) {
+      await log.addSegment({ ...seg, offset: seg.offset + shift })
+      const tail = log.dataSize % CHUNK_SIZE
+      // Bytes of the next segment already appended share the chunk: padding there would split them.
+      if (seg.offset + seg.length !== appended || tail === 0) return
+      await log.append(Buffer.alloc(CHUNK_SIZE - tail))
+      shift += CHUNK_SIZE - tail
+    },
     async end() { await log.end() },
   }
 }
