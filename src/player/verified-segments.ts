@@ -4,13 +4,11 @@ import type { SegmentRecord, StreamInfo, StreamLogReader } from '../store/stream
 /** The newest contiguous run of segments whose byte ranges are all verified, oldest first, at most
  * `limit` long (the newest ones). A missing record or unverified byte is a hole that ends the run. */
 export function verifiedSegments(log: StreamLogReader, limit = Infinity): SegmentRecord[] {
-  let n = log.segmentCount() - 1
-  while (n >= 0 && !playable(log, n)) n--
   const run: SegmentRecord[] = []
-  for (; n >= 0 && run.length < limit; n--) {
+  for (let n = log.segmentCount() - 1; n >= 0 && run.length < limit; n--) {
     const s = playable(log, n)
-    if (!s) break
-    run.push(s)
+    if (s) run.push(s)
+    else if (run.length > 0) break
   }
   return run.reverse()
 }
