@@ -72,6 +72,14 @@ export class DownloadPeer {
     return true
   }
 
+  /** Data arrived for a request already given up on: the peer is alive, only slower than its
+   * timeout (a busy machine), so a rest it earned by those timeouts ends now. */
+  answeredLate(): void {
+    this.timeoutsInRow = 0
+    this.win.backoff = 0
+    if (this.phase === 'resting') { this.phase = 'supplier'; this.rests = 0 }
+  }
+
   /** Back from a rest: one probe at a time again. */
   wake(now: number): void {
     if (this.phase === 'resting' && now >= this.restUntil) this.phase = 'candidate'

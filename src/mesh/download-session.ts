@@ -157,6 +157,8 @@ export class DownloadSession {
       } else if (peer.short()) {
         this.drop(peer, 'answers without data')
       }
+    } else if (good > 0) {
+      peer.answeredLate()
     }
     if (!this.maybeFinish()) this.pump(peer)
   }
