@@ -1,12 +1,13 @@
 // Test helper: a real live HLS stream without the rest of the system. ffmpeg writes testsrc2 as
 // single-file byte-range HLS (MEDIA.md); this class exposes it as a StreamLogReader whose segment
-// records come from the growing playlist and whose bytes, all taken as verified, come from the
-// growing media file. The playlist parser here is deliberately minimal (src/ingest has the real one).
+// records come from the growing playlist (read with the ingest's own parser) and whose bytes, all
+// taken as verified, come from the growing media file.
 import { spawn, type ChildProcess } from 'node:child_process'
 import { EventEmitter } from 'node:events'
 import { existsSync, readFileSync, statSync } from 'node:fs'
 import { open } from 'node:fs/promises'
 import { join } from 'node:path'
+import { parsePlaylist } from '../../src/ingest/playlist-parser.ts'
 import {
   CHUNK_SIZE, type ChunkRecord, type SegmentRecord, type StreamHead, type StreamInfo, type StreamLogReader,
 } from '../../src/store/stream-types.ts'
@@ -14,40 +15,14 @@ import {
 export const FFMPEG = '/usr/bin/ffmpeg'
 export const E2E_KEY = 'e2'.repeat(32)
 
-interface ParsedPlaylist { targetDuration: number; segments: SegmentRecord[]; ended: boolean }
-
-export function parseByteRangePlaylist(text: string): ParsedPlaylist {
-  const out: ParsedPlaylist = { targetDuration: 1, segments: [], ended: false }
-  let duration = 0
-  let range: { length: number; offset: number } | null = null
-  let pdt = 0
-  let discontinuity = false
-  let nextOffset = 0
-  for (const line of text.split('\n').map((l) => l.trim())) {
-    if (line.startsWith('#EXT-X-TARGETDURATION:')) out.targetDuration = Number(line.slice(22))
-    else if (line.startsWith('#EXTINF:')) duration = parseFloat(line.slice(8))
-    else if (line.startsWith('#EXT-X-BYTERANGE:')) {
-      const [len, off] = line.slice(17).split('@')
-      range = { length: Number(len), offset: off === undefined ? nextOffset : Number(off) }
-    } else if (line.startsWith('#EXT-X-PROGRAM-DATE-TIME:')) pdt = Date.parse(line.slice(25))
-    else if (line === '#EXT-X-DISCONTINUITY') discontinuity = true
-    else if (line === '#EXT-X-ENDLIST') out.ended = true
-    else if (line !== '' && !line.startsWith('#') && range) {
-      out.segments.push({ n: out.segments.length, ...range, duration, pdt, discontinuity, sig: '' })
-      nextOffset = range.offset + range.length
-      range = null
-      discontinuity = false
-    }
-  }
-  return out
-}
+interface Parsed { targetDuration: number; segments: SegmentRecord[]; ended: boolean }
 
 export class FfmpegHlsLog implements StreamLogReader {
   readonly id = `stream/${E2E_KEY}/e2e`
   private readonly events = new EventEmitter()
   private readonly proc: ChildProcess
   private readonly exited: Promise<void>
-  private parsed: ParsedPlaylist = { targetDuration: 1, segments: [], ended: false }
+  private parsed: Parsed = { targetDuration: 1, segments: [], ended: false }
   private parsedAt = 0
   private readonly created = Date.now()
   readonly stderr: string[] = []
@@ -68,12 +43,21 @@ export class FfmpegHlsLog implements StreamLogReader {
   }
 
   /** Re-reads the playlist at most every 200 ms (ffmpeg rewrites it once per segment). */
-  private refresh(): ParsedPlaylist {
+  private refresh(): Parsed {
     if (Date.now() - this.parsedAt < 200) return this.parsed
     this.parsedAt = Date.now()
     try {
-      const next = parseByteRangePlaylist(readFileSync(join(this.dir, 'stream.m3u8'), 'utf8'))
-      if (next.segments.length >= this.parsed.segments.length) this.parsed = next
+      const r = parsePlaylist(readFileSync(join(this.dir, 'stream.m3u8'), 'utf8'))
+      if (r.ok && r.playlist.segments.length >= this.parsed.segments.length) {
+        this.parsed = {
+          targetDuration: r.playlist.targetDuration ?? 1,
+          ended: r.playlist.ended,
+          segments: r.playlist.segments.map((seg, n) => ({
+            n, offset: seg.offset, length: seg.length, duration: seg.duration, pdt: seg.pdt ?? this.created,
+            discontinuity: seg.discontinuity, sig: '',
+          })),
+        }
+      }
     } catch { /* not written yet */ }
     return this.parsed
   }
