@@ -1,5 +1,6 @@
 // File transfer benchmark: a 64 MiB random file seeded by 1 and by 3 seeder processes on loopback,
 // downloaded by another process. Prints throughput, CPU seconds per MiB on each side and peak RSS.
+// BENCH_VERBOSE=1 also prints the downloader's request stats; BENCH_PROF=<dir> writes CPU profiles.
 //   npm run bench:files [-- --mib 64]
 import { fork } from 'node:child_process'
 import type { ChildProcess } from 'node:child_process'
@@ -63,7 +64,7 @@ async function scenario(root: string, file: string, seeders: number, ours: boole
     }
     const t0 = process.hrtime.bigint()
     const got = await getter.call({ cmd: 'get', id, peers: workers.slice(0, seeders).map((w) => w.address) })
-    if (process.env.BENCH_VERBOSE) console.error(got.mw, JSON.stringify((got.result as { stats: unknown }).stats), JSON.stringify(got.node))
+    if (process.env.BENCH_VERBOSE) console.error(JSON.stringify((got.result as { stats: unknown }).stats), JSON.stringify(got.node))
     const seconds = Number(process.hrtime.bigint() - t0) / 1e9
     const seedAfter = await Promise.all(workers.slice(0, seeders).map((w) => w.call({ cmd: 'stats' })))
     const seedCpu = seedAfter.reduce((n, s, i) => n + (s.cpuSeconds as number) - (seedBefore[i].cpuSeconds as number), 0)
