@@ -36,8 +36,8 @@ export function buildLivePlaylist(input: LivePlaylistInput): string {
   let discontinuities = input.discontinuitiesBefore ?? 0
   for (let i = 0; i < skipped; i++) if (input.segments[i].discontinuity) discontinuities++
 
-  const maxDuration = listed.reduce((m, s) => Math.max(m, s.duration), 0)
-  const targetDuration = Math.max(1, Math.ceil(listed.length > 0 ? maxDuration : info.targetDuration))
+  const longest = listed.length > 0 ? listed.reduce((m, s) => Math.max(m, s.duration), 0) : info.targetDuration
+  const targetDuration = Number.isFinite(longest) ? Math.max(1, Math.ceil(longest)) : 1
   const fmp4 = info.format === 'fmp4'
 
   const lines = [

@@ -78,6 +78,8 @@ test('an empty run gives a valid playlist with no segments', () => {
   assert.equal(tag(text, '#EXT-X-MEDIA-SEQUENCE'), '0')
   assert.equal(tag(text, '#EXT-X-TARGETDURATION'), '1')
   assert.equal(tags(text, '#EXTINF').length, 0)
+  const odd = buildLivePlaylist({ info: { ...TS, targetDuration: NaN }, segments: [], ended: false, mediaUri: 'media' })
+  assert.equal(tag(odd, '#EXT-X-TARGETDURATION'), '1')
 })
 
 test('refuses gaps, bad windows and URIs that would break the playlist', () => {
