@@ -5,7 +5,8 @@ import { FileStore } from '../store/file-store.ts'
 import { download } from '../mesh/file-download.ts'
 import { resolvePeer } from '../mesh/node.ts'
 import type { NodeFlags } from './options.ts'
-import { loggerFor, reachable, untilSignal } from './options.ts'
+import { UsageError, loggerFor, reachable, untilSignal } from './options.ts'
+import { isContentId } from '../store/file-id.ts'
 import { ProgressLine, bitrate, bytes, duration } from './format.ts'
 
 export async function runNode(flags: NodeFlags): Promise<void> {
@@ -35,6 +36,8 @@ export async function runShare(path: string, flags: { dir: string; json?: boolea
 }
 
 export async function runGet(id: string, flags: NodeFlags & { timeout?: number }): Promise<void> {
+  // A malformed id is the caller's typo (exit 2), caught before a node is started for nothing.
+  if (!isContentId(id)) throw new UsageError(`not a content id (lowercase sha256 hex): ${JSON.stringify(id)}`)
   const log = loggerFor(flags)
   const peers = await Promise.all(flags.peer.map(resolvePeer))
   const rt = await Runtime.start({ dir: resolve(flags.dir), host: flags.host, port: flags.port, httpPort: null, peers, logger: log })
