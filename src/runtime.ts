@@ -2,7 +2,8 @@
 // metrics and the local HTTP endpoint. The CLI commands, the demo and the benchmarks start these.
 import { join } from 'node:path'
 import { mkdir } from 'node:fs/promises'
-import { CjNode } from './mesh/node.ts'
+import { CjNode, SMALL_DATAGRAM_BYTES } from './mesh/node.ts'
+import { BLOCK_SIZE } from './mesh/messages.ts'
 import { ShapedTransport, UdpTransport, seededRandom } from './mesh/transport.ts'
 import type { LinkModel, Transport } from './mesh/transport.ts'
 import { StreamRegistry } from './mesh/stream-registry.ts'
@@ -31,6 +32,8 @@ export interface RuntimeOptions {
   /** Collect prom-client's process metrics (off when many nodes share one process). */
   processMetrics?: boolean
   probeIntervalMs?: number
+  /** Largest datagram to send peers that say they take it (loopback and LANs carry 64 KiB). */
+  maxDatagramBytes?: number
 }
 
 export class Runtime {
@@ -71,9 +74,12 @@ export class Runtime {
     const metrics = new PrometheusMetrics({ role: opts.role ?? 'node', processMetrics: opts.processMetrics ?? true })
     const node = new CjNode({ transport, logger: opts.logger.child('node'), metrics }, {
       bootstrap: opts.peers ?? [], peersFile: join(opts.dir, 'peers.json'), probeIntervalMs: opts.probeIntervalMs,
+      ourDatagramBytes: opts.maxDatagramBytes,
     })
     const files = await FileStore.open(opts.dir)
-    const fileServer = new FileServer({ node, store: files, logger: opts.logger.child('files'), metrics })
+    // Whole 4 KiB blocks that fit a datagram once base64 (4/3) and the JSON around them are paid for.
+    const ourMaxDataBytes = Math.max(BLOCK_SIZE, Math.floor(((opts.maxDatagramBytes ?? SMALL_DATAGRAM_BYTES) - 400) * 0.75 / BLOCK_SIZE) * BLOCK_SIZE)
+    const fileServer = new FileServer({ node, store: files, logger: opts.logger.child('files'), metrics }, { ourMaxDataBytes })
     const rt = new Runtime(opts, node, metrics, files, fileServer)
     try {
       await node.start()

@@ -17,10 +17,10 @@ export async function runDemo(flags: DemoFlags): Promise<void> {
   const runtimes: Runtime[] = []
   let ingest: Awaited<ReturnType<typeof startIngest>> | undefined
   try {
-    const source = await Runtime.start({ dir: join(base, 'source'), host: '127.0.0.1', port: 0, httpPort: 0, peers: [], logger: log.child('source'), role: 'source' })
+    const source = await Runtime.start({ dir: join(base, 'source'), host: '127.0.0.1', port: 0, httpPort: 0, peers: [], logger: log.child('source'), role: 'source', maxDatagramBytes: 65507 })
     runtimes.push(source)
     const ingestFlags: IngestFlags = {
-      port: 0, host: '127.0.0.1', httpPort: 0, httpHost: '127.0.0.1', peer: [], dir: join(base, 'source'), logLevel: flags.logLevel,
+      port: 0, host: '127.0.0.1', httpPort: 0, httpHost: '127.0.0.1', peer: [], dir: join(base, 'source'), logLevel: flags.logLevel, maxDatagram: 65507,
       name: 'testsrc', segmentSeconds: 1, format: 'ts', bitrate: '1500k',
     }
     ingest = await startIngest('testsrc', ingestFlags, log.child('source'), source)
@@ -30,7 +30,7 @@ export async function runDemo(flags: DemoFlags): Promise<void> {
       const last = i === flags.viewers
       const v = await Runtime.start({
         dir: join(base, `viewer${i}`), host: '127.0.0.1', port: 0, httpPort: last ? flags.httpPort : 0, peers: [prev],
-        logger: log.child(`viewer${i}`), role: 'viewer', processMetrics: false,
+        logger: log.child(`viewer${i}`), role: 'viewer', processMetrics: false, maxDatagramBytes: 65507,
       })
       runtimes.push(v)
       await v.watch(ingest.id, [prev])

@@ -5,13 +5,13 @@ import { FileStore } from '../store/file-store.ts'
 import { download } from '../mesh/file-download.ts'
 import { resolvePeer } from '../mesh/node.ts'
 import type { NodeFlags } from './options.ts'
-import { UsageError, loggerFor, reachable, untilSignal } from './options.ts'
+import { UsageError, loggerFor, runtimeOptions, untilSignal } from './options.ts'
 import { isContentId } from '../store/file-id.ts'
 import { ProgressLine, bitrate, bytes, duration } from './format.ts'
 
 export async function runNode(flags: NodeFlags): Promise<void> {
   const log = loggerFor(flags)
-  const rt = await Runtime.start({ dir: resolve(flags.dir), host: flags.host, port: flags.port, httpPort: flags.httpPort, httpHost: flags.httpHost, peers: flags.peer, logger: log })
+  const rt = await Runtime.start(runtimeOptions(flags, log))
   const shared = await rt.files.list()
   if (flags.json) process.stdout.write(JSON.stringify({ udp: rt.udpAddress, http: rt.httpUrl, shared: shared.length }) + '\n')
   else {
@@ -40,7 +40,7 @@ export async function runGet(id: string, flags: NodeFlags & { timeout?: number }
   if (!isContentId(id)) throw new UsageError(`not a content id (lowercase sha256 hex): ${JSON.stringify(id)}`)
   const log = loggerFor(flags)
   const peers = await Promise.all(flags.peer.map(resolvePeer))
-  const rt = await Runtime.start({ dir: resolve(flags.dir), host: flags.host, port: flags.port, httpPort: null, peers, logger: log })
+  const rt = await Runtime.start(runtimeOptions(flags, log, { httpPort: null, peers }))
   const progress = new ProgressLine()
   const abort = new AbortController()
   const stop = () => abort.abort(new Error('interrupted'))
@@ -67,5 +67,4 @@ export async function runGet(id: string, flags: NodeFlags & { timeout?: number }
     process.off('SIGTERM', stop)
     await rt.close()
   }
-  void reachable
 }

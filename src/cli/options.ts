@@ -4,6 +4,8 @@ import type { Command } from 'commander'
 import { DEFAULT_HTTP_PORT, DEFAULT_UDP_PORT } from '../mesh/messages.ts'
 import { createLogger } from '../util/logger.ts'
 import type { Level, Logger } from '../util/logger.ts'
+import type { RuntimeOptions } from '../runtime.ts'
+import { resolve } from 'node:path'
 
 export interface NodeFlags {
   port: number
@@ -13,6 +15,7 @@ export interface NodeFlags {
   peer: string[]
   dir: string
   logLevel: Level
+  maxDatagram: number
   json?: boolean
 }
 
@@ -36,10 +39,25 @@ export function nodeOptions(cmd: Command, defaults: { port?: number; httpPort?: 
     .addOption(new Option('--peer <host:port>', 'a peer to contact (repeatable, or comma-separated)').env('CJP2P_PEERS').argParser(collect).default(envPeers()))
     .addOption(new Option('--dir <folder>', 'data folder: files live in <dir>/shared').env('CJP2P_DIR').default(process.cwd(), 'the working directory'))
     .addOption(new Option('--log-level <level>', 'debug, info, warn or error').env('CJP2P_LOG_LEVEL').choices(['debug', 'info', 'warn', 'error']).default('info'))
+    .addOption(new Option('--max-datagram <bytes>', 'largest datagram sent to our own peers that accept it (64 KiB is fine on loopback and LANs)').env('CJP2P_MAX_DATAGRAM').argParser(parseDatagram).default(5888))
+}
+
+function parseDatagram(v: string): number {
+  const n = Number(v)
+  if (!/^\d+$/.test(v) || n < 1200 || n > 65507) throw new UsageError(`--max-datagram must be 1200..65507, got ${JSON.stringify(v)}`)
+  return n
 }
 
 export function loggerFor(flags: { logLevel?: Level }): Logger {
   return createLogger({ level: flags.logLevel ?? 'info' })
+}
+
+/** Runtime options from a command's node flags. */
+export function runtimeOptions(flags: NodeFlags, logger: Logger, extra: Partial<RuntimeOptions> = {}): RuntimeOptions {
+  return {
+    dir: resolve(flags.dir), host: flags.host, port: flags.port, httpPort: flags.httpPort, httpHost: flags.httpHost,
+    peers: flags.peer, logger, maxDatagramBytes: flags.maxDatagram, ...extra,
+  }
 }
 
 /** Colour only for a terminal that wants it (NO_COLOR, non-TTY respected). */

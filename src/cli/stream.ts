@@ -9,7 +9,7 @@ import type { MediaFormat } from '../store/stream-types.ts'
 import type { Logger } from '../util/logger.ts'
 import type { StreamSwarm } from '../mesh/stream-swarm.ts'
 import type { NodeFlags } from './options.ts'
-import { UsageError, loggerFor, reachable, untilSignal } from './options.ts'
+import { UsageError, loggerFor, reachable, runtimeOptions, untilSignal } from './options.ts'
 import { bitrate, bytes } from './format.ts'
 
 export interface IngestFlags extends NodeFlags {
@@ -34,7 +34,7 @@ export async function startIngest(input: string | undefined, flags: IngestFlags,
   if (!input && !flags.tail) throw new UsageError('ingest needs an input (testsrc, /dev/videoN, a file or a URL) or --tail <file>')
   const name = flags.name ?? defaultName(flags.tail ?? input ?? 'stream')
   if (!/^[A-Za-z0-9._-]{1,64}$/.test(name) || name === '.' || name === '..') throw new UsageError(`bad stream name ${JSON.stringify(name)}: use 1-64 of A-Z a-z 0-9 . _ -`)
-  const rt = rtIn ?? await Runtime.start({ dir: resolve(flags.dir), host: flags.host, port: flags.port, httpPort: flags.httpPort, httpHost: flags.httpHost, peers: flags.peer, logger: log, role: 'source' })
+  const rt = rtIn ?? await Runtime.start(runtimeOptions(flags, log, { role: 'source' }))
   try {
     const { log: slog, swarm } = await rt.startSource(name, { format: flags.format, targetDuration: Math.ceil(flags.segmentSeconds) })
     const ingest = new Ingest({ sink: streamLogSink(slog), logger: log.child('ingest') }, {
@@ -73,7 +73,7 @@ export async function runWatch(id: string, flags: NodeFlags): Promise<void> {
   if (!parseStreamId(id)) throw new UsageError(`not a stream id: ${JSON.stringify(id)} (want stream/<64 hex>/<name>)`)
   const log = loggerFor(flags)
   const peers = await Promise.all(flags.peer.map(resolvePeer))
-  const rt = await Runtime.start({ dir: resolve(flags.dir), host: flags.host, port: flags.port, httpPort: flags.httpPort, httpHost: flags.httpHost, peers, logger: log, role: 'viewer' })
+  const rt = await Runtime.start(runtimeOptions(flags, log, { peers, role: 'viewer' }))
   const { swarm } = await rt.watch(id, peers)
   if (flags.json) process.stdout.write(JSON.stringify({ id, udp: rt.udpAddress, http: rt.httpUrl, player: `${rt.httpUrl}/watch/${id}` }) + '\n')
   else {

@@ -29,6 +29,9 @@ export const MAX_RECORDS_PER_MESSAGE = 16
 export const MAX_HAVE_BITMAP_BYTES = 256
 /** Stripes of a stream's push tree (SplitStream-style): chunk n travels in stripe n % STRIPES. */
 export const STRIPES = 4
+/** Largest chunk or segment number a peer may name: 2^40 chunks of 16 KiB is 16 EiB, and it keeps
+ * `from + count` exact (near 2^53, n++ stops changing n and a loop over a range never ends). */
+export const MAX_INDEX = 2 ** 40
 
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json }
 
@@ -56,6 +59,9 @@ export type Message =
   | { type: 'IWillKeepSendingYou'; id: string; stripe: number }
   | { type: 'AskThemInstead'; id: string; stripe: number; peers: string[] }
   | { type: 'StopSendingMe'; id: string; stripe: number }
+  /** Says which extensions we speak and the largest datagram we take, so our own peers can use
+   * larger replies and batched requests; other implementations skip it. */
+  | { type: 'IAlsoSpeak'; extensions: string[]; maxDatagramBytes: number }
 
 export type MessageType = Message['type']
 
@@ -65,6 +71,9 @@ export const STREAM_EXTENSION: ReadonlySet<MessageType> = new Set<MessageType>([
   'PleaseSendSegments', 'HereAreSegments', 'IHaveChunks', 'PleaseKeepSendingMe', 'IWillKeepSendingYou',
   'AskThemInstead', 'StopSendingMe',
 ])
+
+/** The extension name we announce in IAlsoSpeak. */
+export const OUR_EXTENSION = 'cjp2p-stream/1'
 export type MessageOf<T extends MessageType> = Extract<Message, { type: T }>
 
 export type DecodeDrop = 'oversize' | 'not_utf8' | 'not_json' | 'not_array' | 'too_many_messages'
@@ -76,10 +85,18 @@ type Obj = Record<string, unknown>
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v)
 const isUint = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0
 const isId = (v: unknown): v is string => typeof v === 'string' && v.length > 0 && v.length <= MAX_ID_LENGTH
+const isIndex = (v: unknown): v is number => isUint(v) && v <= MAX_INDEX
 const isFiniteNum = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v)
-const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/
-const isB64 = (v: unknown, maxChars: number): v is string => typeof v === 'string' && v.length <= maxChars && BASE64.test(v)
-const b64Bytes = (v: string, bytes: number) => isB64(v, 4 * Math.ceil(bytes / 3)) && Buffer.byteLength(v, 'base64') === bytes
+/** Strict padded base64 to bytes, or undefined. A decode/re-encode round trip is the check: it is
+ * native code, several times cheaper than a regex over a 5 KiB block, and rejects every
+ * non-canonical spelling (stray characters, missing padding, non-zero trailing bits). */
+function decodeB64(v: unknown, maxChars: number): Buffer | undefined {
+  if (typeof v !== 'string' || v.length > maxChars || v.length % 4 !== 0) return undefined
+  const buf = Buffer.from(v, 'base64')
+  return buf.toString('base64') === v ? buf : undefined
+}
+const isB64 = (v: unknown, maxChars: number): v is string => decodeB64(v, maxChars) !== undefined
+const b64Bytes = (v: string, bytes: number) => decodeB64(v, 4 * Math.ceil(bytes / 3))?.length === bytes
 const HEX64 = /^[0-9a-f]{64}$/i
 /** An address as peers write it: `1.2.3.4:24254` or `[::1]:24254`. */
 const ADDR = /^(?:\d{1,3}(?:\.\d{1,3}){3}|\[[0-9a-fA-F:.]{2,45}\]):\d{1,5}$/
@@ -113,7 +130,7 @@ const sigB64 = (v: unknown) => typeof v === 'string' && b64Bytes(v, 64)
 function chunkRecord(v: unknown): ChunkRecord | undefined {
   if (!isObj(v)) return undefined
   const { n, length, blake3, sha256, time, sig } = v
-  if (!isUint(n) || !isUint(length) || length < 1 || length > CHUNK_SIZE || !hashB64(blake3) || !hashB64(sha256) ||
+  if (!isIndex(n) || !isUint(length) || length < 1 || length > CHUNK_SIZE || !hashB64(blake3) || !hashB64(sha256) ||
     !isUint(time) || !sigB64(sig)) return undefined
   return { n, length, blake3: blake3 as string, sha256: sha256 as string, time, sig: sig as string }
 }
@@ -121,7 +138,7 @@ function chunkRecord(v: unknown): ChunkRecord | undefined {
 function segmentRecord(v: unknown): SegmentRecord | undefined {
   if (!isObj(v)) return undefined
   const { n, offset, length, duration, pdt, discontinuity, sig } = v
-  if (!isUint(n) || !isUint(offset) || !isUint(length) || length < 1 || !isFiniteNum(duration) || duration <= 0 ||
+  if (!isIndex(n) || !isUint(offset) || !isUint(length) || length < 1 || !isFiniteNum(duration) || duration <= 0 ||
     duration > 3600 || !isUint(pdt) || typeof discontinuity !== 'boolean' || !sigB64(sig)) return undefined
   return { n, offset, length, duration, pdt, discontinuity, sig: sig as string }
 }
@@ -166,10 +183,11 @@ const decoders: { [T in MessageType]: (body: unknown) => Omit<MessageOf<T>, 'typ
   PleaseSendContent: (b) =>
     isObj(b) && isId(b.id) && isUint(b.offset) && isUint(b.length) ? { id: b.id, offset: b.offset, length: b.length } : undefined,
   Content: (b) => {
-    if (!isObj(b) || !isId(b.id) || !isUint(b.offset) || !isB64(b.base64, 4 * Math.ceil(MAX_REQUEST_LENGTH / 3))) return undefined
-    if (b.eof !== undefined && !isUint(b.eof)) return undefined
+    if (!isObj(b) || !isId(b.id) || !isUint(b.offset)) return undefined
+    const data = decodeB64(b.base64, 4 * Math.ceil(MAX_REQUEST_LENGTH / 3))
+    if (!data || (b.eof !== undefined && !isUint(b.eof))) return undefined
     const hops = isUint(b.hops) && b.hops < 256 ? b.hops : undefined
-    return { id: b.id, offset: b.offset, data: Buffer.from(b.base64, 'base64'), eof: b.eof as number | undefined, hops }
+    return { id: b.id, offset: b.offset, data, eof: b.eof as number | undefined, hops }
   },
   MaybeTheyHaveSome: (b) => {
     if (!isObj(b) || !isId(b.id)) return undefined
@@ -186,25 +204,31 @@ const decoders: { [T in MessageType]: (body: unknown) => Omit<MessageOf<T>, 'typ
   ThisStreamGrew: (b) => { const head = streamHead(b); return head && { head } },
   HereIsTheStreamInfo: (b) => { const info = streamInfo(b); return info && { info } },
   PleaseSendChunkHashes: (b) =>
-    isObj(b) && isId(b.id) && isUint(b.from) && isUint(b.count) ? { id: b.id, from: b.from, count: b.count } : undefined,
+    isObj(b) && isId(b.id) && isIndex(b.from) && isUint(b.count) ? { id: b.id, from: b.from, count: b.count } : undefined,
   HereAreChunkHashes: (b) => {
     if (!isObj(b) || !isId(b.id)) return undefined
     const chunks = records(b.chunks, chunkRecord)
     return chunks && { id: b.id, chunks }
   },
   PleaseSendSegments: (b) =>
-    isObj(b) && isId(b.id) && isUint(b.from) && isUint(b.count) ? { id: b.id, from: b.from, count: b.count } : undefined,
+    isObj(b) && isId(b.id) && isIndex(b.from) && isUint(b.count) ? { id: b.id, from: b.from, count: b.count } : undefined,
   HereAreSegments: (b) => {
     if (!isObj(b) || !isId(b.id)) return undefined
     const segments = records(b.segments, segmentRecord)
     return segments && { id: b.id, segments }
   },
-  IHaveChunks: (b) =>
-    isObj(b) && isId(b.id) && isUint(b.from) && isB64(b.bits, 4 * Math.ceil(MAX_HAVE_BITMAP_BYTES / 3))
-      ? { id: b.id, from: b.from, bits: Buffer.from(b.bits, 'base64') } : undefined,
+  IHaveChunks: (b) => {
+    const bits = isObj(b) ? decodeB64(b.bits, 4 * Math.ceil(MAX_HAVE_BITMAP_BYTES / 3)) : undefined
+    return bits && isObj(b) && isId(b.id) && isIndex(b.from) ? { id: b.id, from: b.from, bits } : undefined
+  },
+  IAlsoSpeak: (b) => {
+    if (!isObj(b) || !Array.isArray(b.extensions) || !isUint(b.maxDatagramBytes)) return undefined
+    const extensions = b.extensions.slice(0, 8).filter((e): e is string => typeof e === 'string' && e.length <= 32)
+    return { extensions, maxDatagramBytes: Math.min(b.maxDatagramBytes, MAX_DATAGRAM_BYTES) }
+  },
   PleaseKeepSendingMe: (b) => {
     const s = isObj(b) ? idStripe(b) : undefined
-    return s && isUint((b as Obj).from) ? { ...s, from: (b as Obj).from as number } : undefined
+    return s && isIndex((b as Obj).from) ? { ...s, from: (b as Obj).from as number } : undefined
   },
   IWillKeepSendingYou: (b) => (isObj(b) ? idStripe(b) : undefined),
   AskThemInstead: (b) => {

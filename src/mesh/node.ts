@@ -9,7 +9,7 @@ import { createHmac, randomBytes } from 'node:crypto'
 import { EventEmitter } from 'node:events'
 import { lookup } from 'node:dns/promises'
 import type { Json, Message, MessageOf, MessageType } from './messages.ts'
-import { MAX_DATAGRAM_BYTES, MAX_PEERS_PER_LIST, STREAM_EXTENSION, decodeDatagram, encodeMessage, isAddress } from './messages.ts'
+import { MAX_DATAGRAM_BYTES, MAX_PEERS_PER_LIST, OUR_EXTENSION, STREAM_EXTENSION, decodeDatagram, encodeMessage, isAddress } from './messages.ts'
 import type { Transport } from './transport.ts'
 import { formatAddress, parseAddress } from './transport.ts'
 import type { Peer } from './peers.ts'
@@ -30,6 +30,8 @@ export const HELLO_GIVE_UP_MS = 120_000
 export const SMALL_DATAGRAM_BYTES = 5888
 /** Unverified senders get at most this many addresses in a list (the reference nodes give 1 to 3). */
 export const UNVERIFIED_LIST_MAX = 2
+/** Cookies remembered per host: recomputing an HMAC for every datagram costs more than the lookup. */
+const MAX_COOKIE_CACHE = 4096
 /** A handler that has not answered in this time answers nothing: a slow disk must not hold the socket. */
 const HANDLER_TIMEOUT_MS = 2000
 
@@ -63,6 +65,7 @@ export class CjNode extends EventEmitter {
   readonly metrics: MetricsSink
   private handlers = new Map<MessageType, Handler<MessageType>[]>()
   private secret: Buffer
+  private cookies = new Map<string, string>()
   private timers: NodeJS.Timeout[] = []
   private closed = false
   private init: NodeInit
@@ -125,7 +128,9 @@ export class CjNode extends EventEmitter {
       .sort((a, b) => (b.origin === 'configured' ? 1 : 0) - (a.origin === 'configured' ? 1 : 0) || b.lastHeard - a.lastHeard)
       .slice(0, 16)
     for (const p of targets) {
-      this.send(p.addr, [{ type: 'PleaseSendPeers' }, { type: 'PleaseReturnThisMessage', value: now }])
+      const hello: Message[] = [{ type: 'PleaseSendPeers' }, { type: 'PleaseReturnThisMessage', value: now }]
+      if (p.maxDatagramBytes === undefined) hello.push(this.capabilities())
+      this.send(p.addr, hello)
     }
     this.metrics.peersGauge(this.peers.size, this.peers.active(60_000).length)
   }
@@ -134,7 +139,19 @@ export class CjNode extends EventEmitter {
    * NAT rebinding keeps it), as the current reference node does. */
   cookieFor(addr: string): string {
     const host = parseAddress(addr)?.host ?? addr
-    return createHmac('sha256', this.secret).update(host).digest('hex').slice(0, 8)
+    let c = this.cookies.get(host)
+    if (c === undefined) {
+      // An HMAC per datagram showed in profiles; the cache is bounded because hosts come from strangers.
+      if (this.cookies.size >= MAX_COOKIE_CACHE) this.cookies.clear()
+      c = createHmac('sha256', this.secret).update(host).digest('hex').slice(0, 8)
+      this.cookies.set(host, c)
+    }
+    return c
+  }
+
+  /** Our IAlsoSpeak: the extension we speak and the largest datagram we accept. */
+  capabilities(): Message {
+    return { type: 'IAlsoSpeak', extensions: [OUR_EXTENSION], maxDatagramBytes: this.init.ourDatagramBytes ?? SMALL_DATAGRAM_BYTES }
   }
 
   /** Sends messages to one address, wrapped in the cookie echo/request, split into datagrams of a
@@ -150,7 +167,8 @@ export class CjNode extends EventEmitter {
     const prefix: Message[] = []
     if (peer.theirCookie !== undefined) prefix.push({ type: 'AlwaysReturned', value: peer.theirCookie })
     if (!peer.verified) prefix.push({ type: 'PleaseAlwaysReturnThisMessage', value: { cookie: this.cookieFor(to) } })
-    const maxBytes = peer.speaksStreams && peer.verified ? (this.init.ourDatagramBytes ?? SMALL_DATAGRAM_BYTES) : SMALL_DATAGRAM_BYTES
+    const ours = this.init.ourDatagramBytes ?? SMALL_DATAGRAM_BYTES
+    const maxBytes = peer.speaksStreams && peer.verified ? Math.min(ours, peer.maxDatagramBytes ?? ours) : SMALL_DATAGRAM_BYTES
     let budget = Infinity
     if (!peer.verified) {
       const hello = !isReply && this.clock.now() - peer.lastContacted > 10_000 ? HELLO_ALLOWANCE_BYTES : 0
@@ -248,6 +266,12 @@ export class CjNode extends EventEmitter {
     const pending: Promise<void>[] = []
     for (const m of messages) {
       if (STREAM_EXTENSION.has(m.type)) peer.speaksStreams = true
+      if (m.type === 'IAlsoSpeak' && m.extensions.includes(OUR_EXTENSION)) {
+        peer.speaksStreams = true
+        // Below the LCDP size nobody needs to go; above it only what the peer says it takes.
+        peer.maxDatagramBytes = Math.max(SMALL_DATAGRAM_BYTES, m.maxDatagramBytes)
+        if (!peer.toldCaps) { out.push({ m: this.capabilities(), kind: 'control', role: 'relay' }); peer.toldCaps = true }
+      }
       for (const h of this.handlers.get(m.type) ?? []) {
         try {
           const r = h(m, ctx)

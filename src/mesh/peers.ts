@@ -14,9 +14,10 @@ export const BAN_MS = 10 * 60_000
 /** Penalties fade: a point an hour... per minute, so an honest peer that once erred recovers. */
 const PENALTY_DECAY_PER_MS = 1 / 60_000
 const PENALTY: Record<PenaltyReason, number> = { bad_chunk: 10, bad_signature: 20, bad_file_block: 10, stale_head: 2, flood: 5, lie: 5 }
-/** Datagrams per second an address may send us: verified peers carry a stream (about 60/s per copy
- * plus repair bursts); unverified ones only need a handshake. */
-const RATE = { verified: { perSecond: 4000, burst: 8000 }, unverified: { perSecond: 100, burst: 200 } }
+/** Datagrams per second an address may send us: verified peers carry streams (about 60/s per copy
+ * plus repair bursts) and files (a 4 KiB block each: 20,000/s is 80 MiB/s, more than a seeder
+ * sends); unverified ones only need a handshake. */
+const RATE = { verified: { perSecond: 20000, burst: 40000 }, unverified: { perSecond: 100, burst: 200 } }
 
 export interface Peer {
   addr: string
@@ -38,6 +39,10 @@ export interface Peer {
   publicKey?: string
   /** It sent us a stream extension message: it is (probably) a cjp2p-stream node. */
   speaksStreams: boolean
+  /** The largest datagram it said it takes (IAlsoSpeak), if it did. */
+  maxDatagramBytes?: number
+  /** We sent it our IAlsoSpeak. */
+  toldCaps?: boolean
   tokens: number
   tokensAt: number
   /** Where it came from: a flag or file (kept), or hearsay (evictable). */
