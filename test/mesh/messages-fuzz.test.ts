@@ -5,7 +5,7 @@ import assert from 'node:assert/strict'
 import fc from 'fast-check'
 import type { Message } from '../../src/mesh/messages.ts'
 import {
-  MAX_DATAGRAM_BYTES, MAX_HAVE_BITMAP_BYTES, MAX_ID_LENGTH, MAX_MESSAGES_PER_DATAGRAM, MAX_OPAQUE_JSON_BYTES,
+  MAX_DATAGRAM_BYTES, MAX_HAVE_BITMAP_BYTES, MAX_ID_LENGTH, MAX_INDEX, MAX_MESSAGES_PER_DATAGRAM, MAX_OPAQUE_JSON_BYTES,
   MAX_PEERS_PER_LIST, MAX_RECORDS_PER_MESSAGE, MAX_REQUEST_LENGTH, STRIPES, decodeDatagram, encodeMessage, isAddress,
 } from '../../src/mesh/messages.ts'
 import { CHUNK_SIZE } from '../../src/store/stream-types.ts'
@@ -25,6 +25,8 @@ function checkInvariants(m: Message): void {
   }
   if ('stripe' in body) assert.ok(uint(body.stripe) && (body.stripe as number) < STRIPES, `${m.type} stripe`)
   for (const k of ['offset', 'length', 'from', 'count'] as const) if (k in body) assert.ok(uint(body[k]), `${m.type} ${k}`)
+  // Index ranges stay exact: from + count never reaches the float zone where n++ is a no-op.
+  if ('from' in body) assert.ok((body.from as number) <= MAX_INDEX, `${m.type} from`)
   if ('value' in body) assert.ok(Buffer.byteLength(JSON.stringify(body.value)) <= MAX_OPAQUE_JSON_BYTES, `${m.type} value size`)
   switch (m.type) {
     case 'Content':
@@ -99,6 +101,7 @@ test('hostile shapes: deep nesting, huge ids, many messages, oversize, garbage b
     JSON.stringify(Array.from({ length: 5000 }, () => ({ PleaseSendPeers: {} }))),
     JSON.stringify([{ Content: { id: 'a', offset: 0, base64: '!!!!' } }, { Content: { id: 'a', offset: 0, base64: 'A'.repeat(60000) } }]),
     JSON.stringify([{ Content: { id: 'a', offset: 1e300, base64: 'AAAA' } }, { PleaseSendContent: { id: 'a', offset: -1, length: 2 ** 60 } }]),
+    JSON.stringify([{ PleaseSendChunkHashes: { id: 'stream/x', from: Number.MAX_SAFE_INTEGER, count: 16 } }]),
     JSON.stringify([{ __proto__: 1 }, { constructor: {} }, { toString: 1 }, { hasOwnProperty: {} }]),
     '[{"__proto__":{"PleaseSendPeers":{}}}]',
   ]
