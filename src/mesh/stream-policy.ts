@@ -36,7 +36,47 @@ export const REPAIR_TIMEOUT_MS = 400
 /** Closer than this to its playback deadline, a chunk may be pulled from the source whatever its budget. */
 export const URGENT_MS = 1500
 
+/** A new child gets up to this many recent chunks of its stripe pushed at once (its catch-up to
+ * where it starts playing), so a joiner does not pull its first segments from the source. Capped:
+ * one subscription must not make a parent send more than a few seconds of stream. */
+export const CATCHUP_CHUNKS = 48
+/** The source answers pulls with data while its upload stays within one copy plus its repair
+ * budget plus this burst (about 2 s of a 2 Mb/s stream); beyond that it points to peers. */
+export const SOURCE_BURST_BYTES = 512 * 1024
+/** A joiner expects its player to start this long after joining (the startup goal is 2 s). */
+export const STARTUP_MS = 1500
+
+/** We count as receiving a stripe (and may take children in it) only if our parent pushed to us
+ * this recently. Shorter than PARENT_TIMEOUT_MS, so a node whose parent went silent is refused by
+ * its own children when it asks them: that is what keeps a stripe's graph free of cycles. */
+export const RECEIVING_MS = 1000
+/** Pulls a node answers with data per second (about half a copy of a 2 Mb/s stream): beyond that
+ * it answers with hints, so one well-known peer is not buried in everyone's repairs. */
+export const PULLS_SERVED_PER_SECOND = 8
+
 export function stripeOf(n: number): number { return n % STRIPES }
+
+export function isReceiving(hasParent: boolean, lastPushAt: number, now: number): boolean {
+  return hasParent && now - lastPushAt < RECEIVING_MS
+}
+
+/** Answer this pull with data? `servedRecently` counts pulls answered in the last second. */
+export function mayServePull(servedRecently: number): boolean {
+  return servedRecently < PULLS_SERVED_PER_SECOND
+}
+
+/** May the source answer a pull with data? Its push costs one copy; pulls come out of the budget. */
+export function sourceMayServe(uploadedBytes: number, producedBytes: number): boolean {
+  return uploadedBytes < producedBytes * (1 + SOURCE_REPAIR_BUDGET) + SOURCE_BURST_BYTES
+}
+
+/** When the player needs a chunk: PLAYOUT after its publish for a viewer watching live, but a
+ * joiner plays from its start chunk onwards, STARTUP_MS after joining, in real time. */
+export function playbackDeadline(publishedAt: number, playoutMs: number, join: { at: number; startPublishedAt: number } | null): number {
+  const live = publishedAt + playoutMs
+  if (!join) return live
+  return Math.max(live, join.at + STARTUP_MS + (publishedAt - join.startPublishedAt))
+}
 
 /** The stripe a viewer is interior in: spread evenly by a hash of its address, so no coordination
  * is needed and any node can predict any other's (used to order redirects). */
