@@ -8,7 +8,8 @@ import { STRIPES, MAX_RECORDS_PER_MESSAGE } from './messages.ts'
 import { ChunkAssembly } from './chunk-assembly.ts'
 import type { MissingChunk } from './stream-policy.ts'
 import {
-  CHILD_EXPIRY_MS, PARENT_TIMEOUT_MS, RESUBSCRIBE_MS, SOURCE_REPAIR_BUDGET, decideChild, planRepairs, rankParents, stripeOf,
+  CATCHUP_CHUNKS, CHILD_EXPIRY_MS, PARENT_TIMEOUT_MS, RESUBSCRIBE_MS, SOURCE_REPAIR_BUDGET, decideChild, planRepairs,
+  isReceiving, mayServePull, playbackDeadline, rankParents, sourceMayServe, stripeOf,
 } from './stream-policy.ts'
 import type { StreamLog } from '../store/stream-log.ts'
 import type { ChunkRecord, SegmentRecord, Verdict } from '../store/stream-types.ts'
@@ -81,6 +82,13 @@ export class StreamSwarm extends EventEmitter {
   private timer: NodeJS.Timeout | undefined
   private headAskedAt = 0
   startChunk = -1
+  /** When we joined, and when our start chunk was published: a joiner's playback clock. */
+  private joinedAt: { at: number; startPublishedAt: number } | null = null
+  /** Bytes produced before our first child: nobody could have wanted them, so no budget from them. */
+  private producedBeforeChildren = -1
+  private pullWindow = { at: 0, served: 0 }
+  /** Chunks being stored that came from their stripe parent: the ones we push on. */
+  private fromParent = new Set<number>()
   private maxKnown = 0
   private closed = false
   private delays: number[] = []
@@ -122,6 +130,9 @@ export class StreamSwarm extends EventEmitter {
     if (!rec) return
     if (this.isSource) { this.stats.producedBytes += rec.length; this.node.metrics.streamBytesProduced(rec.length) }
     this.maxKnown = Math.max(this.maxKnown, n + 1)
+    // Only what flows down the stripe is pushed on: a chunk we pulled is not forwarded, or a
+    // cycle of nodes cut off from the source would keep itself alive on its own repairs.
+    if (!this.isSource && !this.fromParent.delete(n)) return
     void this.push(n, rec)
   }
 
@@ -235,10 +246,11 @@ export class StreamSwarm extends EventEmitter {
     if (!ctx.verified) return
     const d = decideChild({
       isSource: this.isSource, self: this.node.address, children: this.children,
-      receiving: (s) => this.parents[s] !== undefined,
+      receiving: (s) => isReceiving(this.parents[s] !== undefined, this.parentPushAt[s], this.node.clock.now()),
     }, { from: ctx.from, stripe: m.stripe }, this.holderList(ctx.from))
     if (d.accept) {
       const isNew = !this.children[m.stripe].has(ctx.from)
+      if (this.producedBeforeChildren < 0) this.producedBeforeChildren = this.stats.producedBytes
       this.children[m.stripe].add(ctx.from)
       this.childSeen.set(ctx.from, this.node.clock.now())
       ctx.reply({ type: 'IWillKeepSendingYou', id: this.id, stripe: m.stripe })
@@ -251,7 +263,7 @@ export class StreamSwarm extends EventEmitter {
   /** A new child gets the last few chunks of its stripe it lacks, so a parent switch leaves no hole. */
   private async catchUpChild(to: string, stripe: number, from: number): Promise<void> {
     const top = this.maxKnown
-    const begin = Math.max(from, top - 2 * STRIPES)
+    const begin = Math.max(from, top - CATCHUP_CHUNKS)
     for (let n = begin; n < top; n++) {
       if (stripeOf(n) !== stripe || !this.log.hasChunk(n)) continue
       const rec = this.log.chunkRecord(n)
@@ -294,6 +306,16 @@ export class StreamSwarm extends EventEmitter {
   onContentRequest(m: MessageOf<'PleaseSendContent'>, ctx: Ctx): Promise<void> | void {
     const n = Math.floor(m.offset / CHUNK_SIZE)
     const rec = this.log.chunkRecord(n)
+    const overBudget = this.isSource && !sourceMayServe(this.stats.uploadedBytes, this.stats.producedBytes - Math.max(0, this.producedBeforeChildren))
+    if (overBudget && rec) {
+      // The source's upload is a budget: beyond one copy plus repairs it points to its subtree.
+      const peers = [...this.children[stripeOf(n)], ...this.holderList(ctx.from)].filter((p) => p !== ctx.from).slice(0, ctx.verified ? 8 : 3)
+      if (peers.length) { ctx.reply({ type: 'MaybeTheyHaveSome', id: this.id, peers }); return }
+    }
+    if (rec && this.log.hasChunk(n) && !this.isSource && !this.pullAllowance()) {
+      const peers = [...this.children[stripeOf(n)], ...this.holderList(ctx.from)].filter((p) => p !== ctx.from).slice(0, ctx.verified ? 8 : 3)
+      if (peers.length) { ctx.reply({ type: 'MaybeTheyHaveSome', id: this.id, peers }); return }
+    }
     if (!rec || !this.log.hasChunk(n)) {
       const peers = this.holderList(ctx.from).slice(0, ctx.verified ? 8 : 3)
       if (peers.length) ctx.reply({ type: 'MaybeTheyHaveSome', id: this.id, peers })
@@ -305,6 +327,15 @@ export class StreamSwarm extends EventEmitter {
     const length = Math.min(m.length, max, rec.length - within)
     if (length <= 0) return
     return this.replyChunk(ctx, n, rec, within, length)
+  }
+
+  /** Counts a pull we are about to serve; false when this second's allowance is used up. */
+  private pullAllowance(): boolean {
+    const now = this.node.clock.now()
+    if (now - this.pullWindow.at >= 1000) this.pullWindow = { at: now, served: 0 }
+    if (!mayServePull(this.pullWindow.served)) return false
+    this.pullWindow.served++
+    return true
   }
 
   private async replyChunk(ctx: Ctx, n: number, rec: ChunkRecord, within: number, length: number): Promise<void> {
@@ -340,7 +371,13 @@ export class StreamSwarm extends EventEmitter {
   }
 
   private async store(n: number, bytes: Buffer, senders: string[], hops: number): Promise<void> {
+    const parent = this.parents[stripeOf(n)]
+    if (parent !== undefined && senders.includes(parent)) {
+      this.fromParent.add(n)
+      if (this.fromParent.size > FED_BY_MEMORY) this.fromParent.delete(this.fromParent.values().next().value as number)
+    }
     const v = await this.log.putChunk(n, bytes)
+    this.fromParent.delete(n)
     this.inFlight.delete(n)
     if (v.result === 'reject') {
       this.count('rejected')
@@ -422,6 +459,8 @@ export class StreamSwarm extends EventEmitter {
     if (head.segments > 0 && !seg) return
     const start = seg ? Math.floor(seg.offset / CHUNK_SIZE) : head.chunks
     this.startChunk = Math.max(0, Math.min(start, head.chunks))
+    const now = this.node.clock.now()
+    this.joinedAt = { at: now, startPublishedAt: this.log.chunkRecord(this.startChunk)?.time ?? seg?.pdt ?? now }
     this.maxKnown = Math.max(this.maxKnown, head.chunks)
     this.node.log.debug('joining at the live edge', { stream: this.id, chunk: this.startChunk, of: head.chunks })
     this.emit('joined', this.startChunk)
@@ -451,7 +490,7 @@ export class StreamSwarm extends EventEmitter {
         // The handshake finished: ask for real now.
         j.hello = false
         j.askedAt = now
-        this.node.send(j.asked, [{ type: 'PleaseKeepSendingMe', id: this.id, stripe: s, from: this.maxKnown }])
+        this.node.send(j.asked, [{ type: 'PleaseKeepSendingMe', id: this.id, stripe: s, from: this.catchUpFrom(s) }])
       } else if (!j.asked || now - j.askedAt > JOIN_ANSWER_MS) { j.asked = undefined; this.advanceJoin(s) }
     }
   }
@@ -473,7 +512,15 @@ export class StreamSwarm extends EventEmitter {
       return
     }
     j.hello = false
-    this.node.send(next, [{ type: 'PleaseKeepSendingMe', id: this.id, stripe: s, from: this.maxKnown }])
+    this.node.send(next, [{ type: 'PleaseKeepSendingMe', id: this.id, stripe: s, from: this.catchUpFrom(s) }])
+  }
+
+  /** Where a new parent should start pushing: our oldest hole in its stripe, so the catch-up to our
+   * start point comes from the parent rather than from pulls (and never from the source). */
+  private catchUpFrom(stripe: number): number {
+    const from = Math.max(this.startChunk, this.maxKnown - CATCHUP_CHUNKS)
+    for (const n of this.log.missingChunks(from, this.maxKnown)) if (stripeOf(n) === stripe) return n
+    return this.maxKnown
   }
 
   private repair(now: number): void {
@@ -487,7 +534,7 @@ export class StreamSwarm extends EventEmitter {
       if (since === undefined) { since = now; this.knownSince.set(n, now) }
       const rec = this.log.chunkRecord(n)
       // Without its record we only know the chunk is already out: treat it as due now.
-      missing.push({ n, knownSince: since, deadline: rec ? rec.time + PLAYOUT_DELAY_MS : since })
+      missing.push({ n, knownSince: since, deadline: rec ? playbackDeadline(rec.time, PLAYOUT_DELAY_MS, this.joinedAt) : since })
     }
     if (missing.length === 0) return
     const budget = this.sourceBudgetChunks()
@@ -510,7 +557,7 @@ export class StreamSwarm extends EventEmitter {
   private sourceBudgetChunks(): number {
     const received = this.stats.receivedBytes / CHUNK_SIZE
     const fromSource = this.stats.receivedFromSourceBytes / CHUNK_SIZE
-    return Math.max(0, Math.floor(received * SOURCE_REPAIR_BUDGET + 2 - fromSource * 0))
+    return Math.max(0, Math.floor(received * SOURCE_REPAIR_BUDGET + 2 - fromSource))
   }
 
   private holdersFor(n: number): string[] {
