@@ -1,0 +1,104 @@
+// Flags of `npm run bench` and the issue's named scenarios.
+import { parseArgs } from 'node:util'
+import type { LinkSpec } from './bench-ipc.ts'
+
+export interface Scenario {
+  name: string
+  viewers: number
+  seconds: number
+  bitrateBps: number
+  link: LinkSpec | null
+  /** Share of the viewers replaced per minute (0.2 = 20 %/min). */
+  churnPerMin: number
+  nodesPerProcess: number
+  baselineSeconds: number
+  seed: number
+}
+
+export interface BenchOptions { scenarios: Scenario[]; json?: string; chart?: string; baseline: boolean }
+
+export class BenchArgError extends Error {
+  readonly code = 'ERR_BENCH_ARGS'
+}
+
+/** `delay=25ms,loss=1%,jitter=5ms,rate=8mbit` */
+export function parseLink(spec: string): LinkSpec {
+  const link: LinkSpec = { delayMs: 0, loss: 0 }
+  for (const part of spec.split(',').filter(Boolean)) {
+    const [k, v] = part.split('=')
+    const num = parseFloat(v ?? '')
+    if (!Number.isFinite(num) || num < 0) throw new BenchArgError(`bad --link part "${part}"`)
+    if (k === 'delay') link.delayMs = num
+    else if (k === 'jitter') link.jitterMs = num
+    else if (k === 'loss') link.loss = v.endsWith('%') ? num / 100 : num
+    else if (k === 'rate') link.bytesPerSecond = (num * (/k/i.test(v) ? 1e3 : /m/i.test(v) ? 1e6 : 1)) / 8
+    else throw new BenchArgError(`unknown --link part "${k}" (want delay, jitter, loss, rate)`)
+  }
+  if (link.loss >= 1) throw new BenchArgError('--link loss must be below 100 %')
+  return link
+}
+
+/** `20%/min` or `0.2` */
+export function parseChurn(spec: string): number {
+  const m = /^([\d.]+)(%)?(\/min)?$/.exec(spec.trim())
+  if (!m) throw new BenchArgError(`bad --churn "${spec}" (want e.g. 20%/min)`)
+  const v = parseFloat(m[1]) / (m[2] ? 100 : 1)
+  if (!(v >= 0 && v <= 5)) throw new BenchArgError('--churn must be between 0 and 500 %/min')
+  return v
+}
+
+export function parseBitrate(spec: string): number {
+  const m = /^([\d.]+)\s*([kKmM]?)(b\/s|bps|bit)?$/.exec(spec.trim())
+  if (!m) throw new BenchArgError(`bad --bitrate "${spec}" (want e.g. 2M or 2000000)`)
+  return parseFloat(m[1]) * (m[2].toLowerCase() === 'k' ? 1e3 : m[2].toLowerCase() === 'm' ? 1e6 : 1)
+}
+
+const base = (over: Partial<Scenario>): Scenario => ({
+  name: 'quick', viewers: 10, seconds: 20, bitrateBps: 2e6, link: null, churnPerMin: 0, nodesPerProcess: 5, baselineSeconds: 20, seed: 1, ...over,
+})
+
+/** The issue's three benchmark scenarios. */
+export const NAMED: Record<string, Scenario> = {
+  loopback: base({ name: 'loopback: 50 viewers, 2 Mb/s, 120 s', viewers: 50, seconds: 120, nodesPerProcess: 10, baselineSeconds: 30 }),
+  lossy: base({ name: 'lossy: 50 viewers, 25 ms one-way, 1 % loss, 120 s', viewers: 50, seconds: 120, nodesPerProcess: 10, baselineSeconds: 30, link: { delayMs: 25, loss: 0.01 } }),
+  churn: base({ name: 'churn: 50 viewers, 20 %/min churn, 120 s', viewers: 50, seconds: 120, nodesPerProcess: 10, baselineSeconds: 30, churnPerMin: 0.2 }),
+}
+
+export function parseBenchArgs(argv: string[]): BenchOptions {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      viewers: { type: 'string' }, seconds: { type: 'string' }, bitrate: { type: 'string' }, link: { type: 'string' },
+      churn: { type: 'string' }, 'nodes-per-process': { type: 'string' }, json: { type: 'string' }, chart: { type: 'string' },
+      scenario: { type: 'string', multiple: true }, all: { type: 'boolean' }, 'baseline-seconds': { type: 'string' },
+      'no-baseline': { type: 'boolean' }, seed: { type: 'string' },
+    },
+    strict: true,
+  })
+  const int = (v: string | undefined, name: string, min: number, max: number) => {
+    if (v === undefined) return undefined
+    const n = Number(v)
+    if (!Number.isInteger(n) || n < min || n > max) throw new BenchArgError(`--${name} must be an integer from ${min} to ${max}`)
+    return n
+  }
+  const names = values.all ? Object.keys(NAMED) : values.scenario ?? []
+  for (const n of names) if (!NAMED[n]) throw new BenchArgError(`unknown scenario "${n}" (known: ${Object.keys(NAMED).join(', ')})`)
+  const over: Partial<Scenario> = {}
+  const viewers = int(values.viewers, 'viewers', 1, 500)
+  if (viewers !== undefined) over.viewers = viewers
+  const seconds = int(values.seconds, 'seconds', 5, 3600)
+  if (seconds !== undefined) { over.seconds = seconds; over.baselineSeconds = Math.min(seconds, 30) }
+  if (values.bitrate) over.bitrateBps = parseBitrate(values.bitrate)
+  if (values.link) over.link = parseLink(values.link)
+  if (values.churn) over.churnPerMin = parseChurn(values.churn)
+  const k = int(values['nodes-per-process'], 'nodes-per-process', 1, 100)
+  if (k !== undefined) over.nodesPerProcess = k
+  const bs = int(values['baseline-seconds'], 'baseline-seconds', 5, 3600)
+  if (bs !== undefined) over.baselineSeconds = bs
+  const seed = int(values.seed, 'seed', 0, 2 ** 31)
+  if (seed !== undefined) over.seed = seed
+  const scenarios = names.length
+    ? names.map((n) => ({ ...NAMED[n], ...over }))
+    : [base({ ...over, name: `${over.viewers ?? 10} viewers, ${((over.bitrateBps ?? 2e6) / 1e6).toFixed(1)} Mb/s${over.link ? `, ${over.link.delayMs} ms, ${(over.link.loss * 100).toFixed(1)} % loss` : ''}${over.churnPerMin ? `, ${(over.churnPerMin * 100).toFixed(0)} %/min churn` : ''}` })]
+  return { scenarios, json: values.json, chart: values.chart, baseline: !values['no-baseline'] }
+}

@@ -1,0 +1,60 @@
+// Messages between the benchmark's parent (bench.ts) and its child processes (bench-source.ts,
+// bench-viewers.ts), over Node's IPC channel. Plain JSON: numbers and arrays only.
+
+export type Mode = 'p2p' | 'hls'
+export interface LinkSpec { delayMs: number; loss: number; jitterMs?: number; bytesPerSecond?: number }
+
+export interface SourceInit { mode: Mode; bitrateBps: number; segmentMs: number; seed: number }
+export interface ViewerInit { mode: Mode; streamId: string; source: string; link: LinkSpec | null; seed: number; pollMs: number }
+
+export type ToChild =
+  | { type: 'init'; source?: SourceInit; viewers?: ViewerInit }
+  /** Start viewer `slot`, bootstrapping from these addresses (p2p) or this base URL (hls). */
+  | { type: 'join'; slot: number; peers: string[] }
+  /** Viewer `slot` vanishes without a goodbye (a crash or a closed laptop). */
+  | { type: 'leave'; slot: number }
+  | { type: 'report' }
+  | { type: 'exit' }
+
+export interface SourceReport {
+  kind: 'source'
+  /** Publish time of every chunk (ms, shared machine clock), indexed by chunk number. */
+  chunkTimes: number[]
+  chunkBytes: number[]
+  producedBytes: number
+  uploadedBytes: number
+  wire: Wire
+  cpuSeconds: number
+  peakRssBytes: number
+}
+
+/** Bytes a node put on the wire, split by the node's own metrics hooks. */
+export interface Wire { streamDatagramBytes: number; controlDatagramBytes: number; payloadBytes: number }
+
+export interface ViewerReport {
+  slot: number
+  joinAt: number
+  leftAt: number | null
+  startChunk: number
+  /** [chunk, verified at (ms)] for every chunk this viewer verified. */
+  verified: Array<[number, number]>
+  firstPlayableAt: number | null
+  uploadedBytes: number
+  receivedBytes: number
+  duplicateBytes: number
+  wire: Wire
+}
+
+export interface ViewersReport {
+  kind: 'viewers'
+  viewers: ViewerReport[]
+  /** Nodes this process ran (for CPU and memory per node). */
+  nodes: number
+  cpuSeconds: number
+  peakRssBytes: number
+}
+
+export type FromChild =
+  | { type: 'ready'; address?: string; streamId?: string; httpUrl?: string }
+  | { type: 'report'; report: SourceReport | ViewersReport }
+  | { type: 'error'; message: string }

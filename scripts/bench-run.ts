@@ -1,0 +1,112 @@
+// Runs one scenario in one mode (the swarm, or the HLS baseline): forks the source process and
+// ceil(N / K) viewer processes, joins viewers in a staggered wave, applies churn, then collects
+// every process's own report. Every child is killed at the end, whatever happened.
+import { fork, type ChildProcess } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+import type { FromChild, Mode, SourceReport, ToChild, ViewersReport } from './bench-ipc.ts'
+import type { Scenario } from './bench-args.ts'
+import { seededRandom } from '../src/mesh/transport.ts'
+import { figures, type Figures } from './bench-report.ts'
+
+/** Segments of 1 s, as the issue asks. */
+const SEGMENT_MS = 1000
+/** A chunk is on time if a viewer has it this long after its publish (its playback deadline). */
+export const DEADLINE_MS = 3000
+/** Viewers join one after another, not all in the same millisecond. */
+const STAGGER_MS = 100
+/** How often the HLS viewers poll the playlist: half a segment, as players do for live. */
+const HLS_POLL_MS = 500
+
+const here = (f: string) => fileURLToPath(new URL(f, import.meta.url))
+
+class Child {
+  readonly proc: ChildProcess
+  private waiters: Array<(m: FromChild) => void> = []
+  constructor(script: string) {
+    this.proc = fork(here(script), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+    this.proc.on('message', (m: FromChild) => {
+      if (m.type === 'error') process.stderr.write(`bench child ${script}: ${m.message}\n`)
+      const w = this.waiters.shift()
+      if (w) w(m)
+    })
+  }
+  send(m: ToChild): void { if (this.proc.connected) this.proc.send(m) }
+  next(timeoutMs = 30_000): Promise<FromChild> {
+    return new Promise((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error('a benchmark child did not answer')), timeoutMs)
+      this.waiters.push((m) => { clearTimeout(t); resolve(m) })
+      this.proc.once('exit', (code) => reject(new Error(`a benchmark child exited (${code})`)))
+    })
+  }
+  async stop(): Promise<void> {
+    if (this.proc.exitCode !== null) return
+    this.send({ type: 'exit' })
+    const t = setTimeout(() => this.proc.kill('SIGKILL'), 5000)
+    await new Promise((r) => this.proc.once('exit', r))
+    clearTimeout(t)
+  }
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+
+export async function runMode(sc: Scenario, mode: Mode, seconds: number, log: (s: string) => void): Promise<Figures> {
+  const children: Child[] = []
+  try {
+    const src = new Child('bench-source.ts')
+    children.push(src)
+    src.send({ type: 'init', source: { mode, bitrateBps: sc.bitrateBps, segmentMs: SEGMENT_MS, seed: sc.seed } })
+    const ready = await src.next()
+    if (ready.type !== 'ready' || !ready.streamId) throw new Error('the source did not start')
+    const procs = Math.ceil(sc.viewers / sc.nodesPerProcess)
+    const views: Child[] = []
+    for (let i = 0; i < procs; i++) {
+      const c = new Child('bench-viewers.ts')
+      children.push(c)
+      views.push(c)
+      c.send({ type: 'init', viewers: { mode, streamId: ready.streamId, source: ready.address ?? '', link: sc.link, seed: sc.seed, pollMs: HLS_POLL_MS } })
+    }
+    await Promise.all(views.map((v) => v.next()))
+    // Let the source build up a few segments, so joiners find a live edge with history behind it.
+    await sleep(4 * SEGMENT_MS)
+    const rnd = seededRandom(sc.seed)
+    const present: number[] = []
+    let nextSlot = 0
+    const join = (slot: number) => {
+      const peers = mode === 'hls' ? [ready.httpUrl ?? ''] : [ready.address ?? '']
+      views[slot % procs].send({ type: 'join', slot, peers })
+      present.push(slot)
+    }
+    const t0 = Date.now()
+    for (let i = 0; i < sc.viewers; i++) { join(nextSlot++); await sleep(STAGGER_MS) }
+    log(`  ${mode}: ${sc.viewers} viewers joined; running ${seconds} s${sc.churnPerMin ? ` with ${(sc.churnPerMin * 100).toFixed(0)} %/min churn` : ''}`)
+    const end = t0 + seconds * 1000
+    const churnEvery = sc.churnPerMin > 0 ? 60_000 / (sc.churnPerMin * sc.viewers) : Infinity
+    let nextChurn = Date.now() + churnEvery
+    let lastTick = Date.now()
+    while (Date.now() < end) {
+      await sleep(Math.min(250, end - Date.now()))
+      if (Date.now() - lastTick > 10_000) { lastTick = Date.now(); log(`  ${mode}: ${Math.round((Date.now() - t0) / 1000)} s`) }
+      while (Date.now() >= nextChurn && Date.now() < end) {
+        nextChurn += churnEvery
+        const k = Math.floor(rnd() * present.length)
+        const gone = present.splice(k, 1)[0]
+        views[gone % procs].send({ type: 'leave', slot: gone })
+        join(nextSlot++)
+      }
+    }
+    const endAt = Date.now()
+    src.send({ type: 'report' })
+    const srcRep = await src.next()
+    const reps: ViewersReport[] = []
+    for (const v of views) {
+      v.send({ type: 'report' })
+      const r = await v.next()
+      if (r.type === 'report' && r.report.kind === 'viewers') reps.push(r.report)
+    }
+    if (srcRep.type !== 'report' || srcRep.report.kind !== 'source') throw new Error('the source sent no report')
+    const stableMs = sc.churnPerMin > 0 ? Math.min(60_000, seconds * 1000 * 0.5) : (seconds * 1000) / 2
+    return figures({ mode, endAt, deadlineMs: DEADLINE_MS, stableMs }, srcRep.report as SourceReport, reps)
+  } finally {
+    await Promise.all(children.map((c) => c.stop()))
+  }
+}
