@@ -26,6 +26,8 @@ export const HELLO_ALLOWANCE_BYTES = 256
 /** Hearsay addresses that never answer stop getting hellos after this: otherwise one forged Peers
  * list would make us send to its victims every 30 s forever (reflection without a bound). */
 export const HELLO_GIVE_UP_MS = 120_000
+/** A peer over its datagram rate is charged for it at most this often. */
+const FLOOD_CHARGE_INTERVAL_MS = 1000
 /** Replies to peers not known to be ours stay under the LCDP datagram size; ours may be larger on loopback. */
 export const SMALL_DATAGRAM_BYTES = 5888
 /** Unverified senders get at most this many addresses in a list (the reference nodes give 1 to 3). */
@@ -233,7 +235,12 @@ export class CjNode extends EventEmitter {
       const known = this.peers.get(from)
       if (known && this.peers.isBanned(known)) return this.drop('banned')
       const peer = known ?? this.peers.touch(from, 'heard')
-      if (!this.peers.admit(peer)) return this.drop('rate_limited')
+      if (!this.peers.admit(peer)) {
+        // Charged at most once a second: a sustained flood ends in a ban (then dropped before any
+        // work), a short burst over the limit fades away.
+        if (peer.penalty === 0 || this.clock.now() - peer.penaltyAt >= FLOOD_CHARGE_INTERVAL_MS) this.penalise(from, 'flood')
+        return this.drop('rate_limited')
+      }
       const decoded = decodeDatagram(buf)
       if (!decoded.ok) return this.drop(decoded.reason)
       if (decoded.skipped.bad > 0) this.drop('bad_message')
