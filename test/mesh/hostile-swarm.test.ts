@@ -1,0 +1,166 @@
+// A swarm with liars in it, on real UDP: a source, two honest relays, a relay that corrupts every
+// chunk it forwards (after verifying it), a peer that forges heads and lies about who has what, and
+// a flood of requests from many fresh sockets that never echo a cookie. Every viewer must end with
+// the complete stream, byte-identical to the source; the liars must be charged; no honest node may be.
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import dgram from 'node:dgram'
+import { createNodes, until } from '../helpers/swarm.ts'
+import { SyntheticSource, tempDir } from '../helpers/stream-fixture.ts'
+import { CjNode } from '../../src/mesh/node.ts'
+import { StreamRegistry } from '../../src/mesh/stream-registry.ts'
+import { UdpTransport, parseAddress } from '../../src/mesh/transport.ts'
+import type { Transport } from '../../src/mesh/transport.ts'
+import { decodeDatagram, encodeDatagram } from '../../src/mesh/messages.ts'
+import type { Message } from '../../src/mesh/messages.ts'
+import { StreamLog } from '../../src/store/stream-log.ts'
+import { generateStreamKey } from '../../src/store/keys.ts'
+import { headSigningBytes } from '../../src/store/signing-bytes.ts'
+import { CHUNK_SIZE } from '../../src/store/stream-types.ts'
+
+/** Wraps a transport so every stream Content it sends has one byte flipped: a relay that verifies
+ * what it receives and tampers with what it forwards. */
+class TamperingTransport implements Transport {
+  constructor(private inner: Transport, private streamId: string) {}
+  get address(): string { return this.inner.address }
+  onDatagram(fn: (buf: Buffer, from: string) => void): void { this.inner.onDatagram(fn) }
+  close(): Promise<void> { return this.inner.close() }
+  send(buf: Buffer, to: string): void {
+    const d = decodeDatagram(buf)
+    if (!d.ok || !d.messages.some((m) => m.type === 'Content' && m.id === this.streamId)) return this.inner.send(buf, to)
+    const out = d.messages.map((m): Message => {
+      if (m.type !== 'Content' || m.id !== this.streamId) return m
+      const data = Buffer.from(m.data)
+      data[data.length >> 1] ^= 0x5a
+      return { ...m, data }
+    })
+    this.inner.send(encodeDatagram(out), to)
+  }
+}
+
+test('viewers get the verified stream from a swarm with a corrupting relay, a head forger and a flood', async (t) => {
+  const src = await SyntheticSource.create(t, { bitrateBps: 1_500_000 })
+  const id = src.log.id
+  const [source, honest1, honest2, forger, ...viewerNodes] = await createNodes(t, 7)
+  const corruptTransport = new TamperingTransport(await UdpTransport.bind({ port: 0 }), id)
+  const corrupt = new CjNode({ transport: corruptTransport }, { probeIntervalMs: 60_000 })
+  t.after(() => corrupt.close())
+  const relays = [honest1, honest2, corrupt]
+  const all = [source, ...relays, forger, ...viewerNodes]
+  for (const n of all) await n.start()
+  const regs = new Map(all.filter((n) => n !== forger).map((n) => [n, new StreamRegistry(n)]))
+  t.after(() => Promise.all([...regs.values()].map((r) => r.close())))
+  regs.get(source)!.add(src.log)
+  src.start()
+  await until(() => (src.log.head()?.segments ?? 0) >= 4, 10_000, 'source has segments')
+
+  const openReplica = async (n: CjNode, bootstrap: string[]) => {
+    const log = await StreamLog.openReplica(await tempDir(t), id)
+    t.after(() => log.close())
+    for (const b of bootstrap) n.peers.touch(b, 'configured')
+    n.probe()
+    regs.get(n)!.add(log, { bootstrap })
+    return log
+  }
+  for (const r of relays) await openReplica(r, [source.address])
+  await until(() => relays.every((r) => (regs.get(r)!.get(id)!.status().verifiedChunks) > 5), 10_000, 'relays fed')
+
+  // Viewers know the liars first and the source not at all: they must route around the liars.
+  const boots = [
+    [corrupt.address, forger.address, honest1.address],
+    [corrupt.address, honest2.address, forger.address],
+    [forger.address, corrupt.address, honest1.address, honest2.address],
+  ]
+  const viewers = await Promise.all(viewerNodes.map((n, i) => openReplica(n, boots[i])))
+
+  // The forger: bad signatures, a replayed old head, a head signed by another key for this id,
+  // forged segment records, and lies about who has the stream pointing at nobody.
+  const oldHead = src.log.head()!
+  const otherKey = generateStreamKey()
+  const nobody = ['127.0.0.1:9', '127.0.0.1:1', '10.255.255.1:24254']
+  // A well-formed head for this id, properly signed, but by a key that is not the one in the id.
+  const otherKeyHead = (chunks: number, segments: number) => {
+    const f = { id, chunks, length: chunks * CHUNK_SIZE, segments, time: Date.now(), ended: true }
+    return { ...f, sig: Buffer.from(otherKey.sign(headSigningBytes(f))).toString('base64') }
+  }
+  const forge = setInterval(() => {
+    const h = src.log.head()!
+    const badSig = { ...h, chunks: h.chunks + 500, length: h.length + 500 * CHUNK_SIZE }
+    const msgs: Message[] = [
+      { type: 'ThisStreamGrew', head: badSig },
+      { type: 'ThisStreamGrew', head: oldHead },
+      { type: 'ThisStreamGrew', head: otherKeyHead(h.chunks + 50, h.segments) },
+      { type: 'HereAreSegments', id, segments: [{ ...src.log.segment(h.segments - 1)!, n: h.segments + 3, pdt: Date.now() }] },
+      { type: 'AskThemInstead', id, stripe: 1, peers: nobody },
+      { type: 'MaybeTheyHaveSome', id, peers: nobody },
+      { type: 'IWillKeepSendingYou', id, stripe: 2 },
+    ]
+    for (const v of viewerNodes) forger.send(v.address, msgs)
+  }, 300)
+  t.after(() => clearInterval(forge))
+
+  // The flood: fresh sockets that never echo a cookie, asking every node for everything.
+  const floodSockets: dgram.Socket[] = []
+  let floodBytes = 0
+  const ask = Buffer.from(JSON.stringify([
+    { PleaseAlwaysReturnThisMessage: { cookie: 'x' } }, { PleaseSendStreamHead: { id } }, { PleaseSendPeers: {} },
+    { PleaseSendContent: { id, offset: 0, length: CHUNK_SIZE } }, { PleaseKeepSendingMe: { id, stripe: 0, from: 0 } },
+    { PleaseSendSegments: { id, from: 0, count: 16 } }, { PleaseSendChunkHashes: { id, from: 0, count: 16 } },
+  ]))
+  for (let i = 0; i < 8; i++) {
+    const s = dgram.createSocket('udp4')
+    await new Promise<void>((r) => s.bind(0, '127.0.0.1', () => r()))
+    s.on('message', (m) => { floodBytes += m.length })
+    floodSockets.push(s)
+  }
+  t.after(() => { for (const s of floodSockets) s.close() })
+  let floodSent = 0
+  const flood = setInterval(() => {
+    for (const s of floodSockets) {
+      for (const n of [source, ...relays, ...viewerNodes]) {
+        const a = parseAddress(n.address)!
+        // 4 per 20 ms = 200/s per socket: twice the unverified rate limit.
+        for (let k = 0; k < 4; k++) s.send(ask, a.port, a.host)
+        floodSent += 4 * ask.length
+      }
+    }
+  }, 20)
+  t.after(() => clearInterval(flood))
+
+  await new Promise((r) => setTimeout(r, 8000))
+  clearInterval(flood)
+  clearInterval(forge)
+  src.stop()
+  const head = src.log.head()!
+  for (const [i, log] of viewers.entries()) {
+    const st = regs.get(viewerNodes[i])!.get(id)!.status()
+    assert.ok(st.startChunk >= 0, `viewer ${i} joined`)
+    await until(() => log.missingChunks(st.startChunk, head.chunks).length === 0, 15_000, `viewer ${i} complete`)
+    for (let n = st.startChunk; n < head.chunks; n++) {
+      assert.deepEqual(await log.read(n * CHUNK_SIZE, src.log.chunkRecord(n)!.length), await src.log.read(n * CHUNK_SIZE, src.log.chunkRecord(n)!.length), `viewer ${i} chunk ${n}`)
+    }
+    // The forged head (500 chunks ahead, or 'ended' under another key) was never believed.
+    assert.ok(log.head()!.chunks <= head.chunks && !log.head()!.ended, `viewer ${i} head is the source's`)
+  }
+  const at = (n: CjNode, addr: string) => n.peers.get(addr)
+  const charged = (addr: string) => viewerNodes.filter((v) => (at(v, addr)?.penalty ?? 0) > 0 || (at(v, addr) && v.peers.isBanned(at(v, addr)!)))
+  const report = (addr: string) => viewerNodes.map((v) => `${Math.round(at(v, addr)?.penalty ?? 0)}${at(v, addr) && v.peers.isBanned(at(v, addr)!) ? 'B' : ''}`).join('/')
+  t.diagnostic(`penalties at viewers: corrupt ${report(corrupt.address)}, forger ${report(forger.address)}, honest ${report(honest1.address)} ${report(honest2.address)}, source ${report(source.address)}`)
+  assert.ok(charged(forger.address).length === viewerNodes.length, `the forger is charged by every viewer: ${report(forger.address)}`)
+  const fed = viewerNodes.filter((v) => at(v, corrupt.address)?.deliveredBytes !== undefined)
+  assert.ok(charged(corrupt.address).length >= 1 && fed.length > 0, `the corrupting relay is charged: ${report(corrupt.address)}`)
+  for (const h of [honest1, honest2, source]) {
+    for (const v of [...viewerNodes, ...relays]) {
+      const p = at(v, h.address)
+      assert.ok(!p || (!v.peers.isBanned(p) && p.penalty === 0), `honest ${h.address} charged at ${v.address}: ${p?.penalty}`)
+    }
+  }
+  // The flood earned at most twice its bytes back, and every node counted it as dropped or answered small.
+  assert.ok(floodBytes <= 2 * floodSent, `flood got ${floodBytes} bytes back for ${floodSent}`)
+  for (const n of all) assert.ok(n.counters.ampMaxRatio <= 2.5, `amplification ${n.counters.ampMaxRatio} at ${n.address}`)
+  const limited = [source, ...relays, ...viewerNodes].reduce((s, n) => s + (n.counters.dropped.rate_limited ?? 0), 0)
+  t.diagnostic(`flood: sent ${floodSent} B, got back ${floodBytes} B, rate-limited drops ${limited}`)
+  assert.ok(limited > 0, 'the flood hit the per-address rate limit')
+  const floodCharged = floodSockets.filter((s) => source.peers.get(`127.0.0.1:${s.address().port}`)?.penalty)
+  assert.ok(floodCharged.length > 0, 'flooding addresses are charged')
+})
