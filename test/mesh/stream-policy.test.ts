@@ -1,0 +1,151 @@
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import fc from 'fast-check'
+import { STRIPES } from '../../src/mesh/messages.ts'
+import {
+  FANOUT, REPAIR_GRACE_MS, REPAIR_TIMEOUT_MS, SOURCE_FANOUT, SOURCE_REPAIR_BUDGET, SOURCE_BURST_BYTES, STARTUP_MS,
+  decideChild, interiorStripe, isReceiving, mayServePull, planRepairs, playbackDeadline, rankParents, sourceMayServe, stripeOf,
+} from '../../src/mesh/stream-policy.ts'
+import type { MissingChunk, ParentState, RepairState } from '../../src/mesh/stream-policy.ts'
+
+/** An address interior in the given stripe (found by search, since the stripe is a hash). */
+function addrIn(stripe: number, skip = 0): string {
+  for (let p = 1000; ; p++) {
+    const a = `127.0.0.1:${p}`
+    if (interiorStripe(a) === stripe && skip-- === 0) return a
+  }
+}
+const sets = (...lists: string[][]) => Array.from({ length: STRIPES }, (_, i) => new Set(lists[i] ?? []))
+const viewer = (self: string, children = sets(), receiving = true): ParentState => ({ isSource: false, self, children, receiving: () => receiving })
+
+test('chunks are spread over stripes round-robin, and addresses over interior stripes', () => {
+  assert.deepEqual([0, 1, 2, 3, 4, 5].map(stripeOf), [0, 1, 2, 3, 0, 1].map((x) => x % STRIPES))
+  const counts = new Array(STRIPES).fill(0)
+  for (let p = 1; p <= 4000; p++) counts[interiorStripe(`10.0.${p >> 8}.${p & 255}:24254`)]++
+  for (const c of counts) assert.ok(c > 4000 / STRIPES * 0.8 && c < 4000 / STRIPES * 1.2, `even spread: ${counts}`)
+})
+
+test('who gets a new chunk: the source takes one child per stripe and redirects the rest to it', () => {
+  const src: ParentState = { isSource: true, self: 'S', children: sets(), receiving: () => true }
+  assert.deepEqual(decideChild(src, { from: 'a', stripe: 0 }, []), { accept: true })
+  src.children[0].add('a')
+  assert.equal(src.children[0].size, SOURCE_FANOUT)
+  const d = decideChild(src, { from: 'b', stripe: 0 }, ['c'])
+  assert.equal(d.accept, false)
+  assert.deepEqual(!d.accept && d.tryInstead, ['a', 'c'], 'its child first, then other holders')
+  assert.deepEqual(decideChild(src, { from: 'a', stripe: 0 }, []), { accept: true }, 'a re-subscription is always kept')
+})
+
+test('who gets a new chunk: a viewer takes FANOUT children in its interior stripe, few elsewhere', () => {
+  const me = addrIn(1)
+  const st = viewer(me)
+  for (let k = 0; k < FANOUT; k++) {
+    assert.deepEqual(decideChild(st, { from: `x${k}`, stripe: 1 }, []), { accept: true })
+    st.children[1].add(`x${k}`)
+  }
+  const full = decideChild(st, { from: 'late', stripe: 1 }, [])
+  assert.equal(full.accept, false)
+  // Interior children of the stripe come first in the redirect: they have room for grandchildren.
+  const interiorKid = addrIn(1, 3)
+  st.children[1].delete('x0'); st.children[1].add(interiorKid)
+  const again = decideChild(st, { from: 'late', stripe: 1 }, [])
+  assert.ok(!again.accept && again.tryInstead[0] === interiorKid)
+})
+
+test('a viewer that does not receive a stripe never takes children in it, and says whom to ask', () => {
+  const st = viewer(addrIn(2), sets(), false)
+  const d = decideChild(st, { from: 'c', stripe: 2 }, ['h1', 'c', 'h2'])
+  assert.ok(!d.accept)
+  assert.deepEqual(!d.accept && [...d.tryInstead].sort(), ['h1', 'h2'], 'never the asker itself')
+})
+
+test('spare slots fill, then redirect', () => {
+  const me = addrIn(0)
+  const st = viewer(me, sets([], ['a', 'b'], ['c'], ['d']))
+  const d = decideChild(st, { from: 'e', stripe: 3 }, [])
+  assert.equal(d.accept, false, 'four spare children in non-interior stripes are the limit')
+})
+
+test('decideChild never redirects a peer to itself or to the deciding node', () => {
+  fc.assert(fc.property(fc.array(fc.integer({ min: 0, max: 30 }), { maxLength: 20 }), fc.integer({ min: 0, max: STRIPES - 1 }), (hs, stripe) => {
+    const holders = hs.map((h) => `127.0.0.1:${2000 + h}`)
+    // Children are peers that subscribed, never ourselves; holders may be anything peers told us.
+    const kids = holders.filter((a) => a !== '127.0.0.1:2000').slice(0, 3)
+    const st = viewer('127.0.0.1:2000', sets(kids, kids, kids, kids), stripe % 2 === 0)
+    const d = decideChild(st, { from: '127.0.0.1:2001', stripe }, holders)
+    if (!d.accept) for (const a of d.tryInstead) assert.ok(a !== '127.0.0.1:2001' && a !== '127.0.0.1:2000')
+  }))
+})
+
+test('parents: interior candidates first, then by RTT, the source last', () => {
+  const inS = addrIn(2)
+  const other = addrIn(3)
+  const ranked = rankParents(2, [{ addr: 'S', isSource: true, rttMs: 1 }, { addr: other, isSource: false, rttMs: 5 }, { addr: inS, isSource: false, rttMs: 50 }])
+  assert.deepEqual(ranked, [inS, other, 'S'])
+})
+
+const base = (over: Partial<RepairState>): RepairState => ({
+  now: 10_000, missing: [], inFlight: new Map(), holders: () => ['p1', 'p2'], source: 'S', sourceBudgetChunks: 0, rttMs: () => 10, ...over,
+})
+const miss = (n: number, deadline: number, knownSince = 0): MissingChunk => ({ n, deadline, knownSince })
+
+test('what a late viewer asks for first: the chunks nearest their playback deadline', () => {
+  const reqs = planRepairs(base({ missing: [miss(30, 14_000), miss(10, 11_000), miss(20, 12_000)] }))
+  assert.deepEqual(reqs.map((r) => r.n), [10, 20, 30])
+  assert.equal(reqs[0].peer, 'p1', 'from the stripe parent first')
+})
+
+test('a chunk whose push may still be on its way is not pulled yet', () => {
+  const reqs = planRepairs(base({ missing: [miss(5, 20_000, 10_000 - REPAIR_GRACE_MS / 2)] }))
+  assert.deepEqual(reqs, [])
+})
+
+test('a late joiner plays from its start chunk: its deadlines follow its own playback clock', () => {
+  const join = { at: 50_000, startPublishedAt: 47_000 }
+  assert.equal(playbackDeadline(47_000, 3000, join), 50_000 + STARTUP_MS)
+  assert.equal(playbackDeadline(49_000, 3000, join), 52_000 + STARTUP_MS)
+  // A player keeps the distance it started at (4.5 s behind live here): it never catches up.
+  assert.equal(playbackDeadline(60_000, 3000, join), 64_500)
+  assert.equal(playbackDeadline(60_000, 3000, { at: 50_000, startPublishedAt: 49_000 }), 63_000, 'a joiner closer to live: the live deadline rules')
+  assert.equal(playbackDeadline(60_000, 3000, null), 63_000)
+})
+
+test('when a relay vanishes: its requests time out and move to the next holder', () => {
+  const inFlight = new Map([[7, { peer: 'p1', at: 10_000 - REPAIR_TIMEOUT_MS - 1, tries: 1 }]])
+  const reqs = planRepairs(base({ missing: [miss(7, 12_000)], inFlight }))
+  assert.deepEqual(reqs, [{ n: 7, peer: 'p2' }])
+  // ... and a request still within its timeout is left alone.
+  const fresh = new Map([[7, { peer: 'p1', at: 10_000 - 10, tries: 1 }]])
+  assert.deepEqual(planRepairs(base({ missing: [miss(7, 12_000)], inFlight: fresh })), [])
+})
+
+test('when a relay vanishes, the orphan stops counting as receiving, so its own children refuse to adopt it', () => {
+  assert.equal(isReceiving(true, 10_000, 10_200), true)
+  assert.equal(isReceiving(true, 10_000, 11_400), false, 'a parent silent for a second: not receiving')
+  assert.equal(isReceiving(false, 10_000, 10_001), false)
+  const child = viewer(addrIn(0), sets(), isReceiving(true, 10_000, 11_400))
+  assert.equal(decideChild(child, { from: 'orphaned-parent', stripe: 0 }, []).accept, false)
+})
+
+test('the source fills holes only within its budget, unless nobody else can in time', () => {
+  const noPeers = base({ holders: () => [], missing: [miss(1, 30_000), miss(2, 30_000)] })
+  assert.deepEqual(planRepairs(noPeers), [], 'no budget, not urgent: wait for peers')
+  assert.deepEqual(planRepairs({ ...noPeers, sourceBudgetChunks: 1 }).map((r) => r.peer), ['S'])
+  assert.deepEqual(planRepairs({ ...noPeers, missing: [miss(1, 10_500)] }).map((r) => r.peer), ['S'], 'urgent')
+})
+
+test('the source serves pulls within one copy plus its budget, and a relay within its pull allowance', () => {
+  const produced = 10_000_000
+  assert.equal(sourceMayServe(produced, produced), true)
+  assert.equal(sourceMayServe(produced * (1 + SOURCE_REPAIR_BUDGET) + SOURCE_BURST_BYTES, produced), false)
+  assert.equal(mayServePull(0), true)
+  assert.equal(mayServePull(1000), false)
+})
+
+test('pull windows per peer are respected', () => {
+  const missing = Array.from({ length: 40 }, (_, i) => miss(i, 11_000 + i))
+  const reqs = planRepairs(base({ missing }))
+  const per = new Map<string, number>()
+  for (const r of reqs) per.set(r.peer, (per.get(r.peer) ?? 0) + 1)
+  for (const [, c] of per) assert.ok(c <= 8)
+})
