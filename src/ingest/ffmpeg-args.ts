@@ -72,15 +72,22 @@ export function validateEncodeOptions (o: Pick<EncodeOptions, 'segmentSeconds' |
   }
 }
 
-/** Seconds since UTC midnight with ms, the offset drawtext adds to the pts (0 at start under -re). */
+/** Seconds since UTC midnight with ms (how far into its day a wall-clock instant is). */
 export function clockOffsetSeconds (startMs: number): string {
   return ((((startMs % 86_400_000) + 86_400_000) % 86_400_000) / 1000).toFixed(3)
 }
 
 function clockFilter (fontFile: string, startMs: number): string {
-  // pts:hms prints HH:MM:SS.mmm, so a screenshot of the player shows latency to the millisecond.
-  const text = `%{pts\\:hms\\:${clockOffsetSeconds(startMs)}} UTC`
-  return `drawtext=fontfile=${fontFile}:text='${text}':x=10:y=h-th-10:fontsize=28:fontcolor=white:box=1:boxcolor=black@0.6:boxborderw=6`
+  // The clock is the wall clock when the frame went through the filter (RTCTIME, microseconds), not
+  // the stream's pts plus the time we built these arguments: ffmpeg takes from 0.2 s to 2 s on a busy
+  // machine to start, and a pts-based clock would lag by that much and inflate glass-to-glass
+  // readings. setpts swaps in seconds since UTC midnight for drawtext's pts:hms (HH:MM:SS.mmm), and
+  // a second setpts restores the frame-count timestamps the encoder expects.
+  const midnightUs = (startMs - (((startMs % 86_400_000) + 86_400_000) % 86_400_000)) * 1000
+  const text = '%{pts\\:hms} UTC'
+  return `setpts='(RTCTIME-${midnightUs})/(TB*1000000)',` +
+    `drawtext=fontfile=${fontFile}:text='${text}':x=10:y=h-th-10:fontsize=28:fontcolor=white:box=1:boxcolor=black@0.6:boxborderw=6,` +
+    'setpts=N/(FRAME_RATE*TB)'
 }
 
 export function buildFfmpegArgs (input: InputSpec, o: EncodeOptions): FfmpegArgs {

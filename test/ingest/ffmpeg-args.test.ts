@@ -35,9 +35,11 @@ test('testsrc: lavfi picture + sine, burned-in UTC clock with ms, single-file ev
   assert.equal(a.inputs[1].source, 'sine=frequency=440:sample_rate=48000')
   for (const i of a.inputs) assert.ok(i.options.includes('-re'), 'both lavfi inputs paced in real time')
   const vf = opt(argv, '-vf') ?? ''
-  assert.match(vf, /^drawtext=fontfile=\/usr\/share\/fonts\/truetype\/dejavu\/DejaVuSans\.ttf:/)
-  // 12:34:56.789 UTC is 45296.789 s after midnight.
-  assert.ok(vf.includes("text='%{pts\\:hms\\:45296.789} UTC'"), vf)
+  // The burned clock is the wall clock at filter time: pts becomes seconds since UTC midnight of the
+  // start day (2025-01-01 is 1735689600 s after the epoch), then frame-count pts are restored.
+  assert.match(vf, /^setpts='\(RTCTIME-1735689600000000\)\/\(TB\*1000000\)',drawtext=fontfile=\/usr\/share\/fonts\/truetype\/dejavu\/DejaVuSans\.ttf:/)
+  assert.ok(vf.includes("text='%{pts\\:hms} UTC'"), vf)
+  assert.ok(vf.endsWith(',setpts=N/(FRAME_RATE*TB)'), vf)
   assert.equal(opt(argv, '-c:v'), 'libx264')
   assert.equal(opt(argv, '-c:a'), 'aac')
   assert.equal(opt(argv, '-g'), '25')
