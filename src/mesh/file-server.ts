@@ -33,10 +33,12 @@ export interface FileServerCounters {
   hinted: number
   ignored: number
   unknown: number
+  /** Requests whose id was a path (`..`, `/`, `\\`, NUL): never looked up, charged to the sender. */
+  pathTricks: number
 }
 
 export class FileServer {
-  readonly counters: FileServerCounters = { requests: 0, served: 0, bytesServed: 0, hinted: 0, ignored: 0, unknown: 0 }
+  readonly counters: FileServerCounters = { requests: 0, served: 0, bytesServed: 0, hinted: 0, ignored: 0, unknown: 0, pathTricks: 0 }
   private node: CjNode
   private router: FileRouter
   private files: SharedFileReader
@@ -54,7 +56,12 @@ export class FileServer {
   private async answer(m: MessageOf<'PleaseSendContent'>, ctx: Ctx): Promise<void> {
     if (this.closed) return
     // Paths never reach the store, and `stream/...` ids belong to the stream swarm's handler.
-    if (m.id.includes('/') || m.id.includes('\\') || m.id.startsWith('.')) return
+    if (m.id.includes('/') || m.id.includes('\\') || m.id.startsWith('.') || m.id.includes('\0')) {
+      // A path where a file id goes is an attempt to leave shared/: counted and charged. (`stream/`
+      // ids have a slash too but are not ours to judge.)
+      if (!m.id.startsWith('stream/')) { this.counters.pathTricks++; this.node.penalise(ctx.from, 'lie') }
+      return
+    }
     this.counters.requests++
     if (!isValidFileId(m.id)) { this.counters.ignored++; return }
     if (this.router.downloading(m.id)) { this.hint(m.id, ctx); return }
