@@ -27,6 +27,8 @@ const FED_BY_MEMORY = 256
 /** Peers remembered as holders of this stream: enough to find parents, bounded against floods. */
 const MAX_HOLDERS = 256
 const TICK_MS = 50
+/** A failing disk is reported at most this often (a full disk fails every chunk). */
+const STORE_FAULT_LOG_MS = 10_000
 /** A parent candidate that has not accepted or redirected us in this time is passed over. */
 const JOIN_ANSWER_MS = 500
 
@@ -91,6 +93,7 @@ export class StreamSwarm extends EventEmitter {
   private fromParent = new Set<number>()
   private maxKnown = 0
   private closed = false
+  private storeFaultAt = -Infinity
   private delays: number[] = []
   readonly stats = {
     uploadedBytes: 0, receivedBytes: 0, receivedFromSourceBytes: 0, producedBytes: 0, duplicateBytes: 0,
@@ -376,7 +379,21 @@ export class StreamSwarm extends EventEmitter {
       this.fromParent.add(n)
       if (this.fromParent.size > FED_BY_MEMORY) this.fromParent.delete(this.fromParent.values().next().value as number)
     }
-    const v = await this.log.putChunk(n, bytes)
+    let v: Verdict
+    try {
+      v = await this.log.putChunk(n, bytes)
+    } catch (err) {
+      // A local fault (disk full, I/O error), not the sender's: nothing was marked verified, the
+      // chunk is fetched again later. Said once in a while, never thrown into the void.
+      this.inFlight.delete(n)
+      const now = this.node.clock.now()
+      if (now - this.storeFaultAt > STORE_FAULT_LOG_MS) {
+        this.storeFaultAt = now
+        this.node.log.error('could not store a verified chunk; serving what we have and retrying', { stream: this.id, chunk: n, err })
+      }
+      this.emit('store-fault', err)
+      return
+    }
     this.fromParent.delete(n)
     this.inFlight.delete(n)
     if (v.result === 'reject') {
