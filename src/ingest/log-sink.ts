@@ -12,9 +12,11 @@ import { CHUNK_SIZE } from '../store/stream-types.ts'
 import type { IngestSink } from './ingest-sink.ts'
 
 export function streamLogSink(log: StreamLog): IngestSink {
-  /** Bytes the ingest appended (its coordinates), and padding bytes the log holds beyond them. */
+  /** Bytes the ingest appended (its coordinates, from 0 on every start), and the log offset of
+   * its byte 0 plus the padding since. A log reopened after a crash already holds bytes: the new
+   * run's offsets start after them, or its segments would index the old run's bytes. */
   let appended = 0
-  let shift = 0
+  let shift = log.dataSize
   return {
     async setInfo(info) { if (info.init) await log.setInit({ offset: info.init.offset + shift, length: info.init.length }) },
     async append(bytes) {
