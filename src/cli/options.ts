@@ -15,7 +15,7 @@ export interface NodeFlags {
   peer: string[]
   dir: string
   logLevel: Level
-  maxDatagram: number
+  maxDatagram?: number
   json?: boolean
 }
 

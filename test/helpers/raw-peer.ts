@@ -49,6 +49,7 @@ export class RawPeer {
   }
 
   async waitFor(type: string, pred: (body: Raw) => boolean = () => true, ms = 5000): Promise<Raw> {
-    return until(() => this.all(type).find((x) => pred(x.body))?.body, ms, `a ${type}`)
+    const found = await until(() => this.all(type).find((x) => pred(x.body)), ms, `a ${type}`)
+    return found.body
   }
 }

@@ -17,11 +17,11 @@ export async function createNodes(t: TestContext, n: number, init: NodeInit = {}
 }
 
 /** Polls until fn() is truthy or the deadline passes (generous: the machine may be busy). */
-export async function until<T>(fn: () => T | Promise<T>, timeoutMs = 10_000, what = 'condition'): Promise<T> {
+export async function until<T>(fn: () => T | Promise<T>, timeoutMs = 10_000, what = 'condition'): Promise<NonNullable<T>> {
   const end = Date.now() + timeoutMs
   for (;;) {
     const v = await fn()
-    if (v) return v
+    if (v) return v as NonNullable<T>
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
     await new Promise((r) => setTimeout(r, 20))
   }
