@@ -169,7 +169,23 @@ export class StreamLog extends EventEmitter implements StreamLogReader {
     }
     if (!this.hasRange(offset, length)) throw new StoreError('ERR_NOT_VERIFIED', `bytes ${offset}+${length} of ${this.id} are not verified`)
     if (length === 0) return Buffer.alloc(0)
+    for (let n = Math.floor(offset / CHUNK_SIZE); n * CHUNK_SIZE < offset + length; n++) {
+      if (this.verified.needsCheck(n)) await this.recheck(n)
+    }
     return this.track(readExactly(this.data, length, offset, `reading ${this.id}`))
+  }
+
+  /** Re-hashes a chunk trusted from its on-disk mark before its first read in this process. */
+  private async recheck(n: number): Promise<void> {
+    const rec = this.chunks.get(n)
+    const bytes = rec ? await this.track(readExactly(this.data, rec.length, n * CHUNK_SIZE, `re-checking chunk ${n}`)) : null
+    if (rec && bytes && verifyChunkBytes(rec, bytes).result === 'accept') {
+      this.verified.checked(n)
+      return
+    }
+    this.verified.forget(n)
+    this.logger.warn('a stored chunk no longer matches its signed record (damaged on disk); not serving it', { id: this.id, chunk: n })
+    throw new StoreError('ERR_NOT_VERIFIED', `chunk ${n} of ${this.id} failed its re-check`)
   }
 
   // ---- replica puts ----

@@ -27,11 +27,30 @@ export class VerifiedChunks {
     return new VerifiedChunks(file, await VerifiedMarks.open(file), opts)
   }
 
+  /** Marks loaded from disk whose bytes nobody has hashed in this process yet (see needsCheck). */
+  private readonly unchecked = new ChunkBitmap()
+
   /** Loads the marks on disk, keeping those `trust` accepts (record loaded, bytes present). */
   async load(trust: (n: number) => boolean): Promise<void> {
     await readMarks(this.file, (n) => {
-      if (trust(n)) this.bits.set(n)
+      if (trust(n)) { this.bits.set(n); this.unchecked.set(n) }
     })
+  }
+
+  /** True for a chunk marked on disk but not yet re-hashed since open: bytes on disk can rot or be
+   * damaged in a crash after their mark was written, so the first read of each re-checks them. */
+  needsCheck(n: number): boolean {
+    return this.unchecked.has(n)
+  }
+
+  checked(n: number): void {
+    this.unchecked.delete(n)
+  }
+
+  /** A marked chunk whose bytes no longer match: unverified from now on (fetched again if wanted). */
+  forget(n: number): void {
+    this.unchecked.delete(n)
+    this.bits.delete(n)
   }
 
   has(n: number): boolean {
