@@ -55,7 +55,8 @@ test('Prometheus scrapes a live 4-node swarm: source copies match the source, ev
   }
   const [rule] = (await prom.query('cjp2p:source_copies_uploaded_since_start:ratio')).samples
   assert.ok(Math.abs(rule.value - own.copiesUploaded) < 0.25, `recording rule ${rule.value} vs source ${own.copiesUploaded}`)
-  const [offload] = (await prom.query('cjp2p:p2p_offload:ratio')).samples
+  // Rates over 1m need a few scrapes of every node before they settle: wait, do not sample once.
+  const [offload] = await prom.waitForQuery('cjp2p:p2p_offload:ratio', (s) => s.length > 0 && s[0].value > 0.3, 40_000)
   assert.ok(offload.value > 0.3 && offload.value <= 1, `viewers relay to each other: offload ${offload.value}`)
 
   // Every dashboard panel and rule: valid PromQL on this swarm, never an error.
