@@ -71,7 +71,7 @@ export class CjNode extends EventEmitter {
   private timers: NodeJS.Timeout[] = []
   private closed = false
   private init: NodeInit
-  readonly counters = { datagramsIn: 0, datagramsOut: 0, bytesIn: 0, bytesOut: 0, dropped: {} as Record<string, number>, ampMaxRatio: 0 }
+  readonly counters = { datagramsIn: 0, datagramsOut: 0, bytesIn: 0, bytesOut: 0, dropped: {} as Record<string, number>, ampMaxRatio: 0, ampHelloBytes: 0 }
 
   constructor(c: NodeComponents, init: NodeInit = {}) {
     super()
@@ -172,8 +172,9 @@ export class CjNode extends EventEmitter {
     const ours = this.init.ourDatagramBytes ?? SMALL_DATAGRAM_BYTES
     const maxBytes = peer.speaksStreams && peer.verified ? Math.min(ours, peer.maxDatagramBytes ?? ours) : SMALL_DATAGRAM_BYTES
     let budget = Infinity
+    let hello = 0
     if (!peer.verified) {
-      const hello = !isReply && this.clock.now() - peer.lastContacted > 10_000 ? HELLO_ALLOWANCE_BYTES : 0
+      hello = !isReply && this.clock.now() - peer.lastContacted > 10_000 ? HELLO_ALLOWANCE_BYTES : 0
       budget = Math.max(0, 2 * peer.unverifiedRecv - peer.unverifiedSent) + hello
     }
     const prefixJson = prefix.map((m) => JSON.stringify(encodeMessage(m)))
@@ -204,8 +205,15 @@ export class CjNode extends EventEmitter {
     if (parts.length > 0) flush()
     else if (sent === 0 && prefix.length > 0 && prefixBytes <= budget) flush(true)
     if (!peer.verified) {
+      // The ratio the 2x rule governs leaves out the hello allowance (which is what lets us speak
+      // first); the hello bytes are counted on their own.
+      const helloUsed = Math.min(hello, Math.max(0, sent - Math.max(0, 2 * peer.unverifiedRecv - peer.unverifiedSent)))
       peer.unverifiedSent += sent
-      if (peer.unverifiedRecv > 0) this.counters.ampMaxRatio = Math.max(this.counters.ampMaxRatio, peer.unverifiedSent / peer.unverifiedRecv)
+      peer.unverifiedHello = (peer.unverifiedHello ?? 0) + helloUsed
+      this.counters.ampHelloBytes += helloUsed
+      if (peer.unverifiedRecv > 0) {
+        this.counters.ampMaxRatio = Math.max(this.counters.ampMaxRatio, (peer.unverifiedSent - peer.unverifiedHello) / peer.unverifiedRecv)
+      }
     }
     if (sent > 0 && !isReply) peer.lastContacted = this.clock.now()
     return sent

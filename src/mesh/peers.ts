@@ -32,6 +32,8 @@ export interface Peer {
   /** Bytes received from / sent to this address while it was unverified (anti-amplification). */
   unverifiedRecv: number
   unverifiedSent: number
+  /** Of unverifiedSent, the bytes sent under the hello allowance (not governed by the 2x rule). */
+  unverifiedHello?: number
   deliveredBytes: number
   penalty: number
   penaltyAt: number
