@@ -9,6 +9,7 @@ import { existsSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { CodedError } from '../src/util/coded-error.ts'
 
 export type PrometheusRunnerErrorCode =
   | 'ERR_PROMETHEUS_MISSING' // no prometheus binary on this machine
@@ -16,14 +17,7 @@ export type PrometheusRunnerErrorCode =
   | 'ERR_PROMETHEUS_TIMEOUT' // a wait ran past its deadline
   | 'ERR_PROMETHEUS_QUERY' // the HTTP API refused a query or answered garbage
 
-export class PrometheusRunnerError extends Error {
-  readonly code: PrometheusRunnerErrorCode
-  constructor(code: PrometheusRunnerErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options)
-    this.name = 'PrometheusRunnerError'
-    this.code = code
-  }
-}
+export class PrometheusRunnerError extends CodedError<PrometheusRunnerErrorCode> {}
 
 export interface PrometheusRunnerInit {
   /** `host:port` targets to scrape at /metrics (loopback only in tests). Changeable with setTargets. */

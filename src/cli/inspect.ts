@@ -1,7 +1,10 @@
 // `status` and `peers`: ask a running node over its local HTTP endpoint.
 import { DEFAULT_HTTP_PORT } from '../mesh/messages.ts'
+import { CodedError } from '../util/coded-error.ts'
 
-export class NodeUnreachable extends Error { readonly code = 'ERR_NO_NODE' }
+export class NodeUnreachable extends CodedError<'ERR_NO_NODE'> {
+  constructor(message: string) { super('ERR_NO_NODE', message) }
+}
 
 async function fetchStatus(host: string, port: number): Promise<Record<string, unknown>> {
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}/status.json`

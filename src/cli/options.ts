@@ -1,5 +1,6 @@
 // Flags shared by every command that runs a node, with their environment fallbacks.
 import { Option } from 'commander'
+import { CodedError } from '../util/coded-error.ts'
 import type { Command } from 'commander'
 import { DEFAULT_HTTP_PORT, DEFAULT_UDP_PORT } from '../mesh/messages.ts'
 import { createLogger } from '../util/logger.ts'
@@ -19,7 +20,9 @@ export interface NodeFlags {
   json?: boolean
 }
 
-export class UsageError extends Error { readonly code = 'ERR_USAGE' }
+export class UsageError extends CodedError<'ERR_USAGE'> {
+  constructor(message: string) { super('ERR_USAGE', message) }
+}
 
 export function parsePort(v: string): number {
   const n = Number(v)

@@ -8,12 +8,9 @@ export interface IngestLogger {
   error(msg: string): void
 }
 
-export interface IngestClock {
-  /** Wall clock, ms since epoch. */
-  now(): number
-}
-
-export const systemClock: IngestClock = { now: () => Date.now() }
+/** Wall clock, ms since epoch. */
+export type { Clock as IngestClock } from '../util/clock.ts'
+export { systemClock } from '../util/clock.ts'
 
 /** A logger that drops everything, for tools and tests that do not care. */
 export const silentLogger: IngestLogger = { debug () {}, info () {}, warn () {}, error () {} }

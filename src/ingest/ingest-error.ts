@@ -1,4 +1,5 @@
 // Typed errors for the ingest folder: callers (the CLI, tests) match on `code`, never on message text.
+import { CodedError } from '../util/coded-error.ts'
 
 export type IngestErrorCode =
   | 'ERR_NO_FFMPEG'          // no working ffmpeg binary could be found
@@ -9,12 +10,4 @@ export type IngestErrorCode =
   | 'ERR_BAD_PLAYLIST'       // the byte-range playlist is inconsistent with what was already ingested
   | 'ERR_STATE'              // a method was called in a state that does not allow it
 
-export class IngestError extends Error {
-  readonly code: IngestErrorCode
-
-  constructor (code: IngestErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options)
-    this.name = 'IngestError'
-    this.code = code
-  }
-}
+export class IngestError extends CodedError<IngestErrorCode> {}

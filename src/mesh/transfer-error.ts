@@ -1,4 +1,5 @@
 // Typed errors of a file download. Callers (the CLI, tests) match on `code`, never on the message.
+import { CodedError } from '../util/coded-error.ts'
 
 export type TransferErrorCode =
   | 'ERR_HASH_MISMATCH' // every block arrived but the whole file's SHA-256 is not its id
@@ -9,14 +10,7 @@ export type TransferErrorCode =
   | 'ERR_SIZE' // peers claimed a size the store refuses (over its cap, or conflicting)
   | 'ERR_STORE' // the local store failed (disk full, I/O): see `cause`
 
-export class TransferError extends Error {
-  readonly code: TransferErrorCode
-  constructor(code: TransferErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options)
-    this.name = 'TransferError'
-    this.code = code
-  }
-}
+export class TransferError extends CodedError<TransferErrorCode> {}
 
 export function isTransferError(err: unknown, code?: TransferErrorCode): err is TransferError {
   return err instanceof TransferError && (code === undefined || err.code === code)

@@ -1,4 +1,5 @@
 // Typed store errors. Callers (mesh, player, cli, tests) match on `code`, never on the message.
+import { CodedError } from '../util/coded-error.ts'
 
 export type StoreErrorCode =
   | 'ERR_NOT_VERIFIED' // read of a byte that has not matched its signed hashes
@@ -14,14 +15,7 @@ export type StoreErrorCode =
   | 'ERR_EXISTS' // the file is already complete in shared/
   | 'ERR_IO' // any other local file-system failure
 
-export class StoreError extends Error {
-  readonly code: StoreErrorCode
-  constructor(code: StoreErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options)
-    this.name = 'StoreError'
-    this.code = code
-  }
-}
+export class StoreError extends CodedError<StoreErrorCode> {}
 
 export function isStoreError(err: unknown, code?: StoreErrorCode): err is StoreError {
   return err instanceof StoreError && (code === undefined || err.code === code)
