@@ -16,7 +16,8 @@ function addrIn(stripe: number, skip = 0): string {
   }
 }
 const sets = (...lists: string[][]) => Array.from({ length: STRIPES }, (_, i) => new Set(lists[i] ?? []))
-const viewer = (self: string, children = sets(), receiving = true): ParentState => ({ isSource: false, self, children, receiving: () => receiving })
+type Mutable = ParentState & { children: Set<string>[] }
+const viewer = (self: string, children = sets(), receiving = true): Mutable => ({ isSource: false, self, children, receiving: () => receiving })
 
 test('chunks are spread over stripes round-robin, and addresses over interior stripes', () => {
   assert.deepEqual([0, 1, 2, 3, 4, 5].map(stripeOf), [0, 1, 2, 3, 0, 1].map((x) => x % STRIPES))
@@ -26,7 +27,7 @@ test('chunks are spread over stripes round-robin, and addresses over interior st
 })
 
 test('who gets a new chunk: the source takes one child per stripe and redirects the rest to it', () => {
-  const src: ParentState = { isSource: true, self: 'S', children: sets(), receiving: () => true }
+  const src: Mutable = { isSource: true, self: 'S', children: sets(), receiving: () => true }
   assert.deepEqual(decideChild(src, { from: 'a', stripe: 0 }, []), { accept: true })
   src.children[0].add('a')
   assert.equal(src.children[0].size, SOURCE_FANOUT)
