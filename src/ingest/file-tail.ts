@@ -8,6 +8,7 @@ import { open, type FileHandle } from 'node:fs/promises'
 import { basename, dirname } from 'node:path'
 import type { IngestLogger } from './ingest-components.ts'
 import { IngestError } from './ingest-error.ts'
+import { SerialPump } from './serial-pump.ts'
 
 /** fs.watch can miss events (network filesystems, editors that rename); the poll bounds the delay then. */
 export const DEFAULT_POLL_MS = 250
@@ -60,8 +61,7 @@ export class FileTail extends EventEmitter {
   private readonly buffer: Buffer
   private pos: number
   private handle: FileHandle | null = null
-  private pumping: Promise<void> | null = null
-  private again = false
+  private readonly pump = new SerialPump(() => this.readOnce(), (err) => this.fail(err), () => this.closed || this.failed !== null)
   private stopWatching: (() => void) | null = null
   private closed = false
   private failed: Error | null = null
@@ -89,9 +89,8 @@ export class FileTail extends EventEmitter {
 
   /** Reads to the current end of file and resolves once the consumer took it all (use after the writer exited). */
   async drain (): Promise<void> {
-    this.again = true
-    this.kick()
-    while (this.pumping) await this.pumping
+    this.pump.kick()
+    await this.pump.idle()
     if (this.failed) throw this.failed
   }
 
@@ -101,28 +100,17 @@ export class FileTail extends EventEmitter {
     this.closed = true
     this.stopWatching?.()
     this.stopWatching = null
-    while (this.pumping) await this.pumping
+    await this.pump.idle()
     const h = this.handle
     this.handle = null
     await h?.close().catch(() => {})
   }
 
   private kick (): void {
-    if (this.closed || this.failed) return
-    if (this.pumping) {
-      this.again = true
-      return
-    }
-    this.pumping = this.pump()
-      .catch((err: Error) => this.fail(err))
-      .finally(() => {
-        this.pumping = null
-        if (this.again && !this.closed && !this.failed) this.kick()
-      })
+    this.pump.kick()
   }
 
-  private async pump (): Promise<void> {
-    this.again = false
+  private async readOnce (): Promise<void> {
     if (!this.handle) {
       try {
         this.handle = await open(this.path, 'r')

@@ -10,6 +10,7 @@ import type { IngestLogger } from './ingest-components.ts'
 import { IngestError } from './ingest-error.ts'
 import { DEFAULT_POLL_MS, watchPath } from './file-tail.ts'
 import { parsePlaylist, type ParseCursor, type PlaylistHeader, type PlaylistSegment } from './playlist-parser.ts'
+import { SerialPump } from './serial-pump.ts'
 
 /** We re-read the whole file on each change; 64 MiB is about six days of 1 s segments. */
 export const MAX_PLAYLIST_BYTES = 64 * 1024 * 1024
@@ -43,8 +44,7 @@ export class PlaylistFollower extends EventEmitter {
   private ended = false
   private lastStat = ''
   private lastError = ''
-  private pumping: Promise<void> | null = null
-  private again = false
+  private readonly pump = new SerialPump(() => this.readOnce(), (err) => this.fail(err), () => this.closed || this.failed !== null)
   private stopWatching: (() => void) | null = null
   private closed = false
   private failed: Error | null = null
@@ -74,9 +74,8 @@ export class PlaylistFollower extends EventEmitter {
   /** Re-reads now and resolves once every update found was handed over. */
   async drain (): Promise<void> {
     this.lastStat = ''
-    this.again = true
-    this.kick()
-    while (this.pumping) await this.pumping
+    this.pump.kick()
+    await this.pump.idle()
     if (this.failed) throw this.failed
   }
 
@@ -85,25 +84,14 @@ export class PlaylistFollower extends EventEmitter {
     this.closed = true
     this.stopWatching?.()
     this.stopWatching = null
-    while (this.pumping) await this.pumping
+    await this.pump.idle()
   }
 
   private kick (): void {
-    if (this.closed || this.failed) return
-    if (this.pumping) {
-      this.again = true
-      return
-    }
-    this.pumping = this.pump()
-      .catch((err: Error) => this.fail(err))
-      .finally(() => {
-        this.pumping = null
-        if (this.again && !this.closed && !this.failed) this.kick()
-      })
+    this.pump.kick()
   }
 
-  private async pump (): Promise<void> {
-    this.again = false
+  private async readOnce (): Promise<void> {
     let st
     try {
       st = await stat(this.path)
