@@ -141,7 +141,7 @@ await rm(dir, { recursive: true, force: true })
 const report = {
   seconds, seed, sockets, datagramsTried: tried, datagramsReceivedByNode: counters.datagramsIn, repliesToAttackers: repliesIn,
   crashes: crashes.length, peakRssMiB: Number(mb(peak.rss)), peakHeapMiB: Number(mb(peak.heap)),
-  ampMaxRatio: Number(counters.ampMaxRatio.toFixed(3)), bannedAddresses: banned, dropped,
+  ampMaxRatio: Number(counters.ampMaxRatio.toFixed(3)), helloAllowanceBytes: counters.ampHelloBytes, bannedAddresses: banned, dropped,
   honestViewer: honestOk ? `ok: 20 verified chunks in ${joinMs} ms` : `FAILED after ${joinMs} ms (${watched.log.verifiedCount()} chunks)`,
 }
 console.log('| metric | value |\n|---|---|')

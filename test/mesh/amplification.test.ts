@@ -90,7 +90,7 @@ test('bytes sent to an unverified address stay within 2x received plus the hello
     const hellos = 1 + Math.floor((Date.now() - started) / 10_000)
     assert.ok(sent <= 2 * received + hellos * HELLO_ALLOWANCE_BYTES, `sent ${sent} for ${received} received`)
   }), { numRuns: 150 })
-  assert.ok(node.counters.ampMaxRatio <= 2 + HELLO_ALLOWANCE_BYTES / 16, `amp ratio ${node.counters.ampMaxRatio}`)
+  assert.ok(node.counters.ampMaxRatio <= 2, `amp ratio ${node.counters.ampMaxRatio} (hello bytes apart)`)
 })
 
 test('a verified peer is not held to the budget, an unverified one asking for a lot gets little', async (t) => {

@@ -115,6 +115,17 @@ test('viewers get the verified stream from a swarm with a corrupting relay, a he
   }
   t.after(() => { for (const s of floodSockets) s.close() })
   let floodSent = 0
+  // One burst past the unverified bucket (200) from two sockets at the source, whatever the timer
+  // manages later on a busy machine.
+  // Paced in small groups so the kernel's socket buffer does not drop them before the node sees them.
+  for (const s of floodSockets.slice(0, 2)) {
+    const a = parseAddress(source.address)!
+    for (let k = 0; k < 300; k++) {
+      s.send(ask, a.port, a.host)
+      floodSent += ask.length
+      if (k % 20 === 19) await new Promise((r) => setTimeout(r, 2))
+    }
+  }
   const flood = setInterval(() => {
     for (const s of floodSockets) {
       for (const n of [source, ...relays, ...viewerNodes]) {
@@ -157,7 +168,7 @@ test('viewers get the verified stream from a swarm with a corrupting relay, a he
   }
   // The flood earned at most twice its bytes back, and every node counted it as dropped or answered small.
   assert.ok(floodBytes <= 2 * floodSent, `flood got ${floodBytes} bytes back for ${floodSent}`)
-  for (const n of all) assert.ok(n.counters.ampMaxRatio <= 2.5, `amplification ${n.counters.ampMaxRatio} at ${n.address}`)
+  for (const n of all) assert.ok(n.counters.ampMaxRatio <= 2, `amplification ${n.counters.ampMaxRatio} at ${n.address}`)
   const limited = [source, ...relays, ...viewerNodes].reduce((s, n) => s + (n.counters.dropped.rate_limited ?? 0), 0)
   t.diagnostic(`flood: sent ${floodSent} B, got back ${floodBytes} B, rate-limited drops ${limited}`)
   assert.ok(limited > 0, 'the flood hit the per-address rate limit')
