@@ -1,6 +1,17 @@
 // Positional read/write helpers that treat a short transfer as the error it is.
+import { open } from 'node:fs/promises'
 import type { FileHandle } from 'node:fs/promises'
-import { StoreError, fsError } from './errors.ts'
+import { StoreError, errnoCode, fsError } from './errors.ts'
+
+/** Opens a file for reading, or null when it does not exist yet (a fresh log has no journal). */
+export async function openIfExists(file: string): Promise<FileHandle | null> {
+  try {
+    return await open(file, 'r')
+  } catch (err) {
+    if (errnoCode(err) === 'ENOENT') return null
+    throw fsError(err, `opening ${file}`)
+  }
+}
 
 /** Writes all of `buf` at `position`. A short write means the disk filled up mid-write. */
 export async function writeAll(fh: FileHandle, buf: Uint8Array, position: number, what: string): Promise<void> {

@@ -3,8 +3,9 @@
 // is trusted on load: the reader only splits lines and drops torn ones; StreamLog re-verifies
 // every record's signature before using it.
 import { open, type FileHandle } from 'node:fs/promises'
-import { StoreError, errnoCode, fsError } from './errors.ts'
+import { StoreError, fsError } from './errors.ts'
 import type { StoreLogger } from './logger.ts'
+import { openIfExists } from './file-io.ts'
 import type { ChunkRecord, SegmentRecord, StreamHead, StreamInfo } from './stream-types.ts'
 
 export type JournalEntry =
@@ -20,13 +21,8 @@ const READ_BYTES = 64 * 1024
 /** Calls `onLine` with each parsed line in order. A line that is not JSON is skipped with a
  * warning; an unterminated last line (a write cut short by a crash) is dropped, never used. */
 export async function readJournal(file: string, onLine: (value: unknown) => void, logger: StoreLogger): Promise<void> {
-  let fh: FileHandle
-  try {
-    fh = await open(file, 'r')
-  } catch (err) {
-    if (errnoCode(err) === 'ENOENT') return
-    throw fsError(err, `opening ${file}`)
-  }
+  const fh = await openIfExists(file)
+  if (!fh) return
   try {
     const buf = Buffer.alloc(READ_BYTES)
     let carry: Buffer[] = []

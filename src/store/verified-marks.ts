@@ -4,19 +4,14 @@
 // A crash can only lose marks (those chunks get re-hashed or re-fetched), never invent them.
 import { open, type FileHandle } from 'node:fs/promises'
 import { errnoCode, fsError } from './errors.ts'
-import { writeAll } from './file-io.ts'
+import { openIfExists, writeAll } from './file-io.ts'
 
 const ENTRY_BYTES = 4
 const READ_BYTES = 64 * 1024
 
 export async function readMarks(file: string, onMark: (n: number) => void): Promise<void> {
-  let fh: FileHandle
-  try {
-    fh = await open(file, 'r')
-  } catch (err) {
-    if (errnoCode(err) === 'ENOENT') return
-    throw fsError(err, `opening ${file}`)
-  }
+  const fh = await openIfExists(file)
+  if (!fh) return
   try {
     const buf = Buffer.alloc(READ_BYTES)
     let pos = 0
