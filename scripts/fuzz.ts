@@ -73,14 +73,16 @@ function nextDatagram(cookie: unknown): Buffer {
   return Buffer.from(JSON.stringify([{ Content: { id: log.id, offset: Math.floor(r() * 100) * CHUNK_SIZE, base64: 'A'.repeat(4 * Math.floor(r() * 3000)) + '=!' } }]))
 }
 
-interface Attacker { sock: dgram.Socket; cookie?: unknown; echoes: boolean }
+interface Attacker { sock: dgram.Socket; cookie?: unknown; echoes: boolean; sent: number }
+/** Datagrams one attacking socket sends before a fresh one replaces it. */
+const SOCKET_LIFETIME = 60
 let tried = 0
 let repliesIn = 0
 const attackers: Attacker[] = []
 async function newAttacker(echoes: boolean): Promise<Attacker> {
   const sock = dgram.createSocket('udp4')
   await new Promise<void>((res) => sock.bind(0, '127.0.0.1', () => res()))
-  const a: Attacker = { sock, echoes }
+  const a: Attacker = { sock, echoes, sent: 0 }
   sock.on('message', (m) => {
     repliesIn++
     if (!a.echoes) return
@@ -96,9 +98,10 @@ for (let i = 0; i < sockets; i++) attackers.push(await newAttacker(i % 2 === 0))
 const end = Date.now() + seconds * 1000
 let lastReport = Date.now()
 while (Date.now() < end) {
-  // Fresh addresses now and then: a ban or a rate limit on one socket must not end the attack.
-  if (r() < 0.002) {
-    const i = Math.floor(r() * attackers.length)
+  // Fresh addresses often: path tricks and floods get a socket banned within ~10 datagrams of
+  // the kind, and a banned socket only exercises the ban check.
+  for (let i = 0; i < attackers.length; i++) {
+    if (attackers[i].sent < SOCKET_LIFETIME) continue
     attackers[i].sock.close()
     attackers[i] = await newAttacker(attackers[i].echoes)
   }
@@ -107,6 +110,7 @@ while (Date.now() < end) {
     const d = nextDatagram(a.cookie)
     if (d.length > 65507) continue
     tried++
+    a.sent++
     batch.push(new Promise((res) => a.sock.send(d, to.port, to.host, () => res())))
   }
   await Promise.all(batch)
