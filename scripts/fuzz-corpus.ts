@@ -3,19 +3,11 @@
 // Shared by the property tests (test/mesh/messages-fuzz.test.ts) and the live fuzzer (scripts/fuzz.ts).
 import type { Message } from '../src/mesh/messages.ts'
 import { encodeMessage } from '../src/mesh/messages.ts'
+import { seededRandom } from '../src/mesh/transport.ts'
 import { CHUNK_SIZE } from '../src/store/stream-types.ts'
 
-/** Deterministic PRNG (mulberry32): a failing seed reproduces. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
+/** Deterministic PRNG: a failing seed reproduces. */
+export const rng = seededRandom
 
 const b64 = (n: number, fill = 7) => Buffer.alloc(n, fill).toString('base64')
 
