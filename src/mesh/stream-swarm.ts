@@ -31,6 +31,11 @@ const TICK_MS = 50
 const STORE_FAULT_LOG_MS = 10_000
 /** A parent candidate that has not accepted or redirected us in this time is passed over. */
 const JOIN_ANSWER_MS = 500
+/** A stripe parent silent this long is asked for repairs last (a segment's chunks arrive within
+ * a burst, so over a second of silence mid-stream means trouble upstream). */
+const QUIET_PARENT_MS = 1200
+/** A parent dropped for silence is not tried again as a parent for this long. */
+const DROPPED_PARENT_MS = 10_000
 
 /** A stripe we are looking for a parent in. `hello` is set while we wait for a candidate we have
  * never talked to to finish the cookie round trip: peers only take children they have verified. */
@@ -80,6 +85,8 @@ export class StreamSwarm extends EventEmitter {
   private fedToCounts = new Map<string, number>()
   private fedWindow = new Set<string>()
   private forwardedSegments = new Set<number>()
+  /** Parents dropped for silence, and when (pruned past MAX_HOLDERS entries). */
+  private droppedAt = new Map<string, number>()
   private bootstrap: string[]
   private timer: NodeJS.Timeout | undefined
   private headAskedAt = 0
@@ -492,6 +499,8 @@ export class StreamSwarm extends EventEmitter {
           this.node.log.debug('stripe parent went silent', { stream: this.id, stripe: s, parent: p })
           this.node.send(p, [{ type: 'StopSendingMe', id: this.id, stripe: s }])
           this.parents[s] = undefined
+          this.droppedAt.set(p, now)
+          if (this.droppedAt.size > MAX_HOLDERS) for (const [a, t] of this.droppedAt) if (now - t > DROPPED_PARENT_MS) this.droppedAt.delete(a)
         } else if (now - this.subscribedAt[s] > RESUBSCRIBE_MS) {
           this.subscribedAt[s] = now
           this.node.send(p, [{ type: 'PleaseKeepSendingMe', id: this.id, stripe: s, from: this.maxKnown }])
@@ -500,7 +509,10 @@ export class StreamSwarm extends EventEmitter {
       }
       let j = this.joins[s]
       if (!j) {
-        const cands = this.holderList('').map((addr) => ({ addr, rttMs: this.node.peers.get(addr)?.rttMs, isSource: this.sourceAddrs.has(addr) }))
+        // A parent we just dropped for silence is tried last: it is most likely gone.
+        const recentlyDropped = (a: string) => now - (this.droppedAt.get(a) ?? -Infinity) < DROPPED_PARENT_MS
+        const cands = this.holderList('').filter((a) => !recentlyDropped(a))
+          .map((addr) => ({ addr, rttMs: this.node.peers.get(addr)?.rttMs, isSource: this.sourceAddrs.has(addr) }))
         j = this.joins[s] = { candidates: rankParents(s, cands), askedAt: 0, tried: new Set() }
       }
       if (j.asked && j.hello && this.node.peers.get(j.asked)?.verified) {
@@ -579,10 +591,15 @@ export class StreamSwarm extends EventEmitter {
 
   private holdersFor(n: number): string[] {
     const s = stripeOf(n)
-    const first = this.parents[s]
-    const others = this.parents.filter((p, i): p is string => p !== undefined && i !== s)
-    const rest = this.holderList('').filter((p) => p !== first && !others.includes(p) && !this.sourceAddrs.has(p))
-    return [...(first ? [first] : []), ...others, ...rest.slice(0, 6)]
+    const now = this.node.clock.now()
+    const parent = this.parents[s]
+    // The stripe parent is the natural holder, unless it has gone quiet: then it probably lacks
+    // the chunk too (or is gone), and the parents of the other stripes, still pushing, go first.
+    const quiet = parent !== undefined && now - this.parentPushAt[s] > QUIET_PARENT_MS
+    const others = this.parents.filter((p, i): p is string => p !== undefined && i !== s && p !== parent && now - this.parentPushAt[i] <= QUIET_PARENT_MS)
+    const rest = this.holderList('').filter((p) => p !== parent && !others.includes(p) && !this.sourceAddrs.has(p))
+    const first = parent && !quiet ? [parent] : []
+    return [...first, ...others, ...rest.slice(0, 6), ...(parent && quiet ? [parent] : [])]
   }
 
   private expireChildren(now: number): void {
