@@ -8,8 +8,9 @@
 // - The source accepts SOURCE_FANOUT children per stripe, so it uploads each chunk about once.
 // - Each viewer is "interior" in one stripe, where it accepts up to FANOUT children, and a leaf in
 //   the others (SPARE_SLOTS children in all, used only when interior nodes are full or missing, as
-//   in small swarms). Upload per viewer is then about FANOUT / STRIPES = 1 copy (2 at worst), and
-//   depth grows like log_FANOUT(N).
+//   in small swarms). A full parent pushes a leaf child down under an interior newcomer, so interior
+//   nodes fill the top of each tree. Upload per viewer is about 1 copy on average (FANOUT / STRIPES
+//   = 1.5 at most for an interior node, plus spares), and depth grows like log_FANOUT(N).
 // - Parents push each verified chunk to their children at once (no per-chunk request, no "have"
 //   round trip): one hop costs one one-way delay plus verification.
 // - Anything a push did not deliver (loss, a vanished parent, a late join) is pulled, earliest
@@ -18,8 +19,8 @@
 import { STRIPES } from './messages.ts'
 
 export const SOURCE_FANOUT = 1
-export const FANOUT = STRIPES
-export const SPARE_SLOTS = STRIPES
+export const FANOUT = STRIPES + 2
+export const SPARE_SLOTS = 2
 /** The source may upload this share of the stream beyond one copy to fill holes nobody else can. */
 export const SOURCE_REPAIR_BUDGET = 0.05
 /** A stripe parent that pushed nothing for this long, while the stream grew, is replaced. */
@@ -95,7 +96,8 @@ export interface ParentState {
   /** True when we receive this stripe (a viewer can only forward what flows to it). */
   receiving: (stripe: number) => boolean
 }
-export type ChildDecision = { accept: true } | { accept: false; tryInstead: string[] }
+/** `evict`: a child to push down under the newcomer (SplitStream's push-down), told to ask it instead. */
+export type ChildDecision = { accept: true; evict?: string } | { accept: false; tryInstead: string[] }
 
 /** Should we push stripe `stripe` to `from`? If not, whom should it ask instead (best first). */
 export function decideChild(s: ParentState, req: ChildRequest, otherHolders: string[]): ChildDecision {
@@ -108,9 +110,17 @@ export function decideChild(s: ParentState, req: ChildRequest, otherHolders: str
     const rest = otherHolders.filter((a) => a !== req.from && !kids.has(a) && a !== s.self)
     return { accept: false as const, tryInstead: [...ordered, ...rest.filter((a) => interiorStripe(a) === req.stripe), ...rest.filter((a) => interiorStripe(a) !== req.stripe)].slice(0, 8) }
   }
-  if (s.isSource) return kids.size < SOURCE_FANOUT ? { accept: true } : redirect()
+  // Push-down: when full, a newcomer that is interior in this stripe (room for grandchildren) takes
+  // the place of a child that is not, and that child moves one level down, under the newcomer. So
+  // the top of every stripe tree fills with nodes that can fan out, and the trees stay shallow.
+  const pushDown = () => {
+    if (interiorStripe(req.from) !== req.stripe) return redirect()
+    const leaf = [...kids].find((a) => interiorStripe(a) !== req.stripe)
+    return leaf ? { accept: true as const, evict: leaf } : redirect()
+  }
+  if (s.isSource) return kids.size < SOURCE_FANOUT ? { accept: true } : pushDown()
   if (!s.receiving(req.stripe)) return redirect()
-  if (interiorStripe(s.self) === req.stripe) return kids.size < FANOUT ? { accept: true } : redirect()
+  if (interiorStripe(s.self) === req.stripe) return kids.size < FANOUT ? { accept: true } : pushDown()
   const spareUsed = s.children.reduce((n, set, i) => (i === interiorStripe(s.self) ? n : n + set.size), 0)
   return spareUsed < SPARE_SLOTS ? { accept: true } : redirect()
 }

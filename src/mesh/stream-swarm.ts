@@ -264,6 +264,10 @@ export class StreamSwarm extends EventEmitter {
       this.children[m.stripe].add(ctx.from)
       this.childSeen.set(ctx.from, this.node.clock.now())
       ctx.reply({ type: 'IWillKeepSendingYou', id: this.id, stripe: m.stripe })
+      if (d.evict) {
+        this.children[m.stripe].delete(d.evict)
+        this.node.send(d.evict, [{ type: 'AskThemInstead', id: this.id, stripe: m.stripe, peers: [ctx.from] }])
+      }
       if (isNew) void this.catchUpChild(ctx.from, m.stripe, m.from)
     } else {
       ctx.reply({ type: 'AskThemInstead', id: this.id, stripe: m.stripe, peers: d.tryInstead })
@@ -300,8 +304,15 @@ export class StreamSwarm extends EventEmitter {
   }
 
   onRedirect(m: MessageOf<'AskThemInstead'>, ctx: Ctx): void {
-    const j = this.joins[m.stripe]
     for (const p of m.peers) this.noteHolder(p)
+    if (this.parents[m.stripe] === ctx.from && !this.isSource) {
+      // Pushed down: our parent gave our place to a node with more room; move under it.
+      this.parents[m.stripe] = undefined
+      this.joins[m.stripe] = { candidates: m.peers.filter((p) => p !== this.node.address), askedAt: 0, tried: new Set([ctx.from]) }
+      this.advanceJoin(m.stripe)
+      return
+    }
+    const j = this.joins[m.stripe]
     if (!j || j.asked !== ctx.from) return
     const fresh = m.peers.filter((p) => !j.tried.has(p) && p !== this.node.address)
     j.candidates = [...fresh, ...j.candidates.filter((c) => !fresh.includes(c))]

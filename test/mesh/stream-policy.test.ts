@@ -40,17 +40,32 @@ test('who gets a new chunk: the source takes one child per stripe and redirects 
 test('who gets a new chunk: a viewer takes FANOUT children in its interior stripe, few elsewhere', () => {
   const me = addrIn(1)
   const st = viewer(me)
-  for (let k = 0; k < FANOUT; k++) {
-    assert.deepEqual(decideChild(st, { from: `x${k}`, stripe: 1 }, []), { accept: true })
-    st.children[1].add(`x${k}`)
+  const kids = Array.from({ length: FANOUT }, (_, k) => addrIn(0, k)) // leaves in stripe 1
+  for (const kid of kids) {
+    assert.deepEqual(decideChild(st, { from: kid, stripe: 1 }, []), { accept: true })
+    st.children[1].add(kid)
   }
-  const full = decideChild(st, { from: 'late', stripe: 1 }, [])
+  const late = addrIn(2, 9) // a leaf in stripe 1: it cannot push anyone down
+  const full = decideChild(st, { from: late, stripe: 1 }, [])
   assert.equal(full.accept, false)
   // Interior children of the stripe come first in the redirect: they have room for grandchildren.
   const interiorKid = addrIn(1, 3)
-  st.children[1].delete('x0'); st.children[1].add(interiorKid)
-  const again = decideChild(st, { from: 'late', stripe: 1 }, [])
+  st.children[1].delete(kids[0]); st.children[1].add(interiorKid)
+  const again = decideChild(st, { from: late, stripe: 1 }, [])
   assert.ok(!again.accept && again.tryInstead[0] === interiorKid)
+})
+
+test('push-down: a full parent gives a leaf child\'s place to a newcomer that is interior in the stripe', () => {
+  const src: Parameters<typeof decideChild>[0] = { isSource: true, self: 'src', children: sets(), receiving: () => true }
+  const leaf = addrIn(3, 1)
+  assert.deepEqual(decideChild(src, { from: leaf, stripe: 0 }, []), { accept: true })
+  src.children[0].add(leaf)
+  const interior = addrIn(0, 2)
+  assert.deepEqual(decideChild(src, { from: interior, stripe: 0 }, []), { accept: true, evict: leaf })
+  src.children[0].delete(leaf); src.children[0].add(interior)
+  // An interior child is never pushed down: another interior newcomer is redirected to it.
+  const d = decideChild(src, { from: addrIn(0, 5), stripe: 0 }, [])
+  assert.ok(!d.accept && d.tryInstead[0] === interior)
 })
 
 test('a viewer that does not receive a stripe never takes children in it, and says whom to ask', () => {
