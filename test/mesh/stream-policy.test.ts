@@ -56,7 +56,7 @@ test('who gets a new chunk: a viewer takes FANOUT children in its interior strip
 })
 
 test('push-down: a full parent gives a leaf child\'s place to a newcomer that is interior in the stripe', () => {
-  const src: Parameters<typeof decideChild>[0] = { isSource: true, self: 'src', children: sets(), receiving: () => true }
+  const src: Mutable = { isSource: true, self: 'src', children: sets(), receiving: () => true }
   const leaf = addrIn(3, 1)
   assert.deepEqual(decideChild(src, { from: leaf, stripe: 0 }, []), { accept: true })
   src.children[0].add(leaf)
