@@ -26,6 +26,8 @@ export const HELLO_ALLOWANCE_BYTES = 256
 /** Hearsay addresses that never answer stop getting hellos after this: otherwise one forged Peers
  * list would make us send to its victims every 30 s forever (reflection without a bound). */
 export const HELLO_GIVE_UP_MS = 120_000
+/** The longest wait between two hellos to an address that has not answered. */
+const HELLO_MAX_GAP_MS = 10_000
 /** A peer over its datagram rate is charged for it at most this often. */
 const FLOOD_CHARGE_INTERVAL_MS = 1000
 /** Replies to peers not known to be ours stay under the LCDP datagram size; ours may be larger on loopback. */
@@ -174,7 +176,10 @@ export class CjNode extends EventEmitter {
     let budget = Infinity
     let hello = 0
     if (!peer.verified) {
-      hello = !isReply && this.clock.now() - peer.lastContacted > 10_000 ? HELLO_ALLOWANCE_BYTES : 0
+      // Hellos back off 1 s, 2 s, 4 s... up to 10 s: a lost first hello on a lossy path costs a
+      // second, not ten, while an address that never answers still gets only a trickle.
+      const gap = Math.min(HELLO_MAX_GAP_MS, 1000 * 2 ** (peer.hellos ?? 0))
+      hello = !isReply && this.clock.now() - peer.lastContacted > gap ? HELLO_ALLOWANCE_BYTES : 0
       budget = Math.max(0, 2 * peer.unverifiedRecv - peer.unverifiedSent) + hello
     }
     const prefixJson = prefix.map((m) => JSON.stringify(encodeMessage(m)))
@@ -210,6 +215,7 @@ export class CjNode extends EventEmitter {
       const helloUsed = Math.min(hello, Math.max(0, sent - Math.max(0, 2 * peer.unverifiedRecv - peer.unverifiedSent)))
       peer.unverifiedSent += sent
       peer.unverifiedHello = (peer.unverifiedHello ?? 0) + helloUsed
+      if (helloUsed > 0) peer.hellos = (peer.hellos ?? 0) + 1
       this.counters.ampHelloBytes += helloUsed
       if (peer.unverifiedRecv > 0) {
         this.counters.ampMaxRatio = Math.max(this.counters.ampMaxRatio, (peer.unverifiedSent - peer.unverifiedHello) / peer.unverifiedRecv)

@@ -43,6 +43,8 @@ export interface Peer {
   speaksStreams: boolean
   /** The largest datagram it said it takes (IAlsoSpeak), if it did. */
   maxDatagramBytes?: number
+  /** Hellos sent while it had not answered (they back off). */
+  hellos?: number
   /** We sent it our IAlsoSpeak. */
   toldCaps?: boolean
   tokens: number

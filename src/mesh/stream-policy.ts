@@ -34,6 +34,8 @@ export const REPAIR_GRACE_MS = 120
 export const REPAIR_WINDOW = 8
 /** A pull request unanswered for this long (or 4 RTT, whichever is more) is retried elsewhere. */
 export const REPAIR_TIMEOUT_MS = 400
+/** Pulls of an urgent chunk that other holders failed before the source is asked. */
+export const TRIES_BEFORE_SOURCE = 4
 /** Closer than this to its playback deadline, a chunk may be pulled from the source whatever its budget. */
 export const URGENT_MS = 1500
 
@@ -67,8 +69,10 @@ export function mayServePull(servedRecently: number): boolean {
 }
 
 /** May the source answer a pull with data? Its push costs one copy; pulls come out of the budget. */
-export function sourceMayServe(uploadedBytes: number, producedBytes: number): boolean {
-  return uploadedBytes < producedBytes * (1 + SOURCE_REPAIR_BUDGET) + SOURCE_BURST_BYTES
+export function sourceMayServe(pulledBytes: number, producedBytes: number): boolean {
+  // Only pulls count: the push is the one copy, and counting it here let a burst of early pushes
+  // (catch-ups of new children) use up the budget and leave holes nobody else could ever fill.
+  return pulledBytes < producedBytes * SOURCE_REPAIR_BUDGET + SOURCE_BURST_BYTES
 }
 
 /** When the player needs a chunk: PLAYOUT after its publish for a viewer watching live, but a
@@ -180,9 +184,13 @@ export function planRepairs(s: RepairState): RepairRequest[] {
     const tries = flight?.tries ?? 0
     // Rotate through holders on retries so one silent peer does not hold a chunk hostage.
     const candidates = holders.length ? [...holders.slice(tries % holders.length), ...holders.slice(0, tries % holders.length)] : []
-    let peer = candidates.find((p) => p !== s.source && (perPeer.get(p) ?? 0) < REPAIR_WINDOW)
-    // The source fills a hole when its budget allows, or when nobody else can before the deadline.
+    // The source fills a hole when its budget allows, or when nobody else can before the deadline:
+    // an urgent chunk that several holders failed to deliver goes to the source (which serves a
+    // viewer that keeps asking for the same chunk whatever its budget: see stream-swarm.ts).
     const urgent = m.deadline - s.now < URGENT_MS
+    const holdersFailed = urgent && tries >= TRIES_BEFORE_SOURCE
+    // (A viewer that does not know the source's address keeps rotating through every holder.)
+    let peer = holdersFailed && s.source ? undefined : candidates.find((p) => p !== s.source && (perPeer.get(p) ?? 0) < REPAIR_WINDOW)
     if (!peer && s.source && (sourceLeft >= 1 || urgent) && (perPeer.get(s.source) ?? 0) < REPAIR_WINDOW) { peer = s.source; sourceLeft-- }
     if (!peer) continue
     perPeer.set(peer, (perPeer.get(peer) ?? 0) + 1)

@@ -31,6 +31,9 @@ const TICK_MS = 50
 const STORE_FAULT_LOG_MS = 10_000
 /** A parent candidate that has not accepted or redirected us in this time is passed over. */
 const JOIN_ANSWER_MS = 500
+/** A viewer that asks the source for the same chunk this often, despite redirects, gets it. */
+const ASKS_BEFORE_SOURCE_SERVES = 2
+const MAX_REFUSED_ASKS = 4096
 /** A stripe parent silent this long is asked for repairs last (a segment's chunks arrive within
  * a burst, so over a second of silence mid-stream means trouble upstream). */
 const QUIET_PARENT_MS = 1200
@@ -95,6 +98,12 @@ export class StreamSwarm extends EventEmitter {
   private joinedAt: { at: number; startPublishedAt: number } | null = null
   /** Bytes produced before our first child: nobody could have wanted them, so no budget from them. */
   private producedBeforeChildren = -1
+  /** Bytes served to pulls (not pushes): the source's repair budget counts these. */
+  private pulledBytes = 0
+  /** At the source: recent chunks published while their stripe had no child, so no peer has them. */
+  private unpushed = new Set<number>()
+  /** At the source: pulls refused for the budget, per requester and chunk. */
+  private refusedAsks = new Map<string, number>()
   private pullWindow = { at: 0, served: 0 }
   /** Chunks being stored that came from their stripe parent: the ones we push on. */
   private fromParent = new Set<number>()
@@ -164,7 +173,11 @@ export class StreamSwarm extends EventEmitter {
   /** Pushes a newly verified chunk to this stripe's children, with its signed record. */
   private async push(n: number, rec: ChunkRecord): Promise<void> {
     const kids = [...this.children[stripeOf(n)]]
-    if (kids.length === 0) return
+    if (kids.length === 0) {
+      // Nobody received this chunk from us: until someone does, only we can supply it.
+      if (this.isSource) this.noteUnpushed(n)
+      return
+    }
     let bytes: Buffer
     try { bytes = await this.log.read(n * CHUNK_SIZE, rec.length) } catch { return }
     const hops = this.isSource ? 0 : (this.hopsOf.get(n) ?? 1)
@@ -282,7 +295,8 @@ export class StreamSwarm extends EventEmitter {
       if (stripeOf(n) !== stripe || !this.log.hasChunk(n)) continue
       const rec = this.log.chunkRecord(n)
       if (!rec) continue
-      try { this.sendChunk(to, n, rec, await this.log.read(n * CHUNK_SIZE, rec.length), this.isSource ? 0 : (this.hopsOf.get(n) ?? 1)) } catch { /* evicted meanwhile */ }
+      try { this.sendChunk(to, n, rec, await this.log.read(n * CHUNK_SIZE, rec.length), this.isSource ? 0 : (this.hopsOf.get(n) ?? 1)) } catch { continue /* evicted meanwhile */ }
+      this.unpushed.delete(n)
     }
   }
 
@@ -327,7 +341,11 @@ export class StreamSwarm extends EventEmitter {
   onContentRequest(m: MessageOf<'PleaseSendContent'>, ctx: Ctx): Promise<void> | void {
     const n = Math.floor(m.offset / CHUNK_SIZE)
     const rec = this.log.chunkRecord(n)
-    const overBudget = this.isSource && !sourceMayServe(this.stats.uploadedBytes, this.stats.producedBytes - Math.max(0, this.producedBeforeChildren))
+    // A chunk the source never pushed exists nowhere else: it is served whatever the budget.
+    // So is one the same viewer has asked for again and again after being pointed elsewhere: the
+    // swarm cannot supply it (its holders vanished, or lied), and a hole must not stay a hole.
+    const overBudget = this.isSource && !this.unpushed.has(n) && !sourceMayServe(this.pulledBytes, this.stats.producedBytes - Math.max(0, this.producedBeforeChildren)) &&
+      !(ctx.verified && this.askedAgain(ctx.from, n))
     if (overBudget && rec) {
       // The source's upload is a budget: beyond one copy plus repairs it points to its subtree.
       const peers = [...this.children[stripeOf(n)], ...this.holderList(ctx.from)].filter((p) => p !== ctx.from).slice(0, ctx.verified ? 8 : 3)
@@ -369,6 +387,8 @@ export class StreamSwarm extends EventEmitter {
       ctx.reply({ type: 'Content', id: this.id, offset: n * CHUNK_SIZE + within + off, data: bytes.subarray(off, off + BLOCK_SIZE), eof: ended, hops: this.isSource ? 0 : (this.hopsOf.get(n) ?? 1) }, 'stream', this.role)
     }
     this.stats.uploadedBytes += bytes.length
+    this.pulledBytes += bytes.length
+    this.unpushed.delete(n)
     this.fedToCounts.set(ctx.from, (this.fedToCounts.get(ctx.from) ?? 0) + 1)
     this.fedWindow.add(ctx.from)
   }
@@ -440,6 +460,23 @@ export class StreamSwarm extends EventEmitter {
       if (this.delays.length > 4096) this.delays.splice(0, 2048)
       this.node.metrics.chunkVerified(age / 1000, hops)
     }
+  }
+
+  /** Counts a refused pull; true on the ASKS_BEFORE_SOURCE_SERVES-th ask for the same chunk. */
+  private askedAgain(from: string, n: number): boolean {
+    const key = `${from} ${n}`
+    const asks = (this.refusedAsks.get(key) ?? 0) + 1
+    if (asks >= ASKS_BEFORE_SOURCE_SERVES) { this.refusedAsks.delete(key); return true }
+    // Keyed by requester input, so bounded: forgetting only costs a requester a few more asks.
+    if (this.refusedAsks.size >= MAX_REFUSED_ASKS) this.refusedAsks.clear()
+    this.refusedAsks.set(key, asks)
+    return false
+  }
+
+  private noteUnpushed(n: number): void {
+    this.unpushed.add(n)
+    // Bounded to the live window: older chunks no player will ask for.
+    if (this.unpushed.size > LIVE_WINDOW_CHUNKS) this.unpushed.delete(this.unpushed.values().next().value as number)
   }
 
   private count(result: 'new' | 'duplicate' | 'late' | 'rejected'): void {
@@ -606,8 +643,12 @@ export class StreamSwarm extends EventEmitter {
     const parent = this.parents[s]
     // The stripe parent is the natural holder, unless it has gone quiet: then it probably lacks
     // the chunk too (or is gone), and the parents of the other stripes, still pushing, go first.
-    const quiet = parent !== undefined && now - this.parentPushAt[s] > QUIET_PARENT_MS
-    const others = this.parents.filter((p, i): p is string => p !== undefined && i !== s && p !== parent && now - this.parentPushAt[i] <= QUIET_PARENT_MS)
+    // Quiet means quiet while the other stripes flow: when the whole stream pauses (or ended),
+    // every parent is silent and all of them remain the best holders.
+    const freshest = Math.max(...this.parentPushAt)
+    const quietAt = (i: number) => freshest - this.parentPushAt[i] > QUIET_PARENT_MS && now - this.parentPushAt[i] > QUIET_PARENT_MS
+    const quiet = parent !== undefined && quietAt(s)
+    const others = this.parents.filter((p, i): p is string => p !== undefined && i !== s && p !== parent && !quietAt(i))
     const rest = this.holderList('').filter((p) => p !== parent && !others.includes(p) && !this.sourceAddrs.has(p))
     const first = parent && !quiet ? [parent] : []
     return [...first, ...others, ...rest.slice(0, 6), ...(parent && quiet ? [parent] : [])]

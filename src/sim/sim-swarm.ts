@@ -42,6 +42,7 @@ export class SimNode {
   fromSource = 0
   duplicates = 0
   produced = 0
+  pulled = 0
   pullWindow = { at: 0, served: 0 }
 
   constructor(readonly i: number, readonly addr: string, readonly isSource: boolean, chunks: number) {
@@ -158,6 +159,11 @@ export class SimSwarm {
     p.children[stripe].add(from.addr)
     p.childSeen.set(from.addr, now)
     this.control(p, from.addr, (t) => this.onAccepted(t, p, stripe))
+    if (d.evict) {
+      const evicted = d.evict
+      p.children[stripe].delete(evicted)
+      this.control(p, evicted, (t) => this.onRedirect(t, p, stripe, [from.addr]))
+    }
     if (!isNew) return
     for (let n = Math.max(fromChunk, p.maxKnown - CATCHUP_CHUNKS); n < p.maxKnown; n++) if (stripeOf(n) === stripe && p.has(n)) this.sendChunk(p, from.addr, n)
   }
@@ -177,6 +183,13 @@ export class SimSwarm {
   private onRedirect(t: SimNode, p: SimNode, stripe: number, peers: string[]): void {
     const now = this.q.now()
     for (const a of peers) t.noteHolder(a, now)
+    if (t.parents[stripe] === p.addr && !t.isSource) {
+      // Pushed down, as the live swarm: move under the node that took our place.
+      t.parents[stripe] = undefined
+      t.joins[stripe] = { candidates: peers.filter((a) => a !== t.addr), askedAt: 0, tried: new Set([p.addr]) }
+      this.advanceJoin(t, stripe)
+      return
+    }
     const j = t.joins[stripe]
     if (!j || j.asked !== p.addr) return
     const fresh = peers.filter((a) => !j.tried.has(a) && a !== t.addr)
@@ -188,8 +201,8 @@ export class SimSwarm {
   private onPull(p: SimNode, from: SimNode, n: number): void {
     const now = this.q.now()
     if (now - p.pullWindow.at >= 1000) p.pullWindow = { at: now, served: 0 }
-    const ok = p.isSource ? sourceMayServe(this.net.uploaded[p.i], p.produced) : mayServePull(p.pullWindow.served)
-    if (p.has(n) && ok) { p.pullWindow.served++; this.sendChunk(p, from.addr, n); return }
+    const ok = p.isSource ? sourceMayServe(p.pulled, p.produced) : mayServePull(p.pullWindow.served)
+    if (p.has(n) && ok) { p.pullWindow.served++; p.pulled += this.chunkBytes; this.sendChunk(p, from.addr, n); return }
     const peers = [...p.children[stripeOf(n)], ...p.holderList(from.addr)].filter((a) => a !== from.addr).slice(0, 8)
     this.control(p, from.addr, (t) => { for (const a of peers) t.noteHolder(a, this.q.now()) })
   }

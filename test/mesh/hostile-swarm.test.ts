@@ -151,7 +151,8 @@ test('viewers get the verified stream from a swarm with a corrupting relay, a he
       assert.deepEqual(await log.read(n * CHUNK_SIZE, src.log.chunkRecord(n)!.length), await src.log.read(n * CHUNK_SIZE, src.log.chunkRecord(n)!.length), `viewer ${i} chunk ${n}`)
     }
     // The forged head (500 chunks ahead, or 'ended' under another key) was never believed.
-    assert.ok(log.head()!.chunks <= head.chunks && !log.head()!.ended, `viewer ${i} head is the source's`)
+    // (Against the source's head now: an append in flight when the test stopped it may land later.)
+    assert.ok(log.head()!.chunks <= src.log.head()!.chunks && !log.head()!.ended, `viewer ${i} head is the source's`)
   }
   const at = (n: CjNode, addr: string) => n.peers.get(addr)
   const charged = (addr: string) => viewerNodes.filter((v) => (at(v, addr)?.penalty ?? 0) > 0 || (at(v, addr) && v.peers.isBanned(at(v, addr)!)))
