@@ -37,7 +37,7 @@ const MAX_REFUSED_ASKS = 4096
 /** A stripe parent silent this long is asked for repairs last (a segment's chunks arrive within
  * a burst, so over a second of silence mid-stream means trouble upstream). */
 const QUIET_PARENT_MS = 1200
-/** A parent dropped for silence is not tried again as a parent for this long. */
+/** A relay dropped as parent for silence is tried last among candidates for this long. */
 const DROPPED_PARENT_MS = 10_000
 
 /** A stripe we are looking for a parent in. `hello` is set while we wait for a candidate we have
@@ -557,11 +557,13 @@ export class StreamSwarm extends EventEmitter {
       }
       let j = this.joins[s]
       if (!j) {
-        // A parent we just dropped for silence is tried last: it is most likely gone.
-        const recentlyDropped = (a: string) => now - (this.droppedAt.get(a) ?? -Infinity) < DROPPED_PARENT_MS
-        const cands = this.holderList('').filter((a) => !recentlyDropped(a))
+        // A relay we just dropped for silence is tried last: it is most likely gone. (Not the source:
+        // a restarted source comes back at its address, and only it can root the stripe.)
+        const recentlyDropped = (a: string) => !this.sourceAddrs.has(a) && now - (this.droppedAt.get(a) ?? -Infinity) < DROPPED_PARENT_MS
+        const cands = this.holderList('')
           .map((addr) => ({ addr, rttMs: this.node.peers.get(addr)?.rttMs, isSource: this.sourceAddrs.has(addr) }))
-        j = this.joins[s] = { candidates: rankParents(s, cands), askedAt: 0, tried: new Set() }
+        const ranked = rankParents(s, cands)
+        j = this.joins[s] = { candidates: [...ranked.filter((a) => !recentlyDropped(a)), ...ranked.filter(recentlyDropped)], askedAt: 0, tried: new Set() }
       }
       if (j.asked && j.hello && this.node.peers.get(j.asked)?.verified) {
         // The handshake finished: ask for real now.
