@@ -35,7 +35,7 @@ export const REPAIR_WINDOW = 8
 /** A pull request unanswered for this long (or 4 RTT, whichever is more) is retried elsewhere. */
 export const REPAIR_TIMEOUT_MS = 400
 /** Pulls of an urgent chunk that other holders failed before the source is asked. */
-export const TRIES_BEFORE_SOURCE = 4
+export const TRIES_BEFORE_SOURCE = 6
 /** Closer than this to its playback deadline, a chunk may be pulled from the source whatever its budget. */
 export const URGENT_MS = 1500
 
@@ -55,7 +55,7 @@ export const STARTUP_MS = 1500
 export const RECEIVING_MS = 1000
 /** Pulls a node answers with data per second (about half a copy of a 2 Mb/s stream): beyond that
  * it answers with hints, so one well-known peer is not buried in everyone's repairs. */
-export const PULLS_SERVED_PER_SECOND = 8
+export const PULLS_SERVED_PER_SECOND = 16
 
 export function stripeOf(n: number): number { return n % STRIPES }
 

@@ -32,7 +32,7 @@ const STORE_FAULT_LOG_MS = 10_000
 /** A parent candidate that has not accepted or redirected us in this time is passed over. */
 const JOIN_ANSWER_MS = 500
 /** A viewer that asks the source for the same chunk this often, despite redirects, gets it. */
-const ASKS_BEFORE_SOURCE_SERVES = 2
+const ASKS_BEFORE_SOURCE_SERVES = 5
 const MAX_REFUSED_ASKS = 4096
 /** A stripe parent silent this long is asked for repairs last (a segment's chunks arrive within
  * a burst, so over a second of silence mid-stream means trouble upstream). */
@@ -491,8 +491,10 @@ export class StreamSwarm extends EventEmitter {
     }
   }
 
-  onHint(m: MessageOf<'MaybeTheyHaveSome'>): void {
+  onHint(m: MessageOf<'MaybeTheyHaveSome'>, ctx: Ctx): void {
     for (const p of m.peers) this.noteHolder(p)
+    // "I do not have it" answers our pulls to that peer now, not after their timeout: retry elsewhere.
+    for (const f of this.inFlight.values()) if (f.peer === ctx.from) f.at = -Infinity
   }
 
   // ---- the viewer's loop: find the edge, keep parents, pull holes ----
