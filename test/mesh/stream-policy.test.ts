@@ -152,8 +152,9 @@ test('the source fills holes only within its budget, unless nobody else can in t
 
 test('the source serves pulls within one copy plus its budget, and a relay within its pull allowance', () => {
   const produced = 10_000_000
-  assert.equal(sourceMayServe(produced, produced), true)
-  assert.equal(sourceMayServe(produced * (1 + SOURCE_REPAIR_BUDGET) + SOURCE_BURST_BYTES, produced), false)
+  assert.equal(sourceMayServe(0, produced), true)
+  assert.equal(sourceMayServe(produced * SOURCE_REPAIR_BUDGET, produced), true, 'the burst comes on top')
+  assert.equal(sourceMayServe(produced * SOURCE_REPAIR_BUDGET + SOURCE_BURST_BYTES, produced), false)
   assert.equal(mayServePull(0), true)
   assert.equal(mayServePull(1000), false)
 })
