@@ -2,47 +2,15 @@
 // each new run of bytes to a consumer, awaiting it before reading on: a slow consumer leaves bytes
 // on disk instead of in memory. The file may not exist yet when we start.
 
-import { EventEmitter } from 'node:events'
-import { watch, type FSWatcher } from 'node:fs'
 import { open, type FileHandle } from 'node:fs/promises'
-import { basename, dirname } from 'node:path'
 import type { IngestLogger } from './ingest-components.ts'
 import { IngestError } from './ingest-error.ts'
-import { SerialPump } from './serial-pump.ts'
+import { FollowedPath } from './followed-path.ts'
 
 /** fs.watch can miss events (network filesystems, editors that rename); the poll bounds the delay then. */
 export const DEFAULT_POLL_MS = 250
 /** Bytes per read and per consumer call: about a second of 1.5 Mb/s video, small enough to stream in. */
 export const DEFAULT_READ_SIZE = 256 * 1024
-
-/**
- * Calls onChange when `path` may have changed: fs.watch on its directory (survives the atomic
- * rename ffmpeg uses for playlists, and works before the file exists) plus a poll. Returns a stopper.
- * Neither keeps the process alive.
- */
-export function watchPath (path: string, pollMs: number, onChange: () => void, logger?: IngestLogger): () => void {
-  let watcher: FSWatcher | null = null
-  const name = basename(path)
-  try {
-    watcher = watch(dirname(path), { persistent: false }, (_event, file) => {
-      if (file === null || file === name || String(file).startsWith(name)) onChange()
-    })
-    watcher.on('error', (err) => {
-      logger?.debug(`watch ${path} failed, polling only: ${err.message}`)
-      watcher?.close()
-      watcher = null
-    })
-  } catch (err) {
-    logger?.debug(`cannot watch ${dirname(path)}, polling only: ${(err as Error).message}`)
-  }
-  const timer = setInterval(onChange, pollMs)
-  timer.unref()
-  return () => {
-    clearInterval(timer)
-    watcher?.close()
-    watcher = null
-  }
-}
 
 export interface FileTailInit {
   path: string
@@ -53,25 +21,15 @@ export interface FileTailInit {
 }
 
 /** Emits 'error' (IngestError or the consumer's rejection) once; it then stops reading. */
-export class FileTail extends EventEmitter {
-  readonly path: string
-  private readonly logger: IngestLogger
+export class FileTail extends FollowedPath {
   private readonly onData: (bytes: Buffer) => Promise<void>
-  private readonly pollMs: number
   private readonly buffer: Buffer
   private pos: number
   private handle: FileHandle | null = null
-  private readonly pump = new SerialPump(() => this.readOnce(), (err) => this.fail(err), () => this.closed || this.failed !== null)
-  private stopWatching: (() => void) | null = null
-  private closed = false
-  private failed: Error | null = null
 
   constructor (components: { logger: IngestLogger }, init: FileTailInit, onData: (bytes: Buffer) => Promise<void>) {
-    super()
-    this.logger = components.logger
-    this.path = init.path
+    super(components.logger, init.path, init.pollMs ?? DEFAULT_POLL_MS)
     this.pos = init.position ?? 0
-    this.pollMs = init.pollMs ?? DEFAULT_POLL_MS
     this.buffer = Buffer.allocUnsafe(init.readSize ?? DEFAULT_READ_SIZE)
     this.onData = onData
   }
@@ -81,36 +39,20 @@ export class FileTail extends EventEmitter {
     return this.pos
   }
 
-  start (): void {
-    if (this.stopWatching || this.closed) return
-    this.stopWatching = watchPath(this.path, this.pollMs, () => this.kick(), this.logger)
-    this.kick()
-  }
-
   /** Reads to the current end of file and resolves once the consumer took it all (use after the writer exited). */
   async drain (): Promise<void> {
-    this.pump.kick()
-    await this.pump.idle()
-    if (this.failed) throw this.failed
+    await this.passAndSettle()
   }
 
   /** Stops watching and reading; resolves after an in-flight consumer call settled. Idempotent. */
   async close (): Promise<void> {
-    if (this.closed) return
-    this.closed = true
-    this.stopWatching?.()
-    this.stopWatching = null
-    await this.pump.idle()
+    if (!await this.stopFollowing()) return
     const h = this.handle
     this.handle = null
     await h?.close().catch(() => {})
   }
 
-  private kick (): void {
-    this.pump.kick()
-  }
-
-  private async readOnce (): Promise<void> {
+  protected async readOnce (): Promise<void> {
     if (!this.handle) {
       try {
         this.handle = await open(this.path, 'r')
@@ -135,11 +77,4 @@ export class FileTail extends EventEmitter {
     }
   }
 
-  private fail (err: Error): void {
-    if (this.failed) return
-    this.failed = err
-    this.stopWatching?.()
-    this.stopWatching = null
-    this.emit('error', err)
-  }
 }

@@ -4,13 +4,12 @@
 // text before it is unchanged (checked on its first KiB and the bytes just before the cursor) and
 // fall back to a full parse otherwise.
 
-import { EventEmitter } from 'node:events'
 import { readFile, stat } from 'node:fs/promises'
 import type { IngestLogger } from './ingest-components.ts'
 import { IngestError } from './ingest-error.ts'
-import { DEFAULT_POLL_MS, watchPath } from './file-tail.ts'
+import { DEFAULT_POLL_MS } from './file-tail.ts'
+import { FollowedPath } from './followed-path.ts'
 import { parsePlaylist, type ParseCursor, type PlaylistHeader, type PlaylistSegment } from './playlist-parser.ts'
-import { SerialPump } from './serial-pump.ts'
 
 /** We re-read the whole file on each change; 64 MiB is about six days of 1 s segments. */
 export const MAX_PLAYLIST_BYTES = 64 * 1024 * 1024
@@ -32,10 +31,7 @@ export interface PlaylistFollowerInit {
 }
 
 /** Emits 'error' once on a fatal inconsistency (the playlist lost segments we already passed on). */
-export class PlaylistFollower extends EventEmitter {
-  readonly path: string
-  private readonly logger: IngestLogger
-  private readonly pollMs: number
+export class PlaylistFollower extends FollowedPath {
   private readonly onUpdate: (u: PlaylistUpdate) => Promise<void>
   private cursor: ParseCursor | null = null
   private head = ''
@@ -44,16 +40,9 @@ export class PlaylistFollower extends EventEmitter {
   private ended = false
   private lastStat = ''
   private lastError = ''
-  private readonly pump = new SerialPump(() => this.readOnce(), (err) => this.fail(err), () => this.closed || this.failed !== null)
-  private stopWatching: (() => void) | null = null
-  private closed = false
-  private failed: Error | null = null
 
   constructor (components: { logger: IngestLogger }, init: PlaylistFollowerInit, onUpdate: (u: PlaylistUpdate) => Promise<void>) {
-    super()
-    this.logger = components.logger
-    this.path = init.path
-    this.pollMs = init.pollMs ?? DEFAULT_POLL_MS
+    super(components.logger, init.path, init.pollMs ?? DEFAULT_POLL_MS)
     this.onUpdate = onUpdate
   }
 
@@ -65,33 +54,17 @@ export class PlaylistFollower extends EventEmitter {
     return this.ended
   }
 
-  start (): void {
-    if (this.stopWatching || this.closed) return
-    this.stopWatching = watchPath(this.path, this.pollMs, () => this.kick(), this.logger)
-    this.kick()
-  }
-
   /** Re-reads now and resolves once every update found was handed over. */
   async drain (): Promise<void> {
     this.lastStat = ''
-    this.pump.kick()
-    await this.pump.idle()
-    if (this.failed) throw this.failed
+    await this.passAndSettle()
   }
 
   async close (): Promise<void> {
-    if (this.closed) return
-    this.closed = true
-    this.stopWatching?.()
-    this.stopWatching = null
-    await this.pump.idle()
+    await this.stopFollowing()
   }
 
-  private kick (): void {
-    this.pump.kick()
-  }
-
-  private async readOnce (): Promise<void> {
+  protected async readOnce (): Promise<void> {
     let st
     try {
       st = await stat(this.path)
@@ -146,11 +119,4 @@ export class PlaylistFollower extends EventEmitter {
     }
   }
 
-  private fail (err: Error): void {
-    if (this.failed) return
-    this.failed = err
-    this.stopWatching?.()
-    this.stopWatching = null
-    this.emit('error', err)
-  }
 }
