@@ -32,6 +32,8 @@ export interface RuntimeOptions {
   /** Collect prom-client's process metrics (off when many nodes share one process). */
   processMetrics?: boolean
   probeIntervalMs?: number
+  /** Host names the HTTP endpoint answers to besides IP literals and localhost. */
+  httpAllowedHosts?: string[]
   /** Largest datagram to send peers that say they take it (loopback and LANs carry 64 KiB). */
   maxDatagramBytes?: number
 }
@@ -112,7 +114,7 @@ export class Runtime {
         if (r.latencySeconds !== null) this.playback.latencySeconds = r.latencySeconds
         this.opts.logger.debug('playback report', { stream: id, ...r })
       },
-    })
+    }, { allowedHosts: this.opts.httpAllowedHosts })
     this.http = await startHttpServer(app, { host, port })
   }
 

@@ -17,6 +17,7 @@ export interface NodeFlags {
   dir: string
   logLevel: Level
   maxDatagram?: number
+  httpAllowedHost?: string[]
   json?: boolean
 }
 
@@ -42,6 +43,7 @@ export function nodeOptions(cmd: Command, defaults: { port?: number; httpPort?: 
     .addOption(new Option('--peer <host:port>', 'a peer to contact (repeatable, or comma-separated)').env('CJP2P_PEERS').argParser(collect).default(envPeers()))
     .addOption(new Option('--dir <folder>', 'data folder: files live in <dir>/shared').env('CJP2P_DIR').default(process.cwd(), 'the working directory'))
     .addOption(new Option('--log-level <level>', 'debug, info, warn or error').env('CJP2P_LOG_LEVEL').choices(['debug', 'info', 'warn', 'error']).default('info'))
+    .addOption(new Option('--http-allowed-host <name>', 'a host name the HTTP endpoint answers to besides IP literals and localhost (repeatable)').env('CJP2P_HTTP_ALLOWED_HOSTS').argParser(collect).default([]))
     .addOption(new Option('--max-datagram <bytes>', 'largest datagram sent to our own peers that accept it (64 KiB is fine on loopback and LANs)').env('CJP2P_MAX_DATAGRAM').argParser(parseDatagram).default(5888))
 }
 
@@ -59,7 +61,7 @@ export function loggerFor(flags: { logLevel?: Level }): Logger {
 export function runtimeOptions(flags: NodeFlags, logger: Logger, extra: Partial<RuntimeOptions> = {}): RuntimeOptions {
   return {
     dir: resolve(flags.dir), host: flags.host, port: flags.port, httpPort: flags.httpPort, httpHost: flags.httpHost,
-    peers: flags.peer, logger, maxDatagramBytes: flags.maxDatagram, ...extra,
+    peers: flags.peer, logger, maxDatagramBytes: flags.maxDatagram, httpAllowedHosts: flags.httpAllowedHost, ...extra,
   }
 }
 

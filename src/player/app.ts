@@ -7,7 +7,7 @@ import type { StreamId } from '../store/stream-types.ts'
 import type { PlaybackReport } from './playback-report.ts'
 import { DEFAULT_PLAYLIST_WINDOW } from './playlist.ts'
 import { PlayerError } from './player-error.ts'
-import { countRequests, refusePathTricks, routeLabel, securityHeaders } from './request-guard.ts'
+import { countRequests, refuseForeignHosts, refusePathTricks, routeLabel, securityHeaders } from './request-guard.ts'
 import { registerOpsRoutes } from './routes-ops.ts'
 import { registerPageRoutes } from './routes-pages.ts'
 import { registerStreamRoutes } from './routes-streams.ts'
@@ -37,6 +37,8 @@ export interface PlayerComponents {
 export interface PlayerInit {
   /** Segments in a live playlist. */
   window?: number
+  /** Host names (besides IP literals and localhost) the endpoint answers to. */
+  allowedHosts?: readonly string[]
 }
 
 /** Keys of status() the player page shows when present (all optional; others are ignored). */
@@ -65,6 +67,7 @@ export function createPlayerApp(components: PlayerComponents, init: PlayerInit =
   app.set('etag', false)
   app.use(countRequests(components.metricsSink))
   app.use(securityHeaders)
+  app.use(refuseForeignHosts(init.allowedHosts))
   app.use(refusePathTricks)
   registerPageRoutes(app, ctx)
   registerStreamRoutes(app, ctx)

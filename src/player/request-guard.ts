@@ -2,6 +2,7 @@
 // path tricks before any route sees the URL, and headers every answer carries.
 import type { NextFunction, Request, Response } from 'express'
 import type { MetricsSink } from '../metrics/types.ts'
+import { isIP } from 'node:net'
 
 /** The only values the `route` metric label takes (no ids, no paths: bounded cardinality). */
 export type HttpRoute =
@@ -63,6 +64,20 @@ export function refusePathTricks(req: Request, res: Response, next: NextFunction
     }
   }
   next()
+}
+
+/** Refuses requests whose Host is a name we were not told about. A web page on another site can
+ * point its own DNS name at 127.0.0.1 (DNS rebinding) and then read our answers as same-origin;
+ * it cannot make the browser send an IP literal or `localhost` as the Host for its own name. */
+export function refuseForeignHosts(allowed: readonly string[] = []) {
+  const names = new Set(['localhost', ...allowed.map((h) => h.toLowerCase())])
+  return (req: Request, res: Response, next: NextFunction): void => {
+    const host = req.headers.host
+    if (host === undefined) { next(); return }
+    const name = host.toLowerCase().replace(/:\d+$/, '').replace(/^\[(.*)\]$/, '$1')
+    if (isIP(name) !== 0 || names.has(name) || name.endsWith('.localhost')) { next(); return }
+    res.status(403).type('text/plain').send('unknown Host: pass it with --http-allowed-host to serve it')
+  }
 }
 
 export function securityHeaders(_req: Request, res: Response, next: NextFunction): void {

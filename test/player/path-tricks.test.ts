@@ -10,6 +10,7 @@ import { randomBytes } from 'node:crypto'
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { Runtime } from '../../src/runtime.ts'
+import { createPlayerApp, startHttpServer } from '../../src/player/app.ts'
 import { silentLogger } from '../../src/util/logger.ts'
 import { parseAddress } from '../../src/mesh/transport.ts'
 import { tempDir } from '../helpers/stream-fixture.ts'
@@ -130,4 +131,21 @@ test('200 concurrent range requests, aborted requests and 1-byte/s readers do no
   t.diagnostic(`200 concurrent range requests in ${Date.now() - started} ms with 2 slow readers and 50 aborts`)
   const st = await rawGet(base, '/status.json')
   assert.equal(st.status, 200, 'the node still answers')
+})
+
+test('a Host that is neither an IP literal, localhost nor an allowed name is refused (DNS rebinding)', async (t) => {
+  const app = createPlayerApp({ streams: { list: () => [], get: () => undefined }, status: () => ({ ok: true }), logger: { debug() {}, info() {}, warn() {} } }, { allowedHosts: ['cam.example'] })
+  const srv = await startHttpServer(app, { port: 0 })
+  t.after(() => srv.close())
+  const port = new URL(srv.url).port
+  const ask = (host: string) => new Promise<number>((resolve, reject) => {
+    const req = http.request({ host: '127.0.0.1', port, path: '/status.json', headers: { host } }, (res) => { res.resume(); resolve(res.statusCode ?? 0) })
+    req.on('error', reject)
+    req.end()
+  })
+  assert.equal(await ask('attacker.example:' + port), 403)
+  assert.equal(await ask('127.0.0.1:' + port), 200)
+  assert.equal(await ask('[::1]:' + port), 200)
+  assert.equal(await ask('localhost:' + port), 200)
+  assert.equal(await ask('cam.example'), 200)
 })
