@@ -21,7 +21,7 @@ export interface CorpusTargets {
 export function sampleMessages(t: CorpusTargets = {}): Message[] {
   const id = t.streamId ?? `stream/${'ab'.repeat(32)}/sky`
   const file = t.fileId ?? 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855'
-  const peers = t.peers ?? ['127.0.0.1:9', '10.0.0.1:24254', '[::1]:24254']
+  const peers = t.peers ?? ['127.0.0.1:9', '127.0.0.3:24254', '[::1]:24254']
   const now = Date.now()
   const sig = b64(64)
   return [

@@ -55,7 +55,7 @@ const feed = setInterval(() => {
 }, 40)
 
 const to = parseAddress(target.udpAddress)!
-const samples: Message[] = sampleMessages({ streamId: log.id, fileId, peers: ['127.0.0.1:1', '127.0.0.1:9', '10.0.0.1:24254'] })
+const samples: Message[] = sampleMessages({ streamId: log.id, fileId, peers: ['127.0.0.1:1', '127.0.0.1:9', '127.0.0.3:24254'] })
 samples.push(...PATH_TRICKS.map((id) => ({ type: 'PleaseSendContent', id, offset: 0, length: 4096 }) as Message))
 const r = rng(seed)
 const encoded = samples.map((m) => Buffer.from(JSON.stringify([encodeMessage(m)])))

@@ -92,10 +92,10 @@ test('unknown ids get nothing, or hints to known holders; a file still downloadi
   assert.equal(p.all('MaybeTheyHaveSome').length + p.all('Content').length, 0)
 
   const router = FileRouter.of(a.node)
-  router.holders.add(unknown, '10.0.0.1:24254')
+  router.holders.add(unknown, '127.0.0.3:24254')
   await p.sendEchoing([{ PleaseSendContent: { id: unknown, offset: 0, length: 4096 } }])
   const hint = await p.waitFor('MaybeTheyHaveSome')
-  assert.deepEqual(hint, { id: unknown, peers: ['10.0.0.1:24254'] })
+  assert.deepEqual(hint, { id: unknown, peers: ['127.0.0.3:24254'] })
 
   const partial = 'cd'.repeat(32)
   const suppliers = Array.from({ length: 10 }, (_, i) => `10.0.1.${i + 1}:24254`)

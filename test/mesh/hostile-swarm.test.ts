@@ -77,7 +77,7 @@ test('viewers get the verified stream from a swarm with a corrupting relay, a he
   // forged segment records, and lies about who has the stream pointing at nobody.
   const oldHead = src.log.head()!
   const otherKey = generateStreamKey()
-  const nobody = ['127.0.0.1:9', '127.0.0.1:1', '10.255.255.1:24254']
+  const nobody = ['127.0.0.1:9', '127.0.0.1:1', '127.0.0.3:24254']
   // A well-formed head for this id, properly signed, but by a key that is not the one in the id.
   const otherKeyHead = (chunks: number, segments: number) => {
     const f = { id, chunks, length: chunks * CHUNK_SIZE, segments, time: Date.now(), ended: true }
