@@ -98,7 +98,7 @@ function decodeB64(v: unknown, maxChars: number): Buffer | undefined {
 const isB64 = (v: unknown, maxChars: number): v is string => decodeB64(v, maxChars) !== undefined
 const b64Bytes = (v: string, bytes: number) => decodeB64(v, 4 * Math.ceil(bytes / 3))?.length === bytes
 const HEX64 = /^[0-9a-f]{64}$/i
-/** An address as peers write it: `1.2.3.4:24254` or `[::1]:24254`. */
+/** An address as peers write it: `<dotted IPv4>:<port>` or `[<IPv6>]:<port>`. */
 const ADDR = /^(?:\d{1,3}(?:\.\d{1,3}){3}|\[[0-9a-fA-F:.]{2,45}\]):\d{1,5}$/
 
 export function isAddress(v: unknown): v is string {
