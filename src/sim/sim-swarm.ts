@@ -13,7 +13,7 @@ import type { EventQueue } from './event-queue.ts'
 import type { SimNetwork } from './sim-network.ts'
 
 /** The live swarm's constants that are not scheduling policy, mirrored here. */
-export const SIM = { TICK_MS: 50, JOIN_ANSWER_MS: 500, START_SEGMENTS_BACK: 3, PLAYOUT_DELAY_MS: 3000, LIVE_WINDOW_CHUNKS: 512, MAX_HOLDERS: 256, CONTROL_BYTES: 120, VERIFY_MS: 0.5 }
+export const SIM = { TICK_MS: 50, JOIN_ANSWER_MS: 500, START_SEGMENTS_BACK: 3, PLAYOUT_DELAY_MS: 3000, LIVE_WINDOW_CHUNKS: 512, MAX_HOLDERS: 256, CONTROL_BYTES: 120, VERIFY_MS: 0.5, HEAD_RETRY_MS: 300 }
 
 export const addrOf = (i: number) => `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}:24254`
 
@@ -214,8 +214,16 @@ export class SimSwarm {
     v.alive = true
     v.joinAt = now
     for (const b of bootstrap) v.noteHolder(b, now)
-    // The head and the newest segment records come back from the first peer asked (one RTT).
-    this.control(v, bootstrap[0], (p) => this.control(p, v.addr, (t) => {
+    this.askHead(v, bootstrap, 0)
+  }
+
+  /** The head and the newest segment records come back from the peer asked (one RTT); as the live
+   * swarm, the question is asked again (of the next bootstrap peer) until an answer arrives, since
+   * either datagram may be lost. */
+  private askHead(v: SimNode, bootstrap: string[], attempt: number): void {
+    if (!v.alive || v.startChunk >= 0) return
+    this.control(v, bootstrap[attempt % bootstrap.length], (p) => this.control(p, v.addr, (t) => {
+      if (t.startChunk >= 0) return
       const top = p.maxKnown
       const start = Math.max(0, Math.floor(top / this.chunksPerSegment) - SIM.START_SEGMENTS_BACK) * this.chunksPerSegment
       t.startChunk = start
@@ -223,6 +231,7 @@ export class SimSwarm {
       this.learnEdge(t, top)
       this.scheduleTick(t)
     }))
+    this.q.after(SIM.HEAD_RETRY_MS, () => this.askHead(v, bootstrap, attempt + 1))
   }
 
   leave(v: SimNode): void {
