@@ -139,9 +139,14 @@ test('a live stream relayed through a chain of 4 viewers, end to end', { timeout
     t.diagnostic(`source produced ${(s.producedBytes / 1e6).toFixed(2)} MB, uploaded ${(s.uploadedBytes / 1e6).toFixed(2)} MB = ${s.copiesUploaded.toFixed(2)}x; ${line.join('; ')}`)
     assert.ok(s.producedBytes > 1e6, 'the source produced a real stream')
     assert.ok(s.uploadedBytes < 1.5 * s.producedBytes, `source uploaded ${s.copiesUploaded.toFixed(2)}x the stream`)
-    // Chained: viewers 2..4 were introduced only to viewers. The source may answer a few repair
-    // requests, but the stream reaches the third viewer through viewers.
-    assert.ok(sts[2].receivedFromSourceBytes <= 0.1 * sts[2].receivedBytes, `viewer3 got ${sts[2].receivedFromSourceBytes} of ${sts[2].receivedBytes} bytes from the source`)
+    // Chained: viewers 2..4 were introduced only to viewers. They learn the source's address from
+    // redirects, and push-down may legitimately make one of them the source's child in a stripe (a
+    // node interior in that stripe replaces a leaf there), but the stream reaches the third viewer
+    // mostly through viewers, and the source's total stays about one copy (asserted above).
+    assert.ok(sts[2].receivedFromSourceBytes <= 0.5 * sts[2].receivedBytes, `viewer3 got ${sts[2].receivedFromSourceBytes} of ${sts[2].receivedBytes} bytes from the source`)
+    const viaViewers = sts.slice(1).reduce((n, x) => n + x.receivedBytes - x.receivedFromSourceBytes, 0)
+    const fromSource = sts.slice(1).reduce((n, x) => n + x.receivedFromSourceBytes, 0)
+    assert.ok(viaViewers > 2 * fromSource, `viewers 2-4 got ${viaViewers} bytes through viewers and ${fromSource} from the source`)
     // viewer4 restarted, which reset its counters; it must have received since.
     for (const [i, x] of sts.entries()) assert.ok(x.receivedBytes > (i === 3 ? 0.05 : 0.3) * s.producedBytes, `viewer${i + 1} received the stream`)
   })
