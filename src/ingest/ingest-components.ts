@@ -13,4 +13,4 @@ export type { Clock as IngestClock } from '../util/clock.ts'
 export { systemClock } from '../util/clock.ts'
 
 /** A logger that drops everything, for tools and tests that do not care. */
-export const silentLogger: IngestLogger = { debug () {}, info () {}, warn () {}, error () {} }
+export { silentLogger } from '../util/logger.ts'

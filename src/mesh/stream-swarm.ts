@@ -619,9 +619,11 @@ export class StreamSwarm extends EventEmitter {
     }
     if (missing.length === 0) return
     const budget = this.sourceBudgetChunks()
+    // One sorted holder list per pass: holdersFor runs once per missing chunk.
+    const known = this.holderList('')
     const reqs = planRepairs({
       now, missing, inFlight: this.inFlight,
-      holders: (n) => this.holdersFor(n),
+      holders: (n) => this.holdersFor(n, known),
       source: [...this.sourceAddrs][0],
       sourceBudgetChunks: budget,
       rttMs: (p) => this.node.peers.get(p)?.rttMs ?? 50,
@@ -641,7 +643,7 @@ export class StreamSwarm extends EventEmitter {
     return Math.max(0, Math.floor(received * SOURCE_REPAIR_BUDGET + 2 - fromSource))
   }
 
-  private holdersFor(n: number): string[] {
+  private holdersFor(n: number, known: string[]): string[] {
     const s = stripeOf(n)
     const now = this.node.clock.now()
     const parent = this.parents[s]
@@ -653,7 +655,7 @@ export class StreamSwarm extends EventEmitter {
     const quietAt = (i: number) => freshest - this.parentPushAt[i] > QUIET_PARENT_MS && now - this.parentPushAt[i] > QUIET_PARENT_MS
     const quiet = parent !== undefined && quietAt(s)
     const others = this.parents.filter((p, i): p is string => p !== undefined && i !== s && p !== parent && !quietAt(i))
-    const rest = this.holderList('').filter((p) => p !== parent && !others.includes(p) && !this.sourceAddrs.has(p))
+    const rest = known.filter((p) => p !== parent && !others.includes(p) && !this.sourceAddrs.has(p))
     const first = parent && !quiet ? [parent] : []
     return [...first, ...others, ...rest.slice(0, 6), ...(parent && quiet ? [parent] : [])]
   }
@@ -684,7 +686,10 @@ export class StreamSwarm extends EventEmitter {
   /** Peers that (probably) have this stream, most recently heard first, never banned ones. */
   holderList(exclude: string): string[] {
     return [...this.holders.entries()]
-      .filter(([a]) => a !== exclude && !this.node.peers.isBanned(this.node.peers.get(a) ?? ({ bannedUntil: 0 } as never)))
+      .filter(([a]) => {
+        const p = this.node.peers.get(a)
+        return a !== exclude && !(p && this.node.peers.isBanned(p))
+      })
       .sort((a, b) => b[1] - a[1])
       .map(([a]) => a)
   }

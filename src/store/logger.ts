@@ -1,7 +1,6 @@
 // The logging the store needs: warnings about on-disk state it had to distrust. Injected, so
 // tests stay quiet and the CLI decides where warnings go.
-export interface StoreLogger {
-  warn(message: string, fields?: Record<string, unknown>): void
-}
+import type { Logger } from '../util/logger.ts'
 
-export const silentLogger: StoreLogger = { warn() {} }
+export type StoreLogger = Pick<Logger, 'warn'>
+export { silentLogger } from '../util/logger.ts'

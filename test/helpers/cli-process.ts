@@ -92,29 +92,28 @@ export class CliProcess {
   describe(): string { return `cjp2p-stream ${this.args.join(' ')}`.slice(0, 200) }
 }
 
-/** Starts a long-running command; t.after stops it. */
-export function startCli(t: TestContext, args: string[], opts: CliOptions = {}): CliProcess {
+/** The CLI as a child in its own process group (so its ffmpeg dies with it). */
+function spawnCli(args: string[], opts: CliOptions): CliProcess {
   const proc = spawn(process.execPath, [BIN, ...args], {
     cwd: opts.cwd ?? REPO,
     env: { ...process.env, NO_COLOR: '1', ...opts.env },
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: true,
   })
-  const p = new CliProcess(args, proc)
+  return new CliProcess(args, proc)
+}
+
+/** Starts a long-running command; t.after stops it. */
+export function startCli(t: TestContext, args: string[], opts: CliOptions = {}): CliProcess {
+  const p = spawnCli(args, opts)
   t.after(() => p.stop())
   return p
 }
 
 /** Runs a command to completion (killed after timeoutMs) and returns its exit and output. */
 export async function runCli(args: string[], opts: CliOptions & { timeoutMs?: number } = {}): Promise<Exit & { stdout: string; stderr: string }> {
-  const proc = spawn(process.execPath, [BIN, ...args], {
-    cwd: opts.cwd ?? REPO,
-    env: { ...process.env, NO_COLOR: '1', ...opts.env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-    detached: true,
-  })
-  const p = new CliProcess(args, proc)
-  const timer = setTimeout(() => killGroup(proc, 'SIGKILL'), opts.timeoutMs ?? 60_000)
+  const p = spawnCli(args, opts)
+  const timer = setTimeout(() => killGroup(p.proc, 'SIGKILL'), opts.timeoutMs ?? 60_000)
   const e = await p.exited
   clearTimeout(timer)
   return { ...e, stdout: p.stdout, stderr: p.stderr }
