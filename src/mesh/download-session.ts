@@ -28,9 +28,11 @@ import type { MetricsSink } from '../metrics/types.ts'
 export const MAX_DOWNLOAD_PEERS = 64
 /** How often the sweep runs: well under the smallest timeout, cheap with a few thousand requests. */
 const SWEEP_MS = 50
-/** Blocks received but not yet on disk, past which no new requests go out: a disk slower than the
- * network must slow the download, not fill memory with the file. */
-export const MAX_QUEUED_WRITES = 512
+/** Blocks received but not yet on disk (8 MiB), past which no new requests go out: a disk slower
+ * than the network must slow the download, not fill memory with the file. */
+export const MAX_QUEUED_WRITES = 2048
+/** Blocks per write: consecutive blocks go to disk in one writev, up to 1 MiB. */
+const MAX_WRITE_RUN = 256
 /** Requests in one datagram to a peer of ours (others get one per datagram, as they answer all of a
  * datagram in one reply). */
 const MAX_BATCH = 32
@@ -49,6 +51,11 @@ export class DownloadSession {
   /** Settles once the store has recorded the size; block writes wait for it. */
   private sized: Promise<unknown> = Promise.resolve()
   private writes = new Set<Promise<void>>()
+  /** Blocks accepted and not yet handed to the store, written together on the next turn of the event loop. */
+  private queued = new Map<number, Buffer>()
+  private flushScheduled = false
+  /** Blocks accepted and not yet on disk (queued or being written). */
+  private unwritten = 0
   private meter: ProgressMeter
   private lastBlockAt: number
   private started: number
@@ -168,14 +175,39 @@ export class DownloadSession {
     peer.blocks++
     peer.bytes += bytes.length
     this.meter.add(bytes.length)
-    const w: Promise<void> = this.sized.then(() => this.dl.writeBlock(i, bytes)).then(
+    this.queued.set(i, bytes)
+    this.unwritten++
+    if (!this.flushScheduled) { this.flushScheduled = true; setImmediate(() => this.flushWrites()) }
+  }
+
+  /** Hands queued blocks to the store in runs of consecutive blocks: the answers to one pump of
+   * requests arrive within one turn of the event loop, so a run is usually all of them. */
+  private flushWrites(): void {
+    this.flushScheduled = false
+    if (this.queued.size === 0) return
+    const order = [...this.queued.keys()].sort((a, b) => a - b)
+    let k = 0
+    while (k < order.length) {
+      const first = order[k]
+      const run: Buffer[] = [this.queued.get(first)!]
+      while (k + run.length < order.length && order[k + run.length] === first + run.length && run.length < MAX_WRITE_RUN) run.push(this.queued.get(first + run.length)!)
+      k += run.length
+      this.writeRun(first, run)
+    }
+    this.queued.clear()
+  }
+
+  private writeRun(first: number, run: Buffer[]): void {
+    const w: Promise<void> = this.sized.then(() => this.dl.writeBlocks(first, run)).then(
       () => {
         this.writes.delete(w)
+        const before = this.unwritten
+        this.unwritten -= run.length
         if (this.maybeFinish()) return
         // Backpressure released: let every peer's window refill.
-        if (this.writes.size === MAX_QUEUED_WRITES / 2) for (const p of this.peers.values()) this.pump(p)
+        if (before >= MAX_QUEUED_WRITES / 2 && this.unwritten < MAX_QUEUED_WRITES / 2) for (const p of this.peers.values()) this.pump(p)
       },
-      (err) => { this.writes.delete(w); this.fail(new TransferError('ERR_STORE', `cannot write block ${i}: ${err.message}`, { cause: err })) },
+      (err) => { this.writes.delete(w); this.fail(new TransferError('ERR_STORE', `cannot write block ${first}: ${err.message}`, { cause: err })) },
     )
     this.writes.add(w)
   }
@@ -185,7 +217,7 @@ export class DownloadSession {
   private pump(peer: DownloadPeer): void {
     if (this.done) return
     const now = this.node.clock.now()
-    if (now < peer.notBefore || this.writes.size >= MAX_QUEUED_WRITES) return
+    if (now < peer.notBefore || this.unwritten >= MAX_QUEUED_WRITES) return
     const info = this.node.peers.get(peer.addr)
     const ours = info?.speaksStreams === true
     const out: BlockRequest[] = []
@@ -249,7 +281,7 @@ export class DownloadSession {
 
   private maybeFinish(): boolean {
     if (this.done) return true
-    if (!this.plan?.done || this.writes.size > 0) return false
+    if (!this.plan?.done || this.unwritten > 0) return false
     this.stop()
     void this.complete()
     return true
@@ -285,6 +317,7 @@ export class DownloadSession {
     if (this.done) return
     this.stop()
     // Blocks already queued for disk finish first, so the resume bitmap matches the data file.
+    this.flushWrites()
     void Promise.allSettled([...this.writes]).then(() => this.dl.close()).finally(() => this.reject(err))
   }
 
