@@ -14,6 +14,7 @@ import { BLOCK_SIZE, MAX_REQUEST_LENGTH } from './messages.ts'
 import { BlockPlan } from './block-plan.ts'
 import { DownloadPeer } from './download-peer.ts'
 import { FileRouter } from './file-router.ts'
+import { dataBytesFitting } from './file-server.ts'
 import { RequestBook } from './request-book.ts'
 import type { BlockRequest } from './request-book.ts'
 import { TransferError } from './transfer-error.ts'
@@ -42,6 +43,8 @@ export class DownloadSession {
   private metrics: MetricsSink
   private peers = new Map<string, DownloadPeer>()
   private requests = new RequestBook(() => this.plan)
+  /** Cap on blocks per request to a peer of ours (opts.ourRangeBytes); each request is also sized to
+   * fit that peer's datagram limit. */
   private ourRangeBlocks: number
   private exclude: Set<string>
   private plan?: BlockPlan
@@ -70,7 +73,7 @@ export class DownloadSession {
     this.log = (opts.logger ?? node.log).child('get')
     this.metrics = opts.metrics ?? node.metrics
     this.exclude = new Set(opts.exclude ?? [])
-    this.ourRangeBlocks = Math.max(1, Math.min(MAX_REQUEST_LENGTH / BLOCK_SIZE, Math.floor((opts.ourRangeBytes ?? BLOCK_SIZE) / BLOCK_SIZE)))
+    this.ourRangeBlocks = Math.max(1, Math.min(MAX_REQUEST_LENGTH / BLOCK_SIZE, Math.floor((opts.ourRangeBytes ?? MAX_REQUEST_LENGTH) / BLOCK_SIZE)))
     this.started = this.lastBlockAt = node.clock.now()
     this.meter = new ProgressMeter(node.clock, opts.progressIntervalMs ?? 250)
     this.unregister = FileRouter.of(node).register(id, {
@@ -222,7 +225,7 @@ export class DownloadSession {
     const ours = info?.speaksStreams === true
     const out: BlockRequest[] = []
     while (peer.room() > out.length && out.length < (ours ? MAX_BATCH : 1)) {
-      const r = this.requests.next(peer, ours ? this.ourRangeBlocks : 1, now)
+      const r = this.requests.next(peer, ours ? Math.min(this.ourRangeBlocks, dataBytesFitting(this.node.datagramLimit(info)) / BLOCK_SIZE) : 1, now)
       if (!r) break
       out.push(r)
     }

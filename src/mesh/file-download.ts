@@ -27,9 +27,9 @@ export interface DownloadOptions {
   metrics?: MetricsSink
   /** Give up with ERR_STALLED when no new block arrived for this long. */
   stallTimeoutMs?: number
-  /** Bytes asked per request of a peer known to speak our extension, whose server must be set to
-   * send that much in one datagram (FileServerInit.ourMaxDataBytes): worth it on loopback or a LAN
-   * with large datagrams. Default one block, which every peer answers in full. */
+  /** Cap on bytes asked per request of a peer known to speak our extension. Requests are sized to
+   * what fits the datagrams we exchange with it (40 KiB on loopback or with a large --max-datagram,
+   * one block otherwise). Default MAX_REQUEST_LENGTH. */
   ourRangeBytes?: number
 }
 
