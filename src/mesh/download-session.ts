@@ -18,6 +18,7 @@ import { dataBytesFitting } from './file-server.ts'
 import { RequestBook } from './request-book.ts'
 import type { BlockRequest } from './request-book.ts'
 import { TransferError } from './transfer-error.ts'
+import type { PeerAnswer, PeerAnswers } from './transfer-error.ts'
 import { ProgressMeter } from './progress-meter.ts'
 import { MAX_FILE_BYTES } from '../store/file-store.ts'
 import type { Download } from '../store/file-store.ts'
@@ -78,7 +79,11 @@ export class DownloadSession {
     this.meter = new ProgressMeter(node.clock, opts.progressIntervalMs ?? 250)
     this.unregister = FileRouter.of(node).register(id, {
       content: (m, from) => this.content(m, from),
-      hints: (peers) => { for (const a of peers) this.join(a) },
+      hints: (peers, from) => {
+        const asker = this.peers.get(from)
+        if (asker && asker.blocks === 0) this.answered(asker, 'lacks')
+        for (const a of peers) this.join(a)
+      },
       suppliers: () => this.suppliers(),
     })
     if (dl.size !== null) this.adopt(dl.size)
@@ -158,6 +163,7 @@ export class DownloadSession {
       this.requests.settle(req)
       const now = this.node.clock.now()
       if (good > 0) {
+        this.answered(peer, 'supplying')
         this.lastBlockAt = now
         peer.answered(req.retry ? undefined : now - req.sentAt)
         for (const o of peer.overtaken(req.seq)) {
@@ -241,6 +247,7 @@ export class DownloadSession {
     }
     this.stats.requests += out.length
     for (const r of out) { r.seq = peer.win.sent(); r.deadline = now + peer.win.rtoMs; peer.logSent(r.seq, r.key) }
+    peer.askedAt ??= now
     if (!ours && peer.room() > 0) this.pump(peer)
   }
 
@@ -263,6 +270,11 @@ export class DownloadSession {
     for (const r of this.requests.expired(now)) {
       this.stats.timeouts++
       touched.add(r.peer)
+      if (r.peer.blocks === 0) {
+        // Heard from since we asked (a cookie, a ReturnedMessage, a hint) but no block: it lacks the id.
+        const heard = (this.node.peers.get(r.peer.addr)?.lastHeard ?? 0) >= (r.peer.askedAt ?? Infinity)
+        this.answered(r.peer, heard ? 'lacks' : 'silent')
+      }
       if (r.peer.timedOut(r.seq, now)) this.releaseAll(r.peer)
     }
     if (now >= this.nextAdopt) { this.nextAdopt = now + 1000; this.adoptKnownPeers() }
@@ -271,9 +283,21 @@ export class DownloadSession {
     if (progress) this.opts.onProgress?.(progress)
     const stall = this.opts.stallTimeoutMs ?? 60_000
     if (now - this.lastBlockAt > stall) {
-      const why = this.peers.size === 0 ? 'no peers known' : `no block for ${Math.round(stall / 1000)} s from ${this.peers.size} peers`
-      this.fail(new TransferError('ERR_STALLED', `download of ${this.id} stalled: ${why}`))
+      const peers: PeerAnswers = { silent: [], lacks: [], supplying: [] }
+      for (const p of this.peers.values()) if (p.answer) peers[p.answer].push(p.addr)
+      const why = this.peers.size === 0 ? 'no peers known'
+        : peers.supplying.length === 0 && peers.lacks.length === 0 ? `no answer from any of ${this.peers.size} peer(s)`
+          : peers.supplying.length === 0 ? `${peers.lacks.length} peer(s) answered without having it${peers.silent.length ? `, ${peers.silent.length} never answered` : ''}`
+            : `no block for ${Math.round(stall / 1000)} s from ${this.peers.size} peer(s)`
+      this.fail(new TransferError('ERR_STALLED', `download of ${this.id} stalled: ${why}`, { peers }))
     }
+  }
+
+  /** Records what a peer answered; tells the caller once per change. A supplier stays one. */
+  private answered(peer: DownloadPeer, answer: PeerAnswer): void {
+    if (peer.answer === answer || peer.answer === 'supplying') return
+    peer.answer = answer
+    this.opts.onPeerAnswer?.(peer.addr, answer)
   }
 
   private peersActive(): number { let n = 0; for (const p of this.peers.values()) if (p.phase === 'supplier') n++; return n }
