@@ -1,5 +1,6 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
+import { createHash } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -279,15 +280,17 @@ test('hostile tree bytes, roots and sizes never throw', () => {
   ), { numRuns: 1500 })
 })
 
-test('the tree of a file read in blocks equals the tree of its bytes; a missing file is a typed error', async () => {
+test('the tree of a file read in blocks equals the tree of its bytes, with a tap for SHA-256; a missing file is a typed error', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'blake3-tree-'))
   try {
     for (const size of [0, 1, LEAF, 5 * 1024 * 1024 + 4097]) {
       const content = randomish(size, size + 1)
       const path = join(dir, `f${size}`)
       await writeFile(path, content)
-      const fromFile = await buildTreeOfFile(path)
+      const sha = createHash('sha256')
+      const fromFile = await buildTreeOfFile(path, { tap: (bytes) => sha.update(bytes) })
       assert.equal(hex(fromFile.bytes), hex(buildTree(content).bytes), `size ${size}`)
+      assert.equal(sha.digest('hex'), createHash('sha256').update(content).digest('hex'), 'the tap saw every byte once, in order')
       assert.equal(hex(fromFile.root), blake3(content).toString('hex'))
     }
     await assert.rejects(buildTreeOfFile(join(dir, 'missing')), (err) => isStoreError(err, 'ERR_NOT_FOUND'))
