@@ -2,7 +2,7 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { createHash } from 'node:crypto'
 import { readFileSync } from 'node:fs'
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import fc from 'fast-check'
@@ -16,6 +16,7 @@ import {
 } from '../../src/store/blake3/tree.ts'
 import type { Blake3Tree } from '../../src/store/blake3/tree.ts'
 import { Blake3TreeBuilder, buildTree, buildTreeOfFile } from '../../src/store/blake3/tree-builder.ts'
+import { loadTree, saveTree } from '../../src/store/blake3/tree-file.ts'
 
 const LEAF = 4096
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex')
@@ -308,4 +309,26 @@ test('the builder refuses more or fewer bytes than it was told, and use after fi
   b.finish()
   assert.throws(() => b.update(Buffer.alloc(1)), (err) => isStoreError(err, 'ERR_CLOSED'))
   assert.throws(() => b.finish(), (err) => isStoreError(err, 'ERR_CLOSED'))
+})
+
+test('a tree saved to disk loads back checked; a missing one is null, a damaged one ERR_CORRUPT', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'blake3-tree-file-'))
+  try {
+    const tree = buildTree(randomish(50 * LEAF + 9, 21))
+    const path = join(dir, tree.treeId.replace('/', '-'))
+    await saveTree(path, tree)
+    await saveTree(path, tree) // replacing an existing tree is fine
+    assert.deepEqual(await readdir(dir), [tree.treeId.replace('/', '-')], 'no temporary file left behind')
+    const loaded = await loadTree(path, tree.root, { contentSize: 50 * LEAF + 9 })
+    assert.equal(hex(loaded!.bytes), hex(tree.bytes))
+    assert.equal(await loadTree(join(dir, 'missing'), tree.root), null)
+    await assert.rejects(loadTree(path, buildTree(Buffer.from('other')).root), (err) => isStoreError(err, 'ERR_CORRUPT'))
+    const damaged = Buffer.from(tree.bytes)
+    damaged[damaged.length - 5] ^= 1
+    await writeFile(path, damaged)
+    await assert.rejects(loadTree(path, tree.root), (err) => isStoreError(err, 'ERR_CORRUPT'))
+    await assert.rejects(saveTree(join(dir, 'no-such-dir', 'tree'), tree), (err) => isStoreError(err, 'ERR_NOT_FOUND'))
+  } finally {
+    await rm(dir, { recursive: true, force: true })
+  }
 })
