@@ -545,7 +545,7 @@ export class StreamSwarm extends EventEmitter {
       const p = this.parents[s]
       if (p) {
         const silent = now - this.parentPushAt[s] > PARENT_TIMEOUT_MS && this.maxKnown > 0
-        if (silent || this.node.peers.isBanned(this.node.peers.get(p)!)) {
+        if (silent || this.isBanned(p)) {
           this.node.log.debug('stripe parent went silent', { stream: this.id, stripe: s, parent: p })
           this.node.send(p, [{ type: 'StopSendingMe', id: this.id, stripe: s }])
           this.parents[s] = undefined
@@ -683,13 +683,18 @@ export class StreamSwarm extends EventEmitter {
     this.holders.set(addr, this.node.clock.now())
   }
 
+  /** The peer table is capped and evicts: any address we hold (a parent, a holder) may have no
+   * entry any more. A ban outlives eviction (banned entries are never evicted), so no entry means
+   * not banned. */
+  private isBanned(addr: string): boolean {
+    const p = this.node.peers.get(addr)
+    return p !== undefined && this.node.peers.isBanned(p)
+  }
+
   /** Peers that (probably) have this stream, most recently heard first, never banned ones. */
   holderList(exclude: string): string[] {
     return [...this.holders.entries()]
-      .filter(([a]) => {
-        const p = this.node.peers.get(a)
-        return a !== exclude && !(p && this.node.peers.isBanned(p))
-      })
+      .filter(([a]) => a !== exclude && !this.isBanned(a))
       .sort((a, b) => b[1] - a[1])
       .map(([a]) => a)
   }
