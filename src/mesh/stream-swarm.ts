@@ -5,7 +5,7 @@ import { EventEmitter } from 'node:events'
 import type { CjNode, Ctx } from './node.ts'
 import type { Message, MessageOf } from './messages.ts'
 import { STRIPES, MAX_RECORDS_PER_MESSAGE } from './messages.ts'
-import { ChunkAssembly } from './chunk-assembly.ts'
+import { ChunkAssembly, type AddResult } from './chunk-assembly.ts'
 import type { MissingChunk } from './stream-policy.ts'
 import {
   CATCHUP_CHUNKS, CHILD_EXPIRY_MS, PARENT_TIMEOUT_MS, RESUBSCRIBE_MS, SOURCE_REPAIR_BUDGET, decideChild, planRepairs,
@@ -240,8 +240,8 @@ export class StreamSwarm extends EventEmitter {
       if (v.result === 'reject') continue
       this.maxKnown = Math.max(this.maxKnown, rec.n + 1)
       if (!this.knownSince.has(rec.n)) this.knownSince.set(rec.n, this.node.clock.now())
-      const done = this.assembly.tryComplete(rec.n, rec.length)
-      if (done.kind === 'complete') void this.store(rec.n, done.bytes, done.senders, done.hops)
+      const held = this.log.chunkRecord(rec.n)
+      if (held) this.assembled(rec.n, this.assembly.tryComplete(held))
     }
   }
 
@@ -397,7 +397,6 @@ export class StreamSwarm extends EventEmitter {
     if (this.isSource || m.data.length === 0) return
     const n = Math.floor(m.offset / CHUNK_SIZE)
     const hops = (m.hops ?? 0) + 1
-    if (m.hops === 0) this.sourceAddrs.add(ctx.from)
     this.noteHolder(ctx.from)
     const s = stripeOf(n)
     if (this.parents[s] === ctx.from) this.parentPushAt[s] = this.node.clock.now()
@@ -405,10 +404,28 @@ export class StreamSwarm extends EventEmitter {
     if (this.startChunk >= 0 && n < Math.max(this.startChunk, this.maxKnown - LIVE_WINDOW_CHUNKS)) { this.count('late'); return }
     // Far beyond the edge we know is either a lie or the future: do not buffer it.
     if (n > this.maxKnown + 4 * STRIPES + 64) return
-    const rec = this.log.chunkRecord(n)
-    const r = this.assembly.add(n, m.offset - n * CHUNK_SIZE, m.data, ctx.from, hops, rec?.length, this.node.clock.now())
-    if (r.kind === 'invalid') { this.node.penalise(ctx.from, 'bad_chunk'); this.count('rejected'); return }
-    if (r.kind === 'complete') void this.store(n, r.bytes, r.senders, r.hops)
+    const rec = this.log.chunkRecord(n) ?? undefined
+    this.assembled(n, this.assembly.add(n, m.offset - n * CHUNK_SIZE, m.data, ctx.from, hops, rec, this.node.clock.now()), ctx.from)
+  }
+
+  /** Charges the sender of every block that failed its signed hash, and stores a chunk made whole. */
+  private assembled(n: number, r: AddResult, from?: string): void {
+    if (r.kind === 'invalid') {
+      if (from) this.node.penalise(from, 'bad_chunk')
+      this.count('rejected')
+      return
+    }
+    for (const liar of r.bad) {
+      this.node.penalise(liar, 'bad_chunk')
+      this.count('rejected')
+      this.node.log.debug('rejected a block that did not match its signed hash', { stream: this.id, chunk: n, from: liar })
+      this.emit('bad-block', n, liar)
+    }
+    if (r.kind !== 'complete') return
+    // Only senders of verified blocks are believed when they say they are the source: junk
+    // claiming hops 0 once made its sender "the source" (asked last as a parent, first for repairs).
+    for (const s of r.zeroHop) this.sourceAddrs.add(s)
+    void this.store(n, r.bytes, r.senders, r.hops)
   }
 
   private async store(n: number, bytes: Buffer, senders: string[], hops: number): Promise<void> {
@@ -436,8 +453,8 @@ export class StreamSwarm extends EventEmitter {
     this.inFlight.delete(n)
     if (v.result === 'reject') {
       this.count('rejected')
-      // Charge only a sender we can be sure of: a chunk mixed from several peers proves nothing.
-      if (senders.length === 1) this.node.penalise(senders[0], 'bad_chunk')
+      // Every block already matched its signed BLAKE3, so only the record's own SHA-256 can
+      // disagree: the source signed inconsistent hashes, and no sender is to blame.
       this.node.log.warn('rejected a chunk that did not match its signed hashes', { stream: this.id, chunk: n, from: senders.join(','), reason: v.reason })
       this.emit('rejected', n, senders)
       return
@@ -545,7 +562,7 @@ export class StreamSwarm extends EventEmitter {
       const p = this.parents[s]
       if (p) {
         const silent = now - this.parentPushAt[s] > PARENT_TIMEOUT_MS && this.maxKnown > 0
-        if (silent || this.node.peers.isBanned(this.node.peers.get(p)!)) {
+        if (silent || this.isBanned(p)) {
           this.node.log.debug('stripe parent went silent', { stream: this.id, stripe: s, parent: p })
           this.node.send(p, [{ type: 'StopSendingMe', id: this.id, stripe: s }])
           this.parents[s] = undefined
@@ -683,13 +700,18 @@ export class StreamSwarm extends EventEmitter {
     this.holders.set(addr, this.node.clock.now())
   }
 
+  /** The peer table is capped and evicts: any address we hold (a parent, a holder) may have no
+   * entry any more. A ban outlives eviction (banned entries are never evicted), so no entry means
+   * not banned. */
+  private isBanned(addr: string): boolean {
+    const p = this.node.peers.get(addr)
+    return p !== undefined && this.node.peers.isBanned(p)
+  }
+
   /** Peers that (probably) have this stream, most recently heard first, never banned ones. */
   holderList(exclude: string): string[] {
     return [...this.holders.entries()]
-      .filter(([a]) => {
-        const p = this.node.peers.get(a)
-        return a !== exclude && !(p && this.node.peers.isBanned(p))
-      })
+      .filter(([a]) => a !== exclude && !this.isBanned(a))
       .sort((a, b) => b[1] - a[1])
       .map(([a]) => a)
   }

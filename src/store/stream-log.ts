@@ -218,7 +218,7 @@ export class StreamLog extends EventEmitter implements StreamLogReader {
     if (v.result !== 'accept') return v
     const r = rec as ChunkRecord
     const have = this.chunks.get(r.n)
-    if (have) return have.sha256 === r.sha256 && have.blake3 === r.blake3 && have.length === r.length ? ignore('duplicate') : ignore('conflicting record')
+    if (have) return have.sha256 === r.sha256 && have.length === r.length && have.blocks.join() === r.blocks.join() ? ignore('duplicate') : ignore('conflicting record')
     if (this.source) return ignore('we are the source')
     const picked = pickChunkRecord(r)
     if (!this.chunks.set(r.n, picked)) return ignore('outside window')
