@@ -86,7 +86,7 @@ export class DownloadSession {
   }
 
   private join(addr: string): void {
-    if (this.done || this.peers.has(addr) || this.exclude.has(addr) || addr === this.node.address) return
+    if (this.done || this.peers.has(addr) || this.exclude.has(addr) || this.node.isSelf(addr)) return
     if (this.peers.size >= MAX_DOWNLOAD_PEERS) return
     const known = this.node.peers.get(addr)
     if (known && this.node.peers.isBanned(known)) return
