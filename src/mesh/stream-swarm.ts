@@ -47,7 +47,10 @@ interface Join { candidates: string[]; asked?: string; askedAt: number; tried: S
 export interface SwarmStatus {
   id: string
   role: 'source' | 'viewer'
-  head: { chunks: number; segments: number; ended: boolean } | null
+  /** The signed live edge; `bytes` is the stream's length, so a viewer can tell the stream bitrate. */
+  head: { chunks: number; segments: number; ended: boolean; bytes: number } | null
+  /** Addresses that sent us chunks as the source (hops 0): a viewer's dashboard marks them. */
+  sources: string[]
   startChunk: number
   verifiedChunks: number
   parents: (string | null)[]
@@ -726,7 +729,8 @@ export class StreamSwarm extends EventEmitter {
     return {
       id: this.id,
       role: this.isSource ? 'source' : 'viewer',
-      head: head ? { chunks: head.chunks, segments: head.segments, ended: head.ended } : null,
+      head: head ? { chunks: head.chunks, segments: head.segments, ended: head.ended, bytes: head.length } : null,
+      sources: [...this.sourceAddrs].slice(0, 4),
       startChunk: this.startChunk,
       verifiedChunks: this.log.verifiedCount(),
       parents: this.parents.map((p) => p ?? null),
