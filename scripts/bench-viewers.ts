@@ -7,7 +7,9 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { CjNode } from '../src/mesh/node.ts'
 import { StreamRegistry } from '../src/mesh/stream-registry.ts'
-import { ShapedTransport, UdpTransport, seededRandom } from '../src/mesh/transport.ts'
+import { UdpTransport } from '../src/mesh/transport.ts'
+import { ShapedTransport } from '../src/mesh/link.ts'
+import { seededRandom } from '../src/util/timers.ts'
 import type { Transport } from '../src/mesh/transport.ts'
 import { StreamLog } from '../src/store/stream-log.ts'
 import { CHUNK_SIZE } from '../src/store/stream-types.ts'
@@ -48,7 +50,7 @@ async function main(init: ViewerInit): Promise<void> {
       return
     }
     const udp = await UdpTransport.bind({ port: 0 })
-    const transport: Transport = init.link ? new ShapedTransport(udp, init.link, seededRandom(init.seed * 1000 + slot)) : udp
+    const transport: Transport = init.link ? new ShapedTransport(udp, init.link, { random: seededRandom(init.seed * 1000 + slot) }) : udp
     s.tally = new WireTally()
     s.node = new CjNode({ transport, metrics: s.tally }, { bootstrap: peers, probeIntervalMs: 10_000 })
     s.log = await StreamLog.openReplica(join(dir, String(slot)), init.streamId)

@@ -14,8 +14,8 @@ import type { Transport } from './transport.ts'
 import { formatAddress, parseAddress } from './transport.ts'
 import type { Peer } from './peers.ts'
 import { PeerTable } from './peers.ts'
-import type { Clock } from '../util/clock.ts'
-import { systemClock } from '../util/clock.ts'
+import type { Timer, Timers } from '../util/timers.ts'
+import { realTimers } from '../util/timers.ts'
 import type { Logger } from '../util/logger.ts'
 import { silentLogger } from '../util/logger.ts'
 import type { MetricsSink, PenaltyReason, TrafficKind, TrafficRole } from '../metrics/types.ts'
@@ -48,7 +48,7 @@ export interface Ctx {
 }
 type Handler<T extends MessageType> = (m: MessageOf<T>, ctx: Ctx) => void | Promise<void>
 
-export interface NodeComponents { transport: Transport; clock?: Clock; logger?: Logger; metrics?: MetricsSink }
+export interface NodeComponents { transport: Transport; timers?: Timers; logger?: Logger; metrics?: MetricsSink }
 export interface NodeInit {
   bootstrap?: string[]
   peersFile?: string
@@ -64,13 +64,13 @@ interface Outgoing { m: Message; kind: TrafficKind; role: TrafficRole }
 export class CjNode extends EventEmitter {
   readonly transport: Transport
   readonly peers: PeerTable
-  readonly clock: Clock
+  readonly timers: Timers
   readonly log: Logger
   readonly metrics: MetricsSink
   private handlers = new Map<MessageType, Handler<MessageType>[]>()
   private secret: Buffer
   private cookies = new Map<string, string>()
-  private timers: NodeJS.Timeout[] = []
+  private intervals: Timer[] = []
   private closed = false
   private init: NodeInit
   readonly counters = { datagramsIn: 0, datagramsOut: 0, bytesIn: 0, bytesOut: 0, dropped: {} as Record<string, number>, ampMaxRatio: 0, ampHelloBytes: 0 }
@@ -78,12 +78,12 @@ export class CjNode extends EventEmitter {
   constructor(c: NodeComponents, init: NodeInit = {}) {
     super()
     this.transport = c.transport
-    this.clock = c.clock ?? systemClock
+    this.timers = c.timers ?? realTimers
     this.log = c.logger ?? silentLogger
     this.metrics = c.metrics ?? noMetrics
     this.init = init
     this.secret = init.secret ?? randomBytes(32)
-    this.peers = new PeerTable({ clock: this.clock, max: init.maxPeers })
+    this.peers = new PeerTable({ clock: this.timers, max: init.maxPeers })
     this.transport.onDatagram((buf, from) => this.receive(buf, from))
     this.handle('PleaseSendPeers', (_m, ctx) => {
       const n = ctx.verified ? MAX_PEERS_PER_LIST : UNVERIFIED_LIST_MAX
@@ -93,7 +93,7 @@ export class CjNode extends EventEmitter {
     this.handle('PleaseReturnThisMessage', (m, ctx) => ctx.reply({ type: 'ReturnedMessage', value: m.value }))
     this.handle('ReturnedMessage', (m, ctx) => {
       // Our probes carry our send time as a plain number (the shape the Rust node also uses).
-      if (typeof m.value === 'number') this.peers.recordRtt(ctx.peer, this.clock.now() - m.value)
+      if (typeof m.value === 'number') this.peers.recordRtt(ctx.peer, this.timers.now() - m.value)
     })
     this.handle('MyPublicKey', (m, ctx) => { ctx.peer.publicKey = m.ed25519h ?? Buffer.from(m.ed25519 ?? '', 'base64').toString('hex') })
   }
@@ -116,16 +116,16 @@ export class CjNode extends EventEmitter {
     }
     this.probe()
     const every = this.init.probeIntervalMs ?? 10_000
-    this.timers.push(setInterval(() => this.probe(), every).unref())
+    this.intervals.push(this.timers.setInterval(() => this.probe(), every))
     if (this.init.peersFile) {
       const file = this.init.peersFile
-      this.timers.push(setInterval(() => { this.peers.save(file).catch((e) => this.log.warn('could not save peers', { err: e })) }, 30_000).unref())
+      this.intervals.push(this.timers.setInterval(() => { this.peers.save(file).catch((e) => this.log.warn('could not save peers', { err: e })) }, 30_000))
     }
   }
 
   /** Says hello to configured peers and a few others, asks for peers, measures RTT. */
   probe(): void {
-    const now = this.clock.now()
+    const now = this.timers.now()
     const targets = this.peers.all()
       .filter((p) => !this.peers.isBanned(p) && (p.origin === 'configured' || p.verified ||
         (now - p.lastContacted > 30_000 && now - Math.max(p.firstSeen, p.lastHeard) < HELLO_GIVE_UP_MS)))
@@ -179,7 +179,7 @@ export class CjNode extends EventEmitter {
       // Hellos back off 1 s, 2 s, 4 s... up to 10 s: a lost first hello on a lossy path costs a
       // second, not ten, while an address that never answers still gets only a trickle.
       const gap = Math.min(HELLO_MAX_GAP_MS, 1000 * 2 ** (peer.hellos ?? 0))
-      hello = !isReply && this.clock.now() - peer.lastContacted > gap ? HELLO_ALLOWANCE_BYTES : 0
+      hello = !isReply && this.timers.now() - peer.lastContacted > gap ? HELLO_ALLOWANCE_BYTES : 0
       budget = Math.max(0, 2 * peer.unverifiedRecv - peer.unverifiedSent) + hello
     }
     const prefixJson = prefix.map((m) => JSON.stringify(encodeMessage(m)))
@@ -221,7 +221,7 @@ export class CjNode extends EventEmitter {
         this.counters.ampMaxRatio = Math.max(this.counters.ampMaxRatio, (peer.unverifiedSent - peer.unverifiedHello) / peer.unverifiedRecv)
       }
     }
-    if (sent > 0 && !isReply) peer.lastContacted = this.clock.now()
+    if (sent > 0 && !isReply) peer.lastContacted = this.timers.now()
     return sent
   }
 
@@ -252,14 +252,14 @@ export class CjNode extends EventEmitter {
       if (!this.peers.admit(peer)) {
         // Charged at most once a second: a sustained flood ends in a ban (then dropped before any
         // work), a short burst over the limit fades away.
-        if (peer.penalty === 0 || this.clock.now() - peer.penaltyAt >= FLOOD_CHARGE_INTERVAL_MS) this.penalise(from, 'flood')
+        if (peer.penalty === 0 || this.timers.now() - peer.penaltyAt >= FLOOD_CHARGE_INTERVAL_MS) this.penalise(from, 'flood')
         return this.drop('rate_limited')
       }
       const decoded = decodeDatagram(buf)
       if (!decoded.ok) return this.drop(decoded.reason)
       if (decoded.skipped.bad > 0) this.drop('bad_message')
       if (decoded.skipped.unknown > 0) this.drop('unknown_type')
-      peer.lastHeard = this.clock.now()
+      peer.lastHeard = this.timers.now()
       if (!peer.verified) peer.unverifiedRecv += buf.length
       const kind: TrafficKind = decoded.messages.some((m) => m.type === 'Content') ? 'stream' : 'control'
       this.metrics.datagramReceived(kind, buf.length)
@@ -303,9 +303,9 @@ export class CjNode extends EventEmitter {
       }
     }
     if (pending.length) {
-      let timer: NodeJS.Timeout | undefined
-      await Promise.race([Promise.all(pending), new Promise((r) => { timer = setTimeout(r, HANDLER_TIMEOUT_MS) })])
-      clearTimeout(timer)
+      let timer: Timer | undefined
+      await Promise.race([Promise.all(pending), new Promise<void>((r) => { timer = this.timers.setTimeout(r, HANDLER_TIMEOUT_MS) })])
+      this.timers.clear(timer)
     }
     // A datagram that asks for a cookie echo or carries requests gets an answer even when empty,
     // so the sender learns our cookie in the same round trip.
@@ -326,8 +326,8 @@ export class CjNode extends EventEmitter {
   async close(): Promise<void> {
     if (this.closed) return
     this.closed = true
-    for (const t of this.timers) clearInterval(t)
-    this.timers = []
+    for (const t of this.intervals) this.timers.clear(t)
+    this.intervals = []
     if (this.init.peersFile) await this.peers.save(this.init.peersFile).catch(() => {})
     await this.transport.close()
     this.emit('close')

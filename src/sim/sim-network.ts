@@ -1,7 +1,7 @@
 // The simulated network: every node has an uplink of limited capacity (a FIFO: a chunk occupies it
 // for size / capacity), every datagram a one-way delay with jitter, and a chance to be lost.
 // Messages are delivered as closures, chunk-level: no JSON, no bytes.
-import type { EventQueue } from './event-queue.ts'
+import type { EventQueue } from '../util/event-queue.ts'
 
 export interface SimLink {
   delayMs: number

@@ -9,7 +9,7 @@ import {
   decideChild, isReceiving, mayServePull, planRepairs, playbackDeadline, rankParents, sourceMayServe, stripeOf,
 } from '../mesh/stream-policy.ts'
 import type { MissingChunk } from '../mesh/stream-policy.ts'
-import type { EventQueue } from './event-queue.ts'
+import type { EventQueue } from '../util/event-queue.ts'
 import type { SimNetwork } from './sim-network.ts'
 
 /** The live swarm's constants that are not scheduling policy, mirrored here. */

@@ -1,8 +1,8 @@
 // One simulated run: a source publishing 16 KiB chunks at a bitrate, N viewers joining in a wave,
 // the swarm (sim-swarm.ts) on a virtual clock, and the same figures the benchmark reports.
-import { seededRandom } from '../mesh/transport.ts'
+import { seededRandom } from '../util/timers.ts'
 import { CHUNK_SIZE } from '../store/stream-types.ts'
-import { EventQueue } from './event-queue.ts'
+import { EventQueue } from '../util/event-queue.ts'
 import { SimNetwork } from './sim-network.ts'
 import { SIM, SimSwarm } from './sim-swarm.ts'
 
