@@ -4,8 +4,11 @@ import { join } from 'node:path'
 import { mkdir } from 'node:fs/promises'
 import { CjNode, SMALL_DATAGRAM_BYTES } from './mesh/node.ts'
 import { BLOCK_SIZE } from './mesh/messages.ts'
-import { ShapedTransport, UdpTransport, seededRandom } from './mesh/transport.ts'
-import type { LinkModel, Transport } from './mesh/transport.ts'
+import { UdpTransport } from './mesh/transport.ts'
+import type { Transport } from './mesh/transport.ts'
+import { ShapedTransport } from './mesh/link.ts'
+import type { LinkModel } from './mesh/link.ts'
+import { seededRandom } from './util/timers.ts'
 import { StreamRegistry } from './mesh/stream-registry.ts'
 import { FileServer } from './mesh/file-server.ts'
 import { FileStore } from './store/file-store.ts'
@@ -85,7 +88,7 @@ export class Runtime {
       await files.close()
       throw err
     }
-    const transport: Transport = opts.link ? new ShapedTransport(udp, opts.link, seededRandom(hashPort(udp.address))) : udp
+    const transport: Transport = opts.link ? new ShapedTransport(udp, opts.link, { random: seededRandom(hashPort(udp.address)) }) : udp
     const metrics = new PrometheusMetrics({ role: opts.role ?? 'node', processMetrics: opts.processMetrics ?? true })
     const node = new CjNode({ transport, logger: opts.logger.child('node'), metrics }, {
       bootstrap: opts.peers ?? [], peersFile: join(opts.dir, 'peers.json'), probeIntervalMs: opts.probeIntervalMs,

@@ -16,8 +16,8 @@ import { formatAddress, parseAddress } from './transport.ts'
 import type { Peer } from './peers.ts'
 import { PeerTable } from './peers.ts'
 import { SelfAddresses } from './self-addresses.ts'
-import type { Clock } from '../util/clock.ts'
-import { systemClock } from '../util/clock.ts'
+import type { Timer, Timers } from '../util/timers.ts'
+import { realTimers } from '../util/timers.ts'
 import type { Logger } from '../util/logger.ts'
 import { silentLogger } from '../util/logger.ts'
 import type { MetricsSink, PenaltyReason, TrafficKind, TrafficRole } from '../metrics/types.ts'
@@ -55,7 +55,7 @@ export interface Ctx {
 }
 type Handler<T extends MessageType> = (m: MessageOf<T>, ctx: Ctx) => void | Promise<void>
 
-export interface NodeComponents { transport: Transport; clock?: Clock; logger?: Logger; metrics?: MetricsSink }
+export interface NodeComponents { transport: Transport; timers?: Timers; logger?: Logger; metrics?: MetricsSink }
 export interface NodeInit {
   bootstrap?: string[]
   peersFile?: string
@@ -73,13 +73,13 @@ export class CjNode extends EventEmitter {
   readonly peers: PeerTable
   /** Every address that is us: never added, asked, hinted or greeted. */
   readonly selves: SelfAddresses
-  readonly clock: Clock
+  readonly timers: Timers
   readonly log: Logger
   readonly metrics: MetricsSink
   private handlers = new Map<MessageType, Handler<MessageType>[]>()
   private secret: Buffer
   private cookies = new Map<string, string>()
-  private timers: NodeJS.Timeout[] = []
+  private intervals: Timer[] = []
   private closed = false
   private init: NodeInit
   readonly counters = { datagramsIn: 0, datagramsOut: 0, bytesIn: 0, bytesOut: 0, dropped: {} as Record<string, number>, ampMaxRatio: 0, ampHelloBytes: 0 }
@@ -87,12 +87,12 @@ export class CjNode extends EventEmitter {
   constructor(c: NodeComponents, init: NodeInit = {}) {
     super()
     this.transport = c.transport
-    this.clock = c.clock ?? systemClock
+    this.timers = c.timers ?? realTimers
     this.log = c.logger ?? silentLogger
     this.metrics = c.metrics ?? noMetrics
     this.init = init
     this.secret = init.secret ?? randomBytes(32)
-    this.peers = new PeerTable({ clock: this.clock, max: init.maxPeers })
+    this.peers = new PeerTable({ clock: this.timers, max: init.maxPeers })
     this.selves = new SelfAddresses(this.transport.address)
     this.transport.onDatagram((buf, from) => this.receive(buf, from))
     this.handle('PleaseSendPeers', (_m, ctx) => {
@@ -103,7 +103,7 @@ export class CjNode extends EventEmitter {
     this.handle('PleaseReturnThisMessage', (m, ctx) => ctx.reply({ type: 'ReturnedMessage', value: m.value }))
     this.handle('ReturnedMessage', (m, ctx) => {
       // Our probes carry our send time as a plain number (the shape the Rust node also uses).
-      if (typeof m.value === 'number') this.peers.recordRtt(ctx.peer, this.clock.now() - m.value)
+      if (typeof m.value === 'number') this.peers.recordRtt(ctx.peer, this.timers.now() - m.value)
     })
     this.handle('MyPublicKey', (m, ctx) => { ctx.peer.publicKey = m.ed25519h ?? Buffer.from(m.ed25519 ?? '', 'base64').toString('hex') })
   }
@@ -129,10 +129,10 @@ export class CjNode extends EventEmitter {
     }
     this.probe()
     const every = this.init.probeIntervalMs ?? 10_000
-    this.timers.push(setInterval(() => this.probe(), every).unref())
+    this.intervals.push(this.timers.setInterval(() => this.probe(), every))
     if (this.init.peersFile) {
       const file = this.init.peersFile
-      this.timers.push(setInterval(() => { this.peers.save(file).catch((e) => this.log.warn('could not save peers', { err: e })) }, 30_000).unref())
+      this.intervals.push(this.timers.setInterval(() => { this.peers.save(file).catch((e) => this.log.warn('could not save peers', { err: e })) }, 30_000))
     }
   }
 
@@ -140,7 +140,7 @@ export class CjNode extends EventEmitter {
    * address that wrote to us first gets no unprompted hello: it may be a spoofed victim, and we
    * only ever answer it (within 2x of what it sent). */
   probe(): void {
-    const now = this.clock.now()
+    const now = this.timers.now()
     const targets = this.peers.all()
       .filter((p) => !this.peers.isBanned(p) && !this.isSelf(p.addr) && (p.origin === 'configured' || p.verified ||
         ((p.spokeFirst === true || p.lastHeard === 0) && now - p.lastContacted > 30_000 && now - Math.max(p.firstSeen, p.lastHeard) < HELLO_GIVE_UP_MS)))
@@ -216,7 +216,7 @@ export class CjNode extends EventEmitter {
     if (this.closed || this.isSelf(to)) return 0
     const peer = this.peers.touch(to, 'heard')
     if (this.peers.isBanned(peer)) return 0
-    const now = this.clock.now()
+    const now = this.timers.now()
     if (!isReply && !peer.verified && peer.lastHeard === 0 && peer.unverifiedRecv === 0) peer.spokeFirst = true
     const ours = this.init.ourDatagramBytes ?? SMALL_DATAGRAM_BYTES
     const maxBytes = peer.speaksStreams && peer.verified ? Math.min(ours, peer.maxDatagramBytes ?? ours) : SMALL_DATAGRAM_BYTES
@@ -299,14 +299,14 @@ export class CjNode extends EventEmitter {
       if (!this.peers.admit(peer)) {
         // Charged at most once a second: a sustained flood ends in a ban (then dropped before any
         // work), a short burst over the limit fades away.
-        if (peer.penalty === 0 || this.clock.now() - peer.penaltyAt >= FLOOD_CHARGE_INTERVAL_MS) this.penalise(from, 'flood')
+        if (peer.penalty === 0 || this.timers.now() - peer.penaltyAt >= FLOOD_CHARGE_INTERVAL_MS) this.penalise(from, 'flood')
         return this.drop('rate_limited')
       }
       const decoded = decodeDatagram(buf)
       if (!decoded.ok) return this.drop(decoded.reason)
       if (decoded.skipped.bad > 0) this.drop('bad_message')
       if (decoded.skipped.unknown > 0) this.drop('unknown_type')
-      peer.lastHeard = this.clock.now()
+      peer.lastHeard = this.timers.now()
       if (!peer.verified) peer.unverifiedRecv += buf.length
       const kind: TrafficKind = decoded.messages.some((m) => m.type === 'Content') ? 'stream' : 'control'
       this.metrics.datagramReceived(kind, buf.length)
@@ -366,9 +366,9 @@ export class CjNode extends EventEmitter {
       }
     }
     if (pending.length) {
-      let timer: NodeJS.Timeout | undefined
-      await Promise.race([Promise.all(pending), new Promise((r) => { timer = setTimeout(r, HANDLER_TIMEOUT_MS) })])
-      clearTimeout(timer)
+      let timer: Timer | undefined
+      await Promise.race([Promise.all(pending), new Promise<void>((r) => { timer = this.timers.setTimeout(r, HANDLER_TIMEOUT_MS) })])
+      this.timers.clear(timer)
     }
     // From an unverified sender, a datagram that asks for a cookie echo or carries requests gets an
     // answer even when we have nothing to say, so the sender learns our cookie in the same round
@@ -390,8 +390,8 @@ export class CjNode extends EventEmitter {
   async close(): Promise<void> {
     if (this.closed) return
     this.closed = true
-    for (const t of this.timers) clearInterval(t)
-    this.timers = []
+    for (const t of this.intervals) this.timers.clear(t)
+    this.intervals = []
     if (this.init.peersFile) await this.peers.save(this.init.peersFile).catch(() => {})
     await this.transport.close()
     this.emit('close')
