@@ -50,6 +50,28 @@ function assertSound(tree: Blake3Tree, content: Uint8Array, what: string): void 
   assert.equal(hex(parsed.tree.bytes), hex(tree.bytes), what)
 }
 
+test('the reference format\'s published tree-v2 vectors: leaf count, length, root and the whole tree file', () => {
+  const vectors = JSON.parse(readFileSync(new URL('./fixtures/blake3-tree-v2-vectors.json', import.meta.url), 'utf8')) as {
+    cases: { len: number; leaves: number; treeBytes: number; root: string; treeBlake3: string }[]
+    threeLeafTree: string[]
+  }
+  assert.equal(vectors.cases.length, 8)
+  const content = (len: number) => {
+    const b = Buffer.alloc(len)
+    for (let i = 0; i < len; i++) b[i] = (i * 31 + 7) & 0xff
+    return b
+  }
+  for (const v of vectors.cases) {
+    const tree = buildTree(content(v.len))
+    assert.equal(tree.leafCount, v.leaves, `len ${v.len}`)
+    assert.equal(tree.bytes.length, v.treeBytes, `len ${v.len}`)
+    assert.equal(hex(tree.root), v.root, `len ${v.len}`)
+    assert.equal(blake3(tree.bytes).toString('hex'), v.treeBlake3, `len ${v.len}: the whole tree file`)
+    assert.equal(parseTreeForId(Buffer.from(tree.bytes), `blake3_tree_v2/${v.root}`, { contentSize: v.len }).ok, true)
+  }
+  assert.equal(hex(buildTree(content(12288)).bytes), vectors.threeLeafTree.join(''))
+})
+
 test('official BLAKE3 test vectors: the tree root is the published hash, fed whole or in odd pieces', () => {
   const vectors = JSON.parse(readFileSync(new URL('./fixtures/blake3-test-vectors.json', import.meta.url), 'utf8')) as { cases: { input_len: number; hash: string }[] }
   assert.ok(vectors.cases.length >= 30)
