@@ -1,6 +1,7 @@
 // Figures of a NAT-lab run, from what the nodes said about themselves (/status.json just before
 // they were stopped) and what their stores hold afterwards (which segments each viewer verified),
 // and the table `npm run bench:nat` prints. Nothing is estimated from outside.
+import { cpus } from 'node:os'
 import { join } from 'node:path'
 import { StreamLog } from '../src/store/stream-log.ts'
 import { CHUNK_SIZE, type StreamId } from '../src/store/stream-types.ts'
@@ -25,6 +26,8 @@ export interface ViewerFigures {
   fedWhere: string[]
   /** False when its status could not be read (the process died or hung). */
   reported: boolean
+  /** The public peer that carries a source behind a NAT (not one of the audience). */
+  entry: boolean
 }
 
 export interface NatFigures {
@@ -36,6 +39,9 @@ export interface NatFigures {
   sourceUploadedBytes: number
   sourceCopies: number
   viewers: ViewerFigures[]
+  /** CPU the audience's node processes used, as a share of one core each, and the machine's 1-minute load at the end. */
+  cpuShareOfCorePerViewer: number
+  loadAverage: number
 }
 
 const natOf = (lab: NatLab, host: string): ViewerFigures['nat'] => lab.host(host).router?.nat ?? 'public'
@@ -64,8 +70,8 @@ function dueSegments(src: StreamLog, startChunk: number, stopAt: number): Array<
 }
 
 export async function natFigures(run: {
-  scenario: string; seconds: number; bitrate: string; lab: NatLab; dir: string; id: string; sourceHost: string
-  stopAt: number; statuses: Map<string, StreamStatus | null>
+  scenario: string; seconds: number; bitrate: string; lab: NatLab; dir: string; id: string; sourceHost: string; entryHost: string | null
+  stopAt: number; statuses: Map<string, StreamStatus | null>; cpuShareOfCorePerViewer: number; loadAverage: number
 }): Promise<NatFigures> {
   const { lab, dir, statuses } = run
   const id = run.id as StreamId
@@ -94,7 +100,7 @@ export async function natFigures(run: {
       viewers.push({
         host, nat: natOf(lab, host), due, played, missing,
         fromSourceBytes: st?.bytesFromSource ?? 0, fromPeersBytes: st?.bytesFromPeers ?? 0, relayedBytes: st?.uploadedBytes ?? 0,
-        fedPeers: fed.length, fedWhere: [...new Set(fed.map((a) => whereIs(lab, a)))].sort(), reported: st !== null,
+        fedPeers: fed.length, fedWhere: [...new Set(fed.map((a) => whereIs(lab, a)))].sort(), reported: st !== null, entry: host === run.entryHost,
       })
     }
     let streamBytes = 0
@@ -104,6 +110,7 @@ export async function natFigures(run: {
     return {
       scenario: run.scenario, seconds: run.seconds, bitrate: run.bitrate, streamBytes,
       sourceUploadedBytes: uploaded, sourceCopies: uploaded / Math.max(1, streamBytes), viewers,
+      cpuShareOfCorePerViewer: run.cpuShareOfCorePerViewer, loadAverage: run.loadAverage,
     }
   } finally { await src.close() }
 }
@@ -116,24 +123,27 @@ const complete = (v: ViewerFigures) => (v.due > 0 ? v.played / v.due : 0)
 export function natTable(f: NatFigures): string {
   const head = ['host', 'NAT', 'segments held / due', 'complete', 'from source MB', 'from peers MB', 'relayed MB', 'fed (peers: where)']
   const rows = f.viewers.map((v) => [
-    v.host, v.nat, v.reported ? `${v.played} / ${v.due}${v.missing.length ? ` (missing ${v.missing.slice(0, 4).join(',')}${v.missing.length > 4 ? ',...' : ''})` : ''}` : 'no status', pct(complete(v)), mb(v.fromSourceBytes), mb(v.fromPeersBytes),
+    v.host + (v.entry ? ' (entry)' : ''), v.nat, v.reported ? `${v.played} / ${v.due}${v.missing.length ? ` (missing ${v.missing.slice(0, 4).join(',')}${v.missing.length > 4 ? ',...' : ''})` : ''}` : 'no status', pct(complete(v)), mb(v.fromSourceBytes), mb(v.fromPeersBytes),
     mb(v.relayedBytes), v.fedPeers ? `${v.fedPeers}: ${v.fedWhere.join(' ')}` : '-',
   ])
   const w = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)))
   const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(w[i])).join(' | ')} |`
-  const behind = f.viewers.filter((v) => v.nat !== 'public')
-  const cones = behind.filter((v) => v.nat === 'cone')
-  const syms = behind.filter((v) => v.nat === 'symmetric')
-  const full = behind.filter((v) => v.due > 0 && v.played === v.due).length
-  const worst = behind.length ? Math.min(...behind.map(complete)) : 0
+  const audience = f.viewers.filter((v) => !v.entry)
+  const cones = audience.filter((v) => v.nat === 'cone')
+  const syms = audience.filter((v) => v.nat === 'symmetric')
+  const publics = audience.filter((v) => v.nat === 'public')
+  const full = audience.filter((v) => v.due > 0 && v.played === v.due).length
+  const worst = audience.length ? Math.min(...audience.map(complete)) : 0
   const coneFeeding = cones.filter((v) => v.fedPeers > 0).length
   const symFeeding = syms.filter((v) => v.fedPeers > 0).length
   const summary: Array<[string, string, string]> = [
     ['source copies uploaded', f.sourceCopies.toFixed(2), '<= 1.15'],
-    ['viewers behind NATs playing 100 %', `${full} / ${behind.length} (worst ${pct(worst)})`, 'all'],
-    ['cone viewers feeding another viewer', `${coneFeeding} / ${cones.length} (${pct(coneFeeding / Math.max(1, cones.length))})`, '>= 90 %'],
-    ['symmetric viewers feeding another viewer', `${symFeeding} / ${syms.length}`, '0 (leaves)'],
+    ['viewers holding 100 % of what was due', `${full} / ${audience.length} (worst ${pct(worst)})`, 'all'],
+    ...(cones.length ? [['cone viewers feeding another viewer', `${coneFeeding} / ${cones.length} (${pct(coneFeeding / cones.length)})`, '>= 90 %'] as [string, string, string]] : []),
+    ...(syms.length ? [['symmetric viewers feeding another viewer', `${symFeeding} / ${syms.length}`, '0 (leaves)'] as [string, string, string]] : []),
+    ...(publics.length ? [['public viewers feeding another viewer', `${publics.filter((v) => v.fedPeers > 0).length} / ${publics.length}`, ''] as [string, string, string]] : []),
     ['stream bytes since the first start point', `${mb(f.streamBytes)} MB`, ''],
+    ['CPU per viewer process (share of a core) / machine load', `${pct(f.cpuShareOfCorePerViewer)} / ${f.loadAverage.toFixed(1)} on ${cpus().length} cores`, ''],
   ]
   return [
     `### NAT lab: ${f.scenario} (${f.seconds} s, ${f.bitrate})`, '',

@@ -1,15 +1,16 @@
-// `npm run bench:nat -- [--scenario public|nat-source]... [--seconds 60] [--bitrate 1000k]
+// `npm run bench:nat -- [--scenario public|nat-source|no-nat]... [--seconds 60] [--bitrate 1000k]
 //   [--routers 6] [--per-router 4] [--loss 0%] [--json file]`
 // The stream in the NAT laboratory (scripts/nat-lab.ts), with real `cjp2p-stream ingest testsrc`
 // and `watch` processes: viewers behind home routers (all port-restricted cones but the last
 // router, which is symmetric), and the source either on the public segment (`public`) or behind a
 // cone NAT of its own (`nat-source`), which contacts one public peer that is also told the source's
 // public address (its router's, on the port a port-preserving NAT keeps), as a streamer at home
-// would tell a friend running a public node; viewers are told only that public peer. Prints
+// would tell a friend running a public node; viewers are told only that public peer. `no-nat` is
+// the control: the same audience with no NAT at all, on this machine's CPU budget. Prints
 // per viewer what it played, where its bytes came from and whether it fed anyone, and the source's
 // copies uploaded. Needs root (network namespaces) and iptables; run it under the heavy lock.
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { NatLab, type RouterSpec } from './nat-lab.ts'
@@ -17,7 +18,7 @@ import { NatSwarm, type StreamStatus } from './nat-swarm.ts'
 import { sleep } from './chaos-swarm.ts'
 import { natFigures, natTable, type NatFigures } from './bench-nat-report.ts'
 
-const SCENARIOS = ['public', 'nat-source'] as const
+const SCENARIOS = ['public', 'nat-source', 'no-nat'] as const
 type ScenarioName = typeof SCENARIOS[number]
 
 interface Options { scenarios: ScenarioName[]; seconds: number; bitrate: string; routers: number; perRouter: number; loss: number; json?: string }
@@ -62,7 +63,10 @@ async function runScenario(name: ScenarioName, o: Options, log: (s: string) => v
     i < o.routers - 1 ? { name: `cone${i + 1}`, nat: 'cone', hosts: o.perRouter } : { name: 'sym1', nat: 'symmetric', hosts: o.perRouter })
   const natSource = name === 'nat-source'
   if (natSource) routers.unshift({ name: 'home', nat: 'cone', hosts: 1 })
-  const lab = await NatLab.create({ publicHosts: [natSource ? 'relay' : 'src'], routers, loss: o.loss })
+  // The control: the same audience on the public segment, no NAT anywhere (what this machine and
+  // the current code give without NATs).
+  const audience = name === 'no-nat' ? Array.from({ length: o.routers * o.perRouter }, (_, i) => `v${i + 1}`) : []
+  const lab = await NatLab.create({ publicHosts: [natSource ? 'relay' : 'src', ...audience], routers: name === 'no-nat' ? [] : routers, loss: o.loss })
   const dir = await mkdtemp(join(tmpdir(), 'cjp2p-natbench-'))
   const swarm = new NatSwarm(lab, dir, { bitrate: o.bitrate })
   try {
@@ -81,10 +85,12 @@ async function runScenario(name: ScenarioName, o: Options, log: (s: string) => v
     }
     // Let the source build up a few segments, so joiners find a live edge with history behind it.
     await sleep(4000)
-    const viewers = routers.filter((r) => r.name !== 'home').flatMap((r) => Array.from({ length: r.hosts }, (_, j) => `${r.name}h${j + 1}`))
+    const viewers = audience.length ? audience : routers.filter((r) => r.name !== 'home').flatMap((r) => Array.from({ length: r.hosts }, (_, j) => `${r.name}h${j + 1}`))
     for (const v of viewers) { swarm.startViewer(v, [entry]); await sleep(STAGGER_MS) }
     await swarm.ready()
-    log(`  ${viewers.length} viewers up behind ${o.routers} routers; running ${o.seconds} s`)
+    const cpu0 = viewers.map((v) => swarm.cpuSeconds(v))
+    const t0 = Date.now()
+    log(`  ${viewers.length} viewers up${audience.length ? ' on the public segment' : ` behind ${o.routers} routers`}; running ${o.seconds} s`)
     const end = Date.now() + o.seconds * 1000
     while (Date.now() < end) {
       await sleep(Math.min(10_000, end - Date.now()))
@@ -96,8 +102,11 @@ async function runScenario(name: ScenarioName, o: Options, log: (s: string) => v
     const hosts = [sourceHost, ...(natSource ? ['relay'] : []), ...viewers]
     const statuses = new Map<string, StreamStatus | null>(await Promise.all(hosts.map(async (h) => [h, await swarm.streamStatus(h)] as const)))
     const stopAt = Date.now()
+    const cpu = viewers.reduce((sum, v, i) => sum + swarm.cpuSeconds(v) - cpu0[i], 0)
+    const cpuShareOfCorePerViewer = cpu / viewers.length / ((stopAt - t0) / 1000)
     await swarm.stop()
-    return await natFigures({ scenario: natSource ? 'source behind a cone NAT, one public peer' : 'source on the public segment', seconds: o.seconds, bitrate: o.bitrate, lab, dir, id: swarm.id, sourceHost, stopAt, statuses })
+    const title = { public: 'source on the public segment', 'nat-source': 'source behind a cone NAT, one public peer', 'no-nat': 'control: no NAT, every viewer on the public segment' }[name]
+    return await natFigures({ scenario: title, seconds: o.seconds, bitrate: o.bitrate, lab, dir, id: swarm.id, sourceHost, entryHost: natSource ? entry : null, stopAt, statuses, cpuShareOfCorePerViewer, loadAverage: loadavg()[0] })
   } finally {
     await swarm.stop()
     await lab.close()

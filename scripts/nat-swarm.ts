@@ -2,6 +2,7 @@
 // viewers, each on its own lab host (so each has its own network stack, loopback and ports), and
 // what they report about themselves. A node's HTTP endpoint stays on its own namespace's loopback,
 // as a home user's would, so it is read from inside that namespace with curl.
+import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { Proc, sleep } from './chaos-swarm.ts'
 import type { NatLab } from './nat-lab.ts'
@@ -90,6 +91,17 @@ export class NatSwarm {
       await sleep(500)
     }
     return null
+  }
+
+  /** CPU seconds a node's process has used so far (user + system, from /proc; 0 once it is gone).
+   * Its ffmpeg, in its own process, is not included. */
+  cpuSeconds(host: string): number {
+    const pid = this.nodes.get(host)?.proc.child.pid
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+      return (Number(f[11]) + Number(f[12])) / 100
+    } catch { return 0 }
   }
 
   /** SIGTERM to every node at once (viewers commit their verified marks on the way out). */
