@@ -124,7 +124,7 @@ export function natTable(f: NatFigures): string {
   const head = ['host', 'NAT', 'segments held / due', 'complete', 'from source MB', 'from peers MB', 'relayed MB', 'fed (peers: where)']
   const rows = f.viewers.map((v) => [
     v.host + (v.entry ? ' (entry)' : ''), v.nat, v.reported ? `${v.played} / ${v.due}${v.missing.length ? ` (missing ${v.missing.slice(0, 4).join(',')}${v.missing.length > 4 ? ',...' : ''})` : ''}` : 'no status', pct(complete(v)), mb(v.fromSourceBytes), mb(v.fromPeersBytes),
-    mb(v.relayedBytes), v.fedPeers ? `${v.fedPeers}: ${v.fedWhere.join(' ')}` : '-',
+    mb(v.relayedBytes), v.fedPeers ? `${v.fedPeers}: ${v.fedWhere.slice(0, 6).join(' ')}${v.fedWhere.length > 6 ? ' ...' : ''}` : '-',
   ])
   const w = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)))
   const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(w[i])).join(' | ')} |`
