@@ -116,9 +116,11 @@ test('each node of a real CLI swarm (ingest + 2 watch) draws a readable dashboar
   checkCommon('source', src)
   assert.ok(src.labels.length >= 3, `the source sees its children: ${JSON.stringify(src)}`)
   assert.match(src.tiles['t-copies'], /= \d+(\.\d+)?×/, 'the source knows its copies')
-  const v = await openDashboard(t, v2Http, 'viewer')
-  checkCommon('viewer', v)
-  assert.match(v.scope, /not readable from here/, 'a viewer says plainly what it cannot see')
-  assert.match(v.tiles['t-copies'], /from the source/i, 'a viewer shows what it received from the source')
-  assert.match(v.tiles['t-copies'], /= \d+ %/)
+  for (const [name, http] of [['viewer1', v1Http], ['viewer2', v2Http]]) {
+    const v = await openDashboard(t, http, name)
+    checkCommon(name, v)
+    assert.match(v.scope, /not readable from here/, 'a viewer says plainly what it cannot see')
+    assert.match(v.tiles['t-copies'], /from the source/i, 'a viewer shows what it received from the source')
+    assert.match(v.tiles['t-copies'], /= \d+ %/)
+  }
 })
