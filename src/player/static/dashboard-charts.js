@@ -62,7 +62,7 @@
     return cy + 8
   }
 
-  /** Lines over time. opts: {t, series:[{name,color,values,dash}], format, minMax, integer, refs:[{y,label}]} */
+  /** Lines over time. opts: {t, series:[{name,color,values,dash}], format, minMax, integer, refs:[{y,label}], empty} */
   function lineChart(host, opts) {
     const W = 520, H = 230, L = 58, R = 12, B = 26
     const svg = svgIn(host, W, H)
@@ -100,7 +100,8 @@
       })
       if (d) el('path', { d, fill: 'none', stroke: s.color, 'stroke-width': s.width || 2, 'stroke-dasharray': s.dash, 'stroke-linejoin': 'round' }, svg)
     }
-    if (!t.length) el('text', { x: W / 2, y: H / 2, fill: TEXT, 'text-anchor': 'middle' }, svg, 'waiting for data')
+    const drawn = opts.series.some((s) => s.values.some((v) => v !== null && v !== undefined))
+    if (!drawn) el('text', { x: W / 2, y: H / 2, fill: TEXT, 'text-anchor': 'middle' }, svg, t.length && opts.empty ? opts.empty : 'waiting for data')
     return svg
   }
 
