@@ -34,6 +34,8 @@ interface Drawn {
   updates: number
   error: string | null
   labels: string[]
+  /** Node label -> circle centre. */
+  places: Record<string, string>
   badges: string[]
   rows: number
   scope: string
@@ -54,6 +56,7 @@ const READ_PAGE = `(() => {
     updates: d?.updates ?? 0,
     error: d?.error ?? null,
     labels: texts('#graph svg g.node text.addr'),
+  places: Object.fromEntries([...document.querySelectorAll('#graph svg g.node')].map((g) => [g.querySelector('text.addr')?.textContent, g.querySelector('circle.body')?.getAttribute('cx') + ',' + g.querySelector('circle.body')?.getAttribute('cy')])),
     badges: texts('#graph svg g.node text.badge'),
     rows: ys.size,
     scope: document.getElementById('scope')?.textContent ?? '',
@@ -83,6 +86,14 @@ async function openDashboard(t: TestContext, url: string, name: string): Promise
     throw new Error(`${(err as Error).message}; drawn: ${JSON.stringify(await read())}; errors: ${failed.concat(consoleErrors).join(' | ')}`)
   })
   await shoot()
+  // Positions hold from one refresh to the next while the tree itself stays the same (the tree
+  // may still legitimately change: a viewer can move to another parent).
+  const before = drawn.updates
+  await until(`${name} dashboard to refresh twice more`, 20_000, async () => (await read()).updates >= before + 2)
+  const later = await read()
+  if (later.rows === drawn.rows && Object.keys(later.places).sort().join() === Object.keys(drawn.places).sort().join()) {
+    assert.deepEqual(later.places, drawn.places, `${name}: nodes keep their places between refreshes`)
+  } else console.warn(`${name}: the tree changed between two refreshes; position check skipped`)
   assert.deepEqual(failed, [], `every request of the ${name} page succeeds (favicon included)`)
   assert.deepEqual(consoleErrors, [], `no console errors on the ${name} page`)
   return drawn
