@@ -5,7 +5,9 @@
 // types and unknown fields are skipped; a known type with a missing or ill-typed field is skipped
 // alone; anything that is not a JSON array is dropped whole.
 import type { ChunkRecord, SegmentRecord, StreamHead, StreamInfo } from '../store/stream-types.ts'
-import { CHUNK_SIZE } from '../store/stream-types.ts'
+import {
+  isChunkRecordShape, isSegmentRecordShape, isStreamHeadShape, isStreamInfoShape, pickChunkRecord, pickSegmentRecord, pickStreamHead, pickStreamInfo,
+} from '../store/record-shape.ts'
 
 export const DEFAULT_UDP_PORT = 24254
 export const DEFAULT_HTTP_PORT = 24255
@@ -86,7 +88,6 @@ const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !
 const isUint = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0
 const isId = (v: unknown): v is string => typeof v === 'string' && v.length > 0 && v.length <= MAX_ID_LENGTH
 const isIndex = (v: unknown): v is number => isUint(v) && v <= MAX_INDEX
-const isFiniteNum = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v)
 /** Strict padded base64 to bytes, or undefined. A decode/re-encode round trip is the check: it is
  * native code, several times cheaper than a regex over a 5 KiB block, and rejects every
  * non-canonical spelling (stray characters, missing padding, non-zero trailing bits). */
@@ -124,45 +125,12 @@ function peerList(v: unknown): string[] | undefined {
   return v.slice(0, MAX_PEERS_PER_LIST).filter(isAddress)
 }
 
-const hashB64 = (v: unknown) => typeof v === 'string' && b64Bytes(v, 32)
-const sigB64 = (v: unknown) => typeof v === 'string' && b64Bytes(v, 64)
-
-function chunkRecord(v: unknown): ChunkRecord | undefined {
-  if (!isObj(v)) return undefined
-  const { n, length, blake3, sha256, time, sig } = v
-  if (!isIndex(n) || !isUint(length) || length < 1 || length > CHUNK_SIZE || !hashB64(blake3) || !hashB64(sha256) ||
-    !isUint(time) || !sigB64(sig)) return undefined
-  return { n, length, blake3: blake3 as string, sha256: sha256 as string, time, sig: sig as string }
-}
-
-function segmentRecord(v: unknown): SegmentRecord | undefined {
-  if (!isObj(v)) return undefined
-  const { n, offset, length, duration, pdt, discontinuity, sig } = v
-  if (!isIndex(n) || !isUint(offset) || !isUint(length) || length < 1 || !isFiniteNum(duration) || duration <= 0 ||
-    duration > 3600 || !isUint(pdt) || typeof discontinuity !== 'boolean' || !sigB64(sig)) return undefined
-  return { n, offset, length, duration, pdt, discontinuity, sig: sig as string }
-}
-
-function streamHead(v: unknown): StreamHead | undefined {
-  if (!isObj(v)) return undefined
-  const { id, chunks, length, segments, time, ended, sig } = v
-  if (!isId(id) || !isUint(chunks) || !isUint(length) || !isUint(segments) || !isUint(time) ||
-    typeof ended !== 'boolean' || !sigB64(sig)) return undefined
-  return { id, chunks, length, segments, time, ended, sig: sig as string }
-}
-
-function streamInfo(v: unknown): StreamInfo | undefined {
-  if (!isObj(v)) return undefined
-  const { id, format, init, targetDuration, created, sig } = v
-  if (!isId(id) || (format !== 'ts' && format !== 'fmp4') || !isFiniteNum(targetDuration) || targetDuration <= 0 ||
-    targetDuration > 3600 || !isUint(created) || !sigB64(sig)) return undefined
-  let range: StreamInfo['init'] = null
-  if (init !== null) {
-    if (!isObj(init) || !isUint(init.offset) || !isUint(init.length) || init.length < 1) return undefined
-    range = { offset: init.offset, length: init.length }
-  }
-  return { id, format, init: range, targetDuration, created, sig: sig as string }
-}
+// Stream records are checked by the store's one validator (limits, hash and signature encodings),
+// so the wire, the journal and verification never disagree about what a well-formed record is.
+const chunkRecord = (v: unknown): ChunkRecord | undefined => (isChunkRecordShape(v) ? pickChunkRecord(v) : undefined)
+const segmentRecord = (v: unknown): SegmentRecord | undefined => (isSegmentRecordShape(v) ? pickSegmentRecord(v) : undefined)
+const streamHead = (v: unknown): StreamHead | undefined => (isStreamHeadShape(v) ? pickStreamHead(v) : undefined)
+const streamInfo = (v: unknown): StreamInfo | undefined => (isStreamInfoShape(v) ? pickStreamInfo(v) : undefined)
 
 function records<T>(v: unknown, one: (x: unknown) => T | undefined): T[] | undefined {
   if (!Array.isArray(v) || v.length > MAX_RECORDS_PER_MESSAGE) return undefined

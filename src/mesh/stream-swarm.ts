@@ -5,7 +5,7 @@ import { EventEmitter } from 'node:events'
 import type { CjNode, Ctx } from './node.ts'
 import type { Message, MessageOf } from './messages.ts'
 import { STRIPES, MAX_RECORDS_PER_MESSAGE } from './messages.ts'
-import { ChunkAssembly } from './chunk-assembly.ts'
+import { ChunkAssembly, type AddResult } from './chunk-assembly.ts'
 import type { MissingChunk } from './stream-policy.ts'
 import {
   CATCHUP_CHUNKS, CHILD_EXPIRY_MS, PARENT_TIMEOUT_MS, RESUBSCRIBE_MS, SOURCE_REPAIR_BUDGET, decideChild, planRepairs,
@@ -15,6 +15,7 @@ import type { StreamLog } from '../store/stream-log.ts'
 import type { ChunkRecord, SegmentRecord, Verdict } from '../store/stream-types.ts'
 import { BLOCK_SIZE, CHUNK_SIZE } from '../store/stream-types.ts'
 import type { TrafficRole } from '../metrics/types.ts'
+import type { Timer } from '../util/timers.ts'
 
 /** A viewer starts this many segments behind the newest, enough for hls.js to start smoothly. */
 export const START_SEGMENTS_BACK = 3
@@ -94,7 +95,7 @@ export class StreamSwarm extends EventEmitter {
   /** Parents dropped for silence, and when (pruned past MAX_HOLDERS entries). */
   private droppedAt = new Map<string, number>()
   private bootstrap: string[]
-  private timer: NodeJS.Timeout | undefined
+  private timer: Timer | undefined
   private headAskedAt = 0
   startChunk = -1
   /** When we joined, and when our start chunk was published: a joiner's playback clock. */
@@ -140,8 +141,7 @@ export class StreamSwarm extends EventEmitter {
 
   start(): void {
     if (this.timer || this.closed) return
-    this.timer = setInterval(() => this.tick(), TICK_MS)
-    this.timer.unref()
+    this.timer = this.node.timers.setInterval(() => this.tick(), TICK_MS)
     this.tick()
   }
 
@@ -242,9 +242,9 @@ export class StreamSwarm extends EventEmitter {
       this.judge(v, ctx, 'bad_signature')
       if (v.result === 'reject') continue
       this.maxKnown = Math.max(this.maxKnown, rec.n + 1)
-      if (!this.knownSince.has(rec.n)) this.knownSince.set(rec.n, this.node.clock.now())
-      const done = this.assembly.tryComplete(rec.n, rec.length)
-      if (done.kind === 'complete') void this.store(rec.n, done.bytes, done.senders, done.hops)
+      if (!this.knownSince.has(rec.n)) this.knownSince.set(rec.n, this.node.timers.now())
+      const held = this.log.chunkRecord(rec.n)
+      if (held) this.assembled(rec.n, this.assembly.tryComplete(held))
     }
   }
 
@@ -272,13 +272,13 @@ export class StreamSwarm extends EventEmitter {
     if (!ctx.verified) return
     const d = decideChild({
       isSource: this.isSource, self: this.node.address, children: this.children,
-      receiving: (s) => isReceiving(this.parents[s] !== undefined, this.parentPushAt[s], this.node.clock.now()),
+      receiving: (s) => isReceiving(this.parents[s] !== undefined, this.parentPushAt[s], this.node.timers.now()),
     }, { from: ctx.from, stripe: m.stripe }, this.holderList(ctx.from))
     if (d.accept) {
       const isNew = !this.children[m.stripe].has(ctx.from)
       if (this.producedBeforeChildren < 0) this.producedBeforeChildren = this.stats.producedBytes
       this.children[m.stripe].add(ctx.from)
-      this.childSeen.set(ctx.from, this.node.clock.now())
+      this.childSeen.set(ctx.from, this.node.timers.now())
       ctx.reply({ type: 'IWillKeepSendingYou', id: this.id, stripe: m.stripe })
       if (d.evict) {
         this.children[m.stripe].delete(d.evict)
@@ -306,15 +306,15 @@ export class StreamSwarm extends EventEmitter {
   onSubscribed(m: MessageOf<'IWillKeepSendingYou'>, ctx: Ctx): void {
     if (this.isSource) return
     const j = this.joins[m.stripe]
-    if (this.parents[m.stripe] === ctx.from) { this.subscribedAt[m.stripe] = this.node.clock.now(); return }
+    if (this.parents[m.stripe] === ctx.from) { this.subscribedAt[m.stripe] = this.node.timers.now(); return }
     if (!j || j.asked !== ctx.from) {
       // An offer we did not ask for (or no longer want): decline it so the sender does not push in vain.
       this.node.send(ctx.from, [{ type: 'StopSendingMe', id: this.id, stripe: m.stripe }])
       return
     }
     this.parents[m.stripe] = ctx.from
-    this.parentPushAt[m.stripe] = this.node.clock.now()
-    this.subscribedAt[m.stripe] = this.node.clock.now()
+    this.parentPushAt[m.stripe] = this.node.timers.now()
+    this.subscribedAt[m.stripe] = this.node.timers.now()
     this.joins[m.stripe] = undefined
     this.noteHolder(ctx.from)
     this.node.log.debug('stripe parent', { stream: this.id, stripe: m.stripe, parent: ctx.from })
@@ -373,7 +373,7 @@ export class StreamSwarm extends EventEmitter {
 
   /** Counts a pull we are about to serve; false when this second's allowance is used up. */
   private pullAllowance(): boolean {
-    const now = this.node.clock.now()
+    const now = this.node.timers.now()
     if (now - this.pullWindow.at >= 1000) this.pullWindow = { at: now, served: 0 }
     if (!mayServePull(this.pullWindow.served)) return false
     this.pullWindow.served++
@@ -400,18 +400,35 @@ export class StreamSwarm extends EventEmitter {
     if (this.isSource || m.data.length === 0) return
     const n = Math.floor(m.offset / CHUNK_SIZE)
     const hops = (m.hops ?? 0) + 1
-    if (m.hops === 0) this.sourceAddrs.add(ctx.from)
     this.noteHolder(ctx.from)
     const s = stripeOf(n)
-    if (this.parents[s] === ctx.from) this.parentPushAt[s] = this.node.clock.now()
+    if (this.parents[s] === ctx.from) this.parentPushAt[s] = this.node.timers.now()
     if (this.log.hasChunk(n)) { this.count('duplicate'); this.stats.duplicateBytes += m.data.length; return }
     if (this.startChunk >= 0 && n < Math.max(this.startChunk, this.maxKnown - LIVE_WINDOW_CHUNKS)) { this.count('late'); return }
     // Far beyond the edge we know is either a lie or the future: do not buffer it.
     if (n > this.maxKnown + 4 * STRIPES + 64) return
-    const rec = this.log.chunkRecord(n)
-    const r = this.assembly.add(n, m.offset - n * CHUNK_SIZE, m.data, ctx.from, hops, rec?.length, this.node.clock.now())
-    if (r.kind === 'invalid') { this.node.penalise(ctx.from, 'bad_chunk'); this.count('rejected'); return }
-    if (r.kind === 'complete') void this.store(n, r.bytes, r.senders, r.hops)
+    const rec = this.log.chunkRecord(n) ?? undefined
+    this.assembled(n, this.assembly.add(n, m.offset - n * CHUNK_SIZE, m.data, ctx.from, hops, rec, this.node.timers.now()), ctx.from)
+  }
+
+  /** Charges the sender of every block that failed its signed hash, and stores a chunk made whole. */
+  private assembled(n: number, r: AddResult, from?: string): void {
+    if (r.kind === 'invalid') {
+      if (from) this.node.penalise(from, 'bad_chunk')
+      this.count('rejected')
+      return
+    }
+    for (const liar of r.bad) {
+      this.node.penalise(liar, 'bad_chunk')
+      this.count('rejected')
+      this.node.log.debug('rejected a block that did not match its signed hash', { stream: this.id, chunk: n, from: liar })
+      this.emit('bad-block', n, liar)
+    }
+    if (r.kind !== 'complete') return
+    // Only senders of verified blocks are believed when they say they are the source: junk
+    // claiming hops 0 once made its sender "the source" (asked last as a parent, first for repairs).
+    for (const s of r.zeroHop) this.sourceAddrs.add(s)
+    void this.store(n, r.bytes, r.senders, r.hops)
   }
 
   private async store(n: number, bytes: Buffer, senders: string[], hops: number): Promise<void> {
@@ -427,7 +444,7 @@ export class StreamSwarm extends EventEmitter {
       // A local fault (disk full, I/O error), not the sender's: nothing was marked verified, the
       // chunk is fetched again later. Said once in a while, never thrown into the void.
       this.inFlight.delete(n)
-      const now = this.node.clock.now()
+      const now = this.node.timers.now()
       if (now - this.storeFaultAt > STORE_FAULT_LOG_MS) {
         this.storeFaultAt = now
         this.node.log.error('could not store a verified chunk; serving what we have and retrying', { stream: this.id, chunk: n, err })
@@ -439,8 +456,8 @@ export class StreamSwarm extends EventEmitter {
     this.inFlight.delete(n)
     if (v.result === 'reject') {
       this.count('rejected')
-      // Charge only a sender we can be sure of: a chunk mixed from several peers proves nothing.
-      if (senders.length === 1) this.node.penalise(senders[0], 'bad_chunk')
+      // Every block already matched its signed BLAKE3, so only the record's own SHA-256 can
+      // disagree: the source signed inconsistent hashes, and no sender is to blame.
       this.node.log.warn('rejected a chunk that did not match its signed hashes', { stream: this.id, chunk: n, from: senders.join(','), reason: v.reason })
       this.emit('rejected', n, senders)
       return
@@ -458,7 +475,7 @@ export class StreamSwarm extends EventEmitter {
     if (this.fedByRing.length > FED_BY_MEMORY) this.fedByRing.shift()
     const rec = this.log.chunkRecord(n)
     if (rec) {
-      const age = Math.max(0, this.node.clock.now() - rec.time)
+      const age = Math.max(0, this.node.timers.now() - rec.time)
       this.delays.push(age)
       if (this.delays.length > 4096) this.delays.splice(0, 2048)
       this.node.metrics.chunkVerified(age / 1000, hops)
@@ -504,7 +521,7 @@ export class StreamSwarm extends EventEmitter {
 
   private tick(): void {
     if (this.closed) return
-    const now = this.node.clock.now()
+    const now = this.node.timers.now()
     this.expireChildren(now)
     if (this.isSource) return
     const head = this.log.head()
@@ -523,7 +540,7 @@ export class StreamSwarm extends EventEmitter {
     if (now - this.headAskedAt > 2000) {
       this.headAskedAt = now
       const hs = this.holderList('')
-      if (hs.length) this.node.send(hs[Math.floor(Math.random() * hs.length)], [{ type: 'PleaseSendStreamHead', id: this.id }])
+      if (hs.length) this.node.send(hs[Math.floor(this.node.timers.random() * hs.length)], [{ type: 'PleaseSendStreamHead', id: this.id }])
     }
   }
 
@@ -536,7 +553,7 @@ export class StreamSwarm extends EventEmitter {
     if (head.segments > 0 && !seg) return
     const start = seg ? Math.floor(seg.offset / CHUNK_SIZE) : head.chunks
     this.startChunk = Math.max(0, Math.min(start, head.chunks))
-    const now = this.node.clock.now()
+    const now = this.node.timers.now()
     this.joinedAt = { at: now, startPublishedAt: this.log.chunkRecord(this.startChunk)?.time ?? seg?.pdt ?? now }
     this.maxKnown = Math.max(this.maxKnown, head.chunks)
     this.node.log.debug('joining at the live edge', { stream: this.id, chunk: this.startChunk, of: head.chunks })
@@ -548,7 +565,7 @@ export class StreamSwarm extends EventEmitter {
       const p = this.parents[s]
       if (p) {
         const silent = now - this.parentPushAt[s] > PARENT_TIMEOUT_MS && this.maxKnown > 0
-        if (silent || this.node.peers.isBanned(this.node.peers.get(p)!)) {
+        if (silent || this.isBanned(p)) {
           this.node.log.debug('stripe parent went silent', { stream: this.id, stripe: s, parent: p })
           this.node.send(p, [{ type: 'StopSendingMe', id: this.id, stripe: s }])
           this.parents[s] = undefined
@@ -586,13 +603,13 @@ export class StreamSwarm extends EventEmitter {
     if (!next) { this.joins[s] = undefined; return }
     j.tried.add(next)
     j.asked = next
-    j.askedAt = this.node.clock.now()
+    j.askedAt = this.node.timers.now()
     const peer = this.node.peers.get(next)
     if (!peer?.verified) {
       // A stranger ignores subscriptions until we have echoed its cookie. An RTT probe is answered
       // by everyone (with its cookie), so send that first and subscribe once it is verified.
       j.hello = true
-      this.node.send(next, [{ type: 'PleaseReturnThisMessage', value: this.node.clock.now() }])
+      this.node.send(next, [{ type: 'PleaseReturnThisMessage', value: this.node.timers.now() }])
       return
     }
     j.hello = false
@@ -648,7 +665,7 @@ export class StreamSwarm extends EventEmitter {
 
   private holdersFor(n: number, known: string[]): string[] {
     const s = stripeOf(n)
-    const now = this.node.clock.now()
+    const now = this.node.timers.now()
     const parent = this.parents[s]
     // The stripe parent is the natural holder, unless it has gone quiet: then it probably lacks
     // the chunk too (or is gone), and the parents of the other stripes, still pushing, go first.
@@ -683,16 +700,21 @@ export class StreamSwarm extends EventEmitter {
       const oldest = [...this.holders.entries()].sort((a, b) => a[1] - b[1])[0]
       this.holders.delete(oldest[0])
     }
-    this.holders.set(addr, this.node.clock.now())
+    this.holders.set(addr, this.node.timers.now())
+  }
+
+  /** The peer table is capped and evicts: any address we hold (a parent, a holder) may have no
+   * entry any more. A ban outlives eviction (banned entries are never evicted), so no entry means
+   * not banned. */
+  private isBanned(addr: string): boolean {
+    const p = this.node.peers.get(addr)
+    return p !== undefined && this.node.peers.isBanned(p)
   }
 
   /** Peers that (probably) have this stream, most recently heard first, never banned ones. */
   holderList(exclude: string): string[] {
     return [...this.holders.entries()]
-      .filter(([a]) => {
-        const p = this.node.peers.get(a)
-        return a !== exclude && !(p && this.node.peers.isBanned(p))
-      })
+      .filter(([a]) => a !== exclude && !this.isBanned(a))
       .sort((a, b) => b[1] - a[1])
       .map(([a]) => a)
   }
@@ -737,7 +759,7 @@ export class StreamSwarm extends EventEmitter {
   async close(): Promise<void> {
     if (this.closed) return
     this.closed = true
-    clearInterval(this.timer)
+    this.node.timers.clear(this.timer)
     this.log.off('chunk', this.onLocalChunk as never)
     this.log.off('segment', this.onLocalSegment as never)
     this.log.off('end', this.onLocalEnd as never)

@@ -1,117 +1,182 @@
-// One simulated run: a source publishing 16 KiB chunks at a bitrate, N viewers joining in a wave,
-// the swarm (sim-swarm.ts) on a virtual clock, and the same figures the benchmark reports.
-import { seededRandom } from '../mesh/transport.ts'
-import { CHUNK_SIZE } from '../store/stream-types.ts'
-import { EventQueue } from './event-queue.ts'
-import { SimNetwork } from './sim-network.ts'
-import { SIM, SimSwarm } from './sim-swarm.ts'
+// The simulator: N real CjNode + StreamSwarm instances (the shipped code, unchanged) over the
+// in-process network (src/mesh/link.ts) on virtual time (src/util/timers.ts). A seed fixes every
+// draw, so the same options give the same report byte for byte.
+//
+// What a simulation replaces, and nothing else (docs/SCHEDULER.md lists the same):
+// - the store: stream logs live in memory (memory-stream-files.ts), each verified chunk's bytes
+//   held once for the whole process;
+// - verification: each record and chunk is verified once for the process (shared-verifier.ts)
+//   instead of once per node.
+// Datagrams are real JSON bytes, sent, shaped, received and decoded by each node as on UDP.
+import { CjNode } from '../mesh/node.ts'
+import { MemoryNetwork, type LinkModel } from '../mesh/link.ts'
+import { StreamRegistry } from '../mesh/stream-registry.ts'
+import { SyntheticFeed } from '../ingest/synthetic-feed.ts'
+import { ViewerRecorder } from '../metrics/viewer-recorder.ts'
+import { WireTally } from '../metrics/wire-tally.ts'
+import { generateStreamKey } from '../store/keys.ts'
+import { ChunkPool, memoryStorage } from '../store/memory-stream-files.ts'
+import { StreamLog } from '../store/stream-log.ts'
+import { VirtualTimers, seededRandom } from '../util/timers.ts'
+import { SharedVerifier } from './shared-verifier.ts'
 
 export interface SimOptions {
   viewers: number
   seconds: number
   bitrateBps: number
-  delayMs: number
-  jitterMs: number
-  loss: number
-  /** Viewers' upload capacity in copies of the stream. */
+  /** The path between any two nodes: one-way delay, jitter, loss (as the bench's --link). */
+  link: LinkModel
+  /** Viewers' upload capacity, in copies of the stream (0: unlimited). */
   uploadCapacity: number
-  /** The source's upload capacity in copies of the stream. */
+  /** The source's upload capacity, in copies of the stream (0: unlimited). */
   sourceCapacity: number
-  /** Viewers join evenly over this many ms, starting once the stream has a few segments. */
+  /** Viewers join evenly over this many ms, once the stream has a few segments. */
   joinSpreadMs: number
+  /** Share of the viewers replaced per minute (a random one leaves abruptly, a new one joins). */
+  churnPerMin: number
   seed: number
 }
 
-export interface SimFigures {
-  viewers: number
-  sourceCopies: number
-  uploadPerViewerCopies: { median: number; p99: number; max: number }
-  delayMs: { p50: number; p95: number; p99: number; max: number }
-  completeness: { worst: number; mean: number }
-  duplicateShare: number
-  startupMs: { median: number; max: number }
+/** As the bench: one-second segments, four of them before the first viewer, and 3 s to deliver. */
+export const SEGMENT_MS = 1000
+export const DEADLINE_MS = 3000
+const LEAD_MS = 4 * SEGMENT_MS
+/** Virtual time starts at a fixed date: records carry the source's clock. */
+const EPOCH = Date.UTC(2026, 0, 1)
+
+export interface SimViewer {
+  slot: number
+  joinAt: number
+  leftAt: number | null
+  startChunk: number
+  verified: Array<[number, number]>
+  firstPlayableAt: number | null
+  uploadedBytes: number
+  receivedBytes: number
+  duplicateBytes: number
+  wire: WireTally['wire']
+}
+
+export interface SimRun {
+  options: SimOptions
+  endAt: number
+  source: { chunkTimes: number[]; chunkBytes: number[]; producedBytes: number; uploadedBytes: number; wire: WireTally['wire'] }
+  viewers: SimViewer[]
   events: number
-  wallMs: number
+  network: { delivered: number; lost: number; queueDrops: number }
+  verifier: { hashed: number; compared: number }
 }
 
-const q = (a: Float64Array | number[], p: number) => (a.length ? a[Math.min(a.length - 1, Math.floor(p * a.length))] : 0)
+interface Live { slot: number; node: CjNode; reg: StreamRegistry; log: StreamLog; tally: WireTally; recorder: ViewerRecorder; joinAt: number }
 
-export function simulate(o: SimOptions): SimFigures {
-  const wall = Date.now()
-  const rnd = seededRandom(o.seed)
-  const bytesPerMs = o.bitrateBps / 8 / 1000
-  const chunkMs = CHUNK_SIZE / bytesPerMs
-  const chunks = Math.floor((o.seconds * 1000) / chunkMs)
-  const queue = new EventQueue()
-  const net = new SimNetwork(queue, o.viewers + 1, { delayMs: o.delayMs, jitterMs: o.jitterMs, loss: o.loss },
-    (i) => (i === 0 ? o.sourceCapacity : o.uploadCapacity) * bytesPerMs * 1000, rnd)
-  const swarm = new SimSwarm(queue, net, o.viewers, chunks, CHUNK_SIZE, chunkMs, Math.max(1, Math.round(1000 / chunkMs)))
-  swarm.startSource()
-  const firstJoin = 4000
-  const joined: number[] = []
-  for (let k = 1; k <= o.viewers; k++) {
-    queue.at(firstJoin + (o.joinSpreadMs * (k - 1)) / Math.max(1, o.viewers), () => {
-      // Bootstrap: the source plus two viewers already there (what a tracker or PEX hands out).
-      const boot = [swarm.source.addr]
-      for (let b = 0; b < 2 && joined.length; b++) boot.push(swarm.nodes[joined[Math.floor(rnd() * joined.length)]].addr)
-      swarm.join(swarm.nodes[k], boot)
-      joined.push(k)
-    })
+export async function simulate(o: SimOptions, onProgress?: (virtualMs: number) => void): Promise<SimRun> {
+  const timers = new VirtualTimers({ seed: o.seed, start: EPOCH })
+  const rnd = seededRandom(o.seed ^ 0x5eed)
+  const copyBytesPerSecond = o.bitrateBps / 8
+  const net = new MemoryNetwork({ timers }, { link: o.link, seed: o.seed })
+  const pool = new ChunkPool()
+  const verifier = new SharedVerifier()
+  const storage = memoryStorage(pool)
+  const secret = () => Buffer.from(Array.from({ length: 32 }, () => Math.floor(rnd() * 256)))
+  const bytes = (n: number) => {
+    const b = Buffer.allocUnsafe(n)
+    let i = 0
+    for (; i + 4 <= n; i += 4) b.writeUInt32LE(Math.floor(rnd() * 2 ** 32), i)
+    for (; i < n; i++) b[i] = Math.floor(rnd() * 256)
+    return b
   }
-  const end = chunks * chunkMs
-  queue.run(end + 100)
-  return measure(swarm, net.uploaded, end, Date.now() - wall, queue.processed)
-}
 
-function measure(swarm: SimSwarm, uploaded: Float64Array, end: number, wallMs: number, events: number): SimFigures {
-  const pub = swarm.publishedAt
-  const viewers = swarm.nodes.slice(1)
-  const firstStart = Math.min(...viewers.map((v) => (v.startChunk < 0 ? Infinity : v.startChunk)))
-  const streamBytes = (swarm.chunks - firstStart) * swarm.chunkBytes
-  const delays: number[] = []
-  const complete: number[] = []
-  const ups: number[] = []
-  const startups: number[] = []
-  let received = 0
-  let dups = 0
-  for (const v of viewers) {
-    let due = 0
-    let ok = 0
-    let playableAt = -1
-    for (let n = 0; n < swarm.chunks; n++) {
-      const t = v.recvAt[n]
-      if (pub[n] >= v.joinAt) {
-        if (t >= 0) delays.push(t - pub[n])
-        if (pub[n] + SIM.PLAYOUT_DELAY_MS <= Math.min(end, v.leftAt)) { due++; if (t >= 0 && t - pub[n] <= SIM.PLAYOUT_DELAY_MS) ok++ }
+  const srcTally = new WireTally()
+  const srcNode = new CjNode({ transport: net.createTransport({ uploadBytesPerSecond: o.sourceCapacity * copyBytesPerSecond }), timers, metrics: srcTally }, { probeIntervalMs: 10_000, secret: secret() })
+  await srcNode.start()
+  const srcLog = await StreamLog.createSource('sim', generateStreamKey(), 'sim', { format: 'ts', targetDuration: SEGMENT_MS / 1000, clock: () => timers.now(), storage })
+  const srcReg = new StreamRegistry(srcNode)
+  srcReg.add(srcLog)
+  const feed = new SyntheticFeed({ log: srcLog, timers, bytes }, { bitrateBps: o.bitrateBps, segmentMs: SEGMENT_MS })
+  feed.start()
+
+  const live = new Map<number, Live>()
+  const done: SimViewer[] = []
+  const report = (v: Live, leftAt: number | null): SimViewer => {
+    const st = v.reg.get(srcLog.id)?.status()
+    return {
+      slot: v.slot, joinAt: v.joinAt, leftAt, startChunk: st?.startChunk ?? -1, verified: v.recorder.verified,
+      firstPlayableAt: v.recorder.firstPlayableAt, uploadedBytes: st?.uploadedBytes ?? 0, receivedBytes: st?.receivedBytes ?? 0,
+      duplicateBytes: st?.duplicateBytes ?? 0, wire: v.tally.wire,
+    }
+  }
+  const join = async (slot: number): Promise<void> => {
+    const tally = new WireTally()
+    const transport = net.createTransport({ uploadBytesPerSecond: o.uploadCapacity * copyBytesPerSecond })
+    // As the bench: every viewer is told the source's address, and finds the rest from there.
+    const peers = [srcNode.address]
+    const node = new CjNode({ transport, timers, metrics: tally }, { bootstrap: peers, probeIntervalMs: 10_000, secret: secret() })
+    const log = await StreamLog.openReplica(`sim/${slot}`, srcLog.id, { clock: () => timers.now(), storage, verifier })
+    const reg = new StreamRegistry(node)
+    const v: Live = { slot, node, reg, log, tally, joinAt: timers.now(), recorder: new ViewerRecorder(log, () => timers.now(), () => reg.get(srcLog.id)?.startChunk ?? -1) }
+    live.set(slot, v)
+    await node.start()
+    reg.add(log, { bootstrap: peers })
+  }
+  const leave = async (slot: number): Promise<void> => {
+    const v = live.get(slot)
+    if (!v) return
+    live.delete(slot)
+    done.push(report(v, timers.now()))
+    v.recorder.stop()
+    // Abrupt, as the bench: the endpoint goes first, so no goodbye reaches anyone.
+    await v.node.close()
+    await v.reg.close()
+    await v.log.close()
+  }
+
+  const t0 = EPOCH + LEAD_MS
+  const present: number[] = []
+  let nextSlot = 0
+  for (let k = 0; k < o.viewers; k++) {
+    timers.queue.at(t0 + (o.joinSpreadMs * k) / Math.max(1, o.viewers), () => { const s = nextSlot++; present.push(s); void join(s) })
+  }
+  const end = t0 + o.seconds * 1000
+  if (o.churnPerMin > 0) {
+    const every = 60_000 / (o.churnPerMin * o.viewers)
+    const churn = (): void => {
+      if (present.length > 0) {
+        const gone = present.splice(Math.floor(rnd() * present.length), 1)[0]
+        void leave(gone)
+        const s = nextSlot++
+        present.push(s)
+        void join(s)
       }
+      if (timers.now() + every < end) timers.queue.after(every, churn)
     }
-    // Startup: the first segment after the start point whose chunks are all here.
-    if (v.startChunk >= 0) {
-      let last = -1
-      for (let n = v.startChunk; n < v.startChunk + swarm.chunksPerSegment && n < swarm.chunks; n++) last = v.recvAt[n] < 0 ? Infinity : Math.max(last, v.recvAt[n])
-      if (Number.isFinite(last)) playableAt = last
-    }
-    if (playableAt >= 0) startups.push(playableAt - v.joinAt)
-    if (due) complete.push(ok / due)
-    ups.push(uploaded[v.i] / Math.max(1, (end - v.joinAt) * (swarm.chunkBytes / swarm.chunkMs)))
-    received += v.received
-    dups += v.duplicates
+    timers.queue.at(t0 + o.joinSpreadMs + every, churn)
   }
-  // Sorting millions of numbers in a plain array is slow; a typed array sorts numerically and fast.
-  const d = Float64Array.from(delays).sort()
-  delays.length = 0
-  ups.sort((a, b) => a - b)
-  startups.sort((a, b) => a - b)
-  const p50 = q(d, 0.5)
+  for (let t = EPOCH; t < end;) {
+    t = Math.min(end, t + 1000)
+    await timers.run(t)
+    onProgress?.(t - t0)
+  }
+
+  const head = srcLog.head()
+  const chunkTimes: number[] = []
+  const chunkBytes: number[] = []
+  for (let n = 0; n < (head?.chunks ?? 0); n++) {
+    const r = srcLog.chunkRecord(n)
+    chunkTimes.push(r?.time ?? 0)
+    chunkBytes.push(r?.length ?? 0)
+  }
+  const st = srcReg.get(srcLog.id)?.status()
+  const viewers = [...done, ...[...live.values()].map((v) => report(v, null))].sort((a, b) => a.slot - b.slot)
+  feed.stop()
+  for (const slot of [...live.keys()]) await leave(slot)
+  await srcReg.close()
+  await srcNode.close()
+  await srcLog.close()
   return {
-    viewers: viewers.length,
-    sourceCopies: uploaded[0] / Math.max(1, streamBytes),
-    uploadPerViewerCopies: { median: q(ups, 0.5), p99: q(ups, 0.99), max: ups.at(-1) ?? 0 },
-    delayMs: { p50, p95: q(d, 0.95), p99: q(d, 0.99), max: d.length ? d[d.length - 1] : 0 },
-    completeness: { worst: complete.length ? Math.min(...complete) : 0, mean: complete.reduce((a, b) => a + b, 0) / Math.max(1, complete.length) },
-    duplicateShare: dups / Math.max(1, received),
-    startupMs: { median: q(startups, 0.5), max: startups.at(-1) ?? 0 },
-    events,
-    wallMs,
+    options: o, endAt: end,
+    source: { chunkTimes, chunkBytes, producedBytes: chunkBytes.reduce((a, b) => a + b, 0), uploadedBytes: st?.uploadedBytes ?? 0, wire: srcTally.wire },
+    viewers, events: timers.queue.processed,
+    network: { delivered: net.delivered, lost: net.lost, queueDrops: net.queueDrops },
+    verifier: { hashed: verifier.hashed, compared: verifier.compared },
   }
 }

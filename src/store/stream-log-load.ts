@@ -6,7 +6,7 @@
 import { mkdir, open, type FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
 import { errnoCode, fsError } from './errors.ts'
-import { readExactly } from './file-io.ts'
+import { readExactly, type PositionalFile } from './file-io.ts'
 import type { StoreLogger } from './logger.ts'
 import { RecordsJournal } from './records-journal.ts'
 import { VerifiedChunks } from './verified-chunks.ts'
@@ -79,18 +79,21 @@ export async function loadRecords(file: string, id: StreamId, window: number, lo
 export interface StreamFiles {
   path: string
   records: LoadedRecords
-  data: FileHandle
-  journal: RecordsJournal
+  data: PositionalFile
+  journal: Pick<RecordsJournal, 'append' | 'flush' | 'sync' | 'close'>
   verified: VerifiedChunks
   dataSize: number
 }
+
+export interface StreamFilesOptions { recordWindow: number; markBatch: number; markIntervalMs: number; logger: StoreLogger }
+/** Where a log keeps its bytes, records and marks: files (openStreamFiles) or memory (the simulator). */
+export type StreamStorage = (path: string, id: StreamId, opts: StreamFilesOptions) => Promise<StreamFiles>
 
 /** After a crash at most about one batch is unmarked; re-hash at most this many on open. */
 const MAX_REHASH_ON_OPEN = 256
 
 export async function openStreamFiles(
-  path: string, id: StreamId,
-  opts: { recordWindow: number; markBatch: number; markIntervalMs: number; logger: StoreLogger },
+  path: string, id: StreamId, opts: StreamFilesOptions,
 ): Promise<StreamFiles> {
   try {
     await mkdir(path, { recursive: true })

@@ -15,19 +15,19 @@
 // of stream, and as many segments); the verified set is a paged bitmap. Older chunks stay readable
 // while this log is open but cannot be relayed (their records are gone from memory).
 import { EventEmitter } from 'node:events'
-import type { FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
 import { StoreError } from './errors.ts'
-import { readExactly, writeAll } from './file-io.ts'
+import { readExactly, writeAll, type PositionalFile } from './file-io.ts'
 import { silentLogger, type StoreLogger } from './logger.ts'
 import { pickChunkRecord, pickSegmentRecord, pickStreamHead, pickStreamInfo } from './record-shape.ts'
-import type { RecordsJournal, JournalEntry } from './records-journal.ts'
+import type { JournalEntry } from './records-journal.ts'
 import type { RecordWindow } from './record-window.ts'
-import { openStreamFiles, type StreamFiles } from './stream-log-load.ts'
+import { openStreamFiles, type StreamFiles, type StreamStorage } from './stream-log-load.ts'
+import { recordVerifier, type RecordVerifier } from './record-verifier.ts'
 import { StreamSource, type SourceOptions } from './stream-source.ts'
 import { parseStreamId } from './stream-id.ts'
 import { CHUNK_SIZE, type ChunkRecord, type SegmentRecord, type StreamHead, type StreamId, type StreamInfo, type StreamLogReader, type Verdict } from './stream-types.ts'
-import { ACCEPT, ignore, verifyChunkBytes, verifyChunkRecord, verifyHead, verifyInfo, verifySegment, type SegmentFields } from './verify.ts'
+import { ACCEPT, ignore, type SegmentFields } from './verify.ts'
 import type { VerifiedChunks } from './verified-chunks.ts'
 import type { StreamKey } from './keys.ts'
 
@@ -41,6 +41,10 @@ export interface StreamLogOptions {
   markBatch?: number
   /** Longest a verified chunk waits for its durability batch. */
   markIntervalMs?: number
+  /** Files under `dir` by default; the simulator keeps logs in memory (memory-stream-files.ts). */
+  storage?: StreamStorage
+  /** The checks on peers' records and bytes (record-verifier.ts). */
+  verifier?: RecordVerifier
 }
 export type { SourceOptions } from './stream-source.ts'
 
@@ -77,8 +81,9 @@ export class StreamLog extends EventEmitter implements StreamLogReader {
   private closing: Promise<void> | null = null
   private source: StreamSource | null = null
 
-  readonly data: FileHandle
-  private readonly journal: RecordsJournal
+  readonly data: PositionalFile
+  private readonly verify: RecordVerifier
+  private readonly journal: StreamFiles['journal']
   /** Bytes in the data file when opened, then the furthest byte written. */
   dataSize: number
 
@@ -89,6 +94,7 @@ export class StreamLog extends EventEmitter implements StreamLogReader {
     this.clock = opts.clock ?? Date.now
     this.logger = opts.logger ?? silentLogger
     this.data = files.data
+    this.verify = opts.verifier ?? recordVerifier
     this.journal = files.journal
     this.verified = files.verified
     this.dataSize = files.dataSize
@@ -118,7 +124,7 @@ export class StreamLog extends EventEmitter implements StreamLogReader {
   }
 
   private static async openAt(dir: string, id: StreamId, opts: StreamLogOptions): Promise<StreamLog> {
-    const files = await openStreamFiles(streamDir(dir, id), id, {
+    const files = await (opts.storage ?? openStreamFiles)(streamDir(dir, id), id, {
       recordWindow: opts.recordWindow ?? DEFAULT_RECORD_WINDOW,
       markBatch: opts.markBatch ?? DEFAULT_MARK_BATCH,
       markIntervalMs: opts.markIntervalMs ?? DEFAULT_MARK_INTERVAL_MS,
@@ -179,7 +185,7 @@ export class StreamLog extends EventEmitter implements StreamLogReader {
   private async recheck(n: number): Promise<void> {
     const rec = this.chunks.get(n)
     const bytes = rec ? await this.track(readExactly(this.data, rec.length, n * CHUNK_SIZE, `re-checking chunk ${n}`)) : null
-    if (rec && bytes && verifyChunkBytes(rec, bytes).result === 'accept') {
+    if (rec && bytes && this.verify.chunkBytes(rec, bytes).result === 'accept') {
       this.verified.checked(n)
       return
     }
@@ -193,7 +199,7 @@ export class StreamLog extends EventEmitter implements StreamLogReader {
   putInfo(info: unknown): Verdict {
     if (this.closing) return ignore('closed')
     if (this.source) return ignore('we are the source')
-    const v = verifyInfo(this.id, info)
+    const v = this.verify.info(this.id, info)
     if (v.result !== 'accept') return v
     const rec = pickStreamInfo(info as StreamInfo)
     const cur = this.infoRec
@@ -207,18 +213,18 @@ export class StreamLog extends EventEmitter implements StreamLogReader {
   putHead(head: unknown): Verdict {
     if (this.closing) return ignore('closed')
     if (this.source) return ignore('we are the source')
-    const v = verifyHead(this.id, head, this.headRec)
+    const v = this.verify.head(this.id, head, this.headRec)
     if (v.result === 'accept') this.setHead(pickStreamHead(head as StreamHead))
     return v
   }
 
   putChunkRecord(rec: unknown): Verdict {
     if (this.closing) return ignore('closed')
-    const v = verifyChunkRecord(this.id, rec)
+    const v = this.verify.chunkRecord(this.id, rec)
     if (v.result !== 'accept') return v
     const r = rec as ChunkRecord
     const have = this.chunks.get(r.n)
-    if (have) return have.sha256 === r.sha256 && have.blake3 === r.blake3 && have.length === r.length ? ignore('duplicate') : ignore('conflicting record')
+    if (have) return have.sha256 === r.sha256 && have.length === r.length && have.blocks.join() === r.blocks.join() ? ignore('duplicate') : ignore('conflicting record')
     if (this.source) return ignore('we are the source')
     const picked = pickChunkRecord(r)
     if (!this.chunks.set(r.n, picked)) return ignore('outside window')
@@ -228,7 +234,7 @@ export class StreamLog extends EventEmitter implements StreamLogReader {
 
   putSegment(rec: unknown): Verdict {
     if (this.closing) return ignore('closed')
-    const v = verifySegment(this.id, rec)
+    const v = this.verify.segment(this.id, rec)
     if (v.result !== 'accept') return v
     const r = rec as SegmentRecord
     const have = this.segments.get(r.n)
@@ -247,7 +253,7 @@ export class StreamLog extends EventEmitter implements StreamLogReader {
     const rec = this.chunks.get(n)
     if (!rec) return ignore('no record for chunk')
     if (this.verified.has(n) || this.writing.has(n)) return ignore('duplicate')
-    const v = verifyChunkBytes(rec, bytes)
+    const v = this.verify.chunkBytes(rec, bytes)
     if (v.result !== 'accept') return v
     this.writing.add(n)
     try {

@@ -1,0 +1,109 @@
+// A stream log kept in memory instead of files: the simulator's store (thousands of nodes in one
+// process, no disk). Bytes are kept per chunk; a whole chunk written at its boundary is kept by
+// reference, and a ChunkPool shared by every log in the process keeps one copy of each verified
+// chunk however many nodes hold it (only verified bytes are ever written, see StreamLog.putChunk).
+import type { PositionalFile } from './file-io.ts'
+import type { StreamFiles, StreamStorage } from './stream-log-load.ts'
+import { RecordWindow } from './record-window.ts'
+import { CHUNK_SIZE, type ChunkRecord, type SegmentRecord } from './stream-types.ts'
+import { VerifiedChunks } from './verified-chunks.ts'
+
+/** One copy of each chunk's bytes for the whole process, by stream and index. */
+export class ChunkPool {
+  private chunks = new Map<string, Buffer>()
+
+  /** The pooled copy when it holds the same bytes, else `bytes` (now the pooled copy). */
+  intern(key: string, bytes: Buffer): Buffer {
+    const have = this.chunks.get(key)
+    if (have && have.equals(bytes)) return have
+    this.chunks.set(key, bytes)
+    return bytes
+  }
+
+  get size(): number { return this.chunks.size }
+}
+
+class MemoryData implements PositionalFile {
+  private chunks = new Map<number, Buffer>()
+  /** Chunks whose buffer is shared (pooled or the writer's): copied before a partial write. */
+  private shared = new Set<number>()
+  size = 0
+
+  constructor(private key: string, private pool: ChunkPool | undefined) {}
+
+  async write(buffer: Uint8Array, offset: number, length: number, position: number): Promise<{ bytesWritten: number }> {
+    const src = Buffer.from(buffer.buffer, buffer.byteOffset + offset, length)
+    if (position % CHUNK_SIZE === 0 && length <= CHUNK_SIZE) {
+      const n = position / CHUNK_SIZE
+      const whole = this.pool && length === CHUNK_SIZE ? this.pool.intern(`${this.key}/${n}`, src) : src
+      const cur = this.chunks.get(n)
+      if (!cur || length >= this.lengthOf(n)) {
+        this.chunks.set(n, whole)
+        this.shared.add(n)
+        this.size = Math.max(this.size, position + length)
+        return { bytesWritten: length }
+      }
+    }
+    for (let done = 0; done < length;) {
+      const pos = position + done
+      const n = Math.floor(pos / CHUNK_SIZE)
+      const within = pos - n * CHUNK_SIZE
+      const take = Math.min(CHUNK_SIZE - within, length - done)
+      let buf = this.chunks.get(n)
+      if (!buf || this.shared.has(n) || buf.length < CHUNK_SIZE) {
+        const own = Buffer.alloc(CHUNK_SIZE)
+        buf?.copy(own)
+        this.chunks.set(n, own)
+        this.shared.delete(n)
+        buf = own
+      }
+      src.copy(buf, within, done, done + take)
+      done += take
+    }
+    this.size = Math.max(this.size, position + length)
+    return { bytesWritten: length }
+  }
+
+  async read(buffer: Uint8Array, offset: number, length: number, position: number): Promise<{ bytesRead: number }> {
+    const end = Math.min(position + length, this.size)
+    const out = Buffer.from(buffer.buffer, buffer.byteOffset + offset, length)
+    for (let pos = position; pos < end;) {
+      const n = Math.floor(pos / CHUNK_SIZE)
+      const within = pos - n * CHUNK_SIZE
+      const take = Math.min(CHUNK_SIZE - within, end - pos)
+      const buf = this.chunks.get(n)
+      if (buf) out.set(buf.subarray(within, Math.min(buf.length, within + take)), pos - position)
+      else out.fill(0, pos - position, pos - position + take)
+      pos += take
+    }
+    return { bytesRead: Math.max(0, end - position) }
+  }
+
+  private lengthOf(n: number): number { return this.chunks.get(n)?.length ?? 0 }
+  async datasync(): Promise<void> {}
+  async stat(): Promise<{ size: number }> { return { size: this.size } }
+  async close(): Promise<void> { this.chunks.clear(); this.shared.clear() }
+}
+
+const nothingToJournal = {
+  append: async () => {},
+  flush: async () => {},
+  sync: async () => {},
+  close: async () => {},
+}
+
+/** Storage for StreamLog's `storage` option: a fresh, empty log in memory on every open. */
+export function memoryStorage(pool?: ChunkPool): StreamStorage {
+  return async (path, id, opts): Promise<StreamFiles> => ({
+    path: `memory:${path}`,
+    records: {
+      info: null, head: null, journaledHeadTime: -Infinity,
+      chunks: new RecordWindow<ChunkRecord>(opts.recordWindow),
+      segments: new RecordWindow<SegmentRecord>(opts.recordWindow),
+    },
+    data: new MemoryData(id, pool),
+    journal: nothingToJournal,
+    verified: VerifiedChunks.inMemory(),
+    dataSize: 0,
+  })
+}
