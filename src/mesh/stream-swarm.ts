@@ -48,8 +48,8 @@ interface Join { candidates: string[]; asked?: string; askedAt: number; tried: S
 export interface SwarmStatus {
   id: string
   role: 'source' | 'viewer'
-  /** The signed live edge; `bytes` is the stream's length, so a viewer can tell the stream bitrate. */
-  head: { chunks: number; segments: number; ended: boolean; bytes: number } | null
+  /** The signed live edge; its length (`bytes`) and signing time give the stream bitrate anywhere. */
+  head: { chunks: number; segments: number; ended: boolean; bytes: number; time: number } | null
   /** Addresses that sent us chunks as the source (hops 0): a viewer's dashboard marks them. */
   sources: string[]
   startChunk: number
@@ -729,7 +729,7 @@ export class StreamSwarm extends EventEmitter {
     return {
       id: this.id,
       role: this.isSource ? 'source' : 'viewer',
-      head: head ? { chunks: head.chunks, segments: head.segments, ended: head.ended, bytes: head.length } : null,
+      head: head ? { chunks: head.chunks, segments: head.segments, ended: head.ended, bytes: head.length, time: head.time } : null,
       sources: [...this.sourceAddrs].slice(0, 4),
       startChunk: this.startChunk,
       verifiedChunks: this.log.verifiedCount(),
