@@ -7,6 +7,7 @@ import { UsageError, nodeOptions, parsePort } from './cli/options.ts'
 import { runGet, runNode, runShare } from './cli/files.ts'
 import { runIngest, runWatch } from './cli/stream.ts'
 import { runDemo } from './cli/demo.ts'
+import { DEFAULT_VIEWER_KEEP, parseKeep, type KeepPolicy } from './store/retention.ts'
 import { runPeers, runStatus } from './cli/inspect.ts'
 
 const version = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version
@@ -15,6 +16,12 @@ function positiveNumber(v: string): number {
   const n = Number(v)
   if (!Number.isFinite(n) || n <= 0) throw new UsageError(`not a positive number: ${JSON.stringify(v)}`)
   return n
+}
+
+function keepPolicy(v: string): KeepPolicy {
+  const r = parseKeep(v)
+  if ('error' in r) throw new UsageError(r.error)
+  return r.policy
 }
 
 export function buildProgram(): Command {
@@ -50,11 +57,13 @@ export function buildProgram(): Command {
     .option('--bitrate <rate>', 'video bitrate for ffmpeg', '1500k')
     .addOption(new Option('--ffmpeg <path>', 'ffmpeg binary').env('FFMPEG_PATH'))
     .option('--audio <alsa device>', 'audio device for a V4L2 input')
+    .addOption(new Option('--keep <window>', 'stream kept on disk: all, a duration (30m, 2h) or a size (500MB)').argParser(keepPolicy).default(keepPolicy('all'), 'all'))
     .addOption(json)
     .action((input, o) => runIngest(input, o))
 
   nodeOptions(program.command('watch').description('watch a live stream, relaying it to other viewers')
     .argument('<stream-id>', 'stream/<public key hex>/<name>'), { port: 0 })
+    .addOption(new Option('--keep <window>', 'stream kept on disk: a duration (30m, 2h), a size (500MB) or all').argParser(keepPolicy).default(keepPolicy(DEFAULT_VIEWER_KEEP), DEFAULT_VIEWER_KEEP))
     .addOption(json)
     .action((id, o) => runWatch(id, o))
 

@@ -9,6 +9,7 @@ import type { LinkModel, Transport } from './mesh/transport.ts'
 import { StreamRegistry } from './mesh/stream-registry.ts'
 import { FileServer } from './mesh/file-server.ts'
 import { FileStore } from './store/file-store.ts'
+import type { KeepPolicy } from './store/retention.ts'
 import { StreamLog } from './store/stream-log.ts'
 import { loadOrCreateKey } from './store/keys.ts'
 import type { MediaFormat, StreamLogReader } from './store/stream-types.ts'
@@ -119,17 +120,19 @@ export class Runtime {
   }
 
   /** Starts a stream we are the source of (key reused from <dir>/keys/<name>.key). */
-  async startSource(name: string, opts: { format: MediaFormat; targetDuration: number }): Promise<{ log: StreamLog; swarm: StreamSwarm }> {
+  async startSource(name: string, opts: { format: MediaFormat; targetDuration: number; keep?: KeepPolicy }): Promise<{ log: StreamLog; swarm: StreamSwarm }> {
     const key = await loadOrCreateKey(join(this.opts.dir, 'keys', `${name}.key`))
-    const log = await StreamLog.createSource(this.opts.dir, key, name, { format: opts.format, targetDuration: opts.targetDuration, logger: this.opts.logger.child('store') })
+    const log = await StreamLog.createSource(this.opts.dir, key, name, {
+      format: opts.format, targetDuration: opts.targetDuration, keep: opts.keep, logger: this.opts.logger.child('store'),
+    })
     this.logs.set(log.id, log)
     this.metrics.setNodeRole('source')
     return { log, swarm: this.streams.add(log) }
   }
 
   /** Joins a stream as a viewer: a replica log filled from peers, relayed to others. */
-  async watch(id: string, bootstrap: string[]): Promise<{ log: StreamLog; swarm: StreamSwarm }> {
-    const log = await StreamLog.openReplica(this.opts.dir, id, { logger: this.opts.logger.child('store') })
+  async watch(id: string, bootstrap: string[], opts: { keep?: KeepPolicy } = {}): Promise<{ log: StreamLog; swarm: StreamSwarm }> {
+    const log = await StreamLog.openReplica(this.opts.dir, id, { keep: opts.keep, logger: this.opts.logger.child('store') })
     this.logs.set(log.id, log)
     if (this.opts.role !== 'source') this.metrics.setNodeRole('viewer')
     const peers = bootstrap.length ? bootstrap : this.node.peers.active().map((p) => p.addr)

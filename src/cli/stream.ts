@@ -6,6 +6,7 @@ import { streamLogSink } from '../ingest/log-sink.ts'
 import { resolvePeer } from '../mesh/node.ts'
 import { parseStreamId } from '../store/stream-id.ts'
 import type { MediaFormat } from '../store/stream-types.ts'
+import type { KeepPolicy } from '../store/retention.ts'
 import type { Logger } from '../util/logger.ts'
 import type { StreamSwarm } from '../mesh/stream-swarm.ts'
 import type { NodeFlags } from './options.ts'
@@ -21,6 +22,11 @@ export interface IngestFlags extends NodeFlags {
   bitrate: string
   ffmpeg?: string
   audio?: string
+  keep?: KeepPolicy
+}
+
+export interface WatchFlags extends NodeFlags {
+  keep?: KeepPolicy
 }
 
 /** A stream name from an input: `testsrc`, `video2` for /dev/video2, a file's base name. */
@@ -36,7 +42,7 @@ export async function startIngest(input: string | undefined, flags: IngestFlags,
   if (!/^[A-Za-z0-9._-]{1,64}$/.test(name) || name === '.' || name === '..') throw new UsageError(`bad stream name ${JSON.stringify(name)}: use 1-64 of A-Z a-z 0-9 . _ -`)
   const rt = rtIn ?? await Runtime.start(runtimeOptions(flags, log, { role: 'source' }))
   try {
-    const { log: slog, swarm } = await rt.startSource(name, { format: flags.format, targetDuration: Math.ceil(flags.segmentSeconds) })
+    const { log: slog, swarm } = await rt.startSource(name, { format: flags.format, targetDuration: Math.ceil(flags.segmentSeconds), keep: flags.keep })
     const ingest = new Ingest({ sink: streamLogSink(slog), logger: log.child('ingest') }, {
       input: input ?? '', name, segmentSeconds: flags.segmentSeconds, format: flags.format, bitrate: flags.bitrate, loop: flags.loop,
       ffmpegPath: flags.ffmpeg, audio: flags.audio, workDir: join(resolve(flags.dir), 'ingest', name), tail: flags.tail,
@@ -69,12 +75,12 @@ export async function runIngest(input: string | undefined, flags: IngestFlags): 
   await rt.close()
 }
 
-export async function runWatch(id: string, flags: NodeFlags): Promise<void> {
+export async function runWatch(id: string, flags: WatchFlags): Promise<void> {
   if (!parseStreamId(id)) throw new UsageError(`not a stream id: ${JSON.stringify(id)} (want stream/<64 hex>/<name>)`)
   const log = loggerFor(flags)
   const peers = await Promise.all(flags.peer.map(resolvePeer))
   const rt = await Runtime.start(runtimeOptions(flags, log, { peers, role: 'viewer' }))
-  const { swarm } = await rt.watch(id, peers)
+  const { swarm } = await rt.watch(id, peers, { keep: flags.keep })
   if (flags.json) process.stdout.write(JSON.stringify({ id, udp: rt.udpAddress, http: rt.httpUrl, player: `${rt.httpUrl}/watch/${id}` }) + '\n')
   else {
     process.stdout.write(`player: ${rt.httpUrl}/watch/${id}\n`)
