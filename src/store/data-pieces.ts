@@ -10,9 +10,6 @@ import { StoreError, errnoCode, fsError } from './errors.ts'
 import { readExactly, writeAll } from './file-io.ts'
 import { CHUNK_SIZE } from './stream-types.ts'
 
-/** Chunks per piece: 16 MiB, about 75 s of a 1.7 Mb/s stream, so a 30 min window is ~25 files
- * and what lingers past the window is under a piece. */
-export const DEFAULT_PIECE_CHUNKS = 1024
 const SINGLE = 'data'
 const PIECE_RE = /^data\.(\d{1,12})$/
 

@@ -1,7 +1,7 @@
 // How much of a live stream a node keeps on disk: everything (a source, by default), the newest
 // span of stream time (`30m`, a viewer's default) or the newest span of bytes (`500MB`). Pure: the
 // policy from a flag, and which log byte the kept part starts at given the newest segments.
-import type { SegmentRecord } from './stream-types.ts'
+import { CHUNK_SIZE, type SegmentRecord } from './stream-types.ts'
 
 export type KeepPolicy =
   | { kind: 'all' }
@@ -13,6 +13,8 @@ export const KEEP_ALL: KeepPolicy = { kind: 'all' }
  * back a while without the folder growing by 0.75 GB an hour forever. */
 export const DEFAULT_VIEWER_KEEP = '30m'
 
+/** 2 Mb/s: the default 1500k video plus audio and container overhead, rounded up. */
+const TYPICAL_BYTES_PER_SECOND = 250_000
 const UNITS_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }
 const UNITS_BYTES: Record<string, number> = { kb: 1e3, mb: 1e6, gb: 1e9, tb: 1e12, kib: 2 ** 10, mib: 2 ** 20, gib: 2 ** 30, tib: 2 ** 40 }
 /** Less than this would not hold a player's live window (six segments) with room to spare. */
@@ -55,4 +57,13 @@ export function keepFrom(policy: KeepPolicy, newest: Iterable<SegmentRecord>): n
     oldestKept = s
   }
   return null
+}
+
+/** Chunks per data piece for a window: about an eighth of it (at a typical 2 Mb/s for a time
+ * window), so what lingers past the window is small, between 16 chunks (256 KiB) and 1024
+ * (16 MiB, which keeps a 30 min window to about 25 open files). */
+export function pieceChunksFor(policy: KeepPolicy): number | null {
+  if (policy.kind === 'all') return null
+  const bytes = policy.kind === 'bytes' ? policy.bytes : policy.ms / 1000 * TYPICAL_BYTES_PER_SECOND
+  return Math.min(1024, Math.max(16, Math.floor(bytes / 8 / CHUNK_SIZE)))
 }

@@ -24,13 +24,13 @@
 // fMP4 init stay: every segment needs them. 'trim' (floor) tells the mesh.
 import { EventEmitter } from 'node:events'
 import { join } from 'node:path'
-import { DEFAULT_PIECE_CHUNKS, type DataPieces } from './data-pieces.ts'
+import type { DataPieces } from './data-pieces.ts'
 import { StoreError } from './errors.ts'
 import { silentLogger, type StoreLogger } from './logger.ts'
 import { pickChunkRecord, pickSegmentRecord, pickStreamHead, pickStreamInfo } from './record-shape.ts'
 import type { RecordsJournal, JournalEntry } from './records-journal.ts'
 import type { RecordWindow } from './record-window.ts'
-import { KEEP_ALL, keepFrom, type KeepPolicy } from './retention.ts'
+import { KEEP_ALL, keepFrom, pieceChunksFor, type KeepPolicy } from './retention.ts'
 import { openStreamFiles, pinnedPieces, writeFloor, type StreamFiles } from './stream-log-load.ts'
 import { StreamSource, type SourceOptions } from './stream-source.ts'
 import { parseStreamId } from './stream-id.ts'
@@ -51,7 +51,7 @@ export interface StreamLogOptions {
   markIntervalMs?: number
   /** What stays on disk (default: everything). */
   keep?: KeepPolicy
-  /** Chunks per data piece when `keep` is a window (tests make it small). */
+  /** Chunks per data piece when `keep` is a window (default: pieceChunksFor(keep)). */
   pieceChunks?: number
 }
 export type { SourceOptions } from './stream-source.ts'
@@ -142,7 +142,7 @@ export class StreamLog extends EventEmitter implements StreamLogReader {
       markBatch: opts.markBatch ?? DEFAULT_MARK_BATCH,
       markIntervalMs: opts.markIntervalMs ?? DEFAULT_MARK_INTERVAL_MS,
       logger: opts.logger ?? silentLogger,
-      pieceChunks: (opts.keep ?? KEEP_ALL).kind === 'all' ? null : (opts.pieceChunks ?? DEFAULT_PIECE_CHUNKS),
+      pieceChunks: (opts.keep ?? KEEP_ALL).kind === 'all' ? null : (opts.pieceChunks ?? pieceChunksFor(opts.keep ?? KEEP_ALL)),
     })
     return new StreamLog(id, opts, files)
   }

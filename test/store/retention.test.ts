@@ -7,7 +7,7 @@ import { readdir } from 'node:fs/promises'
 import { StreamLog, streamDir } from '../../src/store/stream-log.ts'
 import { generateStreamKey } from '../../src/store/keys.ts'
 import { isStoreError } from '../../src/store/errors.ts'
-import { keepFrom, parseKeep, type KeepPolicy } from '../../src/store/retention.ts'
+import { keepFrom, parseKeep, pieceChunksFor, type KeepPolicy } from '../../src/store/retention.ts'
 import { CHUNK_SIZE, type SegmentRecord } from '../../src/store/stream-types.ts'
 import { bytesOf, defer, fakeClock, tempDir } from './helpers.ts'
 
@@ -24,6 +24,10 @@ test('parseKeep: all, durations and sizes; garbage and tiny windows are one-line
     const r = parseKeep(bad)
     assert.ok('error' in r && !r.error.includes('\n'), bad)
   }
+  assert.equal(pieceChunksFor({ kind: 'all' }), null, 'keeping everything: one data file, as before')
+  assert.equal(pieceChunksFor({ kind: 'time', ms: 30 * 60_000 }), 1024)
+  assert.equal(pieceChunksFor({ kind: 'time', ms: 10_000 }), 19)
+  assert.equal(pieceChunksFor({ kind: 'bytes', bytes: 2 * 2 ** 20 }), 16)
 })
 
 const segment = (n: number, offset: number, length: number, pdt: number): SegmentRecord =>
