@@ -12,6 +12,7 @@ import { seededRandom } from './util/timers.ts'
 import { StreamRegistry } from './mesh/stream-registry.ts'
 import { FileServer } from './mesh/file-server.ts'
 import { FileStore } from './store/file-store.ts'
+import type { KeepPolicy } from './store/retention.ts'
 import { StreamLog } from './store/stream-log.ts'
 import { loadOrCreateKey } from './store/keys.ts'
 import { bindPort } from './port-binding.ts'
@@ -136,17 +137,19 @@ export class Runtime {
 
   /** Starts a stream we are the source of, signed with the key in `keyFile` (default
    * <dir>/keys/<name>.key), made on first use: the same key is the same stream id. */
-  async startSource(name: string, opts: { format: MediaFormat; targetDuration: number; keyFile?: string; onKeyCreated?: (file: string) => void }): Promise<{ log: StreamLog; swarm: StreamSwarm }> {
+  async startSource(name: string, opts: { format: MediaFormat; targetDuration: number; keyFile?: string; onKeyCreated?: (file: string) => void; keep?: KeepPolicy }): Promise<{ log: StreamLog; swarm: StreamSwarm }> {
     const key = await loadOrCreateKey(opts.keyFile ?? join(this.opts.dir, 'keys', `${name}.key`), opts.onKeyCreated)
-    const log = await StreamLog.createSource(this.opts.dir, key, name, { format: opts.format, targetDuration: opts.targetDuration, logger: this.opts.logger.child('store') })
+    const log = await StreamLog.createSource(this.opts.dir, key, name, {
+      format: opts.format, targetDuration: opts.targetDuration, keep: opts.keep, logger: this.opts.logger.child('store'),
+    })
     this.logs.set(log.id, log)
     this.metrics.setNodeRole('source')
     return { log, swarm: this.streams.add(log) }
   }
 
   /** Joins a stream as a viewer: a replica log filled from peers, relayed to others. */
-  async watch(id: string, bootstrap: string[]): Promise<{ log: StreamLog; swarm: StreamSwarm }> {
-    const log = await StreamLog.openReplica(this.opts.dir, id, { logger: this.opts.logger.child('store') })
+  async watch(id: string, bootstrap: string[], opts: { keep?: KeepPolicy } = {}): Promise<{ log: StreamLog; swarm: StreamSwarm }> {
+    const log = await StreamLog.openReplica(this.opts.dir, id, { keep: opts.keep, logger: this.opts.logger.child('store') })
     this.logs.set(log.id, log)
     if (this.opts.role !== 'source') this.metrics.setNodeRole('viewer')
     const peers = bootstrap.length ? bootstrap : this.node.peers.active().map((p) => p.addr)
