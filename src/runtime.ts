@@ -2,8 +2,7 @@
 // metrics and the local HTTP endpoint. The CLI commands, the demo and the benchmarks start these.
 import { join } from 'node:path'
 import { mkdir } from 'node:fs/promises'
-import { CjNode, SMALL_DATAGRAM_BYTES } from './mesh/node.ts'
-import { BLOCK_SIZE } from './mesh/messages.ts'
+import { CjNode } from './mesh/node.ts'
 import { UdpTransport } from './mesh/transport.ts'
 import type { Transport } from './mesh/transport.ts'
 import { ShapedTransport } from './mesh/link.ts'
@@ -95,9 +94,8 @@ export class Runtime {
       bootstrap: opts.peers ?? [], peersFile: join(opts.dir, 'peers.json'), probeIntervalMs: opts.probeIntervalMs,
       ourDatagramBytes: opts.maxDatagramBytes,
     })
-    // Whole 4 KiB blocks that fit a datagram once base64 (4/3) and the JSON around them are paid for.
-    const ourMaxDataBytes = Math.max(BLOCK_SIZE, Math.floor(((opts.maxDatagramBytes ?? SMALL_DATAGRAM_BYTES) - 400) * 0.75 / BLOCK_SIZE) * BLOCK_SIZE)
-    const fileServer = new FileServer({ node, store: files, logger: opts.logger.child('files'), metrics }, { ourMaxDataBytes })
+    // Replies are sized per peer from the node's datagram limit for it (CjNode.datagramLimit).
+    const fileServer = new FileServer({ node, store: files, logger: opts.logger.child('files'), metrics })
     const rt = new Runtime(opts, node, metrics, files, fileServer)
     try {
       await node.start()
