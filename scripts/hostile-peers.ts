@@ -116,6 +116,8 @@ export class Squatter {
 
   private constructor(private sock: RawSocket, private streamId: string, readonly stripe: number, private source: string) {
     sock.onMessage((m, from) => {
+      // Answers probes like a good peer, so joiners finish their handshake and subscribe.
+      if ('PleaseReturnThisMessage' in m) this.sock.send(from, [{ ReturnedMessage: m.PleaseReturnThisMessage }])
       const sub = (m as { PleaseKeepSendingMe?: { stripe?: unknown } }).PleaseKeepSendingMe
       if (sub && typeof sub.stripe === 'number') {
         // Yes to everyone, in every stripe: the more children starve, the better.

@@ -36,5 +36,10 @@ export class SegmentGaps {
     }
   }
 
-  stop(): void { clearInterval(this.timer) }
+  /** Stops watching; the wait since the last new segment counts too (a stall that never ended). */
+  stop(): void {
+    if (this.next >= 0 && this.lastAt > 0) { this.poll(); this.maxGapMs = Math.max(this.maxGapMs, Date.now() - this.lastAt) }
+    clearInterval(this.timer)
+    this.lastAt = 0
+  }
 }
