@@ -602,7 +602,11 @@ export class StreamSwarm extends EventEmitter {
       // Retry quickly at first (the hello and the cookie round trip may still be under way).
       if (now - this.headAskedAt > 300) {
         this.headAskedAt = now
-        for (const p of this.holderList('').slice(0, 4)) this.node.send(p, [{ type: 'PleaseSendStreamHead', id: this.id }])
+        // Peers that proved their address first: hearsay (a liar's list of holders, refreshed
+        // faster than anyone honest speaks) must not crowd out the peers that can answer.
+        const proven = (a: string) => this.node.peers.get(a)?.verified === true
+        const hs = this.holderList('')
+        for (const p of [...hs.filter(proven), ...hs.filter((a) => !proven(a))].slice(0, 4)) this.node.send(p, [{ type: 'PleaseSendStreamHead', id: this.id }])
       }
       return
     }

@@ -81,7 +81,7 @@ test('a poisoner mixing junk blocks into the parents\' chunks is banned within a
     }
   }
   const banned = (n: CjNode, addr: string) => { const p = n.peers.get(addr); return p !== undefined && n.peers.isBanned(p) }
-  t.diagnostic(`junk blocks sent ${poisoner.junkBlocks}; chunks touched before the ban per node: ${others.map((n) => touched.get(n)!.size).join(', ')}; chunks failed whole: ${others.map((n) => failed.get(n)).join(', ')}; longest segment gap per viewer: ${gaps.map((g) => g.maxGapMs).join(', ')} ms over ${gaps.map((g) => g.segments).join(', ')} segments`)
+  t.diagnostic(`junk blocks sent ${poisoner.junkBlocks}; chunks touched before the ban per node: ${others.map((n) => touched.get(n)!.size).join(', ')}; chunks failed whole: ${others.map((n) => failed.get(n)).join(', ')}; longest segment gap per viewer: ${gaps.map((g) => g.maxGapMs).join(', ')} ms (startup ${gaps.map((g) => g.startupMs).join(', ')} ms) over ${gaps.map((g) => g.segments).join(', ')} segments`)
   for (const n of others) {
     assert.ok(banned(n, poisoner.address), `the poisoner is banned at ${n.address}`)
     assert.ok(touched.get(n)!.size <= 3, `banned within a few chunks at ${n.address}: ${touched.get(n)!.size}`)

@@ -70,7 +70,7 @@ test('squatters holding the source\'s stripe slots and feeding nothing do not st
 
   const st = sourceSwarm.status()
   const copies = (st.uploadedBytes - uploadBefore) / Math.max(1, st.producedBytes - producedBefore)
-  t.diagnostic(`longest segment gap per viewer: ${gaps.map((g) => g.maxGapMs).join(', ')} ms over ${gaps.map((g) => g.segments).join(', ')} segments; ` +
+  t.diagnostic(`longest segment gap per viewer: ${gaps.map((g) => g.maxGapMs).join(', ')} ms (startup ${gaps.map((g) => g.startupMs).join(', ')} ms) over ${gaps.map((g) => g.segments).join(', ')} segments; ` +
     `squatters held a source slot in ${(100 * squatted / Math.max(1, samples)).toFixed(1)} % of samples; squatters ever accepted by the source: ${squatters.filter((q) => q.accepted.size > 0).length}/${squatters.length}; ` +
     `children the squatters lured: ${squatters.reduce((n, q) => n + q.children.size, 0)}; source copies during the attack ${copies.toFixed(2)}`)
   const head = src.log.head()!
