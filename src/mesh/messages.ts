@@ -57,8 +57,10 @@ export type Message =
   | { type: 'PleaseSendSegments'; id: string; from: number; count: number }
   | { type: 'HereAreSegments'; id: string; segments: SegmentRecord[] }
   | { type: 'IHaveChunks'; id: string; from: number; bits: Buffer }
-  | { type: 'PleaseKeepSendingMe'; id: string; stripe: number; from: number }
-  | { type: 'IWillKeepSendingYou'; id: string; stripe: number }
+  /** `failed`: our parent in this stripe, which stopped feeding us; sent to its own parent. */
+  | { type: 'PleaseKeepSendingMe'; id: string; stripe: number; from: number; failed?: string }
+  /** `via`: the sender's own parent in this stripe (absent at the source): where to complain. */
+  | { type: 'IWillKeepSendingYou'; id: string; stripe: number; via?: string }
   | { type: 'AskThemInstead'; id: string; stripe: number; peers: string[] }
   | { type: 'StopSendingMe'; id: string; stripe: number }
   /** Says which extensions we speak and the largest datagram we take, so our own peers can use
@@ -201,9 +203,16 @@ const decoders: { [T in MessageType]: (body: unknown) => Omit<MessageOf<T>, 'typ
   },
   PleaseKeepSendingMe: (b) => {
     const s = isObj(b) ? idStripe(b) : undefined
-    return s && isIndex((b as Obj).from) ? { ...s, from: (b as Obj).from as number } : undefined
+    if (!s || !isIndex((b as Obj).from)) return undefined
+    // An optional address that is not one is dropped alone; the subscription still stands.
+    const failed = isAddress((b as Obj).failed) ? (b as Obj).failed as string : undefined
+    return { ...s, from: (b as Obj).from as number, ...(failed ? { failed } : {}) }
   },
-  IWillKeepSendingYou: (b) => (isObj(b) ? idStripe(b) : undefined),
+  IWillKeepSendingYou: (b) => {
+    const s = isObj(b) ? idStripe(b) : undefined
+    const via = s && isAddress((b as Obj).via) ? (b as Obj).via as string : undefined
+    return s && { ...s, ...(via ? { via } : {}) }
+  },
   AskThemInstead: (b) => {
     const s = isObj(b) ? idStripe(b) : undefined
     const peers = s && peerList((b as Obj).peers)
