@@ -19,6 +19,9 @@ export interface SimOptions {
   joinSpreadMs: number
   /** Share of the viewers replaced per minute (a random one leaves abruptly, a new one joins). */
   churnPerMin: number
+  /** Viewers already present that a joiner is told of besides the source (what a tracker or peer
+   * exchange hands out); 0 is the bench: every viewer knows only the source. */
+  bootstrapViewers: number
   seed: number
 }
 
@@ -56,7 +59,11 @@ export async function simulate(o: SimOptions, onProgress?: (virtualMs: number) =
   const t0 = EPOCH + LEAD_MS
   const end = t0 + o.seconds * 1000
   const present: SwarmMember[] = []
-  const join = (): void => { void sim.join().then((m) => present.push(m)) }
+  const join = (): void => {
+    const peers = [sim.source.node.address]
+    for (let k = 0; k < o.bootstrapViewers && present.length > 0; k++) peers.push(present[Math.floor(sim.random() * present.length)].node.address)
+    void sim.join([...new Set(peers)]).then((m) => present.push(m))
+  }
   for (let k = 0; k < o.viewers; k++) sim.timers.queue.at(t0 + (o.joinSpreadMs * k) / Math.max(1, o.viewers), join)
   if (o.churnPerMin > 0) {
     const every = 60_000 / (o.churnPerMin * o.viewers)
