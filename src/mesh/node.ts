@@ -36,6 +36,9 @@ const HELLO_MAX_GAP_MS = 10_000
 const FLOOD_CHARGE_INTERVAL_MS = 1000
 /** Replies to peers not known to be ours stay under the LCDP datagram size; ours may be larger on loopback. */
 export const SMALL_DATAGRAM_BYTES = 5888
+/** Loopback carries datagrams up to the UDP maximum without fragmenting: our peers on the same
+ * host exchange 40 KiB per datagram whatever --max-datagram says for the network. */
+export const LOOPBACK_DATAGRAM_BYTES = MAX_DATAGRAM_BYTES
 /** Unverified senders get at most this many addresses in a list (the reference nodes give 1 to 3). */
 export const UNVERIFIED_LIST_MAX = 2
 /** Cookies remembered per host: recomputing an HMAC for every datagram costs more than the lookup. */
@@ -148,7 +151,7 @@ export class CjNode extends EventEmitter {
       .slice(0, 16)
     for (const p of targets) {
       const hello: Message[] = [{ type: 'PleaseSendPeers' }, { type: 'PleaseReturnThisMessage', value: now }]
-      if (p.maxDatagramBytes === undefined) hello.push(this.capabilities())
+      if (p.maxDatagramBytes === undefined) hello.push(this.capabilities(p.addr))
       this.send(p.addr, hello)
     }
     this.metrics.peersGauge(this.peers.size, this.peers.active(60_000).length)
@@ -168,9 +171,21 @@ export class CjNode extends EventEmitter {
     return c
   }
 
-  /** Our IAlsoSpeak: the extension we speak and the largest datagram we accept. */
-  capabilities(): Message {
-    return { type: 'IAlsoSpeak', extensions: [OUR_EXTENSION], maxDatagramBytes: this.init.ourDatagramBytes ?? SMALL_DATAGRAM_BYTES }
+  /** Our IAlsoSpeak to one address: the extension we speak and the largest datagram we accept from it. */
+  capabilities(to?: string): Message {
+    return { type: 'IAlsoSpeak', extensions: [OUR_EXTENSION], maxDatagramBytes: this.ourLimit(to) }
+  }
+
+  private ourLimit(addr: string | undefined): number {
+    const n = this.init.ourDatagramBytes ?? SMALL_DATAGRAM_BYTES
+    return addr !== undefined && isLoopback(addr) ? Math.max(n, LOOPBACK_DATAGRAM_BYTES) : n
+  }
+
+  /** The largest datagram we send a peer: more than the LCDP size only to a verified peer of ours
+   * that said it takes more (IAlsoSpeak). */
+  datagramLimit(peer: Peer): number {
+    const ours = this.ourLimit(peer.addr)
+    return peer.speaksStreams && peer.verified ? Math.min(ours, peer.maxDatagramBytes ?? ours) : SMALL_DATAGRAM_BYTES
   }
 
   /** Sends messages to one address, wrapped in the cookie echo/request, split into datagrams of a
@@ -218,8 +233,7 @@ export class CjNode extends EventEmitter {
     if (this.peers.isBanned(peer)) return 0
     const now = this.timers.now()
     if (!isReply && !peer.verified && peer.lastHeard === 0 && peer.unverifiedRecv === 0) peer.spokeFirst = true
-    const ours = this.init.ourDatagramBytes ?? SMALL_DATAGRAM_BYTES
-    const maxBytes = peer.speaksStreams && peer.verified ? Math.min(ours, peer.maxDatagramBytes ?? ours) : SMALL_DATAGRAM_BYTES
+    const maxBytes = this.datagramLimit(peer)
     let budget = Infinity
     let twice = Infinity
     let allowance = 0
@@ -354,7 +368,7 @@ export class CjNode extends EventEmitter {
         peer.speaksStreams = true
         // Below the LCDP size nobody needs to go; above it only what the peer says it takes.
         peer.maxDatagramBytes = Math.max(SMALL_DATAGRAM_BYTES, m.maxDatagramBytes)
-        if (!peer.toldCaps) { out.push({ m: this.capabilities(), kind: 'control', role: 'relay' }); peer.toldCaps = true }
+        if (!peer.toldCaps) { out.push({ m: this.capabilities(from), kind: 'control', role: 'relay' }); peer.toldCaps = true }
       }
       for (const h of this.handlers.get(m.type) ?? []) {
         try {
@@ -396,6 +410,10 @@ export class CjNode extends EventEmitter {
     await this.transport.close()
     this.emit('close')
   }
+}
+
+function isLoopback(addr: string): boolean {
+  return addr.startsWith('127.') || addr.startsWith('[::1]:') || addr.startsWith('[::ffff:127.')
 }
 
 function byteSize(json: string[]): number {

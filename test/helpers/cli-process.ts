@@ -13,8 +13,8 @@ import type { TestContext } from 'node:test'
 
 export const REPO = resolve(import.meta.dirname, '..', '..')
 export const BIN = join(REPO, 'bin', 'cjp2p-stream')
-/** The node arguments that run the command from source. */
-export const CLI_FROM_SOURCE = ['--import', 'tsx', join(REPO, 'src', 'main.ts')]
+/** The node arguments that run the command from source (tsx by URL: a test's cwd may be anywhere). */
+export const CLI_FROM_SOURCE = ['--import', import.meta.resolve('tsx'), join(REPO, 'src', 'main.ts')]
 /** Time a clean SIGTERM shutdown may take on a busy 2-core machine before we SIGKILL. */
 const STOP_GRACE_MS = 8000
 /** tsx compiles the sources on first start; a loaded machine needs a while. */

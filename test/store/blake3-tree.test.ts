@@ -1,7 +1,8 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
+import { createHash } from 'node:crypto'
 import { readFileSync } from 'node:fs'
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import fc from 'fast-check'
@@ -15,6 +16,7 @@ import {
 } from '../../src/store/blake3/tree.ts'
 import type { Blake3Tree } from '../../src/store/blake3/tree.ts'
 import { Blake3TreeBuilder, buildTree, buildTreeOfFile } from '../../src/store/blake3/tree-builder.ts'
+import { loadTree, saveTree } from '../../src/store/blake3/tree-file.ts'
 
 const LEAF = 4096
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex')
@@ -47,6 +49,28 @@ function assertSound(tree: Blake3Tree, content: Uint8Array, what: string): void 
   assert.ok(parsed.ok, `${what}: ${parsed.ok ? '' : parsed.error}`)
   assert.equal(hex(parsed.tree.bytes), hex(tree.bytes), what)
 }
+
+test('the reference format\'s published tree-v2 vectors: leaf count, length, root and the whole tree file', () => {
+  const vectors = JSON.parse(readFileSync(new URL('./fixtures/blake3-tree-v2-vectors.json', import.meta.url), 'utf8')) as {
+    cases: { len: number; leaves: number; treeBytes: number; root: string; treeBlake3: string }[]
+    threeLeafTree: string[]
+  }
+  assert.equal(vectors.cases.length, 8)
+  const content = (len: number) => {
+    const b = Buffer.alloc(len)
+    for (let i = 0; i < len; i++) b[i] = (i * 31 + 7) & 0xff
+    return b
+  }
+  for (const v of vectors.cases) {
+    const tree = buildTree(content(v.len))
+    assert.equal(tree.leafCount, v.leaves, `len ${v.len}`)
+    assert.equal(tree.bytes.length, v.treeBytes, `len ${v.len}`)
+    assert.equal(hex(tree.root), v.root, `len ${v.len}`)
+    assert.equal(blake3(tree.bytes).toString('hex'), v.treeBlake3, `len ${v.len}: the whole tree file`)
+    assert.equal(parseTreeForId(Buffer.from(tree.bytes), `blake3_tree_v2/${v.root}`, { contentSize: v.len }).ok, true)
+  }
+  assert.equal(hex(buildTree(content(12288)).bytes), vectors.threeLeafTree.join(''))
+})
 
 test('official BLAKE3 test vectors: the tree root is the published hash, fed whole or in odd pieces', () => {
   const vectors = JSON.parse(readFileSync(new URL('./fixtures/blake3-test-vectors.json', import.meta.url), 'utf8')) as { cases: { input_len: number; hash: string }[] }
@@ -188,7 +212,7 @@ test('blocks of the wrong length, index or position are refused', () => {
   assert.equal(buildTree(Buffer.alloc(0)).verifyBlock(0, Buffer.alloc(0)), 'bad-index')
 })
 
-test('a corrupted tree names the tree-file blocks that are wrong; reserved header bytes are not checked', () => {
+test('a corrupted tree names the tree-file blocks that are wrong; reserved header bytes are not checked but zeroed', () => {
   for (const size of [LEAF + 1, 3 * LEAF, 7 * LEAF + 5, 200 * LEAF, 600 * LEAF - 1]) {
     const tree = buildTree(randomish(size, size))
     const positions = new Set([0, 3, 32, 63, 64, 95, 96, tree.bytes.length - 1, tree.bytes.length - 33])
@@ -202,7 +226,9 @@ test('a corrupted tree names the tree-file blocks that are wrong; reserved heade
     }
     const reserved = Buffer.from(tree.bytes)
     reserved[10] = 7
-    assert.equal(parseTree(reserved, tree.root).ok, true, 'the reference writes zeros there but never reads them')
+    const accepted = parseTree(reserved, tree.root)
+    assert.ok(accepted.ok, 'the reference writes zeros there but never reads them')
+    assert.equal(hex(accepted.tree.bytes), hex(tree.bytes), 'and they are zeroed again, so no copy carries a stamp')
   }
 })
 
@@ -279,15 +305,17 @@ test('hostile tree bytes, roots and sizes never throw', () => {
   ), { numRuns: 1500 })
 })
 
-test('the tree of a file read in blocks equals the tree of its bytes; a missing file is a typed error', async () => {
+test('the tree of a file read in blocks equals the tree of its bytes, with a tap for SHA-256; a missing file is a typed error', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'blake3-tree-'))
   try {
     for (const size of [0, 1, LEAF, 5 * 1024 * 1024 + 4097]) {
       const content = randomish(size, size + 1)
       const path = join(dir, `f${size}`)
       await writeFile(path, content)
-      const fromFile = await buildTreeOfFile(path)
+      const sha = createHash('sha256')
+      const fromFile = await buildTreeOfFile(path, { tap: (bytes) => sha.update(bytes) })
       assert.equal(hex(fromFile.bytes), hex(buildTree(content).bytes), `size ${size}`)
+      assert.equal(sha.digest('hex'), createHash('sha256').update(content).digest('hex'), 'the tap saw every byte once, in order')
       assert.equal(hex(fromFile.root), blake3(content).toString('hex'))
     }
     await assert.rejects(buildTreeOfFile(join(dir, 'missing')), (err) => isStoreError(err, 'ERR_NOT_FOUND'))
@@ -305,4 +333,26 @@ test('the builder refuses more or fewer bytes than it was told, and use after fi
   b.finish()
   assert.throws(() => b.update(Buffer.alloc(1)), (err) => isStoreError(err, 'ERR_CLOSED'))
   assert.throws(() => b.finish(), (err) => isStoreError(err, 'ERR_CLOSED'))
+})
+
+test('a tree saved to disk loads back checked; a missing one is null, a damaged one ERR_CORRUPT', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'blake3-tree-file-'))
+  try {
+    const tree = buildTree(randomish(50 * LEAF + 9, 21))
+    const path = join(dir, tree.treeId.replace('/', '-'))
+    await saveTree(path, tree)
+    await saveTree(path, tree) // replacing an existing tree is fine
+    assert.deepEqual(await readdir(dir), [tree.treeId.replace('/', '-')], 'no temporary file left behind')
+    const loaded = await loadTree(path, tree.root, { contentSize: 50 * LEAF + 9 })
+    assert.equal(hex(loaded!.bytes), hex(tree.bytes))
+    assert.equal(await loadTree(join(dir, 'missing'), tree.root), null)
+    await assert.rejects(loadTree(path, buildTree(Buffer.from('other')).root), (err) => isStoreError(err, 'ERR_CORRUPT'))
+    const damaged = Buffer.from(tree.bytes)
+    damaged[damaged.length - 5] ^= 1
+    await writeFile(path, damaged)
+    await assert.rejects(loadTree(path, tree.root), (err) => isStoreError(err, 'ERR_CORRUPT'))
+    await assert.rejects(saveTree(join(dir, 'no-such-dir', 'tree'), tree), (err) => isStoreError(err, 'ERR_NOT_FOUND'))
+  } finally {
+    await rm(dir, { recursive: true, force: true })
+  }
 })

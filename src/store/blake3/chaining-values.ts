@@ -6,7 +6,8 @@
 // does. Tests check every root against hash-wasm and @noble/hashes and the official test vectors.
 //
 // Speed: everything runs on module-level scratch arrays (the functions are synchronous, so they
-// cannot interleave) and one unrolled round loop on local variables, with no allocation per block.
+// cannot interleave) and a round loop with its eight G steps written out on local variables, with no
+// allocation per block.
 import { endianness } from 'node:os'
 
 export const CHUNK_BYTES = 1024

@@ -114,8 +114,14 @@ export function buildTree(content: Uint8Array): Blake3Tree {
  * large enough that the event loop gets a turn only every few milliseconds of hashing. */
 const READ_BYTES = 1024 * 1024
 
+export interface TreeOfFileInit {
+  /** Sees every byte in order, so a caller can take the SHA-256 id in the same pass (the reference
+   * does the same when it shares a file). */
+  tap?: (bytes: Uint8Array) => void
+}
+
 /** The tree of a file, read in 1 MiB blocks. A file that changes size while it is read is an error. */
-export async function buildTreeOfFile(path: string): Promise<Blake3Tree> {
+export async function buildTreeOfFile(path: string, init: TreeOfFileInit = {}): Promise<Blake3Tree> {
   let handle
   try {
     handle = await open(path, 'r')
@@ -130,7 +136,9 @@ export async function buildTreeOfFile(path: string): Promise<Blake3Tree> {
       for (;;) {
         const { bytesRead } = await handle.read(buf, 0, buf.length, builder.bytesSeen)
         if (bytesRead === 0) break
-        builder.update(buf.subarray(0, bytesRead))
+        const piece = buf.subarray(0, bytesRead)
+        builder.update(piece)
+        init.tap?.(piece)
       }
       return builder.finish()
     } catch (err) {

@@ -190,6 +190,9 @@ export function parseTree(bytes: unknown, root: Uint8Array, init: ParseTreeInit 
   if (n === 0 && !equal32(root, 0, EMPTY_ROOT, 0)) return fail('an empty tree can only be the tree of empty content')
   if (n >= 2) checkFromRoot(owned, n, root, bad)
   if (bad.size > 0) return fail(`tree does not match root ${blake3Id(root)}`, bad)
+  // Nothing binds the reserved bytes to the id, so a peer could stamp each copy it serves and learn
+  // who fetched from whom; zeroing them makes every accepted tree the one we would have built.
+  owned.fill(0, TREE_MAGIC.length, ROOT_OFFSET)
   return { ok: true, tree: new Blake3Tree(owned, n) }
 }
 
