@@ -3,7 +3,7 @@
 // Shared by the property tests (test/mesh/messages-fuzz.test.ts) and the live fuzzer (scripts/fuzz.ts).
 import type { Message } from '../src/mesh/messages.ts'
 import { encodeMessage } from '../src/mesh/messages.ts'
-import { seededRandom } from '../src/mesh/transport.ts'
+import { seededRandom } from '../src/util/timers.ts'
 import { CHUNK_SIZE } from '../src/store/stream-types.ts'
 
 /** Deterministic PRNG: a failing seed reproduces. */

@@ -15,6 +15,7 @@ import type { StreamLog } from '../store/stream-log.ts'
 import type { ChunkRecord, SegmentRecord, Verdict } from '../store/stream-types.ts'
 import { BLOCK_SIZE, CHUNK_SIZE } from '../store/stream-types.ts'
 import type { TrafficRole } from '../metrics/types.ts'
+import type { Timer } from '../util/timers.ts'
 
 /** A viewer starts this many segments behind the newest, enough for hls.js to start smoothly. */
 export const START_SEGMENTS_BACK = 3
@@ -54,7 +55,10 @@ interface Join { candidates: string[]; asked?: string; askedAt: number; tried: S
 export interface SwarmStatus {
   id: string
   role: 'source' | 'viewer'
-  head: { chunks: number; segments: number; ended: boolean } | null
+  /** The signed live edge; its length (`bytes`) and signing time give the stream bitrate anywhere. */
+  head: { chunks: number; segments: number; ended: boolean; bytes: number; time: number } | null
+  /** Addresses that sent us chunks as the source (hops 0): a viewer's dashboard marks them. */
+  sources: string[]
   startChunk: number
   verifiedChunks: number
   parents: (string | null)[]
@@ -115,7 +119,7 @@ export class StreamSwarm extends EventEmitter {
   /** Parents dropped for silence, and when (pruned past MAX_HOLDERS entries). */
   private droppedAt = new Map<string, number>()
   private bootstrap: string[]
-  private timer: NodeJS.Timeout | undefined
+  private timer: Timer | undefined
   private headAskedAt = 0
   private segmentsAskedAt = 0
   /** The first segment a joiner plays (segments before it are none of its business). */
@@ -164,8 +168,7 @@ export class StreamSwarm extends EventEmitter {
 
   start(): void {
     if (this.timer || this.closed) return
-    this.timer = setInterval(() => this.tick(), TICK_MS)
-    this.timer.unref()
+    this.timer = this.node.timers.setInterval(() => this.tick(), TICK_MS)
     this.tick()
   }
 
@@ -266,7 +269,7 @@ export class StreamSwarm extends EventEmitter {
       this.judge(v, ctx, 'bad_signature')
       if (v.result === 'reject') continue
       this.maxKnown = Math.max(this.maxKnown, rec.n + 1)
-      if (!this.knownSince.has(rec.n)) this.knownSince.set(rec.n, this.node.clock.now())
+      if (!this.knownSince.has(rec.n)) this.knownSince.set(rec.n, this.node.timers.now())
       const held = this.log.chunkRecord(rec.n)
       if (held) this.assembled(rec.n, this.assembly.tryComplete(held))
     }
@@ -295,7 +298,7 @@ export class StreamSwarm extends EventEmitter {
     // Pushing a stream to an unproven address would be the worst amplification there is.
     if (!ctx.verified) return
     const s = m.stripe
-    const now = this.node.clock.now()
+    const now = this.node.timers.now()
     if (m.failed) this.onComplaint(s, m.failed, ctx.from, now)
     const failedUntil = this.failedChildren.get(`${s} ${ctx.from}`)
     const d = failedUntil !== undefined && failedUntil > now
@@ -364,17 +367,17 @@ export class StreamSwarm extends EventEmitter {
     if (this.isSource) return
     const j = this.joins[m.stripe]
     const via = m.via !== this.node.address && m.via !== ctx.from ? m.via : undefined
-    if (this.parents[m.stripe] === ctx.from) { this.subscribedAt[m.stripe] = this.node.clock.now(); this.parentVia[m.stripe] = via; return }
+    if (this.parents[m.stripe] === ctx.from) { this.subscribedAt[m.stripe] = this.node.timers.now(); this.parentVia[m.stripe] = via; return }
     if (!j || j.asked !== ctx.from) {
       // An offer we did not ask for (or no longer want): decline it so the sender does not push in vain.
       this.node.send(ctx.from, [{ type: 'StopSendingMe', id: this.id, stripe: m.stripe }])
       return
     }
     this.parents[m.stripe] = ctx.from
-    this.parentPushAt[m.stripe] = this.node.clock.now()
-    this.subscribedAt[m.stripe] = this.node.clock.now()
+    this.parentPushAt[m.stripe] = this.node.timers.now()
+    this.subscribedAt[m.stripe] = this.node.timers.now()
     this.overdueSince[m.stripe] = undefined
-    this.parentSince[m.stripe] = this.node.clock.now()
+    this.parentSince[m.stripe] = this.node.timers.now()
     this.parentFed[m.stripe] = false
     this.parentVia[m.stripe] = via
     // Judged from where we stand now: it owes us the pushes that come after.
@@ -395,7 +398,7 @@ export class StreamSwarm extends EventEmitter {
     }
     const j = this.joins[m.stripe]
     if (!j || j.asked !== ctx.from) return
-    const now = this.node.clock.now()
+    const now = this.node.timers.now()
     const dropped = (a: string) => !this.sourceAddrs.has(a) && now - (this.droppedAt.get(a) ?? -Infinity) < DROPPED_PARENT_MS
     // A redirect may point back at a parent that just failed us (the source lists its children
     // first): such peers go to the end, after everything else we know.
@@ -442,7 +445,7 @@ export class StreamSwarm extends EventEmitter {
 
   /** Counts a pull we are about to serve; false when this second's allowance is used up. */
   private pullAllowance(): boolean {
-    const now = this.node.clock.now()
+    const now = this.node.timers.now()
     if (now - this.pullWindow.at >= 1000) this.pullWindow = { at: now, served: 0 }
     if (!mayServePull(this.pullWindow.served)) return false
     this.pullWindow.served++
@@ -472,7 +475,7 @@ export class StreamSwarm extends EventEmitter {
     this.noteHolder(ctx.from)
     const s = stripeOf(n)
     if (this.parents[s] === ctx.from) {
-      this.parentPushAt[s] = this.node.clock.now()
+      this.parentPushAt[s] = this.node.timers.now()
       this.parentPushedN[s] = Math.max(this.parentPushedN[s], n)
       this.parentFed[s] = true
     }
@@ -481,7 +484,7 @@ export class StreamSwarm extends EventEmitter {
     // Far beyond the edge we know is either a lie or the future: do not buffer it.
     if (n > this.maxKnown + 4 * STRIPES + 64) return
     const rec = this.log.chunkRecord(n) ?? undefined
-    this.assembled(n, this.assembly.add(n, m.offset - n * CHUNK_SIZE, m.data, ctx.from, hops, rec, this.node.clock.now()), ctx.from)
+    this.assembled(n, this.assembly.add(n, m.offset - n * CHUNK_SIZE, m.data, ctx.from, hops, rec, this.node.timers.now()), ctx.from)
   }
 
   /** Charges the sender of every block that failed its signed hash, and stores a chunk made whole. */
@@ -517,7 +520,7 @@ export class StreamSwarm extends EventEmitter {
       // A local fault (disk full, I/O error), not the sender's: nothing was marked verified, the
       // chunk is fetched again later. Said once in a while, never thrown into the void.
       this.inFlight.delete(n)
-      const now = this.node.clock.now()
+      const now = this.node.timers.now()
       if (now - this.storeFaultAt > STORE_FAULT_LOG_MS) {
         this.storeFaultAt = now
         this.node.log.error('could not store a verified chunk; serving what we have and retrying', { stream: this.id, chunk: n, err })
@@ -548,7 +551,7 @@ export class StreamSwarm extends EventEmitter {
     if (this.fedByRing.length > FED_BY_MEMORY) this.fedByRing.shift()
     const rec = this.log.chunkRecord(n)
     if (rec) {
-      const age = Math.max(0, this.node.clock.now() - rec.time)
+      const age = Math.max(0, this.node.timers.now() - rec.time)
       this.delays.push(age)
       if (this.delays.length > 4096) this.delays.splice(0, 2048)
       this.node.metrics.chunkVerified(age / 1000, hops)
@@ -594,7 +597,7 @@ export class StreamSwarm extends EventEmitter {
 
   private tick(): void {
     if (this.closed) return
-    const now = this.node.clock.now()
+    const now = this.node.timers.now()
     this.expireChildren(now)
     if (this.isSource) return
     const head = this.log.head()
@@ -618,7 +621,7 @@ export class StreamSwarm extends EventEmitter {
     if (now - this.headAskedAt > 2000) {
       this.headAskedAt = now
       const hs = this.holderList('')
-      if (hs.length) this.node.send(hs[Math.floor(Math.random() * hs.length)], [{ type: 'PleaseSendStreamHead', id: this.id }])
+      if (hs.length) this.node.send(hs[Math.floor(this.node.timers.random() * hs.length)], [{ type: 'PleaseSendStreamHead', id: this.id }])
     }
   }
 
@@ -632,7 +635,7 @@ export class StreamSwarm extends EventEmitter {
     this.startSegment = first
     const start = seg ? Math.floor(seg.offset / CHUNK_SIZE) : head.chunks
     this.startChunk = Math.max(0, Math.min(start, head.chunks))
-    const now = this.node.clock.now()
+    const now = this.node.timers.now()
     this.joinedAt = { at: now, startPublishedAt: this.log.chunkRecord(this.startChunk)?.time ?? seg?.pdt ?? now }
     this.maxKnown = Math.max(this.maxKnown, head.chunks)
     this.node.log.debug('joining at the live edge', { stream: this.id, chunk: this.startChunk, of: head.chunks })
@@ -713,13 +716,13 @@ export class StreamSwarm extends EventEmitter {
     if (!next) { this.joins[s] = undefined; return }
     j.tried.add(next)
     j.asked = next
-    j.askedAt = this.node.clock.now()
+    j.askedAt = this.node.timers.now()
     const peer = this.node.peers.get(next)
     if (!peer?.verified) {
       // A stranger ignores subscriptions until we have echoed its cookie. An RTT probe is answered
       // by everyone (with its cookie), so send that first and subscribe once it is verified.
       j.hello = true
-      this.node.send(next, [{ type: 'PleaseReturnThisMessage', value: this.node.clock.now() }])
+      this.node.send(next, [{ type: 'PleaseReturnThisMessage', value: this.node.timers.now() }])
       return
     }
     j.hello = false
@@ -779,7 +782,7 @@ export class StreamSwarm extends EventEmitter {
     const hs = this.holderList('').filter((a) => !this.hasFailedUs(a, now))
     const pool = flowing.length ? flowing : hs
     if (pool.length === 0) return
-    this.node.send(pool[Math.floor(Math.random() * pool.length)], [{ type: 'PleaseSendSegments', id: this.id, from: hole, count: MAX_RECORDS_PER_MESSAGE }])
+    this.node.send(pool[Math.floor(this.node.timers.random() * pool.length)], [{ type: 'PleaseSendSegments', id: this.id, from: hole, count: MAX_RECORDS_PER_MESSAGE }])
   }
 
   /** The share of the source's repair budget this viewer may use: we cannot see the source's
@@ -792,7 +795,7 @@ export class StreamSwarm extends EventEmitter {
 
   private holdersFor(n: number, known: string[]): string[] {
     const s = stripeOf(n)
-    const now = this.node.clock.now()
+    const now = this.node.timers.now()
     const parent = this.parents[s]
     // The stripe parent is the natural holder, unless it has gone quiet: then it probably lacks
     // the chunk too (or is gone), and the parents of the other stripes, still pushing, go first.
@@ -827,7 +830,7 @@ export class StreamSwarm extends EventEmitter {
       const oldest = [...this.holders.entries()].sort((a, b) => a[1] - b[1])[0]
       this.holders.delete(oldest[0])
     }
-    this.holders.set(addr, this.node.clock.now())
+    this.holders.set(addr, this.node.timers.now())
   }
 
   /** The peer table is capped and evicts: any address we hold (a parent, a holder) may have no
@@ -856,7 +859,8 @@ export class StreamSwarm extends EventEmitter {
     return {
       id: this.id,
       role: this.isSource ? 'source' : 'viewer',
-      head: head ? { chunks: head.chunks, segments: head.segments, ended: head.ended } : null,
+      head: head ? { chunks: head.chunks, segments: head.segments, ended: head.ended, bytes: head.length, time: head.time } : null,
+      sources: [...this.sourceAddrs].slice(0, 4),
       startChunk: this.startChunk,
       verifiedChunks: this.log.verifiedCount(),
       parents: this.parents.map((p) => p ?? null),
@@ -885,7 +889,7 @@ export class StreamSwarm extends EventEmitter {
   async close(): Promise<void> {
     if (this.closed) return
     this.closed = true
-    clearInterval(this.timer)
+    this.node.timers.clear(this.timer)
     this.log.off('chunk', this.onLocalChunk as never)
     this.log.off('segment', this.onLocalSegment as never)
     this.log.off('end', this.onLocalEnd as never)
