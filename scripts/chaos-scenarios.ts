@@ -7,6 +7,8 @@ import { createServer } from 'node:net'
 import { join } from 'node:path'
 import type { Segment } from './chaos-swarm.ts'
 import { Proc, Swarm, sleep } from './chaos-swarm.ts'
+import { DEFAULT_VIEWER_KEEP, parseKeep, pieceChunksFor, type KeepPolicy } from '../src/store/retention.ts'
+import { CHUNK_SIZE } from '../src/store/stream-types.ts'
 
 export interface Row {
   scenario: string
@@ -35,6 +37,8 @@ async function findFile(dir: string, name: string): Promise<string | null> {
   }
   return null
 }
+
+const DEFAULT_KEEP = (parseKeep(DEFAULT_VIEWER_KEEP) as { policy: KeepPolicy }).policy
 
 export async function runChaos(dir: string, log: (s: string) => void = () => {}): Promise<Row[]> {
   const rows: Row[] = []
@@ -157,12 +161,15 @@ export async function runChaos(dir: string, log: (s: string) => void = () => {})
       await sw.viewers[3]!.kill9()
       sw.infos[3] = null
       const vdir = join(dir, 'viewer3')
-      const data = await findFile(vdir, 'data')
       const journal = await findFile(vdir, 'records.jsonl')
-      if (!data || !journal || held.length === 0) return { recoveryMs: null, message: 'no store files found' }
       const target = held[Math.floor(held.length / 2)]
+      // A viewer's default retention window stores the log in pieces (see store/data-pieces.ts).
+      const pieceBytes = (pieceChunksFor(DEFAULT_KEEP) ?? Infinity) * CHUNK_SIZE
+      const piece = target ? Math.floor((target.offset + 100) / pieceBytes) : 0
+      const data = target ? await findFile(vdir, `data.${piece}`) : null
+      if (!data || !journal || held.length === 0) return { recoveryMs: null, message: 'no store files found' }
       const fh = await open(data, 'r+')
-      await fh.write(Buffer.alloc(64, 0xee), 0, 64, target.offset + 100)
+      await fh.write(Buffer.alloc(64, 0xee), 0, 64, target.offset + 100 - piece * pieceBytes)
       await fh.close()
       await truncate(journal, Math.max(0, (await stat(journal)).size - 37))
       await sw.startViewer(3, [sw.infos[1]!.udp, sw.infos[0]!.udp], vdir)
