@@ -38,7 +38,23 @@ async function findFile(dir: string, name: string): Promise<string | null> {
   return null
 }
 
-const DEFAULT_KEEP = (parseKeep(DEFAULT_VIEWER_KEEP) as { policy: KeepPolicy }).policy
+/** The data file holding log byte `offset`, and where in it: one `data` file, or the pieces
+ * `data.<k>` of a viewer with a retention window (the default keep's piece size). */
+async function dataFileAt(dir: string, offset: number): Promise<{ file: string; position: number } | null> {
+  const single = await findFile(dir, 'data')
+  if (single) return { file: single, position: offset }
+  const pieceChunks = pieceChunksFor(viewerKeep())
+  if (pieceChunks === null) return null
+  const k = Math.floor(offset / (pieceChunks * CHUNK_SIZE))
+  const file = await findFile(dir, `data.${k}`)
+  return file ? { file, position: offset - k * pieceChunks * CHUNK_SIZE } : null
+}
+
+function viewerKeep(): KeepPolicy {
+  const r = parseKeep(DEFAULT_VIEWER_KEEP)
+  if ('error' in r) throw new Error(r.error)
+  return r.policy
+}
 
 export async function runChaos(dir: string, log: (s: string) => void = () => {}): Promise<Row[]> {
   const rows: Row[] = []
@@ -163,13 +179,10 @@ export async function runChaos(dir: string, log: (s: string) => void = () => {})
       const vdir = join(dir, 'viewer3')
       const journal = await findFile(vdir, 'records.jsonl')
       const target = held[Math.floor(held.length / 2)]
-      // A viewer's default retention window stores the log in pieces (see store/data-pieces.ts).
-      const pieceBytes = (pieceChunksFor(DEFAULT_KEEP) ?? Infinity) * CHUNK_SIZE
-      const piece = target ? Math.floor((target.offset + 100) / pieceBytes) : 0
-      const data = target ? await findFile(vdir, `data.${piece}`) : null
-      if (!data || !journal || held.length === 0) return { recoveryMs: null, message: 'no store files found' }
-      const fh = await open(data, 'r+')
-      await fh.write(Buffer.alloc(64, 0xee), 0, 64, target.offset + 100 - piece * pieceBytes)
+      const at = target ? await dataFileAt(vdir, target.offset + 100) : null
+      if (!at || !journal) return { recoveryMs: null, message: 'no store files found' }
+      const fh = await open(at.file, 'r+')
+      await fh.write(Buffer.alloc(64, 0xee), 0, 64, at.position)
       await fh.close()
       await truncate(journal, Math.max(0, (await stat(journal)).size - 37))
       await sw.startViewer(3, [sw.infos[1]!.udp, sw.infos[0]!.udp], vdir)

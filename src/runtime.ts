@@ -2,16 +2,19 @@
 // metrics and the local HTTP endpoint. The CLI commands, the demo and the benchmarks start these.
 import { join } from 'node:path'
 import { mkdir } from 'node:fs/promises'
-import { CjNode, SMALL_DATAGRAM_BYTES } from './mesh/node.ts'
-import { BLOCK_SIZE } from './mesh/messages.ts'
-import { ShapedTransport, UdpTransport, seededRandom } from './mesh/transport.ts'
-import type { LinkModel, Transport } from './mesh/transport.ts'
+import { CjNode } from './mesh/node.ts'
+import { UdpTransport } from './mesh/transport.ts'
+import type { Transport } from './mesh/transport.ts'
+import { ShapedTransport } from './mesh/link.ts'
+import type { LinkModel } from './mesh/link.ts'
+import { seededRandom } from './util/timers.ts'
 import { StreamRegistry } from './mesh/stream-registry.ts'
 import { FileServer } from './mesh/file-server.ts'
 import { FileStore } from './store/file-store.ts'
 import type { KeepPolicy } from './store/retention.ts'
 import { StreamLog } from './store/stream-log.ts'
 import { loadOrCreateKey } from './store/keys.ts'
+import { bindPort } from './port-binding.ts'
 import type { MediaFormat, StreamLogReader } from './store/stream-types.ts'
 import { PrometheusMetrics } from './metrics/prometheus-sink.ts'
 import { createPlayerApp, startHttpServer } from './player/app.ts'
@@ -37,6 +40,8 @@ export interface RuntimeOptions {
   httpAllowedHosts?: string[]
   /** Largest datagram to send peers that say they take it (loopback and LANs carry 64 KiB). */
   maxDatagramBytes?: number
+  /** Ports that are only defaults: when taken, bind any free port instead of failing. */
+  anyPortIfTaken?: { udp?: boolean; http?: boolean }
 }
 
 export class Runtime {
@@ -71,18 +76,26 @@ export class Runtime {
   }
 
   static async start(opts: RuntimeOptions): Promise<Runtime> {
+    // The disk first: a folder we cannot write must fail before any socket exists to leak.
     await mkdir(opts.dir, { recursive: true })
-    const udp = await UdpTransport.bind({ host: opts.host ?? '127.0.0.1', port: opts.port ?? 0 })
-    const transport: Transport = opts.link ? new ShapedTransport(udp, opts.link, seededRandom(hashPort(udp.address))) : udp
+    const files = await FileStore.open(opts.dir)
+    let udp: UdpTransport
+    try {
+      udp = await bindPort('udp', opts.port ?? 0, opts.anyPortIfTaken?.udp ?? false,
+        (port) => UdpTransport.bind({ host: opts.host ?? '127.0.0.1', port }),
+        (port) => opts.logger.info(`udp port ${port} is taken (another node on this machine?): using any free port`))
+    } catch (err) {
+      await files.close()
+      throw err
+    }
+    const transport: Transport = opts.link ? new ShapedTransport(udp, opts.link, { random: seededRandom(hashPort(udp.address)) }) : udp
     const metrics = new PrometheusMetrics({ role: opts.role ?? 'node', processMetrics: opts.processMetrics ?? true })
     const node = new CjNode({ transport, logger: opts.logger.child('node'), metrics }, {
       bootstrap: opts.peers ?? [], peersFile: join(opts.dir, 'peers.json'), probeIntervalMs: opts.probeIntervalMs,
       ourDatagramBytes: opts.maxDatagramBytes,
     })
-    const files = await FileStore.open(opts.dir)
-    // Whole 4 KiB blocks that fit a datagram once base64 (4/3) and the JSON around them are paid for.
-    const ourMaxDataBytes = Math.max(BLOCK_SIZE, Math.floor(((opts.maxDatagramBytes ?? SMALL_DATAGRAM_BYTES) - 400) * 0.75 / BLOCK_SIZE) * BLOCK_SIZE)
-    const fileServer = new FileServer({ node, store: files, logger: opts.logger.child('files'), metrics }, { ourMaxDataBytes })
+    // Replies are sized per peer from the node's datagram limit for it (CjNode.datagramLimit).
+    const fileServer = new FileServer({ node, store: files, logger: opts.logger.child('files'), metrics })
     const rt = new Runtime(opts, node, metrics, files, fileServer)
     try {
       await node.start()
@@ -116,12 +129,14 @@ export class Runtime {
         this.opts.logger.debug('playback report', { stream: id, ...r })
       },
     }, { allowedHosts: this.opts.httpAllowedHosts })
-    this.http = await startHttpServer(app, { host, port })
+    this.http = await bindPort('http', port, this.opts.anyPortIfTaken?.http ?? false, (p) => startHttpServer(app, { host, port: p }),
+      (p) => this.opts.logger.info(`http port ${p} is taken (another node on this machine?): using any free port`))
   }
 
-  /** Starts a stream we are the source of (key reused from <dir>/keys/<name>.key). */
-  async startSource(name: string, opts: { format: MediaFormat; targetDuration: number; keep?: KeepPolicy }): Promise<{ log: StreamLog; swarm: StreamSwarm }> {
-    const key = await loadOrCreateKey(join(this.opts.dir, 'keys', `${name}.key`))
+  /** Starts a stream we are the source of, signed with the key in `keyFile` (default
+   * <dir>/keys/<name>.key), made on first use: the same key is the same stream id. */
+  async startSource(name: string, opts: { format: MediaFormat; targetDuration: number; keyFile?: string; onKeyCreated?: (file: string) => void; keep?: KeepPolicy }): Promise<{ log: StreamLog; swarm: StreamSwarm }> {
+    const key = await loadOrCreateKey(opts.keyFile ?? join(this.opts.dir, 'keys', `${name}.key`), opts.onKeyCreated)
     const log = await StreamLog.createSource(this.opts.dir, key, name, {
       format: opts.format, targetDuration: opts.targetDuration, keep: opts.keep, logger: this.opts.logger.child('store'),
     })

@@ -10,6 +10,7 @@
 // init of a later run has to find it at that run's first offset.
 
 import { EventEmitter } from 'node:events'
+import PQueue from 'p-queue'
 import { mkdir, rm } from 'node:fs/promises'
 import { basename, dirname, extname, join, resolve as resolvePath } from 'node:path'
 import type { MediaFormat } from '../store/stream-types.ts'
@@ -76,7 +77,8 @@ export class Ingest extends EventEmitter {
   private infoSent = false
   private appended = 0
   private segmentsAdded = 0
-  private sinkChain: Promise<void> = Promise.resolve()
+  /** One call at a time, in order: the sink must see appends and segment records strictly in sequence. */
+  private readonly sinkQueue = new PQueue({ concurrency: 1 })
   private sinkFailed = false
   private restartTimer: NodeJS.Timeout | null = null
   private stopping: Promise<void> | null = null
@@ -304,13 +306,17 @@ export class Ingest extends EventEmitter {
   }
 
   private toSink (call: () => Promise<void>): Promise<void> {
-    if (this.sinkFailed) return Promise.reject(new IngestError('ERR_STATE', 'the sink failed earlier'))
-    const p = this.sinkChain.then(call)
-    this.sinkChain = p.catch((err: Error) => {
-      if (!this.sinkFailed) this.logger.error(`sink: ${err.message}`)
-      this.sinkFailed = true
+    // Calls queued behind a failing one get no turn either: the sink has lost its order.
+    return this.sinkQueue.add(async () => {
+      if (this.sinkFailed) throw new IngestError('ERR_STATE', 'the sink failed earlier')
+      try {
+        await call()
+      } catch (err) {
+        this.logger.error(`sink: ${(err as Error).message}`)
+        this.sinkFailed = true
+        throw err
+      }
     })
-    return p
   }
 
   private async removeRunDir (run: IngestRun): Promise<void> {

@@ -81,8 +81,8 @@ export async function loadRecords(file: string, id: StreamId, window: number, lo
 export interface StreamFiles {
   path: string
   records: LoadedRecords
-  data: DataPieces
-  journal: RecordsJournal
+  data: StreamData
+  journal: Pick<RecordsJournal, 'append' | 'flush' | 'sync' | 'close'>
   verified: VerifiedChunks
   dataSize: number
   /** First chunk not deleted by retention (chunks of the fMP4 init below it are kept too). */
@@ -114,19 +114,41 @@ export async function writeFloor(path: string, floor: number): Promise<void> {
 }
 
 /** Pieces to keep whatever the floor: the fMP4 init's (players need it for every segment). */
-export function pinnedPieces(data: DataPieces, init: { offset: number; length: number } | null | undefined): Set<number> {
+export function pinnedPieces(data: Pick<StreamData, 'pieceOf'>, init: { offset: number; length: number } | null | undefined): Set<number> {
   const out = new Set<number>()
   if (!init) return out
   for (let n = Math.floor(init.offset / CHUNK_SIZE); n * CHUNK_SIZE < init.offset + init.length; n++) out.add(data.pieceOf(n))
   return out
 }
 
+export interface StreamFilesOptions {
+  recordWindow: number; markBatch: number; markIntervalMs: number; logger: StoreLogger
+  /** Chunks per data piece for a log with a retention window; null keeps one data file. */
+  pieceChunks: number | null
+}
+
+/** A log's bytes: pieces on disk (data-pieces.ts) or memory (the simulator's store). */
+export interface StreamData {
+  size: number
+  /** The piece holding chunk n (dropping happens a piece at a time). */
+  pieceOf(chunk: number): number
+  /** False when chunk n's piece was dropped by retention. */
+  holds(chunk: number): boolean
+  read(length: number, position: number, what: string): Promise<Buffer>
+  write(bytes: Uint8Array, position: number, what: string): Promise<void>
+  datasync(): Promise<void>
+  /** Drops whole pieces below chunk `below`, except `keep`; returns how many went. */
+  dropBelow(below: number, keep?: ReadonlySet<number>): Promise<number>
+  close(): Promise<void>
+}
+/** Where a log keeps its bytes, records and marks: files (openStreamFiles) or memory (the simulator). */
+export type StreamStorage = (path: string, id: StreamId, opts: StreamFilesOptions) => Promise<StreamFiles>
+
 /** After a crash at most about one batch is unmarked; re-hash at most this many on open. */
 const MAX_REHASH_ON_OPEN = 256
 
 export async function openStreamFiles(
-  path: string, id: StreamId,
-  opts: { recordWindow: number; markBatch: number; markIntervalMs: number; logger: StoreLogger; pieceChunks: number | null },
+  path: string, id: StreamId, opts: StreamFilesOptions,
 ): Promise<StreamFiles> {
   try {
     await mkdir(path, { recursive: true })

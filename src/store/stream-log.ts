@@ -24,18 +24,18 @@
 // fMP4 init stay: every segment needs them. 'trim' (floor) tells the mesh.
 import { EventEmitter } from 'node:events'
 import { join } from 'node:path'
-import type { DataPieces } from './data-pieces.ts'
 import { StoreError } from './errors.ts'
 import { silentLogger, type StoreLogger } from './logger.ts'
 import { pickChunkRecord, pickSegmentRecord, pickStreamHead, pickStreamInfo } from './record-shape.ts'
-import type { RecordsJournal, JournalEntry } from './records-journal.ts'
+import type { JournalEntry } from './records-journal.ts'
 import type { RecordWindow } from './record-window.ts'
+import { recordVerifier, type RecordVerifier } from './record-verifier.ts'
 import { KEEP_ALL, keepFrom, pieceChunksFor, type KeepPolicy } from './retention.ts'
-import { openStreamFiles, pinnedPieces, writeFloor, type StreamFiles } from './stream-log-load.ts'
+import { openStreamFiles, pinnedPieces, writeFloor, type StreamData, type StreamFiles, type StreamStorage } from './stream-log-load.ts'
 import { StreamSource, type SourceOptions } from './stream-source.ts'
 import { parseStreamId } from './stream-id.ts'
 import { CHUNK_SIZE, type ChunkRecord, type SegmentRecord, type StreamHead, type StreamId, type StreamInfo, type StreamLogReader, type Verdict } from './stream-types.ts'
-import { ACCEPT, ignore, verifyChunkBytes, verifyChunkRecord, verifyHead, verifyInfo, verifySegment, type SegmentFields } from './verify.ts'
+import { ACCEPT, ignore, type SegmentFields } from './verify.ts'
 import type { VerifiedChunks } from './verified-chunks.ts'
 import type { StreamKey } from './keys.ts'
 
@@ -49,6 +49,10 @@ export interface StreamLogOptions {
   markBatch?: number
   /** Longest a verified chunk waits for its durability batch. */
   markIntervalMs?: number
+  /** Files under `dir` by default; the simulator keeps logs in memory (memory-stream-files.ts). */
+  storage?: StreamStorage
+  /** The checks on peers' records and bytes (record-verifier.ts). */
+  verifier?: RecordVerifier
   /** What stays on disk (default: everything). */
   keep?: KeepPolicy
   /** Chunks per data piece when `keep` is a window (default: pieceChunksFor(keep)). */
@@ -89,8 +93,9 @@ export class StreamLog extends EventEmitter implements StreamLogReader {
   private closing: Promise<void> | null = null
   private source: StreamSource | null = null
 
-  readonly data: DataPieces
-  private readonly journal: RecordsJournal
+  readonly data: StreamData
+  private readonly verify: RecordVerifier
+  private readonly journal: StreamFiles['journal']
   private readonly keep: KeepPolicy
   private floorChunk: number
   private trimming: Promise<void> | null = null
@@ -105,6 +110,7 @@ export class StreamLog extends EventEmitter implements StreamLogReader {
     this.clock = opts.clock ?? Date.now
     this.logger = opts.logger ?? silentLogger
     this.data = files.data
+    this.verify = opts.verifier ?? recordVerifier
     this.journal = files.journal
     this.verified = files.verified
     this.dataSize = files.dataSize
@@ -137,7 +143,7 @@ export class StreamLog extends EventEmitter implements StreamLogReader {
   }
 
   private static async openAt(dir: string, id: StreamId, opts: StreamLogOptions): Promise<StreamLog> {
-    const files = await openStreamFiles(streamDir(dir, id), id, {
+    const files = await (opts.storage ?? openStreamFiles)(streamDir(dir, id), id, {
       recordWindow: opts.recordWindow ?? DEFAULT_RECORD_WINDOW,
       markBatch: opts.markBatch ?? DEFAULT_MARK_BATCH,
       markIntervalMs: opts.markIntervalMs ?? DEFAULT_MARK_INTERVAL_MS,
@@ -202,7 +208,7 @@ export class StreamLog extends EventEmitter implements StreamLogReader {
   private async recheck(n: number): Promise<void> {
     const rec = this.chunks.get(n)
     const bytes = rec ? await this.track(this.data.read(rec.length, n * CHUNK_SIZE, `re-checking chunk ${n}`)) : null
-    if (rec && bytes && verifyChunkBytes(rec, bytes).result === 'accept') {
+    if (rec && bytes && this.verify.chunkBytes(rec, bytes).result === 'accept') {
       this.verified.checked(n)
       return
     }
@@ -216,7 +222,7 @@ export class StreamLog extends EventEmitter implements StreamLogReader {
   putInfo(info: unknown): Verdict {
     if (this.closing) return ignore('closed')
     if (this.source) return ignore('we are the source')
-    const v = verifyInfo(this.id, info)
+    const v = this.verify.info(this.id, info)
     if (v.result !== 'accept') return v
     const rec = pickStreamInfo(info as StreamInfo)
     const cur = this.infoRec
@@ -230,19 +236,19 @@ export class StreamLog extends EventEmitter implements StreamLogReader {
   putHead(head: unknown): Verdict {
     if (this.closing) return ignore('closed')
     if (this.source) return ignore('we are the source')
-    const v = verifyHead(this.id, head, this.headRec)
+    const v = this.verify.head(this.id, head, this.headRec)
     if (v.result === 'accept') this.setHead(pickStreamHead(head as StreamHead))
     return v
   }
 
   putChunkRecord(rec: unknown): Verdict {
     if (this.closing) return ignore('closed')
-    const v = verifyChunkRecord(this.id, rec)
+    const v = this.verify.chunkRecord(this.id, rec)
     if (v.result !== 'accept') return v
     const r = rec as ChunkRecord
     if (this.deleted(r.n)) return ignore('deleted by retention')
     const have = this.chunks.get(r.n)
-    if (have) return have.sha256 === r.sha256 && have.blake3 === r.blake3 && have.length === r.length ? ignore('duplicate') : ignore('conflicting record')
+    if (have) return have.sha256 === r.sha256 && have.length === r.length && have.blocks.join() === r.blocks.join() ? ignore('duplicate') : ignore('conflicting record')
     if (this.source) return ignore('we are the source')
     const picked = pickChunkRecord(r)
     if (!this.chunks.set(r.n, picked)) return ignore('outside window')
@@ -252,7 +258,7 @@ export class StreamLog extends EventEmitter implements StreamLogReader {
 
   putSegment(rec: unknown): Verdict {
     if (this.closing) return ignore('closed')
-    const v = verifySegment(this.id, rec)
+    const v = this.verify.segment(this.id, rec)
     if (v.result !== 'accept') return v
     const r = rec as SegmentRecord
     if (r.offset < this.floorChunk * CHUNK_SIZE) return ignore('deleted by retention')
@@ -273,7 +279,7 @@ export class StreamLog extends EventEmitter implements StreamLogReader {
     const rec = this.chunks.get(n)
     if (!rec) return ignore('no record for chunk')
     if (this.verified.has(n) || this.writing.has(n)) return ignore('duplicate')
-    const v = verifyChunkBytes(rec, bytes)
+    const v = this.verify.chunkBytes(rec, bytes)
     if (v.result !== 'accept') return v
     this.writing.add(n)
     try {
