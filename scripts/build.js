@@ -13,9 +13,12 @@ try {
   // installing its dependencies: install them (the lockfile's, dev ones included, which builds us
   // through `prepare` again), so the linked command has its runtime dependencies too.
   if (existsSync('node_modules/typescript') || !existsSync('package-lock.json')) throw new Error('typescript is missing: run `npm install`')
+  // In this folder, not into the global prefix the outer install is filling.
+  const env = { ...process.env }
+  for (const k of ['npm_config_global', 'npm_config_prefix', 'npm_config_location']) delete env[k]
   const npm = process.env.npm_execpath
-  const r = npm ? spawnSync(process.execPath, [npm, 'ci', '--no-audit', '--no-fund'], { stdio: 'inherit' })
-    : spawnSync('npm', ['ci', '--no-audit', '--no-fund'], { stdio: 'inherit' })
+  const args = ['ci', '--no-audit', '--no-fund']
+  const r = npm ? spawnSync(process.execPath, [npm, ...args], { stdio: 'inherit', env }) : spawnSync('npm', args, { stdio: 'inherit', env })
   process.exit(r.status ?? 1)
 }
 rmSync('dist', { recursive: true, force: true })
