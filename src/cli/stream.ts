@@ -131,9 +131,10 @@ export async function runWatch(idIn: string, flags: NodeFlags, shutdown: Shutdow
     }
     swarm.once('ended', () => log.info('the source ended the stream'))
     const status = statusLines(swarm, rt, line, 'viewer')
-    await shutdown.until()
+    const why = await shutdown.until()
     clearInterval(status)
     line.done()
+    if (why.kind === 'signal') log.info(`${why.signal}: leaving the stream`)
   } finally {
     await rt.close()
   }
