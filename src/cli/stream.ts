@@ -71,7 +71,8 @@ export async function startIngest(input: string | undefined, flags: IngestFlags,
   try {
     const { log: slog, swarm } = await rt.startSource(name, {
       format: flags.format, targetDuration: Math.ceil(flags.segmentSeconds), keyFile: rtIn ? undefined : keyFileFor(name, flags),
-      onKeyCreated: (file) => log.info(`created the stream key ${file} (mode 0600): keep it, it is this stream's identity`),
+      // A runtime handed in (the demo) keeps a throwaway key in its own folder: nothing to announce.
+      onKeyCreated: rtIn ? undefined : (file) => log.info(`created the stream key ${file} (mode 0600): keep it, it is this stream's identity`),
     })
     const ingest = new Ingest({ sink: streamLogSink(slog), logger: log.child('ingest') }, {
       input: input ?? '', name, segmentSeconds: flags.segmentSeconds, format: flags.format, bitrate: flags.bitrate, loop: flags.loop,
