@@ -13,4 +13,16 @@ export default tseslint.config(
       'no-constant-condition': ['error', { checkLoops: false }],
     },
   },
+  {
+    // Time and chance in the mesh come from the injected Timers (src/util/timers.ts), so the same
+    // code runs on virtual time in the simulator and the swarm tests, and a seed replays a run.
+    files: ['src/mesh/**/*.ts'],
+    rules: {
+      'no-restricted-globals': ['error',
+        ...['setTimeout', 'setInterval', 'clearTimeout', 'clearInterval', 'setImmediate'].map((name) => ({ name, message: 'use the injected Timers (src/util/timers.ts)' }))],
+      'no-restricted-properties': ['error',
+        { object: 'Date', property: 'now', message: 'use the injected Timers (src/util/timers.ts)' },
+        { object: 'Math', property: 'random', message: 'use the injected Timers (src/util/timers.ts)' }],
+    },
+  },
 )

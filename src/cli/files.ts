@@ -47,17 +47,17 @@ export async function runGet(idIn: string, flags: NodeFlags & { timeout?: number
   const peers = await Promise.all(flags.peer.map(resolvePeer))
   const rt = await Runtime.start(runtimeOptions(flags, log, { httpPort: null, peers }))
   const waits = getWaits(flags.timeout)
-  const diagnosis = new GetDiagnosis(id, rt.node.clock.now(), waits)
+  const diagnosis = new GetDiagnosis(id, rt.node.timers.now(), waits)
   const gaveUp = new AbortController()
   const heardSince = (since: number) => peers.filter((a) => (rt.node.peers.get(a)?.lastHeard ?? 0) >= since)
-  const started = rt.node.clock.now()
+  const started = rt.node.timers.now()
   try {
     const result = await download(rt.node, rt.files, id, {
       peers, signal: AbortSignal.any([shutdown.signal, gaveUp.signal]), logger: log, metrics: rt.metrics,
       // Our own diagnosis gives up first and says why; this is the backstop.
       stallTimeoutMs: waits.stalledMs + 5000,
       onProgress: (p) => {
-        const view = diagnosis.observe(p, peers, heardSince(started), rt.node.clock.now())
+        const view = diagnosis.observe(p, peers, heardSince(started), rt.node.timers.now())
         if (view.giveUp) gaveUp.abort(view.giveUp)
         progress.update(view.line ?? `${bytes(p.bytes)}${p.size ? ' / ' + bytes(p.size) : ''}  ${bitrate(p.rateBps)}  ${p.peers} peer(s)  ETA ${duration(p.etaSeconds ?? Infinity)}`,
           p.size ? p.bytes / p.size : undefined)

@@ -98,7 +98,5 @@ export function useColor(stream: NodeJS.WriteStream = process.stdout): boolean {
   return Boolean(stream.isTTY) && !process.env.NO_COLOR && process.env.TERM !== 'dumb'
 }
 
-/** An address a viewer on this machine can use for a node bound to the wildcard address. */
-export function reachable(addr: string): string {
-  return addr.replace(/^0\.0\.0\.0:/, '127.0.0.1:').replace(/^\[::\]:/, '[::1]:')
-}
+// Shared with the dashboard, which labels nodes the way the CLI prints them.
+export { reachable } from '../util/reachable-address.ts'

@@ -10,6 +10,7 @@ import { resolvePeer } from '../mesh/node.ts'
 import { defaultKeyDir } from '../store/keys.ts'
 import { parseStreamId } from '../store/stream-id.ts'
 import type { MediaFormat } from '../store/stream-types.ts'
+import type { KeepPolicy } from '../store/retention.ts'
 import type { Logger } from '../util/logger.ts'
 import type { StreamSwarm } from '../mesh/stream-swarm.ts'
 import type { NodeFlags } from './options.ts'
@@ -30,6 +31,11 @@ export interface IngestFlags extends NodeFlags {
   bitrate: string
   ffmpeg?: string
   audio?: string
+  keep?: KeepPolicy
+}
+
+export interface WatchFlags extends NodeFlags {
+  keep?: KeepPolicy
 }
 
 /** An input file that is not there: said before a stream id is made for it. */
@@ -70,7 +76,7 @@ export async function startIngest(input: string | undefined, flags: IngestFlags,
   const rt = rtIn ?? await Runtime.start(runtimeOptions(flags, log, { role: 'source' }))
   try {
     const { log: slog, swarm } = await rt.startSource(name, {
-      format: flags.format, targetDuration: Math.ceil(flags.segmentSeconds), keyFile: rtIn ? undefined : keyFileFor(name, flags),
+      format: flags.format, targetDuration: Math.ceil(flags.segmentSeconds), keyFile: rtIn ? undefined : keyFileFor(name, flags), keep: flags.keep,
       // A runtime handed in (the demo) keeps a throwaway key in its own folder: nothing to announce.
       onKeyCreated: rtIn ? undefined : (file) => log.info(`created the stream key ${file} (mode 0600): keep it, it is this stream's identity`),
     })
@@ -114,7 +120,7 @@ export async function runIngest(input: string | undefined, flags: IngestFlags, s
   if (why.kind === 'ended') log.info('the input ended: the stream is over')
 }
 
-export async function runWatch(idIn: string, flags: NodeFlags, shutdown: Shutdown): Promise<void> {
+export async function runWatch(idIn: string, flags: WatchFlags, shutdown: Shutdown): Promise<void> {
   // The key's hex in any case names the same stream.
   const id = idIn.replace(/^(stream\/)([0-9a-fA-F]{64})(\/)/, (_m, a: string, hex: string, b: string) => a + hex.toLowerCase() + b)
   if (!parseStreamId(id)) throw new UsageError(`not a stream id: ${JSON.stringify(idIn)} (want stream/<64 hex>/<name>)`)
@@ -123,7 +129,7 @@ export async function runWatch(idIn: string, flags: NodeFlags, shutdown: Shutdow
   const peers = await Promise.all(flags.peer.map(resolvePeer))
   const rt = await Runtime.start(runtimeOptions(flags, log, { peers, role: 'viewer' }))
   try {
-    const { swarm } = await rt.watch(id, peers)
+    const { swarm } = await rt.watch(id, peers, { keep: flags.keep })
     if (flags.json) process.stdout.write(JSON.stringify({ id, udp: rt.udpAddress, http: rt.httpUrl, player: `${rt.httpUrl}/watch/${id}` }) + '\n')
     else {
       process.stdout.write(`player: ${rt.httpUrl}/watch/${id}\n`)

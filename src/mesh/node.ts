@@ -1,28 +1,32 @@
 // A cjp2p node: one transport, the peer table, cookies both ways, RTT probes, peer exchange, and
 // a dispatch table to which file sharing and stream swarms attach their message handlers.
 //
-// Anti-amplification: until an address has echoed our cookie, everything we send it (replies and
-// our own hellos alike) stays within twice the bytes it sent us, plus one small hello allowance so
+// Anti-amplification: until an address has echoed our cookie, everything we send it (replies,
+// requests and hellos alike, every byte) stays within twice the bytes it sent us. Only an address
+// we wrote to before it ever wrote to us gets more: a small hello allowance per backoff step, so
 // that we can start a conversation at all. This is the LCDP draft's rule; the cookie round trip
 // completes in one exchange because our first reply already carries our cookie request.
 import { createHmac, randomBytes } from 'node:crypto'
 import { EventEmitter } from 'node:events'
 import { lookup } from 'node:dns/promises'
 import type { Json, Message, MessageOf, MessageType } from './messages.ts'
-import { MAX_DATAGRAM_BYTES, MAX_PEERS_PER_LIST, OUR_EXTENSION, STREAM_EXTENSION, decodeDatagram, encodeMessage, isAddress } from './messages.ts'
+import { MAX_DATAGRAM_BYTES, MAX_PEERS_PER_LIST, OUR_EXTENSION, STREAM_EXTENSION, decodeDatagram, encodeMessage, encodedSize, isAddress } from './messages.ts'
 import type { Transport } from './transport.ts'
 import { formatAddress, parseAddress } from './transport.ts'
 import type { Peer } from './peers.ts'
 import { PeerTable } from './peers.ts'
-import type { Clock } from '../util/clock.ts'
-import { systemClock } from '../util/clock.ts'
+import { SelfAddresses } from './self-addresses.ts'
+import type { Timer, Timers } from '../util/timers.ts'
+import { realTimers } from '../util/timers.ts'
 import type { Logger } from '../util/logger.ts'
 import { silentLogger } from '../util/logger.ts'
 import type { MetricsSink, PenaltyReason, TrafficKind, TrafficRole } from '../metrics/types.ts'
 import { noMetrics } from '../metrics/types.ts'
 
-/** A hello to an address that never wrote to us: cookie request, peers request, RTT probe. */
-export const HELLO_ALLOWANCE_BYTES = 256
+/** Bytes per backoff step to an address we wrote to first and that has not echoed our cookie:
+ * a hello (cookie request, peers request, RTT probe, IAlsoSpeak: about 200 bytes) plus the first
+ * request of a download (about 160), so `get` need not wait a step between the two. */
+export const HELLO_ALLOWANCE_BYTES = 384
 /** Hearsay addresses that never answer stop getting hellos after this: otherwise one forged Peers
  * list would make us send to its victims every 30 s forever (reflection without a bound). */
 export const HELLO_GIVE_UP_MS = 120_000
@@ -32,6 +36,9 @@ const HELLO_MAX_GAP_MS = 10_000
 const FLOOD_CHARGE_INTERVAL_MS = 1000
 /** Replies to peers not known to be ours stay under the LCDP datagram size; ours may be larger on loopback. */
 export const SMALL_DATAGRAM_BYTES = 5888
+/** Loopback carries datagrams up to the UDP maximum without fragmenting: our peers on the same
+ * host exchange 40 KiB per datagram whatever --max-datagram says for the network. */
+export const LOOPBACK_DATAGRAM_BYTES = MAX_DATAGRAM_BYTES
 /** Unverified senders get at most this many addresses in a list (the reference nodes give 1 to 3). */
 export const UNVERIFIED_LIST_MAX = 2
 /** Cookies remembered per host: recomputing an HMAC for every datagram costs more than the lookup. */
@@ -45,10 +52,13 @@ export interface Ctx {
   verified: boolean
   /** Queue a reply; all replies to one datagram leave together. */
   reply(m: Message, kind?: TrafficKind, role?: TrafficRole): void
+  /** Bytes the replies queued so far leave for more (encoded, with a separating comma) within the
+   * anti-amplification budget: Infinity to a verified peer. Lets a handler shrink its answer to fit. */
+  room(): number
 }
 type Handler<T extends MessageType> = (m: MessageOf<T>, ctx: Ctx) => void | Promise<void>
 
-export interface NodeComponents { transport: Transport; clock?: Clock; logger?: Logger; metrics?: MetricsSink }
+export interface NodeComponents { transport: Transport; timers?: Timers; logger?: Logger; metrics?: MetricsSink }
 export interface NodeInit {
   bootstrap?: string[]
   peersFile?: string
@@ -64,13 +74,15 @@ interface Outgoing { m: Message; kind: TrafficKind; role: TrafficRole }
 export class CjNode extends EventEmitter {
   readonly transport: Transport
   readonly peers: PeerTable
-  readonly clock: Clock
+  /** Every address that is us: never added, asked, hinted or greeted. */
+  readonly selves: SelfAddresses
+  readonly timers: Timers
   readonly log: Logger
   readonly metrics: MetricsSink
   private handlers = new Map<MessageType, Handler<MessageType>[]>()
   private secret: Buffer
   private cookies = new Map<string, string>()
-  private timers: NodeJS.Timeout[] = []
+  private intervals: Timer[] = []
   private closed = false
   private init: NodeInit
   readonly counters = { datagramsIn: 0, datagramsOut: 0, bytesIn: 0, bytesOut: 0, dropped: {} as Record<string, number>, ampMaxRatio: 0, ampHelloBytes: 0 }
@@ -78,27 +90,31 @@ export class CjNode extends EventEmitter {
   constructor(c: NodeComponents, init: NodeInit = {}) {
     super()
     this.transport = c.transport
-    this.clock = c.clock ?? systemClock
+    this.timers = c.timers ?? realTimers
     this.log = c.logger ?? silentLogger
     this.metrics = c.metrics ?? noMetrics
     this.init = init
     this.secret = init.secret ?? randomBytes(32)
-    this.peers = new PeerTable({ clock: this.clock, max: init.maxPeers })
+    this.peers = new PeerTable({ clock: this.timers, max: init.maxPeers })
+    this.selves = new SelfAddresses(this.transport.address)
     this.transport.onDatagram((buf, from) => this.receive(buf, from))
     this.handle('PleaseSendPeers', (_m, ctx) => {
       const n = ctx.verified ? MAX_PEERS_PER_LIST : UNVERIFIED_LIST_MAX
       ctx.reply({ type: 'Peers', peers: this.peers.shareable(ctx.from, n) })
     })
-    this.handle('Peers', (m) => { for (const a of m.peers) if (a !== this.address) this.peers.touch(a, 'told') })
+    this.handle('Peers', (m) => { for (const a of m.peers) if (!this.isSelf(a)) this.peers.touch(a, 'told') })
     this.handle('PleaseReturnThisMessage', (m, ctx) => ctx.reply({ type: 'ReturnedMessage', value: m.value }))
     this.handle('ReturnedMessage', (m, ctx) => {
       // Our probes carry our send time as a plain number (the shape the Rust node also uses).
-      if (typeof m.value === 'number') this.peers.recordRtt(ctx.peer, this.clock.now() - m.value)
+      if (typeof m.value === 'number') this.peers.recordRtt(ctx.peer, this.timers.now() - m.value)
     })
     this.handle('MyPublicKey', (m, ctx) => { ctx.peer.publicKey = m.ed25519h ?? Buffer.from(m.ed25519 ?? '', 'base64').toString('hex') })
   }
 
   get address(): string { return this.transport.address }
+
+  /** True for every address that reaches this node (see SelfAddresses). */
+  isSelf(addr: string): boolean { return this.selves.has(addr) }
 
   /** Registers a handler for one message type (several may listen). */
   handle<T extends MessageType>(type: T, fn: Handler<T>): this {
@@ -116,24 +132,26 @@ export class CjNode extends EventEmitter {
     }
     this.probe()
     const every = this.init.probeIntervalMs ?? 10_000
-    this.timers.push(setInterval(() => this.probe(), every).unref())
+    this.intervals.push(this.timers.setInterval(() => this.probe(), every))
     if (this.init.peersFile) {
       const file = this.init.peersFile
-      this.timers.push(setInterval(() => { this.peers.save(file).catch((e) => this.log.warn('could not save peers', { err: e })) }, 30_000).unref())
+      this.intervals.push(this.timers.setInterval(() => { this.peers.save(file).catch((e) => this.log.warn('could not save peers', { err: e })) }, 30_000))
     }
   }
 
-  /** Says hello to configured peers and a few others, asks for peers, measures RTT. */
+  /** Says hello to configured peers and a few others, asks for peers, measures RTT. An unverified
+   * address that wrote to us first gets no unprompted hello: it may be a spoofed victim, and we
+   * only ever answer it (within 2x of what it sent). */
   probe(): void {
-    const now = this.clock.now()
+    const now = this.timers.now()
     const targets = this.peers.all()
-      .filter((p) => !this.peers.isBanned(p) && (p.origin === 'configured' || p.verified ||
-        (now - p.lastContacted > 30_000 && now - Math.max(p.firstSeen, p.lastHeard) < HELLO_GIVE_UP_MS)))
+      .filter((p) => !this.peers.isBanned(p) && !this.isSelf(p.addr) && (p.origin === 'configured' || p.verified ||
+        ((p.spokeFirst === true || p.lastHeard === 0) && now - p.lastContacted > 30_000 && now - Math.max(p.firstSeen, p.lastHeard) < HELLO_GIVE_UP_MS)))
       .sort((a, b) => (b.origin === 'configured' ? 1 : 0) - (a.origin === 'configured' ? 1 : 0) || b.lastHeard - a.lastHeard)
       .slice(0, 16)
     for (const p of targets) {
       const hello: Message[] = [{ type: 'PleaseSendPeers' }, { type: 'PleaseReturnThisMessage', value: now }]
-      if (p.maxDatagramBytes === undefined) hello.push(this.capabilities())
+      if (p.maxDatagramBytes === undefined) hello.push(this.capabilities(p.addr))
       this.send(p.addr, hello)
     }
     this.metrics.peersGauge(this.peers.size, this.peers.active(60_000).length)
@@ -153,9 +171,21 @@ export class CjNode extends EventEmitter {
     return c
   }
 
-  /** Our IAlsoSpeak: the extension we speak and the largest datagram we accept. */
-  capabilities(): Message {
-    return { type: 'IAlsoSpeak', extensions: [OUR_EXTENSION], maxDatagramBytes: this.init.ourDatagramBytes ?? SMALL_DATAGRAM_BYTES }
+  /** Our IAlsoSpeak to one address: the extension we speak and the largest datagram we accept from it. */
+  capabilities(to?: string): Message {
+    return { type: 'IAlsoSpeak', extensions: [OUR_EXTENSION], maxDatagramBytes: this.ourLimit(to) }
+  }
+
+  private ourLimit(addr: string | undefined): number {
+    const n = this.init.ourDatagramBytes ?? SMALL_DATAGRAM_BYTES
+    return addr !== undefined && isLoopback(addr) ? Math.max(n, LOOPBACK_DATAGRAM_BYTES) : n
+  }
+
+  /** The largest datagram we send a peer: more than the LCDP size only to a verified peer of ours
+   * that said it takes more (IAlsoSpeak). */
+  datagramLimit(peer: Peer): number {
+    const ours = this.ourLimit(peer.addr)
+    return peer.speaksStreams && peer.verified ? Math.min(ours, peer.maxDatagramBytes ?? ours) : SMALL_DATAGRAM_BYTES
   }
 
   /** Sends messages to one address, wrapped in the cookie echo/request, split into datagrams of a
@@ -164,38 +194,68 @@ export class CjNode extends EventEmitter {
     return this.sendAll(to, messages.map((m) => ({ m, kind, role })), false)
   }
 
+  /** The cookie messages that lead every datagram to a peer: the echo of theirs (dropped when it
+   * would not fit the budget: the request for ours is what lets them prove themselves) and ours. */
+  private prefixFor(to: string, peer: Peer, budget: number): { json: string[]; bytes: number } {
+    const json: string[] = []
+    if (!peer.verified) json.push(JSON.stringify(encodeMessage({ type: 'PleaseAlwaysReturnThisMessage', value: { cookie: this.cookieFor(to) } })))
+    if (peer.theirCookie !== undefined) {
+      const echo = JSON.stringify(encodeMessage({ type: 'AlwaysReturned', value: peer.theirCookie }))
+      // Sizes in bytes, not UTF-16 units: a peer's cookie may hold multi-byte characters.
+      if (byteSize(json) + Buffer.byteLength(echo) + 1 <= budget) json.unshift(echo)
+    }
+    return { json, bytes: byteSize(json) }
+  }
+
+  /** What the 2x rule still lets us send an unverified peer (hello allowance not included). */
+  private twiceLeft(peer: Peer): number {
+    return Math.max(0, 2 * peer.unverifiedRecv - (peer.unverifiedSent - (peer.unverifiedHello ?? 0)))
+  }
+
+  /** The hello allowance for a datagram we start (not a reply): only to an address we wrote to
+   * first, refilled once per backoff step (1 s, 2 s, 4 s ... 10 s, so a lost first hello on a lossy
+   * path costs a second), and for hearsay addresses never after HELLO_GIVE_UP_MS. */
+  private allowanceFor(peer: Peer, now: number): number {
+    if (!peer.spokeFirst) return 0
+    const gap = Math.min(HELLO_MAX_GAP_MS, 1000 * 2 ** (peer.hellos ?? 0))
+    const fresh = peer.origin === 'configured' || now - Math.max(peer.firstSeen, peer.lastHeard) < HELLO_GIVE_UP_MS
+    if (fresh && (peer.allowanceAt === undefined || now - peer.allowanceAt >= gap)) {
+      peer.allowanceLeft = HELLO_ALLOWANCE_BYTES
+      peer.allowanceAt = now
+      peer.hellos = (peer.hellos ?? 0) + 1
+    }
+    return peer.allowanceLeft ?? 0
+  }
+
   private sendAll(to: string, out: Outgoing[], isReply: boolean): number {
-    if (this.closed || to === this.address) return 0
+    if (this.closed || this.isSelf(to)) return 0
     const peer = this.peers.touch(to, 'heard')
     if (this.peers.isBanned(peer)) return 0
-    const prefix: Message[] = []
-    if (peer.theirCookie !== undefined) prefix.push({ type: 'AlwaysReturned', value: peer.theirCookie })
-    if (!peer.verified) prefix.push({ type: 'PleaseAlwaysReturnThisMessage', value: { cookie: this.cookieFor(to) } })
-    const ours = this.init.ourDatagramBytes ?? SMALL_DATAGRAM_BYTES
-    const maxBytes = peer.speaksStreams && peer.verified ? Math.min(ours, peer.maxDatagramBytes ?? ours) : SMALL_DATAGRAM_BYTES
+    const now = this.timers.now()
+    if (!isReply && !peer.verified && peer.lastHeard === 0 && peer.unverifiedRecv === 0) peer.spokeFirst = true
+    const maxBytes = this.datagramLimit(peer)
     let budget = Infinity
-    let hello = 0
+    let twice = Infinity
+    let allowance = 0
     if (!peer.verified) {
-      // Hellos back off 1 s, 2 s, 4 s... up to 10 s: a lost first hello on a lossy path costs a
-      // second, not ten, while an address that never answers still gets only a trickle.
-      const gap = Math.min(HELLO_MAX_GAP_MS, 1000 * 2 ** (peer.hellos ?? 0))
-      hello = !isReply && this.clock.now() - peer.lastContacted > gap ? HELLO_ALLOWANCE_BYTES : 0
-      budget = Math.max(0, 2 * peer.unverifiedRecv - peer.unverifiedSent) + hello
+      twice = this.twiceLeft(peer)
+      allowance = isReply ? 0 : this.allowanceFor(peer, now)
+      budget = twice + allowance
     }
-    const prefixJson = prefix.map((m) => JSON.stringify(encodeMessage(m)))
-    // Sizes in bytes, not UTF-16 units: a peer's cookie may hold multi-byte characters.
-    const prefixBytes = prefixJson.reduce((n, s) => n + Buffer.byteLength(s) + 1, 1)
+    const prefix = this.prefixFor(to, peer, budget)
     let sent = 0
+    let requests = 0
     let parts: string[] = []
-    let partBytes = prefixBytes
+    let partBytes = prefix.bytes
     let kinds: Outgoing[] = []
     const flush = (bare = false) => {
       if (parts.length === 0 && !bare) return
-      const buf = Buffer.from('[' + [...prefixJson, ...parts].join(',') + ']')
+      const buf = Buffer.from('[' + [...prefix.json, ...parts].join(',') + ']')
       this.transport.send(buf, to)
       sent += buf.length
-      this.account(peer, buf.length, kinds)
-      parts = []; kinds = []; partBytes = prefixBytes
+      for (const o of kinds) if (o.m.type.startsWith('Please') && o.m.type !== 'PleaseAlwaysReturnThisMessage') requests++
+      this.account(buf.length, kinds)
+      parts = []; kinds = []; partBytes = prefix.bytes
     }
     for (const o of out) {
       const s = JSON.stringify(encodeMessage(o.m))
@@ -208,30 +268,30 @@ export class CjNode extends EventEmitter {
     // When nothing fits the budget, the cookie exchange alone still goes out: without it an
     // unverified peer whose first request earns a big answer would never learn our cookie.
     if (parts.length > 0) flush()
-    else if (sent === 0 && prefix.length > 0 && prefixBytes <= budget) flush(true)
+    else if (sent === 0 && prefix.json.length > 0 && prefix.bytes <= budget) flush(true)
     if (!peer.verified) {
-      // The ratio the 2x rule governs leaves out the hello allowance (which is what lets us speak
-      // first); the hello bytes are counted on their own.
-      const helloUsed = Math.min(hello, Math.max(0, sent - Math.max(0, 2 * peer.unverifiedRecv - peer.unverifiedSent)))
+      const fromAllowance = Math.min(allowance, Math.max(0, sent - twice))
+      peer.allowanceLeft = (peer.allowanceLeft ?? 0) - fromAllowance
       peer.unverifiedSent += sent
-      peer.unverifiedHello = (peer.unverifiedHello ?? 0) + helloUsed
-      if (helloUsed > 0) peer.hellos = (peer.hellos ?? 0) + 1
-      this.counters.ampHelloBytes += helloUsed
+      peer.unverifiedHello = (peer.unverifiedHello ?? 0) + fromAllowance
+      this.counters.ampHelloBytes += fromAllowance
+      // Every byte counts: to an address that wrote to us first, all we sent; to one we wrote to
+      // first, all but the allowance, which is counted apart (ampHelloBytes).
       if (peer.unverifiedRecv > 0) {
         this.counters.ampMaxRatio = Math.max(this.counters.ampMaxRatio, (peer.unverifiedSent - peer.unverifiedHello) / peer.unverifiedRecv)
       }
     }
-    if (sent > 0 && !isReply) peer.lastContacted = this.clock.now()
+    if (sent > 0 && !isReply) peer.lastContacted = now
+    if (requests > 0) this.peers.solicit(peer, requests)
     return sent
   }
 
-  private account(peer: Peer, bytes: number, out: Outgoing[]): void {
+  private account(bytes: number, out: Outgoing[]): void {
     this.counters.datagramsOut++
     this.counters.bytesOut += bytes
     const data = out.find((o) => o.kind !== 'control')
     this.metrics.datagramSent(data?.kind ?? 'control', data?.role ?? 'relay', bytes)
     for (const o of out) if (o.m.type === 'Content' && o.kind === 'stream') this.metrics.streamBytesUploaded(o.role, o.m.data.length)
-    void peer
   }
 
   private drop(reason: Parameters<MetricsSink['datagramDropped']>[0]): void {
@@ -246,23 +306,34 @@ export class CjNode extends EventEmitter {
       this.counters.datagramsIn++
       this.counters.bytesIn += buf.length
       if (buf.length > MAX_DATAGRAM_BYTES) return this.drop('oversize')
+      if (this.isSelf(from)) return this.drop('self')
       const known = this.peers.get(from)
       if (known && this.peers.isBanned(known)) return this.drop('banned')
       const peer = known ?? this.peers.touch(from, 'heard')
       if (!this.peers.admit(peer)) {
         // Charged at most once a second: a sustained flood ends in a ban (then dropped before any
         // work), a short burst over the limit fades away.
-        if (peer.penalty === 0 || this.clock.now() - peer.penaltyAt >= FLOOD_CHARGE_INTERVAL_MS) this.penalise(from, 'flood')
+        if (peer.penalty === 0 || this.timers.now() - peer.penaltyAt >= FLOOD_CHARGE_INTERVAL_MS) this.penalise(from, 'flood')
         return this.drop('rate_limited')
       }
       const decoded = decodeDatagram(buf)
       if (!decoded.ok) return this.drop(decoded.reason)
       if (decoded.skipped.bad > 0) this.drop('bad_message')
       if (decoded.skipped.unknown > 0) this.drop('unknown_type')
-      peer.lastHeard = this.clock.now()
+      peer.lastHeard = this.timers.now()
       if (!peer.verified) peer.unverifiedRecv += buf.length
       const kind: TrafficKind = decoded.messages.some((m) => m.type === 'Content') ? 'stream' : 'control'
       this.metrics.datagramReceived(kind, buf.length)
+      for (const m of decoded.messages) {
+        if (m.type === 'PleaseAlwaysReturnThisMessage' && isOurCookie(m.value, this.cookieFor(from))) {
+          // It asks us to return the cookie we hand to this very address: it is our own datagram,
+          // come back under an address of ours we did not know (a NAT's, a peer's view of us).
+          this.log.debug('heard ourselves', { addr: from })
+          this.selves.learn(from)
+          this.peers.forget(from)
+          return this.drop('self')
+        }
+      }
       for (const m of decoded.messages) {
         if (m.type === 'AlwaysReturned' && isOurCookie(m.value, this.cookieFor(from))) {
           if (!peer.verified) this.log.debug('peer verified', { peer: from })
@@ -280,9 +351,15 @@ export class CjNode extends EventEmitter {
 
   private async dispatch(messages: Message[], peer: Peer, from: string): Promise<void> {
     const out: Outgoing[] = []
+    let queued = 0
     const ctx: Ctx = {
       from, peer, verified: peer.verified,
-      reply: (m, kind = 'control', role = 'relay') => { out.push({ m, kind, role }) },
+      reply: (m, kind = 'control', role = 'relay') => { out.push({ m, kind, role }); if (!peer.verified) queued += encodedSize(m) },
+      room: () => {
+        if (peer.verified) return Infinity
+        const twice = this.twiceLeft(peer)
+        return twice - this.prefixFor(from, peer, twice).bytes - queued
+      },
     }
     const pending: Promise<void>[] = []
     for (const m of messages) {
@@ -291,7 +368,7 @@ export class CjNode extends EventEmitter {
         peer.speaksStreams = true
         // Below the LCDP size nobody needs to go; above it only what the peer says it takes.
         peer.maxDatagramBytes = Math.max(SMALL_DATAGRAM_BYTES, m.maxDatagramBytes)
-        if (!peer.toldCaps) { out.push({ m: this.capabilities(), kind: 'control', role: 'relay' }); peer.toldCaps = true }
+        if (!peer.toldCaps) { out.push({ m: this.capabilities(from), kind: 'control', role: 'relay' }); peer.toldCaps = true }
       }
       for (const h of this.handlers.get(m.type) ?? []) {
         try {
@@ -303,13 +380,14 @@ export class CjNode extends EventEmitter {
       }
     }
     if (pending.length) {
-      let timer: NodeJS.Timeout | undefined
-      await Promise.race([Promise.all(pending), new Promise((r) => { timer = setTimeout(r, HANDLER_TIMEOUT_MS) })])
-      clearTimeout(timer)
+      let timer: Timer | undefined
+      await Promise.race([Promise.all(pending), new Promise<void>((r) => { timer = this.timers.setTimeout(r, HANDLER_TIMEOUT_MS) })])
+      this.timers.clear(timer)
     }
-    // A datagram that asks for a cookie echo or carries requests gets an answer even when empty,
-    // so the sender learns our cookie in the same round trip.
-    const wantsAnswer = messages.some((m) => m.type === 'PleaseAlwaysReturnThisMessage') && !peer.verified
+    // From an unverified sender, a datagram that asks for a cookie echo or carries requests gets an
+    // answer even when we have nothing to say, so the sender learns our cookie in the same round
+    // trip (the answer is within 2x of the datagram, so it amplifies nothing).
+    const wantsAnswer = !peer.verified && messages.some((m) => m.type.startsWith('Please'))
     if (out.length > 0 || wantsAnswer) this.sendAll(from, out, true)
   }
 
@@ -326,12 +404,21 @@ export class CjNode extends EventEmitter {
   async close(): Promise<void> {
     if (this.closed) return
     this.closed = true
-    for (const t of this.timers) clearInterval(t)
-    this.timers = []
+    for (const t of this.intervals) this.timers.clear(t)
+    this.intervals = []
     if (this.init.peersFile) await this.peers.save(this.init.peersFile).catch(() => {})
     await this.transport.close()
     this.emit('close')
   }
+}
+
+function isLoopback(addr: string): boolean {
+  return addr.startsWith('127.') || addr.startsWith('[::1]:') || addr.startsWith('[::ffff:127.')
+}
+
+function byteSize(json: string[]): number {
+  // The brackets of the array plus each element and its comma.
+  return json.reduce((n, s) => n + Buffer.byteLength(s) + 1, 1)
 }
 
 function isOurCookie(v: Json, ours: string): boolean {

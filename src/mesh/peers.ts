@@ -1,8 +1,8 @@
 // The peer table: every address we heard from or were told about, bounded, ranked and persisted.
 import { readFile, rename, writeFile } from 'node:fs/promises'
 import type { Json } from './messages.ts'
-import type { Clock } from '../util/clock.ts'
-import { systemClock } from '../util/clock.ts'
+import type { Clock } from '../util/timers.ts'
+import { systemClock } from '../util/timers.ts'
 import type { PenaltyReason } from '../metrics/types.ts'
 
 /** Addresses we keep at most: spoofed sources can make us create entries, so the table must be bounded. */
@@ -18,6 +18,10 @@ const PENALTY: Record<PenaltyReason, number> = { bad_chunk: 10, bad_signature: 2
  * plus repair bursts) and files (a 4 KiB block each: 20,000/s is 80 MiB/s, more than a seeder
  * sends); unverified ones only need a handshake. */
 const RATE = { verified: { perSecond: 20000, burst: 40000 }, unverified: { perSecond: 100, burst: 200 } }
+/** Answers we wait for from one address at most: above any request window (512) plus hellos. */
+export const MAX_SOLICITED = 1024
+/** Credit for answers to requests older than this has lapsed: a late answer meets the rate limit. */
+const SOLICITED_TTL_MS = 10_000
 
 export interface Peer {
   addr: string
@@ -32,8 +36,16 @@ export interface Peer {
   /** Bytes received from / sent to this address while it was unverified (anti-amplification). */
   unverifiedRecv: number
   unverifiedSent: number
-  /** Of unverifiedSent, the bytes sent under the hello allowance (not governed by the 2x rule). */
+  /** Of unverifiedSent, the bytes sent under the hello allowance (only to an address we spoke to first). */
   unverifiedHello?: number
+  /** We wrote to it before we ever heard from it: only such an address gets the hello allowance. */
+  spokeFirst?: boolean
+  /** Hello allowance left in the current backoff step, and when that step began. */
+  allowanceLeft?: number
+  allowanceAt?: number
+  /** Answers still due to requests we sent it (admitted outside its rate limit), and when we last asked. */
+  solicited?: number
+  solicitedAt?: number
   deliveredBytes: number
   penalty: number
   penaltyAt: number
@@ -95,9 +107,22 @@ export class PeerTable {
     else this.peers.delete(this.peers.keys().next().value as string)
   }
 
-  /** Token bucket per address: false means drop this datagram. */
+  /** We sent an address `n` requests: that many datagrams from it are answers, not a flood. */
+  solicit(p: Peer, n: number): void {
+    const now = this.clock.now()
+    const live = p.solicitedAt !== undefined && now - p.solicitedAt < SOLICITED_TTL_MS ? p.solicited ?? 0 : 0
+    p.solicited = Math.min(MAX_SOLICITED, live + n)
+    p.solicitedAt = now
+  }
+
+  /** Token bucket per address: false means drop this datagram. Answers to our own requests are
+   * counted against what we asked for instead (a sender cannot make us ask). */
   admit(p: Peer): boolean {
     const now = this.clock.now()
+    if ((p.solicited ?? 0) > 0 && now - (p.solicitedAt ?? 0) < SOLICITED_TTL_MS) {
+      p.solicited!--
+      return true
+    }
     const r = p.verified ? RATE.verified : RATE.unverified
     p.tokens = Math.min(r.burst, p.tokens + ((now - p.tokensAt) * r.perSecond) / 1000)
     p.tokensAt = now
@@ -105,6 +130,9 @@ export class PeerTable {
     p.tokens -= 1
     return true
   }
+
+  /** Drops an entry (an address that turned out to be us). */
+  forget(addr: string): void { this.peers.delete(addr) }
 
   isBanned(p: Peer): boolean { return p.bannedUntil > this.clock.now() }
 

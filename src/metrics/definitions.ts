@@ -27,7 +27,7 @@ export const TRAFFIC_ROLES: readonly TrafficRole[] = ['source', 'relay']
 export const CHUNK_RESULTS: readonly ChunkResult[] = ['new', 'duplicate', 'late', 'rejected']
 export const DROP_REASONS: readonly DropReason[] = [
   'oversize', 'not_utf8', 'not_json', 'not_array', 'too_many_messages',
-  'bad_message', 'unknown_type', 'rate_limited', 'banned', 'amplification',
+  'bad_message', 'unknown_type', 'rate_limited', 'banned', 'amplification', 'self',
 ]
 export const PENALTY_REASONS: readonly PenaltyReason[] = [
   'bad_chunk', 'bad_signature', 'bad_file_block', 'stale_head', 'flood', 'lie',

@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto'
 import { open, rename, unlink, type FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
 import { StoreError, errnoCode, fsError } from './errors.ts'
-import { readExactly, writeAll } from './file-io.ts'
+import { readExactly, writeAll, writevAll } from './file-io.ts'
 import { silentLogger, type StoreLogger } from './logger.ts'
 import { BLOCK_SIZE } from './stream-types.ts'
 
@@ -17,7 +17,9 @@ import { BLOCK_SIZE } from './stream-types.ts'
 export const MAX_FILE_BYTES = 64 * 1024 ** 3
 const MAGIC = 0x42504a43 // "CJPB" little-endian
 const HEADER_BYTES = 16
-const DEFAULT_BATCH = 64
+/** Blocks per fdatasync + sidecar update: 4 MiB. A sync per 64 blocks (256 KiB) cost a download
+ * 256 syncs per 64 MiB; a crash loses at most this much progress (refetched, never trusted). */
+const DEFAULT_BATCH = 1024
 const DEFAULT_INTERVAL_MS = 1000
 const HASH_READ_BYTES = 1024 * 1024
 
@@ -156,14 +158,53 @@ export class Download {
     this.haveCount++
     this.pending.push(i)
     if (this.pending.length >= this.batch) await this.flush()
-    else if (!this.timer) {
-      this.timer = setTimeout(() => {
-        this.timer = null
-        void this.flush()
-      }, this.intervalMs)
-      this.timer.unref()
-    }
+    else this.scheduleFlush()
     return true
+  }
+
+  /** Writes the consecutive blocks first, first+1, ... in one positional writev (a download gets
+   * them in runs: one system call per run, not per 4 KiB). Resolves with the blocks newly written;
+   * a block already held or being written is skipped. Same checks as writeBlock. */
+  async writeBlocks(first: number, blocks: Uint8Array[]): Promise<number> {
+    this.assertOpen()
+    if (this.fileSize === null) throw new StoreError('ERR_SIZE', `size of ${this.id} is not known yet`)
+    const fileSize = this.fileSize
+    blocks.forEach((b, k) => {
+      const i = first + k
+      if (!Number.isSafeInteger(i) || i < 0 || i >= this.blockCount) throw new StoreError('ERR_BAD_RECORD', `block ${i} is outside ${this.id}`)
+      const expected = Math.min(BLOCK_SIZE, fileSize - i * BLOCK_SIZE)
+      if (b.length !== expected) throw new StoreError('ERR_BAD_RECORD', `block ${i} has ${b.length} bytes, expected ${expected}`)
+    })
+    if (blocks.some((_, k) => this.hasBlock(first + k) || this.writing.has(first + k))) {
+      // Rare (a duplicate answer raced its twin): block by block, each skipped or written.
+      let n = 0
+      for (const [k, b] of blocks.entries()) if (await this.writeBlock(first + k, b)) n++
+      return n
+    }
+    for (let k = 0; k < blocks.length; k++) this.writing.add(first + k)
+    try {
+      await this.track(writevAll(this.data, blocks, first * BLOCK_SIZE, `writing blocks ${first}-${first + blocks.length - 1} of ${this.id}`))
+    } finally {
+      for (let k = 0; k < blocks.length; k++) this.writing.delete(first + k)
+    }
+    for (let k = 0; k < blocks.length; k++) {
+      const i = first + k
+      this.have[i >> 3] |= 1 << (i & 7)
+      this.haveCount++
+      this.pending.push(i)
+    }
+    if (this.pending.length >= this.batch) await this.flush()
+    else this.scheduleFlush()
+    return blocks.length
+  }
+
+  private scheduleFlush(): void {
+    if (this.timer) return
+    this.timer = setTimeout(() => {
+      this.timer = null
+      void this.flush()
+    }, this.intervalMs)
+    this.timer.unref()
   }
 
   /** Makes every written block durable: fdatasync the data, then set its bits in the sidecar. */

@@ -13,6 +13,8 @@ export class RawPeer {
   theirCookie: unknown
   private host: string
   private port: number
+  /** Our own address, as the node sees it. */
+  get address(): string { const a = this.sock.address(); return `${a.address}:${a.port}` }
 
   private constructor(private sock: dgram.Socket, target: string) {
     const a = parseAddress(target)!
