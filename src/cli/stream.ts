@@ -97,6 +97,14 @@ export async function runIngest(input: string | undefined, flags: IngestFlags, s
   const line = new ProgressLine(process.stderr, 1000)
   const log = loggerFor(flags, line)
   const { rt, ingest, swarm, id } = await startIngest(input, flags, log)
+  // The id and URLs only once the stream exists: an input ffmpeg cannot read fails here, in one line.
+  const first = await shutdown.until(ingest.firstSegment().then(() => null, (err: Error) => err))
+  if (first.kind !== 'ended') {
+    await ingest.stop().catch(() => {})
+    await rt.close()
+    if (first.kind === 'fatal') throw first.error
+    return
+  }
   const udp = reachable(rt.udpAddress)
   if (flags.json) process.stdout.write(JSON.stringify({ id, udp: rt.udpAddress, http: rt.httpUrl, watch: `cjp2p-stream watch ${id} --peer ${udp}` }) + '\n')
   else {
