@@ -1,5 +1,4 @@
 // `ingest` and `watch`: a live stream's source and its viewers.
-import { stat } from 'node:fs/promises'
 import { resolve, join } from 'node:path'
 import { Runtime } from '../runtime.ts'
 import { Ingest } from '../ingest/ingest.ts'
@@ -17,7 +16,7 @@ import type { NodeFlags } from './options.ts'
 import { UsageError, loggerFor, reachable, runtimeOptions } from './options.ts'
 import type { Shutdown } from './shutdown.ts'
 import { ProgressLine, bitrate, bytes } from './format.ts'
-import { CodedError } from '../util/coded-error.ts'
+import { mustExist } from './input-missing.ts'
 
 export interface IngestFlags extends NodeFlags {
   name?: string
@@ -38,9 +37,6 @@ export interface WatchFlags extends NodeFlags {
   keep?: KeepPolicy
 }
 
-/** An input file that is not there: said before a stream id is made for it. */
-export class InputMissing extends CodedError<'ERR_NO_INPUT'> {}
-
 /** A stream name from an input: `testsrc`, `video2` for /dev/video2, a file's base name. */
 export function defaultName(input: string): string {
   const base = input.replace(/[?#].*$/, '').split(/[\\/]/).filter(Boolean).pop() ?? 'stream'
@@ -57,7 +53,7 @@ async function checkIngest(input: string | undefined, flags: IngestFlags): Promi
     validateEncodeOptions({ segmentSeconds: flags.segmentSeconds, bitrate: flags.bitrate, fps: DEFAULT_ENCODE.fps })
     const spec = flags.tail ? null : parseInput(input ?? '', flags.audio)
     const path = flags.tail ?? (spec?.kind === 'file' ? spec.path : spec?.kind === 'v4l2' ? spec.device : null)
-    if (path && !(await stat(path).catch(() => null))) throw new InputMissing('ERR_NO_INPUT', `${path}: no such file`)
+    if (path) await mustExist(path)
   } catch (err) {
     if (err instanceof IngestError && err.code === 'ERR_BAD_INPUT') throw new UsageError(err.message)
     throw err

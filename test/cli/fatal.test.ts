@@ -41,6 +41,11 @@ test('ingest of a file that does not exist: one line, exit 1, no stream id, noth
   assert.equal(r.stdout, '', 'no stream id or URL was printed')
   assert.match(r.stderr, /^cjp2p-stream: .*missing\.mp4: no such file \(ERR_NO_INPUT\)\n$/)
   assert.deepEqual(await readdir(dir), [], 'nothing was created')
+
+  const share = await runCli(['share', join(dir, 'missing.jpg')], { cwd: dir })
+  assert.equal(share.code, 1, share.stderr)
+  assert.match(share.stderr, /^cjp2p-stream: .*missing\.jpg: no such file \(ERR_NO_INPUT\)\n$/)
+  assert.deepEqual(await readdir(dir), [], 'share created no shared/ for a missing file')
 })
 
 test('ffmpeg failing before the first segment: its last line, exit 1, no stream id printed', { timeout: 60_000, skip: noFfmpeg }, async (t) => {
