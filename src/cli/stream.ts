@@ -17,6 +17,7 @@ import { UsageError, loggerFor, reachable, runtimeOptions } from './options.ts'
 import type { Shutdown } from './shutdown.ts'
 import { ProgressLine, bitrate, bytes } from './format.ts'
 import { mustExist } from './input-missing.ts'
+import { lockKey } from './key-lock.ts'
 
 export interface IngestFlags extends NodeFlags {
   name?: string
@@ -69,10 +70,18 @@ export function keyFileFor(name: string, flags: Pick<IngestFlags, 'key' | 'dir' 
 
 export async function startIngest(input: string | undefined, flags: IngestFlags, log: Logger, rtIn?: Runtime) {
   const name = await checkIngest(input, flags)
-  const rt = rtIn ?? await Runtime.start(runtimeOptions(flags, log, { role: 'source' }))
+  const keyFile = rtIn ? undefined : keyFileFor(name, flags)
+  const unlock = keyFile ? await lockKey(keyFile, name) : async () => {}
+  let rt: Runtime
+  try {
+    rt = rtIn ?? await Runtime.start(runtimeOptions(flags, log, { role: 'source' }))
+  } catch (err) {
+    await unlock()
+    throw err
+  }
   try {
     const { log: slog, swarm } = await rt.startSource(name, {
-      format: flags.format, targetDuration: Math.ceil(flags.segmentSeconds), keyFile: rtIn ? undefined : keyFileFor(name, flags), keep: flags.keep,
+      format: flags.format, targetDuration: Math.ceil(flags.segmentSeconds), keyFile, keep: flags.keep,
       // A runtime handed in (the demo) keeps a throwaway key in its own folder: nothing to announce.
       onKeyCreated: rtIn ? undefined : (file) => log.info(`created the stream key ${file} (mode 0600): keep it, it is this stream's identity`),
     })
@@ -82,9 +91,10 @@ export async function startIngest(input: string | undefined, flags: IngestFlags,
     })
     ingest.on('restart', (reason: unknown) => log.warn(`ffmpeg stopped (${String(reason)}); restarting, the stream continues`))
     await ingest.start()
-    return { rt, ingest, swarm, id: slog.id }
+    return { rt, ingest, swarm, id: slog.id, unlock }
   } catch (err) {
     if (!rtIn) await rt.close()
+    await unlock()
     throw err
   }
 }
@@ -92,12 +102,13 @@ export async function startIngest(input: string | undefined, flags: IngestFlags,
 export async function runIngest(input: string | undefined, flags: IngestFlags, shutdown: Shutdown): Promise<void> {
   const line = new ProgressLine(process.stderr, 1000)
   const log = loggerFor(flags, line)
-  const { rt, ingest, swarm, id } = await startIngest(input, flags, log)
+  const { rt, ingest, swarm, id, unlock } = await startIngest(input, flags, log)
   // The id and URLs only once the stream exists: an input ffmpeg cannot read fails here, in one line.
   const first = await shutdown.until(ingest.firstSegment().then(() => null, (err: Error) => err))
   if (first.kind !== 'ended') {
     await ingest.stop().catch(() => {})
     await rt.close()
+    await unlock()
     if (first.kind === 'fatal') throw first.error
     return
   }
@@ -119,6 +130,7 @@ export async function runIngest(input: string | undefined, flags: IngestFlags, s
     await ingest.stop()
   } finally {
     await rt.close()
+    await unlock()
   }
   if (why.kind === 'fatal') throw why.error
   if (why.kind === 'ended') log.info('the input ended: the stream is over')
