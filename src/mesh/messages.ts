@@ -75,7 +75,8 @@ export type Message =
   // node's public key, or of a content id); `key` is the sender's ed25519 public key hex, and a
   // contact is written `<public key hex>@<address>`.
   | { type: 'WhoIsNear'; id: string; key?: string; pad?: string }
-  | { type: 'TheseAreNear'; id: string; key: string; nodes: string[] }
+  /** `more`: the answer was cut to fit the 2x rule; asked again (now proven), the answerer says all. */
+  | { type: 'TheseAreNear'; id: string; key: string; nodes: string[]; more?: boolean }
   | { type: 'WhoHas'; id: string; key?: string; pad?: string }
   /** `me`: the answerer provides it too (it cannot know its own address as the asker sees it). */
   | { type: 'TheyHave'; id: string; peers: string[]; me?: boolean }
@@ -237,7 +238,7 @@ const decoders: { [T in MessageType]: (body: unknown) => Omit<MessageOf<T>, 'typ
   WhoIsNear: (b) => question(b, isHex64, (id) => id.toLowerCase()),
   TheseAreNear: (b) => {
     if (!isObj(b) || !isHex64(b.id) || !isHex64(b.key) || !Array.isArray(b.nodes)) return undefined
-    return { id: b.id.toLowerCase(), key: b.key.toLowerCase(), nodes: b.nodes.slice(0, MAX_NEAR_NODES).filter(isContact) }
+    return { id: b.id.toLowerCase(), key: b.key.toLowerCase(), nodes: b.nodes.slice(0, MAX_NEAR_NODES).filter(isContact), more: b.more === true ? true : undefined }
   },
   // Content ids are case-sensitive (a stream's name), so this one is taken as written.
   WhoHas: (b) => question(b, isId, (id) => id),

@@ -5,7 +5,6 @@
 import { CjNode } from '../mesh/node.ts'
 import { Dht } from '../mesh/dht/dht.ts'
 import { MemoryNetwork } from '../mesh/link.ts'
-import { generateStreamKey } from '../store/keys.ts'
 import { VirtualTimers, seededRandom } from '../util/timers.ts'
 
 export interface DhtSwarmOptions {
@@ -44,7 +43,8 @@ export async function runDhtSwarm(o: DhtSwarmOptions): Promise<DhtSwarmRun> {
     for (let i = 0; i < o.nodes; i++) {
       const bootstrap = i === 0 ? [] : [pick(members).node.address]
       const node = new CjNode({ transport: net.createTransport(), timers }, { bootstrap, probeIntervalMs: 10_000 })
-      const dht = new Dht({ node, key: generateStreamKey() })
+      // Only the public key's hash matters to the DHT: seeded bytes make the run repeatable.
+      const dht = new Dht({ node, key: { publicKeyHex: Buffer.from(Array.from({ length: 32 }, () => Math.floor(random() * 256))).toString('hex') } })
       members.push({ node, dht, gone: false })
       await node.start()
       dht.start()
@@ -69,7 +69,7 @@ export async function runDhtSwarm(o: DhtSwarmOptions): Promise<DhtSwarmRun> {
         const { id, providers } = pick(ids)
         const asker = pick(alive)
         const want = providers.map((p) => p.node.address)
-        let done: { providers: string[]; elapsedMs: number; queries: number } | undefined
+        let done: { providers: string[]; elapsedMs: number; queries: number; closest: unknown[] } | undefined
         void asker.dht.findProviders(id, { want: 1 }).then((r) => { done = r })
         await timers.runUntil(() => done !== undefined, timers.now() + 120_000)
         f.lookups++

@@ -9,7 +9,7 @@
 // are trimmed to what the node's 2x rule leaves (ctx.room()), and an asker that has not proven its
 // address yet pads its question, so the bytes that let a big answer come back are the asker's.
 import type { CjNode, Ctx } from '../node.ts'
-import { HELLO_ALLOWANCE_BYTES, UNVERIFIED_LIST_MAX } from '../node.ts'
+import { HELLO_ALLOWANCE_BYTES, HELLO_GIVE_UP_MS, UNVERIFIED_LIST_MAX } from '../node.ts'
 import type { Message, MessageOf } from '../messages.ts'
 import { MAX_NEAR_NODES, MAX_PROVIDERS_PER_REPLY, encodedSize } from '../messages.ts'
 import type { Timer } from '../../util/timers.ts'
@@ -49,7 +49,7 @@ export interface DhtInit {
 
 export interface ProvidersFound extends LookupResult { elapsedMs: number }
 
-interface Pending { resolve: (a: Answer | null) => void; timer: Timer; providers: string[] }
+interface Pending { resolve: (a: Answer | null) => void; timer: Timer; providers: string[]; nodes: Candidate[]; again?: () => void }
 
 export class Dht {
   readonly id: Buffer
@@ -59,6 +59,8 @@ export class Dht {
   readonly counters = { queries: 0, answers: 0, timeouts: 0, announcesSent: 0, announces: {} as Partial<Record<AnnounceVerdict | 'unverified', number>> }
   private node: CjNode
   private pending = new Map<string, Pending>()
+  /** Datagrams (their shared Ctx) that asked us for a cookie echo: the sender has not proven us yet. */
+  private unproven = new WeakSet<Ctx>()
   /** Ids we provide, and when each is next due to be announced. */
   private provided = new Map<string, number>()
   private tickTimer?: Timer
@@ -86,6 +88,9 @@ export class Dht {
     node.handle('TheseAreNear', (m, ctx) => this.onNear(m, ctx))
     node.handle('TheyHave', (m, ctx) => this.onTheyHave(m, ctx))
     node.handle('IHave', (m, ctx) => this.onIHave(m, ctx))
+    // The cookie request leads every datagram from a peer that has not proven us; remembering that
+    // lets an answer to our query be followed by the echo alone (see onNear).
+    node.handle('PleaseAlwaysReturnThisMessage', (_m, ctx) => { this.unproven.add(ctx) })
   }
 
   start(): void {
@@ -136,7 +141,14 @@ export class Dht {
     const tag = `${c.addr} ${Buffer.from(target).toString('hex')}`
     if (this.pending.has(tag)) return Promise.resolve(null)
     this.counters.queries++
-    const peer = this.node.peers.get(c.addr)
+    let peer = this.node.peers.get(c.addr)
+    if (peer && !peer.verified && peer.lastHeard === 0 && peer.origin !== 'configured' && this.node.timers.now() - peer.firstSeen >= HELLO_GIVE_UP_MS) {
+      // Hearsay the node gave up greeting (it never answered): a DHT answer just named it again,
+      // so it gets one more hello's worth. Reflection stays bounded: only our own lookups send
+      // these, at most MAX_LOOKUP_QUERIES each.
+      this.node.peers.forget(c.addr)
+      peer = undefined
+    }
     // To an address that has never heard from us, the first datagram may carry the hello allowance:
     // filling it lets the answer (bounded at twice what we sent) carry a useful number of contacts.
     const fresh = !peer || (!peer.verified && peer.unverifiedSent === 0)
@@ -149,7 +161,9 @@ export class Dht {
         this.table.failed(c.addr)
         resolve(p && p.providers.length > 0 ? { nodes: [], providers: p.providers, id: null } : null)
       }, this.timeoutMs)
-      this.pending.set(tag, { resolve, timer, providers: [] })
+      // A cut answer (`more`) earns one second asking: by then our datagram echoes their cookie.
+      const again = () => { this.node.send(c.addr, [q]) }
+      this.pending.set(tag, { resolve, timer, providers: [], nodes: [], again })
       this.node.send(c.addr, [msg])
     })
   }
@@ -181,6 +195,7 @@ export class Dht {
       .map((c) => `${c.key}@${c.addr}`)
     const reply: MessageOf<'TheseAreNear'> = { type: 'TheseAreNear', id: targetHex, key: this.key, nodes }
     const room = ctx.room()
+    if (encodedSize(reply) > room) reply.more = true
     while (reply.nodes.length > 0 && encodedSize(reply) > room) reply.nodes.pop()
     if (encodedSize(reply) <= room) ctx.reply(reply)
   }
@@ -195,18 +210,30 @@ export class Dht {
 
   private onNear(m: MessageOf<'TheseAreNear'>, ctx: Ctx): void {
     this.learn(m.key, ctx)
-    const p = this.pending.get(`${ctx.from} ${m.id}`)
+    const tag = `${ctx.from} ${m.id}`
+    const p = this.pending.get(tag)
     if (!p) return
-    this.settle(`${ctx.from} ${m.id}`, p)
-    this.counters.answers++
-    const nodes: Candidate[] = []
     for (const s of m.nodes) {
       const key = s.slice(0, 64)
       const addr = s.slice(65)
       if (key === this.key || this.node.isSelf(addr)) continue
-      nodes.push({ addr, id: nodeIdOf(key) })
+      p.nodes.push({ addr, id: nodeIdOf(key) })
     }
-    p.resolve({ nodes, providers: p.providers, id: nodeIdOf(m.key) })
+    if (m.more && p.again) {
+      const again = p.again
+      p.again = undefined
+      this.node.timers.clear(p.timer)
+      p.timer = this.node.timers.setTimeout(() => { this.settle(tag, p); p.resolve({ nodes: p.nodes, providers: p.providers, id: nodeIdOf(m.key) }) }, this.timeoutMs)
+      again()
+      return
+    }
+    this.settle(tag, p)
+    this.counters.answers++
+    // Our question was its last word from us: without an echo it would never take us as proven,
+    // and could then neither answer us in full nor ask us anything (the 2x rule). The echo alone
+    // is the node's bare cookie datagram, ~60 bytes.
+    if (this.unproven.has(ctx)) this.node.send(ctx.from, [])
+    p.resolve({ nodes: p.nodes, providers: p.providers, id: nodeIdOf(m.key) })
   }
 
   private onTheyHave(m: MessageOf<'TheyHave'>, ctx: Ctx): void {

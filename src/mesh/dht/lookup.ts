@@ -34,6 +34,9 @@ export interface LookupResult {
 
 /** Candidates kept: a few widths, so answers full of far-away or dead nodes cannot grow it. */
 const SHORTLIST_WIDTHS = 4
+/** Queries one lookup may make: answers that keep naming new (dead or lying) nodes nearer the
+ * target would otherwise keep it going forever. */
+export const MAX_LOOKUP_QUERIES = 96
 
 interface Entry extends Candidate { state: 'new' | 'asked' | 'answered' | 'failed'; depth: number }
 
@@ -46,15 +49,22 @@ export function lookup(target: Uint8Array, seeds: Candidate[], ask: Ask, init: L
   let depth = 0
   let finished = false
   const order = (a: Entry, b: Entry) => (a.id && b.id ? closer(target, a.id, b.id) : a.id ? -1 : b.id ? 1 : 0)
+  /** Every address asked or listed once: never listed again (bounded by the queries made). */
+  const seen = new Set<string>()
   const offer = (c: Candidate, d: number) => {
-    const have = list.find((e) => e.addr === c.addr)
-    if (have) { if (!have.id && c.id && have.state === 'new') have.id = c.id; return }
+    if (seen.has(c.addr)) {
+      const have = list.find((e) => e.addr === c.addr)
+      if (have && !have.id && c.id && have.state === 'new') have.id = c.id
+      return
+    }
+    seen.add(c.addr)
     list.push({ ...c, state: 'new', depth: d })
     list.sort(order)
-    if (list.length > init.width * SHORTLIST_WIDTHS) {
-      // Drop the farthest not yet asked; asked ones stay so their answers still find their entry.
-      for (let i = list.length - 1; i >= 0 && list.length > init.width * SHORTLIST_WIDTHS; i--) if (list[i].state === 'new') list.splice(i, 1)
-    }
+    const cap = init.width * SHORTLIST_WIDTHS
+    // Failed entries go first (seen keeps them from coming back), then the farthest not yet asked;
+    // asked ones stay so their answers still find their entry.
+    for (let i = list.length - 1; i >= 0 && list.length > cap; i--) if (list[i].state === 'failed') list.splice(i, 1)
+    for (let i = list.length - 1; i >= 0 && list.length > cap; i--) if (list[i].state === 'new') list.splice(i, 1)
   }
   for (const s of seeds) offer(s, 1)
   return new Promise((resolve) => {
@@ -72,7 +82,7 @@ export function lookup(target: Uint8Array, seeds: Candidate[], ask: Ask, init: L
         if (live >= init.width) break
         if (e.state === 'failed') continue
         live++
-        if (e.state !== 'new' || inFlight >= init.concurrency) continue
+        if (e.state !== 'new' || inFlight >= init.concurrency || queries >= MAX_LOOKUP_QUERIES) continue
         e.state = 'asked'
         inFlight++
         queries++
