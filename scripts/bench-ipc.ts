@@ -29,7 +29,8 @@ export interface SourceReport {
 }
 
 /** Bytes a node put on the wire, split by the node's own metrics hooks. */
-export interface Wire { streamDatagramBytes: number; controlDatagramBytes: number; payloadBytes: number }
+export type { Wire } from '../src/metrics/wire-tally.ts'
+import type { Wire } from '../src/metrics/wire-tally.ts'
 
 export interface ViewerReport {
   slot: number

@@ -5,7 +5,7 @@ import { fork, type ChildProcess } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import type { FromChild, Mode, SourceReport, ToChild, ViewersReport } from './bench-ipc.ts'
 import type { Scenario } from './bench-args.ts'
-import { seededRandom } from '../src/mesh/transport.ts'
+import { seededRandom } from '../src/util/timers.ts'
 import { figures, type Figures } from './bench-report.ts'
 
 /** Segments of 1 s, as the issue asks. */

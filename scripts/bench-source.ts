@@ -9,7 +9,7 @@ import { StreamRegistry } from '../src/mesh/stream-registry.ts'
 import { UdpTransport } from '../src/mesh/transport.ts'
 import { StreamLog } from '../src/store/stream-log.ts'
 import { generateStreamKey } from '../src/store/keys.ts'
-import { BenchFeed } from './bench-feed.ts'
+import { SyntheticFeed } from '../src/ingest/synthetic-feed.ts'
 import type { FromChild, SourceInit, SourceReport, ToChild } from './bench-ipc.ts'
 import { PeakRss, WireTally, cpuSeconds } from './bench-node-metrics.ts'
 import { startHlsServer } from './bench-hls.ts'
@@ -33,7 +33,7 @@ async function main(init: SourceInit): Promise<void> {
   } else {
     http = await startHlsServer(log)
   }
-  const feed = new BenchFeed(log, init.bitrateBps, init.segmentMs)
+  const feed = new SyntheticFeed({ log }, { bitrateBps: init.bitrateBps, segmentMs: init.segmentMs })
   feed.start()
   send({ type: 'ready', address: node?.address, streamId: log.id, httpUrl: http?.url })
 

@@ -7,10 +7,12 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { CjNode } from '../src/mesh/node.ts'
 import { StreamRegistry } from '../src/mesh/stream-registry.ts'
-import { ShapedTransport, UdpTransport, seededRandom } from '../src/mesh/transport.ts'
+import { UdpTransport } from '../src/mesh/transport.ts'
+import { ShapedTransport } from '../src/mesh/link.ts'
+import { seededRandom } from '../src/util/timers.ts'
 import type { Transport } from '../src/mesh/transport.ts'
 import { StreamLog } from '../src/store/stream-log.ts'
-import { CHUNK_SIZE } from '../src/store/stream-types.ts'
+import { ViewerRecorder } from '../src/metrics/viewer-recorder.ts'
 import type { FromChild, ToChild, ViewerInit, ViewerReport, ViewersReport } from './bench-ipc.ts'
 import { PeakRss, WireTally, cpuSeconds } from './bench-node-metrics.ts'
 import { HlsViewer } from './bench-hls.ts'
@@ -26,8 +28,7 @@ interface Slot {
   log?: StreamLog
   tally?: WireTally
   hls?: HlsViewer
-  verified: Array<[number, number]>
-  firstPlayableAt: number | null
+  recorder?: ViewerRecorder
   final?: ViewerReport
 }
 
@@ -39,7 +40,7 @@ async function main(init: ViewerInit): Promise<void> {
   let nodes = 0
 
   const join_ = async (slot: number, peers: string[]): Promise<void> => {
-    const s: Slot = { slot, joinAt: Date.now(), leftAt: null, verified: [], firstPlayableAt: null }
+    const s: Slot = { slot, joinAt: Date.now(), leftAt: null }
     slots.set(slot, s)
     nodes++
     if (init.mode === 'hls') {
@@ -48,18 +49,14 @@ async function main(init: ViewerInit): Promise<void> {
       return
     }
     const udp = await UdpTransport.bind({ port: 0 })
-    const transport: Transport = init.link ? new ShapedTransport(udp, init.link, seededRandom(init.seed * 1000 + slot)) : udp
+    const transport: Transport = init.link ? new ShapedTransport(udp, init.link, { random: seededRandom(init.seed * 1000 + slot) }) : udp
     s.tally = new WireTally()
     s.node = new CjNode({ transport, metrics: s.tally }, { bootstrap: peers, probeIntervalMs: 10_000 })
     s.log = await StreamLog.openReplica(join(dir, String(slot)), init.streamId)
-    const log = s.log
-    log.on('chunk', (n: number) => {
-      s.verified.push([n, Date.now()])
-      if (s.firstPlayableAt === null && playable(log, s.reg?.get(init.streamId)?.startChunk ?? -1)) s.firstPlayableAt = Date.now()
-    })
+    s.recorder = new ViewerRecorder(s.log, Date.now, () => s.reg?.get(init.streamId)?.startChunk ?? -1)
     await s.node.start()
     s.reg = new StreamRegistry(s.node)
-    s.reg.add(log, { bootstrap: peers })
+    s.reg.add(s.log, { bootstrap: peers })
   }
 
   const snapshot = (s: Slot): ViewerReport => {
@@ -73,8 +70,8 @@ async function main(init: ViewerInit): Promise<void> {
     }
     const st = s.reg?.get(init.streamId)?.status()
     return {
-      slot: s.slot, joinAt: s.joinAt, leftAt: s.leftAt, startChunk: st?.startChunk ?? -1, verified: s.verified,
-      firstPlayableAt: s.firstPlayableAt, uploadedBytes: st?.uploadedBytes ?? 0, receivedBytes: st?.receivedBytes ?? 0,
+      slot: s.slot, joinAt: s.joinAt, leftAt: s.leftAt, startChunk: st?.startChunk ?? -1, verified: s.recorder?.verified ?? [],
+      firstPlayableAt: s.recorder?.firstPlayableAt ?? null, uploadedBytes: st?.uploadedBytes ?? 0, receivedBytes: st?.receivedBytes ?? 0,
       duplicateBytes: st?.duplicateBytes ?? 0,
       wire: s.tally?.wire ?? { streamDatagramBytes: 0, controlDatagramBytes: 0, payloadBytes: 0 },
     }
@@ -109,17 +106,6 @@ async function main(init: ViewerInit): Promise<void> {
       })()
     }
   })
-}
-
-/** A viewer can play once one whole segment at or after its start point is verified. */
-function playable(log: StreamLog, startChunk: number): boolean {
-  if (startChunk < 0) return false
-  const count = log.segmentCount()
-  for (let k = count - 1; k >= Math.max(0, count - 8); k--) {
-    const seg = log.segment(k)
-    if (seg && seg.offset >= startChunk * CHUNK_SIZE && seg.length > 0 && log.hasRange(seg.offset, seg.length)) return true
-  }
-  return false
 }
 
 process.once('message', (m: ToChild) => {

@@ -3,7 +3,7 @@
 // Shared by the property tests (test/mesh/messages-fuzz.test.ts) and the live fuzzer (scripts/fuzz.ts).
 import type { Message } from '../src/mesh/messages.ts'
 import { encodeMessage } from '../src/mesh/messages.ts'
-import { seededRandom } from '../src/mesh/transport.ts'
+import { seededRandom } from '../src/util/timers.ts'
 import { CHUNK_SIZE } from '../src/store/stream-types.ts'
 
 /** Deterministic PRNG: a failing seed reproduces. */
@@ -41,7 +41,7 @@ export function sampleMessages(t: CorpusTargets = {}): Message[] {
     { type: 'ThisStreamGrew', head: { id, chunks: 1_000_000, length: 1_000_000 * CHUNK_SIZE, segments: 9999, time: now, ended: false, sig } },
     { type: 'HereIsTheStreamInfo', info: { id, format: 'ts', init: null, targetDuration: 1, created: now, sig } },
     { type: 'PleaseSendChunkHashes', id, from: 0, count: 16 },
-    { type: 'HereAreChunkHashes', id, chunks: [{ n: 3, length: CHUNK_SIZE, blake3: b64(32), sha256: b64(32), time: now, sig }] },
+    { type: 'HereAreChunkHashes', id, chunks: [{ n: 3, length: CHUNK_SIZE, blocks: [b64(32), b64(32), b64(32), b64(32)], sha256: b64(32), time: now, sig }] },
     { type: 'PleaseSendSegments', id, from: 0, count: 16 },
     { type: 'HereAreSegments', id, segments: [{ n: 0, offset: 0, length: 1000, duration: 1, pdt: now, discontinuity: false, sig }] },
     { type: 'IHaveChunks', id, from: 0, bits: Buffer.alloc(32, 0xff) },

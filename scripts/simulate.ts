@@ -1,49 +1,63 @@
-// `npm run simulate -- --viewers 10000 [--seconds S] [--delay ms] [--jitter ms] [--loss p]
-//   [--upload-capacity copies] [--source-capacity copies] [--bitrate bps] [--join-spread ms] [--json file]`
-// Runs the swarm's own scheduling decisions (src/mesh/stream-policy.ts) on a virtual clock over a
-// simulated network, at 100, 1,000 and the requested number of viewers (or only that number with
-// --only), and prints source copies, delay percentiles and completeness for each.
+// `npm run simulate -- [--viewers N | --sizes 100,1000] [--seconds S] [--link delay=25ms,jitter=5ms,loss=1%]
+//   [--delay ms] [--jitter ms] [--loss p|p%] [--churn 20%/min] [--upload-capacity copies] [--source-capacity copies]
+//   [--bitrate 2M] [--join-spread ms] [--bootstrap-viewers k] [--json-codec] [--seed n] [--json file]`
+// Runs the shipped swarm (N real CjNode + StreamSwarm) over the in-process network on virtual time
+// (src/sim/simulation.ts) and measures it with the benchmark's own figures (bench-report.ts), so a
+// simulated scenario and the same scenario on real processes (`npm run bench`) read alike.
 import { writeFile } from 'node:fs/promises'
 import { parseArgs } from 'node:util'
-import { simulate, type SimFigures, type SimOptions } from '../src/sim/simulation.ts'
+import { simulate, type SimOptions } from '../src/sim/simulation.ts'
+import type { LinkModel } from '../src/mesh/link.ts'
+import { BenchArgError, parseBitrate, parseChurn, parseLink } from './bench-args.ts'
+import { measure, table, type SimResult } from './simulate-report.ts'
+import { PeakRss } from './bench-node-metrics.ts'
 
-function main(): void {
+async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
-      viewers: { type: 'string', default: '10000' }, seconds: { type: 'string', default: '60' }, delay: { type: 'string', default: '25' },
-      jitter: { type: 'string', default: '5' }, loss: { type: 'string', default: '0.01' }, 'upload-capacity': { type: 'string', default: '3' },
-      'source-capacity': { type: 'string', default: '3' }, bitrate: { type: 'string', default: '2000000' }, 'join-spread': { type: 'string' },
-      seed: { type: 'string', default: '1' }, only: { type: 'boolean' }, json: { type: 'string' },
+      viewers: { type: 'string' }, sizes: { type: 'string' }, seconds: { type: 'string', default: '60' }, link: { type: 'string' },
+      delay: { type: 'string' }, jitter: { type: 'string' }, loss: { type: 'string' }, churn: { type: 'string' },
+      'upload-capacity': { type: 'string', default: '0' }, 'source-capacity': { type: 'string', default: '0' },
+      bitrate: { type: 'string', default: '2M' }, 'join-spread': { type: 'string' }, seed: { type: 'string', default: '1' }, json: { type: 'string' }, 'bootstrap-viewers': { type: 'string', default: '0' }, 'json-codec': { type: 'boolean' },
     },
   })
-  const num = (k: keyof typeof values, min: number, max: number): number => {
-    const v = Number(values[k])
-    if (!Number.isFinite(v) || v < min || v > max) { process.stderr.write(`simulate: --${k} must be a number from ${min} to ${max}\n`); process.exit(2) }
-    return v
+  const num = (k: keyof typeof values, min: number, max: number, v = values[k]): number => {
+    const x = String(v).endsWith('%') ? parseFloat(String(v)) / 100 : Number(v)
+    if (!Number.isFinite(x) || x < min || x > max) throw new BenchArgError(`--${k} must be a number from ${min} to ${max}`)
+    return x
   }
-  const top = Math.round(num('viewers', 1, 100_000))
-  const sizes = values.only ? [top] : [...new Set([100, 1000, top].filter((n) => n <= top))]
-  const loss = String(values.loss).endsWith('%') ? parseFloat(String(values.loss)) / 100 : num('loss', 0, 0.5)
-  const results: Array<{ options: SimOptions; figures: SimFigures }> = []
-  for (const viewers of sizes) {
+  // The bench's lossy scenario by default: 25 ms one-way, 1 % loss.
+  const link: LinkModel = values.link ? parseLink(values.link) : { delayMs: 25, loss: 0.01 }
+  if (values.delay !== undefined) link.delayMs = num('delay', 0, 10_000)
+  if (values.jitter !== undefined) link.jitterMs = num('jitter', 0, 10_000)
+  if (values.loss !== undefined) link.loss = num('loss', 0, 0.5)
+  const sizes = values.sizes ? values.sizes.split(',').map((s) => num('sizes', 1, 1e6, s)) : [num('viewers', 1, 1e6, values.viewers ?? '1000')]
+  const results: SimResult[] = []
+  for (const viewers of sizes.map(Math.round)) {
     const options: SimOptions = {
-      viewers, seconds: num('seconds', 10, 3600), bitrateBps: num('bitrate', 1e4, 1e8), delayMs: num('delay', 0, 1000), jitterMs: num('jitter', 0, 1000),
-      loss, uploadCapacity: num('upload-capacity', 0.1, 100), sourceCapacity: num('source-capacity', 0.1, 100),
-      joinSpreadMs: values['join-spread'] ? num('join-spread', 0, 600_000) : Math.min(10_000, viewers * 100), seed: num('seed', 0, 2 ** 31),
+      viewers, seconds: num('seconds', 5, 3600), bitrateBps: parseBitrate(values.bitrate ?? '2M'), link,
+      uploadCapacity: num('upload-capacity', 0, 100), sourceCapacity: num('source-capacity', 0, 100),
+      joinSpreadMs: values['join-spread'] ? num('join-spread', 0, 600_000) : Math.min(10_000, viewers * 100),
+      churnPerMin: values.churn ? parseChurn(values.churn) : 0, bootstrapViewers: Math.round(num('bootstrap-viewers', 0, 16)), handover: !values['json-codec'], seed: Math.round(num('seed', 0, 2 ** 31)),
     }
-    process.stderr.write(`simulating ${viewers} viewers, ${options.seconds} s...\n`)
-    results.push({ options, figures: simulate(options) })
+    process.stderr.write(`simulating ${viewers} viewers for ${options.seconds} virtual s...\n`)
+    const rss = new PeakRss()
+    const cpu0 = process.cpuUsage()
+    const wall = performance.now()
+    let lastLog = wall
+    const run = await simulate(options, (t) => {
+      if (performance.now() - lastLog > 10_000) { lastLog = performance.now(); process.stderr.write(`  ${Math.round(t / 1000)} virtual s after ${Math.round((lastLog - wall) / 1000)} s\n`) }
+    })
+    const wallSeconds = (performance.now() - wall) / 1000
+    const cpu = process.cpuUsage(cpu0)
+    const peakRssMb = rss.stop() / 2 ** 20
+    results.push({ options, ...measure(run), wallSeconds, cpuSeconds: (cpu.user + cpu.system) / 1e6, peakRssMb, events: run.events, orphanTimers: run.orphanTimers })
   }
-  const o = results[0].options
-  const lines = [
-    `simulation: ${o.seconds} s at ${(o.bitrateBps / 1e6).toFixed(1)} Mb/s, ${o.delayMs} ms one-way (+${o.jitterMs} ms jitter), ${(o.loss * 100).toFixed(1)} % loss, upload capacity ${o.uploadCapacity} copies (source ${o.sourceCapacity})`,
-    '',
-    '| viewers | source copies | upload/viewer median / p99 | delay p50 | p95 | p99 | max | completeness worst / mean | duplicates | startup median / max | run time |',
-    '|---|---|---|---|---|---|---|---|---|---|---|',
-    ...results.map(({ figures: f }) => `| ${f.viewers} | ${f.sourceCopies.toFixed(3)} | ${f.uploadPerViewerCopies.median.toFixed(2)} / ${f.uploadPerViewerCopies.p99.toFixed(2)} | ${Math.round(f.delayMs.p50)} ms | ${Math.round(f.delayMs.p95)} ms | ${Math.round(f.delayMs.p99)} ms | ${Math.round(f.delayMs.max)} ms | ${(f.completeness.worst * 100).toFixed(2)} % / ${(f.completeness.mean * 100).toFixed(3)} % | ${(f.duplicateShare * 100).toFixed(2)} % | ${Math.round(f.startupMs.median)} / ${Math.round(f.startupMs.max)} ms | ${(f.wallMs / 1000).toFixed(1)} s |`),
-  ]
-  process.stdout.write(lines.join('\n') + '\n')
-  if (values.json) void writeFile(values.json, JSON.stringify(results, null, 2) + '\n')
+  process.stdout.write(table(results) + '\n')
+  if (values.json) await writeFile(values.json, JSON.stringify(results.map(({ figures: f, ...r }) => ({ ...r, figures: { ...f, delayCdfMs: undefined, uploadsCopies: undefined } })), null, 2) + '\n')
 }
 
-main()
+main().catch((err: unknown) => {
+  process.stderr.write(`simulate: ${err instanceof BenchArgError ? err.message : (err as Error).stack}\n`)
+  process.exit(err instanceof BenchArgError ? 2 : 1)
+})

@@ -3,19 +3,29 @@
 import { join } from 'node:path'
 import { mkdir } from 'node:fs/promises'
 import { CjNode } from './mesh/node.ts'
-import { ShapedTransport, UdpTransport, seededRandom } from './mesh/transport.ts'
-import type { LinkModel, Transport } from './mesh/transport.ts'
+import { UdpTransport } from './mesh/transport.ts'
+import type { Transport } from './mesh/transport.ts'
+import { ShapedTransport } from './mesh/link.ts'
+import type { LinkModel } from './mesh/link.ts'
+import { seededRandom } from './util/timers.ts'
 import { StreamRegistry } from './mesh/stream-registry.ts'
 import { FileServer } from './mesh/file-server.ts'
 import { FileStore } from './store/file-store.ts'
+import type { KeepPolicy } from './store/retention.ts'
 import { StreamLog } from './store/stream-log.ts'
 import { loadOrCreateKey } from './store/keys.ts'
+import { bindPort } from './port-binding.ts'
 import type { MediaFormat, StreamLogReader } from './store/stream-types.ts'
 import { PrometheusMetrics } from './metrics/prometheus-sink.ts'
 import { createPlayerApp, startHttpServer } from './player/app.ts'
 import type { RunningHttpServer } from './player/app.ts'
 import type { Logger } from './util/logger.ts'
 import type { StreamSwarm } from './mesh/stream-swarm.ts'
+import { Dht } from './mesh/dht/dht.ts'
+import { FileRouter } from './mesh/file-router.ts'
+
+/** While a download or a stream wants providers, the DHT is asked again this often. */
+const DISCOVER_EVERY_MS = 15_000
 
 export interface RuntimeOptions {
   dir: string
@@ -35,6 +45,8 @@ export interface RuntimeOptions {
   httpAllowedHosts?: string[]
   /** Largest datagram to send peers that say they take it (loopback and LANs carry 64 KiB). */
   maxDatagramBytes?: number
+  /** Ports that are only defaults: when taken, bind any free port instead of failing. */
+  anyPortIfTaken?: { udp?: boolean; http?: boolean }
 }
 
 export class Runtime {
@@ -46,6 +58,7 @@ export class Runtime {
   /** What this node's player pages reported (summed over streams), for /status.json and the dashboard. */
   readonly playback = { reports: 0, stalls: 0, stallSeconds: 0, latencySeconds: null as number | null }
   private fanoutTimer: NodeJS.Timeout
+  private discoveries = new Set<AbortController>()
   private closed = false
 
   private constructor(
@@ -54,6 +67,7 @@ export class Runtime {
     readonly metrics: PrometheusMetrics,
     readonly files: FileStore,
     readonly fileServer: FileServer,
+    readonly dht: Dht,
   ) {
     this.streams = new StreamRegistry(node)
     // The relay fan-out gauge: how many peers this node fed in the last interval, over all streams.
@@ -69,20 +83,35 @@ export class Runtime {
   }
 
   static async start(opts: RuntimeOptions): Promise<Runtime> {
+    // The disk first: a folder we cannot write must fail before any socket exists to leak.
     await mkdir(opts.dir, { recursive: true })
-    const udp = await UdpTransport.bind({ host: opts.host ?? '127.0.0.1', port: opts.port ?? 0 })
-    const transport: Transport = opts.link ? new ShapedTransport(udp, opts.link, seededRandom(hashPort(udp.address))) : udp
+    const files = await FileStore.open(opts.dir)
+    // The node's identity in the DHT: its place in the id space is the hash of this key, kept
+    // beside peers.json so that a restart keeps the place (and the announcements made from it).
+    const nodeKey = await loadOrCreateKey(join(opts.dir, 'node.key')).catch(async (err) => { await files.close(); throw err })
+    let udp: UdpTransport
+    try {
+      udp = await bindPort('udp', opts.port ?? 0, opts.anyPortIfTaken?.udp ?? false,
+        (port) => UdpTransport.bind({ host: opts.host ?? '127.0.0.1', port }),
+        (port) => opts.logger.info(`udp port ${port} is taken (another node on this machine?): using any free port`))
+    } catch (err) {
+      await files.close()
+      throw err
+    }
+    const transport: Transport = opts.link ? new ShapedTransport(udp, opts.link, { random: seededRandom(hashPort(udp.address)) }) : udp
     const metrics = new PrometheusMetrics({ role: opts.role ?? 'node', processMetrics: opts.processMetrics ?? true })
     const node = new CjNode({ transport, logger: opts.logger.child('node'), metrics }, {
       bootstrap: opts.peers ?? [], peersFile: join(opts.dir, 'peers.json'), probeIntervalMs: opts.probeIntervalMs,
       ourDatagramBytes: opts.maxDatagramBytes,
     })
-    const files = await FileStore.open(opts.dir)
     // Replies are sized per peer from the node's datagram limit for it (CjNode.datagramLimit).
     const fileServer = new FileServer({ node, store: files, logger: opts.logger.child('files'), metrics })
-    const rt = new Runtime(opts, node, metrics, files, fileServer)
+    const dht = new Dht({ node, key: nodeKey })
+    const rt = new Runtime(opts, node, metrics, files, fileServer, dht)
     try {
       await node.start()
+      dht.start()
+      for (const id of await files.list()) dht.provide(id)
       if (opts.httpPort !== null && opts.httpPort !== undefined) await rt.startHttp(opts.httpPort, opts.httpHost ?? '127.0.0.1')
     } catch (err) {
       await rt.close()
@@ -113,25 +142,64 @@ export class Runtime {
         this.opts.logger.debug('playback report', { stream: id, ...r })
       },
     }, { allowedHosts: this.opts.httpAllowedHosts })
-    this.http = await startHttpServer(app, { host, port })
+    this.http = await bindPort('http', port, this.opts.anyPortIfTaken?.http ?? false, (p) => startHttpServer(app, { host, port: p }),
+      (p) => this.opts.logger.info(`http port ${p} is taken (another node on this machine?): using any free port`))
   }
 
-  /** Starts a stream we are the source of (key reused from <dir>/keys/<name>.key). */
-  async startSource(name: string, opts: { format: MediaFormat; targetDuration: number }): Promise<{ log: StreamLog; swarm: StreamSwarm }> {
-    const key = await loadOrCreateKey(join(this.opts.dir, 'keys', `${name}.key`))
-    const log = await StreamLog.createSource(this.opts.dir, key, name, { format: opts.format, targetDuration: opts.targetDuration, logger: this.opts.logger.child('store') })
+  /** Starts a stream we are the source of, signed with the key in `keyFile` (default
+   * <dir>/keys/<name>.key), made on first use: the same key is the same stream id. */
+  async startSource(name: string, opts: { format: MediaFormat; targetDuration: number; keyFile?: string; onKeyCreated?: (file: string) => void; keep?: KeepPolicy }): Promise<{ log: StreamLog; swarm: StreamSwarm }> {
+    const key = await loadOrCreateKey(opts.keyFile ?? join(this.opts.dir, 'keys', `${name}.key`), opts.onKeyCreated)
+    const log = await StreamLog.createSource(this.opts.dir, key, name, {
+      format: opts.format, targetDuration: opts.targetDuration, keep: opts.keep, logger: this.opts.logger.child('store'),
+    })
     this.logs.set(log.id, log)
     this.metrics.setNodeRole('source')
+    this.dht.provide(log.id)
     return { log, swarm: this.streams.add(log) }
   }
 
   /** Joins a stream as a viewer: a replica log filled from peers, relayed to others. */
-  async watch(id: string, bootstrap: string[]): Promise<{ log: StreamLog; swarm: StreamSwarm }> {
-    const log = await StreamLog.openReplica(this.opts.dir, id, { logger: this.opts.logger.child('store') })
+  async watch(id: string, bootstrap: string[], opts: { keep?: KeepPolicy } = {}): Promise<{ log: StreamLog; swarm: StreamSwarm }> {
+    const log = await StreamLog.openReplica(this.opts.dir, id, { keep: opts.keep, logger: this.opts.logger.child('store') })
     this.logs.set(log.id, log)
     if (this.opts.role !== 'source') this.metrics.setNodeRole('viewer')
     const peers = bootstrap.length ? bootstrap : this.node.peers.active().map((p) => p.addr)
-    return { log, swarm: this.streams.add(log, { bootstrap: peers }) }
+    const swarm = this.streams.add(log, { bootstrap: peers })
+    // A viewer relays what it has, so it provides the stream too.
+    this.dht.provide(id)
+    void this.discover(id)
+    return { log, swarm }
+  }
+
+  /** Who provides `id`, found through the DHT from whatever peers this node knows. */
+  async findProviders(id: string): Promise<string[]> {
+    return (await this.dht.findProviders(id)).providers
+  }
+
+  /** Looks for providers of `id` until `signal` aborts or the runtime closes, and hands them to the
+   * download or stream swarm for `id`: a download takes them as hints; a stream swarm learns a
+   * holder from its answer to a head request, as from any peer. */
+  async discover(id: string, signal?: AbortSignal): Promise<void> {
+    const stop = new AbortController()
+    this.discoveries.add(stop)
+    const done = signal ? AbortSignal.any([signal, stop.signal]) : stop.signal
+    try {
+      while (!done.aborted) {
+        const found = await this.findProviders(id)
+        if (done.aborted) break
+        if (found.length > 0) {
+          FileRouter.of(this.node).downloading(id)?.hints(found, '')
+          if (this.logs.has(id)) for (const p of found) this.node.send(p, [{ type: 'PleaseSendStreamHead', id }])
+        }
+        await new Promise<void>((resolve) => {
+          const t = setTimeout(resolve, found.length > 0 ? DISCOVER_EVERY_MS : DISCOVER_EVERY_MS / 5)
+          done.addEventListener('abort', () => { clearTimeout(t); resolve() }, { once: true })
+        })
+      }
+    } finally {
+      this.discoveries.delete(stop)
+    }
   }
 
   status(): Record<string, unknown> {
@@ -151,6 +219,7 @@ export class Runtime {
       streams,
       playback: { ...this.playback, stallSeconds: Math.round(this.playback.stallSeconds * 1000) / 1000 },
       dashboardPeers: this.dashboardPeers,
+      dht: { id: this.dht.id.toString('hex'), contacts: this.dht.table.size, providerKeys: this.dht.providers.keys, ...this.dht.counters },
     }
   }
 
@@ -158,6 +227,8 @@ export class Runtime {
     if (this.closed) return
     this.closed = true
     clearInterval(this.fanoutTimer)
+    for (const d of this.discoveries) d.abort()
+    this.dht.close()
     await this.streams.close()
     await Promise.all([...this.logs.values()].map((l) => l.close().catch(() => {})))
     await this.http?.close()

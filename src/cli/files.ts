@@ -5,11 +5,14 @@ import { FileStore } from '../store/file-store.ts'
 import { download } from '../mesh/file-download.ts'
 import { resolvePeer } from '../mesh/node.ts'
 import type { NodeFlags } from './options.ts'
-import { UsageError, loggerFor, runtimeOptions, untilSignal } from './options.ts'
+import { UsageError, loggerFor, runtimeOptions } from './options.ts'
+import type { Shutdown } from './shutdown.ts'
 import { isContentId } from '../store/file-id.ts'
 import { ProgressLine, bitrate, bytes, duration } from './format.ts'
+import { GetDiagnosis, getWaits } from './get-diagnosis.ts'
+import { mustExist } from './input-missing.ts'
 
-export async function runNode(flags: NodeFlags): Promise<void> {
+export async function runNode(flags: NodeFlags, shutdown: Shutdown): Promise<void> {
   const log = loggerFor(flags)
   const rt = await Runtime.start(runtimeOptions(flags, log))
   const shared = await rt.files.list()
@@ -19,12 +22,13 @@ export async function runNode(flags: NodeFlags): Promise<void> {
     log.info(`status: ${rt.httpUrl}/status.json  dashboard: ${rt.httpUrl}/dashboard`)
     if (flags.peer.length === 0) log.info('no --peer given: waiting to be contacted')
   }
-  await untilSignal()
+  await shutdown.until()
   log.info('stopping')
   await rt.close()
 }
 
 export async function runShare(path: string, flags: { dir: string; json?: boolean }): Promise<void> {
+  await mustExist(path)
   const store = await FileStore.open(resolve(flags.dir))
   try {
     const id = await store.share(resolve(path))
@@ -35,25 +39,34 @@ export async function runShare(path: string, flags: { dir: string; json?: boolea
   }
 }
 
-export async function runGet(id: string, flags: NodeFlags & { timeout?: number }): Promise<void> {
+export async function runGet(idIn: string, flags: NodeFlags & { timeout?: number }, shutdown: Shutdown): Promise<void> {
+  // Hex is hex whatever its case; ids on the wire are lower case.
+  const id = /^[0-9a-fA-F]{64}$/.test(idIn) ? idIn.toLowerCase() : idIn
   // A malformed id is the caller's typo (exit 2), caught before a node is started for nothing.
-  if (!isContentId(id)) throw new UsageError(`not a content id (lowercase sha256 hex): ${JSON.stringify(id)}`)
-  const log = loggerFor(flags)
+  if (!isContentId(id)) throw new UsageError(`not a content id (sha256 hex): ${JSON.stringify(idIn)}`)
+  const progress = new ProgressLine()
+  const log = loggerFor(flags, progress)
   const peers = await Promise.all(flags.peer.map(resolvePeer))
   const rt = await Runtime.start(runtimeOptions(flags, log, { httpPort: null, peers }))
-  const progress = new ProgressLine()
-  const abort = new AbortController()
-  const stop = () => abort.abort(new Error('interrupted'))
-  process.once('SIGINT', stop)
-  process.once('SIGTERM', stop)
+  const waits = getWaits(flags.timeout)
+  const diagnosis = new GetDiagnosis(id, rt.node.timers.now(), waits)
+  const gaveUp = new AbortController()
+  const heardSince = (since: number) => peers.filter((a) => (rt.node.peers.get(a)?.lastHeard ?? 0) >= since)
+  const started = rt.node.timers.now()
+  // Providers found through the DHT join the download as hints, whichever peer --peer named.
+  void rt.discover(id, AbortSignal.any([shutdown.signal, gaveUp.signal]))
   try {
     const result = await download(rt.node, rt.files, id, {
-      peers, signal: abort.signal, logger: log, metrics: rt.metrics,
-      stallTimeoutMs: flags.timeout ? flags.timeout * 1000 : undefined,
-      onProgress: (p) => progress.update(
-        `${bytes(p.bytes)}${p.size ? ' / ' + bytes(p.size) : ''}  ${bitrate(p.rateBps)}  ${p.peers} peer(s)  ETA ${duration(p.etaSeconds ?? Infinity)}`,
-        p.size ? p.bytes / p.size : undefined),
-    })
+      peers, signal: AbortSignal.any([shutdown.signal, gaveUp.signal]), logger: log, metrics: rt.metrics,
+      // Our own diagnosis gives up first and says why; this is the backstop.
+      stallTimeoutMs: waits.stalledMs + 5000,
+      onProgress: (p) => {
+        const view = diagnosis.observe(p, peers, heardSince(started), rt.node.timers.now())
+        if (view.giveUp) gaveUp.abort(view.giveUp)
+        progress.update(view.line ?? `${bytes(p.bytes)}${p.size ? ' / ' + bytes(p.size) : ''}  ${bitrate(p.rateBps)}  ${p.peers} peer(s)  ETA ${duration(p.etaSeconds ?? Infinity)}`,
+          p.size ? p.bytes / p.size : undefined)
+      },
+    }).catch((err: unknown) => { throw gaveUp.signal.aborted ? gaveUp.signal.reason : err })
     progress.done()
     const where = resolve(flags.dir, 'shared', id)
     if (flags.json) process.stdout.write(JSON.stringify({ ...result, path: where }) + '\n')
@@ -63,8 +76,6 @@ export async function runGet(id: string, flags: NodeFlags & { timeout?: number }
     }
   } finally {
     progress.done()
-    process.off('SIGINT', stop)
-    process.off('SIGTERM', stop)
     await rt.close()
   }
 }

@@ -9,9 +9,11 @@ import type { RuntimeOptions } from '../runtime.ts'
 import { resolve } from 'node:path'
 
 export interface NodeFlags {
-  port: number
+  /** Undefined: the default port, or any free one when another node holds it. */
+  port?: number
   host: string
-  httpPort: number
+  /** Undefined: the default port, or any free one when another node holds it. */
+  httpPort?: number
   httpHost: string
   peer: string[]
   dir: string
@@ -25,22 +27,45 @@ export class UsageError extends CodedError<'ERR_USAGE'> {
   constructor(message: string) { super('ERR_USAGE', message) }
 }
 
+export function positiveNumber(v: string): number {
+  const n = Number(v)
+  if (!Number.isFinite(n) || n <= 0) throw new UsageError(`not a positive number: ${JSON.stringify(v)}`)
+  return n
+}
+
 export function parsePort(v: string): number {
   const n = Number(v)
   if (!/^\d+$/.test(v) || n > 65535) throw new UsageError(`not a port number: ${JSON.stringify(v)} (want 0..65535)`)
   return n
 }
 
-const collect = (v: string, prev: string[]) => [...prev, ...v.split(',').map((s) => s.trim()).filter(Boolean)]
-const envPeers = () => (process.env.CJP2P_PEERS ?? '').split(',').map((s) => s.trim()).filter(Boolean)
+const split = (v: string) => v.split(',').map((s) => s.trim()).filter(Boolean)
+const collect = (v: string, prev: string[]) => [...prev, ...split(v)]
+const collectPeers = (v: string, prev: string[]) => [...prev, ...split(v).map(checkPeer)]
+const envPeers = () => split(process.env.CJP2P_PEERS ?? '').map(checkPeer)
+
+/** A peer as `host:port`, checked before anything runs (DNS names are resolved later). */
+export function checkPeer(spec: string): string {
+  const m = /^\[([^\]]+)\]:(\d+)$/.exec(spec) ?? /^([^:\s]+):(\d+)$/.exec(spec)
+  if (!m) throw new UsageError(`bad peer address ${JSON.stringify(spec)} (want host:port)`)
+  const port = Number(m[2])
+  if (port < 1 || port > 65535) throw new UsageError(`peer ${spec}: port ${m[2]} is out of range (1..65535)`)
+  return spec
+}
+
+const portHelp = (what: string, dflt: number) => `${what} (default ${dflt}, or any free port when another node holds it; 0 = any free port)`
 
 export function nodeOptions(cmd: Command, defaults: { port?: number; httpPort?: number } = {}): Command {
+  const udpPort = new Option('--port <udp port>', defaults.port === undefined ? portHelp('UDP port', DEFAULT_UDP_PORT) : 'UDP port (0 = any free port)')
+    .env('CJP2P_PORT').argParser(parsePort)
+  const httpPort = new Option('--http-port <port>', defaults.httpPort === undefined ? portHelp('local HTTP endpoint port', DEFAULT_HTTP_PORT) : 'local HTTP endpoint port (0 = any free port)')
+    .env('CJP2P_HTTP_PORT').argParser(parsePort)
   return cmd
-    .addOption(new Option('--port <udp port>', 'UDP port (0 = any free port)').env('CJP2P_PORT').argParser(parsePort).default(defaults.port ?? DEFAULT_UDP_PORT))
+    .addOption(defaults.port === undefined ? udpPort : udpPort.default(defaults.port))
     .addOption(new Option('--host <address>', 'UDP address to bind').env('CJP2P_HOST').default('0.0.0.0'))
-    .addOption(new Option('--http-port <port>', 'local HTTP endpoint port (0 = any free port)').env('CJP2P_HTTP_PORT').argParser(parsePort).default(defaults.httpPort ?? DEFAULT_HTTP_PORT))
+    .addOption(defaults.httpPort === undefined ? httpPort : httpPort.default(defaults.httpPort))
     .addOption(new Option('--http-host <address>', 'HTTP address to bind (only loopback unless you mean it)').env('CJP2P_HTTP_HOST').default('127.0.0.1'))
-    .addOption(new Option('--peer <host:port>', 'a peer to contact (repeatable, or comma-separated)').env('CJP2P_PEERS').argParser(collect).default(envPeers()))
+    .addOption(new Option('--peer <host:port>', 'a peer to contact (repeatable, or comma-separated)').env('CJP2P_PEERS').argParser(collectPeers).default(envPeers()))
     .addOption(new Option('--dir <folder>', 'data folder: files live in <dir>/shared').env('CJP2P_DIR').default(process.cwd(), 'the working directory'))
     .addOption(new Option('--log-level <level>', 'debug, info, warn or error').env('CJP2P_LOG_LEVEL').choices(['debug', 'info', 'warn', 'error']).default('info'))
     .addOption(new Option('--http-allowed-host <name>', 'a host name the HTTP endpoint answers to besides IP literals and localhost (repeatable)').env('CJP2P_HTTP_ALLOWED_HOSTS').argParser(collect).default([]))
@@ -53,15 +78,18 @@ function parseDatagram(v: string): number {
   return n
 }
 
-export function loggerFor(flags: { logLevel?: Level }): Logger {
-  return createLogger({ level: flags.logLevel ?? 'info' })
+/** The command's logger on stderr; with a status line, log lines are written above it. */
+export function loggerFor(flags: { logLevel?: Level }, status?: { log(line: string): void }): Logger {
+  return createLogger({ level: flags.logLevel ?? 'info', write: status && ((line) => status.log(line)) })
 }
 
 /** Runtime options from a command's node flags. */
 export function runtimeOptions(flags: NodeFlags, logger: Logger, extra: Partial<RuntimeOptions> = {}): RuntimeOptions {
   return {
-    dir: resolve(flags.dir), host: flags.host, port: flags.port, httpPort: flags.httpPort, httpHost: flags.httpHost,
-    peers: flags.peer, logger, maxDatagramBytes: flags.maxDatagram, httpAllowedHosts: flags.httpAllowedHost, ...extra,
+    dir: resolve(flags.dir), host: flags.host, port: flags.port ?? DEFAULT_UDP_PORT, httpPort: flags.httpPort ?? DEFAULT_HTTP_PORT,
+    httpHost: flags.httpHost, peers: flags.peer, logger, maxDatagramBytes: flags.maxDatagram, httpAllowedHosts: flags.httpAllowedHost,
+    anyPortIfTaken: { udp: flags.port === undefined, http: flags.httpPort === undefined },
+    ...extra,
   }
 }
 
@@ -70,16 +98,5 @@ export function useColor(stream: NodeJS.WriteStream = process.stdout): boolean {
   return Boolean(stream.isTTY) && !process.env.NO_COLOR && process.env.TERM !== 'dumb'
 }
 
-/** An address a viewer on this machine can use for a node bound to the wildcard address. */
-export function reachable(addr: string): string {
-  return addr.replace(/^0\.0\.0\.0:/, '127.0.0.1:').replace(/^\[::\]:/, '[::1]:')
-}
-
-/** Resolves when the user presses Ctrl-C or the process is told to stop. */
-export function untilSignal(): Promise<NodeJS.Signals> {
-  return new Promise((resolve) => {
-    const done = (sig: NodeJS.Signals) => { process.off('SIGINT', done); process.off('SIGTERM', done); resolve(sig) }
-    process.once('SIGINT', done)
-    process.once('SIGTERM', done)
-  })
-}
+// Shared with the dashboard, which labels nodes the way the CLI prints them.
+export { reachable } from '../util/reachable-address.ts'

@@ -1,7 +1,16 @@
 // Pure: an input spec and encode options in, ffmpeg's argument list out. Output is always H.264 +
-// AAC into ONE growing media file plus an event playlist of byte ranges into it (see MEDIA.md):
-// `-hls_list_size 0` because single_file mode always writes MEDIA-SEQUENCE:0 (a sliding window
-// freezes hls.js); the player re-windows the playlist itself.
+// AAC into ONE growing media file plus a playlist of byte ranges into it (see MEDIA.md).
+//
+// ffmpeg's playlist is bounded: a sliding window of FFMPEG_WINDOW_SECONDS (`-hls_list_size N`, not
+// an event playlist). An event playlist grows for as long as the stream runs (77 KB after 11
+// minutes, rewritten in place every segment, re-read by us every segment). Only our follower reads
+// this playlist, never a player (single_file mode writes MEDIA-SEQUENCE:0 forever, which freezes
+// hls.js; the player writes its own from signed records), and the follower orders segments by
+// their byte offset in the one media file, not by position or MEDIA-SEQUENCE, so a sliding window
+// loses nothing unless we fall a whole minute behind (then it warns; the bytes still arrive).
+// The alternative, restarting ffmpeg every so often into a new run, would bound the playlist
+// too, but every restart is a discontinuity, a new encoder warm-up and a gap of a second or two
+// without segments that a viewer with three segments of buffer feels.
 
 import { existsSync } from 'node:fs'
 import type { MediaFormat } from '../store/stream-types.ts'
@@ -29,6 +38,8 @@ export interface EncodeOptions {
   startMs: number
   mediaPath: string
   playlistPath: string
+  /** Segments ffmpeg's own playlist lists (default: ffmpegWindowSegments(segmentSeconds)). */
+  windowSegments?: number
 }
 
 export interface FfmpegArgs {
@@ -41,6 +52,11 @@ export interface FfmpegArgs {
 export const DEFAULT_FONT_FILE = '/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf'
 export const DEFAULT_ENCODE = { segmentSeconds: 1, format: 'ts', bitrate: '1500k', loop: false, fps: 25 } as const
 
+/** Seconds of segments ffmpeg's own playlist keeps listed: our follower reads it within a poll
+ * interval, so a minute is a wide margin, and the file stays a few KB. */
+export const FFMPEG_WINDOW_SECONDS = 60
+/** Fewest segments in that window, for long segments. */
+const MIN_WINDOW_SEGMENTS = 10
 /** Segments shorter than this make the playlist churn and players stall; longer ones add latency for nothing. */
 const SEGMENT_SECONDS_RANGE = [0.2, 30] as const
 const FPS_RANGE = [1, 120] as const
@@ -70,6 +86,11 @@ export function validateEncodeOptions (o: Pick<EncodeOptions, 'segmentSeconds' |
   if (!(Number.isInteger(o.fps) && o.fps >= FPS_RANGE[0] && o.fps <= FPS_RANGE[1])) {
     throw new IngestError('ERR_BAD_INPUT', `fps must be an integer in [${FPS_RANGE.join(', ')}], got ${o.fps}`)
   }
+}
+
+/** How many segments ffmpeg's own playlist lists at once. */
+export function ffmpegWindowSegments (segmentSeconds: number): number {
+  return Math.max(MIN_WINDOW_SEGMENTS, Math.ceil(FFMPEG_WINDOW_SECONDS / segmentSeconds))
 }
 
 /** Seconds since UTC midnight with ms (how far into its day a wall-clock instant is). */
@@ -140,7 +161,7 @@ export function buildFfmpegArgs (input: InputSpec, o: EncodeOptions): FfmpegArgs
     '-r', String(o.fps), '-g', gop, '-keyint_min', gop, '-sc_threshold', '0',
     '-b:v', o.bitrate, '-maxrate', o.bitrate, '-bufsize', o.bitrate,
     '-c:a', 'aac', '-b:a', '128k', '-ac', '2', '-ar', '48000',
-    '-f', 'hls', '-hls_time', String(o.segmentSeconds), '-hls_list_size', '0', '-hls_playlist_type', 'event',
+    '-f', 'hls', '-hls_time', String(o.segmentSeconds), '-hls_list_size', String(o.windowSegments ?? ffmpegWindowSegments(o.segmentSeconds)),
     '-hls_flags', 'single_file+independent_segments+program_date_time',
     '-hls_segment_type', o.format === 'fmp4' ? 'fmp4' : 'mpegts',
     '-hls_segment_filename', o.mediaPath,

@@ -9,8 +9,8 @@ export interface IngestLogger {
 }
 
 /** Wall clock, ms since epoch. */
-export type { Clock as IngestClock } from '../util/clock.ts'
-export { systemClock } from '../util/clock.ts'
+export type { Clock as IngestClock } from '../util/timers.ts'
+export { systemClock } from '../util/timers.ts'
 
 /** A logger that drops everything, for tools and tests that do not care. */
 export { silentLogger } from '../util/logger.ts'

@@ -10,6 +10,7 @@
 // init of a later run has to find it at that run's first offset.
 
 import { EventEmitter } from 'node:events'
+import PQueue from 'p-queue'
 import { mkdir, rm } from 'node:fs/promises'
 import { basename, dirname, extname, join, resolve as resolvePath } from 'node:path'
 import type { MediaFormat } from '../store/stream-types.ts'
@@ -51,6 +52,8 @@ export interface IngestInit {
   tail?: string
   restartPolicy?: RestartPolicy
   pollMs?: number
+  /** Segments in ffmpeg's own sliding playlist (tests shrink it; see ffmpeg-args.ts). */
+  ffmpegWindowSegments?: number
   /** Keep finished run directories (default: delete them once their bytes are in the log). */
   keepRunFiles?: boolean
   env?: NodeJS.ProcessEnv
@@ -74,7 +77,8 @@ export class Ingest extends EventEmitter {
   private infoSent = false
   private appended = 0
   private segmentsAdded = 0
-  private sinkChain: Promise<void> = Promise.resolve()
+  /** One call at a time, in order: the sink must see appends and segment records strictly in sequence. */
+  private readonly sinkQueue = new PQueue({ concurrency: 1 })
   private sinkFailed = false
   private restartTimer: NodeJS.Timeout | null = null
   private stopping: Promise<void> | null = null
@@ -102,6 +106,22 @@ export class Ingest extends EventEmitter {
 
   /** Resolves when the stream is over: null after a clean end, else the error that ended it. Never rejects. */
   whenDone (): Promise<IngestError | Error | null> { return this.done }
+
+  /** Resolves at the first segment in the sink; rejects with what ended the stream before one
+   * (ERR_FFMPEG_FAILED carrying ffmpeg's last stderr line, or an IngestError('ERR_STATE') when it
+   * ended cleanly with nothing). Lets a command print a stream's URLs only once it exists. */
+  firstSegment (): Promise<void> {
+    if (this.segmentsAdded > 0) return Promise.resolve()
+    return new Promise((resolve, reject) => {
+      const onSegment = (): void => { this.off('segment', onSegment); resolve() }
+      this.on('segment', onSegment)
+      void this.done.then((err) => {
+        this.off('segment', onSegment)
+        if (this.segmentsAdded > 0) resolve()
+        else reject(err ?? new IngestError('ERR_STATE', `ingest ${this.init.name} ended before its first segment`))
+      })
+    })
+  }
 
   /** Resolves once the first run started. Throws IngestError (ERR_NO_FFMPEG, ERR_STATE, ...). */
   async start (): Promise<void> {
@@ -201,6 +221,7 @@ export class Ingest extends EventEmitter {
       startMs: this.clock.now(),
       mediaPath: mediaPath as string,
       playlistPath,
+      windowSegments: this.init.ffmpegWindowSegments,
     })
     if (index === 1) for (const w of args.warnings) this.logger.warn(w)
     // No cwd: relative input paths mean what the user typed them relative to.
@@ -230,6 +251,11 @@ export class Ingest extends EventEmitter {
     }
     if (this.proc === proc) this.proc = null
     if (this.isOver()) return
+    if (this.segmentsAdded === 0) {
+      // Never produced a segment: a missing file, a bad URL, a busy camera. Restarting would only
+      // print a stream id for a stream that will never exist; say what ffmpeg said and stop.
+      return this.fail(new IngestError('ERR_FFMPEG_FAILED', `ffmpeg failed before its first segment: ${lastLine(exit)}`))
+    }
     const decision = decideRestart(this.policy, this.fastFailures, lifetime)
     this.fastFailures = decision.fastFailures
     if (decision.action === 'give-up') {
@@ -280,13 +306,17 @@ export class Ingest extends EventEmitter {
   }
 
   private toSink (call: () => Promise<void>): Promise<void> {
-    if (this.sinkFailed) return Promise.reject(new IngestError('ERR_STATE', 'the sink failed earlier'))
-    const p = this.sinkChain.then(call)
-    this.sinkChain = p.catch((err: Error) => {
-      if (!this.sinkFailed) this.logger.error(`sink: ${err.message}`)
-      this.sinkFailed = true
+    // Calls queued behind a failing one get no turn either: the sink has lost its order.
+    return this.sinkQueue.add(async () => {
+      if (this.sinkFailed) throw new IngestError('ERR_STATE', 'the sink failed earlier')
+      try {
+        await call()
+      } catch (err) {
+        this.logger.error(`sink: ${(err as Error).message}`)
+        this.sinkFailed = true
+        throw err
+      }
     })
-    return p
   }
 
   private async removeRunDir (run: IngestRun): Promise<void> {
@@ -303,4 +333,11 @@ export class Ingest extends EventEmitter {
     if (this.restartTimer) clearTimeout(this.restartTimer)
     this.restartTimer = null
   }
+}
+
+/** ffmpeg's cause is its last stderr line; a spawn failure or a signal when it said nothing. */
+function lastLine (exit: FfmpegExit): string {
+  if (exit.spawnError) return exit.spawnError.message
+  const line = exit.stderrTail.map((l) => l.trim()).filter(Boolean).at(-1)
+  return line ?? `exited with ${exit.signal ? `signal ${exit.signal}` : `code ${exit.code}`} and no message`
 }

@@ -1,8 +1,16 @@
-// Follows a byte-range playlist that its writer keeps rewriting (ffmpeg: write temp + rename) and
-// hands over only what is new: segments not seen before, the header once, ENDLIST once.
-// An event playlist only grows, so after the first parse we resume from the parser's cursor when the
-// text before it is unchanged (checked on its first KiB and the bytes just before the cursor) and
-// fall back to a full parse otherwise.
+// Follows a byte-range playlist that its writer keeps rewriting and hands over only what is new:
+// segments not seen before, the header once, ENDLIST once.
+//
+// A segment is new when it starts at or after the end of the last one handed over: every segment
+// is a byte range of ONE growing file, so its offset orders it whatever the playlist says about
+// positions. That makes any read safe: ffmpeg rewrites the playlist in place (and slides a window
+// over it, see ffmpeg-args.ts), so a read may be empty, cut mid-line, list fewer segments than the
+// last one, or have dropped segments off its head; none of that is an error, we wait for the next
+// rewrite. Only a playlist that stays unreadable for UNREADABLE_WARN_MS is worth a warning.
+//
+// An event playlist (--tail of another program) only grows, so after the first parse we resume
+// from the parser's cursor when the text before it is unchanged (checked on its first KiB and the
+// bytes just before the cursor) and fall back to a full parse otherwise.
 
 import { readFile, stat } from 'node:fs/promises'
 import type { IngestLogger } from './ingest-components.ts'
@@ -16,10 +24,12 @@ export const MAX_PLAYLIST_BYTES = 64 * 1024 * 1024
 /** Bytes compared to decide the text before the cursor did not change. */
 const HEAD_CHECK = 1024
 const ANCHOR_CHECK = 256
+/** A rewrite in place takes milliseconds; a playlist unreadable for this long is really broken. */
+export const UNREADABLE_WARN_MS = 5_000
 
 export interface PlaylistUpdate {
   header: PlaylistHeader
-  /** New segments, in order; `index` is the position in the whole playlist. */
+  /** New segments, in order; `index` counts the segments handed over by this follower. */
   segments: Array<PlaylistSegment & { index: number }>
   /** True the first time #EXT-X-ENDLIST is seen. */
   ended: boolean
@@ -30,20 +40,26 @@ export interface PlaylistFollowerInit {
   pollMs?: number
 }
 
-/** Emits 'error' once on a fatal inconsistency (the playlist lost segments we already passed on). */
+/** Emits 'error' once on an I/O failure or an oversized playlist; what a rewrite shows never is one. */
 export class PlaylistFollower extends FollowedPath {
   private readonly onUpdate: (u: PlaylistUpdate) => Promise<void>
+  private readonly now: () => number
   private cursor: ParseCursor | null = null
   private head = ''
   private anchor = ''
   private emitted = 0
+  /** End offset of the last segment handed over: the next new segment starts here or later. */
+  private nextOffset = 0
   private ended = false
   private lastStat = ''
-  private lastError = ''
+  /** Since when every read failed to parse (null: the last one parsed), and whether we said so. */
+  private unreadableSince: number | null = null
+  private warned = false
 
-  constructor (components: { logger: IngestLogger }, init: PlaylistFollowerInit, onUpdate: (u: PlaylistUpdate) => Promise<void>) {
+  constructor (components: { logger: IngestLogger; now?: () => number }, init: PlaylistFollowerInit, onUpdate: (u: PlaylistUpdate) => Promise<void>) {
     super(components.logger, init.path, init.pollMs ?? DEFAULT_POLL_MS)
     this.onUpdate = onUpdate
+    this.now = components.now ?? Date.now
   }
 
   get segmentCount (): number {
@@ -94,29 +110,44 @@ export class PlaylistFollower extends FollowedPath {
       text.slice(c.textOffset - this.anchor.length, c.textOffset) === this.anchor
     const result = parsePlaylist(text, resumable ? c : undefined)
     if (!result.ok) {
-      // Possibly a half-written file from a non-atomic writer: wait for the next change.
-      if (result.error !== this.lastError) this.logger.warn(`playlist ${this.path}: ${result.error}`)
-      this.lastError = result.error
+      this.unreadable(result.error)
       return
     }
-    this.lastError = ''
+    if (this.unreadableSince !== null && this.warned) this.logger.info(`playlist ${this.path} is readable again`)
+    this.unreadableSince = null
+    this.warned = false
     const p = result.playlist
-    if (p.cursor.segmentCount < this.emitted) {
-      throw new IngestError('ERR_BAD_PLAYLIST', `${this.path} now lists ${p.cursor.segmentCount} segments, ${this.emitted} were already ingested`)
-    }
     const first = this.cursor === null
-    const fresh = p.segments
-      .map((s, i) => ({ ...s, index: p.firstIndex + i }))
-      .filter((s) => s.index >= this.emitted)
+    const fresh = p.segments.filter((s) => s.offset >= this.nextOffset)
+    const lost = fresh.length > 0 && this.emitted > 0 ? fresh[0].offset - this.nextOffset : 0
+    if (lost > 0) {
+      // Only if we fell a whole window behind the writer: the bytes still reach the log, but
+      // no segment record will point into them.
+      this.logger.warn(`playlist ${this.path}: segments over ${lost} bytes left the writer's window before we read them`)
+    }
     const endedNow = p.ended && !this.ended
     this.cursor = p.cursor
     this.head = text.slice(0, Math.min(HEAD_CHECK, p.cursor.textOffset))
     this.anchor = text.slice(Math.max(0, p.cursor.textOffset - ANCHOR_CHECK), p.cursor.textOffset)
-    this.emitted = p.cursor.segmentCount
+    const numbered = fresh.map((s, i) => ({ ...s, index: this.emitted + i }))
+    this.emitted += fresh.length
+    const last = fresh.at(-1)
+    if (last) this.nextOffset = last.offset + last.length
     this.ended ||= p.ended
     if (first || fresh.length > 0 || endedNow) {
-      await this.onUpdate({ header: p.cursor.header, segments: fresh, ended: endedNow })
+      await this.onUpdate({ header: p.cursor.header, segments: numbered, ended: endedNow })
     }
   }
 
+  /** A read caught the file mid-rewrite (or it is garbage): wait for the next one, say so only if it lasts. */
+  private unreadable (error: string): void {
+    const now = this.now()
+    this.unreadableSince ??= now
+    if (!this.warned && now - this.unreadableSince >= UNREADABLE_WARN_MS) {
+      this.warned = true
+      this.logger.warn(`playlist ${this.path} unreadable for ${Math.round((now - this.unreadableSince) / 1000)} s: ${error}`)
+    } else {
+      this.logger.debug(`playlist ${this.path}: ${error} (a rewrite in progress?)`)
+    }
+  }
 }

@@ -25,6 +25,7 @@ import type { Download } from '../store/file-store.ts'
 import type { DownloadOptions, DownloadResult, TransferStats } from './file-download.ts'
 import type { Logger } from '../util/logger.ts'
 import type { MetricsSink } from '../metrics/types.ts'
+import type { Timer } from '../util/timers.ts'
 
 /** Peers one download talks to: more add requests and bookkeeping, not speed. */
 export const MAX_DOWNLOAD_PEERS = 64
@@ -63,7 +64,7 @@ export class DownloadSession {
   private meter: ProgressMeter
   private lastBlockAt: number
   private started: number
-  private timer?: NodeJS.Timeout
+  private timer?: Timer
   private nextAdopt = 0
   private done = false
   private settle!: { resolve: (r: DownloadResult) => void; reject: (e: unknown) => void }
@@ -75,8 +76,8 @@ export class DownloadSession {
     this.metrics = opts.metrics ?? node.metrics
     this.exclude = new Set(opts.exclude ?? [])
     this.ourRangeBlocks = Math.max(1, Math.min(MAX_REQUEST_LENGTH / BLOCK_SIZE, Math.floor((opts.ourRangeBytes ?? MAX_REQUEST_LENGTH) / BLOCK_SIZE)))
-    this.started = this.lastBlockAt = node.clock.now()
-    this.meter = new ProgressMeter(node.clock, opts.progressIntervalMs ?? 250)
+    this.started = this.lastBlockAt = node.timers.now()
+    this.meter = new ProgressMeter(node.timers, opts.progressIntervalMs ?? 250)
     this.unregister = FileRouter.of(node).register(id, {
       content: (m, from) => this.content(m, from),
       hints: (peers, from) => {
@@ -94,7 +95,7 @@ export class DownloadSession {
     this.opts.signal?.addEventListener('abort', this.onAbort, { once: true })
     for (const a of this.opts.peers ?? []) this.join(a)
     this.adoptKnownPeers()
-    this.timer = setInterval(() => this.sweep(), SWEEP_MS)
+    this.timer = this.node.timers.setInterval(() => this.sweep(), SWEEP_MS)
     this.maybeFinish()
     if (!this.done) for (const p of this.peers.values()) this.pump(p)
     return p
@@ -161,7 +162,7 @@ export class DownloadSession {
     }
     if (req) {
       this.requests.settle(req)
-      const now = this.node.clock.now()
+      const now = this.node.timers.now()
       if (good > 0) {
         this.answered(peer, 'supplying')
         this.lastBlockAt = now
@@ -186,7 +187,7 @@ export class DownloadSession {
     this.meter.add(bytes.length)
     this.queued.set(i, bytes)
     this.unwritten++
-    if (!this.flushScheduled) { this.flushScheduled = true; setImmediate(() => this.flushWrites()) }
+    if (!this.flushScheduled) { this.flushScheduled = true; this.node.timers.setTimeout(() => this.flushWrites(), 0) }
   }
 
   /** Hands queued blocks to the store in runs of consecutive blocks: the answers to one pump of
@@ -225,7 +226,7 @@ export class DownloadSession {
    * oldest outstanding requests to others). */
   private pump(peer: DownloadPeer): void {
     if (this.done) return
-    const now = this.node.clock.now()
+    const now = this.node.timers.now()
     if (now < peer.notBefore || this.unwritten >= MAX_QUEUED_WRITES) return
     const info = this.node.peers.get(peer.addr)
     const ours = info?.speaksStreams === true
@@ -265,7 +266,7 @@ export class DownloadSession {
 
   private sweep(): void {
     if (this.done) return
-    const now = this.node.clock.now()
+    const now = this.node.timers.now()
     const touched = new Set<DownloadPeer>()
     for (const r of this.requests.expired(now)) {
       this.stats.timeouts++
@@ -336,7 +337,7 @@ export class DownloadSession {
     this.opts.onProgress?.(this.meter.final(this.size!, this.peersActive()))
     this.settle.resolve({
       id: this.id, size: this.size!, fetchedBytes: fetched, fetchedBlocks: suppliers.reduce((n, p) => n + p.blocks, 0),
-      resumedBlocks: this.resumed, durationMs: this.node.clock.now() - this.started, suppliers: this.suppliers(), stats: this.stats,
+      resumedBlocks: this.resumed, durationMs: this.node.timers.now() - this.started, suppliers: this.suppliers(), stats: this.stats,
     })
   }
 
@@ -357,7 +358,7 @@ export class DownloadSession {
   private stop(): void {
     if (this.done) return
     this.done = true
-    clearInterval(this.timer)
+    this.node.timers.clear(this.timer)
     this.timer = undefined
     this.opts.signal?.removeEventListener('abort', this.onAbort)
     this.requests.clear()

@@ -48,7 +48,7 @@ export class FileServer {
   constructor(c: FileServerComponents, init: FileServerInit = {}) {
     this.node = c.node
     this.router = FileRouter.of(c.node)
-    this.files = new SharedFileReader(c.store.sharedDir, c.node.clock, isValidFileId)
+    this.files = new SharedFileReader(c.store.sharedDir, c.node.timers, isValidFileId)
     this.ourMax = Math.max(BLOCK_SIZE, Math.min(init.ourMaxDataBytes ?? MAX_REQUEST_LENGTH, MAX_REQUEST_LENGTH))
     c.node.handle('PleaseSendContent', (m, ctx) => this.answer(m, ctx))
   }

@@ -5,7 +5,9 @@
 // types and unknown fields are skipped; a known type with a missing or ill-typed field is skipped
 // alone; anything that is not a JSON array is dropped whole.
 import type { ChunkRecord, SegmentRecord, StreamHead, StreamInfo } from '../store/stream-types.ts'
-import { CHUNK_SIZE } from '../store/stream-types.ts'
+import {
+  isChunkRecordShape, isSegmentRecordShape, isStreamHeadShape, isStreamInfoShape, pickChunkRecord, pickSegmentRecord, pickStreamHead, pickStreamInfo,
+} from '../store/record-shape.ts'
 
 export const DEFAULT_UDP_PORT = 24254
 export const DEFAULT_HTTP_PORT = 24255
@@ -32,6 +34,13 @@ export const STRIPES = 4
 /** Largest chunk or segment number a peer may name: 2^40 chunks of 16 KiB is 16 EiB, and it keeps
  * `from + count` exact (near 2^53, n++ stops changing n and a loop over a range never ends). */
 export const MAX_INDEX = 2 ** 40
+/** Contacts per TheseAreNear: a lookup needs about k of them, and 16 keeps a reply near 1.5 KB. */
+export const MAX_NEAR_NODES = 16
+/** Providers per TheyHave: a download wants a handful; more would only inflate the reply. */
+export const MAX_PROVIDERS_PER_REPLY = 16
+/** A WhoIsNear/WhoHas may carry padding so that the asker, not the answerer, pays for the bytes
+ * the 2x rule lets come back; more than a small datagram's worth earns nothing. */
+export const MAX_PAD_CHARS = 512
 
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json }
 
@@ -55,13 +64,25 @@ export type Message =
   | { type: 'PleaseSendSegments'; id: string; from: number; count: number }
   | { type: 'HereAreSegments'; id: string; segments: SegmentRecord[] }
   | { type: 'IHaveChunks'; id: string; from: number; bits: Buffer }
-  | { type: 'PleaseKeepSendingMe'; id: string; stripe: number; from: number }
-  | { type: 'IWillKeepSendingYou'; id: string; stripe: number }
+  /** `failed`: our parent in this stripe, which stopped feeding us; sent to its own parent. */
+  | { type: 'PleaseKeepSendingMe'; id: string; stripe: number; from: number; failed?: string }
+  /** `via`: the sender's own parent in this stripe (absent at the source): where to complain. */
+  | { type: 'IWillKeepSendingYou'; id: string; stripe: number; via?: string }
   | { type: 'AskThemInstead'; id: string; stripe: number; peers: string[] }
   | { type: 'StopSendingMe'; id: string; stripe: number }
   /** Says which extensions we speak and the largest datagram we take, so our own peers can use
    * larger replies and batched requests; other implementations skip it. */
   | { type: 'IAlsoSpeak'; extensions: string[]; maxDatagramBytes: number }
+  // Distributed discovery (the DHT, src/mesh/dht/). Ids of the node space are 64 hex (sha256 of a
+  // node's public key, or of a content id); `key` is the sender's ed25519 public key hex, and a
+  // contact is written `<public key hex>@<address>`.
+  | { type: 'WhoIsNear'; id: string; key?: string; pad?: string }
+  /** `more`: the answer was cut to fit the 2x rule; asked again (now proven), the answerer says all. */
+  | { type: 'TheseAreNear'; id: string; key: string; nodes: string[]; more?: boolean }
+  | { type: 'WhoHas'; id: string; key?: string; pad?: string }
+  /** `me`: the answerer provides it too (it cannot know its own address as the asker sees it). */
+  | { type: 'TheyHave'; id: string; peers: string[]; me?: boolean }
+  | { type: 'IHave'; id: string }
 
 export type MessageType = Message['type']
 
@@ -69,7 +90,7 @@ export type MessageType = Message['type']
 export const STREAM_EXTENSION: ReadonlySet<MessageType> = new Set<MessageType>([
   'PleaseSendStreamHead', 'ThisStreamGrew', 'HereIsTheStreamInfo', 'PleaseSendChunkHashes', 'HereAreChunkHashes',
   'PleaseSendSegments', 'HereAreSegments', 'IHaveChunks', 'PleaseKeepSendingMe', 'IWillKeepSendingYou',
-  'AskThemInstead', 'StopSendingMe',
+  'AskThemInstead', 'StopSendingMe', 'WhoIsNear', 'TheseAreNear', 'WhoHas', 'TheyHave', 'IHave',
 ])
 
 /** The extension name we announce in IAlsoSpeak. */
@@ -86,7 +107,6 @@ const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !
 const isUint = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0
 const isId = (v: unknown): v is string => typeof v === 'string' && v.length > 0 && v.length <= MAX_ID_LENGTH
 const isIndex = (v: unknown): v is number => isUint(v) && v <= MAX_INDEX
-const isFiniteNum = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v)
 /** Strict padded base64 to bytes, or undefined. Node's decoder skips characters outside the
  * alphabet and stops at '=', so a decoded length short of what the text's length promises means a
  * stray character; the URL-safe '-' and '_' it also takes are looked for apart, and re-encoding the
@@ -129,50 +149,30 @@ function peerList(v: unknown): string[] | undefined {
   return v.slice(0, MAX_PEERS_PER_LIST).filter(isAddress)
 }
 
-const hashB64 = (v: unknown) => typeof v === 'string' && b64Bytes(v, 32)
-const sigB64 = (v: unknown) => typeof v === 'string' && b64Bytes(v, 64)
-
-function chunkRecord(v: unknown): ChunkRecord | undefined {
-  if (!isObj(v)) return undefined
-  const { n, length, blake3, sha256, time, sig } = v
-  if (!isIndex(n) || !isUint(length) || length < 1 || length > CHUNK_SIZE || !hashB64(blake3) || !hashB64(sha256) ||
-    !isUint(time) || !sigB64(sig)) return undefined
-  return { n, length, blake3: blake3 as string, sha256: sha256 as string, time, sig: sig as string }
-}
-
-function segmentRecord(v: unknown): SegmentRecord | undefined {
-  if (!isObj(v)) return undefined
-  const { n, offset, length, duration, pdt, discontinuity, sig } = v
-  if (!isIndex(n) || !isUint(offset) || !isUint(length) || length < 1 || !isFiniteNum(duration) || duration <= 0 ||
-    duration > 3600 || !isUint(pdt) || typeof discontinuity !== 'boolean' || !sigB64(sig)) return undefined
-  return { n, offset, length, duration, pdt, discontinuity, sig: sig as string }
-}
-
-function streamHead(v: unknown): StreamHead | undefined {
-  if (!isObj(v)) return undefined
-  const { id, chunks, length, segments, time, ended, sig } = v
-  if (!isId(id) || !isUint(chunks) || !isUint(length) || !isUint(segments) || !isUint(time) ||
-    typeof ended !== 'boolean' || !sigB64(sig)) return undefined
-  return { id, chunks, length, segments, time, ended, sig: sig as string }
-}
-
-function streamInfo(v: unknown): StreamInfo | undefined {
-  if (!isObj(v)) return undefined
-  const { id, format, init, targetDuration, created, sig } = v
-  if (!isId(id) || (format !== 'ts' && format !== 'fmp4') || !isFiniteNum(targetDuration) || targetDuration <= 0 ||
-    targetDuration > 3600 || !isUint(created) || !sigB64(sig)) return undefined
-  let range: StreamInfo['init'] = null
-  if (init !== null) {
-    if (!isObj(init) || !isUint(init.offset) || !isUint(init.length) || init.length < 1) return undefined
-    range = { offset: init.offset, length: init.length }
-  }
-  return { id, format, init: range, targetDuration, created, sig: sig as string }
-}
+// Stream records are checked by the store's one validator (limits, hash and signature encodings),
+// so the wire, the journal and verification never disagree about what a well-formed record is.
+const chunkRecord = (v: unknown): ChunkRecord | undefined => (isChunkRecordShape(v) ? pickChunkRecord(v) : undefined)
+const segmentRecord = (v: unknown): SegmentRecord | undefined => (isSegmentRecordShape(v) ? pickSegmentRecord(v) : undefined)
+const streamHead = (v: unknown): StreamHead | undefined => (isStreamHeadShape(v) ? pickStreamHead(v) : undefined)
+const streamInfo = (v: unknown): StreamInfo | undefined => (isStreamInfoShape(v) ? pickStreamInfo(v) : undefined)
 
 function records<T>(v: unknown, one: (x: unknown) => T | undefined): T[] | undefined {
   if (!Array.isArray(v) || v.length > MAX_RECORDS_PER_MESSAGE) return undefined
   const out = v.map(one)
   return out.every((x) => x !== undefined) ? (out as T[]) : undefined
+}
+
+const isHex64 = (v: unknown): v is string => typeof v === 'string' && HEX64.test(v)
+/** `<public key hex>@<address>`, lower-cased; anything else is dropped from the list alone. */
+export function isContact(v: unknown): v is string {
+  if (typeof v !== 'string' || v.length > 64 + 1 + 56 || v[64] !== '@') return false
+  return /^[0-9a-f]{64}$/.test(v.slice(0, 64)) && isAddress(v.slice(65))
+}
+function question(b: unknown, isTarget: (v: unknown) => v is string, norm: (id: string) => string): { id: string; key?: string } | undefined {
+  if (!isObj(b) || !isTarget(b.id)) return undefined
+  // The pad is there to be paid for, not read; an ill-formed key only loses the asker its table slot.
+  if (b.pad !== undefined && (typeof b.pad !== 'string' || b.pad.length > MAX_PAD_CHARS)) return undefined
+  return { id: norm(b.id), key: isHex64(b.key) ? b.key.toLowerCase() : undefined }
 }
 
 const idStripe = (b: Obj) => (isId(b.id) && isUint(b.stripe) && b.stripe < STRIPES ? { id: b.id, stripe: b.stripe } : undefined)
@@ -233,15 +233,34 @@ const decoders: { [T in MessageType]: (body: unknown) => Omit<MessageOf<T>, 'typ
   },
   PleaseKeepSendingMe: (b) => {
     const s = isObj(b) ? idStripe(b) : undefined
-    return s && isIndex((b as Obj).from) ? { ...s, from: (b as Obj).from as number } : undefined
+    if (!s || !isIndex((b as Obj).from)) return undefined
+    // An optional address that is not one is dropped alone; the subscription still stands.
+    const failed = isAddress((b as Obj).failed) ? (b as Obj).failed as string : undefined
+    return { ...s, from: (b as Obj).from as number, ...(failed ? { failed } : {}) }
   },
-  IWillKeepSendingYou: (b) => (isObj(b) ? idStripe(b) : undefined),
+  IWillKeepSendingYou: (b) => {
+    const s = isObj(b) ? idStripe(b) : undefined
+    const via = s && isAddress((b as Obj).via) ? (b as Obj).via as string : undefined
+    return s && { ...s, ...(via ? { via } : {}) }
+  },
   AskThemInstead: (b) => {
     const s = isObj(b) ? idStripe(b) : undefined
     const peers = s && peerList((b as Obj).peers)
     return s && peers && { ...s, peers }
   },
   StopSendingMe: (b) => (isObj(b) ? idStripe(b) : undefined),
+  WhoIsNear: (b) => question(b, isHex64, (id) => id.toLowerCase()),
+  TheseAreNear: (b) => {
+    if (!isObj(b) || !isHex64(b.id) || !isHex64(b.key) || !Array.isArray(b.nodes)) return undefined
+    return { id: b.id.toLowerCase(), key: b.key.toLowerCase(), nodes: b.nodes.slice(0, MAX_NEAR_NODES).filter(isContact), more: b.more === true ? true : undefined }
+  },
+  // Content ids are case-sensitive (a stream's name), so this one is taken as written.
+  WhoHas: (b) => question(b, isId, (id) => id),
+  TheyHave: (b) => {
+    if (!isObj(b) || !isId(b.id) || !Array.isArray(b.peers)) return undefined
+    return { id: b.id, peers: b.peers.slice(0, MAX_PROVIDERS_PER_REPLY).filter(isAddress), me: b.me === true ? true : undefined }
+  },
+  IHave: (b) => (isObj(b) && isId(b.id) ? { id: b.id } : undefined),
 }
 
 const fatal = new TextDecoder('utf-8', { fatal: true })

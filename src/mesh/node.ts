@@ -9,15 +9,15 @@
 import { createHmac, randomBytes } from 'node:crypto'
 import { EventEmitter } from 'node:events'
 import { lookup } from 'node:dns/promises'
-import type { Json, Message, MessageOf, MessageType } from './messages.ts'
+import type { DecodeResult, Json, Message, MessageOf, MessageType } from './messages.ts'
 import { MAX_DATAGRAM_BYTES, MAX_PEERS_PER_LIST, OUR_EXTENSION, STREAM_EXTENSION, decodeDatagram, encodeMessage, encodedSize, isAddress } from './messages.ts'
 import type { Transport } from './transport.ts'
 import { formatAddress, parseAddress } from './transport.ts'
 import type { Peer } from './peers.ts'
 import { PeerTable } from './peers.ts'
 import { SelfAddresses } from './self-addresses.ts'
-import type { Clock } from '../util/clock.ts'
-import { systemClock } from '../util/clock.ts'
+import type { Timer, Timers } from '../util/timers.ts'
+import { realTimers } from '../util/timers.ts'
 import type { Logger } from '../util/logger.ts'
 import { silentLogger } from '../util/logger.ts'
 import type { MetricsSink, PenaltyReason, TrafficKind, TrafficRole } from '../metrics/types.ts'
@@ -58,7 +58,7 @@ export interface Ctx {
 }
 type Handler<T extends MessageType> = (m: MessageOf<T>, ctx: Ctx) => void | Promise<void>
 
-export interface NodeComponents { transport: Transport; clock?: Clock; logger?: Logger; metrics?: MetricsSink }
+export interface NodeComponents { transport: Transport; timers?: Timers; logger?: Logger; metrics?: MetricsSink }
 export interface NodeInit {
   bootstrap?: string[]
   peersFile?: string
@@ -76,13 +76,13 @@ export class CjNode extends EventEmitter {
   readonly peers: PeerTable
   /** Every address that is us: never added, asked, hinted or greeted. */
   readonly selves: SelfAddresses
-  readonly clock: Clock
+  readonly timers: Timers
   readonly log: Logger
   readonly metrics: MetricsSink
   private handlers = new Map<MessageType, Handler<MessageType>[]>()
   private secret: Buffer
   private cookies = new Map<string, string>()
-  private timers: NodeJS.Timeout[] = []
+  private intervals: Timer[] = []
   private closed = false
   private init: NodeInit
   readonly counters = { datagramsIn: 0, datagramsOut: 0, bytesIn: 0, bytesOut: 0, dropped: {} as Record<string, number>, ampMaxRatio: 0, ampHelloBytes: 0 }
@@ -90,14 +90,15 @@ export class CjNode extends EventEmitter {
   constructor(c: NodeComponents, init: NodeInit = {}) {
     super()
     this.transport = c.transport
-    this.clock = c.clock ?? systemClock
+    this.timers = c.timers ?? realTimers
     this.log = c.logger ?? silentLogger
     this.metrics = c.metrics ?? noMetrics
     this.init = init
     this.secret = init.secret ?? randomBytes(32)
-    this.peers = new PeerTable({ clock: this.clock, max: init.maxPeers })
+    this.peers = new PeerTable({ clock: this.timers, max: init.maxPeers })
     this.selves = new SelfAddresses(this.transport.address)
-    this.transport.onDatagram((buf, from) => this.receive(buf, from))
+    this.transport.onDatagram((buf, from) => this.receive(buf.length, from, () => decodeDatagram(buf)))
+    this.transport.onDecoded?.((messages, bytes, from) => this.receive(bytes, from, () => ({ ok: true, messages, skipped: { bad: 0, unknown: 0 } })))
     this.handle('PleaseSendPeers', (_m, ctx) => {
       const n = ctx.verified ? MAX_PEERS_PER_LIST : UNVERIFIED_LIST_MAX
       ctx.reply({ type: 'Peers', peers: this.peers.shareable(ctx.from, n) })
@@ -106,7 +107,7 @@ export class CjNode extends EventEmitter {
     this.handle('PleaseReturnThisMessage', (m, ctx) => ctx.reply({ type: 'ReturnedMessage', value: m.value }))
     this.handle('ReturnedMessage', (m, ctx) => {
       // Our probes carry our send time as a plain number (the shape the Rust node also uses).
-      if (typeof m.value === 'number') this.peers.recordRtt(ctx.peer, this.clock.now() - m.value)
+      if (typeof m.value === 'number') this.peers.recordRtt(ctx.peer, this.timers.now() - m.value)
     })
     this.handle('MyPublicKey', (m, ctx) => { ctx.peer.publicKey = m.ed25519h ?? Buffer.from(m.ed25519 ?? '', 'base64').toString('hex') })
   }
@@ -132,10 +133,10 @@ export class CjNode extends EventEmitter {
     }
     this.probe()
     const every = this.init.probeIntervalMs ?? 10_000
-    this.timers.push(setInterval(() => this.probe(), every).unref())
+    this.intervals.push(this.timers.setInterval(() => this.probe(), every))
     if (this.init.peersFile) {
       const file = this.init.peersFile
-      this.timers.push(setInterval(() => { this.peers.save(file).catch((e) => this.log.warn('could not save peers', { err: e })) }, 30_000).unref())
+      this.intervals.push(this.timers.setInterval(() => { this.peers.save(file).catch((e) => this.log.warn('could not save peers', { err: e })) }, 30_000))
     }
   }
 
@@ -143,7 +144,7 @@ export class CjNode extends EventEmitter {
    * address that wrote to us first gets no unprompted hello: it may be a spoofed victim, and we
    * only ever answer it (within 2x of what it sent). */
   probe(): void {
-    const now = this.clock.now()
+    const now = this.timers.now()
     const targets = this.peers.all()
       .filter((p) => !this.peers.isBanned(p) && !this.isSelf(p.addr) && (p.origin === 'configured' || p.verified ||
         ((p.spokeFirst === true || p.lastHeard === 0) && now - p.lastContacted > 30_000 && now - Math.max(p.firstSeen, p.lastHeard) < HELLO_GIVE_UP_MS)))
@@ -196,15 +197,21 @@ export class CjNode extends EventEmitter {
 
   /** The cookie messages that lead every datagram to a peer: the echo of theirs (dropped when it
    * would not fit the budget: the request for ours is what lets them prove themselves) and ours. */
-  private prefixFor(to: string, peer: Peer, budget: number): { json: string[]; bytes: number } {
+  private prefixFor(to: string, peer: Peer, budget: number): { json: string[]; messages: Message[]; bytes: number } {
     const json: string[] = []
-    if (!peer.verified) json.push(JSON.stringify(encodeMessage({ type: 'PleaseAlwaysReturnThisMessage', value: { cookie: this.cookieFor(to) } })))
-    if (peer.theirCookie !== undefined) {
-      const echo = JSON.stringify(encodeMessage({ type: 'AlwaysReturned', value: peer.theirCookie }))
-      // Sizes in bytes, not UTF-16 units: a peer's cookie may hold multi-byte characters.
-      if (byteSize(json) + Buffer.byteLength(echo) + 1 <= budget) json.unshift(echo)
+    const messages: Message[] = []
+    if (!peer.verified) {
+      const ask: Message = { type: 'PleaseAlwaysReturnThisMessage', value: { cookie: this.cookieFor(to) } }
+      json.push(JSON.stringify(encodeMessage(ask)))
+      messages.push(ask)
     }
-    return { json, bytes: byteSize(json) }
+    if (peer.theirCookie !== undefined) {
+      const echo: Message = { type: 'AlwaysReturned', value: peer.theirCookie }
+      const text = JSON.stringify(encodeMessage(echo))
+      // Sizes in bytes, not UTF-16 units: a peer's cookie may hold multi-byte characters.
+      if (byteSize(json) + Buffer.byteLength(text) + 1 <= budget) { json.unshift(text); messages.unshift(echo) }
+    }
+    return { json, messages, bytes: byteSize(json) }
   }
 
   /** What the 2x rule still lets us send an unverified peer (hello allowance not included). */
@@ -231,7 +238,7 @@ export class CjNode extends EventEmitter {
     if (this.closed || this.isSelf(to)) return 0
     const peer = this.peers.touch(to, 'heard')
     if (this.peers.isBanned(peer)) return 0
-    const now = this.clock.now()
+    const now = this.timers.now()
     if (!isReply && !peer.verified && peer.lastHeard === 0 && peer.unverifiedRecv === 0) peer.spokeFirst = true
     const maxBytes = this.datagramLimit(peer)
     let budget = Infinity
@@ -250,11 +257,19 @@ export class CjNode extends EventEmitter {
     let kinds: Outgoing[] = []
     const flush = (bare = false) => {
       if (parts.length === 0 && !bare) return
-      const buf = Buffer.from('[' + [...prefix.json, ...parts].join(',') + ']')
-      this.transport.send(buf, to)
-      sent += buf.length
+      let bytes: number
+      if (this.transport.sendDecoded) {
+        // partBytes counts the brackets and commas: it is the encoded datagram's length.
+        bytes = partBytes
+        this.transport.sendDecoded([...prefix.messages, ...kinds.map((o) => o.m)], bytes, to)
+      } else {
+        const buf = Buffer.from('[' + [...prefix.json, ...parts].join(',') + ']')
+        this.transport.send(buf, to)
+        bytes = buf.length
+      }
+      sent += bytes
       for (const o of kinds) if (o.m.type.startsWith('Please') && o.m.type !== 'PleaseAlwaysReturnThisMessage') requests++
-      this.account(buf.length, kinds)
+      this.account(bytes, kinds)
       parts = []; kinds = []; partBytes = prefix.bytes
     }
     for (const o of out) {
@@ -300,12 +315,12 @@ export class CjNode extends EventEmitter {
   }
 
   /** The socket handler. Nothing a stranger sends can throw past this function. */
-  private receive(buf: Buffer, from: string): void {
+  private receive(size: number, from: string, decode: () => DecodeResult): void {
     if (this.closed) return
     try {
       this.counters.datagramsIn++
-      this.counters.bytesIn += buf.length
-      if (buf.length > MAX_DATAGRAM_BYTES) return this.drop('oversize')
+      this.counters.bytesIn += size
+      if (size > MAX_DATAGRAM_BYTES) return this.drop('oversize')
       if (this.isSelf(from)) return this.drop('self')
       const known = this.peers.get(from)
       if (known && this.peers.isBanned(known)) return this.drop('banned')
@@ -313,17 +328,17 @@ export class CjNode extends EventEmitter {
       if (!this.peers.admit(peer)) {
         // Charged at most once a second: a sustained flood ends in a ban (then dropped before any
         // work), a short burst over the limit fades away.
-        if (peer.penalty === 0 || this.clock.now() - peer.penaltyAt >= FLOOD_CHARGE_INTERVAL_MS) this.penalise(from, 'flood')
+        if (peer.penalty === 0 || this.timers.now() - peer.penaltyAt >= FLOOD_CHARGE_INTERVAL_MS) this.penalise(from, 'flood')
         return this.drop('rate_limited')
       }
-      const decoded = decodeDatagram(buf)
+      const decoded = decode()
       if (!decoded.ok) return this.drop(decoded.reason)
       if (decoded.skipped.bad > 0) this.drop('bad_message')
       if (decoded.skipped.unknown > 0) this.drop('unknown_type')
-      peer.lastHeard = this.clock.now()
-      if (!peer.verified) peer.unverifiedRecv += buf.length
+      peer.lastHeard = this.timers.now()
+      if (!peer.verified) peer.unverifiedRecv += size
       const kind: TrafficKind = decoded.messages.some((m) => m.type === 'Content') ? 'stream' : 'control'
-      this.metrics.datagramReceived(kind, buf.length)
+      this.metrics.datagramReceived(kind, size)
       for (const m of decoded.messages) {
         if (m.type === 'PleaseAlwaysReturnThisMessage' && isOurCookie(m.value, this.cookieFor(from))) {
           // It asks us to return the cookie we hand to this very address: it is our own datagram,
@@ -380,9 +395,9 @@ export class CjNode extends EventEmitter {
       }
     }
     if (pending.length) {
-      let timer: NodeJS.Timeout | undefined
-      await Promise.race([Promise.all(pending), new Promise((r) => { timer = setTimeout(r, HANDLER_TIMEOUT_MS) })])
-      clearTimeout(timer)
+      let timer: Timer | undefined
+      await Promise.race([Promise.all(pending), new Promise<void>((r) => { timer = this.timers.setTimeout(r, HANDLER_TIMEOUT_MS) })])
+      this.timers.clear(timer)
     }
     // From an unverified sender, a datagram that asks for a cookie echo or carries requests gets an
     // answer even when we have nothing to say, so the sender learns our cookie in the same round
@@ -404,8 +419,8 @@ export class CjNode extends EventEmitter {
   async close(): Promise<void> {
     if (this.closed) return
     this.closed = true
-    for (const t of this.timers) clearInterval(t)
-    this.timers = []
+    for (const t of this.intervals) this.timers.clear(t)
+    this.intervals = []
     if (this.init.peersFile) await this.peers.save(this.init.peersFile).catch(() => {})
     await this.transport.close()
     this.emit('close')

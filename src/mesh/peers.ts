@@ -1,8 +1,8 @@
 // The peer table: every address we heard from or were told about, bounded, ranked and persisted.
 import { readFile, rename, writeFile } from 'node:fs/promises'
 import type { Json } from './messages.ts'
-import type { Clock } from '../util/clock.ts'
-import { systemClock } from '../util/clock.ts'
+import type { Clock } from '../util/timers.ts'
+import { systemClock } from '../util/timers.ts'
 import type { PenaltyReason } from '../metrics/types.ts'
 
 /** Addresses we keep at most: spoofed sources can make us create entries, so the table must be bounded. */

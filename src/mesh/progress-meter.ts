@@ -1,5 +1,5 @@
 // Download progress for people: bytes had, a smoothed rate and the time left.
-import type { Clock } from '../util/clock.ts'
+import type { Clock } from '../util/timers.ts'
 
 export interface DownloadProgress {
   /** Bytes of the file we have (including blocks a resumed copy already had). */

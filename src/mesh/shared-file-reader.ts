@@ -5,7 +5,7 @@
 import { open } from 'node:fs/promises'
 import type { FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
-import type { Clock } from '../util/clock.ts'
+import type { Clock } from '../util/timers.ts'
 
 /** Files kept open: each holds a descriptor, and a node serves only a few files at any moment. */
 export const MAX_OPEN_FILES = 16

@@ -5,16 +5,17 @@ import { EventEmitter } from 'node:events'
 import type { CjNode, Ctx } from './node.ts'
 import type { Message, MessageOf } from './messages.ts'
 import { STRIPES, MAX_RECORDS_PER_MESSAGE } from './messages.ts'
-import { ChunkAssembly } from './chunk-assembly.ts'
+import { ChunkAssembly, type AddResult } from './chunk-assembly.ts'
 import type { MissingChunk } from './stream-policy.ts'
 import {
-  CATCHUP_CHUNKS, CHILD_EXPIRY_MS, PARENT_TIMEOUT_MS, RESUBSCRIBE_MS, SOURCE_REPAIR_BUDGET, decideChild, planRepairs,
-  isReceiving, mayServePull, playbackDeadline, rankParents, sourceMayServe, stripeOf,
+  CATCHUP_CHUNKS, CHILD_EXPIRY_MS, FAILED_RELAY_MS, FIRST_PUSH_MS, MISSED_PUSH_MS, PARENT_TIMEOUT_MS, RESUBSCRIBE_MS, SOURCE_REPAIR_BUDGET,
+  decideChild, pushOverdue, isReceiving, mayServePull, planRepairs, playbackDeadline, rankParents, sourceMayServe, stripeOf,
 } from './stream-policy.ts'
 import type { StreamLog } from '../store/stream-log.ts'
 import type { ChunkRecord, SegmentRecord, Verdict } from '../store/stream-types.ts'
 import { BLOCK_SIZE, CHUNK_SIZE } from '../store/stream-types.ts'
 import type { TrafficRole } from '../metrics/types.ts'
+import type { Timer } from '../util/timers.ts'
 
 /** A viewer starts this many segments behind the newest, enough for hls.js to start smoothly. */
 export const START_SEGMENTS_BACK = 3
@@ -37,17 +38,27 @@ const MAX_REFUSED_ASKS = 4096
 /** A stripe parent silent this long is asked for repairs last (a segment's chunks arrive within
  * a burst, so over a second of silence mid-stream means trouble upstream). */
 const QUIET_PARENT_MS = 1200
+/** Segment records missing from our index are asked for at most this often. Parents push each
+ * record once; one that did not come (a parent that fed us nothing, a lost datagram) would
+ * otherwise leave a hole in the player's playlist for good. */
+const SEGMENT_REPAIR_MS = 500
+/** How far back from the newest segment holes in the index are still worth filling. */
+const SEGMENT_REPAIR_WINDOW = 64
 /** A relay dropped as parent for silence is tried last among candidates for this long. */
 const DROPPED_PARENT_MS = 10_000
 
 /** A stripe we are looking for a parent in. `hello` is set while we wait for a candidate we have
- * never talked to to finish the cookie round trip: peers only take children they have verified. */
-interface Join { candidates: string[]; asked?: string; askedAt: number; tried: Set<string>; hello?: boolean }
+ * never talked to to finish the cookie round trip: peers only take children they have verified.
+ * `failed`: the parent that stopped feeding us, named in every ask so that its own parent drops it. */
+interface Join { candidates: string[]; asked?: string; askedAt: number; tried: Set<string>; hello?: boolean; failed?: string }
 
 export interface SwarmStatus {
   id: string
   role: 'source' | 'viewer'
-  head: { chunks: number; segments: number; ended: boolean } | null
+  /** The signed live edge; its length (`bytes`) and signing time give the stream bitrate anywhere. */
+  head: { chunks: number; segments: number; ended: boolean; bytes: number; time: number } | null
+  /** Addresses that sent us chunks as the source (hops 0): a viewer's dashboard marks them. */
+  sources: string[]
   startChunk: number
   verifiedChunks: number
   parents: (string | null)[]
@@ -72,12 +83,29 @@ export class StreamSwarm extends EventEmitter {
   private node: CjNode
   readonly log: StreamLog
   private role: TrafficRole
-  private assembly = new ChunkAssembly()
+  private assembly: ChunkAssembly
   private parents: (string | undefined)[] = new Array(STRIPES).fill(undefined)
   private parentPushAt: number[] = new Array(STRIPES).fill(0)
+  /** Newest chunk each stripe's parent pushed to us (from where we stood when it took us). */
+  private parentPushedN: number[] = new Array(STRIPES).fill(-1)
+  /** Since when each stripe's parent owes us a push (undefined: it does not), and its own parent
+   * in that stripe (where to complain). */
+  private overdueSince: (number | undefined)[] = new Array(STRIPES).fill(undefined)
+  /** When each stripe's parent took us, and whether it has pushed anything since. */
+  private parentSince: number[] = new Array(STRIPES).fill(0)
+  private parentFed: boolean[] = new Array(STRIPES).fill(false)
+  private parentVia: (string | undefined)[] = new Array(STRIPES).fill(undefined)
   private subscribedAt: number[] = new Array(STRIPES).fill(0)
   private joins: (Join | undefined)[] = new Array(STRIPES).fill(undefined)
   private children: Set<string>[] = Array.from({ length: STRIPES }, () => new Set())
+  /** `<stripe> <addr>` -> until when: children reported as feeding nothing, and complainers heard
+   * (each bounded by MAX_HOLDERS); when a stripe last lost a child that way. */
+  private failedChildren = new Map<string, number>()
+  private complainers = new Map<string, number>()
+  private failedChildAt: number[] = new Array(STRIPES).fill(-Infinity)
+  /** Parents that fed us nothing while the other stripes flowed, until when: never asked again
+   * meanwhile (a squatter says yes to everyone; ranking it last is not enough). */
+  private failedParents = new Map<string, number>()
   private childSeen = new Map<string, number>()
   private holders = new Map<string, number>()
   private sourceAddrs = new Set<string>()
@@ -91,8 +119,11 @@ export class StreamSwarm extends EventEmitter {
   /** Parents dropped for silence, and when (pruned past MAX_HOLDERS entries). */
   private droppedAt = new Map<string, number>()
   private bootstrap: string[]
-  private timer: NodeJS.Timeout | undefined
+  private timer: Timer | undefined
   private headAskedAt = 0
+  private segmentsAskedAt = 0
+  /** The first segment a joiner plays (segments before it are none of its business). */
+  private startSegment = 0
   startChunk = -1
   /** When we joined, and when our start chunk was published: a joiner's playback clock. */
   private joinedAt: { at: number; startPublishedAt: number } | null = null
@@ -120,6 +151,7 @@ export class StreamSwarm extends EventEmitter {
     super()
     this.node = node
     this.log = log
+    this.assembly = new ChunkAssembly((rec, i, bytes) => log.verify.block(rec, i, bytes))
     this.id = log.id
     this.isSource = log.isSource
     this.role = this.isSource ? 'source' : 'relay'
@@ -137,8 +169,7 @@ export class StreamSwarm extends EventEmitter {
 
   start(): void {
     if (this.timer || this.closed) return
-    this.timer = setInterval(() => this.tick(), TICK_MS)
-    this.timer.unref()
+    this.timer = this.node.timers.setInterval(() => this.tick(), TICK_MS)
     this.tick()
   }
 
@@ -239,9 +270,9 @@ export class StreamSwarm extends EventEmitter {
       this.judge(v, ctx, 'bad_signature')
       if (v.result === 'reject') continue
       this.maxKnown = Math.max(this.maxKnown, rec.n + 1)
-      if (!this.knownSince.has(rec.n)) this.knownSince.set(rec.n, this.node.clock.now())
-      const done = this.assembly.tryComplete(rec.n, rec.length)
-      if (done.kind === 'complete') void this.store(rec.n, done.bytes, done.senders, done.hops)
+      if (!this.knownSince.has(rec.n)) this.knownSince.set(rec.n, this.node.timers.now())
+      const held = this.log.chunkRecord(rec.n)
+      if (held) this.assembled(rec.n, this.assembly.tryComplete(held))
     }
   }
 
@@ -267,24 +298,57 @@ export class StreamSwarm extends EventEmitter {
   onSubscribe(m: MessageOf<'PleaseKeepSendingMe'>, ctx: Ctx): void {
     // Pushing a stream to an unproven address would be the worst amplification there is.
     if (!ctx.verified) return
-    const d = decideChild({
-      isSource: this.isSource, self: this.node.address, children: this.children,
-      receiving: (s) => isReceiving(this.parents[s] !== undefined, this.parentPushAt[s], this.node.clock.now()),
-    }, { from: ctx.from, stripe: m.stripe }, this.holderList(ctx.from))
+    const s = m.stripe
+    const now = this.node.timers.now()
+    if (m.failed) this.onComplaint(s, m.failed, ctx.from, now)
+    const failedUntil = this.failedChildren.get(`${s} ${ctx.from}`)
+    const d = failedUntil !== undefined && failedUntil > now
+      // Its children said it fed them nothing: no place here in this stripe for a while.
+      ? { accept: false as const, tryInstead: [...this.children[s], ...this.holderList(ctx.from)].filter((a) => a !== ctx.from).slice(0, 8) }
+      : decideChild({
+        isSource: this.isSource, self: this.node.address, children: this.children,
+        receiving: (i) => isReceiving(this.parents[i] !== undefined, this.parentPushAt[i], now),
+        pushDown: (i) => now - this.failedChildAt[i] >= FAILED_RELAY_MS,
+      }, { from: ctx.from, stripe: s }, this.holderList(ctx.from))
     if (d.accept) {
-      const isNew = !this.children[m.stripe].has(ctx.from)
+      const isNew = !this.children[s].has(ctx.from)
       if (this.producedBeforeChildren < 0) this.producedBeforeChildren = this.stats.producedBytes
-      this.children[m.stripe].add(ctx.from)
-      this.childSeen.set(ctx.from, this.node.clock.now())
-      ctx.reply({ type: 'IWillKeepSendingYou', id: this.id, stripe: m.stripe })
+      this.children[s].add(ctx.from)
+      this.childSeen.set(ctx.from, now)
+      // Our own parent in the stripe goes with the yes: the child's backup if we fail it.
+      const via = this.isSource ? undefined : this.parents[s]
+      ctx.reply({ type: 'IWillKeepSendingYou', id: this.id, stripe: s, ...(via ? { via } : {}) })
       if (d.evict) {
-        this.children[m.stripe].delete(d.evict)
-        this.node.send(d.evict, [{ type: 'AskThemInstead', id: this.id, stripe: m.stripe, peers: [ctx.from] }])
+        this.removeChild(s, d.evict)
+        this.node.send(d.evict, [{ type: 'AskThemInstead', id: this.id, stripe: s, peers: [ctx.from] }])
       }
-      if (isNew) void this.catchUpChild(ctx.from, m.stripe, m.from)
+      if (isNew) void this.catchUpChild(ctx.from, s, m.from)
     } else {
-      ctx.reply({ type: 'AskThemInstead', id: this.id, stripe: m.stripe, peers: d.tryInstead })
+      ctx.reply({ type: 'AskThemInstead', id: this.id, stripe: s, peers: d.tryInstead })
     }
+  }
+
+  /** A grandchild says our child `failed` fed it nothing in stripe `s`. We cannot see whether a
+   * child relays, its children can: the child loses its place (and may not have it back for
+   * FAILED_RELAY_MS) and the complainer, asking in the same message, takes it. A child only has
+   * children once it receives (decideChild), so an honest child fails them only when its own
+   * parent fails it, and then it complains first. A liar framing honest children is heard once
+   * per stripe per FAILED_RELAY_MS, takes the place, feeds nothing, and is reported in turn; the
+   * framed child moves under it, as in a push-down. */
+  private onComplaint(s: number, failed: string, from: string, now: number): void {
+    if (failed === from || !this.children[s].has(failed)) return
+    const key = `${s} ${from}`
+    if ((this.complainers.get(key) ?? -Infinity) > now || (this.failedChildren.get(key) ?? -Infinity) > now) return
+    this.removeChild(s, failed)
+    this.failedChildAt[s] = now
+    remember(this.failedChildren, `${s} ${failed}`, now + FAILED_RELAY_MS, now)
+    remember(this.complainers, key, now + FAILED_RELAY_MS, now)
+    this.node.log.info('a child fed its children nothing; gave its place to one of them', { stream: this.id, stripe: s, child: failed, reportedBy: from })
+    this.node.send(failed, [{ type: 'AskThemInstead', id: this.id, stripe: s, peers: [from] }])
+  }
+
+  private removeChild(s: number, addr: string): void {
+    this.children[s].delete(addr)
   }
 
   /** A new child gets the last few chunks of its stripe it lacks, so a parent switch leaves no hole. */
@@ -303,15 +367,22 @@ export class StreamSwarm extends EventEmitter {
   onSubscribed(m: MessageOf<'IWillKeepSendingYou'>, ctx: Ctx): void {
     if (this.isSource) return
     const j = this.joins[m.stripe]
-    if (this.parents[m.stripe] === ctx.from) { this.subscribedAt[m.stripe] = this.node.clock.now(); return }
+    const via = m.via !== this.node.address && m.via !== ctx.from ? m.via : undefined
+    if (this.parents[m.stripe] === ctx.from) { this.subscribedAt[m.stripe] = this.node.timers.now(); this.parentVia[m.stripe] = via; return }
     if (!j || j.asked !== ctx.from) {
       // An offer we did not ask for (or no longer want): decline it so the sender does not push in vain.
       this.node.send(ctx.from, [{ type: 'StopSendingMe', id: this.id, stripe: m.stripe }])
       return
     }
     this.parents[m.stripe] = ctx.from
-    this.parentPushAt[m.stripe] = this.node.clock.now()
-    this.subscribedAt[m.stripe] = this.node.clock.now()
+    this.parentPushAt[m.stripe] = this.node.timers.now()
+    this.subscribedAt[m.stripe] = this.node.timers.now()
+    this.overdueSince[m.stripe] = undefined
+    this.parentSince[m.stripe] = this.node.timers.now()
+    this.parentFed[m.stripe] = false
+    this.parentVia[m.stripe] = via
+    // Judged from where we stand now: it owes us the pushes that come after.
+    this.parentPushedN[m.stripe] = Math.max(...this.parentPushedN, this.maxKnown - 1)
     this.joins[m.stripe] = undefined
     this.noteHolder(ctx.from)
     this.node.log.debug('stripe parent', { stream: this.id, stripe: m.stripe, parent: ctx.from })
@@ -328,14 +399,19 @@ export class StreamSwarm extends EventEmitter {
     }
     const j = this.joins[m.stripe]
     if (!j || j.asked !== ctx.from) return
-    const fresh = m.peers.filter((p) => !j.tried.has(p) && p !== this.node.address)
-    j.candidates = [...fresh, ...j.candidates.filter((c) => !fresh.includes(c))]
+    const now = this.node.timers.now()
+    const dropped = (a: string) => !this.sourceAddrs.has(a) && now - (this.droppedAt.get(a) ?? -Infinity) < DROPPED_PARENT_MS
+    // A redirect may point back at a parent that just failed us (the source lists its children
+    // first): such peers go to the end, after everything else we know.
+    const fresh = m.peers.filter((p) => !j.tried.has(p) && p !== this.node.address && !this.hasFailedUs(p, now))
+    const rest = j.candidates.filter((c) => !fresh.includes(c))
+    j.candidates = [...fresh.filter((a) => !dropped(a)), ...rest.filter((a) => !dropped(a)), ...fresh.filter(dropped), ...rest.filter(dropped)]
     j.asked = undefined
     this.advanceJoin(m.stripe)
   }
 
   onUnsubscribe(m: MessageOf<'StopSendingMe'>, ctx: Ctx): void {
-    this.children[m.stripe].delete(ctx.from)
+    this.removeChild(m.stripe, ctx.from)
   }
 
   onContentRequest(m: MessageOf<'PleaseSendContent'>, ctx: Ctx): Promise<void> | void {
@@ -370,7 +446,7 @@ export class StreamSwarm extends EventEmitter {
 
   /** Counts a pull we are about to serve; false when this second's allowance is used up. */
   private pullAllowance(): boolean {
-    const now = this.node.clock.now()
+    const now = this.node.timers.now()
     if (now - this.pullWindow.at >= 1000) this.pullWindow = { at: now, served: 0 }
     if (!mayServePull(this.pullWindow.served)) return false
     this.pullWindow.served++
@@ -397,18 +473,39 @@ export class StreamSwarm extends EventEmitter {
     if (this.isSource || m.data.length === 0) return
     const n = Math.floor(m.offset / CHUNK_SIZE)
     const hops = (m.hops ?? 0) + 1
-    if (m.hops === 0) this.sourceAddrs.add(ctx.from)
     this.noteHolder(ctx.from)
     const s = stripeOf(n)
-    if (this.parents[s] === ctx.from) this.parentPushAt[s] = this.node.clock.now()
+    if (this.parents[s] === ctx.from) {
+      this.parentPushAt[s] = this.node.timers.now()
+      this.parentPushedN[s] = Math.max(this.parentPushedN[s], n)
+      this.parentFed[s] = true
+    }
     if (this.log.hasChunk(n)) { this.count('duplicate'); this.stats.duplicateBytes += m.data.length; return }
     if (this.startChunk >= 0 && n < Math.max(this.startChunk, this.maxKnown - LIVE_WINDOW_CHUNKS)) { this.count('late'); return }
     // Far beyond the edge we know is either a lie or the future: do not buffer it.
     if (n > this.maxKnown + 4 * STRIPES + 64) return
-    const rec = this.log.chunkRecord(n)
-    const r = this.assembly.add(n, m.offset - n * CHUNK_SIZE, m.data, ctx.from, hops, rec?.length, this.node.clock.now())
-    if (r.kind === 'invalid') { this.node.penalise(ctx.from, 'bad_chunk'); this.count('rejected'); return }
-    if (r.kind === 'complete') void this.store(n, r.bytes, r.senders, r.hops)
+    const rec = this.log.chunkRecord(n) ?? undefined
+    this.assembled(n, this.assembly.add(n, m.offset - n * CHUNK_SIZE, m.data, ctx.from, hops, rec, this.node.timers.now()), ctx.from)
+  }
+
+  /** Charges the sender of every block that failed its signed hash, and stores a chunk made whole. */
+  private assembled(n: number, r: AddResult, from?: string): void {
+    if (r.kind === 'invalid') {
+      if (from) this.node.penalise(from, 'bad_chunk')
+      this.count('rejected')
+      return
+    }
+    for (const liar of r.bad) {
+      this.node.penalise(liar, 'bad_chunk')
+      this.count('rejected')
+      this.node.log.debug('rejected a block that did not match its signed hash', { stream: this.id, chunk: n, from: liar })
+      this.emit('bad-block', n, liar)
+    }
+    if (r.kind !== 'complete') return
+    // Only senders of verified blocks are believed when they say they are the source: junk
+    // claiming hops 0 once made its sender "the source" (asked last as a parent, first for repairs).
+    for (const s of r.zeroHop) this.sourceAddrs.add(s)
+    void this.store(n, r.bytes, r.senders, r.hops)
   }
 
   private async store(n: number, bytes: Buffer, senders: string[], hops: number): Promise<void> {
@@ -424,7 +521,7 @@ export class StreamSwarm extends EventEmitter {
       // A local fault (disk full, I/O error), not the sender's: nothing was marked verified, the
       // chunk is fetched again later. Said once in a while, never thrown into the void.
       this.inFlight.delete(n)
-      const now = this.node.clock.now()
+      const now = this.node.timers.now()
       if (now - this.storeFaultAt > STORE_FAULT_LOG_MS) {
         this.storeFaultAt = now
         this.node.log.error('could not store a verified chunk; serving what we have and retrying', { stream: this.id, chunk: n, err })
@@ -436,8 +533,8 @@ export class StreamSwarm extends EventEmitter {
     this.inFlight.delete(n)
     if (v.result === 'reject') {
       this.count('rejected')
-      // Charge only a sender we can be sure of: a chunk mixed from several peers proves nothing.
-      if (senders.length === 1) this.node.penalise(senders[0], 'bad_chunk')
+      // Every block already matched its signed BLAKE3, so only the record's own SHA-256 can
+      // disagree: the source signed inconsistent hashes, and no sender is to blame.
       this.node.log.warn('rejected a chunk that did not match its signed hashes', { stream: this.id, chunk: n, from: senders.join(','), reason: v.reason })
       this.emit('rejected', n, senders)
       return
@@ -455,7 +552,7 @@ export class StreamSwarm extends EventEmitter {
     if (this.fedByRing.length > FED_BY_MEMORY) this.fedByRing.shift()
     const rec = this.log.chunkRecord(n)
     if (rec) {
-      const age = Math.max(0, this.node.clock.now() - rec.time)
+      const age = Math.max(0, this.node.timers.now() - rec.time)
       this.delays.push(age)
       if (this.delays.length > 4096) this.delays.splice(0, 2048)
       this.node.metrics.chunkVerified(age / 1000, hops)
@@ -501,7 +598,7 @@ export class StreamSwarm extends EventEmitter {
 
   private tick(): void {
     if (this.closed) return
-    const now = this.node.clock.now()
+    const now = this.node.timers.now()
     this.expireChildren(now)
     if (this.isSource) return
     const head = this.log.head()
@@ -509,18 +606,23 @@ export class StreamSwarm extends EventEmitter {
       // Retry quickly at first (the hello and the cookie round trip may still be under way).
       if (now - this.headAskedAt > 300) {
         this.headAskedAt = now
-        for (const p of this.holderList('').slice(0, 4)) this.node.send(p, [{ type: 'PleaseSendStreamHead', id: this.id }])
+        // Peers that proved their address first: hearsay (a liar's list of holders, refreshed
+        // faster than anyone honest speaks) must not crowd out the peers that can answer.
+        const proven = (a: string) => this.node.peers.get(a)?.verified === true
+        const hs = this.holderList('')
+        for (const p of [...hs.filter(proven), ...hs.filter((a) => !proven(a))].slice(0, 4)) this.node.send(p, [{ type: 'PleaseSendStreamHead', id: this.id }])
       }
       return
     }
     if (head.ended && this.log.missingChunks(this.startChunk, head.chunks).length === 0) return
     this.keepParents(now)
     this.repair(now)
+    this.repairSegments(now, head.segments)
     // Keep learning the edge from someone other than our parents, so a lying parent cannot hide it.
     if (now - this.headAskedAt > 2000) {
       this.headAskedAt = now
       const hs = this.holderList('')
-      if (hs.length) this.node.send(hs[Math.floor(Math.random() * hs.length)], [{ type: 'PleaseSendStreamHead', id: this.id }])
+      if (hs.length) this.node.send(hs[Math.floor(this.node.timers.random() * hs.length)], [{ type: 'PleaseSendStreamHead', id: this.id }])
     }
   }
 
@@ -531,9 +633,10 @@ export class StreamSwarm extends EventEmitter {
     const first = Math.max(0, head.segments - START_SEGMENTS_BACK)
     const seg = this.log.segment(first)
     if (head.segments > 0 && !seg) return
+    this.startSegment = first
     const start = seg ? Math.floor(seg.offset / CHUNK_SIZE) : head.chunks
     this.startChunk = Math.max(0, Math.min(start, head.chunks))
-    const now = this.node.clock.now()
+    const now = this.node.timers.now()
     this.joinedAt = { at: now, startPublishedAt: this.log.chunkRecord(this.startChunk)?.time ?? seg?.pdt ?? now }
     this.maxKnown = Math.max(this.maxKnown, head.chunks)
     this.node.log.debug('joining at the live edge', { stream: this.id, chunk: this.startChunk, of: head.chunks })
@@ -541,39 +644,70 @@ export class StreamSwarm extends EventEmitter {
   }
 
   private keepParents(now: number): void {
+    const frontier = Math.max(...this.parentPushedN)
     for (let s = 0; s < STRIPES; s++) {
       const p = this.parents[s]
       if (p) {
         const silent = now - this.parentPushAt[s] > PARENT_TIMEOUT_MS && this.maxKnown > 0
-        if (silent || this.node.peers.isBanned(this.node.peers.get(p)!)) {
-          this.node.log.debug('stripe parent went silent', { stream: this.id, stripe: s, parent: p })
+        if (!pushOverdue(this.parentPushedN[s], frontier)) this.overdueSince[s] = undefined
+        else this.overdueSince[s] ??= now
+        // Late while the other stripes flow: it fed us nothing it owed (a squatter, or a relay whose
+        // own parent failed it, which is then complaining upstream itself).
+        const unfed = !this.parentFed[s] && now - this.parentSince[s] > FIRST_PUSH_MS && this.catchUpFrom(s) < this.maxKnown - STRIPES
+        const failing = now - (this.overdueSince[s] ?? now) > MISSED_PUSH_MS || unfed
+        if (silent || failing || this.isBanned(p)) {
+          this.node.log.debug('stripe parent failed us', { stream: this.id, stripe: s, parent: p, silent, failing })
           this.node.send(p, [{ type: 'StopSendingMe', id: this.id, stripe: s }])
           this.parents[s] = undefined
+          this.overdueSince[s] = undefined
           this.droppedAt.set(p, now)
           if (this.droppedAt.size > MAX_HOLDERS) for (const [a, t] of this.droppedAt) if (now - t > DROPPED_PARENT_MS) this.droppedAt.delete(a)
+          if (failing && !this.sourceAddrs.has(p)) remember(this.failedParents, p, now + FAILED_RELAY_MS, now)
+          this.rejoinAfterFailure(s, p, now)
         } else if (now - this.subscribedAt[s] > RESUBSCRIBE_MS) {
           this.subscribedAt[s] = now
           this.node.send(p, [{ type: 'PleaseKeepSendingMe', id: this.id, stripe: s, from: this.maxKnown }])
         }
         continue
       }
-      let j = this.joins[s]
-      if (!j) {
-        // A relay we just dropped for silence is tried last: it is most likely gone. (Not the source:
-        // a restarted source comes back at its address, and only it can root the stripe.)
-        const recentlyDropped = (a: string) => !this.sourceAddrs.has(a) && now - (this.droppedAt.get(a) ?? -Infinity) < DROPPED_PARENT_MS
-        const cands = this.holderList('')
-          .map((addr) => ({ addr, rttMs: this.node.peers.get(addr)?.rttMs, isSource: this.sourceAddrs.has(addr) }))
-        const ranked = rankParents(s, cands)
-        j = this.joins[s] = { candidates: [...ranked.filter((a) => !recentlyDropped(a)), ...ranked.filter(recentlyDropped)], askedAt: 0, tried: new Set() }
-      }
+      const j = this.joins[s] ??= { candidates: this.rankedCandidates(s, now), askedAt: 0, tried: new Set() }
       if (j.asked && j.hello && this.node.peers.get(j.asked)?.verified) {
         // The handshake finished: ask for real now.
         j.hello = false
         j.askedAt = now
-        this.node.send(j.asked, [{ type: 'PleaseKeepSendingMe', id: this.id, stripe: s, from: this.catchUpFrom(s) }])
+        this.node.send(j.asked, [this.subscription(s, j)])
       } else if (!j.asked || now - j.askedAt > JOIN_ANSWER_MS) { j.asked = undefined; this.advanceJoin(s) }
     }
+  }
+
+  /** Parent candidates for a stripe, best first. A relay we dropped recently goes last: it is most
+   * likely gone, or failed us. (Not the source: a restarted source comes back at its address, and
+   * only it can root the stripe.) */
+  private rankedCandidates(s: number, now: number, list = this.holderList('')): string[] {
+    list = list.filter((a) => !this.hasFailedUs(a, now))
+    const recentlyDropped = (a: string) => !this.sourceAddrs.has(a) && now - (this.droppedAt.get(a) ?? -Infinity) < DROPPED_PARENT_MS
+    const ranked = rankParents(s, list.map((addr) => ({ addr, rttMs: this.node.peers.get(addr)?.rttMs, isSource: this.sourceAddrs.has(addr) })))
+    return [...ranked.filter((a) => !recentlyDropped(a)), ...ranked.filter(recentlyDropped)]
+  }
+
+  /** Our parent in stripe `s` stopped feeding us: ask its own parent (it told us which), else the
+   * source, first, naming the failed one. That node drops the failed child and takes us in its
+   * place in the same round trip, with a catch-up of what we missed. */
+  private rejoinAfterFailure(s: number, failed: string, now: number): void {
+    const backups = [this.parentVia[s], ...this.sourceAddrs, ...this.bootstrap]
+      .filter((a): a is string => a !== undefined && a !== failed && a !== this.node.address && !this.hasFailedUs(a, now))
+    const rest = this.rankedCandidates(s, now).filter((a) => a !== failed && !backups.includes(a))
+    this.joins[s] = { candidates: [...new Set(backups), ...rest], askedAt: 0, tried: new Set([failed]), failed }
+    this.parentVia[s] = undefined
+    this.advanceJoin(s)
+  }
+
+  private hasFailedUs(addr: string, now: number): boolean {
+    return (this.failedParents.get(addr) ?? -Infinity) > now
+  }
+
+  private subscription(s: number, j: Join): Message {
+    return { type: 'PleaseKeepSendingMe', id: this.id, stripe: s, from: this.catchUpFrom(s), ...(j.failed ? { failed: j.failed } : {}) }
   }
 
   private advanceJoin(s: number): void {
@@ -583,17 +717,17 @@ export class StreamSwarm extends EventEmitter {
     if (!next) { this.joins[s] = undefined; return }
     j.tried.add(next)
     j.asked = next
-    j.askedAt = this.node.clock.now()
+    j.askedAt = this.node.timers.now()
     const peer = this.node.peers.get(next)
     if (!peer?.verified) {
       // A stranger ignores subscriptions until we have echoed its cookie. An RTT probe is answered
       // by everyone (with its cookie), so send that first and subscribe once it is verified.
       j.hello = true
-      this.node.send(next, [{ type: 'PleaseReturnThisMessage', value: this.node.clock.now() }])
+      this.node.send(next, [{ type: 'PleaseReturnThisMessage', value: this.node.timers.now() }])
       return
     }
     j.hello = false
-    this.node.send(next, [{ type: 'PleaseKeepSendingMe', id: this.id, stripe: s, from: this.catchUpFrom(s) }])
+    this.node.send(next, [this.subscription(s, j)])
   }
 
   /** Where a new parent should start pushing: our oldest hole in its stripe, so the catch-up to our
@@ -620,7 +754,7 @@ export class StreamSwarm extends EventEmitter {
     if (missing.length === 0) return
     const budget = this.sourceBudgetChunks()
     // One sorted holder list per pass: holdersFor runs once per missing chunk.
-    const known = this.holderList('')
+    const known = this.holderList('').filter((a) => !this.hasFailedUs(a, now))
     const reqs = planRepairs({
       now, missing, inFlight: this.inFlight,
       holders: (n) => this.holdersFor(n, known),
@@ -635,6 +769,23 @@ export class StreamSwarm extends EventEmitter {
     }
   }
 
+  /** Asks for the oldest hole in our segment index (below the head's count or a record we hold),
+   * from a parent that is pushing, else a holder; the answer fills up to 16 records. */
+  private repairSegments(now: number, headSegments: number): void {
+    if (now - this.segmentsAskedAt < SEGMENT_REPAIR_MS) return
+    const top = Math.max(headSegments, this.log.segmentCount())
+    let hole = -1
+    for (let n = Math.max(this.startSegment, top - SEGMENT_REPAIR_WINDOW); n < top; n++) if (!this.log.segment(n)) { hole = n; break }
+    if (hole < 0) return
+    this.segmentsAskedAt = now
+    const freshest = Math.max(...this.parentPushAt)
+    const flowing = this.parents.filter((p, i): p is string => p !== undefined && freshest - this.parentPushAt[i] < QUIET_PARENT_MS)
+    const hs = this.holderList('').filter((a) => !this.hasFailedUs(a, now))
+    const pool = flowing.length ? flowing : hs
+    if (pool.length === 0) return
+    this.node.send(pool[Math.floor(this.node.timers.random() * pool.length)], [{ type: 'PleaseSendSegments', id: this.id, from: hole, count: MAX_RECORDS_PER_MESSAGE }])
+  }
+
   /** The share of the source's repair budget this viewer may use: we cannot see the source's
    * counters, so each viewer keeps its own pulls from the source within the budget of its stream. */
   private sourceBudgetChunks(): number {
@@ -645,7 +796,7 @@ export class StreamSwarm extends EventEmitter {
 
   private holdersFor(n: number, known: string[]): string[] {
     const s = stripeOf(n)
-    const now = this.node.clock.now()
+    const now = this.node.timers.now()
     const parent = this.parents[s]
     // The stripe parent is the natural holder, unless it has gone quiet: then it probably lacks
     // the chunk too (or is gone), and the parents of the other stripes, still pushing, go first.
@@ -661,9 +812,9 @@ export class StreamSwarm extends EventEmitter {
   }
 
   private expireChildren(now: number): void {
-    for (const set of this.children) {
+    for (const [s, set] of this.children.entries()) {
       for (const c of set) {
-        if (now - (this.childSeen.get(c) ?? 0) > CHILD_EXPIRY_MS) { set.delete(c); this.childSeen.delete(c) }
+        if (now - (this.childSeen.get(c) ?? 0) > CHILD_EXPIRY_MS) { this.removeChild(s, c); this.childSeen.delete(c) }
       }
     }
   }
@@ -680,16 +831,21 @@ export class StreamSwarm extends EventEmitter {
       const oldest = [...this.holders.entries()].sort((a, b) => a[1] - b[1])[0]
       this.holders.delete(oldest[0])
     }
-    this.holders.set(addr, this.node.clock.now())
+    this.holders.set(addr, this.node.timers.now())
+  }
+
+  /** The peer table is capped and evicts: any address we hold (a parent, a holder) may have no
+   * entry any more. A ban outlives eviction (banned entries are never evicted), so no entry means
+   * not banned. */
+  private isBanned(addr: string): boolean {
+    const p = this.node.peers.get(addr)
+    return p !== undefined && this.node.peers.isBanned(p)
   }
 
   /** Peers that (probably) have this stream, most recently heard first, never banned ones. */
   holderList(exclude: string): string[] {
     return [...this.holders.entries()]
-      .filter(([a]) => {
-        const p = this.node.peers.get(a)
-        return a !== exclude && !(p && this.node.peers.isBanned(p))
-      })
+      .filter(([a]) => a !== exclude && !this.isBanned(a))
       .sort((a, b) => b[1] - a[1])
       .map(([a]) => a)
   }
@@ -704,7 +860,8 @@ export class StreamSwarm extends EventEmitter {
     return {
       id: this.id,
       role: this.isSource ? 'source' : 'viewer',
-      head: head ? { chunks: head.chunks, segments: head.segments, ended: head.ended } : null,
+      head: head ? { chunks: head.chunks, segments: head.segments, ended: head.ended, bytes: head.length, time: head.time } : null,
+      sources: [...this.sourceAddrs].slice(0, 4),
       startChunk: this.startChunk,
       verifiedChunks: this.log.verifiedCount(),
       parents: this.parents.map((p) => p ?? null),
@@ -733,7 +890,7 @@ export class StreamSwarm extends EventEmitter {
   async close(): Promise<void> {
     if (this.closed) return
     this.closed = true
-    clearInterval(this.timer)
+    this.node.timers.clear(this.timer)
     this.log.off('chunk', this.onLocalChunk as never)
     this.log.off('segment', this.onLocalSegment as never)
     this.log.off('end', this.onLocalEnd as never)
@@ -742,4 +899,14 @@ export class StreamSwarm extends EventEmitter {
       if (p) this.node.send(p, [{ type: 'StopSendingMe', id: this.id, stripe: s }])
     }
   }
+}
+
+/** Sets a key in a map keyed by peer input, bounded by MAX_HOLDERS: expired entries go first, then the oldest. */
+function remember(map: Map<string, number>, key: string, until: number, now: number): void {
+  map.delete(key)
+  if (map.size >= MAX_HOLDERS) {
+    for (const [k, u] of map) if (u <= now) map.delete(k)
+    if (map.size >= MAX_HOLDERS) map.delete(map.keys().next().value as string)
+  }
+  map.set(key, until)
 }

@@ -4,6 +4,11 @@
 // that never advances its sequence (see MEDIA.md), so we re-window here: the last `window`
 // segments, MEDIA-SEQUENCE = n of the first one listed, DISCONTINUITY-SEQUENCE = how many
 // discontinuities fell before it. Everything is one media file addressed by byte ranges.
+//
+// MEDIA-SEQUENCE never goes backwards, not even at the end: an ended stream keeps its last window
+// and adds ENDLIST (listing the whole log there once took a player from 659 back to 0). The caller
+// passes the lowest sequence it may list (`firstSequence`) so holes that fill in later cannot pull
+// the window back either.
 import type { SegmentRecord, StreamInfo } from '../store/stream-types.ts'
 
 /** Segments listed in a live playlist: hls.js starts about one target duration back from the edge,
@@ -17,21 +22,26 @@ export interface LivePlaylistInput {
   /** True when the stream ended and `segments` reaches its last segment: the list is final. */
   ended: boolean
   window?: number
-  /** URI of the media file, relative to the playlist. */
+  /** URI of the media file, relative to the playlist; it must end in a media extension (.ts,
+   * .m4s): FFmpeg's HLS demuxer (ffprobe, ffplay, mpv) refuses any other. */
   mediaUri: string
+  /** URI of the fMP4 init segment (EXT-X-MAP), e.g. ending in .mp4; default mediaUri. */
+  mapUri?: string
+  /** MEDIA-SEQUENCE when no segment is listed: the sequence a previous answer reached. */
+  firstSequence?: number
   /** Discontinuities among the segments before `segments[0]` (they set DISCONTINUITY-SEQUENCE). */
   discontinuitiesBefore?: number
 }
 
 export function buildLivePlaylist(input: LivePlaylistInput): string {
   const { info, ended, mediaUri } = input
+  const mapUri = input.mapUri ?? mediaUri
   const window = input.window ?? DEFAULT_PLAYLIST_WINDOW
   if (!Number.isInteger(window) || window < 1) throw new RangeError(`playlist window must be a positive integer, got ${window}`)
-  if (/["\r\n]/.test(mediaUri)) throw new RangeError('media URI must not contain quotes or line breaks')
+  if (/["\r\n]/.test(mediaUri + mapUri)) throw new RangeError('media URIs must not contain quotes or line breaks')
   checkConsecutive(input.segments)
 
-  // An ended stream lists everything we hold so players can seek; a live one only its newest window.
-  const skipped = ended ? 0 : Math.max(0, input.segments.length - window)
+  const skipped = Math.max(0, input.segments.length - window)
   const listed = input.segments.slice(skipped)
   let discontinuities = input.discontinuitiesBefore ?? 0
   for (let i = 0; i < skipped; i++) if (input.segments[i].discontinuity) discontinuities++
@@ -45,11 +55,11 @@ export function buildLivePlaylist(input: LivePlaylistInput): string {
     // EXT-X-BYTERANGE needs version 4; EXT-X-MAP in a media playlist needs version 6.
     `#EXT-X-VERSION:${fmp4 ? 6 : 4}`,
     `#EXT-X-TARGETDURATION:${targetDuration}`,
-    `#EXT-X-MEDIA-SEQUENCE:${listed[0]?.n ?? 0}`,
+    `#EXT-X-MEDIA-SEQUENCE:${listed[0]?.n ?? input.firstSequence ?? 0}`,
     `#EXT-X-DISCONTINUITY-SEQUENCE:${discontinuities}`,
     '#EXT-X-INDEPENDENT-SEGMENTS',
   ]
-  if (fmp4 && info.init) lines.push(`#EXT-X-MAP:URI="${mediaUri}",BYTERANGE="${info.init.length}@${info.init.offset}"`)
+  if (fmp4 && info.init) lines.push(`#EXT-X-MAP:URI="${mapUri}",BYTERANGE="${info.init.length}@${info.init.offset}"`)
   for (const s of listed) {
     if (s.discontinuity) lines.push('#EXT-X-DISCONTINUITY')
     const pdt = isoDate(s.pdt)

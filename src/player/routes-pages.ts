@@ -15,6 +15,7 @@ const HLS_JS = createRequire(import.meta.url).resolve('hls.js/dist/hls.min.js')
 const PLAYER_JS = fileURLToPath(new URL('./static/player.js', import.meta.url))
 const DASHBOARD_JS = fileURLToPath(new URL('./static/dashboard.js', import.meta.url))
 const DASHBOARD_CHARTS_JS = fileURLToPath(new URL('./static/dashboard-charts.js', import.meta.url))
+const FAVICON_SVG = fileURLToPath(new URL('./static/favicon.svg', import.meta.url))
 /** Longest stream id we look up from the query string (the real ones are about 80 characters). */
 const MAX_STREAM_PARAM = 300
 /** Scripts change only with a new install; a short cache still picks up upgrades quickly. */
@@ -59,6 +60,11 @@ export function registerPageRoutes(app: Express, { components }: PlayerContext):
       res.sendFile(file, { headers: { 'Cache-Control': SCRIPT_CACHE } }, (err) => err && next(err))
     })
   }
+
+  // Pages link the SVG; /favicon.ico is what browsers ask for on their own (e.g. on status.json).
+  app.get(['/favicon.svg', '/favicon.ico'], routeLabel('vendor'), (_req: Request, res: Response, next) => {
+    res.sendFile(FAVICON_SVG, { headers: { 'Cache-Control': SCRIPT_CACHE } }, (err) => err && next(err))
+  })
 
   app.get('/static/player.js', routeLabel('vendor'), (_req: Request, res: Response, next) => {
     res.sendFile(PLAYER_JS, { headers: { 'Cache-Control': SCRIPT_CACHE } }, (err) => err && next(err))

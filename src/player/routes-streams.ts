@@ -6,14 +6,27 @@ import { answerRange, parseRangeHeader } from './byte-range.ts'
 import { sendLogBytes } from './media-sender.ts'
 import { MAX_REPORT_BYTES, parsePlaybackReport } from './playback-report.ts'
 import { buildLivePlaylist } from './playlist.ts'
+import { PlaylistCursors } from './playlist-cursor.ts'
 import { routeLabel } from './request-guard.ts'
 import { streamIdFromPath } from './stream-directory.ts'
 import { playableRun } from './verified-segments.ts'
 
 const MEDIA_TYPES = { ts: 'video/mp2t', fmp4: 'video/mp4' } as const
 
+/** File names the one log is served under, per format. FFmpeg's HLS demuxer (ffprobe, ffplay,
+ * mpv) refuses segment and map URIs without a media extension (`allowed_segment_extensions`), so
+ * the playlist names `media.ts`, or `media.m4s` with the init at `init.mp4`; all are byte ranges of
+ * the same log. The bare `media` of earlier versions stays for pages and scripts that use it. */
+const MEDIA_NAMES = { ts: ['media.ts', 'media'], fmp4: ['media.m4s', 'init.mp4', 'media'] } as const
+const ALL_MEDIA_NAMES: ReadonlySet<string> = new Set(Object.values(MEDIA_NAMES).flat())
+export const PLAYLIST_URIS = {
+  ts: { mediaUri: 'media.ts', mapUri: undefined },
+  fmp4: { mediaUri: 'media.m4s', mapUri: 'init.mp4' },
+} as const
+
 export function registerStreamRoutes(app: Express, { components, window }: PlayerContext): void {
   const { streams, logger, metricsSink, onPlaybackReport } = components
+  const cursors = new PlaylistCursors()
 
   /** The log the URL names, or null after answering 404. */
   function findLog(req: Request, res: Response): StreamLogReader | null {
@@ -29,22 +42,33 @@ export function registerStreamRoutes(app: Express, { components, window }: Playe
   app.get('/streams/stream/:key/:name/index.m3u8', routeLabel('playlist'), (req: Request, res: Response) => {
     const log = findLog(req, res)
     if (!log) return
-    const run = playableRun(log, window)
+    const floor = cursors.floor(log)
+    const run = playableRun(log, window, floor)
     if (!run) {
       res.status(503).set('Retry-After', '1').type('text/plain').send('stream info not received yet')
       return
     }
-    const text = buildLivePlaylist({ ...run, window, mediaUri: 'media' })
+    const listed = run.segments.slice(-window)
+    const discontinuitiesBefore = cursors.advance(log, listed[0]?.n ?? floor)
+    const text = buildLivePlaylist({ ...run, segments: listed, window, discontinuitiesBefore, ...PLAYLIST_URIS[run.info.format], firstSequence: floor })
     res.set('Cache-Control', 'no-cache').set('Content-Type', 'application/vnd.apple.mpegurl')
       .send(Buffer.from(text)) // a Buffer keeps Express from appending a charset
   })
 
-  app.get('/streams/stream/:key/:name/media', routeLabel('media'), async (req: Request, res: Response) => {
+  app.get('/streams/stream/:key/:name/:file', routeLabel('media'), async (req: Request, res: Response, next) => {
+    if (!ALL_MEDIA_NAMES.has(req.params.file as string)) {
+      next()
+      return
+    }
     const log = findLog(req, res)
     if (!log) return
     const info = log.info()
     if (!info) {
       res.status(404).type('text/plain').send('stream info not received yet')
+      return
+    }
+    if (!(MEDIA_NAMES[info.format] as readonly string[]).includes(req.params.file as string)) {
+      res.status(404).type('text/plain').send(`a ${info.format} stream is served as ${MEDIA_NAMES[info.format][0]}`)
       return
     }
     res.set('Accept-Ranges', 'bytes').set('Cache-Control', 'no-store')

@@ -2,10 +2,11 @@
 import type { SegmentRecord, StreamInfo, StreamLogReader } from '../store/stream-types.ts'
 
 /** The newest contiguous run of segments whose byte ranges are all verified, oldest first, at most
- * `limit` long (the newest ones). A missing record or unverified byte is a hole that ends the run. */
-export function verifiedSegments(log: StreamLogReader, limit = Infinity): SegmentRecord[] {
+ * `limit` long (the newest ones), none below `floor`. A missing record or unverified byte is a
+ * hole that ends the run. */
+export function verifiedSegments(log: StreamLogReader, limit = Infinity, floor = 0): SegmentRecord[] {
   const run: SegmentRecord[] = []
-  for (let n = log.segmentCount() - 1; n >= 0 && run.length < limit; n--) {
+  for (let n = log.segmentCount() - 1; n >= floor && run.length < limit; n--) {
     const s = playable(log, n)
     if (s) run.push(s)
     else if (run.length > 0) break
@@ -23,23 +24,21 @@ function playable(log: StreamLogReader, n: number): SegmentRecord | null {
 export interface PlayableRun {
   info: StreamInfo
   segments: SegmentRecord[]
-  discontinuitiesBefore: number
   /** The stream ended and `segments` reaches its last segment: the playlist is final. */
   ended: boolean
 }
 
-/** What a playlist for this log lists now, or null while the stream's signed info is unknown.
- * A live stream needs only its newest `window` segments; an ended one lists the whole run. */
-export function playableRun(log: StreamLogReader, window: number): PlayableRun | null {
+/** What a playlist for this log lists now, or null while the stream's signed info is unknown:
+ * its newest `window` verified segments, none below `floor` (the first sequence an earlier answer
+ * listed, so the playlist never moves back), live or ended. */
+export function playableRun(log: StreamLogReader, window: number, floor = 0): PlayableRun | null {
   const info = log.info()
   if (!info) return null
   const head = log.head()
   const initReady = !info.init || log.hasRange(info.init.offset, info.init.length)
-  const segments = initReady ? verifiedSegments(log, head?.ended ? Infinity : window) : []
+  const segments = initReady ? verifiedSegments(log, window, floor) : []
   const last = segments.at(-1)
   const ended = head !== null && head.ended && last !== undefined &&
     last.n === Math.max(head.segments, log.segmentCount()) - 1
-  let discontinuitiesBefore = 0
-  for (let k = 0; k < (segments[0]?.n ?? 0); k++) if (log.segment(k)?.discontinuity) discontinuitiesBefore++
-  return { info, segments, discontinuitiesBefore, ended }
+  return { info, segments, ended }
 }

@@ -1,117 +1,113 @@
-// One simulated run: a source publishing 16 KiB chunks at a bitrate, N viewers joining in a wave,
-// the swarm (sim-swarm.ts) on a virtual clock, and the same figures the benchmark reports.
-import { seededRandom } from '../mesh/transport.ts'
-import { CHUNK_SIZE } from '../store/stream-types.ts'
-import { EventQueue } from './event-queue.ts'
-import { SimNetwork } from './sim-network.ts'
-import { SIM, SimSwarm } from './sim-swarm.ts'
+// One simulated run: the shipped swarm (VirtualSwarm: real CjNode + StreamSwarm per viewer) on
+// virtual time, viewers joining in a wave after four segments, with churn as the bench applies it,
+// and each node's own record of the run. The same options give the same run byte for byte.
+import type { LinkModel } from '../mesh/link.ts'
+import type { Wire } from '../metrics/wire-tally.ts'
+import { EPOCH, SEGMENT_MS, VirtualSwarm, type SwarmMember } from './virtual-swarm.ts'
 
 export interface SimOptions {
   viewers: number
   seconds: number
   bitrateBps: number
-  delayMs: number
-  jitterMs: number
-  loss: number
-  /** Viewers' upload capacity in copies of the stream. */
+  /** The path between any two nodes: one-way delay, jitter, loss (as the bench's --link). */
+  link: LinkModel
+  /** Viewers' upload capacity, in copies of the stream (0: unlimited). */
   uploadCapacity: number
-  /** The source's upload capacity in copies of the stream. */
+  /** The source's upload capacity, in copies of the stream (0: unlimited). */
   sourceCapacity: number
-  /** Viewers join evenly over this many ms, starting once the stream has a few segments. */
+  /** Viewers join evenly over this many ms, once the stream has a few segments. */
   joinSpreadMs: number
+  /** Share of the viewers replaced per minute (a random one leaves abruptly, a new one joins). */
+  churnPerMin: number
+  /** Viewers already present that a joiner is told of besides the source (what a tracker or peer
+   * exchange hands out); 0 is the bench: every viewer knows only the source. */
+  bootstrapViewers: number
+  /** Datagrams as decoded messages instead of JSON bytes (see docs/SCHEDULER.md, Simulation). */
+  handover: boolean
   seed: number
 }
 
-export interface SimFigures {
-  viewers: number
-  sourceCopies: number
-  uploadPerViewerCopies: { median: number; p99: number; max: number }
-  delayMs: { p50: number; p95: number; p99: number; max: number }
-  completeness: { worst: number; mean: number }
-  duplicateShare: number
-  startupMs: { median: number; max: number }
+/** As the bench: a chunk counts as on time within 3 s of its publication. */
+export const DEADLINE_MS = 3000
+/** As the bench: viewers start joining once the source has four segments. */
+const LEAD_MS = 4 * SEGMENT_MS
+
+export interface SimViewer {
+  slot: number
+  joinAt: number
+  leftAt: number | null
+  startChunk: number
+  verified: Array<[number, number]>
+  firstPlayableAt: number | null
+  uploadedBytes: number
+  receivedBytes: number
+  duplicateBytes: number
+  wire: Wire
+}
+
+export interface SimRun {
+  options: SimOptions
+  endAt: number
+  source: { chunkTimes: number[]; chunkBytes: number[]; producedBytes: number; uploadedBytes: number; wire: Wire }
+  viewers: SimViewer[]
   events: number
-  wallMs: number
+  network: { delivered: number; lost: number; queueDrops: number }
+  /** Timers left set after every node closed: 0 unless something leaks. */
+  orphanTimers: number
 }
 
-const q = (a: Float64Array | number[], p: number) => (a.length ? a[Math.min(a.length - 1, Math.floor(p * a.length))] : 0)
-
-export function simulate(o: SimOptions): SimFigures {
-  const wall = Date.now()
-  const rnd = seededRandom(o.seed)
-  const bytesPerMs = o.bitrateBps / 8 / 1000
-  const chunkMs = CHUNK_SIZE / bytesPerMs
-  const chunks = Math.floor((o.seconds * 1000) / chunkMs)
-  const queue = new EventQueue()
-  const net = new SimNetwork(queue, o.viewers + 1, { delayMs: o.delayMs, jitterMs: o.jitterMs, loss: o.loss },
-    (i) => (i === 0 ? o.sourceCapacity : o.uploadCapacity) * bytesPerMs * 1000, rnd)
-  const swarm = new SimSwarm(queue, net, o.viewers, chunks, CHUNK_SIZE, chunkMs, Math.max(1, Math.round(1000 / chunkMs)))
-  swarm.startSource()
-  const firstJoin = 4000
-  const joined: number[] = []
-  for (let k = 1; k <= o.viewers; k++) {
-    queue.at(firstJoin + (o.joinSpreadMs * (k - 1)) / Math.max(1, o.viewers), () => {
-      // Bootstrap: the source plus two viewers already there (what a tracker or PEX hands out).
-      const boot = [swarm.source.addr]
-      for (let b = 0; b < 2 && joined.length; b++) boot.push(swarm.nodes[joined[Math.floor(rnd() * joined.length)]].addr)
-      swarm.join(swarm.nodes[k], boot)
-      joined.push(k)
-    })
+export async function simulate(o: SimOptions, onProgress?: (virtualMs: number) => void): Promise<SimRun> {
+  const sim = await VirtualSwarm.create({ seed: o.seed, bitrateBps: o.bitrateBps, link: o.link, uploadCapacity: o.uploadCapacity, sourceCapacity: o.sourceCapacity, verifyOncePerProcess: true, handover: o.handover })
+  const t0 = EPOCH + LEAD_MS
+  const end = t0 + o.seconds * 1000
+  const present: SwarmMember[] = []
+  const join = (): void => {
+    const peers = [sim.source.node.address]
+    for (let k = 0; k < o.bootstrapViewers && present.length > 0; k++) peers.push(present[Math.floor(sim.random() * present.length)].node.address)
+    void sim.join([...new Set(peers)]).then((m) => present.push(m))
   }
-  const end = chunks * chunkMs
-  queue.run(end + 100)
-  return measure(swarm, net.uploaded, end, Date.now() - wall, queue.processed)
-}
-
-function measure(swarm: SimSwarm, uploaded: Float64Array, end: number, wallMs: number, events: number): SimFigures {
-  const pub = swarm.publishedAt
-  const viewers = swarm.nodes.slice(1)
-  const firstStart = Math.min(...viewers.map((v) => (v.startChunk < 0 ? Infinity : v.startChunk)))
-  const streamBytes = (swarm.chunks - firstStart) * swarm.chunkBytes
-  const delays: number[] = []
-  const complete: number[] = []
-  const ups: number[] = []
-  const startups: number[] = []
-  let received = 0
-  let dups = 0
-  for (const v of viewers) {
-    let due = 0
-    let ok = 0
-    let playableAt = -1
-    for (let n = 0; n < swarm.chunks; n++) {
-      const t = v.recvAt[n]
-      if (pub[n] >= v.joinAt) {
-        if (t >= 0) delays.push(t - pub[n])
-        if (pub[n] + SIM.PLAYOUT_DELAY_MS <= Math.min(end, v.leftAt)) { due++; if (t >= 0 && t - pub[n] <= SIM.PLAYOUT_DELAY_MS) ok++ }
+  for (let k = 0; k < o.viewers; k++) sim.timers.queue.at(t0 + (o.joinSpreadMs * k) / Math.max(1, o.viewers), join)
+  if (o.churnPerMin > 0) {
+    const every = 60_000 / (o.churnPerMin * o.viewers)
+    const churn = (): void => {
+      if (present.length > 0) {
+        void sim.leave(present.splice(Math.floor(sim.random() * present.length), 1)[0])
+        join()
       }
+      if (sim.timers.now() + every < end) sim.timers.queue.after(every, churn)
     }
-    // Startup: the first segment after the start point whose chunks are all here.
-    if (v.startChunk >= 0) {
-      let last = -1
-      for (let n = v.startChunk; n < v.startChunk + swarm.chunksPerSegment && n < swarm.chunks; n++) last = v.recvAt[n] < 0 ? Infinity : Math.max(last, v.recvAt[n])
-      if (Number.isFinite(last)) playableAt = last
-    }
-    if (playableAt >= 0) startups.push(playableAt - v.joinAt)
-    if (due) complete.push(ok / due)
-    ups.push(uploaded[v.i] / Math.max(1, (end - v.joinAt) * (swarm.chunkBytes / swarm.chunkMs)))
-    received += v.received
-    dups += v.duplicates
+    sim.timers.queue.at(t0 + o.joinSpreadMs + every, churn)
   }
-  // Sorting millions of numbers in a plain array is slow; a typed array sorts numerically and fast.
-  const d = Float64Array.from(delays).sort()
-  delays.length = 0
-  ups.sort((a, b) => a - b)
-  startups.sort((a, b) => a - b)
-  const p50 = q(d, 0.5)
+  for (let t = EPOCH; t < end;) {
+    t = Math.min(end, t + 1000)
+    await sim.run(t)
+    onProgress?.(t - t0)
+  }
+
+  const src = sim.source.log
+  const chunkTimes: number[] = []
+  const chunkBytes: number[] = []
+  for (let n = 0; n < (src.head()?.chunks ?? 0); n++) {
+    const r = src.chunkRecord(n)
+    chunkTimes.push(r?.time ?? 0)
+    chunkBytes.push(r?.length ?? 0)
+  }
+  const report = (m: SwarmMember): SimViewer => {
+    const st = sim.status(m)
+    return {
+      slot: m.slot, joinAt: m.joinAt, leftAt: m.leftAt, startChunk: st?.startChunk ?? -1, verified: m.recorder.verified,
+      firstPlayableAt: m.recorder.firstPlayableAt, uploadedBytes: st?.uploadedBytes ?? 0, receivedBytes: st?.receivedBytes ?? 0,
+      duplicateBytes: st?.duplicateBytes ?? 0, wire: m.tally.wire,
+    }
+  }
+  const viewers = [...sim.members.values()].map(report)
+  const sourceUploaded = sim.status(sim.source)?.uploadedBytes ?? 0
+  const events = sim.timers.queue.processed
+  const orphanTimers = await sim.close()
   return {
-    viewers: viewers.length,
-    sourceCopies: uploaded[0] / Math.max(1, streamBytes),
-    uploadPerViewerCopies: { median: q(ups, 0.5), p99: q(ups, 0.99), max: ups.at(-1) ?? 0 },
-    delayMs: { p50, p95: q(d, 0.95), p99: q(d, 0.99), max: d.length ? d[d.length - 1] : 0 },
-    completeness: { worst: complete.length ? Math.min(...complete) : 0, mean: complete.reduce((a, b) => a + b, 0) / Math.max(1, complete.length) },
-    duplicateShare: dups / Math.max(1, received),
-    startupMs: { median: q(startups, 0.5), max: startups.at(-1) ?? 0 },
-    events,
-    wallMs,
+    options: o, endAt: end,
+    source: { chunkTimes, chunkBytes, producedBytes: chunkBytes.reduce((a, b) => a + b, 0), uploadedBytes: sourceUploaded, wire: sim.source.tally.wire },
+    viewers, events, orphanTimers,
+    network: { delivered: sim.net.delivered, lost: sim.net.lost, queueDrops: sim.net.queueDrops },
   }
 }

@@ -13,8 +13,17 @@ export async function openIfExists(file: string): Promise<FileHandle | null> {
   }
 }
 
+/** The part of a FileHandle a stream log uses, so a log can also live in memory (memory-stream-files.ts). */
+export interface PositionalFile {
+  read(buffer: Uint8Array, offset: number, length: number, position: number): Promise<{ bytesRead: number }>
+  write(buffer: Uint8Array, offset: number, length: number, position: number): Promise<{ bytesWritten: number }>
+  datasync(): Promise<void>
+  stat(): Promise<{ size: number }>
+  close(): Promise<void>
+}
+
 /** Writes all of `buf` at `position`. A short write means the disk filled up mid-write. */
-export async function writeAll(fh: FileHandle, buf: Uint8Array, position: number, what: string): Promise<void> {
+export async function writeAll(fh: Pick<PositionalFile, 'write'>, buf: Uint8Array, position: number, what: string): Promise<void> {
   let done = 0
   try {
     while (done < buf.length) {
@@ -44,7 +53,7 @@ export async function writevAll(fh: FileHandle, bufs: Uint8Array[], position: nu
 }
 
 /** Reads exactly `length` bytes at `position`, or throws ERR_CORRUPT if the file is shorter. */
-export async function readExactly(fh: FileHandle, length: number, position: number, what: string): Promise<Buffer> {
+export async function readExactly(fh: Pick<PositionalFile, 'read'>, length: number, position: number, what: string): Promise<Buffer> {
   const buf = Buffer.alloc(length)
   let done = 0
   try {

@@ -2,7 +2,8 @@
 // the private key is kept in one PEM file, reused across runs, and never silently replaced.
 import { createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from 'node:crypto'
 import { link, mkdir, readFile, unlink, writeFile } from 'node:fs/promises'
-import { dirname } from 'node:path'
+import { homedir } from 'node:os'
+import { dirname, isAbsolute, join } from 'node:path'
 import { randomBytes } from 'node:crypto'
 import { StoreError, errnoCode, fsError } from './errors.ts'
 import { fromHex } from './hashes.ts'
@@ -30,9 +31,18 @@ export function generateStreamKey(): StreamKey {
   return streamKeyFrom(generateKeyPairSync('ed25519').privateKey)
 }
 
+/** Where stream keys live unless told otherwise: the per-user data folder (XDG base directories),
+ * never the working directory, where a `git add -A` would commit a private key. */
+export function defaultKeyDir(env: NodeJS.ProcessEnv = process.env, home = homedir()): string {
+  // The spec says a relative XDG_DATA_HOME is invalid and to be ignored.
+  const xdg = env.XDG_DATA_HOME
+  return join(xdg && isAbsolute(xdg) ? xdg : join(home, '.local', 'share'), 'cjp2p-stream', 'keys')
+}
+
 /** Loads the PKCS#8 PEM key at `file`, or creates it (mode 0600) when absent. A file that exists
- * but cannot be parsed is an error, not a reason to make a new key: that would change the id. */
-export async function loadOrCreateKey(file: string): Promise<StreamKey> {
+ * but cannot be parsed is an error, not a reason to make a new key: that would change the id.
+ * `onCreate` hears of a key made here (the caller says where it is, once). */
+export async function loadOrCreateKey(file: string, onCreate: (file: string) => void = () => {}): Promise<StreamKey> {
   const existing = await readKeyFile(file)
   if (existing) return existing
   const pem = generateKeyPairSync('ed25519').privateKey.export({ format: 'pem', type: 'pkcs8' })
@@ -40,11 +50,14 @@ export async function loadOrCreateKey(file: string): Promise<StreamKey> {
   // and if another process won the race we use its key instead of overwriting it.
   const tmp = `${file}.${randomBytes(6).toString('hex')}.tmp`
   try {
-    await mkdir(dirname(file), { recursive: true })
+    // The folder holds private keys: only its owner may list it.
+    await mkdir(dirname(file), { recursive: true, mode: 0o700 })
     await writeFile(tmp, pem, { mode: 0o600, flag: 'wx', flush: true })
-    await link(tmp, file).catch((err: unknown) => {
+    const won = await link(tmp, file).then(() => true, (err: unknown) => {
       if (errnoCode(err) !== 'EEXIST') throw err
+      return false
     })
+    if (won) onCreate(file)
   } catch (err) {
     throw fsError(err, `creating key file ${file}`)
   } finally {

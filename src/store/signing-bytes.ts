@@ -11,7 +11,7 @@ function bytes(...parts: (string | number)[]): Buffer {
 }
 
 export function chunkSigningBytes(id: StreamId, r: Unsigned<ChunkRecord>): Buffer {
-  return bytes('cjp2p-stream/chunk/v1', id, r.n, r.length, r.blake3, r.sha256, r.time)
+  return bytes('cjp2p-stream/chunk/v2', id, r.n, r.length, r.blocks.join(','), r.sha256, r.time)
 }
 
 export function segmentSigningBytes(id: StreamId, r: Unsigned<SegmentRecord>): Buffer {

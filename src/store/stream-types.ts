@@ -24,11 +24,14 @@ export interface StreamInfo {
 }
 
 /** Signed per chunk n: covers bytes [n*CHUNK_SIZE, n*CHUNK_SIZE + length). Only the final chunk
- * of an ended stream may be shorter than CHUNK_SIZE. `time` is the source clock at publish. */
+ * of an ended stream may be shorter than CHUNK_SIZE. `time` is the source clock at publish.
+ * `blocks` holds the BLAKE3 of each 4096-byte block (the last may be short), so a block is
+ * checked the moment it arrives and a bad one is charged to the peer that sent it, even when the
+ * chunk's blocks come from several peers; `sha256` covers the whole chunk. */
 export interface ChunkRecord {
   n: number
   length: number
-  blake3: string
+  blocks: string[]
   sha256: string
   time: number
   sig: string

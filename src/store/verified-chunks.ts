@@ -3,7 +3,7 @@
 // owner's `beforeCommit` (journal flushed, data fdatasync'ed), so a mark on disk always has its
 // record and bytes on disk before it.
 import { ChunkBitmap } from './chunk-bitmap.ts'
-import type { StoreLogger } from './logger.ts'
+import { silentLogger, type StoreLogger } from './logger.ts'
 import { VerifiedMarks, readMarks } from './verified-marks.ts'
 
 export interface VerifiedChunksOptions {
@@ -21,7 +21,12 @@ export class VerifiedChunks {
   private commits: Promise<void> = Promise.resolve()
   private closed = false
 
-  private constructor(private readonly file: string, private readonly marks: VerifiedMarks, private readonly opts: VerifiedChunksOptions) {}
+  private constructor(private readonly file: string, private readonly marks: Pick<VerifiedMarks, 'append' | 'close'> | null, private readonly opts: VerifiedChunksOptions) {}
+
+  /** A set with nothing on disk (a log kept in memory): marks are never persisted. */
+  static inMemory(): VerifiedChunks {
+    return new VerifiedChunks('memory', null, { batch: Infinity, intervalMs: Infinity, logger: silentLogger, beforeCommit: async () => {} })
+  }
 
   static async open(file: string, opts: VerifiedChunksOptions): Promise<VerifiedChunks> {
     return new VerifiedChunks(file, await VerifiedMarks.open(file), opts)
@@ -62,7 +67,7 @@ export class VerifiedChunks {
   }
 
   add(n: number): void {
-    if (!this.bits.set(n)) return
+    if (!this.bits.set(n) || !this.marks) return
     this.pending.push(n)
     if (this.pending.length >= this.opts.batch) {
       void this.commit()
@@ -83,7 +88,7 @@ export class VerifiedChunks {
       if (batch.length === 0) return
       try {
         await this.opts.beforeCommit()
-        await this.marks.append(batch)
+        await this.marks?.append(batch)
       } catch (err) {
         this.opts.logger.warn('could not persist verified marks; those chunks are re-checked on reopen', { file: this.file, error: String(err) })
       }
@@ -98,6 +103,6 @@ export class VerifiedChunks {
     if (this.timer) clearTimeout(this.timer)
     this.timer = null
     await this.commit()
-    await this.marks.close().catch(() => {})
+    await this.marks?.close().catch(() => {})
   }
 }

@@ -1,33 +1,22 @@
-// The only place that decides whether a stream record or chunk is valid. Pure functions: no I/O,
-// no clock, no state beyond what is passed in. Three-valued verdicts (see stream-types.ts):
+// Decides whether a stream record or chunk is valid: field sanity through the one validator in
+// record-shape.ts, then signatures and hashes here. Pure functions: no I/O, no clock, no state
+// beyond what is passed in. Three-valued verdicts (see stream-types.ts):
 // reject is for what only a liar or a corrupted copy produces (bad signature, bad hash, insane
 // fields); ignore is for honest but useless input (duplicates, stale heads).
 import { StoreError } from './errors.ts'
-import { HASH_BYTES, blake3, fromBase64, sha256, toBase64 } from './hashes.ts'
+import { blake3, fromBase64, sha256, toBase64 } from './hashes.ts'
 import { SIGNATURE_BYTES, verifySignature, type StreamKey } from './keys.ts'
-import { isChunkRecordShape, isSegmentRecordShape, isStreamHeadShape, isStreamInfoShape } from './record-shape.ts'
+import { blocksIn, chunkRecordProblem, segmentRecordProblem, streamHeadProblem, streamInfoProblem } from './record-shape.ts'
 import { chunkSigningBytes, headSigningBytes, infoSigningBytes, segmentSigningBytes } from './signing-bytes.ts'
 import { parseStreamId } from './stream-id.ts'
-import { CHUNK_SIZE, type ChunkRecord, type MediaFormat, type SegmentRecord, type StreamHead, type StreamId, type StreamInfo, type Verdict } from './stream-types.ts'
+import { BLOCK_SIZE, type ChunkRecord, type MediaFormat, type SegmentRecord, type StreamHead, type StreamId, type StreamInfo, type Verdict } from './stream-types.ts'
 
 export { isChunkRecordShape, isSegmentRecordShape, isStreamHeadShape, isStreamInfoShape } from './record-shape.ts'
-
-/** 2^32 chunks of 16 KiB is 64 TiB: far past any live stream, and keeps every offset a safe integer. */
-export const MAX_CHUNK_INDEX = 2 ** 32 - 1
-export const MAX_STREAM_BYTES = (MAX_CHUNK_INDEX + 1) * CHUNK_SIZE
-export const MAX_SEGMENT_INDEX = 2 ** 32 - 1
-/** HLS segments are seconds long; ten minutes bounds any sane encoder setting. */
-export const MAX_SEGMENT_SECONDS = 600
-/** An fMP4 init segment is a few KiB; 16 MiB bounds it without guessing codecs. */
-export const MAX_INIT_BYTES = 16 * 1024 * 1024
+export { MAX_CHUNK_INDEX, MAX_INIT_BYTES, MAX_SEGMENT_INDEX, MAX_SEGMENT_SECONDS, MAX_STREAM_BYTES } from './record-shape.ts'
 
 export const ACCEPT: Verdict = Object.freeze({ result: 'accept' })
 export const ignore = (reason: string): Verdict => ({ result: 'ignore', reason })
 export const reject = (reason: string): Verdict => ({ result: 'reject', reason })
-
-const isIndex = (x: number, max: number): boolean => Number.isSafeInteger(x) && x >= 0 && x <= max
-const isTime = (x: number): boolean => Number.isSafeInteger(x) && x >= 0
-const hasHash = (s: string): boolean => fromBase64(s, HASH_BYTES) !== null
 
 function signatureOk(id: StreamId, msg: Buffer, sig: string): boolean {
   const parsed = parseStreamId(id)
@@ -41,37 +30,54 @@ function requireOwnKey(key: StreamKey, id: StreamId): void {
   }
 }
 
+/** Signs what passes the one validator, so a source can never publish a record its viewers reject. */
+function signed<T extends object>(key: StreamKey, fields: T, problem: (x: unknown) => string | null, what: string, signingBytes: (f: T) => Buffer): T & { sig: string } {
+  const sig = toBase64(key.sign(signingBytes(fields)))
+  const rec = { ...fields, sig }
+  const p = problem(rec)
+  if (p) throw new StoreError('ERR_BAD_RECORD', `refusing to sign ${what}: ${p}`)
+  return rec
+}
+
 // ---- chunks ----
 
-function chunkFieldsProblem(r: Omit<ChunkRecord, 'sig'>): string | null {
-  if (!isIndex(r.n, MAX_CHUNK_INDEX)) return 'bad chunk index'
-  if (!Number.isSafeInteger(r.length) || r.length < 1 || r.length > CHUNK_SIZE) return 'bad chunk length'
-  if (!hasHash(r.blake3) || !hasHash(r.sha256)) return 'bad chunk hash'
-  if (!isTime(r.time)) return 'bad chunk time'
-  return null
+/** The BLAKE3 of each 4096-byte block of a chunk, base64. */
+function blockHashes(bytes: Uint8Array): string[] {
+  const out: string[] = []
+  for (let off = 0; off < bytes.length; off += BLOCK_SIZE) out.push(toBase64(blake3(bytes.subarray(off, off + BLOCK_SIZE))))
+  return out
 }
 
 export function signChunk(key: StreamKey, id: StreamId, n: number, bytes: Uint8Array, time: number): ChunkRecord {
   requireOwnKey(key, id)
-  const r = { n, length: bytes.length, blake3: toBase64(blake3(bytes)), sha256: toBase64(sha256(bytes)), time }
-  const problem = chunkFieldsProblem(r)
-  if (problem) throw new StoreError('ERR_BAD_RECORD', `refusing to sign chunk: ${problem}`)
-  return { ...r, sig: toBase64(key.sign(chunkSigningBytes(id, r))) }
+  const r = { n, length: bytes.length, blocks: blockHashes(bytes), sha256: toBase64(sha256(bytes)), time }
+  return signed(key, r, chunkRecordProblem, 'chunk', (f) => chunkSigningBytes(id, f))
 }
 
 export function verifyChunkRecord(id: StreamId, rec: unknown): Verdict {
-  if (!isChunkRecordShape(rec)) return reject('malformed chunk record')
-  const problem = chunkFieldsProblem(rec)
+  const problem = chunkRecordProblem(rec)
   if (problem) return reject(problem)
-  if (!signatureOk(id, chunkSigningBytes(id, rec), rec.sig)) return reject('bad chunk signature')
+  const r = rec as ChunkRecord
+  if (!signatureOk(id, chunkSigningBytes(id, r), r.sig)) return reject('bad chunk signature')
   return ACCEPT
 }
 
-/** Bytes against an already verified record: length, SHA-256 and BLAKE3 must all match. */
+/** Block `i` (its 4096-byte slot in the chunk) against an already verified record. */
+export function verifyBlock(rec: ChunkRecord, i: number, bytes: Uint8Array): Verdict {
+  if (!(Number.isSafeInteger(i) && i >= 0 && i < blocksIn(rec.length))) return reject('block outside the chunk')
+  if (bytes.length !== Math.min(BLOCK_SIZE, rec.length - i * BLOCK_SIZE)) return reject('block length mismatch')
+  if (toBase64(blake3(bytes)) !== rec.blocks[i]) return reject('block blake3 mismatch')
+  return ACCEPT
+}
+
+/** Bytes against an already verified record: length, SHA-256 and every block's BLAKE3 must match. */
 export function verifyChunkBytes(rec: ChunkRecord, bytes: Uint8Array): Verdict {
   if (bytes.length !== rec.length) return reject('chunk length mismatch')
   if (toBase64(sha256(bytes)) !== rec.sha256) return reject('chunk sha256 mismatch')
-  if (toBase64(blake3(bytes)) !== rec.blake3) return reject('chunk blake3 mismatch')
+  for (let i = 0; i < rec.blocks.length; i++) {
+    const v = verifyBlock(rec, i, bytes.subarray(i * BLOCK_SIZE, (i + 1) * BLOCK_SIZE))
+    if (v.result !== 'accept') return v
+  }
   return ACCEPT
 }
 
@@ -79,29 +85,17 @@ export function verifyChunkBytes(rec: ChunkRecord, bytes: Uint8Array): Verdict {
 
 export type SegmentFields = Omit<SegmentRecord, 'sig'>
 
-function segmentFieldsProblem(r: SegmentFields): string | null {
-  if (!isIndex(r.n, MAX_SEGMENT_INDEX)) return 'bad segment index'
-  if (!Number.isSafeInteger(r.offset) || r.offset < 0) return 'bad segment offset'
-  if (!Number.isSafeInteger(r.length) || r.length < 1 || r.offset + r.length > MAX_STREAM_BYTES) return 'bad segment length'
-  if (!(r.duration > 0 && r.duration <= MAX_SEGMENT_SECONDS)) return 'bad segment duration'
-  if (!(Number.isFinite(r.pdt) && r.pdt >= 0)) return 'bad segment pdt'
-  if (typeof r.discontinuity !== 'boolean') return 'bad segment discontinuity'
-  return null
-}
-
 export function signSegment(key: StreamKey, id: StreamId, fields: SegmentFields): SegmentRecord {
   requireOwnKey(key, id)
   const r: SegmentFields = { n: fields.n, offset: fields.offset, length: fields.length, duration: fields.duration, pdt: fields.pdt, discontinuity: fields.discontinuity }
-  const problem = segmentFieldsProblem(r)
-  if (problem) throw new StoreError('ERR_BAD_RECORD', `refusing to sign segment: ${problem}`)
-  return { ...r, sig: toBase64(key.sign(segmentSigningBytes(id, r))) }
+  return signed(key, r, segmentRecordProblem, 'segment', (f) => segmentSigningBytes(id, f))
 }
 
 export function verifySegment(id: StreamId, rec: unknown): Verdict {
-  if (!isSegmentRecordShape(rec)) return reject('malformed segment record')
-  const problem = segmentFieldsProblem(rec)
+  const problem = segmentRecordProblem(rec)
   if (problem) return reject(problem)
-  if (!signatureOk(id, segmentSigningBytes(id, rec), rec.sig)) return reject('bad segment signature')
+  const r = rec as SegmentRecord
+  if (!signatureOk(id, segmentSigningBytes(id, r), r.sig)) return reject('bad segment signature')
   return ACCEPT
 }
 
@@ -109,31 +103,18 @@ export function verifySegment(id: StreamId, rec: unknown): Verdict {
 
 export type HeadFields = Omit<StreamHead, 'sig'>
 
-function headFieldsProblem(h: HeadFields): string | null {
-  if (!isIndex(h.chunks, MAX_CHUNK_INDEX + 1)) return 'bad head chunk count'
-  if (!Number.isSafeInteger(h.length) || h.length < 0 || h.length > MAX_STREAM_BYTES) return 'bad head length'
-  // Only an ended stream may finish with a short chunk; while live every chunk is full.
-  if (Math.ceil(h.length / CHUNK_SIZE) !== h.chunks) return 'head length disagrees with chunk count'
-  if (!h.ended && h.length !== h.chunks * CHUNK_SIZE) return 'live head with a short chunk'
-  if (!isIndex(h.segments, MAX_SEGMENT_INDEX + 1)) return 'bad head segment count'
-  if (!isTime(h.time)) return 'bad head time'
-  return null
-}
-
 export function signHead(key: StreamKey, fields: HeadFields): StreamHead {
   requireOwnKey(key, fields.id)
   const h: HeadFields = { id: fields.id, chunks: fields.chunks, length: fields.length, segments: fields.segments, time: fields.time, ended: fields.ended }
-  const problem = headFieldsProblem(h)
-  if (problem) throw new StoreError('ERR_BAD_RECORD', `refusing to sign head: ${problem}`)
-  return { ...h, sig: toBase64(key.sign(headSigningBytes(h))) }
+  return signed(key, h, streamHeadProblem, 'head', headSigningBytes)
 }
 
 /** A head only moves forward. `current` is the newest head already accepted for this stream. */
-export function verifyHead(id: StreamId, head: unknown, current: StreamHead | null): Verdict {
-  if (!isStreamHeadShape(head)) return reject('malformed head')
-  if (head.id !== id) return reject('head for another stream')
-  const problem = headFieldsProblem(head)
+export function verifyHead(id: StreamId, x: unknown, current: StreamHead | null): Verdict {
+  const problem = streamHeadProblem(x)
   if (problem) return reject(problem)
+  const head = x as StreamHead
+  if (head.id !== id) return reject('head for another stream')
   if (!signatureOk(id, headSigningBytes(head), head.sig)) return reject('bad head signature')
   if (current === null) return ACCEPT
   if (head.chunks === current.chunks && head.length === current.length && head.segments === current.segments &&
@@ -148,32 +129,18 @@ export function verifyHead(id: StreamId, head: unknown, current: StreamHead | nu
 
 export type InfoFields = Omit<StreamInfo, 'sig'>
 
-function infoFieldsProblem(i: InfoFields): string | null {
-  if (i.format !== 'ts' && i.format !== 'fmp4') return 'bad format'
-  if (i.init !== null) {
-    const { offset, length } = i.init
-    if (!Number.isSafeInteger(offset) || offset < 0 || offset > MAX_STREAM_BYTES) return 'bad init offset'
-    if (!Number.isSafeInteger(length) || length < 1 || length > MAX_INIT_BYTES) return 'bad init length'
-  }
-  if (!(i.targetDuration > 0 && i.targetDuration <= MAX_SEGMENT_SECONDS)) return 'bad target duration'
-  if (!isTime(i.created)) return 'bad created time'
-  return null
-}
-
 export function signInfo(key: StreamKey, fields: { id: StreamId; format: MediaFormat; init: { offset: number; length: number } | null; targetDuration: number; created: number }): StreamInfo {
   requireOwnKey(key, fields.id)
   const init = fields.init === null ? null : { offset: fields.init.offset, length: fields.init.length }
   const i: InfoFields = { id: fields.id, format: fields.format, init, targetDuration: fields.targetDuration, created: fields.created }
-  const problem = infoFieldsProblem(i)
-  if (problem) throw new StoreError('ERR_BAD_RECORD', `refusing to sign info: ${problem}`)
-  return { ...i, sig: toBase64(key.sign(infoSigningBytes(i))) }
+  return signed(key, i, streamInfoProblem, 'info', infoSigningBytes)
 }
 
-export function verifyInfo(id: StreamId, info: unknown): Verdict {
-  if (!isStreamInfoShape(info)) return reject('malformed info')
-  if (info.id !== id) return reject('info for another stream')
-  const problem = infoFieldsProblem(info)
+export function verifyInfo(id: StreamId, x: unknown): Verdict {
+  const problem = streamInfoProblem(x)
   if (problem) return reject(problem)
+  const info = x as StreamInfo
+  if (info.id !== id) return reject('info for another stream')
   if (!signatureOk(id, infoSigningBytes(info), info.sig)) return reject('bad info signature')
   return ACCEPT
 }

@@ -84,7 +84,7 @@ export class FfmpegHlsLog implements StreamLogReader {
     const size = this.size()
     const full = (n + 1) * CHUNK_SIZE <= size
     if (!Number.isInteger(n) || n < 0 || !(full || (this.parsed.ended && n * CHUNK_SIZE < size))) return null
-    return { n, length: Math.min(CHUNK_SIZE, size - n * CHUNK_SIZE), blake3: '', sha256: '', time: Date.now(), sig: '' }
+    return { n, length: Math.min(CHUNK_SIZE, size - n * CHUNK_SIZE), blocks: [], sha256: '', time: Date.now(), sig: '' }
   }
 
   hasChunk(n: number): boolean { return this.chunkRecord(n) !== null }

@@ -140,7 +140,7 @@ export class HostilePeer {
       this.send(blocks)
     }
     const b64 = (len: number) => randomBytes(len).toString('base64')
-    this.send([{ HereAreChunkHashes: { id: streamId, chunks: [{ n: chunks[0], length: CHUNK, blake3: b64(32), sha256: b64(32), time: Date.now(), sig: b64(64) }] } }])
+    this.send([{ HereAreChunkHashes: { id: streamId, chunks: [{ n: chunks[0], length: CHUNK, blocks: [b64(32), b64(32), b64(32), b64(32)], sha256: b64(32), time: Date.now(), sig: b64(64) }] } }])
   }
 
   get address(): string { return `127.0.0.1:${this.sock.address().port}` }

@@ -2,7 +2,8 @@
 import type { TestContext } from 'node:test'
 import { CjNode } from '../../src/mesh/node.ts'
 import type { NodeInit } from '../../src/mesh/node.ts'
-import { MemoryNetwork, UdpTransport } from '../../src/mesh/transport.ts'
+import { UdpTransport } from '../../src/mesh/transport.ts'
+import type { MemoryNetwork } from '../../src/mesh/link.ts'
 import type { Transport } from '../../src/mesh/transport.ts'
 
 export async function createNodes(t: TestContext, n: number, init: NodeInit = {}, net?: MemoryNetwork): Promise<CjNode[]> {

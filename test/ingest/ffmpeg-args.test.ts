@@ -26,7 +26,7 @@ test('parseInput recognises testsrc, v4l2 devices, URLs and files', () => {
   assert.throws(() => parseInput(''), (e: IngestError) => e.code === 'ERR_BAD_INPUT')
 })
 
-test('testsrc: lavfi picture + sine, burned-in UTC clock with ms, single-file event HLS', () => {
+test('testsrc: lavfi picture + sine, burned-in UTC clock with ms, single-file HLS with a bounded playlist', () => {
   const a = buildFfmpegArgs({ kind: 'testsrc' }, base)
   const argv = toArgv(a)
   assert.deepEqual(a.warnings, [])
@@ -49,8 +49,9 @@ test('testsrc: lavfi picture + sine, burned-in UTC clock with ms, single-file ev
   assert.equal(opt(argv, '-f'), 'lavfi')
   assert.equal(opt(a.output.options, '-f'), 'hls')
   assert.equal(opt(argv, '-hls_time'), '1')
-  assert.equal(opt(argv, '-hls_list_size'), '0')
-  assert.equal(opt(argv, '-hls_playlist_type'), 'event')
+  // A bounded sliding window (a minute of segments), never an event playlist that grows forever.
+  assert.equal(opt(argv, '-hls_list_size'), '60')
+  assert.equal(argv.includes('-hls_playlist_type'), false)
   assert.equal(opt(argv, '-hls_flags'), 'single_file+independent_segments+program_date_time')
   assert.equal(opt(argv, '-hls_segment_type'), 'mpegts')
   assert.equal(opt(argv, '-hls_segment_filename'), '/w/run-1/stream.ts')

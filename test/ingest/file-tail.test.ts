@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { FileTail } from '../../src/ingest/file-tail.ts'
 import { IngestError } from '../../src/ingest/ingest-error.ts'
-import { PlaylistFollower, type PlaylistUpdate } from '../../src/ingest/playlist-follower.ts'
+import { PlaylistFollower, UNREADABLE_WARN_MS, type PlaylistUpdate } from '../../src/ingest/playlist-follower.ts'
+import type { IngestLogger } from '../../src/ingest/ingest-components.ts'
 import { quietLogger, waitFor } from './memory-sink.ts'
 
 async function tempDir (t: { after (fn: () => Promise<void>): void }): Promise<string> {
@@ -122,20 +123,83 @@ test('playlist follower: header once, each segment once, across atomic rewrites,
   assert.ok(updates.every((u) => u.header.targetDuration === 1))
 })
 
-test('playlist follower: a changed header forces a full re-parse; lost segments are ERR_BAD_PLAYLIST', async (t) => {
+test('playlist follower: a changed header forces a full re-parse', async (t) => {
   const dir = await tempDir(t)
   const path = join(dir, 'stream.m3u8')
   const seen: number[] = []
   const f = new PlaylistFollower({ logger: quietLogger }, { path, pollMs: 30 }, async (u) => { seen.push(...u.segments.map((s) => s.index)) })
   t.after(() => f.close())
-  const failed = new Promise<Error>((resolve) => f.once('error', resolve))
   await writeAtomic(path, HEAD + seg(0) + seg(1))
   f.start()
   await waitFor(() => f.segmentCount === 2, 5000)
   await writeAtomic(path, HEAD.replace('TARGETDURATION:1', 'TARGETDURATION:2') + seg(0) + seg(1) + seg(2))
   await waitFor(() => f.segmentCount === 3, 5000)
   assert.deepEqual(seen, [0, 1, 2])
-  await writeAtomic(path, HEAD + seg(0))
-  const err = await failed
-  assert.ok(err instanceof IngestError && err.code === 'ERR_BAD_PLAYLIST')
+})
+
+/** A logger that keeps warnings and errors, to assert on what a user would see. */
+function recordingLogger (): { warnings: string[]; logger: IngestLogger } {
+  const warnings: string[] = []
+  return { warnings, logger: { ...quietLogger, warn: (m: string) => { warnings.push(m) }, error: (m: string) => { warnings.push(m) } } }
+}
+
+test('playlist follower: in-place rewrites (empty, cut, shorter) and a sliding window are never fatal, each segment once', async (t) => {
+  const dir = await tempDir(t)
+  const path = join(dir, 'stream.m3u8')
+  const offsets: number[] = []
+  let now = 0
+  const { warnings, logger } = recordingLogger()
+  const f = new PlaylistFollower({ logger, now: () => now }, { path, pollMs: 30 }, async (u) => { offsets.push(...u.segments.map((s) => s.offset)) })
+  t.after(() => f.close())
+  let failed: Error | null = null
+  f.on('error', (e: Error) => { failed = e })
+  const window = (from: number, to: number) => HEAD + Array.from({ length: to - from }, (_, k) => seg(from + k)).join('')
+  await writeFile(path, window(0, 4))
+  f.start()
+  await waitFor(() => f.segmentCount === 4, 5000)
+  // What a reader catches while ffmpeg rewrites in place: nothing, a cut, fewer segments.
+  for (const text of ['', '#EXTM3U\n#EXT-X-VERS', window(0, 2), HEAD, window(1, 3)]) {
+    await writeFile(path, text)
+    await f.drain()
+  }
+  // The sliding window moves on: old segments drop off its head (the old code counted them and died:
+  // "now lists 3 segments, 4 were already ingested").
+  await writeFile(path, window(2, 5))
+  await f.drain()
+  await writeFile(path, window(3, 6))
+  await f.drain()
+  assert.deepEqual(offsets, [0, 100, 200, 300, 400, 500])
+  assert.equal(failed, null)
+  assert.deepEqual(warnings, [], 'a rewrite in progress is not worth a warning')
+  // A playlist that stays unreadable past UNREADABLE_WARN_MS is: once, then "readable again".
+  await writeFile(path, 'garbage\n')
+  await f.drain()
+  now += UNREADABLE_WARN_MS
+  await writeFile(path, 'garbage!\n')
+  await f.drain()
+  await writeFile(path, 'garbage!!\n')
+  await f.drain()
+  assert.equal(warnings.length, 1)
+  assert.match(warnings[0], /unreadable for 5 s: missing #EXTM3U/)
+  await writeFile(path, window(4, 7))
+  await f.drain()
+  assert.deepEqual(offsets, [0, 100, 200, 300, 400, 500, 600])
+  assert.equal(failed, null)
+})
+
+test('playlist follower: segments that left the window unread are a warning, not a failure', async (t) => {
+  const dir = await tempDir(t)
+  const path = join(dir, 'stream.m3u8')
+  const offsets: number[] = []
+  const { warnings, logger } = recordingLogger()
+  const f = new PlaylistFollower({ logger }, { path, pollMs: 30 }, async (u) => { offsets.push(...u.segments.map((s) => s.offset)) })
+  t.after(() => f.close())
+  await writeFile(path, HEAD + seg(0) + seg(1))
+  f.start()
+  await waitFor(() => f.segmentCount === 2, 5000)
+  await writeFile(path, HEAD + seg(5) + seg(6))
+  await f.drain()
+  assert.deepEqual(offsets, [0, 100, 500, 600])
+  assert.equal(warnings.length, 1)
+  assert.match(warnings[0], /over 300 bytes left the writer's window/)
 })

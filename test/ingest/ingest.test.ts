@@ -124,7 +124,7 @@ test('kill -9 of ffmpeg: restart with backoff, the next segment is a discontinui
   await assertPlayable(playable(sink).subarray(sink.segments[d].offset), dir, 'ts')
 })
 
-test('ffmpeg failing fast again and again: ERR_FFMPEG_FAILED with its stderr', async (t) => {
+test('ffmpeg failing before its first segment is fatal at once, with ffmpeg\'s last stderr line; no restart', async (t) => {
   const dir = await tempDir(t)
   const sink = new MemorySink()
   const ingest = start(t, sink, {
@@ -135,15 +135,39 @@ test('ffmpeg failing fast again and again: ERR_FFMPEG_FAILED with its stderr', a
   ingest.on('restart', () => restarts++)
   const errors: Error[] = []
   ingest.on('error', (e: Error) => errors.push(e))
+  const first = ingest.firstSegment()
+  first.catch(() => {})
   await ingest.start()
   const err = await ingest.whenDone()
   assert.ok(err instanceof IngestError && err.code === 'ERR_FFMPEG_FAILED', String(err))
-  assert.match(err.message, /No such file/)
-  assert.equal(restarts, 2)
+  assert.match(err.message, /^ffmpeg failed before its first segment: .*no-such-file\.mp4: No such file or directory$/)
+  await assert.rejects(first, (e) => e === err)
+  assert.equal(restarts, 0)
   assert.equal(errors[0], err)
   assert.equal(ingest.state, State.Failed)
   assert.equal(sink.length, 0)
   assert.deepEqual(sink.violations, [])
+})
+
+test('ffmpeg\'s own playlist stays a small sliding window; every segment still reaches the sink, contiguous', async (t) => {
+  const dir = await tempDir(t)
+  const sink = new MemorySink()
+  const ingest = start(t, sink, { input: 'testsrc', name: 'win', workDir: dir, bitrate: '300k', segmentSeconds: 0.5, pollMs: 50,
+    ffmpegWindowSegments: 3, keepRunFiles: true })
+  await ingest.start()
+  await ingest.firstSegment()
+  await waitFor(() => sink.segments.length >= 12, 60_000, '12 segments')
+  await ingest.stop()
+  assertSegmentsSane(sink, 0.5)
+  for (let i = 1; i < sink.segments.length; i++) {
+    const prev = sink.segments[i - 1]
+    assert.equal(sink.segments[i].offset, prev.offset + prev.length, `segment ${i} follows ${i - 1} with no gap`)
+  }
+  const [runDir] = await readdir(dir)
+  const listed = parsePlaylist(await readFile(join(dir, runDir, 'stream.m3u8'), 'utf8'))
+  assert.ok(listed.ok)
+  assert.ok(listed.playlist.segments.length <= 3, `ffmpeg lists ${listed.playlist.segments.length} segments`)
+  assert.ok(sink.segments.length > listed.playlist.segments.length + 8)
 })
 
 test('a missing ffmpeg is ERR_NO_FFMPEG saying how to install it', async (t) => {

@@ -11,6 +11,7 @@ import { join } from 'node:path'
 import fc from 'fast-check'
 import { CjNode, HELLO_ALLOWANCE_BYTES } from '../../src/mesh/node.ts'
 import type { Transport } from '../../src/mesh/transport.ts'
+import { VirtualTimers } from '../../src/util/timers.ts'
 import { encodeMessage } from '../../src/mesh/messages.ts'
 import type { Message } from '../../src/mesh/messages.ts'
 import { FileServer } from '../../src/mesh/file-server.ts'
@@ -111,14 +112,14 @@ test('a verified peer is not held to the budget, an unverified one asking for a 
 })
 
 test('a forged Peers list buys a bounded number of hellos to its victims, then none', async () => {
-  let now = 1_000_000
+  const timers = new VirtualTimers({ start: 1_000_000 })
   const transport = new RecordingTransport()
-  const node = new CjNode({ transport, clock: { now: () => now } }, { probeIntervalMs: 3_600_000 })
+  const node = new CjNode({ transport, timers }, { probeIntervalMs: 3_600_000 })
   const victims = Array.from({ length: 8 }, (_, i) => `10.4.0.${i + 1}:24254`)
   const forged = Buffer.from(JSON.stringify([{ Peers: { peers: victims } }]))
   transport.deliver(forged, '10.5.0.1:9999')
   await settle(10)
-  for (let i = 0; i < 60; i++) { now += 10_000; node.probe() } // ten minutes of probing
+  for (let i = 0; i < 60; i++) { timers.queue.advanceTo(timers.now() + 10_000); node.probe() } // ten minutes of probing
   const total = victims.reduce((n, v) => n + (transport.sentTo.get(v) ?? 0), 0)
   assert.ok(total > 0, 'victims were tried at first (they might be real peers)')
   for (const v of victims) {

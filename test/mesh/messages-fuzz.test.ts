@@ -39,12 +39,12 @@ function checkInvariants(m: Message): void {
       assert.ok(m.chunks.length <= MAX_RECORDS_PER_MESSAGE)
       for (const c of m.chunks) {
         assert.ok(uint(c.n) && c.length >= 1 && c.length <= CHUNK_SIZE && uint(c.time))
-        assert.ok(b64len(c.blake3, 32) && b64len(c.sha256, 32) && b64len(c.sig, 64))
+        assert.ok(c.blocks.length === Math.ceil(c.length / 4096) && c.blocks.every((b) => b64len(b, 32)) && b64len(c.sha256, 32) && b64len(c.sig, 64))
       }
       break
     case 'HereAreSegments':
       assert.ok(m.segments.length <= MAX_RECORDS_PER_MESSAGE)
-      for (const s of m.segments) assert.ok(uint(s.offset) && s.length >= 1 && s.duration > 0 && s.duration <= 3600 && b64len(s.sig, 64))
+      for (const s of m.segments) assert.ok(uint(s.offset) && s.length >= 1 && s.duration > 0 && s.duration <= 600 && b64len(s.sig, 64))
       break
     case 'ThisStreamGrew':
       assert.ok(id(m.head.id) && uint(m.head.chunks) && uint(m.head.length) && typeof m.head.ended === 'boolean' && b64len(m.head.sig, 64))

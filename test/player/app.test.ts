@@ -51,9 +51,57 @@ test('serves a windowed live playlist for a known stream only', async (t) => {
   assert.equal(r.headers['cache-control'], 'no-cache')
   assert.match(r.text, /#EXT-X-MEDIA-SEQUENCE:7\n/)
   assert.equal(r.text.match(/#EXTINF/g)?.length, 3)
-  assert.match(r.text, new RegExp(`#EXT-X-BYTERANGE:${CHUNK_SIZE}@${CHUNK_SIZE * 9}\nmedia\n`))
+  assert.match(r.text, new RegExp(`#EXT-X-BYTERANGE:${CHUNK_SIZE}@${CHUNK_SIZE * 9}\nmedia.ts\n`))
   assert.equal((await h.get(`/streams/stream/${'cd'.repeat(32)}/test/index.m3u8`)).status, 404)
   assert.equal((await h.get(`/streams/stream/${TEST_KEY.toUpperCase()}/test/index.m3u8`)).status, 404)
+})
+
+test('segment and map URIs end in a media extension; each name serves the same verified bytes', async (t) => {
+  const ts = await serve(t)
+  tenSegments(ts.log)
+  const range = { range: `bytes=0-${CHUNK_SIZE - 1}` }
+  for (const name of ['media.ts', 'media']) {
+    const r = await ts.get(`${P}/${name}`, range)
+    assert.equal(r.status, 206, name)
+    assert.equal(r.headers['content-type'], 'video/mp2t')
+    assert.deepEqual(r.body, FakeStreamLog.expectedBytes(0, CHUNK_SIZE))
+  }
+  assert.equal((await ts.get(`${P}/media.m4s`, range)).status, 404, 'a ts stream has no .m4s')
+  assert.equal((await ts.get(`${P}/other.ts`, range)).status, 404)
+
+  const log = new FakeStreamLog({ format: 'fmp4', init: { offset: 0, length: 1000 } })
+  const f = await serve(t, {}, [log])
+  for (let i = 0; i < 4; i++) log.addSegment(CHUNK_SIZE)
+  log.verify()
+  const text = (await f.get(`${P}/index.m3u8`)).text
+  assert.match(text, /#EXT-X-MAP:URI="init\.mp4",BYTERANGE="1000@0"\n/)
+  assert.match(text, /\nmedia\.m4s\n/)
+  assert.ok(!/\nmedia\n/.test(text))
+  for (const name of ['init.mp4', 'media.m4s', 'media']) {
+    const r = await f.get(`${P}/${name}`, { range: 'bytes=0-999' })
+    assert.equal(r.status, 206, name)
+    assert.equal(r.headers['content-type'], 'video/mp4')
+  }
+  assert.equal((await f.get(`${P}/media.ts`, range)).status, 404, 'an fmp4 stream has no .ts')
+})
+
+test('MEDIA-SEQUENCE never goes backwards: not when a hole fills in, not at the end of the stream', async (t) => {
+  const h = await serve(t)
+  const seq = async (): Promise<number> => Number(/#EXT-X-MEDIA-SEQUENCE:(\d+)\n/.exec((await h.get(`${P}/index.m3u8`)).text)?.[1])
+  for (let i = 0; i < 10; i++) h.log.addSegment(CHUNK_SIZE)
+  h.log.verify()
+  h.log.unverify(8) // segment 8's bytes are late; 9 came first
+  assert.equal(await seq(), 9)
+  h.log.verify(8)
+  assert.equal(await seq(), 9, 'the late segment does not pull the window back')
+  for (let i = 0; i < 3; i++) h.log.addSegment(CHUNK_SIZE)
+  h.log.verify()
+  assert.equal(await seq(), 10)
+  h.log.end()
+  const final = (await h.get(`${P}/index.m3u8`)).text
+  assert.match(final, /#EXT-X-ENDLIST\n$/)
+  assert.equal(await seq(), 10, 'the ended stream keeps its window (it once went from 659 back to 0)')
+  assert.equal(final.match(/#EXTINF/g)?.length, 3)
 })
 
 test('a stream without signed info answers 503 with Retry-After', async (t) => {

@@ -13,9 +13,9 @@ const S = '127.0.0.1:4000', A = '127.0.0.1:4001', B = '127.0.0.1:4002', C = '127
 function chainStatuses(): DashboardNodeStatus[] {
   return [
     fakeStatus({ udp: S, role: 'source', children: [[A], [A], [A], [A]], up: 1000, produced: 1000 }),
-    fakeStatus({ udp: A, parents: [S, S, S, S], children: [[B], [B], [C], [C]], fedBy: { [S]: 40 }, up: 1000, down: 1000, fromSource: 1000 }),
-    fakeStatus({ udp: B, parents: [A, A, null, null], fedBy: { [A]: 40 }, down: 1000 }),
-    fakeStatus({ udp: C, parents: [null, null, A, A], fedBy: { [A]: 30, [B]: 10 }, down: 1000 }),
+    fakeStatus({ udp: A, parents: [S, S, S, S], children: [[B], [B], [C], [C]], fedBy: { [S]: 40 }, up: 1000, down: 1000, fromSource: 1000, hops: { 1: 40 } }),
+    fakeStatus({ udp: B, parents: [A, A, null, null], fedBy: { [A]: 40 }, down: 1000, hops: { 2: 40 } }),
+    fakeStatus({ udp: C, parents: [null, null, A, A], fedBy: { [A]: 30, [B]: 10 }, down: 1000, hops: { 2: 30, 3: 10 } }),
   ].map((s) => parseNodeStatus(s)!)
 }
 
@@ -54,17 +54,22 @@ test('buildGraph draws who feeds whom per stripe, weighted by chunks, layered fr
   assert.deepEqual(edge(B, C), { from: B, to: C, stripes: [], chunks: 10 }, 'a fedBy-only link is repair')
   assert.equal(g.edges.length, 4)
   for (const n of g.nodes) assert.ok(n.x > 0 && n.x < 1 && n.y > 0 && n.y < 1)
-  const x = Object.fromEntries(g.nodes.map((n) => [n.id, n.x]))
-  assert.ok(x[S] < x[A] && x[A] < x[B] && x[B] === x[C], 'columns by hops from the source')
+  const y = Object.fromEntries(g.nodes.map((n) => [n.id, n.y]))
+  assert.ok(y[S] < y[A] && y[A] < y[B] && y[B] === y[C], 'rows by hops from the source, the source on top')
+  assert.deepEqual(g.rows, [0, 1, 2])
+  assert.equal(g.scope.named, 0)
 })
 
 test('buildGraph shows nodes only named by others, and caps what peers can grow', () => {
   const [src] = chainStatuses()
-  const g = buildGraph([src], SID, null)
-  assert.deepEqual(g.nodes.map((n) => [n.id, n.role, n.reporting]), [[S, 'source', true], [A, 'peer', false]])
+  const g = buildGraph([src], SID, S)
+  assert.deepEqual(g.nodes.map((n) => [n.id, n.role, n.reporting, n.depth]), [[S, 'source', true, 0], [A, 'viewer', false, 1]])
+  assert.match(g.scope.note, /^The source sees its own children; peers' status is not readable from here/)
   const huge = parseNodeStatus(fakeStatus({ udp: S, role: 'source', children: Array.from({ length: 4 }, (_, s) => Array.from({ length: 64 }, (_, i) => `10.0.${s}.1:${i + 1}`)) }))!
   assert.equal(buildGraph([huge], SID, null).nodes.length, MAX_GRAPH_NODES)
-  assert.deepEqual(buildGraph(chainStatuses(), 'stream/other', null), { stream: 'stream/other', stripes: 0, nodes: [], edges: [] })
+  assert.deepEqual(buildGraph(chainStatuses(), 'stream/other', null), {
+    stream: 'stream/other', stripes: 0, nodes: [], edges: [], rows: [], stripeViews: [], scope: { reporting: 0, named: 0, note: 'Every node drawn reported its own status.' },
+  })
   assert.deepEqual(streamsIn(chainStatuses()), [SID])
 })
 
@@ -85,6 +90,8 @@ test('seriesFrom turns snapshots into copies, offload, rates, delay and stalls',
   assert.equal(s.copiesRecent[0], null, 'no rate from a single snapshot')
   assert.equal(s.copiesRecent.at(-1), 1)
   assert.ok(Math.abs(s.offload.at(-1)! - 2 / 3) < 1e-9, 'two of three viewers got it from a viewer')
+  assert.ok(Math.abs(s.fromSource.at(-1)! - 1 / 3) < 1e-9, 'since start, a third of the viewers\' bytes came from the source')
+  assert.deepEqual(s.bitrate.slice(0, 3), [null, null, null], 'no bitrate before the history spans a few seconds')
   assert.equal(s.bitrate.at(-1), 1000)
   assert.equal(s.upload[A].at(-1), 2000)
   assert.equal(s.download[C].at(-1), 1000)
@@ -102,5 +109,5 @@ test('seriesFrom turns snapshots into copies, offload, rates, delay and stalls',
 
   for (let i = 0; i < MAX_HISTORY + 20; i++) at(30_000 + i * 1000, i)
   assert.equal(h.snapshots(SID).length, MAX_HISTORY)
-  assert.deepEqual(seriesFrom([]), { t: [], copies: [], copiesRecent: [], offload: [], bitrate: [], upload: {}, download: {}, delay: { p50: [], p95: [], p99: [] }, stalls: {}, bars: [] })
+  assert.deepEqual(seriesFrom([]), { t: [], copies: [], copiesRecent: [], offload: [], fromSource: [], bitrate: [], upload: {}, download: {}, delay: { p50: [], p95: [], p99: [] }, stalls: {}, bars: [] })
 })

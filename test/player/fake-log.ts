@@ -49,6 +49,11 @@ export class FakeStreamLog implements StreamLogReader {
     this.verified.delete(chunk)
   }
 
+  /** As retention does: the segment's record is gone (its bytes are left to unverify()). */
+  forgetSegment(n: number): void {
+    delete this.segments[n]
+  }
+
   addSegment(length: number, opts: { duration?: number; discontinuity?: boolean; pdt?: number } = {}): SegmentRecord {
     const prev = this.segments.at(-1)
     const offset = prev ? prev.offset + prev.length : (this.streamInfo?.init?.length ?? 0)
@@ -101,7 +106,7 @@ export class FakeStreamLog implements StreamLogReader {
   chunkRecord(n: number): ChunkRecord | null {
     const chunks = Math.ceil(this.data.length / CHUNK_SIZE)
     if (!Number.isInteger(n) || n < 0 || n >= chunks) return null
-    return { n, length: Math.min(CHUNK_SIZE, this.data.length - n * CHUNK_SIZE), blake3: '', sha256: '', time: 0, sig: 'x' }
+    return { n, length: Math.min(CHUNK_SIZE, this.data.length - n * CHUNK_SIZE), blocks: [], sha256: '', time: 0, sig: 'x' }
   }
 
   hasChunk(n: number): boolean { return this.verified.has(n) && this.chunkRecord(n) !== null }

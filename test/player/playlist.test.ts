@@ -58,24 +58,25 @@ test('DISCONTINUITY-SEQUENCE counts discontinuities before the window; tags stay
   assert.equal(lines[i + 3], '#EXT-X-BYTERANGE:1000@18000')
 })
 
-test('an ended stream lists every segment it was given and ends with ENDLIST', () => {
+test('an ended stream keeps its window (MEDIA-SEQUENCE does not go back) and ends with ENDLIST', () => {
   const text = buildLivePlaylist({ info: TS, segments: segs(2, 20), ended: true, window: 4, mediaUri: 'media' })
-  assert.equal(tags(text, '#EXTINF').length, 20)
-  assert.equal(tag(text, '#EXT-X-MEDIA-SEQUENCE'), '2')
+  assert.equal(tags(text, '#EXTINF').length, 4)
+  assert.equal(tag(text, '#EXT-X-MEDIA-SEQUENCE'), '18')
   assert.equal(text.trimEnd().split('\n').at(-1), '#EXT-X-ENDLIST')
 })
 
 test('fMP4 uses version 6 and an EXT-X-MAP byte range into the same media file', () => {
   const text = buildLivePlaylist({ info: { format: 'fmp4', init: { offset: 0, length: 1360 }, targetDuration: 1 },
-    segments: segs(1, 2), ended: false, mediaUri: 'media' })
+    segments: segs(1, 2), ended: false, mediaUri: 'media.m4s', mapUri: 'init.mp4' })
   assert.equal(tag(text, '#EXT-X-VERSION'), '6')
-  assert.equal(tag(text, '#EXT-X-MAP'), 'URI="media",BYTERANGE="1360@0"')
+  assert.equal(tag(text, '#EXT-X-MAP'), 'URI="init.mp4",BYTERANGE="1360@0"')
   assert.ok(text.indexOf('#EXT-X-MAP') < text.indexOf('#EXTINF'))
 })
 
 test('an empty run gives a valid playlist with no segments', () => {
   const text = buildLivePlaylist({ info: TS, segments: [], ended: false, mediaUri: 'media' })
   assert.equal(tag(text, '#EXT-X-MEDIA-SEQUENCE'), '0')
+  assert.equal(tag(buildLivePlaylist({ info: TS, segments: [], ended: false, mediaUri: 'media', firstSequence: 42 }), '#EXT-X-MEDIA-SEQUENCE'), '42')
   assert.equal(tag(text, '#EXT-X-TARGETDURATION'), '1')
   assert.equal(tags(text, '#EXTINF').length, 0)
   const odd = buildLivePlaylist({ info: { ...TS, targetDuration: NaN }, segments: [], ended: false, mediaUri: 'media' })

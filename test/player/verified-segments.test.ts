@@ -33,7 +33,7 @@ test('a segment straddling an unverified chunk is not playable', () => {
   assert.deepEqual(verifiedSegments(log).map((s) => s.n), [0, 1, 2])
 })
 
-test('playableRun: null without info, window for live, whole run and ended once the last segment is verified', () => {
+test('playableRun: null without info, the window live and ended, ended once the last segment is verified, a floor', () => {
   assert.equal(playableRun(new FakeStreamLog({ withInfo: false }), 6), null)
   const log = chunkPerSegment(10)
   assert.deepEqual(playableRun(log, 3)?.segments.map((s) => s.n), [7, 8, 9])
@@ -41,22 +41,14 @@ test('playableRun: null without info, window for live, whole run and ended once 
   log.unverify(9)
   let run = playableRun(log, 3)!
   assert.equal(run.ended, false, 'ENDLIST waits for the last segment')
-  assert.deepEqual(run.segments.map((s) => s.n), [0, 1, 2, 3, 4, 5, 6, 7, 8])
+  assert.deepEqual(run.segments.map((s) => s.n), [6, 7, 8])
   log.verify(9)
   run = playableRun(log, 3)!
   assert.equal(run.ended, true)
-  assert.equal(run.segments.length, 10)
+  assert.deepEqual(run.segments.map((s) => s.n), [7, 8, 9])
+  assert.deepEqual(playableRun(log, 3, 9)!.segments.map((s) => s.n), [9], 'nothing below the floor')
 })
 
-test('playableRun counts discontinuities before the run', () => {
-  const log = new FakeStreamLog()
-  for (let i = 0; i < 8; i++) log.addSegment(CHUNK_SIZE, { discontinuity: i === 2 || i === 4 || i === 6 })
-  log.verify()
-  log.unverify(4)
-  const run = playableRun(log, 6)!
-  assert.deepEqual(run.segments.map((s) => s.n), [5, 6, 7])
-  assert.equal(run.discontinuitiesBefore, 2)
-})
 
 test('fMP4 segments are held back until the init segment is verified', () => {
   const log = new FakeStreamLog({ format: 'fmp4', init: { offset: 0, length: 1000 } })

@@ -18,7 +18,7 @@ test('shape guards and verifiers never throw on arbitrary input', () => {
 
 test('shape guards never throw on records with arbitrary field values', () => {
   const field = fc.oneof(fc.anything(), fc.double(), fc.string(), fc.boolean(), fc.constant(null))
-  const rec = fc.record({ id: field, n: field, length: field, blake3: field, sha256: field, time: field, sig: field, offset: field, duration: field, pdt: field, discontinuity: field, chunks: field, segments: field, ended: field, format: field, init: field, targetDuration: field, created: field }, { requiredKeys: [] })
+  const rec = fc.record({ id: field, n: field, length: field, blocks: field, sha256: field, time: field, sig: field, offset: field, duration: field, pdt: field, discontinuity: field, chunks: field, segments: field, ended: field, format: field, init: field, targetDuration: field, created: field }, { requiredKeys: [] })
   fc.assert(fc.property(rec, (x) => {
     for (const g of guards) assert.equal(typeof g(x), 'boolean')
     assert.notEqual(verifyChunkRecord(id, x).result, 'accept')

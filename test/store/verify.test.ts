@@ -1,11 +1,12 @@
 import { test } from 'node:test'
+import { randomBytes } from 'node:crypto'
 import assert from 'node:assert/strict'
 import { generateStreamKey } from '../../src/store/keys.ts'
 import { makeStreamId } from '../../src/store/stream-id.ts'
 import { CHUNK_SIZE, type StreamHead } from '../../src/store/stream-types.ts'
 import { isStoreError } from '../../src/store/errors.ts'
 import {
-  signChunk, signHead, signInfo, signSegment, verifyChunkBytes, verifyChunkRecord, verifyHead, verifyInfo, verifySegment,
+  signChunk, signHead, signInfo, signSegment, verifyBlock, verifyChunkBytes, verifyChunkRecord, verifyHead, verifyInfo, verifySegment,
 } from '../../src/store/verify.ts'
 
 const key = generateStreamKey()
@@ -38,11 +39,30 @@ test('chunk bytes: accept exact bytes, reject tampered or truncated', () => {
   bad[100] ^= 0xff
   assert.equal(verifyChunkBytes(rec, bad).result, 'reject')
   assert.equal(verifyChunkBytes(rec, bytes.subarray(1)).result, 'reject')
-  // Right SHA-256 but a wrong BLAKE3 in a (validly signed) record still rejects.
+  // Right SHA-256 but a wrong block BLAKE3 in a record still rejects.
   const short = Buffer.from('short final chunk')
   const rec2 = signChunk(key, id, 9, short, 1)
   assert.equal(verifyChunkBytes(rec2, short).result, 'accept')
-  assert.equal(verifyChunkBytes({ ...rec2, blake3: rec.blake3 }, short).result, 'reject')
+  assert.equal(verifyChunkBytes({ ...rec2, blocks: [rec.blocks[0]] }, short).result, 'reject')
+})
+
+test('blocks: each 4096-byte block is checked alone against its signed BLAKE3', () => {
+  const bytes = randomBytes(CHUNK_SIZE)
+  const rec = signChunk(key, id, 0, bytes, 1)
+  assert.equal(rec.blocks.length, 4)
+  for (let i = 0; i < rec.blocks.length; i++) {
+    const block = bytes.subarray(i * 4096, (i + 1) * 4096)
+    assert.equal(verifyBlock(rec, i, block).result, 'accept', `block ${i}`)
+    const bad = Buffer.from(block)
+    bad[7] ^= 1
+    assert.equal(verifyBlock(rec, i, bad).result, 'reject', `tampered block ${i}`)
+  }
+  assert.equal(verifyBlock(rec, 1, bytes.subarray(0, 4096)).result, 'reject', 'a block in the wrong slot')
+  assert.equal(verifyBlock(rec, rec.blocks.length, Buffer.alloc(4096)).result, 'reject', 'past the chunk')
+  assert.equal(verifyBlock(rec, 0, bytes.subarray(0, 4095)).result, 'reject', 'short block')
+  // The block hashes are signed: swapping one in a record breaks the signature.
+  assert.equal(verifyChunkRecord(id, { ...rec, blocks: [rec.blocks[1], ...rec.blocks.slice(1)] }).result, 'reject')
+  assert.equal(verifyChunkRecord(id, { ...rec, blocks: rec.blocks.slice(1) }).result, 'reject', 'a hash per block')
 })
 
 test('signing refuses insane fields and foreign ids', () => {

@@ -3,6 +3,7 @@
 // other origins), with a timeout, a size cap and a count cap. One collection serves every
 // request that arrives within MIN_INTERVAL_MS, so ten open tabs do not fetch ten times as much.
 import { buildGraph, streamsIn, type RelayGraph } from './dashboard-graph.ts'
+import { GraphLayout } from './dashboard-layout.ts'
 import { DashboardHistory, seriesFrom, type DashboardSeries } from './dashboard-series.ts'
 import { parseNodeStatus, type DashboardNodeStatus } from './dashboard-status.ts'
 
@@ -42,6 +43,8 @@ interface Collection { at: number; self: DashboardNodeStatus | null; statuses: D
 
 export class DashboardCollector {
   private readonly history = new DashboardHistory()
+  /** One layout per stream still carried, so nodes keep their places between refreshes. */
+  private readonly layouts = new Map<string, GraphLayout>()
   private readonly fetchStatus: FetchStatus
   private readonly now: () => number
   private last: Collection | null = null
@@ -62,7 +65,7 @@ export class DashboardCollector {
       self: c.self?.udp ?? null,
       streams: c.streams,
       stream: chosen,
-      graph: chosen ? buildGraph(c.statuses, chosen, c.self?.udp ?? null) : null,
+      graph: chosen ? buildGraph(c.statuses, chosen, c.self?.udp ?? null, this.layoutFor(chosen)) : null,
       series: chosen ? seriesFrom(this.history.snapshots(chosen)) : null,
       peers: c.peers,
       nodes: carrying.map((st) => ({
@@ -70,6 +73,12 @@ export class DashboardCollector {
         hops: st.streams.find((s) => s.id === chosen)?.hops ?? {},
       })),
     }
+  }
+
+  private layoutFor(stream: string): GraphLayout {
+    let l = this.layouts.get(stream)
+    if (!l) this.layouts.set(stream, l = new GraphLayout())
+    return l
   }
 
   private collect(): Promise<Collection> {
@@ -97,6 +106,7 @@ export class DashboardCollector {
     const streams = streamsIn(statuses)
     const at = this.now()
     this.history.add(at, statuses, streams)
+    for (const id of this.layouts.keys()) if (!streams.includes(id)) this.layouts.delete(id)
     this.last = { at, self, statuses, peers: peers.map((p) => p.reading), streams }
     return this.last
   }

@@ -1,6 +1,9 @@
 // What the dashboard takes from a node's /status.json. The statuses of other nodes are remote
 // input: every field is checked, every list is capped, and a bad field becomes a default rather
-// than an error, so one odd node never blanks the whole dashboard.
+// than an error, so one odd node never blanks the whole dashboard. Addresses are made reachable
+// (a node bound to 0.0.0.0 reports that; its peers on this machine know it as 127.0.0.1), so a
+// node's own address and the one its peers name it by are the same node in the graph.
+import { reachable } from '../../util/reachable-address.ts'
 
 /** Streams we look at per node: the dashboard draws one at a time, a node rarely carries more. */
 export const MAX_STREAMS_PER_NODE = 8
@@ -21,6 +24,8 @@ export interface DashboardStream {
   parents: (string | null)[]
   /** Child addresses per stripe. */
   children: string[][]
+  /** Addresses that sent this node chunks as the source (a viewer knows them without reading the source). */
+  sources: string[]
   /** Who fed us the recent chunks, with counts. */
   fedBy: Record<string, number>
   uploadedBytes: number
@@ -28,6 +33,9 @@ export interface DashboardStream {
   receivedFromSourceBytes: number
   duplicateBytes: number
   producedBytes: number
+  /** The stream's length in the newest signed head this node holds, and the source's time on it (ms). */
+  headBytes: number
+  headTime: number
   verifiedChunks: number
   delayMs: { p50: number; p95: number; p99: number; count: number }
   /** Chunks verified here per hop count from the source. */
@@ -87,12 +95,15 @@ function parseStream(raw: unknown): DashboardStream | null {
     role: raw.role === 'source' ? 'source' : 'viewer',
     parents,
     children,
+    sources: Array.isArray(raw.sources) ? addrList(raw.sources).slice(0, MAX_STRIPES) : [],
     fedBy: addrCounts(raw.fedBy),
     uploadedBytes: count(raw.uploadedBytes),
     receivedBytes: count(raw.receivedBytes),
     receivedFromSourceBytes: count(raw.receivedFromSourceBytes),
     duplicateBytes: count(raw.duplicateBytes),
     producedBytes: count(raw.producedBytes),
+    headBytes: isRecord(raw.head) ? count(raw.head.bytes) : 0,
+    headTime: isRecord(raw.head) ? count(raw.head.time) : 0,
     verifiedChunks: count(raw.verifiedChunks),
     delayMs: { p50: count(delay.p50), p95: count(delay.p95), p99: count(delay.p99), count: count(delay.count) },
     hops,
@@ -121,7 +132,7 @@ function addrCounts(raw: unknown): Record<string, number> {
 /** A `host:port` peer address (IPv4, [IPv6] or a name); anything else is not an address. */
 export function addr(v: unknown): string | null {
   if (typeof v !== 'string' || v.length > MAX_ADDR_LENGTH) return null
-  return /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+|[0-9A-Fa-f:]+):\d{1,5}$/.test(v) ? v : null
+  return /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+|[0-9A-Fa-f:]+):\d{1,5}$/.test(v) ? reachable(v) : null
 }
 
 /** An http(s) base URL without a trailing slash, or null. */

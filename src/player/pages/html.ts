@@ -34,6 +34,7 @@ export function page(title: string, body: SafeHtml, scripts: readonly string[] =
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${title}</title>
+<link rel="icon" href="/favicon.svg" type="image/svg+xml">
 <style>
 body { font: 15px/1.4 system-ui, sans-serif; margin: 1.5rem; background: #111; color: #eee; }
 a { color: #7cf; }

@@ -5,7 +5,7 @@
   'use strict'
   const NS = 'http://www.w3.org/2000/svg'
   const STRIPE_COLORS = ['#4cc9f0', '#f72585', '#90e05a', '#ffb703', '#b388ff', '#ff7b54', '#2ec4b6', '#e9c46a']
-  const ROLE_COLORS = { source: '#ffb703', relay: '#4cc9f0', viewer: '#8fa3b8', peer: '#4a5568' }
+  const ROLE_COLORS = { source: '#ffb703', relay: '#4cc9f0', viewer: '#8fa3b8' }
   const AXIS = '#5b6778'
   const GRID = '#232b36'
   const TEXT = '#aab4c3'
@@ -31,6 +31,23 @@
     return 10 * p
   }
 
+  /** Axis ticks from 0 up to at least v: four even steps, or for a count (integer) whole steps of
+   * 1, 2, 5, 10... so no tick reads 1.25 (or, rounded, 1 then 3). Returns { max, ticks }. */
+  function axisTicks(v, integer) {
+    if (!integer) {
+      const max = niceMax(v)
+      return { max, ticks: [0, 1, 2, 3, 4].map((i) => (max * i) / 4) }
+    }
+    let step = 1
+    for (let p = 1; Math.ceil(v / step) > 5; p *= 10) {
+      step = [1, 2, 5].map((m) => m * p).find((s) => Math.ceil(v / s) <= 5) || 10 * p
+    }
+    const max = Math.max(1, Math.ceil(v / step)) * step
+    const ticks = []
+    for (let x = 0; x <= max; x += step) ticks.push(x)
+    return { max, ticks }
+  }
+
   /** Legend swatches from (x, y), wrapping before maxX; returns the y below the last row. */
   function legend(svg, items, x, y, maxX) {
     let cx = x
@@ -45,7 +62,7 @@
     return cy + 8
   }
 
-  /** Lines over time. opts: {t, series:[{name,color,values,dash}], format, minMax, refs:[{y,label}]} */
+  /** Lines over time. opts: {t, series:[{name,color,values,dash}], format, minMax, integer, refs:[{y,label}], empty} */
   function lineChart(host, opts) {
     const W = 520, H = 230, L = 58, R = 12, B = 26
     const svg = svgIn(host, W, H)
@@ -54,15 +71,15 @@
     let max = opts.minMax || 0
     for (const s of opts.series) for (const v of s.values) if (v !== null && v > max) max = v
     for (const r of opts.refs || []) max = Math.max(max, r.y * 1.15)
-    max = niceMax(max)
+    const axis = axisTicks(max, opts.integer)
+    max = axis.max
     // The axis grows with the history (at least 20 s), so a fresh page is not all empty space.
     const t0 = Math.min(-20, t.length ? t[0] : -60)
     const px = (x) => L + ((x - t0) / (0 - t0)) * (W - L - R)
     const py = (v) => T + (1 - v / max) * (H - T - B)
-    for (let i = 0; i <= 4; i++) {
-      const v = (max * i) / 4
+    for (const v of axis.ticks) {
       el('line', { x1: L, x2: W - R, y1: py(v), y2: py(v), stroke: GRID }, svg)
-      el('text', { x: L - 6, y: py(v) + 4, fill: TEXT, 'font-size': 10, 'text-anchor': 'end' }, svg, opts.format(v))
+      el('text', { class: 'tick-y', x: L - 6, y: py(v) + 4, fill: TEXT, 'font-size': 10, 'text-anchor': 'end' }, svg, opts.format(v))
     }
     const step = t0 < -100 ? 30 : t0 < -40 ? 10 : 5
     for (let x = 0; x >= t0; x -= step) {
@@ -83,11 +100,12 @@
       })
       if (d) el('path', { d, fill: 'none', stroke: s.color, 'stroke-width': s.width || 2, 'stroke-dasharray': s.dash, 'stroke-linejoin': 'round' }, svg)
     }
-    if (!t.length) el('text', { x: W / 2, y: H / 2, fill: TEXT, 'text-anchor': 'middle' }, svg, 'waiting for data')
+    const drawn = opts.series.some((s) => s.values.some((v) => v !== null && v !== undefined))
+    if (!drawn) el('text', { x: W / 2, y: H / 2, fill: TEXT, 'text-anchor': 'middle' }, svg, t.length && opts.empty ? opts.empty : 'waiting for data')
     return svg
   }
 
-  /** Horizontal grouped bars. opts: {rows:[{label, sub, values:[...]}], keys:[{name,color}], format} */
+  /** Horizontal grouped bars. opts: {rows:[{label, sub, values:[...]}], keys:[{name,color}], format, empty} */
   function barChart(host, opts) {
     const rowH = 20 * opts.keys.length + 14
     const W = 520, L = 150, R = 70, T = 24
@@ -108,16 +126,26 @@
       })
     })
     legend(svg, opts.keys, L, 14, W - R)
-    if (!opts.rows.length) el('text', { x: W / 2, y: H / 2, fill: TEXT, 'text-anchor': 'middle' }, svg, 'waiting for data')
+    if (!opts.rows.length) el('text', { x: W / 2, y: H / 2, fill: TEXT, 'text-anchor': 'middle' }, svg, opts.empty || 'waiting for data')
     return svg
   }
 
-  /** The relay graph: nodes from graph.nodes at their layout position, one curve per stripe. */
-  function relayGraph(host, graph, fmtBytes) {
-    const perColumn = {}
-    for (const n of graph.nodes) perColumn[n.depth] = (perColumn[n.depth] || 0) + 1
-    const tallest = Math.max(1, ...Object.values(perColumn))
-    const W = 1000, H = Math.max(240, 96 * tallest + 40), R = 20, PAD = 20
+  const BADGES = { source: 'SRC', relay: 'RLY', viewer: 'VWR' }
+
+  /** The relay graph as a tree: one row per depth, the source on top, nodes at their layout position
+   * within the row, one curve per stripe from parent down to child. `stripe` (a number) draws that
+   * stripe's push tree alone from graph.stripeViews; otherwise all stripes together. */
+  function relayGraph(host, full, fmtBytes, stripe) {
+    const view = typeof stripe === 'number' ? (full.stripeViews || []).find((v) => v.stripe === stripe) : null
+    const graph = view ? {
+      stripes: full.stripes,
+      nodes: full.nodes.filter((n) => view.at[n.id]).map((n) => Object.assign({}, n, view.at[n.id])),
+      edges: full.edges.filter((e) => e.stripes.includes(stripe)).map((e) => Object.assign({}, e, { stripes: [stripe] })),
+    } : full
+    const shown = view ? view.rows : full.rows
+    const rows = shown && shown.length ? shown : [0]
+    const W = 1000, R = 20, LEFT = 86, RIGHT = 16, TOP = 16, ROW = 128, FOOT = 28
+    const H = TOP + ROW * rows.length + FOOT
     const svg = svgIn(host, W, H)
     const defs = el('defs', {}, svg)
     const colors = STRIPE_COLORS.concat(['#6b7785'])
@@ -130,30 +158,50 @@
     const merge = el('feMerge', {}, glow)
     el('feMergeNode', { in: 'b' }, merge)
     el('feMergeNode', { in: 'SourceGraphic' }, merge)
+    const rowY = (r) => TOP + ROW * r + 34
+    // Row bands and their depth labels; a jump of more than one hop between rows says so.
+    rows.forEach((depth, r) => {
+      if (r % 2 === 0) el('rect', { x: 0, y: TOP + ROW * r - 4, width: W, height: ROW, fill: '#121821', rx: 6 }, svg)
+      el('text', { class: 'row-label', x: 10, y: rowY(r) + 4, fill: TEXT, 'font-size': 11 }, svg, depth === 0 ? 'source' : `${depth} hop${depth === 1 ? '' : 's'} down`)
+      const gap = depth - (r > 0 ? rows[r - 1] : -1) - 1
+      if (gap > 0) {
+        const what = r > 0 ? `${gap} hop${gap === 1 ? '' : 's'}` : gap === 1 ? 'the source' : `the source and ${gap - 1} hop${gap === 2 ? '' : 's'}`
+        el('text', { x: 10, y: TOP + ROW * r + 8, fill: '#6e7a89', 'font-size': 10 }, svg, `⋮ ${what} above: not visible from here`)
+      }
+    })
+    const rowOf = {}
+    rows.forEach((d, r) => { rowOf[d] = r })
+    const perRow = {}
+    for (const n of graph.nodes) perRow[n.depth] = (perRow[n.depth] || 0) + 1
     const pos = {}
-    for (const n of graph.nodes) pos[n.id] = { x: PAD + n.x * (W - 2 * PAD), y: PAD + n.y * (H - 2 * PAD - 20) }
+    for (const n of graph.nodes) pos[n.id] = { x: LEFT + n.x * (W - LEFT - RIGHT), y: rowY(rowOf[n.depth] || 0) }
     const maxChunks = Math.max(1, ...graph.edges.map((e) => e.chunks))
     const edgeLayer = el('g', {}, svg)
     for (const e of graph.edges) {
       const a = pos[e.from], b = pos[e.to]
       if (!a || !b) continue
-      const dx = b.x - a.x, dy = b.y - a.y
-      const len = Math.max(1, Math.hypot(dx, dy))
-      const ux = dx / len, uy = dy / len
-      const nx = -uy, ny = ux
       const lanes = e.stripes.length ? e.stripes : [-1]
       const width = 1.2 + 3 * (e.chunks / maxChunks)
-      // Links that run backwards or within a column bow out so they do not hide behind nodes.
-      const bow = dx <= 0 ? 60 : 18
+      const downward = b.y > a.y
       lanes.forEach((s, i) => {
-        const off = (i - (lanes.length - 1) / 2) * 4.5
-        const x1 = a.x + ux * R + nx * off, y1 = a.y + uy * R + ny * off
-        const x2 = b.x - ux * (R + 3) + nx * off, y2 = b.y - uy * (R + 3) + ny * off
-        const cx = (x1 + x2) / 2 + nx * bow, cy = (y1 + y2) / 2 + ny * bow
+        const off = (i - (lanes.length - 1) / 2) * 5
+        let d
+        if (downward) {
+          // Leave the parent's bottom (its labels are haloed), enter the child's top: the tree reads top to bottom.
+          const x1 = a.x + off, y1 = a.y + R, x2 = b.x + off, y2 = b.y - R - 3
+          const my = (y1 + y2) / 2
+          d = `M${x1.toFixed(1)},${y1.toFixed(1)} C${x1.toFixed(1)},${my.toFixed(1)} ${x2.toFixed(1)},${my.toFixed(1)} ${x2.toFixed(1)},${y2.toFixed(1)}`
+        } else {
+          // Within a row or upwards (a repair from a deeper node): rightward links bow above the
+          // row, leftward ones below, so a pair feeding each other shows two separate arcs.
+          const dir = b.x >= a.x ? 1 : -1
+          const x1 = a.x + dir * R, x2 = b.x - dir * (R + 3), y = a.y + off
+          const lift = dir * Math.min(54, 24 + Math.abs(b.x - a.x) * 0.06)
+          d = `M${x1.toFixed(1)},${y.toFixed(1)} C${x1.toFixed(1)},${(y - lift).toFixed(1)} ${x2.toFixed(1)},${(b.y - lift).toFixed(1)} ${x2.toFixed(1)},${b.y.toFixed(1)}`
+        }
         const ci = s < 0 ? colors.length - 1 : s % STRIPE_COLORS.length
         const p = el('path', {
-          d: `M${x1.toFixed(1)},${y1.toFixed(1)} Q${cx.toFixed(1)},${cy.toFixed(1)} ${x2.toFixed(1)},${y2.toFixed(1)}`,
-          fill: 'none', stroke: colors[ci], 'stroke-width': width.toFixed(2), 'stroke-opacity': 0.85,
+          d, fill: 'none', stroke: colors[ci], 'stroke-width': width.toFixed(2), 'stroke-opacity': 0.85,
           'stroke-dasharray': s < 0 ? '4 4' : undefined, 'marker-end': `url(#arrow${ci})`,
         }, edgeLayer)
         el('title', {}, p, `${e.from} → ${e.to}: ${e.stripes.length ? 'stripes ' + e.stripes.join(', ') : 'repair only'}; ${e.chunks} recent chunks`)
@@ -161,27 +209,32 @@
     }
     for (const n of graph.nodes) {
       const p = pos[n.id]
-      const g = el('g', { class: `node role-${n.role}` }, svg)
-      const color = ROLE_COLORS[n.role] || ROLE_COLORS.peer
-      if (n.self) el('circle', { cx: p.x, cy: p.y, r: R + 6, fill: 'none', stroke: '#ffffff', 'stroke-width': 1.5, 'stroke-dasharray': '3 3' }, g)
+      const g = el('g', { class: `node role-${n.role}${n.reporting ? '' : ' named'}` }, svg)
+      const color = ROLE_COLORS[n.role] || ROLE_COLORS.viewer
+      if (n.self) el('circle', { class: 'self-ring', cx: p.x, cy: p.y, r: R + 6, fill: 'none', stroke: '#ffffff', 'stroke-width': 1.5, 'stroke-dasharray': '3 3' }, g)
       el('circle', {
-        cx: p.x, cy: p.y, r: R, fill: n.reporting ? color : '#161b22', stroke: color, 'stroke-width': n.role === 'source' ? 3 : 2,
+        class: 'body', cx: p.x, cy: p.y, r: R, fill: n.reporting ? color : '#161b22', stroke: color, 'stroke-width': n.role === 'source' ? 3 : 2,
         filter: n.role === 'source' ? 'url(#glow)' : undefined, 'stroke-dasharray': n.reporting ? undefined : '4 3',
       }, g)
-      el('text', { x: p.x, y: p.y + 4, fill: n.reporting ? '#0d1117' : TEXT, 'font-size': 11, 'font-weight': 700, 'text-anchor': 'middle' }, g,
-        n.role === 'source' ? 'SRC' : n.role === 'relay' ? 'RLY' : n.role === 'viewer' ? 'VWR' : '?')
-      el('text', { x: p.x, y: p.y + R + 15, fill: '#dde3ea', 'font-size': 11, 'text-anchor': 'middle', 'font-family': 'ui-monospace, monospace' }, g, n.id)
-      el('text', { x: p.x, y: p.y + R + 29, fill: color, 'font-size': 10.5, 'text-anchor': 'middle' }, g,
-        `${n.role}${n.self ? ' · this node' : ''}${n.reporting ? ` · ↑${fmtBytes(n.uploadedBytes)}` : ''}`)
-      el('title', {}, g, `${n.id} (${n.role})${n.http ? ' ' + n.http : ''}`)
+      el('text', { class: 'badge', x: p.x, y: p.y + 4, fill: n.reporting ? '#0d1117' : color, 'font-size': 11, 'font-weight': 700, 'text-anchor': 'middle' }, g, BADGES[n.role] || 'VWR')
+      // Crowded rows show the port only; the full address stays in the tooltip and the table.
+      const crowded = (W - LEFT - RIGHT) / (perRow[n.depth] || 1) < 128
+      // A halo in the card's colour keeps a label legible where links pass under it.
+      const halo = { stroke: '#161b22', 'stroke-width': 4, 'paint-order': 'stroke', 'stroke-linejoin': 'round' }
+      el('text', Object.assign({ class: 'addr', x: p.x, y: p.y + R + 15, fill: '#dde3ea', 'font-size': 11, 'text-anchor': 'middle', 'font-family': 'ui-monospace, monospace' }, halo), g,
+        crowded ? `:${n.id.split(':').pop()}` : n.id)
+      const detail = n.reporting ? `↑${fmtBytes(n.uploadedBytes)}` : 'status not readable'
+      el('text', Object.assign({ x: p.x, y: p.y + R + 29, fill: color, 'font-size': 10.5, 'text-anchor': 'middle' }, halo), g,
+        crowded ? (n.self ? 'this node' : n.role) : `${n.role}${n.self ? ' · this node' : ''} · ${detail}`)
+      el('title', {}, g, `${n.id} (${n.role}${n.self ? ', this node' : ''})${n.http ? ' ' + n.http : ''}${n.reporting ? '' : ': known by address only; its status is not readable from here'}`)
     }
     const items = []
-    for (let s = 0; s < graph.stripes; s++) items.push({ name: `stripe ${s}`, color: STRIPE_COLORS[s % STRIPE_COLORS.length] })
+    for (let s = 0; s < graph.stripes; s++) if (!view || s === stripe) items.push({ name: `stripe ${s}`, color: STRIPE_COLORS[s % STRIPE_COLORS.length] })
     items.push({ name: 'repair (pull)', color: colors[colors.length - 1] })
-    legend(svg, items, 10, H - 6, W)
+    legend(svg, items, 10, H - 8, W)
     if (!graph.nodes.length) el('text', { x: W / 2, y: H / 2, fill: TEXT, 'text-anchor': 'middle' }, svg, 'no stream yet')
     return svg
   }
 
-  window.cjp2pCharts = { lineChart, barChart, relayGraph, STRIPE_COLORS, ROLE_COLORS }
+  window.cjp2pCharts = { lineChart, barChart, relayGraph, axisTicks, STRIPE_COLORS, ROLE_COLORS }
 })()

@@ -5,7 +5,8 @@
   'use strict'
   const C = window.cjp2pCharts
   const REFRESH_MS = 1000
-  const state = { graph: null, series: null, data: null, updates: 0, error: null, stream: null }
+  // view: 'all' or a stripe number, chosen with the buttons above the graph; kept across refreshes.
+  const state = { graph: null, series: null, data: null, updates: 0, error: null, stream: null, view: 'all' }
   window.cjp2pDashboard = state
   const $ = (id) => document.getElementById(id)
 
@@ -27,8 +28,9 @@
   const fmtPct = (v) => `${Math.round(v * 100)} %`
   const lastOf = (a) => { for (let i = (a || []).length - 1; i >= 0; i--) if (a[i] !== null) return a[i]; return null }
 
-  function tile(id, value, hint, level) {
+  function tile(id, value, hint, level, label) {
     const t = $(id)
+    if (label) t.querySelector('.label').textContent = label
     t.querySelector('.value').textContent = value
     t.querySelector('.hint').textContent = hint
     t.dataset.level = level || ''
@@ -43,7 +45,7 @@
 
   function roleOf(id) {
     const n = state.graph && state.graph.nodes.find((x) => x.id === id)
-    return n ? n.role : 'peer'
+    return n ? n.role : 'viewer'
   }
 
   function render(d) {
@@ -68,27 +70,50 @@
       return
     }
     const copies = lastOf(s.copies), recent = lastOf(s.copiesRecent), offload = lastOf(s.offload), p95 = lastOf(s.delay.p95)
+    const fromSource = lastOf(s.fromSource)
+    // Source copies are known only where the source's status is read; a viewer that cannot read
+    // it shows what it knows instead: how much of its stream came from the source itself.
+    const sourceSeen = s.copies.some((v) => v !== null)
     const stalls = d.nodes.reduce((a, n) => a + n.stalls, 0)
-    tile('t-copies', copies === null ? '–' : fmtX(copies), 'source upload ÷ stream, since start', copies !== null && copies > 1.5 ? 'bad' : 'good')
-    tile('t-recent', recent === null ? '–' : fmtX(recent), 'same, last few seconds', recent !== null && recent > 1.5 ? 'bad' : 'good')
-    tile('t-offload', offload === null ? '–' : fmtPct(offload), 'viewer bytes not from the source')
-    tile('t-nodes', String(g.nodes.length), `${g.nodes.filter((n) => n.reporting).length} reporting · ${g.edges.length} links`)
-    tile('t-delay', p95 === null ? '–' : fmtMs(p95), 'p95 chunk delay, worst viewer', p95 !== null && p95 > 5000 ? 'bad' : '')
+    if (sourceSeen || fromSource === null) {
+      tile('t-copies', copies === null ? '–' : fmtX(copies), 'source upload ÷ stream, since start', copies !== null && copies > 1.5 ? 'bad' : 'good', 'Source copies uploaded')
+      tile('t-recent', recent === null ? '–' : fmtX(recent), 'same, last few seconds', recent !== null && recent > 1.5 ? 'bad' : 'good', 'Copies, now')
+    } else {
+      tile('t-copies', fmtPct(fromSource), 'of the stream this node got came from the source itself, since start', '', 'Received from the source')
+      tile('t-recent', offload === null ? '–' : fmtPct(1 - offload), 'same, last few seconds (the rest came from peers)', '', 'From the source, now')
+    }
+    const noViewers = 'no viewer\'s status is readable here'
+    tile('t-offload', offload === null ? '–' : fmtPct(offload), offload === null ? noViewers : 'viewer bytes not from the source')
+    const reporting = g.nodes.filter((n) => n.reporting).length
+    tile('t-nodes', String(g.nodes.length), `${reporting} reporting · ${g.nodes.length - reporting} known by address · ${g.edges.length} links`)
+    tile('t-delay', p95 === null ? '–' : fmtMs(p95), p95 === null ? noViewers : 'p95 chunk delay, worst viewer', p95 !== null && p95 > 5000 ? 'bad' : '')
     tile('t-stalls', String(stalls), 'playback stalls reported', stalls > 0 ? 'warn' : 'good')
 
-    C.relayGraph($('graph'), g, fmtBytes)
-    C.lineChart($('copies'), {
+    $('scope').textContent = g.scope.note
+    drawGraph()
+    $('copies-title').textContent = sourceSeen || fromSource === null ? 'Source copies uploaded' : 'Received from the source'
+    $('copies-note').textContent = sourceSeen || fromSource === null
+      ? 'source upload bytes ÷ stream bytes; ~1× means peers relay the rest'
+      : 'share of this node\'s stream bytes sent by the source; the source\'s own dashboard shows its copies'
+    C.lineChart($('copies'), sourceSeen || fromSource === null ? {
       t: s.t, format: fmtX, minMax: 2, refs: [{ y: 1, label: '1 copy' }],
       series: [
         { name: 'since start', color: '#ffb703', values: s.copies },
         { name: 'last few seconds', color: '#4cc9f0', values: s.copiesRecent, width: 1.5 },
       ],
+    } : {
+      t: s.t, format: fmtPct, minMax: 1,
+      series: [
+        { name: 'since start', color: '#ffb703', values: s.fromSource },
+        { name: 'last few seconds', color: '#4cc9f0', values: s.offload.map((v) => (v === null ? null : 1 - v)), width: 1.5 },
+      ],
     })
     const ids = Object.keys(s.upload)
     C.lineChart($('upload'), {
       t: s.t, format: fmtBits,
-      series: [{ name: 'stream bitrate', color: '#ffffff', values: s.bitrate, dash: '6 4', width: 1.5 }]
-        .concat(ids.map((id, i) => ({ name: `${roleOf(id)} :${id.split(':').pop()}`, color: colorFor(id, i), values: s.upload[id] }))),
+      // The bitrate goes last so it is drawn on top: at the source it lies on the upload of one copy.
+      series: ids.map((id, i) => ({ name: `${roleOf(id)} :${id.split(':').pop()}`, color: colorFor(id, i), values: s.upload[id] }))
+        .concat([{ name: 'stream bitrate', color: '#ffffff', values: s.bitrate, dash: '6 4', width: 1.5 }]),
     })
     C.barChart($('bars'), {
       format: fmtBits,
@@ -99,7 +124,7 @@
       })),
     })
     C.lineChart($('delay'), {
-      t: s.t, format: fmtMs, minMax: 100,
+      t: s.t, format: fmtMs, minMax: 100, empty: 'no viewer\'s status is readable here: each viewer\'s dashboard shows its delay',
       series: [
         { name: 'p50', color: '#90e05a', values: s.delay.p50 },
         { name: 'p95', color: '#ffb703', values: s.delay.p95 },
@@ -110,13 +135,36 @@
     for (const n of d.nodes) for (const h in n.hops) hops[h] = (hops[h] || 0) + n.hops[h]
     C.barChart($('hops'), {
       format: (v) => `${Math.round(v)} chunks`, keys: [{ name: 'chunks verified', color: '#b388ff' }],
+      empty: d.nodes.some((n) => roleOf(n.udp) !== 'source') ? 'waiting for data' : 'the source is hop 0; each viewer\'s dashboard shows its hops',
       rows: Object.keys(hops).sort((a, b) => a - b).map((h) => ({ label: `${h} hop${h === '1' ? '' : 's'}`, values: [hops[h]] })),
     })
     C.lineChart($('stalls'), {
-      t: s.t, format: (v) => String(Math.round(v)), minMax: 4,
+      t: s.t, format: (v) => String(v), minMax: 4, integer: true,
       series: ids.map((id, i) => ({ name: `:${id.split(':').pop()}`, color: colorFor(id, i), values: s.stalls[id] })),
     })
     renderTable(d)
+  }
+
+  /** The view buttons (all stripes, or one stripe's tree) and the graph in the chosen view. */
+  function drawGraph() {
+    const g = state.graph
+    if (!g) return
+    if (state.view !== 'all' && state.view >= g.stripes) state.view = 'all'
+    const host = $('graph-views')
+    const views = ['all'].concat(Array.from({ length: g.stripes }, (_, s) => s))
+    if (host.children.length !== views.length) {
+      host.textContent = ''
+      for (const v of views) {
+        const b = document.createElement('button')
+        b.type = 'button'
+        b.dataset.view = String(v)
+        b.textContent = v === 'all' ? 'all stripes' : `stripe ${v} tree`
+        b.addEventListener('click', () => { state.view = v; drawGraph() })
+        host.appendChild(b)
+      }
+    }
+    for (const b of host.children) b.setAttribute('aria-pressed', String(b.dataset.view === String(state.view)))
+    C.relayGraph($('graph'), g, fmtBytes, state.view === 'all' ? undefined : state.view)
   }
 
   function cell(tr, text, cls) {
@@ -141,6 +189,18 @@
       cell(tr, fmtBits(b.downRate))
       cell(tr, fmtBytes(b.fromSource))
       cell(tr, `${n.stalls} (${n.stallSeconds.toFixed(1)} s)`)
+      body.appendChild(tr)
+    }
+    const read = new Set(d.nodes.map((n) => n.udp))
+    for (const n of d.graph.nodes.filter((x) => !read.has(x.id))) {
+      const tr = document.createElement('tr')
+      cell(tr, n.id, 'mono')
+      cell(tr, n.role, `role-${n.role}`)
+      const why = document.createElement('td')
+      why.colSpan = 5
+      why.className = 'muted'
+      why.textContent = 'known by address only: its status is not readable from here'
+      tr.appendChild(why)
       body.appendChild(tr)
     }
     for (const p of d.peers.filter((x) => !x.ok)) {

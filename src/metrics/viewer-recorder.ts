@@ -1,0 +1,34 @@
+// What the benchmark and the simulator record of one viewer: when each chunk was verified and
+// when the first whole segment after its start point was playable. Both read these through the
+// same figures (scripts/bench-report.ts), so a simulated run and a real one are measured alike.
+import type { StreamLog } from '../store/stream-log.ts'
+import { CHUNK_SIZE } from '../store/stream-types.ts'
+
+export class ViewerRecorder {
+  /** [chunk, verified at (ms)] for every chunk verified here. */
+  readonly verified: Array<[number, number]> = []
+  firstPlayableAt: number | null = null
+
+  constructor(private log: StreamLog, private now: () => number, private startChunk: () => number) {
+    log.on('chunk', this.onChunk)
+  }
+
+  private onChunk = (n: number): void => {
+    const t = this.now()
+    this.verified.push([n, t])
+    if (this.firstPlayableAt === null && playable(this.log, this.startChunk())) this.firstPlayableAt = t
+  }
+
+  stop(): void { this.log.off('chunk', this.onChunk) }
+}
+
+/** A segment at or after the start point whose bytes are all verified: the player can begin. */
+function playable(log: StreamLog, startChunk: number): boolean {
+  if (startChunk < 0) return false
+  const count = log.segmentCount()
+  for (let k = count - 1; k >= Math.max(0, count - 8); k--) {
+    const seg = log.segment(k)
+    if (seg && seg.offset >= startChunk * CHUNK_SIZE && seg.length > 0 && log.hasRange(seg.offset, seg.length)) return true
+  }
+  return false
+}

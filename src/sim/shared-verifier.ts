@@ -1,0 +1,73 @@
+// The simulator's one declared shortcut in verification: every check is the pure function of
+// verify.ts, computed once per distinct input for the whole process instead of once per node
+// (10,000 nodes would otherwise verify each signature 10,000 times). A verdict is a function of
+// its inputs alone, so the memo changes no outcome; bytes are compared in full against the copy
+// that verified, never trusted by their record alone.
+import type { RecordVerifier } from '../store/record-verifier.ts'
+import { recordVerifier } from '../store/record-verifier.ts'
+import type { ChunkRecord, StreamHead, Verdict } from '../store/stream-types.ts'
+import { ACCEPT } from '../store/verify.ts'
+
+/** Entries per memo before it starts over: the live window of a stream, many times over. */
+const MAX_ENTRIES = 200_000
+/** Verified chunks and blocks kept to compare against: the live window (512 chunks) several times. */
+const MAX_BYTES_ENTRIES = 16_384
+
+class Memo {
+  private map = new Map<string, Verdict>()
+  hits = 0
+  get(key: string, compute: () => Verdict): Verdict {
+    const have = this.map.get(key)
+    if (have) { this.hits++; return have }
+    const v = compute()
+    if (this.map.size >= MAX_ENTRIES) this.map.clear()
+    this.map.set(key, v)
+    return v
+  }
+}
+
+export class SharedVerifier implements RecordVerifier {
+  private records = new Memo()
+  private segments = new Memo()
+  private heads = new Memo()
+  private infos = new Memo()
+  /** Chunk bytes that verified, by their record's hashes. */
+  private verifiedBytes = new Map<string, Uint8Array>()
+  hashed = 0
+  compared = 0
+
+  constructor(private inner: RecordVerifier = recordVerifier) {}
+
+  chunkRecord(id: string, rec: unknown): Verdict { return this.records.get(id + JSON.stringify(rec), () => this.inner.chunkRecord(id, rec)) }
+  segment(id: string, rec: unknown): Verdict { return this.segments.get(id + JSON.stringify(rec), () => this.inner.segment(id, rec)) }
+  info(id: string, info: unknown): Verdict { return this.infos.get(id + JSON.stringify(info), () => this.inner.info(id, info)) }
+  head(id: string, head: unknown, current: StreamHead | null): Verdict {
+    return this.heads.get(`${id}${JSON.stringify(head)}|${JSON.stringify(current)}`, () => this.inner.head(id, head, current))
+  }
+
+  block(rec: ChunkRecord, i: number, bytes: Uint8Array): Verdict {
+    const key = `${i}:${rec.length}:${rec.blocks[i]}`
+    const good = this.verifiedBytes.get(key)
+    if (good && Buffer.compare(good, bytes) === 0) { this.compared++; return ACCEPT }
+    this.hashed++
+    const v = this.inner.block(rec, i, bytes)
+    if (v.result === 'accept') this.remember(key, bytes)
+    return v
+  }
+
+  private remember(key: string, bytes: Uint8Array): void {
+    if (this.verifiedBytes.size >= MAX_BYTES_ENTRIES) this.verifiedBytes.clear()
+    // A copy: the caller's bytes may be a view into a larger buffer we must not keep alive.
+    this.verifiedBytes.set(key, Buffer.from(bytes))
+  }
+
+  chunkBytes(rec: ChunkRecord, bytes: Uint8Array): Verdict {
+    const key = `${rec.length}:${rec.sha256}:${rec.blocks.join(",")}`
+    const good = this.verifiedBytes.get(key)
+    if (good && Buffer.compare(good, bytes) === 0) { this.compared++; return ACCEPT }
+    this.hashed++
+    const v = this.inner.chunkBytes(rec, bytes)
+    if (v.result === 'accept') this.remember(key, bytes)
+    return v
+  }
+}

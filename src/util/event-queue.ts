@@ -1,0 +1,82 @@
+// A binary-heap event queue on a virtual clock: the simulator's and the virtual-time tests' only
+// notion of time. Events at the same instant run in the order they were scheduled, so a run is
+// deterministic for a seed. A cancelled event stays in the heap and is skipped when it surfaces
+// (cheaper than removing it from the middle).
+
+export interface QueuedEvent { at: number; seq: number; fn: () => void; cancelled: boolean }
+
+export class EventQueue {
+  private heap: QueuedEvent[] = []
+  private seq = 0
+  private t = 0
+  processed = 0
+
+  constructor(start = 0) { this.t = start }
+
+  now(): number { return this.t }
+  get size(): number { return this.heap.length }
+
+  at(time: number, fn: () => void): QueuedEvent {
+    const e: QueuedEvent = { at: Math.max(time, this.t), seq: this.seq++, fn, cancelled: false }
+    const h = this.heap
+    h.push(e)
+    let i = h.length - 1
+    while (i > 0) {
+      const p = (i - 1) >> 1
+      if (less(h[p], e)) break
+      h[i] = h[p]
+      i = p
+    }
+    h[i] = e
+    return e
+  }
+
+  after(ms: number, fn: () => void): QueuedEvent { return this.at(this.t + ms, fn) }
+
+  /** When the next live event is due, or Infinity. */
+  nextAt(): number {
+    while (this.heap.length > 0 && this.heap[0].cancelled) this.pop()
+    return this.heap.length > 0 ? this.heap[0].at : Infinity
+  }
+
+  /** Runs the next event if it is due by `until`; false when there is none. */
+  step(until: number): boolean {
+    if (this.nextAt() > until) return false
+    const e = this.pop()
+    this.t = e.at
+    this.processed++
+    e.fn()
+    return true
+  }
+
+  /** Moves the clock forward to `t` (never back) without running anything. */
+  advanceTo(t: number): void { this.t = Math.max(this.t, t) }
+
+  /** Runs events synchronously until the queue is empty or the clock would pass `until`. */
+  run(until: number): void {
+    while (this.step(until)) { /* each step runs one event */ }
+    this.advanceTo(until)
+  }
+
+  private pop(): QueuedEvent {
+    const h = this.heap
+    const top = h[0]
+    const last = h.pop() as QueuedEvent
+    if (h.length > 0) {
+      let i = 0
+      for (;;) {
+        const l = 2 * i + 1
+        if (l >= h.length) break
+        const r = l + 1
+        const c = r < h.length && less(h[r], h[l]) ? r : l
+        if (less(last, h[c])) break
+        h[i] = h[c]
+        i = c
+      }
+      h[i] = last
+    }
+    return top
+  }
+}
+
+function less(a: QueuedEvent, b: QueuedEvent): boolean { return a.at < b.at || (a.at === b.at && a.seq < b.seq) }

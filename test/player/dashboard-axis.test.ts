@@ -1,0 +1,33 @@
+// The axis ticks of the dashboard's charts, from the very script the browser runs: a count axis
+// (stalls) only ever shows whole numbers, evenly spaced, reaching past the largest value.
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { readFileSync } from 'node:fs'
+import { runInNewContext } from 'node:vm'
+
+type Ticks = (v: number, integer?: boolean) => { max: number; ticks: number[] }
+
+function loadCharts(): { axisTicks: Ticks } {
+  const window: Record<string, unknown> = {}
+  runInNewContext(readFileSync(new URL('../../src/player/static/dashboard-charts.js', import.meta.url), 'utf8'), { window })
+  const charts = window.cjp2pCharts as { axisTicks: Ticks }
+  // Arrays made in the script's realm are copied into ours, so deepEqual compares values only.
+  return { axisTicks: (v, integer) => { const r = charts.axisTicks(v, integer); return { max: r.max, ticks: [...r.ticks] } } }
+}
+
+test('count axes get whole, evenly spaced ticks (never 0, 1, 3, 4, 5)', () => {
+  const { axisTicks } = loadCharts()
+  assert.deepEqual(axisTicks(4, true).ticks, [0, 1, 2, 3, 4])
+  assert.deepEqual(axisTicks(0, true).ticks, [0, 1])
+  assert.deepEqual(axisTicks(7, true).ticks, [0, 2, 4, 6, 8])
+  for (let v = 0; v <= 5000; v += v < 60 ? 1 : 37) {
+    const { max, ticks } = axisTicks(v, true)
+    assert.ok(ticks.every(Number.isInteger), `${v}: ${ticks}`)
+    assert.ok(max >= v && ticks.at(-1) === max && ticks[0] === 0, `${v}: ${ticks}`)
+    assert.ok(ticks.length >= 2 && ticks.length <= 6, `${v}: ${ticks.length} ticks`)
+    const step = ticks[1] - ticks[0]
+    assert.ok(ticks.every((t, i) => t === i * step), `${v}: evenly spaced ${ticks}`)
+  }
+  // Rates and shares keep four even steps up to a round bound.
+  assert.deepEqual(axisTicks(1.6e6).ticks, [0, 5e5, 1e6, 1.5e6, 2e6])
+})
