@@ -6,7 +6,7 @@ import { test } from 'node:test'
 import type { TestContext } from 'node:test'
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
-import { writeFile } from 'node:fs/promises'
+import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { CjNode } from '../../src/mesh/node.ts'
 import { FileServer } from '../../src/mesh/file-server.ts'
@@ -144,4 +144,19 @@ test('a stalled get says who never answered and who answered without the file', 
   assert.deepEqual(err.peers?.lacks, [lacking.node.address])
   assert.match(err.message, /1 peer\(s\) answered without having it, 1 never answered/)
   assert.deepEqual(seen.sort(), ['lacking-peer:lacks', 'silent-peer:silent'])
+})
+
+test('a file from a mix of our peers and a classic peer is assembled and verified the same way', async (t) => {
+  const size = 3 << 20
+  const { peer, id, bytes } = await classicSeeder(t, size, { cookie: 'always' })
+  const ours = await fileNode(t)
+  const src = join(await tempDir(t, 'cjp2p-mix-'), 'f.bin')
+  await writeFile(src, bytes)
+  assert.equal(await ours.store.share(src), id)
+  const getter = await fileNode(t)
+  getter.node.peers.touch(ours.node.address, 'configured')
+  getter.node.probe() // our peer learns we speak the extension: 40 KiB answers from it, 4 KiB from the classic one
+  const r = await download(getter.node, getter.store, id, { peers: [ours.node.address, peer.address] })
+  assert.deepEqual([...r.suppliers].sort(), [ours.node.address, peer.address].sort(), 'both supplied blocks')
+  assert.ok((await readFile(join(getter.dir, 'shared', id))).equals(bytes))
 })
