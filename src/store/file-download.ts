@@ -201,7 +201,9 @@ export class Download {
       this.pending.push(i)
     }
     this.advanceHash()
-    if (this.pending.length >= this.batch) await this.flush()
+    // The sync runs behind the writes (its commits are chained): a write need not wait for the
+    // disk to confirm 4 MiB, only its bit does.
+    if (this.pending.length >= this.batch) void this.flush()
     else this.scheduleFlush()
     return blocks.length
   }
