@@ -23,6 +23,8 @@ function checkInvariants(m: Message): void {
     const peers = body.peers as string[]
     assert.ok(peers.length <= MAX_PEERS_PER_LIST && peers.every(isAddress), `${m.type} peers`)
   }
+  // Optional addresses a swarm may send to (a complaint's target comes from `via`) are addresses or absent.
+  for (const k of ['failed', 'via'] as const) if (k in body) assert.ok(isAddress(body[k]), `${m.type} ${k}`)
   if ('stripe' in body) assert.ok(uint(body.stripe) && (body.stripe as number) < STRIPES, `${m.type} stripe`)
   for (const k of ['offset', 'length', 'from', 'count'] as const) if (k in body) assert.ok(uint(body[k]), `${m.type} ${k}`)
   // Index ranges stay exact: from + count never reaches the float zone where n++ is a no-op.
