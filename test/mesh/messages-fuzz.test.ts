@@ -112,3 +112,21 @@ test('hostile shapes: deep nesting, huge ids, many messages, oversize, garbage b
   const many = decodeDatagram(Buffer.from(JSON.stringify(Array.from({ length: 500 }, () => ({ PleaseSendPeers: {} })))))
   assert.deepEqual(many, { ok: false, reason: 'too_many_messages' })
 })
+
+test('a subscription with a bad failed address stands without it; via is kept only when it is an address', () => {
+  const id = `stream/${'ab'.repeat(32)}/x`
+  const d = decodeDatagram(Buffer.from(JSON.stringify([
+    { PleaseKeepSendingMe: { id, stripe: 1, from: 5, failed: '../etc' } },
+    { PleaseKeepSendingMe: { id, stripe: 1, from: 5, failed: '127.0.0.1:9' } },
+    { IWillKeepSendingYou: { id, stripe: 2, via: 7 } },
+    { IWillKeepSendingYou: { id, stripe: 2, via: '[::1]:24254' } },
+  ])))
+  assert.ok(d.ok)
+  if (!d.ok) return
+  assert.deepEqual(d.messages, [
+    { type: 'PleaseKeepSendingMe', id, stripe: 1, from: 5 },
+    { type: 'PleaseKeepSendingMe', id, stripe: 1, from: 5, failed: '127.0.0.1:9' },
+    { type: 'IWillKeepSendingYou', id, stripe: 2 },
+    { type: 'IWillKeepSendingYou', id, stripe: 2, via: '[::1]:24254' },
+  ])
+})
