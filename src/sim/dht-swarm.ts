@@ -29,7 +29,7 @@ export interface LookupFigures {
   queries: number[]
 }
 
-export interface DhtSwarmRun { healthy: LookupFigures; degraded: LookupFigures; tableSizes: number[]; datagrams: number; timersLeft: number }
+export interface DhtSwarmRun { healthy: LookupFigures; degraded: LookupFigures; tableSizes: number[]; datagrams: number }
 
 interface Member { node: CjNode; dht: Dht; gone: boolean }
 
@@ -94,7 +94,7 @@ export async function runDhtSwarm(o: DhtSwarmOptions): Promise<DhtSwarmRun> {
       await m.node.close()
     }
     const degraded = await phase()
-    return { healthy, degraded, tableSizes: members.filter((m) => !m.gone).map((m) => m.dht.table.size), datagrams: net.delivered, timersLeft: -1 }
+    return { healthy, degraded, tableSizes: members.filter((m) => !m.gone).map((m) => m.dht.table.size), datagrams: net.delivered }
   } finally {
     for (const m of members) { m.dht.close(); await m.node.close() }
     await timers.runFor(5000)
