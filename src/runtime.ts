@@ -183,11 +183,14 @@ export class Runtime {
     const stop = new AbortController()
     this.discoveries.add(stop)
     const done = signal ? AbortSignal.any([signal, stop.signal]) : stop.signal
+    let told = false
     try {
       while (!done.aborted) {
         const found = await this.findProviders(id)
         if (done.aborted) break
         if (found.length > 0) {
+          if (!told) this.opts.logger.info(`the DHT names ${found.length} provider(s) of ${id}: ${found.slice(0, 4).join(' ')}`)
+          told = true
           FileRouter.of(this.node).downloading(id)?.hints(found, '')
           if (this.logs.has(id)) for (const p of found) this.node.send(p, [{ type: 'PleaseSendStreamHead', id }])
         }
