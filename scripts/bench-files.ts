@@ -1,31 +1,44 @@
-// File transfer benchmark: a 64 MiB random file seeded by 1 and by 3 seeder processes on loopback,
-// downloaded by another process. Prints throughput, CPU seconds per MiB on each side and peak RSS.
-// BENCH_VERBOSE=1 also prints the downloader's request stats; BENCH_PROF=<dir> writes CPU profiles.
-//   npm run bench:files [-- --mib 64]
-import { fork } from 'node:child_process'
+// File transfer benchmark over loopback UDP, every peer in its own process. Prints, in one run,
+// MiB/s, CPU seconds per MiB on each side and peak RSS for:
+//   ours -> ours, 3 of ours -> ours, a classic peer (4096-byte blocks, no extension) -> ours,
+//   ours -> a classic getter, the real Ruby client both ways (with --ruby <cjp2p.rb>), and a big
+//   file from one seeder (memory must stay flat).
+// The classic peer is scripts/classic-peer.ts. Start-up (process spawn to a bound node) is measured
+// apart from the transfer; `get` through the CLI adds the CLI's own start-up on top.
+//   npm run bench:files [-- --mib 64] [--big-mib 1024] [--ruby path/to/cjp2p.rb] [--only ours]
+// BENCH_PROF=<dir> writes a V8 CPU profile of every worker there.
+import { fork, spawn } from 'node:child_process'
 import type { ChildProcess } from 'node:child_process'
-import { randomBytes } from 'node:crypto'
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { createHash, randomBytes } from 'node:crypto'
+import { createWriteStream, existsSync, readFileSync } from 'node:fs'
+import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import os, { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { parseArgs } from 'node:util'
+import dgram from 'node:dgram'
 
 const MIB = 1024 * 1024
-const argMib = process.argv.indexOf('--mib')
-const sizeMiB = argMib > 0 ? Number(process.argv[argMib + 1]) : 64
+const { values: args } = parseArgs({ options: {
+  mib: { type: 'string', default: '64' }, 'big-mib': { type: 'string', default: '1024' },
+  ruby: { type: 'string' }, only: { type: 'string' },
+} })
+const sizeMiB = Number(args.mib)
+const bigMiB = Number(args['big-mib'])
 const WORKER = new URL('./file-node-worker.ts', import.meta.url).pathname
 
-interface Worker { proc: ChildProcess; address: string; call(m: object): Promise<Record<string, unknown>> }
+type Mode = 'ours' | 'classic'
+interface Worker { proc: ChildProcess; address: string; startupMs: number; call(m: object): Promise<Record<string, unknown>> }
 
-async function spawnWorker(dir: string, ours: boolean): Promise<Worker> {
-  // BENCH_PROF=<dir> writes a V8 CPU profile of every worker there (open in Chrome DevTools).
+async function spawnWorker(dir: string, mode: Mode): Promise<Worker> {
+  const t0 = performance.now()
   const prof = process.env.BENCH_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROF}`] : []
-  const proc = fork(WORKER, ours ? [dir, 'ours'] : [dir], { execArgv: [...prof, '--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+  const proc = fork(WORKER, [dir, mode], { execArgv: [...prof, '--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
   let waiting: ((m: Record<string, unknown>) => void) | undefined
-  const address = await new Promise<string>((resolve, reject) => {
+  const ready = await new Promise<Record<string, unknown>>((resolve, reject) => {
     proc.once('error', reject)
     proc.once('exit', (code) => reject(new Error(`worker exited with ${code}`)))
     proc.on('message', (m: Record<string, unknown>) => {
-      if (m.ready) resolve(m.address as string)
+      if (m.ready) resolve(m)
       else { const w = waiting; waiting = undefined; w?.(m) }
     })
   })
@@ -33,7 +46,7 @@ async function spawnWorker(dir: string, ours: boolean): Promise<Worker> {
     waiting = (r) => (r.ok ? resolve(r) : reject(new Error(String(r.error))))
     proc.send(m)
   })
-  return { proc, address, call }
+  return { proc, address: ready.address as string, startupMs: performance.now() - t0, call }
 }
 
 async function stop(w: Worker): Promise<void> {
@@ -45,51 +58,146 @@ async function stop(w: Worker): Promise<void> {
   clearTimeout(t)
 }
 
-/** `ours`: every node knows the others speak our extension, so requests are batched and answers
- * carry 40 KiB (loopback carries such datagrams; the internet would fragment them). */
-async function scenario(root: string, file: string, seeders: number, ours: boolean) {
+interface Row { scenario: string; 'MiB/s': string; 'transfer s': string; 'get CPU s/MiB': string; 'seed CPU s/MiB': string; 'get peak RSS MiB': string; 'seed peak RSS MiB': string }
+const row = (scenario: string, mib: number, seconds: number, getCpu: number, seedCpu: number, getRss: number, seedRss: number): Row => ({
+  scenario, 'MiB/s': (mib / seconds).toFixed(1), 'transfer s': seconds.toFixed(2),
+  'get CPU s/MiB': (getCpu / mib).toFixed(4), 'seed CPU s/MiB': (seedCpu / mib).toFixed(4),
+  'get peak RSS MiB': getRss.toFixed(0), 'seed peak RSS MiB': seedRss.toFixed(0),
+})
+
+async function scenario(name: string, root: string, file: string, mib: number, seeders: Mode[], getterMode: Mode): Promise<{ row: Row; startupMs: number }> {
   const workers: Worker[] = []
   try {
-    for (let i = 0; i < seeders; i++) workers.push(await spawnWorker(await mkdtemp(join(root, `seed${i}-`)), ours))
+    for (const [i, m] of seeders.entries()) workers.push(await spawnWorker(await mkdtemp(join(root, `seed${i}-`)), m))
     let id = ''
     for (const w of workers) id = (await w.call({ cmd: 'share', path: file })).id as string
-    const seedBefore = await Promise.all(workers.map((w) => w.call({ cmd: 'stats' })))
-    const getter = await spawnWorker(await mkdtemp(join(root, 'get-')), ours)
+    const before = await Promise.all(workers.map((w) => w.call({ cmd: 'stats' })))
+    const getter = await spawnWorker(await mkdtemp(join(root, 'get-')), getterMode)
     workers.push(getter)
-    if (ours) {
-      for (const w of workers.slice(0, seeders)) {
-        await w.call({ cmd: 'ours', addr: getter.address })
-        await getter.call({ cmd: 'ours', addr: w.address })
-      }
-    }
-    const t0 = process.hrtime.bigint()
-    const got = await getter.call({ cmd: 'get', id, peers: workers.slice(0, seeders).map((w) => w.address) })
-    if (process.env.BENCH_VERBOSE) console.error(JSON.stringify((got.result as { stats: unknown }).stats), JSON.stringify(got.node))
-    const seconds = Number(process.hrtime.bigint() - t0) / 1e9
-    const seedAfter = await Promise.all(workers.slice(0, seeders).map((w) => w.call({ cmd: 'stats' })))
-    const seedCpu = seedAfter.reduce((n, s, i) => n + (s.cpuSeconds as number) - (seedBefore[i].cpuSeconds as number), 0)
-    const seedRss = Math.max(...seedAfter.map((s) => s.peakRssMiB as number))
-    return {
-      scenario: `${seeders} seeder${seeders > 1 ? 's' : ''}${ours ? ', our peers (40 KiB)' : ''}`,
-      'MiB/s': (sizeMiB / seconds).toFixed(1),
-      'get CPU s/MiB': ((got.cpuSeconds as number) / sizeMiB).toFixed(4),
-      'seed CPU s/MiB': (seedCpu / sizeMiB).toFixed(4),
-      'get peak RSS MiB': (got.peakRssMiB as number).toFixed(0),
-      'seed peak RSS MiB': seedRss.toFixed(0),
-    }
+    const got = await getter.call({ cmd: 'get', id, peers: workers.slice(0, seeders.length).map((w) => w.address) })
+    const after = await Promise.all(workers.slice(0, seeders.length).map((w) => w.call({ cmd: 'stats' })))
+    const seedCpu = after.reduce((n, s, i) => n + (s.cpuSeconds as number) - (before[i].cpuSeconds as number), 0)
+    const seedRss = Math.max(...after.map((s) => s.peakRssMiB as number))
+    if (process.env.BENCH_VERBOSE) console.error(name, JSON.stringify((got.result as { stats?: unknown }).stats))
+    return { row: row(name, mib, got.seconds as number, got.cpuSeconds as number, seedCpu, got.peakRssMiB as number, seedRss), startupMs: getter.startupMs }
   } finally {
     await Promise.all(workers.map(stop))
   }
 }
 
+// --- the real Ruby client (manual check; its script is not part of this project) ---
+
+async function freePort(): Promise<number> {
+  const s = dgram.createSocket('udp4')
+  await new Promise<void>((r) => s.bind(0, '127.0.0.1', () => r()))
+  const port = s.address().port
+  await new Promise<void>((r) => s.close(() => r()))
+  return port
+}
+
+/** A copy of the Ruby client that binds a free loopback port and knows only `peer` (its built-in
+ * peer list and fixed port are replaced), or undefined if the script does not look as expected. */
+async function rubyScript(dir: string, port: number, peer?: string): Promise<string | undefined> {
+  let src = await readFile(args.ruby!, 'utf8')
+  const peers = /\[\s*\n(?:\s*\['[^']*',\s*\d+\],?\s*\n)+\s*\]\.each do \|host, port\|/
+  const bind = /\$socket\.bind\('[^']*',\s*\d+\)/
+  if (!peers.test(src) || !bind.test(src)) return undefined
+  const [h, p] = peer ? [peer.slice(0, peer.lastIndexOf(':')), peer.slice(peer.lastIndexOf(':') + 1)] : []
+  src = src.replace(peers, `[\n${peer ? `  ['${h}', ${p}]\n` : ''}].each do |host, port|`).replace(bind, `$socket.bind('127.0.0.1', ${port})`)
+  const path = join(dir, 'cjp2p.rb')
+  await writeFile(path, src)
+  return path
+}
+
+/** CPU seconds a child used so far (utime + stime from /proc, in clock ticks of 1/100 s on Linux). */
+function cpuOfPid(pid: number): number {
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ')
+    return (Number(f[11]) + Number(f[12])) / 100
+  } catch { return NaN }
+}
+
+async function rubyRuns(root: string, file: string, id: string, mib: number): Promise<Row[]> {
+  const rows: Row[] = []
+  // Ruby seeds, ours gets.
+  {
+    const dir = await mkdtemp(join(root, 'ruby-seed-'))
+    await mkdir(join(dir, 'shared'), { recursive: true })
+    await copyFile(file, join(dir, 'shared', id))
+    const port = await freePort()
+    const script = await rubyScript(dir, port)
+    if (!script) return [{ ...row('Ruby client: script not recognised, skipped', 1, 1, 0, 0, 0, 0) }]
+    const ruby = spawn('ruby', [script], { cwd: dir, stdio: 'ignore' })
+    try {
+      await new Promise((r) => setTimeout(r, 500))
+      const getter = await spawnWorker(await mkdtemp(join(root, 'get-')), 'ours')
+      try {
+        const got = await getter.call({ cmd: 'get', id, peers: [`127.0.0.1:${port}`] })
+        rows.push(row('Ruby client -> ours', mib, got.seconds as number, got.cpuSeconds as number, cpuOfPid(ruby.pid!), got.peakRssMiB as number, NaN))
+      } finally { await stop(getter) }
+    } finally { ruby.kill('SIGKILL') }
+  }
+  // Ours seeds, Ruby gets (it never exits: done when the file lands in its shared/).
+  {
+    const seeder = await spawnWorker(await mkdtemp(join(root, 'seed-')), 'ours')
+    const dir = await mkdtemp(join(root, 'ruby-get-'))
+    try {
+      await seeder.call({ cmd: 'share', path: file })
+      const before = await seeder.call({ cmd: 'stats' })
+      const script = (await rubyScript(dir, await freePort(), seeder.address))!
+      const t0 = performance.now()
+      const ruby = spawn('ruby', [script, id], { cwd: dir, stdio: 'ignore' })
+      try {
+        const target = join(dir, 'shared', id)
+        while (!existsSync(target) && performance.now() - t0 < 300_000) await new Promise((r) => setTimeout(r, 20))
+        const seconds = (performance.now() - t0) / 1000
+        const ok = existsSync(target) && createHash('sha256').update(await readFile(target)).digest('hex') === id
+        const after = await seeder.call({ cmd: 'stats' })
+        rows.push(row(ok ? 'ours -> Ruby client' : 'ours -> Ruby client: FAILED', mib, seconds, cpuOfPid(ruby.pid!), (after.cpuSeconds as number) - (before.cpuSeconds as number), NaN, after.peakRssMiB as number))
+      } finally { ruby.kill('SIGKILL') }
+    } finally { await stop(seeder) }
+  }
+  return rows
+}
+
+async function randomFile(path: string, mib: number): Promise<void> {
+  const out = createWriteStream(path)
+  for (let i = 0; i < mib; i++) if (!out.write(randomBytes(MIB))) await new Promise<void>((r) => out.once('drain', () => r()))
+  await new Promise<void>((resolve, reject) => out.end((err?: Error | null) => (err ? reject(err) : resolve())))
+}
+
 const root = await mkdtemp(join(tmpdir(), 'cjp2p-bench-files-'))
 try {
   const file = join(root, 'random.bin')
-  await writeFile(file, randomBytes(sizeMiB * MIB))
-  const rows = []
-  for (const ours of [false, true]) for (const n of [1, 3]) rows.push(await scenario(root, file, n, ours))
-  console.log(`${sizeMiB} MiB file over loopback UDP on ${os.cpus().length} CPUs; 4096-byte blocks unless noted`)
+  await randomFile(file, sizeMiB)
+  const id = createHash('sha256').update(await readFile(file)).digest('hex')
+  const rows: Row[] = []
+  const startups: number[] = []
+  const want = (s: string) => !args.only || s.includes(args.only)
+  const plan: [string, Mode[], Mode][] = [
+    ['ours -> ours', ['ours'], 'ours'],
+    ['3 of ours -> ours', ['ours', 'ours', 'ours'], 'ours'],
+    ['classic peer (emulated) -> ours', ['classic'], 'ours'],
+    ['ours -> classic getter (emulated)', ['ours'], 'classic'],
+  ]
+  for (const [name, seeders, getter] of plan) {
+    if (!want(name)) continue
+    const r = await scenario(name, root, file, sizeMiB, seeders, getter)
+    rows.push(r.row)
+    if (getter === 'ours') startups.push(r.startupMs)
+  }
+  if (args.ruby && want('Ruby')) rows.push(...await rubyRuns(root, file, id, sizeMiB))
+  if (bigMiB > 0 && want('big')) {
+    const big = join(root, 'big.bin')
+    await rm(file)
+    await randomFile(big, bigMiB)
+    rows.push((await scenario(`ours -> ours, ${bigMiB} MiB`, root, big, bigMiB, ['ours'], 'ours')).row)
+  }
+  console.log(`${sizeMiB} MiB file over loopback UDP on ${os.cpus().length} CPUs; each peer its own process; classic = 4096-byte blocks, one request per datagram`)
   console.table(rows)
+  startups.sort((a, b) => a - b)
+  if (startups.length) console.log(`getter start-up (fork to a bound node, under tsx): median ${startups[startups.length >> 1].toFixed(0)} ms; not included in 'transfer s'`)
+  if (!args.ruby) console.log('Ruby client rows: pass --ruby <path to cjp2p.rb> (and have ruby installed)')
 } finally {
   await rm(root, { recursive: true, force: true })
 }

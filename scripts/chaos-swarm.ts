@@ -25,8 +25,11 @@ export class Proc {
     this.exited = new Promise((r) => child.once('close', (code, signal) => { this.exit = { code, signal }; this.group('SIGKILL'); r() }))
   }
 
-  static start(args: string[]): Proc {
-    const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'], detached: true })
+  /** `wrap` prefixes the command, e.g. `ip netns exec <ns>` to run it on a NAT lab host (that
+   * execs the node in place, so the group is still the node's). */
+  static start(args: string[], wrap: string[] = []): Proc {
+    const [bin, ...pre] = [...wrap, process.execPath]
+    const child = spawn(bin, [...pre, BIN, ...args], { env: { ...process.env, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'], detached: true })
     const p = new Proc(args, child)
     live.add(p)
     void p.exited.then(() => live.delete(p))

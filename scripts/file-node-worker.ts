@@ -1,20 +1,22 @@
-// A file-sharing node in its own process, driven over IPC by scripts/bench-files.ts, so the CPU time
+// A file-sharing peer in its own process, driven over IPC by scripts/bench-files.ts, so the CPU time
 // and memory of each side of a transfer can be measured apart.
-//   parent -> child: {cmd:'share', path} | {cmd:'get', id, peers} | {cmd:'ours', addr} | {cmd:'stats'} | {cmd:'exit'}
-// With a second argument `ours`, the node sends and asks for 40 KiB per datagram to peers marked
-// with {cmd:'ours'} (as if they had exchanged stream-extension messages).
+//   argv: <dir> [ours|classic]   ours: a CjNode with store and file server (default);
+//                                classic: scripts/classic-peer.ts (4096-byte blocks, no extension)
+//   parent -> child: {cmd:'share', path} | {cmd:'get', id, peers} | {cmd:'stats'} | {cmd:'exit'}
 //   child -> parent: {ready, address} then one reply per command: {ok:true, ...} | {ok:false, error}
+// `get` on our node works as the CLI does: the peers are configured (bootstrap), the node starts
+// (its hello says IAlsoSpeak), then the download runs.
 import { CjNode } from '../src/mesh/node.ts'
 import { FileServer } from '../src/mesh/file-server.ts'
 import { download } from '../src/mesh/file-download.ts'
 import { UdpTransport } from '../src/mesh/transport.ts'
 import { FileStore } from '../src/store/file-store.ts'
+import { ClassicPeer } from './classic-peer.ts'
 
-type Command = { cmd: 'share'; path: string } | { cmd: 'get'; id: string; peers: string[] } | { cmd: 'ours'; addr: string } | { cmd: 'stats' } | { cmd: 'exit' }
+type Command = { cmd: 'share'; path: string } | { cmd: 'get'; id: string; peers: string[] } | { cmd: 'stats' } | { cmd: 'exit' }
 
 const dir = process.argv[2]
-const ours = process.argv[3] === 'ours'
-const RANGE = 40960
+const mode = process.argv[3] === 'classic' ? 'classic' : 'ours'
 if (!dir || !process.send) {
   process.stderr.write('usage: run by scripts/bench-files.ts (forked with IPC) with a data dir argument\n')
   process.exit(2)
@@ -26,28 +28,53 @@ function stats() {
   return { cpuSeconds: (cpu.user + cpu.system) / 1e6, peakRssMiB: process.resourceUsage().maxRSS / 1024 }
 }
 
-const transport = await UdpTransport.bind({ host: '127.0.0.1', port: 0 })
-const node = new CjNode({ transport }, { probeIntervalMs: 60_000, ourDatagramBytes: ours ? 60_000 : undefined })
-const store = await FileStore.open(dir)
-const server = new FileServer({ node, store }, { ourMaxDataBytes: ours ? RANGE : undefined })
+interface Peer { address: string; share(path: string): Promise<string>; get(id: string, peers: string[]): Promise<unknown>; close(): Promise<void> }
 
+async function ourPeer(): Promise<Peer> {
+  const transport = await UdpTransport.bind({ host: '127.0.0.1', port: 0 })
+  let node = new CjNode({ transport }, { probeIntervalMs: 60_000 })
+  const store = await FileStore.open(dir)
+  const server = new FileServer({ node, store })
+  return {
+    address: node.address,
+    share: (path) => store.share(path),
+    async get(id, peers) {
+      // As `cjp2p-stream get --peer ...`: the peers are configured and greeted at start.
+      server.close()
+      await node.close()
+      node = new CjNode({ transport: await UdpTransport.bind({ host: '127.0.0.1', port: 0 }) }, { probeIntervalMs: 60_000, bootstrap: peers })
+      await node.start()
+      return download(node, store, id, { peers })
+    },
+    async close() { server.close(); await node.close(); await store.close() },
+  }
+}
+
+async function classicPeer(): Promise<Peer> {
+  const p = await ClassicPeer.open({ cookie: 'always' })
+  return {
+    address: p.address,
+    share: async (path) => p.share(path),
+    get: async (id, peers) => { await p.fetch(id, peers[0]); return { id } },
+    close: () => p.close(),
+  }
+}
+
+const peer = mode === 'classic' ? await classicPeer() : await ourPeer()
 process.on('message', (m: Command) => {
   void (async () => {
     try {
-      if (m.cmd === 'share') send({ ok: true, id: await store.share(m.path) })
+      if (m.cmd === 'share') send({ ok: true, id: await peer.share(m.path) })
       else if (m.cmd === 'get') {
         const before = stats()
-        const result = await download(node, store, m.id, { peers: m.peers, ourRangeBytes: ours ? RANGE : undefined })
+        const t0 = performance.now()
+        const result = await peer.get(m.id, m.peers)
+        const seconds = (performance.now() - t0) / 1000
         const after = stats()
-        send({ ok: true, result, cpuSeconds: after.cpuSeconds - before.cpuSeconds, peakRssMiB: after.peakRssMiB, node: node.counters })
-      } else if (m.cmd === 'ours') {
-        node.peers.touch(m.addr, 'configured').speaksStreams = true
-        send({ ok: true })
-      } else if (m.cmd === 'stats') send({ ok: true, ...stats(), served: server.counters, node: node.counters })
+        send({ ok: true, result, seconds, cpuSeconds: after.cpuSeconds - before.cpuSeconds, peakRssMiB: after.peakRssMiB })
+      } else if (m.cmd === 'stats') send({ ok: true, ...stats() })
       else if (m.cmd === 'exit') {
-        server.close()
-        await node.close()
-        await store.close()
+        await peer.close()
         process.disconnect()
       }
     } catch (err) {
@@ -55,4 +82,4 @@ process.on('message', (m: Command) => {
     }
   })()
 })
-send({ ready: true, address: node.address })
+send({ ready: true, address: peer.address })

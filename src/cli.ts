@@ -7,11 +7,18 @@ import { DEFAULT_HTTP_PORT } from './mesh/messages.ts'
 import { UsageError, nodeOptions, parsePort, positiveNumber } from './cli/options.ts'
 import { Shutdown } from './cli/shutdown.ts'
 import { PortInUseError } from './port-binding.ts'
+import { DEFAULT_VIEWER_KEEP, parseKeep, type KeepPolicy } from './store/retention.ts'
 
 const version = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version
 
 /** After the command returned, the process ends within this even if a handle was left open. */
 const EXIT_GRACE_MS = 3000
+
+function keepPolicy(v: string): KeepPolicy {
+  const r = parseKeep(v)
+  if ('error' in r) throw new UsageError(r.error)
+  return r.policy
+}
 
 export function buildProgram(shutdown = new Shutdown()): Command {
   const program = new Command('cjp2p-stream')
@@ -47,11 +54,13 @@ export function buildProgram(shutdown = new Shutdown()): Command {
     .option('--bitrate <rate>', 'video bitrate for ffmpeg', '1500k')
     .addOption(new Option('--ffmpeg <path>', 'ffmpeg binary').env('FFMPEG_PATH'))
     .option('--audio <alsa device>', 'audio device for a V4L2 input')
+    .addOption(new Option('--keep <window>', 'stream kept on disk: all, a duration (30m, 2h) or a size (500MB)').argParser(keepPolicy).default(keepPolicy('all'), 'all'))
     .addOption(json)
     .action(async (input, o, cmd: Command) => (await import('./cli/stream.ts')).runIngest(input, { ...o, dirGiven: isExplicit(cmd, 'dir') }, shutdown))
 
   nodeOptions(program.command('watch').description('watch a live stream, relaying it to other viewers')
     .argument('<stream-id>', 'stream/<public key hex>/<name>'), { port: 0 })
+    .addOption(new Option('--keep <window>', 'stream kept on disk: a duration (30m, 2h), a size (500MB) or all').argParser(keepPolicy).default(keepPolicy(DEFAULT_VIEWER_KEEP), DEFAULT_VIEWER_KEEP))
     .addOption(json)
     .action(async (id, o) => (await import('./cli/stream.ts')).runWatch(id, o, shutdown))
 

@@ -2,8 +2,7 @@
 // metrics and the local HTTP endpoint. The CLI commands, the demo and the benchmarks start these.
 import { join } from 'node:path'
 import { mkdir } from 'node:fs/promises'
-import { CjNode, SMALL_DATAGRAM_BYTES } from './mesh/node.ts'
-import { BLOCK_SIZE } from './mesh/messages.ts'
+import { CjNode } from './mesh/node.ts'
 import { UdpTransport } from './mesh/transport.ts'
 import type { Transport } from './mesh/transport.ts'
 import { ShapedTransport } from './mesh/link.ts'
@@ -12,6 +11,7 @@ import { seededRandom } from './util/timers.ts'
 import { StreamRegistry } from './mesh/stream-registry.ts'
 import { FileServer } from './mesh/file-server.ts'
 import { FileStore } from './store/file-store.ts'
+import type { KeepPolicy } from './store/retention.ts'
 import { StreamLog } from './store/stream-log.ts'
 import { loadOrCreateKey } from './store/keys.ts'
 import { bindPort } from './port-binding.ts'
@@ -104,9 +104,8 @@ export class Runtime {
       bootstrap: opts.peers ?? [], peersFile: join(opts.dir, 'peers.json'), probeIntervalMs: opts.probeIntervalMs,
       ourDatagramBytes: opts.maxDatagramBytes,
     })
-    // Whole 4 KiB blocks that fit a datagram once base64 (4/3) and the JSON around them are paid for.
-    const ourMaxDataBytes = Math.max(BLOCK_SIZE, Math.floor(((opts.maxDatagramBytes ?? SMALL_DATAGRAM_BYTES) - 400) * 0.75 / BLOCK_SIZE) * BLOCK_SIZE)
-    const fileServer = new FileServer({ node, store: files, logger: opts.logger.child('files'), metrics }, { ourMaxDataBytes })
+    // Replies are sized per peer from the node's datagram limit for it (CjNode.datagramLimit).
+    const fileServer = new FileServer({ node, store: files, logger: opts.logger.child('files'), metrics })
     const dht = new Dht({ node, key: nodeKey })
     const rt = new Runtime(opts, node, metrics, files, fileServer, dht)
     try {
@@ -149,9 +148,11 @@ export class Runtime {
 
   /** Starts a stream we are the source of, signed with the key in `keyFile` (default
    * <dir>/keys/<name>.key), made on first use: the same key is the same stream id. */
-  async startSource(name: string, opts: { format: MediaFormat; targetDuration: number; keyFile?: string; onKeyCreated?: (file: string) => void }): Promise<{ log: StreamLog; swarm: StreamSwarm }> {
+  async startSource(name: string, opts: { format: MediaFormat; targetDuration: number; keyFile?: string; onKeyCreated?: (file: string) => void; keep?: KeepPolicy }): Promise<{ log: StreamLog; swarm: StreamSwarm }> {
     const key = await loadOrCreateKey(opts.keyFile ?? join(this.opts.dir, 'keys', `${name}.key`), opts.onKeyCreated)
-    const log = await StreamLog.createSource(this.opts.dir, key, name, { format: opts.format, targetDuration: opts.targetDuration, logger: this.opts.logger.child('store') })
+    const log = await StreamLog.createSource(this.opts.dir, key, name, {
+      format: opts.format, targetDuration: opts.targetDuration, keep: opts.keep, logger: this.opts.logger.child('store'),
+    })
     this.logs.set(log.id, log)
     this.metrics.setNodeRole('source')
     this.dht.provide(log.id)
@@ -159,8 +160,8 @@ export class Runtime {
   }
 
   /** Joins a stream as a viewer: a replica log filled from peers, relayed to others. */
-  async watch(id: string, bootstrap: string[]): Promise<{ log: StreamLog; swarm: StreamSwarm }> {
-    const log = await StreamLog.openReplica(this.opts.dir, id, { logger: this.opts.logger.child('store') })
+  async watch(id: string, bootstrap: string[], opts: { keep?: KeepPolicy } = {}): Promise<{ log: StreamLog; swarm: StreamSwarm }> {
+    const log = await StreamLog.openReplica(this.opts.dir, id, { keep: opts.keep, logger: this.opts.logger.child('store') })
     this.logs.set(log.id, log)
     if (this.opts.role !== 'source') this.metrics.setNodeRole('viewer')
     const peers = bootstrap.length ? bootstrap : this.node.peers.active().map((p) => p.addr)

@@ -57,16 +57,18 @@ export class GetDiagnosis {
       const line = 'no peers to ask: give --peer host:port (or CJP2P_PEERS)'
       return { line, giveUp: since >= this.waits.silentMs ? new GetGaveUp('ERR_NO_ANSWER', `no peers to ask for ${this.id}; give --peer host:port`) : null }
     }
+    // Before anyone sent a byte there is no progress to show, only what we wait for.
+    const asking = `asking ${s(asked.length)} for ${this.id.slice(0, 12)}…`
     if (heard.length === 0) {
-      const line = since < this.waits.sayAfterMs ? null : `no answer yet from ${asked.join(', ')}: is a node running there?`
+      const line = since < this.waits.sayAfterMs ? asking : `no answer yet from ${asked.join(', ')}: is a node running there?`
       return { line, giveUp: since >= this.waits.silentMs ? new GetGaveUp('ERR_NO_ANSWER', `no peer answered in ${Math.round(since / 1000)} s (asked ${asked.join(', ')}); is a node running there?`) : null }
     }
     const silent = asked.filter((a) => !heard.includes(a))
     if (silent.length === 0) {
-      const line = since < this.waits.sayAfterMs ? null : `${s(heard.length)} answered; none has ${this.id.slice(0, 12)}…`
+      const line = since < this.waits.sayAfterMs ? asking : `${s(heard.length)} answered; none has ${this.id.slice(0, 12)}…`
       return { line, giveUp: since >= this.waits.lackMs ? new GetGaveUp('ERR_NOT_FOUND', `${s(heard.length)} answered but none has ${this.id}`) : null }
     }
-    const line = since < this.waits.sayAfterMs ? null : `${heard.length} of ${s(asked.length)} answered, none has it; no answer yet from ${silent.join(', ')}`
+    const line = since < this.waits.sayAfterMs ? asking : `${heard.length} of ${s(asked.length)} answered, none has it; no answer yet from ${silent.join(', ')}`
     return { line, giveUp: since >= this.waits.silentMs ? new GetGaveUp('ERR_NOT_FOUND', `${heard.length} of ${s(asked.length)} answered but none has ${this.id}; no answer from ${silent.join(', ')}`) : null }
   }
 }

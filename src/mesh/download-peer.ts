@@ -2,6 +2,7 @@
 // answering at all. A peer starts as a candidate that gets one request at a time; its first full
 // block makes it a supplier with a growing window; a run of timeouts sets it aside for a while.
 import { RequestWindow } from './request-window.ts'
+import type { PeerAnswer } from './transfer-error.ts'
 
 /** Timeouts in a row after which a peer counts as gone for now and its blocks go to others. */
 export const GONE_AFTER_TIMEOUTS = 3
@@ -27,6 +28,9 @@ export class DownloadPeer {
   rests = 0
   /** Not before this time (our own anti-amplification budget toward it was exhausted). */
   notBefore = 0
+  /** When we first asked it, and what it has answered so far (reported once per change). */
+  askedAt?: number
+  answer?: PeerAnswer
 
   /** Requests sent to it in order (key and sequence), answered ones included; trimmed as answers pass them. */
   private sentLog: { seq: number; key: string }[] = []

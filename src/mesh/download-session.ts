@@ -14,9 +14,11 @@ import { BLOCK_SIZE, MAX_REQUEST_LENGTH } from './messages.ts'
 import { BlockPlan } from './block-plan.ts'
 import { DownloadPeer } from './download-peer.ts'
 import { FileRouter } from './file-router.ts'
+import { dataBytesFitting } from './file-server.ts'
 import { RequestBook } from './request-book.ts'
 import type { BlockRequest } from './request-book.ts'
 import { TransferError } from './transfer-error.ts'
+import type { PeerAnswer, PeerAnswers } from './transfer-error.ts'
 import { ProgressMeter } from './progress-meter.ts'
 import { MAX_FILE_BYTES } from '../store/file-store.ts'
 import type { Download } from '../store/file-store.ts'
@@ -29,9 +31,11 @@ import type { Timer } from '../util/timers.ts'
 export const MAX_DOWNLOAD_PEERS = 64
 /** How often the sweep runs: well under the smallest timeout, cheap with a few thousand requests. */
 const SWEEP_MS = 50
-/** Blocks received but not yet on disk, past which no new requests go out: a disk slower than the
- * network must slow the download, not fill memory with the file. */
-export const MAX_QUEUED_WRITES = 512
+/** Blocks received but not yet on disk (8 MiB), past which no new requests go out: a disk slower
+ * than the network must slow the download, not fill memory with the file. */
+export const MAX_QUEUED_WRITES = 2048
+/** Blocks per write: consecutive blocks go to disk in one writev, up to 1 MiB. */
+const MAX_WRITE_RUN = 256
 /** Requests in one datagram to a peer of ours (others get one per datagram, as they answer all of a
  * datagram in one reply). */
 const MAX_BATCH = 32
@@ -41,6 +45,8 @@ export class DownloadSession {
   private metrics: MetricsSink
   private peers = new Map<string, DownloadPeer>()
   private requests = new RequestBook(() => this.plan)
+  /** Cap on blocks per request to a peer of ours (opts.ourRangeBytes); each request is also sized to
+   * fit that peer's datagram limit. */
   private ourRangeBlocks: number
   private exclude: Set<string>
   private plan?: BlockPlan
@@ -50,6 +56,11 @@ export class DownloadSession {
   /** Settles once the store has recorded the size; block writes wait for it. */
   private sized: Promise<unknown> = Promise.resolve()
   private writes = new Set<Promise<void>>()
+  /** Blocks accepted and not yet handed to the store, written together on the next turn of the event loop. */
+  private queued = new Map<number, Buffer>()
+  private flushScheduled = false
+  /** Blocks accepted and not yet on disk (queued or being written). */
+  private unwritten = 0
   private meter: ProgressMeter
   private lastBlockAt: number
   private started: number
@@ -64,12 +75,16 @@ export class DownloadSession {
     this.log = (opts.logger ?? node.log).child('get')
     this.metrics = opts.metrics ?? node.metrics
     this.exclude = new Set(opts.exclude ?? [])
-    this.ourRangeBlocks = Math.max(1, Math.min(MAX_REQUEST_LENGTH / BLOCK_SIZE, Math.floor((opts.ourRangeBytes ?? BLOCK_SIZE) / BLOCK_SIZE)))
+    this.ourRangeBlocks = Math.max(1, Math.min(MAX_REQUEST_LENGTH / BLOCK_SIZE, Math.floor((opts.ourRangeBytes ?? MAX_REQUEST_LENGTH) / BLOCK_SIZE)))
     this.started = this.lastBlockAt = node.timers.now()
     this.meter = new ProgressMeter(node.timers, opts.progressIntervalMs ?? 250)
     this.unregister = FileRouter.of(node).register(id, {
       content: (m, from) => this.content(m, from),
-      hints: (peers) => { for (const a of peers) this.join(a) },
+      hints: (peers, from) => {
+        const asker = this.peers.get(from)
+        if (asker && asker.blocks === 0) this.answered(asker, 'lacks')
+        for (const a of peers) this.join(a)
+      },
       suppliers: () => this.suppliers(),
     })
     if (dl.size !== null) this.adopt(dl.size)
@@ -149,6 +164,7 @@ export class DownloadSession {
       this.requests.settle(req)
       const now = this.node.timers.now()
       if (good > 0) {
+        this.answered(peer, 'supplying')
         this.lastBlockAt = now
         peer.answered(req.retry ? undefined : now - req.sentAt)
         for (const o of peer.overtaken(req.seq)) {
@@ -169,14 +185,39 @@ export class DownloadSession {
     peer.blocks++
     peer.bytes += bytes.length
     this.meter.add(bytes.length)
-    const w: Promise<void> = this.sized.then(() => this.dl.writeBlock(i, bytes)).then(
+    this.queued.set(i, bytes)
+    this.unwritten++
+    if (!this.flushScheduled) { this.flushScheduled = true; this.node.timers.setTimeout(() => this.flushWrites(), 0) }
+  }
+
+  /** Hands queued blocks to the store in runs of consecutive blocks: the answers to one pump of
+   * requests arrive within one turn of the event loop, so a run is usually all of them. */
+  private flushWrites(): void {
+    this.flushScheduled = false
+    if (this.queued.size === 0) return
+    const order = [...this.queued.keys()].sort((a, b) => a - b)
+    let k = 0
+    while (k < order.length) {
+      const first = order[k]
+      const run: Buffer[] = [this.queued.get(first)!]
+      while (k + run.length < order.length && order[k + run.length] === first + run.length && run.length < MAX_WRITE_RUN) run.push(this.queued.get(first + run.length)!)
+      k += run.length
+      this.writeRun(first, run)
+    }
+    this.queued.clear()
+  }
+
+  private writeRun(first: number, run: Buffer[]): void {
+    const w: Promise<void> = this.sized.then(() => this.dl.writeBlocks(first, run)).then(
       () => {
         this.writes.delete(w)
+        const before = this.unwritten
+        this.unwritten -= run.length
         if (this.maybeFinish()) return
         // Backpressure released: let every peer's window refill.
-        if (this.writes.size === MAX_QUEUED_WRITES / 2) for (const p of this.peers.values()) this.pump(p)
+        if (before >= MAX_QUEUED_WRITES / 2 && this.unwritten < MAX_QUEUED_WRITES / 2) for (const p of this.peers.values()) this.pump(p)
       },
-      (err) => { this.writes.delete(w); this.fail(new TransferError('ERR_STORE', `cannot write block ${i}: ${err.message}`, { cause: err })) },
+      (err) => { this.writes.delete(w); this.fail(new TransferError('ERR_STORE', `cannot write block ${first}: ${err.message}`, { cause: err })) },
     )
     this.writes.add(w)
   }
@@ -186,12 +227,12 @@ export class DownloadSession {
   private pump(peer: DownloadPeer): void {
     if (this.done) return
     const now = this.node.timers.now()
-    if (now < peer.notBefore || this.writes.size >= MAX_QUEUED_WRITES) return
+    if (now < peer.notBefore || this.unwritten >= MAX_QUEUED_WRITES) return
     const info = this.node.peers.get(peer.addr)
     const ours = info?.speaksStreams === true
     const out: BlockRequest[] = []
     while (peer.room() > out.length && out.length < (ours ? MAX_BATCH : 1)) {
-      const r = this.requests.next(peer, ours ? this.ourRangeBlocks : 1, now)
+      const r = this.requests.next(peer, ours ? Math.min(this.ourRangeBlocks, dataBytesFitting(this.node.datagramLimit(info)) / BLOCK_SIZE) : 1, now)
       if (!r) break
       out.push(r)
     }
@@ -207,6 +248,7 @@ export class DownloadSession {
     }
     this.stats.requests += out.length
     for (const r of out) { r.seq = peer.win.sent(); r.deadline = now + peer.win.rtoMs; peer.logSent(r.seq, r.key) }
+    peer.askedAt ??= now
     if (!ours && peer.room() > 0) this.pump(peer)
   }
 
@@ -229,6 +271,11 @@ export class DownloadSession {
     for (const r of this.requests.expired(now)) {
       this.stats.timeouts++
       touched.add(r.peer)
+      if (r.peer.blocks === 0) {
+        // Heard from since we asked (a cookie, a ReturnedMessage, a hint) but no block: it lacks the id.
+        const heard = (this.node.peers.get(r.peer.addr)?.lastHeard ?? 0) >= (r.peer.askedAt ?? Infinity)
+        this.answered(r.peer, heard ? 'lacks' : 'silent')
+      }
       if (r.peer.timedOut(r.seq, now)) this.releaseAll(r.peer)
     }
     if (now >= this.nextAdopt) { this.nextAdopt = now + 1000; this.adoptKnownPeers() }
@@ -237,9 +284,21 @@ export class DownloadSession {
     if (progress) this.opts.onProgress?.(progress)
     const stall = this.opts.stallTimeoutMs ?? 60_000
     if (now - this.lastBlockAt > stall) {
-      const why = this.peers.size === 0 ? 'no peers known' : `no block for ${Math.round(stall / 1000)} s from ${this.peers.size} peers`
-      this.fail(new TransferError('ERR_STALLED', `download of ${this.id} stalled: ${why}`))
+      const peers: PeerAnswers = { silent: [], lacks: [], supplying: [] }
+      for (const p of this.peers.values()) if (p.answer) peers[p.answer].push(p.addr)
+      const why = this.peers.size === 0 ? 'no peers known'
+        : peers.supplying.length === 0 && peers.lacks.length === 0 ? `no answer from any of ${this.peers.size} peer(s)`
+          : peers.supplying.length === 0 ? `${peers.lacks.length} peer(s) answered without having it${peers.silent.length ? `, ${peers.silent.length} never answered` : ''}`
+            : `no block for ${Math.round(stall / 1000)} s from ${this.peers.size} peer(s)`
+      this.fail(new TransferError('ERR_STALLED', `download of ${this.id} stalled: ${why}`, { peers }))
     }
+  }
+
+  /** Records what a peer answered; tells the caller once per change. A supplier stays one. */
+  private answered(peer: DownloadPeer, answer: PeerAnswer): void {
+    if (peer.answer === answer || peer.answer === 'supplying') return
+    peer.answer = answer
+    this.opts.onPeerAnswer?.(peer.addr, answer)
   }
 
   private peersActive(): number { let n = 0; for (const p of this.peers.values()) if (p.phase === 'supplier') n++; return n }
@@ -250,7 +309,7 @@ export class DownloadSession {
 
   private maybeFinish(): boolean {
     if (this.done) return true
-    if (!this.plan?.done || this.writes.size > 0) return false
+    if (!this.plan?.done || this.unwritten > 0) return false
     this.stop()
     void this.complete()
     return true
@@ -286,6 +345,7 @@ export class DownloadSession {
     if (this.done) return
     this.stop()
     // Blocks already queued for disk finish first, so the resume bitmap matches the data file.
+    this.flushWrites()
     void Promise.allSettled([...this.writes]).then(() => this.dl.close()).finally(() => this.reject(err))
   }
 

@@ -4,6 +4,7 @@ import type { CjNode } from './node.ts'
 import { BLOCK_SIZE } from './messages.ts'
 import { DownloadSession } from './download-session.ts'
 import { TransferError } from './transfer-error.ts'
+import type { PeerAnswer } from './transfer-error.ts'
 import type { DownloadProgress } from './progress-meter.ts'
 import { isContentId } from '../store/file-store.ts'
 import type { FileStore } from '../store/file-store.ts'
@@ -12,7 +13,7 @@ import type { MetricsSink } from '../metrics/types.ts'
 
 export type { DownloadProgress } from './progress-meter.ts'
 export { isTransferError, TransferError } from './transfer-error.ts'
-export type { TransferErrorCode } from './transfer-error.ts'
+export type { PeerAnswer, PeerAnswers, TransferErrorCode } from './transfer-error.ts'
 export { MAX_DOWNLOAD_PEERS, MAX_QUEUED_WRITES } from './download-session.ts'
 
 export interface DownloadOptions {
@@ -21,15 +22,19 @@ export interface DownloadOptions {
   /** Addresses never to ask (a peer that served a bad copy). */
   exclude?: string[]
   onProgress?: (p: DownloadProgress) => void
+  /** Called when what a peer answered us changes: 'silent' (its first request timed out and
+   * nothing came from it since we asked), 'lacks' (it answered but sent no block, or pointed
+   * elsewhere with MaybeTheyHaveSome), 'supplying' (its first block arrived). */
+  onPeerAnswer?: (peer: string, answer: PeerAnswer) => void
   progressIntervalMs?: number
   signal?: AbortSignal
   logger?: Logger
   metrics?: MetricsSink
   /** Give up with ERR_STALLED when no new block arrived for this long. */
   stallTimeoutMs?: number
-  /** Bytes asked per request of a peer known to speak our extension, whose server must be set to
-   * send that much in one datagram (FileServerInit.ourMaxDataBytes): worth it on loopback or a LAN
-   * with large datagrams. Default one block, which every peer answers in full. */
+  /** Cap on bytes asked per request of a peer known to speak our extension. Requests are sized to
+   * what fits the datagrams we exchange with it (40 KiB on loopback or with a large --max-datagram,
+   * one block otherwise). Default MAX_REQUEST_LENGTH. */
   ourRangeBytes?: number
 }
 

@@ -20,9 +20,9 @@ export const UNVERIFIED_HINT_PEERS = 3
 
 export interface FileServerComponents { node: CjNode; store: FileStore; logger?: Logger; metrics?: MetricsSink }
 export interface FileServerInit {
-  /** Largest data per reply to a peer that speaks our extension. A reply is one datagram, so more
-   * than a block only pays where large datagrams are not fragmented away (loopback, some LANs).
-   * Default one block; at most MAX_REQUEST_LENGTH. */
+  /** Cap on the data per reply to a peer that speaks our extension. A reply is one datagram, sized
+   * to what the node may send that peer (CjNode.datagramLimit: 40 KiB on loopback or with a large
+   * --max-datagram, one block otherwise). Default MAX_REQUEST_LENGTH. */
   ourMaxDataBytes?: number
 }
 
@@ -49,7 +49,7 @@ export class FileServer {
     this.node = c.node
     this.router = FileRouter.of(c.node)
     this.files = new SharedFileReader(c.store.sharedDir, c.node.timers, isValidFileId)
-    this.ourMax = Math.max(BLOCK_SIZE, Math.min(init.ourMaxDataBytes ?? BLOCK_SIZE, MAX_REQUEST_LENGTH))
+    this.ourMax = Math.max(BLOCK_SIZE, Math.min(init.ourMaxDataBytes ?? MAX_REQUEST_LENGTH, MAX_REQUEST_LENGTH))
     c.node.handle('PleaseSendContent', (m, ctx) => this.answer(m, ctx))
   }
 
@@ -65,7 +65,7 @@ export class FileServer {
     this.counters.requests++
     if (!isValidFileId(m.id)) { this.counters.ignored++; return }
     if (this.router.downloading(m.id)) { this.hint(m.id, ctx); return }
-    let max = ctx.peer.speaksStreams ? this.ourMax : BLOCK_SIZE
+    let max = ctx.peer.speaksStreams ? Math.min(this.ourMax, dataBytesFitting(this.node.datagramLimit(ctx.peer))) : BLOCK_SIZE
     // An unverified asker gets a few bytes and eof, shrunk to what the 2x budget leaves after our
     // cookie request, so that the first answer always carries both (an empty Content still says eof).
     if (!ctx.verified) max = Math.max(0, Math.min(UNVERIFIED_DATA_BYTES, Math.floor((ctx.room() - contentOverhead(m.id, m.offset)) / 4) * 3))
@@ -97,4 +97,10 @@ export class FileServer {
 /** Encoded bytes of a Content for this id and offset with no data and an 11-digit eof. */
 function contentOverhead(id: string, offset: number): number {
   return encodedSize({ type: 'Content', id, offset, data: Buffer.alloc(0), eof: 1e10 })
+}
+
+/** Whole blocks of data whose Content (base64, id, cookie echo: 600 bytes of room) fits a datagram
+ * of `limit` bytes; at least one block (the LCDP size carries one). */
+export function dataBytesFitting(limit: number): number {
+  return Math.max(BLOCK_SIZE, Math.floor(((limit - 600) * 3) / 4 / BLOCK_SIZE) * BLOCK_SIZE)
 }

@@ -9,7 +9,7 @@
 import { createHmac, randomBytes } from 'node:crypto'
 import { EventEmitter } from 'node:events'
 import { lookup } from 'node:dns/promises'
-import type { Json, Message, MessageOf, MessageType } from './messages.ts'
+import type { DecodeResult, Json, Message, MessageOf, MessageType } from './messages.ts'
 import { MAX_DATAGRAM_BYTES, MAX_PEERS_PER_LIST, OUR_EXTENSION, STREAM_EXTENSION, decodeDatagram, encodeMessage, encodedSize, isAddress } from './messages.ts'
 import type { Transport } from './transport.ts'
 import { formatAddress, parseAddress } from './transport.ts'
@@ -36,6 +36,9 @@ const HELLO_MAX_GAP_MS = 10_000
 const FLOOD_CHARGE_INTERVAL_MS = 1000
 /** Replies to peers not known to be ours stay under the LCDP datagram size; ours may be larger on loopback. */
 export const SMALL_DATAGRAM_BYTES = 5888
+/** Loopback carries datagrams up to the UDP maximum without fragmenting: our peers on the same
+ * host exchange 40 KiB per datagram whatever --max-datagram says for the network. */
+export const LOOPBACK_DATAGRAM_BYTES = MAX_DATAGRAM_BYTES
 /** Unverified senders get at most this many addresses in a list (the reference nodes give 1 to 3). */
 export const UNVERIFIED_LIST_MAX = 2
 /** Cookies remembered per host: recomputing an HMAC for every datagram costs more than the lookup. */
@@ -94,7 +97,8 @@ export class CjNode extends EventEmitter {
     this.secret = init.secret ?? randomBytes(32)
     this.peers = new PeerTable({ clock: this.timers, max: init.maxPeers })
     this.selves = new SelfAddresses(this.transport.address)
-    this.transport.onDatagram((buf, from) => this.receive(buf, from))
+    this.transport.onDatagram((buf, from) => this.receive(buf.length, from, () => decodeDatagram(buf)))
+    this.transport.onDecoded?.((messages, bytes, from) => this.receive(bytes, from, () => ({ ok: true, messages, skipped: { bad: 0, unknown: 0 } })))
     this.handle('PleaseSendPeers', (_m, ctx) => {
       const n = ctx.verified ? MAX_PEERS_PER_LIST : UNVERIFIED_LIST_MAX
       ctx.reply({ type: 'Peers', peers: this.peers.shareable(ctx.from, n) })
@@ -148,7 +152,7 @@ export class CjNode extends EventEmitter {
       .slice(0, 16)
     for (const p of targets) {
       const hello: Message[] = [{ type: 'PleaseSendPeers' }, { type: 'PleaseReturnThisMessage', value: now }]
-      if (p.maxDatagramBytes === undefined) hello.push(this.capabilities())
+      if (p.maxDatagramBytes === undefined) hello.push(this.capabilities(p.addr))
       this.send(p.addr, hello)
     }
     this.metrics.peersGauge(this.peers.size, this.peers.active(60_000).length)
@@ -168,9 +172,21 @@ export class CjNode extends EventEmitter {
     return c
   }
 
-  /** Our IAlsoSpeak: the extension we speak and the largest datagram we accept. */
-  capabilities(): Message {
-    return { type: 'IAlsoSpeak', extensions: [OUR_EXTENSION], maxDatagramBytes: this.init.ourDatagramBytes ?? SMALL_DATAGRAM_BYTES }
+  /** Our IAlsoSpeak to one address: the extension we speak and the largest datagram we accept from it. */
+  capabilities(to?: string): Message {
+    return { type: 'IAlsoSpeak', extensions: [OUR_EXTENSION], maxDatagramBytes: this.ourLimit(to) }
+  }
+
+  private ourLimit(addr: string | undefined): number {
+    const n = this.init.ourDatagramBytes ?? SMALL_DATAGRAM_BYTES
+    return addr !== undefined && isLoopback(addr) ? Math.max(n, LOOPBACK_DATAGRAM_BYTES) : n
+  }
+
+  /** The largest datagram we send a peer: more than the LCDP size only to a verified peer of ours
+   * that said it takes more (IAlsoSpeak). */
+  datagramLimit(peer: Peer): number {
+    const ours = this.ourLimit(peer.addr)
+    return peer.speaksStreams && peer.verified ? Math.min(ours, peer.maxDatagramBytes ?? ours) : SMALL_DATAGRAM_BYTES
   }
 
   /** Sends messages to one address, wrapped in the cookie echo/request, split into datagrams of a
@@ -181,15 +197,21 @@ export class CjNode extends EventEmitter {
 
   /** The cookie messages that lead every datagram to a peer: the echo of theirs (dropped when it
    * would not fit the budget: the request for ours is what lets them prove themselves) and ours. */
-  private prefixFor(to: string, peer: Peer, budget: number): { json: string[]; bytes: number } {
+  private prefixFor(to: string, peer: Peer, budget: number): { json: string[]; messages: Message[]; bytes: number } {
     const json: string[] = []
-    if (!peer.verified) json.push(JSON.stringify(encodeMessage({ type: 'PleaseAlwaysReturnThisMessage', value: { cookie: this.cookieFor(to) } })))
-    if (peer.theirCookie !== undefined) {
-      const echo = JSON.stringify(encodeMessage({ type: 'AlwaysReturned', value: peer.theirCookie }))
-      // Sizes in bytes, not UTF-16 units: a peer's cookie may hold multi-byte characters.
-      if (byteSize(json) + Buffer.byteLength(echo) + 1 <= budget) json.unshift(echo)
+    const messages: Message[] = []
+    if (!peer.verified) {
+      const ask: Message = { type: 'PleaseAlwaysReturnThisMessage', value: { cookie: this.cookieFor(to) } }
+      json.push(JSON.stringify(encodeMessage(ask)))
+      messages.push(ask)
     }
-    return { json, bytes: byteSize(json) }
+    if (peer.theirCookie !== undefined) {
+      const echo: Message = { type: 'AlwaysReturned', value: peer.theirCookie }
+      const text = JSON.stringify(encodeMessage(echo))
+      // Sizes in bytes, not UTF-16 units: a peer's cookie may hold multi-byte characters.
+      if (byteSize(json) + Buffer.byteLength(text) + 1 <= budget) { json.unshift(text); messages.unshift(echo) }
+    }
+    return { json, messages, bytes: byteSize(json) }
   }
 
   /** What the 2x rule still lets us send an unverified peer (hello allowance not included). */
@@ -218,8 +240,7 @@ export class CjNode extends EventEmitter {
     if (this.peers.isBanned(peer)) return 0
     const now = this.timers.now()
     if (!isReply && !peer.verified && peer.lastHeard === 0 && peer.unverifiedRecv === 0) peer.spokeFirst = true
-    const ours = this.init.ourDatagramBytes ?? SMALL_DATAGRAM_BYTES
-    const maxBytes = peer.speaksStreams && peer.verified ? Math.min(ours, peer.maxDatagramBytes ?? ours) : SMALL_DATAGRAM_BYTES
+    const maxBytes = this.datagramLimit(peer)
     let budget = Infinity
     let twice = Infinity
     let allowance = 0
@@ -236,11 +257,19 @@ export class CjNode extends EventEmitter {
     let kinds: Outgoing[] = []
     const flush = (bare = false) => {
       if (parts.length === 0 && !bare) return
-      const buf = Buffer.from('[' + [...prefix.json, ...parts].join(',') + ']')
-      this.transport.send(buf, to)
-      sent += buf.length
+      let bytes: number
+      if (this.transport.sendDecoded) {
+        // partBytes counts the brackets and commas: it is the encoded datagram's length.
+        bytes = partBytes
+        this.transport.sendDecoded([...prefix.messages, ...kinds.map((o) => o.m)], bytes, to)
+      } else {
+        const buf = Buffer.from('[' + [...prefix.json, ...parts].join(',') + ']')
+        this.transport.send(buf, to)
+        bytes = buf.length
+      }
+      sent += bytes
       for (const o of kinds) if (o.m.type.startsWith('Please') && o.m.type !== 'PleaseAlwaysReturnThisMessage') requests++
-      this.account(buf.length, kinds)
+      this.account(bytes, kinds)
       parts = []; kinds = []; partBytes = prefix.bytes
     }
     for (const o of out) {
@@ -286,12 +315,12 @@ export class CjNode extends EventEmitter {
   }
 
   /** The socket handler. Nothing a stranger sends can throw past this function. */
-  private receive(buf: Buffer, from: string): void {
+  private receive(size: number, from: string, decode: () => DecodeResult): void {
     if (this.closed) return
     try {
       this.counters.datagramsIn++
-      this.counters.bytesIn += buf.length
-      if (buf.length > MAX_DATAGRAM_BYTES) return this.drop('oversize')
+      this.counters.bytesIn += size
+      if (size > MAX_DATAGRAM_BYTES) return this.drop('oversize')
       if (this.isSelf(from)) return this.drop('self')
       const known = this.peers.get(from)
       if (known && this.peers.isBanned(known)) return this.drop('banned')
@@ -302,14 +331,14 @@ export class CjNode extends EventEmitter {
         if (peer.penalty === 0 || this.timers.now() - peer.penaltyAt >= FLOOD_CHARGE_INTERVAL_MS) this.penalise(from, 'flood')
         return this.drop('rate_limited')
       }
-      const decoded = decodeDatagram(buf)
+      const decoded = decode()
       if (!decoded.ok) return this.drop(decoded.reason)
       if (decoded.skipped.bad > 0) this.drop('bad_message')
       if (decoded.skipped.unknown > 0) this.drop('unknown_type')
       peer.lastHeard = this.timers.now()
-      if (!peer.verified) peer.unverifiedRecv += buf.length
+      if (!peer.verified) peer.unverifiedRecv += size
       const kind: TrafficKind = decoded.messages.some((m) => m.type === 'Content') ? 'stream' : 'control'
-      this.metrics.datagramReceived(kind, buf.length)
+      this.metrics.datagramReceived(kind, size)
       for (const m of decoded.messages) {
         if (m.type === 'PleaseAlwaysReturnThisMessage' && isOurCookie(m.value, this.cookieFor(from))) {
           // It asks us to return the cookie we hand to this very address: it is our own datagram,
@@ -354,7 +383,7 @@ export class CjNode extends EventEmitter {
         peer.speaksStreams = true
         // Below the LCDP size nobody needs to go; above it only what the peer says it takes.
         peer.maxDatagramBytes = Math.max(SMALL_DATAGRAM_BYTES, m.maxDatagramBytes)
-        if (!peer.toldCaps) { out.push({ m: this.capabilities(), kind: 'control', role: 'relay' }); peer.toldCaps = true }
+        if (!peer.toldCaps) { out.push({ m: this.capabilities(from), kind: 'control', role: 'relay' }); peer.toldCaps = true }
       }
       for (const h of this.handlers.get(m.type) ?? []) {
         try {
@@ -396,6 +425,10 @@ export class CjNode extends EventEmitter {
     await this.transport.close()
     this.emit('close')
   }
+}
+
+function isLoopback(addr: string): boolean {
+  return addr.startsWith('127.') || addr.startsWith('[::1]:') || addr.startsWith('[::ffff:127.')
 }
 
 function byteSize(json: string[]): number {

@@ -53,6 +53,20 @@ export const STARTUP_MS = 1500
  * this recently. Shorter than PARENT_TIMEOUT_MS, so a node whose parent went silent is refused by
  * its own children when it asks them: that is what keeps a stripe's graph free of cycles. */
 export const RECEIVING_MS = 1000
+/** A stripe parent whose next push is this late, counted from when a later chunk came from the
+ * parent of another stripe, is failing us: we leave it without waiting out PARENT_TIMEOUT_MS and
+ * tell its own parent. Covers a few hops of depth difference between stripes on a WAN. */
+export const MISSED_PUSH_MS = 300
+/** A new parent said yes, so it receives the stripe and has what we lack of it: its catch-up
+ * starts at once. Nothing within this long, while we lack chunks of its stripe, is a failure too
+ * (the only test there is when every parent we have is new, or a squatter). */
+export const FIRST_PUSH_MS = 600
+/** A relay that fed its children nothing: they avoid it as a parent, its parent keeps it out of
+ * its children in that stripe (and push-down off there, so nobody gets a place by claim alone),
+ * and a complainer is heard once per stripe, all for this long. Interior places near the source
+ * are earned by delivery. */
+export const FAILED_RELAY_MS = 30_000
+
 /** Pulls a node answers with data per second (about half a copy of a 2 Mb/s stream): beyond that
  * it answers with hints, so one well-known peer is not buried in everyone's repairs. */
 export const PULLS_SERVED_PER_SECOND = 16
@@ -91,6 +105,14 @@ export function interiorStripe(addr: string): number {
   return (h >>> 0) % STRIPES
 }
 
+/** Does our parent in a stripe owe us a push? `lastPushed` is the newest chunk it pushed to us (or
+ * the newest we had when it took us), `frontier` the newest chunk any of our parents pushed. Its
+ * next chunk is lastPushed + STRIPES; a later one from another stripe means ours is late. Any
+ * block counts as a push, so a datagram lost now and then does not make a parent late. */
+export function pushOverdue(lastPushed: number, frontier: number): boolean {
+  return frontier > lastPushed + STRIPES
+}
+
 export interface ChildRequest { from: string; stripe: number }
 export interface ParentState {
   isSource: boolean
@@ -99,6 +121,8 @@ export interface ParentState {
   children: ReadonlyArray<ReadonlySet<string>>
   /** True when we receive this stripe (a viewer can only forward what flows to it). */
   receiving: (stripe: number) => boolean
+  /** False while a stripe had a failed child recently: nobody gets a place by claim alone then. */
+  pushDown?: (stripe: number) => boolean
 }
 /** `evict`: a child to push down under the newcomer (SplitStream's push-down), told to ask it instead. */
 export type ChildDecision = { accept: true; evict?: string } | { accept: false; tryInstead: string[] }
@@ -118,7 +142,7 @@ export function decideChild(s: ParentState, req: ChildRequest, otherHolders: str
   // the place of a child that is not, and that child moves one level down, under the newcomer. So
   // the top of every stripe tree fills with nodes that can fan out, and the trees stay shallow.
   const pushDown = () => {
-    if (interiorStripe(req.from) !== req.stripe) return redirect()
+    if (interiorStripe(req.from) !== req.stripe || s.pushDown?.(req.stripe) === false) return redirect()
     const leaf = [...kids].find((a) => interiorStripe(a) !== req.stripe)
     return leaf ? { accept: true as const, evict: leaf } : redirect()
   }

@@ -8,8 +8,8 @@ import { STRIPES, MAX_RECORDS_PER_MESSAGE } from './messages.ts'
 import { ChunkAssembly, type AddResult } from './chunk-assembly.ts'
 import type { MissingChunk } from './stream-policy.ts'
 import {
-  CATCHUP_CHUNKS, CHILD_EXPIRY_MS, PARENT_TIMEOUT_MS, RESUBSCRIBE_MS, SOURCE_REPAIR_BUDGET, decideChild, planRepairs,
-  isReceiving, mayServePull, playbackDeadline, rankParents, sourceMayServe, stripeOf,
+  CATCHUP_CHUNKS, CHILD_EXPIRY_MS, FAILED_RELAY_MS, FIRST_PUSH_MS, MISSED_PUSH_MS, PARENT_TIMEOUT_MS, RESUBSCRIBE_MS, SOURCE_REPAIR_BUDGET,
+  decideChild, pushOverdue, isReceiving, mayServePull, planRepairs, playbackDeadline, rankParents, sourceMayServe, stripeOf,
 } from './stream-policy.ts'
 import type { StreamLog } from '../store/stream-log.ts'
 import type { ChunkRecord, SegmentRecord, Verdict } from '../store/stream-types.ts'
@@ -38,18 +38,25 @@ const MAX_REFUSED_ASKS = 4096
 /** A stripe parent silent this long is asked for repairs last (a segment's chunks arrive within
  * a burst, so over a second of silence mid-stream means trouble upstream). */
 const QUIET_PARENT_MS = 1200
+/** Segment records missing from our index are asked for at most this often. Parents push each
+ * record once; one that did not come (a parent that fed us nothing, a lost datagram) would
+ * otherwise leave a hole in the player's playlist for good. */
+const SEGMENT_REPAIR_MS = 500
+/** How far back from the newest segment holes in the index are still worth filling. */
+const SEGMENT_REPAIR_WINDOW = 64
 /** A relay dropped as parent for silence is tried last among candidates for this long. */
 const DROPPED_PARENT_MS = 10_000
 
 /** A stripe we are looking for a parent in. `hello` is set while we wait for a candidate we have
- * never talked to to finish the cookie round trip: peers only take children they have verified. */
-interface Join { candidates: string[]; asked?: string; askedAt: number; tried: Set<string>; hello?: boolean }
+ * never talked to to finish the cookie round trip: peers only take children they have verified.
+ * `failed`: the parent that stopped feeding us, named in every ask so that its own parent drops it. */
+interface Join { candidates: string[]; asked?: string; askedAt: number; tried: Set<string>; hello?: boolean; failed?: string }
 
 export interface SwarmStatus {
   id: string
   role: 'source' | 'viewer'
-  /** The signed live edge; `bytes` is the stream's length, so a viewer can tell the stream bitrate. */
-  head: { chunks: number; segments: number; ended: boolean; bytes: number } | null
+  /** The signed live edge; its length (`bytes`) and signing time give the stream bitrate anywhere. */
+  head: { chunks: number; segments: number; ended: boolean; bytes: number; time: number } | null
   /** Addresses that sent us chunks as the source (hops 0): a viewer's dashboard marks them. */
   sources: string[]
   startChunk: number
@@ -76,12 +83,29 @@ export class StreamSwarm extends EventEmitter {
   private node: CjNode
   readonly log: StreamLog
   private role: TrafficRole
-  private assembly = new ChunkAssembly()
+  private assembly: ChunkAssembly
   private parents: (string | undefined)[] = new Array(STRIPES).fill(undefined)
   private parentPushAt: number[] = new Array(STRIPES).fill(0)
+  /** Newest chunk each stripe's parent pushed to us (from where we stood when it took us). */
+  private parentPushedN: number[] = new Array(STRIPES).fill(-1)
+  /** Since when each stripe's parent owes us a push (undefined: it does not), and its own parent
+   * in that stripe (where to complain). */
+  private overdueSince: (number | undefined)[] = new Array(STRIPES).fill(undefined)
+  /** When each stripe's parent took us, and whether it has pushed anything since. */
+  private parentSince: number[] = new Array(STRIPES).fill(0)
+  private parentFed: boolean[] = new Array(STRIPES).fill(false)
+  private parentVia: (string | undefined)[] = new Array(STRIPES).fill(undefined)
   private subscribedAt: number[] = new Array(STRIPES).fill(0)
   private joins: (Join | undefined)[] = new Array(STRIPES).fill(undefined)
   private children: Set<string>[] = Array.from({ length: STRIPES }, () => new Set())
+  /** `<stripe> <addr>` -> until when: children reported as feeding nothing, and complainers heard
+   * (each bounded by MAX_HOLDERS); when a stripe last lost a child that way. */
+  private failedChildren = new Map<string, number>()
+  private complainers = new Map<string, number>()
+  private failedChildAt: number[] = new Array(STRIPES).fill(-Infinity)
+  /** Parents that fed us nothing while the other stripes flowed, until when: never asked again
+   * meanwhile (a squatter says yes to everyone; ranking it last is not enough). */
+  private failedParents = new Map<string, number>()
   private childSeen = new Map<string, number>()
   private holders = new Map<string, number>()
   private sourceAddrs = new Set<string>()
@@ -97,6 +121,9 @@ export class StreamSwarm extends EventEmitter {
   private bootstrap: string[]
   private timer: Timer | undefined
   private headAskedAt = 0
+  private segmentsAskedAt = 0
+  /** The first segment a joiner plays (segments before it are none of its business). */
+  private startSegment = 0
   startChunk = -1
   /** When we joined, and when our start chunk was published: a joiner's playback clock. */
   private joinedAt: { at: number; startPublishedAt: number } | null = null
@@ -124,6 +151,7 @@ export class StreamSwarm extends EventEmitter {
     super()
     this.node = node
     this.log = log
+    this.assembly = new ChunkAssembly((rec, i, bytes) => log.verify.block(rec, i, bytes))
     this.id = log.id
     this.isSource = log.isSource
     this.role = this.isSource ? 'source' : 'relay'
@@ -270,24 +298,57 @@ export class StreamSwarm extends EventEmitter {
   onSubscribe(m: MessageOf<'PleaseKeepSendingMe'>, ctx: Ctx): void {
     // Pushing a stream to an unproven address would be the worst amplification there is.
     if (!ctx.verified) return
-    const d = decideChild({
-      isSource: this.isSource, self: this.node.address, children: this.children,
-      receiving: (s) => isReceiving(this.parents[s] !== undefined, this.parentPushAt[s], this.node.timers.now()),
-    }, { from: ctx.from, stripe: m.stripe }, this.holderList(ctx.from))
+    const s = m.stripe
+    const now = this.node.timers.now()
+    if (m.failed) this.onComplaint(s, m.failed, ctx.from, now)
+    const failedUntil = this.failedChildren.get(`${s} ${ctx.from}`)
+    const d = failedUntil !== undefined && failedUntil > now
+      // Its children said it fed them nothing: no place here in this stripe for a while.
+      ? { accept: false as const, tryInstead: [...this.children[s], ...this.holderList(ctx.from)].filter((a) => a !== ctx.from).slice(0, 8) }
+      : decideChild({
+        isSource: this.isSource, self: this.node.address, children: this.children,
+        receiving: (i) => isReceiving(this.parents[i] !== undefined, this.parentPushAt[i], now),
+        pushDown: (i) => now - this.failedChildAt[i] >= FAILED_RELAY_MS,
+      }, { from: ctx.from, stripe: s }, this.holderList(ctx.from))
     if (d.accept) {
-      const isNew = !this.children[m.stripe].has(ctx.from)
+      const isNew = !this.children[s].has(ctx.from)
       if (this.producedBeforeChildren < 0) this.producedBeforeChildren = this.stats.producedBytes
-      this.children[m.stripe].add(ctx.from)
-      this.childSeen.set(ctx.from, this.node.timers.now())
-      ctx.reply({ type: 'IWillKeepSendingYou', id: this.id, stripe: m.stripe })
+      this.children[s].add(ctx.from)
+      this.childSeen.set(ctx.from, now)
+      // Our own parent in the stripe goes with the yes: the child's backup if we fail it.
+      const via = this.isSource ? undefined : this.parents[s]
+      ctx.reply({ type: 'IWillKeepSendingYou', id: this.id, stripe: s, ...(via ? { via } : {}) })
       if (d.evict) {
-        this.children[m.stripe].delete(d.evict)
-        this.node.send(d.evict, [{ type: 'AskThemInstead', id: this.id, stripe: m.stripe, peers: [ctx.from] }])
+        this.removeChild(s, d.evict)
+        this.node.send(d.evict, [{ type: 'AskThemInstead', id: this.id, stripe: s, peers: [ctx.from] }])
       }
-      if (isNew) void this.catchUpChild(ctx.from, m.stripe, m.from)
+      if (isNew) void this.catchUpChild(ctx.from, s, m.from)
     } else {
-      ctx.reply({ type: 'AskThemInstead', id: this.id, stripe: m.stripe, peers: d.tryInstead })
+      ctx.reply({ type: 'AskThemInstead', id: this.id, stripe: s, peers: d.tryInstead })
     }
+  }
+
+  /** A grandchild says our child `failed` fed it nothing in stripe `s`. We cannot see whether a
+   * child relays, its children can: the child loses its place (and may not have it back for
+   * FAILED_RELAY_MS) and the complainer, asking in the same message, takes it. A child only has
+   * children once it receives (decideChild), so an honest child fails them only when its own
+   * parent fails it, and then it complains first. A liar framing honest children is heard once
+   * per stripe per FAILED_RELAY_MS, takes the place, feeds nothing, and is reported in turn; the
+   * framed child moves under it, as in a push-down. */
+  private onComplaint(s: number, failed: string, from: string, now: number): void {
+    if (failed === from || !this.children[s].has(failed)) return
+    const key = `${s} ${from}`
+    if ((this.complainers.get(key) ?? -Infinity) > now || (this.failedChildren.get(key) ?? -Infinity) > now) return
+    this.removeChild(s, failed)
+    this.failedChildAt[s] = now
+    remember(this.failedChildren, `${s} ${failed}`, now + FAILED_RELAY_MS, now)
+    remember(this.complainers, key, now + FAILED_RELAY_MS, now)
+    this.node.log.info('a child fed its children nothing; gave its place to one of them', { stream: this.id, stripe: s, child: failed, reportedBy: from })
+    this.node.send(failed, [{ type: 'AskThemInstead', id: this.id, stripe: s, peers: [from] }])
+  }
+
+  private removeChild(s: number, addr: string): void {
+    this.children[s].delete(addr)
   }
 
   /** A new child gets the last few chunks of its stripe it lacks, so a parent switch leaves no hole. */
@@ -306,7 +367,8 @@ export class StreamSwarm extends EventEmitter {
   onSubscribed(m: MessageOf<'IWillKeepSendingYou'>, ctx: Ctx): void {
     if (this.isSource) return
     const j = this.joins[m.stripe]
-    if (this.parents[m.stripe] === ctx.from) { this.subscribedAt[m.stripe] = this.node.timers.now(); return }
+    const via = m.via !== this.node.address && m.via !== ctx.from ? m.via : undefined
+    if (this.parents[m.stripe] === ctx.from) { this.subscribedAt[m.stripe] = this.node.timers.now(); this.parentVia[m.stripe] = via; return }
     if (!j || j.asked !== ctx.from) {
       // An offer we did not ask for (or no longer want): decline it so the sender does not push in vain.
       this.node.send(ctx.from, [{ type: 'StopSendingMe', id: this.id, stripe: m.stripe }])
@@ -315,6 +377,12 @@ export class StreamSwarm extends EventEmitter {
     this.parents[m.stripe] = ctx.from
     this.parentPushAt[m.stripe] = this.node.timers.now()
     this.subscribedAt[m.stripe] = this.node.timers.now()
+    this.overdueSince[m.stripe] = undefined
+    this.parentSince[m.stripe] = this.node.timers.now()
+    this.parentFed[m.stripe] = false
+    this.parentVia[m.stripe] = via
+    // Judged from where we stand now: it owes us the pushes that come after.
+    this.parentPushedN[m.stripe] = Math.max(...this.parentPushedN, this.maxKnown - 1)
     this.joins[m.stripe] = undefined
     this.noteHolder(ctx.from)
     this.node.log.debug('stripe parent', { stream: this.id, stripe: m.stripe, parent: ctx.from })
@@ -331,14 +399,19 @@ export class StreamSwarm extends EventEmitter {
     }
     const j = this.joins[m.stripe]
     if (!j || j.asked !== ctx.from) return
-    const fresh = m.peers.filter((p) => !j.tried.has(p) && p !== this.node.address)
-    j.candidates = [...fresh, ...j.candidates.filter((c) => !fresh.includes(c))]
+    const now = this.node.timers.now()
+    const dropped = (a: string) => !this.sourceAddrs.has(a) && now - (this.droppedAt.get(a) ?? -Infinity) < DROPPED_PARENT_MS
+    // A redirect may point back at a parent that just failed us (the source lists its children
+    // first): such peers go to the end, after everything else we know.
+    const fresh = m.peers.filter((p) => !j.tried.has(p) && p !== this.node.address && !this.hasFailedUs(p, now))
+    const rest = j.candidates.filter((c) => !fresh.includes(c))
+    j.candidates = [...fresh.filter((a) => !dropped(a)), ...rest.filter((a) => !dropped(a)), ...fresh.filter(dropped), ...rest.filter(dropped)]
     j.asked = undefined
     this.advanceJoin(m.stripe)
   }
 
   onUnsubscribe(m: MessageOf<'StopSendingMe'>, ctx: Ctx): void {
-    this.children[m.stripe].delete(ctx.from)
+    this.removeChild(m.stripe, ctx.from)
   }
 
   onContentRequest(m: MessageOf<'PleaseSendContent'>, ctx: Ctx): Promise<void> | void {
@@ -402,7 +475,11 @@ export class StreamSwarm extends EventEmitter {
     const hops = (m.hops ?? 0) + 1
     this.noteHolder(ctx.from)
     const s = stripeOf(n)
-    if (this.parents[s] === ctx.from) this.parentPushAt[s] = this.node.timers.now()
+    if (this.parents[s] === ctx.from) {
+      this.parentPushAt[s] = this.node.timers.now()
+      this.parentPushedN[s] = Math.max(this.parentPushedN[s], n)
+      this.parentFed[s] = true
+    }
     if (this.log.hasChunk(n)) { this.count('duplicate'); this.stats.duplicateBytes += m.data.length; return }
     if (this.startChunk >= 0 && n < Math.max(this.startChunk, this.maxKnown - LIVE_WINDOW_CHUNKS)) { this.count('late'); return }
     // Far beyond the edge we know is either a lie or the future: do not buffer it.
@@ -529,13 +606,18 @@ export class StreamSwarm extends EventEmitter {
       // Retry quickly at first (the hello and the cookie round trip may still be under way).
       if (now - this.headAskedAt > 300) {
         this.headAskedAt = now
-        for (const p of this.holderList('').slice(0, 4)) this.node.send(p, [{ type: 'PleaseSendStreamHead', id: this.id }])
+        // Peers that proved their address first: hearsay (a liar's list of holders, refreshed
+        // faster than anyone honest speaks) must not crowd out the peers that can answer.
+        const proven = (a: string) => this.node.peers.get(a)?.verified === true
+        const hs = this.holderList('')
+        for (const p of [...hs.filter(proven), ...hs.filter((a) => !proven(a))].slice(0, 4)) this.node.send(p, [{ type: 'PleaseSendStreamHead', id: this.id }])
       }
       return
     }
     if (head.ended && this.log.missingChunks(this.startChunk, head.chunks).length === 0) return
     this.keepParents(now)
     this.repair(now)
+    this.repairSegments(now, head.segments)
     // Keep learning the edge from someone other than our parents, so a lying parent cannot hide it.
     if (now - this.headAskedAt > 2000) {
       this.headAskedAt = now
@@ -551,6 +633,7 @@ export class StreamSwarm extends EventEmitter {
     const first = Math.max(0, head.segments - START_SEGMENTS_BACK)
     const seg = this.log.segment(first)
     if (head.segments > 0 && !seg) return
+    this.startSegment = first
     const start = seg ? Math.floor(seg.offset / CHUNK_SIZE) : head.chunks
     this.startChunk = Math.max(0, Math.min(start, head.chunks))
     const now = this.node.timers.now()
@@ -561,39 +644,70 @@ export class StreamSwarm extends EventEmitter {
   }
 
   private keepParents(now: number): void {
+    const frontier = Math.max(...this.parentPushedN)
     for (let s = 0; s < STRIPES; s++) {
       const p = this.parents[s]
       if (p) {
         const silent = now - this.parentPushAt[s] > PARENT_TIMEOUT_MS && this.maxKnown > 0
-        if (silent || this.isBanned(p)) {
-          this.node.log.debug('stripe parent went silent', { stream: this.id, stripe: s, parent: p })
+        if (!pushOverdue(this.parentPushedN[s], frontier)) this.overdueSince[s] = undefined
+        else this.overdueSince[s] ??= now
+        // Late while the other stripes flow: it fed us nothing it owed (a squatter, or a relay whose
+        // own parent failed it, which is then complaining upstream itself).
+        const unfed = !this.parentFed[s] && now - this.parentSince[s] > FIRST_PUSH_MS && this.catchUpFrom(s) < this.maxKnown - STRIPES
+        const failing = now - (this.overdueSince[s] ?? now) > MISSED_PUSH_MS || unfed
+        if (silent || failing || this.isBanned(p)) {
+          this.node.log.debug('stripe parent failed us', { stream: this.id, stripe: s, parent: p, silent, failing })
           this.node.send(p, [{ type: 'StopSendingMe', id: this.id, stripe: s }])
           this.parents[s] = undefined
+          this.overdueSince[s] = undefined
           this.droppedAt.set(p, now)
           if (this.droppedAt.size > MAX_HOLDERS) for (const [a, t] of this.droppedAt) if (now - t > DROPPED_PARENT_MS) this.droppedAt.delete(a)
+          if (failing && !this.sourceAddrs.has(p)) remember(this.failedParents, p, now + FAILED_RELAY_MS, now)
+          this.rejoinAfterFailure(s, p, now)
         } else if (now - this.subscribedAt[s] > RESUBSCRIBE_MS) {
           this.subscribedAt[s] = now
           this.node.send(p, [{ type: 'PleaseKeepSendingMe', id: this.id, stripe: s, from: this.maxKnown }])
         }
         continue
       }
-      let j = this.joins[s]
-      if (!j) {
-        // A relay we just dropped for silence is tried last: it is most likely gone. (Not the source:
-        // a restarted source comes back at its address, and only it can root the stripe.)
-        const recentlyDropped = (a: string) => !this.sourceAddrs.has(a) && now - (this.droppedAt.get(a) ?? -Infinity) < DROPPED_PARENT_MS
-        const cands = this.holderList('')
-          .map((addr) => ({ addr, rttMs: this.node.peers.get(addr)?.rttMs, isSource: this.sourceAddrs.has(addr) }))
-        const ranked = rankParents(s, cands)
-        j = this.joins[s] = { candidates: [...ranked.filter((a) => !recentlyDropped(a)), ...ranked.filter(recentlyDropped)], askedAt: 0, tried: new Set() }
-      }
+      const j = this.joins[s] ??= { candidates: this.rankedCandidates(s, now), askedAt: 0, tried: new Set() }
       if (j.asked && j.hello && this.node.peers.get(j.asked)?.verified) {
         // The handshake finished: ask for real now.
         j.hello = false
         j.askedAt = now
-        this.node.send(j.asked, [{ type: 'PleaseKeepSendingMe', id: this.id, stripe: s, from: this.catchUpFrom(s) }])
+        this.node.send(j.asked, [this.subscription(s, j)])
       } else if (!j.asked || now - j.askedAt > JOIN_ANSWER_MS) { j.asked = undefined; this.advanceJoin(s) }
     }
+  }
+
+  /** Parent candidates for a stripe, best first. A relay we dropped recently goes last: it is most
+   * likely gone, or failed us. (Not the source: a restarted source comes back at its address, and
+   * only it can root the stripe.) */
+  private rankedCandidates(s: number, now: number, list = this.holderList('')): string[] {
+    list = list.filter((a) => !this.hasFailedUs(a, now))
+    const recentlyDropped = (a: string) => !this.sourceAddrs.has(a) && now - (this.droppedAt.get(a) ?? -Infinity) < DROPPED_PARENT_MS
+    const ranked = rankParents(s, list.map((addr) => ({ addr, rttMs: this.node.peers.get(addr)?.rttMs, isSource: this.sourceAddrs.has(addr) })))
+    return [...ranked.filter((a) => !recentlyDropped(a)), ...ranked.filter(recentlyDropped)]
+  }
+
+  /** Our parent in stripe `s` stopped feeding us: ask its own parent (it told us which), else the
+   * source, first, naming the failed one. That node drops the failed child and takes us in its
+   * place in the same round trip, with a catch-up of what we missed. */
+  private rejoinAfterFailure(s: number, failed: string, now: number): void {
+    const backups = [this.parentVia[s], ...this.sourceAddrs, ...this.bootstrap]
+      .filter((a): a is string => a !== undefined && a !== failed && a !== this.node.address && !this.hasFailedUs(a, now))
+    const rest = this.rankedCandidates(s, now).filter((a) => a !== failed && !backups.includes(a))
+    this.joins[s] = { candidates: [...new Set(backups), ...rest], askedAt: 0, tried: new Set([failed]), failed }
+    this.parentVia[s] = undefined
+    this.advanceJoin(s)
+  }
+
+  private hasFailedUs(addr: string, now: number): boolean {
+    return (this.failedParents.get(addr) ?? -Infinity) > now
+  }
+
+  private subscription(s: number, j: Join): Message {
+    return { type: 'PleaseKeepSendingMe', id: this.id, stripe: s, from: this.catchUpFrom(s), ...(j.failed ? { failed: j.failed } : {}) }
   }
 
   private advanceJoin(s: number): void {
@@ -613,7 +727,7 @@ export class StreamSwarm extends EventEmitter {
       return
     }
     j.hello = false
-    this.node.send(next, [{ type: 'PleaseKeepSendingMe', id: this.id, stripe: s, from: this.catchUpFrom(s) }])
+    this.node.send(next, [this.subscription(s, j)])
   }
 
   /** Where a new parent should start pushing: our oldest hole in its stripe, so the catch-up to our
@@ -640,7 +754,7 @@ export class StreamSwarm extends EventEmitter {
     if (missing.length === 0) return
     const budget = this.sourceBudgetChunks()
     // One sorted holder list per pass: holdersFor runs once per missing chunk.
-    const known = this.holderList('')
+    const known = this.holderList('').filter((a) => !this.hasFailedUs(a, now))
     const reqs = planRepairs({
       now, missing, inFlight: this.inFlight,
       holders: (n) => this.holdersFor(n, known),
@@ -653,6 +767,23 @@ export class StreamSwarm extends EventEmitter {
       this.inFlight.set(r.n, { peer: r.peer, at: now, tries: (prev?.tries ?? 0) + 1 })
       this.node.send(r.peer, [{ type: 'PleaseSendContent', id: this.id, offset: r.n * CHUNK_SIZE, length: CHUNK_SIZE }])
     }
+  }
+
+  /** Asks for the oldest hole in our segment index (below the head's count or a record we hold),
+   * from a parent that is pushing, else a holder; the answer fills up to 16 records. */
+  private repairSegments(now: number, headSegments: number): void {
+    if (now - this.segmentsAskedAt < SEGMENT_REPAIR_MS) return
+    const top = Math.max(headSegments, this.log.segmentCount())
+    let hole = -1
+    for (let n = Math.max(this.startSegment, top - SEGMENT_REPAIR_WINDOW); n < top; n++) if (!this.log.segment(n)) { hole = n; break }
+    if (hole < 0) return
+    this.segmentsAskedAt = now
+    const freshest = Math.max(...this.parentPushAt)
+    const flowing = this.parents.filter((p, i): p is string => p !== undefined && freshest - this.parentPushAt[i] < QUIET_PARENT_MS)
+    const hs = this.holderList('').filter((a) => !this.hasFailedUs(a, now))
+    const pool = flowing.length ? flowing : hs
+    if (pool.length === 0) return
+    this.node.send(pool[Math.floor(this.node.timers.random() * pool.length)], [{ type: 'PleaseSendSegments', id: this.id, from: hole, count: MAX_RECORDS_PER_MESSAGE }])
   }
 
   /** The share of the source's repair budget this viewer may use: we cannot see the source's
@@ -681,9 +812,9 @@ export class StreamSwarm extends EventEmitter {
   }
 
   private expireChildren(now: number): void {
-    for (const set of this.children) {
+    for (const [s, set] of this.children.entries()) {
       for (const c of set) {
-        if (now - (this.childSeen.get(c) ?? 0) > CHILD_EXPIRY_MS) { set.delete(c); this.childSeen.delete(c) }
+        if (now - (this.childSeen.get(c) ?? 0) > CHILD_EXPIRY_MS) { this.removeChild(s, c); this.childSeen.delete(c) }
       }
     }
   }
@@ -729,7 +860,7 @@ export class StreamSwarm extends EventEmitter {
     return {
       id: this.id,
       role: this.isSource ? 'source' : 'viewer',
-      head: head ? { chunks: head.chunks, segments: head.segments, ended: head.ended, bytes: head.length } : null,
+      head: head ? { chunks: head.chunks, segments: head.segments, ended: head.ended, bytes: head.length, time: head.time } : null,
       sources: [...this.sourceAddrs].slice(0, 4),
       startChunk: this.startChunk,
       verifiedChunks: this.log.verifiedCount(),
@@ -768,4 +899,14 @@ export class StreamSwarm extends EventEmitter {
       if (p) this.node.send(p, [{ type: 'StopSendingMe', id: this.id, stripe: s }])
     }
   }
+}
+
+/** Sets a key in a map keyed by peer input, bounded by MAX_HOLDERS: expired entries go first, then the oldest. */
+function remember(map: Map<string, number>, key: string, until: number, now: number): void {
+  map.delete(key)
+  if (map.size >= MAX_HOLDERS) {
+    for (const [k, u] of map) if (u <= now) map.delete(k)
+    if (map.size >= MAX_HOLDERS) map.delete(map.keys().next().value as string)
+  }
+  map.set(key, until)
 }

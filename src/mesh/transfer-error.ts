@@ -10,7 +10,20 @@ export type TransferErrorCode =
   | 'ERR_SIZE' // peers claimed a size the store refuses (over its cap, or conflicting)
   | 'ERR_STORE' // the local store failed (disk full, I/O): see `cause`
 
-export class TransferError extends CodedError<TransferErrorCode> {}
+/** What each peer of a download said, as far as we can tell: nothing at all since we asked
+ * ('silent'), something but no block of the file ('lacks': no Content, or only MaybeTheyHaveSome),
+ * or blocks ('supplying'). */
+export type PeerAnswer = 'silent' | 'lacks' | 'supplying'
+export type PeerAnswers = Record<PeerAnswer, string[]>
+
+export class TransferError extends CodedError<TransferErrorCode> {
+  /** For ERR_STALLED: each asked peer by what it answered, so a caller can say why. */
+  readonly peers?: PeerAnswers
+  constructor(code: TransferErrorCode, message: string, options?: { cause?: unknown; peers?: PeerAnswers }) {
+    super(code, message, options)
+    this.peers = options?.peers
+  }
+}
 
 export function isTransferError(err: unknown, code?: TransferErrorCode): err is TransferError {
   return err instanceof TransferError && (code === undefined || err.code === code)

@@ -6,6 +6,7 @@ import { answerRange, parseRangeHeader } from './byte-range.ts'
 import { sendLogBytes } from './media-sender.ts'
 import { MAX_REPORT_BYTES, parsePlaybackReport } from './playback-report.ts'
 import { buildLivePlaylist } from './playlist.ts'
+import { PlaylistCursors } from './playlist-cursor.ts'
 import { routeLabel } from './request-guard.ts'
 import { streamIdFromPath } from './stream-directory.ts'
 import { playableRun } from './verified-segments.ts'
@@ -25,9 +26,7 @@ export const PLAYLIST_URIS = {
 
 export function registerStreamRoutes(app: Express, { components, window }: PlayerContext): void {
   const { streams, logger, metricsSink, onPlaybackReport } = components
-  /** Per log, the MEDIA-SEQUENCE last served: the next playlist never starts below it, even when a
-   * hole before it fills in later (segments from the swarm arrive out of order). */
-  const floors = new WeakMap<StreamLogReader, number>()
+  const cursors = new PlaylistCursors()
 
   /** The log the URL names, or null after answering 404. */
   function findLog(req: Request, res: Response): StreamLogReader | null {
@@ -43,14 +42,15 @@ export function registerStreamRoutes(app: Express, { components, window }: Playe
   app.get('/streams/stream/:key/:name/index.m3u8', routeLabel('playlist'), (req: Request, res: Response) => {
     const log = findLog(req, res)
     if (!log) return
-    const floor = floors.get(log) ?? 0
+    const floor = cursors.floor(log)
     const run = playableRun(log, window, floor)
     if (!run) {
       res.status(503).set('Retry-After', '1').type('text/plain').send('stream info not received yet')
       return
     }
-    const text = buildLivePlaylist({ ...run, window, ...PLAYLIST_URIS[run.info.format], firstSequence: floor })
-    floors.set(log, Math.max(floor, run.segments[0]?.n ?? 0))
+    const listed = run.segments.slice(-window)
+    const discontinuitiesBefore = cursors.advance(log, listed[0]?.n ?? floor)
+    const text = buildLivePlaylist({ ...run, segments: listed, window, discontinuitiesBefore, ...PLAYLIST_URIS[run.info.format], firstSequence: floor })
     res.set('Cache-Control', 'no-cache').set('Content-Type', 'application/vnd.apple.mpegurl')
       .send(Buffer.from(text)) // a Buffer keeps Express from appending a charset
   })

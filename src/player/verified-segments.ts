@@ -24,7 +24,6 @@ function playable(log: StreamLogReader, n: number): SegmentRecord | null {
 export interface PlayableRun {
   info: StreamInfo
   segments: SegmentRecord[]
-  discontinuitiesBefore: number
   /** The stream ended and `segments` reaches its last segment: the playlist is final. */
   ended: boolean
 }
@@ -41,7 +40,5 @@ export function playableRun(log: StreamLogReader, window: number, floor = 0): Pl
   const last = segments.at(-1)
   const ended = head !== null && head.ended && last !== undefined &&
     last.n === Math.max(head.segments, log.segmentCount()) - 1
-  let discontinuitiesBefore = 0
-  for (let k = 0; k < (segments[0]?.n ?? 0); k++) if (log.segment(k)?.discontinuity) discontinuitiesBefore++
-  return { info, segments, discontinuitiesBefore, ended }
+  return { info, segments, ended }
 }

@@ -36,6 +36,22 @@ export async function writeAll(fh: Pick<PositionalFile, 'write'>, buf: Uint8Arra
   }
 }
 
+/** Writes `bufs` back to back from `position` in one writev (finishing a short one with writeAll). */
+export async function writevAll(fh: FileHandle, bufs: Uint8Array[], position: number, what: string): Promise<void> {
+  let written: number
+  try {
+    written = (await fh.writev(bufs, position)).bytesWritten
+  } catch (err) {
+    throw fsError(err, what)
+  }
+  for (const b of bufs) {
+    if (written >= b.length) { written -= b.length; position += b.length; continue }
+    await writeAll(fh, b.subarray(written), position + written, what)
+    position += b.length
+    written = 0
+  }
+}
+
 /** Reads exactly `length` bytes at `position`, or throws ERR_CORRUPT if the file is shorter. */
 export async function readExactly(fh: Pick<PositionalFile, 'read'>, length: number, position: number, what: string): Promise<Buffer> {
   const buf = Buffer.alloc(length)

@@ -2,8 +2,7 @@
 // process, no disk). Bytes are kept per chunk; a whole chunk written at its boundary is kept by
 // reference, and a ChunkPool shared by every log in the process keeps one copy of each verified
 // chunk however many nodes hold it (only verified bytes are ever written, see StreamLog.putChunk).
-import type { PositionalFile } from './file-io.ts'
-import type { StreamFiles, StreamStorage } from './stream-log-load.ts'
+import type { StreamData, StreamFiles, StreamStorage } from './stream-log-load.ts'
 import { RecordWindow } from './record-window.ts'
 import { CHUNK_SIZE, type ChunkRecord, type SegmentRecord } from './stream-types.ts'
 import { VerifiedChunks } from './verified-chunks.ts'
@@ -23,7 +22,7 @@ export class ChunkPool {
   get size(): number { return this.chunks.size }
 }
 
-class MemoryData implements PositionalFile {
+class MemoryData implements StreamData {
   private chunks = new Map<number, Buffer>()
   /** Chunks whose buffer is shared (pooled or the writer's): copied before a partial write. */
   private shared = new Set<number>()
@@ -31,7 +30,22 @@ class MemoryData implements PositionalFile {
 
   constructor(private key: string, private pool: ChunkPool | undefined) {}
 
-  async write(buffer: Uint8Array, offset: number, length: number, position: number): Promise<{ bytesWritten: number }> {
+  async write(bytes: Uint8Array, position: number): Promise<void> {
+    this.writeRange(bytes, 0, bytes.length, position)
+  }
+
+  async read(length: number, position: number): Promise<Buffer> {
+    const out = Buffer.alloc(length)
+    this.readRange(out, 0, length, position)
+    return out
+  }
+
+  /** Memory is never trimmed: the simulator keeps what its runs last. */
+  pieceOf(): number { return 0 }
+  holds(): boolean { return true }
+  async dropBelow(): Promise<number> { return 0 }
+
+  private writeRange(buffer: Uint8Array, offset: number, length: number, position: number): { bytesWritten: number } {
     const src = Buffer.from(buffer.buffer, buffer.byteOffset + offset, length)
     if (position % CHUNK_SIZE === 0 && length <= CHUNK_SIZE) {
       const n = position / CHUNK_SIZE
@@ -64,7 +78,7 @@ class MemoryData implements PositionalFile {
     return { bytesWritten: length }
   }
 
-  async read(buffer: Uint8Array, offset: number, length: number, position: number): Promise<{ bytesRead: number }> {
+  private readRange(buffer: Uint8Array, offset: number, length: number, position: number): { bytesRead: number } {
     const end = Math.min(position + length, this.size)
     const out = Buffer.from(buffer.buffer, buffer.byteOffset + offset, length)
     for (let pos = position; pos < end;) {
@@ -81,7 +95,6 @@ class MemoryData implements PositionalFile {
 
   private lengthOf(n: number): number { return this.chunks.get(n)?.length ?? 0 }
   async datasync(): Promise<void> {}
-  async stat(): Promise<{ size: number }> { return { size: this.size } }
   async close(): Promise<void> { this.chunks.clear(); this.shared.clear() }
 }
 
@@ -105,5 +118,6 @@ export function memoryStorage(pool?: ChunkPool): StreamStorage {
     journal: nothingToJournal,
     verified: VerifiedChunks.inMemory(),
     dataSize: 0,
+    floor: 0,
   })
 }

@@ -3,10 +3,10 @@
 // only parses lines and keeps candidates inside the record window, the second verifies the
 // signature of each survivor (about 9k verifies/s per core), so load time follows the window,
 // not the stream's age. Anything that fails verification is dropped with a warning.
-import { mkdir, open, type FileHandle } from 'node:fs/promises'
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import { DataPieces } from './data-pieces.ts'
 import { errnoCode, fsError } from './errors.ts'
-import { readExactly, type PositionalFile } from './file-io.ts'
 import type { StoreLogger } from './logger.ts'
 import { RecordsJournal } from './records-journal.ts'
 import { VerifiedChunks } from './verified-chunks.ts'
@@ -30,7 +30,9 @@ export interface LoadedRecords {
 const HEAD_CANDIDATES = 16
 const INFO_CANDIDATES = 4
 
-export async function loadRecords(file: string, id: StreamId, window: number, logger: StoreLogger): Promise<LoadedRecords> {
+/** Loads what records.jsonl holds at or above the retention floor: chunk records from chunk
+ * `floor` on, segment records whose bytes start there or later (the rest was deleted). */
+export async function loadRecords(file: string, id: StreamId, window: number, logger: StoreLogger, floor = 0): Promise<LoadedRecords> {
   const chunks = new RecordWindow<ChunkRecord>(window)
   const segments = new RecordWindow<SegmentRecord>(window)
   const heads: StreamHead[] = []
@@ -41,9 +43,9 @@ export async function loadRecords(file: string, id: StreamId, window: number, lo
     const entry = line as { t?: unknown; r?: unknown }
     const r = typeof line === 'object' && line !== null ? entry.r : undefined
     if (entry.t === 'chunk' && isChunkRecordShape(r)) {
-      if (!chunks.has(r.n)) chunks.set(r.n, pickChunkRecord(r))
+      if (!chunks.has(r.n) && r.n >= floor) chunks.set(r.n, pickChunkRecord(r))
     } else if (entry.t === 'segment' && isSegmentRecordShape(r)) {
-      if (!segments.has(r.n)) segments.set(r.n, pickSegmentRecord(r))
+      if (!segments.has(r.n) && r.offset >= floor * CHUNK_SIZE) segments.set(r.n, pickSegmentRecord(r))
     } else if (entry.t === 'head' && isStreamHeadShape(r)) {
       heads.push(pickStreamHead(r))
       if (heads.length > HEAD_CANDIDATES) heads.shift()
@@ -79,13 +81,66 @@ export async function loadRecords(file: string, id: StreamId, window: number, lo
 export interface StreamFiles {
   path: string
   records: LoadedRecords
-  data: PositionalFile
+  data: StreamData
   journal: Pick<RecordsJournal, 'append' | 'flush' | 'sync' | 'close'>
   verified: VerifiedChunks
   dataSize: number
+  /** First chunk not deleted by retention (chunks of the fMP4 init below it are kept too). */
+  floor: number
 }
 
-export interface StreamFilesOptions { recordWindow: number; markBatch: number; markIntervalMs: number; logger: StoreLogger }
+const FLOOR_FILE = 'floor'
+
+/** The retention floor written by writeFloor, 0 when none. Lost or stale, it only lets chunks
+ * back that the next trim deletes again; it never lets deleted ones back (their pieces are gone). */
+async function readFloor(path: string): Promise<number> {
+  try {
+    const n = Number((await readFile(join(path, FLOOR_FILE), 'utf8')).trim())
+    return Number.isSafeInteger(n) && n >= 0 ? n : 0
+  } catch (err) {
+    if (errnoCode(err) === 'ENOENT') return 0
+    throw fsError(err, `reading ${join(path, FLOOR_FILE)}`)
+  }
+}
+
+export async function writeFloor(path: string, floor: number): Promise<void> {
+  const file = join(path, FLOOR_FILE)
+  try {
+    await writeFile(file + '.tmp', `${floor}\n`)
+    await rename(file + '.tmp', file)
+  } catch (err) {
+    throw fsError(err, `writing ${file}`)
+  }
+}
+
+/** Pieces to keep whatever the floor: the fMP4 init's (players need it for every segment). */
+export function pinnedPieces(data: Pick<StreamData, 'pieceOf'>, init: { offset: number; length: number } | null | undefined): Set<number> {
+  const out = new Set<number>()
+  if (!init) return out
+  for (let n = Math.floor(init.offset / CHUNK_SIZE); n * CHUNK_SIZE < init.offset + init.length; n++) out.add(data.pieceOf(n))
+  return out
+}
+
+export interface StreamFilesOptions {
+  recordWindow: number; markBatch: number; markIntervalMs: number; logger: StoreLogger
+  /** Chunks per data piece for a log with a retention window; null keeps one data file. */
+  pieceChunks: number | null
+}
+
+/** A log's bytes: pieces on disk (data-pieces.ts) or memory (the simulator's store). */
+export interface StreamData {
+  size: number
+  /** The piece holding chunk n (dropping happens a piece at a time). */
+  pieceOf(chunk: number): number
+  /** False when chunk n's piece was dropped by retention. */
+  holds(chunk: number): boolean
+  read(length: number, position: number, what: string): Promise<Buffer>
+  write(bytes: Uint8Array, position: number, what: string): Promise<void>
+  datasync(): Promise<void>
+  /** Drops whole pieces below chunk `below`, except `keep`; returns how many went. */
+  dropBelow(below: number, keep?: ReadonlySet<number>): Promise<number>
+  close(): Promise<void>
+}
 /** Where a log keeps its bytes, records and marks: files (openStreamFiles) or memory (the simulator). */
 export type StreamStorage = (path: string, id: StreamId, opts: StreamFilesOptions) => Promise<StreamFiles>
 
@@ -100,11 +155,14 @@ export async function openStreamFiles(
   } catch (err) {
     throw fsError(err, `creating ${path}`)
   }
-  const records = await loadRecords(join(path, 'records.jsonl'), id, opts.recordWindow, opts.logger)
+  const floor = await readFloor(path)
+  const records = await loadRecords(join(path, 'records.jsonl'), id, opts.recordWindow, opts.logger, floor)
   const opened: { close(): Promise<void> }[] = []
   try {
-    const data = await openData(join(path, 'data'))
+    const data = await DataPieces.open(path, opts.pieceChunks)
     opened.push(data)
+    // A crash between writing the floor and unlinking the pieces below it leaves them: go on.
+    await data.dropBelow(floor, pinnedPieces(data, records.info?.init))
     const journal = await RecordsJournal.open(join(path, 'records.jsonl'))
     opened.push(journal)
     const verified = await VerifiedChunks.open(join(path, 'verified'), {
@@ -117,10 +175,10 @@ export async function openStreamFiles(
       },
     })
     opened.push(verified)
-    const { size } = await data.stat()
+    const size = data.size
     const fits = (n: number): boolean => {
       const rec = records.chunks.get(n)
-      return rec !== undefined && n * CHUNK_SIZE + rec.length <= size
+      return rec !== undefined && data.holds(n) && n * CHUNK_SIZE + rec.length <= size
     }
     await verified.load(fits)
     // Chunks written before a crash whose marks were not yet durable: trust them only if the
@@ -128,23 +186,12 @@ export async function openStreamFiles(
     const unmarked = [...records.chunks.keys()].filter((n) => fits(n) && !verified.has(n)).sort((a, b) => b - a)
     for (const n of unmarked.slice(0, MAX_REHASH_ON_OPEN)) {
       const rec = records.chunks.get(n) as ChunkRecord
-      const bytes = await readExactly(data, rec.length, n * CHUNK_SIZE, `re-checking chunk ${n}`)
+      const bytes = await data.read(rec.length, n * CHUNK_SIZE, `re-checking chunk ${n}`)
       if (verifyChunkBytes(rec, bytes).result === 'accept') verified.add(n)
     }
-    return { path, records, data, journal, verified, dataSize: size }
+    return { path, records, data, journal, verified, dataSize: size, floor }
   } catch (err) {
     for (const f of opened.reverse()) await f.close().catch(() => {})
     throw err
-  }
-}
-
-async function openData(file: string): Promise<FileHandle> {
-  try {
-    return await open(file, 'r+').catch((err: unknown) => {
-      if (errnoCode(err) === 'ENOENT') return open(file, 'w+')
-      throw err
-    })
-  } catch (err) {
-    throw fsError(err, `opening ${file}`)
   }
 }

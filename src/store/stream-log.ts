@@ -3,7 +3,9 @@
 // that match a signed record are ever written, marked verified, or read back.
 //
 // Layout under <dir>/streams/<pubkeyhex>/<name>/:
-//   data          the byte log; chunk n lives at n*CHUNK_SIZE (sparse on a replica)
+//   data          the byte log; chunk n lives at n*CHUNK_SIZE (sparse on a replica); with a
+//                 retention window instead pieces data.<k> (see data-pieces.ts)
+//   floor         the first chunk retention has not deleted (absent: 0)
 //   records.jsonl append-only info/chunk/segment/head records, all re-verified on load
 //   verified      append-only u32 chunk numbers whose bytes are durably in `data`
 // Crash safety: bytes are written first; a chunk's number goes to `verified` only after its record
@@ -14,16 +16,22 @@
 // Memory: records live in RecordWindows of `recordWindow` indexes (default 16,384 chunks = 256 MiB
 // of stream, and as many segments); the verified set is a paged bitmap. Older chunks stay readable
 // while this log is open but cannot be relayed (their records are gone from memory).
+//
+// Retention (`keep`, see retention.ts): after each new segment, everything older than the window
+// is deleted: chunks below the new floor lose their verified bit and record (so they are neither
+// served, relayed, listed nor fetched again), segment records whose bytes start below it go, the
+// floor is written down, and whole data pieces below it are unlinked. The chunks holding the
+// fMP4 init stay: every segment needs them. 'trim' (floor) tells the mesh.
 import { EventEmitter } from 'node:events'
 import { join } from 'node:path'
 import { StoreError } from './errors.ts'
-import { readExactly, writeAll, type PositionalFile } from './file-io.ts'
 import { silentLogger, type StoreLogger } from './logger.ts'
 import { pickChunkRecord, pickSegmentRecord, pickStreamHead, pickStreamInfo } from './record-shape.ts'
 import type { JournalEntry } from './records-journal.ts'
 import type { RecordWindow } from './record-window.ts'
-import { openStreamFiles, type StreamFiles, type StreamStorage } from './stream-log-load.ts'
 import { recordVerifier, type RecordVerifier } from './record-verifier.ts'
+import { KEEP_ALL, keepFrom, pieceChunksFor, type KeepPolicy } from './retention.ts'
+import { openStreamFiles, pinnedPieces, writeFloor, type StreamData, type StreamFiles, type StreamStorage } from './stream-log-load.ts'
 import { StreamSource, type SourceOptions } from './stream-source.ts'
 import { parseStreamId } from './stream-id.ts'
 import { CHUNK_SIZE, type ChunkRecord, type SegmentRecord, type StreamHead, type StreamId, type StreamInfo, type StreamLogReader, type Verdict } from './stream-types.ts'
@@ -45,6 +53,10 @@ export interface StreamLogOptions {
   storage?: StreamStorage
   /** The checks on peers' records and bytes (record-verifier.ts). */
   verifier?: RecordVerifier
+  /** What stays on disk (default: everything). */
+  keep?: KeepPolicy
+  /** Chunks per data piece when `keep` is a window (default: pieceChunksFor(keep)). */
+  pieceChunks?: number
 }
 export type { SourceOptions } from './stream-source.ts'
 
@@ -81,9 +93,14 @@ export class StreamLog extends EventEmitter implements StreamLogReader {
   private closing: Promise<void> | null = null
   private source: StreamSource | null = null
 
-  readonly data: PositionalFile
-  private readonly verify: RecordVerifier
+  readonly data: StreamData
+  /** The checks on peers' records and bytes (the swarm checks blocks with it too). */
+  readonly verify: RecordVerifier
   private readonly journal: StreamFiles['journal']
+  private readonly keep: KeepPolicy
+  private floorChunk: number
+  private trimming: Promise<void> | null = null
+  private trimAgain = false
   /** Bytes in the data file when opened, then the furthest byte written. */
   dataSize: number
 
@@ -103,6 +120,9 @@ export class StreamLog extends EventEmitter implements StreamLogReader {
     this.chunks = files.records.chunks
     this.segments = files.records.segments
     this.journaledHeadTime = files.records.journaledHeadTime
+    this.keep = opts.keep ?? KEEP_ALL
+    this.floorChunk = files.floor
+    if (this.keep.kind !== 'all') this.on('segment', () => this.scheduleTrim())
   }
 
   /** Opens (or continues) the log of a stream this node is the source of. */
@@ -129,6 +149,7 @@ export class StreamLog extends EventEmitter implements StreamLogReader {
       markBatch: opts.markBatch ?? DEFAULT_MARK_BATCH,
       markIntervalMs: opts.markIntervalMs ?? DEFAULT_MARK_INTERVAL_MS,
       logger: opts.logger ?? silentLogger,
+      pieceChunks: (opts.keep ?? KEEP_ALL).kind === 'all' ? null : (opts.pieceChunks ?? pieceChunksFor(opts.keep ?? KEEP_ALL)),
     })
     return new StreamLog(id, opts, files)
   }
@@ -146,6 +167,9 @@ export class StreamLog extends EventEmitter implements StreamLogReader {
   hasChunk(n: number): boolean { return this.verified.has(n) }
   /** Number of verified chunks (for status output). */
   verifiedCount(): number { return this.verified.size }
+  /** First chunk retention has not deleted; nothing below it is held, asked for or accepted
+   * (except the fMP4 init's chunks). 0 when the log keeps everything. */
+  get floor(): number { return this.floorChunk }
 
   hasRange(offset: number, length: number): boolean {
     if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0) return false
@@ -164,7 +188,7 @@ export class StreamLog extends EventEmitter implements StreamLogReader {
   missingChunks(from: number, to: number): number[] {
     const out: number[] = []
     if (!Number.isSafeInteger(from) || !Number.isSafeInteger(to)) return out
-    for (let n = Math.max(0, from); n < to && out.length < MAX_MISSING_LIST; n++) if (!this.verified.has(n)) out.push(n)
+    for (let n = Math.max(0, from, this.floorChunk); n < to && out.length < MAX_MISSING_LIST; n++) if (!this.verified.has(n)) out.push(n)
     return out
   }
 
@@ -178,13 +202,13 @@ export class StreamLog extends EventEmitter implements StreamLogReader {
     for (let n = Math.floor(offset / CHUNK_SIZE); n * CHUNK_SIZE < offset + length; n++) {
       if (this.verified.needsCheck(n)) await this.recheck(n)
     }
-    return this.track(readExactly(this.data, length, offset, `reading ${this.id}`))
+    return this.track(this.data.read(length, offset, `reading ${this.id}`))
   }
 
   /** Re-hashes a chunk trusted from its on-disk mark before its first read in this process. */
   private async recheck(n: number): Promise<void> {
     const rec = this.chunks.get(n)
-    const bytes = rec ? await this.track(readExactly(this.data, rec.length, n * CHUNK_SIZE, `re-checking chunk ${n}`)) : null
+    const bytes = rec ? await this.track(this.data.read(rec.length, n * CHUNK_SIZE, `re-checking chunk ${n}`)) : null
     if (rec && bytes && this.verify.chunkBytes(rec, bytes).result === 'accept') {
       this.verified.checked(n)
       return
@@ -223,6 +247,7 @@ export class StreamLog extends EventEmitter implements StreamLogReader {
     const v = this.verify.chunkRecord(this.id, rec)
     if (v.result !== 'accept') return v
     const r = rec as ChunkRecord
+    if (this.deleted(r.n)) return ignore('deleted by retention')
     const have = this.chunks.get(r.n)
     if (have) return have.sha256 === r.sha256 && have.length === r.length && have.blocks.join() === r.blocks.join() ? ignore('duplicate') : ignore('conflicting record')
     if (this.source) return ignore('we are the source')
@@ -237,6 +262,7 @@ export class StreamLog extends EventEmitter implements StreamLogReader {
     const v = this.verify.segment(this.id, rec)
     if (v.result !== 'accept') return v
     const r = rec as SegmentRecord
+    if (r.offset < this.floorChunk * CHUNK_SIZE) return ignore('deleted by retention')
     const have = this.segments.get(r.n)
     if (have) return have.sig === r.sig ? ignore('duplicate') : ignore('conflicting record')
     if (this.source) return ignore('we are the source')
@@ -250,6 +276,7 @@ export class StreamLog extends EventEmitter implements StreamLogReader {
   /** Stores chunk n's bytes if they match its record. Throws only for local faults (disk full). */
   async putChunk(n: number, bytes: Uint8Array): Promise<Verdict> {
     if (this.closing) return ignore('closed')
+    if (this.deleted(n)) return ignore('deleted by retention')
     const rec = this.chunks.get(n)
     if (!rec) return ignore('no record for chunk')
     if (this.verified.has(n) || this.writing.has(n)) return ignore('duplicate')
@@ -257,7 +284,7 @@ export class StreamLog extends EventEmitter implements StreamLogReader {
     if (v.result !== 'accept') return v
     this.writing.add(n)
     try {
-      await this.track(writeAll(this.data, bytes, n * CHUNK_SIZE, `writing chunk ${n} of ${this.id}`))
+      await this.track(this.data.write(bytes, n * CHUNK_SIZE, `writing chunk ${n} of ${this.id}`))
     } finally {
       this.writing.delete(n)
     }
@@ -324,6 +351,72 @@ export class StreamLog extends EventEmitter implements StreamLogReader {
     return this.verified.commit()
   }
 
+  // ---- retention ----
+
+  /** Below the floor and not one of the init's chunks. */
+  private deleted(n: number): boolean {
+    if (n >= this.floorChunk) return false
+    const init = this.infoRec?.init
+    return !init || n < Math.floor(init.offset / CHUNK_SIZE) || n * CHUNK_SIZE >= init.offset + init.length
+  }
+
+  private scheduleTrim(): void {
+    if (this.closing) return
+    if (this.trimming) {
+      this.trimAgain = true
+      return
+    }
+    this.trimming = this.track(this.trim()).catch((err: unknown) => {
+      this.logger.warn('could not delete old stream data', { id: this.id, error: String(err) })
+    }).finally(() => {
+      this.trimming = null
+      if (this.trimAgain) {
+        this.trimAgain = false
+        this.scheduleTrim()
+      }
+    })
+  }
+
+  /** Deletes what fell out of the retention window (see the header). */
+  private async trim(): Promise<void> {
+    // The segment index in memory is a window too (recordWindow): when the policy reaches further
+    // back than the records held, what lies below the oldest one can no longer be listed, nor be
+    // verified after a restart; cut there rather than never.
+    const from = keepFrom(this.keep, this.newestSegments()) ?? (this.segments.size >= this.segments.cap ? this.oldestSegment()?.offset ?? null : null)
+    if (from === null) return
+    const floor = Math.floor(from / CHUNK_SIZE)
+    if (floor <= this.floorChunk) return
+    const old = this.floorChunk
+    this.floorChunk = floor
+    for (let n = old; n < floor; n++) {
+      if (!this.deleted(n)) continue
+      this.verified.forget(n)
+      this.chunks.delete(n)
+    }
+    for (const n of [...this.segments.keys()]) {
+      if ((this.segments.get(n)?.offset ?? Infinity) < floor * CHUNK_SIZE) this.segments.delete(n)
+    }
+    this.emit('trim', floor)
+    await writeFloor(this.path, floor)
+    await this.data.dropBelow(floor, pinnedPieces(this.data, this.infoRec?.init))
+  }
+
+  private oldestSegment(): SegmentRecord | undefined {
+    for (let n = this.segments.floor; n <= this.segments.max; n++) {
+      const seg = this.segments.get(n)
+      if (seg) return seg
+    }
+    return undefined
+  }
+
+  /** Segment records held, newest first. */
+  private * newestSegments(): Generator<SegmentRecord> {
+    for (let n = this.segments.max; n >= this.segments.floor; n--) {
+      const s = this.segments.get(n)
+      if (s) yield s
+    }
+  }
+
   private track<T>(p: Promise<T>): Promise<T> {
     this.inflight.add(p)
     const done = (): void => { this.inflight.delete(p) }
@@ -342,6 +435,7 @@ export class StreamLog extends EventEmitter implements StreamLogReader {
   close(): Promise<void> {
     this.closing ??= (async () => {
       await this.source?.idle()
+      await this.trimming
       await Promise.allSettled([...this.inflight])
       await this.verified.close()
       await this.journal.close().catch(() => {})

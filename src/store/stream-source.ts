@@ -4,7 +4,6 @@
 // one at a time through `serial`, which is also the backpressure: append() resolves once its bytes
 // are written and its complete chunks signed and journaled.
 import { StoreError } from './errors.ts'
-import { readExactly, writeAll } from './file-io.ts'
 import type { StreamKey } from './keys.ts'
 import type { MetricsSink } from '../metrics/types.ts'
 import { makeStreamId } from './stream-id.ts'
@@ -52,7 +51,7 @@ export class StreamSource {
     if (last && last.length < CHUNK_SIZE) throw new StoreError('ERR_ENDED', `${log.id} has ended; start a stream with a new name`)
     const published = (top + 1) * CHUNK_SIZE
     if (log.dataSize < published) throw new StoreError('ERR_CORRUPT', `${log.id}: data file is shorter than its signed chunks`)
-    for (let n = Math.max(0, log.chunks.floor); n <= top; n++) {
+    for (let n = Math.max(0, log.chunks.floor, log.floor); n <= top; n++) {
       if (!log.hasChunk(n)) log.logger.warn('source chunk failed its re-check after restart; it stays a hole', { id: log.id, n })
     }
 
@@ -65,7 +64,7 @@ export class StreamSource {
     }
     // Bytes appended before a crash but never signed: chunk them now, in the same order.
     for (let pos = published; pos < log.dataSize; pos += CHUNK_SIZE) {
-      const bytes = await readExactly(log.data, Math.min(CHUNK_SIZE, log.dataSize - pos), pos, `re-reading ${log.id}`)
+      const bytes = await log.data.read(Math.min(CHUNK_SIZE, log.dataSize - pos), pos, `re-reading ${log.id}`)
       if (bytes.length === CHUNK_SIZE) await src.publishChunk(bytes)
       else src.pending = bytes
     }
@@ -78,7 +77,7 @@ export class StreamSource {
       this.assertOpen()
       if (bytes.length === 0) return []
       const start = this.nextChunk * CHUNK_SIZE + this.pending.length
-      await writeAll(this.log.data, bytes, start, `appending to ${this.log.id}`)
+      await this.log.data.write(bytes, start, `appending to ${this.log.id}`)
       this.log.dataSize = Math.max(this.log.dataSize, start + bytes.length)
       this.metrics?.streamBytesProduced(bytes.length)
       const out: ChunkRecord[] = []

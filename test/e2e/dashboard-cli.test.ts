@@ -34,6 +34,8 @@ interface Drawn {
   updates: number
   error: string | null
   labels: string[]
+  /** Node label -> circle centre. */
+  places: Record<string, string>
   badges: string[]
   rows: number
   scope: string
@@ -54,6 +56,7 @@ const READ_PAGE = `(() => {
     updates: d?.updates ?? 0,
     error: d?.error ?? null,
     labels: texts('#graph svg g.node text.addr'),
+  places: Object.fromEntries([...document.querySelectorAll('#graph svg g.node')].map((g) => [g.querySelector('text.addr')?.textContent, g.querySelector('circle.body')?.getAttribute('cx') + ',' + g.querySelector('circle.body')?.getAttribute('cy')])),
     badges: texts('#graph svg g.node text.badge'),
     rows: ys.size,
     scope: document.getElementById('scope')?.textContent ?? '',
@@ -83,6 +86,14 @@ async function openDashboard(t: TestContext, url: string, name: string): Promise
     throw new Error(`${(err as Error).message}; drawn: ${JSON.stringify(await read())}; errors: ${failed.concat(consoleErrors).join(' | ')}`)
   })
   await shoot()
+  // Positions hold from one refresh to the next while the tree itself stays the same (the tree
+  // may still legitimately change: a viewer can move to another parent).
+  const before = drawn.updates
+  await until(`${name} dashboard to refresh twice more`, 20_000, async () => (await read()).updates >= before + 2)
+  const later = await read()
+  if (later.rows === drawn.rows && Object.keys(later.places).sort().join() === Object.keys(drawn.places).sort().join()) {
+    assert.deepEqual(later.places, drawn.places, `${name}: nodes keep their places between refreshes`)
+  } else console.warn(`${name}: the tree changed between two refreshes; position check skipped`)
   assert.deepEqual(failed, [], `every request of the ${name} page succeeds (favicon included)`)
   assert.deepEqual(consoleErrors, [], `no console errors on the ${name} page`)
   return drawn
@@ -102,12 +113,12 @@ function checkCommon(name: string, d: Drawn): void {
 
 test('each node of a real CLI swarm (ingest + 2 watch) draws a readable dashboard', { skip: skip ?? false, timeout: 200_000 }, async (t) => {
   const [srcDir, v1Dir, v2Dir] = [await tempDir(t, 'cjp2p-dash-src-'), await tempDir(t, 'cjp2p-dash-v1-'), await tempDir(t, 'cjp2p-dash-v2-')]
-  const source = startCli(t, ['ingest', 'testsrc', '--name', 'sky', '--bitrate', '600k', ...nodeFlags(srcDir)], { cwd: srcDir })
+  const source = startCli(t, ['ingest', 'testsrc', '--name', 'sky', '--bitrate', '600k', ...nodeFlags(srcDir)])
   const [, id, peer] = await printed(source, 'the watch command', /viewers run: cjp2p-stream watch (\S+) --peer (\S+)/)
   const [, srcHttp] = await printed(source, 'the dashboard URL', /dashboard: (http:\S+)\/dashboard/)
   // The watch command exactly as ingest printed it, plus explicit free ports.
-  const v1 = startCli(t, ['watch', id, '--peer', peer, ...nodeFlags(v1Dir)], { cwd: v1Dir })
-  const v2 = startCli(t, ['watch', id, '--peer', peer, ...nodeFlags(v2Dir)], { cwd: v2Dir })
+  const v1 = startCli(t, ['watch', id, '--peer', peer, ...nodeFlags(v1Dir)])
+  const v2 = startCli(t, ['watch', id, '--peer', peer, ...nodeFlags(v2Dir)])
   const [, v1Http] = await printed(v1, 'the player URL', /player: (http:\S+)\/watch\//)
   const [, v2Http] = await printed(v2, 'the player URL', /player: (http:\S+)\/watch\//)
   for (const http of [v1Http, v2Http]) await until(`${http} to verify chunks`, 60_000, async () => (await verified(http)) > 20)
@@ -116,9 +127,11 @@ test('each node of a real CLI swarm (ingest + 2 watch) draws a readable dashboar
   checkCommon('source', src)
   assert.ok(src.labels.length >= 3, `the source sees its children: ${JSON.stringify(src)}`)
   assert.match(src.tiles['t-copies'], /= \d+(\.\d+)?×/, 'the source knows its copies')
-  const v = await openDashboard(t, v2Http, 'viewer')
-  checkCommon('viewer', v)
-  assert.match(v.scope, /not readable from here/, 'a viewer says plainly what it cannot see')
-  assert.match(v.tiles['t-copies'], /from the source/i, 'a viewer shows what it received from the source')
-  assert.match(v.tiles['t-copies'], /= \d+ %/)
+  for (const [name, http] of [['viewer1', v1Http], ['viewer2', v2Http]]) {
+    const v = await openDashboard(t, http, name)
+    checkCommon(name, v)
+    assert.match(v.scope, /not readable from here/, 'a viewer says plainly what it cannot see')
+    assert.match(v.tiles['t-copies'], /from the source/i, 'a viewer shows what it received from the source')
+    assert.match(v.tiles['t-copies'], /= \d+ %/)
+  }
 })

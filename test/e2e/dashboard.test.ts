@@ -63,8 +63,22 @@ test('/dashboard draws the live relay graph and plots of a 4-node swarm', { skip
     return v.updates >= 6 && Date.now() - start >= 10_000 && v.graph && v.graph.nodes.length === 4 && v.graph.edges.length >= 3 ? v : null
   }, async () => JSON.stringify(await seen()).slice(0, 2000) + ' errors: ' + errors.join(' | '))
 
-  mkdirSync('artifacts', { recursive: true })
-  await page.screenshot({ path: 'artifacts/dashboard.png', fullPage: true })
+  mkdirSync(process.env.SHOTS_DIR ?? 'artifacts', { recursive: true })
+  await page.screenshot({ path: join(process.env.SHOTS_DIR ?? 'artifacts', 'dashboard-demo-swarm.png'), fullPage: true })
+
+  // One stripe's push tree alone: a real tree, every node but the source with exactly one parent link.
+  await page.click('#graph-views button[data-view="0"]')
+  const tree = await page.evaluate(`(() => ({
+    nodes: document.querySelectorAll('#graph svg g.node').length,
+    links: document.querySelectorAll('#graph svg > g:not(.node) path').length,
+    rows: new Set([...document.querySelectorAll('#graph svg g.node > circle.body')].map((c) => c.getAttribute('cy'))).size,
+    pressed: document.querySelector('#graph-views button[aria-pressed=true]')?.textContent,
+  }))()`) as { nodes: number; links: number; rows: number; pressed: string }
+  await page.screenshot({ path: join(process.env.SHOTS_DIR ?? 'artifacts', 'dashboard-demo-swarm-stripe0.png'), fullPage: true })
+  assert.equal(tree.pressed, 'stripe 0 tree')
+  assert.equal(tree.nodes, 4, `every node is in stripe 0's tree: ${JSON.stringify(tree)}`)
+  assert.equal(tree.links, 3, `a tree of 4 nodes has 3 links: ${JSON.stringify(tree)}`)
+  assert.ok(tree.rows >= 2, JSON.stringify(tree))
 
   const graph = s.graph!
   const series = s.series!

@@ -10,7 +10,7 @@ import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { CjNode } from '../../src/mesh/node.ts'
 import { FileServer } from '../../src/mesh/file-server.ts'
-import { download } from '../../src/mesh/file-download.ts'
+import { download, isTransferError } from '../../src/mesh/file-download.ts'
 import { UdpTransport } from '../../src/mesh/transport.ts'
 import { FileStore } from '../../src/store/file-store.ts'
 import { ClassicPeer } from '../../scripts/classic-peer.ts'
@@ -127,4 +127,21 @@ test('get sends its first request to a configured peer at once, even right after
   // step (about 2 s). Generous for a busy machine; the loopback transfer itself takes milliseconds.
   assert.ok(took < 1500, `first download took ${took} ms`)
   assert.equal(r.size, 50_000)
+})
+
+test('a stalled get says who never answered and who answered without the file', async (t) => {
+  const getter = await fileNode(t)
+  const lacking = await fileNode(t) // a node of ours without the file: answers with a cookie only
+  const silent = await RawPeer.open(t, getter.node.address) // a bound socket that never writes
+  const id = 'ab'.repeat(32)
+  const seen: string[] = []
+  const err = await download(getter.node, getter.store, id, {
+    peers: [lacking.node.address, silent.address], stallTimeoutMs: 2500,
+    onPeerAnswer: (peer, answer) => seen.push(`${peer === silent.address ? 'silent-peer' : 'lacking-peer'}:${answer}`),
+  }).then(() => undefined, (e: unknown) => e)
+  assert.ok(isTransferError(err, 'ERR_STALLED'), String(err))
+  assert.deepEqual(err.peers?.silent, [silent.address])
+  assert.deepEqual(err.peers?.lacks, [lacking.node.address])
+  assert.match(err.message, /1 peer\(s\) answered without having it, 1 never answered/)
+  assert.deepEqual(seen.sort(), ['lacking-peer:lacks', 'silent-peer:silent'])
 })

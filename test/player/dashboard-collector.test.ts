@@ -95,6 +95,14 @@ test('/dashboard serves the page and its scripts; /dashboard/data.json reads rea
     assert.match(await r.text(), /window\.cjp2p/)
   }
 
+  for (const icon of ['/favicon.svg', '/favicon.ico']) {
+    const r = await fetch(server.url + icon)
+    assert.equal(r.status, 200, icon)
+    assert.equal(r.headers.get('content-type'), 'image/svg+xml', icon)
+    assert.match(await r.text(), /^<svg /, 'served from the package, no CDN')
+  }
+  assert.match(html, /<link rel="icon" href="\/favicon\.svg" type="image\/svg\+xml">/)
+
   const started = Date.now()
   const res = await fetch(`${server.url}/dashboard/data.json?stream=${'x'.repeat(1500)}`)
   assert.equal(res.status, 200)

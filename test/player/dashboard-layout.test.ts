@@ -76,14 +76,34 @@ test('positions stay put between refreshes; a newcomer is slotted in under its p
 test('a viewer draws the stream bitrate from its signed head and the share it got from the source', () => {
   const h = new DashboardHistory()
   for (let i = 0; i <= 12; i++) {
-    // 75 kB/s of stream, heads arriving one 150 kB segment every 2 s.
-    const head = 150_000 * Math.floor(i / 2)
-    h.add(10_000 + i * 1000, [parse({ udp: A, down: 75_000 * i, fromSource: 25_000 * i, headBytes: head })], [SID])
+    // 75 kB/s of stream, a head per 150 kB segment signed every 2 s; the dashboard polls each second.
+    const seg = Math.floor(i / 2)
+    h.add(10_000 + i * 1000, [parse({ udp: A, down: 75_000 * i, fromSource: 25_000 * i, headBytes: 150_000 * seg, headTime: 5_000 + 2000 * seg })], [SID])
   }
   const s = seriesFrom(h.snapshots(SID))
-  const b = s.bitrate.at(-1)!
-  assert.ok(Math.abs(b - 75_000) / 75_000 < 0.1, `stream bitrate from the head: ${b}`)
-  assert.ok(s.bitrate.every((v) => v === null || v > 40_000), `no saw-tooth down to zero: ${s.bitrate.join(',')}`)
+  assert.ok(s.bitrate.filter((v) => v !== null).length >= 8, `a bitrate once the heads span a few seconds: ${s.bitrate.join(',')}`)
+  assert.ok(s.bitrate.every((v) => v === null || v === 75_000), `exactly the stream's rate, no saw-tooth: ${s.bitrate.join(',')}`)
   assert.ok(Math.abs(s.fromSource.at(-1)! - 1 / 3) < 1e-9)
   assert.deepEqual(s.copies.filter((v) => v !== null), [], 'source copies are not made up where the source is not read')
+})
+
+test('each stripe is also drawn as its own push tree, one parent per node', () => {
+  // Every viewer is a direct child of the source in one stripe, so all stripes together put them
+  // on one row; each stripe alone is a chain of depth 3.
+  const order = [[A, B, C], [B, C, A], [C, A, B], [A, B, C]]
+  const statuses = [parse({ udp: S, role: 'source', children: order.map((o) => [o[0]]) })]
+  for (const id of [A, B, C]) {
+    statuses.push(parse({
+      udp: id, parents: order.map((o) => (o[0] === id ? S : o[o.indexOf(id) - 1])), up: 1,
+      children: order.map((o) => (o.indexOf(id) < 2 ? [o[o.indexOf(id) + 1]] : [])),
+    }))
+  }
+  const g = buildGraph(statuses, SID, A)
+  assert.deepEqual(g.rows, [0, 1], 'together: everyone is one hop from the source in some stripe')
+  assert.equal(g.stripeViews.length, 4)
+  order.forEach((o, s) => {
+    const v = g.stripeViews[s]
+    assert.deepEqual(v.rows, [0, 1, 2, 3], `stripe ${s} is a chain`)
+    assert.deepEqual([S, ...o].map((id) => v.at[id].depth), [0, 1, 2, 3])
+  })
 })

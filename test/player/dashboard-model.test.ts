@@ -68,7 +68,7 @@ test('buildGraph shows nodes only named by others, and caps what peers can grow'
   const huge = parseNodeStatus(fakeStatus({ udp: S, role: 'source', children: Array.from({ length: 4 }, (_, s) => Array.from({ length: 64 }, (_, i) => `10.0.${s}.1:${i + 1}`)) }))!
   assert.equal(buildGraph([huge], SID, null).nodes.length, MAX_GRAPH_NODES)
   assert.deepEqual(buildGraph(chainStatuses(), 'stream/other', null), {
-    stream: 'stream/other', stripes: 0, nodes: [], edges: [], rows: [], scope: { reporting: 0, named: 0, note: 'Every node drawn reported its own status.' },
+    stream: 'stream/other', stripes: 0, nodes: [], edges: [], rows: [], stripeViews: [], scope: { reporting: 0, named: 0, note: 'Every node drawn reported its own status.' },
   })
   assert.deepEqual(streamsIn(chainStatuses()), [SID])
 })

@@ -49,6 +49,11 @@ export class FakeStreamLog implements StreamLogReader {
     this.verified.delete(chunk)
   }
 
+  /** As retention does: the segment's record is gone (its bytes are left to unverify()). */
+  forgetSegment(n: number): void {
+    delete this.segments[n]
+  }
+
   addSegment(length: number, opts: { duration?: number; discontinuity?: boolean; pdt?: number } = {}): SegmentRecord {
     const prev = this.segments.at(-1)
     const offset = prev ? prev.offset + prev.length : (this.streamInfo?.init?.length ?? 0)

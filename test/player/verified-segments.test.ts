@@ -49,15 +49,6 @@ test('playableRun: null without info, the window live and ended, ended once the 
   assert.deepEqual(playableRun(log, 3, 9)!.segments.map((s) => s.n), [9], 'nothing below the floor')
 })
 
-test('playableRun counts discontinuities before the run', () => {
-  const log = new FakeStreamLog()
-  for (let i = 0; i < 8; i++) log.addSegment(CHUNK_SIZE, { discontinuity: i === 2 || i === 4 || i === 6 })
-  log.verify()
-  log.unverify(4)
-  const run = playableRun(log, 6)!
-  assert.deepEqual(run.segments.map((s) => s.n), [5, 6, 7])
-  assert.equal(run.discontinuitiesBefore, 2)
-})
 
 test('fMP4 segments are held back until the init segment is verified', () => {
   const log = new FakeStreamLog({ format: 'fmp4', init: { offset: 0, length: 1000 } })

@@ -3,7 +3,7 @@
 // carried (fedBy). Nodes that are only named by others still appear, with the role their links
 // give them, so a viewer that reads only its own status still draws its parents and children.
 // Positions come from GraphLayout: a tree by depth, the source on top.
-import { GraphLayout } from './dashboard-layout.ts'
+import { GraphLayout, type Place } from './dashboard-layout.ts'
 import type { DashboardNodeStatus, DashboardStream } from './dashboard-status.ts'
 
 /** Nodes drawn: beyond this a graph is unreadable at dashboard size, and peers control the count. */
@@ -47,6 +47,13 @@ export interface GraphScope {
   note: string
 }
 
+/** One stripe's push tree: the nodes in it and where they sit (depth = hops in this stripe). */
+export interface StripeView {
+  stripe: number
+  rows: number[]
+  at: Record<string, Place>
+}
+
 export interface RelayGraph {
   stream: string
   stripes: number
@@ -54,6 +61,8 @@ export interface RelayGraph {
   edges: GraphEdge[]
   /** The depths that have nodes, top to bottom (one row each). */
   rows: number[]
+  /** The same graph one stripe at a time: each is a true tree (one parent per node). */
+  stripeViews: StripeView[]
   scope: GraphScope
 }
 
@@ -115,8 +124,19 @@ export function buildGraph(statuses: readonly DashboardNodeStatus[], stream: str
   for (const n of list) {
     n.role = sources.has(n.id) ? 'source' : feeds.has(n.id) || n.uploadedBytes > 0 ? 'relay' : 'viewer'
   }
-  const rows = layout.place(list, edgeList, (id) => hopDepth(hopsOf.get(id)))
-  return { stream, stripes, nodes: list, edges: edgeList, rows, scope: scopeOf(list, selfUdp) }
+  const laid = list.map((n) => ({ id: n.id, source: n.role === 'source' }))
+  const all = layout.place('all', laid, edgeList, (id) => hopDepth(hopsOf.get(id)))
+  for (const n of list) Object.assign(n, all.at.get(n.id))
+  // Each stripe's push tree on its own: only its links, depth = hops in that stripe. Hop counts
+  // are not kept per stripe, so they do not place anything here.
+  const stripeViews: StripeView[] = []
+  for (let s = 0; s < stripes; s++) {
+    const links = edgeList.filter((e) => e.stripes.includes(s))
+    const inTree = new Set(links.flatMap((e) => [e.from, e.to]))
+    const v = layout.place(`stripe ${s}`, laid.filter((n) => n.source || inTree.has(n.id)), links, () => null)
+    stripeViews.push({ stripe: s, rows: v.rows, at: Object.fromEntries(v.at) })
+  }
+  return { stream, stripes, nodes: list, edges: edgeList, rows: all.rows, stripeViews, scope: scopeOf(list, selfUdp) }
 }
 
 /** Share of a node's chunks that must have come over a path for its length to count as the node's depth. */

@@ -1,20 +1,34 @@
 // Where the relay graph's nodes sit: a tree by depth, the source on the top row, each further hop
-// one row down, nodes of the same depth side by side. One GraphLayout lives as long as the
-// dashboard and remembers each row's order, so a node keeps its place from one refresh to the
-// next and a newcomer is slotted in under its parents instead of reshuffling the row.
-import type { GraphEdge, GraphNode } from './dashboard-graph.ts'
+// one row down, nodes of the same depth side by side. A graph is drawn in several views (all
+// stripes together, or one stripe's push tree). One GraphLayout lives as long as the dashboard and
+// remembers each view's row order, so a node keeps its place from one refresh to the next and a
+// newcomer is slotted in under its parents instead of reshuffling the row.
+import type { GraphEdge } from './dashboard-graph.ts'
 
 /** The hop counts a real share of a node's chunks took (shortest and longest), when we read it. */
 export type HopDepth = (id: string) => { min: number; max: number } | null
 
-export class GraphLayout {
-  /** Per depth, the row's order at the last placement. Only rows drawn then are kept. */
-  private order = new Map<number, string[]>()
+export interface LayoutNode { id: string; source: boolean }
 
-  /** Sets depth, x and y of every node; returns the depths that have nodes, top to bottom. */
-  place(nodes: readonly GraphNode[], edges: readonly GraphEdge[], hopDepth: HopDepth): number[] {
-    assignDepths(nodes, edges, hopDepth)
-    const rows = [...new Set(nodes.map((n) => n.depth))].sort((a, b) => a - b)
+/** A node's place: depth (hops from the source), x within its row and y by row, both in 0..1. */
+export interface Place { depth: number; x: number; y: number }
+
+export interface Placement {
+  /** The depths that have nodes, top to bottom (one row each). */
+  rows: number[]
+  at: Map<string, Place>
+}
+
+/** Views remembered: "all" and one per stripe (MAX_STRIPES in the status parser is 16). */
+const MAX_VIEWS = 17
+
+export class GraphLayout {
+  /** Per view, per depth, the row's order at the last placement. Only rows drawn then are kept. */
+  private orders = new Map<string, Map<number, string[]>>()
+
+  place(view: string, nodes: readonly LayoutNode[], edges: readonly GraphEdge[], hopDepth: HopDepth): Placement {
+    const depth = assignDepths(nodes, edges, hopDepth)
+    const rows = [...new Set(depth.values())].sort((a, b) => a - b)
     const parents = new Map<string, string[]>()
     // Push-tree links place a node under its parents; repair links only when it has no parent.
     for (const tree of [true, false]) {
@@ -23,32 +37,29 @@ export class GraphLayout {
         ;(parents.get(e.to) ?? parents.set(e.to, []).get(e.to)!).push(e.from)
       }
     }
-    const x = new Map<string, number>()
+    const old = this.orders.get(view) ?? new Map<number, string[]>()
     const next = new Map<number, string[]>()
-    rows.forEach((depth, r) => {
-      const members = nodes.filter((n) => n.depth === depth)
-      const ids = new Set(members.map((n) => n.id))
-      const row = (this.order.get(depth) ?? []).filter((id) => ids.has(id))
+    const at = new Map<string, Place>()
+    rows.forEach((d, r) => {
+      const members = nodes.filter((n) => depth.get(n.id) === d).map((n) => n.id)
+      const row = (old.get(d) ?? []).filter((id) => members.includes(id))
       const under = (id: string): number => {
-        const xs = (parents.get(id) ?? []).map((p) => x.get(p)).filter((v) => v !== undefined)
+        const xs = (parents.get(id) ?? []).map((p) => at.get(p)?.x).filter((v) => v !== undefined)
         return xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : 0.5
       }
-      const fresh = members.filter((n) => !row.includes(n.id)).map((n) => ({ id: n.id, at: under(n.id) }))
+      const fresh = members.filter((id) => !row.includes(id)).map((id) => ({ id, at: under(id) }))
         .sort((a, b) => a.at - b.at || a.id.localeCompare(b.id))
       for (const f of fresh) {
         const len = row.length + 1
         const i = row.findIndex((_, j) => (j + 0.5) / len > f.at)
         row.splice(i < 0 ? row.length : i, 0, f.id)
       }
-      row.forEach((id, i) => x.set(id, (i + 0.5) / row.length))
-      next.set(depth, row)
-      for (const n of members) {
-        n.x = x.get(n.id)!
-        n.y = (r + 0.5) / rows.length
-      }
+      row.forEach((id, i) => at.set(id, { depth: d, x: (i + 0.5) / row.length, y: (r + 0.5) / rows.length }))
+      next.set(d, row)
     })
-    this.order = next
-    return rows
+    this.orders.set(view, next)
+    if (this.orders.size > MAX_VIEWS) this.orders.delete(this.orders.keys().next().value as string)
+    return { rows, at }
   }
 }
 
@@ -60,7 +71,7 @@ export class GraphLayout {
  * no bound reaches is placed next to a neighbour (a parent one row up, a child one row down), and a
  * part with no clue at all starts on the first row below the source.
  */
-function assignDepths(nodes: readonly GraphNode[], edges: readonly GraphEdge[], hopDepth: HopDepth): void {
+function assignDepths(nodes: readonly LayoutNode[], edges: readonly GraphEdge[], hopDepth: HopDepth): Map<string, number> {
   const depth = new Map<string, number>()
   const bound = (id: string, d: number): boolean => {
     const cur = depth.get(id)
@@ -68,7 +79,7 @@ function assignDepths(nodes: readonly GraphNode[], edges: readonly GraphEdge[], 
     depth.set(id, d)
     return true
   }
-  const sources = new Set(nodes.filter((n) => n.role === 'source').map((n) => n.id))
+  const sources = new Set(nodes.filter((n) => n.source).map((n) => n.id))
   for (const id of sources) bound(id, 0)
   const tree = edges.filter((e) => e.stripes.length > 0 && !sources.has(e.to))
   for (const n of nodes) {
@@ -103,5 +114,5 @@ function assignDepths(nodes: readonly GraphNode[], edges: readonly GraphEdge[], 
     const chosen = best as { id: string; d: number } | null
     depth.set(chosen!.id, chosen!.d)
   }
-  for (const n of nodes) n.depth = depth.get(n.id)!
+  return depth
 }

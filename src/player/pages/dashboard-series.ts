@@ -8,9 +8,10 @@ import type { DashboardNodeStatus } from './dashboard-status.ts'
 export const MAX_HISTORY = 150
 /** Rates are taken over at least this window. */
 export const RATE_WINDOW_MS = 4000
-/** The stream grows a segment at a time (a head per segment at a viewer): its bitrate is taken over
- * this longer window, and only once the history spans a few segments, so the line does not saw. */
-export const BITRATE_WINDOW_MS = 10_000
+/** The stream grows a segment at a time: its bitrate is taken between signed heads at least this
+ * far apart (by the source's clock on them), over at most BITRATE_WINDOW_MS of history, so the
+ * line neither saws with segment arrivals nor lags a real change for long. */
+export const BITRATE_WINDOW_MS = 12_000
 export const BITRATE_MIN_SPAN_MS = 3000
 
 export interface NodeSample {
@@ -19,8 +20,9 @@ export interface NodeSample {
   receivedBytes: number
   receivedFromSourceBytes: number
   producedBytes: number
-  /** Stream length in the newest signed head this node holds: a viewer's view of the bitrate. */
+  /** Length and source time of the newest signed head this node holds: the stream's bitrate. */
   headBytes: number
+  headTime: number
   stalls: number
   p50: number
   p95: number
@@ -70,7 +72,7 @@ export class DashboardHistory {
         if (!s) continue
         nodes[st.udp] = {
           role: s.role, uploadedBytes: s.uploadedBytes, receivedBytes: s.receivedBytes, receivedFromSourceBytes: s.receivedFromSourceBytes,
-          producedBytes: s.producedBytes, headBytes: s.headBytes, stalls: st.playback.stalls, p50: s.delayMs.p50, p95: s.delayMs.p95, p99: s.delayMs.p99, delayCount: s.delayMs.count,
+          producedBytes: s.producedBytes, headBytes: s.headBytes, headTime: s.headTime, stalls: st.playback.stalls, p50: s.delayMs.p50, p95: s.delayMs.p95, p99: s.delayMs.p99, delayCount: s.delayMs.count,
         }
       }
       let ring = this.rings.get(id)
@@ -111,9 +113,7 @@ export function seriesFrom(snaps: readonly Snapshot[]): DashboardSeries {
     const dSrc = prev ? delta(cur, prev, (n) => (n.role === 'source' ? n.uploadedBytes : 0)) : null
     const dProduced = prev ? delta(cur, prev, (n) => n.producedBytes) : null
     out.copiesRecent.push(dSrc !== null && dProduced ? dSrc / dProduced : null)
-    const span = cur.t - long.t
-    const dStream = span >= BITRATE_MIN_SPAN_MS ? streamGrowth(cur, long) : null
-    out.bitrate.push(dStream !== null ? dStream / (span / 1000) : null)
+    out.bitrate.push(streamRate(cur, long))
     const dViewers = prev ? delta(cur, prev, (n) => (n.role === 'viewer' ? n.receivedBytes : 0)) : null
     const dFromSrc = prev ? delta(cur, prev, (n) => (n.role === 'viewer' ? n.receivedFromSourceBytes : 0)) : null
     out.offload.push(dViewers && dFromSrc !== null ? clamp01(1 - dFromSrc / dViewers) : null)
@@ -163,18 +163,21 @@ function delta(cur: Snapshot, prev: Snapshot, f: (n: NodeSample) => number): num
   return total
 }
 
-/** How much the stream grew: the source's produced bytes when we read the source, else the
- * furthest signed head among the viewers (a viewer that missed a head update lags, never leads). */
-function streamGrowth(cur: Snapshot, prev: Snapshot): number | null {
-  const sourced = Object.entries(cur.nodes).some(([id, n]) => n.role === 'source' && prev.nodes[id])
-  if (sourced) return delta(cur, prev, (n) => n.producedBytes)
-  let best: number | null = null
+/** Stream bytes per second between two snapshots: the signed heads' growth over the source's
+ * own clock on them (exact, whenever the dashboard polled), the source's node first, else the
+ * viewer whose head moved furthest; the source's produced bytes over our clock when no head does. */
+function streamRate(cur: Snapshot, prev: Snapshot): number | null {
+  let best: { source: boolean; bytes: number; rate: number } | null = null
   for (const [id, n] of Object.entries(cur.nodes)) {
     const p = prev.nodes[id]
-    if (!p || n.headBytes === 0 || p.headBytes === 0 || n.headBytes < p.headBytes) continue
-    best = Math.max(best ?? 0, n.headBytes - p.headBytes)
+    if (!p || n.headTime - p.headTime < BITRATE_MIN_SPAN_MS || n.headBytes < p.headBytes) continue
+    const c = { source: n.role === 'source', bytes: n.headBytes - p.headBytes, rate: (n.headBytes - p.headBytes) / ((n.headTime - p.headTime) / 1000) }
+    if (!best || (c.source && !best.source) || (c.source === best.source && c.bytes > best.bytes)) best = c
   }
-  return best
+  if (best) return best.rate
+  const span = cur.t - prev.t
+  const produced = span >= BITRATE_MIN_SPAN_MS && Object.entries(cur.nodes).some(([id, n]) => n.role === 'source' && prev.nodes[id]) ? delta(cur, prev, (n) => n.producedBytes) : null
+  return produced === null ? null : produced / (span / 1000)
 }
 
 function rate(cur: number | undefined, prev: number | undefined, dt: number): number | null {

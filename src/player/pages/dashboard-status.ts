@@ -33,8 +33,9 @@ export interface DashboardStream {
   receivedFromSourceBytes: number
   duplicateBytes: number
   producedBytes: number
-  /** The stream's length in the newest signed head this node holds. */
+  /** The stream's length in the newest signed head this node holds, and the source's time on it (ms). */
   headBytes: number
+  headTime: number
   verifiedChunks: number
   delayMs: { p50: number; p95: number; p99: number; count: number }
   /** Chunks verified here per hop count from the source. */
@@ -102,6 +103,7 @@ function parseStream(raw: unknown): DashboardStream | null {
     duplicateBytes: count(raw.duplicateBytes),
     producedBytes: count(raw.producedBytes),
     headBytes: isRecord(raw.head) ? count(raw.head.bytes) : 0,
+    headTime: isRecord(raw.head) ? count(raw.head.time) : 0,
     verifiedChunks: count(raw.verifiedChunks),
     delayMs: { p50: count(delay.p50), p95: count(delay.p95), p99: count(delay.p99), count: count(delay.count) },
     hops,

@@ -32,6 +32,8 @@ table.nodes td { border-bottom: 1px solid #21262d; }
 .error { color: #ff5d73; }
 .muted { color: #6e7a89; }
 .scope { color: #9aa6b5; font-size: 12.5px; margin: 0 0 .4rem; }
+.views button { background: #161b22; color: #aab4c3; border: 1px solid #30363d; border-radius: 6px; padding: .15rem .55rem; margin: 0 .3rem .4rem 0; font: 12px system-ui, sans-serif; cursor: pointer; }
+.views button[aria-pressed=true] { background: #243041; color: #fff; border-color: #4cc9f0; }
 </style>`
 
 function tile(id: string, label: string) {
@@ -55,7 +57,7 @@ ${tile('t-stalls', 'Stalls')}
 </div>
 <div class="grid">
 <section class="card wide"><h2>Relay graph<small>a tree by depth from the source: one arrow per stripe of the push tree, width = recent chunks fed; dashed = pull repair; outlined nodes are known by address only</small></h2>
-<p id="scope" class="scope"></p><div id="graph"></div></section>
+<p id="scope" class="scope"></p><div id="graph-views" class="views" aria-label="stripes drawn"></div><div id="graph"></div></section>
 ${card('copies', 'Source copies uploaded', 'source upload bytes ÷ stream bytes; ~1× means peers relay the rest')}
 ${card('upload', 'Upload per node', 'against the stream bitrate')}
 ${card('bars', 'Upload and download per node', 'now, over the last few seconds')}

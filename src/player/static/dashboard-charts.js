@@ -62,7 +62,7 @@
     return cy + 8
   }
 
-  /** Lines over time. opts: {t, series:[{name,color,values,dash}], format, minMax, integer, refs:[{y,label}]} */
+  /** Lines over time. opts: {t, series:[{name,color,values,dash}], format, minMax, integer, refs:[{y,label}], empty} */
   function lineChart(host, opts) {
     const W = 520, H = 230, L = 58, R = 12, B = 26
     const svg = svgIn(host, W, H)
@@ -100,7 +100,8 @@
       })
       if (d) el('path', { d, fill: 'none', stroke: s.color, 'stroke-width': s.width || 2, 'stroke-dasharray': s.dash, 'stroke-linejoin': 'round' }, svg)
     }
-    if (!t.length) el('text', { x: W / 2, y: H / 2, fill: TEXT, 'text-anchor': 'middle' }, svg, 'waiting for data')
+    const drawn = opts.series.some((s) => s.values.some((v) => v !== null && v !== undefined))
+    if (!drawn) el('text', { x: W / 2, y: H / 2, fill: TEXT, 'text-anchor': 'middle' }, svg, t.length && opts.empty ? opts.empty : 'waiting for data')
     return svg
   }
 
@@ -131,11 +132,19 @@
 
   const BADGES = { source: 'SRC', relay: 'RLY', viewer: 'VWR' }
 
-  /** The relay graph as a tree: one row per depth (graph.rows), the source on top, nodes at their
-   * layout position within the row, one curve per stripe from parent down to child. */
-  function relayGraph(host, graph, fmtBytes) {
-    const rows = graph.rows && graph.rows.length ? graph.rows : [0]
-    const W = 1000, R = 20, LEFT = 86, RIGHT = 16, TOP = 16, ROW = 118, FOOT = 28
+  /** The relay graph as a tree: one row per depth, the source on top, nodes at their layout position
+   * within the row, one curve per stripe from parent down to child. `stripe` (a number) draws that
+   * stripe's push tree alone from graph.stripeViews; otherwise all stripes together. */
+  function relayGraph(host, full, fmtBytes, stripe) {
+    const view = typeof stripe === 'number' ? (full.stripeViews || []).find((v) => v.stripe === stripe) : null
+    const graph = view ? {
+      stripes: full.stripes,
+      nodes: full.nodes.filter((n) => view.at[n.id]).map((n) => Object.assign({}, n, view.at[n.id])),
+      edges: full.edges.filter((e) => e.stripes.includes(stripe)).map((e) => Object.assign({}, e, { stripes: [stripe] })),
+    } : full
+    const shown = view ? view.rows : full.rows
+    const rows = shown && shown.length ? shown : [0]
+    const W = 1000, R = 20, LEFT = 86, RIGHT = 16, TOP = 16, ROW = 128, FOOT = 28
     const H = TOP + ROW * rows.length + FOOT
     const svg = svgIn(host, W, H)
     const defs = el('defs', {}, svg)
@@ -178,8 +187,8 @@
         const off = (i - (lanes.length - 1) / 2) * 5
         let d
         if (downward) {
-          // Leave below the parent's labels, enter the child's top: the tree reads top to bottom.
-          const x1 = a.x + off, y1 = a.y + R + 34, x2 = b.x + off, y2 = b.y - R - 3
+          // Leave the parent's bottom (its labels are haloed), enter the child's top: the tree reads top to bottom.
+          const x1 = a.x + off, y1 = a.y + R, x2 = b.x + off, y2 = b.y - R - 3
           const my = (y1 + y2) / 2
           d = `M${x1.toFixed(1)},${y1.toFixed(1)} C${x1.toFixed(1)},${my.toFixed(1)} ${x2.toFixed(1)},${my.toFixed(1)} ${x2.toFixed(1)},${y2.toFixed(1)}`
         } else {
@@ -187,7 +196,7 @@
           // row, leftward ones below, so a pair feeding each other shows two separate arcs.
           const dir = b.x >= a.x ? 1 : -1
           const x1 = a.x + dir * R, x2 = b.x - dir * (R + 3), y = a.y + off
-          const lift = dir * (30 + Math.abs(b.x - a.x) * 0.15)
+          const lift = dir * Math.min(54, 24 + Math.abs(b.x - a.x) * 0.06)
           d = `M${x1.toFixed(1)},${y.toFixed(1)} C${x1.toFixed(1)},${(y - lift).toFixed(1)} ${x2.toFixed(1)},${(b.y - lift).toFixed(1)} ${x2.toFixed(1)},${b.y.toFixed(1)}`
         }
         const ci = s < 0 ? colors.length - 1 : s % STRIPE_COLORS.length
@@ -210,15 +219,17 @@
       el('text', { class: 'badge', x: p.x, y: p.y + 4, fill: n.reporting ? '#0d1117' : color, 'font-size': 11, 'font-weight': 700, 'text-anchor': 'middle' }, g, BADGES[n.role] || 'VWR')
       // Crowded rows show the port only; the full address stays in the tooltip and the table.
       const crowded = (W - LEFT - RIGHT) / (perRow[n.depth] || 1) < 128
-      el('text', { class: 'addr', x: p.x, y: p.y + R + 15, fill: '#dde3ea', 'font-size': 11, 'text-anchor': 'middle', 'font-family': 'ui-monospace, monospace' }, g,
+      // A halo in the card's colour keeps a label legible where links pass under it.
+      const halo = { stroke: '#161b22', 'stroke-width': 4, 'paint-order': 'stroke', 'stroke-linejoin': 'round' }
+      el('text', Object.assign({ class: 'addr', x: p.x, y: p.y + R + 15, fill: '#dde3ea', 'font-size': 11, 'text-anchor': 'middle', 'font-family': 'ui-monospace, monospace' }, halo), g,
         crowded ? `:${n.id.split(':').pop()}` : n.id)
       const detail = n.reporting ? `↑${fmtBytes(n.uploadedBytes)}` : 'status not readable'
-      el('text', { x: p.x, y: p.y + R + 29, fill: color, 'font-size': 10.5, 'text-anchor': 'middle' }, g,
+      el('text', Object.assign({ x: p.x, y: p.y + R + 29, fill: color, 'font-size': 10.5, 'text-anchor': 'middle' }, halo), g,
         crowded ? (n.self ? 'this node' : n.role) : `${n.role}${n.self ? ' · this node' : ''} · ${detail}`)
       el('title', {}, g, `${n.id} (${n.role}${n.self ? ', this node' : ''})${n.http ? ' ' + n.http : ''}${n.reporting ? '' : ': known by address only; its status is not readable from here'}`)
     }
     const items = []
-    for (let s = 0; s < graph.stripes; s++) items.push({ name: `stripe ${s}`, color: STRIPE_COLORS[s % STRIPE_COLORS.length] })
+    for (let s = 0; s < graph.stripes; s++) if (!view || s === stripe) items.push({ name: `stripe ${s}`, color: STRIPE_COLORS[s % STRIPE_COLORS.length] })
     items.push({ name: 'repair (pull)', color: colors[colors.length - 1] })
     legend(svg, items, 10, H - 8, W)
     if (!graph.nodes.length) el('text', { x: W / 2, y: H / 2, fill: TEXT, 'text-anchor': 'middle' }, svg, 'no stream yet')

@@ -5,7 +5,8 @@
   'use strict'
   const C = window.cjp2pCharts
   const REFRESH_MS = 1000
-  const state = { graph: null, series: null, data: null, updates: 0, error: null, stream: null }
+  // view: 'all' or a stripe number, chosen with the buttons above the graph; kept across refreshes.
+  const state = { graph: null, series: null, data: null, updates: 0, error: null, stream: null, view: 'all' }
   window.cjp2pDashboard = state
   const $ = (id) => document.getElementById(id)
 
@@ -89,7 +90,7 @@
     tile('t-stalls', String(stalls), 'playback stalls reported', stalls > 0 ? 'warn' : 'good')
 
     $('scope').textContent = g.scope.note
-    C.relayGraph($('graph'), g, fmtBytes)
+    drawGraph()
     $('copies-title').textContent = sourceSeen || fromSource === null ? 'Source copies uploaded' : 'Received from the source'
     $('copies-note').textContent = sourceSeen || fromSource === null
       ? 'source upload bytes ÷ stream bytes; ~1× means peers relay the rest'
@@ -123,7 +124,7 @@
       })),
     })
     C.lineChart($('delay'), {
-      t: s.t, format: fmtMs, minMax: 100,
+      t: s.t, format: fmtMs, minMax: 100, empty: 'no viewer\'s status is readable here: each viewer\'s dashboard shows its delay',
       series: [
         { name: 'p50', color: '#90e05a', values: s.delay.p50 },
         { name: 'p95', color: '#ffb703', values: s.delay.p95 },
@@ -142,6 +143,28 @@
       series: ids.map((id, i) => ({ name: `:${id.split(':').pop()}`, color: colorFor(id, i), values: s.stalls[id] })),
     })
     renderTable(d)
+  }
+
+  /** The view buttons (all stripes, or one stripe's tree) and the graph in the chosen view. */
+  function drawGraph() {
+    const g = state.graph
+    if (!g) return
+    if (state.view !== 'all' && state.view >= g.stripes) state.view = 'all'
+    const host = $('graph-views')
+    const views = ['all'].concat(Array.from({ length: g.stripes }, (_, s) => s))
+    if (host.children.length !== views.length) {
+      host.textContent = ''
+      for (const v of views) {
+        const b = document.createElement('button')
+        b.type = 'button'
+        b.dataset.view = String(v)
+        b.textContent = v === 'all' ? 'all stripes' : `stripe ${v} tree`
+        b.addEventListener('click', () => { state.view = v; drawGraph() })
+        host.appendChild(b)
+      }
+    }
+    for (const b of host.children) b.setAttribute('aria-pressed', String(b.dataset.view === String(state.view)))
+    C.relayGraph($('graph'), g, fmtBytes, state.view === 'all' ? undefined : state.view)
   }
 
   function cell(tr, text, cls) {

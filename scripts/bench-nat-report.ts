@@ -1,0 +1,157 @@
+// Figures of a NAT-lab run, from what the nodes said about themselves (/status.json just before
+// they were stopped) and what their stores hold afterwards (which segments each viewer verified),
+// and the table `npm run bench:nat` prints. Nothing is estimated from outside.
+import { cpus } from 'node:os'
+import { join } from 'node:path'
+import { StreamLog } from '../src/store/stream-log.ts'
+import { CHUNK_SIZE, type StreamId } from '../src/store/stream-types.ts'
+import type { NatLab } from './nat-lab.ts'
+import type { StreamStatus } from './nat-swarm.ts'
+import { DEADLINE_MS } from './bench-run.ts'
+
+export interface ViewerFigures {
+  host: string
+  /** What stands between the node and the public segment. */
+  nat: 'public' | 'cone' | 'symmetric'
+  /** Segments published while it watched whose deadline fell before the end, and of those, the ones it verified. */
+  due: number
+  played: number
+  /** Numbers of the due segments it does not hold. */
+  missing: number[]
+  fromSourceBytes: number
+  fromPeersBytes: number
+  relayedBytes: number
+  /** Distinct addresses it sent stream chunks to, and the routers (or public hosts) behind them. */
+  fedPeers: number
+  fedWhere: string[]
+  /** False when its status could not be read (the process died or hung). */
+  reported: boolean
+  /** The public peer that carries a source behind a NAT (not one of the audience). */
+  entry: boolean
+}
+
+export interface NatFigures {
+  scenario: string
+  seconds: number
+  bitrate: string
+  /** Stream bytes published from the earliest start point of any receiver on. */
+  streamBytes: number
+  sourceUploadedBytes: number
+  sourceCopies: number
+  viewers: ViewerFigures[]
+  /** CPU the audience's node processes used, as a share of one core each, and the machine's 1-minute load at the end. */
+  cpuShareOfCorePerViewer: number
+  loadAverage: number
+}
+
+const natOf = (lab: NatLab, host: string): ViewerFigures['nat'] => lab.host(host).router?.nat ?? 'public'
+
+/** Which router (or public host) an address belongs to, as seen from the public segment. */
+function whereIs(lab: NatLab, addr: string): string {
+  const ip = addr.slice(0, addr.lastIndexOf(':'))
+  for (const [r, wan] of lab.routerIps) if (wan === ip) return r
+  for (const h of lab.hosts.values()) if (!h.router && h.ip === ip) return h.name
+  return ip
+}
+
+/** Segments of the source's log a viewer that started at `startChunk` had to hold by `stopAt`:
+ * those wholly after its start point whose last chunk was published at least the playback
+ * deadline before the end (the chunk records carry the source's signed publish time). */
+function dueSegments(src: StreamLog, startChunk: number, stopAt: number): Array<{ n: number; offset: number; length: number }> {
+  const out = []
+  for (let n = 0; n < src.segmentCount(); n++) {
+    const s = src.segment(n)
+    if (!s || s.offset < startChunk * CHUNK_SIZE) continue
+    const last = src.chunkRecord(Math.floor((s.offset + s.length - 1) / CHUNK_SIZE))
+    if (!last || last.time + DEADLINE_MS > stopAt) continue
+    out.push({ n, offset: s.offset, length: s.length })
+  }
+  return out
+}
+
+export async function natFigures(run: {
+  scenario: string; seconds: number; bitrate: string; lab: NatLab; dir: string; id: string; sourceHost: string; entryHost: string | null
+  stopAt: number; statuses: Map<string, StreamStatus | null>; cpuShareOfCorePerViewer: number; loadAverage: number
+}): Promise<NatFigures> {
+  const { lab, dir, statuses } = run
+  const id = run.id as StreamId
+  const src = await StreamLog.openReplica(join(dir, run.sourceHost), id)
+  try {
+    const viewers: ViewerFigures[] = []
+    const starts: number[] = []
+    for (const [host, st] of statuses) {
+      if (host === run.sourceHost) continue
+      const startChunk = st?.startChunk ?? -1
+      let due = 0
+      let played = 0
+      const missing: number[] = []
+      if (startChunk >= 0) {
+        starts.push(startChunk)
+        const log = await StreamLog.openReplica(join(dir, host), id)
+        try {
+          for (const s of dueSegments(src, startChunk, run.stopAt)) {
+            due++
+            if (log.hasRange(s.offset, s.length)) played++
+            else missing.push(s.n)
+          }
+        } finally { await log.close() }
+      }
+      const fed = Object.keys(st?.fedTo ?? {})
+      viewers.push({
+        host, nat: natOf(lab, host), due, played, missing,
+        fromSourceBytes: st?.bytesFromSource ?? 0, fromPeersBytes: st?.bytesFromPeers ?? 0, relayedBytes: st?.uploadedBytes ?? 0,
+        fedPeers: fed.length, fedWhere: [...new Set(fed.map((a) => whereIs(lab, a)))].sort(), reported: st !== null, entry: host === run.entryHost,
+      })
+    }
+    let streamBytes = 0
+    const first = starts.length ? Math.min(...starts) : 0
+    for (let n = first; n < (src.head()?.chunks ?? 0); n++) streamBytes += src.chunkRecord(n)?.length ?? 0
+    const uploaded = statuses.get(run.sourceHost)?.uploadedBytes ?? 0
+    return {
+      scenario: run.scenario, seconds: run.seconds, bitrate: run.bitrate, streamBytes,
+      sourceUploadedBytes: uploaded, sourceCopies: uploaded / Math.max(1, streamBytes), viewers,
+      cpuShareOfCorePerViewer: run.cpuShareOfCorePerViewer, loadAverage: run.loadAverage,
+    }
+  } finally { await src.close() }
+}
+
+const mb = (b: number) => (b / 1e6).toFixed(2)
+const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0)
+const pct = (x: number) => `${(x * 100).toFixed(1)} %`
+const complete = (v: ViewerFigures) => (v.due > 0 ? v.played / v.due : 0)
+
+/** Per-viewer table, then the issue's goals with this run's figures against them. */
+export function natTable(f: NatFigures): string {
+  const head = ['host', 'NAT', 'segments held / due', 'complete', 'from source MB', 'from peers MB', 'relayed MB', 'fed (peers: where)']
+  const rows = f.viewers.map((v) => [
+    v.host + (v.entry ? ' (entry)' : ''), v.nat, v.reported ? `${v.played} / ${v.due}${v.missing.length ? ` (missing ${v.missing.slice(0, 4).join(',')}${v.missing.length > 4 ? ',...' : ''})` : ''}` : 'no status', pct(complete(v)), mb(v.fromSourceBytes), mb(v.fromPeersBytes),
+    mb(v.relayedBytes), v.fedPeers ? `${v.fedPeers}: ${v.fedWhere.slice(0, 6).join(' ')}${v.fedWhere.length > 6 ? ' ...' : ''}` : '-',
+  ])
+  const w = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)))
+  const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(w[i])).join(' | ')} |`
+  const audience = f.viewers.filter((v) => !v.entry)
+  const cones = audience.filter((v) => v.nat === 'cone')
+  const syms = audience.filter((v) => v.nat === 'symmetric')
+  const publics = audience.filter((v) => v.nat === 'public')
+  const full = audience.filter((v) => v.due > 0 && v.played === v.due).length
+  const worst = audience.length ? Math.min(...audience.map(complete)) : 0
+  const coneFeeding = cones.filter((v) => v.fedPeers > 0).length
+  const symFeeding = syms.filter((v) => v.fedPeers > 0).length
+  const summary: Array<[string, string, string]> = [
+    ['source copies uploaded', f.sourceCopies.toFixed(2), '<= 1.15'],
+    ['viewers holding 100 % of what was due', `${full} / ${audience.length} (worst ${pct(worst)})`, 'all'],
+    ...(cones.length ? [['cone viewers feeding another viewer', `${coneFeeding} / ${cones.length} (${pct(coneFeeding / cones.length)})`, '>= 90 %'] as [string, string, string]] : []),
+    ...(syms.length ? [['symmetric viewers feeding another viewer', `${symFeeding} / ${syms.length}`, '0 (leaves)'] as [string, string, string]] : []),
+    ...(publics.length ? [['public viewers feeding another viewer', `${publics.filter((v) => v.fedPeers > 0).length} / ${publics.length}`, ''] as [string, string, string]] : []),
+    // Sent is not delivered: a viewer may push chunks at a mapping its peer's NAT drops.
+    ['viewers relayed (sent) / received from peers (arrived)', `${mb(sum(f.viewers.map((v) => v.relayedBytes)))} / ${mb(sum(f.viewers.map((v) => v.fromPeersBytes)))} MB`, ''],
+    ['stream bytes since the first start point', `${mb(f.streamBytes)} MB`, ''],
+    ['CPU per viewer process (share of a core) / machine load', `${pct(f.cpuShareOfCorePerViewer)} / ${f.loadAverage.toFixed(1)} on ${cpus().length} cores`, ''],
+  ]
+  return [
+    `### NAT lab: ${f.scenario} (${f.seconds} s, ${f.bitrate})`, '',
+    line(head), line(w.map((n) => '-'.repeat(n))), ...rows.map(line), '',
+    '| figure | measured | goal (issue 13) |', '|---|---|---|',
+    ...summary.map(([a, b, c]) => `| ${a} | ${b} | ${c} |`),
+  ].join('\n')
+}

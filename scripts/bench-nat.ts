@@ -1,0 +1,138 @@
+// `npm run bench:nat -- [--scenario public|nat-source|no-nat]... [--seconds 60] [--bitrate 1000k]
+//   [--routers 6] [--per-router 4] [--loss 0%] [--json file]`
+// The stream in the NAT laboratory (scripts/nat-lab.ts), with real `cjp2p-stream ingest testsrc`
+// and `watch` processes: viewers behind home routers (all port-restricted cones but the last
+// router, which is symmetric), and the source either on the public segment (`public`) or behind a
+// cone NAT of its own (`nat-source`), which contacts one public peer that is also told the source's
+// public address (its router's, on the port a port-preserving NAT keeps), as a streamer at home
+// would tell a friend running a public node; viewers are told only that public peer. `no-nat` is
+// the control: the same audience with no NAT at all, on this machine's CPU budget. Prints
+// per viewer what it played, where its bytes came from and whether it fed anyone, and the source's
+// copies uploaded. Needs root (network namespaces) and iptables; run it under the heavy lock.
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { loadavg, tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { parseArgs } from 'node:util'
+import { NatLab, type RouterSpec } from './nat-lab.ts'
+import { NatSwarm, type StreamStatus } from './nat-swarm.ts'
+import { sleep } from './chaos-swarm.ts'
+import { natFigures, natTable, type NatFigures } from './bench-nat-report.ts'
+
+const SCENARIOS = ['public', 'nat-source', 'no-nat'] as const
+type ScenarioName = typeof SCENARIOS[number]
+
+interface Options { scenarios: ScenarioName[]; seconds: number; bitrate: string; routers: number; perRouter: number; loss: number; json?: string }
+
+/** Viewers start this far apart, as people arrive, not all in one millisecond. */
+const STAGGER_MS = 250
+/** How long the public peer may take to get the stream from the source behind a NAT (generous: a loaded machine). */
+const RELAY_READY_MS = 40_000
+
+function parse(argv: string[]): Options {
+  const { values } = parseArgs({
+    args: argv, strict: true, options: {
+      scenario: { type: 'string', multiple: true }, seconds: { type: 'string' }, bitrate: { type: 'string' },
+      routers: { type: 'string' }, 'per-router': { type: 'string' }, loss: { type: 'string' }, json: { type: 'string' },
+    },
+  })
+  const int = (v: string | undefined, name: string, def: number, min: number, max: number) => {
+    if (v === undefined) return def
+    const n = Number(v)
+    if (!Number.isInteger(n) || n < min || n > max) throw new UsageError(`--${name} must be an integer from ${min} to ${max}`)
+    return n
+  }
+  const scenarios = (values.scenario ?? [...SCENARIOS]) as ScenarioName[]
+  for (const s of scenarios) if (!SCENARIOS.includes(s)) throw new UsageError(`unknown scenario "${s}" (known: ${SCENARIOS.join(', ')})`)
+  const bitrate = values.bitrate ?? '1000k'
+  if (!/^\d+(\.\d+)?[kM]?$/.test(bitrate)) throw new UsageError(`bad --bitrate "${bitrate}" (want e.g. 1000k or 2M)`)
+  const lossText = values.loss ?? '0'
+  const loss = parseFloat(lossText) / (lossText.endsWith('%') ? 100 : 1)
+  if (!(loss >= 0 && loss < 0.5)) throw new UsageError('--loss must be from 0 to 50 %')
+  return {
+    scenarios, bitrate, loss, json: values.json,
+    seconds: int(values.seconds, 'seconds', 60, 10, 3600),
+    routers: int(values.routers, 'routers', 6, 2, 20),
+    perRouter: int(values['per-router'], 'per-router', 4, 1, 10),
+  }
+}
+
+class UsageError extends Error {}
+
+async function runScenario(name: ScenarioName, o: Options, log: (s: string) => void): Promise<NatFigures> {
+  const routers: RouterSpec[] = Array.from({ length: o.routers }, (_, i) =>
+    i < o.routers - 1 ? { name: `cone${i + 1}`, nat: 'cone', hosts: o.perRouter } : { name: 'sym1', nat: 'symmetric', hosts: o.perRouter })
+  const natSource = name === 'nat-source'
+  if (natSource) routers.unshift({ name: 'home', nat: 'cone', hosts: 1 })
+  // The control: the same audience on the public segment, no NAT anywhere (what this machine and
+  // the current code give without NATs).
+  const audience = name === 'no-nat' ? Array.from({ length: o.routers * o.perRouter }, (_, i) => `v${i + 1}`) : []
+  const lab = await NatLab.create({ publicHosts: [natSource ? 'relay' : 'src', ...audience], routers: name === 'no-nat' ? [] : routers, loss: o.loss })
+  const dir = await mkdtemp(join(tmpdir(), 'cjp2p-natbench-'))
+  const swarm = new NatSwarm(lab, dir, { bitrate: o.bitrate })
+  try {
+    const sourceHost = natSource ? 'homeh1' : 'src'
+    const entry = natSource ? 'relay' : 'src'
+    await swarm.startSource(sourceHost, natSource ? ['relay'] : [])
+    log(`  source up on ${sourceHost} (${lab.host(sourceHost).ip}${natSource ? `, behind a cone NAT, public ${lab.publicIp(sourceHost)}` : ''}): ${swarm.id}`)
+    if (natSource) {
+      swarm.startViewer('relay', [sourceHost])
+      await swarm.ready()
+      const t0 = Date.now()
+      let st: StreamStatus | null = null
+      while (Date.now() - t0 < RELAY_READY_MS && !((st = await swarm.streamStatus('relay'))?.verifiedChunks)) await sleep(1000)
+      if (st?.verifiedChunks) log(`  the public peer has the stream after ${((Date.now() - t0) / 1000).toFixed(1)} s`)
+      else log(`  *** the public peer did not get the stream in ${RELAY_READY_MS / 1000} s; measuring anyway ***`)
+    }
+    // Let the source build up a few segments, so joiners find a live edge with history behind it.
+    await sleep(4000)
+    const viewers = audience.length ? audience : routers.filter((r) => r.name !== 'home').flatMap((r) => Array.from({ length: r.hosts }, (_, j) => `${r.name}h${j + 1}`))
+    for (const v of viewers) { swarm.startViewer(v, [entry]); await sleep(STAGGER_MS) }
+    await swarm.ready()
+    const cpu0 = viewers.map((v) => swarm.cpuSeconds(v))
+    const t0 = Date.now()
+    log(`  ${viewers.length} viewers up${audience.length ? ' on the public segment' : ` behind ${o.routers} routers`}; running ${o.seconds} s`)
+    const end = Date.now() + o.seconds * 1000
+    while (Date.now() < end) {
+      await sleep(Math.min(10_000, end - Date.now()))
+      const s = await swarm.streamStatus(sourceHost)
+      log(`  ${Math.round(o.seconds - (end - Date.now()) / 1000)} s: source ${s ? `${s.copiesUploaded.toFixed(2)}x uploaded since ingest began` : 'status unreadable'}`)
+      const dead = swarm.crashed()
+      if (dead.length) throw new Error(`nodes exited during the run:\n${dead.join('\n')}`)
+    }
+    const hosts = [sourceHost, ...(natSource ? ['relay'] : []), ...viewers]
+    const statuses = new Map<string, StreamStatus | null>(await Promise.all(hosts.map(async (h) => [h, await swarm.streamStatus(h)] as const)))
+    const stopAt = Date.now()
+    const cpu = viewers.reduce((sum, v, i) => sum + swarm.cpuSeconds(v) - cpu0[i], 0)
+    const cpuShareOfCorePerViewer = cpu / viewers.length / ((stopAt - t0) / 1000)
+    await swarm.stop()
+    const title = { public: 'source on the public segment', 'nat-source': 'source behind a cone NAT, one public peer', 'no-nat': 'control: no NAT, every viewer on the public segment' }[name]
+    return await natFigures({ scenario: title, seconds: o.seconds, bitrate: o.bitrate, lab, dir, id: swarm.id, sourceHost, entryHost: natSource ? entry : null, stopAt, statuses, cpuShareOfCorePerViewer, loadAverage: loadavg()[0] })
+  } finally {
+    await swarm.stop()
+    await lab.close()
+    await rm(dir, { recursive: true, force: true, maxRetries: 3 })
+  }
+}
+
+async function main(): Promise<void> {
+  // Exit (not die) on Ctrl-C, so the exit hooks remove the lab and stop its processes.
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => process.exit(130))
+  const o = parse(process.argv.slice(2))
+  const log = (s: string) => process.stderr.write(s + '\n')
+  const why = await NatLab.unavailable()
+  if (why) { log(`bench:nat: cannot build the NAT lab here: ${why}`); process.exit(1) }
+  const results: NatFigures[] = []
+  for (const name of o.scenarios) {
+    log(`scenario ${name}`)
+    const f = await runScenario(name, o, log)
+    results.push(f)
+    process.stdout.write(natTable(f) + '\n\n')
+  }
+  if (o.json) { await writeFile(o.json, JSON.stringify(results, null, 2) + '\n'); log(`wrote ${o.json}`) }
+}
+
+main().catch((err: unknown) => {
+  if (err instanceof UsageError) { process.stderr.write(`bench:nat: ${err.message}\n`); process.exit(2) }
+  process.stderr.write(`bench:nat failed: ${err instanceof Error ? err.stack : String(err)}\n`)
+  process.exit(1)
+})

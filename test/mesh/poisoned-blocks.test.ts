@@ -1,0 +1,95 @@
+// Issue 17 item 2, on real UDP: a verified peer sends junk for blocks 1-3 of every chunk about to be
+// published, claiming to be the source, to mix it with the stripe parents' honest blocks. Each
+// block is checked against its signed BLAKE3 on arrival, so the junk is charged to the poisoner
+// alone: it must be banned within a few chunks, no chunk may fail, no honest node may be charged,
+// and the viewers' players must never run dry.
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { createNodes, until } from '../helpers/swarm.ts'
+import { SyntheticSource, tempDir } from '../helpers/stream-fixture.ts'
+import { SegmentGaps } from '../../scripts/segment-gaps.ts'
+import { Poisoner } from '../../scripts/hostile-peers.ts'
+import { StreamRegistry } from '../../src/mesh/stream-registry.ts'
+import { StreamLog } from '../../src/store/stream-log.ts'
+import { CHUNK_SIZE } from '../../src/store/stream-types.ts'
+import type { CjNode } from '../../src/mesh/node.ts'
+
+/** Segments of this length, three of them buffered: the player stalls after 3 s without a new one. */
+const SEGMENT_MS = 1000
+const PLAYER_BUFFER_MS = 3 * SEGMENT_MS
+
+test('a poisoner mixing junk blocks into the parents\' chunks is banned within a few chunks and spoils none', async (t) => {
+  const src = await SyntheticSource.create(t, { bitrateBps: 1_000_000, segmentMs: SEGMENT_MS })
+  const id = src.log.id
+  const nodes = await createNodes(t, 5)
+  const [source, ...others] = nodes
+  for (const n of nodes) await n.start()
+  const regs = new Map(nodes.map((n) => [n, new StreamRegistry(n)]))
+  t.after(() => Promise.all([...regs.values()].map((r) => r.close())))
+  regs.get(source)!.add(src.log)
+  src.start()
+  await until(() => (src.log.head()?.segments ?? 0) >= 3, 10_000, 'source has segments')
+
+  const logs = new Map<CjNode, StreamLog>()
+  for (const [i, n] of others.entries()) {
+    const log = await StreamLog.openReplica(await tempDir(t), id)
+    t.after(() => log.close())
+    logs.set(n, log)
+    const boot = i === 0 ? [source.address] : [source.address, others[0].address]
+    for (const b of boot) n.peers.touch(b, 'configured')
+    n.probe()
+    regs.get(n)!.add(log, { bootstrap: boot })
+  }
+  const swarms = others.map((n) => regs.get(n)!.get(id)!)
+  await until(() => swarms.every((s) => s.status().verifiedChunks > 8), 15_000, 'every viewer receives')
+
+  // Per target: chunks the poisoner got junk into before the target banned it, and whether any
+  // chunk failed as a whole (a chunk-level failure charges nobody: that was the bug).
+  const touched = new Map<CjNode, Set<number>>(others.map((n) => [n, new Set()]))
+  const failed = new Map<CjNode, number>(others.map((n) => [n, 0]))
+  const poisoner = await Poisoner.open(id, others.map((n) => n.address))
+  t.after(() => poisoner.close())
+  for (const [i, s] of swarms.entries()) {
+    const n = others[i]
+    // The charge that bans comes just before the bad-block event of the chunk that caused it.
+    let banned = false
+    let last = false
+    n.on('penalised', (addr: string, _reason: string, didBan: boolean) => { if (addr === poisoner.address && didBan) banned = true })
+    s.on('bad-block', (chunk: number, from: string) => {
+      if (from !== poisoner.address || last) return
+      touched.get(n)!.add(chunk)
+      last = banned
+    })
+    s.on('rejected', () => failed.set(n, failed.get(n)! + 1))
+  }
+  const gaps = others.map((n, i) => new SegmentGaps(logs.get(n)!, () => swarms[i].status().startChunk))
+  t.after(() => { for (const g of gaps) g.stop() })
+  poisoner.start()
+  await new Promise((r) => setTimeout(r, 8000))
+  poisoner.close()
+  src.stop()
+  for (const g of gaps) g.stop()
+
+  const head = src.log.head()!
+  for (const [i, n] of others.entries()) {
+    const log = logs.get(n)!
+    const st = swarms[i].status()
+    await until(() => log.missingChunks(st.startChunk, head.chunks).length === 0, 15_000, `viewer ${i} complete`)
+    for (let c = st.startChunk; c < head.chunks; c++) {
+      const len = src.log.chunkRecord(c)!.length
+      assert.deepEqual(await log.read(c * CHUNK_SIZE, len), await src.log.read(c * CHUNK_SIZE, len), `viewer ${i} chunk ${c}`)
+    }
+  }
+  const banned = (n: CjNode, addr: string) => { const p = n.peers.get(addr); return p !== undefined && n.peers.isBanned(p) }
+  t.diagnostic(`junk blocks sent ${poisoner.junkBlocks}; chunks touched before the ban per node: ${others.map((n) => touched.get(n)!.size).join(', ')}; chunks failed whole: ${others.map((n) => failed.get(n)).join(', ')}; longest segment gap per viewer: ${gaps.map((g) => g.maxGapMs).join(', ')} ms (startup ${gaps.map((g) => g.startupMs).join(', ')} ms) over ${gaps.map((g) => g.segments).join(', ')} segments`)
+  for (const n of others) {
+    assert.ok(banned(n, poisoner.address), `the poisoner is banned at ${n.address}`)
+    assert.ok(touched.get(n)!.size <= 3, `banned within a few chunks at ${n.address}: ${touched.get(n)!.size}`)
+    assert.equal(failed.get(n), 0, `no chunk failed as a whole at ${n.address}`)
+    for (const h of nodes) {
+      const p = n.peers.get(h.address)
+      assert.ok(!p || (p.penalty === 0 && !n.peers.isBanned(p)), `honest ${h.address} charged at ${n.address}: ${p?.penalty}`)
+    }
+  }
+  for (const [i, g] of gaps.entries()) assert.ok(g.maxGapMs < PLAYER_BUFFER_MS, `viewer ${i} waited ${g.maxGapMs} ms for a segment (buffer ${PLAYER_BUFFER_MS} ms)`)
+})
