@@ -68,6 +68,7 @@ export class Dht {
   private tickTimer?: Timer
   private polls = new Set<Timer>()
   private refreshAt = 0
+  private sparseRefreshes = 0
   private background = 0
   private foreground = 0
   private closed = false
@@ -283,8 +284,10 @@ export class Dht {
     if (this.closed) return
     const now = this.node.timers.now()
     if (now >= this.refreshAt && this.background < MAX_BACKGROUND_LOOKUPS) {
-      // Nearly empty: try again soon (the first hello may still be on its way); otherwise rarely.
-      this.refreshAt = now + (this.table.size < this.width ? 5 * TICK_MS : REFRESH_EVERY_MS)
+      // Nearly empty: try again soon (the first hello may still be on its way), then less and less
+      // often (a network of three nodes stays "nearly empty" for good); otherwise rarely.
+      this.sparseRefreshes = this.table.size < this.width ? this.sparseRefreshes + 1 : 0
+      this.refreshAt = now + (this.sparseRefreshes > 0 ? Math.min(REFRESH_EVERY_MS, 5 * TICK_MS * 2 ** (this.sparseRefreshes - 1)) : REFRESH_EVERY_MS)
       this.providers.sweep()
       void this.inBackground(() => this.findNodes(this.id))
     }
