@@ -136,6 +136,8 @@ export class Dht {
     if (near.length >= this.width) return near
     const peers = this.node.peers.all()
       .filter((p) => !this.node.peers.isBanned(p) && !this.node.isSelf(p.addr) && (p.origin === 'configured' || p.verified))
+      // Peers known to speak our extension first: a classic peer never answers a DHT question.
+      .sort((a, b) => Number(b.speaksStreams ?? false) - Number(a.speaksStreams ?? false))
       .map((p) => ({ addr: p.addr, id: null }))
     return [...near, ...peers.slice(0, 2 * this.width)]
   }
@@ -263,8 +265,9 @@ export class Dht {
   private onTheyHave(m: MessageOf<'TheyHave'>, ctx: Ctx): void {
     const p = this.pending.get(`${ctx.from} ${keyOf(m.id).toString('hex')}`)
     if (!p) return
-    for (const a of m.peers) if (p.providers.length < MAX_PROVIDERS_PER_REPLY) p.providers.push(a)
-    if (m.me) p.providers.push(ctx.from)
+    for (const a of m.me ? [ctx.from, ...m.peers] : m.peers) {
+      if (p.providers.length < MAX_PROVIDERS_PER_REPLY && !p.providers.includes(a)) p.providers.push(a)
+    }
   }
 
   private settle(tag: string, p: Pending, answer: Answer | null): void {
