@@ -5,7 +5,7 @@ import { FileStore } from '../store/file-store.ts'
 import { download } from '../mesh/file-download.ts'
 import { resolvePeer } from '../mesh/node.ts'
 import type { NodeFlags } from './options.ts'
-import { UsageError, loggerFor, runtimeOptions } from './options.ts'
+import { UsageError, loggerFor, reachable, runtimeOptions } from './options.ts'
 import type { Shutdown } from './shutdown.ts'
 import { isContentId } from '../store/file-id.ts'
 import { ProgressLine, bitrate, bytes, duration } from './format.ts'
@@ -19,6 +19,7 @@ export async function runNode(flags: NodeFlags, shutdown: Shutdown): Promise<voi
   if (flags.json) process.stdout.write(JSON.stringify({ udp: rt.udpAddress, http: rt.httpUrl, shared: shared.length }) + '\n')
   else {
     log.info(`node listening on udp ${rt.udpAddress}, sharing ${shared.length} file(s) from ${resolve(flags.dir, 'shared')}`)
+    log.info(`other nodes on this machine reach it with --peer ${reachable(rt.udpAddress)}`)
     log.info(`status: ${rt.httpUrl}/status.json  dashboard: ${rt.httpUrl}/dashboard`)
     if (flags.peer.length === 0) log.info('no --peer given: waiting to be contacted')
   }
