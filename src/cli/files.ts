@@ -54,6 +54,8 @@ export async function runGet(idIn: string, flags: NodeFlags & { timeout?: number
   const gaveUp = new AbortController()
   const heardSince = (since: number) => peers.filter((a) => (rt.node.peers.get(a)?.lastHeard ?? 0) >= since)
   const started = rt.node.timers.now()
+  // Providers found through the DHT join the download as hints, whichever peer --peer named.
+  void rt.discover(id, AbortSignal.any([shutdown.signal, gaveUp.signal]))
   try {
     const result = await download(rt.node, rt.files, id, {
       peers, signal: AbortSignal.any([shutdown.signal, gaveUp.signal]), logger: log, metrics: rt.metrics,
