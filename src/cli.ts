@@ -3,7 +3,7 @@
 // module is imported only when that command runs, so `--help` loads commander and little else.
 import { Command, CommanderError, Option } from 'commander'
 import { readFileSync } from 'node:fs'
-import { DEFAULT_HTTP_PORT } from './mesh/messages.ts'
+import { DEFAULT_HTTP_PORT } from './mesh/default-ports.ts'
 import { UsageError, nodeOptions, parsePort, positiveNumber } from './cli/options.ts'
 import { Shutdown } from './cli/shutdown.ts'
 import { PortInUseError } from './port-binding.ts'

@@ -2,7 +2,7 @@
 import { Option } from 'commander'
 import { CodedError } from '../util/coded-error.ts'
 import type { Command } from 'commander'
-import { DEFAULT_HTTP_PORT, DEFAULT_UDP_PORT } from '../mesh/messages.ts'
+import { DEFAULT_HTTP_PORT, DEFAULT_UDP_PORT } from '../mesh/default-ports.ts'
 import { createLogger } from '../util/logger.ts'
 import type { Level, Logger } from '../util/logger.ts'
 import type { RuntimeOptions } from '../runtime.ts'
