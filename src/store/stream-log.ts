@@ -379,7 +379,10 @@ export class StreamLog extends EventEmitter implements StreamLogReader {
 
   /** Deletes what fell out of the retention window (see the header). */
   private async trim(): Promise<void> {
-    const from = keepFrom(this.keep, this.newestSegments())
+    // The segment index in memory is a window too (recordWindow): when the policy reaches further
+    // back than the records held, what lies below the oldest one can no longer be listed, nor be
+    // verified after a restart; cut there rather than never.
+    const from = keepFrom(this.keep, this.newestSegments()) ?? (this.segments.size >= this.segments.cap ? this.oldestSegment()?.offset ?? null : null)
     if (from === null) return
     const floor = Math.floor(from / CHUNK_SIZE)
     if (floor <= this.floorChunk) return
@@ -396,6 +399,14 @@ export class StreamLog extends EventEmitter implements StreamLogReader {
     this.emit('trim', floor)
     await writeFloor(this.path, floor)
     await this.data.dropBelow(floor, pinnedPieces(this.data, this.infoRec?.init))
+  }
+
+  private oldestSegment(): SegmentRecord | undefined {
+    for (let n = this.segments.floor; n <= this.segments.max; n++) {
+      const seg = this.segments.get(n)
+      if (seg) return seg
+    }
+    return undefined
   }
 
   /** Segment records held, newest first. */
