@@ -26,7 +26,7 @@ export function table(results: SimResult[], timing = true): string {
   const cap = (c: number) => (c > 0 ? `${c} copies` : 'unlimited')
   return [
     `simulation (shipped swarm, virtual time): ${(o.bitrateBps / 1e6).toFixed(1)} Mb/s, ${l.delayMs} ms one-way (+${l.jitterMs ?? 0} ms jitter), ${pct(l.loss, 1)} loss, ` +
-      `${o.churnPerMin ? `${(o.churnPerMin * 100).toFixed(0)} %/min churn, ` : ''}joins over ${(o.joinSpreadMs / 1000).toFixed(1)} s knowing the source${o.bootstrapViewers ? ` and ${o.bootstrapViewers} viewers` : ''}, upload capacity ${cap(o.uploadCapacity)} (source ${cap(o.sourceCapacity)}), seed ${o.seed}`,
+      `${o.churnPerMin ? `${(o.churnPerMin * 100).toFixed(0)} %/min churn, ` : ''}joins over ${(o.joinSpreadMs / 1000).toFixed(1)} s knowing the source${o.bootstrapViewers ? ` and ${o.bootstrapViewers} viewers` : ''}, upload capacity ${cap(o.uploadCapacity)}${o.uplinks.map((u) => `, ${Math.round(u.share * 100)} % at ${cap(u.copies)}`).join('')} (source ${cap(o.sourceCapacity)}), seed ${o.seed}`,
     '',
     `| viewers | virtual s | source copies | upload/viewer median / p99 | delay p50 / p95 / p99 | completeness worst / mean | duplicates | control | startup median / max |${timing ? ' wall time (CPU) | peak memory |' : ''}`,
     `|---|---|---|---|---|---|---|---|---|${timing ? '---|---|' : ''}`,

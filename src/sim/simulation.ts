@@ -13,6 +13,8 @@ export interface SimOptions {
   link: LinkModel
   /** Viewers' upload capacity, in copies of the stream (0: unlimited). */
   uploadCapacity: number
+  /** Uneven uplinks: these shares of the viewers (drawn per joiner) get these capacities instead. */
+  uplinks: Array<{ share: number; copies: number }>
   /** The source's upload capacity, in copies of the stream (0: unlimited). */
   sourceCapacity: number
   /** Viewers join evenly over this many ms, once the stream has a few segments. */
@@ -67,7 +69,9 @@ export async function simulate(o: SimOptions, onProgress?: (virtualMs: number) =
   const join = (): void => {
     const peers = [sim.source.node.address]
     for (let k = 0; k < o.bootstrapViewers && present.length > 0; k++) peers.push(present[Math.floor(sim.random() * present.length)].node.address)
-    void sim.join([...new Set(peers)]).then((m) => present.push(m))
+    let r = sim.random()
+    const uplink = o.uplinks.find((u) => (r -= u.share) < 0)
+    void sim.join([...new Set(peers)], { uploadCapacity: uplink?.copies }).then((m) => present.push(m))
   }
   for (let k = 0; k < o.viewers; k++) sim.timers.queue.at(t0 + (o.joinSpreadMs * k) / Math.max(1, o.viewers), join)
   if (o.churnPerMin > 0) {

@@ -8,7 +8,7 @@ import { measure, table } from '../../scripts/simulate-report.ts'
 
 const options: SimOptions = {
   viewers: 12, seconds: 15, bitrateBps: 2_000_000, link: { delayMs: 25, jitterMs: 5, loss: 0.02 },
-  uploadCapacity: 3, sourceCapacity: 3, joinSpreadMs: 1200, churnPerMin: 0.5, bootstrapViewers: 2, handover: false, seed: 11,
+  uploadCapacity: 3, uplinks: [{ share: 0.3, copies: 0.5 }], sourceCapacity: 3, joinSpreadMs: 1200, churnPerMin: 0.5, bootstrapViewers: 2, handover: false, seed: 11,
 }
 
 async function report(o: SimOptions): Promise<string> {
