@@ -46,9 +46,17 @@ export function sampleMessages(t: CorpusTargets = {}): Message[] {
     { type: 'HereAreSegments', id, segments: [{ n: 0, offset: 0, length: 1000, duration: 1, pdt: now, discontinuity: false, sig }] },
     { type: 'IHaveChunks', id, from: 0, bits: Buffer.alloc(32, 0xff) },
     { type: 'PleaseKeepSendingMe', id, stripe: 1, from: 0 },
+    { type: 'PleaseKeepSendingMe', id, stripe: 0, from: 0, failed: peers[0] },
     { type: 'IWillKeepSendingYou', id, stripe: 2 },
+    { type: 'IWillKeepSendingYou', id, stripe: 3, via: peers[1] },
     { type: 'AskThemInstead', id, stripe: 3, peers },
     { type: 'StopSendingMe', id, stripe: 0 },
+    { type: 'WhoIsNear', id: 'cd'.repeat(32), key: 'ef'.repeat(32), pad: '.'.repeat(100) },
+    { type: 'TheseAreNear', id: 'cd'.repeat(32), key: 'ef'.repeat(32), nodes: peers.map((p, i) => `${String(i).repeat(64)}@${p}`), more: true },
+    { type: 'WhoHas', id: file, key: 'ef'.repeat(32) },
+    { type: 'WhoHas', id },
+    { type: 'TheyHave', id: file, peers, me: true },
+    { type: 'IHave', id },
   ]
 }
 
