@@ -3,12 +3,12 @@
 import { DEADLINE_MS, type SimOptions, type SimRun } from '../src/sim/simulation.ts'
 import { figures, type Figures } from './bench-report.ts'
 
-export interface SimResult { options: SimOptions; figures: Figures; uploadP99: number; wallSeconds: number; cpuSeconds: number; peakRssMb: number; events: number; orphanTimers: number }
+export interface SimResult { options: SimOptions; seconds: number; figures: Figures; uploadP99: number; wallSeconds: number; cpuSeconds: number; peakRssMb: number; events: number; orphanTimers: number }
 
 /** One run, measured as the bench measures: same completeness window, deadline and formulas. */
 export function measure(run: SimRun): { figures: Figures; uploadP99: number } {
   const o = run.options
-  const stableMs = o.churnPerMin > 0 ? Math.min(60_000, o.seconds * 1000 * 0.5) : (o.seconds * 1000) / 2
+  const stableMs = o.churnPerMin > 0 ? Math.min(60_000, run.seconds * 1000 * 0.5) : (run.seconds * 1000) / 2
   const f = figures(
     { mode: 'p2p', endAt: run.endAt, deadlineMs: DEADLINE_MS, stableMs },
     { kind: 'source', ...run.source, cpuSeconds: 0, peakRssBytes: 0 },
@@ -26,12 +26,12 @@ export function table(results: SimResult[], timing = true): string {
   const cap = (c: number) => (c > 0 ? `${c} copies` : 'unlimited')
   return [
     `simulation (shipped swarm, virtual time): ${(o.bitrateBps / 1e6).toFixed(1)} Mb/s, ${l.delayMs} ms one-way (+${l.jitterMs ?? 0} ms jitter), ${pct(l.loss, 1)} loss, ` +
-      `${o.churnPerMin ? `${(o.churnPerMin * 100).toFixed(0)} %/min churn, ` : ''}joins over ${(o.joinSpreadMs / 1000).toFixed(1)} s knowing the source${o.bootstrapViewers ? ` and ${o.bootstrapViewers} viewers` : ''}, upload capacity ${cap(o.uploadCapacity)} (source ${cap(o.sourceCapacity)}), seed ${o.seed}`,
+      `${o.churnPerMin ? `${(o.churnPerMin * 100).toFixed(0)} %/min churn, ` : ''}joins over ${(o.joinSpreadMs / 1000).toFixed(1)} s knowing the source${o.bootstrapViewers ? ` and ${o.bootstrapViewers} viewers` : ''}, upload capacity ${cap(o.uploadCapacity)}${o.uplinks.map((u) => `, ${Math.round(u.share * 100)} % at ${cap(u.copies)}`).join('')} (source ${cap(o.sourceCapacity)}), seed ${o.seed}`,
     '',
     `| viewers | virtual s | source copies | upload/viewer median / p99 | delay p50 / p95 / p99 | completeness worst / mean | duplicates | control | startup median / max |${timing ? ' wall time (CPU) | peak memory |' : ''}`,
     `|---|---|---|---|---|---|---|---|---|${timing ? '---|---|' : ''}`,
-    ...results.map(({ figures: f, uploadP99, wallSeconds, cpuSeconds, peakRssMb, options }) =>
-      `| ${f.viewers} | ${options.seconds} | ${f.sourceCopies.toFixed(3)} | ${f.uploadPerViewerCopies.median.toFixed(2)} / ${uploadP99.toFixed(2)} | ` +
+    ...results.map(({ figures: f, uploadP99, wallSeconds, cpuSeconds, peakRssMb, seconds }) =>
+      `| ${f.viewers} | ${Math.round(seconds)} | ${f.sourceCopies.toFixed(3)} | ${f.uploadPerViewerCopies.median.toFixed(2)} / ${uploadP99.toFixed(2)} | ` +
       `${ms(f.delayMs.p50)} / ${ms(f.delayMs.p95)} / ${ms(f.delayMs.p99)} | ${pct(f.completeness.worst)} / ${pct(f.completeness.mean)} | ` +
       `${pct(f.duplicateShare)} | ${pct(f.controlShare)} | ${ms(f.startupMs.median)} / ${ms(f.startupMs.max)}${f.startupMs.neverPlayed ? ` (${f.startupMs.neverPlayed} never)` : ''} |` +
       (timing ? ` ${wallSeconds.toFixed(1)} s (${cpuSeconds.toFixed(1)} s) | ${Math.round(peakRssMb)} MB |` : '')),

@@ -1,6 +1,8 @@
 // `npm run simulate -- [--viewers N | --sizes 100,1000] [--seconds S] [--link delay=25ms,jitter=5ms,loss=1%]
 //   [--delay ms] [--jitter ms] [--loss p|p%] [--churn 20%/min] [--upload-capacity copies] [--source-capacity copies]
-//   [--bitrate 2M] [--join-spread ms] [--bootstrap-viewers k] [--json-codec] [--seed n] [--json file]`
+//   [--bitrate 2M] [--join-spread ms] [--bootstrap-viewers k] [--json-codec] [--wall-limit s] [--seed n] [--json file]`
+//   [--uplinks 30%=0.5,10%=0.05]  (shares of the viewers with another upload capacity, in copies)
+// --wall-limit ends a run early at that many wall seconds and reports the virtual seconds reached.
 // Runs the shipped swarm (N real CjNode + StreamSwarm) over the in-process network on virtual time
 // (src/sim/simulation.ts) and measures it with the benchmark's own figures (bench-report.ts), so a
 // simulated scenario and the same scenario on real processes (`npm run bench`) read alike.
@@ -12,13 +14,25 @@ import { BenchArgError, parseBitrate, parseChurn, parseLink } from './bench-args
 import { measure, table, type SimResult } from './simulate-report.ts'
 import { PeakRss } from './bench-node-metrics.ts'
 
+/** `30%=0.5,10%=0.05`: a share of the viewers and its upload capacity in copies (0 is unlimited). */
+function parseUplinks(spec: string | undefined): Array<{ share: number; copies: number }> {
+  if (!spec) return []
+  const out = spec.split(',').map((part) => {
+    const m = /^(\d+(?:\.\d+)?)%=(\d+(?:\.\d+)?)$/.exec(part.trim())
+    if (!m) throw new BenchArgError(`bad --uplinks part "${part}" (want e.g. 30%=0.5)`)
+    return { share: Number(m[1]) / 100, copies: Number(m[2]) }
+  })
+  if (out.reduce((a, u) => a + u.share, 0) > 1) throw new BenchArgError('--uplinks shares add up to more than 100 %')
+  return out
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
       viewers: { type: 'string' }, sizes: { type: 'string' }, seconds: { type: 'string', default: '60' }, link: { type: 'string' },
       delay: { type: 'string' }, jitter: { type: 'string' }, loss: { type: 'string' }, churn: { type: 'string' },
       'upload-capacity': { type: 'string', default: '0' }, 'source-capacity': { type: 'string', default: '0' },
-      bitrate: { type: 'string', default: '2M' }, 'join-spread': { type: 'string' }, seed: { type: 'string', default: '1' }, json: { type: 'string' }, 'bootstrap-viewers': { type: 'string', default: '0' }, 'json-codec': { type: 'boolean' },
+      bitrate: { type: 'string', default: '2M' }, 'join-spread': { type: 'string' }, seed: { type: 'string', default: '1' }, json: { type: 'string' }, 'bootstrap-viewers': { type: 'string', default: '0' }, 'json-codec': { type: 'boolean' }, 'wall-limit': { type: 'string' }, uplinks: { type: 'string' },
     },
   })
   const num = (k: keyof typeof values, min: number, max: number, v = values[k]): number => {
@@ -36,7 +50,7 @@ async function main(): Promise<void> {
   for (const viewers of sizes.map(Math.round)) {
     const options: SimOptions = {
       viewers, seconds: num('seconds', 5, 3600), bitrateBps: parseBitrate(values.bitrate ?? '2M'), link,
-      uploadCapacity: num('upload-capacity', 0, 100), sourceCapacity: num('source-capacity', 0, 100),
+      uploadCapacity: num('upload-capacity', 0, 100), uplinks: parseUplinks(values.uplinks), sourceCapacity: num('source-capacity', 0, 100),
       joinSpreadMs: values['join-spread'] ? num('join-spread', 0, 600_000) : Math.min(10_000, viewers * 100),
       churnPerMin: values.churn ? parseChurn(values.churn) : 0, bootstrapViewers: Math.round(num('bootstrap-viewers', 0, 16)), handover: !values['json-codec'], seed: Math.round(num('seed', 0, 2 ** 31)),
     }
@@ -45,13 +59,15 @@ async function main(): Promise<void> {
     const cpu0 = process.cpuUsage()
     const wall = performance.now()
     let lastLog = wall
+    const limitMs = values['wall-limit'] ? num('wall-limit', 1, 86_400) * 1000 : Infinity
     const run = await simulate(options, (t) => {
       if (performance.now() - lastLog > 10_000) { lastLog = performance.now(); process.stderr.write(`  ${Math.round(t / 1000)} virtual s after ${Math.round((lastLog - wall) / 1000)} s\n`) }
+      return performance.now() - wall > limitMs
     })
     const wallSeconds = (performance.now() - wall) / 1000
     const cpu = process.cpuUsage(cpu0)
     const peakRssMb = rss.stop() / 2 ** 20
-    results.push({ options, ...measure(run), wallSeconds, cpuSeconds: (cpu.user + cpu.system) / 1e6, peakRssMb, events: run.events, orphanTimers: run.orphanTimers })
+    results.push({ options, seconds: run.seconds, ...measure(run), wallSeconds, cpuSeconds: (cpu.user + cpu.system) / 1e6, peakRssMb, events: run.events, orphanTimers: run.orphanTimers })
   }
   process.stdout.write(table(results) + '\n')
   if (values.json) await writeFile(values.json, JSON.stringify(results.map(({ figures: f, ...r }) => ({ ...r, figures: { ...f, delayCdfMs: undefined, uploadsCopies: undefined } })), null, 2) + '\n')

@@ -13,6 +13,8 @@ export interface SimOptions {
   link: LinkModel
   /** Viewers' upload capacity, in copies of the stream (0: unlimited). */
   uploadCapacity: number
+  /** Uneven uplinks: these shares of the viewers (drawn per joiner) get these capacities instead. */
+  uplinks: Array<{ share: number; copies: number }>
   /** The source's upload capacity, in copies of the stream (0: unlimited). */
   sourceCapacity: number
   /** Viewers join evenly over this many ms, once the stream has a few segments. */
@@ -47,6 +49,8 @@ export interface SimViewer {
 
 export interface SimRun {
   options: SimOptions
+  /** Virtual seconds simulated after the first join: `options.seconds`, or less if stopped early. */
+  seconds: number
   endAt: number
   source: { chunkTimes: number[]; chunkBytes: number[]; producedBytes: number; uploadedBytes: number; wire: Wire }
   viewers: SimViewer[]
@@ -56,15 +60,18 @@ export interface SimRun {
   orphanTimers: number
 }
 
-export async function simulate(o: SimOptions, onProgress?: (virtualMs: number) => void): Promise<SimRun> {
+/** `onProgress` is called every virtual second; returning true ends the run there (a time budget). */
+export async function simulate(o: SimOptions, onProgress?: (virtualMs: number) => boolean | void): Promise<SimRun> {
   const sim = await VirtualSwarm.create({ seed: o.seed, bitrateBps: o.bitrateBps, link: o.link, uploadCapacity: o.uploadCapacity, sourceCapacity: o.sourceCapacity, verifyOncePerProcess: true, handover: o.handover })
   const t0 = EPOCH + LEAD_MS
-  const end = t0 + o.seconds * 1000
+  let end = t0 + o.seconds * 1000
   const present: SwarmMember[] = []
   const join = (): void => {
     const peers = [sim.source.node.address]
     for (let k = 0; k < o.bootstrapViewers && present.length > 0; k++) peers.push(present[Math.floor(sim.random() * present.length)].node.address)
-    void sim.join([...new Set(peers)]).then((m) => present.push(m))
+    let r = sim.random()
+    const uplink = o.uplinks.find((u) => (r -= u.share) < 0)
+    void sim.join([...new Set(peers)], { uploadCapacity: uplink?.copies }).then((m) => present.push(m))
   }
   for (let k = 0; k < o.viewers; k++) sim.timers.queue.at(t0 + (o.joinSpreadMs * k) / Math.max(1, o.viewers), join)
   if (o.churnPerMin > 0) {
@@ -81,7 +88,7 @@ export async function simulate(o: SimOptions, onProgress?: (virtualMs: number) =
   for (let t = EPOCH; t < end;) {
     t = Math.min(end, t + 1000)
     await sim.run(t)
-    onProgress?.(t - t0)
+    if (onProgress?.(t - t0) === true && t > t0) end = t
   }
 
   const src = sim.source.log
@@ -105,7 +112,7 @@ export async function simulate(o: SimOptions, onProgress?: (virtualMs: number) =
   const events = sim.timers.queue.processed
   const orphanTimers = await sim.close()
   return {
-    options: o, endAt: end,
+    options: o, seconds: (end - t0) / 1000, endAt: end,
     source: { chunkTimes, chunkBytes, producedBytes: chunkBytes.reduce((a, b) => a + b, 0), uploadedBytes: sourceUploaded, wire: sim.source.tally.wire },
     viewers, events, orphanTimers,
     network: { delivered: sim.net.delivered, lost: sim.net.lost, queueDrops: sim.net.queueDrops },

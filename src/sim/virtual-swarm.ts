@@ -96,11 +96,12 @@ export class VirtualSwarm {
   random(): number { return this.rnd() }
   swarm(m: SwarmMember): StreamSwarm { return m.reg.get(this.id) as StreamSwarm }
 
-  /** A new viewer; by default it knows only the source's address, as in the bench. */
-  async join(bootstrap: string[] = [this.source.node.address]): Promise<SwarmMember> {
+  /** A new viewer; by default it knows only the source's address, as in the bench, and has the
+   * swarm's upload capacity. */
+  async join(bootstrap: string[] = [this.source.node.address], opts: { uploadCapacity?: number } = {}): Promise<SwarmMember> {
     const slot = this.nextSlot++
     const tally = new WireTally()
-    const transport = this.net.createTransport({ uploadBytesPerSecond: (this.init.uploadCapacity ?? 0) * this.copyBytesPerSecond })
+    const transport = this.net.createTransport({ uploadBytesPerSecond: (opts.uploadCapacity ?? this.init.uploadCapacity ?? 0) * this.copyBytesPerSecond })
     const node = new CjNode({ transport, timers: this.timers, metrics: tally }, { bootstrap, probeIntervalMs: 10_000, secret: secretFrom(this.rnd) })
     const log = await StreamLog.openReplica(`sim/${slot}`, this.id, { clock: () => this.timers.now(), storage: this.storage, verifier: this.verifier as RecordVerifier | undefined })
     const reg = new StreamRegistry(node)

@@ -8,7 +8,7 @@ import { measure, table } from '../../scripts/simulate-report.ts'
 
 const options: SimOptions = {
   viewers: 12, seconds: 15, bitrateBps: 2_000_000, link: { delayMs: 25, jitterMs: 5, loss: 0.02 },
-  uploadCapacity: 3, sourceCapacity: 3, joinSpreadMs: 1200, churnPerMin: 0.5, bootstrapViewers: 2, handover: false, seed: 11,
+  uploadCapacity: 3, uplinks: [{ share: 0.3, copies: 0.5 }], sourceCapacity: 3, joinSpreadMs: 1200, churnPerMin: 0.5, bootstrapViewers: 2, handover: false, seed: 11,
 }
 
 async function report(o: SimOptions): Promise<string> {
@@ -16,7 +16,7 @@ async function report(o: SimOptions): Promise<string> {
   assert.equal(run.orphanTimers, 0, 'no timer outlives the nodes that set it')
   assert.ok(run.viewers.length > o.viewers, 'churn replaced viewers')
   const m = measure(run)
-  return table([{ options: o, ...m, wallSeconds: 0, cpuSeconds: 0, peakRssMb: 0, events: run.events, orphanTimers: run.orphanTimers }], false) + '\n' + JSON.stringify(m.figures)
+  return table([{ options: o, seconds: run.seconds, ...m, wallSeconds: 0, cpuSeconds: 0, peakRssMb: 0, events: run.events, orphanTimers: run.orphanTimers }], false) + '\n' + JSON.stringify(m.figures)
 }
 
 test('the same seed gives the same report byte for byte, with JSON bytes or decoded handover; another seed another run', async () => {
