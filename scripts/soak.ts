@@ -62,8 +62,8 @@ class Proc {
     const lines = (this.partial + s).split(/\r?\n|\r/)
     this.partial = lines.pop() ?? ''
     for (const line of lines) {
-      if (/^error: /.test(line) || /^\s*at |Error:|Unhandled|uncaught/i.test(line)) this.errors.push(line)
-      else if (/^warn: /.test(line) && !EXPECTED_WARNINGS.some((re) => re.test(line))) this.warnings.push(line)
+      if (/^error: /.test(line) || /^\s*at |Error:|Unhandled|uncaught/i.test(line)) this.errors.push(report(this.name, line))
+      else if (/^warn: /.test(line) && !EXPECTED_WARNINGS.some((re) => re.test(line))) this.warnings.push(report(this.name, line))
     }
   }
 
@@ -97,7 +97,7 @@ class PlayerProbe {
       text = await res.text()
       if (!res.ok) throw new Error(`playlist answered ${res.status}: ${text.slice(0, 100)}`)
     } catch (err) {
-      this.errors.push(`${this.name}: playlist: ${(err as Error).message}`)
+      this.errors.push(report(this.name, `playlist: ${(err as Error).message}`))
       return
     }
     const seq = Number(/#EXT-X-MEDIA-SEQUENCE:(\d+)/.exec(text)?.[1] ?? NaN)
@@ -124,12 +124,19 @@ class PlayerProbe {
       const body = Buffer.from(await res.arrayBuffer())
       if (res.status !== 206 || body.length !== length) throw new Error(`answered ${res.status} with ${body.length} of ${length} bytes`)
     } catch (err) {
-      this.errors.push(`${this.name}: segment ${uri} ${offset}+${length}: ${(err as Error).message}`)
+      this.errors.push(report(this.name, `segment ${uri} ${offset}+${length}: ${(err as Error).message}`))
     }
   }
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms))
+const started = Date.now()
+
+/** Prints an error or unexpected warning as it happens (the table only counts them) and returns it. */
+function report(name: string, text: string): string {
+  console.log(`! ${((Date.now() - started) / 60_000).toFixed(1)} min ${name}: ${text.slice(0, 300)}`)
+  return text
+}
 
 async function rssMiB(pid: number | undefined): Promise<number> {
   if (pid === undefined) return NaN
