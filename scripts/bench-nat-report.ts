@@ -116,6 +116,7 @@ export async function natFigures(run: {
 }
 
 const mb = (b: number) => (b / 1e6).toFixed(2)
+const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0)
 const pct = (x: number) => `${(x * 100).toFixed(1)} %`
 const complete = (v: ViewerFigures) => (v.due > 0 ? v.played / v.due : 0)
 
@@ -142,6 +143,8 @@ export function natTable(f: NatFigures): string {
     ...(cones.length ? [['cone viewers feeding another viewer', `${coneFeeding} / ${cones.length} (${pct(coneFeeding / cones.length)})`, '>= 90 %'] as [string, string, string]] : []),
     ...(syms.length ? [['symmetric viewers feeding another viewer', `${symFeeding} / ${syms.length}`, '0 (leaves)'] as [string, string, string]] : []),
     ...(publics.length ? [['public viewers feeding another viewer', `${publics.filter((v) => v.fedPeers > 0).length} / ${publics.length}`, ''] as [string, string, string]] : []),
+    // Sent is not delivered: a viewer may push chunks at a mapping its peer's NAT drops.
+    ['viewers relayed (sent) / received from peers (arrived)', `${mb(sum(f.viewers.map((v) => v.relayedBytes)))} / ${mb(sum(f.viewers.map((v) => v.fromPeersBytes)))} MB`, ''],
     ['stream bytes since the first start point', `${mb(f.streamBytes)} MB`, ''],
     ['CPU per viewer process (share of a core) / machine load', `${pct(f.cpuShareOfCorePerViewer)} / ${f.loadAverage.toFixed(1)} on ${cpus().length} cores`, ''],
   ]

@@ -83,7 +83,7 @@ export class StreamSwarm extends EventEmitter {
   private node: CjNode
   readonly log: StreamLog
   private role: TrafficRole
-  private assembly = new ChunkAssembly()
+  private assembly: ChunkAssembly
   private parents: (string | undefined)[] = new Array(STRIPES).fill(undefined)
   private parentPushAt: number[] = new Array(STRIPES).fill(0)
   /** Newest chunk each stripe's parent pushed to us (from where we stood when it took us). */
@@ -151,6 +151,7 @@ export class StreamSwarm extends EventEmitter {
     super()
     this.node = node
     this.log = log
+    this.assembly = new ChunkAssembly((rec, i, bytes) => log.verify.block(rec, i, bytes))
     this.id = log.id
     this.isSource = log.isSource
     this.role = this.isSource ? 'source' : 'relay'

@@ -94,7 +94,8 @@ export class StreamLog extends EventEmitter implements StreamLogReader {
   private source: StreamSource | null = null
 
   readonly data: StreamData
-  private readonly verify: RecordVerifier
+  /** The checks on peers' records and bytes (the swarm checks blocks with it too). */
+  readonly verify: RecordVerifier
   private readonly journal: StreamFiles['journal']
   private readonly keep: KeepPolicy
   private floorChunk: number

@@ -106,6 +106,28 @@ describe('NAT lab: port-restricted cone and symmetric NATs in namespaces', { ski
     assert.ok(await a.wait(() => a.got('still here').length > 0, ARRIVE_MS) && await s.wait(() => s.got('still here').length > 0, ARRIVE_MS))
   })
 
+  it('reaps the namespaces of a lab whose owner was killed with SIGKILL when the next lab is made', async () => {
+    const code = `import { NatLab } from ${JSON.stringify(new URL('../../scripts/nat-lab.ts', import.meta.url).pathname)}
+      const l = await NatLab.create({ publicHosts: ['y1'], routers: [{ name: 'ry', nat: 'cone', hosts: 1 }] })
+      l.spawn('ryh1', 'sleep', ['600'])
+      console.log(JSON.stringify([...l.hosts.values()].map((h) => h.ns)))
+      setInterval(() => {}, 1000)`
+    const { spawn, execFileSync } = await import('node:child_process')
+    const owner = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], { stdio: ['ignore', 'pipe', 'inherit'] })
+    const line = await new Promise<string>((resolve, reject) => {
+      owner.stdout!.setEncoding('utf8').once('data', (s: string) => resolve(s))
+      owner.once('exit', (c) => reject(new Error(`the lab owner exited (${c}) before building its lab`)))
+    })
+    const left = JSON.parse(line) as string[]
+    owner.kill('SIGKILL')
+    await new Promise((r) => owner.once('exit', r))
+    const list = () => execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' })
+    assert.ok(left.every((n) => list().includes(n)), 'SIGKILL gave the owner no chance to clean up')
+    const next = await NatLab.create({ publicHosts: ['z1'], routers: [] })
+    await next.close()
+    for (const n of left) assert.ok(!list().includes(n), `${n} of the dead owner is still there`)
+  })
+
   it('cleans up: no namespace of the lab is left after close', async () => {
     const small = await NatLab.create({ publicHosts: ['x1'], routers: [{ name: 'rx', nat: 'cone', hosts: 1 }] })
     const ns = [...small.hosts.values()].map((h) => h.ns)

@@ -1,0 +1,64 @@
+// The stream through the NAT lab with real CLI processes, small: a public source, two viewers
+// behind one port-restricted cone router and one behind a symmetric router. What holds today and
+// must keep holding: a viewer behind either kind of NAT that contacts a public source plays, and
+// the bench's figures (bench-nat-report.ts) come out of the nodes' statuses and stores.
+import { after, before, describe, it } from 'node:test'
+import assert from 'node:assert/strict'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { NatLab } from '../../scripts/nat-lab.ts'
+import { NatSwarm, type StreamStatus } from '../../scripts/nat-swarm.ts'
+import { natFigures, natTable } from '../../scripts/bench-nat-report.ts'
+import { sleep, until } from '../helpers/cli-process.ts'
+
+const why = await NatLab.unavailable()
+if (why) process.stderr.write(`\n*** SKIPPING the NAT lab swarm test: ${why} ***\n\n`)
+
+const VIEWERS = ['cone1h1', 'cone1h2', 'sym1h1']
+/** Long enough for several 1 s segments to be due after every viewer's start on a busy machine. */
+const RUN_MS = 20_000
+
+describe('a live stream in the NAT lab (real ingest and watch processes)', { skip: why ?? false }, () => {
+  let lab: NatLab
+  let swarm: NatSwarm
+  let dir: string
+
+  before(async () => {
+    lab = await NatLab.create({ publicHosts: ['src'], routers: [{ name: 'cone1', nat: 'cone', hosts: 2 }, { name: 'sym1', nat: 'symmetric', hosts: 1 }] })
+    dir = await mkdtemp(join(tmpdir(), 'cjp2p-natswarm-'))
+    swarm = new NatSwarm(lab, dir, { bitrate: '500k' })
+  })
+  after(async () => {
+    await swarm?.stop()
+    await lab?.close()
+    if (dir) await rm(dir, { recursive: true, force: true, maxRetries: 3 })
+  })
+
+  it('viewers behind a cone and a symmetric NAT play a public source, and the figures add up', async () => {
+    await swarm.startSource('src')
+    for (const v of VIEWERS) swarm.startViewer(v, ['src'])
+    await swarm.ready()
+    await until('every viewer to verify chunks', 60_000, async () => {
+      const st = await Promise.all(VIEWERS.map((v) => swarm.streamStatus(v)))
+      return st.every((s) => (s?.verifiedChunks ?? 0) > 0)
+    }, 1000)
+    await sleep(RUN_MS)
+    const statuses = new Map<string, StreamStatus | null>()
+    for (const h of ['src', ...VIEWERS]) statuses.set(h, await swarm.streamStatus(h))
+    const stopAt = Date.now()
+    assert.deepEqual(swarm.crashed(), [])
+    await swarm.stop()
+    const f = await natFigures({ scenario: 'test', seconds: RUN_MS / 1000, bitrate: '500k', lab, dir, id: swarm.id, sourceHost: 'src', entryHost: null, stopAt, statuses, cpuShareOfCorePerViewer: 0, loadAverage: 0 })
+    process.stderr.write(natTable(f) + '\n')
+    assert.deepEqual(f.viewers.map((v) => v.host), VIEWERS)
+    for (const v of f.viewers) {
+      assert.ok(v.reported, `${v.host} reported its status`)
+      assert.ok(v.due >= 5, `${v.host}: at least 5 segments were due (got ${v.due})`)
+      // Generous: the machine is shared; the bench, not this test, measures completeness.
+      assert.ok(v.played >= v.due * 0.5, `${v.host} held ${v.played} of ${v.due} due segments`)
+      assert.ok(v.fromSourceBytes + v.fromPeersBytes > 0, `${v.host} received stream bytes`)
+    }
+    assert.ok(f.sourceUploadedBytes > 0 && f.sourceCopies > 0.5, `the source uploaded ${f.sourceCopies.toFixed(2)} copies`)
+  })
+})
