@@ -19,6 +19,10 @@ const BIN = join(REPO, 'bin', 'cjp2p-stream')
 /** A viewer with three 1 s segments of buffer stalls after about this long without a new one. */
 const STALL_MS = 3000
 const POLL_MS = 500
+/** A request counts as an error when it fails or outlasts what hls.js gives it before its own
+ * retry logic kicks in (manifestLoadingTimeOut, fragLoadingTimeOut); slower is a stall, not an error. */
+const PLAYLIST_TIMEOUT_MS = 10_000
+const SEGMENT_TIMEOUT_MS = 20_000
 /** Warnings a healthy run may print (none today); anything else counts as unexpected. */
 const EXPECTED_WARNINGS: RegExp[] = []
 
@@ -92,7 +96,7 @@ class PlayerProbe {
   async poll(): Promise<void> {
     let text: string
     try {
-      const res = await fetch(`${this.http}/streams/${this.id}/index.m3u8`, { signal: AbortSignal.timeout(5000) })
+      const res = await fetch(`${this.http}/streams/${this.id}/index.m3u8`, { signal: AbortSignal.timeout(PLAYLIST_TIMEOUT_MS) })
       if (res.status === 503) return
       text = await res.text()
       if (!res.ok) throw new Error(`playlist answered ${res.status}: ${text.slice(0, 100)}`)
@@ -119,7 +123,7 @@ class PlayerProbe {
   private async fetchSegment(uri: string, offset: number, length: number): Promise<void> {
     try {
       const res = await fetch(`${this.http}/streams/${this.id}/${uri}`, {
-        headers: { range: `bytes=${offset}-${offset + length - 1}` }, signal: AbortSignal.timeout(10_000),
+        headers: { range: `bytes=${offset}-${offset + length - 1}` }, signal: AbortSignal.timeout(SEGMENT_TIMEOUT_MS),
       })
       const body = Buffer.from(await res.arrayBuffer())
       if (res.status !== 206 || body.length !== length) throw new Error(`answered ${res.status} with ${body.length} of ${length} bytes`)
