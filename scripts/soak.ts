@@ -19,6 +19,10 @@ const BIN = join(REPO, 'bin', 'cjp2p-stream')
 /** A viewer with three 1 s segments of buffer stalls after about this long without a new one. */
 const STALL_MS = 3000
 const POLL_MS = 500
+/** A request counts as an error when it fails or outlasts what hls.js gives it before its own
+ * retry logic kicks in (manifestLoadingTimeOut, fragLoadingTimeOut); slower is a stall, not an error. */
+const PLAYLIST_TIMEOUT_MS = 10_000
+const SEGMENT_TIMEOUT_MS = 20_000
 /** Warnings a healthy run may print (none today); anything else counts as unexpected. */
 const EXPECTED_WARNINGS: RegExp[] = []
 
@@ -62,8 +66,8 @@ class Proc {
     const lines = (this.partial + s).split(/\r?\n|\r/)
     this.partial = lines.pop() ?? ''
     for (const line of lines) {
-      if (/^error: /.test(line) || /^\s*at |Error:|Unhandled|uncaught/i.test(line)) this.errors.push(line)
-      else if (/^warn: /.test(line) && !EXPECTED_WARNINGS.some((re) => re.test(line))) this.warnings.push(line)
+      if (/^error: /.test(line) || /^\s*at |Error:|Unhandled|uncaught/i.test(line)) this.errors.push(report(this.name, line))
+      else if (/^warn: /.test(line) && !EXPECTED_WARNINGS.some((re) => re.test(line))) this.warnings.push(report(this.name, line))
     }
   }
 
@@ -92,12 +96,12 @@ class PlayerProbe {
   async poll(): Promise<void> {
     let text: string
     try {
-      const res = await fetch(`${this.http}/streams/${this.id}/index.m3u8`, { signal: AbortSignal.timeout(5000) })
+      const res = await fetch(`${this.http}/streams/${this.id}/index.m3u8`, { signal: AbortSignal.timeout(PLAYLIST_TIMEOUT_MS) })
       if (res.status === 503) return
       text = await res.text()
       if (!res.ok) throw new Error(`playlist answered ${res.status}: ${text.slice(0, 100)}`)
     } catch (err) {
-      this.errors.push(`${this.name}: playlist: ${(err as Error).message}`)
+      this.errors.push(report(this.name, `playlist: ${(err as Error).message}`))
       return
     }
     const seq = Number(/#EXT-X-MEDIA-SEQUENCE:(\d+)/.exec(text)?.[1] ?? NaN)
@@ -119,17 +123,24 @@ class PlayerProbe {
   private async fetchSegment(uri: string, offset: number, length: number): Promise<void> {
     try {
       const res = await fetch(`${this.http}/streams/${this.id}/${uri}`, {
-        headers: { range: `bytes=${offset}-${offset + length - 1}` }, signal: AbortSignal.timeout(10_000),
+        headers: { range: `bytes=${offset}-${offset + length - 1}` }, signal: AbortSignal.timeout(SEGMENT_TIMEOUT_MS),
       })
       const body = Buffer.from(await res.arrayBuffer())
       if (res.status !== 206 || body.length !== length) throw new Error(`answered ${res.status} with ${body.length} of ${length} bytes`)
     } catch (err) {
-      this.errors.push(`${this.name}: segment ${uri} ${offset}+${length}: ${(err as Error).message}`)
+      this.errors.push(report(this.name, `segment ${uri} ${offset}+${length}: ${(err as Error).message}`))
     }
   }
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms))
+const started = Date.now()
+
+/** Prints an error or unexpected warning as it happens (the table only counts them) and returns it. */
+function report(name: string, text: string): string {
+  console.log(`! ${((Date.now() - started) / 60_000).toFixed(1)} min ${name}: ${text.slice(0, 300)}`)
+  return text
+}
 
 async function rssMiB(pid: number | undefined): Promise<number> {
   if (pid === undefined) return NaN

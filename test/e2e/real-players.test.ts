@@ -76,8 +76,10 @@ test('a viewer\'s MEDIA-SEQUENCE never goes back, across the end of the stream',
     }
   })()
   await until('the viewer lists 8 segments past the start', 60_000, () => (seen.at(-1) ?? 0) >= 8)
-  await src.source.stop('SIGINT')
+  const exit = await src.source.stop('SIGINT')
   await poll
+  assert.equal(exit.code, 0, 'Ctrl-C ends the source cleanly')
+  assert.doesNotMatch(src.source.stderr, /^(warn|error): /m, 'Ctrl-C prints no warning (it used to log a spurious "missing #EXTM3U")')
   assert.ok(ended, `the viewer's playlist reached ENDLIST (sequences seen: ${seen.slice(-5).join(', ')})`)
   for (let i = 1; i < seen.length; i++) assert.ok(seen[i] >= seen[i - 1], `MEDIA-SEQUENCE went from ${seen[i - 1]} to ${seen[i]}`)
   assert.ok(seen.at(-1)! >= 8, `the final playlist starts at ${seen.at(-1)}, not back at 0`)
