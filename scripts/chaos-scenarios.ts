@@ -7,6 +7,8 @@ import { createServer } from 'node:net'
 import { join } from 'node:path'
 import type { Segment } from './chaos-swarm.ts'
 import { Proc, Swarm, sleep } from './chaos-swarm.ts'
+import { DEFAULT_VIEWER_KEEP, parseKeep, pieceChunksFor, type KeepPolicy } from '../src/store/retention.ts'
+import { CHUNK_SIZE } from '../src/store/stream-types.ts'
 
 export interface Row {
   scenario: string
@@ -34,6 +36,24 @@ async function findFile(dir: string, name: string): Promise<string | null> {
     if (e.isFile() && e.name === name) return join(e.parentPath, e.name)
   }
   return null
+}
+
+/** The data file holding log byte `offset`, and where in it: one `data` file, or the pieces
+ * `data.<k>` of a viewer with a retention window (the default keep's piece size). */
+async function dataFileAt(dir: string, offset: number): Promise<{ file: string; position: number } | null> {
+  const single = await findFile(dir, 'data')
+  if (single) return { file: single, position: offset }
+  const pieceChunks = pieceChunksFor(viewerKeep())
+  if (pieceChunks === null) return null
+  const k = Math.floor(offset / (pieceChunks * CHUNK_SIZE))
+  const file = await findFile(dir, `data.${k}`)
+  return file ? { file, position: offset - k * pieceChunks * CHUNK_SIZE } : null
+}
+
+function viewerKeep(): KeepPolicy {
+  const r = parseKeep(DEFAULT_VIEWER_KEEP)
+  if ('error' in r) throw new Error(r.error)
+  return r.policy
 }
 
 export async function runChaos(dir: string, log: (s: string) => void = () => {}): Promise<Row[]> {
@@ -157,12 +177,12 @@ export async function runChaos(dir: string, log: (s: string) => void = () => {})
       await sw.viewers[3]!.kill9()
       sw.infos[3] = null
       const vdir = join(dir, 'viewer3')
-      const data = await findFile(vdir, 'data')
       const journal = await findFile(vdir, 'records.jsonl')
-      if (!data || !journal || held.length === 0) return { recoveryMs: null, message: 'no store files found' }
       const target = held[Math.floor(held.length / 2)]
-      const fh = await open(data, 'r+')
-      await fh.write(Buffer.alloc(64, 0xee), 0, 64, target.offset + 100)
+      const at = target ? await dataFileAt(vdir, target.offset + 100) : null
+      if (!at || !journal) return { recoveryMs: null, message: 'no store files found' }
+      const fh = await open(at.file, 'r+')
+      await fh.write(Buffer.alloc(64, 0xee), 0, 64, at.position)
       await fh.close()
       await truncate(journal, Math.max(0, (await stat(journal)).size - 37))
       await sw.startViewer(3, [sw.infos[1]!.udp, sw.infos[0]!.udp], vdir)

@@ -46,7 +46,9 @@ export function sampleMessages(t: CorpusTargets = {}): Message[] {
     { type: 'HereAreSegments', id, segments: [{ n: 0, offset: 0, length: 1000, duration: 1, pdt: now, discontinuity: false, sig }] },
     { type: 'IHaveChunks', id, from: 0, bits: Buffer.alloc(32, 0xff) },
     { type: 'PleaseKeepSendingMe', id, stripe: 1, from: 0 },
+    { type: 'PleaseKeepSendingMe', id, stripe: 0, from: 0, failed: peers[0] },
     { type: 'IWillKeepSendingYou', id, stripe: 2 },
+    { type: 'IWillKeepSendingYou', id, stripe: 3, via: peers[1] },
     { type: 'AskThemInstead', id, stripe: 3, peers },
     { type: 'StopSendingMe', id, stripe: 0 },
   ]

@@ -1,8 +1,11 @@
 // `npm run fuzz -- --seconds N [--sockets K] [--seed S]`: throws random and mutated datagrams at a
 // LIVE node (a Runtime carrying a live stream and a shared file, real UDP on loopback) from several
 // sockets, some of which echo the node's cookie (verified attackers get the bigger replies), then
-// checks that an honest viewer still gets the stream. Reports datagrams tried, crashes (an uncaught
-// exception or unhandled rejection anywhere in this process counts), peak RSS and heap.
+// checks that an honest viewer still gets the stream while a poisoner (junk blocks for the chunks
+// about to come, claiming to be the source) and stripe squatters (two per stripe, holding the
+// source's child slots and feeding nothing) attack it. Reports datagrams tried, crashes (an
+// uncaught exception or unhandled rejection anywhere in this process counts), peak RSS and heap,
+// the poisoner's ban and the viewer's longest wait for a new segment.
 import dgram from 'node:dgram'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -15,7 +18,10 @@ import { encodeMessage } from '../src/mesh/messages.ts'
 import type { Message } from '../src/mesh/messages.ts'
 import { parseAddress } from '../src/mesh/transport.ts'
 import { CHUNK_SIZE } from '../src/store/stream-types.ts'
+import { STRIPES } from '../src/mesh/messages.ts'
 import { PATH_TRICKS, mutateDatagram, packedDatagram, rng, sampleMessages } from './fuzz-corpus.ts'
+import { Poisoner, Squatter } from './hostile-peers.ts'
+import { SegmentGaps } from './segment-gaps.ts'
 
 const { values } = parseArgs({ options: { seconds: { type: 'string', default: '20' }, sockets: { type: 'string', default: '8' }, seed: { type: 'string', default: String(Date.now() % 1e9) } } })
 const seconds = Number(values.seconds)
@@ -122,9 +128,29 @@ while (Date.now() < end) {
 }
 for (const a of attackers) a.sock.close()
 
-// Afterwards an honest viewer joins and must receive fresh verified chunks.
-const viewer = await Runtime.start({ dir: join(dir, 'viewer'), host: '127.0.0.1', port: 0, httpPort: null, logger: silentLogger, role: 'viewer', processMetrics: false })
+// Afterwards an honest viewer joins and must receive fresh verified chunks, with squatters holding
+// the source's stripe slots from before it came and a poisoner aiming junk at it.
+const squatters: Squatter[] = []
+for (let s = 0; s < STRIPES; s++) for (let k = 0; k < 2; k++) squatters.push(await Squatter.open(log.id, s, target.udpAddress))
+for (const q of squatters) q.start()
+await new Promise((res) => setTimeout(res, 1500))
+const squatting = target.streams.get(log.id)!.status().children.filter((kids) => kids.some((k) => squatters.some((q) => q.address === k))).length
+// The attack used thousands of ports on this host and the target banned most of them: a fresh
+// socket may be handed one of those ports again, and a banned address is rightly ignored.
+const isBannedAtTarget = (addr: string) => { const p = target.node.peers.get(addr); return p !== undefined && target.node.peers.isBanned(p) }
+let viewer = await Runtime.start({ dir: join(dir, 'viewer'), host: '127.0.0.1', port: 0, httpPort: null, logger: silentLogger, role: 'viewer', processMetrics: false })
+for (let i = 1; isBannedAtTarget(viewer.udpAddress) && i < 20; i++) {
+  await viewer.close()
+  viewer = await Runtime.start({ dir: join(dir, `viewer${i}`), host: '127.0.0.1', port: 0, httpPort: null, logger: silentLogger, role: 'viewer', processMetrics: false })
+}
 const watched = await viewer.watch(log.id, [target.udpAddress])
+const poisoner = await Poisoner.open(log.id, [viewer.udpAddress])
+let poisonBanAt = -1
+const poisonedChunks = new Set<number>()
+watched.swarm.on('bad-block', (n: number, from: string) => { if (from === poisoner.address && poisonBanAt < 0) poisonedChunks.add(n) })
+viewer.node.on('penalised', (addr: string, _r: string, banned: boolean) => { if (addr === poisoner.address && banned && poisonBanAt < 0) poisonBanAt = Date.now() })
+poisoner.start()
+const gaps = new SegmentGaps(watched.log, () => watched.swarm.status().startChunk)
 const t0 = Date.now()
 let honestOk = false
 while (Date.now() - t0 < 15_000) {
@@ -132,6 +158,11 @@ while (Date.now() - t0 < 15_000) {
   await new Promise((res) => setTimeout(res, 100))
 }
 const joinMs = Date.now() - t0
+// Ten seconds of watching under attack: how long did the player have to live on its buffer?
+await new Promise((res) => setTimeout(res, 10_000))
+gaps.stop()
+poisoner.close()
+for (const q of squatters) q.close()
 clearInterval(feed)
 clearInterval(memTimer)
 sample()
@@ -147,8 +178,11 @@ const report = {
   crashes: crashes.length, peakRssMiB: Number(mb(peak.rss)), peakHeapMiB: Number(mb(peak.heap)),
   ampMaxRatio: Number(counters.ampMaxRatio.toFixed(3)), helloAllowanceBytes: counters.ampHelloBytes, bannedAddresses: banned, dropped,
   honestViewer: honestOk ? `ok: 20 verified chunks in ${joinMs} ms` : `FAILED after ${joinMs} ms (${watched.log.verifiedCount()} chunks)`,
+  squattedStripesAtJoin: `${squatting}/${STRIPES}`,
+  poisoner: poisonBanAt > 0 ? `banned after junk in ${poisonedChunks.size} chunk(s), ${poisoner.junkBlocks} junk blocks sent` : `NOT banned (${poisoner.junkBlocks} junk blocks sent)`,
+  viewerSegments: `${gaps.segments}, startup ${gaps.startupMs} ms, longest gap ${gaps.maxGapMs} ms (segments are 500 ms, 3 buffered)`,
 }
 console.log('| metric | value |\n|---|---|')
 for (const [k, v] of Object.entries(report)) console.log(`| ${k} | ${v} |`)
 for (const c of crashes.slice(0, 5)) console.error(c)
-process.exit(crashes.length === 0 && honestOk ? 0 : 1)
+process.exit(crashes.length === 0 && honestOk && poisonBanAt > 0 ? 0 : 1)

@@ -1,6 +1,6 @@
 // `npm run simulate -- [--viewers N | --sizes 100,1000] [--seconds S] [--link delay=25ms,jitter=5ms,loss=1%]
 //   [--delay ms] [--jitter ms] [--loss p|p%] [--churn 20%/min] [--upload-capacity copies] [--source-capacity copies]
-//   [--bitrate 2M] [--join-spread ms] [--bootstrap-viewers k] [--seed n] [--json file]`
+//   [--bitrate 2M] [--join-spread ms] [--bootstrap-viewers k] [--json-codec] [--seed n] [--json file]`
 // Runs the shipped swarm (N real CjNode + StreamSwarm) over the in-process network on virtual time
 // (src/sim/simulation.ts) and measures it with the benchmark's own figures (bench-report.ts), so a
 // simulated scenario and the same scenario on real processes (`npm run bench`) read alike.
@@ -18,7 +18,7 @@ async function main(): Promise<void> {
       viewers: { type: 'string' }, sizes: { type: 'string' }, seconds: { type: 'string', default: '60' }, link: { type: 'string' },
       delay: { type: 'string' }, jitter: { type: 'string' }, loss: { type: 'string' }, churn: { type: 'string' },
       'upload-capacity': { type: 'string', default: '0' }, 'source-capacity': { type: 'string', default: '0' },
-      bitrate: { type: 'string', default: '2M' }, 'join-spread': { type: 'string' }, seed: { type: 'string', default: '1' }, json: { type: 'string' }, 'bootstrap-viewers': { type: 'string', default: '0' },
+      bitrate: { type: 'string', default: '2M' }, 'join-spread': { type: 'string' }, seed: { type: 'string', default: '1' }, json: { type: 'string' }, 'bootstrap-viewers': { type: 'string', default: '0' }, 'json-codec': { type: 'boolean' },
     },
   })
   const num = (k: keyof typeof values, min: number, max: number, v = values[k]): number => {
@@ -38,7 +38,7 @@ async function main(): Promise<void> {
       viewers, seconds: num('seconds', 5, 3600), bitrateBps: parseBitrate(values.bitrate ?? '2M'), link,
       uploadCapacity: num('upload-capacity', 0, 100), sourceCapacity: num('source-capacity', 0, 100),
       joinSpreadMs: values['join-spread'] ? num('join-spread', 0, 600_000) : Math.min(10_000, viewers * 100),
-      churnPerMin: values.churn ? parseChurn(values.churn) : 0, bootstrapViewers: Math.round(num('bootstrap-viewers', 0, 16)), seed: Math.round(num('seed', 0, 2 ** 31)),
+      churnPerMin: values.churn ? parseChurn(values.churn) : 0, bootstrapViewers: Math.round(num('bootstrap-viewers', 0, 16)), handover: !values['json-codec'], seed: Math.round(num('seed', 0, 2 ** 31)),
     }
     process.stderr.write(`simulating ${viewers} viewers for ${options.seconds} virtual s...\n`)
     const rss = new PeakRss()

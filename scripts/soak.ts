@@ -7,7 +7,8 @@
 // Ends with the verdict the stream must meet: 0 errors, 0 unexpected warnings and, on runs of 30
 // minutes or more, flat memory (each process's last 10 minutes within 10 % of minutes 10-20).
 // Exit code 0 when it holds. Not part of `npm test`: it runs for as long as it is told.
-import { spawn, type ChildProcess } from 'node:child_process'
+// The processes run the built command (bin/ -> dist/, built first), as a user runs it.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { mkdtemp, readFile, readdir, rm, stat } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
@@ -162,6 +163,8 @@ async function duMiB(dir: string): Promise<number> {
 const pad = (s: string | number, n: number) => String(s).padStart(n)
 
 async function main(): Promise<void> {
+  const build = spawnSync(process.execPath, [join(REPO, 'scripts', 'build.js')], { cwd: REPO, stdio: 'inherit' })
+  if (build.status !== 0) throw new Error('npm run build failed')
   const dir = args.dir ? resolve(args.dir) : await mkdtemp(join(tmpdir(), 'cjp2p-soak-'))
   const net = ['--host', '127.0.0.1', '--port', '0', '--http-port', '0']
   const keep = args.keep ? ['--keep', args.keep] : []

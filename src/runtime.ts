@@ -21,6 +21,11 @@ import { createPlayerApp, startHttpServer } from './player/app.ts'
 import type { RunningHttpServer } from './player/app.ts'
 import type { Logger } from './util/logger.ts'
 import type { StreamSwarm } from './mesh/stream-swarm.ts'
+import { Dht } from './mesh/dht/dht.ts'
+import { FileRouter } from './mesh/file-router.ts'
+
+/** While a download or a stream wants providers, the DHT is asked again this often. */
+const DISCOVER_EVERY_MS = 15_000
 
 export interface RuntimeOptions {
   dir: string
@@ -53,6 +58,7 @@ export class Runtime {
   /** What this node's player pages reported (summed over streams), for /status.json and the dashboard. */
   readonly playback = { reports: 0, stalls: 0, stallSeconds: 0, latencySeconds: null as number | null }
   private fanoutTimer: NodeJS.Timeout
+  private discoveries = new Set<AbortController>()
   private closed = false
 
   private constructor(
@@ -61,6 +67,7 @@ export class Runtime {
     readonly metrics: PrometheusMetrics,
     readonly files: FileStore,
     readonly fileServer: FileServer,
+    readonly dht: Dht,
   ) {
     this.streams = new StreamRegistry(node)
     // The relay fan-out gauge: how many peers this node fed in the last interval, over all streams.
@@ -79,6 +86,9 @@ export class Runtime {
     // The disk first: a folder we cannot write must fail before any socket exists to leak.
     await mkdir(opts.dir, { recursive: true })
     const files = await FileStore.open(opts.dir)
+    // The node's identity in the DHT: its place in the id space is the hash of this key, kept
+    // beside peers.json so that a restart keeps the place (and the announcements made from it).
+    const nodeKey = await loadOrCreateKey(join(opts.dir, 'node.key')).catch(async (err) => { await files.close(); throw err })
     let udp: UdpTransport
     try {
       udp = await bindPort('udp', opts.port ?? 0, opts.anyPortIfTaken?.udp ?? false,
@@ -96,9 +106,12 @@ export class Runtime {
     })
     // Replies are sized per peer from the node's datagram limit for it (CjNode.datagramLimit).
     const fileServer = new FileServer({ node, store: files, logger: opts.logger.child('files'), metrics })
-    const rt = new Runtime(opts, node, metrics, files, fileServer)
+    const dht = new Dht({ node, key: nodeKey })
+    const rt = new Runtime(opts, node, metrics, files, fileServer, dht)
     try {
       await node.start()
+      dht.start()
+      for (const id of await files.list()) dht.provide(id)
       if (opts.httpPort !== null && opts.httpPort !== undefined) await rt.startHttp(opts.httpPort, opts.httpHost ?? '127.0.0.1')
     } catch (err) {
       await rt.close()
@@ -142,6 +155,7 @@ export class Runtime {
     })
     this.logs.set(log.id, log)
     this.metrics.setNodeRole('source')
+    this.dht.provide(log.id)
     return { log, swarm: this.streams.add(log) }
   }
 
@@ -151,7 +165,41 @@ export class Runtime {
     this.logs.set(log.id, log)
     if (this.opts.role !== 'source') this.metrics.setNodeRole('viewer')
     const peers = bootstrap.length ? bootstrap : this.node.peers.active().map((p) => p.addr)
-    return { log, swarm: this.streams.add(log, { bootstrap: peers }) }
+    const swarm = this.streams.add(log, { bootstrap: peers })
+    // A viewer relays what it has, so it provides the stream too.
+    this.dht.provide(id)
+    void this.discover(id)
+    return { log, swarm }
+  }
+
+  /** Who provides `id`, found through the DHT from whatever peers this node knows. */
+  async findProviders(id: string): Promise<string[]> {
+    return (await this.dht.findProviders(id)).providers
+  }
+
+  /** Looks for providers of `id` until `signal` aborts or the runtime closes, and hands them to the
+   * download or stream swarm for `id`: a download takes them as hints; a stream swarm learns a
+   * holder from its answer to a head request, as from any peer. */
+  async discover(id: string, signal?: AbortSignal): Promise<void> {
+    const stop = new AbortController()
+    this.discoveries.add(stop)
+    const done = signal ? AbortSignal.any([signal, stop.signal]) : stop.signal
+    try {
+      while (!done.aborted) {
+        const found = await this.findProviders(id)
+        if (done.aborted) break
+        if (found.length > 0) {
+          FileRouter.of(this.node).downloading(id)?.hints(found, '')
+          if (this.logs.has(id)) for (const p of found) this.node.send(p, [{ type: 'PleaseSendStreamHead', id }])
+        }
+        await new Promise<void>((resolve) => {
+          const t = setTimeout(resolve, found.length > 0 ? DISCOVER_EVERY_MS : DISCOVER_EVERY_MS / 5)
+          done.addEventListener('abort', () => { clearTimeout(t); resolve() }, { once: true })
+        })
+      }
+    } finally {
+      this.discoveries.delete(stop)
+    }
   }
 
   status(): Record<string, unknown> {
@@ -171,6 +219,7 @@ export class Runtime {
       streams,
       playback: { ...this.playback, stallSeconds: Math.round(this.playback.stallSeconds * 1000) / 1000 },
       dashboardPeers: this.dashboardPeers,
+      dht: { id: this.dht.id.toString('hex'), contacts: this.dht.table.size, providerKeys: this.dht.providers.keys, ...this.dht.counters },
     }
   }
 
@@ -178,6 +227,8 @@ export class Runtime {
     if (this.closed) return
     this.closed = true
     clearInterval(this.fanoutTimer)
+    for (const d of this.discoveries) d.abort()
+    this.dht.close()
     await this.streams.close()
     await Promise.all([...this.logs.values()].map((l) => l.close().catch(() => {})))
     await this.http?.close()

@@ -10,6 +10,7 @@ import type { Shutdown } from './shutdown.ts'
 import { isContentId } from '../store/file-id.ts'
 import { ProgressLine, bitrate, bytes, duration } from './format.ts'
 import { GetDiagnosis, getWaits } from './get-diagnosis.ts'
+import { mustExist } from './input-missing.ts'
 
 export async function runNode(flags: NodeFlags, shutdown: Shutdown): Promise<void> {
   const log = loggerFor(flags)
@@ -27,6 +28,7 @@ export async function runNode(flags: NodeFlags, shutdown: Shutdown): Promise<voi
 }
 
 export async function runShare(path: string, flags: { dir: string; json?: boolean }): Promise<void> {
+  await mustExist(path)
   const store = await FileStore.open(resolve(flags.dir))
   try {
     const id = await store.share(resolve(path))
@@ -51,6 +53,8 @@ export async function runGet(idIn: string, flags: NodeFlags & { timeout?: number
   const gaveUp = new AbortController()
   const heardSince = (since: number) => peers.filter((a) => (rt.node.peers.get(a)?.lastHeard ?? 0) >= since)
   const started = rt.node.timers.now()
+  // Providers found through the DHT join the download as hints, whichever peer --peer named.
+  void rt.discover(id, AbortSignal.any([shutdown.signal, gaveUp.signal]))
   try {
     const result = await download(rt.node, rt.files, id, {
       peers, signal: AbortSignal.any([shutdown.signal, gaveUp.signal]), logger: log, metrics: rt.metrics,

@@ -1,5 +1,4 @@
 // `ingest` and `watch`: a live stream's source and its viewers.
-import { stat } from 'node:fs/promises'
 import { resolve, join } from 'node:path'
 import { Runtime } from '../runtime.ts'
 import { Ingest } from '../ingest/ingest.ts'
@@ -17,7 +16,8 @@ import type { NodeFlags } from './options.ts'
 import { UsageError, loggerFor, reachable, runtimeOptions } from './options.ts'
 import type { Shutdown } from './shutdown.ts'
 import { ProgressLine, bitrate, bytes } from './format.ts'
-import { CodedError } from '../util/coded-error.ts'
+import { mustExist } from './input-missing.ts'
+import { lockKey } from './key-lock.ts'
 
 export interface IngestFlags extends NodeFlags {
   name?: string
@@ -38,9 +38,6 @@ export interface WatchFlags extends NodeFlags {
   keep?: KeepPolicy
 }
 
-/** An input file that is not there: said before a stream id is made for it. */
-export class InputMissing extends CodedError<'ERR_NO_INPUT'> {}
-
 /** A stream name from an input: `testsrc`, `video2` for /dev/video2, a file's base name. */
 export function defaultName(input: string): string {
   const base = input.replace(/[?#].*$/, '').split(/[\\/]/).filter(Boolean).pop() ?? 'stream'
@@ -57,7 +54,7 @@ async function checkIngest(input: string | undefined, flags: IngestFlags): Promi
     validateEncodeOptions({ segmentSeconds: flags.segmentSeconds, bitrate: flags.bitrate, fps: DEFAULT_ENCODE.fps })
     const spec = flags.tail ? null : parseInput(input ?? '', flags.audio)
     const path = flags.tail ?? (spec?.kind === 'file' ? spec.path : spec?.kind === 'v4l2' ? spec.device : null)
-    if (path && !(await stat(path).catch(() => null))) throw new InputMissing('ERR_NO_INPUT', `${path}: no such file`)
+    if (path) await mustExist(path)
   } catch (err) {
     if (err instanceof IngestError && err.code === 'ERR_BAD_INPUT') throw new UsageError(err.message)
     throw err
@@ -73,11 +70,20 @@ export function keyFileFor(name: string, flags: Pick<IngestFlags, 'key' | 'dir' 
 
 export async function startIngest(input: string | undefined, flags: IngestFlags, log: Logger, rtIn?: Runtime) {
   const name = await checkIngest(input, flags)
-  const rt = rtIn ?? await Runtime.start(runtimeOptions(flags, log, { role: 'source' }))
+  const keyFile = rtIn ? undefined : keyFileFor(name, flags)
+  const unlock = keyFile ? await lockKey(keyFile, name) : async () => {}
+  let rt: Runtime
+  try {
+    rt = rtIn ?? await Runtime.start(runtimeOptions(flags, log, { role: 'source' }))
+  } catch (err) {
+    await unlock()
+    throw err
+  }
   try {
     const { log: slog, swarm } = await rt.startSource(name, {
-      format: flags.format, targetDuration: Math.ceil(flags.segmentSeconds), keyFile: rtIn ? undefined : keyFileFor(name, flags), keep: flags.keep,
-      onKeyCreated: (file) => log.info(`created the stream key ${file} (mode 0600): keep it, it is this stream's identity`),
+      format: flags.format, targetDuration: Math.ceil(flags.segmentSeconds), keyFile, keep: flags.keep,
+      // A runtime handed in (the demo) keeps a throwaway key in its own folder: nothing to announce.
+      onKeyCreated: rtIn ? undefined : (file) => log.info(`created the stream key ${file} (mode 0600): keep it, it is this stream's identity`),
     })
     const ingest = new Ingest({ sink: streamLogSink(slog), logger: log.child('ingest') }, {
       input: input ?? '', name, segmentSeconds: flags.segmentSeconds, format: flags.format, bitrate: flags.bitrate, loop: flags.loop,
@@ -85,9 +91,10 @@ export async function startIngest(input: string | undefined, flags: IngestFlags,
     })
     ingest.on('restart', (reason: unknown) => log.warn(`ffmpeg stopped (${String(reason)}); restarting, the stream continues`))
     await ingest.start()
-    return { rt, ingest, swarm, id: slog.id }
+    return { rt, ingest, swarm, id: slog.id, unlock }
   } catch (err) {
     if (!rtIn) await rt.close()
+    await unlock()
     throw err
   }
 }
@@ -95,7 +102,16 @@ export async function startIngest(input: string | undefined, flags: IngestFlags,
 export async function runIngest(input: string | undefined, flags: IngestFlags, shutdown: Shutdown): Promise<void> {
   const line = new ProgressLine(process.stderr, 1000)
   const log = loggerFor(flags, line)
-  const { rt, ingest, swarm, id } = await startIngest(input, flags, log)
+  const { rt, ingest, swarm, id, unlock } = await startIngest(input, flags, log)
+  // The id and URLs only once the stream exists: an input ffmpeg cannot read fails here, in one line.
+  const first = await shutdown.until(ingest.firstSegment().then(() => null, (err: Error) => err))
+  if (first.kind !== 'ended') {
+    await ingest.stop().catch(() => {})
+    await rt.close()
+    await unlock()
+    if (first.kind === 'fatal') throw first.error
+    return
+  }
   const udp = reachable(rt.udpAddress)
   if (flags.json) process.stdout.write(JSON.stringify({ id, udp: rt.udpAddress, http: rt.httpUrl, watch: `cjp2p-stream watch ${id} --peer ${udp}` }) + '\n')
   else {
@@ -114,6 +130,7 @@ export async function runIngest(input: string | undefined, flags: IngestFlags, s
     await ingest.stop()
   } finally {
     await rt.close()
+    await unlock()
   }
   if (why.kind === 'fatal') throw why.error
   if (why.kind === 'ended') log.info('the input ended: the stream is over')
@@ -137,9 +154,10 @@ export async function runWatch(idIn: string, flags: WatchFlags, shutdown: Shutdo
     }
     swarm.once('ended', () => log.info('the source ended the stream'))
     const status = statusLines(swarm, rt, line, 'viewer')
-    await shutdown.until()
+    const why = await shutdown.until()
     clearInterval(status)
     line.done()
+    if (why.kind === 'signal') log.info(`${why.signal}: leaving the stream`)
   } finally {
     await rt.close()
   }

@@ -5,8 +5,8 @@
 // the record checks it (and charges its sender) the moment it comes. Everything here is bounded:
 // peers decide what arrives, so they must not decide how much we keep.
 import { BLOCK_SIZE, CHUNK_SIZE } from '../store/stream-types.ts'
-import type { ChunkRecord } from '../store/stream-types.ts'
-import { verifyBlock } from '../store/verify.ts'
+import type { ChunkRecord, Verdict } from '../store/stream-types.ts'
+import { verifyBlock as checkBlock } from '../store/verify.ts'
 
 /** Chunks being assembled at once: about 4 s of a 2 Mb/s stream; beyond that the oldest goes. */
 export const MAX_ASSEMBLING = 64
@@ -23,6 +23,9 @@ export type AddResult =
 
 export class ChunkAssembly {
   private partial = new Map<number, Partial>()
+
+  /** `verifyBlock` is the stream log's (record-verifier.ts), so the simulator can share the work. */
+  constructor(private verifyBlock: (rec: ChunkRecord, i: number, bytes: Uint8Array) => Verdict = checkBlock) {}
 
   /** Adds the block(s) of one Content. `rec` is the chunk's verified record when we have it. */
   add(n: number, offsetInChunk: number, data: Buffer, from: string, hops: number, rec: ChunkRecord | undefined, now: number): AddResult {
@@ -42,7 +45,7 @@ export class ChunkAssembly {
       const held = p.blocks[i]
       if (rec) {
         if (held?.verified) continue
-        if (verifyBlock(rec, i, block.data).result !== 'accept') { bad.push(from); continue }
+        if (this.verifyBlock(rec, i, block.data).result !== 'accept') { bad.push(from); continue }
         block.verified = true
         p.blocks[i] = block
       } else if (!held) {
@@ -62,7 +65,7 @@ export class ChunkAssembly {
     const bad: string[] = []
     for (const [i, b] of p.blocks.entries()) {
       if (!b || b.verified) continue
-      if (verifyBlock(rec, i, b.data).result === 'accept') b.verified = true
+      if (this.verifyBlock(rec, i, b.data).result === 'accept') b.verified = true
       else { bad.push(b.from); p.blocks[i] = undefined }
     }
     return this.complete(rec.n, p, rec, bad)

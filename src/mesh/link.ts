@@ -6,6 +6,7 @@
 import type { Timer, Timers } from '../util/timers.ts'
 import { realTimers, seededRandom } from '../util/timers.ts'
 import type { Transport } from './transport.ts'
+import type { Message } from './messages.ts'
 
 /** What a path does to a datagram: one-way delay, uniform jitter on top, random loss, and an
  * optional rate (bytes/s) of the receiver's link. */
@@ -90,7 +91,13 @@ export interface MemoryNetworkInit {
   seed?: number
   /** First port handed out; endpoints are 127.0.0.1:<port>, nothing is bound. */
   firstPort?: number
+  /** Datagrams travel as the messages they encode (sizes still charged): the simulator's one
+   * declared shortcut in the wire, for when the JSON codec dominates a profile. */
+  handover?: boolean
 }
+
+/** A datagram in flight: its bytes, or (handover) the messages and their encoded size. */
+type Payload = { buf: Buffer } | { messages: Message[]; bytes: number }
 
 /** An in-process network: transports addressed 127.0.0.1:<n> that deliver through the link model
  * without sockets, for tests and the simulator that run many nodes in one process. */
@@ -100,6 +107,7 @@ export class MemoryNetwork {
   private timers: Timers
   readonly random: () => number
   link: LinkModel
+  readonly handover: boolean
   private linkFor?: (from: string, to: string) => LinkModel
   delivered = 0
   lost = 0
@@ -112,6 +120,7 @@ export class MemoryNetwork {
     this.linkFor = init.linkFor
     this.random = seededRandom(init.seed ?? 1)
     this.nextPort = init.firstPort ?? 40000
+    this.handover = init.handover ?? false
   }
 
   /** A new endpoint; `uploadBytesPerSecond` is its upload capacity (0: unlimited). */
@@ -127,9 +136,10 @@ export class MemoryNetwork {
   remove(address: string): void { this.endpoints.delete(address) }
 
   /** @internal */
-  deliver(buf: Buffer, from: MemoryTransport, to: string): void {
+  deliver(payload: Payload, from: MemoryTransport, to: string): void {
+    const size = 'buf' in payload ? payload.buf.length : payload.bytes
     const now = this.timers.now()
-    const left = from.uplink.pass(now, buf.length)
+    const left = from.uplink.pass(now, size)
     if (left === null) { this.queueDrops++; return }
     const link = this.linkFor ? this.linkFor(from.address, to) : this.link
     const delay = pathDelay(link, this.random)
@@ -138,7 +148,7 @@ export class MemoryNetwork {
     if (!target) return
     let at = left + delay
     if (link.bytesPerSecond) {
-      const down = target.downlink(link.bytesPerSecond).pass(at, buf.length)
+      const down = target.downlink(link.bytesPerSecond).pass(at, size)
       if (down === null) { this.queueDrops++; return }
       at = down
     }
@@ -148,26 +158,38 @@ export class MemoryNetwork {
       const t = this.endpoints.get(to)
       if (!t) return
       this.delivered++
-      t.receive(buf, from.address)
+      t.receive(payload, from.address)
     }, at - now)
   }
 }
 
 export class MemoryTransport implements Transport {
   private handler: (buf: Buffer, from: string) => void = () => {}
+  private decodedHandler: (messages: Message[], bytes: number, from: string) => void = () => {}
   private closed = false
+  sendDecoded?: (messages: Message[], bytes: number, to: string) => void
+  onDecoded?: (fn: (messages: Message[], bytes: number, from: string) => void) => void
   private down: Bottleneck | undefined
   /** Bytes this endpoint put on the network (after its upload queue). */
   get uploadedBytes(): number { return this.uplink.carried }
 
-  constructor(private net: MemoryNetwork, readonly address: string, readonly uplink: Bottleneck) {}
+  constructor(private net: MemoryNetwork, readonly address: string, readonly uplink: Bottleneck) {
+    if (net.handover) {
+      this.sendDecoded = (messages, bytes, to) => { if (!this.closed) this.net.deliver({ messages, bytes }, this, to) }
+      this.onDecoded = (fn) => { this.decodedHandler = fn }
+    }
+  }
 
   /** @internal the receiving side's rate limit, created on first use. */
   downlink(bytesPerSecond: number): Bottleneck { return (this.down ??= new Bottleneck(bytesPerSecond)) }
 
   onDatagram(fn: (buf: Buffer, from: string) => void): void { this.handler = fn }
-  send(buf: Buffer, to: string): void { if (!this.closed) this.net.deliver(buf, this, to) }
+  send(buf: Buffer, to: string): void { if (!this.closed) this.net.deliver({ buf }, this, to) }
   /** @internal */
-  receive(buf: Buffer, from: string): void { if (!this.closed) this.handler(buf, from) }
+  receive(payload: Payload, from: string): void {
+    if (this.closed) return
+    if ('buf' in payload) this.handler(payload.buf, from)
+    else this.decodedHandler(payload.messages, payload.bytes, from)
+  }
   async close(): Promise<void> { this.closed = true; this.net.remove(this.address) }
 }

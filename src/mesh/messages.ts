@@ -34,6 +34,13 @@ export const STRIPES = 4
 /** Largest chunk or segment number a peer may name: 2^40 chunks of 16 KiB is 16 EiB, and it keeps
  * `from + count` exact (near 2^53, n++ stops changing n and a loop over a range never ends). */
 export const MAX_INDEX = 2 ** 40
+/** Contacts per TheseAreNear: a lookup needs about k of them, and 16 keeps a reply near 1.5 KB. */
+export const MAX_NEAR_NODES = 16
+/** Providers per TheyHave: a download wants a handful; more would only inflate the reply. */
+export const MAX_PROVIDERS_PER_REPLY = 16
+/** A WhoIsNear/WhoHas may carry padding so that the asker, not the answerer, pays for the bytes
+ * the 2x rule lets come back; more than a small datagram's worth earns nothing. */
+export const MAX_PAD_CHARS = 512
 
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json }
 
@@ -66,6 +73,16 @@ export type Message =
   /** Says which extensions we speak and the largest datagram we take, so our own peers can use
    * larger replies and batched requests; other implementations skip it. */
   | { type: 'IAlsoSpeak'; extensions: string[]; maxDatagramBytes: number }
+  // Distributed discovery (the DHT, src/mesh/dht/). Ids of the node space are 64 hex (sha256 of a
+  // node's public key, or of a content id); `key` is the sender's ed25519 public key hex, and a
+  // contact is written `<public key hex>@<address>`.
+  | { type: 'WhoIsNear'; id: string; key?: string; pad?: string }
+  /** `more`: the answer was cut to fit the 2x rule; asked again (now proven), the answerer says all. */
+  | { type: 'TheseAreNear'; id: string; key: string; nodes: string[]; more?: boolean }
+  | { type: 'WhoHas'; id: string; key?: string; pad?: string }
+  /** `me`: the answerer provides it too (it cannot know its own address as the asker sees it). */
+  | { type: 'TheyHave'; id: string; peers: string[]; me?: boolean }
+  | { type: 'IHave'; id: string }
 
 export type MessageType = Message['type']
 
@@ -73,7 +90,7 @@ export type MessageType = Message['type']
 export const STREAM_EXTENSION: ReadonlySet<MessageType> = new Set<MessageType>([
   'PleaseSendStreamHead', 'ThisStreamGrew', 'HereIsTheStreamInfo', 'PleaseSendChunkHashes', 'HereAreChunkHashes',
   'PleaseSendSegments', 'HereAreSegments', 'IHaveChunks', 'PleaseKeepSendingMe', 'IWillKeepSendingYou',
-  'AskThemInstead', 'StopSendingMe',
+  'AskThemInstead', 'StopSendingMe', 'WhoIsNear', 'TheseAreNear', 'WhoHas', 'TheyHave', 'IHave',
 ])
 
 /** The extension name we announce in IAlsoSpeak. */
@@ -143,6 +160,19 @@ function records<T>(v: unknown, one: (x: unknown) => T | undefined): T[] | undef
   if (!Array.isArray(v) || v.length > MAX_RECORDS_PER_MESSAGE) return undefined
   const out = v.map(one)
   return out.every((x) => x !== undefined) ? (out as T[]) : undefined
+}
+
+const isHex64 = (v: unknown): v is string => typeof v === 'string' && HEX64.test(v)
+/** `<public key hex>@<address>`, lower-cased; anything else is dropped from the list alone. */
+export function isContact(v: unknown): v is string {
+  if (typeof v !== 'string' || v.length > 64 + 1 + 56 || v[64] !== '@') return false
+  return /^[0-9a-f]{64}$/.test(v.slice(0, 64)) && isAddress(v.slice(65))
+}
+function question(b: unknown, isTarget: (v: unknown) => v is string, norm: (id: string) => string): { id: string; key?: string } | undefined {
+  if (!isObj(b) || !isTarget(b.id)) return undefined
+  // The pad is there to be paid for, not read; an ill-formed key only loses the asker its table slot.
+  if (b.pad !== undefined && (typeof b.pad !== 'string' || b.pad.length > MAX_PAD_CHARS)) return undefined
+  return { id: norm(b.id), key: isHex64(b.key) ? b.key.toLowerCase() : undefined }
 }
 
 const idStripe = (b: Obj) => (isId(b.id) && isUint(b.stripe) && b.stripe < STRIPES ? { id: b.id, stripe: b.stripe } : undefined)
@@ -219,6 +249,18 @@ const decoders: { [T in MessageType]: (body: unknown) => Omit<MessageOf<T>, 'typ
     return s && peers && { ...s, peers }
   },
   StopSendingMe: (b) => (isObj(b) ? idStripe(b) : undefined),
+  WhoIsNear: (b) => question(b, isHex64, (id) => id.toLowerCase()),
+  TheseAreNear: (b) => {
+    if (!isObj(b) || !isHex64(b.id) || !isHex64(b.key) || !Array.isArray(b.nodes)) return undefined
+    return { id: b.id.toLowerCase(), key: b.key.toLowerCase(), nodes: b.nodes.slice(0, MAX_NEAR_NODES).filter(isContact), more: b.more === true ? true : undefined }
+  },
+  // Content ids are case-sensitive (a stream's name), so this one is taken as written.
+  WhoHas: (b) => question(b, isId, (id) => id),
+  TheyHave: (b) => {
+    if (!isObj(b) || !isId(b.id) || !Array.isArray(b.peers)) return undefined
+    return { id: b.id, peers: b.peers.slice(0, MAX_PROVIDERS_PER_REPLY).filter(isAddress), me: b.me === true ? true : undefined }
+  },
+  IHave: (b) => (isObj(b) && isId(b.id) ? { id: b.id } : undefined),
 }
 
 const fatal = new TextDecoder('utf-8', { fatal: true })

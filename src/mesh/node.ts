@@ -9,7 +9,7 @@
 import { createHmac, randomBytes } from 'node:crypto'
 import { EventEmitter } from 'node:events'
 import { lookup } from 'node:dns/promises'
-import type { Json, Message, MessageOf, MessageType } from './messages.ts'
+import type { DecodeResult, Json, Message, MessageOf, MessageType } from './messages.ts'
 import { MAX_DATAGRAM_BYTES, MAX_PEERS_PER_LIST, OUR_EXTENSION, STREAM_EXTENSION, decodeDatagram, encodeMessage, encodedSize, isAddress } from './messages.ts'
 import type { Transport } from './transport.ts'
 import { formatAddress, parseAddress } from './transport.ts'
@@ -97,7 +97,8 @@ export class CjNode extends EventEmitter {
     this.secret = init.secret ?? randomBytes(32)
     this.peers = new PeerTable({ clock: this.timers, max: init.maxPeers })
     this.selves = new SelfAddresses(this.transport.address)
-    this.transport.onDatagram((buf, from) => this.receive(buf, from))
+    this.transport.onDatagram((buf, from) => this.receive(buf.length, from, () => decodeDatagram(buf)))
+    this.transport.onDecoded?.((messages, bytes, from) => this.receive(bytes, from, () => ({ ok: true, messages, skipped: { bad: 0, unknown: 0 } })))
     this.handle('PleaseSendPeers', (_m, ctx) => {
       const n = ctx.verified ? MAX_PEERS_PER_LIST : UNVERIFIED_LIST_MAX
       ctx.reply({ type: 'Peers', peers: this.peers.shareable(ctx.from, n) })
@@ -196,15 +197,21 @@ export class CjNode extends EventEmitter {
 
   /** The cookie messages that lead every datagram to a peer: the echo of theirs (dropped when it
    * would not fit the budget: the request for ours is what lets them prove themselves) and ours. */
-  private prefixFor(to: string, peer: Peer, budget: number): { json: string[]; bytes: number } {
+  private prefixFor(to: string, peer: Peer, budget: number): { json: string[]; messages: Message[]; bytes: number } {
     const json: string[] = []
-    if (!peer.verified) json.push(JSON.stringify(encodeMessage({ type: 'PleaseAlwaysReturnThisMessage', value: { cookie: this.cookieFor(to) } })))
-    if (peer.theirCookie !== undefined) {
-      const echo = JSON.stringify(encodeMessage({ type: 'AlwaysReturned', value: peer.theirCookie }))
-      // Sizes in bytes, not UTF-16 units: a peer's cookie may hold multi-byte characters.
-      if (byteSize(json) + Buffer.byteLength(echo) + 1 <= budget) json.unshift(echo)
+    const messages: Message[] = []
+    if (!peer.verified) {
+      const ask: Message = { type: 'PleaseAlwaysReturnThisMessage', value: { cookie: this.cookieFor(to) } }
+      json.push(JSON.stringify(encodeMessage(ask)))
+      messages.push(ask)
     }
-    return { json, bytes: byteSize(json) }
+    if (peer.theirCookie !== undefined) {
+      const echo: Message = { type: 'AlwaysReturned', value: peer.theirCookie }
+      const text = JSON.stringify(encodeMessage(echo))
+      // Sizes in bytes, not UTF-16 units: a peer's cookie may hold multi-byte characters.
+      if (byteSize(json) + Buffer.byteLength(text) + 1 <= budget) { json.unshift(text); messages.unshift(echo) }
+    }
+    return { json, messages, bytes: byteSize(json) }
   }
 
   /** What the 2x rule still lets us send an unverified peer (hello allowance not included). */
@@ -250,11 +257,19 @@ export class CjNode extends EventEmitter {
     let kinds: Outgoing[] = []
     const flush = (bare = false) => {
       if (parts.length === 0 && !bare) return
-      const buf = Buffer.from('[' + [...prefix.json, ...parts].join(',') + ']')
-      this.transport.send(buf, to)
-      sent += buf.length
+      let bytes: number
+      if (this.transport.sendDecoded) {
+        // partBytes counts the brackets and commas: it is the encoded datagram's length.
+        bytes = partBytes
+        this.transport.sendDecoded([...prefix.messages, ...kinds.map((o) => o.m)], bytes, to)
+      } else {
+        const buf = Buffer.from('[' + [...prefix.json, ...parts].join(',') + ']')
+        this.transport.send(buf, to)
+        bytes = buf.length
+      }
+      sent += bytes
       for (const o of kinds) if (o.m.type.startsWith('Please') && o.m.type !== 'PleaseAlwaysReturnThisMessage') requests++
-      this.account(buf.length, kinds)
+      this.account(bytes, kinds)
       parts = []; kinds = []; partBytes = prefix.bytes
     }
     for (const o of out) {
@@ -300,12 +315,12 @@ export class CjNode extends EventEmitter {
   }
 
   /** The socket handler. Nothing a stranger sends can throw past this function. */
-  private receive(buf: Buffer, from: string): void {
+  private receive(size: number, from: string, decode: () => DecodeResult): void {
     if (this.closed) return
     try {
       this.counters.datagramsIn++
-      this.counters.bytesIn += buf.length
-      if (buf.length > MAX_DATAGRAM_BYTES) return this.drop('oversize')
+      this.counters.bytesIn += size
+      if (size > MAX_DATAGRAM_BYTES) return this.drop('oversize')
       if (this.isSelf(from)) return this.drop('self')
       const known = this.peers.get(from)
       if (known && this.peers.isBanned(known)) return this.drop('banned')
@@ -316,14 +331,14 @@ export class CjNode extends EventEmitter {
         if (peer.penalty === 0 || this.timers.now() - peer.penaltyAt >= FLOOD_CHARGE_INTERVAL_MS) this.penalise(from, 'flood')
         return this.drop('rate_limited')
       }
-      const decoded = decodeDatagram(buf)
+      const decoded = decode()
       if (!decoded.ok) return this.drop(decoded.reason)
       if (decoded.skipped.bad > 0) this.drop('bad_message')
       if (decoded.skipped.unknown > 0) this.drop('unknown_type')
       peer.lastHeard = this.timers.now()
-      if (!peer.verified) peer.unverifiedRecv += buf.length
+      if (!peer.verified) peer.unverifiedRecv += size
       const kind: TrafficKind = decoded.messages.some((m) => m.type === 'Content') ? 'stream' : 'control'
-      this.metrics.datagramReceived(kind, buf.length)
+      this.metrics.datagramReceived(kind, size)
       for (const m of decoded.messages) {
         if (m.type === 'PleaseAlwaysReturnThisMessage' && isOurCookie(m.value, this.cookieFor(from))) {
           // It asks us to return the cookie we hand to this very address: it is our own datagram,

@@ -83,7 +83,7 @@ export class StreamSwarm extends EventEmitter {
   private node: CjNode
   readonly log: StreamLog
   private role: TrafficRole
-  private assembly = new ChunkAssembly()
+  private assembly: ChunkAssembly
   private parents: (string | undefined)[] = new Array(STRIPES).fill(undefined)
   private parentPushAt: number[] = new Array(STRIPES).fill(0)
   /** Newest chunk each stripe's parent pushed to us (from where we stood when it took us). */
@@ -151,6 +151,7 @@ export class StreamSwarm extends EventEmitter {
     super()
     this.node = node
     this.log = log
+    this.assembly = new ChunkAssembly((rec, i, bytes) => log.verify.block(rec, i, bytes))
     this.id = log.id
     this.isSource = log.isSource
     this.role = this.isSource ? 'source' : 'relay'
@@ -318,7 +319,7 @@ export class StreamSwarm extends EventEmitter {
       const via = this.isSource ? undefined : this.parents[s]
       ctx.reply({ type: 'IWillKeepSendingYou', id: this.id, stripe: s, ...(via ? { via } : {}) })
       if (d.evict) {
-        this.removeChild(s, d.evict)
+        this.children[s].delete(d.evict)
         this.node.send(d.evict, [{ type: 'AskThemInstead', id: this.id, stripe: s, peers: [ctx.from] }])
       }
       if (isNew) void this.catchUpChild(ctx.from, s, m.from)
@@ -338,16 +339,12 @@ export class StreamSwarm extends EventEmitter {
     if (failed === from || !this.children[s].has(failed)) return
     const key = `${s} ${from}`
     if ((this.complainers.get(key) ?? -Infinity) > now || (this.failedChildren.get(key) ?? -Infinity) > now) return
-    this.removeChild(s, failed)
+    this.children[s].delete(failed)
     this.failedChildAt[s] = now
     remember(this.failedChildren, `${s} ${failed}`, now + FAILED_RELAY_MS, now)
     remember(this.complainers, key, now + FAILED_RELAY_MS, now)
     this.node.log.info('a child fed its children nothing; gave its place to one of them', { stream: this.id, stripe: s, child: failed, reportedBy: from })
     this.node.send(failed, [{ type: 'AskThemInstead', id: this.id, stripe: s, peers: [from] }])
-  }
-
-  private removeChild(s: number, addr: string): void {
-    this.children[s].delete(addr)
   }
 
   /** A new child gets the last few chunks of its stripe it lacks, so a parent switch leaves no hole. */
@@ -410,7 +407,7 @@ export class StreamSwarm extends EventEmitter {
   }
 
   onUnsubscribe(m: MessageOf<'StopSendingMe'>, ctx: Ctx): void {
-    this.removeChild(m.stripe, ctx.from)
+    this.children[m.stripe].delete(ctx.from)
   }
 
   onContentRequest(m: MessageOf<'PleaseSendContent'>, ctx: Ctx): Promise<void> | void {
@@ -813,7 +810,7 @@ export class StreamSwarm extends EventEmitter {
   private expireChildren(now: number): void {
     for (const [s, set] of this.children.entries()) {
       for (const c of set) {
-        if (now - (this.childSeen.get(c) ?? 0) > CHILD_EXPIRY_MS) { this.removeChild(s, c); this.childSeen.delete(c) }
+        if (now - (this.childSeen.get(c) ?? 0) > CHILD_EXPIRY_MS) { this.children[s].delete(c); this.childSeen.delete(c) }
       }
     }
   }

@@ -10,6 +10,8 @@ import { ACCEPT } from '../store/verify.ts'
 
 /** Entries per memo before it starts over: the live window of a stream, many times over. */
 const MAX_ENTRIES = 200_000
+/** Verified chunks and blocks kept to compare against: the live window (512 chunks) several times. */
+const MAX_BYTES_ENTRIES = 16_384
 
 class Memo {
   private map = new Map<string, Verdict>()
@@ -43,16 +45,29 @@ export class SharedVerifier implements RecordVerifier {
     return this.heads.get(`${id}${JSON.stringify(head)}|${JSON.stringify(current)}`, () => this.inner.head(id, head, current))
   }
 
+  block(rec: ChunkRecord, i: number, bytes: Uint8Array): Verdict {
+    const key = `${i}:${rec.length}:${rec.blocks[i]}`
+    const good = this.verifiedBytes.get(key)
+    if (good && Buffer.compare(good, bytes) === 0) { this.compared++; return ACCEPT }
+    this.hashed++
+    const v = this.inner.block(rec, i, bytes)
+    if (v.result === 'accept') this.remember(key, bytes)
+    return v
+  }
+
+  private remember(key: string, bytes: Uint8Array): void {
+    if (this.verifiedBytes.size >= MAX_BYTES_ENTRIES) this.verifiedBytes.clear()
+    // A copy: the caller's bytes may be a view into a larger buffer we must not keep alive.
+    this.verifiedBytes.set(key, Buffer.from(bytes))
+  }
+
   chunkBytes(rec: ChunkRecord, bytes: Uint8Array): Verdict {
     const key = `${rec.length}:${rec.sha256}:${rec.blocks.join(",")}`
     const good = this.verifiedBytes.get(key)
     if (good && Buffer.compare(good, bytes) === 0) { this.compared++; return ACCEPT }
     this.hashed++
     const v = this.inner.chunkBytes(rec, bytes)
-    if (v.result === 'accept') {
-      if (this.verifiedBytes.size >= MAX_ENTRIES) this.verifiedBytes.clear()
-      this.verifiedBytes.set(key, bytes)
-    }
+    if (v.result === 'accept') this.remember(key, bytes)
     return v
   }
 }

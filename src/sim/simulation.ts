@@ -22,6 +22,8 @@ export interface SimOptions {
   /** Viewers already present that a joiner is told of besides the source (what a tracker or peer
    * exchange hands out); 0 is the bench: every viewer knows only the source. */
   bootstrapViewers: number
+  /** Datagrams as decoded messages instead of JSON bytes (see docs/SCHEDULER.md, Simulation). */
+  handover: boolean
   seed: number
 }
 
@@ -55,7 +57,7 @@ export interface SimRun {
 }
 
 export async function simulate(o: SimOptions, onProgress?: (virtualMs: number) => void): Promise<SimRun> {
-  const sim = await VirtualSwarm.create({ seed: o.seed, bitrateBps: o.bitrateBps, link: o.link, uploadCapacity: o.uploadCapacity, sourceCapacity: o.sourceCapacity, verifyOncePerProcess: true })
+  const sim = await VirtualSwarm.create({ seed: o.seed, bitrateBps: o.bitrateBps, link: o.link, uploadCapacity: o.uploadCapacity, sourceCapacity: o.sourceCapacity, verifyOncePerProcess: true, handover: o.handover })
   const t0 = EPOCH + LEAD_MS
   const end = t0 + o.seconds * 1000
   const present: SwarmMember[] = []

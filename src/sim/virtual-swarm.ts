@@ -33,6 +33,8 @@ export interface VirtualSwarmInit {
   uploadCapacity?: number
   sourceCapacity?: number
   verifyOncePerProcess?: boolean
+  /** Hand datagrams over as decoded messages (sizes still charged) instead of JSON bytes. */
+  handover?: boolean
 }
 
 export interface SwarmMember {
@@ -73,7 +75,7 @@ export class VirtualSwarm {
   static async create(init: VirtualSwarmInit): Promise<VirtualSwarm> {
     const timers = new VirtualTimers({ seed: init.seed, start: EPOCH })
     const rnd = seededRandom(init.seed ^ 0x5eed)
-    const net = new MemoryNetwork({ timers }, { link: init.link, seed: init.seed })
+    const net = new MemoryNetwork({ timers }, { link: init.link, seed: init.seed, handover: init.handover })
     const verifier = init.verifyOncePerProcess ? new SharedVerifier() : undefined
     const storage = memoryStorage(new ChunkPool())
     const tally = new WireTally()

@@ -3,8 +3,9 @@
 //
 // Sidecar: 16-byte header ("CJPB", u32 version 1, u64 file size) then one bit per 4096-byte block.
 // A bit is set on disk only after its block was written and the data file fdatasync'ed (batched),
-// and bits only ever go from 0 to 1 by single-byte writes, so after kill -9 every set bit has its
-// bytes on disk. The whole file is still checked against its SHA-256 before it leaves incoming/.
+// bits only ever go from 0 to 1, and every byte written to the sidecar holds durable bits only, so
+// after kill -9 every set bit has its bytes on disk. The whole file is still checked against its
+// SHA-256 before it leaves incoming/ (hashed as its written prefix grows, the rest at the end).
 import { createHash } from 'node:crypto'
 import { open, rename, unlink, type FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
@@ -43,6 +44,11 @@ export class Download {
   private timer: ReturnType<typeof setTimeout> | null = null
   private commits: Promise<void> = Promise.resolve()
   private closing: Promise<void> | null = null
+  /** SHA-256 of the file's first `hashedBytes`, advanced in the background as the written prefix
+   * grows (blocks come first-missing-first), so finish() hashes only the rest, not the whole file. */
+  private hash = createHash('sha256')
+  private hashedBytes = 0
+  private hashing: Promise<void> | null = null
   private readonly logger: StoreLogger
   private readonly batch: number
   private readonly intervalMs: number
@@ -157,6 +163,7 @@ export class Download {
     this.have[i >> 3] |= 1 << (i & 7)
     this.haveCount++
     this.pending.push(i)
+    this.advanceHash()
     if (this.pending.length >= this.batch) await this.flush()
     else this.scheduleFlush()
     return true
@@ -193,9 +200,30 @@ export class Download {
       this.haveCount++
       this.pending.push(i)
     }
+    this.advanceHash()
     if (this.pending.length >= this.batch) await this.flush()
     else this.scheduleFlush()
     return blocks.length
+  }
+
+  /** Hashes the written prefix in HASH_READ_BYTES pieces (from the page cache) while it grows. */
+  private advanceHash(): void {
+    if (this.hashing || this.closing || this.fileSize === null) return
+    const size = this.fileSize
+    const ready = () => {
+      const end = Math.min(size, this.hashedBytes + HASH_READ_BYTES)
+      if (end === this.hashedBytes || end === size) return 0 // the last piece is finish()'s
+      for (let i = Math.floor(this.hashedBytes / BLOCK_SIZE); i * BLOCK_SIZE < end; i++) if (!this.hasBlock(i) || this.writing.has(i)) return 0
+      return end - this.hashedBytes
+    }
+    if (ready() === 0) return
+    this.hashing = (async () => {
+      for (let n = ready(); n > 0 && !this.closing; n = ready()) {
+        this.hash.update(await readExactly(this.data, n, this.hashedBytes, `hashing ${this.id}`))
+        this.hashedBytes += n
+      }
+    })().catch(() => { /* finish() reads again and reports */ }).finally(() => { this.hashing = null })
+    void this.track(this.hashing)
   }
 
   private scheduleFlush(): void {
@@ -215,14 +243,17 @@ export class Download {
       if (batch.length === 0) return
       try {
         await this.data.datasync()
-        const dirty = new Set<number>()
+        let lo = Infinity
+        let hi = -1
         for (const i of batch) {
           this.durable[i >> 3] |= 1 << (i & 7)
-          dirty.add(i >> 3)
+          lo = Math.min(lo, i >> 3)
+          hi = Math.max(hi, i >> 3)
         }
-        for (const byte of [...dirty].sort((a, b) => a - b)) {
-          await writeAll(this.sidecar, this.durable.subarray(byte, byte + 1), HEADER_BYTES + byte, 'writing download sidecar')
-        }
+        // One write of the byte range the batch touched: every byte in it holds durable bits only
+        // (old ones or this batch's), so whichever bytes reach the disk before a crash, no bit is
+        // set for a block whose data is not on disk.
+        await writeAll(this.sidecar, this.durable.subarray(lo, hi + 1), HEADER_BYTES + lo, 'writing download sidecar')
       } catch (err) {
         // Bits not on disk only mean those blocks are fetched again after a restart.
         this.logger.warn('could not persist download progress', { id: this.id, error: String(err) })
@@ -281,9 +312,10 @@ export class Download {
   }
 
   private async hashData(): Promise<string> {
-    const h = createHash('sha256')
+    await this.hashing
+    const h = this.hash
     const size = this.fileSize as number
-    for (let pos = 0; pos < size; pos += HASH_READ_BYTES) {
+    for (let pos = this.hashedBytes; pos < size; pos += HASH_READ_BYTES) {
       h.update(await readExactly(this.data, Math.min(HASH_READ_BYTES, size - pos), pos, `hashing ${this.id}`))
     }
     return h.digest('hex')

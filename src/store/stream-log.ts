@@ -94,7 +94,8 @@ export class StreamLog extends EventEmitter implements StreamLogReader {
   private source: StreamSource | null = null
 
   readonly data: StreamData
-  private readonly verify: RecordVerifier
+  /** The checks on peers' records and bytes (the swarm checks blocks with it too). */
+  readonly verify: RecordVerifier
   private readonly journal: StreamFiles['journal']
   private readonly keep: KeepPolicy
   private floorChunk: number
@@ -378,7 +379,10 @@ export class StreamLog extends EventEmitter implements StreamLogReader {
 
   /** Deletes what fell out of the retention window (see the header). */
   private async trim(): Promise<void> {
-    const from = keepFrom(this.keep, this.newestSegments())
+    // The segment index in memory is a window too (recordWindow): when the policy reaches further
+    // back than the records held, what lies below the oldest one can no longer be listed, nor be
+    // verified after a restart; cut there rather than never.
+    const from = keepFrom(this.keep, this.newestSegments()) ?? (this.segments.size >= this.segments.cap ? this.oldestSegment()?.offset ?? null : null)
     if (from === null) return
     const floor = Math.floor(from / CHUNK_SIZE)
     if (floor <= this.floorChunk) return
@@ -395,6 +399,14 @@ export class StreamLog extends EventEmitter implements StreamLogReader {
     this.emit('trim', floor)
     await writeFloor(this.path, floor)
     await this.data.dropBelow(floor, pinnedPieces(this.data, this.infoRec?.init))
+  }
+
+  private oldestSegment(): SegmentRecord | undefined {
+    for (let n = this.segments.floor; n <= this.segments.max; n++) {
+      const seg = this.segments.get(n)
+      if (seg) return seg
+    }
+    return undefined
   }
 
   /** Segment records held, newest first. */

@@ -4,7 +4,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { existsSync } from 'node:fs'
-import { mkdir, readdir, writeFile } from 'node:fs/promises'
+import { chmod, mkdir, readdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { runCli, startCli, tempDir, until, loopbackFlags } from '../helpers/cli-process.ts'
 
@@ -41,6 +41,24 @@ test('ingest of a file that does not exist: one line, exit 1, no stream id, noth
   assert.equal(r.stdout, '', 'no stream id or URL was printed')
   assert.match(r.stderr, /^cjp2p-stream: .*missing\.mp4: no such file \(ERR_NO_INPUT\)\n$/)
   assert.deepEqual(await readdir(dir), [], 'nothing was created')
+
+  const share = await runCli(['share', join(dir, 'missing.jpg')], { cwd: dir })
+  assert.equal(share.code, 1, share.stderr)
+  assert.match(share.stderr, /^cjp2p-stream: .*missing\.jpg: no such file \(ERR_NO_INPUT\)\n$/)
+  assert.deepEqual(await readdir(dir), [], 'share created no shared/ for a missing file')
+})
+
+test('ffmpeg failing before the first segment: its last line, exit 1, no stream id printed', { timeout: 60_000, skip: noFfmpeg }, async (t) => {
+  const dir = await tempDir(t, 'cjp2p-noseg-')
+  const wrapper = join(dir, 'ffmpeg')
+  await writeFile(wrapper, `#!/bin/sh\ncase "$*" in *-version*) exec ${FFMPEG} "$@";; esac\necho "/dev/video7: camera unplugged" >&2\nexit 1\n`)
+  await chmod(wrapper, 0o755)
+  const started = Date.now()
+  const r = await runCli(['ingest', 'testsrc', '--ffmpeg', wrapper, ...loopbackFlags(join(dir, 'n'))], { timeoutMs: 30_000 })
+  assert.equal(r.code, 1, r.stderr)
+  assert.equal(r.stdout, '', 'no stream id or URL for a stream that never existed')
+  assert.match(r.stderr.trim().split('\n').at(-1)!, /^cjp2p-stream: ffmpeg failed before its first segment: .*\(ERR_FFMPEG_FAILED\)$/)
+  assert.ok(Date.now() - started < 20_000)
 })
 
 test('a --dir the node cannot write: node and ingest print one line and exit 1 within seconds', { timeout: 120_000 }, async (t) => {

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict'
 import { existsSync, statSync } from 'node:fs'
 import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
-import { startCli, tempDir } from '../helpers/cli-process.ts'
+import { runCli, startCli, tempDir } from '../helpers/cli-process.ts'
 import type { TestContext } from 'node:test'
 
 const noFfmpeg = existsSync('/usr/bin/ffmpeg') ? false : 'SKIPPED LOUDLY: /usr/bin/ffmpeg is missing (apt-get install ffmpeg)'
@@ -33,6 +33,18 @@ test('the stream key lives in the user data folder, 0600, said once; --dir and -
   assert.equal(statSync(join(xdg, 'cjp2p-stream', 'keys')).mode & 0o077, 0, 'the key folder is private')
   assert.ok(first.stderr.includes(`created the stream key ${key} (mode 0600)`), first.stderr)
   assert.ok(!existsSync(join(dir, 'one', 'keys')), 'no keys/ in the working directory')
+
+  // A second ingest of the same stream while the first runs would fork it: refused, naming the first.
+  const running = startCli(t, ['ingest', 'testsrc', '--name', 'sky', '--json', '--host', '127.0.0.1', '--port', '0', '--http-port', '0'],
+    { cwd: await mkdir(join(dir, 'lock1'), { recursive: true }).then(() => join(dir, 'lock1')), env: { CJP2P_DIR: undefined, FFMPEG_PATH: '/usr/bin/ffmpeg', ...env } })
+  await running.firstJson(60_000)
+  await mkdir(join(dir, 'lock2'))
+  const twice = await runCli(['ingest', 'testsrc', '--name', 'sky', '--port', '0', '--http-port', '0'], { cwd: join(dir, 'lock2'), env })
+  assert.equal(twice.code, 1, twice.stderr)
+  assert.match(twice.stderr, new RegExp(`stream "sky" is already being ingested \\(pid ${running.pid}, key ${key}\\)`))
+  assert.equal(twice.stdout, '')
+  assert.equal((await running.stop()).code, 0, running.stderr)
+  assert.ok(!existsSync(`${key}.lock`), 'the lock goes with the ingest')
 
   const second = await ingestId(t, join(dir, 'two'), env)
   assert.equal(second.id, first.id, 'the same --name from another folder continues the same stream id')

@@ -113,12 +113,12 @@ function checkCommon(name: string, d: Drawn): void {
 
 test('each node of a real CLI swarm (ingest + 2 watch) draws a readable dashboard', { skip: skip ?? false, timeout: 200_000 }, async (t) => {
   const [srcDir, v1Dir, v2Dir] = [await tempDir(t, 'cjp2p-dash-src-'), await tempDir(t, 'cjp2p-dash-v1-'), await tempDir(t, 'cjp2p-dash-v2-')]
-  const source = startCli(t, ['ingest', 'testsrc', '--name', 'sky', '--bitrate', '600k', ...nodeFlags(srcDir)], { cwd: srcDir })
+  const source = startCli(t, ['ingest', 'testsrc', '--name', 'sky', '--bitrate', '600k', ...nodeFlags(srcDir)])
   const [, id, peer] = await printed(source, 'the watch command', /viewers run: cjp2p-stream watch (\S+) --peer (\S+)/)
   const [, srcHttp] = await printed(source, 'the dashboard URL', /dashboard: (http:\S+)\/dashboard/)
   // The watch command exactly as ingest printed it, plus explicit free ports.
-  const v1 = startCli(t, ['watch', id, '--peer', peer, ...nodeFlags(v1Dir)], { cwd: v1Dir })
-  const v2 = startCli(t, ['watch', id, '--peer', peer, ...nodeFlags(v2Dir)], { cwd: v2Dir })
+  const v1 = startCli(t, ['watch', id, '--peer', peer, ...nodeFlags(v1Dir)])
+  const v2 = startCli(t, ['watch', id, '--peer', peer, ...nodeFlags(v2Dir)])
   const [, v1Http] = await printed(v1, 'the player URL', /player: (http:\S+)\/watch\//)
   const [, v2Http] = await printed(v2, 'the player URL', /player: (http:\S+)\/watch\//)
   for (const http of [v1Http, v2Http]) await until(`${http} to verify chunks`, 60_000, async () => (await verified(http)) > 20)

@@ -6,6 +6,7 @@
 // SIGKILL to the whole group if it lingers. A process-exit hook kills whatever a crashed test left.
 import { spawn } from 'node:child_process'
 import type { ChildProcess } from 'node:child_process'
+import { mkdtempSync, rmSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
@@ -23,7 +24,12 @@ const READY_TIMEOUT_MS = 30_000
 const MAX_STDERR_CHARS = 64 * 1024
 
 const live = new Set<CliProcess>()
-process.on('exit', () => { for (const p of live) killGroup(p.proc, 'SIGKILL') })
+/** Stream keys go to $XDG_DATA_HOME unless --dir or --key says otherwise: never the real home's. */
+const DATA_HOME = mkdtempSync(join(tmpdir(), 'cjp2p-test-xdg-'))
+process.on('exit', () => {
+  for (const p of live) killGroup(p.proc, 'SIGKILL')
+  rmSync(DATA_HOME, { recursive: true, force: true })
+})
 
 function killGroup(p: ChildProcess, sig: NodeJS.Signals): void {
   if (p.pid === undefined) return
@@ -100,7 +106,7 @@ export class CliProcess {
 function spawnCli(args: string[], opts: CliOptions): CliProcess {
   const proc = spawn(process.execPath, [...CLI_FROM_SOURCE, ...args], {
     cwd: opts.cwd ?? REPO,
-    env: { ...process.env, NO_COLOR: '1', ...opts.env },
+    env: { ...process.env, NO_COLOR: '1', XDG_DATA_HOME: DATA_HOME, ...opts.env },
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: true,
   })

@@ -20,7 +20,7 @@ import { generateStreamKey } from '../../src/store/keys.ts'
 import { headSigningBytes } from '../../src/store/signing-bytes.ts'
 import { CHUNK_SIZE } from '../../src/store/stream-types.ts'
 import { Poisoner, Squatter } from '../../scripts/hostile-peers.ts'
-import { SegmentGaps } from '../helpers/segment-gaps.ts'
+import { SegmentGaps } from '../../scripts/segment-gaps.ts'
 
 /** Wraps a transport so every stream Content it sends has one byte flipped: a relay that verifies
  * what it receives and tampers with what it forwards. */

@@ -23,6 +23,8 @@ function checkInvariants(m: Message): void {
     const peers = body.peers as string[]
     assert.ok(peers.length <= MAX_PEERS_PER_LIST && peers.every(isAddress), `${m.type} peers`)
   }
+  // Optional addresses a swarm may send to (a complaint's target comes from `via`) are addresses or absent.
+  for (const k of ['failed', 'via'] as const) if (k in body) assert.ok(isAddress(body[k]), `${m.type} ${k}`)
   if ('stripe' in body) assert.ok(uint(body.stripe) && (body.stripe as number) < STRIPES, `${m.type} stripe`)
   for (const k of ['offset', 'length', 'from', 'count'] as const) if (k in body) assert.ok(uint(body[k]), `${m.type} ${k}`)
   // Index ranges stay exact: from + count never reaches the float zone where n++ is a no-op.
@@ -109,4 +111,22 @@ test('hostile shapes: deep nesting, huge ids, many messages, oversize, garbage b
   assert.equal(decodeDatagram(Buffer.alloc(MAX_DATAGRAM_BYTES + 1, 0x20)).ok, false)
   const many = decodeDatagram(Buffer.from(JSON.stringify(Array.from({ length: 500 }, () => ({ PleaseSendPeers: {} })))))
   assert.deepEqual(many, { ok: false, reason: 'too_many_messages' })
+})
+
+test('a subscription with a bad failed address stands without it; via is kept only when it is an address', () => {
+  const id = `stream/${'ab'.repeat(32)}/x`
+  const d = decodeDatagram(Buffer.from(JSON.stringify([
+    { PleaseKeepSendingMe: { id, stripe: 1, from: 5, failed: '../etc' } },
+    { PleaseKeepSendingMe: { id, stripe: 1, from: 5, failed: '127.0.0.1:9' } },
+    { IWillKeepSendingYou: { id, stripe: 2, via: 7 } },
+    { IWillKeepSendingYou: { id, stripe: 2, via: '[::1]:24254' } },
+  ])))
+  assert.ok(d.ok)
+  if (!d.ok) return
+  assert.deepEqual(d.messages, [
+    { type: 'PleaseKeepSendingMe', id, stripe: 1, from: 5 },
+    { type: 'PleaseKeepSendingMe', id, stripe: 1, from: 5, failed: '127.0.0.1:9' },
+    { type: 'IWillKeepSendingYou', id, stripe: 2 },
+    { type: 'IWillKeepSendingYou', id, stripe: 2, via: '[::1]:24254' },
+  ])
 })

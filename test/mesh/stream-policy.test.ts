@@ -4,7 +4,7 @@ import fc from 'fast-check'
 import { STRIPES } from '../../src/mesh/messages.ts'
 import {
   FANOUT, REPAIR_GRACE_MS, REPAIR_TIMEOUT_MS, SOURCE_FANOUT, SOURCE_REPAIR_BUDGET, SOURCE_BURST_BYTES, STARTUP_MS,
-  decideChild, interiorStripe, isReceiving, mayServePull, planRepairs, playbackDeadline, rankParents, sourceMayServe, stripeOf,
+  decideChild, interiorStripe, isReceiving, mayServePull, planRepairs, playbackDeadline, pushOverdue, rankParents, sourceMayServe, stripeOf,
 } from '../../src/mesh/stream-policy.ts'
 import type { MissingChunk, ParentState, RepairState } from '../../src/mesh/stream-policy.ts'
 
@@ -66,6 +66,25 @@ test('push-down: a full parent gives a leaf child\'s place to a newcomer that is
   // An interior child is never pushed down: another interior newcomer is redirected to it.
   const d = decideChild(src, { from: addrIn(0, 5), stripe: 0 }, [])
   assert.ok(!d.accept && d.tryInstead[0] === interior)
+})
+
+test('push-down is off in a stripe that lost a child for feeding nothing: no place by claim alone', () => {
+  const src: Mutable = { isSource: true, self: 'src', children: sets(), receiving: () => true, pushDown: (s) => s !== 0 }
+  const leaf = addrIn(3, 1)
+  src.children[0].add(leaf)
+  const d = decideChild(src, { from: addrIn(0, 2), stripe: 0 }, [])
+  assert.ok(!d.accept && d.tryInstead[0] === leaf, 'the interior newcomer is redirected, the leaf keeps its place')
+  src.children[1].add(addrIn(3, 3))
+  assert.equal(decideChild(src, { from: addrIn(1, 4), stripe: 1 }, []).accept, true, 'other stripes push down as before')
+})
+
+test('a stripe parent owes a push once a later chunk came from another stripe', () => {
+  // Our stripe-0 parent last pushed chunk 8; its next is 12.
+  assert.equal(pushOverdue(8, 8), false)
+  assert.equal(pushOverdue(8, 11), false, 'chunks 9-11 are the other stripes\' turn')
+  assert.equal(pushOverdue(8, 12), false, 'chunk 12 is the one it owes: it may still be on its way')
+  assert.equal(pushOverdue(8, 13), true, 'chunk 13 came, 12 did not')
+  fc.assert(fc.property(fc.nat(1e6), fc.nat(1e6), (last, frontier) => pushOverdue(last, frontier) === (frontier - last > STRIPES)))
 })
 
 test('a viewer that does not receive a stripe never takes children in it, and says whom to ask', () => {

@@ -45,13 +45,13 @@ test('keepFrom: cuts at the oldest segment inside the window, only once somethin
 interface Fed { log: StreamLog; dir: string; segments: SegmentRecord[] }
 
 /** A source log with `keep`, fed `count` one-second segments of `perSegment` chunks each. */
-async function feedSource(t: Parameters<typeof tempDir>[0], keep: KeepPolicy, count: number, opts: { init?: boolean; dir?: string; key?: ReturnType<typeof generateStreamKey> } = {}): Promise<Fed & { key: ReturnType<typeof generateStreamKey> }> {
+async function feedSource(t: Parameters<typeof tempDir>[0], keep: KeepPolicy, count: number, opts: { init?: boolean; dir?: string; key?: ReturnType<typeof generateStreamKey>; recordWindow?: number } = {}): Promise<Fed & { key: ReturnType<typeof generateStreamKey> }> {
   const dir = opts.dir ?? await tempDir(t)
   const clock = fakeClock(T0)
   const key = opts.key ?? generateStreamKey()
   const log = await StreamLog.createSource(dir, key, 'cam', {
     format: opts.init ? 'fmp4' : 'ts', init: opts.init ? { offset: 0, length: 1000 } : null, targetDuration: 1,
-    clock: clock.now, keep, pieceChunks: 4,
+    clock: clock.now, keep, pieceChunks: 4, recordWindow: opts.recordWindow,
   })
   defer(t, () => log.close())
   const segments: SegmentRecord[] = []
@@ -145,4 +145,12 @@ test('the fMP4 init is kept whatever the window (every segment needs it)', async
   const pieces = (await readdir(streamDir(dir, log.id))).filter((f) => /^data\.\d+$/.test(f))
   assert.ok(pieces.includes('data.0'))
   assert.ok(!pieces.includes('data.1'))
+})
+
+test('a window longer than the segment records held in memory still trims (at the oldest record held)', async (t) => {
+  const { log } = await feedSource(t, { kind: 'time', ms: 3_600_000 }, 40, { recordWindow: 16 })
+  await settle(log)
+  assert.ok(log.floor >= 2 * (40 - 17), `floor ${log.floor}: the records of segments below it are gone from memory`)
+  assert.equal(log.hasChunk(0), false)
+  assert.equal(log.hasChunk(79), true)
 })

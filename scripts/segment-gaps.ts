@@ -1,7 +1,7 @@
 // Watches a viewer's log for new playable segments (every byte of the segment verified, and every
 // segment before it from where the viewer started). The wait for the first one is the startup; the
 // longest wait between two later ones is how long a playing player had to live on its buffer.
-import { CHUNK_SIZE, type StreamLogReader } from '../../src/store/stream-types.ts'
+import { CHUNK_SIZE, type StreamLogReader } from '../src/store/stream-types.ts'
 
 export class SegmentGaps {
   private timer: NodeJS.Timeout

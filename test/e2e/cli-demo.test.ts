@@ -1,0 +1,32 @@
+// The demo through a real process: it runs and serves its URLs, and when its stream dies (ffmpeg
+// keeps failing, as an unplugged camera would) it says so and exits 1 instead of running on silently.
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { existsSync } from 'node:fs'
+import { chmod, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { startCli, tempDir } from '../helpers/cli-process.ts'
+
+const FFMPEG = '/usr/bin/ffmpeg'
+const skip = existsSync(FFMPEG) ? false : `SKIPPED LOUDLY: ${FFMPEG} is missing (apt-get install ffmpeg)`
+
+test('the demo exits 1 when its stream dies', { timeout: 180_000, skip }, async (t) => {
+  const dir = await tempDir(t, 'cjp2p-demo-dies-')
+  // A real ffmpeg that streams for 3 s, after which every start fails at once.
+  const wrapper = join(dir, 'ffmpeg')
+  await writeFile(wrapper, `#!/bin/sh
+case "$*" in *-version*) exec ${FFMPEG} "$@";; esac
+if [ -e "${dir}/ran" ]; then echo "camera unplugged" >&2; exit 1; fi
+touch "${dir}/ran"
+exec timeout 3 ${FFMPEG} "$@"
+`)
+  await chmod(wrapper, 0o755)
+  const demo = startCli(t, ['demo', '--viewers', '1', '--http-port', '0', '--json'], { env: { FFMPEG_PATH: wrapper } })
+  const info = await demo.firstJson<{ player: string }>(60_000)
+  assert.equal((await fetch(info.player)).status, 200)
+  // The restart policy gives up after 5 quick failures (1 + 2 + 4 + 8 s of backoff).
+  const e = await Promise.race([demo.exited, new Promise<null>((r) => setTimeout(() => r(null), 90_000))])
+  assert.ok(e, `the demo still runs 90 s after its stream died: ${demo.stderr.slice(-1000)}`)
+  assert.equal(e.code, 1, demo.stderr)
+  assert.match(demo.stderr.trim().split('\n').at(-1)!, /^cjp2p-stream: the demo's stream died: .*\(ERR_STREAM_ENDED\)$/)
+})
