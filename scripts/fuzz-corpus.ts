@@ -51,6 +51,12 @@ export function sampleMessages(t: CorpusTargets = {}): Message[] {
     { type: 'IWillKeepSendingYou', id, stripe: 3, via: peers[1] },
     { type: 'AskThemInstead', id, stripe: 3, peers },
     { type: 'StopSendingMe', id, stripe: 0 },
+    { type: 'WhoIsNear', id: 'cd'.repeat(32), key: 'ef'.repeat(32), pad: '.'.repeat(100) },
+    { type: 'TheseAreNear', id: 'cd'.repeat(32), key: 'ef'.repeat(32), nodes: peers.map((p, i) => `${String(i).repeat(64)}@${p}`), more: true },
+    { type: 'WhoHas', id: file, key: 'ef'.repeat(32) },
+    { type: 'WhoHas', id },
+    { type: 'TheyHave', id: file, peers, me: true },
+    { type: 'IHave', id },
   ]
 }
 

@@ -3,7 +3,7 @@
 // module is imported only when that command runs, so `--help` loads commander and little else.
 import { Command, CommanderError, Option } from 'commander'
 import { readFileSync } from 'node:fs'
-import { DEFAULT_HTTP_PORT } from './mesh/messages.ts'
+import { DEFAULT_HTTP_PORT } from './mesh/default-ports.ts'
 import { UsageError, nodeOptions, parsePort, positiveNumber } from './cli/options.ts'
 import { Shutdown } from './cli/shutdown.ts'
 import { PortInUseError } from './port-binding.ts'
@@ -30,7 +30,7 @@ export function buildProgram(shutdown = new Shutdown()): Command {
 
   nodeOptions(program.command('node').description('run a node: share ./shared, relay streams, answer peers'))
     .addOption(json)
-    .action(async (o) => (await import('./cli/files.ts')).runNode(o, shutdown))
+    .action(async (o, cmd: Command) => (await import('./cli/files.ts')).runNode({ ...o, dirGiven: isExplicit(cmd, 'dir') }, shutdown))
 
   program.command('share').description('make a file available under its SHA-256 id and print the id')
     .argument('<path>', 'the file to share')
@@ -41,7 +41,7 @@ export function buildProgram(shutdown = new Shutdown()): Command {
   nodeOptions(program.command('get').description('download a file by id from every peer that has it').argument('<id>', 'SHA-256 id (64 hex)'), { port: 0 })
     .addOption(new Option('--timeout <seconds>', 'give up after this long without progress (default 60; sooner when no peer answers or none has the id)').argParser(positiveNumber))
     .addOption(json)
-    .action(async (id, o) => (await import('./cli/files.ts')).runGet(id, o, shutdown))
+    .action(async (id, o, cmd: Command) => (await import('./cli/files.ts')).runGet(id, { ...o, dirGiven: isExplicit(cmd, 'dir') }, shutdown))
 
   nodeOptions(program.command('ingest').description('stream an input (testsrc, /dev/videoN, a file or URL) to peers')
     .argument('[input]', 'testsrc, /dev/videoN, a media file or an ffmpeg-readable URL'))
@@ -62,7 +62,7 @@ export function buildProgram(shutdown = new Shutdown()): Command {
     .argument('<stream-id>', 'stream/<public key hex>/<name>'), { port: 0 })
     .addOption(new Option('--keep <window>', 'stream kept on disk: a duration (30m, 2h), a size (500MB) or all').argParser(keepPolicy).default(keepPolicy(DEFAULT_VIEWER_KEEP), DEFAULT_VIEWER_KEEP))
     .addOption(json)
-    .action(async (id, o) => (await import('./cli/stream.ts')).runWatch(id, o, shutdown))
+    .action(async (id, o, cmd: Command) => (await import('./cli/stream.ts')).runWatch(id, { ...o, dirGiven: isExplicit(cmd, 'dir') }, shutdown))
 
   program.command('demo').description('stream a test pattern to a few local viewers relaying to each other (loopback only)')
     .addOption(new Option('--viewers <n>', 'local viewers').argParser((v) => Math.round(positiveNumber(v))).default(3))

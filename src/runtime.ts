@@ -29,6 +29,8 @@ const DISCOVER_EVERY_MS = 15_000
 
 export interface RuntimeOptions {
   dir: string
+  /** The node's identity key (its DHT position); default <dir>/node.key. */
+  nodeKeyFile?: string
   host?: string
   port?: number
   /** Local HTTP endpoint; null for none (file commands). */
@@ -88,7 +90,7 @@ export class Runtime {
     const files = await FileStore.open(opts.dir)
     // The node's identity in the DHT: its place in the id space is the hash of this key, kept
     // beside peers.json so that a restart keeps the place (and the announcements made from it).
-    const nodeKey = await loadOrCreateKey(join(opts.dir, 'node.key')).catch(async (err) => { await files.close(); throw err })
+    const nodeKey = await loadOrCreateKey(opts.nodeKeyFile ?? join(opts.dir, 'node.key')).catch(async (err) => { await files.close(); throw err })
     let udp: UdpTransport
     try {
       udp = await bindPort('udp', opts.port ?? 0, opts.anyPortIfTaken?.udp ?? false,
@@ -184,11 +186,14 @@ export class Runtime {
     const stop = new AbortController()
     this.discoveries.add(stop)
     const done = signal ? AbortSignal.any([signal, stop.signal]) : stop.signal
+    let told = false
     try {
       while (!done.aborted) {
         const found = await this.findProviders(id)
         if (done.aborted) break
         if (found.length > 0) {
+          if (!told) this.opts.logger.info(`the DHT names ${found.length} provider(s) of ${id}: ${found.slice(0, 4).join(' ')}`)
+          told = true
           FileRouter.of(this.node).downloading(id)?.hints(found, '')
           if (this.logs.has(id)) for (const p of found) this.node.send(p, [{ type: 'PleaseSendStreamHead', id }])
         }

@@ -3,7 +3,7 @@
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
-import { DEFAULT_HTTP_PORT } from '../mesh/messages.ts'
+import { DEFAULT_HTTP_PORT } from '../mesh/default-ports.ts'
 import { Runtime } from '../runtime.ts'
 import { startIngest } from './stream.ts'
 import type { IngestFlags } from './stream.ts'

@@ -5,7 +5,7 @@ import { FileStore } from '../store/file-store.ts'
 import { download } from '../mesh/file-download.ts'
 import { resolvePeer } from '../mesh/node.ts'
 import type { NodeFlags } from './options.ts'
-import { UsageError, loggerFor, runtimeOptions } from './options.ts'
+import { UsageError, loggerFor, reachable, runtimeOptions } from './options.ts'
 import type { Shutdown } from './shutdown.ts'
 import { isContentId } from '../store/file-id.ts'
 import { ProgressLine, bitrate, bytes, duration } from './format.ts'
@@ -19,6 +19,7 @@ export async function runNode(flags: NodeFlags, shutdown: Shutdown): Promise<voi
   if (flags.json) process.stdout.write(JSON.stringify({ udp: rt.udpAddress, http: rt.httpUrl, shared: shared.length }) + '\n')
   else {
     log.info(`node listening on udp ${rt.udpAddress}, sharing ${shared.length} file(s) from ${resolve(flags.dir, 'shared')}`)
+    log.info(`other nodes on this machine reach it with --peer ${reachable(rt.udpAddress)}`)
     log.info(`status: ${rt.httpUrl}/status.json  dashboard: ${rt.httpUrl}/dashboard`)
     if (flags.peer.length === 0) log.info('no --peer given: waiting to be contacted')
   }
@@ -51,7 +52,9 @@ export async function runGet(idIn: string, flags: NodeFlags & { timeout?: number
   const waits = getWaits(flags.timeout)
   const diagnosis = new GetDiagnosis(id, rt.node.timers.now(), waits)
   const gaveUp = new AbortController()
-  const heardSince = (since: number) => peers.filter((a) => (rt.node.peers.get(a)?.lastHeard ?? 0) >= since)
+  // Asked: the --peer addresses and everyone the node wrote to since (providers the DHT found, say).
+  const askedSince = (since: number) => [...new Set([...peers, ...rt.node.peers.all().filter((p) => p.lastContacted >= since).map((p) => p.addr)])]
+  const heardSince = (asked: string[], since: number) => asked.filter((a) => (rt.node.peers.get(a)?.lastHeard ?? 0) >= since)
   const started = rt.node.timers.now()
   // Providers found through the DHT join the download as hints, whichever peer --peer named.
   void rt.discover(id, AbortSignal.any([shutdown.signal, gaveUp.signal]))
@@ -61,7 +64,8 @@ export async function runGet(idIn: string, flags: NodeFlags & { timeout?: number
       // Our own diagnosis gives up first and says why; this is the backstop.
       stallTimeoutMs: waits.stalledMs + 5000,
       onProgress: (p) => {
-        const view = diagnosis.observe(p, peers, heardSince(started), rt.node.timers.now())
+        const asked = askedSince(started)
+        const view = diagnosis.observe(p, asked, heardSince(asked, started), rt.node.timers.now())
         if (view.giveUp) gaveUp.abort(view.giveUp)
         progress.update(view.line ?? `${bytes(p.bytes)}${p.size ? ' / ' + bytes(p.size) : ''}  ${bitrate(p.rateBps)}  ${p.peers} peer(s)  ETA ${duration(p.etaSeconds ?? Infinity)}`,
           p.size ? p.bytes / p.size : undefined)

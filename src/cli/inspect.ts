@@ -1,5 +1,5 @@
 // `status` and `peers`: ask a running node over its local HTTP endpoint.
-import { DEFAULT_HTTP_PORT } from '../mesh/messages.ts'
+import { DEFAULT_HTTP_PORT } from '../mesh/default-ports.ts'
 import { CodedError } from '../util/coded-error.ts'
 
 export class NodeUnreachable extends CodedError<'ERR_NO_NODE'> {

@@ -2,11 +2,12 @@
 import { Option } from 'commander'
 import { CodedError } from '../util/coded-error.ts'
 import type { Command } from 'commander'
-import { DEFAULT_HTTP_PORT, DEFAULT_UDP_PORT } from '../mesh/messages.ts'
+import { DEFAULT_HTTP_PORT, DEFAULT_UDP_PORT } from '../mesh/default-ports.ts'
 import { createLogger } from '../util/logger.ts'
 import type { Level, Logger } from '../util/logger.ts'
 import type { RuntimeOptions } from '../runtime.ts'
 import { resolve } from 'node:path'
+import { nodeKeyFileFor } from '../store/key-paths.ts'
 
 export interface NodeFlags {
   /** Undefined: the default port, or any free one when another node holds it. */
@@ -21,6 +22,8 @@ export interface NodeFlags {
   maxDatagram?: number
   httpAllowedHost?: string[]
   json?: boolean
+  /** --dir (or CJP2P_DIR) was given: keys may live in it. */
+  dirGiven?: boolean
 }
 
 export class UsageError extends CodedError<'ERR_USAGE'> {
@@ -89,6 +92,8 @@ export function runtimeOptions(flags: NodeFlags, logger: Logger, extra: Partial<
     dir: resolve(flags.dir), host: flags.host, port: flags.port ?? DEFAULT_UDP_PORT, httpPort: flags.httpPort ?? DEFAULT_HTTP_PORT,
     httpHost: flags.httpHost, peers: flags.peer, logger, maxDatagramBytes: flags.maxDatagram, httpAllowedHosts: flags.httpAllowedHost,
     anyPortIfTaken: { udp: flags.port === undefined, http: flags.httpPort === undefined },
+    // A folder the user named may hold keys; the working directory by default must not.
+    nodeKeyFile: flags.dirGiven ? undefined : nodeKeyFileFor(flags.dir),
     ...extra,
   }
 }

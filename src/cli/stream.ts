@@ -150,6 +150,7 @@ export async function runWatch(idIn: string, flags: WatchFlags, shutdown: Shutdo
     else {
       process.stdout.write(`player: ${rt.httpUrl}/watch/${id}\n`)
       process.stdout.write(`playlist (VLC, mpv, ffplay): ${rt.httpUrl}/streams/${id}/index.m3u8\n`)
+      process.stdout.write(`dashboard: ${rt.httpUrl}/dashboard\n`)
       if (peers.length === 0) log.warn('no --peer given: waiting for peers that carry this stream to contact us')
     }
     swarm.once('ended', () => log.info('the source ended the stream'))

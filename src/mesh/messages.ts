@@ -9,8 +9,7 @@ import {
   isChunkRecordShape, isSegmentRecordShape, isStreamHeadShape, isStreamInfoShape, pickChunkRecord, pickSegmentRecord, pickStreamHead, pickStreamInfo,
 } from '../store/record-shape.ts'
 
-export const DEFAULT_UDP_PORT = 24254
-export const DEFAULT_HTTP_PORT = 24255
+export { DEFAULT_UDP_PORT, DEFAULT_HTTP_PORT } from './default-ports.ts'
 /** Data moves in 4096-byte blocks; clients count a block only if it is this long or ends at eof. */
 export const BLOCK_SIZE = 4096
 /** Servers clamp a request's length to this, as the reference node does. */

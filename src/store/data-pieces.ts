@@ -4,7 +4,7 @@
 // so deleting what fell out of the window is unlinking whole pieces: no hole punching (Node has no
 // fallocate), no rewriting. A read or write spanning a piece boundary is split; a piece is closed
 // only after the operations in flight on it settled.
-import { open, readdir, rm, type FileHandle } from 'node:fs/promises'
+import { open, readFile, readdir, rename, rm, writeFile, type FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
 import { StoreError, errnoCode, fsError } from './errors.ts'
 import { readExactly, writeAll } from './file-io.ts'
@@ -12,6 +12,10 @@ import { CHUNK_SIZE } from './stream-types.ts'
 
 const SINGLE = 'data'
 const PIECE_RE = /^data\.(\d{1,12})$/
+/** The piece size a folder's pieces were cut with: the layout on disk wins over the options of
+ * whoever opens it next (another --keep, or a reader such as a benchmark that passes none), or
+ * every byte would be looked for in the wrong file. */
+const LAYOUT = 'pieces'
 
 export class DataPieces {
   private readonly handles = new Map<number, FileHandle>()
@@ -23,8 +27,8 @@ export class DataPieces {
 
   private constructor(private readonly dir: string, readonly pieceBytes: number) {}
 
-  /** One `data` file when `pieceChunks` is null or the folder already has one (a log from before
-   * pieces keeps its layout), else pieces. */
+  /** The layout already on disk if there is one (a `data` file, or pieces of the size recorded
+   * beside them), else one `data` file when `pieceChunks` is null, else new pieces. */
   static async open(dir: string, pieceChunks: number | null): Promise<DataPieces> {
     let names: string[]
     try {
@@ -32,9 +36,12 @@ export class DataPieces {
     } catch (err) {
       throw fsError(err, `listing ${dir}`)
     }
-    const single = pieceChunks === null || names.includes(SINGLE)
-    const d = new DataPieces(dir, single ? Infinity : pieceChunks * CHUNK_SIZE)
+    const onDisk = names.includes(SINGLE) ? Infinity : await recordedPieceBytes(dir, names)
+    const pieceBytes = onDisk ?? (pieceChunks === null ? Infinity : pieceChunks * CHUNK_SIZE)
+    const single = pieceBytes === Infinity
+    const d = new DataPieces(dir, pieceBytes)
     try {
+      if (!single && onDisk === undefined) await recordPieceBytes(dir, pieceBytes)
       if (single) {
         await d.handle(0, true)
       } else {
@@ -168,4 +175,25 @@ export class DataPieces {
       this.opening.delete(k)
     }
   }
+}
+
+async function recordPieceBytes(dir: string, pieceBytes: number): Promise<void> {
+  const file = join(dir, LAYOUT)
+  await writeFile(file + '.tmp', `${pieceBytes}\n`)
+  await rename(file + '.tmp', file)
+}
+
+/** The recorded piece size when the folder holds pieces; undefined for a fresh folder. */
+async function recordedPieceBytes(dir: string, names: string[]): Promise<number | undefined> {
+  if (!names.some((n) => PIECE_RE.test(n))) return undefined
+  let text: string
+  try {
+    text = await readFile(join(dir, LAYOUT), 'utf8')
+  } catch (err) {
+    if (errnoCode(err) === 'ENOENT') throw new StoreError('ERR_CORRUPT', `${dir} holds data pieces but no ${LAYOUT} file saying their size`)
+    throw err
+  }
+  const n = Number(text.trim())
+  if (!Number.isSafeInteger(n) || n <= 0 || n % CHUNK_SIZE !== 0) throw new StoreError('ERR_CORRUPT', `${join(dir, LAYOUT)} does not hold a piece size`)
+  return n
 }

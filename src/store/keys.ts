@@ -2,8 +2,7 @@
 // the private key is kept in one PEM file, reused across runs, and never silently replaced.
 import { createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from 'node:crypto'
 import { link, mkdir, readFile, unlink, writeFile } from 'node:fs/promises'
-import { homedir } from 'node:os'
-import { dirname, isAbsolute, join } from 'node:path'
+import { dirname } from 'node:path'
 import { randomBytes } from 'node:crypto'
 import { StoreError, errnoCode, fsError } from './errors.ts'
 import { fromHex } from './hashes.ts'
@@ -31,13 +30,7 @@ export function generateStreamKey(): StreamKey {
   return streamKeyFrom(generateKeyPairSync('ed25519').privateKey)
 }
 
-/** Where stream keys live unless told otherwise: the per-user data folder (XDG base directories),
- * never the working directory, where a `git add -A` would commit a private key. */
-export function defaultKeyDir(env: NodeJS.ProcessEnv = process.env, home = homedir()): string {
-  // The spec says a relative XDG_DATA_HOME is invalid and to be ignored.
-  const xdg = env.XDG_DATA_HOME
-  return join(xdg && isAbsolute(xdg) ? xdg : join(home, '.local', 'share'), 'cjp2p-stream', 'keys')
-}
+export { defaultKeyDir } from './key-paths.ts'
 
 /** Loads the PKCS#8 PEM key at `file`, or creates it (mode 0600) when absent. A file that exists
  * but cannot be parsed is an error, not a reason to make a new key: that would change the id.

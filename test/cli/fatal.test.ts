@@ -97,10 +97,14 @@ test('Ctrl-C stops a node cleanly; a second Ctrl-C stops it at once', { timeout:
 
   const b = startCli(t, ['node', '--json', ...loopbackFlags(join(dir, 'b'))])
   await b.firstJson()
+  const sent = Date.now()
   b.proc.kill('SIGINT')
   b.proc.kill('SIGINT')
   const eb = await b.exited
-  assert.ok(eb.code === 0 || eb.code === 130, `exit ${eb.code}`)
+  // The second may find the clean stop done (0), cut it short (130), or land after the handlers are
+  // gone, when SIGINT's default ends the process: all end it promptly.
+  assert.ok(eb.code === 0 || eb.code === 130 || eb.signal === 'SIGINT', `exit ${JSON.stringify(eb)}`)
+  assert.ok(Date.now() - sent < 8000, 'ended promptly')
 })
 
 test('a failing ingest --tail stops its status lines and exits 1', { timeout: 120_000, skip: noFfmpeg }, async (t) => {

@@ -3,7 +3,7 @@
 // is made; the same --name from another folder is the same stream id; --dir and --key say otherwise.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { existsSync, statSync } from 'node:fs'
+import { existsSync, readdirSync, statSync } from 'node:fs'
 import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { runCli, startCli, tempDir } from '../helpers/cli-process.ts'
@@ -62,4 +62,22 @@ test('the stream key lives in the user data folder, 0600, said once; --dir and -
   // No XDG_DATA_HOME: ~/.local/share.
   const home = await ingestId(t, join(dir, 'five'), { XDG_DATA_HOME: undefined, HOME: join(dir, 'home') })
   assert.ok(existsSync(join(dir, 'home', '.local', 'share', 'cjp2p-stream', 'keys', 'sky.key')), home.stderr)
+})
+
+test('the node identity key stays out of the working directory unless --dir names a folder', { timeout: 120_000 }, async (t) => {
+  const dir = await tempDir(t, 'cjp2p-nodekey-')
+  const xdg = join(dir, 'xdg')
+  const env = { XDG_DATA_HOME: xdg, HOME: join(dir, 'home'), CJP2P_DIR: undefined }
+  const cwd = join(dir, 'work')
+  await mkdir(cwd, { recursive: true })
+  const missing = '0'.repeat(64)
+  // A get that finds nobody still starts a node (and its DHT identity) before giving up.
+  await runCli(['get', missing, '--peer', '127.0.0.1:9', '--timeout', '1'], { cwd, env })
+  assert.ok(!existsSync(join(cwd, 'node.key')), 'no private key in the working directory')
+  const nodes = join(xdg, 'cjp2p-stream', 'nodes')
+  assert.ok(existsSync(nodes) && readdirSync(nodes).some((f) => f.endsWith('.key')), 'the identity went to $XDG_DATA_HOME/cjp2p-stream/nodes')
+
+  const named = join(dir, 'named')
+  await runCli(['get', missing, '--peer', '127.0.0.1:9', '--timeout', '1', '--dir', named], { cwd, env })
+  assert.ok(existsSync(join(named, 'node.key')), 'an explicit --dir keeps the identity with its data')
 })

@@ -8,7 +8,7 @@ import { createServer, type Server } from 'node:net'
 import { createSocket, type Socket } from 'node:dgram'
 import { join } from 'node:path'
 import { runCli, startCli, tempDir } from '../helpers/cli-process.ts'
-import { DEFAULT_HTTP_PORT, DEFAULT_UDP_PORT } from '../../src/mesh/messages.ts'
+import { DEFAULT_HTTP_PORT, DEFAULT_UDP_PORT } from '../../src/mesh/default-ports.ts'
 
 /** Holds a TCP port on 127.0.0.1 (port 0: any); null when someone else holds it already. */
 async function holdTcp(port: number): Promise<Server | null> {

@@ -7,6 +7,7 @@ import type { Message } from '../../src/mesh/messages.ts'
 import {
   MAX_DATAGRAM_BYTES, MAX_HAVE_BITMAP_BYTES, MAX_ID_LENGTH, MAX_INDEX, MAX_MESSAGES_PER_DATAGRAM, MAX_OPAQUE_JSON_BYTES,
   MAX_PEERS_PER_LIST, MAX_RECORDS_PER_MESSAGE, MAX_REQUEST_LENGTH, STRIPES, decodeDatagram, encodeMessage, isAddress,
+  MAX_NEAR_NODES, MAX_PAD_CHARS, MAX_PROVIDERS_PER_REPLY, isContact,
 } from '../../src/mesh/messages.ts'
 import { CHUNK_SIZE } from '../../src/store/stream-types.ts'
 import { sampleMessages, mutateDatagram } from '../../scripts/fuzz-corpus.ts'
@@ -14,6 +15,7 @@ import { sampleMessages, mutateDatagram } from '../../scripts/fuzz-corpus.ts'
 const uint = (v: unknown) => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0
 const id = (v: unknown) => typeof v === 'string' && v.length > 0 && v.length <= MAX_ID_LENGTH
 const b64len = (s: string, n: number) => Buffer.from(s, 'base64').length === n
+const hex64 = (v: unknown) => typeof v === 'string' && /^[0-9a-f]{64}$/.test(v)
 
 /** The invariants a handler may assume of a decoded message. */
 function checkInvariants(m: Message): void {
@@ -56,6 +58,16 @@ function checkInvariants(m: Message): void {
       assert.ok(m.info.init === null || (uint(m.info.init.offset) && m.info.init.length >= 1))
       break
     case 'MyPublicKey': assert.ok(m.ed25519 !== undefined || m.ed25519h !== undefined); break
+    case 'WhoIsNear': case 'WhoHas':
+      if (m.type === 'WhoIsNear') assert.ok(hex64(m.id), 'WhoIsNear id is a lower-case node-space id')
+      assert.ok(m.key === undefined || hex64(m.key), `${m.type} key`)
+      assert.ok(!('pad' in m) || m.pad === undefined, 'padding is never handed on')
+      break
+    case 'TheseAreNear':
+      assert.ok(hex64(m.id) && hex64(m.key) && m.nodes.length <= MAX_NEAR_NODES && m.nodes.every(isContact), 'TheseAreNear')
+      assert.ok(m.more === undefined || m.more === true)
+      break
+    case 'TheyHave': assert.ok(m.peers.length <= MAX_PROVIDERS_PER_REPLY && (m.me === undefined || m.me === true)); break
     default: break
   }
 }
@@ -111,6 +123,32 @@ test('hostile shapes: deep nesting, huge ids, many messages, oversize, garbage b
   assert.equal(decodeDatagram(Buffer.alloc(MAX_DATAGRAM_BYTES + 1, 0x20)).ok, false)
   const many = decodeDatagram(Buffer.from(JSON.stringify(Array.from({ length: 500 }, () => ({ PleaseSendPeers: {} })))))
   assert.deepEqual(many, { ok: false, reason: 'too_many_messages' })
+})
+
+test('DHT messages: arbitrary bodies decode to checked messages; lists are capped, bad entries dropped one by one', () => {
+  const hexish = fc.oneof(fc.stringMatching(/^[0-9a-fA-F]{64}$/), fc.string({ maxLength: 70 }))
+  const contact = fc.oneof(fc.tuple(fc.stringMatching(/^[0-9a-f]{64}$/), fc.constantFrom('127.0.0.1:9', '[::1]:24254', '10.0.0.1:0', 'x:1')).map(([k, a]) => `${k}@${a}`), fc.string())
+  const body = fc.record({
+    id: fc.oneof(hexish, fc.string({ maxLength: 300 }), fc.integer()),
+    key: fc.option(hexish),
+    pad: fc.option(fc.oneof(fc.string({ maxLength: MAX_PAD_CHARS + 50 }), fc.integer())),
+    nodes: fc.array(contact, { maxLength: 40 }),
+    peers: fc.array(fc.oneof(fc.constantFrom('127.0.0.1:9', '[::1]:1', '999.1.1.1:1'), fc.string()), { maxLength: 40 }),
+    more: fc.option(fc.jsonValue({ maxDepth: 1 })),
+    me: fc.option(fc.jsonValue({ maxDepth: 1 })),
+  }, { requiredKeys: [] })
+  const type = fc.constantFrom('WhoIsNear', 'TheseAreNear', 'WhoHas', 'TheyHave', 'IHave')
+  fc.assert(fc.property(fc.array(fc.tuple(type, body), { maxLength: 20 }), (entries) => {
+    decodeChecked(Buffer.from(JSON.stringify(entries.map(([k, v]) => ({ [k]: v })))))
+  }), { numRuns: 3000 })
+  const near = decodeDatagram(Buffer.from(JSON.stringify([{ TheseAreNear: { id: 'A'.repeat(64), key: 'b'.repeat(64), nodes: ['junk', `${'c'.repeat(64)}@127.0.0.1:5`, ...Array(40).fill(`${'d'.repeat(64)}@127.0.0.1:6`)] } }])))
+  assert.ok(near.ok && near.messages[0].type === 'TheseAreNear')
+  const m = near.messages[0] as Extract<Message, { type: 'TheseAreNear' }>
+  assert.equal(m.id, 'a'.repeat(64), 'ids are lower-cased')
+  assert.equal(m.nodes[0], `${'c'.repeat(64)}@127.0.0.1:5`, 'a bad contact costs only itself')
+  assert.ok(m.nodes.length <= MAX_NEAR_NODES)
+  const padded = decodeDatagram(Buffer.from(JSON.stringify([{ WhoHas: { id: 'x', pad: '.'.repeat(MAX_PAD_CHARS + 1) } }])))
+  assert.ok(padded.ok && padded.messages.length === 0, 'an oversized pad drops the question')
 })
 
 test('a subscription with a bad failed address stands without it; via is kept only when it is an address', () => {

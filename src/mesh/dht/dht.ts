@@ -33,6 +33,8 @@ export const ANNOUNCE_EVERY_MS = PROVIDER_TTL_MS / 3
 /** The table is refreshed (a lookup of our own id) this often, and sooner while it is nearly empty. */
 const REFRESH_EVERY_MS = 5 * 60_000
 const TICK_MS = 1000
+/** The longest a question waits for the answer to the hello just sent to the same address. */
+const HELLO_WAIT_MS = 1000
 /** Lookups running at once from this node's own maintenance (announces, refreshes). */
 const MAX_BACKGROUND_LOOKUPS = 2
 /** Lookups asked for through findProviders at once: each holds up to `concurrency` queries. */
@@ -49,7 +51,7 @@ export interface DhtInit {
 
 export interface ProvidersFound extends LookupResult { elapsedMs: number }
 
-interface Pending { resolve: (a: Answer | null) => void; timer: Timer; providers: string[]; nodes: Candidate[]; again?: () => void }
+interface Pending { waiters: Array<(a: Answer | null) => void>; timer?: Timer; providers: string[]; nodes: Candidate[]; again?: () => void }
 
 export class Dht {
   readonly id: Buffer
@@ -64,7 +66,9 @@ export class Dht {
   /** Ids we provide, and when each is next due to be announced. */
   private provided = new Map<string, number>()
   private tickTimer?: Timer
+  private polls = new Set<Timer>()
   private refreshAt = 0
+  private sparseRefreshes = 0
   private background = 0
   private foreground = 0
   private closed = false
@@ -132,6 +136,8 @@ export class Dht {
     if (near.length >= this.width) return near
     const peers = this.node.peers.all()
       .filter((p) => !this.node.peers.isBanned(p) && !this.node.isSelf(p.addr) && (p.origin === 'configured' || p.verified))
+      // Peers known to speak our extension first: a classic peer never answers a DHT question.
+      .sort((a, b) => Number(b.speaksStreams ?? false) - Number(a.speaksStreams ?? false))
       .map((p) => ({ addr: p.addr, id: null }))
     return [...near, ...peers.slice(0, 2 * this.width)]
   }
@@ -139,32 +145,53 @@ export class Dht {
   private query(c: Candidate, q: MessageOf<'WhoIsNear'> | MessageOf<'WhoHas'>, target: Uint8Array): Promise<Answer | null> {
     if (this.closed) return Promise.resolve(null)
     const tag = `${c.addr} ${Buffer.from(target).toString('hex')}`
-    if (this.pending.has(tag)) return Promise.resolve(null)
+    // Two lookups asking one node about one target share the question and its answer.
+    const running = this.pending.get(tag)
+    if (running) return new Promise((resolve) => running.waiters.push(resolve))
     this.counters.queries++
-    let peer = this.node.peers.get(c.addr)
-    if (peer && !peer.verified && peer.lastHeard === 0 && peer.origin !== 'configured' && this.node.timers.now() - peer.firstSeen >= HELLO_GIVE_UP_MS) {
-      // Hearsay the node gave up greeting (it never answered): a DHT answer just named it again,
-      // so it gets one more hello's worth. Reflection stays bounded: only our own lookups send
-      // these, at most MAX_LOOKUP_QUERIES each.
-      this.node.peers.forget(c.addr)
-      peer = undefined
-    }
-    // To an address that has never heard from us, the first datagram may carry the hello allowance:
-    // filling it lets the answer (bounded at twice what we sent) carry a useful number of contacts.
-    const fresh = !peer || (!peer.verified && peer.unverifiedSent === 0)
-    const msg: Message = fresh ? { ...q, pad: '.'.repeat(Math.max(0, HELLO_ALLOWANCE_BYTES - 80 - encodedSize(q) - 10)) } : q
-    return new Promise((resolve) => {
-      const timer = this.node.timers.setTimeout(() => {
-        const p = this.pending.get(tag)
-        this.pending.delete(tag)
+    const p: Pending = { waiters: [], providers: [], nodes: [], again: () => { this.node.send(c.addr, [q]) } }
+    this.pending.set(tag, p)
+    const answer = new Promise<Answer | null>((resolve) => p.waiters.push(resolve))
+    void this.helloAnswered(c.addr).then(() => {
+      if (this.pending.get(tag) !== p) return
+      let peer = this.node.peers.get(c.addr)
+      if (peer && !peer.verified && peer.lastHeard === 0 && peer.origin !== 'configured' && this.node.timers.now() - peer.firstSeen >= HELLO_GIVE_UP_MS) {
+        // Hearsay the node gave up greeting (it never answered): a DHT answer just named it again,
+        // so it gets one more hello's worth. Reflection stays bounded: only our own lookups send
+        // these, at most MAX_LOOKUP_QUERIES each.
+        this.node.peers.forget(c.addr)
+        peer = undefined
+      }
+      // To an address that has never heard from us, the first datagram may carry the hello allowance:
+      // filling it lets the answer (bounded at twice what we sent) carry a useful number of contacts.
+      const fresh = !peer || (!peer.verified && peer.unverifiedSent === 0)
+      const msg: Message = fresh ? { ...q, pad: '.'.repeat(Math.max(0, HELLO_ALLOWANCE_BYTES - 80 - encodedSize(q) - 10)) } : q
+      p.timer = this.node.timers.setTimeout(() => {
         this.counters.timeouts++
         this.table.failed(c.addr)
-        resolve(p && p.providers.length > 0 ? { nodes: [], providers: p.providers, id: null } : null)
+        this.settle(tag, p, p.providers.length > 0 ? { nodes: p.nodes, providers: p.providers, id: null } : null)
       }, this.timeoutMs)
-      // A cut answer (`more`) earns one second asking: by then our datagram echoes their cookie.
-      const again = () => { this.node.send(c.addr, [q]) }
-      this.pending.set(tag, { resolve, timer, providers: [], nodes: [], again })
       this.node.send(c.addr, [msg])
+    })
+    return answer
+  }
+
+  /** Resolves once a hello we sent to `addr` has been answered (or after HELLO_WAIT_MS): a question
+   * sent on its heels would find the hello allowance spent and never leave. */
+  private helloAnswered(addr: string): Promise<void> {
+    const waiting = () => {
+      const peer = this.node.peers.get(addr)
+      return !this.closed && peer !== undefined && !peer.verified && peer.lastHeard === 0 && peer.unverifiedSent > 0 &&
+        this.node.timers.now() - peer.lastContacted < HELLO_WAIT_MS
+    }
+    if (!waiting()) return Promise.resolve()
+    return new Promise((resolve) => {
+      const check = () => {
+        this.polls.delete(t)
+        if (waiting()) { t = this.node.timers.setTimeout(check, 25); this.polls.add(t) } else resolve()
+      }
+      let t = this.node.timers.setTimeout(check, 25)
+      this.polls.add(t)
     })
   }
 
@@ -223,29 +250,30 @@ export class Dht {
       const again = p.again
       p.again = undefined
       this.node.timers.clear(p.timer)
-      p.timer = this.node.timers.setTimeout(() => { this.settle(tag, p); p.resolve({ nodes: p.nodes, providers: p.providers, id: nodeIdOf(m.key) }) }, this.timeoutMs)
+      p.timer = this.node.timers.setTimeout(() => this.settle(tag, p, { nodes: p.nodes, providers: p.providers, id: nodeIdOf(m.key) }), this.timeoutMs)
       again()
       return
     }
-    this.settle(tag, p)
     this.counters.answers++
     // Our question was its last word from us: without an echo it would never take us as proven,
     // and could then neither answer us in full nor ask us anything (the 2x rule). The echo alone
     // is the node's bare cookie datagram, ~60 bytes.
     if (this.unproven.has(ctx)) this.node.send(ctx.from, [])
-    p.resolve({ nodes: p.nodes, providers: p.providers, id: nodeIdOf(m.key) })
+    this.settle(tag, p, { nodes: p.nodes, providers: p.providers, id: nodeIdOf(m.key) })
   }
 
   private onTheyHave(m: MessageOf<'TheyHave'>, ctx: Ctx): void {
     const p = this.pending.get(`${ctx.from} ${keyOf(m.id).toString('hex')}`)
     if (!p) return
-    for (const a of m.peers) if (p.providers.length < MAX_PROVIDERS_PER_REPLY) p.providers.push(a)
-    if (m.me) p.providers.push(ctx.from)
+    for (const a of m.me ? [ctx.from, ...m.peers] : m.peers) {
+      if (p.providers.length < MAX_PROVIDERS_PER_REPLY && !p.providers.includes(a)) p.providers.push(a)
+    }
   }
 
-  private settle(tag: string, p: Pending): void {
+  private settle(tag: string, p: Pending, answer: Answer | null): void {
     this.node.timers.clear(p.timer)
-    this.pending.delete(tag)
+    if (this.pending.get(tag) === p) this.pending.delete(tag)
+    for (const w of p.waiters) w(answer)
   }
 
   /** A proven address with a key goes in the table; an unproven one is only answered. */
@@ -259,8 +287,10 @@ export class Dht {
     if (this.closed) return
     const now = this.node.timers.now()
     if (now >= this.refreshAt && this.background < MAX_BACKGROUND_LOOKUPS) {
-      // Nearly empty: try again soon (the first hello may still be on its way); otherwise rarely.
-      this.refreshAt = now + (this.table.size < this.width ? 5 * TICK_MS : REFRESH_EVERY_MS)
+      // Nearly empty: try again soon (the first hello may still be on its way), then less and less
+      // often (a network of three nodes stays "nearly empty" for good); otherwise rarely.
+      this.sparseRefreshes = this.table.size < this.width ? this.sparseRefreshes + 1 : 0
+      this.refreshAt = now + (this.sparseRefreshes > 0 ? Math.min(REFRESH_EVERY_MS, 5 * TICK_MS * 2 ** (this.sparseRefreshes - 1)) : REFRESH_EVERY_MS)
       this.providers.sweep()
       void this.inBackground(() => this.findNodes(this.id))
     }
@@ -290,7 +320,8 @@ export class Dht {
     if (this.closed) return
     this.closed = true
     this.node.timers.clear(this.tickTimer)
-    for (const p of this.pending.values()) { this.node.timers.clear(p.timer); p.resolve(null) }
-    this.pending.clear()
+    for (const [tag, p] of this.pending) this.settle(tag, p, null)
+    for (const t of this.polls) this.node.timers.clear(t)
+    this.polls.clear()
   }
 }

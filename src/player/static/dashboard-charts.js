@@ -101,7 +101,7 @@
       if (d) el('path', { d, fill: 'none', stroke: s.color, 'stroke-width': s.width || 2, 'stroke-dasharray': s.dash, 'stroke-linejoin': 'round' }, svg)
     }
     const drawn = opts.series.some((s) => s.values.some((v) => v !== null && v !== undefined))
-    if (!drawn) el('text', { x: W / 2, y: H / 2, fill: TEXT, 'text-anchor': 'middle' }, svg, t.length && opts.empty ? opts.empty : 'waiting for data')
+    if (!drawn) el('text', { x: (L + W - R) / 2, y: H / 2, fill: TEXT, 'font-size': 13, 'text-anchor': 'middle' }, svg, t.length && opts.empty ? opts.empty : 'waiting for data')
     return svg
   }
 

@@ -124,7 +124,7 @@
       })),
     })
     C.lineChart($('delay'), {
-      t: s.t, format: fmtMs, minMax: 100, empty: 'no viewer\'s status is readable here: each viewer\'s dashboard shows its delay',
+      t: s.t, format: fmtMs, minMax: 100, empty: 'no viewer\'s status is readable here',
       series: [
         { name: 'p50', color: '#90e05a', values: s.delay.p50 },
         { name: 'p95', color: '#ffb703', values: s.delay.p95 },
