@@ -63,7 +63,9 @@ export class NatSwarm {
 
   /** Starts a viewer without waiting for it (many start at once); `ready` waits for them all. */
   startViewer(host: string, peers: string[]): void {
-    const proc = Proc.start(['watch', this.id, ...this.flags(host, 'viewer', peers.map((p) => this.peerAddr(p)))], this.lab.wrap(host))
+    // --keep all: the store keeps the plain layout the measurements open after the run (a viewer's
+    // default window stores pieces, and would not matter within a run this short anyway).
+    const proc = Proc.start(['watch', this.id, '--keep', 'all', ...this.flags(host, 'viewer', peers.map((p) => this.peerAddr(p)))], this.lab.wrap(host))
     this.nodes.set(host, { host, role: 'viewer', proc })
   }
 

@@ -23,8 +23,8 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 describe('NAT lab: port-restricted cone and symmetric NATs in namespaces', { skip: why ?? false }, () => {
   let lab: NatLab
   const agents: UdpAgent[] = []
-  const agent = async (host: string, reflect = false) => {
-    const a = await UdpAgent.start(lab, host, { reflect })
+  const agent = async (host: string, reflect = false, port?: number) => {
+    const a = await UdpAgent.start(lab, host, { reflect, port })
     agents.push(a)
     return a
   }
@@ -74,6 +74,18 @@ describe('NAT lab: port-restricted cone and symmetric NATs in namespaces', { ski
     const [s1, s2] = [await sym.observedBy(addr(p1)), await sym.observedBy(addr(p2))]
     assert.equal(s1.split(':')[0], s2.split(':')[0], 'symmetric: one public address')
     assert.notEqual(s1, s2, 'symmetric: a new public port per destination')
+  })
+
+  it('two hosts of one LAN on the same local port: the port is kept where free, so a mapping depends on the destination', async () => {
+    const PORT = 40000
+    const p1 = await agent('p1', true)
+    const p2 = await agent('p2', true)
+    const first = await agent('cone1h1', false, PORT)
+    const second = await agent('cone1h2', false, PORT)
+    const kept = `${lab.publicIp('cone1h1')}:${PORT}`
+    assert.equal(await first.observedBy(addr(p1)), kept, 'the port is preserved when free')
+    assert.equal(await second.observedBy(addr(p2)), kept, 'toward a host the first never talked to, the same public port is free for the second')
+    assert.notEqual(await second.observedBy(addr(p1)), kept, 'toward the first one\'s host it is taken: another public port, endpoint-dependent')
   })
 
   it('two hosts behind different cone NATs talk after both send at once (a hole punch); one side alone is dropped', async () => {

@@ -4,6 +4,7 @@
 // the bench's figures (bench-nat-report.ts) come out of the nodes' statuses and stores.
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
+import { execFileSync } from 'node:child_process'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -12,7 +13,8 @@ import { NatSwarm, type StreamStatus } from '../../scripts/nat-swarm.ts'
 import { natFigures, natTable } from '../../scripts/bench-nat-report.ts'
 import { sleep, until } from '../helpers/cli-process.ts'
 
-const why = await NatLab.unavailable()
+const hasCurl = (() => { try { execFileSync('curl', ['--version'], { stdio: 'ignore' }); return true } catch { return false } })()
+const why = (await NatLab.unavailable()) ?? (hasCurl ? null : 'curl is missing (it reads each node\'s status inside its namespace); apt-get install -y curl')
 if (why) process.stderr.write(`\n*** SKIPPING the NAT lab swarm test: ${why} ***\n\n`)
 
 const VIEWERS = ['cone1h1', 'cone1h2', 'sym1h1']

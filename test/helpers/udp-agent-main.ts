@@ -1,12 +1,14 @@
 // A UDP endpoint run inside a lab namespace (`ip netns exec <ns> node --import tsx udp-agent-main.ts`),
 // driven over stdio as JSON lines: in, {"to":"ip:port","text":"..."} sends a datagram; out,
 // {"port":N} once bound, then {"from":"ip:port","text":"..."} for every datagram received.
-// With --reflect it also answers a datagram "probe" with "seen <ip:port it came from>", the way a
+// `--port N` binds that local port (default any). With --reflect it also answers a datagram "probe" with "seen <ip:port it came from>", the way a
 // rendezvous server tells a host behind a NAT its public mapping.
 import { createSocket } from 'node:dgram'
 import { createInterface } from 'node:readline'
 
 const reflect = process.argv.includes('--reflect')
+const portArg = process.argv.indexOf('--port')
+const port = portArg > 0 ? Number(process.argv[portArg + 1]) : 0
 const sock = createSocket('udp4')
 const out = (o: object) => process.stdout.write(JSON.stringify(o) + '\n')
 
@@ -18,7 +20,7 @@ sock.on('message', (buf, rinfo) => {
 })
 // A send refused by the kernel (an ICMP error queued on the socket) is a fact of the network, not a crash.
 sock.on('error', (err) => out({ error: err.message }))
-sock.bind(0, '0.0.0.0', () => out({ port: sock.address().port }))
+sock.bind(port, '0.0.0.0', () => out({ port: sock.address().port }))
 
 createInterface({ input: process.stdin }).on('line', (line) => {
   const m = JSON.parse(line) as { to: string; text: string }

@@ -25,8 +25,9 @@ export class UdpAgent {
     })
   }
 
-  static async start(lab: NatLab, host: string, opts: { reflect?: boolean } = {}): Promise<UdpAgent> {
-    const proc = lab.spawn(host, process.execPath, ['--import', 'tsx', MAIN, ...(opts.reflect ? ['--reflect'] : [])], { stdio: ['pipe', 'pipe', 'inherit'] })
+  static async start(lab: NatLab, host: string, opts: { reflect?: boolean; port?: number } = {}): Promise<UdpAgent> {
+    const args = [...(opts.reflect ? ['--reflect'] : []), ...(opts.port ? ['--port', String(opts.port)] : [])]
+    const proc = lab.spawn(host, process.execPath, ['--import', 'tsx', MAIN, ...args], { stdio: ['pipe', 'pipe', 'inherit'] })
     const agent = new UdpAgent(host, proc)
     await agent.until(() => agent.port > 0, START_TIMEOUT_MS, `the UDP agent on ${host} to bind`)
     return agent
