@@ -32,19 +32,8 @@ export interface SourceReport {
 export type { Wire } from '../src/metrics/wire-tally.ts'
 import type { Wire } from '../src/metrics/wire-tally.ts'
 
-export interface ViewerReport {
-  slot: number
-  joinAt: number
-  leftAt: number | null
-  startChunk: number
-  /** [chunk, verified at (ms)] for every chunk this viewer verified. */
-  verified: Array<[number, number]>
-  firstPlayableAt: number | null
-  uploadedBytes: number
-  receivedBytes: number
-  duplicateBytes: number
-  wire: Wire
-}
+export type { ViewerReport } from '../src/metrics/viewer-recorder.ts'
+import type { ViewerReport } from '../src/metrics/viewer-recorder.ts'
 
 export interface ViewersReport {
   kind: 'viewers'

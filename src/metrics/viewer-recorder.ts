@@ -3,6 +3,23 @@
 // same figures (scripts/bench-report.ts), so a simulated run and a real one are measured alike.
 import type { StreamLog } from '../store/stream-log.ts'
 import { CHUNK_SIZE } from '../store/stream-types.ts'
+import type { Wire } from './wire-tally.ts'
+
+/** One viewer's figures at the end of a run: the bench's viewer processes and the simulator both
+ * report these, and the one figures() turns them into the table. */
+export interface ViewerReport {
+  slot: number
+  joinAt: number
+  leftAt: number | null
+  startChunk: number
+  /** [chunk, verified at (ms)] for every chunk this viewer verified. */
+  verified: Array<[number, number]>
+  firstPlayableAt: number | null
+  uploadedBytes: number
+  receivedBytes: number
+  duplicateBytes: number
+  wire: Wire
+}
 
 export class ViewerRecorder {
   /** [chunk, verified at (ms)] for every chunk verified here. */

@@ -2,6 +2,7 @@
 // virtual time, viewers joining in a wave after four segments, with churn as the bench applies it,
 // and each node's own record of the run. The same options give the same run byte for byte.
 import type { LinkModel } from '../mesh/link.ts'
+import type { ViewerReport } from '../metrics/viewer-recorder.ts'
 import type { Wire } from '../metrics/wire-tally.ts'
 import { EPOCH, SEGMENT_MS, VirtualSwarm, type SwarmMember } from './virtual-swarm.ts'
 
@@ -34,18 +35,8 @@ export const DEADLINE_MS = 3000
 /** As the bench: viewers start joining once the source has four segments. */
 const LEAD_MS = 4 * SEGMENT_MS
 
-export interface SimViewer {
-  slot: number
-  joinAt: number
-  leftAt: number | null
-  startChunk: number
-  verified: Array<[number, number]>
-  firstPlayableAt: number | null
-  uploadedBytes: number
-  receivedBytes: number
-  duplicateBytes: number
-  wire: Wire
-}
+/** A simulated viewer reports what a bench viewer process reports. */
+export type SimViewer = ViewerReport
 
 export interface SimRun {
   options: SimOptions
