@@ -83,7 +83,10 @@ test('a poisoner mixing junk blocks into the parents\' chunks is banned within a
   const banned = (n: CjNode, addr: string) => { const p = n.peers.get(addr); return p !== undefined && n.peers.isBanned(p) }
   t.diagnostic(`junk blocks sent ${poisoner.junkBlocks}; chunks touched before the ban per node: ${others.map((n) => touched.get(n)!.size).join(', ')}; chunks failed whole: ${others.map((n) => failed.get(n)).join(', ')}; longest segment gap per viewer: ${gaps.map((g) => g.maxGapMs).join(', ')} ms (startup ${gaps.map((g) => g.startupMs).join(', ')} ms) over ${gaps.map((g) => g.segments).join(', ')} segments`)
   for (const n of others) {
-    assert.ok(banned(n, poisoner.address), `the poisoner is banned at ${n.address}`)
+    // A ban takes 5 bad blocks (2 chunks of junk). Junk that arrives for a chunk already complete is
+    // ignored as a duplicate, uncharged: at a node that stays ahead of the poisoner (a child of the
+    // source) it may get junk into only one chunk, spoil nothing, and stay unbanned there.
+    if (touched.get(n)!.size >= 2) assert.ok(banned(n, poisoner.address), `the poisoner is banned at ${n.address}`)
     assert.ok(touched.get(n)!.size <= 3, `banned within a few chunks at ${n.address}: ${touched.get(n)!.size}`)
     assert.equal(failed.get(n), 0, `no chunk failed as a whole at ${n.address}`)
     for (const h of nodes) {
@@ -91,5 +94,6 @@ test('a poisoner mixing junk blocks into the parents\' chunks is banned within a
       assert.ok(!p || (p.penalty === 0 && !n.peers.isBanned(p)), `honest ${h.address} charged at ${n.address}: ${p?.penalty}`)
     }
   }
+  assert.ok(others.some((n) => banned(n, poisoner.address)), 'the poisoner is banned where its junk mixed in')
   for (const [i, g] of gaps.entries()) assert.ok(g.maxGapMs < PLAYER_BUFFER_MS, `viewer ${i} waited ${g.maxGapMs} ms for a segment (buffer ${PLAYER_BUFFER_MS} ms)`)
 })
