@@ -125,7 +125,9 @@ test('each node of a real CLI swarm (ingest + 2 watch) draws a readable dashboar
 
   const src = await openDashboard(t, srcHttp, 'source')
   checkCommon('source', src)
-  assert.ok(src.labels.length >= 3, `the source sees its children: ${JSON.stringify(src)}`)
+  // At least one child: push-down may have moved the other viewer under it at that moment (the
+  // source only sees its own children), so both viewers are not always one hop down.
+  assert.ok(src.labels.length >= 2, `the source sees its children: ${JSON.stringify(src)}`)
   assert.match(src.tiles['t-copies'], /= \d+(\.\d+)?×/, 'the source knows its copies')
   for (const [name, http] of [['viewer1', v1Http], ['viewer2', v2Http]]) {
     const v = await openDashboard(t, http, name)
