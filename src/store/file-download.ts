@@ -160,9 +160,7 @@ export class Download {
     } finally {
       this.writing.delete(i)
     }
-    this.have[i >> 3] |= 1 << (i & 7)
-    this.haveCount++
-    this.pending.push(i)
+    this.markWritten(i)
     this.advanceHash()
     if (this.pending.length >= this.batch) await this.flush()
     else this.scheduleFlush()
@@ -194,12 +192,7 @@ export class Download {
     } finally {
       for (let k = 0; k < blocks.length; k++) this.writing.delete(first + k)
     }
-    for (let k = 0; k < blocks.length; k++) {
-      const i = first + k
-      this.have[i >> 3] |= 1 << (i & 7)
-      this.haveCount++
-      this.pending.push(i)
-    }
+    for (let k = 0; k < blocks.length; k++) this.markWritten(first + k)
     this.advanceHash()
     // The sync runs behind the writes (its commits are chained): a write need not wait for the
     // disk to confirm 4 MiB, only its bit does.
@@ -209,6 +202,13 @@ export class Download {
   }
 
   /** Hashes the written prefix in HASH_READ_BYTES pieces (from the page cache) while it grows. */
+  /** A block is on disk: its bit is set now, made durable with the next batch. */
+  private markWritten(i: number): void {
+    this.have[i >> 3] |= 1 << (i & 7)
+    this.haveCount++
+    this.pending.push(i)
+  }
+
   private advanceHash(): void {
     if (this.hashing || this.closing || this.fileSize === null) return
     const size = this.fileSize
