@@ -28,7 +28,8 @@ export function buildProgram(shutdown = new Shutdown()): Command {
     .exitOverride()
   const json = new Option('--json', 'machine-readable output on stdout')
 
-  nodeOptions(program.command('node').description('run a node: share ./shared, relay streams, answer peers'))
+  nodeOptions(program.command('node').description('run a node: share ./shared, relay streams, answer peers, serve /content/<id>'))
+    .option('--verified-only', 'serve /content/<id> bytes only once the whole file matched its id (sha256 ids verify nothing sooner)')
     .addOption(json)
     .action(async (o, cmd: Command) => (await import('./cli/files.ts')).runNode({ ...o, dirGiven: isExplicit(cmd, 'dir') }, shutdown))
 
@@ -73,14 +74,15 @@ export function buildProgram(shutdown = new Shutdown()): Command {
     .addOption(json)
     .action(async (o) => (await import('./cli/demo.ts')).runDemo(o, shutdown))
 
-  for (const name of ['status', 'peers'] as const) {
-    program.command(name).description(name === 'status' ? 'show a running node\'s status' : 'list a running node\'s peers')
+  const inspectWhat = { status: 'show a running node\'s status', peers: 'list a running node\'s peers', ls: 'list a running node\'s shared and downloading files' }
+  for (const name of ['status', 'peers', 'ls'] as const) {
+    program.command(name).description(inspectWhat[name])
       .addOption(new Option('--http-port <port>', 'the node\'s HTTP port').env('CJP2P_HTTP_PORT').argParser(parsePort).default(DEFAULT_HTTP_PORT))
       .addOption(new Option('--http-host <address>', 'the node\'s HTTP address').env('CJP2P_HTTP_HOST').default('127.0.0.1'))
       .addOption(json)
       .action(async (o) => {
         const inspect = await import('./cli/inspect.ts')
-        await (name === 'status' ? inspect.runStatus(o) : inspect.runPeers(o))
+        await (name === 'status' ? inspect.runStatus(o) : name === 'peers' ? inspect.runPeers(o) : inspect.runLs(o))
       })
   }
   return program

@@ -23,6 +23,8 @@ import type { Logger } from './util/logger.ts'
 import type { StreamSwarm } from './mesh/stream-swarm.ts'
 import { Dht } from './mesh/dht/dht.ts'
 import { FileRouter } from './mesh/file-router.ts'
+import { FileFetches } from './mesh/file-fetches.ts'
+import { ApiFile } from './api-file.ts'
 
 /** While a download or a stream wants providers, the DHT is asked again this often. */
 const DISCOVER_EVERY_MS = 15_000
@@ -49,6 +51,8 @@ export interface RuntimeOptions {
   maxDatagramBytes?: number
   /** Ports that are only defaults: when taken, bind any free port instead of failing. */
   anyPortIfTaken?: { udp?: boolean; http?: boolean }
+  /** /content/<id> refuses bytes of a file until the whole file matched its id. */
+  verifiedOnly?: boolean
 }
 
 export class Runtime {
@@ -59,6 +63,10 @@ export class Runtime {
   dashboardPeers: string[] = []
   /** What this node's player pages reported (summed over streams), for /status.json and the dashboard. */
   readonly playback = { reports: 0, stalls: 0, stallSeconds: 0, latencySeconds: null as number | null }
+  /** Downloads made for the HTTP gateway and the local API (one per id). */
+  readonly fetches: FileFetches
+  /** <dir>/api.json: where the local API is and its token, for the CLI. */
+  private apiFile: ApiFile | null = null
   private fanoutTimer: NodeJS.Timeout
   private discoveries = new Set<AbortController>()
   private closed = false
@@ -72,6 +80,11 @@ export class Runtime {
     readonly dht: Dht,
   ) {
     this.streams = new StreamRegistry(node)
+    this.fetches = new FileFetches({
+      node, store: files, logger: opts.logger, metrics,
+      discover: (id, signal) => void this.discover(id, signal),
+      provide: (id) => this.dht.provide(id),
+    })
     // The relay fan-out gauge: how many peers this node fed in the last interval, over all streams.
     this.fanoutTimer = setInterval(() => {
       let fed = 0
@@ -126,6 +139,7 @@ export class Runtime {
   get httpUrl(): string | null { return this.http?.url ?? null }
 
   private async startHttp(port: number, host: string): Promise<void> {
+    const token = ApiFile.newToken()
     const directory = {
       list: (): StreamLogReader[] => [...this.logs.values()],
       get: (id: string): StreamLogReader | undefined => this.logs.get(id),
@@ -135,6 +149,7 @@ export class Runtime {
       status: () => this.status(),
       metrics: this.metrics,
       metricsSink: this.metrics,
+      content: this.fetches,
       logger: this.opts.logger.child('http'),
       onPlaybackReport: (id, r) => {
         this.playback.reports++
@@ -143,9 +158,10 @@ export class Runtime {
         if (r.latencySeconds !== null) this.playback.latencySeconds = r.latencySeconds
         this.opts.logger.debug('playback report', { stream: id, ...r })
       },
-    }, { allowedHosts: this.opts.httpAllowedHosts })
+    }, { allowedHosts: this.opts.httpAllowedHosts, verifiedOnly: this.opts.verifiedOnly, apiToken: token })
     this.http = await bindPort('http', port, this.opts.anyPortIfTaken?.http ?? false, (p) => startHttpServer(app, { host, port: p }),
       (p) => this.opts.logger.info(`http port ${p} is taken (another node on this machine?): using any free port`))
+    this.apiFile = await ApiFile.write(this.opts.dir, { http: this.http.url, token, pid: process.pid, udp: this.node.address })
   }
 
   /** Starts a stream we are the source of, signed with the key in `keyFile` (default
@@ -233,6 +249,8 @@ export class Runtime {
     this.closed = true
     clearInterval(this.fanoutTimer)
     for (const d of this.discoveries) d.abort()
+    await this.apiFile?.remove()
+    await this.fetches.close()
     this.dht.close()
     await this.streams.close()
     await Promise.all([...this.logs.values()].map((l) => l.close().catch(() => {})))

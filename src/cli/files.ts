@@ -11,6 +11,11 @@ import { isContentId } from '../store/file-id.ts'
 import { ProgressLine, bitrate, bytes, duration } from './format.ts'
 import { GetDiagnosis, getWaits } from './get-diagnosis.ts'
 import { mustExist } from './input-missing.ts'
+import { ApiRefused, callApi, runningNode } from './node-api.ts'
+import type { ApiInfo } from '../api-file.ts'
+
+/** How often `get` handed to a running node asks it how far the download is. */
+const POLL_MS = 250
 
 export async function runNode(flags: NodeFlags, shutdown: Shutdown): Promise<void> {
   const log = loggerFor(flags)
@@ -30,6 +35,13 @@ export async function runNode(flags: NodeFlags, shutdown: Shutdown): Promise<voi
 
 export async function runShare(path: string, flags: { dir: string; json?: boolean }): Promise<void> {
   await mustExist(path)
+  // A node running on this folder shares it itself (and announces it at once).
+  const running = await runningNode(flags.dir)
+  if (running) {
+    const { id, size } = await callApi<{ id: string; size: number }>(running.http, 'POST', '/api/share', { token: running.token, body: { path: resolve(path) } })
+    process.stdout.write(flags.json ? JSON.stringify({ id, size, path: resolve(path) }) + '\n' : id + '\n')
+    return
+  }
   const store = await FileStore.open(resolve(flags.dir))
   try {
     const id = await store.share(resolve(path))
@@ -48,6 +60,8 @@ export async function runGet(idIn: string, flags: NodeFlags & { timeout?: number
   const progress = new ProgressLine()
   const log = loggerFor(flags, progress)
   const peers = await Promise.all(flags.peer.map(resolvePeer))
+  const running = await runningNode(flags.dir)
+  if (running) return getThroughNode(running, id, peers, flags, progress, shutdown)
   const rt = await Runtime.start(runtimeOptions(flags, log, { httpPort: null, peers }))
   const waits = getWaits(flags.timeout)
   const diagnosis = new GetDiagnosis(id, rt.node.timers.now(), waits)
@@ -81,5 +95,38 @@ export async function runGet(idIn: string, flags: NodeFlags & { timeout?: number
   } finally {
     progress.done()
     await rt.close()
+  }
+}
+
+interface FetchView { state: string; size: number | null; bytes: number; rateBps: number; peers: number; resumedBlocks: number | null; error: string | null }
+
+/** `get` while a node runs on the same folder: the node downloads (one download per id, shared
+ * with its HTTP readers); we follow its progress and cancel it on Ctrl-C. */
+async function getThroughNode(node: ApiInfo, id: string, peers: string[], flags: NodeFlags, progress: ProgressLine, shutdown: Shutdown): Promise<void> {
+  const log = loggerFor(flags, progress)
+  const started = Date.now()
+  await callApi(node.http, 'POST', '/api/fetches', { token: node.token, body: { id, peers } })
+  log.info(`handed to the node running on ${resolve(flags.dir)} (${node.http})`)
+  let v: FetchView
+  try {
+    for (;;) {
+      v = await callApi<FetchView>(node.http, 'GET', `/api/fetches/${id}`)
+      if (v.state === 'done' || v.state === 'failed' || v.state === 'cancelled') break
+      progress.update(`${bytes(v.bytes)}${v.size ? ' / ' + bytes(v.size) : ''}  ${bitrate(v.rateBps)}  ${v.peers} peer(s)`, v.size ? v.bytes / v.size : undefined)
+      await new Promise<void>((res) => { const t = setTimeout(res, POLL_MS); shutdown.signal.addEventListener('abort', () => { clearTimeout(t); res() }, { once: true }) })
+      if (shutdown.signal.aborted) {
+        await callApi(node.http, 'DELETE', `/api/fetches/${id}`, { token: node.token }).catch(() => {})
+        throw new ApiRefused('ERR_API', 'interrupted: the node keeps the partial copy for a later resume')
+      }
+    }
+  } finally {
+    progress.done()
+  }
+  if (v.state !== 'done') throw new ApiRefused('ERR_API', `the node's download of ${id} ${v.state}: ${v.error ?? 'no reason given'}`)
+  const where = resolve(flags.dir, 'shared', id)
+  if (flags.json) process.stdout.write(JSON.stringify({ id, size: v.size, path: where, resumedBlocks: v.resumedBlocks, durationMs: Date.now() - started, via: node.http }) + '\n')
+  else {
+    log.info(`got ${bytes(v.size ?? 0)} through the node in ${((Date.now() - started) / 1000).toFixed(1)} s`)
+    process.stdout.write(where + '\n')
   }
 }

@@ -1,19 +1,34 @@
-// `status` and `peers`: ask a running node over its local HTTP endpoint.
+// `status`, `peers` and `ls`: ask a running node over its local JSON API.
 import { DEFAULT_HTTP_PORT } from '../mesh/default-ports.ts'
-import { CodedError } from '../util/coded-error.ts'
+import { bytes, bitrate } from './format.ts'
+import { callApi, httpBase } from './node-api.ts'
 
-export class NodeUnreachable extends CodedError<'ERR_NO_NODE'> {
-  constructor(message: string) { super('ERR_NO_NODE', message) }
-}
+export { NodeUnreachable } from './node-api.ts'
+
+/** Reads answer quickly or not at all. */
+const READ_TIMEOUT_MS = 5000
 
 async function fetchStatus(host: string, port: number): Promise<Record<string, unknown>> {
-  const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}/status.json`
-  let res: Response
-  try { res = await fetch(url, { signal: AbortSignal.timeout(5000) }) } catch (err) {
-    throw new NodeUnreachable(`no node answers at ${url} (${(err as Error).message}); start one with "cjp2p-stream node" or pass --http-port`)
+  return callApi<Record<string, unknown>>(httpBase(host, port), 'GET', '/api/status', { timeoutMs: READ_TIMEOUT_MS })
+}
+
+interface Listing {
+  shared: Array<{ id: string; name: string | null; size: number }>
+  fetches: Array<{ id: string; name: string | null; state: string; size: number | null; bytes: number; rateBps: number; peers: number; error: string | null }>
+}
+
+export async function runLs(flags: { httpHost: string; httpPort?: number; json?: boolean }): Promise<void> {
+  const base = httpBase(flags.httpHost, flags.httpPort ?? DEFAULT_HTTP_PORT)
+  const list = await callApi<Listing>(base, 'GET', '/api/files', { timeoutMs: READ_TIMEOUT_MS })
+  if (flags.json) { process.stdout.write(JSON.stringify(list, null, 2) + '\n'); return }
+  for (const f of list.shared) process.stdout.write(`${f.id}  ${bytes(f.size).padStart(10)}  shared       ${f.name ?? ''}\n`)
+  for (const f of list.fetches.filter((x) => x.state !== 'done')) {
+    const pct = f.size ? `${Math.floor((100 * f.bytes) / f.size)}%` : '?'
+    const what = f.state === 'downloading' ? `${pct} ${bitrate(f.rateBps)} ${f.peers} peer(s)` : `${f.state}${f.error ? `: ${f.error}` : ''}`
+    process.stdout.write(`${f.id}  ${f.size === null ? '?'.padStart(10) : bytes(f.size).padStart(10)}  ${what}  ${f.name ?? ''}\n`)
   }
-  if (!res.ok) throw new NodeUnreachable(`${url} answered ${res.status}`)
-  return (await res.json()) as Record<string, unknown>
+  if (list.shared.length === 0 && list.fetches.length === 0) process.stdout.write('no files\n')
+  process.stdout.write(`play any of them at ${base}/content/<id>\n`)
 }
 
 export async function runStatus(flags: { httpHost: string; httpPort?: number; json?: boolean }): Promise<void> {

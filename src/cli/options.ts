@@ -24,6 +24,8 @@ export interface NodeFlags {
   json?: boolean
   /** --dir (or CJP2P_DIR) was given: keys may live in it. */
   dirGiven?: boolean
+  /** `node --verified-only`: /content/<id> refuses bytes not yet verified. */
+  verifiedOnly?: boolean
 }
 
 export class UsageError extends CodedError<'ERR_USAGE'> {
@@ -92,6 +94,7 @@ export function runtimeOptions(flags: NodeFlags, logger: Logger, extra: Partial<
     dir: resolve(flags.dir), host: flags.host, port: flags.port ?? DEFAULT_UDP_PORT, httpPort: flags.httpPort ?? DEFAULT_HTTP_PORT,
     httpHost: flags.httpHost, peers: flags.peer, logger, maxDatagramBytes: flags.maxDatagram, httpAllowedHosts: flags.httpAllowedHost,
     anyPortIfTaken: { udp: flags.port === undefined, http: flags.httpPort === undefined },
+    verifiedOnly: flags.verifiedOnly,
     // A folder the user named may hold keys; the working directory by default must not.
     nodeKeyFile: flags.dirGiven ? undefined : nodeKeyFileFor(flags.dir),
     ...extra,

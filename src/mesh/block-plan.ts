@@ -14,6 +14,10 @@ export class BlockPlan {
   /** Every block below this index is had or requested. */
   private cursor = 0
   private haveCount = 0
+  /** Where a reader (the HTTP gateway) wants bytes first; blocks before it wait. -1: no focus. */
+  private focusAt = -1
+  /** The block focus() named: a released request between it and focusAt goes back to the front. */
+  private focusFloor = 0
 
   constructor(count: number, had: (i: number) => boolean) {
     this.count = count
@@ -27,12 +31,29 @@ export class BlockPlan {
   isHad(i: number): boolean { return this.have[i] === 1 }
   requests(i: number): number { return this.asked[i] }
 
-  /** Takes the first run of up to `max` missing, unrequested blocks; undefined when none is left. */
+  /** Moves the next requests to block `i` onward (a player seeked there); once every block from
+   * there to the end is had or asked for, take() falls back to the first missing block. */
+  focus(i: number): void {
+    if (Number.isSafeInteger(i) && i >= 0 && i < this.count) this.focusAt = this.focusFloor = i
+  }
+
+  /** Takes the first run of up to `max` missing, unrequested blocks (from the focus if one is
+   * set); undefined when none is left. */
   take(max: number): { first: number; count: number } | undefined {
+    if (this.focusAt >= 0) {
+      let f = this.focusAt
+      while (f < this.count && (this.have[f] === 1 || this.asked[f] > 0)) f++
+      this.focusAt = f < this.count ? f : -1
+      if (f < this.count) return this.takeAt(f, max)
+    }
     let i = this.cursor
     while (i < this.count && (this.have[i] === 1 || this.asked[i] > 0)) i++
     this.cursor = i
     if (i >= this.count) return undefined
+    return this.takeAt(i, max)
+  }
+
+  private takeAt(i: number, max: number): { first: number; count: number } {
     let n = 0
     while (n < max && i + n < this.count && this.have[i + n] === 0 && this.asked[i + n] === 0) {
       this.asked[i + n]++
@@ -52,6 +73,7 @@ export class BlockPlan {
   release(i: number): void {
     if (this.asked[i] > 0) this.asked[i]--
     if (this.asked[i] === 0 && this.have[i] === 0 && i < this.cursor) this.cursor = i
+    if (this.asked[i] === 0 && this.have[i] === 0 && this.focusAt >= 0 && i < this.focusAt && i >= this.focusFloor) this.focusAt = i
   }
 
   /** Records a block as had; false if it already was (a duplicate answer). */

@@ -66,6 +66,8 @@ export class DownloadSession {
   private started: number
   private timer?: Timer
   private nextAdopt = 0
+  /** Block a reader asked for before the size was known; handed to the plan once it exists. */
+  private focusBlock?: number
   private done = false
   private settle!: { resolve: (r: DownloadResult) => void; reject: (e: unknown) => void }
   private unregister: () => void
@@ -86,6 +88,7 @@ export class DownloadSession {
         for (const a of peers) this.join(a)
       },
       suppliers: () => this.suppliers(),
+      focus: (offset) => this.focus(offset),
     })
     if (dl.size !== null) this.adopt(dl.size)
   }
@@ -132,8 +135,16 @@ export class DownloadSession {
     // (past the per-block cap they release nothing). They stay outstanding: cancelling them would
     // have us write again to a peer whose first answer, proving its address, is still on its way.
     this.requests.adoptProbes(this.plan)
+    if (this.focusBlock !== undefined) this.plan.focus(this.focusBlock)
     if (this.timer) for (const p of this.peers.values()) this.pump(p)
     return true
+  }
+
+  /** Gateway hook: the next requests go to the block holding `offset` and onward. */
+  private focus(offset: number): void {
+    if (this.done || !Number.isSafeInteger(offset) || offset < 0) return
+    this.focusBlock = Math.floor(offset / BLOCK_SIZE)
+    this.plan?.focus(this.focusBlock)
   }
 
   private bytesHad(): number {

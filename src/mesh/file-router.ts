@@ -17,6 +17,8 @@ export interface DownloadSink {
   hints(peers: string[], from: string): void
   /** Peers that have delivered blocks of it to us (for MaybeTheyHaveSome while we download). */
   suppliers(): string[]
+  /** A reader wants the bytes from `offset` first (the HTTP gateway after a player's seek). */
+  focus?(offset: number): void
 }
 
 /** Who is known to hold a file: peers that delivered verified copies or blocks to us. Oldest id evicted first. */

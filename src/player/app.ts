@@ -8,6 +8,9 @@ import type { PlaybackReport } from './playback-report.ts'
 import { DEFAULT_PLAYLIST_WINDOW } from './playlist.ts'
 import { PlayerError } from './player-error.ts'
 import { countRequests, refuseForeignHosts, refusePathTricks, routeLabel, securityHeaders } from './request-guard.ts'
+import type { ContentLibrary } from './content-library.ts'
+import { registerApiRoutes } from './routes-api.ts'
+import { registerContentRoutes } from './routes-content.ts'
 import { registerOpsRoutes } from './routes-ops.ts'
 import { registerPageRoutes } from './routes-pages.ts'
 import { registerStreamRoutes } from './routes-streams.ts'
@@ -32,6 +35,8 @@ export interface PlayerComponents {
   onPlaybackReport?: (streamId: StreamId, report: PlaybackReport) => void
   logger: PlayerLogger
   metricsSink?: MetricsSink
+  /** Files by content id (/content/<id>, the API's file calls, the index's file list). */
+  content?: ContentLibrary
 }
 
 export interface PlayerInit {
@@ -39,6 +44,10 @@ export interface PlayerInit {
   window?: number
   /** Host names (besides IP literals and localhost) the endpoint answers to. */
   allowedHosts?: readonly string[]
+  /** Refuse file bytes until the whole file matched its id (a SHA-256 id verifies only then). */
+  verifiedOnly?: boolean
+  /** The token state-changing API calls must carry; no token, no API. */
+  apiToken?: string
 }
 
 /** Keys of status() the player page shows when present (all optional; others are ignored). */
@@ -54,6 +63,8 @@ const MAX_WINDOW = 1000
 export interface PlayerContext {
   components: PlayerComponents
   window: number
+  verifiedOnly: boolean
+  apiToken?: string
 }
 
 export function createPlayerApp(components: PlayerComponents, init: PlayerInit = {}): Express {
@@ -61,7 +72,7 @@ export function createPlayerApp(components: PlayerComponents, init: PlayerInit =
   if (!Number.isInteger(window) || window < 1 || window > MAX_WINDOW) {
     throw new PlayerError('ERR_PLAYER_CONFIG', `playlist window must be an integer in 1..${MAX_WINDOW}, got ${window}`)
   }
-  const ctx: PlayerContext = { components, window }
+  const ctx: PlayerContext = { components, window, verifiedOnly: init.verifiedOnly ?? false, apiToken: init.apiToken }
   const app = express()
   app.disable('x-powered-by')
   app.set('etag', false)
@@ -72,6 +83,8 @@ export function createPlayerApp(components: PlayerComponents, init: PlayerInit =
   registerPageRoutes(app, ctx)
   registerStreamRoutes(app, ctx)
   registerOpsRoutes(app, ctx)
+  registerContentRoutes(app, ctx)
+  registerApiRoutes(app, ctx)
   app.use(routeLabel('other'), (_req: Request, res: Response) => {
     res.status(404).type('text/plain').send('not found')
   })

@@ -92,3 +92,20 @@ function newestVerifiedRun(log: StreamLogReader): { start: number; end: number }
   while (c > 0 && log.hasChunk(c - 1)) c--
   return { start: c * CHUNK_SIZE, end }
 }
+
+/** Which bytes of a file of `size` bytes answer `req` (RFC 9110 section 14): the whole file, or
+ * one range clamped to the end; a range starting past the end is unsatisfiable. */
+export function answerFileRange(size: number, req: RangeRequest): RangeAnswer {
+  switch (req.kind) {
+    case 'invalid':
+      return { status: 416, reason: req.reason, total: size }
+    case 'none':
+      return { status: 200, start: 0, end: size, total: size }
+    case 'suffix':
+      return size === 0 ? { status: 416, reason: 'empty file', total: size } : { status: 206, start: Math.max(0, size - req.length), end: size, total: size }
+    case 'range': {
+      if (req.start >= size) return { status: 416, reason: 'range starts past the end', total: size }
+      return { status: 206, start: req.start, end: Math.min(size, (req.end ?? Infinity) + 1), total: size }
+    }
+  }
+}

@@ -33,12 +33,12 @@ export async function sendLogBytes(log: StreamLogReader, res: ServerResponse, st
   return true
 }
 
-function gone(res: ServerResponse): boolean {
+export function gone(res: ServerResponse): boolean {
   return res.destroyed || res.writableEnded
 }
 
 /** Resolves true on 'drain', false if the response closes first. */
-function drained(res: ServerResponse): Promise<boolean> {
+export function drained(res: ServerResponse): Promise<boolean> {
   return new Promise((resolve) => {
     const done = (ok: boolean) => () => {
       res.off('drain', onDrain)

@@ -6,7 +6,7 @@ import { isIP } from 'node:net'
 
 /** The only values the `route` metric label takes (no ids, no paths: bounded cardinality). */
 export type HttpRoute =
-  | 'index' | 'watch' | 'playlist' | 'media' | 'status' | 'metrics' | 'dashboard' | 'report' | 'vendor' | 'other'
+  | 'index' | 'watch' | 'playlist' | 'media' | 'status' | 'metrics' | 'dashboard' | 'report' | 'vendor' | 'content' | 'api' | 'other'
 
 /** Longest request path we look at: a stream URL is under 200 characters, so 2 KiB is generous
  * and keeps a hostile URL from costing us decoding work. */

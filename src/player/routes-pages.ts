@@ -26,8 +26,8 @@ function sendPage(res: Response, text: string): void {
 }
 
 export function registerPageRoutes(app: Express, { components }: PlayerContext): void {
-  app.get('/', routeLabel('index'), (_req: Request, res: Response) => {
-    sendPage(res, indexPage(components.streams.list()))
+  app.get('/', routeLabel('index'), async (_req: Request, res: Response) => {
+    sendPage(res, indexPage(components.streams.list(), components.content ? await components.content.list() : undefined))
   })
 
   app.get('/watch/stream/:key/:name', routeLabel('watch'), (req: Request, res: Response) => {

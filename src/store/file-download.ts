@@ -49,6 +49,8 @@ export class Download {
   private hash = createHash('sha256')
   private hashedBytes = 0
   private hashing: Promise<void> | null = null
+  /** Told when blocks land on disk and when the download closes (readers waiting for a range). */
+  private readonly watchers = new Set<() => void>()
   private readonly logger: StoreLogger
   private readonly batch: number
   private readonly intervalMs: number
@@ -107,6 +109,18 @@ export class Download {
   }
 
   get size(): number | null { return this.fileSize }
+  /** The data file in incoming/: a block is readable there once hasBlock(i) (not yet verified). */
+  get dataFile(): string { return this.dataPath }
+
+  /** Calls `fn` after blocks were written and once when the download closes; returns the unsubscribe. */
+  watch(fn: () => void): () => void {
+    this.watchers.add(fn)
+    return () => { this.watchers.delete(fn) }
+  }
+
+  private notify(): void {
+    for (const fn of [...this.watchers]) fn()
+  }
   get blockCount(): number { return this.fileSize === null ? 0 : Math.ceil(this.fileSize / BLOCK_SIZE) }
   get receivedBlocks(): number { return this.haveCount }
   get complete(): boolean { return this.fileSize !== null && this.haveCount === this.blockCount }
@@ -161,6 +175,7 @@ export class Download {
       this.writing.delete(i)
     }
     this.markWritten(i)
+    this.notify()
     this.advanceHash()
     if (this.pending.length >= this.batch) await this.flush()
     else this.scheduleFlush()
@@ -193,6 +208,7 @@ export class Download {
       for (let k = 0; k < blocks.length; k++) this.writing.delete(first + k)
     }
     for (let k = 0; k < blocks.length; k++) this.markWritten(first + k)
+    this.notify()
     this.advanceHash()
     // The sync runs behind the writes (its commits are chained): a write need not wait for the
     // disk to confirm 4 MiB, only its bit does.
@@ -305,6 +321,8 @@ export class Download {
       await this.flush()
       await this.data.close().catch(() => {})
       await this.sidecar.close().catch(() => {})
+      this.notify()
+      this.watchers.clear()
     })()
     return this.closing
   }

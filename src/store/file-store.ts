@@ -4,11 +4,12 @@
 import { createHash, randomBytes } from 'node:crypto'
 import { constants, createReadStream } from 'node:fs'
 import { copyFile, mkdir, open, readdir, rename, stat, unlink } from 'node:fs/promises'
-import { join } from 'node:path'
+import { basename, join } from 'node:path'
 import { pipeline } from 'node:stream/promises'
 import { StoreError, errnoCode, fsError } from './errors.ts'
 import { Download, type DownloadOptions } from './file-download.ts'
 import { isContentId, isValidFileId } from './file-id.ts'
+import { FileNames } from './file-names.ts'
 import { silentLogger, type StoreLogger } from './logger.ts'
 
 export { isContentId, isValidFileId } from './file-id.ts'
@@ -36,6 +37,8 @@ export class FileStore {
   readonly incomingDir: string
   private readonly downloads = new Map<string, Download>()
   private closed = false
+  /** Names files were shared or fetched under (hints for Content-Type and listings). */
+  names!: FileNames
 
   private constructor(dir: string, private readonly opts: FileStoreOptions) {
     this.sharedDir = join(dir, 'shared')
@@ -49,6 +52,7 @@ export class FileStore {
     } catch (err) {
       throw fsError(err, `creating ${store.incomingDir}`)
     }
+    store.names = await FileNames.load(store.sharedDir)
     return store
   }
 
@@ -68,6 +72,7 @@ export class FileStore {
     try {
       await copyFile(path, tmp, constants.COPYFILE_FICLONE)
       const id = await sha256File(tmp)
+      this.names.set(id, basename(path))
       const target = join(this.sharedDir, id)
       if (await exists(target)) return id
       await rename(tmp, target)
@@ -151,9 +156,25 @@ export class FileStore {
     return d
   }
 
+  /** The open download of `id`, if one is running in this process. */
+  downloading(id: string): Download | undefined {
+    const d = this.downloads.get(id)
+    return d && !d.closed ? d : undefined
+  }
+
+  /** Ids with a partial copy in incoming/ (running or left by an earlier run). */
+  async partials(): Promise<string[]> {
+    try {
+      return (await readdir(this.incomingDir)).filter((n) => isContentId(n)).sort()
+    } catch (err) {
+      throw fsError(err, `listing ${this.incomingDir}`)
+    }
+  }
+
   async close(): Promise<void> {
     if (this.closed) return
     this.closed = true
+    await this.names.flushed()
     await Promise.allSettled([...this.downloads.values()].map((d) => d.close()))
     this.downloads.clear()
   }

@@ -1,0 +1,82 @@
+// Any file by content id: GET/HEAD /content/<id> with Range, served from the complete file or
+// from a fetch started on demand, each range as soon as its blocks are here; and a page with a
+// <video> for it. A SHA-256 id verifies only the whole file, so until then every answer says
+// X-Cjp2p-Verified: no, and with verifiedOnly such ranges are refused instead.
+import type { Express, Request, Response } from 'express'
+import type { PlayerContext } from './app.ts'
+import { answerFileRange, parseRangeHeader } from './byte-range.ts'
+import type { ContentReader } from './content-library.ts'
+import { sendContentBytes } from './content-sender.ts'
+import { html, page } from './pages/html.ts'
+import { routeLabel } from './request-guard.ts'
+import { cleanName } from '../store/file-names.ts'
+import { isContentId } from '../store/file-id.ts'
+
+/** How long a player is told to wait before asking again for a file not yet verified. */
+const RETRY_AFTER_S = 5
+
+export function registerContentRoutes(app: Express, { components, verifiedOnly }: PlayerContext): void {
+  const { content, logger } = components
+  if (!content) return
+
+  /** The name the file is known by, or one the link carries in ?name= (for the Content-Type). */
+  function nameOf(req: Request, id: string): string | undefined {
+    return cleanName(req.query.name) ?? content!.name(id)
+  }
+
+  app.get('/content/:id', routeLabel('content'), async (req: Request, res: Response) => {
+    const id = req.params.id as string
+    if (!isContentId(id)) {
+      res.status(404).type('text/plain').send('not a content id (lowercase sha256 hex)')
+      return
+    }
+    const gone = new AbortController()
+    res.once('close', () => gone.abort())
+    let reader: ContentReader
+    try {
+      reader = await content!.reader(id, gone.signal)
+    } catch (err) {
+      if (gone.signal.aborted) return
+      res.status(504).type('text/plain').send(`cannot fetch ${id}: ${(err as Error).message}`)
+      return
+    }
+    try {
+      res.set('Accept-Ranges', 'bytes').set('Cache-Control', 'no-store')
+        .set('X-Cjp2p-Verified', reader.verified ? 'yes' : 'no')
+      if (verifiedOnly && !reader.verified) {
+        res.status(503).set('Retry-After', String(RETRY_AFTER_S)).type('text/plain')
+          .send(`${id} is still downloading and a sha256 id verifies only the whole file; --verified-only serves it once it has`)
+        return
+      }
+      const answer = answerFileRange(reader.size, parseRangeHeader(req.headers.range))
+      if (answer.status === 416) {
+        res.status(416).set('Content-Range', `bytes */${reader.size}`).type('text/plain').send(answer.reason)
+        return
+      }
+      // res.type looks the extension up in Express's MIME table; no name or an unknown one: octet-stream.
+      res.status(answer.status).type(nameOf(req, id) ?? 'application/octet-stream').set('Content-Length', String(answer.end - answer.start))
+      if (answer.status === 206) res.set('Content-Range', `bytes ${answer.start}-${answer.end - 1}/${reader.size}`)
+      if (req.method === 'HEAD') {
+        res.end()
+        return
+      }
+      const complete = await sendContentBytes(reader, res, answer.start, answer.end, gone.signal)
+      if (!complete) logger.debug('content response cut short', { id, start: answer.start, end: answer.end })
+    } finally {
+      await reader.close()
+    }
+  })
+
+  app.get('/watch/content/:id', routeLabel('watch'), (req: Request, res: Response) => {
+    const id = req.params.id as string
+    if (!isContentId(id)) {
+      res.status(404).type('text/plain').send('not a content id (lowercase sha256 hex)')
+      return
+    }
+    const name = nameOf(req, id)
+    const src = `/content/${id}${name ? `?name=${encodeURIComponent(name)}` : ''}`
+    res.set('Cache-Control', 'no-cache').type('html').send(page(`${name ?? id}`, html`<h1>${name ?? html`<code>${id}</code>`}</h1>
+<video id="video" controls playsinline preload="metadata" src="${src}"></video>
+<p><a href="${src}">${src}</a> (any player: <code>mpv URL</code>, <code>ffplay URL</code>)</p>`))
+  })
+}
