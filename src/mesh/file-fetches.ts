@@ -69,6 +69,9 @@ export class Fetch {
   error: string | null = null
   /** The store's incoming copy, once opened. */
   download: Download | null = null
+  /** The reader whose position the fetch follows: the newest to start a response. An older one
+   * still open (a player's connection from before its seek) must not pull the priority back. */
+  focusOwner: object | null = null
   /** Settles when the fetch ends (never rejects: see state and error). */
   finished!: Promise<void>
   /** Settles once `download` is open, or the fetch failed before that. */

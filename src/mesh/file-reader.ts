@@ -49,9 +49,16 @@ export class FileReader {
     return null
   }
 
-  /** Points the fetch at `offset` (a reader starting or waiting there). */
+  /** Points the fetch at `offset`, where this reader starts: it becomes the reader the fetch follows. */
   focus(offset: number): void {
-    if (offset === this.lastFocus || !this.init.focus) return
+    if (this.init.fetch) this.init.fetch.focusOwner = this
+    this.follow(offset)
+  }
+
+  /** Moves the fetch to where this reader waits, if the fetch follows this reader (or nobody). */
+  private follow(offset: number): void {
+    const f = this.init.fetch
+    if (offset === this.lastFocus || !this.init.focus || (f && f.focusOwner !== this && f.focusOwner !== null)) return
     this.lastFocus = offset
     this.init.focus(offset)
   }
@@ -65,7 +72,7 @@ export class FileReader {
       if (missing === null) return
       if (signal.aborted) throw new ReadError('ERR_ABORTED', 'reader went away')
       if (!fetch.running) throw new ReadError('ERR_FETCH_FAILED', fetch.error ?? `fetch of ${fetch.id} ended`)
-      this.focus(missing)
+      this.follow(missing)
       await new Promise<void>((resolve) => {
         const wake = () => { unwatch(); signal.removeEventListener('abort', wake); resolve() }
         const unwatch = dl.watch(wake)
@@ -82,6 +89,7 @@ export class FileReader {
   async close(): Promise<void> {
     if (this.closed) return
     this.closed = true
+    if (this.init.fetch?.focusOwner === this) this.init.fetch.focusOwner = null
     await this.init.fh.close().catch(() => {})
   }
 }

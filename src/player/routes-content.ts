@@ -31,7 +31,12 @@ export function registerContentRoutes(app: Express, { components, verifiedOnly }
       return
     }
     const gone = new AbortController()
-    res.once('close', () => gone.abort())
+    const leave = () => gone.abort()
+    // A player that seeks closes its connection; while we wait for blocks we write nothing, so
+    // only the socket's end tells us (a response nobody reads must not hold the download's focus).
+    const socket = req.socket
+    socket.once('end', leave)
+    res.once('close', () => { socket.off('end', leave); leave() })
     let reader: ContentReader
     try {
       reader = await content!.reader(id, gone.signal)
