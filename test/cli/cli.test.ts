@@ -95,7 +95,7 @@ test('environment fallbacks, status and peers against running nodes, plain outpu
   // Nothing listening: a runtime error (exit 1) that says what to do.
   const none = await runCli(['status', '--http-port', String(await freeTcpPort())])
   assert.equal(none.code, 1)
-  assert.match(none.stderr, /no node answers at http:\/\/127\.0\.0\.1:\d+\/status\.json.*cjp2p-stream node/)
+  assert.match(none.stderr, /no node answers at http:\/\/127\.0\.0\.1:\d+\/api\/status.*cjp2p-stream node/)
 
   // Logs on stderr, data on stdout, no escape codes anywhere when not on a terminal, even when
   // NO_COLOR is unset and a progress line is drawn.
