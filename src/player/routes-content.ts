@@ -30,6 +30,12 @@ export function registerContentRoutes(app: Express, { components, verifiedOnly }
       res.status(404).type('text/plain').send('not a content id (lowercase sha256 hex)')
       return
     }
+    // A page on another site could embed <video src=...> and make this node fetch (and upload
+    // afterwards) whatever it names; players and same-site pages do not send this.
+    if (req.headers['sec-fetch-site'] === 'cross-site') {
+      res.status(403).type('text/plain').send('a page on another site cannot use this node\'s gateway')
+      return
+    }
     const gone = new AbortController()
     const leave = () => gone.abort()
     // A player that seeks closes its connection; while we wait for blocks we write nothing, so

@@ -62,6 +62,8 @@ test('/content/<id>: a file the node lacks is fetched on demand and served by ra
   assert.equal(head.headers['accept-ranges'], 'bytes')
   assert.equal(head.body.length, 0)
 
+  const embedded = await rawRequest(base, `/content/${id}`, { headers: { 'Sec-Fetch-Site': 'cross-site' } })
+  assert.equal(embedded.status, 403, 'a page on another site cannot make the node fetch')
   assert.equal((await rawRequest(base, '/content/not-an-id')).status, 404)
   assert.equal((await rawRequest(base, `/content/${id.toUpperCase()}`)).status, 404)
 })
