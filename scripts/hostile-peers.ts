@@ -23,7 +23,7 @@ export interface HostileIo {
 const realIo: HostileIo = { transport: () => UdpTransport.bind(), timers: realTimers }
 
 /** One raw endpoint that learns and echoes each target's cookie. */
-class RawSocket {
+export class RawSocket {
   private cookies = new Map<string, unknown>()
   private handlers: ((m: Raw, from: string) => void)[] = []
   sent = 0
@@ -48,6 +48,9 @@ class RawSocket {
   }
 
   verifiedAt(to: string): boolean { return this.cookies.has(to) }
+  /** Takes the cookie another endpoint learned from `to`: a node derives cookies from the sender's
+   * IP, so one handshake serves every endpoint on the same host. */
+  adoptCookie(to: string, from: RawSocket): void { if (from.cookies.has(to)) this.cookies.set(to, from.cookies.get(to)) }
   onMessage(fn: (m: Raw, from: string) => void): void { this.handlers.push(fn) }
 
   /** Sends with the target's cookie echoed once we have it; before that, padded so the target's
