@@ -1,6 +1,7 @@
 // What the HTTP app needs from the node's files: readers of any content id (a complete file, or
 // one fetched from the swarm on demand), the list of shared and downloading files, and the
 // state-changing calls of the local API. The runtime adapts the store and the mesh to this.
+import type { FetchView as FetchEntry } from '../mesh/file-fetches.ts'
 
 export interface ContentReader {
   readonly size: number
@@ -18,17 +19,8 @@ export interface ContentReader {
 
 export interface SharedEntry { id: string; name: string | null; size: number }
 
-export interface FetchEntry {
-  id: string
-  name: string | null
-  state: string
-  size: number | null
-  bytes: number
-  rateBps: number
-  peers: number
-  resumedBlocks: number | null
-  error: string | null
-}
+/** A download as the API lists it (the mesh's own view of it). */
+export type { FetchView as FetchEntry } from '../mesh/file-fetches.ts'
 
 export interface ContentLibrary {
   /** A reader of `id`, starting a fetch when the file is not here; waits for the size. */
