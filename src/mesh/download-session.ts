@@ -36,9 +36,15 @@ const SWEEP_MS = 50
 export const MAX_QUEUED_WRITES = 2048
 /** Blocks per write: consecutive blocks go to disk in one writev, up to 1 MiB. */
 const MAX_WRITE_RUN = 256
-/** Requests in one datagram to a peer of ours (others get one per datagram, as they answer all of a
- * datagram in one reply). */
+/** Requests in one datagram to a peer of ours (each is answered in its own datagram). */
 const MAX_BATCH = 32
+/** Bytes of one classic answer: a 4096-byte block in base64 with its id, offset, eof and a cookie echo. */
+const CLASSIC_ANSWER_BYTES = 5800
+/** Requests in one datagram to a classic peer. The Rust node answers all of a datagram in one
+ * datagram (the Ruby client one each), so a batch is sized for its answers to fit one datagram of
+ * the path: 8 on loopback (about 45 KB of the 64 KiB), one where datagrams stay at the LCDP size,
+ * as a bigger answer would be fragmented on the way. Fewer, bigger datagrams cost both sides less. */
+const MAX_CLASSIC_BATCH = 8
 
 export class DownloadSession {
   private log: Logger
@@ -59,6 +65,9 @@ export class DownloadSession {
   /** Blocks accepted and not yet handed to the store, written together on the next turn of the event loop. */
   private queued = new Map<number, Buffer>()
   private flushScheduled = false
+  /** Peers whose window an answer freed: refilled once the whole datagram has been read, so that
+   * the answers in one datagram are followed by one datagram of requests, not one each. */
+  private toPump = new Set<DownloadPeer>()
   /** Blocks accepted and not yet on disk (queued or being written). */
   private unwritten = 0
   private meter: ProgressMeter
@@ -177,7 +186,12 @@ export class DownloadSession {
     } else if (good > 0) {
       peer.answeredLate()
     }
-    if (!this.maybeFinish()) this.pump(peer)
+    if (!this.maybeFinish()) this.pumpSoon(peer)
+  }
+
+  private pumpSoon(peer: DownloadPeer): void {
+    if (this.toPump.size === 0) queueMicrotask(() => { for (const p of this.toPump) this.pump(p); this.toPump.clear() })
+    this.toPump.add(peer)
   }
 
   private accept(i: number, bytes: Buffer, peer: DownloadPeer): void {
@@ -225,18 +239,28 @@ export class DownloadSession {
   /** Fills one peer's window with the next missing blocks (or, at the end, with duplicates of the
    * oldest outstanding requests to others). */
   private pump(peer: DownloadPeer): void {
-    if (this.done) return
-    const now = this.node.timers.now()
-    if (now < peer.notBefore || this.unwritten >= MAX_QUEUED_WRITES) return
     const info = this.node.peers.get(peer.addr)
-    const ours = info?.speaksStreams === true
+    if (info?.speaksStreams === true) { this.sendBatch(peer, MAX_BATCH, Math.min(this.ourRangeBlocks, dataBytesFitting(this.node.datagramLimit(info)) / BLOCK_SIZE)); return }
+    const batch = Math.max(1, Math.min(MAX_CLASSIC_BATCH, Math.floor(this.node.pathLimit(peer.addr) / CLASSIC_ANSWER_BYTES)))
+    // A short batch only when little is in flight: the answers on their way free a full one, and a
+    // short batch sent now would come back as a short answer and keep the exchange fragmented.
+    while (peer.room() >= batch || (peer.room() > 0 && peer.win.inFlight < batch)) {
+      if (!this.sendBatch(peer, batch, 1)) return
+    }
+  }
+
+  /** Sends up to `max` requests of up to `run` blocks each to a peer in one datagram; false if none went. */
+  private sendBatch(peer: DownloadPeer, max: number, run: number): boolean {
+    if (this.done) return false
+    const now = this.node.timers.now()
+    if (now < peer.notBefore || this.unwritten >= MAX_QUEUED_WRITES) return false
     const out: BlockRequest[] = []
-    while (peer.room() > out.length && out.length < (ours ? MAX_BATCH : 1)) {
-      const r = this.requests.next(peer, ours ? Math.min(this.ourRangeBlocks, dataBytesFitting(this.node.datagramLimit(info)) / BLOCK_SIZE) : 1, now)
+    while (peer.room() > out.length && out.length < max) {
+      const r = this.requests.next(peer, run, now)
       if (!r) break
       out.push(r)
     }
-    if (out.length === 0) return
+    if (out.length === 0) return false
     const msgs = out.map((r) => ({ type: 'PleaseSendContent' as const, id: this.id, offset: r.first * BLOCK_SIZE, length: r.count * BLOCK_SIZE }))
     const sent = this.node.send(peer.addr, msgs, 'file', 'relay')
     if (sent === 0) {
@@ -244,12 +268,12 @@ export class DownloadSession {
       // allowance returns after 10 s); the sweep tries again.
       for (const r of out) this.requests.release(r, false)
       peer.notBefore = now + 1000
-      return
+      return false
     }
     this.stats.requests += out.length
     for (const r of out) { r.seq = peer.win.sent(); r.deadline = now + peer.win.rtoMs; peer.logSent(r.seq, r.key) }
     peer.askedAt ??= now
-    if (!ours && peer.room() > 0) this.pump(peer)
+    return true
   }
 
   private drop(peer: DownloadPeer, why: string): void {
