@@ -12,7 +12,7 @@ import type { CjNode } from './node.ts'
 import type { MessageOf } from './messages.ts'
 import { BLOCK_SIZE, MAX_REQUEST_LENGTH } from './messages.ts'
 import { BlockPlan } from './block-plan.ts'
-import { DownloadPeer } from './download-peer.ts'
+import { DownloadPeer, MAX_DOWNLOAD_PEERS } from './download-peer.ts'
 import { FileRouter } from './file-router.ts'
 import { dataBytesFitting } from './file-server.ts'
 import { RequestBook } from './request-book.ts'
@@ -27,8 +27,7 @@ import type { Logger } from '../util/logger.ts'
 import type { MetricsSink } from '../metrics/types.ts'
 import type { Timer } from '../util/timers.ts'
 
-/** Peers one download talks to: more add requests and bookkeeping, not speed. */
-export const MAX_DOWNLOAD_PEERS = 64
+export { MAX_DOWNLOAD_PEERS } from './download-peer.ts'
 /** How often the sweep runs: well under the smallest timeout, cheap with a few thousand requests. */
 const SWEEP_MS = 50
 /** Blocks received but not yet on disk (8 MiB), past which no new requests go out: a disk slower
@@ -115,7 +114,8 @@ export class DownloadSession {
     if (this.peers.size >= MAX_DOWNLOAD_PEERS) return
     const known = this.node.peers.get(addr)
     if (known && this.node.peers.isBanned(known)) return
-    const p = new DownloadPeer(addr)
+    // Peers are never removed from a download (a dropped one stays, dropped), so slots stay unique.
+    const p = new DownloadPeer(addr, this.peers.size)
     this.peers.set(addr, p)
     if (this.timer) this.pump(p)
   }
@@ -156,7 +156,7 @@ export class DownloadSession {
     let peer = this.peers.get(from)
     if (!peer) { this.join(from); peer = this.peers.get(from); if (!peer) return }
     const first = m.offset / BLOCK_SIZE
-    const req = this.requests.take(first, from)
+    const req = this.requests.take(first, peer)
     if (!this.adopt(m.eof)) { this.drop(peer, 'claims another size'); return }
     const plan = this.plan!
     let good = 0
