@@ -1,5 +1,6 @@
 // A classic cjp2p peer on a bare UDP socket, written from how the existing implementations behave
-// on the wire (PROTOCOL.md), not from their code: 4096-byte blocks, one request per datagram, no
+// on the wire (PROTOCOL.md), not from their code: 4096-byte blocks, every request of a datagram
+// answered in one datagram (as the Rust node does), its own fetch one request per datagram, no
 // extension messages. Tests and `npm run bench:files` use it to stand for the Rust node and the Ruby
 // client where those cannot run.
 //   cookie: 'always' echoes the cookie we were asked to return on every datagram (Rust); 'never'
