@@ -20,7 +20,7 @@ import { PrometheusMetrics } from './metrics/prometheus-sink.ts'
 import { createPlayerApp, startHttpServer } from './player/app.ts'
 import type { RunningHttpServer } from './player/app.ts'
 import type { Logger } from './util/logger.ts'
-import type { StreamSwarm } from './mesh/stream-swarm.ts'
+import type { StreamSwarm } from './mesh/stream/stream-swarm.ts'
 import { Dht } from './mesh/dht/dht.ts'
 import { FileRouter } from './mesh/file-router.ts'
 
