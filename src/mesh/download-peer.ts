@@ -29,6 +29,9 @@ export class DownloadPeer {
   shortInRow = 0
   restUntil = 0
   rests = 0
+  /** Blocks it gives per answer when asked for more, once an answer showed it (a classic peer: one
+   * for the Ruby client relaying and our emulation, ten for the Rust node's 40 KiB clamp). */
+  answerRun?: number
   /** Not before this time (our own anti-amplification budget toward it was exhausted). */
   notBefore = 0
   /** When we first asked it, and what it has answered so far (reported once per change). */

@@ -37,12 +37,13 @@ export const MAX_QUEUED_WRITES = 2048
 const MAX_WRITE_RUN = 256
 /** Requests in one datagram to a peer of ours (each is answered in its own datagram). */
 const MAX_BATCH = 32
-/** Bytes of one classic answer: a 4096-byte block in base64 with its id, offset, eof and a cookie echo. */
-const CLASSIC_ANSWER_BYTES = 5800
+/** Bytes of a classic answer besides its base64: id, offset, eof and a cookie echo. */
+const CLASSIC_ANSWER_OVERHEAD = 400
 /** Requests in one datagram to a classic peer. The Rust node answers all of a datagram in one
  * datagram (the Ruby client one each), so a batch is sized for its answers to fit one datagram of
- * the path: 8 on loopback (about 45 KB of the 64 KiB), one where datagrams stay at the LCDP size,
- * as a bigger answer would be fragmented on the way. Fewer, bigger datagrams cost both sides less. */
+ * the path: 8 answers of 4096 bytes on loopback (about 45 KB of the 64 KiB), one where datagrams
+ * stay at the LCDP size, as a bigger answer would be fragmented on the way. Fewer, bigger datagrams
+ * cost both sides less. */
 const MAX_CLASSIC_BATCH = 8
 
 export class DownloadSession {
@@ -173,6 +174,8 @@ export class DownloadSession {
       this.requests.settle(req)
       const now = this.node.timers.now()
       if (good > 0) {
+        // Fewer whole blocks than asked, short of the end: what this peer gives per answer.
+        if (good < req.count && first + good < plan.count) peer.answerRun = good
         this.answered(peer, 'supplying')
         this.lastBlockAt = now
         peer.answered(req.retry ? undefined : now - req.sentAt)
@@ -241,11 +244,15 @@ export class DownloadSession {
   private pump(peer: DownloadPeer): void {
     const info = this.node.peers.get(peer.addr)
     if (info?.speaksStreams === true) { this.sendBatch(peer, MAX_BATCH, Math.min(this.ourRangeBlocks, dataBytesFitting(this.node.datagramLimit(info)) / BLOCK_SIZE)); return }
-    const batch = Math.max(1, Math.min(MAX_CLASSIC_BATCH, Math.floor(this.node.pathLimit(peer.addr) / CLASSIC_ANSWER_BYTES)))
+    // A classic peer is asked for as much as one answer datagram of the path carries (the Rust node
+    // serves up to 40 KiB, the Ruby client what is asked) until an answer shows it gives less.
+    const path = this.node.pathLimit(peer.addr)
+    const run = peer.answerRun ?? Math.min(MAX_REQUEST_LENGTH, dataBytesFitting(path)) / BLOCK_SIZE
+    const batch = Math.max(1, Math.min(MAX_CLASSIC_BATCH, Math.floor(path / (Math.ceil(run * BLOCK_SIZE / 3) * 4 + CLASSIC_ANSWER_OVERHEAD))))
     // A short batch only when little is in flight: the answers on their way free a full one, and a
     // short batch sent now would come back as a short answer and keep the exchange fragmented.
     while (peer.room() >= batch || (peer.room() > 0 && peer.win.inFlight < batch)) {
-      if (!this.sendBatch(peer, batch, 1)) return
+      if (!this.sendBatch(peer, batch, run)) return
     }
   }
 
