@@ -1,6 +1,7 @@
 // File transfer benchmark over loopback UDP, every peer in its own process. Prints, in one run,
 // MiB/s, CPU seconds per MiB on each side and peak RSS for:
-//   ours -> ours, 3 of ours -> ours, a classic peer (4096-byte blocks, no extension) -> ours,
+//   ours -> ours, 3 of ours -> ours, a classic peer (4096-byte blocks, no extension) -> ours, the same
+//   serving 40 KiB answers as the Rust node does when asked -> ours,
 //   ours -> a classic getter, the real Ruby client both ways (with --ruby <cjp2p.rb>), and a big
 //   file from one seeder (memory must stay flat).
 // The classic peer is scripts/classic-peer.ts. Start-up (process spawn to a bound node) is measured
@@ -29,7 +30,7 @@ const sizeMiB = Number(args.mib)
 const bigMiB = Number(args['big-mib'])
 const WORKER = new URL('./file-node-worker.ts', import.meta.url).pathname
 
-type Mode = 'ours' | 'classic'
+type Mode = 'ours' | 'classic' | 'classic-40k'
 interface Worker { proc: ChildProcess; address: string; startupMs: number; call(m: object): Promise<Record<string, unknown>> }
 
 async function spawnWorker(dir: string, mode: Mode): Promise<Worker> {
@@ -195,6 +196,7 @@ try {
     ['ours -> ours', ['ours'], 'ours'],
     ['3 of ours -> ours', ['ours', 'ours', 'ours'], 'ours'],
     ['classic peer (emulated) -> ours', ['classic'], 'ours'],
+    ['classic peer, 40 KiB answers (Rust clamp, emulated) -> ours', ['classic-40k'], 'ours'],
     ['ours -> classic getter (emulated)', ['ours'], 'classic'],
   ]
   for (const [name, seeders, getter] of plan) {
