@@ -45,6 +45,10 @@ const CLASSIC_ANSWER_OVERHEAD = 400
  * stay at the LCDP size, as a bigger answer would be fragmented on the way. Fewer, bigger datagrams
  * cost both sides less. */
 const MAX_CLASSIC_BATCH = 8
+/** Data asked of one classic peer and not yet answered: under the 4 MiB receive buffer, so a getter
+ * that stalls a moment loses no answers. The request window counts requests, and a classic peer's
+ * answers are 4 KiB to 40 KiB; 3 MiB in flight is still twice what 64 MiB/s over a 20 ms RTT needs. */
+const MAX_CLASSIC_IN_FLIGHT_BYTES = 3 << 20
 
 export class DownloadSession {
   private log: Logger
@@ -249,10 +253,11 @@ export class DownloadSession {
     const path = this.node.pathLimit(peer.addr)
     const run = peer.answerRun ?? Math.min(MAX_REQUEST_LENGTH, dataBytesFitting(path)) / BLOCK_SIZE
     const batch = Math.max(1, Math.min(MAX_CLASSIC_BATCH, Math.floor(path / (Math.ceil(run * BLOCK_SIZE / 3) * 4 + CLASSIC_ANSWER_OVERHEAD))))
+    const room = () => Math.min(peer.room(), Math.floor(MAX_CLASSIC_IN_FLIGHT_BYTES / (run * BLOCK_SIZE)) - peer.win.inFlight)
     // A short batch only when little is in flight: the answers on their way free a full one, and a
     // short batch sent now would come back as a short answer and keep the exchange fragmented.
-    while (peer.room() >= batch || (peer.room() > 0 && peer.win.inFlight < batch)) {
-      if (!this.sendBatch(peer, batch, run)) return
+    while (room() >= batch || (room() > 0 && peer.win.inFlight < batch)) {
+      if (!this.sendBatch(peer, Math.min(batch, room()), run)) return
     }
   }
 
