@@ -109,7 +109,9 @@ export class VirtualSwarm {
     const m: SwarmMember = { slot, node, reg, log, tally, recorder, joinAt: this.timers.now(), leftAt: null }
     this.members.set(slot, m)
     await node.start()
-    reg.add(log, { bootstrap })
+    // A capped viewer knows its uplink, as one started with `watch --max-upload` does.
+    const copies = opts.uploadCapacity ?? this.init.uploadCapacity ?? 0
+    reg.add(log, { bootstrap, ...(copies > 0 ? { maxUploadBps: copies * this.copyBytesPerSecond } : {}) })
     return m
   }
 
