@@ -477,7 +477,7 @@ export class StreamSwarm extends EventEmitter {
       this.parentFed[s] = true
     }
     if (this.log.hasChunk(n)) { this.count('duplicate'); this.stats.duplicateBytes += m.data.length; return }
-    if (this.startChunk >= 0 && n < Math.max(this.startChunk, this.maxKnown - LIVE_WINDOW_CHUNKS)) { this.count('late'); return }
+    if (this.startChunk >= 0 && n < Math.max(this.startChunk, this.maxKnown - LIVE_WINDOW_CHUNKS) && !this.isInitChunk(n)) { this.count('late'); return }
     // Far beyond the edge we know is either a lie or the future: do not buffer it.
     if (n > this.maxKnown + 4 * STRIPES + 64) return
     const rec = this.log.chunkRecord(n) ?? undefined
@@ -734,12 +734,34 @@ export class StreamSwarm extends EventEmitter {
     return this.maxKnown
   }
 
+  /** The chunks holding the fMP4 init (EXT-X-MAP): every segment needs them, so a joiner fetches
+   * them although they lie far before its start at the live edge. */
+  private initChunks(): number[] {
+    const init = this.log.info()?.init
+    if (!init) return []
+    const out: number[] = []
+    for (let n = Math.floor(init.offset / CHUNK_SIZE); n * CHUNK_SIZE < init.offset + init.length; n++) out.push(n)
+    return out
+  }
+
+  private isInitChunk(n: number): boolean {
+    return this.initChunks().includes(n)
+  }
+
   private repair(now: number): void {
     const from = Math.max(this.startChunk, this.maxKnown - LIVE_WINDOW_CHUNKS)
-    this.assembly.dropBelow(from)
-    for (const k of this.knownSince.keys()) if (k < from) this.knownSince.delete(k)
-    for (const k of this.inFlight.keys()) if (k < from) this.inFlight.delete(k)
+    const init = this.initChunks().filter((n) => n < from)
+    const old = (k: number) => k < from && !init.includes(k)
+    this.assembly.dropBelow(from, (k) => init.includes(k))
+    for (const k of this.knownSince.keys()) if (old(k)) this.knownSince.delete(k)
+    for (const k of this.inFlight.keys()) if (old(k)) this.inFlight.delete(k)
     const missing: MissingChunk[] = []
+    // Due now: no segment plays without it.
+    for (const n of init) {
+      if (this.log.hasChunk(n)) continue
+      if (!this.knownSince.has(n)) this.knownSince.set(n, now)
+      missing.push({ n, knownSince: this.knownSince.get(n) as number, deadline: now })
+    }
     for (const n of this.log.missingChunks(from, this.maxKnown)) {
       let since = this.knownSince.get(n)
       if (since === undefined) { since = now; this.knownSince.set(n, now) }

@@ -32,10 +32,10 @@ import type { RecordWindow } from './record-window.ts'
 import { recordVerifier, type RecordVerifier } from './record-verifier.ts'
 import { KEEP_ALL, keepFrom, pieceChunksFor, type KeepPolicy } from './retention.ts'
 import { openStreamFiles, pinnedPieces, writeFloor, type StreamData, type StreamFiles, type StreamStorage } from './stream-log-load.ts'
-import { StreamSource, type SourceOptions } from './stream-source.ts'
+import { StreamSource, type SegmentAddition, type SourceOptions } from './stream-source.ts'
 import { parseStreamId } from './stream-id.ts'
 import { CHUNK_SIZE, type ChunkRecord, type SegmentRecord, type StreamHead, type StreamId, type StreamInfo, type StreamLogReader, type Verdict } from './stream-types.ts'
-import { ACCEPT, ignore, type SegmentFields } from './verify.ts'
+import { ACCEPT, ignore } from './verify.ts'
 import type { VerifiedChunks } from './verified-chunks.ts'
 import type { StreamKey } from './keys.ts'
 
@@ -297,7 +297,7 @@ export class StreamLog extends EventEmitter implements StreamLogReader {
   // ---- source (delegates to StreamSource, see stream-source.ts) ----
 
   append(bytes: Uint8Array): Promise<ChunkRecord[]> { return this.sourceOp((s) => s.append(bytes)) }
-  addSegment(fields: Omit<SegmentFields, 'n'>): Promise<SegmentRecord> { return this.sourceOp((s) => s.addSegment(fields)) }
+  addSegment(fields: SegmentAddition): Promise<SegmentRecord> { return this.sourceOp((s) => s.addSegment(fields)) }
   setInit(init: { offset: number; length: number } | null): Promise<StreamInfo> { return this.sourceOp((s) => s.setInit(init)) }
   end(): Promise<StreamHead> { return this.sourceOp((s) => s.end()) }
 

@@ -10,7 +10,7 @@
     state: 'waiting for the first verified segment', latency: null, pdtLatency: null, buffer: null,
     stalls: 0, stallSeconds: 0, fatalErrors: [], bytesFromPeers: null, bytesFromSource: null, peers: null,
   }
-  var player = { hls: null, video: video, stats: stats }
+  var player = { hls: null, video: video, stats: stats, lowLatency: false }
   window.cjp2pPlayer = player
 
   // Live tuning (MEDIA.md): stay about 1.5 target durations behind the edge, catch up at up to
@@ -21,6 +21,14 @@
   var hlsConfig = {
     liveSyncDuration: liveSync,
     liveMaxLatencyDuration: liveSync + Math.max(3, 3 * td),
+    maxLiveSyncPlaybackRate: 1.5,
+    backBufferLength: 30,
+  }
+  // A low-latency stream (the playlist has EXT-X-PART-INF): hls.js in lowLatencyMode loads parts
+  // and holds PART-HOLD-BACK behind the edge, which the playlist sets. Any liveSyncDuration we set
+  // would override that hold-back (MEDIA.md), so none is set here.
+  var lowLatencyConfig = {
+    lowLatencyMode: true,
     maxLiveSyncPlaybackRate: 1.5,
     backBufferLength: 30,
   }
@@ -141,11 +149,12 @@
     }
   }
 
-  function start() {
+  function start(lowLatency) {
     stats.state = 'loading'
+    player.lowLatency = lowLatency
     // Check hls.js first: Chromium claims native HLS but stalls on byte-range playlists.
     if (window.Hls && Hls.isSupported()) {
-      var hls = new Hls(hlsConfig)
+      var hls = new Hls(lowLatency ? lowLatencyConfig : hlsConfig)
       player.hls = hls
       hls.on(Hls.Events.ERROR, onHlsError)
       hls.on(Hls.Events.MANIFEST_PARSED, function () { video.play().catch(function () {}) })
@@ -163,7 +172,7 @@
   // hls.js gives up on a playlist with no segments, so wait for the first verified one.
   function waitForSegments() {
     fetch(cfg.playlist, { cache: 'no-store' }).then(function (r) { return r.ok ? r.text() : '' }).then(function (text) {
-      if (text.indexOf('#EXTINF') >= 0) start()
+      if (text.indexOf('#EXTINF') >= 0) start(text.indexOf('#EXT-X-PART-INF') >= 0)
       else setTimeout(waitForSegments, 1000)
     }).catch(function () { setTimeout(waitForSegments, 1000) })
   }
