@@ -132,17 +132,18 @@ async function runMode(mode: 'low' | 'normal', browser: import('playwright-core'
     }
   }
 
-  const pages = await Promise.all(WATCHED_HOPS.map(async () => {
+  const consoleLines: string[] = []
+  const pages = await Promise.all(WATCHED_HOPS.map(async (hops) => {
     const page = await browser.newPage()
+    page.on('console', (m) => { if (m.type() === 'error' || m.type() === 'warning') consoleLines.push(`hop ${hops}: ${m.text()}`) })
+    page.on('pageerror', (e) => consoleLines.push(`hop ${hops}: ${String(e)}`))
     // Time from navigation start to the first frame the compositor shows.
-    await page.addInitScript(() => {
-      const arm = (): void => {
-        const v = document.querySelector('video')
-        if (!v) { requestAnimationFrame(arm); return }
-        v.requestVideoFrameCallback(() => { (window as unknown as { firstFrameMs: number }).firstFrameMs = performance.now() })
-      }
-      document.addEventListener('DOMContentLoaded', arm)
-    })
+    // (A string: tsx would wrap a named function in a helper the page does not have.)
+    await page.addInitScript(`document.addEventListener('DOMContentLoaded', function arm () {
+      var v = document.querySelector('video')
+      if (!v) { requestAnimationFrame(arm); return }
+      v.requestVideoFrameCallback(function () { window.firstFrameMs = performance.now() })
+    })`)
     return page
   }))
   await Promise.all(pages.map((page, i) => page.goto(playerUrl(chain[WATCHED_HOPS[i]]))))
@@ -151,7 +152,10 @@ async function runMode(mode: 'low' | 'normal', browser: import('playwright-core'
 
   const startDeadline = Date.now() + 60_000
   while ((await Promise.all(pages.map(state))).some((s) => s.firstFrameMs === null || s.currentTime < 0.1)) {
-    if (Date.now() > startDeadline) throw new Error(`${mode}: a page did not start playing in 60 s`)
+    if (Date.now() > startDeadline) {
+      const states = await Promise.all(pages.map((p) => p.evaluate(() => JSON.stringify({ ...(window as unknown as { cjp2pPlayer: { stats: object } }).cjp2pPlayer?.stats, firstFrameMs: (window as unknown as { firstFrameMs?: number }).firstFrameMs }))))
+      throw new Error(`${mode}: a page did not start playing in 60 s: ${states.join(' | ')}\n${consoleLines.slice(-20).join('\n')}`)
+    }
     await sleep(200)
   }
   const startups = (await Promise.all(pages.map(state))).map((s) => s.firstFrameMs)
