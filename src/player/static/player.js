@@ -33,6 +33,15 @@
     backBufferLength: 30,
   }
 
+  // hls.js only speeds playback up to catch the live edge while more than 1 s is buffered ahead,
+  // which a low-latency stream never has: a player that lost half a second starting up would stay
+  // that far behind for good. So once playing, when the picture is this far behind hls.js's own
+  // live sync position and that position is already buffered, jump to it (at most every 5 s).
+  var LIVE_JUMP_SECONDS = 0.25
+  var LIVE_JUMP_EVERY_MS = 5000
+  var lastJump = 0
+  var jumping = false
+
   var started = false
   var stallStart = null
   var stallTimeAt = 0
@@ -114,6 +123,23 @@
     return typeof v === 'number' ? v.toFixed(digits) : String(v)
   }
 
+  function bufferedAt(t) {
+    var b = video.buffered
+    for (var i = 0; i < b.length; i++) if (b.start(i) <= t && t + 0.1 <= b.end(i)) return true
+    return false
+  }
+
+  function keepLive() {
+    var hls = player.hls
+    if (!player.lowLatency || !hls || !started || video.paused || video.seeking) return
+    var sync = hls.liveSyncPosition
+    if (typeof sync !== 'number' || !isFinite(sync) || sync - video.currentTime < LIVE_JUMP_SECONDS) return
+    if (Date.now() - lastJump < LIVE_JUMP_EVERY_MS || !bufferedAt(sync)) return
+    lastJump = Date.now()
+    jumping = true
+    video.currentTime = sync
+  }
+
   function tick() {
     var hls = player.hls
     if (hls) {
@@ -178,8 +204,11 @@
   }
 
   video.addEventListener('playing', function () { started = true; stats.state = 'playing'; endStall() })
-  video.addEventListener('waiting', function () { beginStall(); if (started) stats.state = 'buffering' })
+  // A jump within the buffer may fire 'waiting' for an instant; that is not a stall.
+  video.addEventListener('seeked', function () { jumping = false })
+  video.addEventListener('waiting', function () { if (jumping) return; beginStall(); if (started) stats.state = 'buffering' })
   window.addEventListener('pagehide', function () { endStall(); report(true) })
   setInterval(tick, 1000)
+  setInterval(keepLive, 250)
   waitForSegments()
 })()
