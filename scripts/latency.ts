@@ -39,7 +39,7 @@ interface Started { udp: string; http: string; id: string; player?: string }
 interface Node { proc: ChildProcess; info: Started; stderr: string[] }
 interface Sample { g2g: number | null; captureMs: number; file: string }
 interface Row {
-  mode: string; hops: number; samples: Sample[]; startupMs: number | null; stallsAfter5s: number
+  mode: string; hops: number; samples: Sample[]; startupMs: number | null; stallsAfter5s: number; jumps: number
   hlsLatency: number[]; ffplay: string
 }
 
@@ -103,12 +103,12 @@ async function sample(page: Page, file: string): Promise<Sample> {
   return { g2g: ms === null ? null : (mid - clockStripToEpoch(ms, mid)) / 1000, captureMs: after - before, file }
 }
 
-interface PageState { currentTime: number; stalls: number; latency: number | null; firstFrameMs: number | null }
+interface PageState { currentTime: number; stalls: number; jumps: number; latency: number | null; firstFrameMs: number | null }
 const state = (page: Page): Promise<PageState> => page.evaluate(() => {
-  const w = window as unknown as { cjp2pPlayer?: { hls: { latency: number } | null; video: HTMLVideoElement; stats: { stalls: number } }; firstFrameMs?: number }
+  const w = window as unknown as { cjp2pPlayer?: { hls: { latency: number } | null; video: HTMLVideoElement; stats: { stalls: number; liveJumps: number } }; firstFrameMs?: number }
   const p = w.cjp2pPlayer
   return {
-    currentTime: p?.video.currentTime ?? 0, stalls: p?.stats.stalls ?? 0, firstFrameMs: w.firstFrameMs ?? null,
+    currentTime: p?.video.currentTime ?? 0, stalls: p?.stats.stalls ?? 0, jumps: p?.stats.liveJumps ?? 0, firstFrameMs: w.firstFrameMs ?? null,
     latency: p?.hls && Number.isFinite(p.hls.latency) ? p.hls.latency : null,
   }
 })
@@ -162,7 +162,7 @@ async function runMode(mode: 'low' | 'normal', browser: import('playwright-core'
   await sleep(SETTLE_MS)
   const stallsAtSettle = (await Promise.all(pages.map(state))).map((s) => s.stalls)
 
-  const rows: Row[] = WATCHED_HOPS.map((hops, i) => ({ mode, hops, samples: [], startupMs: startups[i], stallsAfter5s: 0, hlsLatency: [], ffplay: '' }))
+  const rows: Row[] = WATCHED_HOPS.map((hops, i) => ({ mode, hops, samples: [], startupMs: startups[i], stallsAfter5s: 0, jumps: 0, hlsLatency: [], ffplay: '' }))
   const every = (SECONDS * 1000) / SAMPLES
   const began = Date.now()
   for (let k = 0; k < SAMPLES; k++) {
@@ -175,7 +175,7 @@ async function runMode(mode: 'low' | 'normal', browser: import('playwright-core'
     }
   }
   const ends = await Promise.all(pages.map(state))
-  ends.forEach((s, i) => { rows[i].stallsAfter5s = s.stalls - stallsAtSettle[i] })
+  ends.forEach((s, i) => { rows[i].stallsAfter5s = s.stalls - stallsAtSettle[i]; rows[i].jumps = s.jumps })
   await Promise.all(pages.map((p) => p.close()))
   for (const row of rows) row.ffplay = ffplayPlays(playlistUrl(chain[row.hops], id))
   stopAll()
@@ -184,11 +184,11 @@ async function runMode(mode: 'low' | 'normal', browser: import('playwright-core'
 }
 
 function table(rows: Row[]): string {
-  const head = ['mode', 'page', 'samples read', 'g2g median s', 'g2g p90 s', 'g2g max s', 'stalls after 5 s', 'first frame ms', 'hls.latency median s', 'ffplay plays']
+  const head = ['mode', 'page', 'samples read', 'g2g median s', 'g2g p90 s', 'g2g max s', 'stalls after 5 s', 'first frame ms', 'live jumps', 'hls.latency median s', 'ffplay plays']
   const body = rows.map((r) => {
     const g = r.samples.map((s) => s.g2g).filter((x): x is number => x !== null)
     return [r.mode, r.hops === 0 ? 'source' : `${r.hops} relays out`, `${g.length}/${r.samples.length}`, median(g).toFixed(2), quantile(g, 0.9).toFixed(2),
-      (g.length ? Math.max(...g) : NaN).toFixed(2), String(r.stallsAfter5s), r.startupMs === null ? '-' : r.startupMs.toFixed(0),
+      (g.length ? Math.max(...g) : NaN).toFixed(2), String(r.stallsAfter5s), r.startupMs === null ? '-' : r.startupMs.toFixed(0), String(r.jumps),
       median(r.hlsLatency).toFixed(2), r.ffplay]
   })
   const all = [head, ...body]

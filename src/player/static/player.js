@@ -8,7 +8,7 @@
   var cfg = root.dataset
   var stats = {
     state: 'waiting for the first verified segment', latency: null, pdtLatency: null, buffer: null,
-    stalls: 0, stallSeconds: 0, fatalErrors: [], bytesFromPeers: null, bytesFromSource: null, peers: null,
+    stalls: 0, stallSeconds: 0, liveJumps: 0, fatalErrors: [], bytesFromPeers: null, bytesFromSource: null, peers: null,
   }
   var player = { hls: null, video: video, stats: stats, lowLatency: false }
   window.cjp2pPlayer = player
@@ -36,8 +36,10 @@
   // hls.js only speeds playback up to catch the live edge while more than 1 s is buffered ahead,
   // which a low-latency stream never has: a player that lost half a second starting up would stay
   // that far behind for good. So once playing, when the picture is this far behind hls.js's own
-  // live sync position and that position is already buffered, jump to it (at most every 5 s).
-  var LIVE_JUMP_SECONDS = 0.25
+  // live sync position and that position is buffered with some to spare, jump to it (at most every
+  // 5 s; hls.js itself moves the sync position back after a stall, so a jump never undoes that).
+  var LIVE_JUMP_SECONDS = 0.3
+  var LIVE_JUMP_SPARE_SECONDS = 0.3
   var LIVE_JUMP_EVERY_MS = 5000
   var lastJump = 0
   var jumping = false
@@ -123,9 +125,9 @@
     return typeof v === 'number' ? v.toFixed(digits) : String(v)
   }
 
-  function bufferedAt(t) {
+  function bufferedAt(t, spare) {
     var b = video.buffered
-    for (var i = 0; i < b.length; i++) if (b.start(i) <= t && t + 0.1 <= b.end(i)) return true
+    for (var i = 0; i < b.length; i++) if (b.start(i) <= t && t + spare <= b.end(i)) return true
     return false
   }
 
@@ -134,9 +136,10 @@
     if (!player.lowLatency || !hls || !started || video.paused || video.seeking) return
     var sync = hls.liveSyncPosition
     if (typeof sync !== 'number' || !isFinite(sync) || sync - video.currentTime < LIVE_JUMP_SECONDS) return
-    if (Date.now() - lastJump < LIVE_JUMP_EVERY_MS || !bufferedAt(sync)) return
+    if (Date.now() - lastJump < LIVE_JUMP_EVERY_MS || !bufferedAt(sync, LIVE_JUMP_SPARE_SECONDS)) return
     lastJump = Date.now()
     jumping = true
+    stats.liveJumps++
     video.currentTime = sync
   }
 
