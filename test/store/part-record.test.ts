@@ -9,6 +9,9 @@ import { isSegmentRecordShape, signSegment, verifySegment } from '../../src/stor
 import { pickSegmentRecord, segmentRecordProblem, MAX_PARTS_PER_SEGMENT } from '../../src/store/record-shape.ts'
 import { segmentSigningBytes } from '../../src/store/signing-bytes.ts'
 import { decodeDatagram, encodeDatagram } from '../../src/mesh/messages.ts'
+import { StreamLog } from '../../src/store/stream-log.ts'
+import { CHUNK_SIZE } from '../../src/store/stream-types.ts'
+import { bytesOf, defer, tempDir } from './helpers.ts'
 
 const key = generateStreamKey()
 const id = makeStreamId(key.publicKeyHex, 'parts')
@@ -38,7 +41,10 @@ test('forged part offsets, lengths and positions are rejected', () => {
     { ...rec, part: { ...rec.part!, msn: 11 } },
     { ...rec, part: { ...rec.part!, independent: true } },
   ]
-  for (const f of forgeries) assert.deepEqual(verifySegment(id, f), { result: 'reject', reason: 'bad segment signature' }, JSON.stringify(f))
+  for (const f of forgeries) {
+    const v = verifySegment(id, f)
+    assert.deepEqual([v.result, v.result === 'reject' && v.reason], ['reject', 'bad segment signature'], JSON.stringify(f))
+  }
   // Dropping the part fields does not turn a part into a whole segment: v1 bytes, v2 signature.
   const { part: _, ...stripped } = rec
   assert.equal(verifySegment(id, stripped).result, 'reject')
@@ -71,4 +77,33 @@ test('part records cross the wire intact', () => {
   assert.ok(got.type === 'HereAreSegments')
   assert.deepEqual(got.segments, [rec])
   assert.equal(verifySegment(id, got.segments[0]).result, 'accept')
+})
+
+test('the source numbers parts: msn moves on at index 0 and after a discontinuity; a replica and the journal keep parts', async (t) => {
+  const dir = await tempDir(t)
+  const src = await StreamLog.createSource(dir, key, 'numbered', { format: 'fmp4', init: { offset: 0, length: 500 }, targetDuration: 1 })
+  defer(t, () => src.close())
+  await src.append(bytesOf(8 * CHUNK_SIZE, 3))
+  const part = (i: number, index: number, independent: boolean, discontinuity = false) =>
+    src.addSegment({ offset: i * CHUNK_SIZE, length: 1000, duration: 0.24, pdt: 1_700_000_000_000 + i * 240, discontinuity, part: { index, independent } })
+  const recs = [
+    await part(0, 0, true), await part(1, 1, false), await part(2, 2, false),
+    await part(3, 0, true), await part(4, 1, false),
+    await part(5, 1, false, true), // an encoder restart: a new segment, whatever the ingest said
+    await part(6, 1, false),
+  ]
+  assert.deepEqual(recs.map((r) => [r.n, r.part?.msn, r.part?.index]), [[0, 0, 0], [1, 0, 1], [2, 0, 2], [3, 1, 0], [4, 1, 1], [5, 2, 0], [6, 2, 1]])
+  for (const r of recs) assert.equal(verifySegment(src.id, r).result, 'accept')
+
+  const rep = await StreamLog.openReplica(await tempDir(t), src.id)
+  defer(t, () => rep.close())
+  assert.equal(rep.putSegment(recs[4]).result, 'accept')
+  assert.deepEqual(rep.segment(4), recs[4])
+  assert.equal(rep.putSegment({ ...recs[5], offset: recs[5].offset + 16 }).result, 'reject')
+
+  // Reopened from its journal, the source still has the parts (and their signatures verify on load).
+  await src.close()
+  const again = await StreamLog.createSource(dir, key, 'numbered', { format: 'fmp4', targetDuration: 1 })
+  defer(t, () => again.close())
+  assert.deepEqual(again.segment(6)?.part, { msn: 2, index: 1, independent: false })
 })
