@@ -48,13 +48,9 @@ export interface LivePlaylistInput {
 }
 
 export function buildLivePlaylist(input: LivePlaylistInput): string {
-  if (hasParts(input.segments)) return buildPartedPlaylist(input)
+  const { mapUri, window } = checkInput(input)
+  if (hasParts(input.segments)) return buildPartedPlaylist(input, mapUri, window)
   const { info, ended, mediaUri } = input
-  const mapUri = input.mapUri ?? mediaUri
-  const window = input.window ?? DEFAULT_PLAYLIST_WINDOW
-  if (!Number.isInteger(window) || window < 1) throw new RangeError(`playlist window must be a positive integer, got ${window}`)
-  if (/["\r\n]/.test(mediaUri + mapUri)) throw new RangeError('media URIs must not contain quotes or line breaks')
-  checkConsecutive(input.segments)
 
   const skipped = Math.max(0, input.segments.length - window)
   const listed = input.segments.slice(skipped)
@@ -86,13 +82,8 @@ export function buildLivePlaylist(input: LivePlaylistInput): string {
 }
 
 /** The LL-HLS form: the records are parts, `window` complete segments plus the one in progress. */
-function buildPartedPlaylist(input: LivePlaylistInput): string {
+function buildPartedPlaylist(input: LivePlaylistInput, mapUri: string, window: number): string {
   const { info, ended, mediaUri } = input
-  const mapUri = input.mapUri ?? mediaUri
-  const window = input.window ?? DEFAULT_PLAYLIST_WINDOW
-  if (!Number.isInteger(window) || window < 1) throw new RangeError(`playlist window must be a positive integer, got ${window}`)
-  if (/["\r\n]/.test(mediaUri + mapUri)) throw new RangeError('media URIs must not contain quotes or line breaks')
-  checkConsecutive(input.segments)
   const all = groupParts(input.segments, ended)
   const completeCount = all.filter((s) => s.complete).length
   const skip = Math.max(0, completeCount - window)
@@ -137,6 +128,16 @@ function buildPartedPlaylist(input: LivePlaylistInput): string {
 }
 
 const duration = (s: PartedSegment): number => s.parts.reduce((sum, p) => sum + p.duration, 0)
+
+/** The map URI and window the input implies; throws RangeError for input no playlist can carry. */
+function checkInput(input: LivePlaylistInput): { mapUri: string; window: number } {
+  const mapUri = input.mapUri ?? input.mediaUri
+  const window = input.window ?? DEFAULT_PLAYLIST_WINDOW
+  if (!Number.isInteger(window) || window < 1) throw new RangeError(`playlist window must be a positive integer, got ${window}`)
+  if (/["\r\n]/.test(input.mediaUri + mapUri)) throw new RangeError('media URIs must not contain quotes or line breaks')
+  checkConsecutive(input.segments)
+  return { mapUri, window }
+}
 
 function checkConsecutive(segments: readonly SegmentRecord[]): void {
   for (let i = 1; i < segments.length; i++) {
