@@ -18,7 +18,7 @@ import { join, resolve } from 'node:path'
 import type { Page } from 'playwright-core'
 import { PNG } from 'pngjs'
 import { CHROMIUM, CHROMIUM_ARGS } from '../test/helpers/browser.ts'
-import { clockStripToEpoch, readClockStrip } from '../src/ingest/clock-strip.ts'
+import { CLOCK_BIT_WIDTH, CLOCK_BITS, CLOCK_STRIP_HEIGHT, clockStripToEpoch, readClockStrip } from '../src/ingest/clock-strip.ts'
 
 const REPO = resolve(import.meta.dirname, '..')
 const arg = (name: string, fallback: string): string => {
@@ -37,7 +37,9 @@ const OUT = resolve(arg('out', join(REPO, 'artifacts', `latency-${new Date().toI
 
 interface Started { udp: string; http: string; id: string; player?: string }
 interface Node { proc: ChildProcess; info: Started; stderr: string[] }
-interface Sample { g2g: number | null; captureMs: number; file: string }
+/** g2g: from the frame-callback reading (exact display time); shot: from the screenshot (midpoint of
+ * the browser clock around a capture that took captureMs). */
+interface Sample { g2g: number | null; shot: number | null; captureMs: number; file: string }
 interface Row {
   mode: string; hops: number; samples: Sample[]; startupMs: number | null; stallsAfter5s: number; jumps: number
   hlsLatency: number[]; ffplay: string
@@ -90,17 +92,36 @@ function ffplayPlays(url: string): string {
   return r.status === 0 ? 'yes' : `no (exit ${r.status}: ${r.stderr.trim().split('\n').at(-1)})`
 }
 
-/** Screenshots the video and reads the burned-in clock; the browser clock is read just before and after. */
+/** Two readings of the burned-in clock. First the exact one: in the page, at the next video frame
+ * callback, the frame is drawn to a canvas and the browser's wall clock at its expected display
+ * time is taken. Then a screenshot (for people, and as a cross-check): its pixels are read the same
+ * way against the browser clock read before and after the capture, which on a busy machine can
+ * take most of a second, so its error is up to half the capture time. */
 async function sample(page: Page, file: string): Promise<Sample> {
-  const video = page.locator('video')
-  const box = await video.boundingBox()
+  const frame = await page.evaluate(`new Promise((resolve) => {
+    var v = document.querySelector('video')
+    v.requestVideoFrameCallback(function (now, meta) {
+      var c = document.createElement('canvas')
+      c.width = ${CLOCK_BITS * CLOCK_BIT_WIDTH}; c.height = ${CLOCK_STRIP_HEIGHT}
+      var g = c.getContext('2d')
+      g.drawImage(v, 0, 0, c.width, c.height, 0, 0, c.width, c.height)
+      var shownAt = Date.now() + (meta.expectedDisplayTime - performance.now())
+      resolve({ shownAt: shownAt, rgba: Array.from(g.getImageData(0, 0, c.width, c.height).data) })
+    })
+  })`) as { shownAt: number; rgba: number[] }
+  const frameMs = readClockStrip(Uint8Array.from(frame.rgba), CLOCK_BITS * CLOCK_BIT_WIDTH, 0, 0)
+  const box = await page.locator('video').boundingBox()
   const before = await page.evaluate(() => Date.now())
   const png = await page.screenshot({ path: file })
   const after = await page.evaluate(() => Date.now())
   const img = PNG.sync.read(png)
-  const ms = box ? readClockStrip(img.data, img.width, box.x, box.y) : null
+  const shotMs = box ? readClockStrip(img.data, img.width, box.x, box.y) : null
   const mid = (before + after) / 2
-  return { g2g: ms === null ? null : (mid - clockStripToEpoch(ms, mid)) / 1000, captureMs: after - before, file }
+  return {
+    g2g: frameMs === null ? null : (frame.shownAt - clockStripToEpoch(frameMs, frame.shownAt)) / 1000,
+    shot: shotMs === null ? null : (mid - clockStripToEpoch(shotMs, mid)) / 1000,
+    captureMs: after - before, file,
+  }
 }
 
 interface PageState { currentTime: number; stalls: number; jumps: number; latency: number | null; firstFrameMs: number | null }
@@ -184,12 +205,13 @@ async function runMode(mode: 'low' | 'normal', browser: import('playwright-core'
 }
 
 function table(rows: Row[]): string {
-  const head = ['mode', 'page', 'samples read', 'g2g median s', 'g2g p90 s', 'g2g max s', 'stalls after 5 s', 'first frame ms', 'live jumps', 'hls.latency median s', 'ffplay plays']
+  const head = ['mode', 'page', 'read', 'g2g median s', 'g2g p90 s', 'g2g max s', 'screenshot median s (capture ms)', 'stalls after 5 s', 'first frame ms', 'live jumps', 'hls.latency median s', 'ffplay plays']
   const body = rows.map((r) => {
     const g = r.samples.map((s) => s.g2g).filter((x): x is number => x !== null)
+    const shots = r.samples.map((s) => s.shot).filter((x): x is number => x !== null)
     return [r.mode, r.hops === 0 ? 'source' : `${r.hops} relays out`, `${g.length}/${r.samples.length}`, median(g).toFixed(2), quantile(g, 0.9).toFixed(2),
-      (g.length ? Math.max(...g) : NaN).toFixed(2), String(r.stallsAfter5s), r.startupMs === null ? '-' : r.startupMs.toFixed(0), String(r.jumps),
-      median(r.hlsLatency).toFixed(2), r.ffplay]
+      (g.length ? Math.max(...g) : NaN).toFixed(2), `${median(shots).toFixed(2)} (${median(r.samples.map((s) => s.captureMs)).toFixed(0)})`,
+      String(r.stallsAfter5s), r.startupMs === null ? '-' : r.startupMs.toFixed(0), String(r.jumps), median(r.hlsLatency).toFixed(2), r.ffplay]
   })
   const all = [head, ...body]
   const w = head.map((_, i) => Math.max(...all.map((r) => r[i].length)))
@@ -213,7 +235,7 @@ async function main(): Promise<void> {
     await sleep(1000)
     await rm(work, { recursive: true, force: true })
   }
-  const text = `glass-to-glass in Chromium + hls.js, ${SAMPLES} samples over ${SECONDS} s per page (browser clock at the screenshot - clock read from the picture)\n` +
+  const text = `glass-to-glass in Chromium + hls.js, ${SAMPLES} samples over ${SECONDS} s per page: the browser clock when a frame is shown - the source clock burned into it\n` +
     `${table(rows)}\nscreenshots: ${OUT}\n`
   await writeFile(join(OUT, 'latency.txt'), text)
   await writeFile(join(OUT, 'latency.json'), JSON.stringify(rows, null, 2))
