@@ -3,9 +3,10 @@
 // source (`ingest testsrc`, real ffmpeg) and a chain of five relays, each started with `--peer` of
 // the one before (the chain is asked for, not enforced: a relay may still learn of other peers).
 // Chromium opens three player pages: the source's own, the relay two hops out and the one five
-// hops out. Every few seconds it screenshots each video; the picture carries the source's wall
-// clock burned in as a row of black/white blocks (src/ingest/clock-strip.ts) above the human one,
-// and glass-to-glass = the browser's clock at the screenshot - the clock read from the pixels.
+// hops out. The picture carries the source's wall clock burned in as a row of black/white blocks
+// (src/ingest/clock-strip.ts) above the human one. Every few seconds, for each page, the blocks are
+// read from the frame being shown (at a video frame callback: glass-to-glass = the browser clock
+// at that frame's display time - the clock in its pixels), and a screenshot is saved and read too.
 // Also: stalls after the first 5 s of playback, page load to first frame, and whether ffplay
 // plays the same playlist. Screenshots go to a folder it prints. Run it under the heavy lock.
 //
