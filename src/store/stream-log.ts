@@ -7,7 +7,8 @@
 //                 retention window instead pieces data.<k> (see data-pieces.ts)
 //   floor         the first chunk retention has not deleted (absent: 0)
 //   records.jsonl append-only info/chunk/segment/head records, all re-verified on load
-//   verified      append-only u32 chunk numbers whose bytes are durably in `data`
+//   verified      append-only u32 chunk numbers whose bytes are durably in `data` (rewritten
+//                 once mostly of deleted chunks, see verified-chunks.ts)
 // Crash safety: bytes are written first; a chunk's number goes to `verified` only after its record
 // is in the journal and `data` was fdatasync'ed (batched). On open, a chunk counts as verified only
 // if its record loads AND (its mark is on disk OR, for the last few unmarked chunks, re-hashing
