@@ -9,10 +9,10 @@
 // The rewrite runs in the same chain as appends, so no line appended before it is lost and none
 // after it lands in the old file; it goes to a temporary file renamed over the journal, so a crash
 // mid-way leaves the old journal whole.
-import { open, rename, rm, type FileHandle } from 'node:fs/promises'
+import { open, type FileHandle } from 'node:fs/promises'
 import { StoreError, fsError } from './errors.ts'
 import { silentLogger, type StoreLogger } from './logger.ts'
-import { openIfExists } from './file-io.ts'
+import { openIfExists, replaceFile } from './file-io.ts'
 import type { ChunkRecord, SegmentRecord, StreamHead, StreamInfo } from './stream-types.ts'
 
 export type JournalEntry =
@@ -161,22 +161,7 @@ export class RecordsJournal {
         }
       }, silentLogger)
       const text = [...infos, ...kept, ...heads].join('')
-      const tmp = this.file + '.tmp'
-      let fresh: FileHandle
-      try {
-        const w = await open(tmp, 'w')
-        try {
-          await w.writeFile(text, 'utf8')
-          await w.datasync()
-        } finally {
-          await w.close()
-        }
-        await rename(tmp, this.file)
-        fresh = await open(this.file, 'a+')
-      } catch (err) {
-        await rm(tmp, { force: true }).catch(() => {})
-        throw fsError(err, `compacting ${this.file}`)
-      }
+      const fresh = await replaceFile(this.file, text, 'a+', `compacting ${this.file}`)
       await this.fh.close().catch(() => {})
       this.fh = fresh
       this.bytes = Buffer.byteLength(text)

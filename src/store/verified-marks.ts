@@ -5,9 +5,9 @@
 // rewrite() replaces the file with a given set of marks (a temporary file renamed over it, so a
 // crash leaves one whole file or the other); VerifiedChunks uses it to drop the marks of chunks
 // retention deleted.
-import { open, rename, rm, type FileHandle } from 'node:fs/promises'
+import { open, type FileHandle } from 'node:fs/promises'
 import { errnoCode, fsError } from './errors.ts'
-import { openIfExists, writeAll } from './file-io.ts'
+import { openIfExists, replaceFile, writeAll } from './file-io.ts'
 
 const ENTRY_BYTES = 4
 const READ_BYTES = 64 * 1024
@@ -75,22 +75,7 @@ export class VerifiedMarks {
     const list = [...chunks]
     const buf = Buffer.alloc(list.length * ENTRY_BYTES)
     list.forEach((n, i) => buf.writeUInt32LE(n, i * ENTRY_BYTES))
-    const tmp = this.file + '.tmp'
-    let fresh: FileHandle
-    try {
-      const w = await open(tmp, 'w')
-      try {
-        await writeAll(w, buf, 0, `writing ${tmp}`)
-        await w.datasync()
-      } finally {
-        await w.close()
-      }
-      await rename(tmp, this.file)
-      fresh = await open(this.file, 'r+')
-    } catch (err) {
-      await rm(tmp, { force: true }).catch(() => {})
-      throw fsError(err, `rewriting ${this.file}`)
-    }
+    const fresh = await replaceFile(this.file, buf, 'r+', `rewriting ${this.file}`)
     await this.fh.close().catch(() => {})
     this.fh = fresh
     this.size = buf.length
