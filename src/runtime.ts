@@ -14,6 +14,9 @@ import { FileStore } from './store/file-store.ts'
 import type { KeepPolicy } from './store/retention.ts'
 import { StreamLog } from './store/stream-log.ts'
 import { loadOrCreateKey } from './store/keys.ts'
+import { isStoreError } from './store/errors.ts'
+import { epochName, newestEpoch } from './store/stream-epochs.ts'
+import { makeStreamId } from './store/stream-id.ts'
 import { bindPort } from './port-binding.ts'
 import type { MediaFormat, StreamLogReader } from './store/stream-types.ts'
 import { PrometheusMetrics } from './metrics/prometheus-sink.ts'
@@ -151,11 +154,25 @@ export class Runtime {
 
   /** Starts a stream we are the source of, signed with the key in `keyFile` (default
    * <dir>/keys/<name>.key), made on first use: the same key is the same stream id. */
-  async startSource(name: string, opts: { format: MediaFormat; targetDuration: number; keyFile?: string; onKeyCreated?: (file: string) => void; keep?: KeepPolicy }): Promise<{ log: StreamLog; swarm: StreamSwarm }> {
+  async startSource(name: string, opts: {
+    format: MediaFormat; targetDuration: number; keyFile?: string; onKeyCreated?: (file: string) => void; keep?: KeepPolicy
+    /** The stream under `name` had ended, so this run is a new stream, `newId`. */
+    onEnded?: (endedId: string, newId: string) => void
+  }): Promise<{ log: StreamLog; swarm: StreamSwarm }> {
     const key = await loadOrCreateKey(opts.keyFile ?? join(this.opts.dir, 'keys', `${name}.key`), opts.onKeyCreated)
-    const log = await StreamLog.createSource(this.opts.dir, key, name, {
+    const create = (k: number): Promise<StreamLog> => StreamLog.createSource(this.opts.dir, key, epochName(name, k), {
       format: opts.format, targetDuration: opts.targetDuration, keep: opts.keep, logger: this.opts.logger.child('store'),
     })
+    // An ended stream stays ended; running its name again starts the next one (stream-epochs.ts).
+    const k = await newestEpoch(this.opts.dir, key.publicKeyHex, name)
+    let log: StreamLog
+    try {
+      log = await create(k)
+    } catch (err) {
+      if (!isStoreError(err, 'ERR_ENDED')) throw err
+      log = await create(k + 1)
+      opts.onEnded?.(makeStreamId(key.publicKeyHex, epochName(name, k)), log.id)
+    }
     this.logs.set(log.id, log)
     this.metrics.setNodeRole('source')
     this.dht.provide(log.id)

@@ -95,6 +95,7 @@ export async function startIngest(input: string | undefined, flags: IngestFlags,
       format: ingestFormat(flags), targetDuration: Math.ceil(flags.segmentSeconds), keyFile, keep: flags.keep,
       // A runtime handed in (the demo) keeps a throwaway key in its own folder: nothing to announce.
       onKeyCreated: rtIn ? undefined : (file) => log.info(`created the stream key ${file} (mode 0600): keep it, it is this stream's identity`),
+      onEnded: (ended, next) => log.info(`${ended} has ended (an ended stream stays ended); starting a new stream, ${next}`),
     })
     const ingest = new Ingest({ sink: streamLogSink(slog), logger: log.child('ingest') }, {
       input: input ?? '', name, segmentSeconds: flags.segmentSeconds, format: ingestFormat(flags), latency: flags.latency, bitrate: flags.bitrate, loop: flags.loop,

@@ -13,6 +13,7 @@ import type { IngestLogger } from './ingest-components.ts'
 import { IngestError } from './ingest-error.ts'
 import type { IngestSegment } from './ingest-sink.ts'
 import { FileTail } from './file-tail.ts'
+import { HolePuncher } from './hole-puncher.ts'
 import { PlaylistFollower, type PlaylistUpdate } from './playlist-follower.ts'
 import type { PlaylistHeader } from './playlist-parser.ts'
 
@@ -41,6 +42,11 @@ export interface RunInit {
   /** Null in tail mode when only the playlist was given: taken from its segment or map URI. */
   mediaPath: string | null
   pollMs?: number
+  /** The media file is ours (ffmpeg's, not another program's in --tail mode): free what is in the
+   * log (hole-puncher.ts). */
+  freeConsumed?: boolean
+  /** Consumed bytes per hole punched (tests shrink it). */
+  punchEveryBytes?: number
 }
 
 export class IngestRun {
@@ -52,6 +58,8 @@ export class IngestRun {
   private readonly follower: PlaylistFollower
   private mediaPath: string | null
   private tail: FileTail | null = null
+  private puncher: HolePuncher | null = null
+  private readonly init: RunInit
   private delivered = 0
   private lastSegmentEnd = 0
   private writerDone = false
@@ -68,6 +76,7 @@ export class IngestRun {
     this.playlistPath = init.playlistPath
     this.pollMs = init.pollMs
     this.mediaPath = init.mediaPath
+    this.init = init
     this.follower = new PlaylistFollower({ logger: this.logger }, { path: init.playlistPath, pollMs: init.pollMs }, (u) => this.onPlaylist(u))
     this.follower.on('error', (err: Error) => hooks.error(err))
   }
@@ -106,7 +115,12 @@ export class IngestRun {
     this.closed = true
     this.writerDone = true
     this.wakeWaiters()
-    await Promise.all([this.follower.close(), this.tail?.close()])
+    await Promise.all([this.follower.close(), this.tail?.close(), this.puncher?.close()])
+  }
+
+  /** Bytes of the run file given back to the file system (hole-puncher.ts). */
+  get freedBytes (): number {
+    return this.puncher?.freedBytes ?? 0
   }
 
   private async onPlaylist (u: PlaylistUpdate): Promise<void> {
@@ -117,6 +131,7 @@ export class IngestRun {
       await this.hooks.header(u.header, this.base)
       if (u.header.map) this.initFacts = readInit(await this.readRunFile(u.header.map.offset, Math.min(u.header.map.length, MAX_INIT_READ)))
       this.tail = new FileTail({ logger: this.logger }, { path: this.mediaPath, pollMs: this.pollMs }, (b) => this.onBytes(b))
+      if (this.init.freeConsumed) this.puncher = new HolePuncher({ logger: this.logger }, { path: this.mediaPath, everyBytes: this.init.punchEveryBytes })
       this.tail.on('error', (err: Error) => this.hooks.error(err))
       if (!this.closed) this.tail.start()
     }
@@ -161,6 +176,7 @@ export class IngestRun {
   private async onBytes (bytes: Buffer): Promise<void> {
     await this.hooks.append(bytes)
     this.delivered += bytes.length
+    this.puncher?.consumed(this.delivered)
     this.wakeWaiters()
   }
 

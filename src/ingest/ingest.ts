@@ -60,8 +60,11 @@ export interface IngestInit {
   pollMs?: number
   /** Segments in ffmpeg's own sliding playlist (tests shrink it; see ffmpeg-args.ts). */
   ffmpegWindowSegments?: number
-  /** Keep finished run directories (default: delete them once their bytes are in the log). */
+  /** Keep run files whole (default: free the running one's bytes once they are in the log, see
+   * hole-puncher.ts, and delete finished run directories). */
   keepRunFiles?: boolean
+  /** Consumed bytes per hole punched in the running ffmpeg's file (tests shrink it). */
+  punchEveryBytes?: number
   env?: NodeJS.ProcessEnv
 }
 
@@ -112,6 +115,8 @@ export class Ingest extends EventEmitter {
   get bytesAppended (): number { return this.appended }
   get segmentCount (): number { return this.segmentsAdded }
   get restarts (): number { return Math.max(0, this.runs - 1) }
+  /** Bytes of the running ffmpeg's file given back to the file system (hole-puncher.ts). */
+  get freedBytes (): number { return this.run?.freedBytes ?? 0 }
   /** The running ffmpeg's pid, or null (tail mode, between runs). */
   get pid (): number | null { return this.proc?.pid ?? null }
 
@@ -204,7 +209,10 @@ export class Ingest extends EventEmitter {
       mediaPath = join(dir, format === 'fmp4' ? 'stream.m4s' : 'stream.ts')
       playlistPath = join(dir, 'stream.m3u8')
     }
-    const run = new IngestRun({ logger: this.logger }, { base: this.appended, playlistPath, mediaPath, pollMs: this.init.pollMs }, {
+    const run = new IngestRun({ logger: this.logger }, {
+      base: this.appended, playlistPath, mediaPath, pollMs: this.init.pollMs,
+      freeConsumed: !this.init.tail && !this.init.keepRunFiles, punchEveryBytes: this.init.punchEveryBytes,
+    }, {
       header: async (h, base) => {
         if (this.infoSent) return
         this.infoSent = true
