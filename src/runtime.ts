@@ -23,6 +23,7 @@ import type { Logger } from './util/logger.ts'
 import type { StreamSwarm } from './mesh/stream-swarm.ts'
 import { Dht } from './mesh/dht/dht.ts'
 import { FileRouter } from './mesh/file-router.ts'
+import { NatTraversal } from './mesh/nat/nat-traversal.ts'
 
 /** While a download or a stream wants providers, the DHT is asked again this often. */
 const DISCOVER_EVERY_MS = 15_000
@@ -53,6 +54,8 @@ export interface RuntimeOptions {
 
 export class Runtime {
   readonly streams: StreamRegistry
+  /** Observed addresses, NAT kind, introductions and keepalives (src/mesh/nat/). */
+  readonly nat: NatTraversal
   readonly logs = new Map<string, StreamLog>()
   http: RunningHttpServer | null = null
   /** Other nodes' HTTP endpoints whose status the dashboard may read (the demo sets these). */
@@ -72,6 +75,7 @@ export class Runtime {
     readonly dht: Dht,
   ) {
     this.streams = new StreamRegistry(node)
+    this.nat = new NatTraversal({ node })
     // The relay fan-out gauge: how many peers this node fed in the last interval, over all streams.
     this.fanoutTimer = setInterval(() => {
       let fed = 0
@@ -112,6 +116,7 @@ export class Runtime {
     const rt = new Runtime(opts, node, metrics, files, fileServer, dht)
     try {
       await node.start()
+      rt.nat.start()
       dht.start()
       for (const id of await files.list()) dht.provide(id)
       if (opts.httpPort !== null && opts.httpPort !== undefined) await rt.startHttp(opts.httpPort, opts.httpHost ?? '127.0.0.1')
@@ -211,7 +216,7 @@ export class Runtime {
     const peers = this.node.peers.all().filter((p) => p.lastHeard > 0).map((p) => ({
       addr: p.addr, verified: p.verified, rttMs: p.rttMs === undefined ? null : Math.round(p.rttMs * 10) / 10,
       lastHeardMsAgo: Date.now() - p.lastHeard, banned: this.node.peers.isBanned(p), penalty: Math.round(p.penalty),
-      speaksStreams: p.speaksStreams,
+      speaksStreams: p.speaksStreams, nat: p.nat ?? null,
     }))
     const streams = this.streams.list().map((s) => {
       const st = s.status()
@@ -224,6 +229,7 @@ export class Runtime {
       streams,
       playback: { ...this.playback, stallSeconds: Math.round(this.playback.stallSeconds * 1000) / 1000 },
       dashboardPeers: this.dashboardPeers,
+      nat: this.nat.status(),
       dht: { id: this.dht.id.toString('hex'), contacts: this.dht.table.size, providerKeys: this.dht.providers.keys, ...this.dht.counters },
     }
   }
@@ -234,6 +240,7 @@ export class Runtime {
     clearInterval(this.fanoutTimer)
     for (const d of this.discoveries) d.abort()
     this.dht.close()
+    this.nat.close()
     await this.streams.close()
     await Promise.all([...this.logs.values()].map((l) => l.close().catch(() => {})))
     await this.http?.close()

@@ -82,14 +82,30 @@ export type Message =
   /** `me`: the answerer provides it too (it cannot know its own address as the asker sees it). */
   | { type: 'TheyHave'; id: string; peers: string[]; me?: boolean }
   | { type: 'IHave'; id: string }
+  // NAT traversal (src/mesh/nat/). Addresses are as the sender sees them on its socket.
+  /** The address the sender sees this datagram's receiver at: its public mapping behind a NAT. */
+  | { type: 'ISeeYouAt'; addr: string }
+  /** What the sender learned about its own NAT from such reports (docs/PROTOCOL.md). */
+  | { type: 'IAmBehind'; nat: NatKind }
+  /** Asks a peer both sides talk to to tell `to` to send to the asker: a hole punch. */
+  | { type: 'PleaseIntroduceMe'; to: string }
+  /** Send a hello to `peer` now: it is sending to you at the same time. */
+  | { type: 'SayHelloTo'; peer: string }
 
 export type MessageType = Message['type']
+
+/** A node's NAT as its peers' reports show it: `none` (its socket's own address is what peers see),
+ * `cone` (one public mapping for every destination), `symmetric` (a mapping per destination:
+ * nobody it did not contact first can reach it). */
+export type NatKind = 'none' | 'cone' | 'symmetric'
+const NAT_KINDS: readonly string[] = ['none', 'cone', 'symmetric']
 
 /** Our extension's message types: a peer that sends one is a cjp2p-stream node. */
 export const STREAM_EXTENSION: ReadonlySet<MessageType> = new Set<MessageType>([
   'PleaseSendStreamHead', 'ThisStreamGrew', 'HereIsTheStreamInfo', 'PleaseSendChunkHashes', 'HereAreChunkHashes',
   'PleaseSendSegments', 'HereAreSegments', 'IHaveChunks', 'PleaseKeepSendingMe', 'IWillKeepSendingYou',
   'AskThemInstead', 'StopSendingMe', 'WhoIsNear', 'TheseAreNear', 'WhoHas', 'TheyHave', 'IHave',
+  'ISeeYouAt', 'IAmBehind', 'PleaseIntroduceMe', 'SayHelloTo',
 ])
 
 /** The extension name we announce in IAlsoSpeak. */
@@ -260,6 +276,10 @@ const decoders: { [T in MessageType]: (body: unknown) => Omit<MessageOf<T>, 'typ
     return { id: b.id, peers: b.peers.slice(0, MAX_PROVIDERS_PER_REPLY).filter(isAddress), me: b.me === true ? true : undefined }
   },
   IHave: (b) => (isObj(b) && isId(b.id) ? { id: b.id } : undefined),
+  ISeeYouAt: (b) => (isObj(b) && isAddress(b.addr) ? { addr: b.addr } : undefined),
+  IAmBehind: (b) => (isObj(b) && typeof b.nat === 'string' && NAT_KINDS.includes(b.nat) ? { nat: b.nat as NatKind } : undefined),
+  PleaseIntroduceMe: (b) => (isObj(b) && isAddress(b.to) ? { to: b.to } : undefined),
+  SayHelloTo: (b) => (isObj(b) && isAddress(b.peer) ? { peer: b.peer } : undefined),
 }
 
 const fatal = new TextDecoder('utf-8', { fatal: true })

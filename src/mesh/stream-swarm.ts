@@ -309,6 +309,7 @@ export class StreamSwarm extends EventEmitter {
         isSource: this.isSource, self: this.node.address, children: this.children,
         receiving: (i) => isReceiving(this.parents[i] !== undefined, this.parentPushAt[i], now),
         pushDown: (i) => now - this.failedChildAt[i] >= FAILED_RELAY_MS,
+        leaf: this.node.nat.kind === 'symmetric', natOf: (a) => this.node.peers.get(a)?.nat,
       }, { from: ctx.from, stripe: s }, this.holderList(ctx.from))
     if (d.accept) {
       const isNew = !this.children[s].has(ctx.from)
