@@ -28,7 +28,15 @@ export interface StreamStatus {
   producedBytes: number
   copiesUploaded: number
 }
-export interface NodeStatus { node: { udp: string }; peers: Array<{ addr: string }>; streams: StreamStatus[] }
+/** What a node learned of its own NAT from its peers' reports (src/mesh/nat/). */
+export interface NatStatus {
+  kind: 'none' | 'cone' | 'symmetric' | 'unknown'
+  publicAddress: string | null
+  observers: number
+  introductions: { asked: number; introduced: number; hellos: number; refused: number }
+  keepalives: number
+}
+export interface NodeStatus { node: { udp: string }; peers: Array<{ addr: string; nat: string | null }>; streams: StreamStatus[]; nat: NatStatus }
 
 export class NatSwarm {
   readonly nodes = new Map<string, LabNode>()

@@ -9,7 +9,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { NatLab } from '../../scripts/nat-lab.ts'
-import { NatSwarm, type StreamStatus } from '../../scripts/nat-swarm.ts'
+import { NatSwarm, type NodeStatus, type StreamStatus } from '../../scripts/nat-swarm.ts'
 import { natFigures, natTable } from '../../scripts/bench-nat-report.ts'
 import { sleep, until } from '../helpers/cli-process.ts'
 
@@ -48,6 +48,8 @@ describe('a live stream in the NAT lab (real ingest and watch processes)', { ski
     await sleep(RUN_MS)
     const statuses = new Map<string, StreamStatus | null>()
     for (const h of ['src', ...VIEWERS]) statuses.set(h, await swarm.streamStatus(h))
+    const nat = new Map<string, NodeStatus | null>()
+    for (const h of ['src', ...VIEWERS]) nat.set(h, await swarm.status(h))
     const stopAt = Date.now()
     assert.deepEqual(swarm.crashed(), [])
     await swarm.stop()
@@ -62,5 +64,18 @@ describe('a live stream in the NAT lab (real ingest and watch processes)', { ski
       assert.ok(v.fromSourceBytes + v.fromPeersBytes > 0, `${v.host} received stream bytes`)
     }
     assert.ok(f.sourceUploadedBytes > 0 && f.sourceCopies > 0.5, `the source uploaded ${f.sourceCopies.toFixed(2)} copies`)
+
+    // What each node learned of its NAT from its peers' reports (ISeeYouAt), against the lab's truth.
+    const kinds = Object.fromEntries([...nat].map(([h, st]) => [h, st?.nat]))
+    process.stderr.write(`NAT as the nodes see themselves: ${JSON.stringify(kinds)}\n`)
+    assert.equal(kinds.src?.kind, 'none')
+    for (const h of ['cone1h1', 'cone1h2']) {
+      assert.equal(kinds[h]?.kind, 'cone', `${h} knows it sits behind a cone`)
+      assert.equal(kinds[h]?.publicAddress?.split(':')[0], lab.publicIp(h), `${h} learned its router's public address`)
+    }
+    assert.equal(kinds.sym1h1?.kind, 'symmetric')
+    // The symmetric viewer is a leaf: it feeds nobody, and the source knows what it is.
+    assert.equal(f.viewers.find((v) => v.host === 'sym1h1')?.fedPeers, 0)
+    assert.ok(nat.get('src')?.peers.some((p) => p.addr.startsWith(`${lab.publicIp('sym1h1')}:`) && p.nat === 'symmetric'), 'the source was told the symmetric viewer is one')
   })
 })
