@@ -63,6 +63,9 @@ export class Introductions {
   private onGreeting = (to: string): void => {
     const teller = this.referrals.get(to)
     const now = this.node.timers.now()
+    // Behind a symmetric NAT the introduced hello would come to the mapping the introducer sees,
+    // not the one our hello just opened: nothing to gain.
+    if (this.node.nat.kind === 'symmetric') return
     if (teller === undefined || now - (this.asked.get(to) ?? -Infinity) < INTRODUCE_AGAIN_MS) return
     const t = this.node.peers.get(teller)
     if (!t?.verified || now - t.lastHeard > FRESH_MS) return
