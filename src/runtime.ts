@@ -13,7 +13,7 @@ import { FileServer } from './mesh/file-server.ts'
 import { FileStore } from './store/file-store.ts'
 import type { KeepPolicy } from './store/retention.ts'
 import { StreamLog } from './store/stream-log.ts'
-import { loadOrCreateKey } from './store/keys.ts'
+import { loadOrCreateKey, type StreamKey } from './store/keys.ts'
 import { bindPort } from './port-binding.ts'
 import type { MediaFormat, StreamLogReader } from './store/stream-types.ts'
 import { PrometheusMetrics } from './metrics/prometheus-sink.ts'
@@ -73,9 +73,10 @@ export class Runtime {
     readonly files: FileStore,
     readonly fileServer: FileServer,
     readonly dht: Dht,
+    nodeKey: StreamKey,
   ) {
     this.streams = new StreamRegistry(node)
-    this.nat = new NatTraversal({ node })
+    this.nat = new NatTraversal({ node, key: nodeKey })
     // The relay fan-out gauge: how many peers this node fed in the last interval, over all streams.
     this.fanoutTimer = setInterval(() => {
       let fed = 0
@@ -113,7 +114,7 @@ export class Runtime {
     // Replies are sized per peer from the node's datagram limit for it (CjNode.datagramLimit).
     const fileServer = new FileServer({ node, store: files, logger: opts.logger.child('files'), metrics })
     const dht = new Dht({ node, key: nodeKey })
-    const rt = new Runtime(opts, node, metrics, files, fileServer, dht)
+    const rt = new Runtime(opts, node, metrics, files, fileServer, dht, nodeKey)
     try {
       await node.start()
       rt.nat.start()

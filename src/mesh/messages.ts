@@ -53,7 +53,8 @@ export type Message =
   | { type: 'PleaseSendContent'; id: string; offset: number; length: number }
   | { type: 'Content'; id: string; offset: number; data: Buffer; eof?: number; hops?: number }
   | { type: 'MaybeTheyHaveSome'; id: string; peers: string[] }
-  | { type: 'MyPublicKey'; ed25519?: string; ed25519h?: string }
+  /** `proof` (ours): a signature over a nonce the receiver sent in PleaseProveYourKey. */
+  | { type: 'MyPublicKey'; ed25519?: string; ed25519h?: string; proof?: { nonce: string; sig: string } }
   // The live-stream extension (PROTOCOL-STREAM.md). Peers that do not know these skip them.
   | { type: 'PleaseSendStreamHead'; id: string }
   | { type: 'ThisStreamGrew'; head: StreamHead }
@@ -91,6 +92,8 @@ export type Message =
   | { type: 'PleaseIntroduceMe'; to: string }
   /** Send a hello to `peer` now: it is sending to you at the same time. */
   | { type: 'SayHelloTo'; peer: string }
+  /** Sign this nonce with your node key (answered with MyPublicKey and its `proof`). */
+  | { type: 'PleaseProveYourKey'; nonce: string }
 
 export type MessageType = Message['type']
 
@@ -105,7 +108,7 @@ export const STREAM_EXTENSION: ReadonlySet<MessageType> = new Set<MessageType>([
   'PleaseSendStreamHead', 'ThisStreamGrew', 'HereIsTheStreamInfo', 'PleaseSendChunkHashes', 'HereAreChunkHashes',
   'PleaseSendSegments', 'HereAreSegments', 'IHaveChunks', 'PleaseKeepSendingMe', 'IWillKeepSendingYou',
   'AskThemInstead', 'StopSendingMe', 'WhoIsNear', 'TheseAreNear', 'WhoHas', 'TheyHave', 'IHave',
-  'ISeeYouAt', 'IAmBehind', 'PleaseIntroduceMe', 'SayHelloTo',
+  'ISeeYouAt', 'IAmBehind', 'PleaseIntroduceMe', 'SayHelloTo', 'PleaseProveYourKey',
 ])
 
 /** The extension name we announce in IAlsoSpeak. */
@@ -138,6 +141,8 @@ function decodeB64(v: unknown, maxChars: number): Buffer | undefined {
 const isB64 = (v: unknown, maxChars: number): v is string => decodeB64(v, maxChars) !== undefined
 const b64Bytes = (v: string, bytes: number) => decodeB64(v, 4 * Math.ceil(bytes / 3))?.length === bytes
 const HEX64 = /^[0-9a-f]{64}$/i
+/** A key-proof nonce: 16 random bytes in lower-case hex. */
+const NONCE = /^[0-9a-f]{32}$/
 /** An address as peers write it: `<dotted IPv4>:<port>` or `[<IPv6>]:<port>`. */
 const ADDR = /^(?:\d{1,3}(?:\.\d{1,3}){3}|\[[0-9a-fA-F:.]{2,45}\]):\d{1,5}$/
 
@@ -218,7 +223,10 @@ const decoders: { [T in MessageType]: (body: unknown) => Omit<MessageOf<T>, 'typ
     if (!isObj(b)) return undefined
     const ed25519 = isB64(b.ed25519, 44) && b64Bytes(b.ed25519, 32) ? b.ed25519 : undefined
     const ed25519h = typeof b.ed25519h === 'string' && HEX64.test(b.ed25519h) ? b.ed25519h.toLowerCase() : undefined
-    return ed25519 || ed25519h ? { ed25519, ed25519h } : undefined
+    // An ill-formed proof is dropped alone: the key is still the (unproven) claim it always was.
+    const p = b.proof
+    const proof = isObj(p) && typeof p.nonce === 'string' && NONCE.test(p.nonce) && isB64(p.sig, 88) && b64Bytes(p.sig, 64) ? { nonce: p.nonce, sig: p.sig } : undefined
+    return ed25519 || ed25519h ? { ed25519, ed25519h, ...(proof ? { proof } : {}) } : undefined
   },
   PleaseSendStreamHead: (b) => (isObj(b) && isId(b.id) ? { id: b.id } : undefined),
   ThisStreamGrew: (b) => { const head = streamHead(b); return head && { head } },
@@ -280,6 +288,7 @@ const decoders: { [T in MessageType]: (body: unknown) => Omit<MessageOf<T>, 'typ
   IAmBehind: (b) => (isObj(b) && typeof b.nat === 'string' && NAT_KINDS.includes(b.nat) ? { nat: b.nat as NatKind } : undefined),
   PleaseIntroduceMe: (b) => (isObj(b) && isAddress(b.to) ? { to: b.to } : undefined),
   SayHelloTo: (b) => (isObj(b) && isAddress(b.peer) ? { peer: b.peer } : undefined),
+  PleaseProveYourKey: (b) => (isObj(b) && typeof b.nonce === 'string' && NONCE.test(b.nonce) ? { nonce: b.nonce } : undefined),
 }
 
 const fatal = new TextDecoder('utf-8', { fatal: true })
@@ -325,6 +334,7 @@ export function encodeMessage(m: Message): Record<string, unknown> {
       const body: Record<string, unknown> = {}
       if (m.ed25519) body.ed25519 = m.ed25519
       if (m.ed25519h) body.ed25519h = m.ed25519h
+      if (m.proof) body.proof = m.proof
       return { MyPublicKey: body }
     }
     case 'ThisStreamGrew': return { ThisStreamGrew: m.head }

@@ -115,7 +115,7 @@ export class CjNode extends EventEmitter {
       if (typeof m.value === 'number') this.peers.recordRtt(ctx.peer, this.timers.now() - m.value)
     })
     this.handle('IAmBehind', (m, ctx) => { if (ctx.verified) ctx.peer.nat = m.nat })
-    this.handle('MyPublicKey', (m, ctx) => { ctx.peer.publicKey = m.ed25519h ?? Buffer.from(m.ed25519 ?? '', 'base64').toString('hex') })
+    this.handle('MyPublicKey', (m, ctx) => { if (!ctx.peer.keyProven) ctx.peer.publicKey = m.ed25519h ?? Buffer.from(m.ed25519 ?? '', 'base64').toString('hex') })
   }
 
   get address(): string { return this.transport.address }

@@ -51,6 +51,8 @@ export interface Peer {
   penaltyAt: number
   bannedUntil: number
   publicKey?: string
+  /** It signed our nonce with `publicKey` at this address (src/mesh/nat/peer-keys.ts). */
+  keyProven?: boolean
   /** What it told us of its own NAT (IAmBehind): a `symmetric` peer is reachable only by those it
    * contacted itself, so its address is never handed to anyone else. */
   nat?: NatKind

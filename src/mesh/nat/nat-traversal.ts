@@ -9,6 +9,8 @@ import type { Timer } from '../../util/timers.ts'
 import { ObservedAddresses, type NatView } from './observed-address.ts'
 import { Introductions } from './introductions.ts'
 import { sendKeepalives } from './keepalive.ts'
+import { PeerKeys } from './peer-keys.ts'
+import type { StreamKey } from '../../store/keys.ts'
 
 /** Each proven peer of ours hears where we see it this often (and at once from a new address). */
 export const REPORT_EVERY_MS = 20_000
@@ -21,19 +23,23 @@ const MAX_REPORTED = 4096
 export interface NatStatus extends NatView {
   introductions: { asked: number; introduced: number; hellos: number; refused: number }
   keepalives: number
+  keys: { challenged: number; proven: number; bad: number; moved: number } | null
 }
 
 export class NatTraversal {
   readonly observed: ObservedAddresses
   readonly introductions: Introductions
+  /** Peers by their proven node keys (only with a node key: the CLI's runtime has one). */
+  readonly keys: PeerKeys | null
   private reported = new Map<string, number>()
   private timer: Timer | undefined
   private keepalives = 0
 
-  constructor(private c: { node: CjNode }) {
+  constructor(private c: { node: CjNode; key?: StreamKey }) {
     const node = c.node
     this.observed = new ObservedAddresses({ clock: node.timers, isSelf: (a) => node.selves.isLocal(a), localAddress: () => node.address })
     this.introductions = new Introductions(node)
+    this.keys = c.key ? new PeerKeys({ node, key: c.key }) : null
     // Every datagram of a proven peer echoes our cookie: the first one from a new address (a new
     // peer, or one whose NAT moved it) gets a report at once, the others every REPORT_EVERY_MS.
     node.handle('AlwaysReturned', (_m, ctx) => this.report(ctx))
@@ -53,7 +59,7 @@ export class NatTraversal {
   }
 
   status(): NatStatus {
-    return { ...this.observed.view(), introductions: { ...this.introductions.counters }, keepalives: this.keepalives }
+    return { ...this.observed.view(), introductions: { ...this.introductions.counters }, keepalives: this.keepalives, keys: this.keys ? { ...this.keys.counters } : null }
   }
 
   private tick(): void {
