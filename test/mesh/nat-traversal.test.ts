@@ -4,34 +4,12 @@
 // symmetric peers kept out of the addresses we hand out, and keepalives.
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { CjNode } from '../../src/mesh/node.ts'
-import { MemoryNetwork } from '../../src/mesh/link.ts'
-import type { Transport } from '../../src/mesh/transport.ts'
-import { NatTraversal } from '../../src/mesh/nat/nat-traversal.ts'
 import { classify } from '../../src/mesh/nat/observed-address.ts'
 import { KEEPALIVE_AFTER_MS } from '../../src/mesh/nat/keepalive.ts'
 import { decodeDatagram } from '../../src/mesh/messages.ts'
-import { VirtualTimers } from '../../src/util/timers.ts'
-import { NattedTransport } from '../helpers/memory-nat.ts'
+import { NattedTransport, memoryNatLab } from '../helpers/memory-nat.ts'
 
-interface Member { node: CjNode; nat: NatTraversal | null; transport: Transport }
-
-function lab(opts: { traversal?: boolean } = {}) {
-  const timers = new VirtualTimers({ start: 1_000_000 })
-  const net = new MemoryNetwork({ timers }, { link: { delayMs: 5, loss: 0 } })
-  const members: Member[] = []
-  const add = async (transport: Transport, peers: string[] = []): Promise<Member> => {
-    const node = new CjNode({ transport, timers }, { bootstrap: peers, probeIntervalMs: 60_000 })
-    const nat = opts.traversal === false ? null : new NatTraversal({ node })
-    await node.start()
-    nat?.start()
-    const m = { node, nat, transport }
-    members.push(m)
-    return m
-  }
-  const close = async () => { for (const m of members) { m.nat?.close(); await m.node.close() } }
-  return { timers, net, add, close }
-}
+const lab = memoryNatLab
 
 describe('observed addresses and the NAT kind', () => {
   it('classifies from reports: own address, agreeing mappings, differing ones, a single report by its port', () => {

@@ -4,30 +4,12 @@
 // nonce, or with another key's signature, moves nothing.
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { CjNode } from '../../src/mesh/node.ts'
-import { MemoryNetwork } from '../../src/mesh/link.ts'
-import type { Transport } from '../../src/mesh/transport.ts'
-import { NatTraversal } from '../../src/mesh/nat/nat-traversal.ts'
 import { proofBytes } from '../../src/mesh/nat/peer-keys.ts'
 import { decodeDatagram, encodeDatagram } from '../../src/mesh/messages.ts'
 import { generateStreamKey } from '../../src/store/keys.ts'
-import { VirtualTimers } from '../../src/util/timers.ts'
-import { NattedTransport } from '../helpers/memory-nat.ts'
+import { NattedTransport, memoryNatLab } from '../helpers/memory-nat.ts'
 
-function lab() {
-  const timers = new VirtualTimers({ start: 1_000_000 })
-  const net = new MemoryNetwork({ timers }, { link: { delayMs: 5, loss: 0 } })
-  const all: Array<{ node: CjNode; nat: NatTraversal }> = []
-  const add = async (transport: Transport, peers: string[] = []) => {
-    const node = new CjNode({ transport, timers }, { bootstrap: peers, probeIntervalMs: 60_000 })
-    const nat = new NatTraversal({ node, key: generateStreamKey() })
-    await node.start()
-    nat.start()
-    all.push({ node, nat })
-    return { node, nat }
-  }
-  return { timers, net, add, close: async () => { for (const m of all) { m.nat.close(); await m.node.close() } } }
-}
+const lab = memoryNatLab
 
 describe('peers known by their keys', () => {
   it('a NAT rebinding moves a peer to a new port: it proves its key there and its old address (and ban) follow', async (t) => {
@@ -38,7 +20,7 @@ describe('peers known by their keys', () => {
     const home = await l.add(homeT, [pub.node.address])
     await l.timers.runFor(2000)
     const before = homeT.publicAddressTowards(pub.node.address)!
-    assert.ok(pub.nat.keys!.keyOf(before), 'the peer proved its key at its first address')
+    assert.ok(pub.nat!.keys!.keyOf(before), 'the peer proved its key at its first address')
     pub.node.peers.get(before)!.penalty = 30
     const moves: string[][] = []
     pub.node.on('peer-moved', (a: string, b: string) => moves.push([a, b]))
@@ -49,8 +31,8 @@ describe('peers known by their keys', () => {
     const after = homeT.publicAddressTowards(pub.node.address)!
     assert.notEqual(after, before, 'the router moved the mapping')
     assert.deepEqual(moves, [[before, after]])
-    assert.equal(pub.nat.keys!.keyOf(after), pub.node.peers.get(after)?.publicKey)
-    assert.equal(pub.nat.keys!.keyOf(before), undefined, 'the old address no longer holds the key')
+    assert.equal(pub.nat!.keys!.keyOf(after), pub.node.peers.get(after)?.publicKey)
+    assert.equal(pub.nat!.keys!.keyOf(before), undefined, 'the old address no longer holds the key')
     assert.equal(pub.node.peers.get(after)?.penalty, 30, 'penalties follow the key')
     // And with its next datagram the rebound node learns its new public address.
     home.node.send(pub.node.address, [{ type: 'PleaseReturnThisMessage', value: l.timers.now() }])
@@ -65,7 +47,7 @@ describe('peers known by their keys', () => {
     const honest = await l.add(l.net.createTransport(), [pub.node.address])
     await l.timers.runFor(2000)
     const key = pub.node.peers.get(honest.node.address)!.publicKey!
-    assert.ok(pub.nat.keys!.keyOf(honest.node.address))
+    assert.ok(pub.nat!.keys!.keyOf(honest.node.address))
     const moves: string[][] = []
     pub.node.on('peer-moved', (a: string, b: string) => moves.push([a, b]))
     // An impostor proves its own address, then answers our challenge with the honest key and a
@@ -92,9 +74,9 @@ describe('peers known by their keys', () => {
     say([{ type: 'MyPublicKey', ed25519h: impostorKey.publicKeyHex, proof: { nonce: 'ab'.repeat(16), sig: impostorKey.sign(proofBytes('ab'.repeat(16))).toString('base64') } }])
     await l.timers.runFor(100)
     assert.deepEqual(moves, [])
-    assert.equal(pub.nat.keys!.keyOf(raw.address), undefined)
-    assert.equal(pub.nat.keys!.counters.bad, 2)
-    assert.equal(pub.nat.keys!.keyOf(honest.node.address), key)
+    assert.equal(pub.nat!.keys!.keyOf(raw.address), undefined)
+    assert.equal(pub.nat!.keys!.counters.bad, 2)
+    assert.equal(pub.nat!.keys!.keyOf(honest.node.address), key)
     void raw.close()
   })
 })
