@@ -1,6 +1,6 @@
 // Swarm scheduling decisions for live streams, as pure functions of plain state: who may become our
 // child in a stripe, which peers a joiner should try, which missing chunks to pull from whom.
-// The live swarm (stream-swarm.ts) and the simulator (scripts/simulate.ts) both call these, so what
+// The live swarm (src/mesh/stream/) and the simulator (scripts/simulate.ts) both call these, so what
 // the benchmark measures at 50 viewers is what the simulator extrapolates to 10,000.
 //
 // Design (see docs/SCHEDULER.md): a SplitStream-style striped push tree with pull repair.
@@ -230,7 +230,7 @@ export function planRepairs(s: RepairState): RepairRequest[] {
     const candidates = holders.length ? [...holders.slice(tries % holders.length), ...holders.slice(0, tries % holders.length)] : []
     // The source fills a hole when its budget allows, or when nobody else can before the deadline:
     // an urgent chunk that several holders failed to deliver goes to the source (which serves a
-    // viewer that keeps asking for the same chunk whatever its budget: see stream-swarm.ts).
+    // viewer that keeps asking for the same chunk whatever its budget: see stream/source-budget.ts).
     const urgent = m.deadline - s.now < URGENT_MS
     const holdersFailed = urgent && tries >= TRIES_BEFORE_SOURCE
     // (A viewer that does not know the source's address keeps rotating through every holder.)

@@ -3,7 +3,7 @@
 // thousand stream ids makes us create nothing.
 import type { CjNode, Ctx } from './node.ts'
 import type { Message } from './messages.ts'
-import { StreamSwarm } from './stream-swarm.ts'
+import { StreamSwarm } from './stream/stream-swarm.ts'
 import type { StreamLog } from '../store/stream-log.ts'
 
 const isStreamId = (id: string) => id.startsWith('stream/')

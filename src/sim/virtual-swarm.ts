@@ -8,7 +8,7 @@
 import { CjNode } from '../mesh/node.ts'
 import { MemoryNetwork, type LinkModel } from '../mesh/link.ts'
 import { StreamRegistry } from '../mesh/stream-registry.ts'
-import type { StreamSwarm, SwarmStatus } from '../mesh/stream-swarm.ts'
+import type { StreamSwarm, SwarmStatus } from '../mesh/stream/stream-swarm.ts'
 import { SyntheticFeed } from '../ingest/synthetic-feed.ts'
 import { ViewerRecorder } from '../metrics/viewer-recorder.ts'
 import { WireTally } from '../metrics/wire-tally.ts'

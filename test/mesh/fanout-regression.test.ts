@@ -5,7 +5,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { holes, publishedBefore, virtualSwarm } from '../helpers/virtual-swarm.ts'
-import { PLAYOUT_DELAY_MS } from '../../src/mesh/stream-swarm.ts'
+import { PLAYOUT_DELAY_MS } from '../../src/mesh/stream/stream-swarm.ts'
 
 async function wave(sim: Awaited<ReturnType<typeof virtualSwarm>>, viewers: number, gapMs: number) {
   const members = []

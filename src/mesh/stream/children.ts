@@ -1,0 +1,148 @@
+// Our children in each stripe: taking them (or pointing them elsewhere), hearing their children's
+// complaints about them, expiring the silent ones, and pushing each verified chunk of a stripe to
+// its children with its signed record.
+import type { Ctx } from '../node.ts'
+import type { Message, MessageOf } from '../messages.ts'
+import { STRIPES } from '../messages.ts'
+import { CATCHUP_CHUNKS, CHILD_EXPIRY_MS, FAILED_RELAY_MS, decideChild, stripeOf } from '../stream-policy.ts'
+import type { ChunkRecord } from '../../store/stream-types.ts'
+import { BLOCK_SIZE, CHUNK_SIZE } from '../../store/stream-types.ts'
+import { remember, type Holders } from './holders.ts'
+import type { StripeParents } from './stripe-parents.ts'
+import type { ChunkTracker } from './chunk-tracker.ts'
+import type { SourceBudget } from './source-budget.ts'
+import type { SwarmStats } from './swarm-stats.ts'
+import type { SwarmContext } from './swarm-context.ts'
+
+export interface ChildrenComponents {
+  context: SwarmContext; holders: Holders; parents: StripeParents; tracker: ChunkTracker; budget: SourceBudget; stats: SwarmStats
+}
+
+export class Children {
+  private readonly c: SwarmContext
+  private readonly k: ChildrenComponents
+  private sets: Set<string>[] = Array.from({ length: STRIPES }, () => new Set())
+  private seen = new Map<string, number>()
+  /** `<stripe> <addr>` -> until when: children reported as feeding nothing, and complainers heard
+   * (each bounded by MAX_HOLDERS); when a stripe last lost a child that way. */
+  private failedChildren = new Map<string, number>()
+  private complainers = new Map<string, number>()
+  private failedChildAt: number[] = new Array(STRIPES).fill(-Infinity)
+
+  constructor(components: ChildrenComponents) {
+    this.c = components.context
+    this.k = components
+  }
+
+  of(s: number): Set<string> { return this.sets[s] }
+  perStripe(): string[][] { return this.sets.map((s) => [...s]) }
+
+  all(): Set<string> {
+    const all = new Set<string>()
+    for (const set of this.sets) for (const c of set) all.add(c)
+    return all
+  }
+
+  expire(now: number): void {
+    for (const [s, set] of this.sets.entries()) {
+      for (const c of set) {
+        if (now - (this.seen.get(c) ?? 0) > CHILD_EXPIRY_MS) { this.sets[s].delete(c); this.seen.delete(c) }
+      }
+    }
+  }
+
+  onSubscribe(m: MessageOf<'PleaseKeepSendingMe'>, ctx: Ctx): void {
+    // Pushing a stream to an unproven address would be the worst amplification there is.
+    if (!ctx.verified) return
+    const { node, isSource, id } = this.c
+    const s = m.stripe
+    const now = node.timers.now()
+    if (m.failed) this.onComplaint(s, m.failed, ctx.from, now)
+    const failedUntil = this.failedChildren.get(`${s} ${ctx.from}`)
+    const d = failedUntil !== undefined && failedUntil > now
+      // Its children said it fed them nothing: no place here in this stripe for a while.
+      ? { accept: false as const, tryInstead: [...this.sets[s], ...this.k.holders.list(ctx.from)].filter((a) => a !== ctx.from).slice(0, 8) }
+      : decideChild({
+        isSource, self: node.address, children: this.sets,
+        receiving: (i) => this.k.parents.receiving(i, now),
+        pushDown: (i) => now - this.failedChildAt[i] >= FAILED_RELAY_MS,
+        leaf: node.nat.kind === 'symmetric', natOf: (a) => node.peers.get(a)?.nat,
+      }, { from: ctx.from, stripe: s }, this.k.holders.list(ctx.from))
+    if (d.accept) {
+      const isNew = !this.sets[s].has(ctx.from)
+      this.k.budget.childTaken()
+      this.sets[s].add(ctx.from)
+      this.seen.set(ctx.from, now)
+      // Our own parent in the stripe goes with the yes: the child's backup if we fail it.
+      const via = this.k.parents.via(s)
+      ctx.reply({ type: 'IWillKeepSendingYou', id, stripe: s, ...(via ? { via } : {}) })
+      if (d.evict) {
+        this.sets[s].delete(d.evict)
+        node.send(d.evict, [{ type: 'AskThemInstead', id, stripe: s, peers: [ctx.from] }])
+      }
+      if (isNew) void this.catchUpChild(ctx.from, s, m.from)
+    } else {
+      ctx.reply({ type: 'AskThemInstead', id, stripe: s, peers: d.tryInstead })
+    }
+  }
+
+  onUnsubscribe(m: MessageOf<'StopSendingMe'>, ctx: Ctx): void {
+    this.sets[m.stripe].delete(ctx.from)
+  }
+
+  /** Pushes a newly verified chunk to this stripe's children, with its signed record. */
+  async push(n: number, rec: ChunkRecord): Promise<void> {
+    const kids = [...this.sets[stripeOf(n)]]
+    if (kids.length === 0) {
+      // Nobody received this chunk from us: until someone does, only we can supply it.
+      if (this.c.isSource) this.k.budget.noteUnpushed(n)
+      return
+    }
+    let bytes: Buffer
+    try { bytes = await this.c.log.read(n * CHUNK_SIZE, rec.length) } catch { return }
+    const hops = this.k.tracker.hops(n)
+    for (const c of kids) this.sendChunk(c, n, rec, bytes, hops)
+  }
+
+  /** A grandchild says our child `failed` fed it nothing in stripe `s`. We cannot see whether a
+   * child relays, its children can: the child loses its place (and may not have it back for
+   * FAILED_RELAY_MS) and the complainer, asking in the same message, takes it. A child only has
+   * children once it receives (decideChild), so an honest child fails them only when its own
+   * parent fails it, and then it complains first. A liar framing honest children is heard once
+   * per stripe per FAILED_RELAY_MS, takes the place, feeds nothing, and is reported in turn; the
+   * framed child moves under it, as in a push-down. */
+  private onComplaint(s: number, failed: string, from: string, now: number): void {
+    if (failed === from || !this.sets[s].has(failed)) return
+    const key = `${s} ${from}`
+    if ((this.complainers.get(key) ?? -Infinity) > now || (this.failedChildren.get(key) ?? -Infinity) > now) return
+    this.sets[s].delete(failed)
+    this.failedChildAt[s] = now
+    remember(this.failedChildren, `${s} ${failed}`, now + FAILED_RELAY_MS, now)
+    remember(this.complainers, key, now + FAILED_RELAY_MS, now)
+    this.c.node.log.info('a child fed its children nothing; gave its place to one of them', { stream: this.c.id, stripe: s, child: failed, reportedBy: from })
+    this.c.node.send(failed, [{ type: 'AskThemInstead', id: this.c.id, stripe: s, peers: [from] }])
+  }
+
+  /** A new child gets the last few chunks of its stripe it lacks, so a parent switch leaves no hole. */
+  private async catchUpChild(to: string, stripe: number, from: number): Promise<void> {
+    const log = this.c.log
+    const top = this.c.edge.maxKnown
+    const begin = Math.max(from, top - CATCHUP_CHUNKS)
+    for (let n = begin; n < top; n++) {
+      if (stripeOf(n) !== stripe || !log.hasChunk(n)) continue
+      const rec = log.chunkRecord(n)
+      if (!rec) continue
+      try { this.sendChunk(to, n, rec, await log.read(n * CHUNK_SIZE, rec.length), this.k.tracker.hops(n)) } catch { continue /* evicted meanwhile */ }
+      this.k.budget.pushed(n)
+    }
+  }
+
+  private sendChunk(to: string, n: number, rec: ChunkRecord, bytes: Buffer, hops: number): void {
+    const msgs: Message[] = [{ type: 'HereAreChunkHashes', id: this.c.id, chunks: [rec] }]
+    for (let off = 0; off < bytes.length; off += BLOCK_SIZE) {
+      msgs.push({ type: 'Content', id: this.c.id, offset: n * CHUNK_SIZE + off, data: bytes.subarray(off, off + BLOCK_SIZE), hops })
+    }
+    const sent = this.c.node.send(to, msgs, 'stream', this.c.role)
+    if (sent > 0) this.k.stats.uploaded(to, bytes.length)
+  }
+}

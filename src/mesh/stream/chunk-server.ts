@@ -1,0 +1,113 @@
+// Answers other nodes' requests for this stream: the head, signed records, and chunks by pull,
+// within the source's budget and a relay's per-second pull allowance; otherwise points to peers
+// that should have them.
+import type { Ctx } from '../node.ts'
+import type { MessageOf } from '../messages.ts'
+import { MAX_RECORDS_PER_MESSAGE } from '../messages.ts'
+import { mayServePull, stripeOf } from '../stream-policy.ts'
+import type { ChunkRecord } from '../../store/stream-types.ts'
+import { BLOCK_SIZE, CHUNK_SIZE } from '../../store/stream-types.ts'
+import type { Holders } from './holders.ts'
+import type { Children } from './children.ts'
+import type { ChunkTracker } from './chunk-tracker.ts'
+import type { SourceBudget } from './source-budget.ts'
+import type { SwarmStats } from './swarm-stats.ts'
+import type { SwarmContext } from './swarm-context.ts'
+
+export interface ChunkServerComponents {
+  context: SwarmContext; holders: Holders; children: Children; tracker: ChunkTracker; budget: SourceBudget; stats: SwarmStats
+}
+
+export class ChunkServer {
+  private readonly c: SwarmContext
+  private readonly k: ChunkServerComponents
+  private pullWindow = { at: 0, served: 0 }
+
+  constructor(components: ChunkServerComponents) {
+    this.c = components.context
+    this.k = components
+  }
+
+  onHeadRequest(ctx: Ctx): void {
+    const info = this.c.log.info()
+    const head = this.c.log.head()
+    if (info) ctx.reply({ type: 'HereIsTheStreamInfo', info })
+    if (head) ctx.reply({ type: 'ThisStreamGrew', head })
+  }
+
+  onChunkHashesRequest(m: MessageOf<'PleaseSendChunkHashes'>, ctx: Ctx): void {
+    const out = recordsHeld(m, (n) => this.c.log.chunkRecord(n))
+    if (out.length) ctx.reply({ type: 'HereAreChunkHashes', id: this.c.id, chunks: out })
+  }
+
+  onSegmentsRequest(m: MessageOf<'PleaseSendSegments'>, ctx: Ctx): void {
+    const out = recordsHeld(m, (n) => this.c.log.segment(n))
+    if (out.length) ctx.reply({ type: 'HereAreSegments', id: this.c.id, segments: out })
+  }
+
+  onContentRequest(m: MessageOf<'PleaseSendContent'>, ctx: Ctx): Promise<void> | void {
+    const { log, isSource } = this.c
+    const n = Math.floor(m.offset / CHUNK_SIZE)
+    const rec = log.chunkRecord(n)
+    const overBudget = this.k.budget.overBudget(n, ctx.from, ctx.verified)
+    if (overBudget && rec) {
+      // The source's upload is a budget: beyond one copy plus repairs it points to its subtree.
+      const peers = this.elsewhere(n, ctx)
+      if (peers.length) { ctx.reply({ type: 'MaybeTheyHaveSome', id: this.c.id, peers }); return }
+    }
+    if (rec && log.hasChunk(n) && !isSource && !this.pullAllowance()) {
+      const peers = this.elsewhere(n, ctx)
+      if (peers.length) { ctx.reply({ type: 'MaybeTheyHaveSome', id: this.c.id, peers }); return }
+    }
+    if (!rec || !log.hasChunk(n)) {
+      const peers = this.k.holders.list(ctx.from).slice(0, ctx.verified ? 8 : 3)
+      if (peers.length) ctx.reply({ type: 'MaybeTheyHaveSome', id: this.c.id, peers })
+      return
+    }
+    const within = m.offset - n * CHUNK_SIZE
+    // Our own peers get the whole chunk they asked for; others one block, as they expect.
+    const max = ctx.peer.speaksStreams ? CHUNK_SIZE : BLOCK_SIZE
+    const length = Math.min(m.length, max, rec.length - within)
+    if (length <= 0) return
+    return this.replyChunk(ctx, n, rec, within, length)
+  }
+
+  /** Peers that should have chunk `n`: its stripe's children first, then holders (fewer to strangers). */
+  private elsewhere(n: number, ctx: Ctx): string[] {
+    return [...this.k.children.of(stripeOf(n)), ...this.k.holders.list(ctx.from)].filter((p) => p !== ctx.from).slice(0, ctx.verified ? 8 : 3)
+  }
+
+  /** Counts a pull we are about to serve; false when this second's allowance is used up. */
+  private pullAllowance(): boolean {
+    const now = this.c.node.timers.now()
+    if (now - this.pullWindow.at >= 1000) this.pullWindow = { at: now, served: 0 }
+    if (!mayServePull(this.pullWindow.served)) return false
+    this.pullWindow.served++
+    return true
+  }
+
+  private async replyChunk(ctx: Ctx, n: number, rec: ChunkRecord, within: number, length: number): Promise<void> {
+    const { log, id } = this.c
+    let bytes: Buffer
+    try { bytes = await log.read(n * CHUNK_SIZE + within, length) } catch { return }
+    const head = log.head()
+    const ended = head?.ended ? head.length : undefined
+    ctx.reply({ type: 'HereAreChunkHashes', id, chunks: [rec] })
+    const hops = this.k.tracker.hops(n)
+    for (let off = 0; off < bytes.length; off += BLOCK_SIZE) {
+      ctx.reply({ type: 'Content', id, offset: n * CHUNK_SIZE + within + off, data: bytes.subarray(off, off + BLOCK_SIZE), eof: ended, hops }, 'stream', this.c.role)
+    }
+    this.k.stats.uploaded(ctx.from, bytes.length)
+    this.k.budget.pulled(n, bytes.length)
+  }
+}
+
+/** The records we hold of those asked for (`from`, `count`), at most one message's worth. */
+function recordsHeld<T>(m: { from: number; count: number }, get: (n: number) => T | null | undefined): T[] {
+  const out: T[] = []
+  for (let n = m.from; n < m.from + Math.min(m.count, MAX_RECORDS_PER_MESSAGE); n++) {
+    const r = get(n)
+    if (r) out.push(r)
+  }
+  return out
+}

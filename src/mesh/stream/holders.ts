@@ -1,0 +1,51 @@
+// Peers that (probably) carry this stream: where parents, repairs and redirects come from. Keyed
+// by addresses peers tell us, so bounded; the oldest heard goes first.
+import type { SwarmContext } from './swarm-context.ts'
+
+/** Peers remembered as holders of this stream: enough to find parents, bounded against floods. */
+export const MAX_HOLDERS = 256
+
+export class Holders {
+  private readonly c: SwarmContext
+  private readonly heard = new Map<string, number>()
+
+  constructor(components: { context: SwarmContext }, init: { bootstrap: string[] }) {
+    this.c = components.context
+    for (const b of init.bootstrap) this.note(b)
+  }
+
+  note(addr: string): void {
+    if (!addr || addr === this.c.node.address) return
+    if (this.heard.size >= MAX_HOLDERS && !this.heard.has(addr)) {
+      const oldest = [...this.heard.entries()].sort((a, b) => a[1] - b[1])[0]
+      this.heard.delete(oldest[0])
+    }
+    this.heard.set(addr, this.c.node.timers.now())
+  }
+
+  /** The peer table is capped and evicts: any address we hold (a parent, a holder) may have no
+   * entry any more. A ban outlives eviction (banned entries are never evicted), so no entry means
+   * not banned. */
+  isBanned(addr: string): boolean {
+    const p = this.c.node.peers.get(addr)
+    return p !== undefined && this.c.node.peers.isBanned(p)
+  }
+
+  /** Peers that (probably) have this stream, most recently heard first, never banned ones. */
+  list(exclude: string): string[] {
+    return [...this.heard.entries()]
+      .filter(([a]) => a !== exclude && !this.isBanned(a))
+      .sort((a, b) => b[1] - a[1])
+      .map(([a]) => a)
+  }
+}
+
+/** Sets a key in a map keyed by peer input, bounded by MAX_HOLDERS: expired entries go first, then the oldest. */
+export function remember(map: Map<string, number>, key: string, until: number, now: number): void {
+  map.delete(key)
+  if (map.size >= MAX_HOLDERS) {
+    for (const [k, u] of map) if (u <= now) map.delete(k)
+    if (map.size >= MAX_HOLDERS) map.delete(map.keys().next().value as string)
+  }
+  map.set(key, until)
+}

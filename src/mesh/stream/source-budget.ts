@@ -1,0 +1,68 @@
+// The source's upload is a budget: one copy pushed down the stripes, plus a bounded share of
+// repairs. This holds what the source needs to decide whether a pull is within it.
+import { sourceMayServe } from '../stream-policy.ts'
+import { LIVE_WINDOW_CHUNKS, type SwarmContext } from './swarm-context.ts'
+import type { SwarmStats } from './swarm-stats.ts'
+
+/** A viewer that asks the source for the same chunk this often, despite redirects, gets it. */
+const ASKS_BEFORE_SOURCE_SERVES = 5
+const MAX_REFUSED_ASKS = 4096
+
+export class SourceBudget {
+  private readonly c: SwarmContext
+  private readonly stats: SwarmStats
+  /** Bytes produced before our first child: nobody could have wanted them, so no budget from them. */
+  private producedBeforeChildren = -1
+  /** Bytes served to pulls (not pushes): the source's repair budget counts these. */
+  private pulledBytes = 0
+  /** At the source: recent chunks published while their stripe had no child, so no peer has them. */
+  private unpushed = new Set<number>()
+  /** At the source: pulls refused for the budget, per requester and chunk. */
+  private refusedAsks = new Map<string, number>()
+
+  constructor(components: { context: SwarmContext; stats: SwarmStats }) {
+    this.c = components.context
+    this.stats = components.stats
+  }
+
+  childTaken(): void {
+    if (this.producedBeforeChildren < 0) this.producedBeforeChildren = this.stats.totals.producedBytes
+  }
+
+  noteUnpushed(n: number): void {
+    this.unpushed.add(n)
+    // Bounded to the live window: older chunks no player will ask for.
+    if (this.unpushed.size > LIVE_WINDOW_CHUNKS) this.unpushed.delete(this.unpushed.values().next().value as number)
+  }
+
+  /** Chunk `n` reached a peer by push: others can supply it now. */
+  pushed(n: number): void {
+    this.unpushed.delete(n)
+  }
+
+  /** Chunk `n` was served to a pull. */
+  pulled(n: number, bytes: number): void {
+    this.pulledBytes += bytes
+    this.unpushed.delete(n)
+  }
+
+  /** At the source, whether serving this pull would exceed the budget. A chunk the source never
+   * pushed exists nowhere else: it is served whatever the budget. So is one the same viewer has
+   * asked for again and again after being pointed elsewhere: the swarm cannot supply it (its
+   * holders vanished, or lied), and a hole must not stay a hole. */
+  overBudget(n: number, from: string, verified: boolean): boolean {
+    return this.c.isSource && !this.unpushed.has(n) && !sourceMayServe(this.pulledBytes, this.stats.totals.producedBytes - Math.max(0, this.producedBeforeChildren)) &&
+      !(verified && this.askedAgain(from, n))
+  }
+
+  /** Counts a refused pull; true on the ASKS_BEFORE_SOURCE_SERVES-th ask for the same chunk. */
+  private askedAgain(from: string, n: number): boolean {
+    const key = `${from} ${n}`
+    const asks = (this.refusedAsks.get(key) ?? 0) + 1
+    if (asks >= ASKS_BEFORE_SOURCE_SERVES) { this.refusedAsks.delete(key); return true }
+    // Keyed by requester input, so bounded: forgetting only costs a requester a few more asks.
+    if (this.refusedAsks.size >= MAX_REFUSED_ASKS) this.refusedAsks.clear()
+    this.refusedAsks.set(key, asks)
+    return false
+  }
+}

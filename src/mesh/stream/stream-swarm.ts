@@ -1,0 +1,257 @@
+// One live stream on one node: joins at the live edge, keeps a parent per stripe, pushes verified
+// chunks to its children, pulls what the push missed, and answers other nodes' requests. Each of
+// those jobs lives in its own file beside this one; this file wires them together, routes the
+// stream's messages to them and runs the viewer's loop. The decisions live in stream-policy.ts.
+import { EventEmitter } from 'node:events'
+import type { CjNode, Ctx } from '../node.ts'
+import type { Message, MessageOf } from '../messages.ts'
+import type { StreamLog } from '../../store/stream-log.ts'
+import type { SegmentRecord } from '../../store/stream-types.ts'
+import { CHUNK_SIZE } from '../../store/stream-types.ts'
+import type { Timer } from '../../util/timers.ts'
+import { START_SEGMENTS_BACK, judge, type LiveEdge, type SwarmContext } from './swarm-context.ts'
+import { Holders } from './holders.ts'
+import { SwarmStats } from './swarm-stats.ts'
+import { ChunkTracker } from './chunk-tracker.ts'
+import { SourceBudget } from './source-budget.ts'
+import { StripeParents } from './stripe-parents.ts'
+import { Children } from './children.ts'
+import { RepairRequests } from './repair-requests.ts'
+import { ChunkServer } from './chunk-server.ts'
+import { ChunkReceiver } from './chunk-receiver.ts'
+import type { SwarmStatus } from './swarm-status.ts'
+
+export { START_SEGMENTS_BACK, LIVE_WINDOW_CHUNKS, PLAYOUT_DELAY_MS } from './swarm-context.ts'
+export type { SwarmStatus } from './swarm-status.ts'
+
+const TICK_MS = 50
+/** Segment records forwarded to children, remembered so each goes down once. */
+const FORWARDED_SEGMENTS = 64
+
+export class StreamSwarm extends EventEmitter {
+  readonly id: string
+  readonly isSource: boolean
+  readonly log: StreamLog
+  private readonly node: CjNode
+  private readonly context: SwarmContext
+  private readonly edge: LiveEdge = { maxKnown: 0, startChunk: -1, startSegment: 0, joinedAt: null }
+  private readonly holders: Holders
+  private readonly swarmStats: SwarmStats
+  private readonly parents: StripeParents
+  private readonly children: Children
+  private readonly repairs: RepairRequests
+  private readonly server: ChunkServer
+  private readonly receiver: ChunkReceiver
+  private readonly tracker: ChunkTracker
+  private forwardedSegments = new Set<number>()
+  private timer: Timer | undefined
+  private headAskedAt = 0
+  private closed = false
+
+  constructor(node: CjNode, log: StreamLog, init: { bootstrap?: string[] } = {}) {
+    super()
+    this.node = node
+    this.log = log
+    this.id = log.id
+    this.isSource = log.isSource
+    const bootstrap = init.bootstrap ?? []
+    const context: SwarmContext = this.context = {
+      id: log.id, isSource: log.isSource, role: log.isSource ? 'source' : 'relay', node, log, edge: this.edge, sourceAddrs: new Set(), events: this,
+    }
+    this.holders = new Holders({ context }, { bootstrap })
+    this.swarmStats = new SwarmStats({ context })
+    this.tracker = new ChunkTracker({ context })
+    const budget = new SourceBudget({ context, stats: this.swarmStats })
+    this.parents = new StripeParents({ context, holders: this.holders }, { bootstrap })
+    const parts = { context, holders: this.holders, parents: this.parents, tracker: this.tracker, stats: this.swarmStats }
+    this.children = new Children({ ...parts, budget })
+    this.repairs = new RepairRequests(parts)
+    this.server = new ChunkServer({ ...parts, children: this.children, budget })
+    this.receiver = new ChunkReceiver({ ...parts, repairs: this.repairs })
+    this.log.on('chunk', this.onLocalChunk)
+    this.log.on('segment', this.onLocalSegment)
+    this.log.on('end', this.onLocalEnd)
+    if (this.isSource) {
+      this.edge.maxKnown = log.head()?.chunks ?? 0
+      this.edge.startChunk = 0
+    }
+  }
+
+  /** The first chunk we play (-1 until we joined). */
+  get startChunk(): number { return this.edge.startChunk }
+  set startChunk(n: number) { this.edge.startChunk = n }
+
+  get stats(): SwarmStats['totals'] { return this.swarmStats.totals }
+
+  start(): void {
+    if (this.timer || this.closed) return
+    this.timer = this.node.timers.setInterval(() => this.tick(), TICK_MS)
+    this.tick()
+  }
+
+  // ---- local events: a chunk became verified here (source append or replica put) ----
+
+  private onLocalChunk = (n: number): void => {
+    const rec = this.log.chunkRecord(n)
+    if (!rec) return
+    if (this.isSource) this.swarmStats.produced(rec.length)
+    this.edge.maxKnown = Math.max(this.edge.maxKnown, n + 1)
+    // Only what flows down the stripe is pushed on: a chunk we pulled is not forwarded, or a
+    // cycle of nodes cut off from the source would keep itself alive on its own repairs.
+    if (!this.isSource && !this.tracker.takeFromParent(n)) return
+    void this.children.push(n, rec)
+  }
+
+  private onLocalSegment = (seg: SegmentRecord): void => {
+    if (this.forwardedSegments.has(seg.n)) return
+    this.forwardedSegments.add(seg.n)
+    if (this.forwardedSegments.size > FORWARDED_SEGMENTS) this.forwardedSegments.delete(Math.min(...this.forwardedSegments))
+    // Segment records are small and rare (one a second): every child gets each once.
+    const msg: Message = { type: 'HereAreSegments', id: this.id, segments: [seg] }
+    for (const c of this.children.all()) this.node.send(c, [msg])
+  }
+
+  private onLocalEnd = (): void => {
+    const head = this.log.head()
+    if (!head) return
+    for (const c of this.children.all()) this.node.send(c, [{ type: 'ThisStreamGrew', head }])
+  }
+
+  // ---- messages from peers (routed here by StreamRegistry) ----
+
+  onHeadRequest(ctx: Ctx): void { this.server.onHeadRequest(ctx) }
+  onChunkHashesRequest(m: MessageOf<'PleaseSendChunkHashes'>, ctx: Ctx): void { this.server.onChunkHashesRequest(m, ctx) }
+  onSegmentsRequest(m: MessageOf<'PleaseSendSegments'>, ctx: Ctx): void { this.server.onSegmentsRequest(m, ctx) }
+  onContentRequest(m: MessageOf<'PleaseSendContent'>, ctx: Ctx): Promise<void> | void { return this.server.onContentRequest(m, ctx) }
+  onChunkHashes(m: MessageOf<'HereAreChunkHashes'>, ctx: Ctx): void { this.receiver.onChunkHashes(m, ctx) }
+  onContent(m: MessageOf<'Content'>, ctx: Ctx): void { this.receiver.onContent(m, ctx) }
+  onSubscribe(m: MessageOf<'PleaseKeepSendingMe'>, ctx: Ctx): void { this.children.onSubscribe(m, ctx) }
+  onUnsubscribe(m: MessageOf<'StopSendingMe'>, ctx: Ctx): void { this.children.onUnsubscribe(m, ctx) }
+  onSubscribed(m: MessageOf<'IWillKeepSendingYou'>, ctx: Ctx): void { this.parents.onSubscribed(m, ctx) }
+  onRedirect(m: MessageOf<'AskThemInstead'>, ctx: Ctx): void { this.parents.onRedirect(m, ctx) }
+  onHint(m: MessageOf<'MaybeTheyHaveSome'>, ctx: Ctx): void { this.repairs.onHint(m, ctx) }
+
+  onHead(m: MessageOf<'ThisStreamGrew'>, ctx: Ctx): void {
+    judge(this.context, this.log.putHead(m.head), ctx.from, 'bad_signature')
+    const head = this.log.head()
+    if (head) this.edge.maxKnown = Math.max(this.edge.maxKnown, head.chunks)
+    this.holders.note(ctx.from)
+    if (head?.ended && m.head.ended) this.emit('ended')
+    // Joining: ask the peer that told us the edge for the newest segment records right away.
+    if (head && this.edge.startChunk < 0 && !this.isSource) {
+      if (head.segments === 0) this.chooseStart()
+      else ctx.reply({ type: 'PleaseSendSegments', id: this.id, from: Math.max(0, head.segments - START_SEGMENTS_BACK), count: START_SEGMENTS_BACK })
+    }
+  }
+
+  onInfo(m: MessageOf<'HereIsTheStreamInfo'>, ctx: Ctx): void {
+    judge(this.context, this.log.putInfo(m.info), ctx.from, 'bad_signature')
+  }
+
+  onSegments(m: MessageOf<'HereAreSegments'>, ctx: Ctx): void {
+    if (this.isSource) return
+    for (const seg of m.segments) {
+      const v = this.log.putSegment(seg)
+      judge(this.context, v, ctx.from, 'bad_signature')
+      if (v.result === 'accept') this.onLocalSegment(seg)
+    }
+    if (this.edge.startChunk < 0) this.chooseStart()
+  }
+
+  // ---- the viewer's loop: find the edge, keep parents, pull holes ----
+
+  private tick(): void {
+    if (this.closed) return
+    const now = this.node.timers.now()
+    this.children.expire(now)
+    if (this.isSource) return
+    const head = this.log.head()
+    if (!head || !this.log.info() || this.edge.startChunk < 0) {
+      // Retry quickly at first (the hello and the cookie round trip may still be under way).
+      if (now - this.headAskedAt > 300) {
+        this.headAskedAt = now
+        // Peers that proved their address first: hearsay (a liar's list of holders, refreshed
+        // faster than anyone honest speaks) must not crowd out the peers that can answer.
+        const proven = (a: string) => this.node.peers.get(a)?.verified === true
+        const hs = this.holders.list('')
+        for (const p of [...hs.filter(proven), ...hs.filter((a) => !proven(a))].slice(0, 4)) this.node.send(p, [{ type: 'PleaseSendStreamHead', id: this.id }])
+      }
+      return
+    }
+    if (head.ended && this.log.missingChunks(this.edge.startChunk, head.chunks).length === 0) return
+    this.parents.keep(now)
+    this.repairs.repair(now)
+    this.repairs.repairSegments(now, head.segments)
+    // Keep learning the edge from someone other than our parents, so a lying parent cannot hide it.
+    if (now - this.headAskedAt > 2000) {
+      this.headAskedAt = now
+      const hs = this.holders.list('')
+      if (hs.length) this.node.send(hs[Math.floor(this.node.timers.random() * hs.length)], [{ type: 'PleaseSendStreamHead', id: this.id }])
+    }
+  }
+
+  /** Joins at the live edge: a few segments back from the newest, never at byte 0 of a long stream. */
+  private chooseStart(): void {
+    const head = this.log.head()
+    if (!head) return
+    const first = Math.max(0, head.segments - START_SEGMENTS_BACK)
+    const seg = this.log.segment(first)
+    if (head.segments > 0 && !seg) return
+    const edge = this.edge
+    edge.startSegment = first
+    const start = seg ? Math.floor(seg.offset / CHUNK_SIZE) : head.chunks
+    edge.startChunk = Math.max(0, Math.min(start, head.chunks))
+    const now = this.node.timers.now()
+    edge.joinedAt = { at: now, startPublishedAt: this.log.chunkRecord(edge.startChunk)?.time ?? seg?.pdt ?? now }
+    edge.maxKnown = Math.max(edge.maxKnown, head.chunks)
+    this.node.log.debug('joining at the live edge', { stream: this.id, chunk: edge.startChunk, of: head.chunks })
+    this.emit('joined', edge.startChunk)
+  }
+
+  /** Peers that (probably) have this stream, most recently heard first, never banned ones. */
+  holderList(exclude: string): string[] {
+    return this.holders.list(exclude)
+  }
+
+  status(): SwarmStatus {
+    const head = this.log.head()
+    const totals = this.swarmStats.totals
+    const produced = this.isSource ? totals.producedBytes || (head?.length ?? 0) : 0
+    return {
+      id: this.id,
+      role: this.isSource ? 'source' : 'viewer',
+      head: head ? { chunks: head.chunks, segments: head.segments, ended: head.ended, bytes: head.length, time: head.time } : null,
+      sources: [...this.context.sourceAddrs].slice(0, 4),
+      startChunk: this.edge.startChunk,
+      verifiedChunks: this.log.verifiedCount(),
+      parents: this.parents.all().map((p) => p ?? null),
+      children: this.children.perStripe(),
+      fedBy: this.swarmStats.fedBy(),
+      fedTo: this.swarmStats.fedTo(),
+      uploadedBytes: totals.uploadedBytes,
+      receivedBytes: totals.receivedBytes,
+      receivedFromSourceBytes: totals.receivedFromSourceBytes,
+      duplicateBytes: totals.duplicateBytes,
+      producedBytes: produced,
+      copiesUploaded: produced > 0 ? totals.uploadedBytes / produced : 0,
+      chunks: { ...totals.chunks },
+      delayMs: this.swarmStats.delayMs(),
+      hops: { ...totals.hops },
+    }
+  }
+
+  /** Peers fed since the last call (the relay fan-out gauge), then resets the window. */
+  takeFanout(): number {
+    return this.swarmStats.takeFanout()
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return
+    this.closed = true
+    this.node.timers.clear(this.timer)
+    this.log.off('chunk', this.onLocalChunk as never)
+    this.log.off('segment', this.onLocalSegment as never)
+    this.log.off('end', this.onLocalEnd as never)
+    this.parents.close()
+  }
+}

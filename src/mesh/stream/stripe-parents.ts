@@ -1,0 +1,266 @@
+// Our parent in each stripe: finding one (ranked candidates, the cookie round trip, redirects),
+// keeping it (resubscribing), and dropping it when it stops feeding us, then asking its own parent
+// to take us in its place. Each stripe is in one declared state at a time (see StripeState).
+import type { Ctx } from '../node.ts'
+import type { Message, MessageOf } from '../messages.ts'
+import { STRIPES } from '../messages.ts'
+import {
+  CATCHUP_CHUNKS, FAILED_RELAY_MS, FIRST_PUSH_MS, MISSED_PUSH_MS, PARENT_TIMEOUT_MS, RESUBSCRIBE_MS,
+  isReceiving, pushOverdue, rankParents, stripeOf,
+} from '../stream-policy.ts'
+import { MAX_HOLDERS, remember, type Holders } from './holders.ts'
+import type { SwarmContext } from './swarm-context.ts'
+
+/** A parent candidate that has not accepted or redirected us in this time is passed over. */
+const JOIN_ANSWER_MS = 500
+/** A relay dropped as parent for silence is tried last among candidates for this long. */
+const DROPPED_PARENT_MS = 10_000
+/** A stripe parent silent this long is asked for repairs last (a segment's chunks arrive within
+ * a burst, so over a second of silence mid-stream means trouble upstream). */
+export const QUIET_PARENT_MS = 1200
+
+/**
+ * - `idle`: no parent and nobody asked (between candidates, or none left until the next tick).
+ * - `hello`: a candidate we never talked to is finishing the cookie round trip (peers only take
+ *   children they have verified); we subscribe once it is verified.
+ * - `asked`: we asked a candidate to take us and wait for its yes or its redirect.
+ * - `subscribed`: a parent pushes this stripe to us.
+ * - `silent`: a parent that owes us pushes the other stripes already brought; dropped if it stays so.
+ */
+export type StripeState = 'idle' | 'hello' | 'asked' | 'subscribed' | 'silent'
+
+/** A stripe we are looking for a parent in. `failed`: the parent that stopped feeding us, named in
+ * every ask so that its own parent drops it. */
+interface Join { candidates: string[]; asked?: string; askedAt: number; tried: Set<string>; hello?: boolean; failed?: string }
+
+interface Stripe {
+  parent?: string
+  /** When the parent last pushed to us, and the newest chunk it pushed (from where we stood when
+   * it took us). */
+  pushAt: number
+  pushedN: number
+  /** Since when the parent owes us a push (undefined: it does not). */
+  overdueSince?: number
+  /** When the parent took us, and whether it has pushed anything since. */
+  since: number
+  fed: boolean
+  /** The parent's own parent in this stripe: where to go (and complain) if it fails us. */
+  via?: string
+  subscribedAt: number
+  join?: Join
+}
+
+export class StripeParents {
+  private readonly c: SwarmContext
+  private readonly holders: Holders
+  private readonly bootstrap: string[]
+  private stripes: Stripe[] = Array.from({ length: STRIPES }, () => ({ pushAt: 0, pushedN: -1, since: 0, fed: false, subscribedAt: 0 }))
+  /** Parents that fed us nothing while the other stripes flowed, until when: never asked again
+   * meanwhile (a squatter says yes to everyone; ranking it last is not enough). */
+  private failedParents = new Map<string, number>()
+  /** Parents dropped for silence, and when (pruned past MAX_HOLDERS entries). */
+  private droppedAt = new Map<string, number>()
+
+  constructor(components: { context: SwarmContext; holders: Holders }, init: { bootstrap: string[] }) {
+    this.c = components.context
+    this.holders = components.holders
+    this.bootstrap = init.bootstrap
+  }
+
+  state(s: number): StripeState {
+    const st = this.stripes[s]
+    if (st.parent !== undefined) return st.overdueSince === undefined ? 'subscribed' : 'silent'
+    if (st.join?.asked === undefined) return 'idle'
+    return st.join.hello ? 'hello' : 'asked'
+  }
+
+  parent(s: number): string | undefined { return this.stripes[s].parent }
+  all(): (string | undefined)[] { return this.stripes.map((st) => st.parent) }
+
+  /** Whether stripe `i` is flowing to us (a parent that pushed recently): a node takes children only then. */
+  receiving(i: number, now: number): boolean {
+    const st = this.stripes[i]
+    return isReceiving(st.parent !== undefined, st.pushAt, now)
+  }
+
+  /** Our parent in stripe `s`, told to a new child as its backup (never at the source). */
+  via(s: number): string | undefined {
+    return this.c.isSource ? undefined : this.stripes[s].parent
+  }
+
+  /** Parents still pushing (none quiet for QUIET_PARENT_MS behind the freshest). */
+  flowing(): string[] {
+    const freshest = this.freshestPush()
+    return this.stripes.filter((st) => st.parent !== undefined && freshest - st.pushAt < QUIET_PARENT_MS).map((st) => st.parent as string)
+  }
+
+  freshestPush(): number { return Math.max(...this.stripes.map((st) => st.pushAt)) }
+  pushAt(s: number): number { return this.stripes[s].pushAt }
+
+  hasFailedUs(addr: string, now: number): boolean {
+    return (this.failedParents.get(addr) ?? -Infinity) > now
+  }
+
+  /** A chunk arrived from `from`: if that is stripe `s`'s parent, it is feeding us. */
+  onPush(s: number, from: string, n: number, now: number): void {
+    const st = this.stripes[s]
+    if (st.parent !== from) return
+    st.pushAt = now
+    st.pushedN = Math.max(st.pushedN, n)
+    st.fed = true
+  }
+
+  onSubscribed(m: MessageOf<'IWillKeepSendingYou'>, ctx: Ctx): void {
+    if (this.c.isSource) return
+    const node = this.c.node
+    const st = this.stripes[m.stripe]
+    const j = st.join
+    const via = m.via !== node.address && m.via !== ctx.from ? m.via : undefined
+    if (st.parent === ctx.from) { st.subscribedAt = node.timers.now(); st.via = via; return }
+    if (!j || j.asked !== ctx.from) {
+      // An offer we did not ask for (or no longer want): decline it so the sender does not push in vain.
+      node.send(ctx.from, [{ type: 'StopSendingMe', id: this.c.id, stripe: m.stripe }])
+      return
+    }
+    // Judged from where we stand now: it owes us the pushes that come after.
+    const pushedN = Math.max(...this.stripes.map((x) => x.pushedN), this.c.edge.maxKnown - 1)
+    const now = node.timers.now()
+    Object.assign(st, { parent: ctx.from, pushAt: now, subscribedAt: now, overdueSince: undefined, since: now, fed: false, via, pushedN, join: undefined })
+    this.holders.note(ctx.from)
+    node.log.debug('stripe parent', { stream: this.c.id, stripe: m.stripe, parent: ctx.from })
+  }
+
+  onRedirect(m: MessageOf<'AskThemInstead'>, ctx: Ctx): void {
+    for (const p of m.peers) this.holders.note(p)
+    const node = this.c.node
+    const st = this.stripes[m.stripe]
+    if (st.parent === ctx.from && !this.c.isSource) {
+      // Pushed down: our parent gave our place to a node with more room; move under it.
+      st.parent = undefined
+      st.join = { candidates: m.peers.filter((p) => p !== node.address), askedAt: 0, tried: new Set([ctx.from]) }
+      this.advanceJoin(m.stripe)
+      return
+    }
+    const j = st.join
+    if (!j || j.asked !== ctx.from) return
+    const now = node.timers.now()
+    const dropped = (a: string) => this.recentlyDropped(a, now)
+    // A redirect may point back at a parent that just failed us (the source lists its children
+    // first): such peers go to the end, after everything else we know.
+    const fresh = m.peers.filter((p) => !j.tried.has(p) && p !== node.address && !this.hasFailedUs(p, now))
+    const rest = j.candidates.filter((c) => !fresh.includes(c))
+    j.candidates = [...fresh.filter((a) => !dropped(a)), ...rest.filter((a) => !dropped(a)), ...fresh.filter(dropped), ...rest.filter(dropped)]
+    j.asked = undefined
+    this.advanceJoin(m.stripe)
+  }
+
+  /** Once per tick: drops parents that failed us, resubscribes the rest, and moves joins on. */
+  keep(now: number): void {
+    const node = this.c.node
+    const frontier = Math.max(...this.stripes.map((st) => st.pushedN))
+    for (let s = 0; s < STRIPES; s++) {
+      const st = this.stripes[s]
+      const p = st.parent
+      if (p) {
+        const silent = now - st.pushAt > PARENT_TIMEOUT_MS && this.c.edge.maxKnown > 0
+        if (!pushOverdue(st.pushedN, frontier)) st.overdueSince = undefined
+        else st.overdueSince ??= now
+        // Late while the other stripes flow: it fed us nothing it owed (a squatter, or a relay whose
+        // own parent failed it, which is then complaining upstream itself).
+        const unfed = !st.fed && now - st.since > FIRST_PUSH_MS && this.catchUpFrom(s) < this.c.edge.maxKnown - STRIPES
+        const failing = now - (st.overdueSince ?? now) > MISSED_PUSH_MS || unfed
+        if (silent || failing || this.holders.isBanned(p)) {
+          node.log.debug('stripe parent failed us', { stream: this.c.id, stripe: s, parent: p, silent, failing })
+          node.send(p, [{ type: 'StopSendingMe', id: this.c.id, stripe: s }])
+          st.parent = undefined
+          st.overdueSince = undefined
+          this.droppedAt.set(p, now)
+          if (this.droppedAt.size > MAX_HOLDERS) for (const [a, t] of this.droppedAt) if (now - t > DROPPED_PARENT_MS) this.droppedAt.delete(a)
+          if (failing && !this.c.sourceAddrs.has(p)) remember(this.failedParents, p, now + FAILED_RELAY_MS, now)
+          this.rejoinAfterFailure(s, p, now)
+        } else if (now - st.subscribedAt > RESUBSCRIBE_MS) {
+          st.subscribedAt = now
+          node.send(p, [{ type: 'PleaseKeepSendingMe', id: this.c.id, stripe: s, from: this.c.edge.maxKnown }])
+        }
+        continue
+      }
+      const j = st.join ??= { candidates: this.rankedCandidates(s, now), askedAt: 0, tried: new Set() }
+      if (j.asked && j.hello && node.peers.get(j.asked)?.verified) {
+        // The handshake finished: ask for real now.
+        j.hello = false
+        j.askedAt = now
+        node.send(j.asked, [this.subscription(s, j)])
+      } else if (!j.asked || now - j.askedAt > JOIN_ANSWER_MS) { j.asked = undefined; this.advanceJoin(s) }
+    }
+  }
+
+  /** Tells every parent to stop pushing to us. */
+  close(): void {
+    for (let s = 0; s < STRIPES; s++) {
+      const p = this.stripes[s].parent
+      if (p) this.c.node.send(p, [{ type: 'StopSendingMe', id: this.c.id, stripe: s }])
+    }
+  }
+
+  /** A relay we dropped recently: most likely gone, or failed us. (Not the source: a restarted
+   * source comes back at its address, and only it can root the stripe.) */
+  private recentlyDropped(a: string, now: number): boolean {
+    return !this.c.sourceAddrs.has(a) && now - (this.droppedAt.get(a) ?? -Infinity) < DROPPED_PARENT_MS
+  }
+
+  /** Parent candidates for a stripe, best first; a relay we dropped recently goes last. */
+  private rankedCandidates(s: number, now: number, list = this.holders.list('')): string[] {
+    list = list.filter((a) => !this.hasFailedUs(a, now))
+    const recentlyDropped = (a: string) => this.recentlyDropped(a, now)
+    const ranked = rankParents(s, list.map((addr) => ({ addr, rttMs: this.c.node.peers.get(addr)?.rttMs, isSource: this.c.sourceAddrs.has(addr) })))
+    return [...ranked.filter((a) => !recentlyDropped(a)), ...ranked.filter(recentlyDropped)]
+  }
+
+  /** Our parent in stripe `s` stopped feeding us: ask its own parent (it told us which), else the
+   * source, first, naming the failed one. That node drops the failed child and takes us in its
+   * place in the same round trip, with a catch-up of what we missed. */
+  private rejoinAfterFailure(s: number, failed: string, now: number): void {
+    const st = this.stripes[s]
+    const backups = [st.via, ...this.c.sourceAddrs, ...this.bootstrap]
+      .filter((a): a is string => a !== undefined && a !== failed && a !== this.c.node.address && !this.hasFailedUs(a, now))
+    const rest = this.rankedCandidates(s, now).filter((a) => a !== failed && !backups.includes(a))
+    st.join = { candidates: [...new Set(backups), ...rest], askedAt: 0, tried: new Set([failed]), failed }
+    st.via = undefined
+    this.advanceJoin(s)
+  }
+
+  private subscription(s: number, j: Join): Message {
+    return { type: 'PleaseKeepSendingMe', id: this.c.id, stripe: s, from: this.catchUpFrom(s), ...(j.failed ? { failed: j.failed } : {}) }
+  }
+
+  private advanceJoin(s: number): void {
+    const st = this.stripes[s]
+    const j = st.join
+    if (!j) return
+    const node = this.c.node
+    const next = j.candidates.shift()
+    if (!next) { st.join = undefined; return }
+    j.tried.add(next)
+    j.asked = next
+    j.askedAt = node.timers.now()
+    const peer = node.peers.get(next)
+    if (!peer?.verified) {
+      // A stranger ignores subscriptions until we have echoed its cookie. An RTT probe is answered
+      // by everyone (with its cookie), so send that first and subscribe once it is verified.
+      j.hello = true
+      node.send(next, [{ type: 'PleaseReturnThisMessage', value: node.timers.now() }])
+      return
+    }
+    j.hello = false
+    node.send(next, [this.subscription(s, j)])
+  }
+
+  /** Where a new parent should start pushing: our oldest hole in its stripe, so the catch-up to our
+   * start point comes from the parent rather than from pulls (and never from the source). */
+  private catchUpFrom(stripe: number): number {
+    const { startChunk, maxKnown } = this.c.edge
+    const from = Math.max(startChunk, maxKnown - CATCHUP_CHUNKS)
+    for (const n of this.c.log.missingChunks(from, maxKnown)) if (stripeOf(n) === stripe) return n
+    return maxKnown
+  }
+}

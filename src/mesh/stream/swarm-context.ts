@@ -1,0 +1,48 @@
+// What every part of one stream's swarm shares: the node, the stream's log, where the stream stands
+// for us, and who the source is. The parts (stripe parents, children, repairs, serving, receiving)
+// each own their own state; this is the little they all read.
+import type { EventEmitter } from 'node:events'
+import type { CjNode } from '../node.ts'
+import type { StreamLog } from '../../store/stream-log.ts'
+import type { Verdict } from '../../store/stream-types.ts'
+import type { TrafficRole } from '../../metrics/types.ts'
+
+/** A viewer starts this many segments behind the newest, enough for hls.js to start smoothly. */
+export const START_SEGMENTS_BACK = 3
+/** Chunks further behind the edge than this are abandoned: no player will ever want them. */
+export const LIVE_WINDOW_CHUNKS = 512
+/** How long a viewer expects to have after a chunk is published before its player needs it. */
+export const PLAYOUT_DELAY_MS = 3000
+
+/** Where the stream stands for us: the newest chunk we know of and where we joined. */
+export interface LiveEdge {
+  /** One past the newest chunk we know exists (from the head, a record or a chunk). */
+  maxKnown: number
+  /** The first chunk we play (-1 until we joined; 0 at the source). */
+  startChunk: number
+  /** The first segment a joiner plays (segments before it are none of its business). */
+  startSegment: number
+  /** When we joined, and when our start chunk was published: a joiner's playback clock. */
+  joinedAt: { at: number; startPublishedAt: number } | null
+}
+
+export interface SwarmContext {
+  readonly id: string
+  readonly isSource: boolean
+  readonly role: TrafficRole
+  readonly node: CjNode
+  readonly log: StreamLog
+  readonly edge: LiveEdge
+  /** Senders of verified blocks that said they are the source (hops 0). */
+  readonly sourceAddrs: Set<string>
+  /** The swarm's own emitter: 'joined', 'ended', 'bad-block', 'rejected', 'store-fault'. */
+  readonly events: EventEmitter
+}
+
+/** Charges the sender of a signed record that failed its check. */
+export function judge(c: SwarmContext, v: Verdict, from: string, reason: 'bad_signature'): void {
+  if (v.result === 'reject') {
+    c.node.penalise(from, reason)
+    c.node.log.debug('rejected a record', { stream: c.id, from, reason: v.reason })
+  }
+}

@@ -1,0 +1,88 @@
+// One stream's counters on one node: bytes up and down, chunk outcomes, hops, delays and who fed
+// whom. The single source for the swarm's status and its per-chunk metrics.
+import type { SwarmContext } from './swarm-context.ts'
+
+/** Recent deliveries remembered for the relay graph (who fed us each chunk). */
+export const FED_BY_MEMORY = 256
+/** Delays kept for the percentiles: when full, the older half goes. */
+const MAX_DELAYS = 4096
+
+export type ChunkOutcome = 'new' | 'duplicate' | 'late' | 'rejected'
+
+export class SwarmStats {
+  private readonly c: SwarmContext
+  readonly totals = {
+    uploadedBytes: 0, receivedBytes: 0, receivedFromSourceBytes: 0, producedBytes: 0, duplicateBytes: 0,
+    chunks: { new: 0, duplicate: 0, late: 0, rejected: 0 }, hops: {} as Record<string, number>,
+  }
+  private delays: number[] = []
+  private fedByRing: string[] = []
+  private fedToCounts = new Map<string, number>()
+  private fedWindow = new Set<string>()
+
+  constructor(components: { context: SwarmContext }) {
+    this.c = components.context
+  }
+
+  count(result: ChunkOutcome): void {
+    this.totals.chunks[result]++
+    this.c.node.metrics.chunkReceived(result)
+  }
+
+  /** Payload that arrived for a chunk already held (or already being stored): wasted upload. */
+  duplicate(bytes: number): void {
+    this.count('duplicate')
+    this.totals.duplicateBytes += bytes
+  }
+
+  produced(bytes: number): void {
+    this.totals.producedBytes += bytes
+    this.c.node.metrics.streamBytesProduced(bytes)
+  }
+
+  /** A chunk (push or pull) went out to `to`. */
+  uploaded(to: string, bytes: number): void {
+    this.totals.uploadedBytes += bytes
+    this.fedToCounts.set(to, (this.fedToCounts.get(to) ?? 0) + 1)
+    this.fedWindow.add(to)
+  }
+
+  /** A new chunk was verified and stored: `firstSender` fed it, `hops` from the source. */
+  received(bytes: number, fromSource: boolean, hops: number, firstSender: string): void {
+    this.totals.receivedBytes += bytes
+    if (fromSource) this.totals.receivedFromSourceBytes += bytes
+    this.totals.hops[hops] = (this.totals.hops[hops] ?? 0) + 1
+    this.fedByRing.push(firstSender)
+    if (this.fedByRing.length > FED_BY_MEMORY) this.fedByRing.shift()
+  }
+
+  /** A verified chunk's age since it was signed. */
+  delay(ageMs: number, hops: number): void {
+    this.delays.push(ageMs)
+    if (this.delays.length > MAX_DELAYS) this.delays.splice(0, MAX_DELAYS / 2)
+    this.c.node.metrics.chunkVerified(ageMs / 1000, hops)
+  }
+
+  /** Peers fed since the last call (the relay fan-out gauge), then resets the window. */
+  takeFanout(): number {
+    const n = this.fedWindow.size
+    this.fedWindow.clear()
+    return n
+  }
+
+  fedBy(): Record<string, number> {
+    const out: Record<string, number> = {}
+    for (const a of this.fedByRing) out[a] = (out[a] ?? 0) + 1
+    return out
+  }
+
+  fedTo(): Record<string, number> {
+    return Object.fromEntries(this.fedToCounts)
+  }
+
+  delayMs(): { p50: number; p95: number; p99: number; max: number; count: number } {
+    const sorted = [...this.delays].sort((a, b) => a - b)
+    const q = (p: number) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] : 0)
+    return { p50: q(0.5), p95: q(0.95), p99: q(0.99), max: sorted.at(-1) ?? 0, count: sorted.length }
+  }
+}

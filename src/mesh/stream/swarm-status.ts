@@ -1,0 +1,25 @@
+// What one stream's swarm reports about itself on one node.
+export interface SwarmStatus {
+  id: string
+  role: 'source' | 'viewer'
+  /** The signed live edge; its length (`bytes`) and signing time give the stream bitrate anywhere. */
+  head: { chunks: number; segments: number; ended: boolean; bytes: number; time: number } | null
+  /** Addresses that sent us chunks as the source (hops 0): a viewer's dashboard marks them. */
+  sources: string[]
+  startChunk: number
+  verifiedChunks: number
+  parents: (string | null)[]
+  children: string[][]
+  fedBy: Record<string, number>
+  fedTo: Record<string, number>
+  uploadedBytes: number
+  receivedBytes: number
+  receivedFromSourceBytes: number
+  /** Payload bytes that arrived for chunks already held (or already being stored): wasted upload. */
+  duplicateBytes: number
+  producedBytes: number
+  copiesUploaded: number
+  chunks: { new: number; duplicate: number; late: number; rejected: number }
+  delayMs: { p50: number; p95: number; p99: number; max: number; count: number }
+  hops: Record<string, number>
+}
