@@ -88,6 +88,9 @@ export class CjNode extends EventEmitter {
   private intervals: Timer[] = []
   private closed = false
   private init: NodeInit
+  /** True while the peer at `addr` may be a known peer that moved (its key proof is on its way):
+   * set by src/mesh/nat/peer-keys.ts; without it, never. */
+  keyProofPending: (addr: string) => boolean = () => false
   /** Our NAT as peers' reports show it (written by src/mesh/nat/nat-traversal.ts). */
   nat: { kind: NatKind | 'unknown'; publicAddress: string | null } = { kind: 'unknown', publicAddress: null }
   readonly counters = { datagramsIn: 0, datagramsOut: 0, bytesIn: 0, bytesOut: 0, dropped: {} as Record<string, number>, ampMaxRatio: 0, ampHelloBytes: 0 }

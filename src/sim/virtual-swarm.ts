@@ -7,6 +7,7 @@
 // shipped code.
 import { CjNode } from '../mesh/node.ts'
 import { MemoryNetwork, type LinkModel } from '../mesh/link.ts'
+import type { Transport } from '../mesh/transport.ts'
 import { StreamRegistry } from '../mesh/stream-registry.ts'
 import type { StreamSwarm, SwarmStatus } from '../mesh/stream/stream-swarm.ts'
 import { SyntheticFeed } from '../ingest/synthetic-feed.ts'
@@ -98,10 +99,11 @@ export class VirtualSwarm {
 
   /** A new viewer; by default it knows only the source's address, as in the bench, and has the
    * swarm's upload capacity. */
-  async join(bootstrap: string[] = [this.source.node.address], opts: { uploadCapacity?: number } = {}): Promise<SwarmMember> {
+  async join(bootstrap: string[] = [this.source.node.address], opts: { uploadCapacity?: number; transport?: Transport } = {}): Promise<SwarmMember> {
     const slot = this.nextSlot++
     const tally = new WireTally()
-    const transport = this.net.createTransport({ uploadBytesPerSecond: (opts.uploadCapacity ?? this.init.uploadCapacity ?? 0) * this.copyBytesPerSecond })
+    // A test may put the viewer behind something (an in-process NAT router: test/helpers/memory-nat.ts).
+    const transport = opts.transport ?? this.net.createTransport({ uploadBytesPerSecond: (opts.uploadCapacity ?? this.init.uploadCapacity ?? 0) * this.copyBytesPerSecond })
     const node = new CjNode({ transport, timers: this.timers, metrics: tally }, { bootstrap, probeIntervalMs: 10_000, secret: secretFrom(this.rnd) })
     const log = await StreamLog.openReplica(`sim/${slot}`, this.id, { clock: () => this.timers.now(), storage: this.storage, verifier: this.verifier as RecordVerifier | undefined })
     const reg = new StreamRegistry(node)

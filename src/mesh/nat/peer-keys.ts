@@ -39,6 +39,7 @@ export class PeerKeys {
       ctx.reply({ type: 'MyPublicKey', ed25519h: c.key.publicKeyHex, proof: { nonce: m.nonce, sig: c.key.sign(proofBytes(m.nonce)).toString('base64') } })
     })
     node.handle('MyPublicKey', (m, ctx) => this.check(m, ctx))
+    node.keyProofPending = (addr) => this.pending(addr)
   }
 
   /** The proven key of the peer at `addr`, if it proved one there. */
@@ -47,11 +48,12 @@ export class PeerKeys {
     return p?.keyProven ? p.publicKey : undefined
   }
 
-  /** A peer of ours whose key proof is on its way: what it asks now may be a moved peer's. */
+  /** A new port of a host where a key was proven, whose own proof is on its way: what it asks now
+   * is probably a moved peer's (a rebinding). A newcomer from a host never proven is not held up. */
   pending(addr: string): boolean {
     const p = this.c.node.peers.get(addr)
     const ch = this.challenges.get(addr)
-    return p !== undefined && p.speaksStreams && !p.keyProven && ch !== undefined && this.c.node.timers.now() - ch.at < CHALLENGE_AGAIN_MS
+    return p !== undefined && !p.keyProven && this.provenHosts.has(hostOf(addr)) && ch !== undefined && this.c.node.timers.now() - ch.at < CHALLENGE_AGAIN_MS
   }
 
   private challenge(ctx: Ctx): void {
