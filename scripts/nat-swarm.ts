@@ -35,6 +35,7 @@ export interface NatStatus {
   observers: number
   introductions: { asked: number; introduced: number; hellos: number; refused: number }
   keepalives: number
+  keys: { challenged: number; proven: number; bad: number; moved: number } | null
 }
 export interface NodeStatus { node: { udp: string }; peers: Array<{ addr: string; nat: string | null }>; streams: StreamStatus[]; nat: NatStatus }
 
