@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { Proc, sleep } from './chaos-swarm.ts'
 import type { NatLab } from './nat-lab.ts'
+import type { NatStatus } from '../src/mesh/nat/nat-traversal.ts'
 
 /** Every node listens on the same ports: each lab host is its own machine. */
 export const UDP_PORT = 24254
@@ -27,15 +28,6 @@ export interface StreamStatus {
   bytesFromPeers: number
   producedBytes: number
   copiesUploaded: number
-}
-/** What a node learned of its own NAT from its peers' reports (src/mesh/nat/). */
-export interface NatStatus {
-  kind: 'none' | 'cone' | 'symmetric' | 'unknown'
-  publicAddress: string | null
-  observers: number
-  introductions: { asked: number; introduced: number; hellos: number; refused: number }
-  keepalives: number
-  keys: { challenged: number; proven: number; bad: number; moved: number } | null
 }
 export interface NodeStatus { node: { udp: string }; peers: Array<{ addr: string; nat: string | null }>; streams: StreamStatus[]; nat: NatStatus }
 

@@ -5,6 +5,7 @@ import { createRequire } from 'node:module'
 import { Registry, collectDefaultMetrics } from 'prom-client'
 import { defineMetrics, initialiseSeries, NODE_ROLES, type MetricSet } from './definitions.ts'
 import { StreamTotals, validBytes, type StreamSeries } from './stream-totals.ts'
+import { REJECT_CAUSES, type RejectCause } from '../store/stream-types.ts'
 import type {
   ChunkResult, DropReason, MetricsSink, NodeRole, PenaltyReason, StreamStats, TrafficKind, TrafficRole,
   TransferResult,
@@ -124,6 +125,11 @@ export class PrometheusMetrics implements MetricsSink {
     // instant rather than losing the sample.
     if (Number.isFinite(ageSeconds)) this.m.chunkDelay.observe(Math.max(0, ageSeconds))
     if (Number.isFinite(hops) && hops >= 0) this.m.chunkHops.observe(Math.floor(hops))
+  }
+
+  streamRejected(cause: RejectCause): void {
+    if (this.closed || !REJECT_CAUSES.includes(cause)) return
+    this.m.rejects.inc({ cause })
   }
 
   peerPenalised(reason: PenaltyReason, banned: boolean): void {

@@ -141,7 +141,7 @@ export class StreamSwarm extends EventEmitter {
   }
 
   onHead(m: MessageOf<'ThisStreamGrew'>, ctx: Ctx): void {
-    judge(this.context, this.log.putHead(m.head), ctx.from, 'bad_signature')
+    judge(this.context, this.log.putHead(m.head), ctx.from)
     const head = this.log.head()
     if (head) this.edge.maxKnown = Math.max(this.edge.maxKnown, head.chunks)
     this.holders.note(ctx.from)
@@ -154,14 +154,14 @@ export class StreamSwarm extends EventEmitter {
   }
 
   onInfo(m: MessageOf<'HereIsTheStreamInfo'>, ctx: Ctx): void {
-    judge(this.context, this.log.putInfo(m.info), ctx.from, 'bad_signature')
+    judge(this.context, this.log.putInfo(m.info), ctx.from)
   }
 
   onSegments(m: MessageOf<'HereAreSegments'>, ctx: Ctx): void {
     if (this.isSource) return
     for (const seg of m.segments) {
       const v = this.log.putSegment(seg)
-      judge(this.context, v, ctx.from, 'bad_signature')
+      judge(this.context, v, ctx.from)
       if (v.result === 'accept') this.onLocalSegment(seg)
     }
     if (this.edge.startChunk < 0) this.chooseStart()
