@@ -5,6 +5,7 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { classify } from '../../src/mesh/nat/observed-address.ts'
+import { reachableFirst } from '../../src/mesh/nat/reachable-first.ts'
 import { KEEPALIVE_AFTER_MS } from '../../src/mesh/nat/keepalive.ts'
 import { decodeDatagram } from '../../src/mesh/messages.ts'
 import { NattedTransport, memoryNatLab } from '../helpers/memory-nat.ts'
@@ -48,6 +49,10 @@ describe('observed addresses and the NAT kind', () => {
     // Peers learned the kinds they were told.
     assert.equal(p1.node.peers.get(symT.publicAddressTowards(p1.node.address)!)?.nat, 'symmetric')
     assert.equal(p1.node.peers.get(coneT.publicAddressTowards(p1.node.address)!)?.nat, 'cone')
+    // Behind the symmetric NAT, peers that proved their address (so a path exists) are asked first.
+    const stranger = '127.0.0.1:9'
+    assert.deepEqual(reachableFirst(sym.node, [stranger, p2.node.address]), [p2.node.address, stranger])
+    assert.deepEqual(reachableFirst(cone.node, [stranger, p2.node.address]), [stranger, p2.node.address])
   })
 })
 

@@ -10,6 +10,7 @@ import {
 } from '../stream-policy.ts'
 import { MAX_HOLDERS, remember, type Holders } from './holders.ts'
 import type { SwarmContext } from './swarm-context.ts'
+import { reachableFirst } from '../nat/reachable-first.ts'
 
 /** A parent candidate that has not accepted or redirected us in this time is passed over. */
 const JOIN_ANSWER_MS = 500
@@ -231,7 +232,7 @@ export class StripeParents {
     list = list.filter((a) => !this.hasFailedUs(a, now))
     const recentlyDropped = (a: string) => this.recentlyDropped(a, now)
     const ranked = rankParents(s, list.map((addr) => ({ addr, rttMs: this.c.node.peers.get(addr)?.rttMs, isSource: this.c.sourceAddrs.has(addr) })))
-    return [...ranked.filter((a) => !recentlyDropped(a)), ...ranked.filter(recentlyDropped)]
+    return reachableFirst(this.c.node, [...ranked.filter((a) => !recentlyDropped(a)), ...ranked.filter(recentlyDropped)])
   }
 
   /** Our parent in stripe `s` stopped feeding us: ask its own parent (it told us which), else the
