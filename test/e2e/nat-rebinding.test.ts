@@ -4,40 +4,23 @@
 // proves its node key at the new address (src/mesh/nat/peer-keys.ts) and keeps its place: every
 // due segment held, the source's children moved to the new port, chunk delays within a second or
 // so of normal. The in-process test (test/mesh/nat-rebinding.test.ts) has the control and the gap.
-import { after, before, describe, it } from 'node:test'
+import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { execFileSync } from 'node:child_process'
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { NatLab } from '../../scripts/nat-lab.ts'
-import { NatSwarm, type StreamStatus } from '../../scripts/nat-swarm.ts'
+import type { StreamStatus } from '../../scripts/nat-swarm.ts'
 import { natFigures, natTable } from '../../scripts/bench-nat-report.ts'
 import { sleep, until } from '../helpers/cli-process.ts'
+import { natSwarmUnavailable, useNatSwarm } from '../helpers/nat-swarm-fixture.ts'
 
-const hasCurl = (() => { try { execFileSync('curl', ['--version'], { stdio: 'ignore' }); return true } catch { return false } })()
-const why = (await NatLab.unavailable()) ?? (hasCurl ? null : 'curl is missing (it reads each node\'s status inside its namespace); apt-get install -y curl')
+const why = await natSwarmUnavailable()
 if (why) process.stderr.write(`\n*** SKIPPING the NAT rebinding test: ${why} ***\n\n`)
 
 type Full = StreamStatus & { children: string[][]; delayMs: { max: number; p50: number } }
 
 describe('a NAT rebinding mid-stream in the NAT lab', { skip: why ?? false }, () => {
-  let lab: NatLab
-  let swarm: NatSwarm
-  let dir: string
-
-  before(async () => {
-    lab = await NatLab.create({ publicHosts: ['src'], routers: [{ name: 'cone1', nat: 'cone', hosts: 1 }] })
-    dir = await mkdtemp(join(tmpdir(), 'cjp2p-natrebind-'))
-    swarm = new NatSwarm(lab, dir, { bitrate: '500k' })
-  })
-  after(async () => {
-    await swarm?.stop()
-    await lab?.close()
-    if (dir) await rm(dir, { recursive: true, force: true, maxRetries: 3 })
-  })
+  const fixture = useNatSwarm({ publicHosts: ['src'], routers: [{ name: 'cone1', nat: 'cone', hosts: 1 }] }, '500k')
 
   it('the viewer keeps its place at the source when its router moves it to a new port', async () => {
+    const { lab, swarm, dir } = fixture.get()
     await swarm.startSource('src')
     swarm.startViewer('cone1h1', ['src'])
     await swarm.ready()
