@@ -75,7 +75,7 @@ test('peers behind symmetric NATs are leaves: places of their own, never above a
   assert.deepEqual(decideChild(src, { from: interior, stripe: 0 }, []), { accept: true, evict: relay })
   // A node that is itself behind a symmetric NAT takes no child at all.
   const me = viewer(addrIn(1))
-  me.leaf = true
+  me.unreachable = true
   assert.equal(decideChild(me, { from: addrIn(0, 1), stripe: 1 }, []).accept, false)
 })
 
