@@ -13,7 +13,7 @@ import { FileServer } from './mesh/file-server.ts'
 import { FileStore } from './store/file-store.ts'
 import type { KeepPolicy } from './store/retention.ts'
 import { StreamLog } from './store/stream-log.ts'
-import { loadOrCreateKey } from './store/keys.ts'
+import { loadOrCreateKey, type StreamKey } from './store/keys.ts'
 import { isStoreError } from './store/errors.ts'
 import { epochName, newestEpoch } from './store/stream-epochs.ts'
 import { makeStreamId } from './store/stream-id.ts'
@@ -27,6 +27,7 @@ import type { StreamSwarm } from './mesh/stream/stream-swarm.ts'
 import type { NodeStatus, PeerStatus, StreamStatus } from './metrics/node-status.ts'
 import { Dht } from './mesh/dht/dht.ts'
 import { FileRouter } from './mesh/file-router.ts'
+import { NatTraversal } from './mesh/nat/nat-traversal.ts'
 
 /** While a download or a stream wants providers, the DHT is asked again this often. */
 const DISCOVER_EVERY_MS = 15_000
@@ -57,6 +58,8 @@ export interface RuntimeOptions {
 
 export class Runtime {
   readonly streams: StreamRegistry
+  /** Observed addresses, NAT kind, introductions and keepalives (src/mesh/nat/). */
+  readonly nat: NatTraversal
   readonly logs = new Map<string, StreamLog>()
   http: RunningHttpServer | null = null
   /** Other nodes' HTTP endpoints whose status the dashboard may read (the demo sets these). */
@@ -74,8 +77,10 @@ export class Runtime {
     readonly files: FileStore,
     readonly fileServer: FileServer,
     readonly dht: Dht,
+    nodeKey: StreamKey,
   ) {
     this.streams = new StreamRegistry(node)
+    this.nat = new NatTraversal({ node, key: nodeKey })
     // The relay fan-out gauge: how many peers this node fed in the last interval, over all streams.
     this.fanoutTimer = setInterval(() => {
       let fed = 0
@@ -113,9 +118,10 @@ export class Runtime {
     // Replies are sized per peer from the node's datagram limit for it (CjNode.datagramLimit).
     const fileServer = new FileServer({ node, store: files, logger: opts.logger.child('files'), metrics })
     const dht = new Dht({ node, key: nodeKey })
-    const rt = new Runtime(opts, node, metrics, files, fileServer, dht)
+    const rt = new Runtime(opts, node, metrics, files, fileServer, dht, nodeKey)
     try {
       await node.start()
+      rt.nat.start()
       dht.start()
       for (const id of await files.list()) dht.provide(id)
       if (opts.httpPort !== null && opts.httpPort !== undefined) await rt.startHttp(opts.httpPort, opts.httpHost ?? '127.0.0.1')
@@ -229,7 +235,7 @@ export class Runtime {
     const peers = this.node.peers.all().filter((p) => p.lastHeard > 0).map((p): PeerStatus => ({
       addr: p.addr, verified: p.verified, rttMs: p.rttMs === undefined ? null : Math.round(p.rttMs * 10) / 10,
       lastHeardMsAgo: Date.now() - p.lastHeard, banned: this.node.peers.isBanned(p), penalty: Math.round(p.penalty),
-      speaksStreams: p.speaksStreams,
+      speaksStreams: p.speaksStreams, nat: p.nat ?? null,
     }))
     const streams = this.streams.list().map((s): StreamStatus => {
       const st = s.status()
@@ -242,6 +248,7 @@ export class Runtime {
       streams,
       playback: { ...this.playback, stallSeconds: Math.round(this.playback.stallSeconds * 1000) / 1000 },
       dashboardPeers: this.dashboardPeers,
+      nat: this.nat.status(),
       dht: { id: this.dht.id.toString('hex'), contacts: this.dht.table.size, providerKeys: this.dht.providers.keys, ...this.dht.counters },
     }
   }
@@ -252,6 +259,7 @@ export class Runtime {
     clearInterval(this.fanoutTimer)
     for (const d of this.discoveries) d.abort()
     this.dht.close()
+    this.nat.close()
     await this.streams.close()
     await Promise.all([...this.logs.values()].map((l) => l.close().catch(() => {})))
     await this.http?.close()
