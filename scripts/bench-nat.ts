@@ -1,8 +1,8 @@
 // `npm run bench:nat -- [--scenario public|nat-source|no-nat]... [--seconds 60] [--bitrate 1000k]
-//   [--routers 6] [--per-router 4] [--loss 0%] [--json file]`
+//   [--routers 6] [--per-router 4] [--symmetric 1] [--loss 0%] [--json file]`
 // The stream in the NAT laboratory (scripts/nat-lab.ts), with real `cjp2p-stream ingest testsrc`
 // and `watch` processes: viewers behind home routers (all port-restricted cones but the last
-// router, which is symmetric), and the source either on the public segment (`public`) or behind a
+// `--symmetric` routers, default 1, which are symmetric), and the source either on the public segment (`public`) or behind a
 // cone NAT of its own (`nat-source`), which contacts one public peer that is also told the source's
 // public address (its router's, on the port a port-preserving NAT keeps), as a streamer at home
 // would tell a friend running a public node; viewers are told only that public peer. `no-nat` is
@@ -21,7 +21,7 @@ import { natFigures, natTable, type NatFigures } from './bench-nat-report.ts'
 const SCENARIOS = ['public', 'nat-source', 'no-nat'] as const
 type ScenarioName = typeof SCENARIOS[number]
 
-interface Options { scenarios: ScenarioName[]; seconds: number; bitrate: string; routers: number; perRouter: number; loss: number; json?: string }
+interface Options { scenarios: ScenarioName[]; seconds: number; bitrate: string; routers: number; perRouter: number; symmetric: number; loss: number; json?: string }
 
 /** Viewers start this far apart, as people arrive, not all in one millisecond. */
 const STAGGER_MS = 250
@@ -32,7 +32,7 @@ function parse(argv: string[]): Options {
   const { values } = parseArgs({
     args: argv, strict: true, options: {
       scenario: { type: 'string', multiple: true }, seconds: { type: 'string' }, bitrate: { type: 'string' },
-      routers: { type: 'string' }, 'per-router': { type: 'string' }, loss: { type: 'string' }, json: { type: 'string' },
+      routers: { type: 'string' }, 'per-router': { type: 'string' }, symmetric: { type: 'string' }, loss: { type: 'string' }, json: { type: 'string' },
     },
   })
   const int = (v: string | undefined, name: string, def: number, min: number, max: number) => {
@@ -48,19 +48,21 @@ function parse(argv: string[]): Options {
   const lossText = values.loss ?? '0'
   const loss = parseFloat(lossText) / (lossText.endsWith('%') ? 100 : 1)
   if (!(loss >= 0 && loss < 0.5)) throw new UsageError('--loss must be from 0 to 50 %')
+  const routers = int(values.routers, 'routers', 6, 2, 20)
   return {
-    scenarios, bitrate, loss, json: values.json,
+    scenarios, bitrate, loss, json: values.json, routers,
     seconds: int(values.seconds, 'seconds', 60, 10, 3600),
-    routers: int(values.routers, 'routers', 6, 2, 20),
     perRouter: int(values['per-router'], 'per-router', 4, 1, 10),
+    symmetric: int(values.symmetric, 'symmetric', 1, 0, routers),
   }
 }
 
 class UsageError extends Error {}
 
 async function runScenario(name: ScenarioName, o: Options, log: (s: string) => void): Promise<NatFigures> {
+  const cones = o.routers - o.symmetric
   const routers: RouterSpec[] = Array.from({ length: o.routers }, (_, i) =>
-    i < o.routers - 1 ? { name: `cone${i + 1}`, nat: 'cone', hosts: o.perRouter } : { name: 'sym1', nat: 'symmetric', hosts: o.perRouter })
+    i < cones ? { name: `cone${i + 1}`, nat: 'cone', hosts: o.perRouter } : { name: `sym${i - cones + 1}`, nat: 'symmetric', hosts: o.perRouter })
   const natSource = name === 'nat-source'
   if (natSource) routers.unshift({ name: 'home', nat: 'cone', hosts: 1 })
   // The control: the same audience on the public segment, no NAT anywhere (what this machine and

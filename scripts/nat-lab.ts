@@ -131,6 +131,22 @@ export class NatLab {
     return stdout
   }
 
+  /** A NAT rebinding, as when a router reboots or a mapping expires: the host moves to a new LAN
+   * address (its sockets, bound to the wildcard, stay), so its router makes new mappings, and its
+   * old mappings still hold their public ports: seen from outside, it is at a new port. */
+  async rebind(name: string): Promise<void> {
+    const h = this.host(name)
+    if (!h.router) throw new RangeError(`${name} is not behind a router`)
+    const lan = h.ip.slice(0, h.ip.lastIndexOf('.'))
+    const next = `${lan}.${Number(h.ip.slice(lan.length + 1)) + 100}`
+    // Deleting the primary address would take the new one with it unless it is promoted.
+    await sysctl(h.ns, 'net.ipv4.conf.eth0.promote_secondaries', '1')
+    await ip('-n', h.ns, 'addr', 'add', `${next}/24`, 'dev', 'eth0')
+    await ip('-n', h.ns, 'addr', 'del', `${h.ip}/24`, 'dev', 'eth0')
+    await ip('-n', h.ns, 'route', 'replace', 'default', 'via', `${lan}.1`)
+    h.ip = next
+  }
+
   /** Kills whatever still runs in the lab's namespaces and deletes them. Idempotent. */
   async close(): Promise<void> {
     if (this.closed) return

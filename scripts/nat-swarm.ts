@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { Proc, sleep } from './chaos-swarm.ts'
 import type { NatLab } from './nat-lab.ts'
+import type { NatStatus } from '../src/mesh/nat/nat-traversal.ts'
 
 /** Every node listens on the same ports: each lab host is its own machine. */
 export const UDP_PORT = 24254
@@ -28,7 +29,7 @@ export interface StreamStatus {
   producedBytes: number
   copiesUploaded: number
 }
-export interface NodeStatus { node: { udp: string }; peers: Array<{ addr: string }>; streams: StreamStatus[] }
+export interface NodeStatus { node: { udp: string }; peers: Array<{ addr: string; nat: string | null }>; streams: StreamStatus[]; nat: NatStatus }
 
 export class NatSwarm {
   readonly nodes = new Map<string, LabNode>()

@@ -3,7 +3,8 @@
 // on loopback, for N minutes. Each viewer is played like a player would: its playlist polled every
 // 500 ms and every new segment fetched through media.ts. Prints one table row every S seconds:
 // segments ingested, stalls (a viewer that got no new segment for more than STALL_MS), errors,
-// unexpected warnings, and the RSS of each process (ffmpeg too) and the disk each viewer uses.
+// unexpected warnings, the RSS of each process (ffmpeg too), the disk viewer1 uses (MiB) and the
+// disk the source's running ffmpeg file takes (`src run`, MiB; freed as it is ingested).
 // Ends with the verdict the stream must meet: 0 errors, 0 unexpected warnings and, on runs of 30
 // minutes or more, flat memory (each process's last 10 minutes within 10 % of minutes 10-20).
 // Exit code 0 when it holds. Not part of `npm test`: it runs for as long as it is told.
@@ -191,7 +192,7 @@ async function main(): Promise<void> {
   const sourceProbe = new PlayerProbe('source', src.http, src.id)
   const procs = [source, ...viewers]
   console.log(`soak: ${minutes} min, ${viewerCount} viewers, stream ${src.id}, data in ${dir}`)
-  const head = ['min', 'segments', 'stalls', 'errors', 'warnings', 'src MiB', 'ffmpeg', ...viewers.map((v) => `${v.name.replace('viewer', 'v')} MiB`), 'v1 disk']
+  const head = ['min', 'segments', 'stalls', 'errors', 'warnings', 'src MiB', 'ffmpeg', ...viewers.map((v) => `${v.name.replace('viewer', 'v')} MiB`), 'v1 disk', 'src run']
   console.log(head.map((h) => pad(h, Math.max(8, h.length))).join(' '))
   const rss = new Map<string, Array<{ t: number; mib: number }>>()
   const t0 = Date.now()
@@ -224,7 +225,7 @@ async function main(): Promise<void> {
       if (Number.isFinite(mibs[i])) rss.get(name)!.push({ t, mib: mibs[i] })
     })
     const row = [t.toFixed(1), sourceProbe.newest + 1, probes.reduce((n, p) => n + p.stalls, 0), errors(), warnings(),
-      ...mibs.map((m) => m.toFixed(1)), (await duMiB(join(dir, 'viewer1'))).toFixed(0)]
+      ...mibs.map((m) => m.toFixed(1)), (await duMiB(join(dir, 'viewer1'))).toFixed(0), (await duMiB(join(dir, 'source', 'ingest'))).toFixed(0)]
     console.log(row.map((c, i) => pad(c, Math.max(8, head[i].length))).join(' '))
   }
   stop = true

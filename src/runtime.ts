@@ -13,7 +13,10 @@ import { FileServer } from './mesh/file-server.ts'
 import { FileStore } from './store/file-store.ts'
 import type { KeepPolicy } from './store/retention.ts'
 import { StreamLog } from './store/stream-log.ts'
-import { loadOrCreateKey } from './store/keys.ts'
+import { loadOrCreateKey, type StreamKey } from './store/keys.ts'
+import { isStoreError } from './store/errors.ts'
+import { epochName, newestEpoch } from './store/stream-epochs.ts'
+import { makeStreamId } from './store/stream-id.ts'
 import { bindPort } from './port-binding.ts'
 import type { MediaFormat, StreamLogReader } from './store/stream-types.ts'
 import { PrometheusMetrics } from './metrics/prometheus-sink.ts'
@@ -26,6 +29,7 @@ import { Dht } from './mesh/dht/dht.ts'
 import { FileRouter } from './mesh/file-router.ts'
 import { FileFetches } from './mesh/file-fetches.ts'
 import { ApiFile } from './api-file.ts'
+import { NatTraversal } from './mesh/nat/nat-traversal.ts'
 
 /** While a download or a stream wants providers, the DHT is asked again this often. */
 const DISCOVER_EVERY_MS = 15_000
@@ -58,6 +62,8 @@ export interface RuntimeOptions {
 
 export class Runtime {
   readonly streams: StreamRegistry
+  /** Observed addresses, NAT kind, introductions and keepalives (src/mesh/nat/). */
+  readonly nat: NatTraversal
   readonly logs = new Map<string, StreamLog>()
   http: RunningHttpServer | null = null
   /** Other nodes' HTTP endpoints whose status the dashboard may read (the demo sets these). */
@@ -79,6 +85,7 @@ export class Runtime {
     readonly files: FileStore,
     readonly fileServer: FileServer,
     readonly dht: Dht,
+    nodeKey: StreamKey,
   ) {
     this.streams = new StreamRegistry(node)
     this.fetches = new FileFetches({
@@ -86,6 +93,7 @@ export class Runtime {
       discover: (id, signal) => void this.discover(id, signal),
       provide: (id) => this.dht.provide(id),
     })
+    this.nat = new NatTraversal({ node, key: nodeKey })
     // The relay fan-out gauge: how many peers this node fed in the last interval, over all streams.
     this.fanoutTimer = setInterval(() => {
       let fed = 0
@@ -123,9 +131,10 @@ export class Runtime {
     // Replies are sized per peer from the node's datagram limit for it (CjNode.datagramLimit).
     const fileServer = new FileServer({ node, store: files, logger: opts.logger.child('files'), metrics })
     const dht = new Dht({ node, key: nodeKey })
-    const rt = new Runtime(opts, node, metrics, files, fileServer, dht)
+    const rt = new Runtime(opts, node, metrics, files, fileServer, dht, nodeKey)
     try {
       await node.start()
+      rt.nat.start()
       dht.start()
       for (const id of await files.list()) dht.provide(id)
       if (opts.httpPort !== null && opts.httpPort !== undefined) await rt.startHttp(opts.httpPort, opts.httpHost ?? '127.0.0.1')
@@ -167,11 +176,25 @@ export class Runtime {
 
   /** Starts a stream we are the source of, signed with the key in `keyFile` (default
    * <dir>/keys/<name>.key), made on first use: the same key is the same stream id. */
-  async startSource(name: string, opts: { format: MediaFormat; targetDuration: number; keyFile?: string; onKeyCreated?: (file: string) => void; keep?: KeepPolicy }): Promise<{ log: StreamLog; swarm: StreamSwarm }> {
+  async startSource(name: string, opts: {
+    format: MediaFormat; targetDuration: number; keyFile?: string; onKeyCreated?: (file: string) => void; keep?: KeepPolicy
+    /** The stream under `name` had ended, so this run is a new stream, `newId`. */
+    onEnded?: (endedId: string, newId: string) => void
+  }): Promise<{ log: StreamLog; swarm: StreamSwarm }> {
     const key = await loadOrCreateKey(opts.keyFile ?? join(this.opts.dir, 'keys', `${name}.key`), opts.onKeyCreated)
-    const log = await StreamLog.createSource(this.opts.dir, key, name, {
+    const create = (k: number): Promise<StreamLog> => StreamLog.createSource(this.opts.dir, key, epochName(name, k), {
       format: opts.format, targetDuration: opts.targetDuration, keep: opts.keep, logger: this.opts.logger.child('store'),
     })
+    // An ended stream stays ended; running its name again starts the next one (stream-epochs.ts).
+    const k = await newestEpoch(this.opts.dir, key.publicKeyHex, name)
+    let log: StreamLog
+    try {
+      log = await create(k)
+    } catch (err) {
+      if (!isStoreError(err, 'ERR_ENDED')) throw err
+      log = await create(k + 1)
+      opts.onEnded?.(makeStreamId(key.publicKeyHex, epochName(name, k)), log.id)
+    }
     this.logs.set(log.id, log)
     this.metrics.setNodeRole('source')
     this.dht.provide(log.id)
@@ -228,7 +251,7 @@ export class Runtime {
     const peers = this.node.peers.all().filter((p) => p.lastHeard > 0).map((p): PeerStatus => ({
       addr: p.addr, verified: p.verified, rttMs: p.rttMs === undefined ? null : Math.round(p.rttMs * 10) / 10,
       lastHeardMsAgo: Date.now() - p.lastHeard, banned: this.node.peers.isBanned(p), penalty: Math.round(p.penalty),
-      speaksStreams: p.speaksStreams,
+      speaksStreams: p.speaksStreams, nat: p.nat ?? null,
     }))
     const streams = this.streams.list().map((s): StreamStatus => {
       const st = s.status()
@@ -241,6 +264,7 @@ export class Runtime {
       streams,
       playback: { ...this.playback, stallSeconds: Math.round(this.playback.stallSeconds * 1000) / 1000 },
       dashboardPeers: this.dashboardPeers,
+      nat: this.nat.status(),
       dht: { id: this.dht.id.toString('hex'), contacts: this.dht.table.size, providerKeys: this.dht.providers.keys, ...this.dht.counters },
     }
   }
@@ -253,6 +277,7 @@ export class Runtime {
     await this.apiFile?.remove()
     await this.fetches.close()
     this.dht.close()
+    this.nat.close()
     await this.streams.close()
     await Promise.all([...this.logs.values()].map((l) => l.close().catch(() => {})))
     await this.http?.close()

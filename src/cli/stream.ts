@@ -3,7 +3,7 @@ import { resolve, join } from 'node:path'
 import { Runtime } from '../runtime.ts'
 import { Ingest } from '../ingest/ingest.ts'
 import { IngestError } from '../ingest/ingest-error.ts'
-import { DEFAULT_ENCODE, parseInput, validateEncodeOptions } from '../ingest/ffmpeg-args.ts'
+import { DEFAULT_ENCODE, parseInput, validateEncodeOptions, type LatencyMode } from '../ingest/ffmpeg-args.ts'
 import { streamLogSink } from '../ingest/log-sink.ts'
 import { resolvePeer } from '../mesh/node.ts'
 import { defaultKeyDir } from '../store/keys.ts'
@@ -28,6 +28,9 @@ export interface IngestFlags extends NodeFlags {
   tail?: string
   segmentSeconds: number
   format: MediaFormat
+  /** --format was given (else --latency low picks fmp4). */
+  formatGiven?: boolean
+  latency?: LatencyMode
   bitrate: string
   ffmpeg?: string
   audio?: string
@@ -52,6 +55,7 @@ async function checkIngest(input: string | undefined, flags: IngestFlags): Promi
   if (!input && !flags.tail) throw new UsageError('ingest needs an input (testsrc, /dev/videoN, a file or a URL) or --tail <file>')
   const name = flags.name ?? defaultName(flags.tail ?? input ?? 'stream')
   if (!/^[A-Za-z0-9._-]{1,64}$/.test(name) || name === '.' || name === '..') throw new UsageError(`bad stream name ${JSON.stringify(name)}: use 1-64 of A-Z a-z 0-9 . _ -`)
+  if (flags.latency === 'low' && !flags.tail && ingestFormat(flags) !== 'fmp4') throw new UsageError('--latency low needs --format fmp4 (LL-HLS parts are fMP4 fragments)')
   try {
     validateEncodeOptions({ segmentSeconds: flags.segmentSeconds, bitrate: flags.bitrate, fps: DEFAULT_ENCODE.fps })
     const spec = flags.tail ? null : parseInput(input ?? '', flags.audio)
@@ -62,6 +66,11 @@ async function checkIngest(input: string | undefined, flags: IngestFlags): Promi
     throw err
   }
   return name
+}
+
+/** The container: --format, else fmp4 for --latency low (parts need it), else ts. */
+export function ingestFormat(flags: Pick<IngestFlags, 'format' | 'formatGiven' | 'latency'>): MediaFormat {
+  return flags.latency === 'low' && !flags.formatGiven ? 'fmp4' : flags.format
 }
 
 /** Where the stream's signing key lives: --key, else under an explicit --dir, else the user's data folder. */
@@ -83,12 +92,13 @@ export async function startIngest(input: string | undefined, flags: IngestFlags,
   }
   try {
     const { log: slog, swarm } = await rt.startSource(name, {
-      format: flags.format, targetDuration: Math.ceil(flags.segmentSeconds), keyFile, keep: flags.keep,
+      format: ingestFormat(flags), targetDuration: Math.ceil(flags.segmentSeconds), keyFile, keep: flags.keep,
       // A runtime handed in (the demo) keeps a throwaway key in its own folder: nothing to announce.
       onKeyCreated: rtIn ? undefined : (file) => log.info(`created the stream key ${file} (mode 0600): keep it, it is this stream's identity`),
+      onEnded: (ended, next) => log.info(`${ended} has ended (an ended stream stays ended); starting a new stream, ${next}`),
     })
     const ingest = new Ingest({ sink: streamLogSink(slog), logger: log.child('ingest') }, {
-      input: input ?? '', name, segmentSeconds: flags.segmentSeconds, format: flags.format, bitrate: flags.bitrate, loop: flags.loop,
+      input: input ?? '', name, segmentSeconds: flags.segmentSeconds, format: ingestFormat(flags), latency: flags.latency, bitrate: flags.bitrate, loop: flags.loop,
       ffmpegPath: flags.ffmpeg, audio: flags.audio, workDir: join(resolve(flags.dir), 'ingest', name), tail: flags.tail,
     })
     ingest.on('restart', (reason: unknown) => log.warn(`ffmpeg stopped (${String(reason)}); restarting, the stream continues`))

@@ -15,6 +15,7 @@
 import { existsSync } from 'node:fs'
 import type { MediaFormat } from '../store/stream-types.ts'
 import { IngestError } from './ingest-error.ts'
+import { clockStripFilter } from './clock-strip.ts'
 
 export type InputSpec =
   | { kind: 'testsrc' }
@@ -22,9 +23,13 @@ export type InputSpec =
   | { kind: 'file'; path: string }
   | { kind: 'url'; url: string }
 
+export type LatencyMode = 'low' | 'normal'
+
 export interface EncodeOptions {
-  /** HLS segment length in seconds; the keyframe interval is fps x this. */
+  /** HLS segment length in seconds; the keyframe interval is fps x this (normal latency). */
   segmentSeconds: number
+  /** 'low': ffmpeg writes LL-HLS parts (see lowLatencyTiming); default 'normal'. */
+  latency?: LatencyMode
   format: MediaFormat
   /** Video bitrate as ffmpeg takes it: "1500k", "2M", "800000". */
   bitrate: string
@@ -63,6 +68,31 @@ const FPS_RANGE = [1, 120] as const
 const BITRATE_RE = /^\d+(\.\d+)?[kKmM]?$/
 /** Characters that need no filtergraph escaping; other font paths skip the clock rather than risk injection. */
 const SAFE_FONT_PATH_RE = /^[A-Za-z0-9._/-]+$/
+
+/** Part length asked for in low-latency mode: hls.js is unstable under about 200 ms, and every
+ * part of hold-back the player keeps (3 parts, RFC 8216bis PART-HOLD-BACK) is latency. */
+export const LOW_LATENCY_PART_SECONDS = 0.25
+
+export interface LowLatencyTiming {
+  /** Frames per part, and the part length that makes (a whole number of frames). */
+  partFrames: number
+  partSeconds: number
+  /** Parts per segment; the keyframe interval is one segment. */
+  partsPerSegment: number
+  gopFrames: number
+  segmentSeconds: number
+}
+
+/** Whole frames per part, and a keyframe interval that is a whole number of parts, so every
+ * segment begins with a keyframe at a part boundary (25 fps, 1 s: 6-frame parts of 0.24 s, four
+ * to a 0.96 s segment). */
+export function lowLatencyTiming (fps: number, segmentSeconds: number): LowLatencyTiming {
+  const partFrames = Math.max(1, Math.round(fps * LOW_LATENCY_PART_SECONDS))
+  const partSeconds = partFrames / fps
+  const partsPerSegment = Math.max(1, Math.round(segmentSeconds / partSeconds))
+  const gopFrames = partFrames * partsPerSegment
+  return { partFrames, partSeconds, partsPerSegment, gopFrames, segmentSeconds: gopFrames / fps }
+}
 
 /** Reads a CLI input argument: `testsrc`, `/dev/videoN`, `scheme://...`, else a media file path. */
 export function parseInput (input: string, audio?: string): InputSpec {
@@ -103,11 +133,12 @@ function clockFilter (fontFile: string, startMs: number): string {
   // the stream's pts plus the time we built these arguments: ffmpeg takes from 0.2 s to 2 s on a busy
   // machine to start, and a pts-based clock would lag by that much and inflate glass-to-glass
   // readings. setpts swaps in seconds since UTC midnight for drawtext's pts:hms (HH:MM:SS.mmm), and
-  // a second setpts restores the frame-count timestamps the encoder expects.
+  // a second setpts restores the frame-count timestamps the encoder expects. The block strip
+  // (clock-strip.ts) is the same clock for machines: a latency script reads it from screenshots.
   const midnightUs = (startMs - (((startMs % 86_400_000) + 86_400_000) % 86_400_000)) * 1000
   const text = '%{pts\\:hms} UTC'
   return `setpts='(RTCTIME-${midnightUs})/(TB*1000000)',` +
-    `drawtext=fontfile=${fontFile}:text='${text}':x=10:y=h-th-10:fontsize=28:fontcolor=white:box=1:boxcolor=black@0.6:boxborderw=6,` +
+    `${clockStripFilter()},drawtext=fontfile=${fontFile}:text='${text}':x=10:y=h-th-10:fontsize=28:fontcolor=white:box=1:boxcolor=black@0.6:boxborderw=6,` +
     'setpts=N/(FRAME_RATE*TB)'
 }
 
@@ -153,16 +184,25 @@ export function buildFfmpegArgs (input: InputSpec, o: EncodeOptions): FfmpegArgs
   inputs[0].options.unshift(...global)
   if (input.kind === 'v4l2' && !input.audio) maps.push('-an')
 
-  const gop = String(Math.max(1, Math.round(o.fps * o.segmentSeconds)))
+  // Low latency: ffmpeg's HLS muxer writes a segment's bytes only when the segment is done, so we
+  // make each of ITS segments one of OUR parts (split_by_time cuts between keyframes, fMP4 only:
+  // a part must be a self-contained moof+mdat) and group parts into segments at keyframes on
+  // ingest. No B-frames: reordering would hold each frame back until a later one is encoded.
+  const low = o.latency === 'low'
+  if (low && o.format !== 'fmp4') throw new IngestError('ERR_BAD_INPUT', '--latency low needs --format fmp4 (parts are fMP4 fragments)')
+  const timing = low ? lowLatencyTiming(o.fps, o.segmentSeconds) : null
+  const gop = String(timing ? timing.gopFrames : Math.max(1, Math.round(o.fps * o.segmentSeconds)))
+  const hlsTime = timing ? timing.partSeconds : o.segmentSeconds
+  const windowSegments = o.windowSegments ?? ffmpegWindowSegments(hlsTime)
   const options = [
     ...maps,
     ...(filters.length ? ['-vf', filters.join(',')] : []),
     '-c:v', 'libx264', '-preset', 'veryfast', '-tune', 'zerolatency', '-pix_fmt', 'yuv420p',
-    '-r', String(o.fps), '-g', gop, '-keyint_min', gop, '-sc_threshold', '0',
+    '-r', String(o.fps), '-g', gop, '-keyint_min', gop, '-sc_threshold', '0', ...(low ? ['-bf', '0'] : []),
     '-b:v', o.bitrate, '-maxrate', o.bitrate, '-bufsize', o.bitrate,
     '-c:a', 'aac', '-b:a', '128k', '-ac', '2', '-ar', '48000',
-    '-f', 'hls', '-hls_time', String(o.segmentSeconds), '-hls_list_size', String(o.windowSegments ?? ffmpegWindowSegments(o.segmentSeconds)),
-    '-hls_flags', 'single_file+independent_segments+program_date_time',
+    '-f', 'hls', '-hls_time', String(hlsTime), '-hls_list_size', String(windowSegments),
+    '-hls_flags', low ? 'single_file+split_by_time+program_date_time' : 'single_file+independent_segments+program_date_time',
     '-hls_segment_type', o.format === 'fmp4' ? 'fmp4' : 'mpegts',
     '-hls_segment_filename', o.mediaPath,
   ]

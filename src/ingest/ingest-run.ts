@@ -6,21 +6,30 @@
 // is complete: a writer that dies earlier leaves no bytes no segment could ever reference. From then
 // on, bytes are appended as they land on disk and a segment is passed on only once all its bytes were.
 
+import { open } from 'node:fs/promises'
 import { isAbsolute, dirname, resolve as resolvePath } from 'node:path'
+import { readInit, startsIndependent, type InitFacts } from './fmp4-fragment.ts'
 import type { IngestLogger } from './ingest-components.ts'
 import { IngestError } from './ingest-error.ts'
 import type { IngestSegment } from './ingest-sink.ts'
 import { FileTail } from './file-tail.ts'
+import { HolePuncher } from './hole-puncher.ts'
 import { PlaylistFollower, type PlaylistUpdate } from './playlist-follower.ts'
 import type { PlaylistHeader } from './playlist-parser.ts'
+
+/** A moof with a few tracks' sample tables fits in this many bytes (ffmpeg: ~100-600). */
+const MOOF_READ = 4096
+/** An init segment is a few KiB; moov larger than this is read as far as it goes. */
+const MAX_INIT_READ = 65536
 
 export interface RunHooks {
   /** The run's first usable playlist; called before its first append. */
   header(h: PlaylistHeader, base: number): Promise<void>
   /** Resolves once the bytes are in the log. */
   append(bytes: Buffer): Promise<void>
-  /** Offsets already in log coordinates; pdt null when the playlist has none. */
-  segment(seg: Omit<IngestSegment, 'pdt'> & { pdt: number | null }): Promise<void>
+  /** Offsets already in log coordinates; pdt null when the playlist has none. `independent`: an
+   * fMP4 fragment that starts with a video sync sample (always false for MPEG-TS: not read). */
+  segment(seg: Omit<IngestSegment, 'pdt' | 'part'> & { pdt: number | null; independent: boolean }): Promise<void>
   /** The playlist reached #EXT-X-ENDLIST (and every listed segment was passed on). */
   ended(): void
   error(err: Error): void
@@ -33,6 +42,11 @@ export interface RunInit {
   /** Null in tail mode when only the playlist was given: taken from its segment or map URI. */
   mediaPath: string | null
   pollMs?: number
+  /** The media file is ours (ffmpeg's, not another program's in --tail mode): free what is in the
+   * log (hole-puncher.ts). */
+  freeConsumed?: boolean
+  /** Consumed bytes per hole punched (tests shrink it). */
+  punchEveryBytes?: number
 }
 
 export class IngestRun {
@@ -44,12 +58,16 @@ export class IngestRun {
   private readonly follower: PlaylistFollower
   private mediaPath: string | null
   private tail: FileTail | null = null
+  private puncher: HolePuncher | null = null
+  private readonly init: RunInit
   private delivered = 0
   private lastSegmentEnd = 0
   private writerDone = false
   private wake: (() => void) | null = null
   private finishing: Promise<void> | null = null
   private closed = false
+  /** What the fMP4 init says about tracks, read once; null for MPEG-TS. */
+  private initFacts: InitFacts | null = null
 
   constructor (components: { logger: IngestLogger }, init: RunInit, hooks: RunHooks) {
     this.logger = components.logger
@@ -58,6 +76,7 @@ export class IngestRun {
     this.playlistPath = init.playlistPath
     this.pollMs = init.pollMs
     this.mediaPath = init.mediaPath
+    this.init = init
     this.follower = new PlaylistFollower({ logger: this.logger }, { path: init.playlistPath, pollMs: init.pollMs }, (u) => this.onPlaylist(u))
     this.follower.on('error', (err: Error) => hooks.error(err))
   }
@@ -96,7 +115,12 @@ export class IngestRun {
     this.closed = true
     this.writerDone = true
     this.wakeWaiters()
-    await Promise.all([this.follower.close(), this.tail?.close()])
+    await Promise.all([this.follower.close(), this.tail?.close(), this.puncher?.close()])
+  }
+
+  /** Bytes of the run file given back to the file system (hole-puncher.ts). */
+  get freedBytes (): number {
+    return this.puncher?.freedBytes ?? 0
   }
 
   private async onPlaylist (u: PlaylistUpdate): Promise<void> {
@@ -105,7 +129,9 @@ export class IngestRun {
       if (this.mediaPath === null && uri !== undefined) this.mediaPath = this.resolveUri(uri)
       if (this.mediaPath === null) return // tail mode, nothing listed yet: no way to know the media file
       await this.hooks.header(u.header, this.base)
+      if (u.header.map) this.initFacts = readInit(await this.readRunFile(u.header.map.offset, Math.min(u.header.map.length, MAX_INIT_READ)))
       this.tail = new FileTail({ logger: this.logger }, { path: this.mediaPath, pollMs: this.pollMs }, (b) => this.onBytes(b))
+      if (this.init.freeConsumed) this.puncher = new HolePuncher({ logger: this.logger }, { path: this.mediaPath, everyBytes: this.init.punchEveryBytes })
       this.tail.on('error', (err: Error) => this.hooks.error(err))
       if (!this.closed) this.tail.start()
     }
@@ -123,14 +149,34 @@ export class IngestRun {
         continue
       }
       this.lastSegmentEnd = end
-      await this.hooks.segment({ offset: this.base + s.offset, length: s.length, duration: s.duration, pdt: s.pdt, discontinuity: s.discontinuity })
+      const independent = this.initFacts ? startsIndependent(await this.readRunFile(s.offset, Math.min(s.length, MOOF_READ)), this.initFacts) : false
+      await this.hooks.segment({ offset: this.base + s.offset, length: s.length, duration: s.duration, pdt: s.pdt, discontinuity: s.discontinuity, independent })
     }
     if (u.ended) this.hooks.ended()
+  }
+
+  /** Bytes of the run's media file (already on disk: the playlist lists them); empty if it is gone. */
+  private async readRunFile (offset: number, length: number): Promise<Buffer> {
+    if (this.mediaPath === null) return Buffer.alloc(0)
+    try {
+      const fh = await open(this.mediaPath, 'r')
+      try {
+        const buf = Buffer.alloc(length)
+        const { bytesRead } = await fh.read(buf, 0, length, offset)
+        return buf.subarray(0, bytesRead)
+      } finally {
+        await fh.close()
+      }
+    } catch (err) {
+      this.logger.debug(`cannot read ${this.mediaPath} at ${offset}: ${(err as Error).message}`)
+      return Buffer.alloc(0)
+    }
   }
 
   private async onBytes (bytes: Buffer): Promise<void> {
     await this.hooks.append(bytes)
     this.delivered += bytes.length
+    this.puncher?.consumed(this.delivered)
     this.wakeWaiters()
   }
 

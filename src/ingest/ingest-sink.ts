@@ -23,6 +23,8 @@ export interface IngestSegment {
   pdt: number
   /** True for the first segment after an encoder restart. */
   discontinuity: boolean
+  /** Low latency: this range is one LL-HLS part of a segment; absent, it is a whole segment. */
+  part?: { index: number; independent: boolean }
 }
 
 export interface IngestSink {

@@ -13,15 +13,19 @@ import { EventEmitter } from 'node:events'
 import PQueue from 'p-queue'
 import { mkdir, rm } from 'node:fs/promises'
 import { basename, dirname, extname, join, resolve as resolvePath } from 'node:path'
+import { MAX_PARTS_PER_SEGMENT } from '../store/record-shape.ts'
 import type { MediaFormat } from '../store/stream-types.ts'
 import { resolveFfmpeg } from './ffmpeg-binary.ts'
-import { buildFfmpegArgs, DEFAULT_ENCODE, findDefaultFont, parseInput, validateEncodeOptions, type InputSpec } from './ffmpeg-args.ts'
+import { buildFfmpegArgs, DEFAULT_ENCODE, findDefaultFont, parseInput, validateEncodeOptions, type InputSpec, type LatencyMode } from './ffmpeg-args.ts'
 import { FfmpegProcess, type FfmpegExit } from './ffmpeg-process.ts'
 import { systemClock, type IngestClock, type IngestLogger } from './ingest-components.ts'
 import { IngestError } from './ingest-error.ts'
 import { IngestRun } from './ingest-run.ts'
 import type { IngestSegment, IngestSink } from './ingest-sink.ts'
 import { decideRestart, DEFAULT_RESTART_POLICY, type RestartPolicy } from './restart-policy.ts'
+
+/** Parts in one segment at most (the signed record's bound, record-shape.ts). */
+const MAX_PARTS = MAX_PARTS_PER_SEGMENT
 
 export const State = {
   Idle: 'idle',
@@ -40,6 +44,8 @@ export interface IngestInit {
   input: string
   name: string
   segmentSeconds?: number
+  /** 'low': LL-HLS parts (fMP4 only; see ffmpeg-args.ts), grouped into segments at keyframes. */
+  latency?: LatencyMode
   format?: MediaFormat
   bitrate?: string
   loop?: boolean
@@ -54,8 +60,11 @@ export interface IngestInit {
   pollMs?: number
   /** Segments in ffmpeg's own sliding playlist (tests shrink it; see ffmpeg-args.ts). */
   ffmpegWindowSegments?: number
-  /** Keep finished run directories (default: delete them once their bytes are in the log). */
+  /** Keep run files whole (default: free the running one's bytes once they are in the log, see
+   * hole-puncher.ts, and delete finished run directories). */
   keepRunFiles?: boolean
+  /** Consumed bytes per hole punched in the running ffmpeg's file (tests shrink it). */
+  punchEveryBytes?: number
   env?: NodeJS.ProcessEnv
 }
 
@@ -77,6 +86,8 @@ export class Ingest extends EventEmitter {
   private infoSent = false
   private appended = 0
   private segmentsAdded = 0
+  /** Low latency: index of the last part handed over within its segment (-1: none yet). */
+  private partIndex = -1
   /** One call at a time, in order: the sink must see appends and segment records strictly in sequence. */
   private readonly sinkQueue = new PQueue({ concurrency: 1 })
   private sinkFailed = false
@@ -93,6 +104,9 @@ export class Ingest extends EventEmitter {
     this.init = init
     this.policy = init.restartPolicy ?? DEFAULT_RESTART_POLICY
     validateEncodeOptions({ segmentSeconds: this.segmentSeconds, bitrate: init.bitrate ?? DEFAULT_ENCODE.bitrate, fps: init.fps ?? DEFAULT_ENCODE.fps })
+    if (init.latency === 'low' && !init.tail && (init.format ?? DEFAULT_ENCODE.format) !== 'fmp4') {
+      throw new IngestError('ERR_BAD_INPUT', '--latency low needs --format fmp4 (parts are fMP4 fragments)')
+    }
     this.spec = init.tail ? null : parseInput(init.input, init.audio)
     this.done = new Promise((resolve) => { this.settle = resolve })
   }
@@ -101,6 +115,8 @@ export class Ingest extends EventEmitter {
   get bytesAppended (): number { return this.appended }
   get segmentCount (): number { return this.segmentsAdded }
   get restarts (): number { return Math.max(0, this.runs - 1) }
+  /** Bytes of the running ffmpeg's file given back to the file system (hole-puncher.ts). */
+  get freedBytes (): number { return this.run?.freedBytes ?? 0 }
   /** The running ffmpeg's pid, or null (tail mode, between runs). */
   get pid (): number | null { return this.proc?.pid ?? null }
 
@@ -156,6 +172,15 @@ export class Ingest extends EventEmitter {
   close (): Promise<void> { return this.stop() }
 
   private get segmentSeconds (): number { return this.init.segmentSeconds ?? DEFAULT_ENCODE.segmentSeconds }
+  private get low (): boolean { return this.init.latency === 'low' }
+
+  /** A segment begins at each keyframe part (the keyframe interval is one segment, ffmpeg-args.ts),
+   * after a restart, and after MAX_PARTS parts of a stream that never sends a keyframe. */
+  private nextPartIndex (independent: boolean, discontinuity: boolean): number {
+    const startsSegment = this.partIndex < 0 || independent || discontinuity || this.partIndex + 1 >= MAX_PARTS
+    this.partIndex = startsSegment ? 0 : this.partIndex + 1
+    return this.partIndex
+  }
 
   private setState (next: IngestState): void {
     const prev = this._state
@@ -184,12 +209,16 @@ export class Ingest extends EventEmitter {
       mediaPath = join(dir, format === 'fmp4' ? 'stream.m4s' : 'stream.ts')
       playlistPath = join(dir, 'stream.m3u8')
     }
-    const run = new IngestRun({ logger: this.logger }, { base: this.appended, playlistPath, mediaPath, pollMs: this.init.pollMs }, {
+    const run = new IngestRun({ logger: this.logger }, {
+      base: this.appended, playlistPath, mediaPath, pollMs: this.init.pollMs,
+      freeConsumed: !this.init.tail && !this.init.keepRunFiles, punchEveryBytes: this.init.punchEveryBytes,
+    }, {
       header: async (h, base) => {
         if (this.infoSent) return
         this.infoSent = true
         const init = h.map ? { offset: base + h.map.offset, length: h.map.length } : null
-        const targetDuration = h.targetDuration ?? Math.ceil(this.segmentSeconds)
+        // Low latency: ffmpeg's own segments are our parts, so its TARGETDURATION (0) is not ours.
+        const targetDuration = (this.low ? null : h.targetDuration) || Math.ceil(this.segmentSeconds)
         await this.toSink(() => this.sink.setInfo({ format: h.map ? 'fmp4' : 'ts', init, targetDuration }))
       },
       append: async (bytes) => {
@@ -197,8 +226,10 @@ export class Ingest extends EventEmitter {
         this.appended += bytes.length
         this.emit('bytes', bytes.length)
       },
-      segment: async (s) => {
-        const seg: IngestSegment = { ...s, pdt: s.pdt ?? this.clock.now(), discontinuity: s.discontinuity || this.needDiscontinuity }
+      segment: async ({ independent, ...s }) => {
+        const discontinuity = s.discontinuity || this.needDiscontinuity
+        const seg: IngestSegment = { ...s, pdt: s.pdt ?? this.clock.now(), discontinuity }
+        if (this.low) seg.part = { index: this.nextPartIndex(independent, discontinuity), independent }
         await this.toSink(() => this.sink.addSegment(seg))
         this.needDiscontinuity = false
         this.segmentsAdded++
@@ -217,6 +248,7 @@ export class Ingest extends EventEmitter {
       bitrate: this.init.bitrate ?? DEFAULT_ENCODE.bitrate,
       loop: this.init.loop ?? DEFAULT_ENCODE.loop,
       fps: this.init.fps ?? DEFAULT_ENCODE.fps,
+      latency: this.init.latency,
       fontFile: findDefaultFont(),
       startMs: this.clock.now(),
       mediaPath: mediaPath as string,

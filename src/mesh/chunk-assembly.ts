@@ -106,7 +106,8 @@ export class ChunkAssembly {
   has(n: number): boolean { return this.partial.has(n) }
   drop(n: number): void { this.partial.delete(n) }
   /** Forgets chunks below n (too late to matter). */
-  dropBelow(n: number): void { for (const k of this.partial.keys()) if (k < n) this.partial.delete(k) }
+  /** Forgets partial chunks below n, except those `keep` names (a joiner's fMP4 init chunks). */
+  dropBelow(n: number, keep?: (k: number) => boolean): void { for (const k of this.partial.keys()) if (k < n && !keep?.(k)) this.partial.delete(k) }
   get size(): number { return this.partial.size }
 
   private evictOldest(): void {

@@ -54,7 +54,8 @@ export type Message =
   | { type: 'PleaseSendContent'; id: string; offset: number; length: number }
   | { type: 'Content'; id: string; offset: number; data: Buffer; eof?: number; hops?: number; repaired?: boolean }
   | { type: 'MaybeTheyHaveSome'; id: string; peers: string[] }
-  | { type: 'MyPublicKey'; ed25519?: string; ed25519h?: string }
+  /** `proof` (ours): a signature over a nonce the receiver sent in PleaseProveYourKey. */
+  | { type: 'MyPublicKey'; ed25519?: string; ed25519h?: string; proof?: { nonce: string; sig: string } }
   // The live-stream extension (PROTOCOL-STREAM.md). Peers that do not know these skip them.
   | { type: 'PleaseSendStreamHead'; id: string }
   | { type: 'ThisStreamGrew'; head: StreamHead }
@@ -83,14 +84,32 @@ export type Message =
   /** `me`: the answerer provides it too (it cannot know its own address as the asker sees it). */
   | { type: 'TheyHave'; id: string; peers: string[]; me?: boolean }
   | { type: 'IHave'; id: string }
+  // NAT traversal (src/mesh/nat/). Addresses are as the sender sees them on its socket.
+  /** The address the sender sees this datagram's receiver at: its public mapping behind a NAT. */
+  | { type: 'ISeeYouAt'; addr: string }
+  /** What the sender learned about its own NAT from such reports (docs/PROTOCOL.md). */
+  | { type: 'IAmBehind'; nat: NatKind }
+  /** Asks a peer both sides talk to to tell `to` to send to the asker: a hole punch. */
+  | { type: 'PleaseIntroduceMe'; to: string }
+  /** Send a hello to `peer` now: it is sending to you at the same time. */
+  | { type: 'SayHelloTo'; peer: string }
+  /** Sign this nonce with your node key (answered with MyPublicKey and its `proof`). */
+  | { type: 'PleaseProveYourKey'; nonce: string }
 
 export type MessageType = Message['type']
+
+/** A node's NAT as its peers' reports show it: `none` (its socket's own address is what peers see),
+ * `cone` (one public mapping for every destination), `symmetric` (a mapping per destination:
+ * nobody it did not contact first can reach it). */
+export type NatKind = 'none' | 'cone' | 'symmetric'
+const NAT_KINDS: readonly string[] = ['none', 'cone', 'symmetric']
 
 /** Our extension's message types: a peer that sends one is a cjp2p-stream node. */
 export const STREAM_EXTENSION: ReadonlySet<MessageType> = new Set<MessageType>([
   'PleaseSendStreamHead', 'ThisStreamGrew', 'HereIsTheStreamInfo', 'PleaseSendChunkHashes', 'HereAreChunkHashes',
   'PleaseSendSegments', 'HereAreSegments', 'IHaveChunks', 'PleaseKeepSendingMe', 'IWillKeepSendingYou',
   'AskThemInstead', 'StopSendingMe', 'WhoIsNear', 'TheseAreNear', 'WhoHas', 'TheyHave', 'IHave',
+  'ISeeYouAt', 'IAmBehind', 'PleaseIntroduceMe', 'SayHelloTo', 'PleaseProveYourKey',
 ])
 
 /** The extension name we announce in IAlsoSpeak. */
@@ -123,6 +142,8 @@ function decodeB64(v: unknown, maxChars: number): Buffer | undefined {
 const isB64 = (v: unknown, maxChars: number): v is string => decodeB64(v, maxChars) !== undefined
 const b64Bytes = (v: string, bytes: number) => decodeB64(v, 4 * Math.ceil(bytes / 3))?.length === bytes
 const HEX64 = /^[0-9a-f]{64}$/i
+/** A key-proof nonce: 16 random bytes in lower-case hex. */
+const NONCE = /^[0-9a-f]{32}$/
 /** An address as peers write it: `<dotted IPv4>:<port>` or `[<IPv6>]:<port>`. */
 const ADDR = /^(?:\d{1,3}(?:\.\d{1,3}){3}|\[[0-9a-fA-F:.]{2,45}\]):\d{1,5}$/
 
@@ -203,7 +224,10 @@ const decoders: { [T in MessageType]: (body: unknown) => Omit<MessageOf<T>, 'typ
     if (!isObj(b)) return undefined
     const ed25519 = isB64(b.ed25519, 44) && b64Bytes(b.ed25519, 32) ? b.ed25519 : undefined
     const ed25519h = typeof b.ed25519h === 'string' && HEX64.test(b.ed25519h) ? b.ed25519h.toLowerCase() : undefined
-    return ed25519 || ed25519h ? { ed25519, ed25519h } : undefined
+    // An ill-formed proof is dropped alone: the key is still the (unproven) claim it always was.
+    const p = b.proof
+    const proof = isObj(p) && typeof p.nonce === 'string' && NONCE.test(p.nonce) && isB64(p.sig, 88) && b64Bytes(p.sig, 64) ? { nonce: p.nonce, sig: p.sig } : undefined
+    return ed25519 || ed25519h ? { ed25519, ed25519h, ...(proof ? { proof } : {}) } : undefined
   },
   PleaseSendStreamHead: (b) => (isObj(b) && isId(b.id) ? { id: b.id } : undefined),
   ThisStreamGrew: (b) => { const head = streamHead(b); return head && { head } },
@@ -261,6 +285,11 @@ const decoders: { [T in MessageType]: (body: unknown) => Omit<MessageOf<T>, 'typ
     return { id: b.id, peers: b.peers.slice(0, MAX_PROVIDERS_PER_REPLY).filter(isAddress), me: b.me === true ? true : undefined }
   },
   IHave: (b) => (isObj(b) && isId(b.id) ? { id: b.id } : undefined),
+  ISeeYouAt: (b) => (isObj(b) && isAddress(b.addr) ? { addr: b.addr } : undefined),
+  IAmBehind: (b) => (isObj(b) && typeof b.nat === 'string' && NAT_KINDS.includes(b.nat) ? { nat: b.nat as NatKind } : undefined),
+  PleaseIntroduceMe: (b) => (isObj(b) && isAddress(b.to) ? { to: b.to } : undefined),
+  SayHelloTo: (b) => (isObj(b) && isAddress(b.peer) ? { peer: b.peer } : undefined),
+  PleaseProveYourKey: (b) => (isObj(b) && typeof b.nonce === 'string' && NONCE.test(b.nonce) ? { nonce: b.nonce } : undefined),
 }
 
 const fatal = new TextDecoder('utf-8', { fatal: true })
@@ -307,6 +336,7 @@ export function encodeMessage(m: Message): Record<string, unknown> {
       const body: Record<string, unknown> = {}
       if (m.ed25519) body.ed25519 = m.ed25519
       if (m.ed25519h) body.ed25519h = m.ed25519h
+      if (m.proof) body.proof = m.proof
       return { MyPublicKey: body }
     }
     case 'ThisStreamGrew': return { ThisStreamGrew: m.head }

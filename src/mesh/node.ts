@@ -9,7 +9,7 @@
 import { createHmac, randomBytes } from 'node:crypto'
 import { EventEmitter } from 'node:events'
 import { lookup } from 'node:dns/promises'
-import type { DecodeResult, Json, Message, MessageOf, MessageType } from './messages.ts'
+import type { DecodeResult, Json, Message, MessageOf, MessageType, NatKind } from './messages.ts'
 import { MAX_DATAGRAM_BYTES, MAX_PEERS_PER_LIST, OUR_EXTENSION, STREAM_EXTENSION, decodeDatagram, encodeMessage, encodedSize, isAddress } from './messages.ts'
 import type { Transport } from './transport.ts'
 import { formatAddress, parseAddress } from './transport.ts'
@@ -45,6 +45,9 @@ export const UNVERIFIED_LIST_MAX = 2
 const MAX_COOKIE_CACHE = 4096
 /** A handler that has not answered in this time answers nothing: a slow disk must not hold the socket. */
 const HANDLER_TIMEOUT_MS = 2000
+
+/** Messages that hand out addresses of other peers (in `peers`). */
+const LISTS: ReadonlySet<MessageType> = new Set<MessageType>(['Peers', 'MaybeTheyHaveSome', 'AskThemInstead', 'TheyHave'])
 
 export interface Ctx {
   from: string
@@ -85,6 +88,11 @@ export class CjNode extends EventEmitter {
   private intervals: Timer[] = []
   private closed = false
   private init: NodeInit
+  /** True while the peer at `addr` may be a known peer that moved (its key proof is on its way):
+   * set by src/mesh/nat/peer-keys.ts; without it, never. */
+  keyProofPending: (addr: string) => boolean = () => false
+  /** Our NAT as peers' reports show it (written by src/mesh/nat/nat-traversal.ts). */
+  nat: { kind: NatKind | 'unknown'; publicAddress: string | null } = { kind: 'unknown', publicAddress: null }
   readonly counters = { datagramsIn: 0, datagramsOut: 0, bytesIn: 0, bytesOut: 0, dropped: {} as Record<string, number>, ampMaxRatio: 0, ampHelloBytes: 0 }
 
   constructor(c: NodeComponents, init: NodeInit = {}) {
@@ -109,7 +117,8 @@ export class CjNode extends EventEmitter {
       // Our probes carry our send time as a plain number (the shape the Rust node also uses).
       if (typeof m.value === 'number') this.peers.recordRtt(ctx.peer, this.timers.now() - m.value)
     })
-    this.handle('MyPublicKey', (m, ctx) => { ctx.peer.publicKey = m.ed25519h ?? Buffer.from(m.ed25519 ?? '', 'base64').toString('hex') })
+    this.handle('IAmBehind', (m, ctx) => { if (ctx.verified) ctx.peer.nat = m.nat })
+    this.handle('MyPublicKey', (m, ctx) => { if (!ctx.peer.keyProven) ctx.peer.publicKey = m.ed25519h ?? Buffer.from(m.ed25519 ?? '', 'base64').toString('hex') })
   }
 
   get address(): string { return this.transport.address }
@@ -275,6 +284,7 @@ export class CjNode extends EventEmitter {
       parts = []; kinds = []; partBytes = prefix.bytes
     }
     for (const o of out) {
+      if (LISTS.has(o.m.type)) o.m = this.withoutUnreachable(o.m)
       const s = JSON.stringify(encodeMessage(o.m))
       const len = Buffer.byteLength(s)
       if (partBytes + len + 1 > maxBytes && parts.length > 0) flush()
@@ -298,9 +308,22 @@ export class CjNode extends EventEmitter {
         this.counters.ampMaxRatio = Math.max(this.counters.ampMaxRatio, (peer.unverifiedSent - peer.unverifiedHello) / peer.unverifiedRecv)
       }
     }
-    if (sent > 0 && !isReply) peer.lastContacted = now
+    if (sent > 0 && !isReply) {
+      peer.lastContacted = now
+      // A datagram we start to an unproven address may die in its NAT: NAT traversal listens here
+      // to have someone we both talk to introduce us (src/mesh/nat/introductions.ts).
+      if (!peer.verified) this.emit('greeting', to)
+    }
     if (requests > 0) this.peers.solicit(peer, requests)
     return sent
+  }
+
+  /** An address list without peers behind symmetric NATs: nobody we tell could reach them (their
+   * NAT opens a new mapping per destination and lets in only those they contacted). */
+  private withoutUnreachable(m: Message): Message {
+    const list = (m as { peers: string[] }).peers
+    const kept = list.filter((a) => this.peers.get(a)?.nat !== 'symmetric')
+    return kept.length === list.length ? m : { ...m, peers: kept } as Message
   }
 
   private account(bytes: number, out: Outgoing[]): void {

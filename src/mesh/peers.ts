@@ -1,6 +1,6 @@
 // The peer table: every address we heard from or were told about, bounded, ranked and persisted.
 import { readFile, rename, writeFile } from 'node:fs/promises'
-import type { Json } from './messages.ts'
+import type { Json, NatKind } from './messages.ts'
 import type { Clock } from '../util/timers.ts'
 import { systemClock } from '../util/timers.ts'
 import type { PenaltyReason } from '../metrics/types.ts'
@@ -51,6 +51,11 @@ export interface Peer {
   penaltyAt: number
   bannedUntil: number
   publicKey?: string
+  /** It signed our nonce with `publicKey` at this address (src/mesh/nat/peer-keys.ts). */
+  keyProven?: boolean
+  /** What it told us of its own NAT (IAmBehind): a `symmetric` peer is reachable only by those it
+   * contacted itself, so its address is never handed to anyone else. */
+  nat?: NatKind
   /** It sent us a stream extension message: it is (probably) a cjp2p-stream node. */
   speaksStreams: boolean
   /** The largest datagram it said it takes (IAlsoSpeak), if it did. */

@@ -29,6 +29,9 @@ export class SelfAddresses {
 
   has(addr: string): boolean { return this.known.has(addr) }
 
+  /** Our socket's or an interface's address, not one learned from peers (a NAT's public mapping). */
+  isLocal(addr: string): boolean { return this.known.has(addr) && !this.learned.includes(addr) }
+
   /** An address that turned out to be us (we heard our own hello from it). */
   learn(addr: string): void {
     if (this.known.has(addr)) return

@@ -17,10 +17,15 @@
 //   playback deadline first, from the stripe parent, then other holders, and from the source only
 //   within its small repair budget.
 import { STRIPES } from './messages.ts'
+import type { NatKind } from './messages.ts'
 
 export const SOURCE_FANOUT = 1
 export const FANOUT = STRIPES + 2
 export const SPARE_SLOTS = 2
+/** Extra children per stripe for peers behind symmetric NATs. Such a peer can only be fed by
+ * someone it reached itself, and it relays to nobody, so it takes places of its own and never one
+ * in the tree a relay could fill (docs/NAT-LAB.md). */
+export const LEAF_SLOTS = 8
 /** The source may upload this share of the stream beyond one copy to fill holes nobody else can. */
 export const SOURCE_REPAIR_BUDGET = 0.05
 /** A stripe parent that pushed nothing for this long, while the stream grew, is replaced. */
@@ -133,21 +138,36 @@ export interface ParentState {
   maxChildren?: number
   /** Children that said they are leaves (ChildRequest.leaf). */
   leaves?: ReadonlySet<string>
+  /** We are behind a symmetric NAT: nobody we did not contact can reach us, so we take no children. */
+  unreachable?: boolean
+  /** What a peer told us of its NAT: a `symmetric` one is a leaf child, outside the tree's places. */
+  natOf?: (addr: string) => NatKind | undefined
 }
 /** `evict`: a child to push down under the newcomer (SplitStream's push-down), told to ask it instead. */
 export type ChildDecision = { accept: true; evict?: string } | { accept: false; tryInstead: string[] }
 
 /** Should we push stripe `stripe` to `from`? If not, whom should it ask instead (best first). */
 export function decideChild(s: ParentState, req: ChildRequest, otherHolders: string[]): ChildDecision {
-  const kids = s.children[req.stripe]
-  if (kids.has(req.from)) return { accept: true }
+  const behindSymmetric = (a: string) => s.natOf?.(a) === 'symmetric'
+  const all = s.children[req.stripe]
+  if (all.has(req.from)) return { accept: true }
+  // Children behind symmetric NATs are counted apart: the tree's places are for relays.
+  const kids = new Set([...all].filter((a) => !behindSymmetric(a)))
   const interior = (a: string) => interiorStripe(a) === req.stripe && !s.leaves?.has(a)
   const redirect = () => {
     // Children that are interior in this stripe have room for grandchildren; try them first.
     const mine = [...kids].filter((a) => a !== req.from)
     const ordered = [...mine.filter(interior), ...mine.filter((a) => !interior(a))]
-    const rest = otherHolders.filter((a) => a !== req.from && !kids.has(a) && a !== s.self)
-    return { accept: false as const, tryInstead: [...ordered, ...rest.filter((a) => interiorStripe(a) === req.stripe), ...rest.filter((a) => interiorStripe(a) !== req.stripe)].slice(0, 8) }
+    const rest = otherHolders.filter((a) => a !== req.from && !all.has(a) && a !== s.self && !behindSymmetric(a))
+    const list = [...ordered, ...rest.filter((a) => interiorStripe(a) === req.stripe), ...rest.filter((a) => interiorStripe(a) !== req.stripe)]
+    // A peer behind a symmetric NAT can reach only peers without a NAT: those first.
+    const open = behindSymmetric(req.from) ? list.filter((a) => s.natOf?.(a) === 'none') : []
+    return { accept: false as const, tryInstead: [...open, ...list.filter((a) => !open.includes(a))].slice(0, 8) }
+  }
+  if (s.unreachable) return redirect()
+  if (behindSymmetric(req.from)) {
+    const taken = all.size - kids.size
+    return (s.isSource || s.receiving(req.stripe)) && taken < LEAF_SLOTS ? { accept: true } : redirect()
   }
   // Push-down: when full, a newcomer that is interior in this stripe (room for grandchildren) takes
   // the place of a child that is not, and that child moves one level down, under the newcomer. So
@@ -160,11 +180,11 @@ export function decideChild(s: ParentState, req: ChildRequest, otherHolders: str
   if (s.isSource) return kids.size < SOURCE_FANOUT ? { accept: true } : pushDown()
   // A viewer whose upload cannot carry another child takes none (Chunkyspread's load control: a
   // weak uplink as an interior node starves its whole subtree); a push-down keeps the count.
-  const total = s.children.reduce((n, set) => n + set.size, 0)
+  const total = s.children.reduce((n, set) => n + [...set].filter((a) => !behindSymmetric(a)).length, 0)
   if (s.maxChildren !== undefined && total >= s.maxChildren) return total > 0 && s.receiving(req.stripe) ? pushDown() : redirect()
   if (!s.receiving(req.stripe)) return redirect()
   if (interiorStripe(s.self) === req.stripe) return kids.size < FANOUT ? { accept: true } : pushDown()
-  const spareUsed = s.children.reduce((n, set, i) => (i === interiorStripe(s.self) ? n : n + set.size), 0)
+  const spareUsed = s.children.reduce((n, set, i) => (i === interiorStripe(s.self) ? n : n + [...set].filter((a) => !behindSymmetric(a)).length), 0)
   return spareUsed < SPARE_SLOTS ? { accept: true } : redirect()
 }
 

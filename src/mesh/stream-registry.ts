@@ -37,7 +37,11 @@ export class StreamRegistry {
       if (!isStreamId(m.id)) return
       this.swarms.get(m.id)?.onContent(m, ctx)
     })
+    node.on('peer-moved', this.onPeerMoved)
   }
+
+  /** A peer proved its key at a new address (src/mesh/nat/peer-keys.ts): every swarm follows it. */
+  private onPeerMoved = (from: string, to: string): void => { for (const s of this.swarms.values()) s.peerMoved(from, to) }
 
   /** Carries a stream: the source's own log, or a replica to fill from peers. */
   add(log: StreamLog, init: { bootstrap?: string[]; maxUploadBps?: number } = {}): StreamSwarm {
@@ -60,6 +64,7 @@ export class StreamRegistry {
   }
 
   async close(): Promise<void> {
+    this.node.off('peer-moved', this.onPeerMoved)
     await Promise.all([...this.swarms.keys()].map((id) => this.remove(id)))
   }
 }

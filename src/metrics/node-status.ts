@@ -5,6 +5,8 @@
 // the build of every reader that names it, not a dashboard at run time.
 import type { SwarmStatus } from '../mesh/stream/swarm-status.ts'
 import type { AnnounceVerdict } from '../mesh/dht/provider-store.ts'
+import type { NatKind } from '../mesh/messages.ts'
+import type { NatStatus } from '../mesh/nat/nat-traversal.ts'
 
 export type { SwarmStatus } from '../mesh/stream/swarm-status.ts'
 
@@ -17,6 +19,8 @@ export interface PeerStatus {
   banned: boolean
   penalty: number
   speaksStreams: boolean
+  /** What it told us of its own NAT (IAmBehind), if it did. */
+  nat: NatKind | null
 }
 
 /** One stream this node carries: the swarm's own status plus the player page's two figures. */
@@ -35,6 +39,8 @@ export interface NodeStatus {
   playback: { reports: number; stalls: number; stallSeconds: number; latencySeconds: number | null }
   /** Other nodes' HTTP endpoints whose status the dashboard may read. */
   dashboardPeers: string[]
+  /** Our NAT as peers see us, and the introductions, keepalives and key proofs (src/mesh/nat/). */
+  nat: NatStatus
   dht: {
     id: string; contacts: number; providerKeys: number
     queries: number; answers: number; timeouts: number; announcesSent: number; announces: Partial<Record<AnnounceVerdict | 'unverified', number>>

@@ -4,6 +4,7 @@
 import express, { type Express, type NextFunction, type Request, type Response } from 'express'
 import type { MetricsSink } from '../metrics/types.ts'
 import type { StreamId } from '../store/stream-types.ts'
+import type { Timers } from '../util/timers.ts'
 import type { PlaybackReport } from './playback-report.ts'
 import { DEFAULT_PLAYLIST_WINDOW } from './playlist.ts'
 import { PlayerError } from './player-error.ts'
@@ -38,6 +39,8 @@ export interface PlayerComponents {
   metricsSink?: MetricsSink
   /** Files by content id (/content/<id>, the API's file calls, the index's file list). */
   content?: ContentLibrary
+  /** Bounds blocking playlist reloads (tests pass virtual timers); default the wall clock. */
+  timers?: Pick<Timers, 'setTimeout' | 'clear'>
 }
 
 export interface PlayerInit {

@@ -5,10 +5,13 @@ import type { PlayerContext } from './app.ts'
 import { answerRange, parseRangeHeader } from './byte-range.ts'
 import { sendLogBytes } from './media-sender.ts'
 import { MAX_REPORT_BYTES, parsePlaybackReport } from './playback-report.ts'
+import { parseReloadQuery, waitUntil } from './blocking-reload.ts'
 import { buildLivePlaylist } from './playlist.ts'
+import { hasPart, windowRecords } from './playlist-parts.ts'
 import { PlaylistCursors } from './playlist-cursor.ts'
 import { routeLabel } from './request-guard.ts'
 import { streamIdFromPath } from './stream-directory.ts'
+import { realTimers } from '../util/timers.ts'
 import { playableRun } from './verified-segments.ts'
 
 const MEDIA_TYPES = { ts: 'video/mp2t', fmp4: 'video/mp4' } as const
@@ -24,9 +27,18 @@ export const PLAYLIST_URIS = {
   fmp4: { mediaUri: 'media.m4s', mapUri: 'init.mp4' },
 } as const
 
+/** Records looked at for a low-latency playlist: enough parts for `window` segments of up to 16 parts. */
+const PARTS_PER_SEGMENT_LOOKED_AT = 16
+/** RFC 8216bis 6.2.5.2: a blocked reload waits at most three target durations. */
+const BLOCK_TARGET_DURATIONS = 3
+/** An _HLS_msn further than this past the newest segment is an error (400), not a wait. */
+const MSN_AHEAD_LIMIT = 2
+
 export function registerStreamRoutes(app: Express, { components, window }: PlayerContext): void {
   const { streams, logger, metricsSink, onPlaybackReport } = components
+  const timers = components.timers ?? realTimers
   const cursors = new PlaylistCursors()
+  const run = (log: StreamLogReader) => playableRun(log, window * PARTS_PER_SEGMENT_LOOKED_AT, cursors.floor(log))
 
   /** The log the URL names, or null after answering 404. */
   function findLog(req: Request, res: Response): StreamLogReader | null {
@@ -39,18 +51,37 @@ export function registerStreamRoutes(app: Express, { components, window }: Playe
     return log
   }
 
-  app.get('/streams/stream/:key/:name/index.m3u8', routeLabel('playlist'), (req: Request, res: Response) => {
+  app.get('/streams/stream/:key/:name/index.m3u8', routeLabel('playlist'), async (req: Request, res: Response) => {
     const log = findLog(req, res)
     if (!log) return
-    const floor = cursors.floor(log)
-    const run = playableRun(log, window, floor)
-    if (!run) {
+    const reload = parseReloadQuery(req.query)
+    if (typeof reload === 'string') {
+      res.status(400).type('text/plain').send(reload)
+      return
+    }
+    let now = run(log)
+    if (now && reload) {
+      const newest = now.segments.at(-1)
+      const newestMsn = newest ? newest.part?.msn ?? newest.n : -1
+      if (reload.msn > newestMsn + MSN_AHEAD_LIMIT) {
+        res.status(400).type('text/plain').send(`_HLS_msn ${reload.msn} is more than ${MSN_AHEAD_LIMIT} segments past the newest (${newestMsn})`)
+        return
+      }
+      const bound = BLOCK_TARGET_DURATIONS * now.info.targetDuration * 1000
+      const ready = () => { now = run(log); return now !== null && hasPart(now.segments, reload.msn, reload.part, now.ended) }
+      if (!(await waitUntil(log, timers, ready, bound, (stop) => res.on('close', stop)))) {
+        if (!res.headersSent && !res.destroyed) res.status(503).set('Retry-After', '1').type('text/plain').send('the requested part did not arrive in time')
+        return
+      }
+    }
+    if (!now) {
       res.status(503).set('Retry-After', '1').type('text/plain').send('stream info not received yet')
       return
     }
-    const listed = run.segments.slice(-window)
+    const floor = cursors.floor(log)
+    const listed = windowRecords(now.segments, window, now.ended)
     const discontinuitiesBefore = cursors.advance(log, listed[0]?.n ?? floor)
-    const text = buildLivePlaylist({ ...run, segments: listed, window, discontinuitiesBefore, ...PLAYLIST_URIS[run.info.format], firstSequence: floor })
+    const text = buildLivePlaylist({ ...now, segments: listed, window, discontinuitiesBefore, ...PLAYLIST_URIS[now.info.format], firstSequence: floor })
     res.set('Cache-Control', 'no-cache').set('Content-Type', 'application/vnd.apple.mpegurl')
       .send(Buffer.from(text)) // a Buffer keeps Express from appending a charset
   })

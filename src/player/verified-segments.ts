@@ -18,7 +18,12 @@ function playable(log: StreamLogReader, n: number): SegmentRecord | null {
   const s = log.segment(n)
   if (!s || s.n !== n || !Number.isSafeInteger(s.offset) || s.offset < 0 || !Number.isSafeInteger(s.length) ||
       s.length <= 0 || !Number.isFinite(s.duration) || s.duration <= 0) return null
-  return log.hasRange(s.offset, s.length) ? s : null
+  if (!log.hasRange(s.offset, s.length)) return null
+  // A later part of a segment: the padding between it and the previous part lies inside the
+  // segment's byte range, so it must be verified too before the segment can be listed whole.
+  const prev = s.part && s.part.index > 0 ? log.segment(n - 1) : null
+  if (prev && prev.offset + prev.length < s.offset && !log.hasRange(prev.offset + prev.length, s.offset - prev.offset - prev.length)) return null
+  return s
 }
 
 export interface PlayableRun {

@@ -99,10 +99,11 @@ export class VirtualSwarm {
 
   /** A new viewer; by default it knows only the source's address, as in the bench, and has the
    * swarm's upload capacity. */
-  async join(bootstrap: string[] = [this.source.node.address], opts: { uploadCapacity?: number; wrap?: (t: Transport) => Transport; maxPeers?: number; heardOnly?: boolean } = {}): Promise<SwarmMember> {
+  async join(bootstrap: string[] = [this.source.node.address], opts: { uploadCapacity?: number; wrap?: (t: Transport) => Transport; maxPeers?: number; heardOnly?: boolean; transport?: Transport } = {}): Promise<SwarmMember> {
     const slot = this.nextSlot++
     const tally = new WireTally()
-    const endpoint = this.net.createTransport({ uploadBytesPerSecond: (opts.uploadCapacity ?? this.init.uploadCapacity ?? 0) * this.copyBytesPerSecond })
+    // `transport`: the viewer sits behind something (an in-process NAT router: test/helpers/memory-nat.ts).
+    const endpoint = opts.transport ?? this.net.createTransport({ uploadBytesPerSecond: (opts.uploadCapacity ?? this.init.uploadCapacity ?? 0) * this.copyBytesPerSecond })
     // A test's misbehaving member (one that tampers with what it sends) wraps its endpoint.
     const transport = opts.wrap ? opts.wrap(endpoint) : endpoint
     const node = new CjNode({ transport, timers: this.timers, metrics: tally }, { bootstrap: opts.heardOnly ? [] : bootstrap, probeIntervalMs: 10_000, secret: secretFrom(this.rnd), ...(opts.maxPeers ? { maxPeers: opts.maxPeers } : {}) })

@@ -47,4 +47,15 @@ export class ChunkBitmap {
     this.count--
     if (page.every((b) => b === 0)) this.pages.delete(key)
   }
+
+  /** The set chunks, ascending. */
+  * values(): Generator<number> {
+    for (const key of [...this.pages.keys()].sort((a, b) => a - b)) {
+      const page = this.pages.get(key) as Uint8Array
+      for (let i = 0; i < PAGE_BYTES; i++) {
+        if (page[i] === 0) continue
+        for (let b = 0; b < 8; b++) if (page[i] & (1 << b)) yield key * PAGE_BITS + i * 8 + b
+      }
+    }
+  }
 }

@@ -1,5 +1,5 @@
 // Positional read/write helpers that treat a short transfer as the error it is.
-import { open } from 'node:fs/promises'
+import { open, rename, rm } from 'node:fs/promises'
 import type { FileHandle } from 'node:fs/promises'
 import { StoreError, errnoCode, fsError } from './errors.ts'
 
@@ -66,4 +66,24 @@ export async function readExactly(fh: Pick<PositionalFile, 'read'>, length: numb
     throw fsError(err, what)
   }
   return buf
+}
+
+/** Replaces `file` with `contents` (a temporary file, fdatasync'ed, renamed over it: a crash leaves
+ * one whole version or the other) and returns it opened with `flags`. On failure `file` is as it was. */
+export async function replaceFile(file: string, contents: Uint8Array | string, flags: 'a+' | 'r+', what: string): Promise<FileHandle> {
+  const tmp = file + '.tmp'
+  try {
+    const w = await open(tmp, 'w')
+    try {
+      await w.writeFile(contents)
+      await w.datasync()
+    } finally {
+      await w.close()
+    }
+    await rename(tmp, file)
+    return await open(file, flags)
+  } catch (err) {
+    await rm(tmp, { force: true }).catch(() => {})
+    throw fsError(err, what)
+  }
 }

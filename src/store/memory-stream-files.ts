@@ -99,6 +99,8 @@ class MemoryData implements StreamData {
 }
 
 const nothingToJournal = {
+  size: 0,
+  compact: async () => 0,
   append: async () => {},
   flush: async () => {},
   sync: async () => {},

@@ -14,6 +14,10 @@ export const MAX_STREAM_BYTES = (MAX_CHUNK_INDEX + 1) * CHUNK_SIZE
 export const MAX_SEGMENT_INDEX = 2 ** 32 - 1
 /** HLS segments are seconds long; ten minutes bounds any sane encoder setting. */
 export const MAX_SEGMENT_SECONDS = 600
+/** LL-HLS parts in one segment: a keyframe every 64 parts of 200 ms is already 12.8 s. */
+export const MAX_PARTS_PER_SEGMENT = 64
+/** A part is a fraction of a segment; RFC 8216bis wants them well under the target duration. */
+export const MAX_PART_SECONDS = 10
 /** An fMP4 init segment is a few KiB; 16 MiB bounds it without guessing codecs. */
 export const MAX_INIT_BYTES = 16 * 1024 * 1024
 /** A stream id is `stream/<64 hex>/<name of at most 64 chars>`: under 140 characters. */
@@ -62,9 +66,22 @@ export function segmentRecordProblem(x: unknown): string | null {
     if (typeof r.duration !== 'number' || !(r.duration > 0 && r.duration <= MAX_SEGMENT_SECONDS)) return 'bad segment duration'
     if (typeof r.pdt !== 'number' || !(Number.isFinite(r.pdt) && r.pdt >= 0)) return 'bad segment pdt'
     if (typeof r.discontinuity !== 'boolean') return 'bad segment discontinuity'
+    if (r.part !== undefined) {
+      const p = partProblem(r.part, r.duration as number)
+      if (p) return p
+    }
     if (!isSig(r.sig)) return 'bad segment signature encoding'
     return null
   })
+}
+
+function partProblem(p: unknown, duration: number): string | null {
+  if (!obj(p)) return 'bad part position'
+  if (!isIndex(p.msn, MAX_SEGMENT_INDEX)) return 'bad part media sequence'
+  if (!isIndex(p.index, MAX_PARTS_PER_SEGMENT - 1)) return 'bad part index'
+  if (typeof p.independent !== 'boolean') return 'bad part independent flag'
+  if (duration > MAX_PART_SECONDS) return 'part longer than a part may be'
+  return null
 }
 
 export function streamHeadProblem(x: unknown): string | null {
@@ -110,7 +127,9 @@ export function pickChunkRecord(r: ChunkRecord): ChunkRecord {
   return { n: r.n, length: r.length, blocks: [...r.blocks], sha256: r.sha256, time: r.time, sig: r.sig }
 }
 export function pickSegmentRecord(r: SegmentRecord): SegmentRecord {
-  return { n: r.n, offset: r.offset, length: r.length, duration: r.duration, pdt: r.pdt, discontinuity: r.discontinuity, sig: r.sig }
+  const picked: SegmentRecord = { n: r.n, offset: r.offset, length: r.length, duration: r.duration, pdt: r.pdt, discontinuity: r.discontinuity, sig: r.sig }
+  if (r.part) picked.part = { msn: r.part.msn, index: r.part.index, independent: r.part.independent }
+  return picked
 }
 export function pickStreamHead(h: StreamHead): StreamHead {
   return { id: h.id, chunks: h.chunks, length: h.length, segments: h.segments, time: h.time, ended: h.ended, sig: h.sig }

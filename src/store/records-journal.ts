@@ -2,10 +2,17 @@
 // Appends are serialised through one promise chain so lines never interleave. Nothing in here
 // is trusted on load: the reader only splits lines and drops torn ones; StreamLog re-verifies
 // every record's signature before using it.
+//
+// A log with a retention window compacts its journal (compact()): the records of deleted chunks
+// and segments are rewritten away, so the journal is bounded like the data (about 6 KB of records
+// per second of stream would otherwise pile up for as long as the node runs, ~23 MB an hour).
+// The rewrite runs in the same chain as appends, so no line appended before it is lost and none
+// after it lands in the old file; it goes to a temporary file renamed over the journal, so a crash
+// mid-way leaves the old journal whole.
 import { open, type FileHandle } from 'node:fs/promises'
 import { StoreError, fsError } from './errors.ts'
-import type { StoreLogger } from './logger.ts'
-import { openIfExists } from './file-io.ts'
+import { silentLogger, type StoreLogger } from './logger.ts'
+import { openIfExists, replaceFile } from './file-io.ts'
 import type { ChunkRecord, SegmentRecord, StreamHead, StreamInfo } from './stream-types.ts'
 
 export type JournalEntry =
@@ -75,14 +82,25 @@ export async function readJournal(file: string, onLine: (value: unknown) => void
   }
 }
 
+/** Heads and infos a compaction keeps, newest last: the loader takes the newest valid one. */
+const KEEP_NEWEST_HEADS = 4
+const KEEP_NEWEST_INFOS = 4
+
 export class RecordsJournal {
   private tail: Promise<void> = Promise.resolve()
   private closed = false
   /** After a failed or torn write the next line starts on a fresh line. */
   private needNewline: boolean
+  private bytes: number
 
-  private constructor(private readonly fh: FileHandle, private readonly file: string, endsClean: boolean) {
+  private constructor(private fh: FileHandle, private readonly file: string, size: number, endsClean: boolean) {
     this.needNewline = !endsClean
+    this.bytes = size
+  }
+
+  /** Bytes in the journal file (appends issued so far included). */
+  get size(): number {
+    return this.bytes
   }
 
   static async open(file: string): Promise<RecordsJournal> {
@@ -95,7 +113,7 @@ export class RecordsJournal {
         await fh.read(last, 0, 1, size - 1)
         endsClean = last[0] === 0x0a
       }
-      return new RecordsJournal(fh, file, endsClean)
+      return new RecordsJournal(fh, file, size, endsClean)
     } catch (err) {
       throw fsError(err, `opening ${file}`)
     }
@@ -109,6 +127,7 @@ export class RecordsJournal {
     const run = async (): Promise<void> => {
       const text = (this.needNewline ? '\n' : '') + list.map((e) => JSON.stringify(e) + '\n').join('')
       this.needNewline = true
+      this.bytes += Buffer.byteLength(text)
       try {
         await this.fh.appendFile(text, 'utf8')
       } catch (err) {
@@ -118,6 +137,39 @@ export class RecordsJournal {
     }
     const p = this.tail.then(run)
     this.tail = p.catch(() => {})
+    return p
+  }
+
+  /** Rewrites the journal with only the chunk and segment entries `keep` accepts, plus the newest
+   * few heads and infos; resolves with the new size. Lines that do not parse are dropped (the
+   * loader would skip them anyway). On failure the old journal stays in use, whole. */
+  compact(keep: (e: JournalEntry) => boolean): Promise<number> {
+    if (this.closed) return Promise.reject(new StoreError('ERR_CLOSED', 'journal is closed'))
+    const run = async (): Promise<number> => {
+      const kept: string[] = []
+      const heads: string[] = []
+      const infos: string[] = []
+      await readJournal(this.file, (value) => {
+        const e = value as JournalEntry
+        const line = JSON.stringify(value) + '\n'
+        if (e?.t === 'head' || e?.t === 'info') {
+          const ring = e.t === 'head' ? heads : infos
+          ring.push(line)
+          if (ring.length > (e.t === 'head' ? KEEP_NEWEST_HEADS : KEEP_NEWEST_INFOS)) ring.shift()
+        } else if ((e?.t === 'chunk' || e?.t === 'segment') && typeof e.r === 'object' && e.r !== null && keep(e)) {
+          kept.push(line)
+        }
+      }, silentLogger)
+      const text = [...infos, ...kept, ...heads].join('')
+      const fresh = await replaceFile(this.file, text, 'a+', `compacting ${this.file}`)
+      await this.fh.close().catch(() => {})
+      this.fh = fresh
+      this.bytes = Buffer.byteLength(text)
+      this.needNewline = false
+      return this.bytes
+    }
+    const p = this.tail.then(run)
+    this.tail = p.then(() => {}, () => {})
     return p
   }
 

@@ -14,8 +14,12 @@ export function chunkSigningBytes(id: StreamId, r: Unsigned<ChunkRecord>): Buffe
   return bytes('cjp2p-stream/chunk/v2', id, r.n, r.length, r.blocks.join(','), r.sha256, r.time)
 }
 
+/** v1 for a whole segment; v2 (low latency) adds the part position, so a v1 signature can never
+ * be passed off as a part or the other way round. */
 export function segmentSigningBytes(id: StreamId, r: Unsigned<SegmentRecord>): Buffer {
-  return bytes('cjp2p-stream/segment/v1', id, r.n, r.offset, r.length, r.duration, r.pdt, r.discontinuity ? 1 : 0)
+  const v1 = [id, r.n, r.offset, r.length, r.duration, r.pdt, r.discontinuity ? 1 : 0]
+  if (!r.part) return bytes('cjp2p-stream/segment/v1', ...v1)
+  return bytes('cjp2p-stream/segment/v2', ...v1, r.part.msn, r.part.index, r.part.independent ? 1 : 0)
 }
 
 export function headSigningBytes(h: Unsigned<StreamHead>): Buffer {

@@ -82,7 +82,7 @@ export interface StreamFiles {
   path: string
   records: LoadedRecords
   data: StreamData
-  journal: Pick<RecordsJournal, 'append' | 'flush' | 'sync' | 'close'>
+  journal: Pick<RecordsJournal, 'append' | 'flush' | 'sync' | 'close' | 'compact' | 'size'>
   verified: VerifiedChunks
   dataSize: number
   /** First chunk not deleted by retention (chunks of the fMP4 init below it are kept too). */

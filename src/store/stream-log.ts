@@ -7,7 +7,8 @@
 //                 retention window instead pieces data.<k> (see data-pieces.ts)
 //   floor         the first chunk retention has not deleted (absent: 0)
 //   records.jsonl append-only info/chunk/segment/head records, all re-verified on load
-//   verified      append-only u32 chunk numbers whose bytes are durably in `data`
+//   verified      append-only u32 chunk numbers whose bytes are durably in `data` (rewritten
+//                 once mostly of deleted chunks, see verified-chunks.ts)
 // Crash safety: bytes are written first; a chunk's number goes to `verified` only after its record
 // is in the journal and `data` was fdatasync'ed (batched). On open, a chunk counts as verified only
 // if its record loads AND (its mark is on disk OR, for the last few unmarked chunks, re-hashing
@@ -21,7 +22,8 @@
 // is deleted: chunks below the new floor lose their verified bit and record (so they are neither
 // served, relayed, listed nor fetched again), segment records whose bytes start below it go, the
 // floor is written down, and whole data pieces below it are unlinked. The chunks holding the
-// fMP4 init stay: every segment needs them. 'trim' (floor) tells the mesh.
+// fMP4 init stay: every segment needs them. 'trim' (floor) tells the mesh. Once records.jsonl has
+// doubled since its last rewrite, it is compacted to the records still kept (records-journal.ts).
 import { EventEmitter } from 'node:events'
 import { join } from 'node:path'
 import { StoreError } from './errors.ts'
@@ -32,10 +34,10 @@ import type { RecordWindow } from './record-window.ts'
 import { recordVerifier, type RecordVerifier } from './record-verifier.ts'
 import { KEEP_ALL, keepFrom, pieceChunksFor, type KeepPolicy } from './retention.ts'
 import { openStreamFiles, pinnedPieces, writeFloor, type StreamData, type StreamFiles, type StreamStorage } from './stream-log-load.ts'
-import { StreamSource, type SourceOptions } from './stream-source.ts'
+import { StreamSource, type SegmentAddition, type SourceOptions } from './stream-source.ts'
 import { parseStreamId } from './stream-id.ts'
 import { CHUNK_SIZE, type ChunkRecord, type SegmentRecord, type StreamHead, type StreamId, type StreamInfo, type StreamLogReader, type Verdict } from './stream-types.ts'
-import { ACCEPT, ignore, type SegmentFields } from './verify.ts'
+import { ACCEPT, ignore } from './verify.ts'
 import type { VerifiedChunks } from './verified-chunks.ts'
 import type { StreamKey } from './keys.ts'
 
@@ -57,6 +59,8 @@ export interface StreamLogOptions {
   keep?: KeepPolicy
   /** Chunks per data piece when `keep` is a window (default: pieceChunksFor(keep)). */
   pieceChunks?: number
+  /** Smallest records.jsonl worth compacting when `keep` is a window (default MIN_COMPACT_BYTES). */
+  compactBytes?: number
 }
 export type { SourceOptions } from './stream-source.ts'
 
@@ -69,6 +73,8 @@ export const MAX_READ_BYTES = 64 * 1024 * 1024
 export const MAX_MISSING_LIST = 4096
 /** Heads arrive with every chunk; journaling one a second is enough to restart near the edge. */
 const HEAD_JOURNAL_INTERVAL_MS = 1000
+/** A journal under this size is not worth rewriting (about 3 minutes of records). */
+export const MIN_COMPACT_BYTES = 1024 * 1024
 
 export function streamDir(dir: string, id: StreamId): string {
   const parsed = parseStreamId(id)
@@ -101,6 +107,9 @@ export class StreamLog extends EventEmitter implements StreamLogReader {
   private floorChunk: number
   private trimming: Promise<void> | null = null
   private trimAgain = false
+  /** Journal size after the last compaction (retention only). */
+  private compactedSize = 0
+  private readonly compactBytes: number
   /** Bytes in the data file when opened, then the furthest byte written. */
   dataSize: number
 
@@ -121,6 +130,7 @@ export class StreamLog extends EventEmitter implements StreamLogReader {
     this.segments = files.records.segments
     this.journaledHeadTime = files.records.journaledHeadTime
     this.keep = opts.keep ?? KEEP_ALL
+    this.compactBytes = opts.compactBytes ?? MIN_COMPACT_BYTES
     this.floorChunk = files.floor
     if (this.keep.kind !== 'all') this.on('segment', () => this.scheduleTrim())
   }
@@ -297,7 +307,7 @@ export class StreamLog extends EventEmitter implements StreamLogReader {
   // ---- source (delegates to StreamSource, see stream-source.ts) ----
 
   append(bytes: Uint8Array): Promise<ChunkRecord[]> { return this.sourceOp((s) => s.append(bytes)) }
-  addSegment(fields: Omit<SegmentFields, 'n'>): Promise<SegmentRecord> { return this.sourceOp((s) => s.addSegment(fields)) }
+  addSegment(fields: SegmentAddition): Promise<SegmentRecord> { return this.sourceOp((s) => s.addSegment(fields)) }
   setInit(init: { offset: number; length: number } | null): Promise<StreamInfo> { return this.sourceOp((s) => s.setInit(init)) }
   end(): Promise<StreamHead> { return this.sourceOp((s) => s.end()) }
 
@@ -399,6 +409,10 @@ export class StreamLog extends EventEmitter implements StreamLogReader {
     this.emit('trim', floor)
     await writeFloor(this.path, floor)
     await this.data.dropBelow(floor, pinnedPieces(this.data, this.infoRec?.init))
+    // Amortised: each rewrite reads the journal once, and happens only after it doubled.
+    if (this.journal.size >= Math.max(this.compactBytes, 2 * this.compactedSize)) {
+      this.compactedSize = await this.journal.compact((e) => e.t === 'chunk' ? !this.deleted(e.r.n) : e.t !== 'segment' || e.r.offset >= this.floorChunk * CHUNK_SIZE)
+    }
   }
 
   private oldestSegment(): SegmentRecord | undefined {

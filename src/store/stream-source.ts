@@ -8,7 +8,7 @@ import type { StreamKey } from './keys.ts'
 import type { MetricsSink } from '../metrics/types.ts'
 import { makeStreamId } from './stream-id.ts'
 import type { StreamLog, StreamLogOptions } from './stream-log.ts'
-import { CHUNK_SIZE, type ChunkRecord, type MediaFormat, type SegmentRecord, type StreamHead, type StreamId, type StreamInfo } from './stream-types.ts'
+import { CHUNK_SIZE, type PartPosition, type ChunkRecord, type MediaFormat, type SegmentRecord, type StreamHead, type StreamId, type StreamInfo } from './stream-types.ts'
 import { signChunk, signHead, signInfo, signSegment, type SegmentFields } from './verify.ts'
 
 export interface SourceOptions extends StreamLogOptions {
@@ -20,6 +20,9 @@ export interface SourceOptions extends StreamLogOptions {
 }
 
 type Init = { offset: number; length: number } | null
+
+/** What the ingest knows of a segment or part; the source numbers it (n, and a part's msn). */
+export type SegmentAddition = Omit<SegmentFields, 'n' | 'part'> & { part?: Omit<PartPosition, 'msn'> }
 
 const sameInit = (a: Init, b: Init): boolean => a === b || (a !== null && b !== null && a.offset === b.offset && a.length === b.length)
 
@@ -92,11 +95,13 @@ export class StreamSource {
     })
   }
 
-  addSegment(fields: Omit<SegmentFields, 'n'>): Promise<SegmentRecord> {
+  addSegment(fields: SegmentAddition): Promise<SegmentRecord> {
     return this.run(async () => {
       this.assertOpen()
       const n = this.log.segments.max + 1
-      const rec = signSegment(this.key, this.log.id, { ...fields, n, discontinuity: fields.discontinuity || this.restarted })
+      const discontinuity = fields.discontinuity || this.restarted
+      const { part, ...whole } = fields
+      const rec = signSegment(this.key, this.log.id, { ...whole, n, discontinuity, ...(part ? { part: this.placePart(n, part, discontinuity) } : {}) })
       await this.log.appendJournal({ t: 'segment', r: rec })
       this.restarted = false
       this.log.segments.set(n, rec)
@@ -104,6 +109,15 @@ export class StreamSource {
       this.publishHead(false)
       return rec
     })
+  }
+
+  /** The media sequence number of a new part: the previous record's, or the next one when the part
+   * starts a segment. A part after a discontinuity (or after whole-segment records) always does. */
+  private placePart(n: number, part: { index: number; independent: boolean }, discontinuity: boolean): PartPosition {
+    const last = this.log.segments.get(n - 1)
+    const lastMsn = last ? last.part?.msn ?? last.n : null
+    if (lastMsn !== null && last?.part && part.index > 0 && !discontinuity) return { msn: lastMsn, index: part.index, independent: part.independent }
+    return { msn: lastMsn === null ? n : lastMsn + 1, index: 0, independent: part.independent }
   }
 
   setInit(init: Init): Promise<StreamInfo> {

@@ -37,7 +37,17 @@ export interface ChunkRecord {
   sig: string
 }
 
-/** Signed per HLS segment: a byte range of the log, its duration and program date time. */
+/** Where a low-latency record sits in the HLS playlist: part `index` of media sequence number
+ * `msn`, and whether it starts with an independent (key) frame. */
+export interface PartPosition {
+  msn: number
+  index: number
+  independent: boolean
+}
+
+/** Signed per HLS segment: a byte range of the log, its duration and program date time. With
+ * `part` (low latency, segment/v2 signature), it is one LL-HLS part instead, signed as soon as it
+ * is written; consecutive records with the same `part.msn` make up that segment. */
 export interface SegmentRecord {
   n: number
   offset: number
@@ -48,6 +58,7 @@ export interface SegmentRecord {
   pdt: number
   /** True when this segment follows an encoder restart (EXT-X-DISCONTINUITY before it). */
   discontinuity: boolean
+  part?: PartPosition
   sig: string
 }
 

@@ -1,7 +1,9 @@
 // The verified-chunk set of one StreamLog: in memory a paged bitmap, on disk the `verified` marks
 // file. add() is immediate in memory; the disk catches up in batches, each one preceded by the
 // owner's `beforeCommit` (journal flushed, data fdatasync'ed), so a mark on disk always has its
-// record and bytes on disk before it.
+// record and bytes on disk before it. Once more than half the marks on disk are of chunks no longer
+// held (retention deleted them), the file is rewritten to the durable ones; a log that keeps
+// everything never needs it.
 import { ChunkBitmap } from './chunk-bitmap.ts'
 import { silentLogger, type StoreLogger } from './logger.ts'
 import { VerifiedMarks, readMarks } from './verified-marks.ts'
@@ -12,7 +14,12 @@ export interface VerifiedChunksOptions {
   logger: StoreLogger
   /** Makes the records and bytes of the pending chunks durable. */
   beforeCommit: () => Promise<void>
+  /** Fewest marks on disk worth a rewrite (default MIN_REWRITE_MARKS). */
+  minRewrite?: number
 }
+
+/** 256 KiB of marks, about five hours of a 2 Mb/s stream. */
+export const MIN_REWRITE_MARKS = 65536
 
 export class VerifiedChunks {
   private readonly bits = new ChunkBitmap()
@@ -21,7 +28,7 @@ export class VerifiedChunks {
   private commits: Promise<void> = Promise.resolve()
   private closed = false
 
-  private constructor(private readonly file: string, private readonly marks: Pick<VerifiedMarks, 'append' | 'close'> | null, private readonly opts: VerifiedChunksOptions) {}
+  private constructor(private readonly file: string, private readonly marks: Pick<VerifiedMarks, 'append' | 'close' | 'rewrite' | 'entries'> | null, private readonly opts: VerifiedChunksOptions) {}
 
   /** A set with nothing on disk (a log kept in memory): marks are never persisted. */
   static inMemory(): VerifiedChunks {
@@ -89,6 +96,11 @@ export class VerifiedChunks {
       try {
         await this.opts.beforeCommit()
         await this.marks?.append(batch)
+        if (this.marks && this.marks.entries >= Math.max(this.opts.minRewrite ?? MIN_REWRITE_MARKS, 2 * this.bits.size)) {
+          // Durable: every set bit but those added since this batch was taken (not yet on disk).
+          const notYet = new Set(this.pending)
+          await this.marks.rewrite([...this.bits.values()].filter((n) => !notYet.has(n)))
+        }
       } catch (err) {
         this.opts.logger.warn('could not persist verified marks; those chunks are re-checked on reopen', { file: this.file, error: String(err) })
       }

@@ -2,9 +2,12 @@
 // chunk numbers. A number is appended only after the chunk's bytes were written and the data
 // file was fdatasync'ed (StreamLog orders that), so a mark on disk always has its bytes on disk.
 // A crash can only lose marks (those chunks get re-hashed or re-fetched), never invent them.
+// rewrite() replaces the file with a given set of marks (a temporary file renamed over it, so a
+// crash leaves one whole file or the other); VerifiedChunks uses it to drop the marks of chunks
+// retention deleted.
 import { open, type FileHandle } from 'node:fs/promises'
 import { errnoCode, fsError } from './errors.ts'
-import { openIfExists, writeAll } from './file-io.ts'
+import { openIfExists, replaceFile, writeAll } from './file-io.ts'
 
 const ENTRY_BYTES = 4
 const READ_BYTES = 64 * 1024
@@ -30,7 +33,12 @@ export async function readMarks(file: string, onMark: (n: number) => void): Prom
 }
 
 export class VerifiedMarks {
-  private constructor(private readonly fh: FileHandle, private readonly file: string, private size: number) {}
+  private constructor(private fh: FileHandle, private readonly file: string, private size: number) {}
+
+  /** Marks in the file. */
+  get entries(): number {
+    return this.size / ENTRY_BYTES
+  }
 
   /** Opens for appending, first cutting off a torn last entry so later entries stay aligned. */
   static async open(file: string): Promise<VerifiedMarks> {
@@ -60,6 +68,17 @@ export class VerifiedMarks {
       await this.fh.truncate(this.size).catch(() => {})
       throw err
     }
+  }
+
+  /** Replaces the file's marks with `chunks`. On failure the old file stays in use, whole. */
+  async rewrite(chunks: Iterable<number>): Promise<void> {
+    const list = [...chunks]
+    const buf = Buffer.alloc(list.length * ENTRY_BYTES)
+    list.forEach((n, i) => buf.writeUInt32LE(n, i * ENTRY_BYTES))
+    const fresh = await replaceFile(this.file, buf, 'r+', `rewriting ${this.file}`)
+    await this.fh.close().catch(() => {})
+    this.fh = fresh
+    this.size = buf.length
   }
 
   async close(): Promise<void> {

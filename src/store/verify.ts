@@ -88,6 +88,7 @@ export type SegmentFields = Omit<SegmentRecord, 'sig'>
 export function signSegment(key: StreamKey, id: StreamId, fields: SegmentFields): SegmentRecord {
   requireOwnKey(key, id)
   const r: SegmentFields = { n: fields.n, offset: fields.offset, length: fields.length, duration: fields.duration, pdt: fields.pdt, discontinuity: fields.discontinuity }
+  if (fields.part) r.part = { msn: fields.part.msn, index: fields.part.index, independent: fields.part.independent }
   return signed(key, r, segmentRecordProblem, 'segment', (f) => segmentSigningBytes(id, f))
 }
 

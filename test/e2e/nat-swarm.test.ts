@@ -2,19 +2,14 @@
 // behind one port-restricted cone router and one behind a symmetric router. What holds today and
 // must keep holding: a viewer behind either kind of NAT that contacts a public source plays, and
 // the bench's figures (bench-nat-report.ts) come out of the nodes' statuses and stores.
-import { after, before, describe, it } from 'node:test'
+import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { execFileSync } from 'node:child_process'
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { NatLab } from '../../scripts/nat-lab.ts'
-import { NatSwarm, type StreamStatus } from '../../scripts/nat-swarm.ts'
+import type { NodeStatus, StreamStatus } from '../../scripts/nat-swarm.ts'
 import { natFigures, natTable } from '../../scripts/bench-nat-report.ts'
 import { sleep, until } from '../helpers/cli-process.ts'
+import { natSwarmUnavailable, useNatSwarm } from '../helpers/nat-swarm-fixture.ts'
 
-const hasCurl = (() => { try { execFileSync('curl', ['--version'], { stdio: 'ignore' }); return true } catch { return false } })()
-const why = (await NatLab.unavailable()) ?? (hasCurl ? null : 'curl is missing (it reads each node\'s status inside its namespace); apt-get install -y curl')
+const why = await natSwarmUnavailable()
 if (why) process.stderr.write(`\n*** SKIPPING the NAT lab swarm test: ${why} ***\n\n`)
 
 const VIEWERS = ['cone1h1', 'cone1h2', 'sym1h1']
@@ -22,22 +17,10 @@ const VIEWERS = ['cone1h1', 'cone1h2', 'sym1h1']
 const RUN_MS = 20_000
 
 describe('a live stream in the NAT lab (real ingest and watch processes)', { skip: why ?? false }, () => {
-  let lab: NatLab
-  let swarm: NatSwarm
-  let dir: string
-
-  before(async () => {
-    lab = await NatLab.create({ publicHosts: ['src'], routers: [{ name: 'cone1', nat: 'cone', hosts: 2 }, { name: 'sym1', nat: 'symmetric', hosts: 1 }] })
-    dir = await mkdtemp(join(tmpdir(), 'cjp2p-natswarm-'))
-    swarm = new NatSwarm(lab, dir, { bitrate: '500k' })
-  })
-  after(async () => {
-    await swarm?.stop()
-    await lab?.close()
-    if (dir) await rm(dir, { recursive: true, force: true, maxRetries: 3 })
-  })
+  const fixture = useNatSwarm({ publicHosts: ['src'], routers: [{ name: 'cone1', nat: 'cone', hosts: 2 }, { name: 'sym1', nat: 'symmetric', hosts: 1 }] }, '500k')
 
   it('viewers behind a cone and a symmetric NAT play a public source, and the figures add up', async () => {
+    const { lab, swarm, dir } = fixture.get()
     await swarm.startSource('src')
     for (const v of VIEWERS) swarm.startViewer(v, ['src'])
     await swarm.ready()
@@ -48,6 +31,8 @@ describe('a live stream in the NAT lab (real ingest and watch processes)', { ski
     await sleep(RUN_MS)
     const statuses = new Map<string, StreamStatus | null>()
     for (const h of ['src', ...VIEWERS]) statuses.set(h, await swarm.streamStatus(h))
+    const nat = new Map<string, NodeStatus | null>()
+    for (const h of ['src', ...VIEWERS]) nat.set(h, await swarm.status(h))
     const stopAt = Date.now()
     assert.deepEqual(swarm.crashed(), [])
     await swarm.stop()
@@ -62,5 +47,18 @@ describe('a live stream in the NAT lab (real ingest and watch processes)', { ski
       assert.ok(v.fromSourceBytes + v.fromPeersBytes > 0, `${v.host} received stream bytes`)
     }
     assert.ok(f.sourceUploadedBytes > 0 && f.sourceCopies > 0.5, `the source uploaded ${f.sourceCopies.toFixed(2)} copies`)
+
+    // What each node learned of its NAT from its peers' reports (ISeeYouAt), against the lab's truth.
+    const kinds = Object.fromEntries([...nat].map(([h, st]) => [h, st?.nat]))
+    process.stderr.write(`NAT as the nodes see themselves: ${JSON.stringify(kinds)}\n`)
+    assert.equal(kinds.src?.kind, 'none')
+    for (const h of ['cone1h1', 'cone1h2']) {
+      assert.equal(kinds[h]?.kind, 'cone', `${h} knows it sits behind a cone`)
+      assert.equal(kinds[h]?.publicAddress?.split(':')[0], lab.publicIp(h), `${h} learned its router's public address`)
+    }
+    assert.equal(kinds.sym1h1?.kind, 'symmetric')
+    // The symmetric viewer is a leaf: it feeds nobody, and the source knows what it is.
+    assert.equal(f.viewers.find((v) => v.host === 'sym1h1')?.fedPeers, 0)
+    assert.ok(nat.get('src')?.peers.some((p) => p.addr.startsWith(`${lab.publicIp('sym1h1')}:`) && p.nat === 'symmetric'), 'the source was told the symmetric viewer is one')
   })
 })

@@ -1,6 +1,6 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { buildFfmpegArgs, clockOffsetSeconds, parseInput, toArgv, type EncodeOptions } from '../../src/ingest/ffmpeg-args.ts'
+import { buildFfmpegArgs, clockOffsetSeconds, lowLatencyTiming, parseInput, toArgv, type EncodeOptions } from '../../src/ingest/ffmpeg-args.ts'
 import { IngestError } from '../../src/ingest/ingest-error.ts'
 
 const base: EncodeOptions = {
@@ -37,7 +37,8 @@ test('testsrc: lavfi picture + sine, burned-in UTC clock with ms, single-file HL
   const vf = opt(argv, '-vf') ?? ''
   // The burned clock is the wall clock at filter time: pts becomes seconds since UTC midnight of the
   // start day (2025-01-01 is 1735689600 s after the epoch), then frame-count pts are restored.
-  assert.match(vf, /^setpts='\(RTCTIME-1735689600000000\)\/\(TB\*1000000\)',drawtext=fontfile=\/usr\/share\/fonts\/truetype\/dejavu\/DejaVuSans\.ttf:/)
+  // Between the two: the machine-readable block strip (clock-strip.ts), then the human clock.
+  assert.match(vf, /^setpts='\(RTCTIME-1735689600000000\)\/\(TB\*1000000\)',split\[cjm\]\[cjs\];\[cjs\]crop=594:12:0:0,geq=lum='if\(mod\(floor\(T\*1000\/pow\(2\\,floor\(X\/22\)\)\)\\,2\)\\,235\\,16\)':cb=128:cr=128\[cjb\];\[cjm\]\[cjb\]overlay=0:0,drawtext=fontfile=\/usr\/share\/fonts\/truetype\/dejavu\/DejaVuSans\.ttf:/)
   assert.ok(vf.includes("text='%{pts\\:hms} UTC'"), vf)
   assert.ok(vf.endsWith(',setpts=N/(FRAME_RATE*TB)'), vf)
   assert.equal(opt(argv, '-c:v'), 'libx264')
@@ -121,4 +122,25 @@ test('bad options are typed errors', () => {
 test('clock offset wraps at UTC midnight', () => {
   assert.equal(clockOffsetSeconds(Date.UTC(2025, 0, 2, 0, 0, 0, 5)), '0.005')
   assert.equal(clockOffsetSeconds(Date.UTC(2025, 0, 1, 23, 59, 59, 999)), '86399.999')
+})
+
+test('--latency low: parts of whole frames, a keyframe every few parts, no B-frames, ffmpeg cutting by time', () => {
+  assert.deepEqual(lowLatencyTiming(25, 1), { partFrames: 6, partSeconds: 0.24, partsPerSegment: 4, gopFrames: 24, segmentSeconds: 0.96 })
+  assert.deepEqual(lowLatencyTiming(30, 1), { partFrames: 8, partSeconds: 8 / 30, partsPerSegment: 4, gopFrames: 32, segmentSeconds: 32 / 30 })
+  assert.deepEqual(lowLatencyTiming(25, 2), { partFrames: 6, partSeconds: 0.24, partsPerSegment: 8, gopFrames: 48, segmentSeconds: 1.92 })
+  const argv = toArgv(buildFfmpegArgs({ kind: 'testsrc' }, { ...base, format: 'fmp4', latency: 'low', mediaPath: '/w/run-1/stream.m4s' }))
+  assert.equal(opt(argv, '-g'), '24')
+  assert.equal(opt(argv, '-keyint_min'), '24')
+  assert.equal(opt(argv, '-bf'), '0')
+  assert.equal(opt(argv, '-tune'), 'zerolatency')
+  assert.equal(opt(argv, '-hls_time'), '0.24')
+  assert.equal(opt(argv, '-hls_segment_type'), 'fmp4')
+  assert.equal(opt(argv, '-hls_flags'), 'single_file+split_by_time+program_date_time')
+  assert.equal(opt(argv, '-hls_list_size'), String(Math.ceil(60 / 0.24)))
+  // Normal latency is what it was: a keyframe per segment, ffmpeg's segments are ours.
+  const normal = toArgv(buildFfmpegArgs({ kind: 'testsrc' }, base))
+  assert.equal(opt(normal, '-g'), '25')
+  assert.equal(opt(normal, '-bf'), undefined)
+  assert.equal(opt(normal, '-hls_flags'), 'single_file+independent_segments+program_date_time')
+  assert.throws(() => buildFfmpegArgs({ kind: 'testsrc' }, { ...base, latency: 'low' }), (e: IngestError) => e.code === 'ERR_BAD_INPUT' && /fmp4/.test(e.message))
 })

@@ -4,7 +4,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { execFile, spawn } from 'node:child_process'
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
+import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
@@ -168,6 +168,20 @@ test('ffmpeg\'s own playlist stays a small sliding window; every segment still r
   assert.ok(listed.ok)
   assert.ok(listed.playlist.segments.length <= 3, `ffmpeg lists ${listed.playlist.segments.length} segments`)
   assert.ok(sink.segments.length > listed.playlist.segments.length + 8)
+})
+
+test('the running ffmpeg file gives back what reached the log: sparse on disk, every byte still in the sink', async (t) => {
+  const dir = await tempDir(t)
+  const sink = new MemorySink()
+  const ingest = start(t, sink, { input: 'testsrc', name: 'punch', workDir: dir, bitrate: '600k', pollMs: 50, punchEveryBytes: 64 * 1024 })
+  await ingest.start()
+  await waitFor(() => ingest.freedBytes >= 128 * 1024, 60_000, '128 KiB freed')
+  const [runDir] = await readdir(dir)
+  const st = await stat(join(dir, runDir, 'stream.ts'))
+  assert.ok(st.blocks * 512 < st.size - 64 * 1024, `allocated ${st.blocks * 512} of ${st.size} bytes`)
+  await ingest.stop()
+  assertSegmentsSane(sink, 1)
+  await assertPlayable(playable(sink), dir, 'ts')
 })
 
 test('a missing ffmpeg is ERR_NO_FFMPEG saying how to install it', async (t) => {

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict'
 import fc from 'fast-check'
 import { STRIPES } from '../../src/mesh/messages.ts'
 import {
-  FANOUT, REPAIR_GRACE_MS, REPAIR_TIMEOUT_MS, SOURCE_FANOUT, SOURCE_REPAIR_BUDGET, SOURCE_BURST_BYTES, STARTUP_MS,
+  FANOUT, LEAF_SLOTS, REPAIR_GRACE_MS, REPAIR_TIMEOUT_MS, SOURCE_FANOUT, SOURCE_REPAIR_BUDGET, SOURCE_BURST_BYTES, STARTUP_MS,
   decideChild, interiorStripe, isReceiving, mayServePull, planRepairs, playbackDeadline, pushOverdue, rankParents, sourceMayServe, stripeOf,
 } from '../../src/mesh/stream-policy.ts'
 import type { MissingChunk, ParentState, RepairState } from '../../src/mesh/stream-policy.ts'
@@ -53,6 +53,30 @@ test('who gets a new chunk: a viewer takes FANOUT children in its interior strip
   st.children[1].delete(kids[0]); st.children[1].add(interiorKid)
   const again = decideChild(st, { from: late, stripe: 1 }, [])
   assert.ok(!again.accept && again.tryInstead[0] === interiorKid)
+})
+
+test('peers behind symmetric NATs are leaves: places of their own, never above anyone, never parents', () => {
+  const syms = new Set(Array.from({ length: LEAF_SLOTS + 1 }, (_, k) => addrIn(0, 10 + k)))
+  const natOf = (a: string) => (syms.has(a) ? 'symmetric' as const : a === 'open' ? 'none' as const : undefined)
+  const src: Mutable = { isSource: true, self: 'S', children: sets(), receiving: () => true, natOf }
+  const relay = addrIn(3, 0)
+  src.children[0].add(relay)
+  // The source is full for relays, yet takes leaves up to LEAF_SLOTS, with nobody pushed down.
+  const leaves = [...syms]
+  for (const l of leaves.slice(0, LEAF_SLOTS)) {
+    assert.deepEqual(decideChild(src, { from: l, stripe: 0 }, []), { accept: true })
+    src.children[0].add(l)
+  }
+  const over = decideChild(src, { from: leaves[LEAF_SLOTS], stripe: 0 }, ['x', 'open'])
+  assert.ok(!over.accept && over.tryInstead[0] === 'open', 'past its leaf places a leaf is sent to a peer without a NAT first')
+  assert.ok(!over.accept && !over.tryInstead.some((a) => syms.has(a)), 'leaves are never offered as parents')
+  // Leaves do not count against the relays' place: an interior newcomer still pushes the relay down.
+  const interior = addrIn(0, 2)
+  assert.deepEqual(decideChild(src, { from: interior, stripe: 0 }, []), { accept: true, evict: relay })
+  // A node that is itself behind a symmetric NAT takes no child at all.
+  const me = viewer(addrIn(1))
+  me.unreachable = true
+  assert.equal(decideChild(me, { from: addrIn(0, 1), stripe: 1 }, []).accept, false)
 })
 
 test('push-down: a full parent gives a leaf child\'s place to a newcomer that is interior in the stripe', () => {

@@ -2,7 +2,7 @@
 // chunk, so tests control exactly which bytes the player may serve.
 import { EventEmitter } from 'node:events'
 import {
-  CHUNK_SIZE, type ChunkRecord, type MediaFormat, type SegmentRecord, type StreamHead, type StreamId,
+  CHUNK_SIZE, type ChunkRecord, type MediaFormat, type PartPosition, type SegmentRecord, type StreamHead, type StreamId,
   type StreamInfo, type StreamLogReader,
 } from '../../src/store/stream-types.ts'
 
@@ -54,13 +54,13 @@ export class FakeStreamLog implements StreamLogReader {
     delete this.segments[n]
   }
 
-  addSegment(length: number, opts: { duration?: number; discontinuity?: boolean; pdt?: number } = {}): SegmentRecord {
+  addSegment(length: number, opts: { duration?: number; discontinuity?: boolean; pdt?: number; part?: PartPosition; gap?: number } = {}): SegmentRecord {
     const prev = this.segments.at(-1)
-    const offset = prev ? prev.offset + prev.length : (this.streamInfo?.init?.length ?? 0)
+    const offset = (prev ? prev.offset + prev.length : (this.streamInfo?.init?.length ?? 0)) + (opts.gap ?? 0)
     const n = this.segments.length
     const s: SegmentRecord = {
       n, offset, length, duration: opts.duration ?? 1, pdt: opts.pdt ?? 1_700_000_000_000 + n * 1000,
-      discontinuity: opts.discontinuity ?? false, sig: 'x',
+      discontinuity: opts.discontinuity ?? false, sig: 'x', ...(opts.part ? { part: opts.part } : {}),
     }
     if (this.data.length < offset + length) this.appendBytes(offset + length - this.data.length)
     this.segments.push(s)

@@ -3,7 +3,8 @@
 // of that across a restart.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { readdir } from 'node:fs/promises'
+import { readFile, readdir, stat } from 'node:fs/promises'
+import { join } from 'node:path'
 import { StreamLog, streamDir } from '../../src/store/stream-log.ts'
 import { generateStreamKey } from '../../src/store/keys.ts'
 import { isStoreError } from '../../src/store/errors.ts'
@@ -42,20 +43,27 @@ test('keepFrom: cuts at the oldest segment inside the window, only once somethin
   assert.equal(keepFrom({ kind: 'time', ms: 4000 }, segs.slice(0, 3)), null, 'a short index cuts nothing')
 })
 
+const settle = async (log: StreamLog) => { await log.flush(); await new Promise((r) => setTimeout(r, 20)); await log.flush() }
+
 interface Fed { log: StreamLog; dir: string; segments: SegmentRecord[] }
 
 /** A source log with `keep`, fed `count` one-second segments of `perSegment` chunks each. */
-async function feedSource(t: Parameters<typeof tempDir>[0], keep: KeepPolicy, count: number, opts: { init?: boolean; dir?: string; key?: ReturnType<typeof generateStreamKey>; recordWindow?: number } = {}): Promise<Fed & { key: ReturnType<typeof generateStreamKey> }> {
+async function feedSource(t: Parameters<typeof tempDir>[0], keep: KeepPolicy, count: number, opts: { init?: boolean; dir?: string; key?: ReturnType<typeof generateStreamKey>; recordWindow?: number; compactBytes?: number; settleEvery?: number } = {}): Promise<Fed & { key: ReturnType<typeof generateStreamKey> }> {
   const dir = opts.dir ?? await tempDir(t)
   const clock = fakeClock(T0)
   const key = opts.key ?? generateStreamKey()
   const log = await StreamLog.createSource(dir, key, 'cam', {
     format: opts.init ? 'fmp4' : 'ts', init: opts.init ? { offset: 0, length: 1000 } : null, targetDuration: 1,
-    clock: clock.now, keep, pieceChunks: 4, recordWindow: opts.recordWindow,
+    clock: clock.now, keep, pieceChunks: 4, recordWindow: opts.recordWindow, compactBytes: opts.compactBytes,
   })
   defer(t, () => log.close())
   const segments: SegmentRecord[] = []
-  for (let i = 0; i < count; i++) segments.push(await addSegment(log, clock))
+  for (let i = 0; i < count; i++) {
+    segments.push(await addSegment(log, clock))
+    // A live source adds one segment a second, so the background trim keeps up; a test feeding
+    // hundreds at once lets it catch up now and then like that.
+    if (opts.settleEvery && (i + 1) % opts.settleEvery === 0) await settle(log)
+  }
   return { log, dir, segments, key }
 }
 
@@ -67,7 +75,6 @@ async function addSegment(log: StreamLog, clock: { now: () => number; advance: (
   return log.addSegment({ offset, length: 2 * CHUNK_SIZE, duration: 1, pdt: clock.now(), discontinuity: false })
 }
 
-const settle = async (log: StreamLog) => { await log.flush(); await new Promise((r) => setTimeout(r, 20)); await log.flush() }
 
 test('a source with a 10 s window deletes older chunks, records and data pieces, and serves none of it', async (t) => {
   const { log, dir } = await feedSource(t, { kind: 'time', ms: 10_000 }, 40)
@@ -133,6 +140,32 @@ test('restart keeps the window: deleted stays deleted, kept stays verified, appe
   }
   await settle(again.log)
   assert.ok(again.log.floor > floor, `the floor moved on from ${floor} to ${again.log.floor}`)
+})
+
+test('records.jsonl is compacted to the window: bounded over a long run, and a restart loads what is kept', async (t) => {
+  // 300 one-second segments write about 400 KB of records; a 10 s window keeps about 15 KB of them.
+  const first = await feedSource(t, { kind: 'time', ms: 10_000 }, 300, { compactBytes: 16 * 1024, settleEvery: 5 })
+  await settle(first.log)
+  const journal = join(streamDir(first.dir, first.log.id), 'records.jsonl')
+  const size = (await stat(journal)).size
+  assert.ok(size < 64 * 1024, `records.jsonl is ${size} bytes after 300 segments`)
+  const floor = first.log.floor
+  const lines = (await readFile(journal, 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { t: string; r: { n: number; offset: number } })
+  assert.ok(lines.some((e) => e.t === 'chunk' && e.r.n === 599), 'the newest chunk record is there')
+  // Deleted since the last rewrite may linger until the next one (rewrites wait for the file to double).
+  assert.ok(floor > 500, `floor ${floor}`)
+  assert.equal(lines.filter((e) => e.t === 'chunk' && e.r.n < 500).length, 0, 'no record of chunks deleted long ago')
+  assert.equal(lines.filter((e) => e.t === 'segment' && e.r.offset < 500 * CHUNK_SIZE).length, 0, 'no record of segments deleted long ago')
+  assert.ok(lines.filter((e) => e.t === 'head').length < 100, 'not a head for every second of the run')
+  const head = first.log.head()
+  await first.log.close()
+
+  const again = await feedSource(t, { kind: 'time', ms: 10_000 }, 0, { dir: first.dir, key: first.key })
+  assert.equal(again.log.floor, floor)
+  assert.equal(again.log.head()?.chunks, head?.chunks, 'the newest head survived the rewrite')
+  assert.equal(again.log.segmentCount(), 300)
+  for (let n = floor; n < 600; n++) assert.equal(again.log.hasChunk(n), true, `kept chunk ${n} is still verified`)
+  assert.deepEqual(await again.log.read(599 * CHUNK_SIZE, 5), bytesOf(2 * CHUNK_SIZE, 599).subarray(CHUNK_SIZE, CHUNK_SIZE + 5))
 })
 
 test('the fMP4 init is kept whatever the window (every segment needs it)', async (t) => {

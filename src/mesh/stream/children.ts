@@ -7,7 +7,7 @@ import { STRIPES } from '../messages.ts'
 import { CATCHUP_CHUNKS, CHILD_EXPIRY_MS, FAILED_RELAY_MS, decideChild, stripeOf } from '../stream-policy.ts'
 import type { ChunkRecord } from '../../store/stream-types.ts'
 import { BLOCK_SIZE, CHUNK_SIZE } from '../../store/stream-types.ts'
-import { remember, type Holders } from './holders.ts'
+import { MAX_HOLDERS, remember, type Holders } from './holders.ts'
 import type { StripeParents } from './stripe-parents.ts'
 import type { ChunkTracker } from './chunk-tracker.ts'
 import type { SourceBudget } from './source-budget.ts'
@@ -28,6 +28,8 @@ export class Children {
   private failedChildren = new Map<string, number>()
   private complainers = new Map<string, number>()
   private failedChildAt: number[] = new Array(STRIPES).fill(-Infinity)
+  /** Subscriptions from addresses whose key proof is on its way (see onSubscribe). */
+  private deferred = new Map<string, MessageOf<'PleaseKeepSendingMe'>>()
   /** Children that said they can carry none of their own (bounded: only current children). */
   private leaves = new Set<string>()
 
@@ -56,6 +58,25 @@ export class Children {
     return all
   }
 
+  /** A child moved to a new address (a NAT rebinding, proven by its key): it keeps its places, and
+   * the next push goes to where it is now. */
+  moved(from: string, to: string): void {
+    for (const set of this.sets) if (set.delete(from)) set.add(to)
+    const seen = this.seen.get(from)
+    if (seen !== undefined) { this.seen.delete(from); this.seen.set(to, seen) }
+  }
+
+  /** Answers the subscriptions held for a key proof once it came (or did not come in time). */
+  answerDeferred(): void {
+    const node = this.c.node
+    for (const [addr, m] of this.deferred) {
+      if (node.keyProofPending(addr)) continue
+      this.deferred.delete(addr)
+      const peer = node.peers.get(addr)
+      if (peer?.verified) this.onSubscribe(m, { from: addr, peer, verified: true, reply: (r) => node.send(addr, [r]), room: () => Infinity })
+    }
+  }
+
   expire(now: number): void {
     for (const [s, set] of this.sets.entries()) {
       for (const c of set) {
@@ -68,6 +89,12 @@ export class Children {
     // Pushing a stream to an unproven address would be the worst amplification there is.
     if (!ctx.verified) return
     const { node, isSource, id } = this.c
+    // Maybe one of our children whose NAT moved it: a refusal now would make it leave us. Its key
+    // proof is one round trip away; the answer waits for it (answerDeferred).
+    if (node.keyProofPending(ctx.from)) {
+      if (this.deferred.size < MAX_HOLDERS || this.deferred.has(ctx.from)) this.deferred.set(ctx.from, m)
+      return
+    }
     const s = m.stripe
     const now = node.timers.now()
     if (m.failed) this.onComplaint(s, m.failed, ctx.from, now)
@@ -80,6 +107,7 @@ export class Children {
         receiving: (i) => this.k.parents.receiving(i, now),
         pushDown: (i) => now - this.failedChildAt[i] >= FAILED_RELAY_MS,
         maxChildren: this.capacity(), leaves: this.leaves,
+        unreachable: node.nat.kind === 'symmetric', natOf: (a) => node.peers.get(a)?.nat,
       }, { from: ctx.from, stripe: s, leaf: m.leaf }, this.k.holders.list(ctx.from))
     if (d.accept) {
       const isNew = !this.sets[s].has(ctx.from)

@@ -56,7 +56,7 @@ export class ChunkReceiver {
     // a cycle cut off from the source would keep itself alive on its own repairs.
     if (m.repaired) { this.k.tracker.markRepaired(n); this.k.parents.onRepaired(stripeOf(n), ctx.from, n) } else this.k.parents.onPush(stripeOf(n), ctx.from, n, node.timers.now())
     if (log.hasChunk(n)) { this.k.stats.duplicate(m.data.length); return }
-    if (edge.startChunk >= 0 && n < Math.max(edge.startChunk, edge.maxKnown - LIVE_WINDOW_CHUNKS)) { this.k.stats.count('late'); return }
+    if (edge.startChunk >= 0 && n < Math.max(edge.startChunk, edge.maxKnown - LIVE_WINDOW_CHUNKS) && !this.k.tracker.isInitChunk(n)) { this.k.stats.count('late'); return }
     // Far beyond the edge we know is either a lie or the future: do not buffer it.
     if (n > edge.maxKnown + 4 * STRIPES + 64) return
     const rec = log.chunkRecord(n) ?? undefined

@@ -1,6 +1,7 @@
 // What this node knows about chunks it does not hold yet, or just received: when it first heard
 // of each, how many hops each came over, which came down their stripe, and the blocks of chunks
 // still being assembled. Bounded to the live window (and to recent chunks).
+import { CHUNK_SIZE } from '../../store/stream-types.ts'
 import { ChunkAssembly } from '../chunk-assembly.ts'
 import { FED_BY_MEMORY } from './swarm-stats.ts'
 import type { SwarmContext } from './swarm-context.ts'
@@ -29,10 +30,26 @@ export class ChunkTracker {
     return since
   }
 
-  /** Forgets chunks below the live window: no player will ever want them. */
+  /** Forgets chunks below the live window: no player will ever want them (but the init chunks). */
   dropBelow(from: number): void {
-    this.assembly.dropBelow(from)
-    for (const k of this.knownSince.keys()) if (k < from) this.knownSince.delete(k)
+    const init = this.initChunks()
+    const old = (k: number) => k < from && !init.includes(k)
+    this.assembly.dropBelow(from, (k) => init.includes(k))
+    for (const k of this.knownSince.keys()) if (old(k)) this.knownSince.delete(k)
+  }
+
+  /** The chunks holding the fMP4 init (EXT-X-MAP): every segment needs them, so a joiner fetches
+   * them although they lie far before its start at the live edge. */
+  initChunks(): number[] {
+    const init = this.c.log.info()?.init
+    if (!init) return []
+    const out: number[] = []
+    for (let n = Math.floor(init.offset / CHUNK_SIZE); n * CHUNK_SIZE < init.offset + init.length; n++) out.push(n)
+    return out
+  }
+
+  isInitChunk(n: number): boolean {
+    return this.initChunks().includes(n)
   }
 
   /** Hops from the source to us for a chunk we hold (the source itself is hop 0). */

@@ -23,6 +23,14 @@ export class Holders {
     this.heard.set(addr, this.c.node.timers.now())
   }
 
+  /** A peer moved to a new address (src/mesh/nat/peer-keys.ts): it holds what it held. */
+  moved(from: string, to: string): void {
+    const at = this.heard.get(from)
+    if (at === undefined) return
+    this.heard.delete(from)
+    this.heard.set(to, Math.max(at, this.heard.get(to) ?? 0))
+  }
+
   /** The peer table is capped and evicts: any address we hold (a parent, a holder) may have no
    * entry any more. A ban outlives eviction (banned entries are never evicted), so no entry means
    * not banned. */

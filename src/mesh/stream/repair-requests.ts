@@ -13,6 +13,7 @@ import type { StripeParents } from './stripe-parents.ts'
 import type { ChunkTracker } from './chunk-tracker.ts'
 import type { SwarmStats } from './swarm-stats.ts'
 import { LIVE_WINDOW_CHUNKS, PLAYOUT_DELAY_MS, type SwarmContext } from './swarm-context.ts'
+import { reachableFirst } from '../nat/reachable-first.ts'
 
 /** Segment records missing from our index are asked for at most this often. Parents push each
  * record once; one that did not come (a parent that fed us nothing, a lost datagram) would
@@ -55,8 +56,11 @@ export class RepairRequests {
     const { edge, log, node } = this.c
     const from = Math.max(edge.startChunk, edge.maxKnown - LIVE_WINDOW_CHUNKS)
     this.k.tracker.dropBelow(from)
-    for (const k of this.inFlight.keys()) if (k < from) this.inFlight.delete(k)
+    const init = this.k.tracker.initChunks().filter((n) => n < from)
+    for (const k of this.inFlight.keys()) if (k < from && !init.includes(k)) this.inFlight.delete(k)
     const missing: MissingChunk[] = []
+    // An fMP4 init below our start: due now, no segment plays without it.
+    for (const n of init) if (!log.hasChunk(n)) missing.push({ n, knownSince: this.k.tracker.knownSinceOf(n, now), deadline: now })
     for (const n of log.missingChunks(from, edge.maxKnown)) {
       const since = this.k.tracker.knownSinceOf(n, now)
       const rec = log.chunkRecord(n)
@@ -66,7 +70,7 @@ export class RepairRequests {
     if (missing.length === 0) return
     const budget = now - this.sourceRefusedAt < SOURCE_REFUSAL_BACKOFF_MS ? 0 : this.sourceBudgetChunks()
     // One sorted holder list per pass: holdersFor runs once per missing chunk.
-    const known = this.k.holders.list('').filter((a) => !this.k.parents.hasFailedUs(a, now))
+    const known = reachableFirst(node, this.k.holders.list('').filter((a) => !this.k.parents.hasFailedUs(a, now)))
     const reqs = planRepairs({
       now, missing, inFlight: this.inFlight,
       holders: (n) => this.holdersFor(n, known),

@@ -138,6 +138,15 @@ export class StreamSwarm extends EventEmitter {
   onRedirect(m: MessageOf<'AskThemInstead'>, ctx: Ctx): void { this.parents.onRedirect(m, ctx) }
   onHint(m: MessageOf<'MaybeTheyHaveSome'>, ctx: Ctx): void { this.repairs.onHint(m, ctx) }
 
+  /** A peer proved its key at a new address (its NAT moved it): its places follow it. */
+  peerMoved(from: string, to: string): void {
+    this.parents.moved(from, to)
+    this.children.moved(from, to)
+    this.holders.moved(from, to)
+    const src = this.context.sourceAddrs
+    if (src.delete(from)) src.add(to)
+  }
+
   onHead(m: MessageOf<'ThisStreamGrew'>, ctx: Ctx): void {
     judge(this.context, this.log.putHead(m.head), ctx.from)
     const head = this.log.head()
@@ -171,6 +180,7 @@ export class StreamSwarm extends EventEmitter {
     if (this.closed) return
     const now = this.node.timers.now()
     this.children.expire(now)
+    this.children.answerDeferred()
     if (this.isSource) return
     const head = this.log.head()
     if (!head || !this.log.info() || this.edge.startChunk < 0) {

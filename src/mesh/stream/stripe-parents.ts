@@ -10,9 +10,14 @@ import {
 } from '../stream-policy.ts'
 import { MAX_HOLDERS, remember, type Holders } from './holders.ts'
 import type { SwarmContext } from './swarm-context.ts'
+import { reachableFirst } from '../nat/reachable-first.ts'
 
 /** A parent candidate that has not accepted or redirected us in this time is passed over. */
 const JOIN_ANSWER_MS = 500
+/** A parent quiet this long hears from us again before we give up on it (PARENT_TIMEOUT_MS): if
+ * our NAT moved us, it is pushing into a dead mapping, and only our writing shows it where we are
+ * (with our key proof, src/mesh/nat/peer-keys.ts). */
+const QUIET_RESUBSCRIBE_MS = 600
 /** A relay dropped as parent for silence is tried last among candidates for this long. */
 const DROPPED_PARENT_MS = 10_000
 /** A stripe parent silent this long is asked for repairs last (a segment's chunks arrive within
@@ -107,6 +112,20 @@ export class StripeParents {
   freshestPush(): number { return Math.max(...this.stripes.map((st) => st.pushAt)) }
   pushAt(s: number): number { return this.stripes[s].pushAt }
 
+  /** A parent (or its own parent, or a candidate) moved to a new address (a NAT rebinding, proven
+   * by its key): it is the same parent, so nothing is dropped or rejoined. */
+  moved(from: string, to: string): void {
+    for (const st of this.stripes) {
+      if (st.parent === from) st.parent = to
+      if (st.via === from) st.via = to
+      const j = st.join
+      if (j) {
+        if (j.asked === from) j.asked = to
+        j.candidates = j.candidates.map((a) => (a === from ? to : a))
+      }
+    }
+  }
+
   hasFailedUs(addr: string, now: number): boolean {
     return (this.failedParents.get(addr) ?? -Infinity) > now
   }
@@ -195,7 +214,7 @@ export class StripeParents {
           if (this.droppedAt.size > MAX_HOLDERS) for (const [a, t] of this.droppedAt) if (now - t > DROPPED_PARENT_MS) this.droppedAt.delete(a)
           if (failing && !this.c.sourceAddrs.has(p)) remember(this.failedParents, p, now + FAILED_RELAY_MS, now)
           this.rejoinAfterFailure(s, p, now)
-        } else if (now - st.subscribedAt > RESUBSCRIBE_MS) {
+        } else if (now - st.subscribedAt > RESUBSCRIBE_MS || (now - st.pushAt > QUIET_RESUBSCRIBE_MS && now - st.subscribedAt > QUIET_RESUBSCRIBE_MS)) {
           st.subscribedAt = now
           node.send(p, [{ type: 'PleaseKeepSendingMe', id: this.c.id, stripe: s, from: this.c.edge.maxKnown, ...(this.leaf() ? { leaf: true } : {}) }])
         }
@@ -230,7 +249,7 @@ export class StripeParents {
     list = list.filter((a) => !this.hasFailedUs(a, now))
     const recentlyDropped = (a: string) => this.recentlyDropped(a, now)
     const ranked = rankParents(s, list.map((addr) => ({ addr, rttMs: this.c.node.peers.get(addr)?.rttMs, isSource: this.c.sourceAddrs.has(addr) })))
-    return [...ranked.filter((a) => !recentlyDropped(a)), ...ranked.filter(recentlyDropped)]
+    return reachableFirst(this.c.node, [...ranked.filter((a) => !recentlyDropped(a)), ...ranked.filter(recentlyDropped)])
   }
 
   /** Our parent in stripe `s` stopped feeding us: ask its own parent (it told us which), else the

@@ -8,9 +8,9 @@
   var cfg = root.dataset
   var stats = {
     state: 'waiting for the first verified segment', latency: null, pdtLatency: null, buffer: null,
-    stalls: 0, stallSeconds: 0, fatalErrors: [], bytesFromPeers: null, bytesFromSource: null, peers: null,
+    stalls: 0, stallSeconds: 0, liveJumps: 0, fatalErrors: [], bytesFromPeers: null, bytesFromSource: null, peers: null,
   }
-  var player = { hls: null, video: video, stats: stats }
+  var player = { hls: null, video: video, stats: stats, lowLatency: false }
   window.cjp2pPlayer = player
 
   // Live tuning (MEDIA.md): stay about 1.5 target durations behind the edge, catch up at up to
@@ -24,6 +24,25 @@
     maxLiveSyncPlaybackRate: 1.5,
     backBufferLength: 30,
   }
+  // A low-latency stream (the playlist has EXT-X-PART-INF): hls.js in lowLatencyMode loads parts
+  // and holds PART-HOLD-BACK behind the edge, which the playlist sets. Any liveSyncDuration we set
+  // would override that hold-back (MEDIA.md), so none is set here.
+  var lowLatencyConfig = {
+    lowLatencyMode: true,
+    maxLiveSyncPlaybackRate: 1.5,
+    backBufferLength: 30,
+  }
+
+  // hls.js only speeds playback up to catch the live edge while more than 1 s is buffered ahead,
+  // which a low-latency stream never has: a player that lost half a second starting up would stay
+  // that far behind for good. So once playing, when the picture is this far behind hls.js's own
+  // live sync position and that position is buffered with some to spare, jump to it (at most every
+  // 5 s; hls.js itself moves the sync position back after a stall, so a jump never undoes that).
+  var LIVE_JUMP_SECONDS = 0.3
+  var LIVE_JUMP_SPARE_SECONDS = 0.3
+  var LIVE_JUMP_EVERY_MS = 5000
+  var lastJump = 0
+  var jumping = false
 
   var started = false
   var stallStart = null
@@ -106,6 +125,24 @@
     return typeof v === 'number' ? v.toFixed(digits) : String(v)
   }
 
+  function bufferedAt(t, spare) {
+    var b = video.buffered
+    for (var i = 0; i < b.length; i++) if (b.start(i) <= t && t + spare <= b.end(i)) return true
+    return false
+  }
+
+  function keepLive() {
+    var hls = player.hls
+    if (!player.lowLatency || !hls || !started || video.paused || video.seeking) return
+    var sync = hls.liveSyncPosition
+    if (typeof sync !== 'number' || !isFinite(sync) || sync - video.currentTime < LIVE_JUMP_SECONDS) return
+    if (Date.now() - lastJump < LIVE_JUMP_EVERY_MS || !bufferedAt(sync, LIVE_JUMP_SPARE_SECONDS)) return
+    lastJump = Date.now()
+    jumping = true
+    stats.liveJumps++
+    video.currentTime = sync
+  }
+
   function tick() {
     var hls = player.hls
     if (hls) {
@@ -141,11 +178,12 @@
     }
   }
 
-  function start() {
+  function start(lowLatency) {
     stats.state = 'loading'
+    player.lowLatency = lowLatency
     // Check hls.js first: Chromium claims native HLS but stalls on byte-range playlists.
     if (window.Hls && Hls.isSupported()) {
-      var hls = new Hls(hlsConfig)
+      var hls = new Hls(lowLatency ? lowLatencyConfig : hlsConfig)
       player.hls = hls
       hls.on(Hls.Events.ERROR, onHlsError)
       hls.on(Hls.Events.MANIFEST_PARSED, function () { video.play().catch(function () {}) })
@@ -163,14 +201,17 @@
   // hls.js gives up on a playlist with no segments, so wait for the first verified one.
   function waitForSegments() {
     fetch(cfg.playlist, { cache: 'no-store' }).then(function (r) { return r.ok ? r.text() : '' }).then(function (text) {
-      if (text.indexOf('#EXTINF') >= 0) start()
+      if (text.indexOf('#EXTINF') >= 0) start(text.indexOf('#EXT-X-PART-INF') >= 0)
       else setTimeout(waitForSegments, 1000)
     }).catch(function () { setTimeout(waitForSegments, 1000) })
   }
 
   video.addEventListener('playing', function () { started = true; stats.state = 'playing'; endStall() })
-  video.addEventListener('waiting', function () { beginStall(); if (started) stats.state = 'buffering' })
+  // A jump within the buffer may fire 'waiting' for an instant; that is not a stall.
+  video.addEventListener('seeked', function () { jumping = false })
+  video.addEventListener('waiting', function () { if (jumping) return; beginStall(); if (started) stats.state = 'buffering' })
   window.addEventListener('pagehide', function () { endStall(); report(true) })
   setInterval(tick, 1000)
+  setInterval(keepLive, 250)
   waitForSegments()
 })()

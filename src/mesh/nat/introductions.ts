@@ -1,0 +1,120 @@
+// Hole punching through a peer both sides already talk to. A home router drops datagrams from
+// anyone its host has not sent to, so when A greets B behind such a NAT, A's hello dies there (but
+// opens A's own NAT towards B). A then asks the peer that told it about B (PleaseIntroduceMe), which
+// tells B to greet A (SayHelloTo, with A's address as it sees it): B's hello passes A's NAT, which
+// expects B since A's hello, and opens B's towards A. One exchange later both have proven each
+// other's address. Works between port-restricted cones (one public mapping per socket); a
+// symmetric NAT maps every destination apart, so it cannot be punched this way (see
+// observed-address.ts: such nodes are leaves).
+//
+// Bounds: introductions are asked for, made and acted on only between proven peers, each side
+// rate-limited; an introduced hello is an ordinary hello to an address we speak to first, so the
+// node's anti-amplification allowance (a few hundred bytes per backoff step) caps what a lying
+// introducer can make us send anyone.
+import type { CjNode, Ctx } from '../node.ts'
+import type { Message } from '../messages.ts'
+
+/** Who told us about an address, remembered for this many addresses. */
+const MAX_REFERRALS = 4096
+/** We ask for an introduction to one address at most this often. */
+export const INTRODUCE_AGAIN_MS = 3000
+/** An introducer introduces one requester this many times per window, at most. */
+const INTRODUCTIONS_PER_WINDOW = 32
+const WINDOW_MS = 10_000
+/** Introduced hellos we send per window, whoever asks (a cap on what introducers make us do). */
+const HELLOS_PER_WINDOW = 64
+/** A peer heard this recently is reachable: no introduction needed, none made to a stale one. */
+const FRESH_MS = 30_000
+
+type ListMessage = { peers: string[] }
+
+export class Introductions {
+  private referrals = new Map<string, string>()
+  private asked = new Map<string, number>()
+  private made = new Map<string, { at: number; n: number }>()
+  private hellos = { at: 0, n: 0 }
+  readonly counters = { asked: 0, introduced: 0, hellos: 0, refused: 0 }
+
+  constructor(private node: CjNode) {
+    const learn = (m: ListMessage, ctx: Ctx) => { if (ctx.verified) for (const a of m.peers) this.refer(a, ctx.from) }
+    node.handle('Peers', learn)
+    node.handle('MaybeTheyHaveSome', learn)
+    node.handle('AskThemInstead', learn)
+    node.handle('TheyHave', learn)
+    node.handle('TheseAreNear', (m, ctx) => { if (ctx.verified) for (const c of m.nodes) this.refer(c.slice(65), ctx.from) })
+    // A parent names its own parent (`via`): it talks to it, so it can introduce us.
+    node.handle('IWillKeepSendingYou', (m, ctx) => { if (ctx.verified && m.via) this.refer(m.via, ctx.from) })
+    node.handle('PleaseIntroduceMe', (m, ctx) => this.introduce(m.to, ctx))
+    node.handle('SayHelloTo', (m, ctx) => this.sayHello(m.peer, ctx))
+    node.on('greeting', this.onGreeting)
+  }
+
+  close(): void { this.node.off('greeting', this.onGreeting) }
+
+  private refer(addr: string, teller: string): void {
+    if (addr === teller || this.node.isSelf(addr)) return
+    this.referrals.delete(addr)
+    if (this.referrals.size >= MAX_REFERRALS) this.referrals.delete(this.referrals.keys().next().value as string)
+    this.referrals.set(addr, teller)
+  }
+
+  /** We just sent a datagram to an address that has not proven itself: if someone told us about
+   * it, ask them to have it send to us at the same time. */
+  private onGreeting = (to: string): void => {
+    const teller = this.referrals.get(to)
+    const now = this.node.timers.now()
+    // Behind a symmetric NAT the introduced hello would come to the mapping the introducer sees,
+    // not the one our hello just opened: nothing to gain.
+    if (this.node.nat.kind === 'symmetric') return
+    if (teller === undefined || now - (this.asked.get(to) ?? -Infinity) < INTRODUCE_AGAIN_MS) return
+    const t = this.node.peers.get(teller)
+    if (!t?.verified || now - t.lastHeard > FRESH_MS) return
+    remember(this.asked, to, now)
+    this.counters.asked++
+    this.node.send(teller, [{ type: 'PleaseIntroduceMe', to }])
+  }
+
+  /** `ctx.from` wants to reach `to`: tell `to` to greet it at the address we see it at. */
+  private introduce(to: string, ctx: Ctx): void {
+    const now = this.node.timers.now()
+    const target = this.node.peers.get(to)
+    const fresh = target !== undefined && target.verified && now - target.lastHeard < FRESH_MS && !this.node.peers.isBanned(target)
+    if (!ctx.verified || !fresh || to === ctx.from || target.nat === 'symmetric' || !this.allow(ctx.from, now)) { this.counters.refused++; return }
+    this.counters.introduced++
+    const hello: Message = { type: 'SayHelloTo', peer: ctx.from }
+    this.node.send(to, [hello])
+  }
+
+  private allow(requester: string, now: number): boolean {
+    let w = this.made.get(requester)
+    if (!w || now - w.at >= WINDOW_MS) {
+      w = { at: now, n: 0 }
+      this.made.delete(requester)
+      if (this.made.size >= MAX_REFERRALS) this.made.delete(this.made.keys().next().value as string)
+      this.made.set(requester, w)
+    }
+    return ++w.n <= INTRODUCTIONS_PER_WINDOW
+  }
+
+  /** A peer we trust says `peer` is sending to us: send to it now, so that its hello finds our NAT
+   * open and ours opens its NAT. */
+  private sayHello(peer: string, ctx: Ctx): void {
+    const now = this.node.timers.now()
+    if (!ctx.verified || this.node.isSelf(peer) || peer === ctx.from) return
+    const p = this.node.peers.get(peer)
+    if (p && (this.node.peers.isBanned(p) || (p.verified && now - p.lastHeard < 5000))) return
+    if (now - this.hellos.at >= WINDOW_MS) this.hellos = { at: now, n: 0 }
+    if (++this.hellos.n > HELLOS_PER_WINDOW) return
+    this.refer(peer, ctx.from)
+    // This hello is the introduction's half already: asking for one back would only echo it.
+    remember(this.asked, peer, now)
+    this.counters.hellos++
+    this.node.send(peer, [{ type: 'PleaseReturnThisMessage', value: now }, this.node.capabilities(peer)])
+  }
+}
+
+function remember(map: Map<string, number>, key: string, at: number): void {
+  map.delete(key)
+  if (map.size >= MAX_REFERRALS) map.delete(map.keys().next().value as string)
+  map.set(key, at)
+}

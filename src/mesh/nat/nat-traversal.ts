@@ -1,0 +1,97 @@
+// NAT traversal for one node: it tells each proven peer where it sees it (ISeeYouAt), learns its
+// own public mapping and NAT kind from their reports (observed-address.ts), tells its peers that
+// kind (IAmBehind: a symmetric node is a leaf, and its address is handed to nobody), has peers
+// introduce it to the ones its hellos cannot reach (introductions.ts), and keeps its mappings open
+// (keepalive.ts). Classic cjp2p peers skip all of these messages and are never sent them.
+import type { CjNode, Ctx } from '../node.ts'
+import type { Message } from '../messages.ts'
+import type { Timer } from '../../util/timers.ts'
+import { ObservedAddresses, type NatView } from './observed-address.ts'
+import { Introductions } from './introductions.ts'
+import { sendKeepalives } from './keepalive.ts'
+import { PeerKeys } from './peer-keys.ts'
+import type { StreamKey } from '../../store/keys.ts'
+
+/** Each proven peer of ours hears where we see it this often (and at once from a new address). */
+export const REPORT_EVERY_MS = 20_000
+const TICK_MS = 5000
+/** Peers told when our NAT kind changes: those heard within this long, at most MAX_TOLD of them. */
+const TELL_HEARD_MS = 60_000
+const MAX_TOLD = 64
+const MAX_REPORTED = 4096
+
+export interface NatStatus extends NatView {
+  introductions: { asked: number; introduced: number; hellos: number; refused: number }
+  keepalives: number
+  keys: { challenged: number; proven: number; bad: number; moved: number } | null
+}
+
+export class NatTraversal {
+  readonly observed: ObservedAddresses
+  readonly introductions: Introductions
+  /** Peers by their proven node keys (only with a node key: the CLI's runtime has one). */
+  readonly keys: PeerKeys | null
+  private reported = new Map<string, number>()
+  private timer: Timer | undefined
+  private keepalives = 0
+
+  constructor(private c: { node: CjNode; key?: StreamKey }) {
+    const node = c.node
+    this.observed = new ObservedAddresses({ clock: node.timers, isSelf: (a) => node.selves.isLocal(a), localAddress: () => node.address })
+    this.introductions = new Introductions(node)
+    this.keys = c.key ? new PeerKeys({ node, key: c.key }) : null
+    // Every datagram of a proven peer echoes our cookie: the first one from a new address (a new
+    // peer, or one whose NAT moved it) gets a report at once, the others every REPORT_EVERY_MS.
+    node.handle('AlwaysReturned', (_m, ctx) => this.report(ctx))
+    node.handle('IAlsoSpeak', (_m, ctx) => this.report(ctx))
+    node.handle('ISeeYouAt', (m, ctx) => { if (ctx.verified) this.apply(this.observed.report(ctx.from, m.addr)) })
+  }
+
+  start(): void {
+    if (this.timer) return
+    this.timer = this.c.node.timers.setInterval(() => this.tick(), TICK_MS)
+  }
+
+  close(): void {
+    this.c.node.timers.clear(this.timer)
+    this.timer = undefined
+    this.introductions.close()
+  }
+
+  status(): NatStatus {
+    return { ...this.observed.view(), introductions: { ...this.introductions.counters }, keepalives: this.keepalives, keys: this.keys ? { ...this.keys.counters } : null }
+  }
+
+  private tick(): void {
+    // Reports expire: a NAT that rebound our mapping stops looking symmetric.
+    this.apply(this.observed.view())
+    this.keepalives += sendKeepalives(this.c.node)
+  }
+
+  private report(ctx: Ctx): void {
+    if (!ctx.verified || !ctx.peer.speaksStreams) return
+    const now = this.c.node.timers.now()
+    if (now - (this.reported.get(ctx.from) ?? -Infinity) < REPORT_EVERY_MS) return
+    this.reported.delete(ctx.from)
+    if (this.reported.size >= MAX_REPORTED) this.reported.delete(this.reported.keys().next().value as string)
+    this.reported.set(ctx.from, now)
+    ctx.reply({ type: 'ISeeYouAt', addr: ctx.from })
+    const kind = this.c.node.nat.kind
+    if (kind !== 'unknown') ctx.reply({ type: 'IAmBehind', nat: kind })
+  }
+
+  private apply(v: NatView): void {
+    const node = this.c.node
+    const was = node.nat.kind
+    node.nat = { kind: v.kind, publicAddress: v.publicAddress }
+    // Peers that list us under our public mapping must not make us greet ourselves; only an
+    // address two peers agree on is taken (one peer could name any address).
+    if (v.kind === 'cone' && v.observers > 1 && v.publicAddress) node.selves.learn(v.publicAddress)
+    if (v.kind === was || v.kind === 'unknown') return
+    node.log.info('our NAT, as peers see us', { kind: v.kind, publicAddress: v.publicAddress, observers: v.observers })
+    const now = node.timers.now()
+    const tell: Message = { type: 'IAmBehind', nat: v.kind }
+    const peers = node.peers.all().filter((p) => p.verified && p.speaksStreams && now - p.lastHeard < TELL_HEARD_MS && !node.peers.isBanned(p))
+    for (const p of peers.slice(0, MAX_TOLD)) node.send(p.addr, [tell])
+  }
+}
