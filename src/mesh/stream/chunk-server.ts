@@ -60,7 +60,7 @@ export class ChunkServer {
       if (peers.length) { ctx.reply({ type: 'MaybeTheyHaveSome', id: this.c.id, peers }); return }
     }
     if (!rec || !log.hasChunk(n)) {
-      const peers = this.k.holders.list(ctx.from).slice(0, ctx.verified ? 8 : 3)
+      const peers = this.k.holders.list(ctx.from, ctx.verified ? 8 : 3)
       if (peers.length) ctx.reply({ type: 'MaybeTheyHaveSome', id: this.c.id, peers })
       return
     }
@@ -74,7 +74,8 @@ export class ChunkServer {
 
   /** Peers that should have chunk `n`: its stripe's children first, then holders (fewer to strangers). */
   private elsewhere(n: number, ctx: Ctx): string[] {
-    return [...this.k.children.of(stripeOf(n)), ...this.k.holders.list(ctx.from)].filter((p) => p !== ctx.from).slice(0, ctx.verified ? 8 : 3)
+    const max = ctx.verified ? 8 : 3
+    return [...this.k.children.of(stripeOf(n)), ...this.k.holders.list(ctx.from, max)].filter((p) => p !== ctx.from).slice(0, max)
   }
 
   /** Counts a pull we are about to serve; false when this second's allowance is used up. */

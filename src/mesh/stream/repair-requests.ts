@@ -31,6 +31,8 @@ export class RepairRequests {
   private readonly k: RepairComponents
   private inFlight = new Map<number, RepairRequest>()
   private segmentsAskedAt = 0
+  /** The window's lower end at the last pass: requests below it are already forgotten. */
+  private prunedBelow = -Infinity
 
   constructor(components: RepairComponents) {
     this.c = components.context
@@ -51,8 +53,13 @@ export class RepairRequests {
   repair(now: number): void {
     const { edge, log, node } = this.c
     const from = Math.max(edge.startChunk, edge.maxKnown - LIVE_WINDOW_CHUNKS)
-    this.k.tracker.dropBelow(from)
-    for (const k of this.inFlight.keys()) if (k < from) this.inFlight.delete(k)
+    // Only when the window moved: a request is only ever made inside it, so none can be below an
+    // unmoved lower end (the walk over every open request on every tick showed in profiles).
+    if (from > this.prunedBelow) {
+      this.k.tracker.dropBelow(from)
+      for (const k of this.inFlight.keys()) if (k < from) this.inFlight.delete(k)
+      this.prunedBelow = from
+    }
     const missing: MissingChunk[] = []
     for (const n of log.missingChunks(from, edge.maxKnown)) {
       const since = this.k.tracker.knownSinceOf(n, now)
@@ -66,7 +73,7 @@ export class RepairRequests {
     const known = this.k.holders.list('').filter((a) => !this.k.parents.hasFailedUs(a, now))
     const reqs = planRepairs({
       now, missing, inFlight: this.inFlight,
-      holders: (n) => this.holdersFor(n, known),
+      holders: this.holdersOf(known, now),
       source: [...this.c.sourceAddrs][0],
       sourceBudgetChunks: budget,
       rttMs: (p) => node.peers.get(p)?.rttMs ?? 50,
@@ -103,21 +110,29 @@ export class RepairRequests {
     return Math.max(0, Math.floor(received * SOURCE_REPAIR_BUDGET + 2 - fromSource))
   }
 
-  private holdersFor(n: number, known: string[]): string[] {
-    const s = stripeOf(n)
-    const now = this.c.node.timers.now()
+  /** Who to ask for chunk n, best first, for one repair pass. The answer depends only on n's
+   * stripe, so it is worked out once per stripe and pass, not once per missing chunk. */
+  private holdersOf(known: string[], now: number): (n: number) => string[] {
     const parents = this.k.parents
-    const parent = parents.parent(s)
+    const all = parents.all()
     // The stripe parent is the natural holder, unless it has gone quiet: then it probably lacks
     // the chunk too (or is gone), and the parents of the other stripes, still pushing, go first.
     // Quiet means quiet while the other stripes flow: when the whole stream pauses (or ended),
     // every parent is silent and all of them remain the best holders.
     const freshest = parents.freshestPush()
     const quietAt = (i: number) => freshest - parents.pushAt(i) > QUIET_PARENT_MS && now - parents.pushAt(i) > QUIET_PARENT_MS
-    const quiet = parent !== undefined && quietAt(s)
-    const others = parents.all().filter((p, i): p is string => p !== undefined && i !== s && p !== parent && !quietAt(i))
-    const rest = known.filter((p) => p !== parent && !others.includes(p) && !this.c.sourceAddrs.has(p))
-    const first = parent && !quiet ? [parent] : []
-    return [...first, ...others, ...rest.slice(0, 6), ...(parent && quiet ? [parent] : [])]
+    const perStripe = all.map((parent, s) => {
+      const quiet = parent !== undefined && quietAt(s)
+      const others = all.filter((p, i): p is string => p !== undefined && i !== s && p !== parent && !quietAt(i))
+      const rest: string[] = []
+      for (const p of known) {
+        if (rest.length === 6) break
+        if (p !== parent && !others.includes(p) && !this.c.sourceAddrs.has(p)) rest.push(p)
+      }
+      const first = parent && !quiet ? [parent] : []
+      return [...first, ...others, ...rest, ...(parent && quiet ? [parent] : [])]
+    })
+    return (n) => perStripe[stripeOf(n)]
   }
+
 }
