@@ -353,6 +353,41 @@ export function encodeDatagram(messages: Message[]): Buffer {
   return Buffer.from(JSON.stringify(messages.map(encodeMessage)))
 }
 
+/** Content messages as JSON, with their byte length, once per message object. A chunk pushed to
+ * every child of a stripe is the same messages for each child, and encoding its blocks as base64
+ * for each was the largest cost of a relay (and of the simulator). A Content message is never
+ * changed once made (other messages may be: the DHT trims a reply until it fits). */
+const contentJson = new WeakMap<Message, { json: string; bytes: number }>()
+
+/** One message as the JSON text it travels as, and that text's length in bytes. */
+export function messageJson(m: Message): { json: string; bytes: number } {
+  if (m.type !== 'Content') {
+    const json = JSON.stringify(encodeMessage(m))
+    return { json, bytes: Buffer.byteLength(json) }
+  }
+  let e = contentJson.get(m)
+  if (e === undefined) {
+    const json = JSON.stringify(encodeMessage(m))
+    e = { json, bytes: Buffer.byteLength(json) }
+    contentJson.set(m, e)
+  }
+  return e
+}
+
+/** The encoded length in bytes of one message, without encoding it where its shape is known: a
+ * Content message is `{"Content":{"id":…,"offset":…,"base64":"…"[,"eof":…][,"hops":…]}}`, and
+ * its base64 alone has a known length. The in-process network (which hands decoded messages over
+ * and only charges their size) never needs the text; messages-fuzz tests the two agree. */
+export function messageBytes(m: Message): number {
+  if (m.type !== 'Content') return messageJson(m).bytes
+  const cached = contentJson.get(m)
+  if (cached !== undefined) return cached.bytes
+  let n = 41 + Buffer.byteLength(JSON.stringify(m.id)) + String(m.offset).length + 4 * Math.ceil(m.data.length / 3)
+  if (m.eof !== undefined) n += 7 + String(m.eof).length
+  if (m.hops !== undefined) n += 8 + String(m.hops).length
+  return n
+}
+
 /** Encoded size of one message inside a datagram (plus its separating comma). */
 export function encodedSize(m: Message): number {
   return Buffer.byteLength(JSON.stringify(encodeMessage(m))) + 1

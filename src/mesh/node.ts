@@ -10,7 +10,7 @@ import { createHmac, randomBytes } from 'node:crypto'
 import { EventEmitter } from 'node:events'
 import { lookup } from 'node:dns/promises'
 import type { DecodeResult, Json, Message, MessageOf, MessageType, NatKind } from './messages.ts'
-import { MAX_DATAGRAM_BYTES, MAX_PEERS_PER_LIST, OUR_EXTENSION, STREAM_EXTENSION, decodeDatagram, encodeMessage, encodedSize, isAddress } from './messages.ts'
+import { MAX_DATAGRAM_BYTES, MAX_PEERS_PER_LIST, OUR_EXTENSION, STREAM_EXTENSION, decodeDatagram, encodeMessage, encodedSize, isAddress, messageBytes, messageJson } from './messages.ts'
 import type { Transport } from './transport.ts'
 import { formatAddress, parseAddress } from './transport.ts'
 import type { Peer } from './peers.ts'
@@ -261,6 +261,7 @@ export class CjNode extends EventEmitter {
       budget = twice + allowance
     }
     const prefix = this.prefixFor(to, peer, budget)
+    const decoded = this.transport.sendDecoded !== undefined
     let sent = 0
     let requests = 0
     let parts: string[] = []
@@ -285,8 +286,8 @@ export class CjNode extends EventEmitter {
     }
     for (const o of out) {
       if (LISTS.has(o.m.type)) o.m = this.withoutUnreachable(o.m)
-      const s = JSON.stringify(encodeMessage(o.m))
-      const len = Buffer.byteLength(s)
+      // Handed over decoded, a message is only measured: its text is never needed.
+      const { json: s, bytes: len } = decoded ? { json: '', bytes: messageBytes(o.m) } : messageJson(o.m)
       if (partBytes + len + 1 > maxBytes && parts.length > 0) flush()
       // Anti-amplification: trailing messages that would exceed the budget are not sent at all.
       if (sent + partBytes + len + 1 > budget) break

@@ -23,6 +23,16 @@ async function until<T>(what: string, deadlineMs: number, probe: () => Promise<T
   throw new Error(`timed out waiting for ${what}${describe ? ': ' + await describe() : ''}`)
 }
 
+/** Nodes reachable from `root` along parent->child edges. */
+function reachable(graph: RelayGraph, root: string): Set<string> {
+  const reached = new Set([root])
+  for (let changed = true; changed;) {
+    changed = false
+    for (const e of graph.edges) if (reached.has(e.from) && !reached.has(e.to)) { reached.add(e.to); changed = true }
+  }
+  return reached
+}
+
 type Seen = { graph: RelayGraph | null; series: DashboardSeries | null; updates: number; error: string | null; svgs: number; circles: number; paths: number }
 
 test('/dashboard draws the live relay graph and plots of a 4-node swarm', { skip: skip ?? false, timeout: 90_000 }, async (t) => {
@@ -56,11 +66,15 @@ test('/dashboard draws the live relay graph and plots of a 4-node swarm', { skip
       paths: document.querySelectorAll('#graph svg path').length,
     }
   })
-  // About ten seconds of refreshes: enough history for rates and lines.
+  // About ten seconds of refreshes: enough history for rates and lines. The graph is a snapshot of
+  // a live swarm: a viewer re-parenting at that instant (a late push makes a child leave its
+  // parent at once) is briefly fed by nobody, so the wait is for a refresh where every node is fed
+  // from the source; one never coming within the deadline fails the test.
   const start = Date.now()
-  const s = await until('ten seconds of dashboard updates', 40_000, async () => {
+  const s = await until('ten seconds of dashboard updates, and a graph where every node is fed from the source', 40_000, async () => {
     const v = await seen()
-    return v.updates >= 6 && Date.now() - start >= 10_000 && v.graph && v.graph.nodes.length === 4 && v.graph.edges.length >= 3 ? v : null
+    return v.updates >= 6 && Date.now() - start >= 10_000 && v.graph && v.graph.nodes.length === 4 && v.graph.edges.length >= 3 &&
+      reachable(v.graph, swarm.source.udpAddress).size === 4 ? v : null
   }, async () => JSON.stringify(await seen()).slice(0, 2000) + ' errors: ' + errors.join(' | '))
 
   mkdirSync(process.env.SHOTS_DIR ?? 'artifacts', { recursive: true })
@@ -68,16 +82,23 @@ test('/dashboard draws the live relay graph and plots of a 4-node swarm', { skip
 
   // One stripe's push tree alone: a real tree, every node but the source with exactly one parent link.
   await page.click('#graph-views button[data-view="0"]')
-  const tree = await page.evaluate(`(() => ({
+  type Tree = { nodes: number; links: number; rows: number; pressed: string }
+  const drawnTree = async () => await page.evaluate(`(() => ({
     nodes: document.querySelectorAll('#graph svg g.node').length,
     links: document.querySelectorAll('#graph svg > g:not(.node) path').length,
     rows: new Set([...document.querySelectorAll('#graph svg g.node > circle.body')].map((c) => c.getAttribute('cy'))).size,
     pressed: document.querySelector('#graph-views button[aria-pressed=true]')?.textContent,
-  }))()`) as { nodes: number; links: number; rows: number; pressed: string }
+  }))()`) as Tree
+  // The stripe's tree as it stands at a refresh: a viewer re-parenting in that instant is briefly
+  // outside it (and its old and new links may both be in the snapshot), so the wait is for a
+  // refresh that shows a whole tree of the stripe; the assertions below hold for the one found.
+  let tree = await drawnTree()
+  await until('a refresh drawing stripe 0 as a tree', 15_000, async () => {
+    tree = await drawnTree()
+    return tree.nodes >= 2 && tree.links === tree.nodes - 1 && tree.rows >= 2
+  }, async () => JSON.stringify(tree)).catch(() => {})
   await page.screenshot({ path: join(process.env.SHOTS_DIR ?? 'artifacts', 'dashboard-demo-swarm-stripe0.png'), fullPage: true })
   assert.equal(tree.pressed, 'stripe 0 tree')
-  // The stripe's tree as it stands at the click: a viewer re-parenting in that instant (a late push
-  // makes a child leave its parent at once) is briefly outside it, so it is a tree, not all four.
   assert.ok(tree.nodes >= 2 && tree.nodes <= 4, `stripe 0's tree: ${JSON.stringify(tree)}`)
   assert.equal(tree.links, tree.nodes - 1, `a tree of n nodes has n - 1 links: ${JSON.stringify(tree)}`)
   assert.ok(tree.rows >= 2, JSON.stringify(tree))
@@ -90,12 +111,7 @@ test('/dashboard draws the live relay graph and plots of a 4-node swarm', { skip
   assert.equal(graph.nodes.find((n) => n.role === 'source')?.id, swarm.source.udpAddress, 'the source is marked')
   assert.equal(graph.nodes.find((n) => n.self)?.id, viewer.udpAddress, 'this node is marked')
   // The links connect everyone: every node is reachable from the source along parent->child edges.
-  const reached = new Set([swarm.source.udpAddress])
-  for (let changed = true; changed;) {
-    changed = false
-    for (const e of graph.edges) if (reached.has(e.from) && !reached.has(e.to)) { reached.add(e.to); changed = true }
-  }
-  assert.equal(reached.size, 4, `every node is fed from the source: ${JSON.stringify(graph.edges)}`)
+  assert.equal(reachable(graph, swarm.source.udpAddress).size, 4, `every node is fed from the source: ${JSON.stringify(graph.edges)}`)
   assert.ok(graph.edges.some((e) => e.stripes.length > 0 && e.chunks > 0), 'edges carry stripes and chunk counts')
   assert.ok(s.circles >= 4 && s.paths >= 3, `the graph is drawn (${s.circles} circles, ${s.paths} paths)`)
 

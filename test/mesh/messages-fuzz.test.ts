@@ -7,9 +7,10 @@ import type { Message } from '../../src/mesh/messages.ts'
 import {
   MAX_DATAGRAM_BYTES, MAX_HAVE_BITMAP_BYTES, MAX_ID_LENGTH, MAX_INDEX, MAX_MESSAGES_PER_DATAGRAM, MAX_OPAQUE_JSON_BYTES,
   MAX_PEERS_PER_LIST, MAX_RECORDS_PER_MESSAGE, MAX_REQUEST_LENGTH, STRIPES, decodeDatagram, encodeMessage, isAddress,
-  MAX_NEAR_NODES, MAX_PAD_CHARS, MAX_PROVIDERS_PER_REPLY, isContact,
+  MAX_NEAR_NODES, MAX_PAD_CHARS, MAX_PROVIDERS_PER_REPLY, isContact, messageBytes, messageJson,
 } from '../../src/mesh/messages.ts'
 import { CHUNK_SIZE } from '../../src/store/stream-types.ts'
+import { MAX_CHUNK_INDEX } from '../../src/store/record-shape.ts'
 import { sampleMessages, mutateDatagram } from '../../scripts/fuzz-corpus.ts'
 
 const uint = (v: unknown) => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0
@@ -167,4 +168,19 @@ test('a subscription with a bad failed address stands without it; via is kept on
     { type: 'IWillKeepSendingYou', id, stripe: 2 },
     { type: 'IWillKeepSendingYou', id, stripe: 2, via: '[::1]:24254' },
   ])
+})
+
+test('a Content message\'s size worked out without encoding it is its encoded length, and a chunk position past the record bound is dropped', () => {
+  fc.assert(fc.property(
+    fc.string({ maxLength: 80, unit: 'grapheme' }), fc.nat(), fc.uint8Array({ maxLength: 5000 }), fc.option(fc.nat(), { nil: undefined }), fc.option(fc.nat({ max: 255 }), { nil: undefined }),
+    (id, offset, data, eof, hops) => {
+      const m: Message = { type: 'Content', id, offset, data: Buffer.from(data), ...(eof !== undefined ? { eof } : {}), ...(hops !== undefined ? { hops } : {}) }
+      assert.equal(messageBytes(m), Buffer.byteLength(JSON.stringify(encodeMessage(m))))
+      assert.equal(messageJson(m).bytes, messageBytes(m))
+    },
+  ))
+  const ask = (from: number) => decodeDatagram(Buffer.from(JSON.stringify([{ PleaseSendChunkHashes: { id: 'stream/x', from, count: 4 } }])))
+  const kept = (from: number) => { const d = ask(from); return d.ok && d.messages.length === 1 }
+  assert.ok(kept(MAX_CHUNK_INDEX + 1), 'one past the last index names the live edge')
+  assert.ok(!kept(MAX_CHUNK_INDEX + 2), 'beyond it is dropped')
 })

@@ -101,7 +101,7 @@ export class Children {
     const failedUntil = this.failedChildren.get(`${s} ${ctx.from}`)
     const d = failedUntil !== undefined && failedUntil > now
       // Its children said it fed them nothing: no place here in this stripe for a while.
-      ? { accept: false as const, tryInstead: [...this.sets[s], ...this.k.holders.list(ctx.from)].filter((a) => a !== ctx.from).slice(0, 8) }
+      ? { accept: false as const, tryInstead: [...this.sets[s], ...this.k.holders.list(ctx.from, 8)].filter((a) => a !== ctx.from).slice(0, 8) }
       : decideChild({
         isSource, self: node.address, children: this.sets,
         receiving: (i) => this.k.parents.receiving(i, now),
@@ -145,8 +145,9 @@ export class Children {
     }
     let bytes: Buffer
     try { bytes = await this.c.log.read(n * CHUNK_SIZE, rec.length) } catch { return }
-    const hops = this.k.tracker.hops(n)
-    for (const c of kids) this.sendChunk(c, n, rec, bytes, hops, repaired)
+    // The same messages for every child: each is encoded once (messageJson).
+    const msgs = this.chunkMessages(n, rec, bytes, this.k.tracker.hops(n), repaired)
+    for (const c of kids) this.sendChunk(c, msgs, bytes.length)
   }
 
   /** A grandchild says our child `failed` fed it nothing in stripe `s`. We cannot see whether a
@@ -177,18 +178,25 @@ export class Children {
       if (stripeOf(n) !== stripe || !log.hasChunk(n)) continue
       const rec = log.chunkRecord(n)
       if (!rec) continue
-      try { this.sendChunk(to, n, rec, await log.read(n * CHUNK_SIZE, rec.length), this.k.tracker.hops(n)) } catch { continue /* evicted meanwhile */ }
+      let bytes: Buffer
+      try { bytes = await log.read(n * CHUNK_SIZE, rec.length) } catch { continue /* evicted meanwhile */ }
+      this.sendChunk(to, this.chunkMessages(n, rec, bytes, this.k.tracker.hops(n)), bytes.length)
       this.k.budget.pushed(n)
     }
   }
 
-  private sendChunk(to: string, n: number, rec: ChunkRecord, bytes: Buffer, hops: number, repaired = false): void {
+  /** A chunk as it is pushed: its signed record, then its blocks. */
+  private chunkMessages(n: number, rec: ChunkRecord, bytes: Buffer, hops: number, repaired = false): Message[] {
     const msgs: Message[] = [{ type: 'HereAreChunkHashes', id: this.c.id, chunks: [rec] }]
     for (let off = 0; off < bytes.length; off += BLOCK_SIZE) {
       msgs.push({ type: 'Content', id: this.c.id, offset: n * CHUNK_SIZE + off, data: bytes.subarray(off, off + BLOCK_SIZE), hops, ...(repaired ? { repaired } : {}) })
     }
+    return msgs
+  }
+
+  private sendChunk(to: string, msgs: Message[], length: number): void {
     const sent = this.c.node.send(to, msgs, 'stream', this.c.role)
-    if (sent > 0) this.k.stats.uploaded(to, bytes.length)
+    if (sent > 0) this.k.stats.uploaded(to, length)
   }
 }
 

@@ -64,7 +64,7 @@ export class ChunkServer {
       // chunk goes down to our children (stream-swarm.ts). A hint now would send it pulling
       // elsewhere in parallel with us, one pull per node of the subtree; silence lets it wait.
       if (!isSource && this.k.children.of(stripeOf(n)).has(ctx.from)) return
-      const peers = this.k.holders.list(ctx.from).slice(0, ctx.verified ? 8 : 3)
+      const peers = this.k.holders.list(ctx.from, ctx.verified ? 8 : 3)
       if (peers.length) ctx.reply({ type: 'MaybeTheyHaveSome', id: this.c.id, peers })
       return
     }
@@ -78,7 +78,8 @@ export class ChunkServer {
 
   /** Peers that should have chunk `n`: its stripe's children first, then holders (fewer to strangers). */
   private elsewhere(n: number, ctx: Ctx): string[] {
-    return [...this.k.children.of(stripeOf(n)), ...this.k.holders.list(ctx.from)].filter((p) => p !== ctx.from).slice(0, ctx.verified ? 8 : 3)
+    const max = ctx.verified ? 8 : 3
+    return [...this.k.children.of(stripeOf(n)), ...this.k.holders.list(ctx.from, max)].filter((p) => p !== ctx.from).slice(0, max)
   }
 
   /** Counts a pull we are about to serve; false when this second's allowance is used up. */

@@ -1,5 +1,7 @@
 // Peers that (probably) carry this stream: where parents, repairs and redirects come from. Keyed
-// by addresses peers tell us, so bounded; the oldest heard goes first.
+// by addresses peers tell us, so bounded; the least recently heard goes first. The map is kept in
+// the order peers were last heard (a note moves its peer to the end), so the list, asked for on
+// every repair pass and every refused pull, is a walk backwards and never a sort.
 import type { SwarmContext } from './swarm-context.ts'
 
 /** Peers remembered as holders of this stream: enough to find parents, bounded against floods. */
@@ -7,6 +9,7 @@ export const MAX_HOLDERS = 256
 
 export class Holders {
   private readonly c: SwarmContext
+  /** Address -> when last heard, least recently heard first. */
   private readonly heard = new Map<string, number>()
 
   constructor(components: { context: SwarmContext }, init: { bootstrap: string[] }) {
@@ -16,10 +19,7 @@ export class Holders {
 
   note(addr: string): void {
     if (!addr || addr === this.c.node.address) return
-    if (this.heard.size >= MAX_HOLDERS && !this.heard.has(addr)) {
-      const oldest = [...this.heard.entries()].sort((a, b) => a[1] - b[1])[0]
-      this.heard.delete(oldest[0])
-    }
+    if (!this.heard.delete(addr) && this.heard.size >= MAX_HOLDERS) this.heard.delete(this.heard.keys().next().value as string)
     this.heard.set(addr, this.c.node.timers.now())
   }
 
@@ -39,12 +39,16 @@ export class Holders {
     return p !== undefined && this.c.node.peers.isBanned(p)
   }
 
-  /** Peers that (probably) have this stream, most recently heard first, never banned ones. */
-  list(exclude: string): string[] {
-    return [...this.heard.entries()]
-      .filter(([a]) => a !== exclude && !this.isBanned(a))
-      .sort((a, b) => b[1] - a[1])
-      .map(([a]) => a)
+  /** Peers that (probably) have this stream, most recently heard first, never banned ones; at
+   * most `limit` of them. */
+  list(exclude: string, limit = Infinity): string[] {
+    const all = [...this.heard.keys()]
+    const out: string[] = []
+    for (let i = all.length - 1; i >= 0 && out.length < limit; i--) {
+      const a = all[i]
+      if (a !== exclude && !this.isBanned(a)) out.push(a)
+    }
+    return out
   }
 }
 

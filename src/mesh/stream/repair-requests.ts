@@ -34,6 +34,8 @@ export class RepairRequests {
   private segmentsAskedAt = 0
   /** When the source last pointed us elsewhere instead of serving a pull. */
   private sourceRefusedAt = -Infinity
+  /** The window's lower end at the last pass: requests below it are already forgotten. */
+  private prunedBelow = -Infinity
 
   constructor(components: RepairComponents) {
     this.c = components.context
@@ -55,9 +57,15 @@ export class RepairRequests {
   repair(now: number): void {
     const { edge, log, node } = this.c
     const from = Math.max(edge.startChunk, edge.maxKnown - LIVE_WINDOW_CHUNKS)
-    this.k.tracker.dropBelow(from)
+    // Only when the window moved: a request is only ever made inside it (or for the init chunks,
+    // kept), so none can be below an unmoved lower end (the walk over every open request on every
+    // tick showed in profiles).
     const init = this.k.tracker.initChunks().filter((n) => n < from)
-    for (const k of this.inFlight.keys()) if (k < from && !init.includes(k)) this.inFlight.delete(k)
+    if (from > this.prunedBelow) {
+      this.k.tracker.dropBelow(from)
+      for (const k of this.inFlight.keys()) if (k < from && !init.includes(k)) this.inFlight.delete(k)
+      this.prunedBelow = from
+    }
     const missing: MissingChunk[] = []
     // An fMP4 init below our start: due now, no segment plays without it.
     for (const n of init) if (!log.hasChunk(n)) missing.push({ n, knownSince: this.k.tracker.knownSinceOf(n, now), deadline: now })
@@ -73,7 +81,7 @@ export class RepairRequests {
     const known = reachableFirst(node, this.k.holders.list('').filter((a) => !this.k.parents.hasFailedUs(a, now)))
     const reqs = planRepairs({
       now, missing, inFlight: this.inFlight,
-      holders: (n) => this.holdersFor(n, known),
+      holders: this.holdersOf(known, now),
       source: [...this.c.sourceAddrs][0],
       sourceBudgetChunks: budget,
       rttMs: (p) => node.peers.get(p)?.rttMs ?? 50,
@@ -124,18 +132,26 @@ export class RepairRequests {
     return Math.max(0, Math.floor(received * SOURCE_REPAIR_BUDGET + 2 - fromSource))
   }
 
-  private holdersFor(n: number, known: string[]): string[] {
-    const s = stripeOf(n)
-    const now = this.c.node.timers.now()
+  /** Who to ask for chunk n, best first, for one repair pass. The answer depends only on n's
+   * stripe, so it is worked out once per stripe and pass, not once per missing chunk. */
+  private holdersOf(known: string[], now: number): (n: number) => string[] {
     const parents = this.k.parents
-    const parent = parents.parent(s)
+    const all = parents.all()
     // The stripe parent is the natural holder, unless it has gone quiet: then it probably lacks
     // the chunk too (or is gone), and the parents of the other stripes, still pushing, go first.
     const quietAt = (i: number) => parents.quiet(i, now)
-    const quiet = parent !== undefined && quietAt(s)
-    const others = parents.all().filter((p, i): p is string => p !== undefined && i !== s && p !== parent && !quietAt(i))
-    const rest = known.filter((p) => p !== parent && !others.includes(p) && !this.c.sourceAddrs.has(p))
-    const first = parent && !quiet ? [parent] : []
-    return [...first, ...others, ...rest.slice(0, 6), ...(parent && quiet ? [parent] : [])]
+    const perStripe = all.map((parent, s) => {
+      const quiet = parent !== undefined && quietAt(s)
+      const others = all.filter((p, i): p is string => p !== undefined && i !== s && p !== parent && !quietAt(i))
+      const rest: string[] = []
+      for (const p of known) {
+        if (rest.length === 6) break
+        if (p !== parent && !others.includes(p) && !this.c.sourceAddrs.has(p)) rest.push(p)
+      }
+      const first = parent && !quiet ? [parent] : []
+      return [...first, ...others, ...rest, ...(parent && quiet ? [parent] : [])]
+    })
+    return (n) => perStripe[stripeOf(n)]
   }
+
 }
