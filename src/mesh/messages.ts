@@ -385,6 +385,7 @@ export function messageBytes(m: Message): number {
   let n = 41 + Buffer.byteLength(JSON.stringify(m.id)) + String(m.offset).length + 4 * Math.ceil(m.data.length / 3)
   if (m.eof !== undefined) n += 7 + String(m.eof).length
   if (m.hops !== undefined) n += 8 + String(m.hops).length
+  if (m.repaired) n += 16 // ,"repaired":true
   return n
 }
 

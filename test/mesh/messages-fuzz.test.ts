@@ -172,9 +172,9 @@ test('a subscription with a bad failed address stands without it; via is kept on
 
 test('a Content message\'s size worked out without encoding it is its encoded length, and a chunk position past the record bound is dropped', () => {
   fc.assert(fc.property(
-    fc.string({ maxLength: 80, unit: 'grapheme' }), fc.nat(), fc.uint8Array({ maxLength: 5000 }), fc.option(fc.nat(), { nil: undefined }), fc.option(fc.nat({ max: 255 }), { nil: undefined }),
-    (id, offset, data, eof, hops) => {
-      const m: Message = { type: 'Content', id, offset, data: Buffer.from(data), ...(eof !== undefined ? { eof } : {}), ...(hops !== undefined ? { hops } : {}) }
+    fc.string({ maxLength: 80, unit: 'grapheme' }), fc.nat(), fc.uint8Array({ maxLength: 5000 }), fc.option(fc.nat(), { nil: undefined }), fc.option(fc.nat({ max: 255 }), { nil: undefined }), fc.boolean(),
+    (id, offset, data, eof, hops, repaired) => {
+      const m: Message = { type: 'Content', id, offset, data: Buffer.from(data), ...(eof !== undefined ? { eof } : {}), ...(hops !== undefined ? { hops } : {}), ...(repaired ? { repaired } : {}) }
       assert.equal(messageBytes(m), Buffer.byteLength(JSON.stringify(encodeMessage(m))))
       assert.equal(messageJson(m).bytes, messageBytes(m))
     },
