@@ -141,6 +141,7 @@ export class Runtime {
         this.playback.stalls += r.stalls
         this.playback.stallSeconds += r.stallSeconds
         if (r.latencySeconds !== null) this.playback.latencySeconds = r.latencySeconds
+        this.streams.get(id)?.notePlayback(r.stalls, r.stallSeconds)
         this.opts.logger.debug('playback report', { stream: id, ...r })
       },
     }, { allowedHosts: this.opts.httpAllowedHosts })

@@ -1,8 +1,8 @@
 // The one MetricsSink that turns domain hooks into Prometheus series. It owns two registries: the
 // project's own metrics (lint-clean, what `promtool check metrics` sees) and prom-client's default
 // process metrics (whose names predate the lint rules). `/metrics` serves both.
-import { createRequire } from 'node:module'
 import { Registry, collectDefaultMetrics } from 'prom-client'
+import { packageVersion } from '../util/package-version.ts'
 import { defineMetrics, initialiseSeries, NODE_ROLES, type MetricSet } from './definitions.ts'
 import { StreamTotals, validBytes, type StreamSeries } from './stream-totals.ts'
 import type {
@@ -179,15 +179,4 @@ export class PrometheusMetrics implements MetricsSink {
     this.routes.add(label)
     return label
   }
-}
-
-/** require() caches package.json, so every instance after the first reads it from memory. */
-function packageVersion(): string {
-  try {
-    const pkg: unknown = createRequire(import.meta.url)('../../package.json')
-    if (typeof pkg === 'object' && pkg !== null && 'version' in pkg && typeof pkg.version === 'string') return pkg.version
-  } catch {
-    // A vendored copy without package.json still runs; the version label says so.
-  }
-  return 'unknown'
 }

@@ -20,6 +20,9 @@ import { RepairRequests } from './repair-requests.ts'
 import { ChunkServer } from './chunk-server.ts'
 import { ChunkReceiver } from './chunk-receiver.ts'
 import type { SwarmStatus } from './swarm-status.ts'
+import { AudienceReporter } from '../telemetry/audience-reporter.ts'
+import type { AudienceView } from '../telemetry/audience-view.ts'
+import type { AudiencePoint } from '../telemetry/audience-history.ts'
 
 export { START_SEGMENTS_BACK, LIVE_WINDOW_CHUNKS, PLAYOUT_DELAY_MS } from './swarm-context.ts'
 export type { SwarmStatus } from './swarm-status.ts'
@@ -43,6 +46,7 @@ export class StreamSwarm extends EventEmitter {
   private readonly server: ChunkServer
   private readonly receiver: ChunkReceiver
   private readonly tracker: ChunkTracker
+  private readonly audience: AudienceReporter
   private forwardedSegments = new Set<number>()
   private timer: Timer | undefined
   private headAskedAt = 0
@@ -68,6 +72,7 @@ export class StreamSwarm extends EventEmitter {
     this.repairs = new RepairRequests(parts)
     this.server = new ChunkServer({ ...parts, children: this.children, budget })
     this.receiver = new ChunkReceiver({ ...parts, repairs: this.repairs })
+    this.audience = new AudienceReporter({ context, stats: this.swarmStats, children: this.children, parents: this.parents })
     this.log.on('chunk', this.onLocalChunk)
     this.log.on('segment', this.onLocalSegment)
     this.log.on('end', this.onLocalEnd)
@@ -130,6 +135,14 @@ export class StreamSwarm extends EventEmitter {
   onSubscribed(m: MessageOf<'IWillKeepSendingYou'>, ctx: Ctx): void { this.parents.onSubscribed(m, ctx) }
   onRedirect(m: MessageOf<'AskThemInstead'>, ctx: Ctx): void { this.parents.onRedirect(m, ctx) }
   onHint(m: MessageOf<'MaybeTheyHaveSome'>, ctx: Ctx): void { this.repairs.onHint(m, ctx) }
+  onAudience(m: MessageOf<'HereIsMyAudience'>, ctx: Ctx): void { this.audience.onAudience(m, ctx) }
+
+  /** What this node's player pages reported for this stream (counted in the audience telemetry). */
+  notePlayback(stalls: number, stallSeconds: number): void { this.audience.playback(stalls, stallSeconds) }
+
+  /** The audience below this node (the whole audience at the source), and the source's last hour. */
+  audienceView(): AudienceView { return this.audience.view() }
+  audienceHistory(): AudiencePoint[] { return this.audience.history?.list() ?? [] }
 
   onHead(m: MessageOf<'ThisStreamGrew'>, ctx: Ctx): void {
     judge(this.context, this.log.putHead(m.head), ctx.from, 'bad_signature')
@@ -164,6 +177,7 @@ export class StreamSwarm extends EventEmitter {
     if (this.closed) return
     const now = this.node.timers.now()
     this.children.expire(now)
+    this.audience.tick(now)
     if (this.isSource) return
     const head = this.log.head()
     if (!head || !this.log.info() || this.edge.startChunk < 0) {
@@ -237,6 +251,7 @@ export class StreamSwarm extends EventEmitter {
       chunks: { ...totals.chunks },
       delayMs: this.swarmStats.delayMs(),
       hops: { ...totals.hops },
+      audience: this.audience.view(),
     }
   }
 
