@@ -13,6 +13,7 @@ import type { LinkModel } from '../src/mesh/link.ts'
 import { BenchArgError, parseBitrate, parseChurn, parseLink } from './bench-args.ts'
 import { measure, table, type SimResult } from './simulate-report.ts'
 import { PeakRss } from './bench-node-metrics.ts'
+import { audienceRun } from '../src/sim/audience-run.ts'
 
 /** `30%=0.5,10%=0.05`: a share of the viewers and its upload capacity in copies (0 is unlimited). */
 function parseUplinks(spec: string | undefined): Array<{ share: number; copies: number }> {
@@ -32,7 +33,7 @@ async function main(): Promise<void> {
       viewers: { type: 'string' }, sizes: { type: 'string' }, seconds: { type: 'string', default: '60' }, link: { type: 'string' },
       delay: { type: 'string' }, jitter: { type: 'string' }, loss: { type: 'string' }, churn: { type: 'string' },
       'upload-capacity': { type: 'string', default: '0' }, 'source-capacity': { type: 'string', default: '0' },
-      bitrate: { type: 'string', default: '2M' }, 'join-spread': { type: 'string' }, seed: { type: 'string', default: '1' }, json: { type: 'string' }, 'bootstrap-viewers': { type: 'string', default: '0' }, 'json-codec': { type: 'boolean' }, 'wall-limit': { type: 'string' }, uplinks: { type: 'string' },
+      bitrate: { type: 'string', default: '2M' }, 'join-spread': { type: 'string' }, seed: { type: 'string', default: '1' }, json: { type: 'string' }, 'bootstrap-viewers': { type: 'string', default: '0' }, 'json-codec': { type: 'boolean' }, audience: { type: 'boolean' }, 'wall-limit': { type: 'string' }, uplinks: { type: 'string' },
     },
   })
   const num = (k: keyof typeof values, min: number, max: number, v = values[k]): number => {
@@ -46,6 +47,28 @@ async function main(): Promise<void> {
   if (values.jitter !== undefined) link.jitterMs = num('jitter', 0, 10_000)
   if (values.loss !== undefined) link.loss = num('loss', 0, 0.5)
   const sizes = values.sizes ? values.sizes.split(',').map((s) => num('sizes', 1, 1e6, s)) : [num('viewers', 1, 1e6, values.viewers ?? '1000')]
+  if (values.audience) {
+    // The audience telemetry against the truth: the source's count after the join wave and after
+    // 20 % left at once, the merged delay p95, and the telemetry's cost (src/sim/audience-run.ts).
+    for (const viewers of sizes.map(Math.round)) {
+      process.stderr.write(`audience: ${viewers} viewers...\n`)
+      const wall = performance.now()
+      const r = await audienceRun({
+        viewers, seed: Math.round(num('seed', 0, 2 ** 31)), bitrateBps: parseBitrate(values.bitrate ?? '2M'), link,
+        joinSpreadMs: values['join-spread'] ? num('join-spread', 0, 600_000) : 10_000, settleMs: 10_000, steadyMs: 40_000, leaveShare: 0.2,
+      })
+      const pct = (v: number) => `${(v * 100).toFixed(2)} %`
+      process.stdout.write([
+        `viewers ${viewers}  (wall ${((performance.now() - wall) / 1000).toFixed(0)} s)`,
+        `  count 10 s after the last join: ${r.joined.counted} of ${r.joined.present} (error ${pct(r.joined.error)})`,
+        `  count 10 s after 20 % left:     ${r.afterLeave.counted} of ${r.afterLeave.present} (error ${pct(r.afterLeave.error)})`,
+        `  delay p95 merged ${r.p95.mergedMs} ms, exact ${r.p95.trueMs} ms (error ${pct(r.p95.error)})`,
+        `  telemetry / stream bytes: worst node ${pct(r.cost.worstNode)}, overall ${pct(r.cost.overall)}`,
+        `  depths ${JSON.stringify(r.view.byDepth)}  suspect ${r.view.suspect}`,
+      ].join('\n') + '\n')
+    }
+    return
+  }
   const results: SimResult[] = []
   for (const viewers of sizes.map(Math.round)) {
     const options: SimOptions = {

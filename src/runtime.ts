@@ -23,6 +23,9 @@ import type { Logger } from './util/logger.ts'
 import type { StreamSwarm } from './mesh/stream/stream-swarm.ts'
 import { Dht } from './mesh/dht/dht.ts'
 import { FileRouter } from './mesh/file-router.ts'
+import type { AudienceView } from './mesh/telemetry/audience-view.ts'
+import { DELAY_BUCKETS_MS } from './mesh/telemetry/audience-summary.ts'
+import type { AudienceStats } from './metrics/types.ts'
 
 /** While a download or a stream wants providers, the DHT is asked again this often. */
 const DISCOVER_EVERY_MS = 15_000
@@ -79,6 +82,7 @@ export class Runtime {
         fed += s.takeFanout()
         const st = s.status()
         this.metrics.setStreamStats({ stream: s.id, role: st.role, producedBytes: st.producedBytes, uploadedBytes: st.uploadedBytes })
+        if (s.isSource) this.metrics.setAudience(audienceStats(st.audience))
       }
       this.metrics.relayFanout(fed)
     }, 5000).unref()
@@ -242,6 +246,14 @@ export class Runtime {
     await this.node.close()
     await this.files.close()
     this.metrics.close()
+  }
+}
+
+function audienceStats(a: AudienceView): AudienceStats {
+  return {
+    viewers: a.viewers, byDepth: a.byDepth, onTime: a.chunks.onTime, late: a.chunks.late, missed: a.chunks.missed,
+    delay: a.delay.map(([i, n]) => [DELAY_BUCKETS_MS[i], n]), stalls: a.stalls, stallSeconds: a.stallSeconds,
+    offload: a.offload, suspect: a.suspect, windowMs: a.windowMs,
   }
 }
 

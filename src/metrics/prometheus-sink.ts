@@ -3,10 +3,11 @@
 // process metrics (whose names predate the lint rules). `/metrics` serves both.
 import { Registry, collectDefaultMetrics } from 'prom-client'
 import { packageVersion } from '../util/package-version.ts'
+import { AudienceMetrics } from './audience-metrics.ts'
 import { defineMetrics, initialiseSeries, NODE_ROLES, type MetricSet } from './definitions.ts'
 import { StreamTotals, validBytes, type StreamSeries } from './stream-totals.ts'
 import type {
-  ChunkResult, DropReason, MetricsSink, NodeRole, PenaltyReason, StreamStats, TrafficKind, TrafficRole,
+  AudienceStats, ChunkResult, DropReason, MetricsSink, NodeRole, PenaltyReason, StreamStats, TrafficKind, TrafficRole,
   TransferResult,
 } from './types.ts'
 
@@ -36,6 +37,7 @@ export class PrometheusMetrics implements MetricsSink {
   private readonly m: MetricSet
   private readonly totals = new StreamTotals()
   private readonly routes = new Set<string>()
+  private audience: AudienceMetrics | undefined
   private role: NodeRole
   private closed = false
 
@@ -103,6 +105,13 @@ export class PrometheusMetrics implements MetricsSink {
     if (this.closed) return
     this.totals.close(stream)
     this.updateStreamGauge()
+  }
+
+  /** The audience gauges exist only on a node that is a source (created on the first report). */
+  setAudience(a: AudienceStats): void {
+    if (this.closed) return
+    this.audience ??= new AudienceMetrics(this.registry)
+    this.audience.set(a)
   }
 
   setNodeRole(role: NodeRole): void {
