@@ -74,14 +74,15 @@ export function buildProgram(shutdown = new Shutdown()): Command {
     .action(async (o) => (await import('./cli/demo.ts')).runDemo(o, shutdown))
 
   for (const name of ['status', 'peers'] as const) {
-    program.command(name).description(name === 'status' ? 'show a running node\'s status' : 'list a running node\'s peers')
+    const cmd = program.command(name).description(name === 'status' ? 'show a running node\'s status' : 'list a running node\'s peers')
       .addOption(new Option('--http-port <port>', 'the node\'s HTTP port').env('CJP2P_HTTP_PORT').argParser(parsePort).default(DEFAULT_HTTP_PORT))
       .addOption(new Option('--http-host <address>', 'the node\'s HTTP address').env('CJP2P_HTTP_HOST').default('127.0.0.1'))
       .addOption(json)
-      .action(async (o) => {
-        const inspect = await import('./cli/inspect.ts')
-        await (name === 'status' ? inspect.runStatus(o) : inspect.runPeers(o))
-      })
+    if (name === 'status') cmd.option('--audience', 'the audience telemetry of each stream: the whole audience at the source, the subtree at a viewer')
+    cmd.action(async (o) => {
+      const inspect = await import('./cli/inspect.ts')
+      await (name === 'status' ? inspect.runStatus(o) : inspect.runPeers(o))
+    })
   }
   return program
 }

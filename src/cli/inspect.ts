@@ -1,5 +1,7 @@
 // `status` and `peers`: ask a running node over its local HTTP endpoint.
 import { DEFAULT_HTTP_PORT } from '../mesh/default-ports.ts'
+import type { AudienceView } from '../mesh/telemetry/audience-view.ts'
+import { formatAudience } from './audience-format.ts'
 import { CodedError } from '../util/coded-error.ts'
 
 export class NodeUnreachable extends CodedError<'ERR_NO_NODE'> {
@@ -16,8 +18,15 @@ async function fetchStatus(host: string, port: number): Promise<Record<string, u
   return (await res.json()) as Record<string, unknown>
 }
 
-export async function runStatus(flags: { httpHost: string; httpPort?: number; json?: boolean }): Promise<void> {
+export async function runStatus(flags: { httpHost: string; httpPort?: number; json?: boolean; audience?: boolean }): Promise<void> {
   const st = await fetchStatus(flags.httpHost, flags.httpPort ?? DEFAULT_HTTP_PORT)
+  if (flags.audience) {
+    const streams = (st.streams as Array<{ id: string; role: string; audience?: AudienceView }>).filter((s) => s.audience)
+    if (flags.json) { process.stdout.write(JSON.stringify(streams.map((s) => ({ id: s.id, role: s.role, audience: s.audience })), null, 2) + '\n'); return }
+    for (const s of streams) process.stdout.write(formatAudience(s.id, s.role, s.audience as AudienceView).join('\n') + '\n')
+    if (streams.length === 0) process.stdout.write('no streams on this node\n')
+    return
+  }
   if (flags.json) { process.stdout.write(JSON.stringify(st, null, 2) + '\n'); return }
   const node = st.node as Record<string, unknown>
   const peers = st.peers as Array<Record<string, unknown>>
