@@ -220,7 +220,11 @@ export class Runtime {
     }))
     const streams = this.streams.list().map((s) => {
       const st = s.status()
-      return { ...st, bytesFromPeers: st.receivedBytes - st.receivedFromSourceBytes, bytesFromSource: st.receivedFromSourceBytes }
+      return {
+        ...st, bytesFromPeers: st.receivedBytes - st.receivedFromSourceBytes, bytesFromSource: st.receivedFromSourceBytes,
+        // The source's last hour of audience figures: the dashboard's chart survives a reload.
+        ...(s.isSource ? { audienceHistory: s.audienceHistory() } : {}),
+      }
     })
     return {
       node: { udp: this.node.address, http: this.httpUrl, dir: this.opts.dir, role: this.opts.role ?? 'node', pid: process.pid, uptimeSeconds: Math.round(process.uptime()) },
