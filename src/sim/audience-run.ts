@@ -21,7 +21,7 @@ export interface AudienceRunOptions {
   steadyMs: number
   /** Share of the viewers that leave at once (abruptly) after the first reading. */
   leaveShare: number
-  /** Viewers (slots) that lie in their summaries, rewritten by `lie` on the way out. */
+  /** The last `count` joiners lie in their summaries, rewritten by `lie` on the way out. */
   liars?: { count: number; lie: (audience: Record<string, unknown>) => Record<string, unknown> }
 }
 
@@ -47,7 +47,9 @@ export async function audienceRun(o: AudienceRunOptions): Promise<AudienceRunRes
     sim.timers.queue.at(t0 + (o.joinSpreadMs * k) / Math.max(1, o.viewers), () => {
       void sim.join().then((m) => {
         present.push(m)
-        if (o.liars && liars.length < o.liars.count) { liars.push(m.node.address); lieOnTheWay(m, o.liars.lie) }
+        // The last joiners lie: near the leaves, as most viewers are (a liar at the top of the
+        // tree distorts the whole audience below it, which is its own subtree).
+        if (o.liars && k >= o.viewers - o.liars.count) { liars.push(m.node.address); lieOnTheWay(m, o.liars.lie) }
       })
     })
   }

@@ -1,0 +1,40 @@
+// The audience telemetry on the simulated swarm (the shipped nodes on virtual time, 1 % loss):
+// the source's count against who is present, after the join wave and after 20 % left at once; the
+// merged delay p95 against the exact p95 of every chunk at every viewer; the telemetry's bytes
+// against the stream's at every node. And a liar: it can distort only its own subtree, within the
+// caps, and is flagged. A run is deterministic for its seed. `npm run simulate -- --audience
+// --viewers 1000` prints the same figures at scale.
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { audienceRun, type AudienceRunOptions } from '../../src/sim/audience-run.ts'
+import { DELAY_BUCKETS_MS, MAX_FANOUT } from '../../src/mesh/telemetry/audience-summary.ts'
+
+const base: AudienceRunOptions = {
+  viewers: 100, seed: 1, bitrateBps: 2_000_000, link: { delayMs: 25, loss: 0.01 },
+  joinSpreadMs: 10_000, settleMs: 10_000, steadyMs: 40_000, leaveShare: 0.2,
+}
+
+test('the source counts its audience, follows 20 % leaving, merges the delay p95, and the telemetry costs under 1 %', async (t) => {
+  const r = await audienceRun(base)
+  t.diagnostic(JSON.stringify({ joined: r.joined, afterLeave: r.afterLeave, p95: r.p95, cost: r.cost, byDepth: r.view.byDepth }))
+  assert.ok(r.joined.error <= 0.02, `10 s after the last join: ${r.joined.counted} of ${r.joined.present}`)
+  assert.ok(r.afterLeave.error <= 0.05, `10 s after 20 % left: ${r.afterLeave.counted} of ${r.afterLeave.present}`)
+  assert.ok(r.p95.error <= 0.15, `merged p95 ${r.p95.mergedMs} ms, exact ${r.p95.trueMs} ms`)
+  assert.ok(r.cost.worstNode <= 0.01, `telemetry is ${(r.cost.worstNode * 100).toFixed(2)} % of the stream at the worst node`)
+  assert.equal(r.view.suspect, 0, 'no honest viewer is flagged')
+})
+
+test('a liar claiming a million viewers and absurd delays moves only its own subtree, within the caps, and is flagged', async (t) => {
+  const r = await audienceRun({
+    ...base, viewers: 60, steadyMs: 20_000, leaveShare: 0,
+    liars: { count: 1, lie: (a) => ({ ...a, viewers: 1_000_000, byDepth: [1, 999_999], delay: [[DELAY_BUCKETS_MS.length - 1, 1e9]], late: 1e9, up: 1e15 }) },
+  })
+  t.diagnostic(JSON.stringify({ joined: r.joined, afterLeave: r.afterLeave, p95: r.p95, suspect: r.view.suspect, liars: r.liars }))
+  // The liar's subtree is cut to its shape's cap (itself and MAX_FANOUT children): the audience
+  // grows by at most that, and the honest viewers are all still counted.
+  assert.ok(r.afterLeave.counted >= r.afterLeave.present - 1, `honest viewers lost: ${r.afterLeave.counted} of ${r.afterLeave.present}`)
+  assert.ok(r.afterLeave.counted <= r.afterLeave.present + MAX_FANOUT, `the liar inflated the count to ${r.afterLeave.counted}`)
+  assert.ok(r.view.suspect >= 1 && r.view.suspect <= 1 + MAX_FANOUT, `suspect ${r.view.suspect}`)
+  // Its 60 s delays weigh as one viewer's chunks: the p95 of 60 viewers stays near the honest one.
+  assert.ok(r.p95.mergedMs < 2 * Math.max(r.p95.trueMs, 500), `merged p95 ${r.p95.mergedMs} ms, honest ${r.p95.trueMs} ms`)
+})
