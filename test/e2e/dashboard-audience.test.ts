@@ -6,10 +6,9 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
-import { CHROMIUM, CHROMIUM_ARGS, FFMPEG_BIN, missingTools, startLiveSwarm } from './dashboard-swarm.ts'
+import { CHROMIUM, FFMPEG_BIN, missingTools, openChromiumPage, startLiveSwarm } from './dashboard-swarm.ts'
 
 const skip = missingTools([FFMPEG_BIN, CHROMIUM])
 if (skip) console.warn(`\n*** ${skip} ***\n`)
@@ -48,12 +47,7 @@ test(`the source counts its ${VIEWERS} viewers up the tree, prints them and draw
   assert.match(cli.stdout, /delay {6}p50 \d+ ms {2}p95 \d+/)
   t.diagnostic(cli.stdout)
 
-  const { chromium } = await import('playwright-core')
-  const profile = mkdtempSync(join(tmpdir(), 'cjp2p-chromium-'))
-  t.after(() => rmSync(profile, { recursive: true, force: true }))
-  const browser = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, args: CHROMIUM_ARGS, headless: true, viewport: { width: 1280, height: 900 } })
-  t.after(() => browser.close())
-  const page = browser.pages()[0] ?? await browser.newPage()
+  const page = await openChromiumPage(t)
   const errors: string[] = []
   page.on('pageerror', (e) => errors.push(String(e)))
   page.on('response', (r) => { if (r.status() >= 400 && !r.url().endsWith('/favicon.ico')) errors.push(`${r.status()} ${r.url()}`) })
