@@ -2,9 +2,10 @@
 // segment before it from where the viewer started). The wait for the first one is the startup; the
 // longest wait between two later ones is how long a playing player had to live on its buffer.
 import { CHUNK_SIZE, type StreamLogReader } from '../src/store/stream-types.ts'
+import { realTimers, type Timer, type Timers } from '../src/util/timers.ts'
 
 export class SegmentGaps {
-  private timer: NodeJS.Timeout
+  private timer: Timer
   private next = -1
   private startAt = 0
   private lastAt = 0
@@ -12,14 +13,14 @@ export class SegmentGaps {
   maxGapMs = 0
   segments = 0
 
-  constructor(private log: StreamLogReader, private startChunk: () => number, everyMs = 20) {
-    this.timer = setInterval(() => this.poll(), everyMs)
+  constructor(private log: StreamLogReader, private startChunk: () => number, everyMs = 20, private timers: Timers = realTimers) {
+    this.timer = timers.setInterval(() => this.poll(), everyMs)
   }
 
   private poll(): void {
     const start = this.startChunk()
     if (start < 0) return
-    const now = Date.now()
+    const now = this.timers.now()
     if (this.next < 0) {
       // The first segment that starts at or after the viewer's start point.
       for (let n = 0; n < this.log.segmentCount(); n++) {
@@ -41,8 +42,8 @@ export class SegmentGaps {
 
   /** Stops watching; the wait since the last new segment counts too (a stall that never ended). */
   stop(): void {
-    if (this.segments > 0 && this.lastAt > 0) { this.poll(); this.maxGapMs = Math.max(this.maxGapMs, Date.now() - this.lastAt) }
-    clearInterval(this.timer)
+    if (this.segments > 0 && this.lastAt > 0) { this.poll(); this.maxGapMs = Math.max(this.maxGapMs, this.timers.now() - this.lastAt) }
+    this.timers.clear(this.timer)
     this.lastAt = 0
   }
 }

@@ -21,6 +21,7 @@ import { createPlayerApp, startHttpServer } from './player/app.ts'
 import type { RunningHttpServer } from './player/app.ts'
 import type { Logger } from './util/logger.ts'
 import type { StreamSwarm } from './mesh/stream/stream-swarm.ts'
+import type { NodeStatus, PeerStatus, StreamStatus } from './metrics/node-status.ts'
 import { Dht } from './mesh/dht/dht.ts'
 import { FileRouter } from './mesh/file-router.ts'
 import type { AudienceView } from './mesh/telemetry/audience-view.ts'
@@ -212,13 +213,13 @@ export class Runtime {
     }
   }
 
-  status(): Record<string, unknown> {
-    const peers = this.node.peers.all().filter((p) => p.lastHeard > 0).map((p) => ({
+  status(): NodeStatus {
+    const peers = this.node.peers.all().filter((p) => p.lastHeard > 0).map((p): PeerStatus => ({
       addr: p.addr, verified: p.verified, rttMs: p.rttMs === undefined ? null : Math.round(p.rttMs * 10) / 10,
       lastHeardMsAgo: Date.now() - p.lastHeard, banned: this.node.peers.isBanned(p), penalty: Math.round(p.penalty),
       speaksStreams: p.speaksStreams,
     }))
-    const streams = this.streams.list().map((s) => {
+    const streams = this.streams.list().map((s): StreamStatus => {
       const st = s.status()
       return {
         ...st, bytesFromPeers: st.receivedBytes - st.receivedFromSourceBytes, bytesFromSource: st.receivedFromSourceBytes,

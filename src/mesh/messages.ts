@@ -7,7 +7,7 @@
 import type { ChunkRecord, SegmentRecord, StreamHead, StreamInfo } from '../store/stream-types.ts'
 import { sanitize, type AudienceSummary } from './telemetry/audience-summary.ts'
 import {
-  isChunkRecordShape, isSegmentRecordShape, isStreamHeadShape, isStreamInfoShape, pickChunkRecord, pickSegmentRecord, pickStreamHead, pickStreamInfo,
+  MAX_CHUNK_INDEX, MAX_SEGMENT_INDEX, isChunkRecordShape, isSegmentRecordShape, isStreamHeadShape, isStreamInfoShape, pickChunkRecord, pickSegmentRecord, pickStreamHead, pickStreamInfo,
 } from '../store/record-shape.ts'
 
 export { DEFAULT_UDP_PORT, DEFAULT_HTTP_PORT } from './default-ports.ts'
@@ -31,9 +31,10 @@ export const MAX_RECORDS_PER_MESSAGE = 16
 export const MAX_HAVE_BITMAP_BYTES = 256
 /** Stripes of a stream's push tree (SplitStream-style): chunk n travels in stripe n % STRIPES. */
 export const STRIPES = 4
-/** Largest chunk or segment number a peer may name: 2^40 chunks of 16 KiB is 16 EiB, and it keeps
- * `from + count` exact (near 2^53, n++ stops changing n and a loop over a range never ends). */
-export const MAX_INDEX = 2 ** 40
+/** Largest chunk or segment position a peer may name: one past the largest index a signed record
+ * may carry (record-shape.ts defines those bounds, once), so a `from` can name the live edge. It
+ * keeps `from + count` exact (near 2^53, n++ stops changing n and a loop over a range never ends). */
+export const MAX_INDEX = Math.max(MAX_CHUNK_INDEX, MAX_SEGMENT_INDEX) + 1
 /** Contacts per TheseAreNear: a lookup needs about k of them, and 16 keeps a reply near 1.5 KB. */
 export const MAX_NEAR_NODES = 16
 /** Providers per TheyHave: a download wants a handful; more would only inflate the reply. */

@@ -16,6 +16,7 @@
 //   cjp2p_node_info{role}, cjp2p_build_info{version,nodejs}
 // Derived series (copies, P2P offload, delay quantiles) are recording rules in deploy/prometheus/rules.yml.
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client'
+import { REJECT_CAUSES } from '../store/stream-types.ts'
 import type {
   ChunkResult, DropReason, NodeRole, PenaltyReason, StreamRole, TrafficKind, TrafficRole, TransferResult,
 } from './types.ts'
@@ -30,7 +31,7 @@ export const DROP_REASONS: readonly DropReason[] = [
   'bad_message', 'unknown_type', 'rate_limited', 'banned', 'amplification', 'self',
 ]
 export const PENALTY_REASONS: readonly PenaltyReason[] = [
-  'bad_chunk', 'bad_signature', 'bad_file_block', 'stale_head', 'flood', 'lie',
+  'bad_chunk', 'bad_signature', 'bad_field', 'bad_file_block', 'stale_head', 'flood', 'lie',
 ]
 export const TRANSFER_RESULTS: readonly TransferResult[] = ['completed', 'failed']
 export const NODE_ROLES: readonly NodeRole[] = ['source', 'viewer', 'node']
@@ -54,6 +55,7 @@ export const METRIC_NAMES = [
   'cjp2p_udp_received_datagrams_total',
   'cjp2p_udp_dropped_datagrams_total',
   'cjp2p_chunks_received_total',
+  'cjp2p_stream_rejects_total',
   'cjp2p_chunk_delay_seconds',
   'cjp2p_chunk_hops',
   'cjp2p_peers_known',
@@ -137,6 +139,10 @@ export function defineMetrics(registry: Registry) {
       name: 'cjp2p_relay_fanout_peers', registers,
       help: 'Peers this node uploaded stream chunks to during the last scheduler interval.',
     }),
+    rejects: new Counter({
+      name: 'cjp2p_stream_rejects_total', registers, labelNames: ['cause'] as const,
+      help: 'Stream records, blocks and chunks that failed their check, by cause (bad_field, bad_signature, bad_hash, wrong_stream).',
+    }),
     penalties: new Counter({
       name: 'cjp2p_peer_penalties_total', registers, labelNames: ['reason'] as const,
       help: 'Penalties charged to peers, by reason.',
@@ -180,6 +186,7 @@ export function initialiseSeries(m: MetricSet): void {
   }
   for (const reason of DROP_REASONS) m.droppedDatagrams.inc({ reason }, 0)
   for (const result of CHUNK_RESULTS) m.chunksReceived.inc({ result }, 0)
+  for (const cause of REJECT_CAUSES) m.rejects.inc({ cause }, 0)
   for (const reason of PENALTY_REASONS) {
     m.penalties.inc({ reason }, 0)
     m.bans.inc({ reason }, 0)

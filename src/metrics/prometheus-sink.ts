@@ -6,6 +6,7 @@ import { packageVersion } from '../util/package-version.ts'
 import { AudienceMetrics } from './audience-metrics.ts'
 import { defineMetrics, initialiseSeries, NODE_ROLES, type MetricSet } from './definitions.ts'
 import { StreamTotals, validBytes, type StreamSeries } from './stream-totals.ts'
+import { REJECT_CAUSES, type RejectCause } from '../store/stream-types.ts'
 import type {
   AudienceStats, ChunkResult, DropReason, MetricsSink, NodeRole, PenaltyReason, StreamStats, TrafficKind, TrafficRole,
   TransferResult,
@@ -133,6 +134,11 @@ export class PrometheusMetrics implements MetricsSink {
     // instant rather than losing the sample.
     if (Number.isFinite(ageSeconds)) this.m.chunkDelay.observe(Math.max(0, ageSeconds))
     if (Number.isFinite(hops) && hops >= 0) this.m.chunkHops.observe(Math.floor(hops))
+  }
+
+  streamRejected(cause: RejectCause): void {
+    if (this.closed || !REJECT_CAUSES.includes(cause)) return
+    this.m.rejects.inc({ cause })
   }
 
   peerPenalised(reason: PenaltyReason, banned: boolean): void {

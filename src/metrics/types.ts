@@ -1,6 +1,7 @@
 // What domain code reports. Mesh, store, ingest and player call these optional hooks; only
 // src/metrics/ turns them into Prometheus series, so nothing else imports prom-client.
 // Every label below has a small fixed value set (no peer or chunk labels).
+import type { RejectCause } from '../store/stream-types.ts'
 
 export type TrafficKind = 'stream' | 'file' | 'control'
 export type TrafficRole = 'source' | 'relay'
@@ -8,7 +9,7 @@ export type ChunkResult = 'new' | 'duplicate' | 'late' | 'rejected'
 export type DropReason =
   | 'oversize' | 'not_utf8' | 'not_json' | 'not_array' | 'too_many_messages'
   | 'bad_message' | 'unknown_type' | 'rate_limited' | 'banned' | 'amplification' | 'self'
-export type PenaltyReason = 'bad_chunk' | 'bad_signature' | 'bad_file_block' | 'stale_head' | 'flood' | 'lie'
+export type PenaltyReason = 'bad_chunk' | 'bad_signature' | 'bad_field' | 'bad_file_block' | 'stale_head' | 'flood' | 'lie'
 export type TransferResult = 'completed' | 'failed'
 /** What a node is doing, for `cjp2p_node_info{role}`: publishing a stream, watching one, or only relaying. */
 export type NodeRole = 'source' | 'viewer' | 'node'
@@ -68,6 +69,8 @@ export interface MetricsSink {
   setStreamStats?(stats: StreamStats): void
   /** Forgets a stream reported through setStreamStats (its bytes stay counted). */
   streamClosed?(stream: string): void
+  /** A stream record, block or chunk failed its check, by what was wrong with it. */
+  streamRejected?(cause: RejectCause): void
   /** The audience of the stream this node is the source of (from a status loop). */
   setAudience?(audience: AudienceStats): void
 }
@@ -77,5 +80,5 @@ export const noMetrics: MetricsSink = {
   datagramSent() {}, datagramReceived() {}, datagramDropped() {}, streamBytesProduced() {},
   streamBytesUploaded() {}, chunkReceived() {}, chunkVerified() {}, peerPenalised() {},
   peersGauge() {}, relayFanout() {}, playbackStall() {}, httpRequest() {}, fileTransfer() {},
-  setNodeRole() {}, setStreamStats() {}, streamClosed() {}, setAudience() {},
+  setNodeRole() {}, setStreamStats() {}, streamClosed() {}, streamRejected() {}, setAudience() {},
 }

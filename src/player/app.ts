@@ -12,6 +12,7 @@ import { registerOpsRoutes } from './routes-ops.ts'
 import { registerPageRoutes } from './routes-pages.ts'
 import { registerStreamRoutes } from './routes-streams.ts'
 import type { StreamDirectory } from './stream-directory.ts'
+import type { NodeStatus, StreamStatus } from '../metrics/node-status.ts'
 
 export interface PlayerLogger {
   debug(msg: string, fields?: Record<string, unknown>): void
@@ -41,11 +42,11 @@ export interface PlayerInit {
   allowedHosts?: readonly string[]
 }
 
-/** Keys of status() the player page shows when present (all optional; others are ignored). */
+/** Keys of status() the player page shows when present (all optional; others are ignored): the
+ * page's slice of the status contract (NodeStatus in metrics/node-status.ts). */
 export interface PlayerStatusHints {
-  peers?: number | unknown[] | { active?: number; count?: number; known?: number }
-  streams?: Array<{ id: StreamId; bytesFromPeers?: number; bytesFromSource?: number }> |
-    Record<StreamId, { bytesFromPeers?: number; bytesFromSource?: number }>
+  peers?: NodeStatus['peers']
+  streams?: Array<Pick<StreamStatus, 'id' | 'bytesFromPeers' | 'bytesFromSource'>>
 }
 
 /** Longest live window we accept: a playlist is rewritten on every reload, so keep it small. */

@@ -7,6 +7,7 @@
 // shipped code.
 import { CjNode } from '../mesh/node.ts'
 import { MemoryNetwork, type LinkModel } from '../mesh/link.ts'
+import type { Transport } from '../mesh/transport.ts'
 import { StreamRegistry } from '../mesh/stream-registry.ts'
 import type { StreamSwarm, SwarmStatus } from '../mesh/stream/stream-swarm.ts'
 import { SyntheticFeed } from '../ingest/synthetic-feed.ts'
@@ -98,17 +99,21 @@ export class VirtualSwarm {
 
   /** A new viewer; by default it knows only the source's address, as in the bench, and has the
    * swarm's upload capacity. */
-  async join(bootstrap: string[] = [this.source.node.address], opts: { uploadCapacity?: number } = {}): Promise<SwarmMember> {
+  async join(bootstrap: string[] = [this.source.node.address], opts: { uploadCapacity?: number; wrap?: (t: Transport) => Transport; maxPeers?: number; heardOnly?: boolean } = {}): Promise<SwarmMember> {
     const slot = this.nextSlot++
     const tally = new WireTally()
-    const transport = this.net.createTransport({ uploadBytesPerSecond: (opts.uploadCapacity ?? this.init.uploadCapacity ?? 0) * this.copyBytesPerSecond })
-    const node = new CjNode({ transport, timers: this.timers, metrics: tally }, { bootstrap, probeIntervalMs: 10_000, secret: secretFrom(this.rnd) })
+    const endpoint = this.net.createTransport({ uploadBytesPerSecond: (opts.uploadCapacity ?? this.init.uploadCapacity ?? 0) * this.copyBytesPerSecond })
+    // A test's misbehaving member (one that tampers with what it sends) wraps its endpoint.
+    const transport = opts.wrap ? opts.wrap(endpoint) : endpoint
+    const node = new CjNode({ transport, timers: this.timers, metrics: tally }, { bootstrap: opts.heardOnly ? [] : bootstrap, probeIntervalMs: 10_000, secret: secretFrom(this.rnd), ...(opts.maxPeers ? { maxPeers: opts.maxPeers } : {}) })
     const log = await StreamLog.openReplica(`sim/${slot}`, this.id, { clock: () => this.timers.now(), storage: this.storage, verifier: this.verifier as RecordVerifier | undefined })
     const reg = new StreamRegistry(node)
     const recorder = new ViewerRecorder(log, () => this.timers.now(), () => reg.get(this.id)?.startChunk ?? -1)
     const m: SwarmMember = { slot, node, reg, log, tally, recorder, joinAt: this.timers.now(), leftAt: null }
     this.members.set(slot, m)
     await node.start()
+    // `heardOnly`: the bootstrap peers are entries like any heard of (evictable), not configured ones.
+    if (opts.heardOnly) for (const b of bootstrap) node.peers.touch(b, 'heard')
     reg.add(log, { bootstrap })
     return m
   }

@@ -63,12 +63,17 @@ export interface StreamHead {
   sig: string
 }
 
+/** What was wrong with a rejected record, block or chunk. The sender is charged by cause: an
+ * insane field is not a forged signature, and junk bytes are not either. */
+export type RejectCause = 'bad_field' | 'bad_signature' | 'bad_hash' | 'wrong_stream'
+export const REJECT_CAUSES: readonly RejectCause[] = ['bad_field', 'bad_signature', 'bad_hash', 'wrong_stream']
+
 /** Verification is three-valued: accept it, ignore it (duplicate, stale, not yet useful), or
- * reject it (bad hash or signature: charge the sender). */
+ * reject it (bad field, hash or signature: charge the sender by `cause`). */
 export type Verdict =
   | { result: 'accept' }
   | { result: 'ignore'; reason: string }
-  | { result: 'reject'; reason: string }
+  | { result: 'reject'; reason: string; cause: RejectCause }
 
 /** What a StreamLog offers its users (ingest appends, mesh puts and reads, player reads). */
 export interface StreamLogReader {

@@ -9,14 +9,14 @@ import { SIGNATURE_BYTES, verifySignature, type StreamKey } from './keys.ts'
 import { blocksIn, chunkRecordProblem, segmentRecordProblem, streamHeadProblem, streamInfoProblem } from './record-shape.ts'
 import { chunkSigningBytes, headSigningBytes, infoSigningBytes, segmentSigningBytes } from './signing-bytes.ts'
 import { parseStreamId } from './stream-id.ts'
-import { BLOCK_SIZE, type ChunkRecord, type MediaFormat, type SegmentRecord, type StreamHead, type StreamId, type StreamInfo, type Verdict } from './stream-types.ts'
+import { BLOCK_SIZE, type ChunkRecord, type MediaFormat, type RejectCause, type SegmentRecord, type StreamHead, type StreamId, type StreamInfo, type Verdict } from './stream-types.ts'
 
 export { isChunkRecordShape, isSegmentRecordShape, isStreamHeadShape, isStreamInfoShape } from './record-shape.ts'
 export { MAX_CHUNK_INDEX, MAX_INIT_BYTES, MAX_SEGMENT_INDEX, MAX_SEGMENT_SECONDS, MAX_STREAM_BYTES } from './record-shape.ts'
 
 export const ACCEPT: Verdict = Object.freeze({ result: 'accept' })
 export const ignore = (reason: string): Verdict => ({ result: 'ignore', reason })
-export const reject = (reason: string): Verdict => ({ result: 'reject', reason })
+export const reject = (reason: string, cause: RejectCause): Verdict => ({ result: 'reject', reason, cause })
 
 function signatureOk(id: StreamId, msg: Buffer, sig: string): boolean {
   const parsed = parseStreamId(id)
@@ -56,24 +56,24 @@ export function signChunk(key: StreamKey, id: StreamId, n: number, bytes: Uint8A
 
 export function verifyChunkRecord(id: StreamId, rec: unknown): Verdict {
   const problem = chunkRecordProblem(rec)
-  if (problem) return reject(problem)
+  if (problem) return reject(problem, 'bad_field')
   const r = rec as ChunkRecord
-  if (!signatureOk(id, chunkSigningBytes(id, r), r.sig)) return reject('bad chunk signature')
+  if (!signatureOk(id, chunkSigningBytes(id, r), r.sig)) return reject('bad chunk signature', 'bad_signature')
   return ACCEPT
 }
 
 /** Block `i` (its 4096-byte slot in the chunk) against an already verified record. */
 export function verifyBlock(rec: ChunkRecord, i: number, bytes: Uint8Array): Verdict {
-  if (!(Number.isSafeInteger(i) && i >= 0 && i < blocksIn(rec.length))) return reject('block outside the chunk')
-  if (bytes.length !== Math.min(BLOCK_SIZE, rec.length - i * BLOCK_SIZE)) return reject('block length mismatch')
-  if (toBase64(blake3(bytes)) !== rec.blocks[i]) return reject('block blake3 mismatch')
+  if (!(Number.isSafeInteger(i) && i >= 0 && i < blocksIn(rec.length))) return reject('block outside the chunk', 'bad_hash')
+  if (bytes.length !== Math.min(BLOCK_SIZE, rec.length - i * BLOCK_SIZE)) return reject('block length mismatch', 'bad_hash')
+  if (toBase64(blake3(bytes)) !== rec.blocks[i]) return reject('block blake3 mismatch', 'bad_hash')
   return ACCEPT
 }
 
 /** Bytes against an already verified record: length, SHA-256 and every block's BLAKE3 must match. */
 export function verifyChunkBytes(rec: ChunkRecord, bytes: Uint8Array): Verdict {
-  if (bytes.length !== rec.length) return reject('chunk length mismatch')
-  if (toBase64(sha256(bytes)) !== rec.sha256) return reject('chunk sha256 mismatch')
+  if (bytes.length !== rec.length) return reject('chunk length mismatch', 'bad_hash')
+  if (toBase64(sha256(bytes)) !== rec.sha256) return reject('chunk sha256 mismatch', 'bad_hash')
   for (let i = 0; i < rec.blocks.length; i++) {
     const v = verifyBlock(rec, i, bytes.subarray(i * BLOCK_SIZE, (i + 1) * BLOCK_SIZE))
     if (v.result !== 'accept') return v
@@ -93,9 +93,9 @@ export function signSegment(key: StreamKey, id: StreamId, fields: SegmentFields)
 
 export function verifySegment(id: StreamId, rec: unknown): Verdict {
   const problem = segmentRecordProblem(rec)
-  if (problem) return reject(problem)
+  if (problem) return reject(problem, 'bad_field')
   const r = rec as SegmentRecord
-  if (!signatureOk(id, segmentSigningBytes(id, r), r.sig)) return reject('bad segment signature')
+  if (!signatureOk(id, segmentSigningBytes(id, r), r.sig)) return reject('bad segment signature', 'bad_signature')
   return ACCEPT
 }
 
@@ -112,10 +112,10 @@ export function signHead(key: StreamKey, fields: HeadFields): StreamHead {
 /** A head only moves forward. `current` is the newest head already accepted for this stream. */
 export function verifyHead(id: StreamId, x: unknown, current: StreamHead | null): Verdict {
   const problem = streamHeadProblem(x)
-  if (problem) return reject(problem)
+  if (problem) return reject(problem, 'bad_field')
   const head = x as StreamHead
-  if (head.id !== id) return reject('head for another stream')
-  if (!signatureOk(id, headSigningBytes(head), head.sig)) return reject('bad head signature')
+  if (head.id !== id) return reject('head for another stream', 'wrong_stream')
+  if (!signatureOk(id, headSigningBytes(head), head.sig)) return reject('bad head signature', 'bad_signature')
   if (current === null) return ACCEPT
   if (head.chunks === current.chunks && head.length === current.length && head.segments === current.segments &&
       head.time === current.time && head.ended === current.ended) return ignore('duplicate')
@@ -138,9 +138,9 @@ export function signInfo(key: StreamKey, fields: { id: StreamId; format: MediaFo
 
 export function verifyInfo(id: StreamId, x: unknown): Verdict {
   const problem = streamInfoProblem(x)
-  if (problem) return reject(problem)
+  if (problem) return reject(problem, 'bad_field')
   const info = x as StreamInfo
-  if (info.id !== id) return reject('info for another stream')
-  if (!signatureOk(id, infoSigningBytes(info), info.sig)) return reject('bad info signature')
+  if (info.id !== id) return reject('info for another stream', 'wrong_stream')
+  if (!signatureOk(id, infoSigningBytes(info), info.sig)) return reject('bad info signature', 'bad_signature')
   return ACCEPT
 }

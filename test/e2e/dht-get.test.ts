@@ -7,10 +7,12 @@ import { createHash, randomBytes } from 'node:crypto'
 import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { runCli, startCli, tempDir, until, loopbackFlags } from '../helpers/cli-process.ts'
+import type { NodeStatus } from '../../src/metrics/node-status.ts'
 
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex')
 
-interface Status { dht: { contacts: number; providerKeys: number; announces: { stored?: number } } }
+/** The status contract, as every reader of /status.json takes it. */
+type Status = NodeStatus
 
 test('get finds the provider through the DHT when --peer names only an unrelated node', { timeout: 180_000 }, async (t) => {
   const dir = await tempDir(t, 'cjp2p-dht-get-')

@@ -10,21 +10,8 @@ const run = promisify(execFile)
 export const FFPROBE = '/usr/bin/ffprobe'
 export const CHUNK = 16384
 
-export interface StreamStatus {
-  id: string
-  role: string
-  head: { chunks: number; segments: number; ended: boolean } | null
-  verifiedChunks: number
-  uploadedBytes: number
-  receivedBytes: number
-  receivedFromSourceBytes: number
-  producedBytes: number
-  copiesUploaded: number
-  chunks: { new: number; duplicate: number; late: number; rejected: number }
-  parents: (string | null)[]
-  children: string[][]
-}
-export interface NodeStatus { streams: StreamStatus[]; peers: Array<{ addr: string; banned: boolean; penalty: number }> }
+import type { NodeStatus } from '../../src/metrics/node-status.ts'
+export type { NodeStatus, StreamStatus } from '../../src/metrics/node-status.ts'
 
 export async function status(http: string): Promise<NodeStatus> {
   const res = await fetch(`${http}/status.json`, { signal: AbortSignal.timeout(5000) })

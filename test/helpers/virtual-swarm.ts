@@ -5,6 +5,7 @@ import assert from 'node:assert/strict'
 import type { TestContext } from 'node:test'
 import { VirtualSwarm, type VirtualSwarmInit } from '../../src/sim/virtual-swarm.ts'
 import type { SwarmMember } from '../../src/sim/virtual-swarm.ts'
+import type { Transport } from '../../src/mesh/transport.ts'
 
 export async function virtualSwarm(t: TestContext, init: Partial<VirtualSwarmInit> = {}): Promise<VirtualSwarm> {
   const sim = await VirtualSwarm.create({ seed: 1, bitrateBps: 2_000_000, link: { delayMs: 1, loss: 0 }, ...init })
@@ -28,4 +29,18 @@ export function publishedBefore(sim: VirtualSwarm, ageMs: number): number {
   let n = src.head()?.chunks ?? 0
   while (n > 0 && (src.chunkRecord(n - 1)?.time ?? 0) > sim.timers.now() - ageMs) n--
   return n
+}
+
+/** Runs virtual time in small steps until `cond` holds; fails after `maxMs` of virtual time. */
+export async function runUntil(sim: VirtualSwarm, cond: () => boolean, maxMs: number, what: string, stepMs = 50): Promise<void> {
+  const deadline = sim.timers.now() + maxMs
+  while (!cond()) {
+    assert.ok(sim.timers.now() < deadline, `timed out after ${maxMs} virtual ms: ${what}`)
+    await sim.runFor(stepMs)
+  }
+}
+
+/** What hostile peers (scripts/hostile-peers.ts) need to run inside the virtual swarm. */
+export function hostileIo(sim: VirtualSwarm): { transport: () => Promise<Transport>; timers: VirtualSwarm['timers'] } {
+  return { transport: async () => sim.net.createTransport(), timers: sim.timers }
 }

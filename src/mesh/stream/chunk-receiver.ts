@@ -13,7 +13,7 @@ import type { StripeParents } from './stripe-parents.ts'
 import type { ChunkTracker } from './chunk-tracker.ts'
 import type { RepairRequests } from './repair-requests.ts'
 import type { SwarmStats } from './swarm-stats.ts'
-import { LIVE_WINDOW_CHUNKS, judge, type SwarmContext } from './swarm-context.ts'
+import { LIVE_WINDOW_CHUNKS, charge, judge, type SwarmContext } from './swarm-context.ts'
 
 /** A failing disk is reported at most this often (a full disk fails every chunk). */
 const STORE_FAULT_LOG_MS = 10_000
@@ -37,7 +37,7 @@ export class ChunkReceiver {
     for (const rec of m.chunks) {
       if (this.c.isSource) continue
       const v = log.putChunkRecord(rec)
-      judge(this.c, v, ctx.from, 'bad_signature')
+      judge(this.c, v, ctx.from)
       if (v.result === 'reject') continue
       edge.maxKnown = Math.max(edge.maxKnown, rec.n + 1)
       this.k.tracker.knownSinceOf(rec.n, node.timers.now())
@@ -65,12 +65,13 @@ export class ChunkReceiver {
   private assembled(n: number, r: AddResult, from?: string): void {
     const { node, events } = this.c
     if (r.kind === 'invalid') {
-      if (from) node.penalise(from, 'bad_chunk')
+      // A block at no block's place in a chunk, or of no block's length: a bad field.
+      charge(this.c, 'bad_field', from)
       this.k.stats.count('rejected')
       return
     }
     for (const liar of r.bad) {
-      node.penalise(liar, 'bad_chunk')
+      charge(this.c, 'bad_hash', liar)
       this.k.stats.count('rejected')
       node.log.debug('rejected a block that did not match its signed hash', { stream: this.c.id, chunk: n, from: liar })
       events.emit('bad-block', n, liar)
@@ -105,6 +106,7 @@ export class ChunkReceiver {
     tracker.takeFromParent(n)
     repairs.settle(n)
     if (v.result === 'reject') {
+      charge(this.c, v.cause, undefined)
       stats.count('rejected')
       // Every block already matched its signed BLAKE3, so only the record's own SHA-256 can
       // disagree: the source signed inconsistent hashes, and no sender is to blame.

@@ -145,7 +145,7 @@ export class StreamSwarm extends EventEmitter {
   audienceHistory(): AudiencePoint[] { return this.audience.history?.list() ?? [] }
 
   onHead(m: MessageOf<'ThisStreamGrew'>, ctx: Ctx): void {
-    judge(this.context, this.log.putHead(m.head), ctx.from, 'bad_signature')
+    judge(this.context, this.log.putHead(m.head), ctx.from)
     const head = this.log.head()
     if (head) this.edge.maxKnown = Math.max(this.edge.maxKnown, head.chunks)
     this.holders.note(ctx.from)
@@ -158,14 +158,14 @@ export class StreamSwarm extends EventEmitter {
   }
 
   onInfo(m: MessageOf<'HereIsTheStreamInfo'>, ctx: Ctx): void {
-    judge(this.context, this.log.putInfo(m.info), ctx.from, 'bad_signature')
+    judge(this.context, this.log.putInfo(m.info), ctx.from)
   }
 
   onSegments(m: MessageOf<'HereAreSegments'>, ctx: Ctx): void {
     if (this.isSource) return
     for (const seg of m.segments) {
       const v = this.log.putSegment(seg)
-      judge(this.context, v, ctx.from, 'bad_signature')
+      judge(this.context, v, ctx.from)
       if (v.result === 'accept') this.onLocalSegment(seg)
     }
     if (this.edge.startChunk < 0) this.chooseStart()

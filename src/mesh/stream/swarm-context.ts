@@ -4,8 +4,8 @@
 import type { EventEmitter } from 'node:events'
 import type { CjNode } from '../node.ts'
 import type { StreamLog } from '../../store/stream-log.ts'
-import type { Verdict } from '../../store/stream-types.ts'
-import type { TrafficRole } from '../../metrics/types.ts'
+import type { RejectCause, Verdict } from '../../store/stream-types.ts'
+import type { PenaltyReason, TrafficRole } from '../../metrics/types.ts'
 
 /** A viewer starts this many segments behind the newest, enough for hls.js to start smoothly. */
 export const START_SEGMENTS_BACK = 3
@@ -39,10 +39,20 @@ export interface SwarmContext {
   readonly events: EventEmitter
 }
 
-/** Charges the sender of a signed record that failed its check. */
-export function judge(c: SwarmContext, v: Verdict, from: string, reason: 'bad_signature'): void {
+/** What a sender is charged for each reject cause: a forged signature costs most, an insane or
+ * misrouted field and junk bytes less. */
+const PENALTY_OF: Record<RejectCause, PenaltyReason> = { bad_signature: 'bad_signature', bad_field: 'bad_field', wrong_stream: 'bad_field', bad_hash: 'bad_chunk' }
+
+/** Counts a reject by its cause and charges its sender (if one is to blame) for that cause. */
+export function charge(c: SwarmContext, cause: RejectCause, from: string | undefined): void {
+  c.node.metrics.streamRejected?.(cause)
+  if (from !== undefined) c.node.penalise(from, PENALTY_OF[cause])
+}
+
+/** Charges the sender of a signed record that failed its check, by what was wrong with it. */
+export function judge(c: SwarmContext, v: Verdict, from: string): void {
   if (v.result === 'reject') {
-    c.node.penalise(from, reason)
-    c.node.log.debug('rejected a record', { stream: c.id, from, reason: v.reason })
+    charge(c, v.cause, from)
+    c.node.log.debug('rejected a record', { stream: c.id, from, reason: v.reason, cause: v.cause })
   }
 }

@@ -1,9 +1,11 @@
-// What the dashboard takes from a node's /status.json. The statuses of other nodes are remote
+// What the dashboard takes from a node's /status.json (the contract is NodeStatus in
+// metrics/node-status.ts; every key read here is one of its keys). The statuses of other nodes are remote
 // input: every field is checked, every list is capped, and a bad field becomes a default rather
 // than an error, so one odd node never blanks the whole dashboard. Addresses are made reachable
 // (a node bound to 0.0.0.0 reports that; its peers on this machine know it as 127.0.0.1), so a
 // node's own address and the one its peers name it by are the same node in the graph.
 import { reachable } from '../../util/reachable-address.ts'
+import type { NodeStatus, PeerStatus, StreamStatus, Unchecked } from '../../metrics/node-status.ts'
 
 /** Streams we look at per node: the dashboard draws one at a time, a node rarely carries more. */
 export const MAX_STREAMS_PER_NODE = 8
@@ -54,17 +56,18 @@ export interface DashboardNodeStatus {
 
 /** A node's status as the dashboard needs it, or null when it is not a status at all. */
 export function parseNodeStatus(body: unknown): DashboardNodeStatus | null {
-  if (!isRecord(body) || !isRecord(body.node)) return null
-  const udp = addr(body.node.udp)
+  if (!isRecord<NodeStatus>(body) || !isRecord<NodeStatus['node']>(body.node)) return null
+  const node = body.node
+  const udp = addr(node.udp)
   if (!udp) return null
-  const http = httpUrl(body.node.http)
+  const http = httpUrl(node.http)
   const streams = Array.isArray(body.streams) ? body.streams.slice(0, MAX_STREAMS_PER_NODE).map(parseStream).filter((s) => s !== null) : []
-  const playback = isRecord(body.playback) ? body.playback : {}
-  const peers = Array.isArray(body.peers) ? body.peers.filter((p) => isRecord(p) && !p.banned && count(p.lastHeardMsAgo) < 30_000).length : 0
+  const playback = isRecord<NodeStatus['playback']>(body.playback) ? body.playback : {}
+  const peers = Array.isArray(body.peers) ? body.peers.filter((p) => isRecord<PeerStatus>(p) && !p.banned && count(p.lastHeardMsAgo) < 30_000).length : 0
   return {
     udp,
     http,
-    role: text(body.node.role, 16) || 'node',
+    role: text(node.role, 16) || 'node',
     peersActive: peers,
     playback: { stalls: count(playback.stalls), stallSeconds: count(playback.stallSeconds), reports: count(playback.reports) },
     streams,
@@ -73,14 +76,15 @@ export function parseNodeStatus(body: unknown): DashboardNodeStatus | null {
 }
 
 function parseStream(raw: unknown): DashboardStream | null {
-  if (!isRecord(raw)) return null
+  if (!isRecord<StreamStatus>(raw)) return null
   const id = text(raw.id, MAX_TEXT_LENGTH)
   if (!id) return null
   const parents = Array.isArray(raw.parents) ? raw.parents.slice(0, MAX_STRIPES).map((p) => addr(p)) : []
   const children = Array.isArray(raw.children)
     ? raw.children.slice(0, MAX_STRIPES).map((list) => (Array.isArray(list) ? addrList(list) : []))
     : []
-  const delay = isRecord(raw.delayMs) ? raw.delayMs : {}
+  const delay = isRecord<StreamStatus['delayMs']>(raw.delayMs) ? raw.delayMs : {}
+  const head = isRecord<NonNullable<StreamStatus['head']>>(raw.head) ? raw.head : {}
   const hops: Record<string, number> = {}
   if (isRecord(raw.hops)) {
     for (const [k, v] of Object.entries(raw.hops).slice(0, 4 * MAX_HOPS)) {
@@ -102,8 +106,8 @@ function parseStream(raw: unknown): DashboardStream | null {
     receivedFromSourceBytes: count(raw.receivedFromSourceBytes),
     duplicateBytes: count(raw.duplicateBytes),
     producedBytes: count(raw.producedBytes),
-    headBytes: isRecord(raw.head) ? count(raw.head.bytes) : 0,
-    headTime: isRecord(raw.head) ? count(raw.head.time) : 0,
+    headBytes: count(head.bytes),
+    headTime: count(head.time),
     verifiedChunks: count(raw.verifiedChunks),
     delayMs: { p50: count(delay.p50), p95: count(delay.p95), p99: count(delay.p99), count: count(delay.count) },
     hops,
@@ -156,6 +160,7 @@ function text(v: unknown, max: number): string {
   return typeof v === 'string' ? v.slice(0, max) : ''
 }
 
-function isRecord(v: unknown): v is Record<string, unknown> {
+/** A plain object, typed as the contract's `T` with every value still unchecked. */
+function isRecord<T = Record<string, unknown>>(v: unknown): v is Unchecked<T> {
   return typeof v === 'object' && v !== null && !Array.isArray(v)
 }

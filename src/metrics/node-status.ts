@@ -1,0 +1,45 @@
+// The status contract: what a node serves as /status.json, declared once. The runtime builds it,
+// the dashboard (player/pages/dashboard-status.ts, which checks every field of a remote node's
+// copy), `cjp2p-stream status` / `peers` (cli/inspect.ts), the player page (static/player.js, by
+// the keys in PlayerStatusHints) and the test and lab tools read it. A field renamed here breaks
+// the build of every reader that names it, not a dashboard at run time.
+import type { SwarmStatus } from '../mesh/stream/swarm-status.ts'
+import type { AnnounceVerdict } from '../mesh/dht/provider-store.ts'
+
+export type { SwarmStatus } from '../mesh/stream/swarm-status.ts'
+
+export interface PeerStatus {
+  addr: string
+  verified: boolean
+  /** Smoothed round trip, 0.1 ms resolution; null before the first probe answered. */
+  rttMs: number | null
+  lastHeardMsAgo: number
+  banned: boolean
+  penalty: number
+  speaksStreams: boolean
+}
+
+/** One stream this node carries: the swarm's own status plus the player page's two figures. */
+export interface StreamStatus extends SwarmStatus {
+  bytesFromPeers: number
+  bytesFromSource: number
+}
+
+export interface NodeStatus {
+  node: { udp: string; http: string | null; dir: string; role: string; pid: number; uptimeSeconds: number }
+  /** Wire counters of the node (datagrams, bytes, drops by reason, anti-amplification figures). */
+  counters: { datagramsIn: number; datagramsOut: number; bytesIn: number; bytesOut: number; dropped: Record<string, number>; ampMaxRatio: number; ampHelloBytes: number }
+  peers: PeerStatus[]
+  streams: StreamStatus[]
+  /** What this node's player pages reported, summed over streams. */
+  playback: { reports: number; stalls: number; stallSeconds: number; latencySeconds: number | null }
+  /** Other nodes' HTTP endpoints whose status the dashboard may read. */
+  dashboardPeers: string[]
+  dht: {
+    id: string; contacts: number; providerKeys: number
+    queries: number; answers: number; timeouts: number; announcesSent: number; announces: Partial<Record<AnnounceVerdict | 'unverified', number>>
+  }
+}
+
+/** A status from elsewhere before it is checked: the contract's keys, every value unknown. */
+export type Unchecked<T> = { [K in keyof T]?: unknown }
