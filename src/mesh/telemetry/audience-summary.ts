@@ -161,7 +161,8 @@ export function sanitize(raw: unknown, limits: SanitizeLimits): AudienceSummary 
   let left = claimed
   let above = 1
   for (const [d, v] of levels.entries()) {
-    const n = Math.min(cap(v, d === 0 ? 1 : above * MAX_FANOUT), left)
+    // Depth 0 is the sender: one viewer, whatever the claim.
+    const n = d === 0 ? 1 : Math.min(cap(v, above * MAX_FANOUT), left)
     if (n !== v) clamped = true
     byDepth.push(n)
     left -= n
