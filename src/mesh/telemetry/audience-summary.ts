@@ -207,7 +207,9 @@ export function sanitize(raw: unknown, limits: SanitizeLimits): AudienceSummary 
   }
   if (s.fromSource > s.down) { clamped = true; s.fromSource = s.down }
   if (s.onTime + s.late + s.missed > chunks) clamped = true
-  if (clamped) {
+  // Flagged whole on its way here (a parent's check, or the decoder's with looser limits): trimmed
+  // again with ours.
+  if (clamped || (s.suspect >= viewers && s.suspect > 0)) {
     // A summary that lied somewhere: its chunk figures weigh no more than one viewer's, so absurd
     // delays from a liar claiming many viewers cannot drown its honest neighbours' percentiles.
     const one = limits.chunksPerViewer ?? MAX_CHUNKS_PER_VIEWER
