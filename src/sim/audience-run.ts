@@ -29,7 +29,9 @@ export interface CountReading { present: number; counted: number; error: number 
 export interface AudienceRunResult {
   joined: CountReading
   afterLeave: CountReading
-  p95: { trueMs: number; mergedMs: number; error: number }
+  p95: { trueMs: number; mergedMs: number; error: number; trueP99Ms: number }
+  /** Viewers below the liars (themselves included) as their own honest view counts them. */
+  liarSubtrees: number
   /** Telemetry bytes (sent and received) over stream payload bytes received, at the worst node and overall. */
   cost: Omit<Cost, 'perNode'>
   view: AudienceView
@@ -62,7 +64,9 @@ export async function audienceRun(o: AudienceRunOptions): Promise<AudienceRunRes
     const before = telemetryCost(sim, present)
     await sim.runFor(o.steadyMs)
     const view = sim.swarm(sim.source).audienceView()
-    const p95 = trueP95(sim, present, sim.timers.now())
+    const p95 = truePercentile(sim, present, sim.timers.now(), 0.95)
+    const p99 = truePercentile(sim, present, sim.timers.now(), 0.99)
+    const liarSubtrees = present.filter((m) => liars.includes(m.node.address)).reduce((t, m) => t + sim.swarm(m).audienceView().viewers, 0)
     const merged = view.delayMs.p95 ?? 0
     const cost = telemetryCost(sim, present, before)
 
@@ -76,7 +80,7 @@ export async function audienceRun(o: AudienceRunOptions): Promise<AudienceRunRes
     await sim.runFor(o.settleMs)
     const afterLeave = reading(present.length, sim.swarm(sim.source).audienceView().viewers)
     const { perNode: _, ...costFigures } = cost
-    return { joined, afterLeave, p95: { trueMs: p95, mergedMs: merged, error: p95 > 0 ? Math.abs(merged - p95) / p95 : 0 }, cost: costFigures, view, liars }
+    return { joined, afterLeave, p95: { trueMs: p95, mergedMs: merged, error: p95 > 0 ? Math.abs(merged - p95) / p95 : 0, trueP99Ms: p99 }, cost: costFigures, view, liars, liarSubtrees }
   } finally {
     await sim.close()
   }
@@ -86,8 +90,8 @@ function reading(present: number, counted: number): CountReading {
   return { present, counted, error: present > 0 ? Math.abs(counted - present) / present : 0 }
 }
 
-/** The p95 of every chunk delay at every present viewer over the last WINDOW_MS, exactly. */
-function trueP95(sim: VirtualSwarm, present: SwarmMember[], now: number): number {
+/** Percentile `p` of every chunk delay at every present viewer over the last WINDOW_MS, exactly. */
+function truePercentile(sim: VirtualSwarm, present: SwarmMember[], now: number, p: number): number {
   const src = sim.source.log
   const delays: number[] = []
   for (const m of present) {
@@ -97,7 +101,7 @@ function trueP95(sim: VirtualSwarm, present: SwarmMember[], now: number): number
     }
   }
   delays.sort((a, b) => a - b)
-  return delays.length ? delays[Math.min(delays.length - 1, Math.floor(0.95 * delays.length))] : 0
+  return delays.length ? delays[Math.min(delays.length - 1, Math.floor(p * delays.length))] : 0
 }
 
 type NodeBytes = Map<SwarmMember, { tel: number; stream: number }>

@@ -212,7 +212,8 @@ export function sanitize(raw: unknown, limits: SanitizeLimits): AudienceSummary 
   if (clamped || (s.suspect >= viewers && s.suspect > 0)) {
     // A summary that lied somewhere: its chunk figures weigh no more than one viewer's, so absurd
     // delays from a liar claiming many viewers cannot drown its honest neighbours' percentiles.
-    const one = limits.chunksPerViewer ?? MAX_CHUNKS_PER_VIEWER
+    // (chunksPerViewer carries a margin of 2 over what one viewer verifies: half of it is one viewer.)
+    const one = Math.ceil((limits.chunksPerViewer ?? MAX_CHUNKS_PER_VIEWER) / 2)
     s.onTime = Math.min(s.onTime, one)
     s.late = Math.min(s.late, one - s.onTime)
     s.missed = Math.min(s.missed, one - s.onTime - s.late)
