@@ -161,8 +161,10 @@ export function sanitize(raw: unknown, limits: SanitizeLimits): AudienceSummary 
   let left = claimed
   let above = 1
   for (const [d, v] of levels.entries()) {
-    // Depth 0 is the sender: one viewer, whatever the claim.
-    const n = d === 0 ? 1 : Math.min(cap(v, above * MAX_FANOUT), left)
+    // Depth 0 is the sender: one viewer, whatever the claim. The last entry holds every deeper
+    // level, so only what is left of the claim bounds it (a deep honest chain would fail the
+    // fan-out bound there, and its ancestors would lose viewers).
+    const n = d === 0 ? 1 : Math.min(cap(v, d === MAX_DEPTHS - 1 ? left : above * MAX_FANOUT), left)
     if (n !== v) clamped = true
     byDepth.push(n)
     left -= n
