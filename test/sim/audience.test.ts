@@ -24,11 +24,10 @@ test('the source counts its audience, follows 20 % leaving, merges the delay p95
   assert.equal(r.view.suspect, 0, 'no honest viewer is flagged')
 })
 
-// TODO, loudly: this fails today. A leaf liar (its own subtree is 1) is capped and flagged as it
-// should be, but the source counted 43 of 60 (41 after the join wave) with 34 flagged suspect:
-// the liar's capped summary costs honest viewers outside its subtree somewhere on the way up
-// (suspected: a parent flagged whole by the byte caps, or the structural byDepth check at an
-// ancestor). Kept as `todo` so it runs and prints its figures without failing the suite.
+// TODO, loudly: this fails today. A leaf liar (its own subtree is 1) is capped (to itself and 16)
+// and flagged as it should be, and only its summaries are ever clamped, but in this 60-viewer run
+// (a deep, chain-like stripe-0 tree) the source's count swings (71, then 43, of 60 + 16): not
+// understood yet. Kept as `todo` so it runs and prints its figures without failing the suite.
 test('a liar claiming a million viewers and absurd delays moves only its own subtree, within the caps, and is flagged', { todo: 'a leaf liar still costs honest viewers outside its subtree (see the comment above)' }, async (t) => {
   const r = await audienceRun({
     ...base, viewers: 60, steadyMs: 20_000, leaveShare: 0,
