@@ -26,7 +26,9 @@ export interface Figures {
   uploadsCopies: number[]
 }
 
-export interface RunInfo { mode: 'p2p' | 'hls'; endAt: number; deadlineMs: number; stableMs: number }
+/** `graceMs`: completeness skips chunks published in each viewer's first this many ms (a flash
+ * crowd's start-up is its own figure). */
+export interface RunInfo { mode: 'p2p' | 'hls'; endAt: number; deadlineMs: number; stableMs: number; graceMs?: number }
 
 const q = (sorted: number[], p: number) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] : 0)
 
@@ -61,7 +63,7 @@ export function figures(run: RunInfo, src: SourceReport, procs: ViewersReport[])
     let due = 0
     let ok = 0
     for (let n = 0; n < times.length; n++) {
-      if (times[n] < v.joinAt || times[n] + run.deadlineMs > until) continue
+      if (times[n] < v.joinAt + (run.graceMs ?? 0) || times[n] + run.deadlineMs > until) continue
       due++
       const t = at.get(n)
       if (t !== undefined && t - times[n] <= run.deadlineMs) ok++

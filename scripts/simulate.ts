@@ -2,16 +2,23 @@
 //   [--delay ms] [--jitter ms] [--loss p|p%] [--churn 20%/min] [--upload-capacity copies] [--source-capacity copies]
 //   [--bitrate 2M] [--join-spread ms] [--bootstrap-viewers k] [--json-codec] [--wall-limit s] [--seed n] [--json file]`
 //   [--uplinks 30%=0.5,10%=0.05]  (shares of the viewers with another upload capacity, in copies)
+//   [--all | --scenario loss1|loss3|churn20|churn50|uneven|flash ...] [--chart file.svg] [--compare before.json] [--label name]
+// --all runs issue 12's scenarios (simulate-scenarios.ts) at --viewers, prints their table, then the
+// loss sweep (0 to 5 %) and writes its chart (--chart, default simulate-loss.svg), with the sweep of
+// an earlier --all --json run beside it if --compare names one.
 // --wall-limit ends a run early at that many wall seconds and reports the virtual seconds reached.
 // Runs the shipped swarm (N real CjNode + StreamSwarm) over the in-process network on virtual time
 // (src/sim/simulation.ts) and measures it with the benchmark's own figures (bench-report.ts), so a
 // simulated scenario and the same scenario on real processes (`npm run bench`) read alike.
-import { writeFile } from 'node:fs/promises'
+import { readFile, writeFile } from 'node:fs/promises'
+import { basename } from 'node:path'
 import { parseArgs } from 'node:util'
 import { simulate, type SimOptions } from '../src/sim/simulation.ts'
 import type { LinkModel } from '../src/mesh/link.ts'
 import { BenchArgError, parseBitrate, parseChurn, parseLink } from './bench-args.ts'
-import { measure, table, type SimResult } from './simulate-report.ts'
+import { measure, scenarioTable, sweepTable, table, type SimResult } from './simulate-report.ts'
+import { LOSS_SWEEP, SCENARIOS, type SimScenario } from './simulate-scenarios.ts'
+import { lossChart, type SweepSeries } from './simulate-chart.ts'
 import { PeakRss } from './bench-node-metrics.ts'
 import { audienceRun } from '../src/sim/audience-run.ts'
 
@@ -34,6 +41,7 @@ async function main(): Promise<void> {
       delay: { type: 'string' }, jitter: { type: 'string' }, loss: { type: 'string' }, churn: { type: 'string' },
       'upload-capacity': { type: 'string', default: '0' }, 'source-capacity': { type: 'string', default: '0' },
       bitrate: { type: 'string', default: '2M' }, 'join-spread': { type: 'string' }, seed: { type: 'string', default: '1' }, json: { type: 'string' }, 'bootstrap-viewers': { type: 'string', default: '0' }, 'json-codec': { type: 'boolean' }, audience: { type: 'boolean' }, 'wall-limit': { type: 'string' }, uplinks: { type: 'string' },
+      all: { type: 'boolean' }, scenario: { type: 'string', multiple: true }, chart: { type: 'string' }, compare: { type: 'string' }, label: { type: 'string' },
     },
   })
   const num = (k: keyof typeof values, min: number, max: number, v = values[k]): number => {
@@ -46,7 +54,14 @@ async function main(): Promise<void> {
   if (values.delay !== undefined) link.delayMs = num('delay', 0, 10_000)
   if (values.jitter !== undefined) link.jitterMs = num('jitter', 0, 10_000)
   if (values.loss !== undefined) link.loss = num('loss', 0, 0.5)
-  const sizes = values.sizes ? values.sizes.split(',').map((s) => num('sizes', 1, 1e6, s)) : [num('viewers', 1, 1e6, values.viewers ?? '1000')]
+  const viewersOpt = values.viewers ?? '1000'
+  const sizes = values.sizes ? values.sizes.split(',').map((s) => num('sizes', 1, 1e6, s)) : [num('viewers', 1, 1e6, viewersOpt)]
+  const baseOptions = (viewers: number): SimOptions => ({
+    viewers, seconds: num('seconds', 5, 3600), bitrateBps: parseBitrate(values.bitrate ?? '2M'), link,
+    uploadCapacity: num('upload-capacity', 0, 100), uplinks: parseUplinks(values.uplinks), sourceCapacity: num('source-capacity', 0, 100),
+    joinSpreadMs: values['join-spread'] ? num('join-spread', 0, 600_000) : Math.min(10_000, viewers * 100),
+    churnPerMin: values.churn ? parseChurn(values.churn) : 0, bootstrapViewers: Math.round(num('bootstrap-viewers', 0, 16)), handover: !values['json-codec'], seed: Math.round(num('seed', 0, 2 ** 31)),
+  })
   if (values.audience) {
     // The audience telemetry against the truth: the source's count after the join wave and after
     // 20 % left at once, the merged delay p95, and the telemetry's cost (src/sim/audience-run.ts).
@@ -69,31 +84,70 @@ async function main(): Promise<void> {
     }
     return
   }
-  const results: SimResult[] = []
-  for (const viewers of sizes.map(Math.round)) {
-    const options: SimOptions = {
-      viewers, seconds: num('seconds', 5, 3600), bitrateBps: parseBitrate(values.bitrate ?? '2M'), link,
-      uploadCapacity: num('upload-capacity', 0, 100), uplinks: parseUplinks(values.uplinks), sourceCapacity: num('source-capacity', 0, 100),
-      joinSpreadMs: values['join-spread'] ? num('join-spread', 0, 600_000) : Math.min(10_000, viewers * 100),
-      churnPerMin: values.churn ? parseChurn(values.churn) : 0, bootstrapViewers: Math.round(num('bootstrap-viewers', 0, 16)), handover: !values['json-codec'], seed: Math.round(num('seed', 0, 2 ** 31)),
+  const limitMs = values['wall-limit'] ? num('wall-limit', 1, 86_400) * 1000 : Infinity
+  const results: Array<SimResult & { scenario?: string; loss?: number }> = []
+  const names = values.all ? Object.keys(SCENARIOS) : values.scenario ?? []
+  for (const n of names) if (!SCENARIOS[n]) throw new BenchArgError(`unknown --scenario "${n}" (known: ${Object.keys(SCENARIOS).join(', ')})`)
+  if (names.length === 0) {
+    for (const viewers of sizes.map(Math.round)) results.push(await runOne(baseOptions(viewers), 0, limitMs))
+    process.stdout.write(table(results) + '\n')
+  } else {
+    // The named scenarios: the issue's table, then (with --all) the loss sweep and its chart.
+    const viewers = Math.round(sizes[0])
+    const base = baseOptions(viewers)
+    const rows: Array<{ scenario: SimScenario; result: SimResult }> = []
+    for (const n of names) {
+      const sc = SCENARIOS[n]
+      const r = await runOne({ ...base, ...sc.over }, sc.graceMs, limitMs)
+      rows.push({ scenario: sc, result: r })
+      results.push({ ...r, scenario: n })
+      process.stdout.write(`${sc.name}\n${table([r])}\n\n`)
     }
-    process.stderr.write(`simulating ${viewers} viewers for ${options.seconds} virtual s...\n`)
-    const rss = new PeakRss()
-    const cpu0 = process.cpuUsage()
-    const wall = performance.now()
-    let lastLog = wall
-    const limitMs = values['wall-limit'] ? num('wall-limit', 1, 86_400) * 1000 : Infinity
-    const run = await simulate(options, (t) => {
-      if (performance.now() - lastLog > 10_000) { lastLog = performance.now(); process.stderr.write(`  ${Math.round(t / 1000)} virtual s after ${Math.round((lastLog - wall) / 1000)} s\n`) }
-      return performance.now() - wall > limitMs
-    })
-    const wallSeconds = (performance.now() - wall) / 1000
-    const cpu = process.cpuUsage(cpu0)
-    const peakRssMb = rss.stop() / 2 ** 20
-    results.push({ options, seconds: run.seconds, ...measure(run), wallSeconds, cpuSeconds: (cpu.user + cpu.system) / 1e6, peakRssMb, events: run.events, orphanTimers: run.orphanTimers })
+    process.stdout.write(`issue 12's scenarios, seed ${base.seed}, ${(base.bitrateBps / 1e6).toFixed(1)} Mb/s, joins over ${(base.joinSpreadMs / 1000).toFixed(0)} s knowing the source\n\n${scenarioTable(rows)}\n\n`)
+    if (values.all) {
+      const points: Array<{ loss: number; result: SimResult }> = []
+      for (const loss of LOSS_SWEEP) {
+        const reuse = rows.find((r) => r.scenario.graceMs === 0 && r.result.options.joinSpreadMs === base.joinSpreadMs && r.result.options.churnPerMin === 0 && r.result.options.uplinks.length === 0 && r.result.options.link.loss === loss && r.result.options.link.delayMs === 25)
+        const result = reuse?.result ?? await runOne({ ...base, link: { delayMs: 25, loss } }, 0, limitMs)
+        if (!reuse) results.push({ ...result, loss })
+        points.push({ loss, result })
+      }
+      process.stdout.write(`loss sweep, 25 ms one-way, ${viewers} viewers\n\n${sweepTable(points)}\n`)
+      const series: SweepSeries[] = []
+      if (values.compare) series.push(await readSeries(values.compare))
+      series.push({ label: values.label ?? 'this run', points: points.map(({ loss, result: { figures: f } }) => ({ loss, sourceCopies: f.sourceCopies, worst: f.completeness.worst })) })
+      const chartFile = values.chart ?? 'simulate-loss.svg'
+      await writeFile(chartFile, lossChart(`simulation, ${viewers} viewers, 25 ms one-way, seed ${base.seed}`, series))
+      process.stderr.write(`wrote ${chartFile}\n`)
+    }
   }
-  process.stdout.write(table(results) + '\n')
   if (values.json) await writeFile(values.json, JSON.stringify(results.map(({ figures: f, ...r }) => ({ ...r, figures: { ...f, delayCdfMs: undefined, uploadsCopies: undefined } })), null, 2) + '\n')
+}
+
+/** One simulated run with its cost, reporting progress every 10 s of wall time. */
+async function runOne(options: SimOptions, graceMs: number, limitMs: number): Promise<SimResult> {
+  process.stderr.write(`simulating ${options.viewers} viewers for ${options.seconds} virtual s...\n`)
+  const rss = new PeakRss()
+  const cpu0 = process.cpuUsage()
+  const wall = performance.now()
+  let lastLog = wall
+  const run = await simulate(options, (t) => {
+    if (performance.now() - lastLog > 10_000) { lastLog = performance.now(); process.stderr.write(`  ${Math.round(t / 1000)} virtual s after ${Math.round((lastLog - wall) / 1000)} s\n`) }
+    return performance.now() - wall > limitMs
+  })
+  const wallSeconds = (performance.now() - wall) / 1000
+  const cpu = process.cpuUsage(cpu0)
+  const peakRssMb = rss.stop() / 2 ** 20
+  return { options, seconds: run.seconds, ...measure(run, graceMs), wallSeconds, cpuSeconds: (cpu.user + cpu.system) / 1e6, peakRssMb, events: run.events, orphanTimers: run.orphanTimers }
+}
+
+/** A loss sweep from an earlier `--all --json` run, to draw beside this one (before / after). */
+async function readSeries(file: string): Promise<SweepSeries> {
+  const runs = JSON.parse(await readFile(file, 'utf8')) as Array<{ options: SimOptions; figures: { sourceCopies: number; completeness: { worst: number } }; loss?: number; scenario?: string }>
+  const points = runs.filter((r) => r.loss !== undefined || r.scenario === 'loss1' || r.scenario === 'loss3')
+    .map((r) => ({ loss: r.options.link.loss, sourceCopies: r.figures.sourceCopies, worst: r.figures.completeness.worst }))
+  if (points.length === 0) throw new BenchArgError(`--compare ${file} holds no loss sweep (write one with --all --json)`)
+  return { label: basename(file, '.json'), points }
 }
 
 main().catch((err: unknown) => {

@@ -168,12 +168,12 @@ export class Runtime {
   }
 
   /** Joins a stream as a viewer: a replica log filled from peers, relayed to others. */
-  async watch(id: string, bootstrap: string[], opts: { keep?: KeepPolicy } = {}): Promise<{ log: StreamLog; swarm: StreamSwarm }> {
+  async watch(id: string, bootstrap: string[], opts: { keep?: KeepPolicy; maxUploadBps?: number } = {}): Promise<{ log: StreamLog; swarm: StreamSwarm }> {
     const log = await StreamLog.openReplica(this.opts.dir, id, { keep: opts.keep, logger: this.opts.logger.child('store') })
     this.logs.set(log.id, log)
     if (this.opts.role !== 'source') this.metrics.setNodeRole('viewer')
     const peers = bootstrap.length ? bootstrap : this.node.peers.active().map((p) => p.addr)
-    const swarm = this.streams.add(log, { bootstrap: peers })
+    const swarm = this.streams.add(log, { bootstrap: peers, maxUploadBps: opts.maxUploadBps })
     // A viewer relays what it has, so it provides the stream too.
     this.dht.provide(id)
     void this.discover(id)

@@ -36,6 +36,14 @@ export function positiveNumber(v: string): number {
   return n
 }
 
+/** An upload rate in bits a second (`2M`, `800k`, `1500000`), returned in bytes a second. */
+export function parseUploadRate(v: string): number {
+  const m = /^(\d+(?:\.\d+)?)([kKmM]?)(?:bit\/s|b\/s|bps)?$/.exec(v.trim())
+  const bits = m ? Number(m[1]) * ({ k: 1e3, m: 1e6 }[m[2].toLowerCase()] ?? 1) : NaN
+  if (!(bits > 0)) throw new UsageError(`not an upload rate: ${JSON.stringify(v)} (want e.g. 1.5M or 800k bits a second)`)
+  return bits / 8
+}
+
 export function parsePort(v: string): number {
   const n = Number(v)
   if (!/^\d+$/.test(v) || n > 65535) throw new UsageError(`not a port number: ${JSON.stringify(v)} (want 0..65535)`)

@@ -36,6 +36,8 @@ export interface IngestFlags extends NodeFlags {
 
 export interface WatchFlags extends NodeFlags {
   keep?: KeepPolicy
+  /** Bytes a second this viewer gives others (--max-upload). */
+  maxUpload?: number
 }
 
 /** A stream name from an input: `testsrc`, `video2` for /dev/video2, a file's base name. */
@@ -145,7 +147,7 @@ export async function runWatch(idIn: string, flags: WatchFlags, shutdown: Shutdo
   const peers = await Promise.all(flags.peer.map(resolvePeer))
   const rt = await Runtime.start(runtimeOptions(flags, log, { peers, role: 'viewer' }))
   try {
-    const { swarm } = await rt.watch(id, peers, { keep: flags.keep })
+    const { swarm } = await rt.watch(id, peers, { keep: flags.keep, maxUploadBps: flags.maxUpload })
     if (flags.json) process.stdout.write(JSON.stringify({ id, udp: rt.udpAddress, http: rt.httpUrl, player: `${rt.httpUrl}/watch/${id}` }) + '\n')
     else {
       process.stdout.write(`player: ${rt.httpUrl}/watch/${id}\n`)

@@ -87,6 +87,22 @@ export class ChunkAssembly {
     }
   }
 
+  /** The byte ranges (offset, length within the chunk) of chunk `n` we hold no block of, or
+   * undefined when nothing of it is held (ask for all of it). Empty: every block is here and only
+   * the record is missing. A repair asks for these alone: a datagram lost costs one block. */
+  missingRanges(n: number): Array<{ offset: number; length: number }> | undefined {
+    const p = this.partial.get(n)
+    if (!p) return undefined
+    const out: Array<{ offset: number; length: number }> = []
+    for (const [i, b] of p.blocks.entries()) {
+      if (b) continue
+      const last = out.at(-1)
+      if (last && last.offset + last.length === i * BLOCK_SIZE) last.length += BLOCK_SIZE
+      else out.push({ offset: i * BLOCK_SIZE, length: BLOCK_SIZE })
+    }
+    return out
+  }
+
   has(n: number): boolean { return this.partial.has(n) }
   drop(n: number): void { this.partial.delete(n) }
   /** Forgets chunks below n (too late to matter). */

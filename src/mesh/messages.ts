@@ -53,7 +53,7 @@ export type Message =
   | { type: 'PleaseReturnThisMessage'; value: Json }
   | { type: 'ReturnedMessage'; value: Json }
   | { type: 'PleaseSendContent'; id: string; offset: number; length: number }
-  | { type: 'Content'; id: string; offset: number; data: Buffer; eof?: number; hops?: number }
+  | { type: 'Content'; id: string; offset: number; data: Buffer; eof?: number; hops?: number; repaired?: boolean }
   | { type: 'MaybeTheyHaveSome'; id: string; peers: string[] }
   | { type: 'MyPublicKey'; ed25519?: string; ed25519h?: string }
   // The live-stream extension (PROTOCOL-STREAM.md). Peers that do not know these skip them.
@@ -66,7 +66,7 @@ export type Message =
   | { type: 'HereAreSegments'; id: string; segments: SegmentRecord[] }
   | { type: 'IHaveChunks'; id: string; from: number; bits: Buffer }
   /** `failed`: our parent in this stripe, which stopped feeding us; sent to its own parent. */
-  | { type: 'PleaseKeepSendingMe'; id: string; stripe: number; from: number; failed?: string }
+  | { type: 'PleaseKeepSendingMe'; id: string; stripe: number; from: number; failed?: string; leaf?: boolean }
   /** `via`: the sender's own parent in this stripe (absent at the source): where to complain. */
   | { type: 'IWillKeepSendingYou'; id: string; stripe: number; via?: string }
   | { type: 'AskThemInstead'; id: string; stripe: number; peers: string[] }
@@ -196,7 +196,7 @@ const decoders: { [T in MessageType]: (body: unknown) => Omit<MessageOf<T>, 'typ
     const data = decodeB64(b.base64, 4 * Math.ceil(MAX_REQUEST_LENGTH / 3))
     if (!data || (b.eof !== undefined && !isUint(b.eof))) return undefined
     const hops = isUint(b.hops) && b.hops < 256 ? b.hops : undefined
-    return { id: b.id, offset: b.offset, data, eof: b.eof as number | undefined, hops }
+    return { id: b.id, offset: b.offset, data, eof: b.eof as number | undefined, hops, ...(b.repaired === true ? { repaired: true } : {}) }
   },
   MaybeTheyHaveSome: (b) => {
     if (!isObj(b) || !isId(b.id)) return undefined
@@ -240,7 +240,7 @@ const decoders: { [T in MessageType]: (body: unknown) => Omit<MessageOf<T>, 'typ
     if (!s || !isIndex((b as Obj).from)) return undefined
     // An optional address that is not one is dropped alone; the subscription still stands.
     const failed = isAddress((b as Obj).failed) ? (b as Obj).failed as string : undefined
-    return { ...s, from: (b as Obj).from as number, ...(failed ? { failed } : {}) }
+    return { ...s, from: (b as Obj).from as number, ...(failed ? { failed } : {}), ...((b as Obj).leaf === true ? { leaf: true } : {}) }
   },
   IWillKeepSendingYou: (b) => {
     const s = isObj(b) ? idStripe(b) : undefined
@@ -308,6 +308,7 @@ export function encodeMessage(m: Message): Record<string, unknown> {
       const body: Record<string, unknown> = { id: m.id, offset: m.offset, base64: m.data.toString('base64') }
       if (m.eof !== undefined) body.eof = m.eof
       if (m.hops !== undefined) body.hops = m.hops
+      if (m.repaired) body.repaired = true
       return { Content: body }
     }
     case 'MyPublicKey': {

@@ -36,6 +36,10 @@ export const REPAIR_WINDOW = 8
 export const REPAIR_TIMEOUT_MS = 400
 /** Pulls of an urgent chunk that other holders failed before the source is asked. */
 export const TRIES_BEFORE_SOURCE = 6
+/** After the source points us elsewhere (over its budget), we ask it for nothing but urgent live
+ * chunks for this long: its hint named holders to try, and asking again and again is exactly what
+ * makes it serve (a chunk asked for five times is served whatever its budget). */
+export const SOURCE_REFUSAL_BACKOFF_MS = 1000
 /** Closer than this to its playback deadline, a chunk may be pulled from the source whatever its budget. */
 export const URGENT_MS = 1500
 
@@ -113,7 +117,9 @@ export function pushOverdue(lastPushed: number, frontier: number): boolean {
   return frontier > lastPushed + STRIPES
 }
 
-export interface ChildRequest { from: string; stripe: number }
+/** `leaf`: the asker said it can carry no children of its own (too little upload): never pushed
+ * in as an interior node, and the first to be pushed down. */
+export interface ChildRequest { from: string; stripe: number; leaf?: boolean }
 export interface ParentState {
   isSource: boolean
   self: string
@@ -123,6 +129,10 @@ export interface ParentState {
   receiving: (stripe: number) => boolean
   /** False while a stripe had a failed child recently: nobody gets a place by claim alone then. */
   pushDown?: (stripe: number) => boolean
+  /** Children (over all stripes) our upload can carry, from `--max-upload`; undefined: no cap. */
+  maxChildren?: number
+  /** Children that said they are leaves (ChildRequest.leaf). */
+  leaves?: ReadonlySet<string>
 }
 /** `evict`: a child to push down under the newcomer (SplitStream's push-down), told to ask it instead. */
 export type ChildDecision = { accept: true; evict?: string } | { accept: false; tryInstead: string[] }
@@ -131,10 +141,11 @@ export type ChildDecision = { accept: true; evict?: string } | { accept: false; 
 export function decideChild(s: ParentState, req: ChildRequest, otherHolders: string[]): ChildDecision {
   const kids = s.children[req.stripe]
   if (kids.has(req.from)) return { accept: true }
+  const interior = (a: string) => interiorStripe(a) === req.stripe && !s.leaves?.has(a)
   const redirect = () => {
     // Children that are interior in this stripe have room for grandchildren; try them first.
     const mine = [...kids].filter((a) => a !== req.from)
-    const ordered = [...mine.filter((a) => interiorStripe(a) === req.stripe), ...mine.filter((a) => interiorStripe(a) !== req.stripe)]
+    const ordered = [...mine.filter(interior), ...mine.filter((a) => !interior(a))]
     const rest = otherHolders.filter((a) => a !== req.from && !kids.has(a) && a !== s.self)
     return { accept: false as const, tryInstead: [...ordered, ...rest.filter((a) => interiorStripe(a) === req.stripe), ...rest.filter((a) => interiorStripe(a) !== req.stripe)].slice(0, 8) }
   }
@@ -142,11 +153,15 @@ export function decideChild(s: ParentState, req: ChildRequest, otherHolders: str
   // the place of a child that is not, and that child moves one level down, under the newcomer. So
   // the top of every stripe tree fills with nodes that can fan out, and the trees stay shallow.
   const pushDown = () => {
-    if (interiorStripe(req.from) !== req.stripe || s.pushDown?.(req.stripe) === false) return redirect()
-    const leaf = [...kids].find((a) => interiorStripe(a) !== req.stripe)
+    if (req.leaf || interiorStripe(req.from) !== req.stripe || s.pushDown?.(req.stripe) === false) return redirect()
+    const leaf = [...kids].find((a) => !interior(a))
     return leaf ? { accept: true as const, evict: leaf } : redirect()
   }
   if (s.isSource) return kids.size < SOURCE_FANOUT ? { accept: true } : pushDown()
+  // A viewer whose upload cannot carry another child takes none (Chunkyspread's load control: a
+  // weak uplink as an interior node starves its whole subtree); a push-down keeps the count.
+  const total = s.children.reduce((n, set) => n + set.size, 0)
+  if (s.maxChildren !== undefined && total >= s.maxChildren) return total > 0 && s.receiving(req.stripe) ? pushDown() : redirect()
   if (!s.receiving(req.stripe)) return redirect()
   if (interiorStripe(s.self) === req.stripe) return kids.size < FANOUT ? { accept: true } : pushDown()
   const spareUsed = s.children.reduce((n, set, i) => (i === interiorStripe(s.self) ? n : n + set.size), 0)
@@ -170,6 +185,8 @@ export interface MissingChunk {
   deadline: number
   /** When we learned it exists; a push may still be on its way for a short while. */
   knownSince: number
+  /** Published before we joined: the start-up buffer, not the live stream (see planRepairs). */
+  backfill?: boolean
 }
 export interface RepairState {
   now: number
@@ -211,7 +228,11 @@ export function planRepairs(s: RepairState): RepairRequest[] {
     // The source fills a hole when its budget allows, or when nobody else can before the deadline:
     // an urgent chunk that several holders failed to deliver goes to the source (which serves a
     // viewer that keeps asking for the same chunk whatever its budget: see stream/source-budget.ts).
-    const urgent = m.deadline - s.now < URGENT_MS
+    // A joiner's start-up buffer is never urgent enough for the source: it comes from the new
+    // parents' catch-up pushes and from holders. Otherwise a flash crowd of joiners, each
+    // pointed to peers that are busy or still joining themselves, ends up pulling every one's
+    // first seconds from the source, which is what a join storm cost before.
+    const urgent = !m.backfill && m.deadline - s.now < URGENT_MS
     const holdersFailed = urgent && tries >= TRIES_BEFORE_SOURCE
     // (A viewer that does not know the source's address keeps rotating through every holder.)
     let peer = holdersFailed && s.source ? undefined : candidates.find((p) => p !== s.source && (perPeer.get(p) ?? 0) < REPAIR_WINDOW)

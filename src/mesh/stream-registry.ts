@@ -41,7 +41,7 @@ export class StreamRegistry {
   }
 
   /** Carries a stream: the source's own log, or a replica to fill from peers. */
-  add(log: StreamLog, init: { bootstrap?: string[] } = {}): StreamSwarm {
+  add(log: StreamLog, init: { bootstrap?: string[]; maxUploadBps?: number } = {}): StreamSwarm {
     const existing = this.swarms.get(log.id)
     if (existing) return existing
     const s = new StreamSwarm(this.node, log, init)

@@ -114,7 +114,9 @@ export class VirtualSwarm {
     await node.start()
     // `heardOnly`: the bootstrap peers are entries like any heard of (evictable), not configured ones.
     if (opts.heardOnly) for (const b of bootstrap) node.peers.touch(b, 'heard')
-    reg.add(log, { bootstrap })
+    // A capped viewer knows its uplink, as one started with `watch --max-upload` does.
+    const copies = opts.uploadCapacity ?? this.init.uploadCapacity ?? 0
+    reg.add(log, { bootstrap, ...(copies > 0 ? { maxUploadBps: copies * this.copyBytesPerSecond } : {}) })
     return m
   }
 

@@ -28,10 +28,23 @@ export class Children {
   private failedChildren = new Map<string, number>()
   private complainers = new Map<string, number>()
   private failedChildAt: number[] = new Array(STRIPES).fill(-Infinity)
+  /** Children that said they can carry none of their own (bounded: only current children). */
+  private leaves = new Set<string>()
 
-  constructor(components: ChildrenComponents) {
+  /** `maxUploadBps`: the upload this viewer gives (`--max-upload`), in bytes a second. */
+  constructor(components: ChildrenComponents, private readonly init: { maxUploadBps?: number } = {}) {
     this.c = components.context
     this.k = components
+  }
+
+  /** Children our upload cap can carry: each child takes a stripe, a quarter of the stream's
+   * rate, and a tenth is kept for repairs. Undefined: no cap. */
+  capacity(): number | undefined {
+    const cap = this.init.maxUploadBps
+    if (cap === undefined || this.c.isSource) return undefined
+    const rate = streamBytesPerSecond(this.c.log, this.c.edge.maxKnown)
+    if (rate === undefined) return 0
+    return Math.floor((0.9 * cap) / (rate / STRIPES))
   }
 
   of(s: number): Set<string> { return this.sets[s] }
@@ -46,7 +59,7 @@ export class Children {
   expire(now: number): void {
     for (const [s, set] of this.sets.entries()) {
       for (const c of set) {
-        if (now - (this.seen.get(c) ?? 0) > CHILD_EXPIRY_MS) { this.sets[s].delete(c); this.seen.delete(c) }
+        if (now - (this.seen.get(c) ?? 0) > CHILD_EXPIRY_MS) { this.sets[s].delete(c); this.seen.delete(c); this.leaves.delete(c) }
       }
     }
   }
@@ -66,17 +79,21 @@ export class Children {
         isSource, self: node.address, children: this.sets,
         receiving: (i) => this.k.parents.receiving(i, now),
         pushDown: (i) => now - this.failedChildAt[i] >= FAILED_RELAY_MS,
-      }, { from: ctx.from, stripe: s }, this.k.holders.list(ctx.from))
+        maxChildren: this.capacity(), leaves: this.leaves,
+      }, { from: ctx.from, stripe: s, leaf: m.leaf }, this.k.holders.list(ctx.from))
     if (d.accept) {
       const isNew = !this.sets[s].has(ctx.from)
       this.k.budget.childTaken()
       this.sets[s].add(ctx.from)
       this.seen.set(ctx.from, now)
+      if (m.leaf) this.leaves.add(ctx.from)
+      else this.leaves.delete(ctx.from)
       // Our own parent in the stripe goes with the yes: the child's backup if we fail it.
       const via = this.k.parents.via(s)
       ctx.reply({ type: 'IWillKeepSendingYou', id, stripe: s, ...(via ? { via } : {}) })
       if (d.evict) {
         this.sets[s].delete(d.evict)
+        if (!this.all().has(d.evict)) this.leaves.delete(d.evict)
         node.send(d.evict, [{ type: 'AskThemInstead', id, stripe: s, peers: [ctx.from] }])
       }
       if (isNew) void this.catchUpChild(ctx.from, s, m.from)
@@ -89,8 +106,9 @@ export class Children {
     this.sets[m.stripe].delete(ctx.from)
   }
 
-  /** Pushes a newly verified chunk to this stripe's children, with its signed record. */
-  async push(n: number, rec: ChunkRecord): Promise<void> {
+  /** Pushes a newly verified chunk to this stripe's children, with its signed record; `repaired`:
+   * one we pulled (see ChunkTracker.takeForwarding). */
+  async push(n: number, rec: ChunkRecord, repaired = false): Promise<void> {
     const kids = [...this.sets[stripeOf(n)]]
     if (kids.length === 0) {
       // Nobody received this chunk from us: until someone does, only we can supply it.
@@ -100,7 +118,7 @@ export class Children {
     let bytes: Buffer
     try { bytes = await this.c.log.read(n * CHUNK_SIZE, rec.length) } catch { return }
     const hops = this.k.tracker.hops(n)
-    for (const c of kids) this.sendChunk(c, n, rec, bytes, hops)
+    for (const c of kids) this.sendChunk(c, n, rec, bytes, hops, repaired)
   }
 
   /** A grandchild says our child `failed` fed it nothing in stripe `s`. We cannot see whether a
@@ -136,12 +154,28 @@ export class Children {
     }
   }
 
-  private sendChunk(to: string, n: number, rec: ChunkRecord, bytes: Buffer, hops: number): void {
+  private sendChunk(to: string, n: number, rec: ChunkRecord, bytes: Buffer, hops: number, repaired = false): void {
     const msgs: Message[] = [{ type: 'HereAreChunkHashes', id: this.c.id, chunks: [rec] }]
     for (let off = 0; off < bytes.length; off += BLOCK_SIZE) {
-      msgs.push({ type: 'Content', id: this.c.id, offset: n * CHUNK_SIZE + off, data: bytes.subarray(off, off + BLOCK_SIZE), hops })
+      msgs.push({ type: 'Content', id: this.c.id, offset: n * CHUNK_SIZE + off, data: bytes.subarray(off, off + BLOCK_SIZE), hops, ...(repaired ? { repaired } : {}) })
     }
     const sent = this.c.node.send(to, msgs, 'stream', this.c.role)
     if (sent > 0) this.k.stats.uploaded(to, bytes.length)
   }
+}
+
+/** The stream's rate, from the records of its last 32 chunks (undefined until two are known). */
+export function streamBytesPerSecond(log: { chunkRecord(n: number): { time: number; length: number } | null | undefined }, top: number): number | undefined {
+  let first: { time: number } | undefined
+  let last: { time: number } | undefined
+  let bytes = 0
+  for (let n = Math.max(0, top - 32); n < top; n++) {
+    const r = log.chunkRecord(n)
+    if (!r) continue
+    if (first) bytes += r.length
+    first ??= r
+    last = r
+  }
+  if (!first || !last || last.time <= first.time) return undefined
+  return (bytes * 1000) / (last.time - first.time)
 }

@@ -52,7 +52,9 @@ export class ChunkReceiver {
     const n = Math.floor(m.offset / CHUNK_SIZE)
     const hops = (m.hops ?? 0) + 1
     this.k.holders.note(ctx.from)
-    this.k.parents.onPush(stripeOf(n), ctx.from, n, node.timers.now())
+    // A repaired chunk forwarded down is no sign that the parent's stripe flows: counted as one,
+    // a cycle cut off from the source would keep itself alive on its own repairs.
+    if (m.repaired) { this.k.tracker.markRepaired(n); this.k.parents.onRepaired(stripeOf(n), ctx.from, n) } else this.k.parents.onPush(stripeOf(n), ctx.from, n, node.timers.now())
     if (log.hasChunk(n)) { this.k.stats.duplicate(m.data.length); return }
     if (edge.startChunk >= 0 && n < Math.max(edge.startChunk, edge.maxKnown - LIVE_WINDOW_CHUNKS)) { this.k.stats.count('late'); return }
     // Far beyond the edge we know is either a lie or the future: do not buffer it.
@@ -103,7 +105,7 @@ export class ChunkReceiver {
       events.emit('store-fault', err)
       return
     }
-    tracker.takeFromParent(n)
+    tracker.takeForwarding(n)
     repairs.settle(n)
     if (v.result === 'reject') {
       charge(this.c, v.cause, undefined)

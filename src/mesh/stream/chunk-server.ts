@@ -60,6 +60,10 @@ export class ChunkServer {
       if (peers.length) { ctx.reply({ type: 'MaybeTheyHaveSome', id: this.c.id, peers }); return }
     }
     if (!rec || !log.hasChunk(n)) {
+      // Our own child in that stripe lacks what we lack: we are repairing it, and the repaired
+      // chunk goes down to our children (stream-swarm.ts). A hint now would send it pulling
+      // elsewhere in parallel with us, one pull per node of the subtree; silence lets it wait.
+      if (!isSource && this.k.children.of(stripeOf(n)).has(ctx.from)) return
       const peers = this.k.holders.list(ctx.from).slice(0, ctx.verified ? 8 : 3)
       if (peers.length) ctx.reply({ type: 'MaybeTheyHaveSome', id: this.c.id, peers })
       return

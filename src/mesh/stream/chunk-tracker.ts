@@ -13,6 +13,8 @@ export class ChunkTracker {
   private hopsOf = new Map<number, number>()
   /** Chunks being stored that came from their stripe parent: the ones we push on. */
   private fromParent = new Set<number>()
+  /** Chunks any block of which came as a forwarded repair. */
+  private repaired = new Set<number>()
 
   constructor(components: { context: SwarmContext }) {
     this.c = components.context
@@ -48,8 +50,17 @@ export class ChunkTracker {
     if (this.fromParent.size > FED_BY_MEMORY) this.fromParent.delete(this.fromParent.values().next().value as number)
   }
 
-  /** Whether chunk `n` came from its stripe parent; forgets it either way. */
-  takeFromParent(n: number): boolean {
-    return this.fromParent.delete(n)
+  /** A block of chunk `n` came flagged as a repair forwarded down the stripe. */
+  markRepaired(n: number): void {
+    this.repaired.add(n)
+    if (this.repaired.size > FED_BY_MEMORY) this.repaired.delete(this.repaired.values().next().value as number)
+  }
+
+  /** How chunk `n` goes on to our children, forgetting what we knew: as a push if it came down
+   * the stripe from our parent, as a repair if we pulled it or it came down as one. */
+  takeForwarding(n: number): 'push' | 'repair' {
+    const pushed = this.fromParent.delete(n) && !this.repaired.has(n)
+    this.repaired.delete(n)
+    return pushed ? 'push' : 'repair'
   }
 }

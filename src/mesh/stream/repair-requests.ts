@@ -3,13 +3,13 @@
 // and the source only within this viewer's share of its repair budget. Also fills holes in the
 // segment index.
 import type { Ctx } from '../node.ts'
-import type { MessageOf } from '../messages.ts'
+import type { Message, MessageOf } from '../messages.ts'
 import { MAX_RECORDS_PER_MESSAGE } from '../messages.ts'
 import type { MissingChunk } from '../stream-policy.ts'
-import { SOURCE_REPAIR_BUDGET, planRepairs, playbackDeadline, stripeOf } from '../stream-policy.ts'
+import { SOURCE_REFUSAL_BACKOFF_MS, SOURCE_REPAIR_BUDGET, planRepairs, playbackDeadline, stripeOf } from '../stream-policy.ts'
 import { CHUNK_SIZE } from '../../store/stream-types.ts'
 import type { Holders } from './holders.ts'
-import { QUIET_PARENT_MS, type StripeParents } from './stripe-parents.ts'
+import type { StripeParents } from './stripe-parents.ts'
 import type { ChunkTracker } from './chunk-tracker.ts'
 import type { SwarmStats } from './swarm-stats.ts'
 import { LIVE_WINDOW_CHUNKS, PLAYOUT_DELAY_MS, type SwarmContext } from './swarm-context.ts'
@@ -31,6 +31,8 @@ export class RepairRequests {
   private readonly k: RepairComponents
   private inFlight = new Map<number, RepairRequest>()
   private segmentsAskedAt = 0
+  /** When the source last pointed us elsewhere instead of serving a pull. */
+  private sourceRefusedAt = -Infinity
 
   constructor(components: RepairComponents) {
     this.c = components.context
@@ -46,6 +48,7 @@ export class RepairRequests {
     for (const p of m.peers) this.k.holders.note(p)
     // "I do not have it" answers our pulls to that peer now, not after their timeout: retry elsewhere.
     for (const f of this.inFlight.values()) if (f.peer === ctx.from) f.at = -Infinity
+    if (this.c.sourceAddrs.has(ctx.from)) this.sourceRefusedAt = this.c.node.timers.now()
   }
 
   repair(now: number): void {
@@ -58,10 +61,10 @@ export class RepairRequests {
       const since = this.k.tracker.knownSinceOf(n, now)
       const rec = log.chunkRecord(n)
       // Without its record we only know the chunk is already out: treat it as due now.
-      missing.push({ n, knownSince: since, deadline: rec ? playbackDeadline(rec.time, PLAYOUT_DELAY_MS, edge.joinedAt) : since })
+      missing.push({ n, knownSince: since, deadline: rec ? playbackDeadline(rec.time, PLAYOUT_DELAY_MS, edge.joinedAt) : since, backfill: rec !== null && edge.joinedAt !== null && rec.time < edge.joinedAt.at })
     }
     if (missing.length === 0) return
-    const budget = this.sourceBudgetChunks()
+    const budget = now - this.sourceRefusedAt < SOURCE_REFUSAL_BACKOFF_MS ? 0 : this.sourceBudgetChunks()
     // One sorted holder list per pass: holdersFor runs once per missing chunk.
     const known = this.k.holders.list('').filter((a) => !this.k.parents.hasFailedUs(a, now))
     const reqs = planRepairs({
@@ -74,8 +77,22 @@ export class RepairRequests {
     for (const r of reqs) {
       const prev = this.inFlight.get(r.n)
       this.inFlight.set(r.n, { peer: r.peer, at: now, tries: (prev?.tries ?? 0) + 1 })
-      node.send(r.peer, [{ type: 'PleaseSendContent', id: this.c.id, offset: r.n * CHUNK_SIZE, length: CHUNK_SIZE }])
+      node.send(r.peer, this.requestFor(r.n))
     }
+  }
+
+  /** What to ask for chunk `n`: only the blocks we lack (a lost datagram costs one block, not the
+   * chunk), only its record when every block is here, else the whole chunk. */
+  private requestFor(n: number): Message[] {
+    const id = this.c.id
+    const whole: Message[] = [{ type: 'PleaseSendContent', id, offset: n * CHUNK_SIZE, length: CHUNK_SIZE }]
+    const ranges = this.k.tracker.assembly.missingRanges(n)
+    if (!ranges) return whole
+    const rec = this.c.log.chunkRecord(n)
+    if (!rec) return ranges.length === 0 ? [{ type: 'PleaseSendChunkHashes', id, from: n, count: 1 }] : whole
+    const end = rec.length
+    const asks = ranges.filter((r) => r.offset < end).map((r): Message => ({ type: 'PleaseSendContent', id, offset: n * CHUNK_SIZE + r.offset, length: Math.min(r.length, end - r.offset) }))
+    return asks.length ? asks : whole
   }
 
   /** Asks for the oldest hole in our segment index (below the head's count or a record we hold),
@@ -110,10 +127,7 @@ export class RepairRequests {
     const parent = parents.parent(s)
     // The stripe parent is the natural holder, unless it has gone quiet: then it probably lacks
     // the chunk too (or is gone), and the parents of the other stripes, still pushing, go first.
-    // Quiet means quiet while the other stripes flow: when the whole stream pauses (or ended),
-    // every parent is silent and all of them remain the best holders.
-    const freshest = parents.freshestPush()
-    const quietAt = (i: number) => freshest - parents.pushAt(i) > QUIET_PARENT_MS && now - parents.pushAt(i) > QUIET_PARENT_MS
+    const quietAt = (i: number) => parents.quiet(i, now)
     const quiet = parent !== undefined && quietAt(s)
     const others = parents.all().filter((p, i): p is string => p !== undefined && i !== s && p !== parent && !quietAt(i))
     const rest = known.filter((p) => p !== parent && !others.includes(p) && !this.c.sourceAddrs.has(p))

@@ -9,7 +9,7 @@ import type { StreamLog } from '../../store/stream-log.ts'
 import type { SegmentRecord } from '../../store/stream-types.ts'
 import { CHUNK_SIZE } from '../../store/stream-types.ts'
 import type { Timer } from '../../util/timers.ts'
-import { START_SEGMENTS_BACK, judge, type LiveEdge, type SwarmContext } from './swarm-context.ts'
+import { PLAYOUT_DELAY_MS, START_SEGMENTS_BACK, judge, type LiveEdge, type SwarmContext } from './swarm-context.ts'
 import { Holders } from './holders.ts'
 import { SwarmStats } from './swarm-stats.ts'
 import { ChunkTracker } from './chunk-tracker.ts'
@@ -23,6 +23,7 @@ import type { SwarmStatus } from './swarm-status.ts'
 import { AudienceReporter } from '../telemetry/audience-reporter.ts'
 import type { AudienceView } from '../telemetry/audience-view.ts'
 import type { AudiencePoint } from '../telemetry/audience-history.ts'
+import { FANOUT } from '../stream-policy.ts'
 
 export { START_SEGMENTS_BACK, LIVE_WINDOW_CHUNKS, PLAYOUT_DELAY_MS } from './swarm-context.ts'
 export type { SwarmStatus } from './swarm-status.ts'
@@ -52,7 +53,9 @@ export class StreamSwarm extends EventEmitter {
   private headAskedAt = 0
   private closed = false
 
-  constructor(node: CjNode, log: StreamLog, init: { bootstrap?: string[] } = {}) {
+  /** `maxUploadBps`: the upload this viewer gives, bytes a second (`watch --max-upload`); a viewer
+   * that cannot carry a full interior node's children asks to be a leaf. */
+  constructor(node: CjNode, log: StreamLog, init: { bootstrap?: string[]; maxUploadBps?: number } = {}) {
     super()
     this.node = node
     this.log = log
@@ -66,9 +69,10 @@ export class StreamSwarm extends EventEmitter {
     this.swarmStats = new SwarmStats({ context })
     this.tracker = new ChunkTracker({ context })
     const budget = new SourceBudget({ context, stats: this.swarmStats })
-    this.parents = new StripeParents({ context, holders: this.holders }, { bootstrap })
+    const leaf = (): boolean => (this.children.capacity() ?? Infinity) < FANOUT
+    this.parents = new StripeParents({ context, holders: this.holders }, { bootstrap, leaf })
     const parts = { context, holders: this.holders, parents: this.parents, tracker: this.tracker, stats: this.swarmStats }
-    this.children = new Children({ ...parts, budget })
+    this.children = new Children({ ...parts, budget }, { maxUploadBps: init.maxUploadBps })
     this.repairs = new RepairRequests(parts)
     this.server = new ChunkServer({ ...parts, children: this.children, budget })
     this.receiver = new ChunkReceiver({ ...parts, repairs: this.repairs })
@@ -101,10 +105,13 @@ export class StreamSwarm extends EventEmitter {
     if (!rec) return
     if (this.isSource) this.swarmStats.produced(rec.length)
     this.edge.maxKnown = Math.max(this.edge.maxKnown, n + 1)
-    // Only what flows down the stripe is pushed on: a chunk we pulled is not forwarded, or a
-    // cycle of nodes cut off from the source would keep itself alive on its own repairs.
-    if (!this.isSource && !this.tracker.takeFromParent(n)) return
-    void this.children.push(n, rec)
+    if (this.isSource) { void this.children.push(n, rec); return }
+    // A chunk we pulled goes down the stripe too, flagged as a repair (children do not count it as
+    // their parent feeding them, so a cycle cannot live on its own repairs): one loss upstream
+    // then costs one pull, not one per node of the subtree. Only while a player can still use it.
+    const how = this.tracker.takeForwarding(n)
+    if (how === 'repair' && this.node.timers.now() - rec.time > PLAYOUT_DELAY_MS) return
+    void this.children.push(n, rec, how === 'repair')
   }
 
   private onLocalSegment = (seg: SegmentRecord): void => {

@@ -54,6 +54,7 @@ export class StripeParents {
   private readonly c: SwarmContext
   private readonly holders: Holders
   private readonly bootstrap: string[]
+  private readonly leaf: () => boolean
   private stripes: Stripe[] = Array.from({ length: STRIPES }, () => ({ pushAt: 0, pushedN: -1, since: 0, fed: false, subscribedAt: 0 }))
   /** Parents that fed us nothing while the other stripes flowed, until when: never asked again
    * meanwhile (a squatter says yes to everyone; ranking it last is not enough). */
@@ -61,10 +62,12 @@ export class StripeParents {
   /** Parents dropped for silence, and when (pruned past MAX_HOLDERS entries). */
   private droppedAt = new Map<string, number>()
 
-  constructor(components: { context: SwarmContext; holders: Holders }, init: { bootstrap: string[] }) {
+  /** `leaf`: whether we can carry too few children to be an interior node (said in every ask). */
+  constructor(components: { context: SwarmContext; holders: Holders }, init: { bootstrap: string[]; leaf?: () => boolean }) {
     this.c = components.context
     this.holders = components.holders
     this.bootstrap = init.bootstrap
+    this.leaf = init.leaf ?? (() => false)
   }
 
   state(s: number): StripeState {
@@ -94,6 +97,13 @@ export class StripeParents {
     return this.stripes.filter((st) => st.parent !== undefined && freshest - st.pushAt < QUIET_PARENT_MS).map((st) => st.parent as string)
   }
 
+  /** Stripe `s`'s parent is quiet while the others push. Quiet means quiet while the other
+   * stripes flow: when the whole stream pauses (or ended), every parent is silent and none is. */
+  quiet(s: number, now: number): boolean {
+    const at = this.stripes[s].pushAt
+    return this.freshestPush() - at > QUIET_PARENT_MS && now - at > QUIET_PARENT_MS
+  }
+
   freshestPush(): number { return Math.max(...this.stripes.map((st) => st.pushAt)) }
   pushAt(s: number): number { return this.stripes[s].pushAt }
 
@@ -108,6 +118,13 @@ export class StripeParents {
     st.pushAt = now
     st.pushedN = Math.max(st.pushedN, n)
     st.fed = true
+  }
+
+  /** A repair our parent forwarded: it is not late with chunk `n` (so not failing us), but it is no
+   * sign that its stripe flows either (see ChunkReceiver.onContent): its silence still counts. */
+  onRepaired(s: number, from: string, n: number): void {
+    const st = this.stripes[s]
+    if (st.parent === from) st.pushedN = Math.max(st.pushedN, n)
   }
 
   onSubscribed(m: MessageOf<'IWillKeepSendingYou'>, ctx: Ctx): void {
@@ -180,7 +197,7 @@ export class StripeParents {
           this.rejoinAfterFailure(s, p, now)
         } else if (now - st.subscribedAt > RESUBSCRIBE_MS) {
           st.subscribedAt = now
-          node.send(p, [{ type: 'PleaseKeepSendingMe', id: this.c.id, stripe: s, from: this.c.edge.maxKnown }])
+          node.send(p, [{ type: 'PleaseKeepSendingMe', id: this.c.id, stripe: s, from: this.c.edge.maxKnown, ...(this.leaf() ? { leaf: true } : {}) }])
         }
         continue
       }
@@ -230,7 +247,7 @@ export class StripeParents {
   }
 
   private subscription(s: number, j: Join): Message {
-    return { type: 'PleaseKeepSendingMe', id: this.c.id, stripe: s, from: this.catchUpFrom(s), ...(j.failed ? { failed: j.failed } : {}) }
+    return { type: 'PleaseKeepSendingMe', id: this.c.id, stripe: s, from: this.catchUpFrom(s), ...(j.failed ? { failed: j.failed } : {}), ...(this.leaf() ? { leaf: true } : {}) }
   }
 
   private advanceJoin(s: number): void {
