@@ -2,6 +2,7 @@
 //   [--delay ms] [--jitter ms] [--loss p|p%] [--churn 20%/min] [--upload-capacity copies] [--source-capacity copies]
 //   [--bitrate 2M] [--join-spread ms] [--bootstrap-viewers k] [--json-codec] [--wall-limit s] [--seed n] [--json file]`
 //   [--uplinks 30%=0.5,10%=0.05]  (shares of the viewers with another upload capacity, in copies)
+//   [--audience]  (the audience telemetry against the truth: counts, merged p95, cost; src/sim/audience-run.ts)
 //   [--all | --scenario loss1|loss3|churn20|churn50|uneven|flash ...] [--chart file.svg] [--compare before.json] [--label name]
 // --all runs issue 12's scenarios (simulate-scenarios.ts) at --viewers, prints their table, then the
 // loss sweep (0 to 5 %) and writes its chart (--chart, default simulate-loss.svg), with the sweep of
