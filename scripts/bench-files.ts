@@ -1,11 +1,14 @@
 // File transfer benchmark over loopback UDP, every peer in its own process. Prints, in one run,
 // MiB/s, CPU seconds per MiB on each side and peak RSS for:
-//   ours -> ours, 3 of ours -> ours, a classic peer (4096-byte blocks, no extension) -> ours,
+//   ours -> ours, 3 of ours -> ours, a classic peer (4096-byte blocks, no extension) -> ours, the same
+//   serving 40 KiB answers as the Rust node does when asked -> ours,
 //   ours -> a classic getter, the real Ruby client both ways (with --ruby <cjp2p.rb>), and a big
 //   file from one seeder (memory must stay flat).
 // The classic peer is scripts/classic-peer.ts. Start-up (process spawn to a bound node) is measured
 // apart from the transfer; `get` through the CLI adds the CLI's own start-up on top.
-//   npm run bench:files [-- --mib 64] [--big-mib 1024] [--ruby path/to/cjp2p.rb] [--only ours]
+//   npm run bench:files [-- --mib 64] [--big-mib 1024] [--ruby path/to/cjp2p.rb] [--only ours] [--reps 3]
+// With --reps N every 64 MiB row is run N times and each column shows its median (a shared machine
+// makes single runs vary by 2x).
 // BENCH_PROF=<dir> writes a V8 CPU profile of every worker there.
 import { fork, spawn } from 'node:child_process'
 import type { ChildProcess } from 'node:child_process'
@@ -20,13 +23,14 @@ import dgram from 'node:dgram'
 const MIB = 1024 * 1024
 const { values: args } = parseArgs({ options: {
   mib: { type: 'string', default: '64' }, 'big-mib': { type: 'string', default: '1024' },
-  ruby: { type: 'string' }, only: { type: 'string' },
+  ruby: { type: 'string' }, only: { type: 'string' }, reps: { type: 'string', default: '1' },
 } })
+const reps = Math.max(1, Number(args.reps))
 const sizeMiB = Number(args.mib)
 const bigMiB = Number(args['big-mib'])
 const WORKER = new URL('./file-node-worker.ts', import.meta.url).pathname
 
-type Mode = 'ours' | 'classic'
+type Mode = 'ours' | 'classic' | 'classic-40k'
 interface Worker { proc: ChildProcess; address: string; startupMs: number; call(m: object): Promise<Record<string, unknown>> }
 
 async function spawnWorker(dir: string, mode: Mode): Promise<Worker> {
@@ -59,13 +63,24 @@ async function stop(w: Worker): Promise<void> {
 }
 
 interface Row { scenario: string; 'MiB/s': string; 'transfer s': string; 'get CPU s/MiB': string; 'seed CPU s/MiB': string; 'get peak RSS MiB': string; 'seed peak RSS MiB': string }
+type Figures = [mib: number, seconds: number, getCpu: number, seedCpu: number, getRss: number, seedRss: number]
+const median = (xs: number[]) => { const s = [...xs].sort((a, b) => a - b); return s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2 }
+
+/** Runs a scenario `reps` times; the row holds each figure's median (MiB/s from the median time). */
+async function repeated(name: string, run: () => Promise<Figures>): Promise<Row> {
+  const runs: Figures[] = []
+  for (let i = 0; i < reps; i++) runs.push(await run())
+  const col = (k: number) => median(runs.map((r) => r[k]))
+  return row(reps > 1 ? `${name} (median of ${reps})` : name, col(0), col(1), col(2), col(3), col(4), col(5))
+}
+
 const row = (scenario: string, mib: number, seconds: number, getCpu: number, seedCpu: number, getRss: number, seedRss: number): Row => ({
   scenario, 'MiB/s': (mib / seconds).toFixed(1), 'transfer s': seconds.toFixed(2),
   'get CPU s/MiB': (getCpu / mib).toFixed(4), 'seed CPU s/MiB': (seedCpu / mib).toFixed(4),
   'get peak RSS MiB': getRss.toFixed(0), 'seed peak RSS MiB': seedRss.toFixed(0),
 })
 
-async function scenario(name: string, root: string, file: string, mib: number, seeders: Mode[], getterMode: Mode): Promise<{ row: Row; startupMs: number }> {
+async function scenario(name: string, root: string, file: string, mib: number, seeders: Mode[], getterMode: Mode, startups?: number[]): Promise<Figures> {
   const workers: Worker[] = []
   try {
     for (const [i, m] of seeders.entries()) workers.push(await spawnWorker(await mkdtemp(join(root, `seed${i}-`)), m))
@@ -79,7 +94,8 @@ async function scenario(name: string, root: string, file: string, mib: number, s
     const seedCpu = after.reduce((n, s, i) => n + (s.cpuSeconds as number) - (before[i].cpuSeconds as number), 0)
     const seedRss = Math.max(...after.map((s) => s.peakRssMiB as number))
     if (process.env.BENCH_VERBOSE) console.error(name, JSON.stringify((got.result as { stats?: unknown }).stats))
-    return { row: row(name, mib, got.seconds as number, got.cpuSeconds as number, seedCpu, got.peakRssMiB as number, seedRss), startupMs: getter.startupMs }
+    startups?.push(getter.startupMs)
+    return [mib, got.seconds as number, got.cpuSeconds as number, seedCpu, got.peakRssMiB as number, seedRss]
   } finally {
     await Promise.all(workers.map(stop))
   }
@@ -118,46 +134,48 @@ function cpuOfPid(pid: number): number {
 }
 
 async function rubyRuns(root: string, file: string, id: string, mib: number): Promise<Row[]> {
-  const rows: Row[] = []
-  // Ruby seeds, ours gets.
-  {
-    const dir = await mkdtemp(join(root, 'ruby-seed-'))
-    await mkdir(join(dir, 'shared'), { recursive: true })
-    await copyFile(file, join(dir, 'shared', id))
-    const port = await freePort()
-    const script = await rubyScript(dir, port)
-    if (!script) return [{ ...row('Ruby client: script not recognised, skipped', 1, 1, 0, 0, 0, 0) }]
-    const ruby = spawn('ruby', [script], { cwd: dir, stdio: 'ignore' })
+  if (!await rubyScript(root, await freePort())) return [{ ...row('Ruby client: script not recognised, skipped', 1, 1, 0, 0, 0, 0) }]
+  return [await repeated('Ruby client -> ours', () => rubySeeds(root, file, id, mib)), await repeated('ours -> Ruby client', () => rubyGets(root, file, id, mib))]
+}
+
+/** Ruby seeds, ours gets. */
+async function rubySeeds(root: string, file: string, id: string, mib: number): Promise<Figures> {
+  const dir = await mkdtemp(join(root, 'ruby-seed-'))
+  await mkdir(join(dir, 'shared'), { recursive: true })
+  await copyFile(file, join(dir, 'shared', id))
+  const port = await freePort()
+  const script = (await rubyScript(dir, port))!
+  const ruby = spawn('ruby', [script], { cwd: dir, stdio: 'ignore' })
+  try {
+    await new Promise((r) => setTimeout(r, 500))
+    const getter = await spawnWorker(await mkdtemp(join(root, 'get-')), 'ours')
     try {
-      await new Promise((r) => setTimeout(r, 500))
-      const getter = await spawnWorker(await mkdtemp(join(root, 'get-')), 'ours')
-      try {
-        const got = await getter.call({ cmd: 'get', id, peers: [`127.0.0.1:${port}`] })
-        rows.push(row('Ruby client -> ours', mib, got.seconds as number, got.cpuSeconds as number, cpuOfPid(ruby.pid!), got.peakRssMiB as number, NaN))
-      } finally { await stop(getter) }
+      const got = await getter.call({ cmd: 'get', id, peers: [`127.0.0.1:${port}`] })
+      return [mib, got.seconds as number, got.cpuSeconds as number, cpuOfPid(ruby.pid!), got.peakRssMiB as number, NaN]
+    } finally { await stop(getter) }
+  } finally { ruby.kill('SIGKILL') }
+}
+
+/** Ours seeds, Ruby gets (it never exits: done when the file lands in its shared/). */
+async function rubyGets(root: string, file: string, id: string, mib: number): Promise<Figures> {
+  const seeder = await spawnWorker(await mkdtemp(join(root, 'seed-')), 'ours')
+  const dir = await mkdtemp(join(root, 'ruby-get-'))
+  try {
+    await seeder.call({ cmd: 'share', path: file })
+    const before = await seeder.call({ cmd: 'stats' })
+    const script = (await rubyScript(dir, await freePort(), seeder.address))!
+    const t0 = performance.now()
+    const ruby = spawn('ruby', [script, id], { cwd: dir, stdio: 'ignore' })
+    try {
+      const target = join(dir, 'shared', id)
+      while (!existsSync(target) && performance.now() - t0 < 300_000) await new Promise((r) => setTimeout(r, 20))
+      const seconds = (performance.now() - t0) / 1000
+      const ok = existsSync(target) && createHash('sha256').update(await readFile(target)).digest('hex') === id
+      const after = await seeder.call({ cmd: 'stats' })
+      if (!ok) throw new Error('ours -> Ruby client: the file did not arrive intact')
+      return [mib, seconds, cpuOfPid(ruby.pid!), (after.cpuSeconds as number) - (before.cpuSeconds as number), NaN, after.peakRssMiB as number]
     } finally { ruby.kill('SIGKILL') }
-  }
-  // Ours seeds, Ruby gets (it never exits: done when the file lands in its shared/).
-  {
-    const seeder = await spawnWorker(await mkdtemp(join(root, 'seed-')), 'ours')
-    const dir = await mkdtemp(join(root, 'ruby-get-'))
-    try {
-      await seeder.call({ cmd: 'share', path: file })
-      const before = await seeder.call({ cmd: 'stats' })
-      const script = (await rubyScript(dir, await freePort(), seeder.address))!
-      const t0 = performance.now()
-      const ruby = spawn('ruby', [script, id], { cwd: dir, stdio: 'ignore' })
-      try {
-        const target = join(dir, 'shared', id)
-        while (!existsSync(target) && performance.now() - t0 < 300_000) await new Promise((r) => setTimeout(r, 20))
-        const seconds = (performance.now() - t0) / 1000
-        const ok = existsSync(target) && createHash('sha256').update(await readFile(target)).digest('hex') === id
-        const after = await seeder.call({ cmd: 'stats' })
-        rows.push(row(ok ? 'ours -> Ruby client' : 'ours -> Ruby client: FAILED', mib, seconds, cpuOfPid(ruby.pid!), (after.cpuSeconds as number) - (before.cpuSeconds as number), NaN, after.peakRssMiB as number))
-      } finally { ruby.kill('SIGKILL') }
-    } finally { await stop(seeder) }
-  }
-  return rows
+  } finally { await stop(seeder) }
 }
 
 async function randomFile(path: string, mib: number): Promise<void> {
@@ -178,22 +196,21 @@ try {
     ['ours -> ours', ['ours'], 'ours'],
     ['3 of ours -> ours', ['ours', 'ours', 'ours'], 'ours'],
     ['classic peer (emulated) -> ours', ['classic'], 'ours'],
+    ['classic peer, 40 KiB answers (Rust clamp, emulated) -> ours', ['classic-40k'], 'ours'],
     ['ours -> classic getter (emulated)', ['ours'], 'classic'],
   ]
   for (const [name, seeders, getter] of plan) {
     if (!want(name)) continue
-    const r = await scenario(name, root, file, sizeMiB, seeders, getter)
-    rows.push(r.row)
-    if (getter === 'ours') startups.push(r.startupMs)
+    rows.push(await repeated(name, () => scenario(name, root, file, sizeMiB, seeders, getter, getter === 'ours' ? startups : undefined)))
   }
   if (args.ruby && want('Ruby')) rows.push(...await rubyRuns(root, file, id, sizeMiB))
   if (bigMiB > 0 && want('big')) {
     const big = join(root, 'big.bin')
     await rm(file)
     await randomFile(big, bigMiB)
-    rows.push((await scenario(`ours -> ours, ${bigMiB} MiB`, root, big, bigMiB, ['ours'], 'ours')).row)
+    rows.push(row(`ours -> ours, ${bigMiB} MiB`, ...await scenario('big', root, big, bigMiB, ['ours'], 'ours')))
   }
-  console.log(`${sizeMiB} MiB file over loopback UDP on ${os.cpus().length} CPUs; each peer its own process; classic = 4096-byte blocks, one request per datagram`)
+  console.log(`${sizeMiB} MiB file over loopback UDP on ${os.cpus().length} CPUs; each peer its own process; classic = 4096-byte blocks, no extension (its getter asks one block per datagram)`)
   console.table(rows)
   startups.sort((a, b) => a - b)
   if (startups.length) console.log(`getter start-up (fork to a bound node, under tsx): median ${startups[startups.length >> 1].toFixed(0)} ms; not included in 'transfer s'`)

@@ -1,10 +1,13 @@
 // A classic cjp2p peer on a bare UDP socket, written from how the existing implementations behave
-// on the wire (PROTOCOL.md), not from their code: 4096-byte blocks, one request per datagram, no
+// on the wire (PROTOCOL.md), not from their code: 4096-byte blocks, every request of a datagram
+// answered in one datagram (as the Rust node does), its own fetch one request per datagram, no
 // extension messages. Tests and `npm run bench:files` use it to stand for the Rust node and the Ruby
 // client where those cannot run.
 //   cookie: 'always' echoes the cookie we were asked to return on every datagram (Rust); 'never'
 //   never does and never asks for one (the Ruby client as observed: it stays unverified).
 //   listsAsker: its Peers and MaybeTheyHaveSome name the asker itself (both do).
+//   maxLength: the most data bytes per answer: 4096 by default (the Ruby client relaying a file),
+//   0xa000 for the Rust node's clamp.
 import dgram from 'node:dgram'
 import { createHash } from 'node:crypto'
 import { closeSync, openSync, fstatSync, readSync } from 'node:fs'
@@ -12,7 +15,7 @@ import { closeSync, openSync, fstatSync, readSync } from 'node:fs'
 export const CLASSIC_BLOCK = 4096
 type Raw = Record<string, unknown>
 
-export interface ClassicInit { cookie: 'always' | 'never'; listsAsker?: boolean; host?: string }
+export interface ClassicInit { cookie: 'always' | 'never'; listsAsker?: boolean; host?: string; maxLength?: number }
 
 export class ClassicPeer {
   readonly sock: dgram.Socket
@@ -81,7 +84,7 @@ export class ClassicPeer {
     const f = this.files.get(req.id as string)
     if (!f) return this.init.listsAsker ? [{ MaybeTheyHaveSome: { id: req.id, peers: [from] } }] : []
     const offset = Number(req.offset)
-    const n = Math.max(0, Math.min(Number(req.length), CLASSIC_BLOCK, f.size - offset))
+    const n = Math.max(0, Math.min(Number(req.length), this.init.maxLength ?? CLASSIC_BLOCK, f.size - offset))
     const data = Buffer.allocUnsafe(n)
     if (n > 0) readSync(f.fd, data, 0, n, offset)
     return [{ Content: { id: req.id, offset, base64: data.toString('base64'), eof: f.size } }]

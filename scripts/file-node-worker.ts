@@ -1,7 +1,8 @@
 // A file-sharing peer in its own process, driven over IPC by scripts/bench-files.ts, so the CPU time
 // and memory of each side of a transfer can be measured apart.
-//   argv: <dir> [ours|classic]   ours: a CjNode with store and file server (default);
-//                                classic: scripts/classic-peer.ts (4096-byte blocks, no extension)
+//   argv: <dir> [ours|classic|classic-40k]   ours: a CjNode with store and file server (default);
+//                                classic: scripts/classic-peer.ts (4096-byte blocks, no extension);
+//                                classic-40k: the same serving up to 40 KiB an answer (the Rust node's clamp)
 //   parent -> child: {cmd:'share', path} | {cmd:'get', id, peers} | {cmd:'stats'} | {cmd:'exit'}
 //   child -> parent: {ready, address} then one reply per command: {ok:true, ...} | {ok:false, error}
 // `get` on our node works as the CLI does: the peers are configured (bootstrap), the node starts
@@ -16,7 +17,7 @@ import { ClassicPeer } from './classic-peer.ts'
 type Command = { cmd: 'share'; path: string } | { cmd: 'get'; id: string; peers: string[] } | { cmd: 'stats' } | { cmd: 'exit' }
 
 const dir = process.argv[2]
-const mode = process.argv[3] === 'classic' ? 'classic' : 'ours'
+const mode = process.argv[3] === 'classic' || process.argv[3] === 'classic-40k' ? process.argv[3] : 'ours'
 if (!dir || !process.send) {
   process.stderr.write('usage: run by scripts/bench-files.ts (forked with IPC) with a data dir argument\n')
   process.exit(2)
@@ -51,7 +52,7 @@ async function ourPeer(): Promise<Peer> {
 }
 
 async function classicPeer(): Promise<Peer> {
-  const p = await ClassicPeer.open({ cookie: 'always' })
+  const p = await ClassicPeer.open({ cookie: 'always', maxLength: mode === 'classic-40k' ? 0xa000 : undefined })
   return {
     address: p.address,
     share: async (path) => p.share(path),
@@ -60,7 +61,7 @@ async function classicPeer(): Promise<Peer> {
   }
 }
 
-const peer = mode === 'classic' ? await classicPeer() : await ourPeer()
+const peer = mode === 'ours' ? await ourPeer() : await classicPeer()
 process.on('message', (m: Command) => {
   void (async () => {
     try {

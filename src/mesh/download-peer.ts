@@ -4,6 +4,9 @@
 import { RequestWindow } from './request-window.ts'
 import type { PeerAnswer } from './transfer-error.ts'
 
+/** Peers one download talks to: more add requests and bookkeeping, not speed. Each has a slot
+ * below this, part of its requests' keys. */
+export const MAX_DOWNLOAD_PEERS = 64
 /** Timeouts in a row after which a peer counts as gone for now and its blocks go to others. */
 export const GONE_AFTER_TIMEOUTS = 3
 /** Useless answers (short data, as to an unproven address) in a row after which a peer is dropped. */
@@ -26,6 +29,9 @@ export class DownloadPeer {
   shortInRow = 0
   restUntil = 0
   rests = 0
+  /** Blocks it gives per answer when asked for more, once an answer showed it (a classic peer: one
+   * for the Ruby client relaying and our emulation, ten for the Rust node's 40 KiB clamp). */
+  answerRun?: number
   /** Not before this time (our own anti-amplification budget toward it was exhausted). */
   notBefore = 0
   /** When we first asked it, and what it has answered so far (reported once per change). */
@@ -33,16 +39,17 @@ export class DownloadPeer {
   answer?: PeerAnswer
 
   /** Requests sent to it in order (key and sequence), answered ones included; trimmed as answers pass them. */
-  private sentLog: { seq: number; key: string }[] = []
+  private sentLog: { seq: number; key: number }[] = []
   private sentHead = 0
 
-  constructor(readonly addr: string) {}
+  /** `slot`: its index among the download's peers, below MAX_DOWNLOAD_PEERS. */
+  constructor(readonly addr: string, readonly slot: number) {}
 
-  logSent(seq: number, key: string): void { this.sentLog.push({ seq, key }) }
+  logSent(seq: number, key: number): void { this.sentLog.push({ seq, key }) }
 
   /** Requests overtaken by the answer to `seq`; the caller keeps those still outstanding as lost. */
-  overtaken(seq: number): { seq: number; key: string }[] {
-    const out: { seq: number; key: string }[] = []
+  overtaken(seq: number): { seq: number; key: number }[] {
+    const out: { seq: number; key: number }[] = []
     while (this.sentHead < this.sentLog.length && this.sentLog[this.sentHead].seq < seq - REORDER_SEQS) out.push(this.sentLog[this.sentHead++])
     if (this.sentHead > 1024) { this.sentLog = this.sentLog.slice(this.sentHead); this.sentHead = 0 }
     return out

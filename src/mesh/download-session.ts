@@ -12,7 +12,7 @@ import type { CjNode } from './node.ts'
 import type { MessageOf } from './messages.ts'
 import { BLOCK_SIZE, MAX_REQUEST_LENGTH } from './messages.ts'
 import { BlockPlan } from './block-plan.ts'
-import { DownloadPeer } from './download-peer.ts'
+import { DownloadPeer, MAX_DOWNLOAD_PEERS } from './download-peer.ts'
 import { FileRouter } from './file-router.ts'
 import { dataBytesFitting } from './file-server.ts'
 import { RequestBook } from './request-book.ts'
@@ -27,8 +27,7 @@ import type { Logger } from '../util/logger.ts'
 import type { MetricsSink } from '../metrics/types.ts'
 import type { Timer } from '../util/timers.ts'
 
-/** Peers one download talks to: more add requests and bookkeeping, not speed. */
-export const MAX_DOWNLOAD_PEERS = 64
+export { MAX_DOWNLOAD_PEERS } from './download-peer.ts'
 /** How often the sweep runs: well under the smallest timeout, cheap with a few thousand requests. */
 const SWEEP_MS = 50
 /** Blocks received but not yet on disk (8 MiB), past which no new requests go out: a disk slower
@@ -36,9 +35,20 @@ const SWEEP_MS = 50
 export const MAX_QUEUED_WRITES = 2048
 /** Blocks per write: consecutive blocks go to disk in one writev, up to 1 MiB. */
 const MAX_WRITE_RUN = 256
-/** Requests in one datagram to a peer of ours (others get one per datagram, as they answer all of a
- * datagram in one reply). */
+/** Requests in one datagram to a peer of ours (each is answered in its own datagram). */
 const MAX_BATCH = 32
+/** Bytes of a classic answer besides its base64: id, offset, eof and a cookie echo. */
+const CLASSIC_ANSWER_OVERHEAD = 400
+/** Requests in one datagram to a classic peer. The Rust node answers all of a datagram in one
+ * datagram (the Ruby client one each), so a batch is sized for its answers to fit one datagram of
+ * the path: 8 answers of 4096 bytes on loopback (about 45 KB of the 64 KiB), one where datagrams
+ * stay at the LCDP size, as a bigger answer would be fragmented on the way. Fewer, bigger datagrams
+ * cost both sides less. */
+const MAX_CLASSIC_BATCH = 8
+/** Data asked of one classic peer and not yet answered: under the 4 MiB receive buffer, so a getter
+ * that stalls a moment loses no answers. The request window counts requests, and a classic peer's
+ * answers are 4 KiB to 40 KiB; 3 MiB in flight is still twice what 64 MiB/s over a 20 ms RTT needs. */
+const MAX_CLASSIC_IN_FLIGHT_BYTES = 3 << 20
 
 export class DownloadSession {
   private log: Logger
@@ -59,6 +69,9 @@ export class DownloadSession {
   /** Blocks accepted and not yet handed to the store, written together on the next turn of the event loop. */
   private queued = new Map<number, Buffer>()
   private flushScheduled = false
+  /** Peers whose window an answer freed: refilled once the whole datagram has been read, so that
+   * the answers in one datagram are followed by one datagram of requests, not one each. */
+  private toPump = new Set<DownloadPeer>()
   /** Blocks accepted and not yet on disk (queued or being written). */
   private unwritten = 0
   private meter: ProgressMeter
@@ -106,7 +119,8 @@ export class DownloadSession {
     if (this.peers.size >= MAX_DOWNLOAD_PEERS) return
     const known = this.node.peers.get(addr)
     if (known && this.node.peers.isBanned(known)) return
-    const p = new DownloadPeer(addr)
+    // Peers are never removed from a download (a dropped one stays, dropped), so slots stay unique.
+    const p = new DownloadPeer(addr, this.peers.size)
     this.peers.set(addr, p)
     if (this.timer) this.pump(p)
   }
@@ -147,7 +161,7 @@ export class DownloadSession {
     let peer = this.peers.get(from)
     if (!peer) { this.join(from); peer = this.peers.get(from); if (!peer) return }
     const first = m.offset / BLOCK_SIZE
-    const req = this.requests.take(first, from)
+    const req = this.requests.take(first, peer)
     if (!this.adopt(m.eof)) { this.drop(peer, 'claims another size'); return }
     const plan = this.plan!
     let good = 0
@@ -164,6 +178,8 @@ export class DownloadSession {
       this.requests.settle(req)
       const now = this.node.timers.now()
       if (good > 0) {
+        // Fewer whole blocks than asked, short of the end: what this peer gives per answer.
+        if (good < req.count && first + good < plan.count) peer.answerRun = good
         this.answered(peer, 'supplying')
         this.lastBlockAt = now
         peer.answered(req.retry ? undefined : now - req.sentAt)
@@ -177,7 +193,12 @@ export class DownloadSession {
     } else if (good > 0) {
       peer.answeredLate()
     }
-    if (!this.maybeFinish()) this.pump(peer)
+    if (!this.maybeFinish()) this.pumpSoon(peer)
+  }
+
+  private pumpSoon(peer: DownloadPeer): void {
+    if (this.toPump.size === 0) queueMicrotask(() => { for (const p of this.toPump) this.pump(p); this.toPump.clear() })
+    this.toPump.add(peer)
   }
 
   private accept(i: number, bytes: Buffer, peer: DownloadPeer): void {
@@ -225,18 +246,33 @@ export class DownloadSession {
   /** Fills one peer's window with the next missing blocks (or, at the end, with duplicates of the
    * oldest outstanding requests to others). */
   private pump(peer: DownloadPeer): void {
-    if (this.done) return
-    const now = this.node.timers.now()
-    if (now < peer.notBefore || this.unwritten >= MAX_QUEUED_WRITES) return
     const info = this.node.peers.get(peer.addr)
-    const ours = info?.speaksStreams === true
+    if (info?.speaksStreams === true) { this.sendBatch(peer, MAX_BATCH, Math.min(this.ourRangeBlocks, dataBytesFitting(this.node.datagramLimit(info)) / BLOCK_SIZE)); return }
+    // A classic peer is asked for as much as one answer datagram of the path carries (the Rust node
+    // serves up to 40 KiB, the Ruby client what is asked) until an answer shows it gives less.
+    const path = this.node.pathLimit(peer.addr)
+    const run = peer.answerRun ?? Math.min(MAX_REQUEST_LENGTH, dataBytesFitting(path)) / BLOCK_SIZE
+    const batch = Math.max(1, Math.min(MAX_CLASSIC_BATCH, Math.floor(path / (Math.ceil(run * BLOCK_SIZE / 3) * 4 + CLASSIC_ANSWER_OVERHEAD))))
+    const room = () => Math.min(peer.room(), Math.floor(MAX_CLASSIC_IN_FLIGHT_BYTES / (run * BLOCK_SIZE)) - peer.win.inFlight)
+    // A short batch only when little is in flight: the answers on their way free a full one, and a
+    // short batch sent now would come back as a short answer and keep the exchange fragmented.
+    while (room() >= batch || (room() > 0 && peer.win.inFlight < batch)) {
+      if (!this.sendBatch(peer, Math.min(batch, room()), run)) return
+    }
+  }
+
+  /** Sends up to `max` requests of up to `run` blocks each to a peer in one datagram; false if none went. */
+  private sendBatch(peer: DownloadPeer, max: number, run: number): boolean {
+    if (this.done) return false
+    const now = this.node.timers.now()
+    if (now < peer.notBefore || this.unwritten >= MAX_QUEUED_WRITES) return false
     const out: BlockRequest[] = []
-    while (peer.room() > out.length && out.length < (ours ? MAX_BATCH : 1)) {
-      const r = this.requests.next(peer, ours ? Math.min(this.ourRangeBlocks, dataBytesFitting(this.node.datagramLimit(info)) / BLOCK_SIZE) : 1, now)
+    while (peer.room() > out.length && out.length < max) {
+      const r = this.requests.next(peer, run, now)
       if (!r) break
       out.push(r)
     }
-    if (out.length === 0) return
+    if (out.length === 0) return false
     const msgs = out.map((r) => ({ type: 'PleaseSendContent' as const, id: this.id, offset: r.first * BLOCK_SIZE, length: r.count * BLOCK_SIZE }))
     const sent = this.node.send(peer.addr, msgs, 'file', 'relay')
     if (sent === 0) {
@@ -244,12 +280,12 @@ export class DownloadSession {
       // allowance returns after 10 s); the sweep tries again.
       for (const r of out) this.requests.release(r, false)
       peer.notBefore = now + 1000
-      return
+      return false
     }
     this.stats.requests += out.length
     for (const r of out) { r.seq = peer.win.sent(); r.deadline = now + peer.win.rtoMs; peer.logSent(r.seq, r.key) }
     peer.askedAt ??= now
-    if (!ours && peer.room() > 0) this.pump(peer)
+    return true
   }
 
   private drop(peer: DownloadPeer, why: string): void {

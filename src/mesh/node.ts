@@ -174,10 +174,12 @@ export class CjNode extends EventEmitter {
 
   /** Our IAlsoSpeak to one address: the extension we speak and the largest datagram we accept from it. */
   capabilities(to?: string): Message {
-    return { type: 'IAlsoSpeak', extensions: [OUR_EXTENSION], maxDatagramBytes: this.ourLimit(to) }
+    return { type: 'IAlsoSpeak', extensions: [OUR_EXTENSION], maxDatagramBytes: this.pathLimit(to) }
   }
 
-  private ourLimit(addr: string | undefined): number {
+  /** The largest datagram the path to `addr` carries in our judgement (--max-datagram, or the UDP
+   * maximum on loopback), whoever the peer is. */
+  pathLimit(addr: string | undefined): number {
     const n = this.init.ourDatagramBytes ?? SMALL_DATAGRAM_BYTES
     return addr !== undefined && isLoopback(addr) ? Math.max(n, LOOPBACK_DATAGRAM_BYTES) : n
   }
@@ -185,7 +187,7 @@ export class CjNode extends EventEmitter {
   /** The largest datagram we send a peer: more than the LCDP size only to a verified peer of ours
    * that said it takes more (IAlsoSpeak). */
   datagramLimit(peer: Peer): number {
-    const ours = this.ourLimit(peer.addr)
+    const ours = this.pathLimit(peer.addr)
     return peer.speaksStreams && peer.verified ? Math.min(ours, peer.maxDatagramBytes ?? ours) : SMALL_DATAGRAM_BYTES
   }
 

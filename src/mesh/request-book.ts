@@ -2,10 +2,15 @@
 // they were sent. The book decides what a peer asks for next: the first missing blocks, or in the
 // endgame a second copy of a request another peer has been slow to answer.
 import type { BlockPlan } from './block-plan.ts'
+import { MAX_DOWNLOAD_PEERS } from './download-peer.ts'
 import type { DownloadPeer } from './download-peer.ts'
 
+/** A request's key: its first block and the asking peer's slot, as one number (a string key cost a
+ * concatenation per block in profiles); exact far beyond the 2^24 blocks of the largest file. */
+const keyOf = (first: number, peer: DownloadPeer): number => first * MAX_DOWNLOAD_PEERS + peer.slot
+
 export interface BlockRequest {
-  key: string
+  key: number
   peer: DownloadPeer
   first: number
   count: number
@@ -17,19 +22,19 @@ export interface BlockRequest {
 }
 
 export class RequestBook {
-  private open = new Map<string, BlockRequest>()
+  private open = new Map<number, BlockRequest>()
   /** Keys that went unanswered once: bounded by blocks x peers of one download. */
-  private unanswered = new Set<string>()
+  private unanswered = new Set<number>()
 
   constructor(private plan: () => BlockPlan | undefined) {}
 
   get size(): number { return this.open.size }
   values(): IterableIterator<BlockRequest> { return this.open.values() }
-  get(key: string): BlockRequest | undefined { return this.open.get(key) }
+  get(key: number): BlockRequest | undefined { return this.open.get(key) }
 
-  /** Removes and returns the request an answer at `first` from `addr` belongs to. */
-  take(first: number, addr: string): BlockRequest | undefined {
-    const key = `${first}@${addr}`
+  /** Removes and returns the request an answer at `first` from `peer` belongs to. */
+  take(first: number, peer: DownloadPeer): BlockRequest | undefined {
+    const key = keyOf(first, peer)
     const r = this.open.get(key)
     if (r) this.open.delete(key)
     return r
@@ -39,7 +44,7 @@ export class RequestBook {
   next(peer: DownloadPeer, maxRun: number, now: number): BlockRequest | undefined {
     const run = this.pick(peer, maxRun, now)
     if (!run) return undefined
-    const key = `${run.first}@${peer.addr}`
+    const key = keyOf(run.first, peer)
     const r: BlockRequest = { key, peer, first: run.first, count: run.count, seq: 0, sentAt: now, deadline: 0, retry: this.unanswered.has(key) }
     this.open.set(key, r)
     return r
@@ -48,7 +53,7 @@ export class RequestBook {
   private pick(peer: DownloadPeer, maxRun: number, now: number): { first: number; count: number } | undefined {
     const plan = this.plan()
     // Size unknown: ask for block 0 to learn it (one such probe per peer).
-    if (!plan) return this.open.has(`0@${peer.addr}`) ? undefined : { first: 0, count: 1 }
+    if (!plan) return this.open.has(keyOf(0, peer)) ? undefined : { first: 0, count: 1 }
     const run = plan.take(maxRun)
     if (run) return run
     // Endgame: every missing block is requested. Ask for a copy of one another peer has not
@@ -56,7 +61,7 @@ export class RequestBook {
     for (const r of this.open.values()) {
       if (r.peer === peer || now - r.sentAt < 1.5 * (r.peer.win.srttMs ?? 100)) continue
       for (let i = r.first; i < r.first + r.count; i++) {
-        if (!this.open.has(`${i}@${peer.addr}`) && plan.duplicate(i)) return { first: i, count: 1 }
+        if (!this.open.has(keyOf(i, peer)) && plan.duplicate(i)) return { first: i, count: 1 }
       }
     }
     return undefined

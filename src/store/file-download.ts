@@ -161,6 +161,7 @@ export class Download {
       this.writing.delete(i)
     }
     this.markWritten(i)
+    this.hashWritten(i, [bytes])
     this.advanceHash()
     if (this.pending.length >= this.batch) await this.flush()
     else this.scheduleFlush()
@@ -193,6 +194,7 @@ export class Download {
       for (let k = 0; k < blocks.length; k++) this.writing.delete(first + k)
     }
     for (let k = 0; k < blocks.length; k++) this.markWritten(first + k)
+    this.hashWritten(first, blocks)
     this.advanceHash()
     // The sync runs behind the writes (its commits are chained): a write need not wait for the
     // disk to confirm 4 MiB, only its bit does.
@@ -201,7 +203,6 @@ export class Download {
     return blocks.length
   }
 
-  /** Hashes the written prefix in HASH_READ_BYTES pieces (from the page cache) while it grows. */
   /** A block is on disk: its bit is set now, made durable with the next batch. */
   private markWritten(i: number): void {
     this.have[i >> 3] |= 1 << (i & 7)
@@ -209,6 +210,24 @@ export class Download {
     this.pending.push(i)
   }
 
+  /** Hashes blocks just written straight from memory when they continue the hashed prefix (the
+   * usual case, blocks coming first-missing-first), so that prefix is never read back. Not while a
+   * read-back is under way: its piece comes first. */
+  private hashWritten(first: number, blocks: Uint8Array[]): void {
+    if (this.hashing || this.closing) return
+    let pos = first * BLOCK_SIZE
+    for (const b of blocks) {
+      const end = pos + b.length
+      if (pos <= this.hashedBytes && this.hashedBytes < end) {
+        this.hash.update(b.subarray(this.hashedBytes - pos))
+        this.hashedBytes = end
+      }
+      pos = end
+    }
+  }
+
+  /** Hashes the written prefix in HASH_READ_BYTES pieces (from the page cache) while it grows, where
+   * blocks were written out of order. */
   private advanceHash(): void {
     if (this.hashing || this.closing || this.fileSize === null) return
     const size = this.fileSize

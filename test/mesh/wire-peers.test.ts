@@ -160,3 +160,30 @@ test('a file from a mix of our peers and a classic peer is assembled and verifie
   assert.deepEqual([...r.suppliers].sort(), [ours.node.address, peer.address].sort(), 'both supplied blocks')
   assert.ok((await readFile(join(getter.dir, 'shared', id))).equals(bytes))
 })
+
+test('a classic peer on loopback gets its 4096-byte requests several to a datagram, and answers in few datagrams', async (t) => {
+  // The Rust node answers every request of a datagram in one datagram: 8 answers of 4096 bytes fit
+  // one loopback datagram, so the transfer takes about an eighth of the datagrams each way.
+  const blocks = 512
+  const { peer, id, bytes } = await classicSeeder(t, blocks * 4096, { cookie: 'always' })
+  const getter = await fileNode(t)
+  const r = await download(getter.node, getter.store, id, { peers: [peer.address] })
+  assert.ok((await readFile(join(getter.dir, 'shared', id))).equals(bytes))
+  const heard = peer.heard.get(getter.node.address)
+  assert.ok(heard, 'the classic peer heard us')
+  assert.ok(heard.datagrams < blocks / 3, `request datagrams: ${heard.datagrams} for ${blocks} blocks`)
+  assert.ok(getter.node.counters.datagramsIn < blocks / 3, `answer datagrams: ${getter.node.counters.datagramsIn}`)
+  assert.ok(r.stats.timeouts < 8, `requests timed out: ${r.stats.timeouts}`)
+})
+
+test('a classic peer that serves up to 40 KiB per answer (the Rust node\'s clamp) is asked for 40 KiB at a time on loopback', async (t) => {
+  const blocks = 1000
+  const { peer, id, bytes } = await classicSeeder(t, blocks * 4096 + 123, { cookie: 'always', maxLength: 0xa000 })
+  const getter = await fileNode(t)
+  const r = await download(getter.node, getter.store, id, { peers: [peer.address] })
+  assert.ok((await readFile(join(getter.dir, 'shared', id))).equals(bytes))
+  const heard = peer.heard.get(getter.node.address)
+  assert.ok(heard && heard.datagrams < blocks / 6, `request datagrams: ${heard?.datagrams} for ${blocks} blocks`)
+  assert.ok(r.stats.requests < blocks / 6, `requests: ${r.stats.requests}`)
+  assert.ok(r.stats.timeouts < 8, `requests timed out: ${r.stats.timeouts}`)
+})

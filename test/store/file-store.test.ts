@@ -1,7 +1,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { createHash } from 'node:crypto'
-import { readdir, readFile, stat, writeFile } from 'node:fs/promises'
+import { readdir, readFile, stat, unlink, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import fc from 'fast-check'
 import { FileStore, MAX_BLOCK_READ, isValidFileId, isContentId } from '../../src/store/file-store.ts'
@@ -98,6 +98,35 @@ test('download: blocks in any order, resume after reopen from the sidecar, finis
   assert.deepEqual(await readdir(store.incomingDir), [])
   await assert.rejects(store.beginDownload(id), (e) => isStoreError(e, 'ERR_EXISTS'))
   await assert.rejects(store.beginDownload('notes.txt'), (e) => isStoreError(e, 'ERR_BAD_ID'))
+})
+
+test('download: runs written in order, shuffled and all at once hash right (in-order runs from memory, the rest read back), and a bad block still fails', async (t) => {
+  const dir = await tempDir(t)
+  const store = await FileStore.open(dir)
+  defer(t, () => store.close())
+  // 600 blocks and a short tail: more than one 1 MiB read-back piece.
+  const content = bytesOf(600 * BLOCK_SIZE + 77, 9)
+  const id = sha(content)
+  const count = Math.ceil(content.length / BLOCK_SIZE)
+  const runs: number[][] = []
+  for (let i = 0, n = 1; i < count; i += n, n = (n % 13) + 1) runs.push(Array.from({ length: Math.min(n, count - i) }, (_, k) => i + k))
+  const blocks = (run: number[], liar?: number) => run.map((i) => i === liar ? Buffer.alloc(Math.min(BLOCK_SIZE, content.length - i * BLOCK_SIZE), 1) : content.subarray(i * BLOCK_SIZE, Math.min(content.length, (i + 1) * BLOCK_SIZE)))
+  const shuffled = fc.sample(fc.shuffledSubarray(runs, { minLength: runs.length }), { numRuns: 1, seed: 7 })[0]
+  const orders: [string, (dl: Awaited<ReturnType<typeof store.beginDownload>>, liar?: number) => Promise<unknown>][] = [
+    ['in order', async (dl, liar) => { for (const r of runs) await dl.writeBlocks(r[0], blocks(r, liar)) }],
+    ['shuffled', async (dl, liar) => { for (const r of shuffled) await dl.writeBlocks(r[0], blocks(r, liar)) }],
+    ['all at once', (dl, liar) => Promise.all(runs.map((r) => dl.writeBlocks(r[0], blocks(r, liar))))],
+  ]
+  for (const [name, write] of orders) {
+    const dl = await store.beginDownload(id, content.length)
+    await write(dl)
+    assert.deepEqual(await dl.finish(), { ok: true }, name)
+    assert.deepEqual(await readFile(join(store.sharedDir, id)), content, name)
+    await unlink(join(store.sharedDir, id))
+    const bad = await store.beginDownload(id, content.length)
+    await write(bad, 300)
+    assert.equal((await bad.finish()).ok, false, `${name}: one wrong block is caught`)
+  }
 })
 
 test('download: a bad hash is deleted, never moved into shared/', async (t) => {
