@@ -41,7 +41,7 @@ test(`the source counts its ${VIEWERS} viewers up the tree, prints them and draw
   assert.ok(audience.kids.length >= 1, 'the top of the tree is listed by address')
 
   const port = new URL(swarm.source.httpUrl!).port
-  const cli = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'status', '--audience', '--http-port', port], { encoding: 'utf8', timeout: 30_000 })
+  const cli = spawnSync(process.execPath, ['--import', 'tsx', 'src/main.ts', 'status', '--audience', '--http-port', port], { encoding: 'utf8', timeout: 30_000 })
   assert.equal(cli.status, 0, cli.stderr)
   assert.match(cli.stdout, new RegExp(`audience: ${VIEWERS} viewers`))
   assert.match(cli.stdout, /delay {6}p50 \d+ ms {2}p95 \d+/)
