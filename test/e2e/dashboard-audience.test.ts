@@ -5,7 +5,8 @@
 // screenshot is kept as a test artifact (artifacts/dashboard-audience.png).
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { spawnSync } from 'node:child_process'
+import { execFile } from 'node:child_process'
+import { promisify } from 'node:util'
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { CHROMIUM, FFMPEG_BIN, missingTools, openChromiumPage, startLiveSwarm } from './dashboard-swarm.ts'
@@ -41,8 +42,8 @@ test(`the source counts its ${VIEWERS} viewers up the tree, prints them and draw
   assert.ok(audience.kids.length >= 1, 'the top of the tree is listed by address')
 
   const port = new URL(swarm.source.httpUrl!).port
-  const cli = spawnSync(process.execPath, ['--import', 'tsx', 'src/main.ts', 'status', '--audience', '--http-port', port], { encoding: 'utf8', timeout: 30_000 })
-  assert.equal(cli.status, 0, cli.stderr)
+  // Asynchronously: the source's HTTP server lives in this process and must keep answering.
+  const cli = await promisify(execFile)(process.execPath, ['--import', 'tsx', 'src/main.ts', 'status', '--audience', '--http-port', port], { encoding: 'utf8', timeout: 30_000 })
   assert.match(cli.stdout, new RegExp(`audience: ${VIEWERS} viewers`))
   assert.match(cli.stdout, /delay {6}p50 \d+ ms {2}p95 \d+/)
   t.diagnostic(cli.stdout)
