@@ -28,6 +28,28 @@ interface PanelSpec {
 
 const ROWS: Array<{ title: string; panels: PanelSpec[] }> = [
   {
+    title: 'Audience (the source\'s telemetry, merged up the stripe-0 tree)',
+    panels: [
+      { title: 'Viewers', type: 'stat', unit: 'none', w: 4, description: 'Viewers counted up the stripe-0 tree, as the source sees them.', queries: [
+        { expr: 'cjp2p:audience_viewers:sum', legend: 'viewers' },
+      ] },
+      { title: 'Viewers over time, by depth', unit: 'none', w: 8, min: 0, description: 'The audience and its depth in the stripe-0 tree.', queries: [
+        { expr: 'cjp2p:audience_viewers:sum', legend: 'all' },
+        { expr: 'sum by (depth) (cjp2p_audience_viewers_by_depth)', legend: 'depth {{depth}}' },
+      ] },
+      { title: 'Audience delay p50 / p95 and on-time share', unit: 's', w: 6, min: 0, description: 'Publish to verified at every viewer, merged from the tree (a window of 30 s).', queries: [
+        { expr: 'cjp2p:audience_chunk_delay_seconds:p50', legend: 'p50' },
+        { expr: 'cjp2p:audience_chunk_delay_seconds:p95', legend: 'p95' },
+        { expr: 'cjp2p:audience_on_time:ratio', legend: 'on-time share' },
+      ] },
+      { title: 'Audience stalls, offload, suspects', unit: 'none', w: 6, min: 0, description: 'Stalls the viewers\' player pages reported per viewer, the share of bytes viewers got from each other, and viewers whose telemetry was capped.', queries: [
+        { expr: 'cjp2p:audience_stalls_per_viewer:ratio', legend: 'stalls per viewer' },
+        { expr: 'cjp2p:audience_offload:ratio', legend: 'offload' },
+        { expr: 'sum(cjp2p_audience_suspect_viewers)', legend: 'suspect viewers' },
+      ] },
+    ],
+  },
+  {
     title: 'Fan-out: does the source upload about one copy?',
     panels: [
       { title: 'Source copies uploaded', type: 'stat', unit: 'none', w: 6, description: 'Stream bytes the source uploaded per byte it produced, over 1m and since start. About 1.0 is the goal; the alert fires above 1.5.', queries: [

@@ -2,6 +2,7 @@
 //   [--delay ms] [--jitter ms] [--loss p|p%] [--churn 20%/min] [--upload-capacity copies] [--source-capacity copies]
 //   [--bitrate 2M] [--join-spread ms] [--bootstrap-viewers k] [--json-codec] [--wall-limit s] [--seed n] [--json file]`
 //   [--uplinks 30%=0.5,10%=0.05]  (shares of the viewers with another upload capacity, in copies)
+//   [--audience]  (the audience telemetry against the truth: counts, merged p95, cost; src/sim/audience-run.ts)
 //   [--all | --scenario loss1|loss3|churn20|churn50|uneven|flash ...] [--chart file.svg] [--compare before.json] [--label name]
 // --all runs issue 12's scenarios (simulate-scenarios.ts) at --viewers, prints their table, then the
 // loss sweep (0 to 5 %) and writes its chart (--chart, default simulate-loss.svg), with the sweep of
@@ -20,6 +21,7 @@ import { measure, scenarioTable, sweepTable, table, type SimResult } from './sim
 import { LOSS_SWEEP, SCENARIOS, type SimScenario } from './simulate-scenarios.ts'
 import { lossChart, type SweepSeries } from './simulate-chart.ts'
 import { PeakRss } from './bench-node-metrics.ts'
+import { audienceRun } from '../src/sim/audience-run.ts'
 
 /** `30%=0.5,10%=0.05`: a share of the viewers and its upload capacity in copies (0 is unlimited). */
 function parseUplinks(spec: string | undefined): Array<{ share: number; copies: number }> {
@@ -39,7 +41,7 @@ async function main(): Promise<void> {
       viewers: { type: 'string' }, sizes: { type: 'string' }, seconds: { type: 'string', default: '60' }, link: { type: 'string' },
       delay: { type: 'string' }, jitter: { type: 'string' }, loss: { type: 'string' }, churn: { type: 'string' },
       'upload-capacity': { type: 'string', default: '0' }, 'source-capacity': { type: 'string', default: '0' },
-      bitrate: { type: 'string', default: '2M' }, 'join-spread': { type: 'string' }, seed: { type: 'string', default: '1' }, json: { type: 'string' }, 'bootstrap-viewers': { type: 'string', default: '0' }, 'json-codec': { type: 'boolean' }, 'wall-limit': { type: 'string' }, uplinks: { type: 'string' },
+      bitrate: { type: 'string', default: '2M' }, 'join-spread': { type: 'string' }, seed: { type: 'string', default: '1' }, json: { type: 'string' }, 'bootstrap-viewers': { type: 'string', default: '0' }, 'json-codec': { type: 'boolean' }, audience: { type: 'boolean' }, 'wall-limit': { type: 'string' }, uplinks: { type: 'string' },
       all: { type: 'boolean' }, scenario: { type: 'string', multiple: true }, chart: { type: 'string' }, compare: { type: 'string' }, label: { type: 'string' },
     },
   })
@@ -61,6 +63,28 @@ async function main(): Promise<void> {
     joinSpreadMs: values['join-spread'] ? num('join-spread', 0, 600_000) : Math.min(10_000, viewers * 100),
     churnPerMin: values.churn ? parseChurn(values.churn) : 0, bootstrapViewers: Math.round(num('bootstrap-viewers', 0, 16)), handover: !values['json-codec'], seed: Math.round(num('seed', 0, 2 ** 31)),
   })
+  if (values.audience) {
+    // The audience telemetry against the truth: the source's count after the join wave and after
+    // 20 % left at once, the merged delay p95, and the telemetry's cost (src/sim/audience-run.ts).
+    for (const viewers of sizes.map(Math.round)) {
+      process.stderr.write(`audience: ${viewers} viewers...\n`)
+      const wall = performance.now()
+      const r = await audienceRun({
+        viewers, seed: Math.round(num('seed', 0, 2 ** 31)), bitrateBps: parseBitrate(values.bitrate ?? '2M'), link,
+        joinSpreadMs: values['join-spread'] ? num('join-spread', 0, 600_000) : 10_000, settleMs: 10_000, steadyMs: 40_000, leaveShare: 0.2,
+      })
+      const pct = (v: number) => `${(v * 100).toFixed(2)} %`
+      process.stdout.write([
+        `viewers ${viewers}  (wall ${((performance.now() - wall) / 1000).toFixed(0)} s)`,
+        `  count 10 s after the last join: ${r.joined.counted} of ${r.joined.present} (error ${pct(r.joined.error)})`,
+        `  count 10 s after 20 % left:     ${r.afterLeave.counted} of ${r.afterLeave.present} (error ${pct(r.afterLeave.error)})`,
+        `  delay p95 merged ${r.p95.mergedMs} ms, exact ${r.p95.trueMs} ms (error ${pct(r.p95.error)})`,
+        `  telemetry / stream bytes: worst node ${pct(r.cost.worstNode)}, overall ${pct(r.cost.overall)}`,
+        `  depths ${JSON.stringify(r.view.byDepth)}  suspect ${r.view.suspect}`,
+      ].join('\n') + '\n')
+    }
+    return
+  }
   const limitMs = values['wall-limit'] ? num('wall-limit', 1, 86_400) * 1000 : Infinity
   const results: Array<SimResult & { scenario?: string; loss?: number }> = []
   const names = values.all ? Object.keys(SCENARIOS) : values.scenario ?? []

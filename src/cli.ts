@@ -78,14 +78,15 @@ export function buildProgram(shutdown = new Shutdown()): Command {
 
   const inspectWhat = { status: 'show a running node\'s status', peers: 'list a running node\'s peers', ls: 'list a running node\'s shared and downloading files' }
   for (const name of ['status', 'peers', 'ls'] as const) {
-    program.command(name).description(inspectWhat[name])
+    const cmd = program.command(name).description(inspectWhat[name])
       .addOption(new Option('--http-port <port>', 'the node\'s HTTP port').env('CJP2P_HTTP_PORT').argParser(parsePort).default(DEFAULT_HTTP_PORT))
       .addOption(new Option('--http-host <address>', 'the node\'s HTTP address').env('CJP2P_HTTP_HOST').default('127.0.0.1'))
       .addOption(json)
-      .action(async (o) => {
-        const inspect = await import('./cli/inspect.ts')
-        await (name === 'status' ? inspect.runStatus(o) : name === 'peers' ? inspect.runPeers(o) : inspect.runLs(o))
-      })
+    if (name === 'status') cmd.option('--audience', 'the audience telemetry of each stream: the whole audience at the source, the subtree at a viewer')
+    cmd.action(async (o) => {
+      const inspect = await import('./cli/inspect.ts')
+      await (name === 'status' ? inspect.runStatus(o) : name === 'peers' ? inspect.runPeers(o) : inspect.runLs(o))
+    })
   }
   return program
 }

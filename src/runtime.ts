@@ -30,6 +30,9 @@ import { FileRouter } from './mesh/file-router.ts'
 import { FileFetches } from './mesh/file-fetches.ts'
 import { ApiFile } from './api-file.ts'
 import { NatTraversal } from './mesh/nat/nat-traversal.ts'
+import type { AudienceView } from './mesh/telemetry/audience-view.ts'
+import { DELAY_BUCKETS_MS } from './mesh/telemetry/audience-summary.ts'
+import type { AudienceStats } from './metrics/types.ts'
 
 /** While a download or a stream wants providers, the DHT is asked again this often. */
 const DISCOVER_EVERY_MS = 15_000
@@ -101,6 +104,7 @@ export class Runtime {
         fed += s.takeFanout()
         const st = s.status()
         this.metrics.setStreamStats({ stream: s.id, role: st.role, producedBytes: st.producedBytes, uploadedBytes: st.uploadedBytes })
+        if (s.isSource) this.metrics.setAudience(audienceStats(st.audience))
       }
       this.metrics.relayFanout(fed)
     }, 5000).unref()
@@ -166,6 +170,7 @@ export class Runtime {
         this.playback.stalls += r.stalls
         this.playback.stallSeconds += r.stallSeconds
         if (r.latencySeconds !== null) this.playback.latencySeconds = r.latencySeconds
+        this.streams.get(id)?.notePlayback(r.stalls, r.stallSeconds)
         this.opts.logger.debug('playback report', { stream: id, ...r })
       },
     }, { allowedHosts: this.opts.httpAllowedHosts, verifiedOnly: this.opts.verifiedOnly, apiToken: token })
@@ -255,7 +260,11 @@ export class Runtime {
     }))
     const streams = this.streams.list().map((s): StreamStatus => {
       const st = s.status()
-      return { ...st, bytesFromPeers: st.receivedBytes - st.receivedFromSourceBytes, bytesFromSource: st.receivedFromSourceBytes }
+      return {
+        ...st, bytesFromPeers: st.receivedBytes - st.receivedFromSourceBytes, bytesFromSource: st.receivedFromSourceBytes,
+        // The source's last hour of audience figures: the dashboard's chart survives a reload.
+        ...(s.isSource ? { audienceHistory: s.audienceHistory() } : {}),
+      }
     })
     return {
       node: { udp: this.node.address, http: this.httpUrl, dir: this.opts.dir, role: this.opts.role ?? 'node', pid: process.pid, uptimeSeconds: Math.round(process.uptime()) },
@@ -285,6 +294,14 @@ export class Runtime {
     await this.node.close()
     await this.files.close()
     this.metrics.close()
+  }
+}
+
+function audienceStats(a: AudienceView): AudienceStats {
+  return {
+    viewers: a.viewers, byDepth: a.byDepth, onTime: a.chunks.onTime, late: a.chunks.late, missed: a.chunks.missed,
+    delay: a.delay.map(([i, n]) => [DELAY_BUCKETS_MS[i], n]), stalls: a.stalls, stallSeconds: a.stallSeconds,
+    offload: a.offload, suspect: a.suspect, windowMs: a.windowMs,
   }
 }
 

@@ -1,5 +1,7 @@
 // `status`, `peers` and `ls`: ask a running node over its local JSON API.
 import { DEFAULT_HTTP_PORT } from '../mesh/default-ports.ts'
+import type { AudienceView } from '../mesh/telemetry/audience-view.ts'
+import { formatAudience } from './audience-format.ts'
 import type { NodeStatus } from '../metrics/node-status.ts'
 import { bytes, bitrate } from './format.ts'
 import { NodeUnreachable, callApi, httpBase } from './node-api.ts'
@@ -39,8 +41,15 @@ export async function runLs(flags: { httpHost: string; httpPort?: number; json?:
   process.stdout.write(`play any of them at ${base}/content/<id>\n`)
 }
 
-export async function runStatus(flags: { httpHost: string; httpPort?: number; json?: boolean }): Promise<void> {
+export async function runStatus(flags: { httpHost: string; httpPort?: number; json?: boolean; audience?: boolean }): Promise<void> {
   const st = await fetchStatus(flags.httpHost, flags.httpPort ?? DEFAULT_HTTP_PORT)
+  if (flags.audience) {
+    const streams = (st.streams as Array<{ id: string; role: string; audience?: AudienceView }>).filter((s) => s.audience)
+    if (flags.json) { process.stdout.write(JSON.stringify(streams.map((s) => ({ id: s.id, role: s.role, audience: s.audience })), null, 2) + '\n'); return }
+    for (const s of streams) process.stdout.write(formatAudience(s.id, s.role, s.audience as AudienceView).join('\n') + '\n')
+    if (streams.length === 0) process.stdout.write('no streams on this node\n')
+    return
+  }
   if (flags.json) { process.stdout.write(JSON.stringify(st, null, 2) + '\n'); return }
   const { node, peers, streams } = st
   process.stdout.write(`node  udp ${node.udp}  http ${node.http}  role ${node.role}  up ${node.uptimeSeconds}s\n`)

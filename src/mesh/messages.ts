@@ -5,6 +5,7 @@
 // types and unknown fields are skipped; a known type with a missing or ill-typed field is skipped
 // alone; anything that is not a JSON array is dropped whole.
 import type { ChunkRecord, SegmentRecord, StreamHead, StreamInfo } from '../store/stream-types.ts'
+import { sanitize, type AudienceSummary } from './telemetry/audience-summary.ts'
 import {
   MAX_CHUNK_INDEX, MAX_SEGMENT_INDEX, isChunkRecordShape, isSegmentRecordShape, isStreamHeadShape, isStreamInfoShape, pickChunkRecord, pickSegmentRecord, pickStreamHead, pickStreamInfo,
 } from '../store/record-shape.ts'
@@ -71,6 +72,9 @@ export type Message =
   | { type: 'IWillKeepSendingYou'; id: string; stripe: number; via?: string }
   | { type: 'AskThemInstead'; id: string; stripe: number; peers: string[] }
   | { type: 'StopSendingMe'; id: string; stripe: number }
+  /** A viewer's summary of itself and its subtree, sent to its stripe-0 parent (src/mesh/telemetry/).
+   * `counts`: only the viewer counts changed; the parent keeps the other figures it last had. */
+  | { type: 'HereIsMyAudience'; id: string; audience: AudienceSummary; counts?: true }
   /** Says which extensions we speak and the largest datagram we take, so our own peers can use
    * larger replies and batched requests; other implementations skip it. */
   | { type: 'IAlsoSpeak'; extensions: string[]; maxDatagramBytes: number }
@@ -108,7 +112,7 @@ const NAT_KINDS: readonly string[] = ['none', 'cone', 'symmetric']
 export const STREAM_EXTENSION: ReadonlySet<MessageType> = new Set<MessageType>([
   'PleaseSendStreamHead', 'ThisStreamGrew', 'HereIsTheStreamInfo', 'PleaseSendChunkHashes', 'HereAreChunkHashes',
   'PleaseSendSegments', 'HereAreSegments', 'IHaveChunks', 'PleaseKeepSendingMe', 'IWillKeepSendingYou',
-  'AskThemInstead', 'StopSendingMe', 'WhoIsNear', 'TheseAreNear', 'WhoHas', 'TheyHave', 'IHave',
+  'AskThemInstead', 'StopSendingMe', 'HereIsMyAudience', 'WhoIsNear', 'TheseAreNear', 'WhoHas', 'TheyHave', 'IHave',
   'ISeeYouAt', 'IAmBehind', 'PleaseIntroduceMe', 'SayHelloTo', 'PleaseProveYourKey',
 ])
 
@@ -273,6 +277,10 @@ const decoders: { [T in MessageType]: (body: unknown) => Omit<MessageOf<T>, 'typ
     return s && peers && { ...s, peers }
   },
   StopSendingMe: (b) => (isObj(b) ? idStripe(b) : undefined),
+  HereIsMyAudience: (b) => {
+    const audience = isObj(b) && isId(b.id) ? sanitize(b.audience, { isAddress }) : undefined
+    return audience && { id: (b as Obj).id as string, audience, ...((b as Obj).counts === true ? { counts: true as const } : {}) }
+  },
   WhoIsNear: (b) => question(b, isHex64, (id) => id.toLowerCase()),
   TheseAreNear: (b) => {
     if (!isObj(b) || !isHex64(b.id) || !isHex64(b.key) || !Array.isArray(b.nodes)) return undefined

@@ -28,6 +28,7 @@ export class StreamRegistry {
     node.handle('IWillKeepSendingYou', route((s, m, ctx) => s.onSubscribed(m, ctx)))
     node.handle('AskThemInstead', route((s, m, ctx) => s.onRedirect(m, ctx)))
     node.handle('StopSendingMe', route((s, m, ctx) => s.onUnsubscribe(m, ctx)))
+    node.handle('HereIsMyAudience', route((s, m, ctx) => s.onAudience(m, ctx)))
     node.handle('MaybeTheyHaveSome', route((s, m, ctx) => s.onHint(m, ctx)))
     node.handle('PleaseSendContent', (m, ctx) => {
       if (!isStreamId(m.id)) return

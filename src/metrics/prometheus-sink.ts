@@ -1,13 +1,14 @@
 // The one MetricsSink that turns domain hooks into Prometheus series. It owns two registries: the
 // project's own metrics (lint-clean, what `promtool check metrics` sees) and prom-client's default
 // process metrics (whose names predate the lint rules). `/metrics` serves both.
-import { createRequire } from 'node:module'
 import { Registry, collectDefaultMetrics } from 'prom-client'
+import { packageVersion } from '../util/package-version.ts'
+import { AudienceMetrics } from './audience-metrics.ts'
 import { defineMetrics, initialiseSeries, NODE_ROLES, type MetricSet } from './definitions.ts'
 import { StreamTotals, validBytes, type StreamSeries } from './stream-totals.ts'
 import { REJECT_CAUSES, type RejectCause } from '../store/stream-types.ts'
 import type {
-  ChunkResult, DropReason, MetricsSink, NodeRole, PenaltyReason, StreamStats, TrafficKind, TrafficRole,
+  AudienceStats, ChunkResult, DropReason, MetricsSink, NodeRole, PenaltyReason, StreamStats, TrafficKind, TrafficRole,
   TransferResult,
 } from './types.ts'
 
@@ -37,6 +38,7 @@ export class PrometheusMetrics implements MetricsSink {
   private readonly m: MetricSet
   private readonly totals = new StreamTotals()
   private readonly routes = new Set<string>()
+  private audience: AudienceMetrics | undefined
   private role: NodeRole
   private closed = false
 
@@ -104,6 +106,13 @@ export class PrometheusMetrics implements MetricsSink {
     if (this.closed) return
     this.totals.close(stream)
     this.updateStreamGauge()
+  }
+
+  /** The audience gauges exist only on a node that is a source (created on the first report). */
+  setAudience(a: AudienceStats): void {
+    if (this.closed) return
+    this.audience ??= new AudienceMetrics(this.registry)
+    this.audience.set(a)
   }
 
   setNodeRole(role: NodeRole): void {
@@ -185,15 +194,4 @@ export class PrometheusMetrics implements MetricsSink {
     this.routes.add(label)
     return label
   }
-}
-
-/** require() caches package.json, so every instance after the first reads it from memory. */
-function packageVersion(): string {
-  try {
-    const pkg: unknown = createRequire(import.meta.url)('../../package.json')
-    if (typeof pkg === 'object' && pkg !== null && 'version' in pkg && typeof pkg.version === 'string') return pkg.version
-  } catch {
-    // A vendored copy without package.json still runs; the version label says so.
-  }
-  return 'unknown'
 }

@@ -27,6 +27,23 @@ export interface StreamStats {
   uploadedBytes: number
 }
 
+/** The audience a source's telemetry merged (src/mesh/telemetry/), over its window. */
+export interface AudienceStats {
+  viewers: number
+  /** Viewers at each depth of the stripe-0 tree (index 0: the source, always 0). */
+  byDepth: number[]
+  onTime: number
+  late: number
+  missed: number
+  /** [bucket upper bound ms, chunks] */
+  delay: Array<[number, number]>
+  stalls: number
+  stallSeconds: number
+  offload: number | null
+  suspect: number
+  windowMs: number
+}
+
 export interface MetricsSink {
   datagramSent(kind: TrafficKind, role: TrafficRole, bytes: number): void
   datagramReceived(kind: TrafficKind, bytes: number): void
@@ -54,6 +71,8 @@ export interface MetricsSink {
   streamClosed?(stream: string): void
   /** A stream record, block or chunk failed its check, by what was wrong with it. */
   streamRejected?(cause: RejectCause): void
+  /** The audience of the stream this node is the source of (from a status loop). */
+  setAudience?(audience: AudienceStats): void
 }
 
 /** A sink that does nothing, for code run without metrics (tests, tools). */
@@ -61,5 +80,5 @@ export const noMetrics: MetricsSink = {
   datagramSent() {}, datagramReceived() {}, datagramDropped() {}, streamBytesProduced() {},
   streamBytesUploaded() {}, chunkReceived() {}, chunkVerified() {}, peerPenalised() {},
   peersGauge() {}, relayFanout() {}, playbackStall() {}, httpRequest() {}, fileTransfer() {},
-  setNodeRole() {}, setStreamStats() {}, streamClosed() {}, streamRejected() {},
+  setNodeRole() {}, setStreamStats() {}, streamClosed() {}, streamRejected() {}, setAudience() {},
 }

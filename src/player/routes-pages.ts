@@ -15,6 +15,7 @@ const HLS_JS = createRequire(import.meta.url).resolve('hls.js/dist/hls.min.js')
 const PLAYER_JS = fileURLToPath(new URL('./static/player.js', import.meta.url))
 const DASHBOARD_JS = fileURLToPath(new URL('./static/dashboard.js', import.meta.url))
 const DASHBOARD_CHARTS_JS = fileURLToPath(new URL('./static/dashboard-charts.js', import.meta.url))
+const DASHBOARD_AUDIENCE_JS = fileURLToPath(new URL('./static/dashboard-audience.js', import.meta.url))
 const FAVICON_SVG = fileURLToPath(new URL('./static/favicon.svg', import.meta.url))
 /** Longest stream id we look up from the query string (the real ones are about 80 characters). */
 const MAX_STREAM_PARAM = 300
@@ -55,7 +56,7 @@ export function registerPageRoutes(app: Express, { components }: PlayerContext):
     res.sendFile(HLS_JS, { headers: { 'Cache-Control': SCRIPT_CACHE } }, (err) => err && next(err))
   })
 
-  for (const [path, file] of [['/static/dashboard.js', DASHBOARD_JS], ['/static/dashboard-charts.js', DASHBOARD_CHARTS_JS]]) {
+  for (const [path, file] of [['/static/dashboard.js', DASHBOARD_JS], ['/static/dashboard-charts.js', DASHBOARD_CHARTS_JS], ['/static/dashboard-audience.js', DASHBOARD_AUDIENCE_JS]]) {
     app.get(path, routeLabel('vendor'), (_req: Request, res: Response, next) => {
       res.sendFile(file, { headers: { 'Cache-Control': SCRIPT_CACHE } }, (err) => err && next(err))
     })

@@ -14,6 +14,8 @@ const deploy = (p: string) => fileURLToPath(new URL(`../../deploy/${p}`, import.
  * Prometheus adds itself and what the recording rules define. */
 async function knownNames(): Promise<Set<string>> {
   const m = new PrometheusMetrics({ processMetrics: false })
+  // The audience series exist on a source once its telemetry reports.
+  m.setAudience({ viewers: 1, byDepth: [0, 1], onTime: 1, late: 0, missed: 0, delay: [], stalls: 0, stallSeconds: 0, offload: null, suspect: 0, windowMs: 30_000 })
   const served = (await m.registry.getMetricsAsJSON()).flatMap((x) =>
     String(x.type) === 'histogram' ? ['_bucket', '_sum', '_count'].map((s) => x.name + s) : [x.name])
   return new Set([...served, ...recordedNames(readFileSync(DEFAULT_RULES, 'utf8')), 'up'])
@@ -41,14 +43,14 @@ test('every panel, target and variable uses the fixed datasource uid', () => {
 test('the dashboard covers what an operator asks first', () => {
   const titles = JSON.parse(readFileSync(DASHBOARD_PATH, 'utf8')).panels.map((p: { title: string }) => p.title.toLowerCase()).join('\n')
   for (const topic of ['copies', 'offload', 'bitrate', 'upload per node', 'p50 / p95 / p99', 'heatmap', 'hops',
-    'completeness', 'peers', 'stalls', 'control overhead', 'bans']) assert.ok(titles.includes(topic), `no panel for ${topic}`)
+    'completeness', 'peers', 'stalls', 'control overhead', 'bans', 'viewers', 'audience delay']) assert.ok(titles.includes(topic), `no panel for ${topic}`)
 })
 
 test('every shipped query is non-empty, fully expanded and selects only defined series', async () => {
   const known = await knownNames()
   const queries = shippedQueries()
   assert.ok(queries.filter((q) => q.source === 'dashboard').length >= 25)
-  assert.equal(queries.filter((q) => q.source === 'rules').length, 19)
+  assert.equal(queries.filter((q) => q.source === 'rules').length, 25)
   for (const q of queries) {
     assert.ok(q.expr.trim().length > 0, `${q.name}: empty expr`)
     assert.ok(!q.promql.includes('$'), `${q.name}: unexpanded variable in ${q.promql}`)

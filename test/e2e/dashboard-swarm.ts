@@ -2,6 +2,8 @@
 // of viewers relaying to each other, all Runtimes in this process on loopback, the way `demo`
 // builds them. close() stops everything.
 import { existsSync, mkdtempSync, rmSync } from 'node:fs'
+import type { TestContext } from 'node:test'
+import type { Page } from 'playwright-core'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Runtime } from '../../src/runtime.ts'
@@ -64,4 +66,14 @@ export async function startLiveSwarm(viewerCount: number): Promise<LiveSwarm> {
 
 function quietLogger(): Logger {
   return createLogger({ level: 'warn' })
+}
+
+/** Headless Chromium with a fresh profile, closed and removed after the test; its one page. */
+export async function openChromiumPage(t: TestContext): Promise<Page> {
+  const { chromium } = await import('playwright-core')
+  const profile = mkdtempSync(join(tmpdir(), 'cjp2p-chromium-'))
+  t.after(() => rmSync(profile, { recursive: true, force: true }))
+  const browser = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, args: CHROMIUM_ARGS, headless: true, viewport: { width: 1280, height: 900 } })
+  t.after(() => browser.close())
+  return browser.pages()[0] ?? await browser.newPage()
 }

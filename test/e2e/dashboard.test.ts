@@ -3,10 +3,9 @@
 // links that connect them all, and non-empty plots. The screenshot is kept as a test artifact.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
-import { CHROMIUM, CHROMIUM_ARGS, FFMPEG_BIN, missingTools, startLiveSwarm } from './dashboard-swarm.ts'
+import { CHROMIUM, FFMPEG_BIN, missingTools, openChromiumPage, startLiveSwarm } from './dashboard-swarm.ts'
 import type { RelayGraph } from '../../src/player/pages/dashboard-graph.ts'
 import type { DashboardSeries } from '../../src/player/pages/dashboard-series.ts'
 
@@ -45,12 +44,7 @@ test('/dashboard draws the live relay graph and plots of a 4-node swarm', { skip
     return st && st.verifiedChunks > 20
   })
 
-  const { chromium } = await import('playwright-core')
-  const profile = mkdtempSync(join(tmpdir(), 'cjp2p-chromium-'))
-  t.after(() => rmSync(profile, { recursive: true, force: true }))
-  const browser = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, args: CHROMIUM_ARGS, headless: true, viewport: { width: 1280, height: 900 } })
-  t.after(() => browser.close())
-  const page = browser.pages()[0] ?? await browser.newPage()
+  const page = await openChromiumPage(t)
   const errors: string[] = []
   page.on('console', (m) => { if (m.type() === 'error' && !/Failed to load resource/.test(m.text())) errors.push(m.text()) })
   // Chromium asks for /favicon.ico on its own; every other request of the page must succeed.

@@ -59,6 +59,14 @@ test('Prometheus scrapes a live 4-node swarm: source copies match the source, ev
   const [offload] = await prom.waitForQuery('cjp2p:p2p_offload:ratio', (s) => s.length > 0 && s[0].value > 0.3, 40_000)
   assert.ok(offload.value > 0.3 && offload.value <= 1, `viewers relay to each other: offload ${offload.value}`)
 
+  // The whole audience from the one source target: its telemetry counted the 3 viewers up the
+  // stripe-0 tree, and the merged delay histogram reads as a quantile.
+  const [viewers] = await prom.waitForQuery('cjp2p:audience_viewers:sum', (s) => s.length === 1 && s[0].value === 3, 40_000)
+  assert.equal(viewers.value, 3)
+  assert.equal(source.status().audience.viewers, 3, 'the source\'s own view agrees')
+  const [p95] = await prom.waitForQuery('cjp2p:audience_chunk_delay_seconds:p95', (s) => s.length === 1 && Number.isFinite(s[0].value), 40_000)
+  assert.ok(p95.value > 0 && p95.value < 10, `audience p95 ${p95.value} s`)
+
   // Every dashboard panel and rule: valid PromQL on this swarm, never an error.
   const queries = shippedQueries()
   assert.ok(queries.length > 20, `${queries.length} shipped queries`)

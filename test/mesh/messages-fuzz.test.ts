@@ -69,6 +69,10 @@ function checkInvariants(m: Message): void {
       assert.ok(m.more === undefined || m.more === true)
       break
     case 'TheyHave': assert.ok(m.peers.length <= MAX_PROVIDERS_PER_REPLY && (m.me === undefined || m.me === true)); break
+    case 'HereIsMyAudience':
+      assert.ok(m.audience.viewers >= 1 && m.audience.viewers === m.audience.byDepth.reduce((a, b) => a + b, 0), 'audience viewers add up')
+      assert.ok(Buffer.byteLength(JSON.stringify(m.audience)) < 8192, 'audience bounded')
+      break
     default: break
   }
 }

@@ -39,7 +39,31 @@ function exercise(m: MetricsSink): void {
   m.fileTransfer('failed')
   m.setNodeRole?.('source')
   m.setStreamStats?.({ stream: 's', role: 'source', producedBytes: 20000, uploadedBytes: 20000 })
+  m.setAudience?.(AUDIENCE)
 }
+
+const AUDIENCE = {
+  viewers: 7, byDepth: [0, 1, 6], onTime: 900, late: 10, missed: 2, delay: [[110, 500], [240, 400], [4000, 10]] as Array<[number, number]>,
+  stalls: 1, stallSeconds: 0.5, offload: 0.9, suspect: 0, windowMs: 30_000,
+}
+
+test('the source\'s audience is exported as gauges, its delays cumulative by le for histogram_quantile', async () => {
+  const m = new PrometheusMetrics({ processMetrics: false })
+  assert.equal(m.registry.getSingleMetric('cjp2p_audience_viewers'), undefined, 'no audience series on a node that is not a source')
+  m.setAudience(AUDIENCE)
+  assert.equal(await value(m, 'cjp2p_audience_viewers'), 7)
+  assert.equal(await value(m, 'cjp2p_audience_viewers_by_depth', { depth: '2' }), 6)
+  assert.equal(await value(m, 'cjp2p_audience_chunks', { result: 'missed' }), 2)
+  const text = await m.registry.metrics()
+  assert.match(text, /^# TYPE cjp2p_audience_chunk_delay_seconds histogram$/m)
+  assert.match(text, /^cjp2p_audience_chunk_delay_seconds_bucket\{le="0.2"\} 500$/m)
+  assert.match(text, /^cjp2p_audience_chunk_delay_seconds_bucket\{le="0.3"\} 900$/m)
+  assert.match(text, /^cjp2p_audience_chunk_delay_seconds_bucket\{le="\+Inf"\} 910$/m)
+  assert.match(text, /^cjp2p_audience_chunk_delay_seconds_count 910$/m)
+  assert.equal(await value(m, 'cjp2p_audience_offload_ratio'), 0.9)
+  m.setAudience({ ...AUDIENCE, viewers: 3, byDepth: [0, 1, 2] })
+  assert.equal(await value(m, 'cjp2p_audience_viewers'), 3)
+})
 
 test('registry holds exactly METRIC_NAMES, every labelled series exists at zero from the start', async () => {
   const m = new PrometheusMetrics({ processMetrics: false })

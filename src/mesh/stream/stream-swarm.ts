@@ -20,6 +20,9 @@ import { RepairRequests } from './repair-requests.ts'
 import { ChunkServer } from './chunk-server.ts'
 import { ChunkReceiver } from './chunk-receiver.ts'
 import type { SwarmStatus } from './swarm-status.ts'
+import { AudienceReporter } from '../telemetry/audience-reporter.ts'
+import type { AudienceView } from '../telemetry/audience-view.ts'
+import type { AudiencePoint } from '../telemetry/audience-history.ts'
 import { FANOUT } from '../stream-policy.ts'
 
 export { START_SEGMENTS_BACK, LIVE_WINDOW_CHUNKS, PLAYOUT_DELAY_MS } from './swarm-context.ts'
@@ -44,6 +47,7 @@ export class StreamSwarm extends EventEmitter {
   private readonly server: ChunkServer
   private readonly receiver: ChunkReceiver
   private readonly tracker: ChunkTracker
+  private readonly audience: AudienceReporter
   private forwardedSegments = new Set<number>()
   private timer: Timer | undefined
   private headAskedAt = 0
@@ -72,6 +76,7 @@ export class StreamSwarm extends EventEmitter {
     this.repairs = new RepairRequests(parts)
     this.server = new ChunkServer({ ...parts, children: this.children, budget })
     this.receiver = new ChunkReceiver({ ...parts, repairs: this.repairs })
+    this.audience = new AudienceReporter({ context, stats: this.swarmStats, children: this.children, parents: this.parents })
     this.log.on('chunk', this.onLocalChunk)
     this.log.on('segment', this.onLocalSegment)
     this.log.on('end', this.onLocalEnd)
@@ -137,6 +142,14 @@ export class StreamSwarm extends EventEmitter {
   onSubscribed(m: MessageOf<'IWillKeepSendingYou'>, ctx: Ctx): void { this.parents.onSubscribed(m, ctx) }
   onRedirect(m: MessageOf<'AskThemInstead'>, ctx: Ctx): void { this.parents.onRedirect(m, ctx) }
   onHint(m: MessageOf<'MaybeTheyHaveSome'>, ctx: Ctx): void { this.repairs.onHint(m, ctx) }
+  onAudience(m: MessageOf<'HereIsMyAudience'>, ctx: Ctx): void { this.audience.onAudience(m, ctx) }
+
+  /** What this node's player pages reported for this stream (counted in the audience telemetry). */
+  notePlayback(stalls: number, stallSeconds: number): void { this.audience.playback(stalls, stallSeconds) }
+
+  /** The audience below this node (the whole audience at the source), and the source's last hour. */
+  audienceView(): AudienceView { return this.audience.view() }
+  audienceHistory(): AudiencePoint[] { return this.audience.history?.list() ?? [] }
 
   /** A peer proved its key at a new address (its NAT moved it): its places follow it. */
   peerMoved(from: string, to: string): void {
@@ -181,6 +194,7 @@ export class StreamSwarm extends EventEmitter {
     const now = this.node.timers.now()
     this.children.expire(now)
     this.children.answerDeferred()
+    this.audience.tick(now)
     if (this.isSource) return
     const head = this.log.head()
     if (!head || !this.log.info() || this.edge.startChunk < 0) {
@@ -254,6 +268,7 @@ export class StreamSwarm extends EventEmitter {
       chunks: { ...totals.chunks },
       delayMs: this.swarmStats.delayMs(),
       hops: { ...totals.hops },
+      audience: this.audience.view(),
     }
   }
 

@@ -15,6 +15,8 @@ export class SwarmStats {
     uploadedBytes: 0, receivedBytes: 0, receivedFromSourceBytes: 0, producedBytes: 0, duplicateBytes: 0,
     chunks: { new: 0, duplicate: 0, late: 0, rejected: 0 }, hops: {} as Record<string, number>,
   }
+  /** Told every verified chunk's age (the audience telemetry keeps its own window of them). */
+  onDelay: ((ageMs: number, hops: number) => void) | undefined
   private delays: number[] = []
   private fedByRing: string[] = []
   private fedToCounts = new Map<string, number>()
@@ -61,6 +63,7 @@ export class SwarmStats {
     this.delays.push(ageMs)
     if (this.delays.length > MAX_DELAYS) this.delays.splice(0, MAX_DELAYS / 2)
     this.c.node.metrics.chunkVerified(ageMs / 1000, hops)
+    this.onDelay?.(ageMs, hops)
   }
 
   /** Peers fed since the last call (the relay fan-out gauge), then resets the window. */

@@ -1,4 +1,6 @@
 // What one stream's swarm reports about itself on one node.
+import type { AudienceView } from '../telemetry/audience-view.ts'
+
 export interface SwarmStatus {
   id: string
   role: 'source' | 'viewer'
@@ -22,4 +24,6 @@ export interface SwarmStatus {
   chunks: { new: number; duplicate: number; late: number; rejected: number }
   delayMs: { p50: number; p95: number; p99: number; max: number; count: number }
   hops: Record<string, number>
+  /** The audience telemetry: this node's subtree in stripe 0 (the whole audience at the source). */
+  audience: AudienceView
 }

@@ -37,6 +37,8 @@ export interface DashboardData {
   peers: PeerReading[]
   /** Per node: role, peers, playback counters, hop histogram of the drawn stream. */
   nodes: Array<{ udp: string; http: string | null; role: string; peersActive: number; stalls: number; stallSeconds: number; hops: Record<string, number> }>
+  /** This node's audience telemetry for the stream (src/mesh/telemetry/), drawn by dashboard-audience.js. */
+  audience: { role: unknown; view: unknown; history: unknown } | null
 }
 
 interface Collection { at: number; self: DashboardNodeStatus | null; statuses: DashboardNodeStatus[]; peers: PeerReading[]; streams: string[] }
@@ -67,6 +69,7 @@ export class DashboardCollector {
       stream: chosen,
       graph: chosen ? buildGraph(c.statuses, chosen, c.self?.udp ?? null, this.layoutFor(chosen)) : null,
       series: chosen ? seriesFrom(this.history.snapshots(chosen)) : null,
+      audience: chosen ? audienceOf(this.components.status(), chosen) : null,
       peers: c.peers,
       nodes: carrying.map((st) => ({
         udp: st.udp, http: st.http, role: st.role, peersActive: st.peersActive, stalls: st.playback.stalls, stallSeconds: st.playback.stallSeconds,
@@ -110,6 +113,16 @@ export class DashboardCollector {
     this.last = { at, self, statuses, peers: peers.map((p) => p.reading), streams }
     return this.last
   }
+}
+
+/** This node's own audience telemetry for `stream` (its status is ours: read, not fetched), with
+ * its role: the whole audience and its last hour at the source, the subtree at a viewer. */
+function audienceOf(status: unknown, stream: string): { role: unknown; view: unknown; history: unknown } | null {
+  const streams = (status as { streams?: unknown } | null)?.streams
+  if (!Array.isArray(streams)) return null
+  const s = streams.find((x) => (x as { id?: unknown } | null)?.id === stream) as { role?: unknown; audience?: unknown; audienceHistory?: unknown; parents?: unknown } | undefined
+  if (!s || typeof s.audience !== 'object' || s.audience === null) return null
+  return { role: s.role, view: { ...s.audience, parents: s.parents }, history: Array.isArray(s.audienceHistory) ? s.audienceHistory : [] }
 }
 
 /** GET a JSON body no larger than MAX_STATUS_BYTES. */

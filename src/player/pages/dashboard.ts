@@ -33,6 +33,8 @@ table.nodes td { border-bottom: 1px solid #21262d; }
 .muted { color: #6e7a89; }
 .scope { color: #9aa6b5; font-size: 12.5px; margin: 0 0 .4rem; }
 .views button { background: #161b22; color: #aab4c3; border: 1px solid #30363d; border-radius: 6px; padding: .15rem .55rem; margin: 0 .3rem .4rem 0; font: 12px system-ui, sans-serif; cursor: pointer; }
+.tree-node { margin-left: 1.2rem; font-size: 12.5px; line-height: 1.5; }
+.tree-node .health { display: inline-block; width: .7rem; height: .7rem; border-radius: 50%; margin-right: .4rem; vertical-align: middle; }
 .views button[aria-pressed=true] { background: #243041; color: #fff; border-color: #4cc9f0; }
 </style>`
 
@@ -58,6 +60,17 @@ ${tile('t-stalls', 'Stalls')}
 <div class="grid">
 <section class="card wide"><h2>Relay graph<small>a tree by depth from the source: one arrow per stripe of the push tree, width = recent chunks fed; dashed = pull repair; outlined nodes are known by address only</small></h2>
 <p id="scope" class="scope"></p><div id="graph-views" class="views" aria-label="stripes drawn"></div><div id="graph"></div></section>
+<section class="card wide" id="audience-card"><h2><span id="aud-title">Audience</span><small id="aud-note">telemetry merged up the stripe-0 tree</small></h2>
+<div class="tiles" id="aud-tiles">
+${tile('a-viewers', 'Viewers now')}
+${tile('a-ontime', 'On time')}
+${tile('a-delay', 'Delay p50 / p95 / p99')}
+${tile('a-stalls', 'Stalls')}
+${tile('a-offload', 'P2P offload')}
+${tile('a-suspect', 'Suspect viewers')}
+</div>
+<div class="grid"><div><h2>Viewers by depth</h2><div id="aud-depth"></div></div><div><h2>Last hour <small>kept by the node: survives a reload</small></h2><div id="aud-history"></div></div></div>
+<h2>Top of the tree <small>address, subtree size, on-time share (green ≥ 99 %, amber ≥ 90 %, red below or suspect)</small></h2><div id="aud-tree" class="mono"></div></section>
 ${card('copies', 'Source copies uploaded', 'source upload bytes ÷ stream bytes; ~1× means peers relay the rest')}
 ${card('upload', 'Upload per node', 'against the stream bitrate')}
 ${card('bars', 'Upload and download per node', 'now, over the last few seconds')}
@@ -67,5 +80,5 @@ ${card('stalls', 'Playback stalls', 'reported by each node\'s player pages')}
 <section class="card wide"><h2>Nodes<small>this node and the peers it can read</small></h2>
 <table class="nodes"><thead><tr><th>node</th><th>role</th><th>peers</th><th>upload</th><th>download</th><th>from source</th><th>stalls</th></tr></thead>
 <tbody id="nodes"></tbody></table></section>
-</div>`, ['/static/dashboard-charts.js', '/static/dashboard.js'])
+</div>`, ['/static/dashboard-charts.js', '/static/dashboard-audience.js', '/static/dashboard.js'])
 }

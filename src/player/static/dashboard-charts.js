@@ -81,9 +81,10 @@
       el('line', { x1: L, x2: W - R, y1: py(v), y2: py(v), stroke: GRID }, svg)
       el('text', { class: 'tick-y', x: L - 6, y: py(v) + 4, fill: TEXT, 'font-size': 10, 'text-anchor': 'end' }, svg, opts.format(v))
     }
-    const step = t0 < -100 ? 30 : t0 < -40 ? 10 : 5
+    // Up to an hour of history (the audience chart): labels in minutes past ten minutes.
+    const step = t0 < -1800 ? 600 : t0 < -600 ? 300 : t0 < -300 ? 60 : t0 < -100 ? 30 : t0 < -40 ? 10 : 5
     for (let x = 0; x >= t0; x -= step) {
-      el('text', { x: px(x), y: H - 8, fill: TEXT, 'font-size': 10, 'text-anchor': 'middle' }, svg, x === 0 ? 'now' : `${x}s`)
+      el('text', { x: px(x), y: H - 8, fill: TEXT, 'font-size': 10, 'text-anchor': 'middle' }, svg, x === 0 ? 'now' : step >= 60 ? `${x / 60}m` : `${x}s`)
     }
     el('line', { x1: L, x2: L, y1: T, y2: H - B, stroke: AXIS }, svg)
     for (const r of opts.refs || []) {

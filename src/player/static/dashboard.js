@@ -49,6 +49,7 @@
   }
 
   function render(d) {
+    window.cjp2pAudience.render(d.audience, d.self)
     const s = d.series
     const g = d.graph
     state.graph = g

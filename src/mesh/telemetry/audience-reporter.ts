@@ -1,0 +1,279 @@
+// One stream's audience telemetry on one node: keeps this node's own figures over a sliding window,
+// takes its stripe-0 children's summaries, and every REPORT_MS sends its parent in stripe 0 one
+// summary of itself and everything below it. At the source the merged summaries are the audience.
+//
+// Why stripe 0, and only stripe 0: every viewer has exactly one parent in each stripe, and each
+// stripe's graph is a tree rooted at the source (a node takes children in a stripe only while that
+// stripe flows to it, which keeps cycles out). Reporting up one fixed stripe's tree therefore
+// counts each viewer exactly once: it is in its parent's summary and in no one else's. Mixing
+// stripes (say, each node up its interior stripe) would not: the union of edges from different
+// stripes can hold cycles, and a cycle would count a subtree again on every round. A parent also
+// takes a summary only from a peer it holds as a stripe-0 child, so a node that moved keeps being
+// counted under its old parent only until that parent drops it (CHILD_EXPIRY_MS) or its last
+// summary there goes stale (STALE_MS), whichever comes first. A viewer without a stripe-0 parent
+// (joining, or between parents) is not counted until it has one again.
+import type { Ctx } from '../node.ts'
+import type { MessageOf } from '../messages.ts'
+import { encodedSize, isAddress } from '../messages.ts'
+import { playbackDeadline } from '../stream-policy.ts'
+import { LIVE_WINDOW_CHUNKS, PLAYOUT_DELAY_MS, type SwarmContext } from '../stream/swarm-context.ts'
+import type { SwarmStats } from '../stream/swarm-stats.ts'
+import type { Children } from '../stream/children.ts'
+import type { StripeParents } from '../stream/stripe-parents.ts'
+import { packageVersion } from '../../util/package-version.ts'
+import {
+  DELAY_BUCKETS_MS, MAX_CHUNKS_PER_VIEWER, MAX_GRANDKIDS, MAX_KIDS, WINDOW_MS, delayBucket, emptySummary, health, mergeChild, sanitize,
+  type AudienceSummary, type KidEntry,
+} from './audience-summary.ts'
+import { AudienceHistory } from './audience-history.ts'
+import { audienceView, type AudienceView } from './audience-view.ts'
+
+/** A summary goes up about this often (with +-25 % jitter, so a parent's children do not all speak
+ * at once), as long as the byte budget allows. When the number of viewers below us changes, the
+ * counts alone (a message of some 60 bytes) go up at once, but never twice within MIN_GAP_MS: a
+ * change climbs a deep tree in about depth * MIN_GAP_MS rather than depth * REPORT_MS. */
+export const REPORT_MS = 2000
+export const MIN_GAP_MS = 300
+/** Counts alone go up no more often than this (their cost, at most ~160 B/s, within the budget). */
+export const COUNTS_GAP_MS = 500
+/** What a node may send in telemetry, as a share of the stream bytes it receives. Its children
+ * each send as much to it, so a parent with FANOUT + SPARE_SLOTS (8) children moves at most about
+ * 9 times this: under 1 % of its stream. */
+export const BYTE_SHARE = 0.001
+/** The budget saved up for later is capped at a few full summaries. */
+const BURST_BYTES = 4096
+/** Silent longer than this, a node sends its summary whatever the budget (a stream of a few kb/s
+ * would otherwise leave it uncounted). */
+const MAX_SILENT_MS = 5000
+const JITTER = 0.25
+/** The stripe whose tree the telemetry climbs (see the top of this file). */
+export const REPORT_STRIPE = 0
+/** A child's summary older than this is no longer counted: it left, or reports elsewhere now. */
+export const STALE_MS = MAX_SILENT_MS + REPORT_MS
+/** A chunk we knew of this long ago and still lack is counted as missed (its playback passed). */
+const MISSED_AFTER_MS = 8000
+/** A parent caps each child's chunk counts at this many times the chunks it saw itself. */
+const CHUNK_MARGIN = 2
+const MIN_CHUNKS_PER_VIEWER = 64
+
+interface Snapshot { at: number; up: number; down: number; fromSource: number; onTime: number; late: number; missed: number; stalls: number; stallSeconds: number; delay: number[]; maxKnown: number }
+
+export interface AudienceComponents { context: SwarmContext; stats: SwarmStats; children: Children; parents: StripeParents }
+
+export class AudienceReporter {
+  private readonly c: SwarmContext
+  private readonly k: AudienceComponents
+  private readonly version = packageVersion()
+  /** Our stripe-0 children's latest summaries (bounded: only current stripe-0 children are kept). */
+  private kids = new Map<string, { s: AudienceSummary; at: number }>()
+  /** This node's own cumulative figures, and snapshots of them for the sliding window. */
+  private own: Omit<Snapshot, 'at' | 'up' | 'down' | 'fromSource' | 'maxKnown'>
+  private snaps: Snapshot[] = []
+  private missedCursor = -1
+  private nextAt = 0
+  private snapAt = 0
+  private sentAt = -Infinity
+  private fullAt = -Infinity
+  private sentViewers = 0
+  private sentTo: string | undefined
+  /** The byte budget (BYTE_SHARE of what we received), and the received total it was last fed from. */
+  private tokens = BURST_BYTES / 2
+  private fedFrom = 0
+  private lastFullBytes = 512
+  /** Hops of the last chunks we verified: how close to the source we are. */
+  private hops: number[] = []
+  /** The source's last hour of audience figures (the dashboard's series), absent elsewhere. */
+  readonly history: AudienceHistory | undefined
+  /** Telemetry this node sent and took (messages, encoded bytes): its cost, as the tests measure it. */
+  readonly traffic = { sent: 0, sentBytes: 0, received: 0, receivedBytes: 0 }
+
+  constructor(components: AudienceComponents) {
+    this.c = components.context
+    this.k = components
+    this.own = { onTime: 0, late: 0, missed: 0, stalls: 0, stallSeconds: 0, delay: new Array<number>(DELAY_BUCKETS_MS.length).fill(0) }
+    this.history = this.c.isSource ? new AudienceHistory() : undefined
+    components.stats.onDelay = (ageMs, hops) => this.onDelay(ageMs, hops)
+  }
+
+  private onDelay(ageMs: number, hops: number): void {
+    const now = this.c.node.timers.now()
+    this.hops.push(hops)
+    if (this.hops.length > 16) this.hops.shift()
+    this.own.delay[delayBucket(ageMs)]++
+    if (now <= playbackDeadline(now - ageMs, PLAYOUT_DELAY_MS, this.c.edge.joinedAt)) this.own.onTime++
+    else this.own.late++
+  }
+
+  /** What this node's player pages reported: stalls that ended, and their seconds. */
+  playback(stalls: number, stallSeconds: number): void {
+    this.own.stalls += stalls
+    this.own.stallSeconds += stallSeconds
+  }
+
+  onAudience(m: MessageOf<'HereIsMyAudience'>, ctx: Ctx): void {
+    // Only from a stripe-0 child: a summary from anyone else would count its subtree twice.
+    if (!this.k.children.of(REPORT_STRIPE).has(ctx.from)) return
+    this.traffic.received++
+    this.traffic.receivedBytes += encodedSize(m)
+    const s = sanitize(m.audience, { isAddress, chunksPerViewer: this.chunksPerViewer() })
+    if (!s) return
+    const had = this.kids.get(ctx.from)
+    const at = this.c.node.timers.now()
+    if (m.counts && had) this.kids.set(ctx.from, { s: { ...had.s, viewers: s.viewers, byDepth: s.byDepth, suspect: Math.max(had.s.suspect, s.suspect) }, at })
+    else this.kids.set(ctx.from, { s, at })
+  }
+
+  /** Called from the swarm's tick: drops stale children and, when due, reports up. */
+  tick(now: number): void {
+    const stripe0 = this.k.children.of(REPORT_STRIPE)
+    for (const [a, e] of this.kids) if (!stripe0.has(a) || now - e.at > STALE_MS) this.kids.delete(a)
+    const received = this.k.stats.totals.receivedBytes
+    this.tokens = Math.min(BURST_BYTES, this.tokens + (received - this.fedFrom) * BYTE_SHARE)
+    this.fedFrom = received
+    // The window's snapshots are taken on a clock of their own: a parent that has not reported yet
+    // must still know how many chunks the stream produced lately, to cap its children by.
+    if (now >= this.snapAt) {
+      this.snapAt = now + REPORT_MS
+      this.snapshot(now)
+      this.history?.add(now, this.view())
+    }
+    if (this.c.isSource) return
+    const parent = this.k.parents.parent(REPORT_STRIPE)
+    if (parent === undefined || this.c.edge.startChunk < 0 || now - this.sentAt < MIN_GAP_MS) return
+    const fullDue = now >= this.nextAt && (this.tokens >= this.lastFullBytes || now - this.fullAt >= MAX_SILENT_MS)
+    // A new parent has not counted us yet: that is a change too.
+    const changed = this.subtreeViewers() !== this.sentViewers || parent !== this.sentTo
+    // Counts are charged to the budget but not held back by it: they are small, at most one per
+    // COUNTS_GAP_MS, and what has to climb fast; the full summaries wait for the budget.
+    if (!fullDue && !(changed && now - this.sentAt >= COUNTS_GAP_MS)) return
+    if (fullDue) this.nextAt = now + REPORT_MS * (1 - JITTER + 2 * JITTER * this.c.node.timers.random())
+    const audience = fullDue ? this.subtree(parent) : this.counts()
+    const msg: MessageOf<'HereIsMyAudience'> = { type: 'HereIsMyAudience', id: this.c.id, audience, ...(fullDue ? {} : { counts: true as const }) }
+    const bytes = encodedSize(msg)
+    this.tokens -= bytes
+    this.sentAt = now
+    if (fullDue) { this.fullAt = now; this.lastFullBytes = bytes }
+    this.sentViewers = audience.viewers
+    this.sentTo = parent
+    if (this.c.node.send(parent, [msg]) > 0) {
+      this.traffic.sent++
+      this.traffic.sentBytes += bytes
+    }
+  }
+
+  /** Only the counts of our subtree, for a change that should climb at once. */
+  private counts(): AudienceSummary {
+    const { viewers, byDepth, suspect } = this.view()
+    return { ...emptySummary(), viewers, byDepth, suspect }
+  }
+
+  private subtreeViewers(): number {
+    let n = 1
+    for (const { s } of this.kids.values()) n += s.viewers
+    return n
+  }
+
+  /** The audience below us (at the source: the whole audience), merged now. */
+  view(): AudienceView {
+    // byDepth[d]: viewers d levels below us (at the source, depth d of the stripe-0 tree).
+    const root = this.c.isSource ? emptySummary() : this.ownWindow()
+    for (const { s } of this.kids.values()) mergeChild(root, s)
+    return audienceView(root, { windowMs: this.windowMs(), kids: this.kidEntries(true), reporters: this.kids.size, traffic: { ...this.traffic } })
+  }
+
+  /** Our summary for our parent: ourselves at depth 0, our children's subtrees below. */
+  private subtree(parent: string): AudienceSummary {
+    const s = this.ownWindow()
+    for (const { s: kid } of this.kids.values()) mergeChild(s, kid)
+    // Only the top of the tree lists its children (and the source's own children their
+    // grandchildren), for the source's dashboard: further down the lists would cost bytes that
+    // nobody reads. Our depth is the fewest hops our recent chunks came over.
+    const depth = Math.min(...this.hops)
+    const kids = depth <= 2 ? this.kidEntries(this.c.sourceAddrs.has(parent) || depth <= 1) : []
+    if (kids.length) s.kids = kids
+    return s
+  }
+
+  private kidEntries(grandkids: boolean): KidEntry[] {
+    const ranked = [...this.kids].sort((x, y) => y[1].s.viewers - x[1].s.viewers).slice(0, MAX_KIDS)
+    let left = MAX_GRANDKIDS
+    return ranked.map(([a, { s }]) => {
+      const e: KidEntry = { a, v: s.viewers, h: Math.round(health(s) * 1000) / 1000 }
+      if (s.suspect > 0) e.s = s.suspect
+      if (grandkids && s.kids?.length && left > 0) {
+        e.k = s.kids.slice(0, left).map(({ a: ga, v, h, s: gs }) => ({ a: ga, v, h, ...(gs ? { s: gs } : {}) }))
+        left -= e.k.length
+      }
+      return e
+    })
+  }
+
+  /** This node alone over its window: one viewer, and what it counted since the window began. */
+  private ownWindow(): AudienceSummary {
+    const now = this.c.node.timers.now()
+    const cur = this.current(now)
+    const base = this.base(now) ?? cur
+    const s = emptySummary()
+    s.viewers = 1
+    s.byDepth = [1]
+    s.onTime = cur.onTime - base.onTime
+    s.late = cur.late - base.late
+    s.missed = cur.missed - base.missed
+    s.stalls = cur.stalls - base.stalls
+    s.stallSeconds = Math.round((cur.stallSeconds - base.stallSeconds) * 1000) / 1000
+    s.up = cur.up - base.up
+    s.down = cur.down - base.down
+    s.fromSource = cur.fromSource - base.fromSource
+    for (let i = 0; i < cur.delay.length; i++) if (cur.delay[i] > base.delay[i]) s.delay.push([i, cur.delay[i] - base.delay[i]])
+    s.versions = { [this.version]: 1 }
+    return s
+  }
+
+  private current(now: number): Snapshot {
+    const t = this.k.stats.totals
+    return { at: now, up: t.uploadedBytes, down: t.receivedBytes, fromSource: t.receivedFromSourceBytes, ...this.own, delay: [...this.own.delay], maxKnown: this.c.edge.maxKnown }
+  }
+
+  /** The newest snapshot at least WINDOW_MS old, or the oldest we have. */
+  private base(now: number): Snapshot | undefined {
+    let b: Snapshot | undefined
+    for (const s of this.snaps) if (now - s.at >= WINDOW_MS) b = s
+    return b ?? this.snaps[0]
+  }
+
+  private windowMs(): number {
+    const now = this.c.node.timers.now()
+    const b = this.base(now)
+    return b ? Math.max(1, now - b.at) : WINDOW_MS
+  }
+
+  private snapshot(now: number): void {
+    this.countMissed(now)
+    this.snaps.push(this.current(now))
+    // Keep one snapshot at least WINDOW_MS old and everything newer.
+    while (this.snaps.length > 1 && now - this.snaps[1].at >= WINDOW_MS) this.snaps.shift()
+  }
+
+  /** Chunks we learned of MISSED_AFTER_MS ago and still lack will not be played: missed. */
+  private countMissed(now: number): void {
+    const edge = this.c.edge
+    if (this.c.isSource || edge.startChunk < 0) return
+    let cutoff = -1
+    for (const s of this.snaps) if (now - s.at >= MISSED_AFTER_MS) cutoff = s.maxKnown
+    if (this.missedCursor < edge.startChunk) this.missedCursor = edge.startChunk
+    if (cutoff <= this.missedCursor) return
+    for (let n = Math.max(this.missedCursor, cutoff - LIVE_WINDOW_CHUNKS); n < cutoff; n++) if (!this.c.log.hasChunk(n)) this.own.missed++
+    this.missedCursor = cutoff
+  }
+
+  /** Chunks a viewer can have verified in a window: about what the stream produced in ours. */
+  private chunksPerViewer(): number {
+    const now = this.c.node.timers.now()
+    const b = this.base(now)
+    // Too young to know the stream's rate: no cap beyond the absolute one.
+    if (!b || now - b.at < REPORT_MS) return MAX_CHUNKS_PER_VIEWER
+    const produced = this.c.edge.maxKnown - b.maxKnown
+    const scale = WINDOW_MS / (now - b.at)
+    return Math.max(MIN_CHUNKS_PER_VIEWER, Math.ceil(CHUNK_MARGIN * produced * Math.max(1, scale)))
+  }
+}

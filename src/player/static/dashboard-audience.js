@@ -1,0 +1,78 @@
+// The dashboard's audience card: what this node's telemetry merged (the whole audience at the
+// source, this viewer's subtree elsewhere), its last hour, and the top of the stripe-0 tree with a
+// health colour per subtree. Exposes window.cjp2pAudience for dashboard.js; DOM built with
+// textContent only (addresses come from the network).
+(function () {
+  'use strict'
+  const C = window.cjp2pCharts
+  const $ = (id) => document.getElementById(id)
+  const pct = (v) => (v === null || v === undefined ? '–' : `${(v * 100).toFixed(1)} %`)
+  const ms = (v) => (v === null || v === undefined ? '–' : v >= 1000 ? `${(v / 1000).toFixed(2)} s` : `${v} ms`)
+  const healthColor = (h, suspect) => (suspect ? '#ff5d73' : h >= 0.99 ? '#90e05a' : h >= 0.9 ? '#ffb703' : '#ff5d73')
+
+  function tile(id, value, hint, level) {
+    const t = $(id)
+    t.querySelector('.value').textContent = value
+    t.querySelector('.hint').textContent = hint
+    t.dataset.level = level || ''
+  }
+
+  function treeNode(host, k) {
+    const div = document.createElement('div')
+    div.className = 'tree-node'
+    const dot = document.createElement('span')
+    dot.className = 'health'
+    dot.style.background = healthColor(k.h, k.s)
+    div.appendChild(dot)
+    div.appendChild(document.createTextNode(`${k.a}  ${k.v} viewer${k.v === 1 ? '' : 's'}  on time ${pct(k.h)}${k.s ? `  SUSPECT (${k.s})` : ''}`))
+    for (const g of k.k || []) treeNode(div, g)
+    host.appendChild(div)
+  }
+
+  function render(a, self) {
+    const card = $('audience-card')
+    if (!a) { card.hidden = true; return }
+    card.hidden = false
+    const v = a.view
+    const source = a.role === 'source'
+    $('aud-title').textContent = source ? 'Audience' : 'This viewer\'s subtree'
+    $('aud-note').textContent = source
+      ? `every viewer, counted up the stripe-0 tree; figures over the last ${Math.round(v.windowMs / 1000)} s`
+      : `this viewer and those it feeds in stripe 0; its path to the source: ${[self, ...(v.parents || []).slice(0, 1).filter(Boolean), 'source'].join(' → ')}`
+    tile('a-viewers', String(v.viewers), `${v.reporters} direct reporter${v.reporters === 1 ? '' : 's'} · depth ${Math.max(0, v.byDepth.length - 1)}`, 'good')
+    tile('a-ontime', pct(v.chunks.onTimeShare), `complete ${pct(v.chunks.completeness)} · late ${v.chunks.late} · missed ${v.chunks.missed}`,
+      v.chunks.onTimeShare >= 0.99 ? 'good' : v.chunks.onTimeShare >= 0.9 ? 'warn' : 'bad')
+    tile('a-delay', ms(v.delayMs.p95), `p50 ${ms(v.delayMs.p50)} · p99 ${ms(v.delayMs.p99)}`, v.delayMs.p95 !== null && v.delayMs.p95 > 3000 ? 'bad' : '')
+    tile('a-stalls', String(v.stalls), `${v.stallSeconds.toFixed(1)} s stalled, reported by player pages`, v.stalls > 0 ? 'warn' : 'good')
+    tile('a-offload', pct(v.offload), 'of what viewers received came from other viewers', '')
+    tile('a-suspect', String(v.suspect), 'viewers whose telemetry was capped on the way up', v.suspect > 0 ? 'bad' : 'good')
+    const depth = $('aud-depth')
+    depth.textContent = ''
+    C.barChart(depth, {
+      rows: v.byDepth.map((n, d) => ({ label: d === 0 ? (source ? 'source' : 'this node') : `depth ${d}`, values: [n] })).filter((r, d) => !(source && d === 0)),
+      keys: [{ name: 'viewers', color: '#4cc9f0' }], format: (n) => String(n), empty: 'no viewer has reported yet',
+    })
+    const hist = $('aud-history')
+    hist.textContent = ''
+    const pts = a.history || []
+    const now = pts.length ? pts[pts.length - 1].t : 0
+    C.lineChart(hist, {
+      t: pts.map((p) => (p.t - now) / 1000), format: (n) => String(Math.round(n)), integer: true, minMax: 2,
+      empty: source ? 'no history yet' : 'the source keeps the history',
+      series: [
+        { name: 'viewers', color: '#4cc9f0', values: pts.map((p) => p.viewers) },
+        { name: 'stalls', color: '#ff5d73', values: pts.map((p) => p.stalls), width: 1.5 },
+        { name: 'suspect', color: '#ffb703', values: pts.map((p) => p.suspect), width: 1, dash: '4 3' },
+      ],
+    })
+    const tree = $('aud-tree')
+    tree.textContent = ''
+    const root = document.createElement('div')
+    root.textContent = source ? `source (${self})` : `this viewer (${self})`
+    tree.appendChild(root)
+    for (const k of v.kids || []) treeNode(root, k)
+    if (!(v.kids || []).length) root.appendChild(document.createTextNode('  — no child has reported yet'))
+  }
+
+  window.cjp2pAudience = { render }
+})()

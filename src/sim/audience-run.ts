@@ -1,0 +1,138 @@
+// The audience telemetry measured on the simulated swarm: N viewers join, and the source's merged
+// view is compared with the truth the simulator knows (who is present, every chunk's delay at every
+// viewer), 10 s after the last join and again 10 s after a share of the viewers left at once. Also
+// the telemetry's cost at every node against the stream bytes it moved. The test and
+// `npm run simulate -- --audience` both run this.
+import type { LinkModel } from '../mesh/link.ts'
+import type { Message } from '../mesh/messages.ts'
+import { EPOCH, SEGMENT_MS, VirtualSwarm, type SwarmMember } from './virtual-swarm.ts'
+import type { AudienceView } from '../mesh/telemetry/audience-view.ts'
+import { WINDOW_MS } from '../mesh/telemetry/audience-summary.ts'
+
+export interface AudienceRunOptions {
+  viewers: number
+  seed: number
+  bitrateBps: number
+  link: LinkModel
+  joinSpreadMs: number
+  /** How long after the last join, and after the departure, the source's count is read. */
+  settleMs: number
+  /** How long the swarm runs steadily before the delays and the cost are read. */
+  steadyMs: number
+  /** Share of the viewers that leave at once (abruptly) after the first reading. */
+  leaveShare: number
+  /** The last `count` joiners lie in their summaries, rewritten by `lie` on the way out. */
+  liars?: { count: number; lie: (audience: Record<string, unknown>) => Record<string, unknown> }
+}
+
+export interface CountReading { present: number; counted: number; error: number }
+export interface AudienceRunResult {
+  joined: CountReading
+  afterLeave: CountReading
+  p95: { trueMs: number; mergedMs: number; error: number; trueP99Ms: number }
+  /** Viewers below the liars (themselves included) as their own honest view counts them. */
+  liarSubtrees: number
+  /** Telemetry bytes (sent and received) over stream payload bytes received, at the worst node and overall. */
+  cost: Omit<Cost, 'perNode'>
+  view: AudienceView
+  liars: string[]
+}
+
+const LEAD_MS = 4 * SEGMENT_MS
+
+export async function audienceRun(o: AudienceRunOptions): Promise<AudienceRunResult> {
+  const sim = await VirtualSwarm.create({ seed: o.seed, bitrateBps: o.bitrateBps, link: o.link, verifyOncePerProcess: true, handover: true })
+  const present: SwarmMember[] = []
+  const liars: string[] = []
+  const t0 = EPOCH + LEAD_MS
+  for (let k = 0; k < o.viewers; k++) {
+    sim.timers.queue.at(t0 + (o.joinSpreadMs * k) / Math.max(1, o.viewers), () => {
+      void sim.join().then((m) => {
+        present.push(m)
+        // The last joiners lie: near the leaves, as most viewers are (a liar at the top of the
+        // tree distorts the whole audience below it, which is its own subtree).
+        if (o.liars && k >= o.viewers - o.liars.count) { liars.push(m.node.address); lieOnTheWay(m, o.liars.lie) }
+      })
+    })
+  }
+  try {
+    const joinedAt = t0 + o.joinSpreadMs + o.settleMs
+    await sim.run(joinedAt)
+    const joined = reading(present.length, sim.swarm(sim.source).audienceView().viewers)
+    // The delays and the cost are read in the steady state: the merged window lags the exact one by
+    // the time summaries take to climb, and the join wave's catch-up delays must have left both.
+    const before = telemetryCost(sim, present)
+    await sim.runFor(o.steadyMs)
+    const view = sim.swarm(sim.source).audienceView()
+    const p95 = truePercentile(sim, present, sim.timers.now(), 0.95)
+    const p99 = truePercentile(sim, present, sim.timers.now(), 0.99)
+    const liarSubtrees = present.filter((m) => liars.includes(m.node.address)).reduce((t, m) => t + sim.swarm(m).audienceView().viewers, 0)
+    const merged = view.delayMs.p95 ?? 0
+    const cost = telemetryCost(sim, present, before)
+
+    const leaving = Math.round(present.length * o.leaveShare)
+    for (let i = 0; i < leaving; i++) {
+      // Never a liar: the liar test wants it to stay in the tree.
+      let j = Math.floor(sim.random() * present.length)
+      while (liars.includes(present[j].node.address)) j = (j + 1) % present.length
+      void sim.leave(present.splice(j, 1)[0])
+    }
+    await sim.runFor(o.settleMs)
+    const afterLeave = reading(present.length, sim.swarm(sim.source).audienceView().viewers)
+    const { perNode: _, ...costFigures } = cost
+    return { joined, afterLeave, p95: { trueMs: p95, mergedMs: merged, error: p95 > 0 ? Math.abs(merged - p95) / p95 : 0, trueP99Ms: p99 }, cost: costFigures, view, liars, liarSubtrees }
+  } finally {
+    await sim.close()
+  }
+}
+
+function reading(present: number, counted: number): CountReading {
+  return { present, counted, error: present > 0 ? Math.abs(counted - present) / present : 0 }
+}
+
+/** Percentile `p` of every chunk delay at every present viewer over the last WINDOW_MS, exactly. */
+function truePercentile(sim: VirtualSwarm, present: SwarmMember[], now: number, p: number): number {
+  const src = sim.source.log
+  const delays: number[] = []
+  for (const m of present) {
+    for (const [n, at] of m.recorder.verified) {
+      const rec = src.chunkRecord(n)
+      if (rec && at > now - WINDOW_MS && at <= now) delays.push(at - rec.time)
+    }
+  }
+  delays.sort((a, b) => a - b)
+  return delays.length ? delays[Math.min(delays.length - 1, Math.floor(p * delays.length))] : 0
+}
+
+type NodeBytes = Map<SwarmMember, { tel: number; stream: number }>
+interface Cost { worstNode: number; overall: number; telemetryBytes: number; streamBytes: number; perNode: NodeBytes }
+
+/** Telemetry and stream bytes at each node (since `since` was read, if given). */
+function telemetryCost(sim: VirtualSwarm, present: SwarmMember[], since?: Cost): Cost {
+  let worstNode = 0
+  let telemetryBytes = 0
+  let streamBytes = 0
+  const perNode: NodeBytes = new Map()
+  for (const m of [sim.source, ...present]) {
+    const st = sim.swarm(m).status()
+    const t = st.audience.traffic
+    // The source receives no stream: its stream bytes are what it produced.
+    const now = { tel: t.sentBytes + t.receivedBytes, stream: m === sim.source ? st.producedBytes : st.receivedBytes }
+    perNode.set(m, now)
+    const was = since?.perNode.get(m)
+    if (since && !was) continue
+    const tel = now.tel - (was?.tel ?? 0)
+    const stream = now.stream - (was?.stream ?? 0)
+    telemetryBytes += tel
+    streamBytes += stream
+    if (stream > 0) worstNode = Math.max(worstNode, tel / stream)
+  }
+  return { worstNode, overall: streamBytes > 0 ? telemetryBytes / streamBytes : 0, telemetryBytes, streamBytes, perNode }
+}
+
+/** Rewrites the member's outgoing summaries: a lying viewer, as a hostile peer would run one. */
+function lieOnTheWay(m: SwarmMember, lie: (a: Record<string, unknown>) => Record<string, unknown>): void {
+  const send = m.node.send.bind(m.node)
+  m.node.send = (to, messages, ...rest) => send(to, messages.map((msg): Message =>
+    msg.type === 'HereIsMyAudience' ? { ...msg, audience: lie(msg.audience as unknown as Record<string, unknown>) as never } : msg), ...rest)
+}

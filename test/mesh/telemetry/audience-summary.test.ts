@@ -1,0 +1,138 @@
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import fc from 'fast-check'
+import { isAddress, decodeDatagram, encodeDatagram } from '../../../src/mesh/messages.ts'
+import {
+  DELAY_BUCKETS_MS, MAX_DEPTHS, MAX_FANOUT, MAX_VIEWERS, delayBucket, delayPercentile, emptySummary, mergeChild, sanitize,
+  type AudienceSummary,
+} from '../../../src/mesh/telemetry/audience-summary.ts'
+
+const limits = { isAddress, chunksPerViewer: 1000 }
+
+/** One honest viewer's own summary. */
+const leaf = fc.record({
+  onTime: fc.nat(500), late: fc.nat(50), delays: fc.array(fc.integer({ min: 1, max: 20_000 }), { maxLength: 40 }),
+  up: fc.nat(1e6), down: fc.nat(1e6), stalls: fc.nat(3),
+}).map((r): AudienceSummary => {
+  const s = emptySummary()
+  s.viewers = 1
+  s.byDepth = [1]
+  s.onTime = r.onTime
+  s.late = r.late
+  const m = new Map<number, number>()
+  for (const d of r.delays) m.set(delayBucket(d), (m.get(delayBucket(d)) ?? 0) + 1)
+  s.delay = [...m].sort((a, b) => a[0] - b[0])
+  s.up = r.up
+  s.down = r.down
+  s.fromSource = Math.floor(r.down / 2)
+  s.stalls = r.stalls
+  s.versions = { '0.1.0': 1 }
+  return s
+})
+
+/** A random honest tree of leaves, merged bottom-up as the nodes would. */
+const subtree: fc.Memo<AudienceSummary> = fc.memo((n) =>
+  (n <= 1 ? leaf : fc.tuple(leaf, fc.array(subtree(n - 1), { maxLength: 3 }))
+    .map((x) => {
+      if (!Array.isArray(x)) return x
+      const [own, kids] = x
+      const s = structuredClone(own)
+      for (const k of kids) mergeChild(s, k)
+      return s
+    })))
+const tree = subtree(4)
+
+test('an honest summary passes sanitize unchanged and unflagged, whatever the tree', () => {
+  fc.assert(fc.property(tree, (s) => {
+    const clean = sanitize(JSON.parse(JSON.stringify(s)), { isAddress, chunksPerViewer: 100_000 })
+    assert.ok(clean)
+    assert.equal(clean.suspect, 0)
+    assert.equal(clean.viewers, s.viewers)
+    assert.deepEqual(clean.byDepth, s.byDepth)
+    assert.deepEqual(clean.delay, s.delay)
+    assert.equal(clean.byDepth.reduce((a, b) => a + b, 0), clean.viewers)
+  }))
+})
+
+test('merge adds up: viewers, chunks and the delay histogram of the parts, depths shifted by one', () => {
+  fc.assert(fc.property(leaf, fc.array(tree, { maxLength: 6 }), (own, kids) => {
+    const s = structuredClone(own)
+    for (const k of kids) mergeChild(s, k)
+    const sum = (f: (x: AudienceSummary) => number) => f(own) + kids.reduce((t, k) => t + f(k), 0)
+    assert.equal(s.viewers, sum((x) => x.viewers))
+    assert.equal(s.onTime, sum((x) => x.onTime))
+    assert.equal(s.delay.reduce((t, [, n]) => t + n, 0), sum((x) => x.delay.reduce((t, [, n]) => t + n, 0)))
+    assert.equal(s.byDepth[0], 1)
+    assert.equal(s.byDepth[1] ?? 0, kids.length)
+    assert.ok(s.byDepth.length <= MAX_DEPTHS)
+  }))
+})
+
+test('whatever a peer sends, sanitize returns a bounded summary or nothing, and never throws', () => {
+  fc.assert(fc.property(fc.anything(), (raw) => {
+    const s = sanitize(raw, limits)
+    if (!s) return
+    assert.ok(s.viewers >= 1 && s.viewers <= MAX_VIEWERS)
+    assert.ok(s.byDepth.length <= MAX_DEPTHS)
+    assert.ok(s.delay.length <= DELAY_BUCKETS_MS.length)
+    assert.ok(Object.keys(s.versions).length <= 5)
+    assert.ok(JSON.stringify(s).length < 8000)
+  }), { numRuns: 2000 })
+  const shaped = fc.record({
+    viewers: fc.oneof(fc.nat(), fc.double(), fc.constant(1e300)), byDepth: fc.array(fc.oneof(fc.nat(), fc.double()), { maxLength: 40 }),
+    onTime: fc.double(), delay: fc.array(fc.tuple(fc.integer({ min: -5, max: 200 }), fc.oneof(fc.nat(), fc.double())), { maxLength: 300 }),
+    versions: fc.dictionary(fc.string(), fc.nat(), { maxKeys: 50 }), kids: fc.array(fc.record({ a: fc.constantFrom('127.0.0.1:9', 'x'), v: fc.double(), h: fc.double(), k: fc.anything() }), { maxLength: 40 }),
+  }, { requiredKeys: [] })
+  fc.assert(fc.property(shaped, (raw) => {
+    const s = sanitize(raw, limits)
+    if (!s) return
+    assert.ok(Number.isSafeInteger(s.viewers) && s.viewers <= MAX_VIEWERS)
+    assert.equal(s.byDepth.reduce((a, b) => a + b, 0), s.viewers)
+    for (let d = 1; d < s.byDepth.length; d++) assert.ok(s.byDepth[d] <= s.byDepth[d - 1] * MAX_FANOUT)
+    assert.ok(s.delay.reduce((t, [, n]) => t + n, 0) <= s.viewers * limits.chunksPerViewer)
+    assert.ok((s.kids?.length ?? 0) <= 8)
+  }), { numRuns: 2000 })
+})
+
+test('a liar claiming a million viewers and absurd delays is cut to its shape, weighs one viewer in the delays, and is flagged', () => {
+  const lie = { viewers: 1_000_000, byDepth: [1, 999_999], onTime: 0, late: 1e9, missed: 0, delay: [[DELAY_BUCKETS_MS.length - 1, 1e9]], up: 1e15, down: 1e15, fromSource: 0, stalls: 1e6, stallSeconds: 1e9, versions: {}, suspect: 0 }
+  const s = sanitize(lie, limits)
+  assert.ok(s)
+  assert.equal(s.viewers, 1 + MAX_FANOUT)
+  assert.equal(s.suspect, s.viewers)
+  assert.equal(s.delay.reduce((t, [, n]) => t + n, 0), limits.chunksPerViewer / 2)
+  assert.ok(s.late <= limits.chunksPerViewer / 2)
+  // Merged with 100 honest viewers' chunks, the liar cannot move the p95 to its absurd bucket.
+  const honest = emptySummary()
+  honest.viewers = 100
+  honest.byDepth = [0, 100]
+  honest.delay = [[delayBucket(200), 100 * 1000]]
+  mergeChild(honest, s)
+  assert.ok((delayPercentile(honest, 0.95) ?? Infinity) < 250)
+})
+
+test('the histogram percentile is within 10 % of the exact one', () => {
+  fc.assert(fc.property(fc.array(fc.integer({ min: 20, max: 50_000 }), { minLength: 50, maxLength: 2000 }), (delays) => {
+    const s = emptySummary()
+    const m = new Map<number, number>()
+    for (const d of delays) m.set(delayBucket(d), (m.get(delayBucket(d)) ?? 0) + 1)
+    s.delay = [...m].sort((a, b) => a[0] - b[0])
+    const sorted = [...delays].sort((a, b) => a - b)
+    const exact = sorted[Math.ceil(0.95 * sorted.length) - 1]
+    const est = delayPercentile(s, 0.95) as number
+    assert.ok(Math.abs(est - exact) <= 0.1 * exact + 1, `${est} vs ${exact}`)
+  }))
+})
+
+test('HereIsMyAudience survives the wire, and a hostile one is sanitized in the decoder', () => {
+  const s = emptySummary()
+  s.viewers = 3
+  s.byDepth = [1, 2]
+  s.kids = [{ a: '127.0.0.1:4000', v: 2, h: 1 }]
+  const d = decodeDatagram(encodeDatagram([{ type: 'HereIsMyAudience', id: 'stream/x', audience: s, counts: true }]))
+  assert.ok(d.ok)
+  assert.deepEqual(d.messages[0], { type: 'HereIsMyAudience', id: 'stream/x', audience: s, counts: true })
+  const bad = decodeDatagram(Buffer.from(JSON.stringify([{ HereIsMyAudience: { id: 'stream/x', audience: { viewers: -1 } } }])))
+  assert.ok(bad.ok)
+  assert.equal(bad.messages.length, 0)
+})
