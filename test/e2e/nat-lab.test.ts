@@ -143,7 +143,10 @@ describe('NAT lab: port-restricted cone and symmetric NATs in namespaces', { ski
   it('cleans up: no namespace of the lab is left after close', async () => {
     const small = await NatLab.create({ publicHosts: ['x1'], routers: [{ name: 'rx', nat: 'cone', hosts: 1 }] })
     const ns = [...small.hosts.values()].map((h) => h.ns)
-    const running = small.spawn('rxh1', 'sleep', ['600'])
+    // Wait until it runs inside the namespace: a close racing `ip netns exec` would find no pid
+    // there, and the exec would then fail on its own (an exit code, not our SIGKILL).
+    const running = small.spawn('rxh1', 'sh', ['-c', 'echo in; exec sleep 600'], { stdio: ['ignore', 'pipe', 'ignore'] })
+    await new Promise((r) => running.stdout?.once('data', r))
     await small.close()
     await small.close()
     const { execFileSync } = await import('node:child_process')
