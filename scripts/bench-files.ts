@@ -5,30 +5,37 @@
 //   ours -> a classic getter, the real Ruby client both ways (with --ruby <cjp2p.rb>), and a big
 //   file from one seeder (memory must stay flat).
 // The classic peer is scripts/classic-peer.ts. Start-up (process spawn to a bound node) is measured
-// apart from the transfer; `get` through the CLI adds the CLI's own start-up on top.
+// apart from the transfer. The workers run under tsx (a bench loader, ~0.3 s of start-up users never
+// pay), so the row "ours -> built CLI `get`" runs the command users run (bin/cjp2p-stream -> dist/,
+// built first as `npm run build`) and times it from spawn to exit: start-up included.
 //   npm run bench:files [-- --mib 64] [--big-mib 1024] [--ruby path/to/cjp2p.rb] [--only ours] [--reps 3]
 // With --reps N every 64 MiB row is run N times and each column shows its median (a shared machine
 // makes single runs vary by 2x).
 // BENCH_PROF=<dir> writes a V8 CPU profile of every worker there.
-import { fork, spawn } from 'node:child_process'
+import { fork, spawn, spawnSync } from 'node:child_process'
 import type { ChildProcess } from 'node:child_process'
 import { createHash, randomBytes } from 'node:crypto'
 import { createWriteStream, existsSync, readFileSync } from 'node:fs'
 import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import os, { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import dgram from 'node:dgram'
 
 const MIB = 1024 * 1024
 const { values: args } = parseArgs({ options: {
   mib: { type: 'string', default: '64' }, 'big-mib': { type: 'string', default: '1024' },
-  ruby: { type: 'string' }, only: { type: 'string' }, reps: { type: 'string', default: '1' },
+  ruby: { type: 'string' }, only: { type: 'string' }, reps: { type: 'string', default: '1' }, help: { type: 'boolean' },
 } })
+if (args.help) {
+  console.log('npm run bench:files [-- --mib 64] [--big-mib 1024 (0 = no big row)] [--ruby path/to/cjp2p.rb] [--only <text in a row name>] [--reps 3]')
+  process.exit(0)
+}
 const reps = Math.max(1, Number(args.reps))
 const sizeMiB = Number(args.mib)
 const bigMiB = Number(args['big-mib'])
 const WORKER = new URL('./file-node-worker.ts', import.meta.url).pathname
+const REPO = resolve(import.meta.dirname, '..')
 
 type Mode = 'ours' | 'classic' | 'classic-40k'
 interface Worker { proc: ChildProcess; address: string; startupMs: number; call(m: object): Promise<Record<string, unknown>> }
@@ -99,6 +106,30 @@ async function scenario(name: string, root: string, file: string, mib: number, s
   } finally {
     await Promise.all(workers.map(stop))
   }
+}
+
+/** Our seeder (a worker) -> `cjp2p-stream get` as users run it (the built bin/, no loader), timed
+ * from spawn to exit. Its CPU and peak RSS come from GNU time (`/usr/bin/time`), which reads them
+ * from wait4 when the command exits. */
+async function cliGet(root: string, file: string, mib: number): Promise<Figures> {
+  const seeder = await spawnWorker(await mkdtemp(join(root, 'seed-')), 'ours')
+  try {
+    const id = (await seeder.call({ cmd: 'share', path: file })).id as string
+    const before = await seeder.call({ cmd: 'stats' })
+    const dir = await mkdtemp(join(root, 'cli-get-'))
+    const timeOut = join(dir, 'time.txt')
+    const cmd = [join(REPO, 'bin', 'cjp2p-stream'), 'get', '--host', '127.0.0.1', '--port', '0', '--http-port', '0', '--peer', seeder.address, '--dir', dir, '--log-level', 'warn', id]
+    const t0 = performance.now()
+    const child = spawn('/usr/bin/time', ['-o', timeOut, '-f', '%M %U %S', process.execPath, ...cmd], { stdio: ['ignore', 'ignore', 'inherit'] })
+    const code = await new Promise<number | null>((r, reject) => { child.once('error', reject); child.once('exit', r) })
+    const seconds = (performance.now() - t0) / 1000
+    const after = await seeder.call({ cmd: 'stats' })
+    if (code !== 0) throw new Error(`cjp2p-stream get exited with ${code}`)
+    const got = join(dir, 'shared', id)
+    if (!existsSync(got) || createHash('sha256').update(await readFile(got)).digest('hex') !== id) throw new Error('built CLI get: the file did not arrive intact')
+    const [rssKiB, user, sys] = (await readFile(timeOut, 'utf8')).trim().split('\n').at(-1)!.split(' ').map(Number)
+    return [mib, seconds, user + sys, (after.cpuSeconds as number) - (before.cpuSeconds as number), rssKiB / 1024, after.peakRssMiB as number]
+  } finally { await stop(seeder) }
 }
 
 // --- the real Ruby client (manual check; its script is not part of this project) ---
@@ -203,6 +234,12 @@ try {
     if (!want(name)) continue
     rows.push(await repeated(name, () => scenario(name, root, file, sizeMiB, seeders, getter, getter === 'ours' ? startups : undefined)))
   }
+  const cliName = 'ours -> built CLI `get`, wall from spawn to exit (start-up included)'
+  if (want(cliName)) {
+    const build = spawnSync(process.execPath, [join(REPO, 'scripts', 'build.js')], { cwd: REPO, stdio: 'inherit' })
+    if (build.status !== 0) throw new Error('npm run build failed')
+    rows.push(await repeated(cliName, () => cliGet(root, file, sizeMiB)))
+  }
   if (args.ruby && want('Ruby')) rows.push(...await rubyRuns(root, file, id, sizeMiB))
   if (bigMiB > 0 && want('big')) {
     const big = join(root, 'big.bin')
@@ -213,7 +250,7 @@ try {
   console.log(`${sizeMiB} MiB file over loopback UDP on ${os.cpus().length} CPUs; each peer its own process; classic = 4096-byte blocks, no extension (its getter asks one block per datagram)`)
   console.table(rows)
   startups.sort((a, b) => a - b)
-  if (startups.length) console.log(`getter start-up (fork to a bound node, under tsx): median ${startups[startups.length >> 1].toFixed(0)} ms; not included in 'transfer s'`)
+  if (startups.length) console.log(`getter start-up (fork to a bound node, under tsx; the built CLI row has no such loader): median ${startups[startups.length >> 1].toFixed(0)} ms; not included in 'transfer s'`)
   if (!args.ruby) console.log('Ruby client rows: pass --ruby <path to cjp2p.rb> (and have ruby installed)')
 } finally {
   await rm(root, { recursive: true, force: true })

@@ -20,7 +20,6 @@ import { makeStreamId } from './store/stream-id.ts'
 import { bindPort } from './port-binding.ts'
 import type { MediaFormat, StreamLogReader } from './store/stream-types.ts'
 import { PrometheusMetrics } from './metrics/prometheus-sink.ts'
-import { createPlayerApp, startHttpServer } from './player/app.ts'
 import type { RunningHttpServer } from './player/app.ts'
 import type { Logger } from './util/logger.ts'
 import type { StreamSwarm } from './mesh/stream/stream-swarm.ts'
@@ -158,6 +157,9 @@ export class Runtime {
       list: (): StreamLogReader[] => [...this.logs.values()],
       get: (id: string): StreamLogReader | undefined => this.logs.get(id),
     }
+    // Loaded here, not at the top: express and its ~30 CommonJS modules cost a `get` (which serves
+    // no HTTP) about a third of a second of start-up.
+    const { createPlayerApp, startHttpServer } = await import('./player/app.ts')
     const app = createPlayerApp({
       streams: directory,
       status: () => this.status(),
