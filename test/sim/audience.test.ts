@@ -25,18 +25,17 @@ test('the source counts its audience, follows 20 % leaving, merges the delay p95
   // the goal is reported as not met at the worst node.
   assert.ok(r.cost.overall <= 0.01, `telemetry is ${(r.cost.overall * 100).toFixed(2)} % of all stream bytes`)
   assert.ok(r.cost.worstNode <= 0.015, `telemetry is ${(r.cost.worstNode * 100).toFixed(2)} % of the stream at the worst node`)
-  // TODO, loudly: honest summaries are sometimes flagged suspect (25 of 80 viewers in this run,
-  // 0 before the last merge of main); the clamp that fires is not found yet. Printed, not asserted.
-  if (r.view.suspect > 0) t.diagnostic(`KNOWN DEFECT: ${r.view.suspect} honest viewers flagged suspect`)
+  // No liar here: a suspect viewer is a false alarm (a count-only update applied over an older
+  // full summary once left a subtree's versions above its viewers, and the cap one level up fired).
+  assert.equal(r.view.suspect, 0, `${r.view.suspect} honest viewers flagged suspect`)
 })
 
-// TODO, loudly: this fails today, on the delays. The count part holds (a leaf liar: 59 honest
-// viewers + its capped 17 = 76 counted, 17 suspect), but the merged p95 is 3.6 s against an honest
-// p99 of 2.6 s: the liar's 60 s chunks weigh more than one viewer's somewhere (not found yet).
-// Kept as `todo` so it runs and prints its figures without failing the suite.
-test('a liar claiming a million viewers and absurd delays moves only its own subtree, within the caps, and is flagged', { todo: 'the liar\'s delays still weigh more than one viewer\'s (see the comment above)' }, async (t) => {
+// The liar runs as long as the honest run: every node's window reaches back some 37 s (30 s and
+// the climb), and a shorter run would compare the join wave's delays in the merged histogram with
+// an exact window that no longer holds them.
+test('a liar claiming a million viewers and absurd delays moves only its own subtree, within the caps, and is flagged', async (t) => {
   const r = await audienceRun({
-    ...base, viewers: 60, steadyMs: 20_000, leaveShare: 0,
+    ...base, viewers: 60, leaveShare: 0,
     liars: { count: 1, lie: (a) => ({ ...a, viewers: 1_000_000, byDepth: [1, 999_999], delay: [[DELAY_BUCKETS_MS.length - 1, 1e9]], late: 1e9, up: 1e15 }) },
   })
   t.diagnostic(JSON.stringify({ joined: r.joined, afterLeave: r.afterLeave, p95: r.p95, suspect: r.view.suspect, liars: r.liars, liarSubtrees: r.liarSubtrees }))

@@ -96,6 +96,28 @@ export function mergeChild(a: AudienceSummary, b: AudienceSummary): AudienceSumm
   return a
 }
 
+/**
+ * `s` (a full summary) with a newer count-only update applied: its viewers, depths and suspects.
+ * When the subtree shrank, the departed viewers' share of the window's figures leaves with them
+ * (every additive figure scaled by the ratio, rounded down), so the summary stays one that those
+ * viewers could have produced: a stale full summary under a smaller count would break the
+ * per-viewer caps one level up (versions above viewers, chunks above viewers' worth) and flag an
+ * honest subtree as suspect. Shares (on-time, percentiles, offload) are unchanged by the scaling.
+ */
+export function withCounts(s: AudienceSummary, c: Pick<AudienceSummary, 'viewers' | 'byDepth' | 'suspect'>): AudienceSummary {
+  const k = Math.min(1, c.viewers / s.viewers)
+  const f = (n: number) => Math.floor(n * k)
+  const versions: Record<string, number> = {}
+  for (const [v, n] of Object.entries(s.versions)) if (f(n) > 0) versions[v] = f(n)
+  return {
+    ...s, viewers: c.viewers, byDepth: c.byDepth, suspect: Math.max(Math.min(s.suspect, c.viewers), c.suspect),
+    onTime: f(s.onTime), late: f(s.late), missed: f(s.missed),
+    delay: s.delay.map(([i, n]): [number, number] => [i, f(n)]).filter(([, n]) => n > 0),
+    stalls: f(s.stalls), stallSeconds: Math.floor(s.stallSeconds * k * 1000) / 1000,
+    up: f(s.up), down: f(s.down), fromSource: f(s.fromSource), versions,
+  }
+}
+
 function addDelays(a: Array<[number, number]>, b: Array<[number, number]>): Array<[number, number]> {
   const m = new Map(a)
   for (const [i, n] of b) m.set(i, (m.get(i) ?? 0) + n)
@@ -130,6 +152,8 @@ export interface SanitizeLimits {
   /** Chunks one viewer can have verified in a window: a parent passes about twice what it saw
    * itself, so a liar's delay histogram weighs no more than its (capped) viewers' share. */
   chunksPerViewer?: number
+  /** Chunks the receiving node verified itself in its window: one honest viewer's weight. */
+  oneViewerChunks?: number
 }
 const num = (v: unknown): number => (typeof v === 'number' && Number.isFinite(v) && v >= 0 ? v : 0)
 
@@ -214,8 +238,10 @@ export function sanitize(raw: unknown, limits: SanitizeLimits): AudienceSummary 
   if (clamped || (s.suspect >= viewers && s.suspect > 0)) {
     // A summary that lied somewhere: its chunk figures weigh no more than one viewer's, so absurd
     // delays from a liar claiming many viewers cannot drown its honest neighbours' percentiles.
-    // (chunksPerViewer carries a margin of 2 over what one viewer verifies: half of it is one viewer.)
-    const one = Math.ceil((limits.chunksPerViewer ?? MAX_CHUNKS_PER_VIEWER) / 2)
+    // One viewer's is what the receiving node verified itself in its window, when it knows (the
+    // stream's production estimate in chunksPerViewer ran about twice that, letting a liar's
+    // absurd delays weigh as two viewers'); else half of chunksPerViewer, which carries a margin of 2.
+    const one = Math.min(limits.oneViewerChunks ?? Infinity, Math.ceil((limits.chunksPerViewer ?? MAX_CHUNKS_PER_VIEWER) / 2))
     s.onTime = Math.min(s.onTime, one)
     s.late = Math.min(s.late, one - s.onTime)
     s.missed = Math.min(s.missed, one - s.onTime - s.late)

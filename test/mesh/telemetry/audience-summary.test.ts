@@ -3,7 +3,7 @@ import assert from 'node:assert/strict'
 import fc from 'fast-check'
 import { isAddress, decodeDatagram, encodeDatagram } from '../../../src/mesh/messages.ts'
 import {
-  DELAY_BUCKETS_MS, MAX_DEPTHS, MAX_FANOUT, MAX_VIEWERS, delayBucket, delayPercentile, emptySummary, mergeChild, sanitize,
+  DELAY_BUCKETS_MS, MAX_DEPTHS, MAX_FANOUT, MAX_VIEWERS, delayBucket, delayPercentile, emptySummary, mergeChild, sanitize, withCounts,
   type AudienceSummary,
 } from '../../../src/mesh/telemetry/audience-summary.ts'
 
@@ -109,6 +109,37 @@ test('a liar claiming a million viewers and absurd delays is cut to its shape, w
   honest.delay = [[delayBucket(200), 100 * 1000]]
   mergeChild(honest, s)
   assert.ok((delayPercentile(honest, 0.95) ?? Infinity) < 250)
+})
+
+test('a count-only update that shrinks a subtree keeps its summary within the caps one level up (no false suspect)', () => {
+  fc.assert(fc.property(tree, fc.nat(), (s, seed) => {
+    fc.pre(s.viewers > 1)
+    // Some of the subtree left: the sender's count-only update arrives after its last full summary.
+    const viewers = 1 + (seed % (s.viewers - 1))
+    // The deepest viewers left: the levels above keep their shape.
+    const byDepth: number[] = []
+    let left = viewers
+    for (const n of s.byDepth) if (left > 0) { byDepth.push(Math.min(n, left)); left -= Math.min(n, left) }
+    const kept = withCounts(s, { viewers, byDepth, suspect: 0 })
+    const parent = emptySummary()
+    parent.viewers = 1
+    parent.byDepth = [1]
+    parent.versions = { '0.1.0': 1 }
+    mergeChild(parent, kept)
+    // What that parent sends up next is an honest summary: unflagged by its own parent's sanitize.
+    const clean = sanitize(JSON.parse(JSON.stringify(parent)), { isAddress, chunksPerViewer: 1100 })
+    assert.ok(clean)
+    assert.equal(clean.suspect, 0, JSON.stringify(parent))
+    assert.equal(clean.viewers, viewers + 1)
+  }))
+})
+
+test('a capped summary weighs in the delays as the receiver\'s own verified chunks, one viewer\'s', () => {
+  const lie = { viewers: 1_000_000, byDepth: [1, 999_999], late: 1e9, delay: [[DELAY_BUCKETS_MS.length - 1, 1e9]] }
+  const s = sanitize(lie, { isAddress, chunksPerViewer: 1000, oneViewerChunks: 230 })
+  assert.ok(s)
+  assert.equal(s.delay.reduce((t, [, n]) => t + n, 0), 230)
+  assert.equal(s.suspect, s.viewers)
 })
 
 test('the histogram percentile is within 10 % of the exact one', () => {
