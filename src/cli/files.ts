@@ -102,9 +102,12 @@ interface FetchView { state: string; size: number | null; bytes: number; rateBps
 
 /** `get` while a node runs on the same folder: the node downloads (one download per id, shared
  * with its HTTP readers); we follow its progress and cancel it on Ctrl-C. */
-async function getThroughNode(node: ApiInfo, id: string, peers: string[], flags: NodeFlags, progress: ProgressLine, shutdown: Shutdown): Promise<void> {
+async function getThroughNode(node: ApiInfo, id: string, peers: string[], flags: NodeFlags & { timeout?: number }, progress: ProgressLine, shutdown: Shutdown): Promise<void> {
   const log = loggerFor(flags, progress)
   const started = Date.now()
+  // --timeout means here what it means for our own download: that long without a new byte.
+  let grewAt = started
+  let lastBytes = -1
   await callApi(node.http, 'POST', '/api/fetches', { token: node.token, body: { id, peers } })
   log.info(`handed to the node running on ${resolve(flags.dir)} (${node.http})`)
   let v: FetchView
@@ -113,6 +116,11 @@ async function getThroughNode(node: ApiInfo, id: string, peers: string[], flags:
       v = await callApi<FetchView>(node.http, 'GET', `/api/fetches/${id}`)
       if (v.state === 'done' || v.state === 'failed' || v.state === 'cancelled') break
       progress.update(`${bytes(v.bytes)}${v.size ? ' / ' + bytes(v.size) : ''}  ${bitrate(v.rateBps)}  ${v.peers} peer(s)`, v.size ? v.bytes / v.size : undefined)
+      if (v.bytes > lastBytes) { lastBytes = v.bytes; grewAt = Date.now() }
+      if (flags.timeout !== undefined && Date.now() - grewAt > flags.timeout * 1000) {
+        await callApi(node.http, 'DELETE', `/api/fetches/${id}`, { token: node.token }).catch(() => {})
+        throw new ApiRefused('ERR_API', `no new byte of ${id} for ${flags.timeout} s (--timeout); the node keeps the partial copy for a later resume`)
+      }
       await new Promise<void>((res) => { const t = setTimeout(res, POLL_MS); shutdown.signal.addEventListener('abort', () => { clearTimeout(t); res() }, { once: true }) })
       if (shutdown.signal.aborted) {
         await callApi(node.http, 'DELETE', `/api/fetches/${id}`, { token: node.token }).catch(() => {})

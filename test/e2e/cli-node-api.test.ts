@@ -36,6 +36,12 @@ test('ls, get and share through a running node', { timeout: 180_000 }, async (t)
   assert.equal(out.size, content.length)
   assert.ok((await readFile(out.path)).equals(content))
 
+  // --timeout holds for a download handed to the node: an id nobody has gives up, and is cancelled there.
+  const missing = 'ab'.repeat(32)
+  const gaveUp = await runCli(['get', missing, '--timeout', '2', ...loopbackFlags(mine, { httpPort: null })], { timeoutMs: 60_000 })
+  assert.notEqual(gaveUp.code, 0)
+  assert.match(gaveUp.stderr, /no new byte of [0-9a-f]{64} for 2 s \(--timeout\)/)
+
   const other = join(dir, 'notes.txt')
   await writeFile(other, 'hello gateway\n')
   const sh = await runCli(['share', other, '--dir', mine])
