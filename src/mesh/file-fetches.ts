@@ -194,7 +194,13 @@ export class FileFetches {
         if (attempt < 1 && f.state === FetchState.done) continue
         throw new FetchError('ERR_FETCH_FAILED', f.error ?? `fetch of ${id} ended without a size`)
       }
-      const fh = await open(dl.dataFile, 'r')
+      // The fetch may finish between our look at shared/ and this open: its copy is then renamed
+      // there, and the next turn of the loop opens it in shared/.
+      const fh = await open(dl.dataFile, 'r').catch((err: NodeJS.ErrnoException) => {
+        if (err.code === 'ENOENT' && attempt < 5) return null
+        throw err
+      })
+      if (!fh) continue
       return new FileReader({
         fh, size: dl.size, download: dl, fetch: f,
         verified: () => f.state === FetchState.done,
