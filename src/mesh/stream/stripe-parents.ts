@@ -109,8 +109,7 @@ export class StripeParents {
     return this.freshestPush() - at > QUIET_PARENT_MS && now - at > QUIET_PARENT_MS
   }
 
-  freshestPush(): number { return Math.max(...this.stripes.map((st) => st.pushAt)) }
-  pushAt(s: number): number { return this.stripes[s].pushAt }
+  private freshestPush(): number { return Math.max(...this.stripes.map((st) => st.pushAt)) }
 
   /** A parent (or its own parent, or a candidate) moved to a new address (a NAT rebinding, proven
    * by its key): it is the same parent, so nothing is dropped or rejoined. */
