@@ -185,7 +185,12 @@ export class Children {
   private async catchUpChild(to: string, stripe: number, from: number): Promise<void> {
     const log = this.c.log
     const top = this.c.edge.maxKnown
-    const begin = Math.max(from, top - CATCHUP_CHUNKS)
+    // A capped uplink sends only the newest of them that half a second of its cap carries: a
+    // burst of a dozen chunks into a weak uplink's queue dropped its own requests behind them
+    // (and the rest the child pulls from holders).
+    const cap = this.init.maxUploadBps
+    const most = cap === undefined || this.c.isSource ? CATCHUP_CHUNKS : Math.max(1, Math.floor((0.5 * cap) / CHUNK_SIZE)) * STRIPES
+    const begin = Math.max(from, top - Math.min(CATCHUP_CHUNKS, most))
     const now = this.c.node.timers.now()
     for (let n = begin; n < top; n++) {
       if (stripeOf(n) !== stripe || !log.hasChunk(n)) continue
