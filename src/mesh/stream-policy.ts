@@ -58,13 +58,6 @@ export const URGENT_MS = 1500
  * where it starts playing), so a joiner does not pull its first segments from the source. Capped:
  * one subscription must not make a parent send more than a few seconds of stream. */
 export const CATCHUP_CHUNKS = 48
-/** The source catches a new child up only on chunks it published this recently (issue 12's join
- * storms): those may exist nowhere else (a vanished child's stripe stops at the source until its
- * grandchildren rejoin, MISSED_PUSH_MS plus a round trip, PARENT_TIMEOUT_MS at worst). Older ones
- * are a joiner's start-up buffer: every push-down at the source during a join wave sent the
- * newcomer three seconds of its stripe, about a sixth of a copy per 30 s at 200 viewers; the
- * newcomer pulls them from holders instead (never urgent for the source: MissingChunk.backfill). */
-export const SOURCE_CATCHUP_MS = 2000
 /** The source answers pulls with data while its upload stays within one copy plus its repair
  * budget plus this burst (about 2 s of a 2 Mb/s stream); beyond that it points to peers. */
 export const SOURCE_BURST_BYTES = 512 * 1024
