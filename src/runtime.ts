@@ -19,7 +19,8 @@ import { epochName, newestEpoch } from './store/stream-epochs.ts'
 import { makeStreamId } from './store/stream-id.ts'
 import { bindPort } from './port-binding.ts'
 import type { MediaFormat, StreamLogReader } from './store/stream-types.ts'
-import { PrometheusMetrics } from './metrics/prometheus-sink.ts'
+import type { PrometheusMetrics } from './metrics/prometheus-sink.ts'
+import { noMetrics, type MetricsSink } from './metrics/types.ts'
 import type { RunningHttpServer } from './player/app.ts'
 import type { Logger } from './util/logger.ts'
 import type { StreamSwarm } from './mesh/stream/stream-swarm.ts'
@@ -83,7 +84,10 @@ export class Runtime {
   private constructor(
     readonly opts: RuntimeOptions,
     readonly node: CjNode,
-    readonly metrics: PrometheusMetrics,
+    /** Counters for /metrics; noMetrics on a node that serves no HTTP (a `get`). */
+    readonly metrics: MetricsSink,
+    /** The same object when /metrics is served, else null. */
+    private readonly prometheus: PrometheusMetrics | null,
     readonly files: FileStore,
     readonly fileServer: FileServer,
     readonly dht: Dht,
@@ -102,8 +106,8 @@ export class Runtime {
       for (const s of this.streams.list()) {
         fed += s.takeFanout()
         const st = s.status()
-        this.metrics.setStreamStats({ stream: s.id, role: st.role, producedBytes: st.producedBytes, uploadedBytes: st.uploadedBytes })
-        if (s.isSource) this.metrics.setAudience(audienceStats(st.audience))
+        this.metrics.setStreamStats?.({ stream: s.id, role: st.role, producedBytes: st.producedBytes, uploadedBytes: st.uploadedBytes })
+        if (s.isSource) this.metrics.setAudience?.(audienceStats(st.audience))
       }
       this.metrics.relayFanout(fed)
     }, 5000).unref()
@@ -126,7 +130,12 @@ export class Runtime {
       throw err
     }
     const transport: Transport = opts.link ? new ShapedTransport(udp, opts.link, { random: seededRandom(hashPort(udp.address)) }) : udp
-    const metrics = new PrometheusMetrics({ role: opts.role ?? 'node', processMetrics: opts.processMetrics ?? true })
+    // prom-client is loaded only where /metrics is served: it cost a `get` (no HTTP) ~60 ms of start-up.
+    const serveHttp = opts.httpPort !== null && opts.httpPort !== undefined
+    const prometheus = serveHttp
+      ? new (await import('./metrics/prometheus-sink.ts')).PrometheusMetrics({ role: opts.role ?? 'node', processMetrics: opts.processMetrics ?? true })
+      : null
+    const metrics = prometheus ?? noMetrics
     const node = new CjNode({ transport, logger: opts.logger.child('node'), metrics }, {
       bootstrap: opts.peers ?? [], peersFile: join(opts.dir, 'peers.json'), probeIntervalMs: opts.probeIntervalMs,
       ourDatagramBytes: opts.maxDatagramBytes,
@@ -134,13 +143,13 @@ export class Runtime {
     // Replies are sized per peer from the node's datagram limit for it (CjNode.datagramLimit).
     const fileServer = new FileServer({ node, store: files, logger: opts.logger.child('files'), metrics })
     const dht = new Dht({ node, key: nodeKey })
-    const rt = new Runtime(opts, node, metrics, files, fileServer, dht, nodeKey)
+    const rt = new Runtime(opts, node, metrics, prometheus, files, fileServer, dht, nodeKey)
     try {
       await node.start()
       rt.nat.start()
       dht.start()
       for (const id of await files.list()) dht.provide(id)
-      if (opts.httpPort !== null && opts.httpPort !== undefined) await rt.startHttp(opts.httpPort, opts.httpHost ?? '127.0.0.1')
+      if (serveHttp) await rt.startHttp(opts.httpPort!, opts.httpHost ?? '127.0.0.1')
     } catch (err) {
       await rt.close()
       throw err
@@ -163,7 +172,7 @@ export class Runtime {
     const app = createPlayerApp({
       streams: directory,
       status: () => this.status(),
-      metrics: this.metrics,
+      metrics: this.prometheus ?? undefined,
       metricsSink: this.metrics,
       content: this.fetches,
       logger: this.opts.logger.child('http'),
@@ -203,7 +212,7 @@ export class Runtime {
       opts.onEnded?.(makeStreamId(key.publicKeyHex, epochName(name, k)), log.id)
     }
     this.logs.set(log.id, log)
-    this.metrics.setNodeRole('source')
+    this.metrics.setNodeRole?.('source')
     this.dht.provide(log.id)
     return { log, swarm: this.streams.add(log) }
   }
@@ -212,7 +221,7 @@ export class Runtime {
   async watch(id: string, bootstrap: string[], opts: { keep?: KeepPolicy; maxUploadBps?: number } = {}): Promise<{ log: StreamLog; swarm: StreamSwarm }> {
     const log = await StreamLog.openReplica(this.opts.dir, id, { keep: opts.keep, logger: this.opts.logger.child('store') })
     this.logs.set(log.id, log)
-    if (this.opts.role !== 'source') this.metrics.setNodeRole('viewer')
+    if (this.opts.role !== 'source') this.metrics.setNodeRole?.('viewer')
     const peers = bootstrap.length ? bootstrap : this.node.peers.active().map((p) => p.addr)
     const swarm = this.streams.add(log, { bootstrap: peers, maxUploadBps: opts.maxUploadBps })
     // A viewer relays what it has, so it provides the stream too.
@@ -295,7 +304,7 @@ export class Runtime {
     await this.fileServer.close?.()
     await this.node.close()
     await this.files.close()
-    this.metrics.close()
+    this.prometheus?.close()
   }
 }
 
