@@ -146,8 +146,10 @@ export interface ParentState {
 /** `evict`: a child to push down under the newcomer (SplitStream's push-down), told to ask it instead. */
 export type ChildDecision = { accept: true; evict?: string } | { accept: false; tryInstead: string[] }
 
-/** Should we push stripe `stripe` to `from`? If not, whom should it ask instead (best first). */
-export function decideChild(s: ParentState, req: ChildRequest, otherHolders: string[]): ChildDecision {
+/** Should we push stripe `stripe` to `from`? If not, whom should it ask instead (best first).
+ * `otherHolders` may be given as a function: it is only called for a refusal (a busy node takes
+ * most subscriptions as renewals, and the list costs a walk of its holders). */
+export function decideChild(s: ParentState, req: ChildRequest, otherHolders: string[] | (() => string[])): ChildDecision {
   const behindSymmetric = (a: string) => s.natOf?.(a) === 'symmetric'
   const all = s.children[req.stripe]
   if (all.has(req.from)) return { accept: true }
@@ -158,7 +160,7 @@ export function decideChild(s: ParentState, req: ChildRequest, otherHolders: str
     // Children that are interior in this stripe have room for grandchildren; try them first.
     const mine = [...kids].filter((a) => a !== req.from)
     const ordered = [...mine.filter(interior), ...mine.filter((a) => !interior(a))]
-    const rest = otherHolders.filter((a) => a !== req.from && !all.has(a) && a !== s.self && !behindSymmetric(a))
+    const rest = (typeof otherHolders === 'function' ? otherHolders() : otherHolders).filter((a) => a !== req.from && !all.has(a) && a !== s.self && !behindSymmetric(a))
     const list = [...ordered, ...rest.filter((a) => interiorStripe(a) === req.stripe), ...rest.filter((a) => interiorStripe(a) !== req.stripe)]
     // A peer behind a symmetric NAT can reach only peers without a NAT: those first.
     const open = behindSymmetric(req.from) ? list.filter((a) => s.natOf?.(a) === 'none') : []

@@ -108,7 +108,7 @@ export class Children {
         pushDown: (i) => now - this.failedChildAt[i] >= FAILED_RELAY_MS,
         maxChildren: this.capacity(), leaves: this.leaves,
         unreachable: node.nat.kind === 'symmetric', natOf: (a) => node.peers.get(a)?.nat,
-      }, { from: ctx.from, stripe: s, leaf: m.leaf }, this.k.holders.list(ctx.from))
+      }, { from: ctx.from, stripe: s, leaf: m.leaf }, () => this.k.holders.list(ctx.from))
     if (d.accept) {
       const isNew = !this.sets[s].has(ctx.from)
       this.k.budget.childTaken()
