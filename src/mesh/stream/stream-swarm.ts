@@ -79,7 +79,7 @@ export class StreamSwarm extends EventEmitter {
     this.children = new Children({ ...parts, budget }, { maxUploadBps: init.maxUploadBps })
     this.repairs = new RepairRequests(parts)
     this.server = new ChunkServer({ ...parts, children: this.children, budget })
-    this.receiver = new ChunkReceiver({ ...parts, repairs: this.repairs })
+    this.receiver = new ChunkReceiver(parts)
     this.audience = new AudienceReporter({ context, stats: this.swarmStats, children: this.children, parents: this.parents })
     this.log.on('chunk', this.onLocalChunk)
     this.log.on('segment', this.onLocalSegment)
@@ -285,6 +285,7 @@ export class StreamSwarm extends EventEmitter {
       fedBy: this.swarmStats.fedBy(),
       fedTo: this.swarmStats.fedTo(),
       uploadedBytes: totals.uploadedBytes,
+      uploadedBy: { ...totals.uploadedBy },
       receivedBytes: totals.receivedBytes,
       receivedFromSourceBytes: totals.receivedFromSourceBytes,
       duplicateBytes: totals.duplicateBytes,
