@@ -52,7 +52,16 @@ interface Row {
   terms: Breakdown[]
 }
 /** Low latency: per relay hop, how much later than the source it listed each part (ms). */
-interface HopDelays { mode: string; hops: number; delays: number[] }
+interface HopDelays { mode: string; hops: number; delays: number[]; verified: VerifiedDelay | null }
+/** A relay's own figures (status.json): chunk signed at the source -> verified here (ms, over
+ * its recent chunks), and the chunks it received by how many hops they came. */
+interface VerifiedDelay { p50: number; p95: number; max: number; hops: Record<string, number> }
+
+async function verifiedDelay(node: Node): Promise<VerifiedDelay | null> {
+  const status = await fetch(`${node.info.http}/status.json`).then((r) => r.json() as Promise<{ streams?: Array<{ delayMs: VerifiedDelay; hops: Record<string, number> }> }>, () => null)
+  const s = status?.streams?.[0]
+  return s ? { p50: s.delayMs.p50, p95: s.delayMs.p95, max: s.delayMs.max, hops: s.hops } : null
+}
 
 const children: ChildProcess[] = []
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
@@ -235,7 +244,9 @@ async function runMode(mode: string, browser: import('playwright-core').BrowserC
         if (b) row.terms.push(b)
       }
     })
-    for (let hops = 1; hops <= RELAYS; hops++) hopDelays.push({ mode, hops, delays: listingDelays(listings[0], listings[hops]) })
+    for (let hops = 1; hops <= RELAYS; hops++) {
+      hopDelays.push({ mode, hops, delays: listingDelays(listings[0], listings[hops]), verified: await verifiedDelay(chain[hops]) })
+    }
   }
   await Promise.all(pages.map((p) => p.close()))
   for (const row of rows) row.ffplay = ffplayPlays(playlistUrl(chain[row.hops], id))
@@ -253,9 +264,10 @@ function breakdownTable(rows: Row[], hopDelays: HopDelays[]): string {
     const m = TERMS.map((t) => median(r.terms.map((b) => b[t])))
     return [r.mode, r.hops === 0 ? 'source' : `${r.hops} relays out`, `${r.terms.length}/${r.samples.length}`, ...m.map((x) => x.toFixed(0)), m.reduce((a, b) => a + b, 0).toFixed(0)]
   })
-  const hopHead = ['mode', 'node', 'parts', 'listed after the source p50 ms', 'p90 ms', 'max ms']
+  const hopHead = ['mode', 'node', 'parts', 'listed after the source p50 ms', 'p90 ms', 'max ms', 'chunk signed -> verified p50/p95/max ms', 'chunks by hops']
   const hopBody = hopDelays.map((h) => [h.mode, `relay ${h.hops}`, String(h.delays.length), median(h.delays).toFixed(0), quantile(h.delays, 0.9).toFixed(0),
-    (h.delays.length ? Math.max(...h.delays) : NaN).toFixed(0)])
+    (h.delays.length ? Math.max(...h.delays) : NaN).toFixed(0), h.verified ? `${h.verified.p50.toFixed(0)}/${h.verified.p95.toFixed(0)}/${h.verified.max.toFixed(0)}` : '-',
+    h.verified ? Object.entries(h.verified.hops).map(([k, v]) => `${k}:${v}`).join(' ') : '-'])
   return `where the latency goes (medians over the sampled frames; ${TERMS.join(', ')}: see scripts/latency-breakdown.ts)\n${align([head, ...body])}\n` +
     `each part listed at each relay of the chain (blocking reload answered) after the source listed it\n${align([hopHead, ...hopBody])}\n`
 }
