@@ -9,7 +9,7 @@ import type { DownloadProgress, DownloadResult } from './file-download.ts'
 import { FileRouter } from './file-router.ts'
 import { FileReader } from './file-reader.ts'
 import type { FileStore, Download } from '../store/file-store.ts'
-import { isFetchableId } from '../store/file-id.ts'
+import { isBlake3ContentId, isFetchableId } from '../store/file-id.ts'
 import type { Logger } from '../util/logger.ts'
 import type { MetricsSink } from '../metrics/types.ts'
 import { CodedError } from '../util/coded-error.ts'
@@ -203,7 +203,8 @@ export class FileFetches {
       if (!fh) continue
       return new FileReader({
         fh, size: dl.size, download: dl, fetch: f,
-        verified: () => f.state === FetchState.done,
+        // A `blake3/` block is on disk only once it matched the verified tree.
+        verified: () => f.state === FetchState.done || isBlake3ContentId(id),
         focus: (offset) => FileRouter.of(node).downloading(id)?.focus?.(offset),
       })
     }
