@@ -81,7 +81,7 @@ export class DownloadSession {
   private plan?: BlockPlan
   private size?: number
   private resumed = 0
-  private stats: TransferStats = { requests: 0, timeouts: 0, overtaken: 0, duplicates: 0, rejected: 0 }
+  private stats: TransferStats = { requests: 0, timeouts: 0, overtaken: 0, duplicates: 0, rejected: 0, cancelled: 0 }
   /** Slot + 1 of the peer each block came from (0: resumed or not yet), when init.blameBlocks. */
   private senders?: Uint8Array
   private slots: DownloadPeer[] = []
@@ -235,12 +235,33 @@ export class DownloadSession {
     } else if (good > 0) {
       peer.answeredLate()
     }
+    // Endgame: a block just taken may still be asked of another peer (a copy of a slow request).
+    // That request is withdrawn now, so its peer's window is free for other blocks at once; an
+    // answer already on its way counts as a duplicate.
+    for (let i = first; i < first + good; i++) if (this.plan!.requests(i) > 0) this.cancelCopies(i, peer)
     if (!this.maybeFinish()) this.pumpSoon(peer)
   }
 
   private pumpSoon(peer: DownloadPeer): void {
     if (this.toPump.size === 0) queueMicrotask(() => { for (const p of this.toPump) this.pump(p); this.toPump.clear() })
     this.toPump.add(peer)
+  }
+
+  /** Withdraws other peers' requests whose blocks are all had now that block `i` came from `from`. */
+  private cancelCopies(i: number, from: DownloadPeer): void {
+    const plan = this.plan!
+    for (const r of this.requests.covering(i)) {
+      // Only a supplier's: a probe to a peer yet to answer stays, as re-asking it would write again
+      // to an address whose proof of life may be on its way (see adopt()).
+      if (r.peer === from || r.peer.phase !== 'supplier') continue
+      let all = true
+      for (let k = r.first; k < r.first + r.count && all; k++) all = plan.isHad(k)
+      if (!all) continue
+      this.requests.release(r, false)
+      r.peer.win.cancelled()
+      this.stats.cancelled++
+      this.pumpSoon(r.peer)
+    }
   }
 
   /** Takes a block; false when it fails its check (nothing is kept). */
