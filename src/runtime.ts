@@ -148,7 +148,7 @@ export class Runtime {
       await node.start()
       rt.nat.start()
       dht.start()
-      for (const id of await files.list()) dht.provide(id)
+      for (const id of [...await files.list(), ...await files.blake3Ids()]) dht.provide(id)
       if (serveHttp) await rt.startHttp(opts.httpPort!, opts.httpHost ?? '127.0.0.1')
     } catch (err) {
       await rt.close()
