@@ -26,6 +26,7 @@ import type { Logger } from './util/logger.ts'
 import type { StreamSwarm } from './mesh/stream/stream-swarm.ts'
 import type { NodeStatus, PeerStatus, StreamStatus } from './metrics/node-status.ts'
 import { Dht } from './mesh/dht/dht.ts'
+import { NameIndex } from './mesh/dht/name-index.ts'
 import { FileRouter } from './mesh/file-router.ts'
 import { FileFetches } from './mesh/file-fetches.ts'
 import { ApiFile } from './api-file.ts'
@@ -75,6 +76,8 @@ export class Runtime {
   readonly playback = { reports: 0, stalls: 0, stallSeconds: 0, latencySeconds: null as number | null }
   /** Downloads made for the HTTP gateway and the local API (one per id). */
   readonly fetches: FileFetches
+  /** Shared files by name: listings for peers, keyword announcements, search (src/mesh/dht/name-index.ts). */
+  readonly names: NameIndex
   /** <dir>/api.json: where the local API is and its token, for the CLI. */
   private apiFile: ApiFile | null = null
   private fanoutTimer: NodeJS.Timeout
@@ -97,8 +100,9 @@ export class Runtime {
     this.fetches = new FileFetches({
       node, store: files, logger: opts.logger, metrics,
       discover: (id, signal) => void this.discover(id, signal),
-      provide: (id) => this.dht.provide(id),
+      provide: (id) => void this.provideFile(id),
     })
+    this.names = new NameIndex({ node, dht })
     this.nat = new NatTraversal({ node, key: nodeKey })
     // The relay fan-out gauge: how many peers this node fed in the last interval, over all streams.
     this.fanoutTimer = setInterval(() => {
@@ -148,7 +152,9 @@ export class Runtime {
       await node.start()
       rt.nat.start()
       dht.start()
-      for (const id of [...await files.list(), ...await files.blake3Ids()]) dht.provide(id)
+      rt.names.start()
+      for (const id of await files.list()) await rt.provideFile(id)
+      for (const id of await files.blake3Ids()) dht.provide(id)
       if (serveHttp) await rt.startHttp(opts.httpPort!, opts.httpHost ?? '127.0.0.1')
     } catch (err) {
       await rt.close()
@@ -188,6 +194,13 @@ export class Runtime {
     this.http = await bindPort('http', port, this.opts.anyPortIfTaken?.http ?? false, (p) => startHttpServer(app, { host, port: p }),
       (p) => this.opts.logger.info(`http port ${p} is taken (another node on this machine?): using any free port`))
     this.apiFile = await ApiFile.write(this.opts.dir, { http: this.http.url, token, pid: process.pid, udp: this.node.address })
+  }
+
+  /** Announces a shared file in the DHT, by id and by the words of its name, and lists it to peers. */
+  async provideFile(id: string): Promise<void> {
+    this.dht.provide(id)
+    const st = await this.files.stat(id)
+    if (st && !this.closed) this.names.provide({ id, name: this.files.names.get(id), size: st.size })
   }
 
   /** Starts a stream we are the source of, signed with the key in `keyFile` (default
@@ -285,7 +298,10 @@ export class Runtime {
       playback: { ...this.playback, stallSeconds: Math.round(this.playback.stallSeconds * 1000) / 1000 },
       dashboardPeers: this.dashboardPeers,
       nat: this.nat.status(),
-      dht: { id: this.dht.id.toString('hex'), contacts: this.dht.table.size, providerKeys: this.dht.providers.keys, ...this.dht.counters },
+      dht: {
+        id: this.dht.id.toString('hex'), contacts: this.dht.table.size, providerKeys: this.dht.providers.keys, ...this.dht.counters,
+        names: { shared: this.names.shared().length, words: this.names.keywords.words, ...this.names.counters },
+      },
     }
   }
 
@@ -296,6 +312,7 @@ export class Runtime {
     for (const d of this.discoveries) d.abort()
     await this.apiFile?.remove()
     await this.fetches.close()
+    this.names.close()
     this.dht.close()
     this.nat.close()
     await this.streams.close()
