@@ -6,6 +6,7 @@
 // alone; anything that is not a JSON array is dropped whole.
 import type { ChunkRecord, SegmentRecord, StreamHead, StreamInfo } from '../store/stream-types.ts'
 import { sanitize, type AudienceSummary } from './telemetry/audience-summary.ts'
+import { isLanAddress } from './nat/lan-address.ts'
 import {
   MAX_CHUNK_INDEX, MAX_SEGMENT_INDEX, isChunkRecordShape, isSegmentRecordShape, isStreamHeadShape, isStreamInfoShape, pickChunkRecord, pickSegmentRecord, pickStreamHead, pickStreamInfo,
 } from '../store/record-shape.ts'
@@ -92,7 +93,8 @@ export type Message =
   /** The address the sender sees this datagram's receiver at: its public mapping behind a NAT. */
   | { type: 'ISeeYouAt'; addr: string }
   /** What the sender learned about its own NAT from such reports (docs/PROTOCOL.md). */
-  | { type: 'IAmBehind'; nat: NatKind }
+  /** `local`: the sender's own LAN address (behind a NAT), for peers behind the same router. */
+  | { type: 'IAmBehind'; nat: NatKind; local?: string }
   /** Asks a peer both sides talk to to tell `to` to send to the asker: a hole punch. */
   | { type: 'PleaseIntroduceMe'; to: string }
   /** Send a hello to `peer` now: it is sending to you at the same time. */
@@ -294,7 +296,10 @@ const decoders: { [T in MessageType]: (body: unknown) => Omit<MessageOf<T>, 'typ
   },
   IHave: (b) => (isObj(b) && isId(b.id) ? { id: b.id } : undefined),
   ISeeYouAt: (b) => (isObj(b) && isAddress(b.addr) ? { addr: b.addr } : undefined),
-  IAmBehind: (b) => (isObj(b) && typeof b.nat === 'string' && NAT_KINDS.includes(b.nat) ? { nat: b.nat as NatKind } : undefined),
+  IAmBehind: (b) => {
+    if (!isObj(b) || typeof b.nat !== 'string' || !NAT_KINDS.includes(b.nat)) return undefined
+    return { nat: b.nat as NatKind, ...(typeof b.local === 'string' && isLanAddress(b.local) ? { local: b.local } : {}) }
+  },
   PleaseIntroduceMe: (b) => (isObj(b) && isAddress(b.to) ? { to: b.to } : undefined),
   SayHelloTo: (b) => (isObj(b) && isAddress(b.peer) ? { peer: b.peer } : undefined),
   PleaseProveYourKey: (b) => (isObj(b) && typeof b.nonce === 'string' && NONCE.test(b.nonce) ? { nonce: b.nonce } : undefined),

@@ -91,6 +91,9 @@ export class CjNode extends EventEmitter {
   /** True while the peer at `addr` may be a known peer that moved (its key proof is on its way):
    * set by src/mesh/nat/peer-keys.ts; without it, never. */
   keyProofPending: (addr: string) => boolean = () => false
+  /** Proven peers behind the same public host as `addr`, with their LAN addresses: set by
+   * src/mesh/nat/lan-mates.ts; without it, none. */
+  lanMates: (addr: string) => Array<{ at: string; local: string }> = () => []
   /** Our NAT as peers' reports show it (written by src/mesh/nat/nat-traversal.ts). */
   nat: { kind: NatKind | 'unknown'; publicAddress: string | null } = { kind: 'unknown', publicAddress: null }
   readonly counters = { datagramsIn: 0, datagramsOut: 0, bytesIn: 0, bytesOut: 0, dropped: {} as Record<string, number>, ampMaxRatio: 0, ampHelloBytes: 0 }

@@ -56,6 +56,10 @@ export interface Peer {
   /** What it told us of its own NAT (IAmBehind): a `symmetric` peer is reachable only by those it
    * contacted itself, so its address is never handed to anyone else. */
   nat?: NatKind
+  /** Its LAN address, as it told us (IAmBehind.local): where peers behind its router reach it. */
+  local?: string
+  /** It sees us at our own socket address: no NAT between us, so it reaches us whenever it sends. */
+  seesUsDirectly?: boolean
   /** It sent us a stream extension message: it is (probably) a cjp2p-stream node. */
   speaksStreams: boolean
   /** The largest datagram it said it takes (IAlsoSpeak), if it did. */
