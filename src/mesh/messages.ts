@@ -36,6 +36,8 @@ export const STRIPES = 4
  * may carry (record-shape.ts defines those bounds, once), so a `from` can name the live edge. It
  * keeps `from + count` exact (near 2^53, n++ stops changing n and a loop over a range never ends). */
 export const MAX_INDEX = Math.max(MAX_CHUNK_INDEX, MAX_SEGMENT_INDEX) + 1
+/** A Noise XX handshake message with our identity payload is under 300 bytes. */
+export const MAX_HANDSHAKE_BYTES = 512
 /** Contacts per TheseAreNear: a lookup needs about k of them, and 16 keeps a reply near 1.5 KB. */
 export const MAX_NEAR_NODES = 16
 /** Providers per TheyHave: a download wants a handful; more would only inflate the reply. */
@@ -101,6 +103,9 @@ export type Message =
   | { type: 'SayHelloTo'; peer: string }
   /** Sign this nonce with your node key (answered with MyPublicKey and its `proof`). */
   | { type: 'PleaseProveYourKey'; nonce: string }
+  // Encryption between our peers (src/mesh/secure/): a Noise XX handshake, message `step` of 3;
+  // `index` is the sender's session index, which sealed frames to it carry.
+  | { type: 'LetUsEncrypt'; step: 1 | 2 | 3; index: number; hs: Buffer }
 
 export type MessageType = Message['type']
 
@@ -115,7 +120,7 @@ export const STREAM_EXTENSION: ReadonlySet<MessageType> = new Set<MessageType>([
   'PleaseSendStreamHead', 'ThisStreamGrew', 'HereIsTheStreamInfo', 'PleaseSendChunkHashes', 'HereAreChunkHashes',
   'PleaseSendSegments', 'HereAreSegments', 'IHaveChunks', 'PleaseKeepSendingMe', 'IWillKeepSendingYou',
   'AskThemInstead', 'StopSendingMe', 'HereIsMyAudience', 'WhoIsNear', 'TheseAreNear', 'WhoHas', 'TheyHave', 'IHave',
-  'ISeeYouAt', 'IAmBehind', 'PleaseIntroduceMe', 'SayHelloTo', 'PleaseProveYourKey',
+  'ISeeYouAt', 'IAmBehind', 'PleaseIntroduceMe', 'SayHelloTo', 'PleaseProveYourKey', 'LetUsEncrypt',
 ])
 
 /** The extension name we announce in IAlsoSpeak. */
@@ -302,6 +307,11 @@ const decoders: { [T in MessageType]: (body: unknown) => Omit<MessageOf<T>, 'typ
   },
   PleaseIntroduceMe: (b) => (isObj(b) && isAddress(b.to) ? { to: b.to } : undefined),
   SayHelloTo: (b) => (isObj(b) && isAddress(b.peer) ? { peer: b.peer } : undefined),
+  LetUsEncrypt: (b) => {
+    const hs = isObj(b) ? decodeB64(b.hs, 4 * Math.ceil(MAX_HANDSHAKE_BYTES / 3)) : undefined
+    if (!hs || !isObj(b) || (b.step !== 1 && b.step !== 2 && b.step !== 3) || !isUint(b.index) || b.index > 0xffffffff) return undefined
+    return { step: b.step, index: b.index, hs }
+  },
   PleaseProveYourKey: (b) => (isObj(b) && typeof b.nonce === 'string' && NONCE.test(b.nonce) ? { nonce: b.nonce } : undefined),
 }
 
@@ -355,6 +365,7 @@ export function encodeMessage(m: Message): Record<string, unknown> {
     case 'ThisStreamGrew': return { ThisStreamGrew: m.head }
     case 'HereIsTheStreamInfo': return { HereIsTheStreamInfo: m.info }
     case 'IHaveChunks': return { IHaveChunks: { id: m.id, from: m.from, bits: m.bits.toString('base64') } }
+    case 'LetUsEncrypt': return { LetUsEncrypt: { step: m.step, index: m.index, hs: m.hs.toString('base64') } }
     default: {
       const { type, ...body } = m
       return { [type]: body }
