@@ -31,6 +31,7 @@ import { FileRouter } from './mesh/file-router.ts'
 import { FileFetches } from './mesh/file-fetches.ts'
 import { ApiFile } from './api-file.ts'
 import { NatTraversal } from './mesh/nat/nat-traversal.ts'
+import { SecureSessions } from './mesh/secure/secure-sessions.ts'
 import type { AudienceView } from './mesh/telemetry/audience-view.ts'
 import { DELAY_BUCKETS_MS } from './mesh/telemetry/audience-summary.ts'
 import type { AudienceStats } from './metrics/types.ts'
@@ -68,6 +69,8 @@ export class Runtime {
   readonly streams: StreamRegistry
   /** Observed addresses, NAT kind, introductions and keepalives (src/mesh/nat/). */
   readonly nat: NatTraversal
+  /** Encrypted sessions with our peers (src/mesh/secure/). */
+  readonly secure: SecureSessions
   readonly logs = new Map<string, StreamLog>()
   http: RunningHttpServer | null = null
   /** Other nodes' HTTP endpoints whose status the dashboard may read (the demo sets these). */
@@ -104,6 +107,7 @@ export class Runtime {
     })
     this.names = new NameIndex({ node, dht })
     this.nat = new NatTraversal({ node, key: nodeKey })
+    this.secure = new SecureSessions({ node, key: nodeKey })
     // The relay fan-out gauge: how many peers this node fed in the last interval, over all streams.
     this.fanoutTimer = setInterval(() => {
       let fed = 0
@@ -151,6 +155,7 @@ export class Runtime {
     try {
       await node.start()
       rt.nat.start()
+      rt.secure.startTimer()
       dht.start()
       rt.names.start()
       for (const id of await files.list()) await rt.provideFile(id)
@@ -298,6 +303,7 @@ export class Runtime {
       playback: { ...this.playback, stallSeconds: Math.round(this.playback.stallSeconds * 1000) / 1000 },
       dashboardPeers: this.dashboardPeers,
       nat: this.nat.status(),
+      secure: { ...this.secure.counters },
       dht: {
         id: this.dht.id.toString('hex'), contacts: this.dht.table.size, providerKeys: this.dht.providers.keys, ...this.dht.counters,
         names: { shared: this.names.shared().length, words: this.names.keywords.words, ...this.names.counters },
@@ -315,6 +321,7 @@ export class Runtime {
     this.names.close()
     this.dht.close()
     this.nat.close()
+    this.secure.close()
     await this.streams.close()
     await Promise.all([...this.logs.values()].map((l) => l.close().catch(() => {})))
     await this.http?.close()
