@@ -152,14 +152,26 @@ export interface ParentState {
   unreachable?: boolean
   /** What a peer told us of its NAT: a `symmetric` one is a leaf child, outside the tree's places. */
   natOf?: (addr: string) => NatKind | undefined
+  /** Peers behind the same public host as `addr`, with their LAN addresses (src/mesh/nat/lan-mates.ts). */
+  lanMates?: (addr: string) => Array<{ at: string; local: string }>
 }
 /** `evict`: a child to push down under the newcomer (SplitStream's push-down), told to ask it instead. */
 export type ChildDecision = { accept: true; evict?: string } | { accept: false; tryInstead: string[] }
 
-/** Should we push stripe `stripe` to `from`? If not, whom should it ask instead (best first). */
-export function decideChild(s: ParentState, req: ChildRequest, otherHolders: string[]): ChildDecision {
+/** Should we push stripe `stripe` to `from`? If not, whom should it ask instead (best first).
+ * `otherHolders` may be given as a function: it is only called for a refusal (a busy node takes
+ * most subscriptions as renewals, and the list costs a walk of its holders). */
+export function decideChild(s: ParentState, req: ChildRequest, otherHolders: string[] | (() => string[])): ChildDecision {
   const behindSymmetric = (a: string) => s.natOf?.(a) === 'symmetric'
   const all = s.children[req.stripe]
+  if (behindSymmetric(req.from) && s.lanMates) {
+    // Behind one router, the first viewer we feed this stripe feeds the others across their LAN:
+    // one copy per LAN, not per viewer. Checked again at every resubscription, since a viewer may
+    // ask before we heard of its LAN-mates.
+    const mates = new Map(s.lanMates(req.from).map((m) => [m.at, m.local]))
+    const first = [...all].find((a) => a === req.from || mates.has(a))
+    if (first !== undefined && first !== req.from) return { accept: false, tryInstead: [mates.get(first)!] }
+  }
   if (all.has(req.from)) return { accept: true }
   // Children behind symmetric NATs are counted apart: the tree's places are for relays.
   const kids = new Set([...all].filter((a) => !behindSymmetric(a)))
@@ -168,7 +180,7 @@ export function decideChild(s: ParentState, req: ChildRequest, otherHolders: str
     // Children that are interior in this stripe have room for grandchildren; try them first.
     const mine = [...kids].filter((a) => a !== req.from)
     const ordered = [...mine.filter(interior), ...mine.filter((a) => !interior(a))]
-    const rest = otherHolders.filter((a) => a !== req.from && !all.has(a) && a !== s.self && !behindSymmetric(a))
+    const rest = (typeof otherHolders === 'function' ? otherHolders() : otherHolders).filter((a) => a !== req.from && !all.has(a) && a !== s.self && !behindSymmetric(a))
     const list = [...ordered, ...rest.filter((a) => interiorStripe(a) === req.stripe), ...rest.filter((a) => interiorStripe(a) !== req.stripe)]
     // A peer behind a symmetric NAT can reach only peers without a NAT: those first.
     const open = behindSymmetric(req.from) ? list.filter((a) => s.natOf?.(a) === 'none') : []

@@ -79,6 +79,31 @@ test('peers behind symmetric NATs are leaves: places of their own, never above a
   assert.equal(decideChild(me, { from: addrIn(0, 1), stripe: 1 }, []).accept, false)
 })
 
+test('symmetric viewers behind one router: the first of a stripe is fed, the others are sent to it across their LAN', () => {
+  const a = '10.213.70.11:4000'
+  const b = '10.213.70.12:4000'
+  const pub = { a: '203.0.113.9:61001', b: '203.0.113.9:52002' }
+  const local: Record<string, string> = { [pub.a]: a, [pub.b]: b }
+  const natOf = () => 'symmetric' as const
+  const lanMates = (addr: string) => Object.keys(local).filter((x) => x !== addr).map((at) => ({ at, local: local[at] }))
+  const src: Mutable = { isSource: true, self: 'S', children: sets(), receiving: () => true, natOf, lanMates }
+  // Nobody of that LAN is fed stripe 0 yet: the first asker gets a leaf place.
+  assert.deepEqual(decideChild(src, { from: pub.a, stripe: 0 }, []), { accept: true })
+  src.children[0].add(pub.a)
+  // Its LAN-mate is sent to it, at its LAN address; in a stripe nobody of the LAN has, it is fed.
+  assert.deepEqual(decideChild(src, { from: pub.b, stripe: 0 }, []), { accept: false, tryInstead: [a] })
+  assert.deepEqual(decideChild(src, { from: pub.b, stripe: 1 }, []), { accept: true })
+  // One that got a place before we heard of its LAN-mate is sent to the LAN's first at its next ask.
+  src.children[0].add(pub.b)
+  assert.deepEqual(decideChild(src, { from: pub.b, stripe: 0 }, []), { accept: false, tryInstead: [a] })
+  assert.deepEqual(decideChild(src, { from: pub.a, stripe: 0 }, []), { accept: true })
+  // The mate behind a symmetric NAT takes the LAN child (a leaf place) that it can always reach...
+  const mate: Mutable = { ...viewer(a), natOf, unreachable: false }
+  assert.deepEqual(decideChild(mate, { from: b, stripe: 0 }, []), { accept: true })
+  // ...but not a child its NAT would cut off (one that does not see it directly).
+  assert.equal(decideChild({ ...mate, unreachable: true }, { from: b, stripe: 0 }, []).accept, false)
+})
+
 test('push-down: a full parent gives a leaf child\'s place to a newcomer that is interior in the stripe', () => {
   const src: Mutable = { isSource: true, self: 'src', children: sets(), receiving: () => true }
   const leaf = addrIn(3, 1)

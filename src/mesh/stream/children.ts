@@ -117,8 +117,10 @@ export class Children {
         receiving: (i) => this.k.parents.receiving(i, now),
         pushDown: (i) => now - this.failedChildAt[i] >= FAILED_RELAY_MS,
         maxChildren: this.capacity(), leaves: this.leaves,
-        unreachable: node.nat.kind === 'symmetric', natOf: (a) => node.peers.get(a)?.nat,
-      }, { from: ctx.from, stripe: s, leaf: m.leaf }, this.k.holders.list(ctx.from))
+        // Behind a symmetric NAT only a peer with no NAT between us (our LAN) can always reach us.
+        unreachable: node.nat.kind === 'symmetric' && node.peers.get(ctx.from)?.seesUsDirectly !== true,
+        natOf: (a) => node.peers.get(a)?.nat, lanMates: node.lanMates,
+      }, { from: ctx.from, stripe: s, leaf: m.leaf }, () => this.k.holders.list(ctx.from))
     if (d.accept) {
       const isNew = !this.sets[s].has(ctx.from)
       this.k.budget.childTaken()
@@ -136,6 +138,8 @@ export class Children {
       }
       if (isNew) void this.catchUpChild(ctx.from, s, m.from)
     } else {
+      // A child told to ask elsewhere leaves us (stripe-parents.ts onRedirect): stop pushing to it.
+      this.sets[s].delete(ctx.from)
       ctx.reply({ type: 'AskThemInstead', id, stripe: s, peers: d.tryInstead })
     }
   }

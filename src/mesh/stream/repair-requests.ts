@@ -27,6 +27,10 @@ const REQUEST_SHARE = 0.25
 const REQUEST_BYTES = 160
 const REQUEST_BURST = 16
 
+/** Holders besides the parents a missing chunk may be asked of, per repair pass: enough to rotate
+ * through on retries. */
+const REST_HOLDERS = 6
+
 export interface RepairComponents { context: SwarmContext; holders: Holders; parents: StripeParents; tracker: ChunkTracker; stats: SwarmStats }
 
 export class RepairRequests {
@@ -78,11 +82,9 @@ export class RepairRequests {
     }
     if (missing.length === 0) return
     const budget = now - this.sourceRefusedAt < SOURCE_REFUSAL_BACKOFF_MS ? 0 : this.sourceBudgetChunks()
-    // One sorted holder list per pass: holdersFor runs once per missing chunk.
-    const known = reachableFirst(node, this.k.holders.list('').filter((a) => !this.k.parents.hasFailedUs(a, now)))
     const reqs = planRepairs({
       now, missing, inFlight: tracker.requests(),
-      holders: this.holdersOf(known, now),
+      holders: this.holdersOf(now),
       source: [...this.c.sourceAddrs][0],
       sourceBudgetChunks: budget,
       rttMs: (p) => node.peers.get(p)?.rttMs ?? 50,
@@ -120,7 +122,7 @@ export class RepairRequests {
     if (hole < 0) return
     this.segmentsAskedAt = now
     const flowing = this.k.parents.flowing()
-    const hs = this.k.holders.list('').filter((a) => !this.k.parents.hasFailedUs(a, now))
+    const hs = this.k.holders.list('', Infinity, (a) => !this.k.parents.hasFailedUs(a, now))
     const pool = flowing.length ? flowing : hs
     if (pool.length === 0) return
     this.c.node.send(pool[Math.floor(this.c.node.timers.random() * pool.length)], [{ type: 'PleaseSendSegments', id: this.c.id, from: hole, count: MAX_RECORDS_PER_MESSAGE }])
@@ -147,25 +149,40 @@ export class RepairRequests {
   }
 
   /** Who to ask for chunk n, best first, for one repair pass. The answer depends only on n's
-   * stripe, so it is worked out once per stripe and pass, not once per missing chunk. */
-  private holdersOf(known: string[], now: number): (n: number) => string[] {
+   * stripe, so it is worked out once per stripe and pass (when first asked), not once per missing
+   * chunk; the holder walk is done once per pass and stops as soon as no stripe can use more. */
+  private holdersOf(now: number): (n: number) => string[] {
     const parents = this.k.parents
     const all = parents.all()
+    const node = this.c.node
+    const sources = this.c.sourceAddrs
+    let known: string[] | undefined
+    // Each stripe takes up to REST_HOLDERS holders that are not its parent, another stripe's parent
+    // or a source: a walk that stops after that many plus all those it may skip yields the same
+    // first entries as the full list. Behind a symmetric NAT the list is reordered (proven peers
+    // first), so it is walked in full there.
+    const enough = node.nat.kind === 'symmetric' ? Infinity : REST_HOLDERS + all.length + sources.size
+    const holders = (): string[] => (known ??= reachableFirst(node, this.k.holders.list('', enough, (a) => !parents.hasFailedUs(a, now))))
     // The stripe parent is the natural holder, unless it has gone quiet: then it probably lacks
     // the chunk too (or is gone), and the parents of the other stripes, still pushing, go first.
     const quietAt = (i: number) => parents.quiet(i, now)
-    const perStripe = all.map((parent, s) => {
+    const perStripe: Array<string[] | undefined> = new Array(all.length)
+    const ofStripe = (s: number): string[] => {
+      const parent = all[s]
       const quiet = parent !== undefined && quietAt(s)
       const others = all.filter((p, i): p is string => p !== undefined && i !== s && p !== parent && !quietAt(i))
       const rest: string[] = []
-      for (const p of known) {
-        if (rest.length === 6) break
-        if (p !== parent && !others.includes(p) && !this.c.sourceAddrs.has(p)) rest.push(p)
+      for (const p of holders()) {
+        if (rest.length === REST_HOLDERS) break
+        if (p !== parent && !others.includes(p) && !sources.has(p)) rest.push(p)
       }
       const first = parent && !quiet ? [parent] : []
       return [...first, ...others, ...rest, ...(parent && quiet ? [parent] : [])]
-    })
-    return (n) => perStripe[stripeOf(n)]
+    }
+    return (n) => {
+      const s = stripeOf(n)
+      return (perStripe[s] ??= ofStripe(s))
+    }
   }
 
 }
