@@ -54,7 +54,7 @@ export class RepairRequests {
 
   onHint(m: MessageOf<'MaybeTheyHaveSome'>, ctx: Ctx): void {
     for (const p of m.peers) this.k.holders.note(p)
-    // "I do not have it" answers our pulls to that peer now, not after their timeout: retry elsewhere.
+    // "I do not have it" answers our pulls to that peer now: retry elsewhere after REFUSED_RETRY_MS, not their timeout.
     this.k.tracker.refusedBy(ctx.from, this.c.node.timers.now())
     if (this.c.sourceAddrs.has(ctx.from)) this.sourceRefusedAt = this.c.node.timers.now()
   }
