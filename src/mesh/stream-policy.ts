@@ -44,7 +44,7 @@ export const REPAIR_TIMEOUT_MS = 400
  * tick: a viewer whose holders all lacked a chunk re-asked it every 50 ms, on every missing chunk,
  * which filled a weak uplink with requests and burnt the tries before the source in a few hundred
  * ms (issue 12: the source's "asked five times" rule was half its upload with uneven uplinks). */
-export const REFUSED_RETRY_MS = 150
+export const REFUSED_RETRY_MS = 100
 /** Pulls of an urgent chunk that other holders failed before the source is asked. */
 export const TRIES_BEFORE_SOURCE = 6
 /** After the source points us elsewhere (over its budget), we ask it for nothing but urgent live
