@@ -7,6 +7,7 @@ import { join } from 'node:path'
 import { Proc, sleep } from './chaos-swarm.ts'
 import type { NatLab } from './nat-lab.ts'
 import type { NatStatus } from '../src/mesh/nat/nat-traversal.ts'
+import type { SecureCounters } from '../src/mesh/secure/secure-sessions.ts'
 
 /** Every node listens on the same ports: each lab host is its own machine. */
 export const UDP_PORT = 24254
@@ -29,7 +30,7 @@ export interface StreamStatus {
   producedBytes: number
   copiesUploaded: number
 }
-export interface NodeStatus { node: { udp: string }; peers: Array<{ addr: string; nat: string | null }>; streams: StreamStatus[]; nat: NatStatus }
+export interface NodeStatus { node: { udp: string }; peers: Array<{ addr: string; nat: string | null }>; streams: StreamStatus[]; nat: NatStatus; secure: SecureCounters }
 
 export class NatSwarm {
   readonly nodes = new Map<string, LabNode>()
