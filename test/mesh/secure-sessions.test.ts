@@ -59,9 +59,8 @@ async function secureNode(t: TestContext, bootstrap: string[] = []) {
   return { node, secure, got, chunks }
 }
 
-const SECRET = 'stream/very-secret-stream-name-1234'
-
-test('two nodes over UDP: a Noise session, then a tap sees only sealed frames and no message text', async (t) => {
+/** B, a tap in front of it, and A talking to B through the tap, with their session made. */
+async function sealedPair(t: TestContext) {
   const b = await secureNode(t)
   await b.node.start()
   b.secure.startTimer()
@@ -70,6 +69,13 @@ test('two nodes over UDP: a Noise session, then a tap sees only sealed frames an
   await a.node.start()
   a.secure.startTimer()
   await until(() => a.secure.sealsTo(wire.address) && b.secure.counters.opened > 0, 10_000, 'an encrypted session both ways')
+  return { a, b, wire }
+}
+
+const SECRET = 'stream/very-secret-stream-name-1234'
+
+test('two nodes over UDP: a Noise session, then a tap sees only sealed frames and no message text', async (t) => {
+  const { a, b, wire } = await sealedPair(t)
   // Each side knows which node key it talks to, proven inside the handshake.
   assert.ok(a.secure.keyOf(wire.address) && /^[0-9a-f]{64}$/.test(a.secure.keyOf(wire.address)!))
   const mark = wire.seen.length
@@ -88,14 +94,7 @@ test('two nodes over UDP: a Noise session, then a tap sees only sealed frames an
 })
 
 test('a tampered sealed datagram is dropped and its sender charged; the session goes on', async (t) => {
-  const b = await secureNode(t)
-  await b.node.start()
-  b.secure.startTimer()
-  const wire = await tap(t, b.node.address)
-  const a = await secureNode(t, [wire.address])
-  await a.node.start()
-  a.secure.startTimer()
-  await until(() => a.secure.sealsTo(wire.address) && b.secure.counters.opened > 0, 10_000, 'an encrypted session both ways')
+  const { a, b, wire } = await sealedPair(t)
   const penaltyBefore = b.node.peers.get(wire.address)?.penalty ?? 0
   wire.state.tamperNextSealedToB = true
   a.node.send(wire.address, [{ type: 'HereIsMyAudience', id: `${SECRET}-tampered`, audience: { viewers: 1 } as never, counts: true }])
@@ -127,14 +126,7 @@ test('a classic peer (plain JSON by hand) is never offered a handshake and keeps
 })
 
 test('sealed, a chunk travels as bytes after the JSON: intact, and smaller than base64 JSON', async (t) => {
-  const b = await secureNode(t)
-  await b.node.start()
-  b.secure.startTimer()
-  const wire = await tap(t, b.node.address)
-  const a = await secureNode(t, [wire.address])
-  await a.node.start()
-  a.secure.startTimer()
-  await until(() => a.secure.sealsTo(wire.address) && b.secure.counters.opened > 0, 10_000, 'an encrypted session both ways')
+  const { a, b, wire } = await sealedPair(t)
   const data = randomBytes(4096)
   const m: Message = { type: 'Content', id: SECRET, offset: 8192, data, hops: 2 }
   const mark = wire.seen.length
