@@ -82,6 +82,15 @@ export interface NodeInit {
 }
 
 interface Outgoing { m: Message; kind: TrafficKind; role: TrafficRole }
+/** A message with its JSON text and that text's length in bytes (not UTF-16 units: a peer's cookie
+ * may hold multi-byte characters). */
+interface Encoded<M extends Message = Message> { m: M; text: string; bytes: number }
+interface CookieText { cookie: string; ask: Encoded; echo?: Encoded<MessageOf<'AlwaysReturned'>> }
+
+function encoded<M extends Message>(m: M): Encoded<M> {
+  const text = JSON.stringify(encodeMessage(m))
+  return { m, text, bytes: Buffer.byteLength(text) }
+}
 
 export class CjNode extends EventEmitter {
   readonly transport: Transport
@@ -94,6 +103,7 @@ export class CjNode extends EventEmitter {
   private handlers = new Map<MessageType, Handler<MessageType>[]>()
   private secret: Buffer
   private cookies = new Map<string, string>()
+  private cookieTexts = new WeakMap<Peer, CookieText>()
   private intervals: Timer[] = []
   private closed = false
   private init: NodeInit
@@ -179,7 +189,7 @@ export class CjNode extends EventEmitter {
       if (p.maxDatagramBytes === undefined) hello.push(this.capabilities(p.addr))
       this.send(p.addr, hello)
     }
-    this.metrics.peersGauge(this.peers.size, this.peers.active(60_000).length)
+    this.metrics.peersGauge(this.peers.size, this.peers.countActive(60_000))
   }
 
   /** Our cookie for an address: derived from a node secret and the source IP (not the port, so a
@@ -226,18 +236,34 @@ export class CjNode extends EventEmitter {
   private prefixFor(to: string, peer: Peer, budget: number): { json: string[]; messages: Message[]; bytes: number } {
     const json: string[] = []
     const messages: Message[] = []
+    const c = this.cookieText(to, peer)
+    // The brackets of the array, then each message and its comma.
+    let bytes = 1
     if (!peer.verified) {
-      const ask: Message = { type: 'PleaseAlwaysReturnThisMessage', value: { cookie: this.cookieFor(to) } }
-      json.push(JSON.stringify(encodeMessage(ask)))
-      messages.push(ask)
+      json.push(c.ask.text)
+      messages.push(c.ask.m)
+      bytes += c.ask.bytes + 1
     }
-    if (peer.theirCookie !== undefined) {
-      const echo: Message = { type: 'AlwaysReturned', value: peer.theirCookie }
-      const text = JSON.stringify(encodeMessage(echo))
-      // Sizes in bytes, not UTF-16 units: a peer's cookie may hold multi-byte characters.
-      if (byteSize(json) + Buffer.byteLength(text) + 1 <= budget) { json.unshift(text); messages.unshift(echo) }
+    if (c.echo && bytes + c.echo.bytes + 1 <= budget) {
+      json.unshift(c.echo.text)
+      messages.unshift(c.echo.m)
+      bytes += c.echo.bytes + 1
     }
-    return { json, messages, bytes: byteSize(json) }
+    return { json, messages, bytes }
+  }
+
+  /** The two cookie messages to a peer and their encodings, made again only when a cookie changes:
+   * they lead nearly every datagram, and encoding them each time showed in profiles. */
+  private cookieText(to: string, peer: Peer): CookieText {
+    const cookie = this.cookieFor(to)
+    let c = this.cookieTexts.get(peer)
+    if (c === undefined || c.cookie !== cookie) {
+      c = { cookie, ask: encoded({ type: 'PleaseAlwaysReturnThisMessage', value: { cookie } }) }
+      this.cookieTexts.set(peer, c)
+    }
+    if (peer.theirCookie === undefined) c.echo = undefined
+    else if (c.echo === undefined || c.echo.m.value !== peer.theirCookie) c.echo = encoded({ type: 'AlwaysReturned', value: peer.theirCookie })
+    return c
   }
 
   /** What the 2x rule still lets us send an unverified peer (hello allowance not included). */
@@ -490,11 +516,6 @@ export class CjNode extends EventEmitter {
 
 function isLoopback(addr: string): boolean {
   return addr.startsWith('127.') || addr.startsWith('[::1]:') || addr.startsWith('[::ffff:127.')
-}
-
-function byteSize(json: string[]): number {
-  // The brackets of the array plus each element and its comma.
-  return json.reduce((n, s) => n + Buffer.byteLength(s) + 1, 1)
 }
 
 function isOurCookie(v: Json, ours: string): boolean {

@@ -170,9 +170,33 @@ export class PeerTable {
     return this.all().filter((p) => p.lastHeard >= since && !this.isBanned(p)).sort((a, b) => rank(b) - rank(a))
   }
 
-  /** Addresses worth handing to others: verified, recently heard, not banned. */
+  /** How many peers active() would list, without ranking them. */
+  countActive(withinMs = 60_000): number {
+    const since = this.clock.now() - withinMs
+    let n = 0
+    for (const p of this.peers.values()) if (p.lastHeard >= since && !this.isBanned(p)) n++
+    return n
+  }
+
+  /** Addresses worth handing to others: verified, recently heard, not banned; the best `n` in the
+   * order of active(). A partial selection, not a sort of the table: a node with a thousand peers
+   * answers each one's PleaseSendPeers every few seconds. */
   shareable(exclude: string, n: number): string[] {
-    return this.active().filter((p) => p.verified && p.addr !== exclude).slice(0, n).map((p) => p.addr)
+    const since = this.clock.now() - 60_000
+    const best: Peer[] = []
+    const ranks: number[] = []
+    for (const p of this.peers.values()) {
+      if (!p.verified || p.addr === exclude || p.lastHeard < since || this.isBanned(p)) continue
+      const r = rank(p)
+      // Ties keep table order, as the stable sort in active() does.
+      if (best.length >= n && r <= ranks[ranks.length - 1]) continue
+      let i = best.length
+      while (i > 0 && ranks[i - 1] < r) i--
+      best.splice(i, 0, p)
+      ranks.splice(i, 0, r)
+      if (best.length > n) { best.pop(); ranks.pop() }
+    }
+    return best.map((p) => p.addr)
   }
 
   async save(file: string): Promise<void> {
