@@ -135,6 +135,7 @@ test('sealed, a chunk travels as bytes after the JSON: intact, and smaller than 
   assert.ok(b.chunks[0].equals(data), 'the bytes arrived intact')
   const frame = wire.seen.slice(mark).find((d) => d.dir === 'a->b' && d.buf.length > 4096)!
   const plainJson = encodeDatagram([m]).length
+  process.stderr.write(`a 4096-byte block: ${frame.buf.length} bytes sealed with a binary tail, ${plainJson} as plain base64 JSON\n`)
   assert.ok(frame.buf.length < plainJson * 0.8, `sealed ${frame.buf.length} bytes against ${plainJson} as base64 JSON`)
   assert.ok(frame.buf.length - data.length < 200, `framing and JSON cost ${frame.buf.length - data.length} bytes for a 4096-byte block`)
 })
