@@ -11,8 +11,9 @@ import {
 } from '../store/record-shape.ts'
 
 export { DEFAULT_UDP_PORT, DEFAULT_HTTP_PORT } from './default-ports.ts'
-/** Data moves in 4096-byte blocks; clients count a block only if it is this long or ends at eof. */
-export const BLOCK_SIZE = 4096
+/** Data moves in 4096-byte blocks; clients count a block only if it is this long or ends at eof.
+ * (Defined with the chunk size, in the store, once.) */
+export { BLOCK_SIZE } from '../store/stream-types.ts'
 /** Servers clamp a request's length to this, as the reference node does. */
 export const MAX_REQUEST_LENGTH = 0xa000
 /** The largest UDP payload; anything claiming more is not a datagram we could have received. */
