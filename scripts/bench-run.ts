@@ -14,7 +14,7 @@ import { DEADLINE_MS, LEAD_MS } from '../src/sim/simulation.ts'
 import { SEGMENT_MS } from '../src/sim/virtual-swarm.ts'
 export { DEADLINE_MS }
 /** Viewers join one after another, not all in the same millisecond. */
-const STAGGER_MS = 100
+export const STAGGER_MS = 100
 /** How often the HLS viewers poll the playlist: half a segment, as players do for live. */
 const HLS_POLL_MS = 500
 
