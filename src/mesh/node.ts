@@ -16,6 +16,7 @@ import { formatAddress, parseAddress } from './transport.ts'
 import type { Peer } from './peers.ts'
 import { PeerTable } from './peers.ts'
 import { SelfAddresses } from './self-addresses.ts'
+import { isSealed } from './secure/sealed-frame.ts'
 import type { Timer, Timers } from '../util/timers.ts'
 import { realTimers } from '../util/timers.ts'
 import type { Logger } from '../util/logger.ts'
@@ -59,6 +60,13 @@ export interface Ctx {
    * anti-amplification budget: Infinity to a verified peer. Lets a handler shrink its answer to fit. */
   room(): number
 }
+/** What src/mesh/secure/ lends the node (CjNode.sealer). */
+export interface Sealer {
+  seal(to: string, buf: Buffer): Buffer
+  open(from: string, buf: Buffer): Buffer | 'bad_seal' | 'unknown_session'
+  plainAllowed(from: string, messages: Message[]): boolean
+}
+type WireResult = DecodeResult | { ok: false; reason: 'bad_seal' | 'unknown_session' | 'plain_from_sealed' }
 type Handler<T extends MessageType> = (m: MessageOf<T>, ctx: Ctx) => void | Promise<void>
 
 export interface NodeComponents { transport: Transport; timers?: Timers; logger?: Logger; metrics?: MetricsSink }
@@ -101,6 +109,12 @@ export class CjNode extends EventEmitter {
   /** True while the peer at `addr` may be a known peer that moved (its key proof is on its way):
    * set by src/mesh/nat/peer-keys.ts; without it, never. */
   keyProofPending: (addr: string) => boolean = () => false
+  /** Proven peers behind the same public host as `addr`, with their LAN addresses: set by
+   * src/mesh/nat/lan-mates.ts; without it, none. */
+  lanMates: (addr: string) => Array<{ at: string; local: string }> = () => []
+  /** Seals datagrams to, and opens them from, peers we share an encrypted session with
+   * (src/mesh/secure/secure-sessions.ts); without it, every datagram is plain JSON. */
+  sealer: Sealer | null = null
   /** Our NAT as peers' reports show it (written by src/mesh/nat/nat-traversal.ts). */
   nat: { kind: NatKind | 'unknown'; publicAddress: string | null } = { kind: 'unknown', publicAddress: null }
   readonly counters = { datagramsIn: 0, datagramsOut: 0, bytesIn: 0, bytesOut: 0, dropped: {} as Record<string, number>, ampMaxRatio: 0, ampHelloBytes: 0 }
@@ -115,7 +129,7 @@ export class CjNode extends EventEmitter {
     this.secret = init.secret ?? randomBytes(32)
     this.peers = new PeerTable({ clock: this.timers, max: init.maxPeers })
     this.selves = new SelfAddresses(this.transport.address)
-    this.transport.onDatagram((buf, from) => this.receive(buf.length, from, () => decodeDatagram(buf)))
+    this.transport.onDatagram((buf, from) => this.receive(buf.length, from, () => this.decodeWire(buf, from)))
     this.transport.onDecoded?.((messages, bytes, from) => this.receive(bytes, from, () => ({ ok: true, messages, skipped: { bad: 0, unknown: 0 } })))
     this.handle('PleaseSendPeers', (_m, ctx) => {
       const n = ctx.verified ? MAX_PEERS_PER_LIST : UNVERIFIED_LIST_MAX
@@ -301,7 +315,9 @@ export class CjNode extends EventEmitter {
         bytes = partBytes
         this.transport.sendDecoded([...prefix.messages, ...kinds.map((o) => o.m)], bytes, to)
       } else {
-        const buf = Buffer.from('[' + [...prefix.json, ...parts].join(',') + ']')
+        const plain = Buffer.from('[' + [...prefix.json, ...parts].join(',') + ']')
+        // A handshake travels plain: the peer may have lost the session it would be sealed with.
+        const buf = this.sealer && !kinds.some((o) => o.m.type === 'LetUsEncrypt') ? this.sealer.seal(to, plain) : plain
         this.transport.send(buf, to)
         bytes = buf.length
       }
@@ -366,8 +382,21 @@ export class CjNode extends EventEmitter {
     this.metrics.datagramDropped(reason)
   }
 
+  /** A datagram off the wire: opened first when sealed. A seal that fails authentication is the
+   * sender's fault and charged; a session we do not have (we restarted) is not. */
+  private decodeWire(buf: Buffer, from: string): WireResult {
+    if (!this.sealer) return decodeDatagram(buf)
+    if (!isSealed(buf)) {
+      const d = decodeDatagram(buf)
+      return d.ok && !this.sealer.plainAllowed(from, d.messages) ? { ok: false, reason: 'plain_from_sealed' } : d
+    }
+    const r = this.sealer.open(from, buf)
+    if (r === 'bad_seal') this.penalise(from, 'bad_seal')
+    return typeof r === 'string' ? { ok: false, reason: r } : decodeDatagram(r)
+  }
+
   /** The socket handler. Nothing a stranger sends can throw past this function. */
-  private receive(size: number, from: string, decode: () => DecodeResult): void {
+  private receive(size: number, from: string, decode: () => WireResult): void {
     if (this.closed) return
     try {
       this.counters.datagramsIn++

@@ -13,7 +13,9 @@ export const BAN_SCORE = 50
 export const BAN_MS = 10 * 60_000
 /** Penalties fade: a point an hour... per minute, so an honest peer that once erred recovers. */
 const PENALTY_DECAY_PER_MS = 1 / 60_000
-const PENALTY: Record<PenaltyReason, number> = { bad_chunk: 10, bad_signature: 20, bad_field: 10, bad_file_block: 10, stale_head: 2, flood: 5, lie: 5 }
+// bad_seal: a sealed datagram that fails authentication (or a forged handshake identity); on-path
+// tampering can cause it too, so it weighs little.
+const PENALTY: Record<PenaltyReason, number> = { bad_chunk: 10, bad_signature: 20, bad_field: 10, bad_file_block: 10, stale_head: 2, flood: 5, lie: 5, bad_seal: 5 }
 /** Datagrams per second an address may send us: verified peers carry streams (about 60/s per copy
  * plus repair bursts) and files (a 4 KiB block each: 20,000/s is 80 MiB/s, more than a seeder
  * sends); unverified ones only need a handshake. */
@@ -56,6 +58,10 @@ export interface Peer {
   /** What it told us of its own NAT (IAmBehind): a `symmetric` peer is reachable only by those it
    * contacted itself, so its address is never handed to anyone else. */
   nat?: NatKind
+  /** Its LAN address, as it told us (IAmBehind.local): where peers behind its router reach it. */
+  local?: string
+  /** It sees us at our own socket address: no NAT between us, so it reaches us whenever it sends. */
+  seesUsDirectly?: boolean
   /** It sent us a stream extension message: it is (probably) a cjp2p-stream node. */
   speaksStreams: boolean
   /** The largest datagram it said it takes (IAlsoSpeak), if it did. */

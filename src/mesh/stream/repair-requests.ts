@@ -26,15 +26,11 @@ const SEGMENT_REPAIR_WINDOW = 64
  * through on retries. */
 const REST_HOLDERS = 6
 
-/** One chunk asked for: of whom, when, and how many times so far. */
-interface RepairRequest { peer: string; at: number; tries: number }
-
 export interface RepairComponents { context: SwarmContext; holders: Holders; parents: StripeParents; tracker: ChunkTracker; stats: SwarmStats }
 
 export class RepairRequests {
   private readonly c: SwarmContext
   private readonly k: RepairComponents
-  private inFlight = new Map<number, RepairRequest>()
   private segmentsAskedAt = 0
   /** When the source last pointed us elsewhere instead of serving a pull. */
   private sourceRefusedAt = -Infinity
@@ -46,15 +42,10 @@ export class RepairRequests {
     this.k = components
   }
 
-  /** Chunk `n` arrived (or could not be stored and will be asked for again): no request is open. */
-  settle(n: number): void {
-    this.inFlight.delete(n)
-  }
-
   onHint(m: MessageOf<'MaybeTheyHaveSome'>, ctx: Ctx): void {
     for (const p of m.peers) this.k.holders.note(p)
     // "I do not have it" answers our pulls to that peer now, not after their timeout: retry elsewhere.
-    for (const f of this.inFlight.values()) if (f.peer === ctx.from) f.at = -Infinity
+    this.k.tracker.refusedBy(ctx.from)
     if (this.c.sourceAddrs.has(ctx.from)) this.sourceRefusedAt = this.c.node.timers.now()
   }
 
@@ -64,17 +55,17 @@ export class RepairRequests {
     // Only when the window moved: a request is only ever made inside it (or for the init chunks,
     // kept), so none can be below an unmoved lower end (the walk over every open request on every
     // tick showed in profiles).
-    const init = this.k.tracker.initChunks().filter((n) => n < from)
+    const tracker = this.k.tracker
+    const init = tracker.initChunks().filter((n) => n < from)
     if (from > this.prunedBelow) {
-      this.k.tracker.dropBelow(from)
-      for (const k of this.inFlight.keys()) if (k < from && !init.includes(k)) this.inFlight.delete(k)
+      tracker.dropBelow(from)
       this.prunedBelow = from
     }
     const missing: MissingChunk[] = []
     // An fMP4 init below our start: due now, no segment plays without it.
-    for (const n of init) if (!log.hasChunk(n)) missing.push({ n, knownSince: this.k.tracker.knownSinceOf(n, now), deadline: now })
+    for (const n of init) if (!log.hasChunk(n)) missing.push({ n, knownSince: tracker.heard(n, now), deadline: now })
     for (const n of log.missingChunks(from, edge.maxKnown)) {
-      const since = this.k.tracker.knownSinceOf(n, now)
+      const since = tracker.heard(n, now)
       const rec = log.chunkRecord(n)
       // Without its record we only know the chunk is already out: treat it as due now.
       missing.push({ n, knownSince: since, deadline: rec ? playbackDeadline(rec.time, PLAYOUT_DELAY_MS, edge.joinedAt) : since, backfill: rec !== null && edge.joinedAt !== null && rec.time < edge.joinedAt.at })
@@ -82,15 +73,14 @@ export class RepairRequests {
     if (missing.length === 0) return
     const budget = now - this.sourceRefusedAt < SOURCE_REFUSAL_BACKOFF_MS ? 0 : this.sourceBudgetChunks()
     const reqs = planRepairs({
-      now, missing, inFlight: this.inFlight,
+      now, missing, inFlight: tracker.requests(),
       holders: this.holdersOf(now),
       source: [...this.c.sourceAddrs][0],
       sourceBudgetChunks: budget,
       rttMs: (p) => node.peers.get(p)?.rttMs ?? 50,
     })
     for (const r of reqs) {
-      const prev = this.inFlight.get(r.n)
-      this.inFlight.set(r.n, { peer: r.peer, at: now, tries: (prev?.tries ?? 0) + 1 })
+      tracker.asked(r.n, r.peer, now)
       node.send(r.peer, this.requestFor(r.n))
     }
   }
