@@ -4,6 +4,7 @@
 // formulas (bench-report.ts), side by side with the differences and issue 11's agreement goals
 // (source copies within 0.05, completeness within 0.5 points). Viewers join one every 100 ms in
 // both, knowing only the source; the link model is the same code (src/mesh/link.ts) in both.
+import { availableParallelism, loadavg } from 'node:os'
 import { parseArgs } from 'node:util'
 import { simulate } from '../src/sim/simulation.ts'
 import { BenchArgError, parseBitrate, parseLink } from './bench-args.ts'
@@ -60,9 +61,13 @@ export function compareTable(title: string, sim: Figures, bench: Figures | null)
     ['duplicates / data', (f) => pct(f.duplicateShare)],
     ['control / data', (f) => pct(f.controlShare)],
     ['startup median / max', (f) => `${ms(f.startupMs.median)} / ${ms(f.startupMs.max)}${f.startupMs.neverPlayed ? ` (${f.startupMs.neverPlayed} never)` : ''}`],
+    // The simulator gives every node the CPU it needs; a bench on a loaded machine does not, and
+    // then it measures starvation, not the code's decisions (docs/SCHEDULER.md).
+    ['CPU per viewer node, share of a core', (f) => (f === sim ? 'not modelled' : pct(f.cpuShareOfCorePerNode))],
   ]
   const out = [title, '', '| figure | simulation | bench (real processes) | difference (goal) |', '|---|---|---|---|']
   for (const [name, show, diff] of rows) out.push(`| ${name} | ${show(sim)} | ${bench ? show(bench) : 'not run'} | ${bench && diff ? diff(sim, bench) : ''} |`)
+  out.push('', `load average during the run: ${loadavg().map((l) => l.toFixed(1)).join(' ')} on ${availableParallelism()} cores`)
   return out.join('\n')
 }
 
