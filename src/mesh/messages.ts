@@ -259,13 +259,7 @@ const decoders: { [T in MessageType]: (body: unknown) => Omit<MessageOf<T>, 'typ
   ReturnedMessage: (b) => { const value = opaque(b); return value === undefined ? undefined : { value } },
   PleaseSendContent: (b) =>
     isObj(b) && isId(b.id) && isUint(b.offset) && isUint(b.length) ? { id: b.id, offset: b.offset, length: b.length } : undefined,
-  Content: (b) => {
-    if (!isObj(b) || !isId(b.id) || !isUint(b.offset)) return undefined
-    const data = decodeB64(b.base64, 4 * Math.ceil(MAX_REQUEST_LENGTH / 3))
-    if (!data || (b.eof !== undefined && !isUint(b.eof))) return undefined
-    const hops = isUint(b.hops) && b.hops < 256 ? b.hops : undefined
-    return { id: b.id, offset: b.offset, data, eof: b.eof as number | undefined, hops, ...(b.repaired === true ? { repaired: true } : {}) }
-  },
+  Content: (b) => contentBody(b, isObj(b) ? decodeB64(b.base64, 4 * Math.ceil(MAX_REQUEST_LENGTH / 3)) : undefined),
   MaybeTheyHaveSome: (b) => {
     if (!isObj(b) || !isId(b.id)) return undefined
     const peers = peerList(b.peers)
@@ -374,10 +368,58 @@ const decoders: { [T in MessageType]: (body: unknown) => Omit<MessageOf<T>, 'typ
   PleaseProveYourKey: (b) => (isObj(b) && typeof b.nonce === 'string' && NONCE.test(b.nonce) ? { nonce: b.nonce } : undefined),
 }
 
+function fromTail(b: Obj, tail: { buf: Buffer; at: number }): Omit<MessageOf<'Content'>, 'type'> | undefined {
+  if (!isUint(b.bytes) || b.bytes > MAX_REQUEST_LENGTH || tail.at + b.bytes > tail.buf.length) return undefined
+  const data = tail.buf.subarray(tail.at, tail.at + b.bytes)
+  tail.at += b.bytes
+  return contentBody(b, data)
+}
+
+/** A Content body with its bytes (from base64, or from a binary tail). */
+function contentBody(b: unknown, data: Buffer | undefined): Omit<MessageOf<'Content'>, 'type'> | undefined {
+  if (!isObj(b) || !isId(b.id) || !isUint(b.offset) || !data || (b.eof !== undefined && !isUint(b.eof))) return undefined
+  const hops = isUint(b.hops) && b.hops < 256 ? b.hops : undefined
+  return { id: b.id, offset: b.offset, data, eof: b.eof as number | undefined, hops, ...(b.repaired === true ? { repaired: true } : {}) }
+}
+
+// Inside a sealed frame (src/mesh/secure/) a datagram may carry its Content bytes raw, after the
+// JSON, instead of as base64 in it (a third less to send, and no base64 work): byte 0 BINARY_TAIL
+// (never the first byte of JSON), bytes 1-4 the JSON's length (big-endian), the JSON array, in
+// which each such Content has `"bytes": n` in place of `base64`, then those Contents' bytes in
+// their order. Only ever inside a sealed frame: classic peers never see it.
+export const BINARY_TAIL = 0x01
+
+/** One Content message as the JSON of a binary-tail datagram (its bytes go in the tail). */
+export function contentHeadJson(m: MessageOf<'Content'>): string {
+  const body: Record<string, unknown> = { id: m.id, offset: m.offset, bytes: m.data.length }
+  if (m.eof !== undefined) body.eof = m.eof
+  if (m.hops !== undefined) body.hops = m.hops
+  if (m.repaired) body.repaired = true
+  return JSON.stringify({ Content: body })
+}
+
+export function encodeBinaryTail(json: string[], tail: Buffer[]): Buffer {
+  const text = Buffer.from('[' + json.join(',') + ']')
+  const head = Buffer.alloc(5)
+  head[0] = BINARY_TAIL
+  head.writeUInt32BE(text.length, 1)
+  return Buffer.concat([head, text, ...tail])
+}
+
+/** A sealed frame's plaintext: a plain JSON datagram or one with a binary tail. */
+export function decodeOpened(buf: Buffer): DecodeResult {
+  if (buf[0] !== BINARY_TAIL) return decodeDatagram(buf)
+  if (buf.length < 5) return { ok: false, reason: 'not_json' }
+  const n = buf.readUInt32BE(1)
+  if (5 + n > buf.length) return { ok: false, reason: 'not_json' }
+  return decodeDatagram(buf.subarray(5, 5 + n), { buf: buf.subarray(5 + n), at: 0 })
+}
+
 const fatal = new TextDecoder('utf-8', { fatal: true })
 
 /** Decodes one datagram. Never throws, whatever the bytes. */
-export function decodeDatagram(buf: Uint8Array): DecodeResult {
+/** `tail`: the binary tail of an opened sealed frame (decodeOpened), where Contents' bytes are. */
+export function decodeDatagram(buf: Uint8Array, tail?: { buf: Buffer; at: number }): DecodeResult {
   if (buf.length > MAX_DATAGRAM_BYTES) return { ok: false, reason: 'oversize' }
   let text: string
   try { text = fatal.decode(buf) } catch { return { ok: false, reason: 'not_utf8' } }
@@ -393,7 +435,8 @@ export function decodeDatagram(buf: Uint8Array): DecodeResult {
     if (keys.length !== 1) { bad++; continue }
     const type = keys[0]
     if (!Object.hasOwn(decoders, type)) { unknown++; continue }
-    const body = decoders[type as MessageType]((entry as Obj)[type])
+    const raw = (entry as Obj)[type]
+    const body = tail && type === 'Content' && isObj(raw) && raw.bytes !== undefined ? fromTail(raw, tail) : decoders[type as MessageType](raw)
     if (body === undefined) { bad++; continue }
     messages.push({ type, ...body } as Message)
   }
