@@ -97,7 +97,8 @@ export const PAGE_HOOK = `(function () {
     if (!p || !p.hls || !window.Hls) { setTimeout(hook, 10); return }
     var E = window.Hls.Events
     first('hls.js started')
-    p.hls.on(E.MANIFEST_PARSED, function () { first('playlist parsed') })    p.hls.on(E.LEVEL_LOADED, function (_e, d) {
+    p.hls.on(E.MANIFEST_PARSED, function () { first('playlist parsed') })
+    p.hls.on(E.LEVEL_LOADED, function (_e, d) {
       var now = Date.now()
       ;(d.details.partList || []).forEach(function (part) { var k = key(part.fragment, part); if (!(k in L.learned)) L.learned[k] = now })
     })
