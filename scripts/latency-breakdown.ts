@@ -102,8 +102,8 @@ export const PAGE_HOOK = `(function () {
       var now = Date.now()
       ;(d.details.partList || []).forEach(function (part) { var k = key(part.fragment, part); if (!(k in L.learned)) L.learned[k] = now })
     })
-    p.hls.on(E.FRAG_LOADED, function (_e, d) { first(d.frag.sn === 'initSegment' ? 'init loaded' : 'media loaded'); var k = key(d.frag, d.part); if (!(k in L.loaded)) L.loaded[k] = Date.now() })
-    p.hls.on(E.FRAG_BUFFERED, function (_e, d) { if (d.frag.sn !== 'initSegment') first('media buffered'); var k = key(d.frag, d.part); if (!(k in L.buffered)) L.buffered[k] = Date.now() })
+    p.hls.on(E.FRAG_LOADED, function (_e, d) { if (d.frag.sn !== 'initSegment') first('media loaded'); var k = key(d.frag, d.part); if (!(k in L.loaded)) L.loaded[k] = Date.now() })
+    p.hls.on(E.FRAG_BUFFERED, function (_e, d) { var k = key(d.frag, d.part); if (!(k in L.buffered)) L.buffered[k] = Date.now() })
   })()
 })()`
 
@@ -122,7 +122,7 @@ export const FRAME_PART = `function framePart(t) {
 export interface FramePart { msn: number; part: number; endsIn: number }
 export interface PageTimes { learned: Record<string, number>; loaded: Record<string, number>; buffered: Record<string, number>; startup: Record<string, number> }
 /** The start-up steps PAGE_HOOK times, in order (then the first frame). */
-export const STARTUP_STEPS = ['hls.js started', 'playlist parsed', 'init loaded', 'media loaded', 'media buffered'] as const
+export const STARTUP_STEPS = ['hls.js started', 'playlist parsed', 'media loaded'] as const
 export const TERMS = ['fill', 'ingest', 'mesh', 'answer', 'fetch', 'append', 'held'] as const
 export type Breakdown = Record<(typeof TERMS)[number], number>
 
