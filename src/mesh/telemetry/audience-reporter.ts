@@ -62,6 +62,11 @@ const KIDS_EVERY_MS = 10_000
 /** A new stripe-0 child counts as one viewer this long before its first summary arrives: about a
  * report's climb, plus a lost first report's retry. */
 const NEW_CHILD_MS = 1500
+/** A stripe-0 child silent this long (a resubscribe, every 2 s, missed) is not counted: its orphaned
+ * children are counted again under their new parents within about as long, and would be twice. */
+const GONE_MS = 3000
+/** See countsDue in tick(). */
+const CHANGE_SHARE = 0.01
 /** The stripe whose tree the telemetry climbs (see the top of this file). */
 export const REPORT_STRIPE = 0
 /** A child's summary older than this is no longer counted: it left, or reports elsewhere now. */
@@ -154,7 +159,7 @@ export class AudienceReporter {
   /** Called from the swarm's tick: drops stale children and, when due, reports up. */
   tick(now: number): void {
     const stripe0 = this.k.children.of(REPORT_STRIPE)
-    for (const [a, e] of this.kids) if (!stripe0.has(a) || now - e.at > STALE_MS) this.kids.delete(a)
+    for (const [a, e] of this.kids) if (!stripe0.has(a) || now - e.at > STALE_MS || this.gone(a, now)) this.kids.delete(a)
     for (const a of this.takenAt.keys()) if (!stripe0.has(a)) this.takenAt.delete(a)
     for (const a of stripe0) if (!this.takenAt.has(a)) this.takenAt.set(a, now)
     const received = this.k.stats.totals.receivedBytes
@@ -182,7 +187,13 @@ export class AudienceReporter {
     // The counts leave the floor's full summary its bytes, saved up by its deadline: paid in one go
     // from an empty budget, it put the counts of a node near the top seconds behind.
     const owed = this.lastFullBytes * Math.min(1, (now - this.fullAt) / FULL_FLOOR_MS)
-    const countsDue = (changed && now - this.sentAt >= COUNTS_GAP_MS && this.tokens - owed >= this.lastCountsBytes) || now - this.sentAt >= MAX_SILENT_MS
+    // A change of more than CHANGE_SHARE of what we last said may spend that saving too (never
+    // beyond the budget): the ones and twos of viewers moving about wait for their turn, a wave of
+    // departures does not.
+    const viewers = this.subtreeViewers()
+    const big = Math.abs(viewers - this.sentViewers) > CHANGE_SHARE * this.sentViewers
+    const spendable = this.tokens - (big ? 0 : owed)
+    const countsDue = (changed && now - this.sentAt >= COUNTS_GAP_MS && spendable >= this.lastCountsBytes) || now - this.sentAt >= MAX_SILENT_MS
     if (!fullDue && !countsDue) return
     if (fullDue) this.nextAt = now + REPORT_MS * (1 - JITTER + 2 * JITTER * this.c.node.timers.random())
     const audience = fullDue ? this.subtree(parent) : this.counts()
@@ -219,7 +230,14 @@ export class AudienceReporter {
   private *below(): Iterable<AudienceSummary> {
     for (const { s } of this.kids.values()) yield s
     const now = this.c.node.timers.now()
-    for (const [a, at] of this.takenAt) if (!this.kids.has(a) && now - at < NEW_CHILD_MS) yield { ...emptySummary(), viewers: 1, byDepth: [1] }
+    for (const [a, at] of this.takenAt) if (!this.kids.has(a) && now - at < NEW_CHILD_MS && !this.gone(a, now)) yield { ...emptySummary(), viewers: 1, byDepth: [1] }
+  }
+
+  /** A child we have heard nothing from (not a resubscribe, not a report) for GONE_MS left
+   * abruptly, most likely: its place in stripe 0 expires later (6 s), its subtree goes now. */
+  private gone(a: string, now: number): boolean {
+    const heard = this.c.node.peers.get(a)?.lastHeard
+    return heard !== undefined && heard > 0 && now - heard > GONE_MS
   }
 
   /** `root` with everything below us merged into it. */
