@@ -338,7 +338,7 @@ function audienceStats(a: AudienceView): AudienceStats {
   return {
     viewers: a.viewers, byDepth: a.byDepth, onTime: a.chunks.onTime, late: a.chunks.late, missed: a.chunks.missed,
     delay: a.delay.map(([i, n]) => [DELAY_BUCKETS_MS[i], n]), stalls: a.stalls, stallSeconds: a.stallSeconds,
-    offload: a.offload, suspect: a.suspect, windowMs: a.windowMs,
+    offload: a.offload, suspect: a.suspect, windowMs: a.windowMs, nat: a.nat,
   }
 }
 
