@@ -73,7 +73,7 @@ export class DownloadSession {
   private log: Logger
   private metrics: MetricsSink
   private peers = new Map<string, DownloadPeer>()
-  private requests = new RequestBook(() => this.plan)
+  private requests = new RequestBook(() => this.plan, (now) => this.partialPeers(now))
   /** Cap on blocks per request to a peer of ours (opts.ourRangeBytes); each request is also sized to
    * fit that peer's datagram limit. */
   private ourRangeBlocks: number
@@ -81,7 +81,7 @@ export class DownloadSession {
   private plan?: BlockPlan
   private size?: number
   private resumed = 0
-  private stats: TransferStats = { requests: 0, timeouts: 0, overtaken: 0, duplicates: 0, rejected: 0, cancelled: 0 }
+  private stats: TransferStats = { requests: 0, timeouts: 0, overtaken: 0, duplicates: 0, rejected: 0, cancelled: 0, lacked: 0 }
   /** Slot + 1 of the peer each block came from (0: resumed or not yet), when init.blameBlocks. */
   private senders?: Uint8Array
   private slots: DownloadPeer[] = []
@@ -124,6 +124,7 @@ export class DownloadSession {
       },
       suppliers: () => this.suppliers(),
       focus: (offset) => this.focus(offset),
+      holdings: (from, bits, addr) => this.holdings(from, bits, addr),
     })
     if (dl.size !== null) this.adopt(dl.size)
   }
@@ -177,6 +178,31 @@ export class DownloadSession {
     if (this.focusBlock !== undefined) this.plan.focus(this.focusBlock)
     if (this.timer) for (const p of this.peers.values()) this.pump(p)
     return true
+  }
+
+  /** A partial provider told us what it holds: its requests for blocks it lacks are withdrawn at
+   * once (it answered them with hints; waiting for their timeouts would idle its window), and it is
+   * asked only for what it holds while the map is fresh. */
+  private holdings(from: number, bits: Buffer, addr: string): void {
+    const peer = this.peers.get(addr)
+    if (this.done || !peer || peer.phase === 'dropped') return
+    const now = this.node.timers.now()
+    peer.holds = { from, bits, at: now }
+    for (const r of this.requests.ofPeer(peer)) {
+      let all = true
+      for (let k = r.first; k < r.first + r.count && all; k++) all = peer.mayHave(k, now)
+      if (all) continue
+      this.requests.release(r, false)
+      peer.win.cancelled()
+      this.stats.lacked++
+    }
+    this.pumpSoon(peer)
+  }
+
+  private partialPeers(now: number): DownloadPeer[] {
+    const out: DownloadPeer[] = []
+    for (const p of this.peers.values()) if (p.phase !== 'dropped' && p.holdings(now)) out.push(p)
+    return out
   }
 
   /** Gateway hook: the next requests go to the block holding `offset` and onward. */

@@ -118,6 +118,11 @@ test('verified blocks of a blake3/ file still downloading are relayed to another
   await assertHas(last, f.blake3, f.bytes)
   assert.ok(middle.server.counters.relayed > 0, 'the middle node served verified blocks of its download in progress')
   assert.ok(r2.suppliers.includes(middle.node.address), `suppliers: ${r2.suppliers.join(', ')}`)
+  // Asked for blocks it did not hold yet, it said which it holds (and named the seeder), so the last
+  // getter took the rest from the seeder instead of waiting on the middle node.
+  assert.ok(middle.server.counters.haveMaps > 0, 'the middle node sent maps of what it holds')
+  assert.ok(r2.suppliers.includes(seeder.node.address), 'the seeder, named in the hints, supplied the blocks the middle node lacked')
+  t.diagnostic(`relayed ${middle.server.counters.relayed}, have-maps ${middle.server.counters.haveMaps}, last getter: lacked ${r2.stats.lacked}, timeouts ${r2.stats.timeouts}, duplicates ${r2.stats.duplicates}`)
 })
 
 test('a blake3/ id nobody has stalls with a typed error; malformed blake3 ids are refused', async (t) => {
