@@ -355,7 +355,9 @@ export class DownloadSession {
    * oldest outstanding requests to others). */
   private pump(peer: DownloadPeer): void {
     const info = this.node.peers.get(peer.addr)
-    if (info?.speaksStreams === true) { this.sendBatch(peer, MAX_BATCH, Math.min(this.ourRangeBlocks, dataBytesFitting(this.node.datagramLimit(info)) / BLOCK_SIZE)); return }
+    // A peer of ours is asked for ranges, but no longer than its answers have shown it gives (a node
+    // that does not know we speak the extension answers one block per request).
+    if (info?.speaksStreams === true) { this.sendBatch(peer, MAX_BATCH, Math.min(peer.answerRun ?? Infinity, this.ourRangeBlocks, dataBytesFitting(this.node.datagramLimit(info)) / BLOCK_SIZE)); return }
     // A classic peer is asked for as much as one answer datagram of the path carries (the Rust node
     // serves up to 40 KiB, the Ruby client what is asked) until an answer shows it gives less.
     const path = this.node.pathLimit(peer.addr)
