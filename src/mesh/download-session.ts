@@ -273,17 +273,9 @@ export class DownloadSession {
     this.toPump.add(peer)
   }
 
-  /** Withdraws other peers' requests whose blocks are all had now that block `i` came from `from`. */
+  /** Withdraws other suppliers' copies of block `i`, which just came from `from`. */
   private cancelCopies(i: number, from: DownloadPeer): void {
-    const plan = this.plan!
-    for (const r of this.requests.covering(i)) {
-      // Only a supplier's: a probe to a peer yet to answer stays, as re-asking it would write again
-      // to an address whose proof of life may be on its way (see adopt()).
-      if (r.peer === from || r.peer.phase !== 'supplier') continue
-      let all = true
-      for (let k = r.first; k < r.first + r.count && all; k++) all = plan.isHad(k)
-      if (!all) continue
-      this.requests.release(r, false)
+    for (const r of this.requests.withdrawCopies(i, from)) {
       r.peer.win.cancelled()
       this.stats.cancelled++
       this.pumpSoon(r.peer)

@@ -110,11 +110,22 @@ export class RequestBook {
     return out
   }
 
-  /** Open requests whose blocks include `i`. A scan: called only in the endgame, when a block is
-   * asked of two peers and few requests are open. */
-  covering(i: number): BlockRequest[] {
+  /** Block `i` came from `from`: withdraws other suppliers' requests for it whose blocks are now
+   * all had (endgame copies), and returns them so their windows can be freed. A scan, but only
+   * called when a block is still asked of someone after its answer, which is the endgame. A probe
+   * to a peer yet to answer stays: re-asking it would write again to an address whose proof of life
+   * may be on its way. */
+  withdrawCopies(i: number, from: DownloadPeer): BlockRequest[] {
+    const plan = this.plan()
+    if (!plan) return []
     const out: BlockRequest[] = []
-    for (const r of this.open.values()) if (r.first <= i && i < r.first + r.count) out.push(r)
+    for (const r of this.open.values()) {
+      if (r.peer === from || r.peer.phase !== 'supplier' || i < r.first || i >= r.first + r.count) continue
+      let all = true
+      for (let k = r.first; k < r.first + r.count && all; k++) all = plan.isHad(k)
+      if (all) out.push(r)
+    }
+    for (const r of out) this.release(r, false)
     return out
   }
 

@@ -1,4 +1,4 @@
-// Piece choice with partial providers (relays still downloading a `blake3/` file, which send a map
+// Endgame copies and their withdrawal on arrival, and piece choice with partial providers (relays still downloading a `blake3/` file, which send a map
 // of the blocks they hold): a partial provider is asked only for blocks its map shows, a complete
 // one for the rarest blocks first (those no partial provider holds), and endgame copies go only to
 // peers that may hold the block. Pure: a plan, a book and peers, no sockets.
@@ -60,4 +60,35 @@ test('a reader\'s focus keeps its order: no rarest-first while the gateway reads
   plan.focus(10)
   const s = book.next(seeder, 4, 10)!
   assert.deepEqual([s.first, s.count], [10, 4])
+})
+
+test('endgame: an idle peer gets a copy of a slow peer\'s request; when the copy arrives the slow request is withdrawn', () => {
+  const { plan, relay: slow, seeder: fast, book } = setup(4)
+  slow.phase = fast.phase = 'supplier'
+  const a = book.next(slow, 4, 0)!
+  assert.deepEqual([a.first, a.count], [0, 4])
+  a.deadline = 10_000
+  assert.equal(book.next(fast, 1, 10), undefined, 'no copy while the slow request is young (srtt 100 ms unmeasured)')
+  const copy = book.next(fast, 1, 200)!
+  assert.deepEqual([copy.first, copy.count], [0, 1], 'past 1.5 round trips the idle peer gets a copy')
+  assert.equal(plan.requests(0), 2)
+  // The copy is answered: blocks 0..3 had (the others from elsewhere), then block 0's copies withdrawn.
+  book.take(0, fast); book.settle(copy)
+  for (let i = 0; i < 4; i++) plan.markHad(i)
+  const withdrawn = book.withdrawCopies(0, fast)
+  assert.deepEqual(withdrawn.map((r) => r.peer.addr), ['relay'])
+  assert.equal(book.size, 0)
+  assert.equal(plan.requests(0), 0)
+  assert.deepEqual(book.withdrawCopies(0, fast), [], 'nothing twice')
+})
+
+test('endgame: a copy still covering a missing block, or a probe to a peer that never answered, stays', () => {
+  const { plan, relay: slow, seeder: fast, book } = setup(4)
+  slow.phase = 'supplier'
+  book.next(slow, 4, 0)
+  plan.markHad(0)
+  assert.deepEqual(book.withdrawCopies(0, fast), [], 'blocks 1..3 of it are still missing')
+  for (let i = 1; i < 4; i++) plan.markHad(i)
+  slow.phase = 'candidate'
+  assert.deepEqual(book.withdrawCopies(0, fast), [], 'a candidate\'s request is not withdrawn')
 })
