@@ -44,6 +44,14 @@ export function buildProgram(shutdown = new Shutdown()): Command {
     .addOption(json)
     .action(async (id, o, cmd: Command) => (await import('./cli/files.ts')).runGet(id, { ...o, dirGiven: isExplicit(cmd, 'dir') }, shutdown))
 
+  nodeOptions(program.command('list').description('list the files a peer shares (id, size, name)'), { port: 0 })
+    .addOption(json)
+    .action(async (o, cmd: Command) => (await import('./cli/search.ts')).runList({ ...o, dirGiven: isExplicit(cmd, 'dir') }, shutdown))
+
+  nodeOptions(program.command('search').description('find shared files by words of their names, across the DHT').argument('<words...>', 'words of the name'), { port: 0 })
+    .addOption(json)
+    .action(async (words: string[], o, cmd: Command) => (await import('./cli/search.ts')).runSearch(words, { ...o, dirGiven: isExplicit(cmd, 'dir') }, shutdown))
+
   nodeOptions(program.command('ingest').description('stream an input (testsrc, /dev/videoN, a file or URL) to peers')
     .argument('[input]', 'testsrc, /dev/videoN, a media file or an ffmpeg-readable URL'))
     .option('--name <name>', 'stream name (default: from the input)')

@@ -19,16 +19,19 @@ import { epochName, newestEpoch } from './store/stream-epochs.ts'
 import { makeStreamId } from './store/stream-id.ts'
 import { bindPort } from './port-binding.ts'
 import type { MediaFormat, StreamLogReader } from './store/stream-types.ts'
-import { PrometheusMetrics } from './metrics/prometheus-sink.ts'
+import type { PrometheusMetrics } from './metrics/prometheus-sink.ts'
+import { noMetrics, type MetricsSink } from './metrics/types.ts'
 import type { RunningHttpServer } from './player/app.ts'
 import type { Logger } from './util/logger.ts'
 import type { StreamSwarm } from './mesh/stream/stream-swarm.ts'
 import type { NodeStatus, PeerStatus, StreamStatus } from './metrics/node-status.ts'
 import { Dht } from './mesh/dht/dht.ts'
+import { NameIndex } from './mesh/dht/name-index.ts'
 import { FileRouter } from './mesh/file-router.ts'
 import { FileFetches } from './mesh/file-fetches.ts'
 import { ApiFile } from './api-file.ts'
 import { NatTraversal } from './mesh/nat/nat-traversal.ts'
+import { SecureSessions } from './mesh/secure/secure-sessions.ts'
 import type { AudienceView } from './mesh/telemetry/audience-view.ts'
 import { DELAY_BUCKETS_MS } from './mesh/telemetry/audience-summary.ts'
 import type { AudienceStats } from './metrics/types.ts'
@@ -66,6 +69,8 @@ export class Runtime {
   readonly streams: StreamRegistry
   /** Observed addresses, NAT kind, introductions and keepalives (src/mesh/nat/). */
   readonly nat: NatTraversal
+  /** Encrypted sessions with our peers (src/mesh/secure/). */
+  readonly secure: SecureSessions
   readonly logs = new Map<string, StreamLog>()
   http: RunningHttpServer | null = null
   /** Other nodes' HTTP endpoints whose status the dashboard may read (the demo sets these). */
@@ -74,6 +79,8 @@ export class Runtime {
   readonly playback = { reports: 0, stalls: 0, stallSeconds: 0, latencySeconds: null as number | null }
   /** Downloads made for the HTTP gateway and the local API (one per id). */
   readonly fetches: FileFetches
+  /** Shared files by name: listings for peers, keyword announcements, search (src/mesh/dht/name-index.ts). */
+  readonly names: NameIndex
   /** <dir>/api.json: where the local API is and its token, for the CLI. */
   private apiFile: ApiFile | null = null
   private fanoutTimer: NodeJS.Timeout
@@ -83,7 +90,10 @@ export class Runtime {
   private constructor(
     readonly opts: RuntimeOptions,
     readonly node: CjNode,
-    readonly metrics: PrometheusMetrics,
+    /** Counters for /metrics; noMetrics on a node that serves no HTTP (a `get`). */
+    readonly metrics: MetricsSink,
+    /** The same object when /metrics is served, else null. */
+    private readonly prometheus: PrometheusMetrics | null,
     readonly files: FileStore,
     readonly fileServer: FileServer,
     readonly dht: Dht,
@@ -93,17 +103,19 @@ export class Runtime {
     this.fetches = new FileFetches({
       node, store: files, logger: opts.logger, metrics,
       discover: (id, signal) => void this.discover(id, signal),
-      provide: (id) => this.dht.provide(id),
+      provide: (id) => void this.provideFile(id),
     })
+    this.names = new NameIndex({ node, dht })
     this.nat = new NatTraversal({ node, key: nodeKey })
+    this.secure = new SecureSessions({ node, key: nodeKey })
     // The relay fan-out gauge: how many peers this node fed in the last interval, over all streams.
     this.fanoutTimer = setInterval(() => {
       let fed = 0
       for (const s of this.streams.list()) {
         fed += s.takeFanout()
         const st = s.status()
-        this.metrics.setStreamStats({ stream: s.id, role: st.role, producedBytes: st.producedBytes, uploadedBytes: st.uploadedBytes })
-        if (s.isSource) this.metrics.setAudience(audienceStats(st.audience))
+        this.metrics.setStreamStats?.({ stream: s.id, role: st.role, producedBytes: st.producedBytes, uploadedBytes: st.uploadedBytes })
+        if (s.isSource) this.metrics.setAudience?.(audienceStats(st.audience))
       }
       this.metrics.relayFanout(fed)
     }, 5000).unref()
@@ -126,7 +138,12 @@ export class Runtime {
       throw err
     }
     const transport: Transport = opts.link ? new ShapedTransport(udp, opts.link, { random: seededRandom(hashPort(udp.address)) }) : udp
-    const metrics = new PrometheusMetrics({ role: opts.role ?? 'node', processMetrics: opts.processMetrics ?? true })
+    // prom-client is loaded only where /metrics is served: it cost a `get` (no HTTP) ~60 ms of start-up.
+    const serveHttp = opts.httpPort !== null && opts.httpPort !== undefined
+    const prometheus = serveHttp
+      ? new (await import('./metrics/prometheus-sink.ts')).PrometheusMetrics({ role: opts.role ?? 'node', processMetrics: opts.processMetrics ?? true })
+      : null
+    const metrics = prometheus ?? noMetrics
     const node = new CjNode({ transport, logger: opts.logger.child('node'), metrics }, {
       bootstrap: opts.peers ?? [], peersFile: join(opts.dir, 'peers.json'), probeIntervalMs: opts.probeIntervalMs,
       ourDatagramBytes: opts.maxDatagramBytes,
@@ -134,13 +151,16 @@ export class Runtime {
     // Replies are sized per peer from the node's datagram limit for it (CjNode.datagramLimit).
     const fileServer = new FileServer({ node, store: files, logger: opts.logger.child('files'), metrics })
     const dht = new Dht({ node, key: nodeKey })
-    const rt = new Runtime(opts, node, metrics, files, fileServer, dht, nodeKey)
+    const rt = new Runtime(opts, node, metrics, prometheus, files, fileServer, dht, nodeKey)
     try {
       await node.start()
       rt.nat.start()
+      rt.secure.startTimer()
       dht.start()
-      for (const id of [...await files.list(), ...await files.blake3Ids()]) dht.provide(id)
-      if (opts.httpPort !== null && opts.httpPort !== undefined) await rt.startHttp(opts.httpPort, opts.httpHost ?? '127.0.0.1')
+      rt.names.start()
+      for (const id of await files.list()) await rt.provideFile(id)
+      for (const id of await files.blake3Ids()) dht.provide(id)
+      if (serveHttp) await rt.startHttp(opts.httpPort!, opts.httpHost ?? '127.0.0.1')
     } catch (err) {
       await rt.close()
       throw err
@@ -163,7 +183,7 @@ export class Runtime {
     const app = createPlayerApp({
       streams: directory,
       status: () => this.status(),
-      metrics: this.metrics,
+      metrics: this.prometheus ?? undefined,
       metricsSink: this.metrics,
       content: this.fetches,
       logger: this.opts.logger.child('http'),
@@ -179,6 +199,13 @@ export class Runtime {
     this.http = await bindPort('http', port, this.opts.anyPortIfTaken?.http ?? false, (p) => startHttpServer(app, { host, port: p }),
       (p) => this.opts.logger.info(`http port ${p} is taken (another node on this machine?): using any free port`))
     this.apiFile = await ApiFile.write(this.opts.dir, { http: this.http.url, token, pid: process.pid, udp: this.node.address })
+  }
+
+  /** Announces a shared file in the DHT, by id and by the words of its name, and lists it to peers. */
+  async provideFile(id: string): Promise<void> {
+    this.dht.provide(id)
+    const st = await this.files.stat(id)
+    if (st && !this.closed) this.names.provide({ id, name: this.files.names.get(id), size: st.size })
   }
 
   /** Starts a stream we are the source of, signed with the key in `keyFile` (default
@@ -203,7 +230,7 @@ export class Runtime {
       opts.onEnded?.(makeStreamId(key.publicKeyHex, epochName(name, k)), log.id)
     }
     this.logs.set(log.id, log)
-    this.metrics.setNodeRole('source')
+    this.metrics.setNodeRole?.('source')
     this.dht.provide(log.id)
     return { log, swarm: this.streams.add(log) }
   }
@@ -212,7 +239,7 @@ export class Runtime {
   async watch(id: string, bootstrap: string[], opts: { keep?: KeepPolicy; maxUploadBps?: number } = {}): Promise<{ log: StreamLog; swarm: StreamSwarm }> {
     const log = await StreamLog.openReplica(this.opts.dir, id, { keep: opts.keep, logger: this.opts.logger.child('store') })
     this.logs.set(log.id, log)
-    if (this.opts.role !== 'source') this.metrics.setNodeRole('viewer')
+    if (this.opts.role !== 'source') this.metrics.setNodeRole?.('viewer')
     const peers = bootstrap.length ? bootstrap : this.node.peers.active().map((p) => p.addr)
     const swarm = this.streams.add(log, { bootstrap: peers, maxUploadBps: opts.maxUploadBps })
     // A viewer relays what it has, so it provides the stream too.
@@ -276,7 +303,11 @@ export class Runtime {
       playback: { ...this.playback, stallSeconds: Math.round(this.playback.stallSeconds * 1000) / 1000 },
       dashboardPeers: this.dashboardPeers,
       nat: this.nat.status(),
-      dht: { id: this.dht.id.toString('hex'), contacts: this.dht.table.size, providerKeys: this.dht.providers.keys, ...this.dht.counters },
+      secure: { ...this.secure.counters },
+      dht: {
+        id: this.dht.id.toString('hex'), contacts: this.dht.table.size, providerKeys: this.dht.providers.keys, ...this.dht.counters,
+        names: { shared: this.names.shared().length, words: this.names.keywords.words, ...this.names.counters },
+      },
     }
   }
 
@@ -287,15 +318,17 @@ export class Runtime {
     for (const d of this.discoveries) d.abort()
     await this.apiFile?.remove()
     await this.fetches.close()
+    this.names.close()
     this.dht.close()
     this.nat.close()
+    this.secure.close()
     await this.streams.close()
     await Promise.all([...this.logs.values()].map((l) => l.close().catch(() => {})))
     await this.http?.close()
     await this.fileServer.close?.()
     await this.node.close()
     await this.files.close()
-    this.metrics.close()
+    this.prometheus?.close()
   }
 }
 

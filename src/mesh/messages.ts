@@ -6,9 +6,11 @@
 // alone; anything that is not a JSON array is dropped whole.
 import type { ChunkRecord, SegmentRecord, StreamHead, StreamInfo } from '../store/stream-types.ts'
 import { sanitize, type AudienceSummary } from './telemetry/audience-summary.ts'
+import { isLanAddress } from './nat/lan-address.ts'
 import {
   MAX_CHUNK_INDEX, MAX_SEGMENT_INDEX, isChunkRecordShape, isSegmentRecordShape, isStreamHeadShape, isStreamInfoShape, pickChunkRecord, pickSegmentRecord, pickStreamHead, pickStreamInfo,
 } from '../store/record-shape.ts'
+import { MAX_NAME_CHARS } from '../store/file-names.ts'
 
 export { DEFAULT_UDP_PORT, DEFAULT_HTTP_PORT } from './default-ports.ts'
 /** Data moves in 4096-byte blocks; clients count a block only if it is this long or ends at eof. */
@@ -35,6 +37,8 @@ export const STRIPES = 4
  * may carry (record-shape.ts defines those bounds, once), so a `from` can name the live edge. It
  * keeps `from + count` exact (near 2^53, n++ stops changing n and a loop over a range never ends). */
 export const MAX_INDEX = Math.max(MAX_CHUNK_INDEX, MAX_SEGMENT_INDEX) + 1
+/** A Noise XX handshake message with our identity payload is under 300 bytes. */
+export const MAX_HANDSHAKE_BYTES = 512
 /** Contacts per TheseAreNear: a lookup needs about k of them, and 16 keeps a reply near 1.5 KB. */
 export const MAX_NEAR_NODES = 16
 /** Providers per TheyHave: a download wants a handful; more would only inflate the reply. */
@@ -42,6 +46,11 @@ export const MAX_PROVIDERS_PER_REPLY = 16
 /** A WhoIsNear/WhoHas may carry padding so that the asker, not the answerer, pays for the bytes
  * the 2x rule lets come back; more than a small datagram's worth earns nothing. */
 export const MAX_PAD_CHARS = 512
+/** Named items per TheseAreNamed / HereIsWhatIHave: 16 names of 255 characters still fit a small datagram's ~5.8 KB only
+ * barely, and a search or a listing pages on (or asks more nodes) rather than growing one reply. */
+export const MAX_NAMED_ITEMS = 16
+/** Providers' addresses per named item in a search answer: enough to count a few and start a get. */
+export const MAX_NAMED_PEERS = 4
 
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json }
 
@@ -88,19 +97,37 @@ export type Message =
   /** `me`: the answerer provides it too (it cannot know its own address as the asker sees it). */
   | { type: 'TheyHave'; id: string; peers: string[]; me?: boolean }
   | { type: 'IHave'; id: string }
+  // Names and search (src/mesh/dht/name-index.ts): keyword announcements sit in the DHT at
+  // sha256("word/<word>"); a listing asks one peer what it shares.
+  /** The sender shares `id` under `name`, whose words include `word`. */
+  | { type: 'IHaveNamed'; word: string; id: string; name: string; size: number }
+  | { type: 'WhoHasNamed'; word: string; key?: string; pad?: string }
+  /** Named items the answerer holds for `word`; `providers`: how many addresses announced each. */
+  | { type: 'TheseAreNamed'; word: string; items: NamedItem[] }
+  /** What do you share? `from`: the position to go on from (a listing pages). */
+  | { type: 'PleaseListWhatYouHave'; from: number }
+  /** `next`: the position to ask from for more; absent on the last page. */
+  | { type: 'HereIsWhatIHave'; from: number; items: NamedItem[]; next?: number }
   // NAT traversal (src/mesh/nat/). Addresses are as the sender sees them on its socket.
   /** The address the sender sees this datagram's receiver at: its public mapping behind a NAT. */
   | { type: 'ISeeYouAt'; addr: string }
   /** What the sender learned about its own NAT from such reports (docs/PROTOCOL.md). */
-  | { type: 'IAmBehind'; nat: NatKind }
+  /** `local`: the sender's own LAN address (behind a NAT), for peers behind the same router. */
+  | { type: 'IAmBehind'; nat: NatKind; local?: string }
   /** Asks a peer both sides talk to to tell `to` to send to the asker: a hole punch. */
   | { type: 'PleaseIntroduceMe'; to: string }
   /** Send a hello to `peer` now: it is sending to you at the same time. */
   | { type: 'SayHelloTo'; peer: string }
   /** Sign this nonce with your node key (answered with MyPublicKey and its `proof`). */
   | { type: 'PleaseProveYourKey'; nonce: string }
+  // Encryption between our peers (src/mesh/secure/): a Noise XX handshake, message `step` of 3;
+  // `index` is the sender's session index, which sealed frames to it carry.
+  | { type: 'LetUsEncrypt'; step: 1 | 2 | 3; index: number; hs: Buffer }
 
 export type MessageType = Message['type']
+
+/** A shared file as names and search show it. `providers` and `peers` only in search answers. */
+export interface NamedItem { id: string; name: string; size: number; providers?: number; peers?: string[] }
 
 /** A node's NAT as its peers' reports show it: `none` (its socket's own address is what peers see),
  * `cone` (one public mapping for every destination), `symmetric` (a mapping per destination:
@@ -113,7 +140,8 @@ export const STREAM_EXTENSION: ReadonlySet<MessageType> = new Set<MessageType>([
   'PleaseSendStreamHead', 'ThisStreamGrew', 'HereIsTheStreamInfo', 'PleaseSendChunkHashes', 'HereAreChunkHashes',
   'PleaseSendSegments', 'HereAreSegments', 'IHaveChunks', 'PleaseKeepSendingMe', 'IWillKeepSendingYou',
   'AskThemInstead', 'StopSendingMe', 'HereIsMyAudience', 'WhoIsNear', 'TheseAreNear', 'WhoHas', 'TheyHave', 'IHave',
-  'ISeeYouAt', 'IAmBehind', 'PleaseIntroduceMe', 'SayHelloTo', 'PleaseProveYourKey',
+  'IHaveNamed', 'WhoHasNamed', 'TheseAreNamed', 'PleaseListWhatYouHave', 'HereIsWhatIHave',
+  'ISeeYouAt', 'IAmBehind', 'PleaseIntroduceMe', 'SayHelloTo', 'PleaseProveYourKey', 'LetUsEncrypt',
 ])
 
 /** The extension name we announce in IAlsoSpeak. */
@@ -198,6 +226,24 @@ function question(b: unknown, isTarget: (v: unknown) => v is string, norm: (id: 
   // The pad is there to be paid for, not read; an ill-formed key only loses the asker its table slot.
   if (b.pad !== undefined && (typeof b.pad !== 'string' || b.pad.length > MAX_PAD_CHARS)) return undefined
   return { id: norm(b.id), key: isHex64(b.key) ? b.key.toLowerCase() : undefined }
+}
+
+/** A search word: lower-case letters and digits (name-words.ts makes them), 2 to 32 of them. */
+const WORD = /^[\p{Ll}\p{Lo}\p{Lm}\p{N}]{2,32}$/u
+const isWord = (v: unknown): v is string => typeof v === 'string' && WORD.test(v)
+function namedItem(b: Obj): NamedItem | undefined {
+  const { id, name, size } = b
+  // eslint-disable-next-line no-control-regex
+  if (!isId(id) || typeof name !== 'string' || name.length === 0 || name.length > MAX_NAME_CHARS || /[\u0000-\u001f\u007f/\\]/.test(name) || !isUint(size)) return undefined
+  const item: NamedItem = { id, name, size }
+  if (isUint(b.providers)) item.providers = b.providers
+  if (Array.isArray(b.peers)) item.peers = b.peers.slice(0, MAX_NAMED_PEERS).filter(isAddress)
+  return item
+}
+/** A list of named items; ill-formed ones are dropped alone. */
+function namedItems(v: unknown): NamedItem[] | undefined {
+  if (!Array.isArray(v)) return undefined
+  return v.slice(0, MAX_NAMED_ITEMS).map((e) => (isObj(e) ? namedItem(e) : undefined)).filter((e): e is NamedItem => e !== undefined)
 }
 
 const idStripe = (b: Obj) => (isId(b.id) && isUint(b.stripe) && b.stripe < STRIPES ? { id: b.id, stripe: b.stripe } : undefined)
@@ -293,10 +339,37 @@ const decoders: { [T in MessageType]: (body: unknown) => Omit<MessageOf<T>, 'typ
     return { id: b.id, peers: b.peers.slice(0, MAX_PROVIDERS_PER_REPLY).filter(isAddress), me: b.me === true ? true : undefined }
   },
   IHave: (b) => (isObj(b) && isId(b.id) ? { id: b.id } : undefined),
+  IHaveNamed: (b) => {
+    const item = isObj(b) ? namedItem(b) : undefined
+    return item && isWord((b as Obj).word) ? { word: (b as Obj).word as string, id: item.id, name: item.name, size: item.size } : undefined
+  },
+  WhoHasNamed: (b) => {
+    const q = question(isObj(b) ? { ...b, id: b.word } : b, isWord, (w) => w)
+    return q && { word: q.id, ...(q.key ? { key: q.key } : {}) }
+  },
+  TheseAreNamed: (b) => {
+    const items = isObj(b) && isWord(b.word) ? namedItems(b.items) : undefined
+    return items && { word: (b as Obj).word as string, items }
+  },
+  PleaseListWhatYouHave: (b) => (isObj(b) && isUint(b.from) ? { from: b.from } : undefined),
+  HereIsWhatIHave: (b) => {
+    const items = isObj(b) && isUint(b.from) ? namedItems(b.items) : undefined
+    if (!items) return undefined
+    const next = isUint((b as Obj).next) ? (b as Obj).next as number : undefined
+    return { from: (b as Obj).from as number, items, ...(next !== undefined ? { next } : {}) }
+  },
   ISeeYouAt: (b) => (isObj(b) && isAddress(b.addr) ? { addr: b.addr } : undefined),
-  IAmBehind: (b) => (isObj(b) && typeof b.nat === 'string' && NAT_KINDS.includes(b.nat) ? { nat: b.nat as NatKind } : undefined),
+  IAmBehind: (b) => {
+    if (!isObj(b) || typeof b.nat !== 'string' || !NAT_KINDS.includes(b.nat)) return undefined
+    return { nat: b.nat as NatKind, ...(typeof b.local === 'string' && isLanAddress(b.local) ? { local: b.local } : {}) }
+  },
   PleaseIntroduceMe: (b) => (isObj(b) && isAddress(b.to) ? { to: b.to } : undefined),
   SayHelloTo: (b) => (isObj(b) && isAddress(b.peer) ? { peer: b.peer } : undefined),
+  LetUsEncrypt: (b) => {
+    const hs = isObj(b) ? decodeB64(b.hs, 4 * Math.ceil(MAX_HANDSHAKE_BYTES / 3)) : undefined
+    if (!hs || !isObj(b) || (b.step !== 1 && b.step !== 2 && b.step !== 3) || !isUint(b.index) || b.index > 0xffffffff) return undefined
+    return { step: b.step, index: b.index, hs }
+  },
   PleaseProveYourKey: (b) => (isObj(b) && typeof b.nonce === 'string' && NONCE.test(b.nonce) ? { nonce: b.nonce } : undefined),
 }
 
@@ -350,6 +423,7 @@ export function encodeMessage(m: Message): Record<string, unknown> {
     case 'ThisStreamGrew': return { ThisStreamGrew: m.head }
     case 'HereIsTheStreamInfo': return { HereIsTheStreamInfo: m.info }
     case 'IHaveChunks': return { IHaveChunks: { id: m.id, from: m.from, bits: m.bits.toString('base64') } }
+    case 'LetUsEncrypt': return { LetUsEncrypt: { step: m.step, index: m.index, hs: m.hs.toString('base64') } }
     default: {
       const { type, ...body } = m
       return { [type]: body }

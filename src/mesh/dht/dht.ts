@@ -50,6 +50,8 @@ export interface DhtInit {
 }
 
 export interface ProvidersFound extends LookupResult { elapsedMs: number }
+/** The questions a lookup asks: each is answered with TheseAreNear for the lookup's target. */
+export type DhtQuestion = MessageOf<'WhoIsNear'> | MessageOf<'WhoHas'> | MessageOf<'WhoHasNamed'>
 
 interface Pending { waiters: Array<(a: Answer | null) => void>; timer?: Timer; providers: string[]; nodes: Candidate[]; again?: () => void }
 
@@ -126,8 +128,7 @@ export class Dht {
 
   /** The nodes nearest `target` that answered, nearest first. */
   findNodes(target: Uint8Array): Promise<LookupResult> {
-    return lookup(target, this.seeds(target), (c) => this.query(c, { type: 'WhoIsNear', id: Buffer.from(target).toString('hex'), key: this.key }, target),
-      { width: this.width, concurrency: this.concurrency })
+    return this.walk(target, { type: 'WhoIsNear', id: Buffer.from(target).toString('hex'), key: this.key })
   }
 
   /** Where a lookup starts: the table's nearest, or, while it knows too few, the peers the node knows. */
@@ -142,7 +143,16 @@ export class Dht {
     return [...near, ...peers.slice(0, 2 * this.width)]
   }
 
-  private query(c: Candidate, q: MessageOf<'WhoIsNear'> | MessageOf<'WhoHas'>, target: Uint8Array): Promise<Answer | null> {
+  /** A lookup towards `target` asking each node `q` (a question answered with TheseAreNear for
+   * `target`, and whatever else its handler collects from the answers, as a name search does). */
+  walk(target: Uint8Array, q: DhtQuestion): Promise<LookupResult> {
+    return lookup(target, this.seeds(target), (c) => this.query(c, q, target), { width: this.width, concurrency: this.concurrency })
+  }
+
+  /** Whether a question about `targetHex` to `addr` awaits its answer (answers nobody asked for are dropped). */
+  isAsking(addr: string, targetHex: string): boolean { return this.pending.has(`${addr} ${targetHex}`) }
+
+  private query(c: Candidate, q: DhtQuestion, target: Uint8Array): Promise<Answer | null> {
     if (this.closed) return Promise.resolve(null)
     const tag = `${c.addr} ${Buffer.from(target).toString('hex')}`
     // Two lookups asking one node about one target share the question and its answer.
@@ -216,7 +226,7 @@ export class Dht {
   }
 
   /** TheseAreNear, with as many contacts as the reply budget holds (all of them to a proven peer). */
-  private answerNear(targetHex: string, ctx: Ctx): void {
+  answerNear(targetHex: string, ctx: Ctx): void {
     const target = Buffer.from(targetHex, 'hex')
     const nodes = this.table.closest(target, ANSWER_NODES + 1).filter((c) => c.addr !== ctx.from).slice(0, Math.min(ANSWER_NODES, MAX_NEAR_NODES))
       .map((c) => `${c.key}@${c.addr}`)
@@ -277,7 +287,7 @@ export class Dht {
   }
 
   /** A proven address with a key goes in the table; an unproven one is only answered. */
-  private learn(key: string | undefined, ctx: Ctx): void {
+  learn(key: string | undefined, ctx: Ctx): void {
     if (key && ctx.verified && key !== this.key) this.table.add(key, ctx.from)
   }
 

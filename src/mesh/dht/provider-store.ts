@@ -2,6 +2,7 @@
 // (TheyHave). Every table here is filled by strangers, so every one has a cap; each entry expires
 // unless its provider announces again.
 import type { Clock } from '../../util/timers.ts'
+import { AnnounceRate } from './announce-rate.ts'
 
 /** An announcement lives this long unless refreshed (providers refresh at a third of it). */
 export const PROVIDER_TTL_MS = 30 * 60_000
@@ -12,24 +13,23 @@ export const MAX_PROVIDERS_PER_KEY = 20
 /** Announcements one address may make per minute: a node refreshing a few hundred ids every ten
  * minutes stays under it; a flood from one address stops here. */
 export const MAX_ANNOUNCES_PER_MINUTE = 120
-/** Addresses whose announce rate we track; ones whose minute is over are forgotten first. */
-const MAX_ANNOUNCERS = 4096
-const MINUTE_MS = 60_000
 
 export type AnnounceVerdict = 'stored' | 'refreshed' | 'rate_limited' | 'keys_full' | 'providers_full'
 
 export class ProviderStore {
   /** id -> provider address -> expiry. */
   private byId = new Map<string, Map<string, number>>()
-  private rates = new Map<string, { since: number; n: number }>()
+  private rate: AnnounceRate
 
-  constructor(private clock: Clock, private limits = { maxKeys: MAX_KEYS, maxProvidersPerKey: MAX_PROVIDERS_PER_KEY, perMinute: MAX_ANNOUNCES_PER_MINUTE }) {}
+  constructor(private clock: Clock, private limits = { maxKeys: MAX_KEYS, maxProvidersPerKey: MAX_PROVIDERS_PER_KEY, perMinute: MAX_ANNOUNCES_PER_MINUTE }) {
+    this.rate = new AnnounceRate(clock, limits.perMinute)
+  }
 
   get keys(): number { return this.byId.size }
 
   add(id: string, addr: string): AnnounceVerdict {
     const now = this.clock.now()
-    if (!this.charge(addr, now)) return 'rate_limited'
+    if (!this.rate.charge(addr)) return 'rate_limited'
     let providers = this.byId.get(id)
     if (!providers) {
       // Old entries keep their place: a flood of new ids cannot flush what honest nodes announced.
@@ -58,25 +58,11 @@ export class ProviderStore {
   sweep(): void {
     const now = this.clock.now()
     for (const [id, providers] of this.byId) this.expire(id, providers, now)
-    for (const [addr, r] of this.rates) if (now - r.since >= MINUTE_MS) this.rates.delete(addr)
+    this.rate.sweep()
   }
 
   private expire(id: string, providers: Map<string, number>, now: number): void {
     for (const [addr, until] of providers) if (until <= now) providers.delete(addr)
     if (providers.size === 0) this.byId.delete(id)
-  }
-
-  private charge(addr: string, now: number): boolean {
-    let r = this.rates.get(addr)
-    if (!r || now - r.since >= MINUTE_MS) {
-      if (!r && this.rates.size >= MAX_ANNOUNCERS) {
-        for (const [a, old] of this.rates) if (now - old.since >= MINUTE_MS) this.rates.delete(a)
-        // Still full: thousands of proven addresses announcing this minute; newcomers wait.
-        if (this.rates.size >= MAX_ANNOUNCERS) return false
-      }
-      r = { since: now, n: 0 }
-      this.rates.set(addr, r)
-    }
-    return ++r.n <= this.limits.perMinute
   }
 }
