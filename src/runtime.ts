@@ -291,7 +291,8 @@ export class Runtime {
   }
 
   status(): NodeStatus {
-    const peers = this.node.peers.all().filter((p) => p.lastHeard > 0).map((p): PeerStatus => ({
+    // A ban shows even before the banned address speaks again (bans come back from state.db).
+    const peers = this.node.peers.all().filter((p) => p.lastHeard > 0 || this.node.peers.isBanned(p)).map((p): PeerStatus => ({
       addr: p.addr, verified: p.verified, rttMs: p.rttMs === undefined ? null : Math.round(p.rttMs * 10) / 10,
       lastHeardMsAgo: Date.now() - p.lastHeard, banned: this.node.peers.isBanned(p), penalty: Math.round(p.penalty),
       speaksStreams: p.speaksStreams, nat: p.nat ?? null,

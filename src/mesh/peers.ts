@@ -181,7 +181,8 @@ export class PeerTable {
   }
 
   /** Takes back saved entries (as hearsay: a restart proves nothing), with their keys, scores and
-   * bans; rows that are not what persisted() writes are skipped. Returns how many it took. */
+   * bans; rows that are not what persisted() writes are skipped. Returns how many it took. They
+   * start unheard (lastHeard 0), so the node greets them as it greets any address it was told. */
   restore(rows: readonly unknown[], isAddress: (a: unknown) => boolean): number {
     let n = 0
     for (const row of rows.slice(0, this.max) as Array<Partial<Record<keyof PeerRow, unknown>> | null>) {
@@ -191,7 +192,6 @@ export class PeerTable {
       if (typeof row.bannedUntil === 'number') p.bannedUntil = row.bannedUntil
       if (typeof row.penalty === 'number') p.penalty = row.penalty
       if (typeof row.penaltyAt === 'number') p.penaltyAt = row.penaltyAt
-      if (typeof row.lastHeard === 'number') p.lastHeard = row.lastHeard
       if (typeof row.publicKey === 'string' && /^[0-9a-f]{64}$/.test(row.publicKey)) p.publicKey = row.publicKey
       n++
     }
