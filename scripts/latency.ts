@@ -10,7 +10,10 @@
 // Also: stalls after the first 5 s of playback, page load to first frame, and whether ffplay
 // plays the same playlist. Screenshots go to a folder it prints. Run it under the heavy lock.
 //
-//   node --import tsx scripts/latency.ts [--samples 20] [--seconds 120] [--modes low,normal] [--out dir]
+// A mode written `low@<git ref>` runs the same with the player page (src/player/static/player.js)
+// of that ref, served in place of this one: before/after of a player change in one run.
+//
+//   node --import tsx scripts/latency.ts [--samples 20] [--seconds 120] [--modes low,normal,low@main] [--out dir]
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
@@ -20,6 +23,7 @@ import type { Page } from 'playwright-core'
 import { PNG } from 'pngjs'
 import { CHROMIUM, CHROMIUM_ARGS } from '../test/helpers/browser.ts'
 import { CLOCK_BIT_WIDTH, CLOCK_BITS, CLOCK_STRIP_HEIGHT, clockStripToEpoch, readClockStrip } from '../src/ingest/clock-strip.ts'
+import { FRAME_PART, ListingsWorker, PAGE_HOOK, TERMS, breakdown, listingDelays, type Breakdown, type FramePart, type PageTimes } from './latency-breakdown.ts'
 
 const REPO = resolve(import.meta.dirname, '..')
 const arg = (name: string, fallback: string): string => {
@@ -28,7 +32,7 @@ const arg = (name: string, fallback: string): string => {
 }
 const SAMPLES = Number(arg('samples', '20'))
 const SECONDS = Number(arg('seconds', '120'))
-const MODES = arg('modes', 'low,normal').split(',') as Array<'low' | 'normal'>
+const MODES = arg('modes', 'low,normal').split(',')
 const RELAYS = 5
 /** Hop counts whose pages are measured: 0 is the source's own page. */
 const WATCHED_HOPS = [0, 2, 5]
@@ -40,10 +44,23 @@ interface Started { udp: string; http: string; id: string; player?: string }
 interface Node { proc: ChildProcess; info: Started; stderr: string[] }
 /** g2g: from the frame-callback reading (exact display time); shot: from the screenshot (midpoint of
  * the browser clock around a capture that took captureMs). */
-interface Sample { g2g: number | null; shot: number | null; captureMs: number; file: string }
+interface Sample { g2g: number | null; shot: number | null; captureMs: number; file: string; clock: number | null; shownAt: number; part: FramePart | null }
 interface Row {
-  mode: string; hops: number; samples: Sample[]; startupMs: number | null; stallsAfter5s: number; jumps: number
+  mode: string; hops: number; samples: Sample[]; startupMs: number | null; stallsAfter5s: number; stallSecondsAfter5s: number; jumps: number
   hlsLatency: number[]; ffplay: string
+  /** Low latency: where each sampled frame's latency went (latency-breakdown.ts). */
+  terms: Breakdown[]
+}
+/** Low latency: per relay hop, how much later than the source it listed each part (ms). */
+interface HopDelays { mode: string; hops: number; delays: number[]; verified: VerifiedDelay | null }
+/** A relay's own figures (status.json): chunk signed at the source -> verified here (ms, over
+ * its recent chunks), and the chunks it received by how many hops they came. */
+interface VerifiedDelay { p50: number; p95: number; max: number; hops: Record<string, number> }
+
+async function verifiedDelay(node: Node): Promise<VerifiedDelay | null> {
+  const status = await fetch(`${node.info.http}/status.json`).then((r) => r.json() as Promise<{ streams?: Array<{ delayMs: VerifiedDelay; hops: Record<string, number> }> }>, () => null)
+  const s = status?.streams?.[0]
+  return s ? { p50: s.delayMs.p50, p95: s.delayMs.p95, max: s.delayMs.max, hops: s.hops } : null
 }
 
 const children: ChildProcess[] = []
@@ -101,15 +118,16 @@ function ffplayPlays(url: string): string {
 async function sample(page: Page, file: string): Promise<Sample> {
   const frame = await page.evaluate(`new Promise((resolve) => {
     var v = document.querySelector('video')
+    ${FRAME_PART}
     v.requestVideoFrameCallback(function (now, meta) {
       var c = document.createElement('canvas')
       c.width = ${CLOCK_BITS * CLOCK_BIT_WIDTH}; c.height = ${CLOCK_STRIP_HEIGHT}
       var g = c.getContext('2d')
       g.drawImage(v, 0, 0, c.width, c.height, 0, 0, c.width, c.height)
       var shownAt = Date.now() + (meta.expectedDisplayTime - performance.now())
-      resolve({ shownAt: shownAt, rgba: Array.from(g.getImageData(0, 0, c.width, c.height).data) })
+      resolve({ shownAt: shownAt, part: framePart(meta.mediaTime), rgba: Array.from(g.getImageData(0, 0, c.width, c.height).data) })
     })
-  })`) as { shownAt: number; rgba: number[] }
+  })`) as { shownAt: number; part: FramePart | null; rgba: number[] }
   const frameMs = readClockStrip(Uint8Array.from(frame.rgba), CLOCK_BITS * CLOCK_BIT_WIDTH, 0, 0)
   const box = await page.locator('video').boundingBox()
   const before = await page.evaluate(() => Date.now())
@@ -118,27 +136,41 @@ async function sample(page: Page, file: string): Promise<Sample> {
   const img = PNG.sync.read(png)
   const shotMs = box ? readClockStrip(img.data, img.width, box.x, box.y) : null
   const mid = (before + after) / 2
+  const clock = frameMs === null ? null : clockStripToEpoch(frameMs, frame.shownAt)
   return {
-    g2g: frameMs === null ? null : (frame.shownAt - clockStripToEpoch(frameMs, frame.shownAt)) / 1000,
+    clock, shownAt: frame.shownAt, part: frame.part,
+    g2g: clock === null ? null : (frame.shownAt - clock) / 1000,
     shot: shotMs === null ? null : (mid - clockStripToEpoch(shotMs, mid)) / 1000,
     captureMs: after - before, file,
   }
 }
 
-interface PageState { currentTime: number; stalls: number; jumps: number; latency: number | null; firstFrameMs: number | null }
+interface PageState { currentTime: number; stalls: number; stallSeconds: number; jumps: number; latency: number | null; firstFrameMs: number | null }
 const state = (page: Page): Promise<PageState> => page.evaluate(() => {
-  const w = window as unknown as { cjp2pPlayer?: { hls: { latency: number } | null; video: HTMLVideoElement; stats: { stalls: number; liveJumps: number } }; firstFrameMs?: number }
+  const w = window as unknown as { cjp2pPlayer?: { hls: { latency: number } | null; video: HTMLVideoElement; stats: { stalls: number; stallSeconds: number; liveJumps: number } }; firstFrameMs?: number }
   const p = w.cjp2pPlayer
   return {
-    currentTime: p?.video.currentTime ?? 0, stalls: p?.stats.stalls ?? 0, jumps: p?.stats.liveJumps ?? 0, firstFrameMs: w.firstFrameMs ?? null,
+    currentTime: p?.video.currentTime ?? 0, stalls: p?.stats.stalls ?? 0, stallSeconds: p?.stats.stallSeconds ?? 0, jumps: p?.stats.liveJumps ?? 0, firstFrameMs: w.firstFrameMs ?? null,
     latency: p?.hls && Number.isFinite(p.hls.latency) ? p.hls.latency : null,
   }
 })
 
-async function runMode(mode: 'low' | 'normal', browser: import('playwright-core').BrowserContext, work: string): Promise<Row[]> {
+/** A mode's latency flag, and the player page it runs (null: this checkout's). */
+function parseMode(mode: string): { latency: 'low' | 'normal'; playerJs: string | null } {
+  const [latency, ref] = mode.split('@')
+  if (latency !== 'low' && latency !== 'normal') throw new Error(`--modes: ${mode} is not low, normal, low@<ref> or normal@<ref>`)
+  if (!ref) return { latency, playerJs: null }
+  const r = spawnSync('git', ['show', `${ref}:src/player/static/player.js`], { cwd: REPO, encoding: 'utf8' })
+  if (r.status !== 0) throw new Error(`--modes: no player page at ${ref}: ${r.stderr.trim()}`)
+  return { latency, playerJs: r.stdout }
+}
+
+async function runMode(mode: string, browser: import('playwright-core').BrowserContext, work: string, hopDelays: HopDelays[]): Promise<Row[]> {
+  const { latency, playerJs } = parseMode(mode)
   const dataHome = join(work, 'xdg')
-  const flags = (dir: string) => ['--host', '127.0.0.1', '--port', '0', '--http-port', '0', '--dir', join(work, mode, dir), '--json']
-  const source = await startNode(['ingest', 'testsrc', '--name', `latency-${mode}`, '--latency', mode, ...flags('source')], dataHome)
+  const dirName = mode.replace(/[^a-z0-9]+/gi, '-')
+  const flags = (dir: string) => ['--host', '127.0.0.1', '--port', '0', '--http-port', '0', '--dir', join(work, dirName, dir), '--json']
+  const source = await startNode(['ingest', 'testsrc', '--name', `latency-${dirName}`, '--latency', latency, ...flags('source')], dataHome)
   const id = source.info.id
   const chain: Node[] = [source]
   for (let i = 1; i <= RELAYS; i++) chain.push(await startNode(['watch', id, '--peer', chain[i - 1].info.udp, ...flags(`relay${i}`)], dataHome))
@@ -154,6 +186,9 @@ async function runMode(mode: 'low' | 'normal', browser: import('playwright-core'
     }
   }
 
+  // Every node's playlist, followed as hls.js follows it, to time each part's listing hop by hop.
+  const poller = latency === 'low' ? new ListingsWorker(chain.map((n) => playlistUrl(n, id))) : null
+
   const consoleLines: string[] = []
   const pages = await Promise.all(WATCHED_HOPS.map(async (hops) => {
     const page = await browser.newPage()
@@ -166,6 +201,8 @@ async function runMode(mode: 'low' | 'normal', browser: import('playwright-core'
       if (!v) { requestAnimationFrame(arm); return }
       v.requestVideoFrameCallback(function () { window.firstFrameMs = performance.now() })
     })`)
+    await page.addInitScript(PAGE_HOOK)
+    if (playerJs !== null) await page.route('**/static/player.js', (route) => route.fulfill({ body: playerJs, contentType: 'text/javascript' }))
     return page
   }))
   await Promise.all(pages.map((page, i) => page.goto(playerUrl(chain[WATCHED_HOPS[i]]))))
@@ -182,27 +219,62 @@ async function runMode(mode: 'low' | 'normal', browser: import('playwright-core'
   }
   const startups = (await Promise.all(pages.map(state))).map((s) => s.firstFrameMs)
   await sleep(SETTLE_MS)
-  const stallsAtSettle = (await Promise.all(pages.map(state))).map((s) => s.stalls)
+  const atSettle = await Promise.all(pages.map(state))
 
-  const rows: Row[] = WATCHED_HOPS.map((hops, i) => ({ mode, hops, samples: [], startupMs: startups[i], stallsAfter5s: 0, jumps: 0, hlsLatency: [], ffplay: '' }))
+  const rows: Row[] = WATCHED_HOPS.map((hops, i) => ({ mode, hops, samples: [], startupMs: startups[i], stallsAfter5s: 0, stallSecondsAfter5s: 0, jumps: 0, hlsLatency: [], ffplay: '', terms: [] }))
   const every = (SECONDS * 1000) / SAMPLES
   const began = Date.now()
   for (let k = 0; k < SAMPLES; k++) {
     await sleep(Math.max(0, began + k * every - Date.now()))
     for (let i = 0; i < pages.length; i++) {
-      const file = join(OUT, `${mode}-hop${WATCHED_HOPS[i]}-${String(k).padStart(2, '0')}.png`)
+      const file = join(OUT, `${dirName}-hop${WATCHED_HOPS[i]}-${String(k).padStart(2, '0')}.png`)
       rows[i].samples.push(await sample(pages[i], file))
       const s = await state(pages[i])
       if (s.latency !== null) rows[i].hlsLatency.push(s.latency)
     }
   }
   const ends = await Promise.all(pages.map(state))
-  ends.forEach((s, i) => { rows[i].stallsAfter5s = s.stalls - stallsAtSettle[i]; rows[i].jumps = s.jumps })
+  ends.forEach((s, i) => { rows[i].stallsAfter5s = s.stalls - atSettle[i].stalls; rows[i].stallSecondsAfter5s = s.stallSeconds - atSettle[i].stallSeconds; rows[i].jumps = s.jumps })
+  if (poller) {
+    const listings = await poller.finish()
+    const times = await Promise.all(pages.map((p) => p.evaluate(() => (window as unknown as { cjp2pParts: PageTimes }).cjp2pParts)))
+    rows.forEach((row, i) => {
+      for (const s of row.samples) {
+        const b = s.clock === null ? null : breakdown({ clock: s.clock, shownAt: s.shownAt, part: s.part }, listings[0], listings[row.hops], times[i])
+        if (b) row.terms.push(b)
+      }
+    })
+    for (let hops = 1; hops <= RELAYS; hops++) {
+      hopDelays.push({ mode, hops, delays: listingDelays(listings[0], listings[hops]), verified: await verifiedDelay(chain[hops]) })
+    }
+  }
   await Promise.all(pages.map((p) => p.close()))
   for (const row of rows) row.ffplay = ffplayPlays(playlistUrl(chain[row.hops], id))
   stopAll()
   await sleep(1500)
   return rows
+}
+
+/** Low latency: the median of each term over the sampled frames, and each hop's listing delay. */
+function breakdownTable(rows: Row[], hopDelays: HopDelays[]): string {
+  const split = rows.filter((r) => r.terms.length > 0)
+  if (split.length === 0) return ''
+  const head = ['mode', 'page', 'frames', ...TERMS.map((t) => `${t} ms`), 'sum of medians ms']
+  const body = split.map((r) => {
+    const m = TERMS.map((t) => median(r.terms.map((b) => b[t])))
+    return [r.mode, r.hops === 0 ? 'source' : `${r.hops} relays out`, `${r.terms.length}/${r.samples.length}`, ...m.map((x) => x.toFixed(0)), m.reduce((a, b) => a + b, 0).toFixed(0)]
+  })
+  const hopHead = ['mode', 'node', 'parts', 'listed after the source p50 ms', 'p90 ms', 'max ms', 'chunk signed -> verified p50/p95/max ms', 'chunks by hops']
+  const hopBody = hopDelays.map((h) => [h.mode, `relay ${h.hops}`, String(h.delays.length), median(h.delays).toFixed(0), quantile(h.delays, 0.9).toFixed(0),
+    (h.delays.length ? Math.max(...h.delays) : NaN).toFixed(0), h.verified ? `${h.verified.p50.toFixed(0)}/${h.verified.p95.toFixed(0)}/${h.verified.max.toFixed(0)}` : '-',
+    h.verified ? Object.entries(h.verified.hops).map(([k, v]) => `${k}:${v}`).join(' ') : '-'])
+  return `where the latency goes (medians over the sampled frames; ${TERMS.join(', ')}: see scripts/latency-breakdown.ts)\n${align([head, ...body])}\n` +
+    `each part listed at each relay of the chain (blocking reload answered) after the source listed it\n${align([hopHead, ...hopBody])}\n`
+}
+
+function align(all: string[][]): string {
+  const w = all[0].map((_, i) => Math.max(...all.map((r) => r[i].length)))
+  return all.map((r) => r.map((c, i) => c.padEnd(w[i])).join(' | ').trimEnd()).join('\n')
 }
 
 function table(rows: Row[]): string {
@@ -212,11 +284,9 @@ function table(rows: Row[]): string {
     const shots = r.samples.map((s) => s.shot).filter((x): x is number => x !== null)
     return [r.mode, r.hops === 0 ? 'source' : `${r.hops} relays out`, `${g.length}/${r.samples.length}`, median(g).toFixed(2), quantile(g, 0.9).toFixed(2),
       (g.length ? Math.max(...g) : NaN).toFixed(2), `${median(shots).toFixed(2)} (${median(r.samples.map((s) => s.captureMs)).toFixed(0)})`,
-      String(r.stallsAfter5s), r.startupMs === null ? '-' : r.startupMs.toFixed(0), String(r.jumps), median(r.hlsLatency).toFixed(2), r.ffplay]
+      `${r.stallsAfter5s} (${r.stallSecondsAfter5s.toFixed(1)} s)`, r.startupMs === null ? '-' : r.startupMs.toFixed(0), String(r.jumps), median(r.hlsLatency).toFixed(2), r.ffplay]
   })
-  const all = [head, ...body]
-  const w = head.map((_, i) => Math.max(...all.map((r) => r[i].length)))
-  return all.map((r) => r.map((c, i) => c.padEnd(w[i])).join(' | ').trimEnd()).join('\n')
+  return align([head, ...body])
 }
 
 async function main(): Promise<void> {
@@ -227,8 +297,9 @@ async function main(): Promise<void> {
   const { chromium } = await import('playwright-core')
   const browser = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, args: CHROMIUM_ARGS, headless: true, viewport: { width: 800, height: 900 } })
   const rows: Row[] = []
+  const hopDelays: HopDelays[] = []
   try {
-    for (const mode of MODES) rows.push(...await runMode(mode, browser, work))
+    for (const mode of MODES) rows.push(...await runMode(mode, browser, work, hopDelays))
   } finally {
     stopAll()
     await browser.close().catch(() => {})
@@ -237,7 +308,7 @@ async function main(): Promise<void> {
     await rm(work, { recursive: true, force: true })
   }
   const text = `glass-to-glass in Chromium + hls.js, ${SAMPLES} samples over ${SECONDS} s per page: the browser clock when a frame is shown - the source clock burned into it\n` +
-    `${table(rows)}\nscreenshots: ${OUT}\n`
+    `${table(rows)}\n${breakdownTable(rows, hopDelays)}screenshots: ${OUT}\n`
   await writeFile(join(OUT, 'latency.txt'), text)
   await writeFile(join(OUT, 'latency.json'), JSON.stringify(rows, null, 2))
   process.stdout.write(text)

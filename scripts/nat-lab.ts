@@ -29,7 +29,14 @@ import { fileURLToPath } from 'node:url'
 
 const execFileP = promisify(execFile)
 
-export const NAT_LAB_PREFIX = 'cjnat-'
+/** `CJP2P_NAT_LAB_PREFIX` (letters, digits, dashes) keeps several people's labs on one machine apart. */
+export const NAT_LAB_PREFIX = labPrefix(process.env.CJP2P_NAT_LAB_PREFIX)
+
+function labPrefix(v: string | undefined): string {
+  if (v === undefined || v === '') return 'cjnat-'
+  if (!/^[a-z0-9-]{1,8}$/.test(v)) throw new Error(`CJP2P_NAT_LAB_PREFIX must be 1 to 8 of a-z, 0-9 and -, not "${v}"`)
+  return v.endsWith('-') ? v : `${v}-`
+}
 export type NatKind = 'cone' | 'symmetric'
 
 export interface RouterSpec { name: string; nat: NatKind; hosts: number }
@@ -301,7 +308,7 @@ function alive(pid: number): boolean {
 /** Namespaces left by a lab whose owner died without cleaning up (SIGKILL, a crash). */
 async function reapStale(): Promise<void> {
   for (const ns of labNamespaces()) {
-    const owner = Number(/^cjnat-(\d+)-/.exec(ns)?.[1])
+    const owner = Number(/^(\d+)-/.exec(ns.slice(NAT_LAB_PREFIX.length))?.[1])
     if (owner > 0 && owner !== process.pid && !alive(owner)) await removeNamespace(ns)
   }
 }

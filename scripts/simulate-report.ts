@@ -4,11 +4,11 @@ import { DEADLINE_MS, type SimOptions, type SimRun } from '../src/sim/simulation
 import { figures, type Figures } from './bench-report.ts'
 import type { SimScenario } from './simulate-scenarios.ts'
 
-export interface SimResult { options: SimOptions; seconds: number; figures: Figures; uploadP99: number; wallSeconds: number; cpuSeconds: number; peakRssMb: number; events: number; orphanTimers: number }
+export interface SimResult { options: SimOptions; seconds: number; figures: Figures; uploadP99: number; sourceByCause: Record<string, number>; wallSeconds: number; cpuSeconds: number; peakRssMb: number; events: number; orphanTimers: number }
 
 /** One run, measured as the bench measures: same completeness window, deadline and formulas;
  * `graceMs` leaves each viewer's first ms out of completeness (the flash crowd's). */
-export function measure(run: SimRun, graceMs = 0): { figures: Figures; uploadP99: number } {
+export function measure(run: SimRun, graceMs = 0): { figures: Figures; uploadP99: number; sourceByCause: Record<string, number> } {
   const o = run.options
   const stableMs = o.churnPerMin > 0 ? Math.min(60_000, run.seconds * 1000 * 0.5) : (run.seconds * 1000) / 2
   const f = figures(
@@ -17,7 +17,16 @@ export function measure(run: SimRun, graceMs = 0): { figures: Figures; uploadP99
     [{ kind: 'viewers', viewers: run.viewers, nodes: run.viewers.length, cpuSeconds: 0, peakRssBytes: 0 }],
   )
   const ups = f.uploadsCopies
-  return { figures: f, uploadP99: ups.length ? ups[Math.min(ups.length - 1, Math.floor(0.99 * ups.length))] : 0 }
+  // The source's copies split by why they went out (push, catch-up, pulls by rule): where the
+  // copies beyond the first come from.
+  const sourceByCause = Object.fromEntries(Object.entries(run.source.uploadedBy).map(([k, b]) => [k, (b ?? 0) / Math.max(1, f.streamBytes)]))
+  return { figures: f, uploadP99: ups.length ? ups[Math.min(ups.length - 1, Math.floor(0.99 * ups.length))] : 0, sourceByCause }
+}
+
+/** `source copies by cause: push 1.000  catchup 0.210 ...`, largest first. */
+export function causeLine(r: SimResult): string {
+  const parts = Object.entries(r.sourceByCause).sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${v.toFixed(3)}`)
+  return `source copies by cause: ${parts.join('  ')}`
 }
 
 export function table(results: SimResult[], timing = true): string {

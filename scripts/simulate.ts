@@ -17,7 +17,7 @@ import { parseArgs } from 'node:util'
 import { simulate, type SimOptions } from '../src/sim/simulation.ts'
 import type { LinkModel } from '../src/mesh/link.ts'
 import { BenchArgError, parseBitrate, parseChurn, parseLink } from './bench-args.ts'
-import { measure, scenarioTable, sweepTable, table, type SimResult } from './simulate-report.ts'
+import { causeLine, measure, scenarioTable, sweepTable, table, type SimResult } from './simulate-report.ts'
 import { LOSS_SWEEP, SCENARIOS, type SimScenario } from './simulate-scenarios.ts'
 import { lossChart, type SweepSeries } from './simulate-chart.ts'
 import { PeakRss } from './bench-node-metrics.ts'
@@ -91,7 +91,7 @@ async function main(): Promise<void> {
   for (const n of names) if (!SCENARIOS[n]) throw new BenchArgError(`unknown --scenario "${n}" (known: ${Object.keys(SCENARIOS).join(', ')})`)
   if (names.length === 0) {
     for (const viewers of sizes.map(Math.round)) results.push(await runOne(baseOptions(viewers), 0, limitMs))
-    process.stdout.write(table(results) + '\n')
+    process.stdout.write(table(results) + '\n' + results.map(causeLine).join('\n') + '\n')
   } else {
     // The named scenarios: the issue's table, then (with --all) the loss sweep and its chart.
     const viewers = Math.round(sizes[0])
@@ -102,7 +102,7 @@ async function main(): Promise<void> {
       const r = await runOne({ ...base, ...sc.over }, sc.graceMs, limitMs)
       rows.push({ scenario: sc, result: r })
       results.push({ ...r, scenario: n })
-      process.stdout.write(`${sc.name}\n${table([r])}\n\n`)
+      process.stdout.write(`${sc.name}\n${table([r])}\n${causeLine(r)}\n\n`)
     }
     process.stdout.write(`issue 12's scenarios, seed ${base.seed}, ${(base.bitrateBps / 1e6).toFixed(1)} Mb/s, joins over ${(base.joinSpreadMs / 1000).toFixed(0)} s knowing the source\n\n${scenarioTable(rows)}\n\n`)
     if (values.all) {

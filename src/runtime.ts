@@ -19,7 +19,8 @@ import { epochName, newestEpoch } from './store/stream-epochs.ts'
 import { makeStreamId } from './store/stream-id.ts'
 import { bindPort } from './port-binding.ts'
 import type { MediaFormat, StreamLogReader } from './store/stream-types.ts'
-import { PrometheusMetrics } from './metrics/prometheus-sink.ts'
+import type { PrometheusMetrics } from './metrics/prometheus-sink.ts'
+import { noMetrics, type MetricsSink } from './metrics/types.ts'
 import type { RunningHttpServer } from './player/app.ts'
 import type { Logger } from './util/logger.ts'
 import type { StreamSwarm } from './mesh/stream/stream-swarm.ts'
@@ -32,6 +33,7 @@ import { FileRouter } from './mesh/file-router.ts'
 import { FileFetches } from './mesh/file-fetches.ts'
 import { ApiFile } from './api-file.ts'
 import { NatTraversal } from './mesh/nat/nat-traversal.ts'
+import { SecureSessions } from './mesh/secure/secure-sessions.ts'
 import type { AudienceView } from './mesh/telemetry/audience-view.ts'
 import { DELAY_BUCKETS_MS } from './mesh/telemetry/audience-summary.ts'
 import type { AudienceStats } from './metrics/types.ts'
@@ -74,6 +76,8 @@ export class Runtime {
   readonly streams: StreamRegistry
   /** Observed addresses, NAT kind, introductions and keepalives (src/mesh/nat/). */
   readonly nat: NatTraversal
+  /** Encrypted sessions with our peers (src/mesh/secure/). */
+  readonly secure: SecureSessions
   readonly logs = new Map<string, StreamLog>()
   http: RunningHttpServer | null = null
   /** Other nodes' HTTP endpoints whose status the dashboard may read (the demo sets these). */
@@ -95,7 +99,10 @@ export class Runtime {
   private constructor(
     readonly opts: RuntimeOptions,
     readonly node: CjNode,
-    readonly metrics: PrometheusMetrics,
+    /** Counters for /metrics; noMetrics on a node that serves no HTTP (a `get`). */
+    readonly metrics: MetricsSink,
+    /** The same object when /metrics is served, else null. */
+    private readonly prometheus: PrometheusMetrics | null,
     readonly files: FileStore,
     readonly fileServer: FileServer,
     readonly dht: Dht,
@@ -112,14 +119,15 @@ export class Runtime {
       journal: opts.saveState === false ? undefined : this.state.journal,
     })
     this.nat = new NatTraversal({ node, key: nodeKey })
+    this.secure = new SecureSessions({ node, key: nodeKey })
     // The relay fan-out gauge: how many peers this node fed in the last interval, over all streams.
     this.fanoutTimer = setInterval(() => {
       let fed = 0
       for (const s of this.streams.list()) {
         fed += s.takeFanout()
         const st = s.status()
-        this.metrics.setStreamStats({ stream: s.id, role: st.role, producedBytes: st.producedBytes, uploadedBytes: st.uploadedBytes })
-        if (s.isSource) this.metrics.setAudience(audienceStats(st.audience))
+        this.metrics.setStreamStats?.({ stream: s.id, role: st.role, producedBytes: st.producedBytes, uploadedBytes: st.uploadedBytes })
+        if (s.isSource) this.metrics.setAudience?.(audienceStats(st.audience))
       }
       this.metrics.relayFanout(fed)
     }, 5000).unref()
@@ -142,7 +150,12 @@ export class Runtime {
       throw err
     }
     const transport: Transport = opts.link ? new ShapedTransport(udp, opts.link, { random: seededRandom(hashPort(udp.address)) }) : udp
-    const metrics = new PrometheusMetrics({ role: opts.role ?? 'node', processMetrics: opts.processMetrics ?? true })
+    // prom-client is loaded only where /metrics is served: it cost a `get` (no HTTP) ~60 ms of start-up.
+    const serveHttp = opts.httpPort !== null && opts.httpPort !== undefined
+    const prometheus = serveHttp
+      ? new (await import('./metrics/prometheus-sink.ts')).PrometheusMetrics({ role: opts.role ?? 'node', processMetrics: opts.processMetrics ?? true })
+      : null
+    const metrics = prometheus ?? noMetrics
     const db = StateDb.open(opts.dir, opts.logger.child('state'))
     const node = new CjNode({ transport, logger: opts.logger.child('node'), metrics }, {
       // peers.json only where no SQLite binding works: state.db holds the peers otherwise.
@@ -152,21 +165,23 @@ export class Runtime {
     // Replies are sized per peer from the node's datagram limit for it (CjNode.datagramLimit).
     const fileServer = new FileServer({ node, store: files, logger: opts.logger.child('files'), metrics })
     const dht = new Dht({ node, key: nodeKey })
-    const rt = new Runtime(opts, node, metrics, files, fileServer, dht, nodeKey, db)
+    const rt = new Runtime(opts, node, metrics, prometheus, files, fileServer, dht, nodeKey, db)
     try {
       rt.state.restore()
       await node.start()
       rt.nat.start()
+      rt.secure.startTimer()
       dht.start()
       rt.names.start()
       rt.state.start()
       for (const id of await files.list()) await rt.provideFile(id)
+      for (const id of await files.blake3Ids()) dht.provide(id)
       if (opts.resumeTransfers) {
         for (const t of rt.state.transfers()) {
           rt.fetches.start(t.id, { name: t.name ?? undefined }).catch((err: unknown) => opts.logger.warn(`could not resume ${t.id}: ${(err as Error).message}`))
         }
       }
-      if (opts.httpPort !== null && opts.httpPort !== undefined) await rt.startHttp(opts.httpPort, opts.httpHost ?? '127.0.0.1')
+      if (serveHttp) await rt.startHttp(opts.httpPort!, opts.httpHost ?? '127.0.0.1')
     } catch (err) {
       await rt.close()
       throw err
@@ -189,7 +204,7 @@ export class Runtime {
     const app = createPlayerApp({
       streams: directory,
       status: () => this.status(),
-      metrics: this.metrics,
+      metrics: this.prometheus ?? undefined,
       metricsSink: this.metrics,
       content: this.fetches,
       logger: this.opts.logger.child('http'),
@@ -239,7 +254,7 @@ export class Runtime {
       opts.onEnded?.(makeStreamId(key.publicKeyHex, epochName(name, k)), log.id)
     }
     this.logs.set(log.id, log)
-    this.metrics.setNodeRole('source')
+    this.metrics.setNodeRole?.('source')
     this.dht.provide(log.id)
     return { log, swarm: this.streams.add(log) }
   }
@@ -248,7 +263,7 @@ export class Runtime {
   async watch(id: string, bootstrap: string[], opts: { keep?: KeepPolicy; maxUploadBps?: number } = {}): Promise<{ log: StreamLog; swarm: StreamSwarm }> {
     const log = await StreamLog.openReplica(this.opts.dir, id, { keep: opts.keep, logger: this.opts.logger.child('store') })
     this.logs.set(log.id, log)
-    if (this.opts.role !== 'source') this.metrics.setNodeRole('viewer')
+    if (this.opts.role !== 'source') this.metrics.setNodeRole?.('viewer')
     const peers = bootstrap.length ? bootstrap : this.node.peers.active().map((p) => p.addr)
     const swarm = this.streams.add(log, { bootstrap: peers, maxUploadBps: opts.maxUploadBps })
     // A viewer relays what it has, so it provides the stream too.
@@ -313,6 +328,7 @@ export class Runtime {
       playback: { ...this.playback, stallSeconds: Math.round(this.playback.stallSeconds * 1000) / 1000 },
       dashboardPeers: this.dashboardPeers,
       nat: this.nat.status(),
+      secure: { ...this.secure.counters },
       dht: {
         id: this.dht.id.toString('hex'), contacts: this.dht.table.size, providerKeys: this.dht.providers.keys, ...this.dht.counters,
         names: { shared: this.names.shared().length, words: this.names.keywords.words, ...this.names.counters },
@@ -331,6 +347,7 @@ export class Runtime {
     this.names.close()
     this.dht.close()
     this.nat.close()
+    this.secure.close()
     await this.streams.close()
     await Promise.all([...this.logs.values()].map((l) => l.close().catch(() => {})))
     await this.http?.close()
@@ -338,7 +355,7 @@ export class Runtime {
     await this.node.close()
     await this.files.close()
     this.db.close()
-    this.metrics.close()
+    this.prometheus?.close()
   }
 }
 

@@ -7,7 +7,7 @@ import { resolvePeer } from '../mesh/node.ts'
 import type { NodeFlags } from './options.ts'
 import { UsageError, loggerFor, reachable, runtimeOptions } from './options.ts'
 import type { Shutdown } from './shutdown.ts'
-import { isContentId } from '../store/file-id.ts'
+import { isFetchableId } from '../store/file-id.ts'
 import { ProgressLine, bitrate, bytes, duration } from './format.ts'
 import { GetDiagnosis, getWaits } from './get-diagnosis.ts'
 import { mustExist } from './input-missing.ts'
@@ -38,25 +38,29 @@ export async function runShare(path: string, flags: { dir: string; json?: boolea
   // A node running on this folder shares it itself (and announces it at once).
   const running = await runningNode(flags.dir)
   if (running) {
-    const { id, size } = await callApi<{ id: string; size: number }>(running.http, 'POST', '/api/share', { token: running.token, body: { path: resolve(path) } })
-    process.stdout.write(flags.json ? JSON.stringify({ id, size, path: resolve(path) }) + '\n' : id + '\n')
+    const { id, blake3, size } = await callApi<{ id: string; blake3?: string; size: number }>(running.http, 'POST', '/api/share', { token: running.token, body: { path: resolve(path) } })
+    printShared(id, blake3, size, path, flags.json)
     return
   }
   const store = await FileStore.open(resolve(flags.dir))
   try {
-    const id = await store.share(resolve(path))
-    const size = (await store.stat(id))?.size ?? 0
-    process.stdout.write(flags.json ? JSON.stringify({ id, size, path: resolve(path) }) + '\n' : id + '\n')
+    const { id, blake3, size } = await store.shareFile(resolve(path))
+    printShared(id, blake3, size, path, flags.json)
   } finally {
     await store.close()
   }
 }
 
+/** Both ids, one a line (SHA-256 first, as before): either one fetches the file; `blake3/` is checked block by block. */
+function printShared(id: string, blake3: string | undefined, size: number, path: string, json?: boolean): void {
+  process.stdout.write(json ? JSON.stringify({ id, blake3, size, path: resolve(path) }) + '\n' : [id, blake3].filter(Boolean).join('\n') + '\n')
+}
+
 export async function runGet(idIn: string, flags: NodeFlags & { timeout?: number }, shutdown: Shutdown): Promise<void> {
   // Hex is hex whatever its case; ids on the wire are lower case.
-  const id = /^[0-9a-fA-F]{64}$/.test(idIn) ? idIn.toLowerCase() : idIn
+  const id = /^(blake3\/)?[0-9a-fA-F]{64}$/.test(idIn) ? idIn.toLowerCase() : idIn
   // A malformed id is the caller's typo (exit 2), caught before a node is started for nothing.
-  if (!isContentId(id)) throw new UsageError(`not a content id (sha256 hex): ${JSON.stringify(idIn)}`)
+  if (!isFetchableId(id)) throw new UsageError(`not a content id (sha256 hex, or blake3/<hex>): ${JSON.stringify(idIn)}`)
   const progress = new ProgressLine()
   const log = loggerFor(flags, progress)
   const peers = await Promise.all(flags.peer.map(resolvePeer))

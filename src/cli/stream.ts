@@ -19,6 +19,11 @@ import { ProgressLine, bitrate, bytes } from './format.ts'
 import { mustExist } from './input-missing.ts'
 import { lockKey } from './key-lock.ts'
 
+/** After the end is signed, the source waits for viewers to stop asking for this long, at most
+ * END_DRAIN_MAX_MS (well inside the 10 s a stop may take after Ctrl-C). */
+const END_DRAIN_QUIET_MS = 2500
+const END_DRAIN_MAX_MS = 5000
+
 export interface IngestFlags extends NodeFlags {
   name?: string
   key?: string
@@ -140,6 +145,10 @@ export async function runIngest(input: string | undefined, flags: IngestFlags, s
   try {
     if (why.kind === 'signal') log.info(`${why.signal}: ending the stream`)
     await ingest.stop()
+    if (why.kind !== 'fatal') {
+      log.info(`letting viewers fetch the end of the stream (up to ${END_DRAIN_MAX_MS / 1000} s; Ctrl-C again quits now)`)
+      await swarm.drain(END_DRAIN_QUIET_MS, END_DRAIN_MAX_MS)
+    }
   } finally {
     await rt.close()
     await unlock()

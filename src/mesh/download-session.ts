@@ -7,7 +7,11 @@
 // adopts newly known peers, reports progress and gives up on a stall. The size comes from the first
 // `eof`; blocks go straight to the store's incoming copy (whose bitmap makes a restart resume), and
 // the store checks the whole file's SHA-256 at the end. Without per-block hashes a bad block cannot
-// be blamed on anyone, unless one peer sent every block.
+// be blamed on anyone, unless one peer sent every block. A `blake3/` download has them: a
+// BlockVerifier (its verified tree) checks every block before it is queued for disk, and a block
+// that fails is dropped (asked of someone else) and charged to its sender, which the node bans after
+// a few. A tree file's download remembers who sent each block, so the blocks its check names are
+// charged to their senders.
 import type { CjNode } from './node.ts'
 import type { MessageOf } from './messages.ts'
 import { BLOCK_SIZE, MAX_REQUEST_LENGTH } from './messages.ts'
@@ -26,6 +30,21 @@ import type { DownloadOptions, DownloadResult, TransferStats } from './file-down
 import type { Logger } from '../util/logger.ts'
 import type { MetricsSink } from '../metrics/types.ts'
 import type { Timer } from '../util/timers.ts'
+import type { BlockCheck } from '../store/blake3/tree.ts'
+
+/** Checks blocks before they count: a `blake3/` download's verified tree. */
+export interface BlockVerifier {
+  /** Whether content of `size` bytes (a peer's eof) can be the content checked. */
+  fits(size: number): boolean
+  check(index: number, data: Uint8Array): BlockCheck
+}
+
+export interface SessionInit {
+  verifier?: BlockVerifier
+  /** Remember each block's sender, so a whole-file check that names bad blocks charges them (a
+   * tree file: small, and its check names its bad 4 KiB blocks). */
+  blameBlocks?: boolean
+}
 
 export { MAX_DOWNLOAD_PEERS } from './download-peer.ts'
 /** How often the sweep runs: well under the smallest timeout, cheap with a few thousand requests. */
@@ -62,7 +81,10 @@ export class DownloadSession {
   private plan?: BlockPlan
   private size?: number
   private resumed = 0
-  private stats: TransferStats = { requests: 0, timeouts: 0, overtaken: 0, duplicates: 0 }
+  private stats: TransferStats = { requests: 0, timeouts: 0, overtaken: 0, duplicates: 0, rejected: 0, cancelled: 0 }
+  /** Slot + 1 of the peer each block came from (0: resumed or not yet), when init.blameBlocks. */
+  private senders?: Uint8Array
+  private slots: DownloadPeer[] = []
   /** Settles once the store has recorded the size; block writes wait for it. */
   private sized: Promise<unknown> = Promise.resolve()
   private writes = new Set<Promise<void>>()
@@ -86,7 +108,7 @@ export class DownloadSession {
   private unregister: () => void
   private onAbort = () => this.fail(new TransferError('ERR_ABORTED', 'download aborted', { cause: this.opts.signal?.reason }))
 
-  constructor(private node: CjNode, private dl: Download, private id: string, private opts: DownloadOptions) {
+  constructor(private node: CjNode, private dl: Download, private id: string, private opts: DownloadOptions, private init: SessionInit = {}) {
     this.log = (opts.logger ?? node.log).child('get')
     this.metrics = opts.metrics ?? node.metrics
     this.exclude = new Set(opts.exclude ?? [])
@@ -125,6 +147,7 @@ export class DownloadSession {
     // Peers are never removed from a download (a dropped one stays, dropped), so slots stay unique.
     const p = new DownloadPeer(addr, this.peers.size)
     this.peers.set(addr, p)
+    this.slots.push(p)
     if (this.timer) this.pump(p)
   }
 
@@ -137,12 +160,14 @@ export class DownloadSession {
   private adopt(eof: number): boolean {
     if (this.size !== undefined) return eof === this.size
     if (eof > MAX_FILE_BYTES) return false
+    if (this.init.verifier && !this.init.verifier.fits(eof)) return false
     if (this.dl.size === null) {
       this.sized = this.dl.setSize(eof).catch((err) => this.fail(new TransferError('ERR_STORE', `cannot size ${this.id}: ${err.message}`, { cause: err })))
     }
     this.size = eof
     const count = Math.ceil(eof / BLOCK_SIZE)
     this.plan = new BlockPlan(count, (i) => this.dl.hasBlock(i))
+    if (this.init.blameBlocks) this.senders = new Uint8Array(count)
     this.resumed = this.plan.had
     this.meter.start(eof)
     // Requests sent before the size was known asked for block 0: they now count as requests for it
@@ -171,18 +196,21 @@ export class DownloadSession {
     if (this.done || m.eof === undefined || this.exclude.has(from)) return
     let peer = this.peers.get(from)
     if (!peer) { this.join(from); peer = this.peers.get(from); if (!peer) return }
+    // The rest of a datagram from a peer its last bad block got banned: not even looked at.
+    if (peer.phase === 'dropped' && this.banned(peer)) return
     const first = m.offset / BLOCK_SIZE
     const req = this.requests.take(first, peer)
     if (!this.adopt(m.eof)) { this.drop(peer, 'claims another size'); return }
     const plan = this.plan!
     let good = 0
+    let bad = false
     if (Number.isInteger(first)) {
       for (let i = first; i < plan.count && (i - first + 1) * BLOCK_SIZE <= MAX_REQUEST_LENGTH; i++) {
         const start = (i - first) * BLOCK_SIZE
         const want = Math.min(BLOCK_SIZE, m.eof - i * BLOCK_SIZE)
         if (m.data.length < start + want) break
+        if (!this.accept(i, m.data.subarray(start, start + want), peer)) { bad = true; this.rejectedFrom(peer, i); break }
         good++
-        this.accept(i, m.data.subarray(start, start + want), peer)
       }
     }
     if (req) {
@@ -198,12 +226,19 @@ export class DownloadSession {
           const lost = this.requests.get(o.key)
           if (lost && lost.seq === o.seq) { this.requests.release(lost, true); peer.win.lost(lost.seq, false); this.stats.overtaken++ }
         }
+      } else if (bad) {
+        // A bad block is a loss for its sender's window: a liar is asked less.
+        peer.win.lost(req.seq, false)
       } else if (peer.short()) {
         this.drop(peer, 'answers without data')
       }
     } else if (good > 0) {
       peer.answeredLate()
     }
+    // Endgame: a block just taken may still be asked of another peer (a copy of a slow request).
+    // That request is withdrawn now, so its peer's window is free for other blocks at once; an
+    // answer already on its way counts as a duplicate.
+    for (let i = first; i < first + good; i++) if (this.plan!.requests(i) > 0) this.cancelCopies(i, peer)
     if (!this.maybeFinish()) this.pumpSoon(peer)
   }
 
@@ -212,14 +247,50 @@ export class DownloadSession {
     this.toPump.add(peer)
   }
 
-  private accept(i: number, bytes: Buffer, peer: DownloadPeer): void {
-    if (!this.plan!.markHad(i)) { this.stats.duplicates++; return }
+  /** Withdraws other peers' requests whose blocks are all had now that block `i` came from `from`. */
+  private cancelCopies(i: number, from: DownloadPeer): void {
+    const plan = this.plan!
+    for (const r of this.requests.covering(i)) {
+      // Only a supplier's: a probe to a peer yet to answer stays, as re-asking it would write again
+      // to an address whose proof of life may be on its way (see adopt()).
+      if (r.peer === from || r.peer.phase !== 'supplier') continue
+      let all = true
+      for (let k = r.first; k < r.first + r.count && all; k++) all = plan.isHad(k)
+      if (!all) continue
+      this.requests.release(r, false)
+      r.peer.win.cancelled()
+      this.stats.cancelled++
+      this.pumpSoon(r.peer)
+    }
+  }
+
+  /** Takes a block; false when it fails its check (nothing is kept). */
+  private accept(i: number, bytes: Buffer, peer: DownloadPeer): boolean {
+    if (this.plan!.isHad(i)) { this.stats.duplicates++; return true }
+    if (this.init.verifier && this.init.verifier.check(i, bytes) !== 'ok') return false
+    this.plan!.markHad(i)
+    if (this.senders) this.senders[i] = peer.slot + 1
     peer.blocks++
     peer.bytes += bytes.length
     this.meter.add(bytes.length)
     this.queued.set(i, bytes)
     this.unwritten++
     if (!this.flushScheduled) { this.flushScheduled = true; this.node.timers.setTimeout(() => this.flushWrites(), 0) }
+    return true
+  }
+
+  /** A block failed its check against the tree: it costs that one block (released to be asked of
+   * anyone), and its sender is charged; once the node bans it, it leaves this download. */
+  private rejectedFrom(peer: DownloadPeer, block: number): void {
+    this.stats.rejected++
+    this.log.warn('block failed its BLAKE3 check', { id: this.id, block, peer: peer.addr })
+    this.node.penalise(peer.addr, 'bad_file_block')
+    if (this.banned(peer)) this.drop(peer, 'banned for bad blocks')
+  }
+
+  private banned(peer: DownloadPeer): boolean {
+    const known = this.node.peers.get(peer.addr)
+    return known !== undefined && this.node.peers.isBanned(known)
   }
 
   /** Hands queued blocks to the store in runs of consecutive blocks: the answers to one pump of
@@ -371,11 +442,14 @@ export class DownloadSession {
       return this.reject(new TransferError('ERR_STORE', `cannot finish ${this.id}: ${(err as Error).message}`, { cause: err }))
     }
     if (!res.ok) {
-      // One peer sent every block of this copy: the bad bytes are certainly its.
-      const blame = suppliers.length === 1 && this.resumed === 0 ? suppliers[0].addr : undefined
-      if (blame) this.node.penalise(blame, 'bad_file_block')
+      // One peer sent every block of this copy: the bad bytes are certainly its. Otherwise the
+      // senders of the blocks the check named, when we kept them.
+      const blamed = new Set<string>()
+      if (suppliers.length === 1 && this.resumed === 0) blamed.add(suppliers[0].addr)
+      for (const b of res.badBlocks ?? []) { const s = this.senders?.[b]; if (s) blamed.add(this.slots[s - 1].addr) }
+      for (const addr of blamed) this.node.penalise(addr, 'bad_file_block')
       const from = suppliers.map((p) => p.addr).join(', ') || 'a resumed copy'
-      return this.reject(new TransferError('ERR_HASH_MISMATCH', `${this.id}: the downloaded bytes do not hash to the id (${res.reason}); copy discarded; blocks came from ${from}`))
+      return this.reject(new TransferError('ERR_HASH_MISMATCH', `${this.id}: the downloaded bytes do not hash to the id (${res.reason}); copy discarded; blocks came from ${from}`, { blamed: [...blamed] }))
     }
     const router = FileRouter.of(this.node)
     for (const p of suppliers) router.holders.add(this.id, p.addr)

@@ -3,11 +3,14 @@
 import type { CjNode } from './node.ts'
 import { BLOCK_SIZE } from './messages.ts'
 import { DownloadSession } from './download-session.ts'
-import { TransferError } from './transfer-error.ts'
+import type { BlockVerifier } from './download-session.ts'
+import { TransferError, isTransferError } from './transfer-error.ts'
 import type { PeerAnswer } from './transfer-error.ts'
 import type { DownloadProgress } from './progress-meter.ts'
-import { isContentId } from '../store/file-store.ts'
+import { isBlake3ContentId, isFetchableId } from '../store/file-store.ts'
 import type { FileStore } from '../store/file-store.ts'
+import { blake3TreeId, parseBlake3Id } from '../store/blake3/ids.ts'
+import type { Blake3Tree } from '../store/blake3/tree.ts'
 import type { Logger } from '../util/logger.ts'
 import type { MetricsSink } from '../metrics/types.ts'
 
@@ -59,18 +62,57 @@ export interface TransferStats {
   overtaken: number
   /** Blocks that arrived twice (endgame duplicates, late answers to timed-out requests). */
   duplicates: number
+  /** Blocks that failed their BLAKE3 check (dropped, charged to the sender, fetched again). */
+  rejected: number
+  /** Endgame copies withdrawn because the block came from another peer first. */
+  cancelled: number
 }
 
-/** Downloads `id` into the store (incoming, then shared/<id> once its hash matches). */
+/** Attempts at a `blake3/` id's tree: each failed check charges the senders of the bad blocks and
+ * leaves them out of the next attempt (the reference gives up after three too). */
+const TREE_ATTEMPTS = 3
+
+/** Downloads `id` into the store (incoming, then shared/<id> once its hash matches). A `blake3/<root>`
+ * id fetches and checks its tree first, then checks every block against it on arrival. */
 export async function download(node: CjNode, store: FileStore, id: string, opts: DownloadOptions = {}): Promise<DownloadResult> {
-  if (!isContentId(id)) throw new TransferError('ERR_BAD_ID', `not a content id (lowercase sha256 hex): ${JSON.stringify(id)}`)
+  if (!isFetchableId(id)) throw new TransferError('ERR_BAD_ID', `not a content id (lowercase sha256 hex, or blake3/<hex>): ${JSON.stringify(id)}`)
   if (opts.signal?.aborted) throw new TransferError('ERR_ABORTED', 'download aborted', { cause: opts.signal.reason })
   const have = await store.stat(id)
   if (have) {
-    const stats = { requests: 0, timeouts: 0, overtaken: 0, duplicates: 0 }
+    const stats = { requests: 0, timeouts: 0, overtaken: 0, duplicates: 0, rejected: 0, cancelled: 0 }
     return { id, size: have.size, fetchedBytes: 0, fetchedBlocks: 0, resumedBlocks: Math.ceil(have.size / BLOCK_SIZE), durationMs: 0, suppliers: [], stats }
   }
+  const verifier = isBlake3ContentId(id) ? treeVerifier(await storedTree(store, id) ?? await fetchTree(node, store, id, opts)) : undefined
   const dl = await store.beginDownload(id).catch((err) => { throw new TransferError('ERR_STORE', `cannot start ${id}: ${err.message}`, { cause: err }) })
-  return new DownloadSession(node, dl, id, opts).run()
+  return new DownloadSession(node, dl, id, opts, { verifier }).run()
 }
 
+function storedTree(store: FileStore, id: string): Promise<Blake3Tree | null> {
+  return store.tree(id).catch((err) => { throw new TransferError('ERR_STORE', `cannot read the tree of ${id}: ${err.message}`, { cause: err }) })
+}
+
+/** Fetches `blake3_tree_v2/<root>` like any file from the same peers; the store checks it against
+ * the root and keeps it only if it matches. */
+async function fetchTree(node: CjNode, store: FileStore, id: string, opts: DownloadOptions): Promise<Blake3Tree> {
+  const treeId = blake3TreeId(parseBlake3Id(id)!)
+  const exclude = [...opts.exclude ?? []]
+  for (let attempt = 1; ; attempt++) {
+    const dl = await store.beginDownload(treeId).catch((err) => { throw new TransferError('ERR_STORE', `cannot start ${treeId}: ${err.message}`, { cause: err }) })
+    try {
+      await new DownloadSession(node, dl, treeId, { ...opts, exclude, onProgress: undefined }, { blameBlocks: true }).run()
+    } catch (err) {
+      if (!isTransferError(err, 'ERR_HASH_MISMATCH') || attempt >= TREE_ATTEMPTS) throw err
+      exclude.push(...err.blamed ?? [])
+      continue
+    }
+    const tree = await storedTree(store, id)
+    if (tree) return tree
+    throw new TransferError('ERR_STORE', `the tree of ${id} was fetched but cannot be read back`)
+  }
+}
+
+/** Blocks of a `blake3/` file are checked against its verified tree; its size must fit the tree. */
+function treeVerifier(tree: Blake3Tree): BlockVerifier {
+  const { min, max } = tree.sizeBounds
+  return { fits: (size) => size >= min && size <= max, check: (i, data) => tree.verifyBlock(i, data) }
+}

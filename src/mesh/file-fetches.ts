@@ -9,7 +9,7 @@ import type { DownloadProgress, DownloadResult } from './file-download.ts'
 import { FileRouter } from './file-router.ts'
 import { FileReader } from './file-reader.ts'
 import type { FileStore, Download } from '../store/file-store.ts'
-import { isContentId } from '../store/file-id.ts'
+import { isBlake3ContentId, isFetchableId } from '../store/file-id.ts'
 import type { Logger } from '../util/logger.ts'
 import type { MetricsSink } from '../metrics/types.ts'
 import { CodedError } from '../util/coded-error.ts'
@@ -108,7 +108,7 @@ export class FileFetches {
    * fetch is shared. Returns null when the file is complete here. */
   async start(id: string, opts: { name?: string; peers?: string[] } = {}): Promise<Fetch | null> {
     if (this.closed) throw new FetchError('ERR_CLOSED', 'node is closing')
-    if (!isContentId(id)) throw new FetchError('ERR_BAD_ID', `not a content id (lowercase sha256 hex): ${JSON.stringify(id)}`)
+    if (!isFetchableId(id)) throw new FetchError('ERR_BAD_ID', `not a content id (lowercase sha256 hex, or blake3/<hex>): ${JSON.stringify(id)}`)
     const { store } = this.components
     if (opts.name) store.names.set(id, opts.name)
     const running = this.fetches.get(id)
@@ -175,11 +175,11 @@ export class FileFetches {
   }
 
   /** Shares a local file (the API's `share`): copied into shared/ under its id and announced. */
-  async share(path: string): Promise<{ id: string; size: number }> {
-    const { store } = this.components
-    const id = await store.share(path)
-    this.components.provide?.(id)
-    return { id, size: (await store.stat(id))?.size ?? 0 }
+  async share(path: string): Promise<{ id: string; blake3: string; size: number }> {
+    const shared = await this.components.store.shareFile(path)
+    this.components.provide?.(shared.id)
+    this.components.provide?.(shared.blake3)
+    return shared
   }
 
   /** A reader of `id` from byte 0 to its end: the complete file, or the fetch started or joined for
@@ -209,7 +209,8 @@ export class FileFetches {
       if (!fh) continue
       return new FileReader({
         fh, size: dl.size, download: dl, fetch: f,
-        verified: () => f.state === FetchState.done,
+        // A `blake3/` block is on disk only once it matched the verified tree.
+        verified: () => f.state === FetchState.done || isBlake3ContentId(id),
         focus: (offset) => FileRouter.of(node).downloading(id)?.focus?.(offset),
       })
     }

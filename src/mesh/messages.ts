@@ -6,6 +6,7 @@
 // alone; anything that is not a JSON array is dropped whole.
 import type { ChunkRecord, SegmentRecord, StreamHead, StreamInfo } from '../store/stream-types.ts'
 import { sanitize, type AudienceSummary } from './telemetry/audience-summary.ts'
+import { isLanAddress } from './nat/lan-address.ts'
 import {
   MAX_CHUNK_INDEX, MAX_SEGMENT_INDEX, isChunkRecordShape, isSegmentRecordShape, isStreamHeadShape, isStreamInfoShape, pickChunkRecord, pickSegmentRecord, pickStreamHead, pickStreamInfo,
 } from '../store/record-shape.ts'
@@ -36,6 +37,8 @@ export const STRIPES = 4
  * may carry (record-shape.ts defines those bounds, once), so a `from` can name the live edge. It
  * keeps `from + count` exact (near 2^53, n++ stops changing n and a loop over a range never ends). */
 export const MAX_INDEX = Math.max(MAX_CHUNK_INDEX, MAX_SEGMENT_INDEX) + 1
+/** A Noise XX handshake message with our identity payload is under 300 bytes. */
+export const MAX_HANDSHAKE_BYTES = 512
 /** Contacts per TheseAreNear: a lookup needs about k of them, and 16 keeps a reply near 1.5 KB. */
 export const MAX_NEAR_NODES = 16
 /** Providers per TheyHave: a download wants a handful; more would only inflate the reply. */
@@ -109,13 +112,17 @@ export type Message =
   /** The address the sender sees this datagram's receiver at: its public mapping behind a NAT. */
   | { type: 'ISeeYouAt'; addr: string }
   /** What the sender learned about its own NAT from such reports (docs/PROTOCOL.md). */
-  | { type: 'IAmBehind'; nat: NatKind }
+  /** `local`: the sender's own LAN address (behind a NAT), for peers behind the same router. */
+  | { type: 'IAmBehind'; nat: NatKind; local?: string }
   /** Asks a peer both sides talk to to tell `to` to send to the asker: a hole punch. */
   | { type: 'PleaseIntroduceMe'; to: string }
   /** Send a hello to `peer` now: it is sending to you at the same time. */
   | { type: 'SayHelloTo'; peer: string }
   /** Sign this nonce with your node key (answered with MyPublicKey and its `proof`). */
   | { type: 'PleaseProveYourKey'; nonce: string }
+  // Encryption between our peers (src/mesh/secure/): a Noise XX handshake, message `step` of 3;
+  // `index` is the sender's session index, which sealed frames to it carry.
+  | { type: 'LetUsEncrypt'; step: 1 | 2 | 3; index: number; hs: Buffer }
 
 export type MessageType = Message['type']
 
@@ -134,7 +141,7 @@ export const STREAM_EXTENSION: ReadonlySet<MessageType> = new Set<MessageType>([
   'PleaseSendSegments', 'HereAreSegments', 'IHaveChunks', 'PleaseKeepSendingMe', 'IWillKeepSendingYou',
   'AskThemInstead', 'StopSendingMe', 'HereIsMyAudience', 'WhoIsNear', 'TheseAreNear', 'WhoHas', 'TheyHave', 'IHave',
   'IHaveNamed', 'WhoHasNamed', 'TheseAreNamed', 'PleaseListWhatYouHave', 'HereIsWhatIHave',
-  'ISeeYouAt', 'IAmBehind', 'PleaseIntroduceMe', 'SayHelloTo', 'PleaseProveYourKey',
+  'ISeeYouAt', 'IAmBehind', 'PleaseIntroduceMe', 'SayHelloTo', 'PleaseProveYourKey', 'LetUsEncrypt',
 ])
 
 /** The extension name we announce in IAlsoSpeak. */
@@ -352,9 +359,17 @@ const decoders: { [T in MessageType]: (body: unknown) => Omit<MessageOf<T>, 'typ
     return { from: (b as Obj).from as number, items, ...(next !== undefined ? { next } : {}) }
   },
   ISeeYouAt: (b) => (isObj(b) && isAddress(b.addr) ? { addr: b.addr } : undefined),
-  IAmBehind: (b) => (isObj(b) && typeof b.nat === 'string' && NAT_KINDS.includes(b.nat) ? { nat: b.nat as NatKind } : undefined),
+  IAmBehind: (b) => {
+    if (!isObj(b) || typeof b.nat !== 'string' || !NAT_KINDS.includes(b.nat)) return undefined
+    return { nat: b.nat as NatKind, ...(typeof b.local === 'string' && isLanAddress(b.local) ? { local: b.local } : {}) }
+  },
   PleaseIntroduceMe: (b) => (isObj(b) && isAddress(b.to) ? { to: b.to } : undefined),
   SayHelloTo: (b) => (isObj(b) && isAddress(b.peer) ? { peer: b.peer } : undefined),
+  LetUsEncrypt: (b) => {
+    const hs = isObj(b) ? decodeB64(b.hs, 4 * Math.ceil(MAX_HANDSHAKE_BYTES / 3)) : undefined
+    if (!hs || !isObj(b) || (b.step !== 1 && b.step !== 2 && b.step !== 3) || !isUint(b.index) || b.index > 0xffffffff) return undefined
+    return { step: b.step, index: b.index, hs }
+  },
   PleaseProveYourKey: (b) => (isObj(b) && typeof b.nonce === 'string' && NONCE.test(b.nonce) ? { nonce: b.nonce } : undefined),
 }
 
@@ -408,6 +423,7 @@ export function encodeMessage(m: Message): Record<string, unknown> {
     case 'ThisStreamGrew': return { ThisStreamGrew: m.head }
     case 'HereIsTheStreamInfo': return { HereIsTheStreamInfo: m.info }
     case 'IHaveChunks': return { IHaveChunks: { id: m.id, from: m.from, bits: m.bits.toString('base64') } }
+    case 'LetUsEncrypt': return { LetUsEncrypt: { step: m.step, index: m.index, hs: m.hs.toString('base64') } }
     default: {
       const { type, ...body } = m
       return { [type]: body }

@@ -16,6 +16,7 @@ import { formatAddress, parseAddress } from './transport.ts'
 import type { Peer } from './peers.ts'
 import { PeerTable } from './peers.ts'
 import { SelfAddresses } from './self-addresses.ts'
+import { isSealed } from './secure/sealed-frame.ts'
 import type { Timer, Timers } from '../util/timers.ts'
 import { realTimers } from '../util/timers.ts'
 import type { Logger } from '../util/logger.ts'
@@ -59,6 +60,13 @@ export interface Ctx {
    * anti-amplification budget: Infinity to a verified peer. Lets a handler shrink its answer to fit. */
   room(): number
 }
+/** What src/mesh/secure/ lends the node (CjNode.sealer). */
+export interface Sealer {
+  seal(to: string, buf: Buffer): Buffer
+  open(from: string, buf: Buffer): Buffer | 'bad_seal' | 'unknown_session'
+  plainAllowed(from: string, messages: Message[]): boolean
+}
+type WireResult = DecodeResult | { ok: false; reason: 'bad_seal' | 'unknown_session' | 'plain_from_sealed' }
 type Handler<T extends MessageType> = (m: MessageOf<T>, ctx: Ctx) => void | Promise<void>
 
 export interface NodeComponents { transport: Transport; timers?: Timers; logger?: Logger; metrics?: MetricsSink }
@@ -73,6 +81,15 @@ export interface NodeInit {
 }
 
 interface Outgoing { m: Message; kind: TrafficKind; role: TrafficRole }
+/** A message with its JSON text and that text's length in bytes (not UTF-16 units: a peer's cookie
+ * may hold multi-byte characters). */
+interface Encoded<M extends Message = Message> { m: M; text: string; bytes: number }
+interface CookieText { cookie: string; ask: Encoded; echo?: Encoded<MessageOf<'AlwaysReturned'>> }
+
+function encoded<M extends Message>(m: M): Encoded<M> {
+  const text = JSON.stringify(encodeMessage(m))
+  return { m, text, bytes: Buffer.byteLength(text) }
+}
 
 export class CjNode extends EventEmitter {
   readonly transport: Transport
@@ -85,12 +102,19 @@ export class CjNode extends EventEmitter {
   private handlers = new Map<MessageType, Handler<MessageType>[]>()
   private secret: Buffer
   private cookies = new Map<string, string>()
+  private cookieTexts = new WeakMap<Peer, CookieText>()
   private intervals: Timer[] = []
   private closed = false
   private init: NodeInit
   /** True while the peer at `addr` may be a known peer that moved (its key proof is on its way):
    * set by src/mesh/nat/peer-keys.ts; without it, never. */
   keyProofPending: (addr: string) => boolean = () => false
+  /** Proven peers behind the same public host as `addr`, with their LAN addresses: set by
+   * src/mesh/nat/lan-mates.ts; without it, none. */
+  lanMates: (addr: string) => Array<{ at: string; local: string }> = () => []
+  /** Seals datagrams to, and opens them from, peers we share an encrypted session with
+   * (src/mesh/secure/secure-sessions.ts); without it, every datagram is plain JSON. */
+  sealer: Sealer | null = null
   /** Our NAT as peers' reports show it (written by src/mesh/nat/nat-traversal.ts). */
   nat: { kind: NatKind | 'unknown'; publicAddress: string | null } = { kind: 'unknown', publicAddress: null }
   readonly counters = { datagramsIn: 0, datagramsOut: 0, bytesIn: 0, bytesOut: 0, dropped: {} as Record<string, number>, ampMaxRatio: 0, ampHelloBytes: 0 }
@@ -105,7 +129,7 @@ export class CjNode extends EventEmitter {
     this.secret = init.secret ?? randomBytes(32)
     this.peers = new PeerTable({ clock: this.timers, max: init.maxPeers })
     this.selves = new SelfAddresses(this.transport.address)
-    this.transport.onDatagram((buf, from) => this.receive(buf.length, from, () => decodeDatagram(buf)))
+    this.transport.onDatagram((buf, from) => this.receive(buf.length, from, () => this.decodeWire(buf, from)))
     this.transport.onDecoded?.((messages, bytes, from) => this.receive(bytes, from, () => ({ ok: true, messages, skipped: { bad: 0, unknown: 0 } })))
     this.handle('PleaseSendPeers', (_m, ctx) => {
       const n = ctx.verified ? MAX_PEERS_PER_LIST : UNVERIFIED_LIST_MAX
@@ -164,7 +188,7 @@ export class CjNode extends EventEmitter {
       if (p.maxDatagramBytes === undefined) hello.push(this.capabilities(p.addr))
       this.send(p.addr, hello)
     }
-    this.metrics.peersGauge(this.peers.size, this.peers.active(60_000).length)
+    this.metrics.peersGauge(this.peers.size, this.peers.countActive(60_000))
   }
 
   /** Our cookie for an address: derived from a node secret and the source IP (not the port, so a
@@ -211,18 +235,34 @@ export class CjNode extends EventEmitter {
   private prefixFor(to: string, peer: Peer, budget: number): { json: string[]; messages: Message[]; bytes: number } {
     const json: string[] = []
     const messages: Message[] = []
+    const c = this.cookieText(to, peer)
+    // The brackets of the array, then each message and its comma.
+    let bytes = 1
     if (!peer.verified) {
-      const ask: Message = { type: 'PleaseAlwaysReturnThisMessage', value: { cookie: this.cookieFor(to) } }
-      json.push(JSON.stringify(encodeMessage(ask)))
-      messages.push(ask)
+      json.push(c.ask.text)
+      messages.push(c.ask.m)
+      bytes += c.ask.bytes + 1
     }
-    if (peer.theirCookie !== undefined) {
-      const echo: Message = { type: 'AlwaysReturned', value: peer.theirCookie }
-      const text = JSON.stringify(encodeMessage(echo))
-      // Sizes in bytes, not UTF-16 units: a peer's cookie may hold multi-byte characters.
-      if (byteSize(json) + Buffer.byteLength(text) + 1 <= budget) { json.unshift(text); messages.unshift(echo) }
+    if (c.echo && bytes + c.echo.bytes + 1 <= budget) {
+      json.unshift(c.echo.text)
+      messages.unshift(c.echo.m)
+      bytes += c.echo.bytes + 1
     }
-    return { json, messages, bytes: byteSize(json) }
+    return { json, messages, bytes }
+  }
+
+  /** The two cookie messages to a peer and their encodings, made again only when a cookie changes:
+   * they lead nearly every datagram, and encoding them each time showed in profiles. */
+  private cookieText(to: string, peer: Peer): CookieText {
+    const cookie = this.cookieFor(to)
+    let c = this.cookieTexts.get(peer)
+    if (c === undefined || c.cookie !== cookie) {
+      c = { cookie, ask: encoded({ type: 'PleaseAlwaysReturnThisMessage', value: { cookie } }) }
+      this.cookieTexts.set(peer, c)
+    }
+    if (peer.theirCookie === undefined) c.echo = undefined
+    else if (c.echo === undefined || c.echo.m.value !== peer.theirCookie) c.echo = encoded({ type: 'AlwaysReturned', value: peer.theirCookie })
+    return c
   }
 
   /** What the 2x rule still lets us send an unverified peer (hello allowance not included). */
@@ -275,7 +315,9 @@ export class CjNode extends EventEmitter {
         bytes = partBytes
         this.transport.sendDecoded([...prefix.messages, ...kinds.map((o) => o.m)], bytes, to)
       } else {
-        const buf = Buffer.from('[' + [...prefix.json, ...parts].join(',') + ']')
+        const plain = Buffer.from('[' + [...prefix.json, ...parts].join(',') + ']')
+        // A handshake travels plain: the peer may have lost the session it would be sealed with.
+        const buf = this.sealer && !kinds.some((o) => o.m.type === 'LetUsEncrypt') ? this.sealer.seal(to, plain) : plain
         this.transport.send(buf, to)
         bytes = buf.length
       }
@@ -340,8 +382,21 @@ export class CjNode extends EventEmitter {
     this.metrics.datagramDropped(reason)
   }
 
+  /** A datagram off the wire: opened first when sealed. A seal that fails authentication is the
+   * sender's fault and charged; a session we do not have (we restarted) is not. */
+  private decodeWire(buf: Buffer, from: string): WireResult {
+    if (!this.sealer) return decodeDatagram(buf)
+    if (!isSealed(buf)) {
+      const d = decodeDatagram(buf)
+      return d.ok && !this.sealer.plainAllowed(from, d.messages) ? { ok: false, reason: 'plain_from_sealed' } : d
+    }
+    const r = this.sealer.open(from, buf)
+    if (r === 'bad_seal') this.penalise(from, 'bad_seal')
+    return typeof r === 'string' ? { ok: false, reason: r } : decodeDatagram(r)
+  }
+
   /** The socket handler. Nothing a stranger sends can throw past this function. */
-  private receive(size: number, from: string, decode: () => DecodeResult): void {
+  private receive(size: number, from: string, decode: () => WireResult): void {
     if (this.closed) return
     try {
       this.counters.datagramsIn++
@@ -455,11 +510,6 @@ export class CjNode extends EventEmitter {
 
 function isLoopback(addr: string): boolean {
   return addr.startsWith('127.') || addr.startsWith('[::1]:') || addr.startsWith('[::ffff:127.')
-}
-
-function byteSize(json: string[]): number {
-  // The brackets of the array plus each element and its comma.
-  return json.reduce((n, s) => n + Buffer.byteLength(s) + 1, 1)
 }
 
 function isOurCookie(v: Json, ours: string): boolean {

@@ -14,7 +14,9 @@ export const BAN_SCORE = 50
 export const BAN_MS = 10 * 60_000
 /** Penalties fade: a point an hour... per minute, so an honest peer that once erred recovers. */
 const PENALTY_DECAY_PER_MS = 1 / 60_000
-const PENALTY: Record<PenaltyReason, number> = { bad_chunk: 10, bad_signature: 20, bad_field: 10, bad_file_block: 10, stale_head: 2, flood: 5, lie: 5 }
+// bad_seal: a sealed datagram that fails authentication (or a forged handshake identity); on-path
+// tampering can cause it too, so it weighs little.
+const PENALTY: Record<PenaltyReason, number> = { bad_chunk: 10, bad_signature: 20, bad_field: 10, bad_file_block: 10, stale_head: 2, flood: 5, lie: 5, bad_seal: 5 }
 /** Datagrams per second an address may send us: verified peers carry streams (about 60/s per copy
  * plus repair bursts) and files (a 4 KiB block each: 20,000/s is 80 MiB/s, more than a seeder
  * sends); unverified ones only need a handshake. */
@@ -57,6 +59,10 @@ export interface Peer {
   /** What it told us of its own NAT (IAmBehind): a `symmetric` peer is reachable only by those it
    * contacted itself, so its address is never handed to anyone else. */
   nat?: NatKind
+  /** Its LAN address, as it told us (IAmBehind.local): where peers behind its router reach it. */
+  local?: string
+  /** It sees us at our own socket address: no NAT between us, so it reaches us whenever it sends. */
+  seesUsDirectly?: boolean
   /** It sent us a stream extension message: it is (probably) a cjp2p-stream node. */
   speaksStreams: boolean
   /** The largest datagram it said it takes (IAlsoSpeak), if it did. */
@@ -165,9 +171,33 @@ export class PeerTable {
     return this.all().filter((p) => p.lastHeard >= since && !this.isBanned(p)).sort((a, b) => rank(b) - rank(a))
   }
 
-  /** Addresses worth handing to others: verified, recently heard, not banned. */
+  /** How many peers active() would list, without ranking them. */
+  countActive(withinMs = 60_000): number {
+    const since = this.clock.now() - withinMs
+    let n = 0
+    for (const p of this.peers.values()) if (p.lastHeard >= since && !this.isBanned(p)) n++
+    return n
+  }
+
+  /** Addresses worth handing to others: verified, recently heard, not banned; the best `n` in the
+   * order of active(). A partial selection, not a sort of the table: a node with a thousand peers
+   * answers each one's PleaseSendPeers every few seconds. */
   shareable(exclude: string, n: number): string[] {
-    return this.active().filter((p) => p.verified && p.addr !== exclude).slice(0, n).map((p) => p.addr)
+    const since = this.clock.now() - 60_000
+    const best: Peer[] = []
+    const ranks: number[] = []
+    for (const p of this.peers.values()) {
+      if (!p.verified || p.addr === exclude || p.lastHeard < since || this.isBanned(p)) continue
+      const r = rank(p)
+      // Ties keep table order, as the stable sort in active() does.
+      if (best.length >= n && r <= ranks[ranks.length - 1]) continue
+      let i = best.length
+      while (i > 0 && ranks[i - 1] < r) i--
+      best.splice(i, 0, p)
+      ranks.splice(i, 0, r)
+      if (best.length > n) { best.pop(); ranks.pop() }
+    }
+    return best.map((p) => p.addr)
   }
 
   /** The entries worth keeping across a restart: proven, configured or banned ones. */

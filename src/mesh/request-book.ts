@@ -93,6 +93,14 @@ export class RequestBook {
     return out
   }
 
+  /** Open requests whose blocks include `i`. A scan: called only in the endgame, when a block is
+   * asked of two peers and few requests are open. */
+  covering(i: number): BlockRequest[] {
+    const out: BlockRequest[] = []
+    for (const r of this.open.values()) if (r.first <= i && i < r.first + r.count) out.push(r)
+    return out
+  }
+
   ofPeer(peer: DownloadPeer): BlockRequest[] { return [...this.open.values()].filter((r) => r.peer === peer) }
 
   /** Cancels everything (the download ended); windows are told so. */

@@ -18,6 +18,7 @@
 //   within its small repair budget.
 import { STRIPES } from './messages.ts'
 import type { NatKind } from './messages.ts'
+import { CHUNK_SIZE } from '../store/stream-types.ts'
 
 export const SOURCE_FANOUT = 1
 export const FANOUT = STRIPES + 2
@@ -52,6 +53,13 @@ export const URGENT_MS = 1500
  * where it starts playing), so a joiner does not pull its first segments from the source. Capped:
  * one subscription must not make a parent send more than a few seconds of stream. */
 export const CATCHUP_CHUNKS = 48
+/** The source catches a new child up only on chunks it published this recently (issue 12's join
+ * storms): those may exist nowhere else (a vanished child's stripe stops at the source until its
+ * grandchildren rejoin, MISSED_PUSH_MS plus a round trip, PARENT_TIMEOUT_MS at worst). Older ones
+ * are a joiner's start-up buffer: every push-down at the source during a join wave sent the
+ * newcomer three seconds of its stripe, about a sixth of a copy per 30 s at 200 viewers; the
+ * newcomer pulls them from holders instead (never urgent for the source: MissingChunk.backfill). */
+export const SOURCE_CATCHUP_MS = 2000
 /** The source answers pulls with data while its upload stays within one copy plus its repair
  * budget plus this burst (about 2 s of a 2 Mb/s stream); beyond that it points to peers. */
 export const SOURCE_BURST_BYTES = 512 * 1024
@@ -86,9 +94,13 @@ export function isReceiving(hasParent: boolean, lastPushAt: number, now: number)
   return hasParent && now - lastPushAt < RECEIVING_MS
 }
 
-/** Answer this pull with data? `servedRecently` counts pulls answered in the last second. */
-export function mayServePull(servedRecently: number): boolean {
-  return servedRecently < PULLS_SERVED_PER_SECOND
+/** Answer this pull with data? `servedRecently` counts pulls answered in the last second;
+ * `spareBytesPerSecond` is what an upload cap leaves after our children's pushes (undefined: no
+ * cap). A weak uplink that said yes to every pull queued chunks behind its own requests and
+ * subscriptions: its children, and everyone pulling from it, timed out and went to the source. */
+export function mayServePull(servedRecently: number, spareBytesPerSecond?: number, chunkBytes = CHUNK_SIZE): boolean {
+  const allowed = spareBytesPerSecond === undefined ? PULLS_SERVED_PER_SECOND : Math.min(PULLS_SERVED_PER_SECOND, Math.floor(spareBytesPerSecond / chunkBytes))
+  return servedRecently < allowed
 }
 
 /** May the source answer a pull with data? Its push costs one copy; pulls come out of the budget. */
@@ -142,14 +154,26 @@ export interface ParentState {
   unreachable?: boolean
   /** What a peer told us of its NAT: a `symmetric` one is a leaf child, outside the tree's places. */
   natOf?: (addr: string) => NatKind | undefined
+  /** Peers behind the same public host as `addr`, with their LAN addresses (src/mesh/nat/lan-mates.ts). */
+  lanMates?: (addr: string) => Array<{ at: string; local: string }>
 }
 /** `evict`: a child to push down under the newcomer (SplitStream's push-down), told to ask it instead. */
 export type ChildDecision = { accept: true; evict?: string } | { accept: false; tryInstead: string[] }
 
-/** Should we push stripe `stripe` to `from`? If not, whom should it ask instead (best first). */
-export function decideChild(s: ParentState, req: ChildRequest, otherHolders: string[]): ChildDecision {
+/** Should we push stripe `stripe` to `from`? If not, whom should it ask instead (best first).
+ * `otherHolders` may be given as a function: it is only called for a refusal (a busy node takes
+ * most subscriptions as renewals, and the list costs a walk of its holders). */
+export function decideChild(s: ParentState, req: ChildRequest, otherHolders: string[] | (() => string[])): ChildDecision {
   const behindSymmetric = (a: string) => s.natOf?.(a) === 'symmetric'
   const all = s.children[req.stripe]
+  if (behindSymmetric(req.from) && s.lanMates) {
+    // Behind one router, the first viewer we feed this stripe feeds the others across their LAN:
+    // one copy per LAN, not per viewer. Checked again at every resubscription, since a viewer may
+    // ask before we heard of its LAN-mates.
+    const mates = new Map(s.lanMates(req.from).map((m) => [m.at, m.local]))
+    const first = [...all].find((a) => a === req.from || mates.has(a))
+    if (first !== undefined && first !== req.from) return { accept: false, tryInstead: [mates.get(first)!] }
+  }
   if (all.has(req.from)) return { accept: true }
   // Children behind symmetric NATs are counted apart: the tree's places are for relays.
   const kids = new Set([...all].filter((a) => !behindSymmetric(a)))
@@ -158,7 +182,7 @@ export function decideChild(s: ParentState, req: ChildRequest, otherHolders: str
     // Children that are interior in this stripe have room for grandchildren; try them first.
     const mine = [...kids].filter((a) => a !== req.from)
     const ordered = [...mine.filter(interior), ...mine.filter((a) => !interior(a))]
-    const rest = otherHolders.filter((a) => a !== req.from && !all.has(a) && a !== s.self && !behindSymmetric(a))
+    const rest = (typeof otherHolders === 'function' ? otherHolders() : otherHolders).filter((a) => a !== req.from && !all.has(a) && a !== s.self && !behindSymmetric(a))
     const list = [...ordered, ...rest.filter((a) => interiorStripe(a) === req.stripe), ...rest.filter((a) => interiorStripe(a) !== req.stripe)]
     // A peer behind a symmetric NAT can reach only peers without a NAT: those first.
     const open = behindSymmetric(req.from) ? list.filter((a) => s.natOf?.(a) === 'none') : []
@@ -256,7 +280,11 @@ export function planRepairs(s: RepairState): RepairRequest[] {
     const holdersFailed = urgent && tries >= TRIES_BEFORE_SOURCE
     // (A viewer that does not know the source's address keeps rotating through every holder.)
     let peer = holdersFailed && s.source ? undefined : candidates.find((p) => p !== s.source && (perPeer.get(p) ?? 0) < REPAIR_WINDOW)
-    if (!peer && s.source && (sourceLeft >= 1 || urgent) && (perPeer.get(s.source) ?? 0) < REPAIR_WINDOW) { peer = s.source; sourceLeft-- }
+    // The start-up buffer waits for a holder while there is one (issue 12's join storms: a joiner
+    // whose holders were at their window took its share of the source's budget, and two hundred
+    // joiners' shares were the source's whole burst); only a joiner that knows nobody else asks it.
+    const sourceMay = m.backfill ? sourceLeft >= 1 && !holders.some((p) => p !== s.source) : sourceLeft >= 1 || urgent
+    if (!peer && s.source && sourceMay && (perPeer.get(s.source) ?? 0) < REPAIR_WINDOW) { peer = s.source; sourceLeft-- }
     if (!peer) continue
     perPeer.set(peer, (perPeer.get(peer) ?? 0) + 1)
     out.push({ n: m.n, peer })

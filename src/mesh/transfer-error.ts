@@ -2,7 +2,7 @@
 import { CodedError } from '../util/coded-error.ts'
 
 export type TransferErrorCode =
-  | 'ERR_HASH_MISMATCH' // every block arrived but the whole file's SHA-256 is not its id
+  | 'ERR_HASH_MISMATCH' // every block arrived but the whole file's SHA-256 (or a BLAKE3 tree) does not match its id
   | 'ERR_STALLED' // no block arrived for the stall timeout (no peer has it, or all went away)
   | 'ERR_ABORTED' // the caller's AbortSignal fired
   | 'ERR_BUSY' // this node is already downloading that id
@@ -19,9 +19,12 @@ export type PeerAnswers = Record<PeerAnswer, string[]>
 export class TransferError extends CodedError<TransferErrorCode> {
   /** For ERR_STALLED: each asked peer by what it answered, so a caller can say why. */
   readonly peers?: PeerAnswers
-  constructor(code: TransferErrorCode, message: string, options?: { cause?: unknown; peers?: PeerAnswers }) {
+  /** For ERR_HASH_MISMATCH: the peers the bad bytes are proven to have come from (charged). */
+  readonly blamed?: string[]
+  constructor(code: TransferErrorCode, message: string, options?: { cause?: unknown; peers?: PeerAnswers; blamed?: string[] }) {
     super(code, message, options)
     this.peers = options?.peers
+    this.blamed = options?.blamed
   }
 }
 

@@ -29,9 +29,10 @@ export const CHUNK_RESULTS: readonly ChunkResult[] = ['new', 'duplicate', 'late'
 export const DROP_REASONS: readonly DropReason[] = [
   'oversize', 'not_utf8', 'not_json', 'not_array', 'too_many_messages',
   'bad_message', 'unknown_type', 'rate_limited', 'banned', 'amplification', 'self',
+  'bad_seal', 'unknown_session', 'plain_from_sealed',
 ]
 export const PENALTY_REASONS: readonly PenaltyReason[] = [
-  'bad_chunk', 'bad_signature', 'bad_field', 'bad_file_block', 'stale_head', 'flood', 'lie',
+  'bad_chunk', 'bad_signature', 'bad_field', 'bad_file_block', 'stale_head', 'flood', 'lie', 'bad_seal',
 ]
 export const TRANSFER_RESULTS: readonly TransferResult[] = ['completed', 'failed']
 export const NODE_ROLES: readonly NodeRole[] = ['source', 'viewer', 'node']

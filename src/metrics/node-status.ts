@@ -8,6 +8,7 @@ import type { AnnounceVerdict } from '../mesh/dht/provider-store.ts'
 import type { NamedVerdict } from '../mesh/dht/keyword-store.ts'
 import type { NatKind } from '../mesh/messages.ts'
 import type { NatStatus } from '../mesh/nat/nat-traversal.ts'
+import type { SecureCounters } from '../mesh/secure/secure-sessions.ts'
 
 export type { SwarmStatus } from '../mesh/stream/swarm-status.ts'
 
@@ -42,6 +43,8 @@ export interface NodeStatus {
   dashboardPeers: string[]
   /** Our NAT as peers see us, and the introductions, keepalives and key proofs (src/mesh/nat/). */
   nat: NatStatus
+  /** Encrypted sessions with our peers: handshakes, sealed and opened datagrams, refusals. */
+  secure: SecureCounters
   dht: {
     id: string; contacts: number; providerKeys: number
     queries: number; answers: number; timeouts: number; announcesSent: number; announces: Partial<Record<AnnounceVerdict | 'unverified', number>>

@@ -9,7 +9,8 @@ export type ChunkResult = 'new' | 'duplicate' | 'late' | 'rejected'
 export type DropReason =
   | 'oversize' | 'not_utf8' | 'not_json' | 'not_array' | 'too_many_messages'
   | 'bad_message' | 'unknown_type' | 'rate_limited' | 'banned' | 'amplification' | 'self'
-export type PenaltyReason = 'bad_chunk' | 'bad_signature' | 'bad_field' | 'bad_file_block' | 'stale_head' | 'flood' | 'lie'
+  | 'bad_seal' | 'unknown_session' | 'plain_from_sealed'
+export type PenaltyReason = 'bad_chunk' | 'bad_signature' | 'bad_field' | 'bad_file_block' | 'stale_head' | 'flood' | 'lie' | 'bad_seal'
 export type TransferResult = 'completed' | 'failed'
 /** What a node is doing, for `cjp2p_node_info{role}`: publishing a stream, watching one, or only relaying. */
 export type NodeRole = 'source' | 'viewer' | 'node'

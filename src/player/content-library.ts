@@ -5,7 +5,8 @@ import type { FetchView as FetchEntry } from '../mesh/file-fetches.ts'
 
 export interface ContentReader {
   readonly size: number
-  /** Every byte matched the id. A SHA-256 id verifies only the whole file, at the end. */
+  /** Every byte this reader serves matched the id: a complete file, or a `blake3/` id (each block
+   * checked against its tree before it was written). A SHA-256 id verifies only the whole file, at the end. */
   readonly verified: boolean
   /** [start, end) is on disk here. */
   has(start: number, end: number): boolean
@@ -28,7 +29,7 @@ export interface ContentLibrary {
   /** The name the file was shared or fetched under, if any. */
   name(id: string): string | undefined
   list(): Promise<{ shared: SharedEntry[]; fetches: FetchEntry[] }>
-  share(path: string): Promise<{ id: string; size: number }>
+  share(path: string): Promise<{ id: string; blake3: string; size: number }>
   /** Starts (or joins) a fetch; 'complete' when the file is already here. */
   fetch(id: string, opts: { name?: string; peers?: string[] }): Promise<'started' | 'complete'>
   cancel(id: string): boolean

@@ -4,7 +4,8 @@ import express, { type Express, type Request, type Response } from 'express'
 import type { PlayerContext } from './app.ts'
 import { localApiGuard } from './api-guard.ts'
 import { routeLabel } from './request-guard.ts'
-import { isContentId } from '../store/file-id.ts'
+import { isFetchableId } from '../store/file-id.ts'
+import { BLAKE3_ID_PREFIX } from '../store/blake3/ids.ts'
 
 /** Largest API request body: a path or an id with a few peers. */
 const MAX_API_BODY = 16 * 1024
@@ -39,7 +40,7 @@ export function registerApiRoutes(app: Express, { components, apiToken }: Player
 
   app.post('/api/fetches', async (req: Request, res: Response) => {
     const body = (req.body ?? {}) as { id?: unknown; name?: unknown; peers?: unknown }
-    if (!isContentId(body.id)) return fail(res, 400, 'give {"id": "<sha256 hex>"}')
+    if (!isFetchableId(body.id)) return fail(res, 400, 'give {"id": "<sha256 hex, or blake3/<hex>>"}')
     const peers = Array.isArray(body.peers) ? body.peers.filter((p): p is string => typeof p === 'string' && p.length < 300).slice(0, MAX_FETCH_PEERS) : []
     try {
       const state = await content.fetch(body.id, { name: typeof body.name === 'string' ? body.name : undefined, peers })
@@ -49,18 +50,21 @@ export function registerApiRoutes(app: Express, { components, apiToken }: Player
     }
   })
 
-  app.get('/api/fetches/:id', async (req: Request, res: Response) => {
+  const showFetch = (id: string) => async (_req: Request, res: Response) => {
     const { shared, fetches } = await content.list()
-    const id = req.params.id
     const f = fetches.find((x) => x.id === id)
     if (f) return void res.json(f)
     const s = shared.find((x) => x.id === id)
     if (s) return void res.json({ ...s, state: 'done', bytes: s.size })
     fail(res, 404, 'no such download')
-  })
-
-  app.delete('/api/fetches/:id', (req: Request, res: Response) => {
-    if (!content.cancel(req.params.id as string)) return fail(res, 404, 'no such running download')
+  }
+  const cancelFetch = (id: string, res: Response) => {
+    if (!content.cancel(id)) return fail(res, 404, 'no such running download')
     res.status(204).end()
-  })
+  }
+  // A `blake3/<root>` id spans two path segments (an encoded slash is refused as a path trick).
+  app.get('/api/fetches/:id', (req: Request, res: Response) => showFetch(req.params.id as string)(req, res))
+  app.get('/api/fetches/blake3/:root', (req: Request, res: Response) => showFetch(BLAKE3_ID_PREFIX + (req.params.root as string))(req, res))
+  app.delete('/api/fetches/:id', (req: Request, res: Response) => cancelFetch(req.params.id as string, res))
+  app.delete('/api/fetches/blake3/:root', (req: Request, res: Response) => cancelFetch(BLAKE3_ID_PREFIX + (req.params.root as string), res))
 }

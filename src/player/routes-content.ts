@@ -1,7 +1,9 @@
-// Any file by content id: GET/HEAD /content/<id> with Range, served from the complete file or
-// from a fetch started on demand, each range as soon as its blocks are here; and a page with a
-// <video> for it. A SHA-256 id verifies only the whole file, so until then every answer says
-// X-Cjp2p-Verified: no, and with verifiedOnly such ranges are refused instead.
+// Any file by content id: GET/HEAD /content/<id> (or /content/blake3/<root>) with Range, served
+// from the complete file or from a fetch started on demand, each range as soon as its blocks are
+// here; and a page with a <video> for it. A SHA-256 id verifies only the whole file, so until then
+// every answer says X-Cjp2p-Verified: no, and with verifiedOnly such ranges are refused instead. A
+// `blake3/` id's blocks are each checked against its tree before they are written, and a range is
+// sent only once its blocks are written, so its answers are verified while it downloads too.
 import type { Express, Request, Response } from 'express'
 import type { PlayerContext } from './app.ts'
 import { answerFileRange, parseRangeHeader } from './byte-range.ts'
@@ -10,7 +12,8 @@ import { sendContentBytes } from './content-sender.ts'
 import { html, page } from './pages/html.ts'
 import { routeLabel } from './request-guard.ts'
 import { cleanName } from '../store/file-names.ts'
-import { isContentId } from '../store/file-id.ts'
+import { isFetchableId } from '../store/file-id.ts'
+import { BLAKE3_ID_PREFIX } from '../store/blake3/ids.ts'
 
 /** How long a player is told to wait before asking again for a file not yet verified. */
 const RETRY_AFTER_S = 5
@@ -24,10 +27,10 @@ export function registerContentRoutes(app: Express, { components, verifiedOnly }
     return cleanName(req.query.name) ?? content!.name(id)
   }
 
-  app.get('/content/:id', routeLabel('content'), async (req: Request, res: Response) => {
-    const id = req.params.id as string
-    if (!isContentId(id)) {
-      res.status(404).type('text/plain').send('not a content id (lowercase sha256 hex)')
+  const serveContent = (idOf: (req: Request) => string) => async (req: Request, res: Response) => {
+    const id = idOf(req)
+    if (!isFetchableId(id)) {
+      res.status(404).type('text/plain').send('not a content id (lowercase sha256 hex, or blake3/<hex>)')
       return
     }
     // A page on another site could embed <video src=...> and make this node fetch (and upload
@@ -76,12 +79,14 @@ export function registerContentRoutes(app: Express, { components, verifiedOnly }
     } finally {
       await reader.close()
     }
-  })
+  }
+  app.get('/content/:id', routeLabel('content'), serveContent((req) => req.params.id as string))
+  app.get('/content/blake3/:root', routeLabel('content'), serveContent((req) => BLAKE3_ID_PREFIX + (req.params.root as string)))
 
-  app.get('/watch/content/:id', routeLabel('watch'), (req: Request, res: Response) => {
-    const id = req.params.id as string
-    if (!isContentId(id)) {
-      res.status(404).type('text/plain').send('not a content id (lowercase sha256 hex)')
+  const watchPage = (idOf: (req: Request) => string) => (req: Request, res: Response) => {
+    const id = idOf(req)
+    if (!isFetchableId(id)) {
+      res.status(404).type('text/plain').send('not a content id (lowercase sha256 hex, or blake3/<hex>)')
       return
     }
     const name = nameOf(req, id)
@@ -89,5 +94,7 @@ export function registerContentRoutes(app: Express, { components, verifiedOnly }
     res.set('Cache-Control', 'no-cache').type('html').send(page(`${name ?? id}`, html`<h1>${name ?? html`<code>${id}</code>`}</h1>
 <video id="video" controls playsinline preload="metadata" src="${src}"></video>
 <p><a href="${src}">${src}</a> (any player: <code>mpv URL</code>, <code>ffplay URL</code>)</p>`))
-  })
+  }
+  app.get('/watch/content/:id', routeLabel('watch'), watchPage((req) => req.params.id as string))
+  app.get('/watch/content/blake3/:root', routeLabel('watch'), watchPage((req) => BLAKE3_ID_PREFIX + (req.params.root as string)))
 }

@@ -4,6 +4,7 @@
 import type { LinkModel } from '../mesh/link.ts'
 import type { ViewerReport } from '../metrics/viewer-recorder.ts'
 import type { Wire } from '../metrics/wire-tally.ts'
+import type { UploadCause } from '../mesh/stream/swarm-stats.ts'
 import { EPOCH, SEGMENT_MS, VirtualSwarm, type SwarmMember } from './virtual-swarm.ts'
 
 export interface SimOptions {
@@ -43,7 +44,7 @@ export interface SimRun {
   /** Virtual seconds simulated after the first join: `options.seconds`, or less if stopped early. */
   seconds: number
   endAt: number
-  source: { chunkTimes: number[]; chunkBytes: number[]; producedBytes: number; uploadedBytes: number; wire: Wire }
+  source: { chunkTimes: number[]; chunkBytes: number[]; producedBytes: number; uploadedBytes: number; uploadedBy: Partial<Record<UploadCause, number>>; wire: Wire }
   viewers: SimViewer[]
   events: number
   network: { delivered: number; lost: number; queueDrops: number }
@@ -99,12 +100,13 @@ export async function simulate(o: SimOptions, onProgress?: (virtualMs: number) =
     }
   }
   const viewers = [...sim.members.values()].map(report)
-  const sourceUploaded = sim.status(sim.source)?.uploadedBytes ?? 0
+  const sourceStatus = sim.status(sim.source)
+  const sourceUploaded = sourceStatus?.uploadedBytes ?? 0
   const events = sim.timers.queue.processed
   const orphanTimers = await sim.close()
   return {
     options: o, seconds: (end - t0) / 1000, endAt: end,
-    source: { chunkTimes, chunkBytes, producedBytes: chunkBytes.reduce((a, b) => a + b, 0), uploadedBytes: sourceUploaded, wire: sim.source.tally.wire },
+    source: { chunkTimes, chunkBytes, producedBytes: chunkBytes.reduce((a, b) => a + b, 0), uploadedBytes: sourceUploaded, uploadedBy: sourceStatus?.uploadedBy ?? {}, wire: sim.source.tally.wire },
     viewers, events, orphanTimers,
     network: { delivered: sim.net.delivered, lost: sim.net.lost, queueDrops: sim.net.queueDrops },
   }

@@ -5,10 +5,16 @@
 // A bit is set on disk only after its block was written and the data file fdatasync'ed (batched),
 // bits only ever go from 0 to 1, and every byte written to the sidecar holds durable bits only, so
 // after kill -9 every set bit has its bytes on disk. The whole file is still checked against its
-// SHA-256 before it leaves incoming/ (hashed as its written prefix grows, the rest at the end).
+// SHA-256 before it leaves incoming/ (hashed as its written prefix grows, the rest at the end);
+// a `blake3/<root>` file is not, because its downloader checks every block against the file's
+// verified tree before writing it, and a `blake3_tree_v2/<root>` file is checked whole against the root.
 import { createHash } from 'node:crypto'
-import { open, rename, unlink, type FileHandle } from 'node:fs/promises'
-import { join } from 'node:path'
+import { link, mkdir, open, readFile, rename, unlink, type FileHandle } from 'node:fs/promises'
+import { dirname, join } from 'node:path'
+import { saveTree } from './blake3/tree-file.ts'
+import { parseTree } from './blake3/tree.ts'
+import { parseBlake3TreeId } from './blake3/ids.ts'
+import { isBlake3ContentId } from './file-id.ts'
 import { StoreError, errnoCode, fsError } from './errors.ts'
 import { readExactly, writeAll, writevAll } from './file-io.ts'
 import { silentLogger, type StoreLogger } from './logger.ts'
@@ -24,7 +30,8 @@ const DEFAULT_BATCH = 1024
 const DEFAULT_INTERVAL_MS = 1000
 const HASH_READ_BYTES = 1024 * 1024
 
-export type FinishResult = { ok: true } | { ok: false; reason: string }
+/** `badBlocks`: for a tree file, the 4 KiB blocks found wrong (their senders are to blame). */
+export type FinishResult = { ok: true } | { ok: false; reason: string; badBlocks?: number[] }
 
 export interface DownloadOptions {
   logger?: StoreLogger
@@ -69,6 +76,8 @@ export class Download {
   static async open(incomingDir: string, sharedDir: string, id: string, size: number | undefined, opts: DownloadOptions = {}, onClose: () => void = () => {}): Promise<Download> {
     const dataPath = join(incomingDir, id)
     const sidecarPath = `${dataPath}.blocks`
+    // incoming/blake3/ and incoming/blake3_tree_v2/ for those ids, made when first needed.
+    if (dirname(dataPath) !== incomingDir) await mkdir(dirname(dataPath), { recursive: true }).catch((err: unknown) => { throw fsError(err, `creating ${dirname(dataPath)}`) })
     const data = await openRw(dataPath)
     const sidecar = await openRw(sidecarPath).catch(async (err: unknown) => {
       await data.close()
@@ -310,6 +319,9 @@ export class Download {
     await this.flush()
     const digest = await this.hashData()
     await this.close()
+    const tree = parseBlake3TreeId(this.id)
+    if (tree) return this.finishTree(tree)
+    if (isBlake3ContentId(this.id)) return this.finishBlake3(digest)
     if (digest !== this.id) {
       await unlink(this.dataPath).catch(() => {})
       await unlink(this.sidecarPath).catch(() => {})
@@ -322,6 +334,53 @@ export class Download {
     }
     await unlink(this.sidecarPath).catch(() => {})
     return { ok: true }
+  }
+
+  /** A tree file: checked whole against its root (the bad 4 KiB blocks of the tree file are named,
+   * so their senders can be charged), then stored as the checked tree. */
+  private async finishTree(root: Uint8Array): Promise<FinishResult> {
+    let bytes
+    try {
+      bytes = await readFile(this.dataPath)
+    } catch (err) {
+      throw fsError(err, `reading the downloaded tree ${this.id}`)
+    }
+    const check = parseTree(bytes, root)
+    await unlink(this.dataPath).catch(() => {})
+    await unlink(this.sidecarPath).catch(() => {})
+    if (!check.ok) return { ok: false, reason: check.error, badBlocks: check.badTreeBlocks }
+    await mkdir(dirname(this.sharedPath), { recursive: true }).catch(() => { /* saveTree reports it */ })
+    await saveTree(this.sharedPath, check.tree)
+    return { ok: true }
+  }
+
+  /** A `blake3/` file: every block was checked against the verified tree before it was written, so
+   * the whole file matches its root with no second pass. The SHA-256 hashed on the way names the
+   * same file under its SHA-256 id too (a hard link), as the reference node keeps both. */
+  private async finishBlake3(sha256: string): Promise<FinishResult> {
+    try {
+      await mkdir(dirname(this.sharedPath), { recursive: true })
+      await rename(this.dataPath, this.sharedPath)
+    } catch (err) {
+      throw fsError(err, `moving ${this.id} into shared`)
+    }
+    await unlink(this.sidecarPath).catch(() => {})
+    await link(this.sharedPath, join(dirname(dirname(this.sharedPath)), sha256)).catch(() => { /* already there, or no links here: the blake3 id still serves it */ })
+    return { ok: true }
+  }
+
+  /** Up to `length` bytes from `offset`, cut to the whole blocks held from there on (the last block
+   * of the file may be short); empty when the block at `offset` is not here. Only for ids whose
+   * blocks are verified before they are written (`blake3/`): this is how a file still downloading is
+   * relayed. */
+  async readHeld(offset: number, length: number): Promise<Buffer> {
+    if (this.closing || this.fileSize === null || !Number.isSafeInteger(offset) || offset < 0 || offset % BLOCK_SIZE !== 0) return Buffer.alloc(0)
+    const size = this.fileSize
+    let end = offset
+    while (end < Math.min(size, offset + length) && this.hasBlock(end / BLOCK_SIZE)) end = Math.min(size, end + BLOCK_SIZE)
+    end = Math.min(end, offset + length)
+    if (end <= offset) return Buffer.alloc(0)
+    return this.track(readExactly(this.data, end - offset, offset, `reading ${this.id}`))
   }
 
   /** Stops and deletes the partial file and its sidecar. */

@@ -1,18 +1,24 @@
 // The classic cjp2p file store: complete files under <dir>/shared/<id>, downloads in progress under
-// <dir>/shared/incoming/. Only complete files are ever served; a download enters shared/ only after
-// its SHA-256 matched its id (see file-download.ts).
+// <dir>/shared/incoming/. A shared file is also named by its BLAKE3 id, shared/blake3/<root> (a
+// hard link), with its tree in shared/blake3_tree_v2/<root>. Complete files are served; a download
+// enters shared/ only after its SHA-256 matched its id, or, for a `blake3/` id, after every block
+// matched the verified tree (see file-download.ts); verified blocks of a `blake3/` download are
+// served while it runs.
 import { createHash, randomBytes } from 'node:crypto'
-import { constants, createReadStream } from 'node:fs'
-import { copyFile, mkdir, open, readdir, rename, stat, unlink } from 'node:fs/promises'
+import { constants } from 'node:fs'
+import { copyFile, link, mkdir, open, readdir, rename, stat, unlink } from 'node:fs/promises'
 import { basename, join } from 'node:path'
-import { pipeline } from 'node:stream/promises'
-import { StoreError, errnoCode, fsError } from './errors.ts'
+import { StoreError, errnoCode, fsError, isStoreError } from './errors.ts'
 import { Download, type DownloadOptions } from './file-download.ts'
-import { isContentId, isValidFileId } from './file-id.ts'
+import { isBlake3ContentId, isContentId, isFetchableId, isServableId, isValidFileId } from './file-id.ts'
+import { BLAKE3_ID_PREFIX, BLAKE3_TREE_ID_PREFIX, blake3TreeId, parseBlake3Id, parseBlake3TreeId } from './blake3/ids.ts'
+import { buildTreeOfFile } from './blake3/tree-builder.ts'
+import { loadTree, saveTree } from './blake3/tree-file.ts'
+import type { Blake3Tree } from './blake3/tree.ts'
 import { FileNames } from './file-names.ts'
 import { silentLogger, type StoreLogger } from './logger.ts'
 
-export { isContentId, isValidFileId } from './file-id.ts'
+export { isBlake3ContentId, isContentId, isFetchableId, isServableId, isValidFileId } from './file-id.ts'
 export { Download, MAX_FILE_BYTES, type FinishResult } from './file-download.ts'
 
 /** Reference servers clamp a request's length to 0xa000; so do we. */
@@ -20,16 +26,6 @@ export const MAX_BLOCK_READ = 0xa000
 
 export interface FileStoreOptions extends DownloadOptions {
   logger?: StoreLogger
-}
-
-export async function sha256File(path: string): Promise<string> {
-  const h = createHash('sha256')
-  try {
-    await pipeline(createReadStream(path), h)
-  } catch (err) {
-    throw fsError(err, `hashing ${path}`)
-  }
-  return h.digest('hex')
 }
 
 export class FileStore {
@@ -60,6 +56,13 @@ export class FileStore {
    * is hashed rather than the original so a file edited meanwhile cannot be shared under a wrong
    * id (a hard link would also let later edits of the original corrupt the shared copy). */
   async share(path: string): Promise<string> {
+    return (await this.shareFile(path)).id
+  }
+
+  /** share() that also gives the file its BLAKE3 id (`blake3/<root>`, a hard link to the same
+   * file) and tree (`blake3_tree_v2/<root>`), built in the same pass as the SHA-256, as the
+   * reference node does, so peers can fetch it block-verified. */
+  async shareFile(path: string): Promise<{ id: string; blake3: string; size: number }> {
     this.assertOpen()
     let info
     try {
@@ -71,12 +74,15 @@ export class FileStore {
     const tmp = join(this.incomingDir, `.share-${randomBytes(6).toString('hex')}`)
     try {
       await copyFile(path, tmp, constants.COPYFILE_FICLONE)
-      const id = await sha256File(tmp)
+      const sha = createHash('sha256')
+      const tree = await buildTreeOfFile(tmp, { tap: (b) => sha.update(b) })
+      const id = sha.digest('hex')
       this.names.set(id, basename(path))
       const target = join(this.sharedDir, id)
-      if (await exists(target)) return id
-      await rename(tmp, target)
-      return id
+      if (!(await exists(target))) await rename(tmp, target)
+      const size = (await stat(target)).size
+      await this.addBlake3(target, tree)
+      return { id, blake3: tree.id, size }
     } catch (err) {
       throw fsError(err, `sharing ${path}`)
     } finally {
@@ -84,9 +90,38 @@ export class FileStore {
     }
   }
 
+  /** Names a shared file by its BLAKE3 id too, with its tree beside it (tree first: a node that
+   * serves `blake3/<root>` must be able to serve the tree that checks it). */
+  private async addBlake3(file: string, tree: Blake3Tree): Promise<void> {
+    // The blake3 folders are made when first needed, so a store that never saw such an id has none.
+    for (const sub of [BLAKE3_ID_PREFIX, BLAKE3_TREE_ID_PREFIX]) await mkdir(join(this.sharedDir, sub), { recursive: true })
+    const treePath = join(this.sharedDir, tree.treeId)
+    if (!(await exists(treePath))) await saveTree(treePath, tree)
+    const alias = join(this.sharedDir, tree.id)
+    if (!(await exists(alias))) await link(file, alias).catch(async (err: unknown) => {
+      if (errnoCode(err) !== 'EEXIST') throw err
+    })
+  }
+
+  /** The checked tree of `blake3/<root>` stored here, or null. A stored tree that fails its check
+   * is deleted (null: fetch it again). */
+  async tree(id: string): Promise<Blake3Tree | null> {
+    const root = parseBlake3Id(id)
+    if (!root) return null
+    const path = join(this.sharedDir, blake3TreeId(root))
+    try {
+      return await loadTree(path, root)
+    } catch (err) {
+      if (!isStoreError(err, 'ERR_CORRUPT')) throw err
+      this.opts.logger?.warn('stored BLAKE3 tree is corrupt; fetching it again', { id })
+      await unlink(path).catch(() => {})
+      return null
+    }
+  }
+
   /** Size of a complete shared file, or null (bad id, missing, or only in incoming/). */
   async stat(id: string): Promise<{ size: number } | null> {
-    if (!isValidFileId(id)) return null
+    if (!isServableId(id)) return null
     try {
       const s = await stat(join(this.sharedDir, id))
       return s.isFile() ? { size: s.size } : null
@@ -98,7 +133,7 @@ export class FileStore {
   /** Up to `length` bytes (clamped to MAX_BLOCK_READ and the file's end) from `offset`. An offset
    * at or past the end gives an empty buffer. */
   async readBlock(id: string, offset: number, length: number): Promise<Buffer> {
-    if (!isValidFileId(id)) throw new StoreError('ERR_BAD_ID', `bad file id ${JSON.stringify(id)}`)
+    if (!isServableId(id)) throw new StoreError('ERR_BAD_ID', `bad file id ${JSON.stringify(id)}`)
     if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0) {
       throw new StoreError('ERR_BAD_RECORD', `bad range ${offset}+${length}`)
     }
@@ -138,11 +173,22 @@ export class FileStore {
     }
   }
 
+  /** `blake3/<root>` ids of every complete file in shared/blake3/. */
+  async blake3Ids(): Promise<string[]> {
+    try {
+      const entries = await readdir(join(this.sharedDir, BLAKE3_ID_PREFIX), { withFileTypes: true })
+      return entries.map((e) => BLAKE3_ID_PREFIX + e.name).filter((id) => isBlake3ContentId(id)).sort()
+    } catch (err) {
+      if (errnoCode(err) === 'ENOENT') return []
+      throw fsError(err, `listing ${this.sharedDir}/${BLAKE3_ID_PREFIX}`)
+    }
+  }
+
   /** Starts or resumes downloading content id into incoming/. `size` may come later via setSize.
    * One Download per id: a second call returns the same open object. */
   async beginDownload(id: string, size?: number): Promise<Download> {
     this.assertOpen()
-    if (!isContentId(id)) throw new StoreError('ERR_BAD_ID', `only sha256 content ids can be downloaded, not ${JSON.stringify(id)}`)
+    if (!isFetchableId(id) && parseBlake3TreeId(id) === null) throw new StoreError('ERR_BAD_ID', `only sha256 and blake3/ content ids (and their trees) can be downloaded, not ${JSON.stringify(id)}`)
     const active = this.downloads.get(id)
     if (active && !active.closed) {
       if (size !== undefined) await active.setSize(size)

@@ -3,7 +3,7 @@
 // reference, and a ChunkPool shared by every log in the process keeps one copy of each verified
 // chunk however many nodes hold it (only verified bytes are ever written, see StreamLog.putChunk).
 import type { StreamData, StreamFiles, StreamStorage } from './stream-log-load.ts'
-import { RecordWindow } from './record-window.ts'
+import { recordWindows } from './record-window.ts'
 import { CHUNK_SIZE, type ChunkRecord, type SegmentRecord } from './stream-types.ts'
 import { VerifiedChunks } from './verified-chunks.ts'
 
@@ -113,8 +113,7 @@ export function memoryStorage(pool?: ChunkPool): StreamStorage {
     path: `memory:${path}`,
     records: {
       info: null, head: null, journaledHeadTime: -Infinity,
-      chunks: new RecordWindow<ChunkRecord>(opts.recordWindow),
-      segments: new RecordWindow<SegmentRecord>(opts.recordWindow),
+      ...recordWindows<ChunkRecord, SegmentRecord>(opts.windows),
     },
     data: new MemoryData(id, pool),
     journal: nothingToJournal,

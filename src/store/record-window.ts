@@ -2,6 +2,14 @@
 // StreamLog's memory on a stream that runs for days: older records are dropped from memory (they
 // stay in records.jsonl) and such chunks can no longer be relayed, only read if already verified.
 
+/** How many indexes of each record kind a log keeps in memory (stream-log.ts says why they differ). */
+export interface RecordWindowCaps { chunks: number; segments: number }
+
+/** The chunk and segment windows of one log. */
+export function recordWindows<C, S>(caps: RecordWindowCaps): { chunks: RecordWindow<C>; segments: RecordWindow<S> } {
+  return { chunks: new RecordWindow<C>(caps.chunks), segments: new RecordWindow<S>(caps.segments) }
+}
+
 export class RecordWindow<T> {
   private readonly map = new Map<number, T>()
   private top = -1

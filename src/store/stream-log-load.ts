@@ -11,7 +11,7 @@ import type { StoreLogger } from './logger.ts'
 import { RecordsJournal } from './records-journal.ts'
 import { VerifiedChunks } from './verified-chunks.ts'
 import { CHUNK_SIZE } from './stream-types.ts'
-import { RecordWindow } from './record-window.ts'
+import { recordWindows, type RecordWindow, type RecordWindowCaps } from './record-window.ts'
 import { readJournal } from './records-journal.ts'
 import type { ChunkRecord, SegmentRecord, StreamHead, StreamId, StreamInfo } from './stream-types.ts'
 import { isChunkRecordShape, isSegmentRecordShape, isStreamHeadShape, isStreamInfoShape, pickChunkRecord, pickSegmentRecord, pickStreamHead, pickStreamInfo } from './record-shape.ts'
@@ -32,9 +32,8 @@ const INFO_CANDIDATES = 4
 
 /** Loads what records.jsonl holds at or above the retention floor: chunk records from chunk
  * `floor` on, segment records whose bytes start there or later (the rest was deleted). */
-export async function loadRecords(file: string, id: StreamId, window: number, logger: StoreLogger, floor = 0): Promise<LoadedRecords> {
-  const chunks = new RecordWindow<ChunkRecord>(window)
-  const segments = new RecordWindow<SegmentRecord>(window)
+export async function loadRecords(file: string, id: StreamId, windows: RecordWindowCaps, logger: StoreLogger, floor = 0): Promise<LoadedRecords> {
+  const { chunks, segments } = recordWindows<ChunkRecord, SegmentRecord>(windows)
   const heads: StreamHead[] = []
   const infos: StreamInfo[] = []
   let junk = 0
@@ -122,7 +121,7 @@ export function pinnedPieces(data: Pick<StreamData, 'pieceOf'>, init: { offset: 
 }
 
 export interface StreamFilesOptions {
-  recordWindow: number; markBatch: number; markIntervalMs: number; logger: StoreLogger
+  windows: RecordWindowCaps; markBatch: number; markIntervalMs: number; logger: StoreLogger
   /** Chunks per data piece for a log with a retention window; null keeps one data file. */
   pieceChunks: number | null
 }
@@ -156,7 +155,7 @@ export async function openStreamFiles(
     throw fsError(err, `creating ${path}`)
   }
   const floor = await readFloor(path)
-  const records = await loadRecords(join(path, 'records.jsonl'), id, opts.recordWindow, opts.logger, floor)
+  const records = await loadRecords(join(path, 'records.jsonl'), id, opts.windows, opts.logger, floor)
   const opened: { close(): Promise<void> }[] = []
   try {
     const data = await DataPieces.open(path, opts.pieceChunks)

@@ -14,8 +14,8 @@
 // if its record loads AND (its mark is on disk OR, for the last few unmarked chunks, re-hashing
 // the bytes on disk matches). So kill -9 can lose marks but never forge one.
 //
-// Memory: records live in RecordWindows of `recordWindow` indexes (default 16,384 chunks = 256 MiB
-// of stream, and as many segments); the verified set is a paged bitmap. Older chunks stay readable
+// Memory: records live in RecordWindows (4,096 chunks = 64 MiB of stream, 16,384 segments; see
+// recordWindowCaps); the verified set is a paged bitmap. Older chunks stay readable
 // while this log is open but cannot be relayed (their records are gone from memory).
 //
 // Retention (`keep`, see retention.ts): after each new segment, everything older than the window
@@ -30,7 +30,7 @@ import { StoreError } from './errors.ts'
 import { silentLogger, type StoreLogger } from './logger.ts'
 import { pickChunkRecord, pickSegmentRecord, pickStreamHead, pickStreamInfo } from './record-shape.ts'
 import type { JournalEntry } from './records-journal.ts'
-import type { RecordWindow } from './record-window.ts'
+import type { RecordWindow, RecordWindowCaps } from './record-window.ts'
 import { recordVerifier, type RecordVerifier } from './record-verifier.ts'
 import { KEEP_ALL, keepFrom, pieceChunksFor, type KeepPolicy } from './retention.ts'
 import { openStreamFiles, pinnedPieces, writeFloor, type StreamData, type StreamFiles, type StreamStorage } from './stream-log-load.ts'
@@ -45,7 +45,7 @@ export interface StreamLogOptions {
   /** Wall clock in ms since epoch; signed into records. */
   clock?: () => number
   logger?: StoreLogger
-  /** Indexes of chunk and segment records kept in memory (see the header). */
+  /** Indexes of segment records kept in memory, and of chunk records up to DEFAULT_CHUNK_WINDOW (see the header). */
   recordWindow?: number
   /** Verified chunks per durability batch (fdatasync + marks append). */
   markBatch?: number
@@ -65,6 +65,17 @@ export interface StreamLogOptions {
 export type { SourceOptions } from './stream-source.ts'
 
 export const DEFAULT_RECORD_WINDOW = 16384
+/** Chunk records beyond this many are of no use to a live swarm: 64 MiB of stream, over 5 minutes
+ * at the default bitrate, while relaying happens within seconds of the edge. Segment records stay
+ * at the full window, since retention (--keep 30m) lists and re-verifies segments that far back. A
+ * smaller chunk window also fills early, so a long run's memory is flat after minutes, not after
+ * the 22 minutes that 16,384 chunks took (the soak's flatness check). */
+export const DEFAULT_CHUNK_WINDOW = 4096
+
+/** `recordWindow` caps both kinds; the chunk window never exceeds DEFAULT_CHUNK_WINDOW. */
+export function recordWindowCaps(recordWindow = DEFAULT_RECORD_WINDOW): RecordWindowCaps {
+  return { chunks: Math.min(recordWindow, DEFAULT_CHUNK_WINDOW), segments: recordWindow }
+}
 const DEFAULT_MARK_BATCH = 64
 const DEFAULT_MARK_INTERVAL_MS = 1000
 /** A player reads a segment (hundreds of KiB) at a time; 64 MiB bounds one read's allocation. */
@@ -155,7 +166,7 @@ export class StreamLog extends EventEmitter implements StreamLogReader {
 
   private static async openAt(dir: string, id: StreamId, opts: StreamLogOptions): Promise<StreamLog> {
     const files = await (opts.storage ?? openStreamFiles)(streamDir(dir, id), id, {
-      recordWindow: opts.recordWindow ?? DEFAULT_RECORD_WINDOW,
+      windows: recordWindowCaps(opts.recordWindow),
       markBatch: opts.markBatch ?? DEFAULT_MARK_BATCH,
       markIntervalMs: opts.markIntervalMs ?? DEFAULT_MARK_INTERVAL_MS,
       logger: opts.logger ?? silentLogger,

@@ -15,7 +15,8 @@ function staticImports(file: string): string[] {
   return out
 }
 
-test('--help loads commander and a few small modules, nothing of the node, store or player', () => {
+/** Every module and package `entry` loads up front (static imports, followed). */
+function loadedBy(entry: string): { seen: Set<string>; packages: Set<string> } {
   const seen = new Set<string>()
   const packages = new Set<string>()
   const walk = (file: string) => {
@@ -26,7 +27,12 @@ test('--help loads commander and a few small modules, nothing of the node, store
       else if (!spec.startsWith('node:')) packages.add(spec)
     }
   }
-  walk(join(REPO, 'src', 'main.ts'))
+  walk(entry)
+  return { seen, packages }
+}
+
+test('--help loads commander and a few small modules, nothing of the node, store or player', () => {
+  const { seen, packages } = loadedBy(join(REPO, 'src', 'main.ts'))
   const modules = [...seen].map((f) => relative(REPO, f)).sort()
   assert.deepEqual([...packages], ['commander'], 'the only package loaded at start-up')
   for (const heavy of [/^src\/runtime\.ts$/, /^src\/mesh\/(?!default-ports\.ts)/, /^src\/(ingest|player|metrics)\//, /^src\/store\/(hashes|keys|stream-log|file-store)\.ts$/]) {
@@ -34,4 +40,10 @@ test('--help loads commander and a few small modules, nothing of the node, store
     assert.equal(hit, undefined, `--help loads ${hit}:\n${modules.join('\n')}`)
   }
   assert.ok(modules.length <= 15, `${modules.length} modules at start-up:\n${modules.join('\n')}`)
+})
+
+test('`get` (a node that serves no HTTP) loads neither express nor prom-client', () => {
+  // Each cost a `get` of any size tens to hundreds of ms of start-up (bench:files, built CLI row).
+  const { packages } = loadedBy(join(REPO, 'src', 'cli', 'files.ts'))
+  for (const heavy of ['express', 'prom-client']) assert.ok(!packages.has(heavy), `get loads ${heavy}: ${[...packages].join(', ')}`)
 })

@@ -35,7 +35,9 @@ test('files through the real CLI: share, node, get from two seeders, resume afte
   for (const name of ['a', 'b']) {
     const shared = await runCli(['share', file, '--dir', join(dir, name)])
     assert.equal(shared.code, 0, shared.stderr)
-    assert.equal(shared.stdout.trim(), want, '`share` prints the SHA-256 id')
+    const [sha, b3] = shared.stdout.trim().split('\n')
+    assert.equal(sha, want, '`share` prints the SHA-256 id first')
+    assert.match(b3, /^blake3\/[0-9a-f]{64}$/, 'then the BLAKE3 id')
     const node = startCli(t, ['node', '--json', ...loopbackFlags(join(dir, name))])
     const info = await node.firstJson<{ udp: string; shared: number }>()
     assert.equal(info.shared, 1)

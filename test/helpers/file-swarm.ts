@@ -11,6 +11,7 @@ import type { Transport } from '../../src/mesh/transport.ts'
 import { ShapedTransport } from '../../src/mesh/link.ts'
 import type { LinkModel } from '../../src/mesh/link.ts'
 import { FileStore } from '../../src/store/file-store.ts'
+import { buildTree } from '../../src/store/blake3/tree-builder.ts'
 import type { MetricsSink } from '../../src/metrics/types.ts'
 
 export interface FileNode { node: CjNode; store: FileStore; server: FileServer; dir: string }
@@ -39,15 +40,15 @@ export async function fileNodes(t: TestContext, n: number): Promise<FileNode[]> 
   return out
 }
 
-/** Random bytes of `size`, shared by every given node; returns the id and the bytes. */
-export async function shareRandom(t: TestContext, size: number, ...holders: FileNode[]): Promise<{ id: string; bytes: Buffer }> {
+/** Random bytes of `size`, shared by every given node; returns both ids and the bytes. */
+export async function shareRandom(t: TestContext, size: number, ...holders: FileNode[]): Promise<{ id: string; blake3: string; bytes: Buffer }> {
   const bytes = randomBytes(size)
   const src = join(await tempDir(t, 'cjp2p-src-'), 'file.bin')
   await writeFile(src, bytes)
-  let id = ''
-  for (const h of holders) id = await h.store.share(src)
-  if (!id) id = createHash('sha256').update(bytes).digest('hex')
-  return { id, bytes }
+  let id = createHash('sha256').update(bytes).digest('hex')
+  let blake3 = buildTree(bytes).id
+  for (const h of holders) ({ id, blake3 } = await h.store.shareFile(src))
+  return { id, blake3, bytes }
 }
 
 export const sha256 = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex')

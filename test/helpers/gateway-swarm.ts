@@ -39,7 +39,7 @@ export async function startSeeders(t: Cleanup, dir: string, file: string, n = 3)
     const d = join(dir, `seeder-${i}`)
     const shared = await runCli(['share', file, '--dir', d])
     if (shared.code !== 0) throw new Error(`share failed: ${shared.stderr}`)
-    out.id = shared.stdout.trim()
+    out.id = shared.stdout.split('\n')[0]
     const node = startCli(t as TestContext, ['node', '--json', ...loopbackFlags(d)])
     const info = await node.firstJson<{ udp: string; http: string }>()
     out.udp.push(info.udp)

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict'
 import fc from 'fast-check'
 import { STRIPES } from '../../src/mesh/messages.ts'
 import {
-  FANOUT, LEAF_SLOTS, REPAIR_GRACE_MS, REPAIR_TIMEOUT_MS, SOURCE_FANOUT, SOURCE_REPAIR_BUDGET, SOURCE_BURST_BYTES, STARTUP_MS,
+  FANOUT, LEAF_SLOTS, PULLS_SERVED_PER_SECOND, REPAIR_GRACE_MS, REPAIR_TIMEOUT_MS, SOURCE_FANOUT, SOURCE_REPAIR_BUDGET, SOURCE_BURST_BYTES, STARTUP_MS,
   decideChild, interiorStripe, isReceiving, mayServePull, planRepairs, playbackDeadline, pushOverdue, rankParents, sourceMayServe, stripeOf,
 } from '../../src/mesh/stream-policy.ts'
 import type { MissingChunk, ParentState, RepairState } from '../../src/mesh/stream-policy.ts'
@@ -77,6 +77,31 @@ test('peers behind symmetric NATs are leaves: places of their own, never above a
   const me = viewer(addrIn(1))
   me.unreachable = true
   assert.equal(decideChild(me, { from: addrIn(0, 1), stripe: 1 }, []).accept, false)
+})
+
+test('symmetric viewers behind one router: the first of a stripe is fed, the others are sent to it across their LAN', () => {
+  const a = '10.213.70.11:4000'
+  const b = '10.213.70.12:4000'
+  const pub = { a: '203.0.113.9:61001', b: '203.0.113.9:52002' }
+  const local: Record<string, string> = { [pub.a]: a, [pub.b]: b }
+  const natOf = () => 'symmetric' as const
+  const lanMates = (addr: string) => Object.keys(local).filter((x) => x !== addr).map((at) => ({ at, local: local[at] }))
+  const src: Mutable = { isSource: true, self: 'S', children: sets(), receiving: () => true, natOf, lanMates }
+  // Nobody of that LAN is fed stripe 0 yet: the first asker gets a leaf place.
+  assert.deepEqual(decideChild(src, { from: pub.a, stripe: 0 }, []), { accept: true })
+  src.children[0].add(pub.a)
+  // Its LAN-mate is sent to it, at its LAN address; in a stripe nobody of the LAN has, it is fed.
+  assert.deepEqual(decideChild(src, { from: pub.b, stripe: 0 }, []), { accept: false, tryInstead: [a] })
+  assert.deepEqual(decideChild(src, { from: pub.b, stripe: 1 }, []), { accept: true })
+  // One that got a place before we heard of its LAN-mate is sent to the LAN's first at its next ask.
+  src.children[0].add(pub.b)
+  assert.deepEqual(decideChild(src, { from: pub.b, stripe: 0 }, []), { accept: false, tryInstead: [a] })
+  assert.deepEqual(decideChild(src, { from: pub.a, stripe: 0 }, []), { accept: true })
+  // The mate behind a symmetric NAT takes the LAN child (a leaf place) that it can always reach...
+  const mate: Mutable = { ...viewer(a), natOf, unreachable: false }
+  assert.deepEqual(decideChild(mate, { from: b, stripe: 0 }, []), { accept: true })
+  // ...but not a child its NAT would cut off (one that does not see it directly).
+  assert.equal(decideChild({ ...mate, unreachable: true }, { from: b, stripe: 0 }, []).accept, false)
 })
 
 test('push-down: a full parent gives a leaf child\'s place to a newcomer that is interior in the stripe', () => {
@@ -191,6 +216,26 @@ test('the source fills holes only within its budget, unless nobody else can in t
   assert.deepEqual(planRepairs(noPeers), [], 'no budget, not urgent: wait for peers')
   assert.deepEqual(planRepairs({ ...noPeers, sourceBudgetChunks: 1 }).map((r) => r.peer), ['S'])
   assert.deepEqual(planRepairs({ ...noPeers, missing: [miss(1, 10_500)] }).map((r) => r.peer), ['S'], 'urgent')
+})
+
+test('a joiner\'s start-up buffer waits for holders: the source only when nobody else is known', () => {
+  const backfill = (n: number): MissingChunk => ({ ...miss(n, 10_100), backfill: true })
+  // Both holders at their window: the live chunk may use the source's budget, the start-up buffer may not.
+  const full = new Map(Array.from({ length: 16 }, (_, i) => [100 + i, { peer: i < 8 ? 'p1' : 'p2', at: 10_000, tries: 1 }] as const))
+  const busy = base({ missing: [backfill(1), miss(2, 30_000)], inFlight: full, sourceBudgetChunks: 5 })
+  assert.deepEqual(planRepairs(busy), [{ n: 2, peer: 'S' }])
+  // A joiner that knows only the source (its stripe parent, say) still gets its start from it, within its budget.
+  const alone = base({ holders: () => ['S'], missing: [backfill(1)], sourceBudgetChunks: 1 })
+  assert.deepEqual(planRepairs(alone), [{ n: 1, peer: 'S' }])
+  assert.deepEqual(planRepairs({ ...alone, sourceBudgetChunks: 0 }), [], 'never as urgent')
+})
+
+test('a capped uplink answers pulls only with what its children leave of its cap', () => {
+  assert.equal(mayServePull(0, undefined), true, 'no cap: the per-second allowance')
+  assert.equal(mayServePull(0, 16_384 / 2), false, 'less than a chunk a second to spare: hints only')
+  assert.equal(mayServePull(2, 3 * 16_384), true)
+  assert.equal(mayServePull(3, 3 * 16_384), false)
+  assert.equal(mayServePull(PULLS_SERVED_PER_SECOND, 1e9), false, 'never beyond the allowance')
 })
 
 test('the source serves pulls within one copy plus its budget, and a relay within its pull allowance', () => {

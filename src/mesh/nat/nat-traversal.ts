@@ -4,12 +4,14 @@
 // introduce it to the ones its hellos cannot reach (introductions.ts), and keeps its mappings open
 // (keepalive.ts). Classic cjp2p peers skip all of these messages and are never sent them.
 import type { CjNode, Ctx } from '../node.ts'
-import type { Message } from '../messages.ts'
+import type { Message, NatKind } from '../messages.ts'
 import type { Timer } from '../../util/timers.ts'
 import { ObservedAddresses, type NatView } from './observed-address.ts'
 import { Introductions } from './introductions.ts'
 import { sendKeepalives } from './keepalive.ts'
 import { PeerKeys } from './peer-keys.ts'
+import { LanMates } from './lan-mates.ts'
+import { ourLanAddresses } from './lan-address.ts'
 import type { StreamKey } from '../../store/keys.ts'
 
 /** Each proven peer of ours hears where we see it this often (and at once from a new address). */
@@ -21,7 +23,7 @@ const MAX_TOLD = 64
 const MAX_REPORTED = 4096
 
 export interface NatStatus extends NatView {
-  introductions: { asked: number; introduced: number; hellos: number; refused: number }
+  introductions: { asked: number; introduced: number; hellos: number; refused: number; lanMates: number }
   keepalives: number
   keys: { challenged: number; proven: number; bad: number; moved: number } | null
 }
@@ -31,6 +33,9 @@ export class NatTraversal {
   readonly introductions: Introductions
   /** Peers by their proven node keys (only with a node key: the CLI's runtime has one). */
   readonly keys: PeerKeys | null
+  readonly lan: LanMates
+  /** Our LAN address, told with our NAT kind to peers behind a NAT's (lan-mates.ts). */
+  private readonly local: string | undefined
   private reported = new Map<string, number>()
   private timer: Timer | undefined
   private keepalives = 0
@@ -40,11 +45,18 @@ export class NatTraversal {
     this.observed = new ObservedAddresses({ clock: node.timers, isSelf: (a) => node.selves.isLocal(a), localAddress: () => node.address })
     this.introductions = new Introductions(node)
     this.keys = c.key ? new PeerKeys({ node, key: c.key }) : null
+    this.lan = new LanMates(node)
+    node.lanMates = (a) => this.lan.mates(a)
+    this.local = ourLanAddresses(node.address)[0]
     // Every datagram of a proven peer echoes our cookie: the first one from a new address (a new
     // peer, or one whose NAT moved it) gets a report at once, the others every REPORT_EVERY_MS.
     node.handle('AlwaysReturned', (_m, ctx) => this.report(ctx))
     node.handle('IAlsoSpeak', (_m, ctx) => this.report(ctx))
-    node.handle('ISeeYouAt', (m, ctx) => { if (ctx.verified) this.apply(this.observed.report(ctx.from, m.addr)) })
+    node.handle('ISeeYouAt', (m, ctx) => {
+      if (!ctx.verified) return
+      ctx.peer.seesUsDirectly = node.selves.isLocal(m.addr)
+      this.apply(this.observed.report(ctx.from, m.addr))
+    })
   }
 
   start(): void {
@@ -59,7 +71,7 @@ export class NatTraversal {
   }
 
   status(): NatStatus {
-    return { ...this.observed.view(), introductions: { ...this.introductions.counters }, keepalives: this.keepalives, keys: this.keys ? { ...this.keys.counters } : null }
+    return { ...this.observed.view(), introductions: { ...this.introductions.counters, lanMates: this.lan.counters.introduced }, keepalives: this.keepalives, keys: this.keys ? { ...this.keys.counters } : null }
   }
 
   private tick(): void {
@@ -77,7 +89,11 @@ export class NatTraversal {
     this.reported.set(ctx.from, now)
     ctx.reply({ type: 'ISeeYouAt', addr: ctx.from })
     const kind = this.c.node.nat.kind
-    if (kind !== 'unknown') ctx.reply({ type: 'IAmBehind', nat: kind })
+    if (kind !== 'unknown') ctx.reply(this.behind(kind))
+  }
+
+  private behind(kind: NatKind): Message {
+    return { type: 'IAmBehind', nat: kind, ...(kind !== 'none' && this.local !== undefined ? { local: this.local } : {}) }
   }
 
   private apply(v: NatView): void {
@@ -90,7 +106,7 @@ export class NatTraversal {
     if (v.kind === was || v.kind === 'unknown') return
     node.log.info('our NAT, as peers see us', { kind: v.kind, publicAddress: v.publicAddress, observers: v.observers })
     const now = node.timers.now()
-    const tell: Message = { type: 'IAmBehind', nat: v.kind }
+    const tell = this.behind(v.kind)
     const peers = node.peers.all().filter((p) => p.verified && p.speaksStreams && now - p.lastHeard < TELL_HEARD_MS && !node.peers.isBanned(p))
     for (const p of peers.slice(0, MAX_TOLD)) node.send(p.addr, [tell])
   }

@@ -4,14 +4,14 @@
 import type { Ctx } from '../node.ts'
 import type { Message, MessageOf } from '../messages.ts'
 import { STRIPES } from '../messages.ts'
-import { CATCHUP_CHUNKS, CHILD_EXPIRY_MS, FAILED_RELAY_MS, decideChild, stripeOf } from '../stream-policy.ts'
+import { CATCHUP_CHUNKS, CHILD_EXPIRY_MS, FAILED_RELAY_MS, SOURCE_CATCHUP_MS, decideChild, stripeOf } from '../stream-policy.ts'
 import type { ChunkRecord } from '../../store/stream-types.ts'
 import { BLOCK_SIZE, CHUNK_SIZE } from '../../store/stream-types.ts'
 import { MAX_HOLDERS, remember, type Holders } from './holders.ts'
 import type { StripeParents } from './stripe-parents.ts'
 import type { ChunkTracker } from './chunk-tracker.ts'
 import type { SourceBudget } from './source-budget.ts'
-import type { SwarmStats } from './swarm-stats.ts'
+import type { SwarmStats, UploadCause } from './swarm-stats.ts'
 import type { SwarmContext } from './swarm-context.ts'
 
 export interface ChildrenComponents {
@@ -47,6 +47,16 @@ export class Children {
     const rate = streamBytesPerSecond(this.c.log, this.c.edge.maxKnown)
     if (rate === undefined) return 0
     return Math.floor((0.9 * cap) / (rate / STRIPES))
+  }
+
+  /** Upload a cap leaves for pulls once our children's pushes are paid (undefined: no cap). */
+  spareBytesPerSecond(): number | undefined {
+    const cap = this.init.maxUploadBps
+    if (cap === undefined || this.c.isSource) return undefined
+    const rate = streamBytesPerSecond(this.c.log, this.c.edge.maxKnown) ?? 0
+    let kids = 0
+    for (const set of this.sets) kids += set.size
+    return Math.max(0, 0.9 * cap - kids * (rate / STRIPES))
   }
 
   of(s: number): Set<string> { return this.sets[s] }
@@ -107,8 +117,10 @@ export class Children {
         receiving: (i) => this.k.parents.receiving(i, now),
         pushDown: (i) => now - this.failedChildAt[i] >= FAILED_RELAY_MS,
         maxChildren: this.capacity(), leaves: this.leaves,
-        unreachable: node.nat.kind === 'symmetric', natOf: (a) => node.peers.get(a)?.nat,
-      }, { from: ctx.from, stripe: s, leaf: m.leaf }, this.k.holders.list(ctx.from))
+        // Behind a symmetric NAT only a peer with no NAT between us (our LAN) can always reach us.
+        unreachable: node.nat.kind === 'symmetric' && node.peers.get(ctx.from)?.seesUsDirectly !== true,
+        natOf: (a) => node.peers.get(a)?.nat, lanMates: node.lanMates,
+      }, { from: ctx.from, stripe: s, leaf: m.leaf }, () => this.k.holders.list(ctx.from))
     if (d.accept) {
       const isNew = !this.sets[s].has(ctx.from)
       this.k.budget.childTaken()
@@ -126,6 +138,8 @@ export class Children {
       }
       if (isNew) void this.catchUpChild(ctx.from, s, m.from)
     } else {
+      // A child told to ask elsewhere leaves us (stripe-parents.ts onRedirect): stop pushing to it.
+      this.sets[s].delete(ctx.from)
       ctx.reply({ type: 'AskThemInstead', id, stripe: s, peers: d.tryInstead })
     }
   }
@@ -147,7 +161,7 @@ export class Children {
     try { bytes = await this.c.log.read(n * CHUNK_SIZE, rec.length) } catch { return }
     // The same messages for every child: each is encoded once (messageJson).
     const msgs = this.chunkMessages(n, rec, bytes, this.k.tracker.hops(n), repaired)
-    for (const c of kids) this.sendChunk(c, msgs, bytes.length)
+    for (const c of kids) this.sendChunk(c, msgs, bytes.length, repaired ? 'repair-push' : 'push')
   }
 
   /** A grandchild says our child `failed` fed it nothing in stripe `s`. We cannot see whether a
@@ -169,18 +183,21 @@ export class Children {
     this.c.node.send(failed, [{ type: 'AskThemInstead', id: this.c.id, stripe: s, peers: [from] }])
   }
 
-  /** A new child gets the last few chunks of its stripe it lacks, so a parent switch leaves no hole. */
+  /** A new child gets the last few chunks of its stripe it lacks, so a parent switch leaves no hole.
+   * At the source only the last SOURCE_CATCHUP_MS of them (see there): older ones are a joiner's
+   * start-up buffer, which its other peers hold. */
   private async catchUpChild(to: string, stripe: number, from: number): Promise<void> {
     const log = this.c.log
     const top = this.c.edge.maxKnown
     const begin = Math.max(from, top - CATCHUP_CHUNKS)
+    const now = this.c.node.timers.now()
     for (let n = begin; n < top; n++) {
       if (stripeOf(n) !== stripe || !log.hasChunk(n)) continue
       const rec = log.chunkRecord(n)
-      if (!rec) continue
+      if (!rec || (this.c.isSource && now - rec.time > SOURCE_CATCHUP_MS)) continue
       let bytes: Buffer
       try { bytes = await log.read(n * CHUNK_SIZE, rec.length) } catch { continue /* evicted meanwhile */ }
-      this.sendChunk(to, this.chunkMessages(n, rec, bytes, this.k.tracker.hops(n)), bytes.length)
+      this.sendChunk(to, this.chunkMessages(n, rec, bytes, this.k.tracker.hops(n)), bytes.length, 'catchup')
       this.k.budget.pushed(n)
     }
   }
@@ -194,9 +211,9 @@ export class Children {
     return msgs
   }
 
-  private sendChunk(to: string, msgs: Message[], length: number): void {
+  private sendChunk(to: string, msgs: Message[], length: number, cause: UploadCause): void {
     const sent = this.c.node.send(to, msgs, 'stream', this.c.role)
-    if (sent > 0) this.k.stats.uploaded(to, length)
+    if (sent > 0) this.k.stats.uploaded(to, length, cause)
   }
 }
 

@@ -11,7 +11,6 @@ import { CHUNK_SIZE } from '../../store/stream-types.ts'
 import type { Holders } from './holders.ts'
 import type { StripeParents } from './stripe-parents.ts'
 import type { ChunkTracker } from './chunk-tracker.ts'
-import type { RepairRequests } from './repair-requests.ts'
 import type { SwarmStats } from './swarm-stats.ts'
 import { LIVE_WINDOW_CHUNKS, charge, judge, type SwarmContext } from './swarm-context.ts'
 
@@ -19,7 +18,7 @@ import { LIVE_WINDOW_CHUNKS, charge, judge, type SwarmContext } from './swarm-co
 const STORE_FAULT_LOG_MS = 10_000
 
 export interface ReceiverComponents {
-  context: SwarmContext; holders: Holders; parents: StripeParents; tracker: ChunkTracker; repairs: RepairRequests; stats: SwarmStats
+  context: SwarmContext; holders: Holders; parents: StripeParents; tracker: ChunkTracker; stats: SwarmStats
 }
 
 export class ChunkReceiver {
@@ -40,7 +39,7 @@ export class ChunkReceiver {
       judge(this.c, v, ctx.from)
       if (v.result === 'reject') continue
       edge.maxKnown = Math.max(edge.maxKnown, rec.n + 1)
-      this.k.tracker.knownSinceOf(rec.n, node.timers.now())
+      this.k.tracker.heard(rec.n, node.timers.now())
       const held = log.chunkRecord(rec.n)
       if (held) this.assembled(rec.n, this.k.tracker.assembly.tryComplete(held))
     }
@@ -54,13 +53,19 @@ export class ChunkReceiver {
     this.k.holders.note(ctx.from)
     // A repaired chunk forwarded down is no sign that the parent's stripe flows: counted as one,
     // a cycle cut off from the source would keep itself alive on its own repairs.
-    if (m.repaired) { this.k.tracker.markRepaired(n); this.k.parents.onRepaired(stripeOf(n), ctx.from, n) } else this.k.parents.onPush(stripeOf(n), ctx.from, n, node.timers.now())
+    if (m.repaired) this.k.parents.onRepaired(stripeOf(n), ctx.from, n)
+    else this.k.parents.onPush(stripeOf(n), ctx.from, n, node.timers.now())
     if (log.hasChunk(n)) { this.k.stats.duplicate(m.data.length); return }
     if (edge.startChunk >= 0 && n < Math.max(edge.startChunk, edge.maxKnown - LIVE_WINDOW_CHUNKS) && !this.k.tracker.isInitChunk(n)) { this.k.stats.count('late'); return }
     // Far beyond the edge we know is either a lie or the future: do not buffer it.
     if (n > edge.maxKnown + 4 * STRIPES + 64) return
     const rec = log.chunkRecord(n) ?? undefined
-    this.assembled(n, this.k.tracker.assembly.add(n, m.offset - n * CHUNK_SIZE, m.data, ctx.from, hops, rec, node.timers.now()), ctx.from)
+    const now = node.timers.now()
+    // Flagged before the blocks go in: a block that completes the chunk stores it at once, and
+    // how it goes on to our children is decided then.
+    this.k.tracker.blockCame(n, m.repaired === true)
+    this.assembled(n, this.k.tracker.assembly.add(n, m.offset - n * CHUNK_SIZE, m.data, ctx.from, hops, rec, now), ctx.from)
+    this.k.tracker.assembling(n)
   }
 
   /** Charges the sender of every block that failed its signed hash, and stores a chunk made whole. */
@@ -87,16 +92,16 @@ export class ChunkReceiver {
 
   private async store(n: number, bytes: Buffer, senders: string[], hops: number): Promise<void> {
     const { node, log, events } = this.c
-    const { tracker, repairs, stats } = this.k
+    const { tracker, stats } = this.k
     const parent = this.k.parents.parent(stripeOf(n))
-    if (parent !== undefined && senders.includes(parent)) tracker.markFromParent(n)
+    tracker.storing(n, parent !== undefined && senders.includes(parent))
     let v: Verdict
     try {
       v = await log.putChunk(n, bytes)
     } catch (err) {
       // A local fault (disk full, I/O error), not the sender's: nothing was marked verified, the
       // chunk is fetched again later. Said once in a while, never thrown into the void.
-      repairs.settle(n)
+      tracker.settled(n, false)
       const now = node.timers.now()
       if (now - this.storeFaultAt > STORE_FAULT_LOG_MS) {
         this.storeFaultAt = now
@@ -106,7 +111,7 @@ export class ChunkReceiver {
       return
     }
     tracker.takeForwarding(n)
-    repairs.settle(n)
+    if (v.result !== 'accept') tracker.settled(n, v.result === 'ignore')
     if (v.result === 'reject') {
       charge(this.c, v.cause, undefined)
       stats.count('rejected')
@@ -121,7 +126,7 @@ export class ChunkReceiver {
     // Delivery record for ranking peers: credit each sender its share of a verified chunk.
     for (const a of senders) { const p = node.peers.get(a); if (p) p.deliveredBytes += bytes.length / senders.length }
     stats.received(bytes.length, senders.some((s) => this.c.sourceAddrs.has(s)), hops, senders[0])
-    tracker.setHops(n, hops)
+    tracker.settled(n, true, hops)
     const rec = log.chunkRecord(n)
     if (rec) stats.delay(Math.max(0, node.timers.now() - rec.time), hops)
   }

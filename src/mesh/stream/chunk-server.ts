@@ -11,7 +11,7 @@ import type { Holders } from './holders.ts'
 import type { Children } from './children.ts'
 import type { ChunkTracker } from './chunk-tracker.ts'
 import type { SourceBudget } from './source-budget.ts'
-import type { SwarmStats } from './swarm-stats.ts'
+import type { SwarmStats, UploadCause } from './swarm-stats.ts'
 import type { SwarmContext } from './swarm-context.ts'
 
 export interface ChunkServerComponents {
@@ -49,8 +49,8 @@ export class ChunkServer {
     const { log, isSource } = this.c
     const n = Math.floor(m.offset / CHUNK_SIZE)
     const rec = log.chunkRecord(n)
-    const overBudget = this.k.budget.overBudget(n, ctx.from, ctx.verified)
-    if (overBudget && rec) {
+    const cause = this.k.budget.pullCause(n, ctx.from, ctx.verified)
+    if (cause === null && rec) {
       // The source's upload is a budget: beyond one copy plus repairs it points to its subtree.
       const peers = this.elsewhere(n, ctx)
       if (peers.length) { ctx.reply({ type: 'MaybeTheyHaveSome', id: this.c.id, peers }); return }
@@ -73,7 +73,7 @@ export class ChunkServer {
     const max = ctx.peer.speaksStreams ? CHUNK_SIZE : BLOCK_SIZE
     const length = Math.min(m.length, max, rec.length - within)
     if (length <= 0) return
-    return this.replyChunk(ctx, n, rec, within, length)
+    return this.replyChunk(ctx, n, rec, within, length, cause ?? 'pull')
   }
 
   /** Peers that should have chunk `n`: its stripe's children first, then holders (fewer to strangers). */
@@ -86,12 +86,12 @@ export class ChunkServer {
   private pullAllowance(): boolean {
     const now = this.c.node.timers.now()
     if (now - this.pullWindow.at >= 1000) this.pullWindow = { at: now, served: 0 }
-    if (!mayServePull(this.pullWindow.served)) return false
+    if (!mayServePull(this.pullWindow.served, this.k.children.spareBytesPerSecond())) return false
     this.pullWindow.served++
     return true
   }
 
-  private async replyChunk(ctx: Ctx, n: number, rec: ChunkRecord, within: number, length: number): Promise<void> {
+  private async replyChunk(ctx: Ctx, n: number, rec: ChunkRecord, within: number, length: number, cause: UploadCause): Promise<void> {
     const { log, id } = this.c
     let bytes: Buffer
     try { bytes = await log.read(n * CHUNK_SIZE + within, length) } catch { return }
@@ -102,7 +102,7 @@ export class ChunkServer {
     for (let off = 0; off < bytes.length; off += BLOCK_SIZE) {
       ctx.reply({ type: 'Content', id, offset: n * CHUNK_SIZE + within + off, data: bytes.subarray(off, off + BLOCK_SIZE), eof: ended, hops }, 'stream', this.c.role)
     }
-    this.k.stats.uploaded(ctx.from, bytes.length)
+    this.k.stats.uploaded(ctx.from, bytes.length, cause)
     this.k.budget.pulled(n, bytes.length)
   }
 }

@@ -1,21 +1,41 @@
-// What this node knows about chunks it does not hold yet, or just received: when it first heard
-// of each, how many hops each came over, which came down their stripe, and the blocks of chunks
-// still being assembled. Bounded to the live window (and to recent chunks).
+// What this node knows about each chunk of the live window, as one declared state per chunk
+// (ChunkPhase): when it first heard of it, the pull open for it, how its blocks came (down the
+// stripe from our parent, or as a forwarded repair) and, once held, how many hops it came over.
+// The blocks of chunks still being assembled live in `assembly`. Bounded to the live window (and
+// the init chunks): entries below it go when the window moves.
 import { CHUNK_SIZE } from '../../store/stream-types.ts'
 import { ChunkAssembly } from '../chunk-assembly.ts'
-import { FED_BY_MEMORY } from './swarm-stats.ts'
+import { RepairRequest } from './repair-request.ts'
 import type { SwarmContext } from './swarm-context.ts'
+
+/**
+ * - `missing`: we know it exists (its record, or the edge) and nothing of it is here or asked for.
+ * - `repairing`: a pull is open for it (`request`), and none of its blocks came yet.
+ * - `arriving`: blocks came (a push or a pull's answer) and it is being assembled or stored; a
+ *   pull for the blocks still lacking may be open.
+ * - `complete`: verified and stored; only its hops and how to forward it are kept.
+ */
+export type ChunkPhase = 'missing' | 'repairing' | 'arriving' | 'complete'
+
+interface ChunkEntry {
+  phase: ChunkPhase
+  /** When we first heard it exists (its record, or a repair pass found it missing). */
+  knownSince?: number
+  request?: RepairRequest
+  /** Being stored, and our stripe parent sent it: it goes on to our children as a push. */
+  fromParent: boolean
+  /** A block came flagged as a repair forwarded down: it goes on as a repair. */
+  repaired: boolean
+  hops?: number
+}
 
 export class ChunkTracker {
   private readonly c: SwarmContext
   /** Blocks of chunks not yet whole, checked against their signed hashes as they come. */
   readonly assembly: ChunkAssembly
-  private knownSince = new Map<number, number>()
-  private hopsOf = new Map<number, number>()
-  /** Chunks being stored that came from their stripe parent: the ones we push on. */
-  private fromParent = new Set<number>()
-  /** Chunks any block of which came as a forwarded repair. */
-  private repaired = new Set<number>()
+  private chunks = new Map<number, ChunkEntry>()
+  /** The entries with a pull open, by chunk: what the repair planner walks on every pass. */
+  private open = new Map<number, RepairRequest>()
 
   constructor(components: { context: SwarmContext }) {
     this.c = components.context
@@ -23,11 +43,75 @@ export class ChunkTracker {
     this.assembly = new ChunkAssembly((rec, i, bytes) => log.verify.block(rec, i, bytes))
   }
 
-  /** When we first heard chunk `n` exists (now, if this is the first time). */
-  knownSinceOf(n: number, now: number): number {
-    let since = this.knownSince.get(n)
-    if (since === undefined) { since = now; this.knownSince.set(n, now) }
-    return since
+  phase(n: number): ChunkPhase | undefined {
+    return this.chunks.get(n)?.phase
+  }
+
+  /** We heard chunk `n` exists; returns since when we know (now, if this is the first time). */
+  heard(n: number, now: number): number {
+    const e = this.entry(n)
+    e.knownSince ??= now
+    return e.knownSince
+  }
+
+  /** Pulls open, by chunk (read-only: planRepairs' view). */
+  requests(): ReadonlyMap<number, RepairRequest> {
+    return this.open
+  }
+
+  /** We asked `peer` for (the missing blocks of) chunk `n`. */
+  asked(n: number, peer: string, now: number): void {
+    const e = this.entry(n)
+    if (e.request) e.request.retry(peer, now)
+    else { e.request = new RepairRequest(peer, now); this.open.set(n, e.request) }
+    if (e.phase !== 'arriving') e.phase = 'repairing'
+  }
+
+  /** `peer` answered our pulls with hints, not data: each of those requests retries elsewhere now. */
+  refusedBy(peer: string): void {
+    for (const r of this.open.values()) if (r.peer === peer) r.refused()
+  }
+
+  /** A block of chunk `n` came; `repaired`: as a repair forwarded down. */
+  blockCame(n: number, repaired: boolean): void {
+    const e = this.entry(n)
+    if (repaired && e.phase !== 'complete') e.repaired = true
+  }
+
+  /** Its blocks went into the assembly: while any is held there, the chunk is arriving. */
+  assembling(n: number): void {
+    const e = this.entry(n)
+    if ((e.phase === 'missing' || e.phase === 'repairing') && this.assembly.has(n)) e.phase = 'arriving'
+  }
+
+  /** Chunk `n` is whole and being stored; `fromParent`: our stripe parent was among its senders. */
+  storing(n: number, fromParent: boolean): void {
+    const e = this.entry(n)
+    e.phase = 'arriving'
+    if (fromParent) e.fromParent = true
+  }
+
+  /** How chunk `n` goes on to our children, forgetting what we knew: as a push if it came down
+   * the stripe from our parent, as a repair if we pulled it or it came down as one. */
+  takeForwarding(n: number): 'push' | 'repair' {
+    const e = this.chunks.get(n)
+    const pushed = e !== undefined && e.fromParent && !e.repaired
+    if (e) { e.fromParent = false; e.repaired = false }
+    return pushed ? 'push' : 'repair'
+  }
+
+  /** Storing chunk `n` ended: `held` (verified here now, `hops` from the source if we count them)
+   * or not (a local fault or a bad record: it is missing again, asked for afresh). */
+  settled(n: number, held: boolean, hops?: number): void {
+    const e = this.entry(n)
+    this.closeRequest(n, e)
+    e.phase = held ? 'complete' : 'missing'
+    if (hops !== undefined) e.hops = hops
+  }
+
+  /** Hops from the source to us for a chunk we hold (the source itself is hop 0). */
+  hops(n: number): number {
+    return this.c.isSource ? 0 : (this.chunks.get(n)?.hops ?? 1)
   }
 
   /** Forgets chunks below the live window: no player will ever want them (but the init chunks). */
@@ -35,7 +119,7 @@ export class ChunkTracker {
     const init = this.initChunks()
     const old = (k: number) => k < from && !init.includes(k)
     this.assembly.dropBelow(from, (k) => init.includes(k))
-    for (const k of this.knownSince.keys()) if (old(k)) this.knownSince.delete(k)
+    for (const [k, e] of this.chunks) if (old(k)) { this.closeRequest(k, e); this.chunks.delete(k) }
   }
 
   /** The chunks holding the fMP4 init (EXT-X-MAP): every segment needs them, so a joiner fetches
@@ -52,32 +136,18 @@ export class ChunkTracker {
     return this.initChunks().includes(n)
   }
 
-  /** Hops from the source to us for a chunk we hold (the source itself is hop 0). */
-  hops(n: number): number {
-    return this.c.isSource ? 0 : (this.hopsOf.get(n) ?? 1)
+  private entry(n: number): ChunkEntry {
+    let e = this.chunks.get(n)
+    if (!e) {
+      e = { phase: this.c.log.hasChunk(n) ? 'complete' : 'missing', fromParent: false, repaired: false }
+      this.chunks.set(n, e)
+    }
+    return e
   }
 
-  setHops(n: number, hops: number): void {
-    this.hopsOf.set(n, hops)
-    if (this.hopsOf.size > FED_BY_MEMORY) this.hopsOf.delete(this.hopsOf.keys().next().value as number)
-  }
-
-  markFromParent(n: number): void {
-    this.fromParent.add(n)
-    if (this.fromParent.size > FED_BY_MEMORY) this.fromParent.delete(this.fromParent.values().next().value as number)
-  }
-
-  /** A block of chunk `n` came flagged as a repair forwarded down the stripe. */
-  markRepaired(n: number): void {
-    this.repaired.add(n)
-    if (this.repaired.size > FED_BY_MEMORY) this.repaired.delete(this.repaired.values().next().value as number)
-  }
-
-  /** How chunk `n` goes on to our children, forgetting what we knew: as a push if it came down
-   * the stripe from our parent, as a repair if we pulled it or it came down as one. */
-  takeForwarding(n: number): 'push' | 'repair' {
-    const pushed = this.fromParent.delete(n) && !this.repaired.has(n)
-    this.repaired.delete(n)
-    return pushed ? 'push' : 'repair'
+  private closeRequest(n: number, e: ChunkEntry): void {
+    if (!e.request) return
+    e.request = undefined
+    this.open.delete(n)
   }
 }

@@ -40,13 +40,13 @@ export class Holders {
   }
 
   /** Peers that (probably) have this stream, most recently heard first, never banned ones; at
-   * most `limit` of them. */
-  list(exclude: string, limit = Infinity): string[] {
+   * most `limit` of them, and only those `keep` accepts. */
+  list(exclude: string, limit = Infinity, keep?: (addr: string) => boolean): string[] {
     const all = [...this.heard.keys()]
     const out: string[] = []
     for (let i = all.length - 1; i >= 0 && out.length < limit; i--) {
       const a = all[i]
-      if (a !== exclude && !this.isBanned(a)) out.push(a)
+      if (a !== exclude && !this.isBanned(a) && (keep === undefined || keep(a))) out.push(a)
     }
     return out
   }

@@ -22,15 +22,15 @@ const SEGMENT_REPAIR_MS = 500
 /** How far back from the newest segment holes in the index are still worth filling. */
 const SEGMENT_REPAIR_WINDOW = 64
 
-/** One chunk asked for: of whom, when, and how many times so far. */
-interface RepairRequest { peer: string; at: number; tries: number }
+/** Holders besides the parents a missing chunk may be asked of, per repair pass: enough to rotate
+ * through on retries. */
+const REST_HOLDERS = 6
 
 export interface RepairComponents { context: SwarmContext; holders: Holders; parents: StripeParents; tracker: ChunkTracker; stats: SwarmStats }
 
 export class RepairRequests {
   private readonly c: SwarmContext
   private readonly k: RepairComponents
-  private inFlight = new Map<number, RepairRequest>()
   private segmentsAskedAt = 0
   /** When the source last pointed us elsewhere instead of serving a pull. */
   private sourceRefusedAt = -Infinity
@@ -42,15 +42,10 @@ export class RepairRequests {
     this.k = components
   }
 
-  /** Chunk `n` arrived (or could not be stored and will be asked for again): no request is open. */
-  settle(n: number): void {
-    this.inFlight.delete(n)
-  }
-
   onHint(m: MessageOf<'MaybeTheyHaveSome'>, ctx: Ctx): void {
     for (const p of m.peers) this.k.holders.note(p)
     // "I do not have it" answers our pulls to that peer now, not after their timeout: retry elsewhere.
-    for (const f of this.inFlight.values()) if (f.peer === ctx.from) f.at = -Infinity
+    this.k.tracker.refusedBy(ctx.from)
     if (this.c.sourceAddrs.has(ctx.from)) this.sourceRefusedAt = this.c.node.timers.now()
   }
 
@@ -60,35 +55,32 @@ export class RepairRequests {
     // Only when the window moved: a request is only ever made inside it (or for the init chunks,
     // kept), so none can be below an unmoved lower end (the walk over every open request on every
     // tick showed in profiles).
-    const init = this.k.tracker.initChunks().filter((n) => n < from)
+    const tracker = this.k.tracker
+    const init = tracker.initChunks().filter((n) => n < from)
     if (from > this.prunedBelow) {
-      this.k.tracker.dropBelow(from)
-      for (const k of this.inFlight.keys()) if (k < from && !init.includes(k)) this.inFlight.delete(k)
+      tracker.dropBelow(from)
       this.prunedBelow = from
     }
     const missing: MissingChunk[] = []
     // An fMP4 init below our start: due now, no segment plays without it.
-    for (const n of init) if (!log.hasChunk(n)) missing.push({ n, knownSince: this.k.tracker.knownSinceOf(n, now), deadline: now })
+    for (const n of init) if (!log.hasChunk(n)) missing.push({ n, knownSince: tracker.heard(n, now), deadline: now })
     for (const n of log.missingChunks(from, edge.maxKnown)) {
-      const since = this.k.tracker.knownSinceOf(n, now)
+      const since = tracker.heard(n, now)
       const rec = log.chunkRecord(n)
       // Without its record we only know the chunk is already out: treat it as due now.
       missing.push({ n, knownSince: since, deadline: rec ? playbackDeadline(rec.time, PLAYOUT_DELAY_MS, edge.joinedAt) : since, backfill: rec !== null && edge.joinedAt !== null && rec.time < edge.joinedAt.at })
     }
     if (missing.length === 0) return
     const budget = now - this.sourceRefusedAt < SOURCE_REFUSAL_BACKOFF_MS ? 0 : this.sourceBudgetChunks()
-    // One sorted holder list per pass: holdersFor runs once per missing chunk.
-    const known = reachableFirst(node, this.k.holders.list('').filter((a) => !this.k.parents.hasFailedUs(a, now)))
     const reqs = planRepairs({
-      now, missing, inFlight: this.inFlight,
-      holders: this.holdersOf(known, now),
+      now, missing, inFlight: tracker.requests(),
+      holders: this.holdersOf(now),
       source: [...this.c.sourceAddrs][0],
       sourceBudgetChunks: budget,
       rttMs: (p) => node.peers.get(p)?.rttMs ?? 50,
     })
     for (const r of reqs) {
-      const prev = this.inFlight.get(r.n)
-      this.inFlight.set(r.n, { peer: r.peer, at: now, tries: (prev?.tries ?? 0) + 1 })
+      tracker.asked(r.n, r.peer, now)
       node.send(r.peer, this.requestFor(r.n))
     }
   }
@@ -118,7 +110,7 @@ export class RepairRequests {
     if (hole < 0) return
     this.segmentsAskedAt = now
     const flowing = this.k.parents.flowing()
-    const hs = this.k.holders.list('').filter((a) => !this.k.parents.hasFailedUs(a, now))
+    const hs = this.k.holders.list('', Infinity, (a) => !this.k.parents.hasFailedUs(a, now))
     const pool = flowing.length ? flowing : hs
     if (pool.length === 0) return
     this.c.node.send(pool[Math.floor(this.c.node.timers.random() * pool.length)], [{ type: 'PleaseSendSegments', id: this.c.id, from: hole, count: MAX_RECORDS_PER_MESSAGE }])
@@ -133,25 +125,40 @@ export class RepairRequests {
   }
 
   /** Who to ask for chunk n, best first, for one repair pass. The answer depends only on n's
-   * stripe, so it is worked out once per stripe and pass, not once per missing chunk. */
-  private holdersOf(known: string[], now: number): (n: number) => string[] {
+   * stripe, so it is worked out once per stripe and pass (when first asked), not once per missing
+   * chunk; the holder walk is done once per pass and stops as soon as no stripe can use more. */
+  private holdersOf(now: number): (n: number) => string[] {
     const parents = this.k.parents
     const all = parents.all()
+    const node = this.c.node
+    const sources = this.c.sourceAddrs
+    let known: string[] | undefined
+    // Each stripe takes up to REST_HOLDERS holders that are not its parent, another stripe's parent
+    // or a source: a walk that stops after that many plus all those it may skip yields the same
+    // first entries as the full list. Behind a symmetric NAT the list is reordered (proven peers
+    // first), so it is walked in full there.
+    const enough = node.nat.kind === 'symmetric' ? Infinity : REST_HOLDERS + all.length + sources.size
+    const holders = (): string[] => (known ??= reachableFirst(node, this.k.holders.list('', enough, (a) => !parents.hasFailedUs(a, now))))
     // The stripe parent is the natural holder, unless it has gone quiet: then it probably lacks
     // the chunk too (or is gone), and the parents of the other stripes, still pushing, go first.
     const quietAt = (i: number) => parents.quiet(i, now)
-    const perStripe = all.map((parent, s) => {
+    const perStripe: Array<string[] | undefined> = new Array(all.length)
+    const ofStripe = (s: number): string[] => {
+      const parent = all[s]
       const quiet = parent !== undefined && quietAt(s)
       const others = all.filter((p, i): p is string => p !== undefined && i !== s && p !== parent && !quietAt(i))
       const rest: string[] = []
-      for (const p of known) {
-        if (rest.length === 6) break
-        if (p !== parent && !others.includes(p) && !this.c.sourceAddrs.has(p)) rest.push(p)
+      for (const p of holders()) {
+        if (rest.length === REST_HOLDERS) break
+        if (p !== parent && !others.includes(p) && !sources.has(p)) rest.push(p)
       }
       const first = parent && !quiet ? [parent] : []
       return [...first, ...others, ...rest, ...(parent && quiet ? [parent] : [])]
-    })
-    return (n) => perStripe[stripeOf(n)]
+    }
+    return (n) => {
+      const s = stripeOf(n)
+      return (perStripe[s] ??= ofStripe(s))
+    }
   }
 
 }

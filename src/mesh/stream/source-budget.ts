@@ -2,7 +2,7 @@
 // repairs. This holds what the source needs to decide whether a pull is within it.
 import { sourceMayServe } from '../stream-policy.ts'
 import { LIVE_WINDOW_CHUNKS, type SwarmContext } from './swarm-context.ts'
-import type { SwarmStats } from './swarm-stats.ts'
+import type { SwarmStats, UploadCause } from './swarm-stats.ts'
 
 /** A viewer that asks the source for the same chunk this often, despite redirects, gets it. */
 const ASKS_BEFORE_SOURCE_SERVES = 5
@@ -46,13 +46,16 @@ export class SourceBudget {
     this.unpushed.delete(n)
   }
 
-  /** At the source, whether serving this pull would exceed the budget. A chunk the source never
+  /** Whether to serve this pull, and under which rule (null: it would exceed the source's budget,
+   * point elsewhere). A relay serves under its own allowance ('pull'). A chunk the source never
    * pushed exists nowhere else: it is served whatever the budget. So is one the same viewer has
    * asked for again and again after being pointed elsewhere: the swarm cannot supply it (its
    * holders vanished, or lied), and a hole must not stay a hole. */
-  overBudget(n: number, from: string, verified: boolean): boolean {
-    return this.c.isSource && !this.unpushed.has(n) && !sourceMayServe(this.pulledBytes, this.stats.totals.producedBytes - Math.max(0, this.producedBeforeChildren)) &&
-      !(verified && this.askedAgain(from, n))
+  pullCause(n: number, from: string, verified: boolean): UploadCause | null {
+    if (!this.c.isSource) return 'pull'
+    if (this.unpushed.has(n)) return 'pull-unpushed'
+    if (sourceMayServe(this.pulledBytes, this.stats.totals.producedBytes - Math.max(0, this.producedBeforeChildren))) return 'pull'
+    return verified && this.askedAgain(from, n) ? 'pull-asked-again' : null
   }
 
   /** Counts a refused pull; true on the ASKS_BEFORE_SOURCE_SERVES-th ask for the same chunk. */

@@ -29,6 +29,8 @@ export { START_SEGMENTS_BACK, LIVE_WINDOW_CHUNKS, PLAYOUT_DELAY_MS } from './swa
 export type { SwarmStatus } from './swarm-status.ts'
 
 const TICK_MS = 50
+/** How often drain() looks whether the swarm went quiet. */
+const DRAIN_CHECK_MS = 100
 /** Segment records forwarded to children, remembered so each goes down once. */
 const FORWARDED_SEGMENTS = 64
 
@@ -51,6 +53,8 @@ export class StreamSwarm extends EventEmitter {
   private forwardedSegments = new Set<number>()
   private timer: Timer | undefined
   private headAskedAt = 0
+  /** When a peer last asked this node for the stream's head, records or bytes (drain() waits on it). */
+  private askedAt = 0
   private closed = false
 
   /** `maxUploadBps`: the upload this viewer gives, bytes a second (`watch --max-upload`); a viewer
@@ -75,7 +79,7 @@ export class StreamSwarm extends EventEmitter {
     this.children = new Children({ ...parts, budget }, { maxUploadBps: init.maxUploadBps })
     this.repairs = new RepairRequests(parts)
     this.server = new ChunkServer({ ...parts, children: this.children, budget })
-    this.receiver = new ChunkReceiver({ ...parts, repairs: this.repairs })
+    this.receiver = new ChunkReceiver(parts)
     this.audience = new AudienceReporter({ context, stats: this.swarmStats, children: this.children, parents: this.parents })
     this.log.on('chunk', this.onLocalChunk)
     this.log.on('segment', this.onLocalSegment)
@@ -131,10 +135,31 @@ export class StreamSwarm extends EventEmitter {
 
   // ---- messages from peers (routed here by StreamRegistry) ----
 
-  onHeadRequest(ctx: Ctx): void { this.server.onHeadRequest(ctx) }
-  onChunkHashesRequest(m: MessageOf<'PleaseSendChunkHashes'>, ctx: Ctx): void { this.server.onChunkHashesRequest(m, ctx) }
-  onSegmentsRequest(m: MessageOf<'PleaseSendSegments'>, ctx: Ctx): void { this.server.onSegmentsRequest(m, ctx) }
-  onContentRequest(m: MessageOf<'PleaseSendContent'>, ctx: Ctx): Promise<void> | void { return this.server.onContentRequest(m, ctx) }
+  onHeadRequest(ctx: Ctx): void { this.noteAsked(); this.server.onHeadRequest(ctx) }
+  onChunkHashesRequest(m: MessageOf<'PleaseSendChunkHashes'>, ctx: Ctx): void { this.noteAsked(); this.server.onChunkHashesRequest(m, ctx) }
+  onSegmentsRequest(m: MessageOf<'PleaseSendSegments'>, ctx: Ctx): void { this.noteAsked(); this.server.onSegmentsRequest(m, ctx) }
+  onContentRequest(m: MessageOf<'PleaseSendContent'>, ctx: Ctx): Promise<void> | void { this.noteAsked(); return this.server.onContentRequest(m, ctx) }
+
+  private noteAsked(): void { this.askedAt = this.node.timers.now() }
+
+  /** The source's last duty after signing the end: stay up until no peer has asked for anything
+   * for `quietMs` (a viewer that holds the whole stream and the ended head asks nothing more), at
+   * most `maxMs`. Exiting at once left viewers without the last chunks or the end, so their
+   * playlists never got ENDLIST. `quietMs` should outlast a viewer's head poll (2 s). */
+  drain(quietMs: number, maxMs: number): Promise<void> {
+    const timers = this.node.timers
+    const start = timers.now()
+    // With no children, the quiet counts from the last ask: a source nobody asked lately ends at once.
+    const quietFrom = this.children.all().size === 0 ? this.askedAt : start
+    return new Promise((resolve) => {
+      const check = (): void => {
+        const now = timers.now()
+        if (this.closed || now - start >= maxMs || now - Math.max(quietFrom, this.askedAt) >= quietMs) resolve()
+        else timers.setTimeout(check, DRAIN_CHECK_MS)
+      }
+      check()
+    })
+  }
   onChunkHashes(m: MessageOf<'HereAreChunkHashes'>, ctx: Ctx): void { this.receiver.onChunkHashes(m, ctx) }
   onContent(m: MessageOf<'Content'>, ctx: Ctx): void { this.receiver.onContent(m, ctx) }
   onSubscribe(m: MessageOf<'PleaseKeepSendingMe'>, ctx: Ctx): void { this.children.onSubscribe(m, ctx) }
@@ -260,6 +285,7 @@ export class StreamSwarm extends EventEmitter {
       fedBy: this.swarmStats.fedBy(),
       fedTo: this.swarmStats.fedTo(),
       uploadedBytes: totals.uploadedBytes,
+      uploadedBy: { ...totals.uploadedBy },
       receivedBytes: totals.receivedBytes,
       receivedFromSourceBytes: totals.receivedFromSourceBytes,
       duplicateBytes: totals.duplicateBytes,

@@ -8,12 +8,17 @@ export const FED_BY_MEMORY = 256
 const MAX_DELAYS = 4096
 
 export type ChunkOutcome = 'new' | 'duplicate' | 'late' | 'rejected'
+/** Why a chunk went out: a live push, a repair forwarded down, a new child's catch-up, or a pull
+ * answered (at the source, by which of its rules: within its budget, a chunk nobody else has, a
+ * viewer that asked again and again). Where the source's copies beyond the first go. */
+export type UploadCause = 'push' | 'repair-push' | 'catchup' | 'pull' | 'pull-unpushed' | 'pull-asked-again'
 
 export class SwarmStats {
   private readonly c: SwarmContext
   readonly totals = {
     uploadedBytes: 0, receivedBytes: 0, receivedFromSourceBytes: 0, producedBytes: 0, duplicateBytes: 0,
     chunks: { new: 0, duplicate: 0, late: 0, rejected: 0 }, hops: {} as Record<string, number>,
+    uploadedBy: {} as Partial<Record<UploadCause, number>>,
   }
   /** Told every verified chunk's age (the audience telemetry keeps its own window of them). */
   onDelay: ((ageMs: number, hops: number) => void) | undefined
@@ -42,9 +47,10 @@ export class SwarmStats {
     this.c.node.metrics.streamBytesProduced(bytes)
   }
 
-  /** A chunk (push or pull) went out to `to`. */
-  uploaded(to: string, bytes: number): void {
+  /** A chunk (push or pull) went out to `to`, for `cause`. */
+  uploaded(to: string, bytes: number, cause: UploadCause): void {
     this.totals.uploadedBytes += bytes
+    this.totals.uploadedBy[cause] = (this.totals.uploadedBy[cause] ?? 0) + bytes
     this.fedToCounts.set(to, (this.fedToCounts.get(to) ?? 0) + 1)
     this.fedWindow.add(to)
   }

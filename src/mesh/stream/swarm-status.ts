@@ -1,5 +1,6 @@
 // What one stream's swarm reports about itself on one node.
 import type { AudienceView } from '../telemetry/audience-view.ts'
+import type { UploadCause } from './swarm-stats.ts'
 
 export interface SwarmStatus {
   id: string
@@ -15,6 +16,8 @@ export interface SwarmStatus {
   fedBy: Record<string, number>
   fedTo: Record<string, number>
   uploadedBytes: number
+  /** The same bytes by why they went out (src/mesh/stream/swarm-stats.ts, UploadCause). */
+  uploadedBy: Partial<Record<UploadCause, number>>
   receivedBytes: number
   receivedFromSourceBytes: number
   /** Payload bytes that arrived for chunks already held (or already being stored): wasted upload. */

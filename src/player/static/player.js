@@ -8,7 +8,7 @@
   var cfg = root.dataset
   var stats = {
     state: 'waiting for the first verified segment', latency: null, pdtLatency: null, buffer: null,
-    stalls: 0, stallSeconds: 0, liveJumps: 0, fatalErrors: [], bytesFromPeers: null, bytesFromSource: null, peers: null,
+    stalls: 0, stallSeconds: 0, liveJumps: 0, catchUps: 0, fatalErrors: [], bytesFromPeers: null, bytesFromSource: null, peers: null,
   }
   var player = { hls: null, video: video, stats: stats, lowLatency: false }
   window.cjp2pPlayer = player
@@ -27,18 +27,31 @@
   // A low-latency stream (the playlist has EXT-X-PART-INF): hls.js in lowLatencyMode loads parts
   // and holds PART-HOLD-BACK behind the edge, which the playlist sets. Any liveSyncDuration we set
   // would override that hold-back (MEDIA.md), so none is set here.
+  // hls.js adds liveSyncOnStallIncrease to its target on every stall (1 s by default) and never
+  // takes it back, so one stall left a viewer a second behind for good (issue #14): a small step
+  // still backs off under repeated stalls, and keepLive restores the playlist's target after
+  // STALL_RECOVER_MS of smooth play. hls.js's own catch-up (maxLiveSyncPlaybackRate) only runs
+  // with more than 1 s buffered ahead, which a low-latency stream never has, and it resets any
+  // other rate to 1 on every timeupdate: it is off (1), and keepLive does the catching up.
   var lowLatencyConfig = {
     lowLatencyMode: true,
-    maxLiveSyncPlaybackRate: 1.5,
+    maxLiveSyncPlaybackRate: 1,
+    liveSyncOnStallIncrease: 0.1,
     backBufferLength: 30,
   }
+  var STALL_RECOVER_MS = 15000
+  var lastStallAt = 0
 
-  // hls.js only speeds playback up to catch the live edge while more than 1 s is buffered ahead,
-  // which a low-latency stream never has: a player that lost half a second starting up would stay
-  // that far behind for good. So once playing, when the picture is this far behind hls.js's own
-  // live sync position and that position is buffered with some to spare, jump to it (at most every
-  // 5 s; hls.js itself moves the sync position back after a stall, so a jump never undoes that).
-  var LIVE_JUMP_SECONDS = 0.3
+  // Catching up in low latency: when the picture is more than CATCH_UP_FROM behind hls.js's
+  // target and at least CATCH_UP_SPARE is buffered beyond it, play a little faster (barely
+  // audible) until within CATCH_UP_UNTIL, or the buffer runs low. Further behind than
+  // LIVE_JUMP_SECONDS (a long stall), jump to hls.js's live sync position if it is buffered with
+  // some to spare, at most every LIVE_JUMP_EVERY_MS.
+  var CATCH_UP_FROM = 0.08
+  var CATCH_UP_UNTIL = 0.02
+  var CATCH_UP_SPARE = 0.3
+  var CATCH_UP_RATE = 1.15
+  var LIVE_JUMP_SECONDS = 0.8
   var LIVE_JUMP_SPARE_SECONDS = 0.3
   var LIVE_JUMP_EVERY_MS = 5000
   var lastJump = 0
@@ -131,16 +144,44 @@
     return false
   }
 
+  // The target latency the playlist asks for (PART-HOLD-BACK), without hls.js's stall increase.
+  function playlistTarget(hls) {
+    var d = hls.latestLevelDetails
+    var target = d && (d.partHoldBack || d.holdBack)
+    return typeof target === 'number' && target > 0 ? target : null
+  }
+
+  function setRate(rate) {
+    if (video.playbackRate !== rate) video.playbackRate = rate
+  }
+
   function keepLive() {
     var hls = player.hls
-    if (!player.lowLatency || !hls || !started || video.paused || video.seeking) return
+    if (!player.lowLatency || !hls) return
+    if (!started || video.paused || video.seeking || stallStart !== null) return setRate(1)
+    var base = playlistTarget(hls)
+    // Setting targetLatency is hls.js's only way to clear its stall count.
+    if (base !== null && Date.now() - lastStallAt >= STALL_RECOVER_MS && hls.targetLatency > base + 0.01) hls.targetLatency = base
+    var target = hls.targetLatency
+    var lag = hls.latency - target
+    if (typeof target !== 'number' || !isFinite(lag)) return setRate(1)
     var sync = hls.liveSyncPosition
-    if (typeof sync !== 'number' || !isFinite(sync) || sync - video.currentTime < LIVE_JUMP_SECONDS) return
-    if (Date.now() - lastJump < LIVE_JUMP_EVERY_MS || !bufferedAt(sync, LIVE_JUMP_SPARE_SECONDS)) return
-    lastJump = Date.now()
-    jumping = true
-    stats.liveJumps++
-    video.currentTime = sync
+    if (lag >= LIVE_JUMP_SECONDS && typeof sync === 'number' && isFinite(sync) && sync > video.currentTime &&
+        Date.now() - lastJump >= LIVE_JUMP_EVERY_MS && bufferedAt(sync, LIVE_JUMP_SPARE_SECONDS)) {
+      lastJump = Date.now()
+      jumping = true
+      stats.liveJumps++
+      setRate(1)
+      video.currentTime = sync
+      return
+    }
+    var ahead = bufferAhead()
+    if (video.playbackRate > 1) {
+      if (lag <= CATCH_UP_UNTIL || ahead < CATCH_UP_SPARE) setRate(1)
+    } else if (lag > CATCH_UP_FROM && ahead > CATCH_UP_SPARE + lag) {
+      stats.catchUps++
+      setRate(CATCH_UP_RATE)
+    }
   }
 
   function tick() {
@@ -160,7 +201,10 @@
   }
 
   function onHlsError(_event, data) {
-    if (data.details === Hls.ErrorDetails.BUFFER_STALLED_ERROR) beginStall()
+    if (data.details === Hls.ErrorDetails.BUFFER_STALLED_ERROR) {
+      lastStallAt = Date.now()
+      beginStall()
+    }
     if (!data.fatal) return
     stats.fatalErrors.push(data.type + ': ' + data.details)
     var hls = player.hls
@@ -212,6 +256,6 @@
   video.addEventListener('waiting', function () { if (jumping) return; beginStall(); if (started) stats.state = 'buffering' })
   window.addEventListener('pagehide', function () { endStall(); report(true) })
   setInterval(tick, 1000)
-  setInterval(keepLive, 250)
+  setInterval(keepLive, 100)
   waitForSegments()
 })()

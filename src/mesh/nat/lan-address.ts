@@ -1,0 +1,51 @@
+// Addresses of a home or office LAN (RFC 1918, and IPv6 unique-local): the only ones a node tells
+// its peers as its own "host candidate" (lan-mates.ts). A public address never qualifies, so a
+// peer cannot use the field to make an introducer greet a host on the Internet.
+import { BlockList, isIP } from 'node:net'
+import { networkInterfaces } from 'node:os'
+import { formatAddress, parseAddress } from '../transport.ts'
+
+const LAN = new BlockList()
+LAN.addSubnet('10.0.0.0', 8, 'ipv4')
+LAN.addSubnet('172.16.0.0', 12, 'ipv4')
+LAN.addSubnet('192.168.0.0', 16, 'ipv4')
+LAN.addSubnet('fc00::', 7, 'ipv6')
+
+export function isLanAddress(addr: string): boolean {
+  const a = parseAddress(addr)
+  if (!a || a.port === 0) return false
+  const family = isIP(a.host)
+  return family === 4 ? LAN.check(a.host, 'ipv4') : family === 6 && LAN.check(a.host, 'ipv6')
+}
+
+/** Our LAN addresses on our socket's port: the bound one, or each interface's for a wildcard bind.
+ * `interfaces` is injectable for tests. */
+export function ourLanAddresses(bound: string, interfaces: () => string[] = interfaceHosts): string[] {
+  const a = parseAddress(bound)
+  if (!a) return []
+  const wildcard = a.host === '0.0.0.0' || a.host === '::'
+  const hosts = wildcard ? interfaces().filter((h) => a.host === '::' || isIP(h) === 4) : [a.host]
+  return hosts.map((h) => formatAddress(h, a.port)).filter(isLanAddress)
+}
+
+function interfaceHosts(): string[] {
+  return Object.values(networkInterfaces()).flatMap((list) => (list ?? []).map((i) => i.address))
+}
+
+/** Both on one home-sized subnet: the same /24 (IPv4) or /64 (IPv6). */
+export function sameSubnet(a: string, b: string): boolean {
+  const x = parseAddress(a)?.host
+  const y = parseAddress(b)?.host
+  if (x === undefined || y === undefined || isIP(x) !== isIP(y)) return false
+  if (isIP(x) === 4) return x.split('.').slice(0, 3).join('.') === y.split('.').slice(0, 3).join('.')
+  return prefix64(x) === prefix64(y)
+}
+
+/** The first four groups of an IPv6 address, written out (so `fd00::1` and `fd00:0:0:0::2` agree). */
+function prefix64(host: string): string {
+  const [head, tail = ''] = host.toLowerCase().split('::')
+  const h = head ? head.split(':') : []
+  const t = tail ? tail.split(':') : []
+  const groups = host.includes('::') ? [...h, ...Array(8 - h.length - t.length).fill('0'), ...t] : h
+  return groups.slice(0, 4).map((g) => String(parseInt(g || '0', 16))).join(':')
+}

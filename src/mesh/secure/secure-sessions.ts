@@ -1,0 +1,264 @@
+// Encrypted, authenticated sessions between our peers. Two cjp2p-stream nodes that have proven
+// each other's address run a Noise XX handshake (noise-handshake: X25519, ChaCha20-Poly1305,
+// SHA-256; fresh ephemeral keys, so forward secrecy) in three `LetUsEncrypt` messages, each
+// side's static Noise key signed by its node key (node.key, ed25519) inside the encrypted
+// handshake payload, so each learns which node key it talks to. From then on every datagram
+// between them travels sealed (sealed-frame.ts). Classic peers never say IAlsoSpeak with our
+// extension, so they are never asked and keep getting plain JSON.
+//
+// The initiator seals only once a sealed frame from the responder shows the responder has the
+// session; each side refuses plain datagrams from a peer once it has heard a sealed one from it,
+// except the handshake and hello messages a restarted peer sends (docs/SECURITY.md: what this
+// does and does not stop).
+import { randomInt } from 'node:crypto'
+import NoiseState from 'noise-handshake'
+import { generateKeyPair } from 'noise-handshake/dh.js'
+import type { CjNode, Ctx } from '../node.ts'
+import type { Message, MessageOf } from '../messages.ts'
+import { PUBLIC_KEY_BYTES, SIGNATURE_BYTES, verifySignature, type StreamKey } from '../../store/keys.ts'
+import type { Timer } from '../../util/timers.ts'
+import { ReplayWindow, isSealed, openFrame, sealFrame, sessionIndexOf } from './sealed-frame.ts'
+
+/** Bound into every handshake (the prologue): a handshake of another protocol never completes as ours. */
+export const PROLOGUE = Buffer.from('cjp2p-stream/noise-xx/1')
+/** What a node key signs: its node's static Noise key, after this label. */
+export const STATIC_KEY_LABEL = 'cjp2p-stream/noise-static-key/v1\n'
+/** A handshake not finished in this long is dropped; the next tick may start another. */
+const HANDSHAKE_TTL_MS = 5000
+/** One peer gets a new handshake from us at most this often. */
+const START_AGAIN_MS = 5000
+/** The initiator sends its last handshake message again this often until a sealed frame comes back. */
+const RESEND_MS = 1000
+const TICK_MS = 1000
+/** Sessions and handshakes kept (addresses come from strangers). */
+const MAX_SESSIONS = 4096
+/** A peer not heard for this long loses its session (it may come back as another node). */
+const IDLE_MS = 10 * 60_000
+/** Plain messages a peer that seals may still send: its hello after a restart, and handshakes. */
+const PLAIN_AFTER_SEALED: ReadonlySet<string> = new Set(['PleaseAlwaysReturnThisMessage', 'AlwaysReturned', 'IAlsoSpeak', 'LetUsEncrypt'])
+
+interface Handshake { noise: NoiseState; initiator: boolean; index: number; at: number; e: Buffer }
+interface Session {
+  addr: string
+  /** Index frames to us carry (ours) and frames to the peer carry (its). */
+  index: number
+  remoteIndex: number
+  tx: Uint8Array
+  rx: Uint8Array
+  counter: number
+  window: ReplayWindow
+  /** The peer's node key (hex), proven by its signature over its static Noise key. */
+  remoteKey: string
+  /** We may seal: the responder from the start, the initiator once the responder sealed to us. */
+  confirmed: boolean
+  /** The peer has sealed to us: from now on its plain datagrams are refused (but PLAIN_AFTER_SEALED). */
+  heardSealed: boolean
+  m3?: Buffer
+  m3SentAt?: number
+}
+
+export interface SecureCounters {
+  started: number; established: number; sealed: number; opened: number; badSeal: number
+  unknownSession: number; replayed: number; refusedPlain: number; badIdentity: number; reset: number
+}
+
+export type OpenResult = Buffer | 'unknown_session' | 'bad_seal'
+
+export class SecureSessions {
+  private readonly handshakes = new Map<string, Handshake>()
+  private readonly byAddr = new Map<string, Session>()
+  private readonly byIndex = new Map<number, Session>()
+  private readonly started = new Map<string, number>()
+  private readonly staticKeys = generateKeyPair()
+  private readonly identity: Buffer
+  private timer: Timer | undefined
+  readonly counters: SecureCounters = { started: 0, established: 0, sealed: 0, opened: 0, badSeal: 0, unknownSession: 0, replayed: 0, refusedPlain: 0, badIdentity: 0, reset: 0 }
+
+  constructor(private c: { node: CjNode; key: StreamKey }) {
+    const node = c.node
+    const sig = c.key.sign(Buffer.concat([Buffer.from(STATIC_KEY_LABEL), this.staticKeys.publicKey]))
+    this.identity = Buffer.concat([Buffer.from(c.key.publicKeyHex, 'hex'), sig])
+    node.handle('LetUsEncrypt', (m, ctx) => this.onHandshake(m, ctx))
+    node.handle('IAlsoSpeak', (_m, ctx) => { if (ctx.verified && ctx.peer.speaksStreams) this.start(ctx.from) })
+    node.handle('AlwaysReturned', (_m, ctx) => { if (ctx.verified && ctx.peer.speaksStreams) this.start(ctx.from) })
+    node.sealer = this
+  }
+
+  startTimer(): void {
+    this.timer ??= this.c.node.timers.setInterval(() => this.tick(), TICK_MS)
+  }
+
+  close(): void {
+    this.c.node.timers.clear(this.timer)
+    this.timer = undefined
+    if (this.c.node.sealer === this) this.c.node.sealer = null
+  }
+
+  /** The peer's node key, when we share a session with it. */
+  keyOf(addr: string): string | undefined { return this.byAddr.get(addr)?.remoteKey }
+  sealsTo(addr: string): boolean { return this.byAddr.get(addr)?.confirmed === true }
+
+  /** The datagram as it goes to `to`: sealed when we share a confirmed session. */
+  seal(to: string, buf: Buffer): Buffer {
+    const s = this.byAddr.get(to)
+    if (!s?.confirmed) return buf
+    this.counters.sealed++
+    return sealFrame(s.tx, s.remoteIndex, s.counter++, buf)
+  }
+
+  /** A sealed datagram's plaintext, or why there is none: `bad_seal` (it fails authentication
+   * under the session it names, or replays a counter) is the sender's fault, an unknown session
+   * (we restarted, or it expired) is not. */
+  open(from: string, buf: Buffer): OpenResult {
+    if (!isSealed(buf)) return 'bad_seal'
+    const s = this.byIndex.get(sessionIndexOf(buf))
+    if (!s) { this.counters.unknownSession++; return 'unknown_session' }
+    const r = openFrame(s.rx, buf)
+    if (!r) { this.counters.badSeal++; return 'bad_seal' }
+    if (!s.window.accept(r.counter)) { this.counters.replayed++; return 'bad_seal' }
+    this.counters.opened++
+    s.heardSealed = true
+    s.confirmed = true
+    s.m3 = undefined
+    // Authenticated: the peer's NAT moved it (roaming, as WireGuard does); its session follows.
+    if (from !== s.addr) this.move(s, from)
+    return r.plain
+  }
+
+  /** May a plain datagram with these messages from `from` be taken? Not from a peer that seals,
+   * but for its hello after a restart (which ends the session: it no longer has it) and handshakes. */
+  plainAllowed(from: string, messages: Message[]): boolean {
+    const s = this.byAddr.get(from)
+    if (!s?.heardSealed) return true
+    if (messages.some((m) => m.type === 'IAlsoSpeak')) {
+      this.counters.reset++
+      this.forget(s)
+      return true
+    }
+    if (messages.every((m) => PLAIN_AFTER_SEALED.has(m.type))) return true
+    this.counters.refusedPlain++
+    return false
+  }
+
+  private start(addr: string): void {
+    const now = this.c.node.timers.now()
+    if (this.byAddr.has(addr) || this.handshakes.has(addr) || now - (this.started.get(addr) ?? -Infinity) < START_AGAIN_MS) return
+    bounded(this.started, addr, now)
+    const noise = new NoiseState('XX', true, this.staticKeys)
+    noise.initialise(PROLOGUE)
+    const m1 = Buffer.from(noise.send())
+    const hs: Handshake = { noise, initiator: true, index: this.newIndex(), at: now, e: m1.subarray(0, 32) }
+    this.keepHandshake(addr, hs)
+    this.counters.started++
+    this.c.node.send(addr, [{ type: 'LetUsEncrypt', step: 1, index: hs.index, hs: m1 }])
+  }
+
+  private onHandshake(m: MessageOf<'LetUsEncrypt'>, ctx: Ctx): void {
+    // A handshake answer is larger than its question: only to proven addresses, and only our peers.
+    if (!ctx.verified || !ctx.peer.speaksStreams) return
+    const now = this.c.node.timers.now()
+    const mine = this.handshakes.get(ctx.from)
+    try {
+      if (m.step === 1) {
+        // Both started at once: the larger ephemeral key stays the initiator.
+        if (mine?.initiator && Buffer.compare(mine.e, m.hs.subarray(0, 32)) > 0) return
+        const noise = new NoiseState('XX', false, this.staticKeys)
+        noise.initialise(PROLOGUE)
+        noise.recv(m.hs)
+        const hs: Handshake = { noise, initiator: false, index: this.newIndex(), at: now, e: Buffer.alloc(0) }
+        this.keepHandshake(ctx.from, hs)
+        ctx.reply({ type: 'LetUsEncrypt', step: 2, index: hs.index, hs: Buffer.from(noise.send(this.identity)) })
+      } else if (m.step === 2 && mine?.initiator) {
+        const key = this.checkIdentity(mine.noise.recv(m.hs), mine.noise, ctx)
+        if (!key) return this.drop(ctx.from)
+        const m3 = Buffer.from(mine.noise.send(this.identity))
+        this.established(ctx.from, mine, m.index, key, false, m3)
+        ctx.reply({ type: 'LetUsEncrypt', step: 3, index: mine.index, hs: m3 })
+      } else if (m.step === 3 && mine && !mine.initiator) {
+        const key = this.checkIdentity(mine.noise.recv(m.hs), mine.noise, ctx)
+        if (!key) return this.drop(ctx.from)
+        this.established(ctx.from, mine, m.index, key, true)
+        // The first sealed datagram tells the initiator we have the session: it may seal too.
+        this.c.node.send(ctx.from, [{ type: 'PleaseReturnThisMessage', value: now }])
+      }
+    } catch {
+      // A handshake message that does not decrypt or parse: the handshake is over, nothing else.
+      this.drop(ctx.from)
+    }
+  }
+
+  /** The node key that signed the peer's static Noise key, or undefined (then charged). */
+  private checkIdentity(payload: Uint8Array, noise: NoiseState, ctx: Ctx): string | undefined {
+    const p = Buffer.from(payload)
+    const key = p.subarray(0, PUBLIC_KEY_BYTES).toString('hex')
+    const ok = p.length === PUBLIC_KEY_BYTES + SIGNATURE_BYTES &&
+      verifySignature(key, Buffer.concat([Buffer.from(STATIC_KEY_LABEL), noise.rs]), p.subarray(PUBLIC_KEY_BYTES)) &&
+      // A peer that proved another key at this address (src/mesh/nat/peer-keys.ts) is not this one.
+      !(ctx.peer.keyProven && ctx.peer.publicKey !== undefined && ctx.peer.publicKey !== key)
+    if (ok) return key
+    this.counters.badIdentity++
+    this.c.node.penalise(ctx.from, 'bad_seal')
+    return undefined
+  }
+
+  private established(addr: string, hs: Handshake, remoteIndex: number, remoteKey: string, confirmed: boolean, m3?: Buffer): void {
+    this.handshakes.delete(addr)
+    const old = this.byAddr.get(addr)
+    if (old) this.forget(old)
+    const { tx, rx } = hs.noise
+    const s: Session = { addr, index: hs.index, remoteIndex, tx, rx, counter: 0, window: new ReplayWindow(), remoteKey, confirmed, heardSealed: false, m3, m3SentAt: this.c.node.timers.now() }
+    if (this.byAddr.size >= MAX_SESSIONS) this.forget(this.byAddr.values().next().value as Session)
+    this.byAddr.set(addr, s)
+    this.byIndex.set(s.index, s)
+    this.counters.established++
+  }
+
+  private tick(): void {
+    const node = this.c.node
+    const now = node.timers.now()
+    for (const [addr, hs] of this.handshakes) if (now - hs.at > HANDSHAKE_TTL_MS) this.handshakes.delete(addr)
+    for (const s of [...this.byAddr.values()]) {
+      const p = node.peers.get(s.addr)
+      if (!p || now - p.lastHeard > IDLE_MS) { this.forget(s); continue }
+      // Our last handshake message may have been lost: until the responder seals to us, again.
+      if (s.m3 && now - (s.m3SentAt ?? 0) >= RESEND_MS) {
+        s.m3SentAt = now
+        node.send(s.addr, [{ type: 'LetUsEncrypt', step: 3, index: s.index, hs: s.m3 }])
+      }
+    }
+  }
+
+  private move(s: Session, to: string): void {
+    if (this.byAddr.get(s.addr) === s) this.byAddr.delete(s.addr)
+    const there = this.byAddr.get(to)
+    if (there && there !== s) this.forget(there)
+    s.addr = to
+    this.byAddr.set(to, s)
+  }
+
+  private forget(s: Session): void {
+    if (this.byAddr.get(s.addr) === s) this.byAddr.delete(s.addr)
+    this.byIndex.delete(s.index)
+  }
+
+  private drop(addr: string): void { this.handshakes.delete(addr) }
+
+  private keepHandshake(addr: string, hs: Handshake): void {
+    this.handshakes.delete(addr)
+    if (this.handshakes.size >= MAX_SESSIONS) this.handshakes.delete(this.handshakes.keys().next().value as string)
+    this.handshakes.set(addr, hs)
+  }
+
+  private newIndex(): number {
+    for (;;) {
+      const i = randomInt(1, 0xffffffff)
+      if (!this.byIndex.has(i) && ![...this.handshakes.values()].some((h) => h.index === i)) return i
+    }
+  }
+}
+
+function bounded(map: Map<string, number>, key: string, at: number): void {
+  map.delete(key)
+  if (map.size >= MAX_SESSIONS) map.delete(map.keys().next().value as string)
+  map.set(key, at)
+}

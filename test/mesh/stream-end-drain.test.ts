@@ -1,0 +1,61 @@
+// The source's last duty (StreamSwarm.drain, called by `ingest` after it signs the end): stay up
+// until its viewers stop asking, so that on a lossy link they still get the last chunks and the
+// ended head before the source's socket closes. On virtual time with the shipped swarms; the
+// control leaves at once and shows that on this link viewers then miss the end.
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { runUntil, virtualSwarm } from '../helpers/virtual-swarm.ts'
+import type { VirtualSwarm } from '../../src/sim/virtual-swarm.ts'
+
+async function endWith(sim: VirtualSwarm, drain: boolean): Promise<{ complete: number; drainedMs: number }> {
+  const src = sim.source
+  await runUntil(sim, () => (src.log.head()?.segments ?? 0) >= 3, 20_000, 'source has segments')
+  const viewers = await Promise.all(Array.from({ length: 4 }, () => sim.join([src.node.address])))
+  await sim.runFor(8000)
+  src.feed.stop()
+  await src.log.end()
+  const t0 = sim.timers.now()
+  if (drain) {
+    const done = sim.swarm(src).drain(2500, 5000)
+    let over = false
+    void done.then(() => { over = true })
+    await runUntil(sim, () => over, 10_000, 'drain resolved')
+  }
+  const drainedMs = sim.timers.now() - t0
+  await sim.leave(src)
+  await sim.runFor(5000)
+  const head = src.log.head()!
+  const complete = viewers.filter((v) => {
+    const h = v.log.head()
+    return h?.ended === true && v.log.missingChunks(sim.swarm(v).startChunk, head.chunks).length === 0
+  }).length
+  return { complete, drainedMs }
+}
+
+test('after the end, drain() keeps the source up until its viewers hold the whole stream and the end', async (t) => {
+  const sim = await virtualSwarm(t, { link: { delayMs: 80, loss: 0.15 }, bitrateBps: 1_000_000 })
+  const { complete, drainedMs } = await endWith(sim, true)
+  t.diagnostic(`drained for ${drainedMs} virtual ms; ${complete}/4 viewers complete and ended`)
+  assert.equal(complete, 4, 'every viewer has every chunk and the ended head')
+  assert.ok(drainedMs <= 5000 + 200, `bounded by maxMs (${drainedMs} ms)`)
+})
+
+test('control: a source that leaves as soon as it signed the end strands viewers on this link', async (t) => {
+  const sim = await virtualSwarm(t, { link: { delayMs: 80, loss: 0.15 }, bitrateBps: 1_000_000 })
+  const { complete } = await endWith(sim, false)
+  t.diagnostic(`${complete}/4 viewers complete and ended without the drain`)
+  assert.ok(complete < 4, 'without the drain at least one viewer misses the end (else this test shows nothing)')
+})
+
+test('a source nobody watches ends at once', async (t) => {
+  const sim = await virtualSwarm(t)
+  await runUntil(sim, () => (sim.source.log.head()?.segments ?? 0) >= 2, 20_000, 'source has segments')
+  sim.source.feed.stop()
+  await sim.source.log.end()
+  await sim.runFor(3000)
+  const t0 = sim.timers.now()
+  let over = false
+  void sim.swarm(sim.source).drain(2500, 5000).then(() => { over = true })
+  await runUntil(sim, () => over, 1000, 'drain resolved')
+  assert.ok(sim.timers.now() - t0 <= 100, 'no viewer, nobody asking: no wait')
+})
