@@ -6,8 +6,7 @@ import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { Proc, sleep } from './chaos-swarm.ts'
 import type { NatLab } from './nat-lab.ts'
-import type { NatStatus } from '../src/mesh/nat/nat-traversal.ts'
-import type { SecureCounters } from '../src/mesh/secure/secure-sessions.ts'
+import type { NodeStatus, StreamStatus } from '../src/metrics/node-status.ts'
 
 /** Every node listens on the same ports: each lab host is its own machine. */
 export const UDP_PORT = 24254
@@ -15,22 +14,8 @@ const HTTP_PORT = 24255
 
 export interface LabNode { host: string; role: 'source' | 'viewer'; proc: Proc }
 
-/** The parts of a node's /status.json the lab measurements read. */
-export interface StreamStatus {
-  role: 'source' | 'viewer'
-  startChunk: number
-  verifiedChunks: number
-  head: { chunks: number; segments: number; ended: boolean } | null
-  parents: (string | null)[]
-  fedTo: Record<string, number>
-  uploadedBytes: number
-  receivedBytes: number
-  bytesFromSource: number
-  bytesFromPeers: number
-  producedBytes: number
-  copiesUploaded: number
-}
-export interface NodeStatus { node: { udp: string }; peers: Array<{ addr: string; nat: string | null }>; streams: StreamStatus[]; nat: NatStatus; secure: SecureCounters | null }
+// What the lab reads of a node is the status contract every other reader uses.
+export type { NodeStatus, StreamStatus }
 
 export class NatSwarm {
   readonly nodes = new Map<string, LabNode>()

@@ -13,8 +13,9 @@ import {
 import { MAX_NAME_CHARS } from '../store/file-names.ts'
 
 export { DEFAULT_UDP_PORT, DEFAULT_HTTP_PORT } from './default-ports.ts'
-/** Data moves in 4096-byte blocks; clients count a block only if it is this long or ends at eof. */
-export const BLOCK_SIZE = 4096
+/** Data moves in 4096-byte blocks; clients count a block only if it is this long or ends at eof.
+ * (Defined with the chunk size, in the store, once.) */
+export { BLOCK_SIZE } from '../store/stream-types.ts'
 /** Servers clamp a request's length to this, as the reference node does. */
 export const MAX_REQUEST_LENGTH = 0xa000
 /** The largest UDP payload; anything claiming more is not a datagram we could have received. */
@@ -478,15 +479,16 @@ export function encodeDatagram(messages: Message[]): Buffer {
   return Buffer.from(JSON.stringify(messages.map(encodeMessage)))
 }
 
-/** Content messages as JSON, with their byte length, once per message object. A chunk pushed to
- * every child of a stripe is the same messages for each child, and encoding its blocks as base64
- * for each was the largest cost of a relay (and of the simulator). A Content message is never
- * changed once made (other messages may be: the DHT trims a reply until it fits). */
+/** Content messages (and the chunk records pushed with them) as JSON, with their byte length,
+ * once per message object. A chunk pushed to every child of a stripe is the same messages for each
+ * child, and encoding its blocks as base64 for each was the largest cost of a relay (and of the
+ * simulator). Neither is ever changed once made (other messages may be: the DHT trims a reply
+ * until it fits). */
 const contentJson = new WeakMap<Message, { json: string; bytes: number }>()
 
 /** One message as the JSON text it travels as, and that text's length in bytes. */
 export function messageJson(m: Message): { json: string; bytes: number } {
-  if (m.type !== 'Content') {
+  if (m.type !== 'Content' && m.type !== 'HereAreChunkHashes') {
     const json = JSON.stringify(encodeMessage(m))
     return { json, bytes: Buffer.byteLength(json) }
   }
