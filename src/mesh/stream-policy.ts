@@ -180,7 +180,17 @@ export function decideChild(s: ParentState, req: ChildRequest, otherHolders: str
     // Children that are interior in this stripe have room for grandchildren; try them first.
     const mine = [...kids].filter((a) => a !== req.from)
     const ordered = [...mine.filter(interior), ...mine.filter((a) => !interior(a))]
-    const rest = (typeof otherHolders === 'function' ? otherHolders() : otherHolders).filter((a) => a !== req.from && !all.has(a) && a !== s.self && !behindSymmetric(a))
+    const others = typeof otherHolders === 'function' ? otherHolders() : otherHolders
+    const usable = (a: string) => a !== req.from && !all.has(a) && a !== s.self && !behindSymmetric(a)
+    if (!behindSymmetric(req.from)) {
+      // The list below, cut at eight as it is told, without walking every holder (the source
+      // refuses nearly every subscription, each with this walk).
+      const out = ordered.slice(0, 8)
+      for (const a of others) { if (out.length >= 8) break; if (interiorStripe(a) === req.stripe && usable(a)) out.push(a) }
+      for (const a of others) { if (out.length >= 8) break; if (interiorStripe(a) !== req.stripe && usable(a)) out.push(a) }
+      return { accept: false as const, tryInstead: out }
+    }
+    const rest = others.filter(usable)
     const list = [...ordered, ...rest.filter((a) => interiorStripe(a) === req.stripe), ...rest.filter((a) => interiorStripe(a) !== req.stripe)]
     // A peer behind a symmetric NAT can reach only peers without a NAT: those first.
     const open = behindSymmetric(req.from) ? list.filter((a) => s.natOf?.(a) === 'none') : []

@@ -164,8 +164,8 @@ export class StreamSwarm extends EventEmitter {
   onContent(m: MessageOf<'Content'>, ctx: Ctx): void { this.receiver.onContent(m, ctx) }
   onSubscribe(m: MessageOf<'PleaseKeepSendingMe'>, ctx: Ctx): void { this.children.onSubscribe(m, ctx) }
   onUnsubscribe(m: MessageOf<'StopSendingMe'>, ctx: Ctx): void { this.children.onUnsubscribe(m, ctx) }
-  onSubscribed(m: MessageOf<'IWillKeepSendingYou'>, ctx: Ctx): void { this.parents.onSubscribed(m, ctx) }
-  onRedirect(m: MessageOf<'AskThemInstead'>, ctx: Ctx): void { this.parents.onRedirect(m, ctx) }
+  onSubscribed(m: MessageOf<'IWillKeepSendingYou'>, ctx: Ctx): void { this.parents.onSubscribed(m, ctx); this.parents.logTransitions() }
+  onRedirect(m: MessageOf<'AskThemInstead'>, ctx: Ctx): void { this.parents.onRedirect(m, ctx); this.parents.logTransitions() }
   onHint(m: MessageOf<'MaybeTheyHaveSome'>, ctx: Ctx): void { this.repairs.onHint(m, ctx) }
   onAudience(m: MessageOf<'HereIsMyAudience'>, ctx: Ctx): void { this.audience.onAudience(m, ctx) }
 
@@ -236,6 +236,7 @@ export class StreamSwarm extends EventEmitter {
     }
     if (head.ended && this.log.missingChunks(this.edge.startChunk, head.chunks).length === 0) return
     this.parents.keep(now)
+    this.parents.logTransitions()
     this.repairs.repair(now)
     this.repairs.repairSegments(now, head.segments)
     // Keep learning the edge from someone other than our parents, so a lying parent cannot hide it.
