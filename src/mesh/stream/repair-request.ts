@@ -1,7 +1,7 @@
 // One pull open for one chunk: whom we asked, when, and how many times so far. It owns its retries:
 // each retry moves it to the next holder (planRepairs picks which) and counts, and a holder's
-// "I do not have it" ends its wait early, at its own retry time (REFUSED_RETRY_MS) instead of its
-// timeout.
+// "I do not have it" ends its wait early: at once the first time, then at its own retry time
+// (REFUSED_RETRY_MS), instead of its timeout.
 import { REFUSED_RETRY_MS } from '../stream-policy.ts'
 
 export class RepairRequest {
@@ -24,8 +24,13 @@ export class RepairRequest {
     this.tries++
   }
 
-  /** The peer answered with hints, not data: retried elsewhere shortly. */
+  /** Refusals of this chunk so far. */
+  private refusals = 0
+
+  /** The peer answered with hints, not data: the first refusal is retried elsewhere at once (a
+   * joiner under attack must not wait on every hint), later ones after REFUSED_RETRY_MS. */
   refused(now: number): void {
-    this.retryAt ??= now + REFUSED_RETRY_MS
+    if (this.retryAt !== undefined) return
+    this.retryAt = this.refusals++ === 0 ? now : now + REFUSED_RETRY_MS
   }
 }
