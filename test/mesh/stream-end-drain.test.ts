@@ -33,7 +33,7 @@ async function endWith(sim: VirtualSwarm, drain: boolean): Promise<{ complete: n
 }
 
 test('after the end, drain() keeps the source up until its viewers hold the whole stream and the end', async (t) => {
-  const sim = await virtualSwarm(t, { link: { delayMs: 40, loss: 0.08 }, bitrateBps: 1_000_000 })
+  const sim = await virtualSwarm(t, { link: { delayMs: 80, loss: 0.15 }, bitrateBps: 1_000_000 })
   const { complete, drainedMs } = await endWith(sim, true)
   t.diagnostic(`drained for ${drainedMs} virtual ms; ${complete}/4 viewers complete and ended`)
   assert.equal(complete, 4, 'every viewer has every chunk and the ended head')
@@ -41,7 +41,7 @@ test('after the end, drain() keeps the source up until its viewers hold the whol
 })
 
 test('control: a source that leaves as soon as it signed the end strands viewers on this link', async (t) => {
-  const sim = await virtualSwarm(t, { link: { delayMs: 40, loss: 0.08 }, bitrateBps: 1_000_000 })
+  const sim = await virtualSwarm(t, { link: { delayMs: 80, loss: 0.15 }, bitrateBps: 1_000_000 })
   const { complete } = await endWith(sim, false)
   t.diagnostic(`${complete}/4 viewers complete and ended without the drain`)
   assert.ok(complete < 4, 'without the drain at least one viewer misses the end (else this test shows nothing)')
