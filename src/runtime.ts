@@ -27,6 +27,8 @@ import type { StreamSwarm } from './mesh/stream/stream-swarm.ts'
 import type { NodeStatus, PeerStatus, StreamStatus } from './metrics/node-status.ts'
 import { Dht } from './mesh/dht/dht.ts'
 import { NameIndex } from './mesh/dht/name-index.ts'
+import { StateDb } from './store/state-db.ts'
+import { StateKeeper } from './state-keeper.ts'
 import { FileRouter } from './mesh/file-router.ts'
 import { FileFetches } from './mesh/file-fetches.ts'
 import { ApiFile } from './api-file.ts'
@@ -63,14 +65,21 @@ export interface RuntimeOptions {
   anyPortIfTaken?: { udp?: boolean; http?: boolean }
   /** /content/<id> refuses bytes of a file until the whole file matched its id. */
   verifiedOnly?: boolean
+  /** Encrypt everything between us and other cjp2p-stream nodes (src/mesh/secure/); off by default. */
+  encrypt?: boolean
+  /** Keep the node's state in <dir>/state.db (default); false: a short-lived command that only
+   * reads it (get, list, search beside a node that owns the folder). */
+  saveState?: boolean
+  /** Start again the transfers that were in progress when the node last stopped (`node`). */
+  resumeTransfers?: boolean
 }
 
 export class Runtime {
   readonly streams: StreamRegistry
   /** Observed addresses, NAT kind, introductions and keepalives (src/mesh/nat/). */
   readonly nat: NatTraversal
-  /** Encrypted sessions with our peers (src/mesh/secure/). */
-  readonly secure: SecureSessions
+  /** Encrypted sessions with our peers (src/mesh/secure/), with --encrypt. */
+  readonly secure: SecureSessions | null
   readonly logs = new Map<string, StreamLog>()
   http: RunningHttpServer | null = null
   /** Other nodes' HTTP endpoints whose status the dashboard may read (the demo sets these). */
@@ -81,6 +90,8 @@ export class Runtime {
   readonly fetches: FileFetches
   /** Shared files by name: listings for peers, keyword announcements, search (src/mesh/dht/name-index.ts). */
   readonly names: NameIndex
+  /** The node's state in <dir>/state.db: peers, DHT, announcements, files, transfers. */
+  readonly state: StateKeeper
   /** <dir>/api.json: where the local API is and its token, for the CLI. */
   private apiFile: ApiFile | null = null
   private fanoutTimer: NodeJS.Timeout
@@ -98,16 +109,19 @@ export class Runtime {
     readonly fileServer: FileServer,
     readonly dht: Dht,
     nodeKey: StreamKey,
+    private readonly db: StateDb,
   ) {
     this.streams = new StreamRegistry(node)
+    this.names = new NameIndex({ node, dht })
+    this.state = new StateKeeper({ db, node, dht, names: this.names, files, logger: opts.logger.child('state') }, { save: opts.saveState })
     this.fetches = new FileFetches({
       node, store: files, logger: opts.logger, metrics,
       discover: (id, signal) => void this.discover(id, signal),
       provide: (id) => void this.provideFile(id),
+      journal: opts.saveState === false ? undefined : this.state.journal,
     })
-    this.names = new NameIndex({ node, dht })
     this.nat = new NatTraversal({ node, key: nodeKey })
-    this.secure = new SecureSessions({ node, key: nodeKey })
+    this.secure = opts.encrypt ? new SecureSessions({ node, key: nodeKey }) : null
     // The relay fan-out gauge: how many peers this node fed in the last interval, over all streams.
     this.fanoutTimer = setInterval(() => {
       let fed = 0
@@ -144,22 +158,31 @@ export class Runtime {
       ? new (await import('./metrics/prometheus-sink.ts')).PrometheusMetrics({ role: opts.role ?? 'node', processMetrics: opts.processMetrics ?? true })
       : null
     const metrics = prometheus ?? noMetrics
+    const db = StateDb.open(opts.dir, opts.logger.child('state'))
     const node = new CjNode({ transport, logger: opts.logger.child('node'), metrics }, {
-      bootstrap: opts.peers ?? [], peersFile: join(opts.dir, 'peers.json'), probeIntervalMs: opts.probeIntervalMs,
+      // peers.json only where no SQLite binding works: state.db holds the peers otherwise.
+      bootstrap: opts.peers ?? [], peersFile: db.persistent ? undefined : join(opts.dir, 'peers.json'), probeIntervalMs: opts.probeIntervalMs,
       ourDatagramBytes: opts.maxDatagramBytes,
     })
     // Replies are sized per peer from the node's datagram limit for it (CjNode.datagramLimit).
     const fileServer = new FileServer({ node, store: files, logger: opts.logger.child('files'), metrics })
     const dht = new Dht({ node, key: nodeKey })
-    const rt = new Runtime(opts, node, metrics, prometheus, files, fileServer, dht, nodeKey)
+    const rt = new Runtime(opts, node, metrics, prometheus, files, fileServer, dht, nodeKey, db)
     try {
+      rt.state.restore()
       await node.start()
       rt.nat.start()
-      rt.secure.startTimer()
+      rt.secure?.startTimer()
       dht.start()
       rt.names.start()
+      rt.state.start()
       for (const id of await files.list()) await rt.provideFile(id)
       for (const id of await files.blake3Ids()) dht.provide(id)
+      if (opts.resumeTransfers) {
+        for (const t of rt.state.transfers()) {
+          rt.fetches.start(t.id, { name: t.name ?? undefined }).catch((err: unknown) => opts.logger.warn(`could not resume ${t.id}: ${(err as Error).message}`))
+        }
+      }
       if (serveHttp) await rt.startHttp(opts.httpPort!, opts.httpHost ?? '127.0.0.1')
     } catch (err) {
       await rt.close()
@@ -205,7 +228,10 @@ export class Runtime {
   async provideFile(id: string): Promise<void> {
     this.dht.provide(id)
     const st = await this.files.stat(id)
-    if (st && !this.closed) this.names.provide({ id, name: this.files.names.get(id), size: st.size })
+    if (!st || this.closed) return
+    const name = this.files.names.get(id)
+    this.names.provide({ id, name, size: st.size })
+    this.state.shared(id, name, st.size)
   }
 
   /** Starts a stream we are the source of, signed with the key in `keyFile` (default
@@ -282,7 +308,8 @@ export class Runtime {
   }
 
   status(): NodeStatus {
-    const peers = this.node.peers.all().filter((p) => p.lastHeard > 0).map((p): PeerStatus => ({
+    // A ban shows even before the banned address speaks again (bans come back from state.db).
+    const peers = this.node.peers.all().filter((p) => p.lastHeard > 0 || this.node.peers.isBanned(p)).map((p): PeerStatus => ({
       addr: p.addr, verified: p.verified, rttMs: p.rttMs === undefined ? null : Math.round(p.rttMs * 10) / 10,
       lastHeardMsAgo: Date.now() - p.lastHeard, banned: this.node.peers.isBanned(p), penalty: Math.round(p.penalty),
       speaksStreams: p.speaksStreams, nat: p.nat ?? null,
@@ -303,7 +330,7 @@ export class Runtime {
       playback: { ...this.playback, stallSeconds: Math.round(this.playback.stallSeconds * 1000) / 1000 },
       dashboardPeers: this.dashboardPeers,
       nat: this.nat.status(),
-      secure: { ...this.secure.counters },
+      secure: this.secure ? { ...this.secure.counters } : null,
       dht: {
         id: this.dht.id.toString('hex'), contacts: this.dht.table.size, providerKeys: this.dht.providers.keys, ...this.dht.counters,
         names: { shared: this.names.shared().length, words: this.names.keywords.words, ...this.names.counters },
@@ -318,16 +345,18 @@ export class Runtime {
     for (const d of this.discoveries) d.abort()
     await this.apiFile?.remove()
     await this.fetches.close()
+    this.state.close()
     this.names.close()
     this.dht.close()
     this.nat.close()
-    this.secure.close()
+    this.secure?.close()
     await this.streams.close()
     await Promise.all([...this.logs.values()].map((l) => l.close().catch(() => {})))
     await this.http?.close()
     await this.fileServer.close?.()
     await this.node.close()
     await this.files.close()
+    this.db.close()
     this.prometheus?.close()
   }
 }

@@ -19,7 +19,7 @@ const POLL_MS = 250
 
 export async function runNode(flags: NodeFlags, shutdown: Shutdown): Promise<void> {
   const log = loggerFor(flags)
-  const rt = await Runtime.start(runtimeOptions(flags, log))
+  const rt = await Runtime.start(runtimeOptions(flags, log, { resumeTransfers: true }))
   const shared = await rt.files.list()
   if (flags.json) process.stdout.write(JSON.stringify({ udp: rt.udpAddress, http: rt.httpUrl, shared: shared.length }) + '\n')
   else {
@@ -66,7 +66,7 @@ export async function runGet(idIn: string, flags: NodeFlags & { timeout?: number
   const peers = await Promise.all(flags.peer.map(resolvePeer))
   const running = await runningNode(flags.dir)
   if (running) return getThroughNode(running, id, peers, flags, progress, shutdown)
-  const rt = await Runtime.start(runtimeOptions(flags, log, { httpPort: null, peers }))
+  const rt = await Runtime.start(runtimeOptions(flags, log, { httpPort: null, peers, saveState: false }))
   const waits = getWaits(flags.timeout)
   const diagnosis = new GetDiagnosis(id, rt.node.timers.now(), waits)
   const gaveUp = new AbortController()

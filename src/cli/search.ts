@@ -14,7 +14,7 @@ const HELLO_WAIT_MS = 5000
 export async function runList(flags: NodeFlags, shutdown: Shutdown): Promise<void> {
   if (flags.peer.length === 0) throw new UsageError('list needs --peer <host:port>: the node whose files to list')
   const peers = await Promise.all(flags.peer.map(resolvePeer))
-  const rt = await Runtime.start(runtimeOptions(flags, loggerFor(flags), { httpPort: null, peers }))
+  const rt = await Runtime.start(runtimeOptions(flags, loggerFor(flags), { httpPort: null, peers, saveState: false }))
   try {
     const all = []
     for (const p of peers) {
@@ -33,7 +33,7 @@ export async function runSearch(words: string[], flags: NodeFlags, shutdown: Shu
   if (wordsOf(text).length === 0) throw new UsageError(`nothing to search for in ${JSON.stringify(text)}: words are 2 to 32 letters or digits`)
   if (flags.peer.length === 0) throw new UsageError('search needs --peer <host:port>: any node of the network (there are no built-in peers)')
   const peers = await Promise.all(flags.peer.map(resolvePeer))
-  const rt = await Runtime.start(runtimeOptions(flags, loggerFor(flags), { httpPort: null, peers }))
+  const rt = await Runtime.start(runtimeOptions(flags, loggerFor(flags), { httpPort: null, peers, saveState: false }))
   try {
     for (const p of peers) await proven(rt, p, shutdown)
     const hits = await rt.names.search(text)

@@ -53,6 +53,9 @@ export interface FileFetchesComponents {
   discover?: (id: string, signal: AbortSignal) => void
   /** A file became complete here (shared or fetched): the runtime announces it. */
   provide?: (id: string) => void
+  /** Transfers in progress, kept across restarts (the runtime's state.db): a fetch is written when
+   * it starts and removed when it ends, except when it ends because the node closes. */
+  journal?: { started(id: string, name: string | undefined, at: number): void; ended(id: string): void }
 }
 
 export interface FileFetchesInit {
@@ -132,6 +135,7 @@ export class FileFetches {
       f.download = await store.beginDownload(f.id)
       f.markOpened()
       f.state = FetchState.downloading
+      this.components.journal?.started(f.id, store.names.get(f.id), f.startedAt)
       discover?.(f.id, f.abort.signal)
       f.result = await download(node, store, f.id, {
         peers, signal: f.abort.signal, logger, metrics, stallTimeoutMs: this.init.stallTimeoutMs,
@@ -147,6 +151,8 @@ export class FileFetches {
       await f.download?.close()
     } finally {
       f.markOpened()
+      const closing = (f.abort.signal.reason as FetchError | undefined)?.code === 'ERR_CLOSED'
+      if (f.state !== FetchState.starting && !closing) this.components.journal?.ended(f.id)
       f.abort.abort()
     }
   }

@@ -4,6 +4,7 @@ import type { Json, NatKind } from './messages.ts'
 import type { Clock } from '../util/timers.ts'
 import { systemClock } from '../util/timers.ts'
 import type { PenaltyReason } from '../metrics/types.ts'
+import type { PeerRow } from '../store/state-db.ts'
 
 /** Addresses we keep at most: spoofed sources can make us create entries, so the table must be bounded. */
 export const MAX_PEERS = 2000
@@ -199,10 +200,36 @@ export class PeerTable {
     return best.map((p) => p.addr)
   }
 
-  async save(file: string): Promise<void> {
-    const rows = this.all()
+  /** The entries worth keeping across a restart: proven, configured or banned ones. */
+  persisted(): PeerRow[] {
+    return this.all()
       .filter((p) => p.verified || p.origin === 'configured' || this.isBanned(p))
-      .map((p) => ({ addr: p.addr, rttMs: p.rttMs, lastHeard: p.lastHeard, bannedUntil: p.bannedUntil || undefined, penalty: Math.round(p.penalty) || undefined }))
+      .map((p) => ({
+        addr: p.addr, publicKey: p.publicKey ?? null, rttMs: p.rttMs ?? null, lastHeard: p.lastHeard,
+        penalty: p.penalty, penaltyAt: p.penaltyAt, bannedUntil: p.bannedUntil, origin: p.origin,
+      }))
+  }
+
+  /** Takes back saved entries (as hearsay: a restart proves nothing), with their keys, scores and
+   * bans; rows that are not what persisted() writes are skipped. Returns how many it took. They
+   * start unheard (lastHeard 0), so the node greets them as it greets any address it was told. */
+  restore(rows: readonly unknown[], isAddress: (a: unknown) => boolean): number {
+    let n = 0
+    for (const row of rows.slice(0, this.max) as Array<Partial<Record<keyof PeerRow, unknown>> | null>) {
+      if (!row || !isAddress(row.addr)) continue
+      const p = this.touch(row.addr as string, 'told')
+      if (typeof row.rttMs === 'number') p.rttMs = row.rttMs
+      if (typeof row.bannedUntil === 'number') p.bannedUntil = row.bannedUntil
+      if (typeof row.penalty === 'number') p.penalty = row.penalty
+      if (typeof row.penaltyAt === 'number') p.penaltyAt = row.penaltyAt
+      if (typeof row.publicKey === 'string' && /^[0-9a-f]{64}$/.test(row.publicKey)) p.publicKey = row.publicKey
+      n++
+    }
+    return n
+  }
+
+  async save(file: string): Promise<void> {
+    const rows = this.persisted().map((p) => ({ addr: p.addr, rttMs: p.rttMs ?? undefined, lastHeard: p.lastHeard, bannedUntil: p.bannedUntil || undefined, penalty: Math.round(p.penalty) || undefined }))
     const tmp = `${file}.tmp`
     await writeFile(tmp, JSON.stringify({ version: 1, peers: rows }, null, 1))
     await rename(tmp, file)
@@ -213,17 +240,7 @@ export class PeerTable {
     let parsed: unknown
     try { parsed = JSON.parse(await readFile(file, 'utf8')) } catch { return 0 }
     const rows = (parsed as { peers?: unknown })?.peers
-    if (!Array.isArray(rows)) return 0
-    let n = 0
-    for (const row of rows.slice(0, this.max)) {
-      if (!row || !isAddress(row.addr)) continue
-      const p = this.touch(row.addr, 'told')
-      if (typeof row.rttMs === 'number') p.rttMs = row.rttMs
-      if (typeof row.bannedUntil === 'number') p.bannedUntil = row.bannedUntil
-      if (typeof row.penalty === 'number') p.penalty = row.penalty
-      n++
-    }
-    return n
+    return Array.isArray(rows) ? this.restore(rows, isAddress) : 0
   }
 }
 

@@ -5,7 +5,8 @@
 // `npm run simulate -- --audience` both run this.
 import type { LinkModel } from '../mesh/link.ts'
 import type { Message } from '../mesh/messages.ts'
-import { EPOCH, SEGMENT_MS, VirtualSwarm, type SwarmMember } from './virtual-swarm.ts'
+import { EPOCH, VirtualSwarm, type SwarmMember } from './virtual-swarm.ts'
+import { LEAD_MS } from './simulation.ts'
 import type { AudienceView } from '../mesh/telemetry/audience-view.ts'
 import { WINDOW_MS } from '../mesh/telemetry/audience-summary.ts'
 
@@ -39,8 +40,6 @@ export interface AudienceRunResult {
   view: AudienceView
   liars: string[]
 }
-
-const LEAD_MS = 4 * SEGMENT_MS
 
 export async function audienceRun(o: AudienceRunOptions): Promise<AudienceRunResult> {
   const sim = await VirtualSwarm.create({ seed: o.seed, bitrateBps: o.bitrateBps, link: o.link, verifyOncePerProcess: true, handover: true })

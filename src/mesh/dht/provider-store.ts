@@ -27,9 +27,10 @@ export class ProviderStore {
 
   get keys(): number { return this.byId.size }
 
-  add(id: string, addr: string): AnnounceVerdict {
+  /** `expires`: restoring a saved announcement (not charged to the announcer's rate). */
+  add(id: string, addr: string, expires?: number): AnnounceVerdict {
     const now = this.clock.now()
-    if (!this.rate.charge(addr)) return 'rate_limited'
+    if (expires === undefined && !this.rate.charge(addr)) return 'rate_limited'
     let providers = this.byId.get(id)
     if (!providers) {
       // Old entries keep their place: a flood of new ids cannot flush what honest nodes announced.
@@ -42,7 +43,7 @@ export class ProviderStore {
       this.expire(id, providers, now)
       if (providers.size >= this.limits.maxProvidersPerKey) return 'providers_full'
     }
-    providers.set(addr, now + PROVIDER_TTL_MS) // re-inserted: the map's order is freshest last
+    providers.set(addr, expires ?? now + PROVIDER_TTL_MS) // re-inserted: the map's order is freshest last
     return refreshed ? 'refreshed' : 'stored'
   }
 
@@ -52,6 +53,11 @@ export class ProviderStore {
     if (!providers) return []
     this.expire(id, providers, this.clock.now())
     return [...providers.keys()].reverse().slice(0, n)
+  }
+
+  /** Every live announcement, for persistence. */
+  *entries(): Generator<{ id: string; addr: string; expires: number }> {
+    for (const [id, providers] of this.byId) for (const [addr, expires] of providers) yield { id, addr, expires }
   }
 
   /** Drops every expired announcement (run now and then; reads also drop their own). */
