@@ -1,6 +1,6 @@
 // File transfer benchmark over loopback UDP, every peer in its own process. Prints, in one run,
 // MiB/s, CPU seconds per MiB on each side and peak RSS for:
-//   ours -> ours, 3 of ours -> ours, a classic peer (4096-byte blocks, no extension) -> ours, the same
+//   ours -> ours, 3 of ours -> ours (each also by `blake3/` id), a classic peer (4096-byte blocks, no extension) -> ours, the same
 //   serving 40 KiB answers as the Rust node does when asked -> ours,
 //   ours -> a classic getter, the real Ruby client both ways (with --ruby <cjp2p.rb>), and a big
 //   file from one seeder (memory must stay flat).
@@ -87,12 +87,12 @@ const row = (scenario: string, mib: number, seconds: number, getCpu: number, see
   'get peak RSS MiB': getRss.toFixed(0), 'seed peak RSS MiB': seedRss.toFixed(0),
 })
 
-async function scenario(name: string, root: string, file: string, mib: number, seeders: Mode[], getterMode: Mode, startups?: number[]): Promise<Figures> {
+async function scenario(name: string, root: string, file: string, mib: number, seeders: Mode[], getterMode: Mode, startups?: number[], byBlake3 = false): Promise<Figures> {
   const workers: Worker[] = []
   try {
     for (const [i, m] of seeders.entries()) workers.push(await spawnWorker(await mkdtemp(join(root, `seed${i}-`)), m))
     let id = ''
-    for (const w of workers) id = (await w.call({ cmd: 'share', path: file })).id as string
+    for (const w of workers) { const shared = await w.call({ cmd: 'share', path: file }); id = (byBlake3 ? shared.blake3 : shared.id) as string }
     const before = await Promise.all(workers.map((w) => w.call({ cmd: 'stats' })))
     const getter = await spawnWorker(await mkdtemp(join(root, 'get-')), getterMode)
     workers.push(getter)
@@ -223,16 +223,18 @@ try {
   const rows: Row[] = []
   const startups: number[] = []
   const want = (s: string) => !args.only || s.includes(args.only)
-  const plan: [string, Mode[], Mode][] = [
+  const plan: [string, Mode[], Mode, boolean?][] = [
     ['ours -> ours', ['ours'], 'ours'],
     ['3 of ours -> ours', ['ours', 'ours', 'ours'], 'ours'],
+    ['ours -> ours, blake3/ id (tree first, every block checked)', ['ours'], 'ours', true],
+    ['3 of ours -> ours, blake3/ id', ['ours', 'ours', 'ours'], 'ours', true],
     ['classic peer (emulated) -> ours', ['classic'], 'ours'],
     ['classic peer, 40 KiB answers (Rust clamp, emulated) -> ours', ['classic-40k'], 'ours'],
     ['ours -> classic getter (emulated)', ['ours'], 'classic'],
   ]
-  for (const [name, seeders, getter] of plan) {
+  for (const [name, seeders, getter, byBlake3] of plan) {
     if (!want(name)) continue
-    rows.push(await repeated(name, () => scenario(name, root, file, sizeMiB, seeders, getter, getter === 'ours' ? startups : undefined)))
+    rows.push(await repeated(name, () => scenario(name, root, file, sizeMiB, seeders, getter, getter === 'ours' ? startups : undefined, byBlake3)))
   }
   const cliName = 'ours -> built CLI `get`, wall from spawn to exit (start-up included)'
   if (want(cliName)) {

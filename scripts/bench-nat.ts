@@ -1,5 +1,5 @@
 // `npm run bench:nat -- [--scenario public|nat-source|no-nat]... [--seconds 60] [--bitrate 1000k]
-//   [--routers 6] [--per-router 4] [--symmetric 1] [--loss 0%] [--json file]`
+//   [--routers 6] [--per-router 4] [--symmetric 1] [--loss 0%] [--encrypt] [--json file]`
 // The stream in the NAT laboratory (scripts/nat-lab.ts), with real `cjp2p-stream ingest testsrc`
 // and `watch` processes: viewers behind home routers (all port-restricted cones but the last
 // `--symmetric` routers, default 1, which are symmetric), and the source either on the public segment (`public`) or behind a
@@ -21,7 +21,7 @@ import { natFigures, natTable, type NatFigures } from './bench-nat-report.ts'
 const SCENARIOS = ['public', 'nat-source', 'no-nat'] as const
 type ScenarioName = typeof SCENARIOS[number]
 
-interface Options { scenarios: ScenarioName[]; seconds: number; bitrate: string; routers: number; perRouter: number; symmetric: number; loss: number; json?: string }
+interface Options { scenarios: ScenarioName[]; seconds: number; bitrate: string; routers: number; perRouter: number; symmetric: number; loss: number; json?: string; encrypt: boolean }
 
 /** Viewers start this far apart, as people arrive, not all in one millisecond. */
 const STAGGER_MS = 250
@@ -32,7 +32,7 @@ function parse(argv: string[]): Options {
   const { values } = parseArgs({
     args: argv, strict: true, options: {
       scenario: { type: 'string', multiple: true }, seconds: { type: 'string' }, bitrate: { type: 'string' },
-      routers: { type: 'string' }, 'per-router': { type: 'string' }, symmetric: { type: 'string' }, loss: { type: 'string' }, json: { type: 'string' },
+      routers: { type: 'string' }, 'per-router': { type: 'string' }, symmetric: { type: 'string' }, loss: { type: 'string' }, json: { type: 'string' }, encrypt: { type: 'boolean' },
     },
   })
   const int = (v: string | undefined, name: string, def: number, min: number, max: number) => {
@@ -50,7 +50,7 @@ function parse(argv: string[]): Options {
   if (!(loss >= 0 && loss < 0.5)) throw new UsageError('--loss must be from 0 to 50 %')
   const routers = int(values.routers, 'routers', 6, 2, 20)
   return {
-    scenarios, bitrate, loss, json: values.json, routers,
+    scenarios, bitrate, loss, json: values.json, routers, encrypt: values.encrypt === true,
     seconds: int(values.seconds, 'seconds', 60, 10, 3600),
     perRouter: int(values['per-router'], 'per-router', 4, 1, 10),
     symmetric: int(values.symmetric, 'symmetric', 1, 0, routers),
@@ -70,7 +70,7 @@ async function runScenario(name: ScenarioName, o: Options, log: (s: string) => v
   const audience = name === 'no-nat' ? Array.from({ length: o.routers * o.perRouter }, (_, i) => `v${i + 1}`) : []
   const lab = await NatLab.create({ publicHosts: [natSource ? 'relay' : 'src', ...audience], routers: name === 'no-nat' ? [] : routers, loss: o.loss })
   const dir = await mkdtemp(join(tmpdir(), 'cjp2p-natbench-'))
-  const swarm = new NatSwarm(lab, dir, { bitrate: o.bitrate })
+  const swarm = new NatSwarm(lab, dir, { bitrate: o.bitrate, encrypt: o.encrypt })
   try {
     const sourceHost = natSource ? 'homeh1' : 'src'
     const entry = natSource ? 'relay' : 'src'

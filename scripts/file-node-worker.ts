@@ -29,7 +29,7 @@ function stats() {
   return { cpuSeconds: (cpu.user + cpu.system) / 1e6, peakRssMiB: process.resourceUsage().maxRSS / 1024 }
 }
 
-interface Peer { address: string; share(path: string): Promise<string>; get(id: string, peers: string[]): Promise<unknown>; close(): Promise<void> }
+interface Peer { address: string; share(path: string): Promise<{ id: string; blake3?: string }>; get(id: string, peers: string[]): Promise<unknown>; close(): Promise<void> }
 
 async function ourPeer(): Promise<Peer> {
   const transport = await UdpTransport.bind({ host: '127.0.0.1', port: 0 })
@@ -38,7 +38,7 @@ async function ourPeer(): Promise<Peer> {
   const server = new FileServer({ node, store })
   return {
     address: node.address,
-    share: (path) => store.share(path),
+    share: (path) => store.shareFile(path),
     async get(id, peers) {
       // As `cjp2p-stream get --peer ...`: the peers are configured and greeted at start.
       server.close()
@@ -55,7 +55,7 @@ async function classicPeer(): Promise<Peer> {
   const p = await ClassicPeer.open({ cookie: 'always', maxLength: mode === 'classic-40k' ? 0xa000 : undefined })
   return {
     address: p.address,
-    share: async (path) => p.share(path),
+    share: async (path) => ({ id: await p.share(path) }),
     get: async (id, peers) => { await p.fetch(id, peers[0]); return { id } },
     close: () => p.close(),
   }
@@ -65,7 +65,7 @@ const peer = mode === 'ours' ? await ourPeer() : await classicPeer()
 process.on('message', (m: Command) => {
   void (async () => {
     try {
-      if (m.cmd === 'share') send({ ok: true, id: await peer.share(m.path) })
+      if (m.cmd === 'share') send({ ok: true, ...await peer.share(m.path) })
       else if (m.cmd === 'get') {
         const before = stats()
         const t0 = performance.now()

@@ -88,17 +88,21 @@ export function listedParts(text: string): Array<{ msn: number; part: number }> 
  * per part (`msn/index`; `msn/*` when hls.js loaded a whole segment). A string, so tsx does not
  * wrap it in helpers the page lacks. */
 export const PAGE_HOOK = `(function () {
-  var L = window.cjp2pParts = { learned: {}, loaded: {}, buffered: {} }
+  var L = window.cjp2pParts = { learned: {}, loaded: {}, buffered: {}, startup: {} }
+  // Start-up steps, in ms since navigation start (as the first frame's time is).
+  function first(step) { if (!(step in L.startup)) L.startup[step] = performance.now() }
   function key(frag, part) { return frag.sn + '/' + (part ? part.index : '*') }
   (function hook() {
     var p = window.cjp2pPlayer
     if (!p || !p.hls || !window.Hls) { setTimeout(hook, 10); return }
     var E = window.Hls.Events
+    first('hls.js started')
+    p.hls.on(E.MANIFEST_PARSED, function () { first('playlist parsed') })
     p.hls.on(E.LEVEL_LOADED, function (_e, d) {
       var now = Date.now()
       ;(d.details.partList || []).forEach(function (part) { var k = key(part.fragment, part); if (!(k in L.learned)) L.learned[k] = now })
     })
-    p.hls.on(E.FRAG_LOADED, function (_e, d) { var k = key(d.frag, d.part); if (!(k in L.loaded)) L.loaded[k] = Date.now() })
+    p.hls.on(E.FRAG_LOADED, function (_e, d) { if (d.frag.sn !== 'initSegment') first('media loaded'); var k = key(d.frag, d.part); if (!(k in L.loaded)) L.loaded[k] = Date.now() })
     p.hls.on(E.FRAG_BUFFERED, function (_e, d) { var k = key(d.frag, d.part); if (!(k in L.buffered)) L.buffered[k] = Date.now() })
   })()
 })()`
@@ -116,13 +120,15 @@ export const FRAME_PART = `function framePart(t) {
 }`
 
 export interface FramePart { msn: number; part: number; endsIn: number }
-export interface PageTimes { learned: Record<string, number>; loaded: Record<string, number>; buffered: Record<string, number> }
+export interface PageTimes { learned: Record<string, number>; loaded: Record<string, number>; buffered: Record<string, number>; startup: Record<string, number> }
+/** The start-up steps PAGE_HOOK times, in order (then the first frame). */
+export const STARTUP_STEPS = ['hls.js started', 'playlist parsed', 'media loaded'] as const
 export const TERMS = ['fill', 'ingest', 'mesh', 'answer', 'fetch', 'append', 'held'] as const
 export type Breakdown = Record<(typeof TERMS)[number], number>
 
 /** One sampled frame's latency split into TERMS (ms), or null when a step was not seen. */
 export function breakdown(frame: { clock: number; shownAt: number; part: FramePart | null }, atSource: Map<string, number>, atNode: Map<string, number>,
-  page: PageTimes): Breakdown | null {
+  page: Pick<PageTimes, 'learned' | 'loaded' | 'buffered'>): Breakdown | null {
   const p = frame.part
   if (!p) return null
   const k = KEY(p.msn, p.part)

@@ -23,7 +23,7 @@ import type { Page } from 'playwright-core'
 import { PNG } from 'pngjs'
 import { CHROMIUM, CHROMIUM_ARGS } from '../test/helpers/browser.ts'
 import { CLOCK_BIT_WIDTH, CLOCK_BITS, CLOCK_STRIP_HEIGHT, clockStripToEpoch, readClockStrip } from '../src/ingest/clock-strip.ts'
-import { FRAME_PART, ListingsWorker, PAGE_HOOK, TERMS, breakdown, listingDelays, type Breakdown, type FramePart, type PageTimes } from './latency-breakdown.ts'
+import { FRAME_PART, ListingsWorker, PAGE_HOOK, STARTUP_STEPS, TERMS, breakdown, listingDelays, type Breakdown, type FramePart, type PageTimes } from './latency-breakdown.ts'
 
 const REPO = resolve(import.meta.dirname, '..')
 const arg = (name: string, fallback: string): string => {
@@ -50,6 +50,8 @@ interface Row {
   hlsLatency: number[]; ffplay: string
   /** Low latency: where each sampled frame's latency went (latency-breakdown.ts). */
   terms: Breakdown[]
+  /** Page load to each start-up step, ms (latency-breakdown.ts STARTUP_STEPS). */
+  startup: Record<string, number>
 }
 /** Low latency: per relay hop, how much later than the source it listed each part (ms). */
 interface HopDelays { mode: string; hops: number; delays: number[]; verified: VerifiedDelay | null }
@@ -221,7 +223,9 @@ async function runMode(mode: string, browser: import('playwright-core').BrowserC
   await sleep(SETTLE_MS)
   const atSettle = await Promise.all(pages.map(state))
 
-  const rows: Row[] = WATCHED_HOPS.map((hops, i) => ({ mode, hops, samples: [], startupMs: startups[i], stallsAfter5s: 0, stallSecondsAfter5s: 0, jumps: 0, hlsLatency: [], ffplay: '', terms: [] }))
+  const rows: Row[] = WATCHED_HOPS.map((hops, i) => ({ mode, hops, samples: [], startupMs: startups[i], stallsAfter5s: 0, stallSecondsAfter5s: 0, jumps: 0, hlsLatency: [], ffplay: '', terms: [], startup: {} }))
+  const startupSteps = await Promise.all(pages.map((p) => p.evaluate(() => (window as unknown as { cjp2pParts?: PageTimes }).cjp2pParts?.startup ?? {})))
+  startupSteps.forEach((steps, i) => { rows[i].startup = steps })
   const every = (SECONDS * 1000) / SAMPLES
   const began = Date.now()
   for (let k = 0; k < SAMPLES; k++) {
@@ -264,11 +268,15 @@ function breakdownTable(rows: Row[], hopDelays: HopDelays[]): string {
     const m = TERMS.map((t) => median(r.terms.map((b) => b[t])))
     return [r.mode, r.hops === 0 ? 'source' : `${r.hops} relays out`, `${r.terms.length}/${r.samples.length}`, ...m.map((x) => x.toFixed(0)), m.reduce((a, b) => a + b, 0).toFixed(0)]
   })
+  const startHead = ['mode', 'page', ...STARTUP_STEPS.map((s) => `${s} ms`), 'first frame ms']
+  const startBody = split.map((r) => [r.mode, r.hops === 0 ? 'source' : `${r.hops} relays out`,
+    ...STARTUP_STEPS.map((s) => (r.startup[s] === undefined ? '-' : r.startup[s].toFixed(0))), r.startupMs === null ? '-' : r.startupMs.toFixed(0)])
   const hopHead = ['mode', 'node', 'parts', 'listed after the source p50 ms', 'p90 ms', 'max ms', 'chunk signed -> verified p50/p95/max ms', 'chunks by hops']
   const hopBody = hopDelays.map((h) => [h.mode, `relay ${h.hops}`, String(h.delays.length), median(h.delays).toFixed(0), quantile(h.delays, 0.9).toFixed(0),
     (h.delays.length ? Math.max(...h.delays) : NaN).toFixed(0), h.verified ? `${h.verified.p50.toFixed(0)}/${h.verified.p95.toFixed(0)}/${h.verified.max.toFixed(0)}` : '-',
     h.verified ? Object.entries(h.verified.hops).map(([k, v]) => `${k}:${v}`).join(' ') : '-'])
   return `where the latency goes (medians over the sampled frames; ${TERMS.join(', ')}: see scripts/latency-breakdown.ts)\n${align([head, ...body])}\n` +
+    `start-up: ms from page load to each step\n${align([startHead, ...startBody])}\n` +
     `each part listed at each relay of the chain (blocking reload answered) after the source listed it\n${align([hopHead, ...hopBody])}\n`
 }
 

@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { Proc, sleep } from './chaos-swarm.ts'
 import type { NatLab } from './nat-lab.ts'
-import type { NatStatus } from '../src/mesh/nat/nat-traversal.ts'
+import type { NodeStatus, StreamStatus } from '../src/metrics/node-status.ts'
 
 /** Every node listens on the same ports: each lab host is its own machine. */
 export const UDP_PORT = 24254
@@ -14,28 +14,14 @@ const HTTP_PORT = 24255
 
 export interface LabNode { host: string; role: 'source' | 'viewer'; proc: Proc }
 
-/** The parts of a node's /status.json the lab measurements read. */
-export interface StreamStatus {
-  role: 'source' | 'viewer'
-  startChunk: number
-  verifiedChunks: number
-  head: { chunks: number; segments: number; ended: boolean } | null
-  parents: (string | null)[]
-  fedTo: Record<string, number>
-  uploadedBytes: number
-  receivedBytes: number
-  bytesFromSource: number
-  bytesFromPeers: number
-  producedBytes: number
-  copiesUploaded: number
-}
-export interface NodeStatus { node: { udp: string }; peers: Array<{ addr: string; nat: string | null }>; streams: StreamStatus[]; nat: NatStatus }
+// What the lab reads of a node is the status contract every other reader uses.
+export type { NodeStatus, StreamStatus }
 
 export class NatSwarm {
   readonly nodes = new Map<string, LabNode>()
   id = ''
 
-  constructor(readonly lab: NatLab, readonly dir: string, readonly opts: { bitrate: string; logLevel?: string }) {}
+  constructor(readonly lab: NatLab, readonly dir: string, readonly opts: { bitrate: string; logLevel?: string; encrypt?: boolean }) {}
 
   /** The address other hosts are told for a node: a public node's own; for the source behind a
    * cone NAT, its router's public address and the port it binds, which a port-preserving NAT keeps
@@ -51,7 +37,7 @@ export class NatSwarm {
   private flags(host: string, role: LabNode['role'], peers: string[]): string[] {
     const port = role === 'source' || !this.lab.host(host).router ? UDP_PORT : 0
     return ['--port', String(port), '--http-port', String(HTTP_PORT), '--dir', join(this.dir, host), '--json',
-      '--log-level', this.opts.logLevel ?? 'warn', ...peers.flatMap((p) => ['--peer', p])]
+      '--log-level', this.opts.logLevel ?? 'warn', ...(this.opts.encrypt ? ['--encrypt'] : []), ...peers.flatMap((p) => ['--peer', p])]
   }
 
   /** Starts the source; `peers` are hosts it contacts itself (a friend's public node when it sits behind a NAT). */

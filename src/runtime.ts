@@ -70,14 +70,16 @@ export interface RuntimeOptions {
   saveState?: boolean
   /** Start again the transfers that were in progress when the node last stopped (`node`). */
   resumeTransfers?: boolean
+  /** Encrypt everything between us and other cjp2p-stream nodes (src/mesh/secure/); off by default. */
+  encrypt?: boolean
 }
 
 export class Runtime {
   readonly streams: StreamRegistry
   /** Observed addresses, NAT kind, introductions and keepalives (src/mesh/nat/). */
   readonly nat: NatTraversal
-  /** Encrypted sessions with our peers (src/mesh/secure/). */
-  readonly secure: SecureSessions
+  /** Encrypted sessions with our peers (src/mesh/secure/), with --encrypt. */
+  readonly secure: SecureSessions | null
   readonly logs = new Map<string, StreamLog>()
   http: RunningHttpServer | null = null
   /** Other nodes' HTTP endpoints whose status the dashboard may read (the demo sets these). */
@@ -119,7 +121,7 @@ export class Runtime {
       journal: opts.saveState === false ? undefined : this.state.journal,
     })
     this.nat = new NatTraversal({ node, key: nodeKey })
-    this.secure = new SecureSessions({ node, key: nodeKey })
+    this.secure = opts.encrypt ? new SecureSessions({ node, key: nodeKey }) : null
     // The relay fan-out gauge: how many peers this node fed in the last interval, over all streams.
     this.fanoutTimer = setInterval(() => {
       let fed = 0
@@ -170,7 +172,7 @@ export class Runtime {
       rt.state.restore()
       await node.start()
       rt.nat.start()
-      rt.secure.startTimer()
+      rt.secure?.startTimer()
       dht.start()
       rt.names.start()
       rt.state.start()
@@ -328,7 +330,7 @@ export class Runtime {
       playback: { ...this.playback, stallSeconds: Math.round(this.playback.stallSeconds * 1000) / 1000 },
       dashboardPeers: this.dashboardPeers,
       nat: this.nat.status(),
-      secure: { ...this.secure.counters },
+      secure: this.secure ? { ...this.secure.counters } : null,
       dht: {
         id: this.dht.id.toString('hex'), contacts: this.dht.table.size, providerKeys: this.dht.providers.keys, ...this.dht.counters,
         names: { shared: this.names.shared().length, words: this.names.keywords.words, ...this.names.counters },
@@ -347,7 +349,7 @@ export class Runtime {
     this.names.close()
     this.dht.close()
     this.nat.close()
-    this.secure.close()
+    this.secure?.close()
     await this.streams.close()
     await Promise.all([...this.logs.values()].map((l) => l.close().catch(() => {})))
     await this.http?.close()
@@ -363,7 +365,7 @@ function audienceStats(a: AudienceView): AudienceStats {
   return {
     viewers: a.viewers, byDepth: a.byDepth, onTime: a.chunks.onTime, late: a.chunks.late, missed: a.chunks.missed,
     delay: a.delay.map(([i, n]) => [DELAY_BUCKETS_MS[i], n]), stalls: a.stalls, stallSeconds: a.stallSeconds,
-    offload: a.offload, suspect: a.suspect, windowMs: a.windowMs,
+    offload: a.offload, suspect: a.suspect, windowMs: a.windowMs, nat: a.nat,
   }
 }
 

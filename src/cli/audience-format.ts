@@ -15,6 +15,7 @@ export function formatAudience(id: string, role: string, a: AudienceView): strin
     `  delay      p50 ${ms(a.delayMs.p50)}  p95 ${ms(a.delayMs.p95)}  p99 ${ms(a.delayMs.p99)}`,
     `  stalls     ${a.stalls} (${a.stallSeconds.toFixed(1)} s)`,
     `  traffic    up ${kbps(a.uploadBytesPerSecond)}  down ${kbps(a.downloadBytesPerSecond)}  offload ${pct(a.offload)}`,
+    `  nat        none ${a.nat.none}  cone ${a.nat.cone}  symmetric ${a.nat.symmetric}  unknown ${a.nat.unknown}`,
     `  versions   ${Object.entries(a.versions).map(([v, n]) => `${v}:${n}`).join('  ') || '-'}`,
   ]
   const tree = (kids: KidEntry[], indent: string): void => {

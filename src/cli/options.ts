@@ -26,6 +26,8 @@ export interface NodeFlags {
   dirGiven?: boolean
   /** `node --verified-only`: /content/<id> refuses bytes not yet verified. */
   verifiedOnly?: boolean
+  /** --encrypt: Noise sessions with our peers (src/mesh/secure/). */
+  encrypt?: boolean
 }
 
 export class UsageError extends CodedError<'ERR_USAGE'> {
@@ -82,6 +84,7 @@ export function nodeOptions(cmd: Command, defaults: { port?: number; httpPort?: 
     .addOption(new Option('--dir <folder>', 'data folder: files live in <dir>/shared').env('CJP2P_DIR').default(process.cwd(), 'the working directory'))
     .addOption(new Option('--log-level <level>', 'debug, info, warn or error').env('CJP2P_LOG_LEVEL').choices(['debug', 'info', 'warn', 'error']).default('info'))
     .addOption(new Option('--http-allowed-host <name>', 'a host name the HTTP endpoint answers to besides IP literals and localhost (repeatable)').env('CJP2P_HTTP_ALLOWED_HOSTS').argParser(collect).default([]))
+    .addOption(new Option('--encrypt', 'encrypt everything between this node and other cjp2p-stream nodes (Noise sessions; classic peers stay plain JSON)').env('CJP2P_ENCRYPT'))
     .addOption(new Option('--max-datagram <bytes>', 'largest datagram sent to our own peers that accept it (64 KiB is fine on loopback and LANs)').env('CJP2P_MAX_DATAGRAM').argParser(parseDatagram).default(5888))
 }
 
@@ -103,6 +106,7 @@ export function runtimeOptions(flags: NodeFlags, logger: Logger, extra: Partial<
     httpHost: flags.httpHost, peers: flags.peer, logger, maxDatagramBytes: flags.maxDatagram, httpAllowedHosts: flags.httpAllowedHost,
     anyPortIfTaken: { udp: flags.port === undefined, http: flags.httpPort === undefined },
     verifiedOnly: flags.verifiedOnly,
+    encrypt: flags.encrypt === true,
     // A folder the user named may hold keys; the working directory by default must not.
     nodeKeyFile: flags.dirGiven ? undefined : nodeKeyFileFor(flags.dir),
     ...extra,

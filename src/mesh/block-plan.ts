@@ -53,6 +53,25 @@ export class BlockPlan {
     return this.takeAt(i, max)
   }
 
+  /** Whether a reader has pointed the plan somewhere (its order then wins over rarest-first). */
+  get focused(): boolean { return this.focusAt >= 0 }
+
+  /** Like take(), restricted to blocks `ok` accepts within [start, end): the blocks a partial
+   * provider holds, or the rarest ones. Scans from the first missing block; the cursor is not moved
+   * past blocks `ok` refused (another peer may take them). */
+  takeWhere(max: number, ok: (i: number) => boolean, start = 0, end = this.count): { first: number; count: number } | undefined {
+    const stop = Math.min(end, this.count)
+    let i = Math.max(this.cursor, start)
+    while (i < stop && (this.have[i] === 1 || this.asked[i] > 0 || !ok(i))) i++
+    if (i >= stop) return undefined
+    let n = 0
+    while (n < max && i + n < stop && this.have[i + n] === 0 && this.asked[i + n] === 0 && ok(i + n)) {
+      this.asked[i + n]++
+      n++
+    }
+    return { first: i, count: n }
+  }
+
   private takeAt(i: number, max: number): { first: number; count: number } {
     let n = 0
     while (n < max && i + n < this.count && this.have[i + n] === 0 && this.asked[i + n] === 0) {

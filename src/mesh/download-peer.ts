@@ -14,6 +14,8 @@ export const MAX_SHORT_ANSWERS = 16
 /** Answers to requests sent this many later that overtake an unanswered one mark it lost: a peer's
  * answers come back nearly in order (its disk reads may swap a few), so this is a loss, not a delay. */
 export const REORDER_SEQS = 16
+/** How long a partial provider's map of held blocks is trusted before it is asked again. */
+export const HOLDINGS_FRESH_MS = 1000
 /** Longest rest for a peer that went silent before it is asked again. */
 const MAX_REST_MS = 30_000
 
@@ -102,8 +104,30 @@ export class DownloadPeer {
     return ++this.shortInRow >= MAX_SHORT_ANSWERS
   }
 
+  /** What a partial provider (a relay still downloading a `blake3/` file) said it holds: blocks
+   * `from + k` for each set bit k (LSB first), and when. Unset: assumed to hold the whole file. */
+  holds?: { from: number; bits: Buffer; at: number }
+
+  /** The holdings it last told us, while fresh: a relay keeps downloading, so an old map goes stale
+   * and the peer is asked again (its next hint carries a new map). */
+  holdings(now: number): { from: number; bits: Buffer } | undefined {
+    return this.holds && now - this.holds.at < HOLDINGS_FRESH_MS ? this.holds : undefined
+  }
+
+  /** Whether it holds block i, as far as we know (a peer with no fresh map: yes). */
+  mayHave(i: number, now: number): boolean {
+    const h = this.holdings(now)
+    return h === undefined || holdsBlock(h, i)
+  }
+
   /** Ranking for the endgame and for progress: delivered throughput per round trip. */
   score(): number {
     return (this.phase === 'supplier' ? 1e9 : 0) + this.win.cwnd * 1000 / Math.max(1, this.win.srttMs ?? 1000)
   }
+}
+
+/** Bit k (LSB first) of a have-map starting at block `from` says block from + k is held. */
+export function holdsBlock(h: { from: number; bits: Buffer }, i: number): boolean {
+  const k = i - h.from
+  return k >= 0 && k < h.bits.length * 8 && (h.bits[k >> 3] & (1 << (k & 7))) !== 0
 }

@@ -73,7 +73,7 @@ export class DownloadSession {
   private log: Logger
   private metrics: MetricsSink
   private peers = new Map<string, DownloadPeer>()
-  private requests = new RequestBook(() => this.plan)
+  private requests = new RequestBook(() => this.plan, (now) => this.partialPeers(now))
   /** Cap on blocks per request to a peer of ours (opts.ourRangeBytes); each request is also sized to
    * fit that peer's datagram limit. */
   private ourRangeBlocks: number
@@ -81,7 +81,7 @@ export class DownloadSession {
   private plan?: BlockPlan
   private size?: number
   private resumed = 0
-  private stats: TransferStats = { requests: 0, timeouts: 0, overtaken: 0, duplicates: 0, rejected: 0, cancelled: 0 }
+  private stats: TransferStats = { requests: 0, timeouts: 0, overtaken: 0, duplicates: 0, rejected: 0, cancelled: 0, lacked: 0 }
   /** Slot + 1 of the peer each block came from (0: resumed or not yet), when init.blameBlocks. */
   private senders?: Uint8Array
   private slots: DownloadPeer[] = []
@@ -124,6 +124,7 @@ export class DownloadSession {
       },
       suppliers: () => this.suppliers(),
       focus: (offset) => this.focus(offset),
+      holdings: (from, bits, addr) => this.holdings(from, bits, addr),
     })
     if (dl.size !== null) this.adopt(dl.size)
   }
@@ -177,6 +178,31 @@ export class DownloadSession {
     if (this.focusBlock !== undefined) this.plan.focus(this.focusBlock)
     if (this.timer) for (const p of this.peers.values()) this.pump(p)
     return true
+  }
+
+  /** A partial provider told us what it holds: its requests for blocks it lacks are withdrawn at
+   * once (it answered them with hints; waiting for their timeouts would idle its window), and it is
+   * asked only for what it holds while the map is fresh. */
+  private holdings(from: number, bits: Buffer, addr: string): void {
+    const peer = this.peers.get(addr)
+    if (this.done || !peer || peer.phase === 'dropped') return
+    const now = this.node.timers.now()
+    peer.holds = { from, bits, at: now }
+    for (const r of this.requests.ofPeer(peer)) {
+      let all = true
+      for (let k = r.first; k < r.first + r.count && all; k++) all = peer.mayHave(k, now)
+      if (all) continue
+      this.requests.release(r, false)
+      peer.win.cancelled()
+      this.stats.lacked++
+    }
+    this.pumpSoon(peer)
+  }
+
+  private partialPeers(now: number): DownloadPeer[] {
+    const out: DownloadPeer[] = []
+    for (const p of this.peers.values()) if (p.phase !== 'dropped' && p.holdings(now)) out.push(p)
+    return out
   }
 
   /** Gateway hook: the next requests go to the block holding `offset` and onward. */
@@ -247,17 +273,9 @@ export class DownloadSession {
     this.toPump.add(peer)
   }
 
-  /** Withdraws other peers' requests whose blocks are all had now that block `i` came from `from`. */
+  /** Withdraws other suppliers' copies of block `i`, which just came from `from`. */
   private cancelCopies(i: number, from: DownloadPeer): void {
-    const plan = this.plan!
-    for (const r of this.requests.covering(i)) {
-      // Only a supplier's: a probe to a peer yet to answer stays, as re-asking it would write again
-      // to an address whose proof of life may be on its way (see adopt()).
-      if (r.peer === from || r.peer.phase !== 'supplier') continue
-      let all = true
-      for (let k = r.first; k < r.first + r.count && all; k++) all = plan.isHad(k)
-      if (!all) continue
-      this.requests.release(r, false)
+    for (const r of this.requests.withdrawCopies(i, from)) {
       r.peer.win.cancelled()
       this.stats.cancelled++
       this.pumpSoon(r.peer)
@@ -329,7 +347,9 @@ export class DownloadSession {
    * oldest outstanding requests to others). */
   private pump(peer: DownloadPeer): void {
     const info = this.node.peers.get(peer.addr)
-    if (info?.speaksStreams === true) { this.sendBatch(peer, MAX_BATCH, Math.min(this.ourRangeBlocks, dataBytesFitting(this.node.datagramLimit(info)) / BLOCK_SIZE)); return }
+    // A peer of ours is asked for ranges, but no longer than its answers have shown it gives (a node
+    // that does not know we speak the extension answers one block per request).
+    if (info?.speaksStreams === true) { this.sendBatch(peer, MAX_BATCH, Math.min(peer.answerRun ?? Infinity, this.ourRangeBlocks, dataBytesFitting(this.node.datagramLimit(info)) / BLOCK_SIZE)); return }
     // A classic peer is asked for as much as one answer datagram of the path carries (the Rust node
     // serves up to 40 KiB, the Ruby client what is asked) until an answer shows it gives less.
     const path = this.node.pathLimit(peer.addr)

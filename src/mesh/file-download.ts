@@ -66,6 +66,8 @@ export interface TransferStats {
   rejected: number
   /** Endgame copies withdrawn because the block came from another peer first. */
   cancelled: number
+  /** Requests withdrawn because a partial provider's map showed it lacks their blocks. */
+  lacked: number
 }
 
 /** Attempts at a `blake3/` id's tree: each failed check charges the senders of the bad blocks and
@@ -79,7 +81,7 @@ export async function download(node: CjNode, store: FileStore, id: string, opts:
   if (opts.signal?.aborted) throw new TransferError('ERR_ABORTED', 'download aborted', { cause: opts.signal.reason })
   const have = await store.stat(id)
   if (have) {
-    const stats = { requests: 0, timeouts: 0, overtaken: 0, duplicates: 0, rejected: 0, cancelled: 0 }
+    const stats = { requests: 0, timeouts: 0, overtaken: 0, duplicates: 0, rejected: 0, cancelled: 0, lacked: 0 }
     return { id, size: have.size, fetchedBytes: 0, fetchedBlocks: 0, resumedBlocks: Math.ceil(have.size / BLOCK_SIZE), durationMs: 0, suppliers: [], stats }
   }
   const verifier = isBlake3ContentId(id) ? treeVerifier(await storedTree(store, id) ?? await fetchTree(node, store, id, opts)) : undefined

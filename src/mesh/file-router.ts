@@ -19,6 +19,8 @@ export interface DownloadSink {
   suppliers(): string[]
   /** A reader wants the bytes from `offset` first (the HTTP gateway after a player's seek). */
   focus?(offset: number): void
+  /** A partial provider's map of the blocks it holds (IHaveChunks for a file id). */
+  holdings?(from: number, bits: Buffer, addr: string): void
 }
 
 /** Who is known to hold a file: peers that delivered verified copies or blocks to us. Oldest id evicted first. */
@@ -50,6 +52,7 @@ export class FileRouter {
   private constructor(node: CjNode) {
     node.handle('Content', (m, ctx) => this.downloads.get(m.id)?.content(m, ctx.from))
     node.handle('MaybeTheyHaveSome', (m, ctx) => this.downloads.get(m.id)?.hints(m.peers, ctx.from))
+    node.handle('IHaveChunks', (m, ctx) => this.downloads.get(m.id)?.holdings?.(m.from, m.bits, ctx.from))
   }
 
   /** The node's router, attached on first use. */

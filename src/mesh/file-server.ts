@@ -6,7 +6,7 @@
 // still downloading, or do not have, gets `MaybeTheyHaveSome` with peers known to hold it, or nothing.
 import type { CjNode, Ctx } from './node.ts'
 import type { MessageOf } from './messages.ts'
-import { BLOCK_SIZE, MAX_PEERS_PER_LIST, MAX_REQUEST_LENGTH, encodedSize } from './messages.ts'
+import { BLOCK_SIZE, MAX_HAVE_BITMAP_BYTES, MAX_PEERS_PER_LIST, MAX_REQUEST_LENGTH, encodedSize } from './messages.ts'
 import { FileRouter } from './file-router.ts'
 import { SharedFileReader } from './shared-file-reader.ts'
 import { isBlake3ContentId, isServableId } from '../store/file-store.ts'
@@ -35,6 +35,8 @@ export interface FileServerCounters {
   hinted: number
   /** Answers from the verified blocks of a `blake3/` file still downloading here. */
   relayed: number
+  /** Maps of the blocks held (IHaveChunks) sent with hints for a `blake3/` file still downloading. */
+  haveMaps: number
   ignored: number
   unknown: number
   /** Requests whose id was a path (`..`, `/`, `\\`, NUL): never looked up, charged to the sender. */
@@ -42,7 +44,7 @@ export interface FileServerCounters {
 }
 
 export class FileServer {
-  readonly counters: FileServerCounters = { requests: 0, served: 0, bytesServed: 0, hinted: 0, relayed: 0, ignored: 0, unknown: 0, pathTricks: 0 }
+  readonly counters: FileServerCounters = { requests: 0, served: 0, bytesServed: 0, hinted: 0, relayed: 0, haveMaps: 0, ignored: 0, unknown: 0, pathTricks: 0 }
   private node: CjNode
   private router: FileRouter
   private files: SharedFileReader
@@ -91,7 +93,16 @@ export class FileServer {
     const size = dl?.size
     const data = dl && size !== null && size !== undefined && m.offset < size ? await dl.readHeld(m.offset, Math.min(m.length, Math.max(max, 1))) : undefined
     if (this.closed) return
-    if (!data || data.length === 0 || size === null || size === undefined) { this.hint(m.id, ctx); return }
+    if (!data || data.length === 0 || size === null || size === undefined) {
+      // What we hold from the asker's block on, so it asks us only for that (and others for the rest).
+      if (dl && size !== null && size !== undefined && ctx.verified) {
+        const from = Math.floor(m.offset / BLOCK_SIZE)
+        ctx.reply({ type: 'IHaveChunks', id: m.id, from, bits: dl.heldBits(from, MAX_HAVE_BITMAP_BYTES * 8) }, 'file', 'relay')
+        this.counters.haveMaps++
+      }
+      this.hint(m.id, ctx)
+      return
+    }
     this.counters.served++
     this.counters.relayed++
     const part = data.subarray(0, Math.min(data.length, max))

@@ -13,8 +13,9 @@ import {
 import { MAX_NAME_CHARS } from '../store/file-names.ts'
 
 export { DEFAULT_UDP_PORT, DEFAULT_HTTP_PORT } from './default-ports.ts'
-/** Data moves in 4096-byte blocks; clients count a block only if it is this long or ends at eof. */
-export const BLOCK_SIZE = 4096
+/** Data moves in 4096-byte blocks; clients count a block only if it is this long or ends at eof.
+ * (Defined with the chunk size, in the store, once.) */
+export { BLOCK_SIZE } from '../store/stream-types.ts'
 /** Servers clamp a request's length to this, as the reference node does. */
 export const MAX_REQUEST_LENGTH = 0xa000
 /** The largest UDP payload; anything claiming more is not a datagram we could have received. */
@@ -258,13 +259,7 @@ const decoders: { [T in MessageType]: (body: unknown) => Omit<MessageOf<T>, 'typ
   ReturnedMessage: (b) => { const value = opaque(b); return value === undefined ? undefined : { value } },
   PleaseSendContent: (b) =>
     isObj(b) && isId(b.id) && isUint(b.offset) && isUint(b.length) ? { id: b.id, offset: b.offset, length: b.length } : undefined,
-  Content: (b) => {
-    if (!isObj(b) || !isId(b.id) || !isUint(b.offset)) return undefined
-    const data = decodeB64(b.base64, 4 * Math.ceil(MAX_REQUEST_LENGTH / 3))
-    if (!data || (b.eof !== undefined && !isUint(b.eof))) return undefined
-    const hops = isUint(b.hops) && b.hops < 256 ? b.hops : undefined
-    return { id: b.id, offset: b.offset, data, eof: b.eof as number | undefined, hops, ...(b.repaired === true ? { repaired: true } : {}) }
-  },
+  Content: (b) => contentBody(b, isObj(b) ? decodeB64(b.base64, 4 * Math.ceil(MAX_REQUEST_LENGTH / 3)) : undefined),
   MaybeTheyHaveSome: (b) => {
     if (!isObj(b) || !isId(b.id)) return undefined
     const peers = peerList(b.peers)
@@ -373,10 +368,58 @@ const decoders: { [T in MessageType]: (body: unknown) => Omit<MessageOf<T>, 'typ
   PleaseProveYourKey: (b) => (isObj(b) && typeof b.nonce === 'string' && NONCE.test(b.nonce) ? { nonce: b.nonce } : undefined),
 }
 
+function fromTail(b: Obj, tail: { buf: Buffer; at: number }): Omit<MessageOf<'Content'>, 'type'> | undefined {
+  if (!isUint(b.bytes) || b.bytes > MAX_REQUEST_LENGTH || tail.at + b.bytes > tail.buf.length) return undefined
+  const data = tail.buf.subarray(tail.at, tail.at + b.bytes)
+  tail.at += b.bytes
+  return contentBody(b, data)
+}
+
+/** A Content body with its bytes (from base64, or from a binary tail). */
+function contentBody(b: unknown, data: Buffer | undefined): Omit<MessageOf<'Content'>, 'type'> | undefined {
+  if (!isObj(b) || !isId(b.id) || !isUint(b.offset) || !data || (b.eof !== undefined && !isUint(b.eof))) return undefined
+  const hops = isUint(b.hops) && b.hops < 256 ? b.hops : undefined
+  return { id: b.id, offset: b.offset, data, eof: b.eof as number | undefined, hops, ...(b.repaired === true ? { repaired: true } : {}) }
+}
+
+// Inside a sealed frame (src/mesh/secure/) a datagram may carry its Content bytes raw, after the
+// JSON, instead of as base64 in it (a third less to send, and no base64 work): byte 0 BINARY_TAIL
+// (never the first byte of JSON), bytes 1-4 the JSON's length (big-endian), the JSON array, in
+// which each such Content has `"bytes": n` in place of `base64`, then those Contents' bytes in
+// their order. Only ever inside a sealed frame: classic peers never see it.
+export const BINARY_TAIL = 0x01
+
+/** One Content message as the JSON of a binary-tail datagram (its bytes go in the tail). */
+export function contentHeadJson(m: MessageOf<'Content'>): string {
+  const body: Record<string, unknown> = { id: m.id, offset: m.offset, bytes: m.data.length }
+  if (m.eof !== undefined) body.eof = m.eof
+  if (m.hops !== undefined) body.hops = m.hops
+  if (m.repaired) body.repaired = true
+  return JSON.stringify({ Content: body })
+}
+
+export function encodeBinaryTail(json: string[], tail: Buffer[]): Buffer {
+  const text = Buffer.from('[' + json.join(',') + ']')
+  const head = Buffer.alloc(5)
+  head[0] = BINARY_TAIL
+  head.writeUInt32BE(text.length, 1)
+  return Buffer.concat([head, text, ...tail])
+}
+
+/** A sealed frame's plaintext: a plain JSON datagram or one with a binary tail. */
+export function decodeOpened(buf: Buffer): DecodeResult {
+  if (buf[0] !== BINARY_TAIL) return decodeDatagram(buf)
+  if (buf.length < 5) return { ok: false, reason: 'not_json' }
+  const n = buf.readUInt32BE(1)
+  if (5 + n > buf.length) return { ok: false, reason: 'not_json' }
+  return decodeDatagram(buf.subarray(5, 5 + n), { buf: buf.subarray(5 + n), at: 0 })
+}
+
 const fatal = new TextDecoder('utf-8', { fatal: true })
 
 /** Decodes one datagram. Never throws, whatever the bytes. */
-export function decodeDatagram(buf: Uint8Array): DecodeResult {
+/** `tail`: the binary tail of an opened sealed frame (decodeOpened), where Contents' bytes are. */
+export function decodeDatagram(buf: Uint8Array, tail?: { buf: Buffer; at: number }): DecodeResult {
   if (buf.length > MAX_DATAGRAM_BYTES) return { ok: false, reason: 'oversize' }
   let text: string
   try { text = fatal.decode(buf) } catch { return { ok: false, reason: 'not_utf8' } }
@@ -392,7 +435,8 @@ export function decodeDatagram(buf: Uint8Array): DecodeResult {
     if (keys.length !== 1) { bad++; continue }
     const type = keys[0]
     if (!Object.hasOwn(decoders, type)) { unknown++; continue }
-    const body = decoders[type as MessageType]((entry as Obj)[type])
+    const raw = (entry as Obj)[type]
+    const body = tail && type === 'Content' && isObj(raw) && raw.bytes !== undefined ? fromTail(raw, tail) : decoders[type as MessageType](raw)
     if (body === undefined) { bad++; continue }
     messages.push({ type, ...body } as Message)
   }
@@ -435,15 +479,16 @@ export function encodeDatagram(messages: Message[]): Buffer {
   return Buffer.from(JSON.stringify(messages.map(encodeMessage)))
 }
 
-/** Content messages as JSON, with their byte length, once per message object. A chunk pushed to
- * every child of a stripe is the same messages for each child, and encoding its blocks as base64
- * for each was the largest cost of a relay (and of the simulator). A Content message is never
- * changed once made (other messages may be: the DHT trims a reply until it fits). */
+/** Content messages (and the chunk records pushed with them) as JSON, with their byte length,
+ * once per message object. A chunk pushed to every child of a stripe is the same messages for each
+ * child, and encoding its blocks as base64 for each was the largest cost of a relay (and of the
+ * simulator). Neither is ever changed once made (other messages may be: the DHT trims a reply
+ * until it fits). */
 const contentJson = new WeakMap<Message, { json: string; bytes: number }>()
 
 /** One message as the JSON text it travels as, and that text's length in bytes. */
 export function messageJson(m: Message): { json: string; bytes: number } {
-  if (m.type !== 'Content') {
+  if (m.type !== 'Content' && m.type !== 'HereAreChunkHashes') {
     const json = JSON.stringify(encodeMessage(m))
     return { json, bytes: Buffer.byteLength(json) }
   }

@@ -10,7 +10,7 @@ import { createHmac, randomBytes } from 'node:crypto'
 import { EventEmitter } from 'node:events'
 import { lookup } from 'node:dns/promises'
 import type { DecodeResult, Json, Message, MessageOf, MessageType, NatKind } from './messages.ts'
-import { MAX_DATAGRAM_BYTES, MAX_PEERS_PER_LIST, OUR_EXTENSION, STREAM_EXTENSION, decodeDatagram, encodeMessage, encodedSize, isAddress, messageBytes, messageJson } from './messages.ts'
+import { MAX_DATAGRAM_BYTES, MAX_PEERS_PER_LIST, OUR_EXTENSION, STREAM_EXTENSION, contentHeadJson, decodeDatagram, decodeOpened, encodeBinaryTail, encodeMessage, encodedSize, isAddress, messageBytes, messageJson } from './messages.ts'
 import type { Transport } from './transport.ts'
 import { formatAddress, parseAddress } from './transport.ts'
 import type { Peer } from './peers.ts'
@@ -63,6 +63,7 @@ export interface Ctx {
 /** What src/mesh/secure/ lends the node (CjNode.sealer). */
 export interface Sealer {
   seal(to: string, buf: Buffer): Buffer
+  sealsTo(to: string): boolean
   open(from: string, buf: Buffer): Buffer | 'bad_seal' | 'unknown_session'
   plainAllowed(from: string, messages: Message[]): boolean
 }
@@ -315,9 +316,14 @@ export class CjNode extends EventEmitter {
         bytes = partBytes
         this.transport.sendDecoded([...prefix.messages, ...kinds.map((o) => o.m)], bytes, to)
       } else {
-        const plain = Buffer.from('[' + [...prefix.json, ...parts].join(',') + ']')
         // A handshake travels plain: the peer may have lost the session it would be sealed with.
-        const buf = this.sealer && !kinds.some((o) => o.m.type === 'LetUsEncrypt') ? this.sealer.seal(to, plain) : plain
+        const sealing = this.sealer !== null && this.sealer.sealsTo(to) && !kinds.some((o) => o.m.type === 'LetUsEncrypt')
+        // Sealed, chunks travel as bytes after the JSON, not as base64 in it (messages.ts BINARY_TAIL).
+        const plain = sealing && kinds.some((o) => o.m.type === 'Content')
+          ? encodeBinaryTail([...prefix.json, ...kinds.map((o, i) => (o.m.type === 'Content' ? contentHeadJson(o.m) : parts[i]))],
+            kinds.flatMap((o) => (o.m.type === 'Content' ? [o.m.data] : [])))
+          : Buffer.from('[' + [...prefix.json, ...parts].join(',') + ']')
+        const buf = sealing ? this.sealer!.seal(to, plain) : plain
         this.transport.send(buf, to)
         bytes = buf.length
       }
@@ -392,7 +398,7 @@ export class CjNode extends EventEmitter {
     }
     const r = this.sealer.open(from, buf)
     if (r === 'bad_seal') this.penalise(from, 'bad_seal')
-    return typeof r === 'string' ? { ok: false, reason: r } : decodeDatagram(r)
+    return typeof r === 'string' ? { ok: false, reason: r } : decodeOpened(r)
   }
 
   /** The socket handler. Nothing a stranger sends can throw past this function. */

@@ -40,6 +40,11 @@ export const REPAIR_GRACE_MS = 120
 export const REPAIR_WINDOW = 8
 /** A pull request unanswered for this long (or 4 RTT, whichever is more) is retried elsewhere. */
 export const REPAIR_TIMEOUT_MS = 400
+/** A pull answered "I do not have it" is asked of the next holder after this long, not on the next
+ * tick: a viewer whose holders all lacked a chunk re-asked it every 50 ms, on every missing chunk,
+ * which filled a weak uplink with requests and burnt the tries before the source in a few hundred
+ * ms (issue 12: the source's "asked five times" rule was half its upload with uneven uplinks). */
+export const REFUSED_RETRY_MS = 150
 /** Pulls of an urgent chunk that other holders failed before the source is asked. */
 export const TRIES_BEFORE_SOURCE = 6
 /** After the source points us elsewhere (over its budget), we ask it for nothing but urgent live
@@ -53,13 +58,6 @@ export const URGENT_MS = 1500
  * where it starts playing), so a joiner does not pull its first segments from the source. Capped:
  * one subscription must not make a parent send more than a few seconds of stream. */
 export const CATCHUP_CHUNKS = 48
-/** The source catches a new child up only on chunks it published this recently (issue 12's join
- * storms): those may exist nowhere else (a vanished child's stripe stops at the source until its
- * grandchildren rejoin, MISSED_PUSH_MS plus a round trip, PARENT_TIMEOUT_MS at worst). Older ones
- * are a joiner's start-up buffer: every push-down at the source during a join wave sent the
- * newcomer three seconds of its stripe, about a sixth of a copy per 30 s at 200 viewers; the
- * newcomer pulls them from holders instead (never urgent for the source: MissingChunk.backfill). */
-export const SOURCE_CATCHUP_MS = 2000
 /** The source answers pulls with data while its upload stays within one copy plus its repair
  * budget plus this burst (about 2 s of a 2 Mb/s stream); beyond that it points to peers. */
 export const SOURCE_BURST_BYTES = 512 * 1024
@@ -182,7 +180,17 @@ export function decideChild(s: ParentState, req: ChildRequest, otherHolders: str
     // Children that are interior in this stripe have room for grandchildren; try them first.
     const mine = [...kids].filter((a) => a !== req.from)
     const ordered = [...mine.filter(interior), ...mine.filter((a) => !interior(a))]
-    const rest = (typeof otherHolders === 'function' ? otherHolders() : otherHolders).filter((a) => a !== req.from && !all.has(a) && a !== s.self && !behindSymmetric(a))
+    const others = typeof otherHolders === 'function' ? otherHolders() : otherHolders
+    const usable = (a: string) => a !== req.from && !all.has(a) && a !== s.self && !behindSymmetric(a)
+    if (!behindSymmetric(req.from)) {
+      // The list below, cut at eight as it is told, without walking every holder (the source
+      // refuses nearly every subscription, each with this walk).
+      const out = ordered.slice(0, 8)
+      for (const a of others) { if (out.length >= 8) break; if (interiorStripe(a) === req.stripe && usable(a)) out.push(a) }
+      for (const a of others) { if (out.length >= 8) break; if (interiorStripe(a) !== req.stripe && usable(a)) out.push(a) }
+      return { accept: false as const, tryInstead: out }
+    }
+    const rest = others.filter(usable)
     const list = [...ordered, ...rest.filter((a) => interiorStripe(a) === req.stripe), ...rest.filter((a) => interiorStripe(a) !== req.stripe)]
     // A peer behind a symmetric NAT can reach only peers without a NAT: those first.
     const open = behindSymmetric(req.from) ? list.filter((a) => s.natOf?.(a) === 'none') : []
@@ -236,13 +244,15 @@ export interface RepairState {
   now: number
   missing: MissingChunk[]
   /** Chunks already requested, with when and from whom. */
-  inFlight: ReadonlyMap<number, { peer: string; at: number; tries: number }>
+  inFlight: ReadonlyMap<number, { peer: string; at: number; tries: number; retryAt?: number }>
   /** Who might have chunk n, best first (stripe parent, other parents, peers that said so). */
   holders: (n: number) => string[]
   source: string | undefined
   /** Bytes the source's repair budget still allows. */
   sourceBudgetChunks: number
   rttMs: (peer: string) => number
+  /** At most this many requests this pass (a capped uplink's share for requests; none: no limit). */
+  maxRequests?: number
 }
 export interface RepairRequest { n: number; peer: string }
 
@@ -250,9 +260,10 @@ export interface RepairRequest { n: number; peer: string }
  * window, retries moved to another holder, the source only within its budget. */
 export function planRepairs(s: RepairState): RepairRequest[] {
   const perPeer = new Map<string, number>()
-  // Only requests still within their timeout occupy a peer's window; expired ones are retried below.
+  // Only requests still within their timeout occupy a peer's window (a refused one does not: that
+  // peer said no); expired ones are retried below.
   for (const f of s.inFlight.values()) {
-    if (s.now - f.at < Math.max(REPAIR_TIMEOUT_MS, 4 * s.rttMs(f.peer))) perPeer.set(f.peer, (perPeer.get(f.peer) ?? 0) + 1)
+    if (f.retryAt === undefined && s.now - f.at < Math.max(REPAIR_TIMEOUT_MS, 4 * s.rttMs(f.peer))) perPeer.set(f.peer, (perPeer.get(f.peer) ?? 0) + 1)
   }
   const out: RepairRequest[] = []
   let sourceLeft = s.sourceBudgetChunks
@@ -260,9 +271,11 @@ export function planRepairs(s: RepairState): RepairRequest[] {
   for (const m of ordered) {
     const flight = s.inFlight.get(m.n)
     const holders = s.holders(m.n)
+    if (out.length >= (s.maxRequests ?? Infinity)) break
     if (flight) {
-      const timeout = Math.max(REPAIR_TIMEOUT_MS, 4 * s.rttMs(flight.peer))
-      if (s.now - flight.at < timeout) continue
+      // A refused request waits its own retry time; others their timeout.
+      const due = flight.retryAt ?? flight.at + Math.max(REPAIR_TIMEOUT_MS, 4 * s.rttMs(flight.peer))
+      if (s.now < due) continue
     } else if (s.now - m.knownSince < REPAIR_GRACE_MS + 2 * Math.min(...holders.map(s.rttMs), 50)) {
       continue
     }

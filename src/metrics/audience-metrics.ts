@@ -21,6 +21,7 @@ export class AudienceMetrics {
   private readonly offload: Gauge
   private readonly suspect: Gauge
   private readonly window: Gauge
+  private readonly nat: Gauge<'nat'>
 
   constructor(registry: Registry) {
     const registers = [registry]
@@ -32,6 +33,7 @@ export class AudienceMetrics {
     this.stallSeconds = new Gauge({ name: 'cjp2p_audience_stall_seconds', help: 'Seconds of those stalls', registers })
     this.offload = new Gauge({ name: 'cjp2p_audience_offload_ratio', help: 'Share of the bytes viewers received that came from other viewers, not the source', registers })
     this.suspect = new Gauge({ name: 'cjp2p_audience_suspect_viewers', help: 'Viewers whose telemetry had to be capped on its way up (liars or broken nodes)', registers })
+    this.nat = new Gauge({ name: 'cjp2p_audience_viewers_by_nat', help: 'Viewers by the NAT they classified themselves behind (none, cone, symmetric; unknown: not classified yet)', labelNames: ['nat'] as const, registers })
     this.window = new Gauge({ name: 'cjp2p_audience_window_seconds', help: 'The window the audience figures cover', registers })
   }
 
@@ -48,6 +50,7 @@ export class AudienceMetrics {
     if (a.offload !== null) this.offload.set(a.offload)
     this.suspect.set(a.suspect)
     this.window.set(a.windowMs / 1000)
+    for (const [nat, n] of Object.entries(a.nat)) this.nat.set({ nat }, n)
   }
 }
 

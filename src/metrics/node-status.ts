@@ -44,7 +44,7 @@ export interface NodeStatus {
   /** Our NAT as peers see us, and the introductions, keepalives and key proofs (src/mesh/nat/). */
   nat: NatStatus
   /** Encrypted sessions with our peers: handshakes, sealed and opened datagrams, refusals. */
-  secure: SecureCounters
+  secure: SecureCounters | null
   dht: {
     id: string; contacts: number; providerKeys: number
     queries: number; answers: number; timeouts: number; announcesSent: number; announces: Partial<Record<AnnounceVerdict | 'unverified', number>>

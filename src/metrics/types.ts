@@ -43,6 +43,8 @@ export interface AudienceStats {
   offload: number | null
   suspect: number
   windowMs: number
+  /** Viewers by the NAT they classified themselves behind. */
+  nat: { none: number; cone: number; symmetric: number; unknown: number }
 }
 
 export interface MetricsSink {

@@ -5,7 +5,8 @@
 // `npm run simulate -- --audience` both run this.
 import type { LinkModel } from '../mesh/link.ts'
 import type { Message } from '../mesh/messages.ts'
-import { EPOCH, SEGMENT_MS, VirtualSwarm, type SwarmMember } from './virtual-swarm.ts'
+import { EPOCH, VirtualSwarm, type SwarmMember } from './virtual-swarm.ts'
+import { LEAD_MS } from './simulation.ts'
 import type { AudienceView } from '../mesh/telemetry/audience-view.ts'
 import { WINDOW_MS } from '../mesh/telemetry/audience-summary.ts'
 
@@ -25,7 +26,9 @@ export interface AudienceRunOptions {
   liars?: { count: number; lie: (audience: Record<string, unknown>) => Record<string, unknown> }
 }
 
-export interface CountReading { present: number; counted: number; error: number }
+/** `attached`: present viewers whose chain of stripe-0 parents reaches the source, the audience
+ * the report tree can see (the rest wait for the tree to take them back, uncounted). */
+export interface CountReading { present: number; counted: number; error: number; attached: number }
 export interface AudienceRunResult {
   joined: CountReading
   afterLeave: CountReading
@@ -37,8 +40,6 @@ export interface AudienceRunResult {
   view: AudienceView
   liars: string[]
 }
-
-const LEAD_MS = 4 * SEGMENT_MS
 
 export async function audienceRun(o: AudienceRunOptions): Promise<AudienceRunResult> {
   const sim = await VirtualSwarm.create({ seed: o.seed, bitrateBps: o.bitrateBps, link: o.link, verifyOncePerProcess: true, handover: true })
@@ -58,7 +59,7 @@ export async function audienceRun(o: AudienceRunOptions): Promise<AudienceRunRes
   try {
     const joinedAt = t0 + o.joinSpreadMs + o.settleMs
     await sim.run(joinedAt)
-    const joined = reading(present.length, sim.swarm(sim.source).audienceView().viewers)
+    const joined = reading(sim, present)
     // The delays and the cost are read in the steady state: the merged window lags the exact one by
     // the time summaries take to climb, and the join wave's catch-up delays must have left both.
     const before = telemetryCost(sim, present)
@@ -78,7 +79,7 @@ export async function audienceRun(o: AudienceRunOptions): Promise<AudienceRunRes
       void sim.leave(present.splice(j, 1)[0])
     }
     await sim.runFor(o.settleMs)
-    const afterLeave = reading(present.length, sim.swarm(sim.source).audienceView().viewers)
+    const afterLeave = reading(sim, present)
     const { perNode: _, ...costFigures } = cost
     return { joined, afterLeave, p95: { trueMs: p95, mergedMs: merged, error: p95 > 0 ? Math.abs(merged - p95) / p95 : 0, trueP99Ms: p99 }, cost: costFigures, view, liars, liarSubtrees }
   } finally {
@@ -86,8 +87,19 @@ export async function audienceRun(o: AudienceRunOptions): Promise<AudienceRunRes
   }
 }
 
-function reading(present: number, counted: number): CountReading {
-  return { present, counted, error: present > 0 ? Math.abs(counted - present) / present : 0 }
+function reading(sim: VirtualSwarm, members: SwarmMember[]): CountReading {
+  const present = members.length
+  const counted = sim.swarm(sim.source).audienceView().viewers
+  const parentOf = new Map(members.map((m) => [m.node.address, sim.swarm(m).status().parents[0]]))
+  const attached = members.filter((m) => {
+    let at: string | null | undefined = m.node.address
+    for (let hops = 0; hops <= present && at; hops++) {
+      at = parentOf.get(at)
+      if (at === sim.source.node.address) return true
+    }
+    return false
+  }).length
+  return { present, counted, error: present > 0 ? Math.abs(counted - present) / present : 0, attached }
 }
 
 /** Percentile `p` of every chunk delay at every present viewer over the last WINDOW_MS, exactly. */

@@ -19,6 +19,7 @@ import type { RecordVerifier } from '../store/record-verifier.ts'
 import { StreamLog } from '../store/stream-log.ts'
 import type { StreamStorage } from '../store/stream-log-load.ts'
 import { VirtualTimers, seededRandom } from '../util/timers.ts'
+import type { Logger } from '../util/logger.ts'
 import { SharedVerifier } from './shared-verifier.ts'
 
 /** As the bench: one-second segments. */
@@ -99,14 +100,14 @@ export class VirtualSwarm {
 
   /** A new viewer; by default it knows only the source's address, as in the bench, and has the
    * swarm's upload capacity. */
-  async join(bootstrap: string[] = [this.source.node.address], opts: { uploadCapacity?: number; wrap?: (t: Transport) => Transport; maxPeers?: number; heardOnly?: boolean; transport?: Transport } = {}): Promise<SwarmMember> {
+  async join(bootstrap: string[] = [this.source.node.address], opts: { uploadCapacity?: number; wrap?: (t: Transport) => Transport; maxPeers?: number; heardOnly?: boolean; transport?: Transport; logger?: Logger } = {}): Promise<SwarmMember> {
     const slot = this.nextSlot++
     const tally = new WireTally()
     // `transport`: the viewer sits behind something (an in-process NAT router: test/helpers/memory-nat.ts).
     const endpoint = opts.transport ?? this.net.createTransport({ uploadBytesPerSecond: (opts.uploadCapacity ?? this.init.uploadCapacity ?? 0) * this.copyBytesPerSecond })
     // A test's misbehaving member (one that tampers with what it sends) wraps its endpoint.
     const transport = opts.wrap ? opts.wrap(endpoint) : endpoint
-    const node = new CjNode({ transport, timers: this.timers, metrics: tally }, { bootstrap: opts.heardOnly ? [] : bootstrap, probeIntervalMs: 10_000, secret: secretFrom(this.rnd), ...(opts.maxPeers ? { maxPeers: opts.maxPeers } : {}) })
+    const node = new CjNode({ transport, timers: this.timers, metrics: tally, ...(opts.logger ? { logger: opts.logger } : {}) }, { bootstrap: opts.heardOnly ? [] : bootstrap, probeIntervalMs: 10_000, secret: secretFrom(this.rnd), ...(opts.maxPeers ? { maxPeers: opts.maxPeers } : {}) })
     const log = await StreamLog.openReplica(`sim/${slot}`, this.id, { clock: () => this.timers.now(), storage: this.storage, verifier: this.verifier as RecordVerifier | undefined })
     const reg = new StreamRegistry(node)
     const recorder = new ViewerRecorder(log, () => this.timers.now(), () => reg.get(this.id)?.startChunk ?? -1)

@@ -162,6 +162,15 @@ export class Download {
     return (this.have[i >> 3] & (1 << (i & 7))) !== 0
   }
 
+  /** The blocks held among from .. from + count - 1 as a bitmap (bit k, LSB first, is block from + k),
+   * cut at the file's end: the have-map a relay sends with a hint. */
+  heldBits(from: number, count: number): Buffer {
+    const n = Math.max(0, Math.min(count, this.blockCount - from))
+    const bits = Buffer.alloc(Math.ceil(n / 8))
+    for (let k = 0; k < n; k++) if (this.hasBlock(from + k)) bits[k >> 3] |= 1 << (k & 7)
+    return bits
+  }
+
   missingBlocks(limit = Infinity): number[] {
     const out: number[] = []
     for (let i = 0; i < this.blockCount && out.length < limit; i++) if (!this.hasBlock(i)) out.push(i)

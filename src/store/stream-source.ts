@@ -5,7 +5,6 @@
 // are written and its complete chunks signed and journaled.
 import { StoreError } from './errors.ts'
 import type { StreamKey } from './keys.ts'
-import type { MetricsSink } from '../metrics/types.ts'
 import { makeStreamId } from './stream-id.ts'
 import type { StreamLog, StreamLogOptions } from './stream-log.ts'
 import { CHUNK_SIZE, type PartPosition, type ChunkRecord, type MediaFormat, type SegmentRecord, type StreamHead, type StreamId, type StreamInfo } from './stream-types.ts'
@@ -16,7 +15,6 @@ export interface SourceOptions extends StreamLogOptions {
   /** fMP4 init range if already known; omit to keep what a reopened log had. */
   init?: { offset: number; length: number } | null
   targetDuration: number
-  metrics?: Pick<MetricsSink, 'streamBytesProduced'>
 }
 
 type Init = { offset: number; length: number } | null
@@ -34,7 +32,6 @@ export class StreamSource {
   private constructor(
     private readonly log: StreamLog,
     private readonly key: StreamKey,
-    private readonly metrics: SourceOptions['metrics'],
     private nextChunk: number,
     /** True after a reopen until the next segment, which then carries discontinuity. */
     private restarted: boolean,
@@ -58,7 +55,7 @@ export class StreamSource {
       if (!log.hasChunk(n)) log.logger.warn('source chunk failed its re-check after restart; it stays a hole', { id: log.id, n })
     }
 
-    const src = new StreamSource(log, key, opts.metrics, top + 1, log.segments.max >= 0)
+    const src = new StreamSource(log, key, top + 1, log.segments.max >= 0)
     const info = log.info()
     const init = opts.init !== undefined ? opts.init : (info?.init ?? null)
     if (!info || info.format !== opts.format || info.targetDuration !== opts.targetDuration || !sameInit(info.init, init)) {
@@ -82,7 +79,6 @@ export class StreamSource {
       const start = this.nextChunk * CHUNK_SIZE + this.pending.length
       await this.log.data.write(bytes, start, `appending to ${this.log.id}`)
       this.log.dataSize = Math.max(this.log.dataSize, start + bytes.length)
-      this.metrics?.streamBytesProduced(bytes.length)
       const out: ChunkRecord[] = []
       let buf = this.pending.length ? Buffer.concat([this.pending, bytes]) : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
       while (buf.length >= CHUNK_SIZE) {

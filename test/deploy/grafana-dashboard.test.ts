@@ -15,7 +15,7 @@ const deploy = (p: string) => fileURLToPath(new URL(`../../deploy/${p}`, import.
 async function knownNames(): Promise<Set<string>> {
   const m = new PrometheusMetrics({ processMetrics: false })
   // The audience series exist on a source once its telemetry reports.
-  m.setAudience({ viewers: 1, byDepth: [0, 1], onTime: 1, late: 0, missed: 0, delay: [], stalls: 0, stallSeconds: 0, offload: null, suspect: 0, windowMs: 30_000 })
+  m.setAudience({ viewers: 1, byDepth: [0, 1], onTime: 1, late: 0, missed: 0, delay: [], stalls: 0, stallSeconds: 0, offload: null, suspect: 0, windowMs: 30_000, nat: { none: 0, cone: 1, symmetric: 0, unknown: 0 } })
   const served = (await m.registry.getMetricsAsJSON()).flatMap((x) =>
     String(x.type) === 'histogram' ? ['_bucket', '_sum', '_count'].map((s) => x.name + s) : [x.name])
   return new Set([...served, ...recordedNames(readFileSync(DEFAULT_RULES, 'utf8')), 'up'])

@@ -32,18 +32,29 @@ test('files through the real CLI: share, node, get from two seeders, resume afte
 
   // Two seeders, each with the file shared into its own folder.
   const seeders: string[] = []
+  let blake3 = ''
   for (const name of ['a', 'b']) {
     const shared = await runCli(['share', file, '--dir', join(dir, name)])
     assert.equal(shared.code, 0, shared.stderr)
     const [sha, b3] = shared.stdout.trim().split('\n')
     assert.equal(sha, want, '`share` prints the SHA-256 id first')
     assert.match(b3, /^blake3\/[0-9a-f]{64}$/, 'then the BLAKE3 id')
+    blake3 = b3
     const node = startCli(t, ['node', '--json', ...loopbackFlags(join(dir, name))])
     const info = await node.firstJson<{ udp: string; shared: number }>()
     assert.equal(info.shared, 1)
     seeders.push(info.udp)
   }
   const peers = seeders.flatMap((p) => ['--peer', p])
+
+  await t.test('get blake3/<root> from both seeders: tree first, every block checked, the file under both ids', async () => {
+    const r = await runCli(['get', blake3, ...peers, '--json', ...loopbackFlags(join(dir, 'b3'), { httpPort: null })], { timeoutMs: 120_000 })
+    assert.equal(r.code, 0, r.stderr)
+    const out = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as GetResult
+    assert.equal(out.path, join(dir, 'b3', 'shared', blake3))
+    assert.ok((await readFile(out.path)).equals(content))
+    assert.ok((await readFile(join(dir, 'b3', 'shared', want))).equals(content), 'also named by its SHA-256 id')
+  })
 
   await t.test('get from both seeders: the file lands in shared/<id> with the right hash', async () => {
     const r = await runCli(['get', want, ...peers, '--json', ...loopbackFlags(join(dir, 'c'), { httpPort: null })], { timeoutMs: 120_000 })

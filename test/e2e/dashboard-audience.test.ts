@@ -58,12 +58,22 @@ test(`the source counts its ${VIEWERS} viewers up the tree, prints them and draw
     viewers: document.querySelector('#a-viewers .value')?.textContent,
     tree: document.querySelectorAll('#aud-tree .tree-node').length,
     history: document.querySelectorAll('#aud-history svg path').length,
+    tiles: ['t-nodes', 't-offload', 't-delay', 't-stalls'].map((id) => document.querySelector(`#${id} .value`)?.textContent + ' | ' + document.querySelector(`#${id} .hint`)?.textContent),
   }))
   // Two history points (one every 10 s) make a line.
   await until('the audience card with a history line', 60_000, async () => {
     const s = await shown()
     return s.viewers === String(VIEWERS) && s.tree >= 1 && s.history >= 1 ? s : null
   }, () => errors.join(' | '))
+  // The top tiles see the swarm through the telemetry too (the source reads no viewer's status):
+  // the viewers, and their offload and delay, not "no viewer's status is readable here".
+  const tiles = await until('the top tiles from the audience', 20_000, async () => {
+    const s = await shown()
+    return s.tiles[0].startsWith(`${VIEWERS} | viewers counted up the tree`) && !s.tiles[2].startsWith('–') ? s.tiles : null
+  }, () => JSON.stringify(errors))
+  t.diagnostic(`tiles: ${tiles.join(' ; ')}`)
+  for (const text of tiles) assert.doesNotMatch(text, /status is readable/)
+  assert.match(tiles[1], /^\d+(\.\d)? % \| of what \d+ viewers received came from other viewers/)
   // The history lives in the node: a fresh page draws it at once.
   await page.reload()
   const again = await until('the history after a reload', 10_000, async () => { const s = await shown(); return s.history >= 1 ? s : null })

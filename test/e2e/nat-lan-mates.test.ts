@@ -2,7 +2,7 @@
 // reach them but the public source they contacted, yet they reach each other across their LAN: the
 // source introduces them at the LAN addresses they told it (IAmBehind.local) and sends all but the
 // first of them, per stripe, to that first one. So the source uploads about one copy for the LAN,
-// not one per viewer (src/mesh/nat/lan-mates.ts).
+// not one per viewer (src/mesh/nat/lan-mates.ts). And all of it travels encrypted (src/mesh/secure/).
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import type { NodeStatus, StreamStatus } from '../../scripts/nat-swarm.ts'
@@ -17,7 +17,7 @@ const VIEWERS = ['sym1h1', 'sym1h2', 'sym1h3']
 const RUN_MS = 25_000
 
 describe('viewers behind one symmetric NAT feed each other across their LAN', { skip: why ?? false }, () => {
-  const fixture = useNatSwarm({ publicHosts: ['src'], routers: [{ name: 'sym1', nat: 'symmetric', hosts: VIEWERS.length }] }, '500k')
+  const fixture = useNatSwarm({ publicHosts: ['src'], routers: [{ name: 'sym1', nat: 'symmetric', hosts: VIEWERS.length }] }, '500k', { encrypt: true })
 
   it('all play, they feed each other at LAN addresses, and the source uploads well under one copy each', async () => {
     const { lab, swarm, dir } = fixture.get()
@@ -39,6 +39,14 @@ describe('viewers behind one symmetric NAT feed each other across their LAN', { 
     const f = await natFigures({ scenario: 'test', seconds: RUN_MS / 1000, bitrate: '500k', lab, dir, id: swarm.id, sourceHost: 'src', entryHost: null, stopAt, statuses, cpuShareOfCorePerViewer: 0, loadAverage: 0 })
     process.stderr.write(natTable(f) + '\n')
     for (const h of VIEWERS) assert.equal(nat.get(h)?.nat?.kind, 'symmetric', `${h} knows it sits behind a symmetric NAT`)
+    // With --encrypt, everything between them and with the source went sealed (src/mesh/secure/): every node made
+    // sessions, and opened sealed frames, none failing authentication.
+    for (const h of ['src', ...VIEWERS]) {
+      const sec = nat.get(h)?.secure
+      process.stderr.write(`${h} secure: ${JSON.stringify(sec)}\n`)
+      assert.ok((sec?.established ?? 0) >= 1 && (sec?.opened ?? 0) > 100, `${h} talked sealed: ${JSON.stringify(sec)}`)
+      assert.equal(sec?.badSeal, 0)
+    }
     for (const v of f.viewers) {
       assert.ok(v.due >= 5, `${v.host}: at least 5 segments were due (got ${v.due})`)
       assert.ok(v.played >= v.due * 0.5, `${v.host} held ${v.played} of ${v.due} due segments`)

@@ -15,14 +15,14 @@ export async function natSwarmUnavailable(): Promise<string | null> {
 }
 
 /** Registers the lab's making and teardown in the enclosing suite; `get` gives them in a test. */
-export function useNatSwarm(init: NatLabInit, bitrate: string): { get: () => { lab: NatLab; swarm: NatSwarm; dir: string } } {
+export function useNatSwarm(init: NatLabInit, bitrate: string, opts: { encrypt?: boolean } = {}): { get: () => { lab: NatLab; swarm: NatSwarm; dir: string } } {
   let lab: NatLab | undefined
   let swarm: NatSwarm | undefined
   let dir: string | undefined
   before(async () => {
     lab = await NatLab.create(init)
     dir = await mkdtemp(join(tmpdir(), 'cjp2p-natswarm-'))
-    swarm = new NatSwarm(lab, dir, { bitrate })
+    swarm = new NatSwarm(lab, dir, { bitrate, encrypt: opts.encrypt })
   })
   after(async () => {
     await swarm?.stop()

@@ -109,15 +109,21 @@ test('verified blocks of a blake3/ file still downloading are relayed to another
   let second: ReturnType<typeof download> | undefined
   const first = download(middle.node, middle.store, f.blake3, {
     peers: [seeder.node.address], progressIntervalMs: 0,
-    onProgress: (p) => { if (!second && p.bytes > size / 4) second = download(last.node, last.store, f.blake3, { peers: [middle.node.address] }) },
+    onProgress: (p) => { if (!second && p.bytes > size / 4) second = download(last.node, last.store, f.blake3, { peers: [middle.node.address, seeder.node.address] }) },
   })
-  await first
+  const r1 = await first
   assert.ok(second, 'the second getter started while the first was downloading')
   const r2 = await second
+  t.diagnostic(`middle: ${r1.durationMs} ms; last: ${r2.durationMs} ms, suppliers ${r2.suppliers.join(' ')}`)
   await assertHas(middle, f.blake3, f.bytes)
   await assertHas(last, f.blake3, f.bytes)
   assert.ok(middle.server.counters.relayed > 0, 'the middle node served verified blocks of its download in progress')
   assert.ok(r2.suppliers.includes(middle.node.address), `suppliers: ${r2.suppliers.join(', ')}`)
+  // Asked for blocks it did not hold yet, the middle node said which it holds, so the last getter
+  // asked it only for those and the seeder for the rest (rarest first: what no relay holds).
+  t.diagnostic(`relayed ${middle.server.counters.relayed}, have-maps ${middle.server.counters.haveMaps}, last getter: lacked ${r2.stats.lacked}, timeouts ${r2.stats.timeouts}, duplicates ${r2.stats.duplicates}`)
+  assert.ok(middle.server.counters.haveMaps > 0, 'the middle node sent maps of what it holds')
+  assert.ok(r2.suppliers.includes(seeder.node.address), 'the seeder supplied the blocks the middle node lacked')
 })
 
 test('a blake3/ id nobody has stalls with a typed error; malformed blake3 ids are refused', async (t) => {

@@ -5,6 +5,7 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import { ChunkTracker } from '../../src/mesh/stream/chunk-tracker.ts'
+import { REFUSED_RETRY_MS } from '../../src/mesh/stream-policy.ts'
 import type { SwarmContext } from '../../src/mesh/stream/swarm-context.ts'
 import { generateStreamKey } from '../../src/store/keys.ts'
 import { memoryStorage } from '../../src/store/memory-stream-files.ts'
@@ -32,12 +33,12 @@ test('a chunk goes missing -> repairing -> arriving -> complete, its request ret
   assert.equal(tracker.phase(0), 'repairing')
   const req = tracker.requests().get(0)
   assert.deepEqual({ peer: req?.peer, at: req?.at, tries: req?.tries }, { peer: 'p1', at: 150, tries: 1 })
-  tracker.refusedBy('p2')
-  assert.equal(req?.at, 150, 'another peer\'s hint changes nothing')
-  tracker.refusedBy('p1')
-  assert.equal(req?.at, -Infinity, 'a hint from the asked peer ends the wait at once')
+  tracker.refusedBy('p2', 250)
+  assert.equal(req?.retryAt, undefined, 'another peer\'s hint changes nothing')
+  tracker.refusedBy('p1', 250)
+  assert.equal(req?.retryAt, 250 + REFUSED_RETRY_MS, 'a hint from the asked peer: retried elsewhere shortly, not after its timeout')
   tracker.asked(0, 'p2', 300)
-  assert.deepEqual({ peer: req?.peer, at: req?.at, tries: req?.tries }, { peer: 'p2', at: 300, tries: 2 })
+  assert.deepEqual({ peer: req?.peer, at: req?.at, tries: req?.tries, retryAt: req?.retryAt }, { peer: 'p2', at: 300, tries: 2, retryAt: undefined })
 
   // A forwarded repair's first block: the chunk is arriving, and goes on to our children as a repair.
   const rec = replica.chunkRecord(0) ?? assert.fail('record')

@@ -11,6 +11,8 @@ import { UdpTransport } from '../../src/mesh/transport.ts'
 import { SecureSessions } from '../../src/mesh/secure/secure-sessions.ts'
 import { SEALED_MAGIC } from '../../src/mesh/secure/sealed-frame.ts'
 import { generateStreamKey } from '../../src/store/keys.ts'
+import { decodeOpened, encodeBinaryTail, encodeDatagram, type Message } from '../../src/mesh/messages.ts'
+import { randomBytes } from 'node:crypto'
 import { RawPeer } from '../helpers/raw-peer.ts'
 import { until } from '../helpers/swarm.ts'
 
@@ -50,14 +52,15 @@ async function secureNode(t: TestContext, bootstrap: string[] = []) {
   const node = new CjNode({ transport }, { probeIntervalMs: 60_000, bootstrap })
   const secure = new SecureSessions({ node, key: generateStreamKey() })
   const got: string[] = []
+  const chunks: Buffer[] = []
   node.handle('HereIsMyAudience', (m) => { got.push(m.id) })
+  node.handle('Content', (m) => { chunks.push(m.data) })
   t.after(async () => { secure.close(); await node.close() })
-  return { node, secure, got }
+  return { node, secure, got, chunks }
 }
 
-const SECRET = 'stream/very-secret-stream-name-1234'
-
-test('two nodes over UDP: a Noise session, then a tap sees only sealed frames and no message text', async (t) => {
+/** B, a tap in front of it, and A talking to B through the tap, with their session made. */
+async function sealedPair(t: TestContext) {
   const b = await secureNode(t)
   await b.node.start()
   b.secure.startTimer()
@@ -66,6 +69,13 @@ test('two nodes over UDP: a Noise session, then a tap sees only sealed frames an
   await a.node.start()
   a.secure.startTimer()
   await until(() => a.secure.sealsTo(wire.address) && b.secure.counters.opened > 0, 10_000, 'an encrypted session both ways')
+  return { a, b, wire }
+}
+
+const SECRET = 'stream/very-secret-stream-name-1234'
+
+test('two nodes over UDP: a Noise session, then a tap sees only sealed frames and no message text', async (t) => {
+  const { a, b, wire } = await sealedPair(t)
   // Each side knows which node key it talks to, proven inside the handshake.
   assert.ok(a.secure.keyOf(wire.address) && /^[0-9a-f]{64}$/.test(a.secure.keyOf(wire.address)!))
   const mark = wire.seen.length
@@ -84,14 +94,7 @@ test('two nodes over UDP: a Noise session, then a tap sees only sealed frames an
 })
 
 test('a tampered sealed datagram is dropped and its sender charged; the session goes on', async (t) => {
-  const b = await secureNode(t)
-  await b.node.start()
-  b.secure.startTimer()
-  const wire = await tap(t, b.node.address)
-  const a = await secureNode(t, [wire.address])
-  await a.node.start()
-  a.secure.startTimer()
-  await until(() => a.secure.sealsTo(wire.address) && b.secure.counters.opened > 0, 10_000, 'an encrypted session both ways')
+  const { a, b, wire } = await sealedPair(t)
   const penaltyBefore = b.node.peers.get(wire.address)?.penalty ?? 0
   wire.state.tamperNextSealedToB = true
   a.node.send(wire.address, [{ type: 'HereIsMyAudience', id: `${SECRET}-tampered`, audience: { viewers: 1 } as never, counts: true }])
@@ -120,4 +123,32 @@ test('a classic peer (plain JSON by hand) is never offered a handshake and keeps
   // Every datagram it got parsed as plain JSON (RawPeer parses each one; a sealed one would throw).
   assert.ok(raw.received.every((d) => d.text.startsWith('[')))
   assert.equal(b.secure.counters.started, 0)
+})
+
+test('sealed, a chunk travels as bytes after the JSON: intact, and smaller than base64 JSON', async (t) => {
+  const { a, b, wire } = await sealedPair(t)
+  const data = randomBytes(4096)
+  const m: Message = { type: 'Content', id: SECRET, offset: 8192, data, hops: 2 }
+  const mark = wire.seen.length
+  a.node.send(wire.address, [m])
+  await until(() => b.chunks.length >= 1, 5000, 'the chunk')
+  assert.ok(b.chunks[0].equals(data), 'the bytes arrived intact')
+  const frame = wire.seen.slice(mark).find((d) => d.dir === 'a->b' && d.buf.length > 4096)!
+  const plainJson = encodeDatagram([m]).length
+  process.stderr.write(`a 4096-byte block: ${frame.buf.length} bytes sealed with a binary tail, ${plainJson} as plain base64 JSON\n`)
+  assert.ok(frame.buf.length < plainJson * 0.8, `sealed ${frame.buf.length} bytes against ${plainJson} as base64 JSON`)
+  assert.ok(frame.buf.length - data.length < 200, `framing and JSON cost ${frame.buf.length - data.length} bytes for a 4096-byte block`)
+})
+
+test('a binary tail is read only within its bounds', () => {
+  const ok = encodeBinaryTail(['{"Content":{"id":"x","offset":0,"bytes":3}}'], [Buffer.from('abc')])
+  const r = decodeOpened(ok)
+  assert.ok(r.ok && r.messages[0].type === 'Content' && r.messages[0].data.toString() === 'abc')
+  // Claims more bytes than the tail holds: that message is skipped as bad, nothing is read past the end.
+  const short = decodeOpened(encodeBinaryTail(['{"Content":{"id":"x","offset":0,"bytes":9}}'], [Buffer.from('abc')]))
+  assert.ok(short.ok && short.messages.length === 0 && short.skipped.bad === 1)
+  // A JSON length past the end is no datagram at all.
+  const cut = Buffer.from(ok)
+  cut.writeUInt32BE(1000, 1)
+  assert.deepEqual(decodeOpened(cut), { ok: false, reason: 'not_json' })
 })

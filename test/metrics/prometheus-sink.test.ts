@@ -44,7 +44,7 @@ function exercise(m: MetricsSink): void {
 
 const AUDIENCE = {
   viewers: 7, byDepth: [0, 1, 6], onTime: 900, late: 10, missed: 2, delay: [[110, 500], [240, 400], [4000, 10]] as Array<[number, number]>,
-  stalls: 1, stallSeconds: 0.5, offload: 0.9, suspect: 0, windowMs: 30_000,
+  stalls: 1, stallSeconds: 0.5, offload: 0.9, suspect: 0, windowMs: 30_000, nat: { none: 2, cone: 4, symmetric: 1, unknown: 0 },
 }
 
 test('the source\'s audience is exported as gauges, its delays cumulative by le for histogram_quantile', async () => {
@@ -61,6 +61,7 @@ test('the source\'s audience is exported as gauges, its delays cumulative by le 
   assert.match(text, /^cjp2p_audience_chunk_delay_seconds_bucket\{le="\+Inf"\} 910$/m)
   assert.match(text, /^cjp2p_audience_chunk_delay_seconds_count 910$/m)
   assert.equal(await value(m, 'cjp2p_audience_offload_ratio'), 0.9)
+  assert.equal(await value(m, 'cjp2p_audience_viewers_by_nat', { nat: 'symmetric' }), 1)
   m.setAudience({ ...AUDIENCE, viewers: 3, byDepth: [0, 1, 2] })
   assert.equal(await value(m, 'cjp2p_audience_viewers'), 3)
 })

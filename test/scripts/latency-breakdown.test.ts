@@ -2,7 +2,7 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { PartListings, TERMS, breakdown, listedParts, listingDelays } from '../../scripts/latency-breakdown.ts'
+import { FRAME_PART, PAGE_HOOK, PartListings, TERMS, breakdown, listedParts, listingDelays } from '../../scripts/latency-breakdown.ts'
 
 const playlist = (seq: number, segments: number[][]) => [
   '#EXTM3U', `#EXT-X-MEDIA-SEQUENCE:${seq}`,
@@ -62,4 +62,10 @@ test('PartListings follows a playlist by blocking reload and times only the part
   assert.equal(l.listedAt.has('5/1'), false)
   assert.ok(l.listedAt.has('5/2'))
   assert.equal(asked[1], '/index.m3u8?_HLS_msn=5&_HLS_part=2', 'asks for the part after the newest listed')
+})
+
+test('the scripts run in the page are JavaScript a browser can parse', () => {
+  // They are strings (tsx must not rewrite them), so nothing else would catch a syntax error before a run.
+  assert.doesNotThrow(() => new Function(PAGE_HOOK))
+  assert.doesNotThrow(() => new Function(FRAME_PART))
 })

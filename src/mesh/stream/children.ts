@@ -4,7 +4,7 @@
 import type { Ctx } from '../node.ts'
 import type { Message, MessageOf } from '../messages.ts'
 import { STRIPES } from '../messages.ts'
-import { CATCHUP_CHUNKS, CHILD_EXPIRY_MS, FAILED_RELAY_MS, SOURCE_CATCHUP_MS, decideChild, stripeOf } from '../stream-policy.ts'
+import { CATCHUP_CHUNKS, CHILD_EXPIRY_MS, FAILED_RELAY_MS, decideChild, stripeOf } from '../stream-policy.ts'
 import type { ChunkRecord } from '../../store/stream-types.ts'
 import { BLOCK_SIZE, CHUNK_SIZE } from '../../store/stream-types.ts'
 import { MAX_HOLDERS, remember, type Holders } from './holders.ts'
@@ -183,18 +183,20 @@ export class Children {
     this.c.node.send(failed, [{ type: 'AskThemInstead', id: this.c.id, stripe: s, peers: [from] }])
   }
 
-  /** A new child gets the last few chunks of its stripe it lacks, so a parent switch leaves no hole.
-   * At the source only the last SOURCE_CATCHUP_MS of them (see there): older ones are a joiner's
-   * start-up buffer, which its other peers hold. */
+  /** A new child gets the last few chunks of its stripe it lacks, so a parent switch leaves no hole. */
   private async catchUpChild(to: string, stripe: number, from: number): Promise<void> {
     const log = this.c.log
     const top = this.c.edge.maxKnown
-    const begin = Math.max(from, top - CATCHUP_CHUNKS)
-    const now = this.c.node.timers.now()
+    // A capped uplink sends only the newest of them that half a second of its cap carries: a
+    // burst of a dozen chunks into a weak uplink's queue dropped its own requests behind them
+    // (and the rest the child pulls from holders).
+    const cap = this.init.maxUploadBps
+    const most = cap === undefined || this.c.isSource ? CATCHUP_CHUNKS : Math.max(1, Math.floor((0.5 * cap) / CHUNK_SIZE)) * STRIPES
+    const begin = Math.max(from, top - Math.min(CATCHUP_CHUNKS, most))
     for (let n = begin; n < top; n++) {
       if (stripeOf(n) !== stripe || !log.hasChunk(n)) continue
       const rec = log.chunkRecord(n)
-      if (!rec || (this.c.isSource && now - rec.time > SOURCE_CATCHUP_MS)) continue
+      if (!rec) continue
       let bytes: Buffer
       try { bytes = await log.read(n * CHUNK_SIZE, rec.length) } catch { continue /* evicted meanwhile */ }
       this.sendChunk(to, this.chunkMessages(n, rec, bytes, this.k.tracker.hops(n)), bytes.length, 'catchup')

@@ -7,7 +7,7 @@ import { MAX_RECORDS_PER_MESSAGE } from '../messages.ts'
 import { mayServePull, stripeOf } from '../stream-policy.ts'
 import type { ChunkRecord } from '../../store/stream-types.ts'
 import { BLOCK_SIZE, CHUNK_SIZE } from '../../store/stream-types.ts'
-import type { Holders } from './holders.ts'
+import { settledFirst, type Holders } from './holders.ts'
 import type { Children } from './children.ts'
 import type { ChunkTracker } from './chunk-tracker.ts'
 import type { SourceBudget } from './source-budget.ts'
@@ -64,7 +64,7 @@ export class ChunkServer {
       // chunk goes down to our children (stream-swarm.ts). A hint now would send it pulling
       // elsewhere in parallel with us, one pull per node of the subtree; silence lets it wait.
       if (!isSource && this.k.children.of(stripeOf(n)).has(ctx.from)) return
-      const peers = this.k.holders.list(ctx.from, ctx.verified ? 8 : 3)
+      const peers = this.holdersFor(ctx, 32).slice(0, ctx.verified ? 8 : 3)
       if (peers.length) ctx.reply({ type: 'MaybeTheyHaveSome', id: this.c.id, peers })
       return
     }
@@ -76,10 +76,15 @@ export class ChunkServer {
     return this.replyChunk(ctx, n, rec, within, length, cause ?? 'pull')
   }
 
-  /** Peers that should have chunk `n`: its stripe's children first, then holders (fewer to strangers). */
+  /** Peers that should have chunk `n`: its stripe's children first, then holders that joined a
+   * while ago (fewer to strangers). */
   private elsewhere(n: number, ctx: Ctx): string[] {
     const max = ctx.verified ? 8 : 3
-    return [...this.k.children.of(stripeOf(n)), ...this.k.holders.list(ctx.from, max)].filter((p) => p !== ctx.from).slice(0, max)
+    return [...this.k.children.of(stripeOf(n)), ...this.holdersFor(ctx, 4 * max)].filter((p) => p !== ctx.from).slice(0, max)
+  }
+
+  private holdersFor(ctx: Ctx, limit: number): string[] {
+    return settledFirst(this.c.node, this.k.holders.list(ctx.from, limit))
   }
 
   /** Counts a pull we are about to serve; false when this second's allowance is used up. */

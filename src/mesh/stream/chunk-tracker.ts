@@ -67,9 +67,9 @@ export class ChunkTracker {
     if (e.phase !== 'arriving') e.phase = 'repairing'
   }
 
-  /** `peer` answered our pulls with hints, not data: each of those requests retries elsewhere now. */
-  refusedBy(peer: string): void {
-    for (const r of this.open.values()) if (r.peer === peer) r.refused()
+  /** `peer` answered our pulls with hints, not data: each of those requests retries elsewhere soon. */
+  refusedBy(peer: string, now: number): void {
+    for (const r of this.open.values()) if (r.peer === peer) r.refused(now)
   }
 
   /** A block of chunk `n` came; `repaired`: as a repair forwarded down. */

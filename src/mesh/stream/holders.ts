@@ -52,6 +52,19 @@ export class Holders {
   }
 }
 
+/** A peer heard of this long ago has probably joined and receives the stream. */
+export const SETTLED_PEER_MS = 3000
+
+/** `hs` (best first) with the peers we first heard of at least SETTLED_PEER_MS ago first. What a
+ * hint names: the most recently heard peers are, in a join wave, the joiners that just said hello,
+ * hold nothing yet and answer a pull with hints of their own (each such answer burnt one of the
+ * asker's tries before the source; issue 12's join storms). */
+export function settledFirst(node: { peers: { get(a: string): { firstSeen: number } | undefined }; timers: { now(): number } }, hs: string[]): string[] {
+  const now = node.timers.now()
+  const settled = (a: string) => now - (node.peers.get(a)?.firstSeen ?? now) >= SETTLED_PEER_MS
+  return [...hs.filter(settled), ...hs.filter((a) => !settled(a))]
+}
+
 /** Sets a key in a map keyed by peer input, bounded by MAX_HOLDERS: expired entries go first, then the oldest. */
 export function remember(map: Map<string, number>, key: string, until: number, now: number): void {
   map.delete(key)

@@ -21,6 +21,11 @@ import { reachableFirst } from '../nat/reachable-first.ts'
 const SEGMENT_REPAIR_MS = 500
 /** How far back from the newest segment holes in the index are still worth filling. */
 const SEGMENT_REPAIR_WINDOW = 64
+/** A capped uplink spends at most this share of its cap on pull requests, each about this many
+ * bytes on the wire (a PleaseSendContent datagram), and may send this many at once. */
+const REQUEST_SHARE = 0.25
+const REQUEST_BYTES = 160
+const REQUEST_BURST = 16
 
 /** Holders besides the parents a missing chunk may be asked of, per repair pass: enough to rotate
  * through on retries. */
@@ -37,15 +42,20 @@ export class RepairRequests {
   /** The window's lower end at the last pass: requests below it are already forgotten. */
   private prunedBelow = -Infinity
 
-  constructor(components: RepairComponents) {
+  /** Requests a capped uplink may still send (a token bucket refilled at its share of the cap). */
+  private requestTokens = REQUEST_BURST
+  private tokensAt = -Infinity
+
+  /** `maxUploadBps`: this viewer's upload cap (`--max-upload`): its requests must fit in it. */
+  constructor(components: RepairComponents, private readonly init: { maxUploadBps?: number } = {}) {
     this.c = components.context
     this.k = components
   }
 
   onHint(m: MessageOf<'MaybeTheyHaveSome'>, ctx: Ctx): void {
     for (const p of m.peers) this.k.holders.note(p)
-    // "I do not have it" answers our pulls to that peer now, not after their timeout: retry elsewhere.
-    this.k.tracker.refusedBy(ctx.from)
+    // "I do not have it" answers our pulls to that peer now: retry elsewhere after REFUSED_RETRY_MS, not their timeout.
+    this.k.tracker.refusedBy(ctx.from, this.c.node.timers.now())
     if (this.c.sourceAddrs.has(ctx.from)) this.sourceRefusedAt = this.c.node.timers.now()
   }
 
@@ -78,7 +88,9 @@ export class RepairRequests {
       source: [...this.c.sourceAddrs][0],
       sourceBudgetChunks: budget,
       rttMs: (p) => node.peers.get(p)?.rttMs ?? 50,
+      maxRequests: this.requestAllowance(now),
     })
+    if (this.init.maxUploadBps !== undefined) this.requestTokens -= reqs.length
     for (const r of reqs) {
       tracker.asked(r.n, r.peer, now)
       node.send(r.peer, this.requestFor(r.n))
@@ -114,6 +126,18 @@ export class RepairRequests {
     const pool = flowing.length ? flowing : hs
     if (pool.length === 0) return
     this.c.node.send(pool[Math.floor(this.c.node.timers.random() * pool.length)], [{ type: 'PleaseSendSegments', id: this.c.id, from: hole, count: MAX_RECORDS_PER_MESSAGE }])
+  }
+
+  /** Requests a capped uplink may send now: REQUEST_SHARE of its cap, in requests of about
+   * REQUEST_BYTES, with a small burst. A weak uplink whose requests took its whole cap queued its
+   * own subscriptions behind them and lost them (the simulator's uneven-uplink viewers). */
+  private requestAllowance(now: number): number | undefined {
+    const cap = this.init.maxUploadBps
+    if (cap === undefined) return undefined
+    const rate = (REQUEST_SHARE * cap) / REQUEST_BYTES
+    this.requestTokens = Math.min(REQUEST_BURST, this.requestTokens + (Math.max(0, now - this.tokensAt) / 1000) * rate)
+    this.tokensAt = now
+    return Math.max(0, Math.floor(this.requestTokens))
   }
 
   /** The share of the source's repair budget this viewer may use: we cannot see the source's

@@ -77,7 +77,7 @@ export class StreamSwarm extends EventEmitter {
     this.parents = new StripeParents({ context, holders: this.holders }, { bootstrap, leaf })
     const parts = { context, holders: this.holders, parents: this.parents, tracker: this.tracker, stats: this.swarmStats }
     this.children = new Children({ ...parts, budget }, { maxUploadBps: init.maxUploadBps })
-    this.repairs = new RepairRequests(parts)
+    this.repairs = new RepairRequests(parts, { maxUploadBps: init.maxUploadBps })
     this.server = new ChunkServer({ ...parts, children: this.children, budget })
     this.receiver = new ChunkReceiver(parts)
     this.audience = new AudienceReporter({ context, stats: this.swarmStats, children: this.children, parents: this.parents })
@@ -164,8 +164,8 @@ export class StreamSwarm extends EventEmitter {
   onContent(m: MessageOf<'Content'>, ctx: Ctx): void { this.receiver.onContent(m, ctx) }
   onSubscribe(m: MessageOf<'PleaseKeepSendingMe'>, ctx: Ctx): void { this.children.onSubscribe(m, ctx) }
   onUnsubscribe(m: MessageOf<'StopSendingMe'>, ctx: Ctx): void { this.children.onUnsubscribe(m, ctx) }
-  onSubscribed(m: MessageOf<'IWillKeepSendingYou'>, ctx: Ctx): void { this.parents.onSubscribed(m, ctx) }
-  onRedirect(m: MessageOf<'AskThemInstead'>, ctx: Ctx): void { this.parents.onRedirect(m, ctx) }
+  onSubscribed(m: MessageOf<'IWillKeepSendingYou'>, ctx: Ctx): void { this.parents.onSubscribed(m, ctx); this.parents.logTransitions() }
+  onRedirect(m: MessageOf<'AskThemInstead'>, ctx: Ctx): void { this.parents.onRedirect(m, ctx); this.parents.logTransitions() }
   onHint(m: MessageOf<'MaybeTheyHaveSome'>, ctx: Ctx): void { this.repairs.onHint(m, ctx) }
   onAudience(m: MessageOf<'HereIsMyAudience'>, ctx: Ctx): void { this.audience.onAudience(m, ctx) }
 
@@ -236,6 +236,7 @@ export class StreamSwarm extends EventEmitter {
     }
     if (head.ended && this.log.missingChunks(this.edge.startChunk, head.chunks).length === 0) return
     this.parents.keep(now)
+    this.parents.logTransitions()
     this.repairs.repair(now)
     this.repairs.repairSegments(now, head.segments)
     // Keep learning the edge from someone other than our parents, so a lying parent cannot hide it.

@@ -75,6 +75,20 @@ export class StripeParents {
     this.leaf = init.leaf ?? (() => false)
   }
 
+  /** Each stripe's state when last logged: a change is logged at debug as `prev -> next`. */
+  private logged: StripeState[] = new Array(STRIPES).fill('idle')
+
+  /** Logs the stripes whose state changed since the last call (after each message and tick that
+   * may move one; the state itself is derived from the parent and join fields, see state()). */
+  logTransitions(): void {
+    for (let s = 0; s < STRIPES; s++) {
+      const next = this.state(s)
+      if (next === this.logged[s]) continue
+      this.c.node.log.debug('stripe state', { stream: this.c.id, stripe: s, from: this.logged[s], to: next, parent: this.stripes[s].parent ?? this.stripes[s].join?.asked })
+      this.logged[s] = next
+    }
+  }
+
   state(s: number): StripeState {
     const st = this.stripes[s]
     if (st.parent !== undefined) return st.overdueSince === undefined ? 'subscribed' : 'silent'

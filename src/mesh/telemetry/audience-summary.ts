@@ -53,10 +53,17 @@ export interface AudienceSummary {
   down: number
   fromSource: number
   versions: Record<string, number>
+  /** Viewers behind no NAT, a cone NAT and a symmetric one, as each classified itself (src/mesh/nat/);
+   * the rest of `viewers` do not know yet. Absent: none known. */
+  nat?: NatCounts
   /** Viewers in the subtree whose summary had to be capped (a liar or a broken node). */
   suspect: number
   kids?: KidEntry[]
 }
+
+/** [none, cone, symmetric]. */
+export type NatCounts = [number, number, number]
+export const NAT_KINDS = ['none', 'cone', 'symmetric'] as const
 
 export function emptySummary(): AudienceSummary {
   return { viewers: 0, byDepth: [], onTime: 0, late: 0, missed: 0, delay: [], stalls: 0, stallSeconds: 0, up: 0, down: 0, fromSource: 0, versions: {}, suspect: 0 }
@@ -92,6 +99,7 @@ export function mergeChild(a: AudienceSummary, b: AudienceSummary): AudienceSumm
   a.down += b.down
   a.fromSource += b.fromSource
   for (const [v, n] of Object.entries(b.versions)) addVersion(a.versions, v, n)
+  if (b.nat) a.nat = a.nat ? [a.nat[0] + b.nat[0], a.nat[1] + b.nat[1], a.nat[2] + b.nat[2]] : [...b.nat]
   a.suspect += b.suspect
   return a
 }
@@ -115,6 +123,7 @@ export function withCounts(s: AudienceSummary, c: Pick<AudienceSummary, 'viewers
     delay: s.delay.map(([i, n]): [number, number] => [i, f(n)]).filter(([, n]) => n > 0),
     stalls: f(s.stalls), stallSeconds: Math.floor(s.stallSeconds * k * 1000) / 1000,
     up: f(s.up), down: f(s.down), fromSource: f(s.fromSource), versions,
+    ...(s.nat ? { nat: s.nat.map(f) as NatCounts } : {}),
   }
 }
 
@@ -232,6 +241,14 @@ export function sanitize(raw: unknown, limits: SanitizeLimits): AudienceSummary 
     versions, suspect: cap(r.suspect, viewers),
   }
   if (s.fromSource > s.down) { clamped = true; s.fromSource = s.down }
+  if (r.nat !== undefined) {
+    // Each kind within the viewers, and all three together too.
+    const raw = Array.isArray(r.nat) ? r.nat.slice(0, 3) : []
+    if (raw.length !== 3 || !Array.isArray(r.nat) || r.nat.length !== 3) clamped = true
+    let left = viewers
+    const nat = [0, 1, 2].map((i) => { const n = Math.min(cap(raw[i], viewers), left); if (n !== raw[i]) clamped = true; left -= n; return n }) as NatCounts
+    if (nat.some((n) => n > 0)) s.nat = nat
+  }
   if (s.onTime + s.late + s.missed > chunks) clamped = true
   // Flagged whole on its way here (a parent's check, or the decoder's with looser limits): trimmed
   // again with ours.

@@ -19,6 +19,8 @@ export interface AudienceView {
   /** Share of what viewers received that came from other viewers rather than the source. */
   offload: number | null
   versions: Record<string, number>
+  /** Viewers by the NAT each classified itself behind (`unknown`: not classified yet). */
+  nat: { none: number; cone: number; symmetric: number; unknown: number }
   /** Viewers whose summaries had to be capped on the way up. */
   suspect: number
   /** Direct children in the report stripe that sent a summary. */
@@ -38,8 +40,13 @@ export function audienceView(s: AudienceSummary, extra: Pick<AudienceView, 'wind
     delay: s.delay, stalls: s.stalls, stallSeconds: s.stallSeconds,
     uploadBytesPerSecond: perSecond(s.up), downloadBytesPerSecond: perSecond(s.down),
     offload: s.down > 0 ? round3(1 - s.fromSource / s.down) : null,
-    versions: s.versions, suspect: s.suspect, reporters: extra.reporters, kids: extra.kids, traffic: extra.traffic,
+    versions: s.versions, nat: natOf(s), suspect: s.suspect, reporters: extra.reporters, kids: extra.kids, traffic: extra.traffic,
   }
+}
+
+function natOf(s: AudienceSummary): AudienceView['nat'] {
+  const [none, cone, symmetric] = s.nat ?? [0, 0, 0]
+  return { none, cone, symmetric, unknown: Math.max(0, s.viewers - none - cone - symmetric) }
 }
 
 const round3 = (v: number) => Math.round(v * 1000) / 1000

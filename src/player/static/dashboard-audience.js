@@ -39,7 +39,8 @@
     $('aud-note').textContent = source
       ? `every viewer, counted up the stripe-0 tree; figures over the last ${Math.round(v.windowMs / 1000)} s`
       : `this viewer and those it feeds in stripe 0; its path to the source: ${[self, ...(v.parents || []).slice(0, 1).filter(Boolean), 'source'].join(' → ')}`
-    tile('a-viewers', String(v.viewers), `${v.reporters} direct reporter${v.reporters === 1 ? '' : 's'} · depth ${Math.max(0, v.byDepth.length - 1)}`, 'good')
+    const nat = v.nat ? ` · NAT none ${v.nat.none} cone ${v.nat.cone} symmetric ${v.nat.symmetric} unknown ${v.nat.unknown}` : ''
+    tile('a-viewers', String(v.viewers), `${v.reporters} direct reporter${v.reporters === 1 ? '' : 's'} · depth ${Math.max(0, v.byDepth.length - 1)}${nat}`, 'good')
     tile('a-ontime', pct(v.chunks.onTimeShare), `complete ${pct(v.chunks.completeness)} · late ${v.chunks.late} · missed ${v.chunks.missed}`,
       v.chunks.onTimeShare >= 0.99 ? 'good' : v.chunks.onTimeShare >= 0.9 ? 'warn' : 'bad')
     tile('a-delay', ms(v.delayMs.p95), `p50 ${ms(v.delayMs.p50)} · p99 ${ms(v.delayMs.p99)}`, v.delayMs.p95 !== null && v.delayMs.p95 > 3000 ? 'bad' : '')

@@ -84,11 +84,22 @@
       tile('t-recent', offload === null ? '–' : fmtPct(1 - offload), 'same, last few seconds (the rest came from peers)', '', 'From the source, now')
     }
     const noViewers = 'no viewer\'s status is readable here'
-    tile('t-offload', offload === null ? '–' : fmtPct(offload), offload === null ? noViewers : 'viewer bytes not from the source')
     const reporting = g.nodes.filter((n) => n.reporting).length
-    tile('t-nodes', String(g.nodes.length), `${reporting} reporting · ${g.nodes.length - reporting} known by address · ${g.edges.length} links`)
-    tile('t-delay', p95 === null ? '–' : fmtMs(p95), p95 === null ? noViewers : 'p95 chunk delay, worst viewer', p95 !== null && p95 > 5000 ? 'bad' : '')
-    tile('t-stalls', String(stalls), 'playback stalls reported', stalls > 0 ? 'warn' : 'good')
+    // Viewers' HTTP status is readable only on one machine; the audience telemetry reaches the
+    // source from everywhere. Where it counts anyone, the tiles show the swarm from it.
+    const av = d.audience && d.audience.role === 'source' && d.audience.view.viewers > 0 ? d.audience.view : null
+    if (av) {
+      const win = `last ${Math.round(av.windowMs / 1000)} s`
+      tile('t-offload', av.offload === null ? '–' : fmtPct(av.offload), `of what ${av.viewers} viewers received came from other viewers (${win})`)
+      tile('t-nodes', String(av.viewers), `viewers counted up the tree · ${reporting} status readable here · ${g.edges.length} links`, '', 'Viewers')
+      tile('t-delay', av.delayMs.p95 === null ? '–' : fmtMs(av.delayMs.p95), `p95 chunk delay over every viewer's chunks (${win})`, av.delayMs.p95 !== null && av.delayMs.p95 > 5000 ? 'bad' : '')
+      tile('t-stalls', String(av.stalls), `playback stalls the viewers' pages reported (${win})`, av.stalls > 0 ? 'warn' : 'good')
+    } else {
+      tile('t-offload', offload === null ? '–' : fmtPct(offload), offload === null ? noViewers : 'viewer bytes not from the source')
+      tile('t-nodes', String(g.nodes.length), `${reporting} reporting · ${g.nodes.length - reporting} known by address · ${g.edges.length} links`, '', 'Nodes in the graph')
+      tile('t-delay', p95 === null ? '–' : fmtMs(p95), p95 === null ? noViewers : 'p95 chunk delay, worst viewer', p95 !== null && p95 > 5000 ? 'bad' : '')
+      tile('t-stalls', String(stalls), 'playback stalls reported', stalls > 0 ? 'warn' : 'good')
+    }
 
     $('scope').textContent = g.scope.note
     drawGraph()

@@ -12,7 +12,7 @@ const limits = { isAddress, chunksPerViewer: 1000 }
 /** One honest viewer's own summary. */
 const leaf = fc.record({
   onTime: fc.nat(500), late: fc.nat(50), delays: fc.array(fc.integer({ min: 1, max: 20_000 }), { maxLength: 40 }),
-  up: fc.nat(1e6), down: fc.nat(1e6), stalls: fc.nat(3),
+  up: fc.nat(1e6), down: fc.nat(1e6), stalls: fc.nat(3), nat: fc.integer({ min: -1, max: 2 }),
 }).map((r): AudienceSummary => {
   const s = emptySummary()
   s.viewers = 1
@@ -27,6 +27,8 @@ const leaf = fc.record({
   s.fromSource = Math.floor(r.down / 2)
   s.stalls = r.stalls
   s.versions = { '0.1.0': 1 }
+  // -1: not classified yet (no `nat` at all).
+  if (r.nat >= 0) { s.nat = [0, 0, 0]; s.nat[r.nat] = 1 }
   return s
 })
 
@@ -50,6 +52,7 @@ test('an honest summary passes sanitize unchanged and unflagged, whatever the tr
     assert.equal(clean.viewers, s.viewers)
     assert.deepEqual(clean.byDepth, s.byDepth)
     assert.deepEqual(clean.delay, s.delay)
+    assert.deepEqual(clean.nat, s.nat)
     assert.equal(clean.byDepth.reduce((a, b) => a + b, 0), clean.viewers)
   }))
 })
@@ -64,6 +67,7 @@ test('merge adds up: viewers, chunks and the delay histogram of the parts, depth
     assert.equal(s.delay.reduce((t, [, n]) => t + n, 0), sum((x) => x.delay.reduce((t, [, n]) => t + n, 0)))
     assert.equal(s.byDepth[0], 1)
     assert.equal(s.byDepth[1] ?? 0, kids.length)
+    for (let i = 0; i < 3; i++) assert.equal(s.nat?.[i] ?? 0, sum((x) => x.nat?.[i] ?? 0))
     assert.ok(s.byDepth.length <= MAX_DEPTHS)
   }))
 })
@@ -81,7 +85,7 @@ test('whatever a peer sends, sanitize returns a bounded summary or nothing, and 
   const shaped = fc.record({
     viewers: fc.oneof(fc.nat(), fc.double(), fc.constant(1e300)), byDepth: fc.array(fc.oneof(fc.nat(), fc.double()), { maxLength: 40 }),
     onTime: fc.double(), delay: fc.array(fc.tuple(fc.integer({ min: -5, max: 200 }), fc.oneof(fc.nat(), fc.double())), { maxLength: 300 }),
-    versions: fc.dictionary(fc.string(), fc.nat(), { maxKeys: 50 }), kids: fc.array(fc.record({ a: fc.constantFrom('127.0.0.1:9', 'x'), v: fc.double(), h: fc.double(), k: fc.anything() }), { maxLength: 40 }),
+    versions: fc.dictionary(fc.string(), fc.nat(), { maxKeys: 50 }), nat: fc.oneof(fc.anything(), fc.array(fc.oneof(fc.nat(), fc.double()), { maxLength: 5 })), kids: fc.array(fc.record({ a: fc.constantFrom('127.0.0.1:9', 'x'), v: fc.double(), h: fc.double(), k: fc.anything() }), { maxLength: 40 }),
   }, { requiredKeys: [] })
   fc.assert(fc.property(shaped, (raw) => {
     const s = sanitize(raw, limits)
@@ -91,6 +95,12 @@ test('whatever a peer sends, sanitize returns a bounded summary or nothing, and 
     for (let d = 1; d < s.byDepth.length; d++) assert.ok(s.byDepth[d] <= s.byDepth[d - 1] * MAX_FANOUT)
     assert.ok(s.delay.reduce((t, [, n]) => t + n, 0) <= s.viewers * limits.chunksPerViewer)
     assert.ok((s.kids?.length ?? 0) <= 8)
+    // The NAT kinds are counts of these viewers: three integers adding up to no more than them.
+    if (s.nat) {
+      assert.equal(s.nat.length, 3)
+      assert.ok(s.nat.every((n) => Number.isSafeInteger(n) && n >= 0))
+      assert.ok(s.nat[0] + s.nat[1] + s.nat[2] <= s.viewers)
+    }
   }), { numRuns: 2000 })
 })
 
