@@ -65,13 +65,13 @@ export interface RuntimeOptions {
   anyPortIfTaken?: { udp?: boolean; http?: boolean }
   /** /content/<id> refuses bytes of a file until the whole file matched its id. */
   verifiedOnly?: boolean
-  /** Encrypt everything between us and other cjp2p-stream nodes (src/mesh/secure/); off by default. */
-  encrypt?: boolean
   /** Keep the node's state in <dir>/state.db (default); false: a short-lived command that only
    * reads it (get, list, search beside a node that owns the folder). */
   saveState?: boolean
   /** Start again the transfers that were in progress when the node last stopped (`node`). */
   resumeTransfers?: boolean
+  /** Encrypt everything between us and other cjp2p-stream nodes (src/mesh/secure/); off by default. */
+  encrypt?: boolean
 }
 
 export class Runtime {

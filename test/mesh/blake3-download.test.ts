@@ -101,8 +101,8 @@ test('a provider with a corrupt tree: its tree blocks are charged to it, the tre
 
 test('verified blocks of a blake3/ file still downloading are relayed to another getter', async (t) => {
   const [seeder] = await fileNodes(t, 1)
-  // The middle node receives at 4 MiB/s, so it is mid-download while the last getter asks it.
-  const middle = await fileNode(t, { link: { delayMs: 0, loss: 0, bytesPerSecond: 4 * MiB } })
+  // The middle node receives at 2 MiB/s, so it is mid-download while the last getter asks it.
+  const middle = await fileNode(t, { link: { delayMs: 0, loss: 0, bytesPerSecond: 2 * MiB } })
   const last = await fileNode(t)
   const size = 6 * MiB
   const f = await shareRandom(t, size, seeder)

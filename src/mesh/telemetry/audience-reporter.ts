@@ -27,46 +27,25 @@ import {
 } from './audience-summary.ts'
 import { AudienceHistory } from './audience-history.ts'
 import { audienceView, type AudienceView } from './audience-view.ts'
-import { CountMedian } from './count-median.ts'
 
 /** A summary goes up about this often (with +-25 % jitter, so a parent's children do not all speak
- * at once), as long as the byte budget allows, and never twice within MIN_GAP_MS. When the number
- * of viewers below us changes, the counts alone (a message of some 80 bytes) go up at once, within
- * the same budget: a change climbs a deep tree in about depth * (COUNTS_GAP_MS + a hop) rather than
- * depth * REPORT_MS. */
+ * at once), as long as the byte budget allows. When the number of viewers below us changes, the
+ * counts alone (a message of some 60 bytes) go up at once, but never twice within MIN_GAP_MS: a
+ * change climbs a deep tree in about depth * MIN_GAP_MS rather than depth * REPORT_MS. */
 export const REPORT_MS = 2000
 export const MIN_GAP_MS = 300
-/** Counts alone go up no more often than this. Short, because a subtree that moves leaves one
- * branch and joins another, and the source's count is off by it until both changes have climbed
- * (at 500 ms a hop the count 10 s after a join wave read 91 of 100; see count-median.ts). */
-export const COUNTS_GAP_MS = 100
+/** Counts alone go up no more often than this (their cost, at most ~160 B/s, within the budget). */
+export const COUNTS_GAP_MS = 500
 /** What a node may send in telemetry, as a share of the stream bytes it receives. Its children
  * each send as much to it, so a parent with FANOUT + SPARE_SLOTS (8) children moves at most about
  * 9 times this: under 1 % of its stream. */
 export const BYTE_SHARE = 0.001
 /** The budget saved up for later is capped at a few full summaries. */
 const BURST_BYTES = 4096
-/** A full summary leaves this much of the budget to the counts: they are what has to climb fast
- * (with the full summaries spending every byte, holding counts to the budget made the count lag:
- * 94 shown for 80 present 10 s after 20 % left). */
-const COUNTS_RESERVE_BYTES = 400
-/** The floor of the budget, without which a stream of a few kb/s would leave its viewers
- * uncounted: silent this long, a node sends its counts whatever the budget (some 30 B/s), and
- * without a full summary for FULL_FLOOR_MS, its full summary. Both are charged all the same, so
- * what follows waits until they are paid back. */
+/** Silent longer than this, a node sends its summary whatever the budget (a stream of a few kb/s
+ * would otherwise leave it uncounted). */
 const MAX_SILENT_MS = 5000
-const FULL_FLOOR_MS = 5000
 const JITTER = 0.25
-/** Near the top, a summary lists our children (for the source's dashboard) only this often. */
-const KIDS_EVERY_MS = 10_000
-/** A new stripe-0 child counts as one viewer this long before its first summary arrives: about a
- * report's climb, plus a lost first report's retry. */
-const NEW_CHILD_MS = 1500
-/** A stripe-0 child silent this long (a resubscribe, every 2 s, missed) is not counted: its orphaned
- * children are counted again under their new parents within about as long, and would be twice. */
-const GONE_MS = 3000
-/** See countsDue in tick(). */
-const CHANGE_SHARE = 0.01
 /** The stripe whose tree the telemetry climbs (see the top of this file). */
 export const REPORT_STRIPE = 0
 /** A child's summary older than this is no longer counted: it left, or reports elsewhere now. */
@@ -86,9 +65,7 @@ export class AudienceReporter {
   private readonly k: AudienceComponents
   private readonly version = packageVersion()
   /** Our stripe-0 children's latest summaries (bounded: only current stripe-0 children are kept). */
-  private kids = new Map<string, { s: AudienceSummary; at: number; kidsAt: number }>()
-  /** When each current stripe-0 child was first seen among them (bounded like the children). */
-  private takenAt = new Map<string, number>()
+  private kids = new Map<string, { s: AudienceSummary; at: number }>()
   /** This node's own cumulative figures, and snapshots of them for the sliding window. */
   private own: Omit<Snapshot, 'at' | 'up' | 'down' | 'fromSource' | 'maxKnown'>
   private snaps: Snapshot[] = []
@@ -99,14 +76,10 @@ export class AudienceReporter {
   private fullAt = -Infinity
   private sentViewers = 0
   private sentTo: string | undefined
-  private kidsSentAt = -Infinity
   /** The byte budget (BYTE_SHARE of what we received), and the received total it was last fed from. */
   private tokens = BURST_BYTES / 2
   private fedFrom = 0
   private lastFullBytes = 512
-  private lastCountsBytes = 100
-  /** At the source: its recent counts, of which it shows the median (count-median.ts). */
-  private readonly counted: CountMedian | undefined
   /** Hops of the last chunks we verified: how close to the source we are. */
   private hops: number[] = []
   /** The source's last hour of audience figures (the dashboard's series), absent elsewhere. */
@@ -119,7 +92,6 @@ export class AudienceReporter {
     this.k = components
     this.own = { onTime: 0, late: 0, missed: 0, stalls: 0, stallSeconds: 0, delay: new Array<number>(DELAY_BUCKETS_MS.length).fill(0) }
     this.history = this.c.isSource ? new AudienceHistory() : undefined
-    this.counted = this.c.isSource ? new CountMedian() : undefined
     components.stats.onDelay = (ageMs, hops) => this.onDelay(ageMs, hops)
   }
 
@@ -147,21 +119,14 @@ export class AudienceReporter {
     if (!s) return
     const had = this.kids.get(ctx.from)
     const at = this.c.node.timers.now()
-    if (m.counts && had) this.kids.set(ctx.from, { s: withCounts(had.s, s), at, kidsAt: had.kidsAt })
-    else if (s.kids) this.kids.set(ctx.from, { s, at, kidsAt: at })
-    else {
-      // Its list of children comes in every KIDS_EVERY_MS only: the last one stands until then.
-      if (had?.s.kids && at - had.kidsAt <= 2 * KIDS_EVERY_MS) s.kids = had.s.kids
-      this.kids.set(ctx.from, { s, at, kidsAt: had?.kidsAt ?? at })
-    }
+    if (m.counts && had) this.kids.set(ctx.from, { s: withCounts(had.s, s), at })
+    else this.kids.set(ctx.from, { s, at })
   }
 
   /** Called from the swarm's tick: drops stale children and, when due, reports up. */
   tick(now: number): void {
     const stripe0 = this.k.children.of(REPORT_STRIPE)
-    for (const [a, e] of this.kids) if (!stripe0.has(a) || now - e.at > STALE_MS || this.gone(a, now)) this.kids.delete(a)
-    for (const a of this.takenAt.keys()) if (!stripe0.has(a)) this.takenAt.delete(a)
-    for (const a of stripe0) if (!this.takenAt.has(a)) this.takenAt.set(a, now)
+    for (const [a, e] of this.kids) if (!stripe0.has(a) || now - e.at > STALE_MS) this.kids.delete(a)
     const received = this.k.stats.totals.receivedBytes
     this.tokens = Math.min(BURST_BYTES, this.tokens + (received - this.fedFrom) * BYTE_SHARE)
     this.fedFrom = received
@@ -172,36 +137,24 @@ export class AudienceReporter {
       this.snapshot(now)
       this.history?.add(now, this.view())
     }
-    if (this.counted) {
-      const { viewers, byDepth, suspect } = this.merged(emptySummary())
-      this.counted.add({ at: now, viewers, byDepth, suspect })
-      return
-    }
+    if (this.c.isSource) return
     const parent = this.k.parents.parent(REPORT_STRIPE)
-    if (parent === undefined || this.c.edge.startChunk < 0) return
-    // Full summaries wait for the budget and leave a reserve to the counts, but for the floor.
-    const fullDue = now >= this.nextAt && now - this.sentAt >= MIN_GAP_MS &&
-      (this.tokens >= this.lastFullBytes + COUNTS_RESERVE_BYTES || now - this.fullAt >= FULL_FLOOR_MS)
+    if (parent === undefined || this.c.edge.startChunk < 0 || now - this.sentAt < MIN_GAP_MS) return
+    const fullDue = now >= this.nextAt && (this.tokens >= this.lastFullBytes || now - this.fullAt >= MAX_SILENT_MS)
     // A new parent has not counted us yet: that is a change too.
     const changed = this.subtreeViewers() !== this.sentViewers || parent !== this.sentTo
-    // The counts leave the floor's full summary its bytes, saved up by its deadline: paid in one go
-    // from an empty budget, it put the counts of a node near the top seconds behind.
-    const owed = this.lastFullBytes * Math.min(1, (now - this.fullAt) / FULL_FLOOR_MS)
-    // A change of more than CHANGE_SHARE of what we last said may spend that saving too (never
-    // beyond the budget): the ones and twos of viewers moving about wait for their turn, a wave of
-    // departures does not.
-    const viewers = this.subtreeViewers()
-    const big = Math.abs(viewers - this.sentViewers) > CHANGE_SHARE * this.sentViewers
-    const spendable = this.tokens - (big ? 0 : owed)
-    const countsDue = (changed && now - this.sentAt >= COUNTS_GAP_MS && spendable >= this.lastCountsBytes) || now - this.sentAt >= MAX_SILENT_MS
-    if (!fullDue && !countsDue) return
+    // Counts are charged to the budget but not held back by it: they are small, at most one per
+    // COUNTS_GAP_MS, and what has to climb fast; the full summaries wait for the budget. (Holding
+    // them to the budget was tried: the full summaries use it up, and at 100 viewers the count 10 s
+    // after 20 % left read 94 of 80.)
+    if (!fullDue && !(changed && now - this.sentAt >= COUNTS_GAP_MS)) return
     if (fullDue) this.nextAt = now + REPORT_MS * (1 - JITTER + 2 * JITTER * this.c.node.timers.random())
     const audience = fullDue ? this.subtree(parent) : this.counts()
     const msg: MessageOf<'HereIsMyAudience'> = { type: 'HereIsMyAudience', id: this.c.id, audience, ...(fullDue ? {} : { counts: true as const }) }
     const bytes = encodedSize(msg)
     this.tokens -= bytes
     this.sentAt = now
-    if (fullDue) { this.fullAt = now; this.lastFullBytes = bytes } else this.lastCountsBytes = bytes
+    if (fullDue) { this.fullAt = now; this.lastFullBytes = bytes }
     this.sentViewers = audience.viewers
     this.sentTo = parent
     if (this.c.node.send(parent, [msg]) > 0) {
@@ -210,65 +163,36 @@ export class AudienceReporter {
     }
   }
 
-  /** Only the counts of our subtree, for a change that should climb at once: the figures a parent
-   * reads from a counts-only update, and nothing else (absent figures are zeros to sanitize()). */
+  /** Only the counts of our subtree, for a change that should climb at once. */
   private counts(): AudienceSummary {
-    const { viewers, byDepth, suspect } = this.merged(this.ownWindow())
-    return { viewers, byDepth, ...(suspect > 0 ? { suspect } : {}) } as AudienceSummary
+    const { viewers, byDepth, suspect } = this.view()
+    return { ...emptySummary(), viewers, byDepth, suspect }
   }
 
   private subtreeViewers(): number {
     let n = 1
-    for (const s of this.below()) n += s.viewers
+    for (const { s } of this.kids.values()) n += s.viewers
     return n
   }
 
-  /** Our stripe-0 children's subtrees: their summaries, and one viewer for each child taken within
-   * NEW_CHILD_MS that has not reported yet (it joined, or just moved here, and its report is on
-   * its way: uncounted, it would leave the source's count short by it until then). Only new ones:
-   * a child that stopped reporting, or declined our offer, may be long gone. */
-  private *below(): Iterable<AudienceSummary> {
-    for (const { s } of this.kids.values()) yield s
-    const now = this.c.node.timers.now()
-    for (const [a, at] of this.takenAt) if (!this.kids.has(a) && now - at < NEW_CHILD_MS && !this.gone(a, now)) yield { ...emptySummary(), viewers: 1, byDepth: [1] }
-  }
-
-  /** A child we have heard nothing from (not a resubscribe, not a report) for GONE_MS left
-   * abruptly, most likely: its place in stripe 0 expires later (6 s), its subtree goes now. */
-  private gone(a: string, now: number): boolean {
-    const heard = this.c.node.peers.get(a)?.lastHeard
-    return heard !== undefined && heard > 0 && now - heard > GONE_MS
-  }
-
-  /** `root` with everything below us merged into it. */
-  private merged(root: AudienceSummary): AudienceSummary {
-    for (const s of this.below()) mergeChild(root, s)
-    return root
-  }
-
-  /** The audience below us (at the source: the whole audience), merged now; at the source the
-   * counts are the median of its last few seconds' (count-median.ts). */
+  /** The audience below us (at the source: the whole audience), merged now. */
   view(): AudienceView {
     // byDepth[d]: viewers d levels below us (at the source, depth d of the stripe-0 tree).
-    const root = this.merged(this.c.isSource ? emptySummary() : this.ownWindow())
-    const m = this.counted?.median()
-    if (m) Object.assign(root, { viewers: m.viewers, byDepth: m.byDepth, suspect: m.suspect })
+    const root = this.c.isSource ? emptySummary() : this.ownWindow()
+    for (const { s } of this.kids.values()) mergeChild(root, s)
     return audienceView(root, { windowMs: this.windowMs(), kids: this.kidEntries(true), reporters: this.kids.size, traffic: { ...this.traffic } })
   }
 
   /** Our summary for our parent: ourselves at depth 0, our children's subtrees below. */
   private subtree(parent: string): AudienceSummary {
-    const s = this.merged(this.ownWindow())
+    const s = this.ownWindow()
+    for (const { s: kid } of this.kids.values()) mergeChild(s, kid)
     // Only the top of the tree lists its children (and the source's own children their
     // grandchildren), for the source's dashboard: further down the lists would cost bytes that
     // nobody reads. Our depth is the fewest hops our recent chunks came over.
     const depth = Math.min(...this.hops)
-    // The list is most of a summary's bytes near the top (some 1 KB of the 1.7 KB a child of the
-    // source sends), so it goes only every KIDS_EVERY_MS: the rest of the budget is the counts'.
-    const now = this.c.node.timers.now()
-    if (depth > 2 || (now - this.kidsSentAt < KIDS_EVERY_MS && parent === this.sentTo)) return s
-    const kids = this.kidEntries(this.c.sourceAddrs.has(parent) || depth <= 1)
-    if (kids.length) { s.kids = kids; this.kidsSentAt = now }
+    const kids = depth <= 2 ? this.kidEntries(this.c.sourceAddrs.has(parent) || depth <= 1) : []
+    if (kids.length) s.kids = kids
     return s
   }
 

@@ -6,6 +6,7 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import { writeFile } from 'node:fs/promises'
+import { createSocket } from 'node:dgram'
 import { join } from 'node:path'
 import { Runtime } from '../../../src/runtime.ts'
 import { silentLogger } from '../../../src/util/logger.ts'
@@ -76,4 +77,28 @@ test('list pages through what a peer shares: id, name, size', { timeout: 60_000 
   assert.equal(got.length, 40)
   for (const it of got) assert.deepEqual({ name: it.name, size: it.size }, want.get(it.id), it.id)
   await assert.rejects(b.names.list('127.0.0.1:9'), /did not answer a listing/)
+})
+
+test('keyword announcements: refused from an unproven address and for a word the name lacks', { timeout: 60_000 }, async (t) => {
+  const dir = await tempDir(t, 'cjp2p-named-guard-')
+  const opts = (name: string, peers: string[] = []) => ({ dir: join(dir, name), httpPort: null, peers, logger: silentLogger, processMetrics: false, probeIntervalMs: 600_000 })
+  const a = await Runtime.start(opts('a'))
+  t.after(() => a.close())
+  const [host, port] = [a.udpAddress.slice(0, a.udpAddress.lastIndexOf(':')), Number(a.udpAddress.slice(a.udpAddress.lastIndexOf(':') + 1))]
+  const raw = createSocket('udp4')
+  await new Promise<void>((r) => raw.bind(0, '127.0.0.1', r))
+  t.after(() => raw.close())
+  const item = { word: 'film', id: 'f'.repeat(64), name: 'a film.mp4', size: 5 }
+  raw.send(JSON.stringify([{ IHaveNamed: item }]), port, host)
+  await until('the unproven announcement to be counted', 10_000, () => a.names.counters.named.unverified === 1)
+
+  const b = await Runtime.start(opts('b', [a.udpAddress]))
+  t.after(() => b.close())
+  await until('b and a to prove each other', 10_000, () => b.node.peers.get(a.udpAddress)?.verified && a.node.peers.get(b.udpAddress)?.verified)
+  b.node.send(a.udpAddress, [{ type: 'IHaveNamed', ...item, word: 'popular' }])
+  await until('the squatting announcement to be refused', 10_000, () => a.names.counters.named.not_in_name === 1)
+  b.node.send(a.udpAddress, [{ type: 'IHaveNamed', ...item }])
+  await until('the honest announcement to be stored', 10_000, () => a.names.counters.named.stored === 1)
+  assert.deepEqual(a.names.keywords.get('film').map((i) => i.peers), [[b.udpAddress]], 'only the proven, honest announcement is held')
+  assert.deepEqual(a.names.keywords.get('popular'), [])
 })
