@@ -5,10 +5,7 @@
 // not one per viewer (src/mesh/nat/lan-mates.ts). And all of it travels encrypted (src/mesh/secure/).
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import type { NodeStatus, StreamStatus } from '../../scripts/nat-swarm.ts'
-import { natFigures, natTable } from '../../scripts/bench-nat-report.ts'
-import { sleep, until } from '../helpers/cli-process.ts'
-import { natSwarmUnavailable, useNatSwarm } from '../helpers/nat-swarm-fixture.ts'
+import { natSwarmUnavailable, runNatSwarm, useNatSwarm } from '../helpers/nat-swarm-fixture.ts'
 
 const why = await natSwarmUnavailable()
 if (why) process.stderr.write(`\n*** SKIPPING the NAT lab LAN-mates test: ${why} ***\n\n`)
@@ -20,24 +17,8 @@ describe('viewers behind one symmetric NAT feed each other across their LAN', { 
   const fixture = useNatSwarm({ publicHosts: ['src'], routers: [{ name: 'sym1', nat: 'symmetric', hosts: VIEWERS.length }] }, '500k', { encrypt: true })
 
   it('all play, they feed each other at LAN addresses, and the source uploads well under one copy each', async () => {
-    const { lab, swarm, dir } = fixture.get()
-    await swarm.startSource('src')
-    for (const v of VIEWERS) swarm.startViewer(v, ['src'])
-    await swarm.ready()
-    await until('every viewer to verify chunks', 60_000, async () => {
-      const st = await Promise.all(VIEWERS.map((v) => swarm.streamStatus(v)))
-      return st.every((s) => (s?.verifiedChunks ?? 0) > 0)
-    }, 1000)
-    await sleep(RUN_MS)
-    const statuses = new Map<string, StreamStatus | null>()
-    for (const h of ['src', ...VIEWERS]) statuses.set(h, await swarm.streamStatus(h))
-    const nat = new Map<string, NodeStatus | null>()
-    for (const h of ['src', ...VIEWERS]) nat.set(h, await swarm.status(h))
-    const stopAt = Date.now()
-    assert.deepEqual(swarm.crashed(), [])
-    await swarm.stop()
-    const f = await natFigures({ scenario: 'test', seconds: RUN_MS / 1000, bitrate: '500k', lab, dir, id: swarm.id, sourceHost: 'src', entryHost: null, stopAt, statuses, cpuShareOfCorePerViewer: 0, loadAverage: 0 })
-    process.stderr.write(natTable(f) + '\n')
+    const { lab } = fixture.get()
+    const { nat, f } = await runNatSwarm(fixture.get(), VIEWERS, RUN_MS)
     for (const h of VIEWERS) assert.equal(nat.get(h)?.nat?.kind, 'symmetric', `${h} knows it sits behind a symmetric NAT`)
     // With --encrypt, everything between them and with the source went sealed (src/mesh/secure/): every node made
     // sessions, and opened sealed frames, none failing authentication.

@@ -4,10 +4,7 @@
 // the bench's figures (bench-nat-report.ts) come out of the nodes' statuses and stores.
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import type { NodeStatus, StreamStatus } from '../../scripts/nat-swarm.ts'
-import { natFigures, natTable } from '../../scripts/bench-nat-report.ts'
-import { sleep, until } from '../helpers/cli-process.ts'
-import { natSwarmUnavailable, useNatSwarm } from '../helpers/nat-swarm-fixture.ts'
+import { natSwarmUnavailable, runNatSwarm, useNatSwarm } from '../helpers/nat-swarm-fixture.ts'
 
 const why = await natSwarmUnavailable()
 if (why) process.stderr.write(`\n*** SKIPPING the NAT lab swarm test: ${why} ***\n\n`)
@@ -20,24 +17,8 @@ describe('a live stream in the NAT lab (real ingest and watch processes)', { ski
   const fixture = useNatSwarm({ publicHosts: ['src'], routers: [{ name: 'cone1', nat: 'cone', hosts: 2 }, { name: 'sym1', nat: 'symmetric', hosts: 1 }] }, '500k')
 
   it('viewers behind a cone and a symmetric NAT play a public source, and the figures add up', async () => {
-    const { lab, swarm, dir } = fixture.get()
-    await swarm.startSource('src')
-    for (const v of VIEWERS) swarm.startViewer(v, ['src'])
-    await swarm.ready()
-    await until('every viewer to verify chunks', 60_000, async () => {
-      const st = await Promise.all(VIEWERS.map((v) => swarm.streamStatus(v)))
-      return st.every((s) => (s?.verifiedChunks ?? 0) > 0)
-    }, 1000)
-    await sleep(RUN_MS)
-    const statuses = new Map<string, StreamStatus | null>()
-    for (const h of ['src', ...VIEWERS]) statuses.set(h, await swarm.streamStatus(h))
-    const nat = new Map<string, NodeStatus | null>()
-    for (const h of ['src', ...VIEWERS]) nat.set(h, await swarm.status(h))
-    const stopAt = Date.now()
-    assert.deepEqual(swarm.crashed(), [])
-    await swarm.stop()
-    const f = await natFigures({ scenario: 'test', seconds: RUN_MS / 1000, bitrate: '500k', lab, dir, id: swarm.id, sourceHost: 'src', entryHost: null, stopAt, statuses, cpuShareOfCorePerViewer: 0, loadAverage: 0 })
-    process.stderr.write(natTable(f) + '\n')
+    const { lab } = fixture.get()
+    const { nat, f } = await runNatSwarm(fixture.get(), VIEWERS, RUN_MS)
     assert.deepEqual(f.viewers.map((v) => v.host), VIEWERS)
     for (const v of f.viewers) {
       assert.ok(v.reported, `${v.host} reported its status`)
