@@ -39,7 +39,7 @@ function pick(): { driver: SqliteDriver | null; why: string } {
     reasons.push(`better-sqlite3: ${firstLine(err)}`)
   }
   try {
-    const mod = process.getBuiltinModule?.('node:sqlite') as { DatabaseSync: new (path: string) => SqlDatabase } | undefined
+    const mod = withoutSqliteWarning(() => process.getBuiltinModule?.('node:sqlite')) as { DatabaseSync: new (path: string) => SqlDatabase } | undefined
     if (mod?.DatabaseSync) return { driver: { name: 'node:sqlite', open: (path) => new mod.DatabaseSync(path) }, why: '' }
     reasons.push(`node:sqlite: not in Node ${process.versions.node}`)
   } catch (err) {
@@ -51,4 +51,21 @@ function pick(): { driver: SqliteDriver | null; why: string } {
 /** An error's first line, for one-line logs. */
 export function firstLine(err: unknown): string {
   return String(err instanceof Error ? err.message : err).split('\n')[0]
+}
+
+/** Node 22 prints "ExperimentalWarning: SQLite is an experimental feature" on stderr when
+ * node:sqlite loads. We chose it knowingly, and a stray second line broke every command's promise
+ * of one line on a fatal error (a taken --port said two things). Other warnings pass through. */
+function withoutSqliteWarning<T>(load: () => T): T {
+  const emit = process.emitWarning
+  process.emitWarning = ((warning: string | Error, ...rest: unknown[]) => {
+    const text = typeof warning === 'string' ? warning : warning.message
+    if (/SQLite is an experimental feature/.test(text)) return
+    return (emit as (...a: unknown[]) => void).call(process, warning, ...rest)
+  }) as typeof process.emitWarning
+  try {
+    return load()
+  } finally {
+    process.emitWarning = emit
+  }
 }

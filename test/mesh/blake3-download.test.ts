@@ -103,7 +103,10 @@ test('verified blocks of a blake3/ file still downloading are relayed to another
   const [seeder] = await fileNodes(t, 1)
   // The middle node receives at 2 MiB/s, so it is mid-download while the last getter asks it.
   const middle = await fileNode(t, { link: { delayMs: 0, loss: 0, bytesPerSecond: 2 * MiB } })
-  const last = await fileNode(t)
+  // The last getter receives at 4 MiB/s: faster than the middle node (so it asks it for blocks it
+  // does not hold yet), yet not so fast that the seeder alone hands it the file before the middle
+  // node's first answer (an unthrottled one did so in CI).
+  const last = await fileNode(t, { link: { delayMs: 0, loss: 0, bytesPerSecond: 4 * MiB } })
   const size = 6 * MiB
   const f = await shareRandom(t, size, seeder)
   let second: ReturnType<typeof download> | undefined
