@@ -32,20 +32,14 @@ function interfaceHosts(): string[] {
   return Object.values(networkInterfaces()).flatMap((list) => (list ?? []).map((i) => i.address))
 }
 
-/** Both on one home-sized subnet: the same /24 (IPv4) or /64 (IPv6). */
+/** Both on one home-sized subnet: the same /24 (IPv4) or /64 (IPv6). BlockList does the prefix
+ * match, so IPv6 spellings (`fd00::1`, `fd00:0:0:0::2`) need no parsing of ours. */
 export function sameSubnet(a: string, b: string): boolean {
   const x = parseAddress(a)?.host
   const y = parseAddress(b)?.host
-  if (x === undefined || y === undefined || isIP(x) !== isIP(y)) return false
-  if (isIP(x) === 4) return x.split('.').slice(0, 3).join('.') === y.split('.').slice(0, 3).join('.')
-  return prefix64(x) === prefix64(y)
-}
-
-/** The first four groups of an IPv6 address, written out (so `fd00::1` and `fd00:0:0:0::2` agree). */
-function prefix64(host: string): string {
-  const [head, tail = ''] = host.toLowerCase().split('::')
-  const h = head ? head.split(':') : []
-  const t = tail ? tail.split(':') : []
-  const groups = host.includes('::') ? [...h, ...Array(8 - h.length - t.length).fill('0'), ...t] : h
-  return groups.slice(0, 4).map((g) => String(parseInt(g || '0', 16))).join(':')
+  if (x === undefined || y === undefined || isIP(x) === 0 || isIP(x) !== isIP(y)) return false
+  const family = isIP(x) === 4 ? 'ipv4' : 'ipv6'
+  const subnet = new BlockList()
+  subnet.addSubnet(x, family === 'ipv4' ? 24 : 64, family)
+  return subnet.check(y, family)
 }
