@@ -4,37 +4,19 @@
 // in the same state is refused with 503.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { randomBytes } from 'node:crypto'
-import { readFile, writeFile } from 'node:fs/promises'
-import { join } from 'node:path'
-import { Runtime } from '../../src/runtime.ts'
-import { silentLogger } from '../../src/util/logger.ts'
-import { tempDir } from '../helpers/stream-fixture.ts'
 import { rawRequest } from './http-client.ts'
+import { gatewayPair } from '../helpers/gateway-pair.ts'
 
 const SIZE = 8 * 1024 * 1024 + 77
 
 test('a blake3/ download in progress is served as verified, also under --verified-only; a sha256 one is not', async (t) => {
-  const dir = await tempDir(t)
-  const body = randomBytes(SIZE)
-  const path = join(dir, 'movie.mp4')
-  await writeFile(path, body)
-  const seeder = await Runtime.start({ dir: join(dir, 'seeder'), port: 0, httpPort: null, logger: silentLogger, processMetrics: false })
-  t.after(() => seeder.close())
-  const { id, blake3 } = await seeder.files.shareFile(path)
   // A 1 MiB/s downlink: the whole file takes 8 s, a range in the middle comes long before.
-  const gateway = await Runtime.start({
-    dir: join(dir, 'gateway'), port: 0, httpPort: 0, peers: [seeder.udpAddress], logger: silentLogger, processMetrics: false,
-    verifiedOnly: true, link: { delayMs: 1, loss: 0, bytesPerSecond: 1024 * 1024 },
-  })
-  t.after(() => gateway.close())
-  const base = gateway.httpUrl!
+  const { body, id, blake3, base, api } = await gatewayPair(t, SIZE, { verifiedOnly: true, link: { delayMs: 1, loss: 0, bytesPerSecond: 1024 * 1024 } })
   const mid = await rawRequest(base, `/content/${blake3}`, { headers: { Range: 'bytes=4000000-4000999' } })
   assert.equal(mid.status, 206, mid.text)
   assert.equal(mid.headers['x-cjp2p-verified'], 'yes')
   assert.ok(mid.body.equals(body.subarray(4000000, 4001000)))
-  const api = JSON.parse(await readFile(join(dir, 'gateway', 'api.json'), 'utf8')) as { http: string }
-  const state = await rawRequest(api.http, `/api/fetches/${blake3}`)
+  const state = await rawRequest(api, `/api/fetches/${blake3}`)
   assert.equal(state.status, 200, state.text)
   assert.equal((JSON.parse(state.text) as { state: string }).state, 'downloading', 'the range came while the file was still arriving')
 

@@ -5,29 +5,17 @@
 import { test } from 'node:test'
 import type { TestContext } from 'node:test'
 import assert from 'node:assert/strict'
-import { createHash, randomBytes } from 'node:crypto'
-import { readFile, writeFile } from 'node:fs/promises'
+import { createHash } from 'node:crypto'
+import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { Runtime } from '../../src/runtime.ts'
 import { silentLogger } from '../../src/util/logger.ts'
-import { tempDir } from '../helpers/stream-fixture.ts'
 import { rawRequest } from './http-client.ts'
+import { gatewayPair } from '../helpers/gateway-pair.ts'
 
 const SIZE = 3 * 1024 * 1024 + 123
 
-async function pair(t: TestContext) {
-  const dir = await tempDir(t)
-  const body = randomBytes(SIZE)
-  const path = join(dir, 'movie.mp4')
-  await writeFile(path, body)
-  const seeder = await Runtime.start({ dir: join(dir, 'seeder'), port: 0, httpPort: null, logger: silentLogger, processMetrics: false })
-  t.after(() => seeder.close())
-  const id = await seeder.files.share(path)
-  const gateway = await Runtime.start({ dir: join(dir, 'gateway'), port: 0, httpPort: 0, peers: [seeder.udpAddress], logger: silentLogger, processMetrics: false })
-  t.after(() => gateway.close())
-  const api = JSON.parse(await readFile(join(dir, 'gateway', 'api.json'), 'utf8')) as { http: string; token: string }
-  return { dir, body, id, seeder, gateway, base: gateway.httpUrl!, token: api.token, path }
-}
+const pair = (t: TestContext) => gatewayPair(t, SIZE)
 
 test('/content/<id>: a file the node lacks is fetched on demand and served by range', async (t) => {
   const { body, id, base } = await pair(t)
