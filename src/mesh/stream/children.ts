@@ -116,6 +116,7 @@ export class Children {
         isSource, self: node.address, children: this.sets,
         receiving: (i) => this.k.parents.receiving(i, now),
         pushDown: (i) => now - this.failedChildAt[i] >= FAILED_RELAY_MS,
+        parentOf: (i) => this.k.parents.parent(i),
         maxChildren: this.capacity(), leaves: this.leaves,
         // Behind a symmetric NAT only a peer with no NAT between us (our LAN) can always reach us.
         unreachable: node.nat.kind === 'symmetric' && node.peers.get(ctx.from)?.seesUsDirectly !== true,
