@@ -108,6 +108,14 @@ export class Children {
     const s = m.stripe
     const now = node.timers.now()
     if (m.failed) this.onComplaint(s, m.failed, ctx.from, now)
+    const ancestors = this.k.parents.ancestors(s)
+    if (ancestors.includes(ctx.from)) {
+      // Our own ancestor, re-parented (pushed down) with us still in its subtree: under us it would
+      // feed itself. It has other candidates; this answer only moves it on to them.
+      this.sets[s].delete(ctx.from)
+      ctx.reply({ type: 'AskThemInstead', id, stripe: s, peers: [] })
+      return
+    }
     const failedUntil = this.failedChildren.get(`${s} ${ctx.from}`)
     const d = failedUntil !== undefined && failedUntil > now
       // Its children said it fed them nothing: no place here in this stripe for a while.
@@ -128,9 +136,10 @@ export class Children {
       this.seen.set(ctx.from, now)
       if (m.leaf) this.leaves.add(ctx.from)
       else this.leaves.delete(ctx.from)
-      // Our own parent in the stripe goes with the yes: the child's backup if we fail it.
+      // Our own parent in the stripe goes with the yes: the child's backup if we fail it; and our
+      // whole path up, so that the child sees a loop through itself (StripeParents.onSubscribed).
       const via = this.k.parents.via(s)
-      ctx.reply({ type: 'IWillKeepSendingYou', id, stripe: s, ...(via ? { via } : {}) })
+      ctx.reply({ type: 'IWillKeepSendingYou', id, stripe: s, ...(via ? { via } : {}), ...(ancestors.length ? { path: ancestors } : {}) })
       if (d.evict) {
         this.sets[s].delete(d.evict)
         if (!this.all().has(d.evict)) this.leaves.delete(d.evict)
