@@ -144,8 +144,6 @@ export interface ParentState {
   receiving: (stripe: number) => boolean
   /** False while a stripe had a failed child recently: nobody gets a place by claim alone then. */
   pushDown?: (stripe: number) => boolean
-  /** Our own parent in a stripe: it can never be our child there (that is a cycle of two). */
-  parentOf?: (stripe: number) => string | undefined
   /** Children (over all stripes) our upload can carry, from `--max-upload`; undefined: no cap. */
   maxChildren?: number
   /** Children that said they are leaves (ChildRequest.leaf). */
@@ -174,8 +172,7 @@ export function decideChild(s: ParentState, req: ChildRequest, otherHolders: str
     const first = [...all].find((a) => a === req.from || mates.has(a))
     if (first !== undefined && first !== req.from) return { accept: false, tryInstead: [mates.get(first)!] }
   }
-  const ourParent = s.parentOf?.(req.stripe) === req.from
-  if (all.has(req.from) && !ourParent) return { accept: true }
+  if (all.has(req.from)) return { accept: true }
   // Children behind symmetric NATs are counted apart: the tree's places are for relays.
   const kids = new Set([...all].filter((a) => !behindSymmetric(a)))
   const interior = (a: string) => interiorStripe(a) === req.stripe && !s.leaves?.has(a)
@@ -199,9 +196,7 @@ export function decideChild(s: ParentState, req: ChildRequest, otherHolders: str
     const open = behindSymmetric(req.from) ? list.filter((a) => s.natOf?.(a) === 'none') : []
     return { accept: false as const, tryInstead: [...open, ...list.filter((a) => !open.includes(a))].slice(0, 8) }
   }
-  // A parent that lost its own place (pushed down, or its parent gone) asks whoever it hears of,
-  // its own children among them, and they still count as receiving from its last push.
-  if (s.unreachable || ourParent) return redirect()
+  if (s.unreachable) return redirect()
   if (behindSymmetric(req.from)) {
     const taken = all.size - kids.size
     return (s.isSource || s.receiving(req.stripe)) && taken < LEAF_SLOTS ? { accept: true } : redirect()

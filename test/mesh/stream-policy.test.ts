@@ -127,19 +127,6 @@ test('push-down is off in a stripe that lost a child for feeding nothing: no pla
   assert.equal(decideChild(src, { from: addrIn(1, 4), stripe: 1 }, []).accept, true, 'other stripes push down as before')
 })
 
-test('our own stripe parent is never taken as our child there (a cycle of two), even as a renewal', () => {
-  const me = addrIn(1)
-  const parent = addrIn(1, 1)
-  const st: Mutable = { ...viewer(me), parentOf: (s) => (s === 1 ? parent : undefined) }
-  // It lost its own place and asks whoever it hears of: us too, still receiving from its last push.
-  const d = decideChild(st, { from: parent, stripe: 1 }, ['x'])
-  assert.equal(d.accept, false)
-  assert.ok(!d.accept && !d.tryInstead.includes(parent))
-  st.children[1].add(parent)
-  assert.equal(decideChild(st, { from: parent, stripe: 1 }, []).accept, false, 'a cycle already formed is cut at the renewal')
-  assert.equal(decideChild(st, { from: parent, stripe: 0 }, []).accept, true, 'other stripes as before')
-})
-
 test('a stripe parent owes a push once a later chunk came from another stripe', () => {
   // Our stripe-0 parent last pushed chunk 8; its next is 12.
   assert.equal(pushOverdue(8, 8), false)

@@ -108,6 +108,14 @@ export class Children {
     const s = m.stripe
     const now = node.timers.now()
     if (m.failed) this.onComplaint(s, m.failed, ctx.from, now)
+    const ancestors = this.k.parents.ancestors(s)
+    if (ancestors.includes(ctx.from)) {
+      // Our own ancestor, re-parented (pushed down) with us still in its subtree: under us it would
+      // feed itself. It has other candidates; this answer only moves it on to them.
+      this.sets[s].delete(ctx.from)
+      ctx.reply({ type: 'AskThemInstead', id, stripe: s, peers: [] })
+      return
+    }
     const failedUntil = this.failedChildren.get(`${s} ${ctx.from}`)
     const d = failedUntil !== undefined && failedUntil > now
       // Its children said it fed them nothing: no place here in this stripe for a while.
@@ -116,7 +124,6 @@ export class Children {
         isSource, self: node.address, children: this.sets,
         receiving: (i) => this.k.parents.receiving(i, now),
         pushDown: (i) => now - this.failedChildAt[i] >= FAILED_RELAY_MS,
-        parentOf: (i) => this.k.parents.parent(i),
         maxChildren: this.capacity(), leaves: this.leaves,
         // Behind a symmetric NAT only a peer with no NAT between us (our LAN) can always reach us.
         unreachable: node.nat.kind === 'symmetric' && node.peers.get(ctx.from)?.seesUsDirectly !== true,
@@ -129,9 +136,10 @@ export class Children {
       this.seen.set(ctx.from, now)
       if (m.leaf) this.leaves.add(ctx.from)
       else this.leaves.delete(ctx.from)
-      // Our own parent in the stripe goes with the yes: the child's backup if we fail it.
+      // Our own parent in the stripe goes with the yes: the child's backup if we fail it; and our
+      // whole path up, so that the child sees a loop through itself (StripeParents.onSubscribed).
       const via = this.k.parents.via(s)
-      ctx.reply({ type: 'IWillKeepSendingYou', id, stripe: s, ...(via ? { via } : {}) })
+      ctx.reply({ type: 'IWillKeepSendingYou', id, stripe: s, ...(via ? { via } : {}), ...(ancestors.length ? { path: ancestors } : {}) })
       if (d.evict) {
         this.sets[s].delete(d.evict)
         if (!this.all().has(d.evict)) this.leaves.delete(d.evict)

@@ -3,7 +3,7 @@
 // to take us in its place. Each stripe is in one declared state at a time (see StripeState).
 import type { Ctx } from '../node.ts'
 import type { Message, MessageOf } from '../messages.ts'
-import { STRIPES } from '../messages.ts'
+import { MAX_PATH, STRIPES } from '../messages.ts'
 import {
   CATCHUP_CHUNKS, FAILED_RELAY_MS, FIRST_PUSH_MS, MISSED_PUSH_MS, PARENT_TIMEOUT_MS, RESUBSCRIBE_MS,
   isReceiving, pushOverdue, rankParents, stripeOf,
@@ -68,6 +68,9 @@ interface Stripe {
   pushesSinceHold: number
   /** Our children in this stripe were told our feed is late, in this episode. */
   toldLate: boolean
+  /** The parent's ancestors in this stripe, nearest first, as it last told us: with the parent,
+   * ours, which a child of ours must not be (see ancestors()). */
+  path: string[]
   subscribedAt: number
   join?: Join
 }
@@ -77,7 +80,7 @@ export class StripeParents {
   private readonly holders: Holders
   private readonly bootstrap: string[]
   private readonly leaf: () => boolean
-  private stripes: Stripe[] = Array.from({ length: STRIPES }, () => ({ pushAt: 0, pushedN: -1, since: 0, fed: false, subscribedAt: 0, heldUntil: -Infinity, pushesSinceHold: 0, toldLate: false }))
+  private stripes: Stripe[] = Array.from({ length: STRIPES }, () => ({ pushAt: 0, pushedN: -1, since: 0, fed: false, subscribedAt: 0, heldUntil: -Infinity, pushesSinceHold: 0, toldLate: false, path: [] }))
   /** Parents that fed us nothing while the other stripes flowed, until when: never asked again
    * meanwhile (a squatter says yes to everyone; ranking it last is not enough). */
   private failedParents = new Map<string, number>()
@@ -133,6 +136,16 @@ export class StripeParents {
     return this.c.isSource ? undefined : this.stripes[s].parent
   }
 
+  /** Our ancestors in stripe `s`, nearest first (none at the source or without a parent), told to
+   * each child with its yes. A relay re-parented by a push-down keeps its subtree, so a node of
+   * that subtree it is redirected to would close a loop that no chunk enters: such a node refuses
+   * it (Children.onSubscribe), and a node that finds itself in its parent's path leaves it. */
+  ancestors(s: number): string[] {
+    const st = this.stripes[s]
+    if (this.c.isSource || st.parent === undefined) return []
+    return [st.parent, ...st.path].slice(0, MAX_PATH)
+  }
+
   /** Parents still pushing (none quiet for QUIET_PARENT_MS behind the freshest). */
   flowing(): string[] {
     const freshest = this.freshestPush()
@@ -154,6 +167,7 @@ export class StripeParents {
     for (const st of this.stripes) {
       if (st.parent === from) st.parent = to
       if (st.via === from) st.via = to
+      st.path = st.path.map((a) => (a === from ? to : a))
       const j = st.join
       if (j) {
         if (j.asked === from) j.asked = to
@@ -200,7 +214,16 @@ export class StripeParents {
     }
     const j = st.join
     const via = m.via !== node.address && m.via !== ctx.from ? m.via : undefined
-    if (st.parent === ctx.from) { st.subscribedAt = node.timers.now(); st.via = via; return }
+    const path = m.path ?? (m.via ? [m.via] : [])
+    if (path.some((a) => a === node.address || node.isSelf(a))) {
+      // We are our parent's ancestor: this stripe would flow in a circle with no source in it.
+      node.log.debug('stripe parent is below us', { stream: this.c.id, stripe: m.stripe, parent: ctx.from })
+      if (st.parent === ctx.from) this.dropParent(m.stripe, ctx.from, node.timers.now(), false)
+      else node.send(ctx.from, [{ type: 'StopSendingMe', id: this.c.id, stripe: m.stripe }])
+      if (j && j.asked === ctx.from) { j.asked = undefined; this.advanceJoin(m.stripe) }
+      return
+    }
+    if (st.parent === ctx.from) { st.subscribedAt = node.timers.now(); st.via = via; st.path = path; return }
     if (!j || j.asked !== ctx.from) {
       // An offer we did not ask for (or no longer want): decline it so the sender does not push in vain.
       node.send(ctx.from, [{ type: 'StopSendingMe', id: this.c.id, stripe: m.stripe }])
@@ -209,7 +232,7 @@ export class StripeParents {
     // Judged from where we stand now: it owes us the pushes that come after.
     const pushedN = Math.max(...this.stripes.map((x) => x.pushedN), this.c.edge.maxKnown - 1)
     const now = node.timers.now()
-    Object.assign(st, { parent: ctx.from, pushAt: now, subscribedAt: now, overdueSince: undefined, since: now, fed: false, via, pushedN, join: undefined, heldUntil: -Infinity, pushesSinceHold: 0 })
+    Object.assign(st, { parent: ctx.from, pushAt: now, subscribedAt: now, overdueSince: undefined, since: now, fed: false, via, path, pushedN, join: undefined, heldUntil: -Infinity, pushesSinceHold: 0 })
     this.holders.note(ctx.from)
     node.log.debug('stripe parent', { stream: this.c.id, stripe: m.stripe, parent: ctx.from })
   }
@@ -221,6 +244,7 @@ export class StripeParents {
     if (st.parent === ctx.from && !this.c.isSource) {
       // Pushed down: our parent gave our place to a node with more room; move under it.
       st.parent = undefined
+      st.path = []
       if (!st.toldLate) { st.toldLate = true; this.tellLate(m.stripe) }
       st.join = { candidates: m.peers.filter((p) => p !== node.address), askedAt: 0, tried: new Set([ctx.from]) }
       this.advanceJoin(m.stripe)
@@ -265,13 +289,7 @@ export class StripeParents {
         const failing = now - (st.overdueSince ?? now) > MISSED_PUSH_MS || unfed
         if (silent || failing || this.holders.isBanned(p)) {
           node.log.debug('stripe parent failed us', { stream: this.c.id, stripe: s, parent: p, silent, failing })
-          node.send(p, [{ type: 'StopSendingMe', id: this.c.id, stripe: s }])
-          st.parent = undefined
-          st.overdueSince = undefined
-          this.droppedAt.set(p, now)
-          if (this.droppedAt.size > MAX_HOLDERS) for (const [a, t] of this.droppedAt) if (now - t > DROPPED_PARENT_MS) this.droppedAt.delete(a)
-          if (failing && !this.c.sourceAddrs.has(p)) remember(this.failedParents, p, now + FAILED_RELAY_MS, now)
-          this.rejoinAfterFailure(s, p, now)
+          this.dropParent(s, p, now, failing)
         } else if (now - st.subscribedAt > RESUBSCRIBE_MS || (now - st.pushAt > QUIET_RESUBSCRIBE_MS && now - st.subscribedAt > QUIET_RESUBSCRIBE_MS)) {
           st.subscribedAt = now
           node.send(p, [{ type: 'PleaseKeepSendingMe', id: this.c.id, stripe: s, from: this.c.edge.maxKnown, ...(this.leaf() ? { leaf: true } : {}) }])
@@ -286,6 +304,20 @@ export class StripeParents {
         node.send(j.asked, [this.subscription(s, j)])
       } else if (!j.asked || now - j.askedAt > JOIN_ANSWER_MS) { j.asked = undefined; this.advanceJoin(s) }
     }
+  }
+
+  /** Leaves stripe `s`'s parent `p` and looks for another; `failing`: it fed us nothing it owed,
+   * so it is not asked again for a while. */
+  private dropParent(s: number, p: string, now: number, failing: boolean): void {
+    const st = this.stripes[s]
+    this.c.node.send(p, [{ type: 'StopSendingMe', id: this.c.id, stripe: s }])
+    st.parent = undefined
+    st.overdueSince = undefined
+    st.path = []
+    this.droppedAt.set(p, now)
+    if (this.droppedAt.size > MAX_HOLDERS) for (const [a, t] of this.droppedAt) if (now - t > DROPPED_PARENT_MS) this.droppedAt.delete(a)
+    if (failing && !this.c.sourceAddrs.has(p)) remember(this.failedParents, p, now + FAILED_RELAY_MS, now)
+    this.rejoinAfterFailure(s, p, now)
   }
 
   /** Tells every parent to stop pushing to us. */
