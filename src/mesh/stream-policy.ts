@@ -280,8 +280,10 @@ export function planRepairs(s: RepairState): RepairRequest[] {
       continue
     }
     const tries = flight?.tries ?? 0
-    // Rotate through holders on retries so one silent peer does not hold a chunk hostage.
-    const candidates = holders.length ? [...holders.slice(tries % holders.length), ...holders.slice(0, tries % holders.length)] : []
+    // Rotate through holders on retries so one silent peer does not hold a chunk hostage (past
+    // TRIES_BEFORE_SOURCE only every other try is a holder's, below: the rotation counts those).
+    const turn = (tries < TRIES_BEFORE_SOURCE ? tries : TRIES_BEFORE_SOURCE + Math.floor((tries - TRIES_BEFORE_SOURCE) / 2)) % Math.max(1, holders.length)
+    const candidates = [...holders.slice(turn), ...holders.slice(0, turn)]
     // The source fills a hole when its budget allows, or when nobody else can before the deadline:
     // an urgent chunk that several holders failed to deliver goes to the source (which serves a
     // viewer that keeps asking for the same chunk whatever its budget: see stream/source-budget.ts).
@@ -290,7 +292,11 @@ export function planRepairs(s: RepairState): RepairRequest[] {
     // pointed to peers that are busy or still joining themselves, ends up pulling every one's
     // first seconds from the source, which is what a join storm cost before.
     const urgent = !m.backfill && m.deadline - s.now < URGENT_MS
-    const holdersFailed = urgent && tries >= TRIES_BEFORE_SOURCE
+    // From then on every other try goes to the source, the others on round the holders: a chunk
+    // pinned to the source stayed a hole for good once the source left or went quiet, and was
+    // never asked again of holders that got it meanwhile (a repair on its way down, a parent that
+    // caught up). Every other ask still reaches the source's "asked five times" rule.
+    const holdersFailed = urgent && tries >= TRIES_BEFORE_SOURCE && (tries - TRIES_BEFORE_SOURCE) % 2 === 0
     // (A viewer that does not know the source's address keeps rotating through every holder.)
     let peer = holdersFailed && s.source ? undefined : candidates.find((p) => p !== s.source && (perPeer.get(p) ?? 0) < REPAIR_WINDOW)
     // The start-up buffer waits for a holder while there is one (issue 12's join storms: a joiner
