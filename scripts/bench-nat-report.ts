@@ -6,7 +6,7 @@ import { join } from 'node:path'
 import { StreamLog } from '../src/store/stream-log.ts'
 import { CHUNK_SIZE, type StreamId } from '../src/store/stream-types.ts'
 import type { NatLab } from './nat-lab.ts'
-import type { StreamStatus } from './nat-swarm.ts'
+import type { NodeStatus, StreamStatus } from './nat-swarm.ts'
 import { DEADLINE_MS } from './bench-run.ts'
 
 export interface ViewerFigures {
@@ -42,6 +42,9 @@ export interface NatFigures {
   /** CPU the audience's node processes used, as a share of one core each, and the machine's 1-minute load at the end. */
   cpuShareOfCorePerViewer: number
   loadAverage: number
+  /** Every node's wire drops by reason and encrypted-session counters, summed (when the run read them). */
+  dropped: Record<string, number>
+  secure: Record<string, number> | null
 }
 
 const natOf = (lab: NatLab, host: string): ViewerFigures['nat'] => lab.host(host).router?.nat ?? 'public'
@@ -72,6 +75,7 @@ function dueSegments(src: StreamLog, startChunk: number, stopAt: number): Array<
 export async function natFigures(run: {
   scenario: string; seconds: number; bitrate: string; lab: NatLab; dir: string; id: string; sourceHost: string; entryHost: string | null
   stopAt: number; statuses: Map<string, StreamStatus | null>; cpuShareOfCorePerViewer: number; loadAverage: number
+  nodes?: Map<string, NodeStatus | null>
 }): Promise<NatFigures> {
   const { lab, dir, statuses } = run
   const id = run.id as StreamId
@@ -110,10 +114,23 @@ export async function natFigures(run: {
     return {
       scenario: run.scenario, seconds: run.seconds, bitrate: run.bitrate, streamBytes,
       sourceUploadedBytes: uploaded, sourceCopies: uploaded / Math.max(1, streamBytes), viewers,
-      cpuShareOfCorePerViewer: run.cpuShareOfCorePerViewer, loadAverage: run.loadAverage,
+      cpuShareOfCorePerViewer: run.cpuShareOfCorePerViewer, loadAverage: run.loadAverage, ...nodeSums(run.nodes),
     }
   } finally { await src.close() }
 }
+
+/** Drops and session counters summed over the nodes whose status was read. */
+function nodeSums(nodes: Map<string, NodeStatus | null> | undefined): Pick<NatFigures, 'dropped' | 'secure'> {
+  const dropped: Record<string, number> = {}
+  let secure: Record<string, number> | null = null
+  for (const st of nodes?.values() ?? []) {
+    for (const [k, n] of Object.entries(st?.counters.dropped ?? {})) dropped[k] = (dropped[k] ?? 0) + n
+    if (st?.secure) { secure ??= {}; for (const [k, n] of Object.entries(st.secure)) secure[k] = (secure[k] ?? 0) + n }
+  }
+  return { dropped, secure }
+}
+
+const counts = (r: Record<string, number>) => Object.entries(r).filter(([, n]) => n > 0).map(([k, n]) => `${k} ${n}`).join(', ') || 'none'
 
 const mb = (b: number) => (b / 1e6).toFixed(2)
 const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0)
@@ -146,6 +163,8 @@ export function natTable(f: NatFigures): string {
     // Sent is not delivered: a viewer may push chunks at a mapping its peer's NAT drops.
     ['viewers relayed (sent) / received from peers (arrived)', `${mb(sum(f.viewers.map((v) => v.relayedBytes)))} / ${mb(sum(f.viewers.map((v) => v.fromPeersBytes)))} MB`, ''],
     ['stream bytes since the first start point', `${mb(f.streamBytes)} MB`, ''],
+    ['datagrams dropped by the nodes, by reason', counts(f.dropped), ''],
+    ...(f.secure ? [['encrypted sessions, summed over nodes', counts(f.secure), ''] as [string, string, string]] : []),
     ['CPU per viewer process (share of a core) / machine load', `${pct(f.cpuShareOfCorePerViewer)} / ${f.loadAverage.toFixed(1)} on ${cpus().length} cores`, ''],
   ]
   return [
