@@ -41,6 +41,12 @@ export interface NatFigures {
   viewers: ViewerFigures[]
   /** CPU the audience's node processes used, as a share of one core each, and the machine's 1-minute load at the end. */
   cpuShareOfCorePerViewer: number
+  /** The median over viewers of each one's median chunk delay (publish to verified), and the bytes
+   * of chunks viewers received more than once. */
+  medianChunkDelayMs: number
+  duplicateBytes: number
+  /** The source's node process alone (its ffmpeg not included), when measured. */
+  cpuShareOfCoreSource?: number
   loadAverage: number
   /** Every node's wire drops by reason and encrypted-session counters, summed (when the run read them). */
   dropped: Record<string, number>
@@ -74,7 +80,7 @@ function dueSegments(src: StreamLog, startChunk: number, stopAt: number): Array<
 
 export async function natFigures(run: {
   scenario: string; seconds: number; bitrate: string; lab: NatLab; dir: string; id: string; sourceHost: string; entryHost: string | null
-  stopAt: number; statuses: Map<string, StreamStatus | null>; cpuShareOfCorePerViewer: number; loadAverage: number
+  stopAt: number; statuses: Map<string, StreamStatus | null>; cpuShareOfCorePerViewer: number; cpuShareOfCoreSource?: number; loadAverage: number
   nodes?: Map<string, NodeStatus | null>
 }): Promise<NatFigures> {
   const { lab, dir, statuses } = run
@@ -111,10 +117,13 @@ export async function natFigures(run: {
     const first = starts.length ? Math.min(...starts) : 0
     for (let n = first; n < (src.head()?.chunks ?? 0); n++) streamBytes += src.chunkRecord(n)?.length ?? 0
     const uploaded = statuses.get(run.sourceHost)?.uploadedBytes ?? 0
+    const audience = [...statuses].filter(([h, st]) => h !== run.sourceHost && st).map(([, st]) => st!)
+    const delays = audience.map((st) => st.delayMs.p50).sort((a, b) => a - b)
     return {
       scenario: run.scenario, seconds: run.seconds, bitrate: run.bitrate, streamBytes,
       sourceUploadedBytes: uploaded, sourceCopies: uploaded / Math.max(1, streamBytes), viewers,
-      cpuShareOfCorePerViewer: run.cpuShareOfCorePerViewer, loadAverage: run.loadAverage, ...nodeSums(run.nodes),
+      medianChunkDelayMs: delays[Math.floor(delays.length / 2)] ?? 0, duplicateBytes: sum(audience.map((st) => st.duplicateBytes)),
+      cpuShareOfCorePerViewer: run.cpuShareOfCorePerViewer, cpuShareOfCoreSource: run.cpuShareOfCoreSource, loadAverage: run.loadAverage, ...nodeSums(run.nodes),
     }
   } finally { await src.close() }
 }
@@ -162,10 +171,12 @@ export function natTable(f: NatFigures): string {
     ...(publics.length ? [['public viewers feeding another viewer', `${publics.filter((v) => v.fedPeers > 0).length} / ${publics.length}`, ''] as [string, string, string]] : []),
     // Sent is not delivered: a viewer may push chunks at a mapping its peer's NAT drops.
     ['viewers relayed (sent) / received from peers (arrived)', `${mb(sum(f.viewers.map((v) => v.relayedBytes)))} / ${mb(sum(f.viewers.map((v) => v.fromPeersBytes)))} MB`, ''],
+    ['chunk delay, median of the viewers\' medians / duplicates received', `${f.medianChunkDelayMs} ms / ${mb(f.duplicateBytes)} MB`, ''],
     ['stream bytes since the first start point', `${mb(f.streamBytes)} MB`, ''],
     ['datagrams dropped by the nodes, by reason', counts(f.dropped), ''],
     ...(f.secure ? [['encrypted sessions, summed over nodes', counts(f.secure), ''] as [string, string, string]] : []),
     ['CPU per viewer process (share of a core) / machine load', `${pct(f.cpuShareOfCorePerViewer)} / ${f.loadAverage.toFixed(1)} on ${cpus().length} cores`, ''],
+    ...(f.cpuShareOfCoreSource !== undefined ? [['CPU of the source\'s node process (share of a core, ffmpeg apart)', pct(f.cpuShareOfCoreSource), ''] as [string, string, string]] : []),
   ]
   return [
     `### NAT lab: ${f.scenario} (${f.seconds} s, ${f.bitrate})`, '',

@@ -91,6 +91,7 @@ async function runScenario(name: ScenarioName, o: Options, log: (s: string) => v
     for (const v of viewers) { swarm.startViewer(v, [entry]); await sleep(STAGGER_MS) }
     await swarm.ready()
     const cpu0 = viewers.map((v) => swarm.cpuSeconds(v))
+    const sourceCpu0 = swarm.cpuSeconds(sourceHost)
     const t0 = Date.now()
     log(`  ${viewers.length} viewers up${audience.length ? ' on the public segment' : ` behind ${o.routers} routers`}; running ${o.seconds} s`)
     const end = Date.now() + o.seconds * 1000
@@ -107,9 +108,10 @@ async function runScenario(name: ScenarioName, o: Options, log: (s: string) => v
     const stopAt = Date.now()
     const cpu = viewers.reduce((sum, v, i) => sum + swarm.cpuSeconds(v) - cpu0[i], 0)
     const cpuShareOfCorePerViewer = cpu / viewers.length / ((stopAt - t0) / 1000)
+    const cpuShareOfCoreSource = (swarm.cpuSeconds(sourceHost) - sourceCpu0) / ((stopAt - t0) / 1000)
     await swarm.stop()
     const title = { public: 'source on the public segment', 'nat-source': 'source behind a cone NAT, one public peer', 'no-nat': 'control: no NAT, every viewer on the public segment' }[name]
-    return await natFigures({ scenario: title, seconds: o.seconds, bitrate: o.bitrate, lab, dir, id: swarm.id, sourceHost, entryHost: natSource ? entry : null, stopAt, statuses, nodes, cpuShareOfCorePerViewer, loadAverage: loadavg()[0] })
+    return await natFigures({ scenario: title, seconds: o.seconds, bitrate: o.bitrate, lab, dir, id: swarm.id, sourceHost, entryHost: natSource ? entry : null, stopAt, statuses, nodes, cpuShareOfCorePerViewer, cpuShareOfCoreSource, loadAverage: loadavg()[0] })
   } finally {
     await swarm.stop()
     await lab.close()
