@@ -303,7 +303,8 @@ export class CjNode extends EventEmitter {
     if (this.peers.isBanned(peer)) return 0
     const now = this.timers.now()
     if (!isReply && !peer.verified && peer.lastHeard === 0 && peer.unverifiedRecv === 0) peer.spokeFirst = true
-    const maxBytes = this.datagramLimit(peer)
+    // File answers under --max-upload travel one to a datagram (UploadPacer.fileDatagramBytes).
+    const maxBytes = Math.min(this.datagramLimit(peer), out.some((o) => o.kind === 'file') ? this.upload.fileDatagramBytes() : Infinity)
     let budget = Infinity
     let twice = Infinity
     let allowance = 0

@@ -60,20 +60,21 @@ export async function statusOf(node: RunningNode): Promise<NodeStatus> {
   return callApi<NodeStatus>(node.http, 'GET', '/status.json', { timeoutMs: 10_000 })
 }
 
-/** What one node sent and received on its socket, and the stream payload it uploaded. */
-export interface WireSample { at: number; bytesOut: number; bytesIn: number; streamUploaded: number; verifiedChunks: number }
+/** What one node sent and received on its socket, the stream datagrams' share of what it sent, and
+ * the stream chunks it holds verified. */
+export interface WireSample { at: number; bytesOut: number; bytesIn: number; streamOut: number; verifiedChunks: number }
 
 export async function sample(node: RunningNode): Promise<WireSample> {
   const st = await statusOf(node)
   return {
     at: performance.now(), bytesOut: st.counters.bytesOut, bytesIn: st.counters.bytesIn,
-    streamUploaded: st.streams.reduce((a, s) => a + s.uploadedBytes, 0),
+    streamOut: st.bandwidth.upload.sentByLane.stream,
     verifiedChunks: st.streams.reduce((a, s) => a + s.verifiedChunks, 0),
   }
 }
 
 /** Bytes a second between two samples. */
-export function rates(a: WireSample, b: WireSample): { out: number; in: number; streamUploaded: number; chunksPerSecond: number; seconds: number } {
+export function rates(a: WireSample, b: WireSample): { out: number; in: number; streamOut: number; chunksPerSecond: number; seconds: number } {
   const s = (b.at - a.at) / 1000
-  return { out: (b.bytesOut - a.bytesOut) / s, in: (b.bytesIn - a.bytesIn) / s, streamUploaded: (b.streamUploaded - a.streamUploaded) / s, chunksPerSecond: (b.verifiedChunks - a.verifiedChunks) / s, seconds: s }
+  return { out: (b.bytesOut - a.bytesOut) / s, in: (b.bytesIn - a.bytesIn) / s, streamOut: (b.streamOut - a.streamOut) / s, chunksPerSecond: (b.verifiedChunks - a.verifiedChunks) / s, seconds: s }
 }

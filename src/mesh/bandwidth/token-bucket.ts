@@ -39,6 +39,9 @@ export class TokenBucket {
   /** Whether something may be sent now: any positive level, whatever the size (see the debt above). */
   ready(): boolean { return this.tokens() > 0 }
 
+  /** Whether `bytes` are in hand: for a send that must not run into debt (never more than the burst). */
+  has(bytes: number): boolean { return this.tokens() >= Math.min(bytes, this.burst) }
+
   /** Takes `bytes` (possibly into debt). */
   take(bytes: number): void {
     this.tokens()
@@ -47,8 +50,15 @@ export class TokenBucket {
 
   /** Milliseconds until ready() holds again (0 when it holds now). */
   msUntilReady(): number {
-    const t = this.tokens()
     // One byte past zero, so the timer never wakes to a level of exactly 0 and sleeps again for 0 ms.
-    return t > 0 ? 0 : Math.ceil(((1 - t) / this.rate) * 1000)
+    return this.msUntil(1)
+  }
+
+  /** Milliseconds until has(bytes) holds (0 when it holds now). */
+  msUntilHas(bytes: number): number { return this.msUntil(Math.min(bytes, this.burst)) }
+
+  private msUntil(level: number): number {
+    const t = this.tokens()
+    return t >= level ? 0 : Math.ceil(((level - t) / this.rate) * 1000)
   }
 }

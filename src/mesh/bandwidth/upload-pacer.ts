@@ -2,6 +2,11 @@
 // it, it waits in its lane's queue until the token bucket pays for it. Lanes go in priority order,
 // control before stream before file: a file transfer must not starve a live stream's pushes and
 // repairs, and the small control datagrams (cookies, hellos, requests) keep every exchange alive.
+// Control and stream datagrams may take the bucket into debt; a file datagram leaves only once its
+// bytes are in hand, so no file debt ever holds up the next stream push (on a real run, 40 KiB file
+// answers at 1 Mbit/s held pushes back a third of a second each, and the viewers' repairs of what
+// looked lost swamped the limit). For the same reason file answers are sized to the limit
+// (fileDatagramBytes).
 // A queue that is full, or a datagram that waited too long, drops it: a file asker retries (its
 // request window reads the wait and the loss as congestion, as it does on any link), a stream
 // child repairs from others. Without a limit nothing queues and nothing is counted but the rate.
@@ -20,6 +25,8 @@ const MIN_BURST_BYTES = 16 << 10
  * a deeper queue only delays what its receivers would by then have asked again. */
 const QUEUE_SECONDS: Record<TrafficKind, number> = { control: 1, stream: 1, file: 0.5 }
 const MIN_QUEUE_BYTES = 64 << 10
+/** A file answer takes at most this long of the limit: a short datagram fits between stream pushes. */
+const FILE_DATAGRAM_SECONDS = 0.04
 /** Waited longer than this, a datagram is stale: the stream has moved on, the file asker has timed
  * out, and a sealed datagram this far behind its successors would fall out of the replay window. */
 const MAX_WAIT_MS: Record<TrafficKind, number> = { control: 2000, stream: 2000, file: 1000 }
@@ -54,6 +61,8 @@ export interface UploadStatus {
   /** Bytes a second that left over the last few seconds. */
   rateBytesPerSecond: number
   sentBytes: number
+  /** Bytes that left, by lane. */
+  sentByLane: Record<TrafficKind, number>
   /** Bytes that waited in a queue before leaving (or being dropped). */
   deferredBytes: number
   /** Bytes dropped from a full queue or for waiting too long. */
@@ -72,6 +81,7 @@ export class UploadPacer {
   private readonly timers: Timers
   private timer: Timer | undefined
   private deferred = 0
+  private sentByLane: Record<TrafficKind, number> = { control: 0, stream: 0, file: 0 }
   private dropped = 0
   private closed = false
 
@@ -87,10 +97,8 @@ export class UploadPacer {
   /** Sends a datagram of `bytes` through `emit`, now or when the limit allows, or never (dropped). */
   send(bytes: number, lane: TrafficKind, emit: () => void): void {
     if (this.closed) return
-    if (this.bucket === null || (this.idle() && this.bucket.ready())) {
-      this.bucket?.take(bytes)
-      this.meter.add(bytes)
-      emit()
+    if (this.bucket === null || (this.idle() && this.affords(lane, bytes))) {
+      this.emit(lane, bytes, emit)
       return
     }
     const q = this.lanes.get(lane)!
@@ -103,11 +111,14 @@ export class UploadPacer {
     this.schedule()
   }
 
+  /** The largest file answer worth sending: Infinity without a limit. */
+  fileDatagramBytes(): number { return this.limit === null ? Infinity : this.limit * FILE_DATAGRAM_SECONDS }
+
   status(): UploadStatus {
     const queuedBytes = Object.fromEntries(LANES.map((k) => [k, this.lanes.get(k)!.bytes])) as Record<TrafficKind, number>
     return {
       limitBytesPerSecond: this.limit, rateBytesPerSecond: Math.round(this.meter.perSecond()), sentBytes: this.meter.total,
-      deferredBytes: this.deferred, droppedBytes: this.dropped, queuedBytes,
+      sentByLane: { ...this.sentByLane }, deferredBytes: this.deferred, droppedBytes: this.dropped, queuedBytes,
     }
   }
 
@@ -122,14 +133,28 @@ export class UploadPacer {
 
   private idle(): boolean { return this.ordered.every((l) => l.q.size === 0) }
 
+  private affords(lane: TrafficKind, bytes: number): boolean {
+    return lane === 'file' ? this.bucket!.has(bytes) : this.bucket!.ready()
+  }
+
+  private emit(lane: TrafficKind, bytes: number, emit: () => void): void {
+    this.bucket?.take(bytes)
+    this.meter.add(bytes)
+    this.sentByLane[lane] += bytes
+    emit()
+  }
+
+  /** A wake-up for when the first waiting datagram can go. */
   private schedule(): void {
     if (this.timer !== undefined || this.bucket === null) return
-    this.timer = this.timers.setTimeout(() => { this.timer = undefined; this.drain() }, this.bucket.msUntilReady())
+    const lane = this.ordered.find((l) => l.q.size > 0)
+    if (lane === undefined) return
+    const ms = lane.kind === 'file' ? this.bucket.msUntilHas(lane.q.peek()!.bytes) : this.bucket.msUntilReady()
+    this.timer = this.timers.setTimeout(() => { this.timer = undefined; this.drain() }, ms)
   }
 
   /** Sends from the highest lane with something waiting while the bucket allows. */
   private drain(): void {
-    const bucket = this.bucket!
     const now = this.timers.now()
     for (;;) {
       const lane = this.ordered.find((l) => l.q.size > 0)
@@ -137,11 +162,9 @@ export class UploadPacer {
       const { kind, q } = lane
       const w = q.peek()!
       if (now - w.at > MAX_WAIT_MS[kind]) { this.dropped += q.shift().bytes; continue }
-      if (!bucket.ready()) break
+      if (!this.affords(kind, w.bytes)) break
       q.shift()
-      bucket.take(w.bytes)
-      this.meter.add(w.bytes)
-      w.emit()
+      this.emit(kind, w.bytes, w.emit)
     }
     this.schedule()
   }
