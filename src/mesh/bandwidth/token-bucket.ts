@@ -39,8 +39,8 @@ export class TokenBucket {
   /** Whether something may be sent now: any positive level, whatever the size (see the debt above). */
   ready(): boolean { return this.tokens() > 0 }
 
-  /** Whether `bytes` are in hand: for a send that must not run into debt (never more than the burst). */
-  has(bytes: number): boolean { return this.tokens() >= Math.min(bytes, this.burst) }
+  /** Whether the bucket is full: for a send that must leave a bucketful to more urgent ones. */
+  full(): boolean { return this.tokens() >= this.burst }
 
   /** Takes `bytes` (possibly into debt). */
   take(bytes: number): void {
@@ -54,8 +54,8 @@ export class TokenBucket {
     return this.msUntil(1)
   }
 
-  /** Milliseconds until has(bytes) holds (0 when it holds now). */
-  msUntilHas(bytes: number): number { return this.msUntil(Math.min(bytes, this.burst)) }
+  /** Milliseconds until full() holds (0 when it holds now). */
+  msUntilFull(): number { return this.msUntil(this.burst) }
 
   private msUntil(level: number): number {
     const t = this.tokens()

@@ -2,11 +2,12 @@
 // it, it waits in its lane's queue until the token bucket pays for it. Lanes go in priority order,
 // control before stream before file: a file transfer must not starve a live stream's pushes and
 // repairs, and the small control datagrams (cookies, hellos, requests) keep every exchange alive.
-// Control and stream datagrams may take the bucket into debt; a file datagram leaves only once its
-// bytes are in hand, so no file debt ever holds up the next stream push (on a real run, 40 KiB file
-// answers at 1 Mbit/s held pushes back a third of a second each, and the viewers' repairs of what
-// looked lost swamped the limit). For the same reason file answers are sized to the limit
-// (fileDatagramBytes).
+// Control and stream datagrams may take the bucket into debt; a file datagram leaves only from a
+// full bucket, so files use what the stream leaves and a stream burst (a segment's chunks, pushed at
+// once) always finds a bucketful in hand. On real runs at 1 Mbit/s, file answers that ran the bucket
+// dry held each segment's pushes back half a second, the viewers took their parent for silent and
+// subscribed again, and the catch-up pushes that followed swamped the limit. For the same reason
+// file answers are sized to the limit (fileDatagramBytes).
 // A queue that is full, or a datagram that waited too long, drops it: a file asker retries (its
 // request window reads the wait and the loss as congestion, as it does on any link), a stream
 // child repairs from others. Without a limit nothing queues and nothing is counted but the rate.
@@ -16,9 +17,9 @@ import { TokenBucket } from './token-bucket.ts'
 import { RateMeter } from './rate-meter.ts'
 
 export const LANES: readonly TrafficKind[] = ['control', 'stream', 'file']
-/** After an idle spell this much of a second's worth leaves at once: a stream chunk to several
- * children goes out together, and a minute holds the limit to well under 1 %. */
-const BURST_SECONDS = 0.25
+/** The bucket holds this much of a second's worth: a segment's chunks to the children go out at
+ * once, and a minute still holds the limit to about 1 %. */
+const BURST_SECONDS = 0.5
 /** The smallest burst: a few datagrams, so a tiny limit still sends whole exchanges. */
 const MIN_BURST_BYTES = 16 << 10
 /** A lane's queue holds at most this many seconds of the limit (and at least one largest datagram):
@@ -80,6 +81,8 @@ export class UploadPacer {
   private readonly ordered = LANES.map((k) => ({ kind: k, q: this.lanes.get(k)! }))
   private readonly timers: Timers
   private timer: Timer | undefined
+  /** The lane the timer wakes for. */
+  private timerLane: TrafficKind | undefined
   private deferred = 0
   private sentByLane: Record<TrafficKind, number> = { control: 0, stream: 0, file: 0 }
   private dropped = 0
@@ -97,7 +100,7 @@ export class UploadPacer {
   /** Sends a datagram of `bytes` through `emit`, now or when the limit allows, or never (dropped). */
   send(bytes: number, lane: TrafficKind, emit: () => void): void {
     if (this.closed) return
-    if (this.bucket === null || (this.idle() && this.affords(lane, bytes))) {
+    if (this.bucket === null || (this.idle() && this.affords(lane))) {
       this.emit(lane, bytes, emit)
       return
     }
@@ -133,8 +136,8 @@ export class UploadPacer {
 
   private idle(): boolean { return this.ordered.every((l) => l.q.size === 0) }
 
-  private affords(lane: TrafficKind, bytes: number): boolean {
-    return lane === 'file' ? this.bucket!.has(bytes) : this.bucket!.ready()
+  private affords(lane: TrafficKind): boolean {
+    return lane === 'file' ? this.bucket!.full() : this.bucket!.ready()
   }
 
   private emit(lane: TrafficKind, bytes: number, emit: () => void): void {
@@ -144,12 +147,18 @@ export class UploadPacer {
     emit()
   }
 
-  /** A wake-up for when the first waiting datagram can go. */
+  /** A wake-up for when the first waiting datagram can go; sooner when a higher lane now waits
+   * (a file datagram waits for a full bucket, a stream one only for a positive one). */
   private schedule(): void {
-    if (this.timer !== undefined || this.bucket === null) return
+    if (this.bucket === null) return
     const lane = this.ordered.find((l) => l.q.size > 0)
     if (lane === undefined) return
-    const ms = lane.kind === 'file' ? this.bucket.msUntilHas(lane.q.peek()!.bytes) : this.bucket.msUntilReady()
+    if (this.timer !== undefined) {
+      if (lane.kind === this.timerLane) return
+      this.timers.clear(this.timer)
+    }
+    const ms = lane.kind === 'file' ? this.bucket.msUntilFull() : this.bucket.msUntilReady()
+    this.timerLane = lane.kind
     this.timer = this.timers.setTimeout(() => { this.timer = undefined; this.drain() }, ms)
   }
 
@@ -162,7 +171,7 @@ export class UploadPacer {
       const { kind, q } = lane
       const w = q.peek()!
       if (now - w.at > MAX_WAIT_MS[kind]) { this.dropped += q.shift().bytes; continue }
-      if (!this.affords(kind, w.bytes)) break
+      if (!this.affords(kind)) break
       q.shift()
       this.emit(kind, w.bytes, w.emit)
     }

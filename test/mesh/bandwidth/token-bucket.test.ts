@@ -44,3 +44,14 @@ test('rate meter: bytes a second over the last five seconds, forgetting older on
   assert.equal(m.perSecond(), 0)
   assert.equal(m.total, 100_000)
 })
+
+test('token bucket: full() and msUntilFull() for sends that leave a bucketful to others', async () => {
+  const t = new VirtualTimers()
+  const b = new TokenBucket(t, { rate: 1000, burst: 500 })
+  assert.ok(b.full())
+  b.take(100)
+  assert.ok(!b.full() && b.ready())
+  assert.equal(b.msUntilFull(), 100)
+  await t.runFor(100)
+  assert.ok(b.full())
+})

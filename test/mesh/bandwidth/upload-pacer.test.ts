@@ -60,21 +60,21 @@ test('upload pacer: stream goes before file; a file transfer cannot starve a liv
   assert.equal(pacer.status().queuedBytes.stream, 0)
 })
 
-test('upload pacer: control before stream, stale datagrams dropped, close() drops what waits', async () => {
-  const { t, pacer, out, send } = recorder(16_000)
-  send('file', 20_000) // takes the burst and more: the rest waits
+test('upload pacer: control before stream before file; files only from a full bucket; stale ones dropped; close() drops what waits', async () => {
+  const { t, pacer, out, send } = recorder(16_000) // a burst of 16 KiB, a second's worth
+  send('file', 20_000) // from a full bucket: leaves, and the bucket is 3.6 KB in debt
   send('file', 1000)
   send('stream', 1000)
   send('control', 100)
   assert.deepEqual(out.map((o) => o.lane), ['file'])
   await t.runFor(1000)
-  assert.deepEqual(out.map((o) => o.lane), ['file', 'control', 'stream', 'file'], 'control, then stream, before the file datagram that came first')
-  // The file datagram waits past its lane's limit while the bucket pays the debt: dropped, not sent late.
-  send('stream', 60_000)
+  assert.deepEqual(out.map((o) => o.lane), ['file', 'control', 'stream'], 'control, then stream, before the file datagram that came first')
+  // The file datagram waits for a full bucket (1.3 s here), past its lane's second: dropped, not sent late.
+  await t.runFor(1000)
+  assert.equal(out.length, 3)
+  assert.equal(pacer.status().droppedBytes, 1000)
   send('file', 500)
-  await t.runFor(5000)
-  assert.equal(pacer.status().droppedBytes, 500)
-  assert.equal(out.filter((o) => o.bytes === 500).length, 0)
+  assert.equal(out.length, 4, 'a full bucket sends a file datagram at once')
   send('stream', 30_000)
   send('file', 700)
   pacer.close()
@@ -82,4 +82,5 @@ test('upload pacer: control before stream, stale datagrams dropped, close() drop
   await t.runFor(10_000)
   assert.equal(t.active, 0, 'no timer left')
   assert.equal(out.filter((o) => o.bytes === 700).length, 0)
+  assert.deepEqual(pacer.status().sentByLane, { control: 100, stream: 31_000, file: 20_500 })
 })
