@@ -35,9 +35,10 @@ import { FileFetches } from './mesh/file-fetches.ts'
 import { ApiFile } from './api-file.ts'
 import { NatTraversal } from './mesh/nat/nat-traversal.ts'
 import { SecureSessions } from './mesh/secure/secure-sessions.ts'
+import { chunkShareOfWire } from './mesh/bandwidth/upload-pacer.ts'
 import type { AudienceView } from './mesh/telemetry/audience-view.ts'
 import { DELAY_BUCKETS_MS } from './mesh/telemetry/audience-summary.ts'
-import type { AudienceStats } from './metrics/types.ts'
+import type { AudienceStats, BandwidthStats } from './metrics/types.ts'
 
 /** While a download or a stream wants providers, the DHT is asked again this often. */
 const DISCOVER_EVERY_MS = 15_000
@@ -73,6 +74,9 @@ export interface RuntimeOptions {
   resumeTransfers?: boolean
   /** Encrypt everything between us and other cjp2p-stream nodes (src/mesh/secure/); off by default. */
   encrypt?: boolean
+  /** --max-upload, --max-download: bytes a second over all the node's traffic (src/mesh/bandwidth/). */
+  maxUploadBytesPerSecond?: number
+  maxDownloadBytesPerSecond?: number
 }
 
 export class Runtime {
@@ -133,6 +137,7 @@ export class Runtime {
         if (s.isSource) this.metrics.setAudience?.(audienceStats(st.audience))
       }
       this.metrics.relayFanout(fed)
+      this.metrics.setBandwidth?.(bandwidthStats(this.node))
     }, 5000).unref()
   }
 
@@ -164,6 +169,7 @@ export class Runtime {
       // peers.json only where no SQLite binding works: state.db holds the peers otherwise.
       bootstrap: opts.peers ?? [], peersFile: db.persistent ? undefined : join(opts.dir, 'peers.json'), probeIntervalMs: opts.probeIntervalMs,
       ourDatagramBytes: opts.maxDatagramBytes,
+      maxUploadBytesPerSecond: opts.maxUploadBytesPerSecond, maxDownloadBytesPerSecond: opts.maxDownloadBytesPerSecond,
     })
     // Replies are sized per peer from the node's datagram limit for it (CjNode.datagramLimit).
     const fileServer = new FileServer({ node, store: files, logger: opts.logger.child('files'), metrics })
@@ -280,7 +286,9 @@ export class Runtime {
     this.logs.set(log.id, log)
     if (this.opts.role !== 'source') this.metrics.setNodeRole?.('viewer')
     const peers = bootstrap.length ? bootstrap : this.node.peers.active().map((p) => p.addr)
-    const swarm = this.streams.add(log, { bootstrap: peers, maxUploadBps: opts.maxUploadBps })
+    // --max-upload is wire bytes; the children it carries are counted in chunk bytes.
+    const maxUploadBps = opts.maxUploadBps === undefined ? undefined : opts.maxUploadBps * chunkShareOfWire(this.opts.encrypt === true)
+    const swarm = this.streams.add(log, { bootstrap: peers, maxUploadBps })
     // A viewer relays what it has, so it provides the stream too.
     this.dht.provide(id)
     void this.discover(id)
@@ -344,6 +352,7 @@ export class Runtime {
       dashboardPeers: this.dashboardPeers,
       nat: this.nat.status(),
       secure: this.secure ? { ...this.secure.counters } : null,
+      bandwidth: { upload: this.node.upload.status(), download: this.node.download.status() },
       dht: {
         id: this.dht.id.toString('hex'), contacts: this.dht.table.size, providerKeys: this.dht.providers.keys, ...this.dht.counters,
         names: { shared: this.names.shared().length, words: this.names.keywords.words, ...this.names.counters },
@@ -380,6 +389,15 @@ function audienceStats(a: AudienceView): AudienceStats {
     delay: a.delay.map(([i, n]) => [DELAY_BUCKETS_MS[i], n]), stalls: a.stalls, stallSeconds: a.stallSeconds,
     offload: a.offload, suspect: a.suspect, windowMs: a.windowMs, nat: a.nat,
   }
+}
+
+function bandwidthStats(node: CjNode): BandwidthStats[] {
+  const up = node.upload.status()
+  const down = node.download.status()
+  return [
+    { direction: 'upload', limitBytesPerSecond: up.limitBytesPerSecond, rateBytesPerSecond: up.rateBytesPerSecond, deferredBytes: up.deferredBytes, droppedBytes: up.droppedBytes },
+    { direction: 'download', limitBytesPerSecond: down.limitBytesPerSecond, rateBytesPerSecond: down.rateBytesPerSecond, deferredBytes: down.deferredBytes, droppedBytes: 0 },
+  ]
 }
 
 function hashPort(addr: string): number {
