@@ -153,6 +153,13 @@ export class Children {
     }
   }
 
+  /** Our own feed in stripe `s` stopped and we are finding another: our children there wait for
+   * us (StripeParents.onSubscribed) instead of leaving us as they would a failed parent. */
+  tellLate(s: number): void {
+    const msg: Message = { type: 'IWillKeepSendingYou', id: this.c.id, stripe: s, late: true }
+    for (const c of this.sets[s]) this.c.node.send(c, [msg])
+  }
+
   onUnsubscribe(m: MessageOf<'StopSendingMe'>, ctx: Ctx): void {
     this.sets[m.stripe].delete(ctx.from)
   }
