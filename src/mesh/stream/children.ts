@@ -164,17 +164,16 @@ export class Children {
     this.sets[m.stripe].delete(ctx.from)
   }
 
-  /** Pushes a newly verified chunk to this stripe's children, with its signed record; `repaired`:
-   * one we pulled (see ChunkTracker.takeForwarding). */
-  async push(n: number, rec: ChunkRecord, repaired = false): Promise<void> {
+  /** Pushes a newly verified chunk (its `bytes`, as they were verified: no disk trip) to this
+   * stripe's children, with its signed record; `repaired`: one we pulled (see
+   * ChunkTracker.takeForwarding). */
+  push(n: number, rec: ChunkRecord, bytes: Buffer, repaired = false): void {
     const kids = [...this.sets[stripeOf(n)]]
     if (kids.length === 0) {
       // Nobody received this chunk from us: until someone does, only we can supply it.
       if (this.c.isSource) this.k.budget.noteUnpushed(n)
       return
     }
-    let bytes: Buffer
-    try { bytes = await this.c.log.read(n * CHUNK_SIZE, rec.length) } catch { return }
     // The same messages for every child: each is encoded once (messageJson).
     const msgs = this.chunkMessages(n, rec, bytes, this.k.tracker.hops(n), repaired)
     for (const c of kids) this.sendChunk(c, msgs, bytes.length, repaired ? 'repair-push' : 'push')
