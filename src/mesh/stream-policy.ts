@@ -286,10 +286,8 @@ export function planRepairs(s: RepairState): RepairRequest[] {
       continue
     }
     const tries = flight?.tries ?? 0
-    // Rotate through holders on retries so one silent peer does not hold a chunk hostage (past
-    // TRIES_BEFORE_SOURCE only every other try is a holder's, below: the rotation counts those).
-    const turn = (tries < TRIES_BEFORE_SOURCE ? tries : TRIES_BEFORE_SOURCE + Math.floor((tries - TRIES_BEFORE_SOURCE) / 2)) % Math.max(1, holders.length)
-    const candidates = [...holders.slice(turn), ...holders.slice(0, turn)]
+    // Rotate through holders on retries so one silent peer does not hold a chunk hostage.
+    const candidates = holders.length ? [...holders.slice(tries % holders.length), ...holders.slice(0, tries % holders.length)] : []
     // The source fills a hole when its budget allows, or when nobody else can before the deadline:
     // an urgent chunk that several holders failed to deliver goes to the source (which serves a
     // viewer that keeps asking for the same chunk whatever its budget: see stream/source-budget.ts).
@@ -298,11 +296,13 @@ export function planRepairs(s: RepairState): RepairRequest[] {
     // pointed to peers that are busy or still joining themselves, ends up pulling every one's
     // first seconds from the source, which is what a join storm cost before.
     const urgent = !m.backfill && m.deadline - s.now < URGENT_MS
-    // From then on every other try goes to the source, the others on round the holders: a chunk
-    // pinned to the source stayed a hole for good once the source left or went quiet, and was
-    // never asked again of holders that got it meanwhile (a repair on its way down, a parent that
-    // caught up). Every other ask still reaches the source's "asked five times" rule.
-    const holdersFailed = urgent && tries >= TRIES_BEFORE_SOURCE && (tries - TRIES_BEFORE_SOURCE) % 2 === 0
+    // But not while the source itself does not answer: an ask of the source that timed out (it
+    // left, or its answers are lost) sends the next try on round the holders. Pinned to the source,
+    // such a chunk stayed a hole for good, and holders that got it meanwhile (a repair on its way
+    // down, a parent that caught up) were never asked again. A source that answers "ask them"
+    // keeps being asked: its "asked five times" rule is the rescue when holders lie.
+    const sourceSilent = flight !== undefined && flight.peer === s.source && flight.retryAt === undefined
+    const holdersFailed = urgent && tries >= TRIES_BEFORE_SOURCE && !sourceSilent
     // (A viewer that does not know the source's address keeps rotating through every holder.)
     let peer = holdersFailed && s.source ? undefined : candidates.find((p) => p !== s.source && (perPeer.get(p) ?? 0) < REPAIR_WINDOW)
     // The start-up buffer waits for a holder while there is one (issue 12's join storms: a joiner

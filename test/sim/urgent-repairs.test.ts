@@ -1,7 +1,11 @@
-// An urgent chunk that six holders failed to deliver goes to the source, but not for good: every
-// other retry goes on round the holders. Pinned to the source, a hole stayed a hole once the source
-// left or went quiet, and holders that got the chunk meanwhile were never asked again; every
-// retry also counted towards the source's "asked five times, served" rule, a copy each.
+// An urgent chunk that six holders failed to deliver goes to the source, but not for good: while
+// the source does not answer, the next try goes on round the holders. Pinned to the source, a hole
+// stayed a hole once the source left or went quiet, and holders that got the chunk meanwhile were
+// never asked again. The rule is checked exactly below; the swarm run is a guard that a source
+// answering no pull leaves no hole in time (on today's main the pinned rule passes it too: 0 late
+// at seeds 1-3, its "asked again" cost 0.022-0.060 copies against 0.042-0.095 here, so that cost
+// is reported, not bounded). Alternating source and holders on every retry cut that cost to
+// 0.009-0.016 copies but slowed the source's rescue when holders lie (test/mesh/hostile-swarm.test.ts).
 // On virtual time, over several seeds (any change drawing from the seeded generator moves a run).
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
@@ -10,20 +14,22 @@ import { DEADLINE_MS, LEAD_MS } from '../../src/sim/simulation.ts'
 import type { Message } from '../../src/mesh/messages.ts'
 import { TRIES_BEFORE_SOURCE, URGENT_MS, planRepairs } from '../../src/mesh/stream-policy.ts'
 
-test('after TRIES_BEFORE_SOURCE failed holders an urgent chunk alternates between the source and the holders', () => {
+test('past TRIES_BEFORE_SOURCE an urgent chunk goes to the source, and on round the holders while the source does not answer', () => {
   const now = 100_000
-  const ask = (tries: number) => planRepairs({
+  const ask = (tries: number, peer: string, refused = false) => planRepairs({
     now, missing: [{ n: 7, deadline: now + URGENT_MS / 2, knownSince: now - 10_000 }],
-    inFlight: new Map([[7, { peer: 'X', at: now - 10_000, tries }]]),
+    inFlight: new Map([[7, { peer, at: now - 10_000, tries, ...(refused ? { retryAt: now } : {}) }]]),
     holders: () => ['A', 'B'], source: 'S', sourceBudgetChunks: 0, rttMs: () => 50,
   })[0]?.peer
-  assert.notEqual(ask(TRIES_BEFORE_SOURCE - 1), 'S', 'holders first')
-  const after = Array.from({ length: 6 }, (_, i) => ask(TRIES_BEFORE_SOURCE + i))
-  assert.deepEqual(after.map((p) => p === 'S'), [true, false, true, false, true, false], `asked ${after.join(', ')}`)
-  assert.ok(after.includes('A') && after.includes('B'), 'the holders are asked round in between')
+  assert.notEqual(ask(TRIES_BEFORE_SOURCE - 1, 'A'), 'S', 'holders first')
+  assert.equal(ask(TRIES_BEFORE_SOURCE, 'A'), 'S', 'then the source')
+  assert.equal(ask(TRIES_BEFORE_SOURCE + 1, 'S', true), 'S', 'a source that said "ask them" is asked again (its asked-five-times rule)')
+  const afterSilence = ask(TRIES_BEFORE_SOURCE + 1, 'S')
+  assert.ok(afterSilence === 'A' || afterSilence === 'B', `a source that did not answer: a holder next (asked ${afterSilence})`)
+  assert.equal(ask(TRIES_BEFORE_SOURCE + 2, afterSilence), 'S', 'and the source again after it')
 })
 
-test('a source that answers no pull: holes are filled by holders in time, and the source is asked again rarely (40 viewers, 3 % loss)', async (t) => {
+test('a source that answers no pull: holes are filled by holders in time (40 viewers, 3 % loss)', async (t) => {
   for (const seed of [1, 2, 3]) {
     const sim = await VirtualSwarm.create({ seed, bitrateBps: 2_000_000, link: { delayMs: 25, loss: 0.03 }, verifyOncePerProcess: true, handover: true })
     try {
@@ -54,8 +60,6 @@ test('a source that answers no pull: holes are filled by holders in time, and th
       const askedAgain = (st.uploadedBy['pull-asked-again'] ?? 0) / st.producedBytes
       t.diagnostic(`seed ${seed}: ${late} of ${total} deliveries late; the source's "asked again" rule came to ${askedAgain.toFixed(4)} copies`)
       assert.equal(late, 0, `seed ${seed}: ${late} deliveries late`)
-      // Pinned to the source: 0.034-0.075 copies at seeds 1-3; alternating: 0.010-0.025.
-      assert.ok(askedAgain <= 0.03, `seed ${seed}: the source was asked again for ${askedAgain.toFixed(4)} copies`)
     } finally {
       await sim.close()
     }
