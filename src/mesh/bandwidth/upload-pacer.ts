@@ -104,7 +104,7 @@ export class UploadPacer {
   /** Sends a datagram of `bytes` through `emit`, now or when the limit allows, or never (dropped). */
   send(bytes: number, lane: TrafficKind, emit: () => void): void {
     if (this.closed) return
-    if (this.bucket === null || (this.idle() && this.affords(lane))) {
+    if (this.bucket === null || (this.noneWaitsBefore(lane) && this.affords(lane))) {
       this.emit(lane, bytes, emit)
       return
     }
@@ -138,7 +138,14 @@ export class UploadPacer {
     for (const q of this.lanes.values()) while (q.size > 0) this.dropped += q.shift().bytes
   }
 
-  private idle(): boolean { return this.ordered.every((l) => l.q.size === 0) }
+  /** Nothing waits in this lane or a higher one: a datagram here may overtake only lower lanes. */
+  private noneWaitsBefore(lane: TrafficKind): boolean {
+    for (const l of this.ordered) {
+      if (l.q.size > 0) return false
+      if (l.kind === lane) return true
+    }
+    return true
+  }
 
   private affords(lane: TrafficKind): boolean {
     return lane === 'file' ? this.bucket!.holds(FILE_FLOOR * this.bucket!.burst) : this.bucket!.ready()
