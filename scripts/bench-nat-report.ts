@@ -6,7 +6,7 @@ import { join } from 'node:path'
 import { StreamLog } from '../src/store/stream-log.ts'
 import { CHUNK_SIZE, type StreamId } from '../src/store/stream-types.ts'
 import type { NatLab } from './nat-lab.ts'
-import type { StreamStatus } from './nat-swarm.ts'
+import type { NodeStatus, StreamStatus } from './nat-swarm.ts'
 import { DEADLINE_MS } from './bench-run.ts'
 
 export interface ViewerFigures {
@@ -41,7 +41,16 @@ export interface NatFigures {
   viewers: ViewerFigures[]
   /** CPU the audience's node processes used, as a share of one core each, and the machine's 1-minute load at the end. */
   cpuShareOfCorePerViewer: number
+  /** The median over viewers of each one's median chunk delay (publish to verified), and the bytes
+   * of chunks viewers received more than once. */
+  medianChunkDelayMs: number
+  duplicateBytes: number
+  /** The source's node process alone (its ffmpeg not included), when measured. */
+  cpuShareOfCoreSource?: number
   loadAverage: number
+  /** Every node's wire drops by reason and encrypted-session counters, summed (when the run read them). */
+  dropped: Record<string, number>
+  secure: Record<string, number> | null
 }
 
 const natOf = (lab: NatLab, host: string): ViewerFigures['nat'] => lab.host(host).router?.nat ?? 'public'
@@ -71,7 +80,8 @@ function dueSegments(src: StreamLog, startChunk: number, stopAt: number): Array<
 
 export async function natFigures(run: {
   scenario: string; seconds: number; bitrate: string; lab: NatLab; dir: string; id: string; sourceHost: string; entryHost: string | null
-  stopAt: number; statuses: Map<string, StreamStatus | null>; cpuShareOfCorePerViewer: number; loadAverage: number
+  stopAt: number; statuses: Map<string, StreamStatus | null>; cpuShareOfCorePerViewer: number; cpuShareOfCoreSource?: number; loadAverage: number
+  nodes?: Map<string, NodeStatus | null>
 }): Promise<NatFigures> {
   const { lab, dir, statuses } = run
   const id = run.id as StreamId
@@ -107,13 +117,29 @@ export async function natFigures(run: {
     const first = starts.length ? Math.min(...starts) : 0
     for (let n = first; n < (src.head()?.chunks ?? 0); n++) streamBytes += src.chunkRecord(n)?.length ?? 0
     const uploaded = statuses.get(run.sourceHost)?.uploadedBytes ?? 0
+    const audience = [...statuses].filter(([h, st]) => h !== run.sourceHost && st).map(([, st]) => st!)
+    const delays = audience.map((st) => st.delayMs.p50).sort((a, b) => a - b)
     return {
       scenario: run.scenario, seconds: run.seconds, bitrate: run.bitrate, streamBytes,
       sourceUploadedBytes: uploaded, sourceCopies: uploaded / Math.max(1, streamBytes), viewers,
-      cpuShareOfCorePerViewer: run.cpuShareOfCorePerViewer, loadAverage: run.loadAverage,
+      medianChunkDelayMs: delays[Math.floor(delays.length / 2)] ?? 0, duplicateBytes: sum(audience.map((st) => st.duplicateBytes)),
+      cpuShareOfCorePerViewer: run.cpuShareOfCorePerViewer, cpuShareOfCoreSource: run.cpuShareOfCoreSource, loadAverage: run.loadAverage, ...nodeSums(run.nodes),
     }
   } finally { await src.close() }
 }
+
+/** Drops and session counters summed over the nodes whose status was read. */
+function nodeSums(nodes: Map<string, NodeStatus | null> | undefined): Pick<NatFigures, 'dropped' | 'secure'> {
+  const dropped: Record<string, number> = {}
+  let secure: Record<string, number> | null = null
+  for (const st of nodes?.values() ?? []) {
+    for (const [k, n] of Object.entries(st?.counters.dropped ?? {})) dropped[k] = (dropped[k] ?? 0) + n
+    if (st?.secure) { secure ??= {}; for (const [k, n] of Object.entries(st.secure)) secure[k] = (secure[k] ?? 0) + n }
+  }
+  return { dropped, secure }
+}
+
+const counts = (r: Record<string, number>) => Object.entries(r).filter(([, n]) => n > 0).map(([k, n]) => `${k} ${n}`).join(', ') || 'none'
 
 const mb = (b: number) => (b / 1e6).toFixed(2)
 const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0)
@@ -145,8 +171,12 @@ export function natTable(f: NatFigures): string {
     ...(publics.length ? [['public viewers feeding another viewer', `${publics.filter((v) => v.fedPeers > 0).length} / ${publics.length}`, ''] as [string, string, string]] : []),
     // Sent is not delivered: a viewer may push chunks at a mapping its peer's NAT drops.
     ['viewers relayed (sent) / received from peers (arrived)', `${mb(sum(f.viewers.map((v) => v.relayedBytes)))} / ${mb(sum(f.viewers.map((v) => v.fromPeersBytes)))} MB`, ''],
+    ['chunk delay, median of the viewers\' medians / duplicates received', `${f.medianChunkDelayMs} ms / ${mb(f.duplicateBytes)} MB`, ''],
     ['stream bytes since the first start point', `${mb(f.streamBytes)} MB`, ''],
+    ['datagrams dropped by the nodes, by reason', counts(f.dropped), ''],
+    ...(f.secure ? [['encrypted sessions, summed over nodes', counts(f.secure), ''] as [string, string, string]] : []),
     ['CPU per viewer process (share of a core) / machine load', `${pct(f.cpuShareOfCorePerViewer)} / ${f.loadAverage.toFixed(1)} on ${cpus().length} cores`, ''],
+    ...(f.cpuShareOfCoreSource !== undefined ? [['CPU of the source\'s node process (share of a core, ffmpeg apart)', pct(f.cpuShareOfCoreSource), ''] as [string, string, string]] : []),
   ]
   return [
     `### NAT lab: ${f.scenario} (${f.seconds} s, ${f.bitrate})`, '',

@@ -14,7 +14,7 @@ import { loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { NatLab, type RouterSpec } from './nat-lab.ts'
-import { NatSwarm, type StreamStatus } from './nat-swarm.ts'
+import { NatSwarm, type NodeStatus, type StreamStatus } from './nat-swarm.ts'
 import { sleep } from './chaos-swarm.ts'
 import { natFigures, natTable, type NatFigures } from './bench-nat-report.ts'
 
@@ -91,6 +91,7 @@ async function runScenario(name: ScenarioName, o: Options, log: (s: string) => v
     for (const v of viewers) { swarm.startViewer(v, [entry]); await sleep(STAGGER_MS) }
     await swarm.ready()
     const cpu0 = viewers.map((v) => swarm.cpuSeconds(v))
+    const sourceCpu0 = swarm.cpuSeconds(sourceHost)
     const t0 = Date.now()
     log(`  ${viewers.length} viewers up${audience.length ? ' on the public segment' : ` behind ${o.routers} routers`}; running ${o.seconds} s`)
     const end = Date.now() + o.seconds * 1000
@@ -103,12 +104,14 @@ async function runScenario(name: ScenarioName, o: Options, log: (s: string) => v
     }
     const hosts = [sourceHost, ...(natSource ? ['relay'] : []), ...viewers]
     const statuses = new Map<string, StreamStatus | null>(await Promise.all(hosts.map(async (h) => [h, await swarm.streamStatus(h)] as const)))
+    const nodes = new Map<string, NodeStatus | null>(await Promise.all(hosts.map(async (h) => [h, await swarm.status(h)] as const)))
     const stopAt = Date.now()
     const cpu = viewers.reduce((sum, v, i) => sum + swarm.cpuSeconds(v) - cpu0[i], 0)
     const cpuShareOfCorePerViewer = cpu / viewers.length / ((stopAt - t0) / 1000)
+    const cpuShareOfCoreSource = (swarm.cpuSeconds(sourceHost) - sourceCpu0) / ((stopAt - t0) / 1000)
     await swarm.stop()
     const title = { public: 'source on the public segment', 'nat-source': 'source behind a cone NAT, one public peer', 'no-nat': 'control: no NAT, every viewer on the public segment' }[name]
-    return await natFigures({ scenario: title, seconds: o.seconds, bitrate: o.bitrate, lab, dir, id: swarm.id, sourceHost, entryHost: natSource ? entry : null, stopAt, statuses, cpuShareOfCorePerViewer, loadAverage: loadavg()[0] })
+    return await natFigures({ scenario: title, seconds: o.seconds, bitrate: o.bitrate, lab, dir, id: swarm.id, sourceHost, entryHost: natSource ? entry : null, stopAt, statuses, nodes, cpuShareOfCorePerViewer, cpuShareOfCoreSource, loadAverage: loadavg()[0] })
   } finally {
     await swarm.stop()
     await lab.close()

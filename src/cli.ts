@@ -2,14 +2,14 @@
 // Usage errors exit 2, runtime errors exit 1; logs go to stderr, data to stdout. Each command's
 // module is imported only when that command runs, so `--help` loads commander and little else.
 import { Command, CommanderError, Option } from 'commander'
-import { readFileSync } from 'node:fs'
 import { DEFAULT_HTTP_PORT } from './mesh/default-ports.ts'
 import { UsageError, nodeOptions, parsePort, positiveNumber } from './cli/options.ts'
 import { Shutdown } from './cli/shutdown.ts'
 import { PortInUseError } from './port-binding.ts'
 import { DEFAULT_VIEWER_KEEP, parseKeep, type KeepPolicy } from './store/retention.ts'
+import { packageVersion } from './util/package-version.ts'
 
-const version = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version
+const version = packageVersion()
 
 /** After the command returned, the process ends within this even if a handle was left open. */
 const EXIT_GRACE_MS = 3000

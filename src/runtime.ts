@@ -2,6 +2,7 @@
 // metrics and the local HTTP endpoint. The CLI commands, the demo and the benchmarks start these.
 import { join } from 'node:path'
 import { mkdir } from 'node:fs/promises'
+import PQueue from 'p-queue'
 import { CjNode } from './mesh/node.ts'
 import { UdpTransport } from './mesh/transport.ts'
 import type { Transport } from './mesh/transport.ts'
@@ -182,7 +183,7 @@ export class Runtime {
       dht.start()
       rt.names.start()
       rt.state.start()
-      for (const id of await files.list()) await rt.provideFile(id)
+      void rt.announceShared(await files.list())
       for (const id of await files.blake3Ids()) dht.provide(id)
       if (opts.resumeTransfers) {
         for (const t of rt.state.transfers()) {
@@ -230,8 +231,20 @@ export class Runtime {
     this.apiFile = await ApiFile.write(this.opts.dir, { http: this.http.url, token, pid: process.pid, udp: this.node.address })
   }
 
+  /** Announces the files shared at start-up in the background, a few at a time: each is stat'ed,
+   * and a folder of thousands held up the HTTP server and the first answers when it ran in line. */
+  private async announceShared(ids: string[]): Promise<void> {
+    const queue = new PQueue({ concurrency: 8 })
+    try {
+      await queue.addAll(ids.map((id) => () => this.provideFile(id)))
+    } catch (err) {
+      this.opts.logger.warn(`could not announce the shared files: ${(err as Error).message}`)
+    }
+  }
+
   /** Announces a shared file in the DHT, by id and by the words of its name, and lists it to peers. */
   async provideFile(id: string): Promise<void> {
+    if (this.closed) return
     this.dht.provide(id)
     const st = await this.files.stat(id)
     if (!st || this.closed) return

@@ -56,7 +56,7 @@ export async function runNatSwarm(parts: { lab: NatLab; swarm: NatSwarm; dir: st
   const stopAt = Date.now()
   assert.deepEqual(swarm.crashed(), [])
   await swarm.stop()
-  const f = await natFigures({ scenario: 'test', seconds: runMs / 1000, bitrate: '500k', lab, dir, id: swarm.id, sourceHost: 'src', entryHost: null, stopAt, statuses, cpuShareOfCorePerViewer: 0, loadAverage: 0 })
+  const f = await natFigures({ scenario: 'test', seconds: runMs / 1000, bitrate: '500k', lab, dir, id: swarm.id, sourceHost: 'src', entryHost: null, stopAt, statuses, nodes: nat, cpuShareOfCorePerViewer: 0, loadAverage: 0 })
   process.stderr.write(natTable(f) + '\n')
   return { statuses, nat, f }
 }

@@ -55,6 +55,9 @@ interface Session {
   heardSealed: boolean
   m3?: Buffer
   m3SentAt?: number
+  /** When the handshake ended on our side (an initiator that never hears a sealed frame back by
+   * HANDSHAKE_TTL_MS gives the session up: the responder lost it, or never had it). */
+  at: number
 }
 
 export interface SecureCounters {
@@ -112,7 +115,14 @@ export class SecureSessions {
   open(from: string, buf: Buffer): OpenResult {
     if (!isSealed(buf)) return 'bad_seal'
     const s = this.byIndex.get(sessionIndexOf(buf))
-    if (!s) { this.counters.unknownSession++; return 'unknown_session' }
+    if (!s) {
+      this.counters.unknownSession++
+      // The peer seals with a session we do not have (we gave it up, or restarted): a new one,
+      // rather than its datagrams lost until something else starts one.
+      const p = this.c.node.peers.get(from)
+      if (p?.verified && p.speaksStreams) this.start(from)
+      return 'unknown_session'
+    }
     const r = openFrame(s.rx, buf)
     if (!r) { this.counters.badSeal++; return 'bad_seal' }
     if (!s.window.accept(r.counter)) { this.counters.replayed++; return 'bad_seal' }
@@ -206,7 +216,7 @@ export class SecureSessions {
     const old = this.byAddr.get(addr)
     if (old) this.forget(old)
     const { tx, rx } = hs.noise
-    const s: Session = { addr, index: hs.index, remoteIndex, tx, rx, counter: 0, window: new ReplayWindow(), remoteKey, confirmed, heardSealed: false, m3, m3SentAt: this.c.node.timers.now() }
+    const s: Session = { addr, index: hs.index, remoteIndex, tx, rx, counter: 0, window: new ReplayWindow(), remoteKey, confirmed, heardSealed: false, m3, m3SentAt: this.c.node.timers.now(), at: this.c.node.timers.now() }
     if (this.byAddr.size >= MAX_SESSIONS) this.forget(this.byAddr.values().next().value as Session)
     this.byAddr.set(addr, s)
     this.byIndex.set(s.index, s)
@@ -220,7 +230,10 @@ export class SecureSessions {
     for (const s of [...this.byAddr.values()]) {
       const p = node.peers.get(s.addr)
       if (!p || now - p.lastHeard > IDLE_MS) { this.forget(s); continue }
-      // Our last handshake message may have been lost: until the responder seals to us, again.
+      // Our last handshake message may have been lost: until the responder seals to us, again; and
+      // if it never does, the responder has dropped its half (its handshake expired with every
+      // copy lost): ours goes too, so the next hello starts a new one instead of none for ever.
+      if (s.m3 && now - s.at > HANDSHAKE_TTL_MS) { this.forget(s); continue }
       if (s.m3 && now - (s.m3SentAt ?? 0) >= RESEND_MS) {
         s.m3SentAt = now
         node.send(s.addr, [{ type: 'LetUsEncrypt', step: 3, index: s.index, hs: s.m3 }])
