@@ -7,7 +7,8 @@
 // (src/ingest/clock-strip.ts) above the human one. Every few seconds, for each page, the blocks are
 // read from the frame being shown (at a video frame callback: glass-to-glass = the browser clock
 // at that frame's display time - the clock in its pixels), and a screenshot is saved and read too.
-// Also: stalls after the first 5 s of playback, page load to first frame, and whether ffplay
+// Also: stalls after the first 5 s of playback, page load to first frame (the pages open one at
+// a time, each once the one before plays), and whether ffplay
 // plays the same playlist. Screenshots go to a folder it prints. Run it under the heavy lock.
 //
 // A mode written `low@<git ref>` runs the same with the player page (src/player/static/player.js)
@@ -207,17 +208,20 @@ async function runMode(mode: string, browser: import('playwright-core').BrowserC
     if (playerJs !== null) await page.route('**/static/player.js', (route) => route.fulfill({ body: playerJs, contentType: 'text/javascript' }))
     return page
   }))
-  await Promise.all(pages.map((page, i) => page.goto(playerUrl(chain[WATCHED_HOPS[i]]))))
-  // The picture at its native 640x360 in the screenshot, so the clock blocks are where we read them.
-  await Promise.all(pages.map((page) => page.addStyleTag({ content: 'video { width: 640px !important; height: 360px !important; }' })))
-
-  const startDeadline = Date.now() + 60_000
-  while ((await Promise.all(pages.map(state))).some((s) => s.firstFrameMs === null || s.currentTime < 0.1)) {
-    if (Date.now() > startDeadline) {
-      const states = await Promise.all(pages.map((p) => p.evaluate(() => JSON.stringify({ ...(window as unknown as { cjp2pPlayer: { stats: object } }).cjp2pPlayer?.stats, firstFrameMs: (window as unknown as { firstFrameMs?: number }).firstFrameMs }))))
-      throw new Error(`${mode}: a page did not start playing in 60 s: ${states.join(' | ')}\n${consoleLines.slice(-20).join('\n')}`)
+  // One page at a time, each once the one before plays, as viewers arrive: three pages loading
+  // at once on 2 cores timed Chromium starting three renderers and decoders, not our start-up.
+  for (const [i, page] of pages.entries()) {
+    await page.goto(playerUrl(chain[WATCHED_HOPS[i]]))
+    // The picture at its native 640x360 in the screenshot, so the clock blocks are where we read them.
+    await page.addStyleTag({ content: 'video { width: 640px !important; height: 360px !important; }' })
+    const startDeadline = Date.now() + 60_000
+    for (let s = await state(page); s.firstFrameMs === null || s.currentTime < 0.1; s = await state(page)) {
+      if (Date.now() > startDeadline) {
+        const stats = await page.evaluate(() => JSON.stringify({ ...(window as unknown as { cjp2pPlayer: { stats: object } }).cjp2pPlayer?.stats, firstFrameMs: (window as unknown as { firstFrameMs?: number }).firstFrameMs }))
+        throw new Error(`${mode}: the page ${WATCHED_HOPS[i]} relays out did not start playing in 60 s: ${stats}\n${consoleLines.slice(-20).join('\n')}`)
+      }
+      await sleep(100)
     }
-    await sleep(200)
   }
   const startups = (await Promise.all(pages.map(state))).map((s) => s.firstFrameMs)
   await sleep(SETTLE_MS)

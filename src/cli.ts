@@ -2,14 +2,14 @@
 // Usage errors exit 2, runtime errors exit 1; logs go to stderr, data to stdout. Each command's
 // module is imported only when that command runs, so `--help` loads commander and little else.
 import { Command, CommanderError, Option } from 'commander'
-import { readFileSync } from 'node:fs'
 import { DEFAULT_HTTP_PORT } from './mesh/default-ports.ts'
-import { UsageError, nodeOptions, parsePort, parseUploadRate, positiveNumber } from './cli/options.ts'
+import { UsageError, nodeOptions, parsePort, positiveNumber } from './cli/options.ts'
 import { Shutdown } from './cli/shutdown.ts'
 import { PortInUseError } from './port-binding.ts'
 import { DEFAULT_VIEWER_KEEP, parseKeep, type KeepPolicy } from './store/retention.ts'
+import { packageVersion } from './util/package-version.ts'
 
-const version = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version
+const version = packageVersion()
 
 /** After the command returned, the process ends within this even if a handle was left open. */
 const EXIT_GRACE_MS = 3000
@@ -71,7 +71,6 @@ export function buildProgram(shutdown = new Shutdown()): Command {
   nodeOptions(program.command('watch').description('watch a live stream, relaying it to other viewers')
     .argument('<stream-id>', 'stream/<public key hex>/<name>'), { port: 0 })
     .addOption(new Option('--keep <window>', 'stream kept on disk: a duration (30m, 2h), a size (500MB) or all').argParser(keepPolicy).default(keepPolicy(DEFAULT_VIEWER_KEEP), DEFAULT_VIEWER_KEEP))
-    .addOption(new Option('--max-upload <rate>', 'upload this viewer gives other viewers, bits a second (1.5M, 800k): takes only the children that fit, a leaf below one stream\'s worth and a half').argParser(parseUploadRate))
     .addOption(json)
     .action(async (id, o, cmd: Command) => (await import('./cli/stream.ts')).runWatch(id, { ...o, dirGiven: isExplicit(cmd, 'dir') }, shutdown))
 

@@ -2,6 +2,7 @@
 // metrics and the local HTTP endpoint. The CLI commands, the demo and the benchmarks start these.
 import { join } from 'node:path'
 import { mkdir } from 'node:fs/promises'
+import PQueue from 'p-queue'
 import { CjNode } from './mesh/node.ts'
 import { UdpTransport } from './mesh/transport.ts'
 import type { Transport } from './mesh/transport.ts'
@@ -34,9 +35,10 @@ import { FileFetches } from './mesh/file-fetches.ts'
 import { ApiFile } from './api-file.ts'
 import { NatTraversal } from './mesh/nat/nat-traversal.ts'
 import { SecureSessions } from './mesh/secure/secure-sessions.ts'
+import { chunkShareOfWire } from './mesh/bandwidth/upload-pacer.ts'
 import type { AudienceView } from './mesh/telemetry/audience-view.ts'
 import { DELAY_BUCKETS_MS } from './mesh/telemetry/audience-summary.ts'
-import type { AudienceStats } from './metrics/types.ts'
+import type { AudienceStats, BandwidthStats } from './metrics/types.ts'
 
 /** While a download or a stream wants providers, the DHT is asked again this often. */
 const DISCOVER_EVERY_MS = 15_000
@@ -72,6 +74,9 @@ export interface RuntimeOptions {
   resumeTransfers?: boolean
   /** Encrypt everything between us and other cjp2p-stream nodes (src/mesh/secure/); off by default. */
   encrypt?: boolean
+  /** --max-upload, --max-download: bytes a second over all the node's traffic (src/mesh/bandwidth/). */
+  maxUploadBytesPerSecond?: number
+  maxDownloadBytesPerSecond?: number
 }
 
 export class Runtime {
@@ -132,6 +137,7 @@ export class Runtime {
         if (s.isSource) this.metrics.setAudience?.(audienceStats(st.audience))
       }
       this.metrics.relayFanout(fed)
+      this.metrics.setBandwidth?.(bandwidthStats(this.node))
     }, 5000).unref()
   }
 
@@ -163,6 +169,7 @@ export class Runtime {
       // peers.json only where no SQLite binding works: state.db holds the peers otherwise.
       bootstrap: opts.peers ?? [], peersFile: db.persistent ? undefined : join(opts.dir, 'peers.json'), probeIntervalMs: opts.probeIntervalMs,
       ourDatagramBytes: opts.maxDatagramBytes,
+      maxUploadBytesPerSecond: opts.maxUploadBytesPerSecond, maxDownloadBytesPerSecond: opts.maxDownloadBytesPerSecond,
     })
     // Replies are sized per peer from the node's datagram limit for it (CjNode.datagramLimit).
     const fileServer = new FileServer({ node, store: files, logger: opts.logger.child('files'), metrics })
@@ -176,7 +183,7 @@ export class Runtime {
       dht.start()
       rt.names.start()
       rt.state.start()
-      for (const id of await files.list()) await rt.provideFile(id)
+      void rt.announceShared(await files.list())
       for (const id of await files.blake3Ids()) dht.provide(id)
       if (opts.resumeTransfers) {
         for (const t of rt.state.transfers()) {
@@ -224,8 +231,20 @@ export class Runtime {
     this.apiFile = await ApiFile.write(this.opts.dir, { http: this.http.url, token, pid: process.pid, udp: this.node.address })
   }
 
+  /** Announces the files shared at start-up in the background, a few at a time: each is stat'ed,
+   * and a folder of thousands held up the HTTP server and the first answers when it ran in line. */
+  private async announceShared(ids: string[]): Promise<void> {
+    const queue = new PQueue({ concurrency: 8 })
+    try {
+      await queue.addAll(ids.map((id) => () => this.provideFile(id)))
+    } catch (err) {
+      this.opts.logger.warn(`could not announce the shared files: ${(err as Error).message}`)
+    }
+  }
+
   /** Announces a shared file in the DHT, by id and by the words of its name, and lists it to peers. */
   async provideFile(id: string): Promise<void> {
+    if (this.closed) return
     this.dht.provide(id)
     const st = await this.files.stat(id)
     if (!st || this.closed) return
@@ -267,7 +286,9 @@ export class Runtime {
     this.logs.set(log.id, log)
     if (this.opts.role !== 'source') this.metrics.setNodeRole?.('viewer')
     const peers = bootstrap.length ? bootstrap : this.node.peers.active().map((p) => p.addr)
-    const swarm = this.streams.add(log, { bootstrap: peers, maxUploadBps: opts.maxUploadBps })
+    // --max-upload is wire bytes; the children it carries are counted in chunk bytes.
+    const maxUploadBps = opts.maxUploadBps === undefined ? undefined : opts.maxUploadBps * chunkShareOfWire(this.opts.encrypt === true)
+    const swarm = this.streams.add(log, { bootstrap: peers, maxUploadBps })
     // A viewer relays what it has, so it provides the stream too.
     this.dht.provide(id)
     void this.discover(id)
@@ -331,6 +352,7 @@ export class Runtime {
       dashboardPeers: this.dashboardPeers,
       nat: this.nat.status(),
       secure: this.secure ? { ...this.secure.counters } : null,
+      bandwidth: { upload: this.node.upload.status(), download: this.node.download.status() },
       dht: {
         id: this.dht.id.toString('hex'), contacts: this.dht.table.size, providerKeys: this.dht.providers.keys, ...this.dht.counters,
         names: { shared: this.names.shared().length, words: this.names.keywords.words, ...this.names.counters },
@@ -367,6 +389,15 @@ function audienceStats(a: AudienceView): AudienceStats {
     delay: a.delay.map(([i, n]) => [DELAY_BUCKETS_MS[i], n]), stalls: a.stalls, stallSeconds: a.stallSeconds,
     offload: a.offload, suspect: a.suspect, windowMs: a.windowMs, nat: a.nat,
   }
+}
+
+function bandwidthStats(node: CjNode): BandwidthStats[] {
+  const up = node.upload.status()
+  const down = node.download.status()
+  return [
+    { direction: 'upload', limitBytesPerSecond: up.limitBytesPerSecond, rateBytesPerSecond: up.rateBytesPerSecond, deferredBytes: up.deferredBytes, droppedBytes: up.droppedBytes },
+    { direction: 'download', limitBytesPerSecond: down.limitBytesPerSecond, rateBytesPerSecond: down.rateBytesPerSecond, deferredBytes: down.deferredBytes, droppedBytes: 0 },
+  ]
 }
 
 function hashPort(addr: string): number {

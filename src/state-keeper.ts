@@ -1,14 +1,16 @@
 // Keeps a runtime's state in <dir>/state.db (src/store/state-db.ts) and brings it back at start:
 // the peer table (keys, scores, bans), the DHT's contacts and the announcements others made to us,
 // shared-file names and sizes, and the transfers in progress. Snapshots run every SNAPSHOT_MS and at
-// close; files and transfers are written as they change. A kill -9 loses at most the last interval
+// close, and rewrite only the tables that changed since the last one (an idle node writes nothing);
+// files and transfers are written as they change. A kill -9 loses at most the last interval
 // of peer and DHT changes, never a transfer's verified blocks (those are in incoming/ already).
+import { createHash } from 'node:crypto'
 import type { CjNode } from './mesh/node.ts'
 import { isAddress } from './mesh/messages.ts'
 import type { Dht } from './mesh/dht/dht.ts'
 import type { NameIndex } from './mesh/dht/name-index.ts'
 import type { FileStore } from './store/file-store.ts'
-import type { StateDb } from './store/state-db.ts'
+import type { Snapshot, StateDb } from './store/state-db.ts'
 import type { Logger } from './util/logger.ts'
 import type { Timer } from './util/timers.ts'
 
@@ -23,6 +25,8 @@ export interface StateKeeperComponents { db: StateDb; node: CjNode; dht: Dht; na
 export class StateKeeper {
   private timer?: Timer
   private closed = false
+  /** A digest of each table as last written: a table that did not change is not rewritten. */
+  private written = new Map<keyof Snapshot, string>()
 
   /** `save: false`: a short-lived command (get, list, search) on a folder a node may own: it reads
    * the saved state but never replaces the node's tables with its own small ones. */
@@ -51,18 +55,30 @@ export class StateKeeper {
     this.timer = this.c.node.timers.setInterval(() => this.save(), SNAPSHOT_MS)
   }
 
-  /** One snapshot of the peer and DHT tables. */
+  /** One snapshot of the peer and DHT tables that changed since the last; false if the write failed. */
   save(): boolean {
     const { db, node, dht, names } = this.c
     const now = node.timers.now()
     const freshest = <T extends { expires: number }>(rows: Iterable<T>) => [...rows].filter((r) => r.expires > now)
       .sort((a, b) => b.expires - a.expires).slice(0, MAX_SAVED_ANNOUNCEMENTS)
-    return db.snapshot({
+    const tables: Required<Snapshot> = {
       peers: node.peers.persisted(),
       contacts: dht.table.all().map((ct) => ({ addr: ct.addr, key: ct.key, lastSeen: ct.vectorClock })),
       providers: freshest(dht.providers.entries()),
       keywords: freshest(names.keywords.entries()),
-    })
+    }
+    const changed: Snapshot = {}
+    const digests = new Map<keyof Snapshot, string>()
+    for (const [name, rows] of Object.entries(tables) as Array<[keyof Snapshot, unknown[]]>) {
+      const digest = createHash('sha256').update(JSON.stringify(rows)).digest('base64')
+      if (this.written.get(name) === digest) continue
+      digests.set(name, digest)
+      Object.assign(changed, { [name]: rows })
+    }
+    if (digests.size === 0) return true
+    const ok = db.snapshot(changed)
+    if (ok) for (const [name, digest] of digests) this.written.set(name, digest)
+    return ok
   }
 
   /** A file is shared here under this name and size. */

@@ -54,6 +54,7 @@ export async function runStatus(flags: { httpHost: string; httpPort?: number; js
   const { node, peers, streams } = st
   process.stdout.write(`node  udp ${node.udp}  http ${node.http}  role ${node.role}  up ${node.uptimeSeconds}s\n`)
   process.stdout.write(`peers ${peers.length} (${peers.filter((p) => p.verified).length} verified, ${peers.filter((p) => p.banned).length} banned)\n`)
+  if (st.bandwidth) process.stdout.write(bandwidthLines(st.bandwidth).join('\n') + '\n')
   for (const s of streams) {
     const head = s.head
     process.stdout.write(`stream ${s.id}  ${s.role}  chunks ${s.verifiedChunks}/${head?.chunks ?? '?'}  segments ${head?.segments ?? '?'}${head?.ended ? ' (ended)' : ''}  uploaded ${s.uploadedBytes} B  copies ${Number(s.copiesUploaded).toFixed(2)}\n`)
@@ -68,4 +69,15 @@ export async function runPeers(flags: { httpHost: string; httpPort?: number; jso
     process.stdout.write(`${String(p.addr).padEnd(24)} ${p.verified ? 'verified  ' : 'unverified'} rtt ${p.rttMs ?? '?'} ms  heard ${Math.round(Number(p.lastHeardMsAgo) / 1000)}s ago${p.banned ? '  BANNED' : ''}\n`)
   }
   if (peers.length === 0) process.stdout.write('no peers yet\n')
+}
+
+/** One line a direction: the rate now against the limit, and what the limit held back. */
+export function bandwidthLines(b: NodeStatus['bandwidth']): string[] {
+  const limit = (l: number | null) => (l === null ? 'no limit' : `limit ${bitrate(l)}`)
+  const up = b.upload
+  const down = b.download
+  return [
+    `upload   ${bitrate(up.rateBytesPerSecond)} (${limit(up.limitBytesPerSecond)})  sent ${bytes(up.sentBytes)}  deferred ${bytes(up.deferredBytes)}  dropped ${bytes(up.droppedBytes)}`,
+    `download ${bitrate(down.rateBytesPerSecond)} (${limit(down.limitBytesPerSecond)})  received ${bytes(down.receivedBytes)}  requests held ${bytes(down.deferredBytes)}`,
+  ]
 }

@@ -28,6 +28,9 @@ export interface NodeFlags {
   verifiedOnly?: boolean
   /** --encrypt: Noise sessions with our peers (src/mesh/secure/). */
   encrypt?: boolean
+  /** --max-upload and --max-download, bytes a second (the flags take bits). */
+  maxUpload?: number
+  maxDownload?: number
 }
 
 export class UsageError extends CodedError<'ERR_USAGE'> {
@@ -40,11 +43,11 @@ export function positiveNumber(v: string): number {
   return n
 }
 
-/** An upload rate in bits a second (`2M`, `800k`, `1500000`), returned in bytes a second. */
-export function parseUploadRate(v: string): number {
-  const m = /^(\d+(?:\.\d+)?)([kKmM]?)(?:bit\/s|b\/s|bps)?$/.exec(v.trim())
-  const bits = m ? Number(m[1]) * ({ k: 1e3, m: 1e6 }[m[2].toLowerCase()] ?? 1) : NaN
-  if (!(bits > 0)) throw new UsageError(`not an upload rate: ${JSON.stringify(v)} (want e.g. 1.5M or 800k bits a second)`)
+/** A rate in bits a second (`2M`, `800k`, `1G`, `1500000`), returned in bytes a second. */
+export function parseBitRate(v: string): number {
+  const m = /^(\d+(?:\.\d+)?)([kKmMgG]?)(?:bit\/s|b\/s|bps)?$/.exec(v.trim())
+  const bits = m ? Number(m[1]) * ({ k: 1e3, m: 1e6, g: 1e9 }[m[2].toLowerCase()] ?? 1) : NaN
+  if (!(bits > 0)) throw new UsageError(`not a rate: ${JSON.stringify(v)} (want e.g. 1.5M or 800k bits a second)`)
   return bits / 8
 }
 
@@ -85,6 +88,8 @@ export function nodeOptions(cmd: Command, defaults: { port?: number; httpPort?: 
     .addOption(new Option('--log-level <level>', 'debug, info, warn or error').env('CJP2P_LOG_LEVEL').choices(['debug', 'info', 'warn', 'error']).default('info'))
     .addOption(new Option('--http-allowed-host <name>', 'a host name the HTTP endpoint answers to besides IP literals and localhost (repeatable)').env('CJP2P_HTTP_ALLOWED_HOSTS').argParser(collect).default([]))
     .addOption(new Option('--encrypt', 'encrypt everything between this node and other cjp2p-stream nodes (Noise sessions; classic peers stay plain JSON)').env('CJP2P_ENCRYPT'))
+    .addOption(new Option('--max-upload <rate>', 'cap on everything this node sends, bits a second (1.5M, 800k): stream before file; a viewer also takes only the children that fit').env('CJP2P_MAX_UPLOAD').argParser(parseBitRate))
+    .addOption(new Option('--max-download <rate>', 'cap on what this node asks to receive, bits a second: file requests wait while stream traffic takes the rate').env('CJP2P_MAX_DOWNLOAD').argParser(parseBitRate))
     .addOption(new Option('--max-datagram <bytes>', 'largest datagram sent to our own peers that accept it (64 KiB is fine on loopback and LANs)').env('CJP2P_MAX_DATAGRAM').argParser(parseDatagram).default(5888))
 }
 
@@ -107,6 +112,7 @@ export function runtimeOptions(flags: NodeFlags, logger: Logger, extra: Partial<
     anyPortIfTaken: { udp: flags.port === undefined, http: flags.httpPort === undefined },
     verifiedOnly: flags.verifiedOnly,
     encrypt: flags.encrypt === true,
+    maxUploadBytesPerSecond: flags.maxUpload, maxDownloadBytesPerSecond: flags.maxDownload,
     // A folder the user named may hold keys; the working directory by default must not.
     nodeKeyFile: flags.dirGiven ? undefined : nodeKeyFileFor(flags.dir),
     ...extra,

@@ -44,8 +44,6 @@ export interface IngestFlags extends NodeFlags {
 
 export interface WatchFlags extends NodeFlags {
   keep?: KeepPolicy
-  /** Bytes a second this viewer gives others (--max-upload). */
-  maxUpload?: number
 }
 
 /** A stream name from an input: `testsrc`, `video2` for /dev/video2, a file's base name. */

@@ -14,7 +14,8 @@
 // charged to their senders.
 import type { CjNode } from './node.ts'
 import type { MessageOf } from './messages.ts'
-import { BLOCK_SIZE, MAX_REQUEST_LENGTH } from './messages.ts'
+import { BLOCK_SIZE, MAX_REQUEST_LENGTH, messageBytes } from './messages.ts'
+import { HEADER_BYTES, TAG_BYTES } from './secure/sealed-frame.ts'
 import { BlockPlan } from './block-plan.ts'
 import { DownloadPeer, MAX_DOWNLOAD_PEERS } from './download-peer.ts'
 import { FileRouter } from './file-router.ts'
@@ -369,9 +370,16 @@ export class DownloadSession {
     const now = this.node.timers.now()
     if (now < peer.notBefore || this.unwritten >= MAX_QUEUED_WRITES) return false
     const out: BlockRequest[] = []
+    const sealed = this.node.sealer?.sealsTo(peer.addr) ?? false
     while (peer.room() > out.length && out.length < max) {
       const r = this.requests.next(peer, run, now)
       if (!r) break
+      // --max-download: the answer is paid for before it is asked; while the bucket is in debt the
+      // request waits (the sweep pumps again).
+      if (!this.node.download.reserve(answerBytes(this.id, r.first * BLOCK_SIZE, r.count * BLOCK_SIZE, this.size, sealed))) {
+        this.requests.release(r, false)
+        break
+      }
       out.push(r)
     }
     if (out.length === 0) return false
@@ -505,4 +513,15 @@ export class DownloadSession {
     this.requests.clear()
     this.unregister()
   }
+}
+
+/** A cookie echo and the brackets that lead an answer datagram. */
+const ANSWER_PREFIX_BYTES = 48
+const NO_DATA = Buffer.alloc(0)
+
+/** Wire bytes of the answer to a request for `len` bytes at `offset`: its Content with the data as
+ * base64 (or raw, after the JSON, in a sealed frame), behind the cookie echo. */
+export function answerBytes(id: string, offset: number, len: number, eof: number | undefined, sealed: boolean): number {
+  const head = messageBytes({ type: 'Content', id, offset, data: NO_DATA, eof }) + ANSWER_PREFIX_BYTES
+  return sealed ? head + len + HEADER_BYTES + TAG_BYTES + 5 : head + 4 * Math.ceil(len / 3)
 }

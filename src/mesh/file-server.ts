@@ -73,7 +73,9 @@ export class FileServer {
     }
     this.counters.requests++
     if (!servable) { this.counters.ignored++; return }
-    let max = ctx.peer.speaksStreams ? Math.min(this.ourMax, dataBytesFitting(this.node.datagramLimit(ctx.peer))) : BLOCK_SIZE
+    // Under --max-upload, answers as short as the limit wants them (UploadPacer.fileDatagramBytes).
+    const limit = Math.min(this.node.datagramLimit(ctx.peer), this.node.upload.fileDatagramBytes())
+    let max = ctx.peer.speaksStreams ? Math.min(this.ourMax, dataBytesFitting(limit)) : BLOCK_SIZE
     // An unverified asker gets a few bytes and eof, shrunk to what the 2x budget leaves after our
     // cookie request, so that the first answer always carries both (an empty Content still says eof).
     if (!ctx.verified) max = Math.max(0, Math.min(UNVERIFIED_DATA_BYTES, Math.floor((ctx.room() - contentOverhead(m.id, m.offset)) / 4) * 3))

@@ -24,6 +24,9 @@ export const MAX_DATAGRAM_BYTES = 65507
 export const MAX_MESSAGES_PER_DATAGRAM = 64
 /** Peer lists longer than this carry no extra value and cost memory to process. */
 export const MAX_PEERS_PER_LIST = 64
+/** Ancestors a parent names in its answer (`IWillKeepSendingYou.path`): deeper than any tree a
+ * stripe forms with a sane fan-out, so a cycle through a re-parented relay shows within it. */
+export const MAX_PATH = 16
 /** Ids are a sha256 hex, a plain file name or a stream id; 256 covers them all. */
 export const MAX_ID_LENGTH = 256
 /** A cookie or echo value larger than this is not stored or echoed (it would inflate every reply). */
@@ -78,8 +81,10 @@ export type Message =
   | { type: 'IHaveChunks'; id: string; from: number; bits: Buffer }
   /** `failed`: our parent in this stripe, which stopped feeding us; sent to its own parent. */
   | { type: 'PleaseKeepSendingMe'; id: string; stripe: number; from: number; failed?: string; leaf?: boolean }
-  /** `via`: the sender's own parent in this stripe (absent at the source): where to complain. */
-  | { type: 'IWillKeepSendingYou'; id: string; stripe: number; via?: string }
+  /** `via`: the sender's own parent in this stripe (absent at the source): where to complain.
+   * `late`: unasked, to a child: the sender's own feed in this stripe stopped (its parent is late
+   * or gone) and it is finding another; the child waits for it instead of leaving it too. */
+  | { type: 'IWillKeepSendingYou'; id: string; stripe: number; via?: string; path?: string[]; late?: true }
   | { type: 'AskThemInstead'; id: string; stripe: number; peers: string[] }
   | { type: 'StopSendingMe'; id: string; stripe: number }
   /** A viewer's summary of itself and its subtree, sent to its stripe-0 parent (src/mesh/telemetry/).
@@ -310,7 +315,8 @@ const decoders: { [T in MessageType]: (body: unknown) => Omit<MessageOf<T>, 'typ
   IWillKeepSendingYou: (b) => {
     const s = isObj(b) ? idStripe(b) : undefined
     const via = s && isAddress((b as Obj).via) ? (b as Obj).via as string : undefined
-    return s && { ...s, ...(via ? { via } : {}) }
+    const path = s && Array.isArray((b as Obj).path) ? ((b as Obj).path as unknown[]).slice(0, MAX_PATH).filter(isAddress) : undefined
+    return s && { ...s, ...(via ? { via } : {}), ...(path?.length ? { path } : {}), ...((b as Obj).late === true ? { late: true as const } : {}) }
   },
   AskThemInstead: (b) => {
     const s = isObj(b) ? idStripe(b) : undefined

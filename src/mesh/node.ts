@@ -17,6 +17,8 @@ import type { Peer } from './peers.ts'
 import { PeerTable } from './peers.ts'
 import { SelfAddresses } from './self-addresses.ts'
 import { isSealed } from './secure/sealed-frame.ts'
+import { UploadPacer } from './bandwidth/upload-pacer.ts'
+import { DownloadPacer } from './bandwidth/download-pacer.ts'
 import type { Timer, Timers } from '../util/timers.ts'
 import { realTimers } from '../util/timers.ts'
 import type { Logger } from '../util/logger.ts'
@@ -79,6 +81,9 @@ export interface NodeInit {
   maxPeers?: number
   /** Largest datagram we send to peers known to speak our extension (loopback can carry 64 KiB). */
   ourDatagramBytes?: number
+  /** --max-upload and --max-download, bytes a second (src/mesh/bandwidth/). */
+  maxUploadBytesPerSecond?: number
+  maxDownloadBytesPerSecond?: number
 }
 
 interface Outgoing { m: Message; kind: TrafficKind; role: TrafficRole }
@@ -100,6 +105,10 @@ export class CjNode extends EventEmitter {
   readonly timers: Timers
   readonly log: Logger
   readonly metrics: MetricsSink
+  /** Every datagram we send leaves through this (--max-upload). */
+  readonly upload: UploadPacer
+  /** Every datagram that arrives is counted here, and file requests reserve their answers (--max-download). */
+  readonly download: DownloadPacer
   private handlers = new Map<MessageType, Handler<MessageType>[]>()
   private secret: Buffer
   private cookies = new Map<string, string>()
@@ -127,6 +136,8 @@ export class CjNode extends EventEmitter {
     this.log = c.logger ?? silentLogger
     this.metrics = c.metrics ?? noMetrics
     this.init = init
+    this.upload = new UploadPacer({ timers: this.timers }, { bytesPerSecond: init.maxUploadBytesPerSecond })
+    this.download = new DownloadPacer({ clock: this.timers }, { bytesPerSecond: init.maxDownloadBytesPerSecond })
     this.secret = init.secret ?? randomBytes(32)
     this.peers = new PeerTable({ clock: this.timers, max: init.maxPeers })
     this.selves = new SelfAddresses(this.transport.address)
@@ -292,7 +303,8 @@ export class CjNode extends EventEmitter {
     if (this.peers.isBanned(peer)) return 0
     const now = this.timers.now()
     if (!isReply && !peer.verified && peer.lastHeard === 0 && peer.unverifiedRecv === 0) peer.spokeFirst = true
-    const maxBytes = this.datagramLimit(peer)
+    // File answers under --max-upload travel one to a datagram (UploadPacer.fileDatagramBytes).
+    const maxBytes = Math.min(this.datagramLimit(peer), out.some((o) => o.kind === 'file') ? this.upload.fileDatagramBytes() : Infinity)
     let budget = Infinity
     let twice = Infinity
     let allowance = 0
@@ -311,10 +323,12 @@ export class CjNode extends EventEmitter {
     const flush = (bare = false) => {
       if (parts.length === 0 && !bare) return
       let bytes: number
+      let emit: () => void
       if (this.transport.sendDecoded) {
         // partBytes counts the brackets and commas: it is the encoded datagram's length.
         bytes = partBytes
-        this.transport.sendDecoded([...prefix.messages, ...kinds.map((o) => o.m)], bytes, to)
+        const messages = [...prefix.messages, ...kinds.map((o) => o.m)]
+        emit = () => this.transport.sendDecoded!(messages, bytes, to)
       } else {
         // A handshake travels plain: the peer may have lost the session it would be sealed with.
         const sealing = this.sealer !== null && this.sealer.sealsTo(to) && !kinds.some((o) => o.m.type === 'LetUsEncrypt')
@@ -324,12 +338,15 @@ export class CjNode extends EventEmitter {
             kinds.flatMap((o) => (o.m.type === 'Content' ? [o.m.data] : [])))
           : Buffer.from('[' + [...prefix.json, ...parts].join(',') + ']')
         const buf = sealing ? this.sealer!.seal(to, plain) : plain
-        this.transport.send(buf, to)
+        emit = () => this.transport.send(buf, to)
         bytes = buf.length
       }
       sent += bytes
       for (const o of kinds) if (o.m.type.startsWith('Please') && o.m.type !== 'PleaseAlwaysReturnThisMessage') requests++
-      this.account(bytes, kinds)
+      // Counted as it leaves the socket: a datagram the upload limit drops never counts as sent.
+      const batch = kinds
+      const data = batch.find((o) => o.kind !== 'control')
+      this.upload.send(bytes, data?.kind ?? 'control', () => { emit(); this.account(bytes, batch, data) })
       parts = []; kinds = []; partBytes = prefix.bytes
     }
     for (const o of out) {
@@ -375,10 +392,9 @@ export class CjNode extends EventEmitter {
     return kept.length === list.length ? m : { ...m, peers: kept } as Message
   }
 
-  private account(bytes: number, out: Outgoing[]): void {
+  private account(bytes: number, out: Outgoing[], data: Outgoing | undefined): void {
     this.counters.datagramsOut++
     this.counters.bytesOut += bytes
-    const data = out.find((o) => o.kind !== 'control')
     this.metrics.datagramSent(data?.kind ?? 'control', data?.role ?? 'relay', bytes)
     for (const o of out) if (o.m.type === 'Content' && o.kind === 'stream') this.metrics.streamBytesUploaded(o.role, o.m.data.length)
   }
@@ -404,6 +420,8 @@ export class CjNode extends EventEmitter {
   /** The socket handler. Nothing a stranger sends can throw past this function. */
   private receive(size: number, from: string, decode: () => WireResult): void {
     if (this.closed) return
+    /** A file answer's bytes were reserved by its request (DownloadSession): not charged again. */
+    let reserved = false
     try {
       this.counters.datagramsIn++
       this.counters.bytesIn += size
@@ -420,6 +438,7 @@ export class CjNode extends EventEmitter {
       }
       const decoded = decode()
       if (!decoded.ok) return this.drop(decoded.reason)
+      reserved = decoded.messages.some((m) => m.type === 'Content' && !m.id.startsWith('stream/'))
       if (decoded.skipped.bad > 0) this.drop('bad_message')
       if (decoded.skipped.unknown > 0) this.drop('unknown_type')
       peer.lastHeard = this.timers.now()
@@ -448,6 +467,9 @@ export class CjNode extends EventEmitter {
     } catch (err) {
       // A bug of ours, not the sender's fault: log it, keep the node up.
       this.log.error('datagram handler failed', { from, err })
+    } finally {
+      // Every byte that arrived took download capacity, whatever became of it here.
+      this.download.arrived(size, reserved)
     }
   }
 
@@ -508,6 +530,7 @@ export class CjNode extends EventEmitter {
     this.closed = true
     for (const t of this.intervals) this.timers.clear(t)
     this.intervals = []
+    this.upload.close()
     if (this.init.peersFile) await this.peers.save(this.init.peersFile).catch(() => {})
     await this.transport.close()
     this.emit('close')

@@ -8,7 +8,7 @@
 // - The source accepts SOURCE_FANOUT children per stripe, so it uploads each chunk about once.
 // - Each viewer is "interior" in one stripe, where it accepts up to FANOUT children, and a leaf in
 //   the others (SPARE_SLOTS children in all, used only when interior nodes are full or missing, as
-//   in small swarms). A full parent pushes a leaf child down under an interior newcomer, so interior
+//   in small swarms; one per other stripe when nobody known is interior in the stripe asked for). A full parent pushes a leaf child down under an interior newcomer, so interior
 //   nodes fill the top of each tree. Upload per viewer is about 1 copy on average (FANOUT / STRIPES
 //   = 1.5 at most for an interior node, plus spares), and depth grows like log_FANOUT(N).
 // - Parents push each verified chunk to their children at once (no per-chunk request, no "have"
@@ -217,7 +217,13 @@ export function decideChild(s: ParentState, req: ChildRequest, otherHolders: str
   if (!s.receiving(req.stripe)) return redirect()
   if (interiorStripe(s.self) === req.stripe) return kids.size < FANOUT ? { accept: true } : pushDown()
   const spareUsed = s.children.reduce((n, set, i) => (i === interiorStripe(s.self) ? n : n + [...set].filter((a) => !behindSymmetric(a)).length), 0)
-  return spareUsed < SPARE_SLOTS ? { accept: true } : redirect()
+  if (spareUsed < SPARE_SLOTS) return { accept: true }
+  // Nobody we would send it to fans out in this stripe (a small swarm: a chain of viewers all
+  // interior elsewhere): one more spare child, up to one per other stripe, rather than a stripe
+  // with no parent down the chain, every chunk of it pulled late (issue #14). Where interior
+  // nodes are known, the spare slots stay few and the trees shallow.
+  const r = redirect()
+  return spareUsed < STRIPES - 1 && !r.tryInstead.some((a) => interiorStripe(a) === req.stripe) ? { accept: true } : r
 }
 
 /** Orders candidate parents for a stripe: interior ones first, then by RTT; the source last unless

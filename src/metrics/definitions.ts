@@ -14,11 +14,13 @@
 //   cjp2p_chunk_hops                                   relays between the source and here
 //   cjp2p_playback_stalls_total, cjp2p_playback_stall_seconds_total
 //   cjp2p_node_info{role}, cjp2p_build_info{version,nodejs}
+//   cjp2p_bandwidth_limit_bytes_per_second{direction}  --max-upload / --max-download (0: none)
+//   cjp2p_bandwidth_rate_bytes_per_second{direction}   what the node sends / receives now
 // Derived series (copies, P2P offload, delay quantiles) are recording rules in deploy/prometheus/rules.yml.
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client'
 import { REJECT_CAUSES } from '../store/stream-types.ts'
 import type {
-  ChunkResult, DropReason, NodeRole, PenaltyReason, StreamRole, TrafficKind, TrafficRole, TransferResult,
+  BandwidthDirection, ChunkResult, DropReason, NodeRole, PenaltyReason, StreamRole, TrafficKind, TrafficRole, TransferResult,
 } from './types.ts'
 
 // Every value of every label, so each series can be created at zero from the start: a rate() over a
@@ -37,6 +39,7 @@ export const PENALTY_REASONS: readonly PenaltyReason[] = [
 export const TRANSFER_RESULTS: readonly TransferResult[] = ['completed', 'failed']
 export const NODE_ROLES: readonly NodeRole[] = ['source', 'viewer', 'node']
 export const STREAM_ROLES: readonly StreamRole[] = ['source', 'viewer']
+export const BANDWIDTH_DIRECTIONS: readonly BandwidthDirection[] = ['upload', 'download']
 
 /** Live latency lives between tens of milliseconds (one LAN hop) and seconds (a deep relay tree or
  * a late catch-up); buckets are dense around 0.2..3 s where the p95 of a healthy swarm sits. */
@@ -68,6 +71,10 @@ export const METRIC_NAMES = [
   'cjp2p_playback_stall_seconds_total',
   'cjp2p_http_requests_total',
   'cjp2p_file_transfers_total',
+  'cjp2p_bandwidth_limit_bytes_per_second',
+  'cjp2p_bandwidth_rate_bytes_per_second',
+  'cjp2p_bandwidth_deferred_bytes_total',
+  'cjp2p_bandwidth_dropped_bytes_total',
 ] as const
 export type MetricName = (typeof METRIC_NAMES)[number]
 
@@ -168,6 +175,22 @@ export function defineMetrics(registry: Registry) {
       name: 'cjp2p_file_transfers_total', registers, labelNames: ['result'] as const,
       help: 'File downloads finished, by result (completed or failed).',
     }),
+    bandwidthLimit: new Gauge({
+      name: 'cjp2p_bandwidth_limit_bytes_per_second', registers, labelNames: ['direction'] as const,
+      help: 'The node\'s bandwidth limit (--max-upload, --max-download) in bytes a second; 0 when there is none.',
+    }),
+    bandwidthRate: new Gauge({
+      name: 'cjp2p_bandwidth_rate_bytes_per_second', registers, labelNames: ['direction'] as const,
+      help: 'Bytes a second the node sent (upload) or received (download) over the last five seconds, all traffic.',
+    }),
+    bandwidthDeferred: new Counter({
+      name: 'cjp2p_bandwidth_deferred_bytes_total', registers, labelNames: ['direction'] as const,
+      help: 'Bytes the bandwidth limit held back: datagrams that waited to be sent (upload), answer bytes of file requests that waited (download).',
+    }),
+    bandwidthDropped: new Counter({
+      name: 'cjp2p_bandwidth_dropped_bytes_total', registers, labelNames: ['direction'] as const,
+      help: 'Bytes the upload limit dropped (its queue full, or waited too long); download never drops.',
+    }),
   }
 }
 export type MetricSet = ReturnType<typeof defineMetrics>
@@ -193,6 +216,12 @@ export function initialiseSeries(m: MetricSet): void {
     m.bans.inc({ reason }, 0)
   }
   for (const result of TRANSFER_RESULTS) m.fileTransfers.inc({ result }, 0)
+  for (const direction of BANDWIDTH_DIRECTIONS) {
+    m.bandwidthLimit.set({ direction }, 0)
+    m.bandwidthRate.set({ direction }, 0)
+    m.bandwidthDeferred.inc({ direction }, 0)
+    m.bandwidthDropped.inc({ direction }, 0)
+  }
   m.peersKnown.set(0)
   m.peersActive.set(0)
   m.relayFanout.set(0)

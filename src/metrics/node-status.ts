@@ -9,6 +9,8 @@ import type { NamedVerdict } from '../mesh/dht/keyword-store.ts'
 import type { NatKind } from '../mesh/messages.ts'
 import type { NatStatus } from '../mesh/nat/nat-traversal.ts'
 import type { SecureCounters } from '../mesh/secure/secure-sessions.ts'
+import type { UploadStatus } from '../mesh/bandwidth/upload-pacer.ts'
+import type { DownloadStatus } from '../mesh/bandwidth/download-pacer.ts'
 
 export type { SwarmStatus } from '../mesh/stream/swarm-status.ts'
 
@@ -45,6 +47,8 @@ export interface NodeStatus {
   nat: NatStatus
   /** Encrypted sessions with our peers: handshakes, sealed and opened datagrams, refusals. */
   secure: SecureCounters | null
+  /** --max-upload and --max-download: the limits, the rates now, what the limits held back (src/mesh/bandwidth/). */
+  bandwidth: { upload: UploadStatus; download: DownloadStatus }
   dht: {
     id: string; contacts: number; providerKeys: number
     queries: number; answers: number; timeouts: number; announcesSent: number; announces: Partial<Record<AnnounceVerdict | 'unverified', number>>

@@ -4,11 +4,11 @@
 import { Registry, collectDefaultMetrics } from 'prom-client'
 import { packageVersion } from '../util/package-version.ts'
 import { AudienceMetrics } from './audience-metrics.ts'
-import { defineMetrics, initialiseSeries, NODE_ROLES, type MetricSet } from './definitions.ts'
+import { BANDWIDTH_DIRECTIONS, defineMetrics, initialiseSeries, NODE_ROLES, type MetricSet } from './definitions.ts'
 import { StreamTotals, validBytes, type StreamSeries } from './stream-totals.ts'
 import { REJECT_CAUSES, type RejectCause } from '../store/stream-types.ts'
 import type {
-  AudienceStats, ChunkResult, DropReason, MetricsSink, NodeRole, PenaltyReason, StreamStats, TrafficKind, TrafficRole,
+  AudienceStats, BandwidthDirection, BandwidthStats, ChunkResult, DropReason, MetricsSink, NodeRole, PenaltyReason, StreamStats, TrafficKind, TrafficRole,
   TransferResult,
 } from './types.ts'
 
@@ -40,6 +40,8 @@ export class PrometheusMetrics implements MetricsSink {
   private readonly routes = new Set<string>()
   private audience: AudienceMetrics | undefined
   private role: NodeRole
+  /** The cumulative totals of the last setBandwidth, to count only what grew since. */
+  private bandwidthSeen: Record<BandwidthDirection, { deferred: number; dropped: number }> = { upload: { deferred: 0, dropped: 0 }, download: { deferred: 0, dropped: 0 } }
   private closed = false
 
   constructor(init: PrometheusMetricsInit = {}) {
@@ -113,6 +115,20 @@ export class PrometheusMetrics implements MetricsSink {
     if (this.closed) return
     this.audience ??= new AudienceMetrics(this.registry)
     this.audience.set(a)
+  }
+
+  /** Limits and rates are set; the deferred and dropped totals grow by what they grew since the last report. */
+  setBandwidth(stats: BandwidthStats[]): void {
+    if (this.closed || !Array.isArray(stats)) return
+    for (const b of stats) {
+      if (!BANDWIDTH_DIRECTIONS.includes(b.direction)) continue
+      const direction = b.direction
+      this.m.bandwidthLimit.set({ direction }, validBytes(b.limitBytesPerSecond ?? 0) ? b.limitBytesPerSecond ?? 0 : 0)
+      if (validBytes(b.rateBytesPerSecond)) this.m.bandwidthRate.set({ direction }, b.rateBytesPerSecond)
+      const last = this.bandwidthSeen[direction]
+      if (validBytes(b.deferredBytes) && b.deferredBytes > last.deferred) { this.m.bandwidthDeferred.inc({ direction }, b.deferredBytes - last.deferred); last.deferred = b.deferredBytes }
+      if (validBytes(b.droppedBytes) && b.droppedBytes > last.dropped) { this.m.bandwidthDropped.inc({ direction }, b.droppedBytes - last.dropped); last.dropped = b.droppedBytes }
+    }
   }
 
   setNodeRole(role: NodeRole): void {

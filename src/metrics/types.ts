@@ -47,6 +47,19 @@ export interface AudienceStats {
   nat: { none: number; cone: number; symmetric: number; unknown: number }
 }
 
+/** One direction of the node's bandwidth limit (src/mesh/bandwidth/): cumulative byte counts. */
+export interface BandwidthStats {
+  direction: BandwidthDirection
+  /** Null: no limit. */
+  limitBytesPerSecond: number | null
+  rateBytesPerSecond: number
+  /** Upload: bytes that waited in the limiter's queue. Download: answer bytes of file requests held back. */
+  deferredBytes: number
+  /** Upload: bytes the limiter dropped (queue full, waited too long). Download: always 0. */
+  droppedBytes: number
+}
+export type BandwidthDirection = 'upload' | 'download'
+
 export interface MetricsSink {
   datagramSent(kind: TrafficKind, role: TrafficRole, bytes: number): void
   datagramReceived(kind: TrafficKind, bytes: number): void
@@ -76,6 +89,8 @@ export interface MetricsSink {
   streamRejected?(cause: RejectCause): void
   /** The audience of the stream this node is the source of (from a status loop). */
   setAudience?(audience: AudienceStats): void
+  /** The bandwidth limits and what they did, both directions (from a status loop). */
+  setBandwidth?(stats: BandwidthStats[]): void
 }
 
 /** A sink that does nothing, for code run without metrics (tests, tools). */
@@ -83,5 +98,5 @@ export const noMetrics: MetricsSink = {
   datagramSent() {}, datagramReceived() {}, datagramDropped() {}, streamBytesProduced() {},
   streamBytesUploaded() {}, chunkReceived() {}, chunkVerified() {}, peerPenalised() {},
   peersGauge() {}, relayFanout() {}, playbackStall() {}, httpRequest() {}, fileTransfer() {},
-  setNodeRole() {}, setStreamStats() {}, streamClosed() {}, streamRejected() {}, setAudience() {},
+  setNodeRole() {}, setStreamStats() {}, streamClosed() {}, streamRejected() {}, setAudience() {}, setBandwidth() {},
 }

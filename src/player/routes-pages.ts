@@ -10,6 +10,8 @@ import { indexPage } from './pages/index-page.ts'
 import { watchPage } from './pages/watch-page.ts'
 import { routeLabel } from './request-guard.ts'
 import { streamIdFromPath } from './stream-directory.ts'
+import { PARTS_PER_SEGMENT_LOOKED_AT } from './routes-streams.ts'
+import { playableStart } from './verified-segments.ts'
 
 const HLS_JS = createRequire(import.meta.url).resolve('hls.js/dist/hls.min.js')
 const PLAYER_JS = fileURLToPath(new URL('./static/player.js', import.meta.url))
@@ -26,7 +28,7 @@ function sendPage(res: Response, text: string): void {
   res.set('Cache-Control', 'no-cache').type('html').send(text)
 }
 
-export function registerPageRoutes(app: Express, { components }: PlayerContext): void {
+export function registerPageRoutes(app: Express, { components, window }: PlayerContext): void {
   app.get('/', routeLabel('index'), async (_req: Request, res: Response) => {
     sendPage(res, indexPage(components.streams.list(), components.content ? await components.content.list() : undefined))
   })
@@ -38,7 +40,7 @@ export function registerPageRoutes(app: Express, { components }: PlayerContext):
       res.status(404).type('text/plain').send('unknown stream')
       return
     }
-    sendPage(res, watchPage(id, log.info()))
+    sendPage(res, watchPage(id, log.info(), playableStart(log, window * PARTS_PER_SEGMENT_LOOKED_AT)))
   })
 
   // The fan-out dashboard: the page, and the data it polls (this node's status plus its

@@ -28,7 +28,7 @@ export const PLAYLIST_URIS = {
 } as const
 
 /** Records looked at for a low-latency playlist: enough parts for `window` segments of up to 16 parts. */
-const PARTS_PER_SEGMENT_LOOKED_AT = 16
+export const PARTS_PER_SEGMENT_LOOKED_AT = 16
 /** RFC 8216bis 6.2.5.2: a blocked reload waits at most three target durations. */
 const BLOCK_TARGET_DURATIONS = 3
 /** An _HLS_msn further than this past the newest segment is an error (400), not a wait. */

@@ -1,5 +1,6 @@
 // Which segments a player may be offered: only those whose every byte matched its signed hash.
 import type { SegmentRecord, StreamInfo, StreamLogReader } from '../store/stream-types.ts'
+import { groupParts, hasParts } from './playlist-parts.ts'
 
 /** The newest contiguous run of segments whose byte ranges are all verified, oldest first, at most
  * `limit` long (the newest ones), none below `floor`. A missing record or unverified byte is a
@@ -46,4 +47,15 @@ export function playableRun(log: StreamLogReader, window: number, floor = 0): Pl
   const ended = head !== null && head.ended && last !== undefined &&
     last.n === Math.max(head.segments, log.segmentCount()) - 1
   return { info, segments, ended }
+}
+
+/** What a player page can start on at once: 'low' (LL-HLS parts) or 'normal' once the playlist
+ * lists a complete verified segment (hls.js gives up on a live playlist without one), else null
+ * (the page polls until it does). Told in the page, it saves a new viewer a playlist round trip
+ * before hls.js even starts (issue #14, first frame). `records`: how many to look at. */
+export function playableStart(log: StreamLogReader, records: number): 'low' | 'normal' | null {
+  const run = playableRun(log, records)
+  if (!run || run.segments.length === 0) return null
+  if (!hasParts(run.segments)) return 'normal'
+  return groupParts(run.segments, run.ended).some((s) => s.complete) ? 'low' : null
 }

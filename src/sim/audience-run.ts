@@ -9,6 +9,7 @@ import { EPOCH, VirtualSwarm, type SwarmMember } from './virtual-swarm.ts'
 import { LEAD_MS } from './simulation.ts'
 import type { AudienceView } from '../mesh/telemetry/audience-view.ts'
 import { WINDOW_MS } from '../mesh/telemetry/audience-summary.ts'
+import { attachedCount } from './stripe-trees.ts'
 
 export interface AudienceRunOptions {
   viewers: number
@@ -90,15 +91,7 @@ export async function audienceRun(o: AudienceRunOptions): Promise<AudienceRunRes
 function reading(sim: VirtualSwarm, members: SwarmMember[]): CountReading {
   const present = members.length
   const counted = sim.swarm(sim.source).audienceView().viewers
-  const parentOf = new Map(members.map((m) => [m.node.address, sim.swarm(m).status().parents[0]]))
-  const attached = members.filter((m) => {
-    let at: string | null | undefined = m.node.address
-    for (let hops = 0; hops <= present && at; hops++) {
-      at = parentOf.get(at)
-      if (at === sim.source.node.address) return true
-    }
-    return false
-  }).length
+  const attached = attachedCount(sim, members, 0)
   return { present, counted, error: present > 0 ? Math.abs(counted - present) / present : 0, attached }
 }
 

@@ -100,7 +100,7 @@ export class VirtualSwarm {
 
   /** A new viewer; by default it knows only the source's address, as in the bench, and has the
    * swarm's upload capacity. */
-  async join(bootstrap: string[] = [this.source.node.address], opts: { uploadCapacity?: number; wrap?: (t: Transport) => Transport; maxPeers?: number; heardOnly?: boolean; transport?: Transport; logger?: Logger } = {}): Promise<SwarmMember> {
+  async join(bootstrap: string[] = [this.source.node.address], opts: { uploadCapacity?: number; wrap?: (t: Transport) => Transport; maxPeers?: number; heardOnly?: boolean; transport?: Transport; logger?: Logger; storage?: StreamStorage } = {}): Promise<SwarmMember> {
     const slot = this.nextSlot++
     const tally = new WireTally()
     // `transport`: the viewer sits behind something (an in-process NAT router: test/helpers/memory-nat.ts).
@@ -108,7 +108,8 @@ export class VirtualSwarm {
     // A test's misbehaving member (one that tampers with what it sends) wraps its endpoint.
     const transport = opts.wrap ? opts.wrap(endpoint) : endpoint
     const node = new CjNode({ transport, timers: this.timers, metrics: tally, ...(opts.logger ? { logger: opts.logger } : {}) }, { bootstrap: opts.heardOnly ? [] : bootstrap, probeIntervalMs: 10_000, secret: secretFrom(this.rnd), ...(opts.maxPeers ? { maxPeers: opts.maxPeers } : {}) })
-    const log = await StreamLog.openReplica(`sim/${slot}`, this.id, { clock: () => this.timers.now(), storage: this.storage, verifier: this.verifier as RecordVerifier | undefined })
+    // `storage`: a test's viewer whose store behaves differently (a slow disk).
+    const log = await StreamLog.openReplica(`sim/${slot}`, this.id, { clock: () => this.timers.now(), storage: opts.storage ?? this.storage, verifier: this.verifier as RecordVerifier | undefined })
     const reg = new StreamRegistry(node)
     const recorder = new ViewerRecorder(log, () => this.timers.now(), () => reg.get(this.id)?.startChunk ?? -1)
     const m: SwarmMember = { slot, node, reg, log, tally, recorder, joinAt: this.timers.now(), leftAt: null }

@@ -93,6 +93,9 @@ export function streamDir(dir: string, id: StreamId): string {
   return join(dir, 'streams', parsed.publicKeyHex, parsed.name)
 }
 
+/** Beside StreamLogReader's events: 'verified' (n, bytes), chunk n's bytes just matched their
+ * signed record (a replica's before they are written, the source's once journaled), for the mesh
+ * to relay from memory; 'info', 'trim' (floor). */
 export class StreamLog extends EventEmitter implements StreamLogReader {
   readonly id: StreamId
   readonly path: string
@@ -305,6 +308,10 @@ export class StreamLog extends EventEmitter implements StreamLogReader {
     if (v.result !== 'accept') return v
     this.writing.add(n)
     try {
+      // Verified bytes go on to our children now, not after a write and a read back: two trips
+      // through the thread pool per relay, which a busy machine stretched into the tail of the
+      // mesh's delay (issue #14). A child checks them itself; a store fault costs only our copy.
+      this.emit('verified', n, Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength))
       await this.track(this.data.write(bytes, n * CHUNK_SIZE, `writing chunk ${n} of ${this.id}`))
     } finally {
       this.writing.delete(n)

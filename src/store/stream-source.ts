@@ -152,6 +152,7 @@ export class StreamSource {
     this.log.chunks.set(n, rec)
     this.nextChunk = n + 1
     this.log.noteVerified(n)
+    this.log.emit('verified', n, bytes)
     this.log.emit('chunk', n)
     return rec
   }

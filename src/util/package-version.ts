@@ -1,13 +1,23 @@
-// This package's version, for cjp2p_build_info and the audience telemetry's version counts.
-import { createRequire } from 'node:module'
+// This package's version, for `--version`, cjp2p_build_info and the audience telemetry's version
+// counts. Looked up from this module's folder: two levels up in src/util/, one in the bundled dist/.
+import { readFileSync } from 'node:fs'
 
-/** require() caches package.json, so every call after the first reads it from memory. */
+let cached: string | undefined
+
 export function packageVersion(): string {
-  try {
-    const pkg: unknown = createRequire(import.meta.url)('../../package.json')
-    if (typeof pkg === 'object' && pkg !== null && 'version' in pkg && typeof pkg.version === 'string') return pkg.version
-  } catch {
-    // A vendored copy without package.json still runs; the version label says so.
+  if (cached !== undefined) return cached
+  cached = 'unknown'
+  for (const rel of ['../package.json', '../../package.json']) {
+    try {
+      const pkg: unknown = JSON.parse(readFileSync(new URL(rel, import.meta.url), 'utf8'))
+      if (typeof pkg === 'object' && pkg !== null && 'name' in pkg && pkg.name === 'cjp2p-stream' && 'version' in pkg && typeof pkg.version === 'string') {
+        cached = pkg.version
+        break
+      }
+    } catch {
+      // Not there (the other layout), or a vendored copy without package.json: it still runs, and
+      // the version label says so.
+    }
   }
-  return 'unknown'
+  return cached
 }

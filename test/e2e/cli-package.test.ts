@@ -19,7 +19,7 @@ test('npm pack ships dist/, docs/, deploy/ and bin/; the tarball installs and ru
   const packed = await run(NPM, ['pack', '--json', '--pack-destination', dir], { cwd: REPO, maxBuffer: 16 << 20 })
   const [info] = JSON.parse(packed.stdout) as Array<{ filename: string; files: Array<{ path: string }> }>
   const files = info.files.map((f) => f.path)
-  for (const want of ['bin/cjp2p-stream', 'dist/main.js', 'dist/cli.js', 'dist/player/static/player.js', 'README.md', 'package.json']) {
+  for (const want of ['bin/cjp2p-stream', 'dist/main.js', 'dist/static/player.js', 'README.md', 'package.json']) {
     assert.ok(files.includes(want), `the tarball has ${want}`)
   }
   for (const prefix of ['docs/', 'deploy/']) assert.ok(files.some((f) => f.startsWith(prefix)), `the tarball has ${prefix}`)

@@ -150,6 +150,19 @@ test('spare slots fill, then redirect', () => {
   assert.equal(d.accept, false, 'four spare children in non-interior stripes are the limit')
 })
 
+test('full spare slots: one more child in a third stripe only when nobody known fans out in it (a chain)', () => {
+  const me = addrIn(3)
+  // Spare children in stripes 0 and 1; a viewer asks for stripe 2, which nobody we know is interior in.
+  const st = viewer(me, sets([addrIn(3, 1)], [addrIn(3, 1)]))
+  const asker = addrIn(3, 1)
+  assert.deepEqual(decideChild(st, { from: asker, stripe: 2 }, [addrIn(3, 2), addrIn(0, 0)]), { accept: true }, 'no interior node to send it to: taken')
+  const elsewhere = decideChild(st, { from: asker, stripe: 2 }, [addrIn(3, 2), addrIn(2, 0)])
+  assert.ok(!elsewhere.accept && elsewhere.tryInstead.includes(addrIn(2, 0)), 'an interior node of stripe 2 is known: sent there')
+  // One spare child per other stripe at most.
+  const fourth = decideChild(viewer(me, sets([addrIn(3, 1)], [addrIn(3, 1)], [addrIn(3, 1)])), { from: addrIn(3, 2), stripe: 0 }, [])
+  assert.equal(fourth.accept, false, 'three spare children are the most')
+})
+
 test('decideChild never redirects a peer to itself or to the deciding node', () => {
   fc.assert(fc.property(fc.array(fc.integer({ min: 0, max: 30 }), { maxLength: 20 }), fc.integer({ min: 0, max: STRIPES - 1 }), (hs, stripe) => {
     const holders = hs.map((h) => `127.0.0.1:${2000 + h}`)

@@ -216,6 +216,7 @@ test('vendor hls.js and the player script are served; the watch page loads them 
   assert.equal(page.status, 200)
   assert.match(page.text, /<script src="\/vendor\/hls.min.js"><\/script>/)
   assert.match(page.text, new RegExp(`data-playlist="/streams/stream/${TEST_KEY}/test/index.m3u8"`))
+  assert.match(page.text, /data-start=""/, 'no verified segment yet: the page polls the playlist first')
   assert.match(String(page.headers['content-security-policy']), /script-src 'self'/)
   assert.ok(!/<script>/.test(page.text), 'no inline script')
   assert.equal((await h.get(`/watch/stream/${'cd'.repeat(32)}/test`)).status, 404)

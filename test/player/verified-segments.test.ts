@@ -1,6 +1,6 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { playableRun, verifiedSegments } from '../../src/player/verified-segments.ts'
+import { playableRun, playableStart, verifiedSegments } from '../../src/player/verified-segments.ts'
 import { CHUNK_SIZE } from '../../src/store/stream-types.ts'
 import { FakeStreamLog } from './fake-log.ts'
 
@@ -57,4 +57,24 @@ test('fMP4 segments are held back until the init segment is verified', () => {
   assert.deepEqual(playableRun(log, 6)!.segments, [])
   log.verify(0)
   assert.equal(playableRun(log, 6)!.segments.length, 1)
+})
+
+test('playableStart: a page starts hls.js at once only when the playlist lists a complete verified segment', () => {
+  assert.equal(playableStart(new FakeStreamLog({ withInfo: false }), 100), null, 'no signed info yet')
+  const whole = new FakeStreamLog()
+  assert.equal(playableStart(whole, 100), null, 'no segment yet')
+  whole.addSegment(CHUNK_SIZE)
+  assert.equal(playableStart(whole, 100), null, 'its bytes are not verified')
+  whole.verify()
+  assert.equal(playableStart(whole, 100), 'normal')
+
+  // Low latency: parts of segment 0 alone make no complete segment; the first part of segment 1 does.
+  const ll = new FakeStreamLog()
+  for (let i = 0; i < 4; i++) ll.addSegment(CHUNK_SIZE, { duration: 0.24, part: { msn: 0, index: i, independent: i === 0 } })
+  ll.verify()
+  assert.equal(playableStart(ll, 100), null, 'the newest segment is still being written')
+  ll.addSegment(CHUNK_SIZE, { duration: 0.24, part: { msn: 1, index: 0, independent: true } })
+  assert.equal(playableStart(ll, 100), null, 'the part that completes segment 0 is not verified yet')
+  ll.verify()
+  assert.equal(playableStart(ll, 100), 'low')
 })

@@ -9,12 +9,15 @@ import assert from 'node:assert/strict'
 import { audienceRun, type AudienceRunOptions } from '../../src/sim/audience-run.ts'
 import { DELAY_BUCKETS_MS, MAX_FANOUT } from '../../src/mesh/telemetry/audience-summary.ts'
 
-// Seed 2: at seed 1 the merged scheduler leaves stripe 0's tree unformed 10 s after the join wave
-// (1 of 100 viewers' stripe-0 chains reached the source, so the source rightly counted 1): an open
-// scheduler defect of issue 12 (a stripe whose only source child left re-forms slowly), not a
-// telemetry one. Seeds 2 and 3 form the tree and count 100/100 and 80/80.
+// Seed 1 once left stripe 0's tree unformed 10 s after the join wave (1 of 100 viewers attached):
+// a pushed-down relay was redirected into its own subtree and the stripe closed into a loop (see
+// test/mesh/stripe-loops.test.ts), which lived on its members' pulls from each other
+// (test/sim/stripe-trees.test.ts). Seed 1 again: since only a failed relay's own children leave it
+// (IWillKeepSendingYou.late), 10 s after 20 % left it counts 80 of 80 (75 before). Seeds 2 and 3
+// count exactly too, but their exact p95 (275-300 ms) sits on the knee between the push delay and
+// the repair tail, where the merged p95 (415-466 ms) misses it by 38-70 %: an open telemetry item.
 const base: AudienceRunOptions = {
-  viewers: 100, seed: 2, bitrateBps: 2_000_000, link: { delayMs: 25, loss: 0.01 },
+  viewers: 100, seed: 1, bitrateBps: 2_000_000, link: { delayMs: 25, loss: 0.01 },
   joinSpreadMs: 10_000, settleMs: 10_000, steadyMs: 40_000, leaveShare: 0.2,
 }
 

@@ -99,9 +99,14 @@ test('replica: puts are verified; bad bytes rejected and never stored', async (t
   await assert.rejects(rep.read(CHUNK_SIZE, 10), (e) => isStoreError(e, 'ERR_NOT_VERIFIED'))
   const seen: number[] = []
   rep.on('chunk', (n) => seen.push(n))
+  // 'verified' comes with the bytes before they are written (the mesh relays them from memory),
+  // and once: a duplicate put neither emits nor writes again. Bad bytes (above) never emit it.
+  const early: Array<{ n: number; stored: boolean; same: boolean }> = []
+  rep.on('verified', (n: number, bytes: Buffer) => early.push({ n, stored: rep.hasChunk(n), same: bytes.equals(data.subarray(CHUNK_SIZE, 2 * CHUNK_SIZE)) }))
   assert.equal((await rep.putChunk(1, data.subarray(CHUNK_SIZE, 2 * CHUNK_SIZE))).result, 'accept')
   assert.equal((await rep.putChunk(1, data.subarray(CHUNK_SIZE, 2 * CHUNK_SIZE))).result, 'ignore')
   assert.deepEqual(seen, [1])
+  assert.deepEqual(early, [{ n: 1, stored: false, same: true }])
   assert.ok(rep.hasChunk(1) && !rep.hasChunk(0))
   assert.deepEqual(rep.missingChunks(0, 3), [0, 2])
   assert.deepEqual(await rep.read(CHUNK_SIZE + 5, 100), data.subarray(CHUNK_SIZE + 5, CHUNK_SIZE + 105))

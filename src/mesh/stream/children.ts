@@ -108,6 +108,14 @@ export class Children {
     const s = m.stripe
     const now = node.timers.now()
     if (m.failed) this.onComplaint(s, m.failed, ctx.from, now)
+    const ancestors = this.k.parents.ancestors(s)
+    if (ancestors.includes(ctx.from)) {
+      // Our own ancestor, re-parented (pushed down) with us still in its subtree: under us it would
+      // feed itself. It has other candidates; this answer only moves it on to them.
+      this.sets[s].delete(ctx.from)
+      ctx.reply({ type: 'AskThemInstead', id, stripe: s, peers: [] })
+      return
+    }
     const failedUntil = this.failedChildren.get(`${s} ${ctx.from}`)
     const d = failedUntil !== undefined && failedUntil > now
       // Its children said it fed them nothing: no place here in this stripe for a while.
@@ -128,9 +136,10 @@ export class Children {
       this.seen.set(ctx.from, now)
       if (m.leaf) this.leaves.add(ctx.from)
       else this.leaves.delete(ctx.from)
-      // Our own parent in the stripe goes with the yes: the child's backup if we fail it.
+      // Our own parent in the stripe goes with the yes: the child's backup if we fail it; and our
+      // whole path up, so that the child sees a loop through itself (StripeParents.onSubscribed).
       const via = this.k.parents.via(s)
-      ctx.reply({ type: 'IWillKeepSendingYou', id, stripe: s, ...(via ? { via } : {}) })
+      ctx.reply({ type: 'IWillKeepSendingYou', id, stripe: s, ...(via ? { via } : {}), ...(ancestors.length ? { path: ancestors } : {}) })
       if (d.evict) {
         this.sets[s].delete(d.evict)
         if (!this.all().has(d.evict)) this.leaves.delete(d.evict)
@@ -144,21 +153,27 @@ export class Children {
     }
   }
 
+  /** Our own feed in stripe `s` stopped and we are finding another: our children there wait for
+   * us (StripeParents.onSubscribed) instead of leaving us as they would a failed parent. */
+  tellLate(s: number): void {
+    const msg: Message = { type: 'IWillKeepSendingYou', id: this.c.id, stripe: s, late: true }
+    for (const c of this.sets[s]) this.c.node.send(c, [msg])
+  }
+
   onUnsubscribe(m: MessageOf<'StopSendingMe'>, ctx: Ctx): void {
     this.sets[m.stripe].delete(ctx.from)
   }
 
-  /** Pushes a newly verified chunk to this stripe's children, with its signed record; `repaired`:
-   * one we pulled (see ChunkTracker.takeForwarding). */
-  async push(n: number, rec: ChunkRecord, repaired = false): Promise<void> {
+  /** Pushes a newly verified chunk (its `bytes`, as they were verified: no disk trip) to this
+   * stripe's children, with its signed record; `repaired`: one we pulled (see
+   * ChunkTracker.takeForwarding). */
+  push(n: number, rec: ChunkRecord, bytes: Buffer, repaired = false): void {
     const kids = [...this.sets[stripeOf(n)]]
     if (kids.length === 0) {
       // Nobody received this chunk from us: until someone does, only we can supply it.
       if (this.c.isSource) this.k.budget.noteUnpushed(n)
       return
     }
-    let bytes: Buffer
-    try { bytes = await this.c.log.read(n * CHUNK_SIZE, rec.length) } catch { return }
     // The same messages for every child: each is encoded once (messageJson).
     const msgs = this.chunkMessages(n, rec, bytes, this.k.tracker.hops(n), repaired)
     for (const c of kids) this.sendChunk(c, msgs, bytes.length, repaired ? 'repair-push' : 'push')

@@ -94,7 +94,7 @@ export class ChunkReceiver {
     const { node, log, events } = this.c
     const { tracker, stats } = this.k
     const parent = this.k.parents.parent(stripeOf(n))
-    tracker.storing(n, parent !== undefined && senders.includes(parent))
+    tracker.storing(n, parent !== undefined && senders.includes(parent), hops)
     let v: Verdict
     try {
       v = await log.putChunk(n, bytes)

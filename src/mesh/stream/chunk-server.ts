@@ -99,8 +99,13 @@ export class ChunkServer {
     const ended = head?.ended ? head.length : undefined
     ctx.reply({ type: 'HereAreChunkHashes', id, chunks: [rec] })
     const hops = this.k.tracker.hops(n)
+    // An answer to a pull is a repair, not a push: flagged, so that a child pulling from its own
+    // stripe parent does not count the answer as that parent feeding it. Counted as feeding, a
+    // cycle cut off from the source (nodes that re-parented into their own subtree) lived for good
+    // on its members pulling from each other: a stripe's tree stayed unformed for 30 s and more.
+    const repaired = ctx.peer.speaksStreams ? { repaired: true } : {}
     for (let off = 0; off < bytes.length; off += BLOCK_SIZE) {
-      ctx.reply({ type: 'Content', id, offset: n * CHUNK_SIZE + within + off, data: bytes.subarray(off, off + BLOCK_SIZE), eof: ended, hops }, 'stream', this.c.role)
+      ctx.reply({ type: 'Content', id, offset: n * CHUNK_SIZE + within + off, data: bytes.subarray(off, off + BLOCK_SIZE), eof: ended, hops, ...repaired }, 'stream', this.c.role)
     }
     this.k.stats.uploaded(ctx.from, bytes.length, cause)
     this.k.budget.pulled(n, bytes.length)

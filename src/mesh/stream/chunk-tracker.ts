@@ -84,11 +84,13 @@ export class ChunkTracker {
     if ((e.phase === 'missing' || e.phase === 'repairing') && this.assembly.has(n)) e.phase = 'arriving'
   }
 
-  /** Chunk `n` is whole and being stored; `fromParent`: our stripe parent was among its senders. */
-  storing(n: number, fromParent: boolean): void {
+  /** Chunk `n` is whole and being stored; `fromParent`: our stripe parent was among its senders;
+   * `hops`: from the source to us (known now: it goes on to our children before it is stored). */
+  storing(n: number, fromParent: boolean, hops?: number): void {
     const e = this.entry(n)
     e.phase = 'arriving'
     if (fromParent) e.fromParent = true
+    if (hops !== undefined) e.hops = hops
   }
 
   /** How chunk `n` goes on to our children, forgetting what we knew: as a push if it came down

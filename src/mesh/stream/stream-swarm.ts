@@ -74,14 +74,14 @@ export class StreamSwarm extends EventEmitter {
     this.tracker = new ChunkTracker({ context })
     const budget = new SourceBudget({ context, stats: this.swarmStats })
     const leaf = (): boolean => (this.children.capacity() ?? Infinity) < FANOUT
-    this.parents = new StripeParents({ context, holders: this.holders }, { bootstrap, leaf })
+    this.parents = new StripeParents({ context, holders: this.holders }, { bootstrap, leaf, tellLate: (s) => this.children.tellLate(s) })
     const parts = { context, holders: this.holders, parents: this.parents, tracker: this.tracker, stats: this.swarmStats }
     this.children = new Children({ ...parts, budget }, { maxUploadBps: init.maxUploadBps })
     this.repairs = new RepairRequests(parts, { maxUploadBps: init.maxUploadBps })
     this.server = new ChunkServer({ ...parts, children: this.children, budget })
     this.receiver = new ChunkReceiver(parts)
     this.audience = new AudienceReporter({ context, stats: this.swarmStats, children: this.children, parents: this.parents })
-    this.log.on('chunk', this.onLocalChunk)
+    this.log.on('verified', this.onLocalChunk)
     this.log.on('segment', this.onLocalSegment)
     this.log.on('end', this.onLocalEnd)
     if (this.isSource) {
@@ -102,20 +102,20 @@ export class StreamSwarm extends EventEmitter {
     this.tick()
   }
 
-  // ---- local events: a chunk became verified here (source append or replica put) ----
+  // ---- local events: a chunk became verified here (source append, or replica put before its write) ----
 
-  private onLocalChunk = (n: number): void => {
+  private onLocalChunk = (n: number, bytes: Buffer): void => {
     const rec = this.log.chunkRecord(n)
     if (!rec) return
     if (this.isSource) this.swarmStats.produced(rec.length)
     this.edge.maxKnown = Math.max(this.edge.maxKnown, n + 1)
-    if (this.isSource) { void this.children.push(n, rec); return }
+    if (this.isSource) { this.children.push(n, rec, bytes); return }
     // A chunk we pulled goes down the stripe too, flagged as a repair (children do not count it as
     // their parent feeding them, so a cycle cannot live on its own repairs): one loss upstream
     // then costs one pull, not one per node of the subtree. Only while a player can still use it.
     const how = this.tracker.takeForwarding(n)
     if (how === 'repair' && this.node.timers.now() - rec.time > PLAYOUT_DELAY_MS) return
-    void this.children.push(n, rec, how === 'repair')
+    this.children.push(n, rec, bytes, how === 'repair')
   }
 
   private onLocalSegment = (seg: SegmentRecord): void => {
@@ -308,7 +308,7 @@ export class StreamSwarm extends EventEmitter {
     if (this.closed) return
     this.closed = true
     this.node.timers.clear(this.timer)
-    this.log.off('chunk', this.onLocalChunk as never)
+    this.log.off('verified', this.onLocalChunk)
     this.log.off('segment', this.onLocalSegment as never)
     this.log.off('end', this.onLocalEnd as never)
     this.parents.close()

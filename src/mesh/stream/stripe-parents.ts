@@ -3,7 +3,7 @@
 // to take us in its place. Each stripe is in one declared state at a time (see StripeState).
 import type { Ctx } from '../node.ts'
 import type { Message, MessageOf } from '../messages.ts'
-import { STRIPES } from '../messages.ts'
+import { MAX_PATH, STRIPES } from '../messages.ts'
 import {
   CATCHUP_CHUNKS, FAILED_RELAY_MS, FIRST_PUSH_MS, MISSED_PUSH_MS, PARENT_TIMEOUT_MS, RESUBSCRIBE_MS,
   isReceiving, pushOverdue, rankParents, stripeOf,
@@ -23,6 +23,17 @@ const DROPPED_PARENT_MS = 10_000
 /** A stripe parent silent this long is asked for repairs last (a segment's chunks arrive within
  * a burst, so over a second of silence mid-stream means trouble upstream). */
 export const QUIET_PARENT_MS = 1200
+/** A parent that said its own feed is late (`late`) is not left for lateness for this long (the
+ * move of the failed relay's children under a new parent, and its catch-up, take a few round
+ * trips), and only if it pushed PUSHES_PER_HOLD new chunks (about a second of its stripe) since the
+ * last such wait: a parent that says "late" again and again cannot keep its children on a trickle.
+ * Its silence (PARENT_TIMEOUT_MS) still counts. */
+const HOLD_MS = 1000
+const PUSHES_PER_HOLD = STRIPES
+/** Our feed in a stripe is this late before we tell our children: a stripe a few hops deeper than
+ * the others is late by that much all the time, and says nothing. Well inside MISSED_PUSH_MS, so
+ * the word reaches them before they would leave us. */
+const TELL_LATE_MS = 150
 
 /**
  * - `idle`: no parent and nobody asked (between candidates, or none left until the next tick).
@@ -51,6 +62,15 @@ interface Stripe {
   fed: boolean
   /** The parent's own parent in this stripe: where to go (and complain) if it fails us. */
   via?: string
+  /** Until when we wait for a parent that said its own feed is late (IWillKeepSendingYou.late),
+   * and the new chunks it pushed since the last wait (HOLD_MS, PUSHES_PER_HOLD). */
+  heldUntil: number
+  pushesSinceHold: number
+  /** Our children in this stripe were told our feed is late, in this episode. */
+  toldLate: boolean
+  /** The parent's ancestors in this stripe, nearest first, as it last told us: with the parent,
+   * ours, which a child of ours must not be (see ancestors()). */
+  path: string[]
   subscribedAt: number
   join?: Join
 }
@@ -60,19 +80,25 @@ export class StripeParents {
   private readonly holders: Holders
   private readonly bootstrap: string[]
   private readonly leaf: () => boolean
-  private stripes: Stripe[] = Array.from({ length: STRIPES }, () => ({ pushAt: 0, pushedN: -1, since: 0, fed: false, subscribedAt: 0 }))
+  private stripes: Stripe[] = Array.from({ length: STRIPES }, () => ({ pushAt: 0, pushedN: -1, since: 0, fed: false, subscribedAt: 0, heldUntil: -Infinity, pushesSinceHold: 0, toldLate: false, path: [] }))
   /** Parents that fed us nothing while the other stripes flowed, until when: never asked again
    * meanwhile (a squatter says yes to everyone; ranking it last is not enough). */
   private failedParents = new Map<string, number>()
   /** Parents dropped for silence, and when (pruned past MAX_HOLDERS entries). */
   private droppedAt = new Map<string, number>()
 
-  /** `leaf`: whether we can carry too few children to be an interior node (said in every ask). */
-  constructor(components: { context: SwarmContext; holders: Holders }, init: { bootstrap: string[]; leaf?: () => boolean }) {
+  /** Tells our children in a stripe that our feed there stopped (see `late` below). */
+  private readonly tellLate: (s: number) => void
+
+  /** `leaf`: whether we can carry too few children to be an interior node (said in every ask).
+   * `tellLate`: tells our children in a stripe that our own feed there is late and we are finding
+   * another, so that they wait for us rather than all leave at once (Children.tellLate). */
+  constructor(components: { context: SwarmContext; holders: Holders }, init: { bootstrap: string[]; leaf?: () => boolean; tellLate?: (s: number) => void }) {
     this.c = components.context
     this.holders = components.holders
     this.bootstrap = init.bootstrap
     this.leaf = init.leaf ?? (() => false)
+    this.tellLate = init.tellLate ?? (() => {})
   }
 
   /** Each stripe's state when last logged: a change is logged at debug as `prev -> next`. */
@@ -110,6 +136,16 @@ export class StripeParents {
     return this.c.isSource ? undefined : this.stripes[s].parent
   }
 
+  /** Our ancestors in stripe `s`, nearest first (none at the source or without a parent), told to
+   * each child with its yes. A relay re-parented by a push-down keeps its subtree, so a node of
+   * that subtree it is redirected to would close a loop that no chunk enters: such a node refuses
+   * it (Children.onSubscribe), and a node that finds itself in its parent's path leaves it. */
+  ancestors(s: number): string[] {
+    const st = this.stripes[s]
+    if (this.c.isSource || st.parent === undefined) return []
+    return [st.parent, ...st.path].slice(0, MAX_PATH)
+  }
+
   /** Parents still pushing (none quiet for QUIET_PARENT_MS behind the freshest). */
   flowing(): string[] {
     const freshest = this.freshestPush()
@@ -131,6 +167,7 @@ export class StripeParents {
     for (const st of this.stripes) {
       if (st.parent === from) st.parent = to
       if (st.via === from) st.via = to
+      st.path = st.path.map((a) => (a === from ? to : a))
       const j = st.join
       if (j) {
         if (j.asked === from) j.asked = to
@@ -148,8 +185,10 @@ export class StripeParents {
     const st = this.stripes[s]
     if (st.parent !== from) return
     st.pushAt = now
+    if (n > st.pushedN) st.pushesSinceHold++
     st.pushedN = Math.max(st.pushedN, n)
     st.fed = true
+    st.toldLate = false
   }
 
   /** A repair our parent forwarded: it is not late with chunk `n` (so not failing us), but it is no
@@ -163,9 +202,28 @@ export class StripeParents {
     if (this.c.isSource) return
     const node = this.c.node
     const st = this.stripes[m.stripe]
+    if (m.late) {
+      // Our parent's own feed stopped and it is finding another: wait for it (bounded, see
+      // PUSHES_PER_HOLD) instead of leaving it, as every node below a failure would at once.
+      const now = node.timers.now()
+      if (st.parent === ctx.from && st.pushesSinceHold >= PUSHES_PER_HOLD) {
+        st.heldUntil = now + HOLD_MS
+        st.pushesSinceHold = 0
+      }
+      return
+    }
     const j = st.join
     const via = m.via !== node.address && m.via !== ctx.from ? m.via : undefined
-    if (st.parent === ctx.from) { st.subscribedAt = node.timers.now(); st.via = via; return }
+    const path = m.path ?? (m.via ? [m.via] : [])
+    if (path.some((a) => a === node.address || node.isSelf(a))) {
+      // We are our parent's ancestor: this stripe would flow in a circle with no source in it.
+      node.log.debug('stripe parent is below us', { stream: this.c.id, stripe: m.stripe, parent: ctx.from })
+      if (st.parent === ctx.from) this.dropParent(m.stripe, ctx.from, node.timers.now(), false)
+      else node.send(ctx.from, [{ type: 'StopSendingMe', id: this.c.id, stripe: m.stripe }])
+      if (j && j.asked === ctx.from) { j.asked = undefined; this.advanceJoin(m.stripe) }
+      return
+    }
+    if (st.parent === ctx.from) { st.subscribedAt = node.timers.now(); st.via = via; st.path = path; return }
     if (!j || j.asked !== ctx.from) {
       // An offer we did not ask for (or no longer want): decline it so the sender does not push in vain.
       node.send(ctx.from, [{ type: 'StopSendingMe', id: this.c.id, stripe: m.stripe }])
@@ -174,7 +232,7 @@ export class StripeParents {
     // Judged from where we stand now: it owes us the pushes that come after.
     const pushedN = Math.max(...this.stripes.map((x) => x.pushedN), this.c.edge.maxKnown - 1)
     const now = node.timers.now()
-    Object.assign(st, { parent: ctx.from, pushAt: now, subscribedAt: now, overdueSince: undefined, since: now, fed: false, via, pushedN, join: undefined })
+    Object.assign(st, { parent: ctx.from, pushAt: now, subscribedAt: now, overdueSince: undefined, since: now, fed: false, via, path, pushedN, join: undefined, heldUntil: -Infinity, pushesSinceHold: 0 })
     this.holders.note(ctx.from)
     node.log.debug('stripe parent', { stream: this.c.id, stripe: m.stripe, parent: ctx.from })
   }
@@ -186,6 +244,8 @@ export class StripeParents {
     if (st.parent === ctx.from && !this.c.isSource) {
       // Pushed down: our parent gave our place to a node with more room; move under it.
       st.parent = undefined
+      st.path = []
+      if (!st.toldLate) { st.toldLate = true; this.tellLate(m.stripe) }
       st.join = { candidates: m.peers.filter((p) => p !== node.address), askedAt: 0, tried: new Set([ctx.from]) }
       this.advanceJoin(m.stripe)
       return
@@ -212,21 +272,24 @@ export class StripeParents {
       const p = st.parent
       if (p) {
         const silent = now - st.pushAt > PARENT_TIMEOUT_MS && this.c.edge.maxKnown > 0
-        if (!pushOverdue(st.pushedN, frontier)) st.overdueSince = undefined
+        // Held: our parent said its own feed is late. Its lateness counts again once it is on time
+        // (only its silence counts meanwhile).
+        const held = now < st.heldUntil
+        const overdue = pushOverdue(st.pushedN, frontier)
+        if (!overdue || held) st.overdueSince = undefined
         else st.overdueSince ??= now
+        // Our feed is late: the nodes below us see it too, and would all leave their parents at
+        // once (the whole subtree of a failed relay rejoining together formed cycles and took
+        // seconds to re-form). Only the failed relay's own children should move.
+        const late = held ? overdue : now - (st.overdueSince ?? now) >= TELL_LATE_MS
+        if (late && !st.toldLate) { st.toldLate = true; this.tellLate(s) }
         // Late while the other stripes flow: it fed us nothing it owed (a squatter, or a relay whose
         // own parent failed it, which is then complaining upstream itself).
         const unfed = !st.fed && now - st.since > FIRST_PUSH_MS && this.catchUpFrom(s) < this.c.edge.maxKnown - STRIPES
         const failing = now - (st.overdueSince ?? now) > MISSED_PUSH_MS || unfed
         if (silent || failing || this.holders.isBanned(p)) {
           node.log.debug('stripe parent failed us', { stream: this.c.id, stripe: s, parent: p, silent, failing })
-          node.send(p, [{ type: 'StopSendingMe', id: this.c.id, stripe: s }])
-          st.parent = undefined
-          st.overdueSince = undefined
-          this.droppedAt.set(p, now)
-          if (this.droppedAt.size > MAX_HOLDERS) for (const [a, t] of this.droppedAt) if (now - t > DROPPED_PARENT_MS) this.droppedAt.delete(a)
-          if (failing && !this.c.sourceAddrs.has(p)) remember(this.failedParents, p, now + FAILED_RELAY_MS, now)
-          this.rejoinAfterFailure(s, p, now)
+          this.dropParent(s, p, now, failing)
         } else if (now - st.subscribedAt > RESUBSCRIBE_MS || (now - st.pushAt > QUIET_RESUBSCRIBE_MS && now - st.subscribedAt > QUIET_RESUBSCRIBE_MS)) {
           st.subscribedAt = now
           node.send(p, [{ type: 'PleaseKeepSendingMe', id: this.c.id, stripe: s, from: this.c.edge.maxKnown, ...(this.leaf() ? { leaf: true } : {}) }])
@@ -241,6 +304,20 @@ export class StripeParents {
         node.send(j.asked, [this.subscription(s, j)])
       } else if (!j.asked || now - j.askedAt > JOIN_ANSWER_MS) { j.asked = undefined; this.advanceJoin(s) }
     }
+  }
+
+  /** Leaves stripe `s`'s parent `p` and looks for another; `failing`: it fed us nothing it owed,
+   * so it is not asked again for a while. */
+  private dropParent(s: number, p: string, now: number, failing: boolean): void {
+    const st = this.stripes[s]
+    this.c.node.send(p, [{ type: 'StopSendingMe', id: this.c.id, stripe: s }])
+    st.parent = undefined
+    st.overdueSince = undefined
+    st.path = []
+    this.droppedAt.set(p, now)
+    if (this.droppedAt.size > MAX_HOLDERS) for (const [a, t] of this.droppedAt) if (now - t > DROPPED_PARENT_MS) this.droppedAt.delete(a)
+    if (failing && !this.c.sourceAddrs.has(p)) remember(this.failedParents, p, now + FAILED_RELAY_MS, now)
+    this.rejoinAfterFailure(s, p, now)
   }
 
   /** Tells every parent to stop pushing to us. */
@@ -270,6 +347,7 @@ export class StripeParents {
    * place in the same round trip, with a catch-up of what we missed. */
   private rejoinAfterFailure(s: number, failed: string, now: number): void {
     const st = this.stripes[s]
+    if (!st.toldLate) { st.toldLate = true; this.tellLate(s) }
     const backups = [st.via, ...this.c.sourceAddrs, ...this.bootstrap]
       .filter((a): a is string => a !== undefined && a !== failed && a !== this.c.node.address && !this.hasFailedUs(a, now))
     const rest = this.rankedCandidates(s, now).filter((a) => a !== failed && !backups.includes(a))

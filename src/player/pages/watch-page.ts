@@ -16,14 +16,16 @@ const STAT_ROWS: ReadonlyArray<[string, string]> = [
 
 /** The player page. Configuration travels in data attributes (escaped) rather than inline
  * script, so the page runs under a CSP that allows scripts from this origin only. */
-export function watchPage(id: StreamId, info: StreamInfo | null): string {
+/** `start`: what the playlist can be played as right now (verified-segments.ts playableStart). */
+export function watchPage(id: StreamId, info: StreamInfo | null, start: 'low' | 'normal' | null = null): string {
   const path = streamPath(id)
   return page(`watch ${id}`, html`<h1>Watching <code>${id}</code></h1>
 <div id="player"
   data-stream-id="${id}"
   data-playlist="/streams/${path}/index.m3u8"
   data-report="/streams/${path}/playback-report"
-  data-target-duration="${info?.targetDuration ?? ''}">
+  data-target-duration="${info?.targetDuration ?? ''}"
+  data-start="${start ?? ''}">
 <video id="video" controls muted playsinline></video>
 <p id="message" class="error" hidden></p>
 <table id="stats"><tbody>

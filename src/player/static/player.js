@@ -257,5 +257,8 @@
   window.addEventListener('pagehide', function () { endStall(); report(true) })
   setInterval(tick, 1000)
   setInterval(keepLive, 100)
-  waitForSegments()
+  // The page says when the playlist already lists a complete segment: hls.js starts at once, a
+  // playlist round trip sooner (issue #14, first frame); otherwise poll until it does.
+  if (cfg.start === 'low' || cfg.start === 'normal') start(cfg.start === 'low')
+  else waitForSegments()
 })()

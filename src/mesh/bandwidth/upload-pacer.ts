@@ -1,0 +1,180 @@
+// --max-upload: every datagram the node sends passes here. Under the limit it leaves at once; over
+// it, it waits in its lane's queue until the token bucket pays for it. Lanes go in priority order,
+// control before stream before file: a file transfer must not starve a live stream's pushes and
+// repairs, and the small control datagrams (cookies, hellos, requests) keep every exchange alive.
+// Control and stream datagrams may take the bucket into debt; a file datagram leaves only from a
+// full bucket, so files use what the stream leaves and a stream burst (a segment's chunks, pushed at
+// once) always finds a bucketful in hand. On real runs at 1 Mbit/s, file answers that ran the bucket
+// dry held each segment's pushes back half a second, the viewers took their parent for silent and
+// subscribed again, and the catch-up pushes that followed swamped the limit. For the same reason
+// file answers are sized to the limit (fileDatagramBytes).
+// A queue that is full, or a datagram that waited too long, drops it: a file asker retries (its
+// request window reads the wait and the loss as congestion, as it does on any link), a stream
+// child repairs from others. Without a limit nothing queues and nothing is counted but the rate.
+import type { Timer, Timers } from '../../util/timers.ts'
+import type { TrafficKind } from '../../metrics/types.ts'
+import { TokenBucket } from './token-bucket.ts'
+import { RateMeter } from './rate-meter.ts'
+
+export const LANES: readonly TrafficKind[] = ['control', 'stream', 'file']
+/** The bucket holds this much of a second's worth: a segment's chunks to the children go out at
+ * once, and a minute still holds the limit to about 1 %. */
+const BURST_SECONDS = 0.5
+/** The smallest burst: a few datagrams, so a tiny limit still sends whole exchanges. */
+const MIN_BURST_BYTES = 16 << 10
+/** A lane's queue holds at most this many seconds of the limit (and at least one largest datagram):
+ * a deeper queue only delays what its receivers would by then have asked again. */
+const QUEUE_SECONDS: Record<TrafficKind, number> = { control: 1, stream: 1, file: 0.5 }
+const MIN_QUEUE_BYTES = 64 << 10
+/** A file answer takes at most this long of the limit: a short datagram fits between stream pushes. */
+const FILE_DATAGRAM_SECONDS = 0.04
+/** Waited longer than this, a datagram is stale: the stream has moved on, the file asker has timed
+ * out, and a sealed datagram this far behind its successors would fall out of the replay window. */
+const MAX_WAIT_MS: Record<TrafficKind, number> = { control: 2000, stream: 2000, file: 1000 }
+
+/** The share of the wire a stream's chunk bytes take: a 4 KiB block travels as base64 in its
+ * Content message (about 5.6 KB with the stream id, offset and hops), or raw after the JSON in a
+ * sealed frame (about 4.3 KB). A viewer's children are counted in chunk bytes, the limit in wire
+ * bytes: the children a limit carries are counted with this share of it. */
+export function chunkShareOfWire(sealed: boolean): number { return sealed ? 0.94 : 0.72 }
+
+interface Waiting { bytes: number; at: number; emit: () => void }
+
+/** A FIFO without Array.shift's copying: queues of thousands of datagrams are drained one at a time. */
+class Lane {
+  items: Waiting[] = []
+  head = 0
+  bytes = 0
+  get size(): number { return this.items.length - this.head }
+  push(w: Waiting): void { this.items.push(w); this.bytes += w.bytes }
+  peek(): Waiting | undefined { return this.items[this.head] }
+  shift(): Waiting {
+    const w = this.items[this.head++]
+    this.bytes -= w.bytes
+    if (this.head > 1024 && this.head * 2 > this.items.length) { this.items = this.items.slice(this.head); this.head = 0 }
+    return w
+  }
+}
+
+export interface UploadStatus {
+  /** Bytes a second; null without --max-upload. */
+  limitBytesPerSecond: number | null
+  /** Bytes a second that left over the last few seconds. */
+  rateBytesPerSecond: number
+  sentBytes: number
+  /** Bytes that left, by lane. */
+  sentByLane: Record<TrafficKind, number>
+  /** Bytes that waited in a queue before leaving (or being dropped). */
+  deferredBytes: number
+  /** Bytes dropped from a full queue or for waiting too long. */
+  droppedBytes: number
+  /** Bytes waiting now, by lane. */
+  queuedBytes: Record<TrafficKind, number>
+}
+
+export class UploadPacer {
+  readonly limit: number | null
+  private readonly bucket: TokenBucket | null
+  private readonly meter: RateMeter
+  private readonly lanes = new Map<TrafficKind, Lane>(LANES.map((k) => [k, new Lane()]))
+  /** The lanes in priority order. */
+  private readonly ordered = LANES.map((k) => ({ kind: k, q: this.lanes.get(k)! }))
+  private readonly timers: Timers
+  private timer: Timer | undefined
+  /** The lane the timer wakes for. */
+  private timerLane: TrafficKind | undefined
+  private deferred = 0
+  private sentByLane: Record<TrafficKind, number> = { control: 0, stream: 0, file: 0 }
+  private dropped = 0
+  private closed = false
+
+  /** `bytesPerSecond`: --max-upload; undefined for none. */
+  constructor(c: { timers: Timers }, init: { bytesPerSecond?: number } = {}) {
+    this.timers = c.timers
+    this.meter = new RateMeter(c.timers)
+    const rate = init.bytesPerSecond
+    this.limit = rate === undefined ? null : rate
+    this.bucket = rate === undefined ? null : new TokenBucket(c.timers, { rate, burst: Math.max(MIN_BURST_BYTES, rate * BURST_SECONDS) })
+  }
+
+  /** Sends a datagram of `bytes` through `emit`, now or when the limit allows, or never (dropped). */
+  send(bytes: number, lane: TrafficKind, emit: () => void): void {
+    if (this.closed) return
+    if (this.bucket === null || (this.idle() && this.affords(lane))) {
+      this.emit(lane, bytes, emit)
+      return
+    }
+    const q = this.lanes.get(lane)!
+    if (q.bytes + bytes > Math.max(MIN_QUEUE_BYTES, QUEUE_SECONDS[lane] * this.bucket.rate)) {
+      this.dropped += bytes
+      return
+    }
+    q.push({ bytes, at: this.timers.now(), emit })
+    this.deferred += bytes
+    this.schedule()
+  }
+
+  /** The largest file answer worth sending: Infinity without a limit. */
+  fileDatagramBytes(): number { return this.limit === null ? Infinity : this.limit * FILE_DATAGRAM_SECONDS }
+
+  status(): UploadStatus {
+    const queuedBytes = Object.fromEntries(LANES.map((k) => [k, this.lanes.get(k)!.bytes])) as Record<TrafficKind, number>
+    return {
+      limitBytesPerSecond: this.limit, rateBytesPerSecond: Math.round(this.meter.perSecond()), sentBytes: this.meter.total,
+      sentByLane: { ...this.sentByLane }, deferredBytes: this.deferred, droppedBytes: this.dropped, queuedBytes,
+    }
+  }
+
+  /** Idempotent: what still waits is dropped, the timer cleared. */
+  close(): void {
+    if (this.closed) return
+    this.closed = true
+    this.timers.clear(this.timer)
+    this.timer = undefined
+    for (const q of this.lanes.values()) while (q.size > 0) this.dropped += q.shift().bytes
+  }
+
+  private idle(): boolean { return this.ordered.every((l) => l.q.size === 0) }
+
+  private affords(lane: TrafficKind): boolean {
+    return lane === 'file' ? this.bucket!.full() : this.bucket!.ready()
+  }
+
+  private emit(lane: TrafficKind, bytes: number, emit: () => void): void {
+    this.bucket?.take(bytes)
+    this.meter.add(bytes)
+    this.sentByLane[lane] += bytes
+    emit()
+  }
+
+  /** A wake-up for when the first waiting datagram can go; sooner when a higher lane now waits
+   * (a file datagram waits for a full bucket, a stream one only for a positive one). */
+  private schedule(): void {
+    if (this.bucket === null) return
+    const lane = this.ordered.find((l) => l.q.size > 0)
+    if (lane === undefined) return
+    if (this.timer !== undefined) {
+      if (lane.kind === this.timerLane) return
+      this.timers.clear(this.timer)
+    }
+    const ms = lane.kind === 'file' ? this.bucket.msUntilFull() : this.bucket.msUntilReady()
+    this.timerLane = lane.kind
+    this.timer = this.timers.setTimeout(() => { this.timer = undefined; this.drain() }, ms)
+  }
+
+  /** Sends from the highest lane with something waiting while the bucket allows. */
+  private drain(): void {
+    const now = this.timers.now()
+    for (;;) {
+      const lane = this.ordered.find((l) => l.q.size > 0)
+      if (lane === undefined) return
+      const { kind, q } = lane
+      const w = q.peek()!
+      if (now - w.at > MAX_WAIT_MS[kind]) { this.dropped += q.shift().bytes; continue }
+      if (!this.affords(kind)) break
+      q.shift()
+      this.emit(kind, w.bytes, w.emit)
+    }
+    this.schedule()
+  }
+}

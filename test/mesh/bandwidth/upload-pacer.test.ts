@@ -1,0 +1,86 @@
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { UploadPacer } from '../../../src/mesh/bandwidth/upload-pacer.ts'
+import { VirtualTimers } from '../../../src/util/timers.ts'
+import type { TrafficKind } from '../../../src/metrics/types.ts'
+
+/** A pacer whose emits are recorded with their lane and virtual time. */
+function recorder(rate?: number) {
+  const t = new VirtualTimers()
+  const pacer = new UploadPacer({ timers: t }, { bytesPerSecond: rate })
+  const out: Array<{ lane: TrafficKind; bytes: number; at: number }> = []
+  const send = (lane: TrafficKind, bytes: number) => pacer.send(bytes, lane, () => out.push({ lane, bytes, at: t.now() }))
+  const sum = (lane?: TrafficKind, from = 0, to = Infinity) => out.filter((o) => (!lane || o.lane === lane) && o.at >= from && o.at < to).reduce((a, o) => a + o.bytes, 0)
+  return { t, pacer, out, send, sum }
+}
+
+test('upload pacer: without a limit everything leaves at once and only the rate is counted', () => {
+  const { pacer, out, send } = recorder()
+  for (let i = 0; i < 100; i++) send('file', 40_000)
+  assert.equal(out.length, 100)
+  const st = pacer.status()
+  assert.equal(st.limitBytesPerSecond, null)
+  assert.equal(st.sentBytes, 4_000_000)
+  assert.equal(st.deferredBytes + st.droppedBytes, 0)
+})
+
+test('upload pacer: a file sender that always has more is held to the limit over a minute', async () => {
+  const rate = 125_000
+  const { t, pacer, send, sum } = recorder(rate)
+  // A downloader with a deep window: it asks again as soon as an answer leaves (more than the limit).
+  const timer = t.setInterval(() => { for (let i = 0; i < 4; i++) send('file', 5600) }, 20)
+  await t.runFor(61_000)
+  t.clear(timer)
+  const minute = sum('file', 1000, 61_000)
+  assert.ok(minute <= rate * 60 * 1.01 && minute >= rate * 60 * 0.97, `sent ${minute} in a minute, limit ${rate * 60}`)
+  const st = pacer.status()
+  assert.ok(st.droppedBytes > 0, 'what the queue could not hold was dropped')
+  assert.ok(st.deferredBytes > 0)
+  assert.ok(Math.abs(st.rateBytesPerSecond - rate) < rate * 0.1, `rate now ${st.rateBytesPerSecond}`)
+})
+
+test('upload pacer: stream goes before file; a file transfer cannot starve a live stream', async () => {
+  const rate = 125_000
+  const { t, pacer, out, send, sum } = recorder(rate)
+  // A stream of 40 KB a second pushed in 4 KiB chunks, and files asked for far beyond the limit.
+  const asked: number[] = []
+  const stream = t.setInterval(() => { asked.push(t.now()); send('stream', 4096) }, 100)
+  const files = t.setInterval(() => { for (let i = 0; i < 8; i++) send('file', 5600) }, 20)
+  await t.runFor(30_000)
+  t.clear(stream); t.clear(files)
+  await t.runFor(200)
+  const streamOut = out.filter((o) => o.lane === 'stream')
+  assert.equal(streamOut.length, asked.length, 'every stream datagram left')
+  // Each waits at most for the debt of the file datagrams that left before it came (the burst).
+  const waits = streamOut.map((o, i) => o.at - asked[i])
+  assert.ok(Math.max(...waits) <= 300, `longest stream wait ${Math.max(...waits)} ms`)
+  const total = sum(undefined, 1000, 30_000)
+  assert.ok(total <= rate * 29 * 1.02, `total ${total} within the limit`)
+  assert.ok(sum('file', 1000, 30_000) >= rate * 29 * 0.6, 'files take the rest')
+  assert.equal(pacer.status().queuedBytes.stream, 0)
+})
+
+test('upload pacer: control before stream before file; files only from a full bucket; stale ones dropped; close() drops what waits', async () => {
+  const { t, pacer, out, send } = recorder(16_000) // a burst of 16 KiB, a second's worth
+  send('file', 20_000) // from a full bucket: leaves, and the bucket is 3.6 KB in debt
+  send('file', 1000)
+  send('stream', 1000)
+  send('control', 100)
+  assert.deepEqual(out.map((o) => o.lane), ['file'])
+  await t.runFor(1000)
+  assert.deepEqual(out.map((o) => o.lane), ['file', 'control', 'stream'], 'control, then stream, before the file datagram that came first')
+  // The file datagram waits for a full bucket (1.3 s here), past its lane's second: dropped, not sent late.
+  await t.runFor(1000)
+  assert.equal(out.length, 3)
+  assert.equal(pacer.status().droppedBytes, 1000)
+  send('file', 500)
+  assert.equal(out.length, 4, 'a full bucket sends a file datagram at once')
+  send('stream', 30_000)
+  send('file', 700)
+  pacer.close()
+  pacer.close()
+  await t.runFor(10_000)
+  assert.equal(t.active, 0, 'no timer left')
+  assert.equal(out.filter((o) => o.bytes === 700).length, 0)
+  assert.deepEqual(pacer.status().sentByLane, { control: 100, stream: 31_000, file: 20_500 })
+})
