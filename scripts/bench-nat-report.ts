@@ -141,6 +141,12 @@ function nodeSums(nodes: Map<string, NodeStatus | null> | undefined): Pick<NatFi
 
 const counts = (r: Record<string, number>) => Object.entries(r).filter(([, n]) => n > 0).map(([k, n]) => `${k} ${n}`).join(', ') || 'none'
 
+function sentSplit(f: NatFigures): string {
+  const sent = f.sourceUploadedBytes + sum(f.viewers.map((v) => v.relayedBytes))
+  const fresh = sum(f.viewers.map((v) => v.fromSourceBytes + v.fromPeersBytes))
+  return `${mb(sent)} = ${mb(fresh)} + ${mb(f.duplicateBytes)} + ${mb(sent - fresh - f.duplicateBytes)} MB`
+}
+
 const mb = (b: number) => (b / 1e6).toFixed(2)
 const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0)
 const pct = (x: number) => `${(x * 100).toFixed(1)} %`
@@ -171,6 +177,9 @@ export function natTable(f: NatFigures): string {
     ...(publics.length ? [['public viewers feeding another viewer', `${publics.filter((v) => v.fedPeers > 0).length} / ${publics.length}`, ''] as [string, string, string]] : []),
     // Sent is not delivered: a viewer may push chunks at a mapping its peer's NAT drops.
     ['viewers relayed (sent) / received from peers (arrived)', `${mb(sum(f.viewers.map((v) => v.relayedBytes)))} / ${mb(sum(f.viewers.map((v) => v.fromPeersBytes)))} MB`, ''],
+    // Where stream bytes sent (by the source and every relay) went: chunks new to the receiver,
+    // chunks it already held, and the rest (dropped by a NAT or the network, or still in flight).
+    ['stream bytes sent = new to the receiver + duplicates + not arrived', sentSplit(f), ''],
     ['chunk delay, median of the viewers\' medians / duplicates received', `${f.medianChunkDelayMs} ms / ${mb(f.duplicateBytes)} MB`, ''],
     ['stream bytes since the first start point', `${mb(f.streamBytes)} MB`, ''],
     ['datagrams dropped by the nodes, by reason', counts(f.dropped), ''],

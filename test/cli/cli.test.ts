@@ -8,7 +8,7 @@ import { createSocket } from 'node:dgram'
 import { join } from 'node:path'
 import { runCli, startCli, tempDir, until, loopbackFlags } from '../helpers/cli-process.ts'
 
-const NODE_FLAGS = ['--port', '--host', '--http-port', '--http-host', '--peer', '--dir', '--log-level']
+const NODE_FLAGS = ['--port', '--host', '--http-port', '--http-host', '--peer', '--dir', '--log-level', '--max-upload', '--max-download']
 const HELP: Record<string, string[]> = {
   node: [...NODE_FLAGS, '--json'],
   share: ['<path>', '--dir', '--json'],

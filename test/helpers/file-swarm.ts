@@ -4,7 +4,7 @@ import { randomBytes, createHash } from 'node:crypto'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { CjNode } from '../../src/mesh/node.ts'
+import { CjNode, type NodeInit } from '../../src/mesh/node.ts'
 import { FileServer } from '../../src/mesh/file-server.ts'
 import { UdpTransport } from '../../src/mesh/transport.ts'
 import type { Transport } from '../../src/mesh/transport.ts'
@@ -23,11 +23,11 @@ export async function tempDir(t: TestContext, prefix = 'cjp2p-files-'): Promise<
 }
 
 /** One node with a store and a file server; `link` shapes what it receives (to slow a download down). */
-export async function fileNode(t: TestContext, opts: { link?: LinkModel; metrics?: MetricsSink } = {}): Promise<FileNode> {
+export async function fileNode(t: TestContext, opts: { link?: LinkModel; metrics?: MetricsSink; init?: NodeInit } = {}): Promise<FileNode> {
   const dir = await tempDir(t)
   let transport: Transport = await UdpTransport.bind({ port: 0 })
   if (opts.link) transport = new ShapedTransport(transport, opts.link)
-  const node = new CjNode({ transport, metrics: opts.metrics }, { probeIntervalMs: 60_000 })
+  const node = new CjNode({ transport, metrics: opts.metrics }, { probeIntervalMs: 60_000, ...opts.init })
   const store = await FileStore.open(dir)
   const server = new FileServer({ node, store })
   t.after(async () => { server.close(); await node.close(); await store.close() })

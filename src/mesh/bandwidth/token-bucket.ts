@@ -39,8 +39,8 @@ export class TokenBucket {
   /** Whether something may be sent now: any positive level, whatever the size (see the debt above). */
   ready(): boolean { return this.tokens() > 0 }
 
-  /** Whether the bucket is full: for a send that must leave a bucketful to more urgent ones. */
-  full(): boolean { return this.tokens() >= this.burst }
+  /** Whether `level` tokens are in hand: for a send that must leave them to more urgent ones. */
+  holds(level: number): boolean { return this.tokens() >= level }
 
   /** Takes `bytes` (possibly into debt). */
   take(bytes: number): void {
@@ -54,10 +54,8 @@ export class TokenBucket {
     return this.msUntil(1)
   }
 
-  /** Milliseconds until full() holds (0 when it holds now). */
-  msUntilFull(): number { return this.msUntil(this.burst) }
-
-  private msUntil(level: number): number {
+  /** Milliseconds until holds(level) (0 when it holds now; never for a level above the burst). */
+  msUntil(level: number): number {
     const t = this.tokens()
     return t >= level ? 0 : Math.ceil(((level - t) / this.rate) * 1000)
   }

@@ -23,6 +23,8 @@ import { ReplayWindow, isSealed, openFrame, sealFrame, sessionIndexOf } from './
 export const PROLOGUE = Buffer.from('cjp2p-stream/noise-xx/1')
 /** What a node key signs: its node's static Noise key, after this label. */
 export const STATIC_KEY_LABEL = 'cjp2p-stream/noise-static-key/v1\n'
+/** What the responder's first sealed datagram asks back (not an RTT probe: see onHandshake). */
+const CONFIRM_VALUE = 'sealed'
 /** A handshake not finished in this long is dropped; the next tick may start another. */
 const HANDSHAKE_TTL_MS = 5000
 /** One peer gets a new handshake from us at most this often. */
@@ -188,8 +190,11 @@ export class SecureSessions {
         const key = this.checkIdentity(mine.noise.recv(m.hs), mine.noise, ctx)
         if (!key) return this.drop(ctx.from)
         this.established(ctx.from, mine, m.index, key, true)
-        // The first sealed datagram tells the initiator we have the session: it may seal too.
-        this.c.node.send(ctx.from, [{ type: 'PleaseReturnThisMessage', value: now }])
+        // The first sealed datagram tells the initiator we have the session: it may seal too. Its
+        // value is not a time: our RTT probes carry numbers (CjNode's ReturnedMessage), and this
+        // round trip includes the handshake's crypto on both sides (cold code in a new process, on
+        // a loaded machine tens of ms), which as an RTT sample slowed repairs to that peer.
+        this.c.node.send(ctx.from, [{ type: 'PleaseReturnThisMessage', value: CONFIRM_VALUE }])
       }
     } catch {
       // A handshake message that does not decrypt or parse: the handshake is over, nothing else.

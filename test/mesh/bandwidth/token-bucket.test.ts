@@ -45,13 +45,14 @@ test('rate meter: bytes a second over the last five seconds, forgetting older on
   assert.equal(m.total, 100_000)
 })
 
-test('token bucket: full() and msUntilFull() for sends that leave a bucketful to others', async () => {
+test('token bucket: holds() and msUntil() for sends that leave tokens to others', async () => {
   const t = new VirtualTimers()
   const b = new TokenBucket(t, { rate: 1000, burst: 500 })
-  assert.ok(b.full())
+  assert.ok(b.holds(500))
   b.take(100)
-  assert.ok(!b.full() && b.ready())
-  assert.equal(b.msUntilFull(), 100)
+  assert.ok(!b.holds(500) && b.holds(400) && b.ready())
+  assert.equal(b.msUntil(500), 100)
+  assert.equal(b.msUntil(400), 0)
   await t.runFor(100)
-  assert.ok(b.full())
+  assert.ok(b.holds(500))
 })

@@ -60,8 +60,8 @@ test('upload pacer: stream goes before file; a file transfer cannot starve a liv
   assert.equal(pacer.status().queuedBytes.stream, 0)
 })
 
-test('upload pacer: control before stream before file; files only from a full bucket; stale ones dropped; close() drops what waits', async () => {
-  const { t, pacer, out, send } = recorder(16_000) // a burst of 16 KiB, a second's worth
+test('upload pacer: control before stream before file; files only from a nearly full bucket; stale ones dropped; close() drops what waits', async () => {
+  const { t, pacer, out, send } = recorder(12_000) // the smallest burst, 16 KiB
   send('file', 20_000) // from a full bucket: leaves, and the bucket is 3.6 KB in debt
   send('file', 1000)
   send('stream', 1000)
@@ -69,12 +69,13 @@ test('upload pacer: control before stream before file; files only from a full bu
   assert.deepEqual(out.map((o) => o.lane), ['file'])
   await t.runFor(1000)
   assert.deepEqual(out.map((o) => o.lane), ['file', 'control', 'stream'], 'control, then stream, before the file datagram that came first')
-  // The file datagram waits for a full bucket (1.3 s here), past its lane's second: dropped, not sent late.
+  // The file datagram waits for three quarters of a bucket (1.4 s here), past its lane's second: dropped, not sent late.
   await t.runFor(1000)
   assert.equal(out.length, 3)
   assert.equal(pacer.status().droppedBytes, 1000)
   send('file', 500)
   assert.equal(out.length, 4, 'a full bucket sends a file datagram at once')
+  assert.ok(pacer.status().rateBytesPerSecond > 0)
   send('stream', 30_000)
   send('file', 700)
   pacer.close()
