@@ -27,6 +27,9 @@ export class StateKeeper {
   private closed = false
   /** A digest of each table as last written: a table that did not change is not rewritten. */
   private written = new Map<keyof Snapshot, string>()
+  /** Shared files as state.db holds them (name and size): every start-up announces each shared
+   * file again, and one already recorded alike is not written again. */
+  private sharedRows = new Map<string, string>()
 
   /** `save: false`: a short-lived command (get, list, search) on a folder a node may own: it reads
    * the saved state but never replaces the node's tables with its own small ones. */
@@ -43,7 +46,10 @@ export class StateKeeper {
     let announcements = 0
     for (const p of db.providers()) if (p.expires > now && dht.providers.add(p.id, p.addr, p.expires) === 'stored') announcements++
     for (const k of db.keywords()) if (k.expires > now && names.keywords.add(k.word, k, k.addr, k.expires) === 'stored') announcements++
-    for (const f of db.files()) if (f.name && !files.names.get(f.id)) files.names.set(f.id, f.name)
+    for (const f of db.files()) {
+      this.sharedRows.set(f.id, fileKey(f.name, f.size))
+      if (f.name && !files.names.get(f.id)) files.names.set(f.id, f.name)
+    }
     const transfers = db.transfers().length
     if (peers + contacts + announcements + transfers > 0) {
       this.c.logger.info(`state.db: ${peers} peer(s), ${contacts} DHT contact(s), ${announcements} announcement(s), ${transfers} transfer(s) in progress restored`)
@@ -83,7 +89,9 @@ export class StateKeeper {
 
   /** A file is shared here under this name and size. */
   shared(id: string, name: string | undefined, size: number): void {
-    this.c.db.putFile({ id, name: name ?? null, size, sharedAt: this.c.node.timers.now() })
+    const key = fileKey(name ?? null, size)
+    if (this.sharedRows.get(id) === key) return
+    if (this.c.db.putFile({ id, name: name ?? null, size, sharedAt: this.c.node.timers.now() })) this.sharedRows.set(id, key)
   }
 
   /** The journal FileFetches keeps its transfers in. */
@@ -103,4 +111,8 @@ export class StateKeeper {
     this.c.node.timers.clear(this.timer)
     if (this.c.db.persistent && this.init.save !== false) this.save()
   }
+}
+
+function fileKey(name: string | null, size: number): string {
+  return `${size} ${name ?? ''}`
 }

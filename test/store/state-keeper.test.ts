@@ -38,3 +38,22 @@ test('a snapshot rewrites only the tables that changed since the last one, and r
   assert.deepEqual(writes.pop(), ['peers'])
   assert.equal(writes.length, 0)
 })
+
+test('a shared file already recorded alike is not written again (every start-up announces each one)', () => {
+  const puts: string[] = []
+  const components = {
+    db: { persistent: true, files: () => [{ id: 'a', name: 'a.mp4', size: 10, sharedAt: 1 }], peers: () => [], contacts: () => [], providers: () => [], keywords: () => [], transfers: () => [], putFile: (f: { id: string }) => { puts.push(f.id); return true } },
+    node: { timers: { now: () => 1000 }, peers: { restore: () => 0 } },
+    dht: { table: { add: () => false }, providers: { add: () => 'stored' } },
+    names: { keywords: { add: () => 'stored' } },
+    files: { names: { get: () => undefined, set: () => {} } }, logger: silentLogger,
+  } as unknown as StateKeeperComponents
+  const keeper = new StateKeeper(components)
+  keeper.restore()
+  keeper.shared('a', 'a.mp4', 10)
+  assert.deepEqual(puts, [], 'recorded alike: not written')
+  keeper.shared('a', 'a.mp4', 11)
+  keeper.shared('b', undefined, 5)
+  keeper.shared('b', undefined, 5)
+  assert.deepEqual(puts, ['a', 'b'])
+})
