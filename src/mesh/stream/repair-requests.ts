@@ -14,6 +14,7 @@ import type { ChunkTracker } from './chunk-tracker.ts'
 import type { SwarmStats } from './swarm-stats.ts'
 import { LIVE_WINDOW_CHUNKS, PLAYOUT_DELAY_MS, type SwarmContext } from './swarm-context.ts'
 import { reachableFirst } from '../nat/reachable-first.ts'
+import { TokenBucket } from '../bandwidth/token-bucket.ts'
 
 /** Segment records missing from our index are asked for at most this often. Parents push each
  * record once; one that did not come (a parent that fed us nothing, a lost datagram) would
@@ -42,14 +43,18 @@ export class RepairRequests {
   /** The window's lower end at the last pass: requests below it are already forgotten. */
   private prunedBelow = -Infinity
 
-  /** Requests a capped uplink may still send (a token bucket refilled at its share of the cap). */
-  private requestTokens = REQUEST_BURST
-  private tokensAt = -Infinity
+  /** Requests a capped uplink may still send: a bucket counted in requests, refilled at
+   * REQUEST_SHARE of the cap in requests of about REQUEST_BYTES, holding REQUEST_BURST. A weak
+   * uplink whose requests took its whole cap queued its own subscriptions behind them and lost
+   * them (the simulator's uneven-uplink viewers). None without a cap. */
+  private readonly requests: TokenBucket | undefined
 
   /** `maxUploadBps`: this viewer's upload cap (`--max-upload`): its requests must fit in it. */
-  constructor(components: RepairComponents, private readonly init: { maxUploadBps?: number } = {}) {
+  constructor(components: RepairComponents, init: { maxUploadBps?: number } = {}) {
     this.c = components.context
     this.k = components
+    const cap = init.maxUploadBps
+    this.requests = cap === undefined ? undefined : new TokenBucket(this.c.node.timers, { rate: (REQUEST_SHARE * cap) / REQUEST_BYTES, burst: REQUEST_BURST })
   }
 
   onHint(m: MessageOf<'MaybeTheyHaveSome'>, ctx: Ctx): void {
@@ -88,9 +93,9 @@ export class RepairRequests {
       source: [...this.c.sourceAddrs][0],
       sourceBudgetChunks: budget,
       rttMs: (p) => node.peers.get(p)?.rttMs ?? 50,
-      maxRequests: this.requestAllowance(now),
+      maxRequests: this.requests && Math.max(0, Math.floor(this.requests.tokens())),
     })
-    if (this.init.maxUploadBps !== undefined) this.requestTokens -= reqs.length
+    this.requests?.take(reqs.length)
     for (const r of reqs) {
       tracker.asked(r.n, r.peer, now)
       node.send(r.peer, this.requestFor(r.n))
@@ -126,18 +131,6 @@ export class RepairRequests {
     const pool = flowing.length ? flowing : hs
     if (pool.length === 0) return
     this.c.node.send(pool[Math.floor(this.c.node.timers.random() * pool.length)], [{ type: 'PleaseSendSegments', id: this.c.id, from: hole, count: MAX_RECORDS_PER_MESSAGE }])
-  }
-
-  /** Requests a capped uplink may send now: REQUEST_SHARE of its cap, in requests of about
-   * REQUEST_BYTES, with a small burst. A weak uplink whose requests took its whole cap queued its
-   * own subscriptions behind them and lost them (the simulator's uneven-uplink viewers). */
-  private requestAllowance(now: number): number | undefined {
-    const cap = this.init.maxUploadBps
-    if (cap === undefined) return undefined
-    const rate = (REQUEST_SHARE * cap) / REQUEST_BYTES
-    this.requestTokens = Math.min(REQUEST_BURST, this.requestTokens + (Math.max(0, now - this.tokensAt) / 1000) * rate)
-    this.tokensAt = now
-    return Math.max(0, Math.floor(this.requestTokens))
   }
 
   /** The share of the source's repair budget this viewer may use: we cannot see the source's
