@@ -370,13 +370,15 @@ export class DownloadSession {
     const now = this.node.timers.now()
     if (now < peer.notBefore || this.unwritten >= MAX_QUEUED_WRITES) return false
     const out: BlockRequest[] = []
-    const sealed = this.node.sealer?.sealsTo(peer.addr) ?? false
+    // An answer's wire size is worked out (a Content message encoded) only under --max-download.
+    const limited = this.node.download.limit !== null
+    const sealed = limited && (this.node.sealer?.sealsTo(peer.addr) ?? false)
     while (peer.room() > out.length && out.length < max) {
       const r = this.requests.next(peer, run, now)
       if (!r) break
       // --max-download: the answer is paid for before it is asked; while the bucket is in debt the
       // request waits (the sweep pumps again).
-      if (!this.node.download.reserve(answerBytes(this.id, r.first * BLOCK_SIZE, r.count * BLOCK_SIZE, this.size, sealed))) {
+      if (limited && !this.node.download.reserve(answerBytes(this.id, r.first * BLOCK_SIZE, r.count * BLOCK_SIZE, this.size, sealed))) {
         this.requests.release(r, false)
         break
       }
