@@ -123,7 +123,8 @@ export class PrometheusMetrics implements MetricsSink {
     for (const b of stats) {
       if (!BANDWIDTH_DIRECTIONS.includes(b.direction)) continue
       const direction = b.direction
-      this.m.bandwidthLimit.set({ direction }, validBytes(b.limitBytesPerSecond ?? 0) ? b.limitBytesPerSecond ?? 0 : 0)
+      const limit = b.limitBytesPerSecond ?? 0
+      this.m.bandwidthLimit.set({ direction }, validBytes(limit) ? limit : 0)
       if (validBytes(b.rateBytesPerSecond)) this.m.bandwidthRate.set({ direction }, b.rateBytesPerSecond)
       const last = this.bandwidthSeen[direction]
       if (validBytes(b.deferredBytes) && b.deferredBytes > last.deferred) { this.m.bandwidthDeferred.inc({ direction }, b.deferredBytes - last.deferred); last.deferred = b.deferredBytes }
