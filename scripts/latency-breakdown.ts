@@ -103,6 +103,9 @@ export const PAGE_HOOK = `(function () {
       ;(d.details.partList || []).forEach(function (part) { var k = key(part.fragment, part); if (!(k in L.learned)) L.learned[k] = now })
     })
     p.hls.on(E.FRAG_LOADED, function (_e, d) { if (d.frag.sn !== 'initSegment') first('media loaded'); var k = key(d.frag, d.part); if (!(k in L.loaded)) L.loaded[k] = Date.now() })
+    p.hls.on(E.BUFFER_APPENDED, function (_e, d) { if (d.frag && d.frag.sn !== 'initSegment') first('media appended') })
+    p.video.addEventListener('seeking', function () { first('start seek') })
+    p.video.addEventListener('playing', function () { first('playing') })
     p.hls.on(E.FRAG_BUFFERED, function (_e, d) { var k = key(d.frag, d.part); if (!(k in L.buffered)) L.buffered[k] = Date.now() })
   })()
 })()`
@@ -121,8 +124,10 @@ export const FRAME_PART = `function framePart(t) {
 
 export interface FramePart { msn: number; part: number; endsIn: number }
 export interface PageTimes { learned: Record<string, number>; loaded: Record<string, number>; buffered: Record<string, number>; startup: Record<string, number> }
-/** The start-up steps PAGE_HOOK times, in order (then the first frame). */
-export const STARTUP_STEPS = ['hls.js started', 'playlist parsed', 'media loaded'] as const
+/** The start-up steps PAGE_HOOK times, in order (then the first frame): hls.js running, the
+ * playlist read, the first media bytes loaded and in the MediaSource buffer, hls.js's seek to its
+ * start position (once the first part is buffered), and the video element playing. */
+export const STARTUP_STEPS = ['hls.js started', 'playlist parsed', 'media loaded', 'media appended', 'start seek', 'playing'] as const
 export const TERMS = ['fill', 'ingest', 'mesh', 'answer', 'fetch', 'append', 'held'] as const
 export type Breakdown = Record<(typeof TERMS)[number], number>
 

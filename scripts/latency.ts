@@ -8,7 +8,7 @@
 // read from the frame being shown (at a video frame callback: glass-to-glass = the browser clock
 // at that frame's display time - the clock in its pixels), and a screenshot is saved and read too.
 // Also: stalls after the first 5 s of playback, page load to first frame (the pages open one at
-// a time, each once the one before plays), and whether ffplay
+// a time, each in the front tab once the one before plays), and whether ffplay
 // plays the same playlist. Screenshots go to a folder it prints. Run it under the heavy lock.
 //
 // A mode written `low@<git ref>` runs the same with the player page (src/player/static/player.js)
@@ -211,6 +211,10 @@ async function runMode(mode: string, browser: import('playwright-core').BrowserC
   // One page at a time, each once the one before plays, as viewers arrive: three pages loading
   // at once on 2 cores timed Chromium starting three renderers and decoders, not our start-up.
   for (const [i, page] of pages.entries()) {
+    // A viewer opens the page in the tab they look at. Chromium draws a tab that is not in front
+    // late: its first frame came 0.8-1 s after the video played, where a tab in front drew it
+    // within 15 ms (the 1.5-1.6 s first frames of earlier runs were that; issue #14).
+    await page.bringToFront()
     await page.goto(playerUrl(chain[WATCHED_HOPS[i]]))
     // The picture at its native 640x360 in the screenshot, so the clock blocks are where we read them.
     await page.addStyleTag({ content: 'video { width: 640px !important; height: 360px !important; }' })

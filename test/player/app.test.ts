@@ -1,6 +1,7 @@
 import { test, type TestContext } from 'node:test'
 import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
+import { gunzipSync } from 'node:zlib'
 import { createRequire } from 'node:module'
 import { createPlayerApp, startHttpServer, type PlayerComponents } from '../../src/player/app.ts'
 import { CHUNK_SIZE } from '../../src/store/stream-types.ts'
@@ -205,21 +206,50 @@ test('path tricks are refused before any route sees them', async (t) => {
 
 test('vendor hls.js and the player script are served; the watch page loads them and escapes its values', async (t) => {
   const h = await serve(t)
-  const hls = await h.get('/vendor/hls.min.js')
+  const hls = await h.get('/vendor/hls.light.min.js')
   assert.equal(hls.status, 200)
   assert.match(String(hls.headers['content-type']), /javascript/)
-  assert.equal(hls.body.length, readFileSync(createRequire(import.meta.url).resolve('hls.js/dist/hls.min.js')).length)
+  assert.ok(hls.body.equals(readFileSync(createRequire(import.meta.url).resolve('hls.js/dist/hls.light.min.js'))), 'the light build, unchanged')
   const player = await h.get('/static/player.js')
   assert.equal(player.status, 200)
   assert.match(player.text, /cjp2pPlayer/)
   const page = await h.get(`/watch/stream/${TEST_KEY}/test`)
   assert.equal(page.status, 200)
-  assert.match(page.text, /<script src="\/vendor\/hls.min.js"><\/script>/)
+  assert.match(page.text, /<script src="\/vendor\/hls.light.min.js"><\/script>/)
   assert.match(page.text, new RegExp(`data-playlist="/streams/stream/${TEST_KEY}/test/index.m3u8"`))
   assert.match(page.text, /data-start=""/, 'no verified segment yet: the page polls the playlist first')
   assert.match(String(page.headers['content-security-policy']), /script-src 'self'/)
   assert.ok(!/<script>/.test(page.text), 'no inline script')
   assert.equal((await h.get(`/watch/stream/${'cd'.repeat(32)}/test`)).status, 404)
+})
+
+test('page scripts go out gzipped to a browser that accepts it, and a cached copy is confirmed with 304 (issue #14, first frame)', async (t) => {
+  const h = await serve(t)
+  const file = readFileSync(createRequire(import.meta.url).resolve('hls.js/dist/hls.light.min.js'))
+  // Compressed in the background at start-up: the plain bytes go out until it is done.
+  const deadline = Date.now() + 30_000
+  let zipped = await h.get('/vendor/hls.light.min.js', { 'accept-encoding': 'gzip, deflate' })
+  while (zipped.headers['content-encoding'] !== 'gzip' && Date.now() < deadline) {
+    assert.ok(zipped.body.equals(file), 'before the gzip is ready, the plain file')
+    await new Promise((r) => setTimeout(r, 50))
+    zipped = await h.get('/vendor/hls.light.min.js', { 'accept-encoding': 'gzip, deflate' })
+  }
+  assert.equal(zipped.headers['content-encoding'], 'gzip')
+  assert.equal(zipped.headers.vary, 'Accept-Encoding')
+  assert.ok(gunzipSync(zipped.body).equals(file), 'gunzips to the file')
+  assert.ok(zipped.body.length < file.length / 2, `gzip ${zipped.body.length} B of ${file.length} B`)
+  const plain = await h.get('/vendor/hls.light.min.js')
+  assert.equal(plain.headers['content-encoding'], undefined, 'no Accept-Encoding: plain')
+  assert.ok(plain.body.equals(file))
+  const etag = String(plain.headers.etag)
+  assert.equal(zipped.headers.etag, etag, 'one ETag for the one script')
+  const again = await h.get('/vendor/hls.light.min.js', { 'if-none-match': etag, 'accept-encoding': 'gzip' })
+  assert.equal(again.status, 304)
+  assert.equal(again.body.length, 0)
+  const player = await h.get('/static/player.js', { 'if-none-match': etag })
+  assert.equal(player.status, 200, 'another script has another ETag')
+  assert.notEqual(player.headers.etag, etag)
+  assert.equal((await h.get('/vendor/hls.min.js')).status, 404, 'the full build is not served')
 })
 
 test('the index lists streams with escaped ids and links; the dashboard placeholder exists', async (t) => {

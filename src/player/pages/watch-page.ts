@@ -14,6 +14,9 @@ const STAT_ROWS: ReadonlyArray<[string, string]> = [
   ['peers', 'peers'],
 ]
 
+/** Where the page loads hls.js from (routes-pages.ts serves its light build there). */
+export const HLS_JS_PATH = '/vendor/hls.light.min.js'
+
 /** The player page. Configuration travels in data attributes (escaped) rather than inline
  * script, so the page runs under a CSP that allows scripts from this origin only. */
 /** `start`: what the playlist can be played as right now (verified-segments.ts playableStart). */
@@ -33,5 +36,5 @@ ${STAT_ROWS.map(([key, label]) => html`<tr><td>${label}</td><td data-stat="${key
 </tbody></table>
 </div>
 <p><a href="/streams/${path}/index.m3u8">playlist</a> (for VLC or ffplay)</p>`,
-  ['/vendor/hls.min.js', '/static/player.js'])
+  [HLS_JS_PATH, '/static/player.js'])
 }

@@ -33,8 +33,13 @@
   // STALL_RECOVER_MS of smooth play. hls.js's own catch-up (maxLiveSyncPlaybackRate) only runs
   // with more than 1 s buffered ahead, which a low-latency stream never has, and it resets any
   // other rate to 1 on every timeupdate: it is off (1), and keepLive does the catching up.
+  // No worker: a low-latency stream is fMP4, which hls.js passes through (no transmuxing to move
+  // off the page's thread), and its worker is the whole hls.js bundle compiled a second time
+  // before the first part can be appended: 0.1-0.2 s of a first frame on a quiet 2-core machine,
+  // more on a busy one (issue #14).
   var lowLatencyConfig = {
     lowLatencyMode: true,
+    enableWorker: false,
     maxLiveSyncPlaybackRate: 1,
     liveSyncOnStallIncrease: 0.1,
     backBufferLength: 30,
