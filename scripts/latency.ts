@@ -213,7 +213,7 @@ async function runMode(mode: string, browser: import('playwright-core').BrowserC
   for (const [i, page] of pages.entries()) {
     // A viewer opens the page in the tab they look at. Chromium draws a tab that is not in front
     // late: its first frame came 0.8-1 s after the video played, where a tab in front drew it
-    // within 15 ms (the 1.5-1.6 s first frames of earlier runs were that; issue #14).
+    // within 12 ms (the 1.5-1.6 s first frames of earlier runs were that; issue #14).
     await page.bringToFront()
     await page.goto(playerUrl(chain[WATCHED_HOPS[i]]))
     // The picture at its native 640x360 in the screenshot, so the clock blocks are where we read them.
