@@ -163,6 +163,16 @@ test('full spare slots: one more child in a third stripe only when nobody known 
   assert.equal(fourth.accept, false, 'three spare children are the most')
 })
 
+test('full spare slots: the source does not count as a node that fans out, whatever its address hashes to', () => {
+  const me = addrIn(3)
+  const source = addrIn(2, 3)
+  const st = { ...viewer(me, sets([addrIn(3, 1)], [addrIn(3, 1)])), isSourceAddr: (a: string) => a === source }
+  // It keeps one child a stripe, already taken: sending the asker there left it with no parent.
+  assert.deepEqual(decideChild(st, { from: addrIn(3, 2), stripe: 2 }, [source, addrIn(0, 0)]), { accept: true })
+  const relay = decideChild(st, { from: addrIn(3, 2), stripe: 2 }, [source, addrIn(2, 0)])
+  assert.ok(!relay.accept && relay.tryInstead.includes(addrIn(2, 0)), 'a relay interior in stripe 2 is known: sent there')
+})
+
 test('decideChild never redirects a peer to itself or to the deciding node', () => {
   fc.assert(fc.property(fc.array(fc.integer({ min: 0, max: 30 }), { maxLength: 20 }), fc.integer({ min: 0, max: STRIPES - 1 }), (hs, stripe) => {
     const holders = hs.map((h) => `127.0.0.1:${2000 + h}`)

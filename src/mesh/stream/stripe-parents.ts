@@ -334,12 +334,17 @@ export class StripeParents {
     return !this.c.sourceAddrs.has(a) && now - (this.droppedAt.get(a) ?? -Infinity) < DROPPED_PARENT_MS
   }
 
-  /** Parent candidates for a stripe, best first; a relay we dropped recently goes last. */
+  /** Parent candidates for a stripe, best first; a relay we dropped recently goes last, and one
+   * that failed us after it. A failed relay is asked only once everyone else has refused us: in a
+   * small swarm (a chain of relays) it may be the only node with a spare place, and one push lost
+   * or late by MISSED_PUSH_MS left the stripe with no parent for FAILED_RELAY_MS, every chunk of
+   * it pulled late (issue #14). A squatter asked again this way fails again, and is dropped. */
   private rankedCandidates(s: number, now: number, list = this.holders.list('')): string[] {
-    list = list.filter((a) => !this.hasFailedUs(a, now))
     const recentlyDropped = (a: string) => this.recentlyDropped(a, now)
+    const failed = (a: string) => this.hasFailedUs(a, now)
     const ranked = rankParents(s, list.map((addr) => ({ addr, rttMs: this.c.node.peers.get(addr)?.rttMs, isSource: this.c.sourceAddrs.has(addr) })))
-    return reachableFirst(this.c.node, [...ranked.filter((a) => !recentlyDropped(a)), ...ranked.filter(recentlyDropped)])
+    const usable = ranked.filter((a) => !failed(a))
+    return reachableFirst(this.c.node, [...usable.filter((a) => !recentlyDropped(a)), ...usable.filter(recentlyDropped), ...ranked.filter(failed)])
   }
 
   /** Our parent in stripe `s` stopped feeding us: ask its own parent (it told us which), else the
