@@ -39,5 +39,14 @@ for (const seed of (process.env.SEEDS ?? '7,10,13,15').split(",").map(Number)) {
       for (let s = 0; s < STRIPES; s++) assert.ok(st.parents[s] !== null, `viewer ${i + 1} has a parent in stripe ${s}`)
     }
     assert.equal(sim.swarm(sim.source).status().audience.viewers, 3, 'the source counts all three up stripe 0')
+    // Each viewer's way up stripe 0, as its status says it, is the chain of parents: every hop's own
+    // stripe-0 parent is the next, and the source is the last (what `status --audience` prints).
+    const parentOf = new Map([...chain.map((v) => [v.node.address, sim.swarm(v).status().parents[0]] as const)])
+    for (const [i, v] of chain.entries()) {
+      const path = sim.swarm(v).status().pathToSource
+      assert.equal(path[0], parentOf.get(v.node.address), `viewer ${i + 1}'s path starts at its parent`)
+      assert.equal(path.at(-1), sim.source.node.address, `viewer ${i + 1}'s path ends at the source: ${path.join(' ')}`)
+      for (let k = 0; k + 1 < path.length; k++) assert.equal(path[k + 1], parentOf.get(path[k]), `hop ${k + 1} of viewer ${i + 1}'s path`)
+    }
   })
 }
