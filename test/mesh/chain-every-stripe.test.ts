@@ -47,10 +47,11 @@ test('a chain of viewers all interior in the same stripe still pushes every othe
 })
 
 // The same chain over a lossy link, at two seeds where it went wrong (issue #14: "relays without a
-// parent in one stripe"). Seed 8: the last relay's parent had its spare places taken and sent it
-// to the source, whose address hashes interior in that stripe but which keeps one child a stripe:
-// no parent for the whole run. Seed 3: one push lost made the last relay leave its parent, the
-// only node with room, and it did not ask it again for FAILED_RELAY_MS: 16 of 20 samples without.
+// parent in one stripe"; test/mesh/chain-source-stripe.test.ts has the same under jitter). Seed 8:
+// the last relay's parent had its spare places taken and sent it to the source, whose address
+// hashes interior in that stripe but which keeps one child a stripe: no parent for the whole run.
+// Seed 3: one push lost made the last relay leave its parent, the only node with room, and it did
+// not ask it again for FAILED_RELAY_MS: 16 of 20 samples without.
 for (const seed of [3, 8]) {
   test(`a chain over a lossy link keeps a parent in every stripe (seed ${seed})`, async (t) => {
     const sim = await virtualSwarm(t, { seed, link: { delayMs: 5, loss: 0.03 } })
