@@ -4,7 +4,7 @@
 import type { Ctx } from '../node.ts'
 import type { Message, MessageOf } from '../messages.ts'
 import { STRIPES } from '../messages.ts'
-import { CATCHUP_CHUNKS, CHILD_EXPIRY_MS, FAILED_RELAY_MS, PARENT_TIMEOUT_MS, decideChild, stripeOf } from '../stream-policy.ts'
+import { CATCHUP_CHUNKS, CHILD_EXPIRY_MS, FAILED_RELAY_MS, MISSED_PUSH_MS, decideChild, interiorStripe, stripeOf, type ChildDecision } from '../stream-policy.ts'
 import type { ChunkRecord } from '../../store/stream-types.ts'
 import { BLOCK_SIZE, CHUNK_SIZE } from '../../store/stream-types.ts'
 import { MAX_HOLDERS, remember, type Holders } from './holders.ts'
@@ -18,10 +18,12 @@ export interface ChildrenComponents {
   context: SwarmContext; holders: Holders; parents: StripeParents; tracker: ChunkTracker; budget: SourceBudget; stats: SwarmStats
 }
 
-/** Orphans of one failed relay see it fail within about a round trip of each other (a missed push
- * after MISSED_PUSH_MS, or its silence after PARENT_TIMEOUT_MS): how long after the first
- * complaint another of them may still take the complainer's place (orphanMayPushDown). */
-const ORPHAN_SWAP_MS = PARENT_TIMEOUT_MS
+/** Orphans of one failed relay see it fail together (the same missed push, on their next tick):
+ * how long after the first complaint another of them may still take the complainer's place
+ * (orphanSwap). An orphan naming it later saw something else (its silence, or its own loss), and a
+ * swap then only moves a working subtree (40 viewers, 3 % loss, seed 2: one such swap 1.4 s after
+ * the complaint left 4 chunk deliveries late). */
+const ORPHAN_SWAP_MS = MISSED_PUSH_MS
 
 export class Children {
   private readonly c: SwarmContext
@@ -128,10 +130,11 @@ export class Children {
     const d = failedUntil !== undefined && failedUntil > now
       // Its children said it fed them nothing: no place here in this stripe for a while.
       ? { accept: false as const, tryInstead: [...this.sets[s], ...this.k.holders.list(ctx.from, 8)].filter((a) => a !== ctx.from).slice(0, 8) }
-      : decideChild({
+      : this.orphanSwap(s, m, ctx.from, now)
+      ?? decideChild({
         isSource, self: node.address, children: this.sets,
         receiving: (i) => this.k.parents.receiving(i, now),
-        pushDown: (i) => now - this.failedChildAt[i] >= FAILED_RELAY_MS || this.orphanMayPushDown(i, m.failed, ctx.from, now),
+        pushDown: (i) => now - this.failedChildAt[i] >= FAILED_RELAY_MS,
         maxChildren: this.capacity(), leaves: this.leaves,
         // Behind a symmetric NAT only a peer with no NAT between us (our LAN) can always reach us.
         unreachable: node.nat.kind === 'symmetric' && node.peers.get(ctx.from)?.seesUsDirectly !== true,
@@ -210,16 +213,22 @@ export class Children {
   }
 
   /** Push-down stays off in a stripe for FAILED_RELAY_MS after a complaint (nobody gets a place by
-   * claim alone), with one exception: another orphan of the same failed relay, naming it within
-   * ORPHAN_SWAP_MS, may push down the complainer we took in its place, once. All the failed
-   * relay's children complain within about a round trip, and whichever came first got the place:
-   * a leaf there (at the source, the stripe's only child) takes no grandchildren, so every interior
-   * orphan was turned away and the whole stripe lived on pulls until the 30 s were over (200
-   * viewers, 20 %/min churn, seed 1: stripe 0 cut off from the source from 24 s on, its viewers
-   * pulling each chunk from the source under its "asked five times" rule). */
-  private orphanMayPushDown(s: number, failed: string | undefined, from: string, now: number): boolean {
+   * claim alone), with one exception at the source: another orphan of the same failed relay,
+   * interior in the stripe and naming that relay within ORPHAN_SWAP_MS, takes the place of the
+   * complainer we took, once, if that one is a leaf there. All the failed relay's children
+   * complain within about a round trip, and whichever came first got the place; a leaf as the
+   * source's only child in a stripe takes no grandchildren there, so every interior orphan was
+   * turned away and the whole stripe lived on pulls until the 30 s were over (200 viewers,
+   * 20 %/min churn, seed 1: stripe 0 cut off from the source from 24 s on, its viewers pulling each
+   * chunk from the source under its "asked five times" rule). Only at the source, whose one slot
+   * per stripe is the one place a leaf shuts the stripe off; below it, the other orphans find room
+   * under the grandparent's other children. */
+  private orphanSwap(s: number, m: MessageOf<'PleaseKeepSendingMe'>, from: string, now: number): ChildDecision | undefined {
     const r = this.replaced[s]
-    return r !== undefined && failed === r.failed && from !== r.by && now - r.at < ORPHAN_SWAP_MS && this.sets[s].has(r.by)
+    if (!this.c.isSource || r === undefined || m.failed !== r.failed || from === r.by || now - r.at >= ORPHAN_SWAP_MS) return undefined
+    if (!this.sets[s].has(r.by) || m.leaf || interiorStripe(from) !== s || this.c.node.peers.get(from)?.nat === 'symmetric') return undefined
+    if (interiorStripe(r.by) === s && !this.leaves.has(r.by)) return undefined
+    return { accept: true, evict: r.by }
   }
 
   /** A new child gets the last few chunks of its stripe it lacks, so a parent switch leaves no hole. */
