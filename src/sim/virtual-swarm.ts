@@ -113,10 +113,9 @@ export class VirtualSwarm {
     // A capped viewer is one started with `watch --max-upload` at its uplink's rate, as the runtime
     // wires it: the node paces every datagram to the cap (control before stream, src/mesh/bandwidth/
     // upload-pacer.ts), and the swarm counts the children that cap carries in chunk bytes. Without
-    // the pacer, a half-copy viewer's subscriptions queued in its modem behind its pushes, past
-    // the 500 ms a subscription waits for its answer, and it found no parent in some stripes for
-    // the whole run (the uneven-uplink scenario, seed 1); and counted in wire bytes its cap took a
-    // child more than it carries.
+    // the pacer a capped viewer's control datagrams waited in its modem's queue behind its pushes:
+    // in the uneven-uplink scenario (seed 1) a half-copy viewer's subscriptions timed out one
+    // after another and it had no parent in one stripe for over 20 s (docs/SCHEDULER.md).
     const node = new CjNode({ transport, timers: this.timers, metrics: tally, ...(opts.logger ? { logger: opts.logger } : {}) }, { bootstrap: opts.heardOnly ? [] : bootstrap, probeIntervalMs: 10_000, secret: secretFrom(this.rnd), ...(opts.maxPeers ? { maxPeers: opts.maxPeers } : {}), ...(uplink > 0 ? { maxUploadBytesPerSecond: uplink } : {}) })
     // `storage`: a test's viewer whose store behaves differently (a slow disk).
     const log = await StreamLog.openReplica(`sim/${slot}`, this.id, { clock: () => this.timers.now(), storage: opts.storage ?? this.storage, verifier: this.verifier as RecordVerifier | undefined })
