@@ -6,6 +6,7 @@
 // for the process; datagrams are real JSON bytes; scheduling, joining, repair and serving are the
 // shipped code.
 import { CjNode } from '../mesh/node.ts'
+import { chunkShareOfWire } from '../mesh/bandwidth/upload-pacer.ts'
 import { MemoryNetwork, type LinkModel } from '../mesh/link.ts'
 import type { Transport } from '../mesh/transport.ts'
 import { StreamRegistry } from '../mesh/stream-registry.ts'
@@ -104,10 +105,18 @@ export class VirtualSwarm {
     const slot = this.nextSlot++
     const tally = new WireTally()
     // `transport`: the viewer sits behind something (an in-process NAT router: test/helpers/memory-nat.ts).
-    const endpoint = opts.transport ?? this.net.createTransport({ uploadBytesPerSecond: (opts.uploadCapacity ?? this.init.uploadCapacity ?? 0) * this.copyBytesPerSecond })
+    // A capped viewer's uplink, in wire bytes a second (0: unlimited).
+    const uplink = (opts.uploadCapacity ?? this.init.uploadCapacity ?? 0) * this.copyBytesPerSecond
+    const endpoint = opts.transport ?? this.net.createTransport({ uploadBytesPerSecond: uplink })
     // A test's misbehaving member (one that tampers with what it sends) wraps its endpoint.
     const transport = opts.wrap ? opts.wrap(endpoint) : endpoint
-    const node = new CjNode({ transport, timers: this.timers, metrics: tally, ...(opts.logger ? { logger: opts.logger } : {}) }, { bootstrap: opts.heardOnly ? [] : bootstrap, probeIntervalMs: 10_000, secret: secretFrom(this.rnd), ...(opts.maxPeers ? { maxPeers: opts.maxPeers } : {}) })
+    // A capped viewer is one started with `watch --max-upload` at its uplink's rate, as the runtime
+    // wires it: the node paces every datagram to the cap (control before stream, src/mesh/bandwidth/
+    // upload-pacer.ts), and the swarm counts the children that cap carries in chunk bytes. Without
+    // the pacer a capped viewer's control datagrams waited in its modem's queue behind its pushes:
+    // in the uneven-uplink scenario (seed 1) a half-copy viewer's subscriptions timed out one
+    // after another and it had no parent in one stripe for over 20 s (docs/SCHEDULER.md).
+    const node = new CjNode({ transport, timers: this.timers, metrics: tally, ...(opts.logger ? { logger: opts.logger } : {}) }, { bootstrap: opts.heardOnly ? [] : bootstrap, probeIntervalMs: 10_000, secret: secretFrom(this.rnd), ...(opts.maxPeers ? { maxPeers: opts.maxPeers } : {}), ...(uplink > 0 ? { maxUploadBytesPerSecond: uplink } : {}) })
     // `storage`: a test's viewer whose store behaves differently (a slow disk).
     const log = await StreamLog.openReplica(`sim/${slot}`, this.id, { clock: () => this.timers.now(), storage: opts.storage ?? this.storage, verifier: this.verifier as RecordVerifier | undefined })
     const reg = new StreamRegistry(node)
@@ -117,9 +126,7 @@ export class VirtualSwarm {
     await node.start()
     // `heardOnly`: the bootstrap peers are entries like any heard of (evictable), not configured ones.
     if (opts.heardOnly) for (const b of bootstrap) node.peers.touch(b, 'heard')
-    // A capped viewer knows its uplink, as one started with `watch --max-upload` does.
-    const copies = opts.uploadCapacity ?? this.init.uploadCapacity ?? 0
-    reg.add(log, { bootstrap, ...(copies > 0 ? { maxUploadBps: copies * this.copyBytesPerSecond } : {}) })
+    reg.add(log, { bootstrap, ...(uplink > 0 ? { maxUploadBps: uplink * chunkShareOfWire(false) } : {}) })
     return m
   }
 

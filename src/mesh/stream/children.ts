@@ -4,7 +4,7 @@
 import type { Ctx } from '../node.ts'
 import type { Message, MessageOf } from '../messages.ts'
 import { STRIPES } from '../messages.ts'
-import { CATCHUP_CHUNKS, CHILD_EXPIRY_MS, FAILED_RELAY_MS, decideChild, stripeOf } from '../stream-policy.ts'
+import { CATCHUP_CHUNKS, CHILD_EXPIRY_MS, FAILED_RELAY_MS, MISSED_PUSH_MS, decideChild, interiorStripe, stripeOf, type ChildDecision } from '../stream-policy.ts'
 import type { ChunkRecord } from '../../store/stream-types.ts'
 import { BLOCK_SIZE, CHUNK_SIZE } from '../../store/stream-types.ts'
 import { MAX_HOLDERS, remember, type Holders } from './holders.ts'
@@ -18,6 +18,13 @@ export interface ChildrenComponents {
   context: SwarmContext; holders: Holders; parents: StripeParents; tracker: ChunkTracker; budget: SourceBudget; stats: SwarmStats
 }
 
+/** Orphans of one failed relay see it fail together (the same missed push, on their next tick):
+ * how long after the first complaint another of them may still take the complainer's place
+ * (orphanSwap). An orphan naming it later saw something else (its silence, or its own loss), and a
+ * swap then only moves a working subtree (40 viewers, 3 % loss, seed 2: one such swap 1.4 s after
+ * the complaint left 4 chunk deliveries late). */
+const ORPHAN_SWAP_MS = MISSED_PUSH_MS
+
 export class Children {
   private readonly c: SwarmContext
   private readonly k: ChildrenComponents
@@ -28,6 +35,9 @@ export class Children {
   private failedChildren = new Map<string, number>()
   private complainers = new Map<string, number>()
   private failedChildAt: number[] = new Array(STRIPES).fill(-Infinity)
+  /** Per stripe, the last complaint we acted on: the failed child, and the complainer we took in
+   * its place (see orphanMayPushDown). */
+  private replaced: Array<{ failed: string; by: string; at: number } | undefined> = new Array(STRIPES).fill(undefined)
   /** Subscriptions from addresses whose key proof is on its way (see onSubscribe). */
   private deferred = new Map<string, MessageOf<'PleaseKeepSendingMe'>>()
   /** Children that said they can carry none of their own (bounded: only current children). */
@@ -107,7 +117,7 @@ export class Children {
     }
     const s = m.stripe
     const now = node.timers.now()
-    if (m.failed) this.onComplaint(s, m.failed, ctx.from, now)
+    if (m.failed && this.onComplaint(s, m.failed, ctx.from, now)) this.replaced[s] = { failed: m.failed, by: ctx.from, at: now }
     const ancestors = this.k.parents.ancestors(s)
     if (ancestors.includes(ctx.from)) {
       // Our own ancestor, re-parented (pushed down) with us still in its subtree: under us it would
@@ -120,7 +130,8 @@ export class Children {
     const d = failedUntil !== undefined && failedUntil > now
       // Its children said it fed them nothing: no place here in this stripe for a while.
       ? { accept: false as const, tryInstead: [...this.sets[s], ...this.k.holders.list(ctx.from, 8)].filter((a) => a !== ctx.from).slice(0, 8) }
-      : decideChild({
+      : this.orphanSwap(s, m, ctx.from, now)
+      ?? decideChild({
         isSource, self: node.address, children: this.sets,
         receiving: (i) => this.k.parents.receiving(i, now),
         pushDown: (i) => now - this.failedChildAt[i] >= FAILED_RELAY_MS,
@@ -141,6 +152,8 @@ export class Children {
       const via = this.k.parents.via(s)
       ctx.reply({ type: 'IWillKeepSendingYou', id, stripe: s, ...(via ? { via } : {}), ...(ancestors.length ? { path: ancestors } : {}) })
       if (d.evict) {
+        // One swap per complaint: the orphans' push-down is spent.
+        this.replaced[s] = undefined
         this.sets[s].delete(d.evict)
         if (!this.all().has(d.evict)) this.leaves.delete(d.evict)
         node.send(d.evict, [{ type: 'AskThemInstead', id, stripe: s, peers: [ctx.from] }])
@@ -186,16 +199,36 @@ export class Children {
    * parent fails it, and then it complains first. A liar framing honest children is heard once
    * per stripe per FAILED_RELAY_MS, takes the place, feeds nothing, and is reported in turn; the
    * framed child moves under it, as in a push-down. */
-  private onComplaint(s: number, failed: string, from: string, now: number): void {
-    if (failed === from || !this.sets[s].has(failed)) return
+  private onComplaint(s: number, failed: string, from: string, now: number): boolean {
+    if (failed === from || !this.sets[s].has(failed)) return false
     const key = `${s} ${from}`
-    if ((this.complainers.get(key) ?? -Infinity) > now || (this.failedChildren.get(key) ?? -Infinity) > now) return
+    if ((this.complainers.get(key) ?? -Infinity) > now || (this.failedChildren.get(key) ?? -Infinity) > now) return false
     this.sets[s].delete(failed)
     this.failedChildAt[s] = now
     remember(this.failedChildren, `${s} ${failed}`, now + FAILED_RELAY_MS, now)
     remember(this.complainers, key, now + FAILED_RELAY_MS, now)
     this.c.node.log.info('a child fed its children nothing; gave its place to one of them', { stream: this.c.id, stripe: s, child: failed, reportedBy: from })
     this.c.node.send(failed, [{ type: 'AskThemInstead', id: this.c.id, stripe: s, peers: [from] }])
+    return true
+  }
+
+  /** Push-down stays off in a stripe for FAILED_RELAY_MS after a complaint (nobody gets a place by
+   * claim alone), with one exception at the source: another orphan of the same failed relay,
+   * interior in the stripe and naming that relay within ORPHAN_SWAP_MS, takes the place of the
+   * complainer we took, once, if that one is a leaf there. All the failed relay's children
+   * complain within about a round trip, and whichever came first got the place; a leaf as the
+   * source's only child in a stripe takes no grandchildren there, so every interior orphan was
+   * turned away and the whole stripe lived on pulls until the 30 s were over (200 viewers,
+   * 20 %/min churn, seed 1: stripe 0 cut off from the source from 24 s on, its viewers pulling each
+   * chunk from the source under its "asked five times" rule). Only at the source, whose one slot
+   * per stripe is the one place a leaf shuts the stripe off; below it, the other orphans find room
+   * under the grandparent's other children. */
+  private orphanSwap(s: number, m: MessageOf<'PleaseKeepSendingMe'>, from: string, now: number): ChildDecision | undefined {
+    const r = this.replaced[s]
+    if (!this.c.isSource || r === undefined || m.failed !== r.failed || from === r.by || now - r.at >= ORPHAN_SWAP_MS) return undefined
+    if (!this.sets[s].has(r.by) || m.leaf || interiorStripe(from) !== s || this.c.node.peers.get(from)?.nat === 'symmetric') return undefined
+    if (interiorStripe(r.by) === s && !this.leaves.has(r.by)) return undefined
+    return { accept: true, evict: r.by }
   }
 
   /** A new child gets the last few chunks of its stripe it lacks, so a parent switch leaves no hole. */
