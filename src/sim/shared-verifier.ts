@@ -6,7 +6,7 @@
 import type { RecordVerifier } from '../store/record-verifier.ts'
 import { recordVerifier } from '../store/record-verifier.ts'
 import type { ChunkRecord, StreamHead, Verdict } from '../store/stream-types.ts'
-import { ACCEPT } from '../store/verify.ts'
+import { ACCEPT, headAfter, verifyHeadAlone } from '../store/verify.ts'
 
 /** Entries per memo before it starts over: the live window of a stream, many times over. */
 const MAX_ENTRIES = 200_000
@@ -51,13 +51,16 @@ export class SharedVerifier implements RecordVerifier {
   hashed = 0
   compared = 0
 
-  constructor(private inner: RecordVerifier = recordVerifier) {}
+  private readonly inner: RecordVerifier = recordVerifier
 
   chunkRecord(id: string, rec: unknown): Verdict { return this.records.of(id, rec, () => id + JSON.stringify(rec), () => this.inner.chunkRecord(id, rec)) }
   segment(id: string, rec: unknown): Verdict { return this.segments.of(id, rec, () => id + JSON.stringify(rec), () => this.inner.segment(id, rec)) }
   info(id: string, info: unknown): Verdict { return this.infos.of(id, info, () => id + JSON.stringify(info), () => this.inner.info(id, info)) }
+  /** The head on its own once for the process, then against each node's current head (cheap, and
+   * different at every node). verify.ts's verifyHead is exactly these two steps. */
   head(id: string, head: unknown, current: StreamHead | null): Verdict {
-    return this.heads.get(`${id}${JSON.stringify(head)}|${JSON.stringify(current)}`, () => this.inner.head(id, head, current))
+    const alone = this.heads.of(id, head, () => id + JSON.stringify(head), () => verifyHeadAlone(id, head))
+    return alone.result === 'accept' ? headAfter(head as StreamHead, current) : alone
   }
 
   block(rec: ChunkRecord, i: number, bytes: Uint8Array): Verdict {
