@@ -449,6 +449,13 @@ export function decodeDatagram(buf: Uint8Array, tail?: { buf: Buffer; at: number
   return { ok: true, messages, skipped: { unknown, bad } }
 }
 
+/** The types encodeMessage gives a shape of their own; every other type travels as
+ * `{"<type>":{...the message's other fields}}` (its default case), which plainBytes measures. */
+const SHAPED_TYPES: ReadonlySet<MessageType> = new Set<MessageType>([
+  'PleaseAlwaysReturnThisMessage', 'AlwaysReturned', 'PleaseReturnThisMessage', 'ReturnedMessage', 'PleaseSendPeers',
+  'Content', 'MyPublicKey', 'ThisStreamGrew', 'HereIsTheStreamInfo', 'IHaveChunks', 'LetUsEncrypt',
+])
+
 /** The JSON object for one message, as peers expect it on the wire. */
 export function encodeMessage(m: Message): Record<string, unknown> {
   switch (m.type) {
@@ -512,13 +519,67 @@ export function messageJson(m: Message): { json: string; bytes: number } {
  * its base64 alone has a known length. The in-process network (which hands decoded messages over
  * and only charges their size) never needs the text; messages-fuzz tests the two agree. */
 export function messageBytes(m: Message): number {
-  if (m.type !== 'Content') return messageJson(m).bytes
+  if (m.type !== 'Content') return SHAPED_TYPES.has(m.type) || m.type === 'HereAreChunkHashes' ? messageJson(m).bytes : plainBytes(m)
   const cached = contentJson.get(m)
   if (cached !== undefined) return cached.bytes
-  let n = 41 + Buffer.byteLength(JSON.stringify(m.id)) + String(m.offset).length + 4 * Math.ceil(m.data.length / 3)
+  let n = 41 + stringBytes(m.id) + String(m.offset).length + 4 * Math.ceil(m.data.length / 3)
   if (m.eof !== undefined) n += 7 + String(m.eof).length
   if (m.hops !== undefined) n += 8 + String(m.hops).length
   if (m.repaired) n += 16 // ,"repaired":true
+  return n
+}
+
+/** The encoded length of a message of the default case, `{"<type>":{"<key>":<value>,...}}`, from
+ * its fields: the length of JSON text does not depend on the order of its keys, so the body object
+ * encodeMessage would build is never built. Repair requests and hints (PleaseSendContent,
+ * MaybeTheyHaveSome) are most of what a relay sends besides chunks; messages-fuzz holds this to
+ * the encoded length. */
+function plainBytes(m: Message): number {
+  let n = 5 + stringBytes(m.type)
+  let fields = 0
+  for (const key in m) {
+    if (key === 'type' || !Object.hasOwn(m, key)) continue
+    const v = (m as unknown as Record<string, unknown>)[key]
+    const b = valueBytes(v)
+    if (b === 0) continue
+    n += stringBytes(key) + 1 + b
+    fields++
+  }
+  return n + Math.max(0, fields - 1)
+}
+
+/** A value's JSON length, 0 for one JSON leaves out of an object (undefined, a function). */
+function valueBytes(v: unknown): number {
+  switch (typeof v) {
+    case 'number': return Number.isFinite(v) ? String(v).length : 4
+    case 'string': return stringBytes(v)
+    case 'boolean': return v ? 4 : 5
+    case 'undefined': case 'function': case 'symbol': return 0
+    default: {
+      if (v === null) return 4
+      if (Array.isArray(v) && v.every((e) => typeof e === 'string')) {
+        let n = 1 + Math.max(1, v.length)
+        for (const e of v as string[]) n += stringBytes(e)
+        return n
+      }
+      const json = JSON.stringify(v) as string | undefined
+      return json === undefined ? 0 : Buffer.byteLength(json)
+    }
+  }
+}
+
+/** JSON lengths of short strings already measured: ids, field names and addresses recur on every
+ * datagram. Bounded, because addresses come from strangers. */
+const stringLengths = new Map<string, number>()
+
+function stringBytes(s: string): number {
+  if (s.length > 256) return Buffer.byteLength(JSON.stringify(s))
+  let n = stringLengths.get(s)
+  if (n === undefined) {
+    n = Buffer.byteLength(JSON.stringify(s))
+    if (stringLengths.size >= 4096) stringLengths.clear()
+    stringLengths.set(s, n)
+  }
   return n
 }
 

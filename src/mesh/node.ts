@@ -90,7 +90,14 @@ interface Outgoing { m: Message; kind: TrafficKind; role: TrafficRole }
 /** A message with its JSON text and that text's length in bytes (not UTF-16 units: a peer's cookie
  * may hold multi-byte characters). */
 interface Encoded<M extends Message = Message> { m: M; text: string; bytes: number }
-interface CookieText { cookie: string; ask: Encoded; echo?: Encoded<MessageOf<'AlwaysReturned'>> }
+interface CookieText {
+  cookie: string; ask: Encoded; echo?: Encoded<MessageOf<'AlwaysReturned'>>
+  /** The datagram prefixes made of them, by which of the two they hold (ask 1, echo 2). */
+  prefixes: Array<Prefix | undefined>
+}
+/** The cookie messages that lead a datagram, as text and as messages, and their bytes with the
+ * brackets of the array and each message's comma. Shared: never changed by a caller. */
+interface Prefix { readonly json: readonly string[]; readonly messages: readonly Message[]; readonly bytes: number }
 
 function encoded<M extends Message>(m: M): Encoded<M> {
   const text = JSON.stringify(encodeMessage(m))
@@ -112,6 +119,7 @@ export class CjNode extends EventEmitter {
   private handlers = new Map<MessageType, Handler<MessageType>[]>()
   private secret: Buffer
   private cookies = new Map<string, string>()
+  private cookiesByAddr = new Map<string, string>()
   private cookieTexts = new WeakMap<Peer, CookieText>()
   private intervals: Timer[] = []
   private closed = false
@@ -206,14 +214,19 @@ export class CjNode extends EventEmitter {
   /** Our cookie for an address: derived from a node secret and the source IP (not the port, so a
    * NAT rebinding keeps it), as the current reference node does. */
   cookieFor(addr: string): string {
+    // By address first: parsing the address of every datagram showed in profiles too.
+    const known = this.cookiesByAddr.get(addr)
+    if (known !== undefined) return known
     const host = parseAddress(addr)?.host ?? addr
     let c = this.cookies.get(host)
     if (c === undefined) {
-      // An HMAC per datagram showed in profiles; the cache is bounded because hosts come from strangers.
+      // An HMAC per datagram showed in profiles; the caches are bounded because hosts come from strangers.
       if (this.cookies.size >= MAX_COOKIE_CACHE) this.cookies.clear()
       c = createHmac('sha256', this.secret).update(host).digest('hex').slice(0, 8)
       this.cookies.set(host, c)
     }
+    if (this.cookiesByAddr.size >= MAX_COOKIE_CACHE) this.cookiesByAddr.clear()
+    this.cookiesByAddr.set(addr, c)
     return c
   }
 
@@ -244,23 +257,23 @@ export class CjNode extends EventEmitter {
 
   /** The cookie messages that lead every datagram to a peer: the echo of theirs (dropped when it
    * would not fit the budget: the request for ours is what lets them prove themselves) and ours. */
-  private prefixFor(to: string, peer: Peer, budget: number): { json: string[]; messages: Message[]; bytes: number } {
-    const json: string[] = []
-    const messages: Message[] = []
+  private prefixFor(to: string, peer: Peer, budget: number): Prefix {
     const c = this.cookieText(to, peer)
     // The brackets of the array, then each message and its comma.
-    let bytes = 1
-    if (!peer.verified) {
-      json.push(c.ask.text)
-      messages.push(c.ask.m)
-      bytes += c.ask.bytes + 1
-    }
-    if (c.echo && bytes + c.echo.bytes + 1 <= budget) {
-      json.unshift(c.echo.text)
-      messages.unshift(c.echo.m)
-      bytes += c.echo.bytes + 1
-    }
-    return { json, messages, bytes }
+    const asking = !peer.verified
+    const bytes = 1 + (asking ? c.ask.bytes + 1 : 0)
+    const echoing = c.echo !== undefined && bytes + c.echo.bytes + 1 <= budget
+    // Made once per cookie pair: a prefix leads nearly every datagram.
+    const which = (asking ? 1 : 0) | (echoing ? 2 : 0)
+    const have = c.prefixes[which]
+    if (have !== undefined) return have
+    const json: string[] = []
+    const messages: Message[] = []
+    if (echoing) { json.push(c.echo!.text); messages.push(c.echo!.m) }
+    if (asking) { json.push(c.ask.text); messages.push(c.ask.m) }
+    const made = { json, messages, bytes: bytes + (echoing ? c.echo!.bytes + 1 : 0) }
+    c.prefixes[which] = made
+    return made
   }
 
   /** The two cookie messages to a peer and their encodings, made again only when a cookie changes:
@@ -269,11 +282,12 @@ export class CjNode extends EventEmitter {
     const cookie = this.cookieFor(to)
     let c = this.cookieTexts.get(peer)
     if (c === undefined || c.cookie !== cookie) {
-      c = { cookie, ask: encoded({ type: 'PleaseAlwaysReturnThisMessage', value: { cookie } }) }
+      c = { cookie, ask: encoded({ type: 'PleaseAlwaysReturnThisMessage', value: { cookie } }), prefixes: [] }
       this.cookieTexts.set(peer, c)
     }
-    if (peer.theirCookie === undefined) c.echo = undefined
-    else if (c.echo === undefined || c.echo.m.value !== peer.theirCookie) c.echo = encoded({ type: 'AlwaysReturned', value: peer.theirCookie })
+    const echo = peer.theirCookie === undefined ? undefined
+      : c.echo === undefined || c.echo.m.value !== peer.theirCookie ? encoded({ type: 'AlwaysReturned', value: peer.theirCookie }) : c.echo
+    if (echo !== c.echo) { c.echo = echo; c.prefixes = [] }
     return c
   }
 
@@ -473,46 +487,54 @@ export class CjNode extends EventEmitter {
     }
   }
 
-  private async dispatch(messages: Message[], peer: Peer, from: string): Promise<void> {
-    const out: Outgoing[] = []
-    let queued = 0
-    const ctx: Ctx = {
-      from, peer, verified: peer.verified,
-      reply: (m, kind = 'control', role = 'relay') => { out.push({ m, kind, role }); if (!peer.verified) queued += encodedSize(m) },
-      room: () => {
-        if (peer.verified) return Infinity
-        const twice = this.twiceLeft(peer)
-        return twice - this.prefixFor(from, peer, twice).bytes - queued
-      },
-    }
-    const pending: Promise<void>[] = []
+  /** Hands each message to its handlers and sends the replies they queued, together. Synchronous
+   * unless a handler returned a promise: most datagrams are handled without one, and an async
+   * function per datagram (its promise, its closures) showed in the simulator's profile. */
+  private dispatch(messages: Message[], peer: Peer, from: string): void {
+    const ctx = new DatagramCtx(from, peer, this.roomFor)
+    let pending: Promise<void>[] | undefined
     for (const m of messages) {
       if (STREAM_EXTENSION.has(m.type)) peer.speaksStreams = true
       if (m.type === 'IAlsoSpeak' && m.extensions.includes(OUR_EXTENSION)) {
         peer.speaksStreams = true
         // Below the LCDP size nobody needs to go; above it only what the peer says it takes.
         peer.maxDatagramBytes = Math.max(SMALL_DATAGRAM_BYTES, m.maxDatagramBytes)
-        if (!peer.toldCaps) { out.push({ m: this.capabilities(from), kind: 'control', role: 'relay' }); peer.toldCaps = true }
+        if (!peer.toldCaps) { ctx.out.push({ m: this.capabilities(from), kind: 'control', role: 'relay' }); peer.toldCaps = true }
       }
       for (const h of this.handlers.get(m.type) ?? []) {
         try {
           const r = h(m, ctx)
-          if (r) pending.push(r.catch((err) => this.log.warn('handler failed', { type: m.type, from, err })))
+          if (r) (pending ??= []).push(r.catch((err) => this.log.warn('handler failed', { type: m.type, from, err })))
         } catch (err) {
           this.log.warn('handler failed', { type: m.type, from, err })
         }
       }
     }
-    if (pending.length) {
-      let timer: Timer | undefined
-      await Promise.race([Promise.all(pending), new Promise<void>((r) => { timer = this.timers.setTimeout(r, HANDLER_TIMEOUT_MS) })])
-      this.timers.clear(timer)
-    }
+    if (pending) void this.answerAfter(pending, messages, ctx)
+    else this.answer(messages, ctx)
+  }
+
+  /** The replies of a datagram whose handlers wait for something: sent when they are done, or
+   * after HANDLER_TIMEOUT_MS with what was queued by then. */
+  private async answerAfter(pending: Promise<void>[], messages: Message[], ctx: DatagramCtx): Promise<void> {
+    let timer: Timer | undefined
+    await Promise.race([Promise.all(pending), new Promise<void>((r) => { timer = this.timers.setTimeout(r, HANDLER_TIMEOUT_MS) })])
+    this.timers.clear(timer)
+    this.answer(messages, ctx)
+  }
+
+  private answer(messages: Message[], ctx: DatagramCtx): void {
     // From an unverified sender, a datagram that asks for a cookie echo or carries requests gets an
     // answer even when we have nothing to say, so the sender learns our cookie in the same round
     // trip (the answer is within 2x of the datagram, so it amplifies nothing).
-    const wantsAnswer = !peer.verified && messages.some((m) => m.type.startsWith('Please'))
-    if (out.length > 0 || wantsAnswer) this.sendAll(from, out, true)
+    const wantsAnswer = !ctx.peer.verified && messages.some((m) => m.type.startsWith('Please'))
+    if (ctx.out.length > 0 || wantsAnswer) this.sendAll(ctx.from, ctx.out, true)
+  }
+
+  /** What the 2x rule leaves an unverified peer for replies, past the cookie messages and `queued`. */
+  private readonly roomFor = (peer: Peer, from: string, queued: number): number => {
+    const twice = this.twiceLeft(peer)
+    return twice - this.prefixFor(from, peer, twice).bytes - queued
   }
 
   /** Charges a peer for bad data or behaviour; bans it past the threshold. */
@@ -535,6 +557,25 @@ export class CjNode extends EventEmitter {
     await this.transport.close()
     this.emit('close')
   }
+}
+
+/** What the handlers of one datagram get: who sent it, and the reply queue that leaves together. */
+class DatagramCtx implements Ctx {
+  readonly out: Outgoing[] = []
+  readonly verified: boolean
+  /** Encoded bytes queued so far, counted only for an unverified peer (its 2x budget). */
+  private queued = 0
+
+  constructor(readonly from: string, readonly peer: Peer, private readonly roomFor: (peer: Peer, from: string, queued: number) => number) {
+    this.verified = peer.verified
+  }
+
+  reply(m: Message, kind: TrafficKind = 'control', role: TrafficRole = 'relay'): void {
+    this.out.push({ m, kind, role })
+    if (!this.peer.verified) this.queued += encodedSize(m)
+  }
+
+  room(): number { return this.peer.verified ? Infinity : this.roomFor(this.peer, this.from, this.queued) }
 }
 
 function isLoopback(addr: string): boolean {

@@ -257,7 +257,8 @@ export interface RepairState {
   missing: MissingChunk[]
   /** Chunks already requested, with when and from whom. */
   inFlight: ReadonlyMap<number, { peer: string; at: number; tries: number; retryAt?: number }>
-  /** Who might have chunk n, best first (stripe parent, other parents, peers that said so). */
+  /** Who might have chunk n, best first (stripe parent, other parents, peers that said so). Asked
+   * only for the chunks that may be requested now, so it must not change anything. */
   holders: (n: number) => string[]
   source: string | undefined
   /** Bytes the source's repair budget still allows. */
@@ -281,16 +282,19 @@ export function planRepairs(s: RepairState): RepairRequest[] {
   let sourceLeft = s.sourceBudgetChunks
   const ordered = [...s.missing].sort((a, b) => a.deadline - b.deadline || a.n - b.n)
   for (const m of ordered) {
-    const flight = s.inFlight.get(m.n)
-    const holders = s.holders(m.n)
     if (out.length >= (s.maxRequests ?? Infinity)) break
+    const flight = s.inFlight.get(m.n)
     if (flight) {
       // A refused request waits its own retry time; others their timeout.
       const due = flight.retryAt ?? flight.at + Math.max(REPAIR_TIMEOUT_MS, 4 * s.rttMs(flight.peer))
       if (s.now < due) continue
-    } else if (s.now - m.knownSince < REPAIR_GRACE_MS + 2 * Math.min(...holders.map(s.rttMs), 50)) {
+    } else if (s.now - m.knownSince < REPAIR_GRACE_MS) {
+      // Still in its grace whatever the holders' round trips (the holders are not looked up for
+      // it: most missing chunks of a pass are on their way, and that lookup showed in profiles).
       continue
     }
+    const holders = s.holders(m.n)
+    if (!flight && s.now - m.knownSince < REPAIR_GRACE_MS + 2 * Math.min(...holders.map(s.rttMs), 50)) continue
     const tries = flight?.tries ?? 0
     // Rotate through holders on retries so one silent peer does not hold a chunk hostage.
     const candidates = holders.length ? [...holders.slice(tries % holders.length), ...holders.slice(0, tries % holders.length)] : []

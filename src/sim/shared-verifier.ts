@@ -6,7 +6,7 @@
 import type { RecordVerifier } from '../store/record-verifier.ts'
 import { recordVerifier } from '../store/record-verifier.ts'
 import type { ChunkRecord, StreamHead, Verdict } from '../store/stream-types.ts'
-import { ACCEPT } from '../store/verify.ts'
+import { ACCEPT, headAfter, verifyHeadAlone } from '../store/verify.ts'
 
 /** Entries per memo before it starts over: the live window of a stream, many times over. */
 const MAX_ENTRIES = 200_000
@@ -15,6 +15,11 @@ const MAX_BYTES_ENTRIES = 16_384
 
 class Memo {
   private map = new Map<string, Verdict>()
+  /** The verdict on one object, by identity: with the codec handover every receiver of a datagram
+   * gets the very objects its sender built, and turning each into its text key again (once per
+   * node) showed in profiles. A received message is never changed (every receiver shares it), so
+   * an object seen before has the same text as then. */
+  private seen = new WeakMap<object, { id: string; verdict: Verdict }>()
   hits = 0
   get(key: string, compute: () => Verdict): Verdict {
     const have = this.map.get(key)
@@ -23,6 +28,16 @@ class Memo {
     if (this.map.size >= MAX_ENTRIES) this.map.clear()
     this.map.set(key, v)
     return v
+  }
+
+  /** `key(id, value)` text-keyed, short-cut by the object's identity when it was seen with this id. */
+  of(id: string, value: unknown, key: () => string, compute: () => Verdict): Verdict {
+    if (typeof value !== 'object' || value === null) return this.get(key(), compute)
+    const known = this.seen.get(value)
+    if (known !== undefined && known.id === id) { this.hits++; return known.verdict }
+    const verdict = this.get(key(), compute)
+    this.seen.set(value, { id, verdict })
+    return verdict
   }
 }
 
@@ -36,13 +51,16 @@ export class SharedVerifier implements RecordVerifier {
   hashed = 0
   compared = 0
 
-  constructor(private inner: RecordVerifier = recordVerifier) {}
+  private readonly inner: RecordVerifier = recordVerifier
 
-  chunkRecord(id: string, rec: unknown): Verdict { return this.records.get(id + JSON.stringify(rec), () => this.inner.chunkRecord(id, rec)) }
-  segment(id: string, rec: unknown): Verdict { return this.segments.get(id + JSON.stringify(rec), () => this.inner.segment(id, rec)) }
-  info(id: string, info: unknown): Verdict { return this.infos.get(id + JSON.stringify(info), () => this.inner.info(id, info)) }
+  chunkRecord(id: string, rec: unknown): Verdict { return this.records.of(id, rec, () => id + JSON.stringify(rec), () => this.inner.chunkRecord(id, rec)) }
+  segment(id: string, rec: unknown): Verdict { return this.segments.of(id, rec, () => id + JSON.stringify(rec), () => this.inner.segment(id, rec)) }
+  info(id: string, info: unknown): Verdict { return this.infos.of(id, info, () => id + JSON.stringify(info), () => this.inner.info(id, info)) }
+  /** The head on its own once for the process, then against each node's current head (cheap, and
+   * different at every node). verify.ts's verifyHead is exactly these two steps. */
   head(id: string, head: unknown, current: StreamHead | null): Verdict {
-    return this.heads.get(`${id}${JSON.stringify(head)}|${JSON.stringify(current)}`, () => this.inner.head(id, head, current))
+    const alone = this.heads.of(id, head, () => id + JSON.stringify(head), () => verifyHeadAlone(id, head))
+    return alone.result === 'accept' ? headAfter(head as StreamHead, current) : alone
   }
 
   block(rec: ChunkRecord, i: number, bytes: Uint8Array): Verdict {

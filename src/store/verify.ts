@@ -112,11 +112,23 @@ export function signHead(key: StreamKey, fields: HeadFields): StreamHead {
 
 /** A head only moves forward. `current` is the newest head already accepted for this stream. */
 export function verifyHead(id: StreamId, x: unknown, current: StreamHead | null): Verdict {
+  const alone = verifyHeadAlone(id, x)
+  return alone.result === 'accept' ? headAfter(x as StreamHead, current) : alone
+}
+
+/** A head on its own: its fields, its stream and its signature (what does not depend on the head
+ * we hold, so the simulator verifies it once per head for the whole process). */
+export function verifyHeadAlone(id: StreamId, x: unknown): Verdict {
   const problem = streamHeadProblem(x)
   if (problem) return reject(problem, 'bad_field')
   const head = x as StreamHead
   if (head.id !== id) return reject('head for another stream', 'wrong_stream')
   if (!signatureOk(id, headSigningBytes(head), head.sig)) return reject('bad head signature', 'bad_signature')
+  return ACCEPT
+}
+
+/** A valid head against the one we hold: news, a duplicate, or stale. */
+export function headAfter(head: StreamHead, current: StreamHead | null): Verdict {
   if (current === null) return ACCEPT
   if (head.chunks === current.chunks && head.length === current.length && head.segments === current.segments &&
       head.time === current.time && head.ended === current.ended) return ignore('duplicate')

@@ -174,6 +174,31 @@ test('a subscription with a bad failed address stands without it; via is kept on
   ])
 })
 
+test('any other message\'s size worked out from its fields is its encoded length', () => {
+  const id = `stream/${'ab'.repeat(32)}/x`
+  // The messages a relay sends most, as the swarm builds them.
+  const typical: Message[] = [
+    { type: 'PleaseSendContent', id, offset: 16384 * 7, length: 16384 },
+    { type: 'MaybeTheyHaveSome', id, peers: ['127.0.0.1:40001', '[::1]:24254'] },
+    { type: 'MaybeTheyHaveSome', id, peers: [] },
+    { type: 'PleaseKeepSendingMe', id, stripe: 1, from: 5, failed: '127.0.0.1:9' },
+    { type: 'IWillKeepSendingYou', id, stripe: 2, via: '[::1]:24254' },
+    { type: 'PleaseSendPeers' }, { type: 'PleaseReturnThisMessage', value: 123 }, { type: 'ThisStreamGrew', id, head: { chunks: 3 } } as unknown as Message,
+  ]
+  for (const m of typical) assert.equal(messageBytes(m), Buffer.byteLength(JSON.stringify(encodeMessage(m))), m.type)
+  // Any fields at all, in any order, with values JSON leaves out or spells differently.
+  const value = fc.oneof(fc.jsonValue(), fc.constant(undefined), fc.constant(NaN), fc.constant(-0), fc.constant(Infinity),
+    fc.array(fc.string({ unit: 'grapheme' })), fc.string({ unit: 'binary', maxLength: 300 }))
+  fc.assert(fc.property(
+    fc.constantFrom('PleaseSendContent', 'MaybeTheyHaveSome', 'PleaseKeepSendingMe', 'AskThemInstead', 'HereAreSegments', 'IWillKeepSendingYou', 'StopSendingMe', 'PleaseSendStreamHead'),
+    fc.dictionary(fc.string({ unit: 'grapheme', maxLength: 12 }).filter((k) => k !== 'type' && k !== '__proto__'), value),
+    (type, body) => {
+      const m = { type, ...body } as unknown as Message
+      assert.equal(messageBytes(m), Buffer.byteLength(JSON.stringify(encodeMessage(m))))
+    },
+  ), { numRuns: 2000 })
+})
+
 test('a Content message\'s size worked out without encoding it is its encoded length, and a chunk position past the record bound is dropped', () => {
   fc.assert(fc.property(
     fc.string({ maxLength: 80, unit: 'grapheme' }), fc.nat(), fc.uint8Array({ maxLength: 5000 }), fc.option(fc.nat(), { nil: undefined }), fc.option(fc.nat({ max: 255 }), { nil: undefined }), fc.boolean(),
