@@ -45,6 +45,10 @@ export interface NatFigures {
    * of chunks viewers received more than once. */
   medianChunkDelayMs: number
   duplicateBytes: number
+  /** The same duplicates by how they came, and stream bytes uploaded (source and viewers) by why
+   * they went out, summed over nodes (src/mesh/stream/swarm-stats.ts). */
+  duplicateBy: Record<string, number>
+  uploadedBy: Record<string, number>
   /** The source's node process alone (its ffmpeg not included), when measured. */
   cpuShareOfCoreSource?: number
   loadAverage: number
@@ -123,6 +127,8 @@ export async function natFigures(run: {
       scenario: run.scenario, seconds: run.seconds, bitrate: run.bitrate, streamBytes,
       sourceUploadedBytes: uploaded, sourceCopies: uploaded / Math.max(1, streamBytes), viewers,
       medianChunkDelayMs: delays[Math.floor(delays.length / 2)] ?? 0, duplicateBytes: sum(audience.map((st) => st.duplicateBytes)),
+      duplicateBy: sumRecords(audience.map((st) => st.duplicateBy ?? {})),
+      uploadedBy: sumRecords([...statuses.values()].map((st) => st?.uploadedBy ?? {})),
       cpuShareOfCorePerViewer: run.cpuShareOfCorePerViewer, cpuShareOfCoreSource: run.cpuShareOfCoreSource, loadAverage: run.loadAverage, ...nodeSums(run.nodes),
     }
   } finally { await src.close() }
@@ -138,6 +144,14 @@ function nodeSums(nodes: Map<string, NodeStatus | null> | undefined): Pick<NatFi
   }
   return { dropped, secure }
 }
+
+function sumRecords(rs: Array<Partial<Record<string, number>>>): Record<string, number> {
+  const out: Record<string, number> = {}
+  for (const r of rs) for (const [k, n] of Object.entries(r)) out[k] = (out[k] ?? 0) + (n ?? 0)
+  return out
+}
+
+const mbOf = (r: Record<string, number>) => Object.entries(r).filter(([, n]) => n > 0).sort(([a], [b]) => a.localeCompare(b)).map(([k, n]) => `${k} ${mb(n)}`).join(', ') || 'none'
 
 const counts = (r: Record<string, number>) => Object.entries(r).filter(([, n]) => n > 0).map(([k, n]) => `${k} ${n}`).join(', ') || 'none'
 
@@ -181,6 +195,8 @@ export function natTable(f: NatFigures): string {
     // chunks it already held, and the rest (dropped by a NAT or the network, or still in flight).
     ['stream bytes sent = new to the receiver + duplicates + not arrived', sentSplit(f), ''],
     ['chunk delay, median of the viewers\' medians / duplicates received', `${f.medianChunkDelayMs} ms / ${mb(f.duplicateBytes)} MB`, ''],
+    ['duplicates received by how they came, MB', mbOf(f.duplicateBy), ''],
+    ['stream bytes uploaded (source and viewers) by why they went out, MB', mbOf(f.uploadedBy), ''],
     ['stream bytes since the first start point', `${mb(f.streamBytes)} MB`, ''],
     ['datagrams dropped by the nodes, by reason', counts(f.dropped), ''],
     ...(f.secure ? [['encrypted sessions, summed over nodes', counts(f.secure), ''] as [string, string, string]] : []),
