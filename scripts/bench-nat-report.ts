@@ -55,6 +55,9 @@ export interface NatFigures {
   /** Every node's wire drops by reason and encrypted-session counters, summed (when the run read them). */
   dropped: Record<string, number>
   secure: Record<string, number> | null
+  /** The kernel's UDP error counters summed over the nodes' hosts (RcvbufErrors: datagrams lost
+   * to a full socket receive buffer before the node read them). */
+  udpErrors?: Record<string, number>
 }
 
 const natOf = (lab: NatLab, host: string): ViewerFigures['nat'] => lab.host(host).router?.nat ?? 'public'
@@ -86,6 +89,7 @@ export async function natFigures(run: {
   scenario: string; seconds: number; bitrate: string; lab: NatLab; dir: string; id: string; sourceHost: string; entryHost: string | null
   stopAt: number; statuses: Map<string, StreamStatus | null>; cpuShareOfCorePerViewer: number; cpuShareOfCoreSource?: number; loadAverage: number
   nodes?: Map<string, NodeStatus | null>
+  udpErrors?: Record<string, number>
 }): Promise<NatFigures> {
   const { lab, dir, statuses } = run
   const id = run.id as StreamId
@@ -129,7 +133,7 @@ export async function natFigures(run: {
       medianChunkDelayMs: delays[Math.floor(delays.length / 2)] ?? 0, duplicateBytes: sum(audience.map((st) => st.duplicateBytes)),
       duplicateBy: sumRecords(audience.map((st) => st.duplicateBy ?? {})),
       uploadedBy: sumRecords([...statuses.values()].map((st) => st?.uploadedBy ?? {})),
-      cpuShareOfCorePerViewer: run.cpuShareOfCorePerViewer, cpuShareOfCoreSource: run.cpuShareOfCoreSource, loadAverage: run.loadAverage, ...nodeSums(run.nodes),
+      cpuShareOfCorePerViewer: run.cpuShareOfCorePerViewer, cpuShareOfCoreSource: run.cpuShareOfCoreSource, loadAverage: run.loadAverage, udpErrors: run.udpErrors, ...nodeSums(run.nodes),
     }
   } finally { await src.close() }
 }
@@ -199,6 +203,7 @@ export function natTable(f: NatFigures): string {
     ['stream bytes uploaded (source and viewers) by why they went out, MB', mbOf(f.uploadedBy), ''],
     ['stream bytes since the first start point', `${mb(f.streamBytes)} MB`, ''],
     ['datagrams dropped by the nodes, by reason', counts(f.dropped), ''],
+    ...(f.udpErrors ? [['datagrams the kernel dropped (UDP errors summed over the hosts)', counts(f.udpErrors), ''] as [string, string, string]] : []),
     ...(f.secure ? [['encrypted sessions, summed over nodes', counts(f.secure), ''] as [string, string, string]] : []),
     ['CPU per viewer process (share of a core) / machine load', `${pct(f.cpuShareOfCorePerViewer)} / ${f.loadAverage.toFixed(1)} on ${cpus().length} cores`, ''],
     ...(f.cpuShareOfCoreSource !== undefined ? [['CPU of the source\'s node process (share of a core, ffmpeg apart)', pct(f.cpuShareOfCoreSource), ''] as [string, string, string]] : []),
