@@ -34,11 +34,11 @@ export interface NodeFlags {
   maxDownload?: number
 }
 
-/** Whether a node encrypts to other cjp2p-stream nodes without --encrypt or --no-encrypt. Off: in
- * the NAT laboratory on a loaded machine (docs/NAT-LAB.md) encrypted 24-viewer swarms still
- * sometimes collapse (most viewers fall behind, the source serves 5-6 copies) where plain ones
- * have not, and the cause is not found. Classic peers get plain JSON either way. */
-export const ENCRYPT_BY_DEFAULT = false
+/** Whether a node encrypts to other cjp2p-stream nodes without --encrypt or --no-encrypt. On: the
+ * extra duplicates once seen in encrypted swarms were load noise, and the collapses of 24-viewer
+ * swarms on an overloaded machine happen plain too (docs/NAT-LAB.md, session 5). Classic peers
+ * get plain JSON either way. */
+export const ENCRYPT_BY_DEFAULT = true
 
 export class UsageError extends CodedError<'ERR_USAGE'> {
   constructor(message: string) { super('ERR_USAGE', message) }
