@@ -14,7 +14,12 @@ export type ToChild =
   /** Viewer `slot` vanishes without a goodbye (a crash or a closed laptop). */
   | { type: 'leave'; slot: number }
   | { type: 'report' }
+  /** The source's audience telemetry as it reads now (npm run bench:audience). */
+  | { type: 'audience' }
   | { type: 'exit' }
+
+/** The source's audience view at `at` (ms, shared machine clock), and its own telemetry bytes. */
+export interface AudienceReading { at: number; viewers: number; p95Ms: number | null; telemetryBytes: number; producedBytes: number }
 
 export interface SourceReport {
   kind: 'source'
@@ -47,4 +52,5 @@ export interface ViewersReport {
 export type FromChild =
   | { type: 'ready'; address?: string; streamId?: string; httpUrl?: string }
   | { type: 'report'; report: SourceReport | ViewersReport }
+  | { type: 'audience'; audience: AudienceReading }
   | { type: 'error'; message: string }

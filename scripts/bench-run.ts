@@ -16,11 +16,11 @@ export { DEADLINE_MS }
 /** Viewers join one after another, not all in the same millisecond. */
 export const STAGGER_MS = 100
 /** How often the HLS viewers poll the playlist: half a segment, as players do for live. */
-const HLS_POLL_MS = 500
+export const HLS_POLL_MS = 500
 
 const here = (f: string) => fileURLToPath(new URL(f, import.meta.url))
 
-class Child {
+export class Child {
   readonly proc: ChildProcess
   private waiters: Array<(m: FromChild) => void> = []
   constructor(script: string) {
@@ -50,7 +50,7 @@ class Child {
   }
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
 export async function runMode(sc: Scenario, mode: Mode, seconds: number, log: (s: string) => void): Promise<Figures> {
   const children: Child[] = []

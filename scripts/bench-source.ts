@@ -58,6 +58,11 @@ async function main(init: SourceInit): Promise<void> {
   }
   process.on('message', (m: ToChild) => {
     if (m.type === 'report') send({ type: 'report', report: report() })
+    if (m.type === 'audience') {
+      const st = reg?.get(log.id)?.status()
+      const t = st?.audience.traffic
+      send({ type: 'audience', audience: { at: Date.now(), viewers: st?.audience.viewers ?? 0, p95Ms: st?.audience.delayMs.p95 ?? null, telemetryBytes: t ? t.sentBytes + t.receivedBytes : 0, producedBytes: st?.producedBytes ?? 0 } })
+    }
     if (m.type === 'exit') {
       feed.stop()
       rss.stop()

@@ -73,6 +73,7 @@ async function main(init: ViewerInit): Promise<void> {
       slot: s.slot, joinAt: s.joinAt, leftAt: s.leftAt, startChunk: st?.startChunk ?? -1, verified: s.recorder?.verified ?? [],
       firstPlayableAt: s.recorder?.firstPlayableAt ?? null, uploadedBytes: st?.uploadedBytes ?? 0, receivedBytes: st?.receivedBytes ?? 0,
       duplicateBytes: st?.duplicateBytes ?? 0,
+      telemetryBytes: st ? st.audience.traffic.sentBytes + st.audience.traffic.receivedBytes : 0,
       wire: s.tally?.wire ?? { streamDatagramBytes: 0, controlDatagramBytes: 0, payloadBytes: 0 },
     }
   }

@@ -3,7 +3,8 @@
 import type { AudienceView } from '../mesh/telemetry/audience-view.ts'
 import type { KidEntry } from '../mesh/telemetry/audience-summary.ts'
 
-export function formatAudience(id: string, role: string, a: AudienceView): string[] {
+/** `path`: a viewer's way up stripe 0 (SwarmStatus.pathToSource), `sources` the source's addresses. */
+export function formatAudience(id: string, role: string, a: AudienceView, path: string[] = [], sources: string[] = []): string[] {
   const pct = (v: number | null) => (v === null ? '-' : `${(v * 100).toFixed(1)} %`)
   const ms = (v: number | null) => (v === null ? '-' : `${v} ms`)
   const kbps = (bytesPerSecond: number) => `${Math.round((bytesPerSecond * 8) / 1000)} kb/s`
@@ -18,6 +19,10 @@ export function formatAudience(id: string, role: string, a: AudienceView): strin
     `  nat        none ${a.nat.none}  cone ${a.nat.cone}  symmetric ${a.nat.symmetric}  unknown ${a.nat.unknown}`,
     `  versions   ${Object.entries(a.versions).map(([v, n]) => `${v}:${n}`).join('  ') || '-'}`,
   ]
+  if (role !== 'source') {
+    const reached = path.length > 0 && sources.includes(path[path.length - 1])
+    lines.push(`  path up    ${path.length ? `${path.map((p) => (sources.includes(p) ? `source ${p}` : p)).join(' -> ')}${reached ? '' : ' -> ...'}` : 'no parent in stripe 0 yet'}`)
+  }
   const tree = (kids: KidEntry[], indent: string): void => {
     for (const k of kids) {
       lines.push(`${indent}${k.a}  ${k.v} viewer${k.v === 1 ? '' : 's'}  on time ${pct(k.h)}${k.s ? `  SUSPECT ${k.s}` : ''}`)

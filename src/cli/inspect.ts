@@ -44,9 +44,9 @@ export async function runLs(flags: { httpHost: string; httpPort?: number; json?:
 export async function runStatus(flags: { httpHost: string; httpPort?: number; json?: boolean; audience?: boolean }): Promise<void> {
   const st = await fetchStatus(flags.httpHost, flags.httpPort ?? DEFAULT_HTTP_PORT)
   if (flags.audience) {
-    const streams = (st.streams as Array<{ id: string; role: string; audience?: AudienceView }>).filter((s) => s.audience)
+    const streams = (st.streams as Array<{ id: string; role: string; audience?: AudienceView; pathToSource?: string[]; sources?: string[] }>).filter((s) => s.audience)
     if (flags.json) { process.stdout.write(JSON.stringify(streams.map((s) => ({ id: s.id, role: s.role, audience: s.audience })), null, 2) + '\n'); return }
-    for (const s of streams) process.stdout.write(formatAudience(s.id, s.role, s.audience as AudienceView).join('\n') + '\n')
+    for (const s of streams) process.stdout.write(formatAudience(s.id, s.role, s.audience as AudienceView, s.pathToSource, s.sources).join('\n') + '\n')
     if (streams.length === 0) process.stdout.write('no streams on this node\n')
     return
   }

@@ -154,6 +154,9 @@ export interface ParentState {
   natOf?: (addr: string) => NatKind | undefined
   /** Peers behind the same public host as `addr`, with their LAN addresses (src/mesh/nat/lan-mates.ts). */
   lanMates?: (addr: string) => Array<{ at: string; local: string }>
+  /** The stream's source(s): never counted as a node that fans out, whatever its address hashes
+   * to (it takes SOURCE_FANOUT children per stripe and is nearly always full). */
+  sources?: ReadonlySet<string>
 }
 /** `evict`: a child to push down under the newcomer (SplitStream's push-down), told to ask it instead. */
 export type ChildDecision = { accept: true; evict?: string } | { accept: false; tryInstead: string[] }
@@ -221,9 +224,12 @@ export function decideChild(s: ParentState, req: ChildRequest, otherHolders: str
   // Nobody we would send it to fans out in this stripe (a small swarm: a chain of viewers all
   // interior elsewhere): one more spare child, up to one per other stripe, rather than a stripe
   // with no parent down the chain, every chunk of it pulled late (issue #14). Where interior
-  // nodes are known, the spare slots stay few and the trees shallow.
+  // nodes are known, the spare slots stay few and the trees shallow. (The source is not one: with
+  // its address hashing to this stripe it used to count, and in a chain the stripe then had no
+  // parent below the first relay for as long as the chain lived.)
   const r = redirect()
-  return spareUsed < STRIPES - 1 && !r.tryInstead.some((a) => interiorStripe(a) === req.stripe) ? { accept: true } : r
+  const fansOut = (a: string) => interiorStripe(a) === req.stripe && !s.sources?.has(a)
+  return spareUsed < STRIPES - 1 && !r.tryInstead.some(fansOut) ? { accept: true } : r
 }
 
 /** Orders candidate parents for a stripe: interior ones first, then by RTT; the source last unless

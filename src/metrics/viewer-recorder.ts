@@ -19,6 +19,8 @@ export interface ViewerReport {
   receivedBytes: number
   duplicateBytes: number
   wire: Wire
+  /** Audience telemetry bytes this viewer sent and took (the swarm's AudienceReporter.traffic). */
+  telemetryBytes?: number
 }
 
 export class ViewerRecorder {

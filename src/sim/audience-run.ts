@@ -8,7 +8,7 @@ import type { Message } from '../mesh/messages.ts'
 import { EPOCH, VirtualSwarm, type SwarmMember } from './virtual-swarm.ts'
 import { LEAD_MS } from './simulation.ts'
 import type { AudienceView } from '../mesh/telemetry/audience-view.ts'
-import { WINDOW_MS } from '../mesh/telemetry/audience-summary.ts'
+import { windowPercentile } from './audience-truth.ts'
 import { attachedCount } from './stripe-trees.ts'
 
 export interface AudienceRunOptions {
@@ -97,16 +97,7 @@ function reading(sim: VirtualSwarm, members: SwarmMember[]): CountReading {
 
 /** Percentile `p` of every chunk delay at every present viewer over the last WINDOW_MS, exactly. */
 function truePercentile(sim: VirtualSwarm, present: SwarmMember[], now: number, p: number): number {
-  const src = sim.source.log
-  const delays: number[] = []
-  for (const m of present) {
-    for (const [n, at] of m.recorder.verified) {
-      const rec = src.chunkRecord(n)
-      if (rec && at > now - WINDOW_MS && at <= now) delays.push(at - rec.time)
-    }
-  }
-  delays.sort((a, b) => a - b)
-  return delays.length ? delays[Math.min(delays.length - 1, Math.floor(p * delays.length))] : 0
+  return windowPercentile(present.map((m) => m.recorder.verified), (n) => sim.source.log.chunkRecord(n)?.time, now, p)
 }
 
 type NodeBytes = Map<SwarmMember, { tel: number; stream: number }>

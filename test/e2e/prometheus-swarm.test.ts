@@ -61,7 +61,13 @@ test('Prometheus scrapes a live 4-node swarm: source copies match the source, ev
 
   // The whole audience from the one source target: its telemetry counted the 3 viewers up the
   // stripe-0 tree, and the merged delay histogram reads as a quantile.
+  // On failure, the stripe trees say why (a viewer without a stripe-0 parent is not counted).
+  const trees = () => swarm.all.map((rt) => {
+    const st = rt.streams.list()[0]?.status()
+    return `${rt.udpAddress}: parents ${st?.parents.map((p) => p ?? '-').join(' ')} children ${JSON.stringify(st?.children)}`
+  }).join('\n')
   const [viewers] = await prom.waitForQuery('cjp2p:audience_viewers:sum', (s) => s.length === 1 && s[0].value === 3, 40_000)
+    .catch((err: Error) => { throw new Error(`${err.message}\n${trees()}`) })
   assert.equal(viewers.value, 3)
   assert.equal(source.status().audience.viewers, 3, 'the source\'s own view agrees')
   const [p95] = await prom.waitForQuery('cjp2p:audience_chunk_delay_seconds:p95', (s) => s.length === 1 && Number.isFinite(s[0].value), 40_000)

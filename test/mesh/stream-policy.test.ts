@@ -158,6 +158,11 @@ test('full spare slots: one more child in a third stripe only when nobody known 
   assert.deepEqual(decideChild(st, { from: asker, stripe: 2 }, [addrIn(3, 2), addrIn(0, 0)]), { accept: true }, 'no interior node to send it to: taken')
   const elsewhere = decideChild(st, { from: asker, stripe: 2 }, [addrIn(3, 2), addrIn(2, 0)])
   assert.ok(!elsewhere.accept && elsewhere.tryInstead.includes(addrIn(2, 0)), 'an interior node of stripe 2 is known: sent there')
+  // The source fans out to nobody new, whatever stripe its address hashes to: in a chain it was
+  // taken for an interior node of stripe 2, and the stripe had no parent below the first relay.
+  const source = addrIn(2, 0)
+  const withSource: Mutable = { ...st, sources: new Set([source]) }
+  assert.deepEqual(decideChild(withSource, { from: asker, stripe: 2 }, [source, addrIn(3, 2)]), { accept: true }, 'only the source "interior" in stripe 2: taken')
   // One spare child per other stripe at most.
   const fourth = decideChild(viewer(me, sets([addrIn(3, 1)], [addrIn(3, 1)], [addrIn(3, 1)])), { from: addrIn(3, 2), stripe: 0 }, [])
   assert.equal(fourth.accept, false, 'three spare children are the most')

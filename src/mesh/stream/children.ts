@@ -127,7 +127,7 @@ export class Children {
         maxChildren: this.capacity(), leaves: this.leaves,
         // Behind a symmetric NAT only a peer with no NAT between us (our LAN) can always reach us.
         unreachable: node.nat.kind === 'symmetric' && node.peers.get(ctx.from)?.seesUsDirectly !== true,
-        natOf: (a) => node.peers.get(a)?.nat, lanMates: node.lanMates,
+        natOf: (a) => node.peers.get(a)?.nat, lanMates: node.lanMates, sources: this.c.sourceAddrs,
       }, { from: ctx.from, stripe: s, leaf: m.leaf }, () => this.k.holders.list(ctx.from))
     if (d.accept) {
       const isNew = !this.sets[s].has(ctx.from)

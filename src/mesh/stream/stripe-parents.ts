@@ -34,6 +34,9 @@ const PUSHES_PER_HOLD = STRIPES
  * the others is late by that much all the time, and says nothing. Well inside MISSED_PUSH_MS, so
  * the word reaches them before they would leave us. */
 const TELL_LATE_MS = 150
+/** Joins in a row that ran out of candidates with nobody taking us before the parents that failed
+ * us are asked again, last (see rankedCandidates). */
+const LAST_RESORT_AFTER = 2
 
 /**
  * - `idle`: no parent and nobody asked (between candidates, or none left until the next tick).
@@ -73,6 +76,8 @@ interface Stripe {
   path: string[]
   subscribedAt: number
   join?: Join
+  /** Joins since our last parent here that ran out of candidates (LAST_RESORT_AFTER). */
+  fruitless: number
 }
 
 export class StripeParents {
@@ -80,7 +85,7 @@ export class StripeParents {
   private readonly holders: Holders
   private readonly bootstrap: string[]
   private readonly leaf: () => boolean
-  private stripes: Stripe[] = Array.from({ length: STRIPES }, () => ({ pushAt: 0, pushedN: -1, since: 0, fed: false, subscribedAt: 0, heldUntil: -Infinity, pushesSinceHold: 0, toldLate: false, path: [] }))
+  private stripes: Stripe[] = Array.from({ length: STRIPES }, () => ({ pushAt: 0, pushedN: -1, since: 0, fed: false, subscribedAt: 0, heldUntil: -Infinity, pushesSinceHold: 0, toldLate: false, path: [], fruitless: 0 }))
   /** Parents that fed us nothing while the other stripes flowed, until when: never asked again
    * meanwhile (a squatter says yes to everyone; ranking it last is not enough). */
   private failedParents = new Map<string, number>()
@@ -232,7 +237,7 @@ export class StripeParents {
     // Judged from where we stand now: it owes us the pushes that come after.
     const pushedN = Math.max(...this.stripes.map((x) => x.pushedN), this.c.edge.maxKnown - 1)
     const now = node.timers.now()
-    Object.assign(st, { parent: ctx.from, pushAt: now, subscribedAt: now, overdueSince: undefined, since: now, fed: false, via, path, pushedN, join: undefined, heldUntil: -Infinity, pushesSinceHold: 0 })
+    Object.assign(st, { parent: ctx.from, pushAt: now, subscribedAt: now, overdueSince: undefined, since: now, fed: false, via, path, pushedN, join: undefined, heldUntil: -Infinity, pushesSinceHold: 0, fruitless: 0 })
     this.holders.note(ctx.from)
     node.log.debug('stripe parent', { stream: this.c.id, stripe: m.stripe, parent: ctx.from })
   }
@@ -296,7 +301,7 @@ export class StripeParents {
         }
         continue
       }
-      const j = st.join ??= { candidates: this.rankedCandidates(s, now), askedAt: 0, tried: new Set() }
+      const j = st.join ??= { candidates: this.rankedCandidates(s, now, st.fruitless >= LAST_RESORT_AFTER), askedAt: 0, tried: new Set() }
       if (j.asked && j.hello && node.peers.get(j.asked)?.verified) {
         // The handshake finished: ask for real now.
         j.hello = false
@@ -334,12 +339,21 @@ export class StripeParents {
     return !this.c.sourceAddrs.has(a) && now - (this.droppedAt.get(a) ?? -Infinity) < DROPPED_PARENT_MS
   }
 
-  /** Parent candidates for a stripe, best first; a relay we dropped recently goes last. */
-  private rankedCandidates(s: number, now: number, list = this.holders.list('')): string[] {
-    list = list.filter((a) => !this.hasFailedUs(a, now))
+  /** Parent candidates for a stripe, best first; a relay we dropped recently goes last. Parents
+   * that failed us are left out, unless `lastResort`: everyone else has refused us in a row of
+   * joins (LAST_RESORT_AFTER), and then they are asked after everyone else. A squatter costs us a
+   * FIRST_PUSH_MS wait per such round (pulls go on meanwhile); without it, in a small swarm on a
+   * loaded machine, where a relay is 300 ms late now and then, one misjudged relay left its
+   * child without a parent in that stripe for FAILED_RELAY_MS (the other relays had complained
+   * it off their own stripe, the source was full). */
+  private rankedCandidates(s: number, now: number, lastResort: boolean): string[] {
+    const list = this.holders.list('')
+    const failed = (a: string) => this.hasFailedUs(a, now)
     const recentlyDropped = (a: string) => this.recentlyDropped(a, now)
     const ranked = rankParents(s, list.map((addr) => ({ addr, rttMs: this.c.node.peers.get(addr)?.rttMs, isSource: this.c.sourceAddrs.has(addr) })))
-    return reachableFirst(this.c.node, [...ranked.filter((a) => !recentlyDropped(a)), ...ranked.filter(recentlyDropped)])
+    const ok = ranked.filter((a) => !failed(a))
+    const order = reachableFirst(this.c.node, [...ok.filter((a) => !recentlyDropped(a)), ...ok.filter(recentlyDropped)])
+    return lastResort ? [...order, ...reachableFirst(this.c.node, ranked.filter(failed))] : order
   }
 
   /** Our parent in stripe `s` stopped feeding us: ask its own parent (it told us which), else the
@@ -350,7 +364,7 @@ export class StripeParents {
     if (!st.toldLate) { st.toldLate = true; this.tellLate(s) }
     const backups = [st.via, ...this.c.sourceAddrs, ...this.bootstrap]
       .filter((a): a is string => a !== undefined && a !== failed && a !== this.c.node.address && !this.hasFailedUs(a, now))
-    const rest = this.rankedCandidates(s, now).filter((a) => a !== failed && !backups.includes(a))
+    const rest = this.rankedCandidates(s, now, false).filter((a) => a !== failed && !backups.includes(a))
     st.join = { candidates: [...new Set(backups), ...rest], askedAt: 0, tried: new Set([failed]), failed }
     st.via = undefined
     this.advanceJoin(s)
@@ -366,7 +380,7 @@ export class StripeParents {
     if (!j) return
     const node = this.c.node
     const next = j.candidates.shift()
-    if (!next) { st.join = undefined; return }
+    if (!next) { st.join = undefined; st.fruitless++; return }
     j.tried.add(next)
     j.asked = next
     j.askedAt = node.timers.now()

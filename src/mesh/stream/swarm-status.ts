@@ -12,6 +12,10 @@ export interface SwarmStatus {
   startChunk: number
   verifiedChunks: number
   parents: (string | null)[]
+  /** Our way up stripe 0's tree, the telemetry's (REPORT_STRIPE): our parent, its parent, ... the
+   * source last, as each parent told its child (IWillKeepSendingYou.path, at most MAX_PATH). Empty
+   * at the source and while we have no parent there. */
+  pathToSource: string[]
   children: string[][]
   fedBy: Record<string, number>
   fedTo: Record<string, number>

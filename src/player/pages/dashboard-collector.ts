@@ -120,9 +120,9 @@ export class DashboardCollector {
 function audienceOf(status: unknown, stream: string): { role: unknown; view: unknown; history: unknown } | null {
   const streams = (status as { streams?: unknown } | null)?.streams
   if (!Array.isArray(streams)) return null
-  const s = streams.find((x) => (x as { id?: unknown } | null)?.id === stream) as { role?: unknown; audience?: unknown; audienceHistory?: unknown; parents?: unknown } | undefined
+  const s = streams.find((x) => (x as { id?: unknown } | null)?.id === stream) as { role?: unknown; audience?: unknown; audienceHistory?: unknown; parents?: unknown; pathToSource?: unknown; sources?: unknown } | undefined
   if (!s || typeof s.audience !== 'object' || s.audience === null) return null
-  return { role: s.role, view: { ...s.audience, parents: s.parents }, history: Array.isArray(s.audienceHistory) ? s.audienceHistory : [] }
+  return { role: s.role, view: { ...s.audience, parents: s.parents, pathToSource: s.pathToSource, sources: s.sources }, history: Array.isArray(s.audienceHistory) ? s.audienceHistory : [] }
 }
 
 /** GET a JSON body no larger than MAX_STATUS_BYTES. */

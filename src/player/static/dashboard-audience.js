@@ -29,6 +29,17 @@
     host.appendChild(div)
   }
 
+  /** self → parent → ... → source, from the ancestors each parent told its child; the source's
+   * own address is named as such, and a path that does not reach it (no parent yet, or longer than
+   * the 16 a parent tells) ends in an ellipsis. */
+  function pathToSource(self, v) {
+    const path = Array.isArray(v.pathToSource) ? v.pathToSource : []
+    const sources = Array.isArray(v.sources) ? v.sources : []
+    const hops = path.map((a) => (sources.includes(a) ? `source (${a})` : a))
+    const reached = path.length > 0 && sources.includes(path[path.length - 1])
+    return [self, ...hops, ...(reached ? [] : [path.length ? '…' : 'no parent in stripe 0 yet'])].join(' → ')
+  }
+
   function render(a, self) {
     const card = $('audience-card')
     if (!a) { card.hidden = true; return }
@@ -38,7 +49,7 @@
     $('aud-title').textContent = source ? 'Audience' : 'This viewer\'s subtree'
     $('aud-note').textContent = source
       ? `every viewer, counted up the stripe-0 tree; figures over the last ${Math.round(v.windowMs / 1000)} s`
-      : `this viewer and those it feeds in stripe 0; its path to the source: ${[self, ...(v.parents || []).slice(0, 1).filter(Boolean), 'source'].join(' → ')}`
+      : `this viewer and those it feeds in stripe 0; its path to the source: ${pathToSource(self, v)}`
     const nat = v.nat ? ` · NAT none ${v.nat.none} cone ${v.nat.cone} symmetric ${v.nat.symmetric} unknown ${v.nat.unknown}` : ''
     tile('a-viewers', String(v.viewers), `${v.reporters} direct reporter${v.reporters === 1 ? '' : 's'} · depth ${Math.max(0, v.byDepth.length - 1)}${nat}`, 'good')
     tile('a-ontime', pct(v.chunks.onTimeShare), `complete ${pct(v.chunks.completeness)} · late ${v.chunks.late} · missed ${v.chunks.missed}`,

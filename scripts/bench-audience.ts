@@ -1,0 +1,114 @@
+// `npm run bench:audience -- [--viewers 50] [--leave 20%] [--settle 10] [--nodes-per-process 10] [--seed 1]`
+// Issue 15's goal on real processes: a real source and N real viewer nodes (bench-source.ts,
+// bench-viewers.ts: real UDP on 127.0.0.1) join in a staggered wave; 10 s after the last join the
+// source's audience count is read against the viewers present; after 10 s more of steady stream its
+// merged delay p95 against the true p95 of every chunk at every viewer over the same window, and the
+// telemetry's bytes against the stream bytes at every node; then a share of the viewers vanish at
+// once and the count is read again 10 s later. Prints one table.
+import { parseArgs } from 'node:util'
+import { Child, HLS_POLL_MS, STAGGER_MS, sleep } from './bench-run.ts'
+import type { AudienceReading, SourceReport, ViewersReport } from './bench-ipc.ts'
+import { LEAD_MS } from '../src/sim/simulation.ts'
+import { SEGMENT_MS } from '../src/sim/virtual-swarm.ts'
+import { windowPercentile } from '../src/sim/audience-truth.ts'
+
+const { values } = parseArgs({
+  options: { viewers: { type: 'string' }, leave: { type: 'string' }, settle: { type: 'string' }, 'nodes-per-process': { type: 'string' }, seed: { type: 'string' } },
+  strict: true,
+})
+const num = (v: string | undefined, name: string, dflt: number, min: number, max: number): number => {
+  const n = v === undefined ? dflt : Number(v.replace(/%$/, '')) / (v.endsWith('%') ? 100 : 1)
+  if (!Number.isFinite(n) || n < min || n > max) { process.stderr.write(`bench:audience: --${name} must be from ${min} to ${max}\n`); process.exit(2) }
+  return n
+}
+const viewers = num(values.viewers, 'viewers', 50, 1, 500)
+const leaveShare = num(values.leave, 'leave', 0.2, 0, 0.9)
+const settleMs = num(values.settle, 'settle', 10, 1, 600) * 1000
+const perProcess = num(values['nodes-per-process'], 'nodes-per-process', 10, 1, 100)
+const seed = num(values.seed, 'seed', 1, 0, 2 ** 31)
+const log = (s: string) => process.stderr.write(s + '\n')
+
+async function main(): Promise<void> {
+  const children: Child[] = []
+  try {
+    const src = new Child('bench-source.ts')
+    children.push(src)
+    src.send({ type: 'init', source: { mode: 'p2p', bitrateBps: 2e6, segmentMs: SEGMENT_MS, seed } })
+    const ready = await src.next()
+    if (ready.type !== 'ready' || !ready.streamId || !ready.address) throw new Error('the source did not start')
+    const procs = Math.ceil(viewers / perProcess)
+    const views = Array.from({ length: procs }, () => new Child('bench-viewers.ts'))
+    children.push(...views)
+    for (const v of views) v.send({ type: 'init', viewers: { mode: 'p2p', streamId: ready.streamId, source: ready.address, link: null, seed, pollMs: HLS_POLL_MS } })
+    await Promise.all(views.map((v) => v.next()))
+    await sleep(LEAD_MS)
+    const present: number[] = []
+    for (let slot = 0; slot < viewers; slot++) {
+      views[slot % procs].send({ type: 'join', slot, peers: [ready.address] })
+      present.push(slot)
+      await sleep(STAGGER_MS)
+    }
+    const read = async (): Promise<AudienceReading> => {
+      src.send({ type: 'audience' })
+      const m = await src.next()
+      if (m.type !== 'audience') throw new Error('the source sent no audience reading')
+      return m.audience
+    }
+    log(`${viewers} viewers joined; reading the source's audience in ${settleMs / 1000} s`)
+    await sleep(settleMs)
+    const joined = await read()
+    const joinedPresent = present.length
+    await sleep(settleMs)
+    const steady = await read()
+    const costFrom = await collect(src, views)
+    const gone = Math.round(present.length * leaveShare)
+    for (let i = 0; i < gone; i++) {
+      const slot = present.splice((i * 7919 + seed) % present.length, 1)[0]
+      views[slot % procs].send({ type: 'leave', slot })
+    }
+    log(`${gone} viewers left at once; reading again in ${settleMs / 1000} s`)
+    await sleep(settleMs)
+    const afterLeave = await read()
+    const { source, reps } = costFrom
+    const chunkTime = (n: number) => source.chunkTimes[n]
+    const stayed = reps.flatMap((r) => r.viewers).filter((v) => v.leftAt === null || v.leftAt > steady.at)
+    const trueP95 = windowPercentile(stayed.map((v) => v.verified), chunkTime, steady.at, 0.95)
+    const telemetry = stayed.reduce((t, v) => t + (v.telemetryBytes ?? 0), steady.telemetryBytes)
+    const stream = stayed.reduce((t, v) => t + v.receivedBytes, steady.producedBytes)
+    const worst = Math.max(steady.producedBytes > 0 ? steady.telemetryBytes / steady.producedBytes : 0,
+      ...stayed.map((v) => (v.receivedBytes > 0 ? (v.telemetryBytes ?? 0) / v.receivedBytes : 0)))
+    const pct = (x: number) => `${(x * 100).toFixed(2)} %`
+    const rows: Array<[string, string, string, string]> = [
+      ['reading', 'true', 'source says', 'error (goal)'],
+      [`viewers ${settleMs / 1000} s after the last join`, String(joinedPresent), String(joined.viewers), `${pct(Math.abs(joined.viewers - joinedPresent) / joinedPresent)} (<= 1 %)`],
+      [`viewers ${settleMs / 1000} s after ${gone} left at once`, String(present.length), String(afterLeave.viewers), `${pct(Math.abs(afterLeave.viewers - present.length) / Math.max(1, present.length))} (<= 1 %)`],
+      ['chunk delay p95 over the window', `${trueP95} ms`, `${steady.p95Ms ?? '-'} ms`, `${trueP95 > 0 && steady.p95Ms !== null ? pct(Math.abs(steady.p95Ms - trueP95) / trueP95) : '-'} (<= 10 %)`],
+      ['telemetry bytes / stream bytes, all nodes', pct(stream > 0 ? telemetry / stream : 0), '', '(<= 1 %)'],
+      ['telemetry bytes / stream bytes, worst node', pct(worst), '', '(<= 1 %)'],
+    ]
+    const w = [0, 1, 2, 3].map((i) => Math.max(...rows.map((r) => r[i].length)))
+    process.stdout.write(`audience telemetry, ${viewers} real viewer nodes in ${procs} processes, 2 Mb/s, loopback, seed ${seed}\n`)
+    for (const r of rows) process.stdout.write(r.map((c, i) => c.padEnd(w[i])).join(' | ') + '\n')
+  } finally {
+    await Promise.all(children.map((c) => c.stop()))
+  }
+}
+
+/** Every process's report (the source's chunk times, each viewer's deliveries and bytes). */
+async function collect(src: Child, views: Child[]): Promise<{ source: SourceReport; reps: ViewersReport[] }> {
+  src.send({ type: 'report' })
+  const s = await src.next()
+  if (s.type !== 'report' || s.report.kind !== 'source') throw new Error('the source sent no report')
+  const reps: ViewersReport[] = []
+  for (const v of views) {
+    v.send({ type: 'report' })
+    const r = await v.next()
+    if (r.type === 'report' && r.report.kind === 'viewers') reps.push(r.report)
+  }
+  return { source: s.report, reps }
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`bench:audience failed: ${err instanceof Error ? err.stack : String(err)}\n`)
+  process.exit(1)
+})
