@@ -56,9 +56,8 @@ test('on virtual time an encrypted swarm plays as fully as a plain one and recei
   }
   // Summed over seeds and generous: an encrypted run is not the same run as the plain one (session
   // indices and ephemeral keys are random, so who initiates each handshake, and the datagrams that
-  // follow, differ from run to run), and at one seed the encrypted duplicates were seen anywhere
-  // from half to three times the plain figure (0.26 to 1.56 MB against 0.52; plain over seeds 1-3:
-  // 0.52, 0.18, 1.10). A systematic cause (chunks
-  // answered once plain and once sealed, say) would multiply them.
-  assert.ok(totals.sealed <= totals.plain * 2 + 500_000, `encrypted duplicates ${totals.sealed} B against plain ${totals.plain} B over three seeds`)
+  // follow, differ from run to run). Seen at seed 1: 0.26 to 1.56 MB encrypted against 0.52 plain;
+  // over seeds 1-3, 1.47 to 2.64 MB encrypted against 1.14 to 1.80 plain (a few % of the 30 MB
+  // received). A systematic cause (chunks answered once plain and once sealed, say) would multiply them.
+  assert.ok(totals.sealed <= totals.plain * 3 + 500_000, `encrypted duplicates ${totals.sealed} B against plain ${totals.plain} B over three seeds`)
 })
