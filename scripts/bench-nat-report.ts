@@ -45,12 +45,19 @@ export interface NatFigures {
    * of chunks viewers received more than once. */
   medianChunkDelayMs: number
   duplicateBytes: number
+  /** The same duplicates by how they came, and stream bytes uploaded (source and viewers) by why
+   * they went out, summed over nodes (src/mesh/stream/swarm-stats.ts). */
+  duplicateBy: Record<string, number>
+  uploadedBy: Record<string, number>
   /** The source's node process alone (its ffmpeg not included), when measured. */
   cpuShareOfCoreSource?: number
   loadAverage: number
   /** Every node's wire drops by reason and encrypted-session counters, summed (when the run read them). */
   dropped: Record<string, number>
   secure: Record<string, number> | null
+  /** The kernel's UDP error counters summed over the nodes' hosts (RcvbufErrors: datagrams lost
+   * to a full socket receive buffer before the node read them). */
+  udpErrors?: Record<string, number>
 }
 
 const natOf = (lab: NatLab, host: string): ViewerFigures['nat'] => lab.host(host).router?.nat ?? 'public'
@@ -82,6 +89,7 @@ export async function natFigures(run: {
   scenario: string; seconds: number; bitrate: string; lab: NatLab; dir: string; id: string; sourceHost: string; entryHost: string | null
   stopAt: number; statuses: Map<string, StreamStatus | null>; cpuShareOfCorePerViewer: number; cpuShareOfCoreSource?: number; loadAverage: number
   nodes?: Map<string, NodeStatus | null>
+  udpErrors?: Record<string, number>
 }): Promise<NatFigures> {
   const { lab, dir, statuses } = run
   const id = run.id as StreamId
@@ -123,7 +131,9 @@ export async function natFigures(run: {
       scenario: run.scenario, seconds: run.seconds, bitrate: run.bitrate, streamBytes,
       sourceUploadedBytes: uploaded, sourceCopies: uploaded / Math.max(1, streamBytes), viewers,
       medianChunkDelayMs: delays[Math.floor(delays.length / 2)] ?? 0, duplicateBytes: sum(audience.map((st) => st.duplicateBytes)),
-      cpuShareOfCorePerViewer: run.cpuShareOfCorePerViewer, cpuShareOfCoreSource: run.cpuShareOfCoreSource, loadAverage: run.loadAverage, ...nodeSums(run.nodes),
+      duplicateBy: sumRecords(audience.map((st) => st.duplicateBy ?? {})),
+      uploadedBy: sumRecords([...statuses.values()].map((st) => st?.uploadedBy ?? {})),
+      cpuShareOfCorePerViewer: run.cpuShareOfCorePerViewer, cpuShareOfCoreSource: run.cpuShareOfCoreSource, loadAverage: run.loadAverage, udpErrors: run.udpErrors, ...nodeSums(run.nodes),
     }
   } finally { await src.close() }
 }
@@ -138,6 +148,14 @@ function nodeSums(nodes: Map<string, NodeStatus | null> | undefined): Pick<NatFi
   }
   return { dropped, secure }
 }
+
+function sumRecords(rs: Array<Partial<Record<string, number>>>): Record<string, number> {
+  const out: Record<string, number> = {}
+  for (const r of rs) for (const [k, n] of Object.entries(r)) out[k] = (out[k] ?? 0) + (n ?? 0)
+  return out
+}
+
+const mbOf = (r: Record<string, number>) => Object.entries(r).filter(([, n]) => n > 0).sort(([a], [b]) => a.localeCompare(b)).map(([k, n]) => `${k} ${mb(n)}`).join(', ') || 'none'
 
 const counts = (r: Record<string, number>) => Object.entries(r).filter(([, n]) => n > 0).map(([k, n]) => `${k} ${n}`).join(', ') || 'none'
 
@@ -181,8 +199,11 @@ export function natTable(f: NatFigures): string {
     // chunks it already held, and the rest (dropped by a NAT or the network, or still in flight).
     ['stream bytes sent = new to the receiver + duplicates + not arrived', sentSplit(f), ''],
     ['chunk delay, median of the viewers\' medians / duplicates received', `${f.medianChunkDelayMs} ms / ${mb(f.duplicateBytes)} MB`, ''],
+    ['duplicates received by how they came, MB', mbOf(f.duplicateBy), ''],
+    ['stream bytes uploaded (source and viewers) by why they went out, MB', mbOf(f.uploadedBy), ''],
     ['stream bytes since the first start point', `${mb(f.streamBytes)} MB`, ''],
     ['datagrams dropped by the nodes, by reason', counts(f.dropped), ''],
+    ...(f.udpErrors ? [['datagrams the kernel dropped (UDP errors summed over the hosts)', counts(f.udpErrors), ''] as [string, string, string]] : []),
     ...(f.secure ? [['encrypted sessions, summed over nodes', counts(f.secure), ''] as [string, string, string]] : []),
     ['CPU per viewer process (share of a core) / machine load', `${pct(f.cpuShareOfCorePerViewer)} / ${f.loadAverage.toFixed(1)} on ${cpus().length} cores`, ''],
     ...(f.cpuShareOfCoreSource !== undefined ? [['CPU of the source\'s node process (share of a core, ffmpeg apart)', pct(f.cpuShareOfCoreSource), ''] as [string, string, string]] : []),

@@ -1,5 +1,8 @@
 // `npm run bench:nat -- [--scenario public|nat-source|no-nat]... [--seconds 60] [--bitrate 1000k]
-//   [--routers 6] [--per-router 4] [--symmetric 1] [--loss 0%] [--encrypt] [--json file]`
+//   [--routers 6] [--per-router 4] [--symmetric 1] [--loss 0%] [--encrypt | --no-encrypt] [--json file]
+//   [--statuses file] [--node-log-level warn]`
+// --statuses writes every node's /status.json and the tail of its stderr at the end of each
+// scenario (what to read when a run goes wrong), with --node-log-level the nodes' --log-level.
 // The stream in the NAT laboratory (scripts/nat-lab.ts), with real `cjp2p-stream ingest testsrc`
 // and `watch` processes: viewers behind home routers (all port-restricted cones but the last
 // `--symmetric` routers, default 1, which are symmetric), and the source either on the public segment (`public`) or behind a
@@ -14,6 +17,7 @@ import { loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { NatLab, type RouterSpec } from './nat-lab.ts'
+import { ENCRYPT_BY_DEFAULT } from '../src/cli/options.ts'
 import { NatSwarm, type NodeStatus, type StreamStatus } from './nat-swarm.ts'
 import { sleep } from './chaos-swarm.ts'
 import { natFigures, natTable, type NatFigures } from './bench-nat-report.ts'
@@ -21,7 +25,7 @@ import { natFigures, natTable, type NatFigures } from './bench-nat-report.ts'
 const SCENARIOS = ['public', 'nat-source', 'no-nat'] as const
 type ScenarioName = typeof SCENARIOS[number]
 
-interface Options { scenarios: ScenarioName[]; seconds: number; bitrate: string; routers: number; perRouter: number; symmetric: number; loss: number; json?: string; encrypt: boolean }
+interface Options { scenarios: ScenarioName[]; seconds: number; bitrate: string; routers: number; perRouter: number; symmetric: number; loss: number; json?: string; encrypt?: boolean; statuses?: string; nodeLogLevel?: string }
 
 /** Viewers start this far apart, as people arrive, not all in one millisecond. */
 const STAGGER_MS = 250
@@ -32,7 +36,8 @@ function parse(argv: string[]): Options {
   const { values } = parseArgs({
     args: argv, strict: true, options: {
       scenario: { type: 'string', multiple: true }, seconds: { type: 'string' }, bitrate: { type: 'string' },
-      routers: { type: 'string' }, 'per-router': { type: 'string' }, symmetric: { type: 'string' }, loss: { type: 'string' }, json: { type: 'string' }, encrypt: { type: 'boolean' },
+      routers: { type: 'string' }, 'per-router': { type: 'string' }, symmetric: { type: 'string' }, loss: { type: 'string' }, json: { type: 'string' }, encrypt: { type: 'boolean' }, 'no-encrypt': { type: 'boolean' },
+      statuses: { type: 'string' }, 'node-log-level': { type: 'string' },
     },
   })
   const int = (v: string | undefined, name: string, def: number, min: number, max: number) => {
@@ -50,7 +55,7 @@ function parse(argv: string[]): Options {
   if (!(loss >= 0 && loss < 0.5)) throw new UsageError('--loss must be from 0 to 50 %')
   const routers = int(values.routers, 'routers', 6, 2, 20)
   return {
-    scenarios, bitrate, loss, json: values.json, routers, encrypt: values.encrypt === true,
+    scenarios, bitrate, loss, json: values.json, routers, encrypt: values.encrypt ? true : values['no-encrypt'] ? false : undefined, statuses: values.statuses, nodeLogLevel: values['node-log-level'],
     seconds: int(values.seconds, 'seconds', 60, 10, 3600),
     perRouter: int(values['per-router'], 'per-router', 4, 1, 10),
     symmetric: int(values.symmetric, 'symmetric', 1, 0, routers),
@@ -70,7 +75,7 @@ async function runScenario(name: ScenarioName, o: Options, log: (s: string) => v
   const audience = name === 'no-nat' ? Array.from({ length: o.routers * o.perRouter }, (_, i) => `v${i + 1}`) : []
   const lab = await NatLab.create({ publicHosts: [natSource ? 'relay' : 'src', ...audience], routers: name === 'no-nat' ? [] : routers, loss: o.loss })
   const dir = await mkdtemp(join(tmpdir(), 'cjp2p-natbench-'))
-  const swarm = new NatSwarm(lab, dir, { bitrate: o.bitrate, encrypt: o.encrypt })
+  const swarm = new NatSwarm(lab, dir, { bitrate: o.bitrate, encrypt: o.encrypt, logLevel: o.nodeLogLevel })
   try {
     const sourceHost = natSource ? 'homeh1' : 'src'
     const entry = natSource ? 'relay' : 'src'
@@ -106,17 +111,38 @@ async function runScenario(name: ScenarioName, o: Options, log: (s: string) => v
     const statuses = new Map<string, StreamStatus | null>(await Promise.all(hosts.map(async (h) => [h, await swarm.streamStatus(h)] as const)))
     const nodes = new Map<string, NodeStatus | null>(await Promise.all(hosts.map(async (h) => [h, await swarm.status(h)] as const)))
     const stopAt = Date.now()
+    const udpErrors = await kernelUdpErrors(lab, hosts)
+    if (o.statuses) {
+      const dump = Object.fromEntries(hosts.map((h) => [h, { status: nodes.get(h), stderr: swarm.nodes.get(h)?.proc.err ?? '' }]))
+      await writeFile(`${o.statuses}.${name}.json`, JSON.stringify(dump) + '\n')
+      log(`  wrote ${o.statuses}.${name}.json`)
+    }
     const cpu = viewers.reduce((sum, v, i) => sum + swarm.cpuSeconds(v) - cpu0[i], 0)
     const cpuShareOfCorePerViewer = cpu / viewers.length / ((stopAt - t0) / 1000)
     const cpuShareOfCoreSource = (swarm.cpuSeconds(sourceHost) - sourceCpu0) / ((stopAt - t0) / 1000)
     await swarm.stop()
     const title = { public: 'source on the public segment', 'nat-source': 'source behind a cone NAT, one public peer', 'no-nat': 'control: no NAT, every viewer on the public segment' }[name]
-    return await natFigures({ scenario: title, seconds: o.seconds, bitrate: o.bitrate, lab, dir, id: swarm.id, sourceHost, entryHost: natSource ? entry : null, stopAt, statuses, nodes, cpuShareOfCorePerViewer, cpuShareOfCoreSource, loadAverage: loadavg()[0] })
+    return await natFigures({ scenario: `${title}, ${(o.encrypt ?? ENCRYPT_BY_DEFAULT) ? 'encrypted' : 'plain'}`, seconds: o.seconds, bitrate: o.bitrate, lab, dir, id: swarm.id, sourceHost, entryHost: natSource ? entry : null, stopAt, statuses, nodes, cpuShareOfCorePerViewer, cpuShareOfCoreSource, loadAverage: loadavg()[0], udpErrors })
   } finally {
     await swarm.stop()
     await lab.close()
     await rm(dir, { recursive: true, force: true, maxRetries: 3 })
   }
+}
+
+/** The kernel's UDP error counters (/proc/net/snmp, one per network namespace) summed over the
+ * nodes' hosts: datagrams a socket's receive buffer had no room for are lost before any node sees
+ * them, which a starved process on a loaded machine causes. */
+async function kernelUdpErrors(lab: NatLab, hosts: string[]): Promise<Record<string, number>> {
+  const sum: Record<string, number> = {}
+  for (const h of hosts) {
+    const lines = (await lab.exec(h, 'cat', ['/proc/net/snmp']).catch(() => '')).split('\n').filter((l) => l.startsWith('Udp: '))
+    if (lines.length < 2) continue
+    const names = lines[0].split(' ').slice(1)
+    const values = lines[1].split(' ').slice(1).map(Number)
+    names.forEach((n, i) => { if (/Errors$/.test(n)) sum[n] = (sum[n] ?? 0) + (values[i] || 0) })
+  }
+  return sum
 }
 
 async function main(): Promise<void> {

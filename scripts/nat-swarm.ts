@@ -21,7 +21,7 @@ export class NatSwarm {
   readonly nodes = new Map<string, LabNode>()
   id = ''
 
-  constructor(readonly lab: NatLab, readonly dir: string, readonly opts: { bitrate: string; logLevel?: string; encrypt?: boolean }) {}
+  constructor(readonly lab: NatLab, readonly dir: string, readonly opts: { bitrate: string; logLevel?: string; /** false: --no-encrypt, true: --encrypt (the default) */ encrypt?: boolean }) {}
 
   /** The address other hosts are told for a node: a public node's own; for the source behind a
    * cone NAT, its router's public address and the port it binds, which a port-preserving NAT keeps
@@ -37,7 +37,7 @@ export class NatSwarm {
   private flags(host: string, role: LabNode['role'], peers: string[]): string[] {
     const port = role === 'source' || !this.lab.host(host).router ? UDP_PORT : 0
     return ['--port', String(port), '--http-port', String(HTTP_PORT), '--dir', join(this.dir, host), '--json',
-      '--log-level', this.opts.logLevel ?? 'warn', ...(this.opts.encrypt ? ['--encrypt'] : []), ...peers.flatMap((p) => ['--peer', p])]
+      '--log-level', this.opts.logLevel ?? 'warn', ...(this.opts.encrypt === false ? ['--no-encrypt'] : this.opts.encrypt ? ['--encrypt'] : []), ...peers.flatMap((p) => ['--peer', p])]
   }
 
   /** Starts the source; `peers` are hosts it contacts itself (a friend's public node when it sits behind a NAT). */

@@ -1,6 +1,7 @@
 // `npm run simulate -- [--viewers N | --sizes 100,1000] [--seconds S] [--link delay=25ms,jitter=5ms,loss=1%]
 //   [--delay ms] [--jitter ms] [--loss p|p%] [--churn 20%/min] [--upload-capacity copies] [--source-capacity copies]
-//   [--bitrate 2M] [--join-spread ms] [--bootstrap-viewers k] [--json-codec] [--wall-limit s] [--seed n] [--json file]`
+//   [--bitrate 2M] [--join-spread ms] [--bootstrap-viewers k] [--json-codec] [--encrypt] [--wall-limit s] [--seed n] [--json file]`
+//   --encrypt: every node runs encrypted sessions (real Noise handshakes, sealed frames; implies --json-codec)
 //   [--uplinks 30%=0.5,10%=0.05]  (shares of the viewers with another upload capacity, in copies)
 //   [--audience]  (the audience telemetry against the truth: counts, merged p95, cost; src/sim/audience-run.ts)
 //   [--all | --scenario loss1|loss3|churn20|churn50|uneven|flash ...] [--chart file.svg] [--compare before.json] [--label name]
@@ -41,7 +42,7 @@ async function main(): Promise<void> {
       viewers: { type: 'string' }, sizes: { type: 'string' }, seconds: { type: 'string', default: '60' }, link: { type: 'string' },
       delay: { type: 'string' }, jitter: { type: 'string' }, loss: { type: 'string' }, churn: { type: 'string' },
       'upload-capacity': { type: 'string', default: '0' }, 'source-capacity': { type: 'string', default: '0' },
-      bitrate: { type: 'string', default: '2M' }, 'join-spread': { type: 'string' }, seed: { type: 'string', default: '1' }, json: { type: 'string' }, 'bootstrap-viewers': { type: 'string', default: '0' }, 'json-codec': { type: 'boolean' }, audience: { type: 'boolean' }, 'wall-limit': { type: 'string' }, uplinks: { type: 'string' },
+      bitrate: { type: 'string', default: '2M' }, 'join-spread': { type: 'string' }, seed: { type: 'string', default: '1' }, json: { type: 'string' }, 'bootstrap-viewers': { type: 'string', default: '0' }, 'json-codec': { type: 'boolean' }, encrypt: { type: 'boolean' }, audience: { type: 'boolean' }, 'wall-limit': { type: 'string' }, uplinks: { type: 'string' },
       all: { type: 'boolean' }, scenario: { type: 'string', multiple: true }, chart: { type: 'string' }, compare: { type: 'string' }, label: { type: 'string' },
     },
   })
@@ -61,7 +62,7 @@ async function main(): Promise<void> {
     viewers, seconds: num('seconds', 5, 3600), bitrateBps: parseBitrate(values.bitrate ?? '2M'), link,
     uploadCapacity: num('upload-capacity', 0, 100), uplinks: parseUplinks(values.uplinks), sourceCapacity: num('source-capacity', 0, 100),
     joinSpreadMs: values['join-spread'] ? num('join-spread', 0, 600_000) : Math.min(10_000, viewers * 100),
-    churnPerMin: values.churn ? parseChurn(values.churn) : 0, bootstrapViewers: Math.round(num('bootstrap-viewers', 0, 16)), handover: !values['json-codec'], seed: Math.round(num('seed', 0, 2 ** 31)),
+    churnPerMin: values.churn ? parseChurn(values.churn) : 0, bootstrapViewers: Math.round(num('bootstrap-viewers', 0, 16)), handover: !values['json-codec'] && !values.encrypt, encrypt: values.encrypt === true, seed: Math.round(num('seed', 0, 2 ** 31)),
   })
   if (values.audience) {
     // The audience telemetry against the truth: the source's count after the join wave and after

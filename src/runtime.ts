@@ -72,7 +72,8 @@ export interface RuntimeOptions {
   saveState?: boolean
   /** Start again the transfers that were in progress when the node last stopped (`node`). */
   resumeTransfers?: boolean
-  /** Encrypt everything between us and other cjp2p-stream nodes (src/mesh/secure/); off by default. */
+  /** Encrypt everything between us and other cjp2p-stream nodes (src/mesh/secure/): --encrypt,
+   * --no-encrypt, or the CLI's ENCRYPT_BY_DEFAULT. Classic peers get plain JSON either way. */
   encrypt?: boolean
   /** --max-upload, --max-download: bytes a second over all the node's traffic (src/mesh/bandwidth/). */
   maxUploadBytesPerSecond?: number
@@ -83,7 +84,7 @@ export class Runtime {
   readonly streams: StreamRegistry
   /** Observed addresses, NAT kind, introductions and keepalives (src/mesh/nat/). */
   readonly nat: NatTraversal
-  /** Encrypted sessions with our peers (src/mesh/secure/), with --encrypt. */
+  /** Encrypted sessions with our peers (src/mesh/secure/); null without encryption. */
   readonly secure: SecureSessions | null
   readonly logs = new Map<string, StreamLog>()
   http: RunningHttpServer | null = null
@@ -126,7 +127,7 @@ export class Runtime {
       journal: opts.saveState === false ? undefined : this.state.journal,
     })
     this.nat = new NatTraversal({ node, key: nodeKey })
-    this.secure = opts.encrypt ? new SecureSessions({ node, key: nodeKey }) : null
+    this.secure = opts.encrypt === true ? new SecureSessions({ node, key: nodeKey }) : null
     // The relay fan-out gauge: how many peers this node fed in the last interval, over all streams.
     this.fanoutTimer = setInterval(() => {
       let fed = 0
@@ -287,7 +288,7 @@ export class Runtime {
     if (this.opts.role !== 'source') this.metrics.setNodeRole?.('viewer')
     const peers = bootstrap.length ? bootstrap : this.node.peers.active().map((p) => p.addr)
     // --max-upload is wire bytes; the children it carries are counted in chunk bytes.
-    const maxUploadBps = opts.maxUploadBps === undefined ? undefined : opts.maxUploadBps * chunkShareOfWire(this.opts.encrypt === true)
+    const maxUploadBps = opts.maxUploadBps === undefined ? undefined : opts.maxUploadBps * chunkShareOfWire(this.secure !== null)
     const swarm = this.streams.add(log, { bootstrap: peers, maxUploadBps })
     // A viewer relays what it has, so it provides the stream too.
     this.dht.provide(id)

@@ -26,12 +26,19 @@ export interface NodeFlags {
   dirGiven?: boolean
   /** `node --verified-only`: /content/<id> refuses bytes not yet verified. */
   verifiedOnly?: boolean
-  /** --encrypt: Noise sessions with our peers (src/mesh/secure/). */
+  /** --encrypt / --no-encrypt: Noise sessions with our peers (src/mesh/secure/); undefined:
+   * ENCRYPT_BY_DEFAULT. */
   encrypt?: boolean
   /** --max-upload and --max-download, bytes a second (the flags take bits). */
   maxUpload?: number
   maxDownload?: number
 }
+
+/** Whether a node encrypts to other cjp2p-stream nodes without --encrypt or --no-encrypt. On: the
+ * extra duplicates once seen in encrypted swarms were load noise, and the collapses of 24-viewer
+ * swarms on an overloaded machine happen plain too (docs/NAT-LAB.md, session 5). Classic peers
+ * get plain JSON either way. */
+export const ENCRYPT_BY_DEFAULT = true
 
 export class UsageError extends CodedError<'ERR_USAGE'> {
   constructor(message: string) { super('ERR_USAGE', message) }
@@ -87,7 +94,8 @@ export function nodeOptions(cmd: Command, defaults: { port?: number; httpPort?: 
     .addOption(new Option('--dir <folder>', 'data folder: files live in <dir>/shared').env('CJP2P_DIR').default(process.cwd(), 'the working directory'))
     .addOption(new Option('--log-level <level>', 'debug, info, warn or error').env('CJP2P_LOG_LEVEL').choices(['debug', 'info', 'warn', 'error']).default('info'))
     .addOption(new Option('--http-allowed-host <name>', 'a host name the HTTP endpoint answers to besides IP literals and localhost (repeatable)').env('CJP2P_HTTP_ALLOWED_HOSTS').argParser(collect).default([]))
-    .addOption(new Option('--encrypt', 'encrypt everything between this node and other cjp2p-stream nodes (Noise sessions; classic peers stay plain JSON)').env('CJP2P_ENCRYPT'))
+    .addOption(new Option('--encrypt', `encrypt everything between this node and other cjp2p-stream nodes (Noise sessions; classic peers stay plain JSON)${ENCRYPT_BY_DEFAULT ? '; the default' : ''}`).env('CJP2P_ENCRYPT'))
+    .addOption(new Option('--no-encrypt', `plain JSON to other cjp2p-stream nodes too${ENCRYPT_BY_DEFAULT ? '' : ' (the default for now)'}`).env('CJP2P_NO_ENCRYPT'))
     .addOption(new Option('--max-upload <rate>', 'cap on everything this node sends, bits a second (1.5M, 800k): stream before file; a viewer also takes only the children that fit').env('CJP2P_MAX_UPLOAD').argParser(parseBitRate))
     .addOption(new Option('--max-download <rate>', 'cap on what this node asks to receive, bits a second: file requests wait while stream traffic takes the rate').env('CJP2P_MAX_DOWNLOAD').argParser(parseBitRate))
     .addOption(new Option('--max-datagram <bytes>', 'largest datagram sent to our own peers that accept it (64 KiB is fine on loopback and LANs)').env('CJP2P_MAX_DATAGRAM').argParser(parseDatagram).default(5888))
@@ -111,7 +119,7 @@ export function runtimeOptions(flags: NodeFlags, logger: Logger, extra: Partial<
     httpHost: flags.httpHost, peers: flags.peer, logger, maxDatagramBytes: flags.maxDatagram, httpAllowedHosts: flags.httpAllowedHost,
     anyPortIfTaken: { udp: flags.port === undefined, http: flags.httpPort === undefined },
     verifiedOnly: flags.verifiedOnly,
-    encrypt: flags.encrypt === true,
+    encrypt: flags.encrypt ?? ENCRYPT_BY_DEFAULT,
     maxUploadBytesPerSecond: flags.maxUpload, maxDownloadBytesPerSecond: flags.maxDownload,
     // A folder the user named may hold keys; the working directory by default must not.
     nodeKeyFile: flags.dirGiven ? undefined : nodeKeyFileFor(flags.dir),

@@ -329,6 +329,9 @@ export class CjNode extends EventEmitter {
     }
     const prefix = this.prefixFor(to, peer, budget)
     const decoded = this.transport.sendDecoded !== undefined
+    // Sealed, a Content travels as its head and raw bytes (messages.ts BINARY_TAIL): its base64
+    // text would only be built to be thrown away, so it is measured, not encoded (as handed over).
+    const sealsTo = !decoded && this.sealer !== null && this.sealer.sealsTo(to)
     let sent = 0
     let requests = 0
     let parts: string[] = []
@@ -345,12 +348,12 @@ export class CjNode extends EventEmitter {
         emit = () => this.transport.sendDecoded!(messages, bytes, to)
       } else {
         // A handshake travels plain: the peer may have lost the session it would be sealed with.
-        const sealing = this.sealer !== null && this.sealer.sealsTo(to) && !kinds.some((o) => o.m.type === 'LetUsEncrypt')
+        const sealing = sealsTo && !kinds.some((o) => o.m.type === 'LetUsEncrypt')
         // Sealed, chunks travel as bytes after the JSON, not as base64 in it (messages.ts BINARY_TAIL).
         const plain = sealing && kinds.some((o) => o.m.type === 'Content')
           ? encodeBinaryTail([...prefix.json, ...kinds.map((o, i) => (o.m.type === 'Content' ? contentHeadJson(o.m) : parts[i]))],
             kinds.flatMap((o) => (o.m.type === 'Content' ? [o.m.data] : [])))
-          : Buffer.from('[' + [...prefix.json, ...parts].join(',') + ']')
+          : Buffer.from('[' + [...prefix.json, ...kinds.map((o, i) => parts[i] || messageJson(o.m).json)].join(',') + ']')
         const buf = sealing ? this.sealer!.seal(to, plain) : plain
         emit = () => this.transport.send(buf, to)
         bytes = buf.length
@@ -366,7 +369,7 @@ export class CjNode extends EventEmitter {
     for (const o of out) {
       if (LISTS.has(o.m.type)) o.m = this.withoutUnreachable(o.m)
       // Handed over decoded, a message is only measured: its text is never needed.
-      const { json: s, bytes: len } = decoded ? { json: '', bytes: messageBytes(o.m) } : messageJson(o.m)
+      const { json: s, bytes: len } = decoded || (sealsTo && o.m.type === 'Content') ? { json: '', bytes: messageBytes(o.m) } : messageJson(o.m)
       if (partBytes + len + 1 > maxBytes && parts.length > 0) flush()
       // Anti-amplification: trailing messages that would exceed the budget are not sent at all.
       if (sent + partBytes + len + 1 > budget) break

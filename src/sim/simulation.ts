@@ -28,6 +28,8 @@ export interface SimOptions {
   bootstrapViewers: number
   /** Datagrams as decoded messages instead of JSON bytes (see docs/SCHEDULER.md, Simulation). */
   handover: boolean
+  /** Every node encrypts to its peers (as `--encrypt`); needs `handover` off. */
+  encrypt?: boolean
   seed: number
 }
 
@@ -54,7 +56,7 @@ export interface SimRun {
 
 /** `onProgress` is called every virtual second; returning true ends the run there (a time budget). */
 export async function simulate(o: SimOptions, onProgress?: (virtualMs: number) => boolean | void): Promise<SimRun> {
-  const sim = await VirtualSwarm.create({ seed: o.seed, bitrateBps: o.bitrateBps, link: o.link, uploadCapacity: o.uploadCapacity, sourceCapacity: o.sourceCapacity, verifyOncePerProcess: true, handover: o.handover })
+  const sim = await VirtualSwarm.create({ seed: o.seed, bitrateBps: o.bitrateBps, link: o.link, uploadCapacity: o.uploadCapacity, sourceCapacity: o.sourceCapacity, verifyOncePerProcess: true, handover: o.handover, encrypt: o.encrypt })
   const t0 = EPOCH + LEAD_MS
   let end = t0 + o.seconds * 1000
   const present: SwarmMember[] = []

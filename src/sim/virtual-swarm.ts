@@ -10,6 +10,7 @@ import { chunkShareOfWire } from '../mesh/bandwidth/upload-pacer.ts'
 import { MemoryNetwork, type LinkModel } from '../mesh/link.ts'
 import type { Transport } from '../mesh/transport.ts'
 import { StreamRegistry } from '../mesh/stream-registry.ts'
+import { SecureSessions } from '../mesh/secure/secure-sessions.ts'
 import type { StreamSwarm, SwarmStatus } from '../mesh/stream/stream-swarm.ts'
 import { SyntheticFeed } from '../ingest/synthetic-feed.ts'
 import { ViewerRecorder } from '../metrics/viewer-recorder.ts'
@@ -38,6 +39,9 @@ export interface VirtualSwarmInit {
   verifyOncePerProcess?: boolean
   /** Hand datagrams over as decoded messages (sizes still charged) instead of JSON bytes. */
   handover?: boolean
+  /** Every node runs encrypted sessions with its peers, as `--encrypt` (src/mesh/secure/): real
+   * handshakes and sealed frames, so datagrams must travel as bytes (not with `handover`). */
+  encrypt?: boolean
 }
 
 export interface SwarmMember {
@@ -47,6 +51,7 @@ export interface SwarmMember {
   log: StreamLog
   tally: WireTally
   recorder: ViewerRecorder
+  secure: SecureSessions | null
   joinAt: number
   leftAt: number | null
   /** The swarm's status when the member left (a closed registry forgets its swarms). */
@@ -76,6 +81,7 @@ export class VirtualSwarm {
   }
 
   static async create(init: VirtualSwarmInit): Promise<VirtualSwarm> {
+    if (init.encrypt && init.handover) throw new Error('encrypted sessions seal bytes: a swarm with encrypt cannot hand datagrams over decoded')
     const timers = new VirtualTimers({ seed: init.seed, start: EPOCH })
     const rnd = seededRandom(init.seed ^ 0x5eed)
     const net = new MemoryNetwork({ timers }, { link: init.link, seed: init.seed, handover: init.handover })
@@ -84,6 +90,7 @@ export class VirtualSwarm {
     const tally = new WireTally()
     const node = new CjNode({ transport: net.createTransport({ uploadBytesPerSecond: (init.sourceCapacity ?? 0) * init.bitrateBps / 8 }), timers, metrics: tally },
       { probeIntervalMs: 10_000, secret: secretFrom(rnd) })
+    const secure = secureFor(node, init)
     await node.start()
     const log = await StreamLog.createSource('sim', generateStreamKey(), 'sim', { format: 'ts', targetDuration: SEGMENT_MS / 1000, clock: () => timers.now(), storage })
     const reg = new StreamRegistry(node)
@@ -91,7 +98,7 @@ export class VirtualSwarm {
     const feed = new SyntheticFeed({ log, timers, bytes: (n) => bytesFrom(rnd, n) }, { bitrateBps: init.bitrateBps, segmentMs: SEGMENT_MS })
     feed.start()
     const recorder = new ViewerRecorder(log, () => timers.now(), () => 0)
-    return new VirtualSwarm(init, timers, net, { slot: -1, node, reg, log, tally, recorder, joinAt: timers.now(), leftAt: null, feed }, rnd, verifier, storage)
+    return new VirtualSwarm(init, timers, net, { slot: -1, node, reg, log, tally, recorder, secure, joinAt: timers.now(), leftAt: null, feed }, rnd, verifier, storage)
   }
 
   get id(): string { return this.source.log.id }
@@ -121,7 +128,7 @@ export class VirtualSwarm {
     const log = await StreamLog.openReplica(`sim/${slot}`, this.id, { clock: () => this.timers.now(), storage: opts.storage ?? this.storage, verifier: this.verifier as RecordVerifier | undefined })
     const reg = new StreamRegistry(node)
     const recorder = new ViewerRecorder(log, () => this.timers.now(), () => reg.get(this.id)?.startChunk ?? -1)
-    const m: SwarmMember = { slot, node, reg, log, tally, recorder, joinAt: this.timers.now(), leftAt: null }
+    const m: SwarmMember = { slot, node, reg, log, tally, recorder, secure: secureFor(node, this.init), joinAt: this.timers.now(), leftAt: null }
     this.members.set(slot, m)
     await node.start()
     // `heardOnly`: the bootstrap peers are entries like any heard of (evictable), not configured ones.
@@ -139,6 +146,7 @@ export class VirtualSwarm {
     m.leftAt = this.timers.now()
     m.lastStatus = m.reg.get(this.id)?.status()
     m.recorder.stop()
+    m.secure?.close()
     await m.node.close()
     await m.reg.close()
     await m.log.close()
@@ -158,6 +166,13 @@ export class VirtualSwarm {
     await this.timers.runFor(10_000)
     return this.timers.active
   }
+}
+
+function secureFor(node: CjNode, init: VirtualSwarmInit): SecureSessions | null {
+  if (!init.encrypt) return null
+  const secure = new SecureSessions({ node, key: generateStreamKey() })
+  secure.startTimer()
+  return secure
 }
 
 function secretFrom(rnd: () => number): Buffer {

@@ -11,7 +11,7 @@ import { CHUNK_SIZE } from '../../store/stream-types.ts'
 import type { Holders } from './holders.ts'
 import type { StripeParents } from './stripe-parents.ts'
 import type { ChunkTracker } from './chunk-tracker.ts'
-import type { SwarmStats } from './swarm-stats.ts'
+import type { DuplicateCause, SwarmStats } from './swarm-stats.ts'
 import { LIVE_WINDOW_CHUNKS, charge, judge, type SwarmContext } from './swarm-context.ts'
 
 /** A failing disk is reported at most this often (a full disk fails every chunk). */
@@ -55,7 +55,7 @@ export class ChunkReceiver {
     // a cycle cut off from the source would keep itself alive on its own repairs.
     if (m.repaired) this.k.parents.onRepaired(stripeOf(n), ctx.from, n)
     else this.k.parents.onPush(stripeOf(n), ctx.from, n, node.timers.now())
-    if (log.hasChunk(n)) { this.k.stats.duplicate(m.data.length); return }
+    if (log.hasChunk(n)) { this.k.stats.duplicate(m.data.length, this.duplicateCause(m, ctx.from, n)); return }
     if (edge.startChunk >= 0 && n < Math.max(edge.startChunk, edge.maxKnown - LIVE_WINDOW_CHUNKS) && !this.k.tracker.isInitChunk(n)) { this.k.stats.count('late'); return }
     // Far beyond the edge we know is either a lie or the future: do not buffer it.
     if (n > edge.maxKnown + 4 * STRIPES + 64) return
@@ -66,6 +66,11 @@ export class ChunkReceiver {
     this.k.tracker.blockCame(n, m.repaired === true)
     this.assembled(n, this.k.tracker.assembly.add(n, m.offset - n * CHUNK_SIZE, m.data, ctx.from, hops, rec, now), ctx.from)
     this.k.tracker.assembling(n)
+  }
+
+  private duplicateCause(m: MessageOf<'Content'>, from: string, n: number): DuplicateCause {
+    const how = m.repaired ? 'repaired' : this.k.parents.parent(stripeOf(n)) === from ? 'push-parent' : 'push-other'
+    return this.c.node.sealer?.sealsTo(from) ? `sealed-${how}` : how
   }
 
   /** Charges the sender of every block that failed its signed hash, and stores a chunk made whole. */
@@ -121,7 +126,7 @@ export class ChunkReceiver {
       events.emit('rejected', n, senders)
       return
     }
-    if (v.result === 'ignore') { stats.duplicate(bytes.length); return }
+    if (v.result === 'ignore') { stats.duplicate(bytes.length, node.sealer?.sealsTo(senders[0]) ? 'sealed-stored-twice' : 'stored-twice'); return }
     stats.count('new')
     // Delivery record for ranking peers: credit each sender its share of a verified chunk.
     for (const a of senders) { const p = node.peers.get(a); if (p) p.deliveredBytes += bytes.length / senders.length }

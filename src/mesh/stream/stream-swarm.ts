@@ -291,6 +291,7 @@ export class StreamSwarm extends EventEmitter {
       receivedBytes: totals.receivedBytes,
       receivedFromSourceBytes: totals.receivedFromSourceBytes,
       duplicateBytes: totals.duplicateBytes,
+      duplicateBy: { ...totals.duplicateBy },
       producedBytes: produced,
       copiesUploaded: produced > 0 ? totals.uploadedBytes / produced : 0,
       chunks: { ...totals.chunks },

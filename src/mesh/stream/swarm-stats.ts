@@ -12,6 +12,11 @@ export type ChunkOutcome = 'new' | 'duplicate' | 'late' | 'rejected'
  * answered (at the source, by which of its rules: within its budget, a chunk nobody else has, a
  * viewer that asked again and again). Where the source's copies beyond the first go. */
 export type UploadCause = 'push' | 'repair-push' | 'catchup' | 'pull' | 'pull-unpushed' | 'pull-asked-again'
+/** How a duplicate came: pushed by our stripe parent or by another peer (a parent we left, a
+ * catch-up), flagged repaired (a pull answered or a repair forwarded down), or a chunk completed
+ * twice while its first copy was being stored; `sealed-` when the sender shares an encrypted
+ * session with us. Where wasted upload comes from, per receiver. */
+export type DuplicateCause = `${'' | 'sealed-'}${'push-parent' | 'push-other' | 'repaired' | 'stored-twice'}`
 
 export class SwarmStats {
   private readonly c: SwarmContext
@@ -19,6 +24,7 @@ export class SwarmStats {
     uploadedBytes: 0, receivedBytes: 0, receivedFromSourceBytes: 0, producedBytes: 0, duplicateBytes: 0,
     chunks: { new: 0, duplicate: 0, late: 0, rejected: 0 }, hops: {} as Record<string, number>,
     uploadedBy: {} as Partial<Record<UploadCause, number>>,
+    duplicateBy: {} as Partial<Record<DuplicateCause, number>>,
   }
   /** Told every verified chunk's age (the audience telemetry keeps its own window of them). */
   onDelay: ((ageMs: number, hops: number) => void) | undefined
@@ -37,9 +43,10 @@ export class SwarmStats {
   }
 
   /** Payload that arrived for a chunk already held (or already being stored): wasted upload. */
-  duplicate(bytes: number): void {
+  duplicate(bytes: number, cause: DuplicateCause): void {
     this.count('duplicate')
     this.totals.duplicateBytes += bytes
+    this.totals.duplicateBy[cause] = (this.totals.duplicateBy[cause] ?? 0) + bytes
   }
 
   produced(bytes: number): void {

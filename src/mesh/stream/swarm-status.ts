@@ -1,6 +1,6 @@
 // What one stream's swarm reports about itself on one node.
 import type { AudienceView } from '../telemetry/audience-view.ts'
-import type { UploadCause } from './swarm-stats.ts'
+import type { DuplicateCause, UploadCause } from './swarm-stats.ts'
 
 export interface SwarmStatus {
   id: string
@@ -26,6 +26,8 @@ export interface SwarmStatus {
   receivedFromSourceBytes: number
   /** Payload bytes that arrived for chunks already held (or already being stored): wasted upload. */
   duplicateBytes: number
+  /** The same bytes by how they came (src/mesh/stream/swarm-stats.ts, DuplicateCause). */
+  duplicateBy: Partial<Record<DuplicateCause, number>>
   producedBytes: number
   copiesUploaded: number
   chunks: { new: number; duplicate: number; late: number; rejected: number }
