@@ -6,6 +6,7 @@
 import { cpSync, existsSync, rmSync } from 'node:fs'
 import { spawnSync } from 'node:child_process'
 import { createRequire } from 'node:module'
+import { NODE_BUNDLE } from './esbuild-options.js'
 
 const require = createRequire(import.meta.url)
 let esbuild
@@ -25,11 +26,7 @@ try {
   process.exit(r.status ?? 1)
 }
 rmSync('dist', { recursive: true, force: true })
-// Dependencies stay in node_modules (native better-sqlite3, and what users may update alone);
 // `splitting` keeps the lazy imports lazy (prom-client and express load only when HTTP is served).
-await esbuild.build({
-  entryPoints: ['src/main.ts'], outdir: 'dist', bundle: true, splitting: true, format: 'esm',
-  platform: 'node', target: 'node20', packages: 'external', sourcemap: true, logLevel: 'warning',
-})
+await esbuild.build({ ...NODE_BUNDLE, entryPoints: ['src/main.ts'], outdir: 'dist', splitting: true })
 // Every output sits directly in dist/, so the pages' scripts go to dist/static (see routes-pages.ts).
 cpSync('src/player/static', 'dist/static', { recursive: true })

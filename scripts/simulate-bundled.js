@@ -5,6 +5,7 @@
 // profile of 300 viewers x 20 s, and a cost the shipped bundle does not have. Arguments pass through.
 import { createRequire } from 'node:module'
 import { fileURLToPath, pathToFileURL } from 'node:url'
+import { NODE_BUNDLE } from './esbuild-options.js'
 
 const esbuild = createRequire(import.meta.url)('esbuild')
 // One level below the package root, as dist/ is: the package's version (src/util/package-version.ts,
@@ -12,8 +13,5 @@ const esbuild = createRequire(import.meta.url)('esbuild')
 // and external packages resolve from node_modules. Placed elsewhere, the version reads "unknown"
 // and the same seed gives another report (a few bytes of telemetry per viewer). Git ignores it.
 const out = fileURLToPath(new URL('../.simulate/simulate.mjs', import.meta.url))
-await esbuild.build({
-  entryPoints: [fileURLToPath(new URL('simulate.ts', import.meta.url))], outfile: out, bundle: true, format: 'esm',
-  platform: 'node', target: 'node20', packages: 'external', sourcemap: true, logLevel: 'warning',
-})
+await esbuild.build({ ...NODE_BUNDLE, entryPoints: [fileURLToPath(new URL('simulate.ts', import.meta.url))], outfile: out })
 await import(pathToFileURL(out).href)
