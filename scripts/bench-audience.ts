@@ -6,8 +6,8 @@
 // telemetry's bytes against the stream bytes at every node; then a share of the viewers vanish at
 // once and the count is read again 10 s later. Prints one table.
 import { parseArgs } from 'node:util'
-import { Child, HLS_POLL_MS, STAGGER_MS, sleep } from './bench-run.ts'
-import type { AudienceReading, SourceReport, ViewersReport } from './bench-ipc.ts'
+import { Child, HLS_POLL_MS, STAGGER_MS, collectReports, sleep } from './bench-run.ts'
+import type { AudienceReading } from './bench-ipc.ts'
 import { LEAD_MS } from '../src/sim/simulation.ts'
 import { SEGMENT_MS } from '../src/sim/virtual-swarm.ts'
 import { windowPercentile } from '../src/sim/audience-truth.ts'
@@ -60,7 +60,7 @@ async function main(): Promise<void> {
     const joinedPresent = present.length
     await sleep(settleMs)
     const steady = await read()
-    const costFrom = await collect(src, views)
+    const reports = await collectReports(src, views)
     const gone = Math.round(present.length * leaveShare)
     for (let i = 0; i < gone; i++) {
       const slot = present.splice((i * 7919 + seed) % present.length, 1)[0]
@@ -69,7 +69,7 @@ async function main(): Promise<void> {
     log(`${gone} viewers left at once; reading again in ${settleMs / 1000} s`)
     await sleep(settleMs)
     const afterLeave = await read()
-    const { source, reps } = costFrom
+    const { source, viewers: reps } = reports
     const chunkTime = (n: number) => source.chunkTimes[n]
     const stayed = reps.flatMap((r) => r.viewers).filter((v) => v.leftAt === null || v.leftAt > steady.at)
     const trueP95 = windowPercentile(stayed.map((v) => v.verified), chunkTime, steady.at, 0.95)
@@ -92,20 +92,6 @@ async function main(): Promise<void> {
   } finally {
     await Promise.all(children.map((c) => c.stop()))
   }
-}
-
-/** Every process's report (the source's chunk times, each viewer's deliveries and bytes). */
-async function collect(src: Child, views: Child[]): Promise<{ source: SourceReport; reps: ViewersReport[] }> {
-  src.send({ type: 'report' })
-  const s = await src.next()
-  if (s.type !== 'report' || s.report.kind !== 'source') throw new Error('the source sent no report')
-  const reps: ViewersReport[] = []
-  for (const v of views) {
-    v.send({ type: 'report' })
-    const r = await v.next()
-    if (r.type === 'report' && r.report.kind === 'viewers') reps.push(r.report)
-  }
-  return { source: s.report, reps }
 }
 
 main().catch((err: unknown) => {

@@ -52,6 +52,20 @@ export class Child {
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
+/** Every process's own report: the source's (chunk times, bytes) and each viewer process's. */
+export async function collectReports(src: Child, views: Child[]): Promise<{ source: SourceReport; viewers: ViewersReport[] }> {
+  src.send({ type: 'report' })
+  const s = await src.next()
+  if (s.type !== 'report' || s.report.kind !== 'source') throw new Error('the source sent no report')
+  const viewers: ViewersReport[] = []
+  for (const v of views) {
+    v.send({ type: 'report' })
+    const r = await v.next()
+    if (r.type === 'report' && r.report.kind === 'viewers') viewers.push(r.report)
+  }
+  return { source: s.report, viewers }
+}
+
 export async function runMode(sc: Scenario, mode: Mode, seconds: number, log: (s: string) => void): Promise<Figures> {
   const children: Child[] = []
   try {
@@ -98,17 +112,9 @@ export async function runMode(sc: Scenario, mode: Mode, seconds: number, log: (s
       }
     }
     const endAt = Date.now()
-    src.send({ type: 'report' })
-    const srcRep = await src.next()
-    const reps: ViewersReport[] = []
-    for (const v of views) {
-      v.send({ type: 'report' })
-      const r = await v.next()
-      if (r.type === 'report' && r.report.kind === 'viewers') reps.push(r.report)
-    }
-    if (srcRep.type !== 'report' || srcRep.report.kind !== 'source') throw new Error('the source sent no report')
+    const { source, viewers } = await collectReports(src, views)
     const stableMs = sc.churnPerMin > 0 ? Math.min(60_000, seconds * 1000 * 0.5) : (seconds * 1000) / 2
-    return figures({ mode, endAt, deadlineMs: DEADLINE_MS, stableMs }, srcRep.report as SourceReport, reps)
+    return figures({ mode, endAt, deadlineMs: DEADLINE_MS, stableMs }, source, viewers)
   } finally {
     await Promise.all(children.map((c) => c.stop()))
   }
