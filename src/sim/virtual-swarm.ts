@@ -133,7 +133,7 @@ export class VirtualSwarm {
     await node.start()
     // `heardOnly`: the bootstrap peers are entries like any heard of (evictable), not configured ones.
     if (opts.heardOnly) for (const b of bootstrap) node.peers.touch(b, 'heard')
-    reg.add(log, { bootstrap, ...(uplink > 0 ? { maxUploadBps: uplink * chunkShareOfWire(false) } : {}) })
+    reg.add(log, { bootstrap, ...(uplink > 0 ? { maxUploadBps: uplink * chunkShareOfWire(this.init.encrypt === true) } : {}) })
     return m
   }
 
