@@ -140,13 +140,12 @@ export async function natFigures(run: {
 
 /** Drops and session counters summed over the nodes whose status was read. */
 function nodeSums(nodes: Map<string, NodeStatus | null> | undefined): Pick<NatFigures, 'dropped' | 'secure'> {
-  const dropped: Record<string, number> = {}
-  let secure: Record<string, number> | null = null
-  for (const st of nodes?.values() ?? []) {
-    for (const [k, n] of Object.entries(st?.counters.dropped ?? {})) dropped[k] = (dropped[k] ?? 0) + n
-    if (st?.secure) { secure ??= {}; for (const [k, n] of Object.entries(st.secure)) secure[k] = (secure[k] ?? 0) + n }
+  const read = [...nodes?.values() ?? []]
+  const sealing = read.filter((st) => st?.secure)
+  return {
+    dropped: sumRecords(read.map((st) => st?.counters.dropped ?? {})),
+    secure: sealing.length ? sumRecords(sealing.map((st) => ({ ...st!.secure! }))) : null,
   }
-  return { dropped, secure }
 }
 
 function sumRecords(rs: Array<Partial<Record<string, number>>>): Record<string, number> {

@@ -111,15 +111,16 @@ async function runScenario(name: ScenarioName, o: Options, log: (s: string) => v
     const statuses = new Map<string, StreamStatus | null>(await Promise.all(hosts.map(async (h) => [h, await swarm.streamStatus(h)] as const)))
     const nodes = new Map<string, NodeStatus | null>(await Promise.all(hosts.map(async (h) => [h, await swarm.status(h)] as const)))
     const stopAt = Date.now()
+    // CPU is read at the stop, before the counters and the dump below (the nodes keep running meanwhile).
+    const cpu = viewers.reduce((sum, v, i) => sum + swarm.cpuSeconds(v) - cpu0[i], 0)
+    const cpuShareOfCorePerViewer = cpu / viewers.length / ((stopAt - t0) / 1000)
+    const cpuShareOfCoreSource = (swarm.cpuSeconds(sourceHost) - sourceCpu0) / ((stopAt - t0) / 1000)
     const udpErrors = await kernelUdpErrors(lab, hosts)
     if (o.statuses) {
       const dump = Object.fromEntries(hosts.map((h) => [h, { status: nodes.get(h), stderr: swarm.nodes.get(h)?.proc.err ?? '' }]))
       await writeFile(`${o.statuses}.${name}.json`, JSON.stringify(dump) + '\n')
       log(`  wrote ${o.statuses}.${name}.json`)
     }
-    const cpu = viewers.reduce((sum, v, i) => sum + swarm.cpuSeconds(v) - cpu0[i], 0)
-    const cpuShareOfCorePerViewer = cpu / viewers.length / ((stopAt - t0) / 1000)
-    const cpuShareOfCoreSource = (swarm.cpuSeconds(sourceHost) - sourceCpu0) / ((stopAt - t0) / 1000)
     await swarm.stop()
     const title = { public: 'source on the public segment', 'nat-source': 'source behind a cone NAT, one public peer', 'no-nat': 'control: no NAT, every viewer on the public segment' }[name]
     return await natFigures({ scenario: `${title}, ${(o.encrypt ?? ENCRYPT_BY_DEFAULT) ? 'encrypted' : 'plain'}`, seconds: o.seconds, bitrate: o.bitrate, lab, dir, id: swarm.id, sourceHost, entryHost: natSource ? entry : null, stopAt, statuses, nodes, cpuShareOfCorePerViewer, cpuShareOfCoreSource, loadAverage: loadavg()[0], udpErrors })
