@@ -118,8 +118,8 @@ export class CjNode extends EventEmitter {
   readonly download: DownloadPacer
   private handlers = new Map<MessageType, Handler<MessageType>[]>()
   private secret: Buffer
+  /** Our cookie by address (bounded: addresses come from strangers). */
   private cookies = new Map<string, string>()
-  private cookiesByAddr = new Map<string, string>()
   private cookieTexts = new WeakMap<Peer, CookieText>()
   private intervals: Timer[] = []
   private closed = false
@@ -214,19 +214,14 @@ export class CjNode extends EventEmitter {
   /** Our cookie for an address: derived from a node secret and the source IP (not the port, so a
    * NAT rebinding keeps it), as the current reference node does. */
   cookieFor(addr: string): string {
-    // By address first: parsing the address of every datagram showed in profiles too.
-    const known = this.cookiesByAddr.get(addr)
+    // Cached by address: an HMAC, and even parsing the address, per datagram showed in profiles. A
+    // host seen at several ports costs one HMAC per port, once.
+    const known = this.cookies.get(addr)
     if (known !== undefined) return known
     const host = parseAddress(addr)?.host ?? addr
-    let c = this.cookies.get(host)
-    if (c === undefined) {
-      // An HMAC per datagram showed in profiles; the caches are bounded because hosts come from strangers.
-      if (this.cookies.size >= MAX_COOKIE_CACHE) this.cookies.clear()
-      c = createHmac('sha256', this.secret).update(host).digest('hex').slice(0, 8)
-      this.cookies.set(host, c)
-    }
-    if (this.cookiesByAddr.size >= MAX_COOKIE_CACHE) this.cookiesByAddr.clear()
-    this.cookiesByAddr.set(addr, c)
+    const c = createHmac('sha256', this.secret).update(host).digest('hex').slice(0, 8)
+    if (this.cookies.size >= MAX_COOKIE_CACHE) this.cookies.clear()
+    this.cookies.set(addr, c)
     return c
   }
 
