@@ -128,14 +128,17 @@ export class Runtime {
     })
     this.nat = new NatTraversal({ node, key: nodeKey })
     this.secure = opts.encrypt === true ? new SecureSessions({ node, key: nodeKey }) : null
+    // The stream byte counters, read from each swarm's statistics at every scrape: their only source.
+    this.metrics.readStreams?.(() => this.streams.list().map((s) => {
+      const st = s.status()
+      return { stream: s.id, role: st.role, producedBytes: st.producedBytes, uploadedBytes: st.uploadedBytes }
+    }))
     // The relay fan-out gauge: how many peers this node fed in the last interval, over all streams.
     this.fanoutTimer = setInterval(() => {
       let fed = 0
       for (const s of this.streams.list()) {
         fed += s.takeFanout()
-        const st = s.status()
-        this.metrics.setStreamStats?.({ stream: s.id, role: st.role, producedBytes: st.producedBytes, uploadedBytes: st.uploadedBytes })
-        if (s.isSource) this.metrics.setAudience?.(audienceStats(st.audience))
+        if (s.isSource) this.metrics.setAudience?.(audienceStats(s.status().audience))
       }
       this.metrics.relayFanout(fed)
       this.metrics.setBandwidth?.(bandwidthStats(this.node))

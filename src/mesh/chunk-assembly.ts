@@ -79,7 +79,7 @@ export class ChunkAssembly {
     const got = blocks as Block[]
     return {
       kind: 'complete', bad,
-      bytes: Buffer.concat(got.map((b) => b.data)),
+      bytes: joined(got),
       senders: [...new Set(got.map((b) => b.from))],
       hops: Math.min(...got.map((b) => b.hops)),
       // Senders of verified blocks that said they came straight from the source (hops 0 + 1).
@@ -116,4 +116,18 @@ export class ChunkAssembly {
     for (const [k, p] of this.partial) if (p.firstAt < at) { at = p.firstAt; oldest = k }
     if (oldest !== undefined) this.partial.delete(oldest)
   }
+}
+
+/** The blocks' bytes in one buffer. Blocks that lie side by side in one buffer (a Content that
+ * carried several blocks, or blocks read out of one stored chunk) are a view of it, not a copy. */
+function joined(blocks: Block[]): Buffer {
+  if (blocks.length === 0) return Buffer.alloc(0)
+  const first = blocks[0].data
+  let end = first.byteOffset + first.length
+  for (let i = 1; i < blocks.length; i++) {
+    const d = blocks[i].data
+    if (d.buffer !== first.buffer || d.byteOffset !== end) return Buffer.concat(blocks.map((b) => b.data))
+    end += d.length
+  }
+  return Buffer.from(first.buffer, first.byteOffset, end - first.byteOffset)
 }

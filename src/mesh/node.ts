@@ -408,7 +408,7 @@ export class CjNode extends EventEmitter {
     this.counters.datagramsOut++
     this.counters.bytesOut += bytes
     this.metrics.datagramSent(data?.kind ?? 'control', data?.role ?? 'relay', bytes)
-    for (const o of out) if (o.m.type === 'Content' && o.kind === 'stream') this.metrics.streamBytesUploaded(o.role, o.m.data.length)
+    for (const o of out) if (o.m.type === 'Content' && o.kind === 'stream') this.metrics.streamBytesUploaded?.(o.role, o.m.data.length)
   }
 
   private drop(reason: Parameters<MetricsSink['datagramDropped']>[0]): void {

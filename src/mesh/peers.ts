@@ -79,6 +79,9 @@ export interface Peer {
 
 export class PeerTable {
   private peers = new Map<string, Peer>()
+  /** The latest `bannedUntil` any entry was given here (a penalty, a load). An entry that takes
+   * over another's ban (src/mesh/nat/peer-keys.ts) copies a value already counted. */
+  private banEnd = 0
   private clock: Clock
 
   constructor(opts: { clock?: Clock; max?: number } = {}, private max = opts.max ?? MAX_PEERS) {
@@ -148,6 +151,10 @@ export class PeerTable {
 
   isBanned(p: Peer): boolean { return p.bannedUntil > this.clock.now() }
 
+  /** False when no entry can be banned now: lets a walk over many addresses (a swarm's holders)
+   * skip a lookup per address on the usual table, which has banned nobody. */
+  anyBanned(): boolean { return this.banEnd > this.clock.now() }
+
   /** Charges a peer for bad behaviour; returns true when this charge banned it. */
   penalise(p: Peer, reason: PenaltyReason): boolean {
     const now = this.clock.now()
@@ -155,6 +162,7 @@ export class PeerTable {
     p.penaltyAt = now
     if (p.penalty >= BAN_SCORE && !this.isBanned(p)) {
       p.bannedUntil = now + BAN_MS
+      this.banEnd = Math.max(this.banEnd, p.bannedUntil)
       return true
     }
     return false
@@ -219,7 +227,7 @@ export class PeerTable {
       if (!row || !isAddress(row.addr)) continue
       const p = this.touch(row.addr as string, 'told')
       if (typeof row.rttMs === 'number') p.rttMs = row.rttMs
-      if (typeof row.bannedUntil === 'number') p.bannedUntil = row.bannedUntil
+      if (typeof row.bannedUntil === 'number') { p.bannedUntil = row.bannedUntil; this.banEnd = Math.max(this.banEnd, p.bannedUntil) }
       if (typeof row.penalty === 'number') p.penalty = row.penalty
       if (typeof row.penaltyAt === 'number') p.penaltyAt = row.penaltyAt
       if (typeof row.publicKey === 'string' && /^[0-9a-f]{64}$/.test(row.publicKey)) p.publicKey = row.publicKey

@@ -37,6 +37,7 @@ export class PrometheusMetrics implements MetricsSink {
   readonly contentType: string = Registry.PROMETHEUS_CONTENT_TYPE
   private readonly m: MetricSet
   private readonly totals = new StreamTotals()
+  private streamReader: (() => StreamStats[]) | undefined
   private readonly routes = new Set<string>()
   private audience: AudienceMetrics | undefined
   private role: NodeRole
@@ -57,6 +58,7 @@ export class PrometheusMetrics implements MetricsSink {
   /** The /metrics body: project metrics, then process metrics. */
   async text(): Promise<string> {
     if (this.closed) return ''
+    this.syncStreams()
     const own = await this.registry.metrics()
     const proc = await this.processRegistry.metrics()
     if (proc.trim() === '') return own
@@ -88,14 +90,9 @@ export class PrometheusMetrics implements MetricsSink {
     this.m.droppedDatagrams.inc({ reason })
   }
 
-  streamBytesProduced(bytes: number): void {
-    if (this.closed) return
-    this.grow('produced', this.totals.addPerCall('produced', bytes))
-  }
-
-  streamBytesUploaded(role: TrafficRole, bytes: number): void {
-    if (this.closed || (role !== 'source' && role !== 'relay')) return
-    this.grow(role, this.totals.addPerCall(role, bytes))
+  /** The stream counters' one source: the swarms' statistics, read at every scrape (text()). */
+  readStreams(read: () => StreamStats[]): void {
+    this.streamReader = read
   }
 
   setStreamStats(stats: StreamStats): void {
@@ -190,6 +187,16 @@ export class PrometheusMetrics implements MetricsSink {
   fileTransfer(result: TransferResult): void {
     if (this.closed) return
     this.m.fileTransfers.inc({ result })
+  }
+
+  /** Reads every stream's totals from its swarm: the counters as of this scrape. */
+  private syncStreams(): void {
+    if (!this.streamReader) return
+    let list: StreamStats[]
+    try { list = this.streamReader() } catch { return }
+    if (!Array.isArray(list)) return
+    for (const [series, delta] of this.totals.sync(list.filter((x) => typeof x === 'object' && x !== null))) this.grow(series, delta)
+    this.updateStreamGauge()
   }
 
   private grow(series: StreamSeries, delta: number): void {

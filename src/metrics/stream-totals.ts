@@ -1,8 +1,8 @@
-// Stream bytes reach the sink two ways: per-send hooks (streamBytesProduced/Uploaded) and cumulative
-// per-stream totals from a status loop (setStreamStats). Both describe the same bytes, so adding
-// them would double count a node that uses both. Each exported counter instead follows the larger
-// of the two running sums; both sums only grow, so the counter stays monotonic. (A process that
-// reports one stream only per send and another only by totals undercounts: pick one way per process.)
+// The exported stream counters (cjp2p_stream_produced_bytes_total, cjp2p_stream_uploaded_bytes_total)
+// and the live-stream gauge, from one source only: each stream's cumulative totals as its swarm
+// statistics (SwarmStats) count them, read by the sink at every scrape. Domain code has no second,
+// per-send path into these counters, so there is nothing to reconcile: a counter grows by what a
+// stream's total grew since the last reading.
 import type { StreamRole, StreamStats, TrafficRole } from './types.ts'
 
 export type StreamSeries = 'produced' | TrafficRole
@@ -15,17 +15,7 @@ export const MAX_TRACKED_STREAMS = 1024
 interface Reported { role: StreamRole; produced: number; uploaded: number }
 
 export class StreamTotals {
-  private readonly perCall = new Map<StreamSeries, number>()
-  private readonly reported = new Map<StreamSeries, number>()
-  private readonly exported = new Map<StreamSeries, number>()
   private readonly streams = new Map<string, Reported>()
-
-  /** Adds per-call bytes; returns how much the exported counter must grow. */
-  addPerCall(series: StreamSeries, bytes: number): number {
-    if (!validBytes(bytes)) return 0
-    this.perCall.set(series, (this.perCall.get(series) ?? 0) + bytes)
-    return this.advance(series)
-  }
 
   /** Folds one stream's cumulative totals in; returns how much each exported counter must grow. */
   report(stats: StreamStats): Array<[StreamSeries, number]> {
@@ -47,12 +37,20 @@ export class StreamTotals {
 
     const uploadSeries: TrafficRole = stats.role === 'source' ? 'source' : 'relay'
     const out: Array<[StreamSeries, number]> = []
-    for (const [series, delta] of [['produced', producedDelta], [uploadSeries, uploadedDelta]] as const) {
-      if (delta <= 0) continue
-      this.reported.set(series, (this.reported.get(series) ?? 0) + delta)
-      const grow = this.advance(series)
-      if (grow > 0) out.push([series, grow])
+    if (producedDelta > 0) out.push(['produced', producedDelta])
+    if (uploadedDelta > 0) out.push([uploadSeries, uploadedDelta])
+    return out
+  }
+
+  /** Every stream the node carries now: each folded in, and those no longer listed closed. */
+  sync(list: readonly StreamStats[]): Array<[StreamSeries, number]> {
+    const out: Array<[StreamSeries, number]> = []
+    const listed = new Set<string>()
+    for (const stats of list) {
+      listed.add(stats.stream ?? '')
+      out.push(...this.report(stats))
     }
+    for (const key of [...this.streams.keys()]) if (!listed.has(key)) this.close(key)
     return out
   }
 
@@ -65,14 +63,6 @@ export class StreamTotals {
     const counts: Record<StreamRole, number> = { source: 0, viewer: 0 }
     for (const s of this.streams.values()) counts[s.role]++
     return counts
-  }
-
-  private advance(series: StreamSeries): number {
-    const target = Math.max(this.perCall.get(series) ?? 0, this.reported.get(series) ?? 0)
-    const grow = target - (this.exported.get(series) ?? 0)
-    if (grow <= 0) return 0
-    this.exported.set(series, target)
-    return grow
   }
 }
 

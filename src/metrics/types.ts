@@ -64,10 +64,10 @@ export interface MetricsSink {
   datagramSent(kind: TrafficKind, role: TrafficRole, bytes: number): void
   datagramReceived(kind: TrafficKind, bytes: number): void
   datagramDropped(reason: DropReason): void
-  /** Bytes the source appended to one of its streams. */
-  streamBytesProduced(bytes: number): void
-  /** Payload bytes of stream chunks this node uploaded, by role. */
-  streamBytesUploaded(role: TrafficRole, bytes: number): void
+  /** Payload bytes of stream chunks as they leave in datagrams, by role: the wire tally of the
+   * bench and the simulator (WireTally). Not a path into the exported stream counters, which read
+   * the swarms' statistics alone (setStreamStats, readStreams). */
+  streamBytesUploaded?(role: TrafficRole, bytes: number): void
   chunkReceived(result: ChunkResult): void
   /** Seconds from the source's signed publish time to verified here, and relay hops. */
   chunkVerified(ageSeconds: number, hops: number): void
@@ -80,9 +80,12 @@ export interface MetricsSink {
   // Added after the first release of this interface, so optional: call as `metrics.setNodeRole?.(r)`.
   /** Sets `cjp2p_node_info{role}` (one series, value 1). */
   setNodeRole?(role: NodeRole): void
-  /** Reports a stream's cumulative totals (from a status loop). The per-call hooks above and this
-   * describe the same bytes: the exported counters take whichever has seen more, never the sum. */
+  /** Reports a stream's cumulative totals as its swarm statistics (SwarmStats) count them: the
+   * only way stream bytes reach the exported stream counters. */
   setStreamStats?(stats: StreamStats): void
+  /** Every stream's totals, read at each scrape (the runtime's swarms): setStreamStats for each
+   * listed, and streamClosed for those no longer listed. */
+  readStreams?(read: () => StreamStats[]): void
   /** Forgets a stream reported through setStreamStats (its bytes stay counted). */
   streamClosed?(stream: string): void
   /** A stream record, block or chunk failed its check, by what was wrong with it. */
@@ -95,8 +98,8 @@ export interface MetricsSink {
 
 /** A sink that does nothing, for code run without metrics (tests, tools). */
 export const noMetrics: MetricsSink = {
-  datagramSent() {}, datagramReceived() {}, datagramDropped() {}, streamBytesProduced() {},
+  datagramSent() {}, datagramReceived() {}, datagramDropped() {},
   streamBytesUploaded() {}, chunkReceived() {}, chunkVerified() {}, peerPenalised() {},
   peersGauge() {}, relayFanout() {}, playbackStall() {}, httpRequest() {}, fileTransfer() {},
-  setNodeRole() {}, setStreamStats() {}, streamClosed() {}, streamRejected() {}, setAudience() {}, setBandwidth() {},
+  setNodeRole() {}, setStreamStats() {}, readStreams() {}, streamClosed() {}, streamRejected() {}, setAudience() {}, setBandwidth() {},
 }

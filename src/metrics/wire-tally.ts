@@ -15,7 +15,6 @@ export class WireTally implements MetricsSink {
   streamBytesUploaded(_role: 'source' | 'relay', bytes: number): void { this.wire.payloadBytes += bytes }
   datagramReceived = noMetrics.datagramReceived
   datagramDropped = noMetrics.datagramDropped
-  streamBytesProduced = noMetrics.streamBytesProduced
   chunkReceived = noMetrics.chunkReceived
   chunkVerified = noMetrics.chunkVerified
   peerPenalised = noMetrics.peerPenalised

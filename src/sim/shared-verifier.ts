@@ -13,6 +13,8 @@ const MAX_ENTRIES = 200_000
 /** Verified chunks and blocks kept to compare against: the live window (512 chunks) several times. */
 const MAX_BYTES_ENTRIES = 16_384
 
+/** Verdicts on signed records by their text, for one kind of record. No closure per lookup: the
+ * check is fixed per memo, and a lookup runs once per record per node. */
 class Memo {
   private map = new Map<string, Verdict>()
   /** The verdict on one object, by identity: with the codec handover every receiver of a datagram
@@ -21,71 +23,88 @@ class Memo {
    * an object seen before has the same text as then. */
   private seen = new WeakMap<object, { id: string; verdict: Verdict }>()
   hits = 0
-  get(key: string, compute: () => Verdict): Verdict {
-    const have = this.map.get(key)
-    if (have) { this.hits++; return have }
-    const v = compute()
-    if (this.map.size >= MAX_ENTRIES) this.map.clear()
-    this.map.set(key, v)
-    return v
-  }
 
-  /** `key(id, value)` text-keyed, short-cut by the object's identity when it was seen with this id. */
-  of(id: string, value: unknown, key: () => string, compute: () => Verdict): Verdict {
-    if (typeof value !== 'object' || value === null) return this.get(key(), compute)
-    const known = this.seen.get(value)
-    if (known !== undefined && known.id === id) { this.hits++; return known.verdict }
-    const verdict = this.get(key(), compute)
-    this.seen.set(value, { id, verdict })
+  constructor(private readonly check: (id: string, value: unknown) => Verdict) {}
+
+  of(id: string, value: unknown): Verdict {
+    const isObject = typeof value === 'object' && value !== null
+    if (isObject) {
+      const known = this.seen.get(value)
+      if (known !== undefined && known.id === id) { this.hits++; return known.verdict }
+    }
+    const key = id + JSON.stringify(value)
+    let verdict = this.map.get(key)
+    if (verdict !== undefined) this.hits++
+    else {
+      verdict = this.check(id, value)
+      if (this.map.size >= MAX_ENTRIES) this.map.clear()
+      this.map.set(key, verdict)
+    }
+    if (isObject) this.seen.set(value, { id, verdict })
     return verdict
   }
 }
 
+/** Bytes that verified against a record's hash, with the rest of what their verdict depended on. */
+interface VerifiedBytes { length: number; index: number; blocks: readonly string[] | null; bytes: Uint8Array }
+
 export class SharedVerifier implements RecordVerifier {
-  private records = new Memo()
-  private segments = new Memo()
-  private heads = new Memo()
-  private infos = new Memo()
-  /** Chunk bytes that verified, by their record's hashes. */
-  private verifiedBytes = new Map<string, Uint8Array>()
+  private readonly inner: RecordVerifier = recordVerifier
+  private records = new Memo((id, v) => this.inner.chunkRecord(id, v))
+  private segments = new Memo((id, v) => this.inner.segment(id, v))
+  private heads = new Memo((id, v) => verifyHeadAlone(id, v))
+  private infos = new Memo((id, v) => this.inner.info(id, v))
+  /** Block bytes that verified, by the block's BLAKE3 (a record's `blocks[i]`); whole chunks by
+   * their SHA-256. Keyed by the hash text the record already holds: no key built per lookup. */
+  private verifiedBlocks = new Map<string, VerifiedBytes>()
+  private verifiedChunks = new Map<string, VerifiedBytes>()
   hashed = 0
   compared = 0
 
-  private readonly inner: RecordVerifier = recordVerifier
-
-  chunkRecord(id: string, rec: unknown): Verdict { return this.records.of(id, rec, () => id + JSON.stringify(rec), () => this.inner.chunkRecord(id, rec)) }
-  segment(id: string, rec: unknown): Verdict { return this.segments.of(id, rec, () => id + JSON.stringify(rec), () => this.inner.segment(id, rec)) }
-  info(id: string, info: unknown): Verdict { return this.infos.of(id, info, () => id + JSON.stringify(info), () => this.inner.info(id, info)) }
+  chunkRecord(id: string, rec: unknown): Verdict { return this.records.of(id, rec) }
+  segment(id: string, rec: unknown): Verdict { return this.segments.of(id, rec) }
+  info(id: string, info: unknown): Verdict { return this.infos.of(id, info) }
   /** The head on its own once for the process, then against each node's current head (cheap, and
    * different at every node). verify.ts's verifyHead is exactly these two steps. */
   head(id: string, head: unknown, current: StreamHead | null): Verdict {
-    const alone = this.heads.of(id, head, () => id + JSON.stringify(head), () => verifyHeadAlone(id, head))
+    const alone = this.heads.of(id, head)
     return alone.result === 'accept' ? headAfter(head as StreamHead, current) : alone
   }
 
   block(rec: ChunkRecord, i: number, bytes: Uint8Array): Verdict {
-    const key = `${i}:${rec.length}:${rec.blocks[i]}`
-    const good = this.verifiedBytes.get(key)
-    if (good && Buffer.compare(good, bytes) === 0) { this.compared++; return ACCEPT }
+    const hash = rec.blocks[i]
+    const good = hash === undefined ? undefined : this.verifiedBlocks.get(hash)
+    if (good !== undefined && good.index === i && good.length === rec.length && equalBytes(good.bytes, bytes)) { this.compared++; return ACCEPT }
     this.hashed++
     const v = this.inner.block(rec, i, bytes)
-    if (v.result === 'accept') this.remember(key, bytes)
+    if (v.result === 'accept') remember(this.verifiedBlocks, hash, { length: rec.length, index: i, blocks: null, bytes: copyOf(bytes) })
     return v
-  }
-
-  private remember(key: string, bytes: Uint8Array): void {
-    if (this.verifiedBytes.size >= MAX_BYTES_ENTRIES) this.verifiedBytes.clear()
-    // A copy: the caller's bytes may be a view into a larger buffer we must not keep alive.
-    this.verifiedBytes.set(key, Buffer.from(bytes))
   }
 
   chunkBytes(rec: ChunkRecord, bytes: Uint8Array): Verdict {
-    const key = `${rec.length}:${rec.sha256}:${rec.blocks.join(",")}`
-    const good = this.verifiedBytes.get(key)
-    if (good && Buffer.compare(good, bytes) === 0) { this.compared++; return ACCEPT }
+    const good = this.verifiedChunks.get(rec.sha256)
+    if (good !== undefined && good.length === rec.length && sameList(good.blocks, rec.blocks) && equalBytes(good.bytes, bytes)) { this.compared++; return ACCEPT }
     this.hashed++
     const v = this.inner.chunkBytes(rec, bytes)
-    if (v.result === 'accept') this.remember(key, bytes)
+    if (v.result === 'accept') remember(this.verifiedChunks, rec.sha256, { length: rec.length, index: 0, blocks: [...rec.blocks], bytes: copyOf(bytes) })
     return v
   }
+}
+
+function remember(map: Map<string, VerifiedBytes>, key: string, entry: VerifiedBytes): void {
+  if (map.size >= MAX_BYTES_ENTRIES) map.clear()
+  map.set(key, entry)
+}
+
+/** A copy: the caller's bytes may be a view into a larger buffer we must not keep alive. */
+function copyOf(bytes: Uint8Array): Buffer { return Buffer.from(bytes) }
+
+function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.byteLength === b.byteLength && Buffer.compare(a, b) === 0
+}
+
+function sameList(a: readonly string[] | null, b: readonly string[]): boolean {
+  if (a === null || a.length !== b.length) return false
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false
+  return true
 }

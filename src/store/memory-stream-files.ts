@@ -14,7 +14,8 @@ export class ChunkPool {
   /** The pooled copy when it holds the same bytes, else `bytes` (now the pooled copy). */
   intern(key: string, bytes: Buffer): Buffer {
     const have = this.chunks.get(key)
-    if (have && have.equals(bytes)) return have
+    // A chunk assembled from blocks read out of the pooled copy is a view of it: nothing to compare.
+    if (have && (sameMemory(have, bytes) || have.equals(bytes))) return have
     this.chunks.set(key, bytes)
     return bytes
   }
@@ -35,6 +36,13 @@ class MemoryData implements StreamData {
   }
 
   async read(length: number, position: number): Promise<Buffer> {
+    // Within one chunk that is never written again (pooled, or a whole chunk its writer handed
+    // over), a view of it: a copy per read was most of the simulator's garbage (every pull, every
+    // catch-up, at every node).
+    const n = Math.floor(position / CHUNK_SIZE)
+    const within = position - n * CHUNK_SIZE
+    const whole = this.chunks.get(n)
+    if (whole && this.shared.has(n) && within + length <= whole.length && position + length <= this.size) return whole.subarray(within, within + length)
     const out = Buffer.alloc(length)
     this.readRange(out, 0, length, position)
     return out
@@ -96,6 +104,10 @@ class MemoryData implements StreamData {
   private lengthOf(n: number): number { return this.chunks.get(n)?.length ?? 0 }
   async datasync(): Promise<void> {}
   async close(): Promise<void> { this.chunks.clear(); this.shared.clear() }
+}
+
+function sameMemory(a: Uint8Array, b: Uint8Array): boolean {
+  return a.buffer === b.buffer && a.byteOffset === b.byteOffset && a.byteLength === b.byteLength
 }
 
 const nothingToJournal = {

@@ -45,14 +45,13 @@ export function seededRandom(seed: number): () => number {
   }
 }
 
-interface VirtualTimer { event: QueuedEvent | undefined; live: boolean }
-
 /** Virtual time: nothing happens until run() or runFor() moves the clock. */
 export class VirtualTimers implements Timers {
   readonly queue: EventQueue
   readonly random: () => number
-  /** Timers set and neither fired (timeouts) nor cleared: what close() must leave at zero. */
-  active = 0
+  /** Timers set, and those cleared while live. */
+  private setCount = 0
+  private clearedCount = 0
 
   constructor(init: { seed?: number; start?: number } = {}) {
     this.queue = new EventQueue(init.start ?? 0)
@@ -61,31 +60,25 @@ export class VirtualTimers implements Timers {
 
   now(): number { return this.queue.now() }
 
+  /** Timers set and neither fired (timeouts) nor cleared: what close() must leave at zero. */
+  get active(): number { return this.setCount - this.clearedCount - this.queue.timeoutsFired }
+
   setTimeout(fn: () => void, ms: number): Timer {
-    const t: VirtualTimer = { event: undefined, live: true }
-    this.active++
-    t.event = this.queue.after(Math.max(0, ms), () => { t.live = false; this.active--; fn() })
-    return t
+    this.setCount++
+    return this.queue.after(Math.max(0, ms), fn, 0, true)
   }
 
   setInterval(fn: () => void, ms: number): Timer {
-    const t: VirtualTimer = { event: undefined, live: true }
+    this.setCount++
     const every = Math.max(1, ms)
-    this.active++
-    const fire = (): void => {
-      t.event = this.queue.after(every, fire)
-      fn()
-    }
-    t.event = this.queue.after(every, fire)
-    return t
+    return this.queue.after(every, fn, every, true)
   }
 
   clear(h: Timer | undefined): void {
-    const t = h as VirtualTimer | undefined
-    if (!t?.live) return
-    t.live = false
-    this.active--
-    if (t.event) t.event.cancelled = true
+    const e = h as QueuedEvent | undefined
+    if (e === undefined || e.cancelled || e.fired) return
+    e.cancelled = true
+    this.clearedCount++
   }
 
   /** Runs events up to virtual time `until`. Promise continuations (an await in a handler) run

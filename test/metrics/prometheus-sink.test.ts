@@ -26,8 +26,7 @@ function exercise(m: MetricsSink): void {
   m.datagramSent('stream', 'source', 1200)
   m.datagramReceived('control', 80)
   m.datagramDropped('not_json')
-  m.streamBytesProduced(16384)
-  m.streamBytesUploaded('source', 16384)
+  m.streamBytesUploaded?.('source', 16384)
   m.chunkReceived('duplicate')
   m.chunkVerified(0.42, 3)
   m.peerPenalised('bad_chunk', true)
@@ -102,7 +101,8 @@ test('every MetricsSink hook moves its series', async () => {
   assert.equal(await value(m, 'cjp2p_udp_received_bytes_total', { kind: 'control' }), 80)
   assert.equal(await value(m, 'cjp2p_udp_received_datagrams_total', { kind: 'control' }), 1)
   assert.equal(await value(m, 'cjp2p_udp_dropped_datagrams_total', { reason: 'not_json' }), 1)
-  // Per-call 16384 and reported 20000 describe the same bytes: the larger wins, no sum.
+  // Only the swarm's totals (setStreamStats) move the stream counters: the wire tally's per-send
+  // hook (16384 above) is not a second path into them.
   assert.equal(await value(m, 'cjp2p_stream_produced_bytes_total', { role: 'source' }), 20000)
   assert.equal(await value(m, 'cjp2p_stream_uploaded_bytes_total', { role: 'source' }), 20000)
   assert.equal(await value(m, 'cjp2p_streams', { role: 'source' }), 1)
@@ -151,13 +151,38 @@ test('copies uploaded at the source: uploaded{role=source} / produced from setSt
   assert.equal(await value(m, 'cjp2p_stream_uploaded_bytes_total', { role: 'relay' }), 700)
 })
 
+test('the stream counters read every stream from the swarms at each scrape, and close those gone', async () => {
+  const m = new PrometheusMetrics({ processMetrics: false })
+  let list = [{ stream: 'a', role: 'source' as const, producedBytes: 1000, uploadedBytes: 1200 }, { stream: 'b', role: 'viewer' as const, producedBytes: 0, uploadedBytes: 300 }]
+  m.readStreams(() => list)
+  assert.equal(await value(m, 'cjp2p_stream_produced_bytes_total', { role: 'source' }), 0, 'nothing is read before a scrape')
+  await m.text()
+  assert.equal(await value(m, 'cjp2p_stream_produced_bytes_total', { role: 'source' }), 1000)
+  assert.equal(await value(m, 'cjp2p_stream_uploaded_bytes_total', { role: 'source' }), 1200)
+  assert.equal(await value(m, 'cjp2p_stream_uploaded_bytes_total', { role: 'relay' }), 300)
+  assert.equal(await value(m, 'cjp2p_streams', { role: 'viewer' }), 1)
+  // The same totals scraped again count nothing twice; growth counts once; a stream gone is closed.
+  await m.text()
+  list = [{ stream: 'a', role: 'source', producedBytes: 3000, uploadedBytes: 3300 }]
+  const text = await m.text()
+  assert.match(text, /^cjp2p_stream_produced_bytes_total\{role="source"\} 3000$/m)
+  assert.equal(await value(m, 'cjp2p_stream_uploaded_bytes_total', { role: 'source' }), 3300)
+  assert.equal(await value(m, 'cjp2p_stream_uploaded_bytes_total', { role: 'relay' }), 300, 'a closed stream\'s bytes stay counted')
+  assert.equal(await value(m, 'cjp2p_streams', { role: 'viewer' }), 0)
+  assert.equal(await value(m, 'cjp2p_streams', { role: 'source' }), 1)
+  // A reader that fails or returns garbage changes nothing and throws nothing.
+  m.readStreams(() => { throw new Error('boom') })
+  await m.text()
+  m.readStreams(() => [null, { stream: 'a', role: 'source', producedBytes: NaN, uploadedBytes: 1 }] as never)
+  await m.text()
+  assert.equal(await value(m, 'cjp2p_stream_produced_bytes_total', { role: 'source' }), 3000)
+})
+
 test('bad input from domain code is ignored, never thrown', async () => {
   const m = new PrometheusMetrics({ processMetrics: false })
   for (const bad of [NaN, -1, Infinity, -Infinity]) {
     m.datagramSent('stream', 'relay', bad)
     m.datagramReceived('stream', bad)
-    m.streamBytesProduced(bad)
-    m.streamBytesUploaded('relay', bad)
     m.chunkVerified(bad, bad)
     m.peersGauge(bad, bad)
     m.relayFanout(bad)
@@ -206,5 +231,5 @@ test('text() serves project and process metrics; close() is idempotent and silen
 
 test('noMetrics implements every hook, optional ones included', () => {
   exercise(noMetrics)
-  for (const fn of ['setNodeRole', 'setStreamStats', 'streamClosed'] as const) assert.equal(typeof noMetrics[fn], 'function')
+  for (const fn of ['setNodeRole', 'setStreamStats', 'readStreams', 'streamClosed', 'streamBytesUploaded'] as const) assert.equal(typeof noMetrics[fn], 'function')
 })

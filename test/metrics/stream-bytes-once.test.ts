@@ -1,13 +1,14 @@
-// A source's stream bytes reach Prometheus two ways, as in the runtime: per chunk from the swarm's
-// statistics (SwarmStats.produced -> streamBytesProduced) and as the swarm's totals from the status
-// loop (setStreamStats). Both describe the same bytes: the exported counter must hold each byte
-// once. (The source log had a third hook of its own for the same bytes, which made a node wired
-// with it count every appended byte twice; SwarmStats is the one source now.)
+// A node's stream bytes reach Prometheus one way only: the sink reads each swarm's statistics
+// (SwarmStats, through the status the runtime hands to readStreams) at every scrape. The node's
+// per-datagram payload hook (the wire tally's) and the source log feed no second count into the
+// same counters, so nothing is reconciled and every byte is exported once however often it is
+// scraped or reported.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { CjNode } from '../../src/mesh/node.ts'
 import { MemoryNetwork } from '../../src/mesh/link.ts'
 import { StreamRegistry } from '../../src/mesh/stream-registry.ts'
+import type { StreamSwarm } from '../../src/mesh/stream/stream-swarm.ts'
 import { PrometheusMetrics } from '../../src/metrics/prometheus-sink.ts'
 import { generateStreamKey } from '../../src/store/keys.ts'
 import { ChunkPool, memoryStorage } from '../../src/store/memory-stream-files.ts'
@@ -15,32 +16,53 @@ import { StreamLog } from '../../src/store/stream-log.ts'
 import { CHUNK_SIZE } from '../../src/store/stream-types.ts'
 import { VirtualTimers } from '../../src/util/timers.ts'
 
-async function produced(m: PrometheusMetrics): Promise<number> {
-  const metric = m.registry.getSingleMetric('cjp2p_stream_produced_bytes_total')
+async function counter(m: PrometheusMetrics, name: string, role: string): Promise<number> {
+  const metric = m.registry.getSingleMetric(name)
   assert.ok(metric)
   const { values } = await metric.get()
-  return values.reduce((a, v) => a + v.value, 0)
+  return values.filter((v) => v.labels.role === role).reduce((a, v) => a + v.value, 0)
 }
 
-test('a source stream\'s produced bytes are exported once, whichever way they are reported', async () => {
+test('a source\'s produced and uploaded bytes are exported once, as its swarm statistics count them', async () => {
   const timers = new VirtualTimers({ seed: 3, start: Date.UTC(2026, 0, 1) })
   const net = new MemoryNetwork({ timers }, { seed: 3 })
-  const metrics = new PrometheusMetrics()
+  const storage = memoryStorage(new ChunkPool())
+  const metrics = new PrometheusMetrics({ processMetrics: false })
   const node = new CjNode({ transport: net.createTransport(), timers, metrics })
   await node.start()
-  const log = await StreamLog.createSource('mem', generateStreamKey(), 'once', { format: 'ts', targetDuration: 1, clock: () => timers.now(), storage: memoryStorage(new ChunkPool()) })
+  const log = await StreamLog.createSource('mem', generateStreamKey(), 'once', { format: 'ts', targetDuration: 1, clock: () => timers.now(), storage })
   const reg = new StreamRegistry(node)
   const swarm = reg.add(log)
+  metrics.readStreams(() => reg.list().map((s) => {
+    const st = s.status()
+    return { stream: s.id, role: st.role, producedBytes: st.producedBytes, uploadedBytes: st.uploadedBytes }
+  }))
+  // A viewer that fetches the stream, so the source uploads too.
+  const viewerNode = new CjNode({ transport: net.createTransport(), timers })
+  await viewerNode.start()
+  const viewerLog = await StreamLog.openReplica('mem/v', log.id, { clock: () => timers.now(), storage })
+  const viewerReg = new StreamRegistry(viewerNode)
+  viewerReg.add(viewerLog, { bootstrap: [node.address] })
   const bytes = 5 * CHUNK_SIZE
-  await log.append(Buffer.alloc(bytes, 7))
-  await timers.runFor(100)
-  const st = swarm.status()
+  for (let i = 0; i < 5; i++) {
+    await log.append(Buffer.alloc(CHUNK_SIZE, i))
+    await timers.runFor(1000)
+  }
+  await timers.runFor(3000)
+  const st = (swarm as StreamSwarm).status()
   assert.equal(st.producedBytes, bytes)
-  // The runtime's status loop reports the same totals again, twice.
-  for (let i = 0; i < 2; i++) metrics.setStreamStats({ stream: st.id, role: st.role, producedBytes: st.producedBytes, uploadedBytes: st.uploadedBytes })
-  assert.equal(await produced(metrics), bytes)
+  assert.ok(st.uploadedBytes > 0, 'the viewer was served')
+  // Scraped three times, and reported once more by hand: still each byte once.
+  for (let i = 0; i < 3; i++) await metrics.text()
+  metrics.setStreamStats({ stream: st.id, role: st.role, producedBytes: st.producedBytes, uploadedBytes: st.uploadedBytes })
+  assert.equal(await counter(metrics, 'cjp2p_stream_produced_bytes_total', 'source'), bytes)
+  assert.equal(await counter(metrics, 'cjp2p_stream_uploaded_bytes_total', 'source'), st.uploadedBytes)
+  assert.equal(await counter(metrics, 'cjp2p_stream_uploaded_bytes_total', 'relay'), 0)
+  await viewerReg.close()
+  await viewerNode.close()
+  await viewerLog.close()
   await reg.close()
   await node.close()
   await log.close()
-  metrics.close?.()
+  metrics.close()
 })

@@ -1,62 +1,101 @@
 // Peers that (probably) carry this stream: where parents, repairs and redirects come from. Keyed
-// by addresses peers tell us, so bounded; the least recently heard goes first. The map is kept in
-// the order peers were last heard (a note moves its peer to the end), so the list, asked for on
-// every repair pass and every refused pull, is a walk backwards and never a sort.
+// by addresses peers tell us, so bounded; the least recently heard goes first. The entries are
+// linked in the order peers were last heard (a note moves its peer to the newest end), so the list,
+// asked for on every repair pass and every refused pull, is a walk from the newest end that stops
+// at its limit: never a sort, and no copy of every key (a 256-key array per call was much of the
+// simulator's garbage at 1,000 viewers).
 import type { SwarmContext } from './swarm-context.ts'
 
 /** Peers remembered as holders of this stream: enough to find parents, bounded against floods. */
 export const MAX_HOLDERS = 256
 
+interface Entry { addr: string; at: number; older: Entry | undefined; newer: Entry | undefined }
+
 export class Holders {
   private readonly c: SwarmContext
-  /** Address -> when last heard, least recently heard first. */
-  private readonly heard = new Map<string, number>()
+  private readonly entries = new Map<string, Entry>()
+  private oldest: Entry | undefined
+  private newest: Entry | undefined
 
   constructor(components: { context: SwarmContext }, init: { bootstrap: string[] }) {
     this.c = components.context
     for (const b of init.bootstrap) this.note(b)
   }
 
-  /** The last key of `heard` when known: a chunk's blocks come from the same peer one after another,
-   * and moving an entry that is already last (a delete and a set per block) showed in profiles. */
-  private newest: string | undefined
-
   note(addr: string): void {
     if (!addr || addr === this.c.node.address) return
-    if (addr !== this.newest) {
-      if (!this.heard.delete(addr) && this.heard.size >= MAX_HOLDERS) this.heard.delete(this.heard.keys().next().value as string)
-      this.newest = addr
+    const now = this.c.node.timers.now()
+    let e = this.entries.get(addr)
+    if (e === undefined) {
+      if (this.entries.size >= MAX_HOLDERS && this.oldest !== undefined) this.remove(this.oldest)
+      e = { addr, at: now, older: undefined, newer: undefined }
+      this.entries.set(addr, e)
+      this.append(e)
+      return
     }
-    this.heard.set(addr, this.c.node.timers.now())
+    e.at = now
+    if (e !== this.newest) {
+      this.unlink(e)
+      this.append(e)
+    }
   }
 
-  /** A peer moved to a new address (src/mesh/nat/peer-keys.ts): it holds what it held. */
+  /** A peer moved to a new address (src/mesh/nat/peer-keys.ts): it holds what it held. The new
+   * address keeps its place if it was known, else takes the newest place. */
   moved(from: string, to: string): void {
-    const at = this.heard.get(from)
-    if (at === undefined) return
-    this.heard.delete(from)
-    this.heard.set(to, Math.max(at, this.heard.get(to) ?? 0))
-    this.newest = undefined
+    const was = this.entries.get(from)
+    if (was === undefined) return
+    this.remove(was)
+    const e = this.entries.get(to)
+    if (e !== undefined) e.at = Math.max(was.at, e.at)
+    else {
+      const added = { addr: to, at: was.at, older: undefined, newer: undefined }
+      this.entries.set(to, added)
+      this.append(added)
+    }
   }
 
   /** The peer table is capped and evicts: any address we hold (a parent, a holder) may have no
    * entry any more. A ban outlives eviction (banned entries are never evicted), so no entry means
    * not banned. */
   isBanned(addr: string): boolean {
-    const p = this.c.node.peers.get(addr)
-    return p !== undefined && this.c.node.peers.isBanned(p)
+    const peers = this.c.node.peers
+    if (!peers.anyBanned()) return false
+    const p = peers.get(addr)
+    return p !== undefined && peers.isBanned(p)
   }
 
   /** Peers that (probably) have this stream, most recently heard first, never banned ones; at
    * most `limit` of them, and only those `keep` accepts. */
   list(exclude: string, limit = Infinity, keep?: (addr: string) => boolean): string[] {
-    const all = [...this.heard.keys()]
     const out: string[] = []
-    for (let i = all.length - 1; i >= 0 && out.length < limit; i--) {
-      const a = all[i]
+    for (let e = this.newest; e !== undefined && out.length < limit; e = e.older) {
+      const a = e.addr
       if (a !== exclude && !this.isBanned(a) && (keep === undefined || keep(a))) out.push(a)
     }
     return out
+  }
+
+  private append(e: Entry): void {
+    e.older = this.newest
+    e.newer = undefined
+    if (this.newest !== undefined) this.newest.newer = e
+    else this.oldest = e
+    this.newest = e
+  }
+
+  private unlink(e: Entry): void {
+    if (e.older !== undefined) e.older.newer = e.newer
+    else this.oldest = e.newer
+    if (e.newer !== undefined) e.newer.older = e.older
+    else this.newest = e.older
+    e.older = undefined
+    e.newer = undefined
+  }
+
+  private remove(e: Entry): void {
+    this.unlink(e)
+    this.entries.delete(e.addr)
   }
 }
 

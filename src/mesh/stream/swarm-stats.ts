@@ -1,5 +1,6 @@
 // One stream's counters on one node: bytes up and down, chunk outcomes, hops, delays and who fed
-// whom. The single source for the swarm's status and its per-chunk metrics.
+// whom. The single source for the swarm's status and its metrics: the exported stream byte counters
+// read these totals (the runtime hands them to the sink's readStreams), nothing else counts them.
 import type { SwarmContext } from './swarm-context.ts'
 
 /** Recent deliveries remembered for the relay graph (who fed us each chunk). */
@@ -51,7 +52,6 @@ export class SwarmStats {
 
   produced(bytes: number): void {
     this.totals.producedBytes += bytes
-    this.c.node.metrics.streamBytesProduced(bytes)
   }
 
   /** A chunk (push or pull) went out to `to`, for `cause`. */
