@@ -49,6 +49,9 @@ const MAX_COOKIE_CACHE = 4096
 /** A handler that has not answered in this time answers nothing: a slow disk must not hold the socket. */
 const HANDLER_TIMEOUT_MS = 2000
 
+/** A handed-over datagram skipped nothing (its sender built every message). */
+const NOTHING_SKIPPED = { bad: 0, unknown: 0 } as const
+
 /** Messages that hand out addresses of other peers (in `peers`). */
 const LISTS: ReadonlySet<MessageType> = new Set<MessageType>(['Peers', 'MaybeTheyHaveSome', 'AskThemInstead', 'TheyHave'])
 
@@ -149,8 +152,8 @@ export class CjNode extends EventEmitter {
     this.secret = init.secret ?? randomBytes(32)
     this.peers = new PeerTable({ clock: this.timers, max: init.maxPeers })
     this.selves = new SelfAddresses(this.transport.address)
-    this.transport.onDatagram((buf, from) => this.receive(buf.length, from, () => this.decodeWire(buf, from)))
-    this.transport.onDecoded?.((messages, bytes, from) => this.receive(bytes, from, () => ({ ok: true, messages, skipped: { bad: 0, unknown: 0 } })))
+    this.transport.onDatagram((buf, from) => this.receive(buf.length, from, buf, undefined))
+    this.transport.onDecoded?.((messages, bytes, from) => this.receive(bytes, from, undefined, messages))
     this.handle('PleaseSendPeers', (_m, ctx) => {
       const n = ctx.verified ? MAX_PEERS_PER_LIST : UNVERIFIED_LIST_MAX
       ctx.reply({ type: 'Peers', peers: this.peers.shareable(ctx.from, n) })
@@ -335,12 +338,13 @@ export class CjNode extends EventEmitter {
     const flush = (bare = false) => {
       if (parts.length === 0 && !bare) return
       let bytes: number
-      let emit: () => void
-      if (this.transport.sendDecoded) {
+      let datagram: Message[] | Buffer
+      if (decoded) {
         // partBytes counts the brackets and commas: it is the encoded datagram's length.
         bytes = partBytes
-        const messages = [...prefix.messages, ...kinds.map((o) => o.m)]
-        emit = () => this.transport.sendDecoded!(messages, bytes, to)
+        const messages = prefix.messages.slice()
+        for (const o of kinds) messages.push(o.m)
+        datagram = messages
       } else {
         // A handshake travels plain: the peer may have lost the session it would be sealed with.
         const sealing = sealsTo && !kinds.some((o) => o.m.type === 'LetUsEncrypt')
@@ -349,22 +353,32 @@ export class CjNode extends EventEmitter {
           ? encodeBinaryTail([...prefix.json, ...kinds.map((o, i) => (o.m.type === 'Content' ? contentHeadJson(o.m) : parts[i]))],
             kinds.flatMap((o) => (o.m.type === 'Content' ? [o.m.data] : [])))
           : Buffer.from('[' + [...prefix.json, ...kinds.map((o, i) => parts[i] || messageJson(o.m).json)].join(',') + ']')
-        const buf = sealing ? this.sealer!.seal(to, plain) : plain
-        emit = () => this.transport.send(buf, to)
-        bytes = buf.length
+        datagram = sealing ? this.sealer!.seal(to, plain) : plain
+        bytes = datagram.length
       }
       sent += bytes
-      for (const o of kinds) if (o.m.type.startsWith('Please') && o.m.type !== 'PleaseAlwaysReturnThisMessage') requests++
+      let data: Outgoing | undefined
+      for (const o of kinds) {
+        if (o.m.type.startsWith('Please') && o.m.type !== 'PleaseAlwaysReturnThisMessage') requests++
+        if (data === undefined && o.kind !== 'control') data = o
+      }
       // Counted as it leaves the socket: a datagram the upload limit drops never counts as sent.
-      const batch = kinds
-      const data = batch.find((o) => o.kind !== 'control')
-      this.upload.send(bytes, data?.kind ?? 'control', () => { emit(); this.account(bytes, batch, data) })
+      // Without a limit (or with room) it leaves now, with no closure to wait in the queue.
+      const lane = data?.kind ?? 'control'
+      if (this.upload.sendNow(bytes, lane)) this.leave(to, datagram, bytes, kinds, data)
+      else {
+        const batch = kinds
+        this.upload.send(bytes, lane, () => this.leave(to, datagram, bytes, batch, data))
+      }
       parts = []; kinds = []; partBytes = prefix.bytes
     }
     for (const o of out) {
       if (LISTS.has(o.m.type)) o.m = this.withoutUnreachable(o.m)
       // Handed over decoded, a message is only measured: its text is never needed.
-      const { json: s, bytes: len } = decoded || (sealsTo && o.m.type === 'Content') ? { json: '', bytes: messageBytes(o.m) } : messageJson(o.m)
+      let s = ''
+      let len: number
+      if (decoded || (sealsTo && o.m.type === 'Content')) len = messageBytes(o.m)
+      else ({ json: s, bytes: len } = messageJson(o.m))
       if (partBytes + len + 1 > maxBytes && parts.length > 0) flush()
       // Anti-amplification: trailing messages that would exceed the budget are not sent at all.
       if (sent + partBytes + len + 1 > budget) break
@@ -404,6 +418,13 @@ export class CjNode extends EventEmitter {
     return kept.length === list.length ? m : { ...m, peers: kept } as Message
   }
 
+  /** One datagram onto the transport (decoded messages with their size, or bytes), then counted. */
+  private leave(to: string, datagram: Message[] | Buffer, bytes: number, batch: Outgoing[], data: Outgoing | undefined): void {
+    if (Buffer.isBuffer(datagram)) this.transport.send(datagram, to)
+    else this.transport.sendDecoded!(datagram, bytes, to)
+    this.account(bytes, batch, data)
+  }
+
   private account(bytes: number, out: Outgoing[], data: Outgoing | undefined): void {
     this.counters.datagramsOut++
     this.counters.bytesOut += bytes
@@ -429,8 +450,9 @@ export class CjNode extends EventEmitter {
     return typeof r === 'string' ? { ok: false, reason: r } : decodeOpened(r)
   }
 
-  /** The socket handler. Nothing a stranger sends can throw past this function. */
-  private receive(size: number, from: string, decode: () => WireResult): void {
+  /** The socket handler. Nothing a stranger sends can throw past this function. A datagram comes
+   * as bytes, decoded only once it is admitted, or (the simulator's handover) as its messages. */
+  private receive(size: number, from: string, buf: Buffer | undefined, messages: Message[] | undefined): void {
     if (this.closed) return
     /** A file answer's bytes were reserved by its request (DownloadSession): not charged again. */
     let reserved = false
@@ -448,14 +470,19 @@ export class CjNode extends EventEmitter {
         if (peer.penalty === 0 || this.timers.now() - peer.penaltyAt >= FLOOD_CHARGE_INTERVAL_MS) this.penalise(from, 'flood')
         return this.drop('rate_limited')
       }
-      const decoded = decode()
+      const decoded: WireResult = buf !== undefined ? this.decodeWire(buf, from) : { ok: true, messages: messages ?? [], skipped: NOTHING_SKIPPED }
       if (!decoded.ok) return this.drop(decoded.reason)
-      reserved = decoded.messages.some((m) => m.type === 'Content' && !m.id.startsWith('stream/'))
+      let content = false
+      for (const m of decoded.messages) {
+        if (m.type !== 'Content') continue
+        content = true
+        if (!m.id.startsWith('stream/')) reserved = true
+      }
       if (decoded.skipped.bad > 0) this.drop('bad_message')
       if (decoded.skipped.unknown > 0) this.drop('unknown_type')
       peer.lastHeard = this.timers.now()
       if (!peer.verified) peer.unverifiedRecv += size
-      const kind: TrafficKind = decoded.messages.some((m) => m.type === 'Content') ? 'stream' : 'control'
+      const kind: TrafficKind = content ? 'stream' : 'control'
       this.metrics.datagramReceived(kind, size)
       for (const m of decoded.messages) {
         if (m.type === 'PleaseAlwaysReturnThisMessage' && isOurCookie(m.value, this.cookieFor(from))) {

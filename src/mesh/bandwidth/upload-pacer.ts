@@ -104,18 +104,26 @@ export class UploadPacer {
   /** Sends a datagram of `bytes` through `emit`, now or when the limit allows, or never (dropped). */
   send(bytes: number, lane: TrafficKind, emit: () => void): void {
     if (this.closed) return
-    if (this.bucket === null || (this.noneWaitsBefore(lane) && this.affords(lane))) {
-      this.emit(lane, bytes, emit)
-      return
-    }
+    if (this.sendNow(bytes, lane)) { emit(); return }
+    // Here only with a bucket: sendNow passes every datagram without one.
+    const rate = this.bucket!.rate
     const q = this.lanes.get(lane)!
-    if (q.bytes + bytes > Math.max(MIN_QUEUE_BYTES, QUEUE_SECONDS[lane] * this.bucket.rate)) {
+    if (q.bytes + bytes > Math.max(MIN_QUEUE_BYTES, QUEUE_SECONDS[lane] * rate)) {
       this.dropped += bytes
       return
     }
     q.push({ bytes, at: this.timers.now(), emit })
     this.deferred += bytes
     this.schedule()
+  }
+
+  /** True when a datagram of `bytes` may leave now: it is counted as sent and the caller sends it
+   * at once. False: it must go through send() (queued, or dropped once closed). Lets the common
+   * case, no limit or room in the bucket, send without a closure per datagram. */
+  sendNow(bytes: number, lane: TrafficKind): boolean {
+    if (this.closed || !(this.bucket === null || (this.noneWaitsBefore(lane) && this.affords(lane)))) return false
+    this.count(lane, bytes)
+    return true
   }
 
   /** The largest file answer worth sending: Infinity without a limit. */
@@ -152,10 +160,14 @@ export class UploadPacer {
   }
 
   private emit(lane: TrafficKind, bytes: number, emit: () => void): void {
+    this.count(lane, bytes)
+    emit()
+  }
+
+  private count(lane: TrafficKind, bytes: number): void {
     this.bucket?.take(bytes)
     this.meter.add(bytes)
     this.sentByLane[lane] += bytes
-    emit()
   }
 
   /** A wake-up for when the first waiting datagram can go; sooner when a higher lane now waits
