@@ -87,10 +87,9 @@ export class PortMapping {
     const gw = this.gateway
     this.gateway = null
     if (!gw) return
-    const port = parseAddress(this.init.localAddress)?.port ?? 0
     const signal = AbortSignal.timeout(CLOSE_TIMEOUT_MS)
     try {
-      if (wasMapped) await gw.unmap(port, { signal })
+      if (wasMapped) await removeUdpMapping(gw, parseAddress(this.info.externalAddress ?? '')?.port ?? 0, signal)
       await gw.stop({ signal })
       if (wasMapped) this.c.log.info(`port mapping removed at ${this.info.gateway}`, { externalAddress: this.info.externalAddress })
     } catch (err) {
@@ -146,6 +145,19 @@ export class PortMapping {
 async function findUpnpGateway(signal: AbortSignal): Promise<Gateway> {
   for await (const gw of upnpNat({ autoRefresh: false }).findGateways({ signal })) return gw
   throw new Error('the search ended')
+}
+
+const WAN_IP_CONNECTION_2 = 'urn:schemas-upnp-org:service:WANIPConnection:2'
+interface SoapGateway { getGateway(o: { signal: AbortSignal }): Promise<{ run(service: string, action: string, args: Array<[string, string | number]>, o: { signal: AbortSignal }): Promise<unknown> }> }
+
+/** The library's unmap sends DeletePortMapping with an empty NewProtocol (the UPnP spec wants TCP or
+ * UDP); miniupnpd 2.3.1 answers it with success and keeps our UDP rule (seen in the lab test). So the
+ * removal goes with UDP through the library's own SOAP client, or through unmap where it has none. */
+async function removeUdpMapping(gw: Gateway, externalPort: number, signal: AbortSignal): Promise<void> {
+  const soap = gw as Partial<SoapGateway>
+  if (typeof soap.getGateway !== 'function') return gw.unmap(externalPort, { signal })
+  const device = await soap.getGateway({ signal })
+  await device.run(WAN_IP_CONNECTION_2, 'DeletePortMapping', [['NewRemoteHost', ''], ['NewExternalPort', externalPort], ['NewProtocol', 'UDP']], { signal })
 }
 
 /** Our LAN address the gateway forwards to: the one on its subnet (a wildcard bind has several). */
