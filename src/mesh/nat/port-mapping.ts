@@ -103,22 +103,28 @@ export class PortMapping {
     try {
       const port = parseAddress(this.init.localAddress)?.port
       if (port === undefined) throw new Error(`our address ${this.init.localAddress} has no port`)
-      this.gateway ??= await (this.c.findGateway ?? findUpnpGateway)(signal)
-      const host = internalHost(this.init.localAddress, this.gateway.host)
-      const m = await this.gateway.map(port, host, {
+      const gw = this.gateway ?? await (this.c.findGateway ?? findUpnpGateway)(signal)
+      if (this.closed) return void gw.stop({ signal: AbortSignal.timeout(CLOSE_TIMEOUT_MS) }).catch(() => {})
+      this.gateway = gw
+      const host = internalHost(this.init.localAddress, gw.host)
+      const m = await gw.map(port, host, {
         protocol: 'udp', ttl: this.info.leaseSeconds * 1000, autoRefresh: false, description: 'cjp2p-stream', signal,
       })
-      if (this.current === PortMappingState.closed) return
+      if (this.closed) {
+        // Closed while the gateway was mapping: what it mapped must not outlive us either.
+        const closing = AbortSignal.timeout(CLOSE_TIMEOUT_MS)
+        return void removeUdpMapping(gw, m.externalPort, closing).then(() => gw.stop({ signal: closing })).catch(() => {})
+      }
       const external = formatAddress(m.externalHost, m.externalPort)
       const renewal = this.current === PortMappingState.mapped && external === this.info.externalAddress
-      Object.assign(this.info, { gateway: this.gateway.host, externalAddress: external, internalAddress: formatAddress(m.internalHost, m.internalPort), lastError: null })
+      Object.assign(this.info, { gateway: gw.host, externalAddress: external, internalAddress: formatAddress(m.internalHost, m.internalPort), lastError: null })
       if (renewal) this.info.renewals++
       this.c.selves.learn(external)
-      if (!renewal) this.c.log.info(`port mapping: ${external} forwards to ${this.info.internalAddress} (UPnP IGD at ${this.gateway.host})`)
+      if (!renewal) this.c.log.info(`port mapping: ${external} forwards to ${this.info.internalAddress} (UPnP IGD at ${gw.host})`)
       this.setState(PortMappingState.mapped)
       this.timer = this.c.timers.setTimeout(() => void this.attempt(), this.info.leaseSeconds * 500)
     } catch (err) {
-      if (this.current === PortMappingState.closed) return
+      if (this.closed) return
       this.info.failures++
       this.info.lastError = this.abort.signal.aborted ? 'closed' : this.gateway ? oneLine(err) : `no UPnP gateway answered on the LAN (${oneLine(err)})`
       // The same failure again (every RETRY_MS) is not news: one line when it starts.
@@ -133,6 +139,9 @@ export class PortMapping {
       this.timer = this.c.timers.setTimeout(() => void this.attempt(), this.init.retryMs ?? RETRY_MS)
     }
   }
+
+  /** A getter, so that TypeScript does not narrow the state across the awaits above. */
+  private get closed(): boolean { return this.current === PortMappingState.closed }
 
   private setState(next: PortMappingState): void {
     if (next === this.current) return
