@@ -6,7 +6,7 @@
 // the whole Internet. Failure (no gateway, a refusal) is one log line; the node goes on without.
 // NAT-PMP and PCP are not used: the library's NAT-PMP client sends its lifetime in milliseconds as
 // seconds and removes a UDP mapping as TCP (both seen against miniupnpd 2.3.1 in the NAT lab).
-import { upnpNat, type Gateway } from '@achingbrain/nat-port-mapper'
+import type { Gateway } from '@achingbrain/nat-port-mapper'
 import type { Logger } from '../../util/logger.ts'
 import type { Timer, Timers } from '../../util/timers.ts'
 import type { SelfAddresses } from '../self-addresses.ts'
@@ -152,6 +152,8 @@ export class PortMapping {
 }
 
 async function findUpnpGateway(signal: AbortSignal): Promise<Gateway> {
+  // Loaded here: only a node run with --port-mapping pays for the library (SSDP, SOAP, XML).
+  const { upnpNat } = await import('@achingbrain/nat-port-mapper')
   for await (const gw of upnpNat({ autoRefresh: false }).findGateways({ signal })) return gw
   throw new Error('the search ended')
 }
