@@ -134,6 +134,10 @@ describe('--port-mapping against miniupnpd in a NAT lab', { skip: why ?? false }
     assert.match(await mappings(), new RegExp(`dport ${MAPPED_PORT} dnat ip to ${lab.host('homeh1').ip.replaceAll('.', '\\.')}:${MAPPED_PORT}`))
     assert.equal((await status('homeh2'))!.nat.portMapping, null, 'no mapping without the flag')
     assert.doesNotMatch(await mappings(), new RegExp(`dport ${UNMAPPED_PORT}\\b`))
+    // Without the flag a node sends the gateway nothing at all: no SSDP search, no SOAP or NAT-PMP request.
+    const plainIp = lab.host('homeh2').ip.replaceAll('.', '\\.')
+    assert.doesNotMatch(gatewayLog, new RegExp(`(SSDP M-SEARCH|REQUEST|request received) from \\[?(::ffff:)?${plainIp}\\b`))
+    assert.match(gatewayLog, new RegExp(`SSDP M-SEARCH from ${lab.host('homeh1').ip.replaceAll('.', '\\.')}:`), 'the positive control: the flagged node\'s search is in the log')
     assert.match(await lab.exec('homeh1', 'curl', ['-sf', '-m', '5', `http://127.0.0.1:${HTTP_PORT}/metrics`]), /^cjp2p_port_mapped 1$/m)
     assert.match(await lab.exec('homeh2', 'curl', ['-sf', '-m', '5', `http://127.0.0.1:${HTTP_PORT}/metrics`]), /^cjp2p_port_mapped 0$/m)
     const line = await lab.exec('homeh1', process.execPath, [BIN, 'status', '--http-port', String(HTTP_PORT)])
