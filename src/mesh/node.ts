@@ -17,7 +17,7 @@ import type { Peer } from './peers.ts'
 import { PeerTable } from './peers.ts'
 import { SelfAddresses } from './self-addresses.ts'
 import { isSealed } from './secure/sealed-frame.ts'
-import { UploadPacer, fitList } from './bandwidth/upload-pacer.ts'
+import { UploadPacer } from './bandwidth/upload-pacer.ts'
 import { DownloadPacer } from './bandwidth/download-pacer.ts'
 import type { Timer, Timers } from '../util/timers.ts'
 import { realTimers } from '../util/timers.ts'
@@ -153,8 +153,7 @@ export class CjNode extends EventEmitter {
     this.transport.onDecoded?.((messages, bytes, from) => this.receive(bytes, from, () => ({ ok: true, messages, skipped: { bad: 0, unknown: 0 } })))
     this.handle('PleaseSendPeers', (_m, ctx) => {
       const n = ctx.verified ? MAX_PEERS_PER_LIST : UNVERIFIED_LIST_MAX
-      // Under --max-upload, as many as the share for such answers allows (UploadPacer.answerBytes).
-      ctx.reply({ type: 'Peers', peers: fitList(this.peers.shareable(ctx.from, n), (want) => this.upload.answerBytes(want)) })
+      ctx.reply({ type: 'Peers', peers: this.peers.shareable(ctx.from, n) })
     })
     this.handle('Peers', (m) => { for (const a of m.peers) if (!this.isSelf(a)) this.peers.touch(a, 'told') })
     this.handle('PleaseReturnThisMessage', (m, ctx) => ctx.reply({ type: 'ReturnedMessage', value: m.value }))

@@ -36,31 +36,11 @@ const FILE_DATAGRAM_SECONDS = 0.04
  * out, and a sealed datagram this far behind its successors would fall out of the replay window. */
 const MAX_WAIT_MS: Record<TrafficKind, number> = { control: 2000, stream: 2000, file: 1000 }
 
-/** Under a limit, answers that only point others elsewhere (a peer list, "maybe they have some"
- * hints) take at most this share of it, and may hold this many seconds of it at once. A viewer
- * that can upload a twentieth of the stream, known to everyone as the first to join, spent over
- * half of its uplink answering peer exchanges (64 addresses each) and pulls it could not serve
- * with lists of holders: its own subscriptions waited behind them, past their answer time, and it
- * had no parent in any stripe for the whole run (issue 12, uneven uplinks: 86 % completeness at
- * 100 viewers, 58.8 % at 200). */
-const ANSWER_SHARE = 0.1
-const ANSWER_BURST_SECONDS = 2
-
 /** The share of the wire a stream's chunk bytes take: a 4 KiB block travels as base64 in its
  * Content message (about 5.6 KB with the stream id, offset and hops), or raw after the JSON in a
  * sealed frame (about 4.3 KB). A viewer's children are counted in chunk bytes, the limit in wire
  * bytes: the children a limit carries are counted with this share of it. */
 export function chunkShareOfWire(sealed: boolean): number { return sealed ? 0.94 : 0.72 }
-
-/** The first entries of an address list that `grant` (UploadPacer.answerBytes) pays for, each
- * counted as it is encoded (quoted, with its comma): the whole list without a limit. */
-export function fitList(list: string[], grant: (bytes: number) => number): string[] {
-  const cost = (a: string) => a.length + 3
-  let got = grant(list.reduce((n, a) => n + cost(a), 0))
-  let k = 0
-  while (k < list.length && got >= cost(list[k])) got -= cost(list[k++])
-  return k === list.length ? list : list.slice(0, k)
-}
 
 interface Waiting { bytes: number; at: number; emit: () => void }
 
@@ -99,8 +79,6 @@ export interface UploadStatus {
 export class UploadPacer {
   readonly limit: number | null
   private readonly bucket: TokenBucket | null
-  /** What answers pointing elsewhere may still take (ANSWER_SHARE); none without a limit. */
-  private readonly answers: TokenBucket | null
   private readonly meter: RateMeter
   private readonly lanes = new Map<TrafficKind, Lane>(LANES.map((k) => [k, new Lane()]))
   /** The lanes in priority order. */
@@ -121,17 +99,6 @@ export class UploadPacer {
     const rate = init.bytesPerSecond
     this.limit = rate === undefined ? null : rate
     this.bucket = rate === undefined ? null : new TokenBucket(c.timers, { rate, burst: Math.max(MIN_BURST_BYTES, rate * BURST_SECONDS) })
-    this.answers = rate === undefined ? null : new TokenBucket(c.timers, { rate: ANSWER_SHARE * rate, burst: ANSWER_SHARE * rate * ANSWER_BURST_SECONDS })
-  }
-
-  /** Bytes an answer that points elsewhere (a peer list, hints) may take now, at most `want`, and
-   * taken from its allowance (ANSWER_SHARE): all of `want` without a limit. The caller sends a
-   * shorter list, or a bare "no", with what it gets. */
-  answerBytes(want: number): number {
-    if (this.answers === null) return want
-    const got = Math.max(0, Math.min(want, Math.floor(this.answers.tokens())))
-    this.answers.take(got)
-    return got
   }
 
   /** Sends a datagram of `bytes` through `emit`, now or when the limit allows, or never (dropped). */

@@ -13,7 +13,6 @@ import type { ChunkTracker } from './chunk-tracker.ts'
 import type { SourceBudget } from './source-budget.ts'
 import type { SwarmStats, UploadCause } from './swarm-stats.ts'
 import type { SwarmContext } from './swarm-context.ts'
-import { fitList } from '../bandwidth/upload-pacer.ts'
 
 export interface ChunkServerComponents {
   context: SwarmContext; holders: Holders; children: Children; tracker: ChunkTracker; budget: SourceBudget; stats: SwarmStats
@@ -54,11 +53,11 @@ export class ChunkServer {
     if (cause === null && rec) {
       // The source's upload is a budget: beyond one copy plus repairs it points to its subtree.
       const peers = this.elsewhere(n, ctx)
-      if (peers.length) { this.hint(ctx, peers); return }
+      if (peers.length) { ctx.reply({ type: 'MaybeTheyHaveSome', id: this.c.id, peers }); return }
     }
     if (rec && log.hasChunk(n) && !isSource && !this.pullAllowance()) {
       const peers = this.elsewhere(n, ctx)
-      if (peers.length) { this.hint(ctx, peers); return }
+      if (peers.length) { ctx.reply({ type: 'MaybeTheyHaveSome', id: this.c.id, peers }); return }
     }
     if (!rec || !log.hasChunk(n)) {
       // Our own child in that stripe lacks what we lack: we are repairing it, and the repaired
@@ -66,7 +65,7 @@ export class ChunkServer {
       // elsewhere in parallel with us, one pull per node of the subtree; silence lets it wait.
       if (!isSource && this.k.children.of(stripeOf(n)).has(ctx.from)) return
       const peers = this.k.holders.list(ctx.from, ctx.verified ? 8 : 3)
-      if (peers.length) this.hint(ctx, peers)
+      if (peers.length) ctx.reply({ type: 'MaybeTheyHaveSome', id: this.c.id, peers })
       return
     }
     const within = m.offset - n * CHUNK_SIZE
@@ -81,15 +80,6 @@ export class ChunkServer {
   private elsewhere(n: number, ctx: Ctx): string[] {
     const max = ctx.verified ? 8 : 3
     return [...this.k.children.of(stripeOf(n)), ...this.k.holders.list(ctx.from, max)].filter((p) => p !== ctx.from).slice(0, max)
-  }
-
-  /** Points an asker to `peers`, as many as our upload cap's share for such answers allows
-   * (UploadPacer.answerBytes); with none, silence: the asker's request times out and goes to its
-   * next holder. A bare "no" is itself a datagram, and a weak uplink known to everyone was asked
-   * for more chunks a second than its share pays "no"s for. */
-  private hint(ctx: Ctx, peers: string[]): void {
-    const fitted = fitList(peers, (want) => this.c.node.upload.answerBytes(want))
-    if (fitted.length) ctx.reply({ type: 'MaybeTheyHaveSome', id: this.c.id, peers: fitted })
   }
 
   /** Counts a pull we are about to serve; false when this second's allowance is used up. */
