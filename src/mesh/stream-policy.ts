@@ -136,6 +136,9 @@ export function pushOverdue(lastPushed: number, frontier: number, owed = 1): boo
 /** Behind for this long without a break is chronic, whatever else: a single hole is over once the
  * next chunk of the stripe comes, about two stripe periods (4 chunks each) later. */
 export const CHRONIC_LATE_MS = 1000
+/** Owing a second push for this long as well is a failure (a relay that left owes it about one
+ * stripe period after the first). */
+export const OWED_TWO_MS = MISSED_PUSH_MS / 2
 /** A parent's record: whether it pushed each of the last this many chunks of its stripe it owed us. */
 export const PUSH_RECORD = 8
 /** Missed this many of them: it feeds us a trickle, not a lossy stream (at 3 % loss per link, a
@@ -158,7 +161,7 @@ export interface Lateness { owedOneMs: number; owedTwoMs: number; recentMisses: 
  * which pushes nothing at all, is left by the FIRST_PUSH_MS rule. */
 export function lateParentFails(l: Lateness): boolean {
   if (l.owedOneMs <= MISSED_PUSH_MS) return false
-  return l.owedTwoMs > MISSED_PUSH_MS || l.owedOneMs > CHRONIC_LATE_MS || l.recentMisses >= MISSES_TO_FAIL
+  return l.owedTwoMs > OWED_TWO_MS || l.owedOneMs > CHRONIC_LATE_MS || l.recentMisses >= MISSES_TO_FAIL
 }
 
 /** `leaf`: the asker said it can carry no children of its own (too little upload): never pushed

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict'
 import fc from 'fast-check'
 import { STRIPES } from '../../src/mesh/messages.ts'
 import {
-  CHRONIC_LATE_MS, FANOUT, LEAF_SLOTS, MISSED_PUSH_MS, MISSES_TO_FAIL, PULLS_SERVED_PER_SECOND, PUSH_RECORD, REPAIR_GRACE_MS, REPAIR_TIMEOUT_MS, SOURCE_FANOUT, SOURCE_REPAIR_BUDGET, SOURCE_BURST_BYTES, STARTUP_MS,
+  CHRONIC_LATE_MS, FANOUT, LEAF_SLOTS, MISSED_PUSH_MS, MISSES_TO_FAIL, OWED_TWO_MS, PULLS_SERVED_PER_SECOND, PUSH_RECORD, REPAIR_GRACE_MS, REPAIR_TIMEOUT_MS, SOURCE_FANOUT, SOURCE_REPAIR_BUDGET, SOURCE_BURST_BYTES, STARTUP_MS,
   decideChild, interiorStripe, isReceiving, lateParentFails, mayServePull, planRepairs, playbackDeadline, pushOverdue, rankParents, sourceMayServe, stripeOf,
 } from '../../src/mesh/stream-policy.ts'
 import type { MissingChunk, ParentState, RepairState } from '../../src/mesh/stream-policy.ts'
@@ -140,8 +140,8 @@ test('a late stripe parent is judged by its pattern: one hole is not a failure, 
   const l = (owedOneMs: number, owedTwoMs = 0, recentMisses = 0) => lateParentFails({ owedOneMs, owedTwoMs, recentMisses })
   assert.equal(l(MISSED_PUSH_MS), false, 'not late enough')
   assert.equal(l(MISSED_PUSH_MS + 50), false, 'one chunk missing upstream (a hole nobody could repair), the next on its way')
-  assert.equal(l(MISSED_PUSH_MS + 50, MISSED_PUSH_MS - 50, MISSES_TO_FAIL - 1), false, 'a lossy path: it owes a second push, but not for long, and skipped fewer than half')
-  assert.equal(l(MISSED_PUSH_MS + 300, MISSED_PUSH_MS + 50), true, 'two owed and nothing for long: it left, or its feed stopped')
+  assert.equal(l(MISSED_PUSH_MS + 50, OWED_TWO_MS, MISSES_TO_FAIL - 1), false, 'a lossy path: it owes a second push, but not for long, and skipped fewer than half')
+  assert.equal(l(MISSED_PUSH_MS + 300, OWED_TWO_MS + 50), true, 'two owed and nothing for long: it left, or its feed stopped')
   assert.equal(l(CHRONIC_LATE_MS + 50), true, 'behind on end: chronically late')
   assert.equal(l(MISSED_PUSH_MS + 50, 0, MISSES_TO_FAIL), true, 'it skipped half of what it owed: a trickle')
   assert.equal(l(MISSED_PUSH_MS, MISSED_PUSH_MS, PUSH_RECORD), false, 'nothing counts before it owes a push for MISSED_PUSH_MS')
