@@ -134,7 +134,7 @@ export class Runtime {
     this.nat = new NatTraversal({ node, key: nodeKey })
     this.secure = opts.encrypt === true ? new SecureSessions({ node, key: nodeKey }) : null
     this.portMapping = opts.portMapping === true
-      ? new PortMapping({ timers: node.timers, log: opts.logger.child('port-mapping'), selves: node.selves, metrics }, { localAddress: node.address })
+      ? new PortMapping({ timers: node.timers, log: opts.logger.child('port-mapping'), selves: node.selves, metrics, onMapped: (a) => this.nat.setMapped(a) }, { localAddress: node.address })
       : null
     // The relay fan-out gauge: how many peers this node fed in the last interval, over all streams.
     this.fanoutTimer = setInterval(() => {

@@ -13,6 +13,7 @@ import type { ChunkTracker } from './chunk-tracker.ts'
 import type { SourceBudget } from './source-budget.ts'
 import type { SwarmStats, UploadCause } from './swarm-stats.ts'
 import type { SwarmContext } from './swarm-context.ts'
+import { reachableAs } from '../nat/reachability.ts'
 
 export interface ChildrenComponents {
   context: SwarmContext; holders: Holders; parents: StripeParents; tracker: ChunkTracker; budget: SourceBudget; stats: SwarmStats
@@ -138,7 +139,7 @@ export class Children {
         maxChildren: this.capacity(), leaves: this.leaves,
         // Behind a symmetric NAT only a peer with no NAT between us (our LAN) can always reach us.
         unreachable: node.nat.kind === 'symmetric' && node.peers.get(ctx.from)?.seesUsDirectly !== true,
-        natOf: (a) => node.peers.get(a)?.nat, lanMates: node.lanMates, sources: this.c.sourceAddrs,
+        natOf: (a) => reachableAs(node.peers.get(a)), lanMates: node.lanMates, sources: this.c.sourceAddrs,
       }, { from: ctx.from, stripe: s, leaf: m.leaf }, () => this.k.holders.list(ctx.from))
     if (d.accept) {
       const isNew = !this.sets[s].has(ctx.from)
