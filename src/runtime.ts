@@ -343,7 +343,7 @@ export class Runtime {
     const peers = this.node.peers.all().filter((p) => p.lastHeard > 0 || this.node.peers.isBanned(p)).map((p): PeerStatus => ({
       addr: p.addr, verified: p.verified, rttMs: p.rttMs === undefined ? null : Math.round(p.rttMs * 10) / 10,
       lastHeardMsAgo: Date.now() - p.lastHeard, banned: this.node.peers.isBanned(p), penalty: Math.round(p.penalty),
-      speaksStreams: p.speaksStreams, nat: p.nat ?? null,
+      speaksStreams: p.speaksStreams, nat: p.nat ?? null, mapped: p.mapped === true,
     }))
     const streams = this.streams.list().map((s): StreamStatus => {
       const st = s.status()
