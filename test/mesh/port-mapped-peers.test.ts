@@ -4,7 +4,7 @@
 // the real gateway and swarm are in test/e2e/port-mapping.test.ts and test/e2e/nat-port-mapped.test.ts.
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { reachableAs } from '../../src/mesh/nat/reachability.ts'
+import { CAME_BACK_MS, SentToReachable, reachableAs } from '../../src/mesh/nat/reachability.ts'
 import { STRIPES, decodeDatagram } from '../../src/mesh/messages.ts'
 import { decideChild, type ParentState } from '../../src/mesh/stream-policy.ts'
 import type { NatKind } from '../../src/mesh/messages.ts'
@@ -72,5 +72,21 @@ describe('the source and viewers behind symmetric NATs', () => {
     assert.deepEqual(decideChild(st, { from: sym, stripe: 0 }, [mapped]), { accept: true })
     const viewer: ParentState = { isSource: false, self: mapped, children: sets(), receiving: () => true, natOf: (a) => (a === sym ? 'symmetric' : undefined) }
     assert.deepEqual(decideChild(viewer, { from: sym, stripe: 0 }, []), { accept: true })
+  })
+
+  it('a viewer that comes back from the reachable viewers it was sent to gets a leaf place at the source', () => {
+    const peers = new Map<string, { nat: NatKind; mapped?: boolean }>([[sym, { nat: 'symmetric' }], [mapped, { nat: 'cone', mapped: true }]])
+    const peer = (a: string) => peers.get(a)
+    const sent = new SentToReachable()
+    const ask = (now: number) => {
+      const natOf = sent.natOf(peer, sym, 0, now)
+      const d = decideChild({ isSource: true, self: 'S', children: sets(), receiving: () => true, natOf }, { from: sym, stripe: 0 }, [mapped])
+      if (!d.accept) sent.note(sym, 0, d.tryInstead, natOf, now)
+      return d
+    }
+    const first = ask(1000)
+    assert.ok(!first.accept && first.tryInstead[0] === mapped, 'first sent to the mapped viewer')
+    assert.deepEqual(ask(1000 + 5000), { accept: true }, 'back within the window: fed by the source')
+    assert.ok(!ask(1000 + CAME_BACK_MS + 1).accept, 'long after: sent to the mapped viewer again')
   })
 })
