@@ -12,20 +12,24 @@ export function reachableAs(p: NatOfPeer | undefined): NatKind | undefined {
   return p?.mapped === true ? 'none' : p?.nat
 }
 
-/** A viewer sent to reachable viewers that asks the source again within this long came back
- * because none of them took it (full, gone, or a mapping claimed but not held). */
+/** A viewer sent to reachable viewers that asks the source again within this long, for the
+ * CAME_BACK_TIMES-th time, came back because none of them took it (full, gone, or a mapping claimed
+ * but not held). Not at once: its first round often ends on hellos to viewers it never talked to
+ * that did not finish within a join's 500 ms on a loaded machine; they have by its next round. */
 export const CAME_BACK_MS = 30_000
+export const CAME_BACK_TIMES = 3
 const MAX_REMEMBERED = 4096
 
 /** The source's memory of the viewers behind symmetric NATs it sent to reachable viewers: one that
- * comes back is fed from a leaf place at the source, not sent round the same list again. */
+ * keeps coming back is fed from a leaf place at the source, not sent round the same list again. */
 export class SentToReachable {
-  private at = new Map<string, number>()
+  private sent = new Map<string, { at: number; n: number }>()
 
   /** How the source sees peers when `from` asks for stripe `s`: mappings count, unless `from`
    * came back from the reachable viewers we sent it to for that stripe. */
   natOf(peer: (a: string) => NatOfPeer | undefined, from: string, s: number, now: number): (a: string) => NatKind | undefined {
-    const back = now - (this.at.get(`${s} ${from}`) ?? -Infinity) < CAME_BACK_MS
+    const r = this.sent.get(`${s} ${from}`)
+    const back = r !== undefined && now - r.at < CAME_BACK_MS && r.n >= CAME_BACK_TIMES
     return back ? (a) => peer(a)?.nat : (a) => reachableAs(peer(a))
   }
 
@@ -33,10 +37,11 @@ export class SentToReachable {
   note(from: string, s: number, tryInstead: string[], natOf: (a: string) => NatKind | undefined, now: number): void {
     if (natOf(from) !== 'symmetric' || tryInstead.length === 0 || natOf(tryInstead[0]) !== 'none') return
     const key = `${s} ${from}`
-    // Only the first redirect starts the window: a viewer asking again within it came back.
-    if (now - (this.at.get(key) ?? -Infinity) < CAME_BACK_MS) return
-    this.at.delete(key)
-    if (this.at.size >= MAX_REMEMBERED) this.at.delete(this.at.keys().next().value as string)
-    this.at.set(key, now)
+    const r = this.sent.get(key)
+    // The window runs from the first redirect: a viewer asking again within it came back.
+    if (r !== undefined && now - r.at < CAME_BACK_MS) { r.n++; return }
+    this.sent.delete(key)
+    if (this.sent.size >= MAX_REMEMBERED) this.sent.delete(this.sent.keys().next().value as string)
+    this.sent.set(key, { at: now, n: 1 })
   }
 }
