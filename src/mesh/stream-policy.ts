@@ -233,6 +233,10 @@ export function decideChild(s: ParentState, req: ChildRequest, otherHolders: str
   }
   if (s.unreachable) return redirect()
   if (behindSymmetric(req.from)) {
+    // The source sends a newcomer to a viewer anyone can reach (a port mapping, or no NAT) when it
+    // knows one: its own leaf places are the last resort (src/mesh/nat/reachability.ts).
+    const r = s.isSource ? redirect() : undefined
+    if (r !== undefined && s.natOf?.(r.tryInstead[0]) === 'none') return r
     const taken = all.size - kids.size
     return (s.isSource || s.receiving(req.stripe)) && taken < LEAF_SLOTS ? { accept: true } : redirect()
   }
