@@ -13,6 +13,10 @@ export interface ViewerFigures {
   host: string
   /** What stands between the node and the public segment. */
   nat: 'public' | 'cone' | 'symmetric'
+  /** The router it sits behind (null on the public segment). */
+  router: string | null
+  /** It held a port mapping at its router at the end (--port-mapping against a lab gateway). */
+  mapped: boolean
   /** Segments published while it watched whose deadline fell before the end, and of those, the ones it verified. */
   due: number
   played: number
@@ -116,7 +120,7 @@ export async function natFigures(run: {
       }
       const fed = Object.keys(st?.fedTo ?? {})
       viewers.push({
-        host, nat: natOf(lab, host), due, played, missing,
+        host, nat: natOf(lab, host), router: lab.host(host).router?.name ?? null, mapped: run.nodes?.get(host)?.nat.portMapping?.state === 'mapped', due, played, missing,
         fromSourceBytes: st?.bytesFromSource ?? 0, fromPeersBytes: st?.bytesFromPeers ?? 0, relayedBytes: st?.uploadedBytes ?? 0,
         fedPeers: fed.length, fedWhere: [...new Set(fed.map((a) => whereIs(lab, a)))].sort(), reported: st !== null, entry: host === run.entryHost,
       })
@@ -173,7 +177,7 @@ const complete = (v: ViewerFigures) => (v.due > 0 ? v.played / v.due : 0)
 export function natTable(f: NatFigures): string {
   const head = ['host', 'NAT', 'segments held / due', 'complete', 'from source MB', 'from peers MB', 'relayed MB', 'fed (peers: where)']
   const rows = f.viewers.map((v) => [
-    v.host + (v.entry ? ' (entry)' : ''), v.nat, v.reported ? `${v.played} / ${v.due}${v.missing.length ? ` (missing ${v.missing.slice(0, 4).join(',')}${v.missing.length > 4 ? ',...' : ''})` : ''}` : 'no status', pct(complete(v)), mb(v.fromSourceBytes), mb(v.fromPeersBytes),
+    v.host + (v.entry ? ' (entry)' : ''), v.nat + (v.mapped ? ', mapped' : ''), v.reported ? `${v.played} / ${v.due}${v.missing.length ? ` (missing ${v.missing.slice(0, 4).join(',')}${v.missing.length > 4 ? ',...' : ''})` : ''}` : 'no status', pct(complete(v)), mb(v.fromSourceBytes), mb(v.fromPeersBytes),
     mb(v.relayedBytes), v.fedPeers ? `${v.fedPeers}: ${v.fedWhere.slice(0, 6).join(' ')}${v.fedWhere.length > 6 ? ' ...' : ''}` : '-',
   ])
   const w = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)))
@@ -186,11 +190,21 @@ export function natTable(f: NatFigures): string {
   const worst = audience.length ? Math.min(...audience.map(complete)) : 0
   const coneFeeding = cones.filter((v) => v.fedPeers > 0).length
   const symFeeding = syms.filter((v) => v.fedPeers > 0).length
+  const symRouters = new Set(syms.map((v) => v.router))
+  const mapped = audience.filter((v) => v.mapped)
+  const feedingSym = audience.filter((v) => v.nat !== 'symmetric' && v.fedWhere.some((w) => symRouters.has(w)))
+  const copies = (vs: ViewerFigures[]) => (sum(vs.map((v) => v.fromSourceBytes)) / Math.max(1, f.streamBytes)).toFixed(2)
   const summary: Array<[string, string, string]> = [
     ['source copies uploaded', f.sourceCopies.toFixed(2), '<= 1.15'],
     ['viewers holding 100 % of what was due', `${full} / ${audience.length} (worst ${pct(worst)})`, 'all'],
     ...(cones.length ? [['cone viewers feeding another viewer', `${coneFeeding} / ${cones.length} (${pct(coneFeeding / cones.length)})`, '>= 90 %'] as [string, string, string]] : []),
     ...(syms.length ? [['symmetric viewers feeding another viewer', `${symFeeding} / ${syms.length}`, '0 (leaves)'] as [string, string, string]] : []),
+    ...(syms.length ? [
+      ['source copies received by cone / symmetric viewers', `${copies(cones)} / ${copies(syms)}`, ''],
+      ['symmetric viewers: MB from the source / from peers', `${mb(sum(syms.map((v) => v.fromSourceBytes)))} / ${mb(sum(syms.map((v) => v.fromPeersBytes)))}`, ''],
+      ['viewers outside the symmetric LANs that fed one of them (mapped of those)', `${feedingSym.length} (${feedingSym.filter((v) => v.mapped).length})`, ''],
+    ] as Array<[string, string, string]> : []),
+    ...(mapped.length ? [['viewers holding a port mapping', `${mapped.length} / ${audience.length}`, ''] as [string, string, string]] : []),
     ...(publics.length ? [['public viewers feeding another viewer', `${publics.filter((v) => v.fedPeers > 0).length} / ${publics.length}`, ''] as [string, string, string]] : []),
     // Sent is not delivered: a viewer may push chunks at a mapping its peer's NAT drops.
     ['viewers relayed (sent) / received from peers (arrived)', `${mb(sum(f.viewers.map((v) => v.relayedBytes)))} / ${mb(sum(f.viewers.map((v) => v.fromPeersBytes)))} MB`, ''],

@@ -1,6 +1,8 @@
 // `npm run bench:nat -- [--scenario public|nat-source|no-nat]... [--seconds 60] [--bitrate 1000k]
 //   [--routers 6] [--per-router 4] [--symmetric 1] [--loss 0%] [--encrypt | --no-encrypt] [--json file]
-//   [--statuses file] [--node-log-level warn]`
+//   [--statuses file] [--node-log-level warn] [--upnp 0]`
+// --upnp N: the first N cone routers run a UPnP gateway (miniupnpd, scripts/upnp-gateway.ts) and
+// their viewers run with --port-mapping (a STUN responder joins the public segment for the gateways).
 // --statuses writes every node's /status.json and the tail of its stderr at the end of each
 // scenario (what to read when a run goes wrong), with --node-log-level the nodes' --log-level.
 // The stream in the NAT laboratory (scripts/nat-lab.ts), with real `cjp2p-stream ingest testsrc`
@@ -12,7 +14,7 @@
 // the control: the same audience with no NAT at all, on this machine's CPU budget. Prints
 // per viewer what it played, where its bytes came from and whether it fed anyone, and the source's
 // copies uploaded. Needs root (network namespaces) and iptables; run it under the heavy lock.
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
@@ -21,11 +23,12 @@ import { ENCRYPT_BY_DEFAULT } from '../src/cli/options.ts'
 import { NatSwarm, type NodeStatus, type StreamStatus } from './nat-swarm.ts'
 import { sleep } from './chaos-swarm.ts'
 import { natFigures, natTable, type NatFigures } from './bench-nat-report.ts'
+import { LabStun, UpnpGateway, upnpGatewayUnavailable } from './upnp-gateway.ts'
 
 const SCENARIOS = ['public', 'nat-source', 'no-nat'] as const
 type ScenarioName = typeof SCENARIOS[number]
 
-interface Options { scenarios: ScenarioName[]; seconds: number; bitrate: string; routers: number; perRouter: number; symmetric: number; loss: number; json?: string; encrypt?: boolean; statuses?: string; nodeLogLevel?: string }
+interface Options { scenarios: ScenarioName[]; seconds: number; bitrate: string; routers: number; perRouter: number; symmetric: number; upnp: number; loss: number; json?: string; encrypt?: boolean; statuses?: string; nodeLogLevel?: string }
 
 /** Viewers start this far apart, as people arrive, not all in one millisecond. */
 const STAGGER_MS = 250
@@ -36,7 +39,7 @@ function parse(argv: string[]): Options {
   const { values } = parseArgs({
     args: argv, strict: true, options: {
       scenario: { type: 'string', multiple: true }, seconds: { type: 'string' }, bitrate: { type: 'string' },
-      routers: { type: 'string' }, 'per-router': { type: 'string' }, symmetric: { type: 'string' }, loss: { type: 'string' }, json: { type: 'string' }, encrypt: { type: 'boolean' }, 'no-encrypt': { type: 'boolean' },
+      routers: { type: 'string' }, 'per-router': { type: 'string' }, symmetric: { type: 'string' }, upnp: { type: 'string' }, loss: { type: 'string' }, json: { type: 'string' }, encrypt: { type: 'boolean' }, 'no-encrypt': { type: 'boolean' },
       statuses: { type: 'string' }, 'node-log-level': { type: 'string' },
     },
   })
@@ -54,11 +57,13 @@ function parse(argv: string[]): Options {
   const loss = parseFloat(lossText) / (lossText.endsWith('%') ? 100 : 1)
   if (!(loss >= 0 && loss < 0.5)) throw new UsageError('--loss must be from 0 to 50 %')
   const routers = int(values.routers, 'routers', 6, 2, 20)
+  const symmetric = int(values.symmetric, 'symmetric', 1, 0, routers)
   return {
     scenarios, bitrate, loss, json: values.json, routers, encrypt: values.encrypt ? true : values['no-encrypt'] ? false : undefined, statuses: values.statuses, nodeLogLevel: values['node-log-level'],
     seconds: int(values.seconds, 'seconds', 60, 10, 3600),
     perRouter: int(values['per-router'], 'per-router', 4, 1, 10),
-    symmetric: int(values.symmetric, 'symmetric', 1, 0, routers),
+    symmetric,
+    upnp: int(values.upnp, 'upnp', 0, 0, routers - symmetric),
   }
 }
 
@@ -73,10 +78,23 @@ async function runScenario(name: ScenarioName, o: Options, log: (s: string) => v
   // The control: the same audience on the public segment, no NAT anywhere (what this machine and
   // the current code give without NATs).
   const audience = name === 'no-nat' ? Array.from({ length: o.routers * o.perRouter }, (_, i) => `v${i + 1}`) : []
-  const lab = await NatLab.create({ publicHosts: [natSource ? 'relay' : 'src', ...audience], routers: name === 'no-nat' ? [] : routers, loss: o.loss })
+  // The cone routers that run a UPnP gateway; their viewers ask it for a port mapping.
+  const upnp = new Set(name === 'no-nat' ? [] : routers.filter((r) => r.nat === 'cone' && r.name !== 'home').slice(0, o.upnp).map((r) => r.name))
+  const lab = await NatLab.create({ publicHosts: [natSource ? 'relay' : 'src', ...audience, ...(upnp.size ? ['stun'] : [])], routers: name === 'no-nat' ? [] : routers, loss: o.loss })
   const dir = await mkdtemp(join(tmpdir(), 'cjp2p-natbench-'))
   const swarm = new NatSwarm(lab, dir, { bitrate: o.bitrate, encrypt: o.encrypt, logLevel: o.nodeLogLevel })
+  const gateways: UpnpGateway[] = []
+  let stun: LabStun | undefined
   try {
+    if (upnp.size) {
+      stun = await LabStun.start(lab, 'stun')
+      for (const r of upnp) {
+        const gwDir = join(dir, `gateway-${r}`)
+        await mkdir(gwDir)
+        gateways.push(await UpnpGateway.start(lab, r, stun, gwDir, gateways.length))
+      }
+      log(`  UPnP gateways (miniupnpd) on ${[...upnp].join(', ')}: their viewers run with --port-mapping`)
+    }
     const sourceHost = natSource ? 'homeh1' : 'src'
     const entry = natSource ? 'relay' : 'src'
     await swarm.startSource(sourceHost, natSource ? ['relay'] : [])
@@ -93,7 +111,7 @@ async function runScenario(name: ScenarioName, o: Options, log: (s: string) => v
     // Let the source build up a few segments, so joiners find a live edge with history behind it.
     await sleep(4000)
     const viewers = audience.length ? audience : routers.filter((r) => r.name !== 'home').flatMap((r) => Array.from({ length: r.hosts }, (_, j) => `${r.name}h${j + 1}`))
-    for (const v of viewers) { swarm.startViewer(v, [entry]); await sleep(STAGGER_MS) }
+    for (const v of viewers) { swarm.startViewer(v, [entry], upnp.has(lab.host(v).router?.name ?? '') ? ['--port-mapping'] : []); await sleep(STAGGER_MS) }
     await swarm.ready()
     const cpu0 = viewers.map((v) => swarm.cpuSeconds(v))
     const sourceCpu0 = swarm.cpuSeconds(sourceHost)
@@ -123,9 +141,11 @@ async function runScenario(name: ScenarioName, o: Options, log: (s: string) => v
     }
     await swarm.stop()
     const title = { public: 'source on the public segment', 'nat-source': 'source behind a cone NAT, one public peer', 'no-nat': 'control: no NAT, every viewer on the public segment' }[name]
-    return await natFigures({ scenario: `${title}, ${(o.encrypt ?? ENCRYPT_BY_DEFAULT) ? 'encrypted' : 'plain'}`, seconds: o.seconds, bitrate: o.bitrate, lab, dir, id: swarm.id, sourceHost, entryHost: natSource ? entry : null, stopAt, statuses, nodes, cpuShareOfCorePerViewer, cpuShareOfCoreSource, loadAverage: loadavg()[0], udpErrors })
+    return await natFigures({ scenario: `${title}${upnp.size ? `, UPnP gateways on ${upnp.size} cone routers` : ''}, ${(o.encrypt ?? ENCRYPT_BY_DEFAULT) ? 'encrypted' : 'plain'}`, seconds: o.seconds, bitrate: o.bitrate, lab, dir, id: swarm.id, sourceHost, entryHost: natSource ? entry : null, stopAt, statuses, nodes, cpuShareOfCorePerViewer, cpuShareOfCoreSource, loadAverage: loadavg()[0], udpErrors })
   } finally {
     await swarm.stop()
+    for (const g of gateways) g.stop()
+    stun?.stop()
     await lab.close()
     await rm(dir, { recursive: true, force: true, maxRetries: 3 })
   }
@@ -153,6 +173,8 @@ async function main(): Promise<void> {
   const log = (s: string) => process.stderr.write(s + '\n')
   const why = await NatLab.unavailable()
   if (why) { log(`bench:nat: cannot build the NAT lab here: ${why}`); process.exit(1) }
+  const noGateway = o.upnp > 0 ? upnpGatewayUnavailable() : null
+  if (noGateway) { log(`bench:nat: --upnp needs a lab gateway: ${noGateway}`); process.exit(1) }
   const results: NatFigures[] = []
   for (const name of o.scenarios) {
     log(`scenario ${name}`)

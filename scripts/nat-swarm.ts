@@ -48,11 +48,12 @@ export class NatSwarm {
     return this.id
   }
 
-  /** Starts a viewer without waiting for it (many start at once); `ready` waits for them all. */
-  startViewer(host: string, peers: string[]): void {
+  /** Starts a viewer without waiting for it (many start at once); `ready` waits for them all.
+   * `extra`: more of its flags (e.g. --port-mapping). */
+  startViewer(host: string, peers: string[], extra: string[] = []): void {
     // --keep all: the store keeps the plain layout the measurements open after the run (a viewer's
     // default window stores pieces, and would not matter within a run this short anyway).
-    const proc = Proc.start(['watch', this.id, '--keep', 'all', ...this.flags(host, 'viewer', peers.map((p) => this.peerAddr(p)))], this.lab.wrap(host))
+    const proc = Proc.start(['watch', this.id, '--keep', 'all', ...this.flags(host, 'viewer', peers.map((p) => this.peerAddr(p))), ...extra], this.lab.wrap(host))
     this.nodes.set(host, { host, role: 'viewer', proc })
   }
 

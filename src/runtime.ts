@@ -134,7 +134,7 @@ export class Runtime {
     this.nat = new NatTraversal({ node, key: nodeKey })
     this.secure = opts.encrypt === true ? new SecureSessions({ node, key: nodeKey }) : null
     this.portMapping = opts.portMapping === true
-      ? new PortMapping({ timers: node.timers, log: opts.logger.child('port-mapping'), selves: node.selves, metrics }, { localAddress: node.address })
+      ? new PortMapping({ timers: node.timers, log: opts.logger.child('port-mapping'), selves: node.selves, metrics, onMapped: (a) => this.nat.setMapped(a) }, { localAddress: node.address })
       : null
     // The stream byte counters, read from each swarm's statistics at every scrape: their only source.
     this.metrics.readStreams?.(() => this.streams.list().map((s) => {
@@ -346,7 +346,7 @@ export class Runtime {
     const peers = this.node.peers.all().filter((p) => p.lastHeard > 0 || this.node.peers.isBanned(p)).map((p): PeerStatus => ({
       addr: p.addr, verified: p.verified, rttMs: p.rttMs === undefined ? null : Math.round(p.rttMs * 10) / 10,
       lastHeardMsAgo: Date.now() - p.lastHeard, banned: this.node.peers.isBanned(p), penalty: Math.round(p.penalty),
-      speaksStreams: p.speaksStreams, nat: p.nat ?? null,
+      speaksStreams: p.speaksStreams, nat: p.nat ?? null, mapped: p.mapped === true,
     }))
     const streams = this.streams.list().map((s): StreamStatus => {
       const st = s.status()

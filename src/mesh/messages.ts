@@ -119,7 +119,7 @@ export type Message =
   | { type: 'ISeeYouAt'; addr: string }
   /** What the sender learned about its own NAT from such reports (docs/PROTOCOL.md). */
   /** `local`: the sender's own LAN address (behind a NAT), for peers behind the same router. */
-  | { type: 'IAmBehind'; nat: NatKind; local?: string }
+  | { type: 'IAmBehind'; nat: NatKind; local?: string; mapped?: string }
   /** Asks a peer both sides talk to to tell `to` to send to the asker: a hole punch. */
   | { type: 'PleaseIntroduceMe'; to: string }
   /** Send a hello to `peer` now: it is sending to you at the same time. */
@@ -362,7 +362,7 @@ const decoders: { [T in MessageType]: (body: unknown) => Omit<MessageOf<T>, 'typ
   ISeeYouAt: (b) => (isObj(b) && isAddress(b.addr) ? { addr: b.addr } : undefined),
   IAmBehind: (b) => {
     if (!isObj(b) || typeof b.nat !== 'string' || !NAT_KINDS.includes(b.nat)) return undefined
-    return { nat: b.nat as NatKind, ...(typeof b.local === 'string' && isLanAddress(b.local) ? { local: b.local } : {}) }
+    return { nat: b.nat as NatKind, ...(typeof b.local === 'string' && isLanAddress(b.local) ? { local: b.local } : {}), ...(isAddress(b.mapped) ? { mapped: b.mapped } : {}) }
   },
   PleaseIntroduceMe: (b) => (isObj(b) && isAddress(b.to) ? { to: b.to } : undefined),
   SayHelloTo: (b) => (isObj(b) && isAddress(b.peer) ? { peer: b.peer } : undefined),

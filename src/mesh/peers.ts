@@ -59,6 +59,9 @@ export interface Peer {
   /** What it told us of its own NAT (IAmBehind): a `symmetric` peer is reachable only by those it
    * contacted itself, so its address is never handed to anyone else. */
   nat?: NatKind
+  /** Its router forwards the address we know it by to it (IAmBehind.mapped, a port mapping):
+   * reachable by anyone, like a node without a NAT (src/mesh/nat/reachability.ts). */
+  mapped?: boolean
   /** Its LAN address, as it told us (IAmBehind.local): where peers behind its router reach it. */
   local?: string
   /** It sees us at our own socket address: no NAT between us, so it reaches us whenever it sends. */

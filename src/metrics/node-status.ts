@@ -26,6 +26,8 @@ export interface PeerStatus {
   speaksStreams: boolean
   /** What it told us of its own NAT (IAmBehind), if it did. */
   nat: NatKind | null
+  /** Its router forwards the address we know it by to it (IAmBehind.mapped): reachable by anyone. */
+  mapped: boolean
 }
 
 /** One stream this node carries: the swarm's own status plus the player page's two figures. */

@@ -36,13 +36,21 @@ export function useNatSwarm(init: NatLabInit, bitrate: string, opts: { encrypt?:
 }
 
 /** A public source `src` and `viewers`, run for `runMs` once every viewer verified a chunk; then
- * each node's stream status and status, the swarm stopped, and the bench's figures (printed). */
-export async function runNatSwarm(parts: { lab: NatLab; swarm: NatSwarm; dir: string }, viewers: string[], runMs: number): Promise<{
+ * each node's stream status and status, the swarm stopped, and the bench's figures (printed).
+ * `opts.flags`: more flags for a viewer; `opts.first`: viewers started first, and `opts.afterFirst`
+ * awaited before the rest start. */
+export async function runNatSwarm(parts: { lab: NatLab; swarm: NatSwarm; dir: string }, viewers: string[], runMs: number, opts: {
+  flags?: (host: string) => string[]; first?: string[]; afterFirst?: () => Promise<unknown>
+} = {}): Promise<{
   statuses: Map<string, StreamStatus | null>; nat: Map<string, NodeStatus | null>; f: NatFigures
 }> {
   const { lab, swarm, dir } = parts
   await swarm.startSource('src')
-  for (const v of viewers) swarm.startViewer(v, ['src'])
+  const first = opts.first ?? []
+  for (const v of first) swarm.startViewer(v, ['src'], opts.flags?.(v))
+  await swarm.ready()
+  await opts.afterFirst?.()
+  for (const v of viewers.filter((h) => !first.includes(h))) swarm.startViewer(v, ['src'], opts.flags?.(v))
   await swarm.ready()
   await until('every viewer to verify chunks', 60_000, async () => {
     const st = await Promise.all(viewers.map((v) => swarm.streamStatus(v)))

@@ -42,13 +42,14 @@ function setup(find: () => Promise<Gateway>) {
   const log = logs()
   const selves = new SelfAddresses('192.168.7.20:4000', () => [])
   const mapped: boolean[] = []
-  const pm = new PortMapping({ timers, log, selves, metrics: { setPortMapped: (m) => mapped.push(m) }, findGateway: find }, { localAddress: '192.168.7.20:4000' })
-  return { timers, log, selves, mapped, pm }
+  const told: Array<string | null> = []
+  const pm = new PortMapping({ timers, log, selves, metrics: { setPortMapped: (m) => mapped.push(m) }, onMapped: (a) => told.push(a), findGateway: find }, { localAddress: '192.168.7.20:4000' })
+  return { timers, log, selves, mapped, told, pm }
 }
 
 test('maps our UDP port, learns the public address as ours, renews at half the lease, removes it at close', async () => {
   const gw = new MemoryGateway()
-  const { timers, selves, mapped, pm } = setup(async () => gw)
+  const { timers, selves, mapped, told, pm } = setup(async () => gw)
   pm.start()
   await timers.run(timers.now() + 1000)
   assert.equal(pm.state, 'mapped')
@@ -71,6 +72,7 @@ test('maps our UDP port, learns the public address as ours, renews at half the l
   assert.equal(gw.stopped, 1)
   assert.equal(pm.state, 'closed')
   assert.deepEqual(mapped, [true, false])
+  assert.deepEqual(told, ['10.99.0.9:4001'], 'peers are told the mapping once, not at each renewal')
   assert.equal(timers.active, 0, 'no timer left')
 })
 
@@ -94,7 +96,7 @@ test('no gateway: one warning, the node goes on, a retry later finds one', async
 
 test('a refusal, and a renewal refused later, both fail cleanly and are retried', async () => {
   const gw = new MemoryGateway()
-  const { timers, pm } = setup(async () => gw)
+  const { timers, told, pm } = setup(async () => gw)
   gw.refuse = new Error('ConflictInMappingEntry')
   pm.start()
   await timers.run(timers.now() + 1000)
@@ -108,6 +110,7 @@ test('a refusal, and a renewal refused later, both fail cleanly and are retried'
   await timers.run(timers.now() + LEASE_SECONDS * 500)
   assert.equal(pm.state, 'failed')
   assert.equal(pm.status().externalAddress, null)
+  assert.deepEqual(told, ['10.99.0.9:4001', null], 'the lost mapping is told too (the first refusal had none to lose)')
   await pm.close()
   assert.deepEqual(gw.unmapped, [], 'nothing to remove after a failed renewal')
 })

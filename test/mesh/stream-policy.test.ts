@@ -3,8 +3,8 @@ import assert from 'node:assert/strict'
 import fc from 'fast-check'
 import { STRIPES } from '../../src/mesh/messages.ts'
 import {
-  FANOUT, LEAF_SLOTS, PULLS_SERVED_PER_SECOND, REPAIR_GRACE_MS, REPAIR_TIMEOUT_MS, SOURCE_FANOUT, SOURCE_REPAIR_BUDGET, SOURCE_BURST_BYTES, STARTUP_MS,
-  decideChild, interiorStripe, isReceiving, mayServePull, planRepairs, playbackDeadline, pushOverdue, rankParents, sourceMayServe, stripeOf,
+  CHRONIC_LATE_MS, FANOUT, LEAF_SLOTS, MISSED_PUSH_MS, MISSES_TO_FAIL, OWED_TWO_MS, PULLS_SERVED_PER_SECOND, PUSH_RECORD, REPAIR_GRACE_MS, REPAIR_TIMEOUT_MS, SOURCE_FANOUT, SOURCE_REPAIR_BUDGET, SOURCE_BURST_BYTES, STARTUP_MS,
+  decideChild, interiorStripe, isReceiving, lateParentFails, mayServePull, planRepairs, playbackDeadline, pushOverdue, rankParents, sourceMayServe, stripeOf,
 } from '../../src/mesh/stream-policy.ts'
 import type { MissingChunk, ParentState, RepairState } from '../../src/mesh/stream-policy.ts'
 
@@ -134,6 +134,22 @@ test('a stripe parent owes a push once a later chunk came from another stripe', 
   assert.equal(pushOverdue(8, 12), false, 'chunk 12 is the one it owes: it may still be on its way')
   assert.equal(pushOverdue(8, 13), true, 'chunk 13 came, 12 did not')
   fc.assert(fc.property(fc.nat(1e6), fc.nat(1e6), (last, frontier) => pushOverdue(last, frontier) === (frontier - last > STRIPES)))
+})
+
+test('a late stripe parent is judged by its pattern: one hole is not a failure, a second owed push, chronic lateness or a trickle are', () => {
+  const l = (owedOneMs: number, owedTwoMs = 0, recentMisses = 0) => lateParentFails({ owedOneMs, owedTwoMs, recentMisses })
+  assert.equal(l(MISSED_PUSH_MS), false, 'not late enough')
+  assert.equal(l(MISSED_PUSH_MS + 50), false, 'one chunk missing upstream (a hole nobody could repair), the next on its way')
+  assert.equal(l(MISSED_PUSH_MS + 50, OWED_TWO_MS, MISSES_TO_FAIL - 1), false, 'a lossy path: it owes a second push, but not for long, and skipped fewer than half')
+  assert.equal(l(MISSED_PUSH_MS + 300, OWED_TWO_MS + 50), true, 'two owed and nothing for long: it left, or its feed stopped')
+  assert.equal(l(CHRONIC_LATE_MS + 50), true, 'behind on end: chronically late')
+  assert.equal(l(MISSED_PUSH_MS + 50, 0, MISSES_TO_FAIL), true, 'it skipped half of what it owed: a trickle')
+  assert.equal(l(MISSED_PUSH_MS, MISSED_PUSH_MS, PUSH_RECORD), false, 'nothing counts before it owes a push for MISSED_PUSH_MS')
+  fc.assert(fc.property(fc.nat(5000), fc.nat(5000), fc.nat(PUSH_RECORD), (one, two, misses) => {
+    const failing = lateParentFails({ owedOneMs: one, owedTwoMs: Math.min(one, two), recentMisses: misses })
+    // Monotone: later, or more missed, never turns a failing parent into a good one.
+    return !failing || lateParentFails({ owedOneMs: one + 100, owedTwoMs: Math.min(one, two) + 100, recentMisses: Math.min(PUSH_RECORD, misses + 1) })
+  }))
 })
 
 test('a viewer that does not receive a stripe never takes children in it, and says whom to ask', () => {

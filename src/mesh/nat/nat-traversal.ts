@@ -2,7 +2,9 @@
 // own public mapping and NAT kind from their reports (observed-address.ts), tells its peers that
 // kind (IAmBehind: a symmetric node is a leaf, and its address is handed to nobody), has peers
 // introduce it to the ones its hellos cannot reach (introductions.ts), and keeps its mappings open
-// (keepalive.ts). Classic cjp2p peers skip all of these messages and are never sent them.
+// (keepalive.ts). A node whose router forwards its port (port-mapping.ts) says so (IAmBehind.mapped),
+// and its peers then count it as reachable by anyone (reachability.ts). Classic cjp2p peers skip
+// all of these messages and are never sent them.
 import type { CjNode, Ctx } from '../node.ts'
 import type { Message, NatKind } from '../messages.ts'
 import type { Timer } from '../../util/timers.ts'
@@ -36,6 +38,8 @@ export class NatTraversal {
   readonly lan: LanMates
   /** Our LAN address, told with our NAT kind to peers behind a NAT's (lan-mates.ts). */
   private readonly local: string | undefined
+  /** The address our router forwards to us (a port mapping), announced with our NAT kind. */
+  private mapped: string | null = null
   private reported = new Map<string, number>()
   private timer: Timer | undefined
   private keepalives = 0
@@ -57,6 +61,9 @@ export class NatTraversal {
       ctx.peer.seesUsDirectly = node.selves.isLocal(m.addr)
       this.apply(this.observed.report(ctx.from, m.addr))
     })
+    // Only a mapping of the very address we know the peer by makes it reachable there: a router that
+    // mapped another port than the one its NAT gives the peer's traffic would need a second address.
+    node.handle('IAmBehind', (m, ctx) => { if (ctx.verified) ctx.peer.mapped = m.mapped === ctx.from })
   }
 
   start(): void {
@@ -72,6 +79,14 @@ export class NatTraversal {
 
   status(): NatStatus {
     return { ...this.observed.view(), introductions: { ...this.introductions.counters, lanMates: this.lan.counters.introduced }, keepalives: this.keepalives, keys: this.keys ? { ...this.keys.counters } : null }
+  }
+
+  /** Our router now forwards `external` to us (or no longer forwards anything): tell our peers. */
+  setMapped(external: string | null): void {
+    if (external === this.mapped) return
+    this.mapped = external
+    const kind = this.c.node.nat.kind
+    if (kind !== 'unknown') this.tell(this.behind(kind))
   }
 
   private tick(): void {
@@ -93,7 +108,8 @@ export class NatTraversal {
   }
 
   private behind(kind: NatKind): Message {
-    return { type: 'IAmBehind', nat: kind, ...(kind !== 'none' && this.local !== undefined ? { local: this.local } : {}) }
+    const behindNat = kind !== 'none'
+    return { type: 'IAmBehind', nat: kind, ...(behindNat && this.local !== undefined ? { local: this.local } : {}), ...(behindNat && this.mapped !== null ? { mapped: this.mapped } : {}) }
   }
 
   private apply(v: NatView): void {
@@ -105,9 +121,14 @@ export class NatTraversal {
     if (v.kind === 'cone' && v.observers > 1 && v.publicAddress) node.selves.learn(v.publicAddress)
     if (v.kind === was || v.kind === 'unknown') return
     node.log.info('our NAT, as peers see us', { kind: v.kind, publicAddress: v.publicAddress, observers: v.observers })
+    this.tell(this.behind(v.kind))
+  }
+
+  /** News of our NAT to the peers heard lately (the rest hear it with their next report). */
+  private tell(m: Message): void {
+    const node = this.c.node
     const now = node.timers.now()
-    const tell = this.behind(v.kind)
     const peers = node.peers.all().filter((p) => p.verified && p.speaksStreams && now - p.lastHeard < TELL_HEARD_MS && !node.peers.isBanned(p))
-    for (const p of peers.slice(0, MAX_TOLD)) node.send(p.addr, [tell])
+    for (const p of peers.slice(0, MAX_TOLD)) node.send(p.addr, [m])
   }
 }

@@ -47,6 +47,8 @@ export interface PortMappingComponents {
   /** The mapped address is ours: peers that name it must not make us greet ourselves. */
   selves: SelfAddresses
   metrics?: { setPortMapped?(mapped: boolean): void }
+  /** Our external address once mapped, null once the mapping is lost: peers are told (nat-traversal.ts). */
+  onMapped?: (external: string | null) => void
   /** The gateway to ask; by default the first UPnP IGD that answers an SSDP search (tests inject one). */
   findGateway?: (signal: AbortSignal) => Promise<Gateway>
 }
@@ -122,6 +124,7 @@ export class PortMapping {
       this.c.selves.learn(external)
       if (!renewal) this.c.log.info(`port mapping: ${external} forwards to ${this.info.internalAddress} (UPnP IGD at ${gw.host})`)
       this.setState(PortMappingState.mapped)
+      if (!renewal) this.c.onMapped?.(external)
       this.timer = this.c.timers.setTimeout(() => void this.attempt(), this.info.leaseSeconds * 500)
     } catch (err) {
       if (this.closed) return
@@ -134,6 +137,7 @@ export class PortMapping {
       const gw = this.gateway
       this.gateway = null
       void gw?.stop({ signal: AbortSignal.timeout(CLOSE_TIMEOUT_MS) }).catch(() => {})
+      if (this.info.externalAddress !== null) this.c.onMapped?.(null)
       this.info.externalAddress = null
       this.setState(PortMappingState.failed)
       this.timer = this.c.timers.setTimeout(() => void this.attempt(), this.init.retryMs ?? RETRY_MS)

@@ -13,6 +13,7 @@ import type { ChunkTracker } from './chunk-tracker.ts'
 import type { SourceBudget } from './source-budget.ts'
 import type { SwarmStats, UploadCause } from './swarm-stats.ts'
 import type { SwarmContext } from './swarm-context.ts'
+import { SentToReachable } from '../nat/reachability.ts'
 
 export interface ChildrenComponents {
   context: SwarmContext; holders: Holders; parents: StripeParents; tracker: ChunkTracker; budget: SourceBudget; stats: SwarmStats
@@ -33,6 +34,8 @@ export class Children {
   /** `<stripe> <addr>` -> until when: children reported as feeding nothing, and complainers heard
    * (each bounded by MAX_HOLDERS); when a stripe last lost a child that way. */
   private failedChildren = new Map<string, number>()
+  /** Viewers behind symmetric NATs the source sent to reachable viewers (src/mesh/nat/reachability.ts). */
+  private sentToReachable = new SentToReachable()
   private complainers = new Map<string, number>()
   private failedChildAt: number[] = new Array(STRIPES).fill(-Infinity)
   /** Per stripe, the last complaint we acted on: the failed child, and the complainer we took in
@@ -126,6 +129,7 @@ export class Children {
       ctx.reply({ type: 'AskThemInstead', id, stripe: s, peers: [] })
       return
     }
+    const natOf = this.sentToReachable.natOf((a) => node.peers.get(a), ctx.from, s, now)
     const failedUntil = this.failedChildren.get(`${s} ${ctx.from}`)
     const d = failedUntil !== undefined && failedUntil > now
       // Its children said it fed them nothing: no place here in this stripe for a while.
@@ -138,7 +142,7 @@ export class Children {
         maxChildren: this.capacity(), leaves: this.leaves,
         // Behind a symmetric NAT only a peer with no NAT between us (our LAN) can always reach us.
         unreachable: node.nat.kind === 'symmetric' && node.peers.get(ctx.from)?.seesUsDirectly !== true,
-        natOf: (a) => node.peers.get(a)?.nat, lanMates: node.lanMates, sources: this.c.sourceAddrs,
+        natOf, lanMates: node.lanMates, sources: this.c.sourceAddrs,
       }, { from: ctx.from, stripe: s, leaf: m.leaf }, () => this.k.holders.list(ctx.from))
     if (d.accept) {
       const isNew = !this.sets[s].has(ctx.from)
@@ -162,6 +166,7 @@ export class Children {
     } else {
       // A child told to ask elsewhere leaves us (stripe-parents.ts onRedirect): stop pushing to it.
       this.sets[s].delete(ctx.from)
+      if (isSource) this.sentToReachable.note(ctx.from, s, d.tryInstead, natOf, now)
       ctx.reply({ type: 'AskThemInstead', id, stripe: s, peers: d.tryInstead })
     }
   }

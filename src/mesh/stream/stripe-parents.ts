@@ -5,8 +5,8 @@ import type { Ctx } from '../node.ts'
 import type { Message, MessageOf } from '../messages.ts'
 import { MAX_PATH, STRIPES } from '../messages.ts'
 import {
-  CATCHUP_CHUNKS, FAILED_RELAY_MS, FIRST_PUSH_MS, MISSED_PUSH_MS, PARENT_TIMEOUT_MS, RESUBSCRIBE_MS,
-  isReceiving, pushOverdue, rankParents, stripeOf,
+  CATCHUP_CHUNKS, FAILED_RELAY_MS, FIRST_PUSH_MS, PARENT_TIMEOUT_MS, RESUBSCRIBE_MS,
+  PUSH_RECORD, isReceiving, lateParentFails, pushOverdue, rankParents, stripeOf,
 } from '../stream-policy.ts'
 import { MAX_HOLDERS, remember, type Holders } from './holders.ts'
 import type { SwarmContext } from './swarm-context.ts'
@@ -58,8 +58,13 @@ interface Stripe {
    * it took us). */
   pushAt: number
   pushedN: number
-  /** Since when the parent owes us a push (undefined: it does not). */
+  /** Since when the parent owes us a push, and two (undefined: it does not; both cleared while we
+   * wait for it, see heldUntil). */
   overdueSince?: number
+  owesTwoSince?: number
+  /** For each of the last PUSH_RECORD chunks of the stripe the parent owed us, oldest first,
+   * whether it skipped it (lateParentFails). */
+  record: boolean[]
   /** When the parent took us, and whether it has pushed anything since. */
   since: number
   fed: boolean
@@ -85,7 +90,7 @@ export class StripeParents {
   private readonly holders: Holders
   private readonly bootstrap: string[]
   private readonly leaf: () => boolean
-  private stripes: Stripe[] = Array.from({ length: STRIPES }, () => ({ pushAt: 0, pushedN: -1, since: 0, fed: false, subscribedAt: 0, heldUntil: -Infinity, pushesSinceHold: 0, toldLate: false, path: [], fruitless: 0 }))
+  private stripes: Stripe[] = Array.from({ length: STRIPES }, () => ({ pushAt: 0, pushedN: -1, since: 0, record: [], fed: false, subscribedAt: 0, heldUntil: -Infinity, pushesSinceHold: 0, toldLate: false, path: [], fruitless: 0 }))
   /** Parents that fed us nothing while the other stripes flowed, until when: never asked again
    * meanwhile (a squatter says yes to everyone; ranking it last is not enough). */
   private failedParents = new Map<string, number>()
@@ -190,7 +195,14 @@ export class StripeParents {
     const st = this.stripes[s]
     if (st.parent !== from) return
     st.pushAt = now
-    if (n > st.pushedN) st.pushesSinceHold++
+    if (n > st.pushedN) {
+      st.pushesSinceHold++
+      // The chunks of the stripe it skipped to get here (none for its first: pushedN was where we
+      // stood when it took us, in any stripe), then this one.
+      if (st.fed) for (let k = st.pushedN + STRIPES; k < n; k += STRIPES) st.record.push(true)
+      st.record.push(false)
+      if (st.record.length > PUSH_RECORD) st.record.splice(0, st.record.length - PUSH_RECORD)
+    }
     st.pushedN = Math.max(st.pushedN, n)
     st.fed = true
     st.toldLate = false
@@ -237,7 +249,7 @@ export class StripeParents {
     // Judged from where we stand now: it owes us the pushes that come after.
     const pushedN = Math.max(...this.stripes.map((x) => x.pushedN), this.c.edge.maxKnown - 1)
     const now = node.timers.now()
-    Object.assign(st, { parent: ctx.from, pushAt: now, subscribedAt: now, overdueSince: undefined, since: now, fed: false, via, path, pushedN, join: undefined, heldUntil: -Infinity, pushesSinceHold: 0, fruitless: 0 })
+    Object.assign(st, { parent: ctx.from, pushAt: now, subscribedAt: now, overdueSince: undefined, owesTwoSince: undefined, record: [], since: now, fed: false, via, path, pushedN, join: undefined, heldUntil: -Infinity, pushesSinceHold: 0, fruitless: 0 })
     this.holders.note(ctx.from)
     node.log.debug('stripe parent', { stream: this.c.id, stripe: m.stripe, parent: ctx.from })
   }
@@ -283,6 +295,8 @@ export class StripeParents {
         const overdue = pushOverdue(st.pushedN, frontier)
         if (!overdue || held) st.overdueSince = undefined
         else st.overdueSince ??= now
+        if (!pushOverdue(st.pushedN, frontier, 2) || held) st.owesTwoSince = undefined
+        else st.owesTwoSince ??= now
         // Our feed is late: the nodes below us see it too, and would all leave their parents at
         // once (the whole subtree of a failed relay rejoining together formed cycles and took
         // seconds to re-form). Only the failed relay's own children should move.
@@ -291,7 +305,8 @@ export class StripeParents {
         // Late while the other stripes flow: it fed us nothing it owed (a squatter, or a relay whose
         // own parent failed it, which is then complaining upstream itself).
         const unfed = !st.fed && now - st.since > FIRST_PUSH_MS && this.catchUpFrom(s) < this.c.edge.maxKnown - STRIPES
-        const failing = now - (st.overdueSince ?? now) > MISSED_PUSH_MS || unfed
+        const lateFails = lateParentFails({ owedOneMs: now - (st.overdueSince ?? now), owedTwoMs: now - (st.owesTwoSince ?? now), recentMisses: st.record.filter(Boolean).length })
+        const failing = lateFails || unfed
         if (silent || failing || this.holders.isBanned(p)) {
           node.log.debug('stripe parent failed us', { stream: this.c.id, stripe: s, parent: p, silent, failing })
           this.dropParent(s, p, now, failing)
@@ -318,6 +333,7 @@ export class StripeParents {
     this.c.node.send(p, [{ type: 'StopSendingMe', id: this.c.id, stripe: s }])
     st.parent = undefined
     st.overdueSince = undefined
+    st.owesTwoSince = undefined
     st.path = []
     this.droppedAt.set(p, now)
     if (this.droppedAt.size > MAX_HOLDERS) for (const [a, t] of this.droppedAt) if (now - t > DROPPED_PARENT_MS) this.droppedAt.delete(a)
