@@ -25,6 +25,8 @@ export interface AudienceRunOptions {
   leaveShare: number
   /** The last `count` joiners lie in their summaries, rewritten by `lie` on the way out. */
   liars?: { count: number; lie: (audience: Record<string, unknown>) => Record<string, unknown> }
+  /** Told each reading as it is taken: a long run (10,000 viewers) shows what it reached if cut short. */
+  progress?: (line: string) => void
 }
 
 /** `attached`: present viewers whose chain of stripe-0 parents reaches the source, the audience
@@ -61,6 +63,7 @@ export async function audienceRun(o: AudienceRunOptions): Promise<AudienceRunRes
     const joinedAt = t0 + o.joinSpreadMs + o.settleMs
     await sim.run(joinedAt)
     const joined = reading(sim, present)
+    o.progress?.(`joined: ${JSON.stringify(joined)}`)
     // The delays and the cost are read in the steady state: the merged window lags the exact one by
     // the time summaries take to climb, and the join wave's catch-up delays must have left both.
     const before = telemetryCost(sim, present)
@@ -71,6 +74,7 @@ export async function audienceRun(o: AudienceRunOptions): Promise<AudienceRunRes
     const liarSubtrees = present.filter((m) => liars.includes(m.node.address)).reduce((t, m) => t + sim.swarm(m).audienceView().viewers, 0)
     const merged = view.delayMs.p95 ?? 0
     const cost = telemetryCost(sim, present, before)
+    o.progress?.(`steady: p95 merged ${merged} ms, exact ${p95} ms; telemetry worst node ${cost.worstNode}, overall ${cost.overall}`)
 
     const leaving = Math.round(present.length * o.leaveShare)
     for (let i = 0; i < leaving; i++) {
