@@ -72,7 +72,7 @@ async function main(): Promise<void> {
     const { source, viewers: reps } = reports
     const chunkTime = (n: number) => source.chunkTimes[n]
     const stayed = reps.flatMap((r) => r.viewers).filter((v) => v.leftAt === null || v.leftAt > steady.at)
-    const trueP95 = windowPercentile(stayed.map((v) => v.verified), chunkTime, steady.at, 0.95)
+    const trueP95 = windowPercentile(stayed.map((v) => v.verified), chunkTime, steady.delayWindow ?? { from: 0, to: 0 }, 0.95)
     const telemetry = stayed.reduce((t, v) => t + (v.telemetryBytes ?? 0), steady.telemetryBytes)
     const stream = stayed.reduce((t, v) => t + v.receivedBytes, steady.producedBytes)
     const worst = Math.max(steady.producedBytes > 0 ? steady.telemetryBytes / steady.producedBytes : 0,

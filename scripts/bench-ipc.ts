@@ -19,7 +19,8 @@ export type ToChild =
   | { type: 'exit' }
 
 /** The source's audience view at `at` (ms, shared machine clock), and its own telemetry bytes. */
-export interface AudienceReading { at: number; viewers: number; p95Ms: number | null; telemetryBytes: number; producedBytes: number }
+/** `delayWindow`: the chunks (by publish time, ms) the source's delays are of (AudienceView.delayWindow). */
+export interface AudienceReading { at: number; viewers: number; p95Ms: number | null; delayWindow: { from: number; to: number } | null; telemetryBytes: number; producedBytes: number }
 
 export interface SourceReport {
   kind: 'source'

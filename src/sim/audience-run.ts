@@ -69,8 +69,9 @@ export async function audienceRun(o: AudienceRunOptions): Promise<AudienceRunRes
     const before = telemetryCost(sim, present)
     await sim.runFor(o.steadyMs)
     const view = sim.swarm(sim.source).audienceView()
-    const p95 = truePercentile(sim, present, sim.timers.now(), 0.95)
-    const p99 = truePercentile(sim, present, sim.timers.now(), 0.99)
+    const window = view.delayWindow ?? { from: 0, to: 0 }
+    const p95 = truePercentile(sim, present, window, 0.95)
+    const p99 = truePercentile(sim, present, window, 0.99)
     const liarSubtrees = present.filter((m) => liars.includes(m.node.address)).reduce((t, m) => t + sim.swarm(m).audienceView().viewers, 0)
     const merged = view.delayMs.p95 ?? 0
     const cost = telemetryCost(sim, present, before)
@@ -99,9 +100,10 @@ function reading(sim: VirtualSwarm, members: SwarmMember[]): CountReading {
   return { present, counted, error: present > 0 ? Math.abs(counted - present) / present : 0, attached }
 }
 
-/** Percentile `p` of every chunk delay at every present viewer over the last WINDOW_MS, exactly. */
-function truePercentile(sim: VirtualSwarm, present: SwarmMember[], now: number, p: number): number {
-  return windowPercentile(present.map((m) => m.recorder.verified), (n) => sim.source.log.chunkRecord(n)?.time, now, p)
+/** Percentile `p` of every chunk delay at every present viewer over the chunks the source's view
+ * covers, exactly. */
+function truePercentile(sim: VirtualSwarm, present: SwarmMember[], window: { from: number; to: number }, p: number): number {
+  return windowPercentile(present.map((m) => m.recorder.verified), (n) => sim.source.log.chunkRecord(n)?.time, window, p)
 }
 
 type NodeBytes = Map<SwarmMember, { tel: number; stream: number }>
