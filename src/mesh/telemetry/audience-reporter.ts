@@ -37,6 +37,8 @@ export const REPORT_MS = 2000
 export const MIN_GAP_MS = 300
 /** Counts alone go up no more often than this (their cost, at most ~160 B/s, within the budget). */
 export const COUNTS_GAP_MS = 500
+/** Our counts go to a new parent this many times, COUNTS_GAP_MS apart, changed or not. */
+const NEW_PARENT_REPEATS = 3
 /** What a node may send in telemetry, as a share of the stream bytes it receives. Its children
  * each send as much to it, so a parent with FANOUT + SPARE_SLOTS (8) children moves at most about
  * 9 times this: under 1 % of its stream. */
@@ -95,6 +97,8 @@ export class AudienceReporter {
   private fullAt = -Infinity
   private sentViewers = 0
   private sentTo: string | undefined
+  /** Messages sent to the current parent (see NEW_PARENT_REPEATS). */
+  private sentToCount = 0
   /** The byte budget (BYTE_SHARE of what we received), and the received total it was last fed from. */
   private tokens = BURST_BYTES / 2
   private fedFrom = 0
@@ -202,6 +206,10 @@ export class AudienceReporter {
   /** Called from the swarm's tick: drops stale children and, when due, reports up. */
   tick(now: number): void {
     const stripe0 = this.k.children.of(REPORT_STRIPE)
+    // A child that is ours no more is dropped at once, even one that moved elsewhere and is not
+    // counted there yet: keeping it for 1-2 s while its counts climbed its new path was tried, and
+    // counted subtrees twice (up to 260 of 100 at the source) as the tree re-formed, far worse
+    // than the dips it closed.
     for (const [a, e] of this.kids) if (!stripe0.has(a) || now - e.at > STALE_MS) this.kids.delete(a)
     for (const a of this.kidEpochs.keys()) if (!stripe0.has(a)) this.kidEpochs.delete(a)
     const received = this.k.stats.totals.receivedBytes
@@ -227,7 +235,10 @@ export class AudienceReporter {
     if (parent === undefined || this.c.edge.startChunk < 0 || now - this.sentAt < MIN_GAP_MS) return
     const fullDue = now >= this.nextAt && (this.tokens >= this.lastFullBytes || now - this.fullAt >= MAX_SILENT_MS)
     // A new parent has not counted us yet: that is a change too.
-    const changed = this.subtreeViewers() !== this.sentViewers || parent !== this.sentTo
+    // A new parent may not hold us as its child yet when our first counts arrive, and drops them:
+    // the counts go again (until NEW_PARENT_REPEATS), or our subtree would be missing from the
+    // audience until our next full summary, seconds later (a 42-viewer dip at the source).
+    const changed = this.subtreeViewers() !== this.sentViewers || parent !== this.sentTo || this.sentToCount < NEW_PARENT_REPEATS
     // Counts are charged to the budget but not held back by it: they are small, at most one per
     // COUNTS_GAP_MS, and what has to climb fast; the full summaries wait for the budget. (Holding
     // them to the budget was tried: the full summaries use it up, and at 100 viewers the count 10 s
@@ -241,6 +252,7 @@ export class AudienceReporter {
     this.sentAt = now
     if (fullDue) { this.fullAt = now; this.lastFullBytes = bytes }
     this.sentViewers = audience.viewers
+    this.sentToCount = parent === this.sentTo ? this.sentToCount + 1 : 1
     this.sentTo = parent
     if (this.c.node.send(parent, [msg]) > 0) {
       this.traffic.sent++
