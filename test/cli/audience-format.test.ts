@@ -19,3 +19,9 @@ test('a path that does not reach the source says so, and no parent is named as s
   assert.equal(pathLine(formatAudience('s', 'viewer', view, [], ['10.9.0.1:1'])), '  path up    no parent in stripe 0 yet')
   assert.equal(pathLine(formatAudience('s', 'source', view, [], [])), undefined, 'the source has no way up')
 })
+
+test('the delay line says which chunks its percentiles are of', () => {
+  const withWindow = { ...view, delayWindow: { from: 100_000, to: 130_000, endedMsAgo: 15_000 } }
+  const line = formatAudience('s', 'source', withWindow).find((l) => l.includes('delay'))
+  assert.match(line ?? '', /chunks published 45-15 s ago/)
+})

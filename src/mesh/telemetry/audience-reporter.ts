@@ -195,12 +195,17 @@ export class AudienceReporter {
     }
   }
 
-  /** The source's current epoch, as far as we know its clock (undefined before our first chunk). */
-  private epochNow(): number | undefined {
+  /** The source's clock as far as we know it (undefined before our first chunk). */
+  private sourceNow(): number | undefined {
     const now = this.c.node.timers.now()
-    if (this.c.isSource) return Math.floor(now / EPOCH_MS)
+    if (this.c.isSource) return now
     if (this.sourceTime.published === -Infinity) return undefined
-    return Math.floor((this.sourceTime.published + now - this.sourceTime.at) / EPOCH_MS)
+    return this.sourceTime.published + now - this.sourceTime.at
+  }
+
+  private epochNow(): number | undefined {
+    const t = this.sourceNow()
+    return t === undefined ? undefined : Math.floor(t / EPOCH_MS)
   }
 
   /** Called from the swarm's tick: drops stale children and, when due, reports up. */
@@ -325,7 +330,8 @@ export class AudienceReporter {
     for (const { s } of this.kids.values()) mergeChild(root, s)
     const epochs = this.delayEpochs(root.viewers)
     root.delay = epochs ? this.delays.histogram(epochs.from, epochs.to) : []
-    const delayWindow = epochs ? { from: epochs.from * EPOCH_MS, to: (epochs.to + 1) * EPOCH_MS } : null
+    const to = epochs ? (epochs.to + 1) * EPOCH_MS : 0
+    const delayWindow = epochs ? { from: epochs.from * EPOCH_MS, to, endedMsAgo: Math.max(0, Math.round((this.sourceNow() ?? to) - to)) } : null
     return audienceView(root, { windowMs: this.windowMs(), delayWindow, kids: this.kidEntries(true), reporters: this.kids.size, traffic: { ...this.traffic } })
   }
 

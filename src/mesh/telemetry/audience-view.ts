@@ -13,8 +13,8 @@ export interface AudienceView {
   /** The merged histogram: [bucket index, chunks] (bounds in DELAY_BUCKETS_MS). */
   delay: Array<[number, number]>
   /** The chunks the delays are of: those published from..to (ms, the source's clock), whole
-   * epochs the tree has finished reporting; null before the first chunk. */
-  delayWindow: { from: number; to: number } | null
+   * epochs the tree has finished reporting, the last of them endedMsAgo; null before the first chunk. */
+  delayWindow: { from: number; to: number; endedMsAgo: number } | null
   stalls: number
   stallSeconds: number
   uploadBytesPerSecond: number
