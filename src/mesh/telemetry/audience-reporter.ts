@@ -52,10 +52,10 @@ const JITTER = 0.25
 /** The stripe whose tree the telemetry climbs (see the top of this file). */
 export const REPORT_STRIPE = 0
 /** A child's summary older than this is no longer counted: it left, or reports elsewhere now.
- * It outlives one lost summary: at 7 s (one silence and a report) a child whose count had not
- * changed and whose summary was lost fell out with its subtree until its next one, and the source
- * read 36 of 100 for seconds (1 % loss, a 12-level tree). A child that leaves is dropped sooner, as
- * its parent stops holding it (CHILD_EXPIRY_MS). */
+ * It outlives one lost summary: at 7 s (one silence and a report), a child whose count had not
+ * changed and whose summary was lost would fall out with its subtree until its next one (the
+ * simulator, 1 % loss, showed dips of 36 of 100 for 3 s with every viewer attached). A child that
+ * leaves is dropped sooner, as its parent stops holding it (CHILD_EXPIRY_MS). */
 export const STALE_MS = 2 * MAX_SILENT_MS + REPORT_MS
 /** Delays are read over the WINDOW_MS of whole epochs ending at the newest epoch the tree has
  * finished reporting: one whose chunks, counted over the subtree, reach this share of
@@ -239,10 +239,10 @@ export class AudienceReporter {
     const parent = this.k.parents.parent(REPORT_STRIPE)
     if (parent === undefined || this.c.edge.startChunk < 0 || now - this.sentAt < MIN_GAP_MS) return
     const fullDue = now >= this.nextAt && (this.tokens >= this.lastFullBytes || now - this.fullAt >= MAX_SILENT_MS)
-    // A new parent has not counted us yet: that is a change too.
-    // A new parent may not hold us as its child yet when our first counts arrive, and drops them:
-    // the counts go again (until NEW_PARENT_REPEATS), or our subtree would be missing from the
-    // audience until our next full summary, seconds later (a 42-viewer dip at the source).
+    // A new parent has not counted us yet: that is a change too. It may not hold us as its child
+    // yet when our first counts arrive, and drop them: they go again (NEW_PARENT_REPEATS), or our
+    // subtree would be missing until our next full summary, seconds later (in the simulator a
+    // 20-viewer subtree's counts were dropped so, and the source read 56 of 76 for 4 s).
     const changed = this.subtreeViewers() !== this.sentViewers || parent !== this.sentTo || this.sentToCount < NEW_PARENT_REPEATS
     // Counts are charged to the budget but not held back by it: they are small, at most one per
     // COUNTS_GAP_MS, and what has to climb fast; the full summaries wait for the budget. (Holding
@@ -289,7 +289,7 @@ export class AudienceReporter {
   }
 
   /** The epochs the delays are read over: WINDOW_MS of them, ending at the newest one the subtree
-   * has finished reporting (COMPLETE_SHARE), or at the most complete one yet. */
+   * has finished reporting (COMPLETE_SHARE), else at the newest with half the best share. */
   private delayEpochs(viewers: number): { from: number; to: number } | undefined {
     const cur = this.epochNow()
     if (cur === undefined) return undefined
