@@ -226,8 +226,9 @@ export function sanitize(raw: unknown, limits: SanitizeLimits): AudienceSummary 
   const viewers = byDepth.reduce((t, n) => t + n, 0)
   const chunks = viewers * (limits.chunksPerViewer ?? MAX_CHUNKS_PER_VIEWER)
   const bytes = viewers * MAX_BYTES_PER_VIEWER
-  // A histogram of at most `budget` chunks, one entry per bucket, sorted.
-  const histogram = (raw: unknown, budget: number): Array<[number, number]> => {
+  // A histogram of at most `budget` chunks, one entry per bucket, sorted. Over the budget is a lie
+  // (flagged) unless `trimOver`: then it is only cut to it.
+  const histogram = (raw: unknown, budget: number, trimOver = false): Array<[number, number]> => {
     const out: Array<[number, number]> = []
     if (!Array.isArray(raw)) { if (raw !== undefined) clamped = true; return out }
     const seen = new Set<number>()
@@ -236,8 +237,8 @@ export function sanitize(raw: unknown, limits: SanitizeLimits): AudienceSummary 
       const i = cap(e[0], DELAY_BUCKETS_MS.length - 1)
       if (seen.has(i)) { clamped = true; continue }
       seen.add(i)
-      const n = Math.min(cap(e[1], budget), budget)
-      if (n !== e[1]) clamped = true
+      const n = Math.min(cap(e[1], trimOver ? Number.MAX_SAFE_INTEGER : budget), budget)
+      if (n !== e[1] && !(trimOver && n === budget)) clamped = true
       budget -= n
       if (n > 0) out.push([i, n])
     }
@@ -258,7 +259,11 @@ export function sanitize(raw: unknown, limits: SanitizeLimits): AudienceSummary 
       const epoch = cap(e[0], MAX_EPOCH)
       if (seen.has(epoch)) { clamped = true; continue }
       seen.add(epoch)
-      const h = histogram(e[1], perEpoch(chunks))
+      // Trimmed, not flagged: the delays a node sends up are those its subtree verified since its
+      // last summary, and a subtree that shrank in between (a child moved away) honestly carries
+      // more viewers' delays than it now has (seed 2 of the simulator flagged 2 honest viewers so).
+      // The parent's sum for each child and epoch is capped the same way (AudienceReporter).
+      const h = histogram(e[1], perEpoch(chunks), true)
       if (h.length) fresh.push([epoch, h])
     }
   }
