@@ -2,7 +2,7 @@ import js from '@eslint/js'
 import tseslint from 'typescript-eslint'
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', 'artifacts/**', 'dist/**', 'src/player/static/vendor/**'] },
+  { ignores: ['node_modules/**', 'artifacts/**', 'dist/**', '.simulate/**', 'src/player/static/vendor/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

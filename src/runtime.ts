@@ -34,6 +34,7 @@ import { FileRouter } from './mesh/file-router.ts'
 import { FileFetches } from './mesh/file-fetches.ts'
 import { ApiFile } from './api-file.ts'
 import { NatTraversal } from './mesh/nat/nat-traversal.ts'
+import { PortMapping } from './mesh/nat/port-mapping.ts'
 import { SecureSessions } from './mesh/secure/secure-sessions.ts'
 import { chunkShareOfWire } from './mesh/bandwidth/upload-pacer.ts'
 import type { AudienceView } from './mesh/telemetry/audience-view.ts'
@@ -78,12 +79,16 @@ export interface RuntimeOptions {
   /** --max-upload, --max-download: bytes a second over all the node's traffic (src/mesh/bandwidth/). */
   maxUploadBytesPerSecond?: number
   maxDownloadBytesPerSecond?: number
+  /** --port-mapping: ask the home router (UPnP IGD) to forward our UDP port (src/mesh/nat/port-mapping.ts). */
+  portMapping?: boolean
 }
 
 export class Runtime {
   readonly streams: StreamRegistry
   /** Observed addresses, NAT kind, introductions and keepalives (src/mesh/nat/). */
   readonly nat: NatTraversal
+  /** The router's forwarding of our UDP port (--port-mapping); null without the flag. */
+  readonly portMapping: PortMapping | null
   /** Encrypted sessions with our peers (src/mesh/secure/); null without encryption. */
   readonly secure: SecureSessions | null
   readonly logs = new Map<string, StreamLog>()
@@ -128,6 +133,9 @@ export class Runtime {
     })
     this.nat = new NatTraversal({ node, key: nodeKey })
     this.secure = opts.encrypt === true ? new SecureSessions({ node, key: nodeKey }) : null
+    this.portMapping = opts.portMapping === true
+      ? new PortMapping({ timers: node.timers, log: opts.logger.child('port-mapping'), selves: node.selves, metrics }, { localAddress: node.address })
+      : null
     // The relay fan-out gauge: how many peers this node fed in the last interval, over all streams.
     this.fanoutTimer = setInterval(() => {
       let fed = 0
@@ -180,6 +188,7 @@ export class Runtime {
       rt.state.restore()
       await node.start()
       rt.nat.start()
+      rt.portMapping?.start()
       rt.secure?.startTimer()
       dht.start()
       rt.names.start()
@@ -351,7 +360,7 @@ export class Runtime {
       streams,
       playback: { ...this.playback, stallSeconds: Math.round(this.playback.stallSeconds * 1000) / 1000 },
       dashboardPeers: this.dashboardPeers,
-      nat: this.nat.status(),
+      nat: { ...this.nat.status(), portMapping: this.portMapping?.status() ?? null },
       secure: this.secure ? { ...this.secure.counters } : null,
       bandwidth: { upload: this.node.upload.status(), download: this.node.download.status() },
       dht: {
@@ -373,6 +382,7 @@ export class Runtime {
     this.dht.close()
     this.nat.close()
     this.secure?.close()
+    await this.portMapping?.close()
     await this.streams.close()
     await Promise.all([...this.logs.values()].map((l) => l.close().catch(() => {})))
     await this.http?.close()

@@ -3,6 +3,7 @@ import { DEFAULT_HTTP_PORT } from '../mesh/default-ports.ts'
 import type { AudienceView } from '../mesh/telemetry/audience-view.ts'
 import { formatAudience } from './audience-format.ts'
 import type { NodeStatus } from '../metrics/node-status.ts'
+import type { PortMappingStatus } from '../mesh/nat/port-mapping.ts'
 import { bytes, bitrate } from './format.ts'
 import { NodeUnreachable, callApi, httpBase } from './node-api.ts'
 
@@ -55,6 +56,8 @@ export async function runStatus(flags: { httpHost: string; httpPort?: number; js
   process.stdout.write(`node  udp ${node.udp}  http ${node.http}  role ${node.role}  up ${node.uptimeSeconds}s\n`)
   process.stdout.write(`peers ${peers.length} (${peers.filter((p) => p.verified).length} verified, ${peers.filter((p) => p.banned).length} banned)\n`)
   if (st.bandwidth) process.stdout.write(bandwidthLines(st.bandwidth).join('\n') + '\n')
+  const pm = st.nat?.portMapping
+  if (pm) process.stdout.write(portMappingLine(pm) + '\n')
   for (const s of streams) {
     const head = s.head
     process.stdout.write(`stream ${s.id}  ${s.role}  chunks ${s.verifiedChunks}/${head?.chunks ?? '?'}  segments ${head?.segments ?? '?'}${head?.ended ? ' (ended)' : ''}  uploaded ${s.uploadedBytes} B  copies ${Number(s.copiesUploaded).toFixed(2)}\n`)
@@ -80,4 +83,10 @@ export function bandwidthLines(b: NodeStatus['bandwidth']): string[] {
     `upload   ${bitrate(up.rateBytesPerSecond)} (${limit(up.limitBytesPerSecond)})  sent ${bytes(up.sentBytes)}  deferred ${bytes(up.deferredBytes)}  dropped ${bytes(up.droppedBytes)}`,
     `download ${bitrate(down.rateBytesPerSecond)} (${limit(down.limitBytesPerSecond)})  received ${bytes(down.receivedBytes)}  requests held ${bytes(down.deferredBytes)}`,
   ]
+}
+
+/** --port-mapping: where the router forwards from, or why it does not. */
+export function portMappingLine(pm: PortMappingStatus): string {
+  if (pm.state === 'mapped') return `port mapping  ${pm.externalAddress} -> ${pm.internalAddress}  (UPnP IGD at ${pm.gateway}, renewed ${pm.renewals}x)`
+  return `port mapping  ${pm.state}${pm.lastError ? `: ${pm.lastError}` : ''}`
 }

@@ -32,6 +32,8 @@ export interface NodeFlags {
   /** --max-upload and --max-download, bytes a second (the flags take bits). */
   maxUpload?: number
   maxDownload?: number
+  /** --port-mapping: ask the home router (UPnP IGD) to forward our UDP port. */
+  portMapping?: boolean
 }
 
 /** Whether a node encrypts to other cjp2p-stream nodes without --encrypt or --no-encrypt. Off for
@@ -99,6 +101,7 @@ export function nodeOptions(cmd: Command, defaults: { port?: number; httpPort?: 
     .addOption(new Option('--no-encrypt', `plain JSON to other cjp2p-stream nodes too${ENCRYPT_BY_DEFAULT ? '' : ' (the default for now)'}`).env('CJP2P_NO_ENCRYPT'))
     .addOption(new Option('--max-upload <rate>', 'cap on everything this node sends, bits a second (1.5M, 800k): stream before file; a viewer also takes only the children that fit').env('CJP2P_MAX_UPLOAD').argParser(parseBitRate))
     .addOption(new Option('--max-download <rate>', 'cap on what this node asks to receive, bits a second: file requests wait while stream traffic takes the rate').env('CJP2P_MAX_DOWNLOAD').argParser(parseBitRate))
+    .addOption(new Option('--port-mapping', 'ask the home router (UPnP IGD) to forward our UDP port, so peers reach us unasked; renewed while we run, removed at exit. Off by default: it multicasts on the LAN').env('CJP2P_PORT_MAPPING'))
     .addOption(new Option('--max-datagram <bytes>', 'largest datagram sent to our own peers that accept it (64 KiB is fine on loopback and LANs)').env('CJP2P_MAX_DATAGRAM').argParser(parseDatagram).default(5888))
 }
 
@@ -122,6 +125,7 @@ export function runtimeOptions(flags: NodeFlags, logger: Logger, extra: Partial<
     verifiedOnly: flags.verifiedOnly,
     encrypt: flags.encrypt ?? ENCRYPT_BY_DEFAULT,
     maxUploadBytesPerSecond: flags.maxUpload, maxDownloadBytesPerSecond: flags.maxDownload,
+    portMapping: flags.portMapping === true,
     // A folder the user named may hold keys; the working directory by default must not.
     nodeKeyFile: flags.dirGiven ? undefined : nodeKeyFileFor(flags.dir),
     ...extra,

@@ -16,6 +16,7 @@
 //   cjp2p_node_info{role}, cjp2p_build_info{version,nodejs}
 //   cjp2p_bandwidth_limit_bytes_per_second{direction}  --max-upload / --max-download (0: none)
 //   cjp2p_bandwidth_rate_bytes_per_second{direction}   what the node sends / receives now
+//   cjp2p_port_mapped                                  1 while the router forwards our UDP port (--port-mapping)
 // Derived series (copies, P2P offload, delay quantiles) are recording rules in deploy/prometheus/rules.yml.
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client'
 import { REJECT_CAUSES } from '../store/stream-types.ts'
@@ -75,6 +76,7 @@ export const METRIC_NAMES = [
   'cjp2p_bandwidth_rate_bytes_per_second',
   'cjp2p_bandwidth_deferred_bytes_total',
   'cjp2p_bandwidth_dropped_bytes_total',
+  'cjp2p_port_mapped',
 ] as const
 export type MetricName = (typeof METRIC_NAMES)[number]
 
@@ -190,6 +192,10 @@ export function defineMetrics(registry: Registry) {
     bandwidthDropped: new Counter({
       name: 'cjp2p_bandwidth_dropped_bytes_total', registers, labelNames: ['direction'] as const,
       help: 'Bytes the upload limit dropped (its queue full, or waited too long); download never drops.',
+    }),
+    portMapped: new Gauge({
+      name: 'cjp2p_port_mapped', registers,
+      help: '1 while the home router forwards the node\'s UDP port (--port-mapping, UPnP IGD); 0 while it does not, or without the flag.',
     }),
   }
 }

@@ -8,6 +8,7 @@ import type { AnnounceVerdict } from '../mesh/dht/provider-store.ts'
 import type { NamedVerdict } from '../mesh/dht/keyword-store.ts'
 import type { NatKind } from '../mesh/messages.ts'
 import type { NatStatus } from '../mesh/nat/nat-traversal.ts'
+import type { PortMappingStatus } from '../mesh/nat/port-mapping.ts'
 import type { SecureCounters } from '../mesh/secure/secure-sessions.ts'
 import type { UploadStatus } from '../mesh/bandwidth/upload-pacer.ts'
 import type { DownloadStatus } from '../mesh/bandwidth/download-pacer.ts'
@@ -44,7 +45,7 @@ export interface NodeStatus {
   /** Other nodes' HTTP endpoints whose status the dashboard may read. */
   dashboardPeers: string[]
   /** Our NAT as peers see us, and the introductions, keepalives and key proofs (src/mesh/nat/). */
-  nat: NatStatus
+  nat: NatStatus & { portMapping: PortMappingStatus | null }
   /** Encrypted sessions with our peers: handshakes, sealed and opened datagrams, refusals. */
   secure: SecureCounters | null
   /** --max-upload and --max-download: the limits, the rates now, what the limits held back (src/mesh/bandwidth/). */

@@ -117,6 +117,10 @@ export class PrometheusMetrics implements MetricsSink {
     this.audience.set(a)
   }
 
+  setPortMapped(mapped: boolean): void {
+    if (!this.closed) this.m.portMapped.set(mapped ? 1 : 0)
+  }
+
   /** Limits and rates are set; the deferred and dropped totals grow by what they grew since the last report. */
   setBandwidth(stats: BandwidthStats[]): void {
     if (this.closed || !Array.isArray(stats)) return

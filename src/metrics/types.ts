@@ -91,6 +91,8 @@ export interface MetricsSink {
   setAudience?(audience: AudienceStats): void
   /** The bandwidth limits and what they did, both directions (from a status loop). */
   setBandwidth?(stats: BandwidthStats[]): void
+  /** Whether the router forwards our UDP port now (--port-mapping). */
+  setPortMapped?(mapped: boolean): void
 }
 
 /** A sink that does nothing, for code run without metrics (tests, tools). */
@@ -98,5 +100,5 @@ export const noMetrics: MetricsSink = {
   datagramSent() {}, datagramReceived() {}, datagramDropped() {}, streamBytesProduced() {},
   streamBytesUploaded() {}, chunkReceived() {}, chunkVerified() {}, peerPenalised() {},
   peersGauge() {}, relayFanout() {}, playbackStall() {}, httpRequest() {}, fileTransfer() {},
-  setNodeRole() {}, setStreamStats() {}, streamClosed() {}, streamRejected() {}, setAudience() {}, setBandwidth() {},
+  setNodeRole() {}, setStreamStats() {}, streamClosed() {}, streamRejected() {}, setAudience() {}, setBandwidth() {}, setPortMapped() {},
 }

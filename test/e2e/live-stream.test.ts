@@ -51,8 +51,11 @@ test('a live stream relayed through a chain of 4 viewers, end to end', { timeout
     await hostile.handshake(id)
     t.diagnostic(`hostile handshake ${Date.now() - h0} ms`)
     const head = (await status(src.http)).streams[0].head!
-    // Chunks the source has not produced yet (about 0.4 s ahead), so the garbage arrives first.
-    const targets = [head.chunks + 6, head.chunks + 7, head.chunks + 8]
+    // Chunks the source has not produced yet, so the garbage arrives first: about 2 s ahead, as a
+    // loaded machine can take most of a second between reading the head and sending (6 chunks
+    // ahead, 0.4 s, once lost that race in CI: the genuine chunks came first and the garbage was a
+    // duplicate). The viewer buffers blocks up to 4 * STRIPES + 64 chunks past its known edge.
+    const targets = [head.chunks + 30, head.chunks + 31, head.chunks + 32]
     hostile.injectGarbage(id, targets)
     const st = await until('viewer3 to reject the garbage', 20_000, async () => {
       const s = (await status(v[2].http)).streams[0]

@@ -1,0 +1,131 @@
+// PortMapping's states on virtual time, with a gateway in memory that records what it was asked
+// (the real gateway, miniupnpd in a NAT lab, is test/e2e/port-mapping.test.ts): renewal at half the
+// lease, one warning for a failure that repeats, a retry that finds a gateway later, removal at close.
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import type { Gateway, MapPortOptions, PortMapping as LibMapping } from '@achingbrain/nat-port-mapper'
+import { PortMapping, RETRY_MS, LEASE_SECONDS, internalHost } from '../../src/mesh/nat/port-mapping.ts'
+import { SelfAddresses } from '../../src/mesh/self-addresses.ts'
+import { VirtualTimers } from '../../src/util/timers.ts'
+import type { Logger } from '../../src/util/logger.ts'
+
+class MemoryGateway implements Gateway {
+  id = 'igd'; host = '192.168.7.1'; port = 5000; family = 'IPv4' as const
+  maps: Array<{ port: number; host: string; opts?: MapPortOptions }> = []
+  unmapped: number[] = []
+  stopped = 0
+  refuse: Error | null = null
+  async map(port: number, host: string, opts?: MapPortOptions): Promise<LibMapping> {
+    if (this.refuse) throw this.refuse
+    this.maps.push({ port, host, opts })
+    return { externalHost: '10.99.0.9', externalPort: port + 1, internalHost: host, internalPort: port, protocol: 'UDP' }
+  }
+  async unmap(port: number): Promise<void> { this.unmapped.push(port) }
+  async stop(): Promise<void> { this.stopped++ }
+  async externalIp(): Promise<string> { return '10.99.0.9' }
+  async *mapAll(): AsyncGenerator<LibMapping> { /* not used */ }
+}
+
+function logs(): Logger & { lines: Array<[string, string]> } {
+  const lines: Array<[string, string]> = []
+  const l = {
+    lines,
+    debug: (m: string) => { lines.push(['debug', m]) }, info: (m: string) => { lines.push(['info', m]) },
+    warn: (m: string) => { lines.push(['warn', m]) }, error: (m: string) => { lines.push(['error', m]) },
+    child: () => l,
+  }
+  return l
+}
+
+function setup(find: () => Promise<Gateway>) {
+  const timers = new VirtualTimers({ start: 1_000_000 })
+  const log = logs()
+  const selves = new SelfAddresses('192.168.7.20:4000', () => [])
+  const mapped: boolean[] = []
+  const pm = new PortMapping({ timers, log, selves, metrics: { setPortMapped: (m) => mapped.push(m) }, findGateway: find }, { localAddress: '192.168.7.20:4000' })
+  return { timers, log, selves, mapped, pm }
+}
+
+test('maps our UDP port, learns the public address as ours, renews at half the lease, removes it at close', async () => {
+  const gw = new MemoryGateway()
+  const { timers, selves, mapped, pm } = setup(async () => gw)
+  pm.start()
+  await timers.run(timers.now() + 1000)
+  assert.equal(pm.state, 'mapped')
+  assert.deepEqual(gw.maps.map((m) => [m.port, m.host, m.opts?.protocol, m.opts?.autoRefresh, m.opts?.ttl]), [[4000, '192.168.7.20', 'udp', false, LEASE_SECONDS * 1000]])
+  const st = pm.status()
+  assert.equal(st.externalAddress, '10.99.0.9:4001')
+  assert.equal(st.internalAddress, '192.168.7.20:4000')
+  assert.equal(st.gateway, '192.168.7.1')
+  assert.ok(selves.has('10.99.0.9:4001') && !selves.isLocal('10.99.0.9:4001'), 'the mapped address is ours, learned')
+  await timers.run(timers.now() + LEASE_SECONDS * 500 - 2000)
+  assert.equal(gw.maps.length, 1, 'not renewed before half the lease')
+  await timers.run(timers.now() + 2000)
+  assert.equal(gw.maps.length, 2, 'renewed at half the lease')
+  assert.equal(pm.status().renewals, 1)
+  await timers.run(timers.now() + LEASE_SECONDS * 500)
+  assert.equal(pm.status().renewals, 2)
+  await pm.close()
+  await pm.close()
+  assert.deepEqual(gw.unmapped, [4001], 'the external port is unmapped once')
+  assert.equal(gw.stopped, 1)
+  assert.equal(pm.state, 'closed')
+  assert.deepEqual(mapped, [true, false])
+  assert.equal(timers.active, 0, 'no timer left')
+})
+
+test('no gateway: one warning, the node goes on, a retry later finds one', async () => {
+  let gw: MemoryGateway | null = null
+  const { timers, log, pm } = setup(async () => { if (!gw) throw new Error('the search ended'); return gw })
+  pm.start()
+  await timers.run(timers.now() + 1000)
+  assert.equal(pm.state, 'failed')
+  assert.match(pm.status().lastError!, /no UPnP gateway answered on the LAN/)
+  await timers.run(timers.now() + RETRY_MS)
+  assert.equal(pm.status().failures, 2)
+  assert.equal(log.lines.filter(([lvl]) => lvl === 'warn').length, 1, 'a repeated failure is not warned again')
+  assert.match(log.lines.find(([lvl]) => lvl === 'warn')![1], /^port mapping failed: no UPnP gateway answered on the LAN \(the search ended\); going on without it/)
+  gw = new MemoryGateway()
+  await timers.run(timers.now() + RETRY_MS)
+  assert.equal(pm.state, 'mapped')
+  await pm.close()
+  assert.equal(timers.active, 0)
+})
+
+test('a refusal, and a renewal refused later, both fail cleanly and are retried', async () => {
+  const gw = new MemoryGateway()
+  const { timers, pm } = setup(async () => gw)
+  gw.refuse = new Error('ConflictInMappingEntry')
+  pm.start()
+  await timers.run(timers.now() + 1000)
+  assert.equal(pm.state, 'failed')
+  assert.equal(pm.status().lastError, 'ConflictInMappingEntry')
+  assert.equal(gw.stopped, 1, 'the refusing gateway client is stopped; the next attempt searches afresh')
+  gw.refuse = null
+  await timers.run(timers.now() + RETRY_MS)
+  assert.equal(pm.state, 'mapped')
+  gw.refuse = new Error('gone')
+  await timers.run(timers.now() + LEASE_SECONDS * 500)
+  assert.equal(pm.state, 'failed')
+  assert.equal(pm.status().externalAddress, null)
+  await pm.close()
+  assert.deepEqual(gw.unmapped, [], 'nothing to remove after a failed renewal')
+})
+
+test('closed while searching: nothing is mapped afterwards', async () => {
+  const gw = new MemoryGateway()
+  let release!: () => void
+  const { timers, pm } = setup(() => new Promise((r) => { release = () => r(gw) }))
+  pm.start()
+  await timers.run(timers.now() + 10)
+  await pm.close()
+  release()
+  await timers.run(timers.now() + 1000)
+  assert.equal(pm.state, 'closed')
+  assert.equal(gw.maps.length, 0)
+})
+
+test('the internal address is our LAN address on the gateway\'s subnet', () => {
+  assert.equal(internalHost('192.168.7.20:4000', '192.168.7.1'), '192.168.7.20')
+  assert.throws(() => internalHost('127.0.0.1:4000', '192.168.7.1'), /no LAN address of ours/)
+})
