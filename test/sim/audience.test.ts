@@ -39,13 +39,14 @@ for (const seed of [1, 2, 3]) {
     }
     assert.ok(r.joined.error <= 0.1, `10 s after the last join: ${r.joined.counted} of ${r.joined.present}`)
     assert.ok(r.afterLeave.error <= 0.1, `10 s after 20 % left: ${r.afterLeave.counted} of ${r.afterLeave.present}`)
-    // The goal itself (0.2-5 % at these seeds): the merged histogram holds the same chunks' delays
+    // The goal itself (2.8 %, 2.8 % and 7.3 % at seeds 1-3; 30-70 % at seeds 2 and 3 with the
+    // windows merged as they came): the merged histogram holds the same chunks' delays
     // as the exact one, short of summaries lost on the way up and 10 %-wide buckets.
     assert.ok(r.p95.error <= 0.1, `merged p95 ${r.p95.mergedMs} ms, exact ${r.p95.trueMs} ms`)
     // The window covers whole epochs of the last minute, WINDOW_MS of them.
     const w = r.view.delayWindow
     assert.ok(w && w.to - w.from === WINDOW_MS, `delay window ${JSON.stringify(w)}`)
-    // The goal is 1 % at every node (0.80 % at the worst node at seed 1, 0.16 % overall); the
+    // The goal is 1 % at every node (0.80-0.92 % at the worst node at seeds 1-3, 0.16 % overall); the
     // counts go past the byte budget, so nothing enforces it at every node: the bound here is a
     // regression guard.
     assert.ok(r.cost.overall <= 0.01, `telemetry is ${(r.cost.overall * 100).toFixed(2)} % of all stream bytes`)
