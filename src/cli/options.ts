@@ -36,12 +36,12 @@ export interface NodeFlags {
   portMapping?: boolean
 }
 
-/** Whether a node encrypts to other cjp2p-stream nodes without --encrypt or --no-encrypt. Off for
- * now: the extra duplicates once seen in encrypted swarms were load noise (docs/NAT-LAB.md, session
- * 5), but a source restarted on its folder reached its encrypting viewers only after 9 s (their
- * sessions with the old process wait out their give-up; test/e2e/faults.test.ts allows 4.5 s).
- * Classic peers get plain JSON either way. */
-export const ENCRYPT_BY_DEFAULT = false
+/** Whether a node encrypts to other cjp2p-stream nodes without --encrypt or --no-encrypt. On: the
+ * extra duplicates once seen in encrypted swarms were load noise (docs/NAT-LAB.md, session 5), and
+ * a source restarted on its folder reaches its viewers as soon as plain (their sessions with the old
+ * process are renewed at its first answer: src/mesh/secure/secure-sessions.ts, lost()). Classic
+ * peers get plain JSON either way. */
+export const ENCRYPT_BY_DEFAULT = true
 
 export class UsageError extends CodedError<'ERR_USAGE'> {
   constructor(message: string) { super('ERR_USAGE', message) }

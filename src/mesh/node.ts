@@ -67,7 +67,10 @@ export interface Sealer {
   seal(to: string, buf: Buffer): Buffer
   sealsTo(to: string): boolean
   open(from: string, buf: Buffer): Buffer | 'bad_seal' | 'unknown_session'
-  plainAllowed(from: string, messages: Message[]): boolean
+  /** Of a plain datagram's messages, those taken from `from` (all of them, but from a peer that seals). */
+  plainKept(from: string, messages: Message[]): Message[]
+  /** `from` sealed to us under a session we do not have (its bytes already counted toward our answer). */
+  lost(from: string): void
 }
 type WireResult = DecodeResult | { ok: false; reason: 'bad_seal' | 'unknown_session' | 'plain_from_sealed' }
 type Handler<T extends MessageType> = (m: MessageOf<T>, ctx: Ctx) => void | Promise<void>
@@ -250,6 +253,12 @@ export class CjNode extends EventEmitter {
     return this.sendAll(to, messages.map((m) => ({ m, kind, role })), false)
   }
 
+  /** Messages in answer to a datagram of `to` that no handler took (SecureSessions.lost): as a
+   * handler's replies, within 2x of what it sent while it is unproven. */
+  replyTo(to: string, messages: Message[]): number {
+    return this.sendAll(to, messages.map((m) => ({ m, kind: 'control', role: 'relay' })), true)
+  }
+
   /** The cookie messages that lead every datagram to a peer: the echo of theirs (dropped when it
    * would not fit the budget: the request for ours is what lets them prove themselves) and ours. */
   private prefixFor(to: string, peer: Peer, budget: number): Prefix {
@@ -422,7 +431,10 @@ export class CjNode extends EventEmitter {
     if (!this.sealer) return decodeDatagram(buf)
     if (!isSealed(buf)) {
       const d = decodeDatagram(buf)
-      return d.ok && !this.sealer.plainAllowed(from, d.messages) ? { ok: false, reason: 'plain_from_sealed' } : d
+      if (!d.ok) return d
+      const kept = this.sealer.plainKept(from, d.messages)
+      if (kept === d.messages) return d
+      return kept.length === 0 ? { ok: false, reason: 'plain_from_sealed' } : { ...d, messages: kept }
     }
     const r = this.sealer.open(from, buf)
     if (r === 'bad_seal') this.penalise(from, 'bad_seal')
@@ -449,6 +461,13 @@ export class CjNode extends EventEmitter {
         return this.drop('rate_limited')
       }
       const decoded = decode()
+      if (!decoded.ok && decoded.reason === 'unknown_session') {
+        // Sealed under a session we lack (we restarted): what it sent pays for what we answer
+        // (SecureSessions.lost), within 2x as for any datagram from an unproven address.
+        if (!peer.verified) peer.unverifiedRecv += size
+        this.drop(decoded.reason)
+        return this.sealer?.lost(from)
+      }
       if (!decoded.ok) return this.drop(decoded.reason)
       reserved = decoded.messages.some((m) => m.type === 'Content' && !m.id.startsWith('stream/'))
       if (decoded.skipped.bad > 0) this.drop('bad_message')

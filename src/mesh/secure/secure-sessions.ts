@@ -10,6 +10,13 @@
 // session; each side refuses plain datagrams from a peer once it has heard a sealed one from it,
 // except the handshake and hello messages a restarted peer sends (docs/SECURITY.md: what this
 // does and does not stop).
+//
+// A restart: the restarted node has no session, its peers still seal to it. It answers a frame
+// under a session it lacks with its plain hello (lost(), rate-limited, within 2x of the frame);
+// a plain hello from a peer that seals (or the restarted node's own greeting) starts a new
+// handshake at once. The session in place is kept until the new one is made, and ends only if
+// nothing opens under it within HANDSHAKE_TTL_MS: what UDP lets anyone forge (a plain hello from
+// the peer's address) costs a handshake, never the session.
 import { randomInt } from 'node:crypto'
 import NoiseState from 'noise-handshake'
 import { generateKeyPair } from 'noise-handshake/dh.js'
@@ -36,6 +43,8 @@ const TICK_MS = 1000
 const MAX_SESSIONS = 4096
 /** A peer not heard for this long loses its session (it may come back as another node). */
 const IDLE_MS = 10 * 60_000
+/** An address that seals to us under a session we lack gets our hello back at most this often. */
+const HINT_EVERY_MS = 1000
 /** Plain messages a peer that seals may still send: its hello after a restart, and handshakes. */
 const PLAIN_AFTER_SEALED: ReadonlySet<string> = new Set(['PleaseAlwaysReturnThisMessage', 'AlwaysReturned', 'IAlsoSpeak', 'LetUsEncrypt'])
 
@@ -60,11 +69,22 @@ interface Session {
   /** When the handshake ended on our side (an initiator that never hears a sealed frame back by
    * HANDSHAKE_TTL_MS gives the session up: the responder lost it, or never had it). */
   at: number
+  /** When the peer said hello plain (it restarted, or someone forged its address): a new handshake
+   * replaces the session, which ends if nothing opens under it for HANDSHAKE_TTL_MS. */
+  doubtedAt?: number
+  /** The session this one replaced, kept until the peer seals under this one (frames in flight
+   * under it still open) and sealed with until this one is confirmed. */
+  previous?: Session
 }
 
 export interface SecureCounters {
   started: number; established: number; sealed: number; opened: number; badSeal: number
-  unknownSession: number; replayed: number; refusedPlain: number; badIdentity: number; reset: number
+  unknownSession: number; replayed: number; refusedPlain: number; badIdentity: number
+  /** Hellos sent in answer to frames under a session we lack (we restarted). */
+  hinted: number
+  /** Sessions doubted on a plain hello from their peer; of those, ended because nothing opened
+   * under them before the new handshake (reset) or replaced by it (renewed). */
+  doubted: number; reset: number; renewed: number
 }
 
 export type OpenResult = Buffer | 'unknown_session' | 'bad_seal'
@@ -74,10 +94,11 @@ export class SecureSessions {
   private readonly byAddr = new Map<string, Session>()
   private readonly byIndex = new Map<number, Session>()
   private readonly started = new Map<string, number>()
+  private readonly hinted = new Map<string, number>()
   private readonly staticKeys = generateKeyPair()
   private readonly identity: Buffer
   private timer: Timer | undefined
-  readonly counters: SecureCounters = { started: 0, established: 0, sealed: 0, opened: 0, badSeal: 0, unknownSession: 0, replayed: 0, refusedPlain: 0, badIdentity: 0, reset: 0 }
+  readonly counters: SecureCounters = { started: 0, established: 0, sealed: 0, opened: 0, badSeal: 0, unknownSession: 0, replayed: 0, refusedPlain: 0, badIdentity: 0, hinted: 0, doubted: 0, reset: 0, renewed: 0 }
 
   constructor(private c: { node: CjNode; key: StreamKey }) {
     const node = c.node
@@ -101,11 +122,16 @@ export class SecureSessions {
 
   /** The peer's node key, when we share a session with it. */
   keyOf(addr: string): string | undefined { return this.byAddr.get(addr)?.remoteKey }
-  sealsTo(addr: string): boolean { return this.byAddr.get(addr)?.confirmed === true }
+  sealsTo(addr: string): boolean {
+    const s = this.byAddr.get(addr)
+    return s?.confirmed === true || s?.previous?.confirmed === true
+  }
 
   /** The datagram as it goes to `to`: sealed when we share a confirmed session. */
   seal(to: string, buf: Buffer): Buffer {
-    const s = this.byAddr.get(to)
+    const cur = this.byAddr.get(to)
+    // Until a new session is confirmed, the one it replaces still carries our datagrams.
+    const s = cur?.confirmed ? cur : cur?.previous
     if (!s?.confirmed) return buf
     this.counters.sealed++
     return sealFrame(s.tx, s.remoteIndex, s.counter++, buf)
@@ -117,44 +143,60 @@ export class SecureSessions {
   open(from: string, buf: Buffer): OpenResult {
     if (!isSealed(buf)) return 'bad_seal'
     const s = this.byIndex.get(sessionIndexOf(buf))
-    if (!s) {
-      this.counters.unknownSession++
-      // The peer seals with a session we do not have (we gave it up, or restarted): a new one,
-      // rather than its datagrams lost until something else starts one.
-      const p = this.c.node.peers.get(from)
-      if (p?.verified && p.speaksStreams) this.start(from)
-      return 'unknown_session'
-    }
+    if (!s) { this.counters.unknownSession++; return 'unknown_session' }
     const r = openFrame(s.rx, buf)
     if (!r) { this.counters.badSeal++; return 'bad_seal' }
     if (!s.window.accept(r.counter)) { this.counters.replayed++; return 'bad_seal' }
     this.counters.opened++
+    // A frame in flight under a session since replaced: its datagram, nothing more.
+    if (this.byAddr.get(s.addr) !== s) return r.plain
     s.heardSealed = true
     s.confirmed = true
     s.m3 = undefined
+    // The peer still has this session: a plain hello from its address did not come from it.
+    s.doubtedAt = undefined
+    if (s.previous) { this.byIndex.delete(s.previous.index); s.previous = undefined }
     // Authenticated: the peer's NAT moved it (roaming, as WireGuard does); its session follows.
     if (from !== s.addr) this.move(s, from)
     return r.plain
   }
 
-  /** May a plain datagram with these messages from `from` be taken? Not from a peer that seals,
-   * but for its hello after a restart (which ends the session: it no longer has it) and handshakes. */
-  plainAllowed(from: string, messages: Message[]): boolean {
+  /** `from` sealed to us under a session we lack: from a proven peer of ours, a new session; from
+   * an address we share nothing with (we restarted, it kept the session it had with our previous
+   * process), our plain hello, which makes it start one (plainKept). At most once a second per
+   * address and within 2x of what it sent (node.ts counted the frame): an off-path forger gains
+   * no amplification and no state past the bounded map. */
+  lost(from: string): void {
+    const p = this.c.node.peers.get(from)
+    if (p?.verified && p.speaksStreams) this.start(from)
+    if (this.byAddr.has(from) || this.handshakes.has(from)) return
+    const now = this.c.node.timers.now()
+    if (now - (this.hinted.get(from) ?? -Infinity) < HINT_EVERY_MS) return
+    bounded(this.hinted, from, now)
+    this.counters.hinted++
+    this.c.node.replyTo(from, [this.c.node.capabilities(from)])
+  }
+
+  /** Which messages of a plain datagram from `from` are taken: all, but from a peer that seals,
+   * only its hello and handshake messages. A plain IAlsoSpeak from it says it restarted and lost
+   * the session (or someone forged its address): the session is doubted, not ended; the
+   * IAlsoSpeak handler starts a new handshake. */
+  plainKept(from: string, messages: Message[]): Message[] {
     const s = this.byAddr.get(from)
-    if (!s?.heardSealed) return true
-    if (messages.some((m) => m.type === 'IAlsoSpeak')) {
-      this.counters.reset++
-      this.forget(s)
-      return true
+    if (!s?.heardSealed) return messages
+    const kept = messages.filter((m) => PLAIN_AFTER_SEALED.has(m.type))
+    if (kept.length < messages.length) this.counters.refusedPlain++
+    if (s.doubtedAt === undefined && kept.some((m) => m.type === 'IAlsoSpeak')) {
+      s.doubtedAt = this.c.node.timers.now()
+      this.counters.doubted++
     }
-    if (messages.every((m) => PLAIN_AFTER_SEALED.has(m.type))) return true
-    this.counters.refusedPlain++
-    return false
+    return kept.length === messages.length ? messages : kept
   }
 
   private start(addr: string): void {
     const now = this.c.node.timers.now()
-    if (this.byAddr.has(addr) || this.handshakes.has(addr) || now - (this.started.get(addr) ?? -Infinity) < START_AGAIN_MS) return
+    const s = this.byAddr.get(addr)
+    if ((s && s.doubtedAt === undefined) || this.handshakes.has(addr) || now - (this.started.get(addr) ?? -Infinity) < START_AGAIN_MS) return
     bounded(this.started, addr, now)
     const noise = new NoiseState('XX', true, this.staticKeys)
     noise.initialise(PROLOGUE)
@@ -219,9 +261,20 @@ export class SecureSessions {
   private established(addr: string, hs: Handshake, remoteIndex: number, remoteKey: string, confirmed: boolean, m3?: Buffer): void {
     this.handshakes.delete(addr)
     const old = this.byAddr.get(addr)
-    if (old) this.forget(old)
+    if (old) {
+      this.forget(old)
+      if (old.doubtedAt !== undefined) this.counters.renewed++
+    }
     const { tx, rx } = hs.noise
     const s: Session = { addr, index: hs.index, remoteIndex, tx, rx, counter: 0, window: new ReplayWindow(), remoteKey, confirmed, heardSealed: false, m3, m3SentAt: this.c.node.timers.now(), at: this.c.node.timers.now() }
+    // The session replaced is kept a while: frames in flight under it still open, and until the new
+    // one is confirmed ours still go sealed under it rather than plain (after a forged hello the
+    // peer opens them; after a real restart it cannot, for the half round trip that remains).
+    if (old?.confirmed) {
+      s.previous = old
+      old.previous = undefined
+      this.byIndex.set(old.index, old)
+    }
     if (this.byAddr.size >= MAX_SESSIONS) this.forget(this.byAddr.values().next().value as Session)
     this.byAddr.set(addr, s)
     this.byIndex.set(s.index, s)
@@ -235,6 +288,15 @@ export class SecureSessions {
     for (const s of [...this.byAddr.values()]) {
       const p = node.peers.get(s.addr)
       if (!p || now - p.lastHeard > IDLE_MS) { this.forget(s); continue }
+      if (s.doubtedAt !== undefined) {
+        // The new handshake, if the per-address limit held it back when the hello came; once it
+        // was tried and is over without replacing this session, and nothing opened under it for
+        // HANDSHAKE_TTL_MS, the peer has lost it (it restarted, perhaps without encryption): plain
+        // again, so the two can talk.
+        if ((this.started.get(s.addr) ?? -Infinity) < s.doubtedAt) this.start(s.addr)
+        else if (!this.handshakes.has(s.addr) && now - s.doubtedAt > HANDSHAKE_TTL_MS) { this.counters.reset++; this.forget(s); continue }
+      }
+      if (s.previous && now - s.at > HANDSHAKE_TTL_MS) { this.byIndex.delete(s.previous.index); s.previous = undefined }
       // Our last handshake message may have been lost: until the responder seals to us, again; and
       // if it never does, the responder has dropped its half (its handshake expired with every
       // copy lost): ours goes too, so the next hello starts a new one instead of none for ever.
@@ -257,6 +319,7 @@ export class SecureSessions {
   private forget(s: Session): void {
     if (this.byAddr.get(s.addr) === s) this.byAddr.delete(s.addr)
     this.byIndex.delete(s.index)
+    if (s.previous) this.byIndex.delete(s.previous.index)
   }
 
   private drop(addr: string): void { this.handshakes.delete(addr) }
