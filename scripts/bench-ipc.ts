@@ -16,10 +16,13 @@ export type ToChild =
   | { type: 'report' }
   /** The source's audience telemetry as it reads now (npm run bench:audience). */
   | { type: 'audience' }
+  /** Each live viewer's stripe-0 parent (npm run bench:audience: who the telemetry can reach). */
+  | { type: 'parents' }
   | { type: 'exit' }
 
 /** The source's audience view at `at` (ms, shared machine clock), and its own telemetry bytes. */
-export interface AudienceReading { at: number; viewers: number; p95Ms: number | null; telemetryBytes: number; producedBytes: number }
+/** `delayWindow`: the chunks (by publish time, ms) the source's delays are of (AudienceView.delayWindow). */
+export interface AudienceReading { at: number; viewers: number; p95Ms: number | null; delayWindow: { from: number; to: number; endedMsAgo: number } | null; telemetryBytes: number; producedBytes: number }
 
 export interface SourceReport {
   kind: 'source'
@@ -53,4 +56,6 @@ export type FromChild =
   | { type: 'ready'; address?: string; streamId?: string; httpUrl?: string }
   | { type: 'report'; report: SourceReport | ViewersReport }
   | { type: 'audience'; audience: AudienceReading }
+  /** [viewer address, its stripe-0 parent's or null] for each live viewer. */
+  | { type: 'parents'; parents: Array<[string, string | null]> }
   | { type: 'error'; message: string }

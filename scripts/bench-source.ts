@@ -61,7 +61,7 @@ async function main(init: SourceInit): Promise<void> {
     if (m.type === 'audience') {
       const st = reg?.get(log.id)?.status()
       const t = st?.audience.traffic
-      send({ type: 'audience', audience: { at: Date.now(), viewers: st?.audience.viewers ?? 0, p95Ms: st?.audience.delayMs.p95 ?? null, telemetryBytes: t ? t.sentBytes + t.receivedBytes : 0, producedBytes: st?.producedBytes ?? 0 } })
+      send({ type: 'audience', audience: { at: Date.now(), viewers: st?.audience.viewers ?? 0, p95Ms: st?.audience.delayMs.p95 ?? null, delayWindow: st?.audience.delayWindow ?? null, telemetryBytes: t ? t.sentBytes + t.receivedBytes : 0, producedBytes: st?.producedBytes ?? 0 } })
     }
     if (m.type === 'exit') {
       feed.stop()

@@ -94,6 +94,10 @@ async function main(init: ViewerInit): Promise<void> {
   process.on('message', (m: ToChild) => {
     if (m.type === 'join') join_(m.slot, m.peers).catch((err: Error) => send({ type: 'error', message: err.stack ?? String(err) }))
     if (m.type === 'leave') void leave(m.slot)
+    if (m.type === 'parents') {
+      const live = [...slots.values()].filter((s) => s.leftAt === null && s.node)
+      send({ type: 'parents', parents: live.map((s): [string, string | null] => [s.node!.address, s.reg?.get(init.streamId)?.status().pathToSource[0] ?? null]) })
+    }
     if (m.type === 'report') {
       const report: ViewersReport = { kind: 'viewers', viewers: [...slots.values()].map(snapshot), nodes, cpuSeconds: cpuSeconds(cpu0), peakRssBytes: rss.peak }
       send({ type: 'report', report })

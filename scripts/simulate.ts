@@ -3,7 +3,9 @@
 //   [--bitrate 2M] [--join-spread ms] [--bootstrap-viewers k] [--json-codec] [--encrypt] [--wall-limit s] [--seed n] [--json file]`
 //   --encrypt: every node runs encrypted sessions (real Noise handshakes, sealed frames; implies --json-codec)
 //   [--uplinks 30%=0.5,10%=0.05]  (shares of the viewers with another upload capacity, in copies)
-//   [--audience]  (the audience telemetry against the truth: counts, merged p95, cost; src/sim/audience-run.ts)
+//   [--audience [--settle s] [--steady s]]  (the audience telemetry against the truth: counts, merged p95, cost;
+//     src/sim/audience-run.ts; the count is read --settle s (10) after the last join and after 20 % left,
+//     the p95 and the cost --steady s (40) after the first reading)
 //   [--all | --scenario loss1|loss3|churn20|churn50|uneven|flash ...] [--chart file.svg] [--compare before.json] [--label name]
 // --all runs issue 12's scenarios (simulate-scenarios.ts) at --viewers, prints their table, then the
 // loss sweep (0 to 5 %) and writes its chart (--chart, default simulate-loss.svg), with the sweep of
@@ -42,7 +44,7 @@ async function main(): Promise<void> {
       viewers: { type: 'string' }, sizes: { type: 'string' }, seconds: { type: 'string', default: '60' }, link: { type: 'string' },
       delay: { type: 'string' }, jitter: { type: 'string' }, loss: { type: 'string' }, churn: { type: 'string' },
       'upload-capacity': { type: 'string', default: '0' }, 'source-capacity': { type: 'string', default: '0' },
-      bitrate: { type: 'string', default: '2M' }, 'join-spread': { type: 'string' }, seed: { type: 'string', default: '1' }, json: { type: 'string' }, 'bootstrap-viewers': { type: 'string', default: '0' }, 'json-codec': { type: 'boolean' }, encrypt: { type: 'boolean' }, audience: { type: 'boolean' }, 'wall-limit': { type: 'string' }, uplinks: { type: 'string' },
+      bitrate: { type: 'string', default: '2M' }, 'join-spread': { type: 'string' }, seed: { type: 'string', default: '1' }, json: { type: 'string' }, 'bootstrap-viewers': { type: 'string', default: '0' }, 'json-codec': { type: 'boolean' }, encrypt: { type: 'boolean' }, audience: { type: 'boolean' }, settle: { type: 'string', default: '10' }, steady: { type: 'string', default: '40' }, 'wall-limit': { type: 'string' }, uplinks: { type: 'string' },
       all: { type: 'boolean' }, scenario: { type: 'string', multiple: true }, chart: { type: 'string' }, compare: { type: 'string' }, label: { type: 'string' },
     },
   })
@@ -72,13 +74,14 @@ async function main(): Promise<void> {
       const wall = performance.now()
       const r = await audienceRun({
         viewers, seed: Math.round(num('seed', 0, 2 ** 31)), bitrateBps: parseBitrate(values.bitrate ?? '2M'), link,
-        joinSpreadMs: values['join-spread'] ? num('join-spread', 0, 600_000) : 10_000, settleMs: 10_000, steadyMs: 40_000, leaveShare: 0.2,
+        joinSpreadMs: values['join-spread'] ? num('join-spread', 0, 600_000) : 10_000, settleMs: num('settle', 1, 600) * 1000, steadyMs: num('steady', 0, 3600) * 1000, leaveShare: 0.2,
+        progress: (line) => process.stderr.write(`  (wall ${((performance.now() - wall) / 1000).toFixed(0)} s) ${line}\n`),
       })
       const pct = (v: number) => `${(v * 100).toFixed(2)} %`
       process.stdout.write([
         `viewers ${viewers}  (wall ${((performance.now() - wall) / 1000).toFixed(0)} s)`,
-        `  count 10 s after the last join: ${r.joined.counted} of ${r.joined.present} (error ${pct(r.joined.error)})`,
-        `  count 10 s after 20 % left:     ${r.afterLeave.counted} of ${r.afterLeave.present} (error ${pct(r.afterLeave.error)})`,
+        `  count ${values.settle} s after the last join: ${r.joined.counted} of ${r.joined.present} (error ${pct(r.joined.error)}, ${r.joined.attached} attached)`,
+        `  count ${values.settle} s after 20 % left:     ${r.afterLeave.counted} of ${r.afterLeave.present} (error ${pct(r.afterLeave.error)}, ${r.afterLeave.attached} attached)`,
         `  delay p95 merged ${r.p95.mergedMs} ms, exact ${r.p95.trueMs} ms (error ${pct(r.p95.error)})`,
         `  telemetry / stream bytes: worst node ${pct(r.cost.worstNode)}, overall ${pct(r.cost.overall)}`,
         `  depths ${JSON.stringify(r.view.byDepth)}  suspect ${r.view.suspect}`,

@@ -3,6 +3,11 @@
 import type { AudienceView } from '../mesh/telemetry/audience-view.ts'
 import type { KidEntry } from '../mesh/telemetry/audience-summary.ts'
 
+/** The chunks the delays are of: the newest the whole tree has reported, some seconds back. */
+function published(w: AudienceView['delayWindow']): string {
+  return w ? `  (chunks published ${Math.round((w.endedMsAgo + w.to - w.from) / 1000)}-${Math.round(w.endedMsAgo / 1000)} s ago)` : ''
+}
+
 /** `path`: a viewer's way up stripe 0 (SwarmStatus.pathToSource), `sources` the source's addresses. */
 export function formatAudience(id: string, role: string, a: AudienceView, path: string[] = [], sources: string[] = []): string[] {
   const pct = (v: number | null) => (v === null ? '-' : `${(v * 100).toFixed(1)} %`)
@@ -13,7 +18,7 @@ export function formatAudience(id: string, role: string, a: AudienceView, path: 
     `stream ${id}  ${who}: ${a.viewers} viewer${a.viewers === 1 ? '' : 's'}${a.suspect ? `  (${a.suspect} suspect)` : ''}`,
     `  by depth   ${a.byDepth.map((n, d) => `${d}:${n}`).filter((_, d) => role !== 'source' || d > 0).join('  ') || '-'}`,
     `  chunks     on time ${pct(a.chunks.onTimeShare)}  complete ${pct(a.chunks.completeness)}  (on time ${a.chunks.onTime}, late ${a.chunks.late}, missed ${a.chunks.missed} in ${Math.round(a.windowMs / 1000)} s)`,
-    `  delay      p50 ${ms(a.delayMs.p50)}  p95 ${ms(a.delayMs.p95)}  p99 ${ms(a.delayMs.p99)}`,
+    `  delay      p50 ${ms(a.delayMs.p50)}  p95 ${ms(a.delayMs.p95)}  p99 ${ms(a.delayMs.p99)}${published(a.delayWindow)}`,
     `  stalls     ${a.stalls} (${a.stallSeconds.toFixed(1)} s)`,
     `  traffic    up ${kbps(a.uploadBytesPerSecond)}  down ${kbps(a.downloadBytesPerSecond)}  offload ${pct(a.offload)}`,
     `  nat        none ${a.nat.none}  cone ${a.nat.cone}  symmetric ${a.nat.symmetric}  unknown ${a.nat.unknown}`,

@@ -25,6 +25,8 @@ export interface AudienceRunOptions {
   leaveShare: number
   /** The last `count` joiners lie in their summaries, rewritten by `lie` on the way out. */
   liars?: { count: number; lie: (audience: Record<string, unknown>) => Record<string, unknown> }
+  /** Told each reading as it is taken: a long run (10,000 viewers) shows what it reached if cut short. */
+  progress?: (line: string) => void
 }
 
 /** `attached`: present viewers whose chain of stripe-0 parents reaches the source, the audience
@@ -61,16 +63,19 @@ export async function audienceRun(o: AudienceRunOptions): Promise<AudienceRunRes
     const joinedAt = t0 + o.joinSpreadMs + o.settleMs
     await sim.run(joinedAt)
     const joined = reading(sim, present)
+    o.progress?.(`joined: ${JSON.stringify(joined)}`)
     // The delays and the cost are read in the steady state: the merged window lags the exact one by
     // the time summaries take to climb, and the join wave's catch-up delays must have left both.
     const before = telemetryCost(sim, present)
     await sim.runFor(o.steadyMs)
     const view = sim.swarm(sim.source).audienceView()
-    const p95 = truePercentile(sim, present, sim.timers.now(), 0.95)
-    const p99 = truePercentile(sim, present, sim.timers.now(), 0.99)
+    const window = view.delayWindow ?? { from: 0, to: 0 }
+    const p95 = truePercentile(sim, present, window, 0.95)
+    const p99 = truePercentile(sim, present, window, 0.99)
     const liarSubtrees = present.filter((m) => liars.includes(m.node.address)).reduce((t, m) => t + sim.swarm(m).audienceView().viewers, 0)
     const merged = view.delayMs.p95 ?? 0
     const cost = telemetryCost(sim, present, before)
+    o.progress?.(`steady: p95 merged ${merged} ms, exact ${p95} ms; telemetry worst node ${cost.worstNode}, overall ${cost.overall}`)
 
     const leaving = Math.round(present.length * o.leaveShare)
     for (let i = 0; i < leaving; i++) {
@@ -95,9 +100,10 @@ function reading(sim: VirtualSwarm, members: SwarmMember[]): CountReading {
   return { present, counted, error: present > 0 ? Math.abs(counted - present) / present : 0, attached }
 }
 
-/** Percentile `p` of every chunk delay at every present viewer over the last WINDOW_MS, exactly. */
-function truePercentile(sim: VirtualSwarm, present: SwarmMember[], now: number, p: number): number {
-  return windowPercentile(present.map((m) => m.recorder.verified), (n) => sim.source.log.chunkRecord(n)?.time, now, p)
+/** Percentile `p` of every chunk delay at every present viewer over the chunks the source's view
+ * covers, exactly. */
+function truePercentile(sim: VirtualSwarm, present: SwarmMember[], window: { from: number; to: number }, p: number): number {
+  return windowPercentile(present.map((m) => m.recorder.verified), (n) => sim.source.log.chunkRecord(n)?.time, window, p)
 }
 
 type NodeBytes = Map<SwarmMember, { tel: number; stream: number }>

@@ -6,7 +6,7 @@ import { formatAudience } from '../../src/cli/audience-format.ts'
 import { audienceView } from '../../src/mesh/telemetry/audience-view.ts'
 import { emptySummary } from '../../src/mesh/telemetry/audience-summary.ts'
 
-const view = audienceView({ ...emptySummary(), viewers: 1, byDepth: [1] }, { windowMs: 10_000, kids: [], reporters: 0, traffic: { sent: 0, sentBytes: 0, received: 0, receivedBytes: 0 } })
+const view = audienceView({ ...emptySummary(), viewers: 1, byDepth: [1] }, { windowMs: 10_000, delayWindow: null, kids: [], reporters: 0, traffic: { sent: 0, sentBytes: 0, received: 0, receivedBytes: 0 } })
 const pathLine = (lines: string[]) => lines.find((l) => l.includes('path up'))
 
 test('a viewer three levels down shows every hop to the source', () => {
@@ -18,4 +18,10 @@ test('a path that does not reach the source says so, and no parent is named as s
   assert.equal(pathLine(formatAudience('s', 'viewer', view, ['10.9.0.3:1'], ['10.9.0.1:1'])), '  path up    10.9.0.3:1 -> ...')
   assert.equal(pathLine(formatAudience('s', 'viewer', view, [], ['10.9.0.1:1'])), '  path up    no parent in stripe 0 yet')
   assert.equal(pathLine(formatAudience('s', 'source', view, [], [])), undefined, 'the source has no way up')
+})
+
+test('the delay line says which chunks its percentiles are of', () => {
+  const withWindow = { ...view, delayWindow: { from: 100_000, to: 130_000, endedMsAgo: 15_000 } }
+  const line = formatAudience('s', 'source', withWindow).find((l) => l.includes('delay'))
+  assert.match(line ?? '', /chunks published 45-15 s ago/)
 })

@@ -22,9 +22,10 @@ import type { Children } from '../stream/children.ts'
 import type { StripeParents } from '../stream/stripe-parents.ts'
 import { packageVersion } from '../../util/package-version.ts'
 import {
-  DELAY_BUCKETS_MS, NAT_KINDS, MAX_CHUNKS_PER_VIEWER, MAX_GRANDKIDS, MAX_KIDS, WINDOW_MS, delayBucket, emptySummary, health, mergeChild, sanitize, withCounts,
+  EPOCH_MS, NAT_KINDS, MAX_CHUNKS_PER_VIEWER, MAX_EPOCHS, MAX_GRANDKIDS, MAX_KIDS, WINDOW_MS, delayBucket, emptySummary, health, mergeChild, sanitize, within, withCounts,
   type AudienceSummary, type KidEntry,
 } from './audience-summary.ts'
+import { DelayEpochs } from './delay-epochs.ts'
 import { AudienceHistory } from './audience-history.ts'
 import { audienceView, type AudienceView } from './audience-view.ts'
 
@@ -36,6 +37,8 @@ export const REPORT_MS = 2000
 export const MIN_GAP_MS = 300
 /** Counts alone go up no more often than this (their cost, at most ~160 B/s, within the budget). */
 export const COUNTS_GAP_MS = 500
+/** Our counts go to a new parent this many times, COUNTS_GAP_MS apart, changed or not. */
+const NEW_PARENT_REPEATS = 3
 /** What a node may send in telemetry, as a share of the stream bytes it receives. Its children
  * each send as much to it, so a parent with FANOUT + SPARE_SLOTS (8) children moves at most about
  * 9 times this: under 1 % of its stream. */
@@ -48,8 +51,20 @@ const MAX_SILENT_MS = 5000
 const JITTER = 0.25
 /** The stripe whose tree the telemetry climbs (see the top of this file). */
 export const REPORT_STRIPE = 0
-/** A child's summary older than this is no longer counted: it left, or reports elsewhere now. */
-export const STALE_MS = MAX_SILENT_MS + REPORT_MS
+/** A child's summary older than this is no longer counted: it left, or reports elsewhere now.
+ * It outlives one lost summary: at 7 s (one silence and a report), a child whose count had not
+ * changed and whose summary was lost would fall out with its subtree until its next one (the
+ * simulator, 1 % loss, showed dips of 36 of 100 for 3 s with every viewer attached). A child that
+ * leaves is dropped sooner, as its parent stops holding it (CHILD_EXPIRY_MS). */
+export const STALE_MS = 2 * MAX_SILENT_MS + REPORT_MS
+/** Delays are read over the WINDOW_MS of whole epochs ending at the newest epoch the tree has
+ * finished reporting: one whose chunks, counted over the subtree, reach this share of
+ * viewers x chunks published in it. Summaries climb a hop in one REPORT_MS or so, so the epochs of
+ * the last seconds are still partial at the top of a deep tree, and mostly in their shallow part. */
+const COMPLETE_SHARE = 0.9
+/** Epochs kept, for the window and the climb of a deep tree (a summary a minute late is dropped). */
+const HORIZON_EPOCHS = (WINDOW_MS + 60_000) / EPOCH_MS
+const WINDOW_EPOCHS = WINDOW_MS / EPOCH_MS
 /** The source shows the median (by viewers) of its views over this long, taken every
  * SMOOTH_STEP_MS. A subtree that moves is dropped by its old parent before its new one has counted
  * it, and the count dipped for under a second (57 of 100 viewers at one instant in the simulator,
@@ -62,7 +77,7 @@ const MISSED_AFTER_MS = 8000
 const CHUNK_MARGIN = 2
 const MIN_CHUNKS_PER_VIEWER = 64
 
-interface Snapshot { at: number; up: number; down: number; fromSource: number; onTime: number; late: number; missed: number; stalls: number; stallSeconds: number; delay: number[]; maxKnown: number }
+interface Snapshot { at: number; up: number; down: number; fromSource: number; onTime: number; late: number; missed: number; stalls: number; stallSeconds: number; maxKnown: number }
 
 export interface AudienceComponents { context: SwarmContext; stats: SwarmStats; children: Children; parents: StripeParents }
 
@@ -82,10 +97,29 @@ export class AudienceReporter {
   private fullAt = -Infinity
   private sentViewers = 0
   private sentTo: string | undefined
+  /** Messages sent to the current parent (see NEW_PARENT_REPEATS). */
+  private sentToCount = 0
   /** The byte budget (BYTE_SHARE of what we received), and the received total it was last fed from. */
   private tokens = BURST_BYTES / 2
   private fedFrom = 0
   private lastFullBytes = 512
+  /** Delays this node and its subtree verified, by epoch; and those not yet sent up. Each delay
+   * goes up once, as it comes: what climbed stays counted when its subtree moves elsewhere (the
+   * stripe-0 tree re-forms every few seconds), and nothing is counted twice. A lost summary loses
+   * its delays (1 % loss over a 10-level climb lost some 5 % of the deepest viewers' in the
+   * simulator); summaries that replace per epoch lost far more, whole subtrees' history each time
+   * one moved. */
+  private readonly delays = new DelayEpochs()
+  private readonly outbox = new DelayEpochs()
+  /** Per child, the chunks it sent up for each epoch: a liar sending its delays again and again
+   * adds no more than its viewers' worth to an epoch. */
+  private kidEpochs = new Map<string, Map<number, number>>()
+  /** Chunks the stream published in each epoch (the expected count per viewer), and the next
+   * chunk to count. */
+  private published = new Map<number, number>()
+  private publishedCursor = -1
+  /** The source's clock: the newest publish time we saw, and our time when we saw it. */
+  private sourceTime = { at: 0, published: -Infinity }
   /** Hops of the last chunks we verified: how close to the source we are. */
   private hops: number[] = []
   /** The source's views over the last SMOOTH_MS, oldest first (see view()). */
@@ -99,7 +133,7 @@ export class AudienceReporter {
   constructor(components: AudienceComponents) {
     this.c = components.context
     this.k = components
-    this.own = { onTime: 0, late: 0, missed: 0, stalls: 0, stallSeconds: 0, delay: new Array<number>(DELAY_BUCKETS_MS.length).fill(0) }
+    this.own = { onTime: 0, late: 0, missed: 0, stalls: 0, stallSeconds: 0 }
     this.history = this.c.isSource ? new AudienceHistory() : undefined
     components.stats.onDelay = (ageMs, hops) => this.onDelay(ageMs, hops)
   }
@@ -108,7 +142,11 @@ export class AudienceReporter {
     const now = this.c.node.timers.now()
     this.hops.push(hops)
     if (this.hops.length > 16) this.hops.shift()
-    this.own.delay[delayBucket(ageMs)]++
+    const published = now - ageMs
+    if (published > this.sourceTime.published) this.sourceTime = { at: now, published }
+    const e = Math.floor(published / EPOCH_MS)
+    this.delays.add(e, delayBucket(ageMs), 1)
+    this.outbox.add(e, delayBucket(ageMs), 1)
     if (now <= playbackDeadline(now - ageMs, PLAYOUT_DELAY_MS, this.c.edge.joinedAt)) this.own.onTime++
     else this.own.late++
   }
@@ -130,12 +168,55 @@ export class AudienceReporter {
     const at = this.c.node.timers.now()
     if (m.counts && had) this.kids.set(ctx.from, { s: withCounts(had.s, s), at })
     else this.kids.set(ctx.from, { s, at })
+    if (s.fresh) this.takeDelays(ctx.from, s)
+  }
+
+  /** A child's new delays join ours (and go up with our next summary), each epoch within its
+   * viewers' worth of chunks in all, a liar's within one viewer's (as sanitize() caps one summary). */
+  private takeDelays(from: string, s: AudienceSummary): void {
+    const cur = this.epochNow()
+    // Not the stream's recent past (or a clock we cannot place yet): nothing to add it to.
+    if (cur === undefined) return
+    const whole = s.suspect >= s.viewers && s.suspect > 0
+    const perWindow = whole ? this.ownVerified() ?? this.chunksPerViewer() / 2 : s.viewers * this.chunksPerViewer()
+    const cap = Math.ceil((perWindow * EPOCH_MS) / WINDOW_MS)
+    let got = this.kidEpochs.get(from)
+    if (!got) { got = new Map(); this.kidEpochs.set(from, got) }
+    for (const [e, h] of s.fresh ?? []) {
+      if (e < cur - HORIZON_EPOCHS || e > cur + 1) continue
+      const had = got.get(e) ?? 0
+      let n = 0
+      for (const [i, k] of within(h, cap - had)) {
+        this.delays.add(e, i, k)
+        if (!this.c.isSource) this.outbox.add(e, i, k)
+        n += k
+      }
+      got.set(e, had + n)
+    }
+  }
+
+  /** The source's clock as far as we know it (undefined before our first chunk). */
+  private sourceNow(): number | undefined {
+    const now = this.c.node.timers.now()
+    if (this.c.isSource) return now
+    if (this.sourceTime.published === -Infinity) return undefined
+    return this.sourceTime.published + now - this.sourceTime.at
+  }
+
+  private epochNow(): number | undefined {
+    const t = this.sourceNow()
+    return t === undefined ? undefined : Math.floor(t / EPOCH_MS)
   }
 
   /** Called from the swarm's tick: drops stale children and, when due, reports up. */
   tick(now: number): void {
     const stripe0 = this.k.children.of(REPORT_STRIPE)
+    // A child that is ours no more is dropped at once, even one that moved elsewhere and is not
+    // counted there yet: keeping it for 1-2 s while its counts climbed its new path was tried, and
+    // counted subtrees twice (up to 260 of 100 at the source) as the tree re-formed, far worse
+    // than the dips it closed.
     for (const [a, e] of this.kids) if (!stripe0.has(a) || now - e.at > STALE_MS) this.kids.delete(a)
+    for (const a of this.kidEpochs.keys()) if (!stripe0.has(a)) this.kidEpochs.delete(a)
     const received = this.k.stats.totals.receivedBytes
     this.tokens = Math.min(BURST_BYTES, this.tokens + (received - this.fedFrom) * BYTE_SHARE)
     this.fedFrom = received
@@ -144,6 +225,7 @@ export class AudienceReporter {
     if (now >= this.snapAt) {
       this.snapAt = now + REPORT_MS
       this.snapshot(now)
+      this.pruneEpochs()
       this.history?.add(now, this.view())
     }
     if (this.c.isSource) {
@@ -157,8 +239,11 @@ export class AudienceReporter {
     const parent = this.k.parents.parent(REPORT_STRIPE)
     if (parent === undefined || this.c.edge.startChunk < 0 || now - this.sentAt < MIN_GAP_MS) return
     const fullDue = now >= this.nextAt && (this.tokens >= this.lastFullBytes || now - this.fullAt >= MAX_SILENT_MS)
-    // A new parent has not counted us yet: that is a change too.
-    const changed = this.subtreeViewers() !== this.sentViewers || parent !== this.sentTo
+    // A new parent has not counted us yet: that is a change too. It may not hold us as its child
+    // yet when our first counts arrive, and drop them: they go again (NEW_PARENT_REPEATS), or our
+    // subtree would be missing until our next full summary, seconds later (in the simulator a
+    // 20-viewer subtree's counts were dropped so, and the source read 56 of 76 for 4 s).
+    const changed = this.subtreeViewers() !== this.sentViewers || parent !== this.sentTo || this.sentToCount < NEW_PARENT_REPEATS
     // Counts are charged to the budget but not held back by it: they are small, at most one per
     // COUNTS_GAP_MS, and what has to climb fast; the full summaries wait for the budget. (Holding
     // them to the budget was tried: the full summaries use it up, and at 100 viewers the count 10 s
@@ -172,11 +257,52 @@ export class AudienceReporter {
     this.sentAt = now
     if (fullDue) { this.fullAt = now; this.lastFullBytes = bytes }
     this.sentViewers = audience.viewers
+    this.sentToCount = parent === this.sentTo ? this.sentToCount + 1 : 1
     this.sentTo = parent
     if (this.c.node.send(parent, [msg]) > 0) {
       this.traffic.sent++
       this.traffic.sentBytes += bytes
     }
+  }
+
+  private pruneEpochs(): void {
+    this.countPublished()
+    const cur = this.epochNow()
+    if (cur === undefined) return
+    const min = cur - HORIZON_EPOCHS
+    this.delays.prune(min)
+    this.outbox.prune(min)
+    for (const got of this.kidEpochs.values()) for (const e of got.keys()) if (e < min) got.delete(e)
+    for (const e of this.published.keys()) if (e < min) this.published.delete(e)
+  }
+
+  /** Counts the chunks published per epoch, from the records we hold (stopping at one we lack). */
+  private countPublished(): void {
+    const edge = this.c.edge
+    if (this.publishedCursor < edge.maxKnown - LIVE_WINDOW_CHUNKS) this.publishedCursor = Math.max(0, edge.maxKnown - LIVE_WINDOW_CHUNKS)
+    for (; this.publishedCursor < edge.maxKnown; this.publishedCursor++) {
+      const rec = this.c.log.chunkRecord(this.publishedCursor)
+      if (!rec) break
+      const e = Math.floor(rec.time / EPOCH_MS)
+      this.published.set(e, (this.published.get(e) ?? 0) + 1)
+    }
+  }
+
+  /** The epochs the delays are read over: WINDOW_MS of them, ending at the newest one the subtree
+   * has finished reporting (COMPLETE_SHARE), else at the newest with half the best share. */
+  private delayEpochs(viewers: number): { from: number; to: number } | undefined {
+    const cur = this.epochNow()
+    if (cur === undefined) return undefined
+    const shares: Array<[number, number]> = []
+    for (let e = cur - 1; e >= cur - HORIZON_EPOCHS + WINDOW_EPOCHS; e--) {
+      const expected = viewers * (this.published.get(e) ?? 0)
+      if (expected > 0) shares.push([e, this.delays.total(e) / expected])
+    }
+    // None complete (a join wave, whose early epochs had fewer viewers than now, or lost summaries
+    // at a deep tree's top): the newest that reached half of the best.
+    const best = Math.max(0, ...shares.map(([, x]) => x))
+    const to = (shares.find(([, x]) => x >= COMPLETE_SHARE) ?? shares.find(([, x]) => x >= best / 2))?.[0] ?? cur - 1
+    return { from: to - WINDOW_EPOCHS + 1, to }
   }
 
   /** Only the counts of our subtree, for a change that should climb at once. */
@@ -202,13 +328,21 @@ export class AudienceReporter {
     // byDepth[d]: viewers d levels below us (at the source, depth d of the stripe-0 tree).
     const root = this.c.isSource ? emptySummary() : this.ownWindow()
     for (const { s } of this.kids.values()) mergeChild(root, s)
-    return audienceView(root, { windowMs: this.windowMs(), kids: this.kidEntries(true), reporters: this.kids.size, traffic: { ...this.traffic } })
+    const epochs = this.delayEpochs(root.viewers)
+    root.delay = epochs ? this.delays.histogram(epochs.from, epochs.to) : []
+    const to = epochs ? (epochs.to + 1) * EPOCH_MS : 0
+    const delayWindow = epochs ? { from: epochs.from * EPOCH_MS, to, endedMsAgo: Math.max(0, Math.round((this.sourceNow() ?? to) - to)) } : null
+    return audienceView(root, { windowMs: this.windowMs(), delayWindow, kids: this.kidEntries(true), reporters: this.kids.size, traffic: { ...this.traffic } })
   }
 
   /** Our summary for our parent: ourselves at depth 0, our children's subtrees below. */
   private subtree(parent: string): AudienceSummary {
     const s = this.ownWindow()
     for (const { s: kid } of this.kids.values()) mergeChild(s, kid)
+    // The delays go up once each, as they came (see `fresh`), not as a window.
+    delete (s as Partial<AudienceSummary>).delay
+    const fresh = this.outbox.take(MAX_EPOCHS)
+    if (fresh.length) s.fresh = fresh
     // Only the top of the tree lists its children (and the source's own children their
     // grandchildren), for the source's dashboard: further down the lists would cost bytes that
     // nobody reads. Our depth is the fewest hops our recent chunks came over.
@@ -248,7 +382,6 @@ export class AudienceReporter {
     s.up = cur.up - base.up
     s.down = cur.down - base.down
     s.fromSource = cur.fromSource - base.fromSource
-    for (let i = 0; i < cur.delay.length; i++) if (cur.delay[i] > base.delay[i]) s.delay.push([i, cur.delay[i] - base.delay[i]])
     s.versions = { [this.version]: 1 }
     const nat = NAT_KINDS.indexOf(this.c.node.nat.kind as typeof NAT_KINDS[number])
     if (nat >= 0) { s.nat = [0, 0, 0]; s.nat[nat] = 1 }
@@ -257,7 +390,7 @@ export class AudienceReporter {
 
   private current(now: number): Snapshot {
     const t = this.k.stats.totals
-    return { at: now, up: t.uploadedBytes, down: t.receivedBytes, fromSource: t.receivedFromSourceBytes, ...this.own, delay: [...this.own.delay], maxKnown: this.c.edge.maxKnown }
+    return { at: now, up: t.uploadedBytes, down: t.receivedBytes, fromSource: t.receivedFromSourceBytes, ...this.own, maxKnown: this.c.edge.maxKnown }
   }
 
   /** The newest snapshot at least WINDOW_MS old, or the oldest we have. */

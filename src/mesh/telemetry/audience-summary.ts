@@ -5,8 +5,16 @@
 // A summary from the wire is untrusted: sanitize() caps every field, so a liar can only distort
 // its own subtree's numbers, within the caps, and a capped summary is counted as suspect.
 
-/** Counts over this window (each node's own sliding window, not aligned across nodes). */
+/** Counts over this window (each node's own sliding window, not aligned across nodes; the delays
+ * are the exception, counted by EPOCH_MS of the source's clock, see `fresh`). */
 export const WINDOW_MS = 30_000
+/** Chunk delays are counted by the epoch of the source's clock the chunk was published in (its
+ * signed record's time, the same at every viewer): every node's counts for one epoch add up to the
+ * whole audience's for that epoch, however late they climb, and the source reads the delays over
+ * whole epochs that the tree has finished reporting. */
+export const EPOCH_MS = 5000
+/** Epochs one summary may carry (a node that could not report for a while sends the newest). */
+export const MAX_EPOCHS = 8
 /** Depths kept apart in viewers-by-depth; deeper viewers are counted in the last entry. */
 export const MAX_DEPTHS = 16
 /** The most viewers a subtree may claim: the whole audience of a very large stream. */
@@ -43,8 +51,13 @@ export interface AudienceSummary {
   onTime: number
   late: number
   missed: number
-  /** Chunk delays in the window, [bucket index, count] for the non-empty buckets. */
+  /** Chunk delays in the window, [bucket index, count] for the non-empty buckets (a node's view;
+   * on the wire the delays travel in `fresh`). */
   delay: Array<[number, number]>
+  /** Chunk delays verified in the subtree since the sender's last summary: [epoch, histogram]
+   * (epoch: the chunk's publish time / EPOCH_MS). Each delay is sent up once, so a parent adds
+   * these to its own and the source's sum for an epoch is every viewer's. */
+  fresh?: EpochDelays
   /** Stalls reported by player pages in the window, and their total seconds. */
   stalls: number
   stallSeconds: number
@@ -60,6 +73,8 @@ export interface AudienceSummary {
   suspect: number
   kids?: KidEntry[]
 }
+
+export type EpochDelays = Array<[number, Array<[number, number]>]>
 
 /** [none, cone, symmetric]. */
 export type NatCounts = [number, number, number]
@@ -164,6 +179,8 @@ export interface SanitizeLimits {
   /** Chunks the receiving node verified itself in its window: one honest viewer's weight. */
   oneViewerChunks?: number
 }
+/** Epochs before this are not the stream's: a claim of epoch 2^52 is garbage (ms since 1970 / EPOCH_MS). */
+const MAX_EPOCH = 2 ** 40
 const num = (v: unknown): number => (typeof v === 'number' && Number.isFinite(v) && v >= 0 ? v : 0)
 
 /**
@@ -209,22 +226,46 @@ export function sanitize(raw: unknown, limits: SanitizeLimits): AudienceSummary 
   const viewers = byDepth.reduce((t, n) => t + n, 0)
   const chunks = viewers * (limits.chunksPerViewer ?? MAX_CHUNKS_PER_VIEWER)
   const bytes = viewers * MAX_BYTES_PER_VIEWER
-  const delay: Array<[number, number]> = []
-  if (Array.isArray(r.delay)) {
+  // A histogram of at most `budget` chunks, one entry per bucket, sorted. Over the budget is a lie
+  // (flagged) unless `trimOver`: then it is only cut to it.
+  const histogram = (raw: unknown, budget: number, trimOver = false): Array<[number, number]> => {
+    const out: Array<[number, number]> = []
+    if (!Array.isArray(raw)) { if (raw !== undefined) clamped = true; return out }
     const seen = new Set<number>()
-    let budget = chunks
-    for (const e of r.delay.slice(0, DELAY_BUCKETS_MS.length)) {
+    for (const e of raw.slice(0, DELAY_BUCKETS_MS.length)) {
       if (!Array.isArray(e) || e.length !== 2) { clamped = true; continue }
       const i = cap(e[0], DELAY_BUCKETS_MS.length - 1)
       if (seen.has(i)) { clamped = true; continue }
       seen.add(i)
-      const n = Math.min(cap(e[1], chunks), budget)
-      if (n !== e[1]) clamped = true
+      const n = Math.min(cap(e[1], trimOver ? Number.MAX_SAFE_INTEGER : budget), budget)
+      if (n !== e[1] && !(trimOver && n === budget)) clamped = true
       budget -= n
-      if (n > 0) delay.push([i, n])
+      if (n > 0) out.push([i, n])
     }
-    if (r.delay.length > DELAY_BUCKETS_MS.length) clamped = true
-    delay.sort((x, y) => x[0] - y[0])
+    if (raw.length > DELAY_BUCKETS_MS.length) clamped = true
+    return out.sort((x, y) => x[0] - y[0])
+  }
+  const delay = histogram(r.delay, chunks)
+  // An epoch's worth of chunks per viewer, from the window's (which carries a margin of 2).
+  const perEpoch = (perWindow: number) => Math.max(1, Math.ceil((perWindow * EPOCH_MS) / WINDOW_MS))
+  let fresh: EpochDelays | undefined
+  if (r.fresh !== undefined) {
+    fresh = []
+    const raw = Array.isArray(r.fresh) ? r.fresh : []
+    if (!Array.isArray(r.fresh) || raw.length > MAX_EPOCHS) clamped = true
+    const seen = new Set<number>()
+    for (const e of raw.slice(0, MAX_EPOCHS)) {
+      if (!Array.isArray(e) || e.length !== 2) { clamped = true; continue }
+      const epoch = cap(e[0], MAX_EPOCH)
+      if (seen.has(epoch)) { clamped = true; continue }
+      seen.add(epoch)
+      // Trimmed, not flagged: the delays a node sends up are those its subtree verified since its
+      // last summary, and a subtree that shrank in between (a child moved away) honestly carries
+      // more viewers' delays than it now has (seed 2 of the simulator flagged 2 honest viewers so).
+      // The parent's sum for each child and epoch is capped the same way (AudienceReporter).
+      const h = histogram(e[1], perEpoch(chunks), true)
+      if (h.length) fresh.push([epoch, h])
+    }
   }
   const versions: Record<string, number> = {}
   if (typeof r.versions === 'object' && r.versions !== null && !Array.isArray(r.versions)) {
@@ -262,13 +303,20 @@ export function sanitize(raw: unknown, limits: SanitizeLimits): AudienceSummary 
     s.onTime = Math.min(s.onTime, one)
     s.late = Math.min(s.late, one - s.onTime)
     s.missed = Math.min(s.missed, one - s.onTime - s.late)
-    let left = one
-    s.delay = s.delay.map(([i, n]): [number, number] => { const k = Math.min(n, left); left -= k; return [i, k] }).filter(([, n]) => n > 0)
+    s.delay = within(s.delay, one)
+    if (fresh) fresh = fresh.map(([e, h]): [number, Array<[number, number]>] => [e, within(h, perEpoch(one))]).filter(([, h]) => h.length > 0)
   }
+  if (fresh?.length) s.fresh = fresh
   const kids = kidList(r.kids, viewers, isAddress, 0)
   if (kids) s.kids = kids
   if (clamped) s.suspect = viewers
   return s
+}
+
+/** The histogram's first `total` chunks, lowest buckets first. */
+export function within(h: Array<[number, number]>, total: number): Array<[number, number]> {
+  let left = total
+  return h.map(([i, n]): [number, number] => { const k = Math.min(n, left); left -= k; return [i, k] }).filter(([, n]) => n > 0)
 }
 
 function kidList(v: unknown, viewers: number, isAddress: (a: unknown) => boolean, level: number): KidEntry[] | undefined {

@@ -12,6 +12,9 @@ export interface AudienceView {
   delayMs: { p50: number | null; p95: number | null; p99: number | null }
   /** The merged histogram: [bucket index, chunks] (bounds in DELAY_BUCKETS_MS). */
   delay: Array<[number, number]>
+  /** The chunks the delays are of: those published from..to (ms, the source's clock), whole
+   * epochs the tree has finished reporting, the last of them endedMsAgo; null before the first chunk. */
+  delayWindow: { from: number; to: number; endedMsAgo: number } | null
   stalls: number
   stallSeconds: number
   uploadBytesPerSecond: number
@@ -29,12 +32,12 @@ export interface AudienceView {
   traffic: { sent: number; sentBytes: number; received: number; receivedBytes: number }
 }
 
-export function audienceView(s: AudienceSummary, extra: Pick<AudienceView, 'windowMs' | 'kids' | 'reporters' | 'traffic'>): AudienceView {
+export function audienceView(s: AudienceSummary, extra: Pick<AudienceView, 'windowMs' | 'delayWindow' | 'kids' | 'reporters' | 'traffic'>): AudienceView {
   const due = s.onTime + s.late + s.missed
   const perSecond = (n: number) => Math.round((n * 1000) / extra.windowMs)
   const ms = (v: number | null) => (v === null ? null : Math.round(v))
   return {
-    viewers: s.viewers, byDepth: s.byDepth, windowMs: extra.windowMs,
+    viewers: s.viewers, byDepth: s.byDepth, windowMs: extra.windowMs, delayWindow: extra.delayWindow,
     chunks: { onTime: s.onTime, late: s.late, missed: s.missed, onTimeShare: round3(health(s)), completeness: due === 0 ? 1 : round3((s.onTime + s.late) / due) },
     delayMs: { p50: ms(delayPercentile(s, 0.5)), p95: ms(delayPercentile(s, 0.95)), p99: ms(delayPercentile(s, 0.99)) },
     delay: s.delay, stalls: s.stalls, stallSeconds: s.stallSeconds,

@@ -54,7 +54,10 @@
     tile('a-viewers', String(v.viewers), `${v.reporters} direct reporter${v.reporters === 1 ? '' : 's'} · depth ${Math.max(0, v.byDepth.length - 1)}${nat}`, 'good')
     tile('a-ontime', pct(v.chunks.onTimeShare), `complete ${pct(v.chunks.completeness)} · late ${v.chunks.late} · missed ${v.chunks.missed}`,
       v.chunks.onTimeShare >= 0.99 ? 'good' : v.chunks.onTimeShare >= 0.9 ? 'warn' : 'bad')
-    tile('a-delay', ms(v.delayMs.p95), `p50 ${ms(v.delayMs.p50)} · p99 ${ms(v.delayMs.p99)}`, v.delayMs.p95 !== null && v.delayMs.p95 > 3000 ? 'bad' : '')
+    // The delays are of the chunks the whole tree has finished reporting: a window some seconds back.
+    const w = v.delayWindow
+    const published = w ? ` · chunks published ${Math.round((w.endedMsAgo + w.to - w.from) / 1000)}-${Math.round(w.endedMsAgo / 1000)} s ago` : ''
+    tile('a-delay', ms(v.delayMs.p95), `p50 ${ms(v.delayMs.p50)} · p99 ${ms(v.delayMs.p99)}${published}`, v.delayMs.p95 !== null && v.delayMs.p95 > 3000 ? 'bad' : '')
     tile('a-stalls', String(v.stalls), `${v.stallSeconds.toFixed(1)} s stalled, reported by player pages`, v.stalls > 0 ? 'warn' : 'good')
     tile('a-offload', pct(v.offload), 'of what viewers received came from other viewers', '')
     tile('a-suspect', String(v.suspect), 'viewers whose telemetry was capped on the way up', v.suspect > 0 ? 'bad' : 'good')

@@ -92,7 +92,8 @@
       const win = `last ${Math.round(av.windowMs / 1000)} s`
       tile('t-offload', av.offload === null ? '–' : fmtPct(av.offload), `of what ${av.viewers} viewers received came from other viewers (${win})`)
       tile('t-nodes', String(av.viewers), `viewers counted up the tree · ${reporting} status readable here · ${g.edges.length} links`, '', 'Viewers')
-      tile('t-delay', av.delayMs.p95 === null ? '–' : fmtMs(av.delayMs.p95), `p95 chunk delay over every viewer's chunks (${win})`, av.delayMs.p95 !== null && av.delayMs.p95 > 5000 ? 'bad' : '')
+      const published = av.delayWindow ? `published ${Math.round((av.delayWindow.endedMsAgo + av.delayWindow.to - av.delayWindow.from) / 1000)}-${Math.round(av.delayWindow.endedMsAgo / 1000)} s ago` : win
+      tile('t-delay', av.delayMs.p95 === null ? '–' : fmtMs(av.delayMs.p95), `p95 chunk delay over every viewer's chunks (${published})`, av.delayMs.p95 !== null && av.delayMs.p95 > 5000 ? 'bad' : '')
       tile('t-stalls', String(av.stalls), `playback stalls the viewers' pages reported (${win})`, av.stalls > 0 ? 'warn' : 'good')
     } else {
       tile('t-offload', offload === null ? '–' : fmtPct(offload), offload === null ? noViewers : 'viewer bytes not from the source')
