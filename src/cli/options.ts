@@ -101,7 +101,8 @@ export function nodeOptions(cmd: Command, defaults: { port?: number; httpPort?: 
     .addOption(new Option('--no-encrypt', `plain JSON to other cjp2p-stream nodes too${ENCRYPT_BY_DEFAULT ? '' : ' (the default for now)'}`).env('CJP2P_NO_ENCRYPT'))
     .addOption(new Option('--max-upload <rate>', 'cap on everything this node sends, bits a second (1.5M, 800k): stream before file; a viewer also takes only the children that fit').env('CJP2P_MAX_UPLOAD').argParser(parseBitRate))
     .addOption(new Option('--max-download <rate>', 'cap on what this node asks to receive, bits a second: file requests wait while stream traffic takes the rate').env('CJP2P_MAX_DOWNLOAD').argParser(parseBitRate))
-    .addOption(new Option('--port-mapping', 'ask the home router (UPnP IGD) to forward our UDP port, so peers reach us unasked; renewed while we run, removed at exit. Off by default: it multicasts on the LAN').env('CJP2P_PORT_MAPPING'))
+    // Not Option.env: commander turns a boolean on for any value, so CJP2P_PORT_MAPPING=0 multicast.
+    .addOption(new Option('--port-mapping', 'ask the home router (UPnP IGD) to forward our UDP port, so peers reach us unasked; renewed while we run, removed at exit. Off by default: it multicasts on the LAN (env CJP2P_PORT_MAPPING=1)'))
     .addOption(new Option('--max-datagram <bytes>', 'largest datagram sent to our own peers that accept it (64 KiB is fine on loopback and LANs)').env('CJP2P_MAX_DATAGRAM').argParser(parseDatagram).default(5888))
 }
 
@@ -109,6 +110,15 @@ function parseDatagram(v: string): number {
   const n = Number(v)
   if (!/^\d+$/.test(v) || n < 1200 || n > 65507) throw new UsageError(`--max-datagram must be 1200..65507, got ${JSON.stringify(v)}`)
   return n
+}
+
+/** An on/off environment variable: unset or 0/false/no/off is off, 1/true/yes/on is on, anything
+ * else a usage error (a typo must not turn on what multicasts on the LAN, nor silently not). */
+export function envSwitch(name: string, env: NodeJS.ProcessEnv = process.env): boolean {
+  const v = env[name]?.trim().toLowerCase()
+  if (v === undefined || v === '' || ['0', 'false', 'no', 'off'].includes(v)) return false
+  if (['1', 'true', 'yes', 'on'].includes(v)) return true
+  throw new UsageError(`${name} must be 1 or 0 (or true/false, yes/no, on/off), got ${JSON.stringify(env[name])}`)
 }
 
 /** The command's logger on stderr; with a status line, log lines are written above it. */
@@ -125,7 +135,7 @@ export function runtimeOptions(flags: NodeFlags, logger: Logger, extra: Partial<
     verifiedOnly: flags.verifiedOnly,
     encrypt: flags.encrypt ?? ENCRYPT_BY_DEFAULT,
     maxUploadBytesPerSecond: flags.maxUpload, maxDownloadBytesPerSecond: flags.maxDownload,
-    portMapping: flags.portMapping === true,
+    portMapping: flags.portMapping === true || envSwitch('CJP2P_PORT_MAPPING'),
     // A folder the user named may hold keys; the working directory by default must not.
     nodeKeyFile: flags.dirGiven ? undefined : nodeKeyFileFor(flags.dir),
     ...extra,

@@ -88,7 +88,24 @@ describe('the source and viewers behind symmetric NATs', () => {
       const d = ask(1000 + i * 3000)
       assert.ok(!d.accept && d.tryInstead[0] === mapped, `round ${i + 1}: sent to the mapped viewer`)
     }
+    const lastAsk = 1000 + (CAME_BACK_TIMES - 1) * 3000
     assert.deepEqual(ask(1000 + CAME_BACK_TIMES * 3000), { accept: true }, 'back again within the window: fed by the source')
-    assert.ok(!ask(1000 + CAME_BACK_MS + 1).accept, 'long after: sent to the mapped viewer again')
+    assert.ok(!ask(lastAsk + CAME_BACK_MS + 1).accept, 'long after its last return: sent to the mapped viewer again')
+  })
+
+  it('slow rounds still come back: each return within CAME_BACK_MS of the one before counts', () => {
+    const peers = new Map<string, { nat: NatKind; mapped?: boolean }>([[sym, { nat: 'symmetric' }], [mapped, { nat: 'cone', mapped: true }]])
+    const peer = (a: string) => peers.get(a)
+    const sent = new SentToReachable()
+    const ask = (now: number) => {
+      const natOf = sent.natOf(peer, sym, 0, now)
+      const d = decideChild({ isSource: true, self: 'S', children: sets(), receiving: () => true, natOf }, { from: sym, stripe: 0 }, [mapped])
+      if (!d.accept) sent.note(sym, 0, d.tryInstead, natOf, now)
+      return d
+    }
+    // Rounds of 20 s: three of them span more than CAME_BACK_MS from the first.
+    const round = (2 * CAME_BACK_MS) / 3
+    for (let i = 0; i < CAME_BACK_TIMES; i++) assert.ok(!ask(1000 + i * round).accept, `round ${i + 1}: sent to the mapped viewer`)
+    assert.deepEqual(ask(1000 + CAME_BACK_TIMES * round), { accept: true }, 'its fourth ask, 20 s after the third: fed by the source')
   })
 })

@@ -12,8 +12,8 @@ export function reachableAs(p: NatOfPeer | undefined): NatKind | undefined {
   return p?.mapped === true ? 'none' : p?.nat
 }
 
-/** A viewer sent to reachable viewers that asks the source again within this long, for the
- * CAME_BACK_TIMES-th time, came back because none of them took it (full, gone, or a mapping claimed
+/** A viewer sent to reachable viewers that asks the source again within this long of its last
+ * ask, for the CAME_BACK_TIMES-th time in a row, came back because none of them took it (full, gone, or a mapping claimed
  * but not held). Not at once: its first round often ends on hellos to viewers it never talked to
  * that did not finish within a join's 500 ms on a loaded machine; they have by its next round. */
 export const CAME_BACK_MS = 30_000
@@ -38,8 +38,9 @@ export class SentToReachable {
     if (natOf(from) !== 'symmetric' || tryInstead.length === 0 || natOf(tryInstead[0]) !== 'none') return
     const key = `${s} ${from}`
     const r = this.sent.get(key)
-    // The window runs from the first redirect: a viewer asking again within it came back.
-    if (r !== undefined && now - r.at < CAME_BACK_MS) { r.n++; return }
+    // Each return within CAME_BACK_MS of the one before counts, however slow its rounds: a window
+    // from the first redirect restarted a viewer whose rounds took over 10 s before its third.
+    if (r !== undefined && now - r.at < CAME_BACK_MS) { r.n++; r.at = now; return }
     this.sent.delete(key)
     if (this.sent.size >= MAX_REMEMBERED) this.sent.delete(this.sent.keys().next().value as string)
     this.sent.set(key, { at: now, n: 1 })
