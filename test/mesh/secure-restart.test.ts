@@ -4,10 +4,12 @@
 //
 // The restarted node answers a frame under a session it lacks with its plain hello, the other side
 // starts a new handshake at once: datagrams flow again within a few round trips, not after the
-// 5 s the old session took to give up. What anyone can forge from the peer's address (a plain
-// hello, a frame under an unknown session) costs at most a handshake: the session in place keeps
-// sealing until the new one is made, nothing is lost or goes plain, and a flood of forgeries makes
-// no more handshakes or hints than the per-address limits allow.
+// 5 s the old session took to give up. What anyone can forge from either address (a plain
+// hello, a frame under an unknown session, a handshake message that spoils the new handshake)
+// costs at most a handshake: the session in place keeps sealing until a new one is confirmed and
+// stays if none is, nothing is lost or goes plain, and a flood of forgeries makes no more
+// handshakes or hints than the per-address limits allow. Only handshakes left unanswered end a
+// doubted session (a peer restarted with --no-encrypt), and they back off.
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'

@@ -12,11 +12,15 @@
 // does and does not stop).
 //
 // A restart: the restarted node has no session, its peers still seal to it. It answers a frame
-// under a session it lacks with its plain hello (lost(), rate-limited, within 2x of the frame);
-// a plain hello from a peer that seals (or the restarted node's own greeting) starts a new
-// handshake at once. The session in place is kept until the new one is made, and ends only if
-// nothing opens under it within HANDSHAKE_TTL_MS: what UDP lets anyone forge (a plain hello from
-// the peer's address) costs a handshake, never the session.
+// under a session it lacks with its plain hello (lost(), at most once a second per address, within
+// 2x of the bytes that address sent); a plain hello from a peer that seals (or the restarted node's
+// own greeting) doubts the session and starts a new handshake at once. The doubted session keeps
+// carrying datagrams until the new one is confirmed, stays if the new one never is (a spoiled
+// handshake), and ends only when GIVE_UP_AFTER of our handshakes in a row got no `LetUsEncrypt`
+// back at all while nothing opened under it: a peer restarted with --no-encrypt. An off-path
+// forger (who can add datagrams from any address, not remove any) thus costs us a handshake per
+// START_AGAIN_MS, never the session: it can spoil a handshake, not make the real peer's answer
+// go missing. Handshakes left unanswered back off per address (startAgainMs).
 import { randomInt } from 'node:crypto'
 import NoiseState from 'noise-handshake'
 import { generateKeyPair } from 'noise-handshake/dh.js'
@@ -95,8 +99,8 @@ export interface SecureCounters {
   unknownSession: number; replayed: number; refusedPlain: number; badIdentity: number
   /** Hellos sent in answer to frames under a session we lack (we restarted). */
   hinted: number
-  /** Sessions doubted on a plain hello from their peer; of those, ended because nothing opened
-   * under them before the new handshake (reset) or replaced by it (renewed). */
+  /** Sessions doubted on a plain hello from their peer; of those, ended because our handshakes
+   * went unanswered and nothing opened under them (reset), or replaced by a new one (renewed). */
   doubted: number; reset: number; renewed: number
 }
 
