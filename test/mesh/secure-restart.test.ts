@@ -79,7 +79,15 @@ async function world(t: { after: (fn: () => Promise<void>) => void }) {
   }
   /** Spoofed: a datagram that arrives at `to` as if sent from `from` (UDP has no source authentication). */
   const forge = (to: Port, from: string, buf: Buffer) => to.inner.receive({ buf }, from)
-  return { timers, net, run, portA, portB, keyA, keyB, a, b, sealing, stream, forge }
+  /** B dies and a node without encryption (--no-encrypt) takes its port, not yet started. */
+  const restartPlain = async (): Promise<CjNode> => {
+    await b.node.close(); b.secure.close()
+    await timers.runFor(1500)
+    const plain = new CjNode({ transport: portB.process(), timers }, { bootstrap: [portA.inner.address], probeIntervalMs: 10_000 })
+    t.after(() => plain.close())
+    return plain
+  }
+  return { timers, net, run, portA, portB, keyA, keyB, a, b, sealing, stream, forge, restartPlain }
 }
 
 const numbered = (n: number): Message => ({ type: 'PleaseReturnThisMessage', value: `n${n}` })
@@ -138,13 +146,10 @@ describe('a peer restarted on its address, and forged datagrams', () => {
 
   it('a node restarted without encryption: its peer gives the session up and they talk plain', async (t) => {
     const w = await world(t)
-    const { timers, a, b } = w
-    await b.node.close(); b.secure.close()
-    await timers.runFor(1500)
-    const plain = new CjNode({ transport: w.portB.process(), timers }, { bootstrap: [w.portA.inner.address], probeIntervalMs: 10_000 })
+    const { timers, a } = w
+    const plain = await w.restartPlain()
     const got: number[] = []
     plain.handle('PleaseReturnThisMessage', (m) => { if (typeof m.value === 'string' && m.value.startsWith('n')) got.push(Number(m.value.slice(1))) })
-    t.after(() => plain.close())
     await plain.start()
     // Two handshakes of 5 s each left unanswered (a forger can spoil one, not make it unanswered).
     const t0 = timers.now()
@@ -262,11 +267,8 @@ describe('a peer restarted on its address, and forged datagrams', () => {
 
   it('a cjp2p-stream peer running --no-encrypt: handshakes to it back off, and end when it answers', async (t) => {
     const w = await world(t)
-    const { timers, a, b } = w
-    await b.node.close(); b.secure.close()
-    await timers.runFor(1500)
-    const plain = new CjNode({ transport: w.portB.process(), timers }, { bootstrap: [w.portA.inner.address], probeIntervalMs: 10_000 })
-    t.after(() => plain.close())
+    const { timers, a } = w
+    const plain = await w.restartPlain()
     await plain.start()
     const s0 = a.secure.counters.started
     // It says hello every second (each one may start a handshake).
