@@ -3,7 +3,6 @@
 // hash, and counts every outcome.
 import type { Ctx } from '../node.ts'
 import type { MessageOf } from '../messages.ts'
-import { STRIPES } from '../messages.ts'
 import type { AddResult } from '../chunk-assembly.ts'
 import { stripeOf } from '../stream-policy.ts'
 import type { Verdict } from '../../store/stream-types.ts'
@@ -12,7 +11,7 @@ import type { Holders } from './holders.ts'
 import type { StripeParents } from './stripe-parents.ts'
 import type { ChunkTracker } from './chunk-tracker.ts'
 import type { DuplicateCause, SwarmStats } from './swarm-stats.ts'
-import { LIVE_WINDOW_CHUNKS, charge, judge, type SwarmContext } from './swarm-context.ts'
+import { FAR_AHEAD_CHUNKS, LIVE_WINDOW_CHUNKS, charge, judge, type SwarmContext } from './swarm-context.ts'
 
 /** A failing disk is reported at most this often (a full disk fails every chunk). */
 const STORE_FAULT_LOG_MS = 10_000
@@ -57,8 +56,7 @@ export class ChunkReceiver {
     else this.k.parents.onPush(stripeOf(n), ctx.from, n, node.timers.now())
     if (log.hasChunk(n)) { this.k.stats.duplicate(m.data.length, this.duplicateCause(m, ctx.from, n)); return }
     if (edge.startChunk >= 0 && n < Math.max(edge.startChunk, edge.maxKnown - LIVE_WINDOW_CHUNKS) && !this.k.tracker.isInitChunk(n)) { this.k.stats.count('late'); return }
-    // Far beyond the edge we know is either a lie or the future: do not buffer it.
-    if (n > edge.maxKnown + 4 * STRIPES + 64) return
+    if (n > edge.maxKnown + FAR_AHEAD_CHUNKS) return
     const rec = log.chunkRecord(n) ?? undefined
     const now = node.timers.now()
     // Flagged before the blocks go in: a block that completes the chunk stores it at once, and

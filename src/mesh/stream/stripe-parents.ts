@@ -9,7 +9,7 @@ import {
   PUSH_RECORD, isReceiving, lateParentFails, pushOverdue, rankParents, stripeOf,
 } from '../stream-policy.ts'
 import { MAX_HOLDERS, remember, type Holders } from './holders.ts'
-import type { SwarmContext } from './swarm-context.ts'
+import { FAR_AHEAD_CHUNKS, type SwarmContext } from './swarm-context.ts'
 import { reachableFirst } from '../nat/reachable-first.ts'
 
 /** A parent candidate that has not accepted or redirected us in this time is passed over. */
@@ -194,12 +194,18 @@ export class StripeParents {
   onPush(s: number, from: string, n: number, now: number): void {
     const st = this.stripes[s]
     if (st.parent !== from) return
+    // A chunk number far past any our parent could have (an offset near 2^53 once filled the
+    // record with ~1e11 skipped chunks, and set pushedN past every real chunk, so the parent's
+    // silence could never be noticed again) is no push: the receiver drops its bytes too.
+    if (n > Math.max(st.pushedN, this.c.edge.maxKnown) + FAR_AHEAD_CHUNKS) return
     st.pushAt = now
     if (n > st.pushedN) {
       st.pushesSinceHold++
       // The chunks of the stripe it skipped to get here (none for its first: pushedN was where we
       // stood when it took us, in any stripe), then this one.
-      if (st.fed) for (let k = st.pushedN + STRIPES; k < n; k += STRIPES) st.record.push(true)
+      // At most a record's worth: older entries would be cut off below anyway.
+      const skipped = st.fed ? Math.min(PUSH_RECORD, Math.max(0, Math.ceil((n - st.pushedN) / STRIPES) - 1)) : 0
+      for (let k = 0; k < skipped; k++) st.record.push(true)
       st.record.push(false)
       if (st.record.length > PUSH_RECORD) st.record.splice(0, st.record.length - PUSH_RECORD)
     }

@@ -3,6 +3,7 @@
 // each own their own state; this is the little they all read.
 import type { EventEmitter } from 'node:events'
 import type { CjNode } from '../node.ts'
+import { STRIPES } from '../messages.ts'
 import type { StreamLog } from '../../store/stream-log.ts'
 import type { RejectCause, Verdict } from '../../store/stream-types.ts'
 import type { PenaltyReason, TrafficRole } from '../../metrics/types.ts'
@@ -11,6 +12,9 @@ import type { PenaltyReason, TrafficRole } from '../../metrics/types.ts'
 export const START_SEGMENTS_BACK = 3
 /** Chunks further behind the edge than this are abandoned: no player will ever want them. */
 export const LIVE_WINDOW_CHUNKS = 512
+/** Chunks further past the edge we know than this are a lie or the future: not buffered, not
+ * taken as a parent's push. Records come ahead of their chunks, so honest pushes stay far inside. */
+export const FAR_AHEAD_CHUNKS = 4 * STRIPES + 64
 /** How long a viewer expects to have after a chunk is published before its player needs it. */
 export const PLAYOUT_DELAY_MS = 3000
 
