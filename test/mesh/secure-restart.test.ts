@@ -4,10 +4,12 @@
 //
 // The restarted node answers a frame under a session it lacks with its plain hello, the other side
 // starts a new handshake at once: datagrams flow again within a few round trips, not after the
-// 5 s the old session took to give up. What anyone can forge from the peer's address (a plain
-// hello, a frame under an unknown session) costs at most a handshake: the session in place keeps
-// sealing until the new one is made, nothing is lost or goes plain, and a flood of forgeries makes
-// no more handshakes or hints than the per-address limits allow.
+// 5 s the old session took to give up. What anyone can forge from either address (a plain
+// hello, a frame under an unknown session, a handshake message that spoils the new handshake)
+// costs at most a handshake: the session in place keeps sealing until a new one is confirmed and
+// stays if none is, nothing is lost or goes plain, and a flood of forgeries makes no more
+// handshakes or hints than the per-address limits allow. Only handshakes left unanswered end a
+// doubted session (a peer restarted with --no-encrypt), and they back off.
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
@@ -77,11 +79,21 @@ async function world(t: { after: (fn: () => Promise<void>) => void }) {
   }
   /** Spoofed: a datagram that arrives at `to` as if sent from `from` (UDP has no source authentication). */
   const forge = (to: Port, from: string, buf: Buffer) => to.inner.receive({ buf }, from)
-  return { timers, net, run, portA, portB, keyA, keyB, a, b, sealing, stream, forge }
+  /** B dies and a node without encryption (--no-encrypt) takes its port, not yet started. */
+  const restartPlain = async (): Promise<CjNode> => {
+    await b.node.close(); b.secure.close()
+    await timers.runFor(1500)
+    const plain = new CjNode({ transport: portB.process(), timers }, { bootstrap: [portA.inner.address], probeIntervalMs: 10_000 })
+    t.after(() => plain.close())
+    return plain
+  }
+  return { timers, net, run, portA, portB, keyA, keyB, a, b, sealing, stream, forge, restartPlain }
 }
 
 const numbered = (n: number): Message => ({ type: 'PleaseReturnThisMessage', value: `n${n}` })
 const plainHello = (cookie = 'f0f0f0f0') => encodeDatagram([{ type: 'PleaseAlwaysReturnThisMessage', value: { cookie } }, { type: 'IAlsoSpeak', extensions: ['cjp2p-stream/1'], maxDatagramBytes: 1200 }])
+/** A handshake message that does not decrypt: what anyone can spray at a spoofed address. */
+const garbageStep = (step: 1 | 2 | 3): Buffer => encodeDatagram([{ type: 'LetUsEncrypt', step, index: 0x0badcafe, hs: randomBytes(step === 2 ? 144 : 64) }])
 const sealedOf = (sent: Array<{ to: string; buf: Buffer }>, to: string) => sent.filter((d) => d.to === to)
 const isHandshake = (buf: Buffer) => buf[0] !== SEALED_MAGIC && buf.toString('latin1').includes('"LetUsEncrypt"')
 
@@ -134,16 +146,17 @@ describe('a peer restarted on its address, and forged datagrams', () => {
 
   it('a node restarted without encryption: its peer gives the session up and they talk plain', async (t) => {
     const w = await world(t)
-    const { timers, a, b } = w
-    await b.node.close(); b.secure.close()
-    await timers.runFor(1500)
-    const plain = new CjNode({ transport: w.portB.process(), timers }, { bootstrap: [w.portA.inner.address], probeIntervalMs: 10_000 })
+    const { timers, a } = w
+    const plain = await w.restartPlain()
     const got: number[] = []
     plain.handle('PleaseReturnThisMessage', (m) => { if (typeof m.value === 'string' && m.value.startsWith('n')) got.push(Number(m.value.slice(1))) })
-    t.after(() => plain.close())
     await plain.start()
-    await timers.runFor(8000)
-    assert.equal(a.secure.counters.reset, 1, 'the session ended once the new handshake went unanswered')
+    // Two handshakes of 5 s each left unanswered (a forger can spoil one, not make it unanswered).
+    const t0 = timers.now()
+    while (a.secure.counters.reset === 0 && timers.now() - t0 < 20_000) await timers.runFor(100)
+    t.diagnostic(`session given up ${timers.now() - t0} virtual ms after the plain restart`)
+    assert.equal(a.secure.counters.reset, 1, 'the session ended once two new handshakes went unanswered')
+    assert.ok(timers.now() - t0 <= 13_000, `given up ${timers.now() - t0} ms after the restart`)
     assert.ok(!a.secure.sealsTo(plain.address))
     for (let i = 0; i < 10; i++) a.node.send(plain.address, [numbered(i)])
     await timers.runFor(200)
@@ -176,6 +189,102 @@ describe('a peer restarted on its address, and forged datagrams', () => {
     assert.equal(a.secure.counters.reset + b.secure.counters.reset, 0, 'no session ended')
     assert.equal(a.secure.counters.refusedPlain, 0)
     assert.ok(w.sealing(a, b))
+  })
+
+  it('a forged hello plus a spoiled handshake, sprayed every 5 s at a busy link: the session in place stays, nothing is lost', async (t) => {
+    const w = await world(t)
+    const { timers, a, b, portA, portB } = w
+    const markA = portA.sent.length
+    const markB = portB.sent.length
+    const before = { unknownA: a.secure.counters.unknownSession, unknownB: b.secure.counters.unknownSession }
+    // Every 5 s: a plain hello "from" A makes B doubt and start a handshake; garbage step 3s "from" B
+    // make A drop its half, so B holds A's real step 2 (an unconfirmed session) that A never completes.
+    const forging = (async () => {
+      for (let round = 0; round < 4; round++) {
+        w.forge(portB, a.node.address, plainHello())
+        for (let i = 0; i < 20; i++) { w.forge(portA, b.node.address, garbageStep(3)); await timers.runFor(5) }
+        await timers.runFor(5000 - 100)
+      }
+    })()
+    await Promise.all([forging, w.stream(a, b, 0, 500, 40), w.stream(b, a, 0, 500, 40)])
+    await timers.runFor(2000)
+    t.diagnostic(`B: ${b.secure.counters.doubted} doubts, ${b.secure.counters.started} handshakes started, ${b.secure.counters.reset} ended; unknown-session frames A ${a.secure.counters.unknownSession - before.unknownA}, B ${b.secure.counters.unknownSession - before.unknownB}; plain refused A ${a.secure.counters.refusedPlain}`)
+    assert.ok(b.secure.counters.doubted >= 1, 'the forgery did make B doubt')
+    assert.deepEqual(b.got.filter((n) => n < 500), Array.from({ length: 500 }, (_, i) => i), 'every message from A arrived, in order')
+    assert.deepEqual(a.got.filter((n) => n < 500), Array.from({ length: 500 }, (_, i) => i), 'every message from B arrived, in order')
+    assert.equal(a.secure.counters.unknownSession - before.unknownA + b.secure.counters.unknownSession - before.unknownB, 0, 'no frame under a session forgotten')
+    const between = [...sealedOf(portA.sent.slice(markA), b.node.address), ...sealedOf(portB.sent.slice(markB), a.node.address)]
+    assert.equal(between.filter((d) => d.buf[0] !== SEALED_MAGIC && !isHandshake(d.buf)).length, 0, 'nothing went plain')
+    assert.equal(a.secure.counters.reset + b.secure.counters.reset, 0, 'no session ended')
+    assert.ok(w.sealing(a, b))
+  })
+
+  it('a forged hello then a garbage step 2 to a quiet peer: the session is not ended, the next handshake renews it', async (t) => {
+    const w = await world(t)
+    const { timers, a, b } = w
+    // Just past both nodes' probes (every 10 s) and their answers: the next is 9 s away.
+    await timers.runFor(5000)
+    // Two datagrams "from" A: B doubts and starts a handshake, and a garbage step 2 aborts it at once.
+    w.forge(w.portB, a.node.address, plainHello())
+    w.forge(w.portB, a.node.address, garbageStep(2))
+    // A sends nothing sealed for 5 s (HANDSHAKE_TTL_MS): nothing opens under B's doubted session.
+    await timers.runFor(4900)
+    await timers.runFor(15_000)
+    t.diagnostic(`B: ${b.secure.counters.doubted} doubts, ${b.secure.counters.renewed} renewed, ${b.secure.counters.reset} ended`)
+    assert.equal(b.secure.counters.doubted, 1)
+    assert.equal(b.secure.counters.reset, 0, 'a spoiled handshake is no sign the peer lost the session')
+    assert.equal(b.secure.counters.renewed, 1, 'the next handshake, answered, replaced it')
+    assert.ok(w.sealing(a, b))
+    await w.stream(a, b, 0, 10, 20)
+    await w.stream(b, a, 0, 10, 20)
+    await timers.runFor(200)
+    assert.equal(b.got.length, 10)
+    assert.equal(a.got.length, 10)
+  })
+
+  it('a second handshake over an unconfirmed one keeps the confirmed session before both: frames in flight under it still open', async (t) => {
+    const w = await world(t)
+    const { timers, a, b, portA, portB } = w
+    const before = b.secure.counters.unknownSession
+    const made = a.secure.counters.established
+    // B gets an unconfirmed session (as in the spoiled-handshake test), the confirmed one behind it.
+    w.forge(portB, a.node.address, plainHello())
+    for (let i = 0; i < 20; i++) { w.forge(portA, b.node.address, garbageStep(3)); await timers.runFor(5) }
+    await timers.runFor(100)
+    // Then A is made to doubt and shake hands: B answers as the responder, over its unconfirmed
+    // session, while A still seals under the old one until B's first sealed frame reaches it.
+    const streaming = w.stream(a, b, 0, 100, 2)
+    await timers.runFor(50)
+    w.forge(portA, b.node.address, plainHello())
+    await streaming
+    await timers.runFor(500)
+    t.diagnostic(`A: ${a.secure.counters.established - made} sessions made; B: unknown-session frames ${b.secure.counters.unknownSession - before}`)
+    assert.equal(a.secure.counters.established - made, 1, 'A made a new session')
+    assert.equal(b.secure.counters.unknownSession - before, 0, 'no frame from A under a session B forgot')
+    assert.deepEqual(b.got, Array.from({ length: 100 }, (_, i) => i))
+    assert.ok(w.sealing(a, b))
+  })
+
+  it('a cjp2p-stream peer running --no-encrypt: handshakes to it back off, and end when it answers', async (t) => {
+    const w = await world(t)
+    const { timers, a } = w
+    const plain = await w.restartPlain()
+    await plain.start()
+    const s0 = a.secure.counters.started
+    // It says hello every second (each one may start a handshake).
+    for (let i = 0; i < 120; i++) { plain.send(a.node.address, [plain.capabilities(a.node.address)]); await timers.runFor(1000) }
+    const started = a.secure.counters.started - s0
+    t.diagnostic(`handshakes to a --no-encrypt peer in 120 virtual s: ${started} (one per 5 s would be 24)`)
+    assert.equal(a.secure.counters.reset, 1)
+    // 5, 5, 10, 20, 40, 80 s apart: 6 or 7 within 120 s, not 24.
+    assert.ok(started >= 3 && started <= 8, `${started} handshakes in 120 s`)
+    // It comes back with encryption: its own handshake is answered at once, back-off or not.
+    await plain.close()
+    const b2 = await w.run(w.portB, w.keyB, [w.portA.inner.address])
+    const t1 = timers.now()
+    while (!w.sealing(a, b2) && timers.now() - t1 < 20_000) await timers.runFor(100)
+    t.diagnostic(`sealing again ${timers.now() - t1} virtual ms after it came back with encryption`)
+    assert.ok(w.sealing(a, b2), 'sealing again')
   })
 
   it('forged plain messages riding with a hello are not taken from a peer that seals', async (t) => {

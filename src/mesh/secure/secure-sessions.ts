@@ -12,11 +12,15 @@
 // does and does not stop).
 //
 // A restart: the restarted node has no session, its peers still seal to it. It answers a frame
-// under a session it lacks with its plain hello (lost(), rate-limited, within 2x of the frame);
-// a plain hello from a peer that seals (or the restarted node's own greeting) starts a new
-// handshake at once. The session in place is kept until the new one is made, and ends only if
-// nothing opens under it within HANDSHAKE_TTL_MS: what UDP lets anyone forge (a plain hello from
-// the peer's address) costs a handshake, never the session.
+// under a session it lacks with its plain hello (lost(), at most once a second per address, within
+// 2x of the bytes that address sent); a plain hello from a peer that seals (or the restarted node's
+// own greeting) doubts the session and starts a new handshake at once. The doubted session keeps
+// carrying datagrams until the new one is confirmed, stays if the new one never is (a spoiled
+// handshake), and ends only when GIVE_UP_AFTER of our handshakes in a row got no `LetUsEncrypt`
+// back at all while nothing opened under it: a peer restarted with --no-encrypt. An off-path
+// forger (who can add datagrams from any address, not remove any) thus costs us a handshake per
+// START_AGAIN_MS, never the session: it can spoil a handshake, not make the real peer's answer
+// go missing. Handshakes left unanswered back off per address (startAgainMs).
 import { randomInt } from 'node:crypto'
 import NoiseState from 'noise-handshake'
 import { generateKeyPair } from 'noise-handshake/dh.js'
@@ -34,8 +38,15 @@ export const STATIC_KEY_LABEL = 'cjp2p-stream/noise-static-key/v1\n'
 const CONFIRM_VALUE = 'sealed'
 /** A handshake not finished in this long is dropped; the next tick may start another. */
 const HANDSHAKE_TTL_MS = 5000
-/** One peer gets a new handshake from us at most this often. */
+/** One peer gets a new handshake from us at most this often; after handshakes it left unanswered,
+ * twice as long per unanswered one, up to BACK_OFF_MAX_MS (a --no-encrypt cjp2p-stream peer says
+ * hello like any other but never answers: without this, a keygen and a step 1 every 5 s forever). */
 const START_AGAIN_MS = 5000
+const BACK_OFF_MAX_MS = 5 * 60_000
+/** A doubted session ends once this many of our handshakes in a row went unanswered (no
+ * `LetUsEncrypt` at all came back, good or bad) and nothing opened under it meanwhile: what a peer
+ * restarted without encryption looks like. A forger can spoil a handshake, not make it unanswered. */
+const GIVE_UP_AFTER = 2
 /** The initiator sends its last handshake message again this often until a sealed frame comes back. */
 const RESEND_MS = 1000
 const TICK_MS = 1000
@@ -48,7 +59,11 @@ const HINT_EVERY_MS = 1000
 /** Plain messages a peer that seals may still send: its hello after a restart, and handshakes. */
 const PLAIN_AFTER_SEALED: ReadonlySet<string> = new Set(['PleaseAlwaysReturnThisMessage', 'AlwaysReturned', 'IAlsoSpeak', 'LetUsEncrypt'])
 
-interface Handshake { noise: NoiseState; initiator: boolean; index: number; at: number; e: Buffer }
+interface Handshake {
+  noise: NoiseState; initiator: boolean; index: number; at: number; e: Buffer
+  /** Some `LetUsEncrypt` came back from the address (even one that broke the handshake). */
+  answered: boolean
+}
 interface Session {
   addr: string
   /** Index frames to us carry (ours) and frames to the peer carry (its). */
@@ -69,11 +84,13 @@ interface Session {
   /** When the handshake ended on our side (an initiator that never hears a sealed frame back by
    * HANDSHAKE_TTL_MS gives the session up: the responder lost it, or never had it). */
   at: number
-  /** When the peer said hello plain (it restarted, or someone forged its address): a new handshake
-   * replaces the session, which ends if nothing opens under it for HANDSHAKE_TTL_MS. */
+  /** When the peer said hello plain (it restarted, or someone forged its address): new handshakes
+   * try to replace the session, which ends only if GIVE_UP_AFTER of them in a row went unanswered
+   * and nothing opened under it meanwhile. */
   doubtedAt?: number
   /** The session this one replaced, kept until the peer seals under this one (frames in flight
-   * under it still open) and sealed with until this one is confirmed. */
+   * under it still open) and sealed with until this one is confirmed; current again if this one
+   * never is (a spoiled handshake must not take a working session with it). */
   previous?: Session
 }
 
@@ -82,8 +99,8 @@ export interface SecureCounters {
   unknownSession: number; replayed: number; refusedPlain: number; badIdentity: number
   /** Hellos sent in answer to frames under a session we lack (we restarted). */
   hinted: number
-  /** Sessions doubted on a plain hello from their peer; of those, ended because nothing opened
-   * under them before the new handshake (reset) or replaced by it (renewed). */
+  /** Sessions doubted on a plain hello from their peer; of those, ended because our handshakes
+   * went unanswered and nothing opened under them (reset), or replaced by a new one (renewed). */
   doubted: number; reset: number; renewed: number
 }
 
@@ -95,6 +112,8 @@ export class SecureSessions {
   private readonly byIndex = new Map<number, Session>()
   private readonly started = new Map<string, number>()
   private readonly hinted = new Map<string, number>()
+  /** Our handshakes in a row the address left unanswered (the back-off, and giving a doubt up). */
+  private readonly unanswered = new Map<string, number>()
   private readonly staticKeys = generateKeyPair()
   private readonly identity: Buffer
   private timer: Timer | undefined
@@ -105,7 +124,15 @@ export class SecureSessions {
     const sig = c.key.sign(Buffer.concat([Buffer.from(STATIC_KEY_LABEL), this.staticKeys.publicKey]))
     this.identity = Buffer.concat([Buffer.from(c.key.publicKeyHex, 'hex'), sig])
     node.handle('LetUsEncrypt', (m, ctx) => this.onHandshake(m, ctx))
-    node.handle('IAlsoSpeak', (_m, ctx) => { if (ctx.verified && ctx.peer.speaksStreams) this.start(ctx.from) })
+    node.handle('IAlsoSpeak', (_m, ctx) => {
+      if (!ctx.verified || !ctx.peer.speaksStreams) return
+      // A peer we back off from says hello: perhaps a new process, no longer with --no-encrypt,
+      // that never heard our IAlsoSpeak (node.ts tells an address once). Told, it starts the
+      // handshake itself if it can (our answer resets the back-off); a --no-encrypt one stops
+      // repeating its IAlsoSpeak once it knows ours.
+      if (!this.byAddr.has(ctx.from) && this.unanswered.has(ctx.from)) ctx.reply(this.c.node.capabilities(ctx.from))
+      this.start(ctx.from)
+    })
     node.handle('AlwaysReturned', (_m, ctx) => { if (ctx.verified && ctx.peer.speaksStreams) this.start(ctx.from) })
     node.sealer = this
   }
@@ -148,8 +175,15 @@ export class SecureSessions {
     if (!r) { this.counters.badSeal++; return 'bad_seal' }
     if (!s.window.accept(r.counter)) { this.counters.replayed++; return 'bad_seal' }
     this.counters.opened++
-    // A frame in flight under a session since replaced: its datagram, nothing more.
-    if (this.byAddr.get(s.addr) !== s) return r.plain
+    this.unanswered.delete(s.addr)
+    const cur = this.byAddr.get(s.addr)
+    if (cur !== s) {
+      // The replaced session, while its replacement is unconfirmed: the peer still has it, so the
+      // hello that doubted it was not the peer's; kept (current again should the replacement fail).
+      if (cur?.previous === s && !cur.confirmed) s.doubtedAt = undefined
+      // Otherwise a frame in flight under a session since replaced: its datagram, nothing more.
+      return r.plain
+    }
     s.heardSealed = true
     s.confirmed = true
     s.m3 = undefined
@@ -188,6 +222,7 @@ export class SecureSessions {
     if (kept.length < messages.length) this.counters.refusedPlain++
     if (s.doubtedAt === undefined && kept.some((m) => m.type === 'IAlsoSpeak')) {
       s.doubtedAt = this.c.node.timers.now()
+      this.unanswered.delete(from)
       this.counters.doubted++
     }
     return kept.length === messages.length ? messages : kept
@@ -196,15 +231,21 @@ export class SecureSessions {
   private start(addr: string): void {
     const now = this.c.node.timers.now()
     const s = this.byAddr.get(addr)
-    if ((s && s.doubtedAt === undefined) || this.handshakes.has(addr) || now - (this.started.get(addr) ?? -Infinity) < START_AGAIN_MS) return
+    if ((s && s.doubtedAt === undefined) || this.handshakes.has(addr) || now - (this.started.get(addr) ?? -Infinity) < this.startAgainMs(addr)) return
     bounded(this.started, addr, now)
     const noise = new NoiseState('XX', true, this.staticKeys)
     noise.initialise(PROLOGUE)
     const m1 = Buffer.from(noise.send())
-    const hs: Handshake = { noise, initiator: true, index: this.newIndex(), at: now, e: m1.subarray(0, 32) }
+    const hs: Handshake = { noise, initiator: true, index: this.newIndex(), at: now, e: m1.subarray(0, 32), answered: false }
     this.keepHandshake(addr, hs)
     this.counters.started++
     this.c.node.send(addr, [{ type: 'LetUsEncrypt', step: 1, index: hs.index, hs: m1 }])
+  }
+
+  /** How long after our last handshake to `addr` the next may start: doubled per unanswered one. */
+  private startAgainMs(addr: string): number {
+    const n = this.unanswered.get(addr) ?? 0
+    return Math.min(BACK_OFF_MAX_MS, START_AGAIN_MS * 2 ** Math.max(0, n - 1))
   }
 
   private onHandshake(m: MessageOf<'LetUsEncrypt'>, ctx: Ctx): void {
@@ -212,6 +253,9 @@ export class SecureSessions {
     if (!ctx.verified || !ctx.peer.speaksStreams) return
     const now = this.c.node.timers.now()
     const mine = this.handshakes.get(ctx.from)
+    // It speaks the handshake: not a --no-encrypt peer (a forged one only delays giving a doubt up).
+    this.unanswered.delete(ctx.from)
+    if (mine) mine.answered = true
     try {
       if (m.step === 1) {
         // Both started at once: the larger ephemeral key stays the initiator.
@@ -219,7 +263,7 @@ export class SecureSessions {
         const noise = new NoiseState('XX', false, this.staticKeys)
         noise.initialise(PROLOGUE)
         noise.recv(m.hs)
-        const hs: Handshake = { noise, initiator: false, index: this.newIndex(), at: now, e: Buffer.alloc(0) }
+        const hs: Handshake = { noise, initiator: false, index: this.newIndex(), at: now, e: Buffer.alloc(0), answered: true }
         this.keepHandshake(ctx.from, hs)
         ctx.reply({ type: 'LetUsEncrypt', step: 2, index: hs.index, hs: Buffer.from(noise.send(this.identity)) })
       } else if (m.step === 2 && mine?.initiator) {
@@ -239,7 +283,9 @@ export class SecureSessions {
         this.c.node.send(ctx.from, [{ type: 'PleaseReturnThisMessage', value: CONFIRM_VALUE }])
       }
     } catch {
-      // A handshake message that does not decrypt or parse: the handshake is over, nothing else.
+      // A handshake message that does not decrypt or parse: the handshake is over, nothing else
+      // (noise-handshake's recv advances the state before it fails, so it cannot go on; a session
+      // it was to replace stays, and the next try comes after START_AGAIN_MS).
       this.drop(ctx.from)
     }
   }
@@ -261,19 +307,21 @@ export class SecureSessions {
   private established(addr: string, hs: Handshake, remoteIndex: number, remoteKey: string, confirmed: boolean, m3?: Buffer): void {
     this.handshakes.delete(addr)
     const old = this.byAddr.get(addr)
+    // The last confirmed session: the one in place, or the one an unconfirmed one in place replaced.
+    const keep = old?.confirmed ? old : old?.previous?.confirmed ? old.previous : undefined
     if (old) {
       this.forget(old)
-      if (old.doubtedAt !== undefined) this.counters.renewed++
+      if ((old.doubtedAt ?? keep?.doubtedAt) !== undefined) this.counters.renewed++
     }
     const { tx, rx } = hs.noise
     const s: Session = { addr, index: hs.index, remoteIndex, tx, rx, counter: 0, window: new ReplayWindow(), remoteKey, confirmed, heardSealed: false, m3, m3SentAt: this.c.node.timers.now(), at: this.c.node.timers.now() }
     // The session replaced is kept a while: frames in flight under it still open, and until the new
     // one is confirmed ours still go sealed under it rather than plain (after a forged hello the
     // peer opens them; after a real restart it cannot, for the half round trip that remains).
-    if (old?.confirmed) {
-      s.previous = old
-      old.previous = undefined
-      this.byIndex.set(old.index, old)
+    if (keep) {
+      s.previous = keep
+      keep.previous = undefined
+      this.byIndex.set(keep.index, keep)
     }
     if (this.byAddr.size >= MAX_SESSIONS) this.forget(this.byAddr.values().next().value as Session)
     this.byAddr.set(addr, s)
@@ -284,23 +332,28 @@ export class SecureSessions {
   private tick(): void {
     const node = this.c.node
     const now = node.timers.now()
-    for (const [addr, hs] of this.handshakes) if (now - hs.at > HANDSHAKE_TTL_MS) this.handshakes.delete(addr)
+    for (const [addr, hs] of this.handshakes) {
+      if (now - hs.at <= HANDSHAKE_TTL_MS) continue
+      this.handshakes.delete(addr)
+      if (hs.initiator && !hs.answered) bounded(this.unanswered, addr, (this.unanswered.get(addr) ?? 0) + 1)
+    }
     for (const s of [...this.byAddr.values()]) {
       const p = node.peers.get(s.addr)
       if (!p || now - p.lastHeard > IDLE_MS) { this.forget(s); continue }
       if (s.doubtedAt !== undefined) {
-        // The new handshake, if the per-address limit held it back when the hello came; once it
-        // was tried and is over without replacing this session, and nothing opened under it for
-        // HANDSHAKE_TTL_MS, the peer has lost it (it restarted, perhaps without encryption): plain
-        // again, so the two can talk.
-        if ((this.started.get(s.addr) ?? -Infinity) < s.doubtedAt) this.start(s.addr)
-        else if (!this.handshakes.has(s.addr) && now - s.doubtedAt > HANDSHAKE_TTL_MS) { this.counters.reset++; this.forget(s); continue }
+        // Our handshakes to it went unanswered, and nothing opened under the session meanwhile:
+        // the peer lost it and does not speak the handshake (restarted with --no-encrypt): plain
+        // again, so the two can talk. A handshake spoiled by a bad message was answered (by
+        // someone): it proves nothing, and the next one is tried (start: at most every 5 s).
+        if (!this.handshakes.has(s.addr) && (this.unanswered.get(s.addr) ?? 0) >= GIVE_UP_AFTER) { this.counters.reset++; this.forget(s); continue }
+        this.start(s.addr)
       }
-      if (s.previous && now - s.at > HANDSHAKE_TTL_MS) { this.byIndex.delete(s.previous.index); s.previous = undefined }
       // Our last handshake message may have been lost: until the responder seals to us, again; and
       // if it never does, the responder has dropped its half (its handshake expired with every
-      // copy lost): ours goes too, so the next hello starts a new one instead of none for ever.
-      if (s.m3 && now - s.at > HANDSHAKE_TTL_MS) { this.forget(s); continue }
+      // copy lost, or a forged message broke it): ours goes, and the session it replaced, never
+      // shown lost, is the one in place again.
+      if (s.m3 && now - s.at > HANDSHAKE_TTL_MS) { this.giveUp(s); continue }
+      if (s.previous && now - s.at > HANDSHAKE_TTL_MS) { this.byIndex.delete(s.previous.index); s.previous = undefined }
       if (s.m3 && now - (s.m3SentAt ?? 0) >= RESEND_MS) {
         s.m3SentAt = now
         node.send(s.addr, [{ type: 'LetUsEncrypt', step: 3, index: s.index, hs: s.m3 }])
@@ -320,6 +373,16 @@ export class SecureSessions {
     if (this.byAddr.get(s.addr) === s) this.byAddr.delete(s.addr)
     this.byIndex.delete(s.index)
     if (s.previous) this.byIndex.delete(s.previous.index)
+  }
+
+  /** An unconfirmed session never confirmed: gone, and the session it replaced back in place. */
+  private giveUp(s: Session): void {
+    this.forget(s)
+    const p = s.previous
+    if (!p || this.byAddr.has(p.addr)) return
+    s.previous = undefined
+    this.byAddr.set(p.addr, p)
+    this.byIndex.set(p.index, p)
   }
 
   private drop(addr: string): void { this.handshakes.delete(addr) }
