@@ -30,17 +30,24 @@ async function counter(m: PrometheusMetrics, name: string, role: string): Promis
   return values.filter((v) => v.labels.role === role).reduce((a, v) => a + v.value, 0)
 }
 
-test('a source\'s produced and uploaded bytes are exported once, as its swarm statistics count them', async () => {
-  const timers = new VirtualTimers({ seed: 3, start: Date.UTC(2026, 0, 1) })
-  const net = new MemoryNetwork({ timers }, { seed: 3 })
+/** A node whose swarms feed a Prometheus sink as the runtime wires it: read at every scrape, and
+ * once more as each closes. */
+async function meteredNode(seed: number) {
+  const timers = new VirtualTimers({ seed, start: Date.UTC(2026, 0, 1) })
+  const net = new MemoryNetwork({ timers }, { seed })
   const storage = memoryStorage(new ChunkPool())
   const metrics = new PrometheusMetrics({ processMetrics: false })
   const node = new CjNode({ transport: net.createTransport(), timers, metrics })
   await node.start()
-  const log = await StreamLog.createSource('mem', generateStreamKey(), 'once', { format: 'ts', targetDuration: 1, clock: () => timers.now(), storage })
   const reg = new StreamRegistry(node, { onClosed: (s) => metrics.streamClosed(totals(s)) })
-  const swarm = reg.add(log)
   metrics.readStreams(() => reg.list().map(totals))
+  return { timers, net, storage, metrics, node, reg }
+}
+
+test('a source\'s produced and uploaded bytes are exported once, as its swarm statistics count them', async () => {
+  const { timers, net, storage, metrics, node, reg } = await meteredNode(3)
+  const log = await StreamLog.createSource('mem', generateStreamKey(), 'once', { format: 'ts', targetDuration: 1, clock: () => timers.now(), storage })
+  const swarm = reg.add(log)
   // A viewer that fetches the stream, so the source uploads too.
   const viewerNode = new CjNode({ transport: net.createTransport(), timers })
   await viewerNode.start()
@@ -75,14 +82,7 @@ test('a source\'s produced and uploaded bytes are exported once, as its swarm st
 })
 
 test('a stream that closes between two scrapes, or before any, still has all its bytes counted', async () => {
-  const timers = new VirtualTimers({ seed: 5, start: Date.UTC(2026, 0, 1) })
-  const net = new MemoryNetwork({ timers }, { seed: 5 })
-  const storage = memoryStorage(new ChunkPool())
-  const metrics = new PrometheusMetrics({ processMetrics: false })
-  const node = new CjNode({ transport: net.createTransport(), timers, metrics })
-  await node.start()
-  const reg = new StreamRegistry(node, { onClosed: (s) => metrics.streamClosed(totals(s)) })
-  metrics.readStreams(() => reg.list().map(totals))
+  const { timers, net, storage, metrics, node, reg } = await meteredNode(5)
   const viewerNode = new CjNode({ transport: net.createTransport(), timers })
   await viewerNode.start()
   const viewerReg = new StreamRegistry(viewerNode)
