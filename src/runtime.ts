@@ -39,7 +39,7 @@ import { SecureSessions } from './mesh/secure/secure-sessions.ts'
 import { chunkShareOfWire } from './mesh/bandwidth/upload-pacer.ts'
 import type { AudienceView } from './mesh/telemetry/audience-view.ts'
 import { DELAY_BUCKETS_MS } from './mesh/telemetry/audience-summary.ts'
-import type { AudienceStats, BandwidthStats } from './metrics/types.ts'
+import type { AudienceStats, BandwidthStats, StreamStats } from './metrics/types.ts'
 
 /** While a download or a stream wants providers, the DHT is asked again this often. */
 const DISCOVER_EVERY_MS = 15_000
@@ -122,7 +122,9 @@ export class Runtime {
     nodeKey: StreamKey,
     private readonly db: StateDb,
   ) {
-    this.streams = new StreamRegistry(node)
+    // The stream byte counters: each swarm's statistics, read at every scrape and once more as it
+    // closes (what it sent since the last scrape), their only source.
+    this.streams = new StreamRegistry(node, { onClosed: (s) => this.metrics.streamClosed?.(swarmTotals(s)) })
     this.names = new NameIndex({ node, dht })
     this.state = new StateKeeper({ db, node, dht, names: this.names, files, logger: opts.logger.child('state') }, { save: opts.saveState })
     this.fetches = new FileFetches({
@@ -136,11 +138,7 @@ export class Runtime {
     this.portMapping = opts.portMapping === true
       ? new PortMapping({ timers: node.timers, log: opts.logger.child('port-mapping'), selves: node.selves, metrics, onMapped: (a) => this.nat.setMapped(a) }, { localAddress: node.address })
       : null
-    // The stream byte counters, read from each swarm's statistics at every scrape: their only source.
-    this.metrics.readStreams?.(() => this.streams.list().map((s) => {
-      const st = s.status()
-      return { stream: s.id, role: st.role, producedBytes: st.producedBytes, uploadedBytes: st.uploadedBytes }
-    }))
+    this.metrics.readStreams?.(() => this.streams.list().map(swarmTotals))
     // The relay fan-out gauge: how many peers this node fed in the last interval, over all streams.
     this.fanoutTimer = setInterval(() => {
       let fed = 0
@@ -395,6 +393,11 @@ export class Runtime {
     this.db.close()
     this.prometheus?.close()
   }
+}
+
+function swarmTotals(s: StreamSwarm): StreamStats {
+  const st = s.status()
+  return { stream: s.id, role: st.role, producedBytes: st.producedBytes, uploadedBytes: st.uploadedBytes }
 }
 
 function audienceStats(a: AudienceView): AudienceStats {

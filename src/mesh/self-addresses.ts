@@ -39,6 +39,15 @@ export class SelfAddresses {
     this.learned.push(addr)
     if (this.learned.length > MAX_LEARNED) this.known.delete(this.learned.shift()!)
   }
+
+  /** A learned address that is ours no more (a port mapping the gateway moved or lost). Our
+   * socket's and interfaces' addresses stay. */
+  forget(addr: string): void {
+    const i = this.learned.indexOf(addr)
+    if (i < 0) return
+    this.learned.splice(i, 1)
+    this.known.delete(addr)
+  }
 }
 
 function localInterfaceHosts(): string[] {

@@ -8,10 +8,15 @@ import type { StreamLog } from '../store/stream-log.ts'
 
 const isStreamId = (id: string) => id.startsWith('stream/')
 
+export interface StreamRegistryInit {
+  /** A swarm has closed (its statistics are final): the metrics' last reading of its totals. */
+  onClosed?: (swarm: StreamSwarm) => void
+}
+
 export class StreamRegistry {
   private swarms = new Map<string, StreamSwarm>()
 
-  constructor(private node: CjNode) {
+  constructor(private node: CjNode, private readonly init: StreamRegistryInit = {}) {
     const route = <T extends Message>(fn: (s: StreamSwarm, m: T, ctx: Ctx) => void) => (m: T, ctx: Ctx) => {
       const id = (m as { id?: string }).id ?? (m as { head?: { id: string } }).head?.id ?? (m as { info?: { id: string } }).info?.id
       const s = id === undefined ? undefined : this.swarms.get(id)
@@ -62,6 +67,7 @@ export class StreamRegistry {
     if (!s) return
     this.swarms.delete(id)
     await s.close()
+    this.init.onClosed?.(s)
   }
 
   async close(): Promise<void> {

@@ -95,15 +95,10 @@ export class PrometheusMetrics implements MetricsSink {
     this.streamReader = read
   }
 
-  setStreamStats(stats: StreamStats): void {
-    if (this.closed || typeof stats !== 'object' || stats === null) return
-    for (const [series, delta] of this.totals.report(stats)) this.grow(series, delta)
-    this.updateStreamGauge()
-  }
-
-  streamClosed(stream: string): void {
-    if (this.closed) return
-    this.totals.close(stream)
+  /** A stream's last reading, as it closes: what it sent since the last scrape is counted too. */
+  streamClosed(final: StreamStats): void {
+    if (this.closed || typeof final !== 'object' || final === null) return
+    for (const [series, delta] of this.totals.close(final)) this.grow(series, delta)
     this.updateStreamGauge()
   }
 

@@ -66,7 +66,7 @@ export interface MetricsSink {
   datagramDropped(reason: DropReason): void
   /** Payload bytes of stream chunks as they leave in datagrams, by role: the wire tally of the
    * bench and the simulator (WireTally). Not a path into the exported stream counters, which read
-   * the swarms' statistics alone (setStreamStats, readStreams). */
+   * the swarms' statistics alone (readStreams, streamClosed). */
   streamBytesUploaded?(role: TrafficRole, bytes: number): void
   chunkReceived(result: ChunkResult): void
   /** Seconds from the source's signed publish time to verified here, and relay hops. */
@@ -80,14 +80,13 @@ export interface MetricsSink {
   // Added after the first release of this interface, so optional: call as `metrics.setNodeRole?.(r)`.
   /** Sets `cjp2p_node_info{role}` (one series, value 1). */
   setNodeRole?(role: NodeRole): void
-  /** Reports a stream's cumulative totals as its swarm statistics (SwarmStats) count them: the
-   * only way stream bytes reach the exported stream counters. */
-  setStreamStats?(stats: StreamStats): void
-  /** Every stream's totals, read at each scrape (the runtime's swarms): setStreamStats for each
-   * listed, and streamClosed for those no longer listed. */
+  /** Every stream's cumulative totals as its swarm statistics (SwarmStats) count them, read at
+   * each scrape (the runtime's swarms). With streamClosed, the only way stream bytes reach the
+   * exported stream counters. */
   readStreams?(read: () => StreamStats[]): void
-  /** Forgets a stream reported through setStreamStats (its bytes stay counted). */
-  streamClosed?(stream: string): void
+  /** A stream's final totals as its swarm closes, so bytes sent since the last scrape (or by a
+   * stream never scraped) are counted; its baseline is then forgotten. */
+  streamClosed?(final: StreamStats): void
   /** A stream record, block or chunk failed its check, by what was wrong with it. */
   streamRejected?(cause: RejectCause): void
   /** The audience of the stream this node is the source of (from a status loop). */
@@ -103,5 +102,5 @@ export const noMetrics: MetricsSink = {
   datagramSent() {}, datagramReceived() {}, datagramDropped() {},
   streamBytesUploaded() {}, chunkReceived() {}, chunkVerified() {}, peerPenalised() {},
   peersGauge() {}, relayFanout() {}, playbackStall() {}, httpRequest() {}, fileTransfer() {},
-  setNodeRole() {}, setStreamStats() {}, readStreams() {}, streamClosed() {}, streamRejected() {}, setAudience() {}, setBandwidth() {}, setPortMapped() {},
+  setNodeRole() {}, readStreams() {}, streamClosed() {}, streamRejected() {}, setAudience() {}, setBandwidth() {}, setPortMapped() {},
 }

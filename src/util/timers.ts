@@ -11,7 +11,9 @@ export type Timer = { readonly __timer?: never } | object
 export interface Timers {
   /** ms; wall-clock epoch time for realTimers, virtual time for VirtualTimers. */
   now(): number
-  setTimeout(fn: () => void, ms: number): Timer
+  /** `background`: a long wait whose owner clears it at close, which must not keep the process
+   * alive if that close never comes (a real timeout is then unref'd; virtual time ignores it). */
+  setTimeout(fn: () => void, ms: number, opts?: { background?: boolean }): Timer
   /** Background intervals never keep a process alive (real intervals are unref'd). */
   setInterval(fn: () => void, ms: number): Timer
   clear(t: Timer | undefined): void
@@ -24,7 +26,10 @@ export type Clock = Pick<Timers, 'now'>
 
 export const realTimers: Timers = {
   now: () => Date.now(),
-  setTimeout: (fn, ms) => setTimeout(fn, ms),
+  setTimeout: (fn, ms, opts) => {
+    const t = setTimeout(fn, ms)
+    return opts?.background === true ? t.unref() : t
+  },
   setInterval: (fn, ms) => setInterval(fn, ms).unref(),
   clear: (t) => { if (t) clearTimeout(t as NodeJS.Timeout) },
   random: () => Math.random(),

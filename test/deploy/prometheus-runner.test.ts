@@ -23,7 +23,7 @@ async function serveMetrics(metrics: PrometheusMetrics): Promise<{ server: Serve
 
 test('PrometheusRunner scrapes a node registry, answers queries, runs every shipped query', { skip, timeout: 90_000 }, async (t) => {
   const metrics = new PrometheusMetrics({ role: 'source' })
-  metrics.setStreamStats({ stream: 'demo', role: 'source', producedBytes: 2_000_000, uploadedBytes: 2_500_000 })
+  metrics.readStreams(() => [{ stream: 'demo', role: 'source', producedBytes: 2_000_000, uploadedBytes: 2_500_000 }])
   metrics.peersGauge(7, 3)
   const { server, target } = await serveMetrics(metrics)
   t.after(() => new Promise<void>((resolve) => server.close(() => resolve())))

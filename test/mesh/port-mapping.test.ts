@@ -6,7 +6,7 @@ import assert from 'node:assert/strict'
 import type { Gateway, MapPortOptions, PortMapping as LibMapping } from '@achingbrain/nat-port-mapper'
 import { PortMapping, RETRY_MS, LEASE_SECONDS, internalHost } from '../../src/mesh/nat/port-mapping.ts'
 import { SelfAddresses } from '../../src/mesh/self-addresses.ts'
-import { VirtualTimers } from '../../src/util/timers.ts'
+import { VirtualTimers, realTimers, type Timer } from '../../src/util/timers.ts'
 import type { Logger } from '../../src/util/logger.ts'
 
 class MemoryGateway implements Gateway {
@@ -15,10 +15,12 @@ class MemoryGateway implements Gateway {
   unmapped: number[] = []
   stopped = 0
   refuse: Error | null = null
+  /** Added to the external port: a gateway that hands out another port at a renewal. */
+  shift = 1
   async map(port: number, host: string, opts?: MapPortOptions): Promise<LibMapping> {
     if (this.refuse) throw this.refuse
     this.maps.push({ port, host, opts })
-    return { externalHost: '10.99.0.9', externalPort: port + 1, internalHost: host, internalPort: port, protocol: 'UDP' }
+    return { externalHost: '10.99.0.9', externalPort: port + this.shift, internalHost: host, internalPort: port, protocol: 'UDP' }
   }
   async unmap(port: number): Promise<void> { this.unmapped.push(port) }
   async stop(): Promise<void> { this.stopped++ }
@@ -37,8 +39,17 @@ function logs(): Logger & { lines: Array<[string, string]> } {
   return l
 }
 
+/** Virtual time that records which timeouts were asked to run in the background. */
+class RecordingTimers extends VirtualTimers {
+  readonly background: boolean[] = []
+  override setTimeout(fn: () => void, ms: number, opts?: { background?: boolean }): Timer {
+    this.background.push(opts?.background === true)
+    return super.setTimeout(fn, ms)
+  }
+}
+
 function setup(find: () => Promise<Gateway>) {
-  const timers = new VirtualTimers({ start: 1_000_000 })
+  const timers = new RecordingTimers({ start: 1_000_000 })
   const log = logs()
   const selves = new SelfAddresses('192.168.7.20:4000', () => [])
   const mapped: boolean[] = []
@@ -131,4 +142,57 @@ test('closed while searching: nothing is mapped afterwards', async () => {
 test('the internal address is our LAN address on the gateway\'s subnet', () => {
   assert.equal(internalHost('192.168.7.20:4000', '192.168.7.1'), '192.168.7.20')
   assert.throws(() => internalHost('127.0.0.1:4000', '192.168.7.1'), /no LAN address of ours/)
+})
+
+test('start() while an attempt is in flight does not begin a second one', async () => {
+  const gw = new MemoryGateway()
+  let searches = 0
+  let release = () => {}
+  const { timers, pm } = setup(() => { searches++; return new Promise((r) => { release = () => r(gw) }) })
+  pm.start()
+  await timers.run(timers.now() + 10)
+  pm.start()
+  pm.start()
+  release()
+  await timers.run(timers.now() + 1000)
+  assert.equal(pm.state, 'mapped')
+  assert.equal(searches, 1, 'one search')
+  assert.equal(gw.maps.length, 1, 'one mapping')
+  await pm.close()
+})
+
+test('a renewal answered with another port: the old address is forgotten and peers are told the new one', async () => {
+  const gw = new MemoryGateway()
+  const { timers, selves, told, pm } = setup(async () => gw)
+  pm.start()
+  await timers.run(timers.now() + 1000)
+  assert.ok(selves.has('10.99.0.9:4001'))
+  gw.shift = 7
+  await timers.run(timers.now() + LEASE_SECONDS * 500)
+  assert.equal(pm.status().externalAddress, '10.99.0.9:4007')
+  assert.ok(selves.has('10.99.0.9:4007'), 'the new address is ours')
+  assert.ok(!selves.has('10.99.0.9:4001'), 'the old one is not any more')
+  assert.ok(selves.has('192.168.7.20:4000'), 'our socket\'s address stays')
+  assert.deepEqual(told, ['10.99.0.9:4001', '10.99.0.9:4007'])
+  assert.equal(pm.status().renewals, 0, 'a new address is a new mapping, not a renewal')
+  await pm.close()
+})
+
+test('the renewal and retry waits do not hold the process open (background timeouts)', async () => {
+  const gw = new MemoryGateway()
+  const { timers, pm } = setup(async () => gw)
+  pm.start()
+  await timers.run(timers.now() + 1000) // mapped: the renewal wait
+  gw.refuse = new Error('ConflictInMappingEntry')
+  await timers.run(timers.now() + LEASE_SECONDS * 500) // refused: the retry wait
+  assert.equal(pm.state, 'failed')
+  assert.deepEqual(timers.background, [true, true])
+  await pm.close()
+  // And the real clock honours it: such a timeout is unref'd.
+  const t = realTimers.setTimeout(() => {}, 60_000, { background: true }) as NodeJS.Timeout
+  assert.equal(t.hasRef(), false)
+  realTimers.clear(t)
+  const held = realTimers.setTimeout(() => {}, 60_000) as NodeJS.Timeout
+  assert.equal(held.hasRef(), true, 'an ordinary timeout still holds the process')
+  realTimers.clear(held)
 })

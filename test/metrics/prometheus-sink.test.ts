@@ -4,7 +4,7 @@ import { spawnSync } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { PrometheusMetrics, MAX_HTTP_ROUTES } from '../../src/metrics/prometheus-sink.ts'
 import { METRIC_NAMES } from '../../src/metrics/definitions.ts'
-import { noMetrics, type MetricsSink } from '../../src/metrics/types.ts'
+import { noMetrics, type MetricsSink, type StreamStats } from '../../src/metrics/types.ts'
 
 const PROMTOOL = '/usr/bin/promtool'
 if (!existsSync(PROMTOOL)) console.warn(`\n*** SKIPPED LOUDLY: ${PROMTOOL} missing, metrics lint not run ***\n`)
@@ -37,7 +37,8 @@ function exercise(m: MetricsSink): void {
   m.httpRequest('/streams/:id/index.m3u8', 200)
   m.fileTransfer('failed')
   m.setNodeRole?.('source')
-  m.setStreamStats?.({ stream: 's', role: 'source', producedBytes: 20000, uploadedBytes: 20000 })
+  m.readStreams?.(() => [{ stream: 's', role: 'source', producedBytes: 20000, uploadedBytes: 20000 }])
+  m.streamClosed?.({ stream: 't', role: 'source', producedBytes: 5000, uploadedBytes: 6000 })
   m.setAudience?.(AUDIENCE)
 }
 
@@ -96,15 +97,16 @@ test('promtool check metrics accepts the project registry after every hook ran',
 test('every MetricsSink hook moves its series', async () => {
   const m = new PrometheusMetrics({ processMetrics: false })
   exercise(m)
+  await m.text() // the scrape that reads the streams
   assert.equal(await value(m, 'cjp2p_udp_sent_bytes_total', { kind: 'stream', role: 'source' }), 1200)
   assert.equal(await value(m, 'cjp2p_udp_sent_datagrams_total', { kind: 'stream', role: 'source' }), 1)
   assert.equal(await value(m, 'cjp2p_udp_received_bytes_total', { kind: 'control' }), 80)
   assert.equal(await value(m, 'cjp2p_udp_received_datagrams_total', { kind: 'control' }), 1)
   assert.equal(await value(m, 'cjp2p_udp_dropped_datagrams_total', { reason: 'not_json' }), 1)
-  // Only the swarm's totals (setStreamStats) move the stream counters: the wire tally's per-send
-  // hook (16384 above) is not a second path into them.
-  assert.equal(await value(m, 'cjp2p_stream_produced_bytes_total', { role: 'source' }), 20000)
-  assert.equal(await value(m, 'cjp2p_stream_uploaded_bytes_total', { role: 'source' }), 20000)
+  // Only the swarms' totals (readStreams, and streamClosed's final reading) move the stream
+  // counters: the wire tally's per-send hook (16384 above) is not a second path into them.
+  assert.equal(await value(m, 'cjp2p_stream_produced_bytes_total', { role: 'source' }), 25000)
+  assert.equal(await value(m, 'cjp2p_stream_uploaded_bytes_total', { role: 'source' }), 26000)
   assert.equal(await value(m, 'cjp2p_streams', { role: 'source' }), 1)
   assert.equal(await value(m, 'cjp2p_chunks_received_total', { result: 'duplicate' }), 1)
   assert.equal(await value(m, 'cjp2p_chunk_delay_seconds_count'), 1)
@@ -132,26 +134,35 @@ test('every MetricsSink hook moves its series', async () => {
   assert.equal(await value(m, 'cjp2p_peer_bans_total', { reason: 'flood' }), 0)
 })
 
-test('copies uploaded at the source: uploaded{role=source} / produced from setStreamStats', async () => {
+test('copies uploaded at the source: uploaded{role=source} / produced from the swarms\' totals', async () => {
   const m = new PrometheusMetrics({ processMetrics: false })
-  m.setStreamStats({ stream: 'a', role: 'source', producedBytes: 1_000_000, uploadedBytes: 1_100_000 })
-  m.setStreamStats({ stream: 'a', role: 'source', producedBytes: 2_000_000, uploadedBytes: 2_300_000 })
+  let list: StreamStats[] = [{ stream: 'a', role: 'source', producedBytes: 1_000_000, uploadedBytes: 1_100_000 }]
+  m.readStreams(() => list)
+  await m.text()
+  list = [{ stream: 'a', role: 'source', producedBytes: 2_000_000, uploadedBytes: 2_300_000 }]
+  await m.text()
   const up = await value(m, 'cjp2p_stream_uploaded_bytes_total', { role: 'source' })
   const produced = await value(m, 'cjp2p_stream_produced_bytes_total', { role: 'source' })
   assert.equal(up! / produced!, 1.15)
   // A relayed stream counts as relay upload and produces nothing here.
-  m.setStreamStats({ stream: 'b', role: 'viewer', producedBytes: 0, uploadedBytes: 500 })
+  list = [...list, { stream: 'b', role: 'viewer', producedBytes: 0, uploadedBytes: 500 }]
+  await m.text()
   assert.equal(await value(m, 'cjp2p_stream_uploaded_bytes_total', { role: 'relay' }), 500)
   assert.equal(await value(m, 'cjp2p_streams', { role: 'viewer' }), 1)
   // The owner restarted its counts: new totals are all new bytes; the counter never goes down.
-  m.setStreamStats({ stream: 'b', role: 'viewer', producedBytes: 0, uploadedBytes: 200 })
+  list = [list[0], { stream: 'b', role: 'viewer', producedBytes: 0, uploadedBytes: 200 }]
+  await m.text()
   assert.equal(await value(m, 'cjp2p_stream_uploaded_bytes_total', { role: 'relay' }), 700)
-  m.streamClosed('b')
+  // Closed with 50 more sent since the scrape: those count, and the next scrape adds nothing again.
+  list = [list[0]]
+  m.streamClosed({ stream: 'b', role: 'viewer', producedBytes: 0, uploadedBytes: 250 })
   assert.equal(await value(m, 'cjp2p_streams', { role: 'viewer' }), 0)
-  assert.equal(await value(m, 'cjp2p_stream_uploaded_bytes_total', { role: 'relay' }), 700)
+  assert.equal(await value(m, 'cjp2p_stream_uploaded_bytes_total', { role: 'relay' }), 750)
+  await m.text()
+  assert.equal(await value(m, 'cjp2p_stream_uploaded_bytes_total', { role: 'relay' }), 750)
 })
 
-test('the stream counters read every stream from the swarms at each scrape, and close those gone', async () => {
+test('the stream counters read every stream from the swarms at each scrape; those gone leave the gauge', async () => {
   const m = new PrometheusMetrics({ processMetrics: false })
   let list = [{ stream: 'a', role: 'source' as const, producedBytes: 1000, uploadedBytes: 1200 }, { stream: 'b', role: 'viewer' as const, producedBytes: 0, uploadedBytes: 300 }]
   m.readStreams(() => list)
@@ -188,9 +199,9 @@ test('bad input from domain code is ignored, never thrown', async () => {
     m.relayFanout(bad)
     m.playbackStall(bad)
     m.httpRequest('/x', bad)
-    m.setStreamStats({ role: 'source', producedBytes: bad, uploadedBytes: 1 })
+    m.streamClosed({ role: 'source', producedBytes: bad, uploadedBytes: 1 })
   }
-  m.setStreamStats(null as never)
+  m.streamClosed(null as never)
   m.setNodeRole('admin' as never)
   assert.equal(await value(m, 'cjp2p_udp_sent_bytes_total', { kind: 'stream', role: 'relay' }), 0)
   assert.equal(await value(m, 'cjp2p_stream_produced_bytes_total', { role: 'source' }), 0)
@@ -231,5 +242,5 @@ test('text() serves project and process metrics; close() is idempotent and silen
 
 test('noMetrics implements every hook, optional ones included', () => {
   exercise(noMetrics)
-  for (const fn of ['setNodeRole', 'setStreamStats', 'readStreams', 'streamClosed', 'streamBytesUploaded'] as const) assert.equal(typeof noMetrics[fn], 'function')
+  for (const fn of ['setNodeRole', 'readStreams', 'streamClosed', 'streamBytesUploaded'] as const) assert.equal(typeof noMetrics[fn], 'function')
 })

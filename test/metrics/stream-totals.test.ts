@@ -29,19 +29,25 @@ test('the same totals reported again add nothing; growth adds the difference; a 
   assert.deepEqual(t.report({ stream: 'x', role: 'source', producedBytes: 100, uploadedBytes: 100 }), [['produced', 100], ['source', 100]])
 })
 
-test('sync closes the streams no longer listed, keeping their bytes', () => {
+test('a stream no longer listed leaves the live count but keeps its baseline for its final reading', () => {
   const t = new StreamTotals()
   assert.deepEqual(t.sync([{ stream: 'a', role: 'viewer', producedBytes: 0, uploadedBytes: 10 }, { stream: 'b', role: 'viewer', producedBytes: 0, uploadedBytes: 5 }]), [['relay', 10], ['relay', 5]])
   assert.equal(t.countByRole().viewer, 2)
   assert.deepEqual(t.sync([{ stream: 'a', role: 'viewer', producedBytes: 0, uploadedBytes: 12 }]), [['relay', 2]])
   assert.equal(t.countByRole().viewer, 1)
+  // b closes after the scrape that no longer listed it: only what grew counts, not all 8 again.
+  assert.deepEqual(t.close({ stream: 'b', role: 'viewer', producedBytes: 0, uploadedBytes: 8 }), [['relay', 3]])
+  // A stream closed before any scrape is counted in full.
+  assert.deepEqual(t.close({ stream: 'c', role: 'source', producedBytes: 4, uploadedBytes: 6 }), [['produced', 4], ['source', 6]])
+  assert.equal(t.countByRole().source, 0)
 })
 
 test('tracked streams are capped; eviction forgets baselines, not bytes', () => {
   const t = new StreamTotals()
-  for (let i = 0; i < MAX_TRACKED_STREAMS + 10; i++) t.report({ stream: `s${i}`, role: 'viewer', producedBytes: 0, uploadedBytes: 1 })
+  const many = Array.from({ length: MAX_TRACKED_STREAMS + 10 }, (_, i) => ({ stream: `s${i}`, role: 'viewer' as const, producedBytes: 0, uploadedBytes: 1 }))
+  t.sync(many)
   assert.equal(t.countByRole().viewer, MAX_TRACKED_STREAMS)
-  t.close('s0') // already evicted: harmless
-  t.close(`s${MAX_TRACKED_STREAMS + 9}`)
+  assert.deepEqual(t.close(many[0]), [['relay', 1]], 'evicted: its baseline is gone, so its total counts again')
+  assert.deepEqual(t.close(many[MAX_TRACKED_STREAMS + 9]), [])
   assert.equal(t.countByRole().viewer, MAX_TRACKED_STREAMS - 1)
 })

@@ -64,6 +64,8 @@ export class PortMapping {
   private current: PortMappingState = PortMappingState.searching
   private gateway: Gateway | null = null
   private timer: Timer | undefined
+  /** An attempt is between its first request and its outcome: start() must not begin a second. */
+  private attempting = false
   private readonly abort = new AbortController()
   private readonly info: Omit<PortMappingStatus, 'state' | 'protocol'>
 
@@ -74,7 +76,7 @@ export class PortMapping {
   get state(): PortMappingState { return this.current }
 
   start(): void {
-    if (this.current === PortMappingState.searching && this.timer === undefined) void this.attempt()
+    if (this.current === PortMappingState.searching && this.timer === undefined && !this.attempting) void this.attempt()
   }
 
   status(): PortMappingStatus { return { state: this.current, protocol: 'upnp-igd', ...this.info } }
@@ -101,6 +103,21 @@ export class PortMapping {
 
   private async attempt(): Promise<void> {
     this.timer = undefined
+    this.attempting = true
+    try {
+      await this.request()
+    } finally {
+      this.attempting = false
+    }
+  }
+
+  /** A wait of minutes (a renewal at half the lease, a retry), cleared by close(): it must not hold
+   * the process open if close() never runs. */
+  private later(ms: number): void {
+    this.timer = this.c.timers.setTimeout(() => void this.attempt(), ms, { background: true })
+  }
+
+  private async request(): Promise<void> {
     const signal = AbortSignal.any([this.abort.signal, AbortSignal.timeout(REQUEST_TIMEOUT_MS)])
     try {
       const port = parseAddress(this.init.localAddress)?.port
@@ -119,13 +136,16 @@ export class PortMapping {
       }
       const external = formatAddress(m.externalHost, m.externalPort)
       const renewal = this.current === PortMappingState.mapped && external === this.info.externalAddress
+      // A renewal the gateway answered with another port (or host): peers and our self check follow
+      // the new address (onMapped below), and the old one is not ours any more.
+      if (!renewal && this.info.externalAddress !== null) this.c.selves.forget(this.info.externalAddress)
       Object.assign(this.info, { gateway: gw.host, externalAddress: external, internalAddress: formatAddress(m.internalHost, m.internalPort), lastError: null })
       if (renewal) this.info.renewals++
       this.c.selves.learn(external)
       if (!renewal) this.c.log.info(`port mapping: ${external} forwards to ${this.info.internalAddress} (UPnP IGD at ${gw.host})`)
       this.setState(PortMappingState.mapped)
       if (!renewal) this.c.onMapped?.(external)
-      this.timer = this.c.timers.setTimeout(() => void this.attempt(), this.info.leaseSeconds * 500)
+      this.later(this.info.leaseSeconds * 500)
     } catch (err) {
       if (this.closed) return
       this.info.failures++
@@ -137,10 +157,11 @@ export class PortMapping {
       const gw = this.gateway
       this.gateway = null
       void gw?.stop({ signal: AbortSignal.timeout(CLOSE_TIMEOUT_MS) }).catch(() => {})
+      // The lost address stays in selves: the gateway may forward it until its lease lapses.
       if (this.info.externalAddress !== null) this.c.onMapped?.(null)
       this.info.externalAddress = null
       this.setState(PortMappingState.failed)
-      this.timer = this.c.timers.setTimeout(() => void this.attempt(), this.init.retryMs ?? RETRY_MS)
+      this.later(this.init.retryMs ?? RETRY_MS)
     }
   }
 

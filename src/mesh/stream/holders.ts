@@ -9,7 +9,7 @@ import type { SwarmContext } from './swarm-context.ts'
 /** Peers remembered as holders of this stream: enough to find parents, bounded against floods. */
 export const MAX_HOLDERS = 256
 
-interface Entry { addr: string; at: number; older: Entry | undefined; newer: Entry | undefined }
+interface Entry { addr: string; older: Entry | undefined; newer: Entry | undefined }
 
 export class Holders {
   private readonly c: SwarmContext
@@ -24,16 +24,14 @@ export class Holders {
 
   note(addr: string): void {
     if (!addr || addr === this.c.node.address) return
-    const now = this.c.node.timers.now()
     let e = this.entries.get(addr)
     if (e === undefined) {
       if (this.entries.size >= MAX_HOLDERS && this.oldest !== undefined) this.remove(this.oldest)
-      e = { addr, at: now, older: undefined, newer: undefined }
+      e = { addr, older: undefined, newer: undefined }
       this.entries.set(addr, e)
       this.append(e)
       return
     }
-    e.at = now
     if (e !== this.newest) {
       this.unlink(e)
       this.append(e)
@@ -46,10 +44,8 @@ export class Holders {
     const was = this.entries.get(from)
     if (was === undefined) return
     this.remove(was)
-    const e = this.entries.get(to)
-    if (e !== undefined) e.at = Math.max(was.at, e.at)
-    else {
-      const added = { addr: to, at: was.at, older: undefined, newer: undefined }
+    if (!this.entries.has(to)) {
+      const added = { addr: to, older: undefined, newer: undefined }
       this.entries.set(to, added)
       this.append(added)
     }

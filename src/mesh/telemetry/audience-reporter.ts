@@ -76,6 +76,8 @@ const MISSED_AFTER_MS = 8000
 /** A parent caps each child's chunk counts at this many times the chunks it saw itself. */
 const CHUNK_MARGIN = 2
 const MIN_CHUNKS_PER_VIEWER = 64
+/** Children whose per-epoch totals are kept (current ones and those that left within the horizon). */
+export const MAX_KID_EPOCHS = 256
 
 interface Snapshot { at: number; up: number; down: number; fromSource: number; onTime: number; late: number; missed: number; stalls: number; stallSeconds: number; maxKnown: number }
 
@@ -112,7 +114,9 @@ export class AudienceReporter {
   private readonly delays = new DelayEpochs()
   private readonly outbox = new DelayEpochs()
   /** Per child, the chunks it sent up for each epoch: a liar sending its delays again and again
-   * adds no more than its viewers' worth to an epoch. */
+   * adds no more than its viewers' worth to an epoch. Kept after the child leaves, until its epochs
+   * pass the horizon: a liar that left and came back would otherwise start from nothing and send
+   * the same epochs again, once a cycle. */
   private kidEpochs = new Map<string, Map<number, number>>()
   /** Chunks the stream published in each epoch (the expected count per viewer), and the next
    * chunk to count. */
@@ -181,7 +185,11 @@ export class AudienceReporter {
     const perWindow = whole ? this.ownVerified() ?? this.chunksPerViewer() / 2 : s.viewers * this.chunksPerViewer()
     const cap = Math.ceil((perWindow * EPOCH_MS) / WINDOW_MS)
     let got = this.kidEpochs.get(from)
-    if (!got) { got = new Map(); this.kidEpochs.set(from, got) }
+    if (!got) {
+      this.forgetDepartedKid()
+      got = new Map()
+      this.kidEpochs.set(from, got)
+    }
     for (const [e, h] of s.fresh ?? []) {
       if (e < cur - HORIZON_EPOCHS || e > cur + 1) continue
       const had = got.get(e) ?? 0
@@ -192,6 +200,16 @@ export class AudienceReporter {
         n += k
       }
       got.set(e, had + n)
+    }
+  }
+
+  /** Room for one more child's epochs: past MAX_KID_EPOCHS children, the one that left first is
+   * forgotten (a churn of that many children within the horizon, far beyond a stripe's fan-out). */
+  private forgetDepartedKid(): void {
+    if (this.kidEpochs.size < MAX_KID_EPOCHS) return
+    const stripe0 = this.k.children.of(REPORT_STRIPE)
+    for (const a of this.kidEpochs.keys()) {
+      if (!stripe0.has(a)) { this.kidEpochs.delete(a); return }
     }
   }
 
@@ -216,7 +234,6 @@ export class AudienceReporter {
     // counted subtrees twice (up to 260 of 100 at the source) as the tree re-formed, far worse
     // than the dips it closed.
     for (const [a, e] of this.kids) if (!stripe0.has(a) || now - e.at > STALE_MS) this.kids.delete(a)
-    for (const a of this.kidEpochs.keys()) if (!stripe0.has(a)) this.kidEpochs.delete(a)
     const received = this.k.stats.totals.receivedBytes
     this.tokens = Math.min(BURST_BYTES, this.tokens + (received - this.fedFrom) * BYTE_SHARE)
     this.fedFrom = received
@@ -272,7 +289,10 @@ export class AudienceReporter {
     const min = cur - HORIZON_EPOCHS
     this.delays.prune(min)
     this.outbox.prune(min)
-    for (const got of this.kidEpochs.values()) for (const e of got.keys()) if (e < min) got.delete(e)
+    for (const [a, got] of this.kidEpochs) {
+      for (const e of got.keys()) if (e < min) got.delete(e)
+      if (got.size === 0) this.kidEpochs.delete(a)
+    }
     for (const e of this.published.keys()) if (e < min) this.published.delete(e)
   }
 

@@ -13,7 +13,10 @@ export const WINDOW_MS = 30_000
  * whole audience's for that epoch, however late they climb, and the source reads the delays over
  * whole epochs that the tree has finished reporting. */
 export const EPOCH_MS = 5000
-/** Epochs one summary may carry (a node that could not report for a while sends the newest). */
+/** Epochs one summary may carry. A node that could not report for a while sends the oldest first
+ * (DelayEpochs.take) and the rest with its next summaries: the oldest are the epochs the source's
+ * window waits on to complete (AudienceReporter's COMPLETE_SHARE) and the nearest to the horizon;
+ * the newest are still partial up the tree anyway. */
 export const MAX_EPOCHS = 8
 /** Depths kept apart in viewers-by-depth; deeper viewers are counted in the last entry. */
 export const MAX_DEPTHS = 16
