@@ -74,16 +74,21 @@ describe('the source and viewers behind symmetric NATs', () => {
     assert.deepEqual(decideChild(viewer, { from: sym, stripe: 0 }, []), { accept: true })
   })
 
-  it('a viewer that comes back from the reachable viewers it was sent to gets a leaf place at the source', () => {
+  /** The source, knowing one mapped viewer, asked by the symmetric viewer for stripe 0 at `now`. */
+  const sourceAsked = () => {
     const peers = new Map<string, { nat: NatKind; mapped?: boolean }>([[sym, { nat: 'symmetric' }], [mapped, { nat: 'cone', mapped: true }]])
     const peer = (a: string) => peers.get(a)
     const sent = new SentToReachable()
-    const ask = (now: number) => {
+    return (now: number) => {
       const natOf = sent.natOf(peer, sym, 0, now)
       const d = decideChild({ isSource: true, self: 'S', children: sets(), receiving: () => true, natOf }, { from: sym, stripe: 0 }, [mapped])
       if (!d.accept) sent.note(sym, 0, d.tryInstead, natOf, now)
       return d
     }
+  }
+
+  it('a viewer that comes back from the reachable viewers it was sent to gets a leaf place at the source', () => {
+    const ask = sourceAsked()
     for (let i = 0; i < CAME_BACK_TIMES; i++) {
       const d = ask(1000 + i * 3000)
       assert.ok(!d.accept && d.tryInstead[0] === mapped, `round ${i + 1}: sent to the mapped viewer`)
@@ -94,15 +99,7 @@ describe('the source and viewers behind symmetric NATs', () => {
   })
 
   it('slow rounds still come back: each return within CAME_BACK_MS of the one before counts', () => {
-    const peers = new Map<string, { nat: NatKind; mapped?: boolean }>([[sym, { nat: 'symmetric' }], [mapped, { nat: 'cone', mapped: true }]])
-    const peer = (a: string) => peers.get(a)
-    const sent = new SentToReachable()
-    const ask = (now: number) => {
-      const natOf = sent.natOf(peer, sym, 0, now)
-      const d = decideChild({ isSource: true, self: 'S', children: sets(), receiving: () => true, natOf }, { from: sym, stripe: 0 }, [mapped])
-      if (!d.accept) sent.note(sym, 0, d.tryInstead, natOf, now)
-      return d
-    }
+    const ask = sourceAsked()
     // Rounds of 20 s: three of them span more than CAME_BACK_MS from the first.
     const round = (2 * CAME_BACK_MS) / 3
     for (let i = 0; i < CAME_BACK_TIMES; i++) assert.ok(!ask(1000 + i * round).accept, `round ${i + 1}: sent to the mapped viewer`)
