@@ -396,8 +396,7 @@ export class Runtime {
 }
 
 function swarmTotals(s: StreamSwarm): StreamStats {
-  const st = s.status()
-  return { stream: s.id, role: st.role, producedBytes: st.producedBytes, uploadedBytes: st.uploadedBytes }
+  return { stream: s.id, role: s.isSource ? 'source' : 'viewer', ...s.byteTotals() }
 }
 
 function audienceStats(a: AudienceView): AudienceStats {

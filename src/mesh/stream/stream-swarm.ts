@@ -270,10 +270,18 @@ export class StreamSwarm extends EventEmitter {
     return this.holders.list(exclude)
   }
 
+  /** The byte counters the metrics export, without building a whole status (read at every scrape). */
+  byteTotals(): { producedBytes: number; uploadedBytes: number } {
+    const totals = this.swarmStats.totals
+    // Until this process has produced a byte, a source counts what its log holds (reopened on its folder).
+    const producedBytes = this.isSource ? totals.producedBytes || (this.log.head()?.length ?? 0) : 0
+    return { producedBytes, uploadedBytes: totals.uploadedBytes }
+  }
+
   status(): SwarmStatus {
     const head = this.log.head()
     const totals = this.swarmStats.totals
-    const produced = this.isSource ? totals.producedBytes || (head?.length ?? 0) : 0
+    const produced = this.byteTotals().producedBytes
     return {
       id: this.id,
       role: this.isSource ? 'source' : 'viewer',
