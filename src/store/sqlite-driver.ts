@@ -4,6 +4,7 @@
 // first that loads: better-sqlite3, then node:sqlite. Neither: the caller runs on memory state.
 // Both bindings share the small synchronous surface below (exec, prepare, run/get/all, close).
 import { createRequire } from 'node:module'
+import { firstLine } from '../util/coded-error.ts'
 
 export type SqlValue = string | number | bigint | null | Uint8Array
 export interface SqlStatement {
@@ -46,11 +47,6 @@ function pick(): { driver: SqliteDriver | null; why: string } {
     reasons.push(`node:sqlite: ${firstLine(err)}`)
   }
   return { driver: null, why: reasons.join('; ') }
-}
-
-/** An error's first line, for one-line logs. */
-export function firstLine(err: unknown): string {
-  return String(err instanceof Error ? err.message : err).split('\n')[0]
 }
 
 /** Node 22 prints "ExperimentalWarning: SQLite is an experimental feature" on stderr when

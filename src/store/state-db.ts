@@ -11,7 +11,8 @@
 // migrated forward step by step at open; a database from a newer version is left untouched.
 import { join } from 'node:path'
 import type { Logger } from '../util/logger.ts'
-import { firstLine, sqliteDriver } from './sqlite-driver.ts'
+import { sqliteDriver } from './sqlite-driver.ts'
+import { firstLine } from '../util/coded-error.ts'
 import type { SqlDatabase, SqliteDriver, SqlValue } from './sqlite-driver.ts'
 
 export const STATE_FILE = 'state.db'

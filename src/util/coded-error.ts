@@ -8,3 +8,8 @@ export class CodedError<C extends string> extends Error {
     this.code = code
   }
 }
+
+/** An error's first line, for one-line logs. */
+export function firstLine(err: unknown): string {
+  return String(err instanceof Error ? err.message : err).split('\n')[0]
+}

@@ -11,6 +11,7 @@ import type { Logger } from '../../util/logger.ts'
 import type { Timer, Timers } from '../../util/timers.ts'
 import type { SelfAddresses } from '../self-addresses.ts'
 import { formatAddress, parseAddress } from '../transport.ts'
+import { firstLine } from '../../util/coded-error.ts'
 import { ourLanAddresses, sameSubnet } from './lan-address.ts'
 
 export const PortMappingState = { searching: 'searching', mapped: 'mapped', failed: 'failed', closed: 'closed' } as const
@@ -208,5 +209,5 @@ export function internalHost(localAddress: string, gatewayHost: string): string 
 function oneLine(err: unknown): string {
   const e = err as { name?: string; message?: string }
   if (e?.name === 'TimeoutError' || e?.name === 'AbortError') return `no answer within ${REQUEST_TIMEOUT_MS / 1000} s`
-  return String(e?.message ?? err).split('\n')[0]
+  return firstLine(err)
 }
