@@ -13,6 +13,9 @@ export interface Scenario {
   nodesPerProcess: number
   baselineSeconds: number
   seed: number
+  /** Uneven uplinks: these shares of the viewers (drawn per joiner, seeded) run with `--max-upload`
+   * at these copies of the stream's bitrate; the rest without a cap. */
+  uplinks?: Array<{ share: number; copies: number }>
 }
 
 export interface BenchOptions { scenarios: Scenario[]; json?: string; chart?: string; baseline: boolean }
@@ -57,14 +60,22 @@ const base = (over: Partial<Scenario>): Scenario => ({
   name: 'quick', viewers: 10, seconds: 20, bitrateBps: 2e6, link: null, churnPerMin: 0, nodesPerProcess: 5, baselineSeconds: 20, seed: 1, ...over,
 })
 
-/** The benchmark's named scenarios: the first issue's three, and issue 12's 3 % loss and 50 %/min
- * churn (its uneven uplinks need a per-viewer upload cap on real sockets, which the bench lacks). */
+/** Copies of the bitrate a viewer on a "nothing" uplink may send: its own requests and
+ * subscriptions (as the simulator's NOTHING_COPIES), not one child. */
+const NOTHING_COPIES = 0.05
+
+/** The benchmark's named scenarios: the first issue's three, and issue 12's 3 % loss, 50 %/min
+ * churn and uneven uplinks (each capped viewer runs with `--max-upload`'s pacer and child count). */
 export const NAMED: Record<string, Scenario> = {
   loopback: base({ name: 'loopback: 50 viewers, 2 Mb/s, 120 s', viewers: 50, seconds: 120, nodesPerProcess: 10, baselineSeconds: 30 }),
   lossy: base({ name: 'lossy: 50 viewers, 25 ms one-way, 1 % loss, 120 s', viewers: 50, seconds: 120, nodesPerProcess: 10, baselineSeconds: 30, link: { delayMs: 25, loss: 0.01 } }),
   churn: base({ name: 'churn: 50 viewers, 20 %/min churn, 120 s', viewers: 50, seconds: 120, nodesPerProcess: 10, baselineSeconds: 30, churnPerMin: 0.2 }),
   lossy3: base({ name: 'lossy3: 50 viewers, 25 ms one-way, 3 % loss, 120 s', viewers: 50, seconds: 120, nodesPerProcess: 10, baselineSeconds: 30, link: { delayMs: 25, loss: 0.03 } }),
   churn50: base({ name: 'churn50: 50 viewers, 50 %/min churn, 120 s', viewers: 50, seconds: 120, nodesPerProcess: 10, baselineSeconds: 30, churnPerMin: 0.5 }),
+  uneven: base({
+    name: `uneven: 50 viewers, 30 % --max-upload at half the bitrate, 10 % at ${NOTHING_COPIES}, 120 s`, viewers: 50, seconds: 120, nodesPerProcess: 10, baselineSeconds: 30,
+    uplinks: [{ share: 0.3, copies: 0.5 }, { share: 0.1, copies: NOTHING_COPIES }],
+  }),
 }
 
 export function parseBenchArgs(argv: string[]): BenchOptions {

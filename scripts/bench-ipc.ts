@@ -9,8 +9,9 @@ export interface ViewerInit { mode: Mode; streamId: string; source: string; link
 
 export type ToChild =
   | { type: 'init'; source?: SourceInit; viewers?: ViewerInit }
-  /** Start viewer `slot`, bootstrapping from these addresses (p2p) or this base URL (hls). */
-  | { type: 'join'; slot: number; peers: string[] }
+  /** Start viewer `slot`, bootstrapping from these addresses (p2p) or this base URL (hls);
+   * `maxUploadBps`: its `--max-upload`, wire bytes a second (none: no cap). */
+  | { type: 'join'; slot: number; peers: string[]; maxUploadBps?: number }
   /** Viewer `slot` vanishes without a goodbye (a crash or a closed laptop). */
   | { type: 'leave'; slot: number }
   | { type: 'report' }

@@ -86,11 +86,16 @@ export async function runMode(sc: Scenario, mode: Mode, seconds: number, log: (s
     // Let the source build up a few segments, so joiners find a live edge with history behind it.
     await sleep(LEAD_MS)
     const rnd = seededRandom(sc.seed)
+    // Its own draw, so the churn's picks are the same with and without uneven uplinks.
+    const uplinkRnd = seededRandom(sc.seed + 7919)
     const present: number[] = []
     let nextSlot = 0
     const join = (slot: number) => {
       const peers = mode === 'hls' ? [ready.httpUrl ?? ''] : [ready.address ?? '']
-      views[slot % procs].send({ type: 'join', slot, peers })
+      let r = uplinkRnd()
+      const uplink = sc.uplinks?.find((u) => (r -= u.share) < 0)
+      const maxUploadBps = uplink && mode === 'p2p' ? (uplink.copies * sc.bitrateBps) / 8 : undefined
+      views[slot % procs].send({ type: 'join', slot, peers, ...(maxUploadBps !== undefined ? { maxUploadBps } : {}) })
       present.push(slot)
     }
     const t0 = Date.now()

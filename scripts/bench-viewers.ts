@@ -16,6 +16,7 @@ import { ViewerRecorder } from '../src/metrics/viewer-recorder.ts'
 import type { FromChild, ToChild, ViewerInit, ViewerReport, ViewersReport } from './bench-ipc.ts'
 import { PeakRss, WireTally, cpuSeconds } from './bench-node-metrics.ts'
 import { HlsViewer } from './bench-hls.ts'
+import { chunkShareOfWire } from '../src/mesh/bandwidth/upload-pacer.ts'
 
 const send = (m: FromChild) => process.send?.(m)
 
@@ -39,7 +40,7 @@ async function main(init: ViewerInit): Promise<void> {
   const slots = new Map<number, Slot>()
   let nodes = 0
 
-  const join_ = async (slot: number, peers: string[]): Promise<void> => {
+  const join_ = async (slot: number, peers: string[], maxUploadBps?: number): Promise<void> => {
     const s: Slot = { slot, joinAt: Date.now(), leftAt: null }
     slots.set(slot, s)
     nodes++
@@ -51,12 +52,14 @@ async function main(init: ViewerInit): Promise<void> {
     const udp = await UdpTransport.bind({ port: 0 })
     const transport: Transport = init.link ? new ShapedTransport(udp, init.link, { random: seededRandom(init.seed * 1000 + slot) }) : udp
     s.tally = new WireTally()
-    s.node = new CjNode({ transport, metrics: s.tally }, { bootstrap: peers, probeIntervalMs: 10_000 })
+    // A capped viewer as `watch --max-upload` wires it (src/runtime.ts): the node paces its socket
+    // to the cap, and the swarm counts its children in chunk bytes (the bench's nodes do not seal).
+    s.node = new CjNode({ transport, metrics: s.tally }, { bootstrap: peers, probeIntervalMs: 10_000, ...(maxUploadBps !== undefined ? { maxUploadBytesPerSecond: maxUploadBps } : {}) })
     s.log = await StreamLog.openReplica(join(dir, String(slot)), init.streamId)
     s.recorder = new ViewerRecorder(s.log, Date.now, () => s.reg?.get(init.streamId)?.startChunk ?? -1)
     await s.node.start()
     s.reg = new StreamRegistry(s.node)
-    s.reg.add(s.log, { bootstrap: peers })
+    s.reg.add(s.log, { bootstrap: peers, ...(maxUploadBps !== undefined ? { maxUploadBps: maxUploadBps * chunkShareOfWire(false) } : {}) })
   }
 
   const snapshot = (s: Slot): ViewerReport => {
@@ -92,7 +95,7 @@ async function main(init: ViewerInit): Promise<void> {
 
   send({ type: 'ready' })
   process.on('message', (m: ToChild) => {
-    if (m.type === 'join') join_(m.slot, m.peers).catch((err: Error) => send({ type: 'error', message: err.stack ?? String(err) }))
+    if (m.type === 'join') join_(m.slot, m.peers, m.maxUploadBps).catch((err: Error) => send({ type: 'error', message: err.stack ?? String(err) }))
     if (m.type === 'leave') void leave(m.slot)
     if (m.type === 'parents') {
       const live = [...slots.values()].filter((s) => s.leftAt === null && s.node)

@@ -24,6 +24,9 @@ export const MAX_DATAGRAM_BYTES = 65507
 export const MAX_MESSAGES_PER_DATAGRAM = 64
 /** Peer lists longer than this carry no extra value and cost memory to process. */
 export const MAX_PEERS_PER_LIST = 64
+/** The largest room (`PleaseKeepSendingMe.room`, `below`) a subscription may tell: more children
+ * than any subtree a redirect could lead into. */
+export const MAX_ROOM = 10_000
 /** Ancestors a parent names in its answer (`IWillKeepSendingYou.path`): deeper than any tree a
  * stripe forms with a sane fan-out, so a cycle through a re-parented relay shows within it. */
 export const MAX_PATH = 16
@@ -80,7 +83,7 @@ export type Message =
   | { type: 'HereAreSegments'; id: string; segments: SegmentRecord[] }
   | { type: 'IHaveChunks'; id: string; from: number; bits: Buffer }
   /** `failed`: our parent in this stripe, which stopped feeding us; sent to its own parent. */
-  | { type: 'PleaseKeepSendingMe'; id: string; stripe: number; from: number; failed?: string; leaf?: boolean }
+  | { type: 'PleaseKeepSendingMe'; id: string; stripe: number; from: number; failed?: string; leaf?: boolean; room?: number; below?: number }
   /** `via`: the sender's own parent in this stripe (absent at the source): where to complain.
    * `late`: unasked, to a child: the sender's own feed in this stripe stopped (its parent is late
    * or gone) and it is finding another; the child waits for it instead of leaving it too. */
@@ -310,7 +313,11 @@ const decoders: { [T in MessageType]: (body: unknown) => Omit<MessageOf<T>, 'typ
     if (!s || !isIndex((b as Obj).from)) return undefined
     // An optional address that is not one is dropped alone; the subscription still stands.
     const failed = isAddress((b as Obj).failed) ? (b as Obj).failed as string : undefined
-    return { ...s, from: (b as Obj).from as number, ...(failed ? { failed } : {}), ...((b as Obj).leaf === true ? { leaf: true } : {}) }
+    // Places the sender says it (and its subtree) could still take in the stripe: only ever an
+    // order for redirects (stream-policy.ts decideChild), bounded so a liar's figure stays a number.
+    const room = isUint((b as Obj).room) ? Math.min((b as Obj).room as number, MAX_ROOM) : undefined
+    const below = isUint((b as Obj).below) ? Math.min((b as Obj).below as number, MAX_ROOM) : undefined
+    return { ...s, from: (b as Obj).from as number, ...(failed ? { failed } : {}), ...((b as Obj).leaf === true ? { leaf: true } : {}), ...(room !== undefined ? { room } : {}), ...(below !== undefined ? { below } : {}) }
   },
   IWillKeepSendingYou: (b) => {
     const s = isObj(b) ? idStripe(b) : undefined

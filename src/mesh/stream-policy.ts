@@ -189,6 +189,9 @@ export interface ParentState {
   /** The stream's source(s): never counted as a node that fans out, whatever its address hashes
    * to (it takes SOURCE_FANOUT children per stripe and is nearly always full). */
   sources?: ReadonlySet<string>
+  /** What a child told us of the places it (`room`) and its subtree (`below`) could still take in
+   * the stripe asked for (PleaseKeepSendingMe, every resubscription): redirects lead there first. */
+  roomOf?: (addr: string) => { room: number; below: number } | undefined
 }
 /** `evict`: a child to push down under the newcomer (SplitStream's push-down), told to ask it instead. */
 export type ChildDecision = { accept: true; evict?: string } | { accept: false; tryInstead: string[] }
@@ -212,9 +215,19 @@ export function decideChild(s: ParentState, req: ChildRequest, otherHolders: str
   const kids = new Set([...all].filter((a) => !behindSymmetric(a)))
   const interior = (a: string) => interiorStripe(a) === req.stripe && !s.leaves?.has(a)
   const redirect = () => {
-    // Children that are interior in this stripe have room for grandchildren; try them first.
+    // A child that said it has a place is one hop from a yes; one whose subtree has places leads
+    // there in a few (each hop down is the same choice); then children interior in this stripe,
+    // which have room for grandchildren when they have any. Without what children tell, a leaf
+    // went from full node to full node, 20-50 asks a join (issue 12, uneven uplinks).
     const mine = [...kids].filter((a) => a !== req.from)
-    const ordered = [...mine.filter(interior), ...mine.filter((a) => !interior(a))]
+    const rank = (a: string) => {
+      const r = s.roomOf?.(a)
+      return r === undefined ? [2, 0] : r.room > 0 ? [0, -r.room] : r.below > 0 ? [1, -r.below] : [3, 0]
+    }
+    const ordered = mine
+      .map((a) => ({ a, k: rank(a), i: interior(a) ? 0 : 1 }))
+      .sort((x, y) => x.k[0] - y.k[0] || x.i - y.i || x.k[1] - y.k[1])
+      .map((x) => x.a)
     const others = typeof otherHolders === 'function' ? otherHolders() : otherHolders
     const usable = (a: string) => a !== req.from && !all.has(a) && a !== s.self && !behindSymmetric(a)
     if (!behindSymmetric(req.from)) {
@@ -245,7 +258,11 @@ export function decideChild(s: ParentState, req: ChildRequest, otherHolders: str
   // the top of every stripe tree fills with nodes that can fan out, and the trees stay shallow.
   const pushDown = () => {
     if (req.leaf || interiorStripe(req.from) !== req.stripe || s.pushDown?.(req.stripe) === false) return redirect()
-    const leaf = [...kids].find((a) => !interior(a))
+    // A child that can carry others moves down first: it finds a place again in one hop. A
+    // declared leaf (a weak uplink) goes only when no other child can, since every move costs its
+    // weak uplink a new join (issue 12: such a viewer, pushed down by each interior newcomer, spent
+    // 10-20 s of a 30 s run without a parent in three stripes).
+    const leaf = [...kids].find((a) => !interior(a) && !s.leaves?.has(a)) ?? [...kids].find((a) => !interior(a))
     return leaf ? { accept: true as const, evict: leaf } : redirect()
   }
   if (s.isSource) return kids.size < SOURCE_FANOUT ? { accept: true } : pushDown()
@@ -266,6 +283,21 @@ export function decideChild(s: ParentState, req: ChildRequest, otherHolders: str
   const r = redirect()
   const fansOut = (a: string) => interiorStripe(a) === req.stripe && !s.sources?.has(a)
   return spareUsed < STRIPES - 1 && !r.tryInstead.some(fansOut) ? { accept: true } : r
+}
+
+/** Places we would still take in `stripe` for a child that can relay (what decideChild accepts
+ * without a push-down), told to our parent with every subscription (PleaseKeepSendingMe.room) so
+ * that its redirects lead there. None at the source, behind a symmetric NAT, or in a stripe we do
+ * not receive. */
+export function childRoom(s: ParentState, stripe: number): number {
+  if (s.isSource || s.unreachable || !s.receiving(stripe)) return 0
+  const relays = (set: ReadonlySet<string>) => { let n = 0; for (const a of set) if (s.natOf?.(a) !== 'symmetric') n++; return n }
+  const counts = s.children.map(relays)
+  const total = counts.reduce((a, b) => a + b, 0)
+  const capLeft = s.maxChildren === undefined ? Infinity : s.maxChildren - total
+  const own = interiorStripe(s.self)
+  const here = own === stripe ? FANOUT - counts[stripe] : SPARE_SLOTS - (total - counts[own])
+  return Math.max(0, Math.min(capLeft, here))
 }
 
 /** Orders candidate parents for a stripe: interior ones first, then by RTT; the source last unless

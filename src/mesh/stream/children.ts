@@ -3,8 +3,8 @@
 // its children with its signed record.
 import type { Ctx } from '../node.ts'
 import type { Message, MessageOf } from '../messages.ts'
-import { STRIPES } from '../messages.ts'
-import { CATCHUP_CHUNKS, CHILD_EXPIRY_MS, FAILED_RELAY_MS, MISSED_PUSH_MS, decideChild, interiorStripe, stripeOf, type ChildDecision } from '../stream-policy.ts'
+import { MAX_ROOM, STRIPES } from '../messages.ts'
+import { CATCHUP_CHUNKS, CHILD_EXPIRY_MS, FAILED_RELAY_MS, MISSED_PUSH_MS, childRoom, decideChild, interiorStripe, stripeOf, type ChildDecision, type ParentState } from '../stream-policy.ts'
 import type { ChunkRecord } from '../../store/stream-types.ts'
 import { BLOCK_SIZE, CHUNK_SIZE } from '../../store/stream-types.ts'
 import { MAX_HOLDERS, remember, type Holders } from './holders.ts'
@@ -45,6 +45,9 @@ export class Children {
   private deferred = new Map<string, MessageOf<'PleaseKeepSendingMe'>>()
   /** Children that said they can carry none of their own (bounded: only current children). */
   private leaves = new Set<string>()
+  /** Per stripe, the places each child said it and its subtree could still take (its last
+   * subscription; see roomBelow); pruned to current children in expire(). */
+  private rooms: Array<Map<string, { room: number; below: number }>> = Array.from({ length: STRIPES }, () => new Map())
 
   /** `maxUploadBps`: the upload this viewer gives (`--max-upload`), in bytes a second. */
   constructor(components: ChildrenComponents, private readonly init: { maxUploadBps?: number } = {}) {
@@ -105,6 +108,33 @@ export class Children {
       for (const c of set) {
         if (now - (this.seen.get(c) ?? 0) > CHILD_EXPIRY_MS) { this.sets[s].delete(c); this.seen.delete(c); this.leaves.delete(c) }
       }
+      for (const c of this.rooms[s].keys()) if (!set.has(c)) this.rooms[s].delete(c)
+    }
+  }
+
+  /** Places we could still take in stripe `s` (`room`), and what our children there said of
+   * theirs and their subtrees' (`below`): told to our parent with each subscription, so that its
+   * redirects lead a newcomer down to a place in a hop or two (SplitStream's spare-capacity group,
+   * carried by the tree itself). */
+  roomIn(s: number): { room: number; below: number } {
+    const now = this.c.node.timers.now()
+    let below = 0
+    for (const [c, r] of this.rooms[s]) if (this.sets[s].has(c)) below += r.room + r.below
+    return { room: childRoom(this.parentState(now), s), below: Math.min(below, MAX_ROOM) }
+  }
+
+  /** What decideChild and childRoom judge us by, now. */
+  private parentState(now: number, s?: number): ParentState {
+    const node = this.c.node
+    return {
+      isSource: this.c.isSource, self: node.address, children: this.sets,
+      receiving: (i) => this.k.parents.receiving(i, now),
+      pushDown: (i) => now - this.failedChildAt[i] >= FAILED_RELAY_MS,
+      maxChildren: this.capacity(), leaves: this.leaves,
+      // Behind a symmetric NAT only a peer with no NAT between us (our LAN) can always reach us.
+      unreachable: node.nat.kind === 'symmetric',
+      natOf: (a) => node.peers.get(a)?.nat, lanMates: node.lanMates, sources: this.c.sourceAddrs,
+      ...(s !== undefined ? { roomOf: (a: string) => this.rooms[s].get(a) } : {}),
     }
   }
 
@@ -136,13 +166,9 @@ export class Children {
       ? { accept: false as const, tryInstead: [...this.sets[s], ...this.k.holders.list(ctx.from, 8)].filter((a) => a !== ctx.from).slice(0, 8) }
       : this.orphanSwap(s, m, ctx.from, now)
       ?? decideChild({
-        isSource, self: node.address, children: this.sets,
-        receiving: (i) => this.k.parents.receiving(i, now),
-        pushDown: (i) => now - this.failedChildAt[i] >= FAILED_RELAY_MS,
-        maxChildren: this.capacity(), leaves: this.leaves,
-        // Behind a symmetric NAT only a peer with no NAT between us (our LAN) can always reach us.
+        ...this.parentState(now, s),
         unreachable: node.nat.kind === 'symmetric' && node.peers.get(ctx.from)?.seesUsDirectly !== true,
-        natOf, lanMates: node.lanMates, sources: this.c.sourceAddrs,
+        natOf,
       }, { from: ctx.from, stripe: s, leaf: m.leaf }, () => this.k.holders.list(ctx.from))
     if (d.accept) {
       const isNew = !this.sets[s].has(ctx.from)
@@ -151,6 +177,8 @@ export class Children {
       this.seen.set(ctx.from, now)
       if (m.leaf) this.leaves.add(ctx.from)
       else this.leaves.delete(ctx.from)
+      if (m.room !== undefined || m.below !== undefined) this.rooms[s].set(ctx.from, { room: m.room ?? 0, below: m.below ?? 0 })
+      else this.rooms[s].delete(ctx.from)
       // Our own parent in the stripe goes with the yes: the child's backup if we fail it; and our
       // whole path up, so that the child sees a loop through itself (StripeParents.onSubscribed).
       const via = this.k.parents.via(s)
@@ -160,13 +188,20 @@ export class Children {
         this.replaced[s] = undefined
         this.sets[s].delete(d.evict)
         if (!this.all().has(d.evict)) this.leaves.delete(d.evict)
-        node.send(d.evict, [{ type: 'AskThemInstead', id, stripe: s, peers: [ctx.from] }])
+        // Handed a place, not sent back to the start: the newcomer (interior here, with room for
+        // it), then our children that said they have room.
+        const roomy = [...this.sets[s]].filter((a) => a !== ctx.from && a !== d.evict && (this.rooms[s].get(a)?.room ?? 0) > 0)
+        node.send(d.evict, [{ type: 'AskThemInstead', id, stripe: s, peers: [ctx.from, ...roomy].slice(0, 4) }])
       }
       if (isNew) void this.catchUpChild(ctx.from, s, m.from)
     } else {
       // A child told to ask elsewhere leaves us (stripe-parents.ts onRedirect): stop pushing to it.
       this.sets[s].delete(ctx.from)
       if (isSource) this.sentToReachable.note(ctx.from, s, d.tryInstead, natOf, now)
+      // The newcomer asks the first of them next: one place fewer there until it says again, so a
+      // crowd of joiners is spread over the places rather than all sent to the same one.
+      const r = this.rooms[s].get(d.tryInstead[0])
+      if (r !== undefined && this.sets[s].has(d.tryInstead[0])) { if (r.room > 0) r.room--; else if (r.below > 0) r.below-- }
       ctx.reply({ type: 'AskThemInstead', id, stripe: s, peers: d.tryInstead })
     }
   }

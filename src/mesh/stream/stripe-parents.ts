@@ -90,6 +90,7 @@ export class StripeParents {
   private readonly holders: Holders
   private readonly bootstrap: string[]
   private readonly leaf: () => boolean
+  private readonly room: (s: number) => { room: number; below: number }
   private stripes: Stripe[] = Array.from({ length: STRIPES }, () => ({ pushAt: 0, pushedN: -1, since: 0, record: [], fed: false, subscribedAt: 0, heldUntil: -Infinity, pushesSinceHold: 0, toldLate: false, path: [], fruitless: 0 }))
   /** Parents that fed us nothing while the other stripes flowed, until when: never asked again
    * meanwhile (a squatter says yes to everyone; ranking it last is not enough). */
@@ -102,12 +103,15 @@ export class StripeParents {
 
   /** `leaf`: whether we can carry too few children to be an interior node (said in every ask).
    * `tellLate`: tells our children in a stripe that our own feed there is late and we are finding
-   * another, so that they wait for us rather than all leave at once (Children.tellLate). */
-  constructor(components: { context: SwarmContext; holders: Holders }, init: { bootstrap: string[]; leaf?: () => boolean; tellLate?: (s: number) => void }) {
+   * another, so that they wait for us rather than all leave at once (Children.tellLate).
+   * `room`: the places we and our subtree could still take in a stripe, told with every ask
+   * (Children.roomIn). */
+  constructor(components: { context: SwarmContext; holders: Holders }, init: { bootstrap: string[]; leaf?: () => boolean; tellLate?: (s: number) => void; room?: (s: number) => { room: number; below: number } }) {
     this.c = components.context
     this.holders = components.holders
     this.bootstrap = init.bootstrap
     this.leaf = init.leaf ?? (() => false)
+    this.room = init.room ?? (() => ({ room: 0, below: 0 }))
     this.tellLate = init.tellLate ?? (() => {})
   }
 
@@ -318,7 +322,7 @@ export class StripeParents {
           this.dropParent(s, p, now, failing)
         } else if (now - st.subscribedAt > RESUBSCRIBE_MS || (now - st.pushAt > QUIET_RESUBSCRIBE_MS && now - st.subscribedAt > QUIET_RESUBSCRIBE_MS)) {
           st.subscribedAt = now
-          node.send(p, [{ type: 'PleaseKeepSendingMe', id: this.c.id, stripe: s, from: this.c.edge.maxKnown, ...(this.leaf() ? { leaf: true } : {}) }])
+          node.send(p, [{ type: 'PleaseKeepSendingMe', id: this.c.id, stripe: s, from: this.c.edge.maxKnown, ...this.capacityTold(s) }])
         }
         continue
       }
@@ -393,7 +397,14 @@ export class StripeParents {
   }
 
   private subscription(s: number, j: Join): Message {
-    return { type: 'PleaseKeepSendingMe', id: this.c.id, stripe: s, from: this.catchUpFrom(s), ...(j.failed ? { failed: j.failed } : {}), ...(this.leaf() ? { leaf: true } : {}) }
+    return { type: 'PleaseKeepSendingMe', id: this.c.id, stripe: s, from: this.catchUpFrom(s), ...(j.failed ? { failed: j.failed } : {}), ...this.capacityTold(s) }
+  }
+
+  /** What an ask tells of what we can carry: `leaf`, and the places we and our subtree have. */
+  private capacityTold(s: number): { leaf?: true; room?: number; below?: number } {
+    const { room, below } = this.room(s)
+    // `room` even at 0: a parent then lists a full child last in its redirects.
+    return { ...(this.leaf() ? { leaf: true as const } : {}), room, ...(below > 0 ? { below } : {}) }
   }
 
   private advanceJoin(s: number): void {
