@@ -164,9 +164,15 @@ export function lateParentFails(l: Lateness): boolean {
   return l.owedTwoMs > OWED_TWO_MS || l.owedOneMs > CHRONIC_LATE_MS || l.recentMisses >= MISSES_TO_FAIL
 }
 
+/** A newcomer the source pointed elsewhere that asks it again within this long found no place
+ * below it (see ChildRequest.returned). */
+export const RETURN_MS = 10_000
+
 /** `leaf`: the asker said it can carry no children of its own (too little upload): never pushed
- * in as an interior node, and the first to be pushed down. */
-export interface ChildRequest { from: string; stripe: number; leaf?: boolean }
+ * in as an interior node, and the first to be pushed down. `returned`: the source pointed it
+ * elsewhere within RETURN_MS and nobody below took it (set by the source, at most once per stripe
+ * per RETURN_MS). */
+export interface ChildRequest { from: string; stripe: number; leaf?: boolean; returned?: boolean }
 export interface ParentState {
   isSource: boolean
   self: string
@@ -262,7 +268,12 @@ export function decideChild(s: ParentState, req: ChildRequest, otherHolders: str
     // declared leaf (a weak uplink) goes only when no other child can, since every move costs its
     // weak uplink a new join (issue 12: such a viewer, pushed down by each interior newcomer, spent
     // 10-20 s of a 30 s run without a parent in three stripes).
-    const leaf = [...kids].find((a) => !interior(a) && !s.leaves?.has(a)) ?? [...kids].find((a) => !interior(a))
+    // At the source, an interior newcomer that came back (nobody in the stripe took it) takes the
+    // place of whatever child the source has: a child that says it relays and takes nobody (a
+    // weak viewer that claims otherwise) shut the whole stripe off, every viewer pulling it
+    // (30 viewers, 4 such claimants: 2.3 source copies; test/mesh/claimed-room.test.ts). An
+    // honest top relay moves one level down, under a node with every place free.
+    const leaf = [...kids].find((a) => !interior(a) && !s.leaves?.has(a)) ?? [...kids].find((a) => !interior(a)) ?? (s.isSource && req.returned ? [...kids][0] : undefined)
     return leaf ? { accept: true as const, evict: leaf } : redirect()
   }
   if (s.isSource) return kids.size < SOURCE_FANOUT ? { accept: true } : pushDown()

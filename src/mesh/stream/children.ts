@@ -4,7 +4,7 @@
 import type { Ctx } from '../node.ts'
 import type { Message, MessageOf } from '../messages.ts'
 import { MAX_ROOM, STRIPES } from '../messages.ts'
-import { CATCHUP_CHUNKS, CHILD_EXPIRY_MS, FAILED_RELAY_MS, MISSED_PUSH_MS, childRoom, decideChild, interiorStripe, stripeOf, type ChildDecision, type ParentState } from '../stream-policy.ts'
+import { CATCHUP_CHUNKS, CHILD_EXPIRY_MS, FAILED_RELAY_MS, MISSED_PUSH_MS, RETURN_MS, childRoom, decideChild, interiorStripe, stripeOf, type ChildDecision, type ParentState } from '../stream-policy.ts'
 import type { ChunkRecord } from '../../store/stream-types.ts'
 import { BLOCK_SIZE, CHUNK_SIZE } from '../../store/stream-types.ts'
 import { MAX_HOLDERS, remember, type Holders } from './holders.ts'
@@ -48,6 +48,10 @@ export class Children {
   /** Per stripe, the places each child said it and its subtree could still take (its last
    * subscription; see roomBelow); pruned to current children in expire(). */
   private rooms: Array<Map<string, { room: number; below: number }>> = Array.from({ length: STRIPES }, () => new Map())
+  /** At the source: `<stripe> <addr>` -> until when a newcomer it pointed elsewhere counts as come
+   * back (ChildRequest.returned); and when each stripe's top last changed that way. */
+  private pointedAway = new Map<string, number>()
+  private returnSwapAt: number[] = new Array(STRIPES).fill(-Infinity)
 
   /** `maxUploadBps`: the upload this viewer gives (`--max-upload`), in bytes a second. */
   constructor(components: ChildrenComponents, private readonly init: { maxUploadBps?: number } = {}) {
@@ -169,7 +173,7 @@ export class Children {
         ...this.parentState(now, s),
         unreachable: node.nat.kind === 'symmetric' && node.peers.get(ctx.from)?.seesUsDirectly !== true,
         natOf,
-      }, { from: ctx.from, stripe: s, leaf: m.leaf }, () => this.k.holders.list(ctx.from))
+      }, { from: ctx.from, stripe: s, leaf: m.leaf, returned: this.cameBack(s, ctx.from, now) }, () => this.k.holders.list(ctx.from))
     if (d.accept) {
       const isNew = !this.sets[s].has(ctx.from)
       this.k.budget.childTaken()
@@ -186,6 +190,7 @@ export class Children {
       if (d.evict) {
         // One swap per complaint: the orphans' push-down is spent.
         this.replaced[s] = undefined
+        if (isSource && interiorStripe(d.evict) === s && !this.leaves.has(d.evict)) this.returnSwapAt[s] = now
         this.sets[s].delete(d.evict)
         if (!this.all().has(d.evict)) this.leaves.delete(d.evict)
         // Handed a place, not sent back to the start: the newcomer (interior here, with room for
@@ -197,13 +202,22 @@ export class Children {
     } else {
       // A child told to ask elsewhere leaves us (stripe-parents.ts onRedirect): stop pushing to it.
       this.sets[s].delete(ctx.from)
-      if (isSource) this.sentToReachable.note(ctx.from, s, d.tryInstead, natOf, now)
+      if (isSource) {
+        this.sentToReachable.note(ctx.from, s, d.tryInstead, natOf, now)
+        remember(this.pointedAway, `${s} ${ctx.from}`, now + RETURN_MS, now)
+      }
       // The newcomer asks the first of them next: one place fewer there until it says again, so a
       // crowd of joiners is spread over the places rather than all sent to the same one.
       const r = this.rooms[s].get(d.tryInstead[0])
       if (r !== undefined && this.sets[s].has(d.tryInstead[0])) { if (r.room > 0) r.room--; else if (r.below > 0) r.below-- }
       ctx.reply({ type: 'AskThemInstead', id, stripe: s, peers: d.tryInstead })
     }
+  }
+
+  /** At the source: `from` was pointed elsewhere in stripe `s` within RETURN_MS and asks again
+   * (nobody below took it), and the stripe's top has not changed that way within RETURN_MS. */
+  private cameBack(s: number, from: string, now: number): boolean {
+    return this.c.isSource && (this.pointedAway.get(`${s} ${from}`) ?? -Infinity) > now && now - this.returnSwapAt[s] >= RETURN_MS
   }
 
   /** Our own feed in stripe `s` stopped and we are finding another: our children there wait for
