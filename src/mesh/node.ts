@@ -374,10 +374,11 @@ export class CjNode extends EventEmitter {
       // Counted as it leaves the socket: a datagram the upload limit drops never counts as sent.
       // Without a limit (or with room) it leaves now, with no closure to wait in the queue.
       const lane = data?.kind ?? 'control'
-      if (this.upload.sendNow(bytes, lane)) this.leave(to, datagram, bytes, kinds, data)
+      // What we start goes ahead of what we answer (UploadPacer.send's `own`).
+      if (this.upload.sendNow(bytes, lane, !isReply)) this.leave(to, datagram, bytes, kinds, data)
       else {
         const batch = kinds
-        this.upload.send(bytes, lane, () => this.leave(to, datagram, bytes, batch, data))
+        this.upload.send(bytes, lane, () => this.leave(to, datagram, bytes, batch, data), !isReply)
       }
       parts = []; kinds = []; partBytes = prefix.bytes
     }

@@ -8,6 +8,9 @@
 // dry held each segment's pushes back half a second, the viewers took their parent for silent and
 // subscribed again, and the catch-up pushes that followed swamped the limit. For the same reason
 // file answers are sized to the limit (fileDatagramBytes).
+// Within control, our own exchanges (what we start: subscriptions, requests, hellos, telemetry)
+// leave before our answers to others (peer lists, holder lists, redirects): a weak uplink answering
+// everyone who asked it kept its own subscriptions waiting past their answer time (issue 12).
 // A queue that is full, or a datagram that waited too long, drops it: a file asker retries (its
 // request window reads the wait and the loss as congestion, as it does on any link), a stream
 // child repairs from others. Without a limit nothing queues and nothing is counted but the rate.
@@ -81,8 +84,10 @@ export class UploadPacer {
   private readonly bucket: TokenBucket | null
   private readonly meter: RateMeter
   private readonly lanes = new Map<TrafficKind, Lane>(LANES.map((k) => [k, new Lane()]))
-  /** The lanes in priority order. */
-  private readonly ordered = LANES.map((k) => ({ kind: k, q: this.lanes.get(k)! }))
+  /** Our own control datagrams (not answers), ahead of the control lane (see send). */
+  private readonly own = new Lane()
+  /** The queues in priority order. */
+  private readonly ordered = [{ kind: 'control' as TrafficKind, q: this.own }, ...LANES.map((k) => ({ kind: k, q: this.lanes.get(k)! }))]
   private readonly timers: Timers
   private timer: Timer | undefined
   /** The lane the timer wakes for. */
@@ -101,13 +106,14 @@ export class UploadPacer {
     this.bucket = rate === undefined ? null : new TokenBucket(c.timers, { rate, burst: Math.max(MIN_BURST_BYTES, rate * BURST_SECONDS) })
   }
 
-  /** Sends a datagram of `bytes` through `emit`, now or when the limit allows, or never (dropped). */
-  send(bytes: number, lane: TrafficKind, emit: () => void): void {
+  /** Sends a datagram of `bytes` through `emit`, now or when the limit allows, or never (dropped).
+   * `own`: a control datagram we start (not an answer): it waits ahead of the control lane. */
+  send(bytes: number, lane: TrafficKind, emit: () => void, own = false): void {
     if (this.closed) return
-    if (this.sendNow(bytes, lane)) { emit(); return }
+    if (this.sendNow(bytes, lane, own)) { emit(); return }
     // Here only with a bucket: sendNow passes every datagram without one.
     const rate = this.bucket!.rate
-    const q = this.lanes.get(lane)!
+    const q = own && lane === 'control' ? this.own : this.lanes.get(lane)!
     if (q.bytes + bytes > Math.max(MIN_QUEUE_BYTES, QUEUE_SECONDS[lane] * rate)) {
       this.dropped += bytes
       return
@@ -120,8 +126,8 @@ export class UploadPacer {
   /** True when a datagram of `bytes` may leave now: it is counted as sent and the caller sends it
    * at once. False: it must go through send() (queued, or dropped once closed). Lets the common
    * case, no limit or room in the bucket, send without a closure per datagram. */
-  sendNow(bytes: number, lane: TrafficKind): boolean {
-    if (this.closed || !(this.bucket === null || (this.noneWaitsBefore(lane) && this.affords(lane)))) return false
+  sendNow(bytes: number, lane: TrafficKind, own = false): boolean {
+    if (this.closed || !(this.bucket === null || (this.noneWaitsBefore(own && lane === 'control' ? this.own : this.lanes.get(lane)!) && this.affords(lane)))) return false
     this.count(lane, bytes)
     return true
   }
@@ -130,7 +136,7 @@ export class UploadPacer {
   fileDatagramBytes(): number { return this.limit === null ? Infinity : this.limit * FILE_DATAGRAM_SECONDS }
 
   status(): UploadStatus {
-    const queuedBytes = Object.fromEntries(LANES.map((k) => [k, this.lanes.get(k)!.bytes])) as Record<TrafficKind, number>
+    const queuedBytes = Object.fromEntries(LANES.map((k) => [k, this.lanes.get(k)!.bytes + (k === 'control' ? this.own.bytes : 0)])) as Record<TrafficKind, number>
     return {
       limitBytesPerSecond: this.limit, rateBytesPerSecond: Math.round(this.meter.perSecond()), sentBytes: this.meter.total,
       sentByLane: { ...this.sentByLane }, deferredBytes: this.deferred, droppedBytes: this.dropped, queuedBytes,
@@ -143,14 +149,14 @@ export class UploadPacer {
     this.closed = true
     this.timers.clear(this.timer)
     this.timer = undefined
-    for (const q of this.lanes.values()) while (q.size > 0) this.dropped += q.shift().bytes
+    for (const { q } of this.ordered) while (q.size > 0) this.dropped += q.shift().bytes
   }
 
-  /** Nothing waits in this lane or a higher one: a datagram here may overtake only lower lanes. */
-  private noneWaitsBefore(lane: TrafficKind): boolean {
+  /** Nothing waits in this queue or a higher one: a datagram here may overtake only lower ones. */
+  private noneWaitsBefore(queue: Lane): boolean {
     for (const l of this.ordered) {
       if (l.q.size > 0) return false
-      if (l.kind === lane) return true
+      if (l.q === queue) return true
     }
     return true
   }
@@ -177,6 +183,7 @@ export class UploadPacer {
     const lane = this.ordered.find((l) => l.q.size > 0)
     if (lane === undefined) return
     if (this.timer !== undefined) {
+      // (Our own control and the control lane wake alike: only the file lane waits longer.)
       if (lane.kind === this.timerLane) return
       this.timers.clear(this.timer)
     }
