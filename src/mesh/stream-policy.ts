@@ -362,3 +362,17 @@ export function planRepairs(s: RepairState): RepairRequest[] {
   }
   return out
 }
+
+/** A join gives the candidate it asked (or is greeting) at least this long to answer before the
+ * next one, and JOIN_ANSWER_RTTS round trips on a slower path, up to JOIN_ANSWER_MAX_MS. A fixed
+ * 500 ms passed over every candidate once round trips reached 300-650 ms (the NAT lab at load 33):
+ * each yes came after its join had moved on and was declined, and the joiner ended at the source. */
+export const JOIN_ANSWER_MS = 500
+export const JOIN_ANSWER_RTTS = 2
+export const JOIN_ANSWER_MAX_MS = 2500
+
+/** How long a join waits for a candidate's answer, given the round trip it expects (`rttMs`: the
+ * candidate's own once measured, else the slowest of the peers we talk to; unknown: the floor). */
+export function joinAnswerMs(rttMs: number | undefined): number {
+  return Math.min(JOIN_ANSWER_MAX_MS, Math.max(JOIN_ANSWER_MS, JOIN_ANSWER_RTTS * (rttMs ?? 0)))
+}

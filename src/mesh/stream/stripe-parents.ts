@@ -5,15 +5,13 @@ import type { Ctx } from '../node.ts'
 import type { Message, MessageOf } from '../messages.ts'
 import { MAX_PATH, STRIPES } from '../messages.ts'
 import {
-  CATCHUP_CHUNKS, FAILED_RELAY_MS, FIRST_PUSH_MS, PARENT_TIMEOUT_MS, RESUBSCRIBE_MS,
-  PUSH_RECORD, isReceiving, lateParentFails, pushOverdue, rankParents, stripeOf,
+  CATCHUP_CHUNKS, FAILED_RELAY_MS, FIRST_PUSH_MS, JOIN_ANSWER_MS, PARENT_TIMEOUT_MS, RESUBSCRIBE_MS,
+  PUSH_RECORD, isReceiving, joinAnswerMs, lateParentFails, pushOverdue, rankParents, stripeOf,
 } from '../stream-policy.ts'
 import { MAX_HOLDERS, remember, type Holders } from './holders.ts'
 import { FAR_AHEAD_CHUNKS, type SwarmContext } from './swarm-context.ts'
 import { reachableFirst } from '../nat/reachable-first.ts'
 
-/** A parent candidate that has not accepted or redirected us in this time is passed over. */
-const JOIN_ANSWER_MS = 500
 /** A parent quiet this long hears from us again before we give up on it (PARENT_TIMEOUT_MS): if
  * our NAT moved us, it is pushing into a dead mapping, and only our writing shows it where we are
  * (with our key proof, src/mesh/nat/peer-keys.ts). */
@@ -328,8 +326,23 @@ export class StripeParents {
         j.hello = false
         j.askedAt = now
         node.send(j.asked, [this.subscription(s, j)])
-      } else if (!j.asked || now - j.askedAt > JOIN_ANSWER_MS) { j.asked = undefined; this.advanceJoin(s) }
+      } else if (!j.asked || (now - j.askedAt > JOIN_ANSWER_MS && now - j.askedAt > this.answerMs(j))) { j.asked = undefined; this.advanceJoin(s) }
     }
+  }
+
+  /** How long the candidate a join asked has to answer (stream-policy.ts joinAnswerMs): its own
+   * round trip once measured; for a stranger still finishing the hello (which may need an
+   * introduction first), the slowest of the source's and our parents'. */
+  private answerMs(j: Join): number {
+    const peers = this.c.node.peers
+    const own = j.hello || j.asked === undefined ? undefined : peers.get(j.asked)?.rttMs
+    if (own !== undefined) return joinAnswerMs(own)
+    let slowest: number | undefined
+    for (const a of [...this.c.sourceAddrs, ...this.all()]) {
+      const rtt = a === undefined ? undefined : peers.get(a)?.rttMs
+      if (rtt !== undefined) slowest = Math.max(slowest ?? 0, rtt)
+    }
+    return joinAnswerMs(slowest)
   }
 
   /** Leaves stripe `s`'s parent `p` and looks for another; `failing`: it fed us nothing it owed,
