@@ -371,8 +371,8 @@ export const JOIN_ANSWER_MS = 500
 export const JOIN_ANSWER_RTTS = 2
 export const JOIN_ANSWER_MAX_MS = 2500
 
-/** How long a join waits for a candidate's answer, given the round trip it expects (`rttMs`: the
- * candidate's own once measured, else the slowest of the peers we talk to; unknown: the floor). */
+/** How long a join waits for a candidate's answer, given its round trip (`rttMs`; unknown, as for
+ * a stranger still finishing the hello: the floor). */
 export function joinAnswerMs(rttMs: number | undefined): number {
   return Math.min(JOIN_ANSWER_MAX_MS, Math.max(JOIN_ANSWER_MS, JOIN_ANSWER_RTTS * (rttMs ?? 0)))
 }

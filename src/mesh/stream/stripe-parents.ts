@@ -330,19 +330,13 @@ export class StripeParents {
     }
   }
 
-  /** How long the candidate a join asked has to answer (stream-policy.ts joinAnswerMs): its own
-   * round trip once measured; for a stranger still finishing the hello (which may need an
-   * introduction first), the slowest of the source's and our parents'. */
+  /** How long the candidate a join asked has to answer (stream-policy.ts joinAnswerMs): two of its
+   * round trips once we have talked to it. A stranger's hello keeps the floor: many strangers
+   * cannot be reached at all (behind NATs we cannot punch), and a longer wait on each of those
+   * would only slow the join; one that answers late is verified by then, and asked at once when
+   * its turn comes again. */
   private answerMs(j: Join): number {
-    const peers = this.c.node.peers
-    const own = j.hello || j.asked === undefined ? undefined : peers.get(j.asked)?.rttMs
-    if (own !== undefined) return joinAnswerMs(own)
-    let slowest: number | undefined
-    for (const a of [...this.c.sourceAddrs, ...this.all()]) {
-      const rtt = a === undefined ? undefined : peers.get(a)?.rttMs
-      if (rtt !== undefined) slowest = Math.max(slowest ?? 0, rtt)
-    }
-    return joinAnswerMs(slowest)
+    return j.hello || j.asked === undefined ? JOIN_ANSWER_MS : joinAnswerMs(this.c.node.peers.get(j.asked)?.rttMs)
   }
 
   /** Leaves stripe `s`'s parent `p` and looks for another; `failing`: it fed us nothing it owed,
