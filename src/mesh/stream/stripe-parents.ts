@@ -76,6 +76,9 @@ interface Stripe {
   pushesSinceHold: number
   /** Our children in this stripe were told our feed is late, in this episode. */
   toldLate: boolean
+  /** The parent told us its own feed is late since it last pushed: its lateness is then a hole
+   * above it, judged by its pattern (lateParentFails). */
+  told: boolean
   /** The parent's ancestors in this stripe, nearest first, as it last told us: with the parent,
    * ours, which a child of ours must not be (see ancestors()). */
   path: string[]
@@ -90,7 +93,7 @@ export class StripeParents {
   private readonly holders: Holders
   private readonly bootstrap: string[]
   private readonly leaf: () => boolean
-  private stripes: Stripe[] = Array.from({ length: STRIPES }, () => ({ pushAt: 0, pushedN: -1, since: 0, record: [], fed: false, subscribedAt: 0, heldUntil: -Infinity, pushesSinceHold: 0, toldLate: false, path: [], fruitless: 0 }))
+  private stripes: Stripe[] = Array.from({ length: STRIPES }, () => ({ pushAt: 0, pushedN: -1, since: 0, record: [], fed: false, subscribedAt: 0, heldUntil: -Infinity, pushesSinceHold: 0, toldLate: false, told: false, path: [], fruitless: 0 }))
   /** Parents that fed us nothing while the other stripes flowed, until when: never asked again
    * meanwhile (a squatter says yes to everyone; ranking it last is not enough). */
   private failedParents = new Map<string, number>()
@@ -201,6 +204,7 @@ export class StripeParents {
     st.pushAt = now
     if (n > st.pushedN) {
       st.pushesSinceHold++
+      st.told = false
       // The chunks of the stripe it skipped to get here (none for its first: pushedN was where we
       // stood when it took us, in any stripe), then this one.
       // At most a record's worth: older entries would be cut off below anyway.
@@ -228,11 +232,18 @@ export class StripeParents {
     if (m.late) {
       // Our parent's own feed stopped and it is finding another: wait for it (bounded, see
       // PUSHES_PER_HOLD) instead of leaving it, as every node below a failure would at once.
+      if (st.parent !== ctx.from) return
       const now = node.timers.now()
-      if (st.parent === ctx.from && st.pushesSinceHold >= PUSHES_PER_HOLD) {
+      st.told = true
+      if (st.pushesSinceHold >= PUSHES_PER_HOLD) {
         st.heldUntil = now + HOLD_MS
         st.pushesSinceHold = 0
       }
+      // And our feed is late as much as theirs: the word goes on down now, not on our next tick.
+      // Passed on a level per tick, it reached a node three hops down after that node's own
+      // MISSED_PUSH_MS, which left its parent for a hole above it. Once per push we receive, so a
+      // parent saying "late" again and again makes us say it no more often than it does.
+      this.tellOnce(m.stripe)
       return
     }
     const j = st.join
@@ -255,7 +266,7 @@ export class StripeParents {
     // Judged from where we stand now: it owes us the pushes that come after.
     const pushedN = Math.max(...this.stripes.map((x) => x.pushedN), this.c.edge.maxKnown - 1)
     const now = node.timers.now()
-    Object.assign(st, { parent: ctx.from, pushAt: now, subscribedAt: now, overdueSince: undefined, owesTwoSince: undefined, record: [], since: now, fed: false, via, path, pushedN, join: undefined, heldUntil: -Infinity, pushesSinceHold: 0, fruitless: 0 })
+    Object.assign(st, { parent: ctx.from, pushAt: now, subscribedAt: now, overdueSince: undefined, owesTwoSince: undefined, record: [], since: now, fed: false, via, path, pushedN, join: undefined, heldUntil: -Infinity, pushesSinceHold: 0, told: false, fruitless: 0 })
     this.holders.note(ctx.from)
     node.log.debug('stripe parent', { stream: this.c.id, stripe: m.stripe, parent: ctx.from })
   }
@@ -268,7 +279,7 @@ export class StripeParents {
       // Pushed down: our parent gave our place to a node with more room; move under it.
       st.parent = undefined
       st.path = []
-      if (!st.toldLate) { st.toldLate = true; this.tellLate(m.stripe) }
+      this.tellOnce(m.stripe)
       st.join = { candidates: m.peers.filter((p) => p !== node.address), askedAt: 0, tried: new Set([ctx.from]) }
       this.advanceJoin(m.stripe)
       return
@@ -307,11 +318,11 @@ export class StripeParents {
         // once (the whole subtree of a failed relay rejoining together formed cycles and took
         // seconds to re-form). Only the failed relay's own children should move.
         const late = held ? overdue : now - (st.overdueSince ?? now) >= TELL_LATE_MS
-        if (late && !st.toldLate) { st.toldLate = true; this.tellLate(s) }
+        if (late) this.tellOnce(s)
         // Late while the other stripes flow: it fed us nothing it owed (a squatter, or a relay whose
         // own parent failed it, which is then complaining upstream itself).
         const unfed = !st.fed && now - st.since > FIRST_PUSH_MS && this.catchUpFrom(s) < this.c.edge.maxKnown - STRIPES
-        const lateFails = lateParentFails({ owedOneMs: now - (st.overdueSince ?? now), owedTwoMs: now - (st.owesTwoSince ?? now), recentMisses: st.record.filter(Boolean).length })
+        const lateFails = lateParentFails({ owedOneMs: now - (st.overdueSince ?? now), owedTwoMs: now - (st.owesTwoSince ?? now), recentMisses: st.record.filter(Boolean).length, told: st.told })
         const failing = lateFails || unfed
         if (silent || failing || this.holders.isBanned(p)) {
           node.log.debug('stripe parent failed us', { stream: this.c.id, stripe: s, parent: p, silent, failing })
@@ -340,11 +351,21 @@ export class StripeParents {
     st.parent = undefined
     st.overdueSince = undefined
     st.owesTwoSince = undefined
+    st.told = false
     st.path = []
     this.droppedAt.set(p, now)
     if (this.droppedAt.size > MAX_HOLDERS) for (const [a, t] of this.droppedAt) if (now - t > DROPPED_PARENT_MS) this.droppedAt.delete(a)
     if (failing && !this.c.sourceAddrs.has(p)) remember(this.failedParents, p, now + FAILED_RELAY_MS, now)
     this.rejoinAfterFailure(s, p, now)
+  }
+
+  /** Tells our children in stripe `s` that our feed there is late, once an episode (until our
+   * parent pushes again). */
+  private tellOnce(s: number): void {
+    const st = this.stripes[s]
+    if (st.toldLate) return
+    st.toldLate = true
+    this.tellLate(s)
   }
 
   /** Tells every parent to stop pushing to us. */
@@ -383,7 +404,7 @@ export class StripeParents {
    * place in the same round trip, with a catch-up of what we missed. */
   private rejoinAfterFailure(s: number, failed: string, now: number): void {
     const st = this.stripes[s]
-    if (!st.toldLate) { st.toldLate = true; this.tellLate(s) }
+    this.tellOnce(s)
     const backups = [st.via, ...this.c.sourceAddrs, ...this.bootstrap]
       .filter((a): a is string => a !== undefined && a !== failed && a !== this.c.node.address && !this.hasFailedUs(a, now))
     const rest = this.rankedCandidates(s, now, false).filter((a) => a !== failed && !backups.includes(a))
