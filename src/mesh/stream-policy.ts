@@ -152,8 +152,8 @@ export function pushOverdue(lastPushed: number, frontier: number, owed = 1): boo
 /** Behind for this long without a break is chronic, whatever else: a single hole is over once the
  * next chunk of the stripe comes, about two stripe periods (4 chunks each) later. */
 export const CHRONIC_LATE_MS = 1000
-/** Owing a second push for this long as well is a failure for a parent that said its feed is late
- * (one that left and said nothing fails on the first). */
+/** Owing a second push for this long as well is a failure (a relay that left owes it about one
+ * stripe period after the first). */
 export const OWED_TWO_MS = MISSED_PUSH_MS / 2
 /** A parent's record: whether it pushed each of the last this many chunks of its stripe it owed us. */
 export const PUSH_RECORD = 8
@@ -162,26 +162,24 @@ export const PUSH_RECORD = 8
 export const MISSES_TO_FAIL = PUSH_RECORD / 2
 
 /** How far behind a stripe parent is: owing us one push for `owedOneMs`, two for `owedTwoMs` (both
- * 0 when it does not), how many of the last PUSH_RECORD chunks it owed us it skipped, and whether
- * it told us its own feed is late since its last push (IWillKeepSendingYou.late). */
-export interface Lateness { owedOneMs: number; owedTwoMs: number; recentMisses: number; told: boolean }
+ * 0 when it does not), and how many of the last PUSH_RECORD chunks it owed us it skipped. */
+export interface Lateness { owedOneMs: number; owedTwoMs: number; recentMisses: number }
 
-/** Is a late stripe parent failing us (we leave it and name it to its own parent)? A parent that
- * owes a push for MISSED_PUSH_MS and said nothing has stopped (it left, or its upload did): it
- * fails us on that first owed push. One that told us its own feed is late (a hole above it) is
- * judged by its pattern, not one event (issue 12): a chunk lost on its way to a stripe's top
- * relay, which nobody below can repair, is missing at every node of the stripe; one more datagram
- * lost on any link below made that link's parent owe two pushes, 300 ms late, and it was
- * complained off its place like a squatter: its whole subtree re-formed (40 viewers, 3 % loss, a
- * source that answers no pull: 62-209 complaints a run, a stripe with 10 or more viewers
- * unparented for up to 15 s). Such a parent fails us only if it has owed one push for
- * CHRONIC_LATE_MS, or has missed MISSES_TO_FAIL of its last PUSH_RECORD, or owes a second one for
- * OWED_TWO_MS too. The tell reaches every node below within a link delay a level (it is passed on
- * when it arrives, StripeParents.onSubscribed), so it comes before the first owed push is judged.
- * A squatter, which pushes nothing at all, is left by the FIRST_PUSH_MS rule. */
+/** Is a late stripe parent failing us (we leave it and name it to its own parent)? Judged by its
+ * pattern, not one event (issue 12). A chunk lost on its way to a stripe's top relay, which nobody
+ * below can repair, is missing at every node of the stripe; one more datagram lost on any link
+ * below made that link's parent owe two pushes, 300 ms late, and it was complained off its place
+ * like a squatter: its whole subtree re-formed (40 viewers, 3 % loss, a source that answers no
+ * pull: 62-209 complaints a run, a stripe with 10 or more viewers unparented for up to 15 s). Now
+ * a parent owing one push fails us only if it has done so for CHRONIC_LATE_MS, or has missed
+ * MISSES_TO_FAIL of its last PUSH_RECORD, or owes a second one for OWED_TWO_MS too (a relay
+ * that left: noticed one stripe period later than before, about 260 ms at 2 Mb/s). A squatter,
+ * which pushes nothing at all, is left by the FIRST_PUSH_MS rule. Leaving on the first owed push
+ * when the parent had not said its feed is late (the tell now reaches every level within a link
+ * delay) was tried in the seventh session and brought the orphaned stripes back: lateness without
+ * a hole above (a stripe a few hops deeper than the others, a lost tell) is common under loss. */
 export function lateParentFails(l: Lateness): boolean {
   if (l.owedOneMs <= MISSED_PUSH_MS) return false
-  if (!l.told) return true
   return l.owedTwoMs > OWED_TWO_MS || l.owedOneMs > CHRONIC_LATE_MS || l.recentMisses >= MISSES_TO_FAIL
 }
 

@@ -76,9 +76,6 @@ interface Stripe {
   pushesSinceHold: number
   /** Our children in this stripe were told our feed is late, in this episode. */
   toldLate: boolean
-  /** The parent told us its own feed is late since it last pushed: its lateness is then a hole
-   * above it, judged by its pattern (lateParentFails). */
-  told: boolean
   /** The parent's ancestors in this stripe, nearest first, as it last told us: with the parent,
    * ours, which a child of ours must not be (see ancestors()). */
   path: string[]
@@ -93,7 +90,7 @@ export class StripeParents {
   private readonly holders: Holders
   private readonly bootstrap: string[]
   private readonly leaf: () => boolean
-  private stripes: Stripe[] = Array.from({ length: STRIPES }, () => ({ pushAt: 0, pushedN: -1, since: 0, record: [], fed: false, subscribedAt: 0, heldUntil: -Infinity, pushesSinceHold: 0, toldLate: false, told: false, path: [], fruitless: 0 }))
+  private stripes: Stripe[] = Array.from({ length: STRIPES }, () => ({ pushAt: 0, pushedN: -1, since: 0, record: [], fed: false, subscribedAt: 0, heldUntil: -Infinity, pushesSinceHold: 0, toldLate: false, path: [], fruitless: 0 }))
   /** Parents that fed us nothing while the other stripes flowed, until when: never asked again
    * meanwhile (a squatter says yes to everyone; ranking it last is not enough). */
   private failedParents = new Map<string, number>()
@@ -204,7 +201,6 @@ export class StripeParents {
     st.pushAt = now
     if (n > st.pushedN) {
       st.pushesSinceHold++
-      st.told = false
       // The chunks of the stripe it skipped to get here (none for its first: pushedN was where we
       // stood when it took us, in any stripe), then this one.
       // At most a record's worth: older entries would be cut off below anyway.
@@ -234,7 +230,6 @@ export class StripeParents {
       // PUSHES_PER_HOLD) instead of leaving it, as every node below a failure would at once.
       if (st.parent !== ctx.from) return
       const now = node.timers.now()
-      st.told = true
       if (st.pushesSinceHold >= PUSHES_PER_HOLD) {
         st.heldUntil = now + HOLD_MS
         st.pushesSinceHold = 0
@@ -266,7 +261,7 @@ export class StripeParents {
     // Judged from where we stand now: it owes us the pushes that come after.
     const pushedN = Math.max(...this.stripes.map((x) => x.pushedN), this.c.edge.maxKnown - 1)
     const now = node.timers.now()
-    Object.assign(st, { parent: ctx.from, pushAt: now, subscribedAt: now, overdueSince: undefined, owesTwoSince: undefined, record: [], since: now, fed: false, via, path, pushedN, join: undefined, heldUntil: -Infinity, pushesSinceHold: 0, told: false, fruitless: 0 })
+    Object.assign(st, { parent: ctx.from, pushAt: now, subscribedAt: now, overdueSince: undefined, owesTwoSince: undefined, record: [], since: now, fed: false, via, path, pushedN, join: undefined, heldUntil: -Infinity, pushesSinceHold: 0, fruitless: 0 })
     this.holders.note(ctx.from)
     node.log.debug('stripe parent', { stream: this.c.id, stripe: m.stripe, parent: ctx.from })
   }
@@ -322,7 +317,7 @@ export class StripeParents {
         // Late while the other stripes flow: it fed us nothing it owed (a squatter, or a relay whose
         // own parent failed it, which is then complaining upstream itself).
         const unfed = !st.fed && now - st.since > FIRST_PUSH_MS && this.catchUpFrom(s) < this.c.edge.maxKnown - STRIPES
-        const lateFails = lateParentFails({ owedOneMs: now - (st.overdueSince ?? now), owedTwoMs: now - (st.owesTwoSince ?? now), recentMisses: st.record.filter(Boolean).length, told: st.told })
+        const lateFails = lateParentFails({ owedOneMs: now - (st.overdueSince ?? now), owedTwoMs: now - (st.owesTwoSince ?? now), recentMisses: st.record.filter(Boolean).length })
         const failing = lateFails || unfed
         if (silent || failing || this.holders.isBanned(p)) {
           node.log.debug('stripe parent failed us', { stream: this.c.id, stripe: s, parent: p, silent, failing })
@@ -351,7 +346,6 @@ export class StripeParents {
     st.parent = undefined
     st.overdueSince = undefined
     st.owesTwoSince = undefined
-    st.told = false
     st.path = []
     this.droppedAt.set(p, now)
     if (this.droppedAt.size > MAX_HOLDERS) for (const [a, t] of this.droppedAt) if (now - t > DROPPED_PARENT_MS) this.droppedAt.delete(a)
