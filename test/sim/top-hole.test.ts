@@ -18,6 +18,8 @@ import { CHUNK_SIZE } from '../../src/store/stream-types.ts'
 
 const SEEDS = [1, 2, 3]
 const VIEWERS = 30
+/** The one-way delay of the simulated links (25 ms) and a margin for the datagram's own time. */
+const PER_LEVEL_MS = 40
 
 /** A lossless swarm of VIEWERS joining over 4 s, run to 12 s; the source's child in stripe `seed`
  * mod 4 is `top`. `drop(n)` loses the source's next `count` pushes of that stripe to `top` (their
@@ -76,19 +78,50 @@ test('a push lost on its way to the source\'s child in a stripe: that child alon
   }
 })
 
-test('a hole at the top of a stripe that nobody can fill: nobody below the top child leaves its parent', async (t) => {
+test('a hole at the top of a stripe that nobody can fill: the top child\'s "late" reaches every level within a link delay each, and nobody below leaves its parent', async (t) => {
   for (const seed of SEEDS) {
     const { sim, present, top, stripe, lost } = await topHole(seed, 2, true)
     try {
       const parentOf = (m: SwarmMember) => sim.swarm(m).status().parents[stripe]
       const before = new Map(present.map((m) => [m, parentOf(m)]))
+      // Hops below the top child in the stripe, as the tree stood when the hole began.
+      const byAddr = new Map(present.map((m) => [m.node.address, m]))
+      const below = (m: SwarmMember): number | undefined => {
+        let hops = 0
+        for (let p = before.get(m); p !== undefined && p !== null && hops < present.length; p = before.get(byAddr.get(p)!)) {
+          hops++
+          if (p === top) return hops
+          if (!byAddr.has(p)) return undefined
+        }
+        return undefined
+      }
+      // When each node first told its children in the stripe that its feed is late.
+      const toldAt = new Map<string, number>()
+      for (const m of present) {
+        const send = m.node.send.bind(m.node)
+        m.node.send = (to, msgs, ...rest) => {
+          if (!toldAt.has(m.node.address) && msgs.some((x: Message) => x.type === 'IWillKeepSendingYou' && x.late === true && x.stripe === stripe)) toldAt.set(m.node.address, sim.timers.now())
+          return send(to, msgs, ...rest)
+        }
+      }
       const moved = new Set<SwarmMember>()
       for (let k = 1; k <= 40; k++) {
         await sim.run(sim.timers.now() + 50)
         for (const m of present) if (m.node.address !== top && parentOf(m) !== before.get(m)) moved.add(m)
       }
-      t.diagnostic(`seed ${seed}: chunks ${lost.join(', ')} lost at the top of stripe ${stripe}; ${moved.size} of ${present.length - 1} viewers below changed parents`)
+      const first = toldAt.get(top)
       assert.equal(lost.length, 2, `seed ${seed}: two pushes were lost`)
+      assert.ok(first !== undefined, `seed ${seed}: the top child told its children its feed is late`)
+      // Passed on as it arrives: one link delay (25 ms) a level, and a little for the datagram.
+      const slow = present.flatMap((m) => {
+        const hops = below(m)
+        const at = toldAt.get(m.node.address)
+        return hops !== undefined && at !== undefined && at - first > hops * PER_LEVEL_MS ? [`${hops} below after ${at - first} ms`] : []
+      })
+      const relays = present.filter((m) => below(m) !== undefined && toldAt.has(m.node.address)).length
+      t.diagnostic(`seed ${seed}: chunks ${lost.join(', ')} lost at the top of stripe ${stripe}; ${relays} relays below passed the word on, ${slow.length} slower than ${PER_LEVEL_MS} ms a level${slow.length ? ` (${slow.join('; ')})` : ''}; ${moved.size} of ${present.length - 1} viewers below changed parents`)
+      assert.ok(relays > 0, `seed ${seed}: relays below the top child passed the word on`)
+      assert.deepEqual(slow, [], `seed ${seed}: the word came down slower than a link delay a level`)
       assert.equal(moved.size, 0, `seed ${seed}: ${moved.size} viewers below the top child left their parents`)
     } finally {
       await sim.close()
