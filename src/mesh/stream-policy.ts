@@ -318,11 +318,9 @@ export interface RepairState {
   source: string | undefined
   /** Bytes the source's repair budget still allows. */
   sourceBudgetChunks: number
-  /** The source itself pushed chunk n to us (our parent in n's stripe, since before n): lost on
-   * that link, it is missing at every node of the stripe below us, so we ask the source first (its
-   * own budget for its children's repairs, sourceMayRepairChild), and the repair goes down the
-   * stripe. (Not the chunks before it took us: its catch-up brings those, and asking for them too
-   * spent that budget on duplicates: 0.040 copies at 3 % loss, five times the lost pushes.) */
+  /** The source is our parent in chunk n's stripe: a push of it lost on that link is missing at
+   * every node of the stripe below us, so we ask the source first (its own budget for its
+   * children's repairs, sourceMayRepairChild), and the repair goes down the stripe. */
   fedBySource?: (n: number) => boolean
   rttMs: (peer: string) => number
   /** At most this many requests this pass (a capped uplink's share for requests; none: no limit). */

@@ -58,9 +58,6 @@ interface Stripe {
    * it took us). */
   pushAt: number
   pushedN: number
-  /** Where we stood when the parent took us: it owes us the pushes of the chunks after this one
-   * (those before come with its catch-up, or from holders). */
-  takenAt: number
   /** Since when the parent owes us a push, and two (undefined: it does not; both cleared while we
    * wait for it, see heldUntil). */
   overdueSince?: number
@@ -93,7 +90,7 @@ export class StripeParents {
   private readonly holders: Holders
   private readonly bootstrap: string[]
   private readonly leaf: () => boolean
-  private stripes: Stripe[] = Array.from({ length: STRIPES }, () => ({ pushAt: 0, pushedN: -1, takenAt: Infinity, since: 0, record: [], fed: false, subscribedAt: 0, heldUntil: -Infinity, pushesSinceHold: 0, toldLate: false, path: [], fruitless: 0 }))
+  private stripes: Stripe[] = Array.from({ length: STRIPES }, () => ({ pushAt: 0, pushedN: -1, since: 0, record: [], fed: false, subscribedAt: 0, heldUntil: -Infinity, pushesSinceHold: 0, toldLate: false, path: [], fruitless: 0 }))
   /** Parents that fed us nothing while the other stripes flowed, until when: never asked again
    * meanwhile (a squatter says yes to everyone; ranking it last is not enough). */
   private failedParents = new Map<string, number>()
@@ -142,13 +139,6 @@ export class StripeParents {
   receiving(i: number, now: number): boolean {
     const st = this.stripes[i]
     return isReceiving(st.parent !== undefined, st.pushAt, now)
-  }
-
-  /** Whether the source itself pushed chunk `n` to us (it is our parent in n's stripe, and took us
-   * before n): if we lack it, the push was lost on that link and nobody below us has it either. */
-  pushedBySource(n: number): boolean {
-    const st = this.stripes[stripeOf(n)]
-    return st.parent !== undefined && this.c.sourceAddrs.has(st.parent) && n > st.takenAt
   }
 
   /** Our parent in stripe `s`, told to a new child as its backup (never at the source). */
@@ -271,7 +261,7 @@ export class StripeParents {
     // Judged from where we stand now: it owes us the pushes that come after.
     const pushedN = Math.max(...this.stripes.map((x) => x.pushedN), this.c.edge.maxKnown - 1)
     const now = node.timers.now()
-    Object.assign(st, { parent: ctx.from, pushAt: now, subscribedAt: now, overdueSince: undefined, owesTwoSince: undefined, record: [], since: now, fed: false, via, path, pushedN, takenAt: pushedN, join: undefined, heldUntil: -Infinity, pushesSinceHold: 0, fruitless: 0 })
+    Object.assign(st, { parent: ctx.from, pushAt: now, subscribedAt: now, overdueSince: undefined, owesTwoSince: undefined, record: [], since: now, fed: false, via, path, pushedN, join: undefined, heldUntil: -Infinity, pushesSinceHold: 0, fruitless: 0 })
     this.holders.note(ctx.from)
     node.log.debug('stripe parent', { stream: this.c.id, stripe: m.stripe, parent: ctx.from })
   }
