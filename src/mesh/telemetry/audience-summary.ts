@@ -77,6 +77,10 @@ export interface AudienceSummary {
   kids?: KidEntry[]
 }
 
+/** What a count-only update carries (HereIsMyAudience with `counts`): the rest of a summary is
+ * absent on the wire, read as zero, and the parent keeps what it last had (withCounts). */
+export type AudienceCounts = Pick<AudienceSummary, 'viewers' | 'byDepth'> & { suspect?: number }
+
 export type EpochDelays = Array<[number, Array<[number, number]>]>
 
 /** [none, cone, symmetric]. */
