@@ -22,7 +22,7 @@ import type { Children } from '../stream/children.ts'
 import type { StripeParents } from '../stream/stripe-parents.ts'
 import { packageVersion } from '../../util/package-version.ts'
 import {
-  EPOCH_MS, NAT_KINDS, MAX_CHUNKS_PER_VIEWER, MAX_EPOCHS, MAX_GRANDKIDS, MAX_KIDS, WINDOW_MS, delayBucket, emptySummary, health, mergeChild, sanitize, within, withCounts,
+  EPOCH_MS, NAT_KINDS, fromRun, MAX_CHUNKS_PER_VIEWER, MAX_EPOCHS, MAX_GRANDKIDS, MAX_KIDS, WINDOW_MS, delayBucket, emptySummary, health, mergeChild, sanitize, within, withCounts,
   type AudienceCounts, type AudienceSummary, type KidEntry,
 } from './audience-summary.ts'
 import { DelayEpochs } from './delay-epochs.ts'
@@ -197,11 +197,11 @@ export class AudienceReporter {
       got = new Map()
       this.kidEpochs.set(from, got)
     }
-    for (const [e, h] of s.fresh ?? []) {
+    for (const [e, first, counts] of s.fresh ?? []) {
       if (e < cur - HORIZON_EPOCHS || e > cur + 1) continue
       const had = got.get(e) ?? 0
       let n = 0
-      for (const [i, k] of within(h, cap - had)) {
+      for (const [i, k] of within(fromRun(first, counts), cap - had)) {
         this.delays.add(e, i, k)
         if (!this.c.isSource) this.outbox.add(e, i, k)
         n += k

@@ -38,7 +38,7 @@ test('a child that leaves and rejoins cannot send the same epoch\'s delays again
   const cap = Math.ceil((MAX_CHUNKS_PER_VIEWER * EPOCH_MS) / WINDOW_MS)
   const msg: MessageOf<'HereIsMyAudience'> = {
     type: 'HereIsMyAudience', id: 'stream/x',
-    audience: { ...emptySummary(), viewers: 1, byDepth: [1], fresh: [[epoch, [[10, cap]]]] },
+    audience: { ...emptySummary(), viewers: 1, byDepth: [1], fresh: [[epoch, 10, [cap]]] },
   }
   for (let cycle = 0; cycle < 5; cycle++) {
     stripe0.add(liar)
