@@ -1,6 +1,6 @@
 // Flags of `npm run bench` and the issue's named scenarios.
-import { parseArgs } from 'node:util'
 import type { LinkSpec } from './bench-ipc.ts'
+import { scriptFlags, UsageError } from './script-args.ts'
 
 export interface Scenario {
   name: string
@@ -17,8 +17,8 @@ export interface Scenario {
 
 export interface BenchOptions { scenarios: Scenario[]; json?: string; chart?: string; baseline: boolean }
 
-export class BenchArgError extends Error {
-  readonly code = 'ERR_BENCH_ARGS'
+export class BenchArgError extends UsageError {
+  override readonly code = 'ERR_BENCH_ARGS'
 }
 
 /** `delay=25ms,loss=1%,jitter=5ms,rate=8mbit` */
@@ -67,17 +67,21 @@ export const NAMED: Record<string, Scenario> = {
   churn50: base({ name: 'churn50: 50 viewers, 50 %/min churn, 120 s', viewers: 50, seconds: 120, nodesPerProcess: 10, baselineSeconds: 30, churnPerMin: 0.5 }),
 }
 
+export const BENCH_USAGE = `npm run bench -- [--scenario loopback|lossy|churn|lossy3|churn50]... [--all]
+  [--viewers N] [--seconds S] [--bitrate 2M] [--link delay=25ms,loss=1%,jitter=5ms,rate=8mbit]
+  [--churn 20%/min] [--nodes-per-process K] [--seed N] [--baseline-seconds S] [--no-baseline]
+  [--json file] [--chart file.svg]
+Runs a real swarm on this machine (one source process, viewer processes of K nodes each, real UDP on
+127.0.0.1), then the baseline (the same viewers pulling HLS over HTTP from one server), and prints
+both side by side.`
+
 export function parseBenchArgs(argv: string[]): BenchOptions {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      viewers: { type: 'string' }, seconds: { type: 'string' }, bitrate: { type: 'string' }, link: { type: 'string' },
-      churn: { type: 'string' }, 'nodes-per-process': { type: 'string' }, json: { type: 'string' }, chart: { type: 'string' },
-      scenario: { type: 'string', multiple: true }, all: { type: 'boolean' }, 'baseline-seconds': { type: 'string' },
-      'no-baseline': { type: 'boolean' }, seed: { type: 'string' },
-    },
-    strict: true,
-  })
+  const values = scriptFlags('bench', BENCH_USAGE, {
+    viewers: { type: 'string' }, seconds: { type: 'string' }, bitrate: { type: 'string' }, link: { type: 'string' },
+    churn: { type: 'string' }, 'nodes-per-process': { type: 'string' }, json: { type: 'string' }, chart: { type: 'string' },
+    scenario: { type: 'string', multiple: true }, all: { type: 'boolean' }, 'baseline-seconds': { type: 'string' },
+    'no-baseline': { type: 'boolean' }, seed: { type: 'string' },
+  }, argv)
   const int = (v: string | undefined, name: string, min: number, max: number) => {
     if (v === undefined) return undefined
     const n = Number(v)

@@ -6,20 +6,22 @@
 // true p95 of every viewer's delays for the same chunks (AudienceView.delayWindow), and the
 // telemetry's bytes against the stream bytes at every node; then a share of the viewers vanish at
 // once and the count is read again 10 s later. Prints one table.
-import { parseArgs } from 'node:util'
+import { scriptFlags, UsageError, exitUsage } from './script-args.ts'
 import { Child, HLS_POLL_MS, STAGGER_MS, collectReports, sleep } from './bench-run.ts'
 import type { AudienceReading } from './bench-ipc.ts'
 import { LEAD_MS } from '../src/sim/simulation.ts'
 import { SEGMENT_MS } from '../src/sim/virtual-swarm.ts'
 import { windowPercentile } from '../src/sim/audience-truth.ts'
 
-const { values } = parseArgs({
-  options: { viewers: { type: 'string' }, leave: { type: 'string' }, settle: { type: 'string' }, 'nodes-per-process': { type: 'string' }, seed: { type: 'string' } },
-  strict: true,
+const USAGE = `npm run bench:audience -- [--viewers 50] [--leave 20%] [--settle 10] [--nodes-per-process 10] [--seed 1]
+A real source and N real viewer processes; prints the source's audience count, merged delay p95 and
+telemetry bytes against the truth, before and after a share of the viewers leave.`
+const values = scriptFlags('bench:audience', USAGE, {
+  viewers: { type: 'string' }, leave: { type: 'string' }, settle: { type: 'string' }, 'nodes-per-process': { type: 'string' }, seed: { type: 'string' },
 })
 const num = (v: string | undefined, name: string, dflt: number, min: number, max: number): number => {
   const n = v === undefined ? dflt : Number(v.replace(/%$/, '')) / (v.endsWith('%') ? 100 : 1)
-  if (!Number.isFinite(n) || n < min || n > max) { process.stderr.write(`bench:audience: --${name} must be from ${min} to ${max}\n`); process.exit(2) }
+  if (!Number.isFinite(n) || n < min || n > max) exitUsage('bench:audience', new UsageError(`--${name} must be from ${min} to ${max}`))
   return n
 }
 const viewers = num(values.viewers, 'viewers', 50, 1, 500)

@@ -15,7 +15,7 @@
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { parseArgs } from 'node:util'
+import { scriptFlags } from './script-args.ts'
 import type { TestContext } from 'node:test'
 import { parseBitRate } from '../src/cli/options.ts'
 import { sleep } from '../test/helpers/cli-process.ts'
@@ -23,15 +23,12 @@ import {
   type Cleanup, type RunningNode, type WireSample, fetchOn, randomFile, rates, sample, shareInto, startNode, startSource, startViewer, statusOf,
 } from '../test/helpers/bandwidth-swarm.ts'
 
-const { values: args } = parseArgs({ options: {
+const USAGE = 'npm run bench:bandwidth [-- --cap 1M] [--seconds 60] [--warmup 10] [--mib 64] [--getters 4] [--bitrate 150k] [--only <text in a scenario name>]'
+const args = scriptFlags('bench:bandwidth', USAGE, {
   cap: { type: 'string', default: '1M' }, seconds: { type: 'string', default: '60' }, warmup: { type: 'string', default: '10' },
   mib: { type: 'string', default: '64' }, getters: { type: 'string', default: '4' }, bitrate: { type: 'string', default: '150k' },
-  only: { type: 'string' }, help: { type: 'boolean' },
-} })
-if (args.help) {
-  console.log('npm run bench:bandwidth [-- --cap 1M] [--seconds 60] [--warmup 10] [--mib 64] [--getters 4] [--bitrate 150k] [--only <text in a scenario name>]')
-  process.exit(0)
-}
+  only: { type: 'string' },
+})
 const cap = args.cap
 const capBytes = parseBitRate(cap)
 const seconds = Number(args.seconds)

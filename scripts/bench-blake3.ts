@@ -6,14 +6,15 @@ import { randomBytes } from 'node:crypto'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import os, { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { numberFlag, orExitUsage, scriptFlags } from './script-args.ts'
 import { blake3 as nobleBlake3 } from '@noble/hashes/blake3.js'
 import { blake3 } from '../src/store/hashes.ts'
 import { buildTree, buildTreeOfFile } from '../src/store/blake3/tree-builder.ts'
 import { parseTree } from '../src/store/blake3/tree.ts'
 
 const MIB = 1024 * 1024
-const argMib = process.argv.indexOf('--mib')
-const sizeMiB = argMib > 0 ? Number(process.argv[argMib + 1]) : 64
+const flags = scriptFlags('bench:blake3', 'npm run bench:blake3 [-- --mib 64]', { mib: { type: 'string' } })
+const sizeMiB = orExitUsage('bench:blake3', () => numberFlag('mib', flags.mib, 64, 1, 4096, true))
 const content = randomBytes(sizeMiB * MIB)
 
 async function time(what: string, mib: number, run: () => unknown | Promise<unknown>): Promise<void> {

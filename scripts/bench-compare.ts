@@ -5,9 +5,9 @@
 // (source copies within 0.05, completeness within 0.5 points). Viewers join one every 100 ms in
 // both, knowing only the source; the link model is the same code (src/mesh/link.ts) in both.
 import { availableParallelism, loadavg } from 'node:os'
-import { parseArgs } from 'node:util'
 import { simulate } from '../src/sim/simulation.ts'
 import { BenchArgError, parseBitrate, parseLink } from './bench-args.ts'
+import { exitUsage, scriptFlags, UsageError } from './script-args.ts'
 import { STAGGER_MS, runMode } from './bench-run.ts'
 import type { Figures } from './bench-report.ts'
 import { measure } from './simulate-report.ts'
@@ -16,12 +16,14 @@ import { measure } from './simulate-report.ts'
 const COPIES_WITHIN = 0.05
 const COMPLETENESS_WITHIN = 0.005
 
+const USAGE = `npm run bench:compare -- [--viewers 50] [--seconds 60] [--link delay=25ms,loss=1%] [--bitrate 2M]
+  [--seed 1] [--nodes-per-process 10] [--sim-only]
+The same scenario in the simulator and on real processes, side by side, with issue 11's agreement goals.`
+
 async function main(): Promise<void> {
-  const { values } = parseArgs({
-    options: {
-      viewers: { type: 'string', default: '50' }, seconds: { type: 'string', default: '60' }, link: { type: 'string', default: 'delay=25ms,loss=1%' },
-      bitrate: { type: 'string', default: '2M' }, seed: { type: 'string', default: '1' }, 'nodes-per-process': { type: 'string', default: '10' }, 'sim-only': { type: 'boolean' },
-    },
+  const values = scriptFlags('bench:compare', USAGE, {
+    viewers: { type: 'string', default: '50' }, seconds: { type: 'string', default: '60' }, link: { type: 'string', default: 'delay=25ms,loss=1%' },
+    bitrate: { type: 'string', default: '2M' }, seed: { type: 'string', default: '1' }, 'nodes-per-process': { type: 'string', default: '10' }, 'sim-only': { type: 'boolean' },
   })
   const int = (k: 'viewers' | 'seconds' | 'seed' | 'nodes-per-process', min: number, max: number): number => {
     const n = Number(values[k])
@@ -76,7 +78,7 @@ function verdict(d: number, within: number, show: (d: number) => string): string
 }
 
 main().catch((err: unknown) => {
-  if (err instanceof BenchArgError) { process.stderr.write(`bench:compare: ${err.message}\n`); process.exit(2) }
+  if (err instanceof UsageError) exitUsage('bench:compare', err)
   process.stderr.write(`bench:compare failed: ${err instanceof Error ? err.stack : String(err)}\n`)
   process.exit(1)
 })

@@ -2,12 +2,11 @@
 // time; random nodes look up the providers of random announced ids, then again with a share of the
 // nodes gone at once (no time for the tables to heal). Prints the figures as a Markdown table.
 //   npm run bench:dht [-- --nodes 200 --lookups 500 --gone 0.3 --delay 10 --seed 1]
-import { parseArgs } from 'node:util'
+import { scriptFlags } from './script-args.ts'
 import { quantile, runDhtSwarm } from '../src/sim/dht-swarm.ts'
 import type { LookupFigures } from '../src/sim/dht-swarm.ts'
 
-const { values } = parseArgs({
-  options: {
+const values = scriptFlags('bench:dht', 'npm run bench:dht [-- --nodes 200] [--ids 50] [--providers 2] [--lookups 500] [--gone 0.3] [--delay 10] [--seed 1]', {
     nodes: { type: 'string', default: '200' },
     ids: { type: 'string', default: '50' },
     providers: { type: 'string', default: '2' },
@@ -15,7 +14,6 @@ const { values } = parseArgs({
     gone: { type: 'string', default: '0.3' },
     delay: { type: 'string', default: '10' },
     seed: { type: 'string', default: '1' },
-  },
 })
 const num = (k: keyof typeof values, min: number, max: number): number => {
   const v = Number(values[k])

@@ -19,18 +19,15 @@ import { createWriteStream, existsSync, readFileSync } from 'node:fs'
 import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import os, { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
-import { parseArgs } from 'node:util'
+import { scriptFlags } from './script-args.ts'
 import dgram from 'node:dgram'
 
 const MIB = 1024 * 1024
-const { values: args } = parseArgs({ options: {
+const USAGE = 'npm run bench:files [-- --mib 64] [--big-mib 1024 (0 = no big row)] [--ruby path/to/cjp2p.rb] [--only <text in a row name>] [--reps 3]'
+const args = scriptFlags('bench:files', USAGE, {
   mib: { type: 'string', default: '64' }, 'big-mib': { type: 'string', default: '1024' },
-  ruby: { type: 'string' }, only: { type: 'string' }, reps: { type: 'string', default: '1' }, help: { type: 'boolean' },
-} })
-if (args.help) {
-  console.log('npm run bench:files [-- --mib 64] [--big-mib 1024 (0 = no big row)] [--ruby path/to/cjp2p.rb] [--only <text in a row name>] [--reps 3]')
-  process.exit(0)
-}
+  ruby: { type: 'string' }, only: { type: 'string' }, reps: { type: 'string', default: '1' },
+})
 const reps = Math.max(1, Number(args.reps))
 const sizeMiB = Number(args.mib)
 const bigMiB = Number(args['big-mib'])

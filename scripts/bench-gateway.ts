@@ -9,12 +9,12 @@ import { existsSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { parseArgs } from 'node:util'
+import { scriptFlags } from './script-args.ts'
 import {
   MPV, type Cleanup, ffprobeArgs, firstFrameArgs, makeMp4, midFrameArgs, mpvPlay, startGateway, startSeeders, timed,
 } from '../test/helpers/gateway-swarm.ts'
 
-const { values: args } = parseArgs({ options: { reps: { type: 'string', default: '1' }, downlinks: { type: 'string', default: '0,4000000' } } })
+const args = scriptFlags('bench:gateway', 'npm run bench:gateway [-- --reps 3] [--downlinks 0,4000000]   (bytes/s per downlink; 0 = no limit)', { reps: { type: 'string', default: '1' }, downlinks: { type: 'string', default: '0,4000000' } })
 const reps = Math.max(1, Number(args.reps))
 const downlinks = args.downlinks.split(',').map(Number)
 

@@ -17,7 +17,7 @@
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { parseArgs } from 'node:util'
+import { exitUsage, scriptFlags, UsageError } from './script-args.ts'
 import { NatLab, type RouterSpec } from './nat-lab.ts'
 import { ENCRYPT_BY_DEFAULT } from '../src/cli/options.ts'
 import { NatSwarm, type NodeStatus, type StreamStatus } from './nat-swarm.ts'
@@ -35,14 +35,18 @@ const STAGGER_MS = 250
 /** How long the public peer may take to get the stream from the source behind a NAT (generous: a loaded machine). */
 const RELAY_READY_MS = 40_000
 
+const USAGE = `npm run bench:nat -- [--scenario public|nat-source|no-nat]... [--seconds 60] [--bitrate 1000k]
+  [--routers 6] [--per-router 4] [--symmetric 1] [--upnp 0] [--loss 0%] [--encrypt | --no-encrypt]
+  [--json file] [--statuses file] [--node-log-level warn]
+The NAT laboratory in network namespaces (needs root): a source and viewers behind home routers;
+prints copies, completeness, delay and relaying per scenario (docs/NAT-LAB.md).`
+
 function parse(argv: string[]): Options {
-  const { values } = parseArgs({
-    args: argv, strict: true, options: {
-      scenario: { type: 'string', multiple: true }, seconds: { type: 'string' }, bitrate: { type: 'string' },
-      routers: { type: 'string' }, 'per-router': { type: 'string' }, symmetric: { type: 'string' }, upnp: { type: 'string' }, loss: { type: 'string' }, json: { type: 'string' }, encrypt: { type: 'boolean' }, 'no-encrypt': { type: 'boolean' },
-      statuses: { type: 'string' }, 'node-log-level': { type: 'string' },
-    },
-  })
+  const values = scriptFlags('bench:nat', USAGE, {
+    scenario: { type: 'string', multiple: true }, seconds: { type: 'string' }, bitrate: { type: 'string' },
+    routers: { type: 'string' }, 'per-router': { type: 'string' }, symmetric: { type: 'string' }, upnp: { type: 'string' }, loss: { type: 'string' }, json: { type: 'string' }, encrypt: { type: 'boolean' }, 'no-encrypt': { type: 'boolean' },
+    statuses: { type: 'string' }, 'node-log-level': { type: 'string' },
+  }, argv)
   const int = (v: string | undefined, name: string, def: number, min: number, max: number) => {
     if (v === undefined) return def
     const n = Number(v)
@@ -66,8 +70,6 @@ function parse(argv: string[]): Options {
     upnp: int(values.upnp, 'upnp', 0, 0, routers - symmetric),
   }
 }
-
-class UsageError extends Error {}
 
 async function runScenario(name: ScenarioName, o: Options, log: (s: string) => void): Promise<NatFigures> {
   const cones = o.routers - o.symmetric
@@ -186,7 +188,7 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  if (err instanceof UsageError) { process.stderr.write(`bench:nat: ${err.message}\n`); process.exit(2) }
+  if (err instanceof UsageError) exitUsage('bench:nat', err)
   process.stderr.write(`bench:nat failed: ${err instanceof Error ? err.stack : String(err)}\n`)
   process.exit(1)
 })

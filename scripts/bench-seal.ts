@@ -5,13 +5,13 @@
 // ChaCha20-Poly1305 frame, src/mesh/secure/), and what that is as a share of one core for a
 // viewer that receives the stream and relays one copy at the given rate (issue 13's goal: the
 // encryption at most 1 % of a core at 2 Mb/s). The shipped functions, nothing modelled.
-import { parseArgs } from 'node:util'
+import { scriptFlags } from './script-args.ts'
 import { randomBytes } from 'node:crypto'
 import { contentHeadJson, decodeDatagram, decodeOpened, encodeBinaryTail, messageJson, type MessageOf } from '../src/mesh/messages.ts'
 import { ReplayWindow, openFrame, sealFrame } from '../src/mesh/secure/sealed-frame.ts'
 import { BLOCK_SIZE } from '../src/store/stream-types.ts'
 
-const { values } = parseArgs({ options: { rounds: { type: 'string' }, kbps: { type: 'string' } } })
+const values = scriptFlags('bench:seal', 'npm run bench:seal -- [--rounds 20000] [--kbps 2000]', { rounds: { type: 'string' }, kbps: { type: 'string' } })
 const rounds = Number(values.rounds ?? 20_000)
 const kbps = Number(values.kbps ?? 2000)
 if (!Number.isInteger(rounds) || rounds < 100 || !(kbps > 0)) {

@@ -4,8 +4,10 @@
 import { spawnSync } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { join, resolve } from 'node:path'
+import { numberFlag, orExitUsage, scriptFlags } from './script-args.ts'
 
-const RUNS = Number(process.argv[process.argv.indexOf('--runs') + 1]) || 15
+const flags = scriptFlags('bench:startup', 'npm run bench:startup [-- --runs 15]   (build first: npm run build)', { runs: { type: 'string' } })
+const RUNS = orExitUsage('bench:startup', () => numberFlag('runs', flags.runs, 15, 1, 1000, true))
 const REPO = resolve(import.meta.dirname, '..')
 if (!existsSync(join(REPO, 'dist', 'main.js'))) {
   process.stderr.write('bench:startup: dist/ is not built; run `npm run build` first\n')

@@ -4,7 +4,8 @@
 // on 127.0.0.1), then the baseline (the same viewers pulling HLS over HTTP from one server), and
 // prints both side by side. Figures come from the nodes' own counters; see bench-report.ts.
 import { writeFile } from 'node:fs/promises'
-import { BenchArgError, parseBenchArgs } from './bench-args.ts'
+import { parseBenchArgs } from './bench-args.ts'
+import { exitUsage, UsageError } from './script-args.ts'
 import { runMode } from './bench-run.ts'
 import { table, type Figures } from './bench-report.ts'
 import { chart } from './bench-chart.ts'
@@ -31,7 +32,7 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  if (err instanceof BenchArgError) { process.stderr.write(`bench: ${err.message}\n`); process.exit(2) }
+  if (err instanceof UsageError) exitUsage('bench', err)
   process.stderr.write(`bench failed: ${err instanceof Error ? err.stack : String(err)}\n`)
   process.exit(1)
 })

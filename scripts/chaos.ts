@@ -5,6 +5,9 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { formatTable, runChaos } from './chaos-scenarios.ts'
+import { scriptFlags } from './script-args.ts'
+
+scriptFlags('chaos', 'npm run chaos   (no flags: runs every fault scenario against a live swarm of real processes; exits 1 when one lost bytes, served an unverified byte or never recovered)', {})
 
 const dir = await mkdtemp(join(tmpdir(), 'cjp2p-chaos-'))
 let failed: boolean

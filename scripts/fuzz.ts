@@ -10,7 +10,7 @@ import dgram from 'node:dgram'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { parseArgs } from 'node:util'
+import { scriptFlags } from './script-args.ts'
 import { randomBytes } from 'node:crypto'
 import { Runtime } from '../src/runtime.ts'
 import { silentLogger } from '../src/util/logger.ts'
@@ -23,7 +23,7 @@ import { PATH_TRICKS, mutateDatagram, packedDatagram, rng, sampleMessages } from
 import { Poisoner, Squatter } from './hostile-peers.ts'
 import { SegmentGaps } from './segment-gaps.ts'
 
-const { values } = parseArgs({ options: { seconds: { type: 'string', default: '20' }, sockets: { type: 'string', default: '8' }, seed: { type: 'string', default: String(Date.now() % 1e9) } } })
+const values = scriptFlags('fuzz', 'npm run fuzz -- [--seconds 20] [--sockets 8] [--seed S]', { seconds: { type: 'string', default: '20' }, sockets: { type: 'string', default: '8' }, seed: { type: 'string', default: String(Date.now() % 1e9) } })
 const seconds = Number(values.seconds)
 const sockets = Number(values.sockets)
 const seed = Number(values.seed)

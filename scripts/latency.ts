@@ -24,22 +24,22 @@ import type { Page } from 'playwright-core'
 import { PNG } from 'pngjs'
 import { CHROMIUM, CHROMIUM_ARGS } from '../test/helpers/browser.ts'
 import { CLOCK_BIT_WIDTH, CLOCK_BITS, CLOCK_STRIP_HEIGHT, clockStripToEpoch, readClockStrip } from '../src/ingest/clock-strip.ts'
+import { numberFlag, orExitUsage, scriptFlags } from './script-args.ts'
 import { FRAME_PART, ListingsWorker, PAGE_HOOK, STARTUP_STEPS, TERMS, breakdown, listingDelays, type Breakdown, type FramePart, type PageTimes } from './latency-breakdown.ts'
 
 const REPO = resolve(import.meta.dirname, '..')
-const arg = (name: string, fallback: string): string => {
-  const i = process.argv.indexOf(`--${name}`)
-  return i > 0 && process.argv[i + 1] ? process.argv[i + 1] : fallback
-}
-const SAMPLES = Number(arg('samples', '20'))
-const SECONDS = Number(arg('seconds', '120'))
-const MODES = arg('modes', 'low,normal').split(',')
+const flags = scriptFlags('latency', 'npm run latency [-- --samples 20] [--seconds 120] [--modes low,normal,low@main] [--out dir]   (run it under the heavy lock)', {
+  samples: { type: 'string' }, seconds: { type: 'string' }, modes: { type: 'string', default: 'low,normal' }, out: { type: 'string' },
+})
+const SAMPLES = orExitUsage('latency', () => numberFlag('samples', flags.samples, 20, 1, 10_000, true))
+const SECONDS = orExitUsage('latency', () => numberFlag('seconds', flags.seconds, 120, 10, 3600))
+const MODES = flags.modes.split(',')
 const RELAYS = 5
 /** Hop counts whose pages are measured: 0 is the source's own page. */
 const WATCHED_HOPS = [0, 2, 5]
 /** Stalls in the first seconds after the first frame are start-up, not playback. */
 const SETTLE_MS = 5000
-const OUT = resolve(arg('out', join(REPO, 'artifacts', `latency-${new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '')}`)))
+const OUT = resolve(flags.out ?? join(REPO, 'artifacts', `latency-${new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '')}`))
 
 interface Started { udp: string; http: string; id: string; player?: string }
 interface Node { proc: ChildProcess; info: Started; stderr: string[] }

@@ -13,7 +13,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { mkdtemp, readFile, readdir, rm, stat } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
-import { parseArgs } from 'node:util'
+import { scriptFlags } from './script-args.ts'
 
 const REPO = resolve(import.meta.dirname, '..')
 const BIN = join(REPO, 'bin', 'cjp2p-stream')
@@ -27,14 +27,12 @@ const SEGMENT_TIMEOUT_MS = 20_000
 /** Warnings a healthy run may print (none today); anything else counts as unexpected. */
 const EXPECTED_WARNINGS: RegExp[] = []
 
-const { values: args } = parseArgs({
-  options: {
-    minutes: { type: 'string', default: '60' },
-    viewers: { type: 'string', default: '3' },
-    every: { type: 'string' },
-    dir: { type: 'string' },
-    keep: { type: 'string' },
-  },
+const args = scriptFlags('soak', 'npm run soak -- --minutes N [--viewers 1..16] [--every seconds] [--dir folder] [--keep 30m]', {
+  minutes: { type: 'string', default: '60' },
+  viewers: { type: 'string', default: '3' },
+  every: { type: 'string' },
+  dir: { type: 'string' },
+  keep: { type: 'string' },
 })
 const minutes = Number(args.minutes)
 const viewerCount = Math.round(Number(args.viewers))
