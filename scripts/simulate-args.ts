@@ -1,9 +1,7 @@
-// The flags of `npm run simulate`, its usage text, and the one parse that turns a bad command line
-// into a one-line BenchArgError (exit 2) instead of node's stack trace.
-import { parseArgs } from 'node:util'
-import { BenchArgError } from './bench-args.ts'
+// The flags of `npm run simulate` and its usage text (read through scripts/script-args.ts: `--help`
+// prints USAGE, a wrong flag is one line and exit code 2).
 
-export const USAGE = `usage: npm run simulate -- [options]
+export const USAGE = `npm run simulate -- [options]
   --viewers N | --sizes 100,1000   viewers (default 1000), or several runs of these sizes
   --seconds S                      virtual seconds after the first join (default 60)
   --link delay=25ms,jitter=5ms,loss=1%,rate=8mbit   the path between any two nodes (default delay=25ms,loss=1%)
@@ -22,7 +20,7 @@ export const USAGE = `usage: npm run simulate -- [options]
   --chart file.svg  --compare before.json  --label name             (with --all) the loss sweep's chart
   --help                           this text`
 
-const OPTIONS = {
+export const SIMULATE_OPTIONS = {
   viewers: { type: 'string' }, sizes: { type: 'string' }, seconds: { type: 'string', default: '60' }, link: { type: 'string' },
   delay: { type: 'string' }, jitter: { type: 'string' }, loss: { type: 'string' }, churn: { type: 'string' },
   'upload-capacity': { type: 'string', default: '0' }, 'source-capacity': { type: 'string', default: '0' },
@@ -30,20 +28,4 @@ const OPTIONS = {
   'bootstrap-viewers': { type: 'string', default: '0' }, 'json-codec': { type: 'boolean' }, encrypt: { type: 'boolean' }, audience: { type: 'boolean' },
   settle: { type: 'string', default: '10' }, steady: { type: 'string', default: '40' }, 'wall-limit': { type: 'string' }, uplinks: { type: 'string' },
   all: { type: 'boolean' }, scenario: { type: 'string', multiple: true }, chart: { type: 'string' }, compare: { type: 'string' }, label: { type: 'string' },
-  help: { type: 'boolean', short: 'h' },
 } as const
-
-export type SimulateFlags = ReturnType<typeof parseSimulateArgs>
-
-/** Parses `argv` (without node and the script); an unknown flag, a missing value or a stray
- * positional argument is a BenchArgError naming it. */
-export function parseSimulateArgs(argv: string[]) {
-  try {
-    return parseArgs({ args: argv, options: OPTIONS, strict: true }).values
-  } catch (err) {
-    const code = (err as { code?: string }).code
-    if (typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS')) throw new BenchArgError(`${(err as Error).message} (--help lists the flags)`)
-    throw err
-  }
-}
-

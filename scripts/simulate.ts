@@ -11,7 +11,8 @@ import { basename } from 'node:path'
 import { simulate, type SimOptions } from '../src/sim/simulation.ts'
 import type { LinkModel } from '../src/mesh/link.ts'
 import { BenchArgError, parseBitrate, parseChurn, parseLink } from './bench-args.ts'
-import { USAGE, parseSimulateArgs } from './simulate-args.ts'
+import { SIMULATE_OPTIONS, USAGE } from './simulate-args.ts'
+import { exitUsage, scriptFlags, UsageError } from './script-args.ts'
 import { causeLine, measure, scenarioTable, sweepTable, table, type SimResult } from './simulate-report.ts'
 import { LOSS_SWEEP, SCENARIOS, type SimScenario } from './simulate-scenarios.ts'
 import { lossChart, type SweepSeries } from './simulate-chart.ts'
@@ -31,8 +32,7 @@ function parseUplinks(spec: string | undefined): Array<{ share: number; copies: 
 }
 
 async function main(): Promise<void> {
-  const values = parseSimulateArgs(process.argv.slice(2))
-  if (values.help) { process.stdout.write(USAGE + '\n'); return }
+  const values = scriptFlags('simulate', USAGE, SIMULATE_OPTIONS)
   const num = (k: keyof typeof values, min: number, max: number, v = values[k]): number => {
     const x = String(v).endsWith('%') ? parseFloat(String(v)) / 100 : Number(v)
     if (!Number.isFinite(x) || x < min || x > max) throw new BenchArgError(`--${k} must be a number from ${min} to ${max}`)
@@ -141,6 +141,7 @@ async function readSeries(file: string): Promise<SweepSeries> {
 }
 
 main().catch((err: unknown) => {
-  process.stderr.write(`simulate: ${err instanceof BenchArgError ? err.message : (err as Error).stack}\n`)
-  process.exit(err instanceof BenchArgError ? 2 : 1)
+  if (err instanceof UsageError) exitUsage('simulate', err)
+  process.stderr.write(`simulate: ${(err as Error).stack}\n`)
+  process.exit(1)
 })
