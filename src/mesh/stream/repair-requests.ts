@@ -94,6 +94,7 @@ export class RepairRequests {
       holders: this.holdersOf(now),
       source: [...this.c.sourceAddrs][0],
       sourceBudgetChunks: budget,
+      fedBySource: (n) => this.c.sourceAddrs.has(this.k.parents.parent(stripeOf(n)) ?? ''),
       rttMs: (p) => node.peers.get(p)?.rttMs ?? 50,
       maxRequests: this.requests && Math.max(0, Math.floor(this.requests.tokens())),
     })

@@ -228,11 +228,17 @@ export class StripeParents {
     if (m.late) {
       // Our parent's own feed stopped and it is finding another: wait for it (bounded, see
       // PUSHES_PER_HOLD) instead of leaving it, as every node below a failure would at once.
+      if (st.parent !== ctx.from) return
       const now = node.timers.now()
-      if (st.parent === ctx.from && st.pushesSinceHold >= PUSHES_PER_HOLD) {
+      if (st.pushesSinceHold >= PUSHES_PER_HOLD) {
         st.heldUntil = now + HOLD_MS
         st.pushesSinceHold = 0
       }
+      // And our feed is late as much as theirs: the word goes on down now, not on our next tick.
+      // Passed on a level per tick, it reached a node three hops down after that node's own
+      // MISSED_PUSH_MS, which left its parent for a hole above it. Once per push we receive, so a
+      // parent saying "late" again and again makes us say it no more often than it does.
+      this.tellOnce(m.stripe)
       return
     }
     const j = st.join
@@ -268,7 +274,7 @@ export class StripeParents {
       // Pushed down: our parent gave our place to a node with more room; move under it.
       st.parent = undefined
       st.path = []
-      if (!st.toldLate) { st.toldLate = true; this.tellLate(m.stripe) }
+      this.tellOnce(m.stripe)
       st.join = { candidates: m.peers.filter((p) => p !== node.address), askedAt: 0, tried: new Set([ctx.from]) }
       this.advanceJoin(m.stripe)
       return
@@ -308,7 +314,7 @@ export class StripeParents {
         // once (the whole subtree of a failed relay rejoining together formed cycles and took
         // seconds to re-form). Only the failed relay's own children should move.
         const late = held ? overdue : now - (st.overdueSince ?? now) >= TELL_LATE_MS
-        if (late && !st.toldLate) { st.toldLate = true; this.tellLate(s) }
+        if (late) this.tellOnce(s)
         // Late while the other stripes flow: it fed us nothing it owed (a squatter, or a relay whose
         // own parent failed it, which is then complaining upstream itself).
         const unfed = !st.fed && now - st.since > FIRST_PUSH_MS && this.catchUpFrom(s) < this.c.edge.maxKnown - STRIPES
@@ -348,6 +354,15 @@ export class StripeParents {
     this.rejoinAfterFailure(s, p, now)
   }
 
+  /** Tells our children in stripe `s` that our feed there is late, once an episode (until our
+   * parent pushes again). */
+  private tellOnce(s: number): void {
+    const st = this.stripes[s]
+    if (st.toldLate) return
+    st.toldLate = true
+    this.tellLate(s)
+  }
+
   /** Tells every parent to stop pushing to us. */
   close(): void {
     for (let s = 0; s < STRIPES; s++) {
@@ -384,7 +399,7 @@ export class StripeParents {
    * place in the same round trip, with a catch-up of what we missed. */
   private rejoinAfterFailure(s: number, failed: string, now: number): void {
     const st = this.stripes[s]
-    if (!st.toldLate) { st.toldLate = true; this.tellLate(s) }
+    this.tellOnce(s)
     const backups = [st.via, ...this.c.sourceAddrs, ...this.bootstrap]
       .filter((a): a is string => a !== undefined && a !== failed && a !== this.c.node.address && !this.hasFailedUs(a, now))
     const rest = this.rankedCandidates(s, now, false).filter((a) => a !== failed && !backups.includes(a))
