@@ -293,7 +293,8 @@ export class StripeParents {
   /** Once per tick: drops parents that failed us, resubscribes the rest, and moves joins on. */
   keep(now: number): void {
     const node = this.c.node
-    const frontier = Math.max(...this.stripes.map((st) => st.pushedN))
+    let frontier = -Infinity
+    for (const st of this.stripes) frontier = Math.max(frontier, st.pushedN)
     for (let s = 0; s < STRIPES; s++) {
       const st = this.stripes[s]
       const p = st.parent
@@ -315,7 +316,7 @@ export class StripeParents {
         // Late while the other stripes flow: it fed us nothing it owed (a squatter, or a relay whose
         // own parent failed it, which is then complaining upstream itself).
         const unfed = !st.fed && now - st.since > FIRST_PUSH_MS && this.catchUpFrom(s) < this.c.edge.maxKnown - STRIPES
-        const lateFails = lateParentFails({ owedOneMs: now - (st.overdueSince ?? now), owedTwoMs: now - (st.owesTwoSince ?? now), recentMisses: st.record.filter(Boolean).length })
+        const lateFails = lateParentFails({ owedOneMs: now - (st.overdueSince ?? now), owedTwoMs: now - (st.owesTwoSince ?? now), recentMisses: countTrue(st.record) })
         const failing = lateFails || unfed
         if (silent || failing || this.holders.isBanned(p)) {
           node.log.debug('stripe parent failed us', { stream: this.c.id, stripe: s, parent: p, silent, failing })
@@ -448,4 +449,12 @@ export class StripeParents {
     for (const n of this.c.log.missingChunks(from, maxKnown)) if (stripeOf(n) === stripe) return n
     return maxKnown
   }
+}
+
+/** How many entries are true (a push record's misses), without the array filter() makes on every
+ * tick of every stripe. */
+function countTrue(xs: boolean[]): number {
+  let n = 0
+  for (const x of xs) if (x) n++
+  return n
 }
