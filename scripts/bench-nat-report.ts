@@ -53,6 +53,8 @@ export interface NatFigures {
    * they went out, summed over nodes (src/mesh/stream/swarm-stats.ts). */
   duplicateBy: Record<string, number>
   uploadedBy: Record<string, number>
+  /** The source's own stream uploads by why they went out (where its copies beyond the first go). */
+  sourceUploadedBy: Record<string, number>
   /** The source's node process alone (its ffmpeg not included), when measured. */
   cpuShareOfCoreSource?: number
   loadAverage: number
@@ -137,6 +139,7 @@ export async function natFigures(run: {
       medianChunkDelayMs: delays[Math.floor(delays.length / 2)] ?? 0, duplicateBytes: sum(audience.map((st) => st.duplicateBytes)),
       duplicateBy: sumRecords(audience.map((st) => st.duplicateBy ?? {})),
       uploadedBy: sumRecords([...statuses.values()].map((st) => st?.uploadedBy ?? {})),
+      sourceUploadedBy: { ...statuses.get(run.sourceHost)?.uploadedBy },
       cpuShareOfCorePerViewer: run.cpuShareOfCorePerViewer, cpuShareOfCoreSource: run.cpuShareOfCoreSource, loadAverage: run.loadAverage, udpErrors: run.udpErrors, ...nodeSums(run.nodes),
     }
   } finally { await src.close() }
@@ -159,6 +162,8 @@ function sumRecords(rs: Array<Partial<Record<string, number>>>): Record<string, 
 }
 
 const mbOf = (r: Record<string, number>) => Object.entries(r).filter(([, n]) => n > 0).sort(([a], [b]) => a.localeCompare(b)).map(([k, n]) => `${k} ${mb(n)}`).join(', ') || 'none'
+
+const copiesOf = (r: Record<string, number>, stream: number) => Object.entries(r).filter(([, n]) => n > 0).sort(([a], [b]) => a.localeCompare(b)).map(([k, n]) => `${k} ${(n / Math.max(1, stream)).toFixed(2)}`).join(', ') || 'none'
 
 const counts = (r: Record<string, number>) => Object.entries(r).filter(([, n]) => n > 0).map(([k, n]) => `${k} ${n}`).join(', ') || 'none'
 
@@ -214,6 +219,7 @@ export function natTable(f: NatFigures): string {
     ['chunk delay, median of the viewers\' medians / duplicates received', `${f.medianChunkDelayMs} ms / ${mb(f.duplicateBytes)} MB`, ''],
     ['duplicates received by how they came, MB', mbOf(f.duplicateBy), ''],
     ['stream bytes uploaded (source and viewers) by why they went out, MB', mbOf(f.uploadedBy), ''],
+    ['the source\'s uploads by why they went out, copies of the stream', copiesOf(f.sourceUploadedBy, f.streamBytes), ''],
     ['stream bytes since the first start point', `${mb(f.streamBytes)} MB`, ''],
     ['datagrams dropped by the nodes, by reason', counts(f.dropped), ''],
     ...(f.udpErrors ? [['datagrams the kernel dropped (UDP errors summed over the hosts)', counts(f.udpErrors), ''] as [string, string, string]] : []),

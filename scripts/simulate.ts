@@ -1,12 +1,4 @@
-// `npm run simulate -- [--viewers N | --sizes 100,1000] [--seconds S] [--link delay=25ms,jitter=5ms,loss=1%]
-//   [--delay ms] [--jitter ms] [--loss p|p%] [--churn 20%/min] [--upload-capacity copies] [--source-capacity copies]
-//   [--bitrate 2M] [--join-spread ms] [--bootstrap-viewers k] [--json-codec] [--encrypt] [--wall-limit s] [--seed n] [--json file]`
-//   --encrypt: every node runs encrypted sessions (real Noise handshakes, sealed frames; implies --json-codec)
-//   [--uplinks 30%=0.5,10%=0.05]  (shares of the viewers with another upload capacity, in copies)
-//   [--audience [--settle s] [--steady s]]  (the audience telemetry against the truth: counts, merged p95, cost;
-//     src/sim/audience-run.ts; the count is read --settle s (10) after the last join and after 20 % left,
-//     the p95 and the cost --steady s (40) after the first reading)
-//   [--all | --scenario loss1|loss3|churn20|churn50|uneven|flash ...] [--chart file.svg] [--compare before.json] [--label name]
+// `npm run simulate -- [options]`: the flags and their meaning are USAGE in simulate-args.ts (`--help`).
 // --all runs issue 12's scenarios (simulate-scenarios.ts) at --viewers, prints their table, then the
 // loss sweep (0 to 5 %) and writes its chart (--chart, default simulate-loss.svg), with the sweep of
 // an earlier --all --json run beside it if --compare names one.
@@ -16,10 +8,11 @@
 // simulated scenario and the same scenario on real processes (`npm run bench`) read alike.
 import { readFile, writeFile } from 'node:fs/promises'
 import { basename } from 'node:path'
-import { parseArgs } from 'node:util'
 import { simulate, type SimOptions } from '../src/sim/simulation.ts'
 import type { LinkModel } from '../src/mesh/link.ts'
 import { BenchArgError, parseBitrate, parseChurn, parseLink } from './bench-args.ts'
+import { SIMULATE_OPTIONS, USAGE } from './simulate-args.ts'
+import { exitUsage, scriptFlags, UsageError } from './script-args.ts'
 import { causeLine, measure, scenarioTable, sweepTable, table, type SimResult } from './simulate-report.ts'
 import { LOSS_SWEEP, SCENARIOS, type SimScenario } from './simulate-scenarios.ts'
 import { lossChart, type SweepSeries } from './simulate-chart.ts'
@@ -39,15 +32,7 @@ function parseUplinks(spec: string | undefined): Array<{ share: number; copies: 
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({
-    options: {
-      viewers: { type: 'string' }, sizes: { type: 'string' }, seconds: { type: 'string', default: '60' }, link: { type: 'string' },
-      delay: { type: 'string' }, jitter: { type: 'string' }, loss: { type: 'string' }, churn: { type: 'string' },
-      'upload-capacity': { type: 'string', default: '0' }, 'source-capacity': { type: 'string', default: '0' },
-      bitrate: { type: 'string', default: '2M' }, 'join-spread': { type: 'string' }, seed: { type: 'string', default: '1' }, json: { type: 'string' }, 'bootstrap-viewers': { type: 'string', default: '0' }, 'json-codec': { type: 'boolean' }, encrypt: { type: 'boolean' }, audience: { type: 'boolean' }, settle: { type: 'string', default: '10' }, steady: { type: 'string', default: '40' }, 'wall-limit': { type: 'string' }, uplinks: { type: 'string' },
-      all: { type: 'boolean' }, scenario: { type: 'string', multiple: true }, chart: { type: 'string' }, compare: { type: 'string' }, label: { type: 'string' },
-    },
-  })
+  const values = scriptFlags('simulate', USAGE, SIMULATE_OPTIONS)
   const num = (k: keyof typeof values, min: number, max: number, v = values[k]): number => {
     const x = String(v).endsWith('%') ? parseFloat(String(v)) / 100 : Number(v)
     if (!Number.isFinite(x) || x < min || x > max) throw new BenchArgError(`--${k} must be a number from ${min} to ${max}`)
@@ -156,6 +141,7 @@ async function readSeries(file: string): Promise<SweepSeries> {
 }
 
 main().catch((err: unknown) => {
-  process.stderr.write(`simulate: ${err instanceof BenchArgError ? err.message : (err as Error).stack}\n`)
-  process.exit(err instanceof BenchArgError ? 2 : 1)
+  if (err instanceof UsageError) exitUsage('simulate', err)
+  process.stderr.write(`simulate: ${(err as Error).stack}\n`)
+  process.exit(1)
 })

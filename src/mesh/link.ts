@@ -4,7 +4,8 @@
 // sender's upload capacity) whose queues hold at most a second before they tail-drop, as a home
 // router's buffer does. All chance comes from a seeded generator, all waiting from Timers.
 import type { Timer, Timers } from '../util/timers.ts'
-import { realTimers, seededRandom } from '../util/timers.ts'
+import { VirtualTimers, realTimers, seededRandom } from '../util/timers.ts'
+import type { EventQueue, QueuedEvent } from '../util/event-queue.ts'
 import type { Transport } from './transport.ts'
 import type { Message } from './messages.ts'
 
@@ -96,8 +97,23 @@ export interface MemoryNetworkInit {
   handover?: boolean
 }
 
-/** A datagram in flight: its bytes, or (handover) the messages and their encoded size. */
-type Payload = { buf: Buffer } | { messages: Message[]; bytes: number }
+/** A datagram in flight on virtual time: the queued event itself, carrying what it delivers. With
+ * thousands of nodes in one process every datagram waits its link's delay in the queue, and a
+ * timeout per datagram (its event, its closure and the closure's context, a payload object) was
+ * the garbage that outlived the young generation. It lands exactly when and in the order the
+ * timeout would have (the same time, the next sequence number). */
+class Landing implements QueuedEvent {
+  at = 0
+  seq = 0
+  cancelled = false
+  every = 0
+  fired = false
+  timer = false
+  constructor(private readonly net: MemoryNetwork, private readonly to: string, private readonly from: string,
+    private readonly buf: Buffer | undefined, private readonly messages: Message[] | undefined, private readonly bytes: number) {}
+
+  fn(): void { this.net.land(this.to, this.from, this.buf, this.messages, this.bytes) }
+}
 
 /** An in-process network: transports addressed 127.0.0.1:<n> that deliver through the link model
  * without sockets, for tests and the simulator that run many nodes in one process. */
@@ -105,6 +121,8 @@ export class MemoryNetwork {
   private endpoints = new Map<string, MemoryTransport>()
   private nextPort: number
   private timers: Timers
+  /** The virtual clock's queue, when on one: datagrams in flight are queued as Landings. */
+  private readonly queue: EventQueue | undefined
   readonly random: () => number
   link: LinkModel
   readonly handover: boolean
@@ -116,6 +134,7 @@ export class MemoryNetwork {
 
   constructor(c: { timers?: Timers } = {}, init: MemoryNetworkInit = {}) {
     this.timers = c.timers ?? realTimers
+    this.queue = this.timers instanceof VirtualTimers ? this.timers.queue : undefined
     this.link = init.link ?? { delayMs: 0, loss: 0 }
     this.linkFor = init.linkFor
     this.random = seededRandom(init.seed ?? 1)
@@ -135,9 +154,9 @@ export class MemoryNetwork {
   /** Severs an endpoint, as if its host vanished. */
   remove(address: string): void { this.endpoints.delete(address) }
 
-  /** @internal */
-  deliver(payload: Payload, from: MemoryTransport, to: string): void {
-    const size = 'buf' in payload ? payload.buf.length : payload.bytes
+  /** @internal `buf`, or (handover) `messages` of encoded size `bytes`. */
+  deliver(buf: Buffer | undefined, messages: Message[] | undefined, bytes: number, from: MemoryTransport, to: string): void {
+    const size = buf !== undefined ? buf.length : bytes
     const now = this.timers.now()
     const left = from.uplink.pass(now, size)
     if (left === null) { this.queueDrops++; return }
@@ -154,12 +173,16 @@ export class MemoryNetwork {
     }
     // The sender never touches a buffer after sending it (each datagram is built fresh), so the
     // receiver may have it without a copy.
-    this.timers.setTimeout(() => {
-      const t = this.endpoints.get(to)
-      if (!t) return
-      this.delivered++
-      t.receive(payload, from.address)
-    }, at - now)
+    if (this.queue) this.queue.add(new Landing(this, to, from.address, buf, messages, bytes), now + Math.max(0, at - now))
+    else this.timers.setTimeout(() => this.land(to, from.address, buf, messages, bytes), at - now)
+  }
+
+  /** @internal A datagram reaches `to`, unless its endpoint went meanwhile. */
+  land(to: string, from: string, buf: Buffer | undefined, messages: Message[] | undefined, bytes: number): void {
+    const t = this.endpoints.get(to)
+    if (!t) return
+    this.delivered++
+    t.receive(buf, messages, bytes, from)
   }
 }
 
@@ -175,7 +198,7 @@ export class MemoryTransport implements Transport {
 
   constructor(private net: MemoryNetwork, readonly address: string, readonly uplink: Bottleneck) {
     if (net.handover) {
-      this.sendDecoded = (messages, bytes, to) => { if (!this.closed) this.net.deliver({ messages, bytes }, this, to) }
+      this.sendDecoded = (messages, bytes, to) => { if (!this.closed) this.net.deliver(undefined, messages, bytes, this, to) }
       this.onDecoded = (fn) => { this.decodedHandler = fn }
     }
   }
@@ -184,12 +207,12 @@ export class MemoryTransport implements Transport {
   downlink(bytesPerSecond: number): Bottleneck { return (this.down ??= new Bottleneck(bytesPerSecond)) }
 
   onDatagram(fn: (buf: Buffer, from: string) => void): void { this.handler = fn }
-  send(buf: Buffer, to: string): void { if (!this.closed) this.net.deliver({ buf }, this, to) }
+  send(buf: Buffer, to: string): void { if (!this.closed) this.net.deliver(buf, undefined, buf.length, this, to) }
   /** @internal */
-  receive(payload: Payload, from: string): void {
+  receive(buf: Buffer | undefined, messages: Message[] | undefined, bytes: number, from: string): void {
     if (this.closed) return
-    if ('buf' in payload) this.handler(payload.buf, from)
-    else this.decodedHandler(payload.messages, payload.bytes, from)
+    if (buf !== undefined) this.handler(buf, from)
+    else this.decodedHandler(messages as Message[], bytes, from)
   }
   async close(): Promise<void> { this.closed = true; this.net.remove(this.address) }
 }

@@ -5,7 +5,7 @@
 // types and unknown fields are skipped; a known type with a missing or ill-typed field is skipped
 // alone; anything that is not a JSON array is dropped whole.
 import type { ChunkRecord, SegmentRecord, StreamHead, StreamInfo } from '../store/stream-types.ts'
-import { sanitize, type AudienceSummary } from './telemetry/audience-summary.ts'
+import { sanitize, type AudienceCounts, type AudienceSummary } from './telemetry/audience-summary.ts'
 import { isLanAddress } from './nat/lan-address.ts'
 import {
   MAX_CHUNK_INDEX, MAX_SEGMENT_INDEX, isChunkRecordShape, isSegmentRecordShape, isStreamHeadShape, isStreamInfoShape, pickChunkRecord, pickSegmentRecord, pickStreamHead, pickStreamInfo,
@@ -91,8 +91,9 @@ export type Message =
   | { type: 'AskThemInstead'; id: string; stripe: number; peers: string[] }
   | { type: 'StopSendingMe'; id: string; stripe: number }
   /** A viewer's summary of itself and its subtree, sent to its stripe-0 parent (src/mesh/telemetry/).
-   * `counts`: only the viewer counts changed; the parent keeps the other figures it last had. */
-  | { type: 'HereIsMyAudience'; id: string; audience: AudienceSummary; counts?: true }
+   * `counts`: only the viewer counts changed, and only they are sent; the parent keeps the other
+   * figures it last had. */
+  | { type: 'HereIsMyAudience'; id: string; audience: AudienceSummary | AudienceCounts; counts?: true }
   /** Says which extensions we speak and the largest datagram we take, so our own peers can use
    * larger replies and batched requests; other implementations skip it. */
   | { type: 'IAlsoSpeak'; extensions: string[]; maxDatagramBytes: number }

@@ -47,6 +47,8 @@ export const REPAIR_TIMEOUT_MS = 400
 export const REFUSED_RETRY_MS = 100
 /** Pulls of an urgent chunk that other holders failed before the source is asked. */
 export const TRIES_BEFORE_SOURCE = 6
+/** Asks of the source by its own child in the chunk's stripe before it goes round holders. */
+export const CHILD_TRIES_AT_SOURCE = 2
 /** After the source points us elsewhere (over its budget), we ask it for nothing but urgent live
  * chunks for this long: its hint named holders to try, and asking again and again is exactly what
  * makes it serve (a chunk asked for five times is served whatever its budget). */
@@ -99,6 +101,20 @@ export function isReceiving(hasParent: boolean, lastPushAt: number, now: number)
 export function mayServePull(servedRecently: number, spareBytesPerSecond?: number, chunkBytes = CHUNK_SIZE): boolean {
   const allowed = spareBytesPerSecond === undefined ? PULLS_SERVED_PER_SECOND : Math.min(PULLS_SERVED_PER_SECOND, Math.floor(spareBytesPerSecond / chunkBytes))
   return servedRecently < allowed
+}
+
+/** The source repairs its own children's lost pushes within this share of the stream (a budget of
+ * its own, beside SOURCE_REPAIR_BUDGET), plus SOURCE_CHILD_BURST_BYTES: it covers a loss rate of
+ * this much on the links to its children, and bounds what a child that asks for everything costs. */
+export const SOURCE_CHILD_REPAIR_BUDGET = 0.05
+export const SOURCE_CHILD_BURST_BYTES = 4 * CHUNK_SIZE
+
+/** May the source answer its own child's pull of a chunk of that child's stripe? A push lost between
+ * the source and its child in a stripe is missing at every node below: nobody else has it, and the
+ * child is the one node that should ask (issue 12's seventh session). `childPulledBytes`: what it
+ * served under this rule so far. */
+export function sourceMayRepairChild(childPulledBytes: number, producedBytes: number): boolean {
+  return childPulledBytes < producedBytes * SOURCE_CHILD_REPAIR_BUDGET + SOURCE_CHILD_BURST_BYTES
 }
 
 /** May the source answer a pull with data? Its push costs one copy; pulls come out of the budget. */
@@ -156,9 +172,12 @@ export interface Lateness { owedOneMs: number; owedTwoMs: number; recentMisses: 
  * like a squatter: its whole subtree re-formed (40 viewers, 3 % loss, a source that answers no
  * pull: 62-209 complaints a run, a stripe with 10 or more viewers unparented for up to 15 s). Now
  * a parent owing one push fails us only if it has done so for CHRONIC_LATE_MS, or has missed
- * MISSES_TO_FAIL of its last PUSH_RECORD, or owes a second one for MISSED_PUSH_MS too (a relay
+ * MISSES_TO_FAIL of its last PUSH_RECORD, or owes a second one for OWED_TWO_MS too (a relay
  * that left: noticed one stripe period later than before, about 260 ms at 2 Mb/s). A squatter,
- * which pushes nothing at all, is left by the FIRST_PUSH_MS rule. */
+ * which pushes nothing at all, is left by the FIRST_PUSH_MS rule. Leaving on the first owed push
+ * when the parent had not said its feed is late (the tell now reaches every level within a link
+ * delay) was tried in the seventh session and brought the orphaned stripes back: lateness without
+ * a hole above (a stripe a few hops deeper than the others, a lost tell) is common under loss. */
 export function lateParentFails(l: Lateness): boolean {
   if (l.owedOneMs <= MISSED_PUSH_MS) return false
   return l.owedTwoMs > OWED_TWO_MS || l.owedOneMs > CHRONIC_LATE_MS || l.recentMisses >= MISSES_TO_FAIL
@@ -342,6 +361,10 @@ export interface RepairState {
   source: string | undefined
   /** Bytes the source's repair budget still allows. */
   sourceBudgetChunks: number
+  /** The source is our parent in chunk n's stripe: a push of it lost on that link is missing at
+   * every node of the stripe below us, so we ask the source first (its own budget for its
+   * children's repairs, sourceMayRepairChild), and the repair goes down the stripe. */
+  fedBySource?: (n: number) => boolean
   rttMs: (peer: string) => number
   /** At most this many requests this pass (a capped uplink's share for requests; none: no limit). */
   maxRequests?: number
@@ -392,6 +415,16 @@ export function planRepairs(s: RepairState): RepairRequest[] {
     // keeps being asked: its "asked five times" rule is the rescue when holders lie.
     const sourceSilent = flight !== undefined && flight.peer === s.source && flight.retryAt === undefined
     const holdersFailed = urgent && tries >= TRIES_BEFORE_SOURCE && !sourceSilent
+    // The source's own child in this stripe asks it first, twice at most (a lost request or answer),
+    // and not once it said "ask them": then the holders, as anyone. Without this the child went
+    // round holders that all lacked the chunk (every node of the stripe is below it) until the
+    // chunk turned urgent, and meanwhile the nodes below it went to the source too.
+    const fromSource = s.source !== undefined && !m.backfill && tries < CHILD_TRIES_AT_SOURCE && !(flight?.peer === s.source && flight.retryAt !== undefined) && (s.fedBySource?.(m.n) ?? false)
+    if (fromSource && (perPeer.get(s.source!) ?? 0) < REPAIR_WINDOW) {
+      perPeer.set(s.source!, (perPeer.get(s.source!) ?? 0) + 1)
+      out.push({ n: m.n, peer: s.source! })
+      continue
+    }
     // (A viewer that does not know the source's address keeps rotating through every holder.)
     let peer = holdersFailed && s.source ? undefined : candidates.find((p) => p !== s.source && (perPeer.get(p) ?? 0) < REPAIR_WINDOW)
     // The start-up buffer waits for a holder while there is one (issue 12's join storms: a joiner
@@ -404,4 +437,18 @@ export function planRepairs(s: RepairState): RepairRequest[] {
     out.push({ n: m.n, peer })
   }
   return out
+}
+
+/** A join gives the candidate it asked (or is greeting) at least this long to answer before the
+ * next one, and JOIN_ANSWER_RTTS round trips on a slower path, up to JOIN_ANSWER_MAX_MS. A fixed
+ * 500 ms passed over every candidate once round trips reached 300-650 ms (the NAT lab at load 33):
+ * each yes came after its join had moved on and was declined, and the joiner ended at the source. */
+export const JOIN_ANSWER_MS = 500
+export const JOIN_ANSWER_RTTS = 2
+export const JOIN_ANSWER_MAX_MS = 2500
+
+/** How long a join waits for a candidate's answer, given its round trip (`rttMs`; unknown, as for
+ * a stranger still finishing the hello: the floor). */
+export function joinAnswerMs(rttMs: number | undefined): number {
+  return Math.min(JOIN_ANSWER_MAX_MS, Math.max(JOIN_ANSWER_MS, JOIN_ANSWER_RTTS * (rttMs ?? 0)))
 }

@@ -210,10 +210,8 @@ export class StreamLog extends EventEmitter implements StreamLogReader {
 
   /** Unverified chunk indexes in [from, to), ascending, at most MAX_MISSING_LIST of them. */
   missingChunks(from: number, to: number): number[] {
-    const out: number[] = []
-    if (!Number.isSafeInteger(from) || !Number.isSafeInteger(to)) return out
-    for (let n = Math.max(0, from, this.floorChunk); n < to && out.length < MAX_MISSING_LIST; n++) if (!this.verified.has(n)) out.push(n)
-    return out
+    if (!Number.isSafeInteger(from) || !Number.isSafeInteger(to)) return []
+    return this.verified.missing(Math.max(0, from, this.floorChunk), to, MAX_MISSING_LIST)
   }
 
   async read(offset: number, length: number): Promise<Buffer> {

@@ -69,6 +69,11 @@ export class VerifiedChunks {
     return this.bits.has(n)
   }
 
+  /** The chunks in [from, to) not verified, ascending, at most `max`. */
+  missing(from: number, to: number, max: number): number[] {
+    return this.bits.clearIn(from, to, max)
+  }
+
   get size(): number {
     return this.bits.size
   }

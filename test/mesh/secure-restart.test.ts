@@ -78,7 +78,7 @@ async function world(t: { after: (fn: () => Promise<void>) => void }) {
     for (let i = 0; i < n; i++) { x.node.send(y.node.address, [numbered(from + i)]); await timers.runFor(everyMs) }
   }
   /** Spoofed: a datagram that arrives at `to` as if sent from `from` (UDP has no source authentication). */
-  const forge = (to: Port, from: string, buf: Buffer) => to.inner.receive({ buf }, from)
+  const forge = (to: Port, from: string, buf: Buffer) => to.inner.receive(buf, undefined, buf.length, from)
   /** B dies and a node without encryption (--no-encrypt) takes its port, not yet started. */
   const restartPlain = async (): Promise<CjNode> => {
     await b.node.close(); b.secure.close()

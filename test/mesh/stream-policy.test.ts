@@ -3,8 +3,8 @@ import assert from 'node:assert/strict'
 import fc from 'fast-check'
 import { STRIPES } from '../../src/mesh/messages.ts'
 import {
-  CHRONIC_LATE_MS, FANOUT, LEAF_SLOTS, MISSED_PUSH_MS, MISSES_TO_FAIL, OWED_TWO_MS, PULLS_SERVED_PER_SECOND, PUSH_RECORD, REPAIR_GRACE_MS, REPAIR_TIMEOUT_MS, SOURCE_FANOUT, SOURCE_REPAIR_BUDGET, SOURCE_BURST_BYTES, STARTUP_MS,
-  decideChild, interiorStripe, isReceiving, lateParentFails, mayServePull, planRepairs, playbackDeadline, pushOverdue, rankParents, sourceMayServe, stripeOf,
+  CHILD_TRIES_AT_SOURCE, CHRONIC_LATE_MS, FANOUT, LEAF_SLOTS, MISSED_PUSH_MS, MISSES_TO_FAIL, OWED_TWO_MS, PULLS_SERVED_PER_SECOND, PUSH_RECORD, REPAIR_GRACE_MS, REPAIR_TIMEOUT_MS, SOURCE_FANOUT, SOURCE_REPAIR_BUDGET, SOURCE_BURST_BYTES, SOURCE_CHILD_REPAIR_BUDGET, SOURCE_CHILD_BURST_BYTES, STARTUP_MS,
+  decideChild, interiorStripe, isReceiving, lateParentFails, mayServePull, planRepairs, playbackDeadline, pushOverdue, rankParents, sourceMayRepairChild, sourceMayServe, stripeOf,
 } from '../../src/mesh/stream-policy.ts'
 import type { MissingChunk, ParentState, RepairState } from '../../src/mesh/stream-policy.ts'
 
@@ -250,6 +250,27 @@ test('the source fills holes only within its budget, unless nobody else can in t
   assert.deepEqual(planRepairs(noPeers), [], 'no budget, not urgent: wait for peers')
   assert.deepEqual(planRepairs({ ...noPeers, sourceBudgetChunks: 1 }).map((r) => r.peer), ['S'])
   assert.deepEqual(planRepairs({ ...noPeers, missing: [miss(1, 10_500)] }).map((r) => r.peer), ['S'], 'urgent')
+})
+
+test('the source\'s own child in a stripe asks the source first for that stripe\'s chunks (nobody below has them), within limits', () => {
+  // Chunk 1 is in a stripe the source feeds us; chunk 2 is not. Neither urgent, no budget share.
+  const child = base({ missing: [miss(1, 30_000), miss(2, 30_000)], fedBySource: (n) => n === 1 })
+  assert.deepEqual(planRepairs(child), [{ n: 1, peer: 'S' }, { n: 2, peer: 'p1' }])
+  const asked = (tries: number, refused: boolean) => planRepairs({ ...child, missing: [miss(1, 30_000)], inFlight: new Map([[1, { peer: 'S', at: 0, tries, ...(refused ? { retryAt: 0 } : {}) }]]) })
+  assert.deepEqual(asked(1, false), [{ n: 1, peer: 'S' }], 'its ask or the answer was lost: once more')
+  const holder = (r: Array<{ peer: string }>) => r.length === 1 && ['p1', 'p2'].includes(r[0].peer)
+  assert.ok(holder(asked(CHILD_TRIES_AT_SOURCE, false)), 'then round the holders, as anyone')
+  assert.ok(holder(asked(1, true)), 'the source said "ask them": the holders')
+  assert.deepEqual(planRepairs({ ...child, missing: [{ ...miss(1, 30_000), backfill: true }] }), [{ n: 1, peer: 'p1' }], 'never its start-up buffer')
+  assert.deepEqual(planRepairs({ ...child, missing: [miss(1, 30_000, 9_950)] }), [], 'after the grace for pushes in flight, as any pull')
+})
+
+test('the source repairs its own children\'s lost pushes within a budget of its own', () => {
+  const produced = 10_000_000
+  assert.equal(sourceMayRepairChild(0, produced), true)
+  assert.equal(sourceMayRepairChild(produced * SOURCE_CHILD_REPAIR_BUDGET, produced), true, 'the burst comes on top')
+  assert.equal(sourceMayRepairChild(produced * SOURCE_CHILD_REPAIR_BUDGET + SOURCE_CHILD_BURST_BYTES, produced), false)
+  assert.equal(sourceMayRepairChild(0, 0), true, 'a loss before the budget grew is still repaired')
 })
 
 test('a joiner\'s start-up buffer waits for holders: the source only when nobody else is known', () => {

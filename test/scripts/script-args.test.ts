@@ -9,7 +9,7 @@ import { numberFlag, readFlags, UsageError } from '../../scripts/script-args.ts'
 const REPO = resolve(import.meta.dirname, '../..')
 /** Scripts that start minutes of work (real swarms, namespaces, Chromium) when their flags are taken. */
 const SCRIPTS = ['bench', 'bench-nat', 'bench-audience', 'bench-compare', 'bench-files', 'bench-bandwidth', 'bench-dht', 'bench-gateway',
-  'bench-seal', 'bench-startup', 'bench-blake3', 'soak', 'chaos', 'latency', 'fuzz']
+  'bench-seal', 'bench-startup', 'bench-blake3', 'soak', 'chaos', 'latency', 'fuzz', 'simulate']
 
 interface Ran { status: number | null; stdout: string; stderr: string }
 /** The script as a user runs it; all of a test's scripts start at once (each is mostly tsx start-up). */

@@ -8,6 +8,7 @@ import { join } from 'node:path'
 import { VerifiedChunks } from '../../src/store/verified-chunks.ts'
 import { ChunkBitmap } from '../../src/store/chunk-bitmap.ts'
 import { tempDir } from './helpers.ts'
+import fc from 'fast-check'
 
 const open = (file: string, minRewrite: number) => VerifiedChunks.open(file, { batch: 8, intervalMs: 10, logger: { warn: () => {} }, beforeCommit: async () => {}, minRewrite })
 
@@ -16,6 +17,24 @@ test('ChunkBitmap.values lists set chunks ascending, across pages', () => {
   for (const n of [70_000, 3, 0, 65_535, 65_536, 200_001]) b.set(n)
   b.delete(3)
   assert.deepEqual([...b.values()], [0, 65_535, 65_536, 70_000, 200_001])
+})
+
+test('ChunkBitmap.clearIn lists exactly the unset chunks of a range, ascending, up to its limit, across pages', () => {
+  fc.assert(fc.property(
+    fc.uniqueArray(fc.integer({ min: 0, max: 140_000 }), { maxLength: 400 }),
+    fc.integer({ min: 0, max: 140_000 }), fc.integer({ min: 0, max: 3000 }), fc.integer({ min: 0, max: 5000 }),
+    (set, from, span, max) => {
+      const b = new ChunkBitmap()
+      // Runs of set chunks too, so whole bytes of eight are passed over.
+      for (const n of set) for (let k = 0; k < (n % 3 === 0 ? 40 : 1); k++) b.set(n + k)
+      const want: number[] = []
+      for (let n = from; n < from + span && want.length < max; n++) if (!b.has(n)) want.push(n)
+      assert.deepEqual(b.clearIn(from, from + span, max), want)
+    }), { numRuns: 300 })
+  const b = new ChunkBitmap()
+  for (let n = 65_530; n < 65_560; n++) b.set(n)
+  assert.deepEqual(b.clearIn(65_528, 65_562, 10), [65_528, 65_529, 65_560, 65_561])
+  assert.deepEqual(b.clearIn(-5, 2, 10), [0, 1])
 })
 
 test('a sliding window of marks: the file is rewritten to what is held, a reopen trusts exactly that', async (t) => {

@@ -14,8 +14,9 @@ export function reachableAs(p: NatOfPeer | undefined): NatKind | undefined {
 
 /** A viewer sent to reachable viewers that asks the source again within this long of its last
  * ask, for the CAME_BACK_TIMES-th time in a row, came back because none of them took it (full, gone, or a mapping claimed
- * but not held). Not at once: its first round often ends on hellos to viewers it never talked to
- * that did not finish within a join's 500 ms on a loaded machine; they have by its next round. */
+ * but not held). Not at once: its first round may end on hellos to viewers it never talked to
+ * that did not finish within the 500 ms a join gives a stranger (stream-policy.ts joinAnswerMs) on
+ * a loaded machine; they have by its next round. */
 export const CAME_BACK_MS = 30_000
 export const CAME_BACK_TIMES = 3
 const MAX_REMEMBERED = 4096

@@ -49,7 +49,7 @@ export class ChunkServer {
     const { log, isSource } = this.c
     const n = Math.floor(m.offset / CHUNK_SIZE)
     const rec = log.chunkRecord(n)
-    const cause = this.k.budget.pullCause(n, ctx.from, ctx.verified)
+    const cause = this.k.budget.pullCause(n, ctx.from, ctx.verified, isSource && this.k.children.of(stripeOf(n)).has(ctx.from))
     if (cause === null && rec) {
       // The source's upload is a budget: beyond one copy plus repairs it points to its subtree.
       const peers = this.elsewhere(n, ctx)
@@ -108,7 +108,7 @@ export class ChunkServer {
       ctx.reply({ type: 'Content', id, offset: n * CHUNK_SIZE + within + off, data: bytes.subarray(off, off + BLOCK_SIZE), eof: ended, hops, ...repaired }, 'stream', this.c.role)
     }
     this.k.stats.uploaded(ctx.from, bytes.length, cause)
-    this.k.budget.pulled(n, bytes.length)
+    this.k.budget.pulled(n, bytes.length, cause)
   }
 }
 

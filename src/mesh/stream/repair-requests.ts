@@ -38,6 +38,8 @@ export class RepairRequests {
   private readonly c: SwarmContext
   private readonly k: RepairComponents
   private segmentsAskedAt = 0
+  /** Segment records [from, to) were all held at the last pass, with the log's floor then. */
+  private readonly segmentsHeld = { from: 0, to: 0, floor: -1 }
   /** When the source last pointed us elsewhere instead of serving a pull. */
   private sourceRefusedAt = -Infinity
   /** The window's lower end at the last pass: requests below it are already forgotten. */
@@ -92,6 +94,7 @@ export class RepairRequests {
       holders: this.holdersOf(now),
       source: [...this.c.sourceAddrs][0],
       sourceBudgetChunks: budget,
+      fedBySource: (n) => this.c.sourceAddrs.has(this.k.parents.parent(stripeOf(n)) ?? ''),
       rttMs: (p) => node.peers.get(p)?.rttMs ?? 50,
       maxRequests: this.requests && Math.max(0, Math.floor(this.requests.tokens())),
     })
@@ -122,9 +125,15 @@ export class RepairRequests {
     if (now - this.segmentsAskedAt < SEGMENT_REPAIR_MS) return
     const log = this.c.log
     const top = Math.max(headSegments, log.segmentCount())
-    let hole = -1
-    for (let n = Math.max(this.c.edge.startSegment, top - SEGMENT_REPAIR_WINDOW); n < top; n++) if (!log.segment(n)) { hole = n; break }
-    if (hole < 0) return
+    const lo = Math.max(this.c.edge.startSegment, top - SEGMENT_REPAIR_WINDOW)
+    // Records seen held on an earlier pass are still held unless retention trimmed (it raises the
+    // floor): the walk resumes past them instead of looking all 64 up again on every tick.
+    const held = this.segmentsHeld
+    let n = held.floor === log.floor && lo >= held.from && lo <= held.to ? held.to : lo
+    while (n < top && log.segment(n)) n++
+    held.from = lo; held.to = n; held.floor = log.floor
+    if (n >= top) return
+    const hole = n
     this.segmentsAskedAt = now
     const flowing = this.k.parents.flowing()
     const hs = this.k.holders.list('', Infinity, (a) => !this.k.parents.hasFailedUs(a, now))

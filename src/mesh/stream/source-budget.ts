@@ -1,6 +1,6 @@
 // The source's upload is a budget: one copy pushed down the stripes, plus a bounded share of
 // repairs. This holds what the source needs to decide whether a pull is within it.
-import { sourceMayServe } from '../stream-policy.ts'
+import { sourceMayRepairChild, sourceMayServe } from '../stream-policy.ts'
 import { LIVE_WINDOW_CHUNKS, type SwarmContext } from './swarm-context.ts'
 import type { SwarmStats, UploadCause } from './swarm-stats.ts'
 
@@ -15,6 +15,8 @@ export class SourceBudget {
   private producedBeforeChildren = -1
   /** Bytes served to pulls (not pushes): the source's repair budget counts these. */
   private pulledBytes = 0
+  /** Bytes served to our own children's pulls of their stripe's chunks (sourceMayRepairChild). */
+  private childPulledBytes = 0
   /** At the source: recent chunks published while their stripe had no child, so no peer has them. */
   private unpushed = new Set<number>()
   /** At the source: pulls refused for the budget, per requester and chunk. */
@@ -40,21 +42,27 @@ export class SourceBudget {
     this.unpushed.delete(n)
   }
 
-  /** Chunk `n` was served to a pull. */
-  pulled(n: number, bytes: number): void {
-    this.pulledBytes += bytes
+  /** Chunk `n` was served to a pull, under `cause` (pullCause). */
+  pulled(n: number, bytes: number, cause: UploadCause): void {
+    if (cause === 'pull-child') this.childPulledBytes += bytes
+    else this.pulledBytes += bytes
     this.unpushed.delete(n)
   }
 
   /** Whether to serve this pull, and under which rule (null: it would exceed the source's budget,
    * point elsewhere). A relay serves under its own allowance ('pull'). A chunk the source never
-   * pushed exists nowhere else: it is served whatever the budget. So is one the same viewer has
-   * asked for again and again after being pointed elsewhere: the swarm cannot supply it (its
-   * holders vanished, or lied), and a hole must not stay a hole. */
-  pullCause(n: number, from: string, verified: boolean): UploadCause | null {
+   * pushed exists nowhere else: it is served whatever the budget. A push lost on its way to our
+   * child in the chunk's stripe (`ourChild`) is missing below it too: served within a budget of
+   * its own, so that the one node that should ask finds it open after a join wave spent the
+   * other. So is one the same viewer has asked for again and again after being pointed
+   * elsewhere: the swarm cannot supply it (its holders vanished, or lied), and a hole must not
+   * stay a hole. */
+  pullCause(n: number, from: string, verified: boolean, ourChild = false): UploadCause | null {
     if (!this.c.isSource) return 'pull'
     if (this.unpushed.has(n)) return 'pull-unpushed'
-    if (sourceMayServe(this.pulledBytes, this.stats.totals.producedBytes - Math.max(0, this.producedBeforeChildren))) return 'pull'
+    const produced = this.stats.totals.producedBytes - Math.max(0, this.producedBeforeChildren)
+    if (ourChild && verified && sourceMayRepairChild(this.childPulledBytes, produced)) return 'pull-child'
+    if (sourceMayServe(this.pulledBytes, produced)) return 'pull'
     return verified && this.askedAgain(from, n) ? 'pull-asked-again' : null
   }
 

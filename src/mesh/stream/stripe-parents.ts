@@ -5,15 +5,13 @@ import type { Ctx } from '../node.ts'
 import type { Message, MessageOf } from '../messages.ts'
 import { MAX_PATH, STRIPES } from '../messages.ts'
 import {
-  CATCHUP_CHUNKS, FAILED_RELAY_MS, FIRST_PUSH_MS, PARENT_TIMEOUT_MS, RESUBSCRIBE_MS,
-  PUSH_RECORD, isReceiving, lateParentFails, pushOverdue, rankParents, stripeOf,
+  CATCHUP_CHUNKS, FAILED_RELAY_MS, FIRST_PUSH_MS, JOIN_ANSWER_MS, PARENT_TIMEOUT_MS, RESUBSCRIBE_MS,
+  PUSH_RECORD, isReceiving, joinAnswerMs, lateParentFails, pushOverdue, rankParents, stripeOf,
 } from '../stream-policy.ts'
 import { MAX_HOLDERS, remember, type Holders } from './holders.ts'
 import { FAR_AHEAD_CHUNKS, type SwarmContext } from './swarm-context.ts'
 import { reachableFirst } from '../nat/reachable-first.ts'
 
-/** A parent candidate that has not accepted or redirected us in this time is passed over. */
-const JOIN_ANSWER_MS = 500
 /** A parent quiet this long hears from us again before we give up on it (PARENT_TIMEOUT_MS): if
  * our NAT moved us, it is pushing into a dead mapping, and only our writing shows it where we are
  * (with our key proof, src/mesh/nat/peer-keys.ts). */
@@ -232,11 +230,17 @@ export class StripeParents {
     if (m.late) {
       // Our parent's own feed stopped and it is finding another: wait for it (bounded, see
       // PUSHES_PER_HOLD) instead of leaving it, as every node below a failure would at once.
+      if (st.parent !== ctx.from) return
       const now = node.timers.now()
-      if (st.parent === ctx.from && st.pushesSinceHold >= PUSHES_PER_HOLD) {
+      if (st.pushesSinceHold >= PUSHES_PER_HOLD) {
         st.heldUntil = now + HOLD_MS
         st.pushesSinceHold = 0
       }
+      // And our feed is late as much as theirs: the word goes on down now, not on our next tick.
+      // Passed on a level per tick, it reached a node three hops down after that node's own
+      // MISSED_PUSH_MS, which left its parent for a hole above it. Once per push we receive, so a
+      // parent saying "late" again and again makes us say it no more often than it does.
+      this.tellOnce(m.stripe)
       return
     }
     const j = st.join
@@ -272,7 +276,7 @@ export class StripeParents {
       // Pushed down: our parent gave our place to a node with more room; move under it.
       st.parent = undefined
       st.path = []
-      if (!st.toldLate) { st.toldLate = true; this.tellLate(m.stripe) }
+      this.tellOnce(m.stripe)
       st.join = { candidates: m.peers.filter((p) => p !== node.address), askedAt: 0, tried: new Set([ctx.from]) }
       this.advanceJoin(m.stripe)
       return
@@ -293,7 +297,8 @@ export class StripeParents {
   /** Once per tick: drops parents that failed us, resubscribes the rest, and moves joins on. */
   keep(now: number): void {
     const node = this.c.node
-    const frontier = Math.max(...this.stripes.map((st) => st.pushedN))
+    let frontier = -Infinity
+    for (const st of this.stripes) frontier = Math.max(frontier, st.pushedN)
     for (let s = 0; s < STRIPES; s++) {
       const st = this.stripes[s]
       const p = st.parent
@@ -311,11 +316,11 @@ export class StripeParents {
         // once (the whole subtree of a failed relay rejoining together formed cycles and took
         // seconds to re-form). Only the failed relay's own children should move.
         const late = held ? overdue : now - (st.overdueSince ?? now) >= TELL_LATE_MS
-        if (late && !st.toldLate) { st.toldLate = true; this.tellLate(s) }
+        if (late) this.tellOnce(s)
         // Late while the other stripes flow: it fed us nothing it owed (a squatter, or a relay whose
         // own parent failed it, which is then complaining upstream itself).
         const unfed = !st.fed && now - st.since > FIRST_PUSH_MS && this.catchUpFrom(s) < this.c.edge.maxKnown - STRIPES
-        const lateFails = lateParentFails({ owedOneMs: now - (st.overdueSince ?? now), owedTwoMs: now - (st.owesTwoSince ?? now), recentMisses: st.record.filter(Boolean).length })
+        const lateFails = lateParentFails({ owedOneMs: now - (st.overdueSince ?? now), owedTwoMs: now - (st.owesTwoSince ?? now), recentMisses: countTrue(st.record) })
         const failing = lateFails || unfed
         if (silent || failing || this.holders.isBanned(p)) {
           node.log.debug('stripe parent failed us', { stream: this.c.id, stripe: s, parent: p, silent, failing })
@@ -332,8 +337,17 @@ export class StripeParents {
         j.hello = false
         j.askedAt = now
         node.send(j.asked, [this.subscription(s, j)])
-      } else if (!j.asked || now - j.askedAt > JOIN_ANSWER_MS) { j.asked = undefined; this.advanceJoin(s) }
+      } else if (!j.asked || (now - j.askedAt > JOIN_ANSWER_MS && now - j.askedAt > this.answerMs(j))) { j.asked = undefined; this.advanceJoin(s) }
     }
+  }
+
+  /** How long the candidate a join asked has to answer (stream-policy.ts joinAnswerMs): two of its
+   * round trips once we have talked to it. A stranger's hello keeps the floor: many strangers
+   * cannot be reached at all (behind NATs we cannot punch), and a longer wait on each of those
+   * would only slow the join; one that answers late is verified by then, and asked at once when
+   * its turn comes again. */
+  private answerMs(j: Join): number {
+    return j.hello || j.asked === undefined ? JOIN_ANSWER_MS : joinAnswerMs(this.c.node.peers.get(j.asked)?.rttMs)
   }
 
   /** Leaves stripe `s`'s parent `p` and looks for another; `failing`: it fed us nothing it owed,
@@ -349,6 +363,15 @@ export class StripeParents {
     if (this.droppedAt.size > MAX_HOLDERS) for (const [a, t] of this.droppedAt) if (now - t > DROPPED_PARENT_MS) this.droppedAt.delete(a)
     if (failing && !this.c.sourceAddrs.has(p)) remember(this.failedParents, p, now + FAILED_RELAY_MS, now)
     this.rejoinAfterFailure(s, p, now)
+  }
+
+  /** Tells our children in stripe `s` that our feed there is late, once an episode (until our
+   * parent pushes again). */
+  private tellOnce(s: number): void {
+    const st = this.stripes[s]
+    if (st.toldLate) return
+    st.toldLate = true
+    this.tellLate(s)
   }
 
   /** Tells every parent to stop pushing to us. */
@@ -387,7 +410,7 @@ export class StripeParents {
    * place in the same round trip, with a catch-up of what we missed. */
   private rejoinAfterFailure(s: number, failed: string, now: number): void {
     const st = this.stripes[s]
-    if (!st.toldLate) { st.toldLate = true; this.tellLate(s) }
+    this.tellOnce(s)
     const backups = [st.via, ...this.c.sourceAddrs, ...this.bootstrap]
       .filter((a): a is string => a !== undefined && a !== failed && a !== this.c.node.address && !this.hasFailedUs(a, now))
     const rest = this.rankedCandidates(s, now, false).filter((a) => a !== failed && !backups.includes(a))
@@ -437,4 +460,12 @@ export class StripeParents {
     for (const n of this.c.log.missingChunks(from, maxKnown)) if (stripeOf(n) === stripe) return n
     return maxKnown
   }
+}
+
+/** How many entries are true (a push record's misses), without the array filter() makes on every
+ * tick of every stripe. */
+function countTrue(xs: boolean[]): number {
+  let n = 0
+  for (const x of xs) if (x) n++
+  return n
 }

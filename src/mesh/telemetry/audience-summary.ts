@@ -57,8 +57,8 @@ export interface AudienceSummary {
   /** Chunk delays in the window, [bucket index, count] for the non-empty buckets (a node's view;
    * on the wire the delays travel in `fresh`). */
   delay: Array<[number, number]>
-  /** Chunk delays verified in the subtree since the sender's last summary: [epoch, histogram]
-   * (epoch: the chunk's publish time / EPOCH_MS). Each delay is sent up once, so a parent adds
+  /** Chunk delays verified in the subtree since the sender's last summary: [epoch, first bucket,
+   * counts] (epoch: the chunk's publish time / EPOCH_MS; see EpochRun). Each delay is sent up once, so a parent adds
    * these to its own and the source's sum for an epoch is every viewer's. */
   fresh?: EpochDelays
   /** Stalls reported by player pages in the window, and their total seconds. */
@@ -77,7 +77,32 @@ export interface AudienceSummary {
   kids?: KidEntry[]
 }
 
-export type EpochDelays = Array<[number, Array<[number, number]>]>
+/** What a count-only update carries (HereIsMyAudience with `counts`): the rest of a summary is
+ * absent on the wire, read as zero, and the parent keeps what it last had (withCounts). */
+export type AudienceCounts = Pick<AudienceSummary, 'viewers' | 'byDepth'> & { suspect?: number }
+
+/** One epoch's delays as they travel: [epoch, first bucket, chunks in it and in each next bucket].
+ * Dense from the first non-empty bucket to the last: the histograms near the source are wide (40-50
+ * buckets of 92) and a summary there was 2.9 KB, most of it [bucket, chunks] pairs; a run costs a
+ * number per bucket instead of a pair. */
+export type EpochRun = [number, number, number[]]
+export type EpochDelays = EpochRun[]
+
+/** A sparse, sorted histogram as [first bucket, dense counts] (empty: [0, []]). */
+export function toRun(h: Array<[number, number]>): [number, number[]] {
+  if (h.length === 0) return [0, []]
+  const first = h[0][0]
+  const counts = new Array<number>(h[h.length - 1][0] - first + 1).fill(0)
+  for (const [i, n] of h) counts[i - first] += n
+  return [first, counts]
+}
+
+/** A run's non-empty buckets as [bucket, chunks] pairs. */
+export function fromRun(first: number, counts: readonly number[]): Array<[number, number]> {
+  const out: Array<[number, number]> = []
+  for (let j = 0; j < counts.length; j++) if (counts[j] !== 0) out.push([first + j, counts[j]])
+  return out
+}
 
 /** [none, cone, symmetric]. */
 export type NatCounts = [number, number, number]
@@ -258,7 +283,7 @@ export function sanitize(raw: unknown, limits: SanitizeLimits): AudienceSummary 
     if (!Array.isArray(r.fresh) || raw.length > MAX_EPOCHS) clamped = true
     const seen = new Set<number>()
     for (const e of raw.slice(0, MAX_EPOCHS)) {
-      if (!Array.isArray(e) || e.length !== 2) { clamped = true; continue }
+      if (!Array.isArray(e) || e.length !== 3 || !Array.isArray(e[2])) { clamped = true; continue }
       const epoch = cap(e[0], MAX_EPOCH)
       if (seen.has(epoch)) { clamped = true; continue }
       seen.add(epoch)
@@ -266,8 +291,11 @@ export function sanitize(raw: unknown, limits: SanitizeLimits): AudienceSummary 
       // last summary, and a subtree that shrank in between (a child moved away) honestly carries
       // more viewers' delays than it now has (seed 2 of the simulator flagged 2 honest viewers so).
       // The parent's sum for each child and epoch is capped the same way (AudienceReporter).
-      const h = histogram(e[1], perEpoch(chunks), true)
-      if (h.length) fresh.push([epoch, h])
+      const first = cap(e[1], DELAY_BUCKETS_MS.length - 1)
+      const counts = (e[2] as unknown[]).slice(0, DELAY_BUCKETS_MS.length - first)
+      if (counts.length < e[2].length) clamped = true
+      const h = histogram(counts.map((n, j) => [first + j, n]).filter(([, n]) => n !== 0), perEpoch(chunks), true)
+      if (h.length) fresh.push([epoch, ...toRun(h)])
     }
   }
   const versions: Record<string, number> = {}
@@ -307,7 +335,7 @@ export function sanitize(raw: unknown, limits: SanitizeLimits): AudienceSummary 
     s.late = Math.min(s.late, one - s.onTime)
     s.missed = Math.min(s.missed, one - s.onTime - s.late)
     s.delay = within(s.delay, one)
-    if (fresh) fresh = fresh.map(([e, h]): [number, Array<[number, number]>] => [e, within(h, perEpoch(one))]).filter(([, h]) => h.length > 0)
+    if (fresh) fresh = fresh.map(([e, first, counts]): EpochRun => [e, ...toRun(within(fromRun(first, counts), perEpoch(one)))]).filter(([, , counts]) => counts.length > 0)
   }
   if (fresh?.length) s.fresh = fresh
   const kids = kidList(r.kids, viewers, isAddress, 0)

@@ -1,7 +1,7 @@
 // Chunk delays counted by epoch (EPOCH_MS of the source's clock, by the chunk's publish time): what
 // a node and its subtree verified, or what it has yet to send up. Epochs too old to matter are
 // dropped, so the table stays bounded whatever its children send.
-import { DELAY_BUCKETS_MS, type EpochDelays } from './audience-summary.ts'
+import { DELAY_BUCKETS_MS, toRun, type EpochDelays } from './audience-summary.ts'
 
 export class DelayEpochs {
   private readonly by = new Map<number, number[]>()
@@ -28,7 +28,7 @@ export class DelayEpochs {
   take(max: number): EpochDelays {
     const out: EpochDelays = []
     for (const e of [...this.by.keys()].sort((x, y) => x - y).slice(0, max)) {
-      out.push([e, sparse(this.by.get(e) ?? [])])
+      out.push([e, ...toRun(sparse(this.by.get(e) ?? []))])
       this.by.delete(e)
     }
     return out

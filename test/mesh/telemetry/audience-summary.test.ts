@@ -3,7 +3,7 @@ import assert from 'node:assert/strict'
 import fc from 'fast-check'
 import { isAddress, decodeDatagram, encodeDatagram } from '../../../src/mesh/messages.ts'
 import {
-  DELAY_BUCKETS_MS, EPOCH_MS, MAX_DEPTHS, MAX_EPOCHS, MAX_FANOUT, MAX_VIEWERS, WINDOW_MS, delayBucket, delayPercentile, emptySummary, mergeChild, sanitize, withCounts,
+  DELAY_BUCKETS_MS, EPOCH_MS, MAX_DEPTHS, MAX_EPOCHS, MAX_FANOUT, MAX_VIEWERS, WINDOW_MS, delayBucket, delayPercentile, emptySummary, fromRun, mergeChild, sanitize, withCounts,
   type AudienceSummary,
 } from '../../../src/mesh/telemetry/audience-summary.ts'
 
@@ -85,7 +85,7 @@ test('whatever a peer sends, sanitize returns a bounded summary or nothing, and 
   const shaped = fc.record({
     viewers: fc.oneof(fc.nat(), fc.double(), fc.constant(1e300)), byDepth: fc.array(fc.oneof(fc.nat(), fc.double()), { maxLength: 40 }),
     onTime: fc.double(), delay: fc.array(fc.tuple(fc.integer({ min: -5, max: 200 }), fc.oneof(fc.nat(), fc.double())), { maxLength: 300 }),
-    fresh: fc.oneof(fc.anything(), fc.array(fc.tuple(fc.oneof(fc.nat(), fc.double(), fc.constant(2 ** 60)), fc.array(fc.tuple(fc.integer({ min: -5, max: 200 }), fc.oneof(fc.nat(), fc.double())), { maxLength: 120 })), { maxLength: 30 })),
+    fresh: fc.oneof(fc.anything(), fc.array(fc.tuple(fc.oneof(fc.nat(), fc.double(), fc.constant(2 ** 60)), fc.oneof(fc.integer({ min: -5, max: 200 }), fc.double()), fc.array(fc.oneof(fc.nat(), fc.double(), fc.anything()), { maxLength: 120 })), { maxLength: 30 })),
     versions: fc.dictionary(fc.string(), fc.nat(), { maxKeys: 50 }), nat: fc.oneof(fc.anything(), fc.array(fc.oneof(fc.nat(), fc.double()), { maxLength: 5 })), kids: fc.array(fc.record({ a: fc.constantFrom('127.0.0.1:9', 'x'), v: fc.double(), h: fc.double(), k: fc.anything() }), { maxLength: 40 }),
   }, { requiredKeys: [] })
   fc.assert(fc.property(shaped, (raw) => {
@@ -99,8 +99,11 @@ test('whatever a peer sends, sanitize returns a bounded summary or nothing, and 
     // window's chunks, every bucket once and in range.
     assert.ok((s.fresh?.length ?? 0) <= MAX_EPOCHS)
     assert.equal(new Set(s.fresh?.map(([e]) => e)).size, s.fresh?.length ?? 0)
-    for (const [e, h] of s.fresh ?? []) {
+    for (const [e, first, counts] of s.fresh ?? []) {
       assert.ok(Number.isSafeInteger(e) && e >= 0)
+      // A run: it starts and ends on a non-empty bucket, within the buckets.
+      assert.ok(counts.length > 0 && counts[0] > 0 && counts[counts.length - 1] > 0 && first + counts.length <= DELAY_BUCKETS_MS.length)
+      const h = fromRun(first, counts)
       assert.ok(h.length > 0 && h.every(([i, n]) => Number.isSafeInteger(i) && i >= 0 && i < DELAY_BUCKETS_MS.length && Number.isSafeInteger(n) && n > 0))
       assert.equal(new Set(h.map(([i]) => i)).size, h.length)
       assert.ok(h.reduce((t, [, n]) => t + n, 0) <= Math.ceil((s.viewers * limits.chunksPerViewer * EPOCH_MS) / WINDOW_MS))
@@ -124,8 +127,8 @@ test('a liar claiming a million viewers and absurd delays is cut to its shape, w
   assert.equal(s.delay.reduce((t, [, n]) => t + n, 0), limits.chunksPerViewer / 2)
   assert.ok(s.late <= limits.chunksPerViewer / 2)
   // Its delays by epoch too: one viewer's share of an epoch.
-  const byEpoch = sanitize({ ...lie, fresh: [[100, [[DELAY_BUCKETS_MS.length - 1, 1e9]]], [101, [[DELAY_BUCKETS_MS.length - 1, 1e9]]]] }, limits)
-  assert.deepEqual(byEpoch?.fresh, [100, 101].map((e) => [e, [[DELAY_BUCKETS_MS.length - 1, Math.ceil((limits.chunksPerViewer / 2) * EPOCH_MS / WINDOW_MS)]]]))
+  const byEpoch = sanitize({ ...lie, fresh: [[100, DELAY_BUCKETS_MS.length - 1, [1e9]], [101, DELAY_BUCKETS_MS.length - 1, [1e9]]] }, limits)
+  assert.deepEqual(byEpoch?.fresh, [100, 101].map((e) => [e, DELAY_BUCKETS_MS.length - 1, [Math.ceil((limits.chunksPerViewer / 2) * EPOCH_MS / WINDOW_MS)]]))
   // Merged with 100 honest viewers' chunks, the liar cannot move the p95 to its absurd bucket.
   const honest = emptySummary()
   honest.viewers = 100
