@@ -32,10 +32,12 @@ async function endWith(sim: VirtualSwarm, drain: boolean): Promise<{ complete: n
   return { complete, drainedMs }
 }
 
-// A lossy link (40 ms, 8 % loss), three seeds: what one seed shows can move with any change that
-// draws from the seeded random stream.
-const LINK = { delayMs: 40, loss: 0.08 }
-const SEEDS = [1, 2, 3]
+// A lossy link (40 ms, 12 % loss), six seeds: what one seed shows can move with any change that
+// draws from the seeded random stream. Since the source's children ask it first for a lost push
+// (seventh session), holes are filled while the source is up and a viewer left without the drain
+// is one whose copy of the end itself was lost: at 8 % loss over seeds 1-3 none was.
+const LINK = { delayMs: 40, loss: 0.12 }
+const SEEDS = [1, 2, 3, 4, 5, 6]
 
 test('after the end, drain() keeps the source up until its viewers hold the whole stream and the end', async (t) => {
   for (const seed of SEEDS) {
