@@ -34,8 +34,8 @@ async function endWith(sim: VirtualSwarm, drain: boolean): Promise<{ complete: n
 
 // A lossy link (40 ms, 12 % loss), six seeds: what one seed shows can move with any change that
 // draws from the seeded random stream. Since the source's children ask it first for a lost push
-// (seventh session), holes are filled while the source is up and a viewer left without the drain
-// is one whose copy of the end itself was lost: at 8 % loss over seeds 1-3 none was.
+// (seventh session), more holes are filled while the source is up: at 8 % loss over seeds 1-3 no
+// viewer was stranded without the drain; here seeds 5 and 6 strand all four.
 const LINK = { delayMs: 40, loss: 0.12 }
 const SEEDS = [1, 2, 3, 4, 5, 6]
 
