@@ -4,7 +4,7 @@
 import type { Ctx } from '../node.ts'
 import type { Message, MessageOf } from '../messages.ts'
 import { MAX_ROOM, STRIPES } from '../messages.ts'
-import { CATCHUP_CHUNKS, CHILD_EXPIRY_MS, FAILED_RELAY_MS, MISSED_PUSH_MS, RETURN_MS, childRoom, decideChild, interiorStripe, stripeOf, type ChildDecision, type ParentState } from '../stream-policy.ts'
+import { CATCHUP_CHUNKS, CHILD_EXPIRY_MS, FAILED_RELAY_MS, FANOUT, MISSED_PUSH_MS, RETURN_MS, childRoom, decideChild, interiorStripe, stripeOf, type ChildDecision, type ParentState } from '../stream-policy.ts'
 import type { ChunkRecord } from '../../store/stream-types.ts'
 import { BLOCK_SIZE, CHUNK_SIZE } from '../../store/stream-types.ts'
 import { MAX_HOLDERS, remember, type Holders } from './holders.ts'
@@ -52,6 +52,15 @@ export class Children {
    * back (ChildRequest.returned); and when each stripe's top last changed that way. */
   private pointedAway = new Map<string, number>()
   private returnSwapAt: number[] = new Array(STRIPES).fill(-Infinity)
+  /** At the source: addr -> until when it may not take a stripe's top by coming back again. Coming
+   * back only means asking twice, which anyone can: without this one peer kept a stripe's top
+   * relay evicted by asking twice every RETURN_MS. */
+  private swappedIn = new Map<string, number>()
+  /** `<stripe> <addr>` -> the newest chunk we knew when that child left us in the stripe: it had
+   * every push until then, so a catch-up when it comes back starts there. A child that leaves and
+   * subscribes again (`StopSendingMe` then `PleaseKeepSendingMe`) is new each time: without this
+   * each round cost a fresh catch-up, 31 copies of the stream in 5 s from one child. */
+  private caughtUpTo = new Map<string, number>()
 
   /** `maxUploadBps`: the upload this viewer gives (`--max-upload`), in bytes a second. */
   constructor(components: ChildrenComponents, private readonly init: { maxUploadBps?: number } = {}) {
@@ -110,7 +119,7 @@ export class Children {
   expire(now: number): void {
     for (const [s, set] of this.sets.entries()) {
       for (const c of set) {
-        if (now - (this.seen.get(c) ?? 0) > CHILD_EXPIRY_MS) { this.sets[s].delete(c); this.seen.delete(c); this.leaves.delete(c) }
+        if (now - (this.seen.get(c) ?? 0) > CHILD_EXPIRY_MS) { this.leave(s, c); this.seen.delete(c); this.leaves.delete(c) }
       }
       for (const c of this.rooms[s].keys()) if (!set.has(c)) this.rooms[s].delete(c)
     }
@@ -159,7 +168,7 @@ export class Children {
     if (ancestors.includes(ctx.from)) {
       // Our own ancestor, re-parented (pushed down) with us still in its subtree: under us it would
       // feed itself. It has other candidates; this answer only moves it on to them.
-      this.sets[s].delete(ctx.from)
+      this.leave(s, ctx.from)
       ctx.reply({ type: 'AskThemInstead', id, stripe: s, peers: [] })
       return
     }
@@ -181,7 +190,8 @@ export class Children {
       this.seen.set(ctx.from, now)
       if (m.leaf) this.leaves.add(ctx.from)
       else this.leaves.delete(ctx.from)
-      if (m.room !== undefined || m.below !== undefined) this.rooms[s].set(ctx.from, { room: m.room ?? 0, below: m.below ?? 0 })
+      // No honest node has more than FANOUT places: a larger figure would put a liar first in every redirect.
+      if (m.room !== undefined || m.below !== undefined) this.rooms[s].set(ctx.from, { room: Math.min(m.room ?? 0, FANOUT), below: m.below ?? 0 })
       else this.rooms[s].delete(ctx.from)
       // Our own parent in the stripe goes with the yes: the child's backup if we fail it; and our
       // whole path up, so that the child sees a loop through itself (StripeParents.onSubscribed).
@@ -190,8 +200,11 @@ export class Children {
       if (d.evict) {
         // One swap per complaint: the orphans' push-down is spent.
         this.replaced[s] = undefined
-        if (isSource && interiorStripe(d.evict) === s && !this.leaves.has(d.evict)) this.returnSwapAt[s] = now
-        this.sets[s].delete(d.evict)
+        if (isSource && interiorStripe(d.evict) === s && !this.leaves.has(d.evict)) {
+          this.returnSwapAt[s] = now
+          remember(this.swappedIn, ctx.from, now + FAILED_RELAY_MS, now)
+        }
+        this.leave(s, d.evict)
         if (!this.all().has(d.evict)) this.leaves.delete(d.evict)
         // Handed a place, not sent back to the start: the newcomer (interior here, with room for
         // it), then our children that said they have room.
@@ -201,7 +214,7 @@ export class Children {
       if (isNew) void this.catchUpChild(ctx.from, s, m.from)
     } else {
       // A child told to ask elsewhere leaves us (stripe-parents.ts onRedirect): stop pushing to it.
-      this.sets[s].delete(ctx.from)
+      this.leave(s, ctx.from)
       if (isSource) {
         this.sentToReachable.note(ctx.from, s, d.tryInstead, natOf, now)
         remember(this.pointedAway, `${s} ${ctx.from}`, now + RETURN_MS, now)
@@ -217,7 +230,8 @@ export class Children {
   /** At the source: `from` was pointed elsewhere in stripe `s` within RETURN_MS and asks again
    * (nobody below took it), and the stripe's top has not changed that way within RETURN_MS. */
   private cameBack(s: number, from: string, now: number): boolean {
-    return this.c.isSource && (this.pointedAway.get(`${s} ${from}`) ?? -Infinity) > now && now - this.returnSwapAt[s] >= RETURN_MS
+    return this.c.isSource && (this.pointedAway.get(`${s} ${from}`) ?? -Infinity) > now && now - this.returnSwapAt[s] >= RETURN_MS &&
+      (this.swappedIn.get(from) ?? -Infinity) <= now
   }
 
   /** Our own feed in stripe `s` stopped and we are finding another: our children there wait for
@@ -228,7 +242,17 @@ export class Children {
   }
 
   onUnsubscribe(m: MessageOf<'StopSendingMe'>, ctx: Ctx): void {
-    this.sets[m.stripe].delete(ctx.from)
+    this.leave(m.stripe, ctx.from)
+  }
+
+  /** `addr` is no longer our child in stripe `s`; what it had from us is noted (caughtUpTo). */
+  private leave(s: number, addr: string): void {
+    if (!this.sets[s].delete(addr)) return
+    const key = `${s} ${addr}`
+    // Bounded like the other per-peer maps: an entry forgotten costs one more catch-up, no more.
+    this.caughtUpTo.delete(key)
+    if (this.caughtUpTo.size >= MAX_HOLDERS) this.caughtUpTo.delete(this.caughtUpTo.keys().next().value as string)
+    this.caughtUpTo.set(key, this.c.edge.maxKnown)
   }
 
   /** Pushes a newly verified chunk (its `bytes`, as they were verified: no disk trip) to this
@@ -257,7 +281,7 @@ export class Children {
     if (failed === from || !this.sets[s].has(failed)) return false
     const key = `${s} ${from}`
     if ((this.complainers.get(key) ?? -Infinity) > now || (this.failedChildren.get(key) ?? -Infinity) > now) return false
-    this.sets[s].delete(failed)
+    this.leave(s, failed)
     this.failedChildAt[s] = now
     remember(this.failedChildren, `${s} ${failed}`, now + FAILED_RELAY_MS, now)
     remember(this.complainers, key, now + FAILED_RELAY_MS, now)
@@ -294,7 +318,7 @@ export class Children {
     // (and the rest the child pulls from holders).
     const cap = this.init.maxUploadBps
     const most = cap === undefined || this.c.isSource ? CATCHUP_CHUNKS : Math.max(1, Math.floor((0.5 * cap) / CHUNK_SIZE)) * STRIPES
-    const begin = Math.max(from, top - Math.min(CATCHUP_CHUNKS, most))
+    const begin = Math.max(from, top - Math.min(CATCHUP_CHUNKS, most), this.caughtUpTo.get(`${stripe} ${to}`) ?? 0)
     for (let n = begin; n < top; n++) {
       if (stripeOf(n) !== stripe || !log.hasChunk(n)) continue
       const rec = log.chunkRecord(n)
