@@ -105,16 +105,17 @@ export function mayServePull(servedRecently: number, spareBytesPerSecond?: numbe
 
 /** The source repairs its own children's lost pushes within this share of the stream (a budget of
  * its own, beside SOURCE_REPAIR_BUDGET), plus SOURCE_CHILD_BURST_BYTES: it covers a loss rate of
- * this much on the links to its children, and bounds what a child that asks for everything costs. */
+ * this much on the links to its children, and bounds what a child that asks for everything costs.
+ * Each stripe has its own quarter, so that child cannot spend the other stripes' repairs. */
 export const SOURCE_CHILD_REPAIR_BUDGET = 0.05
 export const SOURCE_CHILD_BURST_BYTES = 4 * CHUNK_SIZE
 
 /** May the source answer its own child's pull of a chunk of that child's stripe? A push lost between
  * the source and its child in a stripe is missing at every node below: nobody else has it, and the
- * child is the one node that should ask (issue 12's seventh session). `childPulledBytes`: what it
- * served under this rule so far. */
-export function sourceMayRepairChild(childPulledBytes: number, producedBytes: number): boolean {
-  return childPulledBytes < producedBytes * SOURCE_CHILD_REPAIR_BUDGET + SOURCE_CHILD_BURST_BYTES
+ * child is the one node that should ask (issue 12's seventh session). `stripePulledBytes`: what it
+ * served under this rule so far in the chunk's stripe. */
+export function sourceMayRepairChild(stripePulledBytes: number, producedBytes: number): boolean {
+  return stripePulledBytes < (producedBytes * SOURCE_CHILD_REPAIR_BUDGET + SOURCE_CHILD_BURST_BYTES) / STRIPES
 }
 
 /** May the source answer a pull with data? Its push costs one copy; pulls come out of the budget. */

@@ -265,11 +265,12 @@ test('the source\'s own child in a stripe asks the source first for that stripe\
   assert.deepEqual(planRepairs({ ...child, missing: [miss(1, 30_000, 9_950)] }), [], 'after the grace for pushes in flight, as any pull')
 })
 
-test('the source repairs its own children\'s lost pushes within a budget of its own', () => {
+test('the source repairs its own children\'s lost pushes within a budget of its own, a quarter per stripe', () => {
   const produced = 10_000_000
+  const quarter = (produced * SOURCE_CHILD_REPAIR_BUDGET) / STRIPES
   assert.equal(sourceMayRepairChild(0, produced), true)
-  assert.equal(sourceMayRepairChild(produced * SOURCE_CHILD_REPAIR_BUDGET, produced), true, 'the burst comes on top')
-  assert.equal(sourceMayRepairChild(produced * SOURCE_CHILD_REPAIR_BUDGET + SOURCE_CHILD_BURST_BYTES, produced), false)
+  assert.equal(sourceMayRepairChild(quarter, produced), true, 'the burst comes on top')
+  assert.equal(sourceMayRepairChild(quarter + SOURCE_CHILD_BURST_BYTES / STRIPES, produced), false, 'one stripe\'s child spends only its stripe\'s quarter')
   assert.equal(sourceMayRepairChild(0, 0), true, 'a loss before the budget grew is still repaired')
 })
 

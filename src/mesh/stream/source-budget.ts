@@ -1,6 +1,7 @@
 // The source's upload is a budget: one copy pushed down the stripes, plus a bounded share of
 // repairs. This holds what the source needs to decide whether a pull is within it.
-import { sourceMayRepairChild, sourceMayServe } from '../stream-policy.ts'
+import { STRIPES } from '../messages.ts'
+import { sourceMayRepairChild, sourceMayServe, stripeOf } from '../stream-policy.ts'
 import { LIVE_WINDOW_CHUNKS, type SwarmContext } from './swarm-context.ts'
 import type { SwarmStats, UploadCause } from './swarm-stats.ts'
 
@@ -15,8 +16,8 @@ export class SourceBudget {
   private producedBeforeChildren = -1
   /** Bytes served to pulls (not pushes): the source's repair budget counts these. */
   private pulledBytes = 0
-  /** Bytes served to our own children's pulls of their stripe's chunks (sourceMayRepairChild). */
-  private childPulledBytes = 0
+  /** Bytes served to our own children's pulls of their stripe's chunks, per stripe (sourceMayRepairChild). */
+  private childPulledBytes: number[] = new Array(STRIPES).fill(0)
   /** At the source: recent chunks published while their stripe had no child, so no peer has them. */
   private unpushed = new Set<number>()
   /** At the source: pulls refused for the budget, per requester and chunk. */
@@ -44,7 +45,7 @@ export class SourceBudget {
 
   /** Chunk `n` was served to a pull, under `cause` (pullCause). */
   pulled(n: number, bytes: number, cause: UploadCause): void {
-    if (cause === 'pull-child') this.childPulledBytes += bytes
+    if (cause === 'pull-child') this.childPulledBytes[stripeOf(n)] += bytes
     else this.pulledBytes += bytes
     this.unpushed.delete(n)
   }
@@ -61,7 +62,7 @@ export class SourceBudget {
     if (!this.c.isSource) return 'pull'
     if (this.unpushed.has(n)) return 'pull-unpushed'
     const produced = this.stats.totals.producedBytes - Math.max(0, this.producedBeforeChildren)
-    if (ourChild && verified && sourceMayRepairChild(this.childPulledBytes, produced)) return 'pull-child'
+    if (ourChild && verified && sourceMayRepairChild(this.childPulledBytes[stripeOf(n)], produced)) return 'pull-child'
     if (sourceMayServe(this.pulledBytes, produced)) return 'pull'
     return verified && this.askedAgain(from, n) ? 'pull-asked-again' : null
   }
