@@ -1,6 +1,8 @@
 // Flags of `npm run bench` and the issue's named scenarios.
 import type { LinkSpec } from './bench-ipc.ts'
-import { scriptFlags, UsageError } from './script-args.ts'
+import { numberFlag, scriptFlags, UsageError } from './script-args.ts'
+// Copies of the bitrate a viewer on a "nothing" uplink may send: the simulator's, defined once.
+import { NOTHING_COPIES } from './simulate-scenarios.ts'
 
 export interface Scenario {
   name: string
@@ -60,9 +62,6 @@ const base = (over: Partial<Scenario>): Scenario => ({
   name: 'quick', viewers: 10, seconds: 20, bitrateBps: 2e6, link: null, churnPerMin: 0, nodesPerProcess: 5, baselineSeconds: 20, seed: 1, ...over,
 })
 
-/** Copies of the bitrate a viewer on a "nothing" uplink may send: its own requests and
- * subscriptions (as the simulator's NOTHING_COPIES), not one child. */
-const NOTHING_COPIES = 0.05
 
 /** The benchmark's named scenarios: the first issue's three, and issue 12's 3 % loss, 50 %/min
  * churn and uneven uplinks (each capped viewer runs with `--max-upload`'s pacer and child count). */
@@ -78,7 +77,7 @@ export const NAMED: Record<string, Scenario> = {
   }),
 }
 
-export const BENCH_USAGE = `npm run bench -- [--scenario loopback|lossy|churn|lossy3|churn50]... [--all]
+export const BENCH_USAGE = `npm run bench -- [--scenario loopback|lossy|churn|lossy3|churn50|uneven]... [--all]
   [--viewers N] [--seconds S] [--bitrate 2M] [--link delay=25ms,loss=1%,jitter=5ms,rate=8mbit]
   [--churn 20%/min] [--nodes-per-process K] [--seed N] [--baseline-seconds S] [--no-baseline]
   [--json file] [--chart file.svg]
@@ -93,12 +92,7 @@ export function parseBenchArgs(argv: string[]): BenchOptions {
     scenario: { type: 'string', multiple: true }, all: { type: 'boolean' }, 'baseline-seconds': { type: 'string' },
     'no-baseline': { type: 'boolean' }, seed: { type: 'string' },
   }, argv)
-  const int = (v: string | undefined, name: string, min: number, max: number) => {
-    if (v === undefined) return undefined
-    const n = Number(v)
-    if (!Number.isInteger(n) || n < min || n > max) throw new BenchArgError(`--${name} must be an integer from ${min} to ${max}`)
-    return n
-  }
+  const int = (v: string | undefined, name: string, min: number, max: number) => v === undefined ? undefined : numberFlag(name, v, 0, min, max, true)
   const names = values.all ? Object.keys(NAMED) : values.scenario ?? []
   for (const n of names) if (!NAMED[n]) throw new BenchArgError(`unknown scenario "${n}" (known: ${Object.keys(NAMED).join(', ')})`)
   const over: Partial<Scenario> = {}

@@ -337,7 +337,7 @@ export class StripeParents {
         j.hello = false
         j.askedAt = now
         node.send(j.asked, [this.subscription(s, j)])
-      } else if (!j.asked || (now - j.askedAt > JOIN_ANSWER_MS && now - j.askedAt > this.answerMs(j))) { j.asked = undefined; this.advanceJoin(s) }
+      } else if (!j.asked || now - j.askedAt > this.answerMs(j)) { j.asked = undefined; this.advanceJoin(s) }
     }
   }
 
