@@ -299,11 +299,11 @@ export function decideChild(s: ParentState, req: ChildRequest, otherHolders: str
   if (s.isSource) return kids.size < SOURCE_FANOUT ? { accept: true } : pushDown()
   // A viewer whose upload cannot carry another child takes none (Chunkyspread's load control: a
   // weak uplink as an interior node starves its whole subtree); a push-down keeps the count.
-  const total = s.children.reduce((n, set) => n + [...set].filter((a) => !behindSymmetric(a)).length, 0)
+  const total = s.children.reduce((n, set) => n + relaysIn(s, set), 0)
   if (s.maxChildren !== undefined && total >= s.maxChildren) return total > 0 && s.receiving(req.stripe) ? pushDown() : redirect()
   if (!s.receiving(req.stripe)) return redirect()
   if (interiorStripe(s.self) === req.stripe) return kids.size < FANOUT ? { accept: true } : pushDown()
-  const spareUsed = s.children.reduce((n, set, i) => (i === interiorStripe(s.self) ? n : n + [...set].filter((a) => !behindSymmetric(a)).length), 0)
+  const spareUsed = s.children.reduce((n, set, i) => (i === interiorStripe(s.self) ? n : n + relaysIn(s, set)), 0)
   if (spareUsed < SPARE_SLOTS) return { accept: true }
   // Nobody we would send it to fans out in this stripe (a small swarm: a chain of viewers all
   // interior elsewhere): one more spare child, up to one per other stripe, rather than a stripe
@@ -320,10 +320,16 @@ export function decideChild(s: ParentState, req: ChildRequest, otherHolders: str
  * without a push-down), told to our parent with every subscription (PleaseKeepSendingMe.room) so
  * that its redirects lead there. None at the source, behind a symmetric NAT, or in a stripe we do
  * not receive. */
+/** Children in `set` that take a place: one behind a symmetric NAT is fed as a leaf beside them. */
+function relaysIn(s: ParentState, set: ReadonlySet<string>): number {
+  let n = 0
+  for (const a of set) if (s.natOf?.(a) !== 'symmetric') n++
+  return n
+}
+
 export function childRoom(s: ParentState, stripe: number): number {
   if (s.isSource || s.unreachable || !s.receiving(stripe)) return 0
-  const relays = (set: ReadonlySet<string>) => { let n = 0; for (const a of set) if (s.natOf?.(a) !== 'symmetric') n++; return n }
-  const counts = s.children.map(relays)
+  const counts = s.children.map((set) => relaysIn(s, set))
   const total = counts.reduce((a, b) => a + b, 0)
   const capLeft = s.maxChildren === undefined ? Infinity : s.maxChildren - total
   const own = interiorStripe(s.self)
