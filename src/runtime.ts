@@ -81,6 +81,8 @@ export interface RuntimeOptions {
   maxDownloadBytesPerSecond?: number
   /** --port-mapping: ask the home router (UPnP IGD) to forward our UDP port (src/mesh/nat/port-mapping.ts). */
   portMapping?: boolean
+  /** --punch-probes: probes per birthday punch (src/mesh/nat/birthday-punch.ts); 0 turns it off. */
+  punchProbes?: number
 }
 
 export class Runtime {
@@ -133,7 +135,9 @@ export class Runtime {
       provide: (id) => void this.provideFile(id),
       journal: opts.saveState === false ? undefined : this.state.journal,
     })
-    this.nat = new NatTraversal({ node, key: nodeKey })
+    // Side sockets for birthday punches bind where the node's own socket does, on any free port.
+    const host = opts.host ?? '127.0.0.1'
+    this.nat = new NatTraversal({ node, key: nodeKey, openSocket: () => UdpTransport.bind({ host, port: 0, recvBufferBytes: 1 << 20 }) }, { punchProbes: opts.punchProbes })
     this.secure = opts.encrypt === true ? new SecureSessions({ node, key: nodeKey }) : null
     this.portMapping = opts.portMapping === true
       ? new PortMapping({ timers: node.timers, log: opts.logger.child('port-mapping'), selves: node.selves, metrics, onMapped: (a) => this.nat.setMapped(a) }, { localAddress: node.address })

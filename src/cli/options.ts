@@ -8,6 +8,7 @@ import type { Level, Logger } from '../util/logger.ts'
 import type { RuntimeOptions } from '../runtime.ts'
 import { resolve } from 'node:path'
 import { nodeKeyFileFor } from '../store/key-paths.ts'
+import { DEFAULT_PUNCH_PROBES, SPENT_PER_MINUTE } from '../mesh/nat/birthday-punch.ts'
 
 export interface NodeFlags {
   /** Undefined: the default port, or any free one when another node holds it. */
@@ -34,6 +35,7 @@ export interface NodeFlags {
   maxDownload?: number
   /** --port-mapping: ask the home router (UPnP IGD) to forward our UDP port. */
   portMapping?: boolean
+  punchProbes?: number
 }
 
 /** Whether a node encrypts to other cjp2p-stream nodes without --encrypt or --no-encrypt. On: the
@@ -103,7 +105,14 @@ export function nodeOptions(cmd: Command, defaults: { port?: number; httpPort?: 
     .addOption(new Option('--max-download <rate>', 'cap on what this node asks to receive, bits a second: file requests wait while stream traffic takes the rate').env('CJP2P_MAX_DOWNLOAD').argParser(parseBitRate))
     // Not Option.env: commander turns a boolean on for any value, so CJP2P_PORT_MAPPING=0 multicast.
     .addOption(new Option('--port-mapping', 'ask the home router (UPnP IGD) to forward our UDP port, so peers reach us unasked; renewed while we run, removed at exit. Off by default: it multicasts on the LAN (env CJP2P_PORT_MAPPING=1)'))
+    .addOption(new Option('--punch-probes <n>', 'probes per birthday punch, which lets a viewer behind a cone NAT reach one behind a symmetric NAT (hundreds of small datagrams and, behind the symmetric NAT, 256 sockets for a few seconds); 0 turns it off').env('CJP2P_PUNCH_PROBES').argParser(parsePunchProbes).default(DEFAULT_PUNCH_PROBES))
     .addOption(new Option('--max-datagram <bytes>', 'largest datagram sent to our own peers that accept it (64 KiB is fine on loopback and LANs)').env('CJP2P_MAX_DATAGRAM').argParser(parseDatagram).default(5888))
+}
+
+function parsePunchProbes(v: string): number {
+  const n = Number(v)
+  if (!/^\d+$/.test(v) || n > SPENT_PER_MINUTE) throw new UsageError(`--punch-probes must be 0..${SPENT_PER_MINUTE}, got ${JSON.stringify(v)}`)
+  return n
 }
 
 function parseDatagram(v: string): number {
@@ -136,6 +145,7 @@ export function runtimeOptions(flags: NodeFlags, logger: Logger, extra: Partial<
     encrypt: flags.encrypt ?? ENCRYPT_BY_DEFAULT,
     maxUploadBytesPerSecond: flags.maxUpload, maxDownloadBytesPerSecond: flags.maxDownload,
     portMapping: flags.portMapping === true || envSwitch('CJP2P_PORT_MAPPING'),
+    punchProbes: flags.punchProbes,
     // A folder the user named may hold keys; the working directory by default must not.
     nodeKeyFile: flags.dirGiven ? undefined : nodeKeyFileFor(flags.dir),
     ...extra,

@@ -124,10 +124,12 @@ export type Message =
   /** What the sender learned about its own NAT from such reports (docs/PROTOCOL.md). */
   /** `local`: the sender's own LAN address (behind a NAT), for peers behind the same router. */
   | { type: 'IAmBehind'; nat: NatKind; local?: string; mapped?: string }
-  /** Asks a peer both sides talk to to tell `to` to send to the asker: a hole punch. */
-  | { type: 'PleaseIntroduceMe'; to: string }
-  /** Send a hello to `peer` now: it is sending to you at the same time. */
-  | { type: 'SayHelloTo'; peer: string }
+  /** Asks a peer both sides talk to to tell `to` to send to the asker: a hole punch. `birthday`:
+   * the asker is behind a symmetric NAT and asks for a birthday punch (src/mesh/nat/birthday-punch.ts). */
+  | { type: 'PleaseIntroduceMe'; to: string; birthday?: true }
+  /** Send a hello to `peer` now: it is sending to you at the same time. `birthday`: which side of
+   * a birthday punch to take, `hard` (many sockets) or `easy` (many ports). */
+  | { type: 'SayHelloTo'; peer: string; birthday?: BirthdaySide }
   /** Sign this nonce with your node key (answered with MyPublicKey and its `proof`). */
   | { type: 'PleaseProveYourKey'; nonce: string }
   // Encryption between our peers (src/mesh/secure/): a Noise XX handshake, message `step` of 3;
@@ -143,6 +145,8 @@ export interface NamedItem { id: string; name: string; size: number; providers?:
  * `cone` (one public mapping for every destination), `symmetric` (a mapping per destination:
  * nobody it did not contact first can reach it). */
 export type NatKind = 'none' | 'cone' | 'symmetric'
+/** The sides of a birthday punch: `hard` behind the symmetric NAT, `easy` behind the cone. */
+export type BirthdaySide = 'hard' | 'easy'
 const NAT_KINDS: readonly string[] = ['none', 'cone', 'symmetric']
 
 /** Our extension's message types: a peer that sends one is a cjp2p-stream node. */
@@ -372,8 +376,8 @@ const decoders: { [T in MessageType]: (body: unknown) => Omit<MessageOf<T>, 'typ
     if (!isObj(b) || typeof b.nat !== 'string' || !NAT_KINDS.includes(b.nat)) return undefined
     return { nat: b.nat as NatKind, ...(typeof b.local === 'string' && isLanAddress(b.local) ? { local: b.local } : {}), ...(isAddress(b.mapped) ? { mapped: b.mapped } : {}) }
   },
-  PleaseIntroduceMe: (b) => (isObj(b) && isAddress(b.to) ? { to: b.to } : undefined),
-  SayHelloTo: (b) => (isObj(b) && isAddress(b.peer) ? { peer: b.peer } : undefined),
+  PleaseIntroduceMe: (b) => (isObj(b) && isAddress(b.to) ? { to: b.to, ...(b.birthday === true ? { birthday: true as const } : {}) } : undefined),
+  SayHelloTo: (b) => (isObj(b) && isAddress(b.peer) ? { peer: b.peer, ...(b.birthday === 'hard' || b.birthday === 'easy' ? { birthday: b.birthday } : {}) } : undefined),
   LetUsEncrypt: (b) => {
     const hs = isObj(b) ? decodeB64(b.hs, 4 * Math.ceil(MAX_HANDSHAKE_BYTES / 3)) : undefined
     if (!hs || !isObj(b) || (b.step !== 1 && b.step !== 2 && b.step !== 3) || !isUint(b.index) || b.index > 0xffffffff) return undefined

@@ -46,6 +46,9 @@ export const LOOPBACK_DATAGRAM_BYTES = MAX_DATAGRAM_BYTES
 export const UNVERIFIED_LIST_MAX = 2
 /** Cookies remembered per host: recomputing an HMAC for every datagram costs more than the lookup. */
 const MAX_COOKIE_CACHE = 4096
+/** Side sockets a node keeps at most (each one reached one peer behind a symmetric NAT's mapping:
+ * src/mesh/nat/birthday-punch.ts). */
+export const MAX_SIDE_SOCKETS = 8
 /** A handler that has not answered in this time answers nothing: a slow disk must not hold the socket. */
 const HANDLER_TIMEOUT_MS = 2000
 
@@ -127,6 +130,9 @@ export class CjNode extends EventEmitter {
   /** Our cookie by address (bounded: addresses come from strangers). */
   private cookies = new Map<string, string>()
   private cookieTexts = new WeakMap<Peer, CookieText>()
+  /** Extra sockets, each the only way to one peer (a birthday punch found it through its own NAT
+   * mapping): what we send that peer leaves through it; what arrives on it is handled as any datagram. */
+  private sides = new Map<string, Transport>()
   private intervals: Timer[] = []
   private closed = false
   private init: NodeInit
@@ -430,7 +436,7 @@ export class CjNode extends EventEmitter {
 
   /** One datagram onto the transport (decoded messages with their size, or bytes), then counted. */
   private leave(to: string, datagram: Message[] | Buffer, bytes: number, batch: Outgoing[], data: Outgoing | undefined): void {
-    if (Buffer.isBuffer(datagram)) this.transport.send(datagram, to)
+    if (Buffer.isBuffer(datagram)) (this.sides.size === 0 ? this.transport : this.sides.get(to) ?? this.transport).send(datagram, to)
     else this.transport.sendDecoded!(datagram, bytes, to)
     this.account(bytes, batch, data)
   }
@@ -477,6 +483,8 @@ export class CjNode extends EventEmitter {
       const known = this.peers.get(from)
       if (known && this.peers.isBanned(known)) return this.drop('banned')
       const peer = known ?? this.peers.touch(from, 'heard')
+      // An address never seen: a birthday punch waits for one (src/mesh/nat/birthday-punch.ts).
+      if (!known) this.emit('stranger', from)
       if (!this.peers.admit(peer)) {
         // Charged at most once a second: a sustained flood ends in a ban (then dropped before any
         // work), a short burst over the limit fades away.
@@ -582,6 +590,28 @@ export class CjNode extends EventEmitter {
     return twice - this.prefixFor(from, peer, twice).bytes - queued
   }
 
+  /** From now on `peer` is spoken to through side socket `t`, whose datagrams are handled as the
+   * main socket's; `first` is one that already arrived on it. False (and `t` untouched) when the
+   * node is closed or keeps MAX_SIDE_SOCKETS already. */
+  adoptSide(t: Transport, peer: string, first?: Buffer): boolean {
+    if (this.closed || this.sides.has(peer) || this.sides.size >= MAX_SIDE_SOCKETS) return false
+    this.sides.set(peer, t)
+    t.onDatagram((buf, from) => this.receive(buf.length, from, buf, undefined))
+    if (first !== undefined) this.receive(first.length, peer, first, undefined)
+    return true
+  }
+
+  /** Closes the side socket of `peer` (gone silent): what we send it leaves the main socket again. */
+  releaseSide(peer: string): void {
+    const t = this.sides.get(peer)
+    if (t === undefined) return
+    this.sides.delete(peer)
+    void t.close()
+  }
+
+  /** Peers we speak to through side sockets. */
+  sidePeers(): string[] { return [...this.sides.keys()] }
+
   /** Charges a peer for bad data or behaviour; bans it past the threshold. */
   penalise(addr: string, reason: PenaltyReason): void {
     const p = this.peers.get(addr)
@@ -599,7 +629,8 @@ export class CjNode extends EventEmitter {
     this.intervals = []
     this.upload.close()
     if (this.init.peersFile) await this.peers.save(this.init.peersFile).catch(() => {})
-    await this.transport.close()
+    await Promise.all([this.transport, ...this.sides.values()].map((t) => t.close()))
+    this.sides.clear()
     this.emit('close')
   }
 }

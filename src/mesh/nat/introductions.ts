@@ -4,15 +4,17 @@
 // tells B to greet A (SayHelloTo, with A's address as it sees it): B's hello passes A's NAT, which
 // expects B since A's hello, and opens B's towards A. One exchange later both have proven each
 // other's address. Works between port-restricted cones (one public mapping per socket); a
-// symmetric NAT maps every destination apart, so it cannot be punched this way (see
-// observed-address.ts: such nodes are leaves).
+// symmetric NAT maps every destination apart, so it cannot be punched this way: a node behind one
+// asks for a birthday punch instead (`birthday`), which the introducer starts on both sides when the
+// other is behind a cone (birthday-punch.ts).
 //
 // Bounds: introductions are asked for, made and acted on only between proven peers, each side
 // rate-limited; an introduced hello is an ordinary hello to an address we speak to first, so the
 // node's anti-amplification allowance (a few hundred bytes per backoff step) caps what a lying
 // introducer can make us send anyone.
 import type { CjNode, Ctx } from '../node.ts'
-import type { Message } from '../messages.ts'
+import type { BirthdaySide, Message } from '../messages.ts'
+import type { BirthdayPunch } from './birthday-punch.ts'
 
 /** Who told us about an address, remembered for this many addresses. */
 const MAX_REFERRALS = 4096
@@ -25,6 +27,13 @@ const WINDOW_MS = 10_000
 const HELLOS_PER_WINDOW = 64
 /** A peer heard this recently is reachable: no introduction needed, none made to a stale one. */
 const FRESH_MS = 30_000
+/** A birthday punch with one peer is asked for at most this often (it costs hundreds of datagrams). */
+export const BIRTHDAY_AGAIN_MS = 300_000
+/** An ask for a birthday punch that nobody started (the introducer did not yet know our NATs) is
+ * repeated after this. */
+const BIRTHDAY_UNANSWERED_MS = 20_000
+/** The hard side of a birthday punch starts only this soon after we asked for it. */
+const BIRTHDAY_ANSWER_MS = 10_000
 
 type ListMessage = { peers: string[] }
 
@@ -33,9 +42,11 @@ export class Introductions {
   private asked = new Map<string, number>()
   private made = new Map<string, { at: number; n: number }>()
   private hellos = { at: 0, n: 0 }
-  readonly counters = { asked: 0, introduced: 0, hellos: 0, refused: 0 }
+  /** Birthday punches we asked for: peer -> when, and whom we asked. */
+  private birthdays = new Map<string, { at: number; via: string; started: boolean }>()
+  readonly counters = { asked: 0, introduced: 0, hellos: 0, refused: 0, birthdays: 0 }
 
-  constructor(private node: CjNode) {
+  constructor(private node: CjNode, private punch: BirthdayPunch | null = null) {
     const learn = (m: ListMessage, ctx: Ctx) => { if (ctx.verified) for (const a of m.peers) this.refer(a, ctx.from) }
     node.handle('Peers', learn)
     node.handle('MaybeTheyHaveSome', learn)
@@ -44,8 +55,8 @@ export class Introductions {
     node.handle('TheseAreNear', (m, ctx) => { if (ctx.verified) for (const c of m.nodes) this.refer(c.slice(65), ctx.from) })
     // A parent names its own parent (`via`): it talks to it, so it can introduce us.
     node.handle('IWillKeepSendingYou', (m, ctx) => { if (ctx.verified && m.via) this.refer(m.via, ctx.from) })
-    node.handle('PleaseIntroduceMe', (m, ctx) => this.introduce(m.to, ctx))
-    node.handle('SayHelloTo', (m, ctx) => this.sayHello(m.peer, ctx))
+    node.handle('PleaseIntroduceMe', (m, ctx) => this.introduce(m.to, ctx, m.birthday === true))
+    node.handle('SayHelloTo', (m, ctx) => this.sayHello(m.peer, ctx, m.birthday))
     node.on('greeting', this.onGreeting)
   }
 
@@ -63,23 +74,46 @@ export class Introductions {
   private onGreeting = (to: string): void => {
     const teller = this.referrals.get(to)
     const now = this.node.timers.now()
-    // Behind a symmetric NAT the introduced hello would come to the mapping the introducer sees,
-    // not the one our hello just opened: nothing to gain.
-    if (this.node.nat.kind === 'symmetric') return
-    if (teller === undefined || now - (this.asked.get(to) ?? -Infinity) < INTRODUCE_AGAIN_MS) return
+    if (teller === undefined) return
     const t = this.node.peers.get(teller)
     if (!t?.verified || now - t.lastHeard > FRESH_MS) return
+    // Behind a symmetric NAT the introduced hello would come to the mapping the introducer sees,
+    // not the one our hello just opened: only a birthday punch can help.
+    if (this.node.nat.kind === 'symmetric') return this.askBirthday(to, teller, now)
+    if (now - (this.asked.get(to) ?? -Infinity) < INTRODUCE_AGAIN_MS) return
     remember(this.asked, to, now)
     this.counters.asked++
     this.node.send(teller, [{ type: 'PleaseIntroduceMe', to }])
   }
 
-  /** `ctx.from` wants to reach `to`: tell `to` to greet it at the address we see it at. */
-  private introduce(to: string, ctx: Ctx): void {
+  private askBirthday(to: string, teller: string, now: number): void {
+    const last = this.birthdays.get(to)
+    if (this.punch?.canStart('hard') !== true || (last !== undefined && now - last.at < (last.started ? BIRTHDAY_AGAIN_MS : BIRTHDAY_UNANSWERED_MS))) return
+    this.birthdays.delete(to)
+    if (this.birthdays.size >= MAX_REFERRALS) this.birthdays.delete(this.birthdays.keys().next().value as string)
+    this.birthdays.set(to, { at: now, via: teller, started: false })
+    this.counters.asked++
+    this.node.send(teller, [{ type: 'PleaseIntroduceMe', to, birthday: true }])
+  }
+
+  /** `ctx.from` wants to reach `to`: tell `to` to greet it at the address we see it at. A requester
+   * behind a symmetric NAT that asks for a birthday punch with a peer behind a cone gets one:
+   * each side is told its part at once, so both start within a round trip of each other. */
+  private introduce(to: string, ctx: Ctx, birthday: boolean): void {
     const now = this.node.timers.now()
     const target = this.node.peers.get(to)
     const fresh = target !== undefined && target.verified && now - target.lastHeard < FRESH_MS && !this.node.peers.isBanned(target)
     if (!ctx.verified || !fresh || to === ctx.from || target.nat === 'symmetric' || !this.allow(ctx.from, now)) { this.counters.refused++; return }
+    if (birthday) {
+      // Anything else than symmetric to cone (as they told us) a birthday punch does not help, and
+      // a plain introduction cannot reach a symmetric requester: the requester asks again later.
+      if (ctx.peer.nat !== 'symmetric' || target.nat !== 'cone') { this.counters.refused++; return }
+      this.counters.introduced++
+      this.counters.birthdays++
+      this.node.send(to, [{ type: 'SayHelloTo', peer: ctx.from, birthday: 'easy' }])
+      ctx.reply({ type: 'SayHelloTo', peer: to, birthday: 'hard' })
+      return
+    }
     this.counters.introduced++
     const hello: Message = { type: 'SayHelloTo', peer: ctx.from }
     this.node.send(to, [hello])
@@ -98,11 +132,12 @@ export class Introductions {
 
   /** A peer we trust says `peer` is sending to us: send to it now, so that its hello finds our NAT
    * open and ours opens its NAT. */
-  private sayHello(peer: string, ctx: Ctx): void {
+  private sayHello(peer: string, ctx: Ctx, birthday: BirthdaySide | undefined): void {
     const now = this.node.timers.now()
     if (!ctx.verified || this.node.isSelf(peer) || peer === ctx.from) return
     const p = this.node.peers.get(peer)
     if (p && (this.node.peers.isBanned(p) || (p.verified && now - p.lastHeard < 5000))) return
+    if (birthday !== undefined) return this.startBirthday(peer, ctx.from, birthday, now)
     if (now - this.hellos.at >= WINDOW_MS) this.hellos = { at: now, n: 0 }
     if (++this.hellos.n > HELLOS_PER_WINDOW) return
     this.refer(peer, ctx.from)
@@ -110,6 +145,20 @@ export class Introductions {
     remember(this.asked, peer, now)
     this.counters.hellos++
     this.node.send(peer, [{ type: 'PleaseReturnThisMessage', value: now }, this.node.capabilities(peer)])
+  }
+
+  private startBirthday(peer: string, introducer: string, side: BirthdaySide, now: number): void {
+    if (this.punch === null) return
+    if (side === 'easy') {
+      // Only behind a cone is our one mapping what the probes open; with no NAT a plain hello does.
+      if (this.node.nat.kind === 'cone') void this.punch.startEasy(peer)
+      return
+    }
+    // The hard side costs us hundreds of sockets: only for a punch we asked this introducer for.
+    const asked = this.birthdays.get(peer)
+    if (this.node.nat.kind !== 'symmetric' || asked?.via !== introducer || asked.started || now - asked.at >= BIRTHDAY_ANSWER_MS) return
+    asked.started = true
+    void this.punch.startHard(peer)
   }
 }
 

@@ -3,7 +3,9 @@
 // kind (IAmBehind: a symmetric node is a leaf, and its address is handed to nobody), has peers
 // introduce it to the ones its hellos cannot reach (introductions.ts), and keeps its mappings open
 // (keepalive.ts). A node whose router forwards its port (port-mapping.ts) says so (IAmBehind.mapped),
-// and its peers then count it as reachable by anyone (reachability.ts). Classic cjp2p peers skip
+// and its peers then count it as reachable by anyone (reachability.ts). Given a way to open more
+// sockets, it takes part in birthday punches between symmetric and cone NATs (birthday-punch.ts),
+// and closes the side sockets they leave once their peer goes silent. Classic cjp2p peers skip
 // all of these messages and are never sent them.
 import type { CjNode, Ctx } from '../node.ts'
 import type { Message, NatKind } from '../messages.ts'
@@ -15,6 +17,8 @@ import { PeerKeys } from './peer-keys.ts'
 import { LanMates } from './lan-mates.ts'
 import { ourLanAddresses } from './lan-address.ts'
 import type { StreamKey } from '../../store/keys.ts'
+import type { Transport } from '../transport.ts'
+import { BirthdayPunch, type PunchCounters } from './birthday-punch.ts'
 
 /** Each proven peer of ours hears where we see it this often (and at once from a new address). */
 export const REPORT_EVERY_MS = 20_000
@@ -23,11 +27,20 @@ const TICK_MS = 5000
 const TELL_HEARD_MS = 60_000
 const MAX_TOLD = 64
 const MAX_REPORTED = 4096
+/** A side socket whose peer was not heard for this long is closed (keepalives run every 15 s). */
+const SIDE_SILENT_MS = 60_000
 
 export interface NatStatus extends NatView {
-  introductions: { asked: number; introduced: number; hellos: number; refused: number; lanMates: number }
+  introductions: { asked: number; introduced: number; hellos: number; refused: number; birthdays: number; lanMates: number }
   keepalives: number
   keys: { challenged: number; proven: number; bad: number; moved: number } | null
+  /** Birthday punches (null: off, or no sockets to open), and the peers reached through side sockets. */
+  birthday: (PunchCounters & { sidePeers: string[] }) | null
+}
+
+export interface NatTraversalInit {
+  /** --punch-probes: the easy side's probes per birthday punch; 0 turns birthday punching off. */
+  punchProbes?: number
 }
 
 export class NatTraversal {
@@ -36,6 +49,8 @@ export class NatTraversal {
   /** Peers by their proven node keys (only with a node key: the CLI's runtime has one). */
   readonly keys: PeerKeys | null
   readonly lan: LanMates
+  /** Birthday punching, when the node can open more sockets and it is not turned off. */
+  readonly punch: BirthdayPunch | null
   /** Our LAN address, told with our NAT kind to peers behind a NAT's (lan-mates.ts). */
   private readonly local: string | undefined
   /** The address our router forwards to us (a port mapping), announced with our NAT kind. */
@@ -44,10 +59,20 @@ export class NatTraversal {
   private timer: Timer | undefined
   private keepalives = 0
 
-  constructor(private c: { node: CjNode; key?: StreamKey }) {
+  constructor(private c: { node: CjNode; key?: StreamKey; openSocket?: () => Promise<Transport> }, init: NatTraversalInit = {}) {
     const node = c.node
     this.observed = new ObservedAddresses({ clock: node.timers, isSelf: (a) => node.selves.isLocal(a), localAddress: () => node.address })
-    this.introductions = new Introductions(node)
+    const punch = c.openSocket && init.punchProbes !== 0
+      ? new BirthdayPunch({
+        timers: node.timers, openSocket: c.openSocket,
+        sendRaw: (buf, to) => node.transport.send(buf, to),
+        adopt: (t, peer, first) => node.adoptSide(t, peer, first),
+        greet: (peer) => node.send(peer, [{ type: 'PleaseReturnThisMessage', value: node.timers.now() }, node.capabilities(peer)]),
+      }, { probes: init.punchProbes })
+      : null
+    this.punch = punch
+    if (punch) node.on('stranger', this.onStranger)
+    this.introductions = new Introductions(node, punch)
     this.keys = c.key ? new PeerKeys({ node, key: c.key }) : null
     this.lan = new LanMates(node)
     node.lanMates = (a) => this.lan.mates(a)
@@ -75,10 +100,14 @@ export class NatTraversal {
     this.c.node.timers.clear(this.timer)
     this.timer = undefined
     this.introductions.close()
+    this.punch?.close()
+    this.c.node.off('stranger', this.onStranger)
   }
 
+  private onStranger = (from: string): void => { this.punch?.heard(from) }
+
   status(): NatStatus {
-    return { ...this.observed.view(), introductions: { ...this.introductions.counters, lanMates: this.lan.counters.introduced }, keepalives: this.keepalives, keys: this.keys ? { ...this.keys.counters } : null }
+    return { ...this.observed.view(), introductions: { ...this.introductions.counters, lanMates: this.lan.counters.introduced }, keepalives: this.keepalives, keys: this.keys ? { ...this.keys.counters } : null, birthday: this.punch ? { ...this.punch.counters, sidePeers: this.c.node.sidePeers() } : null }
   }
 
   /** Our router now forwards `external` to us (or no longer forwards anything): tell our peers. */
@@ -93,6 +122,12 @@ export class NatTraversal {
     // Reports expire: a NAT that rebound our mapping stops looking symmetric.
     this.apply(this.observed.view())
     this.keepalives += sendKeepalives(this.c.node)
+    const node = this.c.node
+    const now = node.timers.now()
+    for (const a of node.sidePeers()) {
+      const p = node.peers.get(a)
+      if (p === undefined || now - p.lastHeard > SIDE_SILENT_MS) node.releaseSide(a)
+    }
   }
 
   private report(ctx: Ctx): void {
