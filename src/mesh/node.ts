@@ -142,6 +142,9 @@ export class CjNode extends EventEmitter {
   /** Proven peers behind the same public host as `addr`, with their LAN addresses: set by
    * src/mesh/nat/lan-mates.ts; without it, none. */
   lanMates: (addr: string) => Array<{ at: string; local: string }> = () => []
+  /** Peers behind cone NATs we introduced `addr` (behind a symmetric one) to for a birthday punch
+   * that has had its time: set by src/mesh/nat/introductions.ts; without it, none. */
+  punchedWith: (addr: string) => readonly string[] = () => []
   /** Seals datagrams to, and opens them from, peers we share an encrypted session with
    * (src/mesh/secure/secure-sessions.ts); without it, every datagram is plain JSON. */
   sealer: Sealer | null = null

@@ -236,7 +236,9 @@ export function decideChild(s: ParentState, req: ChildRequest, otherHolders: str
     const first = [...all].find((a) => a === req.from || mates.has(a))
     if (first !== undefined && first !== req.from) return { accept: false, tryInstead: [mates.get(first)!] }
   }
-  if (all.has(req.from)) return { accept: true }
+  // At the source a child behind a symmetric NAT is asked again at each renewal whether a viewer
+  // that can reach it has come along (a port mapping, a birthday punch: src/mesh/nat/reachability.ts).
+  if (all.has(req.from) && !(s.isSource && behindSymmetric(req.from))) return { accept: true }
   // Children behind symmetric NATs are counted apart: the tree's places are for relays.
   const kids = new Set([...all].filter((a) => !behindSymmetric(a)))
   const interior = (a: string) => interiorStripe(a) === req.stripe && !s.leaves?.has(a)
@@ -276,6 +278,7 @@ export function decideChild(s: ParentState, req: ChildRequest, otherHolders: str
     // knows one: its own leaf places are the last resort (src/mesh/nat/reachability.ts).
     const r = s.isSource ? redirect() : undefined
     if (r !== undefined && s.natOf?.(r.tryInstead[0]) === 'none') return r
+    if (all.has(req.from)) return { accept: true }
     const taken = all.size - kids.size
     return (s.isSource || s.receiving(req.stripe)) && taken < LEAF_SLOTS ? { accept: true } : redirect()
   }

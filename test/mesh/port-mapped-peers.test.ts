@@ -66,10 +66,15 @@ describe('the source and viewers behind symmetric NATs', () => {
     assert.deepEqual(decideChild(source({ [sym]: 'symmetric', [mapped]: 'cone', [cone]: 'cone' }), { from: sym, stripe: 0 }, [cone, mapped]), { accept: true })
   })
 
-  it('keeps a symmetric child it already feeds, and the mapped viewer takes it as a leaf child', () => {
+  it('moves a symmetric child it already feeds to a viewer that can reach it (at its renewal), and the mapped viewer takes it as a leaf child', () => {
     const st = source({ [sym]: 'symmetric', [mapped]: 'none' })
     ;(st.children[0] as Set<string>).add(sym)
-    assert.deepEqual(decideChild(st, { from: sym, stripe: 0 }, [mapped]), { accept: true })
+    // The source's leaf place is the last resort, also for a child it took before the mapped
+    // viewer came along (or before a birthday punch reached it: src/mesh/nat/reachability.ts).
+    assert.deepEqual(decideChild(st, { from: sym, stripe: 0 }, [mapped]), { accept: false, tryInstead: [mapped] })
+    const alone = source({ [sym]: 'symmetric' })
+    ;(alone.children[0] as Set<string>).add(sym)
+    assert.deepEqual(decideChild(alone, { from: sym, stripe: 0 }, []), { accept: true }, 'control: with nobody that reaches it, it stays')
     const viewer: ParentState = { isSource: false, self: mapped, children: sets(), receiving: () => true, natOf: (a) => (a === sym ? 'symmetric' : undefined) }
     assert.deepEqual(decideChild(viewer, { from: sym, stripe: 0 }, []), { accept: true })
   })

@@ -32,6 +32,12 @@ export const BIRTHDAY_AGAIN_MS = 300_000
 /** An ask for a birthday punch that nobody started (the introducer did not yet know our NATs) is
  * repeated after this. */
 const BIRTHDAY_UNANSWERED_MS = 20_000
+/** A birthday punch we introduced counts as done this long after (its probes take about 7 s). */
+export const BIRTHDAY_SETTLE_MS = 12_000
+/** ... and as a path for this long (a failed one sends its viewer back to us: reachability.ts). */
+const BIRTHDAY_PAIR_MS = 600_000
+/** Pairs remembered per viewer behind a symmetric NAT. */
+const MAX_PAIRS = 4
 /** The hard side of a birthday punch starts only this soon after we asked for it. */
 const BIRTHDAY_ANSWER_MS = 10_000
 
@@ -44,6 +50,8 @@ export class Introductions {
   private hellos = { at: 0, n: 0 }
   /** Birthday punches we asked for: peer -> when, and whom we asked. */
   private birthdays = new Map<string, { at: number; via: string; started: boolean }>()
+  /** Birthday punches we introduced: requester (behind a symmetric NAT) -> cone peers, and when. */
+  private pairs = new Map<string, Array<{ peer: string; at: number }>>()
   readonly counters = { asked: 0, introduced: 0, hellos: 0, refused: 0, birthdays: 0 }
 
   constructor(private node: CjNode, private punch: BirthdayPunch | null = null) {
@@ -58,6 +66,12 @@ export class Introductions {
     node.handle('PleaseIntroduceMe', (m, ctx) => this.introduce(m.to, ctx, m.birthday === true))
     node.handle('SayHelloTo', (m, ctx) => this.sayHello(m.peer, ctx, m.birthday))
     node.on('greeting', this.onGreeting)
+    node.punchedWith = (a) => this.punchedWith(a)
+  }
+
+  private punchedWith(addr: string): string[] {
+    const now = this.node.timers.now()
+    return (this.pairs.get(addr) ?? []).filter((p) => now - p.at >= BIRTHDAY_SETTLE_MS && now - p.at < BIRTHDAY_PAIR_MS).map((p) => p.peer)
   }
 
   close(): void { this.node.off('greeting', this.onGreeting) }
@@ -110,6 +124,10 @@ export class Introductions {
       if (ctx.peer.nat !== 'symmetric' || target.nat !== 'cone') { this.counters.refused++; return }
       this.counters.introduced++
       this.counters.birthdays++
+      const pairs = (this.pairs.get(ctx.from) ?? []).filter((p) => p.peer !== to && now - p.at < BIRTHDAY_PAIR_MS).slice(-(MAX_PAIRS - 1))
+      this.pairs.delete(ctx.from)
+      if (this.pairs.size >= MAX_REFERRALS) this.pairs.delete(this.pairs.keys().next().value as string)
+      this.pairs.set(ctx.from, [...pairs, { peer: to, at: now }])
       this.node.send(to, [{ type: 'SayHelloTo', peer: ctx.from, birthday: 'easy' }])
       ctx.reply({ type: 'SayHelloTo', peer: to, birthday: 'hard' })
       return

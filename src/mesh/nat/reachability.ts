@@ -1,8 +1,11 @@
 // How a peer can be reached, for choosing whom to send where: what it told us of its NAT, except
 // that a peer whose router forwards the very address we know it by (a port mapping it announced,
 // IAmBehind.mapped) is reachable by anyone, like a node without a NAT. Such a viewer can feed
-// viewers behind symmetric NATs, whom no hole punch reaches, and the source sends them there
-// (stream-policy.ts decideChild) instead of feeding them from leaf places of its own.
+// viewers behind symmetric NATs, whom no plain hole punch reaches, and the source sends them there
+// (stream-policy.ts decideChild) instead of feeding them from leaf places of its own. So it does
+// with a cone viewer the source introduced a symmetric viewer to for a birthday punch
+// (birthday-punch.ts): for that viewer, and once the punch had its time, the cone one counts as
+// reachable; should the punch have failed, the viewer comes back and is fed at the source.
 import type { NatKind } from '../messages.ts'
 import type { Peer } from '../peers.ts'
 
@@ -28,10 +31,12 @@ export class SentToReachable {
 
   /** How the source sees peers when `from` asks for stripe `s`: mappings count, unless `from`
    * came back from the reachable viewers we sent it to for that stripe. */
-  natOf(peer: (a: string) => NatOfPeer | undefined, from: string, s: number, now: number): (a: string) => NatKind | undefined {
+  natOf(peer: (a: string) => NatOfPeer | undefined, from: string, s: number, now: number, punchedWith: (a: string) => readonly string[] = () => []): (a: string) => NatKind | undefined {
     const r = this.sent.get(`${s} ${from}`)
     const back = r !== undefined && now - r.at < CAME_BACK_MS && r.n >= CAME_BACK_TIMES
-    return back ? (a) => peer(a)?.nat : (a) => reachableAs(peer(a))
+    if (back) return (a) => peer(a)?.nat
+    const reached = punchedWith(from)
+    return reached.length === 0 ? (a) => reachableAs(peer(a)) : (a) => (reached.includes(a) ? 'none' : reachableAs(peer(a)))
   }
 
   /** The source refused `from` a place in stripe `s`, sending it to `tryInstead` (best first). */

@@ -172,7 +172,7 @@ export class Children {
       ctx.reply({ type: 'AskThemInstead', id, stripe: s, peers: [] })
       return
     }
-    const natOf = this.sentToReachable.natOf((a) => node.peers.get(a), ctx.from, s, now)
+    const natOf = this.sentToReachable.natOf((a) => node.peers.get(a), ctx.from, s, now, node.punchedWith)
     const failedUntil = this.failedChildren.get(`${s} ${ctx.from}`)
     const d = failedUntil !== undefined && failedUntil > now
       // Its children said it fed them nothing: no place here in this stripe for a while.
