@@ -36,6 +36,9 @@ const BIRTHDAY_UNANSWERED_MS = 20_000
 export const BIRTHDAY_SETTLE_MS = 12_000
 /** ... and as a path for this long (a failed one sends its viewer back to us: reachability.ts). */
 const BIRTHDAY_PAIR_MS = 600_000
+/** A node behind a symmetric NAT stops asking for birthday punches once it reaches this many peers
+ * through them: one cone viewer can feed it every stripe, a second is its spare. */
+const ENOUGH_PUNCHED = 2
 /** Pairs remembered per viewer behind a symmetric NAT. */
 const MAX_PAIRS = 4
 /** The hard side of a birthday punch starts only this soon after we asked for it. */
@@ -102,7 +105,7 @@ export class Introductions {
 
   private askBirthday(to: string, teller: string, now: number): void {
     const last = this.birthdays.get(to)
-    if (this.punch?.canStart('hard') !== true || (last !== undefined && now - last.at < (last.started ? BIRTHDAY_AGAIN_MS : BIRTHDAY_UNANSWERED_MS))) return
+    if (this.punch?.canStart('hard') !== true || this.node.sidePeers().length >= ENOUGH_PUNCHED || (last !== undefined && now - last.at < (last.started ? BIRTHDAY_AGAIN_MS : BIRTHDAY_UNANSWERED_MS))) return
     this.birthdays.delete(to)
     if (this.birthdays.size >= MAX_REFERRALS) this.birthdays.delete(this.birthdays.keys().next().value as string)
     this.birthdays.set(to, { at: now, via: teller, started: false })
