@@ -7,6 +7,10 @@ import assert from 'node:assert/strict'
 import { BirthdayPunch, DEFAULT_PUNCH_PROBES, EASY_START_MS, PROBES_PER_SECOND, PUNCH_SOCKETS, SPENT_PER_MINUTE, type PunchComponents } from '../../src/mesh/nat/birthday-punch.ts'
 import type { Transport } from '../../src/mesh/transport.ts'
 import { VirtualTimers } from '../../src/util/timers.ts'
+import { MemoryNetwork } from '../../src/mesh/link.ts'
+import { CjNode } from '../../src/mesh/node.ts'
+import { NatTraversal } from '../../src/mesh/nat/nat-traversal.ts'
+import { NattedTransport } from '../helpers/memory-nat.ts'
 
 class FakeSocket implements Transport {
   sent: Array<{ buf: Buffer; to: string }> = []
@@ -170,5 +174,65 @@ describe('birthday punch: both sides against a model of the NATs', () => {
       easy.punch.close()
     }
     assert.ok(met >= RUNS * 0.85, `met in ${met} of ${RUNS} runs`)
+  })
+})
+
+describe('birthday punch: the whole exchange on the in-process network (virtual time)', () => {
+  // A public source, a viewer behind a cone and one behind a symmetric NAT (test/helpers/memory-nat.ts,
+  // whose mappings are endpoints of one in-process host, numbered from 40000: the easy side's
+  // probes to random ports of that host hit the hard side's mappings with the real odds).
+  async function pair(punchProbes: number) {
+    const timers = new VirtualTimers({ start: 1_000_000, seed: 3 })
+    const net = new MemoryNetwork({ timers }, { link: { delayMs: 5, loss: 0 } })
+    const made: Array<{ node: CjNode; nat: NatTraversal }> = []
+    const add = async (transport: Transport, peers: string[]) => {
+      const node = new CjNode({ transport, timers }, { bootstrap: peers, probeIntervalMs: 10_000 })
+      const nat = new NatTraversal({ node, openSocket: async () => new NattedTransport(net, 'symmetric') }, { punchProbes })
+      await node.start()
+      nat.start()
+      made.push({ node, nat })
+      return { node, nat }
+    }
+    const src = await add(net.createTransport(), [])
+    const coneT = new NattedTransport(net, 'cone')
+    const cone = await add(coneT, [src.node.address])
+    await timers.runFor(3000)
+    const symT = new NattedTransport(net, 'symmetric')
+    const sym = await add(symT, [src.node.address])
+    const close = async () => { for (const m of made) { m.nat.close(); await m.node.close() } }
+    return { timers, src, cone, sym, coneT, symT, close }
+  }
+
+  it('the source introduces them, the punch meets, both prove each other, and the source then counts the cone viewer as reachable by the symmetric one', async (t) => {
+    const w = await pair(DEFAULT_PUNCH_PROBES)
+    t.after(w.close)
+    const coneAddr = w.coneT.publicAddressTowards(w.src.node.address)!
+    const symAtSource = () => w.symT.publicAddressTowards(w.src.node.address)!
+    const met = await w.timers.runUntil(() => w.sym.node.peers.get(coneAddr)?.verified === true, w.timers.now() + 60_000)
+    assert.equal(w.sym.node.nat.kind, 'symmetric')
+    assert.equal(w.cone.node.nat.kind, 'cone')
+    assert.ok(met, `the symmetric viewer proved the cone viewer's address: ${JSON.stringify(w.sym.nat.status().birthday)}`)
+    assert.deepEqual(w.sym.node.sidePeers(), [coneAddr], 'through a side socket')
+    assert.equal(w.src.nat.status().introductions.birthdays >= 1, true)
+    const seen = w.cone.node.peers.all().filter((p) => p.verified && p.addr !== w.src.node.address)
+    assert.equal(seen.length, 1, 'the cone viewer proved one address of the symmetric viewer (its side socket\'s mapping)')
+    assert.notEqual(seen[0].addr, symAtSource())
+    assert.equal(w.cone.nat.punch?.counters.punched, 1)
+    // Held: a minute later they still hear each other (keepalives through the side socket).
+    await w.timers.runFor(60_000)
+    assert.ok(w.timers.now() - w.cone.node.peers.get(seen[0].addr)!.lastHeard < 20_000)
+    assert.deepEqual(w.sym.node.sidePeers(), [coneAddr])
+    assert.deepEqual(w.src.node.punchedWith(symAtSource()), [coneAddr])
+  })
+
+  it('control: with --punch-probes 0 they never reach each other', async (t) => {
+    const w = await pair(0)
+    t.after(w.close)
+    const coneAddr = w.coneT.publicAddressTowards(w.src.node.address)!
+    await w.timers.runFor(60_000)
+    assert.equal(w.sym.node.nat.kind, 'symmetric')
+    assert.notEqual(w.sym.node.peers.get(coneAddr)?.verified, true)
+    assert.deepEqual(w.sym.node.sidePeers(), [])
+    assert.equal(w.sym.nat.punch, null)
   })
 })
