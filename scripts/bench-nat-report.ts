@@ -28,6 +28,9 @@ export interface ViewerFigures {
   /** Distinct addresses it sent stream chunks to, and the routers (or public hosts) behind them. */
   fedPeers: number
   fedWhere: string[]
+  /** Birthday punches it took part in that met, and that it started (src/mesh/nat/birthday-punch.ts). */
+  punched: number
+  punches: number
   /** False when its status could not be read (the process died or hung). */
   reported: boolean
   /** The public peer that carries a source behind a NAT (not one of the audience). */
@@ -122,7 +125,8 @@ export async function natFigures(run: {
       }
       const fed = Object.keys(st?.fedTo ?? {})
       viewers.push({
-        host, nat: natOf(lab, host), router: lab.host(host).router?.name ?? null, mapped: run.nodes?.get(host)?.nat.portMapping?.state === 'mapped', due, played, missing,
+        host, nat: natOf(lab, host), router: lab.host(host).router?.name ?? null, mapped: run.nodes?.get(host)?.nat.portMapping?.state === 'mapped',
+        punched: run.nodes?.get(host)?.nat.birthday?.punched ?? 0, punches: run.nodes?.get(host)?.nat.birthday?.started ?? 0, due, played, missing,
         fromSourceBytes: st?.bytesFromSource ?? 0, fromPeersBytes: st?.bytesFromPeers ?? 0, relayedBytes: st?.uploadedBytes ?? 0,
         fedPeers: fed.length, fedWhere: [...new Set(fed.map((a) => whereIs(lab, a)))].sort(), reported: st !== null, entry: host === run.entryHost,
       })
@@ -208,6 +212,7 @@ export function natTable(f: NatFigures): string {
       ['source copies received by cone / symmetric viewers', `${copies(cones)} / ${copies(syms)}`, ''],
       ['symmetric viewers: MB from the source / from peers', `${mb(sum(syms.map((v) => v.fromSourceBytes)))} / ${mb(sum(syms.map((v) => v.fromPeersBytes)))}`, ''],
       ['viewers outside the symmetric LANs that fed one of them (mapped of those)', `${feedingSym.length} (${feedingSym.filter((v) => v.mapped).length})`, ''],
+      ['birthday punches of symmetric viewers: met / started', `${sum(syms.map((v) => v.punched))} / ${sum(syms.map((v) => v.punches))}`, ''],
     ] as Array<[string, string, string]> : []),
     ...(mapped.length ? [['viewers holding a port mapping', `${mapped.length} / ${audience.length}`, ''] as [string, string, string]] : []),
     ...(publics.length ? [['public viewers feeding another viewer', `${publics.filter((v) => v.fedPeers > 0).length} / ${publics.length}`, ''] as [string, string, string]] : []),
