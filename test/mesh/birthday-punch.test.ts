@@ -11,6 +11,9 @@ import { MemoryNetwork } from '../../src/mesh/link.ts'
 import { CjNode } from '../../src/mesh/node.ts'
 import { NatTraversal } from '../../src/mesh/nat/nat-traversal.ts'
 import { NattedTransport } from '../helpers/memory-nat.ts'
+import { CAME_BACK_TIMES, SentToReachable } from '../../src/mesh/nat/reachability.ts'
+import { decideChild } from '../../src/mesh/stream-policy.ts'
+import { STRIPES, type NatKind } from '../../src/mesh/messages.ts'
 
 class FakeSocket implements Transport {
   sent: Array<{ buf: Buffer; to: string }> = []
@@ -234,5 +237,33 @@ describe('birthday punch: the whole exchange on the in-process network (virtual 
     assert.notEqual(w.sym.node.peers.get(coneAddr)?.verified, true)
     assert.deepEqual(w.sym.node.sidePeers(), [])
     assert.equal(w.sym.nat.punch, null)
+  })
+})
+
+describe('birthday punch: placement at the source', () => {
+  const sym = '10.213.70.11:4000'
+  const cone = '10.213.64.102:4002'
+  const other = '10.213.64.103:4003'
+  const sets = () => Array.from({ length: STRIPES }, () => new Set<string>())
+  const peers = new Map<string, { nat: NatKind }>([[sym, { nat: 'symmetric' }], [cone, { nat: 'cone' }], [other, { nat: 'cone' }]])
+
+  it('a symmetric child the source feeds moves, at its renewal, to the cone viewer a birthday punch reached; and comes back if that failed', () => {
+    const sent = new SentToReachable()
+    let punched: string[] = []
+    const ask = (now: number) => {
+      const natOf = sent.natOf((a) => peers.get(a), sym, 0, now, (a) => (a === sym ? punched : []))
+      const children = sets()
+      children[0].add(sym)
+      const d = decideChild({ isSource: true, self: 'S', children, receiving: () => true, natOf }, { from: sym, stripe: 0 }, [other, cone])
+      if (!d.accept) sent.note(sym, 0, d.tryInstead, natOf, now)
+      return d
+    }
+    assert.deepEqual(ask(1000), { accept: true }, 'control: no punch yet, it keeps its leaf place')
+    punched = [cone]
+    const d = ask(2000)
+    assert.ok(!d.accept && d.tryInstead[0] === cone, `sent to the punched cone viewer first: ${JSON.stringify(d)}`)
+    // The punch had failed: it keeps coming back, and is fed at the source again.
+    for (let i = 1; i < CAME_BACK_TIMES; i++) assert.ok(!ask(2000 + i * 3000).accept)
+    assert.deepEqual(ask(2000 + CAME_BACK_TIMES * 3000), { accept: true })
   })
 })
