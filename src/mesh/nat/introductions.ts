@@ -32,8 +32,11 @@ export const BIRTHDAY_AGAIN_MS = 300_000
 /** An ask for a birthday punch that nobody started (the introducer did not yet know our NATs) is
  * repeated after this. */
 const BIRTHDAY_UNANSWERED_MS = 20_000
-/** A birthday punch we introduced counts as done this long after (its probes take about 7 s). */
-export const BIRTHDAY_SETTLE_MS = 12_000
+/** A birthday punch we introduced counts as done this long after: its probes take up to 7 s, but
+ * half meet within 1.5 s and 9 in 10 within 4.5 s (a late one brings its viewer back to us once). */
+export const BIRTHDAY_SETTLE_MS = 5000
+/** Addresses looked at per round for a birthday punch to ask for. */
+const BIRTHDAY_SCAN = 64
 /** ... and as a path for this long (a failed one sends its viewer back to us: reachability.ts). */
 const BIRTHDAY_PAIR_MS = 600_000
 /** A node behind a symmetric NAT stops asking for birthday punches once it reaches this many peers
@@ -101,6 +104,26 @@ export class Introductions {
     remember(this.asked, to, now)
     this.counters.asked++
     this.node.send(teller, [{ type: 'PleaseIntroduceMe', to }])
+  }
+
+  /** Behind a symmetric NAT, once a round: ask for a birthday punch with a peer we were told of and
+   * do not reach, without waiting to greet it (our hellos to hearsay peers go every 10 s at most). */
+  seekBirthday(): void {
+    const node = this.node
+    if (node.nat.kind !== 'symmetric' || this.punch?.canStart('hard') !== true) return
+    const now = node.timers.now()
+    let seen = 0
+    // Newest first: the peers listed to us last are the ones their teller heard lately.
+    for (const [addr, teller] of [...this.referrals].reverse()) {
+      if (++seen > BIRTHDAY_SCAN) return
+      const p = node.peers.get(addr)
+      if ((p?.verified === true && now - p.lastHeard < FRESH_MS) || (p !== undefined && node.peers.isBanned(p))) continue
+      const t = node.peers.get(teller)
+      if (!t?.verified || now - t.lastHeard > FRESH_MS) continue
+      const before = this.counters.asked
+      this.askBirthday(addr, teller, now)
+      if (this.counters.asked > before) return
+    }
   }
 
   private askBirthday(to: string, teller: string, now: number): void {

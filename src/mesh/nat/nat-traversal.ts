@@ -122,6 +122,7 @@ export class NatTraversal {
     // Reports expire: a NAT that rebound our mapping stops looking symmetric.
     this.apply(this.observed.view())
     this.keepalives += sendKeepalives(this.c.node)
+    this.introductions.seekBirthday()
     const node = this.c.node
     const now = node.timers.now()
     for (const a of node.sidePeers()) {
