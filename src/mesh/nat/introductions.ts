@@ -129,9 +129,7 @@ export class Introductions {
   private askBirthday(to: string, teller: string, now: number): void {
     const last = this.birthdays.get(to)
     if (this.punch?.canStart('hard') !== true || this.node.sidePeers().length >= ENOUGH_PUNCHED || (last !== undefined && now - last.at < (last.started ? BIRTHDAY_AGAIN_MS : BIRTHDAY_UNANSWERED_MS))) return
-    this.birthdays.delete(to)
-    if (this.birthdays.size >= MAX_REFERRALS) this.birthdays.delete(this.birthdays.keys().next().value as string)
-    this.birthdays.set(to, { at: now, via: teller, started: false })
+    remember(this.birthdays, to, { at: now, via: teller, started: false })
     this.counters.asked++
     this.node.send(teller, [{ type: 'PleaseIntroduceMe', to, birthday: true }])
   }
@@ -151,9 +149,7 @@ export class Introductions {
       this.counters.introduced++
       this.counters.birthdays++
       const pairs = (this.pairs.get(ctx.from) ?? []).filter((p) => p.peer !== to && now - p.at < BIRTHDAY_PAIR_MS).slice(-(MAX_PAIRS - 1))
-      this.pairs.delete(ctx.from)
-      if (this.pairs.size >= MAX_REFERRALS) this.pairs.delete(this.pairs.keys().next().value as string)
-      this.pairs.set(ctx.from, [...pairs, { peer: to, at: now }])
+      remember(this.pairs, ctx.from, [...pairs, { peer: to, at: now }])
       this.node.send(to, [{ type: 'SayHelloTo', peer: ctx.from, birthday: 'easy' }])
       ctx.reply({ type: 'SayHelloTo', peer: to, birthday: 'hard' })
       return
@@ -206,8 +202,9 @@ export class Introductions {
   }
 }
 
-function remember(map: Map<string, number>, key: string, at: number): void {
+/** Sets `key` as the newest entry of a map bounded at MAX_REFERRALS (the oldest goes first). */
+function remember<V>(map: Map<string, V>, key: string, value: V): void {
   map.delete(key)
   if (map.size >= MAX_REFERRALS) map.delete(map.keys().next().value as string)
-  map.set(key, at)
+  map.set(key, value)
 }
