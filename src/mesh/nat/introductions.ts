@@ -56,6 +56,9 @@ export class Introductions {
   private hellos = { at: 0, n: 0 }
   /** Birthday punches we asked for: peer -> when, and whom we asked. */
   private birthdays = new Map<string, { at: number; via: string; started: boolean }>()
+  /** When our last ask for a birthday punch left, until its punch starts: one ask at a time, since
+   * every ask an introducer grants sets the other side probing. */
+  private askedAt = -Infinity
   /** Birthday punches we introduced: requester (behind a symmetric NAT) -> cone peers, and when. */
   private pairs = new Map<string, Array<{ peer: string; at: number }>>()
   readonly counters = { asked: 0, introduced: 0, hellos: 0, refused: 0, birthdays: 0 }
@@ -128,8 +131,9 @@ export class Introductions {
 
   private askBirthday(to: string, teller: string, now: number): void {
     const last = this.birthdays.get(to)
-    if (this.punch?.canStart('hard') !== true || this.node.sidePeers().length >= ENOUGH_PUNCHED || (last !== undefined && now - last.at < (last.started ? BIRTHDAY_AGAIN_MS : BIRTHDAY_UNANSWERED_MS))) return
+    if (this.punch?.canStart('hard') !== true || now - this.askedAt < BIRTHDAY_ANSWER_MS || this.node.sidePeers().length >= ENOUGH_PUNCHED || (last !== undefined && now - last.at < (last.started ? BIRTHDAY_AGAIN_MS : BIRTHDAY_UNANSWERED_MS))) return
     remember(this.birthdays, to, { at: now, via: teller, started: false })
+    this.askedAt = now
     this.counters.asked++
     this.node.send(teller, [{ type: 'PleaseIntroduceMe', to, birthday: true }])
   }
@@ -198,6 +202,7 @@ export class Introductions {
     const asked = this.birthdays.get(peer)
     if (this.node.nat.kind !== 'symmetric' || asked?.via !== introducer || asked.started || now - asked.at >= BIRTHDAY_ANSWER_MS) return
     asked.started = true
+    this.askedAt = -Infinity
     void this.punch.startHard(peer)
   }
 }
