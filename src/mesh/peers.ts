@@ -116,10 +116,15 @@ export class PeerTable {
   private evict(): void {
     // Never a configured or banned peer (a ban must outlive a flood of new addresses); prefer
     // the unverified, then the longest silent.
+    // One pass over a full table per new address (a swarm of thousands tells each node of more
+    // than it keeps): the clock read once and each rank worked out once, not per comparison.
+    const now = this.clock.now()
     let worst: Peer | undefined
+    let worstRank = Infinity
     for (const p of this.peers.values()) {
-      if (p.origin === 'configured' || this.isBanned(p)) continue
-      if (!worst || rank(p) < rank(worst)) worst = p
+      if (p.origin === 'configured' || p.bannedUntil > now) continue
+      const r = rank(p)
+      if (worst === undefined || r < worstRank) { worst = p; worstRank = r }
     }
     if (worst) this.peers.delete(worst.addr)
     else this.peers.delete(this.peers.keys().next().value as string)
