@@ -6,7 +6,7 @@
 // rank only rises by itself (heard, proven, delivering), so while the lowest candidate stays below
 // that bound it is the table's lowest. What can lower a rank (a penalty, a longer round trip, a
 // ban that ends) is reported (`lowered`) or watched (`unbanAt`), and sends the next pick to a new
-// pass. The choice is the one the full pass makes, entry for entry (test/mesh/holders.test.ts).
+// pass. The choice is the one the full pass makes, entry for entry (test/mesh/eviction-candidates.test.ts).
 import type { Peer } from './peers.ts'
 
 const KEEP = 64
