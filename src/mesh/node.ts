@@ -18,6 +18,7 @@ import { PeerTable } from './peers.ts'
 import { SelfAddresses } from './self-addresses.ts'
 import { isSealed } from './secure/sealed-frame.ts'
 import { UploadPacer } from './bandwidth/upload-pacer.ts'
+import { UplinkEstimate } from './bandwidth/uplink-estimate.ts'
 import { DownloadPacer } from './bandwidth/download-pacer.ts'
 import type { Timer, Timers } from '../util/timers.ts'
 import { realTimers } from '../util/timers.ts'
@@ -120,6 +121,9 @@ export class CjNode extends EventEmitter {
   readonly metrics: MetricsSink
   /** Every datagram we send leaves through this (--max-upload). */
   readonly upload: UploadPacer
+  /** What our uplink carries, measured from how fast our datagrams drain (null: the transport
+   * cannot say). A viewer without --max-upload on a weak link learns from it to be a leaf. */
+  readonly uplink: UplinkEstimate | null
   /** Every datagram that arrives is counted here, and file requests reserve their answers (--max-download). */
   readonly download: DownloadPacer
   private handlers = new Map<MessageType, Handler<MessageType>[]>()
@@ -151,6 +155,8 @@ export class CjNode extends EventEmitter {
     this.metrics = c.metrics ?? noMetrics
     this.init = init
     this.upload = new UploadPacer({ timers: this.timers }, { bytesPerSecond: init.maxUploadBytesPerSecond })
+    const t = this.transport
+    this.uplink = t.uplinkCounters ? new UplinkEstimate({ clock: this.timers, read: () => t.uplinkCounters!() }) : null
     this.download = new DownloadPacer({ clock: this.timers }, { bytesPerSecond: init.maxDownloadBytesPerSecond })
     this.secret = init.secret ?? randomBytes(32)
     this.peers = new PeerTable({ clock: this.timers, max: init.maxPeers })
@@ -432,6 +438,7 @@ export class CjNode extends EventEmitter {
   private leave(to: string, datagram: Message[] | Buffer, bytes: number, batch: Outgoing[], data: Outgoing | undefined): void {
     if (Buffer.isBuffer(datagram)) this.transport.send(datagram, to)
     else this.transport.sendDecoded!(datagram, bytes, to)
+    this.uplink?.sample()
     this.account(bytes, batch, data)
   }
 

@@ -218,6 +218,7 @@ export class StreamSwarm extends EventEmitter {
     if (this.closed) return
     const now = this.node.timers.now()
     this.children.expire(now)
+    this.children.shed()
     this.children.answerDeferred()
     this.audience.tick(now)
     if (this.isSource) return

@@ -1,0 +1,60 @@
+// Issue 12's measured capacity on the simulated swarm: the uneven-uplink viewers started WITHOUT
+// --max-upload, their links alone weak (every tenth at a twentieth of a copy, three in ten at
+// half). A viewer learns what its uplink carries from how fast its pushes drain
+// (src/mesh/bandwidth/uplink-estimate.ts) and, once it knows, takes no more children than that
+// carries and sends the rest on (Children.shed): the weak viewers end as leaves. Before, a viewer
+// without the flag claimed an interior node's places whatever its link, and a twentieth-copy
+// viewer interior in its stripe carried six children and more, their pushes dropped from its
+// modem's queue.
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { EPOCH, VirtualSwarm, type SwarmMember } from '../../src/sim/virtual-swarm.ts'
+import { LEAD_MS } from '../../src/sim/simulation.ts'
+
+const SEEDS = [1, 2]
+const VIEWERS = 100
+const SAMPLE_MS = 500
+/** A bitrate's copy in wire bytes a second. */
+const COPY = 2_000_000 / 8
+
+interface Weak { m: SwarmMember; copies: number }
+
+test('measured capacity: viewers on weak links without --max-upload learn them and end as leaves', async (t) => {
+  for (const seed of SEEDS) {
+    const sim = await VirtualSwarm.create({ seed, bitrateBps: 2_000_000, link: { delayMs: 25, loss: 0 }, verifyOncePerProcess: true, handover: true })
+    const weak: Weak[] = []
+    const t0 = EPOCH + LEAD_MS
+    for (let k = 0; k < VIEWERS; k++) {
+      const copies = k % 10 === 3 ? 0.05 : k % 10 === 1 || k % 10 === 5 || k % 10 === 8 ? 0.5 : undefined
+      sim.timers.queue.at(t0 + (10_000 * k) / VIEWERS, () => {
+        // The weak link is the transport's alone: the viewer is told nothing of it.
+        const transport = copies === undefined ? undefined : sim.net.createTransport({ uploadBytesPerSecond: copies * COPY })
+        void sim.join(undefined, transport ? { transport } : {}).then((m) => { if (copies !== undefined) weak.push({ m, copies }) })
+      })
+    }
+    try {
+      // Most children any weak viewer of each kind carried at one look, from 10 s after the last
+      // join (time to have been given children, to have filled its link and to have sent them on).
+      const most = new Map<number, number>([[0.05, 0], [0.5, 0]])
+      for (let at = t0 + 20_000; at <= t0 + 35_000; at += SAMPLE_MS) {
+        await sim.run(at)
+        for (const w of weak) {
+          const n = sim.status(w.m)?.children.flat().length ?? 0
+          most.set(w.copies, Math.max(most.get(w.copies)!, n))
+        }
+      }
+      const measured = weak.map((w) => ({ copies: w.copies, est: w.m.node.uplink?.bytesPerSecond() }))
+      const unmeasured = measured.filter((x) => x.est === undefined).length
+      const off = measured.filter((x) => x.est !== undefined).map((x) => x.est! / (x.copies * COPY))
+      t.diagnostic(`seed ${seed}: most children at once, twentieth-copy ${most.get(0.05)}, half-copy ${most.get(0.5)}; ` +
+        `${weak.length - unmeasured} of ${weak.length} weak links measured, at ${Math.min(...off).toFixed(2)}-${Math.max(...off).toFixed(2)} of their rate`)
+      assert.equal(most.get(0.05), 0, `seed ${seed}: a twentieth-copy viewer carried children`)
+      // Half a copy carries one child's quarter and its own requests.
+      assert.ok(most.get(0.5)! <= 2, `seed ${seed}: a half-copy viewer carried ${most.get(0.5)} children`)
+      // Every estimate is a rate the link really carried: never above it, and near it.
+      for (const r of off) assert.ok(r > 0.5 && r <= 1.01, `seed ${seed}: a weak link measured at ${r.toFixed(2)} of its rate`)
+    } finally {
+      await sim.close()
+    }
+  }
+})
