@@ -36,6 +36,9 @@ export const HELLO_ALLOWANCE_BYTES = 384
 export const HELLO_GIVE_UP_MS = 120_000
 /** The longest wait between two hellos to an address that has not answered. */
 const HELLO_MAX_GAP_MS = 10_000
+/** A measured uplink is paced this far under its rate: at the rate itself the link's queue, full
+ * when it was measured, would never drain. */
+const MEASURED_PACE = 0.9
 /** A peer over its datagram rate is charged for it at most this often. */
 const FLOOD_CHARGE_INTERVAL_MS = 1000
 /** Replies to peers not known to be ours stay under the LCDP datagram size; ours may be larger on loopback. */
@@ -438,8 +441,17 @@ export class CjNode extends EventEmitter {
   private leave(to: string, datagram: Message[] | Buffer, bytes: number, batch: Outgoing[], data: Outgoing | undefined): void {
     if (Buffer.isBuffer(datagram)) this.transport.send(datagram, to)
     else this.transport.sendDecoded!(datagram, bytes, to)
-    this.uplink?.sample()
+    if (this.uplink) this.learnUplink(this.uplink)
     this.account(bytes, batch, data)
+  }
+
+  /** Without --max-upload, the uplink's measured rate becomes the pacer's limit once known, a
+   * tenth under it so the link's own queue drains (UploadPacer.adopt). */
+  private learnUplink(uplink: UplinkEstimate): void {
+    uplink.sample()
+    if (this.upload.limit !== null) return
+    const rate = uplink.bytesPerSecond()
+    if (rate !== undefined) this.upload.adopt(rate * MEASURED_PACE)
   }
 
   private account(bytes: number, out: Outgoing[], data: Outgoing | undefined): void {

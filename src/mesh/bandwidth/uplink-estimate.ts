@@ -19,6 +19,10 @@ const SPAN_MS = 250
 /** Waiting at both ends of a span, at least this many bytes (a block and its message): the link
  * was busy nearly all of it. A datagram or two in the queue is a burst leaving, not a full link. */
 const BUSY_BYTES = 6 << 10
+/** Busy spans seen before the figure is given: one span may have idled for part of it (the queue
+ * emptied and filled again between looks), and the figure, the most of them, is near the link's
+ * rate after a second of them. */
+const TRUST_SPANS = 4
 
 export class UplinkEstimate {
   private readonly clock: Clock
@@ -27,6 +31,7 @@ export class UplinkEstimate {
   private last: UplinkCounters
   /** The most bytes a second that left in a busy span; undefined until one was seen. */
   private rate: number | undefined
+  private busySpans = 0
 
   constructor(c: { clock: Clock; read: () => UplinkCounters }) {
     this.clock = c.clock
@@ -44,11 +49,12 @@ export class UplinkEstimate {
     const cur = this.read()
     if (this.last.queuedBytes >= BUSY_BYTES && cur.queuedBytes >= BUSY_BYTES) {
       this.rate = Math.max(this.rate ?? 0, ((cur.leftBytes - this.last.leftBytes) * 1000) / ms)
+      this.busySpans++
     }
     this.at = now
     this.last = cur
   }
 
   /** Wire bytes a second our uplink carries; undefined: never seen busy (no limit known). */
-  bytesPerSecond(): number | undefined { return this.rate }
+  bytesPerSecond(): number | undefined { return this.busySpans >= TRUST_SPANS ? this.rate : undefined }
 }

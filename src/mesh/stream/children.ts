@@ -73,7 +73,7 @@ export class Children {
    * (src/mesh/bandwidth/uplink-estimate.ts), whichever is less. Undefined: neither is known. A
    * viewer started without the flag on a weak link otherwise claimed an interior node's places,
    * and its children's pushes waited in its modem's queue (issue 12, measured capacity). */
-  private uploadBps(): number | undefined {
+  uploadBps(): number | undefined {
     const measured = this.measuredBps()
     const cap = this.init.maxUploadBps
     return measured === undefined ? cap : cap === undefined ? measured : Math.min(cap, measured)
