@@ -2,10 +2,11 @@
 // --max-upload, their links alone weak (every tenth at a twentieth of a copy, three in ten at
 // half). A viewer learns what its uplink carries from how fast its pushes drain
 // (src/mesh/bandwidth/uplink-estimate.ts) and, once it knows, takes no more children than that
-// carries and sends the rest on (Children.shed): the weak viewers end as leaves. Before, a viewer
-// without the flag claimed an interior node's places whatever its link, and a twentieth-copy
-// viewer interior in its stripe carried six children and more, their pushes dropped from its
-// modem's queue.
+// carries and sends the rest on (Children.shed): the weak viewers end as leaves. One that never
+// filled its link does not know yet, and may take a child or two until its pushes fill it (a
+// second or so). Before, a viewer without the flag claimed an interior node's places whatever its
+// link: on main at seed 1 a twentieth-copy viewer carried 6 children, their pushes dropped from
+// its modem's queue.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { EPOCH, VirtualSwarm, type SwarmMember } from '../../src/sim/virtual-swarm.ts'
@@ -33,25 +34,29 @@ test('measured capacity: viewers on weak links without --max-upload learn them a
       })
     }
     try {
-      // Most children any weak viewer of each kind carried at one look, from 10 s after the last
-      // join (time to have been given children, to have filled its link and to have sent them on).
+      // Child-seconds each weak viewer carried from 10 s after the last join, over 15 s (time to
+      // have been given children, to have filled its link and to have sent them on), the most
+      // of each kind; and the most children any carried at one look.
+      const childSeconds = new Map<SwarmMember, number>()
       const most = new Map<number, number>([[0.05, 0], [0.5, 0]])
       for (let at = t0 + 20_000; at <= t0 + 35_000; at += SAMPLE_MS) {
         await sim.run(at)
         for (const w of weak) {
           const n = sim.status(w.m)?.children.flat().length ?? 0
           most.set(w.copies, Math.max(most.get(w.copies)!, n))
+          childSeconds.set(w.m, (childSeconds.get(w.m) ?? 0) + (n * SAMPLE_MS) / 1000)
         }
       }
+      const worst = (copies: number) => Math.max(0, ...weak.filter((w) => w.copies === copies).map((w) => childSeconds.get(w.m) ?? 0))
       const measured = weak.map((w) => ({ copies: w.copies, est: w.m.node.uplink?.bytesPerSecond() }))
       const unmeasured = measured.filter((x) => x.est === undefined).length
       const off = measured.filter((x) => x.est !== undefined).map((x) => x.est! / (x.copies * COPY))
       const span = off.length ? `, at ${Math.min(...off).toFixed(2)}-${Math.max(...off).toFixed(2)} of their rate` : ''
-      t.diagnostic(`seed ${seed}: most children at once, twentieth-copy ${most.get(0.05)}, half-copy ${most.get(0.5)}; ` +
-        `${weak.length - unmeasured} of ${weak.length} weak links measured${span}`)
-      assert.equal(most.get(0.05), 0, `seed ${seed}: a twentieth-copy viewer carried children`)
-      // Half a copy carries one child's quarter and its own requests.
-      assert.ok(most.get(0.5)! <= 2, `seed ${seed}: a half-copy viewer carried ${most.get(0.5)} children`)
+      t.diagnostic(`seed ${seed}: child-seconds of 15 s, worst twentieth-copy viewer ${worst(0.05)}, worst half-copy ${worst(0.5)}; ` +
+        `most children at once ${most.get(0.05)} and ${most.get(0.5)}; ${weak.length - unmeasured} of ${weak.length} weak links measured${span}`)
+      assert.ok(worst(0.05) <= 3, `seed ${seed}: a twentieth-copy viewer carried ${worst(0.05)} child-seconds`)
+      // Half a copy carries one child's quarter and its own requests: two on average at most.
+      assert.ok(worst(0.5) <= 30, `seed ${seed}: a half-copy viewer carried ${worst(0.5)} child-seconds`)
       // Every estimate is a rate the link really carried: never above it, and near it.
       for (const r of off) assert.ok(r > 0.5 && r <= 1.01, `seed ${seed}: a weak link measured at ${r.toFixed(2)} of its rate`)
     } finally {
