@@ -5,7 +5,7 @@ import assert from 'node:assert/strict'
 import type { Ctx } from '../../../src/mesh/node.ts'
 import type { MessageOf } from '../../../src/mesh/messages.ts'
 import { AudienceReporter, SILENT_KID_MS, STALE_MS, type AudienceComponents } from '../../../src/mesh/telemetry/audience-reporter.ts'
-import { DELAY_BUCKETS_MS, EPOCH_MS, MAX_CHUNKS_PER_VIEWER, WINDOW_MS, delayBucket, emptySummary } from '../../../src/mesh/telemetry/audience-summary.ts'
+import { DELAY_BUCKETS_MS, EPOCH_MS, MAX_CHUNKS_PER_VIEWER, WINDOW_MS, delayBucket, emptySummary, type AudienceSummary } from '../../../src/mesh/telemetry/audience-summary.ts'
 
 /** `chunkMs`: the stream publishes a chunk this often from `streamStart` on (0: none known). */
 function sourceReporter(chunkMs = 0, streamStart = 0) {
@@ -126,4 +126,47 @@ test('the delays are read over epochs the tree finished reporting, also when los
   assert.deepEqual(v.delayWindow && { from: v.delayWindow.from, to: v.delayWindow.to }, { from: (cur - 2) * EPOCH_MS - WINDOW_MS, to: (cur - 2) * EPOCH_MS })
   // One chunk in ten at 1000 ms: the p95 is in that bucket.
   assert.ok(v.delayMs.p95 !== null && v.delayMs.p95 > DELAY_BUCKETS_MS[slow - 1] && v.delayMs.p95 <= DELAY_BUCKETS_MS[slow], `p95 ${v.delayMs.p95} ms`)
+})
+
+test('a node near the top lists its children every KIDS_EVERY_MS, and its parent keeps the last list meanwhile', () => {
+  // A source's child with one child of its own (who lists two children): stream bytes come in at
+  // 2 Mb/s, so the budget allows a full summary every few seconds.
+  const clock = { t: Date.UTC(2026, 0, 1) }
+  const stripe0 = new Set<string>(['127.0.0.1:5001'])
+  const sent: Array<MessageOf<'HereIsMyAudience'>> = []
+  const totals = { receivedBytes: 0, uploadedBytes: 0, receivedFromSourceBytes: 0 }
+  const stats = { totals, onDelay: undefined as undefined | ((ageMs: number, hops: number) => void) }
+  const relay = new AudienceReporter({
+    context: {
+      id: 'stream/x', isSource: false, role: 'relay', sourceAddrs: new Set(['127.0.0.1:5000']),
+      node: { timers: { now: () => clock.t, random: () => 0.5 }, nat: { kind: 'none' }, send: (_to: string, m: Array<MessageOf<'HereIsMyAudience'>>) => { sent.push(...m); return 100 }, peers: { get: () => ({ lastHeard: clock.t }) } },
+      log: { chunkRecord: () => undefined, hasChunk: () => true },
+      edge: { joinedAt: 0, startChunk: 0, maxKnown: 0 },
+    },
+    stats, children: { of: () => stripe0 }, parents: { parent: () => '127.0.0.1:5000' },
+  } as unknown as AudienceComponents)
+  stats.onDelay!(100, 1)
+  const grandkids = [{ a: '127.0.0.1:5002', v: 1, h: 1 }, { a: '127.0.0.1:5003', v: 1, h: 1 }]
+  const { reporter: source, stripe0: sourceKids, heard } = sourceReporter()
+  sourceKids.add('127.0.0.1:4999')
+  heard.set('127.0.0.1:4999', clock.t)
+  for (let t = 0; t < 30_000; t += 50) {
+    clock.t += 50
+    totals.receivedBytes += 250_000 / 20
+    // The child reports its list with every full summary, as an older build does.
+    if (t % 2000 === 0) relay.onAudience({ type: 'HereIsMyAudience', id: 'stream/x', audience: { ...emptySummary(), viewers: 3, byDepth: [1, 2], kids: grandkids } }, { from: '127.0.0.1:5001' } as Ctx)
+    relay.tick(clock.t)
+  }
+  const full = sent.filter((m) => !m.counts)
+  const listOf = (m: MessageOf<'HereIsMyAudience'>) => (m.audience as AudienceSummary).kids
+  const listed = full.filter((m) => listOf(m) !== undefined)
+  assert.ok(full.length >= 6, `${full.length} full summaries in 30 s`)
+  assert.ok(listed.length >= 3 && listed.length <= 4, `${listed.length} of ${full.length} full summaries listed the children in 30 s`)
+  // The list went up with its grandchildren (the parent is the source).
+  assert.deepEqual(listOf(listed[0])?.[0]?.k?.map((k) => k.a), grandkids.map((k) => k.a))
+  // At the parent: the list stands between the summaries that carry it.
+  for (const m of full) {
+    source.onAudience(m, { from: '127.0.0.1:4999' } as Ctx)
+    assert.deepEqual(source.view().kids[0]?.k?.map((k) => k.a), ['127.0.0.1:5001'], listOf(m) ? 'with a list' : 'without one')
+  }
 })
