@@ -433,8 +433,9 @@ export class CjNode extends EventEmitter {
    * NAT opens a new mapping per destination and lets in only those they contacted). */
   private withoutUnreachable(m: Message): Message {
     const list = (m as { peers: string[] }).peers
-    const kept = list.filter((a) => this.peers.get(a)?.nat !== 'symmetric')
-    return kept.length === list.length ? m : { ...m, peers: kept } as Message
+    const unreachable = (a: string): boolean => this.peers.get(a)?.nat === 'symmetric'
+    // Nearly always none: the message goes as it is, without a copy of its list.
+    return list.some(unreachable) ? { ...m, peers: list.filter((a) => !unreachable(a)) } as Message : m
   }
 
   /** One datagram onto the transport (decoded messages with their size, or bytes), then counted. */

@@ -5,6 +5,7 @@ import type { Clock } from '../util/timers.ts'
 import { systemClock } from '../util/timers.ts'
 import type { PenaltyReason } from '../metrics/types.ts'
 import type { PeerRow } from '../store/state-db.ts'
+import { EvictionCandidates } from './eviction-candidates.ts'
 
 /** Addresses we keep at most: spoofed sources can make us create entries, so the table must be bounded. */
 export const MAX_PEERS = 2000
@@ -82,6 +83,7 @@ export interface Peer {
 
 export class PeerTable {
   private peers = new Map<string, Peer>()
+  private evictable = new EvictionCandidates(rank)
   /** The latest `bannedUntil` any entry was given here (a penalty, a load). An entry that takes
    * over another's ban (src/mesh/nat/peer-keys.ts) copies a value already counted. */
   private banEnd = 0
@@ -110,20 +112,21 @@ export class PeerTable {
       tokens: RATE.unverified.burst, tokensAt: now, origin,
     }
     this.peers.set(addr, p)
+    this.evictable.added(p)
     return p
   }
 
   private evict(): void {
     // Never a configured or banned peer (a ban must outlive a flood of new addresses); prefer
-    // the unverified, then the longest silent.
-    let worst: Peer | undefined
-    for (const p of this.peers.values()) {
-      if (p.origin === 'configured' || this.isBanned(p)) continue
-      if (!worst || rank(p) < rank(worst)) worst = p
-    }
+    // the unverified, then the longest silent (rank below).
+    const worst = this.evictable.pick(this.peers, this.clock.now())
     if (worst) this.peers.delete(worst.addr)
     else this.peers.delete(this.peers.keys().next().value as string)
   }
+
+  /** `p`'s rank may have dropped by a change made outside the table (fields taken over from the
+   * same node at another address): the next eviction looks at every entry again. */
+  rankMayHaveDropped(p: Peer): void { this.evictable.lowered(p) }
 
   /** We sent an address `n` requests: that many datagrams from it are answers, not a flood. */
   solicit(p: Peer, n: number): void {
@@ -163,6 +166,7 @@ export class PeerTable {
     const now = this.clock.now()
     p.penalty = Math.max(0, p.penalty - (now - p.penaltyAt) * PENALTY_DECAY_PER_MS) + PENALTY[reason]
     p.penaltyAt = now
+    this.evictable.lowered(p)
     if (p.penalty >= BAN_SCORE && !this.isBanned(p)) {
       p.bannedUntil = now + BAN_MS
       this.banEnd = Math.max(this.banEnd, p.bannedUntil)
@@ -174,6 +178,7 @@ export class PeerTable {
   recordRtt(p: Peer, ms: number): void {
     if (!(ms >= 0 && ms < 60_000)) return
     p.rttMs = p.rttMs === undefined ? ms : p.rttMs * 0.8 + ms * 0.2
+    this.evictable.lowered(p)
   }
 
   /** Peers heard from recently, not banned, best first (RTT, then delivery). */
@@ -234,6 +239,7 @@ export class PeerTable {
       if (typeof row.penalty === 'number') p.penalty = row.penalty
       if (typeof row.penaltyAt === 'number') p.penaltyAt = row.penaltyAt
       if (typeof row.publicKey === 'string' && /^[0-9a-f]{64}$/.test(row.publicKey)) p.publicKey = row.publicKey
+      this.evictable.lowered(p)
       n++
     }
     return n

@@ -224,8 +224,9 @@ export type ChildDecision = { accept: true; evict?: string } | { accept: false; 
 
 /** Should we push stripe `stripe` to `from`? If not, whom should it ask instead (best first).
  * `otherHolders` may be given as a function: it is only called for a refusal (a busy node takes
- * most subscriptions as renewals, and the list costs a walk of its holders). */
-export function decideChild(s: ParentState, req: ChildRequest, otherHolders: string[] | (() => string[])): ChildDecision {
+ * most subscriptions as renewals, and the list costs a walk of its holders). It may be a lazy walk
+ * (Holders.walk): a refusal reads only as far as its eight. */
+export function decideChild(s: ParentState, req: ChildRequest, otherHolders: Iterable<string> | (() => Iterable<string>)): ChildDecision {
   const behindSymmetric = (a: string) => s.natOf?.(a) === 'symmetric'
   const all = s.children[req.stripe]
   if (behindSymmetric(req.from) && s.lanMates) {
@@ -269,7 +270,7 @@ export function decideChild(s: ParentState, req: ChildRequest, otherHolders: str
       for (const a of others) { if (out.length >= 8) break; if (interiorStripe(a) !== req.stripe && usable(a)) out.push(a) }
       return { accept: false as const, tryInstead: out }
     }
-    const rest = others.filter(usable)
+    const rest = [...others].filter(usable)
     const list = [...ordered, ...rest.filter((a) => interiorStripe(a) === req.stripe), ...rest.filter((a) => interiorStripe(a) !== req.stripe)]
     // A peer behind a symmetric NAT can reach only peers without a NAT: those first.
     const open = behindSymmetric(req.from) ? list.filter((a) => s.natOf?.(a) === 'none') : []
@@ -386,6 +387,8 @@ export interface RepairRequest { n: number; peer: string }
 /** Which missing chunks to pull now, and from whom: earliest deadline first, each peer within its
  * window, retries moved to another holder, the source only within its budget. */
 export function planRepairs(s: RepairState): RepairRequest[] {
+  // Most passes of most viewers have nothing due (every missing chunk on its way): no sort then.
+  if (!s.missing.some((m) => repairDue(m, s.inFlight.get(m.n), s.now, s.rttMs))) return []
   const perPeer = new Map<string, number>()
   // Only requests still within their timeout occupy a peer's window (a refused one does not: that
   // peer said no); expired ones are retried below.
@@ -398,15 +401,7 @@ export function planRepairs(s: RepairState): RepairRequest[] {
   for (const m of ordered) {
     if (out.length >= (s.maxRequests ?? Infinity)) break
     const flight = s.inFlight.get(m.n)
-    if (flight) {
-      // A refused request waits its own retry time; others their timeout.
-      const due = flight.retryAt ?? flight.at + Math.max(REPAIR_TIMEOUT_MS, 4 * s.rttMs(flight.peer))
-      if (s.now < due) continue
-    } else if (s.now - m.knownSince < REPAIR_GRACE_MS) {
-      // Still in its grace whatever the holders' round trips (the holders are not looked up for
-      // it: most missing chunks of a pass are on their way, and that lookup showed in profiles).
-      continue
-    }
+    if (!repairDue(m, flight, s.now, s.rttMs)) continue
     const holders = s.holders(m.n)
     if (!flight && s.now - m.knownSince < REPAIR_GRACE_MS + 2 * Math.min(...holders.map(s.rttMs), 50)) continue
     const tries = flight?.tries ?? 0
@@ -449,6 +444,15 @@ export function planRepairs(s: RepairState): RepairRequest[] {
     out.push({ n: m.n, peer })
   }
   return out
+}
+
+/** Whether missing chunk `m` may be asked for now as far as its own timing goes: a request in
+ * flight waits its retry time if refused, else its timeout; a chunk not asked for yet waits its
+ * grace whatever the holders' round trips (the holders are not looked up for it: most missing
+ * chunks of a pass are on their way, and that lookup showed in profiles). */
+function repairDue(m: MissingChunk, flight: { peer: string; at: number; retryAt?: number } | undefined, now: number, rttMs: (peer: string) => number): boolean {
+  if (flight) return now >= (flight.retryAt ?? flight.at + Math.max(REPAIR_TIMEOUT_MS, 4 * rttMs(flight.peer)))
+  return now - m.knownSince >= REPAIR_GRACE_MS
 }
 
 /** A join gives the candidate it asked (or is greeting) at least this long to answer before the

@@ -27,6 +27,11 @@ export class EventQueue {
   private times = new Float64Array(1024)
   private seqs = new Float64Array(1024)
   private n = 0
+  /** Events added in time order (`add`: datagrams in flight over links of one delay land in the
+   * order they were sent), outside the heap: a queue, oldest at `laneHead`. The next event is the
+   * earlier of its head and the heap's top, so the order is the same as with one heap. */
+  private lane: QueuedEvent[] = []
+  private laneHead = 0
   private seq = 0
   private t = 0
   processed = 0
@@ -36,7 +41,7 @@ export class EventQueue {
   constructor(start = 0) { this.t = start }
 
   now(): number { return this.t }
-  get size(): number { return this.n }
+  get size(): number { return this.n + this.lane.length - this.laneHead }
 
   at(time: number, fn: () => void, every = 0, timer = false): QueuedEvent {
     const e: QueuedEvent = { at: 0, seq: 0, fn, cancelled: false, every, fired: false, timer }
@@ -47,8 +52,18 @@ export class EventQueue {
   after(ms: number, fn: () => void, every = 0, timer = false): QueuedEvent { return this.at(this.t + ms, fn, every, timer) }
 
   /** Queues an event object the caller made itself (one that carries its own data, so no
-   * closure is needed: the in-process network's datagrams in flight). */
-  add(e: QueuedEvent, time: number): void { this.push(e, time) }
+   * closure is needed: the in-process network's datagrams in flight). One due no earlier than the
+   * last one added this way joins the lane (no heap work: with one link delay, nearly every
+   * datagram), any other the heap. */
+  add(e: QueuedEvent, time: number): void {
+    const lane = this.lane
+    const at = Math.max(time, this.t)
+    if (this.laneHead < lane.length && at < lane[lane.length - 1].at) { this.push(e, time); return }
+    e.at = at
+    e.seq = this.seq++
+    if (this.laneHead === lane.length) { lane.length = 0; this.laneHead = 0 }
+    lane.push(e)
+  }
 
   private push(e: QueuedEvent, time: number): void {
     const at = e.at = Math.max(time, this.t)
@@ -77,13 +92,15 @@ export class EventQueue {
   /** When the next live event is due, or Infinity. */
   nextAt(): number {
     while (this.n > 0 && this.events[0].cancelled) this.pop()
-    return this.n > 0 ? this.times[0] : Infinity
+    while (this.laneHead < this.lane.length && this.lane[this.laneHead].cancelled) this.shift()
+    const heap = this.n > 0 ? this.times[0] : Infinity
+    return this.laneHead < this.lane.length ? Math.min(heap, this.lane[this.laneHead].at) : heap
   }
 
   /** Runs the next event if it is due by `until`; false when there is none. */
   step(until: number): boolean {
     if (this.nextAt() > until) return false
-    const e = this.pop()
+    const e = this.laneFirst() ? this.shift() : this.pop()
     this.t = e.at
     this.processed++
     if (e.every > 0) this.push(e, e.at + e.every)
@@ -102,6 +119,23 @@ export class EventQueue {
   run(until: number): void {
     while (this.step(until)) { /* each step runs one event */ }
     this.advanceTo(until)
+  }
+
+  /** Whether the lane's head comes before the heap's top (both live, one at least present). */
+  private laneFirst(): boolean {
+    if (this.laneHead === this.lane.length) return false
+    if (this.n === 0) return true
+    const e = this.lane[this.laneHead]
+    return e.at < this.times[0] || (e.at === this.times[0] && e.seq < this.seqs[0])
+  }
+
+  private shift(): QueuedEvent {
+    const lane = this.lane
+    const e = lane[this.laneHead]
+    lane[this.laneHead++] = undefined as unknown as QueuedEvent
+    // Drop the run slots now and then, so the array does not grow with every datagram ever sent.
+    if (this.laneHead >= 4096 && this.laneHead * 2 >= lane.length) { lane.splice(0, this.laneHead); this.laneHead = 0 }
+    return e
   }
 
   private pop(): QueuedEvent {

@@ -229,7 +229,7 @@ export class Children {
         ...this.parentState(now, s),
         unreachable: node.nat.kind === 'symmetric' && node.peers.get(ctx.from)?.seesUsDirectly !== true,
         natOf,
-      }, { from: ctx.from, stripe: s, leaf: m.leaf, returned: this.cameBack(s, ctx.from, now) }, () => this.k.holders.list(ctx.from))
+      }, { from: ctx.from, stripe: s, leaf: m.leaf, returned: this.cameBack(s, ctx.from, now) }, this.k.holders.walk(ctx.from))
     if (d.accept) {
       const isNew = !this.sets[s].has(ctx.from)
       this.k.budget.childTaken()

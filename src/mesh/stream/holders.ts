@@ -72,6 +72,20 @@ export class Holders {
     return out
   }
 
+  /** The same peers as list(exclude), walked lazily, each time it is iterated: a refusal that
+   * needs eight of them reads about as many, not all 256 (the source refuses nearly every one of
+   * a join wave's subscriptions). Not for use across a change of the holders. */
+  walk(exclude: string): Iterable<string> {
+    return { [Symbol.iterator]: () => this.entriesFrom(exclude) }
+  }
+
+  private *entriesFrom(exclude: string): Generator<string> {
+    for (let e = this.newest; e !== undefined; e = e.older) {
+      const a = e.addr
+      if (a !== exclude && !this.isBanned(a)) yield a
+    }
+  }
+
   private append(e: Entry): void {
     e.older = this.newest
     e.newer = undefined
