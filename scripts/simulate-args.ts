@@ -10,13 +10,14 @@ export const USAGE = `npm run simulate -- [options]
   --upload-capacity copies         every viewer's upload, in copies of the stream (0: unlimited)
   --source-capacity copies         the source's upload (0: unlimited)
   --uplinks 30%=0.5,10%=0.05       shares of the viewers with another upload capacity
+  --undeclared                     those viewers start without --max-upload (their link alone is weak)
   --bitrate 2M  --join-spread ms  --bootstrap-viewers k  --seed n
   --json-codec                     datagrams as JSON bytes instead of handed-over messages
   --encrypt                        every node runs encrypted sessions (implies --json-codec)
   --wall-limit s                   end early at this many wall seconds; the table says how far it got
   --json file                      write the report as JSON
   --audience [--settle s] [--steady s]   the audience telemetry against the truth
-  --all | --scenario loss1|loss3|churn20|churn50|uneven|flash ...  issue 12's scenarios
+  --all | --scenario loss1|loss3|churn20|churn50|uneven|uneven-measured|flash ...  issue 12's scenarios
   --chart file.svg  --compare before.json  --label name             (with --all) the loss sweep's chart
   --help                           this text`
 
@@ -26,6 +27,6 @@ export const SIMULATE_OPTIONS = {
   'upload-capacity': { type: 'string', default: '0' }, 'source-capacity': { type: 'string', default: '0' },
   bitrate: { type: 'string', default: '2M' }, 'join-spread': { type: 'string' }, seed: { type: 'string', default: '1' }, json: { type: 'string' },
   'bootstrap-viewers': { type: 'string', default: '0' }, 'json-codec': { type: 'boolean' }, encrypt: { type: 'boolean' }, audience: { type: 'boolean' },
-  settle: { type: 'string', default: '10' }, steady: { type: 'string', default: '40' }, 'wall-limit': { type: 'string' }, uplinks: { type: 'string' },
+  settle: { type: 'string', default: '10' }, steady: { type: 'string', default: '40' }, 'wall-limit': { type: 'string' }, uplinks: { type: 'string' }, undeclared: { type: 'boolean' },
   all: { type: 'boolean' }, scenario: { type: 'string', multiple: true }, chart: { type: 'string' }, compare: { type: 'string' }, label: { type: 'string' },
 } as const

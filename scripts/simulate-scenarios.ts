@@ -27,6 +27,13 @@ export const SCENARIOS: Record<string, SimScenario> = {
     over: { link: { delayMs: 25, loss: 0 }, uplinks: [{ share: 0.3, copies: 0.5 }, { share: 0.1, copies: NOTHING_COPIES }] },
     graceMs: 0, goal: { sourceCopies: 1.1, worst: 0.999, p99Ms: 1000, duplicates: 0.03 },
   },
+  // The same uplinks, but the weak viewers are started without --max-upload: only their links
+  // are weak, and they must learn it from how fast their pushes drain (measured capacity).
+  'uneven-measured': {
+    name: `uneven uplinks, measured: the same, the weak viewers without --max-upload (25 ms, no loss)`,
+    over: { link: { delayMs: 25, loss: 0 }, uplinks: [{ share: 0.3, copies: 0.5 }, { share: 0.1, copies: NOTHING_COPIES }], undeclared: true },
+    graceMs: 0, goal: { sourceCopies: 1.1, worst: 0.999, p99Ms: 1000, duplicates: 0.03 },
+  },
   flash: {
     name: 'flash crowd: all join within 10 s, completeness after each one\'s first 5 s (25 ms, no loss)',
     over: { link: { delayMs: 25, loss: 0 }, joinSpreadMs: 10_000 },

@@ -47,7 +47,7 @@ async function main(): Promise<void> {
   const sizes = values.sizes ? values.sizes.split(',').map((s) => num('sizes', 1, 1e6, s)) : [num('viewers', 1, 1e6, viewersOpt)]
   const baseOptions = (viewers: number): SimOptions => ({
     viewers, seconds: num('seconds', 5, 3600), bitrateBps: parseBitrate(values.bitrate ?? '2M'), link,
-    uploadCapacity: num('upload-capacity', 0, 100), uplinks: parseUplinks(values.uplinks), sourceCapacity: num('source-capacity', 0, 100),
+    uploadCapacity: num('upload-capacity', 0, 100), uplinks: parseUplinks(values.uplinks), undeclared: values.undeclared === true, sourceCapacity: num('source-capacity', 0, 100),
     joinSpreadMs: values['join-spread'] ? num('join-spread', 0, 600_000) : Math.min(10_000, viewers * 100),
     churnPerMin: values.churn ? parseChurn(values.churn) : 0, bootstrapViewers: Math.round(num('bootstrap-viewers', 0, 16)), handover: !values['json-codec'] && !values.encrypt, encrypt: values.encrypt === true, seed: Math.round(num('seed', 0, 2 ** 31)),
   })

@@ -8,6 +8,7 @@ import { VirtualTimers, realTimers, seededRandom } from '../util/timers.ts'
 import type { EventQueue, QueuedEvent } from '../util/event-queue.ts'
 import type { Transport } from './transport.ts'
 import type { Message } from './messages.ts'
+import type { UplinkCounters } from './bandwidth/uplink-estimate.ts'
 
 /** What a path does to a datagram: one-way delay, uniform jitter on top, random loss, and an
  * optional rate (bytes/s) of the receiver's link. */
@@ -38,6 +39,12 @@ export class Bottleneck {
 
   /** How long a datagram offered now would wait. */
   backlogMs(now: number): number { return Math.max(0, this.busyUntil - now) }
+
+  /** Bytes that went through and have left (`leftBytes`), and those still waiting to, at `now`. */
+  counters(now: number): UplinkCounters {
+    const queuedBytes = Number.isFinite(this.bytesPerSecond) && this.bytesPerSecond > 0 ? (this.backlogMs(now) * this.bytesPerSecond) / 1000 : 0
+    return { leftBytes: this.carried - queuedBytes, queuedBytes }
+  }
 }
 
 /** Delay, jitter and loss of one path; the receiver's rate, if any, is a Bottleneck of its own. */
@@ -151,6 +158,8 @@ export class MemoryNetwork {
 
   get(address: string): MemoryTransport | undefined { return this.endpoints.get(address) }
 
+  now(): number { return this.timers.now() }
+
   /** Severs an endpoint, as if its host vanished. */
   remove(address: string): void { this.endpoints.delete(address) }
 
@@ -202,6 +211,9 @@ export class MemoryTransport implements Transport {
       this.onDecoded = (fn) => { this.decodedHandler = fn }
     }
   }
+
+  /** What our upload capacity's queue holds and has let through (UplinkEstimate). */
+  uplinkCounters(): UplinkCounters { return this.uplink.counters(this.net.now()) }
 
   /** @internal the receiving side's rate limit, created on first use. */
   downlink(bytesPerSecond: number): Bottleneck { return (this.down ??= new Bottleneck(bytesPerSecond)) }

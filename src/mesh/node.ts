@@ -18,6 +18,7 @@ import { PeerTable } from './peers.ts'
 import { SelfAddresses } from './self-addresses.ts'
 import { isSealed } from './secure/sealed-frame.ts'
 import { UploadPacer } from './bandwidth/upload-pacer.ts'
+import { UplinkEstimate } from './bandwidth/uplink-estimate.ts'
 import { DownloadPacer } from './bandwidth/download-pacer.ts'
 import type { Timer, Timers } from '../util/timers.ts'
 import { realTimers } from '../util/timers.ts'
@@ -35,6 +36,9 @@ export const HELLO_ALLOWANCE_BYTES = 384
 export const HELLO_GIVE_UP_MS = 120_000
 /** The longest wait between two hellos to an address that has not answered. */
 const HELLO_MAX_GAP_MS = 10_000
+/** A measured uplink is paced this far under its rate: at the rate itself the link's queue, full
+ * when it was measured, would never drain. */
+const MEASURED_PACE = 0.9
 /** A peer over its datagram rate is charged for it at most this often. */
 const FLOOD_CHARGE_INTERVAL_MS = 1000
 /** Replies to peers not known to be ours stay under the LCDP datagram size; ours may be larger on loopback. */
@@ -123,6 +127,9 @@ export class CjNode extends EventEmitter {
   readonly metrics: MetricsSink
   /** Every datagram we send leaves through this (--max-upload). */
   readonly upload: UploadPacer
+  /** What our uplink carries, measured from how fast our datagrams drain (null: the transport
+   * cannot say). A viewer without --max-upload on a weak link learns from it to be a leaf. */
+  readonly uplink: UplinkEstimate | null
   /** Every datagram that arrives is counted here, and file requests reserve their answers (--max-download). */
   readonly download: DownloadPacer
   private handlers = new Map<MessageType, Handler<MessageType>[]>()
@@ -160,6 +167,8 @@ export class CjNode extends EventEmitter {
     this.metrics = c.metrics ?? noMetrics
     this.init = init
     this.upload = new UploadPacer({ timers: this.timers }, { bytesPerSecond: init.maxUploadBytesPerSecond })
+    const t = this.transport
+    this.uplink = t.uplinkCounters ? new UplinkEstimate({ clock: this.timers, read: () => t.uplinkCounters!() }) : null
     this.download = new DownloadPacer({ clock: this.timers }, { bytesPerSecond: init.maxDownloadBytesPerSecond })
     this.secret = init.secret ?? randomBytes(32)
     this.peers = new PeerTable({ clock: this.timers, max: init.maxPeers })
@@ -442,7 +451,17 @@ export class CjNode extends EventEmitter {
   private leave(to: string, datagram: Message[] | Buffer, bytes: number, batch: Outgoing[], data: Outgoing | undefined): void {
     if (Buffer.isBuffer(datagram)) (this.sides.size === 0 ? this.transport : this.sides.get(to) ?? this.transport).send(datagram, to)
     else this.transport.sendDecoded!(datagram, bytes, to)
+    if (this.uplink) this.learnUplink(this.uplink)
     this.account(bytes, batch, data)
+  }
+
+  /** Without --max-upload, the uplink's measured rate becomes the pacer's limit once known, a
+   * tenth under it so the link's own queue drains (UploadPacer.adopt). */
+  private learnUplink(uplink: UplinkEstimate): void {
+    uplink.sample()
+    if (this.upload.limit !== null) return
+    const rate = uplink.bytesPerSecond()
+    if (rate !== undefined) this.upload.adopt(rate * MEASURED_PACE)
   }
 
   private account(bytes: number, out: Outgoing[], data: Outgoing | undefined): void {

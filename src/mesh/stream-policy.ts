@@ -242,6 +242,11 @@ export function decideChild(s: ParentState, req: ChildRequest, otherHolders: Ite
   if (all.has(req.from) && !(s.isSource && behindSymmetric(req.from))) return { accept: true }
   // Children behind symmetric NATs are counted apart: the tree's places are for relays.
   const kids = new Set([...all].filter((a) => !behindSymmetric(a)))
+  // A declared leaf takes no relay's place: an uncapped viewer that receives the stripe feeds it
+  // beside its places, up to LEAF_SLOTS (issue 12: in the join wave a twentieth-copy viewer went
+  // from full node to full node, 20-28 asks over 14 s, and missed a quarter of the stream).
+  if (req.leaf && !s.isSource && !s.unreachable && s.maxChildren === undefined && s.receiving(req.stripe) &&
+    [...kids].filter((a) => s.leaves?.has(a)).length < LEAF_SLOTS) return { accept: true }
   const interior = (a: string) => interiorStripe(a) === req.stripe && !s.leaves?.has(a)
   const redirect = () => {
     // A child that said it has a place is one hop from a yes; one whose subtree has places leads

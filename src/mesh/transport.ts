@@ -4,6 +4,7 @@
 import dgram from 'node:dgram'
 import { isIP } from 'node:net'
 import type { Message } from './messages.ts'
+import type { UplinkCounters } from './bandwidth/uplink-estimate.ts'
 
 export interface Transport {
   /** `ip:port` or `[v6]:port` this transport receives on. */
@@ -15,6 +16,9 @@ export interface Transport {
    * of nodes in one process skip the JSON codec. Everything else a node does is unchanged. */
   sendDecoded?(messages: Message[], bytes: number, to: string): void
   onDecoded?(fn: (messages: Message[], bytes: number, from: string) => void): void
+  /** Bytes that have left for the wire so far and bytes handed to send() still waiting to
+   * (src/mesh/bandwidth/uplink-estimate.ts learns the uplink's capacity from them); absent: unknown. */
+  uplinkCounters?(): UplinkCounters
   close(): Promise<void>
 }
 
@@ -37,6 +41,8 @@ export class UdpTransport implements Transport {
   private closed = false
   sendErrors = 0
   address = ''
+  /** Bytes handed to the socket (uplinkCounters). */
+  private handedBytes = 0
 
   private constructor(socket: dgram.Socket) {
     this.socket = socket
@@ -64,10 +70,19 @@ export class UdpTransport implements Transport {
 
   onDatagram(fn: (buf: Buffer, from: string) => void): void { this.handler = fn }
 
+  /** libuv's queue of datagrams the kernel would not take yet: it backs up only when this host's
+   * own interface (or a queueing discipline on it) is the bottleneck; a home router's queue
+   * further on is invisible from here. */
+  uplinkCounters(): UplinkCounters {
+    const queuedBytes = this.socket.getSendQueueSize()
+    return { leftBytes: this.handedBytes - queuedBytes, queuedBytes }
+  }
+
   send(buf: Buffer, to: string): void {
     if (this.closed) return
     const a = parseAddress(to)
     if (!a) { this.sendErrors++; return }
+    this.handedBytes += buf.length
     // No callback: a failed send surfaces as the socket's 'error' event (counted above), and a
     // closure per datagram showed in profiles.
     this.socket.send(buf, a.port, a.host)

@@ -17,6 +17,10 @@ export interface SimOptions {
   uploadCapacity: number
   /** Uneven uplinks: these shares of the viewers (drawn per joiner) get these capacities instead. */
   uplinks: Array<{ share: number; copies: number }>
+  /** Viewers on a capped uplink start without `--max-upload`: only their link is weak, and they
+   * must learn it (src/mesh/bandwidth/uplink-estimate.ts). Off: each is started with the flag at
+   * its link's rate. */
+  undeclared?: boolean
   /** The source's upload capacity, in copies of the stream (0: unlimited). */
   sourceCapacity: number
   /** Viewers join evenly over this many ms, once the stream has a few segments. */
@@ -70,7 +74,7 @@ export async function simulate(o: SimOptions, onProgress?: (virtualMs: number) =
     for (let k = 0; k < o.bootstrapViewers && present.length > 0; k++) peers.push(present[Math.floor(sim.random() * present.length)].node.address)
     let r = sim.random()
     const uplink = o.uplinks.find((u) => (r -= u.share) < 0)
-    void sim.join([...new Set(peers)], { uploadCapacity: uplink?.copies }).then((m) => present.push(m))
+    void sim.join([...new Set(peers)], { uploadCapacity: uplink?.copies, declared: o.undeclared !== true }).then((m) => present.push(m))
   }
   for (let k = 0; k < o.viewers; k++) sim.timers.queue.at(t0 + (o.joinSpreadMs * k) / Math.max(1, o.viewers), join)
   if (o.churnPerMin > 0) {

@@ -107,14 +107,17 @@ export class VirtualSwarm {
   swarm(m: SwarmMember): StreamSwarm { return m.reg.get(this.id) as StreamSwarm }
 
   /** A new viewer; by default it knows only the source's address, as in the bench, and has the
-   * swarm's upload capacity. */
-  async join(bootstrap: string[] = [this.source.node.address], opts: { uploadCapacity?: number; wrap?: (t: Transport) => Transport; maxPeers?: number; heardOnly?: boolean; transport?: Transport; logger?: Logger; storage?: StreamStorage } = {}): Promise<SwarmMember> {
+   * swarm's upload capacity. `declared: false`: a capped viewer started without `--max-upload`,
+   * whose link alone is weak (it measures it: src/mesh/bandwidth/uplink-estimate.ts). */
+  async join(bootstrap: string[] = [this.source.node.address], opts: { uploadCapacity?: number; declared?: boolean; wrap?: (t: Transport) => Transport; maxPeers?: number; heardOnly?: boolean; transport?: Transport; logger?: Logger; storage?: StreamStorage } = {}): Promise<SwarmMember> {
     const slot = this.nextSlot++
     const tally = new WireTally()
     // `transport`: the viewer sits behind something (an in-process NAT router: test/helpers/memory-nat.ts).
     // A capped viewer's uplink, in wire bytes a second (0: unlimited).
-    const uplink = (opts.uploadCapacity ?? this.init.uploadCapacity ?? 0) * this.copyBytesPerSecond
-    const endpoint = opts.transport ?? this.net.createTransport({ uploadBytesPerSecond: uplink })
+    const link = (opts.uploadCapacity ?? this.init.uploadCapacity ?? 0) * this.copyBytesPerSecond
+    const endpoint = opts.transport ?? this.net.createTransport({ uploadBytesPerSecond: link })
+    // What its --max-upload says (0: no flag).
+    const uplink = opts.declared === false ? 0 : link
     // A test's misbehaving member (one that tampers with what it sends) wraps its endpoint.
     const transport = opts.wrap ? opts.wrap(endpoint) : endpoint
     // A capped viewer is one started with `watch --max-upload` at its uplink's rate, as the runtime

@@ -184,6 +184,23 @@ test('full spare slots: one more child in a third stripe only when nobody known 
   assert.equal(fourth.accept, false, 'three spare children are the most')
 })
 
+test('a declared leaf is fed beside the places by an uncapped viewer, up to LEAF_SLOTS; not by a capped one, nor the source', () => {
+  const me = addrIn(0)
+  // Full: six relays in our interior stripe, two spare children elsewhere.
+  const relays = Array.from({ length: FANOUT }, (_, i) => `r${i}`)
+  const full = viewer(me, sets(relays, ['s1'], ['s2']))
+  assert.equal(decideChild(full, { from: 'x', stripe: 0 }, []).accept, false, 'full for a child that could relay: redirected')
+  assert.deepEqual(decideChild(full, { from: 'leaf', stripe: 0, leaf: true }, []), { accept: true }, 'a leaf takes no place: fed beside them')
+  assert.deepEqual(decideChild(full, { from: 'leaf', stripe: 2, leaf: true }, []), { accept: true }, 'in a spare stripe too')
+  const leaves = Array.from({ length: LEAF_SLOTS }, (_, i) => `l${i}`)
+  const manyLeaves: Mutable = { ...viewer(me, sets([...relays, ...leaves])), leaves: new Set(leaves) }
+  assert.equal(decideChild(manyLeaves, { from: 'leaf', stripe: 0, leaf: true }, []).accept, false, 'LEAF_SLOTS leaves at most')
+  assert.equal(decideChild({ ...full, maxChildren: FANOUT + 2 }, { from: 'leaf', stripe: 0, leaf: true }, []).accept, false, 'a capped viewer keeps its cap')
+  assert.equal(decideChild(viewer(me, sets(relays), false), { from: 'leaf', stripe: 0, leaf: true }, []).accept, false, 'not a stripe we do not receive')
+  const source: Mutable = { isSource: true, self: me, children: sets(['c']), receiving: () => true }
+  assert.equal(decideChild(source, { from: 'leaf', stripe: 0, leaf: true }, []).accept, false, 'the source keeps its one child a stripe')
+})
+
 test('decideChild never redirects a peer to itself or to the deciding node', () => {
   fc.assert(fc.property(fc.array(fc.integer({ min: 0, max: 30 }), { maxLength: 20 }), fc.integer({ min: 0, max: STRIPES - 1 }), (hs, stripe) => {
     const holders = hs.map((h) => `127.0.0.1:${2000 + h}`)

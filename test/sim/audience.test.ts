@@ -76,3 +76,18 @@ test('a liar claiming a million viewers and absurd delays moves only its own sub
   // honest p99.
   assert.ok(r.p95.mergedMs <= 1.1 * r.p95.trueP99Ms, `merged p95 ${r.p95.mergedMs} ms, honest p99 ${r.p95.trueP99Ms} ms`)
 })
+
+// The reading main got wrong: 300 viewers, 10 s after the count's reading (20 s after the last
+// join). The source counted the chunks published in each epoch from a cursor that began at -1, a
+// chunk no one has, so for the stream's first 33 s it knew of none, and its delay window ended at
+// the newest epoch, a fifth reported: only its shallow viewers' low delays, against the join
+// wave's high ones in the epochs before. Main read 4277 ms against 3067 ms exact at seed 2
+// (39 %), 3771 against 3087 ms at seed 1 (22 %).
+test('300 viewers, 20 s after the joins: the merged delay p95 within 10 % of the exact one over the same chunks', async (t) => {
+  const r = await audienceRun({ ...base, viewers: 300, seed: 2, steadyMs: 10_000, leaveShare: 0 })
+  t.diagnostic(JSON.stringify({ joined: r.joined, p95: r.p95, delayWindow: r.view.delayWindow, cost: r.cost }))
+  assert.ok(r.p95.error <= 0.1, `merged p95 ${r.p95.mergedMs} ms, exact ${r.p95.trueMs} ms`)
+  // The window is whole epochs that had all been published, and it ends before the newest.
+  const w = r.view.delayWindow
+  assert.ok(w && w.to - w.from === WINDOW_MS && w.endedMsAgo >= 0, `delay window ${JSON.stringify(w)}`)
+})

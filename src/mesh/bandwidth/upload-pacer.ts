@@ -80,8 +80,8 @@ export interface UploadStatus {
 }
 
 export class UploadPacer {
-  readonly limit: number | null
-  private readonly bucket: TokenBucket | null
+  private cap: number | null
+  private bucket: TokenBucket | null
   private readonly meter: RateMeter
   private readonly lanes = new Map<TrafficKind, Lane>(LANES.map((k) => [k, new Lane()]))
   /** Our own control datagrams (not answers), ahead of the control lane (see send). */
@@ -102,8 +102,25 @@ export class UploadPacer {
     this.timers = c.timers
     this.meter = new RateMeter(c.timers)
     const rate = init.bytesPerSecond
-    this.limit = rate === undefined ? null : rate
-    this.bucket = rate === undefined ? null : new TokenBucket(c.timers, { rate, burst: Math.max(MIN_BURST_BYTES, rate * BURST_SECONDS) })
+    this.cap = rate === undefined ? null : rate
+    this.bucket = rate === undefined ? null : this.bucketFor(rate)
+  }
+
+  /** Bytes a second: --max-upload, or the uplink's measured rate once adopted; null for none. */
+  get limit(): number | null { return this.cap }
+
+  /** A limit learned rather than given (src/mesh/bandwidth/uplink-estimate.ts), taken when none
+   * was given: from then on the node paces as one started with --max-upload at that rate, so its
+   * own control leaves ahead of its answers and its pushes, instead of waiting in the modem's
+   * queue behind them (where a weak viewer's subscriptions timed out one after another). */
+  adopt(bytesPerSecond: number): void {
+    if (this.cap !== null || this.closed || !(bytesPerSecond > 0)) return
+    this.cap = bytesPerSecond
+    this.bucket = this.bucketFor(bytesPerSecond)
+  }
+
+  private bucketFor(rate: number): TokenBucket {
+    return new TokenBucket(this.timers, { rate, burst: Math.max(MIN_BURST_BYTES, rate * BURST_SECONDS) })
   }
 
   /** Sends a datagram of `bytes` through `emit`, now or when the limit allows, or never (dropped).
@@ -133,12 +150,12 @@ export class UploadPacer {
   }
 
   /** The largest file answer worth sending: Infinity without a limit. */
-  fileDatagramBytes(): number { return this.limit === null ? Infinity : this.limit * FILE_DATAGRAM_SECONDS }
+  fileDatagramBytes(): number { return this.cap === null ? Infinity : this.cap * FILE_DATAGRAM_SECONDS }
 
   status(): UploadStatus {
     const queuedBytes = Object.fromEntries(LANES.map((k) => [k, this.lanes.get(k)!.bytes + (k === 'control' ? this.own.bytes : 0)])) as Record<TrafficKind, number>
     return {
-      limitBytesPerSecond: this.limit, rateBytesPerSecond: Math.round(this.meter.perSecond()), sentBytes: this.meter.total,
+      limitBytesPerSecond: this.cap, rateBytesPerSecond: Math.round(this.meter.perSecond()), sentBytes: this.meter.total,
       sentByLane: { ...this.sentByLane }, deferredBytes: this.deferred, droppedBytes: this.dropped, queuedBytes,
     }
   }

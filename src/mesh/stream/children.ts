@@ -14,6 +14,7 @@ import type { SourceBudget } from './source-budget.ts'
 import type { SwarmStats, UploadCause } from './swarm-stats.ts'
 import type { SwarmContext } from './swarm-context.ts'
 import { SentToReachable } from '../nat/reachability.ts'
+import { chunkShareOfWire } from '../bandwidth/upload-pacer.ts'
 
 export interface ChildrenComponents {
   context: SwarmContext; holders: Holders; parents: StripeParents; tracker: ChunkTracker; budget: SourceBudget; stats: SwarmStats
@@ -68,10 +69,27 @@ export class Children {
     this.k = components
   }
 
-  /** Children our upload cap can carry: each child takes a stripe, a quarter of the stream's
+  /** Chunk bytes a second we may give: `--max-upload`'s, or what our uplink was measured to carry
+   * (src/mesh/bandwidth/uplink-estimate.ts), whichever is less. Undefined: neither is known. A
+   * viewer started without the flag on a weak link otherwise claimed an interior node's places,
+   * and its children's pushes waited in its modem's queue (issue 12, measured capacity). */
+  uploadBps(): number | undefined {
+    const measured = this.measuredBps()
+    const cap = this.init.maxUploadBps
+    return measured === undefined ? cap : cap === undefined ? measured : Math.min(cap, measured)
+  }
+
+  /** What our uplink was measured to carry, in chunk bytes a second (undefined: never seen full). */
+  private measuredBps(): number | undefined {
+    const node = this.c.node
+    const wire = node.uplink?.bytesPerSecond()
+    return wire === undefined ? undefined : wire * chunkShareOfWire(node.sealer !== null)
+  }
+
+  /** Children our upload can carry: each child takes a stripe, a quarter of the stream's
    * rate, and a tenth is kept for repairs. Undefined: no cap. */
   capacity(): number | undefined {
-    const cap = this.init.maxUploadBps
+    const cap = this.uploadBps()
     if (cap === undefined || this.c.isSource) return undefined
     const rate = streamBytesPerSecond(this.c.log, this.c.edge.maxKnown)
     if (rate === undefined) return 0
@@ -80,7 +98,7 @@ export class Children {
 
   /** Upload a cap leaves for pulls once our children's pushes are paid (undefined: no cap). */
   spareBytesPerSecond(): number | undefined {
-    const cap = this.init.maxUploadBps
+    const cap = this.uploadBps()
     if (cap === undefined || this.c.isSource) return undefined
     const rate = streamBytesPerSecond(this.c.log, this.c.edge.maxKnown) ?? 0
     let kids = 0
@@ -122,6 +140,35 @@ export class Children {
         if (now - (this.seen.get(c) ?? 0) > CHILD_EXPIRY_MS) { this.leave(s, c); this.seen.delete(c); this.leaves.delete(c) }
       }
       for (const c of this.rooms[s].keys()) if (!set.has(c)) this.rooms[s].delete(c)
+    }
+  }
+
+  /** More children than our uplink was measured to carry (they came before it was): the ones
+   * beyond it are sent on, spare stripes' first, the newest first, each to our children there
+   * that said they have room and to holders it may ask. Kept, they would starve: every push to
+   * them waits in our uplink's queue behind the others. Only a measured uplink sheds: a flag's
+   * cap is kept at admission (decideChild), and the capacity it gives moves by a child as the
+   * stream's rate is re-estimated, which must not send a child away. */
+  shed(): void {
+    const most = this.capacity()
+    const measured = this.measuredBps()
+    if (most === undefined || measured === undefined || (this.init.maxUploadBps ?? Infinity) < measured) return
+    const node = this.c.node
+    const own = interiorStripe(node.address)
+    // Counted as decideChild counts them: a child behind a symmetric NAT is fed beside the places.
+    const relays = (s: number) => [...this.sets[s]].filter((a) => node.peers.get(a)?.nat !== 'symmetric')
+    let total = 0
+    for (const s of this.sets.keys()) total += relays(s).length
+    const order = [...this.sets.keys()].sort((a, b) => Number(a === own) - Number(b === own))
+    for (const s of order) {
+      for (const c of relays(s).reverse()) {
+        if (total <= most) return
+        const roomy = [...this.sets[s]].filter((a) => a !== c && (this.rooms[s].get(a)?.room ?? 0) > 0)
+        const peers = [...roomy, ...this.k.holders.list(c, 8)].filter((a) => a !== c).slice(0, 8)
+        this.leave(s, c)
+        total--
+        node.send(c, [{ type: 'AskThemInstead', id: this.c.id, stripe: s, peers }])
+      }
     }
   }
 
@@ -316,7 +363,7 @@ export class Children {
     // A capped uplink sends only the newest of them that half a second of its cap carries: a
     // burst of a dozen chunks into a weak uplink's queue dropped its own requests behind them
     // (and the rest the child pulls from holders).
-    const cap = this.init.maxUploadBps
+    const cap = this.uploadBps()
     const most = cap === undefined || this.c.isSource ? CATCHUP_CHUNKS : Math.max(1, Math.floor((0.5 * cap) / CHUNK_SIZE)) * STRIPES
     const begin = Math.max(from, top - Math.min(CATCHUP_CHUNKS, most), this.caughtUpTo.get(`${stripe} ${to}`) ?? 0)
     for (let n = begin; n < top; n++) {

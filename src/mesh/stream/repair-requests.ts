@@ -48,15 +48,26 @@ export class RepairRequests {
   /** Requests a capped uplink may still send: a bucket counted in requests, refilled at
    * REQUEST_SHARE of the cap in requests of about REQUEST_BYTES, holding REQUEST_BURST. A weak
    * uplink whose requests took its whole cap queued its own subscriptions behind them and lost
-   * them (the simulator's uneven-uplink viewers). None without a cap. */
-  private readonly requests: TokenBucket | undefined
+   * them (the simulator's uneven-uplink viewers). None without a cap. Made when a cap is first
+   * known (a measured one comes after the start) and again when it changes. */
+  private requests: TokenBucket | undefined
+  private readonly uploadBps: () => number | undefined
 
-  /** `maxUploadBps`: this viewer's upload cap (`--max-upload`): its requests must fit in it. */
-  constructor(components: RepairComponents, init: { maxUploadBps?: number } = {}) {
+  /** `uploadBps`: what this viewer may upload, chunk bytes a second (`--max-upload`, or its
+   * measured uplink: Children.uploadBps): its requests must fit in it. */
+  constructor(components: RepairComponents, init: { uploadBps?: () => number | undefined } = {}) {
     this.c = components.context
     this.k = components
-    const cap = init.maxUploadBps
-    this.requests = cap === undefined ? undefined : new TokenBucket(this.c.node.timers, { rate: (REQUEST_SHARE * cap) / REQUEST_BYTES, burst: REQUEST_BURST })
+    this.uploadBps = init.uploadBps ?? (() => undefined)
+  }
+
+  /** The request bucket for the cap known now (undefined: none). */
+  private requestBucket(): TokenBucket | undefined {
+    const cap = this.uploadBps()
+    if (cap === undefined) return undefined
+    const rate = (REQUEST_SHARE * cap) / REQUEST_BYTES
+    if (this.requests?.rate !== rate) this.requests = new TokenBucket(this.c.node.timers, { rate, burst: REQUEST_BURST })
+    return this.requests
   }
 
   onHint(m: MessageOf<'MaybeTheyHaveSome'>, ctx: Ctx): void {
@@ -89,6 +100,7 @@ export class RepairRequests {
     }
     if (missing.length === 0) return
     const budget = now - this.sourceRefusedAt < SOURCE_REFUSAL_BACKOFF_MS ? 0 : this.sourceBudgetChunks()
+    const requests = this.requestBucket()
     const reqs = planRepairs({
       now, missing, inFlight: tracker.requests(),
       holders: this.holdersOf(now),
@@ -96,9 +108,9 @@ export class RepairRequests {
       sourceBudgetChunks: budget,
       fedBySource: (n) => this.c.sourceAddrs.has(this.k.parents.parent(stripeOf(n)) ?? ''),
       rttMs: (p) => node.peers.get(p)?.rttMs ?? 50,
-      maxRequests: this.requests && Math.max(0, Math.floor(this.requests.tokens())),
+      maxRequests: requests && Math.max(0, Math.floor(requests.tokens())),
     })
-    this.requests?.take(reqs.length)
+    requests?.take(reqs.length)
     for (const r of reqs) {
       tracker.asked(r.n, r.peer, now)
       node.send(r.peer, this.requestFor(r.n))

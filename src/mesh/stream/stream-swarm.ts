@@ -77,7 +77,7 @@ export class StreamSwarm extends EventEmitter {
     this.parents = new StripeParents({ context, holders: this.holders }, { bootstrap, leaf, tellLate: (s) => this.children.tellLate(s), room: (s) => this.children.roomIn(s) })
     const parts = { context, holders: this.holders, parents: this.parents, tracker: this.tracker, stats: this.swarmStats }
     this.children = new Children({ ...parts, budget }, { maxUploadBps: init.maxUploadBps })
-    this.repairs = new RepairRequests(parts, { maxUploadBps: init.maxUploadBps })
+    this.repairs = new RepairRequests(parts, { uploadBps: () => this.children.uploadBps() })
     this.server = new ChunkServer({ ...parts, children: this.children, budget })
     this.receiver = new ChunkReceiver(parts)
     this.audience = new AudienceReporter({ context, stats: this.swarmStats, children: this.children, parents: this.parents })
@@ -218,6 +218,7 @@ export class StreamSwarm extends EventEmitter {
     if (this.closed) return
     const now = this.node.timers.now()
     this.children.expire(now)
+    this.children.shed()
     this.children.answerDeferred()
     this.audience.tick(now)
     if (this.isSource) return

@@ -37,14 +37,25 @@ export const REPORT_MS = 2000
 export const MIN_GAP_MS = 300
 /** Counts alone go up no more often than this (their cost, at most ~160 B/s, within the budget). */
 export const COUNTS_GAP_MS = 500
-/** Our counts go to a new parent this many times, COUNTS_GAP_MS apart, changed or not. */
-const NEW_PARENT_REPEATS = 3
+/** Our counts go to a new parent this many times, COUNTS_GAP_MS apart, changed or not: over 2 s,
+ * until it surely holds us as its child. With three (1 s) a moved subtree whose counts all came
+ * too early waited for its next full summary, later under the smaller budget (BYTE_SHARE): 227 of
+ * 240 counted 10 s after 20 % left, at 300 viewers, seed 1; with five, 240 of 240. */
+const NEW_PARENT_REPEATS = 5
 /** What a node may send in telemetry, as a share of the stream bytes it receives. Its children
  * each send as much to it, so a parent with FANOUT + SPARE_SLOTS (8) children moves at most about
- * 9 times this: under 1 % of its stream. */
-export const BYTE_SHARE = 0.001
+ * 9 times this in full summaries; the counts, which go past the budget, come on top. At 0.1 % the
+ * worst node at 1,000 viewers moved 1.54 % of its stream. Sent less often, a full summary carries
+ * more of the same epochs' delays in one run, and the source's figures are a little older (its
+ * delay window waits for the epochs to settle either way). */
+export const BYTE_SHARE = 0.0006
 /** The budget saved up for later is capped at a few full summaries. */
 const BURST_BYTES = 4096
+/** A node near the top lists its children (the dashboard's tree) in a full summary at most this
+ * often, and its parent keeps the last list meanwhile, up to twice as long: the lists were a third
+ * of what the busiest nodes received (near the source, each child's list with its grandchildren),
+ * and large summaries are sent every MAX_SILENT_MS whatever the budget. */
+export const KIDS_EVERY_MS = 10_000
 /** Silent longer than this, a node sends its summary whatever the budget (a stream of a few kb/s
  * would otherwise leave it uncounted). */
 const MAX_SILENT_MS = 5000
@@ -65,10 +76,16 @@ export const STALE_MS = 2 * MAX_SILENT_MS + REPORT_MS
  * a row (1e-4 at 1 % loss) drop a live child until its next summary, at most MAX_SILENT_MS later. */
 export const SILENT_KID_MS = 2 * RESUBSCRIBE_MS + 500
 /** Delays are read over the WINDOW_MS of whole epochs ending at the newest epoch the tree has
- * finished reporting: one whose chunks, counted over the subtree, reach this share of
- * viewers x chunks published in it. Summaries climb a hop in one REPORT_MS or so, so the epochs of
- * the last seconds are still partial at the top of a deep tree, and mostly in their shallow part. */
-const COMPLETE_SHARE = 0.9
+ * finished reporting: one whose chunks, counted over the subtree, reach this share of the best
+ * epoch's (each as a share of viewers x chunks published in it, at most 1). Summaries climb a hop
+ * in one REPORT_MS or so, so the epochs of the last seconds are still partial at the top of a deep
+ * tree, and mostly in their shallow part. Relative to the best epoch, not absolute: a lost summary
+ * loses its delays for good (5-7 % of an epoch at 300 viewers and 1 % loss), and in a join wave
+ * the early epochs had fewer viewers than now, so no epoch may reach an absolute share. The
+ * absolute 90 % it replaced fell back, then, to the newest epoch with half the best share: at 300
+ * viewers, 20 s after the joins, a window ending in epochs 69 % and 23 % reported, short of their
+ * low delays (the shallow viewers' still on their way), and a p95 22 % above the exact one. */
+const COMPLETE_SHARE = 0.95
 /** Epochs kept, for the window and the climb of a deep tree (a summary a minute late is dropped). */
 const HORIZON_EPOCHS = (WINDOW_MS + 60_000) / EPOCH_MS
 const WINDOW_EPOCHS = WINDOW_MS / EPOCH_MS
@@ -95,7 +112,9 @@ export class AudienceReporter {
   private readonly k: AudienceComponents
   private readonly version = packageVersion()
   /** Our stripe-0 children's latest summaries (bounded: only current stripe-0 children are kept). */
-  private kids = new Map<string, { s: AudienceSummary; at: number }>()
+  private kids = new Map<string, { s: AudienceSummary; at: number; kidsAt: number }>()
+  /** When we last listed our children to our parent, and to which parent (KIDS_EVERY_MS). */
+  private kidsSent = { at: -Infinity, to: '' }
   /** This node's own cumulative figures, and snapshots of them for the sliding window. */
   private own: Omit<Snapshot, 'at' | 'up' | 'down' | 'fromSource' | 'maxKnown'>
   private snaps: Snapshot[] = []
@@ -128,7 +147,7 @@ export class AudienceReporter {
   /** Chunks the stream published in each epoch (the expected count per viewer), and the next
    * chunk to count. */
   private published = new Map<number, number>()
-  private publishedCursor = -1
+  private publishedCursor = 0
   /** The source's clock: the newest publish time we saw, and our time when we saw it. */
   private sourceTime = { at: 0, published: -Infinity }
   /** Hops of the last chunks we verified: how close to the source we are. */
@@ -177,8 +196,13 @@ export class AudienceReporter {
     if (!s) return
     const had = this.kids.get(ctx.from)
     const at = this.c.node.timers.now()
-    if (m.counts && had) this.kids.set(ctx.from, { s: withCounts(had.s, s), at })
-    else this.kids.set(ctx.from, { s, at })
+    if (m.counts && had) this.kids.set(ctx.from, { ...had, s: withCounts(had.s, s), at })
+    else if (s.kids) this.kids.set(ctx.from, { s, at, kidsAt: at })
+    else {
+      // No list: the child sends it only every KIDS_EVERY_MS; the last one stands meanwhile.
+      if (had?.s.kids && at - had.kidsAt <= 2 * KIDS_EVERY_MS) s.kids = had.s.kids
+      this.kids.set(ctx.from, { s, at, kidsAt: had?.kidsAt ?? -Infinity })
+    }
     if (s.fresh) this.takeDelays(ctx.from, s)
   }
 
@@ -308,7 +332,12 @@ export class AudienceReporter {
   /** Counts the chunks published per epoch, from the records we hold (stopping at one we lack). */
   private countPublished(): void {
     const edge = this.c.edge
-    if (this.publishedCursor < edge.maxKnown - LIVE_WINDOW_CHUNKS) this.publishedCursor = Math.max(0, edge.maxKnown - LIVE_WINDOW_CHUNKS)
+    // From the first chunk there is (the cursor began at -1, a chunk no one has, and the source
+    // counted nothing until the stream was LIVE_WINDOW_CHUNKS old: at 2 Mb/s 33 s, during which its
+    // delay window ended at the newest epoch, a fifth reported, and the p95 read 22 % high at 300
+    // viewers 20 s after the joins), and, at a viewer, from the first it fetched.
+    const floor = Math.max(0, edge.maxKnown - LIVE_WINDOW_CHUNKS, this.c.isSource ? 0 : edge.startChunk)
+    if (this.publishedCursor < floor) this.publishedCursor = floor
     for (; this.publishedCursor < edge.maxKnown; this.publishedCursor++) {
       const rec = this.c.log.chunkRecord(this.publishedCursor)
       if (!rec) break
@@ -318,19 +347,19 @@ export class AudienceReporter {
   }
 
   /** The epochs the delays are read over: WINDOW_MS of them, ending at the newest one the subtree
-   * has finished reporting (COMPLETE_SHARE), else at the newest with half the best share. */
+   * has finished reporting (COMPLETE_SHARE of the best share). */
   private delayEpochs(viewers: number): { from: number; to: number } | undefined {
     const cur = this.epochNow()
     if (cur === undefined) return undefined
     const shares: Array<[number, number]> = []
     for (let e = cur - 1; e >= cur - HORIZON_EPOCHS + WINDOW_EPOCHS; e--) {
       const expected = viewers * (this.published.get(e) ?? 0)
-      if (expected > 0) shares.push([e, this.delays.total(e) / expected])
+      // At most 1: after viewers left, the epochs before read above it, and would hold the window
+      // there for a minute.
+      if (expected > 0) shares.push([e, Math.min(1, this.delays.total(e) / expected)])
     }
-    // None complete (a join wave, whose early epochs had fewer viewers than now, or lost summaries
-    // at a deep tree's top): the newest that reached half of the best.
     const best = Math.max(0, ...shares.map(([, x]) => x))
-    const to = (shares.find(([, x]) => x >= COMPLETE_SHARE) ?? shares.find(([, x]) => x >= best / 2))?.[0] ?? cur - 1
+    const to = shares.find(([, x]) => x >= COMPLETE_SHARE * best)?.[0] ?? cur - 1
     return { from: to - WINDOW_EPOCHS + 1, to }
   }
 
@@ -378,8 +407,12 @@ export class AudienceReporter {
     // grandchildren), for the source's dashboard: further down the lists would cost bytes that
     // nobody reads. Our depth is the fewest hops our recent chunks came over.
     const depth = Math.min(...this.hops)
-    const kids = depth <= 2 ? this.kidEntries(this.c.sourceAddrs.has(parent) || depth <= 1) : []
-    if (kids.length) s.kids = kids
+    const now = this.c.node.timers.now()
+    if (depth <= 2 && (now - this.kidsSent.at >= KIDS_EVERY_MS || parent !== this.kidsSent.to)) {
+      // Sent even when empty: an absent list means "as before".
+      s.kids = this.kidEntries(this.c.sourceAddrs.has(parent) || depth <= 1)
+      this.kidsSent = { at: now, to: parent }
+    }
     return s
   }
 

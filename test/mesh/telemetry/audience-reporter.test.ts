@@ -5,9 +5,10 @@ import assert from 'node:assert/strict'
 import type { Ctx } from '../../../src/mesh/node.ts'
 import type { MessageOf } from '../../../src/mesh/messages.ts'
 import { AudienceReporter, SILENT_KID_MS, STALE_MS, type AudienceComponents } from '../../../src/mesh/telemetry/audience-reporter.ts'
-import { EPOCH_MS, MAX_CHUNKS_PER_VIEWER, WINDOW_MS, emptySummary } from '../../../src/mesh/telemetry/audience-summary.ts'
+import { DELAY_BUCKETS_MS, EPOCH_MS, MAX_CHUNKS_PER_VIEWER, WINDOW_MS, delayBucket, emptySummary, type AudienceSummary } from '../../../src/mesh/telemetry/audience-summary.ts'
 
-function sourceReporter() {
+/** `chunkMs`: the stream publishes a chunk this often from `streamStart` on (0: none known). */
+function sourceReporter(chunkMs = 0, streamStart = 0) {
   const clock = { t: Date.UTC(2026, 0, 1) }
   const stripe0 = new Set<string>()
   // When each peer was last heard from (any datagram): a child that left abruptly stops here.
@@ -16,8 +17,8 @@ function sourceReporter() {
     context: {
       id: 'stream/x', isSource: true, role: 'source', sourceAddrs: new Set<string>(),
       node: { timers: { now: () => clock.t, random: () => 0.5 }, nat: { kind: 'none' }, send: () => 1, peers: { get: (a: string) => (heard.has(a) ? { lastHeard: heard.get(a) } : undefined) } },
-      log: { chunkRecord: () => undefined, hasChunk: () => false },
-      edge: { joinedAt: 0, startChunk: 0, maxKnown: 0 },
+      log: { chunkRecord: (n: number) => (chunkMs > 0 ? { time: streamStart + n * chunkMs } : undefined), hasChunk: () => false },
+      edge: { joinedAt: 0, startChunk: 0, get maxKnown() { return chunkMs > 0 ? Math.max(0, Math.floor((clock.t - streamStart) / chunkMs)) : 0 } },
     },
     stats: { totals: { receivedBytes: 0, uploadedBytes: 0, receivedFromSourceBytes: 0 } },
     children: { of: () => stripe0 },
@@ -85,4 +86,87 @@ test('a child that went silent stops counting within SILENT_KID_MS, before the s
   assert.equal(reporter.view().viewers, 5, `${reporter.view().viewers} counted ${clock.t - leftAt} ms after a 20-viewer subtree left`)
   // The child that stayed, heard from every 2 s, was never dropped.
   assert.equal(reporter.view().reporters, 1)
+})
+
+test('the delays are read over epochs the tree finished reporting, also when lost summaries keep every epoch under 90 %', () => {
+  // A stream of a chunk every 100 ms (50 an epoch) that began 9 epochs ago; one child holding the
+  // whole audience, 100 viewers.
+  const start = Date.UTC(2026, 0, 1) - 9 * EPOCH_MS
+  const { reporter, clock, stripe0, heard } = sourceReporter(100, start)
+  const child = '127.0.0.1:4003'
+  stripe0.add(child)
+  const cur = Math.floor(clock.t / EPOCH_MS)
+  const perEpoch = 100 * 50
+  // Chunks of each epoch that reached the source, at 100 ms and, one in ten, 1000 ms: the settled
+  // epochs 88 % (summaries lost on the way up, for good), the last two still climbing, and only
+  // their shallow viewers' low delays (20 ms) here yet.
+  const slow = delayBucket(1000)
+  const fast = delayBucket(100)
+  const fresh: Array<[number, number, number[]]> = []
+  for (let e = cur - 9; e <= cur - 3; e++) {
+    const got = Math.round(0.88 * perEpoch)
+    const counts = new Array<number>(slow - fast + 1).fill(0)
+    counts[0] = got - Math.round(got / 10)
+    counts[slow - fast] = Math.round(got / 10)
+    fresh.push([e, fast, counts])
+  }
+  fresh.push([cur - 2, delayBucket(20), [Math.round(0.5 * perEpoch)]], [cur - 1, delayBucket(20), [Math.round(0.2 * perEpoch)]])
+  heard.set(child, clock.t)
+  const byDepth = [1, 9, 90]
+  // MAX_EPOCHS a summary: the oldest first, as a child sends them.
+  for (let i = 0; i < fresh.length; i += 8) reporter.onAudience({ type: 'HereIsMyAudience', id: 'stream/x', audience: { ...emptySummary(), viewers: 100, byDepth, fresh: fresh.slice(i, i + 8) } }, { from: child } as Ctx)
+  for (let i = 0; i < 10; i++) {
+    clock.t += 250
+    heard.set(child, clock.t)
+    reporter.tick(clock.t)
+  }
+  const v = reporter.view()
+  // The window ends at the newest settled epoch (cur - 3), not at a partial one: those hold only
+  // their low delays, and the p95 read over them was the settled epochs' low share, not theirs.
+  assert.deepEqual(v.delayWindow && { from: v.delayWindow.from, to: v.delayWindow.to }, { from: (cur - 2) * EPOCH_MS - WINDOW_MS, to: (cur - 2) * EPOCH_MS })
+  // One chunk in ten at 1000 ms: the p95 is in that bucket.
+  assert.ok(v.delayMs.p95 !== null && v.delayMs.p95 > DELAY_BUCKETS_MS[slow - 1] && v.delayMs.p95 <= DELAY_BUCKETS_MS[slow], `p95 ${v.delayMs.p95} ms`)
+})
+
+test('a node near the top lists its children every KIDS_EVERY_MS, and its parent keeps the last list meanwhile', () => {
+  // A source's child with one child of its own (who lists two children): stream bytes come in at
+  // 2 Mb/s, so the budget allows a full summary every few seconds.
+  const clock = { t: Date.UTC(2026, 0, 1) }
+  const stripe0 = new Set<string>(['127.0.0.1:5001'])
+  const sent: Array<MessageOf<'HereIsMyAudience'>> = []
+  const totals = { receivedBytes: 0, uploadedBytes: 0, receivedFromSourceBytes: 0 }
+  const stats = { totals, onDelay: undefined as undefined | ((ageMs: number, hops: number) => void) }
+  const relay = new AudienceReporter({
+    context: {
+      id: 'stream/x', isSource: false, role: 'relay', sourceAddrs: new Set(['127.0.0.1:5000']),
+      node: { timers: { now: () => clock.t, random: () => 0.5 }, nat: { kind: 'none' }, send: (_to: string, m: Array<MessageOf<'HereIsMyAudience'>>) => { sent.push(...m); return 100 }, peers: { get: () => ({ lastHeard: clock.t }) } },
+      log: { chunkRecord: () => undefined, hasChunk: () => true },
+      edge: { joinedAt: 0, startChunk: 0, maxKnown: 0 },
+    },
+    stats, children: { of: () => stripe0 }, parents: { parent: () => '127.0.0.1:5000' },
+  } as unknown as AudienceComponents)
+  stats.onDelay!(100, 1)
+  const grandkids = [{ a: '127.0.0.1:5002', v: 1, h: 1 }, { a: '127.0.0.1:5003', v: 1, h: 1 }]
+  const { reporter: source, stripe0: sourceKids, heard } = sourceReporter()
+  sourceKids.add('127.0.0.1:4999')
+  heard.set('127.0.0.1:4999', clock.t)
+  for (let t = 0; t < 30_000; t += 50) {
+    clock.t += 50
+    totals.receivedBytes += 250_000 / 20
+    // The child reports its list with every full summary, as an older build does.
+    if (t % 2000 === 0) relay.onAudience({ type: 'HereIsMyAudience', id: 'stream/x', audience: { ...emptySummary(), viewers: 3, byDepth: [1, 2], kids: grandkids } }, { from: '127.0.0.1:5001' } as Ctx)
+    relay.tick(clock.t)
+  }
+  const full = sent.filter((m) => !m.counts)
+  const listOf = (m: MessageOf<'HereIsMyAudience'>) => (m.audience as AudienceSummary).kids
+  const listed = full.filter((m) => listOf(m) !== undefined)
+  assert.ok(full.length >= 6, `${full.length} full summaries in 30 s`)
+  assert.ok(listed.length >= 3 && listed.length <= 4, `${listed.length} of ${full.length} full summaries listed the children in 30 s`)
+  // The list went up with its grandchildren (the parent is the source).
+  assert.deepEqual(listOf(listed[0])?.[0]?.k?.map((k) => k.a), grandkids.map((k) => k.a))
+  // At the parent: the list stands between the summaries that carry it.
+  for (const m of full) {
+    source.onAudience(m, { from: '127.0.0.1:4999' } as Ctx)
+    assert.deepEqual(source.view().kids[0]?.k?.map((k) => k.a), ['127.0.0.1:5001'], listOf(m) ? 'with a list' : 'without one')
+  }
 })
