@@ -8,7 +8,7 @@ import type { Level, Logger } from '../util/logger.ts'
 import type { RuntimeOptions } from '../runtime.ts'
 import { resolve } from 'node:path'
 import { nodeKeyFileFor } from '../store/key-paths.ts'
-import { DEFAULT_PUNCH_PROBES, SPENT_PER_MINUTE } from '../mesh/nat/birthday-punch.ts'
+import { DEFAULT_PUNCH_PROBES, SPENT_PER_MINUTE } from '../mesh/nat/punch-limits.ts'
 
 export interface NodeFlags {
   /** Undefined: the default port, or any free one when another node holds it. */

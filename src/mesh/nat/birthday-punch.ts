@@ -16,15 +16,12 @@ import type { Transport } from '../transport.ts'
 import { formatAddress, parseAddress } from '../transport.ts'
 import type { Timer, Timers } from '../../util/timers.ts'
 import type { BirthdaySide } from '../messages.ts'
+import { DEFAULT_PUNCH_PROBES, SPENT_PER_MINUTE } from './punch-limits.ts'
 
 /** Sockets the hard side opens for one punch (each one NAT mapping). */
 export const PUNCH_SOCKETS = 256
-/** Probes the easy side sends per punch, unless the node says otherwise (--punch-probes). */
-export const DEFAULT_PUNCH_PROBES = 1024
 /** The easy side's pace: a home router's conntrack and uplink take this without notice. */
 export const PROBES_PER_SECOND = 150
-/** Probes and sockets a node spends per minute at most, however many introductions it gets. */
-export const SPENT_PER_MINUTE = 2 * DEFAULT_PUNCH_PROBES
 /** The easy side waits this long before its first probe, so the hard side's mappings exist. */
 export const EASY_START_MS = 500
 /** After its last probe the easy side waits this long for the hard side's answer. */
