@@ -55,7 +55,8 @@ export class UdpTransport implements Transport {
     const host = opts.host ?? '127.0.0.1'
     const socket = dgram.createSocket({ type: isIP(host) === 6 ? 'udp6' : 'udp4', reuseAddr: false })
     await new Promise<void>((resolve, reject) => {
-      const fail = (err: Error) => reject(err)
+      // A socket that failed to bind still holds its descriptor: a punch binds hundreds of them.
+      const fail = (err: Error) => { socket.close(); reject(err) }
       socket.once('error', fail)
       socket.bind(opts.port ?? 0, host, () => { socket.off('error', fail); resolve() })
     })
