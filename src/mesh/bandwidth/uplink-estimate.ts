@@ -16,12 +16,13 @@ export interface UplinkCounters { leftBytes: number; queuedBytes: number }
 
 /** Spans are at least this long: shorter ones measure one datagram's serialisation, not a rate. */
 const SPAN_MS = 250
-/** Waiting at both ends of a span, at least this many bytes (a block and its message): the link
- * was busy nearly all of it. A datagram or two in the queue is a burst leaving, not a full link. */
+/** Waiting at every look within a span, at least this many bytes (a block and its message): the
+ * link was busy all of it. A datagram or two in the queue is a burst leaving, not a full link; and
+ * a queue seen full only at a span's two ends may have emptied between (bursty traffic measured
+ * its demand, not the link: review, session 8). */
 const BUSY_BYTES = 6 << 10
-/** Busy spans seen before the figure is given: one span may have idled for part of it (the queue
- * emptied and filled again between looks), and the figure, the most of them, is near the link's
- * rate after a second of them. */
+/** Busy spans in a row before the figure is given (a second of a full link): spans apart, each
+ * after a burst, would add up to a figure of bursts. */
 const TRUST_SPANS = 4
 
 export class UplinkEstimate {
@@ -32,27 +33,36 @@ export class UplinkEstimate {
   /** The most bytes a second that left in a busy span; undefined until one was seen. */
   private rate: number | undefined
   private busySpans = 0
+  /** The least that waited at any look in this span. */
+  private leastQueued: number
 
   constructor(c: { clock: Clock; read: () => UplinkCounters }) {
     this.clock = c.clock
     this.read = c.read
     this.at = c.clock.now()
     this.last = c.read()
+    this.leastQueued = this.last.queuedBytes
   }
 
   /** Looks at the transport's counters when a span has passed since the last look: called as we
    * send (a node that sends nothing has nothing to learn), so it costs no timer. */
   sample(): void {
     const now = this.clock.now()
+    const cur = this.read()
+    this.leastQueued = Math.min(this.leastQueued, cur.queuedBytes)
     const ms = now - this.at
     if (ms < SPAN_MS) return
-    const cur = this.read()
-    if (this.last.queuedBytes >= BUSY_BYTES && cur.queuedBytes >= BUSY_BYTES) {
+    if (this.leastQueued >= BUSY_BYTES) {
       this.rate = Math.max(this.rate ?? 0, ((cur.leftBytes - this.last.leftBytes) * 1000) / ms)
       this.busySpans++
+    } else if (this.busySpans < TRUST_SPANS) {
+      // Not yet trusted: the spans before this idle one were a burst, not the link.
+      this.busySpans = 0
+      this.rate = undefined
     }
     this.at = now
     this.last = cur
+    this.leastQueued = cur.queuedBytes
   }
 
   /** Wire bytes a second our uplink carries; undefined: never seen busy (no limit known). */

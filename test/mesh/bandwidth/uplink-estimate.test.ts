@@ -39,3 +39,15 @@ test('a link never filled gives no figure, and a burst into a fast link none tha
   const got = await run(1_000_000, 250_000, 10_000, { every: 2000, bytes: 12 * 50_000 })
   assert.ok(got === undefined || got >= 800_000, `a burst made a 1 MB/s link look like ${got} B/s`)
 })
+
+// Steady traffic with bursts on top, all of it under the link's rate: the queue is full at some
+// looks and empty between. Counting a span as busy from its two ends measured the demand, not the
+// link (a 1 MB/s link carrying 750 KB/s read 690 KB/s, and the pacer then held the viewer under
+// what it was sending: review, session 8). A figure, when there is one, is at least the demand.
+test('bursty traffic under the link\'s rate is not taken for the link', async () => {
+  for (const [steady, every, bytes] of [[300_000, 333, 150_000], [500_000, 1000, 300_000], [200_000, 90, 60_000], [400_000, 270, 120_000], [600_000, 510, 180_000]]) {
+    const got = await run(1_000_000, steady, 300_000, { every, bytes })
+    const demand = steady + (bytes / every) * 1000
+    assert.ok(got === undefined || got >= demand, `demand ${demand.toFixed(0)} B/s (${steady} steady + ${bytes} B every ${every} ms) measured as a ${got?.toFixed(0)} B/s link`)
+  }
+})
