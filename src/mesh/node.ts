@@ -36,6 +36,9 @@ export const HELLO_ALLOWANCE_BYTES = 384
 export const HELLO_GIVE_UP_MS = 120_000
 /** The longest wait between two hellos to an address that has not answered. */
 const HELLO_MAX_GAP_MS = 10_000
+/** Stream sources remembered (streamSources): one per stream watched, and a few more for a source
+ * that moved its address. */
+const MAX_STREAM_SOURCES = 16
 /** A measured uplink is paced this far under its rate: at the rate itself the link's queue, full
  * when it was measured, would never drain. */
 const MEASURED_PACE = 0.9
@@ -155,6 +158,15 @@ export class CjNode extends EventEmitter {
   /** Seals datagrams to, and opens them from, peers we share an encrypted session with
    * (src/mesh/secure/secure-sessions.ts); without it, every datagram is plain JSON. */
   sealer: Sealer | null = null
+  /** Addresses that sent us verified chunks as their stream's source (hop 0), at most
+   * MAX_STREAM_SOURCES, newest last: besides the peers the user named, the only ones that may start
+   * a birthday punch on us (src/mesh/nat/introductions.ts). */
+  readonly streamSources = new Set<string>()
+  /** Whether the uplink's measured rate becomes the pacer's limit: only on a viewer's node (its
+   * swarm says so). A stream's source keeps its own budget (--source-capacity, the source budget),
+   * and a figure taken while its link was full for a moment would cap it for good; a node that only
+   * shares files has no children to give away. A node that is any stream's source never paces. */
+  uplinkPacing: 'unset' | 'viewer' | 'source' = 'unset'
   /** Our NAT as peers' reports show it (written by src/mesh/nat/nat-traversal.ts). */
   nat: { kind: NatKind | 'unknown'; publicAddress: string | null } = { kind: 'unknown', publicAddress: null }
   readonly counters = { datagramsIn: 0, datagramsOut: 0, bytesIn: 0, bytesOut: 0, dropped: {} as Record<string, number>, ampMaxRatio: 0, ampHelloBytes: 0 }
@@ -193,6 +205,13 @@ export class CjNode extends EventEmitter {
 
   /** True for every address that reaches this node (see SelfAddresses). */
   isSelf(addr: string): boolean { return this.selves.has(addr) }
+
+  /** `addr` sent us a verified chunk as its stream's source (chunk-receiver.ts). */
+  noteStreamSource(addr: string): void {
+    this.streamSources.delete(addr)
+    if (this.streamSources.size >= MAX_STREAM_SOURCES) this.streamSources.delete(this.streamSources.values().next().value as string)
+    this.streamSources.add(addr)
+  }
 
   /** Registers a handler for one message type (several may listen). */
   handle<T extends MessageType>(type: T, fn: Handler<T>): this {
@@ -459,7 +478,7 @@ export class CjNode extends EventEmitter {
    * tenth under it so the link's own queue drains (UploadPacer.adopt). */
   private learnUplink(uplink: UplinkEstimate): void {
     uplink.sample()
-    if (this.upload.limit !== null) return
+    if (this.upload.limit !== null || this.uplinkPacing !== 'viewer') return
     const rate = uplink.bytesPerSecond()
     if (rate !== undefined) this.upload.adopt(rate * MEASURED_PACE)
   }

@@ -4,7 +4,8 @@
 // a time, and giving up. Then both sides against a model of the two NATs, to check the odds.
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { BirthdayPunch, DEFAULT_PUNCH_PROBES, EASY_START_MS, PROBES_PER_SECOND, PUNCH_SOCKETS, SPENT_PER_MINUTE, type PunchComponents } from '../../src/mesh/nat/birthday-punch.ts'
+import { BirthdayPunch, EASY_START_MS, PROBES_PER_SECOND, PUNCH_SOCKETS, type PunchComponents } from '../../src/mesh/nat/birthday-punch.ts'
+import { DEFAULT_PUNCH_PROBES, SPENT_PER_MINUTE } from '../../src/mesh/nat/punch-limits.ts'
 import type { Transport } from '../../src/mesh/transport.ts'
 import { VirtualTimers } from '../../src/util/timers.ts'
 import { MemoryNetwork } from '../../src/mesh/link.ts'
@@ -266,5 +267,52 @@ describe('birthday punch: placement at the source', () => {
     // The punch had failed: it keeps coming back, and is fed at the source again.
     for (let i = 1; i < CAME_BACK_TIMES; i++) assert.ok(!ask(2000 + i * 3000).accept)
     assert.deepEqual(ask(2000 + CAME_BACK_TIMES * 3000), { accept: true })
+  })
+})
+
+describe('birthday punch: who may start one (review, session 8)', () => {
+  // A punch sends up to a thousand datagrams to an address its introducer names. Taken from any
+  // proven peer, one 100-byte SayHelloTo every 20 s made a cone viewer send 20,480 probes to a host
+  // of the peer's choosing in 10 minutes: a reflector and port scanner. Only the peers the user
+  // named and the sources of the streams we watch may start one now.
+  it('a proven peer that is neither named by the user nor a stream\'s source cannot set a cone viewer probing', async () => {
+    const timers = new VirtualTimers({ start: 1_000_000, seed: 3 })
+    const net = new MemoryNetwork({ timers }, { link: { delayMs: 5, loss: 0 } })
+    const made: Array<{ node: CjNode; nat: NatTraversal }> = []
+    const add = async (transport: Transport, peers: string[]): Promise<{ node: CjNode; nat: NatTraversal }> => {
+      const node = new CjNode({ transport, timers }, { bootstrap: peers, probeIntervalMs: 10_000 })
+      const nat = new NatTraversal({ node, openSocket: async () => new NattedTransport(net, 'symmetric') }, {})
+      await node.start()
+      nat.start()
+      made.push({ node, nat })
+      return { node, nat }
+    }
+    try {
+      const named = await add(net.createTransport(), [])
+      const hostile = await add(net.createTransport(), [])
+      const coneT = new NattedTransport(net, 'cone')
+      const victim: string[] = []
+      const send = coneT.send.bind(coneT)
+      coneT.send = (buf: Buffer, to: string) => { if (to.startsWith('10.66.6.6:')) victim.push(to); send(buf, to) }
+      const cone = await add(coneT, [named.node.address])
+      // The cone viewer greets the hostile peer itself (as it greets any peer it was told of).
+      cone.node.send(hostile.node.address, [{ type: 'PleaseReturnThisMessage', value: 1 }])
+      await timers.runFor(5000)
+      assert.equal(cone.node.nat.kind, 'cone')
+      const coneAtHostile = coneT.publicAddressTowards(hostile.node.address)!
+      assert.equal(cone.node.peers.get(hostile.node.address)?.verified, true, 'the hostile peer is proven at the cone viewer: the test tests nothing otherwise')
+      for (let i = 0; i < 15; i++) {
+        hostile.node.send(coneAtHostile, [{ type: 'SayHelloTo', peer: '10.66.6.6:9', birthday: 'easy' }])
+        await timers.runFor(20_000)
+      }
+      assert.equal(victim.length, 0, `a proven stranger made the cone viewer send ${victim.length} probes to a host of its choosing`)
+      // The peer the user named still may (its introductions are how a viewer finds its way in).
+      const coneAtNamed = coneT.publicAddressTowards(named.node.address)!
+      named.node.send(coneAtNamed, [{ type: 'SayHelloTo', peer: '10.66.6.6:9', birthday: 'easy' }])
+      await timers.runFor(20_000)
+      assert.ok(victim.length > 0, 'the peer the user named could not start a punch')
+    } finally {
+      for (const m of made) { m.nat.close(); await m.node.close() }
+    }
   })
 })

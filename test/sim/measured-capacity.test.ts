@@ -69,3 +69,21 @@ test('measured capacity: viewers on weak links without --max-upload learn them a
     }
   }
 })
+
+// The source measures its link too (it sends the most of anyone), but must not pace itself to that
+// figure: its budget is its own (--source-capacity), and a figure taken while its link was full for
+// a moment capped it for good. With a 4-copy source link and 60 viewers the source adopted 0.9 of
+// what it measured, its pacer dropped 621 MB, and the viewers got half the chunks (review, session 8).
+test('measured capacity: a source whose link fills does not cap itself to what it measured', async () => {
+  const sim = await VirtualSwarm.create({ seed: 1, bitrateBps: 2_000_000, link: { delayMs: 25, loss: 0 }, verifyOncePerProcess: true, handover: true, sourceCapacity: 4 })
+  for (let k = 0; k < 60; k++) sim.timers.queue.at(EPOCH + LEAD_MS + 100 * k, () => { void sim.join() })
+  try {
+    await sim.run(EPOCH + LEAD_MS + 20_000)
+    const n = sim.source.node
+    assert.ok(n.uplink?.bytesPerSecond() !== undefined, 'the source\'s link was never seen full: this test no longer tests anything')
+    assert.equal(n.upload.limit, null, `the source paced itself to ${n.upload.limit} B/s, measured from its own link`)
+    assert.equal(n.upload.status().droppedBytes, 0, 'the source\'s pacer dropped what it should have sent')
+  } finally {
+    await sim.close()
+  }
+})

@@ -132,10 +132,30 @@ export class Introductions {
   private askBirthday(to: string, teller: string, now: number): void {
     const last = this.birthdays.get(to)
     if (this.punch?.canStart('hard') !== true || now - this.askedAt < BIRTHDAY_ANSWER_MS || this.node.sidePeers().length >= ENOUGH_PUNCHED || (last !== undefined && now - last.at < (last.started ? BIRTHDAY_AGAIN_MS : BIRTHDAY_UNANSWERED_MS))) return
-    remember(this.birthdays, to, { at: now, via: teller, started: false })
+    // Only a trusted introducer's answer starts our side: ask the teller if it is one, else a
+    // stream's source (it hears from every viewer, so it can usually introduce us).
+    const via = this.trusted(teller) ? teller : this.freshSource(now)
+    if (via === undefined) return
+    remember(this.birthdays, to, { at: now, via, started: false })
     this.askedAt = now
     this.counters.asked++
-    this.node.send(teller, [{ type: 'PleaseIntroduceMe', to, birthday: true }])
+    this.node.send(via, [{ type: 'PleaseIntroduceMe', to, birthday: true }])
+  }
+
+  /** Who may set us punching: the peers the user named and the sources of the streams we watch. A
+   * punch sends hundreds of datagrams (or opens hundreds of sockets towards) an address the
+   * introducer names; taken from any proven peer, it would make every viewer a reflector that a
+   * hostile peer aims wherever it likes (review, session 8). */
+  private trusted(addr: string): boolean {
+    return this.node.streamSources.has(addr) || this.node.peers.get(addr)?.origin === 'configured'
+  }
+
+  private freshSource(now: number): string | undefined {
+    for (const a of this.node.streamSources) {
+      const p = this.node.peers.get(a)
+      if (p?.verified === true && now - p.lastHeard < FRESH_MS && !this.node.peers.isBanned(p)) return a
+    }
+    return undefined
   }
 
   /** `ctx.from` wants to reach `to`: tell `to` to greet it at the address we see it at. A requester
@@ -193,6 +213,7 @@ export class Introductions {
 
   private startBirthday(peer: string, introducer: string, side: BirthdaySide, now: number): void {
     if (this.punch === null) return
+    if (!this.trusted(introducer)) { this.counters.refused++; return }
     if (side === 'easy') {
       // Only behind a cone is our one mapping what the probes open; with no NAT a plain hello does.
       if (this.node.nat.kind === 'cone') void this.punch.startEasy(peer)

@@ -89,7 +89,7 @@ export class ChunkReceiver {
     if (r.kind !== 'complete') return
     // Only senders of verified blocks are believed when they say they are the source: junk
     // claiming hops 0 once made its sender "the source" (asked last as a parent, first for repairs).
-    for (const s of r.zeroHop) this.c.sourceAddrs.add(s)
+    for (const s of r.zeroHop) { this.c.sourceAddrs.add(s); node.noteStreamSource(s) }
     void this.store(n, r.bytes, r.senders, r.hops)
   }
 

@@ -66,6 +66,7 @@ export class StreamSwarm extends EventEmitter {
     this.id = log.id
     this.isSource = log.isSource
     const bootstrap = init.bootstrap ?? []
+    node.uplinkPacing = this.isSource ? 'source' : node.uplinkPacing === 'unset' ? 'viewer' : node.uplinkPacing
     const context: SwarmContext = this.context = {
       id: log.id, isSource: log.isSource, role: log.isSource ? 'source' : 'relay', node, log, edge: this.edge, sourceAddrs: new Set(), events: this,
     }
