@@ -87,9 +87,7 @@ export class Introductions {
 
   private refer(addr: string, teller: string): void {
     if (addr === teller || this.node.isSelf(addr)) return
-    this.referrals.delete(addr)
-    if (this.referrals.size >= MAX_REFERRALS) this.referrals.delete(this.referrals.keys().next().value as string)
-    this.referrals.set(addr, teller)
+    remember(this.referrals, addr, teller)
   }
 
   /** We just sent a datagram to an address that has not proven itself: if someone told us about
@@ -187,9 +185,7 @@ export class Introductions {
     let w = this.made.get(requester)
     if (!w || now - w.at >= WINDOW_MS) {
       w = { at: now, n: 0 }
-      this.made.delete(requester)
-      if (this.made.size >= MAX_REFERRALS) this.made.delete(this.made.keys().next().value as string)
-      this.made.set(requester, w)
+      remember(this.made, requester, w)
     }
     return ++w.n <= INTRODUCTIONS_PER_WINDOW
   }
