@@ -329,10 +329,13 @@ export function decideChild(s: ParentState, req: ChildRequest, otherHolders: Ite
  * without a push-down), told to our parent with every subscription (PleaseKeepSendingMe.room) so
  * that its redirects lead there. None at the source, behind a symmetric NAT, or in a stripe we do
  * not receive. */
-/** Children in `set` that take a place: one behind a symmetric NAT is fed as a leaf beside them. */
+/** Whether a child takes one of our places: one behind a symmetric NAT is fed as a leaf beside them. */
+export function takesPlace(nat: NatKind | undefined): boolean { return nat !== 'symmetric' }
+
+/** Children in `set` that take a place. */
 function relaysIn(s: ParentState, set: ReadonlySet<string>): number {
   let n = 0
-  for (const a of set) if (s.natOf?.(a) !== 'symmetric') n++
+  for (const a of set) if (takesPlace(s.natOf?.(a))) n++
   return n
 }
 

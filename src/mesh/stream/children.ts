@@ -4,7 +4,7 @@
 import type { Ctx } from '../node.ts'
 import type { Message, MessageOf } from '../messages.ts'
 import { MAX_ROOM, STRIPES } from '../messages.ts'
-import { CATCHUP_CHUNKS, CHILD_EXPIRY_MS, FAILED_RELAY_MS, FANOUT, MISSED_PUSH_MS, RETURN_MS, childRoom, decideChild, interiorStripe, stripeOf, type ChildDecision, type ParentState } from '../stream-policy.ts'
+import { CATCHUP_CHUNKS, CHILD_EXPIRY_MS, FAILED_RELAY_MS, FANOUT, MISSED_PUSH_MS, RETURN_MS, childRoom, decideChild, interiorStripe, stripeOf, takesPlace, type ChildDecision, type ParentState } from '../stream-policy.ts'
 import type { ChunkRecord } from '../../store/stream-types.ts'
 import { BLOCK_SIZE, CHUNK_SIZE } from '../../store/stream-types.ts'
 import { MAX_HOLDERS, remember, type Holders } from './holders.ts'
@@ -156,7 +156,7 @@ export class Children {
     const node = this.c.node
     const own = interiorStripe(node.address)
     // Counted as decideChild counts them: a child behind a symmetric NAT is fed beside the places.
-    const relays = (s: number) => [...this.sets[s]].filter((a) => node.peers.get(a)?.nat !== 'symmetric')
+    const relays = (s: number) => [...this.sets[s]].filter((a) => takesPlace(node.peers.get(a)?.nat))
     let total = 0
     for (const s of this.sets.keys()) total += relays(s).length
     const order = [...this.sets.keys()].sort((a, b) => Number(a === own) - Number(b === own))
