@@ -261,7 +261,8 @@ export class PeerTable {
   }
 }
 
-function rank(p: Peer): number {
+/** How much an entry is worth keeping (a full table evicts the lowest; eviction-candidates.ts). */
+export function rank(p: Peer): number {
   // Verified and recently heard first; among those, low RTT and a record of delivering.
   return (p.verified ? 1e12 : 0) + p.lastHeard - (p.rttMs ?? 500) * 10 + Math.min(p.deliveredBytes / 1e6, 1000) * 100 - p.penalty * 1000
 }

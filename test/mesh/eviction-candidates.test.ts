@@ -4,7 +4,7 @@
 // change a rank can go through.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { PeerTable, type Peer } from '../../src/mesh/peers.ts'
+import { PeerTable, rank, type Peer } from '../../src/mesh/peers.ts'
 import { VirtualTimers, seededRandom } from '../../src/util/timers.ts'
 
 test('PeerTable: a full table evicts its lowest-ranked entry (the first of equals), never a configured or banned one', () => {
@@ -36,8 +36,7 @@ test('PeerTable: a full table evicts the entry a pass over every entry picks, th
     const max = 150
     const peers = new PeerTable({ clock: timers, max })
     const reasons = ['bad_chunk', 'stale_head', 'flood'] as const
-    // The rank as peers.ts defines it, worked out over the whole table.
-    const rank = (p: Peer) => (p.verified ? 1e12 : 0) + p.lastHeard - (p.rttMs ?? 500) * 10 + Math.min(p.deliveredBytes / 1e6, 1000) * 100 - p.penalty * 1000
+    // peers.ts's rank, worked out over the whole table.
     let next = 0
     for (let step = 0; step < 6000; step++) {
       const all = peers.all()
