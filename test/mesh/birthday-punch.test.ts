@@ -270,6 +270,53 @@ describe('birthday punch: placement at the source', () => {
   })
 })
 
+describe('birthday punch: placement at the source, in every stripe (session 9)', () => {
+  const sym = '10.213.70.11:4000'
+  const first = '10.213.64.102:4002'
+  const second = '10.213.65.102:4002'
+  const tops = ['10.213.66.101:4001', '10.213.67.101:4001', '10.213.68.101:4001', '10.213.69.101:4001']
+  const peers = new Map<string, { nat: NatKind }>([[sym, { nat: 'symmetric' }], [first, { nat: 'cone' }], [second, { nat: 'cone' }], ...tops.map((a) => [a, { nat: 'cone' as NatKind }] as const)])
+
+  /** The source, its one child per stripe a cone viewer that was never punched with `sym`, the
+   * symmetric viewer its leaf child in every stripe, asked for `stripe` at `now`. Its holder walk
+   * (`walk`) lists nobody by default: the source receives no chunks, so it notes few holders. */
+  const sourceAsked = (punched: string[], walk: string[] = []) => {
+    const sent = new SentToReachable()
+    return (stripe: number, now: number) => {
+      const natOf = sent.natOf((a) => peers.get(a), sym, stripe, now, (a) => (a === sym ? punched : []))
+      const children = Array.from({ length: STRIPES }, (_, i) => new Set([tops[i], sym]))
+      const d = decideChild({ isSource: true, self: 'S', children, receiving: () => true, natOf, reachedBy: (a) => (a === sym ? punched : []) }, { from: sym, stripe }, walk)
+      if (!d.accept) sent.note(sym, stripe, d.tryInstead, natOf, now)
+      return d
+    }
+  }
+
+  it('sends a symmetric child to the cone viewer it introduced it to in every stripe, not only where that viewer is its own child', () => {
+    const ask = sourceAsked([first])
+    for (let s = 0; s < STRIPES; s++) {
+      const d = ask(s, 1000)
+      assert.ok(!d.accept && d.tryInstead[0] === first, `stripe ${s}: ${JSON.stringify(d)}`)
+    }
+    assert.deepEqual(sourceAsked([])(0, 1000), { accept: true }, 'control: nobody punched, it keeps its leaf place')
+  })
+
+  it('a viewer that came back from one punched viewer is sent to the next, and fed at the source once it came back from both', () => {
+    // Both in its holder walk too, so that this holds apart from how the source finds them.
+    const ask = sourceAsked([first, second], [first, second])
+    let now = 1000
+    for (let i = 0; i < CAME_BACK_TIMES; i++, now += 3000) {
+      const d = ask(3, now)
+      assert.ok(!d.accept && d.tryInstead[0] === first, `round ${i + 1}: to the first: ${JSON.stringify(d)}`)
+    }
+    for (let i = 0; i < CAME_BACK_TIMES; i++, now += 3000) {
+      const d = ask(3, now)
+      assert.ok(!d.accept && d.tryInstead[0] === second, `round ${i + 1} after the first refused it: to the second: ${JSON.stringify(d)}`)
+    }
+    assert.deepEqual(ask(3, now), { accept: true }, 'back from both: fed at the source')
+    assert.ok(!ask(2, now).accept, 'in another stripe it is still sent on')
+  })
+})
+
 describe('birthday punch: who may start one (review, session 8)', () => {
   // A punch sends up to a thousand datagrams to an address its introducer names. Taken from any
   // proven peer, one 100-byte SayHelloTo every 20 s made a cone viewer send 20,480 probes to a host
