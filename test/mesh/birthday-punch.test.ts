@@ -12,7 +12,7 @@ import { MemoryNetwork } from '../../src/mesh/link.ts'
 import { CjNode } from '../../src/mesh/node.ts'
 import { NatTraversal } from '../../src/mesh/nat/nat-traversal.ts'
 import { NattedTransport } from '../helpers/memory-nat.ts'
-import { CAME_BACK_TIMES, SentToReachable } from '../../src/mesh/nat/reachability.ts'
+import { CAME_BACK_TIMES, SentToReachable, TARGETS_BEFORE_SOURCE } from '../../src/mesh/nat/reachability.ts'
 import { decideChild } from '../../src/mesh/stream-policy.ts'
 import { STRIPES, type NatKind } from '../../src/mesh/messages.ts'
 
@@ -275,7 +275,7 @@ describe('birthday punch: placement at the source, in every stripe (session 9)',
   const first = '10.213.64.102:4002'
   const second = '10.213.65.102:4002'
   const tops = ['10.213.66.101:4001', '10.213.67.101:4001', '10.213.68.101:4001', '10.213.69.101:4001']
-  const peers = new Map<string, { nat: NatKind }>([[sym, { nat: 'symmetric' }], [first, { nat: 'cone' }], [second, { nat: 'cone' }], ...tops.map((a) => [a, { nat: 'cone' as NatKind }] as const)])
+  const peers = new Map<string, { nat: NatKind; mapped?: boolean }>([[sym, { nat: 'symmetric' }], [first, { nat: 'cone' }], [second, { nat: 'cone' }], ...tops.map((a) => [a, { nat: 'cone' as NatKind }] as const)])
 
   /** The source, its one child per stripe a cone viewer that was never punched with `sym`, the
    * symmetric viewer its leaf child in every stripe, asked for `stripe` at `now`. Its holder walk
@@ -314,6 +314,17 @@ describe('birthday punch: placement at the source, in every stripe (session 9)',
     }
     assert.deepEqual(ask(3, now), { accept: true }, 'back from both: fed at the source')
     assert.ok(!ask(2, now).accept, 'in another stripe it is still sent on')
+  })
+
+  it('peers that claim to reach it and do not cost it TARGETS_BEFORE_SOURCE rounds of returns, however many they are', () => {
+    const liars = Array.from({ length: 6 }, (_, i) => `10.213.${80 + i}.102:4002`)
+    // Each claims a port mapping it does not hold (IAmBehind.mapped), and the source knows them.
+    for (const a of liars) peers.set(a, { nat: 'cone', mapped: true })
+    const ask = sourceAsked([], liars)
+    let now = 1000
+    let returns = 0
+    while (!ask(3, now).accept) { returns++; now += 3000; assert.ok(returns <= 20, 'fed at the source in the end') }
+    assert.equal(returns, CAME_BACK_TIMES * TARGETS_BEFORE_SOURCE)
   })
 })
 

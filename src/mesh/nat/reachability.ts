@@ -24,14 +24,15 @@ export const CAME_BACK_MS = 30_000
 export const CAME_BACK_TIMES = 3
 const MAX_REMEMBERED = 4096
 
-/** Reachable viewers a viewer came back from, remembered per viewer and stripe: each punched or
- * mapped one is worth trying, and there are few. */
-const MAX_CAME_BACK_FROM = 8
+/** Reachable viewers a viewer behind a symmetric NAT is sent to in turn, per stripe, before the
+ * source feeds it: a birthday punch gives it two (introductions.ts ENOUGH_PUNCHED), and peers that
+ * claim mappings they do not hold cost it at most this many rounds of returns, however many. */
+export const TARGETS_BEFORE_SOURCE = 2
 
 /** The source's memory of the viewers behind symmetric NATs it sent to reachable viewers: one that
  * keeps coming back from the same viewer is not sent there again (for CAME_BACK_MS), and once it
- * came back from every one it could be sent to it is fed from a leaf place at the source, not sent
- * round the same list again. Per target: a viewer punched with two cone viewers, one of which does
+ * came back from TARGETS_BEFORE_SOURCE of them (or every one it could be sent to) it is fed from a
+ * leaf place at the source, not sent round the same list again. Per target: a viewer punched with two cone viewers, one of which does
  * not receive the stripe (it refuses), was fed at the source after three returns from that one,
  * while the other, second in the list, would have taken it (session 9). */
 export class SentToReachable {
@@ -41,7 +42,9 @@ export class SentToReachable {
    * introduced count, except the viewers `from` came back from for that stripe. */
   natOf(peer: (a: string) => NatOfPeer | undefined, from: string, s: number, now: number, punchedWith: (a: string) => readonly string[] = () => []): (a: string) => NatKind | undefined {
     const r = this.sent.get(`${s} ${from}`)
-    const back = (a: string) => r !== undefined && (r.backFrom.get(a) ?? -Infinity) > now
+    let active = 0
+    if (r !== undefined) for (const until of r.backFrom.values()) if (until > now) active++
+    const back = (a: string) => r !== undefined && (active >= TARGETS_BEFORE_SOURCE || (r.backFrom.get(a) ?? -Infinity) > now)
     const reached = punchedWith(from)
     return (a) => (back(a) ? peer(a)?.nat : reached.includes(a) ? 'none' : reachableAs(peer(a)))
   }
@@ -59,7 +62,7 @@ export class SentToReachable {
       r.at = now
       if (r.n >= CAME_BACK_TIMES) {
         r.backFrom.delete(to)
-        if (r.backFrom.size >= MAX_CAME_BACK_FROM) r.backFrom.delete(r.backFrom.keys().next().value as string)
+        if (r.backFrom.size >= TARGETS_BEFORE_SOURCE) r.backFrom.delete(r.backFrom.keys().next().value as string)
         r.backFrom.set(to, now + CAME_BACK_MS)
       }
       return
