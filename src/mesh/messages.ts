@@ -595,7 +595,9 @@ function stringBytes(s: string): number {
   return n
 }
 
-/** Encoded size of one message inside a datagram (plus its separating comma). */
+/** Encoded size of one message inside a datagram (plus its separating comma), measured as
+ * messageBytes measures it: a reply to an unproven peer is sized against its 2x budget before it
+ * is sent, and encoding it only to measure it showed in the simulator's join wave. */
 export function encodedSize(m: Message): number {
-  return Buffer.byteLength(JSON.stringify(encodeMessage(m))) + 1
+  return messageBytes(m) + 1
 }

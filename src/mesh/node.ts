@@ -106,7 +106,12 @@ interface Outgoing { m: Message; kind: TrafficKind; role: TrafficRole }
 /** A message with its JSON text and that text's length in bytes (not UTF-16 units: a peer's cookie
  * may hold multi-byte characters). */
 interface Encoded<M extends Message = Message> { m: M; text: string; bytes: number }
-interface CookieText {
+/** Our cookie for one host and our request for it (shared by every address at that host). */
+interface OurCookie { readonly cookie: string; readonly ask: Encoded }
+/** Kept on the peer's entry (Peer.cookieText), not in a WeakMap beside the table: a weak entry
+ * per peer of every node is an ephemeron that each full collection must trace on its own, and with
+ * thousands of nodes in one process (each with hundreds of peers) they showed in its pauses. */
+export interface CookieText {
   cookie: string; ask: Encoded; echo?: Encoded<MessageOf<'AlwaysReturned'>>
   /** The datagram prefixes made of them, by which of the two they hold (ask 1, echo 2). */
   prefixes: Array<Prefix | undefined>
@@ -137,9 +142,9 @@ export class CjNode extends EventEmitter {
   readonly download: DownloadPacer
   private handlers = new Map<MessageType, Handler<MessageType>[]>()
   private secret: Buffer
-  /** Our cookie by address (bounded: addresses come from strangers). */
-  private cookies = new Map<string, string>()
-  private cookieTexts = new WeakMap<Peer, CookieText>()
+  /** Our cookie by address, and by host (bounded: addresses come from strangers). */
+  private cookies = new Map<string, OurCookie>()
+  private hostCookies = new Map<string, OurCookie>()
   /** Extra sockets, each the only way to one peer (a birthday punch found it through its own NAT
    * mapping): what we send that peer leaves through it; what arrives on it is handled as any datagram. */
   private sides = new Map<string, Transport>()
@@ -256,13 +261,23 @@ export class CjNode extends EventEmitter {
 
   /** Our cookie for an address: derived from a node secret and the source IP (not the port, so a
    * NAT rebinding keeps it), as the current reference node does. */
-  cookieFor(addr: string): string {
-    // Cached by address: an HMAC, and even parsing the address, per datagram showed in profiles. A
-    // host seen at several ports costs one HMAC per port, once.
+  cookieFor(addr: string): string { return this.ourCookie(addr).cookie }
+
+  /** Our cookie for an address with the message that asks for it back. Cached by address: an
+   * HMAC, and even parsing the address, per datagram showed in profiles. Then by host, which is
+   * all the cookie depends on: a host seen at many ports (peers behind one NAT, or every node of
+   * the simulator at 127.0.0.1) costs one HMAC and one encoding of the request, not one per port. */
+  private ourCookie(addr: string): OurCookie {
     const known = this.cookies.get(addr)
     if (known !== undefined) return known
     const host = parseAddress(addr)?.host ?? addr
-    const c = createHmac('sha256', this.secret).update(host).digest('hex').slice(0, 8)
+    let c = this.hostCookies.get(host)
+    if (c === undefined) {
+      const cookie = createHmac('sha256', this.secret).update(host).digest('hex').slice(0, 8)
+      c = { cookie, ask: encoded({ type: 'PleaseAlwaysReturnThisMessage', value: { cookie } }) }
+      if (this.hostCookies.size >= MAX_COOKIE_CACHE) this.hostCookies.clear()
+      this.hostCookies.set(host, c)
+    }
     if (this.cookies.size >= MAX_COOKIE_CACHE) this.cookies.clear()
     this.cookies.set(addr, c)
     return c
@@ -323,11 +338,11 @@ export class CjNode extends EventEmitter {
   /** The two cookie messages to a peer and their encodings, made again only when a cookie changes:
    * they lead nearly every datagram, and encoding them each time showed in profiles. */
   private cookieText(to: string, peer: Peer): CookieText {
-    const cookie = this.cookieFor(to)
-    let c = this.cookieTexts.get(peer)
-    if (c === undefined || c.cookie !== cookie) {
-      c = { cookie, ask: encoded({ type: 'PleaseAlwaysReturnThisMessage', value: { cookie } }), prefixes: [] }
-      this.cookieTexts.set(peer, c)
+    const ours = this.ourCookie(to)
+    let c = peer.cookieText
+    if (c === undefined || c.cookie !== ours.cookie) {
+      c = { cookie: ours.cookie, ask: ours.ask, prefixes: [] }
+      peer.cookieText = c
     }
     const echo = peer.theirCookie === undefined ? undefined
       : c.echo === undefined || c.echo.m.value !== peer.theirCookie ? encoded({ type: 'AlwaysReturned', value: peer.theirCookie }) : c.echo

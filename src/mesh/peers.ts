@@ -6,6 +6,7 @@ import { systemClock } from '../util/timers.ts'
 import type { PenaltyReason } from '../metrics/types.ts'
 import type { PeerRow } from '../store/state-db.ts'
 import { EvictionCandidates } from './eviction-candidates.ts'
+import type { CookieText } from './node.ts'
 
 /** Addresses we keep at most: spoofed sources can make us create entries, so the table must be bounded. */
 export const MAX_PEERS = 2000
@@ -79,6 +80,9 @@ export interface Peer {
   tokensAt: number
   /** Where it came from: a flag or file (kept), or hearsay (evictable). */
   origin: 'configured' | 'heard' | 'told'
+  /** The cookie messages the node leads each datagram to it with, encoded once (node.ts); never
+   * persisted or taken over by another address. */
+  cookieText?: CookieText
 }
 
 export class PeerTable {

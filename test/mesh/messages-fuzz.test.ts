@@ -7,7 +7,7 @@ import type { Message } from '../../src/mesh/messages.ts'
 import {
   MAX_DATAGRAM_BYTES, MAX_HAVE_BITMAP_BYTES, MAX_ID_LENGTH, MAX_INDEX, MAX_MESSAGES_PER_DATAGRAM, MAX_OPAQUE_JSON_BYTES,
   MAX_PEERS_PER_LIST, MAX_RECORDS_PER_MESSAGE, MAX_REQUEST_LENGTH, STRIPES, decodeDatagram, encodeMessage, isAddress,
-  MAX_NEAR_NODES, MAX_PAD_CHARS, MAX_PROVIDERS_PER_REPLY, isContact, messageBytes, messageJson,
+  MAX_NEAR_NODES, MAX_PAD_CHARS, MAX_PROVIDERS_PER_REPLY, isContact, encodedSize, messageBytes, messageJson,
 } from '../../src/mesh/messages.ts'
 import { CHUNK_SIZE } from '../../src/store/stream-types.ts'
 import { MAX_CHUNK_INDEX } from '../../src/store/record-shape.ts'
@@ -195,6 +195,8 @@ test('any other message\'s size worked out from its fields is its encoded length
     (type, body) => {
       const m = { type, ...body } as unknown as Message
       assert.equal(messageBytes(m), Buffer.byteLength(JSON.stringify(encodeMessage(m))))
+      // A reply's size against an unproven peer's 2x room is measured the same way.
+      assert.equal(encodedSize(m), Buffer.byteLength(JSON.stringify(encodeMessage(m))) + 1)
     },
   ), { numRuns: 2000 })
 })
