@@ -300,7 +300,15 @@ export function decideChild(s: ParentState, req: ChildRequest, otherHolders: Ite
   // the place of a child that is not, and that child moves one level down, under the newcomer. So
   // the top of every stripe tree fills with nodes that can fan out, and the trees stay shallow.
   const pushDown = () => {
-    if (req.leaf || interiorStripe(req.from) !== req.stripe || s.pushDown?.(req.stripe) === false) return redirect()
+    if (req.leaf || interiorStripe(req.from) !== req.stripe) return redirect()
+    // After a complaint push-down is off (no place by claim alone), except at the source for an
+    // interior newcomer that came back while no child there can fan out: the complainer the source
+    // took (interior elsewhere, its spare places spent) fed nobody in the stripe, and with every
+    // interior newcomer turned away for FAILED_RELAY_MS the whole stripe lived on the source's
+    // "asked five times" pulls (issue 12, uneven uplinks measured, seed 3: a weak relay that had
+    // not yet measured its link complained off at 1.7 s, 11.3 source copies, worst viewer 44 %).
+    // Coming back is the rule's own guard: once per stripe per RETURN_MS, and only after asking.
+    if (s.pushDown?.(req.stripe) === false && !(s.isSource && req.returned && ![...kids].some(interior))) return redirect()
     // A child that can carry others moves down first: it finds a place again in one hop. A
     // declared leaf (a weak uplink) goes only when no other child can, since every move costs its
     // weak uplink a new join (issue 12: such a viewer, pushed down by each interior newcomer, spent
