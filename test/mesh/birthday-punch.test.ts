@@ -280,12 +280,12 @@ describe('birthday punch: placement at the source, in every stripe (session 9)',
   /** The source, its one child per stripe a cone viewer that was never punched with `sym`, the
    * symmetric viewer its leaf child in every stripe, asked for `stripe` at `now`. Its holder walk
    * (`walk`) lists nobody by default: the source receives no chunks, so it notes few holders. */
-  const sourceAsked = (punched: string[], walk: string[] = []) => {
+  const sourceAsked = (punched: string[], walk: string[] | ((now: number) => string[]) = []) => {
     const sent = new SentToReachable()
     return (stripe: number, now: number) => {
       const natOf = sent.natOf((a) => peers.get(a), sym, stripe, now, (a) => (a === sym ? punched : []))
       const children = Array.from({ length: STRIPES }, (_, i) => new Set([tops[i], sym]))
-      const d = decideChild({ isSource: true, self: 'S', children, receiving: () => true, natOf, reachedBy: (a) => (a === sym ? punched : []) }, { from: sym, stripe }, walk)
+      const d = decideChild({ isSource: true, self: 'S', children, receiving: () => true, natOf, reachedBy: (a) => (a === sym ? punched : []) }, { from: sym, stripe }, typeof walk === 'function' ? walk(now) : walk)
       if (!d.accept) sent.note(sym, stripe, d.tryInstead, natOf, now)
       return d
     }
@@ -325,6 +325,19 @@ describe('birthday punch: placement at the source, in every stripe (session 9)',
     let returns = 0
     while (!ask(3, now).accept) { returns++; now += 3000; assert.ok(returns <= 20, 'fed at the source in the end') }
     assert.equal(returns, CAME_BACK_TIMES * TARGETS_BEFORE_SOURCE)
+  })
+
+  it('two liars taking turns at the head of the holder walk cost it no more rounds (review, session 9)', () => {
+    // The walk lists the most recently heard first: each liar speaks to the source before every
+    // other round, so the head of the list changes at every return. Counted per target only, the
+    // returns restarted at each change and it went round for good (40 rounds, never fed).
+    const liars = ['10.213.90.102:4002', '10.213.91.102:4002']
+    for (const a of liars) peers.set(a, { nat: 'cone', mapped: true })
+    const ask = sourceAsked([], (now) => (Math.floor(now / 3000) % 2 === 0 ? liars : [...liars].reverse()))
+    let now = 1000
+    let returns = 0
+    while (!ask(3, now).accept) { returns++; now += 3000; assert.ok(returns <= 20, `still sent round after ${returns} returns`) }
+    assert.ok(returns <= CAME_BACK_TIMES * TARGETS_BEFORE_SOURCE, `fed at the source after ${returns} returns`)
   })
 })
 

@@ -16,8 +16,8 @@ export function reachableAs(p: NatOfPeer | undefined): NatKind | undefined {
 }
 
 /** A viewer sent to reachable viewers that asks the source again within this long of its last
- * ask, for the CAME_BACK_TIMES-th time in a row, came back because none of them took it (full, gone, or a mapping claimed
- * but not held). Not at once: its first round may end on hellos to viewers it never talked to
+ * ask, for the CAME_BACK_TIMES-th time in a row, came back because none of them took it (full,
+ * gone, or a mapping claimed but not held). Not at once: its first round may end on hellos to viewers it never talked to
  * that did not finish within the 500 ms a join gives a stranger (stream-policy.ts joinAnswerMs) on
  * a loaded machine; they have by its next round. */
 export const CAME_BACK_MS = 30_000
@@ -32,11 +32,17 @@ export const TARGETS_BEFORE_SOURCE = 2
 /** The source's memory of the viewers behind symmetric NATs it sent to reachable viewers: one that
  * keeps coming back from the same viewer is not sent there again (for CAME_BACK_MS), and once it
  * came back from TARGETS_BEFORE_SOURCE of them (or every one it could be sent to) it is fed from a
- * leaf place at the source, not sent round the same list again. Per target: a viewer punched with two cone viewers, one of which does
- * not receive the stripe (it refuses), was fed at the source after three returns from that one,
- * while the other, second in the list, would have taken it (session 9). */
+ * leaf place at the source, not sent round the same list again; so it is after
+ * CAME_BACK_TIMES x TARGETS_BEFORE_SOURCE returns in a row from whomever. Per target: a viewer
+ * punched with two cone viewers, one of which does not receive the stripe (it refuses), was fed at
+ * the source after three returns from that one, while the other, second in the list, would have
+ * taken it (session 9). */
 export class SentToReachable {
-  private sent = new Map<string, { at: number; n: number; to: string; backFrom: Map<string, number> }>()
+  /** Per stripe and viewer: returns in a row from the viewer it was last sent to (`n`), and from
+   * any (`total`: the head of the list may change between rounds, e.g. two mapping liars taking
+   * turns at the head of the source's holder walk, most recently heard first, and a count that
+   * restarted with each change would never reach CAME_BACK_TIMES: review, session 9). */
+  private sent = new Map<string, { at: number; n: number; total: number; to: string; backFrom: Map<string, number> }>()
 
   /** How the source sees peers when `from` asks for stripe `s`: mappings and the punches we
    * introduced count, except the viewers `from` came back from for that stripe. */
@@ -44,7 +50,8 @@ export class SentToReachable {
     const r = this.sent.get(`${s} ${from}`)
     let active = 0
     if (r !== undefined) for (const until of r.backFrom.values()) if (until > now) active++
-    const back = (a: string) => r !== undefined && (active >= TARGETS_BEFORE_SOURCE || (r.backFrom.get(a) ?? -Infinity) > now)
+    const cameBackEnough = r !== undefined && now - r.at < CAME_BACK_MS && r.total >= CAME_BACK_TIMES * TARGETS_BEFORE_SOURCE
+    const back = (a: string) => r !== undefined && (cameBackEnough || active >= TARGETS_BEFORE_SOURCE || (r.backFrom.get(a) ?? -Infinity) > now)
     const reached = punchedWith(from)
     return (a) => (back(a) ? peer(a)?.nat : reached.includes(a) ? 'none' : reachableAs(peer(a)))
   }
@@ -57,8 +64,11 @@ export class SentToReachable {
     const r = this.sent.get(key)
     // Each return within CAME_BACK_MS of the one before counts, however slow its rounds: a window
     // from the first redirect restarted a viewer whose rounds took over 10 s before its third.
-    if (r !== undefined && now - r.at < CAME_BACK_MS && r.to === to) {
+    // Towards the same target in `n`; towards any in `total`.
+    const within = r !== undefined && now - r.at < CAME_BACK_MS
+    if (r !== undefined && within && r.to === to) {
       r.n++
+      r.total++
       r.at = now
       if (r.n >= CAME_BACK_TIMES) {
         r.backFrom.delete(to)
@@ -71,6 +81,6 @@ export class SentToReachable {
     for (const [a, until] of backFrom) if (until <= now) backFrom.delete(a)
     this.sent.delete(key)
     if (this.sent.size >= MAX_REMEMBERED) this.sent.delete(this.sent.keys().next().value as string)
-    this.sent.set(key, { at: now, n: 1, to, backFrom })
+    this.sent.set(key, { at: now, n: 1, total: r !== undefined && within ? r.total + 1 : 1, to, backFrom })
   }
 }
