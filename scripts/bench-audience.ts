@@ -15,7 +15,8 @@ import type { AudienceReading } from './bench-ipc.ts'
 import { LEAD_MS } from '../src/sim/simulation.ts'
 import { SEGMENT_MS } from '../src/sim/virtual-swarm.ts'
 import { windowPercentile } from '../src/sim/audience-truth.ts'
-import { screenshotPage } from './bench-dashboard.ts'
+import { existsSync } from 'node:fs'
+import { CHROMIUM, screenshotPage } from './bench-dashboard.ts'
 
 const USAGE = `npm run bench:audience -- [--viewers 50] [--leave 20%] [--settle 10] [--nodes-per-process 10] [--seed 1] [--screenshot file.png]
 A real source and N real viewer processes; prints the source's audience count, merged delay p95 and
@@ -37,6 +38,8 @@ const perProcess = num(values['nodes-per-process'], 'nodes-per-process', 10, 1, 
 const seed = num(values.seed, 'seed', 1, 0, 2 ** 31)
 const screenshot = values.screenshot
 if (screenshot !== undefined && !screenshot.endsWith('.png')) exitUsage('bench:audience', new UsageError('--screenshot must name a .png file'))
+// Checked before the swarm starts: a missing browser found after minutes of swarm lost the figures.
+if (screenshot !== undefined && !existsSync(CHROMIUM)) exitUsage('bench:audience', new UsageError(`--screenshot needs Chromium at ${CHROMIUM} (set CHROMIUM_PATH)`))
 const log = (s: string) => process.stderr.write(s + '\n')
 
 async function main(): Promise<void> {
@@ -93,8 +96,10 @@ async function main(): Promise<void> {
     const steady = await read()
     const reports = await collectReports(src, views)
     if (screenshot !== undefined && ready.dashboardUrl) {
+      // The figures below matter more than the picture: a failed screenshot is logged, not thrown.
       await screenshotPage(ready.dashboardUrl, screenshot)
-      log(`the source's dashboard (${ready.dashboardUrl}) saved as ${screenshot}`)
+        .then(() => log(`the source's dashboard (${ready.dashboardUrl}) saved as ${screenshot}`))
+        .catch((e: unknown) => log(`the screenshot failed: ${e instanceof Error ? e.message.split('\n')[0] : String(e)}`))
     }
     const gone = Math.round(present.length * leaveShare)
     for (let i = 0; i < gone; i++) {

@@ -7,7 +7,7 @@ import type { StreamRegistry } from '../src/mesh/stream-registry.ts'
 import type { StreamLog } from '../src/store/stream-log.ts'
 
 /** Chromium as the machine installs it; CHROMIUM_PATH overrides. */
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
+export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
 /** The page polls its data every second and draws the tree's layout over a few polls. */
 const SETTLE_MS = 4000
 

@@ -170,5 +170,10 @@ describe('LAN-mates', () => {
     assert.ok(pub.node.peers.get(atA)?.local !== undefined && pub.node.peers.get(atB)?.local !== undefined, 'both told their LAN address')
     assert.deepEqual(pub.node.lanMates(atA), [])
     assert.deepEqual(pub.node.lanMates(atB), [])
+    // Control: had b told a LAN address on a's /24, they would be mates (the memory NAT gives each
+    // router a LAN of its own, so b's entry is moved there by hand).
+    const onALan = pub.node.peers.get(atA)!.local!.replace(/\.2:/, '.3:')
+    pub.node.peers.get(atB)!.local = onALan
+    assert.deepEqual(pub.node.lanMates(atA), [{ at: atB, local: onALan }])
   })
 })

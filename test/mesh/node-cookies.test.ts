@@ -29,6 +29,8 @@ test('our cookie depends on the host alone: every port of one host gets the same
   assert.notDeepEqual(a1.value, b.value, 'another host, another cookie')
   assert.deepEqual(a1.value, { cookie: node.cookieFor('10.0.0.2:3') })
   // More hosts than the caches keep: both start over, and the cookie of a host comes out the same.
+  // (Only a guard for later: the HMAC of a fixed secret cannot change today; a cache keyed or
+  // salted per entry could, and then a peer's proof would be lost at each clear.)
   const first = node.cookieFor('10.0.0.2:1')
   for (let i = 0; i < 5000; i++) node.cookieFor(`10.1.${i >> 8}.${i & 255}:9`)
   assert.equal(node.cookieFor('10.0.0.2:1'), first)

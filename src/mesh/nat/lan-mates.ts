@@ -9,7 +9,7 @@
 // a home-sized subnet are introduced, and an introduction is one bounded hello each.
 import type { CjNode, Ctx } from '../node.ts'
 import { parseAddress } from '../transport.ts'
-import { sameSubnet } from './lan-address.ts'
+import { inSubnetOf } from './lan-address.ts'
 
 /** Public hosts indexed, and peers per host: bounded against peers that flood reports. */
 const MAX_HOSTS = 4096
@@ -41,9 +41,10 @@ export class LanMates {
     const own = this.node.peers.get(addr)?.local
     const out: LanMate[] = []
     if (own === undefined) return out
+    const onOwnLan = inSubnetOf(own)
     for (const at of (host !== undefined && this.byHost.get(host)) || []) {
       const p = this.node.peers.get(at)
-      if (at !== addr && p?.verified && p.local !== undefined && sameSubnet(p.local, own) && !this.node.peers.isBanned(p)) out.push({ at, local: p.local })
+      if (at !== addr && p?.verified && p.local !== undefined && onOwnLan(p.local) && !this.node.peers.isBanned(p)) out.push({ at, local: p.local })
     }
     return out
   }
