@@ -5,6 +5,7 @@
 import type { CjNode } from '../src/mesh/node.ts'
 import type { StreamRegistry } from '../src/mesh/stream-registry.ts'
 import type { StreamLog } from '../src/store/stream-log.ts'
+import { streamStatus } from '../src/metrics/node-status.ts'
 
 /** Chromium as the machine installs it; CHROMIUM_PATH overrides. */
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
@@ -19,12 +20,11 @@ export async function startSourceDashboard(node: CjNode, reg: StreamRegistry, lo
   let url: string | null = null
   const status = () => {
     const s = reg.get(log.id)
-    const st = s?.status()
     return {
       node: { udp: node.address, http: url, dir: '', role: 'source', pid: process.pid, uptimeSeconds: Math.round(process.uptime()) },
       counters: node.counters,
       peers: [],
-      streams: st ? [{ ...st, bytesFromPeers: st.receivedBytes - st.receivedFromSourceBytes, bytesFromSource: st.receivedFromSourceBytes, audienceHistory: s!.audienceHistory() }] : [],
+      streams: s ? [streamStatus(s)] : [],
       playback: { reports: 0, stalls: 0, stallSeconds: 0, latencySeconds: null },
       dashboardPeers: [],
     }

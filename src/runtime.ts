@@ -25,7 +25,7 @@ import { noMetrics, type MetricsSink } from './metrics/types.ts'
 import type { RunningHttpServer } from './player/app.ts'
 import type { Logger } from './util/logger.ts'
 import type { StreamSwarm } from './mesh/stream/stream-swarm.ts'
-import type { NodeStatus, PeerStatus, StreamStatus } from './metrics/node-status.ts'
+import { streamStatus, type NodeStatus, type PeerStatus } from './metrics/node-status.ts'
 import { Dht } from './mesh/dht/dht.ts'
 import { NameIndex } from './mesh/dht/name-index.ts'
 import { StateDb } from './store/state-db.ts'
@@ -350,14 +350,7 @@ export class Runtime {
       lastHeardMsAgo: Date.now() - p.lastHeard, banned: this.node.peers.isBanned(p), penalty: Math.round(p.penalty),
       speaksStreams: p.speaksStreams, nat: p.nat ?? null, mapped: p.mapped === true,
     }))
-    const streams = this.streams.list().map((s): StreamStatus => {
-      const st = s.status()
-      return {
-        ...st, bytesFromPeers: st.receivedBytes - st.receivedFromSourceBytes, bytesFromSource: st.receivedFromSourceBytes,
-        // The source's last hour of audience figures: the dashboard's chart survives a reload.
-        ...(s.isSource ? { audienceHistory: s.audienceHistory() } : {}),
-      }
-    })
+    const streams = this.streams.list().map(streamStatus)
     return {
       node: { udp: this.node.address, http: this.httpUrl, dir: this.opts.dir, role: this.opts.role ?? 'node', pid: process.pid, uptimeSeconds: Math.round(process.uptime()) },
       counters: this.node.counters,

@@ -13,6 +13,8 @@ import type { SecureCounters } from '../mesh/secure/secure-sessions.ts'
 import type { UploadStatus } from '../mesh/bandwidth/upload-pacer.ts'
 import type { DownloadStatus } from '../mesh/bandwidth/download-pacer.ts'
 
+import type { StreamSwarm } from '../mesh/stream/stream-swarm.ts'
+
 export type { SwarmStatus } from '../mesh/stream/swarm-status.ts'
 
 export interface PeerStatus {
@@ -34,6 +36,16 @@ export interface PeerStatus {
 export interface StreamStatus extends SwarmStatus {
   bytesFromPeers: number
   bytesFromSource: number
+}
+
+/** A swarm's entry in /status.json, made here for the runtime and the bench's source dashboard
+ * alike. A source adds its last hour of audience figures: the dashboard's chart survives a reload. */
+export function streamStatus(s: StreamSwarm): StreamStatus {
+  const st = s.status()
+  return {
+    ...st, bytesFromPeers: st.receivedBytes - st.receivedFromSourceBytes, bytesFromSource: st.receivedFromSourceBytes,
+    ...(s.isSource ? { audienceHistory: s.audienceHistory() } : {}),
+  }
 }
 
 export interface NodeStatus {
