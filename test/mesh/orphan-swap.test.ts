@@ -8,7 +8,7 @@
 // source, once; a claim alone still may not, nor a late one.
 // On virtual time against the shipped source, with scripted peers so that who complains first is
 // not left to chance.
-import { test } from 'node:test'
+import { test, type TestContext } from 'node:test'
 import assert from 'node:assert/strict'
 import { hostileIo, runUntil, virtualSwarm } from '../helpers/virtual-swarm.ts'
 import { RawSocket } from '../../scripts/hostile-peers.ts'
@@ -57,12 +57,19 @@ class Orphan {
   close(): void { this.sock.close() }
 }
 
-test('an interior orphan of the failed relay takes the place a leaf orphan got first, once, and only in time', async (t) => {
+/** A source with segments on a 5 ms virtual link, its children per stripe, and scripted orphans
+ * opened on it (closed by the caller). */
+async function sourceWithOrphans(t: TestContext) {
   const sim = await virtualSwarm(t, { bitrateBps: 1_000_000, link: { delayMs: 5, loss: 0 } })
   await runUntil(sim, () => (sim.source.log.head()?.segments ?? 0) >= 2, 10_000, 'source has segments')
   const kids = (s: number) => sim.swarm(sim.source).status().children[s]
   const peers: Orphan[] = []
   const open = async (s: number, interior: boolean) => { const o = await Orphan.open(sim, s, interior); peers.push(o); return o }
+  return { sim, kids, peers, open }
+}
+
+test('an interior orphan of the failed relay takes the place a leaf orphan got first, once, and only in time', async (t) => {
+  const { sim, kids, peers, open } = await sourceWithOrphans(t)
   try {
     for (const s of [0, 1]) {
       // The relay that will fail, then a leaf orphan complaining first: it takes the place.
@@ -124,11 +131,7 @@ test('an interior orphan of the failed relay takes the place a leaf orphan got f
 // takes such a complainer's place, as the came-back rule lets it when push-down is on; a claim
 // alone still may not, nor a comer-back while the source's child there is interior.
 test('an interior newcomer that came back takes the place of a complainer that cannot fan out in the stripe', async (t) => {
-  const sim = await virtualSwarm(t, { bitrateBps: 1_000_000, link: { delayMs: 5, loss: 0 } })
-  await runUntil(sim, () => (sim.source.log.head()?.segments ?? 0) >= 2, 10_000, 'source has segments')
-  const kids = (s: number) => sim.swarm(sim.source).status().children[s]
-  const peers: Orphan[] = []
-  const open = async (s: number, interior: boolean) => { const o = await Orphan.open(sim, s, interior); peers.push(o); return o }
+  const { sim, kids, peers, open } = await sourceWithOrphans(t)
   try {
     const s = 2
     const failed = await open(s, true)
