@@ -38,8 +38,10 @@ describe('a live stream in the NAT lab (real ingest and watch processes)', { ski
       assert.equal(kinds[h]?.publicAddress?.split(':')[0], lab.publicIp(h), `${h} learned its router's public address`)
     }
     assert.equal(kinds.sym1h1?.kind, 'symmetric')
-    // The symmetric viewer is a leaf: it feeds nobody, and the source knows what it is.
-    assert.equal(f.viewers.find((v) => v.host === 'sym1h1')?.fedPeers, 0)
+    // The symmetric viewer is a leaf of every stranger: it feeds only a viewer a birthday punch of
+    // its own opened a path to (session 8; CI once saw it feed cone1 after 2 of 2 punches met).
+    const sym = f.viewers.find((v) => v.host === 'sym1h1')
+    assert.ok(sym !== undefined && (sym.fedPeers === 0 || sym.punched > 0), `sym1h1 fed ${sym?.fedPeers} peers with ${sym?.punched} punches met`)
     assert.ok(nat.get('src')?.peers.some((p) => p.addr.startsWith(`${lab.publicIp('sym1h1')}:`) && p.nat === 'symmetric'), 'the source was told the symmetric viewer is one')
   })
 })
