@@ -8,6 +8,7 @@
 // once and the count is read again 10 s later. Prints one table. With --screenshot, the source also
 // serves its dashboard (bench-dashboard.ts) and headless Chromium saves the page with the whole
 // swarm on it, after the steady readings and before the departures.
+import { existsSync } from 'node:fs'
 import { cpus, loadavg } from 'node:os'
 import { scriptFlags, UsageError, exitUsage } from './script-args.ts'
 import { Child, HLS_POLL_MS, STAGGER_MS, collectReports, sleep } from './bench-run.ts'
@@ -15,7 +16,6 @@ import type { AudienceReading } from './bench-ipc.ts'
 import { LEAD_MS } from '../src/sim/simulation.ts'
 import { SEGMENT_MS } from '../src/sim/virtual-swarm.ts'
 import { windowPercentile } from '../src/sim/audience-truth.ts'
-import { existsSync } from 'node:fs'
 import { CHROMIUM, screenshotPage } from './bench-dashboard.ts'
 
 const USAGE = `npm run bench:audience -- [--viewers 50] [--leave 20%] [--settle 10] [--nodes-per-process 10] [--seed 1] [--screenshot file.png]

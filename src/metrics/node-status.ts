@@ -12,7 +12,6 @@ import type { PortMappingStatus } from '../mesh/nat/port-mapping.ts'
 import type { SecureCounters } from '../mesh/secure/secure-sessions.ts'
 import type { UploadStatus } from '../mesh/bandwidth/upload-pacer.ts'
 import type { DownloadStatus } from '../mesh/bandwidth/download-pacer.ts'
-
 import type { StreamSwarm } from '../mesh/stream/stream-swarm.ts'
 
 export type { SwarmStatus } from '../mesh/stream/swarm-status.ts'

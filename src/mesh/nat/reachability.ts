@@ -17,9 +17,9 @@ export function reachableAs(p: NatOfPeer | undefined): NatKind | undefined {
 
 /** A viewer sent to reachable viewers that asks the source again within this long of its last
  * ask, for the CAME_BACK_TIMES-th time in a row, came back because none of them took it (full,
- * gone, or a mapping claimed but not held). Not at once: its first round may end on hellos to viewers it never talked to
- * that did not finish within the 500 ms a join gives a stranger (stream-policy.ts joinAnswerMs) on
- * a loaded machine; they have by its next round. */
+ * gone, or a mapping claimed but not held). Not at once: its first round may end on hellos to
+ * viewers it never talked to that did not finish within the 500 ms a join gives a stranger
+ * (stream-policy.ts joinAnswerMs) on a loaded machine; they have by its next round. */
 export const CAME_BACK_MS = 30_000
 export const CAME_BACK_TIMES = 3
 const MAX_REMEMBERED = 4096
@@ -65,15 +65,15 @@ export class SentToReachable {
     // Each return within CAME_BACK_MS of the one before counts, however slow its rounds: a window
     // from the first redirect restarted a viewer whose rounds took over 10 s before its third.
     // Towards the same target in `n`; towards any in `total`.
-    const within = r !== undefined && now - r.at < CAME_BACK_MS
-    if (r !== undefined && within && r.to === to) {
-      r.n++
-      r.total++
-      r.at = now
-      if (r.n >= CAME_BACK_TIMES) {
-        r.backFrom.delete(to)
-        if (r.backFrom.size >= TARGETS_BEFORE_SOURCE) r.backFrom.delete(r.backFrom.keys().next().value as string)
-        r.backFrom.set(to, now + CAME_BACK_MS)
+    const prev = r !== undefined && now - r.at < CAME_BACK_MS ? r : undefined
+    if (prev?.to === to) {
+      prev.n++
+      prev.total++
+      prev.at = now
+      if (prev.n >= CAME_BACK_TIMES) {
+        prev.backFrom.delete(to)
+        if (prev.backFrom.size >= TARGETS_BEFORE_SOURCE) prev.backFrom.delete(prev.backFrom.keys().next().value as string)
+        prev.backFrom.set(to, now + CAME_BACK_MS)
       }
       return
     }
@@ -81,6 +81,6 @@ export class SentToReachable {
     for (const [a, until] of backFrom) if (until <= now) backFrom.delete(a)
     this.sent.delete(key)
     if (this.sent.size >= MAX_REMEMBERED) this.sent.delete(this.sent.keys().next().value as string)
-    this.sent.set(key, { at: now, n: 1, total: r !== undefined && within ? r.total + 1 : 1, to, backFrom })
+    this.sent.set(key, { at: now, n: 1, total: (prev?.total ?? 0) + 1, to, backFrom })
   }
 }
