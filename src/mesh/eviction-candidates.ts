@@ -19,14 +19,13 @@ export class EvictionCandidates {
   /** The earliest end of a ban seen at the last pass: that entry may be evictable afterwards. */
   private unbanAt = Infinity
   private stale = true
-  /** Insertion order (the table's Map order), for ties. */
-  private order = new WeakMap<Peer, number>()
+  /** Insertion order (the table's Map order), for ties: kept on each entry as `Peer.seq`. */
   private nextOrder = 0
 
   constructor(private readonly rank: (p: Peer) => number) {}
 
   added(p: Peer): void {
-    this.order.set(p, this.nextOrder++)
+    p.seq = this.nextOrder++
     if (this.stale) return
     this.cand.push(p)
     // Many additions without evictions (entries forgotten meanwhile): start over rather than grow.
@@ -63,7 +62,7 @@ export class EvictionCandidates {
       const p = this.cand[i]
       if (!this.evictable(p, peers, now)) continue
       const r = this.rank(p)
-      const o = this.order.get(p) ?? -1
+      const o = p.seq ?? -1
       if (best < 0 || r < bestRank || (r === bestRank && o < bestOrder)) { best = i; bestRank = r; bestOrder = o }
     }
     return best
@@ -75,7 +74,7 @@ export class EvictionCandidates {
     for (const p of peers.values()) {
       if (p.origin === 'configured') continue
       if (p.bannedUntil > now) { unbanAt = Math.min(unbanAt, p.bannedUntil); continue }
-      all.push({ p, r: this.rank(p), o: this.order.get(p) ?? -1 })
+      all.push({ p, r: this.rank(p), o: p.seq ?? -1 })
     }
     all.sort((a, b) => a.r - b.r || a.o - b.o)
     this.cand = all.slice(0, KEEP).map((e) => e.p)

@@ -142,8 +142,8 @@ export class CjNode extends EventEmitter {
   readonly download: DownloadPacer
   private handlers = new Map<MessageType, Handler<MessageType>[]>()
   private secret: Buffer
-  /** Our cookie by address, and by host (bounded: addresses come from strangers). */
-  private cookies = new Map<string, OurCookie>()
+  /** Our cookie by host (bounded: addresses come from strangers). By address it sits on the peer's
+   * entry (Peer.cookieText). */
   private hostCookies = new Map<string, OurCookie>()
   /** Extra sockets, each the only way to one peer (a birthday punch found it through its own NAT
    * mapping): what we send that peer leaves through it; what arrives on it is handled as any datagram. */
@@ -261,15 +261,18 @@ export class CjNode extends EventEmitter {
 
   /** Our cookie for an address: derived from a node secret and the source IP (not the port, so a
    * NAT rebinding keeps it), as the current reference node does. */
-  cookieFor(addr: string): string { return this.ourCookie(addr).cookie }
+  cookieFor(addr: string): string {
+    const p = this.peers.get(addr)
+    return p !== undefined ? this.cookieTexts(addr, p).cookie : this.ourCookie(addr).cookie
+  }
 
-  /** Our cookie for an address with the message that asks for it back. Cached by address: an
-   * HMAC, and even parsing the address, per datagram showed in profiles. Then by host, which is
-   * all the cookie depends on: a host seen at many ports (peers behind one NAT, or every node of
-   * the simulator at 127.0.0.1) costs one HMAC and one encoding of the request, not one per port. */
+  /** Our cookie for an address with the message that asks for it back, by host, which is all the
+   * cookie depends on: a host seen at many ports (peers behind one NAT, or every node of the
+   * simulator at 127.0.0.1) costs one HMAC and one encoding of the request, not one per port.
+   * Per address it is kept on the peer's entry (cookieTexts): an HMAC, and even parsing the
+   * address, per datagram showed in profiles, and a second map by address beside the table held
+   * up to 4,096 entries in every node. */
   private ourCookie(addr: string): OurCookie {
-    const known = this.cookies.get(addr)
-    if (known !== undefined) return known
     const host = parseAddress(addr)?.host ?? addr
     let c = this.hostCookies.get(host)
     if (c === undefined) {
@@ -278,8 +281,6 @@ export class CjNode extends EventEmitter {
       if (this.hostCookies.size >= MAX_COOKIE_CACHE) this.hostCookies.clear()
       this.hostCookies.set(host, c)
     }
-    if (this.cookies.size >= MAX_COOKIE_CACHE) this.cookies.clear()
-    this.cookies.set(addr, c)
     return c
   }
 
@@ -338,15 +339,22 @@ export class CjNode extends EventEmitter {
   /** The two cookie messages to a peer and their encodings, made again only when a cookie changes:
    * they lead nearly every datagram, and encoding them each time showed in profiles. */
   private cookieText(to: string, peer: Peer): CookieText {
-    const ours = this.ourCookie(to)
-    let c = peer.cookieText
-    if (c === undefined || c.cookie !== ours.cookie) {
-      c = { cookie: ours.cookie, ask: ours.ask, prefixes: [] }
-      peer.cookieText = c
-    }
+    const c = this.cookieTexts(to, peer)
     const echo = peer.theirCookie === undefined ? undefined
       : c.echo === undefined || c.echo.m.value !== peer.theirCookie ? encoded({ type: 'AlwaysReturned', value: peer.theirCookie }) : c.echo
     if (echo !== c.echo) { c.echo = echo; c.prefixes = [] }
+    return c
+  }
+
+  /** Our cookie and our request for it, kept on the entry of the peer at `to`: the cookie is a
+   * function of the address (and our constant secret), and an entry's address never changes. */
+  private cookieTexts(to: string, peer: Peer): CookieText {
+    let c = peer.cookieText
+    if (c === undefined) {
+      const ours = this.ourCookie(to)
+      c = { cookie: ours.cookie, ask: ours.ask, prefixes: [] }
+      peer.cookieText = c
+    }
     return c
   }
 
@@ -570,7 +578,7 @@ export class CjNode extends EventEmitter {
       const kind: TrafficKind = content ? 'stream' : 'control'
       this.metrics.datagramReceived(kind, size)
       for (const m of decoded.messages) {
-        if (m.type === 'PleaseAlwaysReturnThisMessage' && isOurCookie(m.value, this.cookieFor(from))) {
+        if (m.type === 'PleaseAlwaysReturnThisMessage' && isOurCookie(m.value, this.cookieTexts(from, peer).cookie)) {
           // It asks us to return the cookie we hand to this very address: it is our own datagram,
           // come back under an address of ours we did not know (a NAT's, a peer's view of us).
           this.log.debug('heard ourselves', { addr: from })
@@ -580,7 +588,7 @@ export class CjNode extends EventEmitter {
         }
       }
       for (const m of decoded.messages) {
-        if (m.type === 'AlwaysReturned' && isOurCookie(m.value, this.cookieFor(from))) {
+        if (m.type === 'AlwaysReturned' && isOurCookie(m.value, this.cookieTexts(from, peer).cookie)) {
           if (!peer.verified) this.log.debug('peer verified', { peer: from })
           peer.verified = true
         } else if (m.type === 'PleaseAlwaysReturnThisMessage') {

@@ -83,6 +83,10 @@ export interface Peer {
   /** The cookie messages the node leads each datagram to it with, encoded once (node.ts); never
    * persisted or taken over by another address. */
   cookieText?: CookieText
+  /** Its place in the order entries were added (eviction-candidates.ts breaks ties by it): a field,
+   * not a WeakMap beside the table, whose entry per peer is an ephemeron each full collection
+   * traces on its own (a simulated swarm holds up to 2,000 per node). */
+  seq?: number
 }
 
 export class PeerTable {
@@ -113,7 +117,7 @@ export class PeerTable {
     p = {
       addr, verified: false, firstSeen: now, lastHeard: 0, lastContacted: 0, unverifiedRecv: 0, unverifiedSent: 0,
       deliveredBytes: 0, penalty: 0, penaltyAt: now, bannedUntil: 0, speaksStreams: false,
-      tokens: RATE.unverified.burst, tokensAt: now, origin,
+      tokens: RATE.unverified.burst, tokensAt: now, origin, seq: 0,
     }
     this.peers.set(addr, p)
     this.evictable.added(p)
