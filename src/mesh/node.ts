@@ -246,11 +246,9 @@ export class CjNode extends EventEmitter {
    * only ever answer it (within 2x of what it sent). */
   probe(): void {
     const now = this.timers.now()
-    const targets = this.peers.all()
-      .filter((p) => !this.peers.isBanned(p) && !this.isSelf(p.addr) && (p.origin === 'configured' || p.verified ||
+    const targets = this.peers.best(PROBED_PEERS, probeFirst,
+      (p) => !this.peers.isBanned(p) && !this.isSelf(p.addr) && (p.origin === 'configured' || p.verified ||
         ((p.spokeFirst === true || p.lastHeard === 0) && now - p.lastContacted > 30_000 && now - Math.max(p.firstSeen, p.lastHeard) < HELLO_GIVE_UP_MS)))
-      .sort((a, b) => (b.origin === 'configured' ? 1 : 0) - (a.origin === 'configured' ? 1 : 0) || b.lastHeard - a.lastHeard)
-      .slice(0, 16)
     for (const p of targets) {
       const hello: Message[] = [{ type: 'PleaseSendPeers' }, { type: 'PleaseReturnThisMessage', value: now }]
       if (p.maxDatagramBytes === undefined) hello.push(this.capabilities(p.addr))
@@ -717,6 +715,15 @@ class DatagramCtx implements Ctx {
   }
 
   room(): number { return this.peer.verified ? Infinity : this.roomFor(this.peer, this.from, this.queued) }
+}
+
+/** Peers a probe greets at most. */
+const PROBED_PEERS = 16
+
+/** Before `b` in a probe's order: configured peers first, then the most recently heard. */
+function probeFirst(a: Peer, b: Peer): boolean {
+  const ca = a.origin === 'configured'
+  return ca !== (b.origin === 'configured') ? ca : a.lastHeard > b.lastHeard
 }
 
 function isLoopback(addr: string): boolean {

@@ -203,6 +203,23 @@ export class PeerTable {
     return n
   }
 
+  /** The first `n` entries `keep` accepts in the order `before` gives (true: `a` goes strictly
+   * before `b`), ties in table order: what a stable sort of the accepted entries would start with,
+   * by a partial selection in one pass. A probe picks its 16 from a table of up to 2,000 every
+   * 10 s, and sorted every candidate to do it. */
+  best(n: number, before: (a: Peer, b: Peer) => boolean, keep: (p: Peer) => boolean): Peer[] {
+    const out: Peer[] = []
+    if (n <= 0) return out
+    for (const p of this.peers.values()) {
+      if (!keep(p) || (out.length >= n && !before(p, out[n - 1]))) continue
+      let i = out.length
+      while (i > 0 && before(p, out[i - 1])) i--
+      out.splice(i, 0, p)
+      if (out.length > n) out.pop()
+    }
+    return out
+  }
+
   /** Addresses worth handing to others: verified, recently heard, not banned; the best `n` in the
    * order of active(). A partial selection, not a sort of the table: a node with a thousand peers
    * answers each one's PleaseSendPeers every few seconds. */
