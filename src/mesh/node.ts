@@ -106,19 +106,26 @@ interface Outgoing { m: Message; kind: TrafficKind; role: TrafficRole }
 /** A message with its JSON text and that text's length in bytes (not UTF-16 units: a peer's cookie
  * may hold multi-byte characters). */
 interface Encoded<M extends Message = Message> { m: M; text: string; bytes: number }
-/** Our cookie for one host and our request for it (shared by every address at that host). */
-interface OurCookie { readonly cookie: string; readonly ask: Encoded }
+/** Our cookie for one host, our request for it, and the prefix of a datagram that carries only
+ * that request (shared by every address at that host). */
+interface OurCookie { readonly cookie: string; readonly ask: Encoded; readonly askOnly: Prefix }
 /** Kept on the peer's entry (Peer.cookieText), not in a WeakMap beside the table: a weak entry
  * per peer of every node is an ephemeron that each full collection must trace on its own, and with
  * thousands of nodes in one process (each with hundreds of peers) they showed in its pauses. */
 export interface CookieText {
-  cookie: string; ask: Encoded; echo?: Encoded<MessageOf<'AlwaysReturned'>>
-  /** The datagram prefixes made of them, by which of the two they hold (ask 1, echo 2). */
-  prefixes: Array<Prefix | undefined>
+  cookie: string; ask: Encoded; askOnly: Prefix; echo?: Encoded<MessageOf<'AlwaysReturned'>>
+  /** The datagram prefixes that hold the echo: alone, and with our request. Two fields and arrays
+   * of their exact length, not a list of four filled by push, whose three arrays of 17 slots each
+   * were a third of what a peer we write to costs (some 450 of 1,100 bytes, and a full table holds
+   * 2,000); the other two prefixes are shared (NO_PREFIX, OurCookie.askOnly). */
+  echoOnly?: Prefix
+  echoAsk?: Prefix
 }
 /** The cookie messages that lead a datagram, as text and as messages, and their bytes with the
  * brackets of the array and each message's comma. Shared: never changed by a caller. */
 interface Prefix { readonly json: readonly string[]; readonly messages: readonly Message[]; readonly bytes: number }
+/** The prefix of a datagram to a verified peer whose cookie we do not echo: nothing. */
+const NO_PREFIX: Prefix = { json: [], messages: [], bytes: 1 }
 
 function encoded<M extends Message>(m: M): Encoded<M> {
   const text = JSON.stringify(encodeMessage(m))
@@ -275,7 +282,8 @@ export class CjNode extends EventEmitter {
     let c = this.hostCookies.get(host)
     if (c === undefined) {
       const cookie = createHmac('sha256', this.secret).update(host).digest('hex').slice(0, 8)
-      c = { cookie, ask: encoded({ type: 'PleaseAlwaysReturnThisMessage', value: { cookie } }) }
+      const ask = encoded({ type: 'PleaseAlwaysReturnThisMessage', value: { cookie } })
+      c = { cookie, ask, askOnly: { json: [ask.text], messages: [ask.m], bytes: 1 + ask.bytes + 1 } }
       if (this.hostCookies.size >= MAX_COOKIE_CACHE) this.hostCookies.clear()
       this.hostCookies.set(host, c)
     }
@@ -322,15 +330,15 @@ export class CjNode extends EventEmitter {
     const bytes = 1 + (asking ? c.ask.bytes + 1 : 0)
     const echoing = c.echo !== undefined && bytes + c.echo.bytes + 1 <= budget
     // Made once per cookie pair: a prefix leads nearly every datagram.
-    const which = (asking ? 1 : 0) | (echoing ? 2 : 0)
-    const have = c.prefixes[which]
+    if (!echoing) return asking ? c.askOnly : NO_PREFIX
+    const echo = c.echo!
+    const have = asking ? c.echoAsk : c.echoOnly
     if (have !== undefined) return have
-    const json: string[] = []
-    const messages: Message[] = []
-    if (echoing) { json.push(c.echo!.text); messages.push(c.echo!.m) }
-    if (asking) { json.push(c.ask.text); messages.push(c.ask.m) }
-    const made = { json, messages, bytes: bytes + (echoing ? c.echo!.bytes + 1 : 0) }
-    c.prefixes[which] = made
+    const made: Prefix = asking
+      ? { json: [echo.text, c.ask.text], messages: [echo.m, c.ask.m], bytes: bytes + echo.bytes + 1 }
+      : { json: [echo.text], messages: [echo.m], bytes: bytes + echo.bytes + 1 }
+    if (asking) c.echoAsk = made
+    else c.echoOnly = made
     return made
   }
 
@@ -340,7 +348,7 @@ export class CjNode extends EventEmitter {
     const c = this.cookieTexts(to, peer)
     const echo = peer.theirCookie === undefined ? undefined
       : c.echo === undefined || c.echo.m.value !== peer.theirCookie ? encoded({ type: 'AlwaysReturned', value: peer.theirCookie }) : c.echo
-    if (echo !== c.echo) { c.echo = echo; c.prefixes = [] }
+    if (echo !== c.echo) { c.echo = echo; c.echoOnly = undefined; c.echoAsk = undefined }
     return c
   }
 
@@ -350,7 +358,7 @@ export class CjNode extends EventEmitter {
     let c = peer.cookieText
     if (c === undefined) {
       const ours = this.ourCookie(to)
-      c = { cookie: ours.cookie, ask: ours.ask, prefixes: [] }
+      c = { cookie: ours.cookie, ask: ours.ask, askOnly: ours.askOnly, echo: undefined, echoOnly: undefined, echoAsk: undefined }
       peer.cookieText = c
     }
     return c
@@ -409,8 +417,12 @@ export class CjNode extends EventEmitter {
       if (decoded) {
         // partBytes counts the brackets and commas: it is the encoded datagram's length.
         bytes = partBytes
-        const messages = prefix.messages.slice()
-        for (const o of kinds) messages.push(o.m)
+        // Of its exact length: it stays in flight for its link's delay, and a copy grown by push
+        // carried 17 or more slots for its two or three messages.
+        const pm = prefix.messages
+        const messages = new Array<Message>(pm.length + kinds.length)
+        for (let i = 0; i < pm.length; i++) messages[i] = pm[i]
+        for (let i = 0; i < kinds.length; i++) messages[pm.length + i] = kinds[i].m
         datagram = messages
       } else {
         // A handshake travels plain: the peer may have lost the session it would be sealed with.
