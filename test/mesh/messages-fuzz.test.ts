@@ -7,7 +7,7 @@ import type { Message } from '../../src/mesh/messages.ts'
 import {
   MAX_DATAGRAM_BYTES, MAX_HAVE_BITMAP_BYTES, MAX_ID_LENGTH, MAX_INDEX, MAX_MESSAGES_PER_DATAGRAM, MAX_OPAQUE_JSON_BYTES,
   MAX_PEERS_PER_LIST, MAX_RECORDS_PER_MESSAGE, MAX_REQUEST_LENGTH, STRIPES, decodeDatagram, encodeMessage, isAddress,
-  MAX_NEAR_NODES, MAX_PAD_CHARS, MAX_PROVIDERS_PER_REPLY, isContact, encodedSize, messageBytes, messageJson, stringBytes,
+  MAX_NEAR_NODES, MAX_PAD_CHARS, MAX_PROVIDERS_PER_REPLY, isContact, encodedSize, messageBytes, messageJson, jsonStringBytes,
 } from '../../src/mesh/messages.ts'
 import { CHUNK_SIZE } from '../../src/store/stream-types.ts'
 import { MAX_CHUNK_INDEX } from '../../src/store/record-shape.ts'
@@ -203,10 +203,10 @@ test('any other message\'s size worked out from its fields is its encoded length
 
 test('a string\'s JSON length counted from its characters is its encoded length, escapes and lone surrogates too', () => {
   for (const s of ['', 'a', '"', '\\', '\b\f\n\r\t', '\u0000\u001f', '\u007f', '\u00e9', '\u20ac', '\ud83d\ude00', '\ud83d', '\ude00', 'x\ud83dy', '127.0.0.1:40001', '[::1]:24254']) {
-    assert.equal(stringBytes(s), Buffer.byteLength(JSON.stringify(s)), JSON.stringify(s))
+    assert.equal(jsonStringBytes(s), Buffer.byteLength(JSON.stringify(s)), JSON.stringify(s))
   }
   fc.assert(fc.property(fc.oneof(fc.string({ unit: 'binary', maxLength: 600 }), fc.string({ unit: 'grapheme' }), fc.string()),
-    (s) => assert.equal(stringBytes(s), Buffer.byteLength(JSON.stringify(s)))), { numRuns: 5000 })
+    (s) => assert.equal(jsonStringBytes(s), Buffer.byteLength(JSON.stringify(s)))), { numRuns: 5000 })
 })
 
 test('a Content message\'s size worked out without encoding it is its encoded length, and a chunk position past the record bound is dropped', () => {
