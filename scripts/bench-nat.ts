@@ -151,7 +151,7 @@ async function runScenario(name: ScenarioName, o: Options, log: (s: string) => v
     }
     await swarm.stop()
     const title = { public: 'source on the public segment', 'nat-source': 'source behind a cone NAT, one public peer', 'no-nat': 'control: no NAT, every viewer on the public segment' }[name]
-    return await natFigures({ scenario: `${title}${upnp.size ? `, UPnP gateways on ${upnp.size} cone routers` : ''}, ${(o.encrypt ?? ENCRYPT_BY_DEFAULT) ? 'encrypted' : 'plain'}`, seconds: o.seconds, bitrate: o.bitrate, lab, dir, id: swarm.id, sourceHost, entryHost: natSource ? entry : null, stopAt, statuses, nodes, cpuShareOfCorePerViewer, cpuKernelShareOfCorePerViewer, cpuShareOfCoreSource, loadAtStart, loadAverage: loadavg()[0], udpErrors })
+    return await natFigures({ scenario: `${title}${upnp.size ? `, UPnP gateways on ${upnp.size} cone routers` : ''}, ${(o.encrypt ?? ENCRYPT_BY_DEFAULT) ? 'encrypted' : 'plain'}, viewers started ${o.staggerMs} ms apart`, seconds: o.seconds, bitrate: o.bitrate, lab, dir, id: swarm.id, sourceHost, entryHost: natSource ? entry : null, stopAt, statuses, nodes, cpuShareOfCorePerViewer, cpuKernelShareOfCorePerViewer, cpuShareOfCoreSource, loadAtStart, loadAverage: loadavg()[0], udpErrors })
   } finally {
     await swarm.stop()
     for (const g of gateways) g.stop()
