@@ -1,23 +1,28 @@
-// `npm run bench:audience -- [--viewers 50] [--leave 20%] [--settle 10] [--nodes-per-process 10] [--seed 1]`
+// `npm run bench:audience -- [--viewers 50] [--leave 20%] [--settle 10] [--nodes-per-process 10] [--seed 1] [--screenshot file.png]`
 // Issue 15's goal on real processes: a real source and N real viewer nodes (bench-source.ts,
 // bench-viewers.ts: real UDP on 127.0.0.1) join in a staggered wave; 10 s after the last join the
 // source's audience count is read against the viewers present (and those whose stripe-0 chain
 // reaches the source, in brackets); after 10 s more of steady stream its merged delay p95 against the
 // true p95 of every viewer's delays for the same chunks (AudienceView.delayWindow), and the
 // telemetry's bytes against the stream bytes at every node; then a share of the viewers vanish at
-// once and the count is read again 10 s later. Prints one table.
+// once and the count is read again 10 s later. Prints one table. With --screenshot, the source also
+// serves its dashboard (bench-dashboard.ts) and headless Chromium saves the page with the whole
+// swarm on it, after the steady readings and before the departures.
 import { scriptFlags, UsageError, exitUsage } from './script-args.ts'
 import { Child, HLS_POLL_MS, STAGGER_MS, collectReports, sleep } from './bench-run.ts'
 import type { AudienceReading } from './bench-ipc.ts'
 import { LEAD_MS } from '../src/sim/simulation.ts'
 import { SEGMENT_MS } from '../src/sim/virtual-swarm.ts'
 import { windowPercentile } from '../src/sim/audience-truth.ts'
+import { screenshotPage } from './bench-dashboard.ts'
 
-const USAGE = `npm run bench:audience -- [--viewers 50] [--leave 20%] [--settle 10] [--nodes-per-process 10] [--seed 1]
+const USAGE = `npm run bench:audience -- [--viewers 50] [--leave 20%] [--settle 10] [--nodes-per-process 10] [--seed 1] [--screenshot file.png]
 A real source and N real viewer processes; prints the source's audience count, merged delay p95 and
-telemetry bytes against the truth, before and after a share of the viewers leave.`
+telemetry bytes against the truth, before and after a share of the viewers leave; --screenshot saves
+the source's dashboard page (headless Chromium, CHROMIUM_PATH or /usr/bin/chromium) with the swarm on it.`
 const values = scriptFlags('bench:audience', USAGE, {
   viewers: { type: 'string' }, leave: { type: 'string' }, settle: { type: 'string' }, 'nodes-per-process': { type: 'string' }, seed: { type: 'string' },
+  screenshot: { type: 'string' },
 })
 const num = (v: string | undefined, name: string, dflt: number, min: number, max: number): number => {
   const n = v === undefined ? dflt : Number(v.replace(/%$/, '')) / (v.endsWith('%') ? 100 : 1)
@@ -29,6 +34,8 @@ const leaveShare = num(values.leave, 'leave', 0.2, 0, 0.9)
 const settleMs = num(values.settle, 'settle', 10, 1, 600) * 1000
 const perProcess = num(values['nodes-per-process'], 'nodes-per-process', 10, 1, 100)
 const seed = num(values.seed, 'seed', 1, 0, 2 ** 31)
+const screenshot = values.screenshot
+if (screenshot !== undefined && !screenshot.endsWith('.png')) exitUsage('bench:audience', new UsageError('--screenshot must name a .png file'))
 const log = (s: string) => process.stderr.write(s + '\n')
 
 async function main(): Promise<void> {
@@ -36,7 +43,7 @@ async function main(): Promise<void> {
   try {
     const src = new Child('bench-source.ts')
     children.push(src)
-    src.send({ type: 'init', source: { mode: 'p2p', bitrateBps: 2e6, segmentMs: SEGMENT_MS, seed } })
+    src.send({ type: 'init', source: { mode: 'p2p', bitrateBps: 2e6, segmentMs: SEGMENT_MS, seed, dashboard: screenshot !== undefined } })
     const ready = await src.next()
     if (ready.type !== 'ready' || !ready.streamId || !ready.address) throw new Error('the source did not start')
     const procs = Math.ceil(viewers / perProcess)
@@ -83,6 +90,10 @@ async function main(): Promise<void> {
     await sleep(settleMs)
     const steady = await read()
     const reports = await collectReports(src, views)
+    if (screenshot !== undefined && ready.dashboardUrl) {
+      await screenshotPage(ready.dashboardUrl, screenshot)
+      log(`the source's dashboard (${ready.dashboardUrl}) saved as ${screenshot}`)
+    }
     const gone = Math.round(present.length * leaveShare)
     for (let i = 0; i < gone; i++) {
       const slot = present.splice((i * 7919 + seed) % present.length, 1)[0]

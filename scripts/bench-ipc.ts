@@ -4,7 +4,8 @@
 export type Mode = 'p2p' | 'hls'
 export interface LinkSpec { delayMs: number; loss: number; jitterMs?: number; bytesPerSecond?: number }
 
-export interface SourceInit { mode: Mode; bitrateBps: number; segmentMs: number; seed: number }
+/** `dashboard`: the source also serves its dashboard page (bench:audience --screenshot). */
+export interface SourceInit { mode: Mode; bitrateBps: number; segmentMs: number; seed: number; dashboard?: boolean }
 export interface ViewerInit { mode: Mode; streamId: string; source: string; link: LinkSpec | null; seed: number; pollMs: number }
 
 export type ToChild =
@@ -54,7 +55,7 @@ export interface ViewersReport {
 }
 
 export type FromChild =
-  | { type: 'ready'; address?: string; streamId?: string; httpUrl?: string }
+  | { type: 'ready'; address?: string; streamId?: string; httpUrl?: string; dashboardUrl?: string }
   | { type: 'report'; report: SourceReport | ViewersReport }
   | { type: 'audience'; audience: AudienceReading }
   /** [viewer address, its stripe-0 parent's or null] for each live viewer. */

@@ -13,6 +13,7 @@ import { SyntheticFeed } from '../src/ingest/synthetic-feed.ts'
 import type { FromChild, SourceInit, SourceReport, ToChild } from './bench-ipc.ts'
 import { PeakRss, WireTally, cpuSeconds } from './bench-node-metrics.ts'
 import { startHlsServer } from './bench-hls.ts'
+import { startSourceDashboard, type SourceDashboard } from './bench-dashboard.ts'
 
 const send = (m: FromChild) => process.send?.(m)
 
@@ -25,17 +26,19 @@ async function main(init: SourceInit): Promise<void> {
   let node: CjNode | undefined
   let reg: StreamRegistry | undefined
   let http: Awaited<ReturnType<typeof startHlsServer>> | undefined
+  let dashboard: SourceDashboard | undefined
   if (init.mode === 'p2p') {
     node = new CjNode({ transport: await UdpTransport.bind({ port: 0 }), metrics: tally }, { probeIntervalMs: 10_000 })
     await node.start()
     reg = new StreamRegistry(node)
     reg.add(log)
+    if (init.dashboard) dashboard = await startSourceDashboard(node, reg, log)
   } else {
     http = await startHlsServer(log)
   }
   const feed = new SyntheticFeed({ log }, { bitrateBps: init.bitrateBps, segmentMs: init.segmentMs })
   feed.start()
-  send({ type: 'ready', address: node?.address, streamId: log.id, httpUrl: http?.url })
+  send({ type: 'ready', address: node?.address, streamId: log.id, httpUrl: http?.url, dashboardUrl: dashboard?.url })
 
   const report = (): SourceReport => {
     const head = log.head()
@@ -67,6 +70,7 @@ async function main(init: SourceInit): Promise<void> {
       feed.stop()
       rss.stop()
       void (async () => {
+        await dashboard?.close()
         await reg?.close()
         await node?.close()
         await http?.close()
