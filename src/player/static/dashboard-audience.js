@@ -52,8 +52,14 @@
       : `this viewer and those it feeds in stripe 0; its path to the source: ${pathToSource(self, v)}`
     const nat = v.nat ? ` · NAT none ${v.nat.none} cone ${v.nat.cone} symmetric ${v.nat.symmetric} unknown ${v.nat.unknown}` : ''
     tile('a-viewers', String(v.viewers), `${v.reporters} direct reporter${v.reporters === 1 ? '' : 's'} · depth ${Math.max(0, v.byDepth.length - 1)}${nat}`, 'good')
-    tile('a-ontime', pct(v.chunks.onTimeShare), `complete ${pct(v.chunks.completeness)} · late ${v.chunks.late} · missed ${v.chunks.missed}`,
-      v.chunks.onTimeShare >= 0.99 ? 'good' : v.chunks.onTimeShare >= 0.9 ? 'warn' : 'bad')
+    // No chunk counted (no viewer reported, or none was due): the shares are 1 by convention, and a
+    // green 100 % beside 0 viewers read as a healthy stream.
+    const due = v.chunks.onTime + v.chunks.late + v.chunks.missed
+    if (due === 0) tile('a-ontime', '–', 'no chunk counted yet', '')
+    else {
+      tile('a-ontime', pct(v.chunks.onTimeShare), `complete ${pct(v.chunks.completeness)} · late ${v.chunks.late} · missed ${v.chunks.missed}`,
+        v.chunks.onTimeShare >= 0.99 ? 'good' : v.chunks.onTimeShare >= 0.9 ? 'warn' : 'bad')
+    }
     // The delays are of the chunks the whole tree has finished reporting: a window some seconds back.
     const w = v.delayWindow
     const published = w ? ` · chunks published ${Math.round((w.endedMsAgo + w.to - w.from) / 1000)}-${Math.round(w.endedMsAgo / 1000)} s ago` : ''
