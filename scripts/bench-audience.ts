@@ -8,6 +8,7 @@
 // once and the count is read again 10 s later. Prints one table. With --screenshot, the source also
 // serves its dashboard (bench-dashboard.ts) and headless Chromium saves the page with the whole
 // swarm on it, after the steady readings and before the departures.
+import { cpus, loadavg } from 'node:os'
 import { scriptFlags, UsageError, exitUsage } from './script-args.ts'
 import { Child, HLS_POLL_MS, STAGGER_MS, collectReports, sleep } from './bench-run.ts'
 import type { AudienceReading } from './bench-ipc.ts'
@@ -39,6 +40,7 @@ if (screenshot !== undefined && !screenshot.endsWith('.png')) exitUsage('bench:a
 const log = (s: string) => process.stderr.write(s + '\n')
 
 async function main(): Promise<void> {
+  const loadAtStart = loadavg()
   const children: Child[] = []
   try {
     const src = new Child('bench-source.ts')
@@ -123,7 +125,9 @@ async function main(): Promise<void> {
       ['telemetry bytes / stream bytes, worst node', pct(worst), '', '(<= 1 %)'],
     ]
     const w = [0, 1, 2, 3].map((i) => Math.max(...rows.map((r) => r[i].length)))
-    process.stdout.write(`audience telemetry, ${viewers} real viewer nodes in ${procs} processes, 2 Mb/s, loopback, seed ${seed}\n`)
+    // The load beside the figures: 50 processes on a shared machine form their tree only as fast as they get CPU.
+    const load = (l: number[]) => l.map((x) => x.toFixed(1)).join(' / ')
+    process.stdout.write(`audience telemetry, ${viewers} real viewer nodes in ${procs} processes, 2 Mb/s, loopback, seed ${seed}; load average (1/5/15 min) ${load(loadAtStart)} at the start, ${load(loadavg())} at the end on ${cpus().length} cores\n`)
     for (const r of rows) process.stdout.write(r.map((c, i) => c.padEnd(w[i])).join(' | ') + '\n')
   } finally {
     await Promise.all(children.map((c) => c.stop()))
