@@ -31,8 +31,8 @@ import { audienceView, type AudienceView } from './audience-view.ts'
 import { AudienceGrants, BURST_BYTES, ByteBucket, IDLE_BYTES, UP_SHARE } from './audience-grants.ts'
 
 /** A summary goes up about this often (with +-25 % jitter, so a parent's children do not all speak
- * at once), as long as the byte budget allows (audience-grants.ts: nothing goes up without it). When the number of viewers below us changes, the
- * counts alone (a message of some 60 bytes) go up at once, but never twice within MIN_GAP_MS: a
+ * at once), as long as the byte budget allows (audience-grants.ts: nothing goes up without it).
+ * When the number of viewers below us changes, the counts alone (a message of some 60 bytes) go up at once, but never twice within MIN_GAP_MS: a
  * change climbs a deep tree in about depth * MIN_GAP_MS rather than depth * REPORT_MS. */
 export const REPORT_MS = 2000
 export const MIN_GAP_MS = 300
@@ -46,7 +46,7 @@ const NEW_PARENT_REPEATS = 3
 /** A node near the top lists its children (the dashboard's tree) in a full summary at most this
  * often, and its parent keeps the last list meanwhile, up to twice as long: the lists were a third
  * of what the busiest nodes received (near the source, each child's list with its grandchildren),
- * and large summaries are sent every MAX_SILENT_MS whatever the budget. */
+ * and every byte of them comes out of the budget. */
 export const KIDS_EVERY_MS = 10_000
 /** A node is silent for about this long at most, on a stream of 2 Mb/s with 16 siblings (its grant,
  * some 110 B/s, pays a full summary of a deep node every 3-5 s): what STALE_MS allows for. */
