@@ -32,8 +32,9 @@ import { AudienceGrants, BURST_BYTES, ByteBucket, IDLE_BYTES, UP_SHARE } from '.
 
 /** A summary goes up about this often (with +-25 % jitter, so a parent's children do not all speak
  * at once), as long as the byte budget allows (audience-grants.ts: nothing goes up without it).
- * When the number of viewers below us changes, the counts alone (a message of some 60 bytes) go up at once, but never twice within MIN_GAP_MS: a
- * change climbs a deep tree in about depth * MIN_GAP_MS rather than depth * REPORT_MS. */
+ * When the number of viewers below us changes, the counts alone (a message of some 60 bytes) go
+ * up at once, but never twice within MIN_GAP_MS: a change climbs a deep tree in about
+ * depth * MIN_GAP_MS rather than depth * REPORT_MS. */
 export const REPORT_MS = 2000
 export const MIN_GAP_MS = 300
 /** Counts alone go up no more often than this (paid from the budget like the rest). */
