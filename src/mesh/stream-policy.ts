@@ -218,6 +218,9 @@ export interface ParentState {
   /** What a child told us of the places it (`room`) and its subtree (`below`) could still take in
    * the stripe asked for (PleaseKeepSendingMe, every resubscription): redirects lead there first. */
   roomOf?: (addr: string) => { room: number; below: number } | undefined
+  /** Peers that reach `addr`, a viewer behind a symmetric NAT, because we introduced them for a
+   * birthday punch (src/mesh/nat/introductions.ts punchedWith): where the source sends it. */
+  reachedBy?: (addr: string) => readonly string[]
 }
 /** `evict`: a child to push down under the newcomer (SplitStream's push-down), told to ask it instead. */
 export type ChildDecision = { accept: true; evict?: string } | { accept: false; tryInstead: string[] }
@@ -272,7 +275,12 @@ export function decideChild(s: ParentState, req: ChildRequest, otherHolders: Ite
       for (const a of others) { if (out.length >= 8) break; if (interiorStripe(a) !== req.stripe && usable(a)) out.push(a) }
       return { accept: false as const, tryInstead: out }
     }
-    const rest = [...others].filter(usable)
+    // The source hears from its viewers but holds none of them as holders (it receives nothing),
+    // so its walk lists few; the peers it introduced to this one come first. Without them a
+    // punched cone viewer was offered only in the one stripe where it was the source's own child,
+    // and the source fed the symmetric viewer from leaf places in the other three (NAT lab,
+    // session 9).
+    const rest = [...new Set([...(s.reachedBy?.(req.from) ?? []), ...others])].filter(usable)
     const list = [...ordered, ...rest.filter((a) => interiorStripe(a) === req.stripe), ...rest.filter((a) => interiorStripe(a) !== req.stripe)]
     // A peer behind a symmetric NAT can reach only peers without a NAT: those first.
     const open = behindSymmetric(req.from) ? list.filter((a) => s.natOf?.(a) === 'none') : []

@@ -12,7 +12,7 @@ import { MemoryNetwork } from '../../src/mesh/link.ts'
 import { CjNode } from '../../src/mesh/node.ts'
 import { NatTraversal } from '../../src/mesh/nat/nat-traversal.ts'
 import { NattedTransport } from '../helpers/memory-nat.ts'
-import { CAME_BACK_TIMES, SentToReachable } from '../../src/mesh/nat/reachability.ts'
+import { CAME_BACK_TIMES, SentToReachable, TARGETS_BEFORE_SOURCE } from '../../src/mesh/nat/reachability.ts'
 import { decideChild } from '../../src/mesh/stream-policy.ts'
 import { STRIPES, type NatKind } from '../../src/mesh/messages.ts'
 
@@ -267,6 +267,64 @@ describe('birthday punch: placement at the source', () => {
     // The punch had failed: it keeps coming back, and is fed at the source again.
     for (let i = 1; i < CAME_BACK_TIMES; i++) assert.ok(!ask(2000 + i * 3000).accept)
     assert.deepEqual(ask(2000 + CAME_BACK_TIMES * 3000), { accept: true })
+  })
+})
+
+describe('birthday punch: placement at the source, in every stripe (session 9)', () => {
+  const sym = '10.213.70.11:4000'
+  const first = '10.213.64.102:4002'
+  const second = '10.213.65.102:4002'
+  const tops = ['10.213.66.101:4001', '10.213.67.101:4001', '10.213.68.101:4001', '10.213.69.101:4001']
+  const peers = new Map<string, { nat: NatKind; mapped?: boolean }>([[sym, { nat: 'symmetric' }], [first, { nat: 'cone' }], [second, { nat: 'cone' }], ...tops.map((a) => [a, { nat: 'cone' as NatKind }] as const)])
+
+  /** The source, its one child per stripe a cone viewer that was never punched with `sym`, the
+   * symmetric viewer its leaf child in every stripe, asked for `stripe` at `now`. Its holder walk
+   * (`walk`) lists nobody by default: the source receives no chunks, so it notes few holders. */
+  const sourceAsked = (punched: string[], walk: string[] = []) => {
+    const sent = new SentToReachable()
+    return (stripe: number, now: number) => {
+      const natOf = sent.natOf((a) => peers.get(a), sym, stripe, now, (a) => (a === sym ? punched : []))
+      const children = Array.from({ length: STRIPES }, (_, i) => new Set([tops[i], sym]))
+      const d = decideChild({ isSource: true, self: 'S', children, receiving: () => true, natOf, reachedBy: (a) => (a === sym ? punched : []) }, { from: sym, stripe }, walk)
+      if (!d.accept) sent.note(sym, stripe, d.tryInstead, natOf, now)
+      return d
+    }
+  }
+
+  it('sends a symmetric child to the cone viewer it introduced it to in every stripe, not only where that viewer is its own child', () => {
+    const ask = sourceAsked([first])
+    for (let s = 0; s < STRIPES; s++) {
+      const d = ask(s, 1000)
+      assert.ok(!d.accept && d.tryInstead[0] === first, `stripe ${s}: ${JSON.stringify(d)}`)
+    }
+    assert.deepEqual(sourceAsked([])(0, 1000), { accept: true }, 'control: nobody punched, it keeps its leaf place')
+  })
+
+  it('a viewer that came back from one punched viewer is sent to the next, and fed at the source once it came back from both', () => {
+    // Both in its holder walk too, so that this holds apart from how the source finds them.
+    const ask = sourceAsked([first, second], [first, second])
+    let now = 1000
+    for (let i = 0; i < CAME_BACK_TIMES; i++, now += 3000) {
+      const d = ask(3, now)
+      assert.ok(!d.accept && d.tryInstead[0] === first, `round ${i + 1}: to the first: ${JSON.stringify(d)}`)
+    }
+    for (let i = 0; i < CAME_BACK_TIMES; i++, now += 3000) {
+      const d = ask(3, now)
+      assert.ok(!d.accept && d.tryInstead[0] === second, `round ${i + 1} after the first refused it: to the second: ${JSON.stringify(d)}`)
+    }
+    assert.deepEqual(ask(3, now), { accept: true }, 'back from both: fed at the source')
+    assert.ok(!ask(2, now).accept, 'in another stripe it is still sent on')
+  })
+
+  it('peers that claim to reach it and do not cost it TARGETS_BEFORE_SOURCE rounds of returns, however many they are', () => {
+    const liars = Array.from({ length: 6 }, (_, i) => `10.213.${80 + i}.102:4002`)
+    // Each claims a port mapping it does not hold (IAmBehind.mapped), and the source knows them.
+    for (const a of liars) peers.set(a, { nat: 'cone', mapped: true })
+    const ask = sourceAsked([], liars)
+    let now = 1000
+    let returns = 0
+    while (!ask(3, now).accept) { returns++; now += 3000; assert.ok(returns <= 20, 'fed at the source in the end') }
+    assert.equal(returns, CAME_BACK_TIMES * TARGETS_BEFORE_SOURCE)
   })
 })
 

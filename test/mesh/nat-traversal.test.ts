@@ -149,3 +149,26 @@ describe('symmetric peers and keepalives', () => {
     assert.equal(pub.nat!.status().keepalives, 0)
   })
 })
+
+describe('LAN-mates', () => {
+  it('two viewers behind one public host but on different LANs (a carrier-grade NAT) are not each other\'s LAN-mates', async (t) => {
+    // Every in-process mapping is an endpoint of one host (127.0.0.1), each router's LAN its own
+    // /24 (10.0.x.2): what a carrier-grade NAT in front of two homes looks like. A symmetric viewer
+    // handed to such a "mate" for a stripe (stream-policy.ts decideChild) asked a LAN address it
+    // cannot reach.
+    const l = lab()
+    t.after(l.close)
+    const pub = await l.add(l.net.createTransport())
+    const a = new NattedTransport(l.net, 'cone')
+    const b = new NattedTransport(l.net, 'cone')
+    await l.add(a, [pub.node.address])
+    await l.add(b, [pub.node.address])
+    await l.timers.runFor(10_000)
+    const atA = a.publicAddressTowards(pub.node.address)!
+    const atB = b.publicAddressTowards(pub.node.address)!
+    assert.equal(atA.split(':')[0], atB.split(':')[0], 'one public host')
+    assert.ok(pub.node.peers.get(atA)?.local !== undefined && pub.node.peers.get(atB)?.local !== undefined, 'both told their LAN address')
+    assert.deepEqual(pub.node.lanMates(atA), [])
+    assert.deepEqual(pub.node.lanMates(atB), [])
+  })
+})

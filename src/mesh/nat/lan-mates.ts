@@ -31,13 +31,19 @@ export class LanMates {
     node.handle('IAmBehind', (m, ctx) => { if (m.local !== undefined) this.onLocal(m.local, ctx) })
   }
 
-  /** Proven peers behind the same public host as `addr` (not `addr` itself), with their LAN address. */
+  /** Proven peers behind the same public host as `addr` (not `addr` itself) whose LAN address
+   * shares a home-sized subnet with the one `addr` told us, with their LAN address. Behind a
+   * carrier-grade NAT (or any host that several homes share) the others are not on its LAN: a
+   * symmetric viewer handed to one of them (decideChild) asked an address it cannot reach, and
+   * found no parent in any stripe (in-process, where every mapping shares one host, for 20 s of 20). */
   mates(addr: string): LanMate[] {
     const host = parseAddress(addr)?.host
+    const own = this.node.peers.get(addr)?.local
     const out: LanMate[] = []
+    if (own === undefined) return out
     for (const at of (host !== undefined && this.byHost.get(host)) || []) {
       const p = this.node.peers.get(at)
-      if (at !== addr && p?.verified && p.local !== undefined && !this.node.peers.isBanned(p)) out.push({ at, local: p.local })
+      if (at !== addr && p?.verified && p.local !== undefined && sameSubnet(p.local, own) && !this.node.peers.isBanned(p)) out.push({ at, local: p.local })
     }
     return out
   }
@@ -60,7 +66,7 @@ export class LanMates {
     const now = this.node.timers.now()
     for (const m of this.mates(ctx.from)) {
       const mate = this.node.peers.get(m.at)
-      if (!mate || now - mate.lastHeard > FRESH_MS || m.local === local || !sameSubnet(m.local, local)) continue
+      if (!mate || now - mate.lastHeard > FRESH_MS || m.local === local) continue
       const pair = [ctx.from, m.at].sort().join(' ')
       if (now - (this.introduced.get(pair) ?? -Infinity) < REINTRODUCE_MS) continue
       this.introduced.delete(pair)

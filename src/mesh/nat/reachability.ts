@@ -24,31 +24,53 @@ export const CAME_BACK_MS = 30_000
 export const CAME_BACK_TIMES = 3
 const MAX_REMEMBERED = 4096
 
-/** The source's memory of the viewers behind symmetric NATs it sent to reachable viewers: one that
- * keeps coming back is fed from a leaf place at the source, not sent round the same list again. */
-export class SentToReachable {
-  private sent = new Map<string, { at: number; n: number }>()
+/** Reachable viewers a viewer behind a symmetric NAT is sent to in turn, per stripe, before the
+ * source feeds it: a birthday punch gives it two (introductions.ts ENOUGH_PUNCHED), and peers that
+ * claim mappings they do not hold cost it at most this many rounds of returns, however many. */
+export const TARGETS_BEFORE_SOURCE = 2
 
-  /** How the source sees peers when `from` asks for stripe `s`: mappings count, unless `from`
-   * came back from the reachable viewers we sent it to for that stripe. */
+/** The source's memory of the viewers behind symmetric NATs it sent to reachable viewers: one that
+ * keeps coming back from the same viewer is not sent there again (for CAME_BACK_MS), and once it
+ * came back from TARGETS_BEFORE_SOURCE of them (or every one it could be sent to) it is fed from a
+ * leaf place at the source, not sent round the same list again. Per target: a viewer punched with two cone viewers, one of which does
+ * not receive the stripe (it refuses), was fed at the source after three returns from that one,
+ * while the other, second in the list, would have taken it (session 9). */
+export class SentToReachable {
+  private sent = new Map<string, { at: number; n: number; to: string; backFrom: Map<string, number> }>()
+
+  /** How the source sees peers when `from` asks for stripe `s`: mappings and the punches we
+   * introduced count, except the viewers `from` came back from for that stripe. */
   natOf(peer: (a: string) => NatOfPeer | undefined, from: string, s: number, now: number, punchedWith: (a: string) => readonly string[] = () => []): (a: string) => NatKind | undefined {
     const r = this.sent.get(`${s} ${from}`)
-    const back = r !== undefined && now - r.at < CAME_BACK_MS && r.n >= CAME_BACK_TIMES
-    if (back) return (a) => peer(a)?.nat
+    let active = 0
+    if (r !== undefined) for (const until of r.backFrom.values()) if (until > now) active++
+    const back = (a: string) => r !== undefined && (active >= TARGETS_BEFORE_SOURCE || (r.backFrom.get(a) ?? -Infinity) > now)
     const reached = punchedWith(from)
-    return reached.length === 0 ? (a) => reachableAs(peer(a)) : (a) => (reached.includes(a) ? 'none' : reachableAs(peer(a)))
+    return (a) => (back(a) ? peer(a)?.nat : reached.includes(a) ? 'none' : reachableAs(peer(a)))
   }
 
   /** The source refused `from` a place in stripe `s`, sending it to `tryInstead` (best first). */
   note(from: string, s: number, tryInstead: string[], natOf: (a: string) => NatKind | undefined, now: number): void {
     if (natOf(from) !== 'symmetric' || tryInstead.length === 0 || natOf(tryInstead[0]) !== 'none') return
     const key = `${s} ${from}`
+    const to = tryInstead[0]
     const r = this.sent.get(key)
     // Each return within CAME_BACK_MS of the one before counts, however slow its rounds: a window
     // from the first redirect restarted a viewer whose rounds took over 10 s before its third.
-    if (r !== undefined && now - r.at < CAME_BACK_MS) { r.n++; r.at = now; return }
+    if (r !== undefined && now - r.at < CAME_BACK_MS && r.to === to) {
+      r.n++
+      r.at = now
+      if (r.n >= CAME_BACK_TIMES) {
+        r.backFrom.delete(to)
+        if (r.backFrom.size >= TARGETS_BEFORE_SOURCE) r.backFrom.delete(r.backFrom.keys().next().value as string)
+        r.backFrom.set(to, now + CAME_BACK_MS)
+      }
+      return
+    }
+    const backFrom = r?.backFrom ?? new Map<string, number>()
+    for (const [a, until] of backFrom) if (until <= now) backFrom.delete(a)
     this.sent.delete(key)
     if (this.sent.size >= MAX_REMEMBERED) this.sent.delete(this.sent.keys().next().value as string)
-    this.sent.set(key, { at: now, n: 1 })
+    this.sent.set(key, { at: now, n: 1, to, backFrom })
   }
 }

@@ -193,7 +193,7 @@ export class Children {
       maxChildren: this.capacity(), leaves: this.leaves,
       // Behind a symmetric NAT only a peer with no NAT between us (our LAN) can always reach us.
       unreachable: node.nat.kind === 'symmetric',
-      natOf: (a) => node.peers.get(a)?.nat, lanMates: node.lanMates, sources: this.c.sourceAddrs,
+      natOf: (a) => node.peers.get(a)?.nat, lanMates: node.lanMates, sources: this.c.sourceAddrs, reachedBy: node.punchedWith,
       ...(s !== undefined ? { roomOf: (a: string) => this.rooms[s].get(a) } : {}),
     }
   }
