@@ -54,7 +54,7 @@ export const KIDS_EVERY_MS = 10_000
 const MAX_SILENT_MS = 5000
 const JITTER = 0.25
 /** A parent that has not granted us anything this long after we took it is taken for a build that
- * never grants (mayReport()): two of its grant's tries, GRANT_RETRY_MS apart. */
+ * never grants (feed()): two of its grant's tries, GRANT_RETRY_MS apart. */
 export const NO_GRANT_MS = 2 * GRANT_RETRY_MS
 /** The stripe whose tree the telemetry climbs (see the top of this file). */
 export const REPORT_STRIPE = 0
@@ -127,8 +127,8 @@ export class AudienceReporter {
   private readonly up = new ByteBucket(0, BURST_BYTES)
   private fed = { at: -Infinity, received: 0 }
   private grant: { from: string; bps: number } | undefined
-  /** Our stripe-0 parent, and since when (mayReport()). */
-  private parentSince = { addr: '', at: 0 }
+  /** Our stripe-0 parent, and since when (feed()). */
+  private parentSince: { addr: string | undefined; at: number } = { addr: undefined, at: 0 }
   /** What we grant our own children. */
   private readonly grants: AudienceGrants
   private lastFullBytes = 512
@@ -305,7 +305,7 @@ export class AudienceReporter {
       }
       return
     }
-    if (parent === undefined || !this.mayReport(now, parent) || this.c.edge.startChunk < 0 || now - this.sentAt < MIN_GAP_MS) return
+    if (parent === undefined || this.c.edge.startChunk < 0 || now - this.sentAt < MIN_GAP_MS) return
     const fullDue = now >= this.nextAt && this.up.tokens >= this.lastFullBytes
     // A new parent has not counted us yet: that is a change too. It may not hold us as its child
     // yet when our first counts arrive, and drop them: they go again (NEW_PARENT_REPEATS), or our
@@ -318,19 +318,11 @@ export class AudienceReporter {
     // changes every few hundred ms as the tree re-forms, its counts took the whole budget, the full
     // summaries with the delays went seldom, and the merged p95 read 4.8-7.4 % off at 300 viewers
     // (0.8-1.1 % when they went past the budget).
-    const countsDue = changed && now - this.sentAt >= COUNTS_GAP_MS && now < this.nextAt
+    // Counts to a new parent go regardless: it has not counted us at all yet.
+    const countsDue = changed && now - this.sentAt >= COUNTS_GAP_MS && (now < this.nextAt || this.sentToCount < NEW_PARENT_REPEATS || parent !== this.sentTo)
     if (!fullDue && !countsDue) return
     if (fullDue && this.sendFull(now, parent)) return
     if (countsDue) this.sendUp(now, parent, { type: 'HereIsMyAudience', id: this.c.id, audience: this.counts(), counts: true })
-  }
-
-  /** Whether we report to `parent`: once it granted us a budget, or, when it has not within
-   * NO_GRANT_MS of our taking it (a build older than the grants, which never sends one), on the
-   * default allowance (feed()). A newer parent grants each child on its next tick, and again
-   * GRANT_RETRY_MS later if the child stays silent, so only two grants lost in a row reach it. */
-  private mayReport(now: number, parent: string): boolean {
-    if (this.parentSince.addr !== parent) this.parentSince = { addr: parent, at: now }
-    return this.grant?.from === parent || now - this.parentSince.at >= NO_GRANT_MS
   }
 
   /** Our full summary, if the budget holds it; else its delays wait in the outbox for the next one
@@ -367,18 +359,22 @@ export class AudienceReporter {
   }
 
   /** Feeds the up budget: UP_SHARE of the stream bytes received since the last feed, and no more
-   * than our parent's grant for the time since; without a grant (none yet, or from a parent we
-   * have left) only IDLE_BYTES are saved up. Under a parent that never grants (mayReport()), the
-   * default allowance: UP_SHARE alone, counts included, less than its older children send it
-   * (their 0.1 %, and their counts and 5 s summaries past it). */
+   * than our parent's grant for the time since. Before a grant from our parent (a newer parent
+   * grants each child on its next tick, and again GRANT_RETRY_MS later if the child stays silent)
+   * only IDLE_BYTES are saved up: our first counts go at once, and a parent's children cost it at
+   * most that much each, on arriving, beyond what it granted. A parent that has not granted us
+   * anything NO_GRANT_MS after we took it is taken for a build that never grants: we send it the
+   * default allowance, UP_SHARE (counts included, less than its older children send it: their
+   * 0.1 %, and their counts and 5 s summaries past it), and save up to BURST_BYTES, as a full
+   * summary near the top of the tree is larger than IDLE_BYTES. */
   private feed(now: number, parent: string | undefined): void {
     const received = this.k.stats.totals.receivedBytes
     const dt = Number.isFinite(this.fed.at) ? now - this.fed.at : 0
     const share = (received - this.fed.received) * UP_SHARE
     this.fed = { at: now, received }
-    const granted = parent !== undefined && this.grant?.from === parent
-    if (granted) this.up.feed(Math.min(share, (this.grant!.bps * dt) / 1000))
-    else if (parent !== undefined && this.parentSince.addr === parent && now - this.parentSince.at >= NO_GRANT_MS) this.up.feed(share)
+    if (parent !== this.parentSince.addr) this.parentSince = { addr: parent, at: now }
+    if (parent !== undefined && this.grant?.from === parent) this.up.feed(Math.min(share, (this.grant.bps * dt) / 1000))
+    else if (parent !== undefined && now - this.parentSince.at >= NO_GRANT_MS) this.up.feed(share)
     else this.up.feed(share, IDLE_BYTES)
   }
 

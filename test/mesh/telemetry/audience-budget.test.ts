@@ -17,7 +17,8 @@ const RELAY = '127.0.0.1:5001'
 
 interface Member { addr: string; reporter: AudienceReporter; totals: { receivedBytes: number; uploadedBytes: number; receivedFromSourceBytes: number; producedBytes: number }; onDelay: (ageMs: number, hops: number) => void; parent: string | undefined; kids: Set<string> }
 
-function swarm(clock: { t: number }, start: number, seed: number) {
+/** `olderBuilds`: members that send no grants, as a build from before them (their grants are dropped). */
+function swarm(clock: { t: number }, start: number, seed: number, olderBuilds: ReadonlySet<string> = new Set()) {
   const members = new Map<string, Member>()
   let rnd = seed
   const random = () => { rnd = (rnd * 1103515245 + 12345) % 2 ** 31; return rnd / 2 ** 31 }
@@ -25,7 +26,7 @@ function swarm(clock: { t: number }, start: number, seed: number) {
   // a build without grants is dropped, as its decoder would drop an unknown type).
   const deliver = (to: string, from: string, m: Message) => {
     const r = members.get(to)?.reporter as (AudienceReporter & { onGrant?: (m: Message, ctx: Ctx) => void }) | undefined
-    if (!r) return
+    if (!r || (m.type === 'TellMeYourAudienceAtMost' && olderBuilds.has(from))) return
     if (m.type === 'HereIsMyAudience') r.onAudience(m, { from } as Ctx)
     else if (m.type === 'TellMeYourAudienceAtMost') r.onGrant?.(m, { from } as Ctx)
   }
@@ -54,10 +55,10 @@ function swarm(clock: { t: number }, start: number, seed: number) {
 }
 
 /** Runs a relay with `children` stripe-0 children for `seconds`, one child replaced every 5 s. */
-function run(children: number, seconds: number, seed: number) {
+function run(children: number, seconds: number, seed: number, relayIsOlder = false) {
   const start = Date.UTC(2026, 0, 1)
   const clock = { t: start }
-  const { members, add, random } = swarm(clock, start, seed)
+  const { members, add, random } = swarm(clock, start, seed, new Set(relayIsOlder ? [RELAY] : []))
   const relay = add(RELAY, SOURCE, 1)
   // The relay's parent, the source, grants it what its own budget allows (a build without grants ignores this).
   ;(relay.reporter as AudienceReporter & { onGrant?: (m: MessageOf<'TellMeYourAudienceAtMost'>, ctx: Ctx) => void })
@@ -88,11 +89,20 @@ function run(children: number, seconds: number, seed: number) {
 }
 
 for (const children of [8, 16, 32]) {
-  test(`a relay with ${children} stripe-0 children moves at most 1 % of its stream bytes in telemetry over 60 s, and still counts them`, () => {
+  test(`a relay with ${children} stripe-0 children moves at most 1 % of its stream bytes in telemetry over 60 s, and still counts them`, (t) => {
     const r = run(children, 60, children)
+    t.diagnostic(`relay ${(r.relay * 100).toFixed(2)} %, worst child ${(r.worstChild * 100).toFixed(2)} %, counted ${r.counted} of ${r.present}`)
     assert.ok(r.relay <= 0.01, `the relay's telemetry was ${(r.relay * 100).toFixed(2)} % of its stream bytes`)
     assert.ok(r.worstChild <= 0.01, `a child's telemetry was ${(r.worstChild * 100).toFixed(2)} % of its stream bytes`)
     // The budget does not silence the subtree: all its children are counted at the end.
     assert.equal(r.counted, r.present)
   })
 }
+
+test('under a parent of an older build, which never grants, its children report on the default allowance and are counted', (t) => {
+  const r = run(8, 30, 3, true)
+  t.diagnostic(`worst child ${(r.worstChild * 100).toFixed(2)} %, counted ${r.counted} of ${r.present}`)
+  // Every child present at the end, the newest of them 5 s old, is counted by the relay.
+  assert.equal(r.counted, r.present)
+  assert.ok(r.worstChild <= 0.01, `a child's telemetry was ${(r.worstChild * 100).toFixed(2)} % of its stream bytes`)
+})
