@@ -129,7 +129,14 @@ test('viewers get the verified stream from a swarm with a corrupting relay, a he
     }
   }, 20)
 
+  const names = new Map<string, string>([[source.address, 'SRC'], [honest1.node.address, 'H1'], [honest2.node.address, 'H2'], [corrupt.address, 'CORRUPT'], [forger.address, 'FORGER'], ...squatters.map((q, i): [string, string] => [q.address, `SQUAT${i}`])])
+  const t0 = timers.now()
+  const probe = timers.setInterval(() => {
+    if (timers.now() - t0 > 6000) return
+    t.diagnostic(`DBG t=${timers.now() - t0} ` + viewerSwarms.map((w, i) => { const st = w.status(); return `v${i} start=${st.startChunk} have=${gaps[i].segments} parents=${st.parents.map((p) => (p ? names.get(p) ?? 'v' : '-')).join(',')}` }).join(' | '))
+  }, 250)
   await sim.runFor(8000)
+  timers.clear(probe)
   timers.clear(flood)
   timers.clear(forge)
   for (const q of squatters) q.close()
