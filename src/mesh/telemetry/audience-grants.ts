@@ -9,23 +9,31 @@
 //     KIDS_SHARE of the stream bytes a second this node receives, split evenly between its
 //     children. Sixteen children (symmetric-NAT children take no place, so nothing bounds their
 //     number) each get a sixteenth.
-// Together 0.9 %, the rest a margin for the buckets' bursts and a parent's rate estimate. Before
+// Together 0.9 % (0.2 + 0.65 + 0.05), the rest a margin for the buckets' bursts and a parent's rate estimate. Before
 // this, summaries were paid from UP_SHARE but the counts and the summaries of a node silent for
 // 5 s went past it, and nothing bounded what a parent took in: 8 children at 0.1 % each and their
 // counts put the busiest node of 300 at 0.65-0.80 %, and 16 children would have passed 1 %.
 // Before its parent's grant arrives (one tick and a trip) a child may spend only IDLE_BYTES, saved
 // from its own UP_SHARE: a parent's children cost it that much each on arriving beyond the grants,
-// which the margin holds (with a child replaced every 5 s, 32 children: 0.93 %). A parent that
+// which the margin holds. A parent that
 // never grants (a build from before the grants) is taken for one NO_GRANT_MS after the child took it
-// (AudienceReporter), and gets UP_SHARE. The cost: a stream of a few kb/s reports seldom (its 0.1 %
-// is a few bytes a second).
+// (AudienceReporter), and gets DEFAULT_SHARE. The cost: a stream of a few kb/s reports seldom (a
+// share of it is a few bytes a second).
 import type { MessageOf } from '../messages.ts'
 import { encodedSize } from '../messages.ts'
 
-/** What a node may send up, as a share of the stream bytes it receives. */
-export const UP_SHARE = 0.001
+/** What a node may send up, as a share of the stream bytes it receives: the most its parent's grant
+ * can be worth. The grant is what binds, except near the top: the source's few stripe-0 children
+ * are granted 0.15-0.3 % each, and they carry the largest summaries (their children listed, delays
+ * from the whole tree's depths). At 0.1 % they could not pay for their counts and their full
+ * summaries both: the counts went first, the summaries with the delays seldom, and the merged p95
+ * read 4.8-7.4 % off at 300 viewers (0.8-1.1 % when they went past the budget). */
+export const UP_SHARE = 0.002
+/** Under a parent that never grants (a build from before the grants): no more than its older
+ * children send it (their 0.1 %, and their counts and 5 s summaries past it). */
+export const DEFAULT_SHARE = 0.001
 /** What a node lets all its children send it, as a share of the stream bytes it receives. */
-export const KIDS_SHARE = 0.0075
+export const KIDS_SHARE = 0.0065
 /** What a node may spend on grants. One is some 100 bytes; each child needs one when it arrives or
  * the split changes. */
 export const GRANT_SHARE = 0.0005

@@ -28,7 +28,7 @@ import {
 import { DelayEpochs } from './delay-epochs.ts'
 import { AudienceHistory } from './audience-history.ts'
 import { audienceView, type AudienceView } from './audience-view.ts'
-import { AudienceGrants, BURST_BYTES, ByteBucket, GRANT_RETRY_MS, IDLE_BYTES, UP_SHARE } from './audience-grants.ts'
+import { AudienceGrants, BURST_BYTES, ByteBucket, DEFAULT_SHARE, GRANT_RETRY_MS, IDLE_BYTES, UP_SHARE } from './audience-grants.ts'
 
 /** A summary goes up about this often (with +-25 % jitter, so a parent's children do not all speak
  * at once), as long as the byte budget allows (audience-grants.ts: nothing goes up without it).
@@ -312,14 +312,12 @@ export class AudienceReporter {
     // subtree would be missing until our next full summary, seconds later (in the simulator a
     // 20-viewer subtree's counts were dropped so, and the source read 56 of 76 for 4 s).
     const changed = this.subtreeViewers() !== this.sentViewers || parent !== this.sentTo || this.sentToCount < NEW_PARENT_REPEATS
-    // Counts are paid from the budget like the rest. Between two full summaries they go as soon as
-    // the bucket holds their hundred bytes; once the next full summary is due they wait for it (it
-    // carries the counts too), or they would eat its bytes: near the top of the tree the count
-    // changes every few hundred ms as the tree re-forms, its counts took the whole budget, the full
-    // summaries with the delays went seldom, and the merged p95 read 4.8-7.4 % off at 300 viewers
-    // (0.8-1.1 % when they went past the budget).
-    // Counts to a new parent go regardless: it has not counted us at all yet.
-    const countsDue = changed && now - this.sentAt >= COUNTS_GAP_MS && (now < this.nextAt || this.sentToCount < NEW_PARENT_REPEATS || parent !== this.sentTo)
+    // Counts are paid from the budget like the rest, but they go first: a full summary waits until
+    // the bucket holds one (lastFullBytes), counts need only their own hundred bytes. (Holding the
+    // counts back while a full summary was due, for it carries them too, was tried: near the top a
+    // full summary waited seconds for its bytes, the counts with it, and 10 s after the joins the
+    // source counted 196 of 300.)
+    const countsDue = changed && now - this.sentAt >= COUNTS_GAP_MS
     if (!fullDue && !countsDue) return
     if (fullDue && this.sendFull(now, parent)) return
     if (countsDue) this.sendUp(now, parent, { type: 'HereIsMyAudience', id: this.c.id, audience: this.counts(), counts: true })
@@ -364,8 +362,7 @@ export class AudienceReporter {
    * only IDLE_BYTES are saved up: our first counts go at once, and a parent's children cost it at
    * most that much each, on arriving, beyond what it granted. A parent that has not granted us
    * anything NO_GRANT_MS after we took it is taken for a build that never grants: we send it the
-   * default allowance, UP_SHARE (counts included, less than its older children send it: their
-   * 0.1 %, and their counts and 5 s summaries past it), and save up to BURST_BYTES, as a full
+   * default allowance, DEFAULT_SHARE, counts included, and save up to BURST_BYTES, as a full
    * summary near the top of the tree is larger than IDLE_BYTES. */
   private feed(now: number, parent: string | undefined): void {
     const received = this.k.stats.totals.receivedBytes
@@ -374,7 +371,7 @@ export class AudienceReporter {
     this.fed = { at: now, received }
     if (parent !== this.parentSince.addr) this.parentSince = { addr: parent, at: now }
     if (parent !== undefined && this.grant?.from === parent) this.up.feed(Math.min(share, (this.grant.bps * dt) / 1000))
-    else if (parent !== undefined && now - this.parentSince.at >= NO_GRANT_MS) this.up.feed(share)
+    else if (parent !== undefined && now - this.parentSince.at >= NO_GRANT_MS) this.up.feed((share * DEFAULT_SHARE) / UP_SHARE)
     else this.up.feed(share, IDLE_BYTES)
   }
 
