@@ -40,8 +40,8 @@ export const GRANT_SHARE = 0.0005
 /** The up bucket's cap: a few full summaries (a node near the top, listing its children and
  * grandchildren, sends 1-3 KB). */
 export const BURST_BYTES = 4096
-/** Without a grant from its parent a node saves no more than this (its first counts, at once, when
- * the grant comes): a new parent's children do not arrive with a burst each. */
+/** Without a grant from its parent a node saves no more than this: its first counts go at once,
+ * before the grant, and a new parent's children do not arrive with a burst each. */
 export const IDLE_BYTES = 512
 /** The grants bucket: room for a join wave's worth of children at once. */
 const GRANT_BURST_BYTES = 2048
