@@ -50,7 +50,7 @@ const NEW_PARENT_REPEATS = 3
  * and every byte of them comes out of the budget. */
 export const KIDS_EVERY_MS = 10_000
 /** A node is silent for about this long at most, on a stream of 2 Mb/s with 16 siblings (its grant,
- * some 110 B/s, pays a full summary of a deep node every 3-5 s): what STALE_MS allows for. */
+ * some 100 B/s, pays a full summary of a deep node every 3-5 s): what STALE_MS allows for. */
 const MAX_SILENT_MS = 5000
 const JITTER = 0.25
 /** A parent that has not granted us anything this long after we took it is taken for a build that
