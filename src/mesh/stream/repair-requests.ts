@@ -93,24 +93,18 @@ export class RepairRequests {
     // An fMP4 init below our start: due now, no segment plays without it.
     for (const n of init) if (!log.hasChunk(n)) missing.push({ n, knownSince: tracker.heard(n, now), deadline: now })
     const joined = edge.joinedAt
-    // A chunk's record travels in the datagram of its push: a lost push leaves a hole whose record
-    // we lack too. Such a chunk was published no earlier than the chunk before it, so that one's
-    // time (or estimate, for a run of holes) gives a deadline no later than the true one. Treated
-    // as due at once instead, every lost push was urgent from the start, went round six holders in
-    // a few hundred ms and then to the source, and a joiner's start-up buffer (which it knows from
-    // the head alone) skipped the rule that keeps it off the source: the first joiners' asks of
-    // it were nearly all of the source's "asked five times" copies (issue 12, session 11).
-    let before: { n: number; time: number | undefined } = { n: -1, time: undefined }
     for (const n of log.missingChunks(from, edge.maxKnown)) {
       const since = tracker.heard(n, now)
       const rec = log.chunkRecord(n)
-      const published = rec?.time ?? (before.n === n - 1 ? before.time : log.chunkRecord(n - 1)?.time)
-      before = { n, time: published }
-      // Nothing to go by: we only know the chunk is already out, so it is due now.
-      const deadline = published === undefined ? since : playbackDeadline(published, PLAYOUT_DELAY_MS, joined)
-      // Out before we joined (by the head we joined at, record or not): the start-up buffer.
+      // Out before we joined (by the head we joined at, whether its record came or not): the
+      // start-up buffer. A joiner knows those chunks from the head before their records come (a
+      // record travels with its chunk); judged by the record alone, they were live chunks due at
+      // once, urgent from the start, and the first joiners went round holders that were joining
+      // too and then asked the source for each again and again until it served them: nearly all
+      // of the source's "asked five times" copies at 1 % and 3 % loss (issue 12, session 11).
       const backfill = joined !== null && (n < joined.chunks || (rec !== null && rec.time < joined.at))
-      missing.push({ n, knownSince: since, deadline, backfill })
+      // Without its record we only know the chunk is already out: treat it as due now.
+      missing.push({ n, knownSince: since, deadline: rec ? playbackDeadline(rec.time, PLAYOUT_DELAY_MS, joined) : since, backfill })
     }
     if (missing.length === 0) return
     const budget = now - this.sourceRefusedAt < SOURCE_REFUSAL_BACKOFF_MS ? 0 : this.sourceBudgetChunks()
