@@ -92,19 +92,11 @@ export class RepairRequests {
     const missing: MissingChunk[] = []
     // An fMP4 init below our start: due now, no segment plays without it.
     for (const n of init) if (!log.hasChunk(n)) missing.push({ n, knownSince: tracker.heard(n, now), deadline: now })
-    const joined = edge.joinedAt
     for (const n of log.missingChunks(from, edge.maxKnown)) {
       const since = tracker.heard(n, now)
       const rec = log.chunkRecord(n)
-      // Out before we joined (by the head we joined at, whether its record came or not): the
-      // start-up buffer. A joiner knows those chunks from the head before their records come (a
-      // record travels with its chunk); judged by the record alone, they were live chunks due at
-      // once, urgent from the start, and the first joiners went round holders that were joining
-      // too and then asked the source for each again and again until it served them: nearly all
-      // of the source's "asked five times" copies at 1 % and 3 % loss (issue 12, session 11).
-      const backfill = joined !== null && (n < joined.chunks || (rec !== null && rec.time < joined.at))
       // Without its record we only know the chunk is already out: treat it as due now.
-      missing.push({ n, knownSince: since, deadline: rec ? playbackDeadline(rec.time, PLAYOUT_DELAY_MS, joined) : since, backfill })
+      missing.push({ n, knownSince: since, deadline: rec ? playbackDeadline(rec.time, PLAYOUT_DELAY_MS, edge.joinedAt) : since, backfill: rec !== null && edge.joinedAt !== null && rec.time < edge.joinedAt.at })
     }
     if (missing.length === 0) return
     const budget = now - this.sourceRefusedAt < SOURCE_REFUSAL_BACKOFF_MS ? 0 : this.sourceBudgetChunks()

@@ -261,7 +261,7 @@ export class StreamSwarm extends EventEmitter {
     const start = seg ? Math.floor(seg.offset / CHUNK_SIZE) : head.chunks
     edge.startChunk = Math.max(0, Math.min(start, head.chunks))
     const now = this.node.timers.now()
-    edge.joinedAt = { at: now, startPublishedAt: this.log.chunkRecord(edge.startChunk)?.time ?? seg?.pdt ?? now, chunks: head.chunks }
+    edge.joinedAt = { at: now, startPublishedAt: this.log.chunkRecord(edge.startChunk)?.time ?? seg?.pdt ?? now }
     edge.maxKnown = Math.max(edge.maxKnown, head.chunks)
     this.node.log.debug('joining at the live edge', { stream: this.id, chunk: edge.startChunk, of: head.chunks })
     this.emit('joined', edge.startChunk)
