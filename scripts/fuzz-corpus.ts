@@ -51,6 +51,7 @@ export function sampleMessages(t: CorpusTargets = {}): Message[] {
     { type: 'IWillKeepSendingYou', id, stripe: 3, via: peers[1] },
     { type: 'AskThemInstead', id, stripe: 3, peers },
     { type: 'StopSendingMe', id, stripe: 0 },
+    { type: 'TellMeYourAudienceAtMost', id, bytesPerSecond: 117 },
     { type: 'HereIsMyAudience', id, audience: { viewers: 2, byDepth: [1, 1], onTime: 30, late: 1, missed: 0, delay: [[27, 20], [30, 11]], stalls: 0, stallSeconds: 0, up: 16384, down: 491520, fromSource: 0, versions: { '0.1.0': 2 }, suspect: 0, kids: [{ a: '127.0.0.1:4001', v: 1, h: 1 }] } },
     { type: 'WhoIsNear', id: 'cd'.repeat(32), key: 'ef'.repeat(32), pad: '.'.repeat(100) },
     { type: 'TheseAreNear', id: 'cd'.repeat(32), key: 'ef'.repeat(32), nodes: peers.map((p, i) => `${String(i).repeat(64)}@${p}`), more: true },

@@ -94,6 +94,9 @@ export type Message =
    * `counts`: only the viewer counts changed, and only they are sent; the parent keeps the other
    * figures it last had. */
   | { type: 'HereIsMyAudience'; id: string; audience: AudienceSummary | AudienceCounts; counts?: true }
+  /** A stripe-0 parent's grant to one child: the telemetry bytes a second it may send it, its share
+   * of what the parent lets all its children send (src/mesh/telemetry/audience-grants.ts). */
+  | { type: 'TellMeYourAudienceAtMost'; id: string; bytesPerSecond: number }
   /** Says which extensions we speak and the largest datagram we take, so our own peers can use
    * larger replies and batched requests; other implementations skip it. */
   | { type: 'IAlsoSpeak'; extensions: string[]; maxDatagramBytes: number }
@@ -153,7 +156,7 @@ const NAT_KINDS: readonly string[] = ['none', 'cone', 'symmetric']
 export const STREAM_EXTENSION: ReadonlySet<MessageType> = new Set<MessageType>([
   'PleaseSendStreamHead', 'ThisStreamGrew', 'HereIsTheStreamInfo', 'PleaseSendChunkHashes', 'HereAreChunkHashes',
   'PleaseSendSegments', 'HereAreSegments', 'IHaveChunks', 'PleaseKeepSendingMe', 'IWillKeepSendingYou',
-  'AskThemInstead', 'StopSendingMe', 'HereIsMyAudience', 'WhoIsNear', 'TheseAreNear', 'WhoHas', 'TheyHave', 'IHave',
+  'AskThemInstead', 'StopSendingMe', 'HereIsMyAudience', 'TellMeYourAudienceAtMost', 'WhoIsNear', 'TheseAreNear', 'WhoHas', 'TheyHave', 'IHave',
   'IHaveNamed', 'WhoHasNamed', 'TheseAreNamed', 'PleaseListWhatYouHave', 'HereIsWhatIHave',
   'ISeeYouAt', 'IAmBehind', 'PleaseIntroduceMe', 'SayHelloTo', 'PleaseProveYourKey', 'LetUsEncrypt',
 ])
@@ -340,6 +343,8 @@ const decoders: { [T in MessageType]: (body: unknown) => Omit<MessageOf<T>, 'typ
     const audience = isObj(b) && isId(b.id) ? sanitize(b.audience, { isAddress }) : undefined
     return audience && { id: (b as Obj).id as string, audience, ...((b as Obj).counts === true ? { counts: true as const } : {}) }
   },
+  TellMeYourAudienceAtMost: (b) => (isObj(b) && isId(b.id) && typeof b.bytesPerSecond === 'number' && Number.isFinite(b.bytesPerSecond) && b.bytesPerSecond >= 0
+    ? { id: b.id, bytesPerSecond: b.bytesPerSecond } : undefined),
   WhoIsNear: (b) => question(b, isHex64, (id) => id.toLowerCase()),
   TheseAreNear: (b) => {
     if (!isObj(b) || !isHex64(b.id) || !isHex64(b.key) || !Array.isArray(b.nodes)) return undefined

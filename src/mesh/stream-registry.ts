@@ -34,6 +34,7 @@ export class StreamRegistry {
     node.handle('AskThemInstead', route((s, m, ctx) => s.onRedirect(m, ctx)))
     node.handle('StopSendingMe', route((s, m, ctx) => s.onUnsubscribe(m, ctx)))
     node.handle('HereIsMyAudience', route((s, m, ctx) => s.onAudience(m, ctx)))
+    node.handle('TellMeYourAudienceAtMost', route((s, m, ctx) => s.onAudienceGrant(m, ctx)))
     node.handle('MaybeTheyHaveSome', route((s, m, ctx) => s.onHint(m, ctx)))
     node.handle('PleaseSendContent', (m, ctx) => {
       if (!isStreamId(m.id)) return

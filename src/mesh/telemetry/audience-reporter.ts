@@ -28,39 +28,34 @@ import {
 import { DelayEpochs } from './delay-epochs.ts'
 import { AudienceHistory } from './audience-history.ts'
 import { audienceView, type AudienceView } from './audience-view.ts'
+import { AudienceGrants, BURST_BYTES, ByteBucket, DEFAULT_SHARE, GRANT_RETRY_MS, IDLE_BYTES, UP_SHARE } from './audience-grants.ts'
 
 /** A summary goes up about this often (with +-25 % jitter, so a parent's children do not all speak
- * at once), as long as the byte budget allows. When the number of viewers below us changes, the
- * counts alone (a message of some 60 bytes) go up at once, but never twice within MIN_GAP_MS: a
- * change climbs a deep tree in about depth * MIN_GAP_MS rather than depth * REPORT_MS. */
+ * at once), as long as the byte budget allows (audience-grants.ts: nothing goes up without it).
+ * When the number of viewers below us changes, the counts alone (a message of some 60 bytes) go
+ * up at once, but never twice within MIN_GAP_MS: a change climbs a deep tree in about
+ * depth * MIN_GAP_MS rather than depth * REPORT_MS. */
 export const REPORT_MS = 2000
 export const MIN_GAP_MS = 300
-/** Counts alone go up no more often than this (their cost, at most ~160 B/s, within the budget). */
+/** Counts alone go up no more often than this (paid from the budget like the rest). */
 export const COUNTS_GAP_MS = 500
 /** Our counts go to a new parent this many times, COUNTS_GAP_MS apart, changed or not. Five (over
  * 2 s) counted a moved subtree sooner under a 0.06 % budget, but under 3 % loss the worst viewer
  * of 200 then held less of the stream at 7 of 8 seeds (median 98.5 % against 99.4 %): telemetry
  * must not cost the stream, so three, with the budget at 0.1 % (review, session 8). */
 const NEW_PARENT_REPEATS = 3
-/** What a node may send in telemetry, as a share of the stream bytes it receives. Its children
- * each send as much to it, so a parent with FANOUT + SPARE_SLOTS (8) children moves at most about
- * 9 times this in full summaries; the counts, which go past the budget, come on top. With the
- * children lists sent every KIDS_EVERY_MS the worst node at 300 viewers moves about 0.65 % of its
- * stream at 0.1 % (0.76-0.84 % with every summary's lists). Sent less often, a full summary carries
- * more of the same epochs' delays in one run, and the source's figures are a little older (its
- * delay window waits for the epochs to settle either way). */
-export const BYTE_SHARE = 0.001
-/** The budget saved up for later is capped at a few full summaries. */
-const BURST_BYTES = 4096
 /** A node near the top lists its children (the dashboard's tree) in a full summary at most this
  * often, and its parent keeps the last list meanwhile, up to twice as long: the lists were a third
  * of what the busiest nodes received (near the source, each child's list with its grandchildren),
- * and large summaries are sent every MAX_SILENT_MS whatever the budget. */
+ * and every byte of them comes out of the budget. */
 export const KIDS_EVERY_MS = 10_000
-/** Silent longer than this, a node sends its summary whatever the budget (a stream of a few kb/s
- * would otherwise leave it uncounted). */
+/** A node is silent for about this long at most, on a stream of 2 Mb/s with 16 siblings (its grant,
+ * some 100 B/s, pays a full summary of a deep node every 3-5 s): what STALE_MS allows for. */
 const MAX_SILENT_MS = 5000
 const JITTER = 0.25
+/** A parent that has not granted us anything this long after we took it is taken for a build that
+ * never grants (feed()): two of its grant's tries, GRANT_RETRY_MS apart. */
+export const NO_GRANT_MS = 2 * GRANT_RETRY_MS
 /** The stripe whose tree the telemetry climbs (see the top of this file). */
 export const REPORT_STRIPE = 0
 /** A child's summary older than this is no longer counted: it left, or reports elsewhere now.
@@ -123,14 +118,19 @@ export class AudienceReporter {
   private nextAt = 0
   private snapAt = 0
   private sentAt = -Infinity
-  private fullAt = -Infinity
   private sentViewers = 0
   private sentTo: string | undefined
   /** Messages sent to the current parent (see NEW_PARENT_REPEATS). */
   private sentToCount = 0
-  /** The byte budget (BYTE_SHARE of what we received), and the received total it was last fed from. */
-  private tokens = BURST_BYTES / 2
-  private fedFrom = 0
+  /** What we may send up (audience-grants.ts), fed from the stream bytes we received since
+   * `fed`, and our parent's grant: bytes a second, from whom. */
+  private readonly up = new ByteBucket(0, BURST_BYTES)
+  private fed = { at: -Infinity, received: 0 }
+  private grant: { from: string; bps: number } | undefined
+  /** Our stripe-0 parent, and since when (feed()). */
+  private parentSince: { addr: string | undefined; at: number } = { addr: undefined, at: 0 }
+  /** What we grant our own children. */
+  private readonly grants: AudienceGrants
   private lastFullBytes = 512
   /** Delays this node and its subtree verified, by epoch; and those not yet sent up. Each delay
    * goes up once, as it comes: what climbed stays counted when its subtree moves elsewhere (the
@@ -166,6 +166,15 @@ export class AudienceReporter {
     this.k = components
     this.own = { onTime: 0, late: 0, missed: 0, stalls: 0, stallSeconds: 0 }
     this.history = this.c.isSource ? new AudienceHistory() : undefined
+    this.grants = new AudienceGrants({
+      id: this.c.id,
+      send: (to, m) => {
+        if (this.c.node.send(to, [m]) === 0) return false
+        this.count(encodedSize(m))
+        return true
+      },
+      heardAt: (a) => this.kids.get(a)?.at ?? -Infinity,
+    })
     components.stats.onDelay = (ageMs, hops) => this.onDelay(ageMs, hops)
   }
 
@@ -186,6 +195,14 @@ export class AudienceReporter {
   playback(stalls: number, stallSeconds: number): void {
     this.own.stalls += stalls
     this.own.stallSeconds += stallSeconds
+  }
+
+  /** Our stripe-0 parent's grant: what we may send it (from anyone else, nothing). */
+  onGrant(m: MessageOf<'TellMeYourAudienceAtMost'>, ctx: Ctx): void {
+    if (this.c.isSource || ctx.from !== this.k.parents.parent(REPORT_STRIPE)) return
+    this.traffic.received++
+    this.traffic.receivedBytes += encodedSize(m)
+    this.grant = { from: ctx.from, bps: m.bytesPerSecond }
   }
 
   onAudience(m: MessageOf<'HereIsMyAudience'>, ctx: Ctx): void {
@@ -268,9 +285,10 @@ export class AudienceReporter {
     for (const [a, e] of this.kids) {
       if (!stripe0.has(a) || now - e.at > STALE_MS || now - (this.c.node.peers.get(a)?.lastHeard ?? 0) > SILENT_KID_MS) this.kids.delete(a)
     }
-    const received = this.k.stats.totals.receivedBytes
-    this.tokens = Math.min(BURST_BYTES, this.tokens + (received - this.fedFrom) * BYTE_SHARE)
-    this.fedFrom = received
+    const totals = this.k.stats.totals
+    this.grants.tick(now, this.c.isSource ? totals.producedBytes : totals.receivedBytes, stripe0)
+    const parent = this.c.isSource ? undefined : this.k.parents.parent(REPORT_STRIPE)
+    this.feed(now, parent)
     // The window's snapshots are taken on a clock of their own: a parent that has not reported yet
     // must still know how many chunks the stream produced lately, to cap its children by.
     if (now >= this.snapAt) {
@@ -287,33 +305,74 @@ export class AudienceReporter {
       }
       return
     }
-    const parent = this.k.parents.parent(REPORT_STRIPE)
     if (parent === undefined || this.c.edge.startChunk < 0 || now - this.sentAt < MIN_GAP_MS) return
-    const fullDue = now >= this.nextAt && (this.tokens >= this.lastFullBytes || now - this.fullAt >= MAX_SILENT_MS)
+    const fullDue = now >= this.nextAt && this.up.tokens >= this.lastFullBytes
     // A new parent has not counted us yet: that is a change too. It may not hold us as its child
     // yet when our first counts arrive, and drop them: they go again (NEW_PARENT_REPEATS), or our
     // subtree would be missing until our next full summary, seconds later (in the simulator a
     // 20-viewer subtree's counts were dropped so, and the source read 56 of 76 for 4 s).
     const changed = this.subtreeViewers() !== this.sentViewers || parent !== this.sentTo || this.sentToCount < NEW_PARENT_REPEATS
-    // Counts are charged to the budget but not held back by it: they are small, at most one per
-    // COUNTS_GAP_MS, and what has to climb fast; the full summaries wait for the budget. (Holding
-    // them to the budget was tried: the full summaries use it up, and at 100 viewers the count 10 s
-    // after 20 % left read 94 of 80.)
-    if (!fullDue && !(changed && now - this.sentAt >= COUNTS_GAP_MS)) return
-    if (fullDue) this.nextAt = now + REPORT_MS * (1 - JITTER + 2 * JITTER * this.c.node.timers.random())
-    const audience = fullDue ? this.subtree(parent) : this.counts()
-    const msg: MessageOf<'HereIsMyAudience'> = { type: 'HereIsMyAudience', id: this.c.id, audience, ...(fullDue ? {} : { counts: true as const }) }
+    // Counts are paid from the budget like the rest, but they go first: a full summary waits until
+    // the bucket holds one (lastFullBytes), counts need only their own hundred bytes. (Holding the
+    // counts back while a full summary was due, for it carries them too, was tried: near the top a
+    // full summary waited seconds for its bytes, the counts with it, and 10 s after the joins the
+    // source counted 196 of 300.)
+    const countsDue = changed && now - this.sentAt >= COUNTS_GAP_MS
+    if (!fullDue && !countsDue) return
+    if (fullDue && this.sendFull(now, parent)) return
+    if (countsDue) this.sendUp(now, parent, { type: 'HereIsMyAudience', id: this.c.id, audience: this.counts(), counts: true })
+  }
+
+  /** Our full summary, if the budget holds it; else its delays wait in the outbox for the next one
+   * (and the children list goes with it). */
+  private sendFull(now: number, parent: string): boolean {
+    const kidsSent = this.kidsSent
+    const audience = this.subtree(parent)
+    const msg: MessageOf<'HereIsMyAudience'> = { type: 'HereIsMyAudience', id: this.c.id, audience }
+    this.lastFullBytes = encodedSize(msg)
+    if (!this.sendUp(now, parent, msg)) {
+      for (const [e, first, counts] of audience.fresh ?? []) for (const [i, n] of fromRun(first, counts)) this.outbox.add(e, i, n)
+      this.kidsSent = kidsSent
+      return false
+    }
+    this.nextAt = now + REPORT_MS * (1 - JITTER + 2 * JITTER * this.c.node.timers.random())
+    return true
+  }
+
+  /** Sends `msg` to our parent if the up budget pays for it. */
+  private sendUp(now: number, parent: string, msg: MessageOf<'HereIsMyAudience'>): boolean {
     const bytes = encodedSize(msg)
-    this.tokens -= bytes
+    if (!this.up.take(bytes)) return false
     this.sentAt = now
-    if (fullDue) { this.fullAt = now; this.lastFullBytes = bytes }
-    this.sentViewers = audience.viewers
+    this.sentViewers = msg.audience.viewers
     this.sentToCount = parent === this.sentTo ? this.sentToCount + 1 : 1
     this.sentTo = parent
-    if (this.c.node.send(parent, [msg]) > 0) {
-      this.traffic.sent++
-      this.traffic.sentBytes += bytes
-    }
+    if (this.c.node.send(parent, [msg]) > 0) this.count(bytes)
+    return true
+  }
+
+  private count(bytes: number): void {
+    this.traffic.sent++
+    this.traffic.sentBytes += bytes
+  }
+
+  /** Feeds the up budget: UP_SHARE of the stream bytes received since the last feed, and no more
+   * than our parent's grant for the time since. Before a grant from our parent (a newer parent
+   * grants each child on its next tick, and again GRANT_RETRY_MS later if the child stays silent)
+   * only IDLE_BYTES are saved up: our first counts go at once, and a parent's children cost it at
+   * most that much each, on arriving, beyond what it granted. A parent that has not granted us
+   * anything NO_GRANT_MS after we took it is taken for a build that never grants: we send it the
+   * default allowance, DEFAULT_SHARE, counts included, and save up to BURST_BYTES, as a full
+   * summary near the top of the tree is larger than IDLE_BYTES. */
+  private feed(now: number, parent: string | undefined): void {
+    const received = this.k.stats.totals.receivedBytes
+    const dt = Number.isFinite(this.fed.at) ? now - this.fed.at : 0
+    const share = (received - this.fed.received) * UP_SHARE
+    this.fed = { at: now, received }
+    if (parent !== this.parentSince.addr) this.parentSince = { addr: parent, at: now }
+    if (parent !== undefined && this.grant?.from === parent) this.up.feed(Math.min(share, (this.grant.bps * dt) / 1000))
+    else if (parent !== undefined && now - this.parentSince.at >= NO_GRANT_MS) this.up.feed((share * DEFAULT_SHARE) / UP_SHARE)
+    else this.up.feed(share, IDLE_BYTES)
   }
 
   private pruneEpochs(): void {

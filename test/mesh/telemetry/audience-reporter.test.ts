@@ -146,6 +146,8 @@ test('a node near the top lists its children every KIDS_EVERY_MS, and its parent
     stats, children: { of: () => stripe0 }, parents: { parent: () => '127.0.0.1:5000' },
   } as unknown as AudienceComponents)
   stats.onDelay!(100, 1)
+  // Its parent, the source, lets it send as much as its own budget allows.
+  relay.onGrant({ type: 'TellMeYourAudienceAtMost', id: 'stream/x', bytesPerSecond: 1e6 }, { from: '127.0.0.1:5000' } as Ctx)
   const grandkids = [{ a: '127.0.0.1:5002', v: 1, h: 1 }, { a: '127.0.0.1:5003', v: 1, h: 1 }]
   const { reporter: source, stripe0: sourceKids, heard } = sourceReporter()
   sourceKids.add('127.0.0.1:4999')
@@ -157,7 +159,8 @@ test('a node near the top lists its children every KIDS_EVERY_MS, and its parent
     if (t % 2000 === 0) relay.onAudience({ type: 'HereIsMyAudience', id: 'stream/x', audience: { ...emptySummary(), viewers: 3, byDepth: [1, 2], kids: grandkids } }, { from: '127.0.0.1:5001' } as Ctx)
     relay.tick(clock.t)
   }
-  const full = sent.filter((m) => !m.counts)
+  // (It also granted its own child a share: not a summary.)
+  const full = sent.filter((m) => m.type === 'HereIsMyAudience' && !m.counts)
   const listOf = (m: MessageOf<'HereIsMyAudience'>) => (m.audience as AudienceSummary).kids
   const listed = full.filter((m) => listOf(m) !== undefined)
   assert.ok(full.length >= 6, `${full.length} full summaries in 30 s`)

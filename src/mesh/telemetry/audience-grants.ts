@@ -1,0 +1,130 @@
+// The telemetry's byte budget, held by construction: at any node, the telemetry it sends and takes
+// stays under 1 % of the stream bytes it receives (the source: produces), whatever its number of
+// children (issue 15). A node's telemetry is three flows, each paid from a bucket that nothing is
+// sent without:
+//   - up, its summaries and counts to its stripe-0 parent: at most UP_SHARE of the stream bytes it
+//     received, and at most what that parent granted it (below);
+//   - down, the grants it sends its own children: at most GRANT_SHARE;
+//   - in, its children's summaries: each child sends at most its grant, and the grants add up to
+//     KIDS_SHARE of the stream bytes a second this node receives, split evenly between its
+//     children. Sixteen children (symmetric-NAT children take no place, so nothing bounds their
+//     number) each get a sixteenth.
+// Together 0.9 % (0.2 + 0.65 + 0.05), the rest a margin for the buckets' bursts and a parent's rate estimate. Before
+// this, summaries were paid from UP_SHARE but the counts and the summaries of a node silent for
+// 5 s went past it, and nothing bounded what a parent took in: 8 children at 0.1 % each and their
+// counts put the busiest node of 300 at 0.65-0.80 %, and 16 children would have passed 1 %.
+// Before its parent's grant arrives (one tick and a trip) a child may spend only IDLE_BYTES, saved
+// from its own UP_SHARE: a parent's children cost it that much each on arriving beyond the grants,
+// which the margin holds. A parent that
+// never grants (a build from before the grants) is taken for one NO_GRANT_MS after the child took it
+// (AudienceReporter), and gets DEFAULT_SHARE. The cost: a stream of a few kb/s reports seldom (a
+// share of it is a few bytes a second).
+import type { MessageOf } from '../messages.ts'
+import { encodedSize } from '../messages.ts'
+
+/** What a node may send up, as a share of the stream bytes it receives: the most its parent's grant
+ * can be worth. The grant is what binds, except near the top: the source's few stripe-0 children
+ * are granted 0.15-0.3 % each, and they carry the largest summaries (their children listed, delays
+ * from the whole tree's depths). At 0.1 % they could not pay for their counts and their full
+ * summaries both: the counts went first, the summaries with the delays seldom, and the merged p95
+ * read 4.8-7.4 % off at 300 viewers (0.8-1.1 % when they went past the budget). */
+export const UP_SHARE = 0.002
+/** Under a parent that never grants (a build from before the grants): no more than its older
+ * children send it (their 0.1 %, and their counts and 5 s summaries past it). */
+export const DEFAULT_SHARE = 0.001
+/** What a node lets all its children send it, as a share of the stream bytes it receives. */
+export const KIDS_SHARE = 0.0065
+/** What a node may spend on grants. One is some 100 bytes; each child needs one when it arrives or
+ * the split changes. */
+export const GRANT_SHARE = 0.0005
+/** The up bucket's cap: a few full summaries (a node near the top, listing its children and
+ * grandchildren, sends 1-3 KB). */
+export const BURST_BYTES = 4096
+/** Without a grant from its parent a node saves no more than this: its first counts go at once,
+ * before the grant, and a new parent's children do not arrive with a burst each. */
+export const IDLE_BYTES = 512
+/** The grants bucket: room for a join wave's worth of children at once. */
+const GRANT_BURST_BYTES = 2048
+/** A grant is sent again when the split moved by more than this share... */
+const GRANT_SLACK = 0.25
+/** ...or when the child has said nothing since this long after it (the grant may have been lost). */
+export const GRANT_RETRY_MS = 3000
+/** The stream rate is read over this long (the grants follow a changed bitrate within it). */
+const RATE_WINDOW_MS = 10_000
+const RATE_STEP_MS = 1000
+
+/** Bytes that may be spent, fed as a share of a growing total and capped. Nothing is sent without
+ * them, so what a flow sends never passes what fed it plus one cap. */
+export class ByteBucket {
+  constructor(public tokens: number, private readonly cap: number) {}
+  feed(bytes: number, cap = this.cap): void { this.tokens = Math.min(cap, this.tokens + Math.max(0, bytes)) }
+  /** Takes `bytes` if there are as many. */
+  take(bytes: number): boolean {
+    if (this.tokens < bytes) return false
+    this.tokens -= bytes
+    return true
+  }
+}
+
+export interface GrantsComponents {
+  id: string
+  /** Sends a grant (and counts it in the node's telemetry traffic); false when it did not go out. */
+  send: (to: string, m: MessageOf<'TellMeYourAudienceAtMost'>) => boolean
+  /** When the child's last summary arrived (-Infinity: never). */
+  heardAt: (child: string) => number
+}
+
+/** The parent's side: the stream rate it receives, and one grant per stripe-0 child. */
+export class AudienceGrants {
+  private readonly bucket = new ByteBucket(GRANT_BURST_BYTES / 2, GRANT_BURST_BYTES)
+  private readonly told = new Map<string, { bps: number; at: number }>()
+  /** Stream totals every RATE_STEP_MS over RATE_WINDOW_MS, oldest first. */
+  private samples: Array<{ at: number; bytes: number }> = []
+  private fedFrom = 0
+
+  constructor(private readonly k: GrantsComponents) {}
+
+  /** Stream bytes a second over the last RATE_WINDOW_MS (undefined before two samples). */
+  rate(): number | undefined {
+    if (this.samples.length < 2) return undefined
+    const a = this.samples[0]
+    const b = this.samples[this.samples.length - 1]
+    return b.at > a.at ? ((b.bytes - a.bytes) * 1000) / (b.at - a.at) : undefined
+  }
+
+  /** What each of `children` may send now, in bytes a second. */
+  share(children: number): number {
+    const r = this.rate()
+    return r === undefined ? 0 : Math.floor((KIDS_SHARE * r) / Math.max(1, children))
+  }
+
+  /** `streamBytes`: the stream bytes this node received (produced, at the source) so far. */
+  tick(now: number, streamBytes: number, children: ReadonlySet<string>): void {
+    this.bucket.feed((streamBytes - this.fedFrom) * GRANT_SHARE)
+    this.fedFrom = streamBytes
+    if (this.samples.length === 0 || now - this.samples[this.samples.length - 1].at >= RATE_STEP_MS) {
+      this.samples.push({ at: now, bytes: streamBytes })
+      while (this.samples.length > 2 && now - this.samples[1].at >= RATE_WINDOW_MS) this.samples.shift()
+    }
+    for (const a of this.told.keys()) if (!children.has(a)) this.told.delete(a)
+    const bps = this.share(children.size)
+    if (bps === 0) return
+    // Lowered grants first: the children already sending give up their share before a newcomer
+    // is given one.
+    const due: Array<[string, boolean]> = []
+    for (const a of children) {
+      const t = this.told.get(a)
+      if (!t) due.push([a, false])
+      else if (Math.abs(bps - t.bps) > GRANT_SLACK * t.bps) due.push([a, bps < t.bps])
+      else if (this.k.heardAt(a) < t.at && now - t.at >= GRANT_RETRY_MS) due.push([a, false])
+    }
+    due.sort((x, y) => Number(y[1]) - Number(x[1]))
+    for (const [a] of due) {
+      const m: MessageOf<'TellMeYourAudienceAtMost'> = { type: 'TellMeYourAudienceAtMost', id: this.k.id, bytesPerSecond: bps }
+      const bytes = encodedSize(m)
+      if (!this.bucket.take(bytes)) return
+      if (!this.k.send(a, m)) continue
+      this.told.set(a, { bps, at: now })
+    }
+  }
+}

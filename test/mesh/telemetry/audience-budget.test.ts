@@ -1,0 +1,108 @@
+// The telemetry's cost at a busy parent, on virtual time: real AudienceReporters (a relay and its
+// stripe-0 children, the swarm faked down to what a reporter reads), stream bytes arriving at
+// 2 Mb/s, chunk delays verified at every node, and children moving in and out. Whatever the
+// number of children, the relay's telemetry (sent and taken) stays within 1 % of its stream bytes
+// (audience-grants.ts), and so does every child's.
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import type { Ctx } from '../../../src/mesh/node.ts'
+import type { Message, MessageOf } from '../../../src/mesh/messages.ts'
+import { AudienceReporter, type AudienceComponents } from '../../../src/mesh/telemetry/audience-reporter.ts'
+
+const BYTES_PER_SECOND = 250_000
+const CHUNK_MS = 64 // 16 KiB chunks at 2 Mb/s
+const TICK_MS = 50
+const SOURCE = '127.0.0.1:5000'
+const RELAY = '127.0.0.1:5001'
+
+interface Member { addr: string; reporter: AudienceReporter; totals: { receivedBytes: number; uploadedBytes: number; receivedFromSourceBytes: number; producedBytes: number }; onDelay: (ageMs: number, hops: number) => void; parent: string | undefined; kids: Set<string> }
+
+/** `olderBuilds`: members that send no grants, as a build from before them (their grants are dropped). */
+function swarm(clock: { t: number }, start: number, seed: number, olderBuilds: ReadonlySet<string> = new Set()) {
+  const members = new Map<string, Member>()
+  let rnd = seed
+  const random = () => { rnd = (rnd * 1103515245 + 12345) % 2 ** 31; return rnd / 2 ** 31 }
+  // Every message between members is delivered at once, as the swarm's handlers would (a grant to
+  // a build without grants is dropped, as its decoder would drop an unknown type).
+  const deliver = (to: string, from: string, m: Message) => {
+    const r = members.get(to)?.reporter as (AudienceReporter & { onGrant?: (m: Message, ctx: Ctx) => void }) | undefined
+    if (!r || (m.type === 'TellMeYourAudienceAtMost' && olderBuilds.has(from))) return
+    if (m.type === 'HereIsMyAudience') r.onAudience(m, { from } as Ctx)
+    else if (m.type === 'TellMeYourAudienceAtMost') r.onGrant?.(m, { from } as Ctx)
+  }
+  const add = (addr: string, parent: string | undefined, hops: number): Member => {
+    const totals = { receivedBytes: 0, uploadedBytes: 0, receivedFromSourceBytes: 0, producedBytes: 0 }
+    const stats = { totals, onDelay: undefined as undefined | ((ageMs: number, hops: number) => void) }
+    const m: Member = { addr, totals, parent, kids: new Set(), onDelay: () => {}, reporter: undefined as unknown as AudienceReporter }
+    m.reporter = new AudienceReporter({
+      context: {
+        id: 'stream/x', isSource: false, role: 'relay', sourceAddrs: new Set([SOURCE]),
+        node: {
+          timers: { now: () => clock.t, random }, nat: { kind: 'cone' },
+          send: (to: string, msgs: Message[]) => { for (const x of msgs) deliver(to, addr, x); return 1 },
+          peers: { get: () => ({ lastHeard: clock.t }) },
+        },
+        log: { chunkRecord: (n: number) => ({ time: start + n * CHUNK_MS }), hasChunk: () => true },
+        edge: { joinedAt: start, startChunk: 0, get maxKnown() { return Math.floor((clock.t - start) / CHUNK_MS) } },
+      },
+      stats, children: { of: () => m.kids }, parents: { parent: () => m.parent },
+    } as unknown as AudienceComponents)
+    m.onDelay = (age) => stats.onDelay!(age, hops)
+    members.set(addr, m)
+    return m
+  }
+  return { members, add, random }
+}
+
+/** Runs a relay with `children` stripe-0 children for `seconds`, one child replaced every 5 s. */
+function run(children: number, seconds: number, seed: number, relayIsOlder = false) {
+  const start = Date.UTC(2026, 0, 1)
+  const clock = { t: start }
+  const { members, add, random } = swarm(clock, start, seed, new Set(relayIsOlder ? [RELAY] : []))
+  const relay = add(RELAY, SOURCE, 1)
+  // The relay's parent, the source, grants it what its own budget allows (a build without grants ignores this).
+  ;(relay.reporter as AudienceReporter & { onGrant?: (m: MessageOf<'TellMeYourAudienceAtMost'>, ctx: Ctx) => void })
+    .onGrant?.({ type: 'TellMeYourAudienceAtMost', id: 'stream/x', bytesPerSecond: 1e6 }, { from: SOURCE } as Ctx)
+  let next = 0
+  const join = () => { const a = `127.0.0.1:${6000 + next++}`; add(a, RELAY, 2); relay.kids.add(a) }
+  for (let i = 0; i < children; i++) join()
+  for (let t = 0; t < seconds * 1000; t += TICK_MS) {
+    clock.t += TICK_MS
+    for (const m of members.values()) {
+      if (m.parent === undefined && m.addr !== RELAY) continue
+      m.totals.receivedBytes += (BYTES_PER_SECOND * TICK_MS) / 1000
+      // Each chunk verified 40-400 ms after it was published: the summaries carry delay histograms.
+      if (t % CHUNK_MS < TICK_MS) m.onDelay(40 + Math.floor(random() * 360), 0)
+    }
+    if (t > 0 && t % 5000 === 0) {
+      // A child moves elsewhere (its parent drops it) and a newcomer takes its place.
+      const gone = [...relay.kids][Math.floor(random() * relay.kids.size)]
+      relay.kids.delete(gone)
+      members.get(gone)!.parent = undefined
+      join()
+    }
+    for (const m of members.values()) m.reporter.tick(clock.t)
+  }
+  const share = (m: Member) => (m.reporter.traffic.sentBytes + m.reporter.traffic.receivedBytes) / m.totals.receivedBytes
+  const kids = [...relay.kids].map((a) => members.get(a)!)
+  return { relay: share(relay), worstChild: Math.max(...kids.map(share)), counted: relay.reporter.view().viewers, present: 1 + kids.length }
+}
+
+for (const children of [8, 16, 32]) {
+  test(`a relay with ${children} stripe-0 children moves at most 1 % of its stream bytes in telemetry over 60 s, and still counts them`, (t) => {
+    const r = run(children, 60, children)
+    t.diagnostic(`relay ${(r.relay * 100).toFixed(2)} %, worst child ${(r.worstChild * 100).toFixed(2)} %, counted ${r.counted} of ${r.present}`)
+    assert.ok(r.relay <= 0.01, `the relay's telemetry was ${(r.relay * 100).toFixed(2)} % of its stream bytes`)
+    assert.ok(r.worstChild <= 0.01, `a child's telemetry was ${(r.worstChild * 100).toFixed(2)} % of its stream bytes`)
+    // The budget does not silence the subtree: all its children are counted at the end.
+    assert.equal(r.counted, r.present)
+  })
+}
+
+test('under a parent of an older build, which never grants, its children report on the default allowance and are counted', (t) => {
+  const r = run(8, 30, 3, true)
+  t.diagnostic(`worst child ${(r.worstChild * 100).toFixed(2)} %, counted ${r.counted} of ${r.present}`)
+  // Every child present at the end, the newest of them 5 s old, is counted by the relay.
+  assert.equal(r.counted, r.present)
+  assert.ok(r.worstChild <= 0.01, `a child's telemetry was ${(r.worstChild * 100).toFixed(2)} % of its stream bytes`)
+})
