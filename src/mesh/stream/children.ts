@@ -276,11 +276,12 @@ export class Children {
         if (handOver !== undefined) this.owed.set(key, { from: handOver, until: top })
       } else {
         // A child we handed a catch-up to that asks from before its end still lacks it: the child
-        // pushed down did not give it (gone, or lying). Sent once: what we would have sent at once.
+        // pushed down did not give it (gone, or lying). Sent once, whole (the child's own window has
+        // moved on meanwhile): what we would have sent at once.
         const o = this.owed.get(key)
         if (o !== undefined && m.from < o.until) {
           this.owed.delete(key)
-          void this.catchUpChild(ctx.from, s, Math.max(o.from, this.catchUpStart(ctx.from, s, m.from)), o.until)
+          void this.catchUpChild(ctx.from, s, o.from, o.until)
         }
       }
     } else {
