@@ -150,6 +150,14 @@ export class StripeParents {
   }
 
   parent(s: number): string | undefined { return this.stripes[s].parent }
+
+  /** Whether a chunk of stripe `s` that `senders` brought came down the stripe: from our parent, or
+   * from the child it pushed down for us handing us our catch-up (it goes on to our children as a
+   * push, as the parent's own catch-up would: children that came to us before it did lack it). */
+  cameDown(s: number, senders: string[]): boolean {
+    const st = this.stripes[s]
+    return (st.parent !== undefined && senders.includes(st.parent)) || (st.handedBy !== undefined && senders.includes(st.handedBy.by))
+  }
   all(): (string | undefined)[] { return this.stripes.map((st) => st.parent) }
 
   /** Whether stripe `i` is flowing to us (a parent that pushed recently): a node takes children only then. */
