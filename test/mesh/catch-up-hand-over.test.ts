@@ -20,10 +20,18 @@ import type { SwarmMember, VirtualSwarm } from '../../src/sim/virtual-swarm.ts'
 class Withholding implements Transport {
   to: string | undefined
   stripe = -1
+  /** The stripes in which our parent, pushing us down, asked us to hand our successor its catch-up. */
+  readonly askedToHandOver: number[] = []
   constructor(private inner: Transport) {}
   get address(): string { return this.inner.address }
   close(): Promise<void> { return this.inner.close() }
-  onDatagram(fn: (buf: Buffer, from: string) => void): void { this.inner.onDatagram(fn) }
+  onDatagram(fn: (buf: Buffer, from: string) => void): void {
+    this.inner.onDatagram((buf, from) => {
+      const d = decodeDatagram(buf)
+      if (d.ok) for (const m of d.messages) if (m.type === 'AskThemInstead' && m.handOver !== undefined) this.askedToHandOver.push(m.stripe)
+      fn(buf, from)
+    })
+  }
   send(buf: Buffer, to: string): void {
     const d = decodeDatagram(buf)
     if (to !== this.to || !d.ok) return this.inner.send(buf, to)
@@ -32,7 +40,7 @@ class Withholding implements Transport {
   }
 }
 
-interface Run { sim: VirtualSwarm; relay: SwarmMember; newcomer: SwarmMember; stripe: number; catchUpBefore: number; start: number }
+interface Run { sim: VirtualSwarm; relay: SwarmMember; newcomer: SwarmMember; stripe: number; catchUpBefore: number; asked: number[] }
 
 /** The first viewer (`gives`: whether it gives the newcomer anything), then one interior in another stripe. */
 async function pushDown(t: TestContext, gives: boolean): Promise<Run> {
@@ -50,7 +58,7 @@ async function pushDown(t: TestContext, gives: boolean): Promise<Run> {
   assert.notEqual(stripe, interiorStripe(relay.node.address), 'the seed gives a newcomer interior in another stripe than the relay')
   await sim.runFor(3000)
   assert.deepEqual(src().children[stripe], [newcomer.node.address], 'the newcomer took the source\'s place in its interior stripe')
-  return { sim, relay, newcomer, stripe, catchUpBefore, start: sim.swarm(newcomer).startChunk }
+  return { sim, relay, newcomer, stripe, catchUpBefore, asked: withholding!.askedToHandOver }
 }
 
 /** The newcomer's chunks of `stripe` from its start to 2 s before the end it does not hold. */
@@ -74,6 +82,7 @@ test('a child that keeps the catch-up to itself costs the newcomer a wait, and t
   const src = r.sim.status(r.sim.source)!
   const sent = (src.uploadedBy.catchup ?? 0) - r.catchUpBefore
   t.diagnostic(`the source sent the newcomer ${sent / CHUNK_SIZE} catch-up chunks`)
+  assert.deepEqual(r.asked, [r.stripe], 'the source asked the child it pushed down to hand the newcomer its catch-up')
   assert.ok(sent > 0, 'the catch-up the child withheld came from the source')
   assert.ok(sent <= (CATCHUP_CHUNKS / STRIPES) * CHUNK_SIZE, `the source sent ${sent / CHUNK_SIZE} chunks, more than one catch-up (${CATCHUP_CHUNKS / STRIPES})`)
   assert.deepEqual(stripeHoles(r), [], 'the newcomer holds every chunk of its stripe from its start')
