@@ -37,7 +37,7 @@ const TELL_LATE_MS = 150
  * three round trips to our parent, is asked of the parent again, which then sends it. The giver
  * may first need the cookie round trip with us (two one-way delays and a tick after our yes);
  * it tries to give it for as long. */
-export const HAND_OVER_MS = 300
+const HAND_OVER_MS = 300
 /** Joins in a row that ran out of candidates with nobody taking us before the parents that failed
  * us are asked again, last (see rankedCandidates). */
 const LAST_RESORT_AFTER = 2
@@ -89,7 +89,7 @@ interface Stripe {
   fruitless: number
   /** Our parent's yes said `by` pushes us our catch-up (IWillKeepSendingYou.catchUpBy): since
    * when, how many chunks of the stripe we lacked then, and how many `by` pushed us since. */
-  handedBy?: { by: string; at: number; lacked: number; came: number }
+  handedBy?: { by: string; at: number; lacked: number; came: number; last?: number }
 }
 
 export class StripeParents {
@@ -158,6 +158,7 @@ export class StripeParents {
     const st = this.stripes[s]
     return (st.parent !== undefined && senders.includes(st.parent)) || (st.handedBy !== undefined && senders.includes(st.handedBy.by))
   }
+
   all(): (string | undefined)[] { return this.stripes.map((st) => st.parent) }
 
   /** Whether stripe `i` is flowing to us (a parent that pushed recently): a node takes children only then. */
@@ -218,7 +219,8 @@ export class StripeParents {
   /** A chunk arrived from `from`: if that is stripe `s`'s parent, it is feeding us. */
   onPush(s: number, from: string, n: number, now: number): void {
     const st = this.stripes[s]
-    if (st.handedBy?.by === from) st.handedBy.came++
+    // Chunks, not blocks: a chunk's blocks come one after another.
+    if (st.handedBy?.by === from && st.handedBy.last !== n) { st.handedBy.came++; st.handedBy.last = n }
     if (st.parent !== from) return
     // A chunk number far past any our parent could have (an offset near 2^53 once filled the
     // record with ~1e11 skipped chunks, and set pushedN past every real chunk, so the parent's
