@@ -86,9 +86,12 @@ export type Message =
   | { type: 'PleaseKeepSendingMe'; id: string; stripe: number; from: number; failed?: string; leaf?: boolean; room?: number; below?: number }
   /** `via`: the sender's own parent in this stripe (absent at the source): where to complain.
    * `late`: unasked, to a child: the sender's own feed in this stripe stopped (its parent is late
-   * or gone) and it is finding another; the child waits for it instead of leaving it too. */
-  | { type: 'IWillKeepSendingYou'; id: string; stripe: number; via?: string; path?: string[]; late?: true }
-  | { type: 'AskThemInstead'; id: string; stripe: number; peers: string[] }
+   * or gone) and it is finding another; the child waits for it instead of leaving it too.
+   * `catchUpBy`: the child it pushed down for us holds our catch-up and pushes it to us (below). */
+  | { type: 'IWillKeepSendingYou'; id: string; stripe: number; via?: string; path?: string[]; late?: true; catchUpBy?: string }
+  /** `handOver`, from our parent, pushing us down: push `peers[0]` (our successor) the chunks of
+   * the stripe we hold from this one on, its catch-up (docs/SCHEDULER.md, "Session 11"). */
+  | { type: 'AskThemInstead'; id: string; stripe: number; peers: string[]; handOver?: number }
   | { type: 'StopSendingMe'; id: string; stripe: number }
   /** A viewer's summary of itself and its subtree, sent to its stripe-0 parent (src/mesh/telemetry/).
    * `counts`: only the viewer counts changed, and only they are sent; the parent keeps the other
@@ -331,12 +334,15 @@ const decoders: { [T in MessageType]: (body: unknown) => Omit<MessageOf<T>, 'typ
     const s = isObj(b) ? idStripe(b) : undefined
     const via = s && isAddress((b as Obj).via) ? (b as Obj).via as string : undefined
     const path = s && Array.isArray((b as Obj).path) ? ((b as Obj).path as unknown[]).slice(0, MAX_PATH).filter(isAddress) : undefined
-    return s && { ...s, ...(via ? { via } : {}), ...(path?.length ? { path } : {}), ...((b as Obj).late === true ? { late: true as const } : {}) }
+    const catchUpBy = s && isAddress((b as Obj).catchUpBy) ? (b as Obj).catchUpBy as string : undefined
+    return s && { ...s, ...(via ? { via } : {}), ...(path?.length ? { path } : {}), ...((b as Obj).late === true ? { late: true as const } : {}), ...(catchUpBy ? { catchUpBy } : {}) }
   },
   AskThemInstead: (b) => {
     const s = isObj(b) ? idStripe(b) : undefined
     const peers = s && peerList((b as Obj).peers)
-    return s && peers && { ...s, peers }
+    // A bad index is dropped alone: the redirect still stands.
+    const handOver = s && isIndex((b as Obj).handOver) ? (b as Obj).handOver as number : undefined
+    return s && peers && { ...s, peers, ...(handOver !== undefined ? { handOver } : {}) }
   },
   StopSendingMe: (b) => (isObj(b) ? idStripe(b) : undefined),
   HereIsMyAudience: (b) => {

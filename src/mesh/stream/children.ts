@@ -62,6 +62,13 @@ export class Children {
    * subscribes again (`StopSendingMe` then `PleaseKeepSendingMe`) is new each time: without this
    * each round cost a fresh catch-up, 31 copies of the stream in 5 s from one child. */
   private caughtUpTo = new Map<string, number>()
+  /** At the source, `<stripe> <addr>` -> the first chunk we sent that child there (its catch-up's
+   * start): it holds the stripe from there on, but for losses, and can hand its successor the
+   * catch-up when pushed down (handOverFrom). Only current children (leave). */
+  private fedFrom = new Map<string, number>()
+  /** At the source, `<stripe> <addr>` -> the catch-up we handed to the child it pushed down: sent
+   * by us, once, if it asks for it again (its giver failed it). Only current children (leave). */
+  private owed = new Map<string, { from: number; until: number }>()
 
   /** `maxUploadBps`: the upload this viewer gives (`--max-upload`), in bytes a second. */
   constructor(components: ChildrenComponents, private readonly init: { maxUploadBps?: number } = {}) {
@@ -243,7 +250,12 @@ export class Children {
       // Our own parent in the stripe goes with the yes: the child's backup if we fail it; and our
       // whole path up, so that the child sees a loop through itself (StripeParents.onSubscribed).
       const via = this.k.parents.via(s)
-      ctx.reply({ type: 'IWillKeepSendingYou', id, stripe: s, ...(via ? { via } : {}), ...(ancestors.length ? { path: ancestors } : {}) })
+      const key = `${s} ${ctx.from}`
+      const top = this.c.edge.maxKnown
+      const begin = this.catchUpStart(ctx.from, s, m.from)
+      // The child pushed down holds the newcomer's catch-up from `handOver` on: it pushes it.
+      const handOver = isNew && d.evict !== undefined ? this.handOverFrom(s, d.evict, begin, top) : undefined
+      ctx.reply({ type: 'IWillKeepSendingYou', id, stripe: s, ...(via ? { via } : {}), ...(ancestors.length ? { path: ancestors } : {}), ...(handOver !== undefined ? { catchUpBy: d.evict } : {}) })
       if (d.evict) {
         // One swap per complaint: the orphans' push-down is spent.
         this.replaced[s] = undefined
@@ -256,9 +268,22 @@ export class Children {
         // Handed a place, not sent back to the start: the newcomer (interior here, with room for
         // it), then our children that said they have room.
         const roomy = [...this.sets[s]].filter((a) => a !== ctx.from && a !== d.evict && (this.rooms[s].get(a)?.room ?? 0) > 0)
-        node.send(d.evict, [{ type: 'AskThemInstead', id, stripe: s, peers: [ctx.from, ...roomy].slice(0, 4) }])
+        node.send(d.evict, [{ type: 'AskThemInstead', id, stripe: s, peers: [ctx.from, ...roomy].slice(0, 4), ...(handOver !== undefined ? { handOver } : {}) }])
       }
-      if (isNew) void this.catchUpChild(ctx.from, s, m.from)
+      if (isNew) {
+        void this.catchUpChild(ctx.from, s, begin, handOver ?? top)
+        if (isSource) this.fedFrom.set(key, begin)
+        if (handOver !== undefined) this.owed.set(key, { from: handOver, until: top })
+      } else {
+        // A child we handed a catch-up to that asks from before its end still lacks it: the child
+        // pushed down did not give it (gone, or lying). Sent once, whole (the child's own window has
+        // moved on meanwhile): what we would have sent at once.
+        const o = this.owed.get(key)
+        if (o !== undefined && m.from < o.until) {
+          this.owed.delete(key)
+          void this.catchUpChild(ctx.from, s, o.from, o.until)
+        }
+      }
     } else {
       // A child told to ask elsewhere leaves us (stripe-parents.ts onRedirect): stop pushing to it.
       this.leave(s, ctx.from)
@@ -296,6 +321,8 @@ export class Children {
   private leave(s: number, addr: string): void {
     if (!this.sets[s].delete(addr)) return
     const key = `${s} ${addr}`
+    this.fedFrom.delete(key)
+    this.owed.delete(key)
     // Bounded like the other per-peer maps: an entry forgotten costs one more catch-up, no more.
     this.caughtUpTo.delete(key)
     if (this.caughtUpTo.size >= MAX_HOLDERS) this.caughtUpTo.delete(this.caughtUpTo.keys().next().value as string)
@@ -356,17 +383,43 @@ export class Children {
     return { accept: true, evict: r.by }
   }
 
-  /** A new child gets the last few chunks of its stripe it lacks, so a parent switch leaves no hole. */
-  private async catchUpChild(to: string, stripe: number, from: number): Promise<void> {
-    const log = this.c.log
+  /** At the source: where the child `evicted`, pushed down in stripe `s` by a newcomer whose
+   * catch-up would start at `begin`, can take that catch-up over (it holds what we sent it since
+   * fedFrom), or undefined: we send it all. A leaf's uplink may not carry it; a child we took
+   * after the newcomer's catch-up start holds only the later part (we send the earlier). Issue 12:
+   * the join wave's interior newcomers pushing down the first joiner were half the source's
+   * catch-ups, all of it chunks that joiner held (docs/SCHEDULER.md, "Session 11"). */
+  private handOverFrom(s: number, evicted: string, begin: number, top: number): number | undefined {
+    if (!this.c.isSource || this.leaves.has(evicted)) return undefined
+    const fed = this.fedFrom.get(`${s} ${evicted}`)
+    if (fed === undefined) return undefined
+    const from = Math.max(begin, fed)
+    return from < top ? from : undefined
+  }
+
+  /** Pushes our successor in stripe `s` its catch-up from `from` on (our parent pushed us down
+   * under it and asked us to: AskThemInstead.handOver), as we would a new child of our own. */
+  handOver(to: string, s: number, from: number): void {
+    void this.catchUpChild(to, s, this.catchUpStart(to, s, from), this.c.edge.maxKnown)
+  }
+
+  /** Where a catch-up of stripe `stripe` to `to`, which asked from `from`, starts: at most the last
+   * CATCHUP_CHUNKS, never before what it had from us when it last left us. A capped uplink sends
+   * only the newest of them that half a second of its cap carries: a burst of a dozen chunks into
+   * a weak uplink's queue dropped its own requests behind them (and the rest the child pulls from
+   * holders). */
+  private catchUpStart(to: string, stripe: number, from: number): number {
     const top = this.c.edge.maxKnown
-    // A capped uplink sends only the newest of them that half a second of its cap carries: a
-    // burst of a dozen chunks into a weak uplink's queue dropped its own requests behind them
-    // (and the rest the child pulls from holders).
     const cap = this.uploadBps()
     const most = cap === undefined || this.c.isSource ? CATCHUP_CHUNKS : Math.max(1, Math.floor((0.5 * cap) / CHUNK_SIZE)) * STRIPES
-    const begin = Math.max(from, top - Math.min(CATCHUP_CHUNKS, most), this.caughtUpTo.get(`${stripe} ${to}`) ?? 0)
-    for (let n = begin; n < top; n++) {
+    return Math.max(from, top - Math.min(CATCHUP_CHUNKS, most), this.caughtUpTo.get(`${stripe} ${to}`) ?? 0)
+  }
+
+  /** A new child gets the chunks of its stripe from `begin` to `end` (catchUpStart), so a parent
+   * switch leaves no hole. */
+  private async catchUpChild(to: string, stripe: number, begin: number, end: number): Promise<void> {
+    const log = this.c.log
+    for (let n = begin; n < end; n++) {
       if (stripeOf(n) !== stripe || !log.hasChunk(n)) continue
       const rec = log.chunkRecord(n)
       if (!rec) continue

@@ -96,8 +96,7 @@ export class ChunkReceiver {
   private async store(n: number, bytes: Buffer, senders: string[], hops: number): Promise<void> {
     const { node, log, events } = this.c
     const { tracker, stats } = this.k
-    const parent = this.k.parents.parent(stripeOf(n))
-    tracker.storing(n, parent !== undefined && senders.includes(parent), hops)
+    tracker.storing(n, this.k.parents.cameDown(stripeOf(n), senders), hops)
     let v: Verdict
     try {
       v = await log.putChunk(n, bytes)

@@ -32,6 +32,12 @@ const PUSHES_PER_HOLD = STRIPES
  * the others is late by that much all the time, and says nothing. Well inside MISSED_PUSH_MS, so
  * the word reaches them before they would leave us. */
 const TELL_LATE_MS = 150
+/** A catch-up handed over (the source pushed a child down under us and that child pushes us our
+ * catch-up: Children.handOverFrom) that has not brought half of what we lacked after this long, or
+ * three round trips to our parent, is asked of the parent again, which then sends it. The giver
+ * may first need the cookie round trip with us (two one-way delays and a tick after our yes);
+ * it tries to give it for as long. */
+const HAND_OVER_MS = 300
 /** Joins in a row that ran out of candidates with nobody taking us before the parents that failed
  * us are asked again, last (see rankedCandidates). */
 const LAST_RESORT_AFTER = 2
@@ -81,6 +87,9 @@ interface Stripe {
   join?: Join
   /** Joins since our last parent here that ran out of candidates (LAST_RESORT_AFTER). */
   fruitless: number
+  /** Our parent's yes said `by` pushes us our catch-up (IWillKeepSendingYou.catchUpBy): since
+   * when, how many chunks of the stripe we lacked then, and how many `by` pushed us since. */
+  handedBy?: { by: string; at: number; lacked: number; came: number; last?: number }
 }
 
 export class StripeParents {
@@ -95,6 +104,11 @@ export class StripeParents {
   private failedParents = new Map<string, number>()
   /** Parents dropped for silence, and when (pruned past MAX_HOLDERS entries). */
   private droppedAt = new Map<string, number>()
+  /** Per stripe, the catch-up our parent asked us to push our successor when it pushed us down
+   * (AskThemInstead.handOver), until we have its address proven or HAND_OVER_MS passed. */
+  private handOvers: Array<{ to: string; from: number; until: number } | undefined> = new Array(STRIPES).fill(undefined)
+  /** Pushes a catch-up of a stripe to a peer (Children.handOver). */
+  private readonly giveCatchUp: (to: string, s: number, from: number) => void
 
   /** Tells our children in a stripe that our feed there stopped (see `late` below). */
   private readonly tellLate: (s: number) => void
@@ -104,13 +118,14 @@ export class StripeParents {
    * another, so that they wait for us rather than all leave at once (Children.tellLate).
    * `room`: the places we and our subtree could still take in a stripe, told with every ask
    * (Children.roomIn). */
-  constructor(components: { context: SwarmContext; holders: Holders }, init: { bootstrap: string[]; leaf?: () => boolean; tellLate?: (s: number) => void; room?: (s: number) => { room: number; below: number } }) {
+  constructor(components: { context: SwarmContext; holders: Holders }, init: { bootstrap: string[]; leaf?: () => boolean; tellLate?: (s: number) => void; room?: (s: number) => { room: number; below: number }; giveCatchUp?: (to: string, s: number, from: number) => void }) {
     this.c = components.context
     this.holders = components.holders
     this.bootstrap = init.bootstrap
     this.leaf = init.leaf ?? (() => false)
     this.room = init.room ?? (() => ({ room: 0, below: 0 }))
     this.tellLate = init.tellLate ?? (() => {})
+    this.giveCatchUp = init.giveCatchUp ?? (() => {})
   }
 
   /** Each stripe's state when last logged: a change is logged at debug as `prev -> next`. */
@@ -135,6 +150,15 @@ export class StripeParents {
   }
 
   parent(s: number): string | undefined { return this.stripes[s].parent }
+
+  /** Whether a chunk of stripe `s` that `senders` brought came down the stripe: from our parent, or
+   * from the child it pushed down for us handing us our catch-up (it goes on to our children as a
+   * push, as the parent's own catch-up would: children that came to us before it did lack it). */
+  cameDown(s: number, senders: string[]): boolean {
+    const st = this.stripes[s]
+    return (st.parent !== undefined && senders.includes(st.parent)) || (st.handedBy !== undefined && senders.includes(st.handedBy.by))
+  }
+
   all(): (string | undefined)[] { return this.stripes.map((st) => st.parent) }
 
   /** Whether stripe `i` is flowing to us (a parent that pushed recently): a node takes children only then. */
@@ -195,6 +219,8 @@ export class StripeParents {
   /** A chunk arrived from `from`: if that is stripe `s`'s parent, it is feeding us. */
   onPush(s: number, from: string, n: number, now: number): void {
     const st = this.stripes[s]
+    // Chunks, not blocks: a chunk's blocks come one after another.
+    if (st.handedBy?.by === from && st.handedBy.last !== n) { st.handedBy.came++; st.handedBy.last = n }
     if (st.parent !== from) return
     // A chunk number far past any our parent could have (an offset near 2^53 once filled the
     // record with ~1e11 skipped chunks, and set pushedN past every real chunk, so the parent's
@@ -263,7 +289,8 @@ export class StripeParents {
     // Judged from where we stand now: it owes us the pushes that come after.
     const pushedN = Math.max(...this.stripes.map((x) => x.pushedN), this.c.edge.maxKnown - 1)
     const now = node.timers.now()
-    Object.assign(st, { parent: ctx.from, pushAt: now, subscribedAt: now, overdueSince: undefined, owesTwoSince: undefined, record: [], since: now, fed: false, via, path, pushedN, join: undefined, heldUntil: -Infinity, pushesSinceHold: 0, fruitless: 0 })
+    const handedBy = m.catchUpBy !== undefined && m.catchUpBy !== node.address ? { by: m.catchUpBy, at: now, lacked: this.lacking(m.stripe), came: 0 } : undefined
+    Object.assign(st, { parent: ctx.from, pushAt: now, subscribedAt: now, overdueSince: undefined, owesTwoSince: undefined, record: [], since: now, fed: false, via, path, pushedN, join: undefined, heldUntil: -Infinity, pushesSinceHold: 0, fruitless: 0, handedBy })
     this.holders.note(ctx.from)
     node.log.debug('stripe parent', { stream: this.c.id, stripe: m.stripe, parent: ctx.from })
   }
@@ -273,9 +300,16 @@ export class StripeParents {
     const node = this.c.node
     const st = this.stripes[m.stripe]
     if (st.parent === ctx.from && !this.c.isSource) {
-      // Pushed down: our parent gave our place to a node with more room; move under it.
+      // Pushed down: our parent gave our place to a node with more room; move under it. We hold
+      // what it pushed us, so it may ask us to give the newcomer its catch-up (handOver).
+      const now = node.timers.now()
+      if (m.handOver !== undefined && m.peers[0] !== undefined && m.peers[0] !== node.address) {
+        this.handOvers[m.stripe] = { to: m.peers[0], from: m.handOver, until: now + this.handOverMs() }
+        this.giveHandOver(m.stripe, now)
+      }
       st.parent = undefined
       st.path = []
+      st.handedBy = undefined
       this.tellOnce(m.stripe)
       st.join = { candidates: m.peers.filter((p) => p !== node.address), askedAt: 0, tried: new Set([ctx.from]) }
       this.advanceJoin(m.stripe)
@@ -302,6 +336,13 @@ export class StripeParents {
     for (let s = 0; s < STRIPES; s++) {
       const st = this.stripes[s]
       const p = st.parent
+      this.giveHandOver(s, now)
+      if (p && st.handedBy !== undefined && now - st.handedBy.at > this.handOverMs()) {
+        // The catch-up handed over did not come (its giver left, or lies): our parent sends it.
+        const h = st.handedBy
+        st.handedBy = undefined
+        if (2 * h.came < h.lacked) node.send(p, [{ type: 'PleaseKeepSendingMe', id: this.c.id, stripe: s, from: this.catchUpFrom(s), ...this.capacityTold(s) }])
+      }
       if (p) {
         const silent = now - st.pushAt > PARENT_TIMEOUT_MS && this.c.edge.maxKnown > 0
         // Held: our parent said its own feed is late. Its lateness counts again once it is on time
@@ -359,6 +400,7 @@ export class StripeParents {
     st.overdueSince = undefined
     st.owesTwoSince = undefined
     st.path = []
+    st.handedBy = undefined
     this.droppedAt.set(p, now)
     if (this.droppedAt.size > MAX_HOLDERS) for (const [a, t] of this.droppedAt) if (now - t > DROPPED_PARENT_MS) this.droppedAt.delete(a)
     if (failing && !this.c.sourceAddrs.has(p)) remember(this.failedParents, p, now + FAILED_RELAY_MS, now)
@@ -450,6 +492,33 @@ export class StripeParents {
     }
     j.hello = false
     node.send(next, [this.subscription(s, j)])
+  }
+
+  /** Gives our successor in stripe `s` the catch-up our parent asked of us once the cookie round
+   * trip proved its address (our join greets it first): pushing a stream at an unproven address
+   * would let whoever pushes us down aim our upload at anyone. */
+  private giveHandOver(s: number, now: number): void {
+    const h = this.handOvers[s]
+    if (h === undefined) return
+    if (now > h.until) { this.handOvers[s] = undefined; return }
+    if (this.c.node.peers.get(h.to)?.verified !== true) return
+    this.handOvers[s] = undefined
+    this.giveCatchUp(h.to, s, h.from)
+  }
+
+  /** How long a catch-up handed over may take (HAND_OVER_MS, or three round trips to our parent). */
+  private handOverMs(): number {
+    let rtt = 0
+    for (const st of this.stripes) if (st.parent !== undefined) rtt = Math.max(rtt, this.c.node.peers.get(st.parent)?.rttMs ?? 0)
+    return Math.max(HAND_OVER_MS, 3 * rtt)
+  }
+
+  /** Chunks of stripe `s` we lack within a catch-up's reach. */
+  private lacking(s: number): number {
+    const { maxKnown } = this.c.edge
+    let n = 0
+    for (const k of this.c.log.missingChunks(this.catchUpFrom(s), maxKnown)) if (stripeOf(k) === s) n++
+    return n
   }
 
   /** Where a new parent should start pushing: our oldest hole in its stripe, so the catch-up to our

@@ -1,0 +1,89 @@
+// Issue 12, session 11: the source's catch-ups. A newcomer that takes the source's one place in a
+// stripe from a child the source fed (a push-down) used to get the stripe's recent chunks from the
+// source (CATCHUP_CHUNKS / STRIPES of them): in the simulator's join waves half the source's
+// catch-ups, every chunk of them held by the child pushed down. That child now pushes the newcomer
+// its catch-up, and the source sends nothing; should it not (gone, or lying), the newcomer asks
+// the source again and gets what the source would have sent at once, no more. On virtual time with
+// the shipped nodes: the first viewer takes every stripe, the second, interior elsewhere, pushes
+// it down in its own stripe.
+import { test, type TestContext } from 'node:test'
+import assert from 'node:assert/strict'
+import { holes, virtualSwarm } from '../helpers/virtual-swarm.ts'
+import { decodeDatagram, encodeDatagram, STRIPES } from '../../src/mesh/messages.ts'
+import type { Transport } from '../../src/mesh/transport.ts'
+import { CATCHUP_CHUNKS, interiorStripe } from '../../src/mesh/stream-policy.ts'
+import { CHUNK_SIZE } from '../../src/store/stream-types.ts'
+import type { SwarmMember, VirtualSwarm } from '../../src/sim/virtual-swarm.ts'
+
+/** Sends `to` no chunk of `stripe` (once both are set): a child that keeps the catch-up to itself
+ * (and feeds the newcomer the other stripes, where it is the newcomer's parent). */
+class Withholding implements Transport {
+  to: string | undefined
+  stripe = -1
+  /** The stripes in which our parent, pushing us down, asked us to hand our successor its catch-up. */
+  readonly askedToHandOver: number[] = []
+  constructor(private inner: Transport) {}
+  get address(): string { return this.inner.address }
+  close(): Promise<void> { return this.inner.close() }
+  onDatagram(fn: (buf: Buffer, from: string) => void): void {
+    this.inner.onDatagram((buf, from) => {
+      const d = decodeDatagram(buf)
+      if (d.ok) for (const m of d.messages) if (m.type === 'AskThemInstead' && m.handOver !== undefined) this.askedToHandOver.push(m.stripe)
+      fn(buf, from)
+    })
+  }
+  send(buf: Buffer, to: string): void {
+    const d = decodeDatagram(buf)
+    if (to !== this.to || !d.ok) return this.inner.send(buf, to)
+    const kept = d.messages.filter((m) => m.type !== 'Content' || Math.floor(m.offset / CHUNK_SIZE) % STRIPES !== this.stripe)
+    if (kept.length) this.inner.send(encodeDatagram(kept), to)
+  }
+}
+
+interface Run { sim: VirtualSwarm; relay: SwarmMember; newcomer: SwarmMember; stripe: number; catchUpBefore: number; asked: number[] }
+
+/** The first viewer (`gives`: whether it gives the newcomer anything), then one interior in another stripe. */
+async function pushDown(t: TestContext, gives: boolean): Promise<Run> {
+  const sim = await virtualSwarm(t, { seed: 3, link: { delayMs: 10, loss: 0 } })
+  await sim.runFor(4000)
+  let withholding: Withholding | undefined
+  const relay = await sim.join(undefined, { wrap: (inner) => (withholding = new Withholding(inner)) })
+  await sim.runFor(2000)
+  const src = () => sim.status(sim.source)!
+  assert.ok(src().children.every((c) => c.length === 1 && c[0] === relay.node.address), 'the first viewer is the source\'s child in every stripe')
+  const catchUpBefore = src().uploadedBy.catchup ?? 0
+  const newcomer = await sim.join()
+  const stripe = interiorStripe(newcomer.node.address)
+  if (!gives) Object.assign(withholding!, { to: newcomer.node.address, stripe })
+  assert.notEqual(stripe, interiorStripe(relay.node.address), 'the seed gives a newcomer interior in another stripe than the relay')
+  await sim.runFor(3000)
+  assert.deepEqual(src().children[stripe], [newcomer.node.address], 'the newcomer took the source\'s place in its interior stripe')
+  return { sim, relay, newcomer, stripe, catchUpBefore, asked: withholding!.askedToHandOver }
+}
+
+/** The newcomer's chunks of `stripe` from its start to 2 s before the end it does not hold. */
+function stripeHoles(r: Run): number[] {
+  const upTo = r.sim.status(r.newcomer)!.head!.chunks - 2 * STRIPES
+  return holes(r.sim, r.newcomer, upTo).filter((n) => n % STRIPES === r.stripe)
+}
+
+test('a newcomer that pushes down a child the source fed gets its catch-up from that child, not from the source', async (t) => {
+  const r = await pushDown(t, true)
+  const src = r.sim.status(r.sim.source)!
+  const sent = (src.uploadedBy.catchup ?? 0) - r.catchUpBefore
+  t.diagnostic(`the source sent the newcomer ${sent / CHUNK_SIZE} catch-up chunks; the relay ${(r.sim.status(r.relay)!.uploadedBy.catchup ?? 0) / CHUNK_SIZE}`)
+  assert.equal(sent, 0, `the source sent the newcomer ${sent / CHUNK_SIZE} catch-up chunks`)
+  assert.ok((r.sim.status(r.relay)!.uploadedBy.catchup ?? 0) > 0, 'the child pushed down pushed the newcomer its catch-up')
+  assert.deepEqual(stripeHoles(r), [], 'the newcomer holds every chunk of its stripe from its start')
+})
+
+test('a child that keeps the catch-up to itself costs the newcomer a wait, and the source one catch-up', async (t) => {
+  const r = await pushDown(t, false)
+  const src = r.sim.status(r.sim.source)!
+  const sent = (src.uploadedBy.catchup ?? 0) - r.catchUpBefore
+  t.diagnostic(`the source sent the newcomer ${sent / CHUNK_SIZE} catch-up chunks`)
+  assert.deepEqual(r.asked, [r.stripe], 'the source asked the child it pushed down to hand the newcomer its catch-up')
+  assert.ok(sent > 0, 'the catch-up the child withheld came from the source')
+  assert.ok(sent <= (CATCHUP_CHUNKS / STRIPES) * CHUNK_SIZE, `the source sent ${sent / CHUNK_SIZE} chunks, more than one catch-up (${CATCHUP_CHUNKS / STRIPES})`)
+  assert.deepEqual(stripeHoles(r), [], 'the newcomer holds every chunk of its stripe from its start')
+})
