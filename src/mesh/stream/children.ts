@@ -15,6 +15,7 @@ import type { SwarmStats, UploadCause } from './swarm-stats.ts'
 import type { SwarmContext } from './swarm-context.ts'
 import { SentToReachable } from '../nat/reachability.ts'
 import { chunkShareOfWire } from '../bandwidth/upload-pacer.ts'
+import { probationChildren } from '../bandwidth/probation.ts'
 
 export interface ChildrenComponents {
   context: SwarmContext; holders: Holders; parents: StripeParents; tracker: ChunkTracker; budget: SourceBudget; stats: SwarmStats
@@ -94,6 +95,16 @@ export class Children {
     const rate = streamBytesPerSecond(this.c.log, this.c.edge.maxKnown)
     if (rate === undefined) return 0
     return Math.floor((0.9 * cap) / (rate / STRIPES))
+  }
+
+  /** Children we may hold while our uplink is neither declared nor measured: as many as it has
+   * shown room for (src/mesh/bandwidth/probation.ts). Undefined: no probation (a cap is known, the
+   * transport cannot tell, or the link has shown room for a full node's places). */
+  private probation(): number | undefined {
+    const node = this.c.node
+    const rate = streamBytesPerSecond(this.c.log, this.c.edge.maxKnown)
+    if (this.c.isSource || !node.uplink || rate === undefined || this.uploadBps() !== undefined) return undefined
+    return probationChildren(node.uplink.provenBytesPerSecond() * chunkShareOfWire(node.sealer !== null), rate / STRIPES)
   }
 
   /** Upload a cap leaves for pulls once our children's pushes are paid (undefined: no cap). */
@@ -190,7 +201,7 @@ export class Children {
       isSource: this.c.isSource, self: node.address, children: this.sets,
       receiving: (i) => this.k.parents.receiving(i, now),
       pushDown: (i) => now - this.failedChildAt[i] >= FAILED_RELAY_MS,
-      maxChildren: this.capacity(), leaves: this.leaves,
+      maxChildren: this.capacity() ?? this.probation(), leaves: this.leaves,
       // Behind a symmetric NAT only a peer with no NAT between us (our LAN) can always reach us.
       unreachable: node.nat.kind === 'symmetric',
       natOf: (a) => node.peers.get(a)?.nat, lanMates: node.lanMates, sources: this.c.sourceAddrs, reachedBy: node.punchedWith,
