@@ -97,13 +97,14 @@ export class Children {
     return Math.floor((0.9 * cap) / (rate / STRIPES))
   }
 
-  /** Children we may hold while our uplink is neither declared nor measured: as many as it has
-   * shown room for (src/mesh/bandwidth/probation.ts). Undefined: no probation (a cap is known, the
-   * transport cannot tell, or the link has shown room for a full node's places). */
+  /** Children we may hold while our uplink has backed up but is not measured yet: as many as it
+   * has shown room for (src/mesh/bandwidth/probation.ts). Undefined: no probation (a cap is known,
+   * the transport cannot tell, the link never backed up, or it has shown room for a full node's
+   * places). */
   private probation(): number | undefined {
     const node = this.c.node
     const rate = streamBytesPerSecond(this.c.log, this.c.edge.maxKnown)
-    if (this.c.isSource || !node.uplink || rate === undefined || this.uploadBps() !== undefined) return undefined
+    if (this.c.isSource || !node.uplink?.seenBackedUp() || rate === undefined || this.uploadBps() !== undefined) return undefined
     return probationChildren(node.uplink.provenBytesPerSecond() * chunkShareOfWire(node.sealer !== null), rate / STRIPES)
   }
 
