@@ -108,6 +108,14 @@ export class Children {
     return probationChildren(node.uplink.provenBytesPerSecond() * chunkShareOfWire(node.sealer !== null), rate / STRIPES)
   }
 
+  /** What decideChild counts our children against: a cap, or probation's allowance. */
+  private cap(): { maxChildren?: number; onProbation?: boolean } {
+    const cap = this.capacity()
+    if (cap !== undefined) return { maxChildren: cap }
+    const probation = this.probation()
+    return probation === undefined ? {} : { maxChildren: probation, onProbation: true }
+  }
+
   /** Upload a cap leaves for pulls once our children's pushes are paid (undefined: no cap). */
   spareBytesPerSecond(): number | undefined {
     const cap = this.uploadBps()
@@ -202,7 +210,7 @@ export class Children {
       isSource: this.c.isSource, self: node.address, children: this.sets,
       receiving: (i) => this.k.parents.receiving(i, now),
       pushDown: (i) => now - this.failedChildAt[i] >= FAILED_RELAY_MS,
-      maxChildren: this.capacity() ?? this.probation(), leaves: this.leaves,
+      ...this.cap(), leaves: this.leaves,
       // Behind a symmetric NAT only a peer with no NAT between us (our LAN) can always reach us.
       unreachable: node.nat.kind === 'symmetric',
       natOf: (a) => node.peers.get(a)?.nat, lanMates: node.lanMates, sources: this.c.sourceAddrs, reachedBy: node.punchedWith,
