@@ -48,6 +48,11 @@ export interface NatFigures {
   viewers: ViewerFigures[]
   /** CPU the audience's node processes used, as a share of one core each, and the machine's 1-minute load at the end. */
   cpuShareOfCorePerViewer: number
+  /** The kernel's part of it (system time; in the lab it carries every datagram sent through the
+   * veths and NATs), when measured. */
+  cpuKernelShareOfCorePerViewer?: number
+  /** The machine's 1-minute load when the scenario began (the lab's own load builds up during it). */
+  loadAtStart?: number
   /** The median over viewers of each one's median chunk delay (publish to verified), and the bytes
    * of chunks viewers received more than once. */
   medianChunkDelayMs: number
@@ -96,7 +101,7 @@ function dueSegments(src: StreamLog, startChunk: number, stopAt: number): Array<
 
 export async function natFigures(run: {
   scenario: string; seconds: number; bitrate: string; lab: NatLab; dir: string; id: string; sourceHost: string; entryHost: string | null
-  stopAt: number; statuses: Map<string, StreamStatus | null>; cpuShareOfCorePerViewer: number; cpuShareOfCoreSource?: number; loadAverage: number
+  stopAt: number; statuses: Map<string, StreamStatus | null>; cpuShareOfCorePerViewer: number; cpuKernelShareOfCorePerViewer?: number; cpuShareOfCoreSource?: number; loadAtStart?: number; loadAverage: number
   nodes?: Map<string, NodeStatus | null>
   udpErrors?: Record<string, number>
 }): Promise<NatFigures> {
@@ -144,7 +149,7 @@ export async function natFigures(run: {
       duplicateBy: sumRecords(audience.map((st) => st.duplicateBy ?? {})),
       uploadedBy: sumRecords([...statuses.values()].map((st) => st?.uploadedBy ?? {})),
       sourceUploadedBy: { ...statuses.get(run.sourceHost)?.uploadedBy },
-      cpuShareOfCorePerViewer: run.cpuShareOfCorePerViewer, cpuShareOfCoreSource: run.cpuShareOfCoreSource, loadAverage: run.loadAverage, udpErrors: run.udpErrors, ...nodeSums(run.nodes),
+      cpuShareOfCorePerViewer: run.cpuShareOfCorePerViewer, cpuKernelShareOfCorePerViewer: run.cpuKernelShareOfCorePerViewer, loadAtStart: run.loadAtStart, cpuShareOfCoreSource: run.cpuShareOfCoreSource, loadAverage: run.loadAverage, udpErrors: run.udpErrors, ...nodeSums(run.nodes),
     }
   } finally { await src.close() }
 }
@@ -230,6 +235,8 @@ export function natTable(f: NatFigures): string {
     ...(f.udpErrors ? [['datagrams the kernel dropped (UDP errors summed over the hosts)', counts(f.udpErrors), ''] as [string, string, string]] : []),
     ...(f.secure ? [['encrypted sessions, summed over nodes', counts(f.secure), ''] as [string, string, string]] : []),
     ['CPU per viewer process (share of a core) / machine load', `${pct(f.cpuShareOfCorePerViewer)} / ${f.loadAverage.toFixed(1)} on ${cpus().length} cores`, ''],
+    ...(f.cpuKernelShareOfCorePerViewer !== undefined ? [['CPU seconds per viewer per minute of stream: all / the kernel\'s part', `${(f.cpuShareOfCorePerViewer * 60).toFixed(2)} / ${(f.cpuKernelShareOfCorePerViewer * 60).toFixed(2)} s`, ''] as [string, string, string]] : []),
+    ...(f.loadAtStart !== undefined ? [['machine load at the start / at the report', `${f.loadAtStart.toFixed(1)} / ${f.loadAverage.toFixed(1)}`, ''] as [string, string, string]] : []),
     ...(f.cpuShareOfCoreSource !== undefined ? [['CPU of the source\'s node process (share of a core, ffmpeg apart)', pct(f.cpuShareOfCoreSource), ''] as [string, string, string]] : []),
   ]
   return [

@@ -1,6 +1,10 @@
 // `npm run bench:nat -- [--scenario public|nat-source|no-nat]... [--seconds 60] [--bitrate 1000k]
 //   [--routers 6] [--per-router 4] [--symmetric 1] [--loss 0%] [--encrypt | --no-encrypt] [--json file]
-//   [--statuses file] [--node-log-level warn] [--upnp 0]`
+//   [--statuses file] [--node-log-level warn] [--upnp 0] [--stagger 250]`
+// --stagger MS: how far apart the viewers start. Each start costs a node about a second of CPU
+// (loading and compiling its modules, then a handshake with every peer it meets), so on a small
+// machine 24 starts 250 ms apart overrun the cores for the whole join wave (docs/NAT-LAB.md,
+// session 10).
 // --upnp N: the first N cone routers run a UPnP gateway (miniupnpd, scripts/upnp-gateway.ts) and
 // their viewers run with --port-mapping (a STUN responder joins the public segment for the gateways).
 // --statuses writes every node's /status.json and the tail of its stderr at the end of each
@@ -28,16 +32,16 @@ import { LabStun, UpnpGateway, upnpGatewayUnavailable } from './upnp-gateway.ts'
 const SCENARIOS = ['public', 'nat-source', 'no-nat'] as const
 type ScenarioName = typeof SCENARIOS[number]
 
-interface Options { scenarios: ScenarioName[]; seconds: number; bitrate: string; routers: number; perRouter: number; symmetric: number; upnp: number; loss: number; json?: string; encrypt?: boolean; statuses?: string; nodeLogLevel?: string }
+interface Options { scenarios: ScenarioName[]; seconds: number; bitrate: string; routers: number; perRouter: number; symmetric: number; upnp: number; loss: number; staggerMs: number; json?: string; encrypt?: boolean; statuses?: string; nodeLogLevel?: string }
 
-/** Viewers start this far apart, as people arrive, not all in one millisecond. */
+/** Viewers start this far apart by default, as people arrive, not all in one millisecond. */
 const STAGGER_MS = 250
 /** How long the public peer may take to get the stream from the source behind a NAT (generous: a loaded machine). */
 const RELAY_READY_MS = 40_000
 
 const USAGE = `npm run bench:nat -- [--scenario public|nat-source|no-nat]... [--seconds 60] [--bitrate 1000k]
   [--routers 6] [--per-router 4] [--symmetric 1] [--upnp 0] [--loss 0%] [--encrypt | --no-encrypt]
-  [--json file] [--statuses file] [--node-log-level warn]
+  [--json file] [--statuses file] [--node-log-level warn] [--stagger 250]
 The NAT laboratory in network namespaces (needs root): a source and viewers behind home routers;
 prints copies, completeness, delay and relaying per scenario (docs/NAT-LAB.md).`
 
@@ -45,7 +49,7 @@ function parse(argv: string[]): Options {
   const values = scriptFlags('bench:nat', USAGE, {
     scenario: { type: 'string', multiple: true }, seconds: { type: 'string' }, bitrate: { type: 'string' },
     routers: { type: 'string' }, 'per-router': { type: 'string' }, symmetric: { type: 'string' }, upnp: { type: 'string' }, loss: { type: 'string' }, json: { type: 'string' }, encrypt: { type: 'boolean' }, 'no-encrypt': { type: 'boolean' },
-    statuses: { type: 'string' }, 'node-log-level': { type: 'string' },
+    statuses: { type: 'string' }, 'node-log-level': { type: 'string' }, stagger: { type: 'string' },
   }, argv)
   const int = (v: string | undefined, name: string, def: number, min: number, max: number) => {
     if (v === undefined) return def
@@ -68,10 +72,12 @@ function parse(argv: string[]): Options {
     perRouter: int(values['per-router'], 'per-router', 4, 1, 10),
     symmetric,
     upnp: int(values.upnp, 'upnp', 0, 0, routers - symmetric),
+    staggerMs: int(values.stagger, 'stagger', STAGGER_MS, 0, 10_000),
   }
 }
 
 async function runScenario(name: ScenarioName, o: Options, log: (s: string) => void): Promise<NatFigures> {
+  const loadAtStart = loadavg()[0]
   const cones = o.routers - o.symmetric
   const routers: RouterSpec[] = Array.from({ length: o.routers }, (_, i) =>
     i < cones ? { name: `cone${i + 1}`, nat: 'cone', hosts: o.perRouter } : { name: `sym${i - cones + 1}`, nat: 'symmetric', hosts: o.perRouter })
@@ -113,9 +119,9 @@ async function runScenario(name: ScenarioName, o: Options, log: (s: string) => v
     // Let the source build up a few segments, so joiners find a live edge with history behind it.
     await sleep(4000)
     const viewers = audience.length ? audience : routers.filter((r) => r.name !== 'home').flatMap((r) => Array.from({ length: r.hosts }, (_, j) => `${r.name}h${j + 1}`))
-    for (const v of viewers) { swarm.startViewer(v, [entry], upnp.has(lab.host(v).router?.name ?? '') ? ['--port-mapping'] : []); await sleep(STAGGER_MS) }
+    for (const v of viewers) { swarm.startViewer(v, [entry], upnp.has(lab.host(v).router?.name ?? '') ? ['--port-mapping'] : []); await sleep(o.staggerMs) }
     await swarm.ready()
-    const cpu0 = viewers.map((v) => swarm.cpuSeconds(v))
+    const cpu0 = viewers.map((v) => swarm.cpuTimes(v))
     const sourceCpu0 = swarm.cpuSeconds(sourceHost)
     const t0 = Date.now()
     log(`  ${viewers.length} viewers up${audience.length ? ' on the public segment' : ` behind ${o.routers} routers`}; running ${o.seconds} s`)
@@ -132,8 +138,10 @@ async function runScenario(name: ScenarioName, o: Options, log: (s: string) => v
     const nodes = new Map<string, NodeStatus | null>(await Promise.all(hosts.map(async (h) => [h, await swarm.status(h)] as const)))
     const stopAt = Date.now()
     // CPU is read at the stop, before the counters and the dump below (the nodes keep running meanwhile).
-    const cpu = viewers.reduce((sum, v, i) => sum + swarm.cpuSeconds(v) - cpu0[i], 0)
-    const cpuShareOfCorePerViewer = cpu / viewers.length / ((stopAt - t0) / 1000)
+    const cpu = viewers.map((v, i) => { const t = swarm.cpuTimes(v); return { user: t.user - cpu0[i].user, system: t.system - cpu0[i].system } })
+    const share = (s: number) => s / viewers.length / ((stopAt - t0) / 1000)
+    const cpuShareOfCorePerViewer = share(cpu.reduce((a, c) => a + c.user + c.system, 0))
+    const cpuKernelShareOfCorePerViewer = share(cpu.reduce((a, c) => a + c.system, 0))
     const cpuShareOfCoreSource = (swarm.cpuSeconds(sourceHost) - sourceCpu0) / ((stopAt - t0) / 1000)
     const udpErrors = await kernelUdpErrors(lab, hosts)
     if (o.statuses) {
@@ -143,7 +151,7 @@ async function runScenario(name: ScenarioName, o: Options, log: (s: string) => v
     }
     await swarm.stop()
     const title = { public: 'source on the public segment', 'nat-source': 'source behind a cone NAT, one public peer', 'no-nat': 'control: no NAT, every viewer on the public segment' }[name]
-    return await natFigures({ scenario: `${title}${upnp.size ? `, UPnP gateways on ${upnp.size} cone routers` : ''}, ${(o.encrypt ?? ENCRYPT_BY_DEFAULT) ? 'encrypted' : 'plain'}`, seconds: o.seconds, bitrate: o.bitrate, lab, dir, id: swarm.id, sourceHost, entryHost: natSource ? entry : null, stopAt, statuses, nodes, cpuShareOfCorePerViewer, cpuShareOfCoreSource, loadAverage: loadavg()[0], udpErrors })
+    return await natFigures({ scenario: `${title}${upnp.size ? `, UPnP gateways on ${upnp.size} cone routers` : ''}, ${(o.encrypt ?? ENCRYPT_BY_DEFAULT) ? 'encrypted' : 'plain'}, viewers started ${o.staggerMs} ms apart`, seconds: o.seconds, bitrate: o.bitrate, lab, dir, id: swarm.id, sourceHost, entryHost: natSource ? entry : null, stopAt, statuses, nodes, cpuShareOfCorePerViewer, cpuKernelShareOfCorePerViewer, cpuShareOfCoreSource, loadAtStart, loadAverage: loadavg()[0], udpErrors })
   } finally {
     await swarm.stop()
     for (const g of gateways) g.stop()
