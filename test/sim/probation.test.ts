@@ -4,9 +4,9 @@
 // backs up and is measured it knows nothing of it; it used to take a full interior node's places
 // in the meantime, and its children starved until it measured the link and sent them on (main,
 // 200 viewers, seed 1: a twentieth-copy viewer with 6 children at once, a half-copy one with 8).
-// Now it holds one child, then twice the stripes its link has carried without backing up: a weak
-// link is measured under its first child or two. A full link doubles its way out of probation,
-// so the full viewers still carry the trees.
+// Now, once its link has backed up, it holds no more than twice the stripes the link has carried
+// without backing up until it is measured (at seed 1: 3 at most, where main had 7). A link that
+// never backs up is on no probation, so the full viewers still carry the trees.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { EPOCH, VirtualSwarm, type SwarmMember } from '../../src/sim/virtual-swarm.ts'
@@ -19,7 +19,7 @@ const SAMPLE_MS = 250
 /** A bitrate's copy in wire bytes a second. */
 const COPY = 2_000_000 / 8
 
-test('probation: a viewer on an unmeasured weak link holds a child or two, a full one still fans out', async (t) => {
+test('probation: a viewer on an unmeasured weak link holds a few children, a full one still fans out', async (t) => {
   for (const seed of SEEDS) {
     const sim = await VirtualSwarm.create({ seed, bitrateBps: 2_000_000, link: { delayMs: 25, loss: 0 }, verifyOncePerProcess: true, handover: true })
     const weak: SwarmMember[] = []
@@ -46,9 +46,11 @@ test('probation: a viewer on an unmeasured weak link holds a child or two, a ful
         for (const m of full) fullMost = Math.max(fullMost, ...(sim.status(m)?.children.map((c) => c.length) ?? [0]))
       }
       t.diagnostic(`seed ${seed}: most children on an unmeasured weak link ${weakMost}, most in one stripe of a full viewer ${fullMost}`)
-      // One child to begin with; two once the link carried one without backing up (a half-copy
-      // link carries one stripe's pushes, not two). Main: 5-8.
-      assert.ok(weakMost <= 2, `seed ${seed}: a weak viewer held ${weakMost} children before its link was measured`)
+      // Until the link first backs up it is as good as it looks: a half-copy link backs up under
+      // its second child's pushes, and a third newcomer may be taken in the tenth of a second
+      // before the queue shows it; from then on one more child at most, as the link has shown room
+      // for. Main at seed 1: 7.
+      assert.ok(weakMost <= 3, `seed ${seed}: a weak viewer held ${weakMost} children before its link was measured`)
       // A full viewer's probation ends: its interior stripe fills to a full node's places.
       assert.ok(fullMost >= FANOUT - 1, `seed ${seed}: no full viewer held more than ${fullMost} children in a stripe`)
     } finally {
