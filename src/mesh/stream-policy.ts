@@ -204,10 +204,6 @@ export interface ParentState {
   pushDown?: (stripe: number) => boolean
   /** Children (over all stripes) our upload can carry, from `--max-upload`; undefined: no cap. */
   maxChildren?: number
-  /** `maxChildren` is probation's (src/mesh/bandwidth/probation.ts): our link backed up and is not
-   * measured yet, so a newcomer is not swapped in for a child we hold (each swap costs a catch-up
-   * and a re-join, and the newcomer's pushes would wait in the same queue). */
-  onProbation?: boolean
   /** Children that said they are leaves (ChildRequest.leaf). */
   leaves?: ReadonlySet<string>
   /** We are behind a symmetric NAT: nobody we did not contact can reach us, so we take no children. */
@@ -329,7 +325,7 @@ export function decideChild(s: ParentState, req: ChildRequest, otherHolders: Ite
   // A viewer whose upload cannot carry another child takes none (Chunkyspread's load control: a
   // weak uplink as an interior node starves its whole subtree); a push-down keeps the count.
   const total = s.children.reduce((n, set) => n + relaysIn(s, set), 0)
-  if (s.maxChildren !== undefined && total >= s.maxChildren) return total > 0 && s.receiving(req.stripe) && !s.onProbation ? pushDown() : redirect()
+  if (s.maxChildren !== undefined && total >= s.maxChildren) return total > 0 && s.receiving(req.stripe) ? pushDown() : redirect()
   if (!s.receiving(req.stripe)) return redirect()
   if (interiorStripe(s.self) === req.stripe) return kids.size < FANOUT ? { accept: true } : pushDown()
   const spareUsed = s.children.reduce((n, set, i) => (i === interiorStripe(s.self) ? n : n + relaysIn(s, set)), 0)

@@ -35,20 +35,13 @@ export class UplinkEstimate {
   private busySpans = 0
   /** The least that waited at any look in this span. */
   private leastQueued: number
-  /** The most that waited at any look in this span. */
-  private mostQueued: number
-  /** The most bytes a second that left in a span whose queue never backed up: the link carried
-   * all of it as it was sent, so it carries at least that (0: nothing sent yet). */
-  private clearRate = 0
-  /** Whether BUSY_BYTES have waited at any look so far. */
-  private backedUp = false
 
   constructor(c: { clock: Clock; read: () => UplinkCounters }) {
     this.clock = c.clock
     this.read = c.read
     this.at = c.clock.now()
     this.last = c.read()
-    this.leastQueued = this.mostQueued = this.last.queuedBytes
+    this.leastQueued = this.last.queuedBytes
   }
 
   /** Looks at the transport's counters when a span has passed since the last look: called as we
@@ -57,11 +50,8 @@ export class UplinkEstimate {
     const now = this.clock.now()
     const cur = this.read()
     this.leastQueued = Math.min(this.leastQueued, cur.queuedBytes)
-    this.mostQueued = Math.max(this.mostQueued, cur.queuedBytes)
-    if (cur.queuedBytes >= BUSY_BYTES) this.backedUp = true
     const ms = now - this.at
     if (ms < SPAN_MS) return
-    if (this.mostQueued < BUSY_BYTES) this.clearRate = Math.max(this.clearRate, ((cur.leftBytes - this.last.leftBytes) * 1000) / ms)
     if (this.leastQueued >= BUSY_BYTES) {
       this.rate = Math.max(this.rate ?? 0, ((cur.leftBytes - this.last.leftBytes) * 1000) / ms)
       this.busySpans++
@@ -72,18 +62,8 @@ export class UplinkEstimate {
     }
     this.at = now
     this.last = cur
-    this.leastQueued = this.mostQueued = cur.queuedBytes
+    this.leastQueued = cur.queuedBytes
   }
-
-  /** Wire bytes a second our uplink has been seen to carry without backing up: a floor, not the
-   * link's rate (what we sent, not what it could take). A viewer whose link is not measured yet
-   * takes children only as this floor shows room for them (Children.capacity's probation). */
-  provenBytesPerSecond(): number { return this.clearRate }
-
-  /** Whether our link has ever been seen to back up: a link never filled is as good as we need
-   * (no probation), one that was may be weak and is not trusted with more children than it has
-   * shown room for until it is measured. */
-  seenBackedUp(): boolean { return this.backedUp }
 
   /** Wire bytes a second our uplink carries; undefined: never seen busy (no limit known). */
   bytesPerSecond(): number | undefined { return this.busySpans >= TRUST_SPANS ? this.rate : undefined }

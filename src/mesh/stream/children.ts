@@ -15,7 +15,6 @@ import type { SwarmStats, UploadCause } from './swarm-stats.ts'
 import type { SwarmContext } from './swarm-context.ts'
 import { SentToReachable } from '../nat/reachability.ts'
 import { chunkShareOfWire } from '../bandwidth/upload-pacer.ts'
-import { probationChildren } from '../bandwidth/probation.ts'
 
 export interface ChildrenComponents {
   context: SwarmContext; holders: Holders; parents: StripeParents; tracker: ChunkTracker; budget: SourceBudget; stats: SwarmStats
@@ -102,25 +101,6 @@ export class Children {
     const rate = streamBytesPerSecond(this.c.log, this.c.edge.maxKnown)
     if (rate === undefined) return 0
     return Math.floor((0.9 * cap) / (rate / STRIPES))
-  }
-
-  /** Children we may hold while our uplink has backed up but is not measured yet: as many as it
-   * has shown room for (src/mesh/bandwidth/probation.ts). Undefined: no probation (a cap is known,
-   * the transport cannot tell, the link never backed up, or it has shown room for a full node's
-   * places). */
-  private probation(): number | undefined {
-    const node = this.c.node
-    const rate = streamBytesPerSecond(this.c.log, this.c.edge.maxKnown)
-    if (this.c.isSource || !node.uplink?.seenBackedUp() || rate === undefined || this.uploadBps() !== undefined) return undefined
-    return probationChildren(node.uplink.provenBytesPerSecond() * chunkShareOfWire(node.sealer !== null), rate / STRIPES)
-  }
-
-  /** What decideChild counts our children against: a cap, or probation's allowance. */
-  private cap(): { maxChildren?: number; onProbation?: boolean } {
-    const cap = this.capacity()
-    if (cap !== undefined) return { maxChildren: cap }
-    const probation = this.probation()
-    return probation === undefined ? {} : { maxChildren: probation, onProbation: true }
   }
 
   /** Upload a cap leaves for pulls once our children's pushes are paid (undefined: no cap). */
@@ -217,7 +197,7 @@ export class Children {
       isSource: this.c.isSource, self: node.address, children: this.sets,
       receiving: (i) => this.k.parents.receiving(i, now),
       pushDown: (i) => now - this.failedChildAt[i] >= FAILED_RELAY_MS,
-      ...this.cap(), leaves: this.leaves,
+      maxChildren: this.capacity(), leaves: this.leaves,
       // Behind a symmetric NAT only a peer with no NAT between us (our LAN) can always reach us.
       unreachable: node.nat.kind === 'symmetric',
       natOf: (a) => node.peers.get(a)?.nat, lanMates: node.lanMates, sources: this.c.sourceAddrs, reachedBy: node.punchedWith,
@@ -408,7 +388,7 @@ export class Children {
    * fedFrom), or undefined: we send it all. A leaf's uplink may not carry it; a child we took
    * after the newcomer's catch-up start holds only the later part (we send the earlier). Issue 12:
    * the join wave's interior newcomers pushing down the first joiner were half the source's
-   * catch-ups, all of it chunks that joiner held (docs/SCHEDULER.md, "Session 10"). */
+   * catch-ups, all of it chunks that joiner held (docs/SCHEDULER.md, "Session 11"). */
   private handOverFrom(s: number, evicted: string, begin: number, top: number): number | undefined {
     if (!this.c.isSource || this.leaves.has(evicted)) return undefined
     const fed = this.fedFrom.get(`${s} ${evicted}`)

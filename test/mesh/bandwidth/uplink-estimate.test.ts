@@ -51,25 +51,3 @@ test('bursty traffic under the link\'s rate is not taken for the link', async ()
     assert.ok(got === undefined || got >= demand, `demand ${demand.toFixed(0)} B/s (${steady} steady + ${bytes} B every ${every} ms) measured as a ${got?.toFixed(0)} B/s link`)
   }
 })
-
-// What probation reads (src/mesh/bandwidth/probation.ts): whether the link ever backed up, and
-// the most it carried without backing up, a floor under its rate that grows with what is sent.
-test('a link that never backs up is not suspect; what it carried clear is a floor under its rate', async () => {
-  const look = async (link: number, offered: number) => {
-    const timers = new VirtualTimers({ seed: 1, start: 1_000_000 })
-    const neck = new Bottleneck(link)
-    const est = new UplinkEstimate({ clock: timers, read: () => neck.counters(timers.now()) })
-    timers.setInterval(() => { neck.pass(timers.now(), DATAGRAM); est.sample() }, (DATAGRAM * 1000) / offered)
-    await timers.runFor(5000)
-    return { backedUp: est.seenBackedUp(), proven: est.provenBytesPerSecond() }
-  }
-  const unlimited = await look(0, 250_000)
-  assert.equal(unlimited.backedUp, false)
-  assert.ok(unlimited.proven >= 0.9 * 250_000, `an unlimited link carried 250 KB/s, proven ${unlimited.proven}`)
-  const roomy = await look(500_000, 62_500)
-  assert.equal(roomy.backedUp, false, 'a link at an eighth of its rate backed up')
-  assert.ok(roomy.proven >= 0.9 * 62_500 && roomy.proven <= 500_000, `proven ${roomy.proven}`)
-  const weak = await look(12_500, 62_500)
-  assert.equal(weak.backedUp, true, 'a twentieth-copy link fed a stripe never backed up')
-  assert.ok(weak.proven <= 12_500 * 1.001, `a 12.5 KB/s link proven at ${weak.proven}`)
-})
