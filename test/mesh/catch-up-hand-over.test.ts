@@ -9,7 +9,8 @@
 import { test, type TestContext } from 'node:test'
 import assert from 'node:assert/strict'
 import { holes, virtualSwarm } from '../helpers/virtual-swarm.ts'
-import { decodeDatagram, encodeDatagram, STRIPES } from '../../src/mesh/messages.ts'
+import { decodeDatagram, encodeDatagram, STRIPES, type Message } from '../../src/mesh/messages.ts'
+import { CjNode } from '../../src/mesh/node.ts'
 import type { Transport } from '../../src/mesh/transport.ts'
 import { CATCHUP_CHUNKS, interiorStripe } from '../../src/mesh/stream-policy.ts'
 import { CHUNK_SIZE } from '../../src/store/stream-types.ts'
@@ -86,4 +87,60 @@ test('a child that keeps the catch-up to itself costs the newcomer a wait, and t
   assert.ok(sent > 0, 'the catch-up the child withheld came from the source')
   assert.ok(sent <= (CATCHUP_CHUNKS / STRIPES) * CHUNK_SIZE, `the source sent ${sent / CHUNK_SIZE} chunks, more than one catch-up (${CATCHUP_CHUNKS / STRIPES})`)
   assert.deepEqual(stripeHoles(r), [], 'the newcomer holds every chunk of its stripe from its start')
+})
+
+/** Adds `extra` to the next datagram it sends `to`: a relay that forges what only the source says. */
+class Forging implements Transport {
+  to: string | undefined
+  extra: Message[] | undefined
+  constructor(private inner: Transport) {}
+  get address(): string { return this.inner.address }
+  close(): Promise<void> { return this.inner.close() }
+  onDatagram(fn: (buf: Buffer, from: string) => void): void { this.inner.onDatagram(fn) }
+  send(buf: Buffer, to: string): void {
+    const d = decodeDatagram(buf)
+    if (to !== this.to || this.extra === undefined || !d.ok) return this.inner.send(buf, to)
+    this.inner.send(encodeDatagram([...d.messages, ...this.extra]), to)
+    this.extra = undefined
+  }
+}
+
+/** Counts the Content datagrams that reach it from `from`. */
+class Counting implements Transport {
+  from: string | undefined
+  contents = 0
+  constructor(private inner: Transport) {}
+  get address(): string { return this.inner.address }
+  close(): Promise<void> { return this.inner.close() }
+  send(buf: Buffer, to: string): void { this.inner.send(buf, to) }
+  onDatagram(fn: (buf: Buffer, from: string) => void): void {
+    this.inner.onDatagram((buf, from) => {
+      const d = decodeDatagram(buf)
+      if (from === this.from && d.ok && d.messages.some((m) => m.type === 'Content')) this.contents++
+      fn(buf, from)
+    })
+  }
+}
+
+test('a relay that is not the source cannot aim a catch-up hand-over at a node of its choosing', async (t) => {
+  const sim = await virtualSwarm(t, { seed: 3, link: { delayMs: 10, loss: 0 } })
+  await sim.runFor(4000)
+  let forging: Forging | undefined
+  const relay = await sim.join(undefined, { wrap: (inner) => (forging = new Forging(inner)) })
+  await sim.runFor(2000)
+  const viewer = await sim.join()
+  await sim.runFor(3000)
+  const parents = sim.status(viewer)!.parents
+  const stripe = parents.findIndex((p) => p === relay.node.address)
+  assert.ok(stripe >= 0, 'the relay is the viewer\'s parent in some stripe')
+  // A bystander: a cjp2p node of ours that watches nothing, so it never asks anyone for chunks.
+  const counting = new Counting(sim.net.createTransport())
+  const bystander = new CjNode({ transport: counting, timers: sim.timers }, { bootstrap: [], secret: Buffer.alloc(32, 7) })
+  await bystander.start()
+  counting.from = viewer.node.address
+  Object.assign(forging!, { to: viewer.node.address, extra: [{ type: 'AskThemInstead', id: sim.id, stripe, peers: [bystander.address], handOver: sim.status(viewer)!.startChunk }] })
+  await sim.runFor(3000)
+  await bystander.close()
+  assert.equal(forging!.extra, undefined, 'the forged push-down went out')
+  assert.equal(counting.contents, 0, `the viewer pushed the bystander ${counting.contents} datagrams of chunks on a relay's word`)
 })

@@ -301,9 +301,11 @@ export class StripeParents {
     const st = this.stripes[m.stripe]
     if (st.parent === ctx.from && !this.c.isSource) {
       // Pushed down: our parent gave our place to a node with more room; move under it. We hold
-      // what it pushed us, so it may ask us to give the newcomer its catch-up (handOver).
+      // what it pushed us, so it may ask us to give the newcomer its catch-up (handOver). Only the
+      // source asks that (handOverFrom): from any other parent it would aim our upload at a peer
+      // of its choosing, so it is heard from the source alone.
       const now = node.timers.now()
-      if (m.handOver !== undefined && m.peers[0] !== undefined && m.peers[0] !== node.address) {
+      if (m.handOver !== undefined && this.c.sourceAddrs.has(ctx.from) && m.peers[0] !== undefined && m.peers[0] !== node.address) {
         this.handOvers[m.stripe] = { to: m.peers[0], from: m.handOver, until: now + this.handOverMs() }
         this.giveHandOver(m.stripe, now)
       }
@@ -501,7 +503,9 @@ export class StripeParents {
     const h = this.handOvers[s]
     if (h === undefined) return
     if (now > h.until) { this.handOvers[s] = undefined; return }
-    if (this.c.node.peers.get(h.to)?.verified !== true) return
+    // A cjp2p node that proved its address but speaks no streams never asked for chunks.
+    const to = this.c.node.peers.get(h.to)
+    if (to?.verified !== true || to.speaksStreams !== true) return
     this.handOvers[s] = undefined
     this.giveCatchUp(h.to, s, h.from)
   }
