@@ -90,7 +90,7 @@ export type Message =
    * `catchUpBy`: the child it pushed down for us holds our catch-up and pushes it to us (below). */
   | { type: 'IWillKeepSendingYou'; id: string; stripe: number; via?: string; path?: string[]; late?: true; catchUpBy?: string }
   /** `handOver`, from our parent, pushing us down: push `peers[0]` (our successor) the chunks of
-   * the stripe we hold from this one on, its catch-up (docs/SCHEDULER.md, "Session 11"). */
+   * the stripe we hold from this one on, its catch-up (docs/SCHEDULER.md, "Session 10"). */
   | { type: 'AskThemInstead'; id: string; stripe: number; peers: string[]; handOver?: number }
   | { type: 'StopSendingMe'; id: string; stripe: number }
   /** A viewer's summary of itself and its subtree, sent to its stripe-0 parent (src/mesh/telemetry/).

@@ -1,4 +1,4 @@
-// Issue 12, session 11: the source's catch-ups. A newcomer that takes the source's one place in a
+// Issue 12, session 10: the source's catch-ups. A newcomer that takes the source's one place in a
 // stripe from a child the source fed (a push-down) used to get the stripe's recent chunks from the
 // source (CATCHUP_CHUNKS / STRIPES of them): in the simulator's join waves half the source's
 // catch-ups, every chunk of them held by the child pushed down. That child now pushes the newcomer

@@ -388,7 +388,7 @@ export class Children {
    * fedFrom), or undefined: we send it all. A leaf's uplink may not carry it; a child we took
    * after the newcomer's catch-up start holds only the later part (we send the earlier). Issue 12:
    * the join wave's interior newcomers pushing down the first joiner were half the source's
-   * catch-ups, all of it chunks that joiner held (docs/SCHEDULER.md, "Session 11"). */
+   * catch-ups, all of it chunks that joiner held (docs/SCHEDULER.md, "Session 10"). */
   private handOverFrom(s: number, evicted: string, begin: number, top: number): number | undefined {
     if (!this.c.isSource || this.leaves.has(evicted)) return undefined
     const fed = this.fedFrom.get(`${s} ${evicted}`)
