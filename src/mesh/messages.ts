@@ -594,12 +594,14 @@ function valueBytes(v: unknown): number {
 /** JSON lengths of short strings already measured: ids, field names and addresses recur on every
  * datagram. One table for the process, bounded because addresses come from strangers, and large
  * enough for every address of a simulated swarm of 30,000: at 4,096 a swarm of 10,000 outgrew it,
- * and it was cleared over and over (about 65,536 entries of some 80 bytes: 5 MB at most). */
+ * and it was cleared over and over. Only strings of up to MEASURED_STRING_CHARS (addresses, stream
+ * ids): 65,536 of them take some 16 MB at most, if strangers filled it with the longest. */
 const stringLengths = new Map<string, number>()
 const MAX_MEASURED_STRINGS = 65_536
+const MEASURED_STRING_CHARS = 96
 
 function stringBytes(s: string): number {
-  if (s.length > 256) return jsonStringBytes(s)
+  if (s.length > MEASURED_STRING_CHARS) return jsonStringBytes(s)
   let n = stringLengths.get(s)
   if (n === undefined) {
     n = jsonStringBytes(s)

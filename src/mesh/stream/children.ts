@@ -128,6 +128,9 @@ export class Children {
     for (const set of this.sets) if (set.delete(from)) set.add(to)
     const seen = this.seen.get(from)
     if (seen !== undefined) { this.seen.delete(from); this.seen.set(to, seen) }
+    // Kept only for current children, so they move with them: left under the old address they
+    // would never be pruned, one pair per rebinding.
+    for (let s = 0; s < STRIPES; s++) { rekey(this.fedFrom, `${s} ${from}`, `${s} ${to}`); rekey(this.owed, `${s} ${from}`, `${s} ${to}`) }
   }
 
   /** Answers the subscriptions held for a key proof once it came (or did not come in time). */
@@ -459,4 +462,9 @@ export function streamBytesPerSecond(log: { chunkRecord(n: number): { time: numb
   }
   if (!first || !last || last.time <= first.time) return undefined
   return (bytes * 1000) / (last.time - first.time)
+}
+
+function rekey<V>(map: Map<string, V>, from: string, to: string): void {
+  const v = map.get(from)
+  if (v !== undefined) { map.delete(from); map.set(to, v) }
 }
