@@ -13,8 +13,8 @@
 // this, summaries were paid from UP_SHARE but the counts and the summaries of a node silent for
 // 5 s went past it, and nothing bounded what a parent took in: 8 children at 0.1 % each and their
 // counts put the busiest node of 300 at 0.65-0.80 %, and 16 children would have passed 1 %.
-// Before its parent's grant arrives (one tick and a trip) a child may spend only IDLE_BYTES, saved
-// from its own UP_SHARE: a parent's children cost it that much each on arriving beyond the grants,
+// Before its parent's grant arrives (one tick and a trip) a child saves no more than IDLE_BYTES from
+// its own UP_SHARE (it goes on at that rate, in bursts no larger): a parent's children cost it that much each on arriving beyond the grants,
 // which the margin holds. A parent that
 // never grants (a build from before the grants) is taken for one NO_GRANT_MS after the child took it
 // (AudienceReporter), and gets DEFAULT_SHARE. The cost: a stream of a few kb/s reports seldom (a
