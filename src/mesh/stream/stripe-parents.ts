@@ -343,7 +343,7 @@ export class StripeParents {
         // The catch-up handed over did not come (its giver left, or lies): our parent sends it.
         const h = st.handedBy
         st.handedBy = undefined
-        if (2 * h.came < h.lacked) node.send(p, [{ type: 'PleaseKeepSendingMe', id: this.c.id, stripe: s, from: this.catchUpFrom(s), ...this.capacityTold(s) }])
+        if (2 * h.came < h.lacked) node.send(p, [this.subscription(s)])
       }
       if (p) {
         const silent = now - st.pushAt > PARENT_TIMEOUT_MS && this.c.edge.maxKnown > 0
@@ -379,7 +379,7 @@ export class StripeParents {
         // The handshake finished: ask for real now.
         j.hello = false
         j.askedAt = now
-        node.send(j.asked, [this.subscription(s, j)])
+        node.send(j.asked, [this.subscription(s, j.failed)])
       } else if (!j.asked || now - j.askedAt > this.answerMs(j)) { j.asked = undefined; this.advanceJoin(s) }
     }
   }
@@ -463,8 +463,8 @@ export class StripeParents {
     this.advanceJoin(s)
   }
 
-  private subscription(s: number, j: Join): Message {
-    return { type: 'PleaseKeepSendingMe', id: this.c.id, stripe: s, from: this.catchUpFrom(s), ...(j.failed ? { failed: j.failed } : {}), ...this.capacityTold(s) }
+  private subscription(s: number, failed?: string): Message {
+    return { type: 'PleaseKeepSendingMe', id: this.c.id, stripe: s, from: this.catchUpFrom(s), ...(failed ? { failed } : {}), ...this.capacityTold(s) }
   }
 
   /** What an ask tells of what we can carry: `leaf`, and the places we and our subtree have. */
@@ -493,7 +493,7 @@ export class StripeParents {
       return
     }
     j.hello = false
-    node.send(next, [this.subscription(s, j)])
+    node.send(next, [this.subscription(s, j.failed)])
   }
 
   /** Gives our successor in stripe `s` the catch-up our parent asked of us once the cookie round
