@@ -23,7 +23,7 @@ import type { StripeParents } from '../stream/stripe-parents.ts'
 import { packageVersion } from '../../util/package-version.ts'
 import {
   EPOCH_MS, NAT_KINDS, fromRun, MAX_CHUNKS_PER_VIEWER, MAX_EPOCHS, MAX_GRANDKIDS, MAX_KIDS, WINDOW_MS, delayBucket, emptySummary, health, mergeChild, sanitize, within, withCounts,
-  type AudienceCounts, type AudienceSummary, type KidEntry,
+  type AudienceCounts, type AudienceSummary, type EpochRun, type KidEntry,
 } from './audience-summary.ts'
 import { DelayEpochs } from './delay-epochs.ts'
 import { AudienceHistory } from './audience-history.ts'
@@ -329,14 +329,42 @@ export class AudienceReporter {
     const kidsSent = this.kidsSent
     const audience = this.subtree(parent)
     const msg: MessageOf<'HereIsMyAudience'> = { type: 'HereIsMyAudience', id: this.c.id, audience }
-    this.lastFullBytes = encodedSize(msg)
+    this.lastFullBytes = this.fit(msg, kidsSent)
     if (!this.sendUp(now, parent, msg)) {
-      for (const [e, first, counts] of audience.fresh ?? []) for (const [i, n] of fromRun(first, counts)) this.outbox.add(e, i, n)
+      for (const run of audience.fresh ?? []) this.putBack(run)
       this.kidsSent = kidsSent
       return false
     }
     this.nextAt = now + REPORT_MS * (1 - JITTER + 2 * JITTER * this.c.node.timers.random())
     return true
+  }
+
+  /** Trims a full summary to what the up bucket can hold (BURST_BYTES), and returns its size: a
+   * larger one waited for tokens the bucket never holds, and no full summary went up again, only
+   * counts (8 epochs of wide histograms and a children list with grandchildren pass 4 KB). Trimmed
+   * first, the newest epochs go back to the outbox for the next summary (the oldest are those the
+   * source's window waits on); then the grandchildren, the smallest subtrees' first; then the
+   * children (`kidsSent`: when they were listed before this summary); last, the one epoch left. */
+  private fit(msg: MessageOf<'HereIsMyAudience'>, kidsSent: { at: number; to: string }): number {
+    const s = msg.audience as AudienceSummary
+    let bytes = encodedSize(msg)
+    while (bytes > BURST_BYTES) {
+      const withGrandkids = [...s.kids ?? []].reverse().find((k) => k.k !== undefined)
+      if (s.fresh !== undefined && s.fresh.length > 1) this.putBack(s.fresh.pop()!)
+      else if (withGrandkids !== undefined) delete withGrandkids.k
+      else if (s.kids !== undefined && s.kids.length > 1) s.kids.pop()
+      // An empty list would say "no children": none at all says "as before", and it goes next time.
+      else if (s.kids !== undefined) { delete s.kids; this.kidsSent = kidsSent }
+      else if (s.fresh !== undefined) { this.putBack(s.fresh.pop()!); delete s.fresh }
+      else break
+      bytes = encodedSize(msg)
+    }
+    return bytes
+  }
+
+  /** An epoch's delays taken for a summary and not sent: they wait in the outbox for the next. */
+  private putBack([e, first, counts]: EpochRun): void {
+    for (const [i, n] of fromRun(first, counts)) this.outbox.add(e, i, n)
   }
 
   /** Sends `msg` to our parent if the up budget pays for it. */

@@ -4,6 +4,8 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import type { Ctx } from '../../../src/mesh/node.ts'
 import type { MessageOf } from '../../../src/mesh/messages.ts'
+import { encodedSize } from '../../../src/mesh/messages.ts'
+import { BURST_BYTES } from '../../../src/mesh/telemetry/audience-grants.ts'
 import { AudienceReporter, SILENT_KID_MS, STALE_MS, type AudienceComponents } from '../../../src/mesh/telemetry/audience-reporter.ts'
 import { DELAY_BUCKETS_MS, EPOCH_MS, MAX_CHUNKS_PER_VIEWER, WINDOW_MS, delayBucket, emptySummary, type AudienceSummary } from '../../../src/mesh/telemetry/audience-summary.ts'
 
@@ -172,4 +174,59 @@ test('a node near the top lists its children every KIDS_EVERY_MS, and its parent
     source.onAudience(m, { from: '127.0.0.1:4999' } as Ctx)
     assert.deepEqual(source.view().kids[0]?.k?.map((k) => k.a), ['127.0.0.1:5001'], listOf(m) ? 'with a list' : 'without one')
   }
+})
+
+test('a full summary that would pass the up bucket\'s burst is trimmed to it and goes, its newest epochs with the next', (t) => {
+  // A source's child with 8 children, each listing 2 grandchildren at long IPv6 addresses and
+  // sending 8 epochs of delays spread over every bucket: merged, 8 wide epochs and the lists are
+  // over BURST_BYTES, which the up bucket never holds.
+  const start = Date.UTC(2026, 0, 1)
+  const clock = { t: start + 60_000 }
+  const kids = Array.from({ length: 8 }, (_, i) => `[2001:db8:aaaa:bbbb:cccc:dddd:eeee:${(0x1000 + i).toString(16)}]:40000`)
+  const stripe0 = new Set(kids)
+  const sent: Array<MessageOf<'HereIsMyAudience'>> = []
+  const totals = { receivedBytes: 0, uploadedBytes: 0, receivedFromSourceBytes: 0 }
+  const stats = { totals, onDelay: undefined as undefined | ((ageMs: number, hops: number) => void) }
+  const relay = new AudienceReporter({
+    context: {
+      id: 'stream/x', isSource: false, role: 'relay', sourceAddrs: new Set(['127.0.0.1:5000']),
+      node: { timers: { now: () => clock.t, random: () => 0.5 }, nat: { kind: 'none' }, send: (_to: string, m: Array<MessageOf<'HereIsMyAudience'>>) => { sent.push(...m.filter((x) => x.type === 'HereIsMyAudience')); return 1 }, peers: { get: () => ({ lastHeard: clock.t }) } },
+      // A chunk every 64 ms since `start` (2 Mb/s of 16 KiB chunks).
+      log: { chunkRecord: (n: number) => ({ time: start + n * 64 }), hasChunk: () => true },
+      edge: { joinedAt: start, startChunk: 0, get maxKnown() { return Math.floor((clock.t - start) / 64) } },
+    },
+    stats, children: { of: () => stripe0 }, parents: { parent: () => '127.0.0.1:5000' },
+  } as unknown as AudienceComponents)
+  relay.onGrant({ type: 'TellMeYourAudienceAtMost', id: 'stream/x', bytesPerSecond: 1e6 }, { from: '127.0.0.1:5000' } as Ctx)
+  const sentEpochs = new Set<number>()
+  for (let ms = 0; ms < 60_000; ms += 50) {
+    clock.t += 50
+    totals.receivedBytes += 250_000 / 20
+    if (ms % 64 < 50) stats.onDelay!(100, 1)
+    if (ms % 2000 === 0) {
+      const cur = Math.floor(clock.t / EPOCH_MS)
+      for (const [i, a] of kids.entries()) {
+        // Each kid's 100 viewers' delays in the 8 epochs before this one, in 80 buckets.
+        const fresh: Array<[number, number, number[]]> = Array.from({ length: 8 }, (_, k) => [cur - 8 + k, 5, Array.from({ length: 80 }, (_, j) => 100 + ((i * 7 + j * 13 + k) % 90))])
+        for (const [e] of fresh) sentEpochs.add(e)
+        const grandkids = [1, 2].map((g) => ({ a: a.replace(':40000', `:${40000 + g}`), v: 1, h: 1 }))
+        relay.onAudience({ type: 'HereIsMyAudience', id: 'stream/x', audience: { ...emptySummary(), viewers: 100, byDepth: [1, 16, 83], kids: grandkids, fresh } }, { from: a } as Ctx)
+      }
+    }
+    relay.tick(clock.t)
+  }
+  const full = sent.filter((m) => !m.counts)
+  const sizes = full.map((m) => encodedSize(m))
+  t.diagnostic(`full summaries ${sizes.join(', ')} bytes`)
+  // Its up budget (0.2 % of 2 Mb/s, 500 B/s) pays a 4 KB summary every 8 s or so.
+  assert.ok(full.length >= 5, `${full.length} full summaries in 60 s (sizes ${sizes.join(', ')})`)
+  assert.ok(sizes.every((b) => b <= BURST_BYTES), `sizes ${sizes.join(', ')}`)
+  // The epochs trimmed off went with the next summaries: every epoch the children sent went up,
+  // but for the last few, still waiting.
+  const climbed = new Set(full.flatMap((m) => ((m.audience as AudienceSummary).fresh ?? []).map(([e]) => e)))
+  const last = Math.max(...sentEpochs)
+  const missing = [...sentEpochs].filter((e) => e < last - 2 && !climbed.has(e))
+  assert.deepEqual(missing, [], `epochs that never went up (the last sent ${last})`)
+  // The children list goes too, whole or without the smallest subtrees' grandchildren.
+  assert.ok(full.some((m) => ((m.audience as AudienceSummary).kids?.length ?? 0) === 8), 'a summary listed the 8 children')
 })
