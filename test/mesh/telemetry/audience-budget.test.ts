@@ -8,6 +8,7 @@ import assert from 'node:assert/strict'
 import type { Ctx } from '../../../src/mesh/node.ts'
 import type { Message, MessageOf } from '../../../src/mesh/messages.ts'
 import { AudienceReporter, type AudienceComponents } from '../../../src/mesh/telemetry/audience-reporter.ts'
+import { BURST_BYTES, DEFAULT_SHARE } from '../../../src/mesh/telemetry/audience-grants.ts'
 
 const BYTES_PER_SECOND = 250_000
 const CHUNK_MS = 64 // 16 KiB chunks at 2 Mb/s
@@ -54,29 +55,45 @@ function swarm(clock: { t: number }, start: number, seed: number, olderBuilds: R
   return { members, add, random }
 }
 
+interface RunOptions {
+  /** The relay is a build that never grants. */
+  relayIsOlder?: boolean
+  /** The stream's rate. */
+  bytesPerSecond?: number
+  /** Children of the relay's first child (kept through the churn): its full summary lists them. */
+  grandkids?: number
+  /** When to start reading each child's telemetry rate (`rates`). */
+  rateFromMs?: number
+}
+
 /** Runs a relay with `children` stripe-0 children for `seconds`, one child replaced every 5 s. */
-function run(children: number, seconds: number, seed: number, relayIsOlder = false) {
+function run(children: number, seconds: number, seed: number, o: RunOptions = {}) {
   const start = Date.UTC(2026, 0, 1)
   const clock = { t: start }
-  const { members, add, random } = swarm(clock, start, seed, new Set(relayIsOlder ? [RELAY] : []))
+  const rate = o.bytesPerSecond ?? BYTES_PER_SECOND
+  const { members, add, random } = swarm(clock, start, seed, new Set(o.relayIsOlder ? [RELAY] : []))
   const relay = add(RELAY, SOURCE, 1)
   // The relay's parent, the source, grants it what its own budget allows (a build without grants ignores this).
   ;(relay.reporter as AudienceReporter & { onGrant?: (m: MessageOf<'TellMeYourAudienceAtMost'>, ctx: Ctx) => void })
     .onGrant?.({ type: 'TellMeYourAudienceAtMost', id: 'stream/x', bytesPerSecond: 1e6 }, { from: SOURCE } as Ctx)
   let next = 0
-  const join = () => { const a = `127.0.0.1:${6000 + next++}`; add(a, RELAY, 2); relay.kids.add(a) }
+  const join = (parent = relay) => { const a = `127.0.0.1:${6000 + next++}`; add(a, parent.addr, parent === relay ? 2 : 3); parent.kids.add(a); return a }
   for (let i = 0; i < children; i++) join()
+  const first = members.get([...relay.kids][0])!
+  for (let i = 0; i < (o.grandkids ?? 0); i++) join(first)
+  const from = new Map<string, { sent: number; received: number }>()
   for (let t = 0; t < seconds * 1000; t += TICK_MS) {
     clock.t += TICK_MS
+    if (t === o.rateFromMs) for (const m of members.values()) from.set(m.addr, { sent: m.reporter.traffic.sentBytes, received: m.totals.receivedBytes })
     for (const m of members.values()) {
       if (m.parent === undefined && m.addr !== RELAY) continue
-      m.totals.receivedBytes += (BYTES_PER_SECOND * TICK_MS) / 1000
+      m.totals.receivedBytes += (rate * TICK_MS) / 1000
       // Each chunk verified 40-400 ms after it was published: the summaries carry delay histograms.
       if (t % CHUNK_MS < TICK_MS) m.onDelay(40 + Math.floor(random() * 360), 0)
     }
     if (t > 0 && t % 5000 === 0) {
       // A child moves elsewhere (its parent drops it) and a newcomer takes its place.
-      const gone = [...relay.kids][Math.floor(random() * relay.kids.size)]
+      const gone = [...relay.kids].filter((a) => a !== first.addr)[Math.floor(random() * (relay.kids.size - 1))]
       relay.kids.delete(gone)
       members.get(gone)!.parent = undefined
       join()
@@ -85,7 +102,9 @@ function run(children: number, seconds: number, seed: number, relayIsOlder = fal
   }
   const share = (m: Member) => (m.reporter.traffic.sentBytes + m.reporter.traffic.receivedBytes) / m.totals.receivedBytes
   const kids = [...relay.kids].map((a) => members.get(a)!)
-  return { relay: share(relay), worstChild: Math.max(...kids.map(share)), counted: relay.reporter.view().viewers, present: 1 + kids.length }
+  // What each child present since `rateFromMs` sent, over the stream bytes it received since.
+  const rates = kids.filter((m) => from.has(m.addr)).map((m) => (m.reporter.traffic.sentBytes - from.get(m.addr)!.sent) / (m.totals.receivedBytes - from.get(m.addr)!.received))
+  return { relay: share(relay), worstChild: Math.max(...kids.map(share)), counted: relay.reporter.view().viewers, present: 1 + kids.length + (o.grandkids ?? 0), rates, view: relay.reporter.view(), first: first.addr }
 }
 
 for (const children of [8, 16, 32]) {
@@ -99,10 +118,21 @@ for (const children of [8, 16, 32]) {
   })
 }
 
-test('under a parent of an older build, which never grants, its children report on the default allowance and are counted', (t) => {
-  const r = run(8, 30, 3, true)
-  t.diagnostic(`worst child ${(r.worstChild * 100).toFixed(2)} %, counted ${r.counted} of ${r.present}`)
-  // Every child present at the end, the newest of them 5 s old, is counted by the relay.
+test('under a parent of an older build, which never grants, its children send it DEFAULT_SHARE from NO_GRANT_MS on, a summary over IDLE_BYTES too, and are counted', (t) => {
+  // 400 kb/s: a child's summaries every 2 s want some 0.4 % of it, so the allowance binds (at
+  // 2 Mb/s it did not, and this test could not tell the fallback from none). The first child has
+  // 6 children of its own, listed in its full summary: more than IDLE_BYTES.
+  const r = run(8, 60, 3, { relayIsOlder: true, bytesPerSecond: 50_000, grandkids: 6, rateFromMs: 10_000 })
+  const pct = (x: number) => `${(x * 100).toFixed(3)} %`
+  t.diagnostic(`children's rates from 10 s on ${r.rates.map(pct).join(', ')}; counted ${r.counted} of ${r.present}`)
+  // Every viewer present at the end, the newest child 5 s old, is counted by the relay.
   assert.equal(r.counted, r.present)
+  // From NO_GRANT_MS on each child sends the default allowance, no more (UP_SHARE, twice as much,
+  // without the fallback): over 50 s, at most one burst beyond it.
+  for (const x of r.rates) assert.ok(x <= DEFAULT_SHARE + BURST_BYTES / 4 / (50 * 50_000), `a child sent ${pct(x)} of its stream bytes`)
+  assert.ok(r.rates.every((x) => x >= DEFAULT_SHARE / 2), `rates ${r.rates.map(pct).join(', ')}`)
+  // The first child's full summary, which lists its children, is larger than IDLE_BYTES: it goes
+  // only on the fallback's larger burst.
+  assert.equal(r.view.kids.find((k) => k.a === r.first)?.k?.length, 6, JSON.stringify(r.view.kids))
   assert.ok(r.worstChild <= 0.01, `a child's telemetry was ${(r.worstChild * 100).toFixed(2)} % of its stream bytes`)
 })
