@@ -92,10 +92,18 @@ export class AudienceGrants {
     return b.at > a.at ? ((b.bytes - a.bytes) * 1000) / (b.at - a.at) : undefined
   }
 
-  /** What each of `children` may send now, in bytes a second. */
-  share(children: number): number {
+  /** What each of `children` may send now, in bytes a second (undefined before the rate is known).
+   * In hundredths, rounded down, never to nothing while the rate allows a hundredth: rounded down
+   * to whole bytes, the share of a child among more than KIDS_SHARE x the rate (1,625 at 2 Mb/s, 52
+   * at 64 kb/s) was 0, no grant went, and every child took its parent for an older build after
+   * NO_GRANT_MS and sent it DEFAULT_SHARE: N x 0.1 % of the stream in. A useful floor cannot hold
+   * the 1 % for any number of children: to stay counted a child sends its counts (some 150 bytes)
+   * at least once per STALE_MS (12 s), about 12 B/s, and N of them take N x 12 B/s, past KIDS_SHARE
+   * of the stream beyond 130 children at 2 Mb/s (32 at 500 kb/s, 4 at 64 kb/s). Past that, each
+   * child keeps its exact share: its counts go seldom, and it is counted for STALE_MS after each. */
+  share(children: number): number | undefined {
     const r = this.rate()
-    return r === undefined ? 0 : Math.floor((KIDS_SHARE * r) / Math.max(1, children))
+    return r === undefined ? undefined : Math.floor((100 * KIDS_SHARE * r) / Math.max(1, children)) / 100
   }
 
   /** `streamBytes`: the stream bytes this node received (produced, at the source) so far. */
@@ -108,7 +116,7 @@ export class AudienceGrants {
     }
     for (const a of this.told.keys()) if (!children.has(a)) this.told.delete(a)
     const bps = this.share(children.size)
-    if (bps === 0) return
+    if (bps === undefined) return
     // Lowered grants first: the children already sending give up their share before a newcomer
     // is given one.
     const due: Array<[string, boolean]> = []
@@ -116,7 +124,8 @@ export class AudienceGrants {
       const t = this.told.get(a)
       if (!t) due.push([a, false])
       else if (Math.abs(bps - t.bps) > GRANT_SLACK * t.bps) due.push([a, bps < t.bps])
-      else if (this.k.heardAt(a) < t.at && now - t.at >= GRANT_RETRY_MS) due.push([a, false])
+      // Retried only when it allows something: a child granted nothing says nothing.
+      else if (bps > 0 && this.k.heardAt(a) < t.at && now - t.at >= GRANT_RETRY_MS) due.push([a, false])
     }
     due.sort((x, y) => Number(y[1]) - Number(x[1]))
     for (const [a] of due) {

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict'
 import type { Ctx } from '../../../src/mesh/node.ts'
 import type { Message, MessageOf } from '../../../src/mesh/messages.ts'
 import { AudienceReporter, type AudienceComponents } from '../../../src/mesh/telemetry/audience-reporter.ts'
-import { BURST_BYTES, DEFAULT_SHARE } from '../../../src/mesh/telemetry/audience-grants.ts'
+import { BURST_BYTES, DEFAULT_SHARE, KIDS_SHARE } from '../../../src/mesh/telemetry/audience-grants.ts'
 
 const BYTES_PER_SECOND = 250_000
 const CHUNK_MS = 64 // 16 KiB chunks at 2 Mb/s
@@ -62,8 +62,10 @@ interface RunOptions {
   bytesPerSecond?: number
   /** Children of the relay's first child (kept through the churn): its full summary lists them. */
   grandkids?: number
-  /** When to start reading each child's telemetry rate (`rates`). */
+  /** When to start reading each child's telemetry rate (`rates`, and the relay's, `relayRate`). */
   rateFromMs?: number
+  /** No child replaced every 5 s. */
+  steady?: boolean
 }
 
 /** Runs a relay with `children` stripe-0 children for `seconds`, one child replaced every 5 s. */
@@ -81,17 +83,17 @@ function run(children: number, seconds: number, seed: number, o: RunOptions = {}
   for (let i = 0; i < children; i++) join()
   const first = members.get([...relay.kids][0])!
   for (let i = 0; i < (o.grandkids ?? 0); i++) join(first)
-  const from = new Map<string, { sent: number; received: number }>()
+  const from = new Map<string, { sent: number; taken: number; received: number }>()
   for (let t = 0; t < seconds * 1000; t += TICK_MS) {
     clock.t += TICK_MS
-    if (t === o.rateFromMs) for (const m of members.values()) from.set(m.addr, { sent: m.reporter.traffic.sentBytes, received: m.totals.receivedBytes })
+    if (t === o.rateFromMs) for (const m of members.values()) from.set(m.addr, { sent: m.reporter.traffic.sentBytes, taken: m.reporter.traffic.receivedBytes, received: m.totals.receivedBytes })
     for (const m of members.values()) {
       if (m.parent === undefined && m.addr !== RELAY) continue
       m.totals.receivedBytes += (rate * TICK_MS) / 1000
       // Each chunk verified 40-400 ms after it was published: the summaries carry delay histograms.
       if (t % CHUNK_MS < TICK_MS) m.onDelay(40 + Math.floor(random() * 360), 0)
     }
-    if (t > 0 && t % 5000 === 0) {
+    if (!o.steady && t > 0 && t % 5000 === 0) {
       // A child moves elsewhere (its parent drops it) and a newcomer takes its place.
       const gone = [...relay.kids].filter((a) => a !== first.addr)[Math.floor(random() * (relay.kids.size - 1))]
       relay.kids.delete(gone)
@@ -104,7 +106,11 @@ function run(children: number, seconds: number, seed: number, o: RunOptions = {}
   const kids = [...relay.kids].map((a) => members.get(a)!)
   // What each child present since `rateFromMs` sent, over the stream bytes it received since.
   const rates = kids.filter((m) => from.has(m.addr)).map((m) => (m.reporter.traffic.sentBytes - from.get(m.addr)!.sent) / (m.totals.receivedBytes - from.get(m.addr)!.received))
-  return { relay: share(relay), worstChild: Math.max(...kids.map(share)), counted: relay.reporter.view().viewers, present: 1 + kids.length + (o.grandkids ?? 0), rates, view: relay.reporter.view(), first: first.addr }
+  const was = from.get(RELAY)
+  const relayRate = was && (relay.reporter.traffic.sentBytes - was.sent + relay.reporter.traffic.receivedBytes - was.taken) / (relay.totals.receivedBytes - was.received)
+  // Children that heard a grant (the only telemetry a child takes in).
+  const granted = kids.filter((m) => m.reporter.traffic.received > 0).length
+  return { relay: share(relay), relayRate, granted, worstChild: Math.max(...kids.map(share)), counted: relay.reporter.view().viewers, present: 1 + kids.length + (o.grandkids ?? 0), rates, view: relay.reporter.view(), first: first.addr }
 }
 
 for (const children of [8, 16, 32]) {
@@ -135,4 +141,19 @@ test('under a parent of an older build, which never grants, its children send it
   // only on the fallback's larger burst.
   assert.equal(r.view.kids.find((k) => k.a === r.first)?.k?.length, 6, JSON.stringify(r.view.kids))
   assert.ok(r.worstChild <= 0.01, `a child's telemetry was ${(r.worstChild * 100).toFixed(2)} % of its stream bytes`)
+})
+
+test('a relay whose budget pays each child less than a byte a second grants each its share, and no child falls back to the default allowance', (t) => {
+  // 12.8 kb/s and 11 children: KIDS_SHARE of the stream is 10.4 B/s, 0.95 B/s each. Rounded down
+  // to whole bytes that was 0: no grant went, and each child sent the relay DEFAULT_SHARE of its
+  // stream from NO_GRANT_MS on, 1.1 % of the relay's stream in all once their buckets filled (a
+  // child's full summary is some 770 bytes here, 8 minutes of that allowance). Read from 60 s on:
+  // a newcomer's first counts (before its grant) weigh 150 s of its share here.
+  const r = run(11, 1800, 5, { bytesPerSecond: 1600, steady: true, rateFromMs: 60_000 })
+  const pct = (x: number) => `${(x * 100).toFixed(3)} %`
+  t.diagnostic(`relay ${pct(r.relayRate!)} from 60 s on; ${r.granted} of 11 children granted; children ${r.rates.map(pct).join(', ')}`)
+  assert.equal(r.granted, 11)
+  assert.ok(r.relayRate! <= 0.01, `the relay's telemetry was ${pct(r.relayRate!)} of its stream bytes`)
+  // Each child sends its share (and a burst at most), not the default 0.1 %.
+  for (const x of r.rates) assert.ok(x <= (1.5 * KIDS_SHARE) / 11, `a child sent ${pct(x)} of its stream bytes`)
 })
