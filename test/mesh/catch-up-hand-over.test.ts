@@ -21,6 +21,8 @@ import type { SwarmMember, VirtualSwarm } from '../../src/sim/virtual-swarm.ts'
 class Withholding implements Transport {
   to: string | undefined
   stripe = -1
+  /** Sends the first block of each chunk (a block, no chunk), not nothing. */
+  firstBlocks = false
   /** The stripes in which our parent, pushing us down, asked us to hand our successor its catch-up. */
   readonly askedToHandOver: number[] = []
   constructor(private inner: Transport) {}
@@ -36,15 +38,16 @@ class Withholding implements Transport {
   send(buf: Buffer, to: string): void {
     const d = decodeDatagram(buf)
     if (to !== this.to || !d.ok) return this.inner.send(buf, to)
-    const kept = d.messages.filter((m) => m.type !== 'Content' || Math.floor(m.offset / CHUNK_SIZE) % STRIPES !== this.stripe)
+    const kept = d.messages.filter((m) => m.type !== 'Content' || Math.floor(m.offset / CHUNK_SIZE) % STRIPES !== this.stripe || (this.firstBlocks && m.offset % CHUNK_SIZE === 0))
     if (kept.length) this.inner.send(encodeDatagram(kept), to)
   }
 }
 
 interface Run { sim: VirtualSwarm; relay: SwarmMember; newcomer: SwarmMember; stripe: number; catchUpBefore: number; asked: number[] }
 
-/** The first viewer (`gives`: whether it gives the newcomer anything), then one interior in another stripe. */
-async function pushDown(t: TestContext, gives: boolean): Promise<Run> {
+/** The first viewer (`gives`: whether it gives the newcomer its catch-up, nothing of the stripe,
+ * or the first block of each chunk), then one interior in another stripe. */
+async function pushDown(t: TestContext, gives: boolean | 'first blocks'): Promise<Run> {
   const sim = await virtualSwarm(t, { seed: 3, link: { delayMs: 10, loss: 0 } })
   await sim.runFor(4000)
   let withholding: Withholding | undefined
@@ -55,7 +58,7 @@ async function pushDown(t: TestContext, gives: boolean): Promise<Run> {
   const catchUpBefore = src().uploadedBy.catchup ?? 0
   const newcomer = await sim.join()
   const stripe = interiorStripe(newcomer.node.address)
-  if (!gives) Object.assign(withholding!, { to: newcomer.node.address, stripe })
+  if (gives !== true) Object.assign(withholding!, { to: newcomer.node.address, stripe, firstBlocks: gives === 'first blocks' })
   assert.notEqual(stripe, interiorStripe(relay.node.address), 'the seed gives a newcomer interior in another stripe than the relay')
   await sim.runFor(3000)
   assert.deepEqual(src().children[stripe], [newcomer.node.address], 'the newcomer took the source\'s place in its interior stripe')
@@ -85,6 +88,18 @@ test('a child that keeps the catch-up to itself costs the newcomer a wait, and t
   t.diagnostic(`the source sent the newcomer ${sent / CHUNK_SIZE} catch-up chunks`)
   assert.deepEqual(r.asked, [r.stripe], 'the source asked the child it pushed down to hand the newcomer its catch-up')
   assert.ok(sent > 0, 'the catch-up the child withheld came from the source')
+  assert.ok(sent <= (CATCHUP_CHUNKS / STRIPES) * CHUNK_SIZE, `the source sent ${sent / CHUNK_SIZE} chunks, more than one catch-up (${CATCHUP_CHUNKS / STRIPES})`)
+  assert.deepEqual(stripeHoles(r), [], 'the newcomer holds every chunk of its stripe from its start')
+})
+
+test('a child that sends one block of each chunk of the catch-up has not given it: the source sends it', async (t) => {
+  // Counted as its blocks arrived, the blocks looked like every chunk handed over, and the newcomer
+  // did not ask the source again (it pulled the rest, block by block).
+  const r = await pushDown(t, 'first blocks')
+  const sent = (r.sim.status(r.sim.source)!.uploadedBy.catchup ?? 0) - r.catchUpBefore
+  t.diagnostic(`the source sent the newcomer ${sent / CHUNK_SIZE} catch-up chunks`)
+  assert.deepEqual(r.asked, [r.stripe], 'the source asked the child it pushed down to hand the newcomer its catch-up')
+  assert.ok(sent > 0, 'the catch-up the child gave one block of came from the source')
   assert.ok(sent <= (CATCHUP_CHUNKS / STRIPES) * CHUNK_SIZE, `the source sent ${sent / CHUNK_SIZE} chunks, more than one catch-up (${CATCHUP_CHUNKS / STRIPES})`)
   assert.deepEqual(stripeHoles(r), [], 'the newcomer holds every chunk of its stripe from its start')
 })

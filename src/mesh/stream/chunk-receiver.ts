@@ -125,6 +125,7 @@ export class ChunkReceiver {
     }
     if (v.result === 'ignore') { stats.duplicate(bytes.length, node.sealer?.sealsTo(senders[0]) ? 'sealed-stored-twice' : 'stored-twice'); return }
     stats.count('new')
+    this.k.parents.verified(stripeOf(n), n, senders)
     // Delivery record for ranking peers: credit each sender its share of a verified chunk.
     for (const a of senders) { const p = node.peers.get(a); if (p) p.deliveredBytes += bytes.length / senders.length }
     stats.received(bytes.length, senders.some((s) => this.c.sourceAddrs.has(s)), hops, senders[0])

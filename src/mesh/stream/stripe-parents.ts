@@ -88,8 +88,10 @@ interface Stripe {
   /** Joins since our last parent here that ran out of candidates (LAST_RESORT_AFTER). */
   fruitless: number
   /** Our parent's yes said `by` pushes us our catch-up (IWillKeepSendingYou.catchUpBy): since
-   * when, how many chunks of the stripe we lacked then, and how many `by` pushed us since. */
-  handedBy?: { by: string; at: number; lacked: number; came: number; last?: number }
+   * when; the chunks of the stripe we lacked then, still to come; of those, how many `by` gave us
+   * (verified), and how many were its to give (`lacked`: all, less those that came from anyone
+   * else, such as the part of the catch-up our parent sends itself: see `verified`). */
+  handedBy?: { by: string; at: number; lacking: Set<number>; lacked: number; came: number }
 }
 
 export class StripeParents {
@@ -219,8 +221,6 @@ export class StripeParents {
   /** A chunk arrived from `from`: if that is stripe `s`'s parent, it is feeding us. */
   onPush(s: number, from: string, n: number, now: number): void {
     const st = this.stripes[s]
-    // Chunks, not blocks: a chunk's blocks come one after another.
-    if (st.handedBy?.by === from && st.handedBy.last !== n) { st.handedBy.came++; st.handedBy.last = n }
     if (st.parent !== from) return
     // A chunk number far past any our parent could have (an offset near 2^53 once filled the
     // record with ~1e11 skipped chunks, and set pushedN past every real chunk, so the parent's
@@ -240,6 +240,18 @@ export class StripeParents {
     st.pushedN = Math.max(st.pushedN, n)
     st.fed = true
     st.toldLate = false
+  }
+
+  /** Chunk `n` of stripe `s`, from `senders`, verified and stored. A catch-up handed over is judged
+   * by verified chunks alone: counted as its blocks arrived, a giver sending one block of each
+   * chunk (or garbage) looked like one that gave it all, and the source was not asked again. A
+   * chunk it was to give that came from elsewhere (our parent sends the part of the catch-up from
+   * before the giver's start itself, and pulls fill holes) is not its to give any more. */
+  verified(s: number, n: number, senders: string[]): void {
+    const h = this.stripes[s].handedBy
+    if (h === undefined || !h.lacking.delete(n)) return
+    if (senders.includes(h.by)) h.came++
+    else h.lacked--
   }
 
   /** A repair our parent forwarded: it is not late with chunk `n` (so not failing us), but it is no
@@ -289,7 +301,8 @@ export class StripeParents {
     // Judged from where we stand now: it owes us the pushes that come after.
     const pushedN = Math.max(...this.stripes.map((x) => x.pushedN), this.c.edge.maxKnown - 1)
     const now = node.timers.now()
-    const handedBy = m.catchUpBy !== undefined && m.catchUpBy !== node.address ? { by: m.catchUpBy, at: now, lacked: this.lacking(m.stripe), came: 0 } : undefined
+    const lacking = m.catchUpBy !== undefined && m.catchUpBy !== node.address ? this.lacking(m.stripe) : undefined
+    const handedBy = lacking && { by: m.catchUpBy as string, at: now, lacking, lacked: lacking.size, came: 0 }
     Object.assign(st, { parent: ctx.from, pushAt: now, subscribedAt: now, overdueSince: undefined, owesTwoSince: undefined, record: [], since: now, fed: false, via, path, pushedN, join: undefined, heldUntil: -Infinity, pushesSinceHold: 0, fruitless: 0, handedBy })
     this.holders.note(ctx.from)
     node.log.debug('stripe parent', { stream: this.c.id, stripe: m.stripe, parent: ctx.from })
@@ -517,12 +530,12 @@ export class StripeParents {
     return Math.max(HAND_OVER_MS, 3 * rtt)
   }
 
-  /** Chunks of stripe `s` we lack within a catch-up's reach. */
-  private lacking(s: number): number {
+  /** Chunks of stripe `s` we lack within a catch-up's reach (at most CATCHUP_CHUNKS / STRIPES). */
+  private lacking(s: number): Set<number> {
     const { maxKnown } = this.c.edge
-    let n = 0
-    for (const k of this.c.log.missingChunks(this.catchUpFrom(s), maxKnown)) if (stripeOf(k) === s) n++
-    return n
+    const out = new Set<number>()
+    for (const k of this.c.log.missingChunks(this.catchUpFrom(s), maxKnown)) if (stripeOf(k) === s) out.add(k)
+    return out
   }
 
   /** Where a new parent should start pushing: our oldest hole in its stripe, so the catch-up to our
