@@ -12,7 +12,7 @@ import { holes, virtualSwarm } from '../helpers/virtual-swarm.ts'
 import { decodeDatagram, encodeDatagram, STRIPES, type Message } from '../../src/mesh/messages.ts'
 import { CjNode } from '../../src/mesh/node.ts'
 import type { Transport } from '../../src/mesh/transport.ts'
-import { CATCHUP_CHUNKS, interiorStripe } from '../../src/mesh/stream-policy.ts'
+import { CATCHUP_CHUNKS, RESUBSCRIBE_MS, interiorStripe } from '../../src/mesh/stream-policy.ts'
 import { CHUNK_SIZE } from '../../src/store/stream-types.ts'
 import type { SwarmMember, VirtualSwarm } from '../../src/sim/virtual-swarm.ts'
 
@@ -158,4 +158,70 @@ test('a relay that is not the source cannot aim a catch-up hand-over at a node o
   await bystander.close()
   assert.equal(forging!.extra, undefined, 'the forged push-down went out')
   assert.equal(counting.contents, 0, `the viewer pushed the bystander ${counting.contents} datagrams of chunks on a relay's word`)
+})
+
+/** Records, for each chunk of `stripe` that reaches it, who sent its first block; and when it
+ * subscribed to `stripe` at `to`, and heard its yes handing the catch-up over (on `now`'s clock). */
+class Senders implements Transport {
+  stripe = -1
+  to = ''
+  readonly by = new Map<number, Set<string>>()
+  readonly asked: number[] = []
+  readonly yes: number[] = []
+  constructor(private inner: Transport, private now: () => number) {}
+  get address(): string { return this.inner.address }
+  close(): Promise<void> { return this.inner.close() }
+  send(buf: Buffer, to: string): void {
+    const d = decodeDatagram(buf)
+    if (d.ok && to === this.to) for (const m of d.messages) if (m.type === 'PleaseKeepSendingMe' && m.stripe === this.stripe) this.asked.push(this.now())
+    this.inner.send(buf, to)
+  }
+  onDatagram(fn: (buf: Buffer, from: string) => void): void {
+    this.inner.onDatagram((buf, from) => {
+      const d = decodeDatagram(buf)
+      if (d.ok) {
+        for (const m of d.messages) {
+          if (m.type === 'IWillKeepSendingYou' && m.stripe === this.stripe && from === this.to && m.catchUpBy !== undefined) this.yes.push(this.now())
+          const n = m.type === 'Content' ? Math.floor(m.offset / CHUNK_SIZE) : -1
+          if (n < 0 || n % STRIPES !== this.stripe || m.offset % CHUNK_SIZE !== 0) continue
+          if (!this.by.has(n)) this.by.set(n, new Set())
+          this.by.get(n)!.add(from)
+        }
+      }
+      fn(buf, from)
+    })
+  }
+}
+
+test('when the source sends the first part of a catch-up itself and hands over the rest, the newcomer does not ask it for the rest again', async (t) => {
+  // The source took the relay back in every stripe a moment ago (it had told the source to stop,
+  // then subscribed again): it holds the stripes only from then on, so the newcomer that pushes it
+  // down gets the older part of its catch-up from the source and the newer from the relay. Counted
+  // among what the relay was to give, the source's part made the relay's look like less than half,
+  // and the newcomer asked the source again HAND_OVER_MS after its yes.
+  const sim = await virtualSwarm(t, { seed: 3, link: { delayMs: 10, loss: 0 } })
+  await sim.runFor(4000)
+  let forging: Forging | undefined
+  const relay = await sim.join(undefined, { wrap: (inner) => (forging = new Forging(inner)) })
+  await sim.runFor(4000)
+  const source = sim.source.node.address
+  Object.assign(forging!, { to: source, extra: Array.from({ length: STRIPES }, (_, s): Message => ({ type: 'StopSendingMe', id: sim.id, stripe: s })) })
+  await sim.runFor(1000)
+  assert.ok(sim.status(sim.source)!.children.every((c) => c.length === 1 && c[0] === relay.node.address), 'the relay is the source\'s child again in every stripe')
+  let senders: Senders | undefined
+  const newcomer = await sim.join(undefined, { wrap: (inner) => (senders = new Senders(inner, () => sim.timers.now())) })
+  const stripe = interiorStripe(newcomer.node.address)
+  Object.assign(senders!, { stripe, to: source })
+  await sim.runFor(3000)
+  assert.deepEqual(sim.status(sim.source)!.children[stripe], [newcomer.node.address], 'the newcomer took the source\'s place in its interior stripe')
+  const fromSource = [...senders!.by].filter(([, s]) => s.has(source)).map(([n]) => n)
+  const fromRelay = [...senders!.by].filter(([, s]) => s.has(relay.node.address)).map(([n]) => n)
+  const yes = senders!.yes[0]
+  const again = senders!.asked.filter((at) => at > yes).map((at) => at - yes)
+  t.diagnostic(`chunks of stripe ${stripe}: from the source ${fromSource.join(' ')}; from the relay ${fromRelay.join(' ')}; asked the source again ${again.join(', ')} ms after its yes`)
+  assert.ok(yes !== undefined, 'the source handed the catch-up over')
+  assert.ok(fromRelay.length > 0, 'the relay gave the newcomer part of its catch-up')
+  assert.ok(fromSource.some((n) => n < Math.min(...fromRelay)), 'the source sent the part before the relay\'s itself')
+  // Its next subscription there is the keepalive, RESUBSCRIBE_MS after the yes.
+  assert.ok(again.every((ms) => ms >= RESUBSCRIBE_MS), `the newcomer asked the source again ${again.join(', ')} ms after its yes`)
 })
