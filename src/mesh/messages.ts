@@ -30,6 +30,9 @@ export const MAX_ROOM = 10_000
 /** Ancestors a parent names in its answer (`IWillKeepSendingYou.path`): deeper than any tree a
  * stripe forms with a sane fan-out, so a cycle through a re-parented relay shows within it. */
 export const MAX_PATH = 16
+/** The largest telemetry grant (`TellMeYourAudienceAtMost.bytesPerSecond`): the 0.65 % a parent
+ * shares among its children, of a 1 Gb/s stream, is 812 kB/s. */
+export const MAX_GRANT_BPS = 1_000_000
 /** Ids are a sha256 hex, a plain file name or a stream id; 256 covers them all. */
 export const MAX_ID_LENGTH = 256
 /** A cookie or echo value larger than this is not stored or echoed (it would inflate every reply). */
@@ -349,7 +352,9 @@ const decoders: { [T in MessageType]: (body: unknown) => Omit<MessageOf<T>, 'typ
     const audience = isObj(b) && isId(b.id) ? sanitize(b.audience, { isAddress }) : undefined
     return audience && { id: (b as Obj).id as string, audience, ...((b as Obj).counts === true ? { counts: true as const } : {}) }
   },
-  TellMeYourAudienceAtMost: (b) => (isObj(b) && isId(b.id) && typeof b.bytesPerSecond === 'number' && Number.isFinite(b.bytesPerSecond) && b.bytesPerSecond >= 0
+  // Hundredths of a byte a second are meaningful (audience-grants.ts share()); past MAX_GRANT_BPS
+  // the figure is no grant a parent computes, and the message is dropped as bad.
+  TellMeYourAudienceAtMost: (b) => (isObj(b) && isId(b.id) && typeof b.bytesPerSecond === 'number' && Number.isFinite(b.bytesPerSecond) && b.bytesPerSecond >= 0 && b.bytesPerSecond <= MAX_GRANT_BPS
     ? { id: b.id, bytesPerSecond: b.bytesPerSecond } : undefined),
   WhoIsNear: (b) => question(b, isHex64, (id) => id.toLowerCase()),
   TheseAreNear: (b) => {

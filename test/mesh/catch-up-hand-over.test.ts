@@ -182,8 +182,9 @@ class Senders implements Transport {
       if (d.ok) {
         for (const m of d.messages) {
           if (m.type === 'IWillKeepSendingYou' && m.stripe === this.stripe && from === this.to && m.catchUpBy !== undefined) this.yes.push(this.now())
-          const n = m.type === 'Content' ? Math.floor(m.offset / CHUNK_SIZE) : -1
-          if (n < 0 || n % STRIPES !== this.stripe || m.offset % CHUNK_SIZE !== 0) continue
+          if (m.type !== 'Content' || m.offset % CHUNK_SIZE !== 0) continue
+          const n = Math.floor(m.offset / CHUNK_SIZE)
+          if (n % STRIPES !== this.stripe) continue
           if (!this.by.has(n)) this.by.set(n, new Set())
           this.by.get(n)!.add(from)
         }

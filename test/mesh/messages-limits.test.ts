@@ -1,0 +1,47 @@
+// Decode limits of the newest message fields: the catch-up hand-over's `handOver` (AskThemInstead)
+// and `catchUpBy` (IWillKeepSendingYou), and the telemetry grant's `bytesPerSecond`
+// (TellMeYourAudienceAtMost). Hostile values never throw; an optional field that is not what it
+// must be is dropped alone (the redirect or the yes still stands, as before these fields), a bad
+// grant drops the message, counted as bad (the node's `bad_message` drop reason).
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { MAX_GRANT_BPS, MAX_INDEX, decodeDatagram, type Message } from '../../src/mesh/messages.ts'
+
+const ID = 'stream/ab/sky'
+const decode = (type: string, body: Record<string, unknown>) => {
+  const r = decodeDatagram(Buffer.from(JSON.stringify([{ [type]: body }])))
+  assert.ok(r.ok)
+  return { m: r.messages[0] as (Message & Record<string, unknown>) | undefined, bad: r.skipped.bad }
+}
+const hostile: unknown[] = [-1, 1.5, '12', null, true, {}, [], MAX_INDEX + 1, 2 ** 53, 1e308, -0.5, 'x'.repeat(300), [1, 2]]
+
+test('AskThemInstead.handOver: an index up to MAX_INDEX, else dropped alone and the redirect stands', () => {
+  for (const handOver of [0, 7, MAX_INDEX]) assert.equal(decode('AskThemInstead', { id: ID, stripe: 1, peers: ['10.0.0.1:4000'], handOver }).m?.handOver, handOver)
+  for (const handOver of hostile) {
+    const { m, bad } = decode('AskThemInstead', { id: ID, stripe: 1, peers: ['10.0.0.1:4000'], handOver })
+    assert.equal(bad, 0, JSON.stringify(handOver))
+    assert.deepEqual(m, { type: 'AskThemInstead', id: ID, stripe: 1, peers: ['10.0.0.1:4000'] }, JSON.stringify(handOver))
+  }
+  // A redirect without its stripe is no redirect, handOver or not.
+  assert.equal(decode('AskThemInstead', { id: ID, stripe: 4, peers: [], handOver: 3 }).bad, 1)
+})
+
+test('IWillKeepSendingYou.catchUpBy: an address, else dropped alone and the yes stands', () => {
+  assert.equal(decode('IWillKeepSendingYou', { id: ID, stripe: 2, catchUpBy: '[2001:db8::1]:4000' }).m?.catchUpBy, '[2001:db8::1]:4000')
+  for (const catchUpBy of [...hostile, '10.0.0.1', '10.0.0.1:0', '10.0.0.1:70000', '300.0.0.1:4000', `10.0.0.1:4000${' '.repeat(60)}`, '[::1]:4000'.repeat(8)]) {
+    const { m, bad } = decode('IWillKeepSendingYou', { id: ID, stripe: 2, catchUpBy })
+    assert.equal(bad, 0, JSON.stringify(catchUpBy))
+    assert.deepEqual(m, { type: 'IWillKeepSendingYou', id: ID, stripe: 2 }, JSON.stringify(catchUpBy))
+  }
+})
+
+test('TellMeYourAudienceAtMost.bytesPerSecond: 0 to MAX_GRANT_BPS, hundredths too; anything else drops the grant as bad', () => {
+  for (const bytesPerSecond of [0, 0.01, 0.94, 117, MAX_GRANT_BPS]) assert.equal(decode('TellMeYourAudienceAtMost', { id: ID, bytesPerSecond }).m?.bytesPerSecond, bytesPerSecond)
+  // 1e308 passed before: a grant no parent computes.
+  for (const bytesPerSecond of [-1, '12', null, true, {}, [], 1e308, -0.5, [1, 2], MAX_GRANT_BPS + 1, 2 ** 53, undefined]) {
+    const { m, bad } = decode('TellMeYourAudienceAtMost', { id: ID, bytesPerSecond })
+    assert.equal(m, undefined, JSON.stringify(bytesPerSecond))
+    assert.equal(bad, 1, JSON.stringify(bytesPerSecond))
+  }
+  assert.equal(decode('TellMeYourAudienceAtMost', { id: 7, bytesPerSecond: 5 }).bad, 1)
+})
