@@ -29,6 +29,25 @@ function sourceReporter(chunkMs = 0, streamStart = 0) {
   return { reporter: new AudienceReporter(components), clock, stripe0, heard }
 }
 
+/** A child of the source (at 127.0.0.1:5000) with `stripe0` children, what it sends up (`sent`),
+ * its stream totals and the hook its verified chunks' delays go through; `stream`: a chunk every
+ * `chunkMs` from `start` on (none known without). */
+function sourceChild(clock: { t: number }, stripe0: Set<string>, stream?: { chunkMs: number; start: number }) {
+  const sent: Array<MessageOf<'HereIsMyAudience'>> = []
+  const totals = { receivedBytes: 0, uploadedBytes: 0, receivedFromSourceBytes: 0 }
+  const stats = { totals, onDelay: undefined as undefined | ((ageMs: number, hops: number) => void) }
+  const relay = new AudienceReporter({
+    context: {
+      id: 'stream/x', isSource: false, role: 'relay', sourceAddrs: new Set(['127.0.0.1:5000']),
+      node: { timers: { now: () => clock.t, random: () => 0.5 }, nat: { kind: 'none' }, send: (_to: string, m: MessageOf<'HereIsMyAudience'>[]) => { sent.push(...m.filter((x) => x.type === 'HereIsMyAudience')); return 1 }, peers: { get: () => ({ lastHeard: clock.t }) } },
+      log: { chunkRecord: (n: number) => (stream ? { time: stream.start + n * stream.chunkMs } : undefined), hasChunk: () => true },
+      edge: { joinedAt: stream?.start ?? 0, startChunk: 0, get maxKnown() { return stream ? Math.floor((clock.t - stream.start) / stream.chunkMs) : 0 } },
+    },
+    stats, children: { of: () => stripe0 }, parents: { parent: () => '127.0.0.1:5000' },
+  } as unknown as AudienceComponents)
+  return { relay, sent, totals, stats }
+}
+
 const delaysIn = (r: AudienceReporter) => r.view().delay.reduce((t, [, n]) => t + n, 0)
 
 test('a child that leaves and rejoins cannot send the same epoch\'s delays again past its cap', () => {
@@ -134,19 +153,7 @@ test('a node near the top lists its children every KIDS_EVERY_MS, and its parent
   // A source's child with one child of its own (who lists two children): stream bytes come in at
   // 2 Mb/s, so the budget allows a full summary every few seconds.
   const clock = { t: Date.UTC(2026, 0, 1) }
-  const stripe0 = new Set<string>(['127.0.0.1:5001'])
-  const sent: Array<MessageOf<'HereIsMyAudience'>> = []
-  const totals = { receivedBytes: 0, uploadedBytes: 0, receivedFromSourceBytes: 0 }
-  const stats = { totals, onDelay: undefined as undefined | ((ageMs: number, hops: number) => void) }
-  const relay = new AudienceReporter({
-    context: {
-      id: 'stream/x', isSource: false, role: 'relay', sourceAddrs: new Set(['127.0.0.1:5000']),
-      node: { timers: { now: () => clock.t, random: () => 0.5 }, nat: { kind: 'none' }, send: (_to: string, m: Array<MessageOf<'HereIsMyAudience'>>) => { sent.push(...m); return 100 }, peers: { get: () => ({ lastHeard: clock.t }) } },
-      log: { chunkRecord: () => undefined, hasChunk: () => true },
-      edge: { joinedAt: 0, startChunk: 0, maxKnown: 0 },
-    },
-    stats, children: { of: () => stripe0 }, parents: { parent: () => '127.0.0.1:5000' },
-  } as unknown as AudienceComponents)
+  const { relay, sent, totals, stats } = sourceChild(clock, new Set<string>(['127.0.0.1:5001']))
   stats.onDelay!(100, 1)
   // Its parent, the source, lets it send as much as its own budget allows.
   relay.onGrant({ type: 'TellMeYourAudienceAtMost', id: 'stream/x', bytesPerSecond: 1e6 }, { from: '127.0.0.1:5000' } as Ctx)
@@ -183,20 +190,8 @@ test('a full summary that would pass the up bucket\'s burst is trimmed to it and
   const start = Date.UTC(2026, 0, 1)
   const clock = { t: start + 60_000 }
   const kids = Array.from({ length: 8 }, (_, i) => `[2001:db8:aaaa:bbbb:cccc:dddd:eeee:${(0x1000 + i).toString(16)}]:40000`)
-  const stripe0 = new Set(kids)
-  const sent: Array<MessageOf<'HereIsMyAudience'>> = []
-  const totals = { receivedBytes: 0, uploadedBytes: 0, receivedFromSourceBytes: 0 }
-  const stats = { totals, onDelay: undefined as undefined | ((ageMs: number, hops: number) => void) }
-  const relay = new AudienceReporter({
-    context: {
-      id: 'stream/x', isSource: false, role: 'relay', sourceAddrs: new Set(['127.0.0.1:5000']),
-      node: { timers: { now: () => clock.t, random: () => 0.5 }, nat: { kind: 'none' }, send: (_to: string, m: Array<MessageOf<'HereIsMyAudience'>>) => { sent.push(...m.filter((x) => x.type === 'HereIsMyAudience')); return 1 }, peers: { get: () => ({ lastHeard: clock.t }) } },
-      // A chunk every 64 ms since `start` (2 Mb/s of 16 KiB chunks).
-      log: { chunkRecord: (n: number) => ({ time: start + n * 64 }), hasChunk: () => true },
-      edge: { joinedAt: start, startChunk: 0, get maxKnown() { return Math.floor((clock.t - start) / 64) } },
-    },
-    stats, children: { of: () => stripe0 }, parents: { parent: () => '127.0.0.1:5000' },
-  } as unknown as AudienceComponents)
+  // A chunk every 64 ms since `start` (2 Mb/s of 16 KiB chunks).
+  const { relay, sent, totals, stats } = sourceChild(clock, new Set(kids), { chunkMs: 64, start })
   relay.onGrant({ type: 'TellMeYourAudienceAtMost', id: 'stream/x', bytesPerSecond: 1e6 }, { from: '127.0.0.1:5000' } as Ctx)
   const sentEpochs = new Set<number>()
   for (let ms = 0; ms < 60_000; ms += 50) {
