@@ -380,9 +380,10 @@ export class StreamLog extends EventEmitter implements StreamLogReader {
   }
 
   /** Replica records are accepted synchronously; a failed journal write only costs a refetch
-   * after restart, so it is logged rather than thrown at the peer that sent the record. */
+   * after restart, so it is logged rather than thrown at the peer that sent the record. Written
+   * with the next batch (records-journal.ts 'soon'): needed on disk only before the chunk's mark. */
   private journalInBackground(entry: JournalEntry): void {
-    this.appendJournal(entry).catch((err: unknown) => {
+    this.track(this.journal.append(entry, 'soon')).catch((err: unknown) => {
       this.logger.warn('could not journal a stream record', { id: this.id, error: String(err) })
     })
   }
@@ -477,7 +478,9 @@ export class StreamLog extends EventEmitter implements StreamLogReader {
   /** Waits until everything so far is durable (tests, shutdown). */
   async flush(): Promise<void> {
     await this.source?.idle()
-    await Promise.allSettled([...this.inflight])
+    // Journal lines waiting for their batch go now, not after it.
+    const journaled = this.journal.flush()
+    await Promise.allSettled([...this.inflight, journaled])
     await this.commitMarks()
     await this.journal.sync()
   }
@@ -486,7 +489,7 @@ export class StreamLog extends EventEmitter implements StreamLogReader {
     this.closing ??= (async () => {
       await this.source?.idle()
       await this.trimming
-      await Promise.allSettled([...this.inflight])
+      await Promise.allSettled([...this.inflight, this.journal.flush()])
       await this.verified.close()
       await this.journal.close().catch(() => {})
       await this.data.close().catch(() => {})
