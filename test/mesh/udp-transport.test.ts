@@ -19,8 +19,8 @@ test('a datagram to an IP literal leaves without dns.lookup', async (t) => {
   const b = await UdpTransport.bind()
   t.after(() => Promise.all([a.close(), b.close()]))
   const got = received(b)
-  for (let i = 0; i < 3; i++) a.send(Buffer.from(`hello ${i}`), b.address)
-  assert.deepEqual(await got, { text: 'hello 0', from: a.address })
+  a.send(Buffer.from('hello'), b.address)
+  assert.deepEqual(await got, { text: 'hello', from: a.address })
   assert.equal(lookups, 0)
   // The control: a name still goes to the resolver, and the datagram still arrives.
   const named = received(b)
