@@ -92,11 +92,15 @@ export class RepairRequests {
     const missing: MissingChunk[] = []
     // An fMP4 init below our start: due now, no segment plays without it.
     for (const n of init) if (!log.hasChunk(n)) missing.push({ n, knownSince: tracker.heard(n, now), deadline: now })
+    const joined = edge.joinedAt
     for (const n of log.missingChunks(from, edge.maxKnown)) {
       const since = tracker.heard(n, now)
       const rec = log.chunkRecord(n)
+      // Out before we joined: the start-up buffer. Without its record, only if it is old enough to
+      // be (startupBufferEnd: the first joiners' asks of the source for these were its "asked again").
+      const backfill = joined !== null && (rec !== null ? rec.time < joined.at : n < joined.bufferBelow)
       // Without its record we only know the chunk is already out: treat it as due now.
-      missing.push({ n, knownSince: since, deadline: rec ? playbackDeadline(rec.time, PLAYOUT_DELAY_MS, edge.joinedAt) : since, backfill: rec !== null && edge.joinedAt !== null && rec.time < edge.joinedAt.at })
+      missing.push({ n, knownSince: since, deadline: rec ? playbackDeadline(rec.time, PLAYOUT_DELAY_MS, joined) : since, backfill })
     }
     if (missing.length === 0) return
     const budget = now - this.sourceRefusedAt < SOURCE_REFUSAL_BACKOFF_MS ? 0 : this.sourceBudgetChunks()
