@@ -103,7 +103,7 @@ export class RepairRequests {
       const since = tracker.heard(n, now)
       const rec = log.chunkRecord(n)
       // Out before we joined: the start-up buffer.
-      const backfill = joined !== null && (rec !== null ? rec.time < joined.at : waiting && n < joined.bufferBelow)
+      const backfill = joined !== null && (rec !== null ? rec.time < joined.at : waiting && n >= joined.catchUpFrom && n < joined.bufferBelow)
       // Without its record we only know the chunk is already out: treat it as due now.
       missing.push({ n, knownSince: since, deadline: rec ? playbackDeadline(rec.time, PLAYOUT_DELAY_MS, joined) : since, backfill })
     }

@@ -28,7 +28,7 @@ export interface LiveEdge {
   startSegment: number
   /** When we joined, and when our start chunk was published: a joiner's playback clock.
    * `bufferBelow`: chunks below it are our start-up buffer, record or not (startupBufferEnd). */
-  joinedAt: { at: number; startPublishedAt: number; bufferBelow: number } | null
+  joinedAt: { at: number; startPublishedAt: number; bufferBelow: number; catchUpFrom: number } | null
 }
 
 export interface SwarmContext {
