@@ -133,24 +133,6 @@ export function playbackDeadline(publishedAt: number, playoutMs: number, join: {
   return Math.max(live, join.at + STARTUP_MS + (publishedAt - join.startPublishedAt))
 }
 
-/** The chunks below the returned one were published at least STARTUP_MS before a viewer joined
- * (`at`): its start-up buffer, whether their records came or not. A record travels in the datagram
- * of its chunk, and a joiner knows its start-up chunks from the head, before any of them came;
- * judged by records alone they were live chunks due at once, urgent from the start, and the first
- * joiners asked the source for each again and again until it served them (issue 12, sessions 10
- * and 11). Only chunks that old: every chunk below the head at the join was tried, and the chunks
- * published between a viewer's arrival and its join (a round trip or more later) then waited for
- * holders and catch-ups and came late. A chunk's time is estimated between the start chunk's
- * (`startPublishedAt`, its record or its segment's) and the head's, which the stream reached at
- * `head.time`: a steady bitrate, as ingest publishes. */
-export function startupBufferEnd(join: { at: number; startPublishedAt: number }, startChunk: number, head: { chunks: number; time: number }): number {
-  const before = join.at - STARTUP_MS
-  const span = head.time - join.startPublishedAt
-  if (head.chunks <= startChunk || span <= 0) return before >= head.time ? head.chunks : startChunk
-  const n = startChunk + Math.floor(((before - join.startPublishedAt) / span) * (head.chunks - startChunk))
-  return Math.max(startChunk, Math.min(head.chunks, n))
-}
-
 /** The stripe a viewer is interior in: spread evenly by a hash of its address, so no coordination
  * is needed and any node can predict any other's (used to order redirects). */
 export function interiorStripe(addr: string): number {

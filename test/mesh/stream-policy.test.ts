@@ -4,7 +4,7 @@ import fc from 'fast-check'
 import { STRIPES } from '../../src/mesh/messages.ts'
 import {
   CHILD_TRIES_AT_SOURCE, CHRONIC_LATE_MS, FANOUT, LEAF_SLOTS, MISSED_PUSH_MS, MISSES_TO_FAIL, OWED_TWO_MS, PULLS_SERVED_PER_SECOND, PUSH_RECORD, REPAIR_GRACE_MS, REPAIR_TIMEOUT_MS, SOURCE_FANOUT, SOURCE_REPAIR_BUDGET, SOURCE_BURST_BYTES, SOURCE_CHILD_REPAIR_BUDGET, SOURCE_CHILD_BURST_BYTES, STARTUP_MS,
-  decideChild, interiorStripe, isReceiving, lateParentFails, mayServePull, planRepairs, playbackDeadline, pushOverdue, rankParents, sourceMayRepairChild, sourceMayServe, startupBufferEnd, stripeOf,
+  decideChild, interiorStripe, isReceiving, lateParentFails, mayServePull, planRepairs, playbackDeadline, pushOverdue, rankParents, sourceMayRepairChild, sourceMayServe, stripeOf,
 } from '../../src/mesh/stream-policy.ts'
 import type { MissingChunk, ParentState, RepairState } from '../../src/mesh/stream-policy.ts'
 
@@ -243,23 +243,6 @@ test('a late joiner plays from its start chunk: its deadlines follow its own pla
   assert.equal(playbackDeadline(60_000, 3000, join), 64_500)
   assert.equal(playbackDeadline(60_000, 3000, { at: 50_000, startPublishedAt: 49_000 }), 63_000, 'a joiner closer to live: the live deadline rules')
   assert.equal(playbackDeadline(60_000, 3000, null), 63_000)
-})
-
-test("a joiner's start-up buffer by the head alone: the chunks published at least STARTUP_MS before the join", () => {
-  // 15 chunks a second: start chunk 100 published at 47 000, the head at 160 chunks at 51 000.
-  const head = { chunks: 160, time: 51_000 }
-  const join = { at: 51_100, startPublishedAt: 47_000 }
-  // Out by 49 600: 2.6 s of the 4 s between start and head, 39 of the 60 chunks.
-  assert.equal(startupBufferEnd(join, 100, head), 139)
-  assert.equal(startupBufferEnd({ ...join, at: 47_000 + STARTUP_MS }, 100, head), 100, 'nothing is that old yet')
-  assert.equal(startupBufferEnd({ ...join, at: 60_000 }, 100, head), 160, 'a stale head: all it names is old')
-  assert.equal(startupBufferEnd(join, 160, head), 160, 'nothing between start and head')
-  assert.equal(startupBufferEnd({ at: 51_100, startPublishedAt: 51_000 }, 100, head), 100, 'no span to go by, and the head is recent: none')
-  assert.equal(startupBufferEnd({ at: 53_000, startPublishedAt: 51_000 }, 100, head), 160, 'no span to go by, and the head is old: all')
-  fc.assert(fc.property(fc.integer({ min: 0, max: 1000 }), fc.integer({ min: 0, max: 1000 }), fc.integer({ min: -5000, max: 5000 }), fc.integer({ min: -5000, max: 5000 }), fc.integer({ min: 0, max: 10_000 }), (start, more, pub, headAt, at) => {
-    const n = startupBufferEnd({ at, startPublishedAt: pub }, start, { chunks: start + more, time: headAt })
-    return Number.isInteger(n) && n >= start && n <= start + more
-  }))
 })
 
 test('when a relay vanishes: its requests time out and move to the next holder', () => {

@@ -6,7 +6,7 @@ import type { Ctx } from '../node.ts'
 import type { Message, MessageOf } from '../messages.ts'
 import { MAX_RECORDS_PER_MESSAGE } from '../messages.ts'
 import type { MissingChunk } from '../stream-policy.ts'
-import { SOURCE_REFUSAL_BACKOFF_MS, SOURCE_REPAIR_BUDGET, STARTUP_MS, planRepairs, playbackDeadline, stripeOf } from '../stream-policy.ts'
+import { SOURCE_REFUSAL_BACKOFF_MS, SOURCE_REPAIR_BUDGET, planRepairs, playbackDeadline, stripeOf } from '../stream-policy.ts'
 import { CHUNK_SIZE } from '../../store/stream-types.ts'
 import type { Holders } from './holders.ts'
 import type { StripeParents } from './stripe-parents.ts'
@@ -92,20 +92,11 @@ export class RepairRequests {
     const missing: MissingChunk[] = []
     // An fMP4 init below our start: due now, no segment plays without it.
     for (const n of init) if (!log.hasChunk(n)) missing.push({ n, knownSince: tracker.heard(n, now), deadline: now })
-    const joined = edge.joinedAt
-    // Until our player is due to start (STARTUP_MS after the join), a record-less chunk of the
-    // start-up buffer waits for catch-ups and holders (startupBufferEnd: the first joiners' asks of
-    // the source for these were its "asked again"). After that, one still missing is one no holder
-    // had: only the source can give it, and the player needs it now. Held back for good, the first
-    // viewer of a chain never got the chunks below its catch-up (nobody but the source had them).
-    const waiting = joined !== null && now < joined.at + STARTUP_MS
     for (const n of log.missingChunks(from, edge.maxKnown)) {
       const since = tracker.heard(n, now)
       const rec = log.chunkRecord(n)
-      // Out before we joined: the start-up buffer.
-      const backfill = joined !== null && (rec !== null ? rec.time < joined.at : waiting && n >= joined.catchUpFrom && n < joined.bufferBelow)
       // Without its record we only know the chunk is already out: treat it as due now.
-      missing.push({ n, knownSince: since, deadline: rec ? playbackDeadline(rec.time, PLAYOUT_DELAY_MS, joined) : since, backfill })
+      missing.push({ n, knownSince: since, deadline: rec ? playbackDeadline(rec.time, PLAYOUT_DELAY_MS, edge.joinedAt) : since, backfill: rec !== null && edge.joinedAt !== null && rec.time < edge.joinedAt.at })
     }
     if (missing.length === 0) return
     const budget = now - this.sourceRefusedAt < SOURCE_REFUSAL_BACKOFF_MS ? 0 : this.sourceBudgetChunks()

@@ -23,7 +23,7 @@ import type { SwarmStatus } from './swarm-status.ts'
 import { AudienceReporter, REPORT_STRIPE } from '../telemetry/audience-reporter.ts'
 import type { AudienceView } from '../telemetry/audience-view.ts'
 import type { AudiencePoint } from '../telemetry/audience-history.ts'
-import { CATCHUP_CHUNKS, FANOUT, startupBufferEnd } from '../stream-policy.ts'
+import { FANOUT } from '../stream-policy.ts'
 
 export { START_SEGMENTS_BACK, LIVE_WINDOW_CHUNKS, PLAYOUT_DELAY_MS } from './swarm-context.ts'
 export type { SwarmStatus } from './swarm-status.ts'
@@ -262,8 +262,7 @@ export class StreamSwarm extends EventEmitter {
     const start = seg ? Math.floor(seg.offset / CHUNK_SIZE) : head.chunks
     edge.startChunk = Math.max(0, Math.min(start, head.chunks))
     const now = this.node.timers.now()
-    const startPublishedAt = this.log.chunkRecord(edge.startChunk)?.time ?? seg?.pdt ?? now
-    edge.joinedAt = { at: now, startPublishedAt, bufferBelow: startupBufferEnd({ at: now, startPublishedAt }, edge.startChunk, head), catchUpFrom: Math.max(edge.startChunk, head.chunks - CATCHUP_CHUNKS) }
+    edge.joinedAt = { at: now, startPublishedAt: this.log.chunkRecord(edge.startChunk)?.time ?? seg?.pdt ?? now }
     edge.maxKnown = Math.max(edge.maxKnown, head.chunks)
     this.node.log.debug('joining at the live edge', { stream: this.id, chunk: edge.startChunk, of: head.chunks })
     this.emit('joined', edge.startChunk)

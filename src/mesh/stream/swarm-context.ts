@@ -26,9 +26,8 @@ export interface LiveEdge {
   startChunk: number
   /** The first segment a joiner plays (segments before it are none of its business). */
   startSegment: number
-  /** When we joined, and when our start chunk was published: a joiner's playback clock.
-   * `bufferBelow`: chunks below it are our start-up buffer, record or not (startupBufferEnd). */
-  joinedAt: { at: number; startPublishedAt: number; bufferBelow: number; catchUpFrom: number } | null
+  /** When we joined, and when our start chunk was published: a joiner's playback clock. */
+  joinedAt: { at: number; startPublishedAt: number } | null
 }
 
 export interface SwarmContext {
