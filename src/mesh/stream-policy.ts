@@ -118,6 +118,32 @@ export function sourceMayRepairChild(stripePulledBytes: number, producedBytes: n
   return stripePulledBytes < (producedBytes * SOURCE_CHILD_REPAIR_BUDGET + SOURCE_CHILD_BURST_BYTES) / STRIPES
 }
 
+/** The source's rescue (a chunk the same viewer asked for ASKS_BEFORE_SOURCE_SERVES times despite
+ * being pointed elsewhere: its holders vanished or lied) has a budget of its own: this share of the
+ * stream plus SOURCE_RESCUE_BURST_BYTES (the join wave's start-up holes under loss, 23-51 chunks at
+ * 200 viewers). Unbounded, a stripe whose top could not carry it (a weak viewer not yet measured)
+ * had every viewer below it rescued chunk by chunk: 7.97 of 10.19 copies (issue 12, session 11). */
+export const SOURCE_RESCUE_BUDGET = 0.05
+export const SOURCE_RESCUE_BURST_BYTES = 64 * CHUNK_SIZE
+/** One asker takes at most this share of the rescue's allowance, so that a viewer asking for
+ * everything (a liar, or the top of a failing subtree) leaves the rest for other holes. */
+export const SOURCE_RESCUE_ASKER_SHARE = 0.25
+
+/** May the source rescue this ask? `rescuedBytes` and `askerBytes`: what it rescued so far, in all
+ * and for this asker; `ageMs`: since the chunk was published; `maxAgeMs`: past it no player can
+ * still play the chunk (rescueMaxAgeMs), and a copy then fills a hole nobody watches. */
+export function sourceMayRescue(s: { rescuedBytes: number; askerBytes: number; producedBytes: number; ageMs: number; maxAgeMs: number }): boolean {
+  const allowance = s.producedBytes * SOURCE_RESCUE_BUDGET + SOURCE_RESCUE_BURST_BYTES
+  return s.ageMs <= s.maxAgeMs && s.rescuedBytes < allowance && s.askerBytes < allowance * SOURCE_RESCUE_ASKER_SHARE
+}
+
+/** The oldest a chunk can be when some player still needs it: a live viewer plays it `playoutMs`
+ * after its publication, a joiner `behindMs` later than live (the segments it starts behind the
+ * head, START_SEGMENTS_BACK plus the one under way) plus its start-up time. */
+export function rescueMaxAgeMs(playoutMs: number, behindMs: number): number {
+  return Math.max(playoutMs, behindMs + STARTUP_MS)
+}
+
 /** May the source answer a pull with data? Its push costs one copy; pulls come out of the budget. */
 export function sourceMayServe(pulledBytes: number, producedBytes: number): boolean {
   // Only pulls count: the push is the one copy, and counting it here let a burst of early pushes

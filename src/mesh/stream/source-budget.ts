@@ -1,13 +1,16 @@
 // The source's upload is a budget: one copy pushed down the stripes, plus a bounded share of
 // repairs. This holds what the source needs to decide whether a pull is within it.
 import { STRIPES } from '../messages.ts'
-import { sourceMayRepairChild, sourceMayServe, stripeOf } from '../stream-policy.ts'
-import { LIVE_WINDOW_CHUNKS, type SwarmContext } from './swarm-context.ts'
+import { rescueMaxAgeMs, sourceMayRepairChild, sourceMayRescue, sourceMayServe, stripeOf } from '../stream-policy.ts'
+import { LIVE_WINDOW_CHUNKS, PLAYOUT_DELAY_MS, START_SEGMENTS_BACK, type SwarmContext } from './swarm-context.ts'
 import type { SwarmStats, UploadCause } from './swarm-stats.ts'
 
 /** A viewer that asks the source for the same chunk this often, despite redirects, gets it. */
 const ASKS_BEFORE_SOURCE_SERVES = 5
 const MAX_REFUSED_ASKS = 4096
+/** Askers whose rescued bytes are remembered (keyed by requester input, so bounded: one forgotten
+ * gets a fresh share, within the rescue's own allowance all the same). */
+const MAX_RESCUED_ASKERS = 4096
 
 export class SourceBudget {
   private readonly c: SwarmContext
@@ -22,6 +25,9 @@ export class SourceBudget {
   private unpushed = new Set<number>()
   /** At the source: pulls refused for the budget, per requester and chunk. */
   private refusedAsks = new Map<string, number>()
+  /** At the source: bytes served under the "asked again" rule, in all and per asker. */
+  private rescuedBytes = 0
+  private rescuedBy = new Map<string, number>()
 
   constructor(components: { context: SwarmContext; stats: SwarmStats }) {
     this.c = components.context
@@ -44,9 +50,10 @@ export class SourceBudget {
   }
 
   /** Chunk `n` was served to a pull, under `cause` (pullCause). */
-  pulled(n: number, bytes: number, cause: UploadCause): void {
+  pulled(n: number, bytes: number, cause: UploadCause, from: string): void {
     if (cause === 'pull-child') this.childPulledBytes[stripeOf(n)] += bytes
     else this.pulledBytes += bytes
+    if (cause === 'pull-asked-again') this.rescued(from, bytes)
     this.unpushed.delete(n)
   }
 
@@ -57,24 +64,49 @@ export class SourceBudget {
    * its own, so that the one node that should ask finds it open after a join wave spent the
    * other. So is one the same viewer has asked for again and again after being pointed
    * elsewhere: the swarm cannot supply it (its holders vanished, or lied), and a hole must not
-   * stay a hole. */
+   * stay a hole; but that rescue has a budget of its own, a share per asker, and only for a chunk
+   * some player can still play (sourceMayRescue): otherwise a subtree whose top fails it is fed
+   * chunk by chunk by the source, whatever its budget. */
   pullCause(n: number, from: string, verified: boolean, ourChild = false): UploadCause | null {
     if (!this.c.isSource) return 'pull'
     if (this.unpushed.has(n)) return 'pull-unpushed'
     const produced = this.stats.totals.producedBytes - Math.max(0, this.producedBeforeChildren)
     if (ourChild && verified && sourceMayRepairChild(this.childPulledBytes[stripeOf(n)], produced)) return 'pull-child'
     if (sourceMayServe(this.pulledBytes, produced)) return 'pull'
-    return verified && this.askedAgain(from, n) ? 'pull-asked-again' : null
+    return verified && this.askedAgain(from, n, produced) ? 'pull-asked-again' : null
   }
 
-  /** Counts a refused pull; true on the ASKS_BEFORE_SOURCE_SERVES-th ask for the same chunk. */
-  private askedAgain(from: string, n: number): boolean {
+  /** Counts a refused pull; true on the ASKS_BEFORE_SOURCE_SERVES-th ask for the same chunk, if the
+   * rescue may serve it (else the next ask is that one again: the rescue's allowance grows with
+   * the stream). */
+  private askedAgain(from: string, n: number, produced: number): boolean {
     const key = `${from} ${n}`
     const asks = (this.refusedAsks.get(key) ?? 0) + 1
-    if (asks >= ASKS_BEFORE_SOURCE_SERVES) { this.refusedAsks.delete(key); return true }
+    if (asks >= ASKS_BEFORE_SOURCE_SERVES && this.mayRescue(from, n, produced)) { this.refusedAsks.delete(key); return true }
     // Keyed by requester input, so bounded: forgetting only costs a requester a few more asks.
     if (this.refusedAsks.size >= MAX_REFUSED_ASKS) this.refusedAsks.clear()
-    this.refusedAsks.set(key, asks)
+    this.refusedAsks.set(key, Math.min(asks, ASKS_BEFORE_SOURCE_SERVES - 1))
     return false
+  }
+
+  private mayRescue(from: string, n: number, produced: number): boolean {
+    const log = this.c.log
+    const published = log.chunkRecord(n)?.time
+    if (published === undefined) return false
+    // How far behind live a joiner plays: the newest segments' durations, START_SEGMENTS_BACK of
+    // them plus the one under way (the stream's own, so 2 s or 6 s segments need no setting).
+    let behindMs = 0
+    for (let k = log.segmentCount() - 1; k >= Math.max(0, log.segmentCount() - 1 - START_SEGMENTS_BACK); k--) behindMs += (log.segment(k)?.duration ?? 0) * 1000
+    return sourceMayRescue({
+      rescuedBytes: this.rescuedBytes, askerBytes: this.rescuedBy.get(from) ?? 0, producedBytes: produced,
+      ageMs: this.c.node.timers.now() - published, maxAgeMs: rescueMaxAgeMs(PLAYOUT_DELAY_MS, behindMs),
+    })
+  }
+
+  private rescued(from: string, bytes: number): void {
+    this.rescuedBytes += bytes
+    const had = this.rescuedBy.get(from)
+    if (had === undefined && this.rescuedBy.size >= MAX_RESCUED_ASKERS) this.rescuedBy.delete(this.rescuedBy.keys().next().value as string)
+    this.rescuedBy.set(from, (had ?? 0) + bytes)
   }
 }
