@@ -130,18 +130,11 @@ export const SOURCE_RESCUE_BURST_BYTES = 64 * CHUNK_SIZE
 export const SOURCE_RESCUE_ASKER_SHARE = 0.25
 
 /** May the source rescue this ask? `rescuedBytes` and `askerBytes`: what it rescued so far, in all
- * and for this asker; `ageMs`: since the chunk was published; `maxAgeMs`: past it no player can
- * still play the chunk (rescueMaxAgeMs), and a copy then fills a hole nobody watches. */
-export function sourceMayRescue(s: { rescuedBytes: number; askerBytes: number; producedBytes: number; ageMs: number; maxAgeMs: number }): boolean {
+ * and for this asker. (Only for a chunk some player could still play was tried and dropped: the
+ * rescue's use under loss is joiners' start-up buffers, asked late; docs/SCHEDULER.md session 11.) */
+export function sourceMayRescue(s: { rescuedBytes: number; askerBytes: number; producedBytes: number }): boolean {
   const allowance = s.producedBytes * SOURCE_RESCUE_BUDGET + SOURCE_RESCUE_BURST_BYTES
-  return s.ageMs <= s.maxAgeMs && s.rescuedBytes < allowance && s.askerBytes < allowance * SOURCE_RESCUE_ASKER_SHARE
-}
-
-/** The oldest a chunk can be when some player still needs it: a live viewer plays it `playoutMs`
- * after its publication, a joiner `behindMs` later than live (the segments it starts behind the
- * head, START_SEGMENTS_BACK plus the one under way) plus its start-up time. */
-export function rescueMaxAgeMs(playoutMs: number, behindMs: number): number {
-  return Math.max(playoutMs, behindMs + STARTUP_MS)
+  return s.rescuedBytes < allowance && s.askerBytes < allowance * SOURCE_RESCUE_ASKER_SHARE
 }
 
 /** May the source answer a pull with data? Its push costs one copy; pulls come out of the budget. */

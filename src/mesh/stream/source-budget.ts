@@ -1,8 +1,8 @@
 // The source's upload is a budget: one copy pushed down the stripes, plus a bounded share of
 // repairs. This holds what the source needs to decide whether a pull is within it.
 import { STRIPES } from '../messages.ts'
-import { rescueMaxAgeMs, sourceMayRepairChild, sourceMayRescue, sourceMayServe, stripeOf } from '../stream-policy.ts'
-import { LIVE_WINDOW_CHUNKS, PLAYOUT_DELAY_MS, START_SEGMENTS_BACK, type SwarmContext } from './swarm-context.ts'
+import { sourceMayRepairChild, sourceMayRescue, sourceMayServe, stripeOf } from '../stream-policy.ts'
+import { LIVE_WINDOW_CHUNKS, type SwarmContext } from './swarm-context.ts'
 import type { SwarmStats, UploadCause } from './swarm-stats.ts'
 
 /** A viewer that asks the source for the same chunk this often, despite redirects, gets it. */
@@ -64,9 +64,9 @@ export class SourceBudget {
    * its own, so that the one node that should ask finds it open after a join wave spent the
    * other. So is one the same viewer has asked for again and again after being pointed
    * elsewhere: the swarm cannot supply it (its holders vanished, or lied), and a hole must not
-   * stay a hole; but that rescue has a budget of its own, a share per asker, and only for a chunk
-   * some player can still play (sourceMayRescue): otherwise a subtree whose top fails it is fed
-   * chunk by chunk by the source, whatever its budget. */
+   * stay a hole; but that rescue has a budget of its own and a share of it per asker
+   * (sourceMayRescue): otherwise a subtree that a stripe fails to reach is fed chunk by chunk by
+   * the source, whatever its budget. */
   pullCause(n: number, from: string, verified: boolean, ourChild = false): UploadCause | null {
     if (!this.c.isSource) return 'pull'
     if (this.unpushed.has(n)) return 'pull-unpushed'
@@ -82,25 +82,15 @@ export class SourceBudget {
   private askedAgain(from: string, n: number, produced: number): boolean {
     const key = `${from} ${n}`
     const asks = (this.refusedAsks.get(key) ?? 0) + 1
-    if (asks >= ASKS_BEFORE_SOURCE_SERVES && this.mayRescue(from, n, produced)) { this.refusedAsks.delete(key); return true }
+    if (asks >= ASKS_BEFORE_SOURCE_SERVES && this.mayRescue(from, produced)) { this.refusedAsks.delete(key); return true }
     // Keyed by requester input, so bounded: forgetting only costs a requester a few more asks.
     if (this.refusedAsks.size >= MAX_REFUSED_ASKS) this.refusedAsks.clear()
     this.refusedAsks.set(key, Math.min(asks, ASKS_BEFORE_SOURCE_SERVES - 1))
     return false
   }
 
-  private mayRescue(from: string, n: number, produced: number): boolean {
-    const log = this.c.log
-    const published = log.chunkRecord(n)?.time
-    if (published === undefined) return false
-    // How far behind live a joiner plays: the newest segments' durations, START_SEGMENTS_BACK of
-    // them plus the one under way (the stream's own, so 2 s or 6 s segments need no setting).
-    let behindMs = 0
-    for (let k = log.segmentCount() - 1; k >= Math.max(0, log.segmentCount() - 1 - START_SEGMENTS_BACK); k--) behindMs += (log.segment(k)?.duration ?? 0) * 1000
-    return sourceMayRescue({
-      rescuedBytes: this.rescuedBytes, askerBytes: this.rescuedBy.get(from) ?? 0, producedBytes: produced,
-      ageMs: this.c.node.timers.now() - published, maxAgeMs: rescueMaxAgeMs(PLAYOUT_DELAY_MS, behindMs),
-    })
+  private mayRescue(from: string, produced: number): boolean {
+    return sourceMayRescue({ rescuedBytes: this.rescuedBytes, askerBytes: this.rescuedBy.get(from) ?? 0, producedBytes: produced })
   }
 
   private rescued(from: string, bytes: number): void {
