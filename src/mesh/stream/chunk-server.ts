@@ -108,7 +108,7 @@ export class ChunkServer {
       ctx.reply({ type: 'Content', id, offset: n * CHUNK_SIZE + within + off, data: bytes.subarray(off, off + BLOCK_SIZE), eof: ended, hops, ...repaired }, 'stream', this.c.role)
     }
     this.k.stats.uploaded(ctx.from, bytes.length, cause)
-    this.k.budget.pulled(n, bytes.length, cause, ctx.from)
+    this.k.budget.pulled(n, bytes.length, cause)
   }
 }
 

@@ -1,6 +1,7 @@
 // The source's upload is a budget: one copy pushed down the stripes, plus a bounded share of
 // repairs. This holds what the source needs to decide whether a pull is within it.
 import { STRIPES } from '../messages.ts'
+import { CHUNK_SIZE } from '../../store/stream-types.ts'
 import { sourceMayRepairChild, sourceMayRescue, sourceMayServe, stripeOf } from '../stream-policy.ts'
 import { LIVE_WINDOW_CHUNKS, type SwarmContext } from './swarm-context.ts'
 import type { SwarmStats, UploadCause } from './swarm-stats.ts'
@@ -50,10 +51,9 @@ export class SourceBudget {
   }
 
   /** Chunk `n` was served to a pull, under `cause` (pullCause). */
-  pulled(n: number, bytes: number, cause: UploadCause, from: string): void {
+  pulled(n: number, bytes: number, cause: UploadCause): void {
     if (cause === 'pull-child') this.childPulledBytes[stripeOf(n)] += bytes
     else this.pulledBytes += bytes
-    if (cause === 'pull-asked-again') this.rescued(from, bytes)
     this.unpushed.delete(n)
   }
 
@@ -82,7 +82,13 @@ export class SourceBudget {
   private askedAgain(from: string, n: number, produced: number): boolean {
     const key = `${from} ${n}`
     const asks = (this.refusedAsks.get(key) ?? 0) + 1
-    if (asks >= ASKS_BEFORE_SOURCE_SERVES && this.mayRescue(from, produced)) { this.refusedAsks.delete(key); return true }
+    if (asks >= ASKS_BEFORE_SOURCE_SERVES && this.mayRescue(from, produced)) {
+      this.refusedAsks.delete(key)
+      // Counted now, not once served: the chunk is read from the log first, and the other asks of
+      // the same datagram (eight askers' nine each, in the test) all passed the check meanwhile.
+      this.rescued(from, this.c.log.chunkRecord(n)?.length ?? CHUNK_SIZE)
+      return true
+    }
     // Keyed by requester input, so bounded: forgetting only costs a requester a few more asks.
     if (this.refusedAsks.size >= MAX_REFUSED_ASKS) this.refusedAsks.clear()
     this.refusedAsks.set(key, Math.min(asks, ASKS_BEFORE_SOURCE_SERVES - 1))
