@@ -1,7 +1,6 @@
 // The source's upload is a budget: one copy pushed down the stripes, plus a bounded share of
 // repairs. This holds what the source needs to decide whether a pull is within it.
 import { STRIPES } from '../messages.ts'
-import { CHUNK_SIZE } from '../../store/stream-types.ts'
 import { sourceMayRepairChild, sourceMayRescue, sourceMayServe, stripeOf } from '../stream-policy.ts'
 import { LIVE_WINDOW_CHUNKS, type SwarmContext } from './swarm-context.ts'
 import type { SwarmStats, UploadCause } from './swarm-stats.ts'
@@ -82,11 +81,13 @@ export class SourceBudget {
   private askedAgain(from: string, n: number, produced: number): boolean {
     const key = `${from} ${n}`
     const asks = (this.refusedAsks.get(key) ?? 0) + 1
-    if (asks >= ASKS_BEFORE_SOURCE_SERVES && this.mayRescue(from, produced)) {
+    // Only a chunk we hold: asks for one we do not must not spend the allowance on nothing.
+    const bytes = this.c.log.hasChunk(n) ? this.c.log.chunkRecord(n)?.length : undefined
+    if (asks >= ASKS_BEFORE_SOURCE_SERVES && bytes !== undefined && this.mayRescue(from, produced)) {
       this.refusedAsks.delete(key)
       // Counted now, not once served: the chunk is read from the log first, and the other asks of
       // the same datagram (eight askers' nine each, in the test) all passed the check meanwhile.
-      this.rescued(from, this.c.log.chunkRecord(n)?.length ?? CHUNK_SIZE)
+      this.rescued(from, bytes)
       return true
     }
     // Keyed by requester input, so bounded: forgetting only costs a requester a few more asks.
