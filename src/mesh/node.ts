@@ -391,7 +391,7 @@ export class CjNode extends EventEmitter {
     const now = this.timers.now()
     if (!isReply && !peer.verified && peer.lastHeard === 0 && peer.unverifiedRecv === 0) peer.spokeFirst = true
     // File answers under --max-upload travel one to a datagram (UploadPacer.fileDatagramBytes).
-    const maxBytes = Math.min(this.datagramLimit(peer), out.some((o) => o.kind === 'file') ? this.upload.fileDatagramBytes() : Infinity)
+    const maxBytes = Math.min(this.datagramLimit(peer), anyFile(out) ? this.upload.fileDatagramBytes() : Infinity)
     let budget = Infinity
     let twice = Infinity
     let allowance = 0
@@ -407,51 +407,10 @@ export class CjNode extends EventEmitter {
     const sealsTo = !decoded && this.sealer !== null && this.sealer.sealsTo(to)
     let sent = 0
     let requests = 0
-    let parts: string[] = []
+    // The texts of the messages queued for the next datagram (only when bytes are sent).
+    let parts: string[] | null = decoded ? null : []
     let partBytes = prefix.bytes
     let kinds: Outgoing[] = []
-    const flush = (bare = false) => {
-      if (parts.length === 0 && !bare) return
-      let bytes: number
-      let datagram: Message[] | Buffer
-      if (decoded) {
-        // partBytes counts the brackets and commas: it is the encoded datagram's length.
-        bytes = partBytes
-        // Of its exact length: it stays in flight for its link's delay, and a copy grown by push
-        // carried 17 or more slots for its two or three messages.
-        const pm = prefix.messages
-        const messages = new Array<Message>(pm.length + kinds.length)
-        for (let i = 0; i < pm.length; i++) messages[i] = pm[i]
-        for (let i = 0; i < kinds.length; i++) messages[pm.length + i] = kinds[i].m
-        datagram = messages
-      } else {
-        // A handshake travels plain: the peer may have lost the session it would be sealed with.
-        const sealing = sealsTo && !kinds.some((o) => o.m.type === 'LetUsEncrypt')
-        // Sealed, chunks travel as bytes after the JSON, not as base64 in it (messages.ts BINARY_TAIL).
-        const plain = sealing && kinds.some((o) => o.m.type === 'Content')
-          ? encodeBinaryTail([...prefix.json, ...kinds.map((o, i) => (o.m.type === 'Content' ? contentHeadJson(o.m) : parts[i]))],
-            kinds.flatMap((o) => (o.m.type === 'Content' ? [o.m.data] : [])))
-          : Buffer.from('[' + [...prefix.json, ...kinds.map((o, i) => parts[i] || messageJson(o.m).json)].join(',') + ']')
-        datagram = sealing ? this.sealer!.seal(to, plain) : plain
-        bytes = datagram.length
-      }
-      sent += bytes
-      let data: Outgoing | undefined
-      for (const o of kinds) {
-        if (o.m.type.startsWith('Please') && o.m.type !== 'PleaseAlwaysReturnThisMessage') requests++
-        if (data === undefined && o.kind !== 'control') data = o
-      }
-      // Counted as it leaves the socket: a datagram the upload limit drops never counts as sent.
-      // Without a limit (or with room) it leaves now, with no closure to wait in the queue.
-      const lane = data?.kind ?? 'control'
-      // What we start goes ahead of what we answer (UploadPacer.send's `own`).
-      if (this.upload.sendNow(bytes, lane, !isReply)) this.leave(to, datagram, bytes, kinds, data)
-      else {
-        const batch = kinds
-        this.upload.send(bytes, lane, () => this.leave(to, datagram, bytes, batch, data), !isReply)
-      }
-      parts = []; kinds = []; partBytes = prefix.bytes
-    }
     for (const o of out) {
       if (LISTS.has(o.m.type)) o.m = this.withoutUnreachable(o.m)
       // Handed over decoded, a message is only measured: its text is never needed.
@@ -459,15 +418,21 @@ export class CjNode extends EventEmitter {
       let len: number
       if (decoded || (sealsTo && o.m.type === 'Content')) len = messageBytes(o.m)
       else ({ json: s, bytes: len } = messageJson(o.m))
-      if (partBytes + len + 1 > maxBytes && parts.length > 0) flush()
+      if (partBytes + len + 1 > maxBytes && kinds.length > 0) {
+        sent += this.datagram(to, prefix, kinds, parts, partBytes, sealsTo, isReply)
+        kinds = []; parts = decoded ? null : []; partBytes = prefix.bytes
+      }
       // Anti-amplification: trailing messages that would exceed the budget are not sent at all.
       if (sent + partBytes + len + 1 > budget) break
-      parts.push(s); kinds.push(o); partBytes += len + 1
+      parts?.push(s); kinds.push(o); partBytes += len + 1
+      // Every message queued leaves in a datagram (the one above, or the last one below).
+      if (o.m.type.startsWith('Please') && o.m.type !== 'PleaseAlwaysReturnThisMessage') requests++
     }
     // When nothing fits the budget, the cookie exchange alone still goes out: without it an
     // unverified peer whose first request earns a big answer would never learn our cookie.
-    if (parts.length > 0) flush()
-    else if (sent === 0 && prefix.json.length > 0 && prefix.bytes <= budget) flush(true)
+    if (kinds.length > 0 || (sent === 0 && prefix.json.length > 0 && prefix.bytes <= budget)) {
+      sent += this.datagram(to, prefix, kinds, parts, partBytes, sealsTo, isReply)
+    }
     if (!peer.verified) {
       const fromAllowance = Math.min(allowance, Math.max(0, sent - twice))
       peer.allowanceLeft = (peer.allowanceLeft ?? 0) - fromAllowance
@@ -488,6 +453,42 @@ export class CjNode extends EventEmitter {
     }
     if (requests > 0) this.peers.solicit(peer, requests)
     return sent
+  }
+
+  /** One datagram of `kinds` behind `prefix` (of `bytes` encoded; `parts`, their texts, when bytes
+   * are sent) through the upload pacer. Returns its size. A method, not a closure made on every
+   * send: a relay sends one or two datagrams per call, thousands of times a second. */
+  private datagram(to: string, prefix: Prefix, kinds: Outgoing[], parts: string[] | null, bytes: number, sealsTo: boolean, isReply: boolean): number {
+    let datagram: Message[] | Buffer
+    if (parts === null) {
+      // Of its exact length: it stays in flight for its link's delay, and a copy grown by push
+      // carried 17 or more slots for its two or three messages. `bytes` counts the brackets and
+      // commas: it is the encoded datagram's length.
+      const pm = prefix.messages
+      const messages = new Array<Message>(pm.length + kinds.length)
+      for (let i = 0; i < pm.length; i++) messages[i] = pm[i]
+      for (let i = 0; i < kinds.length; i++) messages[pm.length + i] = kinds[i].m
+      datagram = messages
+    } else {
+      // A handshake travels plain: the peer may have lost the session it would be sealed with.
+      const sealing = sealsTo && !kinds.some((o) => o.m.type === 'LetUsEncrypt')
+      // Sealed, chunks travel as bytes after the JSON, not as base64 in it (messages.ts BINARY_TAIL).
+      const plain = sealing && kinds.some((o) => o.m.type === 'Content')
+        ? encodeBinaryTail([...prefix.json, ...kinds.map((o, i) => (o.m.type === 'Content' ? contentHeadJson(o.m) : parts[i]))],
+          kinds.flatMap((o) => (o.m.type === 'Content' ? [o.m.data] : [])))
+        : Buffer.from('[' + [...prefix.json, ...kinds.map((o, i) => parts[i] || messageJson(o.m).json)].join(',') + ']')
+      datagram = sealing ? this.sealer!.seal(to, plain) : plain
+      bytes = datagram.length
+    }
+    let data: Outgoing | undefined
+    for (const o of kinds) if (o.kind !== 'control') { data = o; break }
+    // Counted as it leaves the socket: a datagram the upload limit drops never counts as sent.
+    // Without a limit (or with room) it leaves now, with no closure to wait in the queue.
+    const lane = data?.kind ?? 'control'
+    // What we start goes ahead of what we answer (UploadPacer.send's `own`).
+    if (this.upload.sendNow(bytes, lane, !isReply)) this.leave(to, datagram, bytes, kinds, data)
+    else this.upload.send(bytes, lane, () => this.leave(to, datagram, bytes, kinds, data), !isReply)
+    return bytes
   }
 
   /** An address list without peers behind symmetric NATs: nobody we tell could reach them (their
@@ -627,7 +628,7 @@ export class CjNode extends EventEmitter {
         peer.speaksStreams = true
         // Below the LCDP size nobody needs to go; above it only what the peer says it takes.
         peer.maxDatagramBytes = Math.max(SMALL_DATAGRAM_BYTES, m.maxDatagramBytes)
-        if (!peer.toldCaps) { ctx.out.push({ m: this.capabilities(from), kind: 'control', role: 'relay' }); peer.toldCaps = true }
+        if (!peer.toldCaps) { ctx.queue({ m: this.capabilities(from), kind: 'control', role: 'relay' }); peer.toldCaps = true }
       }
       for (const h of this.handlers.get(m.type) ?? []) {
         try {
@@ -710,9 +711,13 @@ export class CjNode extends EventEmitter {
   }
 }
 
+/** The reply queue of a datagram nobody answered: shared, never added to (DatagramCtx.queue). */
+const NO_REPLIES: Outgoing[] = []
+
 /** What the handlers of one datagram get: who sent it, and the reply queue that leaves together. */
 class DatagramCtx implements Ctx {
-  readonly out: Outgoing[] = []
+  /** The replies, made with the first: most datagrams (a pushed chunk) get none. */
+  out: Outgoing[] = NO_REPLIES
   readonly verified: boolean
   /** Encoded bytes queued so far, counted only for an unverified peer (its 2x budget). */
   private queued = 0
@@ -722,11 +727,22 @@ class DatagramCtx implements Ctx {
   }
 
   reply(m: Message, kind: TrafficKind = 'control', role: TrafficRole = 'relay'): void {
-    this.out.push({ m, kind, role })
+    this.queue({ m, kind, role })
     if (!this.peer.verified) this.queued += encodedSize(m)
   }
 
   room(): number { return this.peer.verified ? Infinity : this.roomFor(this.peer, this.from, this.queued) }
+
+  queue(o: Outgoing): void {
+    if (this.out === NO_REPLIES) this.out = [o]
+    else this.out.push(o)
+  }
+}
+
+/** Whether any message is a file answer (they travel one to a datagram under --max-upload). */
+function anyFile(out: Outgoing[]): boolean {
+  for (const o of out) if (o.kind === 'file') return true
+  return false
 }
 
 /** Peers a probe greets at most. */

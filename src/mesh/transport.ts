@@ -2,6 +2,7 @@
 // UDP socket, on a UDP socket whose ingress is shaped by a link model, or inside an in-process
 // network (many nodes in one test, no sockets). The shaped and in-process ones are in link.ts.
 import dgram from 'node:dgram'
+import { lookup as dnsLookup, type LookupOneOptions } from 'node:dns'
 import { isIP } from 'node:net'
 import type { Message } from './messages.ts'
 import type { UplinkCounters } from './bandwidth/uplink-estimate.ts'
@@ -34,6 +35,15 @@ export function parseAddress(addr: string): { host: string; port: number } | nul
   return { host: m[1], port }
 }
 
+/** dgram passes every destination through its lookup; dns.lookup answers an IP literal only on the
+ * next tick (a closure and a tick per datagram sent, seen in a viewer's profile). Peers are IP
+ * literals: answered at once, as a connected socket's send is; names still go to the resolver. */
+function literalLookup(hostname: string, options: LookupOneOptions, callback: (err: NodeJS.ErrnoException | null, address: string, family: number) => void): void {
+  const family = isIP(hostname)
+  if (family !== 0) callback(null, hostname, family)
+  else dnsLookup(hostname, options, callback)
+}
+
 /** A real UDP socket. Send errors (unreachable, EPERM from a firewall) are local and counted, never thrown. */
 export class UdpTransport implements Transport {
   private socket: dgram.Socket
@@ -53,7 +63,7 @@ export class UdpTransport implements Transport {
 
   static async bind(opts: { host?: string; port?: number; recvBufferBytes?: number } = {}): Promise<UdpTransport> {
     const host = opts.host ?? '127.0.0.1'
-    const socket = dgram.createSocket({ type: isIP(host) === 6 ? 'udp6' : 'udp4', reuseAddr: false })
+    const socket = dgram.createSocket({ type: isIP(host) === 6 ? 'udp6' : 'udp4', reuseAddr: false, lookup: literalLookup })
     await new Promise<void>((resolve, reject) => {
       // A socket that failed to bind still holds its descriptor: a punch binds hundreds of them.
       const fail = (err: Error) => { socket.close(); reject(err) }

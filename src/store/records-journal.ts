@@ -3,6 +3,13 @@
 // is trusted on load: the reader only splits lines and drops torn ones; StreamLog re-verifies
 // every record's signature before using it.
 //
+// Lines that need not be on disk at once (append(..., 'soon'): a replica's records, heads) wait up
+// to SOON_MS and go out together, as one write: a viewer journaled each chunk's record by itself, a
+// trip through the thread pool per chunk. A record is needed on disk only before its chunk's mark
+// (verified-chunks.ts), and a mark commit flushes the journal first, so waiting loses nothing a crash
+// would not lose anyway (records whose marks were not yet durable are fetched again). A line
+// appended now goes out at once, with any lines still waiting before it, in order.
+//
 // A log with a retention window compacts its journal (compact()): the records of deleted chunks
 // and segments are rewritten away, so the journal is bounded like the data (about 6 KB of records
 // per second of stream would otherwise pile up for as long as the node runs, ~23 MB an hour).
@@ -23,6 +30,11 @@ export type JournalEntry =
 
 /** A record line is under 400 bytes; anything longer is corruption, skipped without buffering it. */
 const MAX_LINE_CHARS = 4096
+/** How long a 'soon' line may wait: the marks' own batch interval (stream-log.ts), so the journal is
+ * written about as often as the marks. */
+export const SOON_MS = 1000
+/** Lines waiting at most: about a second of a 10 Mb/s stream's records; more goes out at once. */
+const MAX_WAITING_LINES = 256
 const READ_BYTES = 64 * 1024
 
 /** Calls `onLine` with each parsed line in order. A line that is not JSON is skipped with a
@@ -86,8 +98,17 @@ export async function readJournal(file: string, onLine: (value: unknown) => void
 const KEEP_NEWEST_HEADS = 4
 const KEEP_NEWEST_INFOS = 4
 
+/** Lines not yet handed to the chain of writes, and the promise every one of their appends got. */
+interface Waiting {
+  text: string[]
+  done: Promise<void>
+  settle: (err?: unknown) => void
+  timer: ReturnType<typeof setTimeout> | null
+}
+
 export class RecordsJournal {
   private tail: Promise<void> = Promise.resolve()
+  private waiting: Waiting | null = null
   private closed = false
   /** After a failed or torn write the next line starts on a fresh line. */
   private needNewline: boolean
@@ -119,13 +140,38 @@ export class RecordsJournal {
     }
   }
 
-  /** Appends entries as one write. Rejects with a StoreError (ERR_DISK_FULL ...) on failure; the
-   * journal stays usable, and the torn line is skipped on the next load. */
-  append(entries: JournalEntry | JournalEntry[]): Promise<void> {
+  /** Appends entries, in one write with whatever waits (see the header): `now` starts that write at
+   * once, `soon` within SOON_MS. Resolves once written; rejects with a StoreError (ERR_DISK_FULL
+   * ...) on failure; the journal stays usable, and the torn line is skipped on the next load. */
+  append(entries: JournalEntry | JournalEntry[], when: 'now' | 'soon' = 'now'): Promise<void> {
     if (this.closed) return Promise.reject(new StoreError('ERR_CLOSED', 'journal is closed'))
     const list = Array.isArray(entries) ? entries : [entries]
+    const w = this.waiting ??= this.wait()
+    for (const e of list) w.text.push(JSON.stringify(e) + '\n')
+    if (when === 'now' || w.text.length >= MAX_WAITING_LINES) this.writeWaiting()
+    else if (!w.timer) {
+      w.timer = setTimeout(() => this.writeWaiting(), SOON_MS)
+      w.timer.unref()
+    }
+    return w.done
+  }
+
+  private wait(): Waiting {
+    let settle!: (err?: unknown) => void
+    const done = new Promise<void>((resolve, reject) => { settle = (err) => (err === undefined ? resolve() : reject(err)) })
+    // Appends in the background may not listen; a failure is theirs to hear, never unhandled.
+    done.catch(() => {})
+    return { text: [], done, settle, timer: null }
+  }
+
+  /** Hands the waiting lines to the chain of writes, as one write. */
+  private writeWaiting(): void {
+    const w = this.waiting
+    if (!w) return
+    this.waiting = null
+    if (w.timer) clearTimeout(w.timer)
     const run = async (): Promise<void> => {
-      const text = (this.needNewline ? '\n' : '') + list.map((e) => JSON.stringify(e) + '\n').join('')
+      const text = (this.needNewline ? '\n' : '') + w.text.join('')
       this.needNewline = true
       this.bytes += Buffer.byteLength(text)
       try {
@@ -136,8 +182,8 @@ export class RecordsJournal {
       this.needNewline = false
     }
     const p = this.tail.then(run)
+    p.then(() => w.settle(), (err: unknown) => w.settle(err ?? new Error('journal write failed')))
     this.tail = p.catch(() => {})
-    return p
   }
 
   /** Rewrites the journal with only the chunk and segment entries `keep` accepts, plus the newest
@@ -145,6 +191,8 @@ export class RecordsJournal {
    * loader would skip them anyway). On failure the old journal stays in use, whole. */
   compact(keep: (e: JournalEntry) => boolean): Promise<number> {
     if (this.closed) return Promise.reject(new StoreError('ERR_CLOSED', 'journal is closed'))
+    // Lines appended before the compaction go to the old file first, and are kept or not as any.
+    this.writeWaiting()
     const run = async (): Promise<number> => {
       const kept: string[] = []
       const heads: string[] = []
@@ -173,20 +221,21 @@ export class RecordsJournal {
     return p
   }
 
-  /** Resolves once every append issued so far has been handed to the OS. */
+  /** Resolves once every append issued so far has been handed to the OS (waiting lines at once). */
   flush(): Promise<void> {
+    this.writeWaiting()
     return this.tail
   }
 
   async sync(): Promise<void> {
-    await this.tail
+    await this.flush()
     if (!this.closed) await this.fh.datasync().catch(() => {})
   }
 
   async close(): Promise<void> {
     if (this.closed) return
     this.closed = true
-    await this.tail
+    await this.flush()
     await this.fh.close()
   }
 }

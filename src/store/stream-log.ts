@@ -32,6 +32,7 @@ import { pickChunkRecord, pickSegmentRecord, pickStreamHead, pickStreamInfo } fr
 import type { JournalEntry } from './records-journal.ts'
 import type { RecordWindow, RecordWindowCaps } from './record-window.ts'
 import { recordVerifier, type RecordVerifier } from './record-verifier.ts'
+import { claimedIndex, sameChunkRecord, sameHead, sameInfo, sameSegment } from './same-record.ts'
 import { KEEP_ALL, keepFrom, pieceChunksFor, type KeepPolicy } from './retention.ts'
 import { openStreamFiles, pinnedPieces, writeFloor, type StreamData, type StreamFiles, type StreamStorage } from './stream-log-load.ts'
 import { StreamSource, type SegmentAddition, type SourceOptions } from './stream-source.ts'
@@ -245,6 +246,8 @@ export class StreamLog extends EventEmitter implements StreamLogReader {
   putInfo(info: unknown): Verdict {
     if (this.closing) return ignore('closed')
     if (this.source) return ignore('we are the source')
+    // Duplicates first: the record we hold was verified (same-record.ts), the verdict is the same.
+    if (this.infoRec && sameInfo(this.infoRec, info)) return ignore('duplicate')
     const v = this.verify.info(this.id, info)
     if (v.result !== 'accept') return v
     const rec = pickStreamInfo(info as StreamInfo)
@@ -259,6 +262,7 @@ export class StreamLog extends EventEmitter implements StreamLogReader {
   putHead(head: unknown): Verdict {
     if (this.closing) return ignore('closed')
     if (this.source) return ignore('we are the source')
+    if (this.headRec && sameHead(this.headRec, head)) return ignore('duplicate')
     const v = this.verify.head(this.id, head, this.headRec)
     if (v.result === 'accept') this.setHead(pickStreamHead(head as StreamHead))
     return v
@@ -266,6 +270,7 @@ export class StreamLog extends EventEmitter implements StreamLogReader {
 
   putChunkRecord(rec: unknown): Verdict {
     if (this.closing) return ignore('closed')
+    if (this.heldChunkRecord(rec)) return ignore('duplicate')
     const v = this.verify.chunkRecord(this.id, rec)
     if (v.result !== 'accept') return v
     const r = rec as ChunkRecord
@@ -281,6 +286,7 @@ export class StreamLog extends EventEmitter implements StreamLogReader {
 
   putSegment(rec: unknown): Verdict {
     if (this.closing) return ignore('closed')
+    if (this.heldSegment(rec)) return ignore('duplicate')
     const v = this.verify.segment(this.id, rec)
     if (v.result !== 'accept') return v
     const r = rec as SegmentRecord
@@ -293,6 +299,20 @@ export class StreamLog extends EventEmitter implements StreamLogReader {
     this.journalInBackground({ t: 'segment', r: picked })
     this.emit('segment', picked)
     return ACCEPT
+  }
+
+  /** The very record we hold for its chunk, not below the floor: ignored as a duplicate without a
+   * signature check (same-record.ts), the verdict verifying it would have ended in. */
+  private heldChunkRecord(rec: unknown): boolean {
+    const n = claimedIndex(rec)
+    const have = n === undefined ? undefined : this.chunks.get(n)
+    return have !== undefined && sameChunkRecord(have, rec) && !this.deleted(have.n)
+  }
+
+  private heldSegment(rec: unknown): boolean {
+    const n = claimedIndex(rec)
+    const have = n === undefined ? undefined : this.segments.get(n)
+    return have !== undefined && sameSegment(have, rec) && have.offset >= this.floorChunk * CHUNK_SIZE
   }
 
   /** Stores chunk n's bytes if they match its record. Throws only for local faults (disk full). */
@@ -360,9 +380,10 @@ export class StreamLog extends EventEmitter implements StreamLogReader {
   }
 
   /** Replica records are accepted synchronously; a failed journal write only costs a refetch
-   * after restart, so it is logged rather than thrown at the peer that sent the record. */
+   * after restart, so it is logged rather than thrown at the peer that sent the record. Written
+   * with the next batch (records-journal.ts 'soon'): needed on disk only before the chunk's mark. */
   private journalInBackground(entry: JournalEntry): void {
-    this.appendJournal(entry).catch((err: unknown) => {
+    this.track(this.journal.append(entry, 'soon')).catch((err: unknown) => {
       this.logger.warn('could not journal a stream record', { id: this.id, error: String(err) })
     })
   }
@@ -457,7 +478,9 @@ export class StreamLog extends EventEmitter implements StreamLogReader {
   /** Waits until everything so far is durable (tests, shutdown). */
   async flush(): Promise<void> {
     await this.source?.idle()
-    await Promise.allSettled([...this.inflight])
+    // Journal lines waiting for their batch go now, not after it.
+    const journaled = this.journal.flush()
+    await Promise.allSettled([...this.inflight, journaled])
     await this.commitMarks()
     await this.journal.sync()
   }
@@ -466,7 +489,7 @@ export class StreamLog extends EventEmitter implements StreamLogReader {
     this.closing ??= (async () => {
       await this.source?.idle()
       await this.trimming
-      await Promise.allSettled([...this.inflight])
+      await Promise.allSettled([...this.inflight, this.journal.flush()])
       await this.verified.close()
       await this.journal.close().catch(() => {})
       await this.data.close().catch(() => {})

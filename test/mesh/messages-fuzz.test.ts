@@ -184,13 +184,17 @@ test('any other message\'s size worked out from its fields is its encoded length
     { type: 'PleaseKeepSendingMe', id, stripe: 1, from: 5, failed: '127.0.0.1:9' },
     { type: 'IWillKeepSendingYou', id, stripe: 2, via: '[::1]:24254' },
     { type: 'PleaseSendPeers' }, { type: 'PleaseReturnThisMessage', value: 123 }, { type: 'ThisStreamGrew', id, head: { chunks: 3 } } as unknown as Message,
+    // A pushed chunk's record, and records with what JSON spells its own way inside them.
+    { type: 'HereAreChunkHashes', id, chunks: [{ n: 7, length: 16384, blocks: ['ab'.repeat(32), 'cd'.repeat(32)], sha256: 'ef'.repeat(32), time: 1_796_000_000_123.5, sig: 'x'.repeat(86) + '==' }] },
+    { type: 'HereAreChunkHashes', id, chunks: [{ n: -0, blocks: [undefined, () => 1, NaN, 'é\u0000'], sha256: undefined, time: new Date(0), data: Buffer.from('hi'), x: { toJSON: () => 'short' } }] } as unknown as Message,
+    { type: 'HereAreChunkHashes', id, chunks: JSON.parse('[{"__proto__":{"n":1},"sig":"s"},{}]') as never[] },
   ]
   for (const m of typical) assert.equal(messageBytes(m), Buffer.byteLength(JSON.stringify(encodeMessage(m))), m.type)
   // Any fields at all, in any order, with values JSON leaves out or spells differently.
   const value = fc.oneof(fc.jsonValue(), fc.constant(undefined), fc.constant(NaN), fc.constant(-0), fc.constant(Infinity),
     fc.array(fc.string({ unit: 'grapheme' })), fc.string({ unit: 'binary', maxLength: 300 }))
   fc.assert(fc.property(
-    fc.constantFrom('PleaseSendContent', 'MaybeTheyHaveSome', 'PleaseKeepSendingMe', 'AskThemInstead', 'HereAreSegments', 'IWillKeepSendingYou', 'StopSendingMe', 'PleaseSendStreamHead'),
+    fc.constantFrom('PleaseSendContent', 'MaybeTheyHaveSome', 'PleaseKeepSendingMe', 'AskThemInstead', 'HereAreSegments', 'IWillKeepSendingYou', 'StopSendingMe', 'PleaseSendStreamHead', 'HereAreChunkHashes'),
     fc.dictionary(fc.string({ unit: 'grapheme', maxLength: 12 }).filter((k) => k !== 'type' && k !== '__proto__'), value),
     (type, body) => {
       const m = { type, ...body } as unknown as Message

@@ -3,8 +3,8 @@ import assert from 'node:assert/strict'
 import fc from 'fast-check'
 import { STRIPES } from '../../src/mesh/messages.ts'
 import {
-  CHILD_TRIES_AT_SOURCE, CHRONIC_LATE_MS, FANOUT, LEAF_SLOTS, MISSED_PUSH_MS, MISSES_TO_FAIL, OWED_TWO_MS, PULLS_SERVED_PER_SECOND, PUSH_RECORD, REPAIR_GRACE_MS, REPAIR_TIMEOUT_MS, SOURCE_FANOUT, SOURCE_REPAIR_BUDGET, SOURCE_BURST_BYTES, SOURCE_CHILD_REPAIR_BUDGET, SOURCE_CHILD_BURST_BYTES, STARTUP_MS,
-  decideChild, interiorStripe, isReceiving, lateParentFails, mayServePull, planRepairs, playbackDeadline, pushOverdue, rankParents, sourceMayRepairChild, sourceMayServe, stripeOf,
+  CHILD_TRIES_AT_SOURCE, CHRONIC_LATE_MS, FANOUT, LEAF_SLOTS, MISSED_PUSH_MS, MISSES_TO_FAIL, OWED_TWO_MS, PULLS_SERVED_PER_SECOND, PUSH_RECORD, REPAIR_GRACE_MS, REPAIR_TIMEOUT_MS, SOURCE_FANOUT, SOURCE_REPAIR_BUDGET, SOURCE_BURST_BYTES, SOURCE_CHILD_REPAIR_BUDGET, SOURCE_CHILD_BURST_BYTES, SOURCE_RESCUE_ASKER_SHARE, SOURCE_RESCUE_BUDGET, SOURCE_RESCUE_BURST_BYTES, STARTUP_MS,
+  decideChild, interiorStripe, isReceiving, lateParentFails, mayServePull, planRepairs, playbackDeadline, pushOverdue, rankParents, sourceMayRepairChild, sourceMayRescue, sourceMayServe, stripeOf,
 } from '../../src/mesh/stream-policy.ts'
 import type { MissingChunk, ParentState, RepairState } from '../../src/mesh/stream-policy.ts'
 
@@ -318,6 +318,16 @@ test('the source serves pulls within one copy plus its budget, and a relay withi
   assert.equal(sourceMayServe(produced * SOURCE_REPAIR_BUDGET + SOURCE_BURST_BYTES, produced), false)
   assert.equal(mayServePull(0), true)
   assert.equal(mayServePull(1000), false)
+})
+
+test('the source\'s rescue has an allowance of its own, and a share of it per asker', () => {
+  const producedBytes = 10_000_000
+  const allowance = producedBytes * SOURCE_RESCUE_BUDGET + SOURCE_RESCUE_BURST_BYTES
+  const ask = { rescuedBytes: 0, askerBytes: 0, producedBytes }
+  assert.equal(sourceMayRescue(ask), true)
+  assert.equal(sourceMayRescue({ ...ask, producedBytes: 0 }), true, 'a hole before the stream grew is still rescued (the burst)')
+  assert.equal(sourceMayRescue({ ...ask, rescuedBytes: allowance }), false, 'the allowance spent: no more, however often asked')
+  assert.equal(sourceMayRescue({ ...ask, askerBytes: allowance * SOURCE_RESCUE_ASKER_SHARE }), false, 'one asker takes its share only')
 })
 
 test('pull windows per peer are respected', () => {

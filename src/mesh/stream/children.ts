@@ -145,11 +145,16 @@ export class Children {
   }
 
   expire(now: number): void {
-    for (const [s, set] of this.sets.entries()) {
-      for (const c of set) {
-        if (now - (this.seen.get(c) ?? 0) > CHILD_EXPIRY_MS) { this.leave(s, c); this.seen.delete(c); this.leaves.delete(c) }
+    // Runs every tick of every viewer: empty stripes (most of them) cost no iterator.
+    for (let s = 0; s < STRIPES; s++) {
+      const set = this.sets[s]
+      if (set.size > 0) {
+        for (const c of set) {
+          if (now - (this.seen.get(c) ?? 0) > CHILD_EXPIRY_MS) { this.leave(s, c); this.seen.delete(c); this.leaves.delete(c) }
+        }
       }
-      for (const c of this.rooms[s].keys()) if (!set.has(c)) this.rooms[s].delete(c)
+      const rooms = this.rooms[s]
+      if (rooms.size > 0) for (const c of rooms.keys()) if (!set.has(c)) rooms.delete(c)
     }
   }
 

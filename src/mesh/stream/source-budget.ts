@@ -1,13 +1,16 @@
 // The source's upload is a budget: one copy pushed down the stripes, plus a bounded share of
 // repairs. This holds what the source needs to decide whether a pull is within it.
 import { STRIPES } from '../messages.ts'
-import { sourceMayRepairChild, sourceMayServe, stripeOf } from '../stream-policy.ts'
+import { sourceMayRepairChild, sourceMayRescue, sourceMayServe, stripeOf } from '../stream-policy.ts'
 import { LIVE_WINDOW_CHUNKS, type SwarmContext } from './swarm-context.ts'
 import type { SwarmStats, UploadCause } from './swarm-stats.ts'
 
 /** A viewer that asks the source for the same chunk this often, despite redirects, gets it. */
 const ASKS_BEFORE_SOURCE_SERVES = 5
 const MAX_REFUSED_ASKS = 4096
+/** Askers whose rescued bytes are remembered (keyed by requester input, so bounded: one forgotten
+ * gets a fresh share, within the rescue's own allowance all the same). */
+const MAX_RESCUED_ASKERS = 4096
 
 export class SourceBudget {
   private readonly c: SwarmContext
@@ -22,6 +25,9 @@ export class SourceBudget {
   private unpushed = new Set<number>()
   /** At the source: pulls refused for the budget, per requester and chunk. */
   private refusedAsks = new Map<string, number>()
+  /** At the source: bytes served under the "asked again" rule, in all and per asker. */
+  private rescuedBytes = 0
+  private rescuedBy = new Map<string, number>()
 
   constructor(components: { context: SwarmContext; stats: SwarmStats }) {
     this.c = components.context
@@ -57,24 +63,47 @@ export class SourceBudget {
    * its own, so that the one node that should ask finds it open after a join wave spent the
    * other. So is one the same viewer has asked for again and again after being pointed
    * elsewhere: the swarm cannot supply it (its holders vanished, or lied), and a hole must not
-   * stay a hole. */
+   * stay a hole; but that rescue has a budget of its own and a share of it per asker
+   * (sourceMayRescue): otherwise a subtree that a stripe fails to reach is fed chunk by chunk by
+   * the source, whatever its budget. */
   pullCause(n: number, from: string, verified: boolean, ourChild = false): UploadCause | null {
     if (!this.c.isSource) return 'pull'
     if (this.unpushed.has(n)) return 'pull-unpushed'
     const produced = this.stats.totals.producedBytes - Math.max(0, this.producedBeforeChildren)
     if (ourChild && verified && sourceMayRepairChild(this.childPulledBytes[stripeOf(n)], produced)) return 'pull-child'
     if (sourceMayServe(this.pulledBytes, produced)) return 'pull'
-    return verified && this.askedAgain(from, n) ? 'pull-asked-again' : null
+    return verified && this.askedAgain(from, n, produced) ? 'pull-asked-again' : null
   }
 
-  /** Counts a refused pull; true on the ASKS_BEFORE_SOURCE_SERVES-th ask for the same chunk. */
-  private askedAgain(from: string, n: number): boolean {
+  /** Counts a refused pull; true on the ASKS_BEFORE_SOURCE_SERVES-th ask for the same chunk, if the
+   * rescue may serve it (else the next ask is that one again: the rescue's allowance grows with
+   * the stream). */
+  private askedAgain(from: string, n: number, produced: number): boolean {
     const key = `${from} ${n}`
     const asks = (this.refusedAsks.get(key) ?? 0) + 1
-    if (asks >= ASKS_BEFORE_SOURCE_SERVES) { this.refusedAsks.delete(key); return true }
+    // Only a chunk we hold: asks for one we do not must not spend the allowance on nothing.
+    const bytes = this.c.log.hasChunk(n) ? this.c.log.chunkRecord(n)?.length : undefined
+    if (asks >= ASKS_BEFORE_SOURCE_SERVES && bytes !== undefined && this.mayRescue(from, produced)) {
+      this.refusedAsks.delete(key)
+      // Counted now, not once served: the chunk is read from the log first, and the other asks of
+      // the same datagram (eight askers' nine each, in the test) all passed the check meanwhile.
+      this.rescued(from, bytes)
+      return true
+    }
     // Keyed by requester input, so bounded: forgetting only costs a requester a few more asks.
     if (this.refusedAsks.size >= MAX_REFUSED_ASKS) this.refusedAsks.clear()
-    this.refusedAsks.set(key, asks)
+    this.refusedAsks.set(key, Math.min(asks, ASKS_BEFORE_SOURCE_SERVES - 1))
     return false
+  }
+
+  private mayRescue(from: string, produced: number): boolean {
+    return sourceMayRescue({ rescuedBytes: this.rescuedBytes, askerBytes: this.rescuedBy.get(from) ?? 0, producedBytes: produced })
+  }
+
+  private rescued(from: string, bytes: number): void {
+    this.rescuedBytes += bytes
+    const had = this.rescuedBy.get(from)
+    if (had === undefined && this.rescuedBy.size >= MAX_RESCUED_ASKERS) this.rescuedBy.delete(this.rescuedBy.keys().next().value as string)
+    this.rescuedBy.set(from, (had ?? 0) + bytes)
   }
 }
