@@ -363,12 +363,15 @@ export class StreamLog extends EventEmitter implements StreamLogReader {
     this.emit('info', info)
   }
 
-  /** @internal */
-  setHead(head: StreamHead): void {
+  /** @internal `journaled` when the caller already awaited its journal line. */
+  setHead(head: StreamHead, journaled = false): void {
     this.headRec = head
-    if (head.ended || head.time - this.journaledHeadTime >= HEAD_JOURNAL_INTERVAL_MS) {
+    if (journaled) this.journaledHeadTime = head.time
+    else if (head.ended || head.time - this.journaledHeadTime >= HEAD_JOURNAL_INTERVAL_MS) {
       this.journaledHeadTime = head.time
-      this.journalInBackground({ t: 'head', r: head })
+      // An ended head goes at once: left for the batch, a kill within its second would restart a
+      // stream that peers were told had ended.
+      this.journalInBackground({ t: 'head', r: head }, head.ended ? 'now' : 'soon')
     }
     this.emit('head', head)
     if (head.ended) this.emit('end')
@@ -382,8 +385,8 @@ export class StreamLog extends EventEmitter implements StreamLogReader {
   /** Replica records are accepted synchronously; a failed journal write only costs a refetch
    * after restart, so it is logged rather than thrown at the peer that sent the record. Written
    * with the next batch (records-journal.ts 'soon'): needed on disk only before the chunk's mark. */
-  private journalInBackground(entry: JournalEntry): void {
-    this.track(this.journal.append(entry, 'soon')).catch((err: unknown) => {
+  private journalInBackground(entry: JournalEntry, when: 'now' | 'soon' = 'soon'): void {
+    this.track(this.journal.append(entry, when)).catch((err: unknown) => {
       this.logger.warn('could not journal a stream record', { id: this.id, error: String(err) })
     })
   }

@@ -68,7 +68,7 @@ export class StreamSource {
       if (bytes.length === CHUNK_SIZE) await src.publishChunk(bytes)
       else src.pending = bytes
     }
-    src.publishHead(false)
+    src.publishHead()
     return src
   }
 
@@ -86,7 +86,7 @@ export class StreamSource {
         buf = buf.subarray(CHUNK_SIZE)
       }
       this.pending = Buffer.from(buf) // a copy, so we never pin the caller's large buffer
-      if (out.length) this.publishHead(false)
+      if (out.length) this.publishHead()
       return out
     })
   }
@@ -102,7 +102,7 @@ export class StreamSource {
       this.restarted = false
       this.log.segments.set(n, rec)
       this.log.emit('segment', rec)
-      this.publishHead(false)
+      this.publishHead()
       return rec
     })
   }
@@ -134,7 +134,11 @@ export class StreamSource {
       if (this.pending.length) await this.publishChunk(this.pending)
       this.pending = Buffer.alloc(0)
       this.ended = true
-      const head = this.publishHead(true)
+      // Journaled and awaited before it is published: the marks' commit below writes the journal
+      // only when marks are pending, and the ended head must be on disk when end() resolves.
+      const head = this.signNextHead(true)
+      await this.log.appendJournal({ t: 'head', r: head })
+      this.log.setHead(head, true)
       await this.log.commitMarks()
       return head
     })
@@ -157,11 +161,17 @@ export class StreamSource {
     return rec
   }
 
-  private publishHead(ended: boolean): StreamHead {
+  private publishHead(): StreamHead {
+    const head = this.signNextHead(false)
+    this.log.setHead(head)
+    return head
+  }
+
+  private signNextHead(ended: boolean): StreamHead {
     const prev = this.log.head()
     const chunks = this.nextChunk
     const lastLength = chunks > 0 ? (this.log.chunks.get(chunks - 1)?.length ?? CHUNK_SIZE) : 0
-    const head = signHead(this.key, {
+    return signHead(this.key, {
       id: this.log.id,
       chunks,
       length: chunks > 0 ? (chunks - 1) * CHUNK_SIZE + lastLength : 0,
@@ -169,8 +179,6 @@ export class StreamSource {
       time: Math.max(this.now(), prev?.time ?? 0),
       ended,
     })
-    this.log.setHead(head)
-    return head
   }
 
   private now(): number {

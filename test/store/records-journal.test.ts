@@ -54,3 +54,16 @@ test('a replica journals the records it accepts together, with the next batch', 
   const journaled = (await lines(join(rep.path, 'records.jsonl'))) as Array<{ t: string; r: { n: number } }>
   assert.deepEqual(journaled.filter((e) => e.t === 'chunk').map((e) => e.r.n), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9])
 })
+
+test("a source's ended head is on disk when end() resolves, with no chunk mark pending", async (t) => {
+  const dir = await tempDir(t)
+  const src = await StreamLog.createSource(dir, generateStreamKey(), 'live', { format: 'ts', targetDuration: 1 })
+  defer(t, () => src.close())
+  // Whole chunks only, and their marks committed: end() publishes no chunk and has no mark to commit.
+  await src.append(bytesOf(4 * CHUNK_SIZE, 3))
+  await src.commitMarks()
+  await src.end()
+  // Read at once, not after a batch's second: a kill now must not forget that the stream ended.
+  const heads = ((await lines(join(src.path, 'records.jsonl'))) as Array<{ t: string; r: { ended: boolean } }>).filter((e) => e.t === 'head')
+  assert.ok(heads.some((e) => e.r.ended), `no ended head on disk: ${heads.length} heads journaled`)
+})
