@@ -30,7 +30,10 @@ function sameStrings(a: readonly string[], b: unknown): boolean {
 
 /** The index `n` a record claims, or undefined (never a throw): which held record to compare with. */
 export function claimedIndex(x: unknown): number | undefined {
-  return same(x, (r) => typeof r.n === 'number') ? (x as { n: number }).n : undefined
+  // Read once, inside same()'s guard: a second read outside it could throw, or differ.
+  let n: number | undefined
+  same(x, (r) => { const v = r.n; if (typeof v === 'number') n = v; return true })
+  return n
 }
 
 export function sameChunkRecord(held: ChunkRecord, x: unknown): boolean {

@@ -5,7 +5,8 @@
 // grant drops the message, counted as bad (the node's `bad_message` drop reason).
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { MAX_GRANT_BPS, MAX_INDEX, decodeDatagram, type Message } from '../../src/mesh/messages.ts'
+import { MAX_GRANT_BPS, MAX_INDEX, decodeDatagram, type Message, type MessageOf } from '../../src/mesh/messages.ts'
+import { AudienceGrants } from '../../src/mesh/telemetry/audience-grants.ts'
 
 const ID = 'stream/ab/sky'
 const decode = (type: string, body: Record<string, unknown>) => {
@@ -44,4 +45,16 @@ test('TellMeYourAudienceAtMost.bytesPerSecond: 0 to MAX_GRANT_BPS, hundredths to
     assert.equal(bad, 1, JSON.stringify(bytesPerSecond))
   }
   assert.equal(decode('TellMeYourAudienceAtMost', { id: 7, bytesPerSecond: 5 }).bad, 1)
+})
+
+test('a grant a parent computes from any stream rate is one its child decodes', () => {
+  // One child and a rate sample that jumped (a catch-up burst inside one step): the share is capped
+  // at what the decoder accepts, else the grant would be dropped as bad and the child left with none.
+  const sent: Array<MessageOf<'TellMeYourAudienceAtMost'>> = []
+  const grants = new AudienceGrants({ id: ID, send: (_to, m) => { sent.push(m); return true }, heardAt: () => -Infinity })
+  const child = new Set(['10.0.0.2:4000'])
+  grants.tick(0, 0, child)
+  grants.tick(1000, 1e12, child)
+  assert.ok(sent.length > 0, 'no grant sent')
+  for (const m of sent) assert.equal(decode('TellMeYourAudienceAtMost', { id: ID, bytesPerSecond: m.bytesPerSecond }).bad, 0, String(m.bytesPerSecond))
 })

@@ -10,6 +10,7 @@ import { generateStreamKey } from '../../src/store/keys.ts'
 import { recordVerifier, type RecordVerifier } from '../../src/store/record-verifier.ts'
 import { CHUNK_SIZE } from '../../src/store/stream-types.ts'
 import { bytesOf, defer, tempDir } from './helpers.ts'
+import { claimedIndex } from '../../src/store/same-record.ts'
 
 type Kind = 'chunkRecord' | 'segment' | 'head' | 'info'
 
@@ -98,4 +99,14 @@ test('a record whose fields throw when read is rejected, not thrown past the log
   assert.equal(rep.putChunkRecord(hostile).result, 'reject')
   assert.equal(rep.putSegment(hostile).result, 'reject')
   assert.equal(calls.chunkRecord + calls.segment, 2)
+})
+
+test('claimedIndex reads a record index once, and never throws', () => {
+  let reads = 0
+  // A getter that answers once and throws after: only a local caller can make one (JSON cannot).
+  const x = { get n() { if (reads++ > 0) throw new Error('second read'); return 7 } }
+  assert.equal(claimedIndex(x), 7)
+  assert.equal(reads, 1)
+  assert.equal(claimedIndex({ n: 'seven' }), undefined)
+  assert.equal(claimedIndex(null), undefined)
 })

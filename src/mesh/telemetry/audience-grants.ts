@@ -20,7 +20,7 @@
 // (AudienceReporter), and gets DEFAULT_SHARE. The cost: a stream of a few kb/s reports seldom (a
 // share of it is a few bytes a second).
 import type { MessageOf } from '../messages.ts'
-import { encodedSize } from '../messages.ts'
+import { encodedSize, MAX_GRANT_BPS } from '../messages.ts'
 
 /** What a node may send up, as a share of the stream bytes it receives: the most its parent's grant
  * can be worth. The grant is what binds, except near the top: the source's few stripe-0 children
@@ -103,7 +103,9 @@ export class AudienceGrants {
    * child keeps its exact share: its counts go seldom, and it is counted for STALE_MS after each. */
   share(children: number): number | undefined {
     const r = this.rate()
-    return r === undefined ? undefined : Math.floor((100 * KIDS_SHARE * r) / Math.max(1, children)) / 100
+    // At most what a receiver's decoder accepts: a grant past it is dropped there as bad, and the
+    // child would be left with none.
+    return r === undefined ? undefined : Math.min(MAX_GRANT_BPS, Math.floor((100 * KIDS_SHARE * r) / Math.max(1, children)) / 100)
   }
 
   /** `streamBytes`: the stream bytes this node received (produced, at the source) so far. */
