@@ -30,10 +30,14 @@ function sameStrings(a: readonly string[], b: unknown): boolean {
 
 /** The index `n` a record claims, or undefined (never a throw): which held record to compare with. */
 export function claimedIndex(x: unknown): number | undefined {
-  // Read once, inside same()'s guard: a second read outside it could throw, or differ.
-  let n: number | undefined
-  same(x, (r) => { const v = r.n; if (typeof v === 'number') n = v; return true })
-  return n
+  if (typeof x !== 'object' || x === null) return undefined
+  try {
+    // Read once: a second read could throw, or differ.
+    const n = (x as Obj).n
+    return typeof n === 'number' ? n : undefined
+  } catch {
+    return undefined
+  }
 }
 
 export function sameChunkRecord(held: ChunkRecord, x: unknown): boolean {
