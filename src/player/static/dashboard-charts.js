@@ -146,6 +146,8 @@
     const shown = view ? view.rows : full.rows
     const rows = shown && shown.length ? shown : [0]
     const W = 1000, R = 20, LEFT = 86, RIGHT = 16, TOP = 16, ROW = 128, FOOT = 28
+    // Under each circle: the address at R + 15 and the role line at R + 29, descenders included.
+    const ADDR_DY = 15, ROLE_DY = 29, LABELS = ROLE_DY + 4
     const H = TOP + ROW * rows.length + FOOT
     const svg = svgIn(host, W, H)
     const defs = el('defs', {}, svg)
@@ -188,8 +190,10 @@
         const off = (i - (lanes.length - 1) / 2) * 5
         let d
         if (downward) {
-          // Leave the parent's bottom (its labels are haloed), enter the child's top: the tree reads top to bottom.
-          const x1 = a.x + off, y1 = a.y + R, x2 = b.x + off, y2 = b.y - R - 3
+          // Leave the parent below its two label lines, enter the child's top: the tree reads top to
+          // bottom. Leaving from the circle, a link per stripe struck through the labels (the halo
+          // hides a line only under the glyphs, not between them).
+          const x1 = a.x + off, y1 = a.y + R + LABELS, x2 = b.x + off, y2 = b.y - R - 3
           const my = (y1 + y2) / 2
           d = `M${x1.toFixed(1)},${y1.toFixed(1)} C${x1.toFixed(1)},${my.toFixed(1)} ${x2.toFixed(1)},${my.toFixed(1)} ${x2.toFixed(1)},${y2.toFixed(1)}`
         } else {
@@ -222,10 +226,10 @@
       const crowded = (W - LEFT - RIGHT) / (perRow[n.depth] || 1) < 128
       // A halo in the card's colour keeps a label legible where links pass under it.
       const halo = { stroke: '#161b22', 'stroke-width': 4, 'paint-order': 'stroke', 'stroke-linejoin': 'round' }
-      el('text', Object.assign({ class: 'addr', x: p.x, y: p.y + R + 15, fill: '#dde3ea', 'font-size': 11, 'text-anchor': 'middle', 'font-family': 'ui-monospace, monospace' }, halo), g,
+      el('text', Object.assign({ class: 'addr', x: p.x, y: p.y + R + ADDR_DY, fill: '#dde3ea', 'font-size': 11, 'text-anchor': 'middle', 'font-family': 'ui-monospace, monospace' }, halo), g,
         crowded ? `:${n.id.split(':').pop()}` : n.id)
       const detail = n.reporting ? `↑${fmtBytes(n.uploadedBytes)}` : 'status not readable'
-      el('text', Object.assign({ x: p.x, y: p.y + R + 29, fill: color, 'font-size': 10.5, 'text-anchor': 'middle' }, halo), g,
+      el('text', Object.assign({ x: p.x, y: p.y + R + ROLE_DY, fill: color, 'font-size': 10.5, 'text-anchor': 'middle' }, halo), g,
         crowded ? (n.self ? 'this node' : n.role) : `${n.role}${n.self ? ' · this node' : ''} · ${detail}`)
       el('title', {}, g, `${n.id} (${n.role}${n.self ? ', this node' : ''})${n.http ? ' ' + n.http : ''}${n.reporting ? '' : ': known by address only; its status is not readable from here'}`)
     }
