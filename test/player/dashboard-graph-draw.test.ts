@@ -32,7 +32,7 @@ function start(p: FakeElement): { x: number; y: number } {
 }
 
 test('links leave a node below the labels under it, so none strikes through its text', () => {
-  const charts = loadDashboardScripts('dashboard-charts.js').cjp2pCharts as Charts
+  const charts = loadDashboardScripts(['dashboard-charts.js']).window.cjp2pCharts as Charts
   const svg = charts.relayGraph(new FakeElement('div'), graph, (n) => `${n} B`)
   const nodes = svg.all('g').filter((g) => (g.getAttribute('class') ?? '').startsWith('node'))
   assert.equal(nodes.length, graph.nodes.length)

@@ -95,5 +95,25 @@
     if (!(v.kids || []).length) root.appendChild(document.createTextNode('  — no child has reported yet'))
   }
 
-  window.cjp2pAudience = { render }
+  /** The "Chunk delay" card at the source: the merged p95 over every viewer's chunks, from the
+   * audience's last hour (a point every 10 s, kept by the node). The source verifies no chunk
+   * itself and reads few viewers' statuses, if any, so without this the card said "no viewer's
+   * status is readable here" beside an audience whose delays it holds. Null elsewhere: a viewer
+   * draws its own and its readable peers' delays. */
+  function delayChart(a, format) {
+    if (!a || a.role !== 'source') return null
+    const pts = Array.isArray(a.history) ? a.history : []
+    const now = pts.length ? pts[pts.length - 1].t : 0
+    return {
+      title: 'Chunk delay, every viewer',
+      note: 'signed publish time → verified, merged up the stripe-0 tree: p95 over every viewer\'s chunks, a point every 10 s',
+      opts: {
+        t: pts.map((p) => (p.t - now) / 1000), format, minMax: 100,
+        empty: 'no viewer has reported a delay yet',
+        series: [{ name: 'p95, every viewer', color: '#ffb703', values: pts.map((p) => (typeof p.p95Ms === 'number' ? p.p95Ms : null)) }],
+      },
+    }
+  }
+
+  window.cjp2pAudience = { render, delayChart }
 })()

@@ -136,7 +136,10 @@
         values: [b.upRate, b.downRate],
       })),
     })
-    C.lineChart($('delay'), {
+    const audienceDelay = window.cjp2pAudience.delayChart(d.audience, fmtMs)
+    $('delay-title').textContent = audienceDelay ? audienceDelay.title : 'Chunk delay'
+    $('delay-note').textContent = audienceDelay ? audienceDelay.note : 'signed publish time → verified here; worst viewer'
+    C.lineChart($('delay'), audienceDelay ? audienceDelay.opts : {
       t: s.t, format: fmtMs, minMax: 100, empty: 'no viewer\'s status is readable here',
       series: [
         { name: 'p50', color: '#90e05a', values: s.delay.p50 },

@@ -1,0 +1,57 @@
+// The source's dashboard as the browser renders it (the page's own scripts on a fake DOM, fed
+// /dashboard/data.json built by the real collector from a source's status with a 50-viewer
+// audience and reading no viewer's status, as in bench:audience): the "Chunk delay" card plots the
+// audience's merged p95 over its last hour instead of "no viewer's status is readable here".
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { DashboardCollector } from '../../src/player/pages/dashboard-collector.ts'
+import type { AudienceView } from '../../src/mesh/telemetry/audience-view.ts'
+import type { AudiencePoint } from '../../src/mesh/telemetry/audience-history.ts'
+import { fakeStatus } from './dashboard-fixtures.ts'
+import { loadDashboardScripts, type FakePage } from './fake-svg-dom.ts'
+
+const SRC = '127.0.0.1:5000'
+const kids = [{ a: '127.0.0.1:5001', v: 30, h: 1 }, { a: '127.0.0.1:5002', v: 19, h: 0.95 }]
+const view: AudienceView = {
+  viewers: 50, byDepth: [0, 2, 8, 40], windowMs: 31_000,
+  chunks: { onTime: 4900, late: 40, missed: 10, onTimeShare: 0.99, completeness: 0.998 },
+  delayMs: { p50: 160, p95: 820, p99: 1400 }, delay: [[30, 100]],
+  delayWindow: { from: 1_000_000, to: 1_030_000, endedMsAgo: 4000 },
+  stalls: 0, stallSeconds: 0, uploadBytesPerSecond: 240_000, downloadBytesPerSecond: 250_000, offload: 0.96,
+  versions: { '0.1.0': 50 }, nat: { none: 50, cone: 0, symmetric: 0, unknown: 0 }, suspect: 0, reporters: 2, kids,
+  traffic: { sent: 0, sentBytes: 0, received: 400, receivedBytes: 90_000 },
+}
+// Six points, 10 s apart: the first before any delay reached the source.
+const history: AudiencePoint[] = [null, 900, 860, 840, 830, 820].map((p95Ms, i) => ({
+  t: 2_000_000 + i * 10_000, viewers: i === 0 ? 12 : 50, onTimeShare: 0.99, p95Ms, stalls: 0, offload: 0.96, suspect: 0,
+}))
+
+async function renderSource(): Promise<FakePage> {
+  const status = fakeStatus({ udp: SRC, role: 'source', produced: 5e6, up: 1e7, children: [['127.0.0.1:5001'], ['127.0.0.1:5002'], ['127.0.0.1:5001'], ['127.0.0.1:5002']] })
+  const stream = (status.streams as Array<Record<string, unknown>>)[0]
+  Object.assign(stream, { audience: view, audienceHistory: history, pathToSource: [] })
+  // A source's data: its own status and nobody else's (dashboardPeers is empty).
+  const data = JSON.parse(JSON.stringify(await new DashboardCollector({ status: () => status }).data()))
+  let answered!: () => void
+  const rendered = new Promise<void>((r) => { answered = r })
+  const page = loadDashboardScripts(['dashboard-charts.js', 'dashboard-audience.js', 'dashboard.js'],
+    async () => ({ ok: true, json: async () => { setImmediate(answered); return data } }))
+  await rendered
+  const state = page.window.cjp2pDashboard as { updates: number; error: string | null }
+  assert.equal(state.error, null)
+  assert.equal(state.updates, 1)
+  return page
+}
+
+test("the source's chunk-delay card plots the audience's merged p95, not 'no viewer's status is readable here'", async () => {
+  const page = await renderSource()
+  const card = page.byId('delay')
+  assert.doesNotMatch(card.textContent, /status is readable/)
+  const lines = card.all('path').filter((p) => p.getAttribute('fill') === 'none')
+  assert.equal(lines.length, 1, 'one line: the p95 over every viewer')
+  // One vertex per point that carries a p95 (the first had none): M + 4 L.
+  assert.equal((lines[0].getAttribute('d') ?? '').match(/[ML]/g)?.length, 5)
+  assert.match(page.byId('delay-title').textContent, /every viewer/)
+  // The top tile reads the same audience.
+  assert.equal(page.byId('t-delay').querySelector('.value').textContent, '820 ms')
+})
