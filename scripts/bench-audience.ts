@@ -7,7 +7,8 @@
 // telemetry's bytes against the stream bytes at every node; then a share of the viewers vanish at
 // once and the count is read again 10 s later. Prints one table. With --screenshot, the source also
 // serves its dashboard (bench-dashboard.ts) and headless Chromium saves the page with the whole
-// swarm on it, after the steady readings and before the departures.
+// swarm on it, after the steady readings and before the departures, and `cjp2p-stream status
+// --audience` is run against the same source at that moment (its output on stderr).
 import { existsSync } from 'node:fs'
 import { cpus, loadavg } from 'node:os'
 import { scriptFlags, UsageError, exitUsage } from './script-args.ts'
@@ -16,12 +17,13 @@ import type { AudienceReading } from './bench-ipc.ts'
 import { LEAD_MS } from '../src/sim/simulation.ts'
 import { SEGMENT_MS } from '../src/sim/virtual-swarm.ts'
 import { windowPercentile } from '../src/sim/audience-truth.ts'
-import { CHROMIUM, screenshotPage } from './bench-dashboard.ts'
+import { CHROMIUM, screenshotPage, statusAudience } from './bench-dashboard.ts'
 
 const USAGE = `npm run bench:audience -- [--viewers 50] [--leave 20%] [--settle 10] [--nodes-per-process 10] [--seed 1] [--screenshot file.png]
 A real source and N real viewer processes; prints the source's audience count, merged delay p95 and
 telemetry bytes against the truth, before and after a share of the viewers leave; --screenshot saves
-the source's dashboard page (headless Chromium, CHROMIUM_PATH or /usr/bin/chromium) with the swarm on it.`
+the source's dashboard page (headless Chromium, CHROMIUM_PATH or /usr/bin/chromium) with the swarm on it
+and prints \`cjp2p-stream status --audience\` of the same source beside it.`
 const values = scriptFlags('bench:audience', USAGE, {
   viewers: { type: 'string' }, leave: { type: 'string' }, settle: { type: 'string' }, 'nodes-per-process': { type: 'string' }, seed: { type: 'string' },
   screenshot: { type: 'string' },
@@ -97,9 +99,16 @@ async function main(): Promise<void> {
     const reports = await collectReports(src, views)
     if (screenshot !== undefined && ready.dashboardUrl) {
       // The figures below matter more than the picture: a failed screenshot is logged, not thrown.
-      await screenshotPage(ready.dashboardUrl, screenshot)
-        .then(() => log(`the source's dashboard (${ready.dashboardUrl}) saved as ${screenshot}`))
-        .catch((e: unknown) => log(`the screenshot failed: ${e instanceof Error ? e.message.split('\n')[0] : String(e)}`))
+      // Beside it, what the terminal says of the same source meanwhile (stderr: stdout is the table).
+      const why = (e: unknown) => (e instanceof Error ? e.message.split('\n')[0] : String(e))
+      await Promise.all([
+        screenshotPage(ready.dashboardUrl, screenshot)
+          .then(() => log(`the source's dashboard (${ready.dashboardUrl}) saved as ${screenshot}`))
+          .catch((e: unknown) => log(`the screenshot failed: ${why(e)}`)),
+        statusAudience(ready.dashboardUrl)
+          .then((out) => log(`$ cjp2p-stream status --audience  (the same source)\n${out.trimEnd()}`))
+          .catch((e: unknown) => log(`status --audience failed: ${why(e)}`)),
+      ])
     }
     const gone = Math.round(present.length * leaveShare)
     for (let i = 0; i < gone; i++) {

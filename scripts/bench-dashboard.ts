@@ -2,6 +2,11 @@
 // /dashboard/data.json) served by the benchmark's source on 127.0.0.1, fed the same status fields
 // the runtime serves for a source (Runtime.status: the swarm's status, its audience and the last
 // hour of audience figures), and a headless Chromium that loads the page and saves a screenshot.
+// The same server answers the local API's reads, so `cjp2p-stream status --audience` reads the
+// benchmark's source as it would a runtime's.
+import { randomBytes } from 'node:crypto'
+import { execFile } from 'node:child_process'
+import { promisify } from 'node:util'
 import type { CjNode } from '../src/mesh/node.ts'
 import type { StreamRegistry } from '../src/mesh/stream-registry.ts'
 import type { StreamLog } from '../src/store/stream-log.ts'
@@ -30,7 +35,9 @@ export async function startSourceDashboard(node: CjNode, reg: StreamRegistry, lo
     }
   }
   const quiet = { debug() {}, info() {}, warn() {} }
-  const app = createPlayerApp({ streams: { list: () => [log], get: (id: string) => (id === log.id ? log : undefined) }, status, logger: quiet })
+  // A token enables the API routes; reads (what `status` does) need none, and nothing here calls a write.
+  const app = createPlayerApp({ streams: { list: () => [log], get: (id: string) => (id === log.id ? log : undefined) }, status, logger: quiet },
+    { apiToken: randomBytes(16).toString('hex') })
   const http = await startHttpServer(app, { host: '127.0.0.1', port: 0 })
   url = http.url
   return { url: `${http.url}/dashboard`, close: () => http.close() }
@@ -48,4 +55,13 @@ export async function screenshotPage(url: string, file: string): Promise<void> {
   } finally {
     await browser.close()
   }
+}
+
+/** `cjp2p-stream status --audience` against the node serving `dashboardUrl`: the CLI itself
+ * (src/main.ts through tsx), as a user would type it; its output. */
+export async function statusAudience(dashboardUrl: string): Promise<string> {
+  const port = new URL(dashboardUrl).port
+  const main = new URL('../src/main.ts', import.meta.url).pathname
+  const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', main, 'status', '--audience', '--http-port', port], { encoding: 'utf8', timeout: 60_000 })
+  return stdout
 }
