@@ -31,3 +31,18 @@ test('count axes get whole, evenly spaced ticks (never 0, 1, 3, 4, 5)', () => {
   // Rates and shares keep four even steps up to a round bound.
   assert.deepEqual(axisTicks(1.6e6).ticks, [0, 5e5, 1e6, 1.5e6, 2e6])
 })
+
+test('rate and delay axes step by 1, 2 or 5 times a power of ten (never 1.25 s, read as "1.3 s")', () => {
+  const { axisTicks } = loadCharts()
+  assert.deepEqual(axisTicks(4500).ticks, [0, 1000, 2000, 3000, 4000, 5000])
+  assert.deepEqual(axisTicks(0.83).ticks, [0, 0.2, 0.4, 0.6, 0.8, 1])
+  for (let v = 0.01; v <= 1e8; v *= 1.37) {
+    const { max, ticks } = axisTicks(v)
+    const step = ticks[1] - ticks[0]
+    const mantissa = Number((step / Math.pow(10, Math.floor(Math.log10(step)))).toPrecision(6))
+    assert.ok([1, 2, 5].includes(mantissa), `${v}: step ${step}`)
+    assert.ok(max >= v && ticks.at(-1) === max && ticks[0] === 0 && ticks.length >= 2 && ticks.length <= 6, `${v}: ${ticks}`)
+    // Well used: the axis is never more than 2.5 times the largest value (1.01 under 2 ticks of 1).
+    assert.ok(max <= Math.max(2.5 * v, step), `${v}: max ${max}`)
+  }
+})

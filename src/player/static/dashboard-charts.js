@@ -31,21 +31,18 @@
     return 10 * p
   }
 
-  /** Axis ticks from 0 up to at least v: four even steps, or for a count (integer) whole steps of
-   * 1, 2, 5, 10... so no tick reads 1.25 (or, rounded, 1 then 3). Returns { max, ticks }. */
+  /** Axis ticks from 0 up to at least v, at most five steps of 1, 2 or 5 times a power of ten, so
+   * no tick reads 1.25 (a count: 1 then 3 once rounded; a delay: "1.3 s" for 1.25 s, seen on the
+   * source's chunk-delay card). A count's step is at least 1. Returns { max, ticks }. */
   function axisTicks(v, integer) {
-    if (!integer) {
-      const max = niceMax(v)
-      return { max, ticks: [0, 1, 2, 3, 4].map((i) => (max * i) / 4) }
-    }
-    let step = 1
-    for (let p = 1; Math.ceil(v / step) > 5; p *= 10) {
-      step = [1, 2, 5].map((m) => m * p).find((s) => Math.ceil(v / s) <= 5) || 10 * p
-    }
-    const max = Math.max(1, Math.ceil(v / step)) * step
-    const ticks = []
-    for (let x = 0; x <= max; x += step) ticks.push(x)
-    return { max, ticks }
+    const top = v > 0 ? v : 1
+    let p = Math.pow(10, Math.floor(Math.log10(top / 5)))
+    if (integer) p = Math.max(1, p)
+    const step = [1, 2, 5, 10].map((m) => m * p).find((s) => Math.ceil(top / s) <= 5)
+    const n = Math.max(1, Math.ceil(top / step))
+    // toPrecision: 3 * 0.1 is 0.30000000000000004, which a format would print as such.
+    const ticks = Array.from({ length: n + 1 }, (_, i) => Number((i * step).toPrecision(12)))
+    return { max: ticks[n], ticks }
   }
 
   /** Legend swatches from (x, y), wrapping before maxX; returns the y below the last row. */
