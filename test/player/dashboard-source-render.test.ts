@@ -55,3 +55,21 @@ test("the source's chunk-delay card plots the audience's merged p95, not 'no vie
   // The top tile reads the same audience.
   assert.equal(page.byId('t-delay').querySelector('.value').textContent, '820 ms')
 })
+
+test("the source's relay graph writes each child's subtree size and health from the telemetry under it, coloured by health", async () => {
+  const page = await renderSource()
+  const nodes = page.byId('graph').all('g').filter((g) => (g.getAttribute('class') ?? '').includes('named'))
+  const under = (addr: string) => {
+    const g = nodes.find((x) => x.all('text').some((t) => t.textContent === addr))
+    assert.ok(g, `${addr} drawn`)
+    return { text: g.all('text').map((t) => t.textContent).join(' | '), ring: g.all('circle').find((c) => c.getAttribute('class') === 'body')!.getAttribute('stroke') }
+  }
+  const a = under('127.0.0.1:5001')
+  const b = under('127.0.0.1:5002')
+  assert.match(a.text, /subtree 30 · on time 100\.0 %/)
+  assert.match(b.text, /subtree 19 · on time 95\.0 %/)
+  assert.doesNotMatch(a.text + b.text, /status not readable/)
+  // Green at >= 99 % on time, amber at >= 90 %, as in the "Top of the tree" list.
+  assert.equal(a.ring, '#90e05a')
+  assert.equal(b.ring, '#ffb703')
+})

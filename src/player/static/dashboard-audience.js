@@ -115,5 +115,23 @@
     }
   }
 
-  window.cjp2pAudience = { render, delayChart }
+  /** The subtrees the telemetry names near the top (the source's children and grandchildren in
+   * stripe 0), by address: what the relay graph writes under a node whose status it cannot read. */
+  function subtrees(a) {
+    const out = {}
+    const walk = (kids) => {
+      for (const k of Array.isArray(kids) ? kids : []) {
+        if (typeof k.a !== 'string' || out[k.a]) continue
+        out[k.a] = {
+          text: `subtree ${k.v} · on time ${pct(k.h)}${k.s ? ' · suspect' : ''}`, short: `subtree ${k.v}`, color: healthColor(k.h, k.s),
+          title: `the telemetry counts ${k.v} viewer${k.v === 1 ? '' : 's'} in its stripe-0 subtree (itself included), on time ${pct(k.h)}${k.s ? `, ${k.s} suspect` : ''}`,
+        }
+        walk(k.k)
+      }
+    }
+    if (a && a.view) walk(a.view.kids)
+    return out
+  }
+
+  window.cjp2pAudience = { render, delayChart, subtrees }
 })()

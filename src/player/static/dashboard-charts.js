@@ -132,8 +132,10 @@
 
   /** The relay graph as a tree: one row per depth, the source on top, nodes at their layout position
    * within the row, one curve per stripe from parent down to child. `stripe` (a number) draws that
-   * stripe's push tree alone from graph.stripeViews; otherwise all stripes together. */
-  function relayGraph(host, full, fmtBytes, stripe) {
+   * stripe's push tree alone from graph.stripeViews; otherwise all stripes together. `subtrees`
+   * (by node id: {text, short, title, color}) is what the audience telemetry says of a node whose status
+   * is not readable here: its subtree's size and health, written under it and coloured on its ring. */
+  function relayGraph(host, full, fmtBytes, stripe, subtrees) {
     const view = typeof stripe === 'number' ? (full.stripeViews || []).find((v) => v.stripe === stripe) : null
     const graph = view ? {
       stripes: full.stripes,
@@ -212,7 +214,8 @@
     for (const n of graph.nodes) {
       const p = pos[n.id]
       const g = el('g', { class: `node role-${n.role}${n.reporting ? '' : ' named'}` }, svg)
-      const color = ROLE_COLORS[n.role] || ROLE_COLORS.viewer
+      const sub = !n.reporting && subtrees ? subtrees[n.id] : undefined
+      const color = sub ? sub.color : ROLE_COLORS[n.role] || ROLE_COLORS.viewer
       if (n.self) el('circle', { class: 'self-ring', cx: p.x, cy: p.y, r: R + 6, fill: 'none', stroke: '#ffffff', 'stroke-width': 1.5, 'stroke-dasharray': '3 3' }, g)
       el('circle', {
         class: 'body', cx: p.x, cy: p.y, r: R, fill: n.reporting ? color : '#161b22', stroke: color, 'stroke-width': n.role === 'source' ? 3 : 2,
@@ -225,10 +228,10 @@
       const halo = { stroke: '#161b22', 'stroke-width': 4, 'paint-order': 'stroke', 'stroke-linejoin': 'round' }
       el('text', Object.assign({ class: 'addr', x: p.x, y: p.y + R + ADDR_DY, fill: '#dde3ea', 'font-size': 11, 'text-anchor': 'middle', 'font-family': 'ui-monospace, monospace' }, halo), g,
         crowded ? `:${n.id.split(':').pop()}` : n.id)
-      const detail = n.reporting ? `↑${fmtBytes(n.uploadedBytes)}` : 'status not readable'
+      const detail = n.reporting ? `↑${fmtBytes(n.uploadedBytes)}` : sub ? sub.text : 'status not readable'
       el('text', Object.assign({ x: p.x, y: p.y + R + ROLE_DY, fill: color, 'font-size': 10.5, 'text-anchor': 'middle' }, halo), g,
-        crowded ? (n.self ? 'this node' : n.role) : `${n.role}${n.self ? ' · this node' : ''} · ${detail}`)
-      el('title', {}, g, `${n.id} (${n.role}${n.self ? ', this node' : ''})${n.http ? ' ' + n.http : ''}${n.reporting ? '' : ': known by address only; its status is not readable from here'}`)
+        crowded ? (n.self ? 'this node' : sub ? sub.short : n.role) : `${n.role}${n.self ? ' · this node' : ''} · ${detail}`)
+      el('title', {}, g, `${n.id} (${n.role}${n.self ? ', this node' : ''})${n.http ? ' ' + n.http : ''}${n.reporting ? '' : `: known by address only; its status is not readable from here${sub ? '; ' + sub.title : ''}`}`)
     }
     const items = []
     for (let s = 0; s < graph.stripes; s++) if (!view || s === stripe) items.push({ name: `stripe ${s}`, color: STRIPE_COLORS[s % STRIPE_COLORS.length] })

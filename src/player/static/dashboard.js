@@ -180,7 +180,7 @@
       }
     }
     for (const b of host.children) b.setAttribute('aria-pressed', String(b.dataset.view === String(state.view)))
-    C.relayGraph($('graph'), g, fmtBytes, state.view === 'all' ? undefined : state.view)
+    C.relayGraph($('graph'), g, fmtBytes, state.view === 'all' ? undefined : state.view, window.cjp2pAudience.subtrees(state.data && state.data.audience))
   }
 
   function cell(tr, text, cls) {
