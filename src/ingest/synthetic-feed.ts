@@ -51,6 +51,8 @@ export class SyntheticFeed {
         this.owed -= n
         await this.log.append(this.bytes(n))
         this.appended += n
+        // Stopped meanwhile: the owner may be closing the log (a segment cut now threw ERR_CLOSED).
+        if (this.timer === undefined) return
       }
       if (now - this.segAt >= this.init.segmentMs && this.appended > this.segStart) {
         await this.log.addSegment({ offset: this.segStart, length: this.appended - this.segStart, duration: (now - this.segAt) / 1000, pdt: this.segAt, discontinuity: false })
