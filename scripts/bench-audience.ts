@@ -1,4 +1,4 @@
-// `npm run bench:audience -- [--viewers 50] [--leave 20%] [--settle 10] [--nodes-per-process 10] [--seed 1] [--screenshot file.png]`
+// `npm run bench:audience -- [--viewers 50] [--leave 20%] [--settle 10] [--nodes-per-process 10] [--seed 1] [--bitrate 2M] [--screenshot file.png]`
 // Issue 15's goal on real processes: a real source and N real viewer nodes (bench-source.ts,
 // bench-viewers.ts: real UDP on 127.0.0.1) join in a staggered wave; 10 s after the last join the
 // source's audience count is read against the viewers present (and those whose stripe-0 chain
@@ -11,7 +11,8 @@
 // --audience` is run against the same source at that moment (its output on stderr).
 import { existsSync } from 'node:fs'
 import { cpus, loadavg } from 'node:os'
-import { scriptFlags, UsageError, exitUsage } from './script-args.ts'
+import { scriptFlags, UsageError, exitUsage, orExitUsage } from './script-args.ts'
+import { parseBitrate } from './bench-args.ts'
 import { Child, HLS_POLL_MS, STAGGER_MS, collectReports, sleep } from './bench-run.ts'
 import type { AudienceReading } from './bench-ipc.ts'
 import { LEAD_MS } from '../src/sim/simulation.ts'
@@ -19,14 +20,14 @@ import { SEGMENT_MS } from '../src/sim/virtual-swarm.ts'
 import { windowPercentile } from '../src/sim/audience-truth.ts'
 import { CHROMIUM, screenshotPage, statusAudience } from './bench-dashboard.ts'
 
-const USAGE = `npm run bench:audience -- [--viewers 50] [--leave 20%] [--settle 10] [--nodes-per-process 10] [--seed 1] [--screenshot file.png]
+const USAGE = `npm run bench:audience -- [--viewers 50] [--leave 20%] [--settle 10] [--nodes-per-process 10] [--seed 1] [--bitrate 2M] [--screenshot file.png]
 A real source and N real viewer processes; prints the source's audience count, merged delay p95 and
 telemetry bytes against the truth, before and after a share of the viewers leave; --screenshot saves
 the source's dashboard page (headless Chromium, CHROMIUM_PATH or /usr/bin/chromium) with the swarm on it
 and prints \`cjp2p-stream status --audience\` of the same source beside it.`
 const values = scriptFlags('bench:audience', USAGE, {
   viewers: { type: 'string' }, leave: { type: 'string' }, settle: { type: 'string' }, 'nodes-per-process': { type: 'string' }, seed: { type: 'string' },
-  screenshot: { type: 'string' },
+  screenshot: { type: 'string' }, bitrate: { type: 'string' },
 })
 const num = (v: string | undefined, name: string, dflt: number, min: number, max: number): number => {
   const n = v === undefined ? dflt : Number(v.replace(/%$/, '')) / (v.endsWith('%') ? 100 : 1)
@@ -39,6 +40,10 @@ const settleMs = num(values.settle, 'settle', 10, 1, 600) * 1000
 const perProcess = num(values['nodes-per-process'], 'nodes-per-process', 10, 1, 100)
 const seed = num(values.seed, 'seed', 1, 0, 2 ** 31)
 const screenshot = values.screenshot
+// A lower bitrate needs less CPU per viewer (on a loaded machine 50 processes at 2 Mb/s fall tens of
+// seconds behind) and is the harder case for the 1 % telemetry budget: fewer stream bytes to pay it.
+const bitrateBps = orExitUsage('bench:audience', () => (values.bitrate === undefined ? 2e6 : parseBitrate(values.bitrate)))
+if (!(bitrateBps >= 64e3 && bitrateBps <= 20e6)) exitUsage('bench:audience', new UsageError('--bitrate must be from 64k to 20M'))
 if (screenshot !== undefined && !screenshot.endsWith('.png')) exitUsage('bench:audience', new UsageError('--screenshot must name a .png file'))
 // Checked before the swarm starts: a missing browser found after minutes of swarm lost the figures.
 if (screenshot !== undefined && !existsSync(CHROMIUM)) exitUsage('bench:audience', new UsageError(`--screenshot needs Chromium at ${CHROMIUM} (set CHROMIUM_PATH)`))
@@ -46,11 +51,12 @@ const log = (s: string) => process.stderr.write(s + '\n')
 
 async function main(): Promise<void> {
   const loadAtStart = loadavg()
+  const startedAt = Date.now()
   const children: Child[] = []
   try {
     const src = new Child('bench-source.ts')
     children.push(src)
-    src.send({ type: 'init', source: { mode: 'p2p', bitrateBps: 2e6, segmentMs: SEGMENT_MS, seed, dashboard: screenshot !== undefined } })
+    src.send({ type: 'init', source: { mode: 'p2p', bitrateBps, segmentMs: SEGMENT_MS, seed, dashboard: screenshot !== undefined } })
     const ready = await src.next()
     if (ready.type !== 'ready' || !ready.streamId || !ready.address) throw new Error('the source did not start')
     const procs = Math.ceil(viewers / perProcess)
@@ -97,6 +103,7 @@ async function main(): Promise<void> {
     await sleep(settleMs)
     const steady = await read()
     const reports = await collectReports(src, views)
+    const reportedAt = Date.now()
     if (screenshot !== undefined && ready.dashboardUrl) {
       // The figures below matter more than the picture: a failed screenshot is logged, not thrown.
       // Beside it, what the terminal says of the same source meanwhile (stderr: stdout is the table).
@@ -141,7 +148,11 @@ async function main(): Promise<void> {
     const w = [0, 1, 2, 3].map((i) => Math.max(...rows.map((r) => r[i].length)))
     // The load beside the figures: 50 processes on a shared machine form their tree only as fast as they get CPU.
     const load = (l: number[]) => l.map((x) => x.toFixed(1)).join(' / ')
-    process.stdout.write(`audience telemetry, ${viewers} real viewer nodes in ${procs} processes, 2 Mb/s, loopback, seed ${seed}; load average (1/5/15 min) ${load(loadAtStart)} at the start, ${load(loadavg())} at the end on ${cpus().length} cores\n`)
+    // And the CPU the swarm got: the source's and the viewers' processes until the steady reading.
+    const wall = (reportedAt - startedAt) / 1000
+    const viewerCpu = reps.reduce((t, r) => t + r.cpuSeconds, 0)
+    const cpu = `CPU until the steady reading: source ${source.cpuSeconds.toFixed(0)} s, viewers ${viewerCpu.toFixed(0)} s in ${wall.toFixed(0)} s (${((source.cpuSeconds + viewerCpu) / wall).toFixed(2)} cores)`
+    process.stdout.write(`audience telemetry, ${viewers} real viewer nodes in ${procs} processes, ${(bitrateBps / 1e6).toFixed(2)} Mb/s, loopback, seed ${seed}; load average (1/5/15 min) ${load(loadAtStart)} at the start, ${load(loadavg())} at the end on ${cpus().length} cores; ${cpu}\n`)
     for (const r of rows) process.stdout.write(r.map((c, i) => c.padEnd(w[i])).join(' | ') + '\n')
   } finally {
     await Promise.all(children.map((c) => c.stop()))
