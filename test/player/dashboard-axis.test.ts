@@ -46,3 +46,14 @@ test('rate and delay axes step by 1, 2 or 5 times a power of ten (never 1.25 s, 
     assert.ok(max <= Math.max(2.5 * v, step), `${v}: max ${max}`)
   }
 })
+
+test('a chart of bytes/s printed in bits/s steps by 1, 2 or 5 x 10^k in bits (not 0.4 or 1.6 Mbit/s)', async () => {
+  const { FakeElement, loadDashboardScripts } = await import('./fake-svg-dom.ts')
+  const charts = loadDashboardScripts(['dashboard-charts.js']).window.cjp2pCharts as { lineChart(host: unknown, opts: unknown): InstanceType<typeof FakeElement> }
+  const bits = (bytesPerSecond: number) => `${((bytesPerSecond * 8) / 1e6).toFixed(1)} Mbit/s`
+  const ticks = (top: number) => charts.lineChart(new FakeElement('div'), { t: [-2, -1, 0], format: bits, unit: 8, series: [{ name: 'up', color: '#fff', values: [top / 2, top] }] })
+    .all('text').filter((t) => t.getAttribute('class') === 'tick-y').map((t) => t.textContent)
+  // A 1.5 Mb/s stream's upload (200 kB/s = 1.6 Mbit/s); a 6.4 Mbit/s one (rounded in bytes: 1.6 Mbit/s steps).
+  assert.deepEqual(ticks(2e5), ['0.0 Mbit/s', '0.5 Mbit/s', '1.0 Mbit/s', '1.5 Mbit/s', '2.0 Mbit/s'])
+  assert.deepEqual(ticks(8e5), ['0.0 Mbit/s', '2.0 Mbit/s', '4.0 Mbit/s', '6.0 Mbit/s', '8.0 Mbit/s'])
+})

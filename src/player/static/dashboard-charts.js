@@ -59,7 +59,9 @@
     return cy + 8
   }
 
-  /** Lines over time. opts: {t, series:[{name,color,values,dash}], format, minMax, integer, refs:[{y,label}], empty} */
+  /** Lines over time. opts: {t, series:[{name,color,values,dash}], format, minMax, integer, refs:[{y,label}], empty, unit}.
+   * `unit`: what `format` multiplies a value by to print it (8 for bytes/s printed in bits/s), so
+   * the ticks are round in the printed unit (round bytes read 1.6, 3.2 Mbit/s). */
   function lineChart(host, opts) {
     const W = 520, H = 230, L = 58, R = 12, B = 26
     const svg = svgIn(host, W, H)
@@ -68,7 +70,9 @@
     let max = opts.minMax || 0
     for (const s of opts.series) for (const v of s.values) if (v !== null && v > max) max = v
     for (const r of opts.refs || []) max = Math.max(max, r.y * 1.15)
-    const axis = axisTicks(max, opts.integer)
+    const unit = opts.unit || 1
+    const printed = axisTicks(max * unit, opts.integer)
+    const axis = { max: printed.max / unit, ticks: printed.ticks.map((v) => v / unit) }
     max = axis.max
     // The axis grows with the history (at least 20 s), so a fresh page is not all empty space.
     const t0 = Math.min(-20, t.length ? t[0] : -60)

@@ -123,7 +123,7 @@
     })
     const ids = Object.keys(s.upload)
     C.lineChart($('upload'), {
-      t: s.t, format: fmtBits,
+      t: s.t, format: fmtBits, unit: 8,
       // The bitrate goes last so it is drawn on top: at the source it lies on the upload of one copy.
       series: ids.map((id, i) => ({ name: `${roleOf(id)} :${id.split(':').pop()}`, color: colorFor(id, i), values: s.upload[id] }))
         .concat([{ name: 'stream bitrate', color: '#ffffff', values: s.bitrate, dash: '6 4', width: 1.5 }]),
