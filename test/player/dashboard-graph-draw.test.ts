@@ -53,3 +53,29 @@ test('links leave a node below the labels under it, so none strikes through its 
     assert.ok(s.y >= parent.bottom + 3, `link from ${s.x},${s.y} starts below its parent's labels (bottom ${parent.bottom})`)
   }
 })
+
+test('links within a row pass under the labels of the nodes between: a plate in the row colour covers them', () => {
+  const charts = loadDashboardScripts(['dashboard-charts.js']).window.cjp2pCharts as Charts
+  // Three relays in one row feeding each other (a viewer's dashboard of the demo swarm): the
+  // leftward links bow below the row, through the middle node's labels.
+  const row = {
+    stream: 's', stripes: 4, rows: [0, 1],
+    nodes: [node('127.0.0.1:5000', 'source', 0, 0.5, true), node('127.0.0.1:5001', 'relay', 1, 0.2, true), node('127.0.0.1:5002', 'relay', 1, 0.5, true), node('127.0.0.1:5003', 'relay', 1, 0.8, true)],
+    edges: [{ from: '127.0.0.1:5003', to: '127.0.0.1:5001', stripes: [0, 1, 2], chunks: 10 }, { from: '127.0.0.1:5000', to: '127.0.0.1:5002', stripes: [1], chunks: 10 }],
+    stripeViews: [],
+  }
+  const svg = charts.relayGraph(new FakeElement('div'), row, (n) => `${n} B`)
+  const top = svg.children
+  const lastLink = Math.max(...top.map((c, i) => (c.tag === 'g' && c.all('path').some((p) => p.getAttribute('marker-end')) ? i : -1)))
+  for (const g of svg.all('g').filter((x) => (x.getAttribute('class') ?? '').startsWith('node'))) {
+    assert.ok(top.indexOf(g) > lastLink, 'nodes and their labels are drawn over every link')
+    const plate = g.all('rect').find((r) => r.getAttribute('class') === 'label-plate')
+    assert.ok(plate, 'a plate under the labels')
+    const texts = g.all('text').filter((t) => t.getAttribute('class') !== 'badge')
+    for (const t of texts) {
+      const halfWidth = (t.textContent.length * 5.5) / 2
+      assert.ok(plate.num('x') <= t.num('x') - halfWidth && plate.num('x') + plate.num('width') >= t.num('x') + halfWidth, `plate spans "${t.textContent}"`)
+      assert.ok(plate.num('y') <= t.num('y') - 9 && plate.num('y') + plate.num('height') >= t.num('y') + 2, `plate covers "${t.textContent}" top to bottom`)
+    }
+  }
+})

@@ -193,9 +193,8 @@
         const off = (i - (lanes.length - 1) / 2) * 5
         let d
         if (downward) {
-          // Leave the parent below its two label lines, enter the child's top: the tree reads top to
-          // bottom. Leaving from the circle, a link per stripe struck through the labels (the halo
-          // hides a line only under the glyphs, not between them).
+          // Leave the parent below its two label lines (and their plate), enter the child's top: the
+          // tree reads top to bottom, and no link starts under the text it belongs to.
           const x1 = a.x + off, y1 = a.y + R + LABELS, x2 = b.x + off, y2 = b.y - R - 3
           const my = (y1 + y2) / 2
           d = `M${x1.toFixed(1)},${y1.toFixed(1)} C${x1.toFixed(1)},${my.toFixed(1)} ${x2.toFixed(1)},${my.toFixed(1)} ${x2.toFixed(1)},${y2.toFixed(1)}`
@@ -228,13 +227,17 @@
       el('text', { class: 'badge', x: p.x, y: p.y + 4, fill: n.reporting ? '#0d1117' : color, 'font-size': 11, 'font-weight': 700, 'text-anchor': 'middle' }, g, BADGES[n.role] || 'VWR')
       // Crowded rows show the port only; the full address stays in the tooltip and the table.
       const crowded = (W - LEFT - RIGHT) / (perRow[n.depth] || 1) < 128
-      // A halo in the card's colour keeps a label legible where links pass under it.
-      const halo = { stroke: '#161b22', 'stroke-width': 4, 'paint-order': 'stroke', 'stroke-linejoin': 'round' }
-      el('text', Object.assign({ class: 'addr', x: p.x, y: p.y + R + ADDR_DY, fill: '#dde3ea', 'font-size': 11, 'text-anchor': 'middle', 'font-family': 'ui-monospace, monospace' }, halo), g,
-        crowded ? `:${n.id.split(':').pop()}` : n.id)
+      const addr = crowded ? `:${n.id.split(':').pop()}` : n.id
       const detail = n.reporting ? `↑${fmtBytes(n.uploadedBytes)}` : sub ? sub.text : 'status not readable'
-      el('text', Object.assign({ x: p.x, y: p.y + R + ROLE_DY, fill: color, 'font-size': 10.5, 'text-anchor': 'middle' }, halo), g,
-        crowded ? (n.self ? 'this node' : sub ? sub.short : n.role) : `${n.role}${n.self ? ' · this node' : ''} · ${detail}`)
+      const role = crowded ? (n.self ? 'this node' : sub ? sub.short : n.role) : `${n.role}${n.self ? ' · this node' : ''} · ${detail}`
+      // A plate in the row's colour under both label lines: links drawn before the nodes pass
+      // under it (links within a row bow through their neighbours' labels, and a halo hides a line
+      // only under the glyphs, not between them). Widths from the fonts' average advance.
+      const rowBg = (rowOf[n.depth] || 0) % 2 === 0 ? '#121821' : '#161b22'
+      const plateW = Math.max(addr.length * 6.7, role.length * 5.9) + 10
+      el('rect', { class: 'label-plate', x: p.x - plateW / 2, y: p.y + R + 3, width: plateW, height: LABELS - 3, rx: 3, fill: rowBg }, g)
+      el('text', { class: 'addr', x: p.x, y: p.y + R + ADDR_DY, fill: '#dde3ea', 'font-size': 11, 'text-anchor': 'middle', 'font-family': 'ui-monospace, monospace' }, g, addr)
+      el('text', { x: p.x, y: p.y + R + ROLE_DY, fill: color, 'font-size': 10.5, 'text-anchor': 'middle' }, g, role)
       el('title', {}, g, `${n.id} (${n.role}${n.self ? ', this node' : ''})${n.http ? ' ' + n.http : ''}${n.reporting ? '' : `: known by address only; its status is not readable from here${sub ? '; ' + sub.title : ''}`}`)
     }
     const items = []
