@@ -106,7 +106,8 @@ export function decodePcpReply(buf: Buffer): Decoded<PcpReply> {
     if (result !== PcpResult.SUCCESS) return { ok: true, value: { opcode, result, lifetime, epoch, nonce: new Uint8Array(0), protocol: 0, internalPort: 0, externalPort: 0, externalIp: '0.0.0.0' } }
     return { ok: false, reason: `PCP MAP success of ${buf.length} bytes, without its payload` }
   }
-  const externalIp = readIpv4Mapped(buf, 44)
+  // An error reply's address field is whatever the server copied; only a success needs ours.
+  const externalIp = readIpv4Mapped(buf, 44) ?? (result === PcpResult.SUCCESS ? null : '0.0.0.0')
   if (externalIp === null) return { ok: false, reason: 'PCP MAP reply with a non-IPv4 external address' }
   return {
     ok: true,
