@@ -268,7 +268,10 @@ export class PortMapping {
     if (!renewal) this.c.log.info(`port mapping: ${external} forwards to ${m.internal} (${PROTOCOL_NAMES[mapper.protocol]} at ${mapper.gateway}, ${m.lifetimeSeconds} s)`)
     this.setState(PortMappingState.mapped)
     if (!renewal) this.c.onMapped?.(external)
-    this.renewAt = this.c.timers.now() + Math.max(MIN_RENEW_MS, m.lifetimeSeconds * 500)
+    // Half of what was granted, but never later than half of what we asked: a gateway's lifetime is
+    // remote input (up to 2^32 s), and a timer past 2^31 ms would fire at once.
+    const granted = Math.min(m.lifetimeSeconds, this.init.leaseSeconds ?? LEASE_SECONDS)
+    this.renewAt = this.c.timers.now() + Math.max(MIN_RENEW_MS, granted * 500)
     this.schedule()
   }
 
