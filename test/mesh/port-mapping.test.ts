@@ -9,7 +9,7 @@ import { PortMapping, RETRY_MS, LEASE_SECONDS } from '../../src/mesh/nat/port-ma
 import { internalHost } from '../../src/mesh/nat/lan-address.ts'
 import { SelfAddresses } from '../../src/mesh/self-addresses.ts'
 import { VirtualTimers, realTimers, type Timer } from '../../src/util/timers.ts'
-import type { Logger } from '../../src/util/logger.ts'
+import { recordingLogger } from '../helpers/recording-logger.ts'
 
 class MemoryGateway implements Gateway {
   id = 'igd'; host = '192.168.7.1'; port = 5000; family = 'IPv4' as const
@@ -30,17 +30,6 @@ class MemoryGateway implements Gateway {
   async *mapAll(): AsyncGenerator<LibMapping> { /* not used */ }
 }
 
-function logs(): Logger & { lines: Array<[string, string]> } {
-  const lines: Array<[string, string]> = []
-  const l = {
-    lines,
-    debug: (m: string) => { lines.push(['debug', m]) }, info: (m: string) => { lines.push(['info', m]) },
-    warn: (m: string) => { lines.push(['warn', m]) }, error: (m: string) => { lines.push(['error', m]) },
-    child: () => l,
-  }
-  return l
-}
-
 /** Virtual time that records which timeouts were asked to run in the background. */
 class RecordingTimers extends VirtualTimers {
   readonly background: boolean[] = []
@@ -52,7 +41,7 @@ class RecordingTimers extends VirtualTimers {
 
 function setup(find: () => Promise<Gateway>) {
   const timers = new RecordingTimers({ start: 1_000_000 })
-  const log = logs()
+  const log = recordingLogger()
   const selves = new SelfAddresses('192.168.7.20:4000', () => [])
   const mapped: Array<string | null> = []
   const told: Array<string | null> = []

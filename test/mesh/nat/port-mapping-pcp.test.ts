@@ -11,7 +11,7 @@ import { PortMapping, EPOCH_CHECK_MS } from '../../../src/mesh/nat/port-mapping.
 import type { GatewayDatagrams, OpenGatewaySocket } from '../../../src/mesh/nat/gateway-socket.ts'
 import { SelfAddresses } from '../../../src/mesh/self-addresses.ts'
 import { VirtualTimers } from '../../../src/util/timers.ts'
-import type { Logger } from '../../../src/util/logger.ts'
+import { recordingLogger } from '../../helpers/recording-logger.ts'
 
 const EXTERNAL_IP = [10, 99, 0, 9]
 /** Virtual ms per real yield: under NAT-PMP's first retransmission (250 ms). */
@@ -102,17 +102,6 @@ class FakeGateway {
   }
 }
 
-function logs(): Logger & { lines: Array<[string, string]> } {
-  const lines: Array<[string, string]> = []
-  const l = {
-    lines,
-    debug: (m: string) => { lines.push(['debug', m]) }, info: (m: string) => { lines.push(['info', m]) },
-    warn: (m: string) => { lines.push(['warn', m]) }, error: (m: string) => { lines.push(['error', m]) },
-    child: () => l,
-  }
-  return l
-}
-
 /** Our side's socket on loopback, connected to the fake: the real socket code, another address. */
 const loopback = (port: number): OpenGatewaySocket => async () => new Promise<GatewayDatagrams>((resolve) => {
   const s = createSocket('udp4')
@@ -124,7 +113,7 @@ const loopback = (port: number): OpenGatewaySocket => async () => new Promise<Ga
 async function setup(protocols?: Array<'pcp' | 'nat-pmp' | 'upnp-igd'>) {
   const timers = new VirtualTimers({ start: 1_000_000 })
   const gw = await FakeGateway.start(timers)
-  const log = logs()
+  const log = recordingLogger()
   const selves = new SelfAddresses('192.168.7.20:4000', () => [])
   const metrics: Array<string | null> = []
   const told: Array<string | null> = []
