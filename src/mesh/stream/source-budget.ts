@@ -7,13 +7,6 @@ import type { SwarmStats, UploadCause } from './swarm-stats.ts'
 
 /** A viewer that asks the source for the same chunk this often, despite redirects, gets it. */
 const ASKS_BEFORE_SOURCE_SERVES = 5
-/** The same for a joiner's start-up chunk. A viewer asks the source at once again only for a chunk
- * it needs now and its holders failed to give (a pull within its share of the source's budget,
- * once pointed elsewhere, waits SOURCE_REFUSAL_BACKOFF_MS): the second ask is that sign, and the
- * first joiners' holders are joining too. Served at the first ask, every joiner's start-up asks
- * within its budget share were served as well: at 3 % loss the allowance was spent in the join
- * wave (0.30 copies) and the source's copies rose 1.20 -> 1.41 at seed 1 (session 12). */
-const STARTUP_ASKS_BEFORE_SOURCE_SERVES = 2
 const MAX_REFUSED_ASKS = 4096
 /** Askers whose rescued bytes are remembered (keyed by requester input, so bounded: one forgotten
  * gets a fresh share, within the rescue's own allowance all the same). */
@@ -77,9 +70,12 @@ export class SourceBudget {
    * elsewhere: the swarm cannot supply it (its holders vanished, or lied), and a hole must not
    * stay a hole; but that rescue has a budget of its own and a share of it per asker
    * (sourceMayRescue): otherwise a subtree that a stripe fails to reach is fed chunk by chunk by
-   * the source, whatever its budget. A joiner's start-up chunk (`startup`: published before the
-   * asker first reached us) is served out of the same allowance at its second ask, not its fifth
-   * (docs/SCHEDULER.md session 12). Both charge `bytes`, what this answer serves. */
+   * the source, whatever its budget. It charges `bytes`, what this answer serves. A joiner's
+   * start-up chunk (`startup`: published before the asker first reached us) goes the same way and
+   * is counted apart ('pull-startup'): served at the first or second ask out of the same
+   * allowance, the first joiners' start-up asks spent all of it in the join wave and the source's
+   * copies at 3 % loss rose by 0.18-0.21 (docs/SCHEDULER.md session 12): most of what is asked of
+   * the source four times comes from the swarm meanwhile. */
   pullCause(n: number, ask: PullAsk): UploadCause | null {
     if (!this.c.isSource) return 'pull'
     if (this.unpushed.has(n)) return 'pull-unpushed'
@@ -90,16 +86,15 @@ export class SourceBudget {
     return ask.startup ? 'pull-startup' : 'pull-asked-again'
   }
 
-  /** Counts a refused pull; true on the ASKS_BEFORE_SOURCE_SERVES-th ask for the same chunk
-   * (STARTUP_ASKS_BEFORE_SOURCE_SERVES-th for a start-up chunk), if the rescue may serve it (else
-   * the next ask is that one again: the rescue's allowance grows with the stream). */
+  /** Counts a refused pull; true on the ASKS_BEFORE_SOURCE_SERVES-th ask for the same chunk, if the
+   * rescue may serve it (else the next ask is that one again: the rescue's allowance grows with
+   * the stream). */
   private askedAgain(ask: PullAsk, n: number, produced: number): boolean {
     const { from } = ask
     const key = `${from} ${n}`
     const asks = (this.refusedAsks.get(key) ?? 0) + 1
-    const enough = ask.startup ? STARTUP_ASKS_BEFORE_SOURCE_SERVES : ASKS_BEFORE_SOURCE_SERVES
     // Only a chunk we hold: asks for one we do not must not spend the allowance on nothing.
-    if (asks >= enough && this.c.log.hasChunk(n) && this.mayRescue(from, produced)) {
+    if (asks >= ASKS_BEFORE_SOURCE_SERVES && this.c.log.hasChunk(n) && this.mayRescue(from, produced)) {
       this.refusedAsks.delete(key)
       // Counted now, not once served: the chunk is read from the log first, and the other asks of
       // the same datagram (eight askers' nine each, in the test) all passed the check meanwhile.
@@ -109,7 +104,7 @@ export class SourceBudget {
     }
     // Keyed by requester input, so bounded: forgetting only costs a requester a few more asks.
     if (this.refusedAsks.size >= MAX_REFUSED_ASKS) this.refusedAsks.clear()
-    this.refusedAsks.set(key, Math.min(asks, enough - 1))
+    this.refusedAsks.set(key, Math.min(asks, ASKS_BEFORE_SOURCE_SERVES - 1))
     return false
   }
 
