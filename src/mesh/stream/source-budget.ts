@@ -74,7 +74,7 @@ export class SourceBudget {
    * start-up chunk (`startup`: published before the asker first reached us) goes the same way and
    * is counted apart ('pull-startup'): served at the first or second ask out of the same
    * allowance, the first joiners' start-up asks spent all of it in the join wave and the source's
-   * copies at 3 % loss rose by 0.18-0.21 (docs/SCHEDULER.md session 12): most of what is asked of
+   * copies at 3 % loss rose by 0.07-0.21 (docs/SCHEDULER.md session 12): most of what is asked of
    * the source four times comes from the swarm meanwhile. */
   pullCause(n: number, ask: PullAsk): UploadCause | null {
     if (!this.c.isSource) return 'pull'
