@@ -10,7 +10,10 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { NatTraversal } from '../../src/mesh/nat/nat-traversal.ts'
 import { generateStreamKey } from '../../src/store/keys.ts'
-import { interiorStripe } from '../../src/mesh/stream-policy.ts'
+import { CATCHUP_CHUNKS, interiorStripe } from '../../src/mesh/stream-policy.ts'
+import { decodeDatagram, encodeDatagram, STRIPES } from '../../src/mesh/messages.ts'
+import { CHUNK_SIZE } from '../../src/store/stream-types.ts'
+import type { Transport } from '../../src/mesh/transport.ts'
 import { NattedTransport } from '../helpers/memory-nat.ts'
 import { virtualSwarm } from '../helpers/virtual-swarm.ts'
 
@@ -48,6 +51,61 @@ test('a relay whose NAT rebound keeps its places at the source, and hands a newc
     const sent = (status().uploadedBy.catchup ?? 0) - catchUpBefore
     assert.equal(sent, 0, `the source sent the newcomer ${sent} bytes of catch-up itself`)
     assert.ok((sim.status(relay)!.uploadedBy.catchup ?? 0) > 0, 'the moved relay pushed the newcomer its catch-up')
+  } finally {
+    for (const n of nats) n.close()
+  }
+})
+
+/** Sends `to` no chunk of `stripe`: a child that keeps its successor's catch-up to itself. */
+class Withholding implements Transport {
+  to: string | undefined
+  stripe = -1
+  constructor(private inner: Transport) {}
+  get address(): string { return this.inner.address }
+  close(): Promise<void> { return this.inner.close() }
+  onDatagram(fn: (buf: Buffer, from: string) => void): void { this.inner.onDatagram(fn) }
+  send(buf: Buffer, to: string): void {
+    const d = decodeDatagram(buf)
+    if (to !== this.to || !d.ok) return this.inner.send(buf, to)
+    const kept = d.messages.filter((m) => m.type !== 'Content' || Math.floor(m.offset / CHUNK_SIZE) % STRIPES !== this.stripe)
+    if (kept.length) this.inner.send(encodeDatagram(kept), to)
+  }
+}
+
+test('a newcomer whose NAT rebinds right after the source handed its catch-up over still gets it from the source when the giver withholds it', async (t) => {
+  const sim = await virtualSwarm(t, { seed: 3, link: { delayMs: 10, loss: 0 } })
+  await sim.runFor(4000)
+  let withholding: Withholding | undefined
+  const relay = await sim.join(undefined, { wrap: (inner) => (withholding = new Withholding(inner)) })
+  await sim.runFor(2000)
+  const status = () => sim.status(sim.source)!
+  const home = new NattedTransport(sim.net, 'cone')
+  const nats = [new NatTraversal({ node: sim.source.node, key: generateStreamKey() })]
+  try {
+    nats[0].start()
+    const catchUpBefore = status().uploadedBy.catchup ?? 0
+    const newcomer = await sim.join(undefined, { transport: home })
+    nats.push(new NatTraversal({ node: newcomer.node, key: generateStreamKey() }))
+    nats[1].start()
+    const src = sim.source.node.address
+    const at = () => home.publicAddressTowards(src)
+    const stripe = interiorStripe(at() ?? '')
+    Object.assign(withholding!, { to: at(), stripe })
+    assert.notEqual(stripe, interiorStripe(relay.node.address), 'the seed gives a newcomer interior in another stripe than the relay')
+    // The source's yes, which hands the catch-up over to the relay, then at once the rebinding.
+    for (let i = 0; i < 100 && !status().children[stripe].includes(at()!); i++) await sim.runFor(10)
+    assert.deepEqual(status().children[stripe], [at()], 'the newcomer took the source\'s place in its interior stripe')
+    const before = at()
+    home.rebind()
+    await sim.runFor(4000)
+    assert.notEqual(at(), before, 'the router moved the newcomer to a new port')
+    assert.equal(nats[0].keys?.counters.moved, 1, 'the source saw the newcomer\'s key at its new address')
+    const sent = (status().uploadedBy.catchup ?? 0) - catchUpBefore
+    t.diagnostic(`the source sent the newcomer ${sent / CHUNK_SIZE} catch-up chunks`)
+    // What the source owed it (Children.owed) moved with it: asked again from its new port, the
+    // source sends the catch-up the relay withheld, once.
+    assert.ok(sent > 0, 'the catch-up the relay withheld came from the source')
+    assert.ok(sent <= (CATCHUP_CHUNKS / STRIPES) * CHUNK_SIZE, `the source sent ${sent / CHUNK_SIZE} chunks, more than one catch-up`)
   } finally {
     for (const n of nats) n.close()
   }
