@@ -47,8 +47,7 @@ export const IDLE_BYTES = 512
 const GRANT_BURST_BYTES = 2048
 /** A grant is sent again when the split moved by more than this share... */
 const GRANT_SLACK = 0.25
-/** ...or, once, when the child has said nothing since this long after it (the grant may have been
- * lost), or since its grant paid for its counts, if that takes longer (see tick). */
+/** ...or when the child has said nothing since this long after it (the grant may have been lost). */
 export const GRANT_RETRY_MS = 3000
 /** The stream rate is read over this long (the grants follow a changed bitrate within it). */
 const RATE_WINDOW_MS = 10_000
@@ -67,10 +66,6 @@ export class ByteBucket {
   }
 }
 
-/** Why a grant is due, in the order they go. */
-const DUE = { lowered: 0, first: 1, raised: 2, retry: 3 } as const
-type Due = typeof DUE[keyof typeof DUE]
-
 export interface GrantsComponents {
   id: string
   /** Sends a grant (and counts it in the node's telemetry traffic); false when it did not go out. */
@@ -82,23 +77,12 @@ export interface GrantsComponents {
 /** The parent's side: the stream rate it receives, and one grant per stripe-0 child. */
 export class AudienceGrants {
   private readonly bucket = new ByteBucket(GRANT_BURST_BYTES / 2, GRANT_BURST_BYTES)
-  private readonly told = new Map<string, { bps: number; at: number; retried: boolean }>()
-  /** Current children whose first grant's bytes were added to the bucket, and how many children
-   * there were at the last tick (see tick). */
-  private readonly credited = new Set<string>()
-  private lastChildren = 0
-  /** A child's smallest message, its counts (see tick). */
-  private readonly countsBytes: number
+  private readonly told = new Map<string, { bps: number; at: number }>()
   /** Stream totals every RATE_STEP_MS over RATE_WINDOW_MS, oldest first. */
   private samples: Array<{ at: number; bytes: number }> = []
   private fedFrom = 0
 
-  constructor(private readonly k: GrantsComponents) {
-    this.countsBytes = encodedSize({ type: 'HereIsMyAudience', id: k.id, audience: { viewers: 1, byDepth: [1] }, counts: true })
-  }
-
-  /** What `child` was last granted, bytes a second (undefined: nothing yet). */
-  granted(child: string): number | undefined { return this.told.get(child)?.bps }
+  constructor(private readonly k: GrantsComponents) {}
 
   /** Stream bytes a second over the last RATE_WINDOW_MS (undefined before two samples). */
   rate(): number | undefined {
@@ -126,56 +110,32 @@ export class AudienceGrants {
 
   /** `streamBytes`: the stream bytes this node received (produced, at the source) so far. */
   tick(now: number, streamBytes: number, children: ReadonlySet<string>): void {
-    for (const a of this.told.keys()) if (!children.has(a)) this.told.delete(a)
     this.bucket.feed((streamBytes - this.fedFrom) * GRANT_SHARE)
     this.fedFrom = streamBytes
     if (this.samples.length === 0 || now - this.samples[this.samples.length - 1].at >= RATE_STEP_MS) {
       this.samples.push({ at: now, bytes: streamBytes })
       while (this.samples.length > 2 && now - this.samples[1].at >= RATE_WINDOW_MS) this.samples.shift()
     }
+    for (const a of this.told.keys()) if (!children.has(a)) this.told.delete(a)
     const bps = this.share(children.size)
     if (bps === undefined) return
     // Lowered grants first: the children already sending give up their share before a newcomer
-    // is given one. Then the first grants, the raised ones, and last the retries: a child with no
-    // grant takes us for an older build after NO_GRANT_MS and sends us DEFAULT_SHARE, so a first
-    // grant waiting behind retries costs more than the retry saves.
-    const due: Array<[string, Due]> = []
-    // A child cannot answer a grant before the grant has paid for its counts: at 250 kb/s among 32
-    // children (6 B/s each) some 25 s. Retried every GRANT_RETRY_MS before that, the first children
-    // were granted again and again, the grants' bucket never reached the others, and each of those
-    // sent us DEFAULT_SHARE: the relay took 2-4 % of its stream bytes in telemetry
-    // (test/mesh/telemetry/audience-budget.test.ts).
-    const retryAfter = Math.max(GRANT_RETRY_MS, (1000 * 2 * this.countsBytes) / Math.max(bps, 0.01))
+    // is given one.
+    const due: Array<[string, boolean]> = []
     for (const a of children) {
       const t = this.told.get(a)
-      if (!t) due.push([a, DUE.first])
-      else if (Math.abs(bps - t.bps) > GRANT_SLACK * t.bps) due.push([a, bps < t.bps ? DUE.lowered : DUE.raised])
-      // Retried once, and only when it allows something: a child granted nothing says nothing.
-      else if (!t.retried && bps > 0 && this.k.heardAt(a) < t.at && now - t.at >= retryAfter) due.push([a, DUE.retry])
+      if (!t) due.push([a, false])
+      else if (Math.abs(bps - t.bps) > GRANT_SLACK * t.bps) due.push([a, bps < t.bps])
+      // Retried only when it allows something: a child granted nothing says nothing.
+      else if (bps > 0 && this.k.heardAt(a) < t.at && now - t.at >= GRANT_RETRY_MS) due.push([a, false])
     }
-    due.sort((x, y) => x[1] - y[1])
-    const m: MessageOf<'TellMeYourAudienceAtMost'> = { type: 'TellMeYourAudienceAtMost', id: this.k.id, bytesPerSecond: bps }
-    const bytes = encodedSize(m)
-    // The grants a child's arrival makes due, its own first one and the lowered ones of its
-    // siblings when the split moved by GRANT_SLACK, are part of what the arrival costs us, as its
-    // first counts are (IDLE_BYTES), and are paid as it arrives: amortized some 1 + 1 / GRANT_SLACK
-    // grants an arrival (a re-grant of all N children once every N x GRANT_SLACK arrivals). From
-    // GRANT_SHARE alone (at 250 kb/s a grant every 4-9 s) 32 children joining over 10 s waited a
-    // minute or more for their grants, and each sent us DEFAULT_SHARE meanwhile (0.1 % of the
-    // stream where its grant was 0.02 %), or kept the larger grant of a smaller split: the relay
-    // took 2-3 % of its stream bytes in telemetry. A child leaving lowers nothing, its raised
-    // grants wait for GRANT_SHARE: a peer coming and going gets nothing paid twice.
-    const arrived = children.size > this.lastChildren
-    this.lastChildren = children.size
-    for (const [a, why] of due) {
-      if (why === DUE.first && !this.credited.has(a)) { this.credited.add(a); this.bucket.feed(bytes, Infinity) }
-      if (why === DUE.lowered && arrived) this.bucket.feed(bytes, Infinity)
-    }
-    for (const a of this.credited) if (!children.has(a)) this.credited.delete(a)
-    for (const [a, why] of due) {
+    due.sort((x, y) => Number(y[1]) - Number(x[1]))
+    for (const [a] of due) {
+      const m: MessageOf<'TellMeYourAudienceAtMost'> = { type: 'TellMeYourAudienceAtMost', id: this.k.id, bytesPerSecond: bps }
+      const bytes = encodedSize(m)
       if (!this.bucket.take(bytes)) return
       if (!this.k.send(a, m)) continue
-      this.told.set(a, { bps, at: now, retried: why === DUE.retry })
+      this.told.set(a, { bps, at: now })
     }
   }
 }

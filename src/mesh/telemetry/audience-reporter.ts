@@ -64,13 +64,6 @@ export const REPORT_STRIPE = 0
  * simulator, 1 % loss, showed dips of 36 of 100 for 3 s with every viewer attached). A child that
  * leaves is dropped sooner, as its parent stops holding it (CHILD_EXPIRY_MS). */
 export const STALE_MS = 2 * MAX_SILENT_MS + REPORT_MS
-/** ...or, for a child whose grant pays its full summary more seldom than MAX_SILENT_MS (a low
- * bitrate among many children: at 250 kb/s among 32, a 700-byte summary every 2 minutes), twice
- * that time and a report: dropped after STALE_MS, such children were counted a fifth of the time
- * (test/mesh/telemetry/audience-budget.test.ts). At most this long: the child stays our stripe-0
- * child, heard from (SILENT_KID_MS), and one that left us says so (StopSendingMe, again at our
- * next push if lost), so a lost goodbye is all this can count twice. */
-const MAX_STALE_MS = 600_000
 /** A child we have heard nothing from for this long (it re-subscribes every RESUBSCRIBE_MS, and
  * most children also pull from us or feed us other stripes) has gone: its subtree stops counting
  * here at once, not when the stream forgets it (CHILD_EXPIRY_MS, 6 s). Its orphans find new parents
@@ -115,7 +108,7 @@ export class AudienceReporter {
   private readonly k: AudienceComponents
   private readonly version = packageVersion()
   /** Our stripe-0 children's latest summaries (bounded: only current stripe-0 children are kept). */
-  private kids = new Map<string, { s: AudienceSummary; at: number; kidsAt: number; fullBytes: number }>()
+  private kids = new Map<string, { s: AudienceSummary; at: number; kidsAt: number }>()
   /** When we last listed our children to our parent, and to which parent (KIDS_EVERY_MS). */
   private kidsSent = { at: -Infinity, to: '' }
   /** This node's own cumulative figures, and snapshots of them for the sliding window. */
@@ -221,14 +214,12 @@ export class AudienceReporter {
     if (!s) return
     const had = this.kids.get(ctx.from)
     const at = this.c.node.timers.now()
-    // A full summary's size says how often the child's grant pays for one (staleAfter).
-    const fullBytes = m.counts ? had?.fullBytes ?? IDLE_BYTES : encodedSize(m)
     if (m.counts && had) this.kids.set(ctx.from, { ...had, s: withCounts(had.s, s), at })
-    else if (s.kids) this.kids.set(ctx.from, { s, at, kidsAt: at, fullBytes })
+    else if (s.kids) this.kids.set(ctx.from, { s, at, kidsAt: at })
     else {
       // No list: the child sends it only every KIDS_EVERY_MS; the last one stands meanwhile.
       if (had?.s.kids && at - had.kidsAt <= 2 * KIDS_EVERY_MS) s.kids = had.s.kids
-      this.kids.set(ctx.from, { s, at, kidsAt: had?.kidsAt ?? -Infinity, fullBytes })
+      this.kids.set(ctx.from, { s, at, kidsAt: had?.kidsAt ?? -Infinity })
     }
     if (s.fresh) this.takeDelays(ctx.from, s)
   }
@@ -292,7 +283,7 @@ export class AudienceReporter {
     // counted subtrees twice (up to 260 of 100 at the source) as the tree re-formed, far worse
     // than the dips it closed.
     for (const [a, e] of this.kids) {
-      if (!stripe0.has(a) || now - e.at > this.staleAfter(a, e.fullBytes, stripe0.size) || now - (this.c.node.peers.get(a)?.lastHeard ?? 0) > SILENT_KID_MS) this.kids.delete(a)
+      if (!stripe0.has(a) || now - e.at > STALE_MS || now - (this.c.node.peers.get(a)?.lastHeard ?? 0) > SILENT_KID_MS) this.kids.delete(a)
     }
     const totals = this.k.stats.totals
     this.grants.tick(now, this.c.isSource ? totals.producedBytes : totals.receivedBytes, stripe0)
@@ -330,14 +321,6 @@ export class AudienceReporter {
     if (!fullDue && !countsDue) return
     if (fullDue && this.sendFull(now, parent)) return
     if (countsDue) this.sendUp(now, parent, { type: 'HereIsMyAudience', id: this.c.id, audience: this.counts(), counts: true })
-  }
-
-  /** How long a child's last summary counts: STALE_MS, or longer when its grant (or the one on its
-   * way) pays a summary of `fullBytes` more seldom (MAX_STALE_MS). */
-  private staleAfter(child: string, fullBytes: number, children: number): number {
-    const bps = this.grants.granted(child) ?? this.grants.share(children)
-    if (bps === undefined || bps <= 0) return STALE_MS
-    return Math.min(MAX_STALE_MS, Math.max(STALE_MS, (2 * 1000 * fullBytes) / bps + REPORT_MS))
   }
 
   /** Our full summary, if the budget holds it; else its delays wait in the outbox for the next one
@@ -415,11 +398,7 @@ export class AudienceReporter {
     const share = (received - this.fed.received) * UP_SHARE
     this.fed = { at: now, received }
     if (parent !== this.parentSince.addr) this.parentSince = { addr: parent, at: now }
-    // Our first counts to a new parent are saved up as before its grant, even once a grant came: a
-    // grant of a few bytes a second (250 kb/s among 32 children: 6 B/s) arriving first held them
-    // back for 25 s, and the subtree uncounted meanwhile.
-    if (parent !== undefined && this.grant?.from === parent && this.sentTo === parent) this.up.feed(Math.min(share, (this.grant.bps * dt) / 1000))
-    else if (parent !== undefined && this.grant?.from === parent) this.up.feed(share, IDLE_BYTES)
+    if (parent !== undefined && this.grant?.from === parent) this.up.feed(Math.min(share, (this.grant.bps * dt) / 1000))
     else if (parent !== undefined && now - this.parentSince.at >= NO_GRANT_MS) this.up.feed((share * DEFAULT_SHARE) / UP_SHARE)
     else this.up.feed(share, IDLE_BYTES)
   }
