@@ -11,9 +11,9 @@ import assert from 'node:assert/strict'
 import { NatTraversal } from '../../src/mesh/nat/nat-traversal.ts'
 import { generateStreamKey } from '../../src/store/keys.ts'
 import { CATCHUP_CHUNKS, interiorStripe } from '../../src/mesh/stream-policy.ts'
-import { decodeDatagram, encodeDatagram, STRIPES } from '../../src/mesh/messages.ts'
+import { STRIPES } from '../../src/mesh/messages.ts'
 import { CHUNK_SIZE } from '../../src/store/stream-types.ts'
-import type { Transport } from '../../src/mesh/transport.ts'
+import { Withholding } from '../helpers/withholding-transport.ts'
 import { NattedTransport } from '../helpers/memory-nat.ts'
 import { virtualSwarm } from '../helpers/virtual-swarm.ts'
 
@@ -55,22 +55,6 @@ test('a relay whose NAT rebound keeps its places at the source, and hands a newc
     for (const n of nats) n.close()
   }
 })
-
-/** Sends `to` no chunk of `stripe`: a child that keeps its successor's catch-up to itself. */
-class Withholding implements Transport {
-  to: string | undefined
-  stripe = -1
-  constructor(private inner: Transport) {}
-  get address(): string { return this.inner.address }
-  close(): Promise<void> { return this.inner.close() }
-  onDatagram(fn: (buf: Buffer, from: string) => void): void { this.inner.onDatagram(fn) }
-  send(buf: Buffer, to: string): void {
-    const d = decodeDatagram(buf)
-    if (to !== this.to || !d.ok) return this.inner.send(buf, to)
-    const kept = d.messages.filter((m) => m.type !== 'Content' || Math.floor(m.offset / CHUNK_SIZE) % STRIPES !== this.stripe)
-    if (kept.length) this.inner.send(encodeDatagram(kept), to)
-  }
-}
 
 test('a newcomer whose NAT rebinds right after the source handed its catch-up over still gets it from the source when the giver withholds it', async (t) => {
   const sim = await virtualSwarm(t, { seed: 3, link: { delayMs: 10, loss: 0 } })
