@@ -105,4 +105,14 @@ export class UpnpGateway {
   mappings(lab: NatLab): Promise<string> { return lab.exec(this.router, 'nft', ['list', 'chain', 'inet', 'filter', 'prerouting_miniupnpd']) }
 
   stop(): void { this.proc.kill('SIGTERM') }
+
+  /** Stops the daemon and empties its chains, as a reboot of the router would, and starts a new one
+   * (the e2e test of the epoch check). */
+  async restartCleared(lab: NatLab, stun: LabStun, dir: string): Promise<UpnpGateway> {
+    const exited = this.proc.exitCode !== null ? Promise.resolve() : new Promise((r) => this.proc.once('exit', r))
+    this.stop()
+    await exited
+    for (const chain of ['miniupnpd', 'prerouting_miniupnpd', 'postrouting_miniupnpd']) await lab.exec(this.router, 'nft', ['flush', 'chain', 'inet', 'filter', chain])
+    return UpnpGateway.start(lab, this.router, stun, dir)
+  }
 }

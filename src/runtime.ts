@@ -35,6 +35,7 @@ import { FileFetches } from './mesh/file-fetches.ts'
 import { ApiFile } from './api-file.ts'
 import { NatTraversal } from './mesh/nat/nat-traversal.ts'
 import { PortMapping } from './mesh/nat/port-mapping.ts'
+import type { MappingProtocol } from './mesh/nat/gateway-mapper.ts'
 import { SecureSessions } from './mesh/secure/secure-sessions.ts'
 import { chunkShareOfWire } from './mesh/bandwidth/upload-pacer.ts'
 import type { AudienceView } from './mesh/telemetry/audience-view.ts'
@@ -81,6 +82,9 @@ export interface RuntimeOptions {
   maxDownloadBytesPerSecond?: number
   /** --port-mapping: ask the home router (UPnP IGD) to forward our UDP port (src/mesh/nat/port-mapping.ts). */
   portMapping?: boolean
+  /** With portMapping: the protocols tried, in order, and the PCP / NAT-PMP server (else the default gateway). */
+  portMappingProtocols?: MappingProtocol[]
+  portMappingGateway?: string
   /** --punch-probes: probes per birthday punch (src/mesh/nat/birthday-punch.ts); 0 turns it off. */
   punchProbes?: number
 }
@@ -140,7 +144,7 @@ export class Runtime {
     this.nat = new NatTraversal({ node, key: nodeKey, openSocket: () => UdpTransport.bind({ host, port: 0, recvBufferBytes: 1 << 20 }) }, { punchProbes: opts.punchProbes })
     this.secure = opts.encrypt === true ? new SecureSessions({ node, key: nodeKey }) : null
     this.portMapping = opts.portMapping === true
-      ? new PortMapping({ timers: node.timers, log: opts.logger.child('port-mapping'), selves: node.selves, metrics, onMapped: (a) => this.nat.setMapped(a) }, { localAddress: node.address })
+      ? new PortMapping({ timers: node.timers, log: opts.logger.child('port-mapping'), selves: node.selves, metrics, onMapped: (a) => this.nat.setMapped(a) }, { localAddress: node.address, protocols: opts.portMappingProtocols, gateway: opts.portMappingGateway })
       : null
     this.metrics.readStreams?.(() => this.streams.list().map(swarmTotals))
     // The relay fan-out gauge: how many peers this node fed in the last interval, over all streams.

@@ -4,6 +4,7 @@ import type { AudienceView } from '../mesh/telemetry/audience-view.ts'
 import { formatAudience } from './audience-format.ts'
 import type { NodeStatus } from '../metrics/node-status.ts'
 import type { PortMappingStatus } from '../mesh/nat/port-mapping.ts'
+import { PROTOCOL_NAMES } from '../mesh/nat/gateway-mapper.ts'
 import { bytes, bitrate } from './format.ts'
 import { NodeUnreachable, callApi, httpBase } from './node-api.ts'
 
@@ -85,8 +86,8 @@ export function bandwidthLines(b: NodeStatus['bandwidth']): string[] {
   ]
 }
 
-/** --port-mapping: where the router forwards from, or why it does not. */
+/** --port-mapping: where the router forwards from, and through which protocol, or why it does not. */
 export function portMappingLine(pm: PortMappingStatus): string {
-  if (pm.state === 'mapped') return `port mapping  ${pm.externalAddress} -> ${pm.internalAddress}  (UPnP IGD at ${pm.gateway}, renewed ${pm.renewals}x)`
+  if (pm.state === 'mapped') return `port mapping  ${pm.externalAddress} -> ${pm.internalAddress}  (${PROTOCOL_NAMES[pm.protocol ?? 'upnp-igd']} at ${pm.gateway}, renewed ${pm.renewals}x)`
   return `port mapping  ${pm.state}${pm.lastError ? `: ${pm.lastError}` : ''}`
 }

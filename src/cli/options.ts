@@ -9,6 +9,8 @@ import type { RuntimeOptions } from '../runtime.ts'
 import { resolve } from 'node:path'
 import { nodeKeyFileFor } from '../store/key-paths.ts'
 import { DEFAULT_PUNCH_PROBES, SPENT_PER_MINUTE } from '../mesh/nat/punch-limits.ts'
+import { DEFAULT_PROTOCOLS, type MappingProtocol } from '../mesh/nat/gateway-mapper.ts'
+import { isIPv4 } from 'node:net'
 
 export interface NodeFlags {
   /** Undefined: the default port, or any free one when another node holds it. */
@@ -33,8 +35,10 @@ export interface NodeFlags {
   /** --max-upload and --max-download, bytes a second (the flags take bits). */
   maxUpload?: number
   maxDownload?: number
-  /** --port-mapping: ask the home router (UPnP IGD) to forward our UDP port. */
+  /** --port-mapping: ask the home router (PCP, NAT-PMP, UPnP IGD) to forward our UDP port. */
   portMapping?: boolean
+  portMappingProtocols?: MappingProtocol[]
+  portMappingGateway?: string
   punchProbes?: number
 }
 
@@ -104,9 +108,26 @@ export function nodeOptions(cmd: Command, defaults: { port?: number; httpPort?: 
     .addOption(new Option('--max-upload <rate>', 'cap on everything this node sends, bits a second (1.5M, 800k): stream before file; a viewer also takes only the children that fit').env('CJP2P_MAX_UPLOAD').argParser(parseBitRate))
     .addOption(new Option('--max-download <rate>', 'cap on what this node asks to receive, bits a second: file requests wait while stream traffic takes the rate').env('CJP2P_MAX_DOWNLOAD').argParser(parseBitRate))
     // Not Option.env: commander turns a boolean on for any value, so CJP2P_PORT_MAPPING=0 multicast.
-    .addOption(new Option('--port-mapping', 'ask the home router (UPnP IGD) to forward our UDP port, so peers reach us unasked; renewed while we run, removed at exit. Off by default: it multicasts on the LAN (env CJP2P_PORT_MAPPING=1)'))
+    .addOption(new Option('--port-mapping', 'ask the home router (PCP, then NAT-PMP, then UPnP IGD) to forward our UDP port, so peers reach us unasked; renewed while we run, removed at exit. Off by default: the port is then open to the whole Internet, and UPnP\'s search multicasts on the LAN (env CJP2P_PORT_MAPPING=1)'))
+    .addOption(new Option('--port-mapping-protocols <list>', `with --port-mapping, the protocols to try, in order (comma-separated: ${DEFAULT_PROTOCOLS.join(',')}); e.g. pcp,nat-pmp never multicasts`).env('CJP2P_PORT_MAPPING_PROTOCOLS').argParser(parseMappingProtocols))
+    .addOption(new Option('--port-mapping-gateway <ip>', 'with --port-mapping, the PCP / NAT-PMP server instead of the default route\'s gateway').env('CJP2P_PORT_MAPPING_GATEWAY').argParser(parseGatewayIp))
     .addOption(new Option('--punch-probes <n>', 'probes per birthday punch, which lets a viewer behind a cone NAT reach one behind a symmetric NAT (hundreds of small datagrams and, behind the symmetric NAT, 256 sockets for a few seconds); 0 turns it off').env('CJP2P_PUNCH_PROBES').argParser(parsePunchProbes).default(DEFAULT_PUNCH_PROBES))
     .addOption(new Option('--max-datagram <bytes>', 'largest datagram sent to our own peers that accept it (64 KiB is fine on loopback and LANs)').env('CJP2P_MAX_DATAGRAM').argParser(parseDatagram).default(5888))
+}
+
+export function parseMappingProtocols(v: string): MappingProtocol[] {
+  const list = v.split(',').map((p) => p.trim()).filter((p) => p !== '')
+  const known = new Set<string>(DEFAULT_PROTOCOLS)
+  const bad = list.find((p) => !known.has(p))
+  if (list.length === 0 || bad !== undefined || new Set(list).size !== list.length) {
+    throw new UsageError(`--port-mapping-protocols wants some of ${DEFAULT_PROTOCOLS.join(',')}, each once, got ${JSON.stringify(v)}`)
+  }
+  return list as MappingProtocol[]
+}
+
+function parseGatewayIp(v: string): string {
+  if (!isIPv4(v)) throw new UsageError(`--port-mapping-gateway wants an IPv4 address, got ${JSON.stringify(v)}`)
+  return v
 }
 
 function parsePunchProbes(v: string): number {
@@ -145,6 +166,7 @@ export function runtimeOptions(flags: NodeFlags, logger: Logger, extra: Partial<
     encrypt: flags.encrypt ?? ENCRYPT_BY_DEFAULT,
     maxUploadBytesPerSecond: flags.maxUpload, maxDownloadBytesPerSecond: flags.maxDownload,
     portMapping: flags.portMapping === true || envSwitch('CJP2P_PORT_MAPPING'),
+    portMappingProtocols: flags.portMappingProtocols, portMappingGateway: flags.portMappingGateway,
     punchProbes: flags.punchProbes,
     // A folder the user named may hold keys; the working directory by default must not.
     nodeKeyFile: flags.dirGiven ? undefined : nodeKeyFileFor(flags.dir),

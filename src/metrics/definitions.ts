@@ -16,12 +16,12 @@
 //   cjp2p_node_info{role}, cjp2p_build_info{version,nodejs}
 //   cjp2p_bandwidth_limit_bytes_per_second{direction}  --max-upload / --max-download (0: none)
 //   cjp2p_bandwidth_rate_bytes_per_second{direction}   what the node sends / receives now
-//   cjp2p_port_mapped                                  1 while the router forwards our UDP port (--port-mapping)
+//   cjp2p_port_mapped{protocol}                        1 for the protocol through which the router forwards our UDP port (pcp | nat-pmp | upnp-igd)
 // Derived series (copies, P2P offload, delay quantiles) are recording rules in deploy/prometheus/rules.yml.
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client'
 import { REJECT_CAUSES } from '../store/stream-types.ts'
 import type {
-  BandwidthDirection, ChunkResult, DropReason, NodeRole, PenaltyReason, StreamRole, TrafficKind, TrafficRole, TransferResult,
+  BandwidthDirection, ChunkResult, PortMappingProtocol, DropReason, NodeRole, PenaltyReason, StreamRole, TrafficKind, TrafficRole, TransferResult,
 } from './types.ts'
 
 // Every value of every label, so each series can be created at zero from the start: a rate() over a
@@ -41,6 +41,7 @@ export const TRANSFER_RESULTS: readonly TransferResult[] = ['completed', 'failed
 export const NODE_ROLES: readonly NodeRole[] = ['source', 'viewer', 'node']
 export const STREAM_ROLES: readonly StreamRole[] = ['source', 'viewer']
 export const BANDWIDTH_DIRECTIONS: readonly BandwidthDirection[] = ['upload', 'download']
+export const PORT_MAPPING_PROTOCOLS: readonly PortMappingProtocol[] = ['pcp', 'nat-pmp', 'upnp-igd']
 
 /** Live latency lives between tens of milliseconds (one LAN hop) and seconds (a deep relay tree or
  * a late catch-up); buckets are dense around 0.2..3 s where the p95 of a healthy swarm sits. */
@@ -194,8 +195,8 @@ export function defineMetrics(registry: Registry) {
       help: 'Bytes the upload limit dropped (its queue full, or waited too long); download never drops.',
     }),
     portMapped: new Gauge({
-      name: 'cjp2p_port_mapped', registers,
-      help: '1 while the home router forwards the node\'s UDP port (--port-mapping, UPnP IGD); 0 while it does not, or without the flag.',
+      name: 'cjp2p_port_mapped', registers, labelNames: ['protocol'] as const,
+      help: '1 for the protocol (pcp, nat-pmp, upnp-igd) through which the home router forwards the node\'s UDP port (--port-mapping); all 0 while it does not, or without the flag.',
     }),
   }
 }
@@ -228,6 +229,7 @@ export function initialiseSeries(m: MetricSet): void {
     m.bandwidthDeferred.inc({ direction }, 0)
     m.bandwidthDropped.inc({ direction }, 0)
   }
+  for (const protocol of PORT_MAPPING_PROTOCOLS) m.portMapped.set({ protocol }, 0)
   m.peersKnown.set(0)
   m.peersActive.set(0)
   m.relayFanout.set(0)

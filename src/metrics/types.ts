@@ -59,6 +59,8 @@ export interface BandwidthStats {
   droppedBytes: number
 }
 export type BandwidthDirection = 'upload' | 'download'
+/** How the router was asked to forward our port (src/mesh/nat/gateway-mapper.ts). */
+export type PortMappingProtocol = 'pcp' | 'nat-pmp' | 'upnp-igd'
 
 export interface MetricsSink {
   datagramSent(kind: TrafficKind, role: TrafficRole, bytes: number): void
@@ -93,8 +95,8 @@ export interface MetricsSink {
   setAudience?(audience: AudienceStats): void
   /** The bandwidth limits and what they did, both directions (from a status loop). */
   setBandwidth?(stats: BandwidthStats[]): void
-  /** Whether the router forwards our UDP port now (--port-mapping). */
-  setPortMapped?(mapped: boolean): void
+  /** The protocol through which the router forwards our UDP port now, null while it does not (--port-mapping). */
+  setPortMapped?(protocol: PortMappingProtocol | null): void
 }
 
 /** A sink that does nothing, for code run without metrics (tests, tools). */

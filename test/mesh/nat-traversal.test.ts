@@ -4,7 +4,7 @@
 // symmetric peers kept out of the addresses we hand out, and keepalives.
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { classify } from '../../src/mesh/nat/observed-address.ts'
+import { ObservedAddresses, classify } from '../../src/mesh/nat/observed-address.ts'
 import { reachableFirst } from '../../src/mesh/nat/reachable-first.ts'
 import { KEEPALIVE_AFTER_MS } from '../../src/mesh/nat/keepalive.ts'
 import { decodeDatagram } from '../../src/mesh/messages.ts'
@@ -23,6 +23,33 @@ describe('observed addresses and the NAT kind', () => {
     assert.equal(classify(['198.51.100.7:61234'], self, 4000).kind, 'symmetric')
     // A peer on our own LAN sees our private address; the outside decides.
     assert.equal(classify(['10.0.0.2:4000', '198.51.100.7:4000', '198.51.100.7:4000'], self, 4000).kind, 'cone')
+  })
+
+  it('a cone that moved our mapping (a rebinding) stays a cone: the moved peer\'s report drops the old address\'s', () => {
+    const clock = { now: () => 0 }
+    const seen = (observers: string[]) => {
+      const o = new ObservedAddresses({ clock, isSelf: (a) => a === '10.0.0.2:4000', localAddress: () => '10.0.0.2:4000' })
+      for (const p of observers) o.report(p, '198.51.100.7:4000')
+      return o
+    }
+    // One observer: its report of a new port (not our socket's) was taken for a symmetric NAT.
+    const one = seen(['203.0.113.1:1'])
+    assert.equal(one.view().kind, 'cone')
+    assert.deepEqual(one.report('203.0.113.1:1', '198.51.100.7:61000'), { kind: 'cone', publicAddress: '198.51.100.7:61000', observers: 1 })
+    // Three: the two that have not written since still saw the old address, for REPORT_TTL_MS.
+    const three = seen(['203.0.113.1:1', '203.0.113.2:1', '203.0.113.3:1'])
+    assert.equal(three.report('203.0.113.1:1', '198.51.100.7:61000').kind, 'cone')
+    assert.equal(three.report('203.0.113.2:1', '198.51.100.7:61000').kind, 'cone')
+    // A symmetric NAT still shows as one: each peer sees its own mapping, and one of them moving
+    // leaves the others' apart.
+    const sym = new ObservedAddresses({ clock, isSelf: () => false, localAddress: () => '10.0.0.2:4000' })
+    sym.report('203.0.113.1:1', '198.51.100.7:5001')
+    sym.report('203.0.113.2:1', '198.51.100.7:5002')
+    assert.equal(sym.report('203.0.113.1:1', '198.51.100.7:5003').kind, 'symmetric')
+    // And a single report of a moved port from a NAT never taken for a cone still reads symmetric.
+    const fresh = new ObservedAddresses({ clock, isSelf: () => false, localAddress: () => '10.0.0.2:4000' })
+    assert.equal(fresh.report('203.0.113.1:1', '198.51.100.7:61000').kind, 'symmetric')
+    assert.equal(fresh.report('203.0.113.1:1', '198.51.100.7:61001').kind, 'symmetric')
   })
 
   it('two public peers tell a public node, a cone node and a symmetric node what they are', async (t) => {

@@ -1,13 +1,15 @@
-// PortMapping's states on virtual time, with a gateway in memory that records what it was asked
-// (the real gateway, miniupnpd in a NAT lab, is test/e2e/port-mapping.test.ts): renewal at half the
-// lease, one warning for a failure that repeats, a retry that finds a gateway later, removal at close.
+// PortMapping's states on virtual time through UPnP IGD alone, with a gateway in memory that records
+// what it was asked (the real gateway, miniupnpd in a NAT lab, is test/e2e/port-mapping.test.ts):
+// renewal at half the lease, one warning for a failure that repeats, a retry that finds a gateway
+// later, removal at close. PCP and NAT-PMP: port-mapping-pcp.test.ts.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import type { Gateway, MapPortOptions, PortMapping as LibMapping } from '@achingbrain/nat-port-mapper'
-import { PortMapping, RETRY_MS, LEASE_SECONDS, internalHost } from '../../src/mesh/nat/port-mapping.ts'
+import { PortMapping, RETRY_MS, LEASE_SECONDS } from '../../src/mesh/nat/port-mapping.ts'
+import { internalHost } from '../../src/mesh/nat/lan-address.ts'
 import { SelfAddresses } from '../../src/mesh/self-addresses.ts'
 import { VirtualTimers, realTimers, type Timer } from '../../src/util/timers.ts'
-import type { Logger } from '../../src/util/logger.ts'
+import { recordingLogger } from '../helpers/recording-logger.ts'
 
 class MemoryGateway implements Gateway {
   id = 'igd'; host = '192.168.7.1'; port = 5000; family = 'IPv4' as const
@@ -28,17 +30,6 @@ class MemoryGateway implements Gateway {
   async *mapAll(): AsyncGenerator<LibMapping> { /* not used */ }
 }
 
-function logs(): Logger & { lines: Array<[string, string]> } {
-  const lines: Array<[string, string]> = []
-  const l = {
-    lines,
-    debug: (m: string) => { lines.push(['debug', m]) }, info: (m: string) => { lines.push(['info', m]) },
-    warn: (m: string) => { lines.push(['warn', m]) }, error: (m: string) => { lines.push(['error', m]) },
-    child: () => l,
-  }
-  return l
-}
-
 /** Virtual time that records which timeouts were asked to run in the background. */
 class RecordingTimers extends VirtualTimers {
   readonly background: boolean[] = []
@@ -50,11 +41,11 @@ class RecordingTimers extends VirtualTimers {
 
 function setup(find: () => Promise<Gateway>) {
   const timers = new RecordingTimers({ start: 1_000_000 })
-  const log = logs()
+  const log = recordingLogger()
   const selves = new SelfAddresses('192.168.7.20:4000', () => [])
-  const mapped: boolean[] = []
+  const mapped: Array<string | null> = []
   const told: Array<string | null> = []
-  const pm = new PortMapping({ timers, log, selves, metrics: { setPortMapped: (m) => mapped.push(m) }, onMapped: (a) => told.push(a), findGateway: find }, { localAddress: '192.168.7.20:4000' })
+  const pm = new PortMapping({ timers, log, selves, metrics: { setPortMapped: (m) => mapped.push(m) }, onMapped: (a) => told.push(a), findGateway: find }, { localAddress: '192.168.7.20:4000', protocols: ['upnp-igd'] })
   return { timers, log, selves, mapped, told, pm }
 }
 
@@ -82,7 +73,7 @@ test('maps our UDP port, learns the public address as ours, renews at half the l
   assert.deepEqual(gw.unmapped, [4001], 'the external port is unmapped once')
   assert.equal(gw.stopped, 1)
   assert.equal(pm.state, 'closed')
-  assert.deepEqual(mapped, [true, false])
+  assert.deepEqual(mapped, ['upnp-igd', null])
   assert.deepEqual(told, ['10.99.0.9:4001'], 'peers are told the mapping once, not at each renewal')
   assert.equal(timers.active, 0, 'no timer left')
 })
@@ -93,11 +84,11 @@ test('no gateway: one warning, the node goes on, a retry later finds one', async
   pm.start()
   await timers.run(timers.now() + 1000)
   assert.equal(pm.state, 'failed')
-  assert.match(pm.status().lastError!, /no UPnP gateway answered on the LAN/)
+  assert.match(pm.status().lastError!, /^UPnP IGD: no UPnP gateway answered on the LAN/)
   await timers.run(timers.now() + RETRY_MS)
   assert.equal(pm.status().failures, 2)
   assert.equal(log.lines.filter(([lvl]) => lvl === 'warn').length, 1, 'a repeated failure is not warned again')
-  assert.match(log.lines.find(([lvl]) => lvl === 'warn')![1], /^port mapping failed: no UPnP gateway answered on the LAN \(the search ended\); going on without it/)
+  assert.match(log.lines.find(([lvl]) => lvl === 'warn')![1], /^port mapping failed: UPnP IGD: no UPnP gateway answered on the LAN \(the search ended\); going on without it/)
   gw = new MemoryGateway()
   await timers.run(timers.now() + RETRY_MS)
   assert.equal(pm.state, 'mapped')
@@ -112,7 +103,7 @@ test('a refusal, and a renewal refused later, both fail cleanly and are retried'
   pm.start()
   await timers.run(timers.now() + 1000)
   assert.equal(pm.state, 'failed')
-  assert.equal(pm.status().lastError, 'ConflictInMappingEntry')
+  assert.equal(pm.status().lastError, 'UPnP IGD: ConflictInMappingEntry')
   assert.equal(gw.stopped, 1, 'the refusing gateway client is stopped; the next attempt searches afresh')
   gw.refuse = null
   await timers.run(timers.now() + RETRY_MS)

@@ -71,7 +71,7 @@ test('a source that answers no pull: holes are filled by holders in time (40 vie
         }
       }
       const st = sim.swarm(sim.source).status()
-      const askedAgain = (st.uploadedBy['pull-asked-again'] ?? 0) / st.producedBytes
+      const askedAgain = ((st.uploadedBy['pull-asked-again'] ?? 0) + (st.uploadedBy['pull-startup'] ?? 0)) / st.producedBytes
       t.diagnostic(`seed ${seed}: ${late} of ${total} deliveries late; the source's "asked again" rule came to ${askedAgain.toFixed(4)} copies`)
       // A hole nobody fills is late at every viewer below it (ten and more per chunk); one or two
       // late deliveries are a single viewer's lost datagram near its deadline, which any change

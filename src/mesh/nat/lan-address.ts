@@ -52,3 +52,12 @@ export function inSubnetOf(a: string): (b: string) => boolean {
     return y !== undefined && isIP(y) === isIP(x) && subnet.check(y, family)
   }
 }
+
+/** Our LAN address a gateway forwards to: the one on its subnet (a wildcard bind has several). */
+export function internalHost(localAddress: string, gatewayHost: string): string {
+  const lan = ourLanAddresses(localAddress)
+  const pick = lan.find((a) => sameSubnet(a, formatAddress(gatewayHost, 1))) ?? lan[0]
+  const host = pick === undefined ? undefined : parseAddress(pick)?.host
+  if (host === undefined) throw new Error(`no LAN address of ours to forward to (bound to ${localAddress})`)
+  return host
+}

@@ -30,10 +30,27 @@ export class ObservedAddresses {
   /** Observer address -> what it saw and when (an observer is one peer, whatever its host). */
   private reports = new Map<string, { addr: string; at: number }>()
 
+  /** Our NAT was taken for a cone when it moved our mapping (see report): its new port is not our
+   * socket's, and that says nothing of its kind. */
+  private rebound = false
+
   constructor(private c: { clock: Clock; isSelf: (addr: string) => boolean; localAddress: () => string }) {}
 
   /** Records one peer's report; returns the view after it. */
   report(observer: string, addr: string): NatView {
+    const was = this.reports.get(observer)
+    if (was !== undefined && was.addr !== addr && !this.c.isSelf(was.addr)) {
+      // One peer sees us at a new address: our mapping moved (a rebinding; a symmetric NAT too
+      // keeps its mapping towards one peer while it is used). What the others saw of the old one
+      // is stale: kept for REPORT_TTL_MS beside the new one, two addresses made us "symmetric" for
+      // a minute, and so did the single report's moved port. Taken for a leaf, a relay behind a
+      // cone lost every place it had, and at the source the next newcomer took all four stripes
+      // with a catch-up the source sent itself (test/mesh/rebinding-places.test.ts). A peer that
+      // lies here could already make us symmetric with one report; it erases only the reports of
+      // the address it named before.
+      this.rebound = this.view().kind === 'cone'
+      for (const [o, r] of this.reports) if (r.addr === was.addr) this.reports.delete(o)
+    }
     this.reports.delete(observer)
     if (this.reports.size >= MAX_OBSERVERS) this.reports.delete(this.reports.keys().next().value as string)
     this.reports.set(observer, { addr, at: this.c.clock.now() })
@@ -43,12 +60,14 @@ export class ObservedAddresses {
   view(): NatView {
     const now = this.c.clock.now()
     const fresh = [...this.reports.values()].filter((r) => now - r.at < REPORT_TTL_MS).sort((a, b) => b.at - a.at)
-    return classify(fresh.map((r) => r.addr), this.c.isSelf, parseAddress(this.c.localAddress())?.port)
+    return classify(fresh.map((r) => r.addr), this.c.isSelf, parseAddress(this.c.localAddress())?.port, this.rebound)
   }
 }
 
-/** The NAT kind from current reports, newest first (pure: the tests feed it directly). */
-export function classify(seen: string[], isSelf: (addr: string) => boolean, localPort: number | undefined): NatView {
+/** The NAT kind from current reports, newest first (pure: the tests feed it directly). `rebound`:
+ * a NAT already taken for a cone moved our mapping, so a single report's changed port is no sign
+ * of a symmetric one. */
+export function classify(seen: string[], isSelf: (addr: string) => boolean, localPort: number | undefined, rebound = false): NatView {
   if (seen.length === 0) return { kind: 'unknown', publicAddress: null, observers: 0 }
   // A peer on our own LAN sees our own address even behind a NAT: only the others say what it does.
   const outside = seen.filter((a) => !isSelf(a))
@@ -56,6 +75,6 @@ export function classify(seen: string[], isSelf: (addr: string) => boolean, loca
   const distinct = new Set(outside)
   if (distinct.size > 1) return { kind: 'symmetric', publicAddress: outside[0], observers: seen.length }
   if (outside.length > 1) return { kind: 'cone', publicAddress: outside[0], observers: seen.length }
-  const kept = parseAddress(outside[0])?.port === localPort
+  const kept = rebound || parseAddress(outside[0])?.port === localPort
   return { kind: kept ? 'cone' : 'symmetric', publicAddress: outside[0], observers: seen.length }
 }

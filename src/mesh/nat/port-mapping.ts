@@ -1,43 +1,69 @@
-// Port mapping at the home router, behind --port-mapping: the node asks its gateway (a UPnP
-// Internet Gateway Device, found by SSDP multicast on the LAN, through @achingbrain/nat-port-mapper)
-// to forward its UDP port, so that peers it never contacted reach it as if it had no NAT. The
-// mapping is renewed at half its lease while the node runs and removed at a clean shutdown.
-// Off by default: discovery multicasts to every device on the LAN, and a mapping opens the port to
-// the whole Internet. Failure (no gateway, a refusal) is one log line; the node goes on without.
-// NAT-PMP and PCP are not used: the library's NAT-PMP client sends its lifetime in milliseconds as
-// seconds and removes a UDP mapping as TCP (both seen against miniupnpd 2.3.1 in the NAT lab).
+// Port mapping at the home router, behind --port-mapping: the node asks its gateway to forward its
+// UDP port, so that peers it never contacted reach it as if it had no NAT. The mapping is renewed at
+// half the lifetime the gateway granted and removed at a clean shutdown.
+//
+// Protocols, tried in order until one maps (--port-mapping-protocols narrows or reorders them):
+// - PCP (RFC 6887, pcp-mapper.ts), unicast to the default gateway: the current standard, and the
+//   only one with a nonce that keeps other LAN hosts from renewing or deleting our mapping.
+// - NAT-PMP (RFC 6886, nat-pmp-mapper.ts), same port, only when the gateway answered PCP with
+//   UNSUPP_VERSION: a gateway that was silent on PCP's port is silent on NAT-PMP's (the same one).
+// - UPnP IGD (upnp-mapper.ts) last: it multicasts an SSDP search to the whole LAN, and gateways that
+//   speak it often speak one of the others too.
+// Between renewals an ANNOUNCE (PCP) or external-address request (NAT-PMP) every EPOCH_CHECK_MS
+// reads the gateway's epoch: one that went back means the gateway restarted and forgot us, and we
+// map again at once instead of at the next renewal (gateway-epoch.ts).
+//
+// Off by default: a mapping opens the port to the whole Internet, and UPnP's search multicasts.
+// Failure (no gateway, a refusal) is one log line; the node goes on without, and tries again later.
 import type { Gateway } from '@achingbrain/nat-port-mapper'
 import type { Logger } from '../../util/logger.ts'
 import type { Timer, Timers } from '../../util/timers.ts'
 import type { SelfAddresses } from '../self-addresses.ts'
-import { formatAddress, parseAddress } from '../transport.ts'
+import { parseAddress } from '../transport.ts'
 import { firstLine } from '../../util/coded-error.ts'
-import { ourLanAddresses, sameSubnet } from './lan-address.ts'
+import { defaultGateway } from './default-gateway.ts'
+import { DEFAULT_PROTOCOLS, MappingProtocol, PROTOCOL_NAMES, type GatewayMapper, type MappedPort } from './gateway-mapper.ts'
+import { GatewayError, GatewayExchange, openGatewaySocket, REQUEST_TIMEOUT_MS, type OpenGatewaySocket } from './gateway-socket.ts'
+import { internalHost } from './lan-address.ts'
+import { NatPmpMapper } from './nat-pmp-mapper.ts'
+import { PCP_SERVER_PORT } from './pcp-codec.ts'
+import { PcpMapper } from './pcp-mapper.ts'
+import { UpnpMapper, findUpnpGateway } from './upnp-mapper.ts'
 
 export const PortMappingState = { searching: 'searching', mapped: 'mapped', failed: 'failed', closed: 'closed' } as const
 export type PortMappingState = typeof PortMappingState[keyof typeof PortMappingState]
+export { MappingProtocol }
 
-/** The lease asked for: an hour, the shortest the library asks a UPnP gateway for whatever it is given. */
+/** The lifetime asked for: an hour, the shortest the UPnP library asks a gateway for whatever it is given. */
 export const LEASE_SECONDS = 3600
-/** Discovery and each request: a gateway on the LAN answers SSDP and SOAP within a second or two. */
-const REQUEST_TIMEOUT_MS = 10_000
 /** After a failure, tried again this much later (a router that booted after us, or restarted):
- * rarely, since every attempt multicasts on the LAN. */
+ * rarely, since an attempt that reaches UPnP multicasts on the LAN. */
 export const RETRY_MS = 5 * 60_000
+/** How often the gateway's epoch is read between renewals: a restarted gateway costs us at most
+ * this long unreachable instead of half a lease; one small datagram to the gateway a minute. */
+export const EPOCH_CHECK_MS = 60_000
+/** A gateway that grants seconds must not make us send a request every tick. */
+const MIN_RENEW_MS = 10_000
 /** Removing the mapping at shutdown waits at most this long: an exit must not hang on a router. */
 const CLOSE_TIMEOUT_MS = 3000
 
 export interface PortMappingStatus {
   state: PortMappingState
-  protocol: 'upnp-igd'
+  /** The protocol of the mapping we hold, null while we hold none. */
+  protocol: MappingProtocol | null
+  /** What is tried, in order. */
+  protocols: MappingProtocol[]
   /** The gateway's address on our LAN. */
   gateway: string | null
   /** Where peers reach us: the gateway's public address and the forwarded port. */
   externalAddress: string | null
   /** What the gateway forwards to: our LAN address and UDP port. */
   internalAddress: string | null
+  /** What the gateway granted (asked: LEASE_SECONDS). */
   leaseSeconds: number
   renewals: number
+  /** Restarts of the gateway seen in its epoch (PCP, NAT-PMP), each followed by a new mapping. */
+  gatewayRestarts: number
   failures: number
   lastError: string | null
 }
@@ -47,11 +73,16 @@ export interface PortMappingComponents {
   log: Logger
   /** The mapped address is ours: peers that name it must not make us greet ourselves. */
   selves: SelfAddresses
-  metrics?: { setPortMapped?(mapped: boolean): void }
+  /** The protocol that holds our mapping now, null for none (cjp2p_port_mapped{protocol}). */
+  metrics?: { setPortMapped?(protocol: MappingProtocol | null): void }
   /** Our external address once mapped, null once the mapping is lost: peers are told (nat-traversal.ts). */
   onMapped?: (external: string | null) => void
-  /** The gateway to ask; by default the first UPnP IGD that answers an SSDP search (tests inject one). */
+  /** The UPnP gateway to ask; by default the first IGD that answers an SSDP search (tests inject one). */
   findGateway?: (signal: AbortSignal) => Promise<Gateway>
+  /** The socket to the PCP / NAT-PMP server (tests inject one on loopback). */
+  openSocket?: OpenGatewaySocket
+  /** Where PCP and NAT-PMP go without --port-mapping-gateway: /proc/net/route's default route. */
+  defaultGateway?: () => Promise<string | null>
 }
 
 export interface PortMappingInit {
@@ -59,19 +90,31 @@ export interface PortMappingInit {
   localAddress: string
   leaseSeconds?: number
   retryMs?: number
+  epochCheckMs?: number
+  protocols?: readonly MappingProtocol[]
+  /** --port-mapping-gateway: the PCP / NAT-PMP server, instead of the default route's gateway. */
+  gateway?: string
+  /** The server's port: 5351 (tests run their gateway on another). */
+  gatewayPort?: number
 }
 
 export class PortMapping {
   private current: PortMappingState = PortMappingState.searching
-  private gateway: Gateway | null = null
+  private mapper: GatewayMapper | null = null
   private timer: Timer | undefined
+  private renewAt = 0
   /** An attempt is between its first request and its outcome: start() must not begin a second. */
   private attempting = false
   private readonly abort = new AbortController()
-  private readonly info: Omit<PortMappingStatus, 'state' | 'protocol'>
+  private readonly protocols: MappingProtocol[]
+  private readonly info: Omit<PortMappingStatus, 'state' | 'protocol' | 'protocols'>
 
   constructor(private readonly c: PortMappingComponents, private readonly init: PortMappingInit) {
-    this.info = { gateway: null, externalAddress: null, internalAddress: null, leaseSeconds: init.leaseSeconds ?? LEASE_SECONDS, renewals: 0, failures: 0, lastError: null }
+    this.protocols = [...(init.protocols ?? DEFAULT_PROTOCOLS)]
+    this.info = {
+      gateway: null, externalAddress: null, internalAddress: null, leaseSeconds: init.leaseSeconds ?? LEASE_SECONDS,
+      renewals: 0, gatewayRestarts: 0, failures: 0, lastError: null,
+    }
   }
 
   get state(): PortMappingState { return this.current }
@@ -80,25 +123,30 @@ export class PortMapping {
     if (this.current === PortMappingState.searching && this.timer === undefined && !this.attempting) void this.attempt()
   }
 
-  status(): PortMappingStatus { return { state: this.current, protocol: 'upnp-igd', ...this.info } }
+  status(): PortMappingStatus {
+    const held = this.current === PortMappingState.mapped ? this.mapper?.protocol ?? null : null
+    return { state: this.current, protocol: held, protocols: [...this.protocols], ...this.info }
+  }
 
-  /** Removes the mapping (bounded by CLOSE_TIMEOUT_MS) and stops the gateway client. Idempotent. */
+  /** Removes the mapping (bounded by CLOSE_TIMEOUT_MS) and releases the gateway client. Idempotent. */
   async close(): Promise<void> {
     if (this.current === PortMappingState.closed) return
     const wasMapped = this.current === PortMappingState.mapped
     this.setState(PortMappingState.closed)
     this.c.timers.clear(this.timer)
     this.abort.abort()
-    const gw = this.gateway
-    this.gateway = null
-    if (!gw) return
-    const signal = AbortSignal.timeout(CLOSE_TIMEOUT_MS)
+    const mapper = this.mapper
+    this.mapper = null
+    if (!mapper) return
     try {
-      if (wasMapped) await removeUdpMapping(gw, parseAddress(this.info.externalAddress ?? '')?.port ?? 0, signal)
-      await gw.stop({ signal })
-      if (wasMapped) this.c.log.info(`port mapping removed at ${this.info.gateway}`, { externalAddress: this.info.externalAddress })
+      if (wasMapped) {
+        await mapper.unmap(AbortSignal.timeout(CLOSE_TIMEOUT_MS))
+        this.c.log.info(`port mapping removed at ${mapper.gateway} (${PROTOCOL_NAMES[mapper.protocol]})`, { externalAddress: this.info.externalAddress })
+      }
     } catch (err) {
-      this.c.log.warn(`port mapping: could not remove it at ${this.info.gateway} (${oneLine(err)}); it lapses with its lease`)
+      this.c.log.warn(`port mapping: could not remove it at ${mapper.gateway} (${oneLine(err)}); it lapses with its lease`)
+    } finally {
+      mapper.stop()
     }
   }
 
@@ -106,64 +154,148 @@ export class PortMapping {
     this.timer = undefined
     this.attempting = true
     try {
-      await this.request()
+      if (this.mapper && this.current === PortMappingState.mapped && this.c.timers.now() < this.renewAt) await this.checkEpoch(this.mapper)
+      else await this.request()
     } finally {
       this.attempting = false
     }
   }
 
-  /** A wait of minutes (a renewal at half the lease, a retry), cleared by close(): it must not hold
+  /** A wait of minutes (a renewal, an epoch check, a retry), cleared by close(): it must not hold
    * the process open if close() never runs. */
   private later(ms: number): void {
     this.timer = this.c.timers.setTimeout(() => void this.attempt(), ms, { background: true })
   }
 
-  private async request(): Promise<void> {
-    const signal = AbortSignal.any([this.abort.signal, AbortSignal.timeout(REQUEST_TIMEOUT_MS)])
+  private async checkEpoch(mapper: GatewayMapper): Promise<void> {
+    let restarted = false
     try {
-      const port = parseAddress(this.init.localAddress)?.port
-      if (port === undefined) throw new Error(`our address ${this.init.localAddress} has no port`)
-      const gw = this.gateway ?? await (this.c.findGateway ?? findUpnpGateway)(signal)
-      if (this.closed) return void gw.stop({ signal: AbortSignal.timeout(CLOSE_TIMEOUT_MS) }).catch(() => {})
-      this.gateway = gw
-      const host = internalHost(this.init.localAddress, gw.host)
-      const m = await gw.map(port, host, {
-        protocol: 'udp', ttl: this.info.leaseSeconds * 1000, autoRefresh: false, description: 'cjp2p-stream', signal,
-      })
-      if (this.closed) {
-        // Closed while the gateway was mapping: what it mapped must not outlive us either.
-        const closing = AbortSignal.timeout(CLOSE_TIMEOUT_MS)
-        return void removeUdpMapping(gw, m.externalPort, closing).then(() => gw.stop({ signal: closing })).catch(() => {})
+      restarted = await mapper.checkEpoch!(this.abort.signal)
+    } catch (err) {
+      // The renewal decides whether the mapping is gone; one missed check is not news.
+      if (this.closed) return
+      this.c.log.debug(`port mapping: epoch check at ${mapper.gateway} failed (${oneLine(err)})`)
+    }
+    if (this.closed) return
+    if (!restarted) return this.schedule()
+    this.info.gatewayRestarts++
+    this.c.log.info(`port mapping: the gateway at ${mapper.gateway} restarted (its epoch says so); mapping again`)
+    await this.request()
+  }
+
+  private async request(): Promise<void> {
+    try {
+      const renewing = this.mapper
+      if (renewing) {
+        const m = await renewing.map(this.abort.signal)
+        if (this.closed) return
+        if (m.gatewayRestarted) {
+          this.info.gatewayRestarts++
+          this.c.log.info(`port mapping: the gateway at ${renewing.gateway} restarted (its epoch says so); mapped again`)
+        }
+        return this.mapped(renewing, m)
       }
-      const external = formatAddress(m.externalHost, m.externalPort)
-      const renewal = this.current === PortMappingState.mapped && external === this.info.externalAddress
-      // A renewal the gateway answered with another port (or host): peers and our self check follow
-      // the new address (onMapped below), and the old one is not ours any more.
-      if (!renewal && this.info.externalAddress !== null) this.c.selves.forget(this.info.externalAddress)
-      Object.assign(this.info, { gateway: gw.host, externalAddress: external, internalAddress: formatAddress(m.internalHost, m.internalPort), lastError: null })
-      if (renewal) this.info.renewals++
-      this.c.selves.learn(external)
-      if (!renewal) this.c.log.info(`port mapping: ${external} forwards to ${this.info.internalAddress} (UPnP IGD at ${gw.host})`)
-      this.setState(PortMappingState.mapped)
-      if (!renewal) this.c.onMapped?.(external)
-      this.later(this.info.leaseSeconds * 500)
+      await this.search()
     } catch (err) {
       if (this.closed) return
-      this.info.failures++
-      this.info.lastError = this.abort.signal.aborted ? 'closed' : this.gateway ? oneLine(err) : `no UPnP gateway answered on the LAN (${oneLine(err)})`
-      // The same failure again (every RETRY_MS) is not news: one line when it starts.
-      const log = this.current === PortMappingState.failed ? this.c.log.debug : this.c.log.warn
-      log.call(this.c.log, `port mapping failed: ${this.info.lastError}; going on without it, trying again in ${Math.round((this.init.retryMs ?? RETRY_MS) / 1000)} s`)
-      // A gateway that refused or vanished is searched for afresh next time.
-      const gw = this.gateway
-      this.gateway = null
-      void gw?.stop({ signal: AbortSignal.timeout(CLOSE_TIMEOUT_MS) }).catch(() => {})
-      // The lost address stays in selves: the gateway may forward it until its lease lapses.
-      if (this.info.externalAddress !== null) this.c.onMapped?.(null)
-      this.info.externalAddress = null
-      this.setState(PortMappingState.failed)
-      this.later(this.init.retryMs ?? RETRY_MS)
+      this.failed(err)
     }
+  }
+
+  /** Each protocol in turn until one maps; throws what each said. */
+  private async search(): Promise<void> {
+    const said: string[] = []
+    let skipNatPmp = false
+    for (const protocol of this.protocols) {
+      if (protocol === MappingProtocol.natPmp && skipNatPmp) continue
+      let mapper: GatewayMapper | null = null
+      try {
+        mapper = await this.open(protocol)
+        if (this.closed) return mapper.stop()
+        const m = await mapper.map(this.abort.signal)
+        if (this.closed) {
+          // Closed while the gateway was mapping: what it mapped must not outlive us either.
+          const held = mapper
+          return void held.unmap(AbortSignal.timeout(CLOSE_TIMEOUT_MS)).catch(() => {}).finally(() => held.stop())
+        }
+        this.mapper = mapper
+        return this.mapped(mapper, m)
+      } catch (err) {
+        mapper?.stop()
+        if (this.closed) return
+        // Only a gateway that answered PCP in NAT-PMP's words speaks NAT-PMP: a silent or refusing
+        // one would say the same on the same port.
+        if (protocol === MappingProtocol.pcp) skipNatPmp = !(err instanceof GatewayError && err.code === 'UNSUPP_VERSION')
+        said.push(`${PROTOCOL_NAMES[protocol]}: ${oneLine(err)}`)
+        this.c.log.debug(`port mapping: ${PROTOCOL_NAMES[protocol]} did not map (${oneLine(err)})`)
+      }
+    }
+    throw new Error(said.join('; '))
+  }
+
+  private async open(protocol: MappingProtocol): Promise<GatewayMapper> {
+    const port = parseAddress(this.init.localAddress)?.port
+    if (port === undefined) throw new Error(`our address ${this.init.localAddress} has no port`)
+    const lifetimeSeconds = this.info.leaseSeconds
+    if (protocol === MappingProtocol.upnpIgd) {
+      const signal = AbortSignal.any([this.abort.signal, AbortSignal.timeout(REQUEST_TIMEOUT_MS)])
+      try {
+        const gw = await (this.c.findGateway ?? findUpnpGateway)(signal)
+        return new UpnpMapper(gw, { localAddress: this.init.localAddress, internalPort: port, lifetimeSeconds })
+      } catch (err) {
+        throw new Error(`no UPnP gateway answered on the LAN (${oneLine(err)})`, { cause: err })
+      }
+    }
+    const gateway = this.init.gateway ?? await (this.c.defaultGateway ?? defaultGateway)()
+    if (!gateway) throw new GatewayError('NO_GATEWAY', 'no default gateway in /proc/net/route (--port-mapping-gateway names one)')
+    const host = internalHost(this.init.localAddress, gateway)
+    const sock = await (this.c.openSocket ?? openGatewaySocket)(gateway, this.init.gatewayPort ?? PCP_SERVER_PORT, host)
+    const exchange = new GatewayExchange({ timers: this.c.timers, log: this.c.log }, sock, gateway)
+    return protocol === MappingProtocol.pcp
+      ? new PcpMapper({ timers: this.c.timers, exchange }, { clientIp: host, internalPort: port, lifetimeSeconds })
+      : new NatPmpMapper({ timers: this.c.timers, exchange }, { internalHost: host, internalPort: port, lifetimeSeconds })
+  }
+
+  private mapped(mapper: GatewayMapper, m: MappedPort): void {
+    const external = m.external
+    const renewal = this.current === PortMappingState.mapped && external === this.info.externalAddress
+    // A renewal the gateway answered with another port (or host): peers and our self check follow
+    // the new address (onMapped below), and the old one is not ours any more.
+    if (!renewal && this.info.externalAddress !== null) this.c.selves.forget(this.info.externalAddress)
+    Object.assign(this.info, { gateway: mapper.gateway, externalAddress: external, internalAddress: m.internal, leaseSeconds: m.lifetimeSeconds, lastError: null })
+    if (renewal) this.info.renewals++
+    this.c.selves.learn(external)
+    if (!renewal) this.c.log.info(`port mapping: ${external} forwards to ${m.internal} (${PROTOCOL_NAMES[mapper.protocol]} at ${mapper.gateway}, ${m.lifetimeSeconds} s)`)
+    this.setState(PortMappingState.mapped)
+    if (!renewal) this.c.onMapped?.(external)
+    // Half of what was granted, but never later than half of what we asked: a gateway's lifetime is
+    // remote input (up to 2^32 s), and a timer past 2^31 ms would fire at once.
+    const granted = Math.min(m.lifetimeSeconds, this.init.leaseSeconds ?? LEASE_SECONDS)
+    this.renewAt = this.c.timers.now() + Math.max(MIN_RENEW_MS, granted * 500)
+    this.schedule()
+  }
+
+  /** The next renewal, or an epoch check before it where the protocol has one. */
+  private schedule(): void {
+    const toRenewal = Math.max(0, this.renewAt - this.c.timers.now())
+    const check = this.mapper?.checkEpoch ? this.init.epochCheckMs ?? EPOCH_CHECK_MS : Infinity
+    this.later(Math.min(toRenewal, check))
+  }
+
+  private failed(err: unknown): void {
+    this.info.failures++
+    this.info.lastError = oneLine(err)
+    // The same failure again (every RETRY_MS) is not news: one line when it starts.
+    const log = this.current === PortMappingState.failed ? this.c.log.debug : this.c.log.warn
+    log.call(this.c.log, `port mapping failed: ${this.info.lastError}; going on without it, trying again in ${Math.round((this.init.retryMs ?? RETRY_MS) / 1000)} s`)
+    // A gateway that refused or vanished is searched for afresh next time, from the first protocol.
+    this.mapper?.stop()
+    this.mapper = null
+    // The lost address stays in selves: the gateway may forward it until its lease lapses.
+    if (this.info.externalAddress !== null) this.c.onMapped?.(null)
+    this.info.externalAddress = null
+    this.setState(PortMappingState.failed)
+    this.later(this.init.retryMs ?? RETRY_MS)
   }
 
   /** A getter, so that TypeScript does not narrow the state across the awaits above. */
@@ -173,37 +305,8 @@ export class PortMapping {
     if (next === this.current) return
     this.c.log.debug(`port mapping ${this.current} -> ${next}`)
     this.current = next
-    this.c.metrics?.setPortMapped?.(next === PortMappingState.mapped)
+    this.c.metrics?.setPortMapped?.(next === PortMappingState.mapped ? this.mapper?.protocol ?? null : null)
   }
-}
-
-async function findUpnpGateway(signal: AbortSignal): Promise<Gateway> {
-  // Loaded here: only a node run with --port-mapping pays for the library (SSDP, SOAP, XML).
-  const { upnpNat } = await import('@achingbrain/nat-port-mapper')
-  for await (const gw of upnpNat({ autoRefresh: false }).findGateways({ signal })) return gw
-  throw new Error('the search ended')
-}
-
-const WAN_IP_CONNECTION_2 = 'urn:schemas-upnp-org:service:WANIPConnection:2'
-interface SoapGateway { getGateway(o: { signal: AbortSignal }): Promise<{ run(service: string, action: string, args: Array<[string, string | number]>, o: { signal: AbortSignal }): Promise<unknown> }> }
-
-/** The library's unmap sends DeletePortMapping with an empty NewProtocol (the UPnP spec wants TCP or
- * UDP); miniupnpd 2.3.1 answers it with success and keeps our UDP rule (seen in the lab test). So the
- * removal goes with UDP through the library's own SOAP client, or through unmap where it has none. */
-async function removeUdpMapping(gw: Gateway, externalPort: number, signal: AbortSignal): Promise<void> {
-  const soap = gw as Partial<SoapGateway>
-  if (typeof soap.getGateway !== 'function') return gw.unmap(externalPort, { signal })
-  const device = await soap.getGateway({ signal })
-  await device.run(WAN_IP_CONNECTION_2, 'DeletePortMapping', [['NewRemoteHost', ''], ['NewExternalPort', externalPort], ['NewProtocol', 'UDP']], { signal })
-}
-
-/** Our LAN address the gateway forwards to: the one on its subnet (a wildcard bind has several). */
-export function internalHost(localAddress: string, gatewayHost: string): string {
-  const lan = ourLanAddresses(localAddress)
-  const pick = lan.find((a) => sameSubnet(a, formatAddress(gatewayHost, 1))) ?? lan[0]
-  const host = pick === undefined ? undefined : parseAddress(pick)?.host
-  if (host === undefined) throw new Error(`no LAN address of ours to forward to (bound to ${localAddress})`)
-  return host
 }
 
 function oneLine(err: unknown): string {

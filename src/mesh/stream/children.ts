@@ -129,8 +129,11 @@ export class Children {
     const seen = this.seen.get(from)
     if (seen !== undefined) { this.seen.delete(from); this.seen.set(to, seen) }
     // Kept only for current children, so they move with them: left under the old address they
-    // would never be pruned, one pair per rebinding.
-    for (let s = 0; s < STRIPES; s++) { rekey(this.fedFrom, `${s} ${from}`, `${s} ${to}`); rekey(this.owed, `${s} ${from}`, `${s} ${to}`) }
+    // would never be pruned, one pair per rebinding (and a leaf's mark too: expire() prunes only
+    // children's). A moved leaf is still one, and a moved relay still hands its successor the
+    // catch-up the source fed it (handOverFrom).
+    for (let s = 0; s < STRIPES; s++) { rekey(this.fedFrom, `${s} ${from}`, `${s} ${to}`); rekey(this.owed, `${s} ${from}`, `${s} ${to}`); rekey(this.rooms[s], from, to) }
+    if (this.leaves.delete(from)) this.leaves.add(to)
   }
 
   /** Answers the subscriptions held for a key proof once it came (or did not come in time). */

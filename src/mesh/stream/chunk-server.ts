@@ -49,7 +49,16 @@ export class ChunkServer {
     const { log, isSource } = this.c
     const n = Math.floor(m.offset / CHUNK_SIZE)
     const rec = log.chunkRecord(n)
-    const cause = this.k.budget.pullCause(n, ctx.from, ctx.verified, isSource && this.k.children.of(stripeOf(n)).has(ctx.from))
+    const within = m.offset - n * CHUNK_SIZE
+    // Our own peers get the whole chunk they asked for; others one block, as they expect.
+    const max = ctx.peer.speaksStreams ? CHUNK_SIZE : BLOCK_SIZE
+    const length = rec ? Math.min(m.length, max, rec.length - within) : 0
+    const cause = this.k.budget.pullCause(n, {
+      from: ctx.from, verified: ctx.verified, bytes: Math.max(0, length),
+      ourChild: isSource && this.k.children.of(stripeOf(n)).has(ctx.from),
+      // Published before the asker first reached us: its start-up buffer (SourceBudget.pullCause).
+      startup: rec !== null && rec.time < ctx.peer.firstSeen,
+    })
     if (cause === null && rec) {
       // The source's upload is a budget: beyond one copy plus repairs it points to its subtree.
       const peers = this.elsewhere(n, ctx)
@@ -68,10 +77,6 @@ export class ChunkServer {
       if (peers.length) ctx.reply({ type: 'MaybeTheyHaveSome', id: this.c.id, peers })
       return
     }
-    const within = m.offset - n * CHUNK_SIZE
-    // Our own peers get the whole chunk they asked for; others one block, as they expect.
-    const max = ctx.peer.speaksStreams ? CHUNK_SIZE : BLOCK_SIZE
-    const length = Math.min(m.length, max, rec.length - within)
     if (length <= 0) return
     return this.replyChunk(ctx, n, rec, within, length, cause ?? 'pull')
   }

@@ -12,6 +12,11 @@ const MAX_REFUSED_ASKS = 4096
  * gets a fresh share, within the rescue's own allowance all the same). */
 const MAX_RESCUED_ASKERS = 4096
 
+/** One pull as the source judges it. `bytes`: what answering it serves (a classic peer gets one
+ * block, our own peers the chunk). `startup`: the chunk was published before the asker first
+ * reached us (a joiner's start-up buffer). */
+export interface PullAsk { from: string; verified: boolean; bytes: number; ourChild?: boolean; startup?: boolean }
+
 export class SourceBudget {
   private readonly c: SwarmContext
   private readonly stats: SwarmStats
@@ -65,29 +70,36 @@ export class SourceBudget {
    * elsewhere: the swarm cannot supply it (its holders vanished, or lied), and a hole must not
    * stay a hole; but that rescue has a budget of its own and a share of it per asker
    * (sourceMayRescue): otherwise a subtree that a stripe fails to reach is fed chunk by chunk by
-   * the source, whatever its budget. */
-  pullCause(n: number, from: string, verified: boolean, ourChild = false): UploadCause | null {
+   * the source, whatever its budget. It charges `bytes`, what this answer serves. A joiner's
+   * start-up chunk (`startup`: published before the asker first reached us) goes the same way and
+   * is counted apart ('pull-startup'): served at the first or second ask out of the same
+   * allowance, the first joiners' start-up asks spent all of it in the join wave and the source's
+   * copies at 3 % loss rose by 0.07-0.21 (docs/SCHEDULER.md session 12): most of what is asked of
+   * the source four times comes from the swarm meanwhile. */
+  pullCause(n: number, ask: PullAsk): UploadCause | null {
     if (!this.c.isSource) return 'pull'
     if (this.unpushed.has(n)) return 'pull-unpushed'
     const produced = this.stats.totals.producedBytes - Math.max(0, this.producedBeforeChildren)
-    if (ourChild && verified && sourceMayRepairChild(this.childPulledBytes[stripeOf(n)], produced)) return 'pull-child'
+    if (ask.ourChild && ask.verified && sourceMayRepairChild(this.childPulledBytes[stripeOf(n)], produced)) return 'pull-child'
     if (sourceMayServe(this.pulledBytes, produced)) return 'pull'
-    return verified && this.askedAgain(from, n, produced) ? 'pull-asked-again' : null
+    if (!ask.verified || !this.askedAgain(ask, n, produced)) return null
+    return ask.startup ? 'pull-startup' : 'pull-asked-again'
   }
 
   /** Counts a refused pull; true on the ASKS_BEFORE_SOURCE_SERVES-th ask for the same chunk, if the
    * rescue may serve it (else the next ask is that one again: the rescue's allowance grows with
    * the stream). */
-  private askedAgain(from: string, n: number, produced: number): boolean {
+  private askedAgain(ask: PullAsk, n: number, produced: number): boolean {
+    const { from } = ask
     const key = `${from} ${n}`
     const asks = (this.refusedAsks.get(key) ?? 0) + 1
     // Only a chunk we hold: asks for one we do not must not spend the allowance on nothing.
-    const bytes = this.c.log.hasChunk(n) ? this.c.log.chunkRecord(n)?.length : undefined
-    if (asks >= ASKS_BEFORE_SOURCE_SERVES && bytes !== undefined && this.mayRescue(from, produced)) {
+    if (asks >= ASKS_BEFORE_SOURCE_SERVES && this.c.log.hasChunk(n) && this.mayRescue(from, produced)) {
       this.refusedAsks.delete(key)
       // Counted now, not once served: the chunk is read from the log first, and the other asks of
       // the same datagram (eight askers' nine each, in the test) all passed the check meanwhile.
-      this.rescued(from, bytes)
+      // The length served, not the chunk's: a classic peer gets one block an answer.
+      this.rescued(from, ask.bytes)
       return true
     }
     // Keyed by requester input, so bounded: forgetting only costs a requester a few more asks.

@@ -12,8 +12,9 @@ export type ChunkOutcome = 'new' | 'duplicate' | 'late' | 'rejected'
 /** Why a chunk went out: a live push, a repair forwarded down, a new child's catch-up, or a pull
  * answered (at the source, by which of its rules: within its budget, a chunk nobody else has, its
  * own child in the chunk's stripe (a push lost on that link), a viewer that asked again and
- * again). Where the source's copies beyond the first go. */
-export type UploadCause = 'push' | 'repair-push' | 'catchup' | 'pull' | 'pull-unpushed' | 'pull-child' | 'pull-asked-again'
+ * again, or the same for a joiner's start-up chunk, counted apart). Where the source's copies
+ * beyond the first go. */
+export type UploadCause = 'push' | 'repair-push' | 'catchup' | 'pull' | 'pull-unpushed' | 'pull-child' | 'pull-asked-again' | 'pull-startup'
 /** How a duplicate came: pushed by our stripe parent or by another peer (a parent we left, a
  * catch-up), flagged repaired (a pull answered or a repair forwarded down), or a chunk completed
  * twice while its first copy was being stored; `sealed-` when the sender shares an encrypted
