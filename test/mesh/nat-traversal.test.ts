@@ -4,7 +4,7 @@
 // symmetric peers kept out of the addresses we hand out, and keepalives.
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { ObservedAddresses, classify } from '../../src/mesh/nat/observed-address.ts'
+import { ObservedAddresses, REPORT_TTL_MS, classify } from '../../src/mesh/nat/observed-address.ts'
 import { reachableFirst } from '../../src/mesh/nat/reachable-first.ts'
 import { KEEPALIVE_AFTER_MS } from '../../src/mesh/nat/keepalive.ts'
 import { decodeDatagram } from '../../src/mesh/messages.ts'
@@ -50,6 +50,27 @@ describe('observed addresses and the NAT kind', () => {
     const fresh = new ObservedAddresses({ clock, isSelf: () => false, localAddress: () => '10.0.0.2:4000' })
     assert.equal(fresh.report('203.0.113.1:1', '198.51.100.7:61000').kind, 'symmetric')
     assert.equal(fresh.report('203.0.113.1:1', '198.51.100.7:61001').kind, 'symmetric')
+  })
+
+  it('a liar cannot erase a symmetric NAT\'s disagreement, and a rebinding\'s allowance lapses with the reports', () => {
+    let now = 0
+    const clock = { now: () => now }
+    // Two honest peers see a symmetric NAT's two mappings; a liar names the first one's address,
+    // then the second's: its "move" must not erase the first peer's report (the review of the
+    // rebinding fix read a cone here).
+    const sym = new ObservedAddresses({ clock, isSelf: () => false, localAddress: () => '10.0.0.2:4000' })
+    sym.report('203.0.113.1:1', '198.51.100.7:5001')
+    sym.report('203.0.113.2:1', '198.51.100.7:5002')
+    sym.report('203.0.113.66:1', '198.51.100.7:5001')
+    assert.equal(sym.report('203.0.113.66:1', '198.51.100.7:5002').kind, 'symmetric')
+    // A cone that rebound reads a lone moved port as a cone only while the move is recent: once
+    // every report has lapsed and been renewed, a node that now sits behind a symmetric NAT (one
+    // observer, a port not its socket's) reads symmetric again.
+    const moved = new ObservedAddresses({ clock, isSelf: () => false, localAddress: () => '10.0.0.2:4000' })
+    moved.report('203.0.113.1:1', '198.51.100.7:4000')
+    assert.equal(moved.report('203.0.113.1:1', '198.51.100.7:61000').kind, 'cone')
+    now += REPORT_TTL_MS + 1
+    assert.equal(moved.report('203.0.113.9:1', '198.51.100.9:62000').kind, 'symmetric')
   })
 
   it('two public peers tell a public node, a cone node and a symmetric node what they are', async (t) => {

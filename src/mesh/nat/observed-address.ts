@@ -30,25 +30,27 @@ export class ObservedAddresses {
   /** Observer address -> what it saw and when (an observer is one peer, whatever its host). */
   private reports = new Map<string, { addr: string; at: number }>()
 
-  /** Our NAT was taken for a cone when it moved our mapping (see report): its new port is not our
-   * socket's, and that says nothing of its kind. */
-  private rebound = false
+  /** When our NAT, taken for a cone, last moved our mapping (see report): for REPORT_TTL_MS a
+   * single report's new port is not our socket's, and that says nothing of its kind. After it,
+   * every peer still talking to us has reported again, and a lone changed port reads as before. */
+  private reboundAt = -Infinity
 
   constructor(private c: { clock: Clock; isSelf: (addr: string) => boolean; localAddress: () => string }) {}
 
   /** Records one peer's report; returns the view after it. */
   report(observer: string, addr: string): NatView {
     const was = this.reports.get(observer)
-    if (was !== undefined && was.addr !== addr && !this.c.isSelf(was.addr)) {
-      // One peer sees us at a new address: our mapping moved (a rebinding; a symmetric NAT too
-      // keeps its mapping towards one peer while it is used). What the others saw of the old one
-      // is stale: kept for REPORT_TTL_MS beside the new one, two addresses made us "symmetric" for
-      // a minute, and so did the single report's moved port. Taken for a leaf, a relay behind a
-      // cone lost every place it had, and at the source the next newcomer took all four stripes
-      // with a catch-up the source sent itself (test/mesh/rebinding-places.test.ts). A peer that
-      // lies here could already make us symmetric with one report; it erases only the reports of
-      // the address it named before.
-      this.rebound = this.view().kind === 'cone'
+    if (was !== undefined && was.addr !== addr && !this.c.isSelf(was.addr) && this.view().kind === 'cone') {
+      // One peer sees us at a new address, and every peer agreed on the old one: our mapping
+      // moved (a rebinding). What the others saw of the old one is stale: kept for REPORT_TTL_MS
+      // beside the new one, two addresses made us "symmetric" for a minute, and so did the single
+      // report's moved port. Taken for a leaf, a relay behind a cone lost every place it had, and
+      // at the source the next newcomer took all four stripes with a catch-up the source sent
+      // itself (test/mesh/rebinding-places.test.ts). Only from a cone: where peers already
+      // disagree (a symmetric NAT), a liar naming an honest peer's address and then another's
+      // would erase the disagreement and make us a cone. A liar could already make a cone look
+      // symmetric with one report; this lets it do no more.
+      this.reboundAt = this.c.clock.now()
       for (const [o, r] of this.reports) if (r.addr === was.addr) this.reports.delete(o)
     }
     this.reports.delete(observer)
@@ -60,7 +62,8 @@ export class ObservedAddresses {
   view(): NatView {
     const now = this.c.clock.now()
     const fresh = [...this.reports.values()].filter((r) => now - r.at < REPORT_TTL_MS).sort((a, b) => b.at - a.at)
-    return classify(fresh.map((r) => r.addr), this.c.isSelf, parseAddress(this.c.localAddress())?.port, this.rebound)
+    const rebound = now - this.reboundAt < REPORT_TTL_MS
+    return classify(fresh.map((r) => r.addr), this.c.isSelf, parseAddress(this.c.localAddress())?.port, rebound)
   }
 }
 
