@@ -50,7 +50,7 @@ async function askTheSource(t: TestContext, wanted: (log: VirtualSwarm['source']
   const st = sim.swarm(src).status()
   return {
     sim, viewers, got, before, st,
-    /** What the rescue served: the "asked again" rule and start-up chunks at their first ask share one allowance. */
+    /** What the rescue served: the "asked again" rule and start-up chunks (counted apart) share one allowance. */
     rescued: (st.uploadedBy['pull-asked-again'] ?? 0) + (st.uploadedBy['pull-startup'] ?? 0),
     allowance: st.producedBytes * SOURCE_RESCUE_BUDGET + SOURCE_RESCUE_BURST_BYTES,
   }
@@ -87,7 +87,7 @@ test('askers that want a whole stripe of the source get at most the rescue\'s al
 // A classic peer gets one 4 KiB block an answer: the rescue's allowance is of bytes served, so it
 // is charged the block, not the chunk (charged the chunk, such askers had a quarter of what the
 // allowance grants). Here every asker also asks for the chunks out before it came (start-up
-// chunks, served at the first ask out of the same allowance): the allowance still bounds it all.
+// chunks, served at the same fifth ask out of the same allowance): the allowance still bounds it all.
 test('classic askers are charged the blocks they are rescued with, and start-up asks stay within the same allowance', async (t) => {
   const { got, st, rescued, allowance } = await askTheSource(t, (log, now) => {
     const old: number[] = []

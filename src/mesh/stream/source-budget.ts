@@ -1,6 +1,7 @@
 // The source's upload is a budget: one copy pushed down the stripes, plus a bounded share of
 // repairs. This holds what the source needs to decide whether a pull is within it.
 import { STRIPES } from '../messages.ts'
+import { BLOCK_SIZE } from '../../store/stream-types.ts'
 import { sourceMayRepairChild, sourceMayRescue, sourceMayServe, stripeOf } from '../stream-policy.ts'
 import { LIVE_WINDOW_CHUNKS, type SwarmContext } from './swarm-context.ts'
 import type { SwarmStats, UploadCause } from './swarm-stats.ts'
@@ -70,12 +71,13 @@ export class SourceBudget {
    * elsewhere: the swarm cannot supply it (its holders vanished, or lied), and a hole must not
    * stay a hole; but that rescue has a budget of its own and a share of it per asker
    * (sourceMayRescue): otherwise a subtree that a stripe fails to reach is fed chunk by chunk by
-   * the source, whatever its budget. It charges `bytes`, what this answer serves. A joiner's
-   * start-up chunk (`startup`: published before the asker first reached us) goes the same way and
-   * is counted apart ('pull-startup'): served at the first or second ask out of the same
-   * allowance, the first joiners' start-up asks spent all of it in the join wave and the source's
-   * copies at 3 % loss rose by 0.07-0.21 (docs/SCHEDULER.md session 12): most of what is asked of
-   * the source four times comes from the swarm meanwhile. */
+   * the source, whatever its budget. It charges `bytes`, what this answer serves (a block at
+   * least). A joiner's start-up chunk (`startup`: published before the asker first reached us)
+   * goes the same way, at the same fifth ask, and is counted apart ('pull-startup'). Serving it at
+   * the first or second ask was measured and dropped: the first joiners' start-up asks spent the
+   * whole allowance in the join wave and the source's copies at 3 % loss rose by 0.07-0.21
+   * (docs/SCHEDULER.md session 12): most of what is asked of the source four times comes from the
+   * swarm meanwhile. */
   pullCause(n: number, ask: PullAsk): UploadCause | null {
     if (!this.c.isSource) return 'pull'
     if (this.unpushed.has(n)) return 'pull-unpushed'
@@ -98,8 +100,10 @@ export class SourceBudget {
       this.refusedAsks.delete(key)
       // Counted now, not once served: the chunk is read from the log first, and the other asks of
       // the same datagram (eight askers' nine each, in the test) all passed the check meanwhile.
-      // The length served, not the chunk's: a classic peer gets one block an answer.
-      this.rescued(from, ask.bytes)
+      // The length served, not the chunk's: a classic peer gets one block an answer. At least a
+      // block: every answer also carries the chunk's signed record, and an asker of one byte at a
+      // time would otherwise get answers without end from an allowance counted in bytes.
+      this.rescued(from, Math.max(ask.bytes, BLOCK_SIZE))
       return true
     }
     // Keyed by requester input, so bounded: forgetting only costs a requester a few more asks.
