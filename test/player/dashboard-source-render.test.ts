@@ -73,3 +73,12 @@ test("the source's relay graph writes each child's subtree size and health from 
   assert.equal(a.ring, '#90e05a')
   assert.equal(b.ring, '#ffb703')
 })
+
+test('subtrees named "__proto__" or "constructor" by a summary are written under their nodes like any other', () => {
+  const page = loadDashboardScripts(['dashboard-charts.js', 'dashboard-audience.js'])
+  const { subtrees } = page.window.cjp2pAudience as { subtrees: (a: unknown) => Record<string, { short: string }> }
+  const out = subtrees({ view: { kids: [{ a: 'constructor', v: 3, h: 1 }, { a: '__proto__', v: 4, h: 1, k: [{ a: '127.0.0.1:9', v: 1, h: 1 }] }] } })
+  assert.equal(out['constructor' as string]?.short, 'subtree 3')
+  assert.equal(Object.getOwnPropertyDescriptor(out, '__proto__')?.value.short, 'subtree 4')
+  assert.equal(out['127.0.0.1:9']?.short, 'subtree 1')
+})

@@ -118,7 +118,9 @@
   /** The subtrees the telemetry names near the top (the source's children and grandchildren in
    * stripe 0), by address: what the relay graph writes under a node whose status it cannot read. */
   function subtrees(a) {
-    const out = {}
+    // Keyed by addresses a grandchild's summary names (remote input): no prototype for a
+    // "__proto__" or "constructor" to reach.
+    const out = Object.create(null)
     const walk = (kids) => {
       for (const k of Array.isArray(kids) ? kids : []) {
         if (typeof k.a !== 'string' || out[k.a]) continue
