@@ -187,7 +187,7 @@ export class PortMapping {
     try {
       const renewing = this.mapper
       if (renewing) {
-        const m = await renewing.map(this.abort.signal)
+        const m = await this.mapOnce(renewing)
         if (this.closed) return
         if (m.gatewayRestarted) {
           this.info.gatewayRestarts++
@@ -212,7 +212,7 @@ export class PortMapping {
       try {
         mapper = await this.open(protocol)
         if (this.closed) return mapper.stop()
-        const m = await mapper.map(this.abort.signal)
+        const m = await this.mapOnce(mapper)
         if (this.closed) {
           // Closed while the gateway was mapping: what it mapped must not outlive us either.
           const held = mapper
@@ -238,9 +238,8 @@ export class PortMapping {
     if (port === undefined) throw new Error(`our address ${this.init.localAddress} has no port`)
     const lifetimeSeconds = this.info.leaseSeconds
     if (protocol === MappingProtocol.upnpIgd) {
-      const signal = AbortSignal.any([this.abort.signal, AbortSignal.timeout(REQUEST_TIMEOUT_MS)])
       try {
-        const gw = await (this.c.findGateway ?? findUpnpGateway)(signal)
+        const gw = await this.bounded((signal) => (this.c.findGateway ?? findUpnpGateway)(signal))
         return new UpnpMapper(gw, { localAddress: this.init.localAddress, internalPort: port, lifetimeSeconds })
       } catch (err) {
         throw new Error(`no UPnP gateway answered on the LAN (${oneLine(err)})`, { cause: err })
@@ -254,6 +253,34 @@ export class PortMapping {
     return protocol === MappingProtocol.pcp
       ? new PcpMapper({ timers: this.c.timers, exchange }, { clientIp: host, internalPort: port, lifetimeSeconds })
       : new NatPmpMapper({ timers: this.c.timers, exchange }, { internalHost: host, internalPort: port, lifetimeSeconds })
+  }
+
+  /** PCP and NAT-PMP requests carry their own bound (gateway-socket.ts); a UPnP one is SSDP and SOAP
+   * inside a library, bounded here: a lost reply at a renewal must fail it, not leave the attempt
+   * (and the state `mapped`) hanging past the lease. */
+  private mapOnce(mapper: GatewayMapper): Promise<MappedPort> {
+    return mapper.protocol === MappingProtocol.upnpIgd ? this.bounded((signal) => mapper.map(signal)) : mapper.map(this.abort.signal)
+  }
+
+  /** `run` with a signal that aborts at close() or after REQUEST_TIMEOUT_MS on our timers; settles
+   * then even if `run` ignores its signal. */
+  private async bounded<T>(run: (signal: AbortSignal) => Promise<T>): Promise<T> {
+    const timeout = new AbortController()
+    const signal = AbortSignal.any([this.abort.signal, timeout.signal])
+    let timer: Timer | undefined
+    let onAbort = (): void => {}
+    try {
+      return await new Promise<T>((resolve, reject) => {
+        onAbort = () => reject(signal.reason)
+        signal.addEventListener('abort', onAbort, { once: true })
+        timer = this.c.timers.setTimeout(() => timeout.abort(new GatewayError('NO_ANSWER', `no answer within ${REQUEST_TIMEOUT_MS / 1000} s`)), REQUEST_TIMEOUT_MS, { background: true })
+        if (signal.aborted) return onAbort()
+        run(signal).then(resolve, reject)
+      })
+    } finally {
+      this.c.timers.clear(timer)
+      signal.removeEventListener('abort', onAbort)
+    }
   }
 
   private mapped(mapper: GatewayMapper, m: MappedPort): void {
