@@ -236,7 +236,8 @@ export class PortMapping {
   private async open(protocol: MappingProtocol): Promise<GatewayMapper> {
     const port = parseAddress(this.init.localAddress)?.port
     if (port === undefined) throw new Error(`our address ${this.init.localAddress} has no port`)
-    const lifetimeSeconds = this.info.leaseSeconds
+    // What we ask, always: info.leaseSeconds is what a gateway granted (remote input, up to 2^32 - 1 s).
+    const lifetimeSeconds = this.init.leaseSeconds ?? LEASE_SECONDS
     if (protocol === MappingProtocol.upnpIgd) {
       try {
         const gw = await this.bounded((signal) => (this.c.findGateway ?? findUpnpGateway)(signal))
