@@ -1,5 +1,6 @@
-// A PCP (RFC 6887) MAP client for our one UDP port. The nonce is drawn once per mapper and repeated
-// by every renewal and by the deletion: the server accepts neither from anyone who does not know it
+// A PCP (RFC 6887) MAP client for our one UDP port. The nonce is drawn once per PortMapping (passed
+// in, so that a mapper made after a failed renewal still owns the old mapping) and repeated by every
+// renewal and by the deletion: the server accepts neither from anyone who does not know it
 // (section 11.2), so another host on the LAN cannot renew or remove our mapping. A reply counts
 // only if it names our nonce, UDP and our internal port (section 11.3); a NAT-PMP-only gateway
 // answers with NAT-PMP's UNSUPP_VERSION, which makes port-mapping.ts fall back to NAT-PMP.

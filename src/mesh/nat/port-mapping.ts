@@ -15,6 +15,7 @@
 //
 // Off by default: a mapping opens the port to the whole Internet, and UPnP's search multicasts.
 // Failure (no gateway, a refusal) is one log line; the node goes on without, and tries again later.
+import { randomBytes } from 'node:crypto'
 import type { Gateway } from '@achingbrain/nat-port-mapper'
 import type { Logger } from '../../util/logger.ts'
 import type { Timer, Timers } from '../../util/timers.ts'
@@ -106,6 +107,12 @@ export class PortMapping {
   /** An attempt is between its first request and its outcome: start() must not begin a second. */
   private attempting = false
   private readonly abort = new AbortController()
+  /** PCP's nonce, one for the life of this object: a gateway answers a new nonce for our old mapping
+   * with NOT_AUTHORIZED (RFC 6887 section 11.3), so a mapper after a failed renewal must repeat it. */
+  private readonly pcpNonce = randomBytes(12)
+  /** The last mapping a gateway granted and until when it may hold, while no mapper holds it (after
+   * a failure): close() still removes it, not to leave our port open after we exit. */
+  private granted: { protocol: MappingProtocol; until: number } | null = null
   private readonly protocols: MappingProtocol[]
   private readonly info: Omit<PortMappingStatus, 'state' | 'protocol' | 'protocols'>
 
@@ -137,7 +144,7 @@ export class PortMapping {
     this.abort.abort()
     const mapper = this.mapper
     this.mapper = null
-    if (!mapper) return
+    if (!mapper) return this.removeLost()
     try {
       if (wasMapped) {
         await mapper.unmap(AbortSignal.timeout(CLOSE_TIMEOUT_MS))
@@ -147,6 +154,23 @@ export class PortMapping {
       this.c.log.warn(`port mapping: could not remove it at ${mapper.gateway} (${oneLine(err)}); it lapses with its lease`)
     } finally {
       mapper.stop()
+    }
+  }
+
+  /** At close after a failure: the mapping the gateway may still hold, removed through a new mapper
+   * (PCP with our nonce; NAT-PMP by port). UPnP's lapses with its lease: its client is gone. */
+  private async removeLost(): Promise<void> {
+    const g = this.granted
+    if (!g || g.protocol === MappingProtocol.upnpIgd || this.c.timers.now() >= g.until) return
+    let mapper: GatewayMapper | null = null
+    try {
+      mapper = await this.open(g.protocol)
+      await mapper.unmap(AbortSignal.timeout(CLOSE_TIMEOUT_MS))
+      this.c.log.info(`port mapping removed at ${mapper.gateway} (${PROTOCOL_NAMES[g.protocol]}, after a failed renewal)`)
+    } catch (err) {
+      this.c.log.debug(`port mapping: could not remove the lost mapping (${oneLine(err)}); it lapses with its lease`)
+    } finally {
+      mapper?.stop()
     }
   }
 
@@ -252,7 +276,7 @@ export class PortMapping {
     const sock = await (this.c.openSocket ?? openGatewaySocket)(gateway, this.init.gatewayPort ?? PCP_SERVER_PORT, host)
     const exchange = new GatewayExchange({ timers: this.c.timers, log: this.c.log }, sock, gateway)
     return protocol === MappingProtocol.pcp
-      ? new PcpMapper({ timers: this.c.timers, exchange }, { clientIp: host, internalPort: port, lifetimeSeconds })
+      ? new PcpMapper({ timers: this.c.timers, exchange, nonce: this.pcpNonce }, { clientIp: host, internalPort: port, lifetimeSeconds })
       : new NatPmpMapper({ timers: this.c.timers, exchange }, { internalHost: host, internalPort: port, lifetimeSeconds })
   }
 
@@ -292,6 +316,7 @@ export class PortMapping {
     if (!renewal && this.info.externalAddress !== null) this.c.selves.forget(this.info.externalAddress)
     Object.assign(this.info, { gateway: mapper.gateway, externalAddress: external, internalAddress: m.internal, leaseSeconds: m.lifetimeSeconds, lastError: null })
     if (renewal) this.info.renewals++
+    this.granted = { protocol: mapper.protocol, until: this.c.timers.now() + m.lifetimeSeconds * 1000 }
     this.c.selves.learn(external)
     if (!renewal) this.c.log.info(`port mapping: ${external} forwards to ${m.internal} (${PROTOCOL_NAMES[mapper.protocol]} at ${mapper.gateway}, ${m.lifetimeSeconds} s)`)
     this.setState(PortMappingState.mapped)

@@ -277,6 +277,44 @@ test('a PCP refusal fails cleanly, does not try NAT-PMP, and is retried later', 
   }
 })
 
+test('a PCP renewal refused once: the retry repeats our nonce, so the gateway lets us map again', async () => {
+  const { gw, pm, until } = await setup(['pcp'], { leaseSeconds: 60, retryMs: 20_000 })
+  try {
+    pm.start()
+    await until(() => pm.state === 'mapped')
+    const nonce = pcpMaps(gw)[0].subarray(24, 36).toString('hex')
+    gw.refuse = 2 // the renewal (at 30 s) is refused; the gateway still holds the mapping, with our nonce
+    await until(() => pm.state === 'failed', 60_000)
+    gw.refuse = 0
+    await until(() => pm.state === 'mapped', 60_000)
+    assert.equal(pcpMaps(gw).at(-1)!.subarray(24, 36).toString('hex'), nonce, 'the same nonce from the new mapper')
+  } finally {
+    await pm.close()
+    gw.close()
+  }
+})
+
+test('closed after a failed PCP renewal: the mapping the gateway may still hold is deleted with our nonce', async () => {
+  const { gw, pm, until } = await setup(['pcp'], { leaseSeconds: 60 })
+  try {
+    pm.start()
+    await until(() => pm.state === 'mapped')
+    const nonce = pcpMaps(gw)[0].subarray(24, 36).toString('hex')
+    gw.mode = 'silent' // the renewal's replies are lost
+    await until(() => pm.state === 'failed', 60_000)
+    gw.mode = 'pcp'
+    assert.ok(gw.maps.has(4000), 'the gateway still holds it')
+    const closing = pm.close()
+    await until(() => !gw.maps.has(4000), 5000)
+    await closing
+    const del = pcpMaps(gw).at(-1)!
+    assert.deepEqual([del.readUInt32BE(4), del.subarray(24, 36).toString('hex')], [0, nonce], 'lifetime 0, our nonce')
+  } finally {
+    await pm.close()
+    gw.close()
+  }
+})
+
 test('a gateway that granted more than asked: a mapping made again after a failure asks the configured lease', async () => {
   const { gw, pm, until } = await setup(undefined, { leaseSeconds: 60, retryMs: 20_000 })
   gw.mode = 'nat-pmp'
