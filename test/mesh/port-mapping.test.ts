@@ -43,8 +43,14 @@ class RecordingTimers extends VirtualTimers {
   }
 }
 
+/** A clock that can be stepped back (NTP, a suspended VM): timers fire when due, now() reads earlier. */
+class SteppedTimers extends RecordingTimers {
+  back = 0
+  override now(): number { return super.now() - this.back }
+}
+
 function setup(find: () => Promise<Gateway>) {
-  const timers = new RecordingTimers({ start: 1_000_000 })
+  const timers = new SteppedTimers({ start: 1_000_000 })
   const log = recordingLogger()
   const selves = new SelfAddresses('192.168.7.20:4000', () => [])
   const mapped: Array<string | null> = []
@@ -216,5 +222,17 @@ test('a UPnP search never answered: failed after the request timeout on our time
   await timers.run(timers.now() + REQUEST_TIMEOUT_MS)
   assert.equal(pm.state, 'failed')
   assert.match(pm.status().lastError!, /^UPnP IGD: no UPnP gateway answered on the LAN \(no answer within 10 s\)/)
+  await pm.close()
+})
+
+test('a clock stepped back: the UPnP renewal still renews, it does not take the epoch check PCP and NAT-PMP have', async () => {
+  const gw = new MemoryGateway()
+  const { timers, log, pm } = setup(async () => gw)
+  pm.start()
+  await timers.run(timers.now() + 1000)
+  timers.back = 5000
+  await timers.run(timers.queue.now() + LEASE_SECONDS * 500)
+  assert.equal(gw.maps.length, 2, 'renewed when its timer fired')
+  assert.equal(log.lines.filter(([, m]) => /epoch/.test(m)).length, 0, 'no epoch check tried')
   await pm.close()
 })

@@ -178,7 +178,8 @@ export class PortMapping {
     this.timer = undefined
     this.attempting = true
     try {
-      if (this.mapper && this.current === PortMappingState.mapped && this.c.timers.now() < this.renewAt) await this.checkEpoch(this.mapper)
+      const mapper = this.mapper
+      if (mapper?.checkEpoch && this.current === PortMappingState.mapped && this.c.timers.now() < this.renewAt) await this.checkEpoch(mapper, mapper.checkEpoch.bind(mapper))
       else await this.request()
     } finally {
       this.attempting = false
@@ -191,10 +192,10 @@ export class PortMapping {
     this.timer = this.c.timers.setTimeout(() => void this.attempt(), ms, { background: true })
   }
 
-  private async checkEpoch(mapper: GatewayMapper): Promise<void> {
+  private async checkEpoch(mapper: GatewayMapper, check: (signal: AbortSignal) => Promise<boolean>): Promise<void> {
     let restarted = false
     try {
-      restarted = await mapper.checkEpoch!(this.abort.signal)
+      restarted = await check(this.abort.signal)
     } catch (err) {
       // The renewal decides whether the mapping is gone; one missed check is not news.
       if (this.closed) return
