@@ -80,7 +80,7 @@ export interface RuntimeOptions {
   /** --max-upload, --max-download: bytes a second over all the node's traffic (src/mesh/bandwidth/). */
   maxUploadBytesPerSecond?: number
   maxDownloadBytesPerSecond?: number
-  /** --port-mapping: ask the home router (UPnP IGD) to forward our UDP port (src/mesh/nat/port-mapping.ts). */
+  /** --port-mapping: ask the home router (PCP, NAT-PMP or UPnP IGD) to forward our UDP port (src/mesh/nat/port-mapping.ts). */
   portMapping?: boolean
   /** With portMapping: the protocols tried, in order, and the PCP / NAT-PMP server (else the default gateway). */
   portMappingProtocols?: MappingProtocol[]

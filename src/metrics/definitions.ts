@@ -20,8 +20,9 @@
 // Derived series (copies, P2P offload, delay quantiles) are recording rules in deploy/prometheus/rules.yml.
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client'
 import { REJECT_CAUSES } from '../store/stream-types.ts'
+import { DEFAULT_PROTOCOLS } from '../mesh/nat/gateway-mapper.ts'
 import type {
-  BandwidthDirection, ChunkResult, PortMappingProtocol, DropReason, NodeRole, PenaltyReason, StreamRole, TrafficKind, TrafficRole, TransferResult,
+  BandwidthDirection, ChunkResult, DropReason, NodeRole, PenaltyReason, StreamRole, TrafficKind, TrafficRole, TransferResult,
 } from './types.ts'
 
 // Every value of every label, so each series can be created at zero from the start: a rate() over a
@@ -41,7 +42,6 @@ export const TRANSFER_RESULTS: readonly TransferResult[] = ['completed', 'failed
 export const NODE_ROLES: readonly NodeRole[] = ['source', 'viewer', 'node']
 export const STREAM_ROLES: readonly StreamRole[] = ['source', 'viewer']
 export const BANDWIDTH_DIRECTIONS: readonly BandwidthDirection[] = ['upload', 'download']
-export const PORT_MAPPING_PROTOCOLS: readonly PortMappingProtocol[] = ['pcp', 'nat-pmp', 'upnp-igd']
 
 /** Live latency lives between tens of milliseconds (one LAN hop) and seconds (a deep relay tree or
  * a late catch-up); buckets are dense around 0.2..3 s where the p95 of a healthy swarm sits. */
@@ -229,7 +229,7 @@ export function initialiseSeries(m: MetricSet): void {
     m.bandwidthDeferred.inc({ direction }, 0)
     m.bandwidthDropped.inc({ direction }, 0)
   }
-  for (const protocol of PORT_MAPPING_PROTOCOLS) m.portMapped.set({ protocol }, 0)
+  for (const protocol of DEFAULT_PROTOCOLS) m.portMapped.set({ protocol }, 0)
   m.peersKnown.set(0)
   m.peersActive.set(0)
   m.relayFanout.set(0)

@@ -4,11 +4,12 @@
 import { Registry, collectDefaultMetrics } from 'prom-client'
 import { packageVersion } from '../util/package-version.ts'
 import { AudienceMetrics } from './audience-metrics.ts'
-import { BANDWIDTH_DIRECTIONS, defineMetrics, initialiseSeries, NODE_ROLES, PORT_MAPPING_PROTOCOLS, type MetricSet } from './definitions.ts'
+import { BANDWIDTH_DIRECTIONS, defineMetrics, initialiseSeries, NODE_ROLES, type MetricSet } from './definitions.ts'
+import { DEFAULT_PROTOCOLS, type MappingProtocol } from '../mesh/nat/gateway-mapper.ts'
 import { StreamTotals, validBytes, type StreamSeries } from './stream-totals.ts'
 import { REJECT_CAUSES, type RejectCause } from '../store/stream-types.ts'
 import type {
-  AudienceStats, BandwidthDirection, BandwidthStats, ChunkResult, DropReason, MetricsSink, NodeRole, PenaltyReason, PortMappingProtocol, StreamStats, TrafficKind,
+  AudienceStats, BandwidthDirection, BandwidthStats, ChunkResult, DropReason, MetricsSink, NodeRole, PenaltyReason, StreamStats, TrafficKind,
   TrafficRole, TransferResult,
 } from './types.ts'
 
@@ -109,9 +110,9 @@ export class PrometheusMetrics implements MetricsSink {
     this.audience.set(a)
   }
 
-  setPortMapped(held: PortMappingProtocol | null): void {
+  setPortMapped(held: MappingProtocol | null): void {
     if (this.closed) return
-    for (const protocol of PORT_MAPPING_PROTOCOLS) this.m.portMapped.set({ protocol }, protocol === held ? 1 : 0)
+    for (const protocol of DEFAULT_PROTOCOLS) this.m.portMapped.set({ protocol }, protocol === held ? 1 : 0)
   }
 
   /** Limits and rates are set; the deferred and dropped totals grow by what they grew since the last report. */

@@ -2,6 +2,7 @@
 // src/metrics/ turns them into Prometheus series, so nothing else imports prom-client.
 // Every label below has a small fixed value set (no peer or chunk labels).
 import type { RejectCause } from '../store/stream-types.ts'
+import type { MappingProtocol } from '../mesh/nat/gateway-mapper.ts'
 
 export type TrafficKind = 'stream' | 'file' | 'control'
 export type TrafficRole = 'source' | 'relay'
@@ -59,8 +60,6 @@ export interface BandwidthStats {
   droppedBytes: number
 }
 export type BandwidthDirection = 'upload' | 'download'
-/** How the router was asked to forward our port (src/mesh/nat/gateway-mapper.ts). */
-export type PortMappingProtocol = 'pcp' | 'nat-pmp' | 'upnp-igd'
 
 export interface MetricsSink {
   datagramSent(kind: TrafficKind, role: TrafficRole, bytes: number): void
@@ -96,7 +95,7 @@ export interface MetricsSink {
   /** The bandwidth limits and what they did, both directions (from a status loop). */
   setBandwidth?(stats: BandwidthStats[]): void
   /** The protocol through which the router forwards our UDP port now, null while it does not (--port-mapping). */
-  setPortMapped?(protocol: PortMappingProtocol | null): void
+  setPortMapped?(protocol: MappingProtocol | null): void
 }
 
 /** A sink that does nothing, for code run without metrics (tests, tools). */

@@ -6,7 +6,8 @@ export const MappingProtocol = { pcp: 'pcp', natPmp: 'nat-pmp', upnpIgd: 'upnp-i
 export type MappingProtocol = typeof MappingProtocol[keyof typeof MappingProtocol]
 /** How logs and `status` name them. */
 export const PROTOCOL_NAMES: Record<MappingProtocol, string> = { pcp: 'PCP', 'nat-pmp': 'NAT-PMP', 'upnp-igd': 'UPnP IGD' }
-/** Tried in this order (docs/NAT-LAB.md "Port mapping" says why). */
+/** Tried in this order (docs/NAT-LAB.md "Port mapping" says why); every protocol, so also the
+ * values of cjp2p_port_mapped{protocol} (src/metrics/definitions.ts). */
 export const DEFAULT_PROTOCOLS: readonly MappingProtocol[] = [MappingProtocol.pcp, MappingProtocol.natPmp, MappingProtocol.upnpIgd]
 
 export interface MappedPort {

@@ -1,5 +1,6 @@
-// A PCP (RFC 6887) MAP client for our one UDP port. The nonce is drawn once per mapper and repeated
-// by every renewal and by the deletion: the server accepts neither from anyone who does not know it
+// A PCP (RFC 6887) MAP client for our one UDP port. The nonce is drawn once per PortMapping (passed
+// in, so that a mapper made after a failed renewal still owns the old mapping) and repeated by every
+// renewal and by the deletion: the server accepts neither from anyone who does not know it
 // (section 11.2), so another host on the LAN cannot renew or remove our mapping. A reply counts
 // only if it names our nonce, UDP and our internal port (section 11.3); a NAT-PMP-only gateway
 // answers with NAT-PMP's UNSUPP_VERSION, which makes port-mapping.ts fall back to NAT-PMP.
@@ -77,6 +78,9 @@ export class PcpMapper implements GatewayMapper {
     const d = decodePcpReply(buf)
     if (!d.ok) {
       // RFC 6887 section 9: a NAT-PMP server answers our version 2 in its own format.
+      // Eight bytes, no nonce to check (RFC 6886 section 3.5): a LAN host spoofing the gateway can so
+      // turn us from PCP to NAT-PMP, whose mappings any LAN host may renew or delete; it cannot touch
+      // a PCP mapping we hold, which takes the nonce.
       const pmp = decodeNatPmpReply(buf)
       if (pmp.ok && pmp.value.result === NatPmpResult.UNSUPP_VERSION) return { fail: new GatewayError('UNSUPP_VERSION', `${this.gateway} speaks NAT-PMP, not PCP`) }
       return { ignore: d.reason }
@@ -84,7 +88,10 @@ export class PcpMapper implements GatewayMapper {
     const r = d.value
     if (r.opcode !== PcpOpcode.map) return { ignore: `PCP opcode ${r.opcode} to our MAP` }
     if (r.result === PcpResult.UNSUPP_VERSION) return { fail: new GatewayError('UNSUPP_VERSION', `${this.gateway} does not speak PCP version 2`) }
-    // An error reply without its payload cannot be matched to a request; ours is the only one in flight.
+    // An error reply without its payload (a server may send one for a request it could not parse)
+    // cannot be matched to a request: taken as ours, the only one in flight. A LAN host that spoofs the gateway can so fail one request of
+    // ours (the node retries later); it can neither renew, move nor delete our mapping, which takes
+    // the nonce.
     if (r.nonce.length === 0) return { value: r }
     if (!Buffer.from(r.nonce).equals(Buffer.from(this.nonce))) return { ignore: 'PCP MAP reply for another nonce' }
     if (r.protocol !== IPPROTO_UDP || r.internalPort !== this.init.internalPort) return { ignore: `PCP MAP reply for protocol ${r.protocol} port ${r.internalPort}` }

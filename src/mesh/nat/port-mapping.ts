@@ -15,6 +15,7 @@
 //
 // Off by default: a mapping opens the port to the whole Internet, and UPnP's search multicasts.
 // Failure (no gateway, a refusal) is one log line; the node goes on without, and tries again later.
+import { randomBytes } from 'node:crypto'
 import type { Gateway } from '@achingbrain/nat-port-mapper'
 import type { Logger } from '../../util/logger.ts'
 import type { Timer, Timers } from '../../util/timers.ts'
@@ -106,6 +107,12 @@ export class PortMapping {
   /** An attempt is between its first request and its outcome: start() must not begin a second. */
   private attempting = false
   private readonly abort = new AbortController()
+  /** PCP's nonce, one for the life of this object: a gateway answers a new nonce for our old mapping
+   * with NOT_AUTHORIZED (RFC 6887 section 11.3), so a mapper after a failed renewal must repeat it. */
+  private readonly pcpNonce = randomBytes(12)
+  /** The last mapping a gateway granted and until when it may hold, while no mapper holds it (after
+   * a failure): close() still removes it, not to leave our port open after we exit. */
+  private granted: { protocol: MappingProtocol; until: number } | null = null
   private readonly protocols: MappingProtocol[]
   private readonly info: Omit<PortMappingStatus, 'state' | 'protocol' | 'protocols'>
 
@@ -137,7 +144,7 @@ export class PortMapping {
     this.abort.abort()
     const mapper = this.mapper
     this.mapper = null
-    if (!mapper) return
+    if (!mapper) return this.removeLost()
     try {
       if (wasMapped) {
         await mapper.unmap(AbortSignal.timeout(CLOSE_TIMEOUT_MS))
@@ -150,11 +157,29 @@ export class PortMapping {
     }
   }
 
+  /** At close after a failure: the mapping the gateway may still hold, removed through a new mapper
+   * (PCP with our nonce; NAT-PMP by port). UPnP's lapses with its lease: its client is gone. */
+  private async removeLost(): Promise<void> {
+    const g = this.granted
+    if (!g || g.protocol === MappingProtocol.upnpIgd || this.c.timers.now() >= g.until) return
+    let mapper: GatewayMapper | null = null
+    try {
+      mapper = await this.open(g.protocol)
+      await mapper.unmap(AbortSignal.timeout(CLOSE_TIMEOUT_MS))
+      this.c.log.info(`port mapping removed at ${mapper.gateway} (${PROTOCOL_NAMES[g.protocol]}, after a failed renewal)`)
+    } catch (err) {
+      this.c.log.debug(`port mapping: could not remove the lost mapping (${oneLine(err)}); it lapses with its lease`)
+    } finally {
+      mapper?.stop()
+    }
+  }
+
   private async attempt(): Promise<void> {
     this.timer = undefined
     this.attempting = true
     try {
-      if (this.mapper && this.current === PortMappingState.mapped && this.c.timers.now() < this.renewAt) await this.checkEpoch(this.mapper)
+      const mapper = this.mapper
+      if (mapper?.checkEpoch && this.current === PortMappingState.mapped && this.c.timers.now() < this.renewAt) await this.checkEpoch(mapper, mapper.checkEpoch.bind(mapper))
       else await this.request()
     } finally {
       this.attempting = false
@@ -167,10 +192,10 @@ export class PortMapping {
     this.timer = this.c.timers.setTimeout(() => void this.attempt(), ms, { background: true })
   }
 
-  private async checkEpoch(mapper: GatewayMapper): Promise<void> {
+  private async checkEpoch(mapper: GatewayMapper, check: (signal: AbortSignal) => Promise<boolean>): Promise<void> {
     let restarted = false
     try {
-      restarted = await mapper.checkEpoch!(this.abort.signal)
+      restarted = await check(this.abort.signal)
     } catch (err) {
       // The renewal decides whether the mapping is gone; one missed check is not news.
       if (this.closed) return
@@ -187,7 +212,7 @@ export class PortMapping {
     try {
       const renewing = this.mapper
       if (renewing) {
-        const m = await renewing.map(this.abort.signal)
+        const m = await this.mapOnce(renewing)
         if (this.closed) return
         if (m.gatewayRestarted) {
           this.info.gatewayRestarts++
@@ -212,7 +237,7 @@ export class PortMapping {
       try {
         mapper = await this.open(protocol)
         if (this.closed) return mapper.stop()
-        const m = await mapper.map(this.abort.signal)
+        const m = await this.mapOnce(mapper)
         if (this.closed) {
           // Closed while the gateway was mapping: what it mapped must not outlive us either.
           const held = mapper
@@ -236,11 +261,11 @@ export class PortMapping {
   private async open(protocol: MappingProtocol): Promise<GatewayMapper> {
     const port = parseAddress(this.init.localAddress)?.port
     if (port === undefined) throw new Error(`our address ${this.init.localAddress} has no port`)
-    const lifetimeSeconds = this.info.leaseSeconds
+    // What we ask, always: info.leaseSeconds is what a gateway granted (remote input, up to 2^32 - 1 s).
+    const lifetimeSeconds = this.init.leaseSeconds ?? LEASE_SECONDS
     if (protocol === MappingProtocol.upnpIgd) {
-      const signal = AbortSignal.any([this.abort.signal, AbortSignal.timeout(REQUEST_TIMEOUT_MS)])
       try {
-        const gw = await (this.c.findGateway ?? findUpnpGateway)(signal)
+        const gw = await this.bounded((signal) => (this.c.findGateway ?? findUpnpGateway)(signal))
         return new UpnpMapper(gw, { localAddress: this.init.localAddress, internalPort: port, lifetimeSeconds })
       } catch (err) {
         throw new Error(`no UPnP gateway answered on the LAN (${oneLine(err)})`, { cause: err })
@@ -252,8 +277,36 @@ export class PortMapping {
     const sock = await (this.c.openSocket ?? openGatewaySocket)(gateway, this.init.gatewayPort ?? PCP_SERVER_PORT, host)
     const exchange = new GatewayExchange({ timers: this.c.timers, log: this.c.log }, sock, gateway)
     return protocol === MappingProtocol.pcp
-      ? new PcpMapper({ timers: this.c.timers, exchange }, { clientIp: host, internalPort: port, lifetimeSeconds })
+      ? new PcpMapper({ timers: this.c.timers, exchange, nonce: this.pcpNonce }, { clientIp: host, internalPort: port, lifetimeSeconds })
       : new NatPmpMapper({ timers: this.c.timers, exchange }, { internalHost: host, internalPort: port, lifetimeSeconds })
+  }
+
+  /** PCP and NAT-PMP requests carry their own bound (gateway-socket.ts); a UPnP one is SSDP and SOAP
+   * inside a library, bounded here: a lost reply at a renewal must fail it, not leave the attempt
+   * (and the state `mapped`) hanging past the lease. */
+  private mapOnce(mapper: GatewayMapper): Promise<MappedPort> {
+    return mapper.protocol === MappingProtocol.upnpIgd ? this.bounded((signal) => mapper.map(signal)) : mapper.map(this.abort.signal)
+  }
+
+  /** `run` with a signal that aborts at close() or after REQUEST_TIMEOUT_MS on our timers; settles
+   * then even if `run` ignores its signal. */
+  private async bounded<T>(run: (signal: AbortSignal) => Promise<T>): Promise<T> {
+    const timeout = new AbortController()
+    const signal = AbortSignal.any([this.abort.signal, timeout.signal])
+    let timer: Timer | undefined
+    let onAbort = (): void => {}
+    try {
+      return await new Promise<T>((resolve, reject) => {
+        onAbort = () => reject(signal.reason)
+        signal.addEventListener('abort', onAbort, { once: true })
+        timer = this.c.timers.setTimeout(() => timeout.abort(new GatewayError('NO_ANSWER', `no answer within ${REQUEST_TIMEOUT_MS / 1000} s`)), REQUEST_TIMEOUT_MS, { background: true })
+        if (signal.aborted) return onAbort()
+        run(signal).then(resolve, reject)
+      })
+    } finally {
+      this.c.timers.clear(timer)
+      signal.removeEventListener('abort', onAbort)
+    }
   }
 
   private mapped(mapper: GatewayMapper, m: MappedPort): void {
@@ -264,6 +317,7 @@ export class PortMapping {
     if (!renewal && this.info.externalAddress !== null) this.c.selves.forget(this.info.externalAddress)
     Object.assign(this.info, { gateway: mapper.gateway, externalAddress: external, internalAddress: m.internal, leaseSeconds: m.lifetimeSeconds, lastError: null })
     if (renewal) this.info.renewals++
+    this.granted = { protocol: mapper.protocol, until: this.c.timers.now() + m.lifetimeSeconds * 1000 }
     this.c.selves.learn(external)
     if (!renewal) this.c.log.info(`port mapping: ${external} forwards to ${m.internal} (${PROTOCOL_NAMES[mapper.protocol]} at ${mapper.gateway}, ${m.lifetimeSeconds} s)`)
     this.setState(PortMappingState.mapped)

@@ -22,6 +22,8 @@ class FakeGateway {
   mode: 'pcp' | 'nat-pmp' | 'silent' = 'pcp'
   /** The most lifetime it grants, seconds. */
   grant = 600
+  /** NAT-PMP: the lifetime it grants whatever was asked (a gateway that grants more). */
+  forceGrant: number | null = null
   /** Bytes sent before each real answer (a confused gateway). */
   garbageFirst: Buffer[] = []
   /** A PCP result code to answer MAP with instead of success. */
@@ -96,7 +98,7 @@ class FakeGateway {
     } else {
       const external = this.maps.get(internal)?.external ?? internal + 2
       this.maps.set(internal, { external, nonce: '' })
-      r.writeUInt16BE(external, 10); r.writeUInt32BE(Math.min(lifetime, this.grant), 12)
+      r.writeUInt16BE(external, 10); r.writeUInt32BE(this.forceGrant ?? Math.min(lifetime, this.grant), 12)
     }
     this.reply(r, port)
   }
@@ -110,7 +112,7 @@ const loopback = (port: number): OpenGatewaySocket => async () => new Promise<Ga
   })))
 })
 
-async function setup(protocols?: Array<'pcp' | 'nat-pmp' | 'upnp-igd'>) {
+async function setup(protocols?: Array<'pcp' | 'nat-pmp' | 'upnp-igd'>, init: { leaseSeconds?: number; retryMs?: number } = {}) {
   const timers = new VirtualTimers({ start: 1_000_000 })
   const gw = await FakeGateway.start(timers)
   const log = recordingLogger()
@@ -122,7 +124,7 @@ async function setup(protocols?: Array<'pcp' | 'nat-pmp' | 'upnp-igd'>) {
     timers, log, selves, metrics: { setPortMapped: (p) => metrics.push(p) }, onMapped: (a) => told.push(a),
     openSocket: loopback(gw.port), defaultGateway: async () => '192.168.7.1',
     findGateway: async () => { upnpSearches++; throw new Error('the search ended') },
-  }, { localAddress: '192.168.7.20:4000', protocols })
+  }, { localAddress: '192.168.7.20:4000', protocols, ...init })
   /** Moves virtual time by `ms` in steps of STEP_MS, letting loopback replies in between (a step
    * that outruns a reply at worst retransmits, which the gateway and the client both take). */
   const advance = async (ms: number) => {
@@ -269,6 +271,65 @@ test('a PCP refusal fails cleanly, does not try NAT-PMP, and is retried later', 
     gw.refuse = 0
     await until(() => pm.state === 'mapped', 6 * 60_000)
     assert.equal(pm.status().protocol, 'pcp')
+  } finally {
+    await pm.close()
+    gw.close()
+  }
+})
+
+test('a PCP renewal refused once: the retry repeats our nonce, so the gateway lets us map again', async () => {
+  const { gw, pm, until } = await setup(['pcp'], { leaseSeconds: 60, retryMs: 20_000 })
+  try {
+    pm.start()
+    await until(() => pm.state === 'mapped')
+    const nonce = pcpMaps(gw)[0].subarray(24, 36).toString('hex')
+    gw.refuse = 2 // the renewal (at 30 s) is refused; the gateway still holds the mapping, with our nonce
+    await until(() => pm.state === 'failed', 60_000)
+    gw.refuse = 0
+    await until(() => pm.state === 'mapped', 60_000)
+    assert.equal(pcpMaps(gw).at(-1)!.subarray(24, 36).toString('hex'), nonce, 'the same nonce from the new mapper')
+  } finally {
+    await pm.close()
+    gw.close()
+  }
+})
+
+test('closed after a failed PCP renewal: the mapping the gateway may still hold is deleted with our nonce', async () => {
+  const { gw, pm, until } = await setup(['pcp'], { leaseSeconds: 60 })
+  try {
+    pm.start()
+    await until(() => pm.state === 'mapped')
+    const nonce = pcpMaps(gw)[0].subarray(24, 36).toString('hex')
+    gw.mode = 'silent' // the renewal's replies are lost
+    await until(() => pm.state === 'failed', 60_000)
+    gw.mode = 'pcp'
+    assert.ok(gw.maps.has(4000), 'the gateway still holds it')
+    const closing = pm.close()
+    await until(() => !gw.maps.has(4000), 5000)
+    await closing
+    const del = pcpMaps(gw).at(-1)!
+    assert.deepEqual([del.readUInt32BE(4), del.subarray(24, 36).toString('hex')], [0, nonce], 'lifetime 0, our nonce')
+  } finally {
+    await pm.close()
+    gw.close()
+  }
+})
+
+test('a gateway that granted more than asked: a mapping made again after a failure asks the configured lease', async () => {
+  const { gw, pm, until } = await setup(undefined, { leaseSeconds: 60, retryMs: 20_000 })
+  gw.mode = 'nat-pmp'
+  gw.forceGrant = 0xffffffff
+  try {
+    pm.start()
+    await until(() => pm.state === 'mapped')
+    assert.equal(pm.status().leaseSeconds, 0xffffffff, 'the grant is reported as granted')
+    gw.mode = 'silent' // the renewal (at 30 s: half of what we asked) goes unanswered
+    await until(() => pm.state === 'failed', 60_000)
+    gw.mode = 'nat-pmp'
+    await until(() => pm.state === 'mapped', 60_000)
+    const asked = gw.got.filter((m) => m[0] === 0 && m[1] === 1).map((m) => m.readUInt32BE(8))
+    assert.ok(asked.length >= 2, `the first map and the one after the failure: ${asked.length}`)
+    assert.deepEqual(new Set(asked), new Set([60]), 'every request asked 60 s')
   } finally {
     await pm.close()
     gw.close()
