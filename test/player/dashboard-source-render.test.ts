@@ -26,8 +26,8 @@ const history: AudiencePoint[] = [null, 900, 860, 840, 830, 820].map((p95Ms, i) 
   t: 2_000_000 + i * 10_000, viewers: i === 0 ? 12 : 50, onTimeShare: 0.99, p95Ms, stalls: 0, offload: 0.96, suspect: 0,
 }))
 
-async function renderSource(): Promise<FakePage> {
-  const status = fakeStatus({ udp: SRC, role: 'source', produced: 5e6, up: 1e7, children: [['127.0.0.1:5001'], ['127.0.0.1:5002'], ['127.0.0.1:5001'], ['127.0.0.1:5002']] })
+async function renderSource(children = [['127.0.0.1:5001'], ['127.0.0.1:5002'], ['127.0.0.1:5001'], ['127.0.0.1:5002']]): Promise<FakePage> {
+  const status = fakeStatus({ udp: SRC, role: 'source', produced: 5e6, up: 1e7, children })
   const stream = (status.streams as Array<Record<string, unknown>>)[0]
   Object.assign(stream, { audience: view, audienceHistory: history, pathToSource: [] })
   // A source's data: its own status and nobody else's (dashboardPeers is empty).
@@ -81,4 +81,14 @@ test('subtrees named "__proto__" or "constructor" by a summary are written under
   assert.equal(out['constructor' as string]?.short, 'subtree 3')
   assert.equal(Object.getOwnPropertyDescriptor(out, '__proto__')?.value.short, 'subtree 4')
   assert.equal(out['127.0.0.1:9']?.short, 'subtree 1')
+})
+
+test("a child of the source fed only outside stripe 0 says it is counted in stripe 0's tree, not 'status not readable'", async () => {
+  const page = await renderSource([['127.0.0.1:5001'], ['127.0.0.1:5002'], ['127.0.0.1:5001'], ['127.0.0.1:5003']])
+  const nodes = page.byId('graph').all('g').filter((g) => (g.getAttribute('class') ?? '').includes('named'))
+  const g = nodes.find((x) => x.all('text').some((t) => t.textContent === '127.0.0.1:5003'))
+  assert.ok(g, '127.0.0.1:5003 drawn')
+  const text = g.all('text').map((t) => t.textContent).join(' | ')
+  assert.match(text, /stripe 3 · counted in stripe 0/)
+  assert.doesNotMatch(text, /status not readable/)
 })
