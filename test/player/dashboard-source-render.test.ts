@@ -92,3 +92,14 @@ test("a child of the source fed only outside stripe 0 says it is counted in stri
   assert.match(text, /stripe 3 · counted in stripe 0/)
   assert.doesNotMatch(text, /status not readable/)
 })
+
+test("the audience's viewers tile is green with viewers and neutral with none", async () => {
+  assert.equal((await renderSource()).byId('a-viewers').dataset.level, 'good')
+  const was = view.viewers
+  view.viewers = 0
+  try {
+    assert.equal((await renderSource()).byId('a-viewers').dataset.level, '')
+  } finally {
+    view.viewers = was
+  }
+})

@@ -51,7 +51,8 @@
       ? `every viewer, counted up the stripe-0 tree; figures over the last ${Math.round(v.windowMs / 1000)} s`
       : `this viewer and those it feeds in stripe 0; its path to the source: ${pathToSource(self, v)}`
     const nat = v.nat ? ` · NAT none ${v.nat.none} cone ${v.nat.cone} symmetric ${v.nat.symmetric} unknown ${v.nat.unknown}` : ''
-    tile('a-viewers', String(v.viewers), `${v.reporters} direct reporter${v.reporters === 1 ? '' : 's'} · depth ${Math.max(0, v.byDepth.length - 1)}${nat}`, 'good')
+    // Green says viewers are there; none is no alarm either (a stream nobody watches yet).
+    tile('a-viewers', String(v.viewers), `${v.reporters} direct reporter${v.reporters === 1 ? '' : 's'} · depth ${Math.max(0, v.byDepth.length - 1)}${nat}`, v.viewers > 0 ? 'good' : '')
     // No chunk counted (no viewer reported, or none was due): the shares are 1 by convention, and a
     // green 100 % beside 0 viewers read as a healthy stream.
     const due = v.chunks.onTime + v.chunks.late + v.chunks.missed
