@@ -36,8 +36,8 @@ export class NatPmpMapper implements GatewayMapper {
     let restarted = this.epoch.observe(a.epoch, this.c.timers.now())
     // A renewal asks for the port it holds; a first request for our own port, which a
     // port-preserving NAT then forwards where our traffic leaves from anyway.
+    // accept() fails every reply that is not a success: what comes back here mapped.
     const r = await this.send(this.heldPort || this.init.internalPort, this.init.lifetimeSeconds, signal)
-    if (r.result !== NatPmpResult.SUCCESS) throw refusal(r.result)
     if (r.lifetime === 0 || r.externalPort === 0) throw new GatewayError('REFUSED', `NAT-PMP success without a mapping (lifetime ${r.lifetime}, port ${r.externalPort})`)
     restarted = this.epoch.observe(r.epoch, this.c.timers.now()) || restarted
     this.heldPort = r.externalPort
@@ -50,8 +50,7 @@ export class NatPmpMapper implements GatewayMapper {
 
   /** Section 3.4: lifetime 0 and external port 0 remove our mapping of the internal port. */
   async unmap(signal: AbortSignal): Promise<void> {
-    const r = await this.send(0, 0, signal)
-    if (r.result !== NatPmpResult.SUCCESS) throw refusal(r.result)
+    await this.send(0, 0, signal)
     this.heldPort = 0
   }
 
@@ -66,7 +65,9 @@ export class NatPmpMapper implements GatewayMapper {
 
   private async address(signal: AbortSignal): Promise<AddressReply> {
     const a = await this.c.exchange.request(encodeNatPmpExternalAddress(), (buf): Accept<NatPmpReply> => this.accept(buf, NatPmpOpcode.externalAddress), { initialMs: NAT_PMP_IRT_MS, signal })
-    if (a.result !== NatPmpResult.SUCCESS || !('externalIp' in a)) throw refusal(a.result)
+    // A success, as accept() took it, carries its address (the decoder refuses a short one): this
+    // only narrows the type.
+    if (!('externalIp' in a)) throw refusal(a.result)
     return a as AddressReply
   }
 

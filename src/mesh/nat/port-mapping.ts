@@ -114,12 +114,17 @@ export class PortMapping {
    * a failure): close() still removes it, not to leave our port open after we exit. */
   private granted: { protocol: MappingProtocol; until: number } | null = null
   private readonly protocols: MappingProtocol[]
+  /** What we ask a gateway for, always (what it granted is remote input, up to 2^32 - 1 s). */
+  private readonly lease: number
+  private readonly retryMs: number
   private readonly info: Omit<PortMappingStatus, 'state' | 'protocol' | 'protocols'>
 
   constructor(private readonly c: PortMappingComponents, private readonly init: PortMappingInit) {
     this.protocols = [...(init.protocols ?? DEFAULT_PROTOCOLS)]
+    this.lease = init.leaseSeconds ?? LEASE_SECONDS
+    this.retryMs = init.retryMs ?? RETRY_MS
     this.info = {
-      gateway: null, externalAddress: null, internalAddress: null, leaseSeconds: init.leaseSeconds ?? LEASE_SECONDS,
+      gateway: null, externalAddress: null, internalAddress: null, leaseSeconds: this.lease,
       renewals: 0, gatewayRestarts: 0, failures: 0, lastError: null,
     }
   }
@@ -261,8 +266,8 @@ export class PortMapping {
   private async open(protocol: MappingProtocol): Promise<GatewayMapper> {
     const port = parseAddress(this.init.localAddress)?.port
     if (port === undefined) throw new Error(`our address ${this.init.localAddress} has no port`)
-    // What we ask, always: info.leaseSeconds is what a gateway granted (remote input, up to 2^32 - 1 s).
-    const lifetimeSeconds = this.init.leaseSeconds ?? LEASE_SECONDS
+    // What we ask, always: info.leaseSeconds is what a gateway granted.
+    const lifetimeSeconds = this.lease
     if (protocol === MappingProtocol.upnpIgd) {
       try {
         const gw = await this.bounded((signal) => (this.c.findGateway ?? findUpnpGateway)(signal))
@@ -324,7 +329,7 @@ export class PortMapping {
     if (!renewal) this.c.onMapped?.(external)
     // Half of what was granted, but never later than half of what we asked: a gateway's lifetime is
     // remote input (up to 2^32 s), and a timer past 2^31 ms would fire at once.
-    const granted = Math.min(m.lifetimeSeconds, this.init.leaseSeconds ?? LEASE_SECONDS)
+    const granted = Math.min(m.lifetimeSeconds, this.lease)
     this.renewAt = this.c.timers.now() + Math.max(MIN_RENEW_MS, granted * 500)
     this.schedule()
   }
@@ -341,7 +346,7 @@ export class PortMapping {
     this.info.lastError = oneLine(err)
     // The same failure again (every RETRY_MS) is not news: one line when it starts.
     const log = this.current === PortMappingState.failed ? this.c.log.debug : this.c.log.warn
-    log.call(this.c.log, `port mapping failed: ${this.info.lastError}; going on without it, trying again in ${Math.round((this.init.retryMs ?? RETRY_MS) / 1000)} s`)
+    log.call(this.c.log, `port mapping failed: ${this.info.lastError}; going on without it, trying again in ${Math.round(this.retryMs / 1000)} s`)
     // A gateway that refused or vanished is searched for afresh next time, from the first protocol.
     this.mapper?.stop()
     this.mapper = null
@@ -349,7 +354,7 @@ export class PortMapping {
     if (this.info.externalAddress !== null) this.c.onMapped?.(null)
     this.info.externalAddress = null
     this.setState(PortMappingState.failed)
-    this.later(this.init.retryMs ?? RETRY_MS)
+    this.later(this.retryMs)
   }
 
   /** A getter, so that TypeScript does not narrow the state across the awaits above. */
