@@ -199,18 +199,25 @@ export async function runChaos(dir: string, log: (s: string) => void = () => {})
       await sw.startViewer(3, [sw.infos[1]!.udp, sw.infos[0]!.udp], vdir)
       const t = await recover([3])
       const warned = /no longer matches|records\.jsonl/i.test(sw.viewers[3]!.err)
-      // The flipped segment is destroyed by the fault itself, and so is the chunk whose record the
-      // cut line held when its bytes were already marked (the journal is flushed before each batch
-      // of marks, so that line can be a held chunk's: CI hit it once). What matters is that neither
-      // is ever served wrong.
-      const cutSeg = cut?.t === 'chunk' ? held.find((s) => s.offset <= cut.n * CHUNK_SIZE && cut.n * CHUNK_SIZE < s.offset + s.length) : undefined
+      // The fault destroys whole chunks: the one holding the flipped bytes, and the one whose record
+      // the cut line held when its bytes were already marked (the journal is flushed before each
+      // batch of marks, so that line can be a held chunk's: CI hit it once), or the segment whose
+      // record it was. A 16 KiB chunk straddles segment boundaries, so every held segment touching
+      // a destroyed chunk is destroyed with it (CI hit the neighbour once: 209244 bytes). What
+      // matters is that none of them is ever served wrong, and nothing else is lost.
+      const flipped = Math.floor((target.offset + 100) / CHUNK_SIZE)
+      const chunks = [flipped, Math.floor((target.offset + 163) / CHUNK_SIZE), ...(cut?.t === 'chunk' ? [cut.n] : [])]
+      const touches = (s: Segment) => chunks.some((n) => s.offset < (n + 1) * CHUNK_SIZE && n * CHUNK_SIZE < s.offset + s.length)
+      const destroyed = held.filter((s) => touches(s) || (cut?.t === 'segment' && s.seq === cut.n))
       const fateOf = async (s: Segment): Promise<string> => {
         const served = await sw.lost(3, [s])
         return served.bad ? 'SERVED WITH WRONG BYTES' : served.lost ? 'not served (a hole, outside the live window)' : 'refetched and served correctly'
       }
-      const destroyed = new Set([target.seq, ...(cutSeg ? [cutSeg.seq] : [])])
-      const fates = [`corrupted segment ${await fateOf(target)}`, ...(cutSeg && cutSeg.seq !== target.seq ? [`segment of the cut record ${await fateOf(cutSeg)}`] : [])]
-      return { recoveryMs: t, lost: (await sw.lost(3, held, destroyed)).lost, message: `restart re-verified the store${warned ? ' and logged the damaged chunk' : ''}; ${fates.join('; ')}`, watch: [3] }
+      const fates: string[] = []
+      for (const s of destroyed) fates.push(`${s.seq === target.seq ? 'corrupted segment' : `segment ${s.seq} (${cut?.t === 'segment' && s.seq === cut.n ? 'its record cut' : 'shares a destroyed chunk'})`} ${await fateOf(s)}`)
+      const rest = await sw.lost(3, held, new Set(destroyed.map((s) => s.seq)))
+      const lostSaid = rest.lost ? `; LOST segments ${rest.lostSeqs.join(', ')} (corrupted ${target.seq}, journal cut a ${cut?.t ?? 'non-record'} line${cut ? ` n=${cut.n}` : ''})` : ''
+      return { recoveryMs: t, lost: rest.lost, message: `restart re-verified the store${warned ? ' and logged the damaged chunk' : ''}; ${fates.join('; ')}${lostSaid}`, watch: [3] }
     })
   } finally {
     await sw.close()

@@ -150,19 +150,20 @@ export class Swarm {
   }
 
   /** Of the segments a viewer held before, the bytes it no longer serves identically (verified bytes lost). */
-  async lost(i: number, before: Segment[], except = new Set<number>()): Promise<{ lost: number; bad: number }> {
+  async lost(i: number, before: Segment[], except = new Set<number>()): Promise<{ lost: number; bad: number; lostSeqs: number[] }> {
     const v = this.infos[i]
-    if (!v) return { lost: 0, bad: 0 }
+    if (!v) return { lost: 0, bad: 0, lostSeqs: [] }
     let lost = 0
     let bad = 0
+    const lostSeqs: number[] = []
     for (const s of before) {
       if (except.has(s.seq)) continue
       const mine = await media(v.http, this.src.id, s.offset, s.length)
       const truth = await media(this.src.http, this.src.id, s.offset, s.length)
-      if (!mine) lost += s.length
+      if (!mine) { lost += s.length; lostSeqs.push(s.seq) }
       else if (truth && !truth.equals(mine)) bad += s.length
     }
-    return { lost, bad }
+    return { lost, bad, lostSeqs }
   }
 
   /** The largest bytes-sent/bytes-received ratio toward unverified addresses over all live nodes. */

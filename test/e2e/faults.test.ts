@@ -15,7 +15,7 @@ test('every fault scenario: nothing lost, nothing unverified served, viewers rec
   assert.equal(rows.length, 8, 'every scenario ran')
   for (const r of rows) {
     assert.equal(r.unverifiedServed, 0, `${r.scenario}: unverified bytes served`)
-    assert.equal(r.bytesLost, 0, `${r.scenario}: verified bytes lost`)
+    assert.equal(r.bytesLost, 0, `${r.scenario}: verified bytes lost (${r.message})`)
     assert.ok(r.maxAmp <= 2, `${r.scenario}: amplification ${r.maxAmp}`)
     if (/skipped/.test(r.message)) continue
     assert.ok(r.recoveryMs !== null, `${r.scenario}: never recovered (${r.message})`)
