@@ -18,6 +18,9 @@ import {
 /** The gateway's downlink in the slow runs: the whole file takes about 12 s, so a reader is
  * served while most of it is still missing. */
 const SLOW_BPS = 4_000_000
+/** Where only the order matters (bytes are served, or refused, while the download runs, and one
+ * download serves two readers): the whole file in about 3 s, and the readers' requests start it. */
+const FAST_BPS = 16_000_000
 
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex')
 
@@ -80,7 +83,7 @@ test('content gateway: real players through a node that had none of the file', {
   })
 
   await t.test('two concurrent readers start one download, and both get the exact bytes', async () => {
-    const g = await freshGateway({ bytesPerSecond: SLOW_BPS })
+    const g = await freshGateway({ bytesPerSecond: FAST_BPS })
     const url = `${g.http}/content/${id}`
     const half = Math.floor(original.length / 2)
     const [a, b] = await Promise.all([getBytes(url), getBytes(url, { Range: `bytes=${half}-` })])
@@ -126,7 +129,7 @@ test('content gateway: real players through a node that had none of the file', {
   })
 
   await t.test('--verified-only refuses bytes until the whole file matched its id', async () => {
-    const g = await freshGateway({ bytesPerSecond: SLOW_BPS, verifiedOnly: true })
+    const g = await freshGateway({ bytesPerSecond: FAST_BPS, verifiedOnly: true })
     const url = `${g.http}/content/${id}`
     const early = await fetch(url, { headers: { Range: 'bytes=0-1023' } })
     assert.equal(early.status, 503)

@@ -32,21 +32,18 @@ export async function makeMp4(): Promise<string> {
 
 export interface Seeders { id: string; udp: string[]; http: string[]; dirs: string[] }
 
-/** `share` the file into n folders and run a `node` on each. */
+/** `share` the file into n folders and run a `node` on each, all n at once (each is a process
+ * start and a hash of the file, mostly waiting on the other). */
 export async function startSeeders(t: Cleanup, dir: string, file: string, n = 3): Promise<Seeders> {
-  const out: Seeders = { id: '', udp: [], http: [], dirs: [] }
-  for (let i = 0; i < n; i++) {
+  const seeders = await Promise.all(Array.from({ length: n }, async (_, i) => {
     const d = join(dir, `seeder-${i}`)
     const shared = await runCli(['share', file, '--dir', d])
     if (shared.code !== 0) throw new Error(`share failed: ${shared.stderr}`)
-    out.id = shared.stdout.split('\n')[0]
     const node = startCli(t as TestContext, ['node', '--json', ...loopbackFlags(d)])
     const info = await node.firstJson<{ udp: string; http: string }>()
-    out.udp.push(info.udp)
-    out.http.push(info.http)
-    out.dirs.push(d)
-  }
-  return out
+    return { id: shared.stdout.split('\n')[0], udp: info.udp, http: info.http, dir: d }
+  }))
+  return { id: seeders[0].id, udp: seeders.map((s) => s.udp), http: seeders.map((s) => s.http), dirs: seeders.map((s) => s.dir) }
 }
 
 export interface GatewayNode { proc: CliProcess; http: string; udp: string; dir: string }
