@@ -10,6 +10,7 @@
 import { readFileSync, readdirSync } from 'node:fs'
 import { join, sep } from 'node:path'
 import { spawnSync } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
 
 /** What an unknown file is assumed to take: enough to put a new e2e file among the long ones. */
 const UNKNOWN_E2E_SECONDS = 20
@@ -33,5 +34,5 @@ const known = JSON.parse(readFileSync(new URL('test-seconds.json', import.meta.u
 const seconds = (f) => known[f.split(sep).join('/')] ?? (f.startsWith(e2e) ? UNKNOWN_E2E_SECONDS : UNKNOWN_SECONDS)
 // A stable sort: equal estimates keep their path order.
 const ordered = files.map((f) => [f, seconds(f)]).sort((a, b) => b[1] - a[1]).map(([f]) => f)
-const result = spawnSync(process.execPath, ['--import', 'tsx', new URL('run-test-files.js', import.meta.url).pathname, ...ordered], { stdio: 'inherit' })
+const result = spawnSync(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('run-test-files.js', import.meta.url)), ...ordered], { stdio: 'inherit' })
 process.exit(result.status ?? 1)
