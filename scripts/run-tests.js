@@ -34,5 +34,10 @@ const known = JSON.parse(readFileSync(new URL('test-seconds.json', import.meta.u
 const seconds = (f) => known[f.split(sep).join('/')] ?? (f.startsWith(e2e) ? UNKNOWN_E2E_SECONDS : UNKNOWN_SECONDS)
 // A stable sort: equal estimates keep their path order.
 const ordered = files.map((f) => [f, seconds(f)]).sort((a, b) => b[1] - a[1]).map(([f]) => f)
-const result = spawnSync(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('run-test-files.js', import.meta.url)), ...ordered], { stdio: 'inherit' })
+// dist/ from the sources as they are now, so the tests that start the command run bin/ (see
+// test/helpers/cli-process.ts), and the NAT lab's processes, which always do, run this code too.
+const build = spawnSync(process.execPath, [fileURLToPath(new URL('build.js', import.meta.url))], { stdio: 'inherit' })
+if (build.status !== 0) process.exit(build.status ?? 1)
+const env = { ...process.env, CJP2P_TEST_CLI: 'dist' }
+const result = spawnSync(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('run-test-files.js', import.meta.url)), ...ordered], { stdio: 'inherit', env })
 process.exit(result.status ?? 1)

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict'
 import { spawn, spawnSync } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
-import { CLI_FROM_SOURCE, REPO, sleep, startCli, tempDir, until } from '../helpers/cli-process.ts'
+import { CLI, REPO, sleep, startCli, tempDir, until } from '../helpers/cli-process.ts'
 
 const noScript = spawnSync('script', ['--version']).status === 0 ? false : 'SKIPPED LOUDLY: util-linux `script` is missing'
 const noFfmpeg = existsSync('/usr/bin/ffmpeg') ? false : 'SKIPPED LOUDLY: /usr/bin/ffmpeg is missing (apt-get install ffmpeg)'
@@ -15,7 +15,7 @@ const quote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`
 
 /** Runs the command on a pseudo-terminal for `ms`, then Ctrl-C; returns everything the terminal showed. */
 async function onTerminal(args: string[], env: Record<string, string>, ms: number): Promise<string> {
-  const cmd = [process.execPath, ...CLI_FROM_SOURCE, ...args].map(quote).join(' ')
+  const cmd = [process.execPath, ...CLI, ...args].map(quote).join(' ')
   const p = spawn('script', ['-qfec', cmd, '/dev/null'], { cwd: REPO, env: { ...process.env, ...env, TERM: 'xterm', COLUMNS: '200' }, stdio: ['pipe', 'pipe', 'pipe'], detached: true })
   let out = ''
   p.stdout.setEncoding('utf8').on('data', (s: string) => { out += s })

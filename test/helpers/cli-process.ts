@@ -1,6 +1,6 @@
 // Runs the real command as child processes for end-to-end tests: the sources (src/main.ts) through
-// tsx, so a test sees the code as it is now, not the last build in dist/ (test/cli/package.test.ts
-// checks `bin/` and the built package). Every process gets
+// tsx, so a test sees the code as it is now, not the last build in dist/; under scripts/run-tests.js,
+// which builds dist/ first, bin/ (test/e2e/cli-package.test.ts checks the built package). Every process gets
 // its own process group (so ffmpeg started by `ingest` dies with it), its stderr is kept for the
 // failure message, and t.after stops it: SIGTERM first (a clean shutdown is part of what we test),
 // SIGKILL to the whole group if it lingers. A process-exit hook kills whatever a crashed test left.
@@ -16,6 +16,10 @@ export const REPO = resolve(import.meta.dirname, '..', '..')
 export const BIN = join(REPO, 'bin', 'cjp2p-stream')
 /** The node arguments that run the command from source (tsx by URL: a test's cwd may be anywhere). */
 export const CLI_FROM_SOURCE = ['--import', import.meta.resolve('tsx'), join(REPO, 'src', 'main.ts')]
+/** What the tests run: the sources, unless scripts/run-tests.js has just built dist/ from them
+ * (CJP2P_TEST_CLI=dist): then bin/ as users run it, which starts in ~0.5 s where tsx takes ~1.5 s
+ * (it transforms and loads ~190 modules), over the hundreds of commands the suite starts. */
+export const CLI = process.env.CJP2P_TEST_CLI === 'dist' ? [BIN] : CLI_FROM_SOURCE
 /** Time a clean SIGTERM shutdown may take on a busy 2-core machine before we SIGKILL. */
 const STOP_GRACE_MS = 8000
 /** tsx compiles the sources on first start; a loaded machine needs a while. */
@@ -104,7 +108,7 @@ export class CliProcess {
 
 /** The CLI as a child in its own process group (so its ffmpeg dies with it). */
 function spawnCli(args: string[], opts: CliOptions): CliProcess {
-  const proc = spawn(process.execPath, [...CLI_FROM_SOURCE, ...args], {
+  const proc = spawn(process.execPath, [...CLI, ...args], {
     cwd: opts.cwd ?? REPO,
     env: { ...process.env, NO_COLOR: '1', XDG_DATA_HOME: DATA_HOME, ...opts.env },
     stdio: ['ignore', 'pipe', 'pipe'],
