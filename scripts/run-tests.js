@@ -1,4 +1,5 @@
-// Runs every test file under test/ with node's test runner through tsx, two files at a time.
+// Builds dist/, then runs every test file under test/ with node's test runner through tsx, two files
+// at a time.
 // `npm test -- <substring>` runs only the files whose path contains it; `--unit` leaves out
 // test/e2e/ (what CI also runs on the other supported Node versions).
 //
