@@ -276,7 +276,13 @@ export function decideChild(s: ParentState, req: ChildRequest, otherHolders: Ite
     // there in a few (each hop down is the same choice); then children interior in this stripe,
     // which have room for grandchildren when they have any. Without what children tell, a leaf
     // went from full node to full node, 20-50 asks a join (issue 12, uneven uplinks).
-    const mine = [...kids].filter((a) => a !== req.from)
+    // A child that said it is a leaf comes last, after every holder: it has a child's place or
+    // none (a capped uplink), and its answer waits behind its own exchanges on that uplink (issue
+    // 12, uneven uplinks, seed 1: the worst viewer asked five capped viewers for a place in its
+    // first 4 s; none answered within the join's wait, 2.5 s of the 4.2 s it took to find one).
+    const isLeaf = (a: string) => s.leaves?.has(a) === true
+    const mine = [...kids].filter((a) => a !== req.from && !isLeaf(a))
+    const leaves = [...kids].filter((a) => a !== req.from && isLeaf(a))
     const rank = (a: string) => {
       const r = s.roomOf?.(a)
       return r === undefined ? [2, 0] : r.room > 0 ? [0, -r.room] : r.below > 0 ? [1, -r.below] : [3, 0]
@@ -293,7 +299,7 @@ export function decideChild(s: ParentState, req: ChildRequest, otherHolders: Ite
       const out = ordered.slice(0, 8)
       for (const a of others) { if (out.length >= 8) break; if (interiorStripe(a) === req.stripe && usable(a)) out.push(a) }
       for (const a of others) { if (out.length >= 8) break; if (interiorStripe(a) !== req.stripe && usable(a)) out.push(a) }
-      return { accept: false as const, tryInstead: out }
+      return { accept: false as const, tryInstead: [...out, ...leaves].slice(0, 8) }
     }
     // The source hears from its viewers but holds none of them as holders (it receives nothing),
     // so its walk lists few; the peers it introduced to this one come first. Without them a
@@ -301,7 +307,7 @@ export function decideChild(s: ParentState, req: ChildRequest, otherHolders: Ite
     // and the source fed the symmetric viewer from leaf places in the other three (NAT lab,
     // session 9).
     const rest = [...new Set([...(s.reachedBy?.(req.from) ?? []), ...others])].filter(usable)
-    const list = [...ordered, ...rest.filter((a) => interiorStripe(a) === req.stripe), ...rest.filter((a) => interiorStripe(a) !== req.stripe)]
+    const list = [...ordered, ...rest.filter((a) => interiorStripe(a) === req.stripe), ...rest.filter((a) => interiorStripe(a) !== req.stripe), ...leaves]
     // A peer behind a symmetric NAT can reach only peers without a NAT: those first.
     const open = behindSymmetric(req.from) ? list.filter((a) => s.natOf?.(a) === 'none') : []
     return { accept: false as const, tryInstead: [...open, ...list.filter((a) => !open.includes(a))].slice(0, 8) }
