@@ -27,6 +27,9 @@ export const SPARE_SLOTS = 2
  * someone it reached itself, and it relays to nobody, so it takes places of its own and never one
  * in the tree a relay could fill (docs/NAT-LAB.md). */
 export const LEAF_SLOTS = 8
+/** Declared leaves a redirect names after its eight candidates (decideChild): holders the asker
+ * should know, not parents to ask first. Four keep the redirect one datagram. */
+export const LEAVES_NAMED = 4
 /** The source may upload this share of the stream beyond one copy to fill holes nobody else can. */
 export const SOURCE_REPAIR_BUDGET = 0.05
 /** A stripe parent that pushed nothing for this long, while the stream grew, is replaced. */
@@ -276,10 +279,13 @@ export function decideChild(s: ParentState, req: ChildRequest, otherHolders: Ite
     // there in a few (each hop down is the same choice); then children interior in this stripe,
     // which have room for grandchildren when they have any. Without what children tell, a leaf
     // went from full node to full node, 20-50 asks a join (issue 12, uneven uplinks).
-    // A child that said it is a leaf comes last, after every holder: it has a child's place or
-    // none (a capped uplink), and its answer waits behind its own exchanges on that uplink (issue
-    // 12, uneven uplinks, seed 1: the worst viewer asked five capped viewers for a place in its
-    // first 4 s; none answered within the join's wait, 2.5 s of the 4.2 s it took to find one).
+    // A child that said it is a leaf is named after the eight others, not among them: it has a
+    // child's place or none (a capped uplink), and its answer waits behind its own exchanges on
+    // that uplink (issue 12, uneven uplinks, seed 1: the worst viewer asked five capped viewers
+    // for a place in its first 4 s; none answered within the join's wait, 2.5 s of the 4.2 s it
+    // took to find one). Still named: the asker learns it as a holder, and the first joiners'
+    // start-up chunks are held by the first of them alone (left out of the list, the source
+    // served those pulls instead: 0.03-0.06 copies more at seeds 1, 2 and 4).
     const isLeaf = (a: string) => s.leaves?.has(a) === true
     const mine = [...kids].filter((a) => a !== req.from && !isLeaf(a))
     const leaves = [...kids].filter((a) => a !== req.from && isLeaf(a))
@@ -299,7 +305,7 @@ export function decideChild(s: ParentState, req: ChildRequest, otherHolders: Ite
       const out = ordered.slice(0, 8)
       for (const a of others) { if (out.length >= 8) break; if (interiorStripe(a) === req.stripe && usable(a)) out.push(a) }
       for (const a of others) { if (out.length >= 8) break; if (interiorStripe(a) !== req.stripe && usable(a)) out.push(a) }
-      return { accept: false as const, tryInstead: [...out, ...leaves].slice(0, 8) }
+      return { accept: false as const, tryInstead: [...out, ...leaves.slice(0, LEAVES_NAMED)] }
     }
     // The source hears from its viewers but holds none of them as holders (it receives nothing),
     // so its walk lists few; the peers it introduced to this one come first. Without them a
@@ -307,10 +313,10 @@ export function decideChild(s: ParentState, req: ChildRequest, otherHolders: Ite
     // and the source fed the symmetric viewer from leaf places in the other three (NAT lab,
     // session 9).
     const rest = [...new Set([...(s.reachedBy?.(req.from) ?? []), ...others])].filter(usable)
-    const list = [...ordered, ...rest.filter((a) => interiorStripe(a) === req.stripe), ...rest.filter((a) => interiorStripe(a) !== req.stripe), ...leaves]
+    const list = [...ordered, ...rest.filter((a) => interiorStripe(a) === req.stripe), ...rest.filter((a) => interiorStripe(a) !== req.stripe)]
     // A peer behind a symmetric NAT can reach only peers without a NAT: those first.
     const open = behindSymmetric(req.from) ? list.filter((a) => s.natOf?.(a) === 'none') : []
-    return { accept: false as const, tryInstead: [...open, ...list.filter((a) => !open.includes(a))].slice(0, 8) }
+    return { accept: false as const, tryInstead: [...[...open, ...list.filter((a) => !open.includes(a))].slice(0, 8), ...leaves.slice(0, LEAVES_NAMED)] }
   }
   if (s.unreachable) return redirect()
   if (behindSymmetric(req.from)) {
