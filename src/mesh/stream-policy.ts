@@ -283,9 +283,8 @@ export function decideChild(s: ParentState, req: ChildRequest, otherHolders: Ite
     // child's place or none (a capped uplink), and its answer waits behind its own exchanges on
     // that uplink (issue 12, uneven uplinks, seed 1: the worst viewer asked five capped viewers
     // for a place in its first 4 s; none answered within the join's wait, 2.5 s of the 4.2 s it
-    // took to find one). Still named: the asker learns it as a holder, and the first joiners'
-    // start-up chunks are held by the first of them alone (left out of the list, the source
-    // served those pulls instead: 0.03-0.06 copies more at seeds 1, 2 and 4).
+    // took to find one). Still named, after them: the asker learns it as a holder of what it
+    // lacks (left out, seed 2 of the row gave 1.169 source copies against 1.133).
     const isLeaf = (a: string) => s.leaves?.has(a) === true
     const mine = [...kids].filter((a) => a !== req.from && !isLeaf(a))
     const leaves = [...kids].filter((a) => a !== req.from && isLeaf(a))
