@@ -27,9 +27,6 @@ export const SPARE_SLOTS = 2
  * someone it reached itself, and it relays to nobody, so it takes places of its own and never one
  * in the tree a relay could fill (docs/NAT-LAB.md). */
 export const LEAF_SLOTS = 8
-/** Declared leaves a redirect names after its eight candidates (decideChild): holders the asker
- * should know, not parents to ask first. Four keep the redirect one datagram. */
-export const LEAVES_NAMED = 4
 /** The source may upload this share of the stream beyond one copy to fill holes nobody else can. */
 export const SOURCE_REPAIR_BUDGET = 0.05
 /** A stripe parent that pushed nothing for this long, while the stream grew, is replaced. */
@@ -279,15 +276,7 @@ export function decideChild(s: ParentState, req: ChildRequest, otherHolders: Ite
     // there in a few (each hop down is the same choice); then children interior in this stripe,
     // which have room for grandchildren when they have any. Without what children tell, a leaf
     // went from full node to full node, 20-50 asks a join (issue 12, uneven uplinks).
-    // A child that said it is a leaf is named after the eight others, not among them: it has a
-    // child's place or none (a capped uplink), and its answer waits behind its own exchanges on
-    // that uplink (issue 12, uneven uplinks, seed 1: the worst viewer asked five capped viewers
-    // for a place in its first 4 s; none answered within the join's wait, 2.5 s of the 4.2 s it
-    // took to find one). Still named, after them: the asker learns it as a holder of what it
-    // lacks (left out, seed 2 of the row gave 1.169 source copies against 1.133).
-    const isLeaf = (a: string) => s.leaves?.has(a) === true
-    const mine = [...kids].filter((a) => a !== req.from && !isLeaf(a))
-    const leaves = [...kids].filter((a) => a !== req.from && isLeaf(a))
+    const mine = [...kids].filter((a) => a !== req.from)
     const rank = (a: string) => {
       const r = s.roomOf?.(a)
       return r === undefined ? [2, 0] : r.room > 0 ? [0, -r.room] : r.below > 0 ? [1, -r.below] : [3, 0]
@@ -304,7 +293,7 @@ export function decideChild(s: ParentState, req: ChildRequest, otherHolders: Ite
       const out = ordered.slice(0, 8)
       for (const a of others) { if (out.length >= 8) break; if (interiorStripe(a) === req.stripe && usable(a)) out.push(a) }
       for (const a of others) { if (out.length >= 8) break; if (interiorStripe(a) !== req.stripe && usable(a)) out.push(a) }
-      return { accept: false as const, tryInstead: [...out, ...leaves.slice(0, LEAVES_NAMED)] }
+      return { accept: false as const, tryInstead: out }
     }
     // The source hears from its viewers but holds none of them as holders (it receives nothing),
     // so its walk lists few; the peers it introduced to this one come first. Without them a
@@ -315,7 +304,7 @@ export function decideChild(s: ParentState, req: ChildRequest, otherHolders: Ite
     const list = [...ordered, ...rest.filter((a) => interiorStripe(a) === req.stripe), ...rest.filter((a) => interiorStripe(a) !== req.stripe)]
     // A peer behind a symmetric NAT can reach only peers without a NAT: those first.
     const open = behindSymmetric(req.from) ? list.filter((a) => s.natOf?.(a) === 'none') : []
-    return { accept: false as const, tryInstead: [...[...open, ...list.filter((a) => !open.includes(a))].slice(0, 8), ...leaves.slice(0, LEAVES_NAMED)] }
+    return { accept: false as const, tryInstead: [...open, ...list.filter((a) => !open.includes(a))].slice(0, 8) }
   }
   if (s.unreachable) return redirect()
   if (behindSymmetric(req.from)) {

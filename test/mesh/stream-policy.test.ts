@@ -3,7 +3,7 @@ import assert from 'node:assert/strict'
 import fc from 'fast-check'
 import { STRIPES } from '../../src/mesh/messages.ts'
 import {
-  CHILD_TRIES_AT_SOURCE, CHRONIC_LATE_MS, FANOUT, LEAF_SLOTS, LEAVES_NAMED, MISSED_PUSH_MS, MISSES_TO_FAIL, OWED_TWO_MS, PULLS_SERVED_PER_SECOND, PUSH_RECORD, REPAIR_GRACE_MS, REPAIR_TIMEOUT_MS, SOURCE_FANOUT, SOURCE_REPAIR_BUDGET, SOURCE_BURST_BYTES, SOURCE_CHILD_REPAIR_BUDGET, SOURCE_CHILD_BURST_BYTES, SOURCE_RESCUE_ASKER_SHARE, SOURCE_RESCUE_BUDGET, SOURCE_RESCUE_BURST_BYTES, STARTUP_MS,
+  CHILD_TRIES_AT_SOURCE, CHRONIC_LATE_MS, FANOUT, LEAF_SLOTS, MISSED_PUSH_MS, MISSES_TO_FAIL, OWED_TWO_MS, PULLS_SERVED_PER_SECOND, PUSH_RECORD, REPAIR_GRACE_MS, REPAIR_TIMEOUT_MS, SOURCE_FANOUT, SOURCE_REPAIR_BUDGET, SOURCE_BURST_BYTES, SOURCE_CHILD_REPAIR_BUDGET, SOURCE_CHILD_BURST_BYTES, SOURCE_RESCUE_ASKER_SHARE, SOURCE_RESCUE_BUDGET, SOURCE_RESCUE_BURST_BYTES, STARTUP_MS,
   decideChild, interiorStripe, isReceiving, lateParentFails, mayServePull, planRepairs, playbackDeadline, pushOverdue, rankParents, sourceMayRepairChild, sourceMayRescue, sourceMayServe, stripeOf,
 } from '../../src/mesh/stream-policy.ts'
 import type { MissingChunk, ParentState, RepairState } from '../../src/mesh/stream-policy.ts'
@@ -199,28 +199,6 @@ test('a declared leaf is fed beside the places by an uncapped viewer, up to LEAF
   assert.equal(decideChild(viewer(me, sets(relays), false), { from: 'leaf', stripe: 0, leaf: true }, []).accept, false, 'not a stripe we do not receive')
   const source: Mutable = { isSource: true, self: me, children: sets(['c']), receiving: () => true }
   assert.equal(decideChild(source, { from: 'leaf', stripe: 0, leaf: true }, []).accept, false, 'the source keeps its one child a stripe')
-})
-
-test('a full node names its declared-leaf children after its other candidates and holders, not among them', () => {
-  // Issue 12, uneven uplinks: a capped leaf has a child's place or none, and answers late behind
-  // its own exchanges; a joiner that asked such leaves first waited out each one.
-  const me = addrIn(0)
-  const relays = Array.from({ length: FANOUT }, (_, i) => addrIn(1, i))
-  const leaves = Array.from({ length: 6 }, (_, i) => addrIn(2, i))
-  const full: Mutable = { ...viewer(me, sets([...leaves.slice(0, 3), ...relays, ...leaves.slice(3)])), leaves: new Set(leaves) }
-  const holders = [addrIn(0, 1), addrIn(3, 1)]
-  const d = decideChild(full, { from: addrIn(3, 2), stripe: 0 }, holders)
-  assert.ok(!d.accept)
-  const names = !d.accept ? d.tryInstead : []
-  assert.deepEqual(names.slice(0, 8), [...relays, holders[0], holders[1]], 'the relays, then the holders: eight asks before any leaf')
-  assert.deepEqual(names.slice(8), leaves.slice(0, LEAVES_NAMED), 'the leaves still named, last (the asker learns them as holders)')
-  // The same for an asker behind a symmetric NAT, whose list is built apart (redirected: we do
-  // not receive the stripe, so we have no leaf place for it).
-  const sym: Mutable = { ...viewer(me, full.children, false), leaves: full.leaves, natOf: (a) => (a === 'nat' ? 'symmetric' : 'none') }
-  const e = decideChild(sym, { from: 'nat', stripe: 0 }, holders)
-  const named = !e.accept ? e.tryInstead : []
-  assert.deepEqual(named.slice(-LEAVES_NAMED), leaves.slice(0, LEAVES_NAMED), 'behind a symmetric NAT: the leaves last')
-  assert.ok(named.slice(0, -LEAVES_NAMED).every((a) => !leaves.includes(a)), 'and not before')
 })
 
 test('decideChild never redirects a peer to itself or to the deciding node', () => {

@@ -18,19 +18,17 @@ const SEEDS = [1, 2]
  * shallow, and the full nodes have room to spare). */
 const VIEWERS = 200
 const SAMPLE_MS = 250
-/** A join slower than this misses chunks of its start (a chunk is late 3 s after its publication). */
-const SLOW_JOIN_MS = 2500
 
-interface Run { weak: SwarmMember[]; full: SwarmMember[]; sim: VirtualSwarm; t0: number }
+interface Run { weak: SwarmMember[]; sim: VirtualSwarm; t0: number }
 
 /** VIEWERS joining over 10 s from LEAD_MS on, every tenth at a twentieth of a copy, three in ten at half. */
 async function unevenSwarm(seed: number): Promise<Run> {
   const sim = await VirtualSwarm.create({ seed, bitrateBps: 2_000_000, link: { delayMs: 25, loss: 0 }, verifyOncePerProcess: true, handover: true })
-  const run: Run = { weak: [], full: [], sim, t0: EPOCH + LEAD_MS }
+  const run: Run = { weak: [], sim, t0: EPOCH + LEAD_MS }
   for (let k = 0; k < VIEWERS; k++) {
     const copies = k % 10 === 3 ? 0.05 : k % 10 === 1 || k % 10 === 5 || k % 10 === 8 ? 0.5 : undefined
     sim.timers.queue.at(run.t0 + (10_000 * k) / VIEWERS, () => {
-      void sim.join(undefined, copies === undefined ? {} : { uploadCapacity: copies }).then((m) => { if (copies === 0.05) run.weak.push(m); if (copies === undefined) run.full.push(m) })
+      void sim.join(undefined, copies === undefined ? {} : { uploadCapacity: copies }).then((m) => { if (copies === 0.05) run.weak.push(m) })
     })
   }
   return run
@@ -59,36 +57,6 @@ test('uneven uplinks: a twentieth-copy viewer has a parent in every stripe nearl
       t.diagnostic(`seed ${seed}: ${weak.length} twentieth-copy viewers, stripe-s without a parent: worst ${worst.toFixed(2)}, all ${total.toFixed(2)} (of ${weak.length * STRIPES * 25}); children seen ${weakChildren}`)
       assert.equal(weakChildren, 0, `seed ${seed}: a twentieth-copy viewer carried children`)
       assert.ok(worst <= 15, `seed ${seed}: a twentieth-copy viewer spent ${worst.toFixed(2)} of 100 stripe-s without a parent`)
-    } finally {
-      await sim.close()
-    }
-  }
-})
-
-test('uneven uplinks: a full-uplink viewer of the join wave finds a parent in every stripe within a few seconds', async (t) => {
-  // A full node's redirect used to name its declared-leaf children among the first: capped
-  // viewers, with a child's place or none, whose answers wait behind their own exchanges on their
-  // weak uplinks. A joiner asked them one after another and waited out each one (the issue's row,
-  // seed 1: the worst viewer spent 2.5 s of a 4.2 s join so, and missed the chunks of its start).
-  for (const seed of SEEDS) {
-    const { sim, full, t0 } = await unevenSwarm(seed)
-    try {
-      // Until 3 s after the last join: each full-uplink viewer's time from joining to its first
-      // moment with a parent in all four stripes (still without one at the end: the time so far).
-      const placedIn = new Map<SwarmMember, number>()
-      for (let at = t0; at <= t0 + 13_000; at += SAMPLE_MS) {
-        await sim.run(at)
-        for (const m of full) {
-          if (placedIn.has(m)) continue
-          const st = sim.status(m)
-          if (st && st.parents.every((p) => p !== null)) placedIn.set(m, at - m.joinAt)
-        }
-      }
-      const end = t0 + 13_000
-      const times = full.map((m) => placedIn.get(m) ?? end - m.joinAt).sort((a, b) => a - b)
-      const slow = times.filter((ms) => ms > SLOW_JOIN_MS).length
-      t.diagnostic(`seed ${seed}: ${full.length} full-uplink viewers, ms to a parent in every stripe: median ${times[times.length >> 1]}, worst ${times.at(-1)}; over ${SLOW_JOIN_MS} ms: ${slow}`)
-      assert.ok(slow <= 2, `seed ${seed}: ${slow} full-uplink viewers took over ${SLOW_JOIN_MS} ms to find a parent in every stripe`)
     } finally {
       await sim.close()
     }
