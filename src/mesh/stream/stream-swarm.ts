@@ -4,7 +4,7 @@
 // stream's messages to them and runs the viewer's loop. The decisions live in stream-policy.ts.
 import { EventEmitter } from 'node:events'
 import type { CjNode, Ctx } from '../node.ts'
-import type { Message, MessageOf } from '../messages.ts'
+import { MAX_RECORDS_PER_MESSAGE, type Message, type MessageOf } from '../messages.ts'
 import type { StreamLog } from '../../store/stream-log.ts'
 import type { SegmentRecord } from '../../store/stream-types.ts'
 import { CHUNK_SIZE } from '../../store/stream-types.ts'
@@ -53,6 +53,10 @@ export class StreamSwarm extends EventEmitter {
   private forwardedSegments = new Set<number>()
   private timer: Timer | undefined
   private headAskedAt = 0
+  /** Segment records the log held when this swarm opened it: more than none for a viewer reopened
+   * on its folder (after a crash, a restart), whose newest second of records may not have reached
+   * the journal (they are written in batches, records-journal.ts). */
+  private readonly resumedSegments: number
   /** When a peer last asked this node for the stream's head, records or bytes (drain() waits on it). */
   private askedAt = 0
   private closed = false
@@ -82,6 +86,7 @@ export class StreamSwarm extends EventEmitter {
     this.server = new ChunkServer({ ...parts, children: this.children, budget })
     this.receiver = new ChunkReceiver(parts)
     this.audience = new AudienceReporter({ context, stats: this.swarmStats, children: this.children, parents: this.parents })
+    this.resumedSegments = log.isSource ? 0 : log.segmentCount()
     this.log.on('verified', this.onLocalChunk)
     this.log.on('segment', this.onLocalSegment)
     this.log.on('end', this.onLocalEnd)
@@ -250,11 +255,17 @@ export class StreamSwarm extends EventEmitter {
     }
   }
 
-  /** Joins at the live edge: a few segments back from the newest, never at byte 0 of a long stream. */
+  /** Joins at the live edge: a few segments back from the newest, never at byte 0 of a long stream.
+   * A viewer reopened on its folder starts at the newest segment its store kept instead, if that is
+   * within one request's records of the newest: the repairs then fetch the records and chunks a
+   * crash took from it (the last second's, written in batches) where a start at the edge would
+   * leave them a hole for good once they fell behind it. */
   private chooseStart(): void {
     const head = this.log.head()
     if (!head) return
-    const first = Math.max(0, head.segments - START_SEGMENTS_BACK)
+    const live = Math.max(0, head.segments - START_SEGMENTS_BACK)
+    const resume = this.resumedSegments - 1
+    const first = resume >= 0 && resume < live && resume >= head.segments - MAX_RECORDS_PER_MESSAGE ? resume : live
     const seg = this.log.segment(first)
     if (head.segments > 0 && !seg) return
     const edge = this.edge
@@ -264,7 +275,7 @@ export class StreamSwarm extends EventEmitter {
     const now = this.node.timers.now()
     edge.joinedAt = { at: now, startPublishedAt: this.log.chunkRecord(edge.startChunk)?.time ?? seg?.pdt ?? now }
     edge.maxKnown = Math.max(edge.maxKnown, head.chunks)
-    this.node.log.debug('joining at the live edge', { stream: this.id, chunk: edge.startChunk, of: head.chunks })
+    this.node.log.debug(first === resume ? 'joining where the store ends' : 'joining at the live edge', { stream: this.id, chunk: edge.startChunk, of: head.chunks })
     this.emit('joined', edge.startChunk)
   }
 
