@@ -103,3 +103,39 @@ test("the audience's viewers tile is green with viewers and neutral with none", 
     view.viewers = was
   }
 })
+
+test("the source's 'Hops from the source' card shows the audience by depth from the telemetry", async () => {
+  const page = await renderSource()
+  const card = page.byId('hops')
+  const labels = card.all('text').map((t) => t.textContent)
+  // byDepth [0, 2, 8, 40]: depth 0 is the source itself, not a viewer.
+  for (const [row, n] of [['1 hop', '2 viewers'], ['2 hops', '8 viewers'], ['3 hops', '40 viewers']]) {
+    const i = labels.indexOf(row)
+    assert.ok(i >= 0, `row ${row} in ${JSON.stringify(labels)}`)
+    assert.ok(labels.includes(n), `${n} in ${JSON.stringify(labels)}`)
+  }
+  assert.ok(!labels.includes('0 hops'))
+  assert.doesNotMatch(card.textContent, /source is hop 0|waiting for data/)
+  assert.match(page.byId('hops-note').textContent, /viewers by depth/)
+})
+
+test("a viewer's 'Hops from the source' card shows its own chunks' hops and path, not its readable peers'", async () => {
+  const me = '127.0.0.1:5002'
+  const status = fakeStatus({ udp: me, role: 'viewer', hops: { 2: 30, 3: 2 }, peers: ['http://127.0.0.1:6003'], parents: ['127.0.0.1:5001', null, null, null] })
+  const stream = (status.streams as Array<Record<string, unknown>>)[0]
+  Object.assign(stream, { audience: { ...view, viewers: 1, byDepth: [1], kids: [] }, audienceHistory: [], pathToSource: ['127.0.0.1:5001', SRC], sources: [SRC] })
+  // A peer on the same machine whose status is readable: its chunks are not this viewer's path.
+  const peer = fakeStatus({ udp: '127.0.0.1:5003', role: 'viewer', hops: { 5: 99 } })
+  const data = JSON.parse(JSON.stringify(await new DashboardCollector({ status: () => status, fetchStatus: async () => peer }).data()))
+  assert.equal(data.nodes.length, 2, 'the peer is readable')
+  let answered!: () => void
+  const rendered = new Promise<void>((r) => { answered = r })
+  const page = loadDashboardScripts(['dashboard-charts.js', 'dashboard-audience.js', 'dashboard.js'],
+    async () => ({ ok: true, json: async () => { setImmediate(answered); return data } }))
+  await rendered
+  const labels = page.byId('hops').all('text').map((t) => t.textContent)
+  assert.ok(labels.includes('2 hops') && labels.includes('30 chunks'), JSON.stringify(labels))
+  assert.ok(labels.includes('3 hops') && labels.includes('2 chunks'), JSON.stringify(labels))
+  assert.ok(!labels.includes('5 hops'), `the peer's hops are not this viewer's: ${JSON.stringify(labels)}`)
+  assert.match(page.byId('hops-note').textContent, /2 hops to the source in stripe 0/)
+})

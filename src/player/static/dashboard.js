@@ -147,18 +147,48 @@
         { name: 'p99', color: '#f72585', values: s.delay.p99 },
       ],
     })
-    const hops = {}
-    for (const n of d.nodes) for (const h in n.hops) hops[h] = (hops[h] || 0) + n.hops[h]
-    C.barChart($('hops'), {
-      format: (v) => `${Math.round(v)} chunks`, keys: [{ name: 'chunks verified', color: '#b388ff' }],
-      empty: d.nodes.some((n) => roleOf(n.udp) !== 'source') ? 'waiting for data' : 'the source is hop 0; each viewer\'s dashboard shows its hops',
-      rows: Object.keys(hops).sort((a, b) => a - b).map((h) => ({ label: `${h} hop${h === '1' ? '' : 's'}`, values: [hops[h]] })),
-    })
+    const hops = hopsCard(d)
+    $('hops-note').textContent = hops.note
+    C.barChart($('hops'), hops.opts)
     C.lineChart($('stalls'), {
       t: s.t, format: (v) => String(v), minMax: 4, integer: true,
       series: ids.map((id, i) => ({ name: `:${id.split(':').pop()}`, color: colorFor(id, i), values: s.stalls[id] })),
     })
     renderTable(d)
+  }
+
+  /** The "Hops from the source" card. At the source, the audience by depth in the stripe-0 tree, as
+   * the telemetry counted it: the source verifies no chunk and reads no viewer's status across
+   * machines, so the chunks' hops of the readable nodes left the card empty there. At a viewer, its
+   * own chunks by the hops they took (a viewer reads its peers' statuses only on one machine, and
+   * their chunks are not its path). Elsewhere (a source that counts no one yet), every readable
+   * node's chunks. */
+  function hopsCard(d) {
+    const label = (h) => `${h} hop${String(h) === '1' ? '' : 's'}`
+    const a = d.audience
+    if (a && a.role === 'source' && a.view.viewers > 0) {
+      return {
+        note: 'viewers by depth in the stripe-0 tree, counted up the tree',
+        opts: {
+          format: (v) => `${Math.round(v)} viewer${Math.round(v) === 1 ? '' : 's'}`, keys: [{ name: 'viewers', color: '#4cc9f0' }],
+          rows: a.view.byDepth.map((n, h) => ({ label: label(h), values: [n] })).filter((r, h) => h > 0 && r.values[0] > 0),
+        },
+      }
+    }
+    const self = d.nodes.find((n) => n.udp === d.self)
+    const own = self && roleOf(self.udp) !== 'source'
+    const nodes = own ? [self] : d.nodes
+    const hops = {}
+    for (const n of nodes) for (const h in n.hops) hops[h] = (hops[h] || 0) + n.hops[h]
+    const path = own && a && Array.isArray(a.view.pathToSource) ? a.view.pathToSource : []
+    return {
+      note: own ? `recent chunks verified here, by the relays they crossed${path.length ? `; ${label(path.length)} to the source in stripe 0` : ''}` : 'recent chunks, all viewers',
+      opts: {
+        format: (v) => `${Math.round(v)} chunks`, keys: [{ name: 'chunks verified', color: '#b388ff' }],
+        empty: nodes.some((n) => roleOf(n.udp) !== 'source') ? 'waiting for data' : 'no viewer has reported yet',
+        rows: Object.keys(hops).sort((x, y) => x - y).map((h) => ({ label: label(h), values: [hops[h]] })),
+      },
+    }
   }
 
   /** The view buttons (all stripes, or one stripe's tree) and the graph in the chosen view. */
