@@ -51,6 +51,7 @@ async function main(): Promise<void> {
     joinSpreadMs: values['join-spread'] ? num('join-spread', 0, 600_000) : Math.min(10_000, viewers * 100),
     churnPerMin: values.churn ? parseChurn(values.churn) : 0, bootstrapViewers: Math.round(num('bootstrap-viewers', 0, 16)), handover: !values['json-codec'] && !values.encrypt, encrypt: values.encrypt === true, seed: Math.round(num('seed', 0, 2 ** 31)),
   })
+  const limitMs = values['wall-limit'] ? num('wall-limit', 1, 86_400) * 1000 : Infinity
   if (values.audience) {
     // The audience telemetry against the truth: the source's count after the join wave and after
     // 20 % left at once, the merged delay p95, and the telemetry's cost (src/sim/audience-run.ts).
@@ -61,8 +62,16 @@ async function main(): Promise<void> {
         viewers, seed: Math.round(num('seed', 0, 2 ** 31)), bitrateBps: parseBitrate(values.bitrate ?? '2M'), link,
         joinSpreadMs: values['join-spread'] ? num('join-spread', 0, 600_000) : 10_000, settleMs: num('settle', 1, 600) * 1000, steadyMs: num('steady', 0, 3600) * 1000, leaveShare: 0.2,
         progress: (line) => process.stderr.write(`  (wall ${((performance.now() - wall) / 1000).toFixed(0)} s) ${line}\n`),
-      })
+      }, values['wall-limit'] ? () => performance.now() - wall > limitMs : undefined)
       const pct = (v: number) => `${(v * 100).toFixed(2)} %`
+      if ('stoppedAtMs' in r) {
+        const j = r.joined
+        process.stdout.write([
+          `viewers ${viewers}  (wall ${((performance.now() - wall) / 1000).toFixed(0)} s)  stopped by --wall-limit at virtual s ${(r.stoppedAtMs / 1000).toFixed(1)}`,
+          j ? `  count ${values.settle} s after the last join: ${j.counted} of ${j.present} (error ${pct(j.error)}, ${j.attached} attached)` : `  before the count ${values.settle} s after the last join`,
+        ].join('\n') + '\n')
+        continue
+      }
       process.stdout.write([
         `viewers ${viewers}  (wall ${((performance.now() - wall) / 1000).toFixed(0)} s)`,
         `  count ${values.settle} s after the last join: ${r.joined.counted} of ${r.joined.present} (error ${pct(r.joined.error)}, ${r.joined.attached} attached)`,
@@ -74,7 +83,6 @@ async function main(): Promise<void> {
     }
     return
   }
-  const limitMs = values['wall-limit'] ? num('wall-limit', 1, 86_400) * 1000 : Infinity
   const results: Array<SimResult & { scenario?: string; loss?: number }> = []
   const names = values.all ? Object.keys(SCENARIOS) : values.scenario ?? []
   for (const n of names) if (!SCENARIOS[n]) throw new BenchArgError(`unknown --scenario "${n}" (known: ${Object.keys(SCENARIOS).join(', ')})`)

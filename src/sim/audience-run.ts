@@ -29,6 +29,18 @@ export interface AudienceRunOptions {
   progress?: (line: string) => void
 }
 
+/** A run its `stop` ended early (asked every STOP_STEP_MS of virtual time; true ends the run there:
+ * `--wall-limit`): how far it got (virtual ms after the first join) and the count it read once the
+ * joins had settled, if it got that far. */
+export interface AudienceRunStopped { stoppedAtMs: number; joined?: CountReading }
+
+/** How often (virtual ms) `stop` is asked, as simulate()'s budget (simulation.ts PROGRESS_STEP_MS):
+ * a virtual second of a 10,000-viewer join wave takes minutes of wall time. */
+const STOP_STEP_MS = 100
+
+/** Raised inside audienceRun when `stop` says so. */
+class Stopped extends Error {}
+
 /** `attached`: present viewers whose chain of stripe-0 parents reaches the source, the audience
  * the report tree can see (the rest wait for the tree to take them back, uncounted). */
 export interface CountReading { present: number; counted: number; error: number; attached: number }
@@ -44,8 +56,22 @@ export interface AudienceRunResult {
   liars: string[]
 }
 
-export async function audienceRun(o: AudienceRunOptions): Promise<AudienceRunResult> {
+export function audienceRun(o: AudienceRunOptions): Promise<AudienceRunResult>
+export function audienceRun(o: AudienceRunOptions, stop: (() => boolean) | undefined): Promise<AudienceRunResult | AudienceRunStopped>
+export async function audienceRun(o: AudienceRunOptions, stop?: () => boolean): Promise<AudienceRunResult | AudienceRunStopped> {
   const sim = await VirtualSwarm.create({ seed: o.seed, bitrateBps: o.bitrateBps, link: o.link, verifyOncePerProcess: true, handover: true })
+  // Without a budget the clock moves in one run per phase: stepping adds turns of the event loop
+  // at times no event is due, which a promise chain may straddle.
+  const runTo = async (until: number): Promise<void> => {
+    if (!stop) return sim.run(until)
+    for (let t = sim.timers.now(); t < until;) {
+      t = Math.min(until, t + STOP_STEP_MS)
+      await sim.run(t)
+      // As simulate(): not before the first join, so a stopped run says how far the joins got.
+      if (stop() && t > t0) throw new Stopped()
+    }
+  }
+  let joined: CountReading | undefined
   const present: SwarmMember[] = []
   const liars: string[] = []
   const t0 = EPOCH + LEAD_MS
@@ -61,13 +87,13 @@ export async function audienceRun(o: AudienceRunOptions): Promise<AudienceRunRes
   }
   try {
     const joinedAt = t0 + o.joinSpreadMs + o.settleMs
-    await sim.run(joinedAt)
-    const joined = reading(sim, present)
+    await runTo(joinedAt)
+    joined = reading(sim, present)
     o.progress?.(`joined: ${JSON.stringify(joined)}`)
     // The delays and the cost are read in the steady state: the merged window lags the exact one by
     // the time summaries take to climb, and the join wave's catch-up delays must have left both.
     const before = telemetryCost(sim, present)
-    await sim.runFor(o.steadyMs)
+    await runTo(sim.timers.now() + o.steadyMs)
     const view = sim.swarm(sim.source).audienceView()
     const window = view.delayWindow ?? { from: 0, to: 0 }
     const p95 = truePercentile(sim, present, window, 0.95)
@@ -84,10 +110,13 @@ export async function audienceRun(o: AudienceRunOptions): Promise<AudienceRunRes
       while (liars.includes(present[j].node.address)) j = (j + 1) % present.length
       void sim.leave(present.splice(j, 1)[0])
     }
-    await sim.runFor(o.settleMs)
+    await runTo(sim.timers.now() + o.settleMs)
     const afterLeave = reading(sim, present)
     const { perNode: _, ...costFigures } = cost
     return { joined, afterLeave, p95: { trueMs: p95, mergedMs: merged, error: p95 > 0 ? Math.abs(merged - p95) / p95 : 0, trueP99Ms: p99 }, cost: costFigures, view, liars, liarSubtrees }
+  } catch (err) {
+    if (!(err instanceof Stopped)) throw err
+    return { stoppedAtMs: sim.timers.now() - t0, ...(joined ? { joined } : {}) }
   } finally {
     await sim.close()
   }
