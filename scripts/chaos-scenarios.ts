@@ -201,20 +201,21 @@ export async function runChaos(dir: string, log: (s: string) => void = () => {})
       const warned = /no longer matches|records\.jsonl/i.test(sw.viewers[3]!.err)
       // The fault destroys whole chunks: the one holding the flipped bytes, and the one whose record
       // the cut line held when its bytes were already marked (the journal is flushed before each
-      // batch of marks, so that line can be a held chunk's: CI hit it once), or the segment whose
-      // record it was. A 16 KiB chunk straddles segment boundaries, so every held segment touching
-      // a destroyed chunk is destroyed with it (CI hit the neighbour once: 209244 bytes). What
-      // matters is that none of them is ever served wrong, and nothing else is lost.
+      // batch of marks, so that line can be a held chunk's: CI hit it once). A cut segment record
+      // is not destroyed: peers send it again (stream-swarm.ts resumeSegment). A 16 KiB chunk
+      // straddles segment boundaries, so every held segment touching a destroyed chunk is
+      // destroyed with it (CI hit the neighbour once: 209244 bytes). What matters is that none of
+      // them is ever served wrong, and nothing else is lost.
       const flipped = Math.floor((target.offset + 100) / CHUNK_SIZE)
       const chunks = [flipped, Math.floor((target.offset + 163) / CHUNK_SIZE), ...(cut?.t === 'chunk' ? [cut.n] : [])]
       const touches = (s: Segment) => chunks.some((n) => s.offset < (n + 1) * CHUNK_SIZE && n * CHUNK_SIZE < s.offset + s.length)
-      const destroyed = held.filter((s) => touches(s) || (cut?.t === 'segment' && s.seq === cut.n))
+      const destroyed = held.filter(touches)
       const fateOf = async (s: Segment): Promise<string> => {
         const served = await sw.lost(3, [s])
         return served.bad ? 'SERVED WITH WRONG BYTES' : served.lost ? 'not served (a hole, outside the live window)' : 'refetched and served correctly'
       }
       const fates: string[] = []
-      for (const s of destroyed) fates.push(`${s.seq === target.seq ? 'corrupted segment' : `segment ${s.seq} (${cut?.t === 'segment' && s.seq === cut.n ? 'its record cut' : 'shares a destroyed chunk'})`} ${await fateOf(s)}`)
+      for (const s of destroyed) fates.push(`${s.seq === target.seq ? 'corrupted segment' : `segment ${s.seq} (shares a destroyed chunk)`} ${await fateOf(s)}`)
       const rest = await sw.lost(3, held, new Set(destroyed.map((s) => s.seq)))
       const lostSaid = rest.lost ? `; LOST segments ${rest.lostSeqs.join(', ')} (corrupted ${target.seq}, journal cut a ${cut?.t ?? 'non-record'} line${cut ? ` n=${cut.n}` : ''})` : ''
       return { recoveryMs: t, lost: rest.lost, message: `restart re-verified the store${warned ? ' and logged the damaged chunk' : ''}; ${fates.join('; ')}${lostSaid}`, watch: [3] }

@@ -17,6 +17,7 @@ import { ViewerRecorder } from '../metrics/viewer-recorder.ts'
 import { WireTally } from '../metrics/wire-tally.ts'
 import { generateStreamKey } from '../store/keys.ts'
 import { ChunkPool, memoryStorage } from '../store/memory-stream-files.ts'
+import type { KeepPolicy } from '../store/retention.ts'
 import type { RecordVerifier } from '../store/record-verifier.ts'
 import { StreamLog } from '../store/stream-log.ts'
 import type { StreamStorage } from '../store/stream-log-load.ts'
@@ -109,7 +110,7 @@ export class VirtualSwarm {
   /** A new viewer; by default it knows only the source's address, as in the bench, and has the
    * swarm's upload capacity. `declared: false`: a capped viewer started without `--max-upload`,
    * whose link alone is weak (it measures it: src/mesh/bandwidth/uplink-estimate.ts). */
-  async join(bootstrap: string[] = [this.source.node.address], opts: { uploadCapacity?: number; declared?: boolean; wrap?: (t: Transport) => Transport; maxPeers?: number; heardOnly?: boolean; transport?: Transport; logger?: Logger; storage?: StreamStorage } = {}): Promise<SwarmMember> {
+  async join(bootstrap: string[] = [this.source.node.address], opts: { uploadCapacity?: number; declared?: boolean; wrap?: (t: Transport) => Transport; maxPeers?: number; heardOnly?: boolean; transport?: Transport; logger?: Logger; storage?: StreamStorage; keep?: KeepPolicy } = {}): Promise<SwarmMember> {
     const slot = this.nextSlot++
     const tally = new WireTally()
     // `transport`: the viewer sits behind something (an in-process NAT router: test/helpers/memory-nat.ts).
@@ -128,7 +129,8 @@ export class VirtualSwarm {
     // after another and it had no parent in one stripe for over 20 s (docs/SCHEDULER.md).
     const node = new CjNode({ transport, timers: this.timers, metrics: tally, ...(opts.logger ? { logger: opts.logger } : {}) }, { bootstrap: opts.heardOnly ? [] : bootstrap, probeIntervalMs: 10_000, secret: secretFrom(this.rnd), ...(opts.maxPeers ? { maxPeers: opts.maxPeers } : {}), ...(uplink > 0 ? { maxUploadBytesPerSecond: uplink } : {}) })
     // `storage`: a test's viewer whose store behaves differently (a slow disk).
-    const log = await StreamLog.openReplica(`sim/${slot}`, this.id, { clock: () => this.timers.now(), storage: opts.storage ?? this.storage, verifier: this.verifier as RecordVerifier | undefined })
+    // `keep`: a viewer started with `watch --keep` (its retention window).
+    const log = await StreamLog.openReplica(`sim/${slot}`, this.id, { clock: () => this.timers.now(), storage: opts.storage ?? this.storage, verifier: this.verifier as RecordVerifier | undefined, ...(opts.keep ? { keep: opts.keep } : {}) })
     const reg = new StreamRegistry(node)
     const recorder = new ViewerRecorder(log, () => this.timers.now(), () => reg.get(this.id)?.startChunk ?? -1)
     const m: SwarmMember = { slot, node, reg, log, tally, recorder, secure: secureFor(node, this.init), joinAt: this.timers.now(), leftAt: null }

@@ -10,6 +10,7 @@ import { memoryStorage } from '../../src/store/memory-stream-files.ts'
 import type { StreamLog } from '../../src/store/stream-log.ts'
 import type { StreamStorage } from '../../src/store/stream-log-load.ts'
 import { CHUNK_SIZE, type ChunkRecord, type SegmentRecord } from '../../src/store/stream-types.ts'
+import { parseKeep } from '../../src/store/retention.ts'
 
 /** What a crash leaves of `log` on disk, as a storage to reopen it from: its records and verified
  * chunks, less the segment records `lost` names. */
@@ -79,4 +80,24 @@ test('a viewer restarted long after its store ends starts at the live edge, not 
   const startSegment = sim.source.log.segment(newest - 1 - 3)
   assert.ok(newest - ended > 20, `the store ended ${newest - ended} segments back`)
   assert.ok(startSegment && start * CHUNK_SIZE >= startSegment.offset - 2 * CHUNK_SIZE, `it starts near the edge (chunk ${start}), not at its old end`)
+})
+
+test('a viewer with a short --keep restarted after its window passed still joins (its own retention deletes the record it would resume at)', async (t) => {
+  const parsed = parseKeep('10s')
+  assert.ok('policy' in parsed)
+  const sim = await virtualSwarm(t)
+  const viewer = await sim.join(undefined, { keep: parsed.policy })
+  await sim.runFor(15_000)
+  const store = await leftByCrash(viewer.log, sim.source.log.head()!.chunks, () => false)
+  await sim.leave(viewer)
+  // Back 11 s later: its store ends 11-12 segments back, within a resume's reach, but its 10 s
+  // window deletes that record as soon as the newest segments come in. It joins as fast as a
+  // newcomer does (well within 2 s), not once the record falls out of a resume's reach (5 s).
+  await sim.runFor(11_000)
+  const back = await sim.join(undefined, { storage: store, keep: parsed.policy })
+  await runUntil(sim, () => sim.swarm(back).startChunk >= 0, 2_000, 'the restarted viewer joins')
+  await sim.runFor(5_000)
+  const newest = sim.source.log.segmentCount() - 2
+  const s = back.log.segment(newest)
+  assert.ok(s && back.log.hasRange(s.offset, s.length), 'and holds the stream at the edge')
 })

@@ -4,12 +4,12 @@
 // stream's messages to them and runs the viewer's loop. The decisions live in stream-policy.ts.
 import { EventEmitter } from 'node:events'
 import type { CjNode, Ctx } from '../node.ts'
-import { MAX_RECORDS_PER_MESSAGE, type Message, type MessageOf } from '../messages.ts'
+import type { Message, MessageOf } from '../messages.ts'
 import type { StreamLog } from '../../store/stream-log.ts'
 import type { SegmentRecord } from '../../store/stream-types.ts'
 import { CHUNK_SIZE } from '../../store/stream-types.ts'
 import type { Timer } from '../../util/timers.ts'
-import { PLAYOUT_DELAY_MS, START_SEGMENTS_BACK, judge, type LiveEdge, type SwarmContext } from './swarm-context.ts'
+import { LIVE_WINDOW_CHUNKS, PLAYOUT_DELAY_MS, RESUME_SEGMENTS_BACK, START_SEGMENTS_BACK, judge, type LiveEdge, type SwarmContext } from './swarm-context.ts'
 import { Holders } from './holders.ts'
 import { SwarmStats } from './swarm-stats.ts'
 import { ChunkTracker } from './chunk-tracker.ts'
@@ -256,27 +256,41 @@ export class StreamSwarm extends EventEmitter {
   }
 
   /** Joins at the live edge: a few segments back from the newest, never at byte 0 of a long stream.
-   * A viewer reopened on its folder starts at the newest segment its store kept instead, if that is
-   * within one request's records of the newest: the repairs then fetch the records and chunks a
-   * crash took from it (the last second's, written in batches) where a start at the edge would
-   * leave them a hole for good once they fell behind it. */
+   * A viewer reopened on its folder starts at the newest segment its store kept instead (see
+   * resumeSegment); its playback clock still starts at the live start, where its player starts. */
   private chooseStart(): void {
     const head = this.log.head()
     if (!head) return
     const live = Math.max(0, head.segments - START_SEGMENTS_BACK)
-    const resume = this.resumedSegments - 1
-    const first = resume >= 0 && resume < live && resume >= head.segments - MAX_RECORDS_PER_MESSAGE ? resume : live
-    const seg = this.log.segment(first)
-    if (head.segments > 0 && !seg) return
+    const liveSeg = this.log.segment(live)
+    if (head.segments > 0 && !liveSeg) return
+    const resumed = liveSeg ? this.resumeSegment(head.segments, head.chunks, live) : null
+    const seg = resumed ?? liveSeg
     const edge = this.edge
-    edge.startSegment = first
+    edge.startSegment = seg?.n ?? live
     const start = seg ? Math.floor(seg.offset / CHUNK_SIZE) : head.chunks
     edge.startChunk = Math.max(0, Math.min(start, head.chunks))
+    const liveStart = liveSeg ? Math.floor(liveSeg.offset / CHUNK_SIZE) : edge.startChunk
     const now = this.node.timers.now()
-    edge.joinedAt = { at: now, startPublishedAt: this.log.chunkRecord(edge.startChunk)?.time ?? seg?.pdt ?? now }
+    edge.joinedAt = { at: now, startPublishedAt: this.log.chunkRecord(liveStart)?.time ?? liveSeg?.pdt ?? now }
     edge.maxKnown = Math.max(edge.maxKnown, head.chunks)
-    this.node.log.debug(first === resume ? 'joining where the store ends' : 'joining at the live edge', { stream: this.id, chunk: edge.startChunk, of: head.chunks })
+    this.node.log.debug(resumed ? 'joining where the store ends' : 'joining at the live edge', { stream: this.id, chunk: edge.startChunk, of: head.chunks })
     this.emit('joined', edge.startChunk)
+  }
+
+  /** The newest segment a viewer reopened on its folder kept, when it is behind the live start but
+   * near it: starting there, the repairs fetch the records and chunks a crash took (the last
+   * second's, journaled in batches), which behind a live start would stay a hole for good. Not
+   * when the store ends further back than RESUME_SEGMENTS_BACK (a viewer back after a long
+   * absence starts live), below the repairs' live window (nobody would fetch it), or when its own
+   * retention has deleted that record since it reopened. */
+  private resumeSegment(headSegments: number, headChunks: number, live: number): SegmentRecord | null {
+    const n = this.resumedSegments - 1
+    if (n < 0 || n >= live || n < headSegments - RESUME_SEGMENTS_BACK) return null
+    const seg = this.log.segment(n)
+    if (!seg) return null
+    const chunk = Math.floor(seg.offset / CHUNK_SIZE)
+    return chunk >= this.log.floor && chunk >= headChunks - LIVE_WINDOW_CHUNKS ? seg : null
   }
 
   /** Peers that (probably) have this stream, most recently heard first, never banned ones. */

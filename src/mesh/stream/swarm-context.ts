@@ -10,6 +10,10 @@ import type { PenaltyReason, TrafficRole } from '../../metrics/types.ts'
 
 /** A viewer starts this many segments behind the newest, enough for hls.js to start smoothly. */
 export const START_SEGMENTS_BACK = 3
+/** A viewer reopened on its folder starts where its store ends when that is at most this many
+ * segments back (stream-swarm.ts resumeSegment): a restart's worth, one segment-record request
+ * (MAX_RECORDS_PER_MESSAGE) fetches them all. Further back it starts live, as a newcomer. */
+export const RESUME_SEGMENTS_BACK = 16
 /** Chunks further behind the edge than this are abandoned: no player will ever want them. */
 export const LIVE_WINDOW_CHUNKS = 512
 /** Chunks further past the edge we know than this are a lie or the future: not buffered, not
