@@ -171,8 +171,7 @@
         note: 'viewers by depth in the stripe-0 tree, counted up the tree',
         opts: {
           format: (v) => `${Math.round(v)} viewer${Math.round(v) === 1 ? '' : 's'}`, keys: [{ name: 'viewers', color: '#4cc9f0' }],
-          // The last bucket counts that depth and every deeper one (audience-summary.ts).
-          rows: a.view.byDepth.map((n, h, all) => ({ label: h === all.length - 1 ? `${label(h)}+` : label(h), values: [n] })).filter((r, h) => h > 0 && r.values[0] > 0),
+          rows: a.view.byDepth.map((n, h) => ({ label: label(h), values: [n] })).filter((r, h) => h > 0 && r.values[0] > 0),
         },
       }
     }
