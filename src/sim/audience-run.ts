@@ -6,7 +6,7 @@
 import type { LinkModel } from '../mesh/link.ts'
 import type { Message } from '../mesh/messages.ts'
 import { EPOCH, VirtualSwarm, type SwarmMember } from './virtual-swarm.ts'
-import { LEAD_MS } from './simulation.ts'
+import { LEAD_MS, PROGRESS_STEP_MS } from './simulation.ts'
 import type { AudienceView } from '../mesh/telemetry/audience-view.ts'
 import { windowPercentile } from './audience-truth.ts'
 import { attachedCount } from './stripe-trees.ts'
@@ -29,14 +29,11 @@ export interface AudienceRunOptions {
   progress?: (line: string) => void
 }
 
-/** A run its `stop` ended early (asked every STOP_STEP_MS of virtual time; true ends the run there:
+/** A run its `stop` ended early (asked every PROGRESS_STEP_MS of virtual time, as simulate()'s
+ * budget: a virtual second of a 10,000-viewer join wave takes minutes of wall time; true ends the run there:
  * `--wall-limit`): how far it got (virtual ms after the first join) and the count it read once the
  * joins had settled, if it got that far. */
 export interface AudienceRunStopped { stoppedAtMs: number; joined?: CountReading }
-
-/** How often (virtual ms) `stop` is asked, as simulate()'s budget (simulation.ts PROGRESS_STEP_MS):
- * a virtual second of a 10,000-viewer join wave takes minutes of wall time. */
-const STOP_STEP_MS = 100
 
 /** Raised inside audienceRun when `stop` says so. */
 class Stopped extends Error {}
@@ -65,7 +62,7 @@ export async function audienceRun(o: AudienceRunOptions, stop?: () => boolean): 
   const runTo = async (until: number): Promise<void> => {
     if (!stop) return sim.run(until)
     for (let t = sim.timers.now(); t < until;) {
-      t = Math.min(until, t + STOP_STEP_MS)
+      t = Math.min(until, t + PROGRESS_STEP_MS)
       await sim.run(t)
       // As simulate(): not before the first join, so a stopped run says how far the joins got.
       if (stop() && t > t0) throw new Stopped()

@@ -61,7 +61,7 @@ export interface SimRun {
 /** How often (virtual ms) `onProgress` is asked whether to stop: a virtual second of 10,000 joining
  * viewers on a loaded machine took more than half an hour of wall time, far past a --wall-limit
  * checked once a virtual second. */
-const PROGRESS_STEP_MS = 100
+export const PROGRESS_STEP_MS = 100
 
 /** `onProgress` is called every PROGRESS_STEP_MS of virtual time; returning true ends the run there (a time budget). */
 export async function simulate(o: SimOptions, onProgress?: (virtualMs: number) => boolean | void): Promise<SimRun> {
