@@ -78,6 +78,10 @@ export class ChunkServer {
       return
     }
     if (length <= 0) return
+    // Charged now, not once the read returns: a disk read takes milliseconds, and every pull that
+    // arrived meanwhile passed the same check against a budget that had not moved yet (a burst
+    // at the source served 7.2 MB against a 0.77 MB allowance).
+    this.k.budget.pulled(n, length, cause ?? 'pull')
     return this.replyChunk(ctx, n, rec, within, length, cause ?? 'pull')
   }
 
@@ -99,7 +103,7 @@ export class ChunkServer {
   private async replyChunk(ctx: Ctx, n: number, rec: ChunkRecord, within: number, length: number, cause: UploadCause): Promise<void> {
     const { log, id } = this.c
     let bytes: Buffer
-    try { bytes = await log.read(n * CHUNK_SIZE + within, length) } catch { return }
+    try { bytes = await log.read(n * CHUNK_SIZE + within, length) } catch { this.k.budget.unpulled(n, length, cause); return }
     const head = log.head()
     const ended = head?.ended ? head.length : undefined
     ctx.reply({ type: 'HereAreChunkHashes', id, chunks: [rec] })
@@ -113,7 +117,6 @@ export class ChunkServer {
       ctx.reply({ type: 'Content', id, offset: n * CHUNK_SIZE + within + off, data: bytes.subarray(off, off + BLOCK_SIZE), eof: ended, hops, ...repaired }, 'stream', this.c.role)
     }
     this.k.stats.uploaded(ctx.from, bytes.length, cause)
-    this.k.budget.pulled(n, bytes.length, cause)
   }
 }
 

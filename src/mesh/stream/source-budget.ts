@@ -55,11 +55,20 @@ export class SourceBudget {
     this.unpushed.delete(n)
   }
 
-  /** Chunk `n` was served to a pull, under `cause` (pullCause). */
+  /** Chunk `n` is being served to a pull, under `cause` (pullCause): charged when the answer is
+   * decided, before its bytes are read. */
   pulled(n: number, bytes: number, cause: UploadCause): void {
     if (cause === 'pull-child') this.childPulledBytes[stripeOf(n)] += bytes
     else this.pulledBytes += bytes
     this.unpushed.delete(n)
+  }
+
+  /** A charged pull whose read failed: nothing left, so its bytes go back to the budget. (Chunk `n`
+   * stays off the unpushed list: a read that fails at the source is a disk fault, which a pushed
+   * copy does not mend either.) */
+  unpulled(n: number, bytes: number, cause: UploadCause): void {
+    if (cause === 'pull-child') this.childPulledBytes[stripeOf(n)] -= bytes
+    else this.pulledBytes -= bytes
   }
 
   /** Whether to serve this pull, and under which rule (null: it would exceed the source's budget,
