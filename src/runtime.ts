@@ -383,12 +383,15 @@ export class Runtime {
     this.names.close()
     this.dht.close()
     this.nat.close()
-    this.secure?.close()
     await this.portMapping?.close()
     await this.streams.close()
     await Promise.all([...this.logs.values()].map((l) => l.close().catch(() => {})))
     await this.http?.close()
     await this.fileServer.close?.()
+    // Last before the socket: the goodbyes above (the streams' StopSendingMe) must go sealed. A peer
+    // we sealed to refuses our plain datagrams, so a goodbye sent after this was dropped, and our
+    // parents kept pushing to us until we expired there.
+    this.secure?.close()
     await this.node.close()
     await this.files.close()
     this.db.close()
