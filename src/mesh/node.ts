@@ -374,7 +374,10 @@ export class CjNode extends EventEmitter {
    * path costs a second), and for hearsay addresses never after HELLO_GIVE_UP_MS. */
   private allowanceFor(peer: Peer, now: number): number {
     if (!peer.spokeFirst) return 0
-    const gap = Math.min(HELLO_MAX_GAP_MS, 1000 * 2 ** (peer.hellos ?? 0))
+    // The wait before the (k+1)-th refill is 2^(k-1) s: 1 s after the first. Counted from 2^k, the
+    // first lost hello cost 2 s, and a stripe whose hello to a new parent was lost went without
+    // that parent for 2 s while its joins asked again and again into a spent allowance.
+    const gap = Math.min(HELLO_MAX_GAP_MS, 1000 * 2 ** Math.max(0, (peer.hellos ?? 0) - 1))
     const fresh = peer.origin === 'configured' || now - Math.max(peer.firstSeen, peer.lastHeard) < HELLO_GIVE_UP_MS
     if (fresh && (peer.allowanceAt === undefined || now - peer.allowanceAt >= gap)) {
       peer.allowanceLeft = HELLO_ALLOWANCE_BYTES

@@ -143,3 +143,23 @@ test('an unverified request whose answer does not fit the budget still gets our 
   assert.ok(sent[0].length <= 2 * ask.length)
   assert.match(sent[0].toString(), /PleaseAlwaysReturnThisMessage/)
 })
+
+test('hellos to an address that never answers back off 1 s, 2 s, 4 s, 8 s, then 10 s', async () => {
+  const timers = new VirtualTimers({ start: 1_000_000 })
+  const transport = new RecordingTransport()
+  const node = new CjNode({ transport, timers }, { probeIntervalMs: 3_600_000 })
+  const to = '10.7.0.1:24254'
+  const at: number[] = []
+  const send = transport.send.bind(transport)
+  transport.send = (buf, dest) => { if (dest === to) at.push(timers.now() - 1_000_000); send(buf, dest) }
+  // A join that asks again every tick, as the stripe joins do: only the allowance paces it.
+  for (let t = 0; t <= 40_000; t += 50) {
+    timers.queue.advanceTo(1_000_000 + t)
+    node.send(to, [{ type: 'PleaseReturnThisMessage', value: t }])
+  }
+  // An allowance carries a few small hellos: a step is the first datagram after a silence.
+  const steps = at.filter((t, i) => i === 0 || t - at[i - 1] > 500)
+  const gaps = steps.slice(1).map((t, i) => t - steps[i])
+  assert.deepEqual(gaps.slice(0, 6), [1000, 2000, 4000, 8000, 10_000, 10_000])
+  await node.close()
+})
