@@ -4,13 +4,51 @@
 // prints: TAP when the output is not a terminal (CI's log), spec on one.
 import { run } from 'node:test'
 import { spec, tap } from 'node:test/reporters'
+import { resolve } from 'node:path'
 
 // A file's whole run may take 10 minutes: the virtual-time swarm files (test/sim/audience.test.ts,
 // some 4 minutes alone) ran past 4 on a busy 2-core machine, though every test in them passed.
-const FILE_TIMEOUT_MS = 600_000
+// CJP2P_TEST_FILE_TIMEOUT_MS is for test/scripts/run-test-files.test.ts, which times a file out.
+const FILE_TIMEOUT_MS = Number(process.env.CJP2P_TEST_FILE_TIMEOUT_MS) || 600_000
 
 const files = process.argv.slice(2)
 const stream = run({ files, concurrency: 2, timeout: FILE_TIMEOUT_MS })
 // A failing todo test is reported, and fails nothing (as with `node --test`).
 stream.on('test:fail', ({ todo }) => { if (todo === undefined || todo === false) process.exitCode = 1 })
+
+// A file that times out is reported only as "test timed out after ...": which of its tests hung is
+// what one needs, so the tests each file started and has not finished are kept, and named then.
+/** @type {Map<string, { key: string, name: string, nesting: number }[]>} */
+const running = new Map()
+const key = (d) => `${d.line}:${d.column}:${d.nesting}:${d.name}`
+const isFileTest = (d) => d.file !== undefined && resolve(d.name) === resolve(d.file)
+stream.on('test:dequeue', (d) => {
+  if (d.file === undefined || isFileTest(d)) return
+  const list = running.get(d.file) ?? []
+  running.set(d.file, [...list, { key: key(d), name: d.name, nesting: d.nesting }])
+})
+stream.on('test:complete', (d) => {
+  if (d.file === undefined) return
+  if (isFileTest(d)) {
+    if (d.details?.error?.failureType === 'testTimeoutFailure') process.stderr.write(unfinishedReport(d.file, running.get(d.file) ?? []))
+    running.delete(d.file)
+    return
+  }
+  const list = running.get(d.file)
+  const i = list?.findIndex((t) => t.key === key(d)) ?? -1
+  if (i >= 0) list.splice(i, 1)
+})
 stream.compose(process.stdout.isTTY ? spec : tap).pipe(process.stdout)
+
+/** The innermost unfinished tests, each with its unfinished ancestors ("group > test"), in start order. */
+function unfinishedReport(file, list) {
+  const paths = []
+  const stack = []
+  list.forEach((t, i) => {
+    stack.length = t.nesting
+    stack.push(t.name)
+    if (i + 1 === list.length || list[i + 1].nesting <= t.nesting) paths.push(stack.join(' > '))
+  })
+  const names = paths.length > 0 ? paths.map((p) => `\n  - ${p}`).join('') : ' (none had started)'
+  return `\n${file} timed out after ${FILE_TIMEOUT_MS} ms; its tests not finished then:${names}\n\n`
+}

@@ -85,6 +85,10 @@ export interface RuntimeOptions {
   /** With portMapping: the protocols tried, in order, and the PCP / NAT-PMP server (else the default gateway). */
   portMappingProtocols?: MappingProtocol[]
   portMappingGateway?: string
+  /** The hidden --port-mapping-epoch-check-ms: how often PCP / NAT-PMP read the gateway's epoch
+   * between renewals (EPOCH_CHECK_MS by default); the NAT-lab test shortens it so it need not wait
+   * a minute for a gateway restart to show. */
+  portMappingEpochCheckMs?: number
   /** --punch-probes: probes per birthday punch (src/mesh/nat/birthday-punch.ts); 0 turns it off. */
   punchProbes?: number
 }
@@ -144,7 +148,7 @@ export class Runtime {
     this.nat = new NatTraversal({ node, key: nodeKey, openSocket: () => UdpTransport.bind({ host, port: 0, recvBufferBytes: 1 << 20 }) }, { punchProbes: opts.punchProbes })
     this.secure = opts.encrypt === true ? new SecureSessions({ node, key: nodeKey }) : null
     this.portMapping = opts.portMapping === true
-      ? new PortMapping({ timers: node.timers, log: opts.logger.child('port-mapping'), selves: node.selves, metrics, onMapped: (a) => this.nat.setMapped(a) }, { localAddress: node.address, protocols: opts.portMappingProtocols, gateway: opts.portMappingGateway })
+      ? new PortMapping({ timers: node.timers, log: opts.logger.child('port-mapping'), selves: node.selves, metrics, onMapped: (a) => this.nat.setMapped(a) }, { localAddress: node.address, protocols: opts.portMappingProtocols, gateway: opts.portMappingGateway, epochCheckMs: opts.portMappingEpochCheckMs })
       : null
     this.metrics.readStreams?.(() => this.streams.list().map(swarmTotals))
     // The relay fan-out gauge: how many peers this node fed in the last interval, over all streams.

@@ -39,6 +39,7 @@ export interface NodeFlags {
   portMapping?: boolean
   portMappingProtocols?: MappingProtocol[]
   portMappingGateway?: string
+  portMappingEpochCheckMs?: number
   punchProbes?: number
 }
 
@@ -111,6 +112,8 @@ export function nodeOptions(cmd: Command, defaults: { port?: number; httpPort?: 
     .addOption(new Option('--port-mapping', 'ask the home router (PCP, then NAT-PMP, then UPnP IGD) to forward our UDP port, so peers reach us unasked; renewed while we run, removed at exit. Off by default: the port is then open to the whole Internet, and UPnP\'s search multicasts on the LAN (env CJP2P_PORT_MAPPING=1)'))
     .addOption(new Option('--port-mapping-protocols <list>', `with --port-mapping, the protocols to try, in order (comma-separated: ${DEFAULT_PROTOCOLS.join(',')}); e.g. pcp,nat-pmp never multicasts`).env('CJP2P_PORT_MAPPING_PROTOCOLS').argParser(parseMappingProtocols))
     .addOption(new Option('--port-mapping-gateway <ip>', 'with --port-mapping, the PCP / NAT-PMP server instead of the default route\'s gateway').env('CJP2P_PORT_MAPPING_GATEWAY').argParser(parseGatewayIp))
+    // Hidden: for tests against a real gateway (test/e2e/port-mapping.test.ts), not for users.
+    .addOption(new Option('--port-mapping-epoch-check-ms <ms>', 'with --port-mapping, how often PCP / NAT-PMP read the gateway\'s epoch between renewals').argParser(positiveNumber).hideHelp())
     .addOption(new Option('--punch-probes <n>', 'probes per birthday punch, which lets a viewer behind a cone NAT reach one behind a symmetric NAT (hundreds of small datagrams and, behind the symmetric NAT, 256 sockets for a few seconds); 0 turns it off').env('CJP2P_PUNCH_PROBES').argParser(parsePunchProbes).default(DEFAULT_PUNCH_PROBES))
     .addOption(new Option('--max-datagram <bytes>', 'largest datagram sent to our own peers that accept it (64 KiB is fine on loopback and LANs)').env('CJP2P_MAX_DATAGRAM').argParser(parseDatagram).default(5888))
 }
@@ -167,6 +170,7 @@ export function runtimeOptions(flags: NodeFlags, logger: Logger, extra: Partial<
     maxUploadBytesPerSecond: flags.maxUpload, maxDownloadBytesPerSecond: flags.maxDownload,
     portMapping: flags.portMapping === true || envSwitch('CJP2P_PORT_MAPPING'),
     portMappingProtocols: flags.portMappingProtocols, portMappingGateway: flags.portMappingGateway,
+    portMappingEpochCheckMs: flags.portMappingEpochCheckMs,
     punchProbes: flags.punchProbes,
     // A folder the user named may hold keys; the working directory by default must not.
     nodeKeyFile: flags.dirGiven ? undefined : nodeKeyFileFor(flags.dir),
