@@ -12,7 +12,10 @@ import { resolve } from 'node:path'
 const FILE_TIMEOUT_MS = Number(process.env.CJP2P_TEST_FILE_TIMEOUT_MS) || 600_000
 
 const files = process.argv.slice(2)
-const stream = run({ files, concurrency: 2, timeout: FILE_TIMEOUT_MS })
+// Node 20 and 22 time out a file's whole run; Node 24 passes the timeout to each test in it, and a
+// test that timed out with a socket or timer still open then kept its file's process alive for ever.
+// forceExit ends a file's process once its tests have ended, on each line.
+const stream = run({ files, concurrency: 2, timeout: FILE_TIMEOUT_MS, forceExit: true })
 // A failing todo test is reported, and fails nothing (as with `node --test`).
 stream.on('test:fail', ({ todo }) => { if (todo === undefined || todo === false) process.exitCode = 1 })
 
@@ -29,16 +32,26 @@ stream.on('test:dequeue', (d) => {
 })
 stream.on('test:complete', (d) => {
   if (d.file === undefined) return
+  const timedOut = d.details?.error?.failureType === 'testTimeoutFailure'
   if (isFileTest(d)) {
-    if (d.details?.error?.failureType === 'testTimeoutFailure') process.stderr.write(unfinishedReport(d.file, running.get(d.file) ?? []))
+    if (timedOut) process.stderr.write(unfinishedReport(d.file, running.get(d.file) ?? []))
     running.delete(d.file)
     return
   }
   const list = running.get(d.file)
   const i = list?.findIndex((t) => t.key === key(d)) ?? -1
+  // Node 24 times out the test itself: named the same way, with its groups.
+  if (timedOut && i >= 0) process.stderr.write(unfinishedReport(d.file, withAncestors(list, i)))
   if (i >= 0) list.splice(i, 1)
 })
 stream.compose(process.stdout.isTTY ? spec : tap).pipe(process.stdout)
+
+/** list[i] and the unfinished tests it runs in: going back, each one nested less deeply than the last. */
+function withAncestors(list, i) {
+  const chain = [list[i]]
+  for (let j = i - 1; j >= 0 && chain[0].nesting > 0; j--) if (list[j].nesting < chain[0].nesting) chain.unshift(list[j])
+  return chain
+}
 
 /** The innermost unfinished tests, each with its unfinished ancestors ("group > test"), in start order. */
 function unfinishedReport(file, list) {

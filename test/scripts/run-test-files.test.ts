@@ -1,6 +1,7 @@
 // scripts/run-test-files.js names the tests that had not finished in a file that timed out, not only
 // the file: a hung file in CI's log must say which test hung. A fixture file with one test that
-// never ends, run through the runner with a 1.5 s file timeout.
+// never ends, run through the runner with a 1.5 s file timeout. On Node 24, which times out the test
+// itself, not its file, the file's process then lived on (the test's interval): the runner ends it.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
