@@ -103,7 +103,7 @@ export class ChunkServer {
   private async replyChunk(ctx: Ctx, n: number, rec: ChunkRecord, within: number, length: number, cause: UploadCause): Promise<void> {
     const { log, id } = this.c
     let bytes: Buffer
-    try { bytes = await log.read(n * CHUNK_SIZE + within, length) } catch { this.k.budget.unpulled(n, length, cause); return }
+    try { bytes = await log.read(n * CHUNK_SIZE + within, length) } catch { this.k.budget.unpulled(n, length, cause, ctx.from); return }
     const head = log.head()
     const ended = head?.ended ? head.length : undefined
     ctx.reply({ type: 'HereAreChunkHashes', id, chunks: [rec] })

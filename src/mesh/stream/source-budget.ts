@@ -63,12 +63,14 @@ export class SourceBudget {
     this.unpushed.delete(n)
   }
 
-  /** A charged pull whose read failed: nothing left, so its bytes go back to the budget. (Chunk `n`
-   * stays off the unpushed list: a read that fails at the source is a disk fault, which a pushed
-   * copy does not mend either.) */
-  unpulled(n: number, bytes: number, cause: UploadCause): void {
+  /** A charged pull to `from` whose read failed: nothing left, so its bytes go back to the budget,
+   * and a rescue's to the rescue's allowance and that asker's share. (Chunk `n` stays off the
+   * unpushed list: a read that fails at the source is a disk fault, which a pushed copy does not
+   * mend either.) */
+  unpulled(n: number, bytes: number, cause: UploadCause, from: string): void {
     if (cause === 'pull-child') this.childPulledBytes[stripeOf(n)] -= bytes
     else this.pulledBytes -= bytes
+    if (cause === 'pull-asked-again' || cause === 'pull-startup') this.rescued(from, -rescueCharge(bytes))
   }
 
   /** Whether to serve this pull, and under which rule (null: it would exceed the source's budget,
@@ -112,7 +114,7 @@ export class SourceBudget {
       // The length served, not the chunk's: a classic peer gets one block an answer. At least a
       // block: every answer also carries the chunk's signed record, and an asker of one byte at a
       // time would otherwise get answers without end from an allowance counted in bytes.
-      this.rescued(from, Math.max(ask.bytes, BLOCK_SIZE))
+      this.rescued(from, rescueCharge(ask.bytes))
       return true
     }
     // Keyed by requester input, so bounded: forgetting only costs a requester a few more asks.
@@ -125,10 +127,18 @@ export class SourceBudget {
     return sourceMayRescue({ rescuedBytes: this.rescuedBytes, askerBytes: this.rescuedBy.get(from) ?? 0, producedBytes: produced })
   }
 
+  /** Adds `bytes` (negative: gives them back) to the rescue's use, in all and for `from`. */
   private rescued(from: string, bytes: number): void {
     this.rescuedBytes += bytes
     const had = this.rescuedBy.get(from)
     if (had === undefined && this.rescuedBy.size >= MAX_RESCUED_ASKERS) this.rescuedBy.delete(this.rescuedBy.keys().next().value as string)
-    this.rescuedBy.set(from, (had ?? 0) + bytes)
+    // An asker forgotten between its charge and its refund starts again at none, not below.
+    this.rescuedBy.set(from, Math.max(0, (had ?? 0) + bytes))
   }
+}
+
+/** What a rescue of `bytes` charges: a block at least, as every answer also carries the chunk's
+ * signed record (askedAgain). */
+function rescueCharge(bytes: number): number {
+  return Math.max(bytes, BLOCK_SIZE)
 }

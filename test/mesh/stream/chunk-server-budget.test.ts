@@ -16,12 +16,15 @@ const CHUNKS = 400
 /** A source whose reads wait until `release()`: a slow disk, or a burst within one read's time. */
 function slowSource(readsFail = false) {
   const pending: Array<() => void> = []
+  const disk = { fail: readsFail, reads: 0 }
   const log = {
     chunkRecord: (n: number) => (n < CHUNKS ? { n, length: CHUNK_SIZE, time: 0 } : null),
     hasChunk: (n: number) => n < CHUNKS,
     head: () => null,
     read: (_offset: number, length: number) => new Promise<Buffer>((resolve, reject) => {
-      pending.push(() => (readsFail ? reject(new Error('EIO')) : resolve(Buffer.alloc(length))))
+      disk.reads++
+      const fail = disk.fail
+      pending.push(() => (fail ? reject(new Error('EIO')) : resolve(Buffer.alloc(length))))
     }),
   }
   const totals = { producedBytes: 0 }
@@ -39,7 +42,7 @@ function slowSource(readsFail = false) {
   budget.childTaken()
   totals.producedBytes = 8 * 1024 * 1024
   const release = async () => { while (pending.length) pending.shift()!(); await new Promise((r) => setImmediate(r)) }
-  return { server: new ChunkServer(components), served, totals, release, budget }
+  return { server: new ChunkServer(components), served, totals, release, budget, disk }
 }
 
 function ctx(from: string, replies: Message[]): Ctx {
@@ -75,4 +78,22 @@ test('a pull whose read fails gives its charge back', async () => {
   await Promise.all(answers)
   // Every read failed: nothing was served, so the whole budget is still there for the next pull.
   assert.equal(budget.pullCause(200, { from: '10.0.0.2:9', verified: true, bytes: CHUNK_SIZE }), 'pull')
+})
+
+test('a rescue whose read fails gives its charge back to the rescue and to its asker', async () => {
+  const { server, release, budget, disk } = slowSource()
+  const replies: Message[] = []
+  const ask = (from: string, n: number) => server.onContentRequest({ type: 'PleaseSendContent', id: 'stream', offset: n * CHUNK_SIZE, length: CHUNK_SIZE } as never, ctx(from, replies))
+  // Another asker spends the regular budget: from here the source serves only rescues.
+  for (let n = 0; n < 100; n++) await Promise.all([ask('10.0.0.1:9', n), release()])
+  assert.equal(budget.pullCause(399, { from: '10.0.0.3:9', verified: true, bytes: CHUNK_SIZE }), null, 'the regular budget is spent')
+  // Then the disk fails. One asker asks for 100 chunks, each until the source rescues it (the fifth
+  // ask): an asker's share of the rescue is some 37 chunks here, so without the refunds the source
+  // stopped trying after that many, and pointed it elsewhere for the rest.
+  disk.fail = true
+  const before = disk.reads
+  for (let n = 100; n < 200; n++) {
+    for (let i = 0; i < 5; i++) await Promise.all([ask('10.0.0.2:9', n), release()])
+  }
+  assert.equal(disk.reads - before, 100, 'each chunk was rescued (read) once, its charge given back when the read failed')
 })
