@@ -113,7 +113,7 @@ export function nodeOptions(cmd: Command, defaults: { port?: number; httpPort?: 
     .addOption(new Option('--port-mapping-protocols <list>', `with --port-mapping, the protocols to try, in order (comma-separated: ${DEFAULT_PROTOCOLS.join(',')}); e.g. pcp,nat-pmp never multicasts`).env('CJP2P_PORT_MAPPING_PROTOCOLS').argParser(parseMappingProtocols))
     .addOption(new Option('--port-mapping-gateway <ip>', 'with --port-mapping, the PCP / NAT-PMP server instead of the default route\'s gateway').env('CJP2P_PORT_MAPPING_GATEWAY').argParser(parseGatewayIp))
     // Hidden: for tests against a real gateway (test/e2e/port-mapping.test.ts), not for users.
-    .addOption(new Option('--port-mapping-epoch-check-ms <ms>', 'with --port-mapping, how often PCP / NAT-PMP read the gateway\'s epoch between renewals').argParser(positiveNumber).hideHelp())
+    .addOption(new Option('--port-mapping-epoch-check-ms <ms>', 'with --port-mapping, how often PCP / NAT-PMP read the gateway\'s epoch between renewals').argParser(parseEpochCheckMs).hideHelp())
     .addOption(new Option('--punch-probes <n>', 'probes per birthday punch, which lets a viewer behind a cone NAT reach one behind a symmetric NAT (hundreds of small datagrams and, behind the symmetric NAT, 256 sockets for a few seconds); 0 turns it off').env('CJP2P_PUNCH_PROBES').argParser(parsePunchProbes).default(DEFAULT_PUNCH_PROBES))
     .addOption(new Option('--max-datagram <bytes>', 'largest datagram sent to our own peers that accept it (64 KiB is fine on loopback and LANs)').env('CJP2P_MAX_DATAGRAM').argParser(parseDatagram).default(5888))
 }
@@ -136,6 +136,14 @@ function parseGatewayIp(v: string): string {
 function parsePunchProbes(v: string): number {
   const n = Number(v)
   if (!/^\d+$/.test(v) || n > SPENT_PER_MINUTE) throw new UsageError(`--punch-probes must be 0..${SPENT_PER_MINUTE}, got ${JSON.stringify(v)}`)
+  return n
+}
+
+/** At least 100 ms: each check is a datagram to the gateway, and a smaller figure asked it at the pace
+ * of its replies. */
+function parseEpochCheckMs(v: string): number {
+  const n = Number(v)
+  if (!/^\d+$/.test(v) || n < 100) throw new UsageError(`--port-mapping-epoch-check-ms must be a whole number of ms, at least 100; got ${JSON.stringify(v)}`)
   return n
 }
 

@@ -12,11 +12,11 @@ function parse(args: string[]): { cmd: Command; flags: NodeFlags } {
   return { cmd, flags: cmd.opts<NodeFlags>() }
 }
 
-test('--port-mapping-epoch-check-ms: a positive number of ms, passed to the runtime; hidden from --help', () => {
+test('--port-mapping-epoch-check-ms: a whole number of ms from 100, passed to the runtime; hidden from --help', () => {
   const logger = createLogger({ level: 'error' })
   const { cmd, flags } = parse(['--port-mapping', '--port-mapping-epoch-check-ms', '1500'])
   assert.equal(runtimeOptions(flags, logger).portMappingEpochCheckMs, 1500)
   assert.equal(runtimeOptions(parse([]).flags, logger).portMappingEpochCheckMs, undefined, 'EPOCH_CHECK_MS by default')
   assert.doesNotMatch(cmd.helpInformation(), /epoch/)
-  assert.throws(() => parse(['--port-mapping-epoch-check-ms', '0']), /not a positive number/)
+  for (const bad of ['0', '0.001', '99', 'soon']) assert.throws(() => parse(['--port-mapping-epoch-check-ms', bad]), /at least 100/, bad)
 })

@@ -64,13 +64,14 @@ export class SourceBudget {
   }
 
   /** A charged pull to `from` whose read failed: nothing left, so its bytes go back to the budget,
-   * and a rescue's to the rescue's allowance and that asker's share. (Chunk `n` stays off the
-   * unpushed list: a read that fails at the source is a disk fault, which a pushed copy does not
-   * mend either.) */
+   * and a rescue's to the rescue's allowance and that asker's share. An unpushed chunk is unpushed
+   * still: the failed read did not put it anywhere, and the read may fail only for now (EMFILE
+   * under load). */
   unpulled(n: number, bytes: number, cause: UploadCause, from: string): void {
     if (cause === 'pull-child') this.childPulledBytes[stripeOf(n)] -= bytes
     else this.pulledBytes -= bytes
-    if (cause === 'pull-asked-again' || cause === 'pull-startup') this.rescued(from, -rescueCharge(bytes))
+    if (cause === 'pull-unpushed') this.noteUnpushed(n)
+    if (cause === 'pull-asked-again' || cause === 'pull-startup') this.unrescued(from, rescueCharge(bytes))
   }
 
   /** Whether to serve this pull, and under which rule (null: it would exceed the source's budget,
@@ -127,13 +128,19 @@ export class SourceBudget {
     return sourceMayRescue({ rescuedBytes: this.rescuedBytes, askerBytes: this.rescuedBy.get(from) ?? 0, producedBytes: produced })
   }
 
-  /** Adds `bytes` (negative: gives them back) to the rescue's use, in all and for `from`. */
   private rescued(from: string, bytes: number): void {
     this.rescuedBytes += bytes
     const had = this.rescuedBy.get(from)
     if (had === undefined && this.rescuedBy.size >= MAX_RESCUED_ASKERS) this.rescuedBy.delete(this.rescuedBy.keys().next().value as string)
-    // An asker forgotten between its charge and its refund starts again at none, not below.
-    this.rescuedBy.set(from, Math.max(0, (had ?? 0) + bytes))
+    this.rescuedBy.set(from, (had ?? 0) + bytes)
+  }
+
+  /** Gives `bytes` back to the rescue, and to `from`'s share if it is still remembered (a forgotten
+   * asker has a fresh share already; adding it back would push another asker out). */
+  private unrescued(from: string, bytes: number): void {
+    this.rescuedBytes -= bytes
+    const had = this.rescuedBy.get(from)
+    if (had !== undefined) this.rescuedBy.set(from, Math.max(0, had - bytes))
   }
 }
 

@@ -45,8 +45,9 @@ function slowSource(readsFail = false) {
   return { server: new ChunkServer(components), served, totals, release, budget, disk }
 }
 
-function ctx(from: string, replies: Message[]): Ctx {
-  return { from, verified: true, peer: { speaksStreams: true, firstSeen: 0 } as Ctx['peer'], reply: (m: Message) => { replies.push(m) }, room: () => Infinity }
+/** A datagram's context; an unverified one has the room the 2x rule leaves a 100-byte ask. */
+function ctx(from: string, replies: Message[], verified = true): Ctx {
+  return { from, verified, peer: { speaksStreams: true, firstSeen: 0 } as Ctx['peer'], reply: (m: Message) => { replies.push(m) }, room: () => (verified ? Infinity : 200) }
 }
 
 test('a burst of pulls during one slow read spends the source budget once, not once per pull', async () => {
@@ -88,7 +89,7 @@ test('a rescue whose read fails gives its charge back to the rescue and to its a
   for (let n = 0; n < 100; n++) await Promise.all([ask('10.0.0.1:9', n), release()])
   assert.equal(budget.pullCause(399, { from: '10.0.0.3:9', verified: true, bytes: CHUNK_SIZE }), null, 'the regular budget is spent')
   // Then the disk fails. One asker asks for 100 chunks, each until the source rescues it (the fifth
-  // ask): an asker's share of the rescue is some 37 chunks here, so without the refunds the source
+  // ask): an asker's share of the rescue is 39 chunks here, so without the refunds the source
   // stopped trying after that many, and pointed it elsewhere for the rest.
   disk.fail = true
   const before = disk.reads
@@ -96,4 +97,32 @@ test('a rescue whose read fails gives its charge back to the rescue and to its a
     for (let i = 0; i < 5; i++) await Promise.all([ask('10.0.0.2:9', n), release()])
   }
   assert.equal(disk.reads - before, 100, 'each chunk was rescued (read) once, its charge given back when the read failed')
+})
+
+test('asks from unverified (maybe spoofed) addresses spend nothing: their answer would not pass the 2x rule', async () => {
+  const { server, served, release, budget } = slowSource()
+  const replies: Message[] = []
+  // 300 asks, as if from 300 spoofed addresses, for chunks and for nothing (length 0).
+  for (let a = 0; a < 300; a++) {
+    const from = `10.0.${a >> 8}.${a & 255}:9`
+    const answers = [0, CHUNK_SIZE].map((length) => server.onContentRequest({ type: 'PleaseSendContent', id: 'stream', offset: a * CHUNK_SIZE, length } as never, ctx(from, replies, false)))
+    await Promise.all([...answers, release()])
+  }
+  assert.equal(served.bytes, 0)
+  assert.deepEqual(replies, [], 'nothing queued beyond what the node adds (the cookie)')
+  assert.equal(budget.pullCause(399, { from: '10.0.9.9:9', verified: true, bytes: CHUNK_SIZE }), 'pull', 'the budget is whole for a real viewer')
+})
+
+test('asks for nothing (length 0) spend no rescue', async () => {
+  const { server, release, budget, disk } = slowSource()
+  const replies: Message[] = []
+  const ask = (n: number, length: number) => server.onContentRequest({ type: 'PleaseSendContent', id: 'stream', offset: n * CHUNK_SIZE, length } as never, ctx('10.0.0.2:9', replies))
+  for (let n = 0; n < 100; n++) await Promise.all([ask(n, CHUNK_SIZE), release()])
+  assert.equal(budget.pullCause(399, { from: '10.0.0.3:9', verified: true, bytes: CHUNK_SIZE }), null, 'the regular budget is spent')
+  // 300 chunks asked for five times each with a length of 0: were they charged as rescues, this
+  // asker's share (39 chunks) would be spent.
+  for (let n = 100; n < 400; n++) for (let i = 0; i < 5; i++) await ask(n, 0)
+  const before = disk.reads
+  for (let i = 0; i < 5; i++) await Promise.all([ask(399, CHUNK_SIZE), release()])
+  assert.equal(disk.reads - before, 1, 'its real ask is rescued at the fifth time')
 })
