@@ -61,8 +61,13 @@ export const URGENT_MS = 1500
  * one subscription must not make a parent send more than a few seconds of stream. */
 export const CATCHUP_CHUNKS = 48
 /** The source answers pulls with data while its upload stays within one copy plus its repair
- * budget plus this burst (about 2 s of a 2 Mb/s stream); beyond that it points to peers. */
-export const SOURCE_BURST_BYTES = 512 * 1024
+ * budget plus this burst (about 1 s of a 2 Mb/s stream); beyond that it points to peers. It was
+ * 512 KiB while answers to unverified askers (a joiner's first asks, before our cookie reached it),
+ * dropped by the 2x rule, were charged too: about half of it went on those, and the join wave's
+ * pulls met a burst of this size. Given back to real pulls, the 512 KiB raised the source's copies
+ * by 0.03-0.07 at 1 % loss; 256 KiB lowered them 0.03-0.06 below the old figures (200 viewers x
+ * 30 s, seeds 1-4, docs/SCHEDULER.md session 16). */
+export const SOURCE_BURST_BYTES = 256 * 1024
 /** A joiner expects its player to start this long after joining (the startup goal is 2 s). */
 export const STARTUP_MS = 1500
 

@@ -1,6 +1,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { existsSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { buildFfmpegArgs, type FfmpegArgs } from '../../src/ingest/ffmpeg-args.ts'
@@ -68,10 +69,13 @@ test('a binary that cannot be spawned is a spawnError', async () => {
 test('SIGKILL after the timeout when SIGINT is ignored', async (t) => {
   const dir = await tempDir(t)
   const fake = join(dir, 'stubborn.sh')
-  await writeFile(fake, "#!/bin/sh\ntrap '' INT\nexec sleep 30\n")
+  // It says when it ignores SIGINT: a SIGINT sent between the spawn and the trap (a loaded machine,
+  // CI's run on Node 22) killed it, and the test read SIGINT.
+  const ready = join(dir, 'ignoring')
+  await writeFile(fake, `#!/bin/sh\ntrap '' INT\ntouch '${ready}'\nexec sleep 30\n`)
   await chmod(fake, 0o755)
   const p = new FfmpegProcess({ logger: quietLogger }, { ffmpegPath: fake, args: testsrcArgs(dir) })
-  await waitFor(() => p.pid !== null, 10_000, 'spawn')
+  await waitFor(() => existsSync(ready), 10_000, 'the script to ignore SIGINT')
   const t0 = Date.now()
   const exit = await p.stop(300)
   assert.equal(exit.signal, 'SIGKILL')

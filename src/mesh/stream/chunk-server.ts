@@ -56,12 +56,6 @@ export class ChunkServer {
     // Nothing to serve (a length of 0, an offset past the chunk's end): nothing to charge either;
     // asked five times, a rescue charged its allowance for an answer never sent.
     if (rec && length <= 0) return
-    // An answer bigger than the 2x rule lets an unverified address have is dropped by the node
-    // (node.ts roomFor): charged all the same, spoofed asks of 100 bytes each spent the source's
-    // budget on nothing, and real viewers then waited for their fifth ask. The node's answer
-    // carries our cookie: verified, the asker gets the chunk at its next ask. (`length` is what
-    // the answer holds at the least: its data before base64.)
-    if (rec && log.hasChunk(n) && !ctx.verified && ctx.room() < length) return
     const cause = this.k.budget.pullCause(n, {
       from: ctx.from, verified: ctx.verified, bytes: Math.max(0, length),
       ourChild: isSource && this.k.children.of(stripeOf(n)).has(ctx.from),
@@ -86,6 +80,12 @@ export class ChunkServer {
       if (peers.length) ctx.reply({ type: 'MaybeTheyHaveSome', id: this.c.id, peers })
       return
     }
+    // The chunk's data is more than the 2x rule lets an unverified address have (`length` is its
+    // size before base64): the node would drop it (node.ts roomFor). Read, served and charged all
+    // the same, spoofed asks of 100 bytes each spent the source's budget on nothing, and real
+    // viewers then waited for their fifth ask. The record goes, as it did, when it fits; the
+    // node's answer carries our cookie, and once verified the asker gets the chunk.
+    if (!ctx.verified && ctx.room() < length) { ctx.reply({ type: 'HereAreChunkHashes', id: this.c.id, chunks: [rec] }); return }
     // Charged now, not once the read returns: a disk read takes milliseconds, and every pull that
     // arrived meanwhile passed the same check against a budget that had not moved yet (a burst
     // at the source served 6.5 MB against a 0.94 MB allowance: test/mesh/stream/chunk-server-budget).

@@ -109,7 +109,7 @@ test('asks from unverified (maybe spoofed) addresses spend nothing: their answer
     await Promise.all([...answers, release()])
   }
   assert.equal(served.bytes, 0)
-  assert.deepEqual(replies, [], 'nothing queued beyond what the node adds (the cookie)')
+  assert.ok(!replies.some((m) => m.type === 'Content'), 'no data queued (the node would drop it)')
   assert.equal(budget.pullCause(399, { from: '10.0.9.9:9', verified: true, bytes: CHUNK_SIZE }), 'pull', 'the budget is whole for a real viewer')
 })
 
