@@ -4,7 +4,13 @@ import { DEADLINE_MS, type SimOptions, type SimRun } from '../src/sim/simulation
 import { figures, type Figures } from './bench-report.ts'
 import type { SimScenario } from './simulate-scenarios.ts'
 
-export interface SimResult { options: SimOptions; seconds: number; figures: Figures; uploadP99: number; sourceByCause: Record<string, number>; wallSeconds: number; cpuSeconds: number; peakRssMb: number; events: number; orphanTimers: number }
+export interface SimResult {
+  options: SimOptions; seconds: number; figures: Figures; uploadP99: number; sourceByCause: Record<string, number>
+  wallSeconds: number; cpuSeconds: number; peakRssMb: number
+  /** The JS heap and the ArrayBuffers the live swarm holds after a full collection, MB (with --expose-gc). */
+  liveHeapMb: { heap: number; buffers: number } | null
+  events: number; orphanTimers: number
+}
 
 /** One run, measured as the bench measures: same completeness window, deadline and formulas;
  * `graceMs` leaves each viewer's first ms out of completeness (the flash crowd's). */
@@ -41,11 +47,11 @@ export function table(results: SimResult[], timing = true): string {
     '',
     `| viewers | virtual s | source copies | upload/viewer median / p99 | delay p50 / p95 / p99 | completeness worst / mean | duplicates | control | startup median / max |${timing ? ' wall time (CPU) | peak memory |' : ''}`,
     `|---|---|---|---|---|---|---|---|---|${timing ? '---|---|' : ''}`,
-    ...results.map(({ figures: f, uploadP99, wallSeconds, cpuSeconds, peakRssMb, seconds }) =>
+    ...results.map(({ figures: f, uploadP99, wallSeconds, cpuSeconds, peakRssMb, liveHeapMb, seconds }) =>
       `| ${f.viewers} | ${Math.round(seconds)} | ${f.sourceCopies.toFixed(3)} | ${f.uploadPerViewerCopies.median.toFixed(2)} / ${uploadP99.toFixed(2)} | ` +
       `${ms(f.delayMs.p50)} / ${ms(f.delayMs.p95)} / ${ms(f.delayMs.p99)} | ${pct(f.completeness.worst)} / ${pct(f.completeness.mean)} | ` +
       `${pct(f.duplicateShare)} | ${pct(f.controlShare)} | ${ms(f.startupMs.median)} / ${ms(f.startupMs.max)}${f.startupMs.neverPlayed ? ` (${f.startupMs.neverPlayed} never)` : ''} |` +
-      (timing ? ` ${wallSeconds.toFixed(1)} s (${cpuSeconds.toFixed(1)} s) | ${Math.round(peakRssMb)} MB |` : '')),
+      (timing ? ` ${wallSeconds.toFixed(1)} s (${cpuSeconds.toFixed(1)} s) | ${Math.round(peakRssMb)} MB${liveHeapMb === null ? '' : ` (after gc: heap ${liveHeapMb.heap.toFixed(1)} MB, buffers ${liveHeapMb.buffers.toFixed(1)} MB)`} |` : '')),
   ].join('\n')
 }
 

@@ -129,14 +129,27 @@ async function runOne(options: SimOptions, graceMs: number, limitMs: number): Pr
   const cpu0 = process.cpuUsage()
   const wall = performance.now()
   let lastLog = wall
+  let liveHeapMb: { heap: number; buffers: number } | null = null
   const run = await simulate(options, (t) => {
     if (performance.now() - lastLog > 10_000) { lastLog = performance.now(); process.stderr.write(`  ${Math.round(t / 1000)} virtual s after ${Math.round((lastLog - wall) / 1000)} s\n`) }
     return performance.now() - wall > limitMs
-  })
+  }, () => { liveHeapMb = heapAfterGcMb() })
   const wallSeconds = (performance.now() - wall) / 1000
   const cpu = process.cpuUsage(cpu0)
   const peakRssMb = rss.stop() / 2 ** 20
-  return { options, seconds: run.seconds, ...measure(run, graceMs), wallSeconds, cpuSeconds: (cpu.user + cpu.system) / 1e6, peakRssMb, events: run.events, orphanTimers: run.orphanTimers }
+  return { options, seconds: run.seconds, ...measure(run, graceMs), wallSeconds, cpuSeconds: (cpu.user + cpu.system) / 1e6, peakRssMb, liveHeapMb, events: run.events, orphanTimers: run.orphanTimers }
+}
+
+/** What the live swarm holds, MB, after a full collection: the JS heap, and apart from it the
+ * ArrayBuffers (chunk bytes, typed arrays), which V8 keeps outside its heap. Peak RSS moves with
+ * when V8 happens to collect and by whole pages, so two versions' memory per viewer compare
+ * exactly only on these. Needs `node --expose-gc` (passed on to the bundled run); null without it. */
+function heapAfterGcMb(): { heap: number; buffers: number } | null {
+  const gc = (globalThis as { gc?: () => void }).gc
+  if (typeof gc !== 'function') return null
+  gc()
+  const m = process.memoryUsage()
+  return { heap: m.heapUsed / 2 ** 20, buffers: m.arrayBuffers / 2 ** 20 }
 }
 
 /** A loss sweep from an earlier `--all --json` run, to draw beside this one (before / after). */

@@ -4,6 +4,7 @@
 import type { StreamLog } from '../store/stream-log.ts'
 import { CHUNK_SIZE } from '../store/stream-types.ts'
 import type { Wire } from './wire-tally.ts'
+import { VerifiedTimes } from './verified-times.ts'
 
 /** One viewer's figures at the end of a run: the bench's viewer processes and the simulator both
  * report these, and the one figures() turns them into the table. */
@@ -12,8 +13,9 @@ export interface ViewerReport {
   joinAt: number
   leftAt: number | null
   startChunk: number
-  /** [chunk, verified at (ms)] for every chunk this viewer verified. */
-  verified: Array<[number, number]>
+  /** [chunk, verified at (ms)] for every chunk this viewer verified: an array from a viewer
+   * process (JSON), a ViewerRecorder's VerifiedTimes in the simulator. */
+  verified: Iterable<readonly [number, number]>
   firstPlayableAt: number | null
   uploadedBytes: number
   receivedBytes: number
@@ -25,7 +27,7 @@ export interface ViewerReport {
 
 export class ViewerRecorder {
   /** [chunk, verified at (ms)] for every chunk verified here. */
-  readonly verified: Array<[number, number]> = []
+  readonly verified = new VerifiedTimes()
   firstPlayableAt: number | null = null
 
   constructor(private log: StreamLog, private now: () => number, private startChunk: () => number) {
@@ -34,7 +36,7 @@ export class ViewerRecorder {
 
   private onChunk = (n: number): void => {
     const t = this.now()
-    this.verified.push([n, t])
+    this.verified.push(n, t)
     if (this.firstPlayableAt === null && playable(this.log, this.startChunk())) this.firstPlayableAt = t
   }
 

@@ -5,7 +5,7 @@
 
 /** Percentile `p` of (verified at - published at) over every [chunk, verified at] pair whose chunk
  * was published in [window.from, window.to); 0 when there is none. */
-export function windowPercentile(viewers: Iterable<ReadonlyArray<readonly [number, number]>>, publishedAt: (n: number) => number | undefined, window: { from: number; to: number }, p: number): number {
+export function windowPercentile(viewers: Iterable<Iterable<readonly [number, number]>>, publishedAt: (n: number) => number | undefined, window: { from: number; to: number }, p: number): number {
   const delays: number[] = []
   for (const verified of viewers) {
     for (const [n, at] of verified) {

@@ -23,8 +23,8 @@ class Memo {
    * an object seen before has the same text as then. */
   private seen = new WeakMap<object, { id: string; verdict: Verdict }>()
   /** The last object judged with each signature: a node keeps a copy of each record it accepts
-   * (pickChunkRecord) and pushes that copy on, so every child meets a new object with the same
-   * fields. Compared field by field (sameJson), it needs no text key: building one per child was
+   * (pickChunkRecord; in a simulation one copy for the process, shared-records.ts) and pushes that
+   * copy on, so a child meets a new object with the same fields. Compared field by field (sameJson), it needs no text key: building one per child was
    * 1.3 % of the simulator's CPU at 1,000 viewers. Bounded and cleared with `map`. */
   private bySig = new Map<string, { id: string; value: object; verdict: Verdict }>()
   hits = 0

@@ -63,8 +63,10 @@ export interface SimRun {
  * checked once a virtual second. */
 export const PROGRESS_STEP_MS = 100
 
-/** `onProgress` is called every PROGRESS_STEP_MS of virtual time; returning true ends the run there (a time budget). */
-export async function simulate(o: SimOptions, onProgress?: (virtualMs: number) => boolean | void): Promise<SimRun> {
+/** `onProgress` is called every PROGRESS_STEP_MS of virtual time; returning true ends the run there
+ * (a time budget). `onEnd` is called once when virtual time is over, while every node is still
+ * live (before the report is built and the nodes close): where the simulator measures its heap. */
+export async function simulate(o: SimOptions, onProgress?: (virtualMs: number) => boolean | void, onEnd?: () => void): Promise<SimRun> {
   const sim = await VirtualSwarm.create({ seed: o.seed, bitrateBps: o.bitrateBps, link: o.link, uploadCapacity: o.uploadCapacity, sourceCapacity: o.sourceCapacity, verifyOncePerProcess: true, handover: o.handover, encrypt: o.encrypt })
   const t0 = EPOCH + LEAD_MS
   let end = t0 + o.seconds * 1000
@@ -93,6 +95,7 @@ export async function simulate(o: SimOptions, onProgress?: (virtualMs: number) =
     await sim.run(t)
     if (onProgress?.(t - t0) === true && t > t0) end = t
   }
+  onEnd?.()
 
   const src = sim.source.log
   const chunkTimes: number[] = []

@@ -3,7 +3,8 @@
 // StreamSwarm, over the in-process network (src/mesh/link.ts). The simulator and the swarm tests
 // build on it. Replaced, and declared in docs/SCHEDULER.md: logs live in memory (one copy of each
 // chunk for the process), and with `verifyOncePerProcess` each record and chunk is verified once
-// for the process; datagrams are real JSON bytes; scheduling, joining, repair and serving are the
+// for the process and each verified record is held once for it (one frozen copy every node
+// keeps); datagrams are real JSON bytes; scheduling, joining, repair and serving are the
 // shipped code.
 import { CjNode } from '../mesh/node.ts'
 import { chunkShareOfWire } from '../mesh/bandwidth/upload-pacer.ts'
@@ -24,6 +25,7 @@ import type { StreamStorage } from '../store/stream-log-load.ts'
 import { VirtualTimers, seededRandom } from '../util/timers.ts'
 import type { Logger } from '../util/logger.ts'
 import { SharedVerifier } from './shared-verifier.ts'
+import { SharedRecords } from './shared-records.ts'
 
 /** As the bench: one-second segments. */
 export const SEGMENT_MS = 1000
@@ -37,6 +39,8 @@ export interface VirtualSwarmInit {
   /** Upload capacities in copies of the stream (0: unlimited). */
   uploadCapacity?: number
   sourceCapacity?: number
+  /** Each record and chunk verified once for the process (shared-verifier.ts), and each verified
+   * record held once for it (shared-records.ts): docs/SCHEDULER.md's declared shortcuts. */
   verifyOncePerProcess?: boolean
   /** Hand datagrams over as decoded messages (sizes still charged) instead of JSON bytes. */
   handover?: boolean
@@ -63,6 +67,8 @@ export class VirtualSwarm {
   readonly timers: VirtualTimers
   readonly net: MemoryNetwork
   readonly verifier: SharedVerifier | undefined
+  /** With `verifyOncePerProcess`: the one copy of each verified record every node keeps. */
+  readonly records: SharedRecords | undefined
   readonly members = new Map<number, SwarmMember>()
   private readonly rnd: () => number
   private readonly copyBytesPerSecond: number
@@ -78,6 +84,7 @@ export class VirtualSwarm {
     this.net = net
     this.rnd = rnd
     this.verifier = verifier
+    this.records = verifier ? new SharedRecords() : undefined
     this.copyBytesPerSecond = init.bitrateBps / 8
   }
 
@@ -130,7 +137,7 @@ export class VirtualSwarm {
     const node = new CjNode({ transport, timers: this.timers, metrics: tally, ...(opts.logger ? { logger: opts.logger } : {}) }, { bootstrap: opts.heardOnly ? [] : bootstrap, probeIntervalMs: 10_000, secret: secretFrom(this.rnd), ...(opts.maxPeers ? { maxPeers: opts.maxPeers } : {}), ...(uplink > 0 ? { maxUploadBytesPerSecond: uplink } : {}) })
     // `storage`: a test's viewer whose store behaves differently (a slow disk).
     // `keep`: a viewer started with `watch --keep` (its retention window).
-    const log = await StreamLog.openReplica(`sim/${slot}`, this.id, { clock: () => this.timers.now(), storage: opts.storage ?? this.storage, verifier: this.verifier as RecordVerifier | undefined, ...(opts.keep ? { keep: opts.keep } : {}) })
+    const log = await StreamLog.openReplica(`sim/${slot}`, this.id, { clock: () => this.timers.now(), storage: opts.storage ?? this.storage, verifier: this.verifier as RecordVerifier | undefined, keeper: this.records, ...(opts.keep ? { keep: opts.keep } : {}) })
     const reg = new StreamRegistry(node)
     const recorder = new ViewerRecorder(log, () => this.timers.now(), () => reg.get(this.id)?.startChunk ?? -1)
     const m: SwarmMember = { slot, node, reg, log, tally, recorder, secure: secureFor(node, this.init), joinAt: this.timers.now(), leftAt: null }

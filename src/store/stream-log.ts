@@ -28,7 +28,7 @@ import { EventEmitter } from 'node:events'
 import { join } from 'node:path'
 import { StoreError } from './errors.ts'
 import { silentLogger, type StoreLogger } from './logger.ts'
-import { pickChunkRecord, pickSegmentRecord, pickStreamHead, pickStreamInfo } from './record-shape.ts'
+import { recordKeeper, type RecordKeeper } from './record-keeper.ts'
 import type { JournalEntry } from './records-journal.ts'
 import type { RecordWindow, RecordWindowCaps } from './record-window.ts'
 import { recordVerifier, type RecordVerifier } from './record-verifier.ts'
@@ -56,6 +56,8 @@ export interface StreamLogOptions {
   storage?: StreamStorage
   /** The checks on peers' records and bytes (record-verifier.ts). */
   verifier?: RecordVerifier
+  /** What is kept of a peer's record once it verified (record-keeper.ts). */
+  keeper?: RecordKeeper
   /** What stays on disk (default: everything). */
   keep?: KeepPolicy
   /** Chunks per data piece when `keep` is a window (default: pieceChunksFor(keep)). */
@@ -117,6 +119,7 @@ export class StreamLog extends EventEmitter implements StreamLogReader {
   readonly data: StreamData
   /** The checks on peers' records and bytes (the swarm checks blocks with it too). */
   readonly verify: RecordVerifier
+  private readonly keeper: RecordKeeper
   private readonly journal: StreamFiles['journal']
   private readonly keep: KeepPolicy
   private floorChunk: number
@@ -136,6 +139,7 @@ export class StreamLog extends EventEmitter implements StreamLogReader {
     this.logger = opts.logger ?? silentLogger
     this.data = files.data
     this.verify = opts.verifier ?? recordVerifier
+    this.keeper = opts.keeper ?? recordKeeper
     this.journal = files.journal
     this.verified = files.verified
     this.dataSize = files.dataSize
@@ -250,7 +254,7 @@ export class StreamLog extends EventEmitter implements StreamLogReader {
     if (this.infoRec && sameInfo(this.infoRec, info)) return ignore('duplicate')
     const v = this.verify.info(this.id, info)
     if (v.result !== 'accept') return v
-    const rec = pickStreamInfo(info as StreamInfo)
+    const rec = this.keeper.info(info as StreamInfo)
     const cur = this.infoRec
     if (cur && cur.sig === rec.sig) return ignore('duplicate')
     // Info is signed once, except that the source may add the fMP4 init range later.
@@ -264,7 +268,7 @@ export class StreamLog extends EventEmitter implements StreamLogReader {
     if (this.source) return ignore('we are the source')
     if (this.headRec && sameHead(this.headRec, head)) return ignore('duplicate')
     const v = this.verify.head(this.id, head, this.headRec)
-    if (v.result === 'accept') this.setHead(pickStreamHead(head as StreamHead))
+    if (v.result === 'accept') this.setHead(this.keeper.head(head as StreamHead))
     return v
   }
 
@@ -278,7 +282,7 @@ export class StreamLog extends EventEmitter implements StreamLogReader {
     const have = this.chunks.get(r.n)
     if (have) return have.sha256 === r.sha256 && have.length === r.length && have.blocks.join() === r.blocks.join() ? ignore('duplicate') : ignore('conflicting record')
     if (this.source) return ignore('we are the source')
-    const picked = pickChunkRecord(r)
+    const picked = this.keeper.chunkRecord(r)
     if (!this.chunks.set(r.n, picked)) return ignore('outside window')
     this.journalInBackground({ t: 'chunk', r: picked })
     return ACCEPT
@@ -294,7 +298,7 @@ export class StreamLog extends EventEmitter implements StreamLogReader {
     const have = this.segments.get(r.n)
     if (have) return have.sig === r.sig ? ignore('duplicate') : ignore('conflicting record')
     if (this.source) return ignore('we are the source')
-    const picked = pickSegmentRecord(r)
+    const picked = this.keeper.segment(r)
     if (!this.segments.set(r.n, picked)) return ignore('outside window')
     this.journalInBackground({ t: 'segment', r: picked })
     this.emit('segment', picked)

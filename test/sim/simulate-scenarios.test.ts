@@ -15,7 +15,7 @@ const base: SimOptions = {
 async function run(name: string): Promise<SimResult> {
   const sc = SCENARIOS[name]
   const r = await simulate({ ...base, ...sc.over, viewers: base.viewers, seconds: base.seconds })
-  return { options: r.options, seconds: r.seconds, ...measure(r, sc.graceMs), wallSeconds: 0, cpuSeconds: 0, peakRssMb: 0, events: r.events, orphanTimers: r.orphanTimers }
+  return { options: r.options, seconds: r.seconds, ...measure(r, sc.graceMs), wallSeconds: 0, cpuSeconds: 0, peakRssMb: 0, liveHeapMb: null, events: r.events, orphanTimers: r.orphanTimers }
 }
 
 test('the uneven-uplinks and flash-crowd scenarios run the swarm and print one row each with their goal', async () => {

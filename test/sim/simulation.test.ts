@@ -16,7 +16,7 @@ async function report(o: SimOptions): Promise<string> {
   assert.equal(run.orphanTimers, 0, 'no timer outlives the nodes that set it')
   assert.ok(run.viewers.length > o.viewers, 'churn replaced viewers')
   const m = measure(run)
-  return table([{ options: o, seconds: run.seconds, ...m, wallSeconds: 0, cpuSeconds: 0, peakRssMb: 0, events: run.events, orphanTimers: run.orphanTimers }], false) + '\n' + JSON.stringify(m.figures)
+  return table([{ options: o, seconds: run.seconds, ...m, wallSeconds: 0, cpuSeconds: 0, peakRssMb: 0, liveHeapMb: null, events: run.events, orphanTimers: run.orphanTimers }], false) + '\n' + JSON.stringify(m.figures)
 }
 
 test('the same seed gives the same report byte for byte, with JSON bytes or decoded handover; another seed another run', async () => {

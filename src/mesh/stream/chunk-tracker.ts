@@ -17,16 +17,20 @@ import type { SwarmContext } from './swarm-context.ts'
  */
 export type ChunkPhase = 'missing' | 'repairing' | 'arriving' | 'complete'
 
-interface ChunkEntry {
-  phase: ChunkPhase
+/** Every field is set in the constructor, so each entry holds its fields inside the object: the
+ * literal it replaced had three, and those set later (`knownSince`, `request`, `hops`) went to a
+ * property array of their own, one per chunk of the live window at every node. */
+class ChunkEntry {
   /** When we first heard it exists (its record, or a repair pass found it missing). */
-  knownSince?: number
-  request?: RepairRequest
+  knownSince: number | undefined = undefined
+  request: RepairRequest | undefined = undefined
   /** Being stored, and our stripe parent sent it: it goes on to our children as a push. */
-  fromParent: boolean
+  fromParent = false
   /** A block came flagged as a repair forwarded down: it goes on as a repair. */
-  repaired: boolean
-  hops?: number
+  repaired = false
+  hops: number | undefined = undefined
+
+  constructor(public phase: ChunkPhase) {}
 }
 
 export class ChunkTracker {
@@ -141,7 +145,7 @@ export class ChunkTracker {
   private entry(n: number): ChunkEntry {
     let e = this.chunks.get(n)
     if (!e) {
-      e = { phase: this.c.log.hasChunk(n) ? 'complete' : 'missing', fromParent: false, repaired: false }
+      e = new ChunkEntry(this.c.log.hasChunk(n) ? 'complete' : 'missing')
       this.chunks.set(n, e)
     }
     return e
