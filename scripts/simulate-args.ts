@@ -16,7 +16,9 @@ export const USAGE = `npm run simulate -- [options]
   --encrypt                        every node runs encrypted sessions (implies --json-codec)
   --wall-limit s                   end early at this many wall seconds; the table says how far it got
   --json file                      write the report as JSON
-  --audience [--settle s] [--steady s]   the audience telemetry against the truth
+  --audience [--settle s] [--steady s] [--departure kill|goodbye|both]   the audience telemetry
+                                   against the truth; 20 % leave killed (default), with their
+                                   goodbyes, or half each way
   --all | --scenario loss1|loss3|churn20|churn50|uneven|uneven-measured|flash ...  issue 12's scenarios
   --chart file.svg  --compare before.json  --label name             (with --all) the loss sweep's chart
   --help                           this text`
@@ -27,6 +29,6 @@ export const SIMULATE_OPTIONS = {
   'upload-capacity': { type: 'string', default: '0' }, 'source-capacity': { type: 'string', default: '0' },
   bitrate: { type: 'string', default: '2M' }, 'join-spread': { type: 'string' }, seed: { type: 'string', default: '1' }, json: { type: 'string' },
   'bootstrap-viewers': { type: 'string', default: '0' }, 'json-codec': { type: 'boolean' }, encrypt: { type: 'boolean' }, audience: { type: 'boolean' },
-  settle: { type: 'string', default: '10' }, steady: { type: 'string', default: '40' }, 'wall-limit': { type: 'string' }, uplinks: { type: 'string' }, undeclared: { type: 'boolean' },
+  settle: { type: 'string', default: '10' }, departure: { type: 'string', default: 'kill' }, steady: { type: 'string', default: '40' }, 'wall-limit': { type: 'string' }, uplinks: { type: 'string' }, undeclared: { type: 'boolean' },
   all: { type: 'boolean' }, scenario: { type: 'string', multiple: true }, chart: { type: 'string' }, compare: { type: 'string' }, label: { type: 'string' },
 } as const

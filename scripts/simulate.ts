@@ -17,7 +17,7 @@ import { causeLine, measure, scenarioTable, sweepTable, table, type SimResult } 
 import { LOSS_SWEEP, SCENARIOS, type SimScenario } from './simulate-scenarios.ts'
 import { lossChart, type SweepSeries } from './simulate-chart.ts'
 import { PeakRss } from './bench-node-metrics.ts'
-import { audienceRun } from '../src/sim/audience-run.ts'
+import { AUDIENCE_DEPARTURES, audienceRun, type AudienceDeparture } from '../src/sim/audience-run.ts'
 
 /** `30%=0.5,10%=0.05`: a share of the viewers and its upload capacity in copies (0 is unlimited). */
 function parseUplinks(spec: string | undefined): Array<{ share: number; copies: number }> {
@@ -53,6 +53,8 @@ async function main(): Promise<void> {
   })
   const limitMs = values['wall-limit'] ? num('wall-limit', 1, 86_400) * 1000 : Infinity
   if (values.audience) {
+    const departure = values.departure as AudienceDeparture
+    if (!AUDIENCE_DEPARTURES.includes(departure)) throw new BenchArgError(`--departure must be one of ${AUDIENCE_DEPARTURES.join(', ')}`)
     // The audience telemetry against the truth: the source's count after the join wave and after
     // 20 % left at once, the merged delay p95, and the telemetry's cost (src/sim/audience-run.ts).
     for (const viewers of sizes.map(Math.round)) {
@@ -60,7 +62,7 @@ async function main(): Promise<void> {
       const wall = performance.now()
       const r = await audienceRun({
         viewers, seed: Math.round(num('seed', 0, 2 ** 31)), bitrateBps: parseBitrate(values.bitrate ?? '2M'), link,
-        joinSpreadMs: values['join-spread'] ? num('join-spread', 0, 600_000) : 10_000, settleMs: num('settle', 1, 600) * 1000, steadyMs: num('steady', 0, 3600) * 1000, leaveShare: 0.2,
+        joinSpreadMs: values['join-spread'] ? num('join-spread', 0, 600_000) : 10_000, settleMs: num('settle', 1, 600) * 1000, steadyMs: num('steady', 0, 3600) * 1000, leaveShare: 0.2, departure,
         progress: (line) => process.stderr.write(`  (wall ${((performance.now() - wall) / 1000).toFixed(0)} s) ${line}\n`),
       }, values['wall-limit'] ? () => performance.now() - wall > limitMs : undefined)
       const pct = (v: number) => `${(v * 100).toFixed(2)} %`
@@ -75,7 +77,7 @@ async function main(): Promise<void> {
       process.stdout.write([
         `viewers ${viewers}  (wall ${((performance.now() - wall) / 1000).toFixed(0)} s)`,
         `  count ${values.settle} s after the last join: ${r.joined.counted} of ${r.joined.present} (error ${pct(r.joined.error)}, ${r.joined.attached} attached)`,
-        `  count ${values.settle} s after 20 % left:     ${r.afterLeave.counted} of ${r.afterLeave.present} (error ${pct(r.afterLeave.error)}, ${r.afterLeave.attached} attached)`,
+        `  count ${values.settle} s after 20 % left (${departure}): ${r.afterLeave.counted} of ${r.afterLeave.present} (error ${pct(r.afterLeave.error)}, ${r.afterLeave.attached} attached)`,
         `  delay p95 merged ${r.p95.mergedMs} ms, exact ${r.p95.trueMs} ms (error ${pct(r.p95.error)})`,
         `  telemetry / stream bytes: worst node ${pct(r.cost.worstNode)}, overall ${pct(r.cost.overall)}`,
         `  depths ${JSON.stringify(r.view.byDepth)}  suspect ${r.view.suspect}`,

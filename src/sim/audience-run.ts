@@ -5,7 +5,7 @@
 // `npm run simulate -- --audience` both run this.
 import type { LinkModel } from '../mesh/link.ts'
 import type { Message } from '../mesh/messages.ts'
-import { EPOCH, VirtualSwarm, type SwarmMember } from './virtual-swarm.ts'
+import { EPOCH, VirtualSwarm, type Departure, type SwarmMember } from './virtual-swarm.ts'
 import { LEAD_MS, PROGRESS_STEP_MS } from './simulation.ts'
 import type { AudienceView } from '../mesh/telemetry/audience-view.ts'
 import { windowPercentile } from './audience-truth.ts'
@@ -21,13 +21,21 @@ export interface AudienceRunOptions {
   settleMs: number
   /** How long the swarm runs steadily before the delays and the cost are read. */
   steadyMs: number
-  /** Share of the viewers that leave at once (abruptly) after the first reading. */
+  /** Share of the viewers that leave at once after the first reading. */
   leaveShare: number
+  /** How they leave: killed (the default: no goodbye reaches anyone), with their goodbyes
+   * (StopSendingMe to their parents, as a clean `cjp2p-stream` exit), or every other one each way.
+   * The tree loses them differently: a killed child is dropped by its parent only once silent
+   * (SILENT_KID_MS), one that says goodbye at once. */
+  departure?: AudienceDeparture
   /** The last `count` joiners lie in their summaries, rewritten by `lie` on the way out. */
   liars?: { count: number; lie: (audience: Record<string, unknown>) => Record<string, unknown> }
   /** Told each reading as it is taken: a long run (10,000 viewers) shows what it reached if cut short. */
   progress?: (line: string) => void
 }
+
+export type AudienceDeparture = Departure | 'both'
+export const AUDIENCE_DEPARTURES: readonly AudienceDeparture[] = ['kill', 'goodbye', 'both']
 
 /** A run its `stop` ended early (asked every PROGRESS_STEP_MS of virtual time, as simulate()'s
  * budget: a virtual second of a 10,000-viewer join wave takes minutes of wall time; true ends the run there:
@@ -101,11 +109,12 @@ export async function audienceRun(o: AudienceRunOptions, stop?: () => boolean): 
     o.progress?.(`steady: p95 merged ${merged} ms, exact ${p95} ms; telemetry worst node ${cost.worstNode}, overall ${cost.overall}`)
 
     const leaving = Math.round(present.length * o.leaveShare)
+    const departure = o.departure ?? 'kill'
     for (let i = 0; i < leaving; i++) {
       // Never a liar: the liar test wants it to stay in the tree.
       let j = Math.floor(sim.random() * present.length)
       while (liars.includes(present[j].node.address)) j = (j + 1) % present.length
-      void sim.leave(present.splice(j, 1)[0])
+      void sim.leave(present.splice(j, 1)[0], departure === 'both' ? (i % 2 === 0 ? 'kill' : 'goodbye') : departure)
     }
     await runTo(sim.timers.now() + o.settleMs)
     const afterLeave = reading(sim, present)

@@ -49,6 +49,9 @@ export interface VirtualSwarmInit {
   encrypt?: boolean
 }
 
+/** How a viewer leaves: its process killed, or closed cleanly with its goodbyes (leave()). */
+export type Departure = 'kill' | 'goodbye'
+
 export interface SwarmMember {
   slot: number
   node: CjNode
@@ -152,12 +155,15 @@ export class VirtualSwarm {
   /** The member's swarm status, now or as it was when it left. */
   status(m: SwarmMember): SwarmStatus | undefined { return m.reg.get(this.id)?.status() ?? m.lastStatus }
 
-  /** An abrupt departure, as in the bench: the endpoint goes first, so no goodbye reaches anyone. */
-  async leave(m: SwarmMember): Promise<void> {
+  /** A departure. `kill` (the default, as in the bench): the endpoint goes first, so no goodbye
+   * reaches anyone. `goodbye`: as Runtime.close() orders it, the streams close first (each tells
+   * its parents StopSendingMe) while the endpoint can still send, then the endpoint. */
+  async leave(m: SwarmMember, how: Departure = 'kill'): Promise<void> {
     if (m.leftAt !== null) return
     m.leftAt = this.timers.now()
     m.lastStatus = m.reg.get(this.id)?.status()
     m.recorder.stop()
+    if (how === 'goodbye') await m.reg.close()
     m.secure?.close()
     await m.node.close()
     await m.reg.close()

@@ -9,7 +9,7 @@
 //     KIDS_SHARE of the stream bytes a second this node receives, split evenly between its
 //     children. Sixteen children (symmetric-NAT children take no place, so nothing bounds their
 //     number) each get a sixteenth.
-// Together 0.9 % (0.2 + 0.65 + 0.05), the rest a margin for the buckets' bursts and a parent's rate estimate. Before
+// Together 0.85 % (0.2 + 0.6 + 0.05), the rest a margin for the buckets' bursts and a parent's rate estimate. Before
 // this, summaries were paid from UP_SHARE but the counts and the summaries of a node silent for
 // 5 s went past it, and nothing bounded what a parent took in: 8 children at 0.1 % each and their
 // counts put the busiest node of 300 at 0.65-0.80 %, and 16 children would have passed 1 %.
@@ -32,8 +32,11 @@ export const UP_SHARE = 0.002
 /** Under a parent that never grants (a build from before the grants): no more than its older
  * children send it (their 0.1 %, and their counts and 5 s summaries past it). */
 export const DEFAULT_SHARE = 0.001
-/** What a node lets all its children send it, as a share of the stream bytes it receives. */
-export const KIDS_SHARE = 0.0065
+/** What a node lets all its children send it, as a share of the stream bytes it receives. 0.65 %
+ * left the busiest node of 200 at 0.92-0.93 % of its stream once the children could spend their
+ * grants (AudienceReporter.feed; 1 Mb/s, seed 1): too close to the 1 % for a parent's rate estimate
+ * and the buckets' bursts. */
+export const KIDS_SHARE = 0.006
 /** What a node may spend on grants. One is some 100 bytes; each child needs one when it arrives or
  * the split changes. */
 export const GRANT_SHARE = 0.0005
@@ -58,9 +61,9 @@ const RATE_STEP_MS = 1000
 export class ByteBucket {
   constructor(public tokens: number, private readonly cap: number) {}
   feed(bytes: number, cap = this.cap): void { this.tokens = Math.min(cap, this.tokens + Math.max(0, bytes)) }
-  /** Takes `bytes` if there are as many. */
-  take(bytes: number): boolean {
-    if (this.tokens < bytes) return false
+  /** Takes `bytes` if there are as many, and `keep` more left after them. */
+  take(bytes: number, keep = 0): boolean {
+    if (this.tokens < bytes + keep) return false
     this.tokens -= bytes
     return true
   }
@@ -73,6 +76,9 @@ export interface GrantsComponents {
   /** When the child's last summary arrived (-Infinity: never). */
   heardAt: (child: string) => number
 }
+
+/** Which grants go first when the bucket cannot pay them all (AudienceGrants.tick). */
+const PRIORITY = { lowered: 0, newcomer: 1, raised: 2, retry: 3 } as const
 
 /** The parent's side: the stream rate it receives, and one grant per stripe-0 child. */
 export class AudienceGrants {
@@ -118,18 +124,23 @@ export class AudienceGrants {
     }
     for (const a of this.told.keys()) if (!children.has(a)) this.told.delete(a)
     const bps = this.share(children.size)
-    if (bps === undefined) return
+    // Nothing granted while our rate allows nothing: that is our first seconds, our rate read over
+    // a window mostly from before our stream came. A grant of 0 there silenced the child until the
+    // next one, and at 1 Mb/s the bucket (GRANT_SHARE, some 60 B/s; a grant is some 130 bytes)
+    // pays one each 2 s: a relay granted 0 to its first 9 children, and one of them, 7 viewers
+    // below it, was still silent, uncounted, 17 s later (200 viewers, seed 1). Ungranted, a child
+    // sends its first counts from its own UP_SHARE (IDLE_BYTES).
+    if (bps === undefined || bps === 0) return
     // Lowered grants first: the children already sending give up their share before a newcomer
-    // is given one.
-    const due: Array<[string, boolean]> = []
+    // is given one. Then the newcomers, which have none, before raises and retries.
+    const due: Array<[string, number]> = []
     for (const a of children) {
       const t = this.told.get(a)
-      if (!t) due.push([a, false])
-      else if (Math.abs(bps - t.bps) > GRANT_SLACK * t.bps) due.push([a, bps < t.bps])
-      // Retried only when it allows something: a child granted nothing says nothing.
-      else if (bps > 0 && this.k.heardAt(a) < t.at && now - t.at >= GRANT_RETRY_MS) due.push([a, false])
+      if (!t) due.push([a, PRIORITY.newcomer])
+      else if (Math.abs(bps - t.bps) > GRANT_SLACK * t.bps) due.push([a, bps < t.bps ? PRIORITY.lowered : PRIORITY.raised])
+      else if (this.k.heardAt(a) < t.at && now - t.at >= GRANT_RETRY_MS) due.push([a, PRIORITY.retry])
     }
-    due.sort((x, y) => Number(y[1]) - Number(x[1]))
+    due.sort((x, y) => x[1] - y[1])
     for (const [a] of due) {
       const m: MessageOf<'TellMeYourAudienceAtMost'> = { type: 'TellMeYourAudienceAtMost', id: this.k.id, bytesPerSecond: bps }
       const bytes = encodedSize(m)

@@ -39,6 +39,8 @@ export const REPORT_MS = 2000
 export const MIN_GAP_MS = 300
 /** Counts alone go up no more often than this (paid from the budget like the rest). */
 export const COUNTS_GAP_MS = 500
+/** A counts message before we sent one: some 160 bytes with a deep subtree's depths. */
+const COUNTS_BYTES = 200
 /** Our counts go to a new parent this many times, COUNTS_GAP_MS apart, changed or not. Five (over
  * 2 s) counted a moved subtree sooner under a 0.06 % budget, but under 3 % loss the worst viewer
  * of 200 then held less of the stream at 7 of 8 seeds (median 98.5 % against 99.4 %): telemetry
@@ -49,8 +51,9 @@ const NEW_PARENT_REPEATS = 3
  * of what the busiest nodes received (near the source, each child's list with its grandchildren),
  * and every byte of them comes out of the budget. */
 export const KIDS_EVERY_MS = 10_000
-/** A node is silent for about this long at most, on a stream of 2 Mb/s with 16 siblings (its grant,
- * some 100 B/s, pays a full summary of a deep node every 3-5 s): what STALE_MS allows for. */
+/** A node is silent for this long at most: on a stream of 2 Mb/s with 16 siblings its grant (some
+ * 100 B/s) pays a full summary of a deep node every 3-5 s, and where it pays less often the counts
+ * go meanwhile (tick()). What STALE_MS allows for. */
 const MAX_SILENT_MS = 5000
 const JITTER = 0.25
 /** A parent that has not granted us anything this long after we took it is taken for a build that
@@ -132,6 +135,8 @@ export class AudienceReporter {
   /** What we grant our own children. */
   private readonly grants: AudienceGrants
   private lastFullBytes = 512
+  /** Our last counts' size: what a full summary leaves in the up bucket (see tick()). */
+  private lastCountsBytes = COUNTS_BYTES
   /** Delays this node and its subtree verified, by epoch; and those not yet sent up. Each delay
    * goes up once, as it comes: what climbed stays counted when its subtree moves elsewhere (the
    * stripe-0 tree re-forms every few seconds), and nothing is counted twice. A lost summary loses
@@ -306,7 +311,12 @@ export class AudienceReporter {
       return
     }
     if (parent === undefined || this.c.edge.startChunk < 0 || now - this.sentAt < MIN_GAP_MS) return
-    const fullDue = now >= this.nextAt && this.up.tokens >= this.lastFullBytes
+    // A full summary leaves the bytes of our next counts in the bucket, so a change in our
+    // subtree always goes up at once. Spent to the last byte, the bucket made the counts wait
+    // for it to refill, up to 1.5 s a hop at 1 Mb/s (a grant of some 130 B/s), and 10 s after 40
+    // of 200 viewers left the source had counted 91 of 160 (1 Mb/s, seed 1, half killed and half
+    // saying goodbye; the tree had re-formed below the source 4 s before).
+    const fullDue = now >= this.nextAt && this.up.tokens >= this.lastFullBytes + this.lastCountsBytes
     // A new parent has not counted us yet: that is a change too. It may not hold us as its child
     // yet when our first counts arrive, and drop them: they go again (NEW_PARENT_REPEATS), or our
     // subtree would be missing until our next full summary, seconds later (in the simulator a
@@ -317,7 +327,12 @@ export class AudienceReporter {
     // counts back while a full summary was due, for it carries them too, was tried: near the top a
     // full summary waited seconds for its bytes, the counts with it, and 10 s after the joins the
     // source counted 196 of 300.)
-    const countsDue = changed && now - this.sentAt >= COUNTS_GAP_MS
+    // Silent for MAX_SILENT_MS, our counts go unchanged: our parent keeps us for STALE_MS after
+    // our last word, and a full summary may take longer to pay for (one listing 6 children, some
+    // 700 bytes and its counts' reserve, took 18 s under a parent of an older build at 400 kb/s,
+    // and the 7 viewers dropped out of the count each time).
+    const silent = now - this.sentAt >= MAX_SILENT_MS
+    const countsDue = (changed || silent) && now - this.sentAt >= COUNTS_GAP_MS
     if (!fullDue && !countsDue) return
     if (fullDue && this.sendFull(now, parent)) return
     if (countsDue) this.sendUp(now, parent, { type: 'HereIsMyAudience', id: this.c.id, audience: this.counts(), counts: true })
@@ -330,7 +345,7 @@ export class AudienceReporter {
     const audience = this.subtree(parent)
     const msg: MessageOf<'HereIsMyAudience'> = { type: 'HereIsMyAudience', id: this.c.id, audience }
     this.lastFullBytes = this.fit(msg, kidsSent)
-    if (!this.sendUp(now, parent, msg)) {
+    if (!this.sendUp(now, parent, msg, this.lastCountsBytes)) {
       for (const run of audience.fresh ?? []) this.putBack(run)
       this.kidsSent = kidsSent
       return false
@@ -339,7 +354,7 @@ export class AudienceReporter {
     return true
   }
 
-  /** Trims a full summary to what the up bucket can hold (BURST_BYTES), and returns its size: a
+  /** Trims a full summary to what the up bucket can hold (BURST_BYTES, less the counts' reserve), and returns its size: a
    * larger one waited for tokens the bucket never holds, and no full summary went up again, only
    * counts (8 epochs of wide histograms and a children list with grandchildren pass 4 KB). Trimmed
    * first, the newest epochs go back to the outbox for the next summary (the oldest are those the
@@ -348,7 +363,7 @@ export class AudienceReporter {
   private fit(msg: MessageOf<'HereIsMyAudience'>, kidsSent: { at: number; to: string }): number {
     const s = msg.audience as AudienceSummary
     let bytes = encodedSize(msg)
-    while (bytes > BURST_BYTES) {
+    while (bytes > BURST_BYTES - this.lastCountsBytes) {
       const withGrandkids = [...s.kids ?? []].reverse().find((k) => k.k !== undefined)
       if (s.fresh !== undefined && s.fresh.length > 1) this.putBack(s.fresh.pop()!)
       else if (withGrandkids !== undefined) delete withGrandkids.k
@@ -367,10 +382,11 @@ export class AudienceReporter {
     for (const [i, n] of fromRun(first, counts)) this.outbox.add(e, i, n)
   }
 
-  /** Sends `msg` to our parent if the up budget pays for it. */
-  private sendUp(now: number, parent: string, msg: MessageOf<'HereIsMyAudience'>): boolean {
+  /** Sends `msg` to our parent if the up budget pays for it and leaves `keep` bytes. */
+  private sendUp(now: number, parent: string, msg: MessageOf<'HereIsMyAudience'>, keep = 0): boolean {
     const bytes = encodedSize(msg)
-    if (!this.up.take(bytes)) return false
+    if (!this.up.take(bytes, keep)) return false
+    if (msg.counts) this.lastCountsBytes = bytes
     this.sentAt = now
     this.sentViewers = msg.audience.viewers
     this.sentToCount = parent === this.sentTo ? this.sentToCount + 1 : 1
@@ -384,8 +400,15 @@ export class AudienceReporter {
     this.traffic.sentBytes += bytes
   }
 
-  /** Feeds the up budget: UP_SHARE of the stream bytes received since the last feed, and no more
-   * than our parent's grant for the time since. Before a grant from our parent (a newer parent
+  /** Feeds the up budget: UP_SHARE of the stream for the time since the last feed, at the rate we
+   * received it over the last RATE_WINDOW_MS (AudienceGrants.rate), and no more than our parent's
+   * grant for that time. Not the bytes received since the last feed: the stream comes in chunks
+   * (16 KiB, some 8 a second at 1 Mb/s, so most 50 ms ticks bring none), and the smaller of that
+   * and the grant, tick by tick, fed the bucket only on the ticks a chunk came, at most the grant's
+   * 50 ms each: a child granted 136 B/s got some 52. Its counts then waited seconds at every hop,
+   * and 10 s after 40 of 200 viewers left with their goodbyes (each dropped at once with its
+   * subtree, whose orphans and moved relays had to be counted again up a 9-level tree) the source
+   * counted 90 of 160 (1 Mb/s, seed 1). Before a grant from our parent (a newer parent
    * grants each child on its next tick, and again GRANT_RETRY_MS later if the child stays silent)
    * only IDLE_BYTES are saved up: our first counts go at once, and a parent's children cost it at
    * most that much each, on arriving, beyond what it granted. A parent that has not granted us
@@ -395,7 +418,9 @@ export class AudienceReporter {
   private feed(now: number, parent: string | undefined): void {
     const received = this.k.stats.totals.receivedBytes
     const dt = Number.isFinite(this.fed.at) ? now - this.fed.at : 0
-    const share = (received - this.fed.received) * UP_SHARE
+    // Until the rate is known (our first second), the bytes themselves.
+    const rate = this.grants.rate()
+    const share = (rate === undefined ? received - this.fed.received : (rate * dt) / 1000) * UP_SHARE
     this.fed = { at: now, received }
     if (parent !== this.parentSince.addr) this.parentSince = { addr: parent, at: now }
     if (parent !== undefined && this.grant?.from === parent) this.up.feed(Math.min(share, (this.grant.bps * dt) / 1000))
