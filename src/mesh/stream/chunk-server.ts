@@ -85,7 +85,7 @@ export class ChunkServer {
     // the same, spoofed asks of 100 bytes each spent the source's budget on nothing, and real
     // viewers then waited for their fifth ask. The record goes, as it did, when it fits; the
     // node's answer carries our cookie, and once verified the asker gets the chunk.
-    if (!ctx.verified && ctx.room() < length) { ctx.reply({ type: 'HereAreChunkHashes', id: this.c.id, chunks: [rec] }); return }
+    if (!ctx.verified && ctx.room() < length) { this.replyRecord(ctx, rec); return }
     // Charged now, not once the read returns: a disk read takes milliseconds, and every pull that
     // arrived meanwhile passed the same check against a budget that had not moved yet (a burst
     // at the source served 6.5 MB against a 0.94 MB allowance: test/mesh/stream/chunk-server-budget).
@@ -108,13 +108,18 @@ export class ChunkServer {
     return true
   }
 
+  /** The chunk's signed record, which goes before its data (and alone where the data may not). */
+  private replyRecord(ctx: Ctx, rec: ChunkRecord): void {
+    ctx.reply({ type: 'HereAreChunkHashes', id: this.c.id, chunks: [rec] })
+  }
+
   private async replyChunk(ctx: Ctx, n: number, rec: ChunkRecord, within: number, length: number, cause: UploadCause): Promise<void> {
     const { log, id } = this.c
     let bytes: Buffer
     try { bytes = await log.read(n * CHUNK_SIZE + within, length) } catch { this.k.budget.unpulled(n, length, cause, ctx.from); return }
     const head = log.head()
     const ended = head?.ended ? head.length : undefined
-    ctx.reply({ type: 'HereAreChunkHashes', id, chunks: [rec] })
+    this.replyRecord(ctx, rec)
     const hops = this.k.tracker.hops(n)
     // An answer to a pull is a repair, not a push: flagged, so that a child pulling from its own
     // stripe parent does not count the answer as that parent feeding it. Counted as feeding, a
