@@ -282,6 +282,9 @@ export class Children {
         node.send(d.evict, [{ type: 'AskThemInstead', id, stripe: s, peers: [ctx.from, ...roomy].slice(0, 4), ...(handOver !== undefined ? { handOver } : {}) }])
       }
       if (isNew) {
+        // With `leave`'s line, who the source (or a relay) fed in which stripe and when: what its
+        // copies beyond one went to (NAT-LAB.md, session 17).
+        node.log.debug('child taken', { stream: id, stripe: s, child: ctx.from, nat: node.peers.get(ctx.from)?.nat, catchUpFrom: begin, top, ...(d.evict ? { evict: d.evict } : {}) })
         void this.catchUpChild(ctx.from, s, begin, handOver ?? top)
         if (isSource) this.fedFrom.set(key, begin)
         if (handOver !== undefined) this.owed.set(key, { from: handOver, until: top })
@@ -331,6 +334,7 @@ export class Children {
   /** `addr` is no longer our child in stripe `s`; what it had from us is noted (caughtUpTo). */
   private leave(s: number, addr: string): void {
     if (!this.sets[s].delete(addr)) return
+    this.c.node.log.debug('child left', { stream: this.c.id, stripe: s, child: addr })
     const key = `${s} ${addr}`
     this.fedFrom.delete(key)
     this.owed.delete(key)
