@@ -1,4 +1,4 @@
-// `npm run bench:audience -- [--viewers 50] [--leave 20%] [--settle 10] [--nodes-per-process 10] [--seed 1] [--bitrate 2M] [--screenshot file.png]`
+// `npm run bench:audience -- [--viewers 50] [--leave 20%] [--settle 10] [--nodes-per-process 10] [--seed 1] [--bitrate 2M] [--departure kill|goodbye|both] [--screenshot file.png]`
 // Issue 15's goal on real processes: a real source and N real viewer nodes (bench-source.ts,
 // bench-viewers.ts: real UDP on 127.0.0.1) join in a staggered wave; 10 s after the last join the
 // source's audience count is read against the viewers present (and those whose stripe-0 chain
@@ -18,16 +18,18 @@ import type { AudienceReading } from './bench-ipc.ts'
 import { LEAD_MS } from '../src/sim/simulation.ts'
 import { SEGMENT_MS } from '../src/sim/virtual-swarm.ts'
 import { windowPercentile } from '../src/sim/audience-truth.ts'
+import { DEPARTURE_USAGE, departureOf, parseDeparture } from '../src/sim/audience-run.ts'
 import { CHROMIUM, screenshotPage, statusAudience } from './bench-dashboard.ts'
 
-const USAGE = `npm run bench:audience -- [--viewers 50] [--leave 20%] [--settle 10] [--nodes-per-process 10] [--seed 1] [--bitrate 2M] [--screenshot file.png]
+const USAGE = `npm run bench:audience -- [--viewers 50] [--leave 20%] [--settle 10] [--nodes-per-process 10] [--seed 1] [--bitrate 2M] [--departure kill|goodbye|both] [--screenshot file.png]
 A real source and N real viewer processes; prints the source's audience count, merged delay p95 and
-telemetry bytes against the truth, before and after a share of the viewers leave; --screenshot saves
+telemetry bytes against the truth, before and after a share of the viewers leave (--departure: killed,
+with their goodbyes, or every other one each way, as \`npm run simulate -- --audience\`); --screenshot saves
 the source's dashboard page (headless Chromium, CHROMIUM_PATH or /usr/bin/chromium) with the swarm on it
 and prints \`cjp2p-stream status --audience\` of the same source beside it.`
 const values = scriptFlags('bench:audience', USAGE, {
   viewers: { type: 'string' }, leave: { type: 'string' }, settle: { type: 'string' }, 'nodes-per-process': { type: 'string' }, seed: { type: 'string' },
-  screenshot: { type: 'string' }, bitrate: { type: 'string' },
+  screenshot: { type: 'string' }, bitrate: { type: 'string' }, departure: { type: 'string' },
 })
 const num = (v: string | undefined, name: string, dflt: number, min: number, max: number): number => {
   const n = v === undefined ? dflt : Number(v.replace(/%$/, '')) / (v.endsWith('%') ? 100 : 1)
@@ -40,6 +42,7 @@ const settleMs = num(values.settle, 'settle', 10, 1, 600) * 1000
 const perProcess = num(values['nodes-per-process'], 'nodes-per-process', 10, 1, 100)
 const seed = num(values.seed, 'seed', 1, 0, 2 ** 31)
 const screenshot = values.screenshot
+const departure = parseDeparture(values.departure) ?? exitUsage('bench:audience', new UsageError(DEPARTURE_USAGE))
 // A lower bitrate needs less CPU per viewer (on a loaded machine 50 processes at 2 Mb/s fall tens of
 // seconds behind) and is the harder case for the 1 % telemetry budget: fewer stream bytes to pay it.
 const bitrateBps = orExitUsage('bench:audience', () => (values.bitrate === undefined ? 2e6 : parseBitrate(values.bitrate)))
@@ -120,9 +123,9 @@ async function main(): Promise<void> {
     const gone = Math.round(present.length * leaveShare)
     for (let i = 0; i < gone; i++) {
       const slot = present.splice((i * 7919 + seed) % present.length, 1)[0]
-      views[slot % procs].send({ type: 'leave', slot })
+      views[slot % procs].send({ type: 'leave', slot, goodbye: departureOf(departure, i) === 'goodbye' })
     }
-    log(`${gone} viewers left at once; reading again in ${settleMs / 1000} s`)
+    log(`${gone} viewers left at once (${departure}); reading again in ${settleMs / 1000} s`)
     await sleep(settleMs)
     const afterLeave = await read()
     const leftAttached = await attached()
@@ -140,7 +143,7 @@ async function main(): Promise<void> {
     const rows: Array<[string, string, string, string]> = [
       ['reading', 'true (attached)', 'source says', 'error (goal)'],
       [`viewers ${settleMs / 1000} s after the last join`, `${joinedPresent} (${joinedAttached})`, String(joined.viewers), `${pct(Math.abs(joined.viewers - joinedPresent) / joinedPresent)} (<= 1 %)`],
-      [`viewers ${settleMs / 1000} s after ${gone} left at once`, `${present.length} (${leftAttached})`, String(afterLeave.viewers), `${pct(Math.abs(afterLeave.viewers - present.length) / Math.max(1, present.length))} (<= 1 %)`],
+      [`viewers ${settleMs / 1000} s after ${gone} left at once (${departure})`, `${present.length} (${leftAttached})`, String(afterLeave.viewers), `${pct(Math.abs(afterLeave.viewers - present.length) / Math.max(1, present.length))} (<= 1 %)`],
       [`chunk delay p95, chunks published ${window}`, `${trueP95} ms`, `${steady.p95Ms ?? '-'} ms`, `${trueP95 > 0 && steady.p95Ms !== null ? pct(Math.abs(steady.p95Ms - trueP95) / trueP95) : '-'} (<= 10 %)`],
       ['telemetry bytes / stream bytes, all nodes', pct(stream > 0 ? telemetry / stream : 0), '', '(<= 1 %)'],
       ['telemetry bytes / stream bytes, worst node', pct(worst), '', '(<= 1 %)'],

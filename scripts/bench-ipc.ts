@@ -13,8 +13,9 @@ export type ToChild =
   /** Start viewer `slot`, bootstrapping from these addresses (p2p) or this base URL (hls);
    * `maxUploadBps`: its `--max-upload`, wire bytes a second (none: no cap). */
   | { type: 'join'; slot: number; peers: string[]; maxUploadBps?: number }
-  /** Viewer `slot` vanishes without a goodbye (a crash or a closed laptop). */
-  | { type: 'leave'; slot: number }
+  /** Viewer `slot` leaves: without a goodbye (a crash or a closed laptop), or with `goodbye` as a
+   * clean exit does (its swarm closed first: StopSendingMe to its parents). */
+  | { type: 'leave'; slot: number; goodbye?: boolean }
   | { type: 'report' }
   /** The source's audience telemetry as it reads now (npm run bench:audience). */
   | { type: 'audience' }

@@ -81,13 +81,16 @@ async function main(init: ViewerInit): Promise<void> {
     }
   }
 
-  const leave = async (slot: number): Promise<void> => {
+  const leave = async (slot: number, goodbye = false): Promise<void> => {
     const s = slots.get(slot)
     if (!s || s.leftAt !== null) return
     s.leftAt = Date.now()
     s.final = snapshot(s)
     s.hls?.close()
-    // Abrupt: the socket closes first, so no goodbye reaches anyone (the swarm's close sends nothing).
+    // A clean exit closes its swarms first, which say goodbye to their parents (as
+    // VirtualSwarm.leave). Abrupt: the socket closes first, so no goodbye reaches anyone (the
+    // swarm's close then sends nothing).
+    if (goodbye) await s.reg?.close()
     await s.node?.close()
     await s.reg?.close()
     await s.log?.close()
@@ -96,7 +99,7 @@ async function main(init: ViewerInit): Promise<void> {
   send({ type: 'ready' })
   process.on('message', (m: ToChild) => {
     if (m.type === 'join') join_(m.slot, m.peers, m.maxUploadBps).catch((err: Error) => send({ type: 'error', message: err.stack ?? String(err) }))
-    if (m.type === 'leave') void leave(m.slot)
+    if (m.type === 'leave') void leave(m.slot, m.goodbye === true)
     if (m.type === 'parents') {
       const live = [...slots.values()].filter((s) => s.leftAt === null && s.node)
       send({ type: 'parents', parents: live.map((s): [string, string | null] => [s.node!.address, s.reg?.get(init.streamId)?.status().pathToSource[0] ?? null]) })

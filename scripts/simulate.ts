@@ -17,7 +17,7 @@ import { causeLine, measure, scenarioTable, sweepTable, table, type SimResult } 
 import { LOSS_SWEEP, SCENARIOS, type SimScenario } from './simulate-scenarios.ts'
 import { lossChart, type SweepSeries } from './simulate-chart.ts'
 import { PeakRss } from './bench-node-metrics.ts'
-import { AUDIENCE_DEPARTURES, audienceRun, type AudienceDeparture } from '../src/sim/audience-run.ts'
+import { DEPARTURE_USAGE, audienceRun, parseDeparture } from '../src/sim/audience-run.ts'
 
 /** `30%=0.5,10%=0.05`: a share of the viewers and its upload capacity in copies (0 is unlimited). */
 function parseUplinks(spec: string | undefined): Array<{ share: number; copies: number }> {
@@ -53,8 +53,8 @@ async function main(): Promise<void> {
   })
   const limitMs = values['wall-limit'] ? num('wall-limit', 1, 86_400) * 1000 : Infinity
   if (values.audience) {
-    const departure = values.departure as AudienceDeparture
-    if (!AUDIENCE_DEPARTURES.includes(departure)) throw new BenchArgError(`--departure must be one of ${AUDIENCE_DEPARTURES.join(', ')}`)
+    const departure = parseDeparture(values.departure)
+    if (departure === undefined) throw new BenchArgError(DEPARTURE_USAGE)
     // The audience telemetry against the truth: the source's count after the join wave and after
     // 20 % left at once, the merged delay p95, and the telemetry's cost (src/sim/audience-run.ts).
     for (const viewers of sizes.map(Math.round)) {

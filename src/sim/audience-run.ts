@@ -36,6 +36,19 @@ export interface AudienceRunOptions {
 
 export type AudienceDeparture = Departure | 'both'
 export const AUDIENCE_DEPARTURES: readonly AudienceDeparture[] = ['kill', 'goodbye', 'both']
+/** The scripts' one-line usage error for a `--departure` that names none of them. */
+export const DEPARTURE_USAGE = `--departure must be one of ${AUDIENCE_DEPARTURES.join(', ')}`
+
+/** `--departure`'s value (undefined: the default, kill), or undefined when it names none. */
+export function parseDeparture(value: string | undefined): AudienceDeparture | undefined {
+  const v = value ?? 'kill'
+  return (AUDIENCE_DEPARTURES as readonly string[]).includes(v) ? (v as AudienceDeparture) : undefined
+}
+
+/** How the `i`th of the viewers leaving at once leaves: with 'both', every other one each way. */
+export function departureOf(how: AudienceDeparture, i: number): Departure {
+  return how === 'both' ? (i % 2 === 0 ? 'kill' : 'goodbye') : how
+}
 
 /** A run its `stop` ended early (asked every PROGRESS_STEP_MS of virtual time, as simulate()'s
  * budget: a virtual second of a 10,000-viewer join wave takes minutes of wall time; true ends the run there:
@@ -114,7 +127,7 @@ export async function audienceRun(o: AudienceRunOptions, stop?: () => boolean): 
       // Never a liar: the liar test wants it to stay in the tree.
       let j = Math.floor(sim.random() * present.length)
       while (liars.includes(present[j].node.address)) j = (j + 1) % present.length
-      void sim.leave(present.splice(j, 1)[0], departure === 'both' ? (i % 2 === 0 ? 'kill' : 'goodbye') : departure)
+      void sim.leave(present.splice(j, 1)[0], departureOf(departure, i))
     }
     await runTo(sim.timers.now() + o.settleMs)
     const afterLeave = reading(sim, present)

@@ -51,7 +51,7 @@ test('a grant a parent computes from any stream rate is one its child decodes', 
   // One child and a rate sample that jumped (a catch-up burst inside one step): the share is capped
   // at what the decoder accepts, else the grant would be dropped as bad and the child left with none.
   const sent: Array<MessageOf<'TellMeYourAudienceAtMost'>> = []
-  const grants = new AudienceGrants({ id: ID, send: (_to, m) => { sent.push(m); return true }, heardAt: () => -Infinity })
+  const grants = new AudienceGrants({ id: ID, send: (_to, m) => { sent.push(m); return true }, heardAt: () => -Infinity, viewers: () => undefined })
   const child = new Set(['10.0.0.2:4000'])
   grants.tick(0, 0, child)
   grants.tick(1000, 1e12, child)

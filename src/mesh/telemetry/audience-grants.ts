@@ -6,9 +6,10 @@
 //     received, and at most what that parent granted it (below);
 //   - down, the grants it sends its own children: at most GRANT_SHARE;
 //   - in, its children's summaries: each child sends at most its grant, and the grants add up to
-//     KIDS_SHARE of the stream bytes a second this node receives, split evenly between its
-//     children. Sixteen children (symmetric-NAT children take no place, so nothing bounds their
-//     number) each get a sixteenth.
+//     KIDS_SHARE of the stream bytes a second this node receives, split between its children by
+//     the viewers each carries (AudienceGrants.shares: half evenly, half by subtree size, none past
+//     what a child may send up). Sixteen children (symmetric-NAT children take no place, so
+//     nothing bounds their number) share the same KIDS_SHARE.
 // Together 0.85 % (0.2 + 0.6 + 0.05), the rest a margin for the buckets' bursts and a parent's rate estimate. Before
 // this, summaries were paid from UP_SHARE but the counts and the summaries of a node silent for
 // 5 s went past it, and nothing bounded what a parent took in: 8 children at 0.1 % each and their
@@ -37,6 +38,27 @@ export const DEFAULT_SHARE = 0.001
  * grants (AudienceReporter.feed; 1 Mb/s, seed 1): too close to the 1 % for a parent's rate estimate
  * and the buckets' bursts. */
 export const KIDS_SHARE = 0.006
+/** The share of KIDS_SHARE split evenly between a node's children, whatever they carry; the rest
+ * goes by the viewers in each child's subtree (subtreeWeight). A relay carrying many viewers sends
+ * far more than a leaf: its count changes whenever any viewer below it joins, leaves or moves, and
+ * each change must climb on. Split evenly, a relay with 118 viewers below it got the 126 B/s of its
+ * five leaf siblings, its counts (some 175 bytes) waited 1.4 s for their bytes at each hop, and 10 s
+ * after the joins the source counted 187 of 200 (1 Mb/s, seed 2; the tree had re-formed 2.5 s
+ * before). The even half is every child's floor: a leaf still pays its counts and delays, and a
+ * liar claiming a million viewers takes no more than one child can send up (UP_SHARE) and leaves
+ * each sibling at least half its even share. */
+export const EVEN_SPLIT = 0.5
+
+/** A child's weight in the split: 1 for a leaf, 1 + log2 of its subtree's viewers for a relay (118
+ * viewers weigh 7.9). Linear in the viewers, every change in a large subtree's size moved every
+ * sibling's share past GRANT_SLACK, and each move is a grant paid from the grants' bucket (0.05 %,
+ * about one grant a second at 1 Mb/s): after a re-formation the new relays waited seconds for
+ * their raise behind their siblings' lowered grants. 10 s after the joins of 200 viewers at 1 Mb/s
+ * (seeds 1-12) the source counted them within 1 % at 8 seeds split evenly, 9 linear (139 and 111 of
+ * 200 at seeds 4 and 6), 11 by the logarithm. */
+export function subtreeWeight(viewers: number | undefined): number {
+  return 1 + Math.log2(Math.max(1, viewers ?? 1))
+}
 /** What a node may spend on grants. One is some 100 bytes; each child needs one when it arrives or
  * the split changes. */
 export const GRANT_SHARE = 0.0005
@@ -75,6 +97,8 @@ export interface GrantsComponents {
   send: (to: string, m: MessageOf<'TellMeYourAudienceAtMost'>) => boolean
   /** When the child's last summary arrived (-Infinity: never). */
   heardAt: (child: string) => number
+  /** The viewers the child's last summary counted in its subtree, itself included (undefined: none yet). */
+  viewers: (child: string) => number | undefined
 }
 
 /** Which grants go first when the bucket cannot pay them all (AudienceGrants.tick). */
@@ -98,20 +122,46 @@ export class AudienceGrants {
     return b.at > a.at ? ((b.bytes - a.bytes) * 1000) / (b.at - a.at) : undefined
   }
 
-  /** What each of `children` may send now, in bytes a second (undefined before the rate is known).
-   * In hundredths, rounded down, never to nothing while the rate allows a hundredth: rounded down
-   * to whole bytes, the share of a child among more than KIDS_SHARE x the rate (1,625 at 2 Mb/s, 52
-   * at 64 kb/s) was 0, no grant went, and every child took its parent for an older build after
-   * NO_GRANT_MS and sent it DEFAULT_SHARE: N x 0.1 % of the stream in. A useful floor cannot hold
-   * the 1 % for any number of children: to stay counted a child sends its counts (some 150 bytes)
-   * at least once per STALE_MS (12 s), about 12 B/s, and N of them take N x 12 B/s, past KIDS_SHARE
-   * of the stream beyond 130 children at 2 Mb/s (32 at 500 kb/s, 4 at 64 kb/s). Past that, each
-   * child keeps its exact share: its counts go seldom, and it is counted for STALE_MS after each. */
-  share(children: number): number | undefined {
+  /** What each of `children` may send now, in bytes a second (undefined before the rate is known):
+   * KIDS_SHARE of the stream, EVEN_SPLIT of it evenly and the rest by the viewers each child's
+   * subtree counts (subtreeWeight), none past UP_SHARE (a child sends no more than that of its own stream, the same
+   * stream; what a child could not use goes to its siblings, as water fills). In hundredths,
+   * rounded down, never to nothing while the rate allows a hundredth: rounded down to whole bytes,
+   * the share of a child among more than KIDS_SHARE x the rate (1,625 at 2 Mb/s, 52 at 64 kb/s) was
+   * 0, no grant went, and every child took its parent for an older build after NO_GRANT_MS and sent
+   * it DEFAULT_SHARE: N x 0.1 % of the stream in. A useful floor cannot hold the 1 % for any number
+   * of children: to stay counted a child sends its counts (some 150 bytes) at least once per
+   * STALE_MS (12 s), about 12 B/s, and N of them take N x 12 B/s, past KIDS_SHARE of the stream
+   * beyond 130 children at 2 Mb/s (32 at 500 kb/s, 4 at 64 kb/s). Past that, each child keeps its
+   * exact share: its counts go seldom, and it is counted for STALE_MS after each. */
+  shares(children: ReadonlySet<string>): Map<string, number> | undefined {
     const r = this.rate()
+    if (r === undefined) return undefined
+    const out = new Map<string, number>()
+    if (children.size === 0) return out
+    const floor = (EVEN_SPLIT * KIDS_SHARE * r) / children.size
+    const most = UP_SHARE * r
+    // A child not heard from yet weighs as a leaf. The weight needs no cap of its own: a child's
+    // share stops at `most`, and the floors are everyone's.
+    const weight = new Map([...children].map((a) => [a, subtreeWeight(this.k.viewers(a))]))
+    let left = KIDS_SHARE * r
+    // Each round either gives every open child its share or takes those past `most` out at
+    // `most`: at most one round per child.
+    while (weight.size > 0) {
+      let total = 0
+      for (const w of weight.values()) total += w
+      const byWeight = Math.max(0, left - floor * weight.size)
+      const over = [...weight].filter(([, w]) => floor + (byWeight * w) / total > most)
+      if (over.length === 0) {
+        for (const [a, w] of weight) out.set(a, floor + (byWeight * w) / total)
+        break
+      }
+      for (const [a] of over) { out.set(a, most); left -= most; weight.delete(a) }
+    }
     // At most what a receiver's decoder accepts: a grant past it is dropped there as bad, and the
     // child would be left with none.
-    return r === undefined ? undefined : Math.min(MAX_GRANT_BPS, Math.floor((100 * KIDS_SHARE * r) / Math.max(1, children)) / 100)
+    for (const [a, bps] of out) out.set(a, Math.min(MAX_GRANT_BPS, Math.floor(100 * bps) / 100))
+    return out
   }
 
   /** `streamBytes`: the stream bytes this node received (produced, at the source) so far. */
@@ -123,18 +173,19 @@ export class AudienceGrants {
       while (this.samples.length > 2 && now - this.samples[1].at >= RATE_WINDOW_MS) this.samples.shift()
     }
     for (const a of this.told.keys()) if (!children.has(a)) this.told.delete(a)
-    const bps = this.share(children.size)
+    const shares = this.shares(children)
     // Nothing granted while our rate allows nothing: that is our first seconds, our rate read over
     // a window mostly from before our stream came. A grant of 0 there silenced the child until the
     // next one, and at 1 Mb/s the bucket (GRANT_SHARE, some 60 B/s; a grant is some 130 bytes)
     // pays one each 2 s: a relay granted 0 to its first 9 children, and one of them, 7 viewers
     // below it, was still silent, uncounted, 17 s later (200 viewers, seed 1). Ungranted, a child
     // sends its first counts from its own UP_SHARE (IDLE_BYTES).
-    if (bps === undefined || bps === 0) return
+    if (shares === undefined || [...shares.values()].every((bps) => bps === 0)) return
     // Lowered grants first: the children already sending give up their share before a newcomer
     // is given one. Then the newcomers, which have none, before raises and retries.
     const due: Array<[string, number]> = []
-    for (const a of children) {
+    for (const [a, bps] of shares) {
+      if (bps === 0) continue
       const t = this.told.get(a)
       if (!t) due.push([a, PRIORITY.newcomer])
       else if (Math.abs(bps - t.bps) > GRANT_SLACK * t.bps) due.push([a, bps < t.bps ? PRIORITY.lowered : PRIORITY.raised])
@@ -142,6 +193,7 @@ export class AudienceGrants {
     }
     due.sort((x, y) => x[1] - y[1])
     for (const [a] of due) {
+      const bps = shares.get(a)!
       const m: MessageOf<'TellMeYourAudienceAtMost'> = { type: 'TellMeYourAudienceAtMost', id: this.k.id, bytesPerSecond: bps }
       const bytes = encodedSize(m)
       if (!this.bucket.take(bytes)) return

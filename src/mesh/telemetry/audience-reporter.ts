@@ -179,6 +179,7 @@ export class AudienceReporter {
         return true
       },
       heardAt: (a) => this.kids.get(a)?.at ?? -Infinity,
+      viewers: (a) => this.kids.get(a)?.s.viewers,
     })
     components.stats.onDelay = (ageMs, hops) => this.onDelay(ageMs, hops)
   }

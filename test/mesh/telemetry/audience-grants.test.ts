@@ -3,11 +3,11 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import type { MessageOf } from '../../../src/mesh/messages.ts'
-import { AudienceGrants } from '../../../src/mesh/telemetry/audience-grants.ts'
+import { AudienceGrants, KIDS_SHARE, UP_SHARE } from '../../../src/mesh/telemetry/audience-grants.ts'
 
 test('a parent whose rate allows nothing yet grants nothing, then each child its share as the stream comes', () => {
   const sent: Array<{ to: string; m: MessageOf<'TellMeYourAudienceAtMost'> }> = []
-  const grants = new AudienceGrants({ id: 'stream/x', send: (to, m) => { sent.push({ to, m }); return true }, heardAt: () => -Infinity })
+  const grants = new AudienceGrants({ id: 'stream/x', send: (to, m) => { sent.push({ to, m }); return true }, heardAt: () => -Infinity, viewers: () => undefined })
   const children = new Set(Array.from({ length: 9 }, (_, i) => `10.0.0.${i + 2}:4000`))
   // Its first second brought 10 bytes: a share of 0 for each of 9 children. Granted, a 0 silenced
   // each child until its next grant, and at 1 Mb/s the grants' bucket pays one a 2 s: the last of 9
@@ -19,4 +19,41 @@ test('a parent whose rate allows nothing yet grants nothing, then each child its
   grants.tick(2000, 125_010, children)
   assert.deepEqual(new Set(sent.map(({ to }) => to)), children)
   assert.ok(sent.every(({ m }) => m.bytesPerSecond > 0), JSON.stringify(sent.map(({ m }) => m.bytesPerSecond)))
+})
+
+/** Each child keeps at least half its even share whatever its siblings claim (EVEN_SPLIT). */
+const FLOOR = 0.5
+
+/** A parent at 1 Mb/s (125,000 B/s) for two rate steps, its children carrying `viewers` each: the
+ * last grant each child was sent. */
+function granted(viewers: Record<string, number>): Map<string, number> {
+  const last = new Map<string, number>()
+  const grants = new AudienceGrants({ id: 'stream/x', send: (to, m) => { last.set(to, m.bytesPerSecond); return true }, heardAt: () => -Infinity, viewers: (a) => viewers[a] })
+  const children = new Set(Object.keys(viewers))
+  for (let s = 0; s <= 10; s++) grants.tick(s * 1000, s * 125_000, children)
+  return last
+}
+
+test('a child carrying a large subtree is granted more than its leaf siblings, within KIDS_SHARE in all, and each leaf keeps its floor', () => {
+  // As at seed 2 of `simulate --audience --viewers 200 --bitrate 1M`: a relay with 118 viewers below
+  // it among five leaves. Split evenly, it had the leaves' 125 B/s, its counts waited 1.4 s at each
+  // hop, and the source counted 187 of 200 ten seconds after the joins.
+  const g = granted({ relay: 118, a: 1, b: 1, c: 1, d: 1, e: 1 })
+  const total = [...g.values()].reduce((t, x) => t + x, 0)
+  const even = (KIDS_SHARE * 125_000) / 6
+  assert.ok(g.get('relay')! >= 1.8 * even, `relay granted ${g.get('relay')} B/s, a leaf ${g.get('a')} B/s (even share ${even.toFixed(2)})`)
+  // No more than it may send up: the rest goes to its siblings.
+  assert.ok(g.get('relay')! <= UP_SHARE * 125_000, `relay granted ${g.get('relay')} B/s`)
+  for (const a of 'abcde') assert.ok(g.get(a)! >= FLOOR * even, `leaf ${a} granted ${g.get(a)} B/s`)
+  assert.ok(total <= KIDS_SHARE * 125_000 + 0.01, `granted ${total} B/s in all`)
+})
+
+test('a liar claiming a million viewers takes no more than one child may send up, and its siblings keep their floor', () => {
+  const g = granted({ liar: 1_000_000, relay: 40, a: 1, b: 1, c: 1, d: 1, e: 1, f: 1 })
+  const even = (KIDS_SHARE * 125_000) / 8
+  assert.ok(g.get('liar')! <= UP_SHARE * 125_000, `liar granted ${g.get('liar')} B/s`)
+  for (const a of ['relay', ...'abcdef']) assert.ok(g.get(a)! >= FLOOR * even, `${a} granted ${g.get(a)} B/s`)
+  // The honest relay still gets more than a leaf.
+  assert.ok(g.get('relay')! > g.get('a')!, `relay ${g.get('relay')} B/s, leaf ${g.get('a')} B/s`)
+  assert.ok([...g.values()].reduce((t, x) => t + x, 0) <= KIDS_SHARE * 125_000 + 0.01)
 })
