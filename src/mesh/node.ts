@@ -148,6 +148,8 @@ export class CjNode extends EventEmitter {
   /** Every datagram that arrives is counted here, and file requests reserve their answers (--max-download). */
   readonly download: DownloadPacer
   private handlers = new Map<MessageType, Handler<MessageType>[]>()
+  /** Some peer said it is behind a symmetric NAT (IAmBehind): only then are address lists filtered. */
+  private symmetricHeard = false
   private secret: Buffer
   /** Our cookie by host (bounded: addresses come from strangers). By address it sits on the peer's
    * entry (Peer.cookieText). */
@@ -209,7 +211,11 @@ export class CjNode extends EventEmitter {
       // Our probes carry our send time as a plain number (the shape the Rust node also uses).
       if (typeof m.value === 'number') this.peers.recordRtt(ctx.peer, this.timers.now() - m.value)
     })
-    this.handle('IAmBehind', (m, ctx) => { if (ctx.verified) ctx.peer.nat = m.nat })
+    this.handle('IAmBehind', (m, ctx) => {
+      if (!ctx.verified) return
+      ctx.peer.nat = m.nat
+      if (m.nat === 'symmetric') this.symmetricHeard = true
+    })
     this.handle('MyPublicKey', (m, ctx) => { if (!ctx.peer.keyProven) ctx.peer.publicKey = m.ed25519h ?? Buffer.from(m.ed25519 ?? '', 'base64').toString('hex') })
   }
 
@@ -497,6 +503,9 @@ export class CjNode extends EventEmitter {
   /** An address list without peers behind symmetric NATs: nobody we tell could reach them (their
    * NAT opens a new mapping per destination and lets in only those they contacted). */
   private withoutUnreachable(m: Message): Message {
+    // No peer ever said it is behind one (this handler is the only writer of `Peer.nat`): nothing
+    // to look up. A lookup per address of every list showed in the simulator's profile.
+    if (!this.symmetricHeard) return m
     const list = (m as { peers: string[] }).peers
     const unreachable = (a: string): boolean => this.peers.get(a)?.nat === 'symmetric'
     // Nearly always none: the message goes as it is, without a copy of its list.
@@ -633,7 +642,10 @@ export class CjNode extends EventEmitter {
         peer.maxDatagramBytes = Math.max(SMALL_DATAGRAM_BYTES, m.maxDatagramBytes)
         if (!peer.toldCaps) { ctx.queue({ m: this.capabilities(from), kind: 'control', role: 'relay' }); peer.toldCaps = true }
       }
-      for (const h of this.handlers.get(m.type) ?? []) {
+      const hs = this.handlers.get(m.type)
+      if (hs === undefined) continue
+      for (let i = 0; i < hs.length; i++) {
+        const h = hs[i]
         try {
           const r = h(m, ctx)
           if (r) (pending ??= []).push(r.catch((err) => this.log.warn('handler failed', { type: m.type, from, err })))

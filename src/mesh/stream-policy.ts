@@ -498,7 +498,13 @@ export function planRepairs(s: RepairState): RepairRequest[] {
  * grace whatever the holders' round trips (the holders are not looked up for it: most missing
  * chunks of a pass are on their way, and that lookup showed in profiles). */
 function repairDue(m: MissingChunk, flight: { peer: string; at: number; retryAt?: number } | undefined, now: number, rttMs: (peer: string) => number): boolean {
-  if (flight) return now >= (flight.retryAt ?? flight.at + Math.max(REPAIR_TIMEOUT_MS, 4 * rttMs(flight.peer)))
+  if (flight) {
+    if (flight.retryAt !== undefined) return now >= flight.retryAt
+    // Within the timeout's floor no round trip can make it due: its peer is not looked up (most
+    // requests in flight at most passes, one lookup each per pass).
+    if (now < flight.at + REPAIR_TIMEOUT_MS) return false
+    return now >= flight.at + Math.max(REPAIR_TIMEOUT_MS, 4 * rttMs(flight.peer))
+  }
   return now - m.knownSince >= REPAIR_GRACE_MS
 }
 

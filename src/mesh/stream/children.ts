@@ -49,6 +49,12 @@ export class Children {
   /** Per stripe, the places each child said it and its subtree could still take (its last
    * subscription; see roomBelow); pruned to current children in expire(). */
   private rooms: Array<Map<string, { room: number; below: number }>> = Array.from({ length: STRIPES }, () => new Map())
+  /** Until when expire() has nothing to do: no child was last seen before this less
+   * CHILD_EXPIRY_MS, and every stripe's rooms were its children's, at its last walk. A child
+   * taken in, one gone or moved since sends the next tick on a walk again (`expireDirty`). A
+   * renewal only moves a child's time later, so it cannot bring an expiry sooner. */
+  private quietUntil = -Infinity
+  private expireDirty = true
   /** At the source: `<stripe> <addr>` -> until when a newcomer it pointed elsewhere counts as come
    * back (ChildRequest.returned); and when each stripe's top last changed that way. */
   private pointedAway = new Map<string, number>()
@@ -126,6 +132,7 @@ export class Children {
    * the next push goes to where it is now. */
   moved(from: string, to: string): void {
     for (const set of this.sets) if (set.delete(from)) set.add(to)
+    this.expireDirty = true
     const seen = this.seen.get(from)
     if (seen !== undefined) { this.seen.delete(from); this.seen.set(to, seen) }
     // Kept only for current children, so they move with them: left under the old address they
@@ -148,17 +155,26 @@ export class Children {
   }
 
   expire(now: number): void {
-    // Runs every tick of every viewer: empty stripes (most of them) cost no iterator.
+    // Runs every tick of every viewer: until the earliest child could expire, and with no child
+    // taken in or gone since the last walk, a walk would change nothing.
+    if (!this.expireDirty && now <= this.quietUntil) return
+    let earliest = Infinity
+    // Empty stripes (most of them) cost no iterator.
     for (let s = 0; s < STRIPES; s++) {
       const set = this.sets[s]
       if (set.size > 0) {
         for (const c of set) {
-          if (now - (this.seen.get(c) ?? 0) > CHILD_EXPIRY_MS) { this.leave(s, c); this.seen.delete(c); this.leaves.delete(c) }
+          const seen = this.seen.get(c) ?? 0
+          if (now - seen > CHILD_EXPIRY_MS) { this.leave(s, c); this.seen.delete(c); this.leaves.delete(c) }
+          else if (seen < earliest) earliest = seen
         }
       }
       const rooms = this.rooms[s]
       if (rooms.size > 0) for (const c of rooms.keys()) if (!set.has(c)) rooms.delete(c)
     }
+    // What this walk left (leave() marked it dirty) is a state the next walk would not change.
+    this.quietUntil = earliest + CHILD_EXPIRY_MS
+    this.expireDirty = false
   }
 
   /** More children than our uplink was measured to carry (they came before it was): the ones
@@ -251,6 +267,7 @@ export class Children {
     if (d.accept) {
       const isNew = !this.sets[s].has(ctx.from)
       this.k.budget.childTaken()
+      if (isNew) this.expireDirty = true
       this.sets[s].add(ctx.from)
       this.seen.set(ctx.from, now)
       if (m.leaf) this.leaves.add(ctx.from)
@@ -335,6 +352,7 @@ export class Children {
   private leave(s: number, addr: string): void {
     if (!this.sets[s].delete(addr)) return
     this.c.node.log.debug('child left', { stream: this.c.id, stripe: s, child: addr })
+    this.expireDirty = true
     const key = `${s} ${addr}`
     this.fedFrom.delete(key)
     this.owed.delete(key)
