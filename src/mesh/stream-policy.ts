@@ -95,8 +95,25 @@ export const PULLS_SERVED_PER_SECOND = 16
 
 export function stripeOf(n: number): number { return n % STRIPES }
 
-export function isReceiving(hasParent: boolean, lastPushAt: number, now: number): boolean {
-  return hasParent && now - lastPushAt < RECEIVING_MS
+/** The silences below were tuned at 2 Mb/s (a stripe gets a chunk every 262 ms, 240-280 ms from
+ * the source's 40 ms ticks), and they hold as they are up to this stripe period (about 1.3 Mb/s). */
+export const PACED_FROM_MS = 400
+/** A stripe period past this is a pause in the stream (its source restarting), not its pace: at
+ * 125 kb/s a stripe gets a chunk every 4.2 s. */
+const PACED_UP_TO_MS = 5000
+
+/** A silence of `ms` (tuned at 2 Mb/s) meant to span `periods` of a stripe's pushes, for a stream
+ * whose stripes wait `stripeMs` for a chunk (ChunkPace; undefined: not known yet): stretched by
+ * what each period takes beyond PACED_FROM_MS. At 250 kb/s (2.1 s a stripe) PARENT_TIMEOUT_MS's
+ * 1.5 s took every parent for gone between two of its pushes, and RECEIVING_MS's 1 s had every
+ * relay refuse children half the time. */
+export function paced(ms: number, periods: number, stripeMs: number | undefined): number {
+  if (stripeMs === undefined || stripeMs <= PACED_FROM_MS) return ms
+  return ms + periods * (Math.min(stripeMs, PACED_UP_TO_MS) - PACED_FROM_MS)
+}
+
+export function isReceiving(hasParent: boolean, lastPushAt: number, now: number, stripeMs?: number): boolean {
+  return hasParent && now - lastPushAt < paced(RECEIVING_MS, 1, stripeMs)
 }
 
 /** Answer this pull with data? `servedRecently` counts pulls answered in the last second;
@@ -204,9 +221,9 @@ export interface Lateness { owedOneMs: number; owedTwoMs: number; recentMisses: 
  * when the parent had not said its feed is late (the tell now reaches every level within a link
  * delay) was tried in the seventh session and brought the orphaned stripes back: lateness without
  * a hole above (a stripe a few hops deeper than the others, a lost tell) is common under loss. */
-export function lateParentFails(l: Lateness): boolean {
+export function lateParentFails(l: Lateness, stripeMs?: number): boolean {
   if (l.owedOneMs <= MISSED_PUSH_MS) return false
-  return l.owedTwoMs > OWED_TWO_MS || l.owedOneMs > CHRONIC_LATE_MS || l.recentMisses >= MISSES_TO_FAIL
+  return l.owedTwoMs > OWED_TWO_MS || l.owedOneMs > paced(CHRONIC_LATE_MS, 2, stripeMs) || l.recentMisses >= MISSES_TO_FAIL
 }
 
 /** A newcomer the source pointed elsewhere that asks it again within this long found no place

@@ -40,7 +40,9 @@ export class ChunkReceiver {
       edge.maxKnown = Math.max(edge.maxKnown, rec.n + 1)
       this.k.tracker.heard(rec.n, node.timers.now())
       const held = log.chunkRecord(rec.n)
-      if (held) this.assembled(rec.n, this.k.tracker.assembly.tryComplete(held))
+      if (!held) continue
+      this.c.pace.heard(held.n, held.time)
+      this.assembled(rec.n, this.k.tracker.assembly.tryComplete(held))
     }
   }
 

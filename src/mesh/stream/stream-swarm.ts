@@ -24,6 +24,7 @@ import { AudienceReporter, REPORT_STRIPE } from '../telemetry/audience-reporter.
 import type { AudienceView } from '../telemetry/audience-view.ts'
 import type { AudiencePoint } from '../telemetry/audience-history.ts'
 import { FANOUT } from '../stream-policy.ts'
+import { ChunkPace } from './chunk-pace.ts'
 
 export { START_SEGMENTS_BACK, LIVE_WINDOW_CHUNKS, PLAYOUT_DELAY_MS } from './swarm-context.ts'
 export type { SwarmStatus } from './swarm-status.ts'
@@ -72,7 +73,7 @@ export class StreamSwarm extends EventEmitter {
     const bootstrap = init.bootstrap ?? []
     node.uplinkPacing = this.isSource ? 'source' : node.uplinkPacing === 'unset' ? 'viewer' : node.uplinkPacing
     const context: SwarmContext = this.context = {
-      id: log.id, isSource: log.isSource, role: log.isSource ? 'source' : 'relay', node, log, edge: this.edge, sourceAddrs: new Set(), events: this,
+      id: log.id, isSource: log.isSource, role: log.isSource ? 'source' : 'relay', node, log, edge: this.edge, pace: new ChunkPace(), sourceAddrs: new Set(), events: this,
     }
     this.holders = new Holders({ context }, { bootstrap })
     this.swarmStats = new SwarmStats({ context })
@@ -113,7 +114,10 @@ export class StreamSwarm extends EventEmitter {
   private onLocalChunk = (n: number, bytes: Buffer): void => {
     const rec = this.log.chunkRecord(n)
     if (!rec) return
-    if (this.isSource) this.swarmStats.produced(rec.length)
+    if (this.isSource) {
+      this.swarmStats.produced(rec.length)
+      this.context.pace.heard(n, rec.time)
+    }
     this.edge.maxKnown = Math.max(this.edge.maxKnown, n + 1)
     if (this.isSource) { this.children.push(n, rec, bytes); return }
     // A chunk we pulled goes down the stripe too, flagged as a repair (children do not count it as

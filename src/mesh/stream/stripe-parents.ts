@@ -6,7 +6,7 @@ import type { Message, MessageOf } from '../messages.ts'
 import { MAX_PATH, STRIPES } from '../messages.ts'
 import {
   CATCHUP_CHUNKS, FAILED_RELAY_MS, FIRST_PUSH_MS, JOIN_ANSWER_MS, PARENT_TIMEOUT_MS, RESUBSCRIBE_MS,
-  PUSH_RECORD, isReceiving, joinAnswerMs, lateParentFails, pushOverdue, rankParents, stripeOf,
+  PUSH_RECORD, isReceiving, joinAnswerMs, lateParentFails, paced, pushOverdue, rankParents, stripeOf,
 } from '../stream-policy.ts'
 import { MAX_HOLDERS, remember, type Holders } from './holders.ts'
 import { FAR_AHEAD_CHUNKS, type SwarmContext } from './swarm-context.ts'
@@ -166,7 +166,7 @@ export class StripeParents {
   /** Whether stripe `i` is flowing to us (a parent that pushed recently): a node takes children only then. */
   receiving(i: number, now: number): boolean {
     const st = this.stripes[i]
-    return isReceiving(st.parent !== undefined, st.pushAt, now)
+    return isReceiving(st.parent !== undefined, st.pushAt, now, this.c.pace.stripeMs())
   }
 
   /** Our parent in stripe `s`, told to a new child as its backup (never at the source). */
@@ -187,15 +187,20 @@ export class StripeParents {
   /** Parents still pushing (none quiet for QUIET_PARENT_MS behind the freshest). */
   flowing(): string[] {
     const freshest = this.freshestPush()
-    return this.stripes.filter((st) => st.parent !== undefined && freshest - st.pushAt < QUIET_PARENT_MS).map((st) => st.parent as string)
+    const quietMs = this.quietParentMs()
+    return this.stripes.filter((st) => st.parent !== undefined && freshest - st.pushAt < quietMs).map((st) => st.parent as string)
   }
 
   /** Stripe `s`'s parent is quiet while the others push. Quiet means quiet while the other
    * stripes flow: when the whole stream pauses (or ended), every parent is silent and none is. */
   quiet(s: number, now: number): boolean {
     const at = this.stripes[s].pushAt
-    return this.freshestPush() - at > QUIET_PARENT_MS && now - at > QUIET_PARENT_MS
+    const quietMs = this.quietParentMs()
+    return this.freshestPush() - at > quietMs && now - at > quietMs
   }
+
+  /** QUIET_PARENT_MS on this stream's pace: the stripes' pushes are a stripe period apart at most. */
+  private quietParentMs(): number { return paced(QUIET_PARENT_MS, 1, this.c.pace.stripeMs()) }
 
   private freshestPush(): number { return Math.max(...this.stripes.map((st) => st.pushAt)) }
 
@@ -348,6 +353,7 @@ export class StripeParents {
     const node = this.c.node
     let frontier = -Infinity
     for (const st of this.stripes) frontier = Math.max(frontier, st.pushedN)
+    const stripeMs = this.c.pace.stripeMs()
     for (let s = 0; s < STRIPES; s++) {
       const st = this.stripes[s]
       const p = st.parent
@@ -359,7 +365,7 @@ export class StripeParents {
         if (2 * h.came < h.lacked) node.send(p, [this.subscription(s)])
       }
       if (p) {
-        const silent = now - st.pushAt > PARENT_TIMEOUT_MS && this.c.edge.maxKnown > 0
+        const silent = now - st.pushAt > paced(PARENT_TIMEOUT_MS, 2, stripeMs) && this.c.edge.maxKnown > 0
         // Held: our parent said its own feed is late. Its lateness counts again once it is on time
         // (only its silence counts meanwhile).
         const held = now < st.heldUntil
@@ -376,12 +382,12 @@ export class StripeParents {
         // Late while the other stripes flow: it fed us nothing it owed (a squatter, or a relay whose
         // own parent failed it, which is then complaining upstream itself).
         const unfed = !st.fed && now - st.since > FIRST_PUSH_MS && this.catchUpFrom(s) < this.c.edge.maxKnown - STRIPES
-        const lateFails = lateParentFails({ owedOneMs: now - (st.overdueSince ?? now), owedTwoMs: now - (st.owesTwoSince ?? now), recentMisses: countTrue(st.record) })
+        const lateFails = lateParentFails({ owedOneMs: now - (st.overdueSince ?? now), owedTwoMs: now - (st.owesTwoSince ?? now), recentMisses: countTrue(st.record) }, stripeMs)
         const failing = lateFails || unfed
         if (silent || failing || this.holders.isBanned(p)) {
           node.log.debug('stripe parent failed us', { stream: this.c.id, stripe: s, parent: p, silent, failing })
           this.dropParent(s, p, now, failing)
-        } else if (now - st.subscribedAt > RESUBSCRIBE_MS || (now - st.pushAt > QUIET_RESUBSCRIBE_MS && now - st.subscribedAt > QUIET_RESUBSCRIBE_MS)) {
+        } else if (now - st.subscribedAt > RESUBSCRIBE_MS || (now - st.pushAt > paced(QUIET_RESUBSCRIBE_MS, 1, stripeMs) && now - st.subscribedAt > QUIET_RESUBSCRIBE_MS)) {
           st.subscribedAt = now
           node.send(p, [{ type: 'PleaseKeepSendingMe', id: this.c.id, stripe: s, from: this.c.edge.maxKnown, ...this.capacityTold(s) }])
         }

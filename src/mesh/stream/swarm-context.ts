@@ -7,6 +7,7 @@ import { STRIPES } from '../messages.ts'
 import type { StreamLog } from '../../store/stream-log.ts'
 import type { RejectCause, Verdict } from '../../store/stream-types.ts'
 import type { PenaltyReason, TrafficRole } from '../../metrics/types.ts'
+import type { ChunkPace } from './chunk-pace.ts'
 
 /** A viewer starts this many segments behind the newest, enough for hls.js to start smoothly. */
 export const START_SEGMENTS_BACK = 3
@@ -41,6 +42,9 @@ export interface SwarmContext {
   readonly node: CjNode
   readonly log: StreamLog
   readonly edge: LiveEdge
+  /** How long a stripe waits for its next chunk, from the source's signed times: the silences that
+   * judge parents stretch with it on a slow stream. */
+  readonly pace: ChunkPace
   /** Senders of verified blocks that said they are the source (hops 0). */
   readonly sourceAddrs: Set<string>
   /** The swarm's own emitter: 'joined', 'ended', 'bad-block', 'rejected', 'store-fault'. */

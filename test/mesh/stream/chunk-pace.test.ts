@@ -1,0 +1,33 @@
+// The stripe period read from the source's signed chunk times, and the silences stretched by it.
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { ChunkPace } from '../../../src/mesh/stream/chunk-pace.ts'
+import { PACED_FROM_MS, PARENT_TIMEOUT_MS, paced } from '../../../src/mesh/stream-policy.ts'
+
+test('a steady stream: a stripe waits four chunk intervals; unknown until two chunks of a stripe are heard', () => {
+  const pace = new ChunkPace()
+  assert.equal(pace.stripeMs(), undefined)
+  for (let n = 0; n < 4; n++) pace.heard(n, 1000 + 524 * n)
+  assert.equal(pace.stripeMs(), undefined)
+  for (let n = 4; n < 100; n++) pace.heard(n, 1000 + 524 * n)
+  assert.equal(pace.stripeMs(), 4 * 524)
+})
+
+test('a bursty feed (a segment written at once) counts its longest wait; records out of order and old ones change nothing', () => {
+  const pace = new ChunkPace()
+  // Ten chunks a second, all signed at the second.
+  for (let n = 0; n < 40; n++) pace.heard(n, 1000 * Math.floor(n / 10))
+  assert.equal(pace.stripeMs(), 1000)
+  pace.heard(3, 99_999) // already heard: ignored
+  assert.equal(pace.stripeMs(), 1000)
+  // A faster stream later: once the slow chunks leave the window, its pace is read.
+  for (let n = 40; n < 200; n++) pace.heard(n, 4000 + 60 * (n - 40))
+  assert.equal(pace.stripeMs(), 240)
+})
+
+test('silences are as tuned up to PACED_FROM_MS a stripe, then stretched by each period beyond, and a pause is not a pace', () => {
+  assert.equal(paced(PARENT_TIMEOUT_MS, 2, undefined), PARENT_TIMEOUT_MS)
+  assert.equal(paced(PARENT_TIMEOUT_MS, 2, 280), PARENT_TIMEOUT_MS)
+  assert.equal(paced(PARENT_TIMEOUT_MS, 2, PACED_FROM_MS + 1000), PARENT_TIMEOUT_MS + 2000)
+  assert.equal(paced(1000, 1, 60_000), paced(1000, 1, 5000))
+})
