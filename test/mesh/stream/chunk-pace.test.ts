@@ -2,7 +2,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { ChunkPace } from '../../../src/mesh/stream/chunk-pace.ts'
-import { PACED_FROM_MS, PARENT_TIMEOUT_MS, paced } from '../../../src/mesh/stream-policy.ts'
+import { PACED_FROM_MS, PARENT_TIMEOUT_MS, SOURCE_BURST_BYTES, paced, pacedBurst, sourceMayServe } from '../../../src/mesh/stream-policy.ts'
 
 test('a steady stream: a stripe waits four chunk intervals; unknown until two chunks of a stripe are heard', () => {
   const pace = new ChunkPace()
@@ -30,4 +30,14 @@ test('silences are as tuned up to PACED_FROM_MS a stripe, then stretched by each
   assert.equal(paced(PARENT_TIMEOUT_MS, 2, 280), PARENT_TIMEOUT_MS)
   assert.equal(paced(PARENT_TIMEOUT_MS, 2, PACED_FROM_MS + 1000), PARENT_TIMEOUT_MS + 2000)
   assert.equal(paced(1000, 1, 60_000), paced(1000, 1, 5000))
+})
+
+test("the source's byte bursts are the same share of a slower stream's bytes", () => {
+  assert.equal(pacedBurst(SOURCE_BURST_BYTES, undefined), SOURCE_BURST_BYTES)
+  assert.equal(pacedBurst(SOURCE_BURST_BYTES, 280), SOURCE_BURST_BYTES)
+  // 250 kb/s: a stripe waits 2.1 s, the burst is a fifth of 2 Mb/s's.
+  assert.equal(pacedBurst(SOURCE_BURST_BYTES, 5 * PACED_FROM_MS), Math.round(SOURCE_BURST_BYTES / 5))
+  // Nothing produced yet: 100 KiB of pulls is within a fast stream's burst, past a slow one's.
+  assert.equal(sourceMayServe(100 * 1024, 0, 280), true)
+  assert.equal(sourceMayServe(100 * 1024, 0, 2100), false)
 })
