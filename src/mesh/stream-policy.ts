@@ -112,14 +112,18 @@ export function paced(ms: number, periods: number, stripeMs: number | undefined)
   return ms + periods * (Math.min(stripeMs, PACED_UP_TO_MS) - PACED_FROM_MS)
 }
 
-/** What a byte burst sized at 2 Mb/s is worth on a stream whose stripes wait `stripeMs` for a chunk:
- * the same share of a slower stream's bytes past PACED_FROM_MS. The source's bursts pay for what a
- * join wave and a loss cost, a few seconds of the stream whatever its rate; in bytes, 256 KiB is
- * about 1 s of a 2 Mb/s stream and 8 s of a 250 kb/s one, where the source's pulls were 0.27 copies
- * of a 30 s run (200 viewers, 1 % loss, with the silences paced). */
-export function pacedBurst(bytes: number, stripeMs: number | undefined): number {
-  if (stripeMs === undefined || stripeMs <= PACED_FROM_MS) return bytes
-  return Math.round((bytes * PACED_FROM_MS) / Math.min(stripeMs, PACED_UP_TO_MS))
+/** What a byte burst sized at 2 Mb/s is worth on a stream that publishes a chunk every `chunkMs` on
+ * average (ChunkPace.chunkMs): the same share of a slower stream's bytes below the pace of
+ * PACED_FROM_MS a stripe. The source's bursts pay for what a join wave and a loss cost, a few
+ * seconds of the stream whatever its rate; in bytes, 256 KiB is about 1 s of a 2 Mb/s stream and
+ * 8 s of a 250 kb/s one, where the source's pulls were 0.27 copies of a 30 s run (200 viewers, 1 %
+ * loss, with the silences paced). The mean, not the longest wait the silences use: a source busy
+ * in a join wave of 50 real processes signed a chunk late now and then, and a burst cut by that
+ * wait left the joiners' start-up buffers unserved (50 viewers: 1 of 50 counted, 5 attached). */
+export function pacedBurst(bytes: number, chunkMs: number | undefined): number {
+  const from = PACED_FROM_MS / STRIPES
+  if (chunkMs === undefined || chunkMs <= from) return bytes
+  return Math.round((bytes * from) / Math.min(chunkMs, PACED_UP_TO_MS / STRIPES))
 }
 
 export function isReceiving(hasParent: boolean, lastPushAt: number, now: number, stripeMs?: number): boolean {
@@ -165,16 +169,16 @@ export const SOURCE_RESCUE_ASKER_SHARE = 0.25
 /** May the source rescue this ask? `rescuedBytes` and `askerBytes`: what it rescued so far, in all
  * and for this asker. (Only for a chunk some player could still play was tried and dropped: the
  * rescue's use under loss is joiners' start-up buffers, asked late; docs/SCHEDULER.md session 11.) */
-export function sourceMayRescue(s: { rescuedBytes: number; askerBytes: number; producedBytes: number; stripeMs?: number }): boolean {
-  const allowance = s.producedBytes * SOURCE_RESCUE_BUDGET + pacedBurst(SOURCE_RESCUE_BURST_BYTES, s.stripeMs)
+export function sourceMayRescue(s: { rescuedBytes: number; askerBytes: number; producedBytes: number; chunkMs?: number }): boolean {
+  const allowance = s.producedBytes * SOURCE_RESCUE_BUDGET + pacedBurst(SOURCE_RESCUE_BURST_BYTES, s.chunkMs)
   return s.rescuedBytes < allowance && s.askerBytes < allowance * SOURCE_RESCUE_ASKER_SHARE
 }
 
 /** May the source answer a pull with data? Its push costs one copy; pulls come out of the budget. */
-export function sourceMayServe(pulledBytes: number, producedBytes: number, stripeMs?: number): boolean {
+export function sourceMayServe(pulledBytes: number, producedBytes: number, chunkMs?: number): boolean {
   // Only pulls count: the push is the one copy, and counting it here let a burst of early pushes
   // (catch-ups of new children) use up the budget and leave holes nobody else could ever fill.
-  return pulledBytes < producedBytes * SOURCE_REPAIR_BUDGET + pacedBurst(SOURCE_BURST_BYTES, stripeMs)
+  return pulledBytes < producedBytes * SOURCE_REPAIR_BUDGET + pacedBurst(SOURCE_BURST_BYTES, chunkMs)
 }
 
 /** When the player needs a chunk: PLAYOUT after its publish for a viewer watching live, but a
