@@ -73,7 +73,10 @@ export const STARTUP_MS = 1500
 
 /** We count as receiving a stripe (and may take children in it) only if our parent pushed to us
  * this recently. Shorter than PARENT_TIMEOUT_MS, so a node whose parent went silent is refused by
- * its own children when it asks them: that is what keeps a stripe's graph free of cycles. */
+ * its own children when it asks them: that keeps a stripe's graph free of cycles. Paced (paced()),
+ * it stays shorter at one node for any pace (one stripe period against two); between two nodes
+ * whose paces differ for a while (one heard the source's pause before the other) it may not, and
+ * the path check (StripeParents.ancestors, Children.onSubscribe) is what refuses the loop then. */
 export const RECEIVING_MS = 1000
 /** A stripe parent whose next push is this late, counted from when a later chunk came from the
  * parent of another stripe, is failing us: we leave it without waiting out PARENT_TIMEOUT_MS and
@@ -98,8 +101,9 @@ export function stripeOf(n: number): number { return n % STRIPES }
 /** The silences below were tuned at 2 Mb/s (a stripe gets a chunk every 262 ms, 240-280 ms from
  * the source's 40 ms ticks), and they hold as they are up to this stripe period (about 1.3 Mb/s). */
 export const PACED_FROM_MS = 400
-/** A stripe period past this is a pause in the stream (its source restarting), not its pace: at
- * 125 kb/s a stripe gets a chunk every 4.2 s. */
+/** The most a stripe period stretches a silence by (at 125 kb/s a stripe gets a chunk every 4.2 s):
+ * a bound on how long a slow stream keeps a parent that stopped. A pause of the source is not read
+ * as a pace at all (ChunkPace starts its window again). */
 const PACED_UP_TO_MS = 5000
 
 /** A silence of `ms` (tuned at 2 Mb/s) meant to span `periods` of a stripe's pushes, for a stream
@@ -110,20 +114,6 @@ const PACED_UP_TO_MS = 5000
 export function paced(ms: number, periods: number, stripeMs: number | undefined): number {
   if (stripeMs === undefined || stripeMs <= PACED_FROM_MS) return ms
   return ms + periods * (Math.min(stripeMs, PACED_UP_TO_MS) - PACED_FROM_MS)
-}
-
-/** What a byte burst sized at 2 Mb/s is worth on a stream that publishes a chunk every `chunkMs` on
- * average (ChunkPace.chunkMs): the same share of a slower stream's bytes below the pace of
- * PACED_FROM_MS a stripe. The source's bursts pay for what a join wave and a loss cost, a few
- * seconds of the stream whatever its rate; in bytes, 256 KiB is about 1 s of a 2 Mb/s stream and
- * 8 s of a 250 kb/s one, where the source's pulls were 0.27 copies of a 30 s run (200 viewers, 1 %
- * loss, with the silences paced). The mean, not the longest wait the silences use: a source busy
- * in a join wave of 50 real processes signed a chunk late now and then, and a burst cut by that
- * wait left the joiners' start-up buffers unserved (50 viewers: 1 of 50 counted, 5 attached). */
-export function pacedBurst(bytes: number, chunkMs: number | undefined): number {
-  const from = PACED_FROM_MS / STRIPES
-  if (chunkMs === undefined || chunkMs <= from) return bytes
-  return Math.round((bytes * from) / Math.min(chunkMs, PACED_UP_TO_MS / STRIPES))
 }
 
 export function isReceiving(hasParent: boolean, lastPushAt: number, now: number, stripeMs?: number): boolean {
@@ -169,16 +159,16 @@ export const SOURCE_RESCUE_ASKER_SHARE = 0.25
 /** May the source rescue this ask? `rescuedBytes` and `askerBytes`: what it rescued so far, in all
  * and for this asker. (Only for a chunk some player could still play was tried and dropped: the
  * rescue's use under loss is joiners' start-up buffers, asked late; docs/SCHEDULER.md session 11.) */
-export function sourceMayRescue(s: { rescuedBytes: number; askerBytes: number; producedBytes: number; chunkMs?: number }): boolean {
-  const allowance = s.producedBytes * SOURCE_RESCUE_BUDGET + pacedBurst(SOURCE_RESCUE_BURST_BYTES, s.chunkMs)
+export function sourceMayRescue(s: { rescuedBytes: number; askerBytes: number; producedBytes: number }): boolean {
+  const allowance = s.producedBytes * SOURCE_RESCUE_BUDGET + SOURCE_RESCUE_BURST_BYTES
   return s.rescuedBytes < allowance && s.askerBytes < allowance * SOURCE_RESCUE_ASKER_SHARE
 }
 
 /** May the source answer a pull with data? Its push costs one copy; pulls come out of the budget. */
-export function sourceMayServe(pulledBytes: number, producedBytes: number, chunkMs?: number): boolean {
+export function sourceMayServe(pulledBytes: number, producedBytes: number): boolean {
   // Only pulls count: the push is the one copy, and counting it here let a burst of early pushes
   // (catch-ups of new children) use up the budget and leave holes nobody else could ever fill.
-  return pulledBytes < producedBytes * SOURCE_REPAIR_BUDGET + pacedBurst(SOURCE_BURST_BYTES, chunkMs)
+  return pulledBytes < producedBytes * SOURCE_REPAIR_BUDGET + SOURCE_BURST_BYTES
 }
 
 /** When the player needs a chunk: PLAYOUT after its publish for a viewer watching live, but a

@@ -2,41 +2,58 @@
 // chunk records. The swarm's silences (a parent gone, a stripe no longer flowing) were tuned at
 // 2 Mb/s, where each stripe gets a chunk every 262 ms; at 250 kb/s it gets one every 2.1 s, and a
 // 1.5 s silence took every parent for gone between two of its pushes (200 viewers x 30 s, 1 % loss:
-// 1.83 source copies, 10 % duplicates, against 1.08 and 1.9 % at 2 Mb/s). The signed times are the
+// 1.70 source copies, 11 % duplicates, against 1.06 and 1.8 % at 2 Mb/s). The signed times are the
 // source's own pace, the same at every viewer whatever its path, and a liar cannot forge them.
 import { STRIPES } from '../messages.ts'
 
-/** Chunks remembered: a few seconds of a slow stream, a second of a fast one, so a change of
- * bitrate is followed within that. */
+/** Chunks remembered: about 4 s of a 2 Mb/s stream, 34 s of a 250 kb/s one; a change of bitrate
+ * is followed within that. */
 const WINDOW = 64
+/** A chunk signed more than this per chunk after the newest one known, or before it, is the source
+ * pausing (a restart) or its wall clock stepping, not its pace: the window starts again from it.
+ * Averaged in, a 60 s restart of a 2 Mb/s stream read as a 4 s stripe period for 64 chunks, and a
+ * clock stepped back as a stream too fast to stretch anything. */
+const PAUSE_MS_PER_CHUNK = 5000
 
 export class ChunkPace {
   private readonly ns = new Float64Array(WINDOW).fill(-1)
   private readonly times = new Float64Array(WINDOW)
+  private newest = { n: -1, time: 0 }
+  /** Chunks before this one were signed before the last pause: not read. */
+  private since = 0
   private cached: number | undefined
   private dirty = false
 
   /** A verified record: chunk `n` was signed at `time` (ms, the source's clock). */
   heard(n: number, time: number): void {
     const i = n % WINDOW
-    if (this.ns[i] >= n) return
+    if (this.ns[i] >= n || n < this.since) return
+    if (n > this.newest.n) {
+      const gap = time - this.newest.time
+      if (this.newest.n >= 0 && (gap < 0 || gap > PAUSE_MS_PER_CHUNK * (n - this.newest.n))) {
+        this.chunkMs() // the pace before the pause, kept until a second chunk after it
+        this.ns.fill(-1)
+        this.since = n
+      }
+      this.newest = { n, time }
+    }
     this.ns[i] = n
     this.times[i] = time
     this.dirty = true
   }
 
   /** How long a stripe waits for its next chunk: STRIPES chunk intervals at the stream's mean
-   * pace (undefined until two chunks are known). The mean, not the longest wait: a source busy in a
-   * join wave of 50 real processes signed a chunk seconds late now and then, and silences stretched
-   * by that wait (a parent kept 10 s after it stopped, a relay taking children 5 s after its feed
-   * did) let the stripe-0 tree lose the source at every viewer (bench:audience, 50 viewers: 0 of
-   * 50 attached in one run of three). */
+   * pace (undefined until two chunks are known). The mean, not the longest wait: a source whose
+   * event loop stalls signs the next chunks late and then catches up (its feed owes bytes by the
+   * clock), and one such wait would stretch every silence for the whole window (PARENT_TIMEOUT_MS
+   * to some 10 s after a 4.6 s stall). */
   stripeMs(): number | undefined {
     const ms = this.chunkMs()
     return ms === undefined ? undefined : STRIPES * ms
   }
 
-  /** The mean time between two chunks over the chunks remembered (undefined until two are known). */
+  /** The mean time between two chunks over the chunks remembered (undefined until two are known;
+   * just after a pause, the pace before it until a second chunk comes). */
   chunkMs(): number | undefined {
     if (!this.dirty) return this.cached
     this.dirty = false
@@ -49,7 +66,7 @@ export class ChunkPace {
       if (last < 0 || n > this.ns[last]) last = i
     }
     const span = last >= 0 ? this.ns[last] - this.ns[first] : 0
-    this.cached = span > 0 ? (this.times[last] - this.times[first]) / span : undefined
+    if (span > 0) this.cached = (this.times[last] - this.times[first]) / span
     return this.cached
   }
 }

@@ -95,7 +95,7 @@ export class SourceBudget {
     if (this.unpushed.has(n)) return 'pull-unpushed'
     const produced = this.stats.totals.producedBytes - Math.max(0, this.producedBeforeChildren)
     if (ask.ourChild && ask.verified && sourceMayRepairChild(this.childPulledBytes[stripeOf(n)], produced)) return 'pull-child'
-    if (sourceMayServe(this.pulledBytes, produced, this.c.pace.chunkMs())) return 'pull'
+    if (sourceMayServe(this.pulledBytes, produced)) return 'pull'
     if (!ask.verified || !this.askedAgain(ask, n, produced)) return null
     return ask.startup ? 'pull-startup' : 'pull-asked-again'
   }
@@ -125,7 +125,7 @@ export class SourceBudget {
   }
 
   private mayRescue(from: string, produced: number): boolean {
-    return sourceMayRescue({ rescuedBytes: this.rescuedBytes, askerBytes: this.rescuedBy.get(from) ?? 0, producedBytes: produced, chunkMs: this.c.pace.chunkMs() })
+    return sourceMayRescue({ rescuedBytes: this.rescuedBytes, askerBytes: this.rescuedBy.get(from) ?? 0, producedBytes: produced })
   }
 
   private rescued(from: string, bytes: number): void {

@@ -114,10 +114,7 @@ export class StreamSwarm extends EventEmitter {
   private onLocalChunk = (n: number, bytes: Buffer): void => {
     const rec = this.log.chunkRecord(n)
     if (!rec) return
-    if (this.isSource) {
-      this.swarmStats.produced(rec.length)
-      this.context.pace.heard(n, rec.time)
-    }
+    if (this.isSource) this.swarmStats.produced(rec.length)
     this.edge.maxKnown = Math.max(this.edge.maxKnown, n + 1)
     if (this.isSource) { this.children.push(n, rec, bytes); return }
     // A chunk we pulled goes down the stripe too, flagged as a repair (children do not count it as

@@ -354,6 +354,9 @@ export class StripeParents {
     let frontier = -Infinity
     for (const st of this.stripes) frontier = Math.max(frontier, st.pushedN)
     const stripeMs = this.c.pace.stripeMs()
+    // Both terms paced: a parent silent between two of a slow stream's pushes heard from us every
+    // 600 ms, some five subscriptions a silence at 250 kb/s.
+    const quietResubscribeMs = paced(QUIET_RESUBSCRIBE_MS, 1, stripeMs)
     for (let s = 0; s < STRIPES; s++) {
       const st = this.stripes[s]
       const p = st.parent
@@ -387,7 +390,7 @@ export class StripeParents {
         if (silent || failing || this.holders.isBanned(p)) {
           node.log.debug('stripe parent failed us', { stream: this.c.id, stripe: s, parent: p, silent, failing })
           this.dropParent(s, p, now, failing)
-        } else if (now - st.subscribedAt > RESUBSCRIBE_MS || (now - st.pushAt > paced(QUIET_RESUBSCRIBE_MS, 1, stripeMs) && now - st.subscribedAt > QUIET_RESUBSCRIBE_MS)) {
+        } else if (now - st.subscribedAt > RESUBSCRIBE_MS || (now - st.pushAt > quietResubscribeMs && now - st.subscribedAt > quietResubscribeMs)) {
           st.subscribedAt = now
           node.send(p, [{ type: 'PleaseKeepSendingMe', id: this.c.id, stripe: s, from: this.c.edge.maxKnown, ...this.capacityTold(s) }])
         }

@@ -150,10 +150,13 @@ export class AudienceGrants {
     while (weight.size > 0) {
       let total = 0
       for (const w of weight.values()) total += w
-      const byWeight = Math.max(0, left - floor * weight.size)
-      const over = [...weight].filter(([, w]) => floor + (byWeight * w) / total > most)
+      // Never past what is left, whatever the constants (with these, two children at `most` leave
+      // the floors for the rest).
+      const even = Math.min(floor, left / weight.size)
+      const byWeight = left - even * weight.size
+      const over = [...weight].filter(([, w]) => even + (byWeight * w) / total > most)
       if (over.length === 0) {
-        for (const [a, w] of weight) out.set(a, floor + (byWeight * w) / total)
+        for (const [a, w] of weight) out.set(a, even + (byWeight * w) / total)
         break
       }
       for (const [a] of over) { out.set(a, most); left -= most; weight.delete(a) }
@@ -173,6 +176,8 @@ export class AudienceGrants {
       while (this.samples.length > 2 && now - this.samples[1].at >= RATE_WINDOW_MS) this.samples.shift()
     }
     for (const a of this.told.keys()) if (!children.has(a)) this.told.delete(a)
+    // Most nodes are leaves: nothing to split, no maps built each tick.
+    if (children.size === 0) return
     const shares = this.shares(children)
     // Nothing granted while our rate allows nothing: that is our first seconds, our rate read over
     // a window mostly from before our stream came. A grant of 0 there silenced the child until the

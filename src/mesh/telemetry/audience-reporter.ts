@@ -70,9 +70,10 @@ export const STALE_MS = 2 * MAX_SILENT_MS + REPORT_MS
 /** A child we have heard nothing from for this long (it re-subscribes every RESUBSCRIBE_MS, and
  * most children also pull from us or feed us other stripes) has gone: its subtree stops counting
  * here at once, not when the stream forgets it (CHILD_EXPIRY_MS, 6 s). Its orphans find new parents
- * within about PARENT_TIMEOUT_MS and are counted there, so until it is dropped they count twice:
- * at 1,000 viewers, 10 s after 20 % left abruptly, the source read 821 of 800. Two renewals lost in
- * a row (1e-4 at 1 % loss) drop a live child until its next summary, at most MAX_SILENT_MS later. */
+ * within about PARENT_TIMEOUT_MS (longer on a stream slower than 1.3 Mb/s: paced()) and are
+ * counted there, so until it is dropped they count twice: at 1,000 viewers, 10 s after 20 % left
+ * abruptly, the source read 821 of 800. Two renewals lost in a row (1e-4 at 1 % loss) drop a live
+ * child until its next summary, at most MAX_SILENT_MS later. */
 export const SILENT_KID_MS = 2 * RESUBSCRIBE_MS + 500
 /** Delays are read over the WINDOW_MS of whole epochs ending at the newest epoch the tree has
  * finished reporting: one whose chunks, counted over the subtree, reach this share of the best

@@ -2,7 +2,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { ChunkPace } from '../../../src/mesh/stream/chunk-pace.ts'
-import { PACED_FROM_MS, PARENT_TIMEOUT_MS, SOURCE_BURST_BYTES, paced, pacedBurst, sourceMayServe } from '../../../src/mesh/stream-policy.ts'
+import { PACED_FROM_MS, PARENT_TIMEOUT_MS, paced } from '../../../src/mesh/stream-policy.ts'
 
 test('a steady stream: a stripe waits four chunk intervals; unknown until two chunks are heard', () => {
   const pace = new ChunkPace()
@@ -31,22 +31,30 @@ test('silences are as tuned up to PACED_FROM_MS a stripe, then stretched by each
   assert.equal(paced(1000, 1, 60_000), paced(1000, 1, 5000))
 })
 
-test("the source's byte bursts are the same share of a slower stream's bytes, read from its mean pace", () => {
-  assert.equal(pacedBurst(SOURCE_BURST_BYTES, undefined), SOURCE_BURST_BYTES)
-  assert.equal(pacedBurst(SOURCE_BURST_BYTES, 65.5), SOURCE_BURST_BYTES)
-  // 250 kb/s: a chunk every 524 ms, a fifth of the burst (100 ms a chunk and faster keep it whole).
-  assert.equal(pacedBurst(SOURCE_BURST_BYTES, 500), Math.round(SOURCE_BURST_BYTES / 5))
-  // Nothing produced yet: 100 KiB of pulls is within a fast stream's burst, past a slow one's.
-  assert.equal(sourceMayServe(100 * 1024, 0, 65.5), true)
-  assert.equal(sourceMayServe(100 * 1024, 0, 524), false)
+test('a hiccup of the source (its newest chunk signed 600 ms late) leaves a 2 Mb/s stream unstretched', () => {
+  const pace = new ChunkPace()
+  for (let n = 0; n < 64; n++) pace.heard(n, 65.5 * n + (n === 63 ? 600 : 0))
+  // The longest wait read 665 ms a chunk (a stripe period past 900 ms: every silence stretched);
+  // the mean moves by 600 / 63 ms a chunk.
+  assert.ok((pace.stripeMs() ?? Infinity) < PACED_FROM_MS, String(pace.stripeMs()))
+  assert.equal(paced(PARENT_TIMEOUT_MS, 2, pace.stripeMs()), PARENT_TIMEOUT_MS)
 })
 
-test('a hiccup of the source (one chunk signed 600 ms late, the rest on time) hardly moves the pace', () => {
+test('a pause of the source (a 60 s restart) or its clock stepped back starts the window again', () => {
   const pace = new ChunkPace()
-  for (let n = 0; n < 64; n++) pace.heard(n, 65.5 * n + (n === 40 ? 600 : 0))
-  assert.ok(Math.abs((pace.chunkMs() ?? 0) - 65.5) < 1)
-  assert.ok(Math.abs((pace.stripeMs() ?? 0) - 262) < 4)
-  // As the source's catch-up after a stall: chunks signed together, then on time again.
-  for (let n = 64; n < 128; n++) pace.heard(n, n >= 90 && n < 100 ? 65.5 * 100 : 65.5 * n)
-  assert.ok(Math.abs((pace.chunkMs() ?? 0) - 65.5) < 1)
+  for (let n = 0; n < 64; n++) pace.heard(n, 65.5 * n)
+  // Averaged in, the pause read as 4 s a stripe for the next 64 chunks.
+  pace.heard(64, 65.5 * 64 + 60_000)
+  assert.ok(Math.abs((pace.stripeMs() ?? 0) - 262) < 1, 'one chunk after the pause: the pace before it')
+  pace.heard(65, 65.5 * 65 + 60_000)
+  assert.ok(Math.abs((pace.stripeMs() ?? 0) - 262) < 1, String(pace.stripeMs()))
+  // A chunk from before the pause, heard late, is not read against those after it.
+  pace.heard(10, 0)
+  assert.ok(Math.abs((pace.stripeMs() ?? 0) - 262) < 1, String(pace.stripeMs()))
+  // The clock stepped back an hour: not a stream too fast to stretch anything.
+  const slow = new ChunkPace()
+  for (let n = 0; n < 10; n++) slow.heard(n, 524 * n)
+  slow.heard(10, 524 * 10 - 3_600_000)
+  slow.heard(11, 524 * 11 - 3_600_000)
+  assert.equal(slow.stripeMs(), 4 * 524)
 })
