@@ -158,9 +158,6 @@ export class NatTraversal {
     if (v.kind === was || v.kind === 'unknown') return
     node.log.info('our NAT, as peers see us', { kind: v.kind, publicAddress: v.publicAddress, observers: v.observers })
     this.tell(this.behind(v.kind))
-    // Until a birthday punch reaches a cone viewer, only the source (or a mapped peer) can feed us,
-    // in every stripe: ask for one now (the news above goes first), not at the next tick.
-    if (v.kind === 'symmetric') this.introductions.seekBirthday()
   }
 
   /** News of our NAT to the peers heard lately (the rest hear it with their next report). */
