@@ -18,7 +18,8 @@ const PAUSE_MS_PER_CHUNK = 5000
 export class ChunkPace {
   private readonly ns = new Float64Array(WINDOW).fill(-1)
   private readonly times = new Float64Array(WINDOW)
-  private newest = { n: -1, time: 0 }
+  private newestN = -1
+  private newestTime = 0
   /** Chunks before this one were signed before the last pause: not read. */
   private since = 0
   private cached: number | undefined
@@ -28,14 +29,15 @@ export class ChunkPace {
   heard(n: number, time: number): void {
     const i = n % WINDOW
     if (this.ns[i] >= n || n < this.since) return
-    if (n > this.newest.n) {
-      const gap = time - this.newest.time
-      if (this.newest.n >= 0 && (gap < 0 || gap > PAUSE_MS_PER_CHUNK * (n - this.newest.n))) {
+    if (n > this.newestN) {
+      const gap = time - this.newestTime
+      if (this.newestN >= 0 && (gap < 0 || gap > PAUSE_MS_PER_CHUNK * (n - this.newestN))) {
         this.chunkMs() // the pace before the pause, kept until a second chunk after it
         this.ns.fill(-1)
         this.since = n
       }
-      this.newest = { n, time }
+      this.newestN = n
+      this.newestTime = time
     }
     this.ns[i] = n
     this.times[i] = time

@@ -188,17 +188,16 @@ export class AudienceGrants {
     if (shares === undefined || [...shares.values()].every((bps) => bps === 0)) return
     // Lowered grants first: the children already sending give up their share before a newcomer
     // is given one. Then the newcomers, which have none, before raises and retries.
-    const due: Array<[string, number]> = []
+    const due: Array<[string, number, number]> = []
     for (const [a, bps] of shares) {
       if (bps === 0) continue
       const t = this.told.get(a)
-      if (!t) due.push([a, PRIORITY.newcomer])
-      else if (Math.abs(bps - t.bps) > GRANT_SLACK * t.bps) due.push([a, bps < t.bps ? PRIORITY.lowered : PRIORITY.raised])
-      else if (this.k.heardAt(a) < t.at && now - t.at >= GRANT_RETRY_MS) due.push([a, PRIORITY.retry])
+      if (!t) due.push([a, PRIORITY.newcomer, bps])
+      else if (Math.abs(bps - t.bps) > GRANT_SLACK * t.bps) due.push([a, bps < t.bps ? PRIORITY.lowered : PRIORITY.raised, bps])
+      else if (this.k.heardAt(a) < t.at && now - t.at >= GRANT_RETRY_MS) due.push([a, PRIORITY.retry, bps])
     }
     due.sort((x, y) => x[1] - y[1])
-    for (const [a] of due) {
-      const bps = shares.get(a)!
+    for (const [a, , bps] of due) {
       const m: MessageOf<'TellMeYourAudienceAtMost'> = { type: 'TellMeYourAudienceAtMost', id: this.k.id, bytesPerSecond: bps }
       const bytes = encodedSize(m)
       if (!this.bucket.take(bytes)) return
