@@ -135,8 +135,14 @@ async function main(): Promise<void> {
     const trueP95 = windowPercentile(stayed.map((v) => v.verified), chunkTime, steady.delayWindow ?? { from: 0, to: 0 }, 0.95)
     const telemetry = stayed.reduce((t, v) => t + (v.telemetryBytes ?? 0), steady.telemetryBytes)
     const stream = stayed.reduce((t, v) => t + v.receivedBytes, steady.producedBytes)
-    const worst = Math.max(steady.producedBytes > 0 ? steady.telemetryBytes / steady.producedBytes : 0,
-      ...stayed.map((v) => (v.receivedBytes > 0 ? (v.telemetryBytes ?? 0) / v.receivedBytes : 0)))
+    const share = (v: { receivedBytes: number; telemetryBytes?: number }) => (v.receivedBytes > 0 ? (v.telemetryBytes ?? 0) / v.receivedBytes : 0)
+    const worstViewer = stayed.reduce<(typeof stayed)[number] | null>((w, v) => (w === null || share(v) > share(w) ? v : w), null)
+    const worst = Math.max(steady.producedBytes > 0 ? steady.telemetryBytes / steady.producedBytes : 0, worstViewer ? share(worstViewer) : 0)
+    // Which node, so a reading over the budget can be traced: a late joiner has few stream bytes to pay with.
+    if (worstViewer) {
+      log(`worst viewer: slot ${worstViewer.slot}, joined ${((worstViewer.joinAt - startedAt) / 1000).toFixed(1)} s in, ` +
+        `${worstViewer.telemetryBytes ?? 0} telemetry bytes (${JSON.stringify(worstViewer.telemetryFlows ?? {})}) for ${worstViewer.receivedBytes} stream bytes, uploaded ${worstViewer.uploadedBytes}`)
+    }
     const pct = (x: number) => `${(x * 100).toFixed(2)} %`
     const dw = steady.delayWindow
     const window = dw ? `${Math.round((dw.endedMsAgo + dw.to - dw.from) / 1000)}-${Math.round(dw.endedMsAgo / 1000)} s before` : '(none)'

@@ -17,6 +17,7 @@ import type { FromChild, ToChild, ViewerInit, ViewerReport, ViewersReport } from
 import { PeakRss, WireTally, cpuSeconds } from './bench-node-metrics.ts'
 import { HlsViewer } from './bench-hls.ts'
 import { chunkShareOfWire } from '../src/mesh/bandwidth/upload-pacer.ts'
+import type { AudienceView } from '../src/mesh/telemetry/audience-view.ts'
 
 const send = (m: FromChild) => process.send?.(m)
 
@@ -62,6 +63,9 @@ async function main(init: ViewerInit): Promise<void> {
     s.reg.add(s.log, { bootstrap: peers, ...(maxUploadBps !== undefined ? { maxUploadBps: maxUploadBps * chunkShareOfWire(false) } : {}) })
   }
 
+  const flows = (t: AudienceView['traffic']) => ({
+    up: t.sentBytes - t.grantsSentBytes, grantsOut: t.grantsSentBytes, fromKids: t.receivedBytes - t.grantsReceivedBytes, grantsIn: t.grantsReceivedBytes,
+  })
   const snapshot = (s: Slot): ViewerReport => {
     if (s.final) return s.final
     if (s.hls) {
@@ -77,6 +81,7 @@ async function main(init: ViewerInit): Promise<void> {
       firstPlayableAt: s.recorder?.firstPlayableAt ?? null, uploadedBytes: st?.uploadedBytes ?? 0, receivedBytes: st?.receivedBytes ?? 0,
       duplicateBytes: st?.duplicateBytes ?? 0,
       telemetryBytes: st ? st.audience.traffic.sentBytes + st.audience.traffic.receivedBytes : 0,
+      ...(st ? { telemetryFlows: flows(st.audience.traffic) } : {}),
       wire: s.tally?.wire ?? { streamDatagramBytes: 0, controlDatagramBytes: 0, payloadBytes: 0 },
     }
   }

@@ -79,7 +79,7 @@ async function main(): Promise<void> {
         `  count ${values.settle} s after the last join: ${r.joined.counted} of ${r.joined.present} (error ${pct(r.joined.error)}, ${r.joined.attached} attached)`,
         `  count ${values.settle} s after 20 % left (${departure}): ${r.afterLeave.counted} of ${r.afterLeave.present} (error ${pct(r.afterLeave.error)}, ${r.afterLeave.attached} attached)`,
         `  delay p95 merged ${r.p95.mergedMs} ms, exact ${r.p95.trueMs} ms (error ${pct(r.p95.error)})`,
-        `  telemetry / stream bytes: worst node ${pct(r.cost.worstNode)}, overall ${pct(r.cost.overall)}`,
+        `  telemetry / stream bytes: worst node ${pct(r.cost.worstNode)}, overall ${pct(r.cost.overall)} (steady); since each joined ${pct(r.wholeRun.worstNode)}, ${pct(r.wholeRun.overall)}`,
         `  depths ${JSON.stringify(r.view.byDepth)}  suspect ${r.view.suspect}`,
       ].join('\n') + '\n')
     }

@@ -23,6 +23,8 @@ export interface ViewerReport {
   wire: Wire
   /** Audience telemetry bytes this viewer sent and took (the swarm's AudienceReporter.traffic). */
   telemetryBytes?: number
+  /** The same, by flow: up to the parent, grants to the children, summaries from them, grants from the parent. */
+  telemetryFlows?: { up: number; grantsOut: number; fromKids: number; grantsIn: number }
 }
 
 export class ViewerRecorder {

@@ -68,8 +68,11 @@ export interface AudienceRunResult {
   p95: { trueMs: number; mergedMs: number; error: number; trueP99Ms: number }
   /** Viewers below the liars (themselves included) as their own honest view counts them. */
   liarSubtrees: number
-  /** Telemetry bytes (sent and received) over stream payload bytes received, at the worst node and overall. */
+  /** Telemetry bytes (sent and received) over stream payload bytes received, at the worst node and
+   * overall: in the steady state, and since each node joined (the join wave and its catch-up included,
+   * as bench:audience reads real processes). */
   cost: Omit<Cost, 'perNode'>
+  wholeRun: Omit<Cost, 'perNode'>
   view: AudienceView
   liars: string[]
 }
@@ -119,6 +122,7 @@ export async function audienceRun(o: AudienceRunOptions, stop?: () => boolean): 
     const liarSubtrees = present.filter((m) => liars.includes(m.node.address)).reduce((t, m) => t + sim.swarm(m).audienceView().viewers, 0)
     const merged = view.delayMs.p95 ?? 0
     const cost = telemetryCost(sim, present, before)
+    const { perNode: _whole, ...wholeRun } = telemetryCost(sim, present)
     o.progress?.(`steady: p95 merged ${merged} ms, exact ${p95} ms; telemetry worst node ${cost.worstNode}, overall ${cost.overall}`)
 
     const leaving = Math.round(present.length * o.leaveShare)
@@ -132,7 +136,7 @@ export async function audienceRun(o: AudienceRunOptions, stop?: () => boolean): 
     await runTo(sim.timers.now() + o.settleMs)
     const afterLeave = reading(sim, present)
     const { perNode: _, ...costFigures } = cost
-    return { joined, afterLeave, p95: { trueMs: p95, mergedMs: merged, error: p95 > 0 ? Math.abs(merged - p95) / p95 : 0, trueP99Ms: p99 }, cost: costFigures, view, liars, liarSubtrees }
+    return { joined, afterLeave, p95: { trueMs: p95, mergedMs: merged, error: p95 > 0 ? Math.abs(merged - p95) / p95 : 0, trueP99Ms: p99 }, cost: costFigures, wholeRun, view, liars, liarSubtrees }
   } catch (err) {
     if (!(err instanceof Stopped)) throw err
     return { stoppedAtMs: sim.timers.now() - t0, ...(joined ? { joined } : {}) }

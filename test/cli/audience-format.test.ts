@@ -6,7 +6,7 @@ import { formatAudience } from '../../src/cli/audience-format.ts'
 import { audienceView } from '../../src/mesh/telemetry/audience-view.ts'
 import { emptySummary } from '../../src/mesh/telemetry/audience-summary.ts'
 
-const view = audienceView({ ...emptySummary(), viewers: 1, byDepth: [1] }, { windowMs: 10_000, delayWindow: null, kids: [], reporters: 0, traffic: { sent: 0, sentBytes: 0, received: 0, receivedBytes: 0 } })
+const view = audienceView({ ...emptySummary(), viewers: 1, byDepth: [1] }, { windowMs: 10_000, delayWindow: null, kids: [], reporters: 0, traffic: { sent: 0, sentBytes: 0, received: 0, receivedBytes: 0, grantsSentBytes: 0, grantsReceivedBytes: 0 } })
 const pathLine = (lines: string[]) => lines.find((l) => l.includes('path up'))
 
 test('a viewer three levels down shows every hop to the source', () => {

@@ -19,7 +19,7 @@ const view: AudienceView = {
   delayWindow: { from: 1_000_000, to: 1_030_000, endedMsAgo: 4000 },
   stalls: 0, stallSeconds: 0, uploadBytesPerSecond: 240_000, downloadBytesPerSecond: 250_000, offload: 0.96,
   versions: { '0.1.0': 50 }, nat: { none: 50, cone: 0, symmetric: 0, unknown: 0 }, suspect: 0, reporters: 2, kids,
-  traffic: { sent: 0, sentBytes: 0, received: 400, receivedBytes: 90_000 },
+  traffic: { sent: 0, sentBytes: 0, received: 400, receivedBytes: 90_000, grantsSentBytes: 0, grantsReceivedBytes: 0 },
 }
 // Six points, 10 s apart: the first before any delay reached the source.
 const history: AudiencePoint[] = [null, 900, 860, 840, 830, 820].map((p95Ms, i) => ({

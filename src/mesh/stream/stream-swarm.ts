@@ -80,7 +80,7 @@ export class StreamSwarm extends EventEmitter {
     this.tracker = new ChunkTracker({ context })
     const budget = new SourceBudget({ context, stats: this.swarmStats })
     const leaf = (): boolean => (this.children.capacity() ?? Infinity) < FANOUT
-    this.parents = new StripeParents({ context, holders: this.holders }, { bootstrap, leaf, tellLate: (s) => this.children.tellLate(s), room: (s) => this.children.roomIn(s), giveCatchUp: (to, s, from) => this.children.handOver(to, s, from) })
+    this.parents = new StripeParents({ context, holders: this.holders }, { bootstrap, leaf, carries: (s) => this.children.of(s).size, tellLate: (s) => this.children.tellLate(s), room: (s) => this.children.roomIn(s), giveCatchUp: (to, s, from) => this.children.handOver(to, s, from) })
     const parts = { context, holders: this.holders, parents: this.parents, tracker: this.tracker, stats: this.swarmStats }
     this.children = new Children({ ...parts, budget }, { maxUploadBps: init.maxUploadBps })
     this.repairs = new RepairRequests(parts, { uploadBps: () => this.children.uploadBps() })

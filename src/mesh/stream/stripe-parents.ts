@@ -99,6 +99,8 @@ export class StripeParents {
   private readonly holders: Holders
   private readonly bootstrap: string[]
   private readonly leaf: () => boolean
+  /** Our children in a stripe (Children.of(s).size). */
+  private readonly carries: (s: number) => number
   private readonly room: (s: number) => { room: number; below: number }
   private stripes: Stripe[] = Array.from({ length: STRIPES }, () => ({ pushAt: 0, pushedN: -1, since: 0, record: [], fed: false, subscribedAt: 0, heldUntil: -Infinity, pushesSinceHold: 0, toldLate: false, path: [], fruitless: 0 }))
   /** Parents that fed us nothing while the other stripes flowed, until when: never asked again
@@ -120,11 +122,12 @@ export class StripeParents {
    * another, so that they wait for us rather than all leave at once (Children.tellLate).
    * `room`: the places we and our subtree could still take in a stripe, told with every ask
    * (Children.roomIn). */
-  constructor(components: { context: SwarmContext; holders: Holders }, init: { bootstrap: string[]; leaf?: () => boolean; tellLate?: (s: number) => void; room?: (s: number) => { room: number; below: number }; giveCatchUp?: (to: string, s: number, from: number) => void }) {
+  constructor(components: { context: SwarmContext; holders: Holders }, init: { bootstrap: string[]; leaf?: () => boolean; carries?: (s: number) => number; tellLate?: (s: number) => void; room?: (s: number) => { room: number; below: number }; giveCatchUp?: (to: string, s: number, from: number) => void }) {
     this.c = components.context
     this.holders = components.holders
     this.bootstrap = init.bootstrap
     this.leaf = init.leaf ?? (() => false)
+    this.carries = init.carries ?? (() => 0)
     this.room = init.room ?? (() => ({ room: 0, below: 0 }))
     this.tellLate = init.tellLate ?? (() => {})
     this.giveCatchUp = init.giveCatchUp ?? (() => {})
@@ -369,10 +372,24 @@ export class StripeParents {
       }
       if (p) {
         const silent = now - st.pushAt > paced(PARENT_TIMEOUT_MS, 2, stripeMs) && this.c.edge.maxKnown > 0
+        const overdue = pushOverdue(st.pushedN, frontier)
+        // The source late is the source's own pace or its uplink's queue: nobody can feed us its
+        // stripe sooner (every other node has it from the source, later). It is held as if it had
+        // said its feed is late, by the same rule (PUSHES_PER_HOLD pushes a hold), so a peer that
+        // claims to be the source gains no more than such a word gives any parent. Only a relay
+        // (a leaf that moves takes nobody with it). Left for its lateness, the source's only
+        // stripe-0 child had no parent for 850 ms while the source's queue drained after 20 of 100
+        // viewers were killed: every node below it fell silent and left its own parent in the same
+        // tick, and 59 of 80 viewers had no stripe-0 parent when the source read its audience
+        // (simulator, 2 Mb/s, seed 3, on the path a change to the telemetry's grants took;
+        // test/mesh/stream/late-source.test.ts).
+        if (overdue && this.c.sourceAddrs.has(p) && this.carries(s) > 0 && now >= st.heldUntil && st.pushesSinceHold >= PUSHES_PER_HOLD) {
+          st.heldUntil = now + HOLD_MS
+          st.pushesSinceHold = 0
+        }
         // Held: our parent said its own feed is late. Its lateness counts again once it is on time
         // (only its silence counts meanwhile).
         const held = now < st.heldUntil
-        const overdue = pushOverdue(st.pushedN, frontier)
         if (!overdue || held) st.overdueSince = undefined
         else st.overdueSince ??= now
         if (!pushOverdue(st.pushedN, frontier, 2) || held) st.owesTwoSince = undefined

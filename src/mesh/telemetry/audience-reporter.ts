@@ -164,8 +164,9 @@ export class AudienceReporter {
   private recentAt = 0
   /** The source's last hour of audience figures (the dashboard's series), absent elsewhere. */
   readonly history: AudienceHistory | undefined
-  /** Telemetry this node sent and took (messages, encoded bytes): its cost, as the tests measure it. */
-  readonly traffic = { sent: 0, sentBytes: 0, received: 0, receivedBytes: 0 }
+  /** Telemetry this node sent and took (messages, encoded bytes): its cost, as the tests measure it.
+   * The grants' bytes, sent to our children and taken from our parent, are in the totals too. */
+  readonly traffic = { sent: 0, sentBytes: 0, received: 0, receivedBytes: 0, grantsSentBytes: 0, grantsReceivedBytes: 0 }
 
   constructor(components: AudienceComponents) {
     this.c = components.context
@@ -177,6 +178,7 @@ export class AudienceReporter {
       send: (to, m) => {
         if (this.c.node.send(to, [m]) === 0) return false
         this.count(encodedSize(m))
+        this.traffic.grantsSentBytes += encodedSize(m)
         return true
       },
       heardAt: (a) => this.kids.get(a)?.at ?? -Infinity,
@@ -209,6 +211,7 @@ export class AudienceReporter {
     if (this.c.isSource || ctx.from !== this.k.parents.parent(REPORT_STRIPE)) return
     this.traffic.received++
     this.traffic.receivedBytes += encodedSize(m)
+    this.traffic.grantsReceivedBytes += encodedSize(m)
     this.grant = { from: ctx.from, bps: m.bytesPerSecond }
   }
 

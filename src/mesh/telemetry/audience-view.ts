@@ -29,7 +29,7 @@ export interface AudienceView {
   /** Direct children in the report stripe that sent a summary. */
   reporters: number
   kids: KidEntry[]
-  traffic: { sent: number; sentBytes: number; received: number; receivedBytes: number }
+  traffic: { sent: number; sentBytes: number; received: number; receivedBytes: number; grantsSentBytes: number; grantsReceivedBytes: number }
 }
 
 export function audienceView(s: AudienceSummary, extra: Pick<AudienceView, 'windowMs' | 'delayWindow' | 'kids' | 'reporters' | 'traffic'>): AudienceView {

@@ -9,6 +9,7 @@ import type { Ctx } from '../../../src/mesh/node.ts'
 import type { Message, MessageOf } from '../../../src/mesh/messages.ts'
 import { AudienceReporter, type AudienceComponents } from '../../../src/mesh/telemetry/audience-reporter.ts'
 import { BURST_BYTES, DEFAULT_SHARE, KIDS_SHARE, UP_SHARE } from '../../../src/mesh/telemetry/audience-grants.ts'
+import { ChunkPace } from '../../../src/mesh/stream/chunk-pace.ts'
 
 const BYTES_PER_SECOND = 250_000
 const CHUNK_MS = 64 // 16 KiB chunks at 2 Mb/s
@@ -37,7 +38,7 @@ function swarm(clock: { t: number }, start: number, seed: number, olderBuilds: R
     const m: Member = { addr, totals, parent, kids: new Set(), onDelay: () => {}, reporter: undefined as unknown as AudienceReporter }
     m.reporter = new AudienceReporter({
       context: {
-        id: 'stream/x', isSource: false, role: 'relay', sourceAddrs: new Set([SOURCE]),
+        id: 'stream/x', isSource: false, role: 'relay', sourceAddrs: new Set([SOURCE]), pace: new ChunkPace(),
         node: {
           timers: { now: () => clock.t, random }, nat: { kind: 'cone' },
           send: (to: string, msgs: Message[]) => { for (const x of msgs) deliver(to, addr, x); return 1 },

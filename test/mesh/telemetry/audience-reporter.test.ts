@@ -8,6 +8,7 @@ import { encodedSize } from '../../../src/mesh/messages.ts'
 import { BURST_BYTES } from '../../../src/mesh/telemetry/audience-grants.ts'
 import { AudienceReporter, SILENT_KID_MS, STALE_MS, type AudienceComponents } from '../../../src/mesh/telemetry/audience-reporter.ts'
 import { DELAY_BUCKETS_MS, EPOCH_MS, MAX_CHUNKS_PER_VIEWER, WINDOW_MS, delayBucket, emptySummary, type AudienceSummary } from '../../../src/mesh/telemetry/audience-summary.ts'
+import { ChunkPace } from '../../../src/mesh/stream/chunk-pace.ts'
 
 /** `chunkMs`: the stream publishes a chunk this often from `streamStart` on (0: none known). */
 function sourceReporter(chunkMs = 0, streamStart = 0) {
@@ -17,7 +18,7 @@ function sourceReporter(chunkMs = 0, streamStart = 0) {
   const heard = new Map<string, number>()
   const components = {
     context: {
-      id: 'stream/x', isSource: true, role: 'source', sourceAddrs: new Set<string>(),
+      id: 'stream/x', isSource: true, role: 'source', sourceAddrs: new Set<string>(), pace: new ChunkPace(),
       node: { timers: { now: () => clock.t, random: () => 0.5 }, nat: { kind: 'none' }, send: () => 1, peers: { get: (a: string) => (heard.has(a) ? { lastHeard: heard.get(a) } : undefined) } },
       log: { chunkRecord: (n: number) => (chunkMs > 0 ? { time: streamStart + n * chunkMs } : undefined), hasChunk: () => false },
       edge: { joinedAt: 0, startChunk: 0, get maxKnown() { return chunkMs > 0 ? Math.max(0, Math.floor((clock.t - streamStart) / chunkMs)) : 0 } },
@@ -38,7 +39,7 @@ function sourceChild(clock: { t: number }, stripe0: Set<string>, stream?: { chun
   const stats = { totals, onDelay: undefined as undefined | ((ageMs: number, hops: number) => void) }
   const relay = new AudienceReporter({
     context: {
-      id: 'stream/x', isSource: false, role: 'relay', sourceAddrs: new Set(['127.0.0.1:5000']),
+      id: 'stream/x', isSource: false, role: 'relay', sourceAddrs: new Set(['127.0.0.1:5000']), pace: new ChunkPace(),
       node: { timers: { now: () => clock.t, random: () => 0.5 }, nat: { kind: 'none' }, send: (_to: string, m: MessageOf<'HereIsMyAudience'>[]) => { sent.push(...m.filter((x) => x.type === 'HereIsMyAudience')); return 1 }, peers: { get: () => ({ lastHeard: clock.t }) } },
       log: { chunkRecord: (n: number) => (stream ? { time: stream.start + n * stream.chunkMs } : undefined), hasChunk: () => true },
       edge: { joinedAt: stream?.start ?? 0, startChunk: 0, get maxKnown() { return stream ? Math.floor((clock.t - stream.start) / stream.chunkMs) : 0 } },
