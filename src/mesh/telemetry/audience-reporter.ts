@@ -21,6 +21,7 @@ import type { SwarmStats } from '../stream/swarm-stats.ts'
 import type { Children } from '../stream/children.ts'
 import type { StripeParents } from '../stream/stripe-parents.ts'
 import { packageVersion } from '../../util/package-version.ts'
+import { CHUNK_SIZE } from '../../store/stream-types.ts'
 import {
   EPOCH_MS, NAT_KINDS, fromRun, MAX_CHUNKS_PER_VIEWER, MAX_EPOCHS, MAX_GRANDKIDS, MAX_KIDS, WINDOW_MS, delayBucket, emptySummary, health, mergeChild, sanitize, within, withCounts,
   type AudienceCounts, type AudienceSummary, type EpochRun, type KidEntry,
@@ -183,6 +184,10 @@ export class AudienceReporter {
       },
       heardAt: (a) => this.kids.get(a)?.at ?? -Infinity,
       viewers: (a) => this.kids.get(a)?.s.viewers,
+      streamBps: () => {
+        const ms = this.c.isSource ? undefined : this.c.pace.chunkMs()
+        return ms === undefined || ms <= 0 ? undefined : (CHUNK_SIZE * 1000) / ms
+      },
     })
     components.stats.onDelay = (ageMs, hops) => this.onDelay(ageMs, hops)
   }

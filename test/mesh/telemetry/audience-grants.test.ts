@@ -57,3 +57,24 @@ test('a liar claiming a million viewers takes no more than one child may send up
   assert.ok(g.get('relay')! > g.get('a')!, `relay ${g.get('relay')} B/s, leaf ${g.get('a')} B/s`)
   assert.ok([...g.values()].reduce((t, x) => t + x, 0) <= KIDS_SHARE * 125_000 + 0.01)
 })
+
+test("a relay's join catch-up does not raise its children's grants past KIDS_SHARE of the stream", () => {
+  // At 1 Mb/s a joining relay took 2.6 times the stream's rate over its first second. Read over its
+  // 10 s window, that granted its 6 children 1.4 times KIDS_SHARE of the stream; the lowered grants
+  // waited on the grants' bucket as the catch-up left the window, and the relay spent 1.11-1.28 %
+  // of its stream bytes on telemetry (50 real viewer processes). The stream's own rate bounds it.
+  const STREAM = 125_000
+  const told = new Map<string, number>()
+  const grants = new AudienceGrants({ id: 'stream/x', send: (to, m) => { told.set(to, m.bytesPerSecond); return true }, heardAt: () => -Infinity, viewers: () => undefined, streamBps: () => STREAM })
+  const children = new Set(Array.from({ length: 6 }, (_, i) => `10.0.0.${i + 2}:4000`))
+  let bytes = 0
+  grants.tick(0, bytes, children)
+  for (let t = 50; t <= 20_000; t += 50) {
+    bytes += ((t <= 1000 ? 2.6 : 1) * STREAM) / 20
+    grants.tick(t, bytes, children)
+    const sum = [...told.values()].reduce((a, x) => a + x, 0)
+    // A grant is sent again only once its share moved by more than GRANT_SLACK (25 %).
+    assert.ok(sum <= 1.25 * KIDS_SHARE * STREAM, `${t} ms: ${sum.toFixed(0)} B/s granted, KIDS_SHARE of the stream ${KIDS_SHARE * STREAM} B/s`)
+  }
+  assert.equal(told.size, children.size)
+})
