@@ -387,9 +387,10 @@ export class StripeParents {
         const silent = now - Math.max(st.pushAt, st.lateAt) > paced(PARENT_TIMEOUT_MS, 2, stripeMs) && this.c.edge.maxKnown > 0
         const overdue = pushOverdue(st.pushedN, frontier)
         // The source late is the source's own pace or its uplink's queue: nobody can feed us its
-        // stripe sooner (every other node has it from the source, later). It is held as if it had
-        // said its feed is late, by the same rule (PUSHES_PER_HOLD pushes a hold), so a peer that
-        // claims to be the source gains no more than such a word gives any parent. Only a relay
+        // stripe sooner (every other node has it from the source, later). Its lateness is waived
+        // for HOLD_MS per PUSHES_PER_HOLD pushes, as a late word's is, so a peer that claims to be
+        // the source gains no more than such a word gives any parent (its silence counts from its
+        // last push, as ever). Only a relay
         // (a leaf that moves takes nobody with it). Left for its lateness, the source's only
         // stripe-0 child had no parent for 850 ms while the source's queue drained after 20 of 100
         // viewers were killed: every node below it fell silent and left its own parent in the same
