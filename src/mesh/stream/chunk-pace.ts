@@ -5,6 +5,7 @@
 // 1.70 source copies, 11 % duplicates, against 1.06 and 1.8 % at 2 Mb/s). The signed times are the
 // source's own pace, the same at every viewer whatever its path, and a liar cannot forge them.
 import { STRIPES } from '../messages.ts'
+import { CHUNK_SIZE } from '../../store/stream-types.ts'
 
 /** Chunks remembered: about 4 s of a 2 Mb/s stream, 34 s of a 250 kb/s one; a change of bitrate
  * is followed within that. */
@@ -52,6 +53,12 @@ export class ChunkPace {
   stripeMs(): number | undefined {
     const ms = this.chunkMs()
     return ms === undefined ? undefined : STRIPES * ms
+  }
+
+  /** The stream's bytes a second at that pace (chunks are CHUNK_SIZE; undefined until two are known). */
+  bytesPerSecond(): number | undefined {
+    const ms = this.chunkMs()
+    return ms === undefined || ms <= 0 ? undefined : (CHUNK_SIZE * 1000) / ms
   }
 
   /** The mean time between two chunks over the chunks remembered (undefined until two are known;

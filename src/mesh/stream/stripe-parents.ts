@@ -290,11 +290,7 @@ export class StripeParents {
       // failed relay's children alone moved: 22-34 without a parent at the worst, the count whole
       // again at all of seeds 1-4. A liar's gain: one silence of a parent timeout per
       // PUSHES_PER_HOLD pushes, where it had none.
-      if (st.pushesSinceHold >= PUSHES_PER_HOLD) {
-        st.heldUntil = now + Math.max(HOLD_MS, paced(PARENT_TIMEOUT_MS, 2, this.c.pace.stripeMs()))
-        st.lateAt = now
-        st.pushesSinceHold = 0
-      }
+      if (this.hold(st, now, Math.max(HOLD_MS, paced(PARENT_TIMEOUT_MS, 2, this.c.pace.stripeMs())))) st.lateAt = now
       // And our feed is late as much as theirs: the word goes on down now, not on our next tick.
       // Passed on a level per tick, it reached a node three hops down after that node's own
       // MISSED_PUSH_MS, which left its parent for a hole above it. Once per push we receive, so a
@@ -390,17 +386,14 @@ export class StripeParents {
         // stripe sooner (every other node has it from the source, later). Its lateness is waived
         // for HOLD_MS per PUSHES_PER_HOLD pushes, as a late word's is, so a peer that claims to be
         // the source gains no more than such a word gives any parent (its silence counts from its
-        // last push, as ever). Only a relay
-        // (a leaf that moves takes nobody with it). Left for its lateness, the source's only
+        // last push, as ever). Only a relay: a leaf that moves takes nobody with it. Left for its
+        // lateness, the source's only
         // stripe-0 child had no parent for 850 ms while the source's queue drained after 20 of 100
         // viewers were killed: every node below it fell silent and left its own parent in the same
         // tick, and 59 of 80 viewers had no stripe-0 parent when the source read its audience
         // (simulator, 2 Mb/s, seed 3, on the path a change to the telemetry's grants took;
         // test/mesh/stream/late-source.test.ts).
-        if (overdue && this.c.sourceAddrs.has(p) && this.carries(s) > 0 && now >= st.heldUntil && st.pushesSinceHold >= PUSHES_PER_HOLD) {
-          st.heldUntil = now + HOLD_MS
-          st.pushesSinceHold = 0
-        }
+        if (overdue && this.c.sourceAddrs.has(p) && this.carries(s) > 0 && now >= st.heldUntil) this.hold(st, now, HOLD_MS)
         // Held: our parent said its own feed is late. Its lateness counts again once it is on time
         // (only its silence counts meanwhile).
         const held = now < st.heldUntil
@@ -460,6 +453,15 @@ export class StripeParents {
     if (this.droppedAt.size > MAX_HOLDERS) for (const [a, t] of this.droppedAt) if (now - t > DROPPED_PARENT_MS) this.droppedAt.delete(a)
     if (failing && !this.c.sourceAddrs.has(p)) remember(this.failedParents, p, now + FAILED_RELAY_MS, now)
     this.rejoinAfterFailure(s, p, now)
+  }
+
+  /** Waits `ms` for a late parent, if it pushed PUSHES_PER_HOLD new chunks since the last wait
+   * (a parent late again and again cannot keep us on a trickle); false when it did not. */
+  private hold(st: Stripe, now: number, ms: number): boolean {
+    if (st.pushesSinceHold < PUSHES_PER_HOLD) return false
+    st.heldUntil = now + ms
+    st.pushesSinceHold = 0
+    return true
   }
 
   /** Tells our children in stripe `s` that our feed there is late, once an episode (until our

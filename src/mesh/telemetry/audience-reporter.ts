@@ -21,7 +21,6 @@ import type { SwarmStats } from '../stream/swarm-stats.ts'
 import type { Children } from '../stream/children.ts'
 import type { StripeParents } from '../stream/stripe-parents.ts'
 import { packageVersion } from '../../util/package-version.ts'
-import { CHUNK_SIZE } from '../../store/stream-types.ts'
 import {
   EPOCH_MS, NAT_KINDS, fromRun, MAX_CHUNKS_PER_VIEWER, MAX_EPOCHS, MAX_GRANDKIDS, MAX_KIDS, WINDOW_MS, delayBucket, emptySummary, health, mergeChild, sanitize, within, withCounts,
   type AudienceCounts, type AudienceSummary, type EpochRun, type KidEntry,
@@ -178,16 +177,14 @@ export class AudienceReporter {
       id: this.c.id,
       send: (to, m) => {
         if (this.c.node.send(to, [m]) === 0) return false
-        this.count(encodedSize(m))
-        this.traffic.grantsSentBytes += encodedSize(m)
+        const bytes = encodedSize(m)
+        this.count(bytes)
+        this.traffic.grantsSentBytes += bytes
         return true
       },
       heardAt: (a) => this.kids.get(a)?.at ?? -Infinity,
       viewers: (a) => this.kids.get(a)?.s.viewers,
-      streamBps: () => {
-        const ms = this.c.isSource ? undefined : this.c.pace.chunkMs()
-        return ms === undefined || ms <= 0 ? undefined : (CHUNK_SIZE * 1000) / ms
-      },
+      streamBps: () => (this.c.isSource ? undefined : this.c.pace.bytesPerSecond()),
     })
     components.stats.onDelay = (ageMs, hops) => this.onDelay(ageMs, hops)
   }
@@ -214,9 +211,10 @@ export class AudienceReporter {
   /** Our stripe-0 parent's grant: what we may send it (from anyone else, nothing). */
   onGrant(m: MessageOf<'TellMeYourAudienceAtMost'>, ctx: Ctx): void {
     if (this.c.isSource || ctx.from !== this.k.parents.parent(REPORT_STRIPE)) return
+    const bytes = encodedSize(m)
     this.traffic.received++
-    this.traffic.receivedBytes += encodedSize(m)
-    this.traffic.grantsReceivedBytes += encodedSize(m)
+    this.traffic.receivedBytes += bytes
+    this.traffic.grantsReceivedBytes += bytes
     this.grant = { from: ctx.from, bps: m.bytesPerSecond }
   }
 
