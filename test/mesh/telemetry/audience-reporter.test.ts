@@ -6,7 +6,7 @@ import type { Ctx } from '../../../src/mesh/node.ts'
 import type { MessageOf } from '../../../src/mesh/messages.ts'
 import { encodedSize } from '../../../src/mesh/messages.ts'
 import { BURST_BYTES } from '../../../src/mesh/telemetry/audience-grants.ts'
-import { AudienceReporter, SILENT_KID_MS, STALE_MS, type AudienceComponents } from '../../../src/mesh/telemetry/audience-reporter.ts'
+import { AudienceReporter, COUNTS_REPEAT_MS, SILENT_KID_MS, STALE_MS, type AudienceComponents } from '../../../src/mesh/telemetry/audience-reporter.ts'
 import { DELAY_BUCKETS_MS, EPOCH_MS, MAX_CHUNKS_PER_VIEWER, WINDOW_MS, delayBucket, emptySummary, type AudienceSummary } from '../../../src/mesh/telemetry/audience-summary.ts'
 import { ChunkPace } from '../../../src/mesh/stream/chunk-pace.ts'
 
@@ -225,4 +225,37 @@ test('a full summary that would pass the up bucket\'s burst is trimmed to it and
   assert.deepEqual(missing, [], `epochs that never went up (the last sent ${last})`)
   // The children list goes too, whole or without the smallest subtrees' grandchildren.
   assert.ok(full.some((m) => ((m.audience as AudienceSummary).kids?.length ?? 0) === 8), 'a summary listed the 8 children')
+})
+
+test('changed counts go once more COUNTS_REPEAT_MS later while the bucket holds a full summary beyond them, never at its cost', () => {
+  // A relay with one child carrying 9 viewers; the child's count drops to 8 just after the relay's
+  // full summary went. Counts are not acknowledged: a lost change stood until the next full
+  // summary or MAX_SILENT_MS, so with room to spare the change goes twice.
+  const upAfterChange = (grantBps: number) => {
+    const start = Date.UTC(2026, 0, 1)
+    const clock = { t: start + 60_000 }
+    const kid = '127.0.0.1:4000'
+    const { relay, sent, totals } = sourceChild(clock, new Set([kid]), { chunkMs: 64, start })
+    relay.onGrant({ type: 'TellMeYourAudienceAtMost', id: 'stream/x', bytesPerSecond: grantBps }, { from: '127.0.0.1:5000' } as Ctx)
+    const step = (ms: number) => {
+      for (let t = 0; t < ms; t += 50) {
+        clock.t += 50
+        totals.receivedBytes += 250_000 / 20
+        relay.tick(clock.t)
+      }
+    }
+    const summary = (viewers: number) => ({ ...emptySummary(), viewers, byDepth: [1, viewers - 1] })
+    relay.onAudience({ type: 'HereIsMyAudience', id: 'stream/x', audience: summary(9) }, { from: kid } as Ctx)
+    step(20_000)
+    // Just after a full summary (jitter fixed by random() = 0.5: the next is 2 s later).
+    while (sent.at(-1)?.counts !== undefined) step(50)
+    relay.onAudience({ type: 'HereIsMyAudience', id: 'stream/x', audience: summary(8), counts: true }, { from: kid } as Ctx)
+    const from = sent.length
+    step(COUNTS_REPEAT_MS + 500)
+    return sent.slice(from).map((m) => `${m.counts ? 'counts' : 'full'} ${m.audience.viewers}`)
+  }
+  // 500 B/s (the up share of 2 Mb/s): a full summary is 2 s away, the change goes again 1 s after.
+  assert.deepEqual(upAfterChange(1e6), ['counts 9', 'counts 9'])
+  // 60 B/s holds no full summary and a repeat both: the bytes wait for the summary, and the change once.
+  assert.deepEqual(upAfterChange(60), ['counts 9'])
 })
