@@ -33,6 +33,9 @@ export const MAX_PATH = 16
 /** The largest telemetry grant (`TellMeYourAudienceAtMost.bytesPerSecond`): the 0.65 % a parent
  * shares among its children, of a 1 Gb/s stream, is 812 kB/s. */
 export const MAX_GRANT_BPS = 1_000_000
+/** The largest stream tag (`TellMeYourAudienceAtMost.tag`): a node numbers the streams it carries,
+ * a few at most, and a tag past this is no tag a node gave. */
+export const MAX_STREAM_TAG = 65_535
 /** Ids are a sha256 hex, a plain file name or a stream id; 256 covers them all. */
 export const MAX_ID_LENGTH = 256
 /** A cookie or echo value larger than this is not stored or echoed (it would inflate every reply). */
@@ -63,6 +66,9 @@ export const MAX_NAMED_ITEMS = 16
 export const MAX_NAMED_PEERS = 4
 
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json }
+
+/** A stream named by its id, or by the tag its receiver gave it (`TellMeYourAudienceAtMost.tag`). */
+export type StreamRef = { id: string; tag?: never } | { tag: number; id?: never }
 
 export type Message =
   | { type: 'PleaseAlwaysReturnThisMessage'; value: Json }
@@ -98,11 +104,14 @@ export type Message =
   | { type: 'StopSendingMe'; id: string; stripe: number }
   /** A viewer's summary of itself and its subtree, sent to its stripe-0 parent (src/mesh/telemetry/).
    * `counts`: only the viewer counts changed, and only they are sent; the parent keeps the other
-   * figures it last had. */
-  | { type: 'HereIsMyAudience'; id: string; audience: AudienceSummary | AudienceCounts; counts?: true }
+   * figures it last had. The stream is named by its id, or by the `tag` the parent's grant gave it. */
+  | ({ type: 'HereIsMyAudience'; audience: AudienceSummary | AudienceCounts; counts?: true } & StreamRef)
   /** A stripe-0 parent's grant to one child: the telemetry bytes a second it may send it, its share
-   * of what the parent lets all its children send (src/mesh/telemetry/audience-grants.ts). */
-  | { type: 'TellMeYourAudienceAtMost'; id: string; bytesPerSecond: number }
+   * of what the parent lets all its children send (src/mesh/telemetry/audience-grants.ts); `tag`:
+   * the parent's number for the stream, which the child's summaries may name it by instead of its
+   * id. A stream id is some 100 bytes, and a summary of the counts alone some 80 more: at 500 kb/s
+   * the only child of the source was granted some 120 B/s, and its counts took all of it. */
+  | { type: 'TellMeYourAudienceAtMost'; id: string; bytesPerSecond: number; tag?: number }
   /** Says which extensions we speak and the largest datagram we take, so our own peers can use
    * larger replies and batched requests; other implementations skip it. */
   | { type: 'IAlsoSpeak'; extensions: string[]; maxDatagramBytes: number }
@@ -181,6 +190,7 @@ const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !
 const isUint = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0
 const isId = (v: unknown): v is string => typeof v === 'string' && v.length > 0 && v.length <= MAX_ID_LENGTH
 const isIndex = (v: unknown): v is number => isUint(v) && v <= MAX_INDEX
+const isStreamTag = (v: unknown): v is number => isUint(v) && v <= MAX_STREAM_TAG
 /** Strict padded base64 to bytes, or undefined. Node's decoder skips characters outside the
  * alphabet and stops at '=', so a decoded length short of what the text's length promises means a
  * stray character; the URL-safe '-' and '_' it also takes are looked for apart, and re-encoding the
@@ -349,13 +359,14 @@ const decoders: { [T in MessageType]: (body: unknown) => Omit<MessageOf<T>, 'typ
   },
   StopSendingMe: (b) => (isObj(b) ? idStripe(b) : undefined),
   HereIsMyAudience: (b) => {
-    const audience = isObj(b) && isId(b.id) ? sanitize(b.audience, { isAddress }) : undefined
-    return audience && { id: (b as Obj).id as string, audience, ...((b as Obj).counts === true ? { counts: true as const } : {}) }
+    const ref: StreamRef | undefined = !isObj(b) ? undefined : isId(b.id) ? { id: b.id } : isStreamTag(b.tag) ? { tag: b.tag } : undefined
+    const audience = ref && sanitize((b as Obj).audience, { isAddress })
+    return audience && { ...ref, audience, ...((b as Obj).counts === true ? { counts: true as const } : {}) }
   },
   // Hundredths of a byte a second are meaningful (audience-grants.ts share()); past MAX_GRANT_BPS
   // the figure is no grant a parent computes, and the message is dropped as bad.
   TellMeYourAudienceAtMost: (b) => (isObj(b) && isId(b.id) && typeof b.bytesPerSecond === 'number' && Number.isFinite(b.bytesPerSecond) && b.bytesPerSecond >= 0 && b.bytesPerSecond <= MAX_GRANT_BPS
-    ? { id: b.id, bytesPerSecond: b.bytesPerSecond } : undefined),
+    ? { id: b.id, bytesPerSecond: b.bytesPerSecond, ...(isStreamTag(b.tag) ? { tag: b.tag } : {}) } : undefined),
   WhoIsNear: (b) => question(b, isHex64, (id) => id.toLowerCase()),
   TheseAreNear: (b) => {
     if (!isObj(b) || !isHex64(b.id) || !isHex64(b.key) || !Array.isArray(b.nodes)) return undefined

@@ -2,7 +2,7 @@
 // Bounded: only streams this node chose to carry (ingest or watch) have a swarm; a peer naming a
 // thousand stream ids makes us create nothing.
 import type { CjNode, Ctx } from './node.ts'
-import type { Message } from './messages.ts'
+import { MAX_STREAM_TAG, type Message } from './messages.ts'
 import { StreamSwarm } from './stream/stream-swarm.ts'
 import type { StreamLog } from '../store/stream-log.ts'
 
@@ -15,6 +15,10 @@ export interface StreamRegistryInit {
 
 export class StreamRegistry {
   private swarms = new Map<string, StreamSwarm>()
+  /** Our numbers for the streams we carry: a child's telemetry names its stream by ours, not by its
+   * id (some 100 bytes of every summary; StreamSwarm's `audienceTag`). */
+  private byTag = new Map<number, StreamSwarm>()
+  private nextTag = 0
 
   constructor(private node: CjNode, private readonly init: StreamRegistryInit = {}) {
     const route = <T extends Message>(fn: (s: StreamSwarm, m: T, ctx: Ctx) => void) => (m: T, ctx: Ctx) => {
@@ -33,7 +37,7 @@ export class StreamRegistry {
     node.handle('IWillKeepSendingYou', route((s, m, ctx) => s.onSubscribed(m, ctx)))
     node.handle('AskThemInstead', route((s, m, ctx) => s.onRedirect(m, ctx)))
     node.handle('StopSendingMe', route((s, m, ctx) => s.onUnsubscribe(m, ctx)))
-    node.handle('HereIsMyAudience', route((s, m, ctx) => s.onAudience(m, ctx)))
+    node.handle('HereIsMyAudience', (m, ctx) => (m.tag !== undefined ? this.byTag.get(m.tag) : this.swarms.get(m.id))?.onAudience(m, ctx))
     node.handle('TellMeYourAudienceAtMost', route((s, m, ctx) => s.onAudienceGrant(m, ctx)))
     node.handle('MaybeTheyHaveSome', route((s, m, ctx) => s.onHint(m, ctx)))
     node.handle('PleaseSendContent', (m, ctx) => {
@@ -54,19 +58,32 @@ export class StreamRegistry {
   add(log: StreamLog, init: { bootstrap?: string[]; maxUploadBps?: number } = {}): StreamSwarm {
     const existing = this.swarms.get(log.id)
     if (existing) return existing
-    const s = new StreamSwarm(this.node, log, init)
+    const audienceTag = this.freeTag()
+    const s = new StreamSwarm(this.node, log, { ...init, audienceTag })
     this.swarms.set(log.id, s)
+    this.byTag.set(audienceTag, s)
     s.start()
     return s
   }
 
   get(id: string): StreamSwarm | undefined { return this.swarms.get(id) }
+
+  /** The next tag no stream of ours holds: numbered on, not reused at once, so a child's summary
+   * sent under a stream's tag as it closed does not land in the next stream's count. */
+  private freeTag(): number {
+    for (;;) {
+      const t = this.nextTag
+      this.nextTag = (t + 1) % (MAX_STREAM_TAG + 1)
+      if (!this.byTag.has(t)) return t
+    }
+  }
   list(): StreamSwarm[] { return [...this.swarms.values()] }
 
   async remove(id: string): Promise<void> {
     const s = this.swarms.get(id)
     if (!s) return
     this.swarms.delete(id)
+    this.byTag.delete(s.audienceTag)
     await s.close()
     this.init.onClosed?.(s)
   }

@@ -1,11 +1,11 @@
 // Decode limits of the newest message fields: the catch-up hand-over's `handOver` (AskThemInstead)
 // and `catchUpBy` (IWillKeepSendingYou), and the telemetry grant's `bytesPerSecond`
-// (TellMeYourAudienceAtMost). Hostile values never throw; an optional field that is not what it
+// (TellMeYourAudienceAtMost), and the stream tag a grant gives and a summary names its stream by. Hostile values never throw; an optional field that is not what it
 // must be is dropped alone (the redirect or the yes still stands, as before these fields), a bad
 // grant drops the message, counted as bad (the node's `bad_message` drop reason).
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { MAX_GRANT_BPS, MAX_INDEX, decodeDatagram, type Message, type MessageOf } from '../../src/mesh/messages.ts'
+import { MAX_GRANT_BPS, MAX_INDEX, MAX_STREAM_TAG, decodeDatagram, type Message, type MessageOf } from '../../src/mesh/messages.ts'
 import { AudienceGrants } from '../../src/mesh/telemetry/audience-grants.ts'
 
 const ID = 'stream/ab/sky'
@@ -57,4 +57,26 @@ test('a grant a parent computes from any stream rate is one its child decodes', 
   grants.tick(1000, 1e12, child)
   assert.ok(sent.length > 0, 'no grant sent')
   for (const m of sent) assert.equal(decode('TellMeYourAudienceAtMost', { id: ID, bytesPerSecond: m.bytesPerSecond }).bad, 0, String(m.bytesPerSecond))
+})
+
+test('a stream tag: 0 to MAX_STREAM_TAG; on a grant a bad one is dropped alone, a summary without its id or a good tag is bad', () => {
+  const audience = { viewers: 1, byDepth: [1] }
+  for (const tag of [0, 7, MAX_STREAM_TAG]) {
+    assert.equal(decode('TellMeYourAudienceAtMost', { id: ID, bytesPerSecond: 5, tag }).m?.tag, tag)
+    const { m } = decode('HereIsMyAudience', { tag, audience, counts: true })
+    assert.equal(m?.tag, tag)
+    assert.equal(m?.id, undefined)
+  }
+  for (const tag of [-1, 1.5, '3', null, MAX_STREAM_TAG + 1, 2 ** 53, [], {}]) {
+    const grant = decode('TellMeYourAudienceAtMost', { id: ID, bytesPerSecond: 5, tag })
+    assert.equal(grant.bad, 0, JSON.stringify(tag))
+    assert.equal(grant.m?.bytesPerSecond, 5)
+    assert.equal('tag' in (grant.m ?? {}), false, JSON.stringify(tag))
+    assert.equal(decode('HereIsMyAudience', { tag, audience }).bad, 1, JSON.stringify(tag))
+  }
+  // An id names the stream whatever tag comes with it; the tag goes (the stream is named once).
+  const both = decode('HereIsMyAudience', { id: ID, tag: 3, audience }).m
+  assert.equal(both?.id, ID)
+  assert.equal(both?.tag, undefined)
+  assert.equal(decode('HereIsMyAudience', { audience }).bad, 1)
 })

@@ -53,7 +53,7 @@ async function secureNode(t: TestContext, bootstrap: string[] = []) {
   const secure = new SecureSessions({ node, key: generateStreamKey() })
   const got: string[] = []
   const chunks: Buffer[] = []
-  node.handle('HereIsMyAudience', (m) => { got.push(m.id) })
+  node.handle('HereIsMyAudience', (m) => { got.push(m.id ?? `tag ${m.tag}`) })
   node.handle('Content', (m) => { chunks.push(m.data) })
   t.after(async () => { secure.close(); await node.close() })
   return { node, secure, got, chunks }

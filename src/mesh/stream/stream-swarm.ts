@@ -58,13 +58,15 @@ export class StreamSwarm extends EventEmitter {
    * on its folder (after a crash, a restart), whose newest second of records may not have reached
    * the journal (they are written in batches, records-journal.ts). */
   private readonly resumedSegments: number
+  /** The registry's number for this stream, which our children's telemetry names it by. */
+  readonly audienceTag: number
   /** When a peer last asked this node for the stream's head, records or bytes (drain() waits on it). */
   private askedAt = 0
   private closed = false
 
   /** `maxUploadBps`: the upload this viewer gives, bytes a second (`watch --max-upload`); a viewer
    * that cannot carry a full interior node's children asks to be a leaf. */
-  constructor(node: CjNode, log: StreamLog, init: { bootstrap?: string[]; maxUploadBps?: number } = {}) {
+  constructor(node: CjNode, log: StreamLog, init: { bootstrap?: string[]; maxUploadBps?: number; audienceTag?: number } = {}) {
     super()
     this.node = node
     this.log = log
@@ -86,7 +88,8 @@ export class StreamSwarm extends EventEmitter {
     this.repairs = new RepairRequests(parts, { uploadBps: () => this.children.uploadBps() })
     this.server = new ChunkServer({ ...parts, children: this.children, budget })
     this.receiver = new ChunkReceiver(parts)
-    this.audience = new AudienceReporter({ context, stats: this.swarmStats, children: this.children, parents: this.parents })
+    this.audienceTag = init.audienceTag ?? 0
+    this.audience = new AudienceReporter({ context, stats: this.swarmStats, children: this.children, parents: this.parents }, { tag: this.audienceTag })
     this.resumedSegments = log.isSource ? 0 : log.segmentCount()
     this.log.on('verified', this.onLocalChunk)
     this.log.on('segment', this.onLocalSegment)

@@ -93,6 +93,8 @@ export class ByteBucket {
 
 export interface GrantsComponents {
   id: string
+  /** Our number for the stream, which the children's summaries may name it by (StreamRegistry). */
+  tag?: number
   /** Sends a grant (and counts it in the node's telemetry traffic); false when it did not go out. */
   send: (to: string, m: MessageOf<'TellMeYourAudienceAtMost'>) => boolean
   /** When the child's last summary arrived (-Infinity: never). */
@@ -214,7 +216,7 @@ export class AudienceGrants {
     }
     due.sort((x, y) => x[1] - y[1])
     for (const [a, , bps] of due) {
-      const m: MessageOf<'TellMeYourAudienceAtMost'> = { type: 'TellMeYourAudienceAtMost', id: this.k.id, bytesPerSecond: bps }
+      const m: MessageOf<'TellMeYourAudienceAtMost'> = { type: 'TellMeYourAudienceAtMost', id: this.k.id, bytesPerSecond: bps, ...(this.k.tag !== undefined ? { tag: this.k.tag } : {}) }
       const bytes = encodedSize(m)
       if (!this.bucket.take(bytes)) return
       if (!this.k.send(a, m)) continue

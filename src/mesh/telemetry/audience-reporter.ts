@@ -13,7 +13,7 @@
 // summary there goes stale (STALE_MS), whichever comes first. A viewer without a stripe-0 parent
 // (joining, or between parents) is not counted until it has one again.
 import type { Ctx } from '../node.ts'
-import type { MessageOf } from '../messages.ts'
+import type { MessageOf, StreamRef } from '../messages.ts'
 import { encodedSize, isAddress } from '../messages.ts'
 import { RESUBSCRIBE_MS, playbackDeadline } from '../stream-policy.ts'
 import { LIVE_WINDOW_CHUNKS, PLAYOUT_DELAY_MS, type SwarmContext } from '../stream/swarm-context.ts'
@@ -136,7 +136,7 @@ export class AudienceReporter {
    * `fed`, and our parent's grant: bytes a second, from whom. */
   private readonly up = new ByteBucket(0, BURST_BYTES)
   private fed = { at: -Infinity, received: 0 }
-  private grant: { from: string; bps: number } | undefined
+  private grant: { from: string; bps: number; tag?: number } | undefined
   /** Our stripe-0 parent, and since when (feed()). */
   private parentSince: { addr: string | undefined; at: number } = { addr: undefined, at: 0 }
   /** What we grant our own children. */
@@ -174,13 +174,15 @@ export class AudienceReporter {
    * The grants' bytes, sent to our children and taken from our parent, are in the totals too. */
   readonly traffic = { sent: 0, sentBytes: 0, received: 0, receivedBytes: 0, grantsSentBytes: 0, grantsReceivedBytes: 0 }
 
-  constructor(components: AudienceComponents) {
+  /** `tag`: our number for the stream, given to our children with their grants. */
+  constructor(components: AudienceComponents, init: { tag?: number } = {}) {
     this.c = components.context
     this.k = components
     this.own = { onTime: 0, late: 0, missed: 0, stalls: 0, stallSeconds: 0 }
     this.history = this.c.isSource ? new AudienceHistory() : undefined
     this.grants = new AudienceGrants({
       id: this.c.id,
+      tag: init.tag,
       send: (to, m) => {
         if (this.c.node.send(to, [m]) === 0) return false
         const bytes = encodedSize(m)
@@ -221,7 +223,7 @@ export class AudienceReporter {
     this.traffic.received++
     this.traffic.receivedBytes += bytes
     this.traffic.grantsReceivedBytes += bytes
-    this.grant = { from: ctx.from, bps: m.bytesPerSecond }
+    this.grant = { from: ctx.from, bps: m.bytesPerSecond, tag: m.tag }
   }
 
   onAudience(m: MessageOf<'HereIsMyAudience'>, ctx: Ctx): void {
@@ -355,7 +357,7 @@ export class AudienceReporter {
     const countsDue = ((changed || silent) && now - this.sentAt >= COUNTS_GAP_MS) || repeatDue
     if (!fullDue && !countsDue) return
     if (fullDue && this.sendFull(now, parent)) return
-    if (countsDue) this.sendUp(now, parent, { type: 'HereIsMyAudience', id: this.c.id, audience: this.counts(), counts: true })
+    if (countsDue) this.sendUp(now, parent, { type: 'HereIsMyAudience', ...this.streamRef(parent), audience: this.counts(), counts: true })
   }
 
   /** Our full summary, if the budget holds it; else its delays wait in the outbox for the next one
@@ -363,7 +365,7 @@ export class AudienceReporter {
   private sendFull(now: number, parent: string): boolean {
     const kidsSent = this.kidsSent
     const audience = this.subtree(parent)
-    const msg: MessageOf<'HereIsMyAudience'> = { type: 'HereIsMyAudience', id: this.c.id, audience }
+    const msg: MessageOf<'HereIsMyAudience'> = { type: 'HereIsMyAudience', ...this.streamRef(parent), audience }
     this.lastFullBytes = this.fit(msg, kidsSent)
     if (!this.sendUp(now, parent, msg, this.lastCountsBytes)) {
       for (const run of audience.fresh ?? []) this.putBack(run)
@@ -400,6 +402,12 @@ export class AudienceReporter {
   /** An epoch's delays taken for a summary and not sent: they wait in the outbox for the next. */
   private putBack([e, first, counts]: EpochRun): void {
     for (const [i, n] of fromRun(first, counts)) this.outbox.add(e, i, n)
+  }
+
+  /** Our stream as `parent` knows it: by the tag its grant gave, or (a parent of an older build,
+   * or before its grant) by the id. */
+  private streamRef(parent: string): StreamRef {
+    return this.grant?.from === parent && this.grant.tag !== undefined ? { tag: this.grant.tag } : { id: this.c.id }
   }
 
   /** Sends `msg` to our parent if the up budget pays for it and leaves `keep` bytes. */

@@ -259,3 +259,28 @@ test('changed counts go once more COUNTS_REPEAT_MS later while the bucket holds 
   // 60 B/s holds no full summary and a repeat both: the bytes wait for the summary, and the change once.
   assert.deepEqual(upAfterChange(60), ['counts 9'])
 })
+
+test('a child names its stream by the tag its parent\'s grant gave, by its id before the grant and under a parent that gives none', () => {
+  const sentUnder = (tag: number | undefined) => {
+    const start = Date.UTC(2026, 0, 1)
+    const clock = { t: start + 60_000 }
+    const { relay, sent, totals } = sourceChild(clock, new Set(), { chunkMs: 64, start })
+    const step = (ms: number) => {
+      for (let t = 0; t < ms; t += 50) {
+        clock.t += 50
+        totals.receivedBytes += 250_000 / 20
+        relay.tick(clock.t)
+      }
+    }
+    step(1000)
+    const before = sent.length
+    relay.onGrant({ type: 'TellMeYourAudienceAtMost', id: 'stream/x', bytesPerSecond: 1e6, ...(tag !== undefined ? { tag } : {}) }, { from: '127.0.0.1:5000' } as Ctx)
+    step(10_000)
+    return { before: sent.slice(0, before), after: sent.slice(before) }
+  }
+  const tagged = sentUnder(9)
+  assert.ok(tagged.before.length > 0 && tagged.before.every((m) => m.id === 'stream/x' && m.tag === undefined), 'before the grant: by id')
+  assert.ok(tagged.after.length > 0 && tagged.after.every((m) => m.tag === 9 && m.id === undefined), 'after it: by the tag alone')
+  const untagged = sentUnder(undefined)
+  assert.ok(untagged.after.length > 0 && untagged.after.every((m) => m.id === 'stream/x' && m.tag === undefined), 'a parent of an older build gives no tag: by id')
+})

@@ -1,0 +1,58 @@
+// The registry's stream tags: a child's telemetry names its stream by the number its parent's grant
+// gave (some 100 bytes less than the stream id in every summary). A tag routes to the stream that
+// holds it and to no other, a tag no stream holds reaches nothing, and a closed stream's tag is not
+// handed to the next stream at once (a summary sent under it as it closed would count there).
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { CjNode } from '../../src/mesh/node.ts'
+import { MemoryNetwork } from '../../src/mesh/link.ts'
+import { StreamRegistry } from '../../src/mesh/stream-registry.ts'
+import type { StreamSwarm } from '../../src/mesh/stream/stream-swarm.ts'
+import type { MessageOf } from '../../src/mesh/messages.ts'
+import { generateStreamKey } from '../../src/store/keys.ts'
+import { ChunkPool, memoryStorage } from '../../src/store/memory-stream-files.ts'
+import { StreamLog } from '../../src/store/stream-log.ts'
+import { VirtualTimers } from '../../src/util/timers.ts'
+
+test('a summary under a tag reaches the stream its receiver gave that tag, and only it', async (t) => {
+  const timers = new VirtualTimers({ seed: 1, start: Date.UTC(2026, 0, 1) })
+  const net = new MemoryNetwork({ timers }, { seed: 1 })
+  const storage = memoryStorage(new ChunkPool())
+  const node = new CjNode({ transport: net.createTransport(), timers })
+  const child = new CjNode({ transport: net.createTransport(), timers })
+  await node.start()
+  await child.start()
+  const reg = new StreamRegistry(node)
+  const logs: StreamLog[] = []
+  const source = async (name: string) => {
+    const log = await StreamLog.createSource(`mem/${name}`, generateStreamKey(), name, { format: 'ts', targetDuration: 1, clock: () => timers.now(), storage })
+    logs.push(log)
+    return reg.add(log) as StreamSwarm
+  }
+  t.after(async () => {
+    await reg.close()
+    await node.close()
+    await child.close()
+    for (const log of logs) await log.close()
+  })
+  const [a, b] = [await source('a'), await source('b')]
+  assert.notEqual(a.audienceTag, b.audienceTag)
+  const got = new Map<StreamSwarm, number>()
+  for (const s of [a, b]) s.onAudience = () => { got.set(s, (got.get(s) ?? 0) + 1) }
+  const summary = (tag: number): MessageOf<'HereIsMyAudience'> => ({ type: 'HereIsMyAudience', tag, audience: { viewers: 1, byDepth: [1] }, counts: true })
+  child.send(node.address, [summary(b.audienceTag)])
+  await timers.runFor(500)
+  assert.deepEqual([got.get(a) ?? 0, got.get(b) ?? 0], [0, 1])
+  // A tag no stream of this node holds.
+  child.send(node.address, [summary(Math.max(a.audienceTag, b.audienceTag) + 100)])
+  await timers.runFor(500)
+  assert.deepEqual([got.get(a) ?? 0, got.get(b) ?? 0], [0, 1])
+  // b closes; the next stream gets a tag of its own, and b's reaches nothing.
+  await reg.remove(b.id)
+  const c = await source('c')
+  assert.ok(![a.audienceTag, b.audienceTag].includes(c.audienceTag), `c took tag ${c.audienceTag}`)
+  c.onAudience = () => { got.set(c, (got.get(c) ?? 0) + 1) }
+  child.send(node.address, [summary(b.audienceTag)])
+  await timers.runFor(500)
+  assert.deepEqual([got.get(a) ?? 0, got.get(b) ?? 0, got.get(c) ?? 0], [0, 1, 0])
+})
