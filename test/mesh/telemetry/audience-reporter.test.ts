@@ -110,6 +110,37 @@ test('a child that went silent stops counting within SILENT_KID_MS, before the s
   assert.equal(reporter.view().reporters, 1)
 })
 
+test('a child that leaves stripe 0 here and comes back counts again at once, its last summary fresh; not while away, and not once stale', () => {
+  const { reporter, clock, stripe0, heard } = sourceReporter()
+  const relay = '127.0.0.1:4003'
+  const counts = (viewers: number): MessageOf<'HereIsMyAudience'> => ({ type: 'HereIsMyAudience', id: 'stream/x', audience: { viewers, byDepth: [1, viewers - 1] }, counts: true })
+  const step = (ms: number) => {
+    for (let t = 0; t < ms; t += 250) {
+      clock.t += 250
+      heard.set(relay, clock.t)
+      reporter.tick(clock.t)
+    }
+  }
+  stripe0.add(relay)
+  reporter.onAudience(counts(13), { from: relay } as Ctx)
+  step(2500)
+  assert.equal(reporter.view().viewers, 13)
+  // Refused on a renewal: out of the stripe for a moment, then taken again. It saw no change of
+  // parent, and sends nothing new.
+  stripe0.delete(relay)
+  step(2500)
+  assert.equal(reporter.view().viewers, 0, 'counted while away')
+  stripe0.add(relay)
+  step(2500)
+  assert.equal(reporter.view().viewers, 13, 'not counted again once back')
+  // Away past STALE_MS from its last word: its summary no longer stands.
+  stripe0.delete(relay)
+  step(STALE_MS)
+  stripe0.add(relay)
+  step(2500)
+  assert.equal(reporter.view().viewers, 0, 'a stale summary counted again')
+})
+
 test('the delays are read over epochs the tree finished reporting, also when lost summaries keep every epoch under 90 %', () => {
   // A stream of a chunk every 100 ms (50 an epoch) that began 9 epochs ago; one child holding the
   // whole audience, 100 viewers.
