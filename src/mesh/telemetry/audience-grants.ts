@@ -72,8 +72,12 @@ export const IDLE_BYTES = 512
 const GRANT_BURST_BYTES = 2048
 /** A grant is sent again when the split moved by more than this share... */
 const GRANT_SLACK = 0.25
-/** ...or when the child has said nothing since this long after it (the grant may have been lost). */
+/** ...or when the child has said nothing since this long after it (the grant may have been lost),
+ * or still names the stream by its id (it has not got it). */
 export const GRANT_RETRY_MS = 3000
+/** A child that still names the stream by its id after this many grants is taken for an older
+ * build, which reads no tag, and is not granted again for it. */
+const UNTAGGED_TRIES = 3
 /** The stream rate is read over this long (the grants follow a changed bitrate within it). */
 const RATE_WINDOW_MS = 10_000
 const RATE_STEP_MS = 1000
@@ -99,6 +103,9 @@ export interface GrantsComponents {
   send: (to: string, m: MessageOf<'TellMeYourAudienceAtMost'>) => boolean
   /** When the child's last summary arrived (-Infinity: never). */
   heardAt: (child: string) => number
+  /** Whether the child's last summary named the stream by its id, not by our tag: it holds no
+   * grant of ours (lost, or come before it took us as its parent), or is of an older build. */
+  namedById?: (child: string) => boolean
   /** The viewers the child's last summary counted in its subtree, itself included (undefined: none yet). */
   viewers: (child: string) => number | undefined
   /** The stream's own bytes a second, from the times the source signed into its chunk records
@@ -112,7 +119,7 @@ const PRIORITY = { lowered: 0, newcomer: 1, raised: 2, retry: 3 } as const
 /** The parent's side: the stream rate it receives, and one grant per stripe-0 child. */
 export class AudienceGrants {
   private readonly bucket = new ByteBucket(GRANT_BURST_BYTES / 2, GRANT_BURST_BYTES)
-  private readonly told = new Map<string, { bps: number; at: number }>()
+  private readonly told = new Map<string, { bps: number; at: number; tries: number }>()
   /** Stream totals every RATE_STEP_MS over RATE_WINDOW_MS, oldest first. */
   private samples: Array<{ at: number; bytes: number }> = []
   private fedFrom = 0
@@ -212,7 +219,7 @@ export class AudienceGrants {
       const t = this.told.get(a)
       if (!t) due.push([a, PRIORITY.newcomer, bps])
       else if (Math.abs(bps - t.bps) > GRANT_SLACK * t.bps) due.push([a, bps < t.bps ? PRIORITY.lowered : PRIORITY.raised, bps])
-      else if (this.k.heardAt(a) < t.at && now - t.at >= GRANT_RETRY_MS) due.push([a, PRIORITY.retry, bps])
+      else if (now - t.at >= GRANT_RETRY_MS && (this.k.heardAt(a) < t.at || (this.untagged(a, t.at) && t.tries < UNTAGGED_TRIES))) due.push([a, PRIORITY.retry, bps])
     }
     due.sort((x, y) => x[1] - y[1])
     for (const [a, , bps] of due) {
@@ -220,7 +227,16 @@ export class AudienceGrants {
       const bytes = encodedSize(m)
       if (!this.bucket.take(bytes)) return
       if (!this.k.send(a, m)) continue
-      this.told.set(a, { bps, at: now })
+      const t = this.told.get(a)
+      this.told.set(a, { bps, at: now, tries: t !== undefined && t.bps === bps ? t.tries + 1 : 1 })
     }
+  }
+
+  /** The child spoke after our grant of `at` (a round trip and more), and named the stream by its
+   * id: our grant did not reach it as its parent's. At 500 kb/s the source's only child missed its
+   * grant so, and sent on at half its budget (the allowance for a parent that never grants), with
+   * the id in every summary: the source read no delays in 40 s (seed 5). */
+  private untagged(a: string, at: number): boolean {
+    return this.k.tag !== undefined && this.k.heardAt(a) > at && this.k.namedById?.(a) === true
   }
 }

@@ -50,11 +50,17 @@ const NEW_PARENT_REPEATS = 3
  * pays for them without delaying a full summary (see tick()): counts are not acknowledged, and a
  * lost change otherwise stood at every hop above until our next full summary or MAX_SILENT_MS. */
 export const COUNTS_REPEAT_MS = 1000
+/** A full summary overdue by REPORT_MS goes trimmed to what the up bucket holds, down to this (one
+ * epoch of delays and the figures, some 300 bytes near the top of the tree): see tick(). */
+export const MIN_FULL_BYTES = 400
 /** A node near the top lists its children (the dashboard's tree) in a full summary at most this
  * often, and its parent keeps the last list meanwhile, up to twice as long: the lists were a third
  * of what the busiest nodes received (near the source, each child's list with its grandchildren),
  * and every byte of them comes out of the budget. */
 export const KIDS_EVERY_MS = 10_000
+/** A children list this old must go whole: our parent keeps it up to 2 * KIDS_EVERY_MS. Younger,
+ * a trimmed summary goes without it (see sendFull()). */
+const LIST_KEPT_MS = 1.5 * KIDS_EVERY_MS
 /** A node is silent for this long at most: on a stream of 2 Mb/s with 16 siblings its grant (some
  * 100 B/s) pays a full summary of a deep node every 3-5 s, and where it pays less often the counts
  * go meanwhile (tick()). What STALE_MS allows for. */
@@ -107,7 +113,7 @@ const MIN_CHUNKS_PER_VIEWER = 64
 /** Children whose per-epoch totals are kept (current ones and those that left within the horizon). */
 export const MAX_KID_EPOCHS = 256
 
-interface KidRecord { s: AudienceSummary; at: number; kidsAt: number }
+interface KidRecord { s: AudienceSummary; at: number; kidsAt: number; byId: boolean }
 
 /** Children that left whose last summaries are kept (a stripe's fan-out is 8 to 16). */
 const MAX_KIDS_AWAY = 32
@@ -199,6 +205,7 @@ export class AudienceReporter {
         return true
       },
       heardAt: (a) => this.kids.get(a)?.at ?? -Infinity,
+      namedById: (a) => this.kids.get(a)?.byId === true,
       viewers: (a) => this.kids.get(a)?.s.viewers,
       streamBps: () => (this.c.isSource ? undefined : this.c.pace.bytesPerSecond()),
     })
@@ -243,12 +250,13 @@ export class AudienceReporter {
     if (!s) return
     const had = this.kids.get(ctx.from)
     const at = this.c.node.timers.now()
-    if (m.counts && had) this.kids.set(ctx.from, { ...had, s: withCounts(had.s, s), at })
-    else if (s.kids) this.kids.set(ctx.from, { s, at, kidsAt: at })
+    const byId = m.id !== undefined
+    if (m.counts && had) this.kids.set(ctx.from, { ...had, s: withCounts(had.s, s), at, byId })
+    else if (s.kids) this.kids.set(ctx.from, { s, at, kidsAt: at, byId })
     else {
       // No list: the child sends it only every KIDS_EVERY_MS; the last one stands meanwhile.
       if (had?.s.kids && at - had.kidsAt <= 2 * KIDS_EVERY_MS) s.kids = had.s.kids
-      this.kids.set(ctx.from, { s, at, kidsAt: had?.kidsAt ?? -Infinity })
+      this.kids.set(ctx.from, { s, at, kidsAt: had?.kidsAt ?? -Infinity, byId })
     }
     if (s.fresh) this.takeDelays(ctx.from, s)
   }
@@ -360,7 +368,14 @@ export class AudienceReporter {
     // for it to refill, up to 1.5 s a hop at 1 Mb/s (a grant of some 130 B/s), and 10 s after 40
     // of 200 viewers left the source had counted 91 of 160 (1 Mb/s, seed 1, half killed and half
     // saying goodbye; the tree had re-formed below the source 4 s before).
-    const fullDue = now >= this.nextAt && this.up.tokens >= this.lastFullBytes + this.lastCountsBytes
+    // Overdue by REPORT_MS, it goes trimmed to what the bucket holds (fit()): waiting for the bucket
+    // to hold a whole one starved it where the counts took most of the budget. At 500 kb/s the
+    // source's only child (granted some 120 B/s, its counts going every 1.5 s as the tree below it
+    // re-formed) sent no full summary in 40 s, its outbox of delays grew to 8 epochs, the summary
+    // with them, and the source had no delays to read (p95 missing at seed 5, 52 % off at seed 1).
+    // A children list about to lapse at our parent waits for a whole summary, as before.
+    const trim = now >= this.nextAt + REPORT_MS && !this.listLapsing(now)
+    const fullDue = now >= this.nextAt && this.up.tokens >= (trim ? Math.min(MIN_FULL_BYTES, this.lastFullBytes) : this.lastFullBytes) + this.lastCountsBytes
     // A new parent has not counted us yet: that is a change too. It may not hold us as its child
     // yet when our first counts arrive, and drop them: they go again (NEW_PARENT_REPEATS), or our
     // subtree would be missing until our next full summary, seconds later (in the simulator a
@@ -384,17 +399,23 @@ export class AudienceReporter {
     const repeatDue = now >= this.repeatAt && this.up.tokens >= this.lastFullBytes + 2 * this.lastCountsBytes
     const countsDue = ((changed || silent) && now - this.sentAt >= COUNTS_GAP_MS) || repeatDue
     if (!fullDue && !countsDue) return
-    if (fullDue && this.sendFull(now, parent)) return
+    if (fullDue && this.sendFull(now, parent, trim)) return
     if (countsDue) this.sendUp(now, parent, { type: 'HereIsMyAudience', ...this.streamRef(parent), audience: this.counts(), counts: true })
   }
 
   /** Our full summary, if the budget holds it; else its delays wait in the outbox for the next one
    * (and the children list goes with it). */
-  private sendFull(now: number, parent: string): boolean {
+  private sendFull(now: number, parent: string, trim: boolean): boolean {
     const kidsSent = this.kidsSent
     const audience = this.subtree(parent)
     const msg: MessageOf<'HereIsMyAudience'> = { type: 'HereIsMyAudience', ...this.streamRef(parent), audience }
-    this.lastFullBytes = this.fit(msg, kidsSent)
+    // Trimmed, it goes without the children list (our parent keeps the last one; a part of it
+    // would replace it there), which goes with a later summary.
+    if (trim && audience.kids !== undefined) { delete audience.kids; this.kidsSent = kidsSent }
+    const room = BURST_BYTES - this.lastCountsBytes
+    const size = this.fit(msg, kidsSent, trim ? Math.min(room, Math.max(MIN_FULL_BYTES, this.up.tokens - this.lastCountsBytes)) : room)
+    // What a whole summary would be is what the next one waits for: a trimmed one leaves it.
+    if (!trim || size > this.lastFullBytes) this.lastFullBytes = size
     if (!this.sendUp(now, parent, msg, this.lastCountsBytes)) {
       for (const run of audience.fresh ?? []) this.putBack(run)
       this.kidsSent = kidsSent
@@ -404,16 +425,17 @@ export class AudienceReporter {
     return true
   }
 
-  /** Trims a full summary to what the up bucket can hold (BURST_BYTES, less the counts' reserve), and returns its size: a
+  /** Trims a full summary to `limit` (what the up bucket can hold: BURST_BYTES, or less when the
+   * summary is overdue, less the counts' reserve), and returns its size: a
    * larger one waited for tokens the bucket never holds, and no full summary went up again, only
    * counts (8 epochs of wide histograms and a children list with grandchildren pass 4 KB). Trimmed
    * first, the newest epochs go back to the outbox for the next summary (the oldest are those the
    * source's window waits on); then the grandchildren, the smallest subtrees' first; then the
    * children (`kidsSent`: when they were listed before this summary); last, the one epoch left. */
-  private fit(msg: MessageOf<'HereIsMyAudience'>, kidsSent: { at: number; to: string }): number {
+  private fit(msg: MessageOf<'HereIsMyAudience'>, kidsSent: { at: number; to: string }, limit: number): number {
     const s = msg.audience as AudienceSummary
     let bytes = encodedSize(msg)
-    while (bytes > BURST_BYTES - this.lastCountsBytes) {
+    while (bytes > limit) {
       const withGrandkids = [...s.kids ?? []].reverse().find((k) => k.k !== undefined)
       if (s.fresh !== undefined && s.fresh.length > 1) this.putBack(s.fresh.pop()!)
       else if (withGrandkids !== undefined) delete withGrandkids.k
@@ -430,6 +452,12 @@ export class AudienceReporter {
   /** An epoch's delays taken for a summary and not sent: they wait in the outbox for the next. */
   private putBack([e, first, counts]: EpochRun): void {
     for (const [i, n] of fromRun(first, counts)) this.outbox.add(e, i, n)
+  }
+
+  /** We list our children (near the top of the tree) and our parent's copy of the list is near its
+   * end. */
+  private listLapsing(now: number): boolean {
+    return Math.min(...this.hops) <= 2 && now - this.kidsSent.at > LIST_KEPT_MS
   }
 
   /** Our stream as `parent` knows it: by the tag its grant gave, or (a parent of an older build,

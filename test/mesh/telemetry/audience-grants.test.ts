@@ -78,3 +78,32 @@ test("a relay's join catch-up does not raise its children's grants past KIDS_SHA
   }
   assert.equal(told.size, children.size)
 })
+
+test('a child that still names the stream by its id after our tagged grant is granted again, and an older build that never reads the tag only UNTAGGED_TRIES times', () => {
+  // The grant lost (or come before the child took us as its parent): the child spoke since, so
+  // the "said nothing since" retry never fired, and it sent on at half its budget, by id.
+  const run = (switchesAfter: number) => {
+    const sent: number[] = []
+    let heard = -Infinity
+    let byId = true
+    const grants = new AudienceGrants({
+      id: 'stream/x', tag: 4,
+      send: (_to, m) => { assert.equal(m.tag, 4); sent.push(m.bytesPerSecond); return true },
+      heardAt: () => heard, namedById: () => byId, viewers: () => 1,
+    })
+    const child = new Set(['10.0.0.2:4000'])
+    for (let t = 0; t <= 30_000; t += 500) {
+      // The child speaks every 500 ms; from its `switchesAfter`-th grant on, by our tag.
+      heard = t
+      byId = sent.length < switchesAfter
+      grants.tick(t, (t / 1000) * 125_000, child)
+    }
+    return sent.length
+  }
+  // Its first grant lost: one more, and the child names the stream by the tag from then on.
+  assert.equal(run(2), 2)
+  // Never by the tag (a build from before the tags): three grants, then no more.
+  assert.equal(run(Infinity), 3)
+  // Got the first: one grant, no retry.
+  assert.equal(run(1), 1)
+})

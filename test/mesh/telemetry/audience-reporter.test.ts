@@ -315,3 +315,38 @@ test('a child names its stream by the tag its parent\'s grant gave, by its id be
   const untagged = sentUnder(undefined)
   assert.ok(untagged.after.length > 0 && untagged.after.every((m) => m.id === 'stream/x' && m.tag === undefined), 'a parent of an older build gives no tag: by id')
 })
+
+test('a full summary overdue by REPORT_MS goes trimmed to what the up bucket holds when the counts take most of the grant', (t) => {
+  // A child of the source, its up budget 200 B/s, with 8 children (each listing two grandchildren
+  // at long addresses): its count changes every second, and its counts (111 bytes) take half the
+  // budget; its whole summary, with the children listed, is some 2.3 KB. Waiting for a bucket that
+  // holds a whole one, it sent 3 in 90 s, and its delays waited in the outbox between them.
+  const start = Date.UTC(2026, 0, 1)
+  const clock = { t: start + 60_000 }
+  const kids = Array.from({ length: 8 }, (_, i) => `[2001:db8:aaaa:bbbb:cccc:dddd:eeee:${(0x1000 + i).toString(16)}]:40000`)
+  const { relay, sent, totals, stats } = sourceChild(clock, new Set(kids), { chunkMs: 256, start })
+  relay.onGrant({ type: 'TellMeYourAudienceAtMost', id: 'stream/x', bytesPerSecond: 200 }, { from: '127.0.0.1:5000' } as Ctx)
+  for (let ms = 0; ms < 90_000; ms += 50) {
+    clock.t += 50
+    totals.receivedBytes += 125_000 / 20
+    if (ms % 256 < 50) stats.onDelay!(100, 1)
+    for (const [i, a] of kids.entries()) {
+      if ((ms + i * 250) % 2000 !== 0) continue
+      // Two of them gain and lose a viewer every 2 s: a change a second.
+      const viewers = 10 + (i < 2 ? (ms / 2000 + i) % 2 : 0)
+      const cur = Math.floor(clock.t / EPOCH_MS)
+      const grandkids = [1, 2].map((g) => ({ a: a.replace(':40000', `:${40000 + g}`), v: 1, h: 1 }))
+      const fresh: Array<[number, number, number[]]> = [[cur - 1, 5, [viewers * 2, viewers]]]
+      relay.onAudience({ type: 'HereIsMyAudience', id: 'stream/x', audience: { ...emptySummary(), viewers, byDepth: [1, viewers - 1], kids: grandkids, fresh } }, { from: a } as Ctx)
+    }
+    relay.tick(clock.t)
+  }
+  const full = sent.filter((m) => !m.counts)
+  const sizes = full.map((m) => encodedSize(m))
+  t.diagnostic(`full summaries ${sizes.join(', ')} bytes, counts ${sent.length - full.length}`)
+  // 3 whole ones (the list every 10-20 s, before our parent's copy lapses) and 6 trimmed between.
+  assert.ok(full.length >= 6, `${full.length} full summaries in 90 s (${sizes.join(', ')} bytes)`)
+  assert.ok(full.filter((m) => (m.audience as AudienceSummary).kids?.length === 8).length >= 2, `the children listed whole: ${sizes.join(', ')} bytes`)
+  // Each carries delays: trimmed, it keeps at least its oldest epoch.
+  assert.ok(full.every((m) => ((m.audience as AudienceSummary).fresh ?? []).length > 0), 'a full summary without delays')
+})
