@@ -67,16 +67,6 @@ export class StreamRegistry {
   }
 
   get(id: string): StreamSwarm | undefined { return this.swarms.get(id) }
-
-  /** The next tag no stream of ours holds: numbered on, not reused at once, so a child's summary
-   * sent under a stream's tag as it closed does not land in the next stream's count. */
-  private freeTag(): number {
-    for (;;) {
-      const t = this.nextTag
-      this.nextTag = (t + 1) % (MAX_STREAM_TAG + 1)
-      if (!this.byTag.has(t)) return t
-    }
-  }
   list(): StreamSwarm[] { return [...this.swarms.values()] }
 
   async remove(id: string): Promise<void> {
@@ -86,6 +76,16 @@ export class StreamRegistry {
     this.byTag.delete(s.audienceTag)
     await s.close()
     this.init.onClosed?.(s)
+  }
+
+  /** The next tag no stream of ours holds: numbered on, not reused at once, so a child's summary
+   * sent under a stream's tag as it closed does not land in the next stream's count. */
+  private freeTag(): number {
+    for (;;) {
+      const t = this.nextTag
+      this.nextTag = (t + 1) % (MAX_STREAM_TAG + 1)
+      if (!this.byTag.has(t)) return t
+    }
   }
 
   async close(): Promise<void> {

@@ -62,6 +62,8 @@ const TRIMMED_KEEPS = 2
  * of what the busiest nodes received (near the source, each child's list with its grandchildren),
  * and every byte of them comes out of the budget. */
 export const KIDS_EVERY_MS = 10_000
+/** Only nodes this close to the source list their children (subtree()). */
+const LIST_DEPTH = 2
 /** A children list this old must go whole: our parent keeps it up to 2 * KIDS_EVERY_MS. Younger,
  * a trimmed summary goes without it (see sendFull()). */
 const LIST_KEPT_MS = 1.5 * KIDS_EVERY_MS
@@ -342,8 +344,10 @@ export class AudienceReporter {
     // than the dips it closed.
     for (const [a, e] of this.kids) {
       const silent = now - e.at > STALE_MS || now - (this.c.node.peers.get(a)?.lastHeard ?? 0) > SILENT_KID_MS
-      if (!silent && !stripe0.has(a)) this.away.set(a, e)
-      if (silent || !stripe0.has(a)) this.kids.delete(a)
+      if (!silent && stripe0.has(a)) continue
+      this.kids.delete(a)
+      // Left our stripe 0 while still heard from: kept, should it come back (comeBack()).
+      if (!silent) this.away.set(a, e)
     }
     this.comeBack(now, stripe0)
     const totals = this.k.stats.totals
@@ -411,11 +415,10 @@ export class AudienceReporter {
    * (and the children list goes with it). */
   private sendFull(now: number, parent: string, trim: boolean): boolean {
     const kidsSent = this.kidsSent
-    const audience = this.subtree(parent)
-    const msg: MessageOf<'HereIsMyAudience'> = { type: 'HereIsMyAudience', ...this.streamRef(parent), audience }
     // Trimmed, it goes without the children list (our parent keeps the last one; a part of it
     // would replace it there), which goes with a later summary.
-    if (trim && audience.kids !== undefined) { delete audience.kids; this.kidsSent = kidsSent }
+    const audience = this.subtree(parent, !trim)
+    const msg: MessageOf<'HereIsMyAudience'> = { type: 'HereIsMyAudience', ...this.streamRef(parent), audience }
     const keep = (trim ? TRIMMED_KEEPS : 1) * this.lastCountsBytes
     const room = BURST_BYTES - this.lastCountsBytes
     const size = this.fit(msg, kidsSent, trim ? Math.min(room, Math.max(MIN_FULL_BYTES, this.up.tokens - keep)) : room)
@@ -462,7 +465,7 @@ export class AudienceReporter {
   /** We list our children (near the top of the tree) and our parent's copy of the list is near its
    * end. */
   private listLapsing(now: number): boolean {
-    return Math.min(...this.hops) <= 2 && now - this.kidsSent.at > LIST_KEPT_MS
+    return this.depth() <= LIST_DEPTH && now - this.kidsSent.at > LIST_KEPT_MS
   }
 
   /** Our stream as `parent` knows it: by the tag its grant gave, or (a parent of an older build,
@@ -599,8 +602,14 @@ export class AudienceReporter {
     return audienceView(root, { windowMs: this.windowMs(), delayWindow, kids: this.kidEntries(true), reporters: this.kids.size, traffic: { ...this.traffic } })
   }
 
-  /** Our summary for our parent: ourselves at depth 0, our children's subtrees below. */
-  private subtree(parent: string): AudienceSummary {
+  /** Our depth in the tree: the fewest hops our recent chunks came over. */
+  private depth(): number {
+    return Math.min(...this.hops)
+  }
+
+  /** Our summary for our parent: ourselves at depth 0, our children's subtrees below; the children
+   * listed if `list` and they are due (KIDS_EVERY_MS). */
+  private subtree(parent: string, list: boolean): AudienceSummary {
     const s = this.ownWindow()
     for (const { s: kid } of this.kids.values()) mergeChild(s, kid)
     // The delays go up once each, as they came (see `fresh`), not as a window.
@@ -609,10 +618,10 @@ export class AudienceReporter {
     if (fresh.length) s.fresh = fresh
     // Only the top of the tree lists its children (and the source's own children their
     // grandchildren), for the source's dashboard: further down the lists would cost bytes that
-    // nobody reads. Our depth is the fewest hops our recent chunks came over.
-    const depth = Math.min(...this.hops)
+    // nobody reads.
+    const depth = this.depth()
     const now = this.c.node.timers.now()
-    if (depth <= 2 && (now - this.kidsSent.at >= KIDS_EVERY_MS || parent !== this.kidsSent.to)) {
+    if (list && depth <= LIST_DEPTH && (now - this.kidsSent.at >= KIDS_EVERY_MS || parent !== this.kidsSent.to)) {
       // Sent even when empty: an absent list means "as before".
       s.kids = this.kidEntries(this.c.sourceAddrs.has(parent) || depth <= 1)
       this.kidsSent = { at: now, to: parent }

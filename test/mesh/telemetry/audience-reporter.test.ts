@@ -49,6 +49,17 @@ function sourceChild(clock: { t: number }, stripe0: Set<string>, stream?: { chun
   return { relay, sent, totals, stats }
 }
 
+/** A child of the source (sourceChild) with 8 stripe-0 children at long IPv6 addresses, granted
+ * `grantBps` by the source, on a stream of a chunk every `chunkMs` for the last minute. */
+function childOfEight(chunkMs: number, grantBps: number) {
+  const start = Date.UTC(2026, 0, 1)
+  const clock = { t: start + 60_000 }
+  const kids = Array.from({ length: 8 }, (_, i) => `[2001:db8:aaaa:bbbb:cccc:dddd:eeee:${(0x1000 + i).toString(16)}]:40000`)
+  const child = sourceChild(clock, new Set(kids), { chunkMs, start })
+  child.relay.onGrant({ type: 'TellMeYourAudienceAtMost', id: 'stream/x', bytesPerSecond: grantBps }, { from: '127.0.0.1:5000' } as Ctx)
+  return { ...child, clock, kids }
+}
+
 const delaysIn = (r: AudienceReporter) => r.view().delay.reduce((t, [, n]) => t + n, 0)
 
 test('a child that leaves and rejoins cannot send the same epoch\'s delays again past its cap', () => {
@@ -219,12 +230,8 @@ test('a full summary that would pass the up bucket\'s burst is trimmed to it and
   // A source's child with 8 children, each listing 2 grandchildren at long IPv6 addresses and
   // sending 8 epochs of delays spread over every bucket: merged, 8 wide epochs and the lists are
   // over BURST_BYTES, which the up bucket never holds.
-  const start = Date.UTC(2026, 0, 1)
-  const clock = { t: start + 60_000 }
-  const kids = Array.from({ length: 8 }, (_, i) => `[2001:db8:aaaa:bbbb:cccc:dddd:eeee:${(0x1000 + i).toString(16)}]:40000`)
-  // A chunk every 64 ms since `start` (2 Mb/s of 16 KiB chunks).
-  const { relay, sent, totals, stats } = sourceChild(clock, new Set(kids), { chunkMs: 64, start })
-  relay.onGrant({ type: 'TellMeYourAudienceAtMost', id: 'stream/x', bytesPerSecond: 1e6 }, { from: '127.0.0.1:5000' } as Ctx)
+  // A chunk every 64 ms (2 Mb/s of 16 KiB chunks).
+  const { relay, sent, totals, stats, clock, kids } = childOfEight(64, 1e6)
   const sentEpochs = new Set<number>()
   for (let ms = 0; ms < 60_000; ms += 50) {
     clock.t += 50
@@ -321,11 +328,7 @@ test('a full summary overdue by REPORT_MS goes trimmed to what the up bucket hol
   // at long addresses): its count changes every second, and its counts (111 bytes) take half the
   // budget; its whole summary, with the children listed, is some 2.3 KB. Waiting for a bucket that
   // holds a whole one, it sent 3 in 90 s, and its delays waited in the outbox between them.
-  const start = Date.UTC(2026, 0, 1)
-  const clock = { t: start + 60_000 }
-  const kids = Array.from({ length: 8 }, (_, i) => `[2001:db8:aaaa:bbbb:cccc:dddd:eeee:${(0x1000 + i).toString(16)}]:40000`)
-  const { relay, sent, totals, stats } = sourceChild(clock, new Set(kids), { chunkMs: 256, start })
-  relay.onGrant({ type: 'TellMeYourAudienceAtMost', id: 'stream/x', bytesPerSecond: 200 }, { from: '127.0.0.1:5000' } as Ctx)
+  const { relay, sent, totals, stats, clock, kids } = childOfEight(256, 200)
   for (let ms = 0; ms < 90_000; ms += 50) {
     clock.t += 50
     totals.receivedBytes += 125_000 / 20
