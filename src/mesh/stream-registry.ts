@@ -38,7 +38,8 @@ export class StreamRegistry {
     node.handle('AskThemInstead', route((s, m, ctx) => s.onRedirect(m, ctx)))
     node.handle('StopSendingMe', route((s, m, ctx) => s.onUnsubscribe(m, ctx)))
     node.handle('HereIsMyAudience', (m, ctx) => (m.tag !== undefined ? this.byTag.get(m.tag) : this.swarms.get(m.id))?.onAudience(m, ctx))
-    node.handle('TellMeYourAudienceAtMost', route((s, m, ctx) => s.onAudienceGrant(m, ctx)))
+    // A grant by its tag alone renews the grant that gave the tag (AudienceGrants.grant).
+    node.handle('TellMeYourAudienceAtMost', (m, ctx) => (m.id !== undefined ? this.swarms.get(m.id) : this.list().find((s) => s.holdsAudienceGrant(ctx.from, m.tag)))?.onAudienceGrant(m, ctx))
     node.handle('MaybeTheyHaveSome', route((s, m, ctx) => s.onHint(m, ctx)))
     node.handle('PleaseSendContent', (m, ctx) => {
       if (!isStreamId(m.id)) return

@@ -5,7 +5,7 @@
 // grant drops the message, counted as bad (the node's `bad_message` drop reason).
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { MAX_GRANT_BPS, MAX_INDEX, MAX_STREAM_TAG, decodeDatagram, type Message, type MessageOf } from '../../src/mesh/messages.ts'
+import { MAX_GRANT_BPS, MAX_INDEX, MAX_STREAM_TAG, decodeDatagram, encodedSize, type Message, type MessageOf } from '../../src/mesh/messages.ts'
 import { AudienceGrants } from '../../src/mesh/telemetry/audience-grants.ts'
 
 const ID = 'stream/ab/sky'
@@ -79,4 +79,30 @@ test('a stream tag: 0 to MAX_STREAM_TAG; on a grant a bad one is dropped alone, 
   assert.equal(both?.id, ID)
   assert.equal(both?.tag, undefined)
   assert.equal(decode('HereIsMyAudience', { audience }).bad, 1)
+})
+
+test('a grant by its tag alone: a good tag and no id; with neither, or a bad tag and no id, it is bad', () => {
+  const alone = decode('TellMeYourAudienceAtMost', { tag: 9, bytesPerSecond: 61.5 })
+  assert.deepEqual([alone.bad, alone.m?.tag, alone.m?.id, alone.m?.bytesPerSecond], [0, 9, undefined, 61.5])
+  for (const b of [{ bytesPerSecond: 5 }, { tag: -1, bytesPerSecond: 5 }, { tag: MAX_STREAM_TAG + 1, bytesPerSecond: 5 }, { id: 7, tag: 3, bytesPerSecond: 5 }, { tag: 3, bytesPerSecond: -1 }]) {
+    assert.equal(decode('TellMeYourAudienceAtMost', b).bad, 1, JSON.stringify(b))
+  }
+})
+
+test("a summary's receiver measures it at its bytes on the wire: the counts alone stay the counts alone", () => {
+  // Filled out to a whole summary on decoding, counts of 89 bytes were measured at 216 by their
+  // receiver, and its telemetry read 2.4 times what came.
+  const sent: Array<Record<string, unknown>> = [
+    { tag: 3, audience: { viewers: 12, byDepth: [1, 5, 6] }, counts: true },
+    { tag: 3, audience: { viewers: 12, byDepth: [1, 5, 6], suspect: 2 }, counts: true },
+    { id: ID, audience: { viewers: 12, byDepth: [1, 5, 6], onTime: 300, late: 2, missed: 0, delay: [[3, 10], [5, 200]], stalls: 0, stallSeconds: 0, up: 123456, down: 234567, fromSource: 0, versions: { '0.1.0': 12 }, suspect: 0, fresh: [[353445121, 10, [5, 0, 0, 23, 102]]] } },
+  ]
+  for (const body of sent) {
+    const { m, bad } = decode('HereIsMyAudience', body)
+    assert.equal(bad, 0)
+    assert.equal(encodedSize(m as Message), encodedSize({ type: 'HereIsMyAudience', ...body } as Message), JSON.stringify(m))
+  }
+  // Counts that lie are still cut to the caps: a claim past what the tree's shape allows is flagged.
+  const lie = decode('HereIsMyAudience', { tag: 3, audience: { viewers: 1e9, byDepth: [1, 1e9] }, counts: true }).m as MessageOf<'HereIsMyAudience'>
+  assert.ok(lie.audience.viewers < 1e9 && (lie.audience as { suspect?: number }).suspect! > 0, JSON.stringify(lie.audience))
 })

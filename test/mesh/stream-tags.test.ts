@@ -56,3 +56,36 @@ test('a summary under a tag reaches the stream its receiver gave that tag, and o
   await timers.runFor(500)
   assert.deepEqual([got.get(a) ?? 0, got.get(b) ?? 0, got.get(c) ?? 0], [0, 1, 0])
 })
+
+test("a grant by its tag alone renews the grant that gave the tag, from that parent only", async (t) => {
+  const timers = new VirtualTimers({ seed: 1, start: Date.UTC(2026, 0, 1) })
+  const net = new MemoryNetwork({ timers }, { seed: 1 })
+  const storage = memoryStorage(new ChunkPool())
+  const [node, parent, other] = [0, 1, 2].map(() => new CjNode({ transport: net.createTransport(), timers }))
+  for (const n of [node, parent, other]) await n.start()
+  const reg = new StreamRegistry(node)
+  const logs: StreamLog[] = []
+  const carry = async (name: string) => {
+    const log = await StreamLog.createSource(`mem/${name}`, generateStreamKey(), name, { format: 'ts', targetDuration: 1, clock: () => timers.now(), storage })
+    logs.push(log)
+    return reg.add(log) as StreamSwarm
+  }
+  t.after(async () => {
+    await reg.close()
+    for (const n of [node, parent, other]) await n.close()
+    for (const log of logs) await log.close()
+  })
+  const [a, b] = [await carry('a'), await carry('b')]
+  // b holds the parent's grant with its tag 7 (the parent's number for b, not ours).
+  b.holdsAudienceGrant = (from, tag) => from === parent.address && tag === 7
+  a.holdsAudienceGrant = () => false
+  const got: Array<[string, number]> = []
+  for (const s of [a, b]) s.onAudienceGrant = (m) => { got.push([s === a ? 'a' : 'b', m.bytesPerSecond]) }
+  const grant = (bytesPerSecond: number, tag: number): MessageOf<'TellMeYourAudienceAtMost'> => ({ type: 'TellMeYourAudienceAtMost', tag, bytesPerSecond })
+  parent.send(node.address, [grant(61, 7)])
+  // The same tag from another peer, and another tag from the parent: neither renews anything.
+  other.send(node.address, [grant(500, 7)])
+  parent.send(node.address, [grant(900, 8)])
+  await timers.runFor(500)
+  assert.deepEqual(got, [['b', 61]])
+})

@@ -179,6 +179,7 @@ export class StreamSwarm extends EventEmitter {
   onHint(m: MessageOf<'MaybeTheyHaveSome'>, ctx: Ctx): void { this.repairs.onHint(m, ctx) }
   onAudience(m: MessageOf<'HereIsMyAudience'>, ctx: Ctx): void { this.audience.onAudience(m, ctx) }
   onAudienceGrant(m: MessageOf<'TellMeYourAudienceAtMost'>, ctx: Ctx): void { this.audience.onGrant(m, ctx) }
+  holdsAudienceGrant(from: string, tag: number): boolean { return this.audience.holdsGrant(from, tag) }
 
   /** What this node's player pages reported for this stream (counted in the audience telemetry). */
   notePlayback(stalls: number, stallSeconds: number): void { this.audience.playback(stalls, stallSeconds) }

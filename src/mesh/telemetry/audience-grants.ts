@@ -10,7 +10,7 @@
 //     the viewers each carries (AudienceGrants.shares: half evenly, half by subtree size, none past
 //     what a child may send up). Sixteen children (symmetric-NAT children take no place, so
 //     nothing bounds their number) share the same KIDS_SHARE.
-// Together 0.85 % (0.2 + 0.6 + 0.05), the rest a margin for the buckets' bursts and a parent's rate estimate. Before
+// Together 0.85 % (0.2 + 0.5 + 0.15), the rest a margin for the buckets' bursts and a parent's rate estimate. Before
 // this, summaries were paid from UP_SHARE but the counts and the summaries of a node silent for
 // 5 s went past it, and nothing bounded what a parent took in: 8 children at 0.1 % each and their
 // counts put the busiest node of 300 at 0.65-0.80 %, and 16 children would have passed 1 %.
@@ -36,8 +36,14 @@ export const DEFAULT_SHARE = 0.001
 /** What a node lets all its children send it, as a share of the stream bytes it receives. 0.65 %
  * left the busiest node of 200 at 0.92-0.93 % of its stream once the children could spend their
  * grants (AudienceReporter.feed; 1 Mb/s, seed 1): too close to the 1 % for a parent's rate estimate
- * and the buckets' bursts. */
-export const KIDS_SHARE = 0.006
+ * and the buckets' bursts. 0.6 % and GRANT_SHARE 0.05 % left it at 0.85-0.95 % in 50 real viewer
+ * processes at 500 kb/s, its new children waiting seconds for grants the grants' bucket could not
+ * pay (spending their own allowances meanwhile); 0.5 % and 0.15 % at 0.71-0.76 % (three runs each,
+ * side by side, every count and p95 within the goals). In the simulator (200 viewers, 500 kb/s and
+ * 1 Mb/s) the busiest node went from 0.78-0.91 % to 0.68-0.80 %; the counts missed at one seed of
+ * seven at 500 kb/s either way (at another seed each), and at 250 kb/s read closer (154 and 162 of
+ * 160 after 20 % left, against 134 and 118). */
+export const KIDS_SHARE = 0.005
 /** The share of KIDS_SHARE split evenly between a node's children, whatever they carry; the rest
  * goes by the viewers in each child's subtree (subtreeWeight). A relay carrying many viewers sends
  * far more than a leaf: its count changes whenever any viewer below it joins, leaves or moves, and
@@ -51,7 +57,7 @@ export const EVEN_SPLIT = 0.5
 
 /** A child's weight in the split: 1 for a leaf, 1 + log2 of its subtree's viewers for a relay (118
  * viewers weigh 7.9). Linear in the viewers, every change in a large subtree's size moved every
- * sibling's share past GRANT_SLACK, and each move is a grant paid from the grants' bucket (0.05 %,
+ * sibling's share past GRANT_SLACK, and each move is a grant paid from the grants' bucket (then 0.05 %,
  * about one grant a second at 1 Mb/s): after a re-formation the new relays waited seconds for
  * their raise behind their siblings' lowered grants. 10 s after the joins of 200 viewers at 1 Mb/s
  * (seeds 1-12) the source counted them within 1 % at 8 seeds split evenly, 9 linear (139 and 111 of
@@ -59,9 +65,10 @@ export const EVEN_SPLIT = 0.5
 export function subtreeWeight(viewers: number | undefined): number {
   return 1 + Math.log2(Math.max(1, viewers ?? 1))
 }
-/** What a node may spend on grants. One is some 100 bytes; each child needs one when it arrives or
- * the split changes. */
-export const GRANT_SHARE = 0.0005
+/** What a node may spend on grants. One is some 170 bytes with the stream's id, 70 with our tag alone
+ * (AudienceGrants.grant); each child needs one when it arrives or the split changes. At 500 kb/s
+ * 0.05 % paid one whole grant each 5.4 s (see KIDS_SHARE). */
+export const GRANT_SHARE = 0.0015
 /** The up bucket's cap: a few full summaries (a node near the top, listing its children and
  * grandchildren, sends 1-3 KB). */
 export const BURST_BYTES = 4096
@@ -103,9 +110,10 @@ export interface GrantsComponents {
   send: (to: string, m: MessageOf<'TellMeYourAudienceAtMost'>) => boolean
   /** When the child's last summary arrived (-Infinity: never). */
   heardAt: (child: string) => number
-  /** Whether the child's last summary named the stream by its id, not by our tag: it holds no
-   * grant of ours (lost, or come before it took us as its parent), or is of an older build. */
-  namedById?: (child: string) => boolean
+  /** Whether the child's last summary named the stream by its id (true), by our tag (false: it holds
+   * our grant), or it has sent none (undefined). By the id: it holds no grant of ours (lost, or come
+   * before it took us as its parent), or is of an older build. */
+  namedById?: (child: string) => boolean | undefined
   /** The viewers the child's last summary counted in its subtree, itself included (undefined: none yet). */
   viewers: (child: string) => number | undefined
   /** The stream's own bytes a second, from the times the source signed into its chunk records
@@ -206,7 +214,7 @@ export class AudienceGrants {
     const shares = this.shares(children)
     // Nothing granted while our rate allows nothing: that is our first seconds, our rate read over
     // a window mostly from before our stream came. A grant of 0 there silenced the child until the
-    // next one, and at 1 Mb/s the bucket (GRANT_SHARE, some 60 B/s; a grant is some 130 bytes)
+    // next one, and at 1 Mb/s the bucket (GRANT_SHARE, then some 60 B/s; a grant is some 130 bytes)
     // pays one each 2 s: a relay granted 0 to its first 9 children, and one of them, 7 viewers
     // below it, was still silent, uncounted, 17 s later (200 viewers, seed 1). Ungranted, a child
     // sends its first counts from its own UP_SHARE (IDLE_BYTES).
@@ -223,13 +231,26 @@ export class AudienceGrants {
     }
     due.sort((x, y) => x[1] - y[1])
     for (const [a, , bps] of due) {
-      const m: MessageOf<'TellMeYourAudienceAtMost'> = { type: 'TellMeYourAudienceAtMost', id: this.k.id, bytesPerSecond: bps, ...(this.k.tag !== undefined ? { tag: this.k.tag } : {}) }
+      const t = this.told.get(a)
+      const m = this.grant(a, bps, t !== undefined)
       const bytes = encodedSize(m)
       if (!this.bucket.take(bytes)) return
       if (!this.k.send(a, m)) continue
-      const t = this.told.get(a)
       this.told.set(a, { bps, at: now, tries: t !== undefined && t.bps === bps ? t.tries + 1 : 1 })
     }
+  }
+
+  /** A grant of `bps` to child `a`. Once our grant has reached it (`granted` and it names the
+   * stream by our tag since), by the tag alone: 70 bytes instead of 167. At 500 kb/s the grants'
+   * bucket (GRANT_SHARE, then 0.05 %, some 31 B/s) paid one whole grant each 5.4 s: a relay's new
+   * children waited 10-20 s for theirs, spending their own allowances meanwhile, and its children's
+   * lowered grants waited behind them; the relay took 0.87 % of its stream from 6 children
+   * (KIDS_SHARE was 0.6 %) and spent 1.15 % on telemetry (the simulator, 50 viewers joining within
+   * 5 s). */
+  private grant(a: string, bps: number, granted: boolean): MessageOf<'TellMeYourAudienceAtMost'> {
+    const type = 'TellMeYourAudienceAtMost'
+    if (this.k.tag === undefined) return { type, id: this.k.id, bytesPerSecond: bps }
+    return granted && this.k.namedById?.(a) === false ? { type, tag: this.k.tag, bytesPerSecond: bps } : { type, id: this.k.id, bytesPerSecond: bps, tag: this.k.tag }
   }
 
   /** The child spoke after our grant of `at` (a round trip and more), and named the stream by its

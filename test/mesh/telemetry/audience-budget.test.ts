@@ -145,8 +145,12 @@ test('under a parent of an older build, which never grants, its children send it
   for (const x of r.rates) assert.ok(x <= DEFAULT_SHARE + BURST_BYTES / 4 / (50 * 50_000), `a child sent ${pct(x)} of its stream bytes`)
   assert.ok(r.rates.every((x) => x >= DEFAULT_SHARE / 2), `rates ${r.rates.map(pct).join(', ')}`)
   // The first child's full summary, which lists its children, is larger than IDLE_BYTES: it goes
-  // only on the fallback's larger burst.
-  assert.equal(r.view.kids.find((k) => k.a === r.first)?.k?.length, 6, JSON.stringify(r.view.kids))
+  // on the fallback's larger burst. Whole (6 grandchildren, some 770 bytes) it is 15 s of this
+  // allowance, and the list goes fitted to the bucket once the relay has dropped the last one
+  // (AudienceReporter's FullSummary): the child with its subtree, and grandchildren as far as
+  // they fit.
+  const first = r.view.kids.find((k) => k.a === r.first)
+  assert.ok(first?.v === 7 && (first.k?.length ?? 0) >= 1, JSON.stringify(r.view.kids))
   assert.ok(r.worstChild <= 0.01, `a child's telemetry was ${(r.worstChild * 100).toFixed(2)} % of its stream bytes`)
 })
 
@@ -177,8 +181,10 @@ test('a stream that arrives in chunks pays each child its grant, not only the ti
   t.diagnostic(`children's rates from 20 s on ${r.rates.map(pct).join(', ')}; relay ${pct(r.relayRate!)}`)
   const grant = KIDS_SHARE / 8
   assert.ok(grant < UP_SHARE)
-  // Each child spends its grant (a bucket's worth either side over 40 s), and no more.
-  for (const x of r.rates) assert.ok(x >= 0.8 * grant && x <= 1.1 * grant, `a child sent ${pct(x)} of its stream bytes (its grant: ${pct(grant)})`)
+  // Each child spends its grant, and no more than one full summary's savings (1 KB) beyond it over
+  // the 40 s.
+  const savings = 1024 / (40 * 125_000)
+  for (const x of r.rates) assert.ok(x >= 0.8 * grant && x <= grant + savings, `a child sent ${pct(x)} of its stream bytes (its grant: ${pct(grant)})`)
   assert.ok(r.relayRate! <= 0.01, `the relay's telemetry was ${pct(r.relayRate!)} of its stream bytes`)
   assert.equal(r.counted, r.present)
 })

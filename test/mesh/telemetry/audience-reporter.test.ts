@@ -323,6 +323,49 @@ test('a child names its stream by the tag its parent\'s grant gave, by its id be
   assert.ok(untagged.after.length > 0 && untagged.after.every((m) => m.id === 'stream/x' && m.tag === undefined), 'a parent of an older build gives no tag: by id')
 })
 
+test("a grant by the tag alone renews the parent's grant that gave the tag, and no other", () => {
+  const start = Date.UTC(2026, 0, 1)
+  const { relay } = sourceChild({ t: start + 60_000 }, new Set(), { chunkMs: 64, start })
+  const parent = '127.0.0.1:5000'
+  assert.equal(relay.holdsGrant(parent, 9), false)
+  relay.onGrant({ type: 'TellMeYourAudienceAtMost', id: 'stream/x', bytesPerSecond: 120, tag: 9 }, { from: parent } as Ctx)
+  assert.deepEqual([relay.holdsGrant(parent, 9), relay.holdsGrant(parent, 8), relay.holdsGrant('127.0.0.1:5001', 9)], [true, false, false])
+  relay.onGrant({ type: 'TellMeYourAudienceAtMost', tag: 9, bytesPerSecond: 60 }, { from: parent } as Ctx)
+  assert.equal((relay as unknown as { grant: { bps: number } }).grant.bps, 60)
+  assert.equal(relay.holdsGrant(parent, 9), true)
+})
+
+test('a children list the grant cannot pay whole goes fitted to the bucket once our parent has dropped the last one, and the delays go on between', (t) => {
+  // A child of the source at 500 kb/s, granted 150 B/s, with 8 children (each listing two
+  // grandchildren at long addresses): its count changes every second, its counts (some 100 bytes)
+  // take two thirds of the grant, and its whole summary with the list (some 2.3 KB) never fits the
+  // bucket. Waiting for a whole one while its list was due (its first, or 15 s old), it sent
+  // nothing but counts in 90 s, and its delays waited: in 50 real viewer processes the source read
+  // a p95 22-29 % low.
+  const { relay, sent, totals, stats, clock, kids } = childOfEight(256, 150)
+  for (let ms = 0; ms < 90_000; ms += 50) {
+    clock.t += 50
+    totals.receivedBytes += 62_500 / 20
+    if (ms % 256 < 50) stats.onDelay!(100, 1)
+    for (const [i, a] of kids.entries()) {
+      if ((ms + i * 250) % 2000 !== 0) continue
+      const viewers = 10 + (i < 2 ? (ms / 2000 + i) % 2 : 0)
+      const cur = Math.floor(clock.t / EPOCH_MS)
+      const grandkids = [1, 2].map((g) => ({ a: a.replace(':40000', `:${40000 + g}`), v: 1, h: 1 }))
+      const fresh: Array<[number, number, number[]]> = [[cur - 1, 5, [viewers * 2, viewers]]]
+      relay.onAudience({ type: 'HereIsMyAudience', id: 'stream/x', audience: { ...emptySummary(), viewers, byDepth: [1, viewers - 1], kids: grandkids, fresh } }, { from: a } as Ctx)
+    }
+    relay.tick(clock.t)
+  }
+  const full = sent.filter((m) => !m.counts)
+  const listed = full.filter((m) => ((m.audience as AudienceSummary).kids?.length ?? 0) > 0)
+  t.diagnostic(`full summaries ${full.map((m) => encodedSize(m)).join(', ')} bytes (${listed.length} with the list), counts ${sent.length - full.length}`)
+  // Fitted: the list as far as the bucket holds it (the largest subtrees first), with delays. What
+  // the counts leave pays one each 20-30 s here.
+  assert.ok(full.length >= 3 && listed.length === full.length, `${full.length} full summaries in 90 s, ${listed.length} with the list`)
+  assert.ok(full.every((m) => ((m.audience as AudienceSummary).fresh ?? []).length > 0), 'a full summary without delays')
+})
+
 test('a full summary overdue by REPORT_MS goes trimmed to what the up bucket holds when the counts take most of the grant', (t) => {
   // A child of the source, its up budget 200 B/s, with 8 children (each listing two grandchildren
   // at long addresses): its count changes every second, and its counts (111 bytes) take half the

@@ -187,9 +187,13 @@ test('HereIsMyAudience survives the wire, and a hostile one is sanitized in the 
   s.viewers = 3
   s.byDepth = [1, 2]
   s.kids = [{ a: '127.0.0.1:4000', v: 2, h: 1 }]
-  const d = decodeDatagram(encodeDatagram([{ type: 'HereIsMyAudience', id: 'stream/x', audience: s, counts: true }]))
+  const d = decodeDatagram(encodeDatagram([{ type: 'HereIsMyAudience', id: 'stream/x', audience: s }]))
   assert.ok(d.ok)
-  assert.deepEqual(d.messages[0], { type: 'HereIsMyAudience', id: 'stream/x', audience: s, counts: true })
+  assert.deepEqual(d.messages[0], { type: 'HereIsMyAudience', id: 'stream/x', audience: s })
+  // Marked as the counts alone, only the counts come through (as they are sent).
+  const c = decodeDatagram(encodeDatagram([{ type: 'HereIsMyAudience', id: 'stream/x', audience: s, counts: true }]))
+  assert.ok(c.ok)
+  assert.deepEqual(c.messages[0], { type: 'HereIsMyAudience', id: 'stream/x', audience: { viewers: 3, byDepth: [1, 2] }, counts: true })
   const bad = decodeDatagram(Buffer.from(JSON.stringify([{ HereIsMyAudience: { id: 'stream/x', audience: { viewers: -1 } } }])))
   assert.ok(bad.ok)
   assert.equal(bad.messages.length, 0)
