@@ -40,9 +40,9 @@ export const DEFAULT_SHARE = 0.001
  * processes at 500 kb/s, its new children waiting seconds for grants the grants' bucket could not
  * pay (spending their own allowances meanwhile); 0.5 % and 0.15 % at 0.71-0.76 % (three runs each,
  * side by side, every count and p95 within the goals). In the simulator (200 viewers, 500 kb/s and
- * 1 Mb/s) the busiest node went from 0.78-0.91 % to 0.68-0.80 %; the counts missed at one seed of
- * seven at 500 kb/s either way (at another seed each), and at 250 kb/s read closer (154 and 162 of
- * 160 after 20 % left, against 134 and 118). */
+ * 1 Mb/s) the busiest node went from 0.78-0.91 % to 0.68-0.80 %; 10 s after 20 % left the count
+ * missed at two seeds of seven at 500 kb/s (176 and 96 of 160) against one (137), and read closer
+ * at 250 kb/s (154 and 162 of 160 against 134 and 118): chaotic from seed to seed either way. */
 export const KIDS_SHARE = 0.005
 /** The share of KIDS_SHARE split evenly between a node's children, whatever they carry; the rest
  * goes by the viewers in each child's subtree (subtreeWeight). A relay carrying many viewers sends
