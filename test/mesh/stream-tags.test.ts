@@ -2,7 +2,7 @@
 // gave (some 100 bytes less than the stream id in every summary). A tag routes to the stream that
 // holds it and to no other, a tag no stream holds reaches nothing, and a closed stream's tag is not
 // handed to the next stream at once (a summary sent under it as it closed would count there).
-import { test } from 'node:test'
+import { test, type TestContext } from 'node:test'
 import assert from 'node:assert/strict'
 import { CjNode } from '../../src/mesh/node.ts'
 import { MemoryNetwork } from '../../src/mesh/link.ts'
@@ -14,27 +14,31 @@ import { ChunkPool, memoryStorage } from '../../src/store/memory-stream-files.ts
 import { StreamLog } from '../../src/store/stream-log.ts'
 import { VirtualTimers } from '../../src/util/timers.ts'
 
-test('a summary under a tag reaches the stream its receiver gave that tag, and only it', async (t) => {
+/** `n` started nodes on one virtual network, a registry on the first, and `carry` to add a source
+ * stream to it; all closed after the test. */
+async function registryAmong(n: number, t: TestContext) {
   const timers = new VirtualTimers({ seed: 1, start: Date.UTC(2026, 0, 1) })
   const net = new MemoryNetwork({ timers }, { seed: 1 })
   const storage = memoryStorage(new ChunkPool())
-  const node = new CjNode({ transport: net.createTransport(), timers })
-  const child = new CjNode({ transport: net.createTransport(), timers })
-  await node.start()
-  await child.start()
-  const reg = new StreamRegistry(node)
+  const nodes = Array.from({ length: n }, () => new CjNode({ transport: net.createTransport(), timers }))
+  for (const x of nodes) await x.start()
+  const reg = new StreamRegistry(nodes[0])
   const logs: StreamLog[] = []
-  const source = async (name: string) => {
+  const carry = async (name: string) => {
     const log = await StreamLog.createSource(`mem/${name}`, generateStreamKey(), name, { format: 'ts', targetDuration: 1, clock: () => timers.now(), storage })
     logs.push(log)
     return reg.add(log) as StreamSwarm
   }
   t.after(async () => {
     await reg.close()
-    await node.close()
-    await child.close()
+    for (const x of nodes) await x.close()
     for (const log of logs) await log.close()
   })
+  return { timers, nodes, reg, carry }
+}
+
+test('a summary under a tag reaches the stream its receiver gave that tag, and only it', async (t) => {
+  const { timers, nodes: [node, child], reg, carry: source } = await registryAmong(2, t)
   const [a, b] = [await source('a'), await source('b')]
   assert.notEqual(a.audienceTag, b.audienceTag)
   const got = new Map<StreamSwarm, number>()
@@ -58,23 +62,7 @@ test('a summary under a tag reaches the stream its receiver gave that tag, and o
 })
 
 test("a grant by its tag alone renews the grant that gave the tag, from that parent only", async (t) => {
-  const timers = new VirtualTimers({ seed: 1, start: Date.UTC(2026, 0, 1) })
-  const net = new MemoryNetwork({ timers }, { seed: 1 })
-  const storage = memoryStorage(new ChunkPool())
-  const [node, parent, other] = [0, 1, 2].map(() => new CjNode({ transport: net.createTransport(), timers }))
-  for (const n of [node, parent, other]) await n.start()
-  const reg = new StreamRegistry(node)
-  const logs: StreamLog[] = []
-  const carry = async (name: string) => {
-    const log = await StreamLog.createSource(`mem/${name}`, generateStreamKey(), name, { format: 'ts', targetDuration: 1, clock: () => timers.now(), storage })
-    logs.push(log)
-    return reg.add(log) as StreamSwarm
-  }
-  t.after(async () => {
-    await reg.close()
-    for (const n of [node, parent, other]) await n.close()
-    for (const log of logs) await log.close()
-  })
+  const { timers, nodes: [node, parent, other], carry } = await registryAmong(3, t)
   const [a, b] = [await carry('a'), await carry('b')]
   // b holds the parent's grant with its tag 7 (the parent's number for b, not ours).
   b.holdsAudienceGrant = (from, tag) => from === parent.address && tag === 7

@@ -60,6 +60,28 @@ function childOfEight(chunkMs: number, grantBps: number) {
   return { ...child, clock, kids }
 }
 
+/** 90 s of a child of the source granted `grantBps`, its stream `streamBps`, with 8 children
+ * (each listing two grandchildren at long addresses) of which two gain and lose a viewer every 2 s:
+ * a change a second. What it sent up. */
+function underChurn(grantBps: number, streamBps: number): Array<MessageOf<'HereIsMyAudience'>> {
+  const { relay, sent, totals, stats, clock, kids } = childOfEight(256, grantBps)
+  for (let ms = 0; ms < 90_000; ms += 50) {
+    clock.t += 50
+    totals.receivedBytes += streamBps / 20
+    if (ms % 256 < 50) stats.onDelay!(100, 1)
+    for (const [i, a] of kids.entries()) {
+      if ((ms + i * 250) % 2000 !== 0) continue
+      const viewers = 10 + (i < 2 ? (ms / 2000 + i) % 2 : 0)
+      const cur = Math.floor(clock.t / EPOCH_MS)
+      const grandkids = [1, 2].map((g) => ({ a: a.replace(':40000', `:${40000 + g}`), v: 1, h: 1 }))
+      const fresh: Array<[number, number, number[]]> = [[cur - 1, 5, [viewers * 2, viewers]]]
+      relay.onAudience({ type: 'HereIsMyAudience', id: 'stream/x', audience: { ...emptySummary(), viewers, byDepth: [1, viewers - 1], kids: grandkids, fresh } }, { from: a } as Ctx)
+    }
+    relay.tick(clock.t)
+  }
+  return sent
+}
+
 const delaysIn = (r: AudienceReporter) => r.view().delay.reduce((t, [, n]) => t + n, 0)
 
 test('a child that leaves and rejoins cannot send the same epoch\'s delays again past its cap', () => {
@@ -335,28 +357,14 @@ test("a grant by the tag alone renews the parent's grant that gave the tag, and 
   assert.equal(relay.holdsGrant(parent, 9), true)
 })
 
-test('a children list the grant cannot pay whole goes fitted to the bucket once our parent has dropped the last one, and the delays go on between', (t) => {
+test('a children list the grant cannot pay whole goes fitted to the bucket once our parent has dropped the last one, with delays', (t) => {
   // A child of the source at 500 kb/s, granted 150 B/s, with 8 children (each listing two
   // grandchildren at long addresses): its count changes every second, its counts (some 100 bytes)
   // take two thirds of the grant, and its whole summary with the list (some 2.3 KB) never fits the
   // bucket. Waiting for a whole one while its list was due (its first, or 15 s old), it sent
   // nothing but counts in 90 s, and its delays waited: in 50 real viewer processes the source read
   // a p95 22-29 % low.
-  const { relay, sent, totals, stats, clock, kids } = childOfEight(256, 150)
-  for (let ms = 0; ms < 90_000; ms += 50) {
-    clock.t += 50
-    totals.receivedBytes += 62_500 / 20
-    if (ms % 256 < 50) stats.onDelay!(100, 1)
-    for (const [i, a] of kids.entries()) {
-      if ((ms + i * 250) % 2000 !== 0) continue
-      const viewers = 10 + (i < 2 ? (ms / 2000 + i) % 2 : 0)
-      const cur = Math.floor(clock.t / EPOCH_MS)
-      const grandkids = [1, 2].map((g) => ({ a: a.replace(':40000', `:${40000 + g}`), v: 1, h: 1 }))
-      const fresh: Array<[number, number, number[]]> = [[cur - 1, 5, [viewers * 2, viewers]]]
-      relay.onAudience({ type: 'HereIsMyAudience', id: 'stream/x', audience: { ...emptySummary(), viewers, byDepth: [1, viewers - 1], kids: grandkids, fresh } }, { from: a } as Ctx)
-    }
-    relay.tick(clock.t)
-  }
+  const sent = underChurn(150, 62_500)
   const full = sent.filter((m) => !m.counts)
   const listed = full.filter((m) => ((m.audience as AudienceSummary).kids?.length ?? 0) > 0)
   t.diagnostic(`full summaries ${full.map((m) => encodedSize(m)).join(', ')} bytes (${listed.length} with the list), counts ${sent.length - full.length}`)
@@ -371,22 +379,7 @@ test('a full summary overdue by REPORT_MS goes trimmed to what the up bucket hol
   // at long addresses): its count changes every second, and its counts (111 bytes) take half the
   // budget; its whole summary, with the children listed, is some 2.3 KB. Waiting for a bucket that
   // holds a whole one, it sent 3 in 90 s, and its delays waited in the outbox between them.
-  const { relay, sent, totals, stats, clock, kids } = childOfEight(256, 200)
-  for (let ms = 0; ms < 90_000; ms += 50) {
-    clock.t += 50
-    totals.receivedBytes += 125_000 / 20
-    if (ms % 256 < 50) stats.onDelay!(100, 1)
-    for (const [i, a] of kids.entries()) {
-      if ((ms + i * 250) % 2000 !== 0) continue
-      // Two of them gain and lose a viewer every 2 s: a change a second.
-      const viewers = 10 + (i < 2 ? (ms / 2000 + i) % 2 : 0)
-      const cur = Math.floor(clock.t / EPOCH_MS)
-      const grandkids = [1, 2].map((g) => ({ a: a.replace(':40000', `:${40000 + g}`), v: 1, h: 1 }))
-      const fresh: Array<[number, number, number[]]> = [[cur - 1, 5, [viewers * 2, viewers]]]
-      relay.onAudience({ type: 'HereIsMyAudience', id: 'stream/x', audience: { ...emptySummary(), viewers, byDepth: [1, viewers - 1], kids: grandkids, fresh } }, { from: a } as Ctx)
-    }
-    relay.tick(clock.t)
-  }
+  const sent = underChurn(200, 125_000)
   const full = sent.filter((m) => !m.counts)
   const sizes = full.map((m) => encodedSize(m))
   t.diagnostic(`full summaries ${sizes.join(', ')} bytes, counts ${sent.length - full.length}`)
