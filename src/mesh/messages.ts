@@ -179,6 +179,10 @@ export const STREAM_EXTENSION: ReadonlySet<MessageType> = new Set<MessageType>([
 
 /** The extension name we announce in IAlsoSpeak. */
 export const OUR_EXTENSION = 'cjp2p-stream/1'
+/** Also announced: we take a telemetry grant that names its stream by the tag alone
+ * (`TellMeYourAudienceAtMost`). Builds before it drop one as bad, and their grant stayed at its first
+ * value: a parent grants by the tag alone only to a peer that announced this. */
+export const GRANT_BY_TAG = 'cjp2p-stream/grant-by-tag'
 export type MessageOf<T extends MessageType> = Extract<Message, { type: T }>
 
 export type DecodeDrop = 'oversize' | 'not_utf8' | 'not_json' | 'not_array' | 'too_many_messages'

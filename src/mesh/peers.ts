@@ -70,6 +70,8 @@ export interface Peer {
   seesUsDirectly?: boolean
   /** It sent us a stream extension message: it is (probably) a cjp2p-stream node. */
   speaksStreams: boolean
+  /** It takes a telemetry grant by the stream's tag alone (IAlsoSpeak: GRANT_BY_TAG). */
+  grantsByTag?: boolean
   /** The largest datagram it said it takes (IAlsoSpeak), if it did. */
   maxDatagramBytes?: number
   /** Hellos sent while it had not answered (they back off). */

@@ -8,7 +8,7 @@ import { CjNode } from '../../src/mesh/node.ts'
 import { MemoryNetwork } from '../../src/mesh/link.ts'
 import { StreamRegistry } from '../../src/mesh/stream-registry.ts'
 import type { StreamSwarm } from '../../src/mesh/stream/stream-swarm.ts'
-import type { MessageOf } from '../../src/mesh/messages.ts'
+import { GRANT_BY_TAG, OUR_EXTENSION, type MessageOf } from '../../src/mesh/messages.ts'
 import { generateStreamKey } from '../../src/store/keys.ts'
 import { ChunkPool, memoryStorage } from '../../src/store/memory-stream-files.ts'
 import { StreamLog } from '../../src/store/stream-log.ts'
@@ -76,4 +76,21 @@ test("a grant by its tag alone renews the grant that gave the tag, from that par
   parent.send(node.address, [grant(900, 8)])
   await timers.runFor(500)
   assert.deepEqual(got, [['b', 61]])
+})
+
+test('a peer takes grants by the tag alone only if its IAlsoSpeak says so (builds before it drop them)', async (t) => {
+  const { timers, nodes: [node, child] } = await registryAmong(2, t)
+  const speak = (extensions: string[]) => child.send(node.address, [{ type: 'IAlsoSpeak', extensions, maxDatagramBytes: 1200 }])
+  // Ours say so.
+  const caps = child.capabilities(node.address)
+  assert.ok(caps.type === 'IAlsoSpeak')
+  speak(caps.extensions)
+  await timers.runFor(500)
+  assert.equal(node.peers.get(child.address)?.grantsByTag, true)
+  speak([OUR_EXTENSION])
+  await timers.runFor(500)
+  assert.equal(node.peers.get(child.address)?.grantsByTag, false)
+  speak([OUR_EXTENSION, GRANT_BY_TAG])
+  await timers.runFor(500)
+  assert.equal(node.peers.get(child.address)?.grantsByTag, true)
 })

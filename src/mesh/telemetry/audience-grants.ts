@@ -114,6 +114,8 @@ export interface GrantsComponents {
    * our grant), or it has sent none (undefined). By the id: it holds no grant of ours (lost, or come
    * before it took us as its parent), or is of an older build. */
   namedById?: (child: string) => boolean | undefined
+  /** Whether the child said it takes a grant by our tag alone (a build before that drops one). */
+  takesTagGrant?: (child: string) => boolean
   /** The viewers the child's last summary counted in its subtree, itself included (undefined: none yet). */
   viewers: (child: string) => number | undefined
   /** The stream's own bytes a second, from the times the source signed into its chunk records
@@ -240,17 +242,18 @@ export class AudienceGrants {
     }
   }
 
-  /** A grant of `bps` to child `a`. Once our grant has reached it (`granted` and it names the
-   * stream by our tag since), by the tag alone: 70 bytes instead of 167. At 500 kb/s the grants'
-   * bucket (GRANT_SHARE, then 0.05 %, some 31 B/s) paid one whole grant each 5.4 s: a relay's new
-   * children waited 10-20 s for theirs, spending their own allowances meanwhile, and its children's
-   * lowered grants waited behind them; the relay took 0.87 % of its stream from 6 children
-   * (KIDS_SHARE was 0.6 %) and spent 1.15 % on telemetry (the simulator, 50 viewers joining within
-   * 5 s). */
-  private grant(a: string, bps: number, granted: boolean): MessageOf<'TellMeYourAudienceAtMost'> {
+  /** A grant of `bps` to child `a`. Once our grant has reached it (`toldBefore`, in this stay under
+   * us, and it names the stream by our tag since), by the tag alone if it takes one: 70 bytes
+   * instead of 167. At 500 kb/s the grants' bucket (GRANT_SHARE, then 0.05 %, some 31 B/s) paid one
+   * whole grant each 5.4 s: a relay's new children waited 10-20 s for theirs, spending their own
+   * allowances meanwhile, and its children's lowered grants waited behind them; the relay took
+   * 0.87 % of its stream from 6 children (KIDS_SHARE was 0.6 %) and spent 1.15 % on telemetry (the
+   * simulator, 50 viewers joining within 5 s). */
+  private grant(a: string, bps: number, toldBefore: boolean): MessageOf<'TellMeYourAudienceAtMost'> {
     const type = 'TellMeYourAudienceAtMost'
     if (this.k.tag === undefined) return { type, id: this.k.id, bytesPerSecond: bps }
-    return granted && this.k.namedById?.(a) === false ? { type, tag: this.k.tag, bytesPerSecond: bps } : { type, id: this.k.id, bytesPerSecond: bps, tag: this.k.tag }
+    const byTag = toldBefore && this.k.namedById?.(a) === false && this.k.takesTagGrant?.(a) === true
+    return byTag ? { type, tag: this.k.tag, bytesPerSecond: bps } : { type, id: this.k.id, bytesPerSecond: bps, tag: this.k.tag }
   }
 
   /** The child spoke after our grant of `at` (a round trip and more), and named the stream by its

@@ -219,6 +219,7 @@ export class AudienceReporter {
       },
       heardAt: (a) => this.kids.get(a)?.at ?? -Infinity,
       namedById: (a) => this.kids.get(a)?.byId,
+      takesTagGrant: (a) => this.c.node.peers.get(a)?.grantsByTag === true,
       viewers: (a) => this.kids.get(a)?.s.viewers,
       streamBps: () => (this.c.isSource ? undefined : this.c.pace.bytesPerSecond()),
     })
@@ -254,9 +255,12 @@ export class AudienceReporter {
     this.grant = { from: ctx.from, bps: m.bytesPerSecond, tag: m.tag }
   }
 
-
-  /** Whether our grant is `from`'s, with `tag`: a grant naming the stream by that tag alone renews it. */
-  holdsGrant(from: string, tag: number): boolean { return this.grant?.from === from && this.grant.tag === tag }
+  /** Whether our grant is `from`'s, with `tag`, and `from` is still our parent: a grant naming the
+   * stream by that tag alone renews it (a parent restarted may have given the tag to another stream
+   * since). */
+  holdsGrant(from: string, tag: number): boolean {
+    return this.grant?.from === from && this.grant.tag === tag && this.k.parents.parent(REPORT_STRIPE) === from
+  }
 
   onAudience(m: MessageOf<'HereIsMyAudience'>, ctx: Ctx): void {
     // Only from a stripe-0 child: a summary from anyone else would count its subtree twice.

@@ -108,7 +108,7 @@ test('a child that still names the stream by its id after our tagged grant is gr
   assert.equal(run(1), 1)
 })
 
-test('a child that names the stream by our tag is granted again by the tag alone; a newcomer and a child naming it by its id get the id', () => {
+test('a child that names the stream by our tag is granted again by the tag alone if it takes one; a newcomer, a child naming it by its id and a build that takes none get the id', () => {
   // A grant with the id is 167 bytes; at 500 kb/s the grants' bucket pays some 31 B/s, one such
   // grant each 5.4 s, and a relay's new children waited 10-20 s for theirs.
   const ID = `stream/${'k'.repeat(90)}`
@@ -117,8 +117,10 @@ test('a child that names the stream by our tag is granted again by the tag alone
   const grants = new AudienceGrants({
     id: ID, tag: 4, send: (to, m) => { sent.push({ to, m }); return true },
     heardAt: () => t, namedById: (a) => (byTag.has(a) ? false : a === 'old:1' ? true : undefined), viewers: () => 1,
+    // mid:1 names the stream by the tag but drops a grant without the id (a build before GRANT_BY_TAG).
+    takesTagGrant: (a) => a !== 'mid:1',
   })
-  const kids = new Set(['new:1', 'old:1'])
+  const kids = new Set(['new:1', 'old:1', 'mid:1'])
   const STREAM = 62_500
   // Both children speak all the time (no retry for silence).
   let t = 0
@@ -126,6 +128,7 @@ test('a child that names the stream by our tag is granted again by the tag alone
   // Each child's first grant names the stream by its id (and gives the tag).
   for (const a of kids) assert.deepEqual([sent.find((s) => s.to === a)?.m.id, sent.find((s) => s.to === a)?.m.tag], [ID, 4], a)
   byTag.add('new:1')
+  byTag.add('mid:1')
   // Four more children: each sibling's share falls by more than GRANT_SLACK.
   for (const k of ['c:1', 'd:1', 'e:1', 'f:1']) kids.add(k)
   sent.length = 0
@@ -135,5 +138,6 @@ test('a child that names the stream by our tag is granted again by the tag alone
   assert.ok(encodedSize(to('new:1')[0]) < 80, `${encodedSize(to('new:1')[0])} bytes`)
   // An older build's child, which names the stream by its id, and the newcomers get the id.
   assert.ok(to('old:1').length > 0 && to('old:1').every((m) => m.id === ID), JSON.stringify(to('old:1')))
+  assert.ok(to('mid:1').length > 0 && to('mid:1').every((m) => m.id === ID && m.tag === 4), JSON.stringify(to('mid:1')))
   for (const k of ['c:1', 'd:1', 'e:1', 'f:1']) assert.equal(to(k)[0]?.id, ID, k)
 })
