@@ -5,7 +5,7 @@
 // types and unknown fields are skipped; a known type with a missing or ill-typed field is skipped
 // alone; anything that is not a JSON array is dropped whole.
 import type { ChunkRecord, SegmentRecord, StreamHead, StreamInfo } from '../store/stream-types.ts'
-import { sanitize, type AudienceCounts, type AudienceSummary } from './telemetry/audience-summary.ts'
+import { countsOf, sanitize, type AudienceCounts, type AudienceSummary } from './telemetry/audience-summary.ts'
 import { isLanAddress } from './nat/lan-address.ts'
 import {
   MAX_CHUNK_INDEX, MAX_SEGMENT_INDEX, isChunkRecordShape, isSegmentRecordShape, isStreamHeadShape, isStreamInfoShape, pickChunkRecord, pickSegmentRecord, pickStreamHead, pickStreamInfo,
@@ -372,8 +372,7 @@ const decoders: { [T in MessageType]: (body: unknown) => Omit<MessageOf<T>, 'typ
     // 2.4 times their bytes on the wire (216 for 89), and 50 real viewer processes read their
     // busiest relay's telemetry at 1.0-1.4 % of its stream (the simulator, which hands messages
     // over undecoded, at 0.7 %).
-    const { viewers, byDepth, suspect } = audience
-    return { ...ref, audience: suspect > 0 ? { viewers, byDepth, suspect } : { viewers, byDepth }, counts: true as const }
+    return { ...ref, audience: countsOf(audience), counts: true as const }
   },
   // Hundredths of a byte a second are meaningful (audience-grants.ts share()); past MAX_GRANT_BPS
   // the figure is no grant a parent computes, and the message is dropped as bad.

@@ -22,7 +22,7 @@ import type { Children } from '../stream/children.ts'
 import type { StripeParents } from '../stream/stripe-parents.ts'
 import { packageVersion } from '../../util/package-version.ts'
 import {
-  EPOCH_MS, NAT_KINDS, fromRun, MAX_CHUNKS_PER_VIEWER, MAX_EPOCHS, MAX_GRANDKIDS, MAX_KIDS, WINDOW_MS, delayBucket, emptySummary, health, mergeChild, sanitize, within, withCounts,
+  EPOCH_MS, NAT_KINDS, countsOf, fromRun, MAX_CHUNKS_PER_VIEWER, MAX_EPOCHS, MAX_GRANDKIDS, MAX_KIDS, WINDOW_MS, delayBucket, emptySummary, health, mergeChild, sanitize, within, withCounts,
   type AudienceCounts, type AudienceSummary, type EpochRun, type KidEntry,
 } from './audience-summary.ts'
 import { DelayEpochs } from './delay-epochs.ts'
@@ -64,11 +64,11 @@ const TRIMMED_KEEPS = 2
 export const KIDS_EVERY_MS = 10_000
 /** Only nodes this close to the source list their children (subtree()). */
 const LIST_DEPTH = 2
-/** A children list this old must go whole: our parent keeps it up to 2 * KIDS_EVERY_MS. Younger,
- * a trimmed summary goes without it (see sendFull()). */
-const LIST_KEPT_MS = 1.5 * KIDS_EVERY_MS
 /** Our parent drops our children list this long after it came (onAudience()). */
 const LIST_DROPPED_MS = 2 * KIDS_EVERY_MS
+/** A children list this old waits for a whole summary (until LIST_DROPPED_MS: see FullSummary).
+ * Younger, a trimmed summary goes without it (see sendFull()). */
+const LIST_KEPT_MS = 1.5 * KIDS_EVERY_MS
 /** How a full summary goes (tick(), sendFull()): `whole`, with the children list when it is due,
  * once the bucket holds the last whole one and our next counts; `trimmed`, overdue, without the
  * list and cut to what the bucket holds (fit()); `fitted`, overdue with a list about to lapse, the
@@ -402,8 +402,7 @@ export class AudienceReporter {
     // 500 kb/s the source's only child (granted some 120 B/s) sent its first full summary 24 s
     // after its first viewer joined (the simulator, seed 5), and in 50 real viewer processes one
     // sent none for 40 s, its delays of 8 epochs waiting, and the source read a p95 22-29 % low.
-    const overdue = now >= this.nextAt + REPORT_MS
-    const how: FullSummary = !overdue ? 'whole' : !this.listLapsing(now) ? 'trimmed' : now - this.kidsSent.at >= LIST_DROPPED_MS ? 'fitted' : 'whole'
+    const how = this.fullSummary(now)
     const fullDue = now >= this.nextAt && this.up.tokens >= (how === 'whole' ? this.lastFullBytes + this.lastCountsBytes : Math.min(MIN_FULL_BYTES, this.lastFullBytes) + TRIMMED_KEEPS * this.lastCountsBytes)
     // A new parent has not counted us yet: that is a change too. It may not hold us as its child
     // yet when our first counts arrive, and drop them: they go again (NEW_PARENT_REPEATS), or our
@@ -430,6 +429,13 @@ export class AudienceReporter {
     if (!fullDue && !countsDue) return
     if (fullDue && this.sendFull(now, parent, how)) return
     if (countsDue) this.sendUp(now, parent, { type: 'HereIsMyAudience', ...this.streamRef(parent), audience: this.counts(), counts: true })
+  }
+
+  /** How our next full summary goes (FullSummary). */
+  private fullSummary(now: number): FullSummary {
+    if (now < this.nextAt + REPORT_MS) return 'whole'
+    if (!this.listLapsing(now)) return 'trimmed'
+    return now - this.kidsSent.at >= LIST_DROPPED_MS ? 'fitted' : 'whole'
   }
 
   /** Our full summary, if the budget holds it; else its delays wait in the outbox for the next one
@@ -595,8 +601,7 @@ export class AudienceReporter {
    * the wire (a zero-filled summary was 307 bytes, this some 150), so they can climb twice as often
    * for the same bytes. */
   private counts(): AudienceCounts {
-    const { viewers, byDepth, suspect } = this.view()
-    return suspect > 0 ? { viewers, byDepth, suspect } : { viewers, byDepth }
+    return countsOf(this.view())
   }
 
   private subtreeViewers(): number {

@@ -81,6 +81,11 @@ export interface AudienceSummary {
  * absent on the wire, read as zero, and the parent keeps what it last had (withCounts). */
 export type AudienceCounts = Pick<AudienceSummary, 'viewers' | 'byDepth'> & { suspect?: number }
 
+/** The counts alone of a summary, as a counts message carries them (`suspect` only when not 0). */
+export function countsOf({ viewers, byDepth, suspect }: Pick<AudienceSummary, 'viewers' | 'byDepth' | 'suspect'>): AudienceCounts {
+  return suspect > 0 ? { viewers, byDepth, suspect } : { viewers, byDepth }
+}
+
 /** One epoch's delays as they travel: [epoch, first bucket, chunks in it and in each next bucket].
  * Dense from the first non-empty bucket to the last: the histograms near the source are wide (40-50
  * buckets of 92) and a summary there was 2.9 KB, most of it [bucket, chunks] pairs; a run costs a
