@@ -28,12 +28,12 @@ interface PanelSpec {
 
 const ROWS: Array<{ title: string; panels: PanelSpec[] }> = [
   {
-    title: 'Audience (the source\'s telemetry, merged up the stripe-0 tree)',
+    title: 'Audience (the source\'s telemetry, merged up the report tree)',
     panels: [
-      { title: 'Viewers', type: 'stat', unit: 'none', w: 4, description: 'Viewers counted up the stripe-0 tree, as the source sees them.', queries: [
+      { title: 'Viewers', type: 'stat', unit: 'none', w: 4, description: 'Viewers counted up the report tree, as the source sees them.', queries: [
         { expr: 'cjp2p:audience_viewers:sum', legend: 'viewers' },
       ] },
-      { title: 'Viewers over time, by depth', unit: 'none', w: 8, min: 0, description: 'The audience and its depth in the stripe-0 tree.', queries: [
+      { title: 'Viewers over time, by depth', unit: 'none', w: 8, min: 0, description: 'The audience and its depth in the report tree.', queries: [
         { expr: 'cjp2p:audience_viewers:sum', legend: 'all' },
         { expr: 'sum by (depth) (cjp2p_audience_viewers_by_depth)', legend: 'depth {{depth}}' },
       ] },

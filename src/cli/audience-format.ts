@@ -8,12 +8,12 @@ function published(w: AudienceView['delayWindow']): string {
   return w ? `  (chunks published ${Math.round((w.endedMsAgo + w.to - w.from) / 1000)}-${Math.round(w.endedMsAgo / 1000)} s ago)` : ''
 }
 
-/** `path`: a viewer's way up stripe 0 (SwarmStatus.pathToSource), `sources` the source's addresses. */
+/** `path`: a viewer's way up the report tree (SwarmStatus.pathToSource), `sources` the source's addresses. */
 export function formatAudience(id: string, role: string, a: AudienceView, path: string[] = [], sources: string[] = []): string[] {
   const pct = (v: number | null) => (v === null ? '-' : `${(v * 100).toFixed(1)} %`)
   const ms = (v: number | null) => (v === null ? '-' : `${v} ms`)
   const kbps = (bytesPerSecond: number) => `${Math.round((bytesPerSecond * 8) / 1000)} kb/s`
-  const who = role === 'source' ? 'audience' : 'subtree (this viewer and those it feeds in stripe 0)'
+  const who = role === 'source' ? 'audience' : 'subtree (this viewer and those that report through it)'
   const lines = [
     `stream ${id}  ${who}: ${a.viewers} viewer${a.viewers === 1 ? '' : 's'}${a.suspect ? `  (${a.suspect} suspect)` : ''}`,
     `  by depth   ${a.byDepth.map((n, d) => `${d}:${n}`).filter((_, d) => role !== 'source' || d > 0).join('  ') || '-'}`,
@@ -26,7 +26,7 @@ export function formatAudience(id: string, role: string, a: AudienceView, path: 
   ]
   if (role !== 'source') {
     const reached = path.length > 0 && sources.includes(path[path.length - 1])
-    lines.push(`  path up    ${path.length ? `${path.map((p) => (sources.includes(p) ? `source ${p}` : p)).join(' -> ')}${reached ? '' : ' -> ...'}` : 'no parent in stripe 0 yet'}`)
+    lines.push(`  path up    ${path.length ? `${path.map((p) => (sources.includes(p) ? `source ${p}` : p)).join(' -> ')}${reached ? '' : ' -> ...'}` : 'no parent yet'}`)
   }
   const tree = (kids: KidEntry[], indent: string): void => {
     for (const k of kids) {
@@ -34,6 +34,6 @@ export function formatAudience(id: string, role: string, a: AudienceView, path: 
       if (k.k) tree(k.k, indent + '  ')
     }
   }
-  if (a.kids.length) { lines.push('  tree (stripe 0)'); tree(a.kids, '    ') }
+  if (a.kids.length) { lines.push('  report tree'); tree(a.kids, '    ') }
   return lines
 }

@@ -92,7 +92,7 @@ export type Message =
   | { type: 'HereAreSegments'; id: string; segments: SegmentRecord[] }
   | { type: 'IHaveChunks'; id: string; from: number; bits: Buffer }
   /** `failed`: our parent in this stripe, which stopped feeding us; sent to its own parent. */
-  | { type: 'PleaseKeepSendingMe'; id: string; stripe: number; from: number; failed?: string; leaf?: boolean; room?: number; below?: number }
+  | { type: 'PleaseKeepSendingMe'; id: string; stripe: number; from: number; failed?: string; leaf?: boolean; room?: number; below?: number; reports?: boolean }
   /** `via`: the sender's own parent in this stripe (absent at the source): where to complain.
    * `late`: unasked, to a child: the sender's own feed in this stripe stopped (its parent is late
    * or gone) and it is finding another; the child waits for it instead of leaving it too.
@@ -102,11 +102,11 @@ export type Message =
    * the stripe we hold from this one on, its catch-up (docs/SCHEDULER.md, "Session 10"). */
   | { type: 'AskThemInstead'; id: string; stripe: number; peers: string[]; handOver?: number }
   | { type: 'StopSendingMe'; id: string; stripe: number }
-  /** A viewer's summary of itself and its subtree, sent to its stripe-0 parent (src/mesh/telemetry/).
+  /** A viewer's summary of itself and its subtree, sent to its report parent (the stripe where it sits highest) (src/mesh/telemetry/).
    * `counts`: only the viewer counts changed, and only they are sent; the parent keeps the other
    * figures it last had. The stream is named by its id, or by the `tag` the parent's grant gave it. */
   | ({ type: 'HereIsMyAudience'; audience: AudienceSummary | AudienceCounts; counts?: true } & StreamRef)
-  /** A stripe-0 parent's grant to one child: the telemetry bytes a second it may send it, its share
+  /** A report parent's grant to one child: the telemetry bytes a second it may send it, its share
    * of what the parent lets all its children send (src/mesh/telemetry/audience-grants.ts); `tag`:
    * the parent's number for the stream, which the child's summaries may name it by instead of its
    * id. A stream id is some 100 bytes, and a summary of the counts alone some 80 more: at 500 kb/s
@@ -346,7 +346,7 @@ const decoders: { [T in MessageType]: (body: unknown) => Omit<MessageOf<T>, 'typ
     // order for redirects (stream-policy.ts decideChild), bounded so a liar's figure stays a number.
     const room = isUint((b as Obj).room) ? Math.min((b as Obj).room as number, MAX_ROOM) : undefined
     const below = isUint((b as Obj).below) ? Math.min((b as Obj).below as number, MAX_ROOM) : undefined
-    return { ...s, from: (b as Obj).from as number, ...(failed ? { failed } : {}), ...((b as Obj).leaf === true ? { leaf: true } : {}), ...(room !== undefined ? { room } : {}), ...(below !== undefined ? { below } : {}) }
+    return { ...s, from: (b as Obj).from as number, ...(failed ? { failed } : {}), ...((b as Obj).leaf === true ? { leaf: true } : {}), ...(room !== undefined ? { room } : {}), ...(below !== undefined ? { below } : {}), ...((b as Obj).reports === true ? { reports: true } : {}) }
   },
   IWillKeepSendingYou: (b) => {
     const s = isObj(b) ? idStripe(b) : undefined

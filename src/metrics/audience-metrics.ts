@@ -1,4 +1,4 @@
-// The source's audience (merged from the stripe-0 tree by the telemetry, src/mesh/telemetry/) as
+// The source's audience (merged up the report tree by the telemetry, src/mesh/telemetry/) as
 // Prometheus series: one scrape target shows the whole stream. Every figure covers the telemetry's
 // sliding window: a count merged from a tree that changes shape is not monotonic, so the counts
 // are gauges, and the delay histogram's buckets are the window's (histogram_quantile() reads them
@@ -25,8 +25,8 @@ export class AudienceMetrics {
 
   constructor(registry: Registry) {
     const registers = [registry]
-    this.viewers = new Gauge({ name: 'cjp2p_audience_viewers', help: 'Viewers of this source\'s stream, counted up the stripe-0 tree', registers })
-    this.byDepth = new Gauge({ name: 'cjp2p_audience_viewers_by_depth', help: 'Viewers at each depth of the stripe-0 tree (16: 16 and deeper)', labelNames: ['depth'] as const, registers })
+    this.viewers = new Gauge({ name: 'cjp2p_audience_viewers', help: 'Viewers of this source\'s stream, counted up the report tree', registers })
+    this.byDepth = new Gauge({ name: 'cjp2p_audience_viewers_by_depth', help: 'Viewers at each depth of the report tree (16: 16 and deeper)', labelNames: ['depth'] as const, registers })
     this.chunks = new Gauge({ name: 'cjp2p_audience_chunks', help: 'Chunks the audience verified on time or late, or missed, over the telemetry window', labelNames: ['result'] as const, registers })
     this.delay = new WindowHistogram({ name: 'cjp2p_audience_chunk_delay_seconds', help: HISTOGRAM_HELP, buckets: [...AUDIENCE_DELAY_LE], registers })
     this.stalls = new Gauge({ name: 'cjp2p_audience_stalls', help: 'Playback stalls the audience\'s player pages reported over the telemetry window', registers })

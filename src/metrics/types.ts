@@ -32,7 +32,7 @@ export interface StreamStats {
 /** The audience a source's telemetry merged (src/mesh/telemetry/), over its window. */
 export interface AudienceStats {
   viewers: number
-  /** Viewers at each depth of the stripe-0 tree (index 0: the source, always 0). */
+  /** Viewers at each depth of the report tree (index 0: the source, always 0). */
   byDepth: number[]
   onTime: number
   late: number

@@ -9,7 +9,7 @@ import { EPOCH, VirtualSwarm, type Departure, type SwarmMember } from './virtual
 import { LEAD_MS, PROGRESS_STEP_MS } from './simulation.ts'
 import type { AudienceView } from '../mesh/telemetry/audience-view.ts'
 import { windowPercentile } from './audience-truth.ts'
-import { attachedCount } from './stripe-trees.ts'
+import { reportingCount } from './stripe-trees.ts'
 
 export interface AudienceRunOptions {
   viewers: number
@@ -59,7 +59,7 @@ export interface AudienceRunStopped { stoppedAtMs: number; joined?: CountReading
 /** Raised inside audienceRun when `stop` says so. */
 class Stopped extends Error {}
 
-/** `attached`: present viewers whose chain of stripe-0 parents reaches the source, the audience
+/** `attached`: present viewers whose chain of report parents reaches the source, the audience
  * the report tree can see (the rest wait for the tree to take them back, uncounted). */
 export interface CountReading { present: number; counted: number; error: number; attached: number }
 export interface AudienceRunResult {
@@ -148,7 +148,7 @@ export async function audienceRun(o: AudienceRunOptions, stop?: () => boolean): 
 function reading(sim: VirtualSwarm, members: SwarmMember[]): CountReading {
   const present = members.length
   const counted = sim.swarm(sim.source).audienceView().viewers
-  const attached = attachedCount(sim, members, 0)
+  const attached = reportingCount(sim, members)
   return { present, counted, error: present > 0 ? Math.abs(counted - present) / present : 0, attached }
 }
 

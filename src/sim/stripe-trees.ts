@@ -6,7 +6,17 @@ import type { VirtualSwarm, SwarmMember } from './virtual-swarm.ts'
 
 /** Present viewers whose chain of parents in stripe `s` reaches the source. */
 export function attachedCount(sim: VirtualSwarm, members: SwarmMember[], s: number): number {
-  const parentOf = new Map(members.map((m) => [m.node.address, sim.swarm(m).status().parents[s]]))
+  return reachingSource(sim, members, (m) => sim.swarm(m).status().parents[s])
+}
+
+/** Viewers whose audience telemetry reaches the source: a chain of report parents
+ * (StripeParents.reportParent) ends there. */
+export function reportingCount(sim: VirtualSwarm, members: SwarmMember[]): number {
+  return reachingSource(sim, members, (m) => sim.swarm(m).status().pathToSource[0])
+}
+
+function reachingSource(sim: VirtualSwarm, members: SwarmMember[], parent: (m: SwarmMember) => string | null | undefined): number {
+  const parentOf = new Map(members.map((m) => [m.node.address, parent(m)]))
   const source = sim.source.node.address
   return members.filter((m) => {
     let at: string | null | undefined = m.node.address

@@ -16,7 +16,7 @@ test('a viewer three levels down shows every hop to the source', () => {
 
 test('a path that does not reach the source says so, and no parent is named as such', () => {
   assert.equal(pathLine(formatAudience('s', 'viewer', view, ['10.9.0.3:1'], ['10.9.0.1:1'])), '  path up    10.9.0.3:1 -> ...')
-  assert.equal(pathLine(formatAudience('s', 'viewer', view, [], ['10.9.0.1:1'])), '  path up    no parent in stripe 0 yet')
+  assert.equal(pathLine(formatAudience('s', 'viewer', view, [], ['10.9.0.1:1'])), '  path up    no parent yet')
   assert.equal(pathLine(formatAudience('s', 'source', view, [], [])), undefined, 'the source has no way up')
 })
 

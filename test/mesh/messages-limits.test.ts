@@ -1,5 +1,5 @@
 // Decode limits of the newest message fields: the catch-up hand-over's `handOver` (AskThemInstead)
-// and `catchUpBy` (IWillKeepSendingYou), and the telemetry grant's `bytesPerSecond`
+// and `catchUpBy` (IWillKeepSendingYou), the telemetry's `reports` (PleaseKeepSendingMe), and the telemetry grant's `bytesPerSecond`
 // (TellMeYourAudienceAtMost), and the stream tag a grant gives and a summary names its stream by. Hostile values never throw; an optional field that is not what it
 // must be is dropped alone (the redirect or the yes still stands, as before these fields), a bad
 // grant drops the message, counted as bad (the node's `bad_message` drop reason).
@@ -33,6 +33,15 @@ test('IWillKeepSendingYou.catchUpBy: an address, else dropped alone and the yes 
     const { m, bad } = decode('IWillKeepSendingYou', { id: ID, stripe: 2, catchUpBy })
     assert.equal(bad, 0, JSON.stringify(catchUpBy))
     assert.deepEqual(m, { type: 'IWillKeepSendingYou', id: ID, stripe: 2 }, JSON.stringify(catchUpBy))
+  }
+})
+
+test('PleaseKeepSendingMe.reports: true alone says so; anything else is dropped alone and the subscription stands', () => {
+  assert.equal(decode('PleaseKeepSendingMe', { id: ID, stripe: 2, from: 5, reports: true }).m?.reports, true)
+  for (const reports of [...hostile.filter((v) => v !== true), false, 'true', 1]) {
+    const { m, bad } = decode('PleaseKeepSendingMe', { id: ID, stripe: 2, from: 5, reports })
+    assert.equal(bad, 0, JSON.stringify(reports))
+    assert.deepEqual(m, { type: 'PleaseKeepSendingMe', id: ID, stripe: 2, from: 5 }, JSON.stringify(reports))
   }
 })
 

@@ -49,6 +49,9 @@ export class Children {
   /** Per stripe, the places each child said it and its subtree could still take (its last
    * subscription; see roomBelow); pruned to current children in expire(). */
   private rooms: Array<Map<string, { room: number; below: number }>> = Array.from({ length: STRIPES }, () => new Map())
+  /** Per stripe, the children there that said they send us their audience (`reports`, their last
+   * subscription in that stripe): see reporting(). */
+  private reporters: Set<string>[] = Array.from({ length: STRIPES }, () => new Set())
   /** Until when expire() has nothing to do: no child was last seen before this less
    * CHILD_EXPIRY_MS, and every stripe's rooms were its children's, at its last walk. A child
    * taken in, one gone or moved since sends the next tick on a walk again (`expireDirty`). A
@@ -120,6 +123,16 @@ export class Children {
   }
 
   of(s: number): Set<string> { return this.sets[s] }
+
+  /** The children whose audience telemetry climbs through us: each says so in its subscriptions in
+   * the one stripe it reports up (StripeParents.reportStripe), and only while it is our child
+   * there. A child that moved its reports elsewhere says so at once, with a subscription without
+   * the word, and stops counting here then, not when its summary goes stale. */
+  reporting(): Set<string> {
+    const out = new Set<string>()
+    for (let s = 0; s < STRIPES; s++) for (const a of this.reporters[s]) if (this.sets[s].has(a)) out.add(a)
+    return out
+  }
   perStripe(): string[][] { return this.sets.map((s) => [...s]) }
 
   all(): Set<string> {
@@ -139,7 +152,10 @@ export class Children {
     // would never be pruned, one pair per rebinding (and a leaf's mark too: expire() prunes only
     // children's). A moved leaf is still one, and a moved relay still hands its successor the
     // catch-up the source fed it (handOverFrom).
-    for (let s = 0; s < STRIPES; s++) { rekey(this.fedFrom, `${s} ${from}`, `${s} ${to}`); rekey(this.owed, `${s} ${from}`, `${s} ${to}`); rekey(this.rooms[s], from, to) }
+    for (let s = 0; s < STRIPES; s++) {
+      rekey(this.fedFrom, `${s} ${from}`, `${s} ${to}`); rekey(this.owed, `${s} ${from}`, `${s} ${to}`); rekey(this.rooms[s], from, to)
+      if (this.reporters[s].delete(from)) this.reporters[s].add(to)
+    }
     if (this.leaves.delete(from)) this.leaves.add(to)
   }
 
@@ -272,6 +288,8 @@ export class Children {
       this.seen.set(ctx.from, now)
       if (m.leaf) this.leaves.add(ctx.from)
       else this.leaves.delete(ctx.from)
+      if (m.reports) this.reporters[s].add(ctx.from)
+      else this.reporters[s].delete(ctx.from)
       // No honest node has more than FANOUT places: a larger figure would put a liar first in every redirect.
       if (m.room !== undefined || m.below !== undefined) this.rooms[s].set(ctx.from, { room: Math.min(m.room ?? 0, FANOUT), below: m.below ?? 0 })
       else this.rooms[s].delete(ctx.from)
@@ -350,6 +368,7 @@ export class Children {
 
   /** `addr` is no longer our child in stripe `s`; what it had from us is noted (caughtUpTo). */
   private leave(s: number, addr: string): void {
+    this.reporters[s].delete(addr)
     if (!this.sets[s].delete(addr)) return
     this.c.node.log.debug('child left', { stream: this.c.id, stripe: s, child: addr })
     this.expireDirty = true

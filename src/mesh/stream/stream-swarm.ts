@@ -20,7 +20,7 @@ import { RepairRequests } from './repair-requests.ts'
 import { ChunkServer } from './chunk-server.ts'
 import { ChunkReceiver } from './chunk-receiver.ts'
 import type { SwarmStatus } from './swarm-status.ts'
-import { AudienceReporter, REPORT_STRIPE } from '../telemetry/audience-reporter.ts'
+import { AudienceReporter } from '../telemetry/audience-reporter.ts'
 import type { AudienceView } from '../telemetry/audience-view.ts'
 import type { AudiencePoint } from '../telemetry/audience-history.ts'
 import { FANOUT } from '../stream-policy.ts'
@@ -323,7 +323,7 @@ export class StreamSwarm extends EventEmitter {
       startChunk: this.edge.startChunk,
       verifiedChunks: this.log.verifiedCount(),
       parents: this.parents.all().map((p) => p ?? null),
-      pathToSource: this.parents.ancestors(REPORT_STRIPE),
+      pathToSource: this.parents.ancestors(this.parents.reportStripe() ?? 0),
       children: this.children.perStripe(),
       fedBy: this.swarmStats.fedBy(),
       fedTo: this.swarmStats.fedTo(),

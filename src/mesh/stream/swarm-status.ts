@@ -12,7 +12,7 @@ export interface SwarmStatus {
   startChunk: number
   verifiedChunks: number
   parents: (string | null)[]
-  /** Our way up stripe 0's tree, the telemetry's (REPORT_STRIPE): our parent, its parent, ... the
+  /** Our way up the tree our telemetry climbs (StripeParents.reportStripe): our parent, its parent, ... the
    * source last, as each parent told its child (IWillKeepSendingYou.path, at most MAX_PATH). Empty
    * at the source and while we have no parent there. */
   pathToSource: string[]
@@ -33,6 +33,6 @@ export interface SwarmStatus {
   chunks: { new: number; duplicate: number; late: number; rejected: number }
   delayMs: { p50: number; p95: number; p99: number; max: number; count: number }
   hops: Record<string, number>
-  /** The audience telemetry: this node's subtree in stripe 0 (the whole audience at the source). */
+  /** The audience telemetry: this node's subtree in the report tree (the whole audience at the source). */
   audience: AudienceView
 }

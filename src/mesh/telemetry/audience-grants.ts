@@ -2,7 +2,7 @@
 // stays under 1 % of the stream bytes it receives (the source: produces), whatever its number of
 // children (issue 15). A node's telemetry is three flows, each paid from a bucket that nothing is
 // sent without:
-//   - up, its summaries and counts to its stripe-0 parent: at most UP_SHARE of the stream bytes it
+//   - up, its summaries and counts to its report parent (StripeParents.reportParent): at most UP_SHARE of the stream bytes it
 //     received, and at most what that parent granted it (below);
 //   - down, the grants it sends its own children: at most GRANT_SHARE;
 //   - in, its children's summaries: each child sends at most its grant, and the grants add up to
@@ -21,10 +21,10 @@
 // (AudienceReporter), and gets DEFAULT_SHARE. The cost: a stream of a few kb/s reports seldom (a
 // share of it is a few bytes a second).
 import type { MessageOf } from '../messages.ts'
-import { encodedSize, MAX_GRANT_BPS } from '../messages.ts'
+import { encodedSize, MAX_GRANT_BPS, STRIPES } from '../messages.ts'
 
 /** What a node may send up, as a share of the stream bytes it receives: the most its parent's grant
- * can be worth. The grant is what binds, except near the top: the source's few stripe-0 children
+ * can be worth. The grant is what binds, except near the top: the source's few children
  * are granted 0.15-0.3 % each, and they carry the largest summaries (their children listed, delays
  * from the whole tree's depths). At 0.1 % they could not pay for their counts and their full
  * summaries both: the counts went first, the summaries with the delays seldom, and the merged p95
@@ -44,6 +44,14 @@ export const DEFAULT_SHARE = 0.001
  * missed at two seeds of seven at 500 kb/s (176 and 96 of 160) against one (137), and read closer
  * at 250 kb/s (154 and 162 of 160 against 134 and 118): chaotic from seed to seed either way. */
 export const KIDS_SHARE = 0.005
+/** What the source lets its children send it: UP_SHARE for each of its STRIPES children (a place a
+ * stripe), what each may send up at most. Its children carry the whole audience between them (the
+ * telemetry climbs each viewer's highest stripe, StripeParents.reportStripe), and with KIDS_SHARE
+ * split four ways (some 78 B/s each at 500 kb/s) their counts, some 100 bytes whenever a viewer
+ * below joined or left, took every byte: at 1,000 viewers not one full summary reached the source
+ * in 40 s, and it read no delays (seeds 1-2; 25.8 % and 22.5 % off with this share). The source
+ * receives no stream, so it measures against what it produced: 0.8 %, below the 1 %. */
+export const SOURCE_KIDS_SHARE = STRIPES * UP_SHARE
 /** The share of KIDS_SHARE split evenly between a node's children, whatever they carry; the rest
  * goes by the viewers in each child's subtree (subtreeWeight). A relay carrying many viewers sends
  * far more than a leaf: its count changes whenever any viewer below it joins, leaves or moves, and
@@ -104,6 +112,8 @@ export class ByteBucket {
 
 export interface GrantsComponents {
   id: string
+  /** The source splits SOURCE_KIDS_SHARE, not KIDS_SHARE. */
+  isSource?: boolean
   /** Our number for the stream, which the children's summaries may name it by (StreamRegistry). */
   tag?: number
   /** Sends a grant (and counts it in the node's telemetry traffic); false when it did not go out. */
@@ -126,7 +136,7 @@ export interface GrantsComponents {
 /** Which grants go first when the bucket cannot pay them all (AudienceGrants.tick). */
 const PRIORITY = { lowered: 0, newcomer: 1, raised: 2, retry: 3 } as const
 
-/** The parent's side: the stream rate it receives, and one grant per stripe-0 child. */
+/** The parent's side: the stream rate it receives, and one grant per child that reports through it. */
 export class AudienceGrants {
   private readonly bucket = new ByteBucket(GRANT_BURST_BYTES / 2, GRANT_BURST_BYTES)
   private readonly told = new Map<string, { bps: number; at: number; tries: number }>()
@@ -179,7 +189,7 @@ export class AudienceGrants {
     // A child not heard from yet weighs as a leaf. The weight needs no cap of its own: a child's
     // share stops at `most`, and the floors are everyone's.
     const weight = new Map([...children].map((a) => [a, subtreeWeight(this.k.viewers(a))]))
-    let left = KIDS_SHARE * r
+    let left = (this.k.isSource === true ? SOURCE_KIDS_SHARE : KIDS_SHARE) * r
     // Each round either gives every open child its share or takes those past `most` out at
     // `most`: at most one round per child.
     while (weight.size > 0) {

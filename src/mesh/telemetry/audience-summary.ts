@@ -1,4 +1,4 @@
-// What a viewer tells its stripe-0 parent about itself and everything below it (docs/PROTOCOL.md,
+// What a viewer tells its report parent about itself and everything below it (docs/PROTOCOL.md,
 // HereIsMyAudience): counts that add up the tree, bounded in size whatever the subtree. Every
 // figure is either a count of viewers or a count over the sender's last WINDOW_MS, so a parent
 // merges its children's summaries by adding them and the source ends up with the whole audience.

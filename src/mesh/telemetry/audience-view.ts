@@ -4,7 +4,7 @@ import { delayPercentile, health, type AudienceSummary, type KidEntry } from './
 
 export interface AudienceView {
   viewers: number
-  /** Viewers at each depth below this node (at the source: depth in the stripe-0 tree). */
+  /** Viewers at each depth below this node (at the source: depth in the report tree). */
   byDepth: number[]
   /** The window the counts below cover, ms (10 s once a node has run that long). */
   windowMs: number

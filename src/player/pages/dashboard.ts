@@ -60,7 +60,7 @@ ${tile('t-stalls', 'Stalls')}
 <div class="grid">
 <section class="card wide"><h2>Relay graph<small>a tree by depth from the source: one arrow per stripe of the push tree, width = recent chunks fed; dashed = pull repair; outlined nodes are known by address only</small></h2>
 <p id="scope" class="scope"></p><div id="graph-views" class="views" aria-label="stripes drawn"></div><div id="graph"></div></section>
-<section class="card wide" id="audience-card"><h2><span id="aud-title">Audience</span><small id="aud-note">telemetry merged up the stripe-0 tree</small></h2>
+<section class="card wide" id="audience-card"><h2><span id="aud-title">Audience</span><small id="aud-note">telemetry merged up the report tree</small></h2>
 <div class="tiles" id="aud-tiles">
 ${tile('a-viewers', 'Viewers now')}
 ${tile('a-ontime', 'On time')}

@@ -1,5 +1,5 @@
 // The dashboard's audience card: what this node's telemetry merged (the whole audience at the
-// source, this viewer's subtree elsewhere), its last hour, and the top of the stripe-0 tree with a
+// source, this viewer's subtree elsewhere), its last hour, and the top of the report tree with a
 // health colour per subtree. Exposes window.cjp2pAudience for dashboard.js; DOM built with
 // textContent only (addresses come from the network).
 (function () {
@@ -37,7 +37,7 @@
     const sources = Array.isArray(v.sources) ? v.sources : []
     const hops = path.map((a) => (sources.includes(a) ? `source (${a})` : a))
     const reached = path.length > 0 && sources.includes(path[path.length - 1])
-    return [self, ...hops, ...(reached ? [] : [path.length ? '…' : 'no parent in stripe 0 yet'])].join(' → ')
+    return [self, ...hops, ...(reached ? [] : [path.length ? '…' : 'no parent yet'])].join(' → ')
   }
 
   function render(a, self) {
@@ -48,8 +48,8 @@
     const source = a.role === 'source'
     $('aud-title').textContent = source ? 'Audience' : 'This viewer\'s subtree'
     $('aud-note').textContent = source
-      ? `every viewer, counted up the stripe-0 tree; figures over the last ${Math.round(v.windowMs / 1000)} s`
-      : `this viewer and those it feeds in stripe 0; its path to the source: ${pathToSource(self, v)}`
+      ? `every viewer, counted up the report tree; figures over the last ${Math.round(v.windowMs / 1000)} s`
+      : `this viewer and those that report through it; its path to the source: ${pathToSource(self, v)}`
     const nat = v.nat ? ` · NAT none ${v.nat.none} cone ${v.nat.cone} symmetric ${v.nat.symmetric} unknown ${v.nat.unknown}` : ''
     // Green says viewers are there; none is no alarm either (a stream nobody watches yet).
     tile('a-viewers', String(v.viewers), `${v.reporters} direct reporter${v.reporters === 1 ? '' : 's'} · depth ${Math.max(0, v.byDepth.length - 1)}${nat}`, v.viewers > 0 ? 'good' : '')
@@ -107,7 +107,7 @@
     const now = pts.length ? pts[pts.length - 1].t : 0
     return {
       title: 'Chunk delay, every viewer',
-      note: 'signed publish time → verified, merged up the stripe-0 tree: p95 over every viewer\'s chunks, a point every 10 s',
+      note: 'signed publish time → verified, merged up the report tree: p95 over every viewer\'s chunks, a point every 10 s',
       opts: {
         t: pts.map((p) => (p.t - now) / 1000), format, minMax: 100,
         empty: 'no viewer has reported a delay yet',
@@ -117,7 +117,7 @@
   }
 
   /** The subtrees the telemetry names near the top (the source's children and grandchildren in
-   * stripe 0), by address: what the relay graph writes under a node whose status it cannot read. */
+   * the report tree), by address: what the relay graph writes under a node whose status it cannot read. */
   function subtrees(a) {
     // Keyed by addresses a grandchild's summary names (remote input): no prototype for a
     // "__proto__" or "constructor" to reach.

@@ -214,13 +214,14 @@
         el('title', {}, p, `${e.from} → ${e.to}: ${e.stripes.length ? 'stripes ' + e.stripes.join(', ') : 'repair only'}; ${e.chunks} recent chunks`)
       })
     }
-    // The audience travels up stripe 0's tree only: a child fed in the other stripes alone has no
-    // subtree figures of its own, and is counted in stripe 0's tree like every viewer. Said so,
-    // rather than "status not readable", where the page has the audience at all.
-    const outOfStripe0 = (n) => {
+    // Each viewer's audience climbs one of its parents (the stripe where it sits highest): a child
+    // we feed whose reports climb another parent has no subtree figures here, and is counted there
+    // like every viewer. Said so, rather than "status not readable", where the page has the
+    // audience at all.
+    const reportsElsewhere = (n) => {
       if (!subtrees) return ''
       const fed = graph.edges.filter((e) => e.to === n.id).flatMap((e) => e.stripes)
-      return fed.length && !fed.includes(0) ? `stripe ${fed.join(', ')} · counted in stripe 0` : ''
+      return fed.length ? `stripe ${fed.join(', ')} · counted via another parent` : ''
     }
     for (const n of graph.nodes) {
       const p = pos[n.id]
@@ -236,7 +237,7 @@
       // Crowded rows show the port only; the full address stays in the tooltip and the table.
       const crowded = (W - LEFT - RIGHT) / (perRow[n.depth] || 1) < 128
       const addr = crowded ? `:${n.id.split(':').pop()}` : n.id
-      const detail = n.reporting ? `↑${fmtBytes(n.uploadedBytes)}` : sub ? sub.text : outOfStripe0(n) || 'status not readable'
+      const detail = n.reporting ? `↑${fmtBytes(n.uploadedBytes)}` : sub ? sub.text : reportsElsewhere(n) || 'status not readable'
       const role = crowded ? (n.self ? 'this node' : sub ? sub.short : n.role) : `${n.role}${n.self ? ' · this node' : ''} · ${detail}`
       // A plate in the row's colour under both label lines: links drawn before the nodes pass
       // under it (links within a row bow through their neighbours' labels, and a halo hides a line

@@ -157,7 +157,7 @@
     renderTable(d)
   }
 
-  /** The "Hops from the source" card. At the source, the audience by depth in the stripe-0 tree, as
+  /** The "Hops from the source" card. At the source, the audience by depth in the report tree, as
    * the telemetry counted it: the source verifies no chunk and reads no viewer's status across
    * machines, so the chunks' hops of the readable nodes left the card empty there. At a viewer, its
    * own chunks by the hops they took (a viewer reads its peers' statuses only on one machine, and
@@ -168,7 +168,7 @@
     const a = d.audience
     if (a && a.role === 'source' && a.view.viewers > 0) {
       return {
-        note: 'viewers by depth in the stripe-0 tree, counted up the tree',
+        note: 'viewers by depth in the report tree, counted up the tree',
         opts: {
           format: (v) => `${Math.round(v)} viewer${Math.round(v) === 1 ? '' : 's'}`, keys: [{ name: 'viewers', color: '#4cc9f0' }],
           rows: a.view.byDepth.map((n, h) => ({ label: label(h), values: [n] })).filter((r, h) => h > 0 && r.values[0] > 0),
@@ -182,7 +182,7 @@
     for (const n of nodes) for (const h in n.hops) hops[h] = (hops[h] || 0) + n.hops[h]
     const path = own && a && Array.isArray(a.view.pathToSource) ? a.view.pathToSource : []
     return {
-      note: own ? `recent chunks verified here, by the relays they crossed${path.length ? `; ${label(path.length)} to the source in stripe 0` : ''}` : 'recent chunks, all viewers',
+      note: own ? `recent chunks verified here, by the relays they crossed${path.length ? `; ${label(path.length)} to the source up its report tree` : ''}` : 'recent chunks, all viewers',
       opts: {
         format: (v) => `${Math.round(v)} chunks`, keys: [{ name: 'chunks verified', color: '#b388ff' }],
         empty: nodes.some((n) => roleOf(n.udp) !== 'source') ? 'waiting for data' : 'no viewer has reported yet',

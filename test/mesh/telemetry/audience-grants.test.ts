@@ -3,7 +3,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { encodedSize, type MessageOf } from '../../../src/mesh/messages.ts'
-import { AudienceGrants, KIDS_SHARE, UP_SHARE } from '../../../src/mesh/telemetry/audience-grants.ts'
+import { AudienceGrants, KIDS_SHARE, SOURCE_KIDS_SHARE, UP_SHARE } from '../../../src/mesh/telemetry/audience-grants.ts'
 
 test('a parent whose rate allows nothing yet grants nothing, then each child its share as the stream comes', () => {
   const sent: Array<{ to: string; m: MessageOf<'TellMeYourAudienceAtMost'> }> = []
@@ -140,4 +140,23 @@ test('a child that names the stream by our tag is granted again by the tag alone
   assert.ok(to('old:1').length > 0 && to('old:1').every((m) => m.id === ID), JSON.stringify(to('old:1')))
   assert.ok(to('mid:1').length > 0 && to('mid:1').every((m) => m.id === ID && m.tag === 4), JSON.stringify(to('mid:1')))
   for (const k of ['c:1', 'd:1', 'e:1', 'f:1']) assert.equal(to(k)[0]?.id, ID, k)
+})
+
+test('the source grants each of its children in the four stripes what it may send up, SOURCE_KIDS_SHARE in all; a relay splits KIDS_SHARE', () => {
+  // The telemetry climbs each viewer's highest stripe, so the source's children in all four carry
+  // the audience between them. Split from KIDS_SHARE, each had some 78 B/s at 500 kb/s, and its
+  // counts took all of it: the source read no delays at 1,000 viewers.
+  const last = (isSource: boolean) => {
+    const told = new Map<string, number>()
+    const grants = new AudienceGrants({ id: 'stream/x', isSource, send: (to, m) => { told.set(to, m.bytesPerSecond); return true }, heardAt: () => -Infinity, viewers: () => 250 })
+    const children = new Set(['10.0.0.2:4000', '10.0.0.3:4000', '10.0.0.4:4000', '10.0.0.5:4000'])
+    for (let s = 0; s <= 10; s++) grants.tick(s * 1000, s * 62_500, children)
+    return [...told.values()]
+  }
+  const atSource = last(true)
+  assert.equal(atSource.length, 4)
+  for (const bps of atSource) assert.ok(Math.abs(bps - UP_SHARE * 62_500) < 1, `the source granted ${bps} B/s`)
+  assert.ok(Math.abs(atSource.reduce((a, b) => a + b, 0) - SOURCE_KIDS_SHARE * 62_500) < 4)
+  const atRelay = last(false)
+  assert.ok(Math.abs(atRelay.reduce((a, b) => a + b, 0) - KIDS_SHARE * 62_500) < 4, `a relay granted ${atRelay.join(', ')} B/s`)
 })
