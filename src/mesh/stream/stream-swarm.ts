@@ -324,6 +324,7 @@ export class StreamSwarm extends EventEmitter {
       verifiedChunks: this.log.verifiedCount(),
       parents: this.parents.all().map((p) => p ?? null),
       pathToSource: this.parents.ancestors(this.parents.reportStripe() ?? 0),
+      ...(this.parents.reportStripe() !== undefined ? { reportStripe: this.parents.reportStripe() } : {}),
       children: this.children.perStripe(),
       fedBy: this.swarmStats.fedBy(),
       fedTo: this.swarmStats.fedTo(),

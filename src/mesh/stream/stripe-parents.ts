@@ -116,8 +116,10 @@ export class StripeParents {
   /** Pushes a catch-up of a stripe to a peer (Children.handOver). */
   private readonly giveCatchUp: (to: string, s: number, from: number) => void
 
-  /** The stripe our audience telemetry climbs, as our parent there was last told (reportStripe()). */
+  /** The stripe our audience telemetry climbs, as our parents were last told (reportStripe()),
+   * and whether each stripe's parent was last told that it climbs there (`reports`). */
   private reportsVia: number | undefined
+  private toldReports: boolean[] = new Array(STRIPES).fill(false)
 
   /** Tells our children in a stripe that our feed there stopped (see `late` below). */
   private readonly tellLate: (s: number) => void
@@ -194,15 +196,15 @@ export class StripeParents {
   }
 
   /** Tells the parents concerned at once when our reports move to another stripe: the old one
-   * stops counting us (Children.reporting) before our summary reaches the new one. */
+   * stops counting us (Children.reporting) before our summary reaches the new one, and the new one
+   * takes it, unless our ask there said so already (a join's ask does: see subscription()). */
   private moveReports(): void {
     const via = this.reportStripe()
     if (via === this.reportsVia) return
-    const was = this.reportsVia
     this.reportsVia = via
-    for (const s of [was, via]) {
-      const p = s === undefined ? undefined : this.stripes[s].parent
-      if (s !== undefined && p !== undefined) this.c.node.send(p, [{ type: 'PleaseKeepSendingMe', id: this.c.id, stripe: s, from: this.c.edge.maxKnown, ...this.capacityTold(s) }])
+    for (let s = 0; s < STRIPES; s++) {
+      const p = this.stripes[s].parent
+      if (p !== undefined && this.toldReports[s] !== (s === via)) this.c.node.send(p, [{ type: 'PleaseKeepSendingMe', id: this.c.id, stripe: s, from: this.c.edge.maxKnown, ...this.capacityTold(s) }])
     }
   }
 
@@ -567,16 +569,23 @@ export class StripeParents {
     this.advanceJoin(s)
   }
 
+  /** A join's ask. It says our reports climb there whatever they do now: it cannot know the place it
+   * gets (and so our depth there) before the yes, and a word sent after the yes, when this stripe
+   * became the one we sit highest in, was a second subscription within a round trip, which a source
+   * that handed our catch-up over takes for an ask for it again. A parent we turn out not to report
+   * to hears so with our next subscription (moveReports, or the keepalive): the word only lets a
+   * child's summaries in, which only its report parent gets. */
   private subscription(s: number, failed?: string): Message {
-    return { type: 'PleaseKeepSendingMe', id: this.c.id, stripe: s, from: this.catchUpFrom(s), ...(failed ? { failed } : {}), ...this.capacityTold(s) }
+    return { type: 'PleaseKeepSendingMe', id: this.c.id, stripe: s, from: this.catchUpFrom(s), ...(failed ? { failed } : {}), ...this.capacityTold(s, true) }
   }
 
   /** What an ask tells of what we can carry (`leaf`, and the places we and our subtree have), and
    * whether our audience telemetry climbs through this stripe (`reports`). */
-  private capacityTold(s: number): { leaf?: true; room?: number; below?: number; reports?: true } {
+  private capacityTold(s: number, reports = this.reportsVia === s): { leaf?: true; room?: number; below?: number; reports?: true } {
     const { room, below } = this.room(s)
+    this.toldReports[s] = reports
     // `room` even at 0: a parent then lists a full child last in its redirects.
-    return { ...(this.leaf() ? { leaf: true as const } : {}), room, ...(below > 0 ? { below } : {}), ...(this.reportsVia === s ? { reports: true as const } : {}) }
+    return { ...(this.leaf() ? { leaf: true as const } : {}), room, ...(below > 0 ? { below } : {}), ...(reports ? { reports: true as const } : {}) }
   }
 
   private advanceJoin(s: number): void {

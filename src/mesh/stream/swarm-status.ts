@@ -16,6 +16,8 @@ export interface SwarmStatus {
    * source last, as each parent told its child (IWillKeepSendingYou.path, at most MAX_PATH). Empty
    * at the source and while we have no parent there. */
   pathToSource: string[]
+  /** The stripe that path is in (absent at the source and without a parent). */
+  reportStripe?: number
   children: string[][]
   fedBy: Record<string, number>
   fedTo: Record<string, number>
