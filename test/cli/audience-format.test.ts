@@ -1,4 +1,4 @@
-// `status --audience` on a viewer names its whole way up stripe 0 (SwarmStatus.pathToSource), not
+// `status --audience` on a viewer names its whole way up its report tree (SwarmStatus.pathToSource), not
 // only its parent: "source" where the path reaches it, "..." where it does not (yet).
 import { test } from 'node:test'
 import assert from 'node:assert/strict'

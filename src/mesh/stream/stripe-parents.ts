@@ -197,14 +197,18 @@ export class StripeParents {
 
   /** Tells the parents concerned at once when our reports move to another stripe: the old one
    * stops counting us (Children.reporting) before our summary reaches the new one, and the new one
-   * takes it, unless our ask there said so already (a join's ask does: see subscription()). */
+   * takes it. Not a parent still handing our catch-up over (AskThemInstead.handOver): a second
+   * subscription within a round trip of its yes is, to a source that handed our catch-up to
+   * another, an ask for it again (test/mesh/catch-up-hand-over.test.ts); it hears with our
+   * keepalive, RESUBSCRIBE_MS after the yes. */
   private moveReports(): void {
     const via = this.reportStripe()
     if (via === this.reportsVia) return
     this.reportsVia = via
     for (let s = 0; s < STRIPES; s++) {
-      const p = this.stripes[s].parent
-      if (p !== undefined && this.toldReports[s] !== (s === via)) this.c.node.send(p, [{ type: 'PleaseKeepSendingMe', id: this.c.id, stripe: s, from: this.c.edge.maxKnown, ...this.capacityTold(s) }])
+      const st = this.stripes[s]
+      if (st.parent === undefined || this.toldReports[s] === (s === via) || (s === via && st.handedBy !== undefined)) continue
+      this.c.node.send(st.parent, [{ type: 'PleaseKeepSendingMe', id: this.c.id, stripe: s, from: this.c.edge.maxKnown, ...this.capacityTold(s) }])
     }
   }
 
@@ -569,19 +573,14 @@ export class StripeParents {
     this.advanceJoin(s)
   }
 
-  /** A join's ask. It says our reports climb there whatever they do now: it cannot know the place it
-   * gets (and so our depth there) before the yes, and a word sent after the yes, when this stripe
-   * became the one we sit highest in, was a second subscription within a round trip, which a source
-   * that handed our catch-up over takes for an ask for it again. A parent we turn out not to report
-   * to hears so with our next subscription (moveReports, or the keepalive): the word only lets a
-   * child's summaries in, which only its report parent gets. */
   private subscription(s: number, failed?: string): Message {
-    return { type: 'PleaseKeepSendingMe', id: this.c.id, stripe: s, from: this.catchUpFrom(s), ...(failed ? { failed } : {}), ...this.capacityTold(s, true) }
+    return { type: 'PleaseKeepSendingMe', id: this.c.id, stripe: s, from: this.catchUpFrom(s), ...(failed ? { failed } : {}), ...this.capacityTold(s) }
   }
 
   /** What an ask tells of what we can carry (`leaf`, and the places we and our subtree have), and
    * whether our audience telemetry climbs through this stripe (`reports`). */
-  private capacityTold(s: number, reports = this.reportsVia === s): { leaf?: true; room?: number; below?: number; reports?: true } {
+  private capacityTold(s: number): { leaf?: true; room?: number; below?: number; reports?: true } {
+    const reports = this.reportsVia === s
     const { room, below } = this.room(s)
     this.toldReports[s] = reports
     // `room` even at 0: a parent then lists a full child last in its redirects.
