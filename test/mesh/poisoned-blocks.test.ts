@@ -46,7 +46,10 @@ test('a poisoner mixing junk blocks into the parents\' chunks is banned within a
     s.on('rejected', () => failed.set(n, failed.get(n)! + 1))
   }
   const gaps = others.map((m, i) => new SegmentGaps(m.log, () => swarms[i].status().startChunk, 20, sim.timers))
-  poisoner.start()
+  // The edge polled every 20 ms: at every 40 ms its junk came for chunks the viewers had whole already
+  // once the telemetry climbed each viewer's highest stripe (the datagrams' order moved), got into
+  // one chunk per viewer, and was banned nowhere, which would leave the ban untested.
+  poisoner.start(20, 3)
   await sim.runFor(8000)
   poisoner.close()
   src.feed.stop()
