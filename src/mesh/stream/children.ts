@@ -133,6 +133,12 @@ export class Children {
     for (let s = 0; s < STRIPES; s++) for (const a of this.reporters[s]) if (this.sets[s].has(a)) out.add(a)
     return out
   }
+
+  /** Whether `a` is in reporting(), without building the set (a summary's arrival asks it). */
+  reportsHere(a: string): boolean {
+    for (let s = 0; s < STRIPES; s++) if (this.reporters[s].has(a) && this.sets[s].has(a)) return true
+    return false
+  }
   perStripe(): string[][] { return this.sets.map((s) => [...s]) }
 
   all(): Set<string> {

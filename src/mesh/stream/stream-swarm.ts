@@ -315,6 +315,7 @@ export class StreamSwarm extends EventEmitter {
     const head = this.log.head()
     const totals = this.swarmStats.totals
     const produced = this.byteTotals().producedBytes
+    const reportStripe = this.parents.reportStripe()
     return {
       id: this.id,
       role: this.isSource ? 'source' : 'viewer',
@@ -323,8 +324,8 @@ export class StreamSwarm extends EventEmitter {
       startChunk: this.edge.startChunk,
       verifiedChunks: this.log.verifiedCount(),
       parents: this.parents.all().map((p) => p ?? null),
-      pathToSource: this.parents.ancestors(this.parents.reportStripe() ?? 0),
-      ...(this.parents.reportStripe() !== undefined ? { reportStripe: this.parents.reportStripe() } : {}),
+      pathToSource: this.parents.ancestors(reportStripe ?? 0),
+      ...(reportStripe !== undefined ? { reportStripe } : {}),
       children: this.children.perStripe(),
       fedBy: this.swarmStats.fedBy(),
       fedTo: this.swarmStats.fedTo(),

@@ -208,8 +208,14 @@ export class StripeParents {
     for (let s = 0; s < STRIPES; s++) {
       const st = this.stripes[s]
       if (st.parent === undefined || this.toldReports[s] === (s === via) || (s === via && st.handedBy !== undefined)) continue
-      this.c.node.send(st.parent, [{ type: 'PleaseKeepSendingMe', id: this.c.id, stripe: s, from: this.c.edge.maxKnown, ...this.capacityTold(s) }])
+      this.c.node.send(st.parent, [this.keepalive(s)])
     }
+  }
+
+  /** The subscription that keeps a parent we have: from our edge on, what we can carry, and whether
+   * our reports climb there. */
+  private keepalive(s: number): Message {
+    return { type: 'PleaseKeepSendingMe', id: this.c.id, stripe: s, from: this.c.edge.maxKnown, ...this.capacityTold(s) }
   }
 
   /** Whether a chunk of stripe `s` that `senders` brought came down the stripe: from our parent, or
@@ -471,7 +477,7 @@ export class StripeParents {
           this.dropParent(s, p, now, failing)
         } else if (now - st.subscribedAt > RESUBSCRIBE_MS || (now - st.pushAt > quietResubscribeMs && now - st.subscribedAt > quietResubscribeMs)) {
           st.subscribedAt = now
-          node.send(p, [{ type: 'PleaseKeepSendingMe', id: this.c.id, stripe: s, from: this.c.edge.maxKnown, ...this.capacityTold(s) }])
+          node.send(p, [this.keepalive(s)])
         }
         continue
       }

@@ -267,7 +267,7 @@ export class AudienceReporter {
 
   onAudience(m: MessageOf<'HereIsMyAudience'>, ctx: Ctx): void {
     // Only from a child that reports through us: a summary from anyone else would count its subtree twice.
-    if (!this.k.children.reporting().has(ctx.from)) return
+    if (!this.k.children.reportsHere(ctx.from)) return
     this.traffic.received++
     this.traffic.receivedBytes += encodedSize(m)
     const s = sanitize(m.audience, { isAddress, chunksPerViewer: this.chunksPerViewer(), oneViewerChunks: this.ownVerified() })
@@ -334,9 +334,8 @@ export class AudienceReporter {
    * forgotten (a churn of that many children within the horizon, far beyond a stripe's fan-out). */
   private forgetDepartedKid(): void {
     if (this.kidEpochs.size < MAX_KID_EPOCHS) return
-    const reporting = this.k.children.reporting()
     for (const a of this.kidEpochs.keys()) {
-      if (!reporting.has(a)) { this.kidEpochs.delete(a); return }
+      if (!this.k.children.reportsHere(a)) { this.kidEpochs.delete(a); return }
     }
   }
 

@@ -47,7 +47,7 @@ function swarm(clock: { t: number }, start: number, seed: number, olderBuilds: R
         log: { chunkRecord: (n: number) => ({ time: start + n * CHUNK_MS }), hasChunk: () => true },
         edge: { joinedAt: start, startChunk: 0, get maxKnown() { return Math.floor((clock.t - start) / CHUNK_MS) } },
       },
-      stats, children: { reporting: () => m.kids }, parents: { reportParent: () => m.parent },
+      stats, children: { reporting: () => m.kids, reportsHere: (a: string) => m.kids.has(a) }, parents: { reportParent: () => m.parent },
     } as unknown as AudienceComponents)
     m.onDelay = (age) => stats.onDelay!(age, hops)
     members.set(addr, m)

@@ -24,7 +24,7 @@ function sourceReporter(chunkMs = 0, streamStart = 0) {
       edge: { joinedAt: 0, startChunk: 0, get maxKnown() { return chunkMs > 0 ? Math.max(0, Math.floor((clock.t - streamStart) / chunkMs)) : 0 } },
     },
     stats: { totals: { receivedBytes: 0, uploadedBytes: 0, receivedFromSourceBytes: 0 } },
-    children: { reporting: () => stripe0 },
+    children: { reporting: () => stripe0, reportsHere: (a: string) => stripe0.has(a) },
     parents: { reportParent: () => undefined },
   } as unknown as AudienceComponents
   return { reporter: new AudienceReporter(components), clock, stripe0, heard }
@@ -44,7 +44,7 @@ function sourceChild(clock: { t: number }, stripe0: Set<string>, stream?: { chun
       log: { chunkRecord: (n: number) => (stream ? { time: stream.start + n * stream.chunkMs } : undefined), hasChunk: () => true },
       edge: { joinedAt: stream?.start ?? 0, startChunk: 0, get maxKnown() { return stream ? Math.floor((clock.t - stream.start) / stream.chunkMs) : 0 } },
     },
-    stats, children: { reporting: () => stripe0 }, parents: { reportParent: () => '127.0.0.1:5000' },
+    stats, children: { reporting: () => stripe0, reportsHere: (a: string) => stripe0.has(a) }, parents: { reportParent: () => '127.0.0.1:5000' },
   } as unknown as AudienceComponents)
   return { relay, sent, totals, stats }
 }
