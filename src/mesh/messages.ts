@@ -149,6 +149,8 @@ export type Message =
   /** Send a hello to `peer` now: it is sending to you at the same time. `birthday`: which side of
    * a birthday punch to take, `hard` (many sockets) or `easy` (many ports). */
   | { type: 'SayHelloTo'; peer: string; birthday?: BirthdaySide }
+  /** To the introducer of a birthday punch, from its hard side: the punch with `peer` met. */
+  | { type: 'PunchMet'; peer: string }
   /** Sign this nonce with your node key (answered with MyPublicKey and its `proof`). */
   | { type: 'PleaseProveYourKey'; nonce: string }
   // Encryption between our peers (src/mesh/secure/): a Noise XX handshake, message `step` of 3;
@@ -174,7 +176,7 @@ export const STREAM_EXTENSION: ReadonlySet<MessageType> = new Set<MessageType>([
   'PleaseSendSegments', 'HereAreSegments', 'IHaveChunks', 'PleaseKeepSendingMe', 'IWillKeepSendingYou',
   'AskThemInstead', 'StopSendingMe', 'HereIsMyAudience', 'TellMeYourAudienceAtMost', 'WhoIsNear', 'TheseAreNear', 'WhoHas', 'TheyHave', 'IHave',
   'IHaveNamed', 'WhoHasNamed', 'TheseAreNamed', 'PleaseListWhatYouHave', 'HereIsWhatIHave',
-  'ISeeYouAt', 'IAmBehind', 'PleaseIntroduceMe', 'SayHelloTo', 'PleaseProveYourKey', 'LetUsEncrypt',
+  'ISeeYouAt', 'IAmBehind', 'PleaseIntroduceMe', 'SayHelloTo', 'PunchMet', 'PleaseProveYourKey', 'LetUsEncrypt',
 ])
 
 /** The extension name we announce in IAlsoSpeak. */
@@ -183,6 +185,10 @@ export const OUR_EXTENSION = 'cjp2p-stream/1'
  * (`TellMeYourAudienceAtMost`). Builds before it drop one as bad, and their grant stayed at its first
  * value: a parent grants by the tag alone only to a peer that announced this. */
 export const GRANT_BY_TAG = 'cjp2p-stream/grant-by-tag'
+/** Also announced: our birthday punches say when they met (`PunchMet`). An introducer counts such a
+ * node's punch as a path only on that word; a build before it, BIRTHDAY_SETTLE_MS after the
+ * introduction, met or not. */
+export const PUNCH_MET = 'cjp2p-stream/punch-met'
 export type MessageOf<T extends MessageType> = Extract<Message, { type: T }>
 
 export type DecodeDrop = 'oversize' | 'not_utf8' | 'not_json' | 'not_array' | 'too_many_messages'
@@ -421,6 +427,7 @@ const decoders: { [T in MessageType]: (body: unknown) => Omit<MessageOf<T>, 'typ
   },
   PleaseIntroduceMe: (b) => (isObj(b) && isAddress(b.to) ? { to: b.to, ...(b.birthday === true ? { birthday: true as const } : {}) } : undefined),
   SayHelloTo: (b) => (isObj(b) && isAddress(b.peer) ? { peer: b.peer, ...(b.birthday === 'hard' || b.birthday === 'easy' ? { birthday: b.birthday } : {}) } : undefined),
+  PunchMet: (b) => (isObj(b) && isAddress(b.peer) ? { peer: b.peer } : undefined),
   LetUsEncrypt: (b) => {
     const hs = isObj(b) ? decodeB64(b.hs, 4 * Math.ceil(MAX_HANDSHAKE_BYTES / 3)) : undefined
     if (!hs || !isObj(b) || (b.step !== 1 && b.step !== 2 && b.step !== 3) || !isUint(b.index) || b.index > 0xffffffff) return undefined

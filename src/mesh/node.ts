@@ -10,7 +10,7 @@ import { createHmac, randomBytes } from 'node:crypto'
 import { EventEmitter } from 'node:events'
 import { lookup } from 'node:dns/promises'
 import type { DecodeResult, Json, Message, MessageOf, MessageType, NatKind } from './messages.ts'
-import { GRANT_BY_TAG, MAX_DATAGRAM_BYTES, MAX_PEERS_PER_LIST, OUR_EXTENSION, STREAM_EXTENSION, contentHeadJson, decodeDatagram, decodeOpened, encodeBinaryTail, encodeMessage, encodedSize, isAddress, messageBytes, messageJson } from './messages.ts'
+import { GRANT_BY_TAG, PUNCH_MET, MAX_DATAGRAM_BYTES, MAX_PEERS_PER_LIST, OUR_EXTENSION, STREAM_EXTENSION, contentHeadJson, decodeDatagram, decodeOpened, encodeBinaryTail, encodeMessage, encodedSize, isAddress, messageBytes, messageJson } from './messages.ts'
 import type { Transport } from './transport.ts'
 import { formatAddress, parseAddress } from './transport.ts'
 import type { Peer } from './peers.ts'
@@ -298,7 +298,7 @@ export class CjNode extends EventEmitter {
 
   /** Our IAlsoSpeak to one address: the extensions we speak and the largest datagram we accept from it. */
   capabilities(to?: string): Message {
-    return { type: 'IAlsoSpeak', extensions: [OUR_EXTENSION, GRANT_BY_TAG], maxDatagramBytes: this.pathLimit(to) }
+    return { type: 'IAlsoSpeak', extensions: [OUR_EXTENSION, GRANT_BY_TAG, PUNCH_MET], maxDatagramBytes: this.pathLimit(to) }
   }
 
   /** The largest datagram the path to `addr` carries in our judgement (--max-datagram, or the UDP
@@ -639,6 +639,7 @@ export class CjNode extends EventEmitter {
       if (m.type === 'IAlsoSpeak' && m.extensions.includes(OUR_EXTENSION)) {
         peer.speaksStreams = true
         peer.grantsByTag = m.extensions.includes(GRANT_BY_TAG)
+        peer.saysPunchMet = m.extensions.includes(PUNCH_MET)
         // Below the LCDP size nobody needs to go; above it only what the peer says it takes.
         peer.maxDatagramBytes = Math.max(SMALL_DATAGRAM_BYTES, m.maxDatagramBytes)
         if (!peer.toldCaps) { ctx.queue({ m: this.capabilities(from), kind: 'control', role: 'relay' }); peer.toldCaps = true }

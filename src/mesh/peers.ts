@@ -72,6 +72,8 @@ export interface Peer {
   speaksStreams: boolean
   /** It takes a telemetry grant by the stream's tag alone (IAlsoSpeak: GRANT_BY_TAG). */
   grantsByTag?: boolean
+  /** Its birthday punches say when they met (IAlsoSpeak: PUNCH_MET). */
+  saysPunchMet?: boolean
   /** The largest datagram it said it takes (IAlsoSpeak), if it did. */
   maxDatagramBytes?: number
   /** Hellos sent while it had not answered (they back off). */

@@ -13,6 +13,7 @@ import { CjNode } from '../../src/mesh/node.ts'
 import { NatTraversal } from '../../src/mesh/nat/nat-traversal.ts'
 import { NattedTransport } from '../helpers/memory-nat.ts'
 import { CAME_BACK_TIMES, SentToReachable, TARGETS_BEFORE_SOURCE } from '../../src/mesh/nat/reachability.ts'
+import { BIRTHDAY_SETTLE_MS } from '../../src/mesh/nat/introductions.ts'
 import { decideChild } from '../../src/mesh/stream-policy.ts'
 import { STRIPES, type NatKind } from '../../src/mesh/messages.ts'
 
@@ -32,15 +33,17 @@ function setup(init: { probes?: number; sockets?: number; adopt?: boolean } = {}
   const raw: string[] = []
   const adopted: Array<{ t: Transport; peer: string }> = []
   const greeted: string[] = []
+  const met: string[] = []
   const c: PunchComponents = {
     timers,
     sendRaw: (_buf, to) => { raw.push(to) },
     openSocket: async () => { const s = new FakeSocket(`10.0.0.2:${50000 + sockets.length}`); sockets.push(s); return s },
     adopt: (t, peer) => { if (init.adopt === false) return false; adopted.push({ t, peer }); return true },
     greet: (peer) => { greeted.push(peer) },
+    met: (peer) => { met.push(peer) },
   }
   const punch = new BirthdayPunch(c, { probes: init.probes, sockets: init.sockets })
-  return { timers, punch, sockets, raw, adopted, greeted }
+  return { timers, punch, sockets, raw, adopted, greeted, met }
 }
 
 const CONE = '203.0.113.5:4000'
@@ -60,6 +63,7 @@ describe('birthday punch: the hard side', () => {
     assert.equal(w.punch.side, null)
     assert.deepEqual(w.adopted.map((a) => [a.t, a.peer]), [[w.sockets[42], CONE]])
     assert.deepEqual(w.greeted, [CONE])
+    assert.deepEqual(w.met, [CONE], 'and says it met')
     assert.ok(w.sockets.every((s, i) => s.closed === (i !== 42)), 'every other socket closed, the winner kept')
     assert.equal(w.punch.counters.punched, 1)
   })
@@ -86,6 +90,7 @@ describe('birthday punch: the hard side', () => {
     assert.ok(w.sockets.every((s) => s.closed))
     assert.equal(w.punch.counters.failed, 1)
     assert.deepEqual(w.greeted, [])
+    assert.deepEqual(w.met, [])
   })
 })
 
@@ -228,6 +233,66 @@ describe('birthday punch: the whole exchange on the in-process network (virtual 
     assert.ok(w.timers.now() - w.cone.node.peers.get(seen[0].addr)!.lastHeard < 20_000)
     assert.deepEqual(w.sym.node.sidePeers(), [coneAddr])
     assert.deepEqual(w.src.node.punchedWith(symAtSource()), [coneAddr])
+  })
+
+  it('the hard side says the punch met, and the source counts the path from that word, well before BIRTHDAY_SETTLE_MS', async (t) => {
+    const w = await pair(DEFAULT_PUNCH_PROBES)
+    t.after(w.close)
+    const coneAddr = w.coneT.publicAddressTowards(w.src.node.address)!
+    const symAtSource = () => w.symT.publicAddressTowards(w.src.node.address)!
+    const met = await w.timers.runUntil(() => w.sym.node.peers.get(coneAddr)?.verified === true, w.timers.now() + 60_000)
+    assert.ok(met, 'the punch met')
+    const metAt = w.timers.now()
+    const counted = await w.timers.runUntil(() => w.src.node.punchedWith(symAtSource()).includes(coneAddr), metAt + 60_000)
+    assert.ok(counted)
+    const lag = w.timers.now() - metAt
+    // Before the word the source waited BIRTHDAY_SETTLE_MS from its introduction (the punch itself
+    // takes EASY_START_MS and more of that): counted some seconds after the punch met.
+    assert.ok(lag < 500, `counted ${lag} ms after the punch met (the word takes a round trip)`)
+    assert.ok(w.timers.now() - metAt < BIRTHDAY_SETTLE_MS - EASY_START_MS)
+  })
+
+  it('asks for its punch as soon as it learns its NAT is symmetric, not at its next NAT round', async (t) => {
+    const w = await pair(DEFAULT_PUNCH_PROBES)
+    t.after(w.close)
+    assert.ok(await w.timers.runUntil(() => w.sym.node.nat.kind === 'symmetric', w.timers.now() + 30_000))
+    const learnt = w.timers.now()
+    assert.ok(await w.timers.runUntil(() => w.src.nat.status().introductions.birthdays >= 1, learnt + 30_000))
+    // The round (NatTraversal's 5 s tick) came up to 5 s later; the source fed the viewer meanwhile.
+    const lag = w.timers.now() - learnt
+    assert.ok(lag < 500, `introduced ${lag} ms after the viewer learnt its NAT`)
+  })
+
+  it('a punch that never met is no path for a viewer that says PunchMet; a build before the word has its punch counted after BIRTHDAY_SETTLE_MS', async (t) => {
+    // Punching off everywhere: the source's introduction sets nobody probing, so no punch meets.
+    const w = await pair(0)
+    t.after(w.close)
+    await w.timers.runFor(10_000)
+    const coneAddr = w.coneT.publicAddressTowards(w.src.node.address)!
+    const symAtSource = w.symT.publicAddressTowards(w.src.node.address)!
+    assert.equal(w.src.node.peers.get(symAtSource)?.saysPunchMet, true, 'our nodes announce PUNCH_MET')
+    w.sym.node.send(w.src.node.address, [{ type: 'PleaseIntroduceMe', to: coneAddr, birthday: true }])
+    await w.timers.runFor(100)
+    assert.equal(w.src.nat.status().introductions.birthdays, 1, 'the source introduced them')
+    await w.timers.runFor(BIRTHDAY_SETTLE_MS * 2)
+    // Before session 23 the pair counted here, and the viewer was sent to a path that was not
+    // there (5 s without data in the NAT lab, then a second catch-up from the source).
+    assert.deepEqual(w.src.node.punchedWith(symAtSource), [])
+    w.src.node.peers.get(symAtSource)!.saysPunchMet = false
+    assert.deepEqual(w.src.node.punchedWith(symAtSource), [coneAddr], 'an older build: counted after the settle time')
+  })
+
+  it('a PunchMet for a pair the source did not introduce, or from its other side, changes nothing', async (t) => {
+    const w = await pair(0)
+    t.after(w.close)
+    await w.timers.runFor(10_000)
+    const coneAddr = w.coneT.publicAddressTowards(w.src.node.address)!
+    const symAtSource = w.symT.publicAddressTowards(w.src.node.address)!
+    w.sym.node.send(w.src.node.address, [{ type: 'PunchMet', peer: coneAddr }])
+    w.cone.node.send(w.src.node.address, [{ type: 'PunchMet', peer: symAtSource }])
+    await w.timers.runFor(1000)
+    assert.deepEqual(w.src.node.punchedWith(symAtSource), [])
+    assert.deepEqual(w.src.node.punchedWith(coneAddr), [])
   })
 
   it('control: with --punch-probes 0 they never reach each other', async (t) => {

@@ -1,6 +1,6 @@
 // Decode limits of the newest message fields: the catch-up hand-over's `handOver` (AskThemInstead)
 // and `catchUpBy` (IWillKeepSendingYou), the telemetry's `reports` (PleaseKeepSendingMe), and the telemetry grant's `bytesPerSecond`
-// (TellMeYourAudienceAtMost), and the stream tag a grant gives and a summary names its stream by. Hostile values never throw; an optional field that is not what it
+// (TellMeYourAudienceAtMost), the stream tag a grant gives and a summary names its stream by, and the birthday punch's `PunchMet`. Hostile values never throw; an optional field that is not what it
 // must be is dropped alone (the redirect or the yes still stands, as before these fields), a bad
 // grant drops the message, counted as bad (the node's `bad_message` drop reason).
 import { test } from 'node:test'
@@ -42,6 +42,15 @@ test('PleaseKeepSendingMe.reports: true alone says so; anything else is dropped 
     const { m, bad } = decode('PleaseKeepSendingMe', { id: ID, stripe: 2, from: 5, reports })
     assert.equal(bad, 0, JSON.stringify(reports))
     assert.deepEqual(m, { type: 'PleaseKeepSendingMe', id: ID, stripe: 2, from: 5 }, JSON.stringify(reports))
+  }
+})
+
+test('PunchMet: an address, else the message is dropped as bad', () => {
+  assert.deepEqual(decode('PunchMet', { peer: '203.0.113.5:4000' }).m, { type: 'PunchMet', peer: '203.0.113.5:4000' })
+  for (const peer of [...hostile, '10.0.0.1', '10.0.0.1:0', '300.0.0.1:4000', '[::1]:4000'.repeat(8)]) {
+    const { m, bad } = decode('PunchMet', { peer })
+    assert.equal(m, undefined, JSON.stringify(peer))
+    assert.equal(bad, 1, JSON.stringify(peer))
   }
 })
 

@@ -43,6 +43,8 @@ export interface PunchComponents {
   adopt(t: Transport, peer: string, first: Buffer): boolean
   /** Greets `peer` (through the socket just adopted). */
   greet(peer: string): void
+  /** The hard side's punch with `peer` met (its introducer hears it: introductions.ts punchMet). */
+  met(peer: string): void
 }
 
 export interface PunchInit {
@@ -144,6 +146,7 @@ export class BirthdayPunch {
     if (!this.c.adopt(t, st.peer, first)) { void t.close(); this.end(st, false); return }
     this.end(st, true)
     this.c.greet(st.peer)
+    this.c.met(st.peer)
   }
 
   private end(st: State & { kind: 'hard' | 'easy' }, ok: boolean): void {

@@ -97,6 +97,7 @@ export class PeerKeys {
       // So is what it speaks: it is the same node.
       ctx.peer.speaksStreams ||= was.speaksStreams
       ctx.peer.maxDatagramBytes ??= was.maxDatagramBytes
+      ctx.peer.saysPunchMet ||= was.saysPunchMet
       this.c.node.peers.rankMayHaveDropped(ctx.peer)
       was.keyProven = false
     }
