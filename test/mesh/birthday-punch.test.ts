@@ -263,13 +263,17 @@ describe('birthday punch: the whole exchange on the in-process network (virtual 
     assert.ok(lag < 500, `introduced ${lag} ms after the viewer learnt its NAT`)
   })
 
-  it('a punch that never met is no path for a viewer that says PunchMet; a build before the word has its punch counted after BIRTHDAY_SETTLE_MS', async (t) => {
-    // Punching off everywhere: the source's introduction sets nobody probing, so no punch meets.
+  // Punching off everywhere, 10 s in: every node knows its NAT, and no punch meets.
+  async function withoutPunches(t: { after: (fn: () => Promise<void>) => void }) {
     const w = await pair(0)
     t.after(w.close)
     await w.timers.runFor(10_000)
-    const coneAddr = w.coneT.publicAddressTowards(w.src.node.address)!
-    const symAtSource = w.symT.publicAddressTowards(w.src.node.address)!
+    return { w, coneAddr: w.coneT.publicAddressTowards(w.src.node.address)!, symAtSource: w.symT.publicAddressTowards(w.src.node.address)! }
+  }
+
+  it('a punch that never met is no path for a viewer that says PunchMet; a build before the word has its punch counted after BIRTHDAY_SETTLE_MS', async (t) => {
+    // The source's introduction sets nobody probing.
+    const { w, coneAddr, symAtSource } = await withoutPunches(t)
     assert.equal(w.src.node.peers.get(symAtSource)?.saysPunchMet, true, 'our nodes announce PUNCH_MET')
     w.sym.node.send(w.src.node.address, [{ type: 'PleaseIntroduceMe', to: coneAddr, birthday: true }])
     await w.timers.runFor(100)
@@ -283,11 +287,7 @@ describe('birthday punch: the whole exchange on the in-process network (virtual 
   })
 
   it('a PunchMet for a pair the source did not introduce, or from its other side, changes nothing', async (t) => {
-    const w = await pair(0)
-    t.after(w.close)
-    await w.timers.runFor(10_000)
-    const coneAddr = w.coneT.publicAddressTowards(w.src.node.address)!
-    const symAtSource = w.symT.publicAddressTowards(w.src.node.address)!
+    const { w, coneAddr, symAtSource } = await withoutPunches(t)
     w.sym.node.send(w.src.node.address, [{ type: 'PunchMet', peer: coneAddr }])
     w.cone.node.send(w.src.node.address, [{ type: 'PunchMet', peer: symAtSource }])
     await w.timers.runFor(1000)
