@@ -252,15 +252,42 @@ describe('birthday punch: the whole exchange on the in-process network (virtual 
     assert.ok(w.timers.now() - metAt < BIRTHDAY_SETTLE_MS - EASY_START_MS)
   })
 
-  it('asks for its punch as soon as it learns its NAT is symmetric, not at its next NAT round', async (t) => {
+  it('asks for its punch as soon as it learns its NAT is symmetric, not at its next NAT round, with its NAT in the same datagram', async (t) => {
     const w = await pair(DEFAULT_PUNCH_PROBES)
     t.after(w.close)
+    const asks: string[][] = []
+    const send = w.sym.node.send.bind(w.sym.node)
+    w.sym.node.send = (to, msgs, kind, role) => {
+      if (msgs.some((m) => m.type === 'PleaseIntroduceMe')) asks.push(msgs.map((m) => (m.type === 'IAmBehind' ? `IAmBehind ${m.nat}` : m.type)))
+      return send(to, msgs, kind, role)
+    }
     assert.ok(await w.timers.runUntil(() => w.sym.node.nat.kind === 'symmetric', w.timers.now() + 30_000))
     const learnt = w.timers.now()
     assert.ok(await w.timers.runUntil(() => w.src.nat.status().introductions.birthdays >= 1, learnt + 30_000))
     // The round (NatTraversal's 5 s tick) came up to 5 s later; the source fed the viewer meanwhile.
     const lag = w.timers.now() - learnt
     assert.ok(lag < 500, `introduced ${lag} ms after the viewer learnt its NAT`)
+    // The introducer grants a birthday punch only to a node it knows to be symmetric: the ask may
+    // overtake the datagram that told it.
+    assert.deepEqual(asks[0], ['IAmBehind symmetric', 'PleaseIntroduceMe'])
+  })
+
+  it('tells the source again at the next round when its first word is lost', async (t) => {
+    const w = await pair(DEFAULT_PUNCH_PROBES)
+    t.after(w.close)
+    let dropped = 0
+    const send = w.sym.node.send.bind(w.sym.node)
+    w.sym.node.send = (to, msgs, kind, role) => {
+      if (dropped === 0 && msgs.some((m) => m.type === 'PunchMet')) { dropped++; return 0 }
+      return send(to, msgs, kind, role)
+    }
+    const coneAddr = w.coneT.publicAddressTowards(w.src.node.address)!
+    const symAtSource = () => w.symT.publicAddressTowards(w.src.node.address)!
+    assert.ok(await w.timers.runUntil(() => w.sym.node.peers.get(coneAddr)?.verified === true, w.timers.now() + 60_000), 'the punch met')
+    assert.equal(dropped, 1)
+    assert.deepEqual(w.src.node.punchedWith(symAtSource()), [], 'the word was lost')
+    // The next NAT round (5 s) tells it again.
+    assert.ok(await w.timers.runUntil(() => w.src.node.punchedWith(symAtSource()).includes(coneAddr), w.timers.now() + 6000))
   })
 
   // Punching off everywhere, 10 s in: every node knows its NAT, and no punch meets.
@@ -286,13 +313,38 @@ describe('birthday punch: the whole exchange on the in-process network (virtual 
     assert.deepEqual(w.src.node.punchedWith(symAtSource), [coneAddr], 'an older build: counted after the settle time')
   })
 
-  it('a PunchMet for a pair the source did not introduce, or from its other side, changes nothing', async (t) => {
+  it('a PunchMet counts only from the requester of a pair the source introduced, about that pair', async (t) => {
     const { w, coneAddr, symAtSource } = await withoutPunches(t)
-    w.sym.node.send(w.src.node.address, [{ type: 'PunchMet', peer: coneAddr }])
-    w.cone.node.send(w.src.node.address, [{ type: 'PunchMet', peer: symAtSource }])
+    const toSource = (from: CjNode, peer: string) => from.send(w.src.node.address, [{ type: 'PunchMet', peer }])
+    // Before any introduction: nothing to mark.
+    toSource(w.sym.node, coneAddr)
+    await w.timers.runFor(100)
+    w.sym.node.send(w.src.node.address, [{ type: 'PleaseIntroduceMe', to: coneAddr, birthday: true }])
+    await w.timers.runFor(100)
+    assert.equal(w.src.nat.status().introductions.birthdays, 1)
+    // The cone side, about either address, and the requester about another peer: nothing.
+    toSource(w.cone.node, coneAddr)
+    toSource(w.cone.node, symAtSource)
+    toSource(w.sym.node, '198.51.100.7:4000')
     await w.timers.runFor(1000)
     assert.deepEqual(w.src.node.punchedWith(symAtSource), [])
     assert.deepEqual(w.src.node.punchedWith(coneAddr), [])
+    // The requester about its pair: counted.
+    toSource(w.sym.node, coneAddr)
+    await w.timers.runFor(100)
+    assert.deepEqual(w.src.node.punchedWith(symAtSource), [coneAddr])
+  })
+
+  it('a pair follows its requester when a key proves it moved (its NAT rebound it)', async (t) => {
+    const { w, coneAddr, symAtSource } = await withoutPunches(t)
+    w.sym.node.send(w.src.node.address, [{ type: 'PleaseIntroduceMe', to: coneAddr, birthday: true }])
+    await w.timers.runFor(100)
+    const moved = '198.51.100.8:4000'
+    w.src.node.emit('peer-moved', symAtSource, moved)
+    // Unknown at the new address, it is taken for a build before the word: counted after the settle time.
+    await w.timers.runFor(BIRTHDAY_SETTLE_MS)
+    assert.deepEqual(w.src.node.punchedWith(symAtSource), [])
+    assert.deepEqual(w.src.node.punchedWith(moved), [coneAddr])
   })
 
   it('control: with --punch-probes 0 they never reach each other', async (t) => {

@@ -47,6 +47,9 @@ const BIRTHDAY_PAIR_MS = 600_000
 const ENOUGH_PUNCHED = 2
 /** Pairs remembered per viewer behind a symmetric NAT. */
 const MAX_PAIRS = 4
+/** A punch that met is told its introducer at once and at this many rounds after, while its side
+ * socket lives: on that word alone the introducer counts it, so two lost copies must not lose it. */
+const RETELLS = 6
 /** The hard side of a birthday punch starts only this soon after we asked for it. */
 const BIRTHDAY_ANSWER_MS = 10_000
 
@@ -65,11 +68,14 @@ export class Introductions {
   /** Birthday punches we introduced: requester (behind a symmetric NAT) -> cone peers, when, and
    * whether the requester said the punch met. */
   private pairs = new Map<string, Array<{ peer: string; at: number; met?: true }>>()
-  /** Punches of ours that met since the last round, to be told again (one at a time runs). */
-  private toRetell: Array<{ peer: string; via: string }> = []
+  /** Punches of ours that met, to be told again (bounded: one punch runs at a time, at most 8 a
+   * minute, each told RETELLS rounds at most). */
+  private toRetell = new Map<string, { via: string; left: number }>()
   readonly counters = { asked: 0, introduced: 0, hellos: 0, refused: 0, birthdays: 0 }
 
-  constructor(private node: CjNode, private punch: BirthdayPunch | null = null) {
+  /** `behind`: what we tell peers of our NAT (NatTraversal), sent with an ask for a birthday punch,
+   * which the introducer grants only to a node it knows to be behind a symmetric NAT. */
+  constructor(private node: CjNode, private punch: BirthdayPunch | null = null, private behind: () => Message | undefined = () => undefined) {
     const learn = (m: ListMessage, ctx: Ctx) => { if (ctx.verified) for (const a of m.peers) this.refer(a, ctx.from) }
     node.handle('Peers', learn)
     node.handle('MaybeTheyHaveSome', learn)
@@ -82,7 +88,19 @@ export class Introductions {
     node.handle('SayHelloTo', (m, ctx) => this.sayHello(m.peer, ctx, m.birthday))
     node.handle('PunchMet', (m, ctx) => this.onPunchMet(m.peer, ctx))
     node.on('greeting', this.onGreeting)
+    node.on('peer-moved', this.onPeerMoved)
     node.punchedWith = (a) => this.punchedWith(a)
+  }
+
+  /** A key proved a peer at a new address (its NAT rebound it): its pairs follow it, as requester
+   * and as the cone peer, or its word that a punch met would come from an address we keep none for. */
+  private onPeerMoved = (from: string, to: string): void => {
+    const mine = this.pairs.get(from)
+    if (mine !== undefined) {
+      this.pairs.delete(from)
+      remember(this.pairs, to, mine)
+    }
+    for (const list of this.pairs.values()) for (const p of list) if (p.peer === from) p.peer = to
   }
 
   private punchedWith(addr: string): string[] {
@@ -97,14 +115,21 @@ export class Introductions {
    * alone the introducer counts it. */
   punchMet(peer: string): void {
     const asked = this.birthdays.get(peer)
-    if (asked?.started !== true) return
+    // A build before the word would only count it as an unknown message.
+    if (asked?.started !== true || this.node.peers.get(asked.via)?.saysPunchMet !== true) return
     this.node.send(asked.via, [{ type: 'PunchMet', peer }])
-    this.toRetell.push({ peer, via: asked.via })
+    this.toRetell.delete(peer)
+    this.toRetell.set(peer, { via: asked.via, left: RETELLS })
   }
 
-  /** Once a round: the punches that met since the last one are told again, against a lost word. */
+  /** Once a round: the punches that met are told again, against lost words, while their side
+   * socket lives (a path we no longer hold is not claimed). */
   retellPunches(): void {
-    for (const t of this.toRetell.splice(0)) this.node.send(t.via, [{ type: 'PunchMet', peer: t.peer }])
+    const side = this.node.sidePeers()
+    for (const [peer, t] of this.toRetell) {
+      if (t.left-- <= 0 || !side.includes(peer)) { this.toRetell.delete(peer); continue }
+      this.node.send(t.via, [{ type: 'PunchMet', peer }])
+    }
   }
 
   /** Believed only of a pair we introduced, and only from its hard side: a viewer that claims a
@@ -116,7 +141,10 @@ export class Introductions {
     if (pair !== undefined) pair.met = true
   }
 
-  close(): void { this.node.off('greeting', this.onGreeting) }
+  close(): void {
+    this.node.off('greeting', this.onGreeting)
+    this.node.off('peer-moved', this.onPeerMoved)
+  }
 
   private refer(addr: string, teller: string): void {
     if (addr === teller || this.node.isSelf(addr)) return
@@ -170,7 +198,11 @@ export class Introductions {
     remember(this.birthdays, to, { at: now, via, started: false })
     this.askedAt = now
     this.counters.asked++
-    this.node.send(via, [{ type: 'PleaseIntroduceMe', to, birthday: true }])
+    // Our NAT's kind in the same datagram: the introducer refuses a birthday punch to a node it does
+    // not know to be behind a symmetric NAT, and our news of it went in a datagram of its own,
+    // which this ask may overtake (we ask as soon as we learn it: nat-traversal.ts apply).
+    const behind = this.behind()
+    this.node.send(via, [...(behind !== undefined ? [behind] : []), { type: 'PleaseIntroduceMe', to, birthday: true }])
   }
 
   /** Who may set us punching: the peers the user named and the sources of the streams we watch. A

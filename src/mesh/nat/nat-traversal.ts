@@ -73,7 +73,7 @@ export class NatTraversal {
       : null
     this.punch = punch
     if (punch) node.on('stranger', this.onStranger)
-    this.introductions = new Introductions(node, punch)
+    this.introductions = new Introductions(node, punch, () => (node.nat.kind === 'unknown' ? undefined : this.behind(node.nat.kind)))
     this.keys = c.key ? new PeerKeys({ node, key: c.key }) : null
     this.lan = new LanMates(node)
     node.lanMates = (a) => this.lan.mates(a)
@@ -160,12 +160,9 @@ export class NatTraversal {
     if (v.kind === was || v.kind === 'unknown') return
     node.log.info('our NAT, as peers see us', { kind: v.kind, publicAddress: v.publicAddress, observers: v.observers })
     this.tell(this.behind(v.kind))
-    // Until a punch meets, the source feeds us from its own leaf places: ask now (the introducer
-    // heard our kind just above), not at the next round, up to TICK_MS later (session 23: with the
-    // word that a punch met, 37 % fewer chunks from the source to symmetric viewers in virtual
-    // time). Tried alone in session 17, it tied the port-mapped lab's symmetric viewers to punched
-    // cones under load (test/e2e/nat-port-mapped.test.ts failed 2 of 2 beside a simulation); with
-    // the word, that test passed 4 of 4 in session 23, 2 of them beside one.
+    // Until a punch meets, the source feeds us from its own leaf places: ask now (the ask carries
+    // our kind), not at the next round, up to TICK_MS later. Tried without the word that a punch
+    // met in session 17, and withdrawn; measured with it in NAT-LAB.md, session 23.
     if (v.kind === 'symmetric') this.introductions.seekBirthday()
   }
 

@@ -4,8 +4,9 @@
 // viewers behind symmetric NATs, whom no plain hole punch reaches, and the source sends them there
 // (stream-policy.ts decideChild) instead of feeding them from leaf places of its own. So it does
 // with a cone viewer the source introduced a symmetric viewer to for a birthday punch
-// (birthday-punch.ts): for that viewer, and once the punch had its time, the cone one counts as
-// reachable; should the punch have failed, the viewer comes back and is fed at the source.
+// (birthday-punch.ts): for that viewer, once its side said the punch met (or, for a build before
+// that word, BIRTHDAY_SETTLE_MS after), the cone one counts as reachable; should the punch have
+// failed, the viewer comes back and is fed at the source.
 import type { NatKind } from '../messages.ts'
 import type { Peer } from '../peers.ts'
 
