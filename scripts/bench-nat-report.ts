@@ -72,6 +72,9 @@ export interface NatFigures {
   /** The kernel's UDP error counters summed over the nodes' hosts (RcvbufErrors: datagrams lost
    * to a full socket receive buffer before the node read them). */
   udpErrors?: Record<string, number>
+  /** Nodes that did not exit cleanly on the stop's SIGTERM (killed 8 s later, or died of it): the
+   * verified marks of their last durability batch may be lost, and their segments read as missing. */
+  uncleanAtStop?: string[]
 }
 
 const natOf = (lab: NatLab, host: string): ViewerFigures['nat'] => lab.host(host).router?.nat ?? 'public'
@@ -104,6 +107,7 @@ export async function natFigures(run: {
   stopAt: number; statuses: Map<string, StreamStatus | null>; cpuShareOfCorePerViewer: number; cpuKernelShareOfCorePerViewer?: number; cpuShareOfCoreSource?: number; loadAtStart?: number; loadAverage: number
   nodes?: Map<string, NodeStatus | null>
   udpErrors?: Record<string, number>
+  uncleanAtStop?: string[]
 }): Promise<NatFigures> {
   const { lab, dir, statuses } = run
   const id = run.id as StreamId
@@ -149,7 +153,7 @@ export async function natFigures(run: {
       duplicateBy: sumRecords(audience.map((st) => st.duplicateBy ?? {})),
       uploadedBy: sumRecords([...statuses.values()].map((st) => st?.uploadedBy ?? {})),
       sourceUploadedBy: { ...statuses.get(run.sourceHost)?.uploadedBy },
-      cpuShareOfCorePerViewer: run.cpuShareOfCorePerViewer, cpuKernelShareOfCorePerViewer: run.cpuKernelShareOfCorePerViewer, loadAtStart: run.loadAtStart, cpuShareOfCoreSource: run.cpuShareOfCoreSource, loadAverage: run.loadAverage, udpErrors: run.udpErrors, ...nodeSums(run.nodes),
+      cpuShareOfCorePerViewer: run.cpuShareOfCorePerViewer, cpuKernelShareOfCorePerViewer: run.cpuKernelShareOfCorePerViewer, loadAtStart: run.loadAtStart, cpuShareOfCoreSource: run.cpuShareOfCoreSource, loadAverage: run.loadAverage, udpErrors: run.udpErrors, uncleanAtStop: run.uncleanAtStop, ...nodeSums(run.nodes),
     }
   } finally { await src.close() }
 }
@@ -233,6 +237,7 @@ export function natTable(f: NatFigures): string {
     ['stream bytes since the first start point', `${mb(f.streamBytes)} MB`, ''],
     ['datagrams dropped by the nodes, by reason', counts(f.dropped), ''],
     ...(f.udpErrors ? [['datagrams the kernel dropped (UDP errors summed over the hosts)', counts(f.udpErrors), ''] as [string, string, string]] : []),
+    ...(f.uncleanAtStop ? [['nodes that did not exit cleanly on SIGTERM (last verified marks may be lost)', f.uncleanAtStop.join(' ') || 'none', ''] as [string, string, string]] : []),
     ...(f.secure ? [['encrypted sessions, summed over nodes', counts(f.secure), ''] as [string, string, string]] : []),
     ['CPU per viewer process (share of a core) / machine load', `${pct(f.cpuShareOfCorePerViewer)} / ${f.loadAverage.toFixed(1)} on ${cpus().length} cores`, ''],
     ...(f.cpuKernelShareOfCorePerViewer !== undefined ? [['CPU seconds per viewer per minute of stream: all / the kernel\'s part', `${(f.cpuShareOfCorePerViewer * 60).toFixed(2)} / ${(f.cpuKernelShareOfCorePerViewer * 60).toFixed(2)} s`, ''] as [string, string, string]] : []),

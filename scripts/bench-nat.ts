@@ -150,8 +150,11 @@ async function runScenario(name: ScenarioName, o: Options, log: (s: string) => v
       log(`  wrote ${o.statuses}.${name}.json`)
     }
     await swarm.stop()
+    // A node killed at the stop may lose its last batch of verified marks: its store, which the
+    // figures read, then lacks segments it held (docs/NAT-LAB.md, session 23).
+    const uncleanAtStop = hosts.filter((h) => { const e = swarm.nodes.get(h)?.proc.exit; return e != null && (e.signal !== null || e.code !== 0) })
     const title = { public: 'source on the public segment', 'nat-source': 'source behind a cone NAT, one public peer', 'no-nat': 'control: no NAT, every viewer on the public segment' }[name]
-    return await natFigures({ scenario: `${title}${upnp.size ? `, UPnP gateways on ${upnp.size} cone routers` : ''}, ${(o.encrypt ?? ENCRYPT_BY_DEFAULT) ? 'encrypted' : 'plain'}, viewers started ${o.staggerMs} ms apart`, seconds: o.seconds, bitrate: o.bitrate, lab, dir, id: swarm.id, sourceHost, entryHost: natSource ? entry : null, stopAt, statuses, nodes, cpuShareOfCorePerViewer, cpuKernelShareOfCorePerViewer, cpuShareOfCoreSource, loadAtStart, loadAverage: loadavg()[0], udpErrors })
+    return await natFigures({ scenario: `${title}${upnp.size ? `, UPnP gateways on ${upnp.size} cone routers` : ''}, ${(o.encrypt ?? ENCRYPT_BY_DEFAULT) ? 'encrypted' : 'plain'}, viewers started ${o.staggerMs} ms apart`, seconds: o.seconds, bitrate: o.bitrate, lab, dir, id: swarm.id, sourceHost, entryHost: natSource ? entry : null, stopAt, statuses, nodes, cpuShareOfCorePerViewer, cpuKernelShareOfCorePerViewer, cpuShareOfCoreSource, loadAtStart, loadAverage: loadavg()[0], udpErrors, uncleanAtStop })
   } finally {
     await swarm.stop()
     for (const g of gateways) g.stop()
