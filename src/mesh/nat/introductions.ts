@@ -68,9 +68,9 @@ export class Introductions {
   /** Birthday punches we introduced: requester (behind a symmetric NAT) -> cone peers, when, and
    * whether the requester said the punch met. */
   private pairs = new Map<string, Array<{ peer: string; at: number; met?: true }>>()
-  /** Punches of ours that met, to be told again (bounded: one punch runs at a time, at most 8 a
-   * minute, each told RETELLS rounds at most). */
-  private toRetell = new Map<string, { via: string; left: number }>()
+  /** Punches of ours that met -> rounds left to tell them again (bounded: one punch runs at a
+   * time, at most 8 a minute, each told RETELLS rounds at most). Told to the introducer we asked. */
+  private toRetell = new Map<string, number>()
   readonly counters = { asked: 0, introduced: 0, hellos: 0, refused: 0, birthdays: 0 }
 
   /** `behind`: what we tell peers of our NAT (NatTraversal), sent with an ask for a birthday punch,
@@ -114,22 +114,26 @@ export class Introductions {
    * meanwhile: NAT-LAB.md, session 17). Said again at the next round (retellPunches): on that word
    * alone the introducer counts it. */
   punchMet(peer: string): void {
-    const asked = this.birthdays.get(peer)
-    // A build before the word would only count it as an unknown message.
-    if (asked?.started !== true || this.node.peers.get(asked.via)?.saysPunchMet !== true) return
-    this.node.send(asked.via, [{ type: 'PunchMet', peer }])
-    this.toRetell.delete(peer)
-    this.toRetell.set(peer, { via: asked.via, left: RETELLS })
+    if (this.tellMet(peer)) this.toRetell.set(peer, RETELLS)
   }
 
   /** Once a round: the punches that met are told again, against lost words, while their side
    * socket lives (a path we no longer hold is not claimed). */
   retellPunches(): void {
     const side = this.node.sidePeers()
-    for (const [peer, t] of this.toRetell) {
-      if (t.left-- <= 0 || !side.includes(peer)) { this.toRetell.delete(peer); continue }
-      this.node.send(t.via, [{ type: 'PunchMet', peer }])
+    for (const [peer, left] of this.toRetell) {
+      if (left <= 0 || !side.includes(peer) || !this.tellMet(peer)) this.toRetell.delete(peer)
+      else this.toRetell.set(peer, left - 1)
     }
+  }
+
+  /** Tells the introducer we asked for the punch with `peer` that it met; false when there is none
+   * to tell, or it is a build before the word (which would only count an unknown message). */
+  private tellMet(peer: string): boolean {
+    const asked = this.birthdays.get(peer)
+    if (asked?.started !== true || this.node.peers.get(asked.via)?.saysPunchMet !== true) return false
+    this.node.send(asked.via, [{ type: 'PunchMet', peer }])
+    return true
   }
 
   /** Believed only of a pair we introduced, and only from its hard side: a viewer that claims a
