@@ -4,7 +4,7 @@
 // as a home user's would, so it is read from inside that namespace with curl.
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { Proc, sleep } from './chaos-swarm.ts'
+import { LOG_DIR, Proc, sleep } from './chaos-swarm.ts'
 import type { NatLab } from './nat-lab.ts'
 import type { NodeStatus, StreamStatus } from '../src/metrics/node-status.ts'
 
@@ -37,7 +37,7 @@ export class NatSwarm {
   private flags(host: string, role: LabNode['role'], peers: string[]): string[] {
     const port = role === 'source' || !this.lab.host(host).router ? UDP_PORT : 0
     return ['--port', String(port), '--http-port', String(HTTP_PORT), '--dir', join(this.dir, host), '--json',
-      '--log-level', this.opts.logLevel ?? 'warn', ...(this.opts.encrypt === false ? ['--no-encrypt'] : this.opts.encrypt ? ['--encrypt'] : []), ...peers.flatMap((p) => ['--peer', p])]
+      '--log-level', this.opts.logLevel ?? (LOG_DIR ? 'debug' : 'warn'), ...(this.opts.encrypt === false ? ['--no-encrypt'] : this.opts.encrypt ? ['--encrypt'] : []), ...peers.flatMap((p) => ['--peer', p])]
   }
 
   /** Starts the source; `peers` are hosts it contacts itself (a friend's public node when it sits behind a NAT). */

@@ -610,15 +610,20 @@ export class CjNode extends EventEmitter {
           return this.drop('self')
         }
       }
+      let asked = false
+      let newCookie = false
       for (const m of decoded.messages) {
         if (m.type === 'AlwaysReturned' && isOurCookie(m.value, this.cookieTexts(from, peer).cookie)) {
           if (!peer.verified) this.log.debug('peer verified', { peer: from })
           peer.verified = true
         } else if (m.type === 'PleaseAlwaysReturnThisMessage') {
+          asked = true
+          newCookie ||= peer.theirCookie === undefined || JSON.stringify(peer.theirCookie) !== JSON.stringify(m.value)
           peer.theirCookie = m.value
         }
       }
-      void this.dispatch(decoded.messages, peer, from)
+      // A lone echo (no ask) is never answered: two verified peers would echo each other forever.
+      void this.dispatch(decoded.messages, peer, from, asked && (newCookie || decoded.messages.every(isCookieMessage)))
     } catch (err) {
       // A bug of ours, not the sender's fault: log it, keep the node up.
       this.log.error('datagram handler failed', { from, err })
@@ -631,8 +636,8 @@ export class CjNode extends EventEmitter {
   /** Hands each message to its handlers and sends the replies they queued, together. Synchronous
    * unless a handler returned a promise: most datagrams are handled without one, and an async
    * function per datagram (its promise, its closures) showed in the simulator's profile. */
-  private dispatch(messages: Message[], peer: Peer, from: string): void {
-    const ctx = new DatagramCtx(from, peer, this.roomFor)
+  private dispatch(messages: Message[], peer: Peer, from: string, echoOwed = false): void {
+    const ctx = new DatagramCtx(from, peer, this.roomFor, echoOwed)
     let pending: Promise<void>[] | undefined
     for (const m of messages) {
       if (STREAM_EXTENSION.has(m.type)) peer.speaksStreams = true
@@ -674,7 +679,7 @@ export class CjNode extends EventEmitter {
     // answer even when we have nothing to say, so the sender learns our cookie in the same round
     // trip (the answer is within 2x of the datagram, so it amplifies nothing).
     const wantsAnswer = !ctx.peer.verified && messages.some((m) => m.type.startsWith('Please'))
-    if (ctx.out.length > 0 || wantsAnswer) this.sendAll(ctx.from, ctx.out, true)
+    if (ctx.out.length > 0 || wantsAnswer || ctx.echoOwed) this.sendAll(ctx.from, ctx.out, true)
   }
 
   /** What the 2x rule leaves an unverified peer for replies, past the cookie messages and `queued`. */
@@ -730,6 +735,7 @@ export class CjNode extends EventEmitter {
 
 /** The reply queue of a datagram nobody answered: shared, never added to (DatagramCtx.queue). */
 const NO_REPLIES: Outgoing[] = []
+const isCookieMessage = (m: Message): boolean => m.type === 'PleaseAlwaysReturnThisMessage' || m.type === 'AlwaysReturned'
 
 /** What the handlers of one datagram get: who sent it, and the reply queue that leaves together. */
 class DatagramCtx implements Ctx {
@@ -739,7 +745,12 @@ class DatagramCtx implements Ctx {
   /** Encoded bytes queued so far, counted only for an unverified peer (its 2x budget). */
   private queued = 0
 
-  constructor(readonly from: string, readonly peer: Peer, private readonly roomFor: (peer: Peer, from: string, queued: number) => number) {
+  /** The datagram asked for our echo of a cookie new to us, or said nothing else: its sender waits
+   * for that echo to prove us, so it gets one even when we have nothing else to say. Without it a
+   * peer that proved itself in the same datagram got no answer (we verify it, and a verified peer's
+   * lone ask went unanswered), and stayed unable to prove us until we next wrote to it: 5 s when a
+   * birthday punch met a mapped cone, whose answer to the punch's probe was the first word. */
+  constructor(readonly from: string, readonly peer: Peer, private readonly roomFor: (peer: Peer, from: string, queued: number) => number, readonly echoOwed = false) {
     this.verified = peer.verified
   }
 

@@ -347,6 +347,29 @@ describe('birthday punch: the whole exchange on the in-process network (virtual 
     assert.deepEqual(w.src.node.punchedWith(moved), [coneAddr])
   })
 
+  it('a cone viewer that holds a port mapping is not punched: the source tells the symmetric viewer to say hello, which the mapping lets in', async (t) => {
+    const w = await pair(DEFAULT_PUNCH_PROBES)
+    t.after(w.close)
+    const coneAddr = w.coneT.publicAddressTowards(w.src.node.address)!
+    // The source counts the cone viewer as mapped (the in-process NAT has no port mapping to
+    // announce: each IAmBehind of the cone viewer is read as saying it holds one).
+    w.src.node.handle('IAmBehind', (_m, ctx) => { if (ctx.from === coneAddr) ctx.peer.mapped = true })
+    w.src.node.peers.get(coneAddr)!.mapped = true
+    const hellos: string[] = []
+    const send = w.sym.node.send.bind(w.sym.node)
+    w.sym.node.send = (to, msgs, kind, role) => {
+      if (to === coneAddr && msgs.some((m) => m.type === 'PleaseReturnThisMessage')) hellos.push(to)
+      return send(to, msgs, kind, role)
+    }
+    assert.ok(await w.timers.runUntil(() => w.src.nat.status().introductions.introduced >= 1, w.timers.now() + 30_000), 'the source answered the ask')
+    await w.timers.runFor(10_000)
+    assert.equal(w.sym.node.nat.kind, 'symmetric')
+    assert.equal(w.src.nat.status().introductions.birthdays, 0, 'no birthday introduction')
+    assert.equal(w.sym.nat.punch?.counters.started, 0, 'the symmetric viewer opened no sockets')
+    assert.equal(w.cone.nat.punch?.counters.started, 0, 'the cone viewer sent no probes')
+    assert.ok(hellos.length >= 1, 'the symmetric viewer said hello to the mapped address')
+  })
+
   it('control: with --punch-probes 0 they never reach each other', async (t) => {
     const w = await pair(0)
     t.after(w.close)

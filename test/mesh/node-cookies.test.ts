@@ -37,3 +37,34 @@ test('our cookie depends on the host alone: every port of one host gets the same
   assert.equal(node.cookieFor('10.0.0.2:77'), first)
   await node.close()
 })
+
+test('a datagram that asks for our echo of its cookie gets it, even from a peer it just proved and with nothing else to say; a lone echo gets no answer', async () => {
+  const t = recording('10.0.0.1:5000')
+  let deliver: (messages: Message[], bytes: number, from: string) => void = () => {}
+  t.onDecoded = (fn) => { deliver = fn }
+  const node = new CjNode({ transport: t, timers: new VirtualTimers() }, { secret: Buffer.alloc(32, 7) })
+  const peer = '10.0.0.9:7000'
+  const ours = { cookie: node.cookieFor(peer) }
+  const echoes = () => t.sent.filter((d) => d.to === peer && d.messages.some((m) => m.type === 'AlwaysReturned'))
+  // The answer to a probe of ours came first (a birthday punch's socket met a mapped cone): the
+  // peer returns our cookie and asks for its own in one datagram. It is proven by it, and it still
+  // waits for our echo to prove us (before, it got none until we next wrote to it).
+  deliver([{ type: 'AlwaysReturned', value: ours }, { type: 'PleaseAlwaysReturnThisMessage', value: { cookie: 'c0ffee01' } }], 60, peer)
+  assert.equal(node.peers.get(peer)?.verified, true)
+  assert.deepEqual(echoes().map((d) => d.messages), [[{ type: 'AlwaysReturned', value: { cookie: 'c0ffee01' } }]])
+  // Its ask again, alone (our echo was lost): answered again.
+  deliver([{ type: 'PleaseAlwaysReturnThisMessage', value: { cookie: 'c0ffee01' } }], 40, peer)
+  assert.equal(echoes().length, 2)
+  // The same cookie beside what a handler does not answer (an old peer that asks in every
+  // datagram): no answer just for the echo.
+  deliver([{ type: 'PleaseAlwaysReturnThisMessage', value: { cookie: 'c0ffee01' } }, { type: 'AlwaysReturned', value: ours }, { type: 'Peers', peers: [] }], 60, peer)
+  assert.equal(echoes().length, 2)
+  // A new cookie beside it is answered.
+  deliver([{ type: 'PleaseAlwaysReturnThisMessage', value: { cookie: 'c0ffee02' } }, { type: 'Peers', peers: [] }], 60, peer)
+  assert.equal(echoes().length, 3)
+  // A lone echo asks nothing: two proven peers would otherwise echo each other forever.
+  const before = t.sent.length
+  deliver([{ type: 'AlwaysReturned', value: ours }], 30, peer)
+  assert.equal(t.sent.length, before)
+  await node.close()
+})

@@ -238,6 +238,13 @@ export class Introductions {
       // a plain introduction cannot reach a symmetric requester: the requester asks again later.
       if (ctx.peer.nat !== 'symmetric' || target.nat !== 'cone') { this.counters.refused++; return }
       this.counters.introduced++
+      if (target.mapped === true) {
+        // Its router forwards the address we know it by (a port mapping it announced): the
+        // requester's own hello passes, so it is told to send one. A punch would buy nothing for
+        // its hundreds of sockets, their answers and the cone's probes (NAT lab, session 24).
+        ctx.reply({ type: 'SayHelloTo', peer: to })
+        return
+      }
       this.counters.birthdays++
       const pairs = (this.pairs.get(ctx.from) ?? []).filter((p) => p.peer !== to && now - p.at < BIRTHDAY_PAIR_MS).slice(-(MAX_PAIRS - 1))
       remember(this.pairs, ctx.from, [...pairs, { peer: to, at: now }])
