@@ -5,14 +5,15 @@
 import { spawn, execFileSync } from 'node:child_process'
 import type { ChildProcess } from 'node:child_process'
 import { resolve, join, basename } from 'node:path'
-import { createWriteStream } from 'node:fs'
+import { createWriteStream, mkdirSync } from 'node:fs'
 
 const BIN = resolve(import.meta.dirname, '..', 'bin', 'cjp2p-stream')
 /** A first start compiles the sources with tsx; a busy 2-core machine needs a while. */
 const READY_MS = 40_000
 
-/** For debugging a run: every node's whole stderr, at debug level, as `<its --dir name>-<pid>.log`
- * in this folder (a process keeps only the last 32 KB for the report). */
+/** For debugging a run: every node's whole stderr as `<its --dir name>-<pid>.log` in this folder
+ * (a process keeps only the last 32 KB for the report); NAT lab nodes then log at debug level
+ * (nat-swarm.ts). */
 export const LOG_DIR = process.env.CJP2P_LAB_LOG_DIR
 const logName = (args: string[]): string => (args.includes('--dir') ? basename(args[args.indexOf('--dir') + 1]) : args[0])
 
@@ -28,17 +29,24 @@ export class Proc {
   private constructor(readonly args: string[], readonly child: ChildProcess) {
     child.stdout!.setEncoding('utf8').on('data', (s: string) => { this.out += s })
     child.stderr!.setEncoding('utf8').on('data', (s: string) => { this.err = (this.err + s).slice(-32_000) })
-    if (LOG_DIR) {
-      const file = createWriteStream(join(LOG_DIR, `${logName(args)}-${child.pid}.log`))
-      let partial = ''
-      // Each line stamped with the time it arrived (the node's own lines carry none).
-      child.stderr!.on('data', (s: string) => {
-        const lines = (partial + s).split('\n')
-        partial = lines.pop()!
-        for (const l of lines) file.write(`${new Date().toISOString().slice(11, 23)} ${l}\n`)
-      })
-    }
+    if (LOG_DIR) this.keepLog(LOG_DIR, child)
     this.exited = new Promise((r) => child.once('close', (code, signal) => { this.exit = { code, signal }; this.group('SIGKILL'); r() }))
+  }
+
+  /** Every line of the node's stderr to a file, stamped with the time it arrived (the node's own
+   * lines carry none). A file that cannot be written is said once and left. */
+  private keepLog(dir: string, child: ChildProcess): void {
+    mkdirSync(dir, { recursive: true })
+    const path = join(dir, `${logName(this.args)}-${child.pid}.log`)
+    const file = createWriteStream(path).on('error', (err) => process.stderr.write(`${path}: ${err.message}\n`))
+    const stamp = () => new Date().toISOString().slice(11, 23)
+    let partial = ''
+    child.stderr!.on('data', (s: string) => {
+      const lines = (partial + s).split('\n')
+      partial = lines.pop()!
+      for (const l of lines) file.write(`${stamp()} ${l}\n`)
+    })
+    child.stderr!.once('end', () => file.end(partial ? `${stamp()} ${partial}\n` : ''))
   }
 
   /** `wrap` prefixes the command, e.g. `ip netns exec <ns>` to run it on a NAT lab host (that

@@ -74,6 +74,9 @@ export interface Ctx {
   /** Bytes the replies queued so far leave for more (encoded, with a separating comma) within the
    * anti-amplification budget: Infinity to a verified peer. Lets a handler shrink its answer to fit. */
   room(): number
+  /** The answer carries our echo of the sender's cookie even when nothing else is queued: it asked
+   * for it and waits for it to prove us. */
+  echo(): void
 }
 /** What src/mesh/secure/ lends the node (CjNode.sealer). */
 export interface Sealer {
@@ -85,7 +88,8 @@ export interface Sealer {
   /** `from` sealed to us under a session we do not have (its bytes already counted toward our answer). */
   lost(from: string): void
 }
-type WireResult = DecodeResult | { ok: false; reason: 'bad_seal' | 'unknown_session' | 'plain_from_sealed' }
+/** `cut`: messages of a plain datagram a sealing peer may not send us were left out. */
+type WireResult = (DecodeResult & { cut?: true }) | { ok: false; reason: 'bad_seal' | 'unknown_session' | 'plain_from_sealed' }
 type Handler<T extends MessageType> = (m: MessageOf<T>, ctx: Ctx) => void | Promise<void>
 
 export interface NodeComponents { transport: Transport; timers?: Timers; logger?: Logger; metrics?: MetricsSink }
@@ -550,7 +554,7 @@ export class CjNode extends EventEmitter {
       if (!d.ok) return d
       const kept = this.sealer.plainKept(from, d.messages)
       if (kept === d.messages) return d
-      return kept.length === 0 ? { ok: false, reason: 'plain_from_sealed' } : { ...d, messages: kept }
+      return kept.length === 0 ? { ok: false, reason: 'plain_from_sealed' } : { ...d, messages: kept, cut: true }
     }
     const r = this.sealer.open(from, buf)
     if (r === 'bad_seal') this.penalise(from, 'bad_seal')
@@ -610,20 +614,30 @@ export class CjNode extends EventEmitter {
           return this.drop('self')
         }
       }
-      let asked = false
+      let asksEcho = false
       let newCookie = false
       for (const m of decoded.messages) {
         if (m.type === 'AlwaysReturned' && isOurCookie(m.value, this.cookieTexts(from, peer).cookie)) {
           if (!peer.verified) this.log.debug('peer verified', { peer: from })
           peer.verified = true
         } else if (m.type === 'PleaseAlwaysReturnThisMessage') {
-          asked = true
-          newCookie ||= peer.theirCookie === undefined || JSON.stringify(peer.theirCookie) !== JSON.stringify(m.value)
-          peer.theirCookie = m.value
+          asksEcho = true
+          // Kept only when it changed: the echo's encoding is made again for each new value.
+          if (!sameJson(peer.theirCookie, m.value)) {
+            newCookie = true
+            peer.theirCookie = m.value
+          }
         }
       }
-      // A lone echo (no ask) is never answered: two verified peers would echo each other forever.
-      void this.dispatch(decoded.messages, peer, from, asked && (newCookie || decoded.messages.every(isCookieMessage)))
+      // Its sender waits for our echo to prove us: it gets one even when nothing else in the
+      // datagram wants an answer, when the cookie is new to us or the datagram says nothing else
+      // (whole, as it came). Before, a peer that proved itself in the same datagram went
+      // unanswered (a proven peer's lone ask was), and could not prove us until we next wrote to
+      // it: 5-6 s when a birthday punch met a mapped cone viewer, whose answer to the punch's probe
+      // was the first word (NAT-LAB.md, session 24). A datagram of echoes alone asks nothing and
+      // is never answered, or two proven peers would echo each other forever.
+      const whole = decoded.cut !== true && decoded.skipped.bad === 0 && decoded.skipped.unknown === 0
+      void this.dispatch(decoded.messages, peer, from, asksEcho && (newCookie || (whole && decoded.messages.every(isCookieMessage))))
     } catch (err) {
       // A bug of ours, not the sender's fault: log it, keep the node up.
       this.log.error('datagram handler failed', { from, err })
@@ -677,7 +691,8 @@ export class CjNode extends EventEmitter {
   private answer(messages: Message[], ctx: DatagramCtx): void {
     // From an unverified sender, a datagram that asks for a cookie echo or carries requests gets an
     // answer even when we have nothing to say, so the sender learns our cookie in the same round
-    // trip (the answer is within 2x of the datagram, so it amplifies nothing).
+    // trip (the answer is within 2x of the datagram, so it amplifies nothing). From any sender, one
+    // whose echo we owe (receive, or a handler's ctx.echo()) gets at least the echo.
     const wantsAnswer = !ctx.peer.verified && messages.some((m) => m.type.startsWith('Please'))
     if (ctx.out.length > 0 || wantsAnswer || ctx.echoOwed) this.sendAll(ctx.from, ctx.out, true)
   }
@@ -735,7 +750,10 @@ export class CjNode extends EventEmitter {
 
 /** The reply queue of a datagram nobody answered: shared, never added to (DatagramCtx.queue). */
 const NO_REPLIES: Outgoing[] = []
+/** The messages of the cookie exchange, which lead datagrams (prefixFor). */
 const isCookieMessage = (m: Message): boolean => m.type === 'PleaseAlwaysReturnThisMessage' || m.type === 'AlwaysReturned'
+/** Two cookie values alike (each at most 256 bytes of JSON; the same object in the simulator's handover). */
+const sameJson = (a: Json | undefined, b: Json): boolean => a === b || (a !== undefined && JSON.stringify(a) === JSON.stringify(b))
 
 /** What the handlers of one datagram get: who sent it, and the reply queue that leaves together. */
 class DatagramCtx implements Ctx {
@@ -745,14 +763,12 @@ class DatagramCtx implements Ctx {
   /** Encoded bytes queued so far, counted only for an unverified peer (its 2x budget). */
   private queued = 0
 
-  /** The datagram asked for our echo of a cookie new to us, or said nothing else: its sender waits
-   * for that echo to prove us, so it gets one even when we have nothing else to say. Without it a
-   * peer that proved itself in the same datagram got no answer (we verify it, and a verified peer's
-   * lone ask went unanswered), and stayed unable to prove us until we next wrote to it: 5 s when a
-   * birthday punch met a mapped cone, whose answer to the punch's probe was the first word. */
-  constructor(readonly from: string, readonly peer: Peer, private readonly roomFor: (peer: Peer, from: string, queued: number) => number, readonly echoOwed = false) {
+  /** `echoOwed`: the answer carries our echo of the sender's cookie even with nothing queued. */
+  constructor(readonly from: string, readonly peer: Peer, private readonly roomFor: (peer: Peer, from: string, queued: number) => number, public echoOwed = false) {
     this.verified = peer.verified
   }
+
+  echo(): void { this.echoOwed = true }
 
   reply(m: Message, kind: TrafficKind = 'control', role: TrafficRole = 'relay'): void {
     this.queue({ m, kind, role })

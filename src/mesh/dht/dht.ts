@@ -267,8 +267,8 @@ export class Dht {
     this.counters.answers++
     // Our question was its last word from us: without an echo it would never take us as proven,
     // and could then neither answer us in full nor ask us anything (the 2x rule). The echo alone
-    // is the node's bare cookie datagram, ~60 bytes.
-    if (this.unproven.has(ctx)) this.node.send(ctx.from, [])
+    // is the node's bare cookie datagram, ~60 bytes (one, however many reasons the node has).
+    if (this.unproven.has(ctx)) ctx.echo()
     this.settle(tag, p, { nodes: p.nodes, providers: p.providers, id: nodeIdOf(m.key) })
   }
 

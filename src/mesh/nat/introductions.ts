@@ -52,6 +52,10 @@ const MAX_PAIRS = 4
 const RETELLS = 6
 /** The hard side of a birthday punch starts only this soon after we asked for it. */
 const BIRTHDAY_ANSWER_MS = 10_000
+/** A pair whose cone side holds a port mapping is told to say hello, not punched; asked for again
+ * within this long, the hello did not pass (a mapping claimed and not held, or lost since), and
+ * the pair gets its punch. Longer than the asker's wait before it asks again (20 s). */
+const PLAIN_AGAIN_MS = 60_000
 
 type ListMessage = { peers: string[] }
 
@@ -71,6 +75,8 @@ export class Introductions {
   /** Punches of ours that met -> rounds left to tell them again (bounded: one punch runs at a
    * time, at most 8 a minute, each told RETELLS rounds at most). Told to the introducer we asked. */
   private toRetell = new Map<string, number>()
+  /** `requester cone-peer` -> when we told the requester to say hello instead of punching. */
+  private plainHellos = new Map<string, number>()
   readonly counters = { asked: 0, introduced: 0, hellos: 0, refused: 0, birthdays: 0 }
 
   /** `behind`: what we tell peers of our NAT (NatTraversal), sent with an ask for a birthday punch,
@@ -238,10 +244,12 @@ export class Introductions {
       // a plain introduction cannot reach a symmetric requester: the requester asks again later.
       if (ctx.peer.nat !== 'symmetric' || target.nat !== 'cone') { this.counters.refused++; return }
       this.counters.introduced++
-      if (target.mapped === true) {
+      const plain = `${ctx.from} ${to}`
+      if (target.mapped === true && now - (this.plainHellos.get(plain) ?? -Infinity) >= PLAIN_AGAIN_MS) {
         // Its router forwards the address we know it by (a port mapping it announced): the
         // requester's own hello passes, so it is told to send one. A punch would buy nothing for
         // its hundreds of sockets, their answers and the cone's probes (NAT lab, session 24).
+        remember(this.plainHellos, plain, now)
         ctx.reply({ type: 'SayHelloTo', peer: to })
         return
       }

@@ -9,13 +9,13 @@ import { decodeDatagram, encodeDatagram } from '../../../src/mesh/messages.ts'
 import type { Message } from '../../../src/mesh/messages.ts'
 import { generateStreamKey } from '../../../src/store/keys.ts'
 import { VirtualTimers } from '../../../src/util/timers.ts'
+import type { Transport } from '../../../src/mesh/transport.ts'
 
-async function swarmOf(n: number) {
-  const timers = new VirtualTimers({ seed: 3 })
+async function swarmOf(n: number, wrap: (t: Transport) => Transport = (t) => t, timers = new VirtualTimers({ seed: 3 })) {
   const net = new MemoryNetwork({ timers }, { link: { delayMs: 5, loss: 0 } })
   const nodes: Array<{ node: CjNode; dht: Dht }> = []
   for (let i = 0; i < n; i++) {
-    const node = new CjNode({ transport: net.createTransport(), timers }, { bootstrap: i ? [nodes[0].node.address] : [] })
+    const node = new CjNode({ transport: wrap(net.createTransport()), timers }, { bootstrap: i ? [nodes[0].node.address] : [] })
     const dht = new Dht({ node, key: generateStreamKey() })
     await node.start(); dht.start()
     nodes.push({ node, dht })
@@ -63,5 +63,29 @@ test('a provider announced by one node is found by every other, and the DHT name
   void nodes[1].dht.findProviders('stream/' + 'c'.repeat(64) + '/live').then((r) => { other = r.providers })
   await timers.runUntil(() => other !== undefined, timers.now() + 30_000)
   assert.deepEqual(other, [], 'another id (case differs) has no providers')
+  await close()
+})
+
+test('an answer that asked for our cookie gets the echo once: the DHT marks the answer, the node sends it', async () => {
+  // Echoes sent alone, by sender, receiver and virtual time: the DHT sent its own beside the node's.
+  const timers = new VirtualTimers({ seed: 3 })
+  const lone = new Map<string, number>()
+  const wrap = (t: Transport): Transport => {
+    const send = t.send.bind(t)
+    t.send = (buf, to) => {
+      const d = decodeDatagram(buf)
+      if (d.ok && d.messages.length > 0 && d.messages.every((m) => m.type === 'AlwaysReturned')) {
+        const k = `${t.address} ${to} ${timers.now()}`
+        lone.set(k, (lone.get(k) ?? 0) + 1)
+      }
+      send(buf, to)
+    }
+    return t
+  }
+  // The nodes join and fill their tables: their first answers ask for cookies.
+  const { close } = await swarmOf(12, wrap, timers)
+  const twice = [...lone.values()].filter((n) => n > 1).length
+  assert.ok(lone.size > 0, 'answers that asked for our cookie were echoed')
+  assert.equal(twice, 0, `${twice} of ${lone.size} echoes went twice`)
   await close()
 })
