@@ -15,7 +15,10 @@ const READY_MS = 40_000
  * (a process keeps only the last 32 KB for the report); NAT lab nodes then log at debug level
  * (nat-swarm.ts). */
 export const LOG_DIR = process.env.CJP2P_LAB_LOG_DIR
-const logName = (args: string[]): string => (args.includes('--dir') ? basename(args[args.indexOf('--dir') + 1]) : args[0])
+function logName(args: string[]): string {
+  const i = args.indexOf('--dir')
+  return i >= 0 ? basename(args[i + 1]) : args[0]
+}
 
 export interface NodeInfo { id: string; udp: string; http: string }
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms))

@@ -74,6 +74,9 @@ export interface Ctx {
   /** Bytes the replies queued so far leave for more (encoded, with a separating comma) within the
    * anti-amplification budget: Infinity to a verified peer. Lets a handler shrink its answer to fit. */
   room(): number
+  /** The datagram asked for our cookie echo (it leads every datagram from a peer that has not
+   * proven us yet). */
+  readonly asksEcho: boolean
   /** The answer carries our echo of the sender's cookie even when nothing else is queued: it asked
    * for it and waits for it to prove us. */
   echo(): void
@@ -637,7 +640,7 @@ export class CjNode extends EventEmitter {
       // was the first word (NAT-LAB.md, session 24). A datagram of echoes alone asks nothing and
       // is never answered, or two proven peers would echo each other forever.
       const whole = decoded.cut !== true && decoded.skipped.bad === 0 && decoded.skipped.unknown === 0
-      void this.dispatch(decoded.messages, peer, from, asksEcho && (newCookie || (whole && decoded.messages.every(isCookieMessage))))
+      void this.dispatch(decoded.messages, peer, from, asksEcho, asksEcho && (newCookie || (whole && decoded.messages.every(isCookieMessage))))
     } catch (err) {
       // A bug of ours, not the sender's fault: log it, keep the node up.
       this.log.error('datagram handler failed', { from, err })
@@ -650,8 +653,8 @@ export class CjNode extends EventEmitter {
   /** Hands each message to its handlers and sends the replies they queued, together. Synchronous
    * unless a handler returned a promise: most datagrams are handled without one, and an async
    * function per datagram (its promise, its closures) showed in the simulator's profile. */
-  private dispatch(messages: Message[], peer: Peer, from: string, echoOwed = false): void {
-    const ctx = new DatagramCtx(from, peer, this.roomFor, echoOwed)
+  private dispatch(messages: Message[], peer: Peer, from: string, asksEcho: boolean, echoOwed: boolean): void {
+    const ctx = new DatagramCtx(from, peer, this.roomFor, asksEcho, echoOwed)
     let pending: Promise<void>[] | undefined
     for (const m of messages) {
       if (STREAM_EXTENSION.has(m.type)) peer.speaksStreams = true
@@ -764,7 +767,7 @@ class DatagramCtx implements Ctx {
   private queued = 0
 
   /** `echoOwed`: the answer carries our echo of the sender's cookie even with nothing queued. */
-  constructor(readonly from: string, readonly peer: Peer, private readonly roomFor: (peer: Peer, from: string, queued: number) => number, public echoOwed = false) {
+  constructor(readonly from: string, readonly peer: Peer, private readonly roomFor: (peer: Peer, from: string, queued: number) => number, readonly asksEcho: boolean, public echoOwed: boolean) {
     this.verified = peer.verified
   }
 

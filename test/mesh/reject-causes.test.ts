@@ -18,7 +18,7 @@ test('rejects are charged by cause: bad field, bad signature, junk block', async
   assert.ok(swarm.status().verifiedChunks > 10, 'the viewer receives')
   const peer = viewer.node.peers.get(sender.node.address)
   assert.ok(peer, 'the viewer knows the sender')
-  const ctx: Ctx = { from: sender.node.address, peer, verified: true, reply: () => {}, room: () => Infinity, echo: () => {} }
+  const ctx: Ctx = { from: sender.node.address, peer, verified: true, reply: () => {}, room: () => Infinity, asksEcho: false, echo: () => {} }
   const charges: string[] = []
   viewer.node.on('penalised', (addr: string, reason: string) => { if (addr === sender.node.address) charges.push(reason) })
   const take = (): string[] => charges.splice(0)

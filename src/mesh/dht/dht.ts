@@ -63,8 +63,6 @@ export class Dht {
   readonly counters = { queries: 0, answers: 0, timeouts: 0, announcesSent: 0, announces: {} as Partial<Record<AnnounceVerdict | 'unverified', number>> }
   private node: CjNode
   private pending = new Map<string, Pending>()
-  /** Datagrams (their shared Ctx) that asked us for a cookie echo: the sender has not proven us yet. */
-  private unproven = new WeakSet<Ctx>()
   /** Ids we provide, and when each is next due to be announced. */
   private provided = new Map<string, number>()
   private tickTimer?: Timer
@@ -94,9 +92,6 @@ export class Dht {
     node.handle('TheseAreNear', (m, ctx) => this.onNear(m, ctx))
     node.handle('TheyHave', (m, ctx) => this.onTheyHave(m, ctx))
     node.handle('IHave', (m, ctx) => this.onIHave(m, ctx))
-    // The cookie request leads every datagram from a peer that has not proven us; remembering that
-    // lets an answer to our query be followed by the echo alone (see onNear).
-    node.handle('PleaseAlwaysReturnThisMessage', (_m, ctx) => { this.unproven.add(ctx) })
   }
 
   start(): void {
@@ -268,7 +263,7 @@ export class Dht {
     // Our question was its last word from us: without an echo it would never take us as proven,
     // and could then neither answer us in full nor ask us anything (the 2x rule). The echo alone
     // is the node's bare cookie datagram, ~60 bytes (one, however many reasons the node has).
-    if (this.unproven.has(ctx)) ctx.echo()
+    if (ctx.asksEcho) ctx.echo()
     this.settle(tag, p, { nodes: p.nodes, providers: p.providers, id: nodeIdOf(m.key) })
   }
 

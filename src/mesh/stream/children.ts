@@ -172,7 +172,7 @@ export class Children {
       if (node.keyProofPending(addr)) continue
       this.deferred.delete(addr)
       const peer = node.peers.get(addr)
-      if (peer?.verified) this.onSubscribe(m, { from: addr, peer, verified: true, reply: (r) => node.send(addr, [r]), room: () => Infinity, echo: () => {} })
+      if (peer?.verified) this.onSubscribe(m, { from: addr, peer, verified: true, reply: (r) => node.send(addr, [r]), room: () => Infinity, asksEcho: false, echo: () => {} })
     }
   }
 

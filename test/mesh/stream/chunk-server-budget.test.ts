@@ -47,7 +47,7 @@ function slowSource(readsFail = false) {
 
 /** A datagram's context; an unverified one has the room the 2x rule leaves a 100-byte ask. */
 function ctx(from: string, replies: Message[], verified = true): Ctx {
-  return { from, verified, peer: { speaksStreams: true, firstSeen: 0 } as Ctx['peer'], reply: (m: Message) => { replies.push(m) }, room: () => (verified ? Infinity : 200), echo: () => {} }
+  return { from, verified, peer: { speaksStreams: true, firstSeen: 0 } as Ctx['peer'], reply: (m: Message) => { replies.push(m) }, room: () => (verified ? Infinity : 200), asksEcho: false, echo: () => {} }
 }
 
 test('a burst of pulls during one slow read spends the source budget once, not once per pull', async () => {
