@@ -63,8 +63,9 @@ const base = (over: Partial<Scenario>): Scenario => ({
 })
 
 
-/** The benchmark's named scenarios: the first issue's three, and issue 12's 3 % loss, 50 %/min
- * churn and uneven uplinks (each capped viewer runs with `--max-upload`'s pacer and child count). */
+/** The benchmark's named scenarios: the first issue's three, issue 12's 3 % loss, 50 %/min churn
+ * and uneven uplinks (each capped viewer runs with `--max-upload`'s pacer and child count), and
+ * every viewer capped. */
 export const NAMED: Record<string, Scenario> = {
   loopback: base({ name: 'loopback: 50 viewers, 2 Mb/s, 120 s', viewers: 50, seconds: 120, nodesPerProcess: 10, baselineSeconds: 30 }),
   lossy: base({ name: 'lossy: 50 viewers, 25 ms one-way, 1 % loss, 120 s', viewers: 50, seconds: 120, nodesPerProcess: 10, baselineSeconds: 30, link: { delayMs: 25, loss: 0.01 } }),
@@ -75,9 +76,14 @@ export const NAMED: Record<string, Scenario> = {
     name: `uneven: 50 viewers, 30 % --max-upload at half the bitrate, 10 % at ${NOTHING_COPIES}, 120 s`, viewers: 50, seconds: 120, nodesPerProcess: 10, baselineSeconds: 30,
     uplinks: [{ share: 0.3, copies: 0.5 }, { share: 0.1, copies: NOTHING_COPIES }],
   }),
+  // Home uplinks: every viewer --max-upload at three copies (simulate-scenarios.ts `capped`).
+  capped: base({
+    name: 'capped: 50 viewers, every one --max-upload at 3 copies of the bitrate, 120 s', viewers: 50, seconds: 120, nodesPerProcess: 10, baselineSeconds: 30,
+    uplinks: [{ share: 1, copies: 3 }],
+  }),
 }
 
-export const BENCH_USAGE = `npm run bench -- [--scenario loopback|lossy|churn|lossy3|churn50|uneven]... [--all]
+export const BENCH_USAGE = `npm run bench -- [--scenario loopback|lossy|churn|lossy3|churn50|uneven|capped]... [--all]
   [--viewers N] [--seconds S] [--bitrate 2M] [--link delay=25ms,loss=1%,jitter=5ms,rate=8mbit]
   [--churn 20%/min] [--nodes-per-process K] [--seed N] [--baseline-seconds S] [--no-baseline]
   [--json file] [--chart file.svg]

@@ -34,6 +34,14 @@ export const SCENARIOS: Record<string, SimScenario> = {
     over: { link: { delayMs: 25, loss: 0 }, uplinks: [{ share: 0.3, copies: 0.5 }, { share: 0.1, copies: NOTHING_COPIES }], undeclared: true },
     graceMs: 0, goal: { sourceCopies: 1.1, worst: 0.999, p99Ms: 1000, duplicates: 0.03 },
   },
+  // Home uplinks: every viewer can upload three copies (6 Mb/s up for a 2 Mb/s stream) and is
+  // started with --max-upload at that rate. Not one of the issue's rows; the common case its
+  // weak-uplink row leaves out (docs/SCHEDULER.md, session 25), held to the same goals.
+  capped: {
+    name: 'home uplinks: every viewer at 3 copies (25 ms, no loss)',
+    over: { link: { delayMs: 25, loss: 0 }, uploadCapacity: 3 },
+    graceMs: 0, goal: { sourceCopies: 1.1, worst: 0.999, p99Ms: 1000, duplicates: 0.03 },
+  },
   flash: {
     name: 'flash crowd: all join within 10 s, completeness after each one\'s first 5 s (25 ms, no loss)',
     over: { link: { delayMs: 25, loss: 0 }, joinSpreadMs: 10_000 },

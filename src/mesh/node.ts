@@ -325,13 +325,19 @@ export class CjNode extends EventEmitter {
   /** Sends messages to one address, wrapped in the cookie echo/request, split into datagrams of a
    * size the peer can take, within the anti-amplification budget. Returns the bytes sent. */
   send(to: string, messages: Message[], kind: TrafficKind = 'control', role: TrafficRole = 'relay'): number {
-    return this.sendAll(to, messages.map((m) => ({ m, kind, role })), false)
+    return this.sendAll(to, messages.map((m) => ({ m, kind, role })), false, true)
+  }
+
+  /** As send, for stream data that can wait behind our live pushes under an upload limit (a
+   * catch-up, a repair pushed down): it leaves after them, as our answers to pulls do. */
+  sendBehind(to: string, messages: Message[], role: TrafficRole): number {
+    return this.sendAll(to, messages.map((m) => ({ m, kind: 'stream', role })), false, false)
   }
 
   /** Messages in answer to a datagram of `to` that no handler took (SecureSessions.lost): as a
    * handler's replies, within 2x of what it sent while it is unproven. */
   replyTo(to: string, messages: Message[]): number {
-    return this.sendAll(to, messages.map((m) => ({ m, kind: 'control', role: 'relay' })), true)
+    return this.sendAll(to, messages.map((m) => ({ m, kind: 'control', role: 'relay' })), true, false)
   }
 
   /** The cookie messages that lead every datagram to a peer: the echo of theirs (dropped when it
@@ -400,7 +406,9 @@ export class CjNode extends EventEmitter {
     return peer.allowanceLeft ?? 0
   }
 
-  private sendAll(to: string, out: Outgoing[], isReply: boolean): number {
+  /** `ahead`: under an upload limit it leaves ahead of the rest of its lane (UploadPacer.send):
+   * what we start, but for stream data that can wait (sendBehind). */
+  private sendAll(to: string, out: Outgoing[], isReply: boolean, ahead: boolean): number {
     if (this.closed || this.isSelf(to)) return 0
     const peer = this.peers.touch(to, 'heard')
     if (this.peers.isBanned(peer)) return 0
@@ -435,7 +443,7 @@ export class CjNode extends EventEmitter {
       if (decoded || (sealsTo && o.m.type === 'Content')) len = messageBytes(o.m)
       else ({ json: s, bytes: len } = messageJson(o.m))
       if (partBytes + len + 1 > maxBytes && kinds.length > 0) {
-        sent += this.datagram(to, prefix, kinds, parts, partBytes, sealsTo, isReply)
+        sent += this.datagram(to, prefix, kinds, parts, partBytes, sealsTo, ahead)
         kinds = []; parts = decoded ? null : []; partBytes = prefix.bytes
       }
       // Anti-amplification: trailing messages that would exceed the budget are not sent at all.
@@ -447,7 +455,7 @@ export class CjNode extends EventEmitter {
     // When nothing fits the budget, the cookie exchange alone still goes out: without it an
     // unverified peer whose first request earns a big answer would never learn our cookie.
     if (kinds.length > 0 || (sent === 0 && prefix.json.length > 0 && prefix.bytes <= budget)) {
-      sent += this.datagram(to, prefix, kinds, parts, partBytes, sealsTo, isReply)
+      sent += this.datagram(to, prefix, kinds, parts, partBytes, sealsTo, ahead)
     }
     if (!peer.verified) {
       const fromAllowance = Math.min(allowance, Math.max(0, sent - twice))
@@ -474,7 +482,7 @@ export class CjNode extends EventEmitter {
   /** One datagram of `kinds` behind `prefix` (of `bytes` encoded; `parts`, their texts, when bytes
    * are sent) through the upload pacer. Returns its size. A method, not a closure made on every
    * send: a relay sends one or two datagrams per call, thousands of times a second. */
-  private datagram(to: string, prefix: Prefix, kinds: Outgoing[], parts: string[] | null, bytes: number, sealsTo: boolean, isReply: boolean): number {
+  private datagram(to: string, prefix: Prefix, kinds: Outgoing[], parts: string[] | null, bytes: number, sealsTo: boolean, ahead: boolean): number {
     let datagram: Message[] | Buffer
     if (parts === null) {
       // Of its exact length: it stays in flight for its link's delay, and a copy grown by push
@@ -501,9 +509,8 @@ export class CjNode extends EventEmitter {
     // Counted as it leaves the socket: a datagram the upload limit drops never counts as sent.
     // Without a limit (or with room) it leaves now, with no closure to wait in the queue.
     const lane = data?.kind ?? 'control'
-    // What we start goes ahead of what we answer (UploadPacer.send's `own`).
-    if (this.upload.sendNow(bytes, lane, !isReply)) this.leave(to, datagram, bytes, kinds, data)
-    else this.upload.send(bytes, lane, () => this.leave(to, datagram, bytes, kinds, data), !isReply)
+    if (this.upload.sendNow(bytes, lane, ahead)) this.leave(to, datagram, bytes, kinds, data)
+    else this.upload.send(bytes, lane, () => this.leave(to, datagram, bytes, kinds, data), ahead)
     return bytes
   }
 
@@ -697,7 +704,7 @@ export class CjNode extends EventEmitter {
     // trip (the answer is within 2x of the datagram, so it amplifies nothing). From any sender, one
     // whose echo we owe (receive, or a handler's ctx.echo()) gets at least the echo.
     const wantsAnswer = !ctx.peer.verified && messages.some((m) => m.type.startsWith('Please'))
-    if (ctx.out.length > 0 || wantsAnswer || ctx.echoOwed) this.sendAll(ctx.from, ctx.out, true)
+    if (ctx.out.length > 0 || wantsAnswer || ctx.echoOwed) this.sendAll(ctx.from, ctx.out, true, false)
   }
 
   /** What the 2x rule leaves an unverified peer for replies, past the cookie messages and `queued`. */

@@ -3,7 +3,9 @@
 // buffer never escalates to the source; a pulled chunk goes down the stripe; the wire flags round-trip.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { STRIPES, decodeDatagram, encodeDatagram } from '../../src/mesh/messages.ts'
+import { STRIPES, decodeDatagram, encodeDatagram, type Message } from '../../src/mesh/messages.ts'
+import type { Transport } from '../../src/mesh/transport.ts'
+import { CHUNK_SIZE } from '../../src/store/stream-types.ts'
 import { FANOUT, URGENT_MS, TRIES_BEFORE_SOURCE, decideChild, interiorStripe, planRepairs } from '../../src/mesh/stream-policy.ts'
 import type { ParentState } from '../../src/mesh/stream-policy.ts'
 import { streamBytesPerSecond } from '../../src/mesh/stream/children.ts'
@@ -69,6 +71,8 @@ test('the stream rate comes from the records of the last chunks', () => {
   const recs = new Map(Array.from({ length: 40 }, (_, n) => [n, { time: n * 100, length: 16_384 }]))
   assert.equal(streamBytesPerSecond({ chunkRecord: (n) => recs.get(n) }, 40), 163_840)
   assert.equal(streamBytesPerSecond({ chunkRecord: () => undefined }, 40), undefined)
+  // A viewer missing every other record reads the same stream, not half of it.
+  assert.equal(streamBytesPerSecond({ chunkRecord: (n) => (n % 2 === 0 ? recs.get(n) : undefined) }, 40), 163_840)
 })
 
 test('on virtual time: viewers capped at a twentieth of the stream carry no child, and everyone still plays', async (t) => {
@@ -112,4 +116,58 @@ test('on virtual time: a chunk a relay pulled goes on down its stripe, flagged a
   await sim.runFor(20_000)
   assert.ok(repaired > 0, 'repairs travelled down the trees')
   for (const m of members) assert.ok(sim.status(m)!.verifiedChunks > 100, `viewer ${m.slot} plays`)
+})
+
+/** Wraps a member's endpoint: what it sends, decoded, goes to `sent`; datagrams that bring it
+ * chunk data are dropped when `starve` says so. */
+function tap(sent: (m: Message) => void, starve: () => boolean = () => false) {
+  return (inner: Transport): Transport => ({
+    get address() { return inner.address },
+    onDatagram: (fn) => inner.onDatagram((buf, from) => {
+      const r = decodeDatagram(buf)
+      if (starve() && r.ok && r.messages.some((m) => m.type === 'Content')) return
+      fn(buf, from)
+    }),
+    send: (buf, to) => {
+      const r = decodeDatagram(buf)
+      if (r.ok) r.messages.forEach(sent)
+      inner.send(buf, to)
+    },
+    close: () => inner.close(),
+  })
+}
+
+test('on virtual time: a viewer whose cap carries a copy of the stream asks as a relay, one that carries less asks to be a leaf', async (t) => {
+  const sim = await virtualSwarm(t, { seed: 5, link: { delayMs: 10, loss: 0 } })
+  await sim.runFor(4000)
+  for (let i = 0; i < 6; i++) { await sim.join(); await sim.runFor(150) }
+  const asks = { two: [] as boolean[], one: [] as boolean[] }
+  const record = (into: boolean[]) => tap((m) => { if (m.type === 'PleaseKeepSendingMe') into.push(m.leaf === true) })
+  // Two copies carry five children of a quarter copy each (a stripe), once a tenth is kept for
+  // repairs: more than one per stripe. One copy carries two.
+  const two = await sim.join(undefined, { uploadCapacity: 2, wrap: record(asks.two) })
+  await sim.join(undefined, { uploadCapacity: 1, wrap: record(asks.one) })
+  await sim.runFor(6000)
+  assert.equal(sim.swarm(two).status().role, 'viewer')
+  const late = (a: boolean[]) => a.slice(Math.floor(a.length / 2))
+  assert.ok(asks.two.length > 4 && late(asks.two).every((leaf) => !leaf), `the two-copy viewer asks as a relay: ${asks.two}`)
+  assert.ok(asks.one.length > 4 && late(asks.one).every((leaf) => leaf), `the one-copy viewer asks to be a leaf: ${asks.one}`)
+})
+
+test('on virtual time: a capped viewer that misses everything asks at most twice a second for each chunk the stream makes a second', async (t) => {
+  const sim = await virtualSwarm(t, { seed: 2, link: { delayMs: 10, loss: 0 } })
+  await sim.runFor(4000)
+  for (let i = 0; i < 8; i++) { await sim.join(); await sim.runFor(150) }
+  let starving = false
+  let requests = 0
+  // Every chunk that comes to it is lost on its way in: every holder it asks answers, and the
+  // answers never arrive, so each missing chunk is asked again as soon as its timeout allows.
+  const m = await sim.join(undefined, { uploadCapacity: 2, wrap: tap((msg) => { if (starving && msg.type === 'PleaseSendContent') requests++ }, () => starving) })
+  await sim.runFor(5000)
+  starving = true
+  await sim.runFor(10_000)
+  const chunksPerSecond = 2_000_000 / 8 / CHUNK_SIZE
+  // Two asks per chunk-second over 10 s, the bucket's burst, and a request's block ranges.
+  assert.ok(requests > 0 && requests <= 2 * chunksPerSecond * 10 * 1.2 + 16, `${requests} requests in 10 s`)
+  assert.ok(sim.status(m)!.verifiedChunks > 0)
 })

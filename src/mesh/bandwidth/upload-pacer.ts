@@ -8,9 +8,15 @@
 // dry held each segment's pushes back half a second, the viewers took their parent for silent and
 // subscribed again, and the catch-up pushes that followed swamped the limit. For the same reason
 // file answers are sized to the limit (fileDatagramBytes).
-// Within control, our own exchanges (what we start: subscriptions, requests, hellos, telemetry)
-// leave before our answers to others (peer lists, holder lists, redirects): a weak uplink answering
-// everyone who asked it kept its own subscriptions waiting past their answer time (issue 12).
+// Within a lane, what goes ahead leaves before the rest. In control, our own exchanges (what we
+// start: subscriptions, requests, hellos, telemetry) before our answers to others (peer lists,
+// holder lists, redirects): a weak uplink answering everyone who asked it kept its own
+// subscriptions waiting past their answer time (issue 12). In stream, the live pushes to our
+// children before what can wait (a newcomer's catch-up, a repair pushed down, an answer to a
+// pull): on capped uplinks a parent's catch-ups to a wave of newcomers (a few hundred KB each)
+// queued its children's next pushes past MISSED_PUSH_MS; they left it for other capped parents,
+// whose catch-ups to them did the same there, and 50 viewers at four copies each reached 72.7 %
+// (docs/SCHEDULER.md, session 25).
 // A queue that is full, or a datagram that waited too long, drops it: a file asker retries (its
 // request window reads the wait and the loss as congestion, as it does on any link), a stream
 // child repairs from others. Without a limit nothing queues and nothing is counted but the rate.
@@ -20,9 +26,15 @@ import { TokenBucket } from './token-bucket.ts'
 import { RateMeter } from './rate-meter.ts'
 
 export const LANES: readonly TrafficKind[] = ['control', 'stream', 'file']
-/** The bucket holds this much of a second's worth: a segment's chunks to the children go out at
- * once, and a minute still holds the limit to about 1 %. */
-const BURST_SECONDS = 0.5
+/** The bucket holds this much of a second's worth. Small: at a limit set to the uplink's own rate,
+ * whatever the pacer lets out at once waits in the modem's queue, where nothing can pass it, and
+ * every control datagram (a cookie answer, a subscription's yes) then waited behind a round of
+ * pushes to eight children. Held here instead, the pushes wait in the stream lane and our control
+ * leaves ahead of them. At half a second, joins took twice as long on capped uplinks and the
+ * viewers' chunks drifted late behind each other's bursts (50 viewers at three and four copies,
+ * seeds 1-3: worst completeness after the first 5 s 75-98 %, 99.5-100 % at 50 ms;
+ * docs/SCHEDULER.md, session 25). */
+const BURST_SECONDS = 0.05
 /** The smallest burst: a few datagrams, so a tiny limit still sends whole exchanges. */
 const MIN_BURST_BYTES = 16 << 10
 /** A lane's queue holds at most this many seconds of the limit (and at least one largest datagram):
@@ -33,6 +45,14 @@ const MIN_QUEUE_BYTES = 64 << 10
  * wake-up that comes late would waste what overflows a full bucket (on a busy machine a file-only
  * transfer lost 4 % of the limit that way). */
 const FILE_FLOOR = 0.75
+/** What may wait behind our live pushes (catch-ups, repairs, answers to pulls) leaves only while
+ * the bucket holds this share of its burst. The limit is the uplink's own rate when the viewer
+ * sets it so (and the simulator's capped viewers do): whatever the bucket has paid out of its
+ * burst then stands in the modem's queue, ahead of the next push. At any positive level, catch-ups
+ * kept half a second of backlog there, and every push waited behind it. */
+const BEHIND_FLOOR = 0.97
+/** The share of a full bucket each queue waits for before a datagram leaves it (0: any positive level). */
+const FLOORS: Record<TrafficKind, { ahead: number; rest: number }> = { control: { ahead: 0, rest: 0 }, stream: { ahead: 0, rest: BEHIND_FLOOR }, file: { ahead: FILE_FLOOR, rest: FILE_FLOOR } }
 /** A file answer takes at most this long of the limit: a short datagram fits between stream pushes. */
 const FILE_DATAGRAM_SECONDS = 0.04
 /** Waited longer than this, a datagram is stale: the stream has moved on, the file asker has timed
@@ -47,8 +67,10 @@ export function chunkShareOfWire(sealed: boolean): number { return sealed ? 0.94
 
 interface Waiting { bytes: number; at: number; emit: () => void }
 
-/** A FIFO without Array.shift's copying: queues of thousands of datagrams are drained one at a time. */
+/** A FIFO without Array.shift's copying: queues of thousands of datagrams are drained one at a time.
+ * `floor`: the share of a full bucket it waits for (FLOORS). */
 class Lane {
+  constructor(readonly kind: TrafficKind, readonly floor: number) {}
   items: Waiting[] = []
   head = 0
   bytes = 0
@@ -83,15 +105,14 @@ export class UploadPacer {
   private cap: number | null
   private bucket: TokenBucket | null
   private readonly meter: RateMeter
-  private readonly lanes = new Map<TrafficKind, Lane>(LANES.map((k) => [k, new Lane()]))
-  /** Our own control datagrams (not answers), ahead of the control lane (see send). */
-  private readonly own = new Lane()
+  /** Per lane, the queue of what goes ahead and of the rest (see send). */
+  private readonly lanes = new Map<TrafficKind, { ahead: Lane; rest: Lane }>(LANES.map((k) => [k, { ahead: new Lane(k, FLOORS[k].ahead), rest: new Lane(k, FLOORS[k].rest) }]))
   /** The queues in priority order. */
-  private readonly ordered = [{ kind: 'control' as TrafficKind, q: this.own }, ...LANES.map((k) => ({ kind: k, q: this.lanes.get(k)! }))]
+  private readonly ordered = LANES.flatMap((kind) => [this.lanes.get(kind)!.ahead, this.lanes.get(kind)!.rest])
   private readonly timers: Timers
   private timer: Timer | undefined
-  /** The lane the timer wakes for. */
-  private timerLane: TrafficKind | undefined
+  /** The floor the timer wakes for. */
+  private timerFloor: number | undefined
   private deferred = 0
   private sentByLane: Record<TrafficKind, number> = { control: 0, stream: 0, file: 0 }
   private dropped = 0
@@ -124,13 +145,13 @@ export class UploadPacer {
   }
 
   /** Sends a datagram of `bytes` through `emit`, now or when the limit allows, or never (dropped).
-   * `own`: a control datagram we start (not an answer): it waits ahead of the control lane. */
-  send(bytes: number, lane: TrafficKind, emit: () => void, own = false): void {
+   * `ahead`: it waits ahead of the rest of its lane (our own control exchanges, our live pushes). */
+  send(bytes: number, lane: TrafficKind, emit: () => void, ahead = false): void {
     if (this.closed) return
-    if (this.sendNow(bytes, lane, own)) { emit(); return }
+    if (this.sendNow(bytes, lane, ahead)) { emit(); return }
     // Here only with a bucket: sendNow passes every datagram without one.
     const rate = this.bucket!.rate
-    const q = own && lane === 'control' ? this.own : this.lanes.get(lane)!
+    const q = this.queue(lane, ahead)
     if (q.bytes + bytes > Math.max(MIN_QUEUE_BYTES, QUEUE_SECONDS[lane] * rate)) {
       this.dropped += bytes
       return
@@ -143,17 +164,23 @@ export class UploadPacer {
   /** True when a datagram of `bytes` may leave now: it is counted as sent and the caller sends it
    * at once. False: it must go through send() (queued, or dropped once closed). Lets the common
    * case, no limit or room in the bucket, send without a closure per datagram. */
-  sendNow(bytes: number, lane: TrafficKind, own = false): boolean {
-    if (this.closed || !(this.bucket === null || (this.noneWaitsBefore(own && lane === 'control' ? this.own : this.lanes.get(lane)!) && this.affords(lane)))) return false
+  sendNow(bytes: number, lane: TrafficKind, ahead = false): boolean {
+    const q = this.queue(lane, ahead)
+    if (this.closed || !(this.bucket === null || (this.noneWaitsBefore(q) && this.affords(q)))) return false
     this.count(lane, bytes)
     return true
+  }
+
+  private queue(lane: TrafficKind, ahead: boolean): Lane {
+    const l = this.lanes.get(lane)!
+    return ahead ? l.ahead : l.rest
   }
 
   /** The largest file answer worth sending: Infinity without a limit. */
   fileDatagramBytes(): number { return this.cap === null ? Infinity : this.cap * FILE_DATAGRAM_SECONDS }
 
   status(): UploadStatus {
-    const queuedBytes = Object.fromEntries(LANES.map((k) => [k, this.lanes.get(k)!.bytes + (k === 'control' ? this.own.bytes : 0)])) as Record<TrafficKind, number>
+    const queuedBytes = Object.fromEntries(LANES.map((k) => [k, this.lanes.get(k)!.ahead.bytes + this.lanes.get(k)!.rest.bytes])) as Record<TrafficKind, number>
     return {
       limitBytesPerSecond: this.cap, rateBytesPerSecond: Math.round(this.meter.perSecond()), sentBytes: this.meter.total,
       sentByLane: { ...this.sentByLane }, deferredBytes: this.deferred, droppedBytes: this.dropped, queuedBytes,
@@ -166,20 +193,20 @@ export class UploadPacer {
     this.closed = true
     this.timers.clear(this.timer)
     this.timer = undefined
-    for (const { q } of this.ordered) while (q.size > 0) this.dropped += q.shift().bytes
+    for (const q of this.ordered) while (q.size > 0) this.dropped += q.shift().bytes
   }
 
   /** Nothing waits in this queue or a higher one: a datagram here may overtake only lower ones. */
   private noneWaitsBefore(queue: Lane): boolean {
-    for (const l of this.ordered) {
-      if (l.q.size > 0) return false
-      if (l.q === queue) return true
+    for (const q of this.ordered) {
+      if (q.size > 0) return false
+      if (q === queue) return true
     }
     return true
   }
 
-  private affords(lane: TrafficKind): boolean {
-    return lane === 'file' ? this.bucket!.holds(FILE_FLOOR * this.bucket!.burst) : this.bucket!.ready()
+  private affords(q: Lane): boolean {
+    return q.floor > 0 ? this.bucket!.holds(q.floor * this.bucket!.burst) : this.bucket!.ready()
   }
 
   private emit(lane: TrafficKind, bytes: number, emit: () => void): void {
@@ -193,19 +220,18 @@ export class UploadPacer {
     this.sentByLane[lane] += bytes
   }
 
-  /** A wake-up for when the first waiting datagram can go; sooner when a higher lane now waits
-   * (a file datagram waits for a nearly full bucket, a stream one only for a positive one). */
+  /** A wake-up for when the first waiting datagram can go; sooner when a queue with a lower floor
+   * now waits (a file datagram waits for a nearly full bucket, a live push only for a positive one). */
   private schedule(): void {
     if (this.bucket === null) return
-    const lane = this.ordered.find((l) => l.q.size > 0)
-    if (lane === undefined) return
+    const q = this.ordered.find((l) => l.size > 0)
+    if (q === undefined) return
     if (this.timer !== undefined) {
-      // (Our own control and the control lane wake alike: only the file lane waits longer.)
-      if (lane.kind === this.timerLane) return
+      if (q.floor === this.timerFloor) return
       this.timers.clear(this.timer)
     }
-    const ms = lane.kind === 'file' ? this.bucket.msUntil(FILE_FLOOR * this.bucket.burst) : this.bucket.msUntilReady()
-    this.timerLane = lane.kind
+    const ms = q.floor > 0 ? this.bucket.msUntil(q.floor * this.bucket.burst) : this.bucket.msUntilReady()
+    this.timerFloor = q.floor
     this.timer = this.timers.setTimeout(() => { this.timer = undefined; this.drain() }, ms)
   }
 
@@ -213,14 +239,13 @@ export class UploadPacer {
   private drain(): void {
     const now = this.timers.now()
     for (;;) {
-      const lane = this.ordered.find((l) => l.q.size > 0)
-      if (lane === undefined) return
-      const { kind, q } = lane
+      const q = this.ordered.find((l) => l.size > 0)
+      if (q === undefined) return
       const w = q.peek()!
-      if (now - w.at > MAX_WAIT_MS[kind]) { this.dropped += q.shift().bytes; continue }
-      if (!this.affords(kind)) break
+      if (now - w.at > MAX_WAIT_MS[q.kind]) { this.dropped += q.shift().bytes; continue }
+      if (!this.affords(q)) break
       q.shift()
-      this.emit(kind, w.bytes, w.emit)
+      this.emit(q.kind, w.bytes, w.emit)
     }
     this.schedule()
   }

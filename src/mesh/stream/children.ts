@@ -498,25 +498,34 @@ export class Children {
   }
 
   private sendChunk(to: string, msgs: Message[], length: number, cause: UploadCause): void {
-    const sent = this.c.node.send(to, msgs, 'stream', this.c.role)
+    // Only live pushes go ahead under an upload limit: a catch-up or a repair must not hold back
+    // what every child is waiting for (UploadPacer).
+    const node = this.c.node
+    const sent = cause === 'push' ? node.send(to, msgs, 'stream', this.c.role) : node.sendBehind(to, msgs, this.c.role)
     if (sent > 0) this.k.stats.uploaded(to, length, cause)
   }
 }
 
-/** The stream's rate, from the records of its last 32 chunks (undefined until two are known). */
+/** The stream's rate, from the records of its last 32 chunks (undefined until two are known): the
+ * chunks between the first and last record known, at the mean length of those known. Summed over
+ * the records alone, a viewer missing chunks read a slower stream and took more children than its
+ * cap carries (at two copies' upload, capacities of 8-80 children instead of 5), and the pushes
+ * that overloaded it were what it went on missing. */
 export function streamBytesPerSecond(log: { chunkRecord(n: number): { time: number; length: number } | null | undefined }, top: number): number | undefined {
-  let first: { time: number } | undefined
-  let last: { time: number } | undefined
+  let first: { n: number; time: number } | undefined
+  let last: { n: number; time: number } | undefined
   let bytes = 0
+  let known = 0
   for (let n = Math.max(0, top - 32); n < top; n++) {
     const r = log.chunkRecord(n)
     if (!r) continue
-    if (first) bytes += r.length
-    first ??= r
-    last = r
+    bytes += r.length
+    known++
+    first ??= { n, time: r.time }
+    last = { n, time: r.time }
   }
   if (!first || !last || last.time <= first.time) return undefined
-  return (bytes * 1000) / (last.time - first.time)
+  return ((bytes / known) * (last.n - first.n) * 1000) / (last.time - first.time)
 }
 
 function rekey<V>(map: Map<string, V>, from: string, to: string): void {

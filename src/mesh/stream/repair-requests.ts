@@ -27,6 +27,13 @@ const SEGMENT_REPAIR_WINDOW = 64
 const REQUEST_SHARE = 0.25
 const REQUEST_BYTES = 160
 const REQUEST_BURST = 16
+/** ... and asks at most this many times a second per chunk the stream publishes a second. Pulls
+ * answered "ask them" are asked again elsewhere within REFUSED_RETRY_MS: when every holder is a
+ * capped uplink with no spare (each answers hints only), a quarter of a two-copy cap let each
+ * viewer send 250 requests a second, four for every block of the stream, and the hints they
+ * earned went out ahead of everyone's pushes (50 viewers at two copies: 124 thousand requests and
+ * 98 thousand hints in 10 s, control 44 % of the wire; docs/SCHEDULER.md, session 25). */
+const REQUESTS_PER_CHUNK = 2
 
 /** Holders besides the parents a missing chunk may be asked of, per repair pass: enough to rotate
  * through on retries. */
@@ -65,8 +72,11 @@ export class RepairRequests {
   private requestBucket(): TokenBucket | undefined {
     const cap = this.uploadBps()
     if (cap === undefined) return undefined
-    const rate = (REQUEST_SHARE * cap) / REQUEST_BYTES
-    if (this.requests?.rate !== rate) this.requests = new TokenBucket(this.c.node.timers, { rate, burst: REQUEST_BURST })
+    const chunkMs = this.c.pace.chunkMs()
+    const rate = Math.min((REQUEST_SHARE * cap) / REQUEST_BYTES, chunkMs === undefined || chunkMs <= 0 ? Infinity : (REQUESTS_PER_CHUNK * 1000) / chunkMs)
+    // Made again when the rate moved by a tenth or more: the pace moves a little with every chunk.
+    const now = this.requests?.rate
+    if (now === undefined || Math.abs(rate - now) > 0.1 * now) this.requests = new TokenBucket(this.c.node.timers, { rate, burst: REQUEST_BURST })
     return this.requests
   }
 

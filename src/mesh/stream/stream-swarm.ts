@@ -5,6 +5,7 @@
 import { EventEmitter } from 'node:events'
 import type { CjNode, Ctx } from '../node.ts'
 import type { Message, MessageOf } from '../messages.ts'
+import { STRIPES } from '../messages.ts'
 import type { StreamLog } from '../../store/stream-log.ts'
 import type { SegmentRecord } from '../../store/stream-types.ts'
 import { CHUNK_SIZE } from '../../store/stream-types.ts'
@@ -23,7 +24,6 @@ import type { SwarmStatus } from './swarm-status.ts'
 import { AudienceReporter } from '../telemetry/audience-reporter.ts'
 import type { AudienceView } from '../telemetry/audience-view.ts'
 import type { AudiencePoint } from '../telemetry/audience-history.ts'
-import { FANOUT } from '../stream-policy.ts'
 import { ChunkPace } from './chunk-pace.ts'
 
 export { START_SEGMENTS_BACK, LIVE_WINDOW_CHUNKS, PLAYOUT_DELAY_MS } from './swarm-context.ts'
@@ -65,7 +65,10 @@ export class StreamSwarm extends EventEmitter {
   private closed = false
 
   /** `maxUploadBps`: the upload this viewer gives, bytes a second (`watch --max-upload`); a viewer
-   * that cannot carry a full interior node's children asks to be a leaf. */
+   * that cannot upload a copy of the stream (a child in each stripe) asks to be a leaf. Counted
+   * against a full interior node's children (FANOUT), every viewer that could upload two copies
+   * was a leaf: nobody could take a relay's place or push a leaf down, and a third of the
+   * stripes found no parent (50 viewers, docs/SCHEDULER.md, session 25). */
   constructor(node: CjNode, log: StreamLog, init: { bootstrap?: string[]; maxUploadBps?: number; audienceTag?: number } = {}) {
     super()
     this.node = node
@@ -81,7 +84,7 @@ export class StreamSwarm extends EventEmitter {
     this.swarmStats = new SwarmStats({ context })
     this.tracker = new ChunkTracker({ context })
     const budget = new SourceBudget({ context, stats: this.swarmStats })
-    const leaf = (): boolean => (this.children.capacity() ?? Infinity) < FANOUT
+    const leaf = (): boolean => (this.children.capacity() ?? Infinity) < STRIPES
     this.parents = new StripeParents({ context, holders: this.holders }, { bootstrap, leaf, carries: (s) => this.children.of(s).size, tellLate: (s) => this.children.tellLate(s), room: (s) => this.children.roomIn(s), giveCatchUp: (to, s, from) => this.children.handOver(to, s, from) })
     const parts = { context, holders: this.holders, parents: this.parents, tracker: this.tracker, stats: this.swarmStats }
     this.children = new Children({ ...parts, budget }, { maxUploadBps: init.maxUploadBps })

@@ -9,7 +9,8 @@ function recorder(rate?: number) {
   const t = new VirtualTimers()
   const pacer = new UploadPacer({ timers: t }, { bytesPerSecond: rate })
   const out: Array<{ lane: TrafficKind; bytes: number; at: number }> = []
-  const send = (lane: TrafficKind, bytes: number) => pacer.send(bytes, lane, () => out.push({ lane, bytes, at: t.now() }))
+  // Stream datagrams are live pushes here (ahead of what can wait: the last test).
+  const send = (lane: TrafficKind, bytes: number) => pacer.send(bytes, lane, () => out.push({ lane, bytes, at: t.now() }), lane === 'stream')
   const sum = (lane?: TrafficKind, from = 0, to = Infinity) => out.filter((o) => (!lane || o.lane === lane) && o.at >= from && o.at < to).reduce((a, o) => a + o.bytes, 0)
   return { t, pacer, out, send, sum }
 }
@@ -84,4 +85,31 @@ test('upload pacer: control before stream before file; files only from a nearly 
   assert.equal(t.active, 0, 'no timer left')
   assert.equal(out.filter((o) => o.bytes === 700).length, 0)
   assert.deepEqual(pacer.status().sentByLane, { control: 100, stream: 31_000, file: 20_500 })
+})
+
+test('upload pacer: a live push goes ahead of stream that can wait, which leaves only from a nearly full bucket', async () => {
+  const t = new VirtualTimers()
+  const rate = 100_000 // the smallest burst, 16 KiB
+  const pacer = new UploadPacer({ timers: t }, { bytesPerSecond: rate })
+  const out: Array<{ what: string; at: number }> = []
+  // A newcomer's catch-up: 100 KB that may wait behind the pushes (`ahead` false).
+  for (let i = 0; i < 20; i++) pacer.send(5000, 'stream', () => out.push({ what: 'catch-up', at: t.now() }))
+  assert.equal(out.length, 1, 'from a full bucket one leaves, and the rest wait for the bucket to fill again')
+  await t.runFor(100)
+  const before = out.length
+  pacer.send(5000, 'stream', () => out.push({ what: 'push', at: t.now() }), true)
+  assert.deepEqual(out.at(-1), { what: 'push', at: 100 }, 'the push leaves at once, ahead of the catch-up still waiting')
+  // What waits leaves at the limit, never from less than nearly a full bucket: so what stands in
+  // the modem's queue ahead of the next push (the bucket's debt at the same rate) stays small.
+  const bucket = (pacer as unknown as { bucket: { tokens(): number; burst: number } }).bucket
+  let lowest = Infinity
+  const probe = t.setInterval(() => { if (pacer.status().queuedBytes.stream > 0) lowest = Math.min(lowest, bucket.tokens()) }, 1)
+  await t.runFor(3000)
+  t.clear(probe)
+  assert.equal(out.filter((o) => o.what === 'catch-up').length, 20, 'the whole catch-up left')
+  assert.ok(before < 20 && out.findIndex((o) => o.what === 'push') < out.length - 1, 'catch-up datagrams left after the push')
+  // Never below nearly a full bucket less the datagram that left from there and the push.
+  assert.ok(lowest >= 0.95 * bucket.burst - 2 * 5000, `the bucket held ${lowest} bytes or more while the catch-up waited`)
+  const last = out.filter((o) => o.what === 'catch-up').at(-1)!.at
+  assert.ok(last >= 900 && last <= 1300, `another 100 KB at 100 KB/s took until ${last} ms`)
 })
