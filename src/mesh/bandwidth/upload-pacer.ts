@@ -26,15 +26,11 @@ import { TokenBucket } from './token-bucket.ts'
 import { RateMeter } from './rate-meter.ts'
 
 export const LANES: readonly TrafficKind[] = ['control', 'stream', 'file']
-/** The bucket holds this much of a second's worth. Small: at a limit set to the uplink's own rate,
- * whatever the pacer lets out at once waits in the modem's queue, where nothing can pass it, and
- * every control datagram (a cookie answer, a subscription's yes) then waited behind a round of
- * pushes to eight children. Held here instead, the pushes wait in the stream lane and our control
- * leaves ahead of them. At half a second, joins took twice as long on capped uplinks and the
- * viewers' chunks drifted late behind each other's bursts (50 viewers at three and four copies,
- * seeds 1-3: worst completeness after the first 5 s 75-98 %, 99.5-100 % at 50 ms;
- * docs/SCHEDULER.md, session 25). */
-const BURST_SECONDS = 0.05
+/** The bucket holds this much of a second's worth: a segment's chunks to the children go out at
+ * once, and a minute still holds the limit to about 1 %. (50 ms was measured in session 25: it
+ * kept a round of pushes out of a modem whose rate is exactly the limit, but on real timers it lost
+ * what each late wake-up owed; docs/SCHEDULER.md.) */
+const BURST_SECONDS = 0.5
 /** The smallest burst: a few datagrams, so a tiny limit still sends whole exchanges. */
 const MIN_BURST_BYTES = 16 << 10
 /** A lane's queue holds at most this many seconds of the limit (and at least one largest datagram):

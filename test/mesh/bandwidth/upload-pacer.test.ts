@@ -89,7 +89,7 @@ test('upload pacer: control before stream before file; files only from a nearly 
 
 test('upload pacer: a live push goes ahead of stream that can wait, which leaves only from a nearly full bucket', async () => {
   const t = new VirtualTimers()
-  const rate = 100_000 // the smallest burst, 16 KiB
+  const rate = 100_000 // a burst of 50 KB
   const pacer = new UploadPacer({ timers: t }, { bytesPerSecond: rate })
   const out: Array<{ what: string; at: number }> = []
   // A newcomer's catch-up: 100 KB that may wait behind the pushes (`ahead` false).
