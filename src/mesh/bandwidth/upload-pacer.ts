@@ -176,7 +176,7 @@ export class UploadPacer {
   fileDatagramBytes(): number { return this.cap === null ? Infinity : this.cap * FILE_DATAGRAM_SECONDS }
 
   status(): UploadStatus {
-    const queuedBytes = Object.fromEntries(LANES.map((k) => [k, this.lanes.get(k)!.ahead.bytes + this.lanes.get(k)!.rest.bytes])) as Record<TrafficKind, number>
+    const queuedBytes = Object.fromEntries([...this.lanes].map(([k, { ahead, rest }]) => [k, ahead.bytes + rest.bytes])) as Record<TrafficKind, number>
     return {
       limitBytesPerSecond: this.cap, rateBytesPerSecond: Math.round(this.meter.perSecond()), sentBytes: this.meter.total,
       sentByLane: { ...this.sentByLane }, deferredBytes: this.deferred, droppedBytes: this.dropped, queuedBytes,

@@ -512,8 +512,9 @@ export class Children {
  * cap carries (at two copies' upload, capacities of 8-80 children instead of 5), and the pushes
  * that overloaded it were what it went on missing. */
 export function streamBytesPerSecond(log: { chunkRecord(n: number): { time: number; length: number } | null | undefined }, top: number): number | undefined {
-  let first: { n: number; time: number } | undefined
-  let last: { n: number; time: number } | undefined
+  // The first and last record known (chunk number and signing time), without an object per record:
+  // capacity() reads this on every subscription and room told.
+  let firstN = -1, firstTime = 0, lastN = -1, lastTime = 0
   let bytes = 0
   let known = 0
   for (let n = Math.max(0, top - 32); n < top; n++) {
@@ -521,11 +522,12 @@ export function streamBytesPerSecond(log: { chunkRecord(n: number): { time: numb
     if (!r) continue
     bytes += r.length
     known++
-    first ??= { n, time: r.time }
-    last = { n, time: r.time }
+    if (firstN < 0) { firstN = n; firstTime = r.time }
+    lastN = n
+    lastTime = r.time
   }
-  if (!first || !last || last.time <= first.time) return undefined
-  return ((bytes / known) * (last.n - first.n) * 1000) / (last.time - first.time)
+  if (firstN < 0 || lastTime <= firstTime) return undefined
+  return ((bytes / known) * (lastN - firstN) * 1000) / (lastTime - firstTime)
 }
 
 function rekey<V>(map: Map<string, V>, from: string, to: string): void {

@@ -75,8 +75,8 @@ export class RepairRequests {
     const chunkMs = this.c.pace.chunkMs()
     const rate = Math.min((REQUEST_SHARE * cap) / REQUEST_BYTES, chunkMs === undefined || chunkMs <= 0 ? Infinity : (REQUESTS_PER_CHUNK * 1000) / chunkMs)
     // Made again when the rate moved by a tenth or more: the pace moves a little with every chunk.
-    const now = this.requests?.rate
-    if (now === undefined || Math.abs(rate - now) > 0.1 * now) this.requests = new TokenBucket(this.c.node.timers, { rate, burst: REQUEST_BURST })
+    const current = this.requests?.rate
+    if (current === undefined || Math.abs(rate - current) > 0.1 * current) this.requests = new TokenBucket(this.c.node.timers, { rate, burst: REQUEST_BURST })
     return this.requests
   }
 
